@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One-shot, idempotent set-up for cora on a Debian 12 machine running as root.
+# Installs only what is missing: Debian packages (bcc, clang/llvm, libbpf, bpftool, kernel
+# headers, iproute2, ...), the bcc kernel-header links (see shared/MACHINE.md), bpffs, and a
+# virtual environment that sees Debian's bcc. A second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "setup: $*"; }
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup: error: cora's set-up needs root (it installs Debian packages and loads eBPF); run as root" >&2
+    exit 1
+fi
+
+# 1. Debian packages -----------------------------------------------------------------------
+DEBS=(python3-bpfcc bpfcc-tools clang llvm libbpf-dev bpftool linux-headers-amd64 iproute2
+      tcpdump iperf3 python3-venv python3-dev make ethtool)
+missing=()
+for p in "${DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# 2. bcc kernel-header links: the running kernel ships no headers, Debian's 6.1 ones work ----
+KREL="$(uname -r)"
+MODDIR="/lib/modules/$KREL"
+if [ ! -e "$MODDIR/build" ] || [ ! -e "$MODDIR/source" ]; then
+    hdr_build="$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1)"
+    hdr_common="$(ls -d /usr/src/linux-headers-*-common 2>/dev/null | sort -V | tail -n1)"
+    if [ -z "$hdr_build" ] || [ -z "$hdr_common" ]; then
+        echo "setup: error: no Debian kernel headers under /usr/src (package linux-headers-amd64)" >&2
+        exit 1
+    fi
+    mkdir -p "$MODDIR"
+    [ -e "$MODDIR/build" ] || { ln -s "$hdr_build" "$MODDIR/build"; say "linked $MODDIR/build -> $hdr_build"; }
+    [ -e "$MODDIR/source" ] || { ln -s "$hdr_common" "$MODDIR/source"; say "linked $MODDIR/source -> $hdr_common"; }
+fi
+
+# 3. bpffs ---------------------------------------------------------------------------------
+if ! mountpoint -q /sys/fs/bpf; then
+    mkdir -p /sys/fs/bpf
+    mount -t bpf bpf /sys/fs/bpf
+    say "mounted bpffs on /sys/fs/bpf"
+fi
+
+# 4. virtual environment that sees Debian's bcc (PyPI has no real bcc) ----------------------
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV (system site packages, for bcc)"
+    /usr/bin/python3 -m venv --system-site-packages "$VENV"
+fi
+# Reinstall only when the package metadata changed.
+STAMP="$VENV/.cora-install-stamp"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
+    say "installing cora and its Python dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    echo "$want" > "$STAMP"
+fi
+"$VENV/bin/python" -c "import bcc" 2>/dev/null || {
+    echo "setup: error: the venv cannot import bcc (Debian package python3-bpfcc)" >&2; exit 1; }
