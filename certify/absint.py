@@ -1,0 +1,464 @@
+"""Sound abstract interpretation of MLP policies: intervals and DeepPoly/CROWN back-substitution.
+
+Domains (all batched over ``B`` input boxes; ``lo``/``hi`` shaped ``(B, n_in)`` or ``(n_in,)``):
+
+- **interval** (interval bound propagation, IBP): ``[l, u]`` of ``z = W h + b`` is
+  ``W+ l + W- u + b`` / ``W+ u + W- l + b``; activations are monotone, so applied to the ends.
+- **deeppoly**: every hidden neuron gets one linear lower and one linear upper bound in its
+  input (ReLU: the triangle upper line ``u (z - l) / (u - l)`` and the lower line ``0`` or
+  ``z``, whichever has the smaller area; tanh: the secant/tangent lines of Singh et al.,
+  "An abstract domain for certifying neural networks" (DeepPoly), POPL 2019, Sec. 4), and the
+  bounds of every layer are found by back-substituting those lines down to the input box
+  (the same as CROWN, Zhang et al., NeurIPS 2018, with the DeepPoly lower-slope choice).
+  Each layer's bounds are intersected with the interval bounds (both are sound).
+
+Networks may carry an interval on each bias (``b_lo <= b <= b_hi``); this is how the rounding
+of the fixed-point network is covered (see :mod:`cora.certify.quant`). Every bound is widened
+outward by ``FP_MARGIN * (1 + |bound|)`` to cover float64 rounding of the analysis itself.
+
+Also here: interval bounds on the Jacobian (for monotonicity), volume-weighted branch and
+bound over input splits (:func:`certify_region`), and the closed-loop mode
+(:func:`closed_loop_bounds`) that over-approximates ``k`` steps of policy + fluid bottleneck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cora.errors import InputError
+
+FP_MARGIN = 1e-9
+DOMAINS = ("interval", "deeppoly")
+_CHUNK = 512
+
+
+@dataclass
+class AbstractNet:
+    """The view of a network the analysis works on.
+
+    Attributes:
+        weights: ``weights[i]`` shaped ``(n_i, n_{i-1})`` (real-valued).
+        bias_lo, bias_hi: ``(n_i,)`` interval of each bias.
+        activation: ``"relu"`` or ``"tanh"`` on hidden layers; output linear.
+        input_slack: the analysed input box is ``[lo - input_slack, hi]`` (input rounding down).
+    """
+
+    weights: list
+    bias_lo: list
+    bias_hi: list
+    activation: str = "relu"
+    input_slack: float = 0.0
+
+
+def as_abstract(net) -> AbstractNet:
+    """Turn an :class:`~cora.certify.nn.MLP` or quantized network into an :class:`AbstractNet`."""
+    if isinstance(net, AbstractNet):
+        return net
+    if hasattr(net, "abstract"):
+        return net.abstract()
+    return AbstractNet(list(net.weights), list(net.biases), list(net.biases), net.activation)
+
+
+def _widen(l, u):
+    return l - FP_MARGIN * (1 + np.abs(l)), u + FP_MARGIN * (1 + np.abs(u))
+
+
+def _prep_box(anet: AbstractNet, lo, hi):
+    lo = np.atleast_2d(np.asarray(lo, dtype=np.float64))
+    hi = np.atleast_2d(np.asarray(hi, dtype=np.float64))
+    n_in = anet.weights[0].shape[1]
+    if lo.shape != hi.shape or lo.shape[-1] != n_in:
+        raise InputError(f"input box must have {n_in} values per bound, got lower {lo.shape[-1:]} "
+                         f"and upper {hi.shape[-1:]}")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+        raise InputError("input box bounds must be finite numbers")
+    if np.any(lo > hi):
+        raise InputError("input box has a lower bound above its upper bound")
+    return lo - anet.input_slack, hi
+
+
+def _affine_interval(w, blo, bhi, l, u):
+    wp, wn = np.maximum(w, 0), np.minimum(w, 0)
+    return l @ wp.T + u @ wn.T + blo, u @ wp.T + l @ wn.T + bhi
+
+
+def _act_interval(act, l, u):
+    if act == "relu":
+        return np.maximum(l, 0), np.maximum(u, 0)
+    return np.tanh(l), np.tanh(u)
+
+
+def interval_layers(net, lo, hi):
+    """Pre-activation bounds of every layer by interval propagation.
+
+    Returns:
+        list of ``(l, u)``, one per layer, each ``(B, n_i)``.
+    """
+    anet = as_abstract(net)
+    l, u = _prep_box(anet, lo, hi)
+    out = []
+    for i, w in enumerate(anet.weights):
+        l, u = _widen(*_affine_interval(w, anet.bias_lo[i], anet.bias_hi[i], l, u))
+        out.append((l, u))
+        if i < len(anet.weights) - 1:
+            l, u = _act_interval(anet.activation, l, u)
+    return out
+
+
+def _relax(act, l, u):
+    """Linear relaxation ``sl z + il <= act(z) <= su z + iu`` valid on ``[l, u]``; arrays (B, n)."""
+    if act == "relu":
+        active = l >= 0
+        dead = u <= 0
+        unstable = ~(active | dead)
+        den = np.where(unstable, u - l, 1.0)
+        su = np.where(active, 1.0, np.where(unstable, u / den, 0.0))
+        iu = np.where(unstable, -u * l / den, 0.0)
+        sl = np.where(active, 1.0, np.where(unstable, (u > -l).astype(float), 0.0))
+        il = np.zeros_like(l)
+        return sl, il, su, iu
+    # tanh (DeepPoly, POPL'19 Sec. 4.3): lam = secant slope, lam2 = min derivative on [l, u]
+    tl, tu = np.tanh(l), np.tanh(u)
+    d = lambda z: 1.0 - np.tanh(z) ** 2  # noqa: E731
+    lam2 = np.minimum(d(l), d(u))
+    width = u - l
+    narrow = width < 1e-9
+    lam = np.where(narrow, lam2, (tu - tl) / np.where(narrow, 1.0, width))
+    pos = l >= 0
+    neg = u <= 0
+    # lower line
+    sl = np.where(pos & ~narrow, lam, lam2)
+    il = tl - sl * l
+    # upper line
+    su = np.where(neg & ~narrow, lam, lam2)
+    iu = tu - su * u
+    # float slack: shift lines outward a little (tanh is 1-Lipschitz)
+    eps = 1e-12 * (1 + np.abs(l) + np.abs(u))
+    return sl, il - eps, su, iu + eps
+
+
+def _backsub(anet, k, relax, lo, hi):
+    """Bounds of layer ``k``'s pre-activation by back-substitution to the input box."""
+    w = anet.weights[k]
+    B = lo.shape[0]
+    Au = np.broadcast_to(w, (B,) + w.shape).copy()
+    Al = Au.copy()
+    cu = np.broadcast_to(anet.bias_hi[k], (B, w.shape[0])).copy()
+    cl = np.broadcast_to(anet.bias_lo[k], (B, w.shape[0])).copy()
+    for j in range(k - 1, -1, -1):
+        sl, il, su, iu = relax[j]
+        ap, an = np.maximum(Au, 0), np.minimum(Au, 0)
+        cu += np.einsum("bmn,bn->bm", ap, iu) + np.einsum("bmn,bn->bm", an, il)
+        Au = ap * su[:, None, :] + an * sl[:, None, :]
+        ap, an = np.maximum(Al, 0), np.minimum(Al, 0)
+        cl += np.einsum("bmn,bn->bm", ap, il) + np.einsum("bmn,bn->bm", an, iu)
+        Al = ap * sl[:, None, :] + an * su[:, None, :]
+        wj, blo, bhi = anet.weights[j], anet.bias_lo[j], anet.bias_hi[j]
+        cu += np.maximum(Au, 0) @ bhi + np.minimum(Au, 0) @ blo
+        cl += np.maximum(Al, 0) @ blo + np.minimum(Al, 0) @ bhi
+        Au = Au @ wj
+        Al = Al @ wj
+    u = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
+    l = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
+    return l, u
+
+
+def deeppoly_layers(net, lo, hi):
+    """Pre-activation bounds of every layer in the DeepPoly/CROWN domain.
+
+    Args:
+        net: an MLP, quantized network or :class:`AbstractNet`.
+        lo, hi: input box, ``(B, n_in)`` or ``(n_in,)``.
+    Returns:
+        list of ``(l, u)`` per layer, each ``(B, n_i)``; sound and at least as tight as intervals.
+    Raises:
+        InputError: box of the wrong width, non-finite, or with ``lo > hi``.
+    """
+    anet = as_abstract(net)
+    lo, hi = _prep_box(anet, lo, hi)
+    if lo.shape[0] > _CHUNK:
+        parts = [deeppoly_layers(anet_no_slack(anet), lo[i:i + _CHUNK], hi[i:i + _CHUNK])
+                 for i in range(0, lo.shape[0], _CHUNK)]
+        return [(np.concatenate([p[k][0] for p in parts]), np.concatenate([p[k][1] for p in parts]))
+                for k in range(len(anet.weights))]
+    out, relax = [], []
+    l, u = lo, hi
+    for k, w in enumerate(anet.weights):
+        il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], l, u)
+        if k == 0:
+            zl, zu = il_, iu_
+        else:
+            bl, bu = _backsub(anet, k, relax, lo, hi)
+            zl, zu = np.maximum(il_, bl), np.minimum(iu_, bu)
+        zl, zu = _widen(zl, zu)
+        out.append((zl, zu))
+        if k < len(anet.weights) - 1:
+            relax.append(_relax(anet.activation, zl, zu))
+            l, u = _act_interval(anet.activation, zl, zu)
+    return out
+
+
+def anet_no_slack(anet: AbstractNet) -> AbstractNet:
+    """The same abstract network with ``input_slack`` already applied (used for chunking)."""
+    return AbstractNet(anet.weights, anet.bias_lo, anet.bias_hi, anet.activation, 0.0)
+
+
+def output_bounds(net, lo, hi, domain: str = "deeppoly"):
+    """Sound bounds of the network output over the input box(es).
+
+    Args:
+        net: MLP / quantized network / AbstractNet.
+        lo, hi: ``(n_in,)`` or ``(B, n_in)``.
+        domain: ``"interval"`` or ``"deeppoly"``.
+    Returns:
+        ``(l, u)`` shaped ``(B, n_out)`` (``(n_out,)`` for a single box): for every ``x`` in the
+        box, ``l <= f(x) <= u``.
+    Raises:
+        InputError: unknown domain or a malformed box.
+    """
+    single = np.asarray(lo).ndim == 1
+    if domain == "interval":
+        l, u = interval_layers(net, lo, hi)[-1]
+    elif domain == "deeppoly":
+        l, u = deeppoly_layers(net, lo, hi)[-1]
+    else:
+        raise InputError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+    return (l[0], u[0]) if single else (l, u)
+
+
+def jacobian_bounds(net, lo, hi, domain: str = "deeppoly"):
+    """Interval bounds of the Jacobian ``d f / d x`` over the input box(es).
+
+    The derivative of each hidden activation is bounded from its pre-activation bounds (ReLU:
+    ``[1{l>0}, 1{u>0}]`` (the subgradient ``[0, 1]`` at 0); tanh: ``1 - tanh^2`` at the farthest
+    and the nearest point to 0), then the chain rule is evaluated in interval arithmetic from
+    the output down. Only meaningful for the real-valued network (not quantized).
+
+    Returns:
+        ``(Jl, Ju)`` shaped ``(B, n_out, n_in)``.
+    """
+    anet = as_abstract(net)
+    layers = (deeppoly_layers if domain == "deeppoly" else interval_layers)(anet, lo, hi)
+    B = layers[0][0].shape[0]
+    w = anet.weights[-1]
+    gl = np.broadcast_to(w, (B,) + w.shape).copy()
+    gu = gl.copy()
+    for j in range(len(anet.weights) - 2, -1, -1):
+        l, u = layers[j]
+        if anet.activation == "relu":
+            dl, du = (l > 0).astype(float), (u > 0).astype(float)
+        else:
+            far = np.maximum(np.abs(l), np.abs(u))
+            near = np.where((l <= 0) & (u >= 0), 0.0, np.minimum(np.abs(l), np.abs(u)))
+            dl, du = 1 - np.tanh(far) ** 2, 1 - np.tanh(near) ** 2
+        dl, du = dl[:, None, :], du[:, None, :]
+        gl, gu = np.minimum(gl * dl, gl * du), np.maximum(gu * dl, gu * du)
+        wj = anet.weights[j]
+        wp, wn = np.maximum(wj, 0), np.minimum(wj, 0)
+        gl, gu = gl @ wp + gu @ wn, gu @ wp + gl @ wn
+    return _widen(gl, gu)
+
+
+@dataclass
+class Certificate:
+    """A quantitative certificate of one property over one input region.
+
+    Attributes:
+        proven_fraction: volume fraction of the region (over non-degenerate dimensions) covered
+            by boxes on which the property is proven.
+        worst_violation: sound upper bound of the violation margin over the unproven part
+            (``0.0`` if everything is proven; same units as the property's margin).
+        counterexample_violation: largest violation seen at a concrete point (box centres);
+            ``0.0`` if none found. ``counterexample_violation <= worst violation <= worst_violation``.
+        boxes: number of boxes analysed.
+        proven_boxes: the proven boxes, ``(lo, hi)`` arrays shaped ``(P, n)``.
+    """
+
+    proven_fraction: float
+    worst_violation: float
+    counterexample_violation: float
+    boxes: int
+    proven_boxes: tuple
+
+
+def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None) -> Certificate:
+    """Branch and bound over input splits, volume-weighted.
+
+    Args:
+        check: ``check(lo, hi) -> (viol_lo, viol_hi)``, each ``(B,)``: bounds of the violation
+            margin over each box (``viol_hi <= 0``: proven on the box; ``viol_lo > 0``: violated
+            at every point of the box).
+        concrete: ``concrete(x) -> (B,)`` violation margin at points ``x`` ``(B, n)``.
+        lo, hi: the region, ``(n,)``.
+        max_boxes: analysis budget (number of boxes bounded in total).
+        scale: per-dimension scale used to pick the dimension to bisect (default ``hi - lo``).
+    Returns:
+        :class:`Certificate`.
+    """
+    lo = np.asarray(lo, float); hi = np.asarray(hi, float)
+    width = hi - lo
+    live = width > 0
+    scale = np.where(live, width if scale is None else np.asarray(scale, float), 1.0)
+    total = float(np.prod(width[live])) if np.any(live) else 1.0
+
+    def vol(bl, bh):
+        return np.prod(np.where(live, bh - bl, 1.0), axis=1) / total
+
+    frontier_l, frontier_h = lo[None], hi[None]
+    proven_l, proven_h = [], []
+    proven = 0.0
+    worst = -np.inf
+    cex = 0.0
+    used = 0
+    while frontier_l.shape[0]:
+        used += frontier_l.shape[0]
+        vlo, vhi = check(frontier_l, frontier_h)
+        mid = 0.5 * (frontier_l + frontier_h)
+        cex = max(cex, float(np.max(concrete(mid), initial=0.0)))
+        ok = vhi <= 0
+        proven += float(vol(frontier_l[ok], frontier_h[ok]).sum())
+        proven_l.append(frontier_l[ok]); proven_h.append(frontier_h[ok])
+        open_ = ~ok & ~(vlo > 0)
+        dead = ~ok & (vlo > 0)
+        if np.any(dead):
+            worst = max(worst, float(vhi[dead].max()))
+        fl, fh, fv = frontier_l[open_], frontier_h[open_], vhi[open_]
+        if fl.shape[0] == 0:
+            break
+        if used + 2 * fl.shape[0] > max_boxes:
+            # budget: split the worst boxes only, keep the rest as unproven
+            n_split = max(0, (max_boxes - used) // 2)
+            order = np.argsort(-fv)
+            keep = order[n_split:]
+            if keep.size:
+                worst = max(worst, float(fv[keep].max()))
+            fl, fh = fl[order[:n_split]], fh[order[:n_split]]
+            if n_split == 0:
+                break
+        rel = np.where(live, (fh - fl) / scale, -1.0)
+        d = np.argmax(rel, axis=1)
+        m = 0.5 * (fl[np.arange(len(d)), d] + fh[np.arange(len(d)), d])
+        l1, h1 = fl.copy(), fh.copy(); h1[np.arange(len(d)), d] = m
+        l2, h2 = fl.copy(), fh.copy(); l2[np.arange(len(d)), d] = m
+        frontier_l = np.concatenate([l1, l2]); frontier_h = np.concatenate([h1, h2])
+    pl = np.concatenate(proven_l) if proven_l else np.zeros((0, lo.size))
+    ph = np.concatenate(proven_h) if proven_h else np.zeros((0, lo.size))
+    return Certificate(min(1.0, proven), max(0.0, worst) if np.isfinite(worst) else 0.0,
+                       cex, used, (pl, ph))
+
+
+def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float,
+                       w_min_hi: float = 0.0, domain: str = "deeppoly", gain: float | None = None):
+    """Over-approximate ``steps`` round trips of policy + fluid bottleneck (closed loop).
+
+    State per box: window ``w`` (BDPs), the two previous queue values and the previous loss;
+    the start is steady (history equal to the present). One step, for a box of states:
+    ``q = clip(w - 1, 0, b)``, ``l = overflow_loss(w, b) + p`` (monotone in ``w``, so the
+    interval image is exact), the observation box ``(q, q - q_prev, l, q_prev, q_prev -
+    q_prev2, l_prev)`` (interval arithmetic, clipped to the domain as the sender does), the
+    action bounds from the network over that box (``domain``), and the next window
+    ``apply_action(w, a)`` (increasing in ``w`` and ``a``), floored at ``w_min`` where
+    ``w_min`` is anywhere in ``[0, w_min_hi]`` (the 2-packet minimum window in BDPs).
+
+    Args:
+        net: the policy (MLP / quantized / AbstractNet), 6 inputs, 1 output.
+        w_lo, w_hi: ``(B,)`` initial window boxes (BDPs).  p_lo, p_hi: ``(B,)`` random loss.
+        steps: number of RTT steps ``k``.  buffer_bdp: buffer ``b`` in BDPs.
+    Returns:
+        dict of arrays ``(steps + 1, B)``: ``w_lo, w_hi, q_lo, q_hi`` (queue in BDPs), and
+        ``(steps, B)``: ``a_lo, a_hi``. Every concrete trajectory starting in the box stays in
+        these bounds (tested in tests/certify/test_soundness.py).
+    """
+    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action, overflow_loss, queue_bdp
+    g = ACTION_GAIN if gain is None else gain
+    wl, wh = np.asarray(w_lo, float).copy(), np.asarray(w_hi, float).copy()
+    pl, ph = np.asarray(p_lo, float), np.asarray(p_hi, float)
+    b = buffer_bdp
+    ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
+    q1l, q1h, q2l, q2h = ql, qh, ql, qh
+    l1l = overflow_loss(wl, b) + pl
+    l1h = overflow_loss(wh, b) + ph
+    out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
+    for t in range(steps + 1):
+        ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
+        out["w_lo"].append(wl); out["w_hi"].append(wh); out["q_lo"].append(ql); out["q_hi"].append(qh)
+        if t == steps:
+            break
+        ll = overflow_loss(wl, b) + pl
+        lh = overflow_loss(wh, b) + ph
+        xl = np.stack([ql, ql - q1h, ll, q1l, q1l - q2h, l1l], axis=1)
+        xh = np.stack([qh, qh - q1l, lh, q1h, q1h - q2l, l1h], axis=1)
+        xl, xh = np.clip(xl, OBS_LO, OBS_HI), np.clip(xh, OBS_LO, OBS_HI)
+        al, ah = output_bounds(net, xl, xh, domain)
+        al, ah = al[:, 0], ah[:, 0]
+        out["a_lo"].append(al); out["a_hi"].append(ah)
+        nwl, nwh = apply_action(wl, al, g), apply_action(wh, ah, g)
+        nwh = np.maximum(nwh, w_min_hi)
+        q2l, q2h, q1l, q1h, l1l, l1h = q1l, q1h, ql, qh, ll, lh
+        wl, wh = nwl, nwh
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def closed_loop_concrete(net, w0, p, steps: int, buffer_bdp: float, w_min=0.0, gain=None):
+    """Concrete trajectories of the same closed loop (for tests and counterexamples).
+
+    Args: ``w0``, ``p``: ``(B,)`` initial windows (BDPs) and random-loss rates (used as the
+    expected loss, no sampling); ``w_min``: ``(B,)`` or scalar minimum window in BDPs.
+    Returns: dict with ``w``, ``q`` ``(steps + 1, B)`` and ``a`` ``(steps, B)``.
+    """
+    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action, overflow_loss, queue_bdp
+    g = ACTION_GAIN if gain is None else gain
+    w = np.asarray(w0, float).copy(); p = np.asarray(p, float); b = buffer_bdp
+    q1 = q2 = queue_bdp(w, b)
+    l1 = overflow_loss(w, b) + p
+    ws, qs, acts = [], [], []
+    for t in range(steps + 1):
+        q = queue_bdp(w, b)
+        ws.append(w); qs.append(q)
+        if t == steps:
+            break
+        l = overflow_loss(w, b) + p
+        x = np.clip(np.stack([q, q - q1, l, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
+        a = np.asarray(net(x)).reshape(-1)
+        acts.append(a)
+        w = np.maximum(apply_action(w, a, g), w_min)
+        q2, q1, l1 = q1, q, l
+    return {"w": np.array(ws), "q": np.array(qs), "a": np.array(acts)}
+
+
+def exact_bounds_1d(net, lo: float, hi: float):
+    """Exact ``min``/``max`` of a 1-input ReLU network over ``[lo, hi]``.
+
+    A 1-D ReLU network is piecewise linear; its breakpoints are the points where some hidden
+    pre-activation crosses zero. Layer by layer, each pre-activation is linear between the
+    breakpoints found so far, so its zero crossings are found exactly by linear interpolation
+    and added. The extremes of the (linear-between-breakpoints) output are at breakpoints.
+
+    Returns:
+        ``(min, max, n_breakpoints)`` with ``min``/``max`` arrays ``(n_out,)``.
+    """
+    anet = as_abstract(net)
+    if anet.weights[0].shape[1] != 1 or anet.activation != "relu":
+        raise InputError("exact enumeration needs a 1-input ReLU network")
+    pts = np.array([float(lo), float(hi)])
+
+    def pre(x, k):
+        h = x[:, None]
+        for i in range(k + 1):
+            h = h @ anet.weights[i].T + anet.bias_hi[i]
+            if i < k:
+                h = np.maximum(h, 0)
+        return h
+
+    for k in range(len(anet.weights) - 1):
+        z = pre(pts, k)
+        za, zb = z[:-1], z[1:]
+        cross = (za * zb) < 0
+        seg, neu = np.nonzero(cross)
+        t = za[seg, neu] / (za[seg, neu] - zb[seg, neu])
+        new = pts[seg] + t * (pts[seg + 1] - pts[seg])
+        pts = np.unique(np.concatenate([pts, new]))
+    y = pre(pts, len(anet.weights) - 1)
+    return y.min(0), y.max(0), len(pts)

@@ -1,0 +1,115 @@
+"""Hand-written congestion controllers in the simulator (:mod:`cora.certify.sim`), one update
+per round trip, vectorised over environments.
+
+- :class:`Cubic`: RFC 9438 (CUBIC): after a loss ``W_max = cwnd``, ``cwnd *= beta`` (0.7);
+  then ``W(t) = C (t - K)^3 + W_max`` with ``C = 0.4`` segments/s^3 and
+  ``K = cbrt(W_max (1 - beta) / C)``, never below the Reno-friendly estimate
+  ``W_est = beta W_max + 3 (1 - beta) / (1 + beta) * t / RTT`` (RFC 9438 Sec. 4.3), growth
+  capped at 1.5x per RTT (Sec. 4.2), slow start (doubling per RTT) until the first loss.
+- :class:`BBRLike`: BBR v1 (Cardwell et al., ACM Queue 2016; draft-cardwell-iccrg-bbr-congestion-
+  control-00): windowed-max bottleneck bandwidth over 10 rounds, min RTT, STARTUP with gain
+  2/ln 2 = 2.885 until the bandwidth grows < 25 % for 3 rounds, one DRAIN round, then
+  PROBE_BW gains (1.25, 0.75, 1 x 6); in-flight = gain x BtlBw x RTprop; loss is ignored.
+- :class:`VegasLike`: TCP Vegas (Brakmo & Peterson, IEEE JSAC 1995): ``diff = cwnd (1 -
+  BaseRTT / RTT)`` packets queued; ``+1`` if diff < alpha = 2, ``-1`` if diff > beta = 4, per
+  RTT; slow start doubles until diff > gamma = 1; halves on loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cora.certify.sim import Envs, StepInfo
+
+
+class Cubic:
+    """CUBIC window rule (RFC 9438), per-RTT fluid version. See the module docstring."""
+
+    C = 0.4
+    BETA = 0.7
+
+    def reset(self, envs: Envs, cwnd):
+        n = envs.n
+        self.w_max = cwnd.copy()
+        self.t = np.zeros(n)
+        self.k = np.zeros(n)
+        self.slow = np.ones(n, bool)
+
+    def update(self, info: StepInfo):
+        w = info.cwnd_pkts
+        loss = info.loss_event
+        new = w.copy()
+        # loss: multiplicative decrease, new epoch
+        self.w_max = np.where(loss, w, self.w_max)
+        self.k = np.where(loss, np.cbrt(self.w_max * (1 - self.BETA) / self.C), self.k)
+        self.t = np.where(loss, 0.0, self.t + info.rtt_s)
+        self.slow &= ~loss
+        new = np.where(loss, w * self.BETA, new)
+        # slow start
+        ss = self.slow & ~loss
+        new = np.where(ss, 2 * w, new)
+        # congestion avoidance
+        ca = ~self.slow & ~loss
+        target = self.C * (self.t - self.k) ** 3 + self.w_max
+        w_est = self.w_max * self.BETA + 3 * (1 - self.BETA) / (1 + self.BETA) * self.t / info.rtt_s
+        grow = np.minimum(np.maximum(target, w_est), 1.5 * w)
+        new = np.where(ca, grow, new)
+        return new
+
+
+class BBRLike:
+    """BBR v1 state machine on the per-RTT fluid model. See the module docstring."""
+
+    GAINS = np.array([1.25, 0.75, 1, 1, 1, 1, 1, 1])
+    STARTUP_GAIN = 2.0 / np.log(2.0)
+
+    def reset(self, envs: Envs, cwnd):
+        n = envs.n
+        self.bw_hist = np.zeros((10, n))
+        self.min_rtt = np.full(n, np.inf)
+        self.mode = np.zeros(n, int)  # 0 startup, 1 drain, 2 probe_bw
+        self.full_bw = np.zeros(n)
+        self.full_cnt = np.zeros(n, int)
+        self.phase = np.zeros(n, int)
+        self.round = 0
+
+    def update(self, info: StepInfo):
+        self.round += 1
+        self.bw_hist = np.roll(self.bw_hist, 1, axis=0)
+        self.bw_hist[0] = info.delivery_pps
+        bw = self.bw_hist.max(0)
+        self.min_rtt = np.minimum(self.min_rtt, info.rtt_s)
+        startup = self.mode == 0
+        grew = bw >= 1.25 * self.full_bw
+        self.full_cnt = np.where(startup & grew, 0, np.where(startup, self.full_cnt + 1, self.full_cnt))
+        self.full_bw = np.where(startup & grew, bw, self.full_bw)
+        to_drain = startup & (self.full_cnt >= 3)
+        gain = np.full(info.cwnd_pkts.shape, self.STARTUP_GAIN)
+        was_drain = self.mode == 1
+        self.mode = np.where(to_drain, 1, np.where(was_drain, 2, self.mode))
+        gain = np.where(self.mode == 1, 1.0 / self.STARTUP_GAIN, gain)
+        probe = self.mode == 2
+        self.phase = np.where(probe, (self.phase + 1) % 8, self.phase)
+        gain = np.where(probe, self.GAINS[self.phase], gain)
+        bdp = bw * self.min_rtt
+        return np.maximum(gain * bdp, 4.0)
+
+
+class VegasLike:
+    """TCP Vegas per-RTT rule. See the module docstring."""
+
+    ALPHA, BETA, GAMMA = 2.0, 4.0, 1.0
+
+    def reset(self, envs: Envs, cwnd):
+        self.slow = np.ones(envs.n, bool)
+
+    def update(self, info: StepInfo):
+        w = info.cwnd_pkts
+        diff = w * (1 - info.min_rtt_s / info.rtt_s)
+        self.slow &= ~(info.loss_event | (diff > self.GAMMA))
+        new = np.where(diff < self.ALPHA, w + 1, np.where(diff > self.BETA, w - 1, w))
+        new = np.where(self.slow, 2 * w, new)
+        return np.where(info.loss_event, w / 2, new)
+
+
+BASELINES = {"cubic": Cubic, "bbr-like": BBRLike, "vegas-like": VegasLike}

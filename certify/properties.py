@@ -1,0 +1,254 @@
+"""Formal properties of a congestion-control policy and their quantitative certificates.
+
+Notation: ``f`` is the policy, ``x = (q_t, g_t, l_t, q_{t-1}, g_{t-1}, l_{t-1})`` the
+observation of :mod:`cora.certify.sim` (queueing delay in base RTTs, its gradient per RTT,
+loss rate), ``D = [OBS_LO, OBS_HI]`` the observation domain, ``a = f(x)`` the action
+(window factor ``1 + 0.5 a`` / ``1 / (1 - 0.5 a)`` per RTT). Each property has an input region
+``R`` (a box) and a violation margin ``v(x)`` with "property holds at x" iff ``v(x) <= 0``.
+A certificate (:class:`cora.certify.absint.Certificate`) gives the fraction of ``R``'s volume
+proven by branch and bound over input splits, and a sound upper bound of ``max_R v``.
+
+Properties (after C3/Canopy, arXiv 2412.10915, Sec. 4: robustness, monotonicity and
+performance properties):
+
+- ``bounded``: ``R = D``; ``-1 <= f(x) <= 1`` (the action never saturates);
+  ``v = max(f(x) - 1, -1 - f(x))``.
+- ``backoff_delay`` (back off under congestion, rising delay): ``R = D`` with
+  ``q_t in [1, 4]`` (queue at least one BDP, RTT at least 2x base) and ``g_t in [0.05, 4]``
+  (delay rising); ``f(x) <= 0``; ``v = f(x)``.
+- ``backoff_loss`` (back off under heavy loss): ``R = D`` with ``l_t in [0.1, 0.5]``;
+  ``f(x) <= 0``; ``v = f(x)``.
+- ``probe`` (probe when under-utilised): no queue, flat delay, at most random loss:
+  ``q in [0, 0.05]``, ``g in [-0.05, 0.05]``, ``l in [0, 0.05]`` for both steps;
+  ``f(x) >= 0.2`` (window grows >= 10 % per RTT); ``v = 0.2 - f(x)``.
+- ``monotonic`` (monotone in delay and loss): ``R = D``;
+  ``df/dq_t <= 0`` and ``df/dl_t <= 0``; ``v = max(df/dq_t, df/dl_t)`` (proved with interval
+  bounds on the Jacobian).
+- ``robust`` (robustness to bounded noise in the delay features): operating region
+  ``R: q in [0, 2], g in [-1, 1], l in [0, 0.1]``; for every ``x in R`` and noise ``|d| <= 0.05``
+  on the four delay features (``q_t, g_t, q_{t-1}, g_{t-1}``): ``|f(x + d) - f(x)| <= 0.25``;
+  on a box ``X`` this holds when ``max f - min f <= 0.25`` over ``X`` widened by the noise;
+  ``v = (max - min) - 0.25``.
+- ``queue_safety`` (k-step safety of the queue, closed loop): start windows
+  ``w_0 in [0.5, 1.5]`` BDP (queue <= 0.5 BDP), random loss ``p in [0, 0.05]``, buffer 3 BDP,
+  2-packet minimum window with BDP >= 20 packets: for ``k = 5`` RTTs the queue stays
+  ``<= 2`` BDP; ``v = max_t q_t - 2`` (via :func:`cora.certify.absint.closed_loop_bounds`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from cora.certify import absint
+from cora.certify.sim import OBS_HI, OBS_LO
+from cora.errors import InputError
+
+Q_T, G_T, L_T, Q_P, G_P, L_P = range(6)
+DELAY_DIMS = (Q_T, G_T, Q_P, G_P)
+
+
+def _box(**over) -> tuple:
+    lo, hi = OBS_LO.copy(), OBS_HI.copy()
+    for k, (a, b) in over.items():
+        i = {"q_t": Q_T, "g_t": G_T, "l_t": L_T, "q_p": Q_P, "g_p": G_P, "l_p": L_P}[k]
+        lo[i], hi[i] = a, b
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class Property:
+    """One property: a region and a way to bound its violation margin on boxes.
+
+    Attributes:
+        name: CLI name.  formula: the property in one line.
+        lo, hi: the region ``R`` (``(n,)``; for ``queue_safety`` the 2-D initial set ``(w0, p)``).
+        check: ``check(net, lo, hi, domain) -> (v_lo, v_hi)`` ``(B,)`` bounds of the margin.
+        concrete: ``concrete(net, x) -> (B,)`` margin at concrete points.
+        pointwise: True if the margin is a function of ``f(x)`` at one ``x`` (fallback table).
+    """
+
+    name: str
+    formula: str
+    lo: np.ndarray
+    hi: np.ndarray
+    check: Callable
+    concrete: Callable
+    pointwise: bool = True
+
+
+def _out(net, lo, hi, domain):
+    l, u = absint.output_bounds(net, lo, hi, domain)
+    return l[:, 0], u[:, 0]
+
+
+def _f(net, x):
+    return np.asarray(net(x)).reshape(len(x), -1)[:, 0]
+
+
+def _bounded_check(net, lo, hi, d):
+    l, u = _out(net, lo, hi, d)
+    return np.maximum(l - 1, -1 - u), np.maximum(u - 1, -1 - l)
+
+
+def _upper_check(limit):
+    def check(net, lo, hi, d):
+        l, u = _out(net, lo, hi, d)
+        return l - limit, u - limit
+    return check
+
+
+def _lower_check(limit):
+    def check(net, lo, hi, d):
+        l, u = _out(net, lo, hi, d)
+        return limit - u, limit - l
+    return check
+
+
+def _mono_check(net, lo, hi, d):
+    jl, ju = absint.jacobian_bounds(net, lo, hi, d)
+    return np.maximum(jl[:, 0, Q_T], jl[:, 0, L_T]), np.maximum(ju[:, 0, Q_T], ju[:, 0, L_T])
+
+
+def _mono_concrete(net, x, h=1e-4):
+    base = _f(net, x)
+    out = []
+    for i in (Q_T, L_T):
+        xp = x.copy(); xp[:, i] += h
+        out.append((_f(net, xp) - base) / h)
+    return np.maximum(*out)
+
+
+ROBUST_EPS, ROBUST_TAU = 0.05, 0.25
+
+
+def _robust_widen(lo, hi):
+    lo, hi = lo.copy(), hi.copy()
+    lo[:, DELAY_DIMS] -= ROBUST_EPS
+    hi[:, DELAY_DIMS] += ROBUST_EPS
+    return lo, hi
+
+
+def _robust_check(net, lo, hi, d):
+    wl, wh = _robust_widen(lo, hi)
+    l, u = _out(net, wl, wh, d)
+    return np.full(l.shape, -np.inf), (u - l) - ROBUST_TAU
+
+
+def _robust_concrete(net, x, rng=np.random.default_rng(0)):
+    best = np.full(len(x), -np.inf)
+    base = _f(net, x)
+    for _ in range(8):
+        dx = np.zeros_like(x)
+        dx[:, DELAY_DIMS] = rng.choice([-ROBUST_EPS, ROBUST_EPS], size=(len(x), len(DELAY_DIMS)))
+        best = np.maximum(best, np.abs(_f(net, x + dx) - base))
+    return best - ROBUST_TAU
+
+
+QS_STEPS, QS_BUFFER, QS_LIMIT, QS_WMIN = 5, 3.0, 2.0, 0.1
+
+
+def _qs_check(net, lo, hi, d):
+    cl = absint.closed_loop_bounds(net, lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], QS_STEPS,
+                                   QS_BUFFER, QS_WMIN, d)
+    return np.full(lo.shape[0], -np.inf), cl["q_hi"].max(0) - QS_LIMIT
+
+
+def _qs_concrete(net, x):
+    tr = absint.closed_loop_concrete(net, x[:, 0], x[:, 1], QS_STEPS, QS_BUFFER)
+    return tr["q"].max(0) - QS_LIMIT
+
+
+PROPERTIES = {
+    "bounded": Property("bounded", "for x in D: -1 <= f(x) <= 1", *_box(), _bounded_check,
+                        lambda n, x: np.maximum(_f(n, x) - 1, -1 - _f(n, x))),
+    "backoff_delay": Property("backoff_delay", "q_t in [1,4], g_t in [0.05,4] => f(x) <= 0",
+                              *_box(q_t=(1.0, 4.0), g_t=(0.05, 4.0)), _upper_check(0.0),
+                              lambda n, x: _f(n, x)),
+    "backoff_loss": Property("backoff_loss", "l_t in [0.1,0.5] => f(x) <= 0",
+                             *_box(l_t=(0.1, 0.5)), _upper_check(0.0), lambda n, x: _f(n, x)),
+    "probe": Property("probe", "q in [0,0.05], g in [-0.05,0.05], l in [0,0.05] (both steps) => f(x) >= 0.2",
+                      *_box(q_t=(0, .05), g_t=(-.05, .05), l_t=(0, .05), q_p=(0, .05),
+                            g_p=(-.05, .05), l_p=(0, .05)),
+                      _lower_check(0.2), lambda n, x: 0.2 - _f(n, x)),
+    "monotonic": Property("monotonic", "for x in D: df/dq_t <= 0 and df/dl_t <= 0", *_box(),
+                          _mono_check, _mono_concrete),
+    "robust": Property("robust", "x in R, |d| <= 0.05 on delay features => |f(x+d) - f(x)| <= 0.25",
+                       *_box(q_t=(0, 2), g_t=(-1, 1), l_t=(0, .1), q_p=(0, 2), g_p=(-1, 1),
+                             l_p=(0, .1)), _robust_check, _robust_concrete, pointwise=False),
+    "queue_safety": Property("queue_safety",
+                             "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP => queue <= 2 BDP for 5 RTTs",
+                             np.array([0.5, 0.0]), np.array([1.5, 0.05]), _qs_check, _qs_concrete,
+                             pointwise=False),
+}
+
+
+def get_property(name: str) -> Property:
+    """The property called ``name``; raises :class:`InputError` for an unknown name."""
+    if name not in PROPERTIES:
+        raise InputError(f"unknown property {name!r}; use one of: {', '.join(PROPERTIES)}, all")
+    return PROPERTIES[name]
+
+
+def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 2048) -> dict:
+    """Certify one property quantitatively.
+
+    Args:
+        net: the policy (6 inputs, 1 output), float or quantized.
+        name: a key of :data:`PROPERTIES`.
+        domain: ``"interval"`` or ``"deeppoly"``.
+        max_boxes: branch-and-bound budget.
+    Returns:
+        ``{"property", "proven_fraction", "worst_violation", "counterexample_violation",
+        "boxes", "seconds"}``.
+    Raises:
+        InputError: unknown property or a network of the wrong shape.
+    """
+    prop = get_property(name)
+    anet = absint.as_abstract(net)
+    if anet.weights[0].shape[1] != len(OBS_LO) or anet.weights[-1].shape[0] != 1:
+        raise InputError(f"the policy must map {len(OBS_LO)} observations to 1 action, "
+                         f"got {anet.weights[0].shape[1]} -> {anet.weights[-1].shape[0]}")
+    t0 = time.perf_counter()
+    scale = prop.hi - prop.lo
+    cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain),
+                                 lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
+                                 scale=scale)
+    return {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
+            "worst_violation": round(cert.worst_violation, 6),
+            "counterexample_violation": round(cert.counterexample_violation, 6),
+            "boxes": cert.boxes, "seconds": round(time.perf_counter() - t0, 4),
+            "_certificate": cert}
+
+
+def training_penalty(net, boxes_per_dim: int = 2, domain: str = "deeppoly") -> dict:
+    """Cheap certificate terms for the training reward: for each property, the mean over a
+    fixed grid of sub-boxes of ``max(0, v_hi)`` (the sound violation bound), normalised by the
+    property's scale. Returns ``{name: penalty >= 0}``."""
+    out = {}
+    for name, prop in PROPERTIES.items():
+        lo, hi = _grid(prop, boxes_per_dim)
+        _, vh = prop.check(net, lo, hi, domain)
+        out[name] = float(np.mean(np.maximum(vh, 0.0)))
+    return out
+
+
+_GRID_CACHE: dict = {}
+
+
+def _grid(prop: Property, k: int):
+    key = (prop.name, k)
+    if key not in _GRID_CACHE:
+        live = np.nonzero(prop.hi > prop.lo)[0]
+        # split only the current-step dimensions (and the 2-D closed-loop set) to keep it cheap
+        dims = [i for i in live if i < 3] or list(live)
+        edges = [np.linspace(prop.lo[i], prop.hi[i], k + 1) for i in dims]
+        idx = np.stack(np.meshgrid(*[np.arange(k)] * len(dims), indexing="ij"), -1).reshape(-1, len(dims))
+        lo = np.repeat(prop.lo[None], len(idx), 0); hi = np.repeat(prop.hi[None], len(idx), 0)
+        for j, i in enumerate(dims):
+            lo[:, i] = edges[j][idx[:, j]]; hi[:, i] = edges[j][idx[:, j] + 1]
+        _GRID_CACHE[key] = (lo, hi)
+    return _GRID_CACHE[key]
