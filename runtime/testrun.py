@@ -18,6 +18,17 @@ from cora.runtime.bpf_syscall import TestRunResult, prog_test_run
 #: Shortest frame an XDP test run accepts (an Ethernet header, ETH_HLEN).
 MIN_XDP_FRAME_BYTES = 14
 
+#: Bytes of a test-run frame an XDP program sees by direct packet access (``data_end -
+#: data``): one 4 KiB page minus XDP_PACKET_HEADROOM (256) minus the aligned
+#: ``struct skb_shared_info`` tailroom (320) (net/bpf/test_run.c, ``bpf_prog_test_run_xdp``).
+#: Longer frames go on in fragments that only helpers see (``bpf_xdp_get_buff_len``,
+#: ``bpf_xdp_load_bytes``). Measured on this machine's Linux 6.18.
+MAX_XDP_LINEAR_BYTES = 3520
+
+#: Longest frame an XDP test run accepts: the linear part plus MAX_SKB_FRAGS (17) pages
+#: (include/linux/skbuff.h); longer ones fail with EINVAL. Measured here: 73,152 bytes.
+MAX_XDP_TEST_FRAME_BYTES = MAX_XDP_LINEAR_BYTES + 17 * 4096
+
 
 def run_frames(prog_fd: int, frames: list[bytes]) -> list[TestRunResult]:
     """Run each frame once, in order, through program ``prog_fd`` (repeat = 1 each).

@@ -13,6 +13,9 @@ from cora.testbed.replay import read_frames, read_pcap
 
 TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
 
+# explicit MACs: scapy would otherwise resolve them by ARP on a real interface
+MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
+
 
 def test_traces_present():
     assert len(TRACES) > 100
@@ -57,7 +60,7 @@ def test_timestamps_exact_micro_and_nano(tmp_path):
 
 def test_scapy_written_little_endian(tmp_path):
     from scapy.all import Ether, IP, UDP, wrpcap
-    pkts = [Ether() / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
+    pkts = [Ether(src=MAC_A, dst=MAC_B) / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
     for i, pkt in enumerate(pkts):
         pkt.time = 1000 + i
     p = tmp_path / "s.pcap"
