@@ -1,0 +1,530 @@
+"""The reference interpreter: flowcount on real traces against an independent oracle, header
+rewrites and checksums against scapy, malformed frames, and the state kinds' semantics."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP
+from scapy.layers.inet6 import IPv6
+from scapy.layers.l2 import Dot1Q, Ether
+from scapy.packet import Raw
+
+from cora.compiler import semantics as sem
+from cora.compiler.headers import HEADERS
+from cora.compiler.interp import FrameResult, Interpreter
+from cora.compiler.ir import IRError, StateDecl, StateField
+from cora.compiler.ir_text import parse_program
+from cora.testbed.replay import read_pcap
+
+from .ir_examples import flowcount_ir
+from .test_interp_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
+
+TRACES = Path("/work/shared/traces/tcpdump")
+
+
+@functools.lru_cache(maxsize=1)
+def trace_records() -> list[tuple[str, list[tuple[int, bytes]]]]:
+    """(file name, [(timestamp_ns, frame)]) for every capture of the shared trace set."""
+    return [(p.name, read_pcap(p)) for p in sorted(TRACES.glob("*.pcap"))]
+
+
+def flowcount_oracle(frames: list[bytes]) -> dict[tuple, tuple[int, int]]:
+    """flowcount semantics of issue 2 section 7, written from the issue's text with struct
+    (independent of cora.compiler.headers): key (saddr, daddr, sport, dport, proto) ->
+    (packets, bytes); a new flow is not counted once 65,536 flows exist."""
+    flows: dict[tuple, tuple[int, int]] = {}
+    for f in frames:
+        if len(f) < 14 or f[12:14] != b"\x08\x00":        # Ethernet + IPv4 only (no VLAN)
+            continue
+        ip = f[14:]
+        if len(ip) < 20 or ip[0] & 0x0F < 5:
+            continue
+        hl = (ip[0] & 0x0F) * 4
+        if struct.unpack_from("!H", ip, 6)[0] & 0x1FFF:   # non-first fragment
+            continue
+        proto, l4 = ip[9], ip[hl:]
+        if not ((proto == 6 and len(l4) >= 20) or (proto == 17 and len(l4) >= 8)):
+            continue
+        saddr, daddr = struct.unpack_from("!II", ip, 12)
+        sport, dport = struct.unpack_from("!HH", l4, 0)
+        key = (saddr, daddr, sport, dport, proto)
+        if key in flows:
+            p, b = flows[key]
+            flows[key] = (p + 1, b + len(f))
+        elif len(flows) < 65536:
+            flows[key] = (1, len(f))
+    return flows
+
+
+@pytest.mark.slow
+def test_flowcount_matches_independent_oracle_on_every_trace():
+    counted_traces = 0
+    total_frames = 0
+    for name, records in trace_records():
+        it = Interpreter(flowcount_ir())
+        for ts, frame in records:
+            r = it.run(frame, ts)
+            assert r.verdict == "pass" and r.port is None, name
+            assert r.frame == frame, name             # flowcount never writes headers
+        expected = flowcount_oracle([f for _, f in records])
+        got = {k: v for k, v in it.state_entries("flows")}
+        assert got == expected, name
+        dump = it.dump_state()["maps"]["flows"]
+        assert [tuple(e["key"]) for e in dump] == sorted(expected)
+        counted_traces += bool(expected)
+        total_frames += len(records)
+    # the trace set really exercises the counting path
+    assert counted_traces > 50 and total_frames > 2000
+
+
+def test_flowcount_touched_and_full_map():
+    p = flowcount_ir()
+    p.states[0].capacity = 2
+    it = Interpreter(p)
+    frames = [bytes(Ether() / IP(src=f"10.0.0.{i}", dst="10.0.0.99") / UDP(sport=i, dport=53))
+              for i in (1, 2, 3, 1)]
+    results = [it.run(f) for f in frames]
+    assert all(r.verdict == "pass" for r in results)
+    key1 = (0x0A000001, 0x0A000063, 1, 53, 17)
+    assert results[0].touched == {("flows", key1)}
+    # the third flow does not fit: not counted, the first is counted twice
+    assert it.lookup("flows", key1) == (2, 2 * len(frames[0]))
+    assert it.lookup("flows", (0x0A000003, 0x0A000063, 3, 53, 17)) is None
+    assert len(it.state_entries("flows")) == 2
+
+
+# ------------------------------------------------------------------ rewrites and checksums
+
+def _mac(v: int) -> str:
+    return ":".join(f"{b:02x}" for b in v.to_bytes(6, "big"))
+
+
+def _ip4(v: int) -> str:
+    return str(ipaddress.IPv4Address(v))
+
+
+def _ip6(v: int) -> str:
+    return str(ipaddress.IPv6Address(v))
+
+
+# (header, field) -> (scapy layer, attribute, converter from int); writable fields whose
+# width is a register width (u8/u16/u32/u48/u128).
+SCAPY_FIELDS = {
+    ("ethernet", "dst"): (Ether, "dst", _mac), ("ethernet", "src"): (Ether, "src", _mac),
+    ("ipv4", "id"): (IP, "id", int), ("ipv4", "ttl"): (IP, "ttl", int),
+    ("ipv4", "saddr"): (IP, "src", _ip4), ("ipv4", "daddr"): (IP, "dst", _ip4),
+    ("ipv6", "tclass"): (IPv6, "tc", int), ("ipv6", "hop_limit"): (IPv6, "hlim", int),
+    ("ipv6", "saddr"): (IPv6, "src", _ip6), ("ipv6", "daddr"): (IPv6, "dst", _ip6),
+    ("tcp", "sport"): (TCP, "sport", int), ("tcp", "dport"): (TCP, "dport", int),
+    ("tcp", "seq"): (TCP, "seq", int), ("tcp", "ack"): (TCP, "ack", int),
+    ("tcp", "flags"): (TCP, "flags", int), ("tcp", "window"): (TCP, "window", int),
+    ("tcp", "urg"): (TCP, "urgptr", int),
+    ("udp", "sport"): (UDP, "sport", int), ("udp", "dport"): (UDP, "dport", int),
+    ("icmp", "type"): (ICMP, "type", int), ("icmp", "code"): (ICMP, "code", int),
+    ("icmp", "id"): (ICMP, "id", int), ("icmp", "seq"): (ICMP, "seq", int),
+}
+
+
+def store_program(writes: list[tuple[str, str, int]]):
+    """An IR program that stores constants into header fields in order, then passes."""
+    lines = ["nf stores", "bb0:"]
+    for i, (h, f, v) in enumerate(writes):
+        w = HEADERS[h].field(f).bit_width
+        lines += [f"  %c{i}:u{w} = const {v}", f"  hdr.store {h}.{f}, %c{i}"]
+    lines.append("  ret pass")
+    return parse_program("\n".join(lines) + "\n")
+
+
+@st.composite
+def packet_specs(draw):
+    """A well-formed packet as a dict of scapy constructor arguments per layer."""
+    v6 = draw(st.booleans())
+    l4 = draw(st.sampled_from(["tcp", "udp"] if v6 else ["tcp", "udp", "icmp"]))
+    u = lambda bits: draw(st.integers(0, 2**bits - 1))  # noqa: E731
+    spec = {Ether: {"dst": _mac(u(48)), "src": _mac(u(48))}}
+    if draw(st.booleans()):
+        spec[Dot1Q] = {"vlan": u(12), "prio": u(3)}
+    if v6:
+        spec[IPv6] = {"src": _ip6(u(128)), "dst": _ip6(u(128)), "hlim": u(8), "tc": u(8),
+                      "fl": u(20)}
+    else:
+        spec[IP] = {"src": _ip4(u(32)), "dst": _ip4(u(32)), "ttl": u(8), "id": u(16),
+                    "tos": u(8), "flags": draw(st.sampled_from([0, 2])),
+                    "options": [IPOption_NOP()] * draw(st.integers(0, 8))}
+    if l4 == "tcp":
+        spec[TCP] = {"sport": u(16), "dport": u(16), "seq": u(32), "ack": u(32),
+                     "flags": u(8), "window": u(16), "urgptr": u(16),
+                     "options": draw(st.sampled_from([[], [("MSS", 1460)],
+                                                      [("NOP", None), ("WScale", 7)]]))}
+    elif l4 == "udp":
+        spec[UDP] = {"sport": u(16), "dport": u(16)}
+        if draw(st.integers(0, 4)) == 0:
+            spec[UDP]["chksum"] = 0                          # "no checksum"
+    else:
+        spec[ICMP] = {"type": draw(st.sampled_from([0, 8])), "code": u(8), "id": u(16),
+                      "seq": u(16)}
+    spec[Raw] = {"load": draw(st.binary(max_size=48))}
+    return spec
+
+
+def build(spec) -> bytes:
+    """Bytes of the packet described by ``spec``; scapy computes every checksum left unset."""
+    pkt = None
+    for layer, kw in spec.items():
+        pkt = layer(**kw) if pkt is None else pkt / layer(**kw)
+    return bytes(pkt)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(packet_specs(), st.data())
+def test_header_stores_fix_checksums_like_scapy_full_recompute(spec, data):
+    """After stores by the interpreter, every checksum equals what scapy computes from
+    scratch for the packet with the new field values (RFC 1624 incremental == RFC 1071
+    full), UDP's "no checksum" 0 stays 0 and unparsed headers are not written."""
+    frame = build(spec)
+    writes = data.draw(st.lists(st.sampled_from(sorted(SCAPY_FIELDS)), max_size=6))
+    program_writes, expected = [], {k: dict(v) for k, v in spec.items()}
+    for h, f in writes:
+        layer, attr, conv = SCAPY_FIELDS[(h, f)]
+        width = HEADERS[h].field(f).bit_width
+        if (h, f) == ("icmp", "type"):
+            v = data.draw(st.sampled_from([0, 8]))          # keep scapy's echo layout
+        else:
+            v = data.draw(st.integers(0, 2**width - 1))
+        program_writes.append((h, f, v))
+        if layer in expected:                               # a store to an absent header
+            expected[layer][attr] = conv(v)                 # does nothing
+    result = Interpreter(store_program(program_writes)).run(frame)
+    assert result.verdict == "pass"
+    want = build(expected)
+    assert result.frame == want
+
+
+def test_udp_checksum_computed_zero_is_sent_as_ffff():
+    # With source port 0 the UDP sum is S0 and scapy's checksum c0 = ~S0; source port c0
+    # makes the sum 0xffff, i.e. a computed checksum of 0, which RFC 768 sends as 0xffff.
+    base = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=0, dport=2) / Raw(b"ab")
+    frame = bytes(base)
+    sport = Ether(frame)[UDP].chksum
+    want = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2) / Raw(b"ab")
+    assert Ether(bytes(want))[UDP].chksum == 0xFFFF            # scapy agrees it is that case
+    out = Interpreter(store_program([("udp", "sport", sport)])).run(frame).frame
+    assert out == bytes(want)
+
+
+def test_tcp_and_ipv4_checksums_that_become_zero_are_zero():
+    # RFC 1624 section 3: eqn. 3 gives 0x0000 where a full recompute gives 0x0000 (eqn. 2
+    # would give 0xffff). Same trick as above: the field value that makes the sum 0xffff.
+    frame = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=0) / TCP(sport=0) / b"x")
+    tcp_zero = Ether(frame)[TCP].chksum                  # source port giving TCP csum 0
+    ip_zero = Ether(frame)[IP].chksum                    # IPv4 id giving header csum 0
+    want = Ether(bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=ip_zero)
+                       / TCP(sport=tcp_zero) / b"x"))
+    assert want[TCP].chksum == 0 and want[IP].chksum == 0
+    prog = store_program([("tcp", "sport", tcp_zero), ("ipv4", "id", ip_zero)])
+    assert Interpreter(prog).run(frame).frame == bytes(want)
+
+
+def test_rewrite_program_verdicts_and_checksums():
+    it = Interpreter(rewrite_ir())
+    tcp = bytes(Ether() / IP(src="1.2.3.4", dst="5.6.7.8", ttl=64) / TCP(dport=80, flags="S"))
+    r = it.run(tcp)
+    assert r.verdict == "pass"
+    out = Ether(r.frame)
+    assert out[IP].ttl == 63 and out[IP].src == _ip4(0x01020304 ^ 0x0A000001)
+    assert out[TCP].dport == 8160 and out[TCP].flags == 0x0A and out[TCP].window == 512
+    exp = out.copy()
+    del exp[IP].chksum, exp[TCP].chksum
+    assert bytes(exp) == r.frame
+    low = bytes(Ether() / IP(ttl=1) / TCP())
+    assert it.run(low).verdict == "drop"
+    udp = bytes(Ether() / IP(src="1.2.3.4", ttl=9) / UDP(sport=5000))
+    r = it.run(udp)
+    h = sem.hash32(7, [(0x01020304, 32), (5000, 16)])
+    assert (r.verdict, r.port) == ("redirect", h % 4)
+    assert Ether(r.frame)[UDP].sport == h & 0xFFFF
+    icmp = bytes(Ether() / IP(ttl=9) / ICMP(type=8, id=0x1234))
+    r = it.run(icmp)
+    assert r.verdict == "tx" and Ether(r.frame)[ICMP].id == 0xEDCB
+    v6 = bytes(Ether(src="02:00:00:00:00:01") / IPv6(dst="2001:db8::ffff", hlim=64) / UDP())
+    r = it.run(v6)
+    out = Ether(r.frame)
+    assert r.verdict == "pass" and out[IPv6].dst == "2001:db8::1:0" and out[IPv6].hlim == 32
+    assert out.dst == "02:00:00:00:00:01"
+    exp = out.copy()
+    del exp[UDP].chksum
+    assert bytes(exp) == r.frame                 # pseudo-header fix-up for the IPv6 address
+
+
+# --------------------------------------------------------------------------- bad frames
+
+def _sample_frames() -> list[bytes]:
+    """A few real frames of different kinds from the traces, plus synthetic ones."""
+    kinds: dict[str, bytes] = {}
+    for _, records in trace_records():
+        for _, f in records:
+            if len(f) < 14:
+                continue
+            et = f[12:14]
+            key = {b"\x08\x00": "ip4", b"\x86\xdd": "ip6", b"\x81\x00": "vlan"}.get(et, "other")
+            if key == "ip4" and len(f) > 23:
+                key += str(f[23])
+            kinds.setdefault(key, f)
+    frames = list(kinds.values())
+    frames += [bytes(Ether() / Dot1Q() / IP(options=[IPOption_NOP()] * 8) / TCP() / b"x"),
+               bytes(Ether() / IPv6() / TCP()), bytes(Ether() / IP() / ICMP())]
+    return frames
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_every_prefix_of_real_frames_runs(name):
+    """Every prefix (0..len bytes) of sample frames runs without error; the frame keeps its
+    length, bytes past the parsed headers never change, and a frame without an Ethernet
+    header is never written."""
+    it = Interpreter(PROGRAMS[name]())
+    frames = _sample_frames()
+    assert len(frames) >= 6
+    for frame in frames:
+        for n in range(len(frame) + 1):
+            prefix = frame[:n]
+            r = it.run(prefix, now_ns=n)
+            assert isinstance(r, FrameResult)
+            assert r.verdict in ("pass", "drop", "tx", "redirect")
+            assert len(r.frame) == n
+            if n < 14:
+                assert r.frame == prefix
+            assert r.frame[78:] == prefix[78:]   # past eth+vlan+ipv6(40)+tcp(20)
+    assert it.dump_state()["maps"].keys() == {s.name for s in it.program.states}
+
+
+def test_bogus_lengths_and_ihl():
+    it = Interpreter(flowcount_ir())
+    good = bytearray(bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=7, dport=9)))
+    bad_ihl = bytearray(good)
+    bad_ihl[14] = 0x44                                  # IHL 4 < 5: not valid IPv4
+    big_ihl = bytearray(good)
+    big_ihl[14] = 0x4F                                  # 60-byte header, frame too short
+    bad_len = bytearray(good)
+    bad_len[16:18] = b"\xff\xff"                        # total length ignored
+    frag = bytearray(good)
+    frag[20:22] = b"\x00\x01"                           # fragment offset 1: no UDP
+    for f in (bad_ihl, big_ihl, frag):
+        it.run(bytes(f))
+    assert it.state_entries("flows") == []
+    it.run(bytes(bad_len))
+    assert it.state_entries("flows") == [((0x01010101, 0x02020202, 7, 9, 17), (1, len(good)))]
+
+
+# ------------------------------------------------------------------------- state kinds
+
+def _udp(src: str, sport: int, dst: str = "10.9.9.9") -> bytes:
+    return bytes(Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=1))
+
+
+def _ip_int(a: str) -> int:
+    return int(ipaddress.IPv4Address(a))
+
+
+def test_lru_exact_eviction_rand_and_now():
+    it = Interpreter(lru_ir())
+    keys = [(f"10.0.0.{i}", 100 + i) for i in range(6)]
+    for i, (a, p) in enumerate(keys[:5]):
+        it.run(_udp(a, p), now_ns=1000 + i)
+    it.run(_udp(*keys[0]), now_ns=2000)                # hit: key 0 becomes most recent
+    r = it.run(_udp(*keys[5]), now_ns=3000)            # full: evicts key 1, the LRU
+    assert (("conn", (_ip_int(keys[1][0]), keys[1][1]))) in r.touched
+    stored = {k for k, _ in it.state_entries("conn")}
+    assert stored == {(_ip_int(a), p) for a, p in keys if (a, p) != keys[1]}
+    x, tags = 1, []
+    for _ in range(6):
+        x = sem.xorshift32(x)
+        tags.append(x)
+    # rand() is called only on inserts: keys 0..4 then key 5 get the first six values
+    assert it.lookup("conn", (_ip_int(keys[0][0]), keys[0][1])) == (2, tags[0], 2000)
+    assert it.lookup("conn", (_ip_int(keys[5][0]), keys[5][1])) == (1, tags[5], 3000)
+    # a TCP RST deletes its key and drops
+    rst = bytes(Ether() / IP(src=keys[2][0]) / TCP(sport=keys[2][1], flags="R"))
+    assert it.run(rst).verdict == "drop"
+    assert it.lookup("conn", (_ip_int(keys[2][0]), keys[2][1])) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 7), max_size=40))
+def test_lru_matches_list_model(seq):
+    """Exact LRU against a list model (front = least recently used)."""
+    it = Interpreter(lru_ir())
+    model: list[int] = []
+    for k in seq:
+        it.run(_udp("10.0.0.1", k))
+        if k in model:
+            model.remove(k)
+        elif len(model) == 5:
+            model.pop(0)
+        model.append(k)
+        assert sorted(p for (_, p), _ in it.state_entries("conn")) == sorted(model)
+    hits = [v[0] for _, v in it.state_entries("conn")]
+    assert hits == [_hits_since_insert(seq, k) for k in sorted(model)]
+
+
+def _hits_since_insert(seq: list[int], k: int) -> int:
+    """Hits of key ``k`` since its last insertion under the LRU(5) model."""
+    model: list[int] = []
+    hits = 0
+    for x in seq:
+        if x in model:
+            model.remove(x)
+            if x == k:
+                hits += 1
+        else:
+            if len(model) == 5:
+                model.pop(0)
+            if x == k:
+                hits = 1
+        model.append(x)
+    return hits
+
+
+class LpmModel:
+    """Independent model of the router program: prefixes as ipaddress networks."""
+
+    def __init__(self, init):
+        self.routes = {(a, p): v for (a, p), v in init}
+        self.perport: dict[int, list[int]] = {}
+        self.total = 0
+
+    def match(self, addr: int):
+        best = None
+        for (a, p), v in self.routes.items():
+            if ipaddress.IPv4Address(addr) in ipaddress.IPv4Network((a, p)):
+                if best is None or p > best[0][1]:
+                    best = ((a, p), v)
+        return best
+
+    def run(self, saddr: int, daddr: int, length: int):
+        m = self.match(daddr)
+        port = m[1][0] if m else 0
+        slot = self.perport.setdefault(port, [0, 0])
+        slot[0] += 1
+        slot[1] += length
+        self.total += 1
+        net = (saddr & 0xFFFFFF00, 24)
+        if net in self.routes or len(self.routes) < 8:
+            self.routes[net] = (7,)
+        if m is None:
+            return ("drop", None)
+        if port == 9:
+            self.routes.pop((daddr, 32), None)
+            return ("pass", None)
+        return ("redirect", port)
+
+
+POOL = ["10.1.2.3", "10.2.0.1", "192.168.1.1", "192.168.1.77", "8.8.8.8", "172.16.0.1",
+        "10.1.255.255", "11.0.0.1", "192.168.2.1", "203.0.113.9"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(POOL), st.sampled_from(POOL)), max_size=25))
+def test_lpm_and_arrays_match_model(pairs):
+    program = lpm_ir()
+    it = Interpreter(program)
+    model = LpmModel(program.state("routes").init)
+    for src, dst in pairs:
+        frame = _udp(src, 1, dst)
+        r = it.run(frame)
+        assert (r.verdict, r.port) == model.run(_ip_int(src), _ip_int(dst), len(frame))
+    assert it.state_entries("routes") == sorted(model.routes.items())
+    assert it.state_entries("perport") == sorted(((p,), tuple(v))
+                                                 for p, v in model.perport.items())
+    assert it.state_entries("total") == ([((0,), (model.total,))] if model.total else [])
+
+
+def test_lpm_details():
+    program = lpm_ir()
+    it = Interpreter(program)
+    # masked on insert, exact-key lookup API with (addr, plen)
+    assert it.lookup("routes", (_ip_int("10.1.99.99"), 16)) == (2,)
+    assert it.lookup("routes", (_ip_int("10.1.0.0"), 17)) is None
+    r = it.run(_udp("172.16.5.6", 1, "10.1.2.3"))
+    assert (r.verdict, r.port) == ("redirect", 2)
+    assert ("routes", (_ip_int("10.1.0.0"), 16)) in r.touched
+    assert ("routes", (_ip_int("172.16.5.0"), 24)) in r.touched      # the learned prefix
+    assert it.lookup("routes", (_ip_int("172.16.5.0"), 24)) == (7,)
+    # the /32 of 8.8.8.8 routes to 9 and is deleted; then 0/0 (also port 9) matches
+    r = it.run(_udp("172.16.5.6", 1, "8.8.8.8"))
+    assert r.verdict == "pass" and it.lookup("routes", (_ip_int("8.8.8.8"), 32)) is None
+    assert ("routes", (0, 0)) in it.run(_udp("172.16.5.6", 1, "8.8.8.8")).touched
+    # arrays: out-of-range update returned 0 and left no slot; only non-zero slots dumped
+    assert it.lookup("perport", (12,)) is None
+    assert it.lookup("perport", (5,)) == (0, 0)
+    dump = it.dump_state()["maps"]
+    assert [e["key"] for e in dump["perport"]] == [[2], [9]]
+    assert dump["total"] == [{"key": [0], "value": [3]}]
+
+
+def test_hash_full_update_returns_zero_and_replace_works():
+    text = """\
+nf full
+state m: hash key(k:u16) value(v:u32) capacity 2 on_full skip origin map
+state ok: array key(index:u32) value(v:u8) capacity 8 origin array
+bb0:
+  %k:u16 = hdr.load udp.sport
+  %v:u32 = pkt.len
+  %r:u1 = map.update m(%k) = (%v)
+  %rr:u8 = zext %r
+  %i32:u32 = zext %k
+  %w:u1 = map.update ok(%i32) = (%rr)
+  ret pass
+"""
+    it = Interpreter(parse_program(text))
+    for sport in (1, 2, 3, 1):
+        it.run(_udp("1.1.1.1", sport))
+    assert [k for k, _ in it.state_entries("m")] == [(1,), (2,)]
+    # update results recorded per key: key 3 (new, map full) -> 0, others 1
+    assert it.state_entries("ok") == [((1,), (1,)), ((2,), (1,))]
+    assert it.lookup("ok", (3,)) == (0,)
+
+
+def test_init_entries_loaded_and_overflow_rejected():
+    decl = StateDecl("m", "hash", (StateField("k", 32),), (StateField("v", 32),), 2, "skip",
+                     init=(((1,), (10,)), ((2,), (20,))))
+    p = flowcount_ir()
+    p.states.append(decl)
+    it = Interpreter(p)
+    assert it.state_entries("m") == [((1,), (10,)), ((2,), (20,))]
+    decl.init = decl.init + (((3,), (30,)),)
+    with pytest.raises(IRError, match="does not fit"):
+        Interpreter(p)
+    with pytest.raises(ValueError):
+        Interpreter(flowcount_ir(), rand_seed=0)
+
+
+def test_rand_state_kept_across_frames_and_seeded():
+    text = """\
+nf r
+state s: array key(index:u32) value(v:u32) capacity 4 origin array
+bb0:
+  %x:u32 = rand
+  %y:u32 = rand
+  %i:u32 = const 0
+  %j:u32 = const 1
+  %a:u1 = map.update s(%i) = (%x)
+  %b:u1 = map.update s(%j) = (%y)
+  ret pass
+"""
+    seq, x = [], 42
+    for _ in range(6):
+        x = sem.xorshift32(x)
+        seq.append(x)
+    it = Interpreter(parse_program(text), rand_seed=42)
+    got = []
+    for _ in range(3):
+        it.run(b"")
+        got += [it.lookup("s", (0,))[0], it.lookup("s", (1,))[0]]
+    assert got == seq
