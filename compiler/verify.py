@@ -13,6 +13,11 @@ from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, FULL_POLICIES, INT_WIDTHS
 U1 = IntType(1)
 
 
+# Register width of a header field = width of its language type (docs/language.md): a 4-bit
+# field such as ipv4.ihl is loaded into a u8 register (u4 is not a register width).
+_TYPE_WIDTHS = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "ip4": 32, "mac": 48, "ip6": 128}
+
+
 def _field_width(header: str, name: str) -> int:
     h = HEADERS.get(header)
     if h is None:
@@ -20,7 +25,7 @@ def _field_width(header: str, name: str) -> int:
     f = h.field(name)
     if f is None:
         raise IRError(f"unknown field {header}.{name}")
-    return f.bit_width
+    return _TYPE_WIDTHS.get(f.type_name, f.bit_width)
 
 
 def verify(program: Program) -> None:
