@@ -1,0 +1,849 @@
+"""Lowering: a checked AST (:class:`cora.compiler.check.Checked`) to IR (:mod:`cora.compiler.ir`).
+
+Scheme (docs/language.md semantics, ir.py op semantics):
+
+- Values flatten to one register per scalar leaf (:func:`cora.compiler.types.leaves`);
+  booleans are u1, stored in state as u8 (zext/trunc at the boundary).
+- Locals are registers assigned with ``mov``; functions are inlined (parameters copied into
+  fresh registers, ``return`` jumps to the call's exit block); ``for`` loops are unrolled.
+- ``s[k].f op= e`` follows the pattern of tests/compiler/ir_examples.py: one
+  ``map.lookup``, ``ref.found``, in-place ``ref.load``/``ref.store`` when found, else a
+  ``map.update`` of a zero value with the change applied, then the full policy on the
+  update's result (``skip``: nothing; ``drop``/``pass``: end the packet when it returned 0).
+  Consecutive such statements on the same state and the same (pure) key share one lookup and
+  one insert, which is equivalent to running them one after the other.
+- ``countmin<D, W>``: an IR ``array`` of D*W u32 counters; row i uses
+  ``hash(seed=i+1)(key) % W + i*W``; ``estimate`` is the minimum over the rows
+  (Cormode & Muthukrishnan 2005).
+- ``if``/``match`` conditions branch with short-circuit ``&&``/``||``; prefix tests are
+  ``(x & mask) == net``.
+Every op carries the :class:`cora.compiler.ir.Span` of the construct that caused it.
+"""
+
+from __future__ import annotations
+
+from cora.compiler import ast as A
+from cora.compiler import ir
+from cora.compiler import types as T
+from cora.compiler.check import (ARITH_OPS, CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
+                                 FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
+from cora.compiler.headers import FLOW_FIELDS, HEADERS
+
+U1 = ir.IntType(1)
+U32 = ir.IntType(32)
+_BINOP = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and", "|": "or",
+          "^": "xor", "<<": "shl", ">>": "shr"}
+_CMPOP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
+
+
+class LoweringError(Exception):
+    """An internal inconsistency between checker and lowering (a compiler bug)."""
+
+
+class _Frame:
+    """One inlined function call: where ``return`` goes and which registers it fills."""
+
+    def __init__(self, ret_regs: list[str], ret_ty: T.Ty, exit_block: ir.Block):
+        self.ret_regs = ret_regs
+        self.ret_ty = ret_ty
+        self.exit = exit_block
+        self.used = False
+
+
+def lower(checked: Checked, name: str, source: str | None = None) -> ir.Program:
+    """Lower a well-typed program (``checked.ok``) to an (unverified) IR program.
+
+    Args:
+        checked: the checker's result for the module.
+        name: program name (the file stem).
+        source: source path recorded in the program.
+    Raises:
+        LoweringError: on an internal inconsistency (never for a well-typed program).
+    """
+    return _Lowerer(checked, name, source).run()
+
+
+class _Lowerer:
+    def __init__(self, c: Checked, name: str, source: str | None):
+        self.c = c
+        self.p = ir.Program(name, source=source)
+        self.b = ir.Builder(self.p)
+        self.env: dict[int, list[str]] = {}
+        self.frames: list[_Frame] = []
+        self.span: ir.Span | None = None
+
+    # ------------------------------------------------------------------ basics
+    def run(self) -> ir.Program:
+        for s in self.c.states.values():
+            self.p.states.append(self.state_decl(s))
+        entry = self.c.entry
+        self.span = entry.span.ir()
+        self.stmts(entry.body.stmts)
+        if not self.b.terminated:
+            self.span = ir.Span(entry.body.span.end_line, max(1, entry.body.span.end_col - 1))
+            self.term("ret", verdict="pass", span=self.span)
+        self.prune()
+        return self.p
+
+    def prune(self) -> None:
+        """Drop blocks no path from the entry reaches (code after verdicts, unused exits)."""
+        reachable = {b.label for b in self.p.topological_blocks()}
+        self.p.blocks = [b for b in self.p.blocks if b.label in reachable]
+        used = set()
+        for blk in self.p.blocks:
+            for op in blk.ops:
+                used.update(op.args)
+                if op.dest is not None:
+                    used.add(op.dest)
+        self.p.regs = {r: t for r, t in self.p.regs.items() if r in used}
+
+    def state_decl(self, s: StateInfo) -> ir.StateDecl:
+        params = {"depth": s.depth, "width": s.width} if s.kind == "countmin" else {}
+        return ir.StateDecl(
+            s.name, s.ir_kind, tuple(ir.StateField(n, w) for n, w in s.key_fields),
+            tuple(ir.StateField(n, w) for n, w in s.value_fields), s.capacity,
+            s.policy if s.ir_kind in ("hash", "lru_hash", "lpm") else None,
+            tuple(s.init), s.kind, params, s.decl.span.ir())
+
+    def emit(self, opcode: str, width: int | None, *args: str, dest: str | None = None,
+             **attrs) -> str | None:
+        if self.b.terminated:  # code after a verdict: collect it in a block pruned later
+            self.b.set_block(self.b.new_block())
+        ty = ir.IntType(width) if width is not None else None
+        return self.b.emit(opcode, ty, *args, dest=dest, span=self.span, **attrs)
+
+    def term(self, opcode: str, args: tuple = (), span=None, **attrs) -> None:
+        if self.b.terminated:
+            self.b.set_block(self.b.new_block())
+        self.b.terminate(opcode, args, span=span, **attrs)
+
+    def const(self, value: int, width: int) -> str:
+        return self.emit("const", width, value=value & ((1 << width) - 1))
+
+    def mov(self, dst: str, src: str) -> None:
+        if dst != src:
+            self.b.emit("mov", self.p.regs[dst], src, dest=dst, span=self.span)
+
+    def width(self, reg: str) -> int:
+        return self.p.regs[reg].width
+
+    def resize(self, reg: str, width: int) -> str:
+        w = self.width(reg)
+        if w == width:
+            return reg
+        return self.emit("zext" if w < width else "trunc", width, reg)
+
+    def ty(self, e: A.Node) -> T.Ty:
+        try:
+            return self.c.types[id(e)]
+        except KeyError:
+            raise LoweringError(f"no type for {type(e).__name__} at {e.span.line}:{e.span.col}")
+
+    def new_regs(self, ty: T.Ty, hint: str = "t") -> list[str]:
+        return [self.b.new_reg(ir.IntType(lt.width), hint) for _n, lt in T.leaves(ty)]
+
+    def convert(self, regs: list[str], src: T.Ty, dst: T.Ty) -> list[str]:
+        """Leaf-wise zero-extension/truncation from ``src`` to ``dst`` (same leaf count)."""
+        dl = T.leaves(dst)
+        if len(dl) != len(regs):
+            raise LoweringError(f"cannot convert {src} to {dst}")
+        return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, dl)]
+
+    def goto(self, block: ir.Block) -> None:
+        if not self.b.terminated:
+            self.term("jmp", targets=(block.label,), span=self.span)
+
+    def link(self, pending: list[ir.Block]) -> bool:
+        """Make a join block for ``pending`` (blocks still open) and continue there."""
+        if not pending:
+            return False
+        join = self.b.new_block()
+        for blk in pending:
+            blk.ops.append(ir.Op("jmp", None, (), {"targets": (join.label,)}, self.span))
+        self.b.set_block(join)
+        return True
+
+    # ------------------------------------------------------------------ statements
+    def stmts(self, stmts) -> None:
+        i = 0
+        stmts = list(stmts)
+        while i < len(stmts):
+            if self.b.terminated:
+                return  # the rest is unreachable (after a verdict or return)
+            group = self.state_group(stmts, i)
+            if group:
+                self.lower_group(group)
+                i += len(group)
+                continue
+            self.stmt(stmts[i])
+            i += 1
+
+    def stmt(self, s: A.Node) -> None:
+        old = self.span
+        self.span = s.span.ir()
+        getattr(self, "s_" + type(s).__name__)(s)
+        self.span = old
+
+    def s_Block(self, s: A.Block) -> None:
+        self.stmts(s.stmts)
+
+    def s_Let(self, s: A.Let) -> None:
+        sym: LocalSym = self.c.syms[id(s)]
+        vals = self.value_as(s.value, sym.ty)
+        regs = self.new_regs(sym.ty, s.name + "_")
+        for d, v in zip(regs, vals):
+            self.mov(d, v)
+        self.env[sym.uid] = regs
+
+    def s_ExprStmt(self, s: A.ExprStmt) -> None:
+        e = s.expr
+        if isinstance(e, A.Call) and isinstance(e.func, A.Field):
+            info = self.c.syms[id(e.func.obj)].info
+            if e.func.name == "add":
+                self.countmin_add(info, e)
+                return
+        self.call(e, stmt=True)
+
+    def s_Verdict(self, s: A.Verdict) -> None:
+        if s.kind == "redirect":
+            port = self.value_as(s.port, T.U32)[0]
+            self.term("ret", (port,), verdict="redirect", span=self.span)
+        else:
+            self.term("ret", verdict=s.kind, span=self.span)
+
+    def s_Return(self, s: A.Return) -> None:
+        frame = self.frames[-1]
+        if s.value is not None:
+            vals = self.value_as(s.value, frame.ret_ty)
+            for d, v in zip(frame.ret_regs, vals):
+                self.mov(d, v)
+        frame.used = True
+        self.goto(frame.exit)
+
+    def s_If(self, s: A.If) -> None:
+        then = self.b.new_block()
+        other = self.b.new_block()
+        self.branch(s.cond, then, other)
+        pending = []
+        self.b.set_block(then)
+        self.stmts(s.then.stmts)
+        if not self.b.terminated:
+            pending.append(self.b.current)
+        self.b.set_block(other)
+        if s.els is not None:
+            self.stmt(s.els) if isinstance(s.els, A.If) else self.stmts(s.els.stmts)
+        if not self.b.terminated:
+            pending.append(self.b.current)
+        if not self.link(pending):
+            pass  # both branches ended: the current block is terminated, the rest is dead
+
+    def s_Match(self, s: A.Match) -> None:
+        subj = self.value(s.subject)[0]
+        w = self.width(subj)
+        pending = []
+        for arm in s.arms:
+            pats = [self.c.patterns.get(id(p)) for p in arm.patterns]
+            if any(p is not None and p[0] == "wild" for p in pats):
+                self.stmts(arm.body.stmts)
+                if not self.b.terminated:
+                    pending.append(self.b.current)
+                break
+            self.span = arm.span.ir()
+            cond = None
+            for p in pats:
+                c = self.pattern_cond(subj, w, p)
+                cond = c if cond is None else self.emit("or", 1, cond, c)
+            body, nxt = self.b.new_block(), self.b.new_block()
+            self.term("br", (cond,), targets=(body.label, nxt.label), span=self.span)
+            self.b.set_block(body)
+            self.stmts(arm.body.stmts)
+            if not self.b.terminated:
+                pending.append(self.b.current)
+            self.b.set_block(nxt)
+        else:
+            pending.append(self.b.current)
+        self.link(pending)
+
+    def pattern_cond(self, subj: str, w: int, p: tuple) -> str:
+        if p[0] == "eq":
+            return self.emit("eq", 1, subj, self.const(p[1], w))
+        if p[0] == "range":
+            lo = self.emit("ge", 1, subj, self.const(p[1], w))
+            hi = self.emit("le", 1, subj, self.const(p[2], w))
+            return self.emit("and", 1, lo, hi)
+        # prefix
+        masked = self.emit("and", w, subj, self.const(p[2], w))
+        return self.emit("eq", 1, masked, self.const(p[1], w))
+
+    def s_For(self, s: A.For) -> None:
+        lo, hi = self.c.loops[id(s)]
+        sym: LocalSym = self.c.syms[id(s)]
+        for i in range(lo, hi):
+            if self.b.terminated:
+                return
+            self.span = s.span.ir()
+            self.env[sym.uid] = [self.const(i, 32)]
+            self.stmts(s.body.stmts)
+
+    def s_Delete(self, s: A.Delete) -> None:
+        info = self.c.syms[id(s.target.obj)].info
+        keys = self.state_key(info, s.target.index)
+        self.emit("map.delete", None, *keys, state=info.name)
+
+    def s_Assign(self, s: A.Assign) -> None:
+        target = s.target
+        st = self.state_target(target)
+        if st is not None:
+            index, path = st
+            if path:
+                self.lower_group([s])
+                return
+            self.state_store(index, s)
+            return
+        op = s.op[:-1] if s.op != "=" else None
+        # header field
+        if isinstance(target, A.Field) and isinstance(self.c.syms.get(id(target.obj)),
+                                                      HeaderSym):
+            h, f = target.obj.id, target.name
+            fty = self.ty(target)
+            if op is None:
+                val = self.value_as(s.value, fty)[0]
+            else:
+                cur = self.emit("hdr.load", fty.width, header=h, field=f)
+                val = self.compound(op, cur, fty, s.value)
+            self.emit("hdr.store", None, val, header=h, field=f)
+            return
+        # local (or a field of one)
+        regs, tty = self.local_place(target)
+        if op is None:
+            vals = self.value_as(s.value, tty)
+        else:
+            vals = [self.compound(op, regs[0], tty, s.value)]
+        tmp = vals
+        if len(regs) > 1:  # copy first: the value may read the registers being written
+            tmp = []
+            for v in vals:
+                t = self.b.new_reg(self.p.regs[v])
+                self.mov(t, v)
+                tmp.append(t)
+        for d, v in zip(regs, tmp):
+            self.mov(d, v)
+
+    def compound(self, op: str, cur: str, cty: T.Ty, value: A.Node) -> str:
+        """``cur op value`` at ``cur``'s width (the value converted to it)."""
+        w = self.width(cur)
+        if op in SHIFT_OPS:
+            amount = self.value(value)[0]
+            return self.shift(op, cur, amount, w)
+        v = self.value_as(value, cty)[0]
+        return self.emit(_BINOP[op], w, cur, v)
+
+    def shift(self, op: str, a: str, b: str, w: int) -> str:
+        wb = self.width(b)
+        if wb <= w:
+            return self.emit(_BINOP[op], w, a, self.resize(b, w))
+        r = self.emit(_BINOP[op], wb, self.resize(a, wb), b)
+        return self.resize(r, w)
+
+    def local_place(self, e: A.Node) -> tuple[list[str], T.Ty]:
+        if isinstance(e, A.Name):
+            sym: LocalSym = self.c.syms[id(e)]
+            return self.env[sym.uid], sym.ty
+        if isinstance(e, A.Field):
+            regs, base = self.local_place(e.obj)
+            fty, off = T.member(base, e.name)
+            return regs[off:off + T.width_sum(fty)], fty
+        raise LoweringError("bad assignment target")
+
+    # ------------------------------------------------------------------ state
+    def state_target(self, e: A.Node) -> tuple[A.Index, list[str]] | None:
+        """``(index node, field path)`` when ``e`` is ``s[k]`` or ``s[k].f.g``."""
+        path = []
+        while isinstance(e, A.Field):
+            path.append(e.name)
+            e = e.obj
+        if isinstance(e, A.Index) and isinstance(self.c.syms.get(id(e.obj)), StateSym):
+            return e, path[::-1]
+        return None
+
+    def leaf_range(self, ty: T.Ty, path: list[str]) -> tuple[int, int, T.Ty]:
+        off = 0
+        for name in path:
+            ty, o = T.member(ty, name)
+            off += o
+        return off, T.width_sum(ty), ty
+
+    def state_key(self, info: StateInfo, index: A.Node) -> list[str]:
+        if info.kind in ("array", "percpu_array", "countmin"):
+            return self.value_as(index, T.U32)
+        regs = self.value_as(index, info.key_ty)
+        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.key_fields)]
+
+    def lpm_update_key(self, info: StateInfo, index: A.Node, prefixed: bool) -> list[str]:
+        aw = info.key_fields[0][1]
+        if not prefixed:
+            addr = self.state_key(info, index)[0]
+            return [addr, self.const(aw, 32)]
+        if isinstance(index, A.PrefixLit):
+            return [self.const(index.addr, aw), self.const(index.plen, 32)]
+        if isinstance(index, A.Name):
+            addr, plen = self.c.syms[id(index)].value
+            return [self.const(addr, aw), self.const(plen, 32)]
+        addr = self.value_as(index.left, info.key_ty)[0]
+        plen = self.value_as(index.right, T.U32)[0]
+        return [addr, plen]
+
+    def to_state(self, info: StateInfo, regs: list[str]) -> list[str]:
+        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.value_fields)]
+
+    def from_state(self, regs: list[str], leaf_tys: list[T.IntTy]) -> list[str]:
+        return [self.resize(r, lt.width) for r, lt in zip(regs, leaf_tys)]
+
+    def policy(self, info: StateInfo, ok: str) -> None:
+        """Apply the full policy to a ``map.update`` result ``ok``."""
+        if info.ir_kind in ("hash", "lpm") and info.policy in ("drop", "pass"):
+            cont, fail = self.b.new_block(), self.b.new_block()
+            self.term("br", (ok,), targets=(cont.label, fail.label), span=self.span)
+            self.b.set_block(fail)
+            self.term("ret", verdict=info.policy, span=self.span)
+            self.b.set_block(cont)
+
+    def state_store(self, index: A.Index, s: A.Assign) -> None:
+        """``s[k] = v`` (insert or replace)."""
+        info = self.c.syms[id(index.obj)].info
+        if info.kind == "lpm":
+            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(id(index))))
+        else:
+            keys = self.state_key(info, index.index)
+        vals = self.to_state(info, self.value_as(s.value, info.value_ty))
+        ok = self.emit("map.update", 1, *keys, *vals, state=info.name, nkeys=len(keys))
+        self.policy(info, ok)
+
+    def state_group(self, stmts: list, i: int) -> list[A.Assign] | None:
+        """Consecutive ``s[k].f op= e`` statements on one state and one pure key."""
+        first = stmts[i]
+        if not isinstance(first, A.Assign):
+            return None
+        st = self.state_target(first.target)
+        if st is None or not st[1]:
+            return None
+        index, _path = st
+        if not self.pure(index.index) or not self.pure(first.value):
+            return [first]
+        group = [first]
+        for s in stmts[i + 1:]:
+            if not isinstance(s, A.Assign):
+                break
+            t = self.state_target(s.target)
+            if t is None or not t[1] or t[0].obj.id != index.obj.id or t[0].index != index.index \
+                    or not self.pure(s.value):
+                break
+            group.append(s)
+        return group
+
+    def pure(self, e: A.Node) -> bool:
+        """No state access and no user function call (so evaluation order does not matter)."""
+        if isinstance(e, (A.Index,)):
+            return False
+        if isinstance(e, A.Call):
+            f = e.func
+            if isinstance(f, A.Name) and f.id in ("now", "rand", "hash") and \
+                    not isinstance(self.c.syms.get(id(f)), FnSym):
+                return all(self.pure(a) for a in e.args)
+            return False
+        if isinstance(e, A.Binary):
+            if e.op == "in" and isinstance(self.c.syms.get(id(e.right)), StateSym):
+                return False
+            return self.pure(e.left) and self.pure(e.right)
+        if isinstance(e, A.Unary):
+            return self.pure(e.operand)
+        if isinstance(e, A.Cast):
+            return self.pure(e.expr)
+        if isinstance(e, A.Field):
+            return self.pure(e.obj)
+        if isinstance(e, A.TupleLit):
+            return all(self.pure(x) for x in e.elems)
+        if isinstance(e, A.StructLit):
+            return all(self.pure(f.value) for f in e.fields)
+        return True
+
+    def lower_group(self, group: list[A.Assign]) -> None:
+        """One lookup for ``s[k].f op= e`` statements sharing a key (see module docstring)."""
+        old = self.span
+        self.span = group[0].span.ir()
+        index, _ = self.state_target(group[0].target)
+        info: StateInfo = self.c.syms[id(index.obj)].info
+        leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
+        keys = self.state_key(info, index.index)
+        # right-hand sides (pure), evaluated once, in statement order
+        changes = []
+        for s in group:
+            self.span = s.span.ir()
+            _idx, path = self.state_target(s.target)
+            off, n, fty = self.leaf_range(info.value_ty, path)
+            op = s.op[:-1] if s.op != "=" else None
+            if op in SHIFT_OPS:
+                vals = self.value(s.value)
+            elif op is not None:
+                vals = self.value_as(s.value, fty)
+            else:
+                vals = self.value_as(s.value, fty)
+            changes.append((s, off, n, op, vals))
+        self.span = group[0].span.ir()
+        ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
+                        state=info.name)
+        found = self.emit("ref.found", 1, ref, state=info.name)
+        upd, ins = self.b.new_block(), self.b.new_block()
+        self.term("br", (found,), targets=(upd.label, ins.label), span=self.span)
+        # found: in place
+        self.b.set_block(upd)
+        cur: dict[int, str] = {}
+        where: dict[int, ir.Span] = {}
+        for s, off, n, op, vals in changes:
+            self.span = s.span.ir()
+            for j in range(n):
+                leaf = off + j
+                where[leaf] = self.span
+                if op is None:
+                    cur[leaf] = vals[j]
+                    continue
+                if leaf not in cur:
+                    raw = self.emit("ref.load", info.value_fields[leaf][1], ref, state=info.name,
+                                    index=leaf)
+                    cur[leaf] = self.resize(raw, leaf_tys[leaf].width)
+                cur[leaf] = self.apply(op, cur[leaf], vals[j])
+        for leaf in sorted(cur):
+            self.span = where[leaf]
+            self.emit("ref.store", None, ref, self.resize(cur[leaf], info.value_fields[leaf][1]),
+                      state=info.name, index=leaf)
+        pending = [self.b.current]
+        # absent: insert a zero value with the changes applied (not for arrays)
+        self.b.set_block(ins)
+        if info.kind in ("array", "percpu_array"):
+            pending.append(self.b.current)
+        else:
+            self.span = group[0].span.ir()
+            new: dict[int, str] = {}
+            for s, off, n, op, vals in changes:
+                self.span = s.span.ir()
+                for j in range(n):
+                    leaf = off + j
+                    if op is None:
+                        new[leaf] = vals[j]
+                    elif leaf not in new and op in ("+", "|", "^"):
+                        new[leaf] = vals[j] if self.width(vals[j]) == leaf_tys[leaf].width \
+                            else self.resize(vals[j], leaf_tys[leaf].width)
+                    else:
+                        base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
+                        new[leaf] = self.apply(op, base, vals[j])
+            self.span = group[0].span.ir()
+            out = []
+            for leaf, lt in enumerate(leaf_tys):
+                r = new.get(leaf) or self.const(0, lt.width)
+                out.append(self.resize(r, info.value_fields[leaf][1]))
+            if info.kind == "lpm":
+                keys = [keys[0], self.const(info.key_fields[0][1], 32)]
+            ok = self.emit("map.update", 1, *keys, *out, state=info.name, nkeys=len(keys))
+            self.policy(info, ok)
+            pending.append(self.b.current)
+        self.span = old
+        self.link(pending)
+
+    def apply(self, op: str, a: str, b: str) -> str:
+        w = self.width(a)
+        if op in SHIFT_OPS:
+            return self.shift(op, a, b, w)
+        return self.emit(_BINOP[op], w, a, self.resize(b, w))
+
+    def countmin_add(self, info: StateInfo, e: A.Call) -> None:
+        self.span = e.span.ir()
+        key = self.value(e.args[0])
+        n = self.value_as(e.args[1], T.U32)[0]
+        for row, idx in enumerate(self.countmin_slots(info, key)):
+            ref = self.emit("map.lookup", None, idx, dest=self.b.new_reg(ir.RefType(info.name),
+                                                                          "h"), state=info.name)
+            old = self.emit("ref.load", 32, ref, state=info.name, index=0)
+            self.emit("ref.store", None, ref, self.emit("add", 32, old, n), state=info.name,
+                      index=0)
+
+    def countmin_slots(self, info: StateInfo, key: list[str]) -> list[str]:
+        width = self.const(info.width, 32)
+        out = []
+        for row in range(info.depth):
+            h = self.emit("hash", 32, *key, seed=row + 1)
+            idx = self.emit("mod", 32, h, width)
+            if row:
+                idx = self.emit("add", 32, idx, self.const(row * info.width, 32))
+            out.append(idx)
+        return out
+
+    # ------------------------------------------------------------------ conditions
+    def branch(self, e: A.Node, t: ir.Block, f: ir.Block) -> None:
+        """Branch to ``t`` when bool ``e`` holds, else ``f`` (short-circuit)."""
+        old = self.span
+        self.span = e.span.ir()
+        if isinstance(e, A.Unary) and e.op == "!":
+            self.branch(e.operand, f, t)
+        elif isinstance(e, A.Binary) and e.op in ("&&", "||") and not (
+                self.cheap(e.left) and self.cheap(e.right)):
+            mid = self.b.new_block()
+            if e.op == "&&":
+                self.branch(e.left, mid, f)
+            else:
+                self.branch(e.left, t, mid)
+            self.b.set_block(mid)
+            self.branch(e.right, t, f)
+        else:
+            c = self.value(e)[0]
+            self.term("br", (c,), targets=(t.label, f.label), span=self.span)
+        self.span = old
+
+    def cheap(self, e: A.Node) -> bool:
+        """Pure and free of calls: both sides of && / || may be evaluated without branching."""
+        if isinstance(e, A.Call):
+            return False
+        return self.pure(e) and not isinstance(e, A.Binary) or (
+            isinstance(e, A.Binary) and e.op not in ("&&", "||", "in") and self.pure(e)
+            and self.cheap_sub(e)) or (isinstance(e, A.Binary) and e.op in ("&&", "||")
+                                        and self.cheap(e.left) and self.cheap(e.right))
+
+    def cheap_sub(self, e: A.Node) -> bool:
+        if isinstance(e, A.Call):
+            return False
+        if isinstance(e, A.Binary):
+            return self.cheap_sub(e.left) and self.cheap_sub(e.right)
+        if isinstance(e, A.Unary):
+            return self.cheap_sub(e.operand)
+        if isinstance(e, A.Cast):
+            return self.cheap_sub(e.expr)
+        if isinstance(e, A.Field):
+            return self.cheap_sub(e.obj)
+        return not isinstance(e, (A.Index, A.TupleLit, A.StructLit))
+
+    # ------------------------------------------------------------------ expressions
+    def value_as(self, e: A.Node, ty: T.Ty) -> list[str]:
+        """Lower ``e`` and convert it to ``ty`` (zero-extension, tuple -> struct)."""
+        regs = self.value(e)
+        return self.convert(regs, self.ty(e), ty)
+
+    def value(self, e: A.Node) -> list[str]:
+        """Registers holding the value of ``e`` (one per leaf of its type)."""
+        old = self.span
+        self.span = e.span.ir()
+        try:
+            return self._value(e)
+        finally:
+            self.span = old
+
+    def _value(self, e: A.Node) -> list[str]:
+        c = self.c
+        ty = self.ty(e)
+        if id(e) in c.values:
+            return [self.const(c.values[id(e)], ty.width)]
+        if isinstance(e, (A.IntLit, A.Ip4Lit, A.MacLit)):
+            return [self.const(e.value, ty.width)]
+        if isinstance(e, A.BoolLit):
+            return [self.const(int(e.value), 1)]
+        if isinstance(e, A.Name):
+            sym = c.syms[id(e)]
+            if isinstance(sym, LocalSym):
+                return list(self.env[sym.uid])
+            if isinstance(sym, ConstSym):
+                return [self.const(sym.value, ty.width)]
+            if isinstance(sym, BuiltinSym) and sym.name == "flow":
+                return self.flow()
+            raise LoweringError(f"name {e.id} has no value")
+        if isinstance(e, A.Field):
+            return self.e_field(e)
+        if isinstance(e, A.Index):
+            return self.state_read(e, [])
+        if isinstance(e, A.Call):
+            return self.call(e)
+        if isinstance(e, A.Unary):
+            v = self.value(e.operand)[0]
+            if e.op == "-":
+                return [self.emit("sub", ty.width, self.const(0, ty.width),
+                                  self.resize(v, ty.width))]
+            return [self.emit("not", ty.width, self.resize(v, ty.width))]
+        if isinstance(e, A.Binary):
+            return [self.e_binary(e, ty)]
+        if isinstance(e, A.Cast):
+            regs = self.value(e.expr)
+            return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, T.leaves(ty))]
+        if isinstance(e, A.TupleLit):
+            out = []
+            for x, et in zip(e.elems, ty.elems):
+                out += self.value_as(x, et)
+            return out
+        if isinstance(e, A.StructLit):
+            by = {f.name: f.value for f in e.fields}
+            out = []
+            for n, ft in ty.fields:
+                out += self.value_as(by[n], ft)
+            return out
+        raise LoweringError(f"cannot lower {type(e).__name__}")
+
+    def e_field(self, e: A.Field) -> list[str]:
+        sym = self.c.syms.get(id(e.obj)) if isinstance(e.obj, A.Name) else None
+        if isinstance(sym, HeaderSym):
+            if e.name == "valid":
+                return [self.emit("hdr.valid", 1, header=sym.name)]
+            return [self.emit("hdr.load", self.ty(e).width, header=sym.name, field=e.name)]
+        if isinstance(sym, BuiltinSym) and sym.name == "pkt":
+            return [self.emit("pkt.len", 32)]
+        st = self.state_target(e)
+        if st is not None:
+            return self.state_read(st[0], st[1])
+        regs = self.value(e.obj)
+        fty, off = T.member(self.ty(e.obj), e.name)
+        return regs[off:off + T.width_sum(fty)]
+
+    def state_read(self, index: A.Index, path: list[str]) -> list[str]:
+        info: StateInfo = self.c.syms[id(index.obj)].info
+        keys = self.state_key(info, index.index)
+        ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
+                        state=info.name)
+        off, n, _fty = self.leaf_range(info.value_ty, path)
+        leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
+        out = []
+        for leaf in range(off, off + n):
+            raw = self.emit("ref.load", info.value_fields[leaf][1], ref, state=info.name,
+                            index=leaf)
+            out.append(self.resize(raw, leaf_tys[leaf].width))
+        return out
+
+    def flow(self) -> list[str]:
+        """The Flow 5-tuple: header fields when ipv4 and tcp or udp are valid, else zeros."""
+        regs = {name: self.b.new_reg(ir.IntType(T.scalar(t).width), f"flow_{name}")
+                for name, t, _h, _f in FLOW_FIELDS}
+        v4 = self.emit("hdr.valid", 1, header="ipv4")
+        tcp = self.emit("hdr.valid", 1, header="tcp")
+        udp = self.emit("hdr.valid", 1, header="udp")
+        ok = self.emit("and", 1, v4, self.emit("or", 1, tcp, udp))
+        load, zero, t_blk, u_blk, join = (self.b.new_block() for _ in range(5))
+        self.term("br", (ok,), targets=(load.label, zero.label), span=self.span)
+        self.b.set_block(load)
+        for name, _t, h, f in FLOW_FIELDS:
+            if h != "l4":
+                self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name], header=h,
+                          field=f)
+        self.term("br", (tcp,), targets=(t_blk.label, u_blk.label), span=self.span)
+        for blk, hdr in ((t_blk, "tcp"), (u_blk, "udp")):
+            self.b.set_block(blk)
+            for name, _t, h, f in FLOW_FIELDS:
+                if h == "l4":
+                    self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name],
+                              header=hdr, field=f)
+            self.goto(join)
+        self.b.set_block(zero)
+        for name, r in regs.items():
+            self.emit("const", self.p.regs[r].width, dest=r, value=0)
+        self.goto(join)
+        self.b.set_block(join)
+        return [regs[name] for name, *_ in FLOW_FIELDS]
+
+    def e_binary(self, e: A.Binary, ty: T.Ty) -> str:
+        op = e.op
+        if op in ("&&", "||"):
+            if self.cheap(e.right):
+                a, b = self.value(e.left)[0], self.value(e.right)[0]
+                return self.emit("and" if op == "&&" else "or", 1, a, b)
+            res = self.b.new_reg(U1, "sc")
+            a = self.value(e.left)[0]
+            self.mov_new(res, a)
+            rhs, join = self.b.new_block(), self.b.new_block()
+            targets = (rhs.label, join.label) if op == "&&" else (join.label, rhs.label)
+            self.term("br", (a,), targets=targets, span=self.span)
+            self.b.set_block(rhs)
+            b = self.value(e.right)[0]
+            self.mov_new(res, b)
+            self.goto(join)
+            self.b.set_block(join)
+            return res
+        if op == "in":
+            sym = self.c.syms.get(id(e.right)) if isinstance(e.right, A.Name) else None
+            if isinstance(sym, StateSym):
+                info = sym.info
+                keys = self.state_key(info, e.left)
+                ref = self.emit("map.lookup", None, *keys,
+                                dest=self.b.new_reg(ir.RefType(info.name), "h"), state=info.name)
+                return self.emit("ref.found", 1, ref, state=info.name)
+            if isinstance(e.right, A.PrefixLit):
+                addr, plen = e.right.addr, e.right.plen
+            else:
+                addr, plen = sym.value
+            x = self.resize(self.value(e.left)[0], 32)
+            mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+            masked = self.emit("and", 32, x, self.const(mask, 32))
+            return self.emit("eq", 1, masked, self.const(addr & mask, 32))
+        a, b = self.value(e.left)[0], self.value(e.right)[0]
+        if op in CMP_OPS:
+            w = max(self.width(a), self.width(b))
+            return self.emit(_CMPOP[op], 1, self.resize(a, w), self.resize(b, w))
+        if op in SHIFT_OPS:
+            return self.shift(op, self.resize(a, ty.width), b, ty.width)
+        w = ty.width
+        return self.emit(_BINOP[op], w, self.resize(a, w), self.resize(b, w))
+
+    def mov_new(self, dst: str, src: str) -> None:
+        self.b.emit("mov", self.p.regs[dst], src, dest=dst, span=self.span)
+
+    def call(self, e: A.Call, stmt: bool = False) -> list[str]:
+        f = e.func
+        if isinstance(f, A.Field):
+            info: StateInfo = self.c.syms[id(f.obj)].info
+            key = self.value(e.args[0])
+            best = None
+            for idx in self.countmin_slots(info, key):
+                ref = self.emit("map.lookup", None, idx,
+                                dest=self.b.new_reg(ir.RefType(info.name), "h"), state=info.name)
+                v = self.emit("ref.load", 32, ref, state=info.name, index=0)
+                if best is None:
+                    best = v
+                else:
+                    less = self.emit("lt", 1, v, best)
+                    best = self.emit("select", 32, less, v, best)
+            return [best]
+        sym = self.c.syms.get(id(f))
+        if not isinstance(sym, FnSym):
+            if f.id == "now":
+                return [self.emit("now", 64)]
+            if f.id == "rand":
+                return [self.emit("rand", 32)]
+            if f.id == "hash":
+                regs = []
+                for a in e.args:
+                    regs += self.value(a)
+                return [self.emit("hash", 32, *regs, seed=0)]
+            raise LoweringError(f"unknown call {f.id}")
+        return self.inline(sym.info, e)
+
+    def inline(self, fn, e: A.Call) -> list[str]:
+        args = []
+        for a, (_n, pt, _uid) in zip(e.args, fn.params):
+            args.append(self.value_as(a, pt))
+        saved = {}
+        for (pname, pt, uid), vals in zip(fn.params, args):
+            regs = self.new_regs(pt, pname + "_")
+            for d, v in zip(regs, vals):
+                self.mov(d, v)
+            saved[uid] = self.env.get(uid)
+            self.env[uid] = regs
+        ret_regs = self.new_regs(fn.ret, "ret") if not isinstance(fn.ret, T.VoidTy) else []
+        frame = _Frame(ret_regs, fn.ret, self.b.new_block())
+        self.frames.append(frame)
+        self.stmts(fn.decl.body.stmts)
+        if not self.b.terminated:
+            frame.used = True
+            self.goto(frame.exit)
+        self.frames.pop()
+        for uid, regs in saved.items():
+            if regs is None:
+                self.env.pop(uid, None)
+            else:
+                self.env[uid] = regs
+        self.span = e.span.ir()
+        if frame.used:
+            self.b.set_block(frame.exit)
+        # else every path ended the packet: what follows is unreachable (pruned in run())
+        return ret_regs

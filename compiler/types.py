@@ -1,0 +1,177 @@
+"""Types of the cora NF language (docs/language.md, "Types") and how values flatten to registers.
+
+Scalars (:class:`IntTy`) have a width and a kind (``uint``, ``bool``, ``ip4``, ``mac``,
+``ip6``); tuples and structs flatten, depth first in field order, to a list of scalar leaves,
+one IR register (and one state key/value field) per leaf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cora.compiler.headers import FLOW_FIELDS
+
+
+class Ty:
+    """Base of all language types."""
+
+
+@dataclass(frozen=True)
+class IntTy(Ty):
+    """A scalar: ``bool`` (1 bit), ``u8``..``u64``, ``ip4`` (32), ``mac`` (48), ``ip6`` (128)."""
+
+    width: int
+    kind: str = "uint"
+
+    def __str__(self) -> str:
+        return f"u{self.width}" if self.kind == "uint" else self.kind
+
+    @property
+    def is_numeric(self) -> bool:
+        """Takes part in arithmetic (unsigned integers and ip4)."""
+        return self.kind in ("uint", "ip4")
+
+
+@dataclass(frozen=True)
+class TupleTy(Ty):
+    elems: tuple[Ty, ...]
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.elems)) + ")"
+
+
+@dataclass(frozen=True)
+class StructTy(Ty):
+    name: str
+    fields: tuple[tuple[str, Ty], ...]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def field(self, name: str) -> Ty | None:
+        for n, t in self.fields:
+            if n == name:
+                return t
+        return None
+
+
+@dataclass(frozen=True)
+class PrefixTy(Ty):
+    """An IPv4 prefix (only in match patterns, ``in`` tests, lpm keys and constants)."""
+
+    def __str__(self) -> str:
+        return "prefix"
+
+
+@dataclass(frozen=True)
+class VoidTy(Ty):
+    """The result of a function without ``-> T``."""
+
+    def __str__(self) -> str:
+        return "nothing"
+
+
+@dataclass(frozen=True)
+class ErrorTy(Ty):
+    """The type of an expression that already produced an error (suppresses follow-ups)."""
+
+    def __str__(self) -> str:
+        return "<error>"
+
+
+BOOL = IntTy(1, "bool")
+U8, U16, U32, U64 = IntTy(8), IntTy(16), IntTy(32), IntTy(64)
+IP4, MAC, IP6 = IntTy(32, "ip4"), IntTy(48, "mac"), IntTy(128, "ip6")
+PREFIX = PrefixTy()
+VOID = VoidTy()
+ERROR = ErrorTy()
+
+SCALARS: dict[str, IntTy] = {
+    "bool": BOOL, "u8": U8, "u16": U16, "u32": U32, "u64": U64, "ip4": IP4, "mac": MAC,
+    "ip6": IP6,
+}
+
+
+def scalar(name: str) -> IntTy:
+    """The scalar type called ``name`` (``u8``, ``ip4`` ...); raises KeyError."""
+    return SCALARS[name]
+
+
+FLOW = StructTy("Flow", tuple((name, SCALARS[t]) for name, t, _h, _f in FLOW_FIELDS))
+
+
+def leaves(t: Ty) -> list[tuple[str, IntTy]]:
+    """Flattened scalar leaves of ``t`` as ``(name, type)``.
+
+    Names: struct fields by name, tuple elements ``f0, f1, ...``, nested ones joined by ``_``;
+    a bare scalar has the single leaf name ``''``.
+    """
+    if isinstance(t, IntTy):
+        return [("", t)]
+    out: list[tuple[str, IntTy]] = []
+    if isinstance(t, TupleTy):
+        named = [(f"f{i}", e) for i, e in enumerate(t.elems)]
+    elif isinstance(t, StructTy):
+        named = list(t.fields)
+    else:
+        return []
+    for name, sub in named:
+        for leaf, lt in leaves(sub):
+            out.append((f"{name}_{leaf}" if leaf else name, lt))
+    return out
+
+
+def width_sum(t: Ty) -> int:
+    """Number of scalar leaves of ``t``."""
+    return len(leaves(t))
+
+
+def member(t: Ty, name: str) -> tuple[Ty, int] | None:
+    """Field ``name`` of a tuple (``"0"``...) or struct: ``(field type, first leaf index)``."""
+    if isinstance(t, TupleTy):
+        if not name.isdigit() or int(name) >= len(t.elems):
+            return None
+        i = int(name)
+        return t.elems[i], sum(width_sum(e) for e in t.elems[:i])
+    if isinstance(t, StructTy):
+        off = 0
+        for n, ft in t.fields:
+            if n == name:
+                return ft, off
+            off += width_sum(ft)
+    return None
+
+
+def elem_types(t: Ty) -> list[Ty] | None:
+    """Field types in order for a tuple or struct, else None."""
+    if isinstance(t, TupleTy):
+        return list(t.elems)
+    if isinstance(t, StructTy):
+        return [ft for _n, ft in t.fields]
+    return None
+
+
+def is_error(*ts: Ty) -> bool:
+    """Whether any of ``ts`` is the error type (an error was reported already)."""
+    return any(isinstance(t, ErrorTy) for t in ts)
+
+
+def assignable(src: Ty, dst: Ty) -> bool:
+    """Whether a value of ``src`` may be used where ``dst`` is expected.
+
+    Same type; any two numeric scalars where ``src`` is not wider (zero-extension; ``ip4`` and
+    ``u32`` mix freely); tuples/structs whose fields are assignable in order.
+    """
+    if is_error(src, dst) or src == dst:
+        return True
+    if isinstance(src, IntTy) and isinstance(dst, IntTy):
+        return src.is_numeric and dst.is_numeric and src.width <= dst.width
+    a, b = elem_types(src), elem_types(dst)
+    if a is not None and b is not None and len(a) == len(b):
+        return all(assignable(x, y) for x, y in zip(a, b))
+    return False
+
+
+def state_width(t: IntTy) -> int:
+    """Width of a scalar leaf when stored in state: bools take a byte (u8) for a clean layout."""
+    return 8 if t.width == 1 else t.width
