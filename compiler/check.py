@@ -584,7 +584,7 @@ class _Checker:
                 ok = False
             capacity = 0
             if d.capacity is None:
-                self.err(d.span, f"state '{d.name}' needs a capacity: write {form}, e.g. "
+                self.err(d.kind_span, f"state '{d.name}' needs a capacity: write {form}, e.g. "
                                  f"{form.replace('[N]', '[1024]')}")
                 ok = False
             else:
@@ -605,7 +605,7 @@ class _Checker:
         pspan = d.policy_span or d.kind_span
         if kind in ("map", "lpm"):
             if policy is None:
-                self.err(d.span, f"state '{d.name}' ({kind}) can fill up: say what happens to a "
+                self.err(d.name_span, f"state '{d.name}' ({kind}) can fill up: say what happens to a "
                                  f"new key then with 'on_full skip', 'on_full drop' or "
                                  f"'on_full pass' before the ';'")
                 ok = False
@@ -616,7 +616,7 @@ class _Checker:
                 ok = False
         elif kind == "lru_map":
             if policy is None:
-                self.err(d.span, f"lru_map '{d.name}' evicts the least recently used entry "
+                self.err(d.name_span, f"lru_map '{d.name}' evicts the least recently used entry "
                                  f"when full: write 'on_full evict' before the ';'")
                 ok = False
             elif policy != "evict":
@@ -919,8 +919,8 @@ class _Checker:
         return v
 
     def s_For(self, s: A.For, scope: _Scope) -> None:
-        lo = self.loop_bound(s.lo)
-        hi = self.loop_bound(s.hi)
+        lo = self.loop_bound(s.lo, scope)
+        hi = self.loop_bound(s.hi, scope)
         if lo is not None and hi is not None:
             if hi - lo > MAX_LOOP_TRIPS:
                 self.err(s.hi.span, f"this loop runs {hi - lo} times; at most "
@@ -933,17 +933,19 @@ class _Checker:
         self.out.syms[id(s)] = inner.names[s.var]
         self.block(s.body, inner)
 
-    def loop_bound(self, e: A.Node) -> int | None:
-        if not self.untyped(e, _Scope()) and not (
-                isinstance(e, A.Name) and isinstance(self.out.consts.get(e.id), ConstSym)):
-            if isinstance(e, A.Name) or isinstance(e, A.Field) or isinstance(e, A.Index) \
-                    or isinstance(e, A.Call):
-                self.expr(e, T.U32, _Scope())
-                if not any(d.line == e.span.line and d.col == e.span.col for d in self.diags):
-                    self.err(e.span, "loop bounds must be constants (a literal or a 'const'), "
-                                     "so the loop can be unrolled")
-                return None
-        return self.const_expr_int(e, "a loop bound", T.U32)
+    def loop_bound(self, e: A.Node, scope: _Scope) -> int | None:
+        n = len(self.diags)
+        t = self.expr(e, T.U32, scope)
+        if len(self.diags) > n or T.is_error(t):
+            return None
+        if not (isinstance(t, T.IntTy) and t.is_numeric):
+            self.err(e.span, f"a loop bound must be an integer, found {t}")
+            return None
+        v = self.const_int(e)
+        if v is None:
+            self.err(e.span, "loop bounds must be constants (a literal or a 'const'), so the "
+                             "loop can be unrolled")
+        return v
 
     def s_Verdict(self, s: A.Verdict, scope: _Scope) -> None:
         if s.port is not None:
@@ -1072,8 +1074,9 @@ class _Checker:
             if not isinstance(e.obj, A.Name) or not isinstance(self.global_sym(e.obj.id, scope),
                                                                 StateSym) \
                     or scope.lookup(e.obj.id) is not None:
-                self.expr(e.obj, None, scope)
-                self.err(e.span, "only state objects can be indexed: s[key]")
+                if not T.is_error(self.expr(e.obj, None, scope)):
+                    self.err(e.span, "only state objects can be indexed: s[key]")
+                self.expr(e.index, None, scope)
                 return T.ERROR
             info = self.global_sym(e.obj.id, scope).info
             self.out.syms[id(e.obj)] = StateSym(info)

@@ -71,6 +71,9 @@ class _Lowerer:
         self.env: dict[int, list[str]] = {}
         self.frames: list[_Frame] = []
         self.span: ir.Span | None = None
+        # header-validity facts that hold on the current path (validity never changes while
+        # a packet is processed): ("valid", H), ("invalid", H), ("any", frozenset of H)
+        self.facts: frozenset = frozenset()
 
     # ------------------------------------------------------------------ basics
     def run(self) -> ir.Program:
@@ -224,24 +227,56 @@ class _Lowerer:
         then = self.b.new_block()
         other = self.b.new_block()
         self.branch(s.cond, then, other)
-        pending = []
+        before = self.facts
+        pending, out_facts = [], []
         self.b.set_block(then)
+        self.facts = before | self.cond_facts(s.cond, True)
         self.stmts(s.then.stmts)
         if not self.b.terminated:
             pending.append(self.b.current)
+            out_facts.append(self.facts)
         self.b.set_block(other)
+        self.facts = before | self.cond_facts(s.cond, False)
         if s.els is not None:
             self.stmt(s.els) if isinstance(s.els, A.If) else self.stmts(s.els.stmts)
         if not self.b.terminated:
             pending.append(self.b.current)
-        if not self.link(pending):
-            pass  # both branches ended: the current block is terminated, the rest is dead
+            out_facts.append(self.facts)
+        self.facts = frozenset.intersection(*out_facts) if out_facts else before
+        self.link(pending)  # when both branches ended, the current block stays terminated
+
+    def cond_facts(self, e: A.Node, holds: bool) -> frozenset:
+        """Validity facts implied by bool ``e`` being ``holds`` (only .valid, !, &&, ||)."""
+        if isinstance(e, A.Unary) and e.op == "!":
+            return self.cond_facts(e.operand, not holds)
+        if isinstance(e, A.Field) and e.name == "valid" and \
+                isinstance(self.c.syms.get(id(e.obj)), HeaderSym):
+            return frozenset({("valid" if holds else "invalid", e.obj.id)})
+        if isinstance(e, A.Binary) and e.op in ("&&", "||"):
+            if (e.op == "&&") == holds:  # a conjunction of facts
+                return self.cond_facts(e.left, holds) | self.cond_facts(e.right, holds)
+            # a disjunction: keep it when both sides are single validity atoms
+            a, b = self.cond_facts(e.left, holds), self.cond_facts(e.right, holds)
+            if len(a) == 1 and len(b) == 1:
+                (ka, ha), (kb, hb) = next(iter(a)), next(iter(b))
+                if ka == kb == "valid":
+                    return frozenset({("any", frozenset({ha, hb}))})
+        return frozenset()
+
+    def known_valid(self, header: str) -> bool:
+        return ("valid", header) in self.facts
+
+    def known_any(self, *headers: str) -> bool:
+        return any(self.known_valid(h) for h in headers) or \
+            ("any", frozenset(headers)) in self.facts
 
     def s_Match(self, s: A.Match) -> None:
         subj = self.value(s.subject)[0]
         w = self.width(subj)
         pending = []
+        before = self.facts
         for arm in s.arms:
+            self.facts = before
             pats = [self.c.patterns.get(id(p)) for p in arm.patterns]
             if any(p is not None and p[0] == "wild" for p in pats):
                 self.stmts(arm.body.stmts)
@@ -262,6 +297,7 @@ class _Lowerer:
             self.b.set_block(nxt)
         else:
             pending.append(self.b.current)
+        self.facts = before
         self.link(pending)
 
     def pattern_cond(self, subj: str, w: int, p: tuple) -> str:
@@ -600,12 +636,7 @@ class _Lowerer:
 
     def cheap(self, e: A.Node) -> bool:
         """Pure and free of calls: both sides of && / || may be evaluated without branching."""
-        if isinstance(e, A.Call):
-            return False
-        return self.pure(e) and not isinstance(e, A.Binary) or (
-            isinstance(e, A.Binary) and e.op not in ("&&", "||", "in") and self.pure(e)
-            and self.cheap_sub(e)) or (isinstance(e, A.Binary) and e.op in ("&&", "||")
-                                        and self.cheap(e.left) and self.cheap(e.right))
+        return self.pure(e) and self.cheap_sub(e)
 
     def cheap_sub(self, e: A.Node) -> bool:
         if isinstance(e, A.Call):
@@ -687,6 +718,8 @@ class _Lowerer:
         sym = self.c.syms.get(id(e.obj)) if isinstance(e.obj, A.Name) else None
         if isinstance(sym, HeaderSym):
             if e.name == "valid":
+                if self.known_valid(sym.name) or ("invalid", sym.name) in self.facts:
+                    return [self.const(int(self.known_valid(sym.name)), 1)]
                 return [self.emit("hdr.valid", 1, header=sym.name)]
             return [self.emit("hdr.load", self.ty(e).width, header=sym.name, field=e.name)]
         if isinstance(sym, BuiltinSym) and sym.name == "pkt":
@@ -716,13 +749,20 @@ class _Lowerer:
         """The Flow 5-tuple: header fields when ipv4 and tcp or udp are valid, else zeros."""
         regs = {name: self.b.new_reg(ir.IntType(T.scalar(t).width), f"flow_{name}")
                 for name, t, _h, _f in FLOW_FIELDS}
-        v4 = self.emit("hdr.valid", 1, header="ipv4")
         tcp = self.emit("hdr.valid", 1, header="tcp")
-        udp = self.emit("hdr.valid", 1, header="udp")
-        ok = self.emit("and", 1, v4, self.emit("or", 1, tcp, udp))
-        load, zero, t_blk, u_blk, join = (self.b.new_block() for _ in range(5))
-        self.term("br", (ok,), targets=(load.label, zero.label), span=self.span)
-        self.b.set_block(load)
+        t_blk, u_blk, join = (self.b.new_block() for _ in range(3))
+        if not (self.known_valid("ipv4") and self.known_any("tcp", "udp")):
+            # known on this path (e.g. after 'if (!ipv4.valid) { pass; }'): no test needed
+            v4 = self.emit("hdr.valid", 1, header="ipv4")
+            udp = self.emit("hdr.valid", 1, header="udp")
+            ok = self.emit("and", 1, v4, self.emit("or", 1, tcp, udp))
+            load, zero = self.b.new_block(), self.b.new_block()
+            self.term("br", (ok,), targets=(load.label, zero.label), span=self.span)
+            self.b.set_block(zero)
+            for name, r in regs.items():
+                self.emit("const", self.p.regs[r].width, dest=r, value=0)
+            self.goto(join)
+            self.b.set_block(load)
         for name, _t, h, f in FLOW_FIELDS:
             if h != "l4":
                 self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name], header=h,
@@ -735,10 +775,6 @@ class _Lowerer:
                     self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name],
                               header=hdr, field=f)
             self.goto(join)
-        self.b.set_block(zero)
-        for name, r in regs.items():
-            self.emit("const", self.p.regs[r].width, dest=r, value=0)
-        self.goto(join)
         self.b.set_block(join)
         return [regs[name] for name, *_ in FLOW_FIELDS]
 
@@ -832,7 +868,9 @@ class _Lowerer:
         ret_regs = self.new_regs(fn.ret, "ret") if not isinstance(fn.ret, T.VoidTy) else []
         frame = _Frame(ret_regs, fn.ret, self.b.new_block())
         self.frames.append(frame)
+        before = self.facts
         self.stmts(fn.decl.body.stmts)
+        self.facts = before
         if not self.b.terminated:
             frame.used = True
             self.goto(frame.exit)

@@ -76,6 +76,16 @@ def _token_text(tok: Token) -> str:
     return f"'{text}'"
 
 
+def _end_position(text: str) -> tuple[int, int]:
+    """(line, col) just after the last non-blank character (where 'end of file' is shown)."""
+    stripped = text.rstrip()
+    if not stripped:
+        return 1, 1
+    line = stripped.count("\n") + 1
+    col = len(stripped) - (stripped.rfind("\n") + 1) + 1
+    return line, col
+
+
 def _syntax_diag(exc: LarkError, path: str, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
@@ -83,16 +93,14 @@ def _syntax_diag(exc: LarkError, path: str, text: str) -> Diagnostic:
         return Diagnostic(path, exc.line, exc.column,
                           f"unexpected character '{shown}'")
     if isinstance(exc, UnexpectedEOF):
-        line = text.count("\n") + 1
-        col = len(text) - (text.rfind("\n") + 1) + 1
+        line, col = _end_position(text)
         exp = _describe_expected(exc.expected)
         return Diagnostic(path, line, col, "unexpected end of file" + (f", {exp}" if exp else ""))
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         exp = _describe_expected(exc.expected)
         if tok.type == "$END":
-            line = text.count("\n") + 1
-            col = len(text) - (text.rfind("\n") + 1) + 1
+            line, col = _end_position(text)
             return Diagnostic(path, line, col,
                               "unexpected end of file" + (f", {exp}" if exp else ""))
         msg = f"unexpected {_token_text(tok)}" + (f", {exp}" if exp else "")
