@@ -18,7 +18,8 @@ from cora.compiler import ast as A
 from cora.compiler import types as T
 from cora.compiler.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
 from cora.compiler.headers import BUILTIN_CONSTANTS, HEADERS
-from cora.compiler.ir import c_bytes
+from cora.compiler.ir import StateDecl as IRStateDecl
+from cora.compiler.ir import StateField as IRStateField
 
 MAX_CAPACITY = 16_777_216
 MAX_STATE_BYTES = 1 << 30
@@ -108,9 +109,11 @@ class StateInfo:
     @property
     def mem_bytes(self) -> int:
         """Bytes of key and value storage at full capacity (C layout of the fields)."""
-        per = sum(c_bytes(w) for _n, w in self.key_fields) + \
-            sum(c_bytes(w) for _n, w in self.value_fields)
-        return per * self.capacity
+        decl = IRStateDecl(self.name, self.ir_kind,
+                           tuple(IRStateField(n, w) for n, w in self.key_fields),
+                           tuple(IRStateField(n, w) for n, w in self.value_fields),
+                           self.capacity)
+        return (decl.key_bytes + decl.value_bytes) * self.capacity
 
 
 @dataclass(frozen=True)
@@ -986,6 +989,14 @@ class _Checker:
 
     def s_Assign(self, s: A.Assign, scope: _Scope) -> None:
         tt = self.place(s.target, scope)
+        root = s.target
+        while isinstance(root, A.Field):
+            root = root.obj
+        if isinstance(root, A.Index) and self.out.lpm_prefix.get(id(root)) and \
+                (s.op != "=" or root is not s.target):
+            self.err(s.op_span, "a prefix key (addr/len) only inserts a whole entry with '='; "
+                                "to update an entry, index the lpm with an address")
+            tt = T.ERROR
         op = s.op[:-1] if s.op != "=" else None
         if T.is_error(tt):
             self.expr(s.value, None, scope)

@@ -331,7 +331,7 @@ class _Lowerer:
         st = self.state_target(target)
         if st is not None:
             index, path = st
-            if path:
+            if path or s.op != "=":
                 self.lower_group([s])
                 return
             self.state_store(index, s)
@@ -461,7 +461,7 @@ class _Lowerer:
         if not isinstance(first, A.Assign):
             return None
         st = self.state_target(first.target)
-        if st is None or not st[1]:
+        if st is None or (not st[1] and first.op == "="):
             return None
         index, _path = st
         if not self.pure(index.index) or not self.pure(first.value):
@@ -471,7 +471,8 @@ class _Lowerer:
             if not isinstance(s, A.Assign):
                 break
             t = self.state_target(s.target)
-            if t is None or not t[1] or t[0].obj.id != index.obj.id or t[0].index != index.index \
+            if t is None or (not t[1] and s.op == "=") or t[0].obj.id != index.obj.id \
+                    or t[0].index != index.index \
                     or not self.pure(s.value):
                 break
             group.append(s)
