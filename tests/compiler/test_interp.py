@@ -114,30 +114,61 @@ def _ip6(v: int) -> str:
     return str(ipaddress.IPv6Address(v))
 
 
-# (header, field) -> (scapy layer, attribute, converter from int); writable fields whose
-# width is a register width (u8/u16/u32/u48/u128).
+def _set_tos(shift: int, bits: int):
+    """Setter of the DSCP (shift 2, 6 bits) or ECN (shift 0, 2 bits) part of scapy's IP.tos."""
+    def setter(kw: dict, v: int) -> None:
+        m = ((1 << bits) - 1) << shift
+        kw["tos"] = (kw["tos"] & ~m) | ((v << shift) & m)
+    return setter
+
+
+def _attr(name: str, conv=int):
+    def setter(kw: dict, v: int) -> None:
+        kw[name] = conv(v)
+    return setter
+
+
+# (header, field) -> (scapy layer, setter of that layer's constructor arguments from the
+# field's new value); every writable field of every header.
 SCAPY_FIELDS = {
-    ("ethernet", "dst"): (Ether, "dst", _mac), ("ethernet", "src"): (Ether, "src", _mac),
-    ("ipv4", "id"): (IP, "id", int), ("ipv4", "ttl"): (IP, "ttl", int),
-    ("ipv4", "saddr"): (IP, "src", _ip4), ("ipv4", "daddr"): (IP, "dst", _ip4),
-    ("ipv6", "tclass"): (IPv6, "tc", int), ("ipv6", "hop_limit"): (IPv6, "hlim", int),
-    ("ipv6", "saddr"): (IPv6, "src", _ip6), ("ipv6", "daddr"): (IPv6, "dst", _ip6),
-    ("tcp", "sport"): (TCP, "sport", int), ("tcp", "dport"): (TCP, "dport", int),
-    ("tcp", "seq"): (TCP, "seq", int), ("tcp", "ack"): (TCP, "ack", int),
-    ("tcp", "flags"): (TCP, "flags", int), ("tcp", "window"): (TCP, "window", int),
-    ("tcp", "urg"): (TCP, "urgptr", int),
-    ("udp", "sport"): (UDP, "sport", int), ("udp", "dport"): (UDP, "dport", int),
-    ("icmp", "type"): (ICMP, "type", int), ("icmp", "code"): (ICMP, "code", int),
-    ("icmp", "id"): (ICMP, "id", int), ("icmp", "seq"): (ICMP, "seq", int),
+    ("ethernet", "dst"): (Ether, _attr("dst", _mac)),
+    ("ethernet", "src"): (Ether, _attr("src", _mac)),
+    ("vlan", "pcp"): (Dot1Q, _attr("prio")), ("vlan", "dei"): (Dot1Q, _attr("dei")),
+    ("vlan", "vid"): (Dot1Q, _attr("vlan")),
+    ("ipv4", "dscp"): (IP, _set_tos(2, 6)), ("ipv4", "ecn"): (IP, _set_tos(0, 2)),
+    ("ipv4", "id"): (IP, _attr("id")), ("ipv4", "flags"): (IP, _attr("flags")),
+    ("ipv4", "frag_offset"): (IP, _attr("frag")), ("ipv4", "ttl"): (IP, _attr("ttl")),
+    ("ipv4", "saddr"): (IP, _attr("src", _ip4)), ("ipv4", "daddr"): (IP, _attr("dst", _ip4)),
+    ("ipv6", "tclass"): (IPv6, _attr("tc")), ("ipv6", "flow_label"): (IPv6, _attr("fl")),
+    ("ipv6", "hop_limit"): (IPv6, _attr("hlim")),
+    ("ipv6", "saddr"): (IPv6, _attr("src", _ip6)), ("ipv6", "daddr"): (IPv6, _attr("dst", _ip6)),
+    ("tcp", "sport"): (TCP, _attr("sport")), ("tcp", "dport"): (TCP, _attr("dport")),
+    ("tcp", "seq"): (TCP, _attr("seq")), ("tcp", "ack"): (TCP, _attr("ack")),
+    ("tcp", "flags"): (TCP, _attr("flags")), ("tcp", "window"): (TCP, _attr("window")),
+    ("tcp", "urg"): (TCP, _attr("urgptr")),
+    ("udp", "sport"): (UDP, _attr("sport")), ("udp", "dport"): (UDP, _attr("dport")),
+    ("icmp", "type"): (ICMP, _attr("type")), ("icmp", "code"): (ICMP, _attr("code")),
+    ("icmp", "id"): (ICMP, _attr("id")), ("icmp", "seq"): (ICMP, _attr("seq")),
 }
+
+
+def test_scapy_field_table_covers_every_writable_field():
+    writable = {(h.name, f.name) for h in HEADERS.values() for f in h.fields if not f.readonly}
+    assert set(SCAPY_FIELDS) == writable
+
+
+def reg_width(header: str, field: str) -> int:
+    """Register width of a header field: the width of its language type (u8 for a 3-bit
+    field), docs/language.md."""
+    t = HEADERS[header].field(field).type_name
+    return {"ip4": 32, "mac": 48, "ip6": 128}.get(t) or int(t[1:])
 
 
 def store_program(writes: list[tuple[str, str, int]]):
     """An IR program that stores constants into header fields in order, then passes."""
     lines = ["nf stores", "bb0:"]
     for i, (h, f, v) in enumerate(writes):
-        w = HEADERS[h].field(f).bit_width
-        lines += [f"  %c{i}:u{w} = const {v}", f"  hdr.store {h}.{f}, %c{i}"]
+        lines += [f"  %c{i}:u{reg_width(h, f)} = const {v}", f"  hdr.store {h}.{f}, %c{i}"]
     lines.append("  ret pass")
     return parse_program("\n".join(lines) + "\n")
 
@@ -150,13 +181,13 @@ def packet_specs(draw):
     u = lambda bits: draw(st.integers(0, 2**bits - 1))  # noqa: E731
     spec = {Ether: {"dst": _mac(u(48)), "src": _mac(u(48))}}
     if draw(st.booleans()):
-        spec[Dot1Q] = {"vlan": u(12), "prio": u(3)}
+        spec[Dot1Q] = {"vlan": u(12), "prio": u(3), "dei": u(1)}
     if v6:
         spec[IPv6] = {"src": _ip6(u(128)), "dst": _ip6(u(128)), "hlim": u(8), "tc": u(8),
                       "fl": u(20)}
     else:
         spec[IP] = {"src": _ip4(u(32)), "dst": _ip4(u(32)), "ttl": u(8), "id": u(16),
-                    "tos": u(8), "flags": draw(st.sampled_from([0, 2])),
+                    "tos": u(8), "flags": draw(st.sampled_from([0, 2])), "frag": 0,
                     "options": [IPOption_NOP()] * draw(st.integers(0, 8))}
     if l4 == "tcp":
         spec[TCP] = {"sport": u(16), "dport": u(16), "seq": u(32), "ack": u(32),
@@ -192,15 +223,14 @@ def test_header_stores_fix_checksums_like_scapy_full_recompute(spec, data):
     writes = data.draw(st.lists(st.sampled_from(sorted(SCAPY_FIELDS)), max_size=6))
     program_writes, expected = [], {k: dict(v) for k, v in spec.items()}
     for h, f in writes:
-        layer, attr, conv = SCAPY_FIELDS[(h, f)]
-        width = HEADERS[h].field(f).bit_width
+        layer, setter = SCAPY_FIELDS[(h, f)]
         if (h, f) == ("icmp", "type"):
             v = data.draw(st.sampled_from([0, 8]))          # keep scapy's echo layout
-        else:
-            v = data.draw(st.integers(0, 2**width - 1))
+        else:                                               # any register value: the store
+            v = data.draw(st.integers(0, 2**reg_width(h, f) - 1))   # truncates to the field
         program_writes.append((h, f, v))
         if layer in expected:                               # a store to an absent header
-            expected[layer][attr] = conv(v)                 # does nothing
+            setter(expected[layer], v & ((1 << HEADERS[h].field(f).bit_width) - 1))
     result = Interpreter(store_program(program_writes)).run(frame)
     assert result.verdict == "pass"
     want = build(expected)
