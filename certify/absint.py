@@ -283,7 +283,8 @@ class Certificate:
     proven_boxes: tuple
 
 
-def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None) -> Certificate:
+def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
+                   split_score=None) -> Certificate:
     """Branch and bound over input splits, volume-weighted.
 
     Args:
@@ -294,6 +295,9 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None) -
         lo, hi: the region, ``(n,)``.
         max_boxes: analysis budget (number of boxes bounded in total).
         scale: per-dimension scale used to pick the dimension to bisect (default ``hi - lo``).
+        split_score: optional ``split_score(lo, hi) -> (B, n)``; the dimension with the largest
+            score is bisected (e.g. the "smear" ``|df/dx_i| * width_i``); default: the widest
+            dimension relative to ``scale``.
     Returns:
         :class:`Certificate`.
     """
@@ -338,6 +342,10 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None) -
             if n_split == 0:
                 break
         rel = np.where(live, (fh - fl) / scale, -1.0)
+        if split_score is not None:
+            sc = np.where(live & (fh > fl), split_score(fl, fh), -1.0)
+            # ties (e.g. all-zero scores) fall back to the relative width
+            rel = np.where(sc.max(axis=1, keepdims=True) > 0, sc, rel)
         d = np.argmax(rel, axis=1)
         m = 0.5 * (fl[np.arange(len(d)), d] + fh[np.arange(len(d)), d])
         l1, h1 = fl.copy(), fh.copy(); h1[np.arange(len(d)), d] = m

@@ -214,9 +214,15 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
                          f"got {anet.weights[0].shape[1]} -> {anet.weights[-1].shape[0]}")
     t0 = time.perf_counter()
     scale = prop.hi - prop.lo
+    score = None
+    if prop.pointwise or name == "robust":
+        def score(l, h):  # smear heuristic: |df/dx_i| * width_i
+            jl, ju = absint.jacobian_bounds(net, l, h, "interval") if not hasattr(net, "abstract") \
+                else absint.jacobian_bounds(net.abstract(), l, h, "interval")
+            return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - l)
     cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain),
                                  lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
-                                 scale=scale)
+                                 scale=scale, split_score=score)
     return {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
             "worst_violation": round(cert.worst_violation, 6),
             "counterexample_violation": round(cert.counterexample_violation, 6),

@@ -1,0 +1,124 @@
+"""Training: evolution strategies in the simulator, with certificates in the reward.
+
+Method: OpenAI-ES (Salimans et al., "Evolution strategies as a scalable alternative to
+reinforcement learning", 2017): antithetic Gaussian perturbations ``theta +- sigma eps`` of the
+flat parameter vector, centred-rank fitness shaping, Adam (Kingma & Ba 2015) on the estimated
+gradient ``sum_i F_i eps_i / (n sigma)``, L2 weight decay. No backpropagation is needed, so
+numpy suffices, and the (non-differentiable) certificate terms enter the reward directly.
+
+Reward of a candidate policy ``f`` (per RTT step, averaged over steps and a batch of
+environments sampled from Genet's ranges, the same batch for all candidates of an iteration):
+
+    r_perf = utilisation - W_QUEUE * min(queue in BDPs, 2) - W_LOSS * loss rate
+
+(an Aurora-style throughput/latency/loss trade-off, Jay et al. ICML 2019, in scale-free units).
+The certified variant (after C3/Canopy, arXiv 2412.10915: certificates as part of the reward)
+subtracts ``W_CERT * sum_p log(1 + pen_p)``, where ``pen_p`` is the mean over a fixed grid of
+sub-boxes of property ``p``'s region of the sound DeepPoly upper bound of the violation,
+clipped at 0 (:func:`cora.certify.properties.training_penalty`). The performance-only variant
+uses ``r_perf`` alone. Everything is reproducible from ``seed``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from cora.certify.nn import MLP, init_mlp
+from cora.certify.properties import training_penalty
+from cora.certify.sim import Envs, PolicyController, obs_spec, sample_envs, simulate
+
+W_QUEUE, W_LOSS, W_CERT = 0.5, 2.0, 0.05
+
+
+@dataclass
+class TrainConfig:
+    """Training settings. ``mode``: ``"certified"`` or ``"performance"``; ``hidden``: widths;
+    ``population``: antithetic pairs per iteration; ``n_envs``/``steps``: rollout batch and
+    length (RTTs); ``sigma``/``lr``: ES noise and Adam step; ``seed``: everything random."""
+
+    mode: str = "certified"
+    seed: int = 0
+    iterations: int = 150
+    hidden: tuple = (64, 64)
+    population: int = 24
+    n_envs: int = 48
+    steps: int = 60
+    sigma: float = 0.03
+    lr: float = 0.02
+    weight_decay: float = 1e-3
+
+
+class StackedPolicy:
+    """``P`` networks of one shape evaluated together: input ``(P*E, n)`` -> ``(P*E, 1)``."""
+
+    def __init__(self, template: MLP, thetas: np.ndarray):
+        self.P = thetas.shape[0]
+        self.ws, self.bs, k = [], [], 0
+        for w, b in zip(template.weights, template.biases):
+            self.ws.append(thetas[:, k:k + w.size].reshape((self.P,) + w.shape)); k += w.size
+            self.bs.append(thetas[:, k:k + b.size].reshape((self.P,) + b.shape)); k += b.size
+
+    def __call__(self, x):
+        h = x.reshape(self.P, -1, x.shape[-1])
+        for i, (w, b) in enumerate(zip(self.ws, self.bs)):
+            h = np.einsum("pei,poi->peo", h, w) + b[:, None, :]
+            if i < len(self.ws) - 1:
+                h = np.maximum(h, 0)
+        return h.reshape(-1, h.shape[-1])
+
+
+def _tile(envs: Envs, k: int) -> Envs:
+    return Envs(*(np.tile(a, k) for a in (envs.rate_mbps, envs.base_rtt_s, envs.buffer_bdp, envs.loss)))
+
+
+def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int) -> np.ndarray:
+    """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``."""
+    P = thetas.shape[0]
+    tr = simulate(PolicyController(StackedPolicy(template, thetas)), _tile(envs, P), steps,
+                  np.random.default_rng(seed))
+    r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
+    return r.reshape(steps, P, envs.n).mean(axis=(0, 2))
+
+
+def cert_penalty(net: MLP) -> float:
+    """``sum_p log(1 + pen_p)`` over all properties (see module docstring)."""
+    return float(sum(np.log1p(v) for v in training_penalty(net).values()))
+
+
+def train(cfg: TrainConfig, progress: bool = True) -> MLP:
+    """Train a policy; returns the final network (with the observation spec attached).
+
+    Progress (one line every 10 iterations) goes to stderr when ``progress`` is true.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
+                                     "iterations": cfg.iterations, "method": "OpenAI-ES"})
+    template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1)
+    theta = template.params()
+    m = np.zeros_like(theta); v = np.zeros_like(theta)
+    t0 = time.time()
+    for it in range(cfg.iterations):
+        envs = sample_envs(cfg.n_envs, rng)
+        eps = rng.standard_normal((cfg.population, theta.size))
+        cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
+        perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)))
+        fit = perf.copy()
+        pen = np.zeros_like(fit)
+        if cfg.mode == "certified":
+            pen = np.array([cert_penalty(template.with_params(c)) for c in cands])
+            fit = perf - W_CERT * pen
+        ranks = np.empty(len(fit)); ranks[np.argsort(fit)] = np.arange(len(fit))
+        shaped = ranks / (len(fit) - 1) - 0.5
+        g = (shaped[:cfg.population] - shaped[cfg.population:]) @ eps / (2 * cfg.population * cfg.sigma)
+        g = -g + cfg.weight_decay * theta  # minimise the negative
+        m = 0.9 * m + 0.1 * g; v = 0.999 * v + 0.001 * g * g
+        step = cfg.lr * (m / (1 - 0.9 ** (it + 1))) / (np.sqrt(v / (1 - 0.999 ** (it + 1))) + 1e-8)
+        theta = theta - step
+        if progress and (it % 10 == 0 or it == cfg.iterations - 1):
+            print(f"[{cfg.mode}] iter {it + 1}/{cfg.iterations}  perf {perf.mean():+.4f}  "
+                  f"cert penalty {pen.mean():.3f}  {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return template.with_params(theta)

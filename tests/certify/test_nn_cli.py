@@ -1,0 +1,105 @@
+"""Policy files and the `cora certify` command line (bounds, check, errors)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from cora.certify import absint
+from cora.certify.nn import MLP, init_mlp, load_policy
+from cora.certify.properties import PROPERTIES
+from cora.cli import main
+from cora.errors import InputError
+
+
+@pytest.fixture
+def model(tmp_path):
+    net = init_mlp(6, (16, 16), 1, np.random.default_rng(0), spec={"k": 1}, out_scale=0.5)
+    path = tmp_path / "p.npz"
+    net.save(str(path))
+    return net, str(path)
+
+
+def test_save_load_round_trip(model):
+    net, path = model
+    back = load_policy(path)
+    assert back.spec == {"k": 1} and back.activation == "relu"
+    x = np.random.default_rng(1).uniform(-1, 1, (10, 6))
+    assert np.array_equal(back(x), net(x))
+
+
+def test_bare_arrays_are_relu_hidden_and_linear_output(tmp_path):
+    w0 = np.array([[1.0], [-1.0]]); w1 = np.array([[1.0, 1.0]])
+    np.savez(tmp_path / "raw.npz", W0=w0, b0=np.zeros(2), W1=w1, b1=np.array([-1.0]))
+    net = load_policy(str(tmp_path / "raw.npz"))
+    assert net.activation == "relu" and net.spec == {}
+    assert net(np.array([[-3.0], [2.0]]))[:, 0].tolist() == [2.0, 1.0]  # |x| - 1, linear output
+
+
+@pytest.mark.parametrize("arrays,msg", [
+    ({"x": np.ones(2)}, "no array W0"),
+    ({"W0": np.ones((3, 6))}, "has W0 but no b0"),
+    ({"W0": np.ones((3, 6)), "b0": np.ones(2)}, "b0 must have shape"),
+    ({"W0": np.ones((3, 6)), "b0": np.ones(3), "W1": np.ones((1, 4)), "b1": np.ones(1)}, "takes 4 inputs"),
+])
+def test_bad_policy_files(tmp_path, arrays, msg):
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(InputError, match=msg):
+        load_policy(str(tmp_path / "bad.npz"))
+
+
+def test_garbage_and_missing_files(tmp_path):
+    (tmp_path / "g.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a readable"):
+        load_policy(str(tmp_path / "g.npz"))
+    with pytest.raises(InputError, match="no such model"):
+        load_policy(str(tmp_path / "none.npz"))
+
+
+def test_bounds_cli_json_matches_library(model, tmp_path, capsys):
+    net, path = model
+    lo, hi = np.zeros(6), np.full(6, 0.5)
+    np.save(tmp_path / "l.npy", lo); np.save(tmp_path / "u.npy", hi)
+    for domain in ("interval", "deeppoly"):
+        assert main(["certify", "bounds", path, "--lower", str(tmp_path / "l.npy"), "--upper",
+                     str(tmp_path / "u.npy"), "--domain", domain, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        l, u = absint.output_bounds(net, lo, hi, domain)
+        assert out["lower"] == pytest.approx(l.tolist()) and out["upper"] == pytest.approx(u.tolist())
+        ys = net(np.random.default_rng(0).uniform(lo, hi, (500, 6)))
+        assert np.all(ys >= out["lower"][0]) and np.all(ys <= out["upper"][0])
+
+
+def test_check_cli_all_properties_json(model, capsys):
+    _, path = model
+    assert main(["certify", "check", path, "--property", "all", "--json", "--max-boxes", "64"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["property"] for r in rows] == list(PROPERTIES)
+    for r in rows:
+        assert 0.0 <= r["proven_fraction"] <= 1.0 and r["worst_violation"] >= 0 and r["seconds"] >= 0
+        assert r["counterexample_violation"] <= r["worst_violation"] + 1e-9
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["certify", "check", "{m}", "--property", "nope"], "unknown property 'nope'"),
+    (["certify", "check", "{d}/missing.npz", "--property", "bounded"], "no such model file"),
+    (["certify", "bounds", "{m}", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "6 values"),
+    (["certify", "bounds", "{m}", "--lower", "{d}/nol.npy", "--upper", "{d}/u5.npy"], "no such file"),
+    (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "no array W0"),
+    (["certify", "load", "{d}"], "no certificate.json"),
+    (["certify", "unload", "cora_nonexistent"], "no congestion control named"),
+])
+def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
+    _, path = model
+    np.save(tmp_path / "l5.npy", np.zeros(5)); np.save(tmp_path / "u5.npy", np.ones(5))
+    np.savez(tmp_path / "noarr.npz", z=np.ones(3))
+    argv = [a.format(m=path, d=tmp_path) for a in argv]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cora: error:") and msg in err[0]
+
+
+def test_tanh_network_bounds(tmp_path):
+    net = MLP([np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], "tanh")
+    l, u = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
+    assert l[0] <= 2 * np.tanh(-1) and u[0] >= 2 * np.tanh(1) and u[0] - l[0] < 4.0
