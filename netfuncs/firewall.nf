@@ -77,7 +77,7 @@ state drops: percpu_array<u64>[8];
 
 // Count a drop and end the packet.
 fn refuse(reason: u32) {
-    drops[reason] = drops[reason] + 1;
+    drops[reason] += 1;
     drop;
 }
 

@@ -106,7 +106,7 @@ state replies: lru_map<Flow, Reply>[65536] on_full evict;
 state stats: percpu_array<u64>[4];
 
 fn count(index: u32) {
-    stats[index] = stats[index] + 1;
+    stats[index] += 1;
 }
 
 on packet {

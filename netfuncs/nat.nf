@@ -63,7 +63,7 @@ state nat_in: map<(u8, u16), Binding>[16384] on_full drop;
 state stats: percpu_array<u64>[8];
 
 fn count(index: u32) {
-    stats[index] = stats[index] + 1;
+    stats[index] += 1;
 }
 
 fn expired(b: Binding, proto: u8, t: u64) -> bool {

@@ -57,10 +57,10 @@ on packet {
     let cost = (pkt.len as u64) * NS_PER_S;
     if (tokens < cost) {
         buckets[src] = Bucket { tokens: tokens, last_ns: stamp };
-        stats[STAT_DROPPED] = stats[STAT_DROPPED] + 1;
+        stats[STAT_DROPPED] += 1;
         drop;
     }
     buckets[src] = Bucket { tokens: tokens - cost, last_ns: stamp };
-    stats[STAT_PASSED] = stats[STAT_PASSED] + 1;
+    stats[STAT_PASSED] += 1;
     pass;
 }

@@ -56,7 +56,7 @@ state src_windows: lru_map<ip4, SrcWindow>[65536] on_full evict;
 state stats: percpu_array<u64>[4];
 
 fn count(index: u32) {
-    stats[index] = stats[index] + 1;
+    stats[index] += 1;
 }
 
 on packet {
