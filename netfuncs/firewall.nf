@@ -146,63 +146,66 @@ on packet {
     }
 
     let t = now();
+    let inside = ipv4.saddr in INSIDE;
     let ports = tcp.valid || udp.valid;
+    // Tracked packets: TCP, UDP, echo requests from inside and echo replies from outside.
+    let echo = false;
+    if (icmp.valid) {
+        if (inside) { echo = icmp.type == ICMP_ECHO_REQUEST; }
+        else { echo = icmp.type == ICMP_ECHO_REPLY; }
+    }
     // Connection key: the 5-tuple; an ICMP echo is identified by its identifier (RFC 792).
     let k: Flow = flow;
-    if (icmp.valid) {
+    if (echo) {
         k = Flow { saddr: ipv4.saddr, daddr: ipv4.daddr, sport: icmp.id, dport: icmp.id,
                    proto: PROTO_ICMP };
     }
-    let r = reversed(k);
 
-    // 3. From inside: allowed; TCP/UDP and echo requests are tracked.
-    if (ipv4.saddr in INSIDE) {
-        if (ports || (icmp.valid && icmp.type == ICMP_ECHO_REQUEST)) {
-            if (ports && live(r, t)) {
-                track(r, t, false);          // reply within an inbound connection
-            } else {
-                track(k, t, true);
-            }
-        }
-        pass;
-    }
-
-    // 4a. From outside: fragments.
-    if (ipv4.frag_offset != 0) { refuse(DROP_FRAGMENT); }
-
-    // 4b. Live connections.
-    if (ports || (icmp.valid && icmp.type == ICMP_ECHO_REPLY)) {
+    // The live connection this packet belongs to: sent by its responder (reversed key) or
+    // by its originator.
+    let conn = k;
+    let from_orig = true;
+    let found = false;
+    if (ports || echo) {
+        let r = reversed(k);
         if (live(r, t)) {
-            track(r, t, false);
-            pass;
+            conn = r;
+            from_orig = false;
+            found = true;
+        } else if (live(k, t)) {
+            found = true;
         }
     }
-    if (ports && live(k, t)) {
-        track(k, t, true);
-        pass;
-    }
 
-    // 4c. ICMP without state.
-    if (icmp.valid) {
-        match (icmp.type) {
-            ICMP_ECHO_REQUEST => {
-                if (ipv4.daddr in INSIDE) { pass; }
-                refuse(DROP_DEST);
+    if (!found) {
+        if (inside) {
+            // 3. From inside: allowed; TCP/UDP and echo requests open a connection.
+            if (!(ports || echo)) { pass; }
+        } else {
+            // 4a. From outside: fragments.
+            if (ipv4.frag_offset != 0) { refuse(DROP_FRAGMENT); }
+            // 4c. ICMP without state.
+            if (icmp.valid) {
+                match (icmp.type) {
+                    ICMP_ECHO_REQUEST => {
+                        if (ipv4.daddr in INSIDE) { pass; }
+                        refuse(DROP_DEST);
+                    }
+                    ICMP_DEST_UNREACH | ICMP_TIME_EXCEEDED => { pass; }
+                    _ => { refuse(DROP_ICMP); }
+                }
             }
-            ICMP_DEST_UNREACH | ICMP_TIME_EXCEEDED => { pass; }
-            _ => { refuse(DROP_ICMP); }
+            // 4d. Other protocols.
+            if (!ports) { refuse(DROP_PROTO); }
+            // 4e. New inbound connections.
+            if (!(ipv4.daddr in INSIDE)) { refuse(DROP_DEST); }
+            if (!service_port(flow.dport)) { refuse(DROP_PORT); }
+            if (tcp.valid && (tcp.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN) {
+                refuse(DROP_TCP_STATE);
+            }
         }
     }
-
-    // 4d. Other protocols.
-    if (!ports) { refuse(DROP_PROTO); }
-
-    // 4e. New inbound connections.
-    if (!(ipv4.daddr in INSIDE)) { refuse(DROP_DEST); }
-    if (!service_port(flow.dport)) { refuse(DROP_PORT); }
-    if (tcp.valid && (tcp.flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN)) != TCP_SYN) {
-        refuse(DROP_TCP_STATE);
-    }
-    track(k, t, true);
+    // 4b (found) and new connections from rules 3 and 4e: create or refresh the entry.
+    track(conn, t, from_orig);
     pass;
 }
