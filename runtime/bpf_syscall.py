@@ -441,10 +441,11 @@ def map_items(fd: int, key_size: int, value_size: int, percpu: bool = False
               ) -> list[tuple[bytes, bytes | list[bytes]]]:
     """All ``(key, value)`` pairs of map ``fd``, in the kernel's iteration order.
 
-    Values are bytes, or lists of per-CPU values when ``percpu``. A key deleted by the
-    data path between ``get_next_key`` and the lookup is skipped.
-    If a key vanishes mid-walk the kernel restarts from the first key (hash maps); the
-    result then still holds each key at most once.
+    Values are bytes, or lists of per-CPU values when ``percpu``. Two calls per entry
+    (~10 us each). While the data path changes the map the walk is best effort: a key
+    deleted between ``get_next_key`` and the lookup is skipped, and if the walk restarts
+    from the first key (hash maps do when the current key vanished) no key is returned
+    twice.
     """
     items: list[tuple[bytes, bytes | list[bytes]]] = []
     seen: set[bytes] = set()

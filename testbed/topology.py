@@ -320,18 +320,23 @@ def cleanup_stale(prefix: str = PREFIX_ROOT, only_dead: bool = True) -> list[str
 @contextlib.contextmanager
 def in_netns(ns: str | None) -> Iterator[None]:
     """Run the body with the calling thread inside namespace ``ns`` (None: stay put); the
-    previous namespace is always restored (pyroute2 ``pushns``/``popns``, i.e. setns(2)).
+    thread's previous namespace is always restored. setns(2) moves only the calling thread,
+    and the saved namespace is this thread's own, so threads may use this concurrently.
 
     Raises:
-        EnvironmentProblem: no such namespace.
+        EnvironmentProblem: no such namespace (it is never created here).
     """
     if ns is None:
         yield
         return
     if ns not in netns.listnetns():
         raise EnvironmentProblem(f"no network namespace {ns}: check `ip netns list`")
-    netns.pushns(ns)
+    saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        yield
+        netns.setns(ns, flags=0)
+        try:
+            yield
+        finally:
+            netns.setns(saved)
     finally:
-        netns.popns()
+        os.close(saved)

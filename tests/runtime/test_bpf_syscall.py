@@ -12,6 +12,8 @@ import pytest
 from cora.errors import KernelError
 from cora.runtime import bpf_syscall as bs
 
+pytestmark = pytest.mark.kernel
+
 SRC = r"""
 #include <uapi/linux/bpf.h>
 #include <linux/if_ether.h>

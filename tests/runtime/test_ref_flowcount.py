@@ -14,6 +14,8 @@ from cora.runtime import bpf_syscall as bs
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_frames
 
+pytestmark = pytest.mark.kernel
+
 ROOT = Path(__file__).resolve().parents[2]
 TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
 CAPACITY = 65536

@@ -10,6 +10,8 @@ from cora.errors import InputError
 from cora.runtime import bpf_syscall as bs
 from cora.runtime.testrun import measure_ns_per_packet, run_frames, sample_evenly
 
+pytestmark = pytest.mark.kernel
+
 SRC = r"""
 #include <uapi/linux/bpf.h>
 BPF_ARRAY(seen, u64, 1);

@@ -13,7 +13,7 @@ from cora.testbed.topology import two_node
 from cora.testbed.trafficgen import (MAX_FRAME_BYTES, RxCounter, TrafficGen,
                                      synthetic_flows)
 
-pytestmark = pytest.mark.netns
+pytestmark = [pytest.mark.netns, pytest.mark.kernel]
 
 
 @pytest.fixture(scope="module")
