@@ -227,6 +227,25 @@ def _bpf(cmd: int, attr: ctypes.Structure, what: str, hints: dict[int, str] | No
     return ret
 
 
+def bpf_call(cmd: int, attr: ctypes.Structure, what: str,
+             hints: dict[int, str] | None = None) -> int:
+    """Issue any bpf(2) command with a caller-built ``union bpf_attr`` member (for commands
+    this module has no wrapper for, e.g. BPF_PROG_LOAD with ``prog_flags``).
+
+    Args:
+        cmd: ``enum bpf_cmd`` value; attr: a ctypes structure laid out as the command's
+        ``bpf_attr`` member; what: what is being done, for the error message; hints:
+        errno -> advice for the user, overriding the defaults.
+
+    Returns:
+        the syscall's non-negative result (a new fd for commands that create one).
+
+    Raises:
+        KernelError: the syscall failed (message: what, errno text, hint; ``.errno`` set).
+    """
+    return _bpf(cmd, attr, what, hints)
+
+
 def _kernel_error(what: str, err: int, hints: dict[int, str] | None = None) -> KernelError:
     hint = (hints or {}).get(err) or _HINTS.get(err)
     msg = f"{what}: {os.strerror(err)} ({errno.errorcode.get(err, err)})"

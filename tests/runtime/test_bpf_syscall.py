@@ -204,3 +204,12 @@ def test_info_and_pin_round_trip(loaded):
     assert not os.path.exists(path)
     with pytest.raises(KernelError, match="nothing is pinned"):
         bs.obj_get(path)
+
+
+def test_bpf_call_generic_command_and_hints():
+    import errno
+    path = ctypes.create_string_buffer(b"/sys/fs/bpf/cora-surely-not-pinned-here")
+    attr = bs._ObjAttr(pathname=ctypes.addressof(path))
+    with pytest.raises(KernelError, match="probing: No such file.*; custom advice") as info:
+        bs.bpf_call(bs.BPF_OBJ_GET, attr, "probing", {errno.ENOENT: "custom advice"})
+    assert info.value.errno == errno.ENOENT
