@@ -28,8 +28,9 @@
 //   A RST in either direction is let through and deletes the connection's entry. A FIN is
 //   remembered per direction; once both sides have sent a FIN the entry expires after
 //   CLOSING_TIMEOUT_NS instead of TCP_TIMEOUT_NS. A SYN from the originator reopens a closing
-//   entry (port reuse). Sequence numbers are not tracked (like Linux conntrack with
-//   tcp_loose=1, mid-stream pickup from inside is allowed).
+//   entry (port reuse). Sequence numbers are not checked (Linux conntrack checks TCP windows
+//   unless nf_conntrack_tcp_be_liberal is set); a connection already in progress is picked up
+//   mid-stream when its inside end sends, as with nf_conntrack_tcp_loose=1.
 //
 // State
 //   conns: lru_map<Flow, Conn>[65536]: connection table keyed by the 5-tuple as sent by the
