@@ -464,7 +464,7 @@ class _Lowerer:
         if st is None or (not st[1] and first.op == "="):
             return None
         index, _path = st
-        if not self.pure(index.index) or not self.pure(first.value):
+        if not self.pure(index.index, same_each_time=True) or not self.pure(first.value):
             return [first]
         group = [first]
         for s in stmts[i + 1:]:
@@ -478,30 +478,35 @@ class _Lowerer:
             group.append(s)
         return group
 
-    def pure(self, e: A.Node) -> bool:
-        """No state access and no user function call (so evaluation order does not matter)."""
+    def pure(self, e: A.Node, same_each_time: bool = False) -> bool:
+        """No state access and no user function call (so evaluation order does not matter);
+        with ``same_each_time`` also no ``now()``/``rand()`` (two evaluations agree)."""
+        def rec(x):
+            return self.pure(x, same_each_time)
         if isinstance(e, (A.Index,)):
             return False
         if isinstance(e, A.Call):
             f = e.func
             if isinstance(f, A.Name) and f.id in ("now", "rand", "hash") and \
                     not isinstance(self.c.syms.get(id(f)), FnSym):
-                return all(self.pure(a) for a in e.args)
+                if same_each_time and f.id != "hash":
+                    return False
+                return all(rec(a) for a in e.args)
             return False
         if isinstance(e, A.Binary):
             if e.op == "in" and isinstance(self.c.syms.get(id(e.right)), StateSym):
                 return False
-            return self.pure(e.left) and self.pure(e.right)
+            return rec(e.left) and rec(e.right)
         if isinstance(e, A.Unary):
-            return self.pure(e.operand)
+            return rec(e.operand)
         if isinstance(e, A.Cast):
-            return self.pure(e.expr)
+            return rec(e.expr)
         if isinstance(e, A.Field):
-            return self.pure(e.obj)
+            return rec(e.obj)
         if isinstance(e, A.TupleLit):
-            return all(self.pure(x) for x in e.elems)
+            return all(rec(x) for x in e.elems)
         if isinstance(e, A.StructLit):
-            return all(self.pure(f.value) for f in e.fields)
+            return all(rec(f.value) for f in e.fields)
         return True
 
     def lower_group(self, group: list[A.Assign]) -> None:
