@@ -164,13 +164,13 @@ class StateDecl:
 
     @property
     def key_bytes(self) -> int:
-        """Bytes of one packed key (fields rounded to 1/2/4/8/16 bytes, as the C layout)."""
-        return sum(c_bytes(f.width) for f in self.key)
+        """Bytes of one key in memory (see :func:`entry_layout`)."""
+        return entry_layout(self.key)[1]
 
     @property
     def value_bytes(self) -> int:
-        """Bytes of one packed value."""
-        return sum(c_bytes(f.width) for f in self.value)
+        """Bytes of one value in memory (see :func:`entry_layout`)."""
+        return entry_layout(self.value)[1]
 
 
 def c_bytes(width: int) -> int:
@@ -179,6 +179,24 @@ def c_bytes(width: int) -> int:
         if width <= size * 8:
             return size
     raise IRError(f"width {width} too large")
+
+
+def entry_layout(fields: tuple[StateField, ...]) -> tuple[tuple[int, ...], int]:
+    """Memory layout of a state key or value: fields in declaration order, each aligned to
+    its own size as a C compiler does (System V x86-64 / eBPF ABI), the size rounded up to the
+    largest alignment. Padding bytes are always zero.
+
+    Returns:
+        (byte offset of each field, total size in bytes).
+    """
+    offsets, pos, align = [], 0, 1
+    for f in fields:
+        size = c_bytes(f.width)
+        pos = (pos + size - 1) // size * size
+        offsets.append(pos)
+        pos += size
+        align = max(align, size)
+    return tuple(offsets), (pos + align - 1) // align * align
 
 
 @dataclass

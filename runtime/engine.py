@@ -1,0 +1,221 @@
+"""Engines that run an NF on frames: the kernel (XDP via BPF_PROG_TEST_RUN) and the reference
+interpreter, behind one small interface, plus the state dump format of ``--state-out``.
+
+Both engines see the same environment: ``now()`` is the frame's pcap timestamp (ns) and
+``rand()`` is xorshift32 seeded with 1 (docs/language.md), so differential runs are exact.
+
+State dump (``--state-out``): ``{"maps": {NAME: [{"key": [ints], "value": [ints]}, ...]}}``,
+one int per declared key/value field in declaration order. hash/lru_hash: every entry, sorted
+by key; lpm: key ``[address, prefix_len]``; arrays: only slots whose value is not all zero, key
+``[index]``; per-CPU arrays: summed over CPUs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cora.compiler.ir import Program, StateDecl
+
+XDP_VERDICTS = {0: "aborted", 1: "drop", 2: "pass", 3: "tx", 4: "redirect"}
+
+
+@dataclass
+class FrameOutcome:
+    """What one engine did with one frame.
+
+    Attributes:
+        verdict: pass | drop | tx | redirect | aborted.
+        frame: the frame bytes after the program (header rewrites applied).
+        duration_ns: kernel run time (kernel engine) or interpreter wall time, ns.
+        touched: (state, key) pairs the frame read or wrote (interpreter only; else empty).
+    """
+
+    verdict: str
+    frame: bytes
+    duration_ns: int = 0
+    touched: frozenset = frozenset()
+
+
+def dump_from_entries(program: Program, entries: dict[str, list]) -> dict:
+    """Build the ``--state-out`` object from ``{state: [(key ints, value ints), ...]}``."""
+    out = {}
+    for state in program.states:
+        rows = sorted(entries.get(state.name, []))
+        out[state.name] = [{"key": list(k), "value": list(v)} for k, v in rows]
+    return {"maps": out}
+
+
+class KernelEngine:
+    """The NF compiled for XDP and loaded into the kernel; frames go through BPF_PROG_TEST_RUN.
+
+    Built multi-buffer aware (frames longer than the 3,520-byte linear area run whole) with
+    ``now()``/``rand()`` injected. Use as a context manager; ``close()`` unloads everything.
+
+    Raises (constructor): EnvironmentProblem (no root/bcc), KernelError (load failure).
+    """
+
+    name = "kernel"
+
+    def __init__(self, program: Program):
+        from cora.runtime.loader import load_xdp
+        from cora.targets.xdp import XdpTarget
+
+        self.program = program
+        artifact = XdpTarget().generate(program, inject_env=True, frags=True)
+        self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
+        self.loaded = load_xdp(artifact)
+        try:
+            self._env_fd = self.loaded.table("cora_env").get_fd() if self.uses_env else None
+            self.reset()
+        except BaseException:
+            self.loaded.close()
+            raise
+
+    def _set_env(self, slot: int, value: int) -> None:
+        from cora.runtime import bpf_syscall
+
+        bpf_syscall.map_update(self._env_fd, slot.to_bytes(4, "little"),
+                               value.to_bytes(8, "little"))
+
+    def reset(self) -> None:
+        """Empty every map, reload declared initial entries, reseed rand() with 1."""
+        from cora.runtime import bpf_syscall
+        from cora.runtime.loader import _load_initial_entries
+        from cora.targets.xdp.layout import key_size, value_size
+
+        for state in self.program.states:
+            fd = self.loaded.map_fds[state.name]
+            if state.kind in ("array", "percpu_array"):
+                percpu = state.kind == "percpu_array"
+                zero = bytes(value_size(state))
+                for k, v in bpf_syscall.map_items(fd, 4, value_size(state), percpu):
+                    vals = v if percpu else [v]
+                    if any(any(x) for x in vals):
+                        bpf_syscall.map_update(fd, k, zero, 0, percpu=percpu)
+            else:
+                for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
+                    bpf_syscall.map_delete(fd, k)
+            _load_initial_entries(self.loaded, state, self.loaded.table(state.name))
+        if self.uses_env:
+            self._set_env(0, 0)
+            self._set_env(1, 1)
+
+    def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
+        """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
+        from cora.runtime.bpf_syscall import prog_test_run
+
+        if self.uses_env:
+            self._set_env(0, now_ns)
+        res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
+        return FrameOutcome(XDP_VERDICTS.get(res.retval, "aborted"), res.data_out,
+                            res.duration_ns)
+
+    def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Exact-key lookup (lpm: (address, prefix_len); arrays: (index,) -> None when zero)."""
+        from cora.runtime import bpf_syscall
+        from cora.targets.xdp.layout import pack_key, unpack_value, value_size
+
+        state = self.program.state(name)
+        fd = self.loaded.map_fds[name]
+        percpu = state.kind == "percpu_array"
+        if state.kind in ("array", "percpu_array") and key[0] >= state.capacity:
+            return None
+        raw = bpf_syscall.map_lookup(fd, pack_key(state, key), value_size(state), percpu)
+        if raw is None:
+            return None
+        value = _sum_percpu(state, raw) if percpu else unpack_value(state, raw)
+        if state.kind in ("array", "percpu_array") and not any(value):
+            return None
+        return value
+
+    def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Every entry of a state in dump form (see the module docstring), sorted."""
+        from cora.runtime import bpf_syscall
+        from cora.targets.xdp.layout import key_size, unpack_key, unpack_value, value_size
+
+        state = self.program.state(name)
+        percpu = state.kind == "percpu_array"
+        out = []
+        for k, v in bpf_syscall.map_items(self.loaded.map_fds[name], key_size(state),
+                                          value_size(state), percpu):
+            value = _sum_percpu(state, v) if percpu else unpack_value(state, v)
+            if state.kind in ("array", "percpu_array") and not any(value):
+                continue
+            out.append((unpack_key(state, k), value))
+        return sorted(out)
+
+    def dump_state(self) -> dict:
+        """The ``--state-out`` object."""
+        return dump_from_entries(self.program, {s.name: self.entries(s.name)
+                                                for s in self.program.states})
+
+    def close(self) -> None:
+        """Unload the program and its maps."""
+        self.loaded.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
+    from cora.targets.xdp.layout import unpack_value
+
+    total = [0] * len(state.value)
+    for raw in values:
+        for i, x in enumerate(unpack_value(state, raw)):
+            total[i] += x
+    return tuple(t & ((1 << f.width) - 1) for t, f in zip(total, state.value))
+
+
+class InterpEngine:
+    """The reference interpreter (:class:`cora.compiler.interp.Interpreter`) as an engine."""
+
+    name = "interp"
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.reset()
+
+    def reset(self) -> None:
+        """Fresh state with declared initial entries; rand() reseeded with 1."""
+        from cora.compiler.interp import Interpreter
+
+        self.interp = Interpreter(self.program, rand_seed=1)
+
+    def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
+        """Run one frame with ``now()`` = ``now_ns``."""
+        import time
+
+        t0 = time.perf_counter_ns()
+        res = self.interp.run(frame, now_ns=now_ns)
+        dt = time.perf_counter_ns() - t0
+        return FrameOutcome(res.verdict, bytes(res.frame), dt, frozenset(res.touched))
+
+    def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
+        """Exact-key lookup, with array slots of all zeros reported as absent."""
+        value = self.interp.lookup(name, tuple(key))
+        state = self.program.state(name)
+        if value is not None and state.kind in ("array", "percpu_array") and not any(value):
+            return None
+        return None if value is None else tuple(value)
+
+    def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Every entry of a state in dump form, sorted."""
+        return sorted((tuple(k), tuple(v)) for k, v in self.interp.state_entries(name))
+
+    def dump_state(self) -> dict:
+        """The ``--state-out`` object."""
+        return dump_from_entries(self.program, {s.name: self.entries(s.name)
+                                                for s in self.program.states})
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,212 @@
+"""Load a generated XDP program into the kernel with bcc.
+
+:func:`load_xdp` compiles the C of an :class:`~cora.targets.base.Artifact`, loads it through
+the verifier, fills each map's initial entries and returns a :class:`LoadedXdp` whose
+``close()`` releases everything (programs and maps disappear once no fd or pin holds them).
+A verifier rejection is a compiler bug; it is reported with the verifier's own words and the
+NF source line that caused them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from cora.errors import EnvironmentProblem, KernelError
+from cora.targets.base import Artifact
+from cora.targets.xdp.codegen import ENTRY, map_c_name
+from cora.targets.xdp.layout import pack_key, pack_value
+
+
+def require_bcc():
+    """Import bcc or raise EnvironmentProblem saying how to get it."""
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("loading eBPF needs root: run cora as root (sudo)")
+    try:
+        import bcc  # noqa: F401
+    except ImportError:
+        raise EnvironmentProblem(
+            "bcc is not importable: install Debian's python3-bpfcc and use the venv made by "
+            "`make test` (it sees system site packages)") from None
+    return bcc
+
+
+@contextmanager
+def _capture_fd2():
+    """Capture what C code writes to file descriptor 2 (libbcc prints verifier logs there)."""
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        box = {"text": ""}
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            box["text"] = tmp.read().decode(errors="replace")
+
+
+@dataclass
+class LoadedXdp:
+    """A loaded (not attached) XDP program and its maps.
+
+    Attributes:
+        artifact: what was loaded.
+        bpf: the bcc ``BPF`` object owning the program and maps.
+        prog_fd: the program's file descriptor.
+        map_fds: state name -> map fd.
+    """
+
+    artifact: Artifact
+    bpf: object
+    prog_fd: int
+    map_fds: dict[str, int] = field(default_factory=dict)
+
+    def table(self, name: str):
+        """bcc's table object for a state name or an internal map (``cora_env``)."""
+        try:
+            state = self.artifact.program.state(name)
+            name = map_c_name(state)
+        except KeyError:
+            pass
+        return self.bpf.get_table(name)
+
+    def close(self) -> None:
+        """Release the program and maps (what is pinned or attached stays in the kernel)."""
+        if self.prog_fd >= 0:
+            os.close(self.prog_fd)
+            self.prog_fd = -1
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None
+
+    def __enter__(self) -> "LoadedXdp":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _nf_line(artifact: Artifact, log: str) -> str:
+    """Find the NF source position the verifier complained about, from ``/* @l:c */`` tags."""
+    tags = re.findall(r"/\* @(\d+):(\d+) \*/", log)
+    if tags:
+        line, col = tags[-1]
+        return f"{artifact.program.source or artifact.program.name}:{line}:{col}"
+    return artifact.program.source or artifact.program.name
+
+
+BPF_PROG_LOAD = 5
+BPF_PROG_TYPE_XDP = 6
+#: prog_flags bit: the XDP program handles multi-buffer frames (include/uapi/linux/bpf.h)
+BPF_F_XDP_HAS_FRAGS = 1 << 5
+_INSN_BYTES = 8
+
+
+class _ProgLoadAttr(ctypes.Structure):
+    """The leading ``BPF_PROG_LOAD`` members of ``union bpf_attr`` (include/uapi/linux/bpf.h)."""
+
+    _fields_ = [("prog_type", ctypes.c_uint32), ("insn_cnt", ctypes.c_uint32),
+                ("insns", ctypes.c_uint64), ("license", ctypes.c_uint64),
+                ("log_level", ctypes.c_uint32), ("log_size", ctypes.c_uint32),
+                ("log_buf", ctypes.c_uint64), ("kern_version", ctypes.c_uint32),
+                ("prog_flags", ctypes.c_uint32), ("prog_name", ctypes.c_char * 16),
+                ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
+
+
+def _prog_load_xdp(insns: bytes, name: str, flags: int) -> tuple[int, str]:
+    """Load XDP bytecode (map fds already relocated by bcc) with ``prog_flags``.
+
+    Returns:
+        (fd, "") on success or (-1, verifier log) on failure.
+    """
+    from cora.runtime import bpf_syscall
+
+    ibuf = ctypes.create_string_buffer(insns, len(insns))
+    lic = ctypes.create_string_buffer(b"GPL")
+    attr = _ProgLoadAttr(prog_type=BPF_PROG_TYPE_XDP, insn_cnt=len(insns) // _INSN_BYTES,
+                         insns=ctypes.addressof(ibuf), license=ctypes.addressof(lic),
+                         prog_flags=flags, prog_name=name.encode()[:15])
+    try:
+        return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading XDP program {name}"), ""
+    except Exception:
+        size = 1 << 22
+        log = ctypes.create_string_buffer(size)
+        attr.log_level, attr.log_size, attr.log_buf = 1, size, ctypes.addressof(log)
+        try:
+            return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading XDP program {name}"), ""
+        except Exception:
+            return -1, log.value.decode(errors="replace")
+
+
+def load_xdp(artifact: Artifact) -> LoadedXdp:
+    """Compile and load ``artifact`` (an xdp target artifact) into the kernel.
+
+    Returns:
+        a :class:`LoadedXdp`; close it (or use ``with``) to release it.
+    Raises:
+        EnvironmentProblem: no root or no bcc.
+        KernelError: clang or the verifier rejected the program (a compiler bug), with the
+            verifier's words and the NF source position.
+    """
+    bcc = require_bcc()
+    src = artifact.files["prog.c"]
+    with _capture_fd2() as captured:
+        try:
+            bpf = bcc.BPF(text=src, cflags=["-Wno-unused-label", "-Wno-unused-variable",
+                                            "-Wno-unused-function", "-Wno-compare-distinct-pointer-types"],
+                          debug=0)
+        except Exception as exc:  # bcc raises bare Exception for clang errors
+            err = exc
+            bpf = None
+    if bpf is None:
+        raise KernelError(f"clang rejected the generated C for {artifact.program.name} "
+                          f"(a cora bug): {err}\n{captured['text'][-4000:]}")
+    try:
+        flags = BPF_F_XDP_HAS_FRAGS if artifact.options.get("frags") else 0
+        prog_fd, log = _prog_load_xdp(bpf.dump_func(ENTRY), artifact.program.name, flags)
+        if prog_fd < 0:
+            # Load once more through bcc, which passes BTF line info, so the verifier's log
+            # shows the C lines (and their /* @line:col */ NF tags) it stopped at.
+            with _capture_fd2() as captured:
+                try:
+                    bpf.load_func(ENTRY, bcc.BPF.XDP)
+                except Exception:
+                    pass
+            log = captured["text"] or log
+            where = _nf_line(artifact, log)
+            lines = [ln for ln in log.strip().splitlines() if ln.strip()]
+            tail = "\n".join(lines[-12:])
+            raise KernelError(f"{where}: the kernel verifier rejected the program generated for "
+                              f"this line (a cora bug, please report it):\n{tail}")
+        loaded = LoadedXdp(artifact, bpf, prog_fd)
+        for state in artifact.program.states:
+            table = bpf.get_table(map_c_name(state))
+            loaded.map_fds[state.name] = table.get_fd()
+            _load_initial_entries(loaded, state, table)
+        return loaded
+    except BaseException:
+        bpf.cleanup()
+        raise
+
+
+def _load_initial_entries(loaded: LoadedXdp, state, table) -> None:
+    """Write a state's declared initial entries into its map."""
+    if not state.init:
+        return
+    from cora.runtime import bpf_syscall
+
+    fd = table.get_fd()
+    for key, value in state.init:
+        kb = pack_key(state, key)
+        vb = pack_value(state, value)
+        if state.kind == "percpu_array":
+            ncpu = bpf_syscall.possible_cpus()
+            stride = (len(vb) + 7) // 8 * 8
+            vb = (vb + bytes(stride - len(vb))) * ncpu
+        bpf_syscall.map_update(fd, kb, vb, 0)

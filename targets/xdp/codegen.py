@@ -1,0 +1,508 @@
+"""IR -> C for bcc: one XDP program per NF.
+
+The generated program:
+- declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
+  lpm -> LPM_TRIE, array -> ARRAY, percpu_array -> PERCPU_ARRAY) with the same name, and the
+  C structs of :mod:`cora.targets.xdp.layout`;
+- runs the fixed parser of :mod:`cora.compiler.headers` once, keeping a validity flag and a
+  packet pointer per header, and bounds-checks every packet access against ``data_end`` again
+  right where it happens, so the verifier accepts every well-typed program;
+- turns each IR block into a C label and each op into one C statement tagged with its NF
+  source position (``/* @line:col */``) so verifier messages map back to the NF;
+- implements the IR semantics of :mod:`cora.compiler.ir` exactly (wrapping arithmetic,
+  division by zero, shifts, hash, checksum fix-up), mirroring :mod:`cora.compiler.semantics`.
+
+Options: ``inject_env`` reads ``now()``/``rand()`` from the array map ``cora_env`` (the
+runtime writes the pcap timestamp before each frame, for exact differential runs);
+``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``);
+``frags`` builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``) whose
+``pkt.len`` is the whole frame (``bpf_xdp_get_buff_len``) even past the linear part.
+"""
+
+from __future__ import annotations
+
+from cora.compiler.headers import HEADERS, L4_HEADERS, Field
+from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, IntType, Op, Program, RefType,
+                              StateDecl)
+from cora.errors import CoraError
+
+ENTRY = "cora_xdp"
+XDP_CODES = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4}
+MAP_KIND = {"hash": "hash", "lru_hash": "lru_hash", "lpm": "lpm_trie", "array": "array",
+            "percpu_array": "percpu_array"}
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+
+_C_RESERVED = frozenset("""auto break case char const continue default do double else enum
+extern float for goto if inline int long register restrict return short signed sizeof static
+struct switch typedef union unsigned void volatile while data data_end ctx env""".split())
+
+
+def c_type(width: int) -> str:
+    """C type holding an IR integer of ``width`` bits."""
+    if width <= 8:
+        return "u8"
+    if width <= 16:
+        return "u16"
+    if width <= 32:
+        return "u32"
+    if width <= 64:
+        return "u64"
+    return "unsigned __int128"
+
+
+def _mask(width: int) -> str:
+    return f"0x{(1 << width) - 1:x}ULL" if width < 64 else ""
+
+
+_GENERATED_PREFIXES = ("r_", "h_", "v_", "L_", "_t", "cora_", "env_", "bpf_", "l3", "l4", "et")
+
+
+def map_c_name(state: StateDecl) -> str:
+    """The C identifier (and kernel map name) of a state object: its NF name, unless that
+    would clash with C or with a name the generator uses, then with ``_s`` appended."""
+    clash = state.name in _C_RESERVED or state.name.startswith(_GENERATED_PREFIXES)
+    return state.name + "_s" if clash else state.name
+
+
+def _lit(value: int, width: int) -> str:
+    if width > 64:
+        hi, lo = value >> 64, value & ((1 << 64) - 1)
+        return f"(((unsigned __int128)0x{hi:x}ULL << 64) | 0x{lo:x}ULL)"
+    return f"0x{value:x}ULL" if width > 32 else f"{value}U"
+
+
+def _chunks(span: int) -> list[tuple[int, int]]:
+    """Split ``span`` bytes into (offset, size) loads of 8/4/2/1 bytes, biggest first."""
+    out, off = [], 0
+    while off < span:
+        for size in (8, 4, 2, 1):
+            if span - off >= size:
+                out.append((off, size))
+                off += size
+                break
+    return out
+
+
+_BSWAP = {1: "", 2: "bpf_ntohs", 4: "bpf_ntohl", 8: "__builtin_bswap64"}
+_UTYPE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+
+
+def _raw_load(ptr: str, off: int, span: int) -> str:
+    """C expression: big-endian unsigned value of ``span`` bytes at ``ptr + off``."""
+    acc = ""
+    for coff, size in _chunks(span):
+        part = f"{_BSWAP[size]}(*({_UTYPE[size]} *)({ptr} + {off + coff}))"
+        rest = (span - coff - size) * 8
+        ctype = "unsigned __int128" if span > 8 else "u64"
+        part = f"(({ctype}){part} << {rest})" if rest else f"(({ctype}){part})"
+        acc = part if not acc else f"{acc} | {part}"
+    return f"({acc})"
+
+
+def _raw_store(ptr: str, off: int, span: int, value: str) -> list[str]:
+    """C statements writing ``value`` big-endian into ``span`` bytes at ``ptr + off``."""
+    out = []
+    for coff, size in _chunks(span):
+        rest = (span - coff - size) * 8
+        part = f"({_UTYPE[size]})({value} >> {rest})" if rest else f"({_UTYPE[size]})({value})"
+        out.append(f"*({_UTYPE[size]} *)({ptr} + {off + coff}) = {_BSWAP[size]}({part});")
+    return out
+
+
+PRELUDE = r"""
+#include <uapi/linux/bpf.h>
+
+#define CORA_CSUM_FOLD(s) ({ u64 _s = (s); _s = (_s & 0xffff) + (_s >> 16); \
+    _s = (_s & 0xffff) + (_s >> 16); _s = (_s & 0xffff) + (_s >> 16); (u32)_s; })
+
+static __always_inline u64 cora_mix64(u64 z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+"""
+
+
+class XdpCodegen:
+    """Generates the C of one XDP program from a verified IR program.
+
+    Args:
+        program: a verified :class:`~cora.compiler.ir.Program`.
+        inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
+        count_verdicts: count verdicts per CPU in ``cora_verdicts``.
+    Raises:
+        CoraError: when the program uses something this target cannot express.
+    """
+
+    def __init__(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
+                 frags: bool = False):
+        self.p = program
+        self.frags = frags
+        self.inject_env = inject_env
+        self.count_verdicts = count_verdicts
+        self.lines: list[str] = []
+        self.line_map: dict[int, tuple[int, int]] = {}
+        self._tmp = 0
+        used = {op.attrs["header"] for _, op in program.ops() if "header" in op.attrs}
+        for _, op in program.ops():
+            if op.opcode == "hdr.store" and op.attrs["field"] in \
+                    HEADERS[op.attrs["header"]].pseudo_header_fields:
+                used |= {"tcp", "udp"}
+        if used & set(L4_HEADERS):
+            used |= {"ipv4", "ipv6"}
+        if used & {"ipv4", "ipv6"}:
+            used |= {"vlan"}
+        self.headers_used = used | {"ethernet"} if used else set()
+        self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
+
+    # ------------------------------------------------------------------------------ output
+    def emit(self, text: str, span=None, indent: int = 1) -> None:
+        self.lines.append("    " * indent + text + (f" /* @{span} */" if span else ""))
+        if span is not None:
+            self.line_map[len(self.lines)] = (span.line, span.col)
+
+    def tmp(self) -> str:
+        self._tmp += 1
+        return f"_t{self._tmp}"
+
+    def reg(self, name: str) -> str:
+        return f"r_{name}"
+
+    def width(self, name: str) -> int:
+        t = self.p.regs[name]
+        return t.width if isinstance(t, IntType) else 64
+
+    # ------------------------------------------------------------------------ declarations
+    def declare_states(self) -> None:
+        for s in self.p.states:
+            cname = map_c_name(s)
+            if s.kind == "lpm":
+                nbytes = s.key[0].width // 8
+                self.emit(f"struct {cname}_key {{ u32 prefixlen; u8 addr[{nbytes}]; }};", indent=0)
+            else:
+                fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.key)
+                self.emit(f"struct {cname}_key {{ {fields} }};", indent=0)
+            fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.value)
+            self.emit(f"struct {cname}_value {{ {fields} }};", indent=0)
+            flags = "BPF_F_NO_PREALLOC" if s.kind == "lpm" else "0"
+            self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", struct {cname}_key, '
+                      f"struct {cname}_value, {cname}, {s.capacity}, {flags});", indent=0)
+        if self.uses_env and self.inject_env:
+            # slot 0: now() in ns, written by the runtime before each frame;
+            # slot 1: the xorshift32 state of rand(), advanced by the program.
+            self.emit("BPF_ARRAY(cora_env, u64, 2);", indent=0)
+        if self.count_verdicts:
+            self.emit("BPF_PERCPU_ARRAY(cora_verdicts, u64, 5);", indent=0)
+
+    # ------------------------------------------------------------------------------ parser
+    def emit_parser(self) -> None:
+        if not self.headers_used:
+            return
+        hs = [h for h in ("ethernet", "vlan", "ipv4", "ipv6", "tcp", "udp", "icmp")
+              if h in self.headers_used]
+        self.emit(" ".join(f"void *h_{h} = data;" for h in hs))
+        self.emit("u8 " + ", ".join(f"v_{h} = 0" for h in hs) + ";")
+        self.emit("if (data + 14 <= data_end) {")
+        self.emit("v_ethernet = 1;", indent=2)
+        if "vlan" in self.headers_used:
+            self.emit("u16 et = *(u16 *)(data + 12);", indent=2)
+            self.emit("void *l3 = data + 14;", indent=2)
+            self.emit("if (et == bpf_htons(0x8100) || et == bpf_htons(0x88a8)) {", indent=2)
+            self.emit("if (data + 18 > data_end) goto parsed;", indent=3)
+            self.emit("v_vlan = 1; h_vlan = data + 14; et = *(u16 *)(data + 16); l3 = data + 18;",
+                      indent=3)
+            self.emit("}", indent=2)
+        if "ipv4" in self.headers_used:
+            l4 = bool(self.headers_used & set(L4_HEADERS))
+            if l4:
+                self.emit("void *l4 = data; u8 l4proto = 0; u8 has_l4 = 0;", indent=2)
+            self.emit("if (et == bpf_htons(0x0800)) {", indent=2)
+            self.emit("if (l3 + 20 > data_end) goto parsed;", indent=3)
+            self.emit("u32 ihl = *(u8 *)l3 & 0x0f;", indent=3)
+            self.emit("if (ihl < 5 || l3 + ihl * 4 > data_end) goto parsed;", indent=3)
+            self.emit("v_ipv4 = 1; h_ipv4 = l3;", indent=3)
+            if l4:
+                self.emit("if ((*(u16 *)(l3 + 6) & bpf_htons(0x1fff)) == 0) {", indent=3)
+                self.emit("l4proto = *(u8 *)(l3 + 9); l4 = l3 + ihl * 4; has_l4 = 1;", indent=4)
+                self.emit("}", indent=3)
+            self.emit("} else if (et == bpf_htons(0x86dd)) {", indent=2)
+            self.emit("if (l3 + 40 > data_end) goto parsed;", indent=3)
+            self.emit("v_ipv6 = 1; h_ipv6 = l3;", indent=3)
+            if l4:
+                self.emit("l4proto = *(u8 *)(l3 + 6); l4 = l3 + 40; has_l4 = l4proto != 1;",
+                          indent=3)
+            self.emit("}", indent=2)
+            if l4:
+                self.emit("if (has_l4) {", indent=2)
+                first = True
+                for name, proto in (("tcp", 6), ("udp", 17), ("icmp", 1)):
+                    if name not in self.headers_used:
+                        continue
+                    kw = "if" if first else "} else if"
+                    first = False
+                    n = HEADERS[name].min_len
+                    self.emit(f"{kw} (l4proto == {proto}) {{", indent=3)
+                    self.emit(f"if (l4 + {n} <= data_end) {{ v_{name} = 1; h_{name} = l4; }}",
+                              indent=4)
+                self.emit("}", indent=3)
+                self.emit("}", indent=2)
+        self.emit("}")
+        self.emit("parsed:", indent=0)
+        self.emit(";")
+
+    # -------------------------------------------------------------------------- header ops
+    def field_of(self, op: Op) -> Field:
+        return HEADERS[op.attrs["header"]].field(op.attrs["field"])
+
+    def emit_hdr_load(self, op: Op) -> None:
+        h, f = op.attrs["header"], self.field_of(op)
+        dst = self.reg(op.dest)
+        span = f.byte_span
+        self.emit(f"{dst} = 0;", op.span)
+        self.emit(f"if (v_{h} && h_{h} + {f.byte_offset + span} <= data_end) {{")
+        raw = _raw_load(f"h_{h}", f.byte_offset, span)
+        value = f"({raw} >> {f.shift})" if f.shift else raw
+        if f.bit_width != span * 8:
+            value = f"({value} & {_lit((1 << f.bit_width) - 1, f.bit_width)})"
+        self.emit(f"{dst} = ({c_type(f.bit_width)}){value};", op.span, indent=2)
+        self.emit("}")
+
+    def _csum_words(self, h: str, start: int, end: int) -> str:
+        return " + ".join(f"(u32)bpf_ntohs(*(u16 *)(h_{h} + {o}))" for o in range(start, end, 2))
+
+    def _csum_words_not(self, h: str, start: int, end: int) -> str:
+        return " + ".join(f"(u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_{h} + {o})))"
+                          for o in range(start, end, 2))
+
+    def _csum_targets(self, h: str, fname: str) -> list[tuple[str, int, bool]]:
+        """(header, checksum byte offset, is_udp) of every checksum covering the field."""
+        out = []
+        hdr = HEADERS[h]
+        if hdr.csum_field:
+            cf = hdr.field(hdr.csum_field)
+            out.append((h, cf.byte_offset, h == "udp"))
+        if fname in hdr.pseudo_header_fields:
+            for l4 in ("tcp", "udp"):
+                cf = HEADERS[l4].field("csum")
+                out.append((l4, cf.byte_offset, l4 == "udp"))
+        return out
+
+    def emit_hdr_store(self, op: Op) -> None:
+        h, f = op.attrs["header"], self.field_of(op)
+        val = self.reg(op.args[0])
+        span = f.byte_span
+        wstart = f.byte_offset & ~1
+        wend = (f.byte_offset + span + 1) & ~1
+        hdr_min = HEADERS[h].min_len
+        wend = min(wend, hdr_min)
+        targets = self._csum_targets(h, f.name)
+        self.emit(f"if (v_{h} && h_{h} + {hdr_min} <= data_end) {{ /* store {h}.{f.name} */",
+                  op.span)
+        old = self.tmp()
+        if targets:
+            self.emit(f"u32 {old} = {self._csum_words_not(h, wstart, wend)};", indent=2)
+        if f.shift == 0 and f.bit_width == span * 8:
+            for line in _raw_store(f"h_{h}", f.byte_offset, span, val):
+                self.emit(line, indent=2)
+        else:
+            raw = self.tmp()
+            ctype = "unsigned __int128" if span > 8 else "u64"
+            mask = ((1 << f.bit_width) - 1) << f.shift
+            self.emit(f"{ctype} {raw} = {_raw_load(f'h_{h}', f.byte_offset, span)};", indent=2)
+            self.emit(f"{raw} = ({raw} & ~({ctype}){_lit(mask, 128 if span > 8 else 64)}) | "
+                      f"((({ctype}){val} << {f.shift}) & {_lit(mask, 128 if span > 8 else 64)});",
+                      indent=2)
+            for line in _raw_store(f"h_{h}", f.byte_offset, span, raw):
+                self.emit(line, indent=2)
+        if targets:
+            new = self.tmp()
+            self.emit(f"u32 {new} = {self._csum_words(h, wstart, wend)};", indent=2)
+            for ch, coff, is_udp in targets:
+                cond = f"v_{ch}" if ch != h else "1"
+                if ch != h and ch not in self.headers_used:
+                    continue
+                self.emit(f"if ({cond} && h_{ch} + {coff + 2} <= data_end) {{", indent=2)
+                cur = self.tmp()
+                self.emit(f"u32 {cur} = bpf_ntohs(*(u16 *)(h_{ch} + {coff}));", indent=3)
+                guard = f"if ({cur} != 0) " if is_udp else ""
+                self.emit(f"{guard}{{", indent=3)
+                res = self.tmp()
+                self.emit(f"u32 {res} = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~{cur}) + "
+                          f"{old} + {new});", indent=4)
+                if is_udp:
+                    self.emit(f"if ({res} == 0) {res} = 0xffff;", indent=4)
+                self.emit(f"*(u16 *)(h_{ch} + {coff}) = bpf_htons((u16){res});", indent=4)
+                self.emit("}", indent=3)
+                self.emit("}", indent=2)
+        self.emit("}")
+
+    # ---------------------------------------------------------------------------- map ops
+    def emit_key(self, state: StateDecl, args: tuple[str, ...], span) -> str:
+        k = self.tmp()
+        cname = map_c_name(state)
+        self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
+        if state.kind == "lpm":
+            addr = self.reg(args[0])
+            nbytes = state.key[0].width // 8
+            plen = self.reg(args[1]) if len(args) > 1 else str(state.key[0].width)
+            self.emit(f"{k}.prefixlen = {plen};")
+            for i in range(nbytes):
+                self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
+        else:
+            for f, a in zip(state.key, args):
+                self.emit(f"{k}.f_{f.name} = {self.reg(a)};")
+        return k
+
+    def emit_map_op(self, op: Op) -> None:
+        state = self.p.state(op.attrs["state"])
+        cname = map_c_name(state)
+        if op.opcode == "map.lookup":
+            k = self.emit_key(state, op.args, op.span)
+            self.emit(f"{self.reg(op.dest)} = {cname}.lookup(&{k});")
+        elif op.opcode == "ref.found":
+            self.emit(f"{self.reg(op.dest)} = {self.reg(op.args[0])} != NULL;", op.span)
+        elif op.opcode == "ref.load":
+            f = state.value[op.attrs["index"]]
+            r = self.reg(op.args[0])
+            self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
+        elif op.opcode == "ref.store":
+            f = state.value[op.attrs["index"]]
+            r = self.reg(op.args[0])
+            self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
+        elif op.opcode == "map.update":
+            n = op.attrs["nkeys"]
+            k = self.emit_key(state, op.args[:n], op.span)
+            v = self.tmp()
+            self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
+            for f, a in zip(state.value, op.args[n:]):
+                self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
+            self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
+        elif op.opcode == "map.delete":
+            k = self.emit_key(state, op.args, op.span)
+            self.emit(f"{cname}.delete(&{k});")
+
+    # ------------------------------------------------------------------------------ others
+    def emit_op(self, op: Op) -> None:
+        c = op.opcode
+        if c in ("map.lookup", "ref.found", "ref.load", "ref.store", "map.update", "map.delete"):
+            return self.emit_map_op(op)
+        if c == "hdr.load":
+            return self.emit_hdr_load(op)
+        if c == "hdr.store":
+            return self.emit_hdr_store(op)
+        if c in ("br", "jmp", "ret"):
+            return self.emit_terminator(op)
+        d = self.reg(op.dest) if op.dest else None
+        w = self.width(op.dest) if op.dest else 0
+        a = [self.reg(x) for x in op.args]
+        ct = c_type(w) if w else ""
+        if c == "const":
+            expr = _lit(op.attrs["value"], w)
+        elif c == "mov":
+            expr = a[0]
+        elif c in ("add", "sub", "mul", "and", "or", "xor"):
+            sym = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}[c]
+            expr = f"({ct})({a[0]} {sym} {a[1]})"
+        elif c == "div":
+            expr = f"({a[1]} ? ({ct})({a[0]} / {a[1]}) : 0)"
+        elif c == "mod":
+            expr = f"({a[1]} ? ({ct})({a[0]} % {a[1]}) : {a[0]})"
+        elif c in ("shl", "shr"):
+            sym = "<<" if c == "shl" else ">>"
+            expr = f"({a[1]} >= {w} ? 0 : ({ct})(({c_type(max(w, 32))}){a[0]} {sym} {a[1]}))"
+        elif c in COMPARE_OPS:
+            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[c]
+            expr = f"{a[0]} {sym} {a[1]}"
+        elif c == "not":
+            expr = f"!{a[0]}" if w == 1 else f"({ct})~{a[0]}"
+        elif c == "zext":
+            expr = f"({ct}){a[0]}"
+        elif c == "trunc":
+            expr = f"({ct}){a[0]}"
+        elif c == "select":
+            expr = f"{a[0]} ? {a[1]} : {a[2]}"
+        elif c == "hdr.valid":
+            h = op.attrs["header"]
+            expr = f"v_{h}"
+        elif c == "pkt.len":
+            expr = "(u32)bpf_xdp_get_buff_len(ctx)" if self.frags else "(u32)(data_end - data)"
+        elif c == "now":
+            expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
+        elif c == "rand":
+            if self.inject_env:
+                x = self.tmp()
+                self.emit(f"u32 {x} = (u32)*env_rand; {x} ^= {x} << 13; {x} ^= {x} >> 17; "
+                          f"{x} ^= {x} << 5; *env_rand = {x};", op.span)
+                expr = x
+            else:
+                expr = "bpf_get_prandom_u32()"
+        elif c == "hash":
+            h = self.tmp()
+            self.emit(f"u64 {h} = {_lit((op.attrs.get('seed', 0) + GOLDEN_GAMMA) % (1 << 64), 64)};",
+                      op.span)
+            for x in op.args:
+                if self.width(x) > 64:
+                    self.emit(f"{h} = cora_mix64({h} ^ (u64)({self.reg(x)} >> 64));")
+                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+                else:
+                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+            expr = f"(u32)({h} ^ ({h} >> 32))"
+        else:
+            raise CoraError(f"the xdp target cannot generate IR op {c}")
+        if w not in (1, 8, 16, 32, 64, 128) and c not in COMPARE_OPS and c != "hdr.valid":
+            expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
+        self.emit(f"{d} = {expr};", op.span)
+
+    def emit_terminator(self, op: Op) -> None:
+        c = op.opcode
+        if c == "br":
+            t, f = op.attrs["targets"]
+            self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
+        elif c == "jmp":
+            self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
+        else:
+            v = op.attrs["verdict"]
+            if self.count_verdicts:
+                self.emit(f"cora_count({XDP_CODES[v]});", op.span)
+            if v == "redirect":
+                self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
+            else:
+                self.emit(f"return {XDP_CODES[v]}; /* {v} */", op.span)
+
+    # -------------------------------------------------------------------------------- main
+    def generate(self) -> str:
+        """Return the whole C source."""
+        self.lines = PRELUDE.strip("\n").split("\n")
+        self.declare_states()
+        if self.count_verdicts:
+            self.emit("static __always_inline void cora_count(u32 code) {", indent=0)
+            self.emit("u64 *c = cora_verdicts.lookup(&code); if (c) *c += 1;")
+            self.emit("}", indent=0)
+        self.emit(f"int {ENTRY}(struct xdp_md *ctx) {{", indent=0)
+        self.emit("void *data = (void *)(long)ctx->data;")
+        self.emit("void *data_end = (void *)(long)ctx->data_end;")
+        if self.uses_env and self.inject_env:
+            self.emit("u32 env_now_key = 0, env_rand_key = 1;")
+            self.emit("u64 *env_now = cora_env.lookup(&env_now_key);")
+            self.emit("u64 *env_rand = cora_env.lookup(&env_rand_key);")
+            self.emit("if (!env_now || !env_rand) return 0; /* aborted: cannot happen */")
+        for name, t in self.p.regs.items():
+            if isinstance(t, RefType):
+                self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
+            else:
+                self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        self.emit_parser()
+        for block in self.p.topological_blocks():
+            self.emit(f"L_{block.label}: ;", indent=0)
+            for op in block.ops:
+                self.emit_op(op)
+        self.emit("}", indent=0)
+        return "\n".join(self.lines) + "\n"
+
+
+def generate_c(program: Program, inject_env: bool = False, count_verdicts: bool = False,
+               frags: bool = False) -> tuple[str, dict[int, tuple[int, int]]]:
+    """C source for bcc and the map of C line -> NF (line, col). See :class:`XdpCodegen`."""
+    gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags)
+    text = gen.generate()
+    return text, gen.line_map

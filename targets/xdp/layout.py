@@ -1,0 +1,73 @@
+"""Byte layout of state keys and values in the kernel (C natural alignment, host order).
+
+Shared by the XDP code generator (which declares the C structs) and the runtime (which packs
+initial entries and unpacks map contents). Integer fields are stored in host byte order
+(x86-64: little-endian) at the offsets of :func:`cora.compiler.ir.entry_layout`; padding is
+zero. An ``lpm`` key is the kernel's ``struct bpf_lpm_trie_key``: a u32 prefix length in host
+order followed by the address in network byte order (kernel Documentation/bpf/map_lpm_trie.rst).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from cora.compiler.ir import StateDecl, c_bytes, entry_layout
+
+_ORDER = sys.byteorder
+
+
+def lpm_key_bytes(state: StateDecl) -> int:
+    """Size of the kernel LPM key: 4 bytes of prefix length + the address bytes."""
+    return 4 + state.key[0].width // 8
+
+
+def key_size(state: StateDecl) -> int:
+    """Bytes of one key as the kernel map holds it."""
+    return lpm_key_bytes(state) if state.kind == "lpm" else state.key_bytes
+
+
+def value_size(state: StateDecl) -> int:
+    """Bytes of one value as the kernel map holds it (per CPU, for per-CPU maps)."""
+    return state.value_bytes
+
+
+def _pack(fields, ints) -> bytes:
+    offsets, size = entry_layout(fields)
+    out = bytearray(size)
+    for f, off, v in zip(fields, offsets, ints):
+        n = c_bytes(f.width)
+        out[off:off + n] = (int(v) & ((1 << f.width) - 1)).to_bytes(n, _ORDER)
+    return bytes(out)
+
+
+def _unpack(fields, data: bytes) -> tuple[int, ...]:
+    offsets, _ = entry_layout(fields)
+    return tuple(int.from_bytes(data[off:off + c_bytes(f.width)], _ORDER) & ((1 << f.width) - 1)
+                 for f, off in zip(fields, offsets))
+
+
+def pack_key(state: StateDecl, key: tuple[int, ...]) -> bytes:
+    """Kernel bytes of a key. For lpm, ``key`` is (address, prefix_len)."""
+    if state.kind == "lpm":
+        addr, plen = key
+        nbytes = state.key[0].width // 8
+        return int(plen).to_bytes(4, _ORDER) + int(addr).to_bytes(nbytes, "big")
+    return _pack(state.key, key)
+
+
+def unpack_key(state: StateDecl, data: bytes) -> tuple[int, ...]:
+    """Key ints from kernel bytes. For lpm: (address, prefix_len)."""
+    if state.kind == "lpm":
+        plen = int.from_bytes(data[:4], _ORDER)
+        return (int.from_bytes(data[4:], "big"), plen)
+    return _unpack(state.key, data)
+
+
+def pack_value(state: StateDecl, value: tuple[int, ...]) -> bytes:
+    """Kernel bytes of one value."""
+    return _pack(state.value, value)
+
+
+def unpack_value(state: StateDecl, data: bytes) -> tuple[int, ...]:
+    """Value ints from the kernel bytes of one value."""
+    return _unpack(state.value, data)
