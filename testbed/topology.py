@@ -21,7 +21,7 @@ import ipaddress
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator
 
 from pyroute2 import IPRoute, netns
