@@ -196,3 +196,28 @@ def test_unreadable_metadata_is_clear():
             pins.read_metadata(ifname)
     finally:
         pins.remove_metadata(ifname)
+
+
+def test_ensure_bpffs_mounts_when_missing():
+    # In a child process with its own, private mount namespace: unmount bpffs there (the
+    # machine's mount is untouched) and let ensure_bpffs mount it again.
+    import subprocess
+    import sys
+    script = r"""
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS, MS_REC, MS_PRIVATE, MNT_DETACH = 0x00020000, 0x4000, 0x40000, 2
+assert libc.unshare(CLONE_NEWNS) == 0, os.strerror(ctypes.get_errno())
+assert libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) == 0
+from cora.runtime import pins
+while pins.bpffs_mounted():
+    assert libc.umount2(b"/sys/fs/bpf", MNT_DETACH) == 0, os.strerror(ctypes.get_errno())
+assert not pins.bpffs_mounted()
+pins.ensure_bpffs()
+assert pins.bpffs_mounted()
+print("remounted")
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "remounted", out.stderr
+    assert pins.bpffs_mounted()  # ours, in the test's namespace, is still there
