@@ -127,3 +127,24 @@ def _read_pcapng(path: Path) -> list[tuple[int, bytes]]:
 def read_frames(path: str | Path) -> list[bytes]:
     """Only the frames of :func:`read_pcap` (bytes, file order). Raises as it does."""
     return [frame for _, frame in read_pcap(path)]
+
+
+def replay(path: str | Path, ifname: str, netns: str | None = None, count: int | None = None,
+           rate_pps: float | None = None, seconds: float | None = None):
+    """Send a capture's frames out of ``ifname`` (in ``netns``) with the live-frames
+    generator, cycling through them in file order (see
+    :meth:`cora.testbed.trafficgen.TrafficGen.send` for count/rate/seconds; by default one
+    pass). Timestamps are not reproduced: the pace is ``rate_pps`` or as fast as possible.
+
+    Returns:
+        :class:`cora.testbed.trafficgen.SendReport`.
+
+    Raises:
+        InputError: unreadable capture, no sendable frame, more frames than the generator
+            holds (4,096).
+        EnvironmentProblem / KernelError: as TrafficGen does.
+    """
+    from cora.testbed.trafficgen import TrafficGen
+    frames = read_frames(path)
+    with TrafficGen(ifname, netns) as gen:
+        return gen.send(frames, count=count, rate_pps=rate_pps, seconds=seconds)

@@ -100,3 +100,14 @@ def test_synthetic_flows():
                 dict(proto="sctp")]:
         with pytest.raises(InputError):
             synthetic_flows(**{"n_flows": 1, "size_bytes": 64, **bad})
+
+
+def test_replay_a_capture(bcc_module):
+    from cora.testbed.replay import replay
+    path = "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap"
+    frames = [f for f in read_frames(path) if 14 <= len(f) <= MAX_FRAME_BYTES]
+    with two_node() as topo, RxCounter("veth0", topo.ns("dut")) as rx:
+        report = replay(path, "veth0", topo.ns("gen"), count=3 * len(frames))
+        assert report.frames_sent == 3 * len(frames)
+        assert rx.wait_for(report.frames_sent) == report.frames_sent
+        assert rx.read()[1] == 3 * sum(len(f) for f in frames)
