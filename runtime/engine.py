@@ -12,6 +12,7 @@ by key; lpm: key ``[address, prefix_len]``; arrays: only slots whose value is no
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 from cora.compiler.ir import Program, StateDecl
@@ -86,12 +87,7 @@ class KernelEngine:
         for state in self.program.states:
             fd = self.loaded.map_fds[state.name]
             if state.kind in ("array", "percpu_array"):
-                percpu = state.kind == "percpu_array"
-                zero = bytes(value_size(state))
-                for k, v in bpf_syscall.map_items(fd, 4, value_size(state), percpu):
-                    vals = v if percpu else [v]
-                    if any(any(x) for x in vals):
-                        bpf_syscall.map_update(fd, k, zero, 0, percpu=percpu)
+                _zero_array(fd, state.capacity, value_size(state), state.kind == "percpu_array")
             else:
                 for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
                     bpf_syscall.map_delete(fd, k)
@@ -136,8 +132,13 @@ class KernelEngine:
         state = self.program.state(name)
         percpu = state.kind == "percpu_array"
         out = []
-        for k, v in bpf_syscall.map_items(self.loaded.map_fds[name], key_size(state),
-                                          value_size(state), percpu):
+        fd = self.loaded.map_fds[name]
+        if state.kind in ("array", "percpu_array"):
+            items = [(i.to_bytes(4, "little"), v) for i, v in
+                     enumerate(_read_array(fd, state.capacity, value_size(state), percpu))]
+        else:
+            items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
+        for k, v in items:
             value = _sum_percpu(state, v) if percpu else unpack_value(state, v)
             if state.kind in ("array", "percpu_array") and not any(value):
                 continue
@@ -158,6 +159,67 @@ class KernelEngine:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _BatchAttr(ctypes.Structure):
+    """``union bpf_attr`` member of the BPF_MAP_*_BATCH commands (include/uapi/linux/bpf.h)."""
+
+    _fields_ = [("in_batch", ctypes.c_uint64), ("out_batch", ctypes.c_uint64),
+                ("keys", ctypes.c_uint64), ("values", ctypes.c_uint64),
+                ("count", ctypes.c_uint32), ("map_fd", ctypes.c_uint32),
+                ("elem_flags", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
+
+
+BPF_MAP_LOOKUP_BATCH = 24
+BPF_MAP_UPDATE_BATCH = 26
+
+
+def _zero_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> None:
+    """Set every slot of an array map to zero with one BPF_MAP_UPDATE_BATCH call."""
+    from cora.runtime import bpf_syscall
+
+    stride = (value_bytes + 7) // 8 * 8 * bpf_syscall.possible_cpus() if percpu else value_bytes
+    keys = (ctypes.c_uint32 * slots)(*range(slots))
+    values = ctypes.create_string_buffer(stride * slots)
+    attr = _BatchAttr(keys=ctypes.addressof(keys), values=ctypes.addressof(values),
+                      count=slots, map_fd=fd)
+    bpf_syscall.bpf_call(BPF_MAP_UPDATE_BATCH, attr, f"zeroing array map fd {fd}")
+
+
+def _read_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> list[bytes | list[bytes]]:
+    """Every slot of an array map, read with BPF_MAP_LOOKUP_BATCH (one or few calls)."""
+    import errno as _errno
+
+    from cora.runtime import bpf_syscall
+    from cora.errors import KernelError
+
+    ncpu = bpf_syscall.possible_cpus() if percpu else 1
+    stride = (value_bytes + 7) // 8 * 8 * ncpu if percpu else value_bytes
+    keys = (ctypes.c_uint32 * slots)()
+    values = ctypes.create_string_buffer(stride * slots)
+    out_batch = ctypes.c_uint32(0)
+    got = 0
+    in_ptr = 0
+    while got < slots:
+        attr = _BatchAttr(in_batch=in_ptr, out_batch=ctypes.addressof(out_batch),
+                          keys=ctypes.addressof(keys) + 4 * got,
+                          values=ctypes.addressof(values) + stride * got,
+                          count=slots - got, map_fd=fd)
+        try:
+            bpf_syscall.bpf_call(BPF_MAP_LOOKUP_BATCH, attr, f"reading array map fd {fd}")
+        except KernelError as exc:
+            if getattr(exc, "errno", None) != _errno.ENOENT:
+                raise
+            got += attr.count
+            break
+        got += attr.count
+        in_ptr = ctypes.addressof(out_batch)
+    raw = values.raw
+    out = []
+    for i in range(got):
+        chunk = raw[i * stride:(i + 1) * stride]
+        out.append(bpf_syscall.split_percpu(chunk, value_bytes) if percpu else chunk)
+    return out
 
 
 def _sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:

@@ -148,10 +148,8 @@ class XdpCodegen:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
-        if used & set(L4_HEADERS):
-            used |= {"ipv4", "ipv6"}
-        if used & {"ipv4", "ipv6"}:
-            used |= {"vlan"}
+        if used & {*L4_HEADERS, "ipv4", "ipv6"}:
+            used |= {"ipv4", "ipv6", "vlan"}
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
 
@@ -179,13 +177,18 @@ class XdpCodegen:
             if s.kind == "lpm":
                 nbytes = s.key[0].width // 8
                 self.emit(f"struct {cname}_key {{ u32 prefixlen; u8 addr[{nbytes}]; }};", indent=0)
+            elif s.kind in ("array", "percpu_array"):
+                # array maps take a plain u32 index as key (bcc rejects a struct key here)
+                self.emit(f"typedef u32 {cname}_index_t;", indent=0)
             else:
                 fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.key)
                 self.emit(f"struct {cname}_key {{ {fields} }};", indent=0)
             fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.value)
             self.emit(f"struct {cname}_value {{ {fields} }};", indent=0)
             flags = "BPF_F_NO_PREALLOC" if s.kind == "lpm" else "0"
-            self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", struct {cname}_key, '
+            ktype = (f"{cname}_index_t" if s.kind in ("array", "percpu_array")
+                     else f"struct {cname}_key")
+            self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
                       f"struct {cname}_value, {cname}, {s.capacity}, {flags});", indent=0)
         if self.uses_env and self.inject_env:
             # slot 0: now() in ns, written by the runtime before each frame;
@@ -340,6 +343,9 @@ class XdpCodegen:
     def emit_key(self, state: StateDecl, args: tuple[str, ...], span) -> str:
         k = self.tmp()
         cname = map_c_name(state)
+        if state.kind in ("array", "percpu_array"):
+            self.emit(f"u32 {k} = {self.reg(args[0])};", span)
+            return k
         self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
         if state.kind == "lpm":
             addr = self.reg(args[0])

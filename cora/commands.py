@@ -1,0 +1,210 @@
+"""``cora check``, ``cora compile``, ``cora run``, ``cora bench`` and ``cora demo``.
+
+The exact forms and JSON shapes are a contract other tools depend on (see README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from cora.errors import CoraError, InputError
+
+
+def register(sub) -> None:
+    """Add this module's subcommands to the top-level argparse ``sub``-parsers."""
+    p = sub.add_parser("check", help="type-check an NF; print diagnostics")
+    p.add_argument("nf", help="NF source file (.nf)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("compile", help="compile an NF for a target")
+    p.add_argument("nf")
+    p.add_argument("--target", default="xdp", help="code-generation target (default xdp)")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="directory for the generated C, the printed IR and the map layout")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)")
+    p.add_argument("nf")
+    p.add_argument("--pcap", required=True, metavar="IN")
+    p.add_argument("--engine", choices=("kernel", "interp", "both"), default="both")
+    p.add_argument("--out", metavar="OUT.pcap", help="write the frames that were not dropped")
+    p.add_argument("--state-out", metavar="S.json", help="write the state after the last frame")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="kernel ns/packet of the compiled NF (BPF_PROG_TEST_RUN)")
+    p.add_argument("nf")
+    p.add_argument("--pcap", required=True, metavar="IN")
+    p.add_argument("--repeat", type=int, default=10000, help="repetitions per sampled frame")
+    p.add_argument("--samples", type=int, default=200, help="frames sampled from the pcap")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("demo", help="the main job: firewall on real captures and a live testbed")
+    p.add_argument("--nf", default=None, help="NF to demo (default: netfuncs/firewall.nf)")
+    p.add_argument("--seconds", type=float, default=3.0, help="live traffic duration")
+    p.add_argument("--traces", default=None, help="folder of .pcap captures")
+    p.set_defaults(func=cmd_demo)
+
+
+# ------------------------------------------------------------------------------------ check
+def _compile(path: str):
+    """Compile an NF file or print its diagnostics and raise (exit 1)."""
+    from cora.compiler.diagnostics import CompileError
+    from cora.compiler.driver import compile_file
+
+    try:
+        return compile_file(path)
+    except CompileError as exc:
+        sys.stderr.write(exc.rendered.rstrip("\n") + "\n")
+        raise CoraError(f"{len(exc.diagnostics)} error(s) in {path}") from None
+
+
+def cmd_check(args) -> int:
+    """Print every diagnostic of the file; exit 1 if there is any error."""
+    from cora.compiler.diagnostics import format_diagnostics
+    from cora.compiler.driver import check_source, read_source
+
+    text = read_source(args.nf)
+    diags = check_source(text, args.nf)
+    if diags:
+        sys.stderr.write(format_diagnostics(diags, text).rstrip("\n") + "\n")
+        errors = sum(1 for d in diags if d.severity == "error")
+        sys.stderr.write(f"{errors} error(s)\n")
+        return 1 if errors else 0
+    return 0
+
+
+# ---------------------------------------------------------------------------------- compile
+def layout_json(program) -> dict:
+    """Map layout metadata (names, kinds, field widths, kernel key/value sizes)."""
+    from cora.targets.xdp.codegen import map_c_name
+    from cora.targets.xdp.layout import key_size, value_size
+
+    return {"nf": program.name, "maps": [
+        {"name": s.name, "kernel_name": map_c_name(s), "kind": s.kind, "capacity": s.capacity,
+         "on_full": s.on_full, "origin": s.origin,
+         "key": [{"name": f.name, "bits": f.width} for f in s.key],
+         "value": [{"name": f.name, "bits": f.width} for f in s.value],
+         "key_bytes": key_size(s), "value_bytes": value_size(s)} for s in program.states]}
+
+
+def cmd_compile(args) -> int:
+    """Write DIR/prog.c, DIR/prog.ir and DIR/maps.json."""
+    from cora.targets import get_target
+
+    target = get_target(args.target)
+    program = _compile(args.nf)
+    reasons = target.unsupported(program)
+    if reasons:
+        raise CoraError(f"{args.nf} cannot run on target {target.name}: " + "; ".join(reasons))
+    artifact = target.generate(program, count_verdicts=True)
+    out = Path(args.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in artifact.files.items():
+            (out / name).write_text(text)
+        (out / "maps.json").write_text(json.dumps(layout_json(program), indent=2) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write to {out}: {exc.strerror}") from None
+    print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- run
+def _read_pcap(path: str):
+    from cora.testbed.replay import read_pcap
+
+    return read_pcap(path)
+
+
+def _write_pcap(path: str, outputs) -> int:
+    import dpkt
+
+    n = 0
+    try:
+        with open(path, "wb") as fh:
+            w = dpkt.pcap.Writer(fh, nano=True)
+            for ts, verdict, frame in outputs:
+                if verdict != "drop" and verdict != "aborted":
+                    w.writepkt(frame, ts=ts / 1e9)
+                    n += 1
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    return n
+
+
+def _write_json(path: str, obj) -> None:
+    try:
+        Path(path).write_text(json.dumps(obj, indent=1) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def cmd_run(args) -> int:
+    """Run every frame of the pcap in order; report verdicts, mismatches, ns/packet."""
+    from cora.runtime.run import run_frames
+
+    program = _compile(args.nf)
+    frames = _read_pcap(args.pcap)
+    report = run_frames(program, frames, engine=args.engine, keep_outputs=bool(args.out))
+    if args.out:
+        _write_pcap(args.out, report.outputs)
+    if args.state_out:
+        _write_json(args.state_out, report.state)
+    if args.json:
+        print(json.dumps(report.summary()))
+    else:
+        v = report.verdicts
+        source = {"kernel": "kernel (BPF_PROG_TEST_RUN, measured)",
+                  "interp": "interpreter (wall time, measured)",
+                  "both": "kernel (BPF_PROG_TEST_RUN, measured)"}[args.engine]
+        print(f"{program.name}: {report.packets} packets from {args.pcap} "
+              f"({report.skipped} skipped, shorter than 14 bytes), engine {args.engine}")
+        print("  verdicts: " + ", ".join(f"{k} {v[k]}" for k in v))
+        if args.engine == "both":
+            print(f"  kernel vs interpreter mismatches: {report.mismatches}")
+            for d in report.details:
+                print(f"    frame {d.index}: {d.what}: {d.detail}")
+        print(f"  {report.ns_per_packet:.1f} ns/packet, {source}")
+    return 1 if report.mismatches else 0
+
+
+# ------------------------------------------------------------------------------------ bench
+def cmd_bench(args) -> int:
+    """ns/packet of the deployable program over the pcap's frames."""
+    from cora.runtime.loader import load_xdp
+    from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
+    from cora.targets import get_target
+
+    if args.repeat < 1 or args.samples < 1:
+        raise CoraError("--repeat and --samples must be at least 1")
+    program = _compile(args.nf)
+    frames = [f for _, f in _read_pcap(args.pcap) if len(f) >= 14]
+    if not frames:
+        raise InputError(f"{args.pcap} has no frame of at least 14 bytes")
+    artifact = get_target("xdp").generate(program, count_verdicts=True, frags=False)
+    frames = [f for f in frames if len(f) <= 3520] or frames
+    with load_xdp(artifact) as loaded:
+        ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
+                                   max_samples=args.samples)
+    result = {"ns_per_packet": round(ns, 2), "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
+              "packets": len(frames), "sampled": len(sample_evenly(frames, args.samples)),
+              "repeat": args.repeat, "nf": program.name, "source": "measured (BPF_PROG_TEST_RUN)"}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{program.name}: {ns:.1f} ns/packet (= {result['rate_mpps_one_core']} Mpps on one "
+              f"core), {result['sampled']} of {len(frames)} frames x {args.repeat} repeats, "
+              f"measured with BPF_PROG_TEST_RUN")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    """The main job (see cora.testbed.demo)."""
+    from cora.testbed.demo import run_demo
+
+    return run_demo(nf=args.nf, seconds=args.seconds, traces=args.traces)
