@@ -66,7 +66,7 @@ class KernelEngine:
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
         self.loaded = load_xdp(artifact)
         try:
-            self._env_fd = self.loaded.table("cora_env").get_fd() if self.uses_env else None
+            self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
             self.reset()
         except BaseException:
             self.loaded.close()
@@ -81,7 +81,7 @@ class KernelEngine:
     def reset(self) -> None:
         """Empty every map, reload declared initial entries, reseed rand() with 1."""
         from cora.runtime import bpf_syscall
-        from cora.runtime.loader import _load_initial_entries
+        from cora.runtime.loader import load_initial_entries
         from cora.targets.xdp.layout import key_size, value_size
 
         for state in self.program.states:
@@ -91,7 +91,7 @@ class KernelEngine:
             else:
                 for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
                     bpf_syscall.map_delete(fd, k)
-            _load_initial_entries(self.loaded, state, self.loaded.table(state.name))
+            load_initial_entries(fd, state)
         if self.uses_env:
             self._set_env(0, 0)
             self._set_env(1, 1)

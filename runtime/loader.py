@@ -67,14 +67,17 @@ class LoadedXdp:
     prog_fd: int
     map_fds: dict[str, int] = field(default_factory=dict)
 
-    def table(self, name: str):
-        """bcc's table object for a state name or an internal map (``cora_env``)."""
+    def map_fd(self, name: str) -> int:
+        """The fd of a state's map, or of an internal map (``cora_env``, ``cora_verdicts``).
+
+        Raises:
+            KeyError: no such map in the program.
+        """
         try:
-            state = self.artifact.program.state(name)
-            name = map_c_name(state)
+            name = map_c_name(self.artifact.program.state(name))
         except KeyError:
             pass
-        return self.bpf.get_table(name)
+        return _table_fd(self.bpf, name)
 
     def close(self) -> None:
         """Release the program and maps (what is pinned or attached stays in the kernel)."""
@@ -90,6 +93,17 @@ class LoadedXdp:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _table_fd(bpf, name: str) -> int:
+    """A map's fd from libbcc directly (bcc's Python table classes reject some layouts, e.g.
+    per-CPU values shorter than 8 bytes, that the kernel accepts)."""
+    import bcc
+
+    fd = bcc.lib.bpf_table_fd(bpf.module, name.encode())
+    if fd < 0:
+        raise KeyError(name)
+    return fd
 
 
 def _nf_line(artifact: Artifact, log: str) -> str:
@@ -169,13 +183,14 @@ def load_xdp(artifact: Artifact) -> LoadedXdp:
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     try:
         flags = BPF_F_XDP_HAS_FRAGS if artifact.options.get("frags") else 0
-        prog_fd, log = _prog_load_xdp(bpf.dump_func(ENTRY), artifact.program.name, flags)
+        prog_fd, log = _prog_load_xdp(bpf.dump_func(ENTRY.encode()), artifact.program.name,
+                                      flags)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
             # shows the C lines (and their /* @line:col */ NF tags) it stopped at.
             with _capture_fd2() as captured:
                 try:
-                    bpf.load_func(ENTRY, bcc.BPF.XDP)
+                    bpf.load_func(ENTRY.encode(), bcc.BPF.XDP)
                 except Exception:
                     pass
             log = captured["text"] or log
@@ -186,27 +201,28 @@ def load_xdp(artifact: Artifact) -> LoadedXdp:
                               f"this line (a cora bug, please report it):\n{tail}")
         loaded = LoadedXdp(artifact, bpf, prog_fd)
         for state in artifact.program.states:
-            table = bpf.get_table(map_c_name(state))
-            loaded.map_fds[state.name] = table.get_fd()
-            _load_initial_entries(loaded, state, table)
+            fd = _table_fd(bpf, map_c_name(state))
+            loaded.map_fds[state.name] = fd
+            load_initial_entries(fd, state)
         return loaded
     except BaseException:
         bpf.cleanup()
         raise
 
 
-def _load_initial_entries(loaded: LoadedXdp, state, table) -> None:
-    """Write a state's declared initial entries into its map."""
+def load_initial_entries(fd: int, state) -> None:
+    """Write a state's declared initial entries into its map ``fd`` (per-CPU: the value on
+    CPU 0, zeros elsewhere, so the summed value is the declared one)."""
     if not state.init:
         return
     from cora.runtime import bpf_syscall
 
-    fd = table.get_fd()
     for key, value in state.init:
         kb = pack_key(state, key)
         vb = pack_value(state, value)
         if state.kind == "percpu_array":
-            ncpu = bpf_syscall.possible_cpus()
-            stride = (len(vb) + 7) // 8 * 8
-            vb = (vb + bytes(stride - len(vb))) * ncpu
-        bpf_syscall.map_update(fd, kb, vb, 0)
+            zero = bytes(len(vb))
+            bpf_syscall.map_update(fd, kb, [vb] + [zero] * (bpf_syscall.possible_cpus() - 1),
+                                   0, percpu=True)
+        else:
+            bpf_syscall.map_update(fd, kb, vb, 0)
