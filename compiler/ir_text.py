@@ -168,7 +168,8 @@ def _parse_ints(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x.strip())
 
 
-def _parse_state(line: str) -> StateDecl:
+def parse_state(line: str) -> StateDecl:
+    """Parse one `state ...` line (as printed by :func:`print_state`)."""
     line, span = _split_span(line)
     m = re.fullmatch(
         r"state (\w+): (\w+) key\(([^)]*)\) value\(([^)]*)\) capacity (\d+)"
@@ -278,7 +279,7 @@ def parse_program(text: str) -> Program:
             elif line.startswith("source "):
                 program.source = line[7:].strip()
             elif line.startswith("state "):
-                program.states.append(_parse_state(line))
+                program.states.append(parse_state(line))
             elif not line.startswith(" ") and line.endswith(":"):
                 block = Block(line[:-1])
                 program.blocks.append(block)

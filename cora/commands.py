@@ -78,22 +78,10 @@ def cmd_check(args) -> int:
 
 
 # ---------------------------------------------------------------------------------- compile
-def layout_json(program) -> dict:
-    """Map layout metadata (names, kinds, field widths, kernel key/value sizes)."""
-    from cora.targets.xdp.codegen import map_c_name
-    from cora.targets.xdp.layout import key_size, value_size
-
-    return {"nf": program.name, "maps": [
-        {"name": s.name, "kernel_name": map_c_name(s), "kind": s.kind, "capacity": s.capacity,
-         "on_full": s.on_full, "origin": s.origin,
-         "key": [{"name": f.name, "bits": f.width} for f in s.key],
-         "value": [{"name": f.name, "bits": f.width} for f in s.value],
-         "key_bytes": key_size(s), "value_bytes": value_size(s)} for s in program.states]}
-
-
 def cmd_compile(args) -> int:
     """Write DIR/prog.c, DIR/prog.ir and DIR/maps.json."""
     from cora.targets import get_target
+    from cora.targets.xdp.layout import maps_metadata
 
     target = get_target(args.target)
     program = _compile(args.nf)
@@ -106,7 +94,7 @@ def cmd_compile(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in artifact.files.items():
             (out / name).write_text(text)
-        (out / "maps.json").write_text(json.dumps(layout_json(program), indent=2) + "\n")
+        (out / "maps.json").write_text(json.dumps(maps_metadata(program), indent=2) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
     print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")

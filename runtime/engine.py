@@ -119,7 +119,7 @@ class KernelEngine:
         raw = bpf_syscall.map_lookup(fd, pack_key(state, key), value_size(state), percpu)
         if raw is None:
             return None
-        value = _sum_percpu(state, raw) if percpu else unpack_value(state, raw)
+        value = sum_percpu(state, raw) if percpu else unpack_value(state, raw)
         if state.kind in ("array", "percpu_array") and not any(value):
             return None
         return value
@@ -139,7 +139,7 @@ class KernelEngine:
         else:
             items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
         for k, v in items:
-            value = _sum_percpu(state, v) if percpu else unpack_value(state, v)
+            value = sum_percpu(state, v) if percpu else unpack_value(state, v)
             if state.kind in ("array", "percpu_array") and not any(value):
                 continue
             out.append((unpack_key(state, k), value))
@@ -222,7 +222,8 @@ def _read_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> list[byt
     return out
 
 
-def _sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
+def sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
+    """Sum per-CPU copies of one value field by field (wrapping at each field's width)."""
     from cora.targets.xdp.layout import unpack_value
 
     total = [0] * len(state.value)

@@ -71,3 +71,26 @@ def pack_value(state: StateDecl, value: tuple[int, ...]) -> bytes:
 def unpack_value(state: StateDecl, data: bytes) -> tuple[int, ...]:
     """Value ints from the kernel bytes of one value."""
     return _unpack(state.value, data)
+
+
+def maps_metadata(program) -> dict:
+    """Map layout of a program as JSON-ready data: per state its NF name, kernel map name,
+    kind, capacity, full policy, key/value fields (name, bits), kernel key/value sizes, and
+    the IR declaration line (``state``) that :func:`state_from_metadata` reads back."""
+    from cora.compiler.ir_text import print_state
+    from cora.targets.xdp.codegen import map_c_name
+
+    return {"nf": program.name, "maps": [
+        {"name": s.name, "kernel_name": map_c_name(s), "kind": s.kind, "capacity": s.capacity,
+         "on_full": s.on_full, "origin": s.origin,
+         "key": [{"name": f.name, "bits": f.width} for f in s.key],
+         "value": [{"name": f.name, "bits": f.width} for f in s.value],
+         "key_bytes": key_size(s), "value_bytes": value_size(s), "state": print_state(s)}
+        for s in program.states]}
+
+
+def state_from_metadata(entry: dict) -> StateDecl:
+    """The :class:`StateDecl` of one ``maps_metadata`` entry."""
+    from cora.compiler.ir_text import parse_state
+
+    return parse_state(entry["state"])

@@ -1,0 +1,94 @@
+"""``cora deploy``, ``cora stats`` and ``cora undeploy`` (see :mod:`cora.runtime.deploy`)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+
+def register(sub) -> None:
+    """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
+    p = sub.add_parser("deploy", help="attach an NF to an interface, maps pinned in bpffs")
+    p.add_argument("nf")
+    p.add_argument("--dev", required=True, metavar="IF")
+    p.add_argument("--netns", metavar="NS", help="named network namespace of the interface")
+    p.add_argument("--mode", choices=("native", "generic"), default="native")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF")
+    p.add_argument("--dev", required=True, metavar="IF")
+    p.add_argument("--netns", metavar="NS")
+    p.add_argument("--interval", type=float, default=0.0, metavar="S",
+                   help="sample twice, S seconds apart, and report rates (Mpps)")
+    p.add_argument("--top", type=int, default=10, help="entries shown per map (text output)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("undeploy", help="detach the NF and unpin its maps")
+    p.add_argument("--dev", required=True, metavar="IF")
+    p.add_argument("--netns", metavar="NS")
+    p.set_defaults(func=cmd_undeploy)
+
+
+def cmd_deploy(args) -> int:
+    """Compile, load, pin and attach."""
+    from cora.commands import _compile
+    from cora.runtime.deploy import deploy, require_root
+
+    require_root()
+    program = _compile(args.nf)
+    meta = deploy(program, args.dev, args.netns, args.mode)
+    where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
+    print(f"{program.name}: attached to {where} as XDP program id {meta['prog_id']} "
+          f"({args.mode}); maps pinned under {meta['pins']}")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    """Print verdict counters (and rates) and map contents."""
+    from cora.runtime.deploy import read_stats, require_root
+
+    require_root()
+    first = read_stats(args.dev, args.netns)
+    rates = None
+    if args.interval > 0:
+        t0 = time.monotonic()
+        time.sleep(args.interval)
+        second = read_stats(args.dev, args.netns)
+        dt = time.monotonic() - t0
+        rates = {k: (second["verdicts"][k] - first["verdicts"][k]) / dt / 1e6
+                 for k in first["verdicts"]}
+        rates["total"] = sum(rates.values())
+        first = second
+    if args.json:
+        out = dict(first)
+        if rates is not None:
+            out["rate_mpps"] = {k: round(v, 4) for k, v in rates.items()}
+        print(json.dumps(out))
+        return 0
+    print(f"{first['nf']} on {args.dev}" + (f" (namespace {args.netns})" if args.netns else "")
+          + f": program id {first['prog_id']}, "
+          + ("attached" if first["attached"] else "NOT attached (pins only)"))
+    print("  verdicts: " + ", ".join(f"{k} {v}" for k, v in first["verdicts"].items()))
+    if rates is not None:
+        print(f"  rate over {args.interval:g} s (measured): {rates['total']:.3f} Mpps ("
+              + ", ".join(f"{k} {v:.3f}" for k, v in rates.items() if k != "total" and v) + ")")
+    for name, rows in first["maps"].items():
+        print(f"  map {name}: {len(rows)} entries")
+        for row in rows[:args.top]:
+            print(f"    {row['key']} -> {row['value']}")
+        if len(rows) > args.top:
+            print(f"    ... {len(rows) - args.top} more (use --json for all)")
+    return 0
+
+
+def cmd_undeploy(args) -> int:
+    """Detach and unpin."""
+    from cora.runtime.deploy import require_root, undeploy
+
+    require_root()
+    res = undeploy(args.dev, args.netns)
+    where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
+    print(f"{where}: " + ("detached; " if res["detached"] else "no cora program was attached; ")
+          + f"removed {len(res['unpinned'])} pins/directories")
+    return 0
