@@ -106,10 +106,13 @@ fn live(k: Flow, t: u64) -> bool {
     return true;
 }
 
-// Create or refresh the entry `k` for a packet sent by the originator (from_orig) or the
-// responder; TCP RST deletes it, FIN sets the sender's bit, a SYN from the originator clears them.
-fn track(k: Flow, t: u64, from_orig: bool) {
-    let fin = conns[k].fin;
+// Create (exists false) or refresh (exists true) the entry `k` for a packet sent by the
+// originator (from_orig) or the responder; TCP RST deletes it, FIN sets the sender's bit, a
+// SYN from the originator clears them. A live entry is refreshed in place, field by field:
+// an LRU map update would allocate a new element for every packet.
+fn track(k: Flow, t: u64, from_orig: bool, exists: bool) {
+    let old_fin = conns[k].fin;
+    let fin = old_fin;
     if (tcp.valid) {
         if ((tcp.flags & TCP_RST) != 0) {
             delete conns[k];
@@ -120,7 +123,12 @@ fn track(k: Flow, t: u64, from_orig: bool) {
             if (from_orig) { fin = fin | FIN_ORIG; } else { fin = fin | FIN_REPLY; }
         }
     }
-    conns[k] = Conn { last_ns: t, fin: fin };
+    if (exists) {
+        conns[k].last_ns = t;
+        if (fin != old_fin) { conns[k].fin = fin; }
+    } else {
+        conns[k] = Conn { last_ns: t, fin: fin };
+    }
 }
 
 fn service_port(port: u16) -> bool {
@@ -207,6 +215,6 @@ on packet {
         }
     }
     // 4b (found) and new connections from rules 3 and 4e: create or refresh the entry.
-    track(conn, t, from_orig);
+    track(conn, t, from_orig, found);
     pass;
 }

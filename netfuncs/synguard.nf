@@ -14,8 +14,8 @@
 // Established records
 //   A source gets a record when it sends a TCP segment with ACK set and SYN and RST clear (the
 //   third packet of a handshake, or any later segment of a connection) to a destination that
-//   is not under attack. Records older than KNOWN_TTL_NS (1 hour since the last such segment)
-//   count as absent. Records are not learned during an attack, so a flood that starts during
+//   is not under attack. Records older than KNOWN_TTL_NS (1 hour since the last such segment;
+//   the time is refreshed at most once per KNOWN_REFRESH_NS, 1 s) count as absent. Records are not learned during an attack, so a flood that starts during
 //   an attack cannot register its sources.
 //
 // Honest limits
@@ -41,6 +41,7 @@ const SYN_THRESHOLD: u32 = 1000;
 const ATTACK_HOLD_NS: u64 = 10_000_000_000;
 const SRC_SYN_LIMIT: u32 = 20;
 const KNOWN_TTL_NS: u64 = 3_600_000_000_000;
+const KNOWN_REFRESH_NS: u64 = 1_000_000_000;
 
 const STAT_SYN: u32 = 0;
 const STAT_DROP_UNKNOWN: u32 = 1;
@@ -67,30 +68,32 @@ on packet {
     let syn = (tcp.flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
 
     if (!syn) {
-        // Learn established sources, but only in peacetime.
+        // Learn established sources, but only in peacetime. The record is refreshed at most
+        // once per KNOWN_REFRESH_NS: an LRU map update allocates an element.
         if ((tcp.flags & (TCP_ACK | TCP_SYN | TCP_RST)) == TCP_ACK
             && t >= dst_windows[dst].attack_until_ns) {
-            known[src] = t;
+            if (!(src in known) || t >= known[src] + KNOWN_REFRESH_NS) { known[src] = t; }
         }
         pass;
     }
 
-    // Count the SYN in the destination's window.
+    // Count the SYN in the destination's window: the first SYN of a window writes the whole
+    // entry, later ones only the counter, in place.
     count(STAT_SYN);
     let w = dst_windows[dst];
-    let start_ns = w.start_ns;
-    let syns = w.syns;
-    if (t >= start_ns + WINDOW_NS || t < start_ns) {
-        start_ns = t;
-        syns = 0;
+    let syns: u32 = 1;
+    if (t >= w.start_ns + WINDOW_NS || t < w.start_ns) {
+        dst_windows[dst] = DstWindow { start_ns: t, syns: 1, attack_until_ns: w.attack_until_ns };
+    } else {
+        syns = w.syns + 1;
+        dst_windows[dst].syns = syns;
     }
-    syns += 1;
     let attack_until_ns = w.attack_until_ns;
     if (syns > SYN_THRESHOLD) {
         if (syns == SYN_THRESHOLD + 1) { count(STAT_ATTACK); }
         attack_until_ns = t + ATTACK_HOLD_NS;
+        dst_windows[dst].attack_until_ns = attack_until_ns;
     }
-    dst_windows[dst] = DstWindow { start_ns: start_ns, syns: syns, attack_until_ns: attack_until_ns };
     if (t >= attack_until_ns) { pass; }
 
     // Under attack: only known sources, each at a limited SYN rate.
@@ -99,14 +102,13 @@ on packet {
         drop;
     }
     let s = src_windows[src];
-    let src_start_ns = s.start_ns;
-    let src_syns = s.syns;
-    if (t >= src_start_ns + WINDOW_NS || t < src_start_ns) {
-        src_start_ns = t;
-        src_syns = 0;
+    let src_syns: u32 = 1;
+    if (t >= s.start_ns + WINDOW_NS || t < s.start_ns) {
+        src_windows[src] = SrcWindow { start_ns: t, syns: 1 };
+    } else {
+        src_syns = s.syns + 1;
+        src_windows[src].syns = src_syns;
     }
-    src_syns += 1;
-    src_windows[src] = SrcWindow { start_ns: src_start_ns, syns: src_syns };
     if (src_syns > SRC_SYN_LIMIT) {
         count(STAT_DROP_RATE);
         drop;

@@ -44,6 +44,14 @@ def test_peacetime_syns_pass_and_acks_make_sources_known(sg):
     assert sg.get("dst_windows", (ip(SERVER),)) == (1 * S, 1, 0)
 
 
+def test_known_record_is_refreshed_at_most_once_per_second(sg):
+    for t in (2 * S, 2 * S + S // 2, 3 * S - 1):
+        sg.send(tcp("192.0.2.1", SERVER, 40000, 80, "A"), t)
+    assert sg.get("known", (ip("192.0.2.1"),)) == (2 * S,)
+    sg.send(tcp("192.0.2.1", SERVER, 40000, 80, "A"), 3 * S)
+    assert sg.get("known", (ip("192.0.2.1"),)) == (3 * S,)
+
+
 def test_flood_turns_on_mitigation_for_unknown_sources(sg):
     verdicts = flood(sg, 25, 5 * S)
     assert verdicts == ["pass"] * 20 + ["drop"] * 5          # the 21st SYN crosses
