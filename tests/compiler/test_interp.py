@@ -29,6 +29,10 @@ from .test_interp_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
 
 TRACES = Path("/work/shared/traces/tcpdump")
 
+#: Explicit MAC addresses for every scapy Ether(): without them scapy resolves the destination
+#: MAC by ARP / neighbour discovery on the host's network, which a test must never do.
+MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
+
 
 @functools.lru_cache(maxsize=1)
 def trace_records() -> list[tuple[str, list[tuple[int, bytes]]]]:
@@ -114,7 +118,7 @@ def test_flowcount_touched_and_full_map():
     p = flowcount_ir()
     p.states[0].capacity = 2
     it = Interpreter(p)
-    frames = [bytes(Ether() / IP(src=f"10.0.0.{i}", dst="10.0.0.99") / UDP(sport=i, dport=53))
+    frames = [bytes(Ether(**MACS) / IP(src=f"10.0.0.{i}", dst="10.0.0.99") / UDP(sport=i, dport=53))
               for i in (1, 2, 3, 1)]
     results = [it.run(f) for f in frames]
     assert all(r.verdict == "pass" for r in results)
@@ -266,10 +270,10 @@ def test_header_stores_fix_checksums_like_scapy_full_recompute(spec, data):
 def test_udp_checksum_computed_zero_is_sent_as_ffff():
     # With source port 0 the UDP sum is S0 and scapy's checksum c0 = ~S0; source port c0
     # makes the sum 0xffff, i.e. a computed checksum of 0, which RFC 768 sends as 0xffff.
-    base = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=0, dport=2) / Raw(b"ab")
+    base = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=0, dport=2) / Raw(b"ab")
     frame = bytes(base)
     sport = Ether(frame)[UDP].chksum
-    want = Ether() / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2) / Raw(b"ab")
+    want = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2) / Raw(b"ab")
     assert Ether(bytes(want))[UDP].chksum == 0xFFFF            # scapy agrees it is that case
     out = Interpreter(store_program([("udp", "sport", sport)])).run(frame).frame
     assert out == bytes(want)
@@ -278,10 +282,10 @@ def test_udp_checksum_computed_zero_is_sent_as_ffff():
 def test_tcp_and_ipv4_checksums_that_become_zero_are_zero():
     # RFC 1624 section 3: eqn. 3 gives 0x0000 where a full recompute gives 0x0000 (eqn. 2
     # would give 0xffff). Same trick as above: the field value that makes the sum 0xffff.
-    frame = bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=0) / TCP(sport=0) / b"x")
+    frame = bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2", id=0) / TCP(sport=0) / b"x")
     tcp_zero = Ether(frame)[TCP].chksum                  # source port giving TCP csum 0
     ip_zero = Ether(frame)[IP].chksum                    # IPv4 id giving header csum 0
-    want = Ether(bytes(Ether() / IP(src="10.0.0.1", dst="10.0.0.2", id=ip_zero)
+    want = Ether(bytes(Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2", id=ip_zero)
                        / TCP(sport=tcp_zero) / b"x"))
     assert want[TCP].chksum == 0 and want[IP].chksum == 0
     prog = store_program([("tcp", "sport", tcp_zero), ("ipv4", "id", ip_zero)])
@@ -290,7 +294,7 @@ def test_tcp_and_ipv4_checksums_that_become_zero_are_zero():
 
 def test_rewrite_program_verdicts_and_checksums():
     it = Interpreter(rewrite_ir())
-    tcp = bytes(Ether() / IP(src="1.2.3.4", dst="5.6.7.8", ttl=64) / TCP(dport=80, flags="S"))
+    tcp = bytes(Ether(**MACS) / IP(src="1.2.3.4", dst="5.6.7.8", ttl=64) / TCP(dport=80, flags="S"))
     r = it.run(tcp)
     assert r.verdict == "pass"
     out = Ether(r.frame)
@@ -299,17 +303,18 @@ def test_rewrite_program_verdicts_and_checksums():
     exp = out.copy()
     del exp[IP].chksum, exp[TCP].chksum
     assert bytes(exp) == r.frame
-    low = bytes(Ether() / IP(ttl=1) / TCP())
+    low = bytes(Ether(**MACS) / IP(ttl=1) / TCP())
     assert it.run(low).verdict == "drop"
-    udp = bytes(Ether() / IP(src="1.2.3.4", ttl=9) / UDP(sport=5000))
+    udp = bytes(Ether(**MACS) / IP(src="1.2.3.4", ttl=9) / UDP(sport=5000))
     r = it.run(udp)
     h = sem.hash32(7, [(0x01020304, 32), (5000, 16)])
     assert (r.verdict, r.port) == ("redirect", h % 4)
     assert Ether(r.frame)[UDP].sport == h & 0xFFFF
-    icmp = bytes(Ether() / IP(ttl=9) / ICMP(type=8, id=0x1234))
+    icmp = bytes(Ether(**MACS) / IP(ttl=9) / ICMP(type=8, id=0x1234))
     r = it.run(icmp)
     assert r.verdict == "tx" and Ether(r.frame)[ICMP].id == 0xEDCB
-    v6 = bytes(Ether(src="02:00:00:00:00:01") / IPv6(dst="2001:db8::ffff", hlim=64) / UDP())
+    v6 = bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:09")
+               / IPv6(dst="2001:db8::ffff", hlim=64) / UDP())
     r = it.run(v6)
     out = Ether(r.frame)
     assert r.verdict == "pass" and out[IPv6].dst == "2001:db8::1:0" and out[IPv6].hlim == 32
@@ -334,8 +339,8 @@ def _sample_frames() -> list[bytes]:
                 key += str(f[23])
             kinds.setdefault(key, f)
     frames = list(kinds.values())
-    frames += [bytes(Ether() / Dot1Q() / IP(options=[IPOption_NOP()] * 8) / TCP() / b"x"),
-               bytes(Ether() / IPv6() / TCP()), bytes(Ether() / IP() / ICMP())]
+    frames += [bytes(Ether(**MACS) / Dot1Q() / IP(options=[IPOption_NOP()] * 8) / TCP() / b"x"),
+               bytes(Ether(**MACS) / IPv6() / TCP()), bytes(Ether(**MACS) / IP() / ICMP())]
     return frames
 
 
@@ -362,7 +367,7 @@ def test_every_prefix_of_real_frames_runs(name):
 
 def test_bogus_lengths_and_ihl():
     it = Interpreter(flowcount_ir())
-    good = bytearray(bytes(Ether() / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=7, dport=9)))
+    good = bytearray(bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=7, dport=9)))
     bad_ihl = bytearray(good)
     bad_ihl[14] = 0x44                                  # IHL 4 < 5: not valid IPv4
     big_ihl = bytearray(good)
@@ -381,7 +386,7 @@ def test_bogus_lengths_and_ihl():
 # ------------------------------------------------------------------------- state kinds
 
 def _udp(src: str, sport: int, dst: str = "10.9.9.9") -> bytes:
-    return bytes(Ether() / IP(src=src, dst=dst) / UDP(sport=sport, dport=1))
+    return bytes(Ether(**MACS) / IP(src=src, dst=dst) / UDP(sport=sport, dport=1))
 
 
 def _ip_int(a: str) -> int:
@@ -406,7 +411,7 @@ def test_lru_exact_eviction_rand_and_now():
     assert it.lookup("conn", (_ip_int(keys[0][0]), keys[0][1])) == (2, tags[0], 2000)
     assert it.lookup("conn", (_ip_int(keys[5][0]), keys[5][1])) == (1, tags[5], 3000)
     # a TCP RST deletes its key and drops
-    rst = bytes(Ether() / IP(src=keys[2][0]) / TCP(sport=keys[2][1], flags="R"))
+    rst = bytes(Ether(**MACS) / IP(src=keys[2][0]) / TCP(sport=keys[2][1], flags="R"))
     assert it.run(rst).verdict == "drop"
     assert it.lookup("conn", (_ip_int(keys[2][0]), keys[2][1])) is None
 
