@@ -20,6 +20,12 @@ must mirror:
 - ``map.update`` of an existing hash/lru/lpm key installs a new entry (as the kernel's hash
   map does): a reference obtained earlier no longer aliases it. Array slots are updated in
   place, so earlier references see the new values.
+- ``lpm``: an inserted address is masked to its prefix length, so the stored key is canonical
+  (``(10.1.0.0, 16)`` for ``10.1.2.3/16``). The kernel's LPM trie matches the same prefixes
+  but keeps the address bytes as given (seen on Linux 6.18 with ``get_next_key``), so a
+  backend masks the address before the update for the state dumps to agree. A prefix length
+  above the address width fails (update returns 0, as the kernel's ``-EINVAL``). Replacing an
+  existing prefix succeeds even when the trie is full (as Linux 6.18 does; checked).
 - ``map.delete`` on an ``lpm`` state deletes the exact entry ``(address, full width)``; on an
   array it does nothing (as the kernel's ``-EINVAL``, with no effect on the slot).
 - ``lru_hash``: exact LRU; a lookup hit or an update makes the key most recently used; an
