@@ -173,8 +173,7 @@ def cmd_bench(args) -> int:
     frames = [f for _, f in _read_pcap(args.pcap) if len(f) >= 14]
     if not frames:
         raise InputError(f"{args.pcap} has no frame of at least 14 bytes")
-    artifact = get_target("xdp").generate(program, count_verdicts=True, frags=False)
-    frames = [f for f in frames if len(f) <= 3520] or frames
+    artifact = get_target("xdp").generate(program, count_verdicts=True)
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
                                    max_samples=args.samples)

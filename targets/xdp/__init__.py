@@ -18,7 +18,7 @@ class XdpTarget(Target):
         return []
 
     def generate(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = False) -> Artifact:
+                 frags: bool = True) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: see :mod:`cora.targets.xdp.codegen`.

@@ -15,8 +15,10 @@ The generated program:
 Options: ``inject_env`` reads ``now()``/``rand()`` from the array map ``cora_env`` (the
 runtime writes the pcap timestamp before each frame, for exact differential runs);
 ``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``);
-``frags`` builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``) whose
-``pkt.len`` is the whole frame (``bpf_xdp_get_buff_len``) even past the linear part.
+``frags`` (default) builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``)
+whose ``pkt.len`` is the whole frame even past the linear part (``bpf_xdp_get_buff_len``,
+called only when the linear part holds 2,048 bytes or more). Headers are always within the
+linear part (at most 14 + 4 + 60 + 60 bytes).
 """
 
 from __future__ import annotations
@@ -115,6 +117,14 @@ PRELUDE = r"""
 #define CORA_CSUM_FOLD(s) ({ u64 _s = (s); _s = (_s & 0xffff) + (_s >> 16); \
     _s = (_s & 0xffff) + (_s >> 16); _s = (_s & 0xffff) + (_s >> 16); (u32)_s; })
 
+/* Whole frame length. Only a frame whose linear part is (nearly) full can carry fragments
+   (a test-run or multi-buffer frame puts 3,520 bytes in the linear part before any
+   fragment), so the helper call is skipped for ordinary frames. */
+static __always_inline u32 cora_pkt_len(struct xdp_md *ctx, void *data, void *data_end) {
+    u32 len = data_end - data;
+    return len < 2048 ? len : (u32)bpf_xdp_get_buff_len(ctx);
+}
+
 static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -135,7 +145,7 @@ class XdpCodegen:
     """
 
     def __init__(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = False):
+                 frags: bool = True):
         self.p = program
         self.frags = frags
         self.inject_env = inject_env
@@ -262,7 +272,8 @@ class XdpCodegen:
         dst = self.reg(op.dest)
         span = f.byte_span
         self.emit(f"{dst} = 0;", op.span)
-        self.emit(f"if (v_{h} && h_{h} + {f.byte_offset + span} <= data_end) {{")
+        # The same check for every field of a header (its fixed length), so clang merges them.
+        self.emit(f"if (v_{h} && h_{h} + {HEADERS[h].min_len} <= data_end) {{")
         raw = _raw_load(f"h_{h}", f.byte_offset, span)
         value = f"({raw} >> {f.shift})" if f.shift else raw
         if f.bit_width != span * 8:
@@ -431,7 +442,7 @@ class XdpCodegen:
             h = op.attrs["header"]
             expr = f"v_{h}"
         elif c == "pkt.len":
-            expr = "(u32)bpf_xdp_get_buff_len(ctx)" if self.frags else "(u32)(data_end - data)"
+            expr = "cora_pkt_len(ctx, data, data_end)" if self.frags else "(u32)(data_end - data)"
         elif c == "now":
             expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
         elif c == "rand":
@@ -507,7 +518,7 @@ class XdpCodegen:
 
 
 def generate_c(program: Program, inject_env: bool = False, count_verdicts: bool = False,
-               frags: bool = False) -> tuple[str, dict[int, tuple[int, int]]]:
+               frags: bool = True) -> tuple[str, dict[int, tuple[int, int]]]:
     """C source for bcc and the map of C line -> NF (line, col). See :class:`XdpCodegen`."""
     gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags)
     text = gen.generate()
