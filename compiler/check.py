@@ -1550,14 +1550,17 @@ class _Checker:
                                 else None, scope)
         else:
             a = self.value_expr(e.left, hint, scope)
-            b = self.value_expr(e.right, a if ru and isinstance(a, T.IntTy) and a.is_numeric
-                                else hint, scope)
+            ctx = hint
+            if ru and isinstance(a, T.IntTy) and a.is_numeric:
+                ctx = a
+            elif op in ("==", "!=") and T.elem_types(a) is not None:
+                ctx = a  # (x, 1) == flow-like comparisons type the literal side from the other
+            b = self.value_expr(e.right, ctx, scope)
         if T.is_error(a, b):
             return T.ERROR
         if op in ("==", "!="):
-            if isinstance(a, T.IntTy) and isinstance(b, T.IntTy):
-                if (a.is_numeric and b.is_numeric) or a == b:
-                    return T.BOOL
+            if self.comparable(a, b):
+                return T.BOOL
             self.err(e.op_span, f"cannot compare {a} with {b}")
             return T.ERROR
         numeric = all(isinstance(t, T.IntTy) and t.is_numeric for t in (a, b))
@@ -1583,6 +1586,15 @@ class _Checker:
         if a.kind == "ip4" and b.kind == "ip4":
             return T.IP4
         return T.IntTy(w)
+
+    def comparable(self, a: T.Ty, b: T.Ty) -> bool:
+        """Whether ``a == b`` is allowed: numeric scalars, equal scalar kinds, or tuples and
+        structs whose fields compare pairwise."""
+        if isinstance(a, T.IntTy) and isinstance(b, T.IntTy):
+            return (a.is_numeric and b.is_numeric) or a == b
+        ea, eb = T.elem_types(a), T.elem_types(b)
+        return ea is not None and eb is not None and len(ea) == len(eb) and \
+            all(self.comparable(x, y) for x, y in zip(ea, eb))
 
     def e_in(self, e: A.Binary, scope) -> T.Ty:
         r = e.right

@@ -818,6 +818,13 @@ class _Lowerer:
             mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
             masked = self.emit("and", 32, x, self.const(mask, 32))
             return self.emit("eq", 1, masked, self.const(addr & mask, 32))
+        if op in ("==", "!=") and len(T.leaves(self.ty(e.left))) != 1:
+            same = None
+            for a, b in zip(self.value(e.left), self.value(e.right)):
+                w = max(self.width(a), self.width(b))
+                eq = self.emit("eq", 1, self.resize(a, w), self.resize(b, w))
+                same = eq if same is None else self.emit("and", 1, same, eq)
+            return same if op == "==" else self.emit("not", 1, same)
         a, b = self.value(e.left)[0], self.value(e.right)[0]
         if op in CMP_OPS:
             w = max(self.width(a), self.width(b))

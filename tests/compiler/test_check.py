@@ -132,6 +132,8 @@ def test_construct_compiles_and_verifies(name, src):
     assert check_source(src, "c.nf") == []
     program = compile_source(src, "c.nf", passes=False)
     verify(program)
+    lines = src.count("\n") + 1
+    assert all(op.span is not None and 1 <= op.span.line <= lines for _b, op in program.ops())
     program = compile_source(src, "c.nf", passes=True)
     verify(program)
 

@@ -397,3 +397,18 @@ def test_random_arithmetic_matches_reference(e, ttl, ip_id, seq, window):
                          "tcp.window": window})
     got = dict(interp.state_entries("out")).get((0,), (0,))[0]
     assert got == want, _src(e)
+
+
+def test_tuple_and_struct_equality():
+    src = """
+on packet {
+    if (flow == (10.0.0.1, 10.0.0.2, 1234, 80, PROTO_TCP)) { drop; }
+    if ((ipv4.ttl, ipv4.id) != (64, 1)) { tx; }
+    pass;
+}
+"""
+    interp = Interpreter(compile_(src))
+    assert interp.run(tcp_frame()).verdict == "drop"
+    assert interp.run(tcp_frame(dport=81)).verdict == "pass"  # scapy: ttl 64, id 1
+    assert interp.run(bytes(Ether() / IP(ttl=5) / UDP())).verdict == "tx"
+    assert interp.run(bytes(Ether() / IP(ttl=64, id=1) / UDP())).verdict == "pass"
