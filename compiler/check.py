@@ -829,7 +829,7 @@ class _Checker:
             self.want(s.value, ty, scope)
         else:
             ty = self.value_expr(s.value, None, scope)
-        if s.name in HEADERS or s.name in BUILTIN_VALUES:
+        if s.name in HEADERS or s.name in BUILTIN_VALUES or s.name in VERDICT_WORDS:
             self.err(s.span, f"'{s.name}' is a built-in name; choose another name")
         scope.names[s.name] = LocalSym(s.name, ty, True, self.new_uid())
         self.out.syms[id(s)] = scope.names[s.name]
@@ -1161,6 +1161,9 @@ class _Checker:
         elif isinstance(base, T.TupleTy):
             self.err(e.name_span, f"{base} has no field '{e.name}' (tuple fields are "
                                   f".0 to .{len(base.elems) - 1})")
+        elif isinstance(e.obj, A.IntLit) and e.name.isdigit():
+            self.err(e.span, f"'{e.obj.value}.{e.name}' is not a number here: the language has "
+                             f"only whole numbers (and IPv4 addresses a.b.c.d)")
         else:
             self.err(e.name_span, f"{base} has no fields; '.{e.name}' does not apply")
 

@@ -164,6 +164,7 @@ def _more_syntax_errors(text: str, path: str, first: LarkError) -> list[Diagnost
             if current[last_pos] != "}":
                 break
             start, end = last_pos, last_pos + 1  # a stray '}': drop it
+        end = _balance_braces(current, start, end)
         current = current[:start] + "".join(c if c == "\n" else " " for c in current[start:end]) \
             + current[end:]
         try:
@@ -176,6 +177,22 @@ def _more_syntax_errors(text: str, path: str, first: LarkError) -> list[Diagnost
             out.append(_syntax_diag(exc, path, current))
             last_pos = pos
     return out
+
+
+def _balance_braces(text: str, start: int, end: int) -> int:
+    """Extend ``[start, end)`` so that every '{' it opens is closed inside it (when the file
+    has the matching '}'), so blanking a broken statement does not unbalance blocks."""
+    depth = 0
+    i = start
+    while i < len(text) and (i < end or depth > 0):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            if depth == 0 and i >= end:
+                break
+            depth = max(0, depth - 1)
+        i += 1
+    return max(end, i) if depth == 0 else end
 
 
 def _error_offset(exc: LarkError, text: str) -> int | None:

@@ -256,3 +256,16 @@ def test_total_state_over_one_gib():
     assert (d.line, d.col) == (2, 7)
     assert d.message == (f"state totals {total:,} bytes with 'b', over the limit of 1 GiB "
                          f"(1,073,741,824 bytes); lower some capacities")
+
+
+def test_syntax_recovery_keeps_blocks_balanced():
+    src = ("on packet {\n"
+           "    if ipv4.ttl > 1 { drop; }\n"
+           "    for i in 0..4 { pass; }\n"
+           "    let y = ;\n"
+           "}\n")
+    diags = check_source(src, "r.nf")
+    assert [(d.line, d.col, d.message) for d in diags] == [
+        (2, 8, "unexpected 'ipv4', expected '('"),
+        (3, 9, "unexpected 'i', expected '('"),
+        (4, 13, "unexpected ';', expected an expression")]
