@@ -45,8 +45,9 @@ class RunReport:
         skipped: frames shorter than 14 bytes (or longer than MAX_FRAME_BYTES).
         verdicts: verdict name -> count (from the kernel engine when it ran).
         mismatches: frames on which the engines differ (0 with one engine).
-        ns_per_packet: kernel: mean BPF_PROG_TEST_RUN duration with repeat 1; interpreter
-            alone: its mean wall time per frame.
+        ns_per_packet: kernel: mean BPF_PROG_TEST_RUN duration (steady state with
+            ``time_kernel``, else of the single runs); interpreter alone: its mean wall time
+            per frame.
         details: the first mismatches, for the user.
         outputs: per frame run, (timestamp ns, verdict, output bytes) of the primary engine.
         state: the ``--state-out`` object of the primary engine after the last frame.
@@ -83,7 +84,8 @@ def _compare_frame(i: int, a: FrameOutcome, b: FrameOutcome, kernel, interp) -> 
 
 
 def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = "both",
-               keep_outputs: bool = False, max_details: int = 10, engines=None) -> RunReport:
+               keep_outputs: bool = False, max_details: int = 10, engines=None,
+               time_kernel: bool = False) -> RunReport:
     """Run ``frames`` ((timestamp ns, bytes) in order) through the chosen engine(s).
 
     Args:
@@ -94,6 +96,10 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
         max_details: how many mismatches to describe.
         engines: already open (kernel, interp) engines to reuse (reset first); else opened
             and closed here.
+        time_kernel: after the run (and the state dump), measure the kernel's steady-state
+            ns/packet with BPF_PROG_TEST_RUN repeat 1,000 on up to 20 of the trace's frames
+            (:func:`cora.runtime.testrun.measure_ns_per_packet`) instead of averaging the
+            single runs, whose durations are dominated by the test run's own overhead.
     Returns:
         a :class:`RunReport`.
     Raises:
@@ -147,6 +153,12 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             report.state = ks
         else:
             report.state = primary.dump_state()
+        if time_kernel and kernel is not None and report.packets:
+            from cora.runtime.testrun import measure_ns_per_packet
+
+            usable = [f for _, f in frames if MIN_FRAME_BYTES <= len(f) <= MAX_FRAME_BYTES]
+            report.ns_per_packet = measure_ns_per_packet(kernel.loaded.prog_fd, usable,
+                                                         repeat=1000, max_samples=20)
         return report
     finally:
         if own:
