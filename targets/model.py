@@ -1,0 +1,423 @@
+"""Stage models: what a stage can run and what each IR op costs there (docs/offload.md).
+
+A :class:`StageModel` is read from ``targets/models/<name>.toml`` by :func:`load_model`. Every
+figure in a model file carries its source in the file's ``[sources]`` table: a datasheet, a
+paper, the kernel's driver source, ``measured: <command>, <date>, <kernel>`` (the host kernel
+``xdp`` model, written by ``python -m cora.targets.calibrate --write``) or ``modelled: <how it
+was derived>``. :func:`load_model` refuses a model with a figure that has no source.
+
+Cost of one stage (docs/offload.md, "Stage models")::
+
+    ns/packet = per_packet_ns + sum over blocks b on the stage of
+                freq(b) * sum over ops o of b of cost(o)
+
+with ``cost(o)`` (:meth:`StageModel.op_ns`):
+
+- an op that touches no state: ``opcode_cost_ns[opcode]`` if the model lists that opcode,
+  else ``op_cost_ns[op_class]`` (op classes: :data:`cora.compiler.ir.OP_CLASS`);
+- ``map.lookup`` / ``map.update`` / ``map.delete`` on a state of kind K held in tier T:
+  ``map_op_cost_ns["K.<op_class>"]`` if the model lists it, else ``op_cost_ns[op_class] +
+  map_cost_ns[K]``; plus ``T.access_ns``;
+- ``ref.load`` / ``ref.store`` (read or write a field of a found entry): ``op_cost_ns[class]
+  + T.access_ns``.
+
+Host cores at R Mpps = R * 1e6 * host_ns / 1e9; NIC utilisation = R * 1e6 * nic_ns /
+(1e9 * cores) (:func:`host_cores`, :func:`nic_utilization`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from cora.compiler.ir import OP_CLASS, STATE_KINDS, VERDICTS, Block, Op, Program, StateDecl
+from cora.errors import CoraError
+
+#: Every op class of the IR (the keys every model's op_cost_ns is checked against).
+ALL_OP_CLASSES: tuple[str, ...] = tuple(sorted(set(OP_CLASS.values())))
+#: Op classes that act on a map entry or a map (their cost adds the state's tier access).
+MAP_OP_CLASSES = ("map_lookup", "map_update", "map_delete", "map_read", "map_write")
+#: Map op classes that also pay the per-kind map cost (a helper call on a map).
+MAP_CALL_CLASSES = ("map_lookup", "map_update", "map_delete")
+#: Scalar figures every model must have, each with a source.
+SCALAR_FIELDS = ("cores", "clock_ghz", "max_instructions", "max_maps", "max_map_entries",
+                 "per_packet_ns", "crossing_ns", "shim_byte_ns", "max_shim_bytes")
+KINDS = ("nic", "host")
+
+
+class ModelError(CoraError):
+    """A stage model is unknown, or its file is malformed or incomplete."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One memory tier of a stage.
+
+    Attributes:
+        name: e.g. ``CLS``, ``EMEM``, ``DRAM``.
+        mem_bytes: capacity usable for state, bytes.
+        access_ns: time added per map op on a state held in this tier, ns (0 on the host:
+            there the measured map costs already include memory).
+    """
+
+    name: str
+    mem_bytes: int
+    access_ns: float
+
+
+@dataclass(frozen=True)
+class StageModel:
+    """What one stage can run and what it costs (docs/offload.md, "Stage models").
+
+    Attributes:
+        name: model name (``xdp``, ``user``, ``agilio``, ``bluefield2``).
+        kind: ``"nic"`` or ``"host"``.
+        description: one line.
+        cores: NIC: processing cores that run packets in parallel; host: 1 (costs per core).
+        clock_ghz: core clock, GHz.
+        op_classes: IR op classes it can run.
+        map_kinds: IR state kinds it can hold.
+        excluded_opcodes: opcodes it cannot run although their class is allowed (e.g. ``now``
+            on Agilio: the NFP firmware has no clock helper).
+        max_instructions: most instructions of one stage program (None: no practical limit).
+        max_maps: most state objects on the stage.
+        max_map_entries: most entries summed over all its maps.
+        verdicts: verdicts it can return.
+        tiers: memory tiers, fastest first.
+        op_cost_ns: op class -> ns per executed op.
+        opcode_cost_ns: opcode -> ns, overriding its class (e.g. ``rand`` vs ``now``).
+        map_cost_ns: state kind -> ns added to each map.lookup/update/delete of that kind.
+        map_op_cost_ns: ``"<kind>.<op_class>"`` -> ns, replacing op_cost_ns[class] +
+            map_cost_ns[kind] for that pair (e.g. an LRU update allocates an element).
+        per_packet_ns: fixed cost of running a stage program on one packet, ns.
+        crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
+        shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
+        max_shim_bytes: largest metadata shim, bytes.
+        sources: figure name -> its source (see :meth:`source_of`).
+        path: the file the model was read from.
+    """
+
+    name: str
+    kind: str
+    description: str
+    cores: int
+    clock_ghz: float
+    op_classes: tuple[str, ...]
+    map_kinds: tuple[str, ...]
+    max_instructions: int | None
+    max_maps: int
+    max_map_entries: int
+    verdicts: tuple[str, ...]
+    tiers: tuple[Tier, ...]
+    op_cost_ns: Mapping[str, float]
+    map_cost_ns: Mapping[str, float]
+    per_packet_ns: float
+    crossing_ns: float
+    shim_byte_ns: float
+    max_shim_bytes: int
+    sources: Mapping[str, str]
+    excluded_opcodes: tuple[str, ...] = ()
+    opcode_cost_ns: Mapping[str, float] = field(default_factory=dict)
+    map_op_cost_ns: Mapping[str, float] = field(default_factory=dict)
+    path: str = ""
+
+    # ------------------------------------------------------------------ sources
+    def source_of(self, figure: str) -> str:
+        """The source of a figure: ``"per_packet_ns"``, ``"op_cost_ns.alu"``,
+        ``"map_cost_ns.hash"``, ``"tiers.EMEM"`` ... A table entry without its own source
+        falls back to the table's (``"op_cost_ns"``).
+
+        Raises:
+            KeyError: the figure has no source.
+        """
+        if figure in self.sources:
+            return self.sources[figure]
+        table = figure.split(".", 1)[0]
+        if table != figure and table in self.sources:
+            return self.sources[table]
+        raise KeyError(figure)
+
+    def is_measured(self, figure: str) -> bool:
+        """Whether the figure's source says ``measured:`` (else it is modelled or cited)."""
+        return self.source_of(figure).lstrip().lower().startswith("measured")
+
+    def figures(self) -> list[str]:
+        """Names of every figure in the model (scalars, table entries, tiers)."""
+        out = [f for f in SCALAR_FIELDS if getattr(self, f) is not None]
+        out += [f"op_cost_ns.{k}" for k in self.op_cost_ns]
+        out += [f"opcode_cost_ns.{k}" for k in self.opcode_cost_ns]
+        out += [f"map_cost_ns.{k}" for k in self.map_cost_ns]
+        out += [f"map_op_cost_ns.{k}" for k in self.map_op_cost_ns]
+        out += [f"tiers.{t.name}" for t in self.tiers]
+        return out
+
+    # ------------------------------------------------------------------ tiers
+    def tier(self, name: str | None = None) -> Tier:
+        """The tier called ``name`` (None: the fastest). Raises ModelError if unknown."""
+        if name is None:
+            return self.tiers[0]
+        for t in self.tiers:
+            if t.name == name:
+                return t
+        raise ModelError(f"stage model {self.name} has no memory tier {name!r}; tiers: "
+                         + ", ".join(t.name for t in self.tiers))
+
+    def default_tier(self, state: StateDecl) -> Tier:
+        """The fastest tier that can hold ``state`` whole (see :func:`state_mem_bytes`), or
+        the largest tier when none can (the caller's capacity check then fails)."""
+        need = state_mem_bytes(state)
+        for t in self.tiers:
+            if t.mem_bytes >= need:
+                return t
+        return max(self.tiers, key=lambda t: t.mem_bytes)
+
+    # ------------------------------------------------------------------ capability
+    def supports_op(self, op: Op, program: Program | None = None) -> bool:
+        """Whether this stage can run ``op`` (its class, its opcode, its state's kind and,
+        for ``ret``, its verdict)."""
+        if op.op_class not in self.op_classes or op.opcode in self.excluded_opcodes:
+            return False
+        if op.opcode == "ret" and op.attrs.get("verdict") not in self.verdicts:
+            return False
+        if program is not None and "state" in op.attrs:
+            return program.state(op.attrs["state"]).kind in self.map_kinds
+        return True
+
+    # ------------------------------------------------------------------ costs
+    def op_ns(self, op: Op, state_kind: str | None = None, tier: str | Tier | None = None
+                   ) -> float:
+        """Predicted ns of one execution of ``op`` here (formula in the module docstring).
+
+        Args:
+            op: the IR op.
+            state_kind: kind of the state the op touches (required for map.lookup/update/
+                delete; ignored otherwise).
+            tier: tier (name or :class:`Tier`) of that state; None: the fastest tier.
+        Raises:
+            ModelError: the model has no cost for the op's class or the state's kind.
+        """
+        cls = op.op_class
+        if cls in MAP_CALL_CLASSES:
+            if state_kind is None:
+                raise ModelError(f"{op.opcode} needs the kind of its state to be costed")
+            pair = f"{state_kind}.{cls}"
+            if pair in self.map_op_cost_ns:
+                base = self.map_op_cost_ns[pair]
+            else:
+                base = self._class_cost(cls) + self._kind_cost(state_kind)
+        elif op.opcode in self.opcode_cost_ns:
+            base = self.opcode_cost_ns[op.opcode]
+        else:
+            base = self._class_cost(cls)
+        if cls in MAP_OP_CLASSES:
+            t = tier if isinstance(tier, Tier) else self.tier(tier)
+            base += t.access_ns
+        return base
+
+    def _class_cost(self, cls: str) -> float:
+        try:
+            return self.op_cost_ns[cls]
+        except KeyError:
+            raise ModelError(f"stage model {self.name} cannot run op class {cls} (no cost for it)") from None
+
+    def _kind_cost(self, kind: str) -> float:
+        try:
+            return self.map_cost_ns[kind]
+        except KeyError:
+            raise ModelError(f"stage model {self.name} cannot hold a {kind} state") from None
+
+    def block_cost_ns(self, program: Program, block: Block,
+                      tiers: Mapping[str, str] | None = None) -> float:
+        """Sum of :meth:`op_ns` over the ops of ``block`` (ns per execution).
+
+        Args:
+            tiers: state name -> tier name; a state not listed gets :meth:`default_tier`.
+        """
+        total = 0.0
+        for op in block.ops:
+            name = op.attrs.get("state") if op.op_class in MAP_OP_CLASSES else None
+            if name is None:
+                total += self.op_ns(op)
+                continue
+            state = program.state(name)
+            tier = (tiers or {}).get(name)
+            total += self.op_ns(op, state.kind,
+                                     self.tier(tier) if tier else self.default_tier(state))
+        return total
+
+    def crossing_cost_ns(self, shim_bytes: int) -> float:
+        """Cost, at the receiving stage, of one packet crossing into it with a shim of
+        ``shim_bytes`` bytes: ``crossing_ns + shim_byte_ns * shim_bytes``."""
+        return self.crossing_ns + self.shim_byte_ns * shim_bytes
+
+
+def state_mem_bytes(state: StateDecl) -> int:
+    """Bytes a state object occupies: capacity x (key bytes + value bytes), keys and values
+    laid out as in :func:`cora.compiler.ir.entry_layout` (no per-entry overhead counted)."""
+    return state.capacity * (state.key_bytes + state.value_bytes)
+
+
+def predict_ns_per_packet(program: Program, model: StageModel, block_freq: Mapping[str, float],
+                          tiers: Mapping[str, str] | None = None,
+                          blocks: Iterable[str] | None = None) -> float:
+    """Predicted ns/packet of ``program`` (or of the blocks ``blocks`` of it) on ``model``.
+
+    ``per_packet_ns + sum over blocks b of block_freq[b] * block_cost_ns(b)`` (docs/offload.md).
+
+    Args:
+        program: the IR program.
+        model: the stage model.
+        block_freq: block label -> fraction of packets that execute it (the traffic profile,
+            e.g. ``cora.compiler.profile.Profile.block_freq``), each >= 0; a block not listed
+            counts 0 (never executed).
+        tiers: state name -> tier name on this stage (default: :meth:`StageModel.default_tier`).
+        blocks: the labels placed on this stage (default: every block).
+    Returns:
+        ns per packet (float).
+    Raises:
+        ModelError: the model cannot cost an op of a counted block.
+        ValueError: a negative frequency.
+    """
+    wanted = None if blocks is None else set(blocks)
+    total = model.per_packet_ns
+    for block in program.blocks:
+        if wanted is not None and block.label not in wanted:
+            continue
+        f = block_freq.get(block.label, 0.0)
+        if f < 0:
+            raise ValueError(f"negative frequency {f} for block {block.label}")
+        if f:
+            total += f * model.block_cost_ns(program, block, tiers)
+    return total
+
+
+def host_cores(rate_mpps: float, host_ns_per_packet: float) -> float:
+    """Host cores busy at ``rate_mpps``: R * 1e6 * ns / 1e9 (docs/offload.md)."""
+    return rate_mpps * 1e6 * host_ns_per_packet / 1e9
+
+
+def nic_utilization(rate_mpps: float, nic_ns_per_packet: float, model: StageModel) -> float:
+    """NIC load at ``rate_mpps``: R * 1e6 * ns / (1e9 * cores); must stay <= 1."""
+    return rate_mpps * 1e6 * nic_ns_per_packet / (1e9 * model.cores)
+
+
+# ---------------------------------------------------------------------------- loading
+def _models_dir() -> Path:
+    return Path(str(resources.files("cora.targets") / "models"))
+
+
+def available_models() -> list[str]:
+    """Names of the stage models shipped in ``targets/models/`` (sorted)."""
+    return sorted(p.stem for p in _models_dir().glob("*.toml"))
+
+
+def model_path(name: str) -> Path:
+    """The file of model ``name``. Raises ModelError for an unknown name."""
+    path = _models_dir() / f"{name}.toml"
+    if not path.is_file():
+        raise ModelError(f"unknown stage model {name!r}; available: "
+                         + ", ".join(available_models()))
+    return path
+
+
+def load_model(name: str | Path) -> StageModel:
+    """Read and check a stage model.
+
+    Args:
+        name: a shipped model's name (``xdp``, ``user``, ``agilio``, ``bluefield2``; see
+            :func:`available_models`) or the path of a ``.toml`` file.
+    Returns:
+        the :class:`StageModel`.
+    Raises:
+        ModelError: unknown name, unreadable or malformed file, a missing field, an op class
+            or state kind it allows without a cost, or a figure without a source.
+    """
+    path = Path(name) if str(name).endswith(".toml") else model_path(str(name))
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ModelError(f"cannot read stage model {path}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ModelError(f"{path}: not valid TOML: {exc}") from None
+    return model_from_dict(data, str(path))
+
+
+def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
+    """Build and check a :class:`StageModel` from parsed TOML (see :func:`load_model`)."""
+    def need(key):
+        if key not in data:
+            raise ModelError(f"{path}: missing field {key!r}")
+        return data[key]
+
+    try:
+        tiers = tuple(Tier(str(t["name"]), int(t["bytes"]), float(t["access_ns"]))
+                      for t in need("tiers"))
+        max_instr = need("max_instructions")
+        model = StageModel(
+            name=str(need("name")), kind=str(need("kind")), description=str(need("description")),
+            cores=int(need("cores")), clock_ghz=float(need("clock_ghz")),
+            op_classes=tuple(need("op_classes")), map_kinds=tuple(need("map_kinds")),
+            excluded_opcodes=tuple(data.get("excluded_opcodes", ())),
+            max_instructions=None if max_instr in (0, None) else int(max_instr),
+            max_maps=int(need("max_maps")), max_map_entries=int(need("max_map_entries")),
+            verdicts=tuple(need("verdicts")), tiers=tiers,
+            op_cost_ns={k: float(v) for k, v in need("op_cost_ns").items()},
+            opcode_cost_ns={k: float(v) for k, v in data.get("opcode_cost_ns", {}).items()},
+            map_cost_ns={k: float(v) for k, v in need("map_cost_ns").items()},
+            map_op_cost_ns={k: float(v) for k, v in data.get("map_op_cost_ns", {}).items()},
+            per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
+            shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
+            sources={k: str(v) for k, v in need("sources").items()}, path=path)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ModelError(f"{path}: malformed stage model: {exc}") from None
+    check_model(model)
+    return model
+
+
+def check_model(model: StageModel) -> None:
+    """Raise ModelError unless the model is complete and every figure has a source."""
+    where = model.path or model.name
+    if model.kind not in KINDS:
+        raise ModelError(f"{where}: kind must be one of {KINDS}, not {model.kind!r}")
+    bad = [c for c in model.op_classes if c not in ALL_OP_CLASSES]
+    if bad:
+        raise ModelError(f"{where}: unknown op classes {bad}")
+    bad = [k for k in model.map_kinds if k not in STATE_KINDS]
+    if bad:
+        raise ModelError(f"{where}: unknown state kinds {bad}")
+    bad = [v for v in model.verdicts if v not in VERDICTS]
+    if bad:
+        raise ModelError(f"{where}: unknown verdicts {bad}")
+    if not model.tiers:
+        raise ModelError(f"{where}: at least one memory tier is needed")
+    missing = [c for c in model.op_classes if c not in model.op_cost_ns]
+    if missing:
+        raise ModelError(f"{where}: no op_cost_ns for allowed op classes {missing}")
+    missing = [k for k in model.map_kinds if k not in model.map_cost_ns]
+    if missing:
+        raise ModelError(f"{where}: no map_cost_ns for allowed state kinds {missing}")
+    for fig in model.figures():
+        try:
+            src = model.source_of(fig)
+        except KeyError:
+            raise ModelError(f"{where}: figure {fig} has no entry in [sources]") from None
+        if not src.strip():
+            raise ModelError(f"{where}: figure {fig} has an empty source")
+    negative = [f for f in model.figures() if f.split(".")[0] in
+                ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns")
+                and _figure_value(model, f) < 0]
+    if negative:
+        raise ModelError(f"{where}: negative costs {negative}")
+
+
+def _figure_value(model: StageModel, figure: str) -> float:
+    table, _, key = figure.partition(".")
+    return float(getattr(model, table)[key]) if key else float(getattr(model, table))
+
+
+__all__ = ["ALL_OP_CLASSES", "ModelError", "StageModel", "Tier", "available_models",
+           "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
+           "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]
