@@ -1,0 +1,967 @@
+"""The offload partitioner: an exact CP-SAT model placing IR blocks and state on stages.
+
+Contract: docs/offload.md. Stages, in the order a packet meets them and never goes back:
+``nic`` (0) -> ``kernel`` (1, host XDP) -> ``user`` (2, host user space over AF_XDP). The unit
+of placement is an IR basic block; each state object sits on one stage (and on a NIC in one
+memory tier), except read-only state (no op of the program writes it: lpm rule tables, Maglev
+tables), which is replicated on every stage that reads it.
+
+Cost model (all figures from the stage models, :mod:`cora.targets.model`; none here)
+-----------------------------------------------------------------------------------
+Frequencies come from a :class:`cora.compiler.profile.Profile` (fraction of packets executing
+a block / taking an edge).
+
+- Block ``b`` on stage ``k``: ``freq(b) * sum_op (op_cost_ns[k][class] + map_cost_ns[k][kind]
+  for map.lookup/update/delete)``; plus, for every op touching state memory (map.*,
+  ref.load/store), the ``access_ns`` of the tier holding that state on ``k``.
+- Crossing edge ``u -> v`` from stage ``a`` to ``c > a``: ``edge_freq * (crossing_ns[c] +
+  shim_byte_ns[c] * shim_bytes(v))`` on the receiving stage ``c``; ``shim_bytes(v) = 2 +
+  sum c_bytes(width)`` over the registers live on entry to ``v`` (resume block id u16 first).
+  A crossing where an entry reference (``ref<S>``) is live is not allowed (a pointer into a
+  map cannot leave its stage), nor one whose shim exceeds either side's ``max_shim_bytes``.
+- Per packet: the NIC stage pays ``per_packet_ns`` for every packet when the entry block is
+  there; the host kernel pays its ``per_packet_ns`` for every frame reaching the host whenever
+  any host stage is used (an XDP program is then attached and sees every frame, also frames
+  only in transit to user space), i.e. all frames except those the NIC stage ended with drop,
+  tx or redirect; user space pays its ``per_packet_ns`` per packet arriving there.
+  Frames the NIC ends with ``pass`` while no host stage is used reach the host stack without
+  running any cora program (cost 0, as in every plan, since the all-on-host NF passes them to
+  the stack too).
+- ``host_ns`` = kernel + user stage ns/packet; ``host_cores = R * host_ns / 1e3`` (R in Mpps);
+  ``nic_utilization = R * nic_ns / (1e3 * nic.cores)`` (docs/offload.md).
+
+Every figure is computed in integer units of 1/:data:`UNITS_PER_NS` ns per term (each term
+rounded once), and the solver, the baselines and :meth:`Problem.evaluate` sum the same
+integers, so plans compare exactly.
+
+Constraints: monotone stages on every CFG edge (edge variables ``z[e][a,c]``, ``a <= c``, a
+flow linearisation: ``x[u][a] = sum_c z``, ``x[v][c] = sum_a z``); op classes, verdicts and
+state kinds each stage supports; ``max_map_entries``, ``max_maps``; tier capacities
+(``cora.targets.model.state_mem_bytes``: capacity x (key + value bytes), no per-entry
+overhead), ``max_maps`` and ``max_map_entries`` (summed over a stage's maps); an instruction estimate per stage
+(:data:`INSNS_PER_OP` per IR op class, an estimate) against ``max_instructions``; the shim limit;
+NIC utilisation <= 1 at the target rate.
+
+Modes: ``rate_mpps=R`` minimises host ns/packet (hence host cores at R) subject to the NIC
+sustaining R (and, if ``cores`` is also given, host cores <= cores). ``cores=C`` alone
+maximises the rate: the rate a plan sustains is ``min(C*1e3/host_ns, nic.cores*1e3/nic_ns)``,
+so the model minimises ``max(host_ns * nic.cores, nic_ns * C)`` exactly (a linear minimax,
+no parametric search); ``C = 0`` requires the host to be unused.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from cora.compiler.ir import OP_CLASS, Program, RefType, c_bytes
+from cora.compiler.profile import Profile, state_touched
+
+STAGES = ("nic", "kernel", "user")
+NIC, KERNEL, USER = 0, 1, 2
+UNITS_PER_NS = 10_000
+# Estimated eBPF instructions per IR op, by op class: loads of header fields carry a bounds
+# check and a byte swap, map ops a helper call with key set-up on the stack, header stores
+# an incremental checksum fix-up. An estimate (not measured); max_instructions is compared
+# against sum over a stage's blocks of these.
+INSNS_PER_OP: dict[str, int] = {
+    "move": 1, "alu": 2, "mul": 2, "div": 4, "parse": 3, "pkt_read": 6, "pkt_write": 14,
+    "helper": 2, "hash": 14, "map_lookup": 10, "map_read": 3, "map_write": 3,
+    "map_update": 14, "map_delete": 8, "branch": 2,
+}
+CONSTRAINT_GROUPS = ("capability", "nic_memory", "instructions", "shim", "nic_rate",
+                     "host_budget")
+_MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
+_LEAVES_HOST = ("drop", "tx", "redirect")
+
+
+class PartitionError(Exception):
+    """The partition problem cannot be set up (a stage model lacks a figure it needs)."""
+
+
+# ------------------------------------------------------------------------------- the plan
+
+@dataclass
+class Plan:
+    """Where every block and state object goes.
+
+    Attributes:
+        block_stage: block label -> stage name (``nic``/``kernel``/``user``).
+        state_place: state name -> list of ``(stage, tier)``; one pair for a state that is
+            written by the program, one per reading stage for a replicated read-only state.
+        shim: per crossing edge ``{"from", "to", "from_stage", "to_stage", "resume_block",
+            "registers": [{"name", "width", "bytes"}], "bytes"}`` (register order = layout).
+    """
+
+    block_stage: dict[str, str]
+    state_place: dict[str, list[tuple[str, str]]]
+    shim: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """JSON-ready dict: ``blocks``, ``states`` (``stage``, ``tier``, ``replicas``), ``shim``."""
+        states = {}
+        for name, places in self.state_place.items():
+            states[name] = {"stage": places[0][0], "tier": places[0][1],
+                            "replicated": len(places) > 1,
+                            "replicas": [{"stage": s, "tier": t} for s, t in places]}
+        return {"blocks": dict(self.block_stage), "states": states, "shim": list(self.shim)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Plan":
+        """Inverse of :meth:`to_json`. Raises KeyError/TypeError on a malformed dict."""
+        places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
+                  for n, s in data["states"].items()}
+        return cls(dict(data["blocks"]), places, list(data.get("shim", [])))
+
+
+@dataclass
+class Evaluation:
+    """Figures of one plan under one problem (integer cost units, see UNITS_PER_NS)."""
+
+    host_units: int
+    nic_units: int
+    violations: dict[str, list[str]]
+
+    @property
+    def host_ns_per_packet(self) -> float:
+        return self.host_units / UNITS_PER_NS
+
+    @property
+    def nic_ns_per_packet(self) -> float:
+        return self.nic_units / UNITS_PER_NS
+
+    @property
+    def feasible(self) -> bool:
+        return not any(self.violations.values())
+
+
+@dataclass
+class PlanResult:
+    """What :func:`plan` found.
+
+    Attributes:
+        plan: the :class:`Plan` (None when infeasible).
+        mode: ``"cores"`` (minimise host cores at ``rate_mpps``) or ``"rate"``.
+        rate_mpps: the target rate (mode cores) or the highest rate reached (mode rate).
+        host_cores: predicted host cores at ``rate_mpps``.
+        nic_utilization: predicted NIC load at ``rate_mpps`` (<= 1 when feasible).
+        host_ns_per_packet, nic_ns_per_packet: predicted stage costs (modelled).
+        optimal: CP-SAT proved the plan optimal.
+        gap: relative optimality gap ``(objective - bound) / objective`` (0 when optimal).
+        solve_seconds: wall time of the CP-SAT solve.
+        status: CP-SAT status name.
+        infeasible_reason: the binding constraint in words when no plan exists, else None.
+    """
+
+    plan: Plan | None
+    mode: str
+    rate_mpps: float | None
+    host_cores: float | None
+    nic_utilization: float | None
+    host_ns_per_packet: float | None
+    nic_ns_per_packet: float | None
+    optimal: bool
+    gap: float | None
+    solve_seconds: float
+    status: str
+    infeasible_reason: str | None = None
+
+
+# --------------------------------------------------------------------- model field access
+
+def _get(model: Any, name: str, default: Any = None) -> Any:
+    if isinstance(model, dict):
+        return model.get(name, default)
+    return getattr(model, name, default)
+
+
+def _tiers(model: Any) -> list[tuple[str, int, float]]:
+    out = []
+    for t in _get(model, "tiers", None) or []:
+        size = _get(t, "mem_bytes", None)
+        out.append((str(_get(t, "name")), int(size if size is not None else _get(t, "bytes")),
+                    float(_get(t, "access_ns"))))
+    if not out:
+        raise PartitionError(f"stage model {_get(model, 'name')} has no memory tier")
+    return out
+
+
+def _op_ns(model: Any, op, kind: str | None, tier: Any) -> float:
+    """ns of one ``op`` on ``model``: :meth:`cora.targets.model.StageModel.op_ns`."""
+    return model.op_ns(op, kind, tier)
+
+
+def _u(ns: float) -> int:
+    """ns -> integer cost units (rounded once per term)."""
+    return int(round(ns * UNITS_PER_NS))
+
+
+# ------------------------------------------------------------------------------ liveness
+
+def live_in(program: Program) -> dict[str, list[str]]:
+    """Registers live on entry to each reachable block, in a fixed order (program.regs order).
+
+    Standard backward liveness on the acyclic CFG: ``in(b) = use(b) | (out(b) - def(b))``.
+    """
+    order = program.topological_blocks()
+    reg_order = {r: i for i, r in enumerate(program.regs)}
+    use: dict[str, set] = {}
+    defs: dict[str, set] = {}
+    for b in order:
+        u, d = set(), set()
+        for op in b.ops:
+            for a in op.args:
+                if a not in d:
+                    u.add(a)
+            if op.dest is not None:
+                d.add(op.dest)
+        use[b.label], defs[b.label] = u, d
+    live: dict[str, set] = {}
+    for b in reversed(order):
+        out = set()
+        for s in b.successors():
+            out |= live.get(s, set())
+        live[b.label] = use[b.label] | (out - defs[b.label])
+    return {k: sorted(v, key=reg_order.__getitem__) for k, v in live.items()}
+
+
+# ------------------------------------------------------------------------------- problem
+
+@dataclass
+class _StageFacts:
+    name: str
+    model: Any
+    tiers: list[tuple[str, int, float]]
+    per_packet: int
+    crossing_ns: float
+    shim_byte_ns: float
+    max_shim: int | None
+    max_insns: int | None
+    max_maps: int | None
+    max_entries: int | None
+    cores: float
+    op_classes: set | None
+    map_kinds: set | None
+    verdicts: set | None
+
+
+class Problem:
+    """One partition problem: a program, three stage models and a profile, as integer tables.
+
+    Args:
+        program: a verified IR program.
+        nic, kernel, user: stage models (``cora.targets.model.StageModel`` or any object /
+            dict with the fields of docs/offload.md).
+        profile: a :class:`~cora.compiler.profile.Profile` of ``program``.
+    Raises:
+        PartitionError: a model lacks a cost for an op class or state kind it claims to run.
+    """
+
+    def __init__(self, program: Program, nic: Any, kernel: Any, user: Any, profile: Profile):
+        self.program = program
+        self.profile = profile
+        self.has_user = user is not None
+        self.stages = [self._facts(m, i) for i, m in enumerate((nic, kernel,
+                                                                 kernel if user is None else user))]
+        self.order = program.topological_blocks()
+        self.labels = [b.label for b in self.order]
+        self.entry = self.labels[0]
+        reach = set(self.labels)
+        self.edges = sorted({(b.label, s) for b in self.order for s in b.successors()},
+                            key=lambda e: (self.labels.index(e[0]), self.labels.index(e[1])))
+        self.preds: dict[str, list[str]] = {lab: [] for lab in self.labels}
+        for u, v in self.edges:
+            self.preds[v].append(u)
+        bf, ef = profile.block_freq, profile.edge_freq
+        self.freq = {lab: bf.get(lab, 0.0) for lab in self.labels}
+        self.edge_freq = {e: ef.get(e, 0.0) for e in self.edges}
+        self.states = {s.name: s for s in program.states}
+        written = {w for _, op in program.ops() for w in op.state_writes()}
+        self.read_only = {n for n in self.states if n not in written}
+        from cora.targets.model import state_mem_bytes
+        self.state_bytes = {n: state_mem_bytes(s) for n, s in self.states.items()}
+        # per block: op classes, verdict, states touched (memory ops per state), insns
+        self.touch: dict[str, Counter] = {}
+        self.touch_any: dict[str, set] = {}
+        self.verdict: dict[str, str | None] = {}
+        self.insns: dict[str, int] = {}
+        self.classes: dict[str, set] = {}
+        for b in self.order:
+            c, anyt = Counter(), set()
+            for op in b.ops:
+                st = state_touched(op)
+                if st is not None:
+                    anyt.add(st)
+                    if op.opcode in _MEM_OPS:
+                        c[st] += 1
+            self.touch[b.label], self.touch_any[b.label] = c, anyt
+            t = b.terminator
+            self.verdict[b.label] = t.attrs.get("verdict") if t.opcode == "ret" else None
+            self.insns[b.label] = sum(INSNS_PER_OP.get(op.op_class, 4) for op in b.ops)
+            self.classes[b.label] = {op.op_class for op in b.ops}
+        self.touched_states = {st for lab in self.labels for st in self.touch_any[lab]}
+        self.block_cost = {lab: [self._block_cost(lab, k) for k in range(3)]
+                           for lab in self.labels}
+        # shim per edge target
+        live = live_in(program)
+        self.live = {lab: live.get(lab, []) for lab in self.labels}
+        self.shim_bytes: dict[str, int] = {}
+        self.ref_live: dict[str, bool] = {}
+        for lab in self.labels:
+            regs = self.live[lab]
+            self.ref_live[lab] = any(isinstance(program.regs[r], RefType) for r in regs)
+            self.shim_bytes[lab] = 2 + sum(c_bytes(program.regs[r].width) for r in regs
+                                           if not isinstance(program.regs[r], RefType))
+        # tier access units for a state on stage k tier t (all of its accesses)
+        self.access_count = {n: 0.0 for n in self.states}
+        for lab in self.labels:
+            for st, n in self.touch[lab].items():
+                self.access_count[st] += self.freq[lab] * n
+
+    # -- set-up helpers ------------------------------------------------------------------
+
+    @staticmethod
+    def _facts(m: Any, idx: int) -> _StageFacts:
+        def opt_set(name):
+            v = _get(m, name, None)
+            return None if v is None else set(v)
+
+        def opt_int(name):
+            v = _get(m, name, None)
+            return None if v is None else int(v)
+        return _StageFacts(
+            name=STAGES[idx], model=m, tiers=_tiers(m),
+            per_packet=_u(float(_get(m, "per_packet_ns", 0.0) or 0.0)),
+            crossing_ns=float(_get(m, "crossing_ns", 0.0) or 0.0),
+            shim_byte_ns=float(_get(m, "shim_byte_ns", 0.0) or 0.0),
+            max_shim=opt_int("max_shim_bytes"), max_insns=opt_int("max_instructions"),
+            max_maps=opt_int("max_maps"), max_entries=opt_int("max_map_entries"),
+            cores=float(_get(m, "cores", 1) or 1),
+            op_classes=opt_set("op_classes"), map_kinds=opt_set("map_kinds"),
+            verdicts=opt_set("verdicts"))
+
+    def _block_cost(self, label: str, k: int) -> int:
+        """Units of block ``label`` on stage ``k`` without tier access (the model's
+        ``op_cost_ns`` with a zero-latency tier; tier access is added per state placement).
+        Ops the stage cannot run are skipped (the block is then excluded anyway)."""
+        from cora.targets.model import Tier
+        model = self.stages[k].model
+        zero = Tier("none", 0, 0.0)
+        total = 0.0
+        for op in self.program.block(label).ops:
+            if not model.supports_op(op, self.program):
+                continue
+            kind = self.states[op.attrs["state"]].kind if "state" in op.attrs else None
+            total += _op_ns(model, op, kind, zero)
+        return _u(self.freq[label] * total)
+
+    # -- capabilities --------------------------------------------------------------------
+
+    def block_can_run(self, label: str, k: int) -> list[str]:
+        """Why block ``label`` cannot run on stage ``k`` ([] when it can): each op the
+        model's ``supports_op`` refuses (op class, opcode, verdict, state kind)."""
+        model, why = self.stages[k].model, []
+        if k == USER and not self.has_user:
+            return ["no user-space stage model given"]
+        for op in self.program.block(label).ops:
+            if not model.supports_op(op, self.program):
+                what = op.opcode
+                if op.opcode == "ret":
+                    what = f"verdict {op.attrs.get('verdict')}"
+                elif "state" in op.attrs:
+                    what = f"{op.opcode} on {self.states[op.attrs['state']].kind} " \
+                           f"{op.attrs['state']}"
+                if what not in why:
+                    why.append(what)
+        return why
+
+    def state_can_live(self, name: str, k: int) -> list[str]:
+        """Why state ``name`` cannot be held on stage ``k`` ([] when it can)."""
+        st, s, why = self.stages[k], self.states[name], []
+        if k == USER and not self.has_user:
+            return ["no user-space stage model given"]
+        if st.map_kinds is not None and s.kind not in st.map_kinds:
+            why.append(f"map kind {s.kind}")
+        if st.max_entries is not None and s.capacity > st.max_entries:
+            why.append(f"{s.capacity} entries > {st.max_entries}")
+        return why
+
+    def tier_units(self, name: str, k: int, t: int, weight: float | None = None) -> int:
+        """Cost units of all accesses to state ``name`` held in tier ``t`` of stage ``k``."""
+        w = self.access_count[name] if weight is None else weight
+        return _u(w * self.stages[k].tiers[t][2])
+
+    def cross_units(self, edge: tuple[str, str], c: int) -> int:
+        """Cost units of edge ``edge`` crossing into stage ``c`` (receiving stage pays)."""
+        st = self.stages[c]
+        v = edge[1]
+        return _u(self.edge_freq[edge] * (st.crossing_ns + st.shim_byte_ns * self.shim_bytes[v]))
+
+    def crossing_allowed(self, edge: tuple[str, str], a: int, c: int) -> list[str]:
+        """Why edge ``edge`` cannot cross from stage ``a`` to ``c > a`` ([] when it can)."""
+        v = edge[1]
+        why = []
+        if self.ref_live[v]:
+            why.append(f"a map entry reference is live into {v}")
+        lim = [m for m in (self.stages[a].max_shim, self.stages[c].max_shim) if m is not None]
+        if lim and self.shim_bytes[v] > min(lim):
+            why.append(f"shim into {v} needs {self.shim_bytes[v]} bytes > {min(lim)}")
+        return why
+
+    # -- evaluation ----------------------------------------------------------------------
+
+    def evaluate(self, plan: Plan, rate_mpps: float | None = None,
+                 cores: float | None = None) -> Evaluation:
+        """Cost and constraint check of ``plan`` with exactly the solver's integer figures.
+
+        Returns:
+            an :class:`Evaluation`; ``violations`` maps each group of
+            :data:`CONSTRAINT_GROUPS` (plus ``"structure"``) to messages.
+        """
+        sidx = {s: i for i, s in enumerate(STAGES)}
+        bs = {lab: sidx[plan.block_stage[lab]] for lab in self.labels}
+        viol: dict[str, list[str]] = {g: [] for g in CONSTRAINT_GROUPS + ("structure",)}
+        units = [0, 0, 0]
+        for lab in self.labels:
+            k = bs[lab]
+            units[k] += self.block_cost[lab][k]
+            for why in self.block_can_run(lab, k):
+                viol["capability"].append(f"block {lab} on {STAGES[k]}: {why}")
+        for (u, v) in self.edges:
+            a, c = bs[u], bs[v]
+            if c < a:
+                viol["structure"].append(f"edge {u}->{v} goes back from {STAGES[a]} to "
+                                         f"{STAGES[c]}")
+            elif c > a:
+                units[c] += self.cross_units((u, v), c)
+                for why in self.crossing_allowed((u, v), a, c):
+                    (viol["structure"] if "reference" in why else viol["shim"]).append(why)
+        mem = {}
+        nmaps, nentries = Counter(), Counter()
+        for name in self.states:
+            places = [(sidx[s], self._tier_index(sidx[s], t)) for s, t in
+                      plan.state_place.get(name, [])]
+            if not places:
+                viol["structure"].append(f"state {name} has no place")
+                continue
+            stages_of = {p[0] for p in places}
+            users = {bs[lab] for lab in self.labels if name in self.touch_any[lab]}
+            if name in self.read_only:
+                for k in users - stages_of:
+                    viol["structure"].append(f"read-only state {name} has no replica on "
+                                             f"{STAGES[k]}")
+                for k, t in places:
+                    w = sum(self.freq[lab] * self.touch[lab][name] for lab in self.labels
+                            if bs[lab] == k)
+                    units[k] += self.tier_units(name, k, t, w)
+            else:
+                if len(places) != 1:
+                    viol["structure"].append(f"state {name} is written: one place only")
+                k, t = places[0]
+                for ku in users - {k}:
+                    viol["structure"].append(f"state {name} on {STAGES[k]} is used on "
+                                             f"{STAGES[ku]}")
+                units[k] += self.tier_units(name, k, t)
+            for k, t in places:
+                for why in self.state_can_live(name, k):
+                    viol["capability"].append(f"state {name} on {STAGES[k]}: {why}")
+                mem[(k, t)] = mem.get((k, t), 0) + self.state_bytes[name]
+                nmaps[k] += 1
+                nentries[k] += self.states[name].capacity
+        for (k, t), used in sorted(mem.items()):
+            tname, tbytes, _ = self.stages[k].tiers[t]
+            if used > tbytes:
+                viol["nic_memory" if k == NIC else "capability"].append(
+                    f"{STAGES[k]} tier {tname}: {used} bytes > {tbytes}")
+        for k in range(3):
+            mm = self.stages[k].max_maps
+            if mm is not None and nmaps[k] > mm:
+                viol["nic_memory" if k == NIC else "capability"].append(
+                    f"{STAGES[k]}: {nmaps[k]} maps > {mm}")
+            me = self.stages[k].max_entries
+            if me is not None and nentries[k] > me:
+                viol["nic_memory" if k == NIC else "capability"].append(
+                    f"{STAGES[k]}: {nentries[k]} map entries > {me}")
+            mi = self.stages[k].max_insns
+            ins = sum(self.insns[lab] for lab in self.labels if bs[lab] == k)
+            if mi is not None and ins > mi:
+                viol["instructions"].append(f"{STAGES[k]}: ~{ins} instructions > {mi}")
+        # per packet
+        if bs[self.entry] == NIC:
+            units[NIC] += self.stages[NIC].per_packet
+        if any(k > NIC for k in bs.values()):
+            pp = self.stages[KERNEL].per_packet
+            units[KERNEL] += pp - sum(self.leave_units(lab) for lab in self.labels
+                                      if bs[lab] == NIC and self.verdict[lab] in _LEAVES_HOST)
+        arrive_user = (1.0 if bs[self.entry] == USER else 0.0)
+        units[USER] += self.user_arrive_units(arrive_user)
+        for (u, v) in self.edges:
+            if bs[v] == USER and bs[u] < USER:
+                units[USER] += self.user_arrive_units(self.edge_freq[(u, v)])
+        host, nic = units[KERNEL] + units[USER], units[NIC]
+        if rate_mpps is not None and rate_mpps > 0:
+            if nic > self.nic_limit_units(rate_mpps):
+                util = rate_mpps * nic / UNITS_PER_NS / (1e3 * self.stages[NIC].cores)
+                viol["nic_rate"].append(f"NIC utilisation {util:.2f} > 1 at {rate_mpps:g} Mpps")
+            if cores is not None and host > self.host_limit_units(rate_mpps, cores):
+                viol["host_budget"].append(
+                    f"host needs {rate_mpps * host / UNITS_PER_NS / 1e3:.3f} cores > {cores:g}")
+        if cores is not None and cores <= 0 and host > 0:
+            viol["host_budget"].append("host stages used with a budget of 0 cores")
+        return Evaluation(host, nic, {g: v for g, v in viol.items() if v})
+
+    def _tier_index(self, k: int, tname: str) -> int:
+        for i, t in enumerate(self.stages[k].tiers):
+            if t[0] == tname:
+                return i
+        raise KeyError(f"stage {STAGES[k]} has no tier {tname}")
+
+    def leave_units(self, label: str) -> int:
+        """Kernel per-packet units saved by frames ending in ``label`` on the NIC."""
+        return _u(self.freq[label] * self.stages[KERNEL].per_packet / UNITS_PER_NS)
+
+    def user_arrive_units(self, fraction: float) -> int:
+        return _u(fraction * self.stages[USER].per_packet / UNITS_PER_NS)
+
+    def nic_limit_units(self, rate_mpps: float) -> int:
+        """Largest NIC units per packet sustaining ``rate_mpps`` (utilisation <= 1)."""
+        return int(math.floor(1e3 * self.stages[NIC].cores * UNITS_PER_NS / rate_mpps + 1e-9))
+
+    def host_limit_units(self, rate_mpps: float, cores: float) -> int:
+        """Largest host units per packet within ``cores`` at ``rate_mpps``."""
+        return int(math.floor(1e3 * cores * UNITS_PER_NS / rate_mpps + 1e-9))
+
+    # -- plan construction ---------------------------------------------------------------
+
+    def make_plan(self, block_stage: dict[str, int],
+                  state_tier: dict[str, int] | None = None) -> Plan:
+        """A complete :class:`Plan` from block stages (ints); states follow their blocks.
+
+        Args:
+            block_stage: label -> stage index for every reachable block.
+            state_tier: optional state name -> tier index on its (NIC) stage; default: the
+                fastest tier with room left (first fit in order of access count per byte).
+        """
+        state_tier = dict(state_tier or {})
+        need: dict[str, list[int]] = {}
+        for name in self.states:
+            users = sorted({block_stage[lab] for lab in self.labels
+                            if name in self.touch_any[lab]})
+            if not users:
+                users = [KERNEL]
+            if name not in self.read_only:
+                users = users[:1] if len(users) == 1 else [max(users)]
+            need[name] = users
+        room = {(k, t): tier[1] for k in range(3) for t, tier in enumerate(self.stages[k].tiers)}
+        places: dict[str, list[tuple[str, str]]] = {}
+        density = sorted(self.states, key=lambda n: -self.access_count[n] /
+                         max(1, self.state_bytes[n]))
+        for name in density:
+            pl = []
+            for k in need[name]:
+                tiers = self.stages[k].tiers
+                if k == NIC and name in state_tier:
+                    t = state_tier[name]
+                else:
+                    t = next((i for i in range(len(tiers))
+                              if room[(k, i)] >= self.state_bytes[name]), len(tiers) - 1)
+                room[(k, t)] -= self.state_bytes[name]
+                pl.append((STAGES[k], tiers[t][0]))
+            places[name] = pl
+        places = {n: places[n] for n in self.states}
+        return Plan({lab: STAGES[block_stage[lab]] for lab in self.labels}, places,
+                    self.shim_layout(block_stage))
+
+    def shim_layout(self, block_stage: dict[str, int]) -> list[dict]:
+        """Per crossing edge: the ordered shim registers (resume id u16 first, implicit)."""
+        out = []
+        for (u, v) in self.edges:
+            a, c = block_stage[u], block_stage[v]
+            if c > a:
+                regs = [{"name": r, "width": self.program.regs[r].width,
+                         "bytes": c_bytes(self.program.regs[r].width)}
+                        for r in self.live[v] if not isinstance(self.program.regs[r], RefType)]
+                out.append({"from": u, "to": v, "from_stage": STAGES[a], "to_stage": STAGES[c],
+                            "resume_block": v, "registers": regs,
+                            "bytes": self.shim_bytes[v]})
+        return out
+
+    def all_host_stages(self) -> dict[str, int]:
+        """Every block on the host kernel, or user space from the first block the kernel
+        cannot run (and everything after it)."""
+        bs: dict[str, int] = {}
+        for lab in self.labels:
+            k = max([bs[p] for p in self.preds[lab]] + [KERNEL])
+            if k == KERNEL and self.block_can_run(lab, KERNEL):
+                k = USER
+            bs[lab] = k
+        return bs
+
+
+# ------------------------------------------------------------------------------- CP-SAT
+
+class _Model:
+    """The CP-SAT model of one :class:`Problem` (built with some constraint groups relaxed)."""
+
+    def __init__(self, pb: Problem, rate_mpps: float | None, cores: float | None,
+                 relax: frozenset = frozenset()):
+        from ortools.sat.python import cp_model
+        self.cp = cp_model
+        self.pb, self.relax = pb, relax
+        m = self.m = cp_model.CpModel()
+        labels = pb.labels
+        cap = "capability" not in relax
+        # blocks
+        self.x: dict[str, dict[int, Any]] = {}
+        for lab in labels:
+            allowed = [k for k in range(3) if not (cap and pb.block_can_run(lab, k))]
+            self.x[lab] = {k: m.NewBoolVar(f"x_{lab}_{k}") for k in allowed}
+            m.AddExactlyOne(self.x[lab].values())
+        # edges: monotone flow linearisation
+        self.z: dict[tuple, dict[tuple[int, int], Any]] = {}
+        for e in pb.edges:
+            u, v = e
+            zs = {}
+            for a in self.x[u]:
+                for c in self.x[v]:
+                    if c < a:
+                        continue
+                    if c > a:
+                        why = pb.crossing_allowed(e, a, c)
+                        if "shim" in relax:
+                            why = [w for w in why if "reference" in w]
+                        if why:
+                            continue
+                    zs[(a, c)] = m.NewBoolVar(f"z_{u}_{v}_{a}{c}")
+            self.z[e] = zs
+            for a, xv in self.x[u].items():
+                m.Add(sum(zz for (aa, _), zz in zs.items() if aa == a) == xv)
+            for c, xv in self.x[v].items():
+                m.Add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
+        # states
+        self.y: dict[str, dict[tuple[int, int], Any]] = {}
+        self.w: list[tuple[int, Any]] = []       # (units, var) of replicated tier accesses
+        tier_load: dict[tuple[int, int], list] = {}
+        maps_on: dict[int, list] = {0: [], 1: [], 2: []}
+        entries_on: dict[int, list] = {0: [], 1: [], 2: []}
+        for name in pb.states:
+            ys = {}
+            for k in range(3):
+                if cap and pb.state_can_live(name, k):
+                    continue
+                for t in range(len(pb.stages[k].tiers)):
+                    ys[(k, t)] = m.NewBoolVar(f"y_{name}_{k}_{t}")
+            self.y[name] = ys
+            users = [lab for lab in labels if name in pb.touch_any[lab]]
+            if name in pb.read_only:
+                for k in range(3):
+                    kt = [v for (kk, _), v in ys.items() if kk == k]
+                    if kt:
+                        m.Add(sum(kt) <= 1)
+                    for lab in users:
+                        if k in self.x[lab]:
+                            m.Add(self.x[lab][k] <= sum(kt))
+                    # tier cost of the reading blocks on k
+                    for lab in users:
+                        if k not in self.x[lab] or not pb.touch[lab][name]:
+                            continue
+                        wgt = pb.freq[lab] * pb.touch[lab][name]
+                        for (kk, t), yv in ys.items():
+                            if kk != k:
+                                continue
+                            units = pb.tier_units(name, k, t, wgt)
+                            if units == 0:
+                                continue
+                            wv = m.NewBoolVar(f"w_{name}_{lab}_{k}_{t}")
+                            m.Add(wv >= self.x[lab][k] + yv - 1)
+                            self.w.append((k, units, wv))
+                if not users:
+                    m.Add(sum(ys.values()) == 1)
+            else:
+                m.AddExactlyOne(ys.values())
+                for lab in users:
+                    for k, xv in self.x[lab].items():
+                        m.Add(xv <= sum(v for (kk, _), v in ys.items() if kk == k))
+            for (k, t), yv in ys.items():
+                tier_load.setdefault((k, t), []).append((pb.state_bytes[name], yv))
+                maps_on[k].append(yv)
+                entries_on[k].append(pb.states[name].capacity * yv)
+        for (k, t), loads in tier_load.items():
+            if k == NIC and "nic_memory" in relax:
+                continue
+            if k != NIC and not cap:
+                continue
+            m.Add(sum(b * v for b, v in loads) <= pb.stages[k].tiers[t][1])
+        for k in range(3):
+            mm = pb.stages[k].max_maps
+            if mm is not None and not (k == NIC and "nic_memory" in relax) and \
+                    not (k != NIC and not cap):
+                m.Add(sum(maps_on[k]) <= mm)
+            me = pb.stages[k].max_entries
+            if me is not None and not (k == NIC and "nic_memory" in relax) and \
+                    not (k != NIC and not cap):
+                m.Add(sum(entries_on[k]) <= me)
+            mi = pb.stages[k].max_insns
+            if mi is not None and "instructions" not in relax:
+                m.Add(sum(pb.insns[lab] * self.x[lab][k] for lab in labels
+                          if k in self.x[lab]) <= mi)
+        # per-packet terms
+        self.hostrun = m.NewBoolVar("hostrun")
+        for lab in labels:
+            for k in (KERNEL, USER):
+                if k in self.x[lab]:
+                    m.Add(self.hostrun >= self.x[lab][k])
+        self.a: dict[str, Any] = {}
+        for lab in labels:
+            if pb.verdict[lab] in _LEAVES_HOST and NIC in self.x[lab]:
+                av = m.NewBoolVar(f"a_{lab}")
+                m.Add(av <= self.x[lab][NIC])
+                m.Add(av <= self.hostrun)
+                self.a[lab] = av
+        # stage unit expressions
+        units = {0: [], 1: [], 2: []}
+        for lab in labels:
+            for k, xv in self.x[lab].items():
+                if pb.block_cost[lab][k]:
+                    units[k].append(pb.block_cost[lab][k] * xv)
+        for e, zs in self.z.items():
+            for (a, c), zv in zs.items():
+                if c > a:
+                    cu = pb.cross_units(e, c)
+                    if c == USER:
+                        cu += pb.user_arrive_units(pb.edge_freq[e])
+                    if cu:
+                        units[c].append(cu * zv)
+        for name, ys in self.y.items():
+            if name in pb.read_only:
+                continue
+            for (k, t), yv in ys.items():
+                tu = pb.tier_units(name, k, t)
+                if tu:
+                    units[k].append(tu * yv)
+        for k, u_, wv in self.w:
+            units[k].append(u_ * wv)
+        ent = self.x[pb.entry]
+        if NIC in ent:
+            units[NIC].append(pb.stages[NIC].per_packet * ent[NIC])
+        if USER in ent:
+            units[USER].append(pb.user_arrive_units(1.0) * ent[USER])
+        units[KERNEL].append(pb.stages[KERNEL].per_packet * self.hostrun)
+        for lab, av in self.a.items():
+            units[KERNEL].append(-pb.leave_units(lab) * av)
+        self.host_expr = sum(units[KERNEL]) + sum(units[USER])
+        self.nic_expr = sum(units[NIC])
+        # rate / budget
+        self.mode = "cores" if rate_mpps is not None else "rate"
+        if rate_mpps is not None and rate_mpps > 0:
+            if "nic_rate" not in relax:
+                m.Add(self.nic_expr <= pb.nic_limit_units(rate_mpps))
+            if cores is not None and "host_budget" not in relax:
+                m.Add(self.host_expr <= pb.host_limit_units(rate_mpps, cores))
+            m.Minimize(self.host_expr)
+        elif rate_mpps is not None:
+            m.Minimize(self.host_expr)
+        else:
+            c100 = int(round(cores * 100))
+            n100 = int(round(pb.stages[NIC].cores * 100))
+            if c100 <= 0:
+                if "host_budget" not in relax:
+                    m.Add(self.host_expr == 0)
+                m.Minimize(self.nic_expr)
+            else:
+                t = m.NewIntVar(0, 1 << 60, "t")
+                m.Add(t >= n100 * self.host_expr)
+                m.Add(t >= c100 * self.nic_expr)
+                m.Minimize(t)
+
+    def hint(self, plan: Plan) -> None:
+        """Warm start: AddHint every block, edge and state variable from ``plan``."""
+        pb, m = self.pb, self.m
+        sidx = {s: i for i, s in enumerate(STAGES)}
+        bs = {}
+        for lab, xs in self.x.items():
+            k = sidx.get(plan.block_stage.get(lab, ""), None)
+            if k is None:
+                continue
+            bs[lab] = k
+            for kk, xv in xs.items():
+                m.AddHint(xv, int(kk == k))
+        for e, zs in self.z.items():
+            if e[0] in bs and e[1] in bs:
+                for (a, c), zv in zs.items():
+                    m.AddHint(zv, int(a == bs[e[0]] and c == bs[e[1]]))
+        for name, ys in self.y.items():
+            places = set()
+            for s, t in plan.state_place.get(name, []):
+                k = sidx.get(s)
+                if k is None:
+                    continue
+                try:
+                    places.add((k, pb._tier_index(k, t)))
+                except KeyError:
+                    continue
+            if places:
+                for key, yv in ys.items():
+                    m.AddHint(yv, int(key in places))
+
+    def solve(self, time_limit_s: float, workers: int):
+        solver = self.cp.CpSolver()
+        solver.parameters.max_time_in_seconds = float(time_limit_s)
+        solver.parameters.num_workers = int(workers)
+        t0 = time.perf_counter()
+        status = solver.Solve(self.m)
+        return solver, status, time.perf_counter() - t0
+
+    def extract(self, solver) -> Plan:
+        pb = self.pb
+        bs = {lab: next(k for k, xv in xs.items() if solver.Value(xv))
+              for lab, xs in self.x.items()}
+        tiers: dict[str, int] = {}
+        places: dict[str, list[tuple[str, str]]] = {}
+        for name, ys in self.y.items():
+            chosen = sorted(key for key, yv in ys.items() if solver.Value(yv))
+            if name in pb.read_only:
+                users = {bs[lab] for lab in pb.labels if name in pb.touch_any[lab]}
+                chosen = [kt for kt in chosen if kt[0] in users] or chosen[:1]
+            places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
+        plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs))
+        del tiers
+        return plan
+
+
+def _status_name(cp_model, status) -> str:
+    return {cp_model.OPTIMAL: "OPTIMAL", cp_model.FEASIBLE: "FEASIBLE",
+            cp_model.INFEASIBLE: "INFEASIBLE", cp_model.MODEL_INVALID: "MODEL_INVALID",
+            cp_model.UNKNOWN: "UNKNOWN"}.get(status, str(status))
+
+
+_GROUP_WORDS = {
+    "capability": "what the NIC can run (op classes, map kinds, verdicts, map sizes)",
+    "nic_memory": "NIC memory (tier capacities and map count)",
+    "instructions": "the NIC's instruction limit",
+    "shim": "the metadata shim size limit",
+    "nic_rate": "the NIC's packet rate (utilisation <= 1)",
+    "host_budget": "the host core budget",
+}
+
+
+def result_figures(pb: Problem, plan: Plan, rate_mpps: float | None,
+                   cores: float | None) -> dict:
+    """host/nic ns per packet, the rate, host cores and NIC utilisation of ``plan``.
+
+    Mode cores (``rate_mpps`` given): figures at ``rate_mpps``. Mode rate: the highest rate
+    ``min(cores*1e3/host_ns, nic.cores*1e3/nic_ns)`` (Mpps) and the figures there.
+    """
+    ev = pb.evaluate(plan, rate_mpps, cores)
+    host_ns, nic_ns = ev.host_ns_per_packet, ev.nic_ns_per_packet
+    if rate_mpps is None:
+        lims = []
+        if host_ns > 0:
+            lims.append((cores or 0) * 1e3 / host_ns)
+        if nic_ns > 0:
+            lims.append(pb.stages[NIC].cores * 1e3 / nic_ns)
+        rate = min(lims) if lims else math.inf
+    else:
+        rate = rate_mpps
+    finite = rate if math.isfinite(rate) else 0.0
+    return {"host_ns_per_packet": host_ns, "nic_ns_per_packet": nic_ns, "rate_mpps": rate,
+            "host_cores": finite * host_ns / 1e3,
+            "nic_utilization": finite * nic_ns / (1e3 * pb.stages[NIC].cores),
+            "evaluation": ev}
+
+
+def plan(program: Program, nic: Any, host_kernel: Any, host_user: Any, profile: Profile,
+         rate_mpps: float | None = None, cores: float | None = None,
+         time_limit_s: float = 2.0, workers: int = 2, warm_start: Plan | None = None,
+         explain: bool = True) -> PlanResult:
+    """Partition ``program`` over NIC, host kernel and host user space with CP-SAT.
+
+    Args:
+        program: a verified IR program.
+        nic, host_kernel, host_user: stage models (docs/offload.md fields).
+        profile: the traffic profile weighting every cost.
+        rate_mpps: target rate (Mpps): minimise host cores at it (mode "cores").
+        cores: host core budget: with ``rate_mpps`` a cap on host cores, alone the budget
+            under which the rate is maximised (mode "rate").
+        time_limit_s: CP-SAT wall-time limit, s.
+        workers: CP-SAT worker threads.
+        warm_start: a previous :class:`Plan` given to CP-SAT as hints (``AddHint``).
+        explain: when infeasible, re-solve with each constraint group relaxed to name the
+            binding one.
+    Returns:
+        a :class:`PlanResult` (``plan`` None and ``infeasible_reason`` set when no plan
+        satisfies the constraints).
+    Raises:
+        ValueError: neither ``rate_mpps`` nor ``cores`` given, or a negative one.
+        PartitionError: a stage model lacks a needed figure.
+    """
+    if rate_mpps is None and cores is None:
+        raise ValueError("give a target rate (rate_mpps) or a core budget (cores)")
+    if (rate_mpps is not None and rate_mpps < 0) or (cores is not None and cores < 0):
+        raise ValueError("rate and cores must be >= 0")
+    pb = Problem(program, nic, host_kernel, host_user, profile)
+    return solve_problem(pb, rate_mpps, cores, time_limit_s, workers, warm_start, explain)
+
+
+def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
+                  time_limit_s: float = 2.0, workers: int = 2,
+                  warm_start: Plan | None = None, explain: bool = True,
+                  relax: frozenset = frozenset()) -> PlanResult:
+    """:func:`plan` on an already built :class:`Problem` (baselines share it)."""
+    mdl = _Model(pb, rate_mpps, cores, relax)
+    if warm_start is not None:
+        mdl.hint(warm_start)
+    solver, status, secs = mdl.solve(time_limit_s, workers)
+    cp = mdl.cp
+    name = _status_name(cp, status)
+    mode = "cores" if rate_mpps is not None else "rate"
+    if status not in (cp.OPTIMAL, cp.FEASIBLE):
+        reason = None
+        if explain:
+            reason = explain_infeasible(pb, rate_mpps, cores, time_limit_s, workers)
+        elif status == cp.UNKNOWN:
+            reason = f"no plan found within the time limit ({time_limit_s:g} s)"
+        return PlanResult(None, mode, rate_mpps, None, None, None, None, False, None, secs,
+                          name, reason)
+    p = mdl.extract(solver)
+    fig = result_figures(pb, p, rate_mpps, cores)
+    obj, bound = solver.ObjectiveValue(), solver.BestObjectiveBound()
+    optimal = status == cp.OPTIMAL
+    gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
+    return PlanResult(p, mode, fig["rate_mpps"], fig["host_cores"], fig["nic_utilization"],
+                      fig["host_ns_per_packet"], fig["nic_ns_per_packet"], optimal, gap, secs,
+                      name)
+
+
+def explain_infeasible(pb: Problem, rate_mpps: float | None, cores: float | None,
+                       time_limit_s: float = 2.0, workers: int = 2) -> str:
+    """Name, in words, the constraint group(s) whose relaxation makes the problem feasible,
+    with the figure the relaxed optimum needs (e.g. NIC tier bytes, cores, instructions).
+    Tries each group alone, then pairs, then all together."""
+    import itertools
+    groups = [g for g in CONSTRAINT_GROUPS
+              if g != "host_budget" or cores is not None]
+    if rate_mpps is None or rate_mpps <= 0:
+        groups = [g for g in groups if g != "nic_rate"]
+    for size in (1, 2, len(groups)):
+        found = []
+        for combo in itertools.combinations(groups, size):
+            res = solve_problem(pb, rate_mpps, cores, time_limit_s, workers, None, False,
+                                frozenset(combo))
+            if res.plan is not None:
+                ev = pb.evaluate(res.plan, rate_mpps, cores)
+                details = [msg for g in combo for msg in ev.violations.get(g, [])]
+                found.append(" and ".join(_GROUP_WORDS[g] for g in combo) +
+                             (f" ({'; '.join(details[:3])})" if details else ""))
+        if found:
+            target = (f"{rate_mpps:g} Mpps" if rate_mpps is not None else "") + \
+                (f" on {cores:g} host cores" if cores is not None else "")
+            return (f"no plan meets {target.strip()}: the binding constraint is "
+                    + "; or ".join(found) + " (relaxing it alone gives a plan)"
+                    if size == 1 else
+                    f"no plan meets {target.strip()}: only relaxing together "
+                    + "; or ".join(found) + " gives a plan")
+    return "no plan exists even with every NIC constraint relaxed"
