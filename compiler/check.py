@@ -261,10 +261,9 @@ class _Checker:
         for c in BUILTIN_CONSTANTS:
             tname, value = BUILTIN_CONSTANTS[c]
             self.out.consts[c] = ConstSym(c, T.scalar(tname), value)
-        for it in items:
-            if self.top.get(getattr(it, "name", None)) is not it:
-                if not isinstance(it, A.OnDecl):
-                    continue
+        for it in items:  # declarations in source order (each may use earlier ones)
+            if isinstance(it, A.OnDecl) or self.top.get(it.name) is not it:
+                continue  # the handler comes last; duplicates were reported above
             if isinstance(it, A.StructDecl):
                 self.struct_decl(it)
             elif isinstance(it, A.ConstDecl):

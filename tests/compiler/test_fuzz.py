@@ -63,7 +63,7 @@ def _terminal_strategies():
     return out
 
 
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=120, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 
@@ -87,7 +87,7 @@ def assert_front_end_answers(text: str) -> None:
     verify(program)
 
 
-@settings(max_examples=80, deadline=None,
+@settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
 @given(from_lark(parser(), start="start", explicit=_terminal_strategies()))
