@@ -1,0 +1,265 @@
+"""Baseline partitions, costed by the same code as the CP-SAT plan (:class:`Problem.evaluate`).
+
+- :func:`all_host`: nothing offloaded (host kernel, user space only where the kernel cannot).
+- :func:`greedy`: offload as much as fits, in program order: walk the blocks in topological
+  order and move each (with everything it drags along, see below) to the NIC if the result
+  still satisfies every constraint, including NIC utilisation <= 1 at the target rate.
+- :func:`state_split` and :func:`traffic_split`: Cora's two naive baselines. The Cora paper
+  (Xi et al., arXiv 2410.22229) says only, in the text available to us (the abstract), that
+  "naively partitioning the program by state or traffic can result in a suboptimal partition
+  plan with higher CPU usage or even packet drops". Our reading:
+    * state_split decides per state object: in decreasing order of accesses per packet, each
+      state object moves to the NIC with every block that touches it (and their ancestors)
+      when that fits; stateless code moves only when dragged along.
+    * traffic_split offloads the hot path: blocks in decreasing order of packet frequency
+      (ties in program order), each moved with what it drags along when that fits.
+- :func:`exhaustive`: every monotone block assignment (DFS in topological order, each block's
+  stage >= its predecessors'), each state following its blocks and NIC tiers chosen by
+  enumeration; exact, for small programs; gives up after ``max_leaves`` assignments.
+
+"Drags along" (the closure of a NIC set): the ancestors of every NIC block (a packet never
+goes back from host to NIC) and every block touching a written state one NIC block touches
+(all accesses on the state's stage). The rest of the program is completed on the host by
+:func:`complete_host`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from cora.compiler.partition import (KERNEL, NIC, STAGES, USER, Plan, Problem,
+                                     result_figures)
+
+
+@dataclass
+class BaselineResult:
+    """One baseline's plan and figures (same meanings as :class:`PlanResult`).
+
+    ``plan`` is None when the baseline finds no feasible plan (``host_cores`` None) or, for
+    :func:`exhaustive`, when it gave up (``finished`` False).
+    """
+
+    name: str
+    plan: Plan | None
+    host_cores: float | None
+    nic_utilization: float | None
+    rate_mpps: float | None
+    host_ns_per_packet: float | None
+    nic_ns_per_packet: float | None
+    seconds: float
+    finished: bool = True
+    assignments: int = 0
+
+
+def _result(name: str, pb: Problem, plan: Plan | None, rate_mpps, cores, t0: float,
+            finished: bool = True, n: int = 0) -> BaselineResult:
+    secs = time.perf_counter() - t0
+    if plan is None:
+        return BaselineResult(name, None, None, None, None, None, None, secs, finished, n)
+    fig = result_figures(pb, plan, rate_mpps, cores)
+    return BaselineResult(name, plan, fig["host_cores"], fig["nic_utilization"],
+                          fig["rate_mpps"], fig["host_ns_per_packet"], fig["nic_ns_per_packet"],
+                          secs, finished, n)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+def complete_host(pb: Problem, nic: set[str]) -> dict[str, int]:
+    """Stages for every block given the NIC set: host blocks on the kernel, or user space
+    from the first one the kernel cannot run (and after it); a written state touched from
+    both host stages pulls its kernel accessors (and their descendants) to user space."""
+    bs: dict[str, int] = {}
+    force_user: set[str] = set()
+    for _ in range(len(pb.labels) + 1):
+        bs = {}
+        for lab in pb.labels:
+            if lab in nic:
+                bs[lab] = NIC
+                continue
+            k = max([bs[p] for p in pb.preds[lab]] + [KERNEL])
+            if k == KERNEL and (lab in force_user or pb.block_can_run(lab, KERNEL)):
+                k = USER
+            bs[lab] = k
+        changed = False
+        for name in pb.states:
+            if name in pb.read_only:
+                continue
+            users = [lab for lab in pb.labels if name in pb.touch_any[lab] and bs[lab] != NIC]
+            if {bs[lab] for lab in users} == {KERNEL, USER}:
+                new = {lab for lab in users if bs[lab] == KERNEL} - force_user
+                if new:
+                    force_user |= new
+                    changed = True
+        if not changed:
+            break
+    return bs
+
+
+def closure(pb: Problem, nic: set[str]) -> set[str]:
+    """``nic`` plus its ancestors and every block sharing a written state with it."""
+    out = set(nic)
+    stack = list(nic)
+    by_state: dict[str, list[str]] = {}
+    for lab in pb.labels:
+        for st in pb.touch_any[lab]:
+            if st not in pb.read_only:
+                by_state.setdefault(st, []).append(lab)
+    while stack:
+        lab = stack.pop()
+        more = list(pb.preds[lab])
+        for st in pb.touch_any[lab]:
+            more += by_state.get(st, [])
+        for m in more:
+            if m not in out:
+                out.add(m)
+                stack.append(m)
+    return out
+
+
+def _feasible(pb: Problem, nic: set[str], rate_mpps, cores) -> Plan | None:
+    plan = pb.make_plan(complete_host(pb, nic))
+    ev = pb.evaluate(plan, rate_mpps)        # baselines report cores; they meet no budget
+    return plan if ev.feasible else None
+
+
+def _grow(pb: Problem, units: list[set[str]], rate_mpps, cores) -> Plan | None:
+    nic: set[str] = set()
+    best = _feasible(pb, nic, rate_mpps, cores)
+    for unit in units:
+        if unit <= nic:
+            continue
+        cand = closure(pb, nic | unit)
+        plan = _feasible(pb, cand, rate_mpps, cores)
+        if plan is not None:
+            nic, best = cand, plan
+    return best
+
+
+# ---------------------------------------------------------------------------- baselines
+
+def all_host(pb: Problem, rate_mpps: float | None = None,
+             cores: float | None = None) -> BaselineResult:
+    """Nothing on the NIC (see :meth:`Problem.all_host_stages`)."""
+    t0 = time.perf_counter()
+    return _result("all_host", pb, pb.make_plan(pb.all_host_stages()), rate_mpps, cores, t0)
+
+
+def greedy(pb: Problem, rate_mpps: float | None = None,
+           cores: float | None = None) -> BaselineResult:
+    """Offload as much as fits, blocks in program (topological) order."""
+    t0 = time.perf_counter()
+    plan = _grow(pb, [{lab} for lab in pb.labels], rate_mpps, cores)
+    return _result("greedy", pb, plan, rate_mpps, cores, t0)
+
+
+def state_split(pb: Problem, rate_mpps: float | None = None,
+                cores: float | None = None) -> BaselineResult:
+    """Offload whole state objects (with their accessors), most accessed first."""
+    t0 = time.perf_counter()
+    names = sorted(pb.touched_states, key=lambda n: (-pb.access_count[n], n))
+    units = [{lab for lab in pb.labels if n in pb.touch_any[lab]} for n in names]
+    plan = _grow(pb, units, rate_mpps, cores)
+    return _result("state_split", pb, plan, rate_mpps, cores, t0)
+
+
+def traffic_split(pb: Problem, rate_mpps: float | None = None,
+                  cores: float | None = None) -> BaselineResult:
+    """Offload the hot path: blocks by decreasing packet frequency."""
+    t0 = time.perf_counter()
+    pos = {lab: i for i, lab in enumerate(pb.labels)}
+    order = sorted(pb.labels, key=lambda lab: (-pb.freq[lab], pos[lab]))
+    plan = _grow(pb, [{lab} for lab in order], rate_mpps, cores)
+    return _result("traffic_split", pb, plan, rate_mpps, cores, t0)
+
+
+def _objective(pb: Problem, host: int, nic: int, rate_mpps, cores) -> float:
+    if rate_mpps is not None:
+        return host
+    c100 = int(round((cores or 0) * 100))
+    n100 = int(round(pb.stages[NIC].cores * 100))
+    if c100 <= 0:
+        return nic if host == 0 else math.inf
+    return max(n100 * host, c100 * nic)
+
+
+def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None = None,
+               max_leaves: int = 200_000, time_limit_s: float = 20.0) -> BaselineResult:
+    """The exact optimum by enumeration (small programs only).
+
+    Returns ``finished=False`` (and the best plan seen) when more than ``max_leaves``
+    complete assignments or ``time_limit_s`` seconds would be needed.
+    """
+    t0 = time.perf_counter()
+    labels = pb.labels
+    allowed = {lab: [k for k in range(3) if not pb.block_can_run(lab, k)] for lab in labels}
+    written_users = {n: [lab for lab in labels if n in pb.touch_any[lab]]
+                     for n in pb.states if n not in pb.read_only}
+    first_touch: dict[str, list[str]] = {}
+    for n, us in written_users.items():
+        for lab in us:
+            first_touch.setdefault(lab, []).append(n)
+    best = [math.inf, None]
+    leaves = [0]
+    finished = [True]
+    bs: dict[str, int] = {}
+    state_stage: dict[str, int] = {}
+
+    def leaf():
+        leaves[0] += 1
+        st = pb.best_nic_tiers(bs)
+        if st is None:
+            return
+        plan = pb.make_plan(bs, st)
+        ev = pb.evaluate(plan, rate_mpps, cores)
+        if not ev.feasible:
+            return
+        obj = _objective(pb, ev.host_units, ev.nic_units, rate_mpps, cores)
+        if obj < best[0]:
+            best[0], best[1] = obj, plan
+
+    def dfs(i: int) -> None:
+        if not finished[0]:
+            return
+        if i == len(labels):
+            leaf()
+            if leaves[0] >= max_leaves or time.perf_counter() - t0 > time_limit_s:
+                finished[0] = False
+            return
+        lab = labels[i]
+        lo = max([bs[p] for p in pb.preds[lab]] + [0])
+        for k in allowed[lab]:
+            if k < lo:
+                continue
+            clash = False
+            fixed = []
+            for n in first_touch.get(lab, []):
+                if n in state_stage:
+                    if state_stage[n] != k:
+                        clash = True
+                        break
+                else:
+                    state_stage[n] = k
+                    fixed.append(n)
+            if not clash:
+                bs[lab] = k
+                dfs(i + 1)
+                del bs[lab]
+            for n in fixed:
+                del state_stage[n]
+            if not finished[0]:
+                return
+
+    dfs(0)
+    return _result("exhaustive", pb, best[1], rate_mpps, cores, t0, finished[0], leaves[0])
+
+
+BASELINES = {"all_host": all_host, "greedy": greedy, "state_split": state_split,
+             "traffic_split": traffic_split}
+
+
+def run_baselines(pb: Problem, rate_mpps: float | None = None,
+                  cores: float | None = None) -> dict[str, BaselineResult]:
+    """Every baseline of :data:`BASELINES` on ``pb``, by name."""
+    return {name: fn(pb, rate_mpps, cores) for name, fn in BASELINES.items()}
