@@ -160,6 +160,9 @@ class _Lowerer:
         """Make a join block for ``pending`` (blocks still open) and continue there."""
         if not pending:
             return False
+        if len(pending) == 1:  # one way in: keep going in that block
+            self.b.set_block(pending[0])
+            return True
         join = self.b.new_block()
         for blk in pending:
             blk.ops.append(ir.Op("jmp", None, (), {"targets": (join.label,)}, self.span))
