@@ -107,7 +107,8 @@ class KernelEngine:
                             res.duration_ns)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
-        """Exact-key lookup (lpm: (address, prefix_len); arrays: (index,) -> None when zero)."""
+        """Exact-key lookup (lpm: (address, prefix_len), by scanning the trie's entries since a
+        kernel lookup is a longest-prefix match; arrays: (index,), None when all zero)."""
         from cora.runtime import bpf_syscall
         from cora.targets.xdp.layout import pack_key, unpack_value, value_size
 
@@ -116,6 +117,8 @@ class KernelEngine:
         percpu = state.kind == "percpu_array"
         if state.kind in ("array", "percpu_array") and key[0] >= state.capacity:
             return None
+        if state.kind == "lpm":  # a kernel lookup is a longest-prefix match: find the exact key
+            return dict(self.entries(name)).get(tuple(key))
         raw = bpf_syscall.map_lookup(fd, pack_key(state, key), value_size(state), percpu)
         if raw is None:
             return None

@@ -158,6 +158,46 @@ def _prog_load_xdp(insns: bytes, name: str, flags: int) -> tuple[int, str]:
             return -1, log.value.decode(errors="replace")
 
 
+_CFLAGS = ["-Wno-unused-label", "-Wno-unused-variable", "-Wno-unused-function",
+           "-Wno-compare-distinct-pointer-types"]
+
+
+def _compile_check(src: str) -> str | None:
+    """Compile ``src`` with bcc in a forked child first.
+
+    LLVM's BPF backend reports some errors (e.g. "BPF stack limit of 512 bytes is exceeded")
+    as fatal errors that call ``exit(1)``, which would end cora itself without a word. The
+    child takes that hit instead.
+
+    Returns:
+        None when the child compiled it, else the compiler's last words.
+    """
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        pid = os.fork()
+        if pid == 0:  # child: never returns
+            code = 3
+            try:
+                os.dup2(tmp.fileno(), 2)
+                os.dup2(tmp.fileno(), 1)
+                import bcc
+
+                bcc.BPF(text=src, cflags=_CFLAGS, debug=0).cleanup()
+                code = 0
+            except BaseException:
+                code = 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return None
+        tmp.seek(0)
+        text = tmp.read().decode(errors="replace")
+    lines = [ln.strip() for ln in text.splitlines()
+             if ln.strip() and "DeprecationWarning" not in ln and "_assert_is_bytes" not in ln]
+    errors = [ln for ln in lines if "error" in ln.lower()] or lines
+    return " | ".join(errors[-4:]) or f"the compiler exited with status {status}"
+
+
 def load_xdp(artifact: Artifact) -> LoadedXdp:
     """Compile and load ``artifact`` (an xdp target artifact) into the kernel.
 
@@ -170,11 +210,14 @@ def load_xdp(artifact: Artifact) -> LoadedXdp:
     """
     bcc = require_bcc()
     src = artifact.files["prog.c"]
+    fatal = _compile_check(src)
+    if fatal is not None:
+        raise KernelError(f"clang/LLVM cannot build the program generated for "
+                          f"{artifact.program.name} (a cora limitation or bug, please report "
+                          f"it): {fatal}")
     with _capture_fd2() as captured:
         try:
-            bpf = bcc.BPF(text=src, cflags=["-Wno-unused-label", "-Wno-unused-variable",
-                                            "-Wno-unused-function", "-Wno-compare-distinct-pointer-types"],
-                          debug=0)
+            bpf = bcc.BPF(text=src, cflags=_CFLAGS, debug=0)
         except Exception as exc:  # bcc raises bare Exception for clang errors
             err = exc
             bpf = None

@@ -332,10 +332,14 @@ class XdpCodegen:
             new = self.tmp()
             self.emit(f"u32 {new} = {self._csum_words(h, wstart, wend)};", indent=2)
             for ch, coff, is_udp in targets:
-                cond = f"v_{ch}" if ch != h else "1"
                 if ch != h and ch not in self.headers_used:
                     continue
-                self.emit(f"if ({cond} && h_{ch} + {coff + 2} <= data_end) {{", indent=2)
+                # A checksum lies in its header's fixed part: for the written header it is
+                # covered by the check above; for another header, check that header's fixed
+                # length like every other access to it (one form, so clang merges them and
+                # never leaves the verifier a pointer on an impossible branch).
+                cond = "1" if ch == h else f"v_{ch} && h_{ch} + {HEADERS[ch].min_len} <= data_end"
+                self.emit(f"if ({cond}) {{", indent=2)
                 cur = self.tmp()
                 self.emit(f"u32 {cur} = bpf_ntohs(*(u16 *)(h_{ch} + {coff}));", indent=3)
                 guard = f"if ({cur} != 0) " if is_udp else ""
@@ -360,9 +364,16 @@ class XdpCodegen:
         self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
         if state.kind == "lpm":
             addr = self.reg(args[0])
-            nbytes = state.key[0].width // 8
-            plen = self.reg(args[1]) if len(args) > 1 else str(state.key[0].width)
+            width = state.key[0].width
+            nbytes = width // 8
+            plen = self.reg(args[1]) if len(args) > 1 else str(width)
             self.emit(f"{k}.prefixlen = {plen};")
+            if len(args) > 1:  # an inserted prefix keeps only its first plen bits
+                ctype = c_type(width)
+                masked = self.tmp()
+                self.emit(f"{ctype} {masked} = {plen} == 0 ? 0 : {plen} >= {width} ? {addr} : "
+                          f"{addr} & ~((({ctype})1 << ({width} - {plen})) - 1);")
+                addr = masked
             for i in range(nbytes):
                 self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
         else:
@@ -512,7 +523,11 @@ class XdpCodegen:
         for block in self.p.topological_blocks():
             self.emit(f"L_{block.label}: ;", indent=0)
             for op in block.ops:
+                # Each op in its own scope: its temporaries (keys, values) die with it, so
+                # clang can reuse their stack slots (the BPF stack is 512 bytes).
+                self.emit("{")
                 self.emit_op(op)
+                self.emit("}")
         self.emit("}", indent=0)
         return "\n".join(self.lines) + "\n"
 

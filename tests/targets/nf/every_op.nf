@@ -33,7 +33,7 @@ on packet {
         words[(ipv4.id, ipv4.ttl)] = (ipv4.saddr, now());
         lru[ipv4.saddr] = a;
         arith[10] = routes[ipv4.daddr] as u64;
-        if (ipv4.saddr in 10.0.0.0/8) { routes[ipv4.saddr/32] = 7; }
+        if (ipv4.saddr in 10.0.0.0/8) { routes[ipv4.saddr/32] = 7; routes[ipv4.daddr/20] = 9; }
         ipv4.ttl = ipv4.ttl - 1;
         ipv4.dscp = 46;
         ipv4.ecn = 1;
