@@ -14,10 +14,12 @@ CUBIC's own ``struct bictcp``, checked by a ``_Static_assert``):
 - Loss recovery, ssthresh, undo, slow-start bookkeeping: CUBIC's kernel functions
   (``cubictcp_*`` kfuncs, the same as the kernel's selftest ``bpf_cc_cubic.c``), so a loss
   still gives CUBIC's multiplicative decrease (beta = 0.7, RFC 9438).
-- ``pkts_acked`` accumulates RTT samples of the round.
+- ``pkts_acked`` keeps the smallest RTT sample of the round (the standing queue, without
+  the queueing of the round's own burst; the fluid model has no bursts), and ``init`` turns
+  on the kernel's internal pacing (``SK_PACING_NEEDED``) for the same reason.
 - ``cong_avoid``: once per round trip (when ``tp->delivered`` passes the mark set at the
   start of the round) it computes the observation of :mod:`cora.certify.sim` in Q16:
-  ``q = mean RTT / min RTT - 1`` (``tp->rtt_min``), ``g = q - q_prev``, ``l = lost /
+  ``q = round's min RTT sample / min RTT - 1`` (``tp->rtt_min``), ``g = q - q_prev``, ``l = lost /
   (lost + delivered)`` over the round (``tp->lost``, ``tp->delivered``), with the previous
   round's three values, clipped to the domain. It then looks up the cell of the observation in
   the *proven-cell table* (a grid over the 6 features; a cell is proven when every pointwise
@@ -269,7 +271,7 @@ struct cora_state {{
 	int prev[3];          /* previous round's (q, g, l), Q16, clipped */
 	__u32 round_end;      /* tp->delivered at which this round ends */
 	__u32 lost0, deliv0;  /* counters at the start of the round */
-	__u32 rtt_sum_us;
+	__u32 rtt_min_us;     /* smallest RTT sample of the round */
 	__u16 rtt_cnt;
 	__u8 mode;            /* 1: network controls this round, 0: CUBIC fallback */
 }};
@@ -313,6 +315,9 @@ void BPF_PROG(cora_init, struct sock *sk)
 	struct cora_state *st = state(sk);
 
 	cubictcp_init(sk);
+	/* pace at the kernel's default rate (2x or 1.2x cwnd/srtt) so a window does not leave as one
+	   burst: the fluid model the policy was trained and certified on assumes smooth sending */
+	sk->sk_pacing_status = SK_PACING_NEEDED;
 	__builtin_memset(st, 0, sizeof(*st));
 	st->round_end = tp->delivered + tp->snd_cwnd;
 	st->lost0 = tp->lost;
@@ -327,8 +332,10 @@ void BPF_PROG(cora_acked, struct sock *sk, const struct ack_sample *sample)
 
 	cubictcp_acked(sk, sample);
 	if (sample->rtt_us > 0) {{
-		st->rtt_sum_us += sample->rtt_us;
-		st->rtt_cnt++;
+		if (st->rtt_cnt == 0 || (__u32)sample->rtt_us < st->rtt_min_us)
+			st->rtt_min_us = sample->rtt_us;
+		if (st->rtt_cnt < 0xffff)
+			st->rtt_cnt++;
 	}}
 }}
 
@@ -349,7 +356,7 @@ void BPF_PROG(cora_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
 	min_rtt = tp->rtt_min.s[0].v;
 	if (min_rtt <= 0)
 		min_rtt = 1;
-	rtt = st->rtt_sum_us / st->rtt_cnt;
+	rtt = st->rtt_min_us;
 	q = rtt > min_rtt ? (long long)(((__u64)(rtt - min_rtt) << FRAC) / (__u64)min_rtt) : 0;
 	q = clampll(q, 0, Q_RAW_MAX);
 	g = q - st->q_raw;
@@ -399,7 +406,7 @@ fallback:
 	st->lost0 = tp->lost;
 	st->deliv0 = tp->delivered;
 	st->round_end = tp->delivered + tp->snd_cwnd;
-	st->rtt_sum_us = 0;
+	st->rtt_min_us = 0;
 	st->rtt_cnt = 0;
 }}
 

@@ -181,3 +181,18 @@ def load_policy(path: str) -> MLP:
             except ValueError:
                 raise InputError(f"{path}: array 'spec' is not valid JSON") from None
     return MLP(ws, bs, activation, spec)
+
+
+SHIPPED = {"certified": "cc_certified_2x64.npz", "performance": "cc_performance_2x64.npz"}
+
+
+def shipped_policy(kind: str = "certified") -> str:
+    """Path of a shipped policy file in ``certify/models/``: ``"certified"`` (trained with the
+    certificate reward) or ``"performance"`` (its performance-only twin, same seed and budget).
+
+    Raises:
+        InputError: unknown kind.
+    """
+    if kind not in SHIPPED:
+        raise InputError(f"unknown shipped policy {kind!r}; use one of {', '.join(SHIPPED)}")
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", SHIPPED[kind])
