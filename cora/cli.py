@@ -19,6 +19,7 @@ _COMMAND_MODULES = [
     "cora.commands",          # check, compile, run, bench, demo
     "cora.runtime.commands",  # deploy, stats, undeploy
     "cora.certify.commands",  # certify ...
+    "cora.plan_command",      # plan (offload partitioner)
 ]
 
 

@@ -1,0 +1,253 @@
+"""``cora plan``: partition an NF between a SmartNIC and the host (CP-SAT), with baselines.
+
+``cora plan X.nf --nic agilio|bluefield2 --rate MPPS [--profile IN.pcap] [--cores N]
+[--time-limit S] [--workers N] [--warm-start PLAN.json] [--out PLAN.json] [--json]``
+
+Every figure is predicted by the stage models (``cora.targets.model``): there is no NIC
+hardware here, and the output says so. ``--json`` prints one object::
+
+    {"plan": {...}, "host_cores": X, "nic_utilization": U,
+     "baselines": {"all_host": X, "greedy": X, "state_split": X, "traffic_split": X},
+     "optimal": true|false, "gap": G, "solve_seconds": S, ...extra keys}
+
+``plan`` is :meth:`cora.compiler.partition.Plan.to_json` (block -> stage, state -> stage and
+tier, per crossing edge the ordered shim registers), complete for a later code generator.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+from cora.errors import CoraError, InputError
+
+NICS = ("agilio", "bluefield2")
+
+
+def register(sub) -> None:
+    """Add ``cora plan`` to the top-level argparse ``sub``-parsers."""
+    p = sub.add_parser("plan", help="partition an NF between a SmartNIC and the host "
+                                    "(CP-SAT; modelled figures)")
+    p.add_argument("nf", help="NF source file (.nf)")
+    p.add_argument("--nic", required=True, choices=NICS, help="SmartNIC stage model")
+    p.add_argument("--rate", type=float, default=None, metavar="MPPS",
+                   help="target rate: minimise host cores at it")
+    p.add_argument("--cores", type=float, default=None, metavar="N",
+                   help="host core budget (alone: maximise the rate within it)")
+    p.add_argument("--profile", default=None, metavar="IN.pcap",
+                   help="capture whose frames weight the costs (default: synthetic, every "
+                        "branch 50/50)")
+    p.add_argument("--time-limit", type=float, default=2.0, metavar="S",
+                   help="CP-SAT time limit in seconds (default 2)")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="CP-SAT worker threads (default 2)")
+    p.add_argument("--warm-start", default=None, metavar="PLAN.json",
+                   help="a previous plan (the --out file or --json output) as a solver hint")
+    p.add_argument("--out", default=None, metavar="PLAN.json",
+                   help="write the JSON document to this file as well")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_plan)
+
+
+def _num(x: float | None, digits: int = 4):
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return None
+    return round(float(x), digits)
+
+
+def _load_warm_start(path: str):
+    from cora.compiler.partition import Plan
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read warm-start plan {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return Plan.from_json(data["plan"] if "plan" in data else data)
+    except (KeyError, TypeError, AttributeError):
+        raise InputError(f"{path}: not a cora plan (expected the output of cora plan --json)") \
+            from None
+
+
+def _models(nic_name: str):
+    from cora.targets.model import available_models, load_model
+    nic = load_model(nic_name)
+    kernel = load_model("xdp")
+    user = load_model("user") if "user" in available_models() else None
+    return nic, kernel, user
+
+
+def _stage_summary(program, plan) -> list[dict]:
+    """Per stage: blocks (topological order), op count and NF source lines covered."""
+    from cora.compiler.partition import STAGES
+    out = []
+    order = program.topological_blocks()
+    for stage in STAGES:
+        blocks = [b for b in order if plan.block_stage.get(b.label) == stage]
+        lines = sorted({op.span.line for b in blocks for op in b.ops if op.span is not None})
+        out.append({"stage": stage, "blocks": [b.label for b in blocks],
+                    "ops": sum(len(b.ops) for b in blocks),
+                    "source_lines": _ranges(lines)})
+    return out
+
+
+def _ranges(nums: list[int]) -> str:
+    parts, i = [], 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        parts.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def cmd_plan(args) -> int:
+    """Solve the partition, run the baselines, print the plan and the figures."""
+    from cora.commands import _compile
+    from cora.compiler import baselines as bl
+    from cora.compiler.partition import PartitionError, Problem, solve_problem
+    from cora.compiler.profile import profile_from_frames, synthetic_profile
+
+    if args.rate is None and args.cores is None:
+        raise CoraError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
+    for name, v in (("--rate", args.rate), ("--cores", args.cores)):
+        if v is not None and (not math.isfinite(v) or v < 0):
+            raise CoraError(f"{name} must be a number >= 0, got {v:g}")
+    if args.rate is not None and args.rate == 0:
+        raise CoraError("--rate must be above 0 Mpps")
+    if not (args.time_limit > 0 and math.isfinite(args.time_limit)):
+        raise CoraError(f"--time-limit must be above 0 s, got {args.time_limit:g}")
+    if args.workers < 1:
+        raise CoraError(f"--workers must be at least 1, got {args.workers}")
+
+    program = _compile(args.nf)
+    warm = _load_warm_start(args.warm_start) if args.warm_start else None
+    nic, kernel, user = _models(args.nic)
+    if args.profile:
+        from cora.testbed.replay import read_pcap
+        frames = read_pcap(args.profile)
+        if not frames:
+            raise InputError(f"{args.profile}: no frames to profile")
+        profile = profile_from_frames(program, frames)
+        profile_desc = f"{args.profile}, {profile.packets} frames through the interpreter"
+    else:
+        profile = synthetic_profile(program)
+        profile_desc = "synthetic (every branch 50/50)"
+    try:
+        pb = Problem(program, nic, kernel, user, profile)
+    except PartitionError as exc:
+        raise CoraError(str(exc)) from None
+    res = solve_problem(pb, args.rate, args.cores, args.time_limit, args.workers, warm)
+    base = bl.run_baselines(pb, args.rate, args.cores)
+    ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
+                       time_limit_s=min(5.0, 2 * args.time_limit))
+    all_host = base["all_host"].host_cores
+    doc = {
+        "plan": None if res.plan is None else res.plan.to_json(),
+        "host_cores": _num(res.host_cores, 6),
+        "nic_utilization": _num(res.nic_utilization, 6),
+        "baselines": {k: _num(v.host_cores, 6) for k, v in base.items()},
+        "optimal": bool(res.optimal),
+        "gap": _num(res.gap, 6),
+        "solve_seconds": round(res.solve_seconds, 4),
+        "modelled": True,
+        "note": "figures predicted by stage models; no NIC hardware on this machine",
+        "nf": args.nf, "nic": args.nic, "mode": res.mode,
+        "rate_mpps": _num(res.rate_mpps, 6), "cores_budget": args.cores,
+        "host_ns_per_packet": _num(res.host_ns_per_packet, 4),
+        "nic_ns_per_packet": _num(res.nic_ns_per_packet, 4),
+        "status": res.status,
+        "infeasible": res.infeasible_reason,
+        "user_stage": user is not None,
+        "profile": profile_desc,
+        "cores_saved_vs_all_host": None if res.host_cores is None or all_host is None
+        else _num(all_host - res.host_cores, 6),
+        "baseline_details": {k: {"host_cores": _num(v.host_cores, 6),
+                                 "nic_utilization": _num(v.nic_utilization, 6),
+                                 "rate_mpps": _num(v.rate_mpps, 6),
+                                 "host_ns_per_packet": _num(v.host_ns_per_packet, 4),
+                                 "nic_ns_per_packet": _num(v.nic_ns_per_packet, 4)}
+                             for k, v in base.items()},
+        "exhaustive": {"finished": ex.finished, "assignments": ex.assignments,
+                       "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
+                       "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
+                       "seconds": round(ex.seconds, 3)},
+    }
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=1)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out}: {exc.strerror}") from None
+    if args.json:
+        json.dump(doc, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0 if res.plan is not None else 1
+    if res.plan is None:
+        raise CoraError(res.infeasible_reason or f"no plan found ({res.status})")
+    _print_text(args, program, pb, res, base, ex, doc, user is not None)
+    return 0
+
+
+def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
+    w = sys.stdout.write
+    target = (f"{args.rate:g} Mpps" if args.rate is not None else
+              f"the highest rate on {args.cores:g} host cores")
+    if args.rate is not None and args.cores is not None:
+        target += f" within {args.cores:g} host cores"
+    w(f"cora plan: {program.name} on {args.nic} + host, target {target}\n")
+    w("MODELLED figures: predicted by the stage models (cora.targets.model: "
+      f"{args.nic}, xdp{', user' if has_user else ''}); there is no NIC hardware here.\n")
+    if not has_user:
+        w("(no user-space stage model found: the user stage is not used)\n")
+    w(f"profile: {doc['profile']}\n\n")
+    w("plan (stage of each block, in topological order):\n")
+    for s in _stage_summary(program, res.plan):
+        if not s["blocks"]:
+            continue
+        w(f"  {s['stage']:<6} {len(s['blocks']):3d} blocks {s['ops']:4d} ops   NF lines "
+          f"{s['source_lines'] or '-'}\n")
+        w(f"         {' '.join(s['blocks'])}\n")
+    w("state:\n")
+    for name, places in res.plan.state_place.items():
+        desc = ", ".join(f"{st} ({tier})" for st, tier in places)
+        kind = pb.states[name].kind
+        rep = "  [read-only, replicated]" if len(places) > 1 else ""
+        w(f"  {name:<14} {kind:<12} {pb.state_bytes[name]:>10} bytes  on {desc}{rep}\n")
+    if res.plan.shim:
+        w("metadata shim per crossing edge (resume block id u16, then registers):\n")
+        for e in res.plan.shim:
+            regs = ", ".join(f"%{r['name']}:u{r['width']}" for r in e["registers"]) or "-"
+            w(f"  {e['from']} -> {e['to']} ({e['from_stage']} -> {e['to_stage']}): "
+              f"{e['bytes']} bytes: {regs}\n")
+    else:
+        w("metadata shim: none (no crossing edge)\n")
+    w("\npredicted (modelled):\n")
+    w(f"  host: {res.host_ns_per_packet:.2f} ns/packet, {res.host_cores:.4f} cores at "
+      f"{res.rate_mpps:g} Mpps\n")
+    w(f"  NIC:  {res.nic_ns_per_packet:.2f} ns/packet, utilisation {res.nic_utilization:.3f}\n")
+    w(f"  solver: CP-SAT {res.status}, optimal {'yes' if res.optimal else 'no'}, gap "
+      f"{res.gap:.4f}, {res.solve_seconds:.3f} s\n")
+    w(f"\nbaselines (same cost model; host cores at {'the rate above' if res.mode == 'cores' else 'their own highest rate'}):\n")
+    for name, b in base.items():
+        if b.host_cores is None:
+            w(f"  {name:<14} no feasible plan\n")
+            continue
+        extra = f", {b.rate_mpps:.3f} Mpps" if res.mode == "rate" else ""
+        w(f"  {name:<14} {b.host_cores:.4f} cores, NIC utilisation "
+          f"{b.nic_utilization:.3f}{extra}\n")
+    if ex.finished:
+        same = ex.host_cores is not None and abs(ex.host_cores - res.host_cores) < 1e-9
+        w(f"  {'exhaustive':<14} {ex.host_cores:.4f} cores ({ex.assignments} assignments, "
+          f"{ex.seconds:.2f} s){'  = cora' if same else ''}\n")
+    else:
+        w(f"  {'exhaustive':<14} gave up after {ex.assignments} assignments "
+          f"({ex.seconds:.2f} s)\n")
+    ah = base["all_host"].host_cores
+    if ah:
+        saved = ah - res.host_cores
+        w(f"\ncores saved vs all-on-host: {saved:.4f} ({100 * saved / ah:.1f}%)\n")
