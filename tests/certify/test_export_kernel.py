@@ -123,6 +123,13 @@ def test_register_run_tcp_and_unregister(tmp_path):
         assert seen == name and nbytes > 10_000_000
         rounds = kernel.round_counters(name)
         assert rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"] > 10
+        # and through a real bottleneck between our own namespaces (veth, delay bridge, TBF)
+        from cora.certify.netlab import Bottleneck, flow
+        with Bottleneck(8, 10, 1.0, prefix=f"cct{os.getpid() % 100000}") as bed:
+            r = flow(bed, name, seconds=3)
+        assert 0.5 < r["throughput_mbit"] <= 8.2 and r["min_rtt_ms"] >= 10
+        assert kernel.round_counters(name)["cora_nn_rounds"] + \
+            kernel.round_counters(name)["cora_fallback_rounds"] > rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"]
     finally:
         if name in kernel.available():
             kernel.unload(name)
