@@ -893,7 +893,7 @@ def _status_name(cp_model, status) -> str:
 
 
 _GROUP_WORDS = {
-    "capability": "what the NIC can run (op classes, map kinds, verdicts, map sizes)",
+    "capability": "what the NIC can run",
     "nic_memory": "NIC memory (tier capacities and map count)",
     "instructions": "the NIC's instruction limit",
     "shim": "the metadata shim size limit",
@@ -1002,22 +1002,28 @@ def explain_infeasible(pb: Problem, rate_mpps: float | None, cores: float | None
               if g != "host_budget" or cores is not None]
     if rate_mpps is None or rate_mpps <= 0:
         groups = [g for g in groups if g != "nic_rate"]
+    target = " ".join(x for x in (
+        f"{rate_mpps:g} Mpps" if rate_mpps is not None else "any rate",
+        f"within {cores:g} host cores" if cores is not None else "") if x)
     for size in (1, 2, len(groups)):
         found = []
         for combo in itertools.combinations(groups, size):
             res = solve_problem(pb, rate_mpps, cores, time_limit_s, workers, None, False,
                                 frozenset(combo))
-            if res.plan is not None:
-                ev = pb.evaluate(res.plan, rate_mpps, cores)
-                details = [msg for g in combo for msg in ev.violations.get(g, [])]
-                found.append(" and ".join(_GROUP_WORDS[g] for g in combo) +
-                             (f" ({'; '.join(details[:3])})" if details else ""))
+            if res.plan is None:
+                continue
+            ev = pb.evaluate(res.plan, rate_mpps, cores)
+            details: list[str] = []
+            for g in combo:
+                for msg in ev.violations.get(g, []):
+                    short = msg.split(": ", 1)[-1] if g == "capability" else msg
+                    if short not in details:
+                        details.append(short)
+            found.append(" and ".join(_GROUP_WORDS[g] for g in combo) +
+                         (f" ({'; '.join(details[:3])})" if details else ""))
         if found:
-            target = (f"{rate_mpps:g} Mpps" if rate_mpps is not None else "") + \
-                (f" on {cores:g} host cores" if cores is not None else "")
-            return (f"no plan meets {target.strip()}: the binding constraint is "
-                    + "; or ".join(found) + " (relaxing it alone gives a plan)"
-                    if size == 1 else
-                    f"no plan meets {target.strip()}: only relaxing together "
-                    + "; or ".join(found) + " gives a plan")
+            lead = "relaxing any one of these alone gives a plan" if size == 1 else \
+                f"only relaxing {size} constraint groups together gives a plan"
+            return f"no plan meets {target}: {lead}: " + "; ".join(
+                f"({i + 1}) {f}" for i, f in enumerate(found))
     return "no plan exists even with every NIC constraint relaxed"
