@@ -1,0 +1,114 @@
+"""The partitioner on the NF library with the real stage models and a real-capture profile.
+
+Bars (issue 3): cora's plan is never worse than any baseline, equals the exhaustive optimum
+where exhaustive search finishes, and is proved optimal (solve times are printed by
+bench/partition.py, not asserted here). Every plan is checked independently of the
+partitioner's own evaluator: monotone stages on every CFG edge, every state access on the
+state's stage (or a replica of read-only state), tier capacities, what each stage can run.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+import pytest
+
+from cora.compiler import baselines as bl
+from cora.compiler.driver import compile_file
+from cora.compiler.partition import STAGES, Problem, solve_problem
+from cora.compiler.profile import profile_from_frames, state_touched
+from cora.targets.model import available_models, load_model, state_mem_bytes
+from cora.errors import CoraError
+from cora.testbed.replay import read_pcap
+
+ROOT = Path(__file__).resolve().parents[2]
+NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
+TRACES = ROOT.parent / "shared" / "traces" / "tcpdump"
+# programs small enough for exhaustive search to finish in about a second
+EXHAUSTIVE = {"flowcount", "heavyhitter", "ratelimit", "lb"}
+RATES = (5, 40)
+
+
+@pytest.fixture(scope="module")
+def trace_frames():
+    frames = []
+    for f in sorted(TRACES.glob("*.pcap"))[:60]:
+        try:
+            frames += read_pcap(f)
+        except CoraError:       # malformed captures are part of the corpus
+            continue
+    assert len(frames) > 200
+    return frames
+
+
+@pytest.fixture(scope="module")
+def stage_models():
+    user = load_model("user") if "user" in available_models() else None
+    return {n: load_model(n) for n in ("agilio", "bluefield2")}, load_model("xdp"), user
+
+
+def check_plan(pb: Problem, plan) -> None:
+    """Independent checks of a plan's structure (not via Problem.evaluate)."""
+    program = pb.program
+    idx = {s: i for i, s in enumerate(STAGES)}
+    bs = plan.block_stage
+    assert set(bs) == {b.label for b in program.topological_blocks()}
+    for b in program.topological_blocks():
+        for s in b.successors():
+            assert idx[bs[s]] >= idx[bs[b.label]], f"edge {b.label}->{s} goes backwards"
+        model = pb.stages[idx[bs[b.label]]].model
+        for op in b.ops:
+            assert model.supports_op(op, program), f"{op.opcode} in {b.label} on {bs[b.label]}"
+            st = state_touched(op)
+            if st is not None:
+                stages = {p[0] for p in plan.state_place[st]}
+                assert bs[b.label] in stages, f"{op.opcode} on {st} away from its stage"
+    written = {w for _, op in program.ops() for w in op.state_writes()}
+    used: dict[tuple[str, str], int] = {}
+    for name, places in plan.state_place.items():
+        if name in written:
+            assert len(places) == 1, f"written state {name} replicated"
+        for stage, tier in places:
+            used[(stage, tier)] = used.get((stage, tier), 0) + state_mem_bytes(
+                program.state(name))
+    for (stage, tier), nbytes in used.items():
+        t = pb.stages[idx[stage]].model.tier(tier)
+        assert nbytes <= t.mem_bytes, f"{stage} tier {tier} over capacity"
+    crossings = {(e["from"], e["to"]) for e in plan.shim}
+    assert crossings == {(u, v) for u, v in pb.edges if idx[bs[v]] > idx[bs[u]]}
+    for e in plan.shim:
+        assert e["bytes"] == 2 + sum(r["bytes"] for r in e["registers"])
+        for side in (e["from_stage"], e["to_stage"]):
+            assert e["bytes"] <= pb.stages[idx[side]].max_shim
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
+def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
+    nics, kernel, user = stage_models
+    program = compile_file(nf)
+    profile = profile_from_frames(program, trace_frames)
+    for nic_name, nic in nics.items():
+        pb = Problem(program, nic, kernel, user, profile)
+        for rate in RATES:
+            res = solve_problem(pb, rate, None, time_limit_s=10, workers=2)
+            assert res.plan is not None and res.optimal and res.gap == 0, (nic_name, rate)
+            check_plan(pb, res.plan)
+            assert res.nic_utilization <= 1 + 1e-12
+            assert pb.evaluate(res.plan, rate).feasible
+            for name, b in bl.run_baselines(pb, rate).items():
+                assert b.plan is not None, name        # all_host at least is feasible
+                check_plan(pb, b.plan)
+                assert res.host_cores <= b.host_cores + 1e-12, (nic_name, rate, name)
+            if program.name in EXHAUSTIVE:
+                ex = bl.exhaustive(pb, rate, time_limit_s=30)
+                assert ex.finished
+                assert res.host_cores == pytest.approx(ex.host_cores, abs=1e-12), \
+                    (nic_name, rate)
+        # rate mode: the highest rate on one host core is at least every baseline's
+        res = solve_problem(pb, None, 1.0, time_limit_s=10)
+        assert res.optimal
+        check_plan(pb, res.plan)
+        for name, b in bl.run_baselines(pb, None, 1.0).items():
+            assert res.rate_mpps >= b.rate_mpps - 1e-9, (nic_name, name)
