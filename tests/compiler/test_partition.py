@@ -126,7 +126,7 @@ def test_infeasible_nic_memory_in_words():
 
 def test_infeasible_instructions_in_words(filt):
     p, prof = filt
-    nic, kern, user = models(max_instructions=4)   # bb0 alone is estimated at 5
+    nic, kern, user = models(max_instructions=4)   # bb0 alone is estimated at 6
     res = plan(p, nic, kern, user, prof, cores=0)
     assert res.plan is None and "instruction limit" in res.infeasible_reason
     # with a host it simply stays on the host
