@@ -993,10 +993,11 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
     mode = "cores" if rate_mpps is not None else "rate"
     if status not in (cp.OPTIMAL, cp.FEASIBLE):
         reason = None
-        if explain:
+        if status == cp.UNKNOWN:
+            reason = (f"no plan found within the time limit ({time_limit_s:g} s); "
+                      "allow more time")
+        elif explain and status == cp.INFEASIBLE:
             reason = explain_infeasible(pb, rate_mpps, cores, time_limit_s, workers)
-        elif status == cp.UNKNOWN:
-            reason = f"no plan found within the time limit ({time_limit_s:g} s)"
         return PlanResult(None, mode, rate_mpps, None, None, None, None, False, None, secs,
                           name, reason)
     p = mdl.extract(solver)

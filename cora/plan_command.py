@@ -23,6 +23,8 @@ import sys
 from cora.errors import CoraError, InputError
 
 NICS = ("agilio", "bluefield2")
+# exhaustive search is tried on programs of at most this many reachable blocks
+EXHAUSTIVE_MAX_BLOCKS = 40
 
 
 def register(sub) -> None:
@@ -143,8 +145,10 @@ def cmd_plan(args) -> int:
         raise CoraError(str(exc)) from None
     res = solve_problem(pb, args.rate, args.cores, args.time_limit, args.workers, warm)
     base = bl.run_baselines(pb, args.rate, args.cores)
-    ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
-                       time_limit_s=min(5.0, 2 * args.time_limit))
+    ex = None
+    if len(pb.labels) <= EXHAUSTIVE_MAX_BLOCKS:
+        ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
+                           time_limit_s=min(5.0, 2 * args.time_limit))
     all_host = base["all_host"].host_cores
     doc = {
         "plan": None if res.plan is None else res.plan.to_json(),
@@ -172,10 +176,11 @@ def cmd_plan(args) -> int:
                                  "host_ns_per_packet": _num(v.host_ns_per_packet, 4),
                                  "nic_ns_per_packet": _num(v.nic_ns_per_packet, 4)}
                              for k, v in base.items()},
-        "exhaustive": {"finished": ex.finished, "assignments": ex.assignments,
-                       "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
-                       "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
-                       "seconds": round(ex.seconds, 3)},
+        "exhaustive": None if ex is None else {
+            "finished": ex.finished, "assignments": ex.assignments,
+            "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
+            "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
+            "seconds": round(ex.seconds, 3)},
     }
     if args.out:
         try:
@@ -240,14 +245,27 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         extra = f", {b.rate_mpps:.3f} Mpps" if res.mode == "rate" else ""
         w(f"  {name:<14} {b.host_cores:.4f} cores, NIC utilisation "
           f"{b.nic_utilization:.3f}{extra}\n")
-    if ex.finished:
-        same = ex.host_cores is not None and abs(ex.host_cores - res.host_cores) < 1e-9
-        w(f"  {'exhaustive':<14} {ex.host_cores:.4f} cores ({ex.assignments} assignments, "
+    if ex is None:
+        w(f"  {'exhaustive':<14} not tried ({len(pb.labels)} blocks > "
+          f"{EXHAUSTIVE_MAX_BLOCKS})\n")
+    elif ex.finished and ex.plan is None:
+        w(f"  {'exhaustive':<14} no feasible plan\n")
+    elif ex.finished:
+        if res.mode == "cores":
+            same = abs(ex.host_cores - res.host_cores) < 1e-9
+            fig = f"{ex.host_cores:.4f} cores"
+        else:
+            same = abs(ex.rate_mpps - res.rate_mpps) <= 1e-9 * max(1.0, res.rate_mpps)
+            fig = f"{ex.rate_mpps:.3f} Mpps"
+        w(f"  {'exhaustive':<14} {fig} ({ex.assignments} assignments, "
           f"{ex.seconds:.2f} s){'  = cora' if same else ''}\n")
     else:
         w(f"  {'exhaustive':<14} gave up after {ex.assignments} assignments "
           f"({ex.seconds:.2f} s)\n")
-    ah = base["all_host"].host_cores
-    if ah:
-        saved = ah - res.host_cores
-        w(f"\ncores saved vs all-on-host: {saved:.4f} ({100 * saved / ah:.1f}%)\n")
+    ah = base["all_host"]
+    if res.mode == "cores" and ah.host_cores:
+        saved = ah.host_cores - res.host_cores
+        w(f"\ncores saved vs all-on-host: {saved:.4f} ({100 * saved / ah.host_cores:.1f}%)\n")
+    elif res.mode == "rate" and ah.rate_mpps and math.isfinite(res.rate_mpps):
+        w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} vs {ah.rate_mpps:.3f} Mpps "
+          f"({100 * (res.rate_mpps / ah.rate_mpps - 1):+.1f}%)\n")
