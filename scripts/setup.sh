@@ -27,6 +27,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Mininet (optional testbed, cora.testbed.mininet_testbed) without Open vSwitch: its hosts
+# hang off a Linux bridge, so the recommended openvswitch-switch is not wanted.
+MININET_DEBS=(mininet bridge-utils)
+missing=()
+for p in "${MININET_DEBS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # 2. bcc kernel-header links: the running kernel ships no headers, Debian's 6.1 ones work ----
 KREL="$(uname -r)"
 MODDIR="/lib/modules/$KREL"
