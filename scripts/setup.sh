@@ -14,30 +14,26 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # 1. Debian packages -----------------------------------------------------------------------
-DEBS=(python3-bpfcc bpfcc-tools clang llvm libbpf-dev bpftool linux-headers-amd64 iproute2
-      tcpdump iperf3 python3-venv python3-dev make ethtool)
-missing=()
-for p in "${DEBS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
+APT_UPDATED=0
+# install_missing [apt-get options...] -- package...
+install_missing() {
+    local opts=() missing=() p
+    while [ "$1" != "--" ]; do opts+=("$1"); shift; done
+    shift
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
-
+    if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq; APT_UPDATED=1; fi
+    apt-get install -y -qq "${opts[@]}" "${missing[@]}" >/dev/null
+}
+install_missing -- python3-bpfcc bpfcc-tools clang llvm libbpf-dev bpftool linux-headers-amd64 \
+    iproute2 tcpdump iperf3 python3-venv python3-dev make ethtool
 # Mininet (optional testbed, cora.testbed.mininet_testbed) without Open vSwitch: its hosts
 # hang off a Linux bridge, so the recommended openvswitch-switch is not wanted.
-MININET_DEBS=(mininet bridge-utils)
-missing=()
-for p in "${MININET_DEBS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing Debian packages: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing --no-install-recommends -- mininet bridge-utils
 
 # 2. bcc kernel-header links: the running kernel ships no headers, Debian's 6.1 ones work ----
 KREL="$(uname -r)"
