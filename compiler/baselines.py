@@ -19,7 +19,8 @@
 
 "Drags along" (the closure of a NIC set): the ancestors of every NIC block (a packet never
 goes back from host to NIC) and every block touching a written state one NIC block touches
-(all accesses on the state's stage). The rest of the program is completed on the host by
+(all accesses on the state's stage), and every block using ``rand`` when one does (one PRNG
+state). The rest of the program is completed on the host by
 :func:`complete_host`.
 """
 
@@ -83,10 +84,10 @@ def complete_host(pb: Problem, nic: set[str]) -> dict[str, int]:
                 k = USER
             bs[lab] = k
         changed = False
-        for name in pb.states:
-            if name in pb.read_only:
-                continue
-            users = [lab for lab in pb.labels if name in pb.touch_any[lab] and bs[lab] != NIC]
+        groups = [[lab for lab in pb.labels if name in pb.touch_any[lab]]
+                  for name in pb.states if name not in pb.read_only] + [pb.rand_blocks]
+        for group in groups:
+            users = [lab for lab in group if bs[lab] != NIC]
             if {bs[lab] for lab in users} == {KERNEL, USER}:
                 new = {lab for lab in users if bs[lab] == KERNEL} - force_user
                 if new:
@@ -106,9 +107,12 @@ def closure(pb: Problem, nic: set[str]) -> set[str]:
         for st in pb.touch_any[lab]:
             if st not in pb.read_only:
                 by_state.setdefault(st, []).append(lab)
+    rand = set(pb.rand_blocks)
     while stack:
         lab = stack.pop()
         more = list(pb.preds[lab])
+        if lab in rand:
+            more += pb.rand_blocks
         for st in pb.touch_any[lab]:
             more += by_state.get(st, [])
         for m in more:
@@ -200,6 +204,8 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     for n, us in written_users.items():
         for lab in us:
             first_touch.setdefault(lab, []).append(n)
+    for lab in pb.rand_blocks:              # one stage for the PRNG, as a written state
+        first_touch.setdefault(lab, []).append(" rand")
     best = [math.inf, None]
     leaves = [0]
     finished = [True]

@@ -323,6 +323,10 @@ class Problem:
             self.insns[b.label] = estimate_insns(b.ops)
             self.classes[b.label] = {op.op_class for op in b.ops}
         self.touched_states = {st for lab in self.labels for st in self.touch_any[lab]}
+        # ``rand`` advances one xorshift32 state (the IR's PRNG): every block that draws a
+        # number runs on one stage, so a split program draws the same sequence as the whole.
+        self.rand_blocks = [b.label for b in self.order
+                            if any(op.opcode == "rand" for op in b.ops)]
         self.block_cost = {lab: [self._block_cost(lab, k) for k in range(3)]
                            for lab in self.labels}
         # shim per edge target
@@ -450,6 +454,8 @@ class Problem:
             units[k] += self.block_cost[lab][k]
             for why in self.block_can_run(lab, k):
                 viol["capability"].append(f"block {lab} on {STAGES[k]}: {why}")
+        if len({bs[lab] for lab in self.rand_blocks}) > 1:
+            viol["structure"].append("blocks using rand run on different stages")
         for (u, v) in self.edges:
             a, c = bs[u], bs[v]
             if c < a:
@@ -763,6 +769,14 @@ class _Model:
             if mi is not None and "instructions" not in relax:
                 m.Add(sum(pb.insns[lab] * self.x[lab][k] for lab in labels
                           if k in self.x[lab]) <= mi)
+        # one stage for every block using rand (one PRNG state)
+        if len(pb.rand_blocks) > 1:
+            common = set.intersection(*(set(self.x[lab]) for lab in pb.rand_blocks))
+            rs = {k: m.NewBoolVar(f"rand_{k}") for k in common}
+            m.AddExactlyOne(rs.values())
+            for lab in pb.rand_blocks:
+                for k, xv in self.x[lab].items():
+                    m.Add(xv <= rs[k] if k in rs else xv == 0)
         # per-packet terms
         self.hostrun = m.NewBoolVar("hostrun")
         for lab in labels:

@@ -113,3 +113,22 @@ def frames(n_ipv4: int, n_arp: int) -> list[bytes]:
            for _ in range(n_ipv4)]
     out += [bytes(Ether(**eth) / ARP()) for _ in range(n_arp)]
     return out
+
+
+def rand_program() -> Program:
+    """bb0: ``r = rand``, ``br ipv4.valid, bb1, bb2``; bb1: 8 more ops and a second ``rand``,
+    ret pass; bb2: ret drop. Both rand blocks must share a stage (one PRNG state)."""
+    p = Program("rand2")
+    b = Builder(p)
+    b.emit("rand", U32)
+    v = b.emit("hdr.valid", U1, header="ipv4")
+    heavy, drop = b.new_block(), b.new_block()
+    b.terminate("br", (v,), targets=(heavy.label, drop.label))
+    b.set_block(heavy)
+    c = b.emit("rand", U32)
+    for _ in range(8):
+        c = b.emit("add", U32, c, c)
+    b.terminate("ret", verdict="pass")
+    b.set_block(drop)
+    b.terminate("ret", verdict="drop")
+    return p

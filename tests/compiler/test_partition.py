@@ -188,3 +188,21 @@ def test_argument_errors(filt):
         plan(p, *models(), prof)
     with pytest.raises(ValueError):
         plan(p, *models(), prof, rate_mpps=-1)
+
+
+def test_rand_blocks_share_one_stage():
+    from tests.compiler.partition_helpers import rand_program
+    p = rand_program()
+    prof = profile_from_frames(p, frames(1, 3))
+    pb = Problem(p, *models(), prof)
+    # Without the PRNG rule, bb0+bb2 on the NIC and bb1 on the host would be best at 70 Mpps
+    # (as for filter_program); with it the rand blocks go together.
+    for rate in (10, 70, 100):
+        res = solve_problem(pb, rate, None)
+        assert res.plan.block_stage["bb0"] == res.plan.block_stage["bb1"]
+        ex = bl.exhaustive(pb, rate)
+        assert ex.finished and res.host_cores == pytest.approx(ex.host_cores)
+        for b in bl.run_baselines(pb, rate).values():
+            assert b.plan.block_stage["bb0"] == b.plan.block_stage["bb1"]
+    split = pb.make_plan({"bb0": 0, "bb1": 1, "bb2": 0})
+    assert "structure" in pb.evaluate(split, 70).violations
