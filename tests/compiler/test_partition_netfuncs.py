@@ -112,3 +112,29 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
         check_plan(pb, res.plan)
         for name, b in bl.run_baselines(pb, None, 1.0).items():
             assert res.rate_mpps >= b.rate_mpps - 1e-9, (nic_name, name)
+
+
+@pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
+def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
+    """All on the host kernel (or all on the NIC) costs what cora.targets.model predicts for
+    the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns rounding of
+    each term."""
+    from cora.compiler.partition import NIC, UNITS_PER_NS
+    from cora.compiler.profile import synthetic_profile
+    from cora.targets.model import predict_ns_per_packet
+    nics, kernel, user = stage_models
+    program = compile_file(nf)
+    prof = synthetic_profile(program)
+    tol = 2 * len(program.blocks) / UNITS_PER_NS
+    pb = Problem(program, nics["bluefield2"], kernel, user, prof)
+    host = bl.complete_host(pb, set())
+    assert set(host.values()) == {1}          # the host kernel runs every library NF
+    ev = pb.evaluate(pb.make_plan(host))
+    assert ev.host_ns_per_packet == pytest.approx(
+        predict_ns_per_packet(program, kernel, prof.block_freq), abs=tol)
+    nic_plan = pb.make_plan({lab: NIC for lab in pb.labels})
+    ev = pb.evaluate(nic_plan)
+    assert ev.feasible                        # BlueField-2 holds every library NF
+    assert ev.host_units == 0
+        assert ev.nic_ns_per_packet == pytest.approx(
+            predict_ns_per_packet(program, nics["bluefield2"], prof.block_freq), abs=tol)
