@@ -1,0 +1,339 @@
+"""What a NIC stage can run: the checks each NIC target applies to (part of) an IR program.
+
+``get_checks(name).unsupported(program, plan_stage_blocks=None, tiers=None) -> list[str]``
+returns one reason per line, in words, naming the construct and its NF source position
+(``[]`` when the stage can run there). The partitioner uses the model's capabilities to
+build its constraints; these checks are the word-for-word reasons for a user, and the gate a
+NIC stage program passes before it is deployed (it then runs as XDP in a namespace in front
+of the host: no NIC hardware is on these machines).
+
+Agilio CX (Netronome NFP-4000) eBPF offload, from the kernel's nfp driver
+(drivers/net/ethernet/netronome/nfp/bpf/verifier.c and offload.c):
+
+- maps: only BPF_MAP_TYPE_HASH and BPF_MAP_TYPE_ARRAY ("map type not supported"): no LRU
+  hash, LPM trie or per-CPU array; key+value, each rounded up to 8 bytes, within the
+  firmware's element size (64 bytes per entry in Mizar's offload notes); entries over all
+  maps within 3,072,000; maps within the firmware's map limit;
+- helpers: map lookup/update/delete, bpf_get_prandom_u32, xdp_adjust_head/tail and
+  perf_event_output only: no bpf_ktime_get_ns (``now()``), no bpf_redirect (so no
+  ``redirect`` verdict, i.e. no XDP_REDIRECT), no bpf_xdp_get_buff_len (the NIC stage is
+  generated without multi-buffer support);
+- no stores into map values ("map writes not supported"; only atomic adds), so no in-place
+  field update of a found entry (``ref.store``): update the entry with ``map.update``;
+- multiplies only of operands within u32 (so no 64-bit multiply and no ``hash``, whose
+  splitmix64 finaliser multiplies 64-bit words); no divide instruction: division only by a
+  constant within u32 (reciprocal multiplication);
+- at most about 2,800 instructions per program (``max_instructions`` of the agilio model).
+  The NFP instruction count is estimated from the IR: :func:`estimate_ebpf_instructions`
+  (per-op eBPF instruction counts of the xdp code generator, checked against bcc's output
+  for the NF library in tests) times :data:`NFP_INSNS_PER_EBPF` (1.5, a modelled
+  assumption: the nfp JIT turns a 64-bit eBPF ALU op into two 32-bit NFP instructions and
+  most others into one).
+
+BlueField-2: the stage is an ordinary XDP program in the Linux of its 8 Arm A72 cores, so
+every IR op, state kind and verdict runs; the checks are the kernel's limits (instructions,
+maps) and the DPU's memory (its model's tier).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+from cora.compiler.ir import Op, Program, StateDecl
+from cora.targets.model import StageModel, load_model, state_mem_bytes
+
+#: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
+NFP_INSNS_PER_EBPF = 1.5
+#: Largest key + value (each rounded up to 8 bytes) of one offloaded map entry, bytes
+#: (Mizar's XDP offload notes: "a maximum limit of 64 bytes per entry").
+AGILIO_MAX_ENTRY_BYTES = 64
+
+#: eBPF instructions the xdp code generator emits per IR op, by opcode (fixed part); map
+#: calls add one store per 8 bytes of key (and value), header stores a checksum fix-up.
+#: Derived from the generator's output (targets/xdp/codegen.py) and checked against bcc's
+#: instruction counts of the NF library (tests/targets/test_nic_checks.py).
+EBPF_INSNS = {
+    "const": 1, "mov": 0.5, "zext": 0.3, "trunc": 1, "select": 3, "not": 1,
+    "add": 1, "sub": 1, "and": 1, "or": 1, "xor": 1, "shl": 3, "shr": 3,
+    "mul": 1, "div": 2, "mod": 2, "eq": 1, "ne": 1, "lt": 1, "le": 1, "gt": 1, "ge": 1,
+    "hdr.valid": 1, "hdr.load": 4, "hdr.store": 30, "pkt.len": 3, "now": 2, "rand": 2,
+    "hash": 2, "map.lookup": 6, "ref.found": 1, "ref.load": 2, "ref.store": 2,
+    "map.update": 8, "map.delete": 6, "br": 1, "jmp": 0.5, "ret": 2,
+}
+#: eBPF instructions per hash operand (two splitmix64 rounds of mix64), and of the program
+#: prologue plus header parser.
+EBPF_HASH_PER_OPERAND = 11
+EBPF_PROLOGUE = 40
+
+
+def estimate_ebpf_instructions(program: Program, blocks: Iterable[str] | None = None) -> int:
+    """Estimated eBPF instructions of the xdp code generated for ``blocks`` of ``program``
+    (all blocks by default), prologue and parser included (see :data:`EBPF_INSNS`)."""
+    wanted = None if blocks is None else set(blocks)
+    total = float(EBPF_PROLOGUE)
+    for block in program.blocks:
+        if wanted is not None and block.label not in wanted:
+            continue
+        for op in block.ops:
+            total += EBPF_INSNS.get(op.opcode, 2)
+            if op.opcode == "hash":
+                total += EBPF_HASH_PER_OPERAND * len(op.args)
+            elif op.opcode in ("map.lookup", "map.update", "map.delete"):
+                st = program.state(op.attrs["state"])
+                nbytes = st.key_bytes + (st.value_bytes if op.opcode == "map.update" else 0)
+                total += nbytes / 8 + len(op.args)
+    return int(round(total))
+
+
+def ebpf_instructions(program: Program, frags: bool = False) -> int:
+    """Exact eBPF instruction count of the xdp code for ``program`` as clang emits it (bcc
+    compile, before the kernel verifier). Needs bcc (and root to create the maps).
+
+    Raises:
+        EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
+    """
+    from cora.runtime.loader import _capture_fd2, require_bcc
+    from cora.errors import KernelError
+    from cora.targets.xdp import XdpTarget
+    from cora.targets.xdp.codegen import ENTRY
+
+    bcc = require_bcc()
+    artifact = XdpTarget().generate(program, frags=frags)
+    with _capture_fd2() as captured:
+        try:
+            bpf = bcc.BPF(text=artifact.files["prog.c"].encode(),
+                          cflags=["-Wno-unused-label", "-Wno-unused-variable",
+                                  "-Wno-unused-function", "-Wno-compare-distinct-pointer-types"])
+        except Exception as exc:  # bcc raises bare Exception for clang errors
+            bpf, err = None, exc
+    if bpf is None:
+        raise KernelError(f"clang rejected the code for {program.name}: {err}\n"
+                          f"{captured['text'][-2000:]}")
+    try:
+        return len(bpf.dump_func(ENTRY.encode())) // 8
+    finally:
+        bpf.cleanup()
+
+
+def _where(program: Program, op: Op) -> str:
+    src = program.source or program.name
+    return f"{src}:{op.span.line}:{op.span.col}" if op.span else src
+
+
+def _state_where(program: Program, state: StateDecl) -> str:
+    src = program.source or program.name
+    return f"{src}:{state.span.line}:{state.span.col}" if state.span else src
+
+
+@dataclass
+class NicChecks:
+    """The checks of one NIC target, driven by its stage model's capabilities.
+
+    Attributes:
+        model: the NIC's :class:`~cora.targets.model.StageModel`.
+    """
+
+    model: StageModel
+
+    @property
+    def name(self) -> str:
+        """The NIC target's name (``agilio``, ``bluefield2``)."""
+        return self.model.name
+
+    def stage_ops(self, program: Program, blocks: Iterable[str] | None):
+        """(block, op) of the blocks on the stage (all when ``blocks`` is None)."""
+        wanted = None if blocks is None else set(blocks)
+        for block in program.blocks:
+            if wanted is None or block.label in wanted:
+                for op in block.ops:
+                    yield block, op
+
+    def stage_states(self, program: Program, blocks: Iterable[str] | None) -> list[StateDecl]:
+        """State objects the stage's ops touch, in declaration order (all states of the
+        program when ``blocks`` is None)."""
+        if blocks is None:
+            return list(program.states)
+        used = {op.attrs["state"] for _, op in self.stage_ops(program, blocks)
+                if "state" in op.attrs}
+        return [s for s in program.states if s.name in used]
+
+    def unsupported(self, program: Program, plan_stage_blocks: Iterable[str] | None = None,
+                    tiers: Mapping[str, str] | None = None) -> list[str]:
+        """Reasons, one per construct, why the stage cannot run on this NIC ([] if it can).
+
+        Args:
+            program: the NF's IR program.
+            plan_stage_blocks: labels of the blocks placed on the NIC (None: the whole NF).
+            tiers: state name -> memory tier chosen on the NIC (None: the fastest tier that
+                holds each state, :meth:`StageModel.default_tier`).
+        """
+        blocks = None if plan_stage_blocks is None else list(plan_stage_blocks)
+        reasons: list[str] = []
+        seen: set[tuple[str, str]] = set()
+        for _, op in self.stage_ops(program, blocks):
+            for why in self.op_reasons(program, op):
+                key = (why, _where(program, op))
+                if key not in seen:
+                    seen.add(key)
+                    reasons.append(f"{_where(program, op)}: {why}")
+        reasons += self.state_reasons(program, self.stage_states(program, blocks), tiers)
+        reasons += self.size_reasons(program, blocks)
+        return reasons
+
+    # -- per op ---------------------------------------------------------------------
+    def op_reasons(self, program: Program, op: Op) -> list[str]:
+        """Why this NIC cannot run ``op`` (generic: class, opcode and verdict)."""
+        m = self.model
+        if op.opcode == "ret" and op.attrs.get("verdict") not in m.verdicts:
+            return [f"verdict {op.attrs.get('verdict')} is not supported on {m.name} "
+                    f"(supported: {', '.join(m.verdicts)})"]
+        if op.op_class not in m.op_classes or op.opcode in m.excluded_opcodes:
+            return [f"{op.opcode} ({op.op_class}) cannot run on {m.name}"]
+        return []
+
+    # -- per state ------------------------------------------------------------------
+    def state_reasons(self, program: Program, states: list[StateDecl],
+                      tiers: Mapping[str, str] | None) -> list[str]:
+        """Map kinds, map count, entries and memory per tier."""
+        m, out = self.model, []
+        for s in states:
+            if s.kind not in m.map_kinds:
+                out.append(f"{_state_where(program, s)}: state {s.name} is a {s.kind} map; "
+                           f"{m.name} holds only {', '.join(m.map_kinds)} maps")
+        if len(states) > m.max_maps:
+            out.append(f"{len(states)} maps on the stage; {m.name} holds at most {m.max_maps}")
+        entries = sum(s.capacity for s in states)
+        if entries > m.max_map_entries:
+            out.append(f"{entries:,} map entries on the stage; {m.name} holds at most "
+                       f"{m.max_map_entries:,}")
+        use: dict[str, int] = {}
+        for s in states:
+            tier = m.tier((tiers or {}).get(s.name)) if (tiers or {}).get(s.name) \
+                else m.default_tier(s)
+            use[tier.name] = use.get(tier.name, 0) + state_mem_bytes(s)
+        for t in m.tiers:
+            if use.get(t.name, 0) > t.mem_bytes:
+                names = [s.name for s in states
+                         if ((tiers or {}).get(s.name) or m.default_tier(s).name) == t.name]
+                out.append(f"state {', '.join(names)} needs {use[t.name]:,} bytes in "
+                           f"{m.name} memory tier {t.name}, which holds {t.mem_bytes:,}")
+        return out
+
+    # -- program size ---------------------------------------------------------------
+    def size_reasons(self, program: Program, blocks: list[str] | None) -> list[str]:
+        """The instruction limit (estimated, see :func:`estimate_ebpf_instructions`)."""
+        m = self.model
+        if m.max_instructions is None:
+            return []
+        n = self.estimated_instructions(program, blocks)
+        if n > m.max_instructions:
+            return [f"the stage program needs about {n:,} instructions on {m.name}; at most "
+                    f"{m.max_instructions:,} fit (estimated from the IR)"]
+        return []
+
+    def estimated_instructions(self, program: Program, blocks: list[str] | None = None) -> int:
+        """Instructions of the stage program on this NIC (eBPF estimate x NIC factor)."""
+        return estimate_ebpf_instructions(program, blocks)
+
+
+class AgilioChecks(NicChecks):
+    """Netronome Agilio CX eBPF offload restrictions (see module docstring)."""
+
+    def op_reasons(self, program: Program, op: Op) -> list[str]:
+        """Agilio's reasons for ``op``, each naming the construct and the nfp rule."""
+        c = op.opcode
+        if c == "ret" and op.attrs.get("verdict") == "redirect":
+            return ["redirect verdict: XDP_REDIRECT (bpf_redirect) is not supported by the "
+                    "Agilio eBPF offload"]
+        if c == "now":
+            return ["now() needs bpf_ktime_get_ns, which the Agilio (NFP) firmware does not "
+                    "provide to offloaded programs"]
+        if c == "hash":
+            return ["hash(...) multiplies 64-bit words (splitmix64); the Agilio offload "
+                    "multiplies only operands within u32"]
+        if c == "ref.store":
+            return [f"in-place write of a field of {op.attrs.get('state')} (map value store): "
+                    f"the Agilio offload rejects stores into map values (only atomic adds); "
+                    f"write the entry with a map update instead"]
+        if c == "mul" and self._wide(program, op):
+            return ["64-bit multiply: the Agilio offload multiplies only operands within u32"]
+        if c in ("div", "mod"):
+            if self._wide(program, op):
+                return [f"64-bit {c}: the Agilio offload divides only values within u32"]
+            if not self._constant(program, op.args[1]):
+                return [f"{c} by a variable: the NFP has no divide instruction; the Agilio "
+                        f"offload divides only by a constant"]
+        return super().op_reasons(program, op)
+
+    @staticmethod
+    def _wide(program: Program, op: Op) -> bool:
+        widths = [getattr(program.regs.get(a), "width", 64) for a in op.args]
+        if op.dest:
+            widths.append(getattr(program.regs.get(op.dest), "width", 64))
+        return max(widths, default=0) > 32
+
+    @staticmethod
+    def _constant(program: Program, reg: str) -> bool:
+        defs = [op for _, op in program.ops() if op.dest == reg]
+        return bool(defs) and all(op.opcode == "const" for op in defs)
+
+    def state_reasons(self, program: Program, states: list[StateDecl],
+                      tiers: Mapping[str, str] | None) -> list[str]:
+        """Agilio map kinds in Agilio's words, the entry size limit, then the generic ones."""
+        out = []
+        for s in states:
+            if s.kind == "lru_hash":
+                out.append(f"{_state_where(program, s)}: state {s.name} is an lru_map "
+                           f"(BPF_MAP_TYPE_LRU_HASH); the Agilio offload supports only hash "
+                           f"and array maps")
+            elif s.kind == "lpm":
+                out.append(f"{_state_where(program, s)}: state {s.name} is an lpm map "
+                           f"(BPF_MAP_TYPE_LPM_TRIE); the Agilio offload supports only hash "
+                           f"and array maps")
+            elif s.kind == "percpu_array":
+                out.append(f"{_state_where(program, s)}: state {s.name} is a percpu_array "
+                           f"(BPF_MAP_TYPE_PERCPU_ARRAY); the Agilio offload supports only "
+                           f"hash and array maps")
+            entry = -(-s.key_bytes // 8) * 8 + -(-s.value_bytes // 8) * 8
+            if entry > AGILIO_MAX_ENTRY_BYTES:
+                out.append(f"{_state_where(program, s)}: state {s.name} has {entry}-byte "
+                           f"entries (key + value, each rounded up to 8); the Agilio offload "
+                           f"takes at most {AGILIO_MAX_ENTRY_BYTES}")
+        rest = super().state_reasons(program, states, tiers)
+        return out + [r for r in rest if " map; " not in r]
+
+    def estimated_instructions(self, program: Program, blocks: list[str] | None = None) -> int:
+        """NFP instructions: eBPF estimate x :data:`NFP_INSNS_PER_EBPF`."""
+        return int(round(estimate_ebpf_instructions(program, blocks) * NFP_INSNS_PER_EBPF))
+
+
+class Bluefield2Checks(NicChecks):
+    """BlueField-2 Arm cores run ordinary XDP: only limits and memory are checked."""
+
+
+_CHECKS = {"agilio": AgilioChecks, "bluefield2": Bluefield2Checks}
+
+
+def nic_targets() -> list[str]:
+    """Names of the NIC targets with checks."""
+    return sorted(_CHECKS)
+
+
+def get_checks(name: str) -> NicChecks:
+    """The checks of NIC target ``name``; raises ModelError for an unknown name."""
+    from cora.targets.model import ModelError
+
+    if name not in _CHECKS:
+        raise ModelError(f"unknown NIC target {name!r}; available: {', '.join(nic_targets())}")
+    return _CHECKS[name](load_model(name))
+
+
+def unsupported(program: Program, nic: str, plan_stage_blocks: Iterable[str] | None = None,
+                tiers: Mapping[str, str] | None = None) -> list[str]:
+    """Shorthand for ``get_checks(nic).unsupported(program, plan_stage_blocks, tiers)``."""
+    return get_checks(nic).unsupported(program, plan_stage_blocks, tiers)
+
+
+__all__ = ["AgilioChecks", "Bluefield2Checks", "NicChecks", "ebpf_instructions",
+           "estimate_ebpf_instructions", "get_checks", "nic_targets", "unsupported"]
