@@ -136,5 +136,5 @@ def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
     ev = pb.evaluate(nic_plan)
     assert ev.feasible                        # BlueField-2 holds every library NF
     assert ev.host_units == 0
-        assert ev.nic_ns_per_packet == pytest.approx(
-            predict_ns_per_packet(program, nics["bluefield2"], prof.block_freq), abs=tol)
+    assert ev.nic_ns_per_packet == pytest.approx(
+        predict_ns_per_packet(program, nics["bluefield2"], prof.block_freq), abs=tol)
