@@ -8,7 +8,6 @@ Usage: .venv/bin/python bench/certify_sim.py [--envs N] [--steps T] [--seed S] [
 """
 
 import os
-import sys
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 

@@ -143,18 +143,41 @@ def _backsub(anet, k, relax, lo, hi):
     """Bounds of layer ``k``'s pre-activation by back-substitution to the input box."""
     w = anet.weights[k]
     B = lo.shape[0]
-    Au = np.broadcast_to(w, (B,) + w.shape).copy()
-    Al = Au.copy()
-    cu = np.broadcast_to(anet.bias_hi[k], (B, w.shape[0])).copy()
-    cl = np.broadcast_to(anet.bias_lo[k], (B, w.shape[0])).copy()
-    for j in range(k - 1, -1, -1):
+    # First step in factored form: the coefficients W_k are the same for every box and the
+    # relaxation slopes are >= 0 (monotone activations), so the sign split is W+ / W- and
+    # (W+ diag(su_b) + W- diag(sl_b)) W_{k-1} = W+ (su_b * W_{k-1}) + W- (sl_b * W_{k-1})
+    # never builds a (B, n_k, n_{k-1}) array.
+    sl, il, su, iu = relax[k - 1]
+    wp, wn = np.maximum(w, 0), np.minimum(w, 0)
+    wj, blo, bhi = anet.weights[k - 1], anet.bias_lo[k - 1], anet.bias_hi[k - 1]
+    cu = anet.bias_hi[k] + iu @ wp.T + il @ wn.T + (su * bhi) @ wp.T + (sl * blo) @ wn.T
+    cl = anet.bias_lo[k] + il @ wp.T + iu @ wn.T + (sl * blo) @ wp.T + (su * bhi) @ wn.T
+    if w.shape[0] <= wj.shape[1]:  # few rows (e.g. the output): build A_z, then multiply
+        Au = (wp[None] * su[:, None, :] + wn[None] * sl[:, None, :]) @ wj
+        Al = (wp[None] * sl[:, None, :] + wn[None] * su[:, None, :]) @ wj
+    else:
+        su_w, sl_w = su[:, :, None] * wj, sl[:, :, None] * wj
+        Au = np.matmul(wp, su_w) + np.matmul(wn, sl_w)
+        Al = np.matmul(wp, sl_w) + np.matmul(wn, su_w)
+        del su_w, sl_w
+    relu = anet.activation == "relu"
+    for j in range(k - 2, -1, -1):
         sl, il, su, iu = relax[j]
-        ap, an = np.maximum(Au, 0), np.minimum(Au, 0)
-        cu += np.einsum("bmn,bn->bm", ap, iu) + np.einsum("bmn,bn->bm", an, il)
-        Au = ap * su[:, None, :] + an * sl[:, None, :]
-        ap, an = np.maximum(Al, 0), np.minimum(Al, 0)
-        cl += np.einsum("bmn,bn->bm", ap, il) + np.einsum("bmn,bn->bm", an, iu)
-        Al = ap * sl[:, None, :] + an * su[:, None, :]
+        if relu:
+            # ReLU: il = 0, so A+ su + A- sl = A sl + A+ (su - sl) and only A+ meets iu
+            ap = np.maximum(Au, 0)
+            cu += np.einsum("bmn,bn->bm", ap, iu)
+            Au = Au * sl[:, None, :] + ap * (su - sl)[:, None, :]
+            an = np.minimum(Al, 0)
+            cl += np.einsum("bmn,bn->bm", an, iu)
+            Al = Al * sl[:, None, :] + an * (su - sl)[:, None, :]
+        else:
+            ap, an = np.maximum(Au, 0), np.minimum(Au, 0)
+            cu += np.einsum("bmn,bn->bm", ap, iu) + np.einsum("bmn,bn->bm", an, il)
+            Au = ap * su[:, None, :] + an * sl[:, None, :]
+            ap, an = np.maximum(Al, 0), np.minimum(Al, 0)
+            cl += np.einsum("bmn,bn->bm", ap, il) + np.einsum("bmn,bn->bm", an, iu)
+            Al = ap * sl[:, None, :] + an * su[:, None, :]
         wj, blo, bhi = anet.weights[j], anet.bias_lo[j], anet.bias_hi[j]
         cu += np.maximum(Au, 0) @ bhi + np.minimum(Au, 0) @ blo
         cl += np.maximum(Al, 0) @ blo + np.minimum(Al, 0) @ bhi

@@ -40,7 +40,6 @@ import subprocess
 
 import numpy as np
 
-from cora.certify import absint
 from cora.certify.properties import PROPERTIES, check_property
 from cora.certify.quant import QuantizedMLP, quantize
 from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO

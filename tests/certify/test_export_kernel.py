@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from cora.certify import absint, export as ex, kernel
+from cora.certify import export as ex, kernel
 from cora.certify.nn import init_mlp
 from cora.certify.quant import quantize
 from cora.cli import main
