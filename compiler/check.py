@@ -26,6 +26,7 @@ MAX_STATE_BYTES = 1 << 30
 MAX_LOOP_TRIPS = 256
 MAX_INLINE_DEPTH = 32
 MAX_COUNTMIN_DEPTH = 16
+MAX_UNROLLED_STMTS = 2_048  # statements after unrolling and inlining (verifier budget)
 
 STATE_KINDS = ("map", "lru_map", "lpm", "array", "percpu_array", "countmin")
 IR_KIND = {"map": "hash", "lru_map": "lru_hash", "lpm": "lpm", "array": "array",
@@ -303,6 +304,8 @@ class _Checker:
             self.fn = None
             self.block(on.body, _Scope())
         self.check_recursion()
+        if self.out.entry is not None and not any(d.severity == "error" for d in self.diags):
+            self.check_unrolled_size(self.out.entry)
         self.out.diagnostics[:] = sort_diagnostics(self.diags)
         return self.out
 
@@ -763,6 +766,66 @@ class _Checker:
             has_wild = any(isinstance(p, A.PatWild) for a in node.arms for p in a.patterns)
             return has_wild and all(self.always_ends(a.body) for a in node.arms)
         return False
+
+    def stmt_cost(self, node, memo: dict) -> int:
+        """Statements ``node`` becomes after unrolling loops and inlining calls."""
+        if isinstance(node, A.Block):
+            return sum(self.stmt_cost(s, memo) for s in node.stmts)
+        if isinstance(node, A.For):
+            lo, hi = self.out.loops.get(id(node), (0, 0))
+            return 1 + max(0, hi - lo) * self.stmt_cost(node.body, memo)
+        if isinstance(node, A.If):
+            return 1 + self.stmt_cost(node.then, memo) + \
+                (self.stmt_cost(node.els, memo) if node.els is not None else 0)
+        if isinstance(node, A.Match):
+            return 1 + sum(self.stmt_cost(a.body, memo) for a in node.arms)
+        return 1 + self.calls_cost(node, memo)
+
+    def calls_cost(self, node, memo: dict) -> int:
+        """Inlined statements of the user functions called inside expression/statement ``node``."""
+        total = 0
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, A.Call) and isinstance(n.func, A.Name) and \
+                    isinstance(self.out.syms.get(id(n.func)), FnSym):
+                name = n.func.id
+                if name not in memo:
+                    memo[name] = 0  # (recursion was rejected before)
+                    memo[name] = self.stmt_cost(self.out.fns[name].decl.body, memo)
+                total += memo[name]
+            if isinstance(n, A.Node):
+                for v in vars(n).values():
+                    if isinstance(v, A.Node):
+                        stack.append(v)
+                    elif isinstance(v, tuple):
+                        stack.extend(x for x in v if isinstance(x, A.Node))
+        return total
+
+    def check_unrolled_size(self, entry: A.OnDecl) -> None:
+        memo: dict = {}
+        total = self.stmt_cost(entry.body, memo)
+        if total <= MAX_UNROLLED_STMTS:
+            return
+        node = entry.body  # point at the loop that makes it big
+        where = entry
+        while True:
+            kids = [s for s in getattr(node, "stmts", ())] if isinstance(node, A.Block) else \
+                [node.body] if isinstance(node, A.For) else \
+                [x for x in (getattr(node, "then", None), getattr(node, "els", None)) if x] + \
+                [a.body for a in getattr(node, "arms", ())]
+            if not kids:
+                break
+            node = max(kids, key=lambda k: self.stmt_cost(k, memo))
+            if isinstance(node, A.For):
+                where = node
+                break
+            if not isinstance(node, (A.Block, A.If, A.Match)):
+                where = node
+                break
+        self.err(where.span, f"after unrolling loops and inlining functions this program has "
+                             f"about {total:,} statements; at most {MAX_UNROLLED_STMTS:,} are "
+                             f"allowed (the kernel verifier's budget): lower the loop bounds")
 
     def check_recursion(self) -> None:
         graph = self.calls

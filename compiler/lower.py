@@ -537,11 +537,15 @@ class _Lowerer:
         self.span = group[0].span.ir()
         ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
                         state=info.name)
-        found = self.emit("ref.found", 1, ref, state=info.name)
-        upd, ins = self.b.new_block(), self.b.new_block()
-        self.term("br", (found,), targets=(upd.label, ins.label), span=self.span)
-        # found: in place
-        self.b.set_block(upd)
+        is_array = info.kind in ("array", "percpu_array")
+        if not is_array:
+            found = self.emit("ref.found", 1, ref, state=info.name)
+            upd, ins = self.b.new_block(), self.b.new_block()
+            self.term("br", (found,), targets=(upd.label, ins.label), span=self.span)
+            # found: in place
+            self.b.set_block(upd)
+        # (arrays need no test: an absent slot reads 0 and ignores stores, as the spec says
+        # for an index out of range)
         cur: dict[int, str] = {}
         where: dict[int, ir.Span] = {}
         for s, off, n, op, vals in changes:
@@ -561,36 +565,36 @@ class _Lowerer:
             self.span = where[leaf]
             self.emit("ref.store", None, ref, self.resize(cur[leaf], info.value_fields[leaf][1]),
                       state=info.name, index=leaf)
+        if is_array:
+            self.span = old
+            return
         pending = [self.b.current]
-        # absent: insert a zero value with the changes applied (not for arrays)
+        # absent: insert a zero value with the changes applied
         self.b.set_block(ins)
-        if info.kind in ("array", "percpu_array"):
-            pending.append(self.b.current)
-        else:
-            self.span = group[0].span.ir()
-            new: dict[int, str] = {}
-            for s, off, n, op, vals in changes:
-                self.span = s.span.ir()
-                for j in range(n):
-                    leaf = off + j
-                    if op is None:
-                        new[leaf] = vals[j]
-                    elif leaf not in new and op in ("+", "|", "^"):
-                        new[leaf] = vals[j] if self.width(vals[j]) == leaf_tys[leaf].width \
-                            else self.resize(vals[j], leaf_tys[leaf].width)
-                    else:
-                        base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
-                        new[leaf] = self.apply(op, base, vals[j])
-            self.span = group[0].span.ir()
-            out = []
-            for leaf, lt in enumerate(leaf_tys):
-                r = new.get(leaf) or self.const(0, lt.width)
-                out.append(self.resize(r, info.value_fields[leaf][1]))
-            if info.kind == "lpm":
-                keys = [keys[0], self.const(info.key_fields[0][1], 32)]
-            ok = self.emit("map.update", 1, *keys, *out, state=info.name, nkeys=len(keys))
-            self.policy(info, ok)
-            pending.append(self.b.current)
+        self.span = group[0].span.ir()
+        new: dict[int, str] = {}
+        for s, off, n, op, vals in changes:
+            self.span = s.span.ir()
+            for j in range(n):
+                leaf = off + j
+                if op is None:
+                    new[leaf] = vals[j]
+                elif leaf not in new and op in ("+", "|", "^"):
+                    new[leaf] = vals[j] if self.width(vals[j]) == leaf_tys[leaf].width \
+                        else self.resize(vals[j], leaf_tys[leaf].width)
+                else:
+                    base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
+                    new[leaf] = self.apply(op, base, vals[j])
+        self.span = group[0].span.ir()
+        out = []
+        for leaf, lt in enumerate(leaf_tys):
+            r = new.get(leaf) or self.const(0, lt.width)
+            out.append(self.resize(r, info.value_fields[leaf][1]))
+        if info.kind == "lpm":
+            keys = [keys[0], self.const(info.key_fields[0][1], 32)]
+        ok = self.emit("map.update", 1, *keys, *out, state=info.name, nkeys=len(keys))
+        self.policy(info, ok)
+        pending.append(self.b.current)
         self.span = old
         self.link(pending)
 

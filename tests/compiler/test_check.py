@@ -254,3 +254,22 @@ def test_unknown_event():
     diags = check_source("on frame { pass; }\n", "c.nf")
     assert [(d.line, d.col, d.message) for d in diags] == [
         (1, 4, "unknown event 'frame': the only event is 'packet' (write 'on packet { ... }')")]
+
+
+def test_unrolled_size_is_bounded():
+    src = body("for (i in 0..256) {\n    for (j in 0..16) { a[j] += i; }\n}",
+               "state a: array<u32>[256];")
+    diags = check_source(src, "u.nf")
+    assert [(d.line, d.col) for d in diags] == [(3, 1)]  # the outer loop
+    assert diags[0].message == (
+        "after unrolling loops and inlining functions this program has about 4,353 "
+        "statements; at most 2,048 are allowed (the kernel verifier's budget): lower the loop "
+        "bounds")
+    # the same through a function called in a loop
+    src = body("for (i in 0..256) { f(); }",
+               "state a: array<u32>[256];\nfn f() { for (j in 0..16) { a[j] += 1; } }")
+    assert len(check_source(src, "u.nf")) == 1
+    # 256 x 4 is fine
+    src = body("for (i in 0..256) { a[i] += 1; a[i] += 2; a[i] += 3; a[i] += 4; }",
+               "state a: array<u32>[256];")
+    assert check_source(src, "u.nf") == []

@@ -424,3 +424,21 @@ def test_golden_flowcount_of_the_spec():
     p = compile_file(nf, passes=False)
     p.source = None
     assert print_program(p) == nf.with_suffix(".ir").read_text()
+
+
+def test_array_updates_need_no_branch():
+    src = """
+state a: array<u64>[4];
+on packet {
+    a[ipv4.ttl].0 += 0;
+    a[2] += pkt.len;
+    a[9] += 1;
+    pass;
+}
+""".replace("a[ipv4.ttl].0 += 0;", "a[ipv4.ttl] += 1;")
+    p = compile_(src)
+    assert len(p.blocks) == 1 and not ops(p, "ref.found") and not ops(p, "map.update")
+    interp = Interpreter(p)
+    f = bytes(Ether() / IP(ttl=3) / UDP())
+    interp.run(f)
+    assert dict(interp.state_entries("a")) == {(3,): (1,), (2,): (len(f),)}  # 9: out of range
