@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 
 from cora.compiler import semantics as sem
@@ -146,3 +148,48 @@ def test_tcp_bindings_live_longer_than_udp(nat):
     port = nat.send(tcp(IN1, REMOTE, 40000, 443, "S"), 0).pkt[TCP].sport
     assert nat.send(tcp(REMOTE, PUBLIC, 443, port, "A"), 200 * S).verdict == "pass"
     assert nat.send(tcp(REMOTE, PUBLIC, 443, port, "A"), 501 * S).verdict == "drop"
+
+
+flows = st.lists(st.tuples(st.sampled_from(["10.11.1.1", "10.11.1.2", "10.11.1.3"]),
+                           st.integers(1024, 65535),
+                           st.sampled_from(["198.51.100.1", "198.51.100.2", "203.0.113.7"]),
+                           st.sampled_from([53, 80, 443, 8080]),
+                           st.sampled_from(["tcp", "udp"])),
+                 min_size=1, max_size=30, unique=True)
+
+
+@pytest.fixture(scope="module")
+def crowded_program(tmp_path_factory):
+    """A copy with 48 public ports: 30 flows then collide often and probing matters."""
+    return compile_nf("nat", tmp_path_factory.mktemp("nat"), consts={"PORT_COUNT": "48"})
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flows)
+def test_translation_is_one_to_one_and_reversible(crowded_program, flows):
+    """Any set of concurrent flows: distinct public ports per protocol (or a NO_PORT drop when
+    all probes are taken), valid checksums both ways, and every reply lands on the inside
+    endpoint of its own flow."""
+    nat = NF(crowded_program)
+    mk = {"tcp": lambda s, d, sp, dp: tcp(s, d, sp, dp, "PA", payload=b"q"),
+          "udp": lambda s, d, sp, dp: udp(s, d, sp, dp)}
+    public = {}
+    for i, (src, sport, dst, dport, proto) in enumerate(flows):
+        no_port = nat.counter("stats", NO_PORT)
+        out = nat.send(mk[proto](src, dst, sport, dport), i * 1000)
+        if out.verdict == "drop":
+            assert nat.counter("stats", NO_PORT) == no_port + 1
+            continue
+        assert out.verdict == "pass" and checksums_valid(out.frame)
+        p = out.pkt
+        l4 = p[TCP] if proto == "tcp" else p[UDP]
+        assert p[IP].src == PUBLIC and (p[IP].dst, l4.dport) == (dst, dport)
+        assert PORT_MIN <= l4.sport < PORT_MIN + 48
+        assert (proto, l4.sport) not in public
+        public[(proto, l4.sport)] = (src, sport, dst, dport)
+    for (proto, port), (src, sport, dst, dport) in public.items():
+        back = nat.send(mk[proto](dst, PUBLIC, dport, port), 10**6)
+        assert back.verdict == "pass" and checksums_valid(back.frame)
+        l4 = back.pkt[TCP] if proto == "tcp" else back.pkt[UDP]
+        assert (back.pkt[IP].src, back.pkt[IP].dst, l4.sport, l4.dport) == (dst, src, dport, sport)
