@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nf", nargs="*", default=None, help="NF files (default netfuncs/*.nf)")
     ap.add_argument("--time-limit", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--exhaustive-max-blocks", type=int, default=50)
+    ap.add_argument("--exhaustive-max-blocks", type=int, default=200)
     ap.add_argument("--exhaustive-seconds", type=float, default=10.0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--insns", action="store_true",

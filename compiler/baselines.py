@@ -38,8 +38,10 @@ from cora.compiler.partition import (KERNEL, NIC, STAGES, USER, Plan, Problem,
 class BaselineResult:
     """One baseline's plan and figures (same meanings as :class:`PlanResult`).
 
-    ``plan`` is None when the baseline finds no feasible plan (``host_cores`` None) or, for
-    :func:`exhaustive`, when it gave up (``finished`` False).
+    ``plan`` is None when the baseline finds no feasible plan (``host_cores`` None).
+    For :func:`exhaustive`: ``finished`` False when it gave up (``plan`` is then the best
+    seen, not a proven optimum), ``assignments`` complete assignments costed, ``nodes``
+    search nodes visited.
     """
 
     name: str
@@ -52,17 +54,19 @@ class BaselineResult:
     seconds: float
     finished: bool = True
     assignments: int = 0
+    nodes: int = 0
 
 
 def _result(name: str, pb: Problem, plan: Plan | None, rate_mpps, cores, t0: float,
-            finished: bool = True, n: int = 0) -> BaselineResult:
+            finished: bool = True, n: int = 0, nodes: int = 0) -> BaselineResult:
     secs = time.perf_counter() - t0
     if plan is None:
-        return BaselineResult(name, None, None, None, None, None, None, secs, finished, n)
+        return BaselineResult(name, None, None, None, None, None, None, secs, finished, n,
+                              nodes)
     fig = result_figures(pb, plan, rate_mpps, cores)
     return BaselineResult(name, plan, fig["host_cores"], fig["nic_utilization"],
                           fig["rate_mpps"], fig["host_ns_per_packet"], fig["nic_ns_per_packet"],
-                          secs, finished, n)
+                          secs, finished, n, nodes)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -190,7 +194,11 @@ def _objective(pb: Problem, host: int, nic: int, rate_mpps, cores) -> float:
 
 def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None = None,
                max_leaves: int = 200_000, time_limit_s: float = 20.0) -> BaselineResult:
-    """The exact optimum by enumeration (small programs only).
+    """The exact optimum by enumeration (small programs only): depth-first over the blocks in
+    topological order, each block's stage >= its predecessors', pruned by capability, shim,
+    instruction and NIC-rate limits and by a lower bound on the objective (branch and
+    bound, the incumbent seeded with the baselines' plans; exact). Each complete assignment is costed and checked by
+    :meth:`Problem.evaluate` with the cheapest fitting NIC tiers.
 
     Returns ``finished=False`` (and the best plan seen) when more than ``max_leaves``
     complete assignments or ``time_limit_s`` seconds would be needed.
@@ -208,9 +216,38 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
         first_touch.setdefault(lab, []).append(" rand")
     best = [math.inf, None]
     leaves = [0]
+    nodes = [0]
     finished = [True]
     bs: dict[str, int] = {}
     state_stage: dict[str, int] = {}
+    # Branch and bound: the block and crossing units placed so far on each stage only grow
+    # as more blocks are placed (tier and per-packet terms are added at the leaf and are
+    # never negative in total), so they bound the objective from below.
+    partial = [0, 0, 0]
+    insns = [0, 0, 0]
+    nic_limit = pb.nic_limit_units(rate_mpps) if rate_mpps else None
+    max_insns = [st.max_insns for st in pb.stages]
+
+    # Seed the incumbent with the baselines' plans (feasible, so the optimum is no worse).
+    for fn in (all_host, greedy, state_split, traffic_split):
+        seed = fn(pb, rate_mpps, cores).plan
+        if seed is None:
+            continue
+        ev = pb.evaluate(seed, rate_mpps, cores)
+        if ev.feasible:
+            obj = _objective(pb, ev.host_units, ev.nic_units, rate_mpps, cores)
+            if obj < best[0]:
+                best[0], best[1] = obj, seed
+
+    on_host = [0]
+    # once a block is on the host, the kernel's per-packet cost is paid for every frame the
+    # NIC does not end: at least for those no leaving block could end
+    kernel_pp_min = max(0, pb.stages[KERNEL].per_packet - sum(
+        pb.leave_units(lab) for lab in labels if pb.verdict[lab] in ("drop", "tx", "redirect")))
+
+    def bound() -> float:
+        host = partial[1] + partial[2] + (kernel_pp_min if on_host[0] else 0)
+        return _objective(pb, host, partial[0], rate_mpps, cores)
 
     def leaf():
         leaves[0] += 1
@@ -228,15 +265,37 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     def dfs(i: int) -> None:
         if not finished[0]:
             return
+        nodes[0] += 1
+        if leaves[0] >= max_leaves or (nodes[0] % 256 == 0 and
+                                       time.perf_counter() - t0 > time_limit_s):
+            finished[0] = False
+            return
+        if best[1] is not None and bound() >= best[0]:
+            return
         if i == len(labels):
             leaf()
-            if leaves[0] >= max_leaves or time.perf_counter() - t0 > time_limit_s:
-                finished[0] = False
             return
         lab = labels[i]
         lo = max([bs[p] for p in pb.preds[lab]] + [0])
         for k in allowed[lab]:
             if k < lo:
+                continue
+            add = pb.block_cost[lab][k]
+            crossing_ok = True
+            for p in pb.preds[lab]:
+                a = bs[p]
+                if a < k:
+                    if pb.crossing_allowed((p, lab), a, k):
+                        crossing_ok = False
+                        break
+                    add += pb.cross_units((p, lab), k)
+                    if k == USER:
+                        add += pb.user_arrive_units(pb.edge_freq[(p, lab)])
+            if not crossing_ok:
+                continue
+            if max_insns[k] is not None and insns[k] + pb.insns[lab] > max_insns[k]:
+                continue
+            if k == NIC and nic_limit is not None and partial[0] + add > nic_limit:
                 continue
             clash = False
             fixed = []
@@ -250,7 +309,13 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
                     fixed.append(n)
             if not clash:
                 bs[lab] = k
+                partial[k] += add
+                insns[k] += pb.insns[lab]
+                on_host[0] += k != NIC
                 dfs(i + 1)
+                on_host[0] -= k != NIC
+                partial[k] -= add
+                insns[k] -= pb.insns[lab]
                 del bs[lab]
             for n in fixed:
                 del state_stage[n]
@@ -258,7 +323,8 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
                 return
 
     dfs(0)
-    return _result("exhaustive", pb, best[1], rate_mpps, cores, t0, finished[0], leaves[0])
+    return _result("exhaustive", pb, best[1], rate_mpps, cores, t0, finished[0], leaves[0],
+                   nodes[0])
 
 
 BASELINES = {"all_host": all_host, "greedy": greedy, "state_split": state_split,

@@ -209,9 +209,12 @@ def _tiers(model: Any) -> list[tuple[str, int, float]]:
     return out
 
 
-def _op_ns(model: Any, op, kind: str | None, tier: Any) -> float:
-    """ns of one ``op`` on ``model``: :meth:`cora.targets.model.StageModel.op_ns`."""
-    return model.op_ns(op, kind, tier)
+def _charged(block) -> list:
+    """``(op, charged op class or None)`` for the ops of ``block``, as the stage models
+    charge them (:func:`cora.targets.model.charged_ops`)."""
+    from cora.targets import model as tm
+    fn = getattr(tm, "charged_ops", None)
+    return fn(block) if fn is not None else [(op, op.op_class) for op in block.ops]
 
 
 def _u(ns: float) -> int:
@@ -315,8 +318,10 @@ class Problem:
                 st = state_touched(op)
                 if st is not None:
                     anyt.add(st)
-                    if op.opcode in _MEM_OPS:
-                        c[st] += 1
+            for op, charge in _charged(b):     # tier accesses the model charges
+                st = state_touched(op)
+                if st is not None and charge is not None and op.opcode in _MEM_OPS:
+                    c[st] += 1
             self.touch[b.label], self.touch_any[b.label] = c, anyt
             t = b.terminator
             self.verdict[b.label] = t.attrs.get("verdict") if t.opcode == "ret" else None
@@ -368,18 +373,24 @@ class Problem:
             verdicts=opt_set("verdicts"))
 
     def _block_cost(self, label: str, k: int) -> int:
-        """Units of block ``label`` on stage ``k`` without tier access (the model's
-        ``op_cost_ns`` with a zero-latency tier; tier access is added per state placement).
-        Ops the stage cannot run are skipped (the block is then excluded anyway)."""
-        from cora.targets.model import Tier
+        """Units of block ``label`` on stage ``k`` without tier access: the ops the model
+        charges (:func:`cora.targets.model.charged_ops`, as its ``block_cost_ns`` does),
+        each at the model's ``op_ns`` with a zero-latency tier; tier access is added per
+        state placement (:meth:`tier_units`). Ops the stage cannot run are skipped (the
+        block is then excluded anyway)."""
+        from cora.targets.model import MAP_OP_CLASSES, Tier
         model = self.stages[k].model
         zero = Tier("none", 0, 0.0)
         total = 0.0
-        for op in self.program.block(label).ops:
-            if not model.supports_op(op, self.program):
+        for op, charge in _charged(self.program.block(label)):
+            if charge is None or not model.supports_op(op, self.program):
                 continue
-            kind = self.states[op.attrs["state"]].kind if "state" in op.attrs else None
-            total += _op_ns(model, op, kind, zero)
+            if op.op_class in MAP_OP_CLASSES and "state" in op.attrs:
+                total += model.op_ns(op, self.states[op.attrs["state"]].kind, zero)
+            elif charge == op.op_class:
+                total += model.op_ns(op)
+            else:
+                total += model.op_ns(op, charge=charge)
         return _u(self.freq[label] * total)
 
     # -- capabilities --------------------------------------------------------------------

@@ -24,7 +24,7 @@ from cora.errors import CoraError, InputError
 
 NICS = ("agilio", "bluefield2")
 # exhaustive search is tried on programs of at most this many reachable blocks
-EXHAUSTIVE_MAX_BLOCKS = 40
+EXHAUSTIVE_MAX_BLOCKS = 120
 
 
 def register(sub) -> None:
@@ -148,7 +148,7 @@ def cmd_plan(args) -> int:
     ex = None
     if len(pb.labels) <= EXHAUSTIVE_MAX_BLOCKS:
         ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
-                           time_limit_s=min(5.0, 2 * args.time_limit))
+                           time_limit_s=min(3.0, args.time_limit))
     all_host = base["all_host"].host_cores
     doc = {
         "plan": None if res.plan is None else res.plan.to_json(),
@@ -177,7 +177,7 @@ def cmd_plan(args) -> int:
                                  "nic_ns_per_packet": _num(v.nic_ns_per_packet, 4)}
                              for k, v in base.items()},
         "exhaustive": None if ex is None else {
-            "finished": ex.finished, "assignments": ex.assignments,
+            "finished": ex.finished, "assignments": ex.assignments, "nodes": ex.nodes,
             "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
             "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
             "seconds": round(ex.seconds, 3)},
@@ -257,10 +257,11 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         else:
             same = abs(ex.rate_mpps - res.rate_mpps) <= 1e-9 * max(1.0, res.rate_mpps)
             fig = f"{ex.rate_mpps:.3f} Mpps"
-        w(f"  {'exhaustive':<14} {fig} ({ex.assignments} assignments, "
-          f"{ex.seconds:.2f} s){'  = cora' if same else ''}\n")
+        w(f"  {'exhaustive':<14} {fig} (branch and bound: {ex.nodes} nodes, "
+          f"{ex.assignments} complete assignments, {ex.seconds:.2f} s)"
+          f"{'  = cora' if same else ''}\n")
     else:
-        w(f"  {'exhaustive':<14} gave up after {ex.assignments} assignments "
+        w(f"  {'exhaustive':<14} gave up after {ex.nodes} nodes "
           f"({ex.seconds:.2f} s)\n")
     ah = base["all_host"]
     if res.mode == "cores" and ah.host_cores:

@@ -136,5 +136,6 @@ def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
     ev = pb.evaluate(nic_plan)
     assert ev.feasible                        # BlueField-2 holds every library NF
     assert ev.host_units == 0
+    tiers = {name: places[0][1] for name, places in nic_plan.state_place.items()}
     assert ev.nic_ns_per_packet == pytest.approx(
-        predict_ns_per_packet(program, nics["bluefield2"], prof.block_freq), abs=tol)
+        predict_ns_per_packet(program, nics["bluefield2"], prof.block_freq, tiers), abs=tol)
