@@ -25,8 +25,8 @@ from cora.testbed.replay import read_pcap
 ROOT = Path(__file__).resolve().parents[2]
 NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
 TRACES = ROOT.parent / "shared" / "traces" / "tcpdump"
-# programs small enough for exhaustive search to finish in about a second
-EXHAUSTIVE = {"flowcount", "heavyhitter", "ratelimit", "lb"}
+# exhaustive search (branch and bound) is run on every NF and must finish on these small ones
+EXHAUSTIVE_MUST_FINISH = {"flowcount", "heavyhitter", "ratelimit", "lb"}
 RATES = (5, 40)
 
 
@@ -101,9 +101,10 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
                 assert b.plan is not None, name        # all_host at least is feasible
                 check_plan(pb, b.plan)
                 assert res.host_cores <= b.host_cores + 1e-12, (nic_name, rate, name)
-            if program.name in EXHAUSTIVE:
-                ex = bl.exhaustive(pb, rate, time_limit_s=30)
-                assert ex.finished
+            ex = bl.exhaustive(pb, rate, time_limit_s=10)
+            assert ex.finished or program.name not in EXHAUSTIVE_MUST_FINISH
+            if ex.finished:
+                check_plan(pb, ex.plan)
                 assert res.host_cores == pytest.approx(ex.host_cores, abs=1e-12), \
                     (nic_name, rate)
         # rate mode: the highest rate on one host core is at least every baseline's
