@@ -119,22 +119,30 @@ class Plan:
     block_stage: dict[str, str]
     state_place: dict[str, list[tuple[str, str]]]
     shim: list[dict] = field(default_factory=list)
+    read_only: list[str] = field(default_factory=list)
+    stage_models: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        """JSON-ready dict: ``blocks``, ``states`` (``stage``, ``tier``, ``replicas``), ``shim``."""
+        """JSON-ready dict: ``blocks`` (label -> stage), ``states`` (name -> ``stage``,
+        ``tier``, ``read_only``, ``replicated``, ``replicas`` [{stage, tier}]), ``shim`` (see
+        the class doc) and ``stage_models`` (stage -> model name)."""
         states = {}
         for name, places in self.state_place.items():
             states[name] = {"stage": places[0][0], "tier": places[0][1],
+                            "read_only": name in self.read_only,
                             "replicated": len(places) > 1,
                             "replicas": [{"stage": s, "tier": t} for s, t in places]}
-        return {"blocks": dict(self.block_stage), "states": states, "shim": list(self.shim)}
+        return {"blocks": dict(self.block_stage), "states": states, "shim": list(self.shim),
+                "stage_models": dict(self.stage_models)}
 
     @classmethod
     def from_json(cls, data: dict) -> "Plan":
         """Inverse of :meth:`to_json`. Raises KeyError/TypeError on a malformed dict."""
         places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
                   for n, s in data["states"].items()}
-        return cls(dict(data["blocks"]), places, list(data.get("shim", [])))
+        ro = [n for n, s in data["states"].items() if s.get("read_only")]
+        return cls(dict(data["blocks"]), places, list(data.get("shim", [])), ro,
+                   dict(data.get("stage_models", {})))
 
 
 @dataclass
@@ -610,7 +618,14 @@ class Problem:
             places[name] = pl
         places = {n: places[n] for n in self.states}
         return Plan({lab: STAGES[block_stage[lab]] for lab in self.labels}, places,
-                    self.shim_layout(block_stage))
+                    self.shim_layout(block_stage), sorted(self.read_only), self.model_names())
+
+    def model_names(self) -> dict[str, str]:
+        """Stage -> name of its model (``user`` absent when no user-space model is given)."""
+        out = {STAGES[k]: str(_get(st.model, "name")) for k, st in enumerate(self.stages)}
+        if not self.has_user:
+            del out["user"]
+        return out
 
     def best_nic_tiers(self, block_stage: dict[str, int],
                        max_combos: int = 20_000) -> dict[str, int] | None:
@@ -914,7 +929,8 @@ class _Model:
                 users = {bs[lab] for lab in pb.labels if name in pb.touch_any[lab]}
                 chosen = [kt for kt in chosen if kt[0] in users] or chosen[:1]
             places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
-        plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs))
+        plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs),
+                    sorted(pb.read_only), pb.model_names())
         del tiers
         if self.mode == "cores":
             # Host cost does not depend on NIC tiers: among the tier choices that fit, take

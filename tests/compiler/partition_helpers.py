@@ -132,3 +132,28 @@ def rand_program() -> Program:
     b.set_block(drop)
     b.terminate("ret", verdict="drop")
     return p
+
+
+def readonly_program() -> Program:
+    """filter_program with a read-only array ``cfg`` (initial entry, never written) read in
+    bb0 (lookup + ref.load) and in bb1 (lookup + ref.load)."""
+    p = Program("readonly")
+    p.states.append(StateDecl("cfg", "array", (StateField("index", 32),),
+                              (StateField("v", 32),), 4, None, init=(((0,), (7,)),)))
+    b = Builder(p)
+    zero = b.emit("const", U32, value=0)
+    h = b.emit("map.lookup", RefType("cfg"), zero, state="cfg")
+    b.emit("ref.load", U32, h, state="cfg", index=0)
+    v = b.emit("hdr.valid", U1, header="ipv4")
+    heavy, drop = b.new_block(), b.new_block()
+    b.terminate("br", (v,), targets=(heavy.label, drop.label))
+    b.set_block(heavy)
+    z = b.emit("const", U32, value=0)
+    h2 = b.emit("map.lookup", RefType("cfg"), z, state="cfg")
+    c = b.emit("ref.load", U32, h2, state="cfg", index=0)
+    for _ in range(7):
+        c = b.emit("add", U32, c, c)
+    b.terminate("ret", verdict="pass")
+    b.set_block(drop)
+    b.terminate("ret", verdict="drop")
+    return p

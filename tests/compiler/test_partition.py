@@ -206,3 +206,24 @@ def test_rand_blocks_share_one_stage():
             assert b.plan.block_stage["bb0"] == b.plan.block_stage["bb1"]
     split = pb.make_plan({"bb0": 0, "bb1": 1, "bb2": 0})
     assert "structure" in pb.evaluate(split, 70).violations
+
+
+def test_read_only_state_is_replicated_on_every_reading_stage():
+    # bb0 5 ops, bb1 11 ops, bb2 1 op; cfg read in bb0 and bb1, never written. At 55 Mpps
+    # all on the NIC needs 10 + 5 + 0.25*11 + 0.75 = 18.5 ns (> 1 core); the split needs
+    # 15.75 ns on the NIC and 20*0.25 + 0.25*(5 + 0.5*2) + 0.25*11 = 9.25 ns on the host,
+    # so bb0 on the NIC and bb1 on the kernel both read cfg: one replica on each.
+    from tests.compiler.partition_helpers import readonly_program
+    p = readonly_program()
+    prof = profile_from_frames(p, frames(1, 3))
+    pb = Problem(p, *models(), prof)
+    res = solve_problem(pb, 55, None)
+    assert res.plan.block_stage == {"bb0": "nic", "bb1": "kernel", "bb2": "nic"}
+    assert res.host_ns_per_packet == pytest.approx(9.25)
+    assert sorted(res.plan.state_place["cfg"]) == [("kernel", "MEM"), ("nic", "MEM")]
+    js = res.plan.to_json()["states"]["cfg"]
+    assert js["read_only"] and js["replicated"]
+    assert bl.exhaustive(pb, 55).host_cores == pytest.approx(res.host_cores)
+    # the same split with cfg on the NIC only is refused by the evaluator
+    bad = Plan(dict(res.plan.block_stage), {"cfg": [("nic", "MEM")]})
+    assert "structure" in pb.evaluate(bad, 55).violations
