@@ -104,23 +104,30 @@ def block_counts(program: Program, frames: Iterable[tuple[int, bytes]],
 def op_features(program: Program, counts: Mapping[str, float]) -> Counter:
     """Executed ops per cost feature, weighted by block ``counts``.
 
-    Features: the op class (:data:`cora.compiler.ir.OP_CLASS`), except map calls, which are
-    ``"<state kind>.<op class>"`` (``"hash.map_lookup"``), and ``rand``, which is its own
-    feature (a different helper than ``now``).
+    Ops are taken as the generated code executes them (:func:`cora.targets.model.
+    charged_ops`: repeated pure ops dropped, divisions by constants charged as ALU ops or
+    multiplies). Features: the charged op class (:data:`cora.compiler.ir.OP_CLASS`), except
+    map calls, which are ``"<state kind>.<op class>"`` (``"hash.map_lookup"``), ``rand``
+    (a different helper than ``now``) and ``hash_operand`` (hash operands beyond the first).
     """
+    from cora.targets.model import charged_ops
+
     feats: Counter = Counter()
     for block in program.blocks:
         n = counts.get(block.label, 0)
         if not n:
             continue
-        for op in block.ops:
-            cls = OP_CLASS[op.opcode]
-            if cls in ("map_lookup", "map_update", "map_delete"):
-                feats[f"{program.state(op.attrs['state']).kind}.{cls}"] += n
+        for op, charge in charged_ops(block):
+            if charge is None:
+                continue
+            if charge in ("map_lookup", "map_update", "map_delete"):
+                feats[f"{program.state(op.attrs['state']).kind}.{charge}"] += n
             elif op.opcode == "rand":
                 feats["rand"] += n
             else:
-                feats[cls] += n
+                feats[charge] += n
+                if op.opcode == "hash" and len(op.args) > 1:
+                    feats["hash_operand"] += n * (len(op.args) - 1)
     return feats
 
 
@@ -191,8 +198,10 @@ class _Emit:
         elif name == "div":
             b.emit("div" if i % 2 == 0 else "mod", U64, x, d, dest=x)
             b.emit("add", U64, x, a, dest=x)
-        elif name == "hash":
-            self.acc(b.emit("hash", U32, x, d, seed=i), 32)
+        elif name == "hash":  # independent hashes (as count-min rows are): throughput
+            self.acc(b.emit("hash", U32, a, seed=i), 32)
+        elif name == "hash3":
+            self.acc(b.emit("hash", U32, a, d, a, seed=i), 32)
         elif name == "now":
             self.acc(b.emit("now", U64), 64)
         elif name == "rand":
@@ -256,7 +265,7 @@ class _Emit:
 #: k = 0 variant per program. Map patterns get one program each: the generated C keeps every
 #: key and value on the stack, and the BPF stack holds 512 bytes.
 FULL_PLAN: tuple[tuple[tuple[str, int], ...], ...] = (
-    (("alu", 64), ("move", 64), ("mul", 32), ("div", 16), ("hash", 8), ("now", 4),
+    (("alu", 64), ("move", 64), ("mul", 32), ("div", 16), ("hash", 8), ("hash3", 4), ("now", 4),
      ("rand", 8), ("parse", 7), ("pkt_read", 7), ("pkt_write", 2), ("branch", 16)),
     (("map_read", 8), ("map_write", 8)),
     *(((f"{k}.lookup", 4),) for k in MAP_KINDS_TIMED),
@@ -431,9 +440,10 @@ class Calibration:
 
 
 #: The feature a pattern measures (the others in its repetitions are already known).
-TARGET = {"now": "helper", "rand": "rand", "map_read": "map_read", "map_write": "map_write"}
+TARGET = {"now": "helper", "rand": "rand", "map_read": "map_read", "map_write": "map_write",
+          "hash3": "hash_operand"}
 #: Patterns in the order they are solved: each one's companion ops are measured before it.
-SOLVE_ORDER = ("move", "alu", "branch", "mul", "div", "hash", "now", "rand", "parse",
+SOLVE_ORDER = ("move", "alu", "branch", "mul", "div", "hash", "hash3", "now", "rand", "parse",
                "pkt_read", "pkt_write",
                *(f"{k}.lookup" for k in MAP_KINDS_TIMED), "map_read", "map_write",
                *(f"{k}.update" for k in MAP_KINDS_TIMED), "hash.delete")
@@ -613,8 +623,9 @@ def model_figures(cal: Calibration) -> dict:
     pairs = {k: round(v, 3) for k, v in sorted(c.items())
              if "." in k and not k.endswith(".map_lookup")}
     opcode = {"rand": round(c["rand"], 3)} if "rand" in c else {}
+    operand = {"hash": round(c["hash_operand"], 3)} if "hash_operand" in c else {}
     return {"op_cost_ns": op, "map_cost_ns": map_cost, "map_op_cost_ns": pairs,
-            "opcode_cost_ns": opcode, "per_packet_ns": round(cal.intercept_ns, 2),
+            "opcode_cost_ns": opcode, "operand_cost_ns": operand, "per_packet_ns": round(cal.intercept_ns, 2),
             "crossing_ns": round(cal.crossing_ns, 2),
             "shim_byte_ns": round(cal.shim_byte_ns, 3)}
 
@@ -673,6 +684,8 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
         "map_op_cost_ns": f"{stamp}; per (kind, call), updates replace an existing key, "
                           f"deletes miss; {fit_note}",
         "opcode_cost_ns": f"{stamp}; bpf_get_prandom_u32 (helper class is bpf_ktime_get_ns)",
+        "operand_cost_ns": f"{stamp}; hash with 3 operands vs 1, per extra operand; "
+                           f"{fit_note}",
         "per_packet_ns": f"{stamp}; fit intercept: test-run harness, program entry and the "
                          f"IPv4/TCP parser: the base variant minus its own ops (empty program alone: "
                          f"{cal.empty_program_ns:.1f} ns)",
@@ -682,15 +695,17 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
         "shim_byte_ns": f"{stamp}; 64- vs 8-byte shim, per extra byte",
         "op_cost_ns.map_lookup": "folded into map_cost_ns (per kind)",
     })
+    for stale in [k for k in src if k.startswith(("op_cost_ns.", "map_op_cost_ns.",
+                                                  "map_cost_ns.", "opcode_cost_ns.",
+                                                  "operand_cost_ns."))
+                  and k != "op_cost_ns.map_lookup"]:
+        del src[stale]
     for k, raw in cal.raw_costs_ns.items():
         if raw < MIN_COST_NS:
             key = _feature_key(k)
             if key:
                 src[key] = f"{stamp}; fit gave {raw:.3f} ns, clamped to {MIN_COST_NS} ns " \
                            f"(clang folds or hides this op)"
-    for stale in [k for k in src if k.startswith(("op_cost_ns.", "map_op_cost_ns."))
-                  and k != "op_cost_ns.map_lookup" and "clamped" not in src[k]]:
-        del src[stale]
     scalars = {k: xdp[k] for k in ("name", "kind", "description", "cores")}
     scalars["clock_ghz"] = round(m["cpu_mhz"] / 1000, 3) if m["cpu_mhz"] else xdp["clock_ghz"]
     for k in ("op_classes", "map_kinds", "max_instructions", "max_maps", "max_map_entries",
@@ -709,6 +724,7 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
               "least-squares fit); see docs/targets.md. Do not edit the figures by hand.")
     tables = {"op_cost_ns": dict(sorted(op_cost.items())),
               "opcode_cost_ns": figs["opcode_cost_ns"],
+              "operand_cost_ns": figs["operand_cost_ns"] or dict(xdp.get("operand_cost_ns", {})),
               "map_cost_ns": dict(sorted(map_cost.items())),
               "map_op_cost_ns": figs["map_op_cost_ns"]}
     written = [d / "xdp.toml"]
@@ -722,6 +738,8 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
 def _feature_key(feature: str) -> str | None:
     if feature == "rand":
         return "opcode_cost_ns.rand"
+    if feature == "hash_operand":
+        return "operand_cost_ns.hash"
     if feature == "now":
         return "op_cost_ns.helper"
     if "." in feature:
@@ -753,13 +771,13 @@ def _write_derived(d: Path, cal: Calibration, tables: dict, xdp_scalars: dict) -
                                   f"= x{scale:.2f}")):
         path = d / f"{name}.toml"
         data = tomllib.loads(path.read_text())
-        for table in ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns"):
+        cost_tables = ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns",
+                       "operand_cost_ns")
+        for table in cost_tables:
             data[table] = {k: round(v * factor, 3) for k, v in tables[table].items()}
-        src = {k: v for k, v in data["sources"].items()
-               if not k.startswith(("op_cost_ns", "opcode_cost_ns", "map_cost_ns",
-                                    "map_op_cost_ns"))}
+        src = {k: v for k, v in data["sources"].items() if not k.startswith(cost_tables)}
         when = cal.meta["date"]
-        for table in ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns"):
+        for table in cost_tables:
             if data[table]:
                 src[table] = f"modelled: {how}; xdp calibrated {when}"
         if name == "bluefield2":
@@ -774,8 +792,7 @@ def _write_derived(d: Path, cal: Calibration, tables: dict, xdp_scalars: dict) -
                            for ln in lines if ln.startswith("#"))
         scalars = {k: v for k, v in data.items()
                    if not isinstance(v, (dict,)) and k != "tiers"}
-        tabs = {t: data[t] for t in ("op_cost_ns", "opcode_cost_ns", "map_cost_ns",
-                                     "map_op_cost_ns")}
+        tabs = {t: data[t] for t in cost_tables}
         path.write_text(render_model_toml(header, scalars, data["tiers"], tabs, src))
         load_model(path)
         out.append(path)

@@ -14,12 +14,17 @@ Cost of one stage (docs/offload.md, "Stage models")::
 with ``cost(o)`` (:meth:`StageModel.op_ns`):
 
 - an op that touches no state: ``opcode_cost_ns[opcode]`` if the model lists that opcode,
-  else ``op_cost_ns[op_class]`` (op classes: :data:`cora.compiler.ir.OP_CLASS`);
+  else ``op_cost_ns[op_class]`` (op classes: :data:`cora.compiler.ir.OP_CLASS`), plus
+  ``operand_cost_ns[opcode]`` per operand beyond the first (``hash``);
 - ``map.lookup`` / ``map.update`` / ``map.delete`` on a state of kind K held in tier T:
   ``map_op_cost_ns["K.<op_class>"]`` if the model lists it, else ``op_cost_ns[op_class] +
   map_cost_ns[K]``; plus ``T.access_ns``;
 - ``ref.load`` / ``ref.store`` (read or write a field of a found entry): ``op_cost_ns[class]
   + T.access_ns``.
+
+Ops the C compiler removes or simplifies are charged as it does (:func:`charged_ops`: a
+repeated pure op within a block costs nothing, a division by a constant costs an ALU op or
+a multiply), so the sum is over the ops the generated code executes.
 
 Host cores at R Mpps = R * 1e6 * host_ns / 1e9; NIC utilisation = R * 1e6 * nic_ns /
 (1e9 * cores) (:func:`host_cores`, :func:`nic_utilization`).
@@ -92,6 +97,8 @@ class StageModel:
         map_cost_ns: state kind -> ns added to each map.lookup/update/delete of that kind.
         map_op_cost_ns: ``"<kind>.<op_class>"`` -> ns, replacing op_cost_ns[class] +
             map_cost_ns[kind] for that pair (e.g. an LRU update allocates an element).
+        operand_cost_ns: opcode -> ns per operand beyond the first (``hash``: one more
+            splitmix64 round per operand).
         per_packet_ns: fixed cost of running a stage program on one packet, ns.
         crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
         shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
@@ -122,6 +129,7 @@ class StageModel:
     excluded_opcodes: tuple[str, ...] = ()
     opcode_cost_ns: Mapping[str, float] = field(default_factory=dict)
     map_op_cost_ns: Mapping[str, float] = field(default_factory=dict)
+    operand_cost_ns: Mapping[str, float] = field(default_factory=dict)
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -151,6 +159,7 @@ class StageModel:
         out += [f"opcode_cost_ns.{k}" for k in self.opcode_cost_ns]
         out += [f"map_cost_ns.{k}" for k in self.map_cost_ns]
         out += [f"map_op_cost_ns.{k}" for k in self.map_op_cost_ns]
+        out += [f"operand_cost_ns.{k}" for k in self.operand_cost_ns]
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
 
@@ -187,8 +196,8 @@ class StageModel:
         return True
 
     # ------------------------------------------------------------------ costs
-    def op_ns(self, op: Op, state_kind: str | None = None, tier: str | Tier | None = None
-                   ) -> float:
+    def op_ns(self, op: Op, state_kind: str | None = None, tier: str | Tier | None = None,
+              charge: str | None = None) -> float:
         """Predicted ns of one execution of ``op`` here (formula in the module docstring).
 
         Args:
@@ -196,10 +205,14 @@ class StageModel:
             state_kind: kind of the state the op touches (required for map.lookup/update/
                 delete; ignored otherwise).
             tier: tier (name or :class:`Tier`) of that state; None: the fastest tier.
+            charge: the op class to charge instead of the op's own (see :func:`charged_ops`:
+                a division by a constant costs an ALU op or a multiply).
         Raises:
             ModelError: the model has no cost for the op's class or the state's kind.
         """
         cls = op.op_class
+        if charge is not None and charge != cls:
+            return self._class_cost(charge)
         if cls in MAP_CALL_CLASSES:
             if state_kind is None:
                 raise ModelError(f"{op.opcode} needs the kind of its state to be costed")
@@ -212,6 +225,8 @@ class StageModel:
             base = self.opcode_cost_ns[op.opcode]
         else:
             base = self._class_cost(cls)
+        if op.opcode in self.operand_cost_ns and len(op.args) > 1:
+            base += self.operand_cost_ns[op.opcode] * (len(op.args) - 1)
         if cls in MAP_OP_CLASSES:
             t = tier if isinstance(tier, Tier) else self.tier(tier)
             base += t.access_ns
@@ -231,27 +246,83 @@ class StageModel:
 
     def block_cost_ns(self, program: Program, block: Block,
                       tiers: Mapping[str, str] | None = None) -> float:
-        """Sum of :meth:`op_ns` over the ops of ``block`` (ns per execution).
+        """Sum of :meth:`op_ns` over the ops of ``block`` that the generated code really
+        executes (:func:`charged_ops`), ns per execution of the block.
 
         Args:
             tiers: state name -> tier name; a state not listed gets :meth:`default_tier`.
         """
         total = 0.0
-        for op in block.ops:
+        for op, charge in charged_ops(block):
+            if charge is None:
+                continue
             name = op.attrs.get("state") if op.op_class in MAP_OP_CLASSES else None
             if name is None:
-                total += self.op_ns(op)
+                total += self.op_ns(op, charge=charge)
                 continue
             state = program.state(name)
             tier = (tiers or {}).get(name)
             total += self.op_ns(op, state.kind,
-                                     self.tier(tier) if tier else self.default_tier(state))
+                                self.tier(tier) if tier else self.default_tier(state))
         return total
 
     def crossing_cost_ns(self, shim_bytes: int) -> float:
         """Cost, at the receiving stage, of one packet crossing into it with a shim of
         ``shim_bytes`` bytes: ``crossing_ns + shim_byte_ns * shim_bytes``."""
         return self.crossing_ns + self.shim_byte_ns * shim_bytes
+
+
+#: Opcodes without side effects whose result depends only on their operands (and, for the
+#: header ops, on the frame): the C compiler computes a repeated one only once.
+PURE_OPCODES = frozenset(("const", "mov", "zext", "trunc", "select", "not", "add", "sub",
+                          "and", "or", "xor", "shl", "shr", "mul", "div", "mod", "eq", "ne",
+                          "lt", "le", "gt", "ge", "hdr.valid", "hdr.load", "pkt.len", "hash"))
+
+
+def charged_ops(block: Block) -> list[tuple[Op, str | None]]:
+    """The ops of ``block`` with the op class each is charged as (None: not executed).
+
+    Models what clang -O2 does to the generated C of one block (local value numbering):
+
+    - a pure op (:data:`PURE_OPCODES`) that repeats an earlier one of the block with the
+      same operands (same values: registers not reassigned in between) and attributes costs
+      nothing (e.g. count-min ``add`` and ``estimate`` hash the same key with the same
+      seeds); header loads are forgotten after a header store;
+    - ``div``/``mod`` by a constant power of two is a shift or mask (charged ``alu``), by
+      another constant a multiply by the reciprocal (charged ``mul``).
+    """
+    out: list[tuple[Op, str | None]] = []
+    vn: dict[str, object] = {}          # register -> value number
+    consts: dict[object, int] = {}      # value number -> constant value
+    seen: dict[tuple, object] = {}      # expression -> value number
+    fresh = 0
+    for op in block.ops:
+        if op.opcode == "hdr.store":
+            seen = {k: v for k, v in seen.items() if k[0] not in ("hdr.load", "pkt.len")}
+        charge: str | None = op.op_class
+        if op.opcode in PURE_OPCODES and op.dest is not None:
+            attrs = tuple(sorted((k, v if not isinstance(v, list) else tuple(v))
+                                 for k, v in op.attrs.items()))
+            key = (op.opcode, attrs, tuple(vn.get(a, ("reg", a)) for a in op.args))
+            if key in seen:
+                vn[op.dest] = seen[key]
+                out.append((op, None))
+                continue
+            fresh += 1
+            num = ("vn", fresh)
+            seen[key] = num
+            vn[op.dest] = num
+            if op.opcode == "const":
+                consts[num] = int(op.attrs.get("value", 0))
+            if op.opcode in ("div", "mod") and len(op.args) == 2:
+                divisor = consts.get(vn.get(op.args[1]))
+                if divisor:
+                    charge = "alu" if divisor & (divisor - 1) == 0 else "mul"
+        elif op.dest is not None:
+            fresh += 1
+            vn[op.dest] = ("vn", fresh)
+        out.append((op, charge))
+    return out
 
 
 def state_mem_bytes(state: StateDecl) -> int:
@@ -368,6 +439,7 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             opcode_cost_ns={k: float(v) for k, v in data.get("opcode_cost_ns", {}).items()},
             map_cost_ns={k: float(v) for k, v in need("map_cost_ns").items()},
             map_op_cost_ns={k: float(v) for k, v in data.get("map_op_cost_ns", {}).items()},
+            operand_cost_ns={k: float(v) for k, v in data.get("operand_cost_ns", {}).items()},
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -407,7 +479,8 @@ def check_model(model: StageModel) -> None:
         if not src.strip():
             raise ModelError(f"{where}: figure {fig} has an empty source")
     negative = [f for f in model.figures() if f.split(".")[0] in
-                ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns")
+                ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns",
+                 "operand_cost_ns")
                 and _figure_value(model, f) < 0]
     if negative:
         raise ModelError(f"{where}: negative costs {negative}")
@@ -418,6 +491,6 @@ def _figure_value(model: StageModel, figure: str) -> float:
     return float(getattr(model, table)[key]) if key else float(getattr(model, table))
 
 
-__all__ = ["ALL_OP_CLASSES", "ModelError", "StageModel", "Tier", "available_models",
+__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "StageModel", "Tier", "available_models",
            "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]
