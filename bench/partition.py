@@ -22,7 +22,6 @@ import argparse
 import glob
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -58,7 +58,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from cora.compiler.ir import OP_CLASS, Program, RefType, c_bytes
+from cora.compiler.ir import Program, RefType, c_bytes
 from cora.compiler.profile import Profile, state_touched
 
 STAGES = ("nic", "kernel", "user")
@@ -113,7 +113,11 @@ class Plan:
         state_place: state name -> list of ``(stage, tier)``; one pair for a state that is
             written by the program, one per reading stage for a replicated read-only state.
         shim: per crossing edge ``{"from", "to", "from_stage", "to_stage", "resume_block",
-            "registers": [{"name", "width", "bytes"}], "bytes"}`` (register order = layout).
+            "registers": [{"name", "width", "bytes"}], "bytes"}``: the shim is the resume
+            block id (u16) then the registers live into the target block, in this order,
+            each ``c_bytes(width)`` bytes; ``bytes`` = 2 + their sum.
+        read_only: states the program never writes (replicable).
+        stage_models: stage -> name of the stage model the plan was made with.
     """
 
     block_stage: dict[str, str]
@@ -274,9 +278,7 @@ class _StageFacts:
     max_maps: int | None
     max_entries: int | None
     cores: float
-    op_classes: set | None
     map_kinds: set | None
-    verdicts: set | None
 
 
 class Problem:
@@ -377,8 +379,7 @@ class Problem:
             max_shim=opt_int("max_shim_bytes"), max_insns=opt_int("max_instructions"),
             max_maps=opt_int("max_maps"), max_entries=opt_int("max_map_entries"),
             cores=float(_get(m, "cores", 1) or 1),
-            op_classes=opt_set("op_classes"), map_kinds=opt_set("map_kinds"),
-            verdicts=opt_set("verdicts"))
+            map_kinds=opt_set("map_kinds"))
 
     def _block_cost(self, label: str, k: int) -> int:
         """Units of block ``label`` on stage ``k`` without tier access: the ops the model
@@ -921,7 +922,6 @@ class _Model:
         pb = self.pb
         bs = {lab: next(k for k, xv in xs.items() if solver.Value(xv))
               for lab, xs in self.x.items()}
-        tiers: dict[str, int] = {}
         places: dict[str, list[tuple[str, str]]] = {}
         for name, ys in self.y.items():
             chosen = sorted(key for key, yv in ys.items() if solver.Value(yv))
@@ -931,7 +931,6 @@ class _Model:
             places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
         plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs),
                     sorted(pb.read_only), pb.model_names())
-        del tiers
         if self.mode == "cores":
             # Host cost does not depend on NIC tiers: among the tier choices that fit, take
             # the cheapest for the NIC (the solver only had to keep the NIC under its limit).
