@@ -45,8 +45,9 @@ class Profile:
     Attributes:
         packets: frames the profile was measured on (0 for a synthetic profile).
         block_count: block label -> number of executions over all packets (synthetic: the
-            expected count for ``packets_basis`` packets).
+            expected count for one packet).
         edge_count: ``(from_label, to_label)`` -> times the CFG edge was taken.
+        state_count: state name -> executions of ops touching it (see :func:`state_touched`).
         source: ``"frames"`` or ``"synthetic"`` (how it was made).
         packets_basis: the denominator of every frequency (``packets``, or 1 for synthetic).
     """
