@@ -1,6 +1,6 @@
 """Partition benchmark: cora's CP-SAT plan vs the baselines for every NF, both NICs, several rates.
 
-    .venv/bin/python bench/partition.py [--rates 1 5 10 20 40] [--traces DIR] [--json]
+    .venv/bin/python bench/partition.py [--rates 1 5 10 20 40 80 120] [--traces DIR] [--json]
                                         [--time-limit 2] [--workers 2]
 
 For every NF in netfuncs/ and every NIC model (agilio, bluefield2) it profiles the NF on the
@@ -42,7 +42,7 @@ def _frames(traces: str) -> tuple[list, int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rates", type=float, nargs="+", default=[1, 5, 10, 20, 40])
+    ap.add_argument("--rates", type=float, nargs="+", default=[1, 5, 10, 20, 40, 80, 120])
     ap.add_argument("--nics", nargs="+", default=["agilio", "bluefield2"])
     ap.add_argument("--traces", default=str(ROOT.parent / "shared" / "traces" / "tcpdump"))
     ap.add_argument("--nf", nargs="*", default=None, help="NF files (default netfuncs/*.nf)")
