@@ -27,7 +27,7 @@ NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
 TRACES = ROOT.parent / "shared" / "traces" / "tcpdump"
 # exhaustive search (branch and bound) is run on every NF and must finish on these small ones
 EXHAUSTIVE_MUST_FINISH = {"flowcount", "heavyhitter", "ratelimit", "lb"}
-RATES = (5, 40)
+RATES = (5, 40, 80)
 
 
 @pytest.fixture(scope="module")
