@@ -32,6 +32,8 @@ must mirror:
   insert into a full map first evicts the least recently used key.
 - ``percpu_array`` behaves as ``array`` (one CPU; the kernel engine sums the CPUs).
 - ``rand`` returns the xorshift32 state after advancing it (first value from seed 1: 270369).
+- ``shim.push`` prepends the shim to the frame (the output frame grows); a program whose
+  entry is ``shim.pop`` parses the frame only after the shim is removed.
 
 Speed: the program is compiled once into per-block tuples of closures over a register list
 (one dispatch-table lookup per op at compile time, none at run time).
@@ -46,7 +48,8 @@ from typing import Callable
 
 from cora.compiler import semantics as sem
 from cora.compiler.headers import HEADERS, load_field, parse_frame, store_field
-from cora.compiler.ir import BINARY_OPS, IntType, IRError, Op, Program, StateDecl
+from cora.compiler.ir import (BINARY_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op,
+                              Program, StateDecl, c_bytes)
 from cora.compiler.verify import verify
 
 
@@ -311,7 +314,7 @@ class Interpreter:
         """
         c = _Ctx()
         c.buf = buf = bytearray(frame)
-        c.off = parse_frame(buf).offsets
+        c.off = {} if self._resumes else parse_frame(buf).offsets
         c.now = now_ns & sem.M64
         c.touched = touched = set()
         R = [0] * self._nregs
@@ -321,7 +324,7 @@ class Interpreter:
                 f(R, c)
             nxt = blk.term(R, c)
             if nxt.__class__ is tuple:
-                return FrameResult(nxt[0], nxt[1], bytes(buf), touched)
+                return FrameResult(nxt[0], nxt[1], bytes(c.buf), touched)
             blk = nxt
 
     def state_entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
@@ -363,6 +366,7 @@ class Interpreter:
             cb.ops = tuple(dispatch[op.opcode](self, op) for op in b.ops[:-1])
             cb.term = dispatch[b.ops[-1].opcode](self, b.ops[-1])
         self._entry = blocks[self.program.blocks[0].label]
+        self._resumes = self.program.blocks[0].ops[-1].opcode == "shim.pop"
 
     def _c_const(self, op: Op) -> Callable:
         d, v = self._r(op.dest), op.attrs["value"]
@@ -601,6 +605,52 @@ class Interpreter:
         return f
 
 
+def _c_shim_push(self: Interpreter, op: Op) -> Callable:
+    resume = op.attrs["resume"]
+    regs = tuple((self._r(a), c_bytes(self._width(a))) for a in op.args)
+
+    def f(R, c):
+        head = bytearray(resume.to_bytes(SHIM_ID_BYTES, "big"))
+        for i, n in regs:
+            head += R[i].to_bytes(n, "big")
+        c.buf[0:0] = head
+    return f
+
+
+def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
+    final = op.attrs["final"]
+    table = {}
+    for k, label, rs in zip(op.attrs["resume"], op.attrs["targets"], op.attrs["regs"]):
+        layout, pos = [], SHIM_ID_BYTES
+        for a in rs:
+            n = c_bytes(self._width(a))
+            layout.append((self._r(a), pos, n, sem.mask(self._width(a))))
+            pos += n
+        table[k] = (self._blocks[label], tuple(layout), pos)
+    other = ("drop", None) if final else ("pass", None)
+
+    def f(R, c):
+        buf = c.buf
+        if len(buf) < SHIM_ID_BYTES:
+            return other
+        k = (buf[0] << 8) | buf[1]
+        hit = table.get(k)
+        if hit is None:
+            if k == SHIM_DONE and final:
+                del buf[:SHIM_ID_BYTES]
+                return ("pass", None)
+            return other
+        blk, layout, total = hit
+        if len(buf) < total:
+            return ("drop", None)
+        for i, pos, n, m in layout:
+            R[i] = int.from_bytes(buf[pos:pos + n], "big") & m
+        del buf[:total]
+        c.off = parse_frame(buf).offsets
+        return blk
+    return f
+
+
 def _dispatch_table() -> dict[str, Callable]:
     """opcode -> compile method of :class:`Interpreter` (one lookup per op at compile time)."""
     I = Interpreter
@@ -613,6 +663,7 @@ def _dispatch_table() -> dict[str, Callable]:
         "ref.load": I._c_ref_load, "ref.store": I._c_ref_store,
         "map.update": I._c_map_update, "map.delete": I._c_map_delete,
         "br": I._c_br, "jmp": I._c_jmp, "ret": I._c_ret,
+        "shim.push": _c_shim_push, "shim.pop": _c_shim_pop,
     }
     table.update({o: I._c_binary for o in BINARY_OPS})
     table.update({o: I._c_compare for o in _CMP})

@@ -48,7 +48,29 @@ the state is full (hash, lpm) or the index is out of range (arrays); ``lru_hash`
 least recently used entry instead and returns 1. For ``lpm`` the keys are (address, prefix_len).
 ``map.delete S(keys)`` removes the key (arrays: no-op).
 
-Terminators: ``br c, T, F``; ``jmp L``; ``ret pass|drop|tx``; ``ret redirect port``.
+Terminators: ``br c, T, F``; ``jmp L``; ``ret pass|drop|tx``; ``ret redirect port``;
+``shim.pop`` (below).
+
+Metadata shim (offload stages, docs/offload.md; produced by ``cora.compiler.split``)
+----------------------------------------------------------------------------------
+A shim is bytes prepended to the frame: the resume id (u16, big-endian) followed by each
+carried register, big-endian, in ``c_bytes(width)`` bytes, in the listed order. Resume id
+:data:`SHIM_DONE` (0xFFFF) carries no registers and means "the NF finished with pass".
+
+``shim.push K (%r1, ..)`` prepends the shim with resume id ``K`` and the registers' values.
+It must be the last op of its block, whose terminator must be ``ret pass`` (the frame leaves
+the stage carrying the shim).
+
+``shim.pop final|forward {K1: L1(%a, ..), K2: L2(..)}`` is a terminator allowed only as the
+single op of the entry block; it runs before the parser. It reads the resume id ``K`` at the
+front of the frame. If ``K`` is listed: the listed registers are loaded from the following
+bytes (each masked to its width), the whole shim (2 + register bytes) is removed, the fixed
+parser runs on the rest of the frame, and control continues at the listed block. If ``K`` is
+0xFFFF and the stage is ``final``: the 2 bytes are removed and the verdict is ``pass``.
+Otherwise (an id for a later stage, or 0xFFFF on a ``forward`` stage) a ``forward`` stage
+returns ``pass`` with the frame unchanged; a ``final`` stage drops it. A frame shorter than
+the shim of its listed id is dropped; one shorter than 2 bytes is dropped by a ``final``
+stage and passed unchanged by a ``forward`` stage.
 
 Source: the design follows SSA-free register IRs such as eBPF's own (kernel
 Documentation/bpf/standardization/instruction-set.rst) with typed registers; the op/pass layout
@@ -69,7 +91,9 @@ FULL_POLICIES = ("skip", "drop", "pass", "evict")
 
 BINARY_OPS = ("add", "sub", "mul", "div", "mod", "and", "or", "xor", "shl", "shr")
 COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
-TERMINATORS = ("br", "jmp", "ret")
+TERMINATORS = ("br", "jmp", "ret", "shim.pop")
+SHIM_DONE = 0xFFFF          # resume id: the NF finished with pass on an earlier stage
+SHIM_ID_BYTES = 2           # the resume id (u16) at the front of every shim
 
 # op class of every opcode, for cost models (targets' cost tables are keyed by these).
 OP_CLASS: dict[str, str] = {
@@ -82,6 +106,7 @@ OP_CLASS: dict[str, str] = {
     "map.lookup": "map_lookup", "ref.found": "alu", "ref.load": "map_read",
     "ref.store": "map_write", "map.update": "map_update", "map.delete": "map_delete",
     "br": "branch", "jmp": "branch", "ret": "branch",
+    "shim.push": "pkt_write", "shim.pop": "pkt_write",
 }
 
 
@@ -181,6 +206,12 @@ def c_bytes(width: int) -> int:
     raise IRError(f"width {width} too large")
 
 
+def shim_bytes(widths) -> int:
+    """Bytes of a metadata shim carrying registers of the given bit ``widths``: the u16
+    resume id plus ``c_bytes(width)`` per register (docs/offload.md)."""
+    return SHIM_ID_BYTES + sum(c_bytes(w) for w in widths)
+
+
 def entry_layout(fields: tuple[StateField, ...]) -> tuple[tuple[int, ...], int]:
     """Memory layout of a state key or value: fields in declaration order, each aligned to
     its own size as a C compiler does (System V x86-64 / eBPF ABI), the size rounded up to the
@@ -209,7 +240,9 @@ class Op:
         args: operand register names, in order (for map ops: keys then values).
         attrs: opcode-specific attributes: ``value`` (const), ``header``/``field`` (hdr.*),
             ``state`` (map.*), ``index`` (ref.load/store), ``seed`` (hash), ``nkeys``
-            (map.update), ``verdict`` (ret), ``targets`` (br/jmp: tuple of labels).
+            (map.update), ``verdict`` (ret), ``targets`` (br/jmp/shim.pop: tuple of labels),
+            ``resume`` (shim.push: int; shim.pop: tuple of ints, one per target), ``regs``
+            (shim.pop: tuple of register-name tuples, one per target), ``final`` (shim.pop).
         span: source position, for diagnostics mapped back to the NF.
     """
 
@@ -221,7 +254,7 @@ class Op:
 
     @property
     def is_terminator(self) -> bool:
-        """True for br, jmp and ret."""
+        """True for br, jmp, ret and shim.pop."""
         return self.opcode in TERMINATORS
 
     @property

@@ -17,8 +17,9 @@ Example::
       hdr.store ipv4.ttl, %t8
       ret pass
 
-Operands are ``%name``; types follow a destination after ``:``; ``@line:col`` gives the source
-position. Lines starting with ``;`` are comments.
+Operands are ``%name``; types follow a destination after ``:`` (and each register a
+``shim.pop`` restores: ``shim.pop final {7: bb5(%a:u32, %b:u16)}``); ``@line:col`` gives the
+source position. Lines starting with ``;`` are comments.
 """
 
 from __future__ import annotations
@@ -107,6 +108,12 @@ def print_op(op: Op, program: Program) -> str:
         body = f"jmp {a['targets'][0]}"
     elif c == "ret":
         body = f"ret {a['verdict']}" + (f" %{op.args[0]}" if op.args else "")
+    elif c == "shim.push":
+        body = f"shim.push {a['resume']} ({_regs(op.args)})"
+    elif c == "shim.pop":
+        table = ", ".join(f"{k}: {t}(" + ", ".join(f"%{r}:{program.regs[r]}" for r in rs) + ")"
+                          for k, t, rs in zip(a["resume"], a["targets"], a["regs"]))
+        body = f"shim.pop {'final' if a['final'] else 'forward'} {{{table}}}"
     else:
         body = c + (" " + _regs(op.args) if op.args else "")
     if op.dest is not None:
@@ -256,6 +263,35 @@ def _parse_op(text: str, program: Program) -> Op:
         attrs["targets"] = (parts[1], parts[2])
     elif code == "jmp":
         attrs["targets"] = (rest.strip(),)
+    elif code == "shim.push":
+        mm = re.fullmatch(r"(\d+) \((.*)\)", rest)
+        if not mm:
+            raise IRError(f"bad shim.push: {text}")
+        attrs["resume"] = int(mm.group(1))
+        args = _reg_list(mm.group(2))
+    elif code == "shim.pop":
+        mm = re.fullmatch(r"(final|forward) \{(.*)\}", rest)
+        if not mm:
+            raise IRError(f"bad shim.pop: {text}")
+        attrs["final"] = mm.group(1) == "final"
+        entries = re.findall(r"(\d+): (\w+)\(([^)]*)\)", mm.group(2))
+        attrs["resume"] = tuple(int(k) for k, _, _ in entries)
+        attrs["targets"] = tuple(t for _, t, _ in entries)
+        regs = []
+        for _, _, rs in entries:
+            names = []
+            for part in filter(None, (x.strip() for x in rs.split(","))):
+                rm = re.fullmatch(r"%(\w+):(\S+)", part)
+                if not rm:
+                    raise IRError(f"bad shim.pop register {part!r}")
+                t = _parse_type(rm.group(2))
+                prev = program.regs.get(rm.group(1))
+                if prev is not None and prev != t:
+                    raise IRError(f"%{rm.group(1)} declared as {prev} and {t}")
+                program.regs[rm.group(1)] = t
+                names.append(rm.group(1))
+            regs.append(tuple(names))
+        attrs["regs"] = tuple(regs)
     elif code == "ret":
         parts = rest.split()
         attrs["verdict"] = parts[0]

@@ -7,8 +7,8 @@ Run after lowering and after every pass in tests. A failure is a compiler bug, r
 from __future__ import annotations
 
 from cora.compiler.headers import HEADERS
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, FULL_POLICIES, INT_WIDTHS, STATE_KINDS,
-                              VERDICTS, IntType, IRError, Op, Program, RefType)
+from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, FULL_POLICIES, INT_WIDTHS, SHIM_DONE,
+                              STATE_KINDS, VERDICTS, IntType, IRError, Op, Program, RefType)
 
 U1 = IntType(1)
 
@@ -34,7 +34,9 @@ def verify(program: Program) -> None:
     Rules: state declarations are well formed; registers have valid types; each op's operand
     and result types fit its opcode; every block ends in exactly one terminator and has none
     before; branch targets exist; the CFG is acyclic; every register use is assigned on every
-    path from the entry (forward must-assigned dataflow in topological order).
+    path from the entry (forward must-assigned dataflow in topological order; a ``shim.pop``
+    assigns its listed registers along the edge to their block); ``shim.push`` is followed by
+    ``ret pass``; ``shim.pop`` is the only op of the entry block.
     """
     _verify_states(program)
     for name, t in program.regs.items():
@@ -50,15 +52,24 @@ def verify(program: Program) -> None:
     for block in program.blocks:
         if not block.ops or not block.ops[-1].is_terminator:
             raise IRError(f"block {block.label} does not end in a terminator")
-        for op in block.ops[:-1]:
+        for i, op in enumerate(block.ops[:-1]):
             if op.is_terminator:
                 raise IRError(f"block {block.label}: terminator {op.opcode} before the end")
+            if op.opcode == "shim.push":
+                nxt = block.ops[i + 1]
+                if nxt.opcode != "ret" or nxt.attrs.get("verdict") != "pass":
+                    raise IRError(f"block {block.label}: shim.push must be followed by "
+                                  "ret pass")
         for op in block.ops:
             try:
                 _verify_op(program, op)
             except IRError as exc:
                 where = f" (source {op.span})" if op.span else ""
                 raise IRError(f"block {block.label}: {op.opcode}: {exc}{where}") from None
+    for j, block in enumerate(program.blocks):
+        if block.ops[-1].opcode == "shim.pop" and (j or len(block.ops) != 1):
+            raise IRError(f"block {block.label}: shim.pop must be the only op of the entry "
+                          "block")
     order = program.topological_blocks()  # raises on cycles and unknown targets
     _verify_assigned(program, order)
 
@@ -285,6 +296,32 @@ def _verify_op(program: Program, op: Op) -> None:
         _nargs(op, 0)
         if len(op.attrs.get("targets", ())) != 1:
             raise IRError("jmp needs one target")
+    elif code == "shim.push":
+        _no_dest(op)
+        k = op.attrs.get("resume")
+        if not isinstance(k, int) or not 0 <= k <= SHIM_DONE:
+            raise IRError(f"resume id {k!r} is not a u16")
+        if k == SHIM_DONE and op.args:
+            raise IRError("the done shim (0xFFFF) carries no registers")
+        for a in op.args:
+            _int(program, a)
+    elif code == "shim.pop":
+        _no_dest(op)
+        _nargs(op, 0)
+        ids, targets = op.attrs.get("resume", ()), op.attrs.get("targets", ())
+        regs = op.attrs.get("regs", ())
+        if not (len(ids) == len(targets) == len(regs)):
+            raise IRError("resume ids, targets and register lists differ in length")
+        if len(set(ids)) != len(ids) or len(set(targets)) != len(targets):
+            raise IRError("duplicate resume id or target")
+        for k in ids:
+            if not isinstance(k, int) or not 0 <= k < SHIM_DONE:
+                raise IRError(f"resume id {k!r} is not a u16 below 0xFFFF")
+        for rs in regs:
+            for a in rs:
+                _int(program, a)
+        if not isinstance(op.attrs.get("final"), bool):
+            raise IRError("needs attribute final (bool)")
     elif code == "ret":
         _no_dest(op)
         v = op.attrs.get("verdict")
@@ -313,6 +350,10 @@ def _verify_assigned(program: Program, order) -> None:
                                   f"assigned on every path{where}")
             if op.dest is not None:
                 cur.add(op.dest)
-        for succ in block.successors():
+        term = block.ops[-1]
+        for i, succ in enumerate(block.successors()):
+            out = cur
+            if term.opcode == "shim.pop":  # registers restored along each resume edge
+                out = cur | set(term.attrs["regs"][i])
             prev = assigned_in[succ]
-            assigned_in[succ] = set(cur) if prev is None else prev & cur
+            assigned_in[succ] = set(out) if prev is None else prev & out

@@ -23,6 +23,9 @@ def register(sub) -> None:
     p.add_argument("--target", default="xdp", help="code-generation target (default xdp)")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="directory for the generated C, the printed IR and the map layout")
+    p.add_argument("--plan", metavar="PLAN.json", default=None,
+                   help="split by a `cora plan --json` plan: one program per stage "
+                        "(<stage>.c, <stage>.ir, <stage>.maps.json) and shim.json")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)")
@@ -85,6 +88,8 @@ def cmd_compile(args) -> int:
 
     target = get_target(args.target)
     program = _compile(args.nf)
+    if getattr(args, "plan", None):
+        return _compile_stages(args, program)
     reasons = target.unsupported(program)
     if reasons:
         raise CoraError(f"{args.nf} cannot run on target {target.name}: " + "; ".join(reasons))
@@ -98,6 +103,44 @@ def cmd_compile(args) -> int:
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
     print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")
+    return 0
+
+
+def _compile_stages(args, program) -> int:
+    """``cora compile --plan``: one program per stage plus the shim layout (see
+    :mod:`cora.compiler.split`). nic and kernel stages are XDP C (the NIC stage is emulated
+    by XDP here); a user stage is written as IR only (it runs in the interpreter)."""
+    from cora.compiler.ir_text import print_program
+    from cora.compiler.split import load_plan_file, split
+    from cora.targets.xdp import XdpTarget
+    from cora.targets.xdp.layout import maps_metadata
+
+    if args.target != "xdp":
+        raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")
+    result = split(program, load_plan_file(args.plan))
+    out = Path(args.output)
+    written = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for st in result.stages:
+            files = {f"{st.stage}.ir": print_program(st.program),
+                     f"{st.stage}.maps.json": json.dumps(maps_metadata(st.program), indent=2)
+                     + "\n"}
+            if st.stage != "user":
+                art = XdpTarget().generate(st.program, count_verdicts=True)
+                files[f"{st.stage}.c"] = art.files["prog.c"]
+            for name, text in files.items():
+                (out / name).write_text(text)
+                written.append(name)
+        (out / "shim.json").write_text(json.dumps(result.layout_json(program.name), indent=2)
+                                       + "\n")
+        written.append("shim.json")
+    except OSError as exc:
+        raise InputError(f"cannot write to {out}: {exc.strerror}") from None
+    stages = " -> ".join(f"{st.stage} ({len(st.program.blocks)} blocks)" for st in result.stages)
+    print(f"{args.nf}: stages {stages}; {len(result.shims)} shim layouts "
+          f"(max {max([sh.bytes for sh in result.shims] + [2])} bytes); wrote "
+          f"{', '.join(sorted(written))} to {out}/")
     return 0
 
 

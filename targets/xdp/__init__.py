@@ -18,13 +18,15 @@ class XdpTarget(Target):
         return []
 
     def generate(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = True) -> Artifact:
+                 frags: bool = True, pass_redirect_ifindex: int | None = None) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: see :mod:`cora.targets.xdp.codegen`.
         """
         c_text, line_map = generate_c(program, inject_env=inject_env,
-                                      count_verdicts=count_verdicts, frags=frags)
+                                      count_verdicts=count_verdicts, frags=frags,
+                                      pass_redirect_ifindex=pass_redirect_ifindex)
         return Artifact("xdp", program, {"prog.c": c_text, "prog.ir": print_program(program)},
                         ENTRY, line_map, {"inject_env": inject_env,
-                                          "count_verdicts": count_verdicts, "frags": frags})
+                                          "count_verdicts": count_verdicts, "frags": frags,
+                                          "pass_redirect_ifindex": pass_redirect_ifindex})

@@ -18,14 +18,23 @@ runtime writes the pcap timestamp before each frame, for exact differential runs
 ``frags`` (default) builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``)
 whose ``pkt.len`` is the whole frame even past the linear part (``bpf_xdp_get_buff_len``,
 called only when the linear part holds 2,048 bytes or more). Headers are always within the
-linear part (at most 14 + 4 + 60 + 60 bytes).
+linear part (at most 14 + 4 + 60 + 60 bytes). ``pass_redirect_ifindex`` turns every ``ret pass``
+into ``bpf_redirect(ifindex, 0)`` (an emulated NIC stage handing frames to the host).
+
+Offload stages (:mod:`cora.compiler.split`): ``shim.push`` grows the head with
+``bpf_xdp_adjust_head(ctx, -N)`` and writes the shim at the new start (every packet pointer is
+re-derived; the op is the block's last before ``return``). A program whose entry is
+``shim.pop`` reads the resume id and registers at the front *before the parser*, removes the
+shim with ``bpf_xdp_adjust_head(ctx, +N)``, re-derives ``data``/``data_end`` and only then
+parses; the entry block dispatches on the resume id. A failing ``bpf_xdp_adjust_head``
+(no headroom) returns ``XDP_ABORTED``.
 """
 
 from __future__ import annotations
 
 from cora.compiler.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, IntType, Op, Program, RefType,
-                              StateDecl)
+from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
+                              Program, RefType, StateDecl, c_bytes)
 from cora.errors import CoraError
 
 ENTRY = "cora_xdp"
@@ -145,8 +154,9 @@ class XdpCodegen:
     """
 
     def __init__(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = True):
+                 frags: bool = True, pass_redirect_ifindex: int | None = None):
         self.p = program
+        self.pass_redirect_ifindex = pass_redirect_ifindex
         self.frags = frags
         self.inject_env = inject_env
         self.count_verdicts = count_verdicts
@@ -418,8 +428,10 @@ class XdpCodegen:
             return self.emit_hdr_load(op)
         if c == "hdr.store":
             return self.emit_hdr_store(op)
-        if c in ("br", "jmp", "ret"):
+        if c in ("br", "jmp", "ret", "shim.pop"):
             return self.emit_terminator(op)
+        if c == "shim.push":
+            return self.emit_shim_push(op)
         d = self.reg(op.dest) if op.dest else None
         w = self.width(op.dest) if op.dest else 0
         a = [self.reg(x) for x in op.args]
@@ -481,8 +493,82 @@ class XdpCodegen:
             expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
         self.emit(f"{d} = {expr};", op.span)
 
+    # ------------------------------------------------------------------------------- shim
+    def emit_return(self, verdict: str, indent: int = 1, span=None) -> None:
+        """``return`` of an XDP verdict (counted when verdicts are counted)."""
+        if self.count_verdicts:
+            self.emit(f"cora_count({XDP_CODES[verdict]});", span, indent=indent)
+        self.emit(f"return {XDP_CODES[verdict]}; /* {verdict} */", span, indent=indent)
+
+    def emit_shim_push(self, op: Op) -> None:
+        """Prepend the shim: resume id then each register, big-endian, c_bytes each."""
+        regs = [(self.reg(a), c_bytes(self.width(a))) for a in op.args]
+        total = SHIM_ID_BYTES + sum(n for _, n in regs)
+        self.emit(f"if (bpf_xdp_adjust_head(ctx, -{total})) return 0; /* aborted: no headroom */",
+                  op.span)
+        self.emit("void *sd = (void *)(long)ctx->data; void *se = (void *)(long)ctx->data_end;")
+        self.emit(f"if (sd + {total} > se) return 0;")
+        self.emit(f"*(u16 *)sd = bpf_htons({op.attrs['resume']});")
+        pos = SHIM_ID_BYTES
+        for r, n in regs:
+            for line in _raw_store("sd", pos, n, r):
+                self.emit(line)
+            pos += n
+
+    def _shim_pop_op(self) -> Op | None:
+        term = self.p.blocks[0].ops[-1]
+        return term if term.opcode == "shim.pop" else None
+
+    def emit_shim_pop(self, op: Op) -> None:
+        """Before the parser: read the resume id and registers, strip the shim."""
+        final = op.attrs["final"]
+        other = "drop" if final else "pass"
+        self.emit("u32 shim_rid = 0, shim_len = 0;")
+        self.emit(f"if (data + {SHIM_ID_BYTES} > data_end) {{")
+        self.emit_return(other, indent=2)
+        self.emit("}")
+        self.emit("shim_rid = bpf_ntohs(*(u16 *)data);")
+        kw = "if"
+        for k, rs in zip(op.attrs["resume"], op.attrs["regs"]):
+            total = SHIM_ID_BYTES + sum(c_bytes(self.width(a)) for a in rs)
+            self.emit(f"{kw} (shim_rid == {k}) {{")
+            kw = "} else if"
+            self.emit(f"if (data + {total} > data_end) {{", indent=2)
+            self.emit_return("drop", indent=3)
+            self.emit("}", indent=2)
+            pos = SHIM_ID_BYTES
+            for a in rs:
+                n, w = c_bytes(self.width(a)), self.width(a)
+                value = _raw_load("data", pos, n)
+                if w not in (8, 16, 32, 64, 128):
+                    value = f"({value} & {_lit((1 << w) - 1, 64)})"
+                self.emit(f"{self.reg(a)} = ({c_type(w)}){value};", indent=2)
+                pos += n
+            self.emit(f"shim_len = {total};", indent=2)
+        if final:
+            self.emit(f"{kw} (shim_rid == {SHIM_DONE}) {{")
+            self.emit(f"shim_len = {SHIM_ID_BYTES};", indent=2)
+            kw = "} else if"
+        if kw == "if":
+            self.emit_return(other)
+        else:
+            self.emit("} else {")
+            self.emit_return(other, indent=2)
+            self.emit("}")
+        self.emit("if (bpf_xdp_adjust_head(ctx, (int)shim_len)) return 0; /* aborted */")
+        self.emit("data = (void *)(long)ctx->data; data_end = (void *)(long)ctx->data_end;")
+        if final:
+            self.emit(f"if (shim_rid == {SHIM_DONE}) {{")
+            self.emit_return("pass", indent=2)
+            self.emit("}")
+
     def emit_terminator(self, op: Op) -> None:
         c = op.opcode
+        if c == "shim.pop":  # the pop itself ran before the parser; dispatch here
+            for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
+                self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
+            self.emit_return("drop")
+            return
         if c == "br":
             t, f = op.attrs["targets"]
             self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
@@ -492,7 +578,10 @@ class XdpCodegen:
             v = op.attrs["verdict"]
             if self.count_verdicts:
                 self.emit(f"cora_count({XDP_CODES[v]});", op.span)
-            if v == "redirect":
+            if v == "pass" and self.pass_redirect_ifindex is not None:
+                self.emit(f"return bpf_redirect({int(self.pass_redirect_ifindex)}, 0); "
+                          "/* pass: to the host */", op.span)
+            elif v == "redirect":
                 self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
             else:
                 self.emit(f"return {XDP_CODES[v]}; /* {v} */", op.span)
@@ -519,6 +608,9 @@ class XdpCodegen:
                 self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        pop = self._shim_pop_op()
+        if pop is not None:
+            self.emit_shim_pop(pop)
         self.emit_parser()
         for block in self.p.topological_blocks():
             self.emit(f"L_{block.label}: ;", indent=0)
@@ -533,8 +625,10 @@ class XdpCodegen:
 
 
 def generate_c(program: Program, inject_env: bool = False, count_verdicts: bool = False,
-               frags: bool = True) -> tuple[str, dict[int, tuple[int, int]]]:
+               frags: bool = True, pass_redirect_ifindex: int | None = None
+               ) -> tuple[str, dict[int, tuple[int, int]]]:
     """C source for bcc and the map of C line -> NF (line, col). See :class:`XdpCodegen`."""
-    gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags)
+    gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags,
+                     pass_redirect_ifindex=pass_redirect_ifindex)
     text = gen.generate()
     return text, gen.line_map

@@ -1,0 +1,369 @@
+"""Split an NF into one program per offload stage, following a partition plan.
+
+Contract: docs/offload.md. A plan (:class:`cora.compiler.partition.Plan`, or its JSON from
+``cora plan --json``) puts every IR block on a stage ``nic`` -> ``kernel`` -> ``user`` and
+never moves a packet back. :func:`split_program` turns the whole program into one
+:class:`StageProgram` per stage that holds blocks, in pipeline order:
+
+- each stage program holds only its stage's blocks and the state objects its blocks touch
+  (a state the program writes lives on exactly one stage; a read-only state, such as an lpm
+  rule table, is replicated on every stage that reads it);
+- a CFG edge ``u -> v`` into a later stage becomes a jump to a crossing block
+  ``shim.push id(v) (live-in registers of v); ret pass``; the registers are those live on
+  entry to ``v`` in the whole program (:func:`cora.compiler.partition.live_in`, program
+  register order), each in ``c_bytes(width)`` bytes, after the u16 resume id;
+- the resume id of block ``v`` is its index in ``program.blocks``; 0xFFFF
+  (:data:`cora.compiler.ir.SHIM_DONE`) means "finished with pass": a ``ret pass`` on a stage
+  before the last pushes it, so later stages do not run the NF again; ``drop``/``tx``/
+  ``redirect`` end the packet where they happen;
+- every stage after the first starts with a ``shim.pop`` entry block that restores the
+  registers and jumps to the resume block; the last stage is ``final`` (strips a done shim and
+  passes), earlier ones ``forward`` frames whose resume block is on a later stage.
+
+Raises :class:`SplitError` (a :class:`cora.errors.CoraError`) for a plan that does not fit
+the program: unknown/missing blocks, an edge going back, a map entry reference live across a
+crossing, a written state touched on two stages, a shim layout that disagrees with liveness,
+or a store to a field that steers the parser (``ipv4.frag_offset``) before the last stage.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from cora.compiler.ir import SHIM_DONE, Block, Op, Program, RefType, c_bytes, shim_bytes
+from cora.compiler.partition import STAGES, Plan, live_in
+from cora.compiler.verify import verify
+from cora.errors import CoraError
+
+#: Header fields that steer the fixed parser and may be written (the others are read-only):
+#: a later stage re-parses the frame, so an earlier stage must not change them.
+PARSE_STEERING_FIELDS = (("ipv4", "frag_offset"),)
+RESUME_LABEL = "resume"
+
+
+class SplitError(CoraError):
+    """The plan cannot split this program (one clear sentence naming the block/state)."""
+
+
+@dataclass
+class ShimLayout:
+    """The shim of one resume block.
+
+    Attributes:
+        resume_id: the u16 at the front of the shim (the block's index in the whole program).
+        block: the resume block's label.
+        to_stage: the stage that resumes there.
+        from_edges: the crossing edges ``(u, v)`` that write this shim.
+        registers: ``(name, width_bits, bytes)`` in shim order.
+    """
+
+    resume_id: int
+    block: str
+    to_stage: str
+    from_edges: list[tuple[str, str]]
+    registers: list[tuple[str, int, int]]
+
+    @property
+    def bytes(self) -> int:
+        """Shim size in bytes: 2 + sum of register bytes."""
+        return shim_bytes(w for _, w, _ in self.registers)
+
+    def to_json(self) -> dict:
+        """JSON-ready dict (offsets of each register from the start of the shim)."""
+        regs, pos = [], 2
+        for name, w, n in self.registers:
+            regs.append({"name": name, "width": w, "bytes": n, "offset": pos})
+            pos += n
+        return {"resume_id": self.resume_id, "block": self.block, "to_stage": self.to_stage,
+                "from": [{"from": u, "to": v} for u, v in self.from_edges],
+                "registers": regs, "bytes": self.bytes}
+
+
+@dataclass
+class StageProgram:
+    """One stage's program.
+
+    Attributes:
+        stage: ``nic``, ``kernel`` or ``user``.
+        program: a verified IR program with only this stage's blocks (entry: the NF's entry
+            on the first stage, the ``shim.pop`` block ``resume`` on later stages).
+        first, final: whether the stage is the first / last of the pipeline.
+        owned_states: states written by the program that live here (or unused states the
+            plan put here); the whole NF's state is the union of the stages' owned states.
+        replicated_states: read-only states this stage holds a copy of.
+        resumes: resume block label -> resume id (later stages only).
+    """
+
+    stage: str
+    program: Program
+    first: bool
+    final: bool
+    owned_states: list[str] = field(default_factory=list)
+    replicated_states: list[str] = field(default_factory=list)
+    resumes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class SplitResult:
+    """What :func:`split` returns: the stages in pipeline order and every shim layout."""
+
+    stages: list[StageProgram]
+    shims: list[ShimLayout]
+
+    def layout_json(self, nf: str) -> dict:
+        """The shim layout document written by ``cora compile --plan`` (``shim.json``)."""
+        return {"nf": nf, "byte_order": "big-endian", "resume_id_bytes": 2,
+                "done_resume_id": SHIM_DONE,
+                "stages": [{"stage": s.stage, "blocks": [b.label for b in s.program.blocks],
+                            "first": s.first, "final": s.final,
+                            "owned_states": s.owned_states,
+                            "replicated_states": s.replicated_states,
+                            "resumes": s.resumes} for s in self.stages],
+                "shims": [sh.to_json() for sh in self.shims]}
+
+
+def _plan_parts(plan) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]], list[dict]]:
+    """(block -> stage, state -> [(stage, tier)], shim list) from a Plan or its JSON."""
+    if isinstance(plan, Plan):
+        return dict(plan.block_stage), dict(plan.state_place), list(plan.shim)
+    if isinstance(plan, dict):
+        data = plan.get("plan", plan) if "blocks" not in plan else plan
+        if not isinstance(data, dict) or "blocks" not in data:
+            raise SplitError("not a cora plan (expected the output of `cora plan --json`)")
+        try:
+            p = Plan.from_json({"blocks": data["blocks"], "states": data.get("states", {}),
+                                "shim": data.get("shim", [])})
+        except (KeyError, TypeError, AttributeError):
+            raise SplitError("not a cora plan (malformed states or shim)") from None
+        return p.block_stage, p.state_place, p.shim
+    raise SplitError(f"not a plan: {type(plan).__name__}")
+
+
+def _state_of(op: Op) -> str | None:
+    return op.attrs.get("state") if op.opcode.startswith(("map.", "ref.")) else None
+
+
+def _used_regs(blocks: list[Block]) -> set[str]:
+    out = set()
+    for b in blocks:
+        for op in b.ops:
+            out.update(op.args)
+            if op.dest is not None:
+                out.add(op.dest)
+            if op.opcode == "shim.pop":
+                for rs in op.attrs["regs"]:
+                    out.update(rs)
+    return out
+
+
+def split(program: Program, plan) -> SplitResult:
+    """Split ``program`` by ``plan`` (a :class:`Plan` or ``cora plan --json`` output).
+
+    Returns:
+        a :class:`SplitResult` (stages in pipeline order, only stages holding blocks).
+    Raises:
+        SplitError: the plan does not fit the program (see the module docstring).
+    """
+    verify(program)
+    block_stage, state_place, plan_shims = _plan_parts(plan)
+    order = program.topological_blocks()
+    sidx = {s: i for i, s in enumerate(STAGES)}
+    for b in order:
+        st = block_stage.get(b.label)
+        if st is None:
+            raise SplitError(f"the plan places no stage for block {b.label} (a plan for another "
+                             "version of this NF?)")
+        if st not in sidx:
+            raise SplitError(f"block {b.label}: unknown stage {st!r} (stages: "
+                             f"{', '.join(STAGES)})")
+    if len(program.blocks) >= SHIM_DONE:
+        raise SplitError(f"{len(program.blocks)} blocks do not fit a u16 resume id")
+    stage_of = {b.label: sidx[block_stage[b.label]] for b in order}
+    used = sorted(set(stage_of.values()))
+    index = {b.label: i for i, b in enumerate(program.blocks)}
+    live = live_in(program)
+    last = used[-1]
+
+    # crossings: target block -> edges and registers
+    crossing: dict[str, list[tuple[str, str]]] = {}
+    for b in order:
+        for t in b.successors():
+            a, c = stage_of[b.label], stage_of[t]
+            if c < a:
+                raise SplitError(f"edge {b.label} -> {t} goes back from {STAGES[a]} to "
+                                 f"{STAGES[c]}")
+            if c > a:
+                crossing.setdefault(t, []).append((b.label, t))
+    shims: dict[str, ShimLayout] = {}
+    for v, edges in crossing.items():
+        regs = live.get(v, [])
+        refs = [r for r in regs if isinstance(program.regs[r], RefType)]
+        if refs:
+            raise SplitError(f"a map entry reference (%{refs[0]}) is live into block {v}: it "
+                             "cannot cross stages")
+        shims[v] = ShimLayout(index[v], v, STAGES[stage_of[v]], edges,
+                              [(r, program.regs[r].width, c_bytes(program.regs[r].width))
+                               for r in regs])
+    for entry in plan_shims:
+        v = entry.get("to")
+        if v in shims and "registers" in entry:
+            names = [r["name"] for r in entry["registers"]]
+            want = [r for r, _, _ in shims[v].registers]
+            if names != want:
+                raise SplitError(f"the plan's shim into {v} carries {names}, the program needs "
+                                 f"{want} (a plan for another version of this NF?)")
+
+    # state placement
+    touched: dict[str, set[int]] = {s.name: set() for s in program.states}
+    written = {s.name: False for s in program.states}
+    for b in order:
+        for op in b.ops:
+            name = _state_of(op)
+            if name is not None:
+                touched[name].add(stage_of[b.label])
+            for w in op.state_writes():
+                written[w] = True
+            acc = op.header_access()
+            if acc and acc[2] == "w" and acc[:2] in PARSE_STEERING_FIELDS and \
+                    stage_of[b.label] != last:
+                raise SplitError(f"block {b.label} writes {acc[0]}.{acc[1]} on stage "
+                                 f"{STAGES[stage_of[b.label]]}: a later stage parses the frame "
+                                 "again, so this store must run on the last stage")
+    owned: dict[int, list[str]] = {k: [] for k in used}
+    replicas: dict[int, list[str]] = {k: [] for k in used}
+    for s in program.states:
+        stages = touched[s.name]
+        planned = [sidx[p[0]] for p in state_place.get(s.name, []) if p[0] in sidx]
+        if written[s.name]:
+            if len(stages) > 1:
+                names = ", ".join(STAGES[k] for k in sorted(stages))
+                raise SplitError(f"state {s.name} is written and accessed on several stages "
+                                 f"({names}); a written state must live on one stage")
+            (k,) = stages
+            if planned and planned[0] != k:
+                raise SplitError(f"the plan puts state {s.name} on {STAGES[planned[0]]} but its "
+                                 f"accesses run on {STAGES[k]}")
+            owned[k].append(s.name)
+        elif stages:
+            ks = sorted(stages)
+            owned[ks[0]].append(s.name)
+            for k in ks[1:]:
+                replicas[k].append(s.name)
+        else:
+            k = planned[0] if planned and planned[0] in owned else used[0]
+            owned[k].append(s.name)
+
+    result = []
+    for pos, k in enumerate(used):
+        mine = [b for b in program.blocks if stage_of.get(b.label) == k]
+        blocks: list[Block] = []
+        resumes: dict[str, int] = {}
+        if pos > 0:
+            targets = sorted((v for v in shims if stage_of[v] == k), key=index.__getitem__)
+            for v in targets:
+                resumes[v] = index[v]
+            label = RESUME_LABEL
+            while label in index:
+                label += "_"
+            pop = Op("shim.pop", None, (), {
+                "resume": tuple(index[v] for v in targets), "targets": tuple(targets),
+                "regs": tuple(tuple(r for r, _, _ in shims[v].registers) for v in targets),
+                "final": k == last})
+            blocks.append(Block(label, [pop]))
+        cross_blocks: dict[str, Block] = {}
+
+        def cross(v: str) -> str:
+            if v not in cross_blocks:
+                label = f"x_{v}"
+                while label in index:
+                    label += "_"
+                sh = shims[v]
+                cross_blocks[v] = Block(label, [
+                    Op("shim.push", None, tuple(r for r, _, _ in sh.registers),
+                       {"resume": sh.resume_id}),
+                    Op("ret", None, (), {"verdict": "pass"})])
+            return cross_blocks[v].label
+
+        for b in mine:
+            nb = Block(b.label, [copy.deepcopy(op) for op in b.ops])
+            term = nb.ops[-1]
+            if term.opcode in ("br", "jmp"):
+                term.attrs["targets"] = tuple(cross(t) if stage_of[t] > k else t
+                                              for t in term.attrs["targets"])
+            elif term.opcode == "ret" and term.attrs["verdict"] == "pass" and k != last:
+                nb.ops[-1:] = [Op("shim.push", None, (), {"resume": SHIM_DONE}, term.span),
+                               term]
+            blocks.append(nb)
+        blocks += list(cross_blocks.values())
+        sp = Program(f"{program.name}_{STAGES[k]}", source=program.source)
+        sp.blocks = blocks
+        keep = set(owned[k]) | set(replicas[k])
+        sp.states = [s for s in program.states if s.name in keep]
+        regs = _used_regs(blocks)
+        sp.regs = {r: t for r, t in program.regs.items() if r in regs}
+        reach = {b.label for b in sp.topological_blocks()}
+        sp.blocks = [b for b in sp.blocks if b.label in reach]
+        regs = _used_regs(sp.blocks)
+        sp.regs = {r: t for r, t in sp.regs.items() if r in regs}
+        try:
+            verify(sp)
+        except Exception as exc:  # a bug here, not the user's: say which stage
+            raise SplitError(f"stage {STAGES[k]} of {program.name} does not verify: {exc}") \
+                from None
+        result.append(StageProgram(STAGES[k], sp, pos == 0, k == last, owned[k], replicas[k],
+                                   resumes))
+    return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id))
+
+
+def split_program(program: Program, plan) -> list[StageProgram]:
+    """The stage programs of ``program`` under ``plan``, in pipeline order (see :func:`split`).
+
+    Raises:
+        SplitError: the plan does not fit the program.
+    """
+    return split(program, plan).stages
+
+
+def load_plan_file(path: str) -> dict:
+    """Read a plan file (``cora plan --json``/``--out`` output, or a bare plan object).
+
+    Raises:
+        InputError: unreadable file, not JSON, or no plan in it (an infeasible plan's
+            document has ``"plan": null``).
+    """
+    import json
+
+    from cora.errors import InputError
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict) and "plan" in data and data["plan"] is None:
+        raise InputError(f"{path}: the plan is empty (infeasible: "
+                         f"{data.get('infeasible') or 'no plan found'})")
+    if not isinstance(data, dict) or not isinstance(data.get("plan", data), dict) or \
+            "blocks" not in data.get("plan", data):
+        raise InputError(f"{path}: not a cora plan (expected the output of cora plan --json)")
+    return data
+
+
+def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kernel")) -> dict:
+    """A forced plan: the first ``cut`` blocks of a topological order on ``stages[0]``, the
+    rest on ``stages[1]`` (every edge goes forward since the order is topological). States are
+    left for :func:`split` to place from the accesses.
+
+    Returns:
+        plan JSON ``{"blocks": {label: stage}, "states": {}, "shim": []}``.
+    """
+    order = program.topological_blocks()
+    return {"blocks": {b.label: stages[0] if i < cut else stages[1]
+                       for i, b in enumerate(order)}, "states": {}, "shim": []}
+
+
+__all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
+           "cut_plan", "load_plan_file", "split", "split_program"]
