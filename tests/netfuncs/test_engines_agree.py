@@ -5,7 +5,6 @@ under BPF_PROG_TEST_RUN) and the reference interpreter agree on every frame, thr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -18,9 +17,8 @@ from .scenarios import SCENARIOS, write_pcap
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="BPF_PROG_TEST_RUN needs root")
 @pytest.mark.parametrize("name", NF_NAMES)
-def test_kernel_and_interpreter_agree_on_the_scenario(name, tmp_path):
+def test_kernel_and_interpreter_agree_on_the_scenario(name, tmp_path, bcc_module):
     records = SCENARIOS[name]()
     pcap = tmp_path / f"{name}.pcap"
     write_pcap(pcap, records)

@@ -172,8 +172,8 @@ def _ethernet_traces():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TRACES.is_dir(), reason="the shared tcpdump traces are not on this machine")
 def test_real_captures_match_the_model(program):
+    assert TRACES.is_dir(), f"the shared tcpdump traces are missing: {TRACES}"
     traces = _ethernet_traces()
     assert len(traces) > 50
     counted_traces = 0

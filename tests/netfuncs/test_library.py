@@ -78,9 +78,9 @@ def _traces():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TRACES.is_dir(), reason="the shared tcpdump traces are not on this machine")
 @pytest.mark.parametrize("name", NF_NAMES)
 def test_real_captures_give_only_documented_verdicts(name):
+    assert TRACES.is_dir(), f"the shared tcpdump traces are missing: {TRACES}"
     """Every frame of every Ethernet capture (malformed ones included), now() = its timestamp:
     no exception, frame length kept, only the NF's documented verdicts."""
     program = compile_file(nf_path(name))
