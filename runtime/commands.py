@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import time
 
+from cora.errors import CoraError
+
 
 def register(sub) -> None:
     """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
@@ -13,6 +15,13 @@ def register(sub) -> None:
     p.add_argument("--dev", required=True, metavar="IF")
     p.add_argument("--netns", metavar="NS", help="named network namespace of the interface")
     p.add_argument("--mode", choices=("native", "generic"), default="native")
+    p.add_argument("--plan", metavar="PLAN.json", default=None,
+                   help="deploy the stages of a `cora plan --json` plan: the host kernel "
+                        "stage on --dev, the NIC stage (emulated by XDP) on --nic-dev")
+    p.add_argument("--nic-dev", metavar="IF", help="the NIC's ingress interface (with --plan)")
+    p.add_argument("--nic-netns", metavar="NS", help="namespace of --nic-dev")
+    p.add_argument("--nic-forward", metavar="IF",
+                   help="interface in --nic-netns toward the host (default: the only other one)")
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF")
@@ -36,11 +45,35 @@ def cmd_deploy(args) -> int:
     from cora.runtime.deploy import deploy, require_root
 
     require_root()
+    if args.plan is None and (args.nic_dev or args.nic_netns or args.nic_forward):
+        raise CoraError("--nic-dev/--nic-netns/--nic-forward go with --plan")
     program = _compile(args.nf)
+    if args.plan is not None:
+        return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode)
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
     print(f"{program.name}: attached to {where} as XDP program id {meta['prog_id']} "
           f"({args.mode}); maps pinned under {meta['pins']}")
+    return 0
+
+
+def _deploy_plan(args, program) -> int:
+    """``cora deploy --plan``: NIC stage on --nic-dev, host stage on --dev."""
+    from cora.compiler.split import load_plan_file
+    from cora.runtime.deploy import deploy_stages
+
+    if not args.nic_dev:
+        raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
+    res = deploy_stages(program, load_plan_file(args.plan), args.dev, args.netns,
+                        args.nic_dev, args.nic_netns, args.nic_forward, args.mode)
+    nic, host = res["nic"], res["host"]
+    print(f"{program.name}: stages {' -> '.join(res['stages'])}; NIC side (emulated by XDP) on "
+          f"{args.nic_dev}" + (f" (namespace {args.nic_netns})" if args.nic_netns else "")
+          + f" as program id {nic['prog_id']}, pass redirected to ifindex "
+          f"{nic['forward_ifindex']}; host side on {args.dev}"
+          + (f" (namespace {args.netns})" if args.netns else "")
+          + f" as program id {host['prog_id']}; `cora undeploy --dev {args.dev}"
+          + (f" --netns {args.netns}" if args.netns else "") + "` takes both down")
     return 0
 
 
@@ -90,5 +123,6 @@ def cmd_undeploy(args) -> int:
     res = undeploy(args.dev, args.netns)
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
     print(f"{where}: " + ("detached; " if res["detached"] else "no cora program was attached; ")
-          + f"removed {len(res['unpinned'])} pins/directories")
+          + f"removed {len(res['unpinned'])} pins/directories"
+          + ("; also took down the NIC stage" if "nic" in res else ""))
     return 0

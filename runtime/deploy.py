@@ -19,13 +19,17 @@ VERDICTS_MAP = "cora_verdicts"
 XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect")
 
 
-def deploy(program, dev: str, netns: str | None = None, mode: str = "native") -> dict:
+def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
+           pass_redirect_ifindex: int | None = None, extra: dict | None = None) -> dict:
     """Compile for XDP, load, pin, record and attach ``program`` on ``dev``.
 
     Args:
         program: a verified IR program (from :func:`cora.compiler.driver.compile_file`).
         dev: interface name; netns: named network namespace or None (root).
         mode: "native" or "generic" XDP.
+        pass_redirect_ifindex: turn ``pass`` into a redirect to this ifindex (an emulated
+            NIC stage handing frames to the host; see :func:`deploy_stages`).
+        extra: more keys for the metadata (e.g. the stage and its peer deployment).
     Returns:
         the deployment's metadata (also written to /run/cora).
     Raises:
@@ -45,7 +49,8 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native") ->
             + (f" (id {existing})" if existing else "")
             + f": run `cora undeploy --dev {dev}{' --netns ' + netns if netns else ''}` first "
             "(its maps and state are kept until then)")
-    artifact = XdpTarget().generate(program, count_verdicts=True)
+    artifact = XdpTarget().generate(program, count_verdicts=True,
+                                    pass_redirect_ifindex=pass_redirect_ifindex)
     directory = pins.deployment_dir(dev, netns)
     with load_xdp(artifact) as loaded:
         maps = dict(loaded.map_fds)
@@ -54,7 +59,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native") ->
         try:
             meta = {"nf": program.name, "source": program.source, "dev": dev, "netns": netns,
                     "mode": mode, "pins": str(directory), "deployed_unix": time.time(),
-                    "layout": maps_metadata(program)}
+                    "layout": maps_metadata(program), **(extra or {})}
             pins.write_metadata(dev, netns, meta)
             meta["prog_id"] = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
             pins.write_metadata(dev, netns, meta)
@@ -143,10 +148,93 @@ def undeploy(dev: str, netns: str | None = None) -> dict:
     detached = attach.detach_xdp(dev, netns, missing_ok=True, prog_id=meta.get("prog_id"))
     removed = pins.unpin_all(pins.deployment_dir(dev, netns))
     pins.remove_metadata(dev, netns)
-    return {"detached": detached, "unpinned": removed}
+    out = {"detached": detached, "unpinned": removed}
+    peer = meta.get("nic_stage")  # a split deployment: take the NIC stage down too
+    if peer and pins.read_metadata(peer["dev"], peer.get("netns")) is not None:
+        sub = undeploy(peer["dev"], peer.get("netns"))
+        out["nic"] = sub
+        out["unpinned"] = removed + sub["unpinned"]
+    return out
 
 
 def require_root() -> None:
     """Raise EnvironmentProblem unless running as root."""
     if os.geteuid() != 0:
         raise EnvironmentProblem("this needs root (it attaches eBPF programs): run as root")
+
+
+def _nic_forward_ifindex(nic_dev: str, nic_netns: str | None, nic_forward: str | None) -> int:
+    """ifindex (in the NIC namespace) of the interface toward the host: ``nic_forward``, or
+    the only other non-loopback interface of that namespace."""
+    from cora.runtime.attach import _ipr
+
+    with _ipr(nic_netns) as ip:
+        links = {l.get_attr("IFLA_IFNAME"): l["index"] for l in ip.get_links()}
+    where = f"namespace {nic_netns}" if nic_netns else "the root namespace"
+    if nic_forward is not None:
+        if nic_forward not in links:
+            raise EnvironmentProblem(f"no interface {nic_forward} in {where}")
+        return links[nic_forward]
+    others = [n for n in links if n not in ("lo", nic_dev)]
+    if len(others) != 1:
+        raise EnvironmentProblem(f"{where} has {len(others)} interfaces besides {nic_dev}: "
+                                 "name the one toward the host with --nic-forward IF")
+    return links[others[0]]
+
+
+def passthrough_program(name: str):
+    """A one-block IR program that passes every frame (the NIC side when the plan puts
+    nothing on the NIC, the host side when it puts nothing on the host)."""
+    from cora.compiler.ir import Block, Op, Program
+
+    return Program(name, blocks=[Block("bb0", [Op("ret", None, (), {"verdict": "pass"})])])
+
+
+def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
+                  nic_netns: str | None, nic_forward: str | None = None,
+                  mode: str = "native") -> dict:
+    """Deploy a split NF: the NIC stage (emulated: an XDP program) on ``nic_dev`` whose
+    ``pass`` (with the shim) is redirected (``bpf_redirect``) to the NIC namespace's
+    interface toward the host, and the host kernel stage on ``dev``.
+
+    The veth toward the host delivers redirected frames to its peer only while that peer
+    runs an XDP program, so both sides always get a program: a stage, or a pass-through
+    when the plan leaves that side empty. Each side is a normal deployment (pins and
+    metadata); the host side's metadata names the NIC side (``nic_stage``), so
+    :func:`undeploy` of the host device takes both down.
+
+    Args:
+        program: the whole NF; plan: a plan (see :func:`cora.compiler.split.split`).
+        dev, netns: the host interface; nic_dev, nic_netns: the NIC's ingress interface.
+        nic_forward: the NIC namespace's interface toward the host (default: the only
+            other interface there).
+    Returns:
+        ``{"nic": metadata, "host": metadata, "stages": [stage names]}``.
+    Raises:
+        SplitError: the plan does not fit; CoraError: the plan has a user-space stage (not
+        deployable yet); EnvironmentProblem / KernelError as :func:`deploy`.
+    """
+    from cora.compiler.split import split
+    from cora.errors import CoraError
+
+    result = split(program, plan)
+    by_stage = {st.stage: st for st in result.stages}
+    if "user" in by_stage:
+        raise CoraError("the plan puts blocks in user space; deploying a user-space (AF_XDP) "
+                        "stage is not supported yet: plan without --cores limits that force "
+                        "user space, or run the stages with cora.runtime.stages")
+    fwd = _nic_forward_ifindex(nic_dev, nic_netns, nic_forward)
+    nic_prog = by_stage["nic"].program if "nic" in by_stage else \
+        passthrough_program(f"{program.name}_nic_fwd")
+    host_prog = by_stage["kernel"].program if "kernel" in by_stage else \
+        passthrough_program(f"{program.name}_host_rx")
+    nic_meta = deploy(nic_prog, nic_dev, nic_netns, mode, pass_redirect_ifindex=fwd,
+                      extra={"stage": "nic", "emulated": True, "forward_ifindex": fwd})
+    try:
+        host_meta = deploy(host_prog, dev, netns, mode, extra={
+            "stage": "kernel", "nic_stage": {"dev": nic_dev, "netns": nic_netns},
+            "shim": result.layout_json(program.name)})
+    except BaseException:
+        undeploy(nic_dev, nic_netns)
+        raise
+    return {"nic": nic_meta, "host": host_meta, "stages": [st.stage for st in result.stages]}
