@@ -22,9 +22,10 @@ CUBIC's own ``struct bictcp``, checked by a ``_Static_assert``):
   ``q = round's min RTT sample / min RTT - 1`` (``tp->rtt_min``), ``g = q - q_prev``, ``l = lost /
   (lost + delivered)`` over the round (``tp->lost``, ``tp->delivered``), with the previous
   round's three values, clipped to the domain. It then looks up the cell of the observation in
-  the *proven-cell table* (a grid over the 6 features; a cell is proven when every pointwise
-  property -- bounded, backoff_delay, backoff_loss, probe -- is proven on the cell's
-  intersection with the property's region for the quantized network). In a proven cell it
+  the *proven-cell table* (a grid over the 6 features; a cell is proven when every gating
+  property -- backoff_delay, backoff_loss, probe -- is proven on the cell's
+  intersection with the property's region for the quantized network; see
+  ``RUNTIME_PROPERTIES``). In a proven cell it
   runs the integer network and sets ``snd_cwnd = cwnd (1 + a/2)`` or ``cwnd / (1 - a/2)``
   (at least 2, at most ``snd_cwnd_clamp``) and holds it for the round; outside, it uses
   CUBIC's rule (``cubictcp_cong_avoid``) on every ACK of the round: the fallback.
@@ -49,7 +50,10 @@ from cora.errors import EnvironmentProblem, InputError
 EDGES = {"q": [0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 4.0],
          "g": [-4.0, -0.5, -0.05, 0.05, 0.5, 4.0],
          "l": [0.0, 0.05, 0.1, 0.5]}
-RUNTIME_PROPERTIES = ("bounded", "backoff_delay", "backoff_loss", "probe")
+# properties that gate the network at run time; ``bounded`` is not among them because the C
+# code clamps the action to [-1, 1] (saturation is safe by construction), and ``monotonic``,
+# ``robust`` and ``queue_safety`` are not pointwise conditions on one observation
+RUNTIME_PROPERTIES = ("backoff_delay", "backoff_loss", "probe")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 
 
