@@ -125,18 +125,10 @@ def _arr(name, values, ctype="int"):
     return f"static const {ctype} {name}[{np.asarray(values).size}] = {{{body}}};\n"
 
 
-def render_c(qnet: QuantizedMLP, table: np.ndarray, name: str) -> str:
-    """The C source of the controller (see the module docstring)."""
+def _net_c(qnet: QuantizedMLP):
+    """C text of the integer network: weight arrays and ``policy(x, &ok)`` (Q16 in/out)."""
     ws, bs = qnet.weights, qnet.biases
-    if len(ws) not in (2, 3):
-        raise InputError("export supports policies with 1 or 2 hidden layers")
-    S = qnet.scale
-    h0 = ws[0].shape[0]
     h1 = ws[1].shape[0] if len(ws) == 3 else 0
-    q = lambda v: int(round(v * S))  # noqa: E731
-    edges_c = ""
-    for f, e in EDGES.items():
-        edges_c += _arr(f"EDGE_{f.upper()}", [q(v) for v in e[1:-1]], "long long")
     weights_c = "".join(_arr(f"W{i}", w, "int") + _arr(f"B{i}", b, "int") for i, (w, b) in enumerate(zip(ws, bs)))
     last = len(ws) - 1
     if h1:
@@ -235,6 +227,56 @@ static __always_inline long long policy(const int *x, int *ok)
 	return (s->out >> FRAC) + B{last}[0];
 }}
 """
+    return weights_c, net_body
+
+
+def host_harness_c(qnet: QuantizedMLP) -> str:
+    """A user-space C program around the *same* generated network code (``bpf_loop`` and the
+    scratch map replaced by plain C): reads 6 Q16 integers per line from stdin, prints the
+    Q16 action. Used by the tests to check the C arithmetic against :class:`QuantizedMLP`."""
+    ws = qnet.weights
+    weights_c, net_body = _net_c(qnet)
+    h1 = ws[1].shape[0] if len(ws) == 3 else 1
+    return f"""#include <stdio.h>
+typedef unsigned int __u32;
+typedef unsigned long long __u64;
+#define SEC(x)
+#define __uint(name, val) int name
+#define __type(name, val) val *name
+#define barrier_var(v) asm volatile("" : "+r"(v))
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define bpf_loop(n, cb, ctx, flags) do {{ __u32 _i; for (_i = 0; _i < (n); _i++) if (cb(_i, ctx)) break; }} while (0)
+static void *bpf_map_lookup_elem(void *map, const void *key);
+#define FRAC {qnet.frac_bits}
+#define N_IN 6
+#define H0 {ws[0].shape[0]}
+#define H1 {h1}
+{weights_c}{net_body}
+static struct scratch host_scratch;
+static void *bpf_map_lookup_elem(void *map, const void *key) {{ return &host_scratch; }}
+int main(void)
+{{
+	int x[N_IN], ok;
+	while (scanf("%d %d %d %d %d %d", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5]) == 6)
+		printf("%lld\\n", policy(x, &ok));
+	return 0;
+}}
+"""
+
+
+def render_c(qnet: QuantizedMLP, table: np.ndarray, name: str) -> str:
+    """The C source of the controller (see the module docstring)."""
+    ws, bs = qnet.weights, qnet.biases
+    if len(ws) not in (2, 3):
+        raise InputError("export supports policies with 1 or 2 hidden layers")
+    S = qnet.scale
+    h0 = ws[0].shape[0]
+    h1 = ws[1].shape[0] if len(ws) == 3 else 0
+    q = lambda v: int(round(v * S))  # noqa: E731
+    edges_c = ""
+    for f, e in EDGES.items():
+        edges_c += _arr(f"EDGE_{f.upper()}", [q(v) for v in e[1:-1]], "long long")
+    weights_c, net_body = _net_c(qnet)
     gain_q = q(ACTION_GAIN)
     lo_q = [q(v) for v in OBS_LO[:3]]
     hi_q = [q(v) for v in OBS_HI[:3]]

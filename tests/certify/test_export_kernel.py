@@ -137,3 +137,25 @@ def test_register_run_tcp_and_unregister(tmp_path):
     # selecting it after unregistering fails: the kernel really dropped it
     with pytest.raises(OSError):
         _transfer(name, 0.1)
+
+
+@pytest.mark.parametrize("hidden", [(16, 16), (12,)])
+def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidden):
+    """The network code that goes into the BPF program, compiled for the host, computes
+    exactly QuantizedMLP.forward_int -- the program the certificate is about."""
+    import subprocess
+    if not shutil.which("clang"):
+        pytest.fail("needs clang")
+    net = init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0)
+    qnet = quantize(net)
+    src = tmp_path / "h.c"
+    src.write_text(ex.host_harness_c(qnet))
+    subprocess.run(["clang", "-O2", "-o", str(tmp_path / "h"), str(src)], check=True)
+    rng = np.random.default_rng(0)
+    from cora.certify.sim import OBS_HI, OBS_LO
+    x = rng.uniform(OBS_LO, OBS_HI, (500, 6))
+    x[:50] = np.where(rng.uniform(size=(50, 6)) < 0.5, OBS_LO, OBS_HI)  # corners
+    xq = np.floor(x * qnet.scale).astype(np.int64)
+    out = subprocess.run([str(tmp_path / "h")], input="\n".join(" ".join(map(str, r)) for r in xq),
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert np.array_equal(np.array(out, dtype=np.int64), qnet.forward_int(xq)[:, 0])
