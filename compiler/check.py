@@ -821,11 +821,16 @@ class _Checker:
                 where = node
                 break
             if not isinstance(node, (A.Block, A.If, A.Match)):
-                where = node
-                break
-        self.err(where.span, f"after unrolling loops and inlining functions this program has "
+                break  # no loop to blame: point at 'on packet'
+        if where is entry:
+            where = A.Span(entry.span.line, entry.span.col, entry.event_span.end_line,
+                           entry.event_span.end_col)
+        else:
+            where = where.span
+        self.err(where, f"after unrolling loops and inlining functions this program has "
                              f"about {total:,} statements; at most {MAX_UNROLLED_STMTS:,} are "
-                             f"allowed (the kernel verifier's budget): lower the loop bounds")
+                             f"allowed (the kernel verifier's budget): lower loop bounds or shorten "
+                          f"the program")
 
     def check_recursion(self) -> None:
         graph = self.calls

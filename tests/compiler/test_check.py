@@ -263,8 +263,8 @@ def test_unrolled_size_is_bounded():
     assert [(d.line, d.col) for d in diags] == [(3, 1)]  # the outer loop
     assert diags[0].message == (
         "after unrolling loops and inlining functions this program has about 4,353 "
-        "statements; at most 2,048 are allowed (the kernel verifier's budget): lower the loop "
-        "bounds")
+        "statements; at most 2,048 are allowed (the kernel verifier's budget): lower loop "
+        "bounds or shorten the program")
     # the same through a function called in a loop
     src = body("for (i in 0..256) { f(); }",
                "state a: array<u32>[256];\nfn f() { for (j in 0..16) { a[j] += 1; } }")
