@@ -828,9 +828,9 @@ class _Checker:
         else:
             where = where.span
         self.err(where, f"after unrolling loops and inlining functions this program has "
-                             f"about {total:,} statements; at most {MAX_UNROLLED_STMTS:,} are "
-                             f"allowed (the kernel verifier's budget): lower loop bounds or shorten "
-                          f"the program")
+                        f"about {total:,} statements; at most {MAX_UNROLLED_STMTS:,} are allowed "
+                        f"(the kernel verifier's budget): lower loop bounds or shorten the "
+                        f"program")
 
     def check_recursion(self) -> None:
         graph = self.calls
