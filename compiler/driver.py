@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cora.compiler import ir
 from cora.compiler.check import Checked, check_module
-from cora.compiler.diagnostics import CompileError, Diagnostic, format_diagnostics, sort_diagnostics
+from cora.compiler.diagnostics import CompileError, Diagnostic, sort_diagnostics
 from cora.compiler.lower import lower
 from cora.compiler.parse import parse_source
 from cora.compiler.verify import verify

@@ -25,9 +25,9 @@ from __future__ import annotations
 from cora.compiler import ast as A
 from cora.compiler import ir
 from cora.compiler import types as T
-from cora.compiler.check import (ARITH_OPS, CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
+from cora.compiler.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
                                  FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
-from cora.compiler.headers import FLOW_FIELDS, HEADERS
+from cora.compiler.headers import FLOW_FIELDS
 
 U1 = ir.IntType(1)
 U32 = ir.IntType(32)
