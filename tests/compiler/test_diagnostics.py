@@ -269,3 +269,22 @@ def test_syntax_recovery_keeps_blocks_balanced():
         (2, 8, "unexpected 'ipv4', expected '('"),
         (3, 9, "unexpected 'i', expected '('"),
         (4, 13, "unexpected ';', expected an expression")]
+
+
+def test_driver_module_prints_ir_or_diagnostics(tmp_path):
+    import subprocess
+    import sys
+    good = tmp_path / "good.nf"
+    good.write_text("on packet { if (ipv4.ttl == 0) { drop; } pass; }\n")
+    bad = tmp_path / "bad.nf"
+    bad.write_text("on packet {\n    ipv4.csum = 0;\n}\n")
+    run = [sys.executable, "-m", "cora.compiler.driver"]
+    r = subprocess.run(run + [str(good)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.startswith("nf good\n") and "ret drop" in r.stdout
+    r = subprocess.run(run + [str(bad)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.splitlines()[0] == (f"{bad}:2:5: error: ipv4.csum is read-only "
+                                        f"(the compiler fixes checksums)")
+    r = subprocess.run(run + [str(tmp_path / "nope.nf")], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "no such file" in r.stderr and "Traceback" not in r.stderr
