@@ -71,9 +71,12 @@ def register(subparsers) -> None:
     u.set_defaults(func=_unload)
 
 
-def _load_net(path, quantized=False):
+def _load_net(path, quantized=False, policy_shape=False):
     from cora.certify.nn import load_policy
     net = load_policy(path)
+    if policy_shape and (net.n_in != 6 or net.n_out != 1):
+        raise InputError(f"{path}: a congestion-control policy maps 6 observations to 1 action, "
+                         f"this network maps {net.n_in} -> {net.n_out}")
     if quantized:
         from cora.certify.quant import quantize
         return quantize(net)
@@ -115,7 +118,7 @@ def _check(args) -> int:
     names = list(PROPERTIES) if args.property == "all" else [args.property]
     for n in names:
         get_property(n)
-    net = _load_net(args.model, args.quantized)
+    net = _load_net(args.model, args.quantized, policy_shape=True)
     for n in names:
         r = check_property(net, n, args.domain, args.max_boxes)
         r.pop("_certificate")
@@ -138,6 +141,9 @@ def _train(args) -> int:
         raise InputError("--hidden widths must be positive and --iterations >= 0")
     cfg = TrainConfig(mode=args.mode, seed=args.seed, iterations=args.iterations, hidden=hidden,
                       population=args.population, n_envs=args.envs, steps=args.steps)
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
+        raise InputError(f"{args.output}: cannot write there (no such directory or no permission)")
     net = train(cfg, progress=not args.quiet)
     net.save(args.output)
     print(f"wrote {args.output}")
@@ -146,7 +152,9 @@ def _train(args) -> int:
 
 def _eval(args) -> int:
     from cora.certify.evaluate import evaluate
-    net = _load_net(args.model)
+    net = _load_net(args.model, policy_shape=True)
+    if args.envs <= 0 or args.steps <= 1:
+        raise InputError("--envs must be positive and --steps at least 2")
     rows = evaluate({"policy": net}, args.envs, args.steps, args.seed, baselines=args.baselines)
     for name, r in rows.items():
         if args.json:
@@ -159,7 +167,9 @@ def _eval(args) -> int:
 
 def _export(args) -> int:
     from cora.certify.export import export
-    net = _load_net(args.model)
+    net = _load_net(args.model, policy_shape=True)
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        raise InputError(f"{args.output}: exists and is not a directory")
     info = export(net, args.output, name=args.name, compile_obj=not args.no_compile)
     print(json.dumps(info) if info else "")
     return 0

@@ -88,11 +88,18 @@ def test_check_cli_all_properties_json(model, capsys):
     (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "no array W0"),
     (["certify", "load", "{d}"], "no certificate.json"),
     (["certify", "unload", "cora_nonexistent"], "no congestion control named"),
+    (["certify", "check", "{d}/small.npz", "--property", "all"], "maps 6 observations to 1 action"),
+    (["certify", "eval", "{d}/small.npz"], "maps 6 observations to 1 action"),
+    (["certify", "export", "{m}", "-o", "{m}"], "not a directory"),
+    (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"], "cannot write there"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--hidden", "64,x"], "--hidden"),
+    (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"], "bad controller name"),
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
     _, path = model
     np.save(tmp_path / "l5.npy", np.zeros(5)); np.save(tmp_path / "u5.npy", np.ones(5))
     np.savez(tmp_path / "noarr.npz", z=np.ones(3))
+    init_mlp(3, (4,), 2, np.random.default_rng(0)).save(str(tmp_path / "small.npz"))
     argv = [a.format(m=path, d=tmp_path) for a in argv]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -103,3 +110,16 @@ def test_tanh_network_bounds(tmp_path):
     net = MLP([np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], "tanh")
     l, u = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
     assert l[0] <= 2 * np.tanh(-1) and u[0] >= 2 * np.tanh(1) and u[0] - l[0] < 4.0
+
+
+def test_train_and_eval_cli(tmp_path, capsys):
+    out = tmp_path / "t.npz"
+    assert main(["certify", "train", "-o", str(out), "--iterations", "2", "--hidden", "8",
+                 "--population", "2", "--envs", "4", "--steps", "10", "--mode", "performance"]) == 0
+    net = load_policy(str(out))
+    assert net.n_in == 6 and net.n_out == 1 and net.spec["trained"]["mode"] == "performance"
+    capsys.readouterr()
+    assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["controller"] for r in rows] == ["policy", "cubic", "bbr-like", "vegas-like"]
+    assert all(0 <= r["utilisation"] <= 1 for r in rows)
