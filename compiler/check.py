@@ -159,7 +159,6 @@ class Checked:
     loops: dict[int, tuple[int, int]] = field(default_factory=dict)
     patterns: dict[int, tuple] = field(default_factory=dict)
     lpm_prefix: dict[int, bool] = field(default_factory=dict)
-    pure: dict[int, bool] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -1430,6 +1429,10 @@ class _Checker:
             self.err(e.span, f"'{info.name}' is a countmin sketch: read it with "
                              f"{info.name}.estimate(key)")
             return T.ERROR
+        if info.kind == "lpm" and isinstance(e.index, A.Binary) and e.index.op == "/":
+            self.err(e.index.span, f"'{info.name}[addr/len]' only inserts a prefix (with '='); "
+                                   f"a lookup takes an address: {info.name}[addr]")
+            return T.ERROR
         self.want(e.index, info.key_ty, scope)
         return info.value_ty
 
@@ -1480,7 +1483,6 @@ class _Checker:
                 for a in e.args:
                     self.expr(a, None, scope)
                 return T.ERROR
-            self.out.pure[id(e)] = False
             return T.U64 if name == "now" else T.U32
         if name == "hash":
             if not e.args:

@@ -204,9 +204,11 @@ def test_binary_widens_to_the_wider_operand():
     ("let x = S { a: 1 };", "unknown struct 'S'"),
     ("let t = (1, 2); let x = t.5;", "(u32, u32) has no field '5' (tuple fields are .0 to .1)"),
     ("redirect(ethernet.dst);", "expected u32, found mac"),
+    ("let v = r[ipv4.daddr / 8];", "'r[addr/len]' only inserts a prefix (with '='); a lookup "
+                                   "takes an address: r[addr]"),
 ])
 def test_type_errors(stmt, message):
-    diags = check_source(body(stmt), "c.nf")
+    diags = check_source(body(stmt, "state r: lpm<ip4, u32>[4] on_full skip;"), "c.nf")
     assert [d.message for d in diags] == [message]
 
 
