@@ -29,6 +29,7 @@ class Cubic:
     BETA = 0.7
 
     def reset(self, envs: Envs, cwnd):
+        """Start every environment in slow start; ``cwnd``: ``(N,)`` packets."""
         n = envs.n
         self.w_max = cwnd.copy()
         self.t = np.zeros(n)
@@ -36,6 +37,7 @@ class Cubic:
         self.slow = np.ones(n, bool)
 
     def update(self, info: StepInfo):
+        """Window (packets, ``(N,)``) for the next RTT from this RTT's :class:`StepInfo`."""
         w = info.cwnd_pkts
         loss = info.loss_event
         new = w.copy()
@@ -64,6 +66,7 @@ class BBRLike:
     STARTUP_GAIN = 2.0 / np.log(2.0)
 
     def reset(self, envs: Envs, cwnd):
+        """Start every environment in STARTUP with empty filters."""
         n = envs.n
         self.bw_hist = np.zeros((10, n))
         self.min_rtt = np.full(n, np.inf)
@@ -74,6 +77,7 @@ class BBRLike:
         self.round = 0
 
     def update(self, info: StepInfo):
+        """In-flight target (packets, ``(N,)``) = gain x max bandwidth x min RTT."""
         self.round += 1
         self.bw_hist = np.roll(self.bw_hist, 1, axis=0)
         self.bw_hist[0] = info.delivery_pps
@@ -101,9 +105,11 @@ class VegasLike:
     ALPHA, BETA, GAMMA = 2.0, 4.0, 1.0
 
     def reset(self, envs: Envs, cwnd):
+        """Start every environment in Vegas slow start."""
         self.slow = np.ones(envs.n, bool)
 
     def update(self, info: StepInfo):
+        """Window (packets, ``(N,)``) for the next RTT: +-1 packet by the queued estimate."""
         w = info.cwnd_pkts
         diff = w * (1 - info.min_rtt_s / info.rtt_s)
         self.slow &= ~(info.loss_event | (diff > self.GAMMA))

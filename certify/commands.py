@@ -26,6 +26,8 @@ def register(subparsers) -> None:
     t.add_argument("--population", type=int, default=24, help="ES antithetic pairs")
     t.add_argument("--envs", type=int, default=48, help="environments per evaluation")
     t.add_argument("--steps", type=int, default=60, help="RTT steps per rollout")
+    t.add_argument("--cert-weight", type=float, default=None,
+                   help="weight of the certificate term in the reward (default 0.1)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -141,6 +143,10 @@ def _train(args) -> int:
         raise InputError("--hidden widths must be positive and --iterations >= 0")
     cfg = TrainConfig(mode=args.mode, seed=args.seed, iterations=args.iterations, hidden=hidden,
                       population=args.population, n_envs=args.envs, steps=args.steps)
+    if args.cert_weight is not None:
+        if args.cert_weight < 0:
+            raise InputError("--cert-weight must be >= 0")
+        cfg.cert_weight = args.cert_weight
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         raise InputError(f"{args.output}: cannot write there (no such directory or no permission)")

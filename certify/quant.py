@@ -44,6 +44,7 @@ class QuantizedMLP:
 
     @property
     def scale(self) -> int:
+        """``2^frac_bits``: the integer that represents 1.0."""
         return 1 << self.frac_bits
 
     def forward_int(self, xq: np.ndarray) -> np.ndarray:

@@ -97,6 +97,7 @@ class Envs:
 
     @property
     def n(self) -> int:
+        """Number of environments."""
         return self.rate_mbps.shape[0]
 
     @property
@@ -211,6 +212,7 @@ class PolicyController:
         self.net, self.gain = net, gain
 
     def reset(self, envs: Envs, cwnd):
+        """Clear the observation history (zeros) for ``envs``; ``cwnd``: ``(N,)`` packets."""
         self.cwnd = cwnd
         self.prev = np.zeros((envs.n, 3))
         self.prev_q = np.zeros(envs.n)
@@ -225,6 +227,7 @@ class PolicyController:
         return x
 
     def update(self, info: StepInfo):
+        """Window (packets, ``(N,)``) for the next RTT: ``apply_action(cwnd, f(x))``."""
         a = np.asarray(self.net(self.observe(info))).reshape(-1)
         self.cwnd = apply_action(info.cwnd_pkts, a, self.gain)
         return self.cwnd

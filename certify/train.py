@@ -39,7 +39,8 @@ W_QUEUE, W_LOSS, W_CERT = 0.5, 2.0, 0.1
 class TrainConfig:
     """Training settings. ``mode``: ``"certified"`` or ``"performance"``; ``hidden``: widths;
     ``population``: antithetic pairs per iteration; ``n_envs``/``steps``: rollout batch and
-    length (RTTs); ``sigma``/``lr``: ES noise and Adam step; ``seed``: everything random."""
+    length (RTTs); ``sigma``/``lr``: ES noise and Adam step; ``cert_weight``: weight of the
+    certificate term (certified mode); ``seed``: everything random."""
 
     mode: str = "certified"
     seed: int = 0
@@ -51,6 +52,7 @@ class TrainConfig:
     sigma: float = 0.03
     lr: float = 0.02
     weight_decay: float = 1e-3
+    cert_weight: float = W_CERT
 
 
 class StackedPolicy:
@@ -97,7 +99,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
     """
     rng = np.random.default_rng(cfg.seed)
     spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
-                                     "iterations": cfg.iterations, "method": "OpenAI-ES"})
+                                     "iterations": cfg.iterations, "method": "OpenAI-ES",
+                                     "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0})
     template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1)
     theta = template.params()
     m = np.zeros_like(theta); v = np.zeros_like(theta)
@@ -112,7 +115,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
         if cfg.mode == "certified":
             box_seed = int(rng.integers(1 << 31))
             pen = np.array([cert_penalty(template.with_params(c), box_seed) for c in cands])
-            fit = perf - W_CERT * pen
+            fit = perf - cfg.cert_weight * pen
         ranks = np.empty(len(fit)); ranks[np.argsort(fit)] = np.arange(len(fit))
         shaped = ranks / (len(fit) - 1) - 0.5
         g = (shaped[:cfg.population] - shaped[cfg.population:]) @ eps / (2 * cfg.population * cfg.sigma)
