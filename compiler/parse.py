@@ -104,6 +104,8 @@ def _syntax_diag(exc: LarkError, path: str, text: str) -> Diagnostic:
             return Diagnostic(path, line, col,
                               "unexpected end of file" + (f", {exp}" if exp else ""))
         msg = f"unexpected {_token_text(tok)}" + (f", {exp}" if exp else "")
+        if tok.type == "EQ_ASSIGN" and "EQ_ASSIGN" not in exc.expected:
+            msg += " (did you mean '=='?)"
         return Diagnostic(path, tok.line or 1, tok.column or 1, msg,
                           length=max(1, len(str(tok))) if "\n" not in str(tok) else 1)
     line = getattr(exc, "line", 1) or 1

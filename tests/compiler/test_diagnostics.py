@@ -190,6 +190,13 @@ def test_several_syntax_errors_reported():
     assert diags[1].message == "unexpected '2', expected ';'"
 
 
+def test_assignment_in_a_condition_suggests_equality():
+    src = "on packet {\n    if (ipv4.ttl = 1) { drop; }\n}\n"
+    diags = check_source(src, "e.nf")
+    assert [(d.line, d.col, d.message) for d in diags] == [
+        (2, 18, "unexpected '=', expected ')' (did you mean '=='?)")]
+
+
 def test_caret_keeps_tabs_and_length():
     src = "on packet {\n\tif (ipv4.sadr == 1) { drop; }\n}\n"
     d = check_source(src, "t.nf")[0]
