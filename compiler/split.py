@@ -325,6 +325,35 @@ def split_program(program: Program, plan) -> list[StageProgram]:
     return split(program, plan).stages
 
 
+def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
+    """What the NIC stage of ``result`` uses that the NIC model (a
+    :class:`cora.targets.model.StageModel`) cannot run: ops by class/opcode/verdict/state
+    kind, and the instruction estimate against ``max_instructions`` (the partitioner's
+    :data:`cora.compiler.partition.INSNS_PER_OP`). The shim ops are the stage boundary and
+    not checked. Empty when there is no NIC stage or it fits.
+    """
+    from cora.compiler.partition import INSNS_PER_OP
+
+    out = []
+    for st in result.stages:
+        if st.stage != "nic":
+            continue
+        insns = 0
+        for b in st.program.blocks:
+            for op in b.ops:
+                if op.opcode.startswith("shim."):
+                    continue
+                insns += INSNS_PER_OP.get(op.op_class, 4)
+                if not nic_model.supports_op(op, st.program):
+                    what = (f"verdict {op.attrs['verdict']}" if op.opcode == "ret" else
+                            op.opcode)
+                    out.append(f"block {b.label}: {what}")
+        limit = getattr(nic_model, "max_instructions", None)
+        if limit is not None and insns > limit:
+            out.append(f"about {insns} instructions > {limit}")
+    return out
+
+
 def load_plan_file(path: str) -> dict:
     """Read a plan file (``cora plan --json``/``--out`` output, or a bare plan object).
 
@@ -366,4 +395,4 @@ def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kern
 
 
 __all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
-           "cut_plan", "load_plan_file", "split", "split_program"]
+           "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]

@@ -64,7 +64,12 @@ def _deploy_plan(args, program) -> int:
 
     if not args.nic_dev:
         raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
-    res = deploy_stages(program, load_plan_file(args.plan), args.dev, args.netns,
+    from cora.commands import check_nic_model
+    from cora.compiler.split import split
+
+    doc = load_plan_file(args.plan)
+    check_nic_model(doc, split(program, doc))
+    res = deploy_stages(program, doc, args.dev, args.netns,
                         args.nic_dev, args.nic_netns, args.nic_forward, args.mode)
     nic, host = res["nic"], res["host"]
     print(f"{program.name}: stages {' -> '.join(res['stages'])}; NIC side (emulated by XDP) on "
