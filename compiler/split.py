@@ -345,9 +345,15 @@ def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
                     continue
                 insns += INSNS_PER_OP.get(op.op_class, 4)
                 if not nic_model.supports_op(op, st.program):
-                    what = (f"verdict {op.attrs['verdict']}" if op.opcode == "ret" else
-                            op.opcode)
-                    out.append(f"block {b.label}: {what}")
+                    if op.opcode == "ret":
+                        what = f"verdict {op.attrs['verdict']}"
+                    elif "state" in op.attrs:
+                        what = (f"{op.opcode} on {st.program.state(op.attrs['state']).kind} "
+                                f"{op.attrs['state']}")
+                    else:
+                        what = op.opcode
+                    if what not in out:
+                        out.append(what)
         limit = getattr(nic_model, "max_instructions", None)
         if limit is not None and insns > limit:
             out.append(f"about {insns} instructions > {limit}")

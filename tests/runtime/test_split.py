@@ -25,7 +25,7 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.split import SplitError, cut_plan, split
+from cora.compiler.split import SplitError, cut_plan, nic_stage_problems, split
 from cora.compiler.verify import verify
 from cora.runtime.engine import InterpEngine
 from cora.runtime.stages import StagePipeline
@@ -176,6 +176,20 @@ def test_single_stage_plan_is_the_whole_program():
         assert [b.label for b in only.program.blocks] == \
             [b.label for b in program.blocks if b in program.topological_blocks()]
         assert not any(op.opcode.startswith("shim.") for _, op in only.program.ops())
+
+
+def test_nic_stage_checked_against_its_model():
+    from cora.targets.model import load_model
+
+    program = compile_file(str(REPO / "netfuncs" / "lb.nf"))
+    all_nic = {"blocks": {b.label: "nic" for b in program.blocks}, "states": {}, "shim": []}
+    result = split(program, all_nic)
+    assert nic_stage_problems(result, load_model("bluefield2")) == []
+    agilio = nic_stage_problems(result, load_model("agilio"))
+    assert any("lru_hash conns" in p for p in agilio), agilio   # Agilio: array/hash only
+    kernel_only = split(program, {"blocks": {b.label: "kernel" for b in program.blocks},
+                                  "states": {}, "shim": []})
+    assert nic_stage_problems(kernel_only, load_model("agilio")) == []
 
 
 @pytest.mark.slow
