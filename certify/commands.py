@@ -117,6 +117,8 @@ def _bounds(args) -> int:
 
 def _check(args) -> int:
     from cora.certify.properties import PROPERTIES, check_property, get_property
+    if args.max_boxes < 1:
+        raise InputError("--max-boxes must be at least 1")
     names = list(PROPERTIES) if args.property == "all" else [args.property]
     for n in names:
         get_property(n)
