@@ -31,7 +31,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from cora.compiler.ir import SHIM_DONE, Block, Op, Program, RefType, c_bytes, shim_bytes
+from cora.compiler.ir import (SHIM_DONE, Block, IRError, Op, Program, RefType, c_bytes,
+                              shim_bytes)
 from cora.compiler.partition import STAGES, Plan, live_in
 from cora.compiler.verify import verify
 from cora.errors import CoraError
@@ -308,7 +309,7 @@ def split(program: Program, plan) -> SplitResult:
         sp.regs = {r: t for r, t in sp.regs.items() if r in regs}
         try:
             verify(sp)
-        except Exception as exc:  # a bug here, not the user's: say which stage
+        except IRError as exc:  # a bug here, not the user's: say which stage
             raise SplitError(f"stage {STAGES[k]} of {program.name} does not verify: {exc}") \
                 from None
         result.append(StageProgram(STAGES[k], sp, pos == 0, k == last, owned[k], replicas[k],
