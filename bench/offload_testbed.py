@@ -99,6 +99,8 @@ def main(argv=None) -> int:
     ap.add_argument("--plan", default=None, help="use this plan instead of solving")
     ap.add_argument("--count", type=int, default=200_000, help="frames sent per deployment")
     ap.add_argument("--pps", type=float, default=100_000, help="send rate, frames/s")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="alternating runs of both deployments; the median is shown")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     cases = [(args.nf, args.nic, args.rate)] if args.nf else DEFAULT_CASES
@@ -108,12 +110,16 @@ def main(argv=None) -> int:
         plan = load_plan_file(args.plan) if args.plan else plan_for(program, nic, rate)
         plan = plan.get("plan", plan)
         frames = flow_frames(nf)
-        res = run_experiment(program, plan, nic, rate, frames, args.count, args.pps)
+        res = run_experiment(program, plan, nic, rate, frames, args.count, args.pps,
+                             args.repeats)
         s, h, m = res["split"], res["all_host"], res["modelled"]
         rows.append({
             "nf": nf, "nic": nic, "rate_mpps": rate, "stages": s.stages,
-            "frames_sent": s.frames_sent,
+            "frames_sent": s.frames_sent, "repeats": len(res["split_runs"]),
             "measured": {
+                "split_host_ns_runs": [round(r.host_ns_per_packet, 1) for r in res["split_runs"]],
+                "all_host_ns_runs": [round(r.host_ns_per_packet, 1)
+                                     for r in res["all_host_runs"]],
                 "split_host_ns_per_packet": round(s.host_ns_per_packet, 2),
                 "all_host_ns_per_packet": round(h.host_ns_per_packet, 2),
                 "ratio_split_over_all_host": round(s.host_ns_per_packet / h.host_ns_per_packet, 3)
@@ -130,10 +136,10 @@ def main(argv=None) -> int:
         json.dump(rows, sys.stdout, indent=1)
         print()
         return 0
-    print("Host CPU time per packet, split (emulated NIC stage + host XDP stage) vs the same NF "
-          "all on the host XDP; measured = host XDP run time (BPF stats) per offered frame; "
-          "modelled = stage models. The NIC is emulated by XDP on a veth: NIC throughput is "
-          "modelled only.")
+    print("Host CPU time per packet, split (emulated NIC stage + host XDP stage) vs the same "
+          "NF all on the host XDP; measured = host XDP run time (BPF stats) per offered frame, "
+          f"median of {args.repeats} alternating runs; modelled = stage models. The NIC is "
+          "emulated by XDP on a veth: NIC throughput is modelled only.")
     hdr = (f"{'NF':<10} {'NIC':<11} {'Mpps':>5} {'stages':<12} {'frames':>8} "
            f"{'split ns':>9} {'host ns':>8} {'ratio':>6} | {'model split':>11} "
            f"{'model host':>10} {'NIC util':>8}")
@@ -148,6 +154,8 @@ def main(argv=None) -> int:
               f"{(f'{ratio:.2f}' if ratio is not None else '-'):>6} | "
               f"{mo['split_host_ns']:>11.1f} {mo['all_host_ns']:>10.1f} "
               f"{mo['nic_utilization']:>8.3f}")
+        print(f"  runs (host ns/packet): split {me['split_host_ns_runs']}, all-host "
+              f"{me['all_host_ns_runs']}; median shown")
         if "kernel" not in r["stages"]:
             print("  (no host stage in this plan: the host side runs a pass-through XDP program "
                   "only because a veth delivers XDP-redirected frames to a peer running XDP; a "

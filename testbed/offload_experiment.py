@@ -212,17 +212,30 @@ def all_host_plan(program) -> dict:
 
 
 def run_experiment(program, plan: dict, nic_name: str, rate_mpps: float,
-                   frames: list[bytes], count: int = 200_000, rate_pps: float = 100_000
-                   ) -> dict:
+                   frames: list[bytes], count: int = 200_000, rate_pps: float = 100_000,
+                   repeats: int = 1) -> dict:
     """Both deployments of ``program`` on a fresh three-node topology (always removed),
-    with the same frames; returns ``{"split": DeploymentRun, "all_host": DeploymentRun,
-    "modelled": {...}}``."""
+    with the same frames, alternating ``repeats`` times (split first) so that load from
+    other work on the machine hits both alike.
+
+    Returns:
+        ``{"split": DeploymentRun, "all_host": DeploymentRun, "split_runs": [...],
+        "all_host_runs": [...], "modelled": {...}}``; ``split``/``all_host`` are the runs
+        with the median host ns/packet.
+    """
     from cora.testbed.topology import Topology
 
+    splits, hosts = [], []
     with Topology() as topo:
         three_node(topo)
-        split_run = run_deployment(program, plan, topo, frames, count, rate_pps, "split")
-        host_run = run_deployment(program, all_host_plan(program), topo, frames, count,
-                                  rate_pps, "all_host")
-    return {"split": split_run, "all_host": host_run,
+        for _ in range(max(1, repeats)):
+            splits.append(run_deployment(program, plan, topo, frames, count, rate_pps,
+                                         "split"))
+            hosts.append(run_deployment(program, all_host_plan(program), topo, frames, count,
+                                        rate_pps, "all_host"))
+
+    def median(runs):
+        return sorted(runs, key=lambda r: r.host_ns_per_packet)[len(runs) // 2]
+    return {"split": median(splits), "all_host": median(hosts), "split_runs": splits,
+            "all_host_runs": hosts,
             "modelled": modelled(program, plan, nic_name, frames, rate_mpps)}
