@@ -7,9 +7,9 @@ For each NF and each capture:
 - measured: the NF compiled by the xdp target as ``cora bench`` times it, without verdict
   counters (frags on), loaded with bcc, timed by
   :func:`cora.runtime.testrun.measure_ns_per_packet` (S frames sampled evenly over the
-  capture, each run R times in one BPF_PROG_TEST_RUN call, map state kept), median of
-  ``--rounds`` rounds, each on a freshly loaded program (the machine is shared: one round
-  can be slowed by other work);
+  capture, each run R times in one BPF_PROG_TEST_RUN call, map state kept), minimum of
+  ``--rounds`` rounds, each on a freshly loaded program (the machine is shared: other work
+  only ever slows a round down; the calibration takes minimums too);
 - predicted: :func:`cora.targets.model.predict_ns_per_packet` with the ``xdp`` model
   (``targets/models/xdp.toml``, measured by ``python -m cora.targets.calibrate --write``) and
   the traffic profile of exactly what was timed: the reference interpreter runs the same
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -102,7 +101,7 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
         with load_xdp(artifact) as loaded:
             rounds.append(measure_ns_per_packet(loaded.prog_fd, sampled, repeat=repeat,
                                                 max_samples=len(sampled)))
-    measured = statistics.median(rounds)
+    measured = min(rounds)
     freq = repeated_profile(program, sampled, repeat, step_ns)
     model = load_model("xdp")
     predicted = predict_ns_per_packet(program, model, freq)
@@ -125,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--step-ns", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=3,
-                    help="timed rounds per case, each on a fresh program; median taken")
+                    help="timed rounds per case, each on a fresh program; minimum taken")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     from cora.errors import CoraError

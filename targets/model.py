@@ -18,7 +18,7 @@ with ``cost(o)`` (:meth:`StageModel.op_ns`):
   ``operand_cost_ns[opcode]`` per operand beyond the first (``hash``);
 - ``map.lookup`` / ``map.update`` / ``map.delete`` on a state of kind K held in tier T:
   ``map_op_cost_ns["K.<op_class>"]`` if the model lists it, else ``op_cost_ns[op_class] +
-  map_cost_ns[K]``; plus ``T.access_ns``;
+  map_cost_ns[K]``; plus ``map_key_byte_ns[K]`` per key byte beyond 8; plus ``T.access_ns``;
 - ``ref.load`` / ``ref.store`` (read or write a field of a found entry): ``op_cost_ns[class]
   + T.access_ns``.
 
@@ -99,6 +99,8 @@ class StageModel:
             map_cost_ns[kind] for that pair (e.g. an LRU update allocates an element).
         operand_cost_ns: opcode -> ns per operand beyond the first (``hash``: one more
             splitmix64 round per operand).
+        map_key_byte_ns: state kind -> ns per key byte beyond 8 on each map call of that
+            kind (the kernel hashes the whole key; 4-byte keys cost a little less).
         per_packet_ns: fixed cost of running a stage program on one packet, ns.
         crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
         shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
@@ -130,6 +132,7 @@ class StageModel:
     opcode_cost_ns: Mapping[str, float] = field(default_factory=dict)
     map_op_cost_ns: Mapping[str, float] = field(default_factory=dict)
     operand_cost_ns: Mapping[str, float] = field(default_factory=dict)
+    map_key_byte_ns: Mapping[str, float] = field(default_factory=dict)
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -160,6 +163,7 @@ class StageModel:
         out += [f"map_cost_ns.{k}" for k in self.map_cost_ns]
         out += [f"map_op_cost_ns.{k}" for k in self.map_op_cost_ns]
         out += [f"operand_cost_ns.{k}" for k in self.operand_cost_ns]
+        out += [f"map_key_byte_ns.{k}" for k in self.map_key_byte_ns]
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
 
@@ -197,7 +201,7 @@ class StageModel:
 
     # ------------------------------------------------------------------ costs
     def op_ns(self, op: Op, state_kind: str | None = None, tier: str | Tier | None = None,
-              charge: str | None = None) -> float:
+              charge: str | None = None, key_bytes: int | None = None) -> float:
         """Predicted ns of one execution of ``op`` here (formula in the module docstring).
 
         Args:
@@ -207,6 +211,8 @@ class StageModel:
             tier: tier (name or :class:`Tier`) of that state; None: the fastest tier.
             charge: the op class to charge instead of the op's own (see :func:`charged_ops`:
                 a division by a constant costs an ALU op or a multiply).
+            key_bytes: key size of the state (``StateDecl.key_bytes``) for map calls; adds
+                ``map_key_byte_ns[kind] x (key_bytes - 8)`` (None: no key-size term).
         Raises:
             ModelError: the model has no cost for the op's class or the state's kind.
         """
@@ -221,6 +227,8 @@ class StageModel:
                 base = self.map_op_cost_ns[pair]
             else:
                 base = self._class_cost(cls) + self._kind_cost(state_kind)
+            if key_bytes is not None and state_kind in self.map_key_byte_ns:
+                base = max(0.0, base + self.map_key_byte_ns[state_kind] * (key_bytes - 8))
         elif op.opcode in self.opcode_cost_ns:
             base = self.opcode_cost_ns[op.opcode]
         else:
@@ -263,7 +271,8 @@ class StageModel:
             state = program.state(name)
             tier = (tiers or {}).get(name)
             total += self.op_ns(op, state.kind,
-                                self.tier(tier) if tier else self.default_tier(state))
+                                self.tier(tier) if tier else self.default_tier(state),
+                                key_bytes=state.key_bytes)
         return total
 
     def crossing_cost_ns(self, shim_bytes: int) -> float:
@@ -440,6 +449,7 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             map_cost_ns={k: float(v) for k, v in need("map_cost_ns").items()},
             map_op_cost_ns={k: float(v) for k, v in data.get("map_op_cost_ns", {}).items()},
             operand_cost_ns={k: float(v) for k, v in data.get("operand_cost_ns", {}).items()},
+            map_key_byte_ns={k: float(v) for k, v in data.get("map_key_byte_ns", {}).items()},
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -480,7 +490,7 @@ def check_model(model: StageModel) -> None:
             raise ModelError(f"{where}: figure {fig} has an empty source")
     negative = [f for f in model.figures() if f.split(".")[0] in
                 ("op_cost_ns", "opcode_cost_ns", "map_cost_ns", "map_op_cost_ns",
-                 "operand_cost_ns")
+                 "operand_cost_ns", "map_key_byte_ns")
                 and _figure_value(model, f) < 0]
     if negative:
         raise ModelError(f"{where}: negative costs {negative}")

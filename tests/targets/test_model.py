@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir import OP_CLASS, Op
-from cora.targets.model import (ALL_OP_CLASSES, ModelError, available_models, host_cores,
+from cora.targets.model import (ALL_OP_CLASSES, MAP_OP_CLASSES, ModelError, available_models,
+                                charged_ops, host_cores,
                                 load_model, model_path, nic_utilization,
                                 predict_ns_per_packet, state_mem_bytes)
 
@@ -106,10 +107,34 @@ def test_prediction_with_no_traffic_is_the_per_packet_cost(flowcount):
 def test_prediction_is_per_packet_plus_frequency_weighted_block_costs(flowcount):
     m = load_model("xdp")
     freq = {b.label: 0.5 for b in flowcount.blocks}
-    expected = m.per_packet_ns + sum(0.5 * sum(
-        m.op_ns(op, flowcount.state(op.attrs["state"]).kind if "state" in op.attrs else None)
-        for op in b.ops) for b in flowcount.blocks)
+
+    def cost(op, charge):
+        if "state" not in op.attrs or op.op_class not in MAP_OP_CLASSES:
+            return m.op_ns(op, charge=charge)
+        st = flowcount.state(op.attrs["state"])
+        return m.op_ns(op, st.kind, key_bytes=st.key_bytes)
+    expected = m.per_packet_ns + sum(0.5 * sum(cost(op, c) for op, c in charged_ops(b) if c)
+                                     for b in flowcount.blocks)
     assert predict_ns_per_packet(flowcount, m, freq) == pytest.approx(expected)
+
+
+def test_repeated_pure_ops_and_constant_divisions_are_charged_as_clang_runs_them():
+    p = compile_file(NETFUNCS / "heavyhitter.nf")
+    block = next(b for b in p.blocks if sum(op.opcode == "hash" for op in b.ops) == 8)
+    charged = [(op.opcode, c) for op, c in charged_ops(block)]
+    hashes = [c for o, c in charged if o == "hash"]
+    assert hashes.count("hash") == 4 and hashes.count(None) == 4  # add and estimate share
+    assert {c for o, c in charged if o == "mod"} <= {"alu", None}  # % 2048 is a mask
+
+
+def test_key_bytes_change_hash_map_call_costs(flowcount):
+    m = load_model("xdp")
+    lookup = next(op for _, op in flowcount.ops() if op.opcode == "map.lookup")
+    k8 = m.op_ns(lookup, "hash", key_bytes=8)
+    assert k8 == pytest.approx(m.op_ns(lookup, "hash"))
+    assert m.op_ns(lookup, "hash", key_bytes=16) == pytest.approx(
+        k8 + 8 * m.map_key_byte_ns["hash"])
+    assert m.map_key_byte_ns["hash"] > 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -153,6 +178,7 @@ def test_map_costs_use_the_kind_the_pair_and_the_tier(flowcount):
     assert xdp.op_ns(lookup, "hash") == pytest.approx(
         xdp.op_cost_ns["map_lookup"] + xdp.map_cost_ns["hash"])
     assert xdp.op_ns(update, "hash") == pytest.approx(xdp.map_op_cost_ns["hash.map_update"])
+    assert xdp.op_ns(update, "hash", key_bytes=16) > xdp.op_ns(update, "hash")
     assert xdp.op_ns(update, "lru_hash") > xdp.op_ns(lookup, "lru_hash")
     nic = load_model("agilio")
     slow, fast = nic.op_ns(lookup, "hash", "EMEM"), nic.op_ns(lookup, "hash", "CLS")
