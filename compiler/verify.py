@@ -337,23 +337,28 @@ def _verify_op(program: Program, op: Op) -> None:
 
 
 def _verify_assigned(program: Program, order) -> None:
-    """Every use is assigned on every path: must-assigned sets meet by intersection."""
-    assigned_in: dict[str, set[str] | None] = {b.label: None for b in program.blocks}
-    assigned_in[order[0].label] = set()
+    """Every use is assigned on every path: must-assigned sets meet by intersection.
+
+    Sets are bitsets (Python ints, one bit per register), so a program of B blocks and R
+    registers costs O(B * R / 64) words, not B copies of a Python set."""
+    bit = {name: 1 << i for i, name in enumerate(program.regs)}
+    assigned_in: dict[str, int | None] = {b.label: None for b in program.blocks}
+    assigned_in[order[0].label] = 0
     for block in order:
-        cur = set(assigned_in[block.label] or ())
+        cur = assigned_in[block.label] or 0
         for op in block.ops:
             for a in op.args:
-                if a not in cur:
+                if not cur & bit.get(a, 0):
                     where = f" (source {op.span})" if op.span else ""
                     raise IRError(f"block {block.label}: {op.opcode} uses %{a} before it is "
                                   f"assigned on every path{where}")
             if op.dest is not None:
-                cur.add(op.dest)
+                cur |= bit[op.dest]
         term = block.ops[-1]
         for i, succ in enumerate(block.successors()):
             out = cur
             if term.opcode == "shim.pop":  # registers restored along each resume edge
-                out = cur | set(term.attrs["regs"][i])
+                for r in term.attrs["regs"][i]:
+                    out |= bit.get(r, 0)
             prev = assigned_in[succ]
-            assigned_in[succ] = set(out) if prev is None else prev & out
+            assigned_in[succ] = out if prev is None else prev & out
