@@ -12,6 +12,10 @@ Domains (all batched over ``B`` input boxes; ``lo``/``hi`` shaped ``(B, n_in)`` 
   (the same as CROWN, Zhang et al., NeurIPS 2018, with the DeepPoly lower-slope choice).
   Each layer's bounds are intersected with the interval bounds (both are sound).
 
+An optional clipped output head ``a = clip(z_L, -1, 1)`` (``output = "clip"``) is monotone, so
+its image of ``[l, u]`` is exactly ``[clip(l), clip(u)]``; its derivative lies in
+``[1{-1 < l and u < 1}, 1{u > -1 and l < 1}]`` (the subgradient ``[0, 1]`` at the corners).
+
 Networks may carry an interval on each bias (``b_lo <= b <= b_hi``); this is how the rounding
 of the fixed-point network is covered (see :mod:`cora.certify.quant`). Every bound is widened
 outward by ``FP_MARGIN * (1 + |bound|)`` to cover float64 rounding of the analysis itself.
@@ -41,8 +45,9 @@ class AbstractNet:
     Attributes:
         weights: ``weights[i]`` shaped ``(n_i, n_{i-1})`` (real-valued).
         bias_lo, bias_hi: ``(n_i,)`` interval of each bias.
-        activation: ``"relu"`` or ``"tanh"`` on hidden layers; output linear.
+        activation: ``"relu"`` or ``"tanh"`` on hidden layers.
         input_slack: the analysed input box is ``[lo - input_slack, hi]`` (input rounding down).
+        output: ``"linear"`` or ``"clip"`` (``clip(z_L, -1, 1)``) output head.
     """
 
     weights: list
@@ -50,6 +55,7 @@ class AbstractNet:
     bias_hi: list
     activation: str = "relu"
     input_slack: float = 0.0
+    output: str = "linear"
 
 
 def as_abstract(net) -> AbstractNet:
@@ -58,7 +64,8 @@ def as_abstract(net) -> AbstractNet:
         return net
     if hasattr(net, "abstract"):
         return net.abstract()
-    return AbstractNet(list(net.weights), list(net.biases), list(net.biases), net.activation)
+    return AbstractNet(list(net.weights), list(net.biases), list(net.biases), net.activation,
+                       output=getattr(net, "output", "linear"))
 
 
 def _widen(l, u):
@@ -225,7 +232,7 @@ def deeppoly_layers(net, lo, hi):
 
 def anet_no_slack(anet: AbstractNet) -> AbstractNet:
     """The same abstract network with ``input_slack`` already applied (used for chunking)."""
-    return AbstractNet(anet.weights, anet.bias_lo, anet.bias_hi, anet.activation, 0.0)
+    return AbstractNet(anet.weights, anet.bias_lo, anet.bias_hi, anet.activation, 0.0, anet.output)
 
 
 def output_bounds(net, lo, hi, domain: str = "deeppoly"):
@@ -242,32 +249,51 @@ def output_bounds(net, lo, hi, domain: str = "deeppoly"):
         InputError: unknown domain or a malformed box.
     """
     single = np.asarray(lo).ndim == 1
+    anet = as_abstract(net)
     if domain == "interval":
-        l, u = interval_layers(net, lo, hi)[-1]
+        l, u = interval_layers(anet, lo, hi)[-1]
     elif domain == "deeppoly":
-        l, u = deeppoly_layers(net, lo, hi)[-1]
+        l, u = deeppoly_layers(anet, lo, hi)[-1]
     else:
         raise InputError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
+    if anet.output == "clip":  # monotone head: exact image of the interval
+        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
     return (l[0], u[0]) if single else (l, u)
 
 
-def jacobian_bounds(net, lo, hi, domain: str = "deeppoly"):
+def jacobian_bounds(net, lo, hi, domain: str = "deeppoly", layers=None):
     """Interval bounds of the Jacobian ``d f / d x`` over the input box(es).
 
     The derivative of each hidden activation is bounded from its pre-activation bounds (ReLU:
     ``[1{l>0}, 1{u>0}]`` (the subgradient ``[0, 1]`` at 0); tanh: ``1 - tanh^2`` at the farthest
-    and the nearest point to 0), then the chain rule is evaluated in interval arithmetic from
-    the output down. Only meaningful for the real-valued network (not quantized).
+    and the nearest point to 0; a clip head: see the module docstring), then the chain rule is
+    evaluated in interval arithmetic from the output down. Only meaningful for the real-valued
+    network (not quantized).
 
+    Float rounding of the analysis: every product/sum step is widened by ``FP_MARGIN`` times
+    the sum of the absolute values of the terms it added, which bounds the rounding error of
+    a floating-point dot product (``gamma_n sum |x_i y_i|``, Higham, *Accuracy and Stability of
+    Numerical Algorithms*, 2nd ed., Sec. 3.1; ``gamma_n = n 2^-53 / (1 - n 2^-53)`` is far below
+    ``FP_MARGIN`` for these widths). A bound whose terms all have one sign keeps that sign.
+
+    Args:
+        layers: optional pre-activation bounds already computed for this box (as returned by
+            :func:`deeppoly_layers` / :func:`interval_layers`), to avoid recomputing them.
     Returns:
         ``(Jl, Ju)`` shaped ``(B, n_out, n_in)``.
     """
     anet = as_abstract(net)
-    layers = (deeppoly_layers if domain == "deeppoly" else interval_layers)(anet, lo, hi)
+    if layers is None:
+        layers = (deeppoly_layers if domain == "deeppoly" else interval_layers)(anet, lo, hi)
     B = layers[0][0].shape[0]
     w = anet.weights[-1]
     gl = np.broadcast_to(w, (B,) + w.shape).copy()
     gu = gl.copy()
+    if anet.output == "clip":
+        l, u = layers[-1]
+        dl = ((l > -1.0) & (u < 1.0)).astype(float)[:, :, None]
+        du = ((u > -1.0) & (l < 1.0)).astype(float)[:, :, None]
+        gl, gu = np.minimum(gl * dl, gl * du), np.maximum(gu * dl, gu * du)
     for j in range(len(anet.weights) - 2, -1, -1):
         l, u = layers[j]
         if anet.activation == "relu":
@@ -276,12 +302,20 @@ def jacobian_bounds(net, lo, hi, domain: str = "deeppoly"):
             far = np.maximum(np.abs(l), np.abs(u))
             near = np.where((l <= 0) & (u >= 0), 0.0, np.minimum(np.abs(l), np.abs(u)))
             dl, du = 1 - np.tanh(far) ** 2, 1 - np.tanh(near) ** 2
+            dl, du = dl * (1 - FP_MARGIN), np.minimum(du * (1 + FP_MARGIN), 1.0)
         dl, du = dl[:, None, :], du[:, None, :]
-        gl, gu = np.minimum(gl * dl, gl * du), np.maximum(gu * dl, gu * du)
+        cands = (gl * dl, gl * du, gu * dl, gu * du)
+        gl = np.minimum.reduce(cands)
+        gu = np.maximum.reduce(cands)
+        if anet.activation != "relu":  # products by non-representable derivatives round
+            gl, gu = gl - FP_MARGIN * np.abs(gl), gu + FP_MARGIN * np.abs(gu)
         wj = anet.weights[j]
         wp, wn = np.maximum(wj, 0), np.minimum(wj, 0)
-        gl, gu = gl @ wp + gu @ wn, gu @ wp + gl @ wn
-    return _widen(gl, gu)
+        nl, nu = gl @ wp + gu @ wn, gu @ wp + gl @ wn
+        el = np.abs(gl) @ wp - np.abs(gu) @ wn
+        eu = np.abs(gu) @ wp - np.abs(gl) @ wn
+        gl, gu = nl - FP_MARGIN * el, nu + FP_MARGIN * eu
+    return gl, gu
 
 
 @dataclass

@@ -28,6 +28,10 @@ def register(subparsers) -> None:
     t.add_argument("--steps", type=int, default=60, help="RTT steps per rollout")
     t.add_argument("--cert-weight", type=float, default=None,
                    help="weight of the certificate term in the reward (default 0.1)")
+    t.add_argument("--head", choices=["clip", "linear"], default="clip",
+                   help="output head: clip(z, -1, 1) (default) or linear")
+    t.add_argument("--monotone", action="store_true",
+                   help="sign-constrained weights: non-increasing in q_t and l_t by construction")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -144,7 +148,8 @@ def _train(args) -> int:
     if any(h <= 0 for h in hidden) or args.iterations < 0:
         raise InputError("--hidden widths must be positive and --iterations >= 0")
     cfg = TrainConfig(mode=args.mode, seed=args.seed, iterations=args.iterations, hidden=hidden,
-                      population=args.population, n_envs=args.envs, steps=args.steps)
+                      population=args.population, n_envs=args.envs, steps=args.steps,
+                      head=args.head, monotone=args.monotone)
     if args.cert_weight is not None:
         if args.cert_weight < 0:
             raise InputError("--cert-weight must be >= 0")

@@ -169,6 +169,11 @@ static long cora_layer1(__u32 i, void *ctx)
 }}
 """
         out_loop = "bpf_loop(H0, cora_layer1, &lc, 0);"
+    if qnet.output == "clip":  # the clip head of the certified network, in integers
+        ret = ("long long a = (s->out >> FRAC) + B%d[0];\n\treturn a > (1LL << FRAC) ? (1LL << FRAC) : "
+               "(a < -(1LL << FRAC) ? -(1LL << FRAC) : a);" % last)
+    else:
+        ret = f"return (s->out >> FRAC) + B{last}[0];"
     net_body = f"""
 struct scratch {{
 	int x[N_IN];
@@ -224,7 +229,7 @@ static __always_inline long long policy(const int *x, int *ok)
 	bpf_loop(H0, cora_layer0, &lc, 0);
 	{out_loop}
 	*ok = 1;
-	return (s->out >> FRAC) + B{last}[0];
+	{ret}
 }}
 """
     return weights_c, net_body
@@ -557,7 +562,8 @@ def export(net, out_dir: str, name: str = "cora_cc", compile_obj: bool = True,
         fh.write(render_c(qnet, table, name))
     np.savez(os.path.join(out_dir, "quantized.npz"),
              **{f"W{i}": w for i, w in enumerate(qnet.weights)},
-             **{f"b{i}": b for i, b in enumerate(qnet.biases)}, frac_bits=qnet.frac_bits)
+             **{f"b{i}": b for i, b in enumerate(qnet.biases)}, frac_bits=qnet.frac_bits,
+             output=np.array(qnet.output))
     info = {"name": name, "source": src, "frac_bits": qnet.frac_bits,
             "proven_cell_fraction": round(float(table.mean()), 4), "cells": int(table.size),
             "runtime_properties": list(RUNTIME_PROPERTIES), "certificates": certs}
@@ -576,4 +582,4 @@ def load_quantized(path: str) -> QuantizedMLP:
     with np.load(path) as d:
         n = sum(1 for k in d.files if k.startswith("W"))
         return QuantizedMLP([d[f"W{i}"] for i in range(n)], [d[f"b{i}"] for i in range(n)],
-                            int(d["frac_bits"]))
+                            int(d["frac_bits"]), str(d["output"]) if "output" in d.files else "linear")

@@ -2,11 +2,15 @@
 
 The policy maps an observation vector ``x`` (shape ``(n_in,)``, or a batch ``(N, n_in)``) to an
 action ``a`` (shape ``(n_out,)``/``(N, n_out)``). Layer ``i`` computes ``z_i = W_i h_{i-1} + b_i``
-with ``W_i`` shaped ``(out, in)``; hidden layers apply ReLU or tanh, the last layer is linear.
+with ``W_i`` shaped ``(out, in)``; hidden layers apply ReLU or tanh, the last layer is linear
+(``output = "linear"``) or a clipped affine head ``a = clip(z_L, -1, 1)`` (``output = "clip"``:
+the action range of :mod:`cora.certify.sim`, so the bounded-action property holds by
+construction and the head is part of the certified and exported program).
 
 File format (``numpy.savez``): arrays ``W0, b0, W1, b1, ...`` plus, optionally,
 
 - ``activation``: a string array, ``"relu"`` or ``"tanh"`` (hidden layers; default ``"relu"``),
+- ``output``: a string array, ``"linear"`` or ``"clip"`` (output head; default ``"linear"``),
 - ``spec``: a JSON string with the observation/action specification (see
   :class:`cora.certify.sim.ObsSpec`: feature names, domain bounds, history length, action gain).
 
@@ -27,6 +31,7 @@ import numpy as np
 from cora.errors import InputError
 
 ACTIVATIONS = ("relu", "tanh")
+OUTPUTS = ("linear", "clip")
 
 
 @dataclass
@@ -36,19 +41,23 @@ class MLP:
     Attributes:
         weights: list of arrays, ``weights[i]`` shaped ``(n_i, n_{i-1})``.
         biases: list of arrays, ``biases[i]`` shaped ``(n_i,)``.
-        activation: hidden activation, ``"relu"`` or ``"tanh"``; the output layer is linear.
+        activation: hidden activation, ``"relu"`` or ``"tanh"``.
         spec: observation/action specification (a JSON-able dict), ``{}`` if unknown.
+        output: output head, ``"linear"`` (``z_L``) or ``"clip"`` (``clip(z_L, -1, 1)``).
     """
 
     weights: list
     biases: list
     activation: str = "relu"
     spec: dict = field(default_factory=dict)
+    output: str = "linear"
 
     def __post_init__(self):
         check_layers(self.weights, self.biases)
         if self.activation not in ACTIVATIONS:
             raise InputError(f"unknown activation {self.activation!r}; use one of {ACTIVATIONS}")
+        if self.output not in OUTPUTS:
+            raise InputError(f"unknown output head {self.output!r}; use one of {OUTPUTS}")
         self.weights = [np.asarray(w, dtype=np.float64) for w in self.weights]
         self.biases = [np.asarray(b, dtype=np.float64) for b in self.biases]
 
@@ -86,6 +95,8 @@ class MLP:
             h = h @ w.T + b
             if i < self.n_layers - 1:
                 h = self.act(h)
+        if self.output == "clip":
+            h = np.clip(h, -1.0, 1.0)
         return h[0] if single else h
 
     __call__ = forward
@@ -100,7 +111,7 @@ class MLP:
         for w, b in zip(self.weights, self.biases):
             ws.append(theta[k:k + w.size].reshape(w.shape)); k += w.size
             bs.append(theta[k:k + b.size].reshape(b.shape)); k += b.size
-        return MLP(ws, bs, self.activation, dict(self.spec))
+        return MLP(ws, bs, self.activation, dict(self.spec), self.output)
 
     def save(self, path: str) -> None:
         """Write the network to ``path`` (``.npz``) in the format described in the module."""
@@ -109,6 +120,7 @@ class MLP:
             arrays[f"W{i}"] = w
             arrays[f"b{i}"] = b
         arrays["activation"] = np.array(self.activation)
+        arrays["output"] = np.array(self.output)
         arrays["spec"] = np.array(json.dumps(self.spec))
         with open(path, "wb") as fh:  # keep the name exactly as given (no ".npz" appended)
             np.savez(fh, **arrays)
@@ -135,8 +147,10 @@ def check_layers(weights, biases) -> None:
 
 
 def init_mlp(n_in: int, hidden: tuple, n_out: int, rng: np.random.Generator,
-             activation: str = "relu", spec: dict | None = None, out_scale: float = 0.1) -> MLP:
-    """A randomly initialised MLP (He-normal hidden layers, output scaled by ``out_scale``)."""
+             activation: str = "relu", spec: dict | None = None, out_scale: float = 0.1,
+             output: str = "linear") -> MLP:
+    """A randomly initialised MLP (He-normal hidden layers, output scaled by ``out_scale``,
+    output head ``output``)."""
     sizes = [n_in, *hidden, n_out]
     ws, bs = [], []
     for i in range(len(sizes) - 1):
@@ -145,7 +159,7 @@ def init_mlp(n_in: int, hidden: tuple, n_out: int, rng: np.random.Generator,
             w *= out_scale
         ws.append(w)
         bs.append(np.zeros(sizes[i + 1]))
-    return MLP(ws, bs, activation, dict(spec or {}))
+    return MLP(ws, bs, activation, dict(spec or {}), output)
 
 
 def load_policy(path: str) -> MLP:
@@ -174,13 +188,17 @@ def load_policy(path: str) -> MLP:
         except InputError as exc:
             raise InputError(f"{path}: {exc.message}") from None
         activation = str(data["activation"]) if "activation" in names else "relu"
+        output = str(data["output"]) if "output" in names else "linear"
         spec = {}
         if "spec" in names:
             try:
                 spec = json.loads(str(data["spec"]))
             except ValueError:
                 raise InputError(f"{path}: array 'spec' is not valid JSON") from None
-    return MLP(ws, bs, activation, spec)
+    try:
+        return MLP(ws, bs, activation, spec, output)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
 
 
 SHIPPED = {"certified": "cc_certified_2x64.npz", "performance": "cc_performance_2x64.npz"}

@@ -11,8 +11,10 @@ proven by branch and bound over input splits, and a sound upper bound of ``max_R
 Properties (after C3/Canopy, arXiv 2412.10915, Sec. 4: robustness, monotonicity and
 performance properties):
 
-- ``bounded``: ``R = D``; ``-1 <= f(x) <= 1`` (the action never saturates);
-  ``v = max(f(x) - 1, -1 - f(x))``.
+- ``bounded``: ``R = D``; ``-1 <= f(x) <= 1`` (the action the policy outputs stays in the
+  action range); ``v = max(f(x) - 1, -1 - f(x))``. A policy with a clip head
+  (``output = "clip"``, :mod:`cora.certify.nn`) satisfies it by construction, and the
+  verifier proves it from the head's abstraction; a linear head must earn it.
 - ``backoff_delay`` (back off under congestion, rising delay): ``R = D`` with
   ``q_t in [1, 4]`` (queue at least one BDP, RTT at least 2x base) and ``g_t in [0.05, 4]``
   (delay rising); ``f(x) <= 0``; ``v = f(x)``.
@@ -27,8 +29,9 @@ performance properties):
 - ``robust`` (robustness to bounded noise in the delay features): operating region
   ``R: q in [0, 2], g in [-1, 1], l in [0, 0.1]``; for every ``x in R`` and noise ``|d| <= 0.05``
   on the four delay features (``q_t, g_t, q_{t-1}, g_{t-1}``): ``|f(x + d) - f(x)| <= 0.25``;
-  on a box ``X`` this holds when ``max f - min f <= 0.25`` over ``X`` widened by the noise;
-  ``v = (max - min) - 0.25``.
+  on a box ``X`` this holds when ``max f - min f <= 0.25`` over ``X`` widened by the noise,
+  or when the mean-value bound ``0.05 sum_{i in delay} max_X' |df/dx_i| <= 0.25`` with the
+  interval Jacobian over the widened box ``X'``; ``v = min(spread, mean-value bound) - 0.25``.
 - ``queue_safety`` (k-step safety of the queue, closed loop): start windows
   ``w_0 in [0.5, 1.5]`` BDP (queue <= 0.5 BDP), random loss ``p in [0, 0.05]``, buffer 3 BDP,
   2-packet minimum window with BDP >= 20 packets: for ``k = 5`` RTTs the queue stays
@@ -134,10 +137,39 @@ def _robust_widen(lo, hi):
     return lo, hi
 
 
+def _rounding_spread(anet) -> float:
+    """Upper bound of ``|F(x, delta1) - F(x, delta2)|`` over the per-layer bias intervals of
+    ``anet`` (the floor rounding of the integer network, :mod:`cora.certify.quant`): layer
+    ``k``'s bias uncertainty ``bias_hi - bias_lo`` times the Lipschitz constant of the rest of
+    the network, ``1^T |W_L| ... |W_{k+1}|`` (ReLU, tanh and the clip head are 1-Lipschitz).
+    ``0`` for a float network."""
+    total, back = 0.0, np.ones(anet.weights[-1].shape[0])
+    for k in range(len(anet.weights) - 1, -1, -1):
+        total += float(back @ (np.asarray(anet.bias_hi[k]) - np.asarray(anet.bias_lo[k])))
+        back = back @ np.abs(anet.weights[k])
+    return total
+
+
 def _robust_check(net, lo, hi, d):
+    """Two sound bounds of ``max |f(x + d) - f(x)|`` over the box, the smaller one is used:
+    the output spread over the box widened by the noise, and the mean-value bound
+    ``sum_i max |df/dx_i| * |d_i|`` with the interval Jacobian over the widened box (the
+    segment from ``x`` to ``x + d`` lies in it; for ReLU/clip networks every directional
+    derivative on it is ``J d`` for a ``J`` inside the Jacobian bounds). For the integer
+    network, ``|d_i|`` also carries the input rounding ``2^-F`` on every feature and the
+    bias-rounding spread (:func:`_rounding_spread`) is added."""
     wl, wh = _robust_widen(lo, hi)
-    l, u = _out(net, wl, wh, d)
-    return np.full(l.shape, -np.inf), (u - l) - ROBUST_TAU
+    anet = absint.as_abstract(net)
+    layers = (absint.deeppoly_layers if d == "deeppoly" else absint.interval_layers)(anet, wl, wh)
+    l, u = layers[-1]
+    if anet.output == "clip":
+        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
+    l, u = l[:, 0], u[:, 0]
+    jl, ju = absint.jacobian_bounds(anet, wl, wh, d, layers=layers)
+    disp = np.full(lo.shape[1], anet.input_slack)
+    disp[list(DELAY_DIMS)] += ROBUST_EPS
+    mvt = np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] @ disp + _rounding_spread(anet)
+    return np.full(l.shape, -np.inf), np.minimum(u - l, mvt) - ROBUST_TAU
 
 
 def _robust_concrete(net, x, rng=np.random.default_rng(0)):

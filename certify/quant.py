@@ -9,7 +9,8 @@ Integer semantics (exactly what ``export.py``'s C code computes, shifts are arit
     x_q      = floor(x * 2^F)                                     (input, done by the caller)
     acc_i    = sum_j Wq[i, j] * h_q[j]                            (int64)
     z_q[i]   = (acc_i >> F) + bq[i]         i.e. floor(acc_i / 2^F) + bq[i]
-    h_q      = max(z_q, 0) on hidden layers; the output ``a = z_q / 2^F``.
+    h_q      = max(z_q, 0) on hidden layers; the output ``a = z_q / 2^F``, clamped to
+               ``[-2^F, 2^F]`` (i.e. ``[-1, 1]``) when the policy has a clip head.
 
 Soundness of the certificate for this program: ``floor(y) in (y - 1, y]``, so with
 ``W' = Wq / 2^F`` and ``b' = bq / 2^F`` each real-valued layer output ``z_q / 2^F`` lies in
@@ -36,11 +37,14 @@ class QuantizedMLP:
     Attributes:
         weights: int64 arrays ``(out, in)`` in Q(frac_bits).  biases: int64 ``(out,)``.
         frac_bits: ``F``.
+        output: ``"linear"`` or ``"clip"`` (integer clamp of the output to ``[-2^F, 2^F]``,
+            exact, so its abstraction is the float clip of :mod:`cora.certify.absint`).
     """
 
     weights: list
     biases: list
     frac_bits: int = FRAC_BITS
+    output: str = "linear"
 
     @property
     def scale(self) -> int:
@@ -55,6 +59,8 @@ class QuantizedMLP:
             h = (acc >> self.frac_bits) + b
             if i < len(self.weights) - 1:
                 h = np.maximum(h, 0)
+        if self.output == "clip":
+            h = np.clip(h, -self.scale, self.scale)
         return h
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -73,7 +79,7 @@ class QuantizedMLP:
         ws = [w.astype(np.float64) / s for w in self.weights]
         bhi = [b.astype(np.float64) / s for b in self.biases]
         blo = [b - 1.0 / s for b in bhi]
-        return AbstractNet(ws, blo, bhi, "relu", input_slack=1.0 / s)
+        return AbstractNet(ws, blo, bhi, "relu", input_slack=1.0 / s, output=self.output)
 
 
 def quantize(net, frac_bits: int = FRAC_BITS) -> QuantizedMLP:
@@ -90,4 +96,4 @@ def quantize(net, frac_bits: int = FRAC_BITS) -> QuantizedMLP:
     bs = [np.round(b * s).astype(np.int64) for b in net.biases]
     if max(int(np.abs(a).max()) for a in ws + bs) >= 2 ** 31:
         raise InputError(f"weights too large for Q{frac_bits} in 32 bits")
-    return QuantizedMLP(ws, bs, frac_bits)
+    return QuantizedMLP(ws, bs, frac_bits, getattr(net, "output", "linear"))

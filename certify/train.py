@@ -18,6 +18,17 @@ property ``p``'s region (1/8 of its side; the same boxes for every candidate of 
 of ``log(1 + max(0, v_hi))``, ``v_hi`` the sound DeepPoly upper bound of the violation margin
 on the box (:func:`cora.certify.properties.training_penalty`). The performance-only variant
 uses ``r_perf`` alone. Everything is reproducible from ``seed``.
+
+Architecture options (either mode): ``head="clip"`` gives the output head ``clip(z, -1, 1)``
+(the simulator's and the kernel's action range, so ``bounded`` holds by construction);
+``monotone=True`` keeps the weights sign-constrained -- first-layer weights from ``q_t`` and
+``l_t`` ``<= 0``, every later weight ``>= 0`` -- which makes the network non-increasing in
+``q_t`` and ``l_t`` everywhere (a ReLU/clip network with non-negative weights after the first
+layer is non-decreasing in every first-layer unit: the monotonic-network construction of
+Sill, "Monotonic networks", NIPS 1997; the network is then convex before the clip). The
+constraint is applied by projection (clipping the offending weights to 0) after every ES
+step and to every candidate; the verifier then proves ``monotonic`` from the interval
+Jacobian, it is not assumed.
 """
 
 from __future__ import annotations
@@ -53,6 +64,34 @@ class TrainConfig:
     lr: float = 0.02
     weight_decay: float = 1e-3
     cert_weight: float = W_CERT
+    head: str = "clip"
+    monotone: bool = False
+
+
+MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
+
+
+def monotone_masks(template: MLP):
+    """Sign masks ``(nonpos, nonneg)`` over the flat parameter vector for the monotone
+    construction (see the module docstring): ``nonpos`` marks the first-layer weights from
+    ``q_t``/``l_t``, ``nonneg`` every weight of the later layers (biases are free)."""
+    nonpos, nonneg = [], []
+    for i, (w, b) in enumerate(zip(template.weights, template.biases)):
+        mp = np.zeros(w.shape, bool); mn = np.zeros(w.shape, bool)
+        if i == 0:
+            mp[:, MONOTONE_DIMS] = True
+        else:
+            mn[:] = True
+        nonpos += [mp.ravel(), np.zeros(b.size, bool)]
+        nonneg += [mn.ravel(), np.zeros(b.size, bool)]
+    return np.concatenate(nonpos), np.concatenate(nonneg)
+
+
+def project(theta: np.ndarray, masks) -> np.ndarray:
+    """Clip the constrained parameters of ``theta`` (``(D,)`` or ``(P, D)``) to their sign."""
+    nonpos, nonneg = masks
+    theta = np.where(nonpos, np.minimum(theta, 0.0), theta)
+    return np.where(nonneg, np.maximum(theta, 0.0), theta)
 
 
 class StackedPolicy:
@@ -60,6 +99,7 @@ class StackedPolicy:
 
     def __init__(self, template: MLP, thetas: np.ndarray):
         self.P = thetas.shape[0]
+        self.clip = template.output == "clip"
         self.ws, self.bs, k = [], [], 0
         for w, b in zip(template.weights, template.biases):
             self.ws.append(thetas[:, k:k + w.size].reshape((self.P,) + w.shape)); k += w.size
@@ -71,6 +111,8 @@ class StackedPolicy:
             h = np.einsum("pei,poi->peo", h, w) + b[:, None, :]
             if i < len(self.ws) - 1:
                 h = np.maximum(h, 0)
+        if self.clip:
+            h = np.clip(h, -1.0, 1.0)
         return h.reshape(-1, h.shape[-1])
 
 
@@ -100,15 +142,21 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
     rng = np.random.default_rng(cfg.seed)
     spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
-                                     "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0})
-    template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1)
+                                     "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0,
+                                     "head": cfg.head, "monotone": cfg.monotone})
+    template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1, output=cfg.head)
     theta = template.params()
+    masks = monotone_masks(template) if cfg.monotone else None
+    if masks is not None:  # start inside the constraint set: reflect the initial weights
+        theta = np.where(masks[0], -np.abs(theta), np.where(masks[1], np.abs(theta), theta))
     m = np.zeros_like(theta); v = np.zeros_like(theta)
     t0 = time.time()
     for it in range(cfg.iterations):
         envs = sample_envs(cfg.n_envs, rng)
         eps = rng.standard_normal((cfg.population, theta.size))
         cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
+        if masks is not None:
+            cands = project(cands, masks)
         perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)))
         fit = perf.copy()
         pen = np.zeros_like(fit)
@@ -123,6 +171,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
         m = 0.9 * m + 0.1 * g; v = 0.999 * v + 0.001 * g * g
         step = cfg.lr * (m / (1 - 0.9 ** (it + 1))) / (np.sqrt(v / (1 - 0.999 ** (it + 1))) + 1e-8)
         theta = theta - step
+        if masks is not None:
+            theta = project(theta, masks)
         if progress and (it % 10 == 0 or it == cfg.iterations - 1):
             print(f"[{cfg.mode}] iter {it + 1}/{cfg.iterations}  perf {perf.mean():+.4f}  "
                   f"cert penalty {pen.mean():.3f}  {time.time() - t0:.0f} s", file=sys.stderr, flush=True)

@@ -139,15 +139,17 @@ def test_register_run_tcp_and_unregister(tmp_path):
         _transfer(name, 0.1)
 
 
-@pytest.mark.parametrize("hidden", [(16, 16), (12,)])
-def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidden):
+@pytest.mark.parametrize("hidden,head", [((16, 16), "linear"), ((12,), "linear"), ((16, 16), "clip")])
+def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidden, head):
     """The network code that goes into the BPF program, compiled for the host, computes
-    exactly QuantizedMLP.forward_int -- the program the certificate is about."""
+    exactly QuantizedMLP.forward_int -- the program the certificate is about (with the clip
+    head, the clamp is part of both)."""
     import subprocess
     if not shutil.which("clang"):
         pytest.fail("needs clang")
-    net = init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0)
+    net = init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0, output=head)
     qnet = quantize(net)
+    assert qnet.output == head
     src = tmp_path / "h.c"
     src.write_text(ex.host_harness_c(qnet))
     subprocess.run(["clang", "-O2", "-o", str(tmp_path / "h"), str(src)], check=True)
@@ -158,4 +160,8 @@ def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidd
     xq = np.floor(x * qnet.scale).astype(np.int64)
     out = subprocess.run([str(tmp_path / "h")], input="\n".join(" ".join(map(str, r)) for r in xq),
                          capture_output=True, text=True, check=True).stdout.split()
-    assert np.array_equal(np.array(out, dtype=np.int64), qnet.forward_int(xq)[:, 0])
+    got = np.array(out, dtype=np.int64)
+    assert np.array_equal(got, qnet.forward_int(xq)[:, 0])
+    if head == "clip":  # the clamp is exercised: some raw outputs leave [-1, 1]
+        raw = quantize(init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0)).forward_int(xq)[:, 0]
+        assert np.any(np.abs(raw) > qnet.scale) and np.all(np.abs(got) <= qnet.scale)

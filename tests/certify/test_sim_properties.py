@@ -150,3 +150,43 @@ def test_evaluate_runs_every_controller():
     assert set(rows) == {"p", "cubic", "bbr-like", "vegas-like"}
     for r in rows.values():
         assert 0 <= r["utilisation"] <= 1 and r["p95_queue_delay_ms"] >= 0 and 0 <= r["loss_rate"] <= 1
+
+
+def test_clip_head_makes_bounded_hold_and_a_linear_head_can_fail_it():
+    lin = init_mlp(6, (16, 16), 1, np.random.default_rng(4), out_scale=3.0)
+    clip = MLP(lin.weights, lin.biases, output="clip")
+    x = np.random.default_rng(1).uniform(PROPERTIES["bounded"].lo, PROPERTIES["bounded"].hi, (2000, 6))
+    assert np.abs(lin(x)).max() > 1  # the raw output leaves the action range
+    assert np.array_equal(clip(x), np.clip(lin(x), -1, 1))
+    r_lin, r_clip = check_property(lin, "bounded", max_boxes=256), check_property(clip, "bounded", max_boxes=256)
+    assert r_lin["proven_fraction"] < 1 and r_lin["counterexample_violation"] > 0
+    assert r_clip["proven_fraction"] == 1.0 and r_clip["worst_violation"] == 0.0
+    # the head does not change the sign of the action: the back-off/probe margins agree
+    for name in ("backoff_delay", "backoff_loss"):
+        assert np.array_equal(PROPERTIES[name].concrete(lin, x) <= 0, PROPERTIES[name].concrete(clip, x) <= 0)
+
+
+def test_monotone_training_is_proven_monotone_and_is_monotone_on_samples(tmp_path):
+    from cora.certify.nn import load_policy
+    from cora.certify.train import monotone_masks, project
+    cfg = TrainConfig(mode="certified", seed=2, iterations=4, hidden=(8, 8), population=4,
+                      n_envs=8, steps=20, monotone=True)
+    net = train(cfg, progress=False)
+    assert net.output == "clip" and net.spec["trained"]["monotone"] is True
+    assert np.all(net.weights[0][:, [0, 2]] <= 0) and all(np.all(w >= 0) for w in net.weights[1:])
+    theta = net.params()
+    assert np.array_equal(project(theta, monotone_masks(net)), theta)
+    net.save(str(tmp_path / "m.npz"))
+    net = load_policy(str(tmp_path / "m.npz"))  # the head survives the file format
+    assert net.output == "clip"
+    r = check_property(net, "monotonic", max_boxes=64)
+    assert r["proven_fraction"] == 1.0 and r["worst_violation"] == 0.0
+    rng = np.random.default_rng(0)
+    x = rng.uniform(PROPERTIES["monotonic"].lo, PROPERTIES["monotonic"].hi, (3000, 6))
+    for i in (0, 2):
+        xp = x.copy(); xp[:, i] += rng.uniform(0, 0.5, 3000)
+        assert np.all(net(xp) <= net(x) + 1e-12)
+    # an unconstrained network of the same shape is not proven monotone
+    free = train(TrainConfig(mode="performance", seed=2, iterations=2, hidden=(8, 8), population=4,
+                             n_envs=8, steps=20), progress=False)
+    assert check_property(free, "monotonic", max_boxes=64)["proven_fraction"] < 1.0

@@ -12,9 +12,9 @@ from cora.certify.sim import OBS_HI, OBS_LO
 SETTINGS = settings(max_examples=40, deadline=None)
 
 
-def _net(seed, n_in, hidden, act, scale):
+def _net(seed, n_in, hidden, act, scale, head="linear"):
     rng = np.random.default_rng(seed)
-    return init_mlp(n_in, hidden, 2, rng, act, out_scale=scale)
+    return init_mlp(n_in, hidden, 2, rng, act, out_scale=scale, output=head)
 
 
 def _box(seed, n_in, width):
@@ -37,12 +37,13 @@ net_args = dict(seed=st.integers(0, 10_000), n_in=st.integers(1, 6),
                 hidden=st.lists(st.integers(1, 12), min_size=1, max_size=3).map(tuple),
                 act=st.sampled_from(["relu", "tanh"]), scale=st.floats(0.1, 3.0),
                 width=st.floats(0.0, 2.0))
+HEADS = st.sampled_from(["linear", "clip"])
 
 
 @SETTINGS
-@given(**net_args, domain=st.sampled_from(absint.DOMAINS))
-def test_output_bounds_contain_samples(seed, n_in, hidden, act, scale, width, domain):
-    net = _net(seed, n_in, hidden, act, scale)
+@given(**net_args, domain=st.sampled_from(absint.DOMAINS), head=HEADS)
+def test_output_bounds_contain_samples(seed, n_in, hidden, act, scale, width, domain, head):
+    net = _net(seed, n_in, hidden, act, scale, head)
     lo, hi = _box(seed, n_in, width)
     l, u = absint.output_bounds(net, lo, hi, domain)
     y = net(_samples(lo, hi, 400, seed))
@@ -66,9 +67,9 @@ def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, 
 
 
 @SETTINGS
-@given(**net_args)
-def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width):
-    net = _net(seed, n_in, hidden, act, scale)
+@given(**net_args, head=HEADS)
+def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width, head):
+    net = _net(seed, n_in, hidden, act, scale, head)
     lo, hi = _box(seed, n_in, width)
     jl, ju = absint.jacobian_bounds(net, lo, hi)
     x = _samples(lo, hi, 50, seed)
@@ -83,14 +84,17 @@ def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width
                 d = (z > 0).astype(float) if act == "relu" else 1 - np.tanh(z) ** 2
                 g = d[:, None] * g
                 h = net.act(z)
+            elif head == "clip":
+                g = (np.abs(z) < 1).astype(float)[:, None] * g
         assert np.all(g >= jl[0] - 1e-9) and np.all(g <= ju[0] + 1e-9)
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0), domain=st.sampled_from(absint.DOMAINS))
-def test_quantized_network_bounds_contain_integer_outputs(seed, width, domain):
+@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0), domain=st.sampled_from(absint.DOMAINS),
+       head=HEADS)
+def test_quantized_network_bounds_contain_integer_outputs(seed, width, domain, head):
     rng = np.random.default_rng(seed)
-    qnet = quantize(init_mlp(6, (16, 16), 1, rng, out_scale=1.0))
+    qnet = quantize(init_mlp(6, (16, 16), 1, rng, out_scale=1.0, output=head))
     c = rng.uniform(OBS_LO, OBS_HI)
     lo, hi = np.maximum(c - width, OBS_LO), np.minimum(c + width, OBS_HI)
     l, u = absint.output_bounds(qnet, lo, hi, domain)
@@ -114,10 +118,10 @@ def test_quantized_bounds_need_the_rounding_terms():
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), w0=st.floats(0.3, 2.0), dw=st.floats(0.0, 0.5),
        p=st.floats(0.0, 0.05), buf=st.floats(0.2, 3.0), scale=st.floats(0.2, 2.0),
-       domain=st.sampled_from(absint.DOMAINS))
-def test_closed_loop_bounds_contain_trajectories(seed, w0, dw, p, buf, scale, domain):
+       domain=st.sampled_from(absint.DOMAINS), head=HEADS)
+def test_closed_loop_bounds_contain_trajectories(seed, w0, dw, p, buf, scale, domain, head):
     rng = np.random.default_rng(seed)
-    net = init_mlp(6, (16, 16), 1, rng, out_scale=scale)
+    net = init_mlp(6, (16, 16), 1, rng, out_scale=scale, output=head)
     steps = 4
     b = absint.closed_loop_bounds(net, np.array([w0]), np.array([w0 + dw]), np.array([0.0]),
                                   np.array([p]), steps, buf, 0.1, domain)
@@ -162,3 +166,44 @@ def test_bad_box_is_a_clear_error():
         absint.output_bounds(net, np.ones(3), np.zeros(3))
     with pytest.raises(InputError, match="unknown domain"):
         absint.output_bounds(net, np.zeros(3), np.ones(3), "zonotope")
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), scale=st.floats(0.2, 3.0), width=st.floats(0.0, 0.3),
+       head=HEADS, quantized=st.booleans())
+def test_robust_margin_bound_contains_noisy_differences(seed, scale, width, head, quantized):
+    """The robustness check's upper bound of ``max |f(x + d) - f(x)| - tau`` over a box (spread
+    or mean-value/Jacobian bound, plus rounding for the integer network) is above every sampled
+    ``|f(x + d) - f(x)| - tau`` with ``x`` in the box and ``|d_i| <= eps`` on the delay features."""
+    from cora.certify import properties as pr
+    rng = np.random.default_rng(seed)
+    net = init_mlp(6, (12, 12), 1, rng, out_scale=scale, output=head)
+    f = quantize(net) if quantized else net
+    prop = pr.PROPERTIES["robust"]
+    c = rng.uniform(prop.lo, prop.hi)
+    lo, hi = np.maximum(c - width, prop.lo), np.minimum(c + width, prop.hi)
+    _, vh = prop.check(f, lo[None], hi[None], "deeppoly")
+    x = _samples(lo, hi, 400, seed)
+    d = np.zeros_like(x)
+    d[:, pr.DELAY_DIMS] = rng.choice([-1.0, 1.0], (len(x), 4)) * pr.ROBUST_EPS * rng.uniform(0.5, 1, (len(x), 4))
+    diff = np.abs(np.asarray(f(x + d)).ravel() - np.asarray(f(x)).ravel())
+    assert np.all(diff - pr.ROBUST_TAU <= vh[0])
+
+
+def test_robust_bound_covers_the_integer_networks_rounding():
+    """With coarse fixed point (Q4) the integer network jumps by 1/16 where the float network
+    barely moves; the robustness bound must include the rounding terms to stay above it."""
+    from cora.certify import properties as pr
+    rng = np.random.default_rng(11)
+    prop = pr.PROPERTIES["robust"]
+    worst_gap = -np.inf
+    for seed in range(6):
+        qnet = quantize(init_mlp(6, (8,), 1, np.random.default_rng(seed), out_scale=0.05), frac_bits=4)
+        c = rng.uniform(prop.lo, prop.hi, (200, 6))
+        _, vh = prop.check(qnet, c, c, "deeppoly")  # boxes of one point each
+        d = np.zeros_like(c)
+        d[:, pr.DELAY_DIMS] = rng.uniform(-pr.ROBUST_EPS, pr.ROBUST_EPS, (200, 4))
+        diff = np.abs(qnet(c + d).ravel() - qnet(c).ravel())
+        assert np.all(diff - pr.ROBUST_TAU <= vh)
+        worst_gap = max(worst_gap, float(np.max(diff - pr.ROBUST_TAU - vh)))
+    assert worst_gap > -0.25  # the bound is close enough for the rounding to matter
