@@ -244,7 +244,8 @@ class StageModel:
         try:
             return self.op_cost_ns[cls]
         except KeyError:
-            raise ModelError(f"stage model {self.name} cannot run op class {cls} (no cost for it)") from None
+            raise ModelError(f"stage model {self.name} cannot run op class {cls} "
+                             f"(no cost for it)") from None
 
     def _kind_cost(self, kind: str) -> float:
         try:
