@@ -101,6 +101,9 @@ class StageModel:
             splitmix64 round per operand).
         map_key_byte_ns: state kind -> ns per key byte beyond 8 on each map call of that
             kind (the kernel hashes the whole key; 4-byte keys cost a little less).
+        max_operand_bits: opcode -> widest operand/result it handles (Agilio: ``mul``,
+            ``div``, ``mod`` within 32 bits); checked by :meth:`supports_op` with a program.
+        constant_divisor_only: ``div``/``mod`` only by a constant (no divide instruction).
         per_packet_ns: fixed cost of running a stage program on one packet, ns.
         crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
         shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
@@ -133,6 +136,8 @@ class StageModel:
     map_op_cost_ns: Mapping[str, float] = field(default_factory=dict)
     operand_cost_ns: Mapping[str, float] = field(default_factory=dict)
     map_key_byte_ns: Mapping[str, float] = field(default_factory=dict)
+    max_operand_bits: Mapping[str, int] = field(default_factory=dict)
+    constant_divisor_only: bool = False
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -164,6 +169,9 @@ class StageModel:
         out += [f"map_op_cost_ns.{k}" for k in self.map_op_cost_ns]
         out += [f"operand_cost_ns.{k}" for k in self.operand_cost_ns]
         out += [f"map_key_byte_ns.{k}" for k in self.map_key_byte_ns]
+        out += [f"max_operand_bits.{k}" for k in self.max_operand_bits]
+        if self.constant_divisor_only:
+            out.append("constant_divisor_only")
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
 
@@ -197,6 +205,12 @@ class StageModel:
             return False
         if program is not None and "state" in op.attrs:
             return program.state(op.attrs["state"]).kind in self.map_kinds
+        if program is not None and op.opcode in self.max_operand_bits:
+            if operand_bits(program, op) > self.max_operand_bits[op.opcode]:
+                return False
+            if op.opcode in ("div", "mod") and self.constant_divisor_only \
+                    and not is_constant(program, op.args[1]):
+                return False
         return True
 
     # ------------------------------------------------------------------ costs
@@ -335,6 +349,18 @@ def charged_ops(block: Block) -> list[tuple[Op, str | None]]:
     return out
 
 
+def operand_bits(program: Program, op: Op) -> int:
+    """Widest integer among the op's operands and result, bits (refs count 64)."""
+    regs = [*op.args, *([op.dest] if op.dest else [])]
+    return max((getattr(program.regs.get(r), "width", 64) for r in regs), default=0)
+
+
+def is_constant(program: Program, reg: str) -> bool:
+    """Whether every assignment of register ``reg`` in ``program`` is a ``const``."""
+    defs = [op for _, op in program.ops() if op.dest == reg]
+    return bool(defs) and all(op.opcode == "const" for op in defs)
+
+
 def state_mem_bytes(state: StateDecl) -> int:
     """Bytes a state object occupies: capacity x (key bytes + value bytes), keys and values
     laid out as in :func:`cora.compiler.ir.entry_layout` (no per-entry overhead counted)."""
@@ -451,6 +477,8 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             map_op_cost_ns={k: float(v) for k, v in data.get("map_op_cost_ns", {}).items()},
             operand_cost_ns={k: float(v) for k, v in data.get("operand_cost_ns", {}).items()},
             map_key_byte_ns={k: float(v) for k, v in data.get("map_key_byte_ns", {}).items()},
+            max_operand_bits={k: int(v) for k, v in data.get("max_operand_bits", {}).items()},
+            constant_divisor_only=bool(data.get("constant_divisor_only", False)),
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -502,6 +530,6 @@ def _figure_value(model: StageModel, figure: str) -> float:
     return float(getattr(model, table)[key]) if key else float(getattr(model, table))
 
 
-__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "StageModel", "Tier", "available_models",
+__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "is_constant", "operand_bits", "StageModel", "Tier", "available_models",
            "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from cora.compiler.ir import Op, Program, StateDecl
-from cora.targets.model import StageModel, load_model, state_mem_bytes
+from cora.targets.model import (StageModel, is_constant, load_model, operand_bits,
+                                state_mem_bytes)
 
 #: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
 NFP_INSNS_PER_EBPF = 1.5
@@ -256,27 +257,18 @@ class AgilioChecks(NicChecks):
             return [f"in-place write of a field of {op.attrs.get('state')} (map value store): "
                     f"the Agilio offload rejects stores into map values (only atomic adds); "
                     f"write the entry with a map update instead"]
-        if c == "mul" and self._wide(program, op):
-            return ["64-bit multiply: the Agilio offload multiplies only operands within u32"]
+        limit = self.model.max_operand_bits.get(c)
+        if c == "mul" and limit and operand_bits(program, op) > limit:
+            return [f"{operand_bits(program, op)}-bit multiply: the Agilio offload multiplies "
+                    f"only operands within u{limit}"]
         if c in ("div", "mod"):
-            if self._wide(program, op):
-                return [f"64-bit {c}: the Agilio offload divides only values within u32"]
-            if not self._constant(program, op.args[1]):
+            if limit and operand_bits(program, op) > limit:
+                return [f"{operand_bits(program, op)}-bit {c}: the Agilio offload divides "
+                        f"only values within u{limit}"]
+            if self.model.constant_divisor_only and not is_constant(program, op.args[1]):
                 return [f"{c} by a variable: the NFP has no divide instruction; the Agilio "
                         f"offload divides only by a constant"]
         return super().op_reasons(program, op)
-
-    @staticmethod
-    def _wide(program: Program, op: Op) -> bool:
-        widths = [getattr(program.regs.get(a), "width", 64) for a in op.args]
-        if op.dest:
-            widths.append(getattr(program.regs.get(op.dest), "width", 64))
-        return max(widths, default=0) > 32
-
-    @staticmethod
-    def _constant(program: Program, reg: str) -> bool:
-        defs = [op for _, op in program.ops() if op.dest == reg]
-        return bool(defs) and all(op.opcode == "const" for op in defs)
 
     def state_reasons(self, program: Program, states: list[StateDecl],
                       tiers: Mapping[str, str] | None) -> list[str]:

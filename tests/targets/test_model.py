@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.driver import compile_file
+from cora.compiler.driver import compile_file, compile_source
 from cora.compiler.ir import OP_CLASS, Op
 from cora.targets.model import (ALL_OP_CLASSES, MAP_OP_CLASSES, ModelError, available_models,
                                 charged_ops, host_cores,
@@ -220,3 +220,17 @@ def test_cores_and_utilisation_formulas():
     assert host_cores(10, 100) == pytest.approx(1.0)
     nic = load_model("agilio")
     assert nic_utilization(30, 1600, nic) == pytest.approx(30e6 * 1600 / (1e9 * nic.cores))
+
+
+def test_agilio_supports_only_narrow_multiplies_and_constant_divisions():
+    nic, bf2 = load_model("agilio"), load_model("bluefield2")
+    ratelimit = compile_file(NETFUNCS / "ratelimit.nf")
+    wide_mul = next(op for _, op in ratelimit.ops() if op.opcode == "mul")
+    assert not nic.supports_op(wide_mul, ratelimit) and bf2.supports_op(wide_mul, ratelimit)
+    hh = compile_file(NETFUNCS / "heavyhitter.nf")
+    mod_const = next(op for _, op in hh.ops() if op.opcode == "mod")  # u32 % 2048
+    assert nic.supports_op(mod_const, hh)
+    p = compile_source("on packet { if (!ipv4.valid) { pass; }\n"
+                       "  if (ipv4.saddr % (ipv4.daddr | 1) == 0) { drop; } pass; }\n", "v.nf")
+    var_mod = next(op for _, op in p.ops() if op.opcode == "mod")
+    assert not nic.supports_op(var_mod, p) and bf2.supports_op(var_mod, p)
