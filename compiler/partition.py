@@ -395,7 +395,8 @@ class Problem:
             if charge is None or not model.supports_op(op, self.program):
                 continue
             if op.op_class in MAP_OP_CLASSES and "state" in op.attrs:
-                total += model.op_ns(op, self.states[op.attrs["state"]].kind, zero)
+                state = self.states[op.attrs["state"]]
+                total += model.op_ns(op, state.kind, zero, key_bytes=state.key_bytes)
             elif charge == op.op_class:
                 total += model.op_ns(op)
             else:

@@ -67,9 +67,13 @@ fi
 STAMP="$VENV/.cora-install-stamp"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
-    say "installing cora and its Python dependencies into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools >/dev/null
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    say "installing cora and its Python dependencies into $VENV (log: $VENV/pip-install.log)"
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade pip setuptools &&
+           "$VENV/bin/python" -m pip install -q -e ".[test]"; } > "$VENV/pip-install.log" 2>&1; then
+        tail -n 30 "$VENV/pip-install.log" >&2
+        echo "setup: error: pip could not install cora's Python dependencies (see above)" >&2
+        exit 1
+    fi
     echo "$want" > "$STAMP"
 fi
 "$VENV/bin/python" -c "import bcc" 2>/dev/null || {
