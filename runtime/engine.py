@@ -18,6 +18,29 @@ from dataclasses import dataclass
 from cora.compiler.ir import Program, StateDecl
 
 XDP_VERDICTS = {0: "aborted", 1: "drop", 2: "pass", 3: "tx", 4: "redirect"}
+#: TC actions (include/uapi/linux/pkt_cls.h) of the tc target's verdicts; TC_ACT_REDIRECT (7)
+#: is both ``tx`` and ``redirect``, told apart by the program's verdict counters.
+TC_VERDICTS = {0: "pass", 2: "drop"}
+TC_ACT_REDIRECT = 7
+#: Longest frame an skb (sched_cls) test run accepts: one 4 KiB page minus NET_SKB_PAD (64)
+#: headroom minus the aligned struct skb_shared_info (320) (net/bpf/test_run.c,
+#: bpf_test_init). Measured on this machine's Linux 6.18: 3,712 bytes run, 3,713 get EINVAL.
+MAX_TC_TEST_FRAME_BYTES = 3712
+#: Shortest frame an skb test run accepts per EtherType: the kernel pulls the IPv4 (20
+#: bytes) or IPv6 (40 bytes) header after the Ethernet header and refuses the frame with
+#: EINVAL when it is not there (net/bpf/test_run.c, bpf_prog_test_run_skb). Measured on this
+#: machine's Linux 6.18: 0x0800 needs 34 bytes, 0x86dd 54, every other EtherType (VLAN tags
+#: included) 14. One frame of the 215 tcpdump captures is refused for this (33 bytes, IPv4).
+MIN_TC_TEST_FRAME_BYTES = {0x0800: 34, 0x86DD: 54}
+
+
+def tc_test_run_accepts(frame: bytes) -> bool:
+    """Whether BPF_PROG_TEST_RUN of a sched_cls program accepts ``frame`` (bytes): at least
+    14 bytes, at most :data:`MAX_TC_TEST_FRAME_BYTES`, and the IPv4/IPv6 header there when
+    the EtherType says so (:data:`MIN_TC_TEST_FRAME_BYTES`)."""
+    if not 14 <= len(frame) <= MAX_TC_TEST_FRAME_BYTES:
+        return False
+    return len(frame) >= MIN_TC_TEST_FRAME_BYTES.get(int.from_bytes(frame[12:14], "big"), 14)
 
 
 @dataclass
@@ -52,21 +75,44 @@ class KernelEngine:
     Built multi-buffer aware (frames longer than the 3,520-byte linear area run whole) with
     ``now()``/``rand()`` injected. Use as a context manager; ``close()`` unloads everything.
 
-    Raises (constructor): EnvironmentProblem (no root/bcc), KernelError (load failure).
+    ``target="tc"`` builds the NF for the tc target instead (sched_cls, run on an skb); its
+    TC action is mapped back to the verdict (``TC_ACT_OK`` pass, ``TC_ACT_SHOT`` drop,
+    ``TC_ACT_REDIRECT`` tx or redirect, told apart by the program's verdict counters), and
+    frames an skb test run refuses cannot be run (:func:`tc_test_run_accepts`: longer than
+    :data:`MAX_TC_TEST_FRAME_BYTES`, or an IPv4/IPv6 EtherType without room for its header);
+    :meth:`accepts_frame` says which frames run.
+
+    Raises (constructor): EnvironmentProblem (no root/bcc), KernelError (load failure),
+    CoraError (unknown target; a program tc cannot run).
     """
 
     name = "kernel"
 
-    def __init__(self, program: Program):
-        from cora.runtime.loader import load_xdp
-        from cora.targets.xdp import XdpTarget
+    def __init__(self, program: Program, target: str = "xdp"):
+        from cora.errors import CoraError
+        from cora.runtime.loader import load_tc, load_xdp
+        from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 
         self.program = program
-        artifact = XdpTarget().generate(program, inject_env=True, frags=True)
+        self.target = target
+        if target == "xdp":
+            from cora.targets.xdp import XdpTarget
+
+            artifact = XdpTarget().generate(program, inject_env=True, frags=True)
+            self.accepts_frame = lambda frame: 14 <= len(frame) <= MAX_XDP_TEST_FRAME_BYTES
+        elif target == "tc":
+            from cora.targets.tc import TcTarget
+
+            artifact = TcTarget().generate(program, inject_env=True, count_verdicts=True)
+            self.accepts_frame = tc_test_run_accepts
+        else:
+            raise CoraError(f"the kernel engine runs target xdp or tc, not {target!r}")
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
-        self.loaded = load_xdp(artifact)
+        self.loaded = load_xdp(artifact) if target == "xdp" else load_tc(artifact)
         try:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
+            self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if target == "tc" else None
+            self._tx_count = 0
             self.reset()
         except BaseException:
             self.loaded.close()
@@ -95,6 +141,20 @@ class KernelEngine:
         if self.uses_env:
             self._set_env(0, 0)
             self._set_env(1, 1)
+        if self._verdicts_fd is not None:
+            _zero_array(self._verdicts_fd, len(XDP_VERDICTS), 8, True)
+            self._tx_count = 0
+
+    def _tc_verdict(self, retval: int) -> str:
+        """The IR verdict of a tc program's TC action (``aborted`` for any other action)."""
+        if retval != TC_ACT_REDIRECT:
+            return TC_VERDICTS.get(retval, "aborted")
+        from cora.runtime import bpf_syscall
+
+        raw = bpf_syscall.map_lookup(self._verdicts_fd, (3).to_bytes(4, "little"), 8, True)
+        tx = sum(int.from_bytes(v[:8], "little") for v in raw)
+        was, self._tx_count = self._tx_count, tx
+        return "tx" if tx > was else "redirect"
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
@@ -103,8 +163,9 @@ class KernelEngine:
         if self.uses_env:
             self._set_env(0, now_ns)
         res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
-        return FrameOutcome(XDP_VERDICTS.get(res.retval, "aborted"), res.data_out,
-                            res.duration_ns)
+        verdict = (self._tc_verdict(res.retval) if self.target == "tc"
+                   else XDP_VERDICTS.get(res.retval, "aborted"))
+        return FrameOutcome(verdict, res.data_out, res.duration_ns)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
         """Exact-key lookup (lpm: (address, prefix_len), by scanning the trie's entries since a

@@ -1,6 +1,6 @@
-"""Load a generated XDP program into the kernel with bcc.
+"""Load a generated XDP (or TC) program into the kernel with bcc.
 
-:func:`load_xdp` compiles the C of an :class:`~cora.targets.base.Artifact`, loads it through
+:func:`load_xdp` (and :func:`load_tc` for the tc target's sched_cls programs) compiles the C of an :class:`~cora.targets.base.Artifact`, loads it through
 the verifier, fills each map's initial entries and returns a :class:`LoadedXdp` whose
 ``close()`` releases everything (programs and maps disappear once no fd or pin holds them).
 A verifier rejection is a compiler bug; it is reported with the verifier's own words and the
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from cora.errors import EnvironmentProblem, KernelError
 from cora.targets.base import Artifact
-from cora.targets.xdp.codegen import ENTRY, map_c_name
+from cora.targets.xdp.codegen import map_c_name
 from cora.targets.xdp.layout import pack_key, pack_value
 
 
@@ -117,6 +117,8 @@ def _nf_line(artifact: Artifact, log: str) -> str:
 
 BPF_PROG_LOAD = 5
 BPF_PROG_TYPE_XDP = 6
+#: include/uapi/linux/bpf.h ``enum bpf_prog_type``: a tc classifier (cls_bpf)
+BPF_PROG_TYPE_SCHED_CLS = 3
 #: prog_flags bit: the XDP program handles multi-buffer frames (include/uapi/linux/bpf.h)
 BPF_F_XDP_HAS_FRAGS = 1 << 5
 _INSN_BYTES = 8
@@ -133,27 +135,30 @@ class _ProgLoadAttr(ctypes.Structure):
                 ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
 
 
-def _prog_load_xdp(insns: bytes, name: str, flags: int) -> tuple[int, str]:
-    """Load XDP bytecode (map fds already relocated by bcc) with ``prog_flags``.
+def _prog_load_xdp(insns: bytes, name: str, flags: int,
+                   prog_type: int = BPF_PROG_TYPE_XDP) -> tuple[int, str]:
+    """Load XDP bytecode (map fds already relocated by bcc) with ``prog_flags``
+    (``prog_type`` another program type, e.g. BPF_PROG_TYPE_SCHED_CLS for tc).
 
     Returns:
         (fd, "") on success or (-1, verifier log) on failure.
     """
     from cora.runtime import bpf_syscall
 
+    kind = "XDP" if prog_type == BPF_PROG_TYPE_XDP else "TC"
     ibuf = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(b"GPL")
-    attr = _ProgLoadAttr(prog_type=BPF_PROG_TYPE_XDP, insn_cnt=len(insns) // _INSN_BYTES,
+    attr = _ProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // _INSN_BYTES,
                          insns=ctypes.addressof(ibuf), license=ctypes.addressof(lic),
                          prog_flags=flags, prog_name=name.encode()[:15])
     try:
-        return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading XDP program {name}"), ""
+        return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading {kind} program {name}"), ""
     except Exception:
         size = 1 << 22
         log = ctypes.create_string_buffer(size)
         attr.log_level, attr.log_size, attr.log_buf = 1, size, ctypes.addressof(log)
         try:
-            return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading XDP program {name}"), ""
+            return bpf_syscall.bpf_call(BPF_PROG_LOAD, attr, f"loading {kind} program {name}"), ""
         except Exception:
             return -1, log.value.decode(errors="replace")
 
@@ -208,6 +213,28 @@ def load_xdp(artifact: Artifact) -> LoadedXdp:
         KernelError: clang or the verifier rejected the program (a compiler bug), with the
             verifier's words and the NF source position.
     """
+    return _load(artifact, BPF_PROG_TYPE_XDP,
+                 BPF_F_XDP_HAS_FRAGS if artifact.options.get("frags") else 0)
+
+
+def load_tc(artifact: Artifact) -> LoadedXdp:
+    """Compile and load ``artifact`` (a tc target artifact) into the kernel as a
+    ``BPF_PROG_TYPE_SCHED_CLS`` program (for cls_bpf direct-action, see
+    :func:`cora.runtime.attach.attach_tc`; or run frames with BPF_PROG_TEST_RUN).
+
+    Returns:
+        a :class:`LoadedXdp` (the same loaded-program handle as XDP); close it to release it.
+    Raises:
+        EnvironmentProblem: no root or no bcc.
+        KernelError: clang or the verifier rejected the program (a compiler bug), with the
+            verifier's words and the NF source position.
+    """
+    return _load(artifact, BPF_PROG_TYPE_SCHED_CLS, 0)
+
+
+def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
+    """Compile ``artifact`` (forked compile check first), load its entry function as
+    ``prog_type`` with ``prog_flags`` = ``flags`` and fill its maps' initial entries."""
     bcc = require_bcc()
     src = artifact.files["prog.c"]
     fatal = _compile_check(src)
@@ -225,15 +252,16 @@ def load_xdp(artifact: Artifact) -> LoadedXdp:
         raise KernelError(f"clang rejected the generated C for {artifact.program.name} "
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     try:
-        flags = BPF_F_XDP_HAS_FRAGS if artifact.options.get("frags") else 0
-        prog_fd, log = _prog_load_xdp(bpf.dump_func(ENTRY.encode()), artifact.program.name,
-                                      flags)
+        prog_fd, log = _prog_load_xdp(bpf.dump_func(artifact.entry.encode()),
+                                      artifact.program.name, flags, prog_type)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
             # shows the C lines (and their /* @line:col */ NF tags) it stopped at.
             with _capture_fd2() as captured:
                 try:
-                    bpf.load_func(ENTRY.encode(), bcc.BPF.XDP)
+                    bpf.load_func(artifact.entry.encode(),
+                                  bcc.BPF.XDP if prog_type == BPF_PROG_TYPE_XDP
+                                  else bcc.BPF.SCHED_CLS)
                 except Exception:
                     pass
             log = captured["text"] or log

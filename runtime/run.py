@@ -42,7 +42,9 @@ class RunReport:
 
     Attributes:
         packets: frames run (not skipped).
-        skipped: frames shorter than 14 bytes (or longer than MAX_FRAME_BYTES).
+        skipped: frames shorter than 14 bytes (or longer than MAX_FRAME_BYTES, or than the
+            kernel engine refuses: ``KernelEngine.accepts_frame``; for tc longer than
+            3,712 bytes or IPv4/IPv6 without room for its header).
         verdicts: verdict name -> count (from the kernel engine when it ran).
         mismatches: frames on which the engines differ (0 with one engine).
         ns_per_packet: kernel: mean BPF_PROG_TEST_RUN duration (steady state with
@@ -122,9 +124,16 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             if e is not None and not own:
                 e.reset()
         primary = kernel or interp
+        # the kernel engine's test run may accept less (tc: cora.runtime.engine.
+        # tc_test_run_accepts); every engine skips exactly those frames
+        def runnable(frame: bytes) -> bool:
+            if kernel is not None and hasattr(kernel, "accepts_frame"):
+                return kernel.accepts_frame(frame)
+            return MIN_FRAME_BYTES <= len(frame) <= MAX_FRAME_BYTES
+
         total_ns = 0
         for i, (ts, frame) in enumerate(frames):
-            if not MIN_FRAME_BYTES <= len(frame) <= MAX_FRAME_BYTES:
+            if not runnable(frame):
                 report.skipped += 1
                 continue
             report.packets += 1
@@ -156,7 +165,7 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
         if time_kernel and kernel is not None and report.packets:
             from cora.runtime.testrun import measure_ns_per_packet
 
-            usable = [f for _, f in frames if MIN_FRAME_BYTES <= len(f) <= MAX_FRAME_BYTES]
+            usable = [f for _, f in frames if runnable(f)]
             report.ns_per_packet = measure_ns_per_packet(kernel.loaded.prog_fd, usable,
                                                          repeat=1000, max_samples=20)
         return report

@@ -8,9 +8,10 @@ from cora.targets.base import Artifact, Target
 def get_target(name: str) -> Target:
     """The target called ``name``; raises :class:`cora.errors.CoraError` for unknown names."""
     from cora.errors import CoraError
+    from cora.targets.tc import TcTarget
     from cora.targets.xdp import XdpTarget
 
-    targets = {"xdp": XdpTarget}
+    targets = {"xdp": XdpTarget, "tc": TcTarget}
     if name not in targets:
         raise CoraError(f"unknown target {name!r}; available: {', '.join(sorted(targets))}")
     return targets[name]()

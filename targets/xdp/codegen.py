@@ -145,6 +145,10 @@ static __always_inline u64 cora_mix64(u64 z) {
 class XdpCodegen:
     """Generates the C of one XDP program from a verified IR program.
 
+    Other hooks that run the same ops on another context (``cora.targets.tc``) override the
+    extension points: :attr:`entry`, :attr:`ctx_type`, :meth:`verdict_code`,
+    :meth:`pkt_len_expr` and :meth:`emit_prologue`.
+
     Args:
         program: a verified :class:`~cora.compiler.ir.Program`.
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
@@ -172,6 +176,25 @@ class XdpCodegen:
             used |= {"ipv4", "ipv6", "vlan"}
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
+
+    # ---------------------------------------------------------------------- extension points
+    #: name of the generated entry function
+    entry = ENTRY
+    #: C type of the entry function's context argument ``ctx``
+    ctx_type = "struct xdp_md"
+
+    def verdict_code(self, verdict: str) -> str:
+        """C expression returned for an IR verdict (or ``aborted``) other than ``redirect``:
+        the XDP action code (include/uapi/linux/bpf.h ``enum xdp_action``)."""
+        return str(XDP_CODES[verdict])
+
+    def pkt_len_expr(self) -> str:
+        """C expression of ``pkt.len``: the whole frame's length in bytes."""
+        return "cora_pkt_len(ctx, data, data_end)" if self.frags else "(u32)(data_end - data)"
+
+    def emit_prologue(self) -> None:
+        """Statements after ``data``/``data_end`` are set and before anything reads the
+        packet (none for XDP: the headers are always in the linear part)."""
 
     # ------------------------------------------------------------------------------ output
     def emit(self, text: str, span=None, indent: int = 1) -> None:
@@ -465,7 +488,7 @@ class XdpCodegen:
             h = op.attrs["header"]
             expr = f"v_{h}"
         elif c == "pkt.len":
-            expr = "cora_pkt_len(ctx, data, data_end)" if self.frags else "(u32)(data_end - data)"
+            expr = self.pkt_len_expr()
         elif c == "now":
             expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
         elif c == "rand":
@@ -498,7 +521,7 @@ class XdpCodegen:
         """``return`` of an XDP verdict (counted when verdicts are counted)."""
         if self.count_verdicts:
             self.emit(f"cora_count({XDP_CODES[verdict]});", span, indent=indent)
-        self.emit(f"return {XDP_CODES[verdict]}; /* {verdict} */", span, indent=indent)
+        self.emit(f"return {self.verdict_code(verdict)}; /* {verdict} */", span, indent=indent)
 
     def emit_shim_push(self, op: Op) -> None:
         """Prepend the shim: resume id then each register, big-endian, c_bytes each."""
@@ -584,7 +607,7 @@ class XdpCodegen:
             elif v == "redirect":
                 self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
             else:
-                self.emit(f"return {XDP_CODES[v]}; /* {v} */", op.span)
+                self.emit(f"return {self.verdict_code(v)}; /* {v} */", op.span)
 
     # -------------------------------------------------------------------------------- main
     def generate(self) -> str:
@@ -595,19 +618,21 @@ class XdpCodegen:
             self.emit("static __always_inline void cora_count(u32 code) {", indent=0)
             self.emit("u64 *c = cora_verdicts.lookup(&code); if (c) *c += 1;")
             self.emit("}", indent=0)
-        self.emit(f"int {ENTRY}(struct xdp_md *ctx) {{", indent=0)
+        self.emit(f"int {self.entry}({self.ctx_type} *ctx) {{", indent=0)
         self.emit("void *data = (void *)(long)ctx->data;")
         self.emit("void *data_end = (void *)(long)ctx->data_end;")
         if self.uses_env and self.inject_env:
             self.emit("u32 env_now_key = 0, env_rand_key = 1;")
             self.emit("u64 *env_now = cora_env.lookup(&env_now_key);")
             self.emit("u64 *env_rand = cora_env.lookup(&env_rand_key);")
-            self.emit("if (!env_now || !env_rand) return 0; /* aborted: cannot happen */")
+            self.emit(f"if (!env_now || !env_rand) return {self.verdict_code('aborted')}; "
+                      "/* aborted: cannot happen */")
         for name, t in self.p.regs.items():
             if isinstance(t, RefType):
                 self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        self.emit_prologue()
         pop = self._shim_pop_op()
         if pop is not None:
             self.emit_shim_pop(pop)
