@@ -32,6 +32,8 @@ def register(subparsers) -> None:
                    help="output head: clip(z, -1, 1) (default) or linear")
     t.add_argument("--monotone", action="store_true",
                    help="sign-constrained weights: non-increasing in q_t and l_t by construction")
+    t.add_argument("--prop-weight", action="append", default=[], metavar="PROPERTY=K",
+                   help="factor on one property's certificate term (repeatable; default 1)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -140,6 +142,7 @@ def _check(args) -> int:
 
 
 def _train(args) -> int:
+    from cora.certify.properties import get_property
     from cora.certify.train import TrainConfig, train
     try:
         hidden = tuple(int(v) for v in args.hidden.split(","))
@@ -154,6 +157,17 @@ def _train(args) -> int:
         if args.cert_weight < 0:
             raise InputError("--cert-weight must be >= 0")
         cfg.cert_weight = args.cert_weight
+    weights = {}
+    for item in args.prop_weight:
+        name, _, val = item.partition("=")
+        get_property(name)
+        try:
+            weights[name] = float(val)
+        except ValueError:
+            raise InputError(f"--prop-weight needs PROPERTY=K with a number K, got {item!r}") from None
+        if weights[name] < 0:
+            raise InputError("--prop-weight factors must be >= 0")
+    cfg.prop_weights = weights or None
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         raise InputError(f"{args.output}: cannot write there (no such directory or no permission)")

@@ -51,7 +51,9 @@ class TrainConfig:
     """Training settings. ``mode``: ``"certified"`` or ``"performance"``; ``hidden``: widths;
     ``population``: antithetic pairs per iteration; ``n_envs``/``steps``: rollout batch and
     length (RTTs); ``sigma``/``lr``: ES noise and Adam step; ``cert_weight``: weight of the
-    certificate term (certified mode); ``seed``: everything random."""
+    certificate term (certified mode); ``seed``: everything random; ``head``/``monotone``:
+    architecture (module docstring); ``prop_weights``: per-property factor ``k_p`` on the
+    certificate terms (default 1)."""
 
     mode: str = "certified"
     seed: int = 0
@@ -66,6 +68,7 @@ class TrainConfig:
     cert_weight: float = W_CERT
     head: str = "clip"
     monotone: bool = False
+    prop_weights: dict | None = None
 
 
 MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
@@ -85,6 +88,22 @@ def monotone_masks(template: MLP):
         nonpos += [mp.ravel(), np.zeros(b.size, bool)]
         nonneg += [mn.ravel(), np.zeros(b.size, bool)]
     return np.concatenate(nonpos), np.concatenate(nonneg)
+
+
+def monotone_init(template: MLP, theta: np.ndarray, masks, rng: np.random.Generator) -> np.ndarray:
+    """Start inside the constraint set: reflect the initial weights to their sign, then rescale
+    the output layer so the initial action over the domain has mean 0 and standard deviation
+    0.1 (with non-negative later weights the reflected network's output is large and the clip
+    head saturates everywhere, which gives evolution strategies a flat fitness landscape)."""
+    from cora.certify.sim import OBS_HI, OBS_LO
+    theta = np.where(masks[0], -np.abs(theta), np.where(masks[1], np.abs(theta), theta))
+    net = template.with_params(theta)
+    net.output = "linear"
+    z = net(rng.uniform(OBS_LO, OBS_HI, (512, len(OBS_LO))))[:, 0]
+    k = 0.1 / max(float(z.std()), 1e-9)
+    net.weights[-1] = net.weights[-1] * k
+    net.biases[-1] = net.biases[-1] * k - k * float(z.mean())
+    return net.params()
 
 
 def project(theta: np.ndarray, masks) -> np.ndarray:
@@ -129,9 +148,12 @@ def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed:
     return r.reshape(steps, P, envs.n).mean(axis=(0, 2))
 
 
-def cert_penalty(net: MLP, seed: int) -> float:
-    """``sum_p pen_p`` over all properties, boxes drawn from ``seed`` (see module docstring)."""
-    return float(sum(training_penalty(net, np.random.default_rng(seed)).values()))
+def cert_penalty(net: MLP, seed: int, prop_weights: dict | None = None) -> float:
+    """``sum_p k_p pen_p`` over all properties, boxes drawn from ``seed`` (see module
+    docstring); ``k_p`` from ``prop_weights`` (default 1 for every property)."""
+    k = prop_weights or {}
+    return float(sum(k.get(p, 1.0) * v
+                     for p, v in training_penalty(net, np.random.default_rng(seed)).items()))
 
 
 def train(cfg: TrainConfig, progress: bool = True) -> MLP:
@@ -143,12 +165,13 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
     spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
                                      "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0,
-                                     "head": cfg.head, "monotone": cfg.monotone})
+                                     "head": cfg.head, "monotone": cfg.monotone,
+                                     "prop_weights": cfg.prop_weights or {}})
     template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1, output=cfg.head)
     theta = template.params()
     masks = monotone_masks(template) if cfg.monotone else None
-    if masks is not None:  # start inside the constraint set: reflect the initial weights
-        theta = np.where(masks[0], -np.abs(theta), np.where(masks[1], np.abs(theta), theta))
+    if masks is not None:
+        theta = monotone_init(template, theta, masks, rng)
     m = np.zeros_like(theta); v = np.zeros_like(theta)
     t0 = time.time()
     for it in range(cfg.iterations):
@@ -162,7 +185,8 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
         pen = np.zeros_like(fit)
         if cfg.mode == "certified":
             box_seed = int(rng.integers(1 << 31))
-            pen = np.array([cert_penalty(template.with_params(c), box_seed) for c in cands])
+            pen = np.array([cert_penalty(template.with_params(c), box_seed, cfg.prop_weights)
+                            for c in cands])
             fit = perf - cfg.cert_weight * pen
         ranks = np.empty(len(fit)); ranks[np.argsort(fit)] = np.arange(len(fit))
         shaped = ranks / (len(fit) - 1) - 0.5

@@ -93,6 +93,9 @@ def test_check_cli_all_properties_json(model, capsys):
     (["certify", "export", "{m}", "-o", "{m}"], "not a directory"),
     (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"], "cannot write there"),
     (["certify", "train", "-o", "{d}/p2.npz", "--hidden", "64,x"], "--hidden"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "speed=2"], "unknown property"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=x"], "PROPERTY=K"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=-1"], ">= 0"),
     (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"], "bad controller name"),
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
@@ -115,9 +118,11 @@ def test_tanh_network_bounds(tmp_path):
 def test_train_and_eval_cli(tmp_path, capsys):
     out = tmp_path / "t.npz"
     assert main(["certify", "train", "-o", str(out), "--iterations", "2", "--hidden", "8",
-                 "--population", "2", "--envs", "4", "--steps", "10", "--mode", "performance"]) == 0
+                 "--population", "2", "--envs", "4", "--steps", "10", "--mode", "performance",
+                 "--prop-weight", "probe=3", "--head", "linear"]) == 0
     net = load_policy(str(out))
     assert net.n_in == 6 and net.n_out == 1 and net.spec["trained"]["mode"] == "performance"
+    assert net.output == "linear" and net.spec["trained"]["prop_weights"] == {"probe": 3.0}
     capsys.readouterr()
     assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -190,3 +190,15 @@ def test_monotone_training_is_proven_monotone_and_is_monotone_on_samples(tmp_pat
     free = train(TrainConfig(mode="performance", seed=2, iterations=2, hidden=(8, 8), population=4,
                              n_envs=8, steps=20), progress=False)
     assert check_property(free, "monotonic", max_boxes=64)["proven_fraction"] < 1.0
+
+
+def test_property_weights_scale_the_certificate_terms():
+    from cora.certify.properties import training_penalty
+    from cora.certify.train import cert_penalty
+    net = init_mlp(6, (8, 8), 1, np.random.default_rng(9), out_scale=1.0)
+    terms = training_penalty(net, np.random.default_rng(4))
+    assert terms["probe"] > 0 and terms["monotonic"] > 0
+    base = cert_penalty(net, 4)
+    assert base == pytest.approx(sum(terms.values()))
+    assert cert_penalty(net, 4, {"probe": 3.0, "monotonic": 0.0}) == pytest.approx(
+        base + 2 * terms["probe"] - terms["monotonic"])
