@@ -32,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("nf")
     p.add_argument("--pcap", required=True, metavar="IN")
     p.add_argument("--engine", choices=("kernel", "interp", "both"), default="both")
+    p.add_argument("--target", choices=("xdp", "tc"), default="xdp",
+                   help="kernel hook of the kernel engine: xdp (default) or tc (sched_cls)")
     p.add_argument("--out", metavar="OUT.pcap", help="write the frames that were not dropped")
     p.add_argument("--state-out", metavar="S.json", help="write the state after the last frame")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -197,8 +199,9 @@ def cmd_run(args) -> int:
 
     program = _compile(args.nf)
     frames = _read_pcap(args.pcap)
+    target = getattr(args, "target", "xdp")
     report = run_frames(program, frames, engine=args.engine, keep_outputs=bool(args.out),
-                        time_kernel=True)
+                        time_kernel=True, target=target)
     if args.out:
         _write_pcap(args.out, report.outputs)
     if args.state_out:
@@ -211,9 +214,10 @@ def cmd_run(args) -> int:
                   "interp": "in the interpreter (wall time, measured)",
                   "both": "in the kernel (BPF_PROG_TEST_RUN x1000 on sampled frames, measured)"
                   }[args.engine]
+        hook = "an skb (tc) test run" if target == "tc" else "an XDP test run"
         print(f"{program.name}: {report.packets} packets from {args.pcap} "
-              f"({report.skipped} skipped: shorter than 14 bytes or longer than an XDP test "
-              f"run takes), engine {args.engine}")
+              f"({report.skipped} skipped: shorter than 14 bytes or more than {hook} "
+              f"takes), engine {args.engine}" + (", target tc" if target == "tc" else ""))
         print("  verdicts: " + ", ".join(f"{k} {v[k]}" for k in v))
         if args.engine == "both":
             print(f"  kernel vs interpreter mismatches: {report.mismatches}")

@@ -87,7 +87,7 @@ def _compare_frame(i: int, a: FrameOutcome, b: FrameOutcome, kernel, interp) -> 
 
 def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = "both",
                keep_outputs: bool = False, max_details: int = 10, engines=None,
-               time_kernel: bool = False) -> RunReport:
+               time_kernel: bool = False, target: str = "xdp") -> RunReport:
     """Run ``frames`` ((timestamp ns, bytes) in order) through the chosen engine(s).
 
     Args:
@@ -102,6 +102,8 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             ns/packet with BPF_PROG_TEST_RUN repeat 1,000 on up to 20 of the trace's frames
             (:func:`cora.runtime.testrun.measure_ns_per_packet`) instead of averaging the
             single runs, whose durations are dominated by the test run's own overhead.
+        target: the kernel engine's target when opened here, ``"xdp"`` or ``"tc"``
+            (:class:`~cora.runtime.engine.KernelEngine`).
     Returns:
         a :class:`RunReport`.
     Raises:
@@ -119,7 +121,8 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             interp = interp if engine in ("interp", "both") else None
         else:
             interp = InterpEngine(program) if engine in ("interp", "both") else None
-            kernel = KernelEngine(program) if engine in ("kernel", "both") else None
+            kernel = (KernelEngine(program, target=target) if engine in ("kernel", "both")
+                      else None)
         for e in (kernel, interp):
             if e is not None and not own:
                 e.reset()
@@ -129,6 +132,10 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
         def runnable(frame: bytes) -> bool:
             if kernel is not None and hasattr(kernel, "accepts_frame"):
                 return kernel.accepts_frame(frame)
+            if target == "tc":  # interpreter alone: the same frames as with the tc kernel
+                from cora.runtime.engine import tc_test_run_accepts
+
+                return tc_test_run_accepts(frame)
             return MIN_FRAME_BYTES <= len(frame) <= MAX_FRAME_BYTES
 
         total_ns = 0

@@ -130,3 +130,28 @@ def test_tc_target_generates_sched_cls_c_and_refuses_shims():
     assert get_target("tc").unsupported(shimmed)
     with pytest.raises(CoraError, match="shim"):
         get_target("tc").generate(shimmed)
+
+
+def test_cora_run_target_tc_on_a_capture(bcc_module):
+    """``cora run --target tc``: kernel (sched_cls) and interpreter agree on a real capture,
+    and exactly the frames an skb test run refuses are skipped, by either engine."""
+    import json
+    import subprocess
+    import sys
+
+    from cora.testbed.replay import read_pcap
+
+    pcap = Path(__file__).resolve().parents[3] / "shared" / "traces" / "tcpdump" / \
+        "of10_s4810.pcap"
+    frames = read_pcap(str(pcap))
+    accepted = sum(1 for _, f in frames if tc_test_run_accepts(f))
+    nf = Path(__file__).resolve().parents[2] / "netfuncs" / "firewall.nf"
+    for engine in ("both", "interp"):
+        r = subprocess.run([sys.executable, "-m", "cora.cli", "run", str(nf), "--pcap",
+                            str(pcap), "--target", "tc", "--engine", engine, "--json"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        out = json.loads(r.stdout)
+        assert out["mismatches"] == 0
+        assert out["packets"] == accepted and out["skipped"] == len(frames) - accepted
+        assert out["verdicts"]["drop"] > 0
