@@ -51,8 +51,9 @@ EDGES = {"q": [0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 4.0],
          "g": [-4.0, -0.5, -0.05, 0.05, 0.5, 4.0],
          "l": [0.0, 0.05, 0.1, 0.5]}
 # properties that gate the network at run time; ``bounded`` is not among them because the C
-# code clamps the action to [-1, 1] (saturation is safe by construction), and ``monotonic``,
-# ``robust`` and ``queue_safety`` are not pointwise conditions on one observation
+# code clamps the action to [-1, 1] (a policy with a clip head has the clamp inside the
+# certified network itself, and ``bounded`` is then proven), and ``monotonic``, ``robust``
+# and ``queue_safety`` are not pointwise conditions on one observation
 RUNTIME_PROPERTIES = ("backoff_delay", "backoff_loss", "probe")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 
