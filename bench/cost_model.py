@@ -61,17 +61,10 @@ def _counts_fed_back_per_frame(program, runs, repeat):
     """Block executions, the frame fed back only within one frame's repetitions."""
     from collections import Counter
 
-    from cora.compiler.interp import Interpreter
+    from cora.compiler.interp import CountingInterpreter
 
-    interp = Interpreter(program)
-    counts: Counter = Counter()
-    for label, compiled in interp._blocks.items():  # noqa: SLF001 (interpreter internals)
-        term = compiled.term
-
-        def counted(R, c, _term=term, _label=label):
-            counts[_label] += 1
-            return _term(R, c)
-        compiled.term = counted
+    interp = CountingInterpreter(program)
+    counts: Counter = interp.block_count
     n, data = 0, None
     for i, (now_ns, frame) in enumerate(runs):
         if i % repeat == 0:

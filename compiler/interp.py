@@ -671,3 +671,37 @@ def _dispatch_table() -> dict[str, Callable]:
 
 
 Interpreter._DISPATCH = _dispatch_table()
+
+
+class CountingInterpreter(Interpreter):
+    """The reference interpreter that also counts, across all frames run, how often each
+    block executes and each CFG edge is taken (for traffic profiles and cost models).
+
+    Attributes:
+        block_count: Counter label -> executions.
+        edge_count: Counter (from label, to label) -> times taken.
+
+    Every executed block runs its terminator exactly once, so counting happens there;
+    verdicts, frames and state are those of :class:`Interpreter`.
+    """
+
+    def _compile(self) -> None:
+        super()._compile()
+        from collections import Counter
+
+        self.block_count = Counter()
+        self.edge_count = Counter()
+        label_of = {id(cb): label for label, cb in self._blocks.items()}
+        for label, cb in self._blocks.items():
+            cb.term = self._counted(label, cb.term, label_of)
+
+    def _counted(self, label, term, label_of):
+        bc, ec = self.block_count, self.edge_count
+
+        def f(R, c):
+            bc[label] += 1
+            nxt = term(R, c)
+            if nxt.__class__ is not tuple:
+                ec[(label, label_of[id(nxt)])] += 1
+            return nxt
+        return f

@@ -8,12 +8,8 @@ The partitioner (:mod:`cora.compiler.partition`) weights every cost by these fre
   ``cora run``) and count, per packet, which blocks execute and which CFG edges are taken.
 - :func:`synthetic_profile`: no trace; every ``br`` goes either way with probability 1/2.
 
-Counting hook: the interpreter compiles each block into a closure tuple with a terminator
-closure (``Interpreter._blocks[label].term``). :class:`_CountingInterpreter` wraps each
-terminator after compilation, so the interpreter's module is untouched and every op runs
-exactly as in the reference engine. Every executed block runs its terminator exactly once,
-so terminator calls count block executions. (A public per-block hook in ``interp.py`` would
-make this independent of those two private names.)
+Counting: :class:`cora.compiler.interp.CountingInterpreter` counts block executions and
+edges taken while running every op exactly as the reference engine does.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from cora.compiler.interp import Interpreter
+from cora.compiler.interp import CountingInterpreter
 from cora.compiler.ir import Op, Program
 
 
@@ -98,29 +94,6 @@ def _state_counts(program: Program, block_count: dict[str, float]) -> dict[str, 
     return out
 
 
-class _CountingInterpreter(Interpreter):
-    """The reference interpreter with a counter around every block's terminator."""
-
-    def _compile(self) -> None:
-        super()._compile()
-        self.block_count: Counter = Counter()
-        self.edge_count: Counter = Counter()
-        label_of = {id(cb): label for label, cb in self._blocks.items()}
-        for label, cb in self._blocks.items():
-            cb.term = self._counted(label, cb.term, label_of)
-
-    def _counted(self, label, term, label_of):
-        bc, ec = self.block_count, self.edge_count
-
-        def f(R, c):
-            bc[label] += 1
-            nxt = term(R, c)
-            if nxt.__class__ is not tuple:
-                ec[(label, label_of[id(nxt)])] += 1
-            return nxt
-        return f
-
-
 def profile_from_frames(program: Program,
                         frames: Iterable[bytes | tuple[int, bytes]]) -> Profile:
     """Profile ``program`` on real frames with the reference interpreter.
@@ -135,7 +108,7 @@ def profile_from_frames(program: Program,
     Raises:
         IRError: the program breaks an IR rule.
     """
-    interp = _CountingInterpreter(program)
+    interp = CountingInterpreter(program)
     n = 0
     for item in frames:
         if isinstance(item, tuple):

@@ -87,18 +87,10 @@ def block_counts(program: Program, frames: Iterable[tuple[int, bytes]],
     Returns:
         (label -> executions, number of frames run).
     """
-    from cora.compiler.interp import Interpreter
+    from cora.compiler.interp import CountingInterpreter
 
-    interp = Interpreter(program)
-    counts: Counter = Counter()
-    # Every executed block runs its terminator exactly once: count there.
-    for label, compiled in interp._blocks.items():  # noqa: SLF001 (interpreter internals)
-        term = compiled.term
-
-        def counted(R, c, _term=term, _label=label):
-            counts[_label] += 1
-            return _term(R, c)
-        compiled.term = counted
+    interp = CountingInterpreter(program)
+    counts: Counter = interp.block_count
     n, prev = 0, None
     for now_ns, frame in frames:
         data = prev if (feed_back and prev is not None) else frame

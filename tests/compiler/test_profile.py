@@ -9,7 +9,8 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
-from cora.compiler.profile import _CountingInterpreter, profile_from_frames, synthetic_profile
+from cora.compiler.interp import CountingInterpreter
+from cora.compiler.profile import profile_from_frames, synthetic_profile
 from tests.compiler.ir_examples import flowcount_ir
 from tests.compiler.partition_helpers import filter_program, frames
 
@@ -54,7 +55,7 @@ def test_flowcount_state_access_counts():
 def test_counting_interpreter_runs_exactly_as_the_reference():
     p = compile_file(NETFUNCS[0])
     fr = frames(5, 2)
-    plain, counted = Interpreter(p), _CountingInterpreter(p)
+    plain, counted = Interpreter(p), CountingInterpreter(p)
     for i, f in enumerate(fr):
         a, b = plain.run(f, now_ns=i), counted.run(f, now_ns=i)
         assert (a.verdict, a.port, a.frame, a.touched) == (b.verdict, b.port, b.frame, b.touched)
