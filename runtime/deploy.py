@@ -93,13 +93,11 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
         EnvironmentProblem: nothing deployed there; KernelError: pins unreadable.
     """
     from cora.runtime import attach, bpf_syscall, pins
-    from cora.runtime.engine import dump_from_entries, sum_percpu
-    from cora.targets.xdp.layout import (key_size, state_from_metadata, unpack_key,
-                                         unpack_value, value_size)
+    from cora.runtime.engine import dump_from_entries, map_entries
+    from cora.targets.xdp.layout import state_from_metadata
 
     meta = _require(dev, netns)
     states = [state_from_metadata(m) for m in meta["layout"]["maps"]]
-    entries = {}
     with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
         counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
         verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
@@ -107,28 +105,14 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
             idx = int.from_bytes(k, "little")
             if idx < len(XDP_VERDICT_NAMES):
                 verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little") for v in per_cpu)
-        for s in states:
-            percpu = s.kind == "percpu_array"
-            rows = []
-            for k, v in bpf_syscall.map_items(pinned.maps[s.name], key_size(s), value_size(s),
-                                              percpu):
-                value = sum_percpu(s, v) if percpu else unpack_value(s, v)
-                if s.kind in ("array", "percpu_array") and not any(value):
-                    continue
-                rows.append((unpack_key(s, k), value))
-            entries[s.name] = rows
-
-    class _P:  # the subset of ir.Program that dump_from_entries reads
-        pass
-    prog = _P()
-    prog.states = states
+        entries = {s.name: map_entries(pinned.maps[s.name], s) for s in states}
     try:
         attached_id = attach.xdp_attached(dev, netns)
     except EnvironmentProblem:
         attached_id = None
     return {"nf": meta["nf"], "dev": dev, "netns": netns, "prog_id": meta.get("prog_id"),
             "attached": attached_id is not None and attached_id == meta.get("prog_id"),
-            "verdicts": verdicts, **dump_from_entries(prog, entries)}
+            "verdicts": verdicts, **dump_from_entries(states, entries)}
 
 
 def undeploy(dev: str, netns: str | None = None) -> dict:

@@ -60,10 +60,10 @@ class FrameOutcome:
     touched: frozenset = frozenset()
 
 
-def dump_from_entries(program: Program, entries: dict[str, list]) -> dict:
+def dump_from_entries(states: list[StateDecl], entries: dict[str, list]) -> dict:
     """Build the ``--state-out`` object from ``{state: [(key ints, value ints), ...]}``."""
     out = {}
-    for state in program.states:
+    for state in states:
         rows = sorted(entries.get(state.name, []))
         out[state.name] = [{"key": list(k), "value": list(v)} for k, v in rows]
     return {"maps": out}
@@ -190,28 +190,11 @@ class KernelEngine:
 
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Every entry of a state in dump form (see the module docstring), sorted."""
-        from cora.runtime import bpf_syscall
-        from cora.targets.xdp.layout import key_size, unpack_key, unpack_value, value_size
-
-        state = self.program.state(name)
-        percpu = state.kind == "percpu_array"
-        out = []
-        fd = self.loaded.map_fds[name]
-        if state.kind in ("array", "percpu_array"):
-            items = [(i.to_bytes(4, "little"), v) for i, v in
-                     enumerate(_read_array(fd, state.capacity, value_size(state), percpu))]
-        else:
-            items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
-        for k, v in items:
-            value = sum_percpu(state, v) if percpu else unpack_value(state, v)
-            if state.kind in ("array", "percpu_array") and not any(value):
-                continue
-            out.append((unpack_key(state, k), value))
-        return sorted(out)
+        return map_entries(self.loaded.map_fds[name], self.program.state(name))
 
     def dump_state(self) -> dict:
         """The ``--state-out`` object."""
-        return dump_from_entries(self.program, {s.name: self.entries(s.name)
+        return dump_from_entries(self.program.states, {s.name: self.entries(s.name)
                                                 for s in self.program.states})
 
     def close(self) -> None:
@@ -286,6 +269,27 @@ def _read_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> list[byt
     return out
 
 
+def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every entry of kernel map ``fd`` holding ``state``, decoded, in dump form (module
+    docstring: per-CPU values summed, all-zero array slots left out), sorted by key."""
+    from cora.runtime import bpf_syscall
+    from cora.targets.xdp.layout import key_size, unpack_key, unpack_value, value_size
+
+    percpu = state.kind == "percpu_array"
+    if state.kind in ("array", "percpu_array"):
+        items = [(i.to_bytes(4, "little"), v) for i, v in
+                 enumerate(_read_array(fd, state.capacity, value_size(state), percpu))]
+    else:
+        items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
+    out = []
+    for k, v in items:
+        value = sum_percpu(state, v) if percpu else unpack_value(state, v)
+        if state.kind in ("array", "percpu_array") and not any(value):
+            continue
+        out.append((unpack_key(state, k), value))
+    return sorted(out)
+
+
 def sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
     """Sum per-CPU copies of one value field by field (wrapping at each field's width)."""
     from cora.targets.xdp.layout import unpack_value
@@ -335,7 +339,7 @@ class InterpEngine:
 
     def dump_state(self) -> dict:
         """The ``--state-out`` object."""
-        return dump_from_entries(self.program, {s.name: self.entries(s.name)
+        return dump_from_entries(self.program.states, {s.name: self.entries(s.name)
                                                 for s in self.program.states})
 
     def close(self) -> None:

@@ -124,7 +124,7 @@ class StagePipeline:
 
     def dump_state(self) -> dict:
         """The union of the stages' owned states, ``--state-out`` format."""
-        return dump_from_entries(self.program, {s.name: self.entries(s.name)
+        return dump_from_entries(self.program.states, {s.name: self.entries(s.name)
                                                 for s in self.program.states})
 
     def close(self) -> None:
