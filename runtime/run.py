@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 
 from cora.compiler.ir import Program
 from cora.runtime.engine import FrameOutcome, InterpEngine, KernelEngine
+from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 
 #: Frames shorter than an Ethernet header are skipped (XDP cannot run them).
 MIN_FRAME_BYTES = 14
 #: Frames longer than an XDP test run accepts (linear area + MAX_SKB_FRAGS pages, measured
 #: 73,152 bytes on Linux 6.18; see cora.runtime.testrun) are skipped too, by every engine,
 #: so counts agree whatever the engine. No XDP program meets such a frame on a wire.
-from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES as MAX_FRAME_BYTES  # noqa: E402
+MAX_FRAME_BYTES = MAX_XDP_TEST_FRAME_BYTES
 VERDICT_NAMES = ("pass", "drop", "tx", "redirect", "aborted")
 
 
