@@ -3,6 +3,8 @@ preserves semantics (interpreter before == after on real traces and random frame
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,7 +41,7 @@ def test_registry_and_pass_shape():
     for name, cls in PASSES.items():
         p = cls()
         assert p.name == name
-        with pytest.raises(Exception):
+        with pytest.raises(dataclasses.FrozenInstanceError):
             p.name = "other"                     # frozen
     with pytest.raises(KeyError, match="unknown pass"):
         run_pipeline(arith_ir(), ["no-such-pass"])

@@ -186,7 +186,9 @@ def test_removing_a_backend_moves_few_slots():
     moved_other = sum(1 for j in range(509) if names[before[j]] != "10.0.0.5"
                       and after[j] != names[before[j]])
     assert all(a != "10.0.0.5" for a in after)
-    assert moved_other < 0.15 * 509, moved_other
+    # populate() is deterministic: the known answer (netfuncs/README.md quotes it) is 24 of
+    # 509 slots, well under the paper's bound of a small fraction
+    assert moved_other == 24, moved_other
 
 
 def test_a_different_backend_set_changes_only_part_of_the_table():

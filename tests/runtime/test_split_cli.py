@@ -12,7 +12,7 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir_text import parse_program
-from cora.compiler.split import cut_plan, split
+from cora.compiler.split import SplitError, cut_plan, split
 from cora.compiler.verify import verify
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def lb_cut_plan() -> dict:
         try:
             if len(split(program, plan).stages) == 2:
                 return {"plan": plan}
-        except Exception:
+        except SplitError:
             continue
     raise AssertionError("no nic|kernel cut of lb")
 
