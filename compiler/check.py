@@ -991,7 +991,10 @@ class _Checker:
         lo = self.loop_bound(s.lo, scope)
         hi = self.loop_bound(s.hi, scope)
         if lo is not None and hi is not None:
-            if hi - lo > MAX_LOOP_TRIPS:
+            if hi < lo:
+                self.err(s.hi.span, f"empty range {lo}..{hi}: the end of a 'for' range must not "
+                                    f"be below its start (the end is exclusive)")
+            elif hi - lo > MAX_LOOP_TRIPS:
                 self.err(s.hi.span, f"this loop runs {hi - lo} times; at most "
                                     f"{MAX_LOOP_TRIPS} iterations are allowed (loops are "
                                     f"unrolled)")

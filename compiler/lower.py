@@ -125,6 +125,8 @@ class _Lowerer:
 
     def mov(self, dst: str, src: str) -> None:
         if dst != src:
+            if self.b.terminated:  # after a verdict (e.g. a call that always drops): dead code
+                self.b.set_block(self.b.new_block())
             self.b.emit("mov", self.p.regs[dst], src, dest=dst, span=self.span)
 
     def width(self, reg: str) -> int:
@@ -842,6 +844,8 @@ class _Lowerer:
         return self.emit(_BINOP[op], w, self.resize(a, w), self.resize(b, w))
 
     def mov_new(self, dst: str, src: str) -> None:
+        if self.b.terminated:  # after a verdict: dead code, collected in a pruned block
+            self.b.set_block(self.b.new_block())
         self.b.emit("mov", self.p.regs[dst], src, dest=dst, span=self.span)
 
     def call(self, e: A.Call, stmt: bool = False) -> list[str]:

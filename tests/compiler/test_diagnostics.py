@@ -295,3 +295,10 @@ def test_driver_module_prints_ir_or_diagnostics(tmp_path):
     r = subprocess.run(run + [str(tmp_path / "nope.nf")], capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 1 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_for_range_below_its_start_is_an_error():
+    from cora.compiler.driver import check_source
+
+    diags = check_source("on packet {\n    for (i in 10..2) { drop; }\n    pass;\n}\n", "f.nf")
+    assert [(d.line, "empty range 10..2" in d.message) for d in diags] == [(2, True)]

@@ -442,3 +442,19 @@ on packet {
     f = bytes(Ether() / IP(ttl=3) / UDP())
     interp.run(f)
     assert dict(interp.state_entries("a")) == {(3,): (1,), (2,): (len(f),)}  # 9: out of range
+
+
+@pytest.mark.parametrize("src", [
+    "fn f() -> u32 { drop; } on packet { let x = f(); pass; }",
+    "fn f() -> u32 { drop; } fn g(x: u32) -> u32 { return x; } on packet { let y = g(f()); pass; }",
+    "fn f() -> u32 { drop; } on packet { for (i in 0..2) { let x = f(); } pass; }",
+])
+def test_a_call_that_always_ends_the_packet_used_as_a_value(src):
+    """Regression: the value of a function whose every path ends the packet is dead code,
+    not an op after a terminator (this used to fail the IR verifier)."""
+    from cora.compiler.driver import compile_source
+    from cora.compiler.interp import Interpreter
+
+    program = compile_source(src, "t.nf")
+    frame = bytes(range(60))
+    assert Interpreter(program).run(frame).verdict == "drop"
