@@ -223,7 +223,10 @@ def cmd_run(args) -> int:
             print(f"  kernel vs interpreter mismatches: {report.mismatches}")
             for d in report.details:
                 print(f"    frame {d.index}: {d.what}: {d.detail}")
-        print(f"  {report.ns_per_packet:.1f} ns/packet, {source}")
+        if report.ns_per_packet is None:
+            print("  no frame ran, so no ns/packet figure")
+        else:
+            print(f"  {report.ns_per_packet:.1f} ns/packet, {source}")
     return 1 if report.mismatches else 0
 
 
@@ -237,9 +240,11 @@ def cmd_bench(args) -> int:
     if args.repeat < 1 or args.samples < 1:
         raise CoraError("--repeat and --samples must be at least 1")
     program = _compile(args.nf)
-    frames = [f for _, f in _read_pcap(args.pcap) if len(f) >= 14]
+    from cora.runtime.testrun import xdp_test_run_accepts
+
+    frames = [f for _, f in _read_pcap(args.pcap) if xdp_test_run_accepts(f)]
     if not frames:
-        raise InputError(f"{args.pcap} has no frame of at least 14 bytes")
+        raise InputError(f"{args.pcap} has no frame an XDP test run takes (14 to 73,152 bytes)")
     artifact = get_target("xdp").generate(program, count_verdicts=True)
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,

@@ -84,8 +84,11 @@ def _deploy_plan(args, program) -> int:
 
 def cmd_stats(args) -> int:
     """Print verdict counters (and rates) and map contents."""
+    from cora.errors import CoraError
     from cora.runtime.deploy import read_stats, require_root
 
+    if args.interval < 0 or args.top < 0:
+        raise CoraError("--interval and --top must not be negative")
     require_root()
     first = read_stats(args.dev, args.netns)
     rates = None

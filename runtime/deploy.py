@@ -56,19 +56,37 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
         maps = dict(loaded.map_fds)
         maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
         pins.pin(directory, loaded.prog_fd, maps)
+        prog_id = None
         try:
             meta = {"nf": program.name, "source": program.source, "dev": dev, "netns": netns,
                     "mode": mode, "pins": str(directory), "deployed_unix": time.time(),
                     "layout": maps_metadata(program), **(extra or {})}
-            pins.write_metadata(dev, netns, meta)
-            meta["prog_id"] = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
-            pins.write_metadata(dev, netns, meta)
+            _write_metadata(dev, netns, meta)
+            prog_id = meta["prog_id"] = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
+            _write_metadata(dev, netns, meta)
         except BaseException:
-            attach.detach_xdp(dev, netns, prog_id=meta.get("prog_id"))
-            pins.remove_metadata(dev, netns)
-            pins.unpin_all(directory)
+            # undo every step, each even if an earlier undo fails
+            try:
+                if prog_id is not None:
+                    attach.detach_xdp(dev, netns, prog_id=prog_id)
+            finally:
+                try:
+                    pins.remove_metadata(dev, netns)
+                finally:
+                    pins.unpin_all(directory)
             raise
     return meta
+
+
+def _write_metadata(dev: str, netns: str | None, meta: dict) -> None:
+    """Write deployment metadata; an OS failure becomes one clear line."""
+    from cora.runtime import pins
+
+    try:
+        pins.write_metadata(dev, netns, meta)
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write deployment metadata under /run/cora: "
+                                 f"{exc.strerror or exc}") from None
 
 
 def _require(dev: str, netns: str | None) -> dict:

@@ -91,7 +91,7 @@ class KernelEngine:
     def __init__(self, program: Program, target: str = "xdp"):
         from cora.errors import CoraError
         from cora.runtime.loader import load_tc, load_xdp
-        from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
+        from cora.runtime.testrun import xdp_test_run_accepts
 
         self.program = program
         self.target = target
@@ -99,7 +99,7 @@ class KernelEngine:
             from cora.targets.xdp import XdpTarget
 
             artifact = XdpTarget().generate(program, inject_env=True, frags=True)
-            self.accepts_frame = lambda frame: 14 <= len(frame) <= MAX_XDP_TEST_FRAME_BYTES
+            self.accepts_frame = xdp_test_run_accepts
         elif target == "tc":
             from cora.targets.tc import TcTarget
 

@@ -251,6 +251,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
     if bpf is None:
         raise KernelError(f"clang rejected the generated C for {artifact.program.name} "
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
+    prog_fd = -1
     try:
         prog_fd, log = _prog_load_xdp(bpf.dump_func(artifact.entry.encode()),
                                       artifact.program.name, flags, prog_type)
@@ -277,6 +278,8 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
             load_initial_entries(fd, state)
         return loaded
     except BaseException:
+        if prog_fd >= 0:  # our own BPF_PROG_LOAD: bcc does not own (or close) this fd
+            os.close(prog_fd)
         bpf.cleanup()
         raise
 

@@ -11,14 +11,8 @@ from dataclasses import dataclass, field
 
 from cora.compiler.ir import Program
 from cora.runtime.engine import FrameOutcome, InterpEngine, KernelEngine
-from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
+from cora.runtime.testrun import xdp_test_run_accepts
 
-#: Frames shorter than an Ethernet header are skipped (XDP cannot run them).
-MIN_FRAME_BYTES = 14
-#: Frames longer than an XDP test run accepts (linear area + MAX_SKB_FRAGS pages, measured
-#: 73,152 bytes on Linux 6.18; see cora.runtime.testrun) are skipped too, by every engine,
-#: so counts agree whatever the engine. No XDP program meets such a frame on a wire.
-MAX_FRAME_BYTES = MAX_XDP_TEST_FRAME_BYTES
 VERDICT_NAMES = ("pass", "drop", "tx", "redirect", "aborted")
 
 
@@ -43,12 +37,13 @@ class RunReport:
 
     Attributes:
         packets: frames run (not skipped).
-        skipped: frames shorter than 14 bytes (or longer than MAX_FRAME_BYTES, or than the
-            kernel engine refuses: ``KernelEngine.accepts_frame``; for tc longer than
-            3,712 bytes or IPv4/IPv6 without room for its header).
+        skipped: frames the kernel's test run would refuse, skipped by every engine alike
+            (``KernelEngine.accepts_frame``; XDP: 14 to 73,152 bytes; tc: at most 3,712 bytes
+            and IPv4/IPv6 with room for its header).
         verdicts: verdict name -> count (from the kernel engine when it ran).
         mismatches: frames on which the engines differ (0 with one engine).
-        ns_per_packet: kernel: mean BPF_PROG_TEST_RUN duration (steady state with
+        ns_per_packet: None when no frame ran (nothing was measured); else kernel: mean
+            BPF_PROG_TEST_RUN duration (steady state with
             ``time_kernel``, else of the single runs); interpreter alone: its mean wall time
             per frame.
         details: the first mismatches, for the user.
@@ -60,7 +55,7 @@ class RunReport:
     skipped: int = 0
     verdicts: dict = field(default_factory=lambda: {v: 0 for v in VERDICT_NAMES})
     mismatches: int = 0
-    ns_per_packet: float = 0.0
+    ns_per_packet: float | None = None
     details: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     state: dict = field(default_factory=dict)
@@ -68,7 +63,8 @@ class RunReport:
     def summary(self) -> dict:
         """The ``--json`` object of ``cora run``."""
         return {"packets": self.packets, "skipped": self.skipped, "verdicts": dict(self.verdicts),
-                "mismatches": self.mismatches, "ns_per_packet": round(self.ns_per_packet, 2)}
+                "mismatches": self.mismatches, "ns_per_packet": (None if self.ns_per_packet is None
+                                  else round(self.ns_per_packet, 2))}
 
 
 def _compare_frame(i: int, a: FrameOutcome, b: FrameOutcome, kernel, interp) -> Mismatch | None:
@@ -130,14 +126,12 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
         primary = kernel or interp
         # the kernel engine's test run may accept less (tc: cora.runtime.engine.
         # tc_test_run_accepts); every engine skips exactly those frames
-        def runnable(frame: bytes) -> bool:
-            if kernel is not None and hasattr(kernel, "accepts_frame"):
-                return kernel.accepts_frame(frame)
-            if target == "tc":  # interpreter alone: the same frames as with the tc kernel
-                from cora.runtime.engine import tc_test_run_accepts
-
-                return tc_test_run_accepts(frame)
-            return MIN_FRAME_BYTES <= len(frame) <= MAX_FRAME_BYTES
+        if kernel is not None:
+            runnable = kernel.accepts_frame
+        elif target == "tc":  # interpreter alone: the same frames as with the tc kernel
+            from cora.runtime.engine import tc_test_run_accepts as runnable
+        else:
+            runnable = xdp_test_run_accepts
 
         total_ns = 0
         for i, (ts, frame) in enumerate(frames):
@@ -158,7 +152,7 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
                     report.mismatches += 1
                     if len(report.details) < max_details:
                         report.details.append(mm)
-        report.ns_per_packet = total_ns / report.packets if report.packets else 0.0
+        report.ns_per_packet = total_ns / report.packets if report.packets else None
         if kernel is not None and interp is not None:
             ks, is_ = kernel.dump_state(), interp.dump_state()
             if ks != is_:

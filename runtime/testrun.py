@@ -30,6 +30,12 @@ MAX_XDP_LINEAR_BYTES = 3520
 MAX_XDP_TEST_FRAME_BYTES = MAX_XDP_LINEAR_BYTES + 17 * 4096
 
 
+def xdp_test_run_accepts(frame: bytes) -> bool:
+    """Whether an XDP test run takes ``frame``: at least an Ethernet header
+    (:data:`MIN_XDP_FRAME_BYTES`) and at most :data:`MAX_XDP_TEST_FRAME_BYTES`."""
+    return MIN_XDP_FRAME_BYTES <= len(frame) <= MAX_XDP_TEST_FRAME_BYTES
+
+
 def run_frames(prog_fd: int, frames: list[bytes]) -> list[TestRunResult]:
     """Run each frame once, in order, through program ``prog_fd`` (repeat = 1 each).
 
@@ -82,9 +88,10 @@ def measure_ns_per_packet(prog_fd: int, frames: list[bytes], repeat: int = 10000
         InputError: no frame of at least 14 bytes.
         KernelError: the kernel refused a frame.
     """
-    usable = [f for f in frames if len(f) >= MIN_XDP_FRAME_BYTES]
+    usable = [f for f in frames if xdp_test_run_accepts(f)]
     if not usable:
-        raise InputError("no frame of at least 14 bytes to time")
+        raise InputError(f"no frame of {MIN_XDP_FRAME_BYTES} to {MAX_XDP_TEST_FRAME_BYTES} "
+                         "bytes to time")
     sample = sample_evenly(usable, max(1, max_samples))
     total_ns = 0
     for frame in sample:

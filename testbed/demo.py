@@ -163,6 +163,11 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
     from cora.commands import _compile
     from cora.runtime.deploy import require_root
 
+    if not seconds > 0:
+        raise CoraError("--seconds must be more than 0 (how long live traffic runs)")
+    if traces is not None and not (glob.glob(str(Path(traces) / "*.pcap"))
+                                   or glob.glob(str(Path(traces) / "*.pcapng"))):
+        raise CoraError(f"no .pcap or .pcapng captures in {traces}")
     require_root()
     nf_path = Path(nf) if nf else DEFAULT_NF
     _say(f"== 1. compile {nf_path}")
@@ -190,8 +195,10 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
         for i, f in enumerate(frames):
             w.writepkt(f, ts=i * 1e-6)
         tmp.close()
-        totals = differential_on_traces(program, [tmp.name])
-        Path(tmp.name).unlink()
+        try:
+            totals = differential_on_traces(program, [tmp.name])
+        finally:
+            Path(tmp.name).unlink()
     v = totals["verdicts"]
     _say(f"  {totals['packets']} frames in {totals['captures']} captures "
          f"({totals['skipped']} skipped: under 14 bytes or over the test-run limit), "
