@@ -59,17 +59,18 @@ def _num(x: float | None, digits: int = 4):
 
 
 def _load_warm_start(path: str):
-    from cora.compiler.partition import Plan
+    """Read a previous plan with the same reader as ``cora compile --plan``."""
+    from cora.compiler.partition import STAGES, Plan
+    from cora.compiler.split import load_plan_file
+    doc = load_plan_file(path)
+    doc = doc.get("plan", doc)
+    bad = sorted({str(st) for st in doc["blocks"].values()} - set(STAGES))
+    if bad:
+        raise InputError(f"{path}: unknown stage(s) {', '.join(bad)} (stages: "
+                         f"{', '.join(STAGES)})")
     try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"cannot read warm-start plan {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    try:
-        return Plan.from_json(data["plan"] if "plan" in data else data)
-    except (KeyError, TypeError, AttributeError):
+        return Plan.from_json(doc)
+    except (KeyError, TypeError, AttributeError, ValueError):
         raise InputError(f"{path}: not a cora plan (expected the output of cora plan --json)") \
             from None
 
