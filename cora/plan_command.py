@@ -62,7 +62,10 @@ def _load_warm_start(path: str):
     """Read a previous plan with the same reader as ``cora compile --plan``."""
     from cora.compiler.partition import STAGES, Plan
     from cora.compiler.split import load_plan_file
-    doc = load_plan_file(path)
+    try:
+        doc = load_plan_file(path)
+    except InputError as exc:
+        raise InputError(f"--warm-start: {exc.message}") from None
     doc = doc.get("plan", doc)
     bad = sorted({str(st) for st in doc["blocks"].values()} - set(STAGES))
     if bad:
