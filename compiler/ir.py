@@ -82,7 +82,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from cora.compiler.headers import HEADERS
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")
@@ -274,6 +273,24 @@ class Op:
             return (self.attrs["state"],)
         return ()
 
+    @property
+    def state(self) -> str | None:
+        """The state object whose memory this op touches, or None: ``map.*`` ops name it, and
+        ``ref.*`` ops act on an entry of it (a reference never leaves the stage holding it)."""
+        if self.opcode.startswith(("map.", "ref.")):
+            return self.attrs.get("state")
+        return None
+
+    def regs(self) -> Iterator[str]:
+        """Every register this op mentions: its operands, its destination, and the registers
+        a ``shim.pop`` restores."""
+        yield from self.args
+        if self.dest is not None:
+            yield self.dest
+        if self.opcode == "shim.pop":
+            for regs in self.attrs["regs"]:
+                yield from regs
+
     def header_access(self) -> tuple[str, str, str] | None:
         """``(header, field, "r"|"w")`` for header ops, else None."""
         if self.opcode == "hdr.load":
@@ -334,6 +351,11 @@ class Program:
             if b.label == label:
                 return b
         raise KeyError(label)
+
+    def drop_unused_regs(self) -> None:
+        """Forget registers no op mentions any more (after ops or blocks were removed)."""
+        used = {r for _, op in self.ops() for r in op.regs()}
+        self.regs = {r: t for r, t in self.regs.items() if r in used}
 
     def ops(self) -> Iterator[tuple[Block, Op]]:
         """Every (block, op) in block order."""

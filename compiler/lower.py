@@ -92,13 +92,7 @@ class _Lowerer:
         """Drop blocks no path from the entry reaches (code after verdicts, unused exits)."""
         reachable = {b.label for b in self.p.topological_blocks()}
         self.p.blocks = [b for b in self.p.blocks if b.label in reachable]
-        used = set()
-        for blk in self.p.blocks:
-            for op in blk.ops:
-                used.update(op.args)
-                if op.dest is not None:
-                    used.add(op.dest)
-        self.p.regs = {r: t for r, t in self.p.regs.items() if r in used}
+        self.p.drop_unused_regs()
 
     def state_decl(self, s: StateInfo) -> ir.StateDecl:
         params = {"depth": s.depth, "width": s.width} if s.kind == "countmin" else {}

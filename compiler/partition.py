@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cora.compiler.ir import Program, RefType, c_bytes
-from cora.compiler.profile import Profile, state_touched
+from cora.compiler.profile import Profile
 
 STAGES = ("nic", "kernel", "user")
 NIC, KERNEL, USER = 0, 1, 2
@@ -302,7 +302,6 @@ class Problem:
         self.order = program.topological_blocks()
         self.labels = [b.label for b in self.order]
         self.entry = self.labels[0]
-        reach = set(self.labels)
         self.edges = sorted({(b.label, s) for b in self.order for s in b.successors()},
                             key=lambda e: (self.labels.index(e[0]), self.labels.index(e[1])))
         self.preds: dict[str, list[str]] = {lab: [] for lab in self.labels}
@@ -325,11 +324,11 @@ class Problem:
         for b in self.order:
             c, anyt = Counter(), set()
             for op in b.ops:
-                st = state_touched(op)
+                st = op.state
                 if st is not None:
                     anyt.add(st)
             for op, charge in _charged(b):     # tier accesses the model charges
-                st = state_touched(op)
+                st = op.state
                 if st is not None and charge is not None and op.opcode in _MEM_OPS:
                     c[st] += 1
             self.touch[b.label], self.touch_any[b.label] = c, anyt

@@ -222,13 +222,7 @@ class DeadCodeElimination:
                 if len(keep) != len(block.ops):
                     block.ops = keep
                     changed = True
-        mentioned = set()
-        for _, op in program.ops():
-            mentioned.update(op.args)
-            if op.dest is not None:
-                mentioned.add(op.dest)
-        for reg in [r for r in program.regs if r not in mentioned]:
-            del program.regs[reg]
+        program.drop_unused_regs()
 
 
 #: name -> pass class; ``PASSES[name]()`` is a ready-to-run pass.

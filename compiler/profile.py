@@ -14,24 +14,11 @@ edges taken while running every op exactly as the reference engine does.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from cora.compiler.interp import CountingInterpreter
-from cora.compiler.ir import Op, Program
-
-
-def state_touched(op: Op) -> str | None:
-    """The state object whose memory ``op`` touches, or None.
-
-    ``map.lookup``/``map.update``/``map.delete`` name it; ``ref.found``/``ref.load``/
-    ``ref.store`` act on an entry reference of that state (``attrs["state"]``), which cannot
-    leave the stage holding the state, so they belong to it as well.
-    """
-    if op.opcode.startswith("map.") or op.opcode.startswith("ref."):
-        return op.attrs.get("state")
-    return None
+from cora.compiler.ir import Program
 
 
 @dataclass
@@ -43,7 +30,7 @@ class Profile:
         block_count: block label -> number of executions over all packets (synthetic: the
             expected count for one packet).
         edge_count: ``(from_label, to_label)`` -> times the CFG edge was taken.
-        state_count: state name -> executions of ops touching it (see :func:`state_touched`).
+        state_count: state name -> executions of ops touching it (see :attr:`cora.compiler.ir.Op.state`).
         source: ``"frames"`` or ``"synthetic"`` (how it was made).
         packets_basis: the denominator of every frequency (``packets``, or 1 for synthetic).
     """
@@ -69,7 +56,7 @@ class Profile:
 
     @property
     def state_access(self) -> dict[str, float]:
-        """State name -> ops touching it per packet (see :func:`state_touched`)."""
+        """State name -> ops touching it per packet (see :attr:`cora.compiler.ir.Op.state`)."""
         n = self.packets_basis or 1.0
         return {k: v / n for k, v in self.state_count.items()}
 
@@ -88,7 +75,7 @@ def _state_counts(program: Program, block_count: dict[str, float]) -> dict[str, 
         if not n:
             continue
         for op in b.ops:
-            st = state_touched(op)
+            st = op.state
             if st is not None:
                 out[st] = out.get(st, 0.0) + n
     return out

@@ -141,21 +141,8 @@ def _plan_parts(plan) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]],
     raise SplitError(f"not a plan: {type(plan).__name__}")
 
 
-def _state_of(op: Op) -> str | None:
-    return op.attrs.get("state") if op.opcode.startswith(("map.", "ref.")) else None
-
-
 def _used_regs(blocks: list[Block]) -> set[str]:
-    out = set()
-    for b in blocks:
-        for op in b.ops:
-            out.update(op.args)
-            if op.dest is not None:
-                out.add(op.dest)
-            if op.opcode == "shim.pop":
-                for rs in op.attrs["regs"]:
-                    out.update(rs)
-    return out
+    return {r for b in blocks for op in b.ops for r in op.regs()}
 
 
 def split(program: Program, plan) -> SplitResult:
@@ -220,7 +207,7 @@ def split(program: Program, plan) -> SplitResult:
     written = {s.name: False for s in program.states}
     for b in order:
         for op in b.ops:
-            name = _state_of(op)
+            name = op.state
             if name is not None:
                 touched[name].add(stage_of[b.label])
             for w in op.state_writes():

@@ -46,10 +46,9 @@ import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from cora.compiler.ir import (Builder, IntType, Program, RefType, StateDecl, StateField,
-                              OP_CLASS)
+from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
 from cora.errors import CoraError
 
 U1, U8, U16, U32, U64 = (IntType(w) for w in (1, 8, 16, 32, 64))

@@ -179,7 +179,7 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
 
     trace_dir = Path(traces) if traces else DEFAULT_TRACES
     paths = sorted(glob.glob(str(trace_dir / "*.pcap")) + glob.glob(str(trace_dir / "*.pcapng")))
-    _say(f"== 2. kernel (BPF_PROG_TEST_RUN) vs reference interpreter on real captures")
+    _say("== 2. kernel (BPF_PROG_TEST_RUN) vs reference interpreter on real captures")
     if paths:
         _say(f"  {len(paths)} captures from {trace_dir}")
         totals = differential_on_traces(program, paths)
@@ -207,7 +207,7 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
                                                                       "redirect", "aborted")))
     _say(f"  mismatches between kernel and interpreter: {totals['mismatches']}")
 
-    _say(f"== 3. live: deploy on a veth testbed and drive traffic")
+    _say("== 3. live: deploy on a veth testbed and drive traffic")
     live = live_testbed(program, nf_path, seconds)
     lv = live["verdicts"]
     _say(f"  sent {live['sent']} frames (generator {live['send_mpps']:.3f} Mpps, measured); "

@@ -33,7 +33,7 @@ parses; the entry block dispatches on the resume id. A failing ``bpf_xdp_adjust_
 from __future__ import annotations
 
 from cora.compiler.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
+from cora.compiler.ir import (COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
                               Program, RefType, StateDecl, c_bytes)
 from cora.errors import CoraError
 

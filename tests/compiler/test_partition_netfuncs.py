@@ -17,7 +17,7 @@ import pytest
 from cora.compiler import baselines as bl
 from cora.compiler.driver import compile_file
 from cora.compiler.partition import STAGES, Problem, solve_problem
-from cora.compiler.profile import profile_from_frames, state_touched
+from cora.compiler.profile import profile_from_frames
 from cora.targets.model import available_models, load_model, state_mem_bytes
 from cora.errors import CoraError
 from cora.testbed.replay import read_pcap
@@ -60,7 +60,7 @@ def check_plan(pb: Problem, plan) -> None:
         model = pb.stages[idx[bs[b.label]]].model
         for op in b.ops:
             assert model.supports_op(op, program), f"{op.opcode} in {b.label} on {bs[b.label]}"
-            st = state_touched(op)
+            st = op.state
             if st is not None:
                 stages = {p[0] for p in plan.state_place[st]}
                 assert bs[b.label] in stages, f"{op.opcode} on {st} away from its stage"
