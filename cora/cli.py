@@ -3,15 +3,30 @@
 Each part of cora registers its own subcommands through a ``register(subparsers)`` function
 in a small module (listed in ``_COMMAND_MODULES``); handlers import their heavy
 dependencies (bcc, ortools) lazily so ``cora check`` stays fast. A handler returns the exit
-status. A :class:`cora.errors.CoraError` is printed as one line and never as a traceback.
+status. Every value on the command line is checked by argparse (``type=`` validators in
+:mod:`cora.argtypes`) before a command runs; a :class:`cora.errors.CoraError` is printed as
+one line and never as a traceback.
+
+Exit status (the rule, also in ``cora --help`` and README.md):
+
+- 0: done;
+- 1: the command ran and failed: a file is missing, unreadable or malformed, the NF has
+  errors, the machine lacks something (root, bcc), the kernel refused, or a result failed
+  its own check (kernel/interpreter mismatches, a non-finite figure, no feasible plan);
+- 2: usage error, found before anything runs: unknown command or option, missing argument,
+  a value of the wrong form or outside its documented range;
+- 3: internal error (a bug in cora; ``CORA_DEBUG=1`` shows the traceback);
+- 128 + N: ended by signal N (130: Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from cora import __version__
 from cora.errors import CoraError
 
 # module path -> registers subcommands on the top-level parser
@@ -22,13 +37,59 @@ _COMMAND_MODULES = [
     "cora.plan_command",      # plan (offload partitioner)
 ]
 
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+EXIT_CODES_HELP = """\
+exit status:
+  0        done
+  1        the command ran and failed: a missing, unreadable or malformed file, NF errors,
+           no root or bcc, the kernel refused, or a result failed its check (engine
+           mismatches, a non-finite figure, no feasible plan)
+  2        usage error, found before anything runs: unknown command or option, missing
+           argument, a value of the wrong form or outside its range (see each --help)
+  3        internal error: a bug in cora (CORA_DEBUG=1 shows the traceback)
+  128+N    ended by signal N (130: Ctrl-C)
+"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions kept as written; every option's help ends with its default, if any
+    (``None`` and ``False`` defaults, i.e. "not given", are not shown)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or default is None or default is False
+                or default == [] or default is argparse.SUPPRESS or not action.option_strings):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class CoraParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line on stderr and exit status 2.
+
+    Subparsers are built with this class too (argparse uses the parent's class), so every
+    subcommand gets the same formatter and error line.
+    """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # type: ignore[override]
+        """Print ``cora: error: <message> (see `<prog> --help`)`` and exit 2."""
+        sys.stderr.write(f"cora: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every registered subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = CoraParser(
         prog="cora",
         description="Compile, run and deploy stateful network functions on eBPF.",
+        epilog=EXIT_CODES_HELP,
     )
+    parser.add_argument("--version", action="version", version=f"cora {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in _COMMAND_MODULES:
@@ -42,10 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _text_streams_keep_bytes() -> None:
+    """Paths given as non-UTF-8 bytes (held as surrogate escapes) print as those bytes
+    instead of failing with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="surrogateescape")
+            except (ValueError, OSError):  # a detached or closed stream
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the process exit status."""
+    """Run the CLI; returns the process exit status (see the module docstring)."""
+    _text_streams_keep_bytes()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.func(args) or 0)
     except CoraError as exc:
@@ -56,6 +132,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except MemoryError:
+        print("cora: error: out of memory (a size given on the command line or in an input "
+              "file is too large for this machine)", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: one line for the user, the traceback on request
+        if os.environ.get("CORA_DEBUG"):
+            raise
+        first = (str(exc).splitlines() or [""])[0][:300]
+        print(f"cora: internal error: {exc.__class__.__name__}: {first} (a bug in cora; "
+              "CORA_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -5,6 +5,14 @@ from __future__ import annotations
 from cora.targets.base import Artifact, Target
 
 
+def target_names() -> list[str]:
+    """Names of every target, sorted (``["tc", "xdp"]``)."""
+    from cora.targets.tc import TcTarget
+    from cora.targets.xdp import XdpTarget
+
+    return sorted(t.name for t in (XdpTarget, TcTarget))
+
+
 def get_target(name: str) -> Target:
     """The target called ``name``; raises :class:`cora.errors.CoraError` for unknown names."""
     from cora.errors import CoraError
@@ -17,4 +25,4 @@ def get_target(name: str) -> Target:
     return targets[name]()
 
 
-__all__ = ["Artifact", "Target", "get_target"]
+__all__ = ["Artifact", "Target", "get_target", "target_names"]
