@@ -249,8 +249,13 @@ def _train(args) -> int:
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir) or not os.access(out_dir, os.W_OK):
         raise InputError(f"{args.output}: cannot write there (no such directory or no permission)")
+    if os.path.isdir(args.output):
+        raise InputError(f"{args.output}: is a directory (give the .npz file to write)")
     net = train(cfg, progress=not args.quiet)
-    net.save(args.output)
+    try:
+        net.save(args.output)
+    except OSError as exc:
+        raise InputError(f"cannot write {args.output}: {exc.strerror}") from None
     print(f"wrote {args.output}")
     return 0
 
