@@ -52,9 +52,15 @@ exit status:
 """
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions kept as written; every option's help ends with its default, if any
-    (``None`` and ``False`` defaults, i.e. "not given", are not shown)."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, if any (``None`` and ``False`` defaults,
+    i.e. "not given", are not shown); a description or epilog with line breaks is kept as
+    written, a one-line one is wrapped."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""

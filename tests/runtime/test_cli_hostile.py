@@ -273,7 +273,7 @@ def test_every_option_has_help_and_shows_its_default():
     for path, parser in LEAVES.items():
         for action in _options(parser) + _positionals(parser):
             assert action.help and action.help.strip(), (path, action.dest)
-        helptext = parser.format_help()
+        helptext = " ".join(parser.format_help().split())
         for action in _options(parser):
             if action.default not in (None, False, [], argparse.SUPPRESS):
                 assert "(default: " in HelpFormatter(parser.prog)._get_help_string(action), \
