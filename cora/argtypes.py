@@ -85,6 +85,39 @@ def _range_words(low: float | None, high: float | None, low_open: bool, unit: st
     return ""
 
 
+def _bounded(what: str, convert: Callable[[str], float | int | None], low, high,
+             low_open: bool, unit: str, name: str) -> Callable[[str], float | int]:
+    """A ``type=`` converting with ``convert`` (None: not of the form) and checking the range;
+    the message says ``expected <what> <range>, got '<text>'``."""
+    want = f"{what} {_range_words(low, high, low_open, unit)}".rstrip()
+
+    def parse(text: str):
+        value = convert(text)
+        if value is None or (low is not None and (value <= low if low_open else value < low)) \
+                or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {want}, got {_show(text)}")
+        return value
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def _to_finite_float(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _to_int(text: str) -> int | None:
+    stripped = text.strip()
+    digits = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not digits.isdigit() or not digits.isascii() or len(digits) > 30:
+        return None
+    return int(stripped)
+
+
 def number(low: float | None = None, high: float | None = None, *, low_open: bool = False,
            unit: str = "") -> Callable[[str], float]:
     """A ``type=`` for a finite float in ``[low, high]`` (``(low, high]`` if ``low_open``).
@@ -95,47 +128,19 @@ def number(low: float | None = None, high: float | None = None, *, low_open: boo
         a parser ``str -> float`` raising :class:`argparse.ArgumentTypeError` with the
         expected range and the value given.
     """
-    words = _range_words(low, high, low_open, unit)
-    want = f"a finite number {words}".rstrip()
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {want}, got {_show(text)}") from None
-        if (not math.isfinite(value) or (low is not None and (value <= low if low_open
-                                                              else value < low))
-                or (high is not None and value > high)):
-            raise argparse.ArgumentTypeError(f"expected {want}, got {_show(text)}")
-        return value
-
-    parse.__name__ = "number"  # argparse names the type in some messages
-    return parse
+    return _bounded("a finite number", _to_finite_float, low, high, low_open, unit, "number")
 
 
 def integer(low: int | None = None, high: int | None = None,
             unit: str = "") -> Callable[[str], int]:
-    """A ``type=`` for a whole number in ``[low, high]`` (decimal digits, optional sign).
+    """A ``type=`` for a whole number in ``[low, high]`` (decimal digits, optional sign, at
+    most 30 digits).
 
     Returns:
         a parser ``str -> int`` raising :class:`argparse.ArgumentTypeError` with the
         expected range and the value given.
     """
-    words = _range_words(low, high, False, unit)
-    want = f"a whole number {words}".rstrip()
-
-    def parse(text: str) -> int:
-        stripped = text.strip()
-        digits = stripped[1:] if stripped[:1] in "+-" else stripped
-        if not digits.isdigit() or not digits.isascii() or len(digits) > 30:
-            raise argparse.ArgumentTypeError(f"expected {want}, got {_show(text)}")
-        value = int(stripped)
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {want}, got {_show(text)}")
-        return value
-
-    parse.__name__ = "integer"
-    return parse
+    return _bounded("a whole number", _to_int, low, high, False, unit, "integer")
 
 
 def non_empty(what: str) -> Callable[[str], str]:

@@ -288,3 +288,29 @@ def test_every_option_has_help_and_shows_its_default():
     from cora.targets import target_names
     assert list(LEAVES[("compile",)]._option_string_actions["--target"].choices) == \
         target_names()
+
+
+@pytest.mark.parametrize("name, ok", [
+    ("veth0", True), ("x" * 15, True), ("x" * 16, False), ("", False), (".", False),
+    ("..", False), ("../../etc", False), ("a/b", False), ("a:b", False), ("a b", False),
+    ("caf\udce9", True),  # non-UTF-8 bytes are legal in a kernel interface name
+])
+def test_interface_names_as_the_kernel_checks_them(name, ok):
+    from cora.argtypes import interface_name
+    if ok:
+        assert interface_name(name) == name
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            interface_name(name)
+
+
+@pytest.mark.parametrize("argv", [[], ["certify"], ["nosuch"], ["check"]])
+def test_missing_or_unknown_command_is_one_usage_line(argv):
+    from cora.cli import main
+    import io
+    from contextlib import redirect_stderr
+    err = io.StringIO()
+    with redirect_stderr(err):
+        assert main(argv) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("cora: error:")
