@@ -5,7 +5,8 @@ in a small module (listed in ``_COMMAND_MODULES``); handlers import their heavy
 dependencies (bcc, ortools) lazily so ``cora check`` stays fast. A handler returns the exit
 status. Every value on the command line is checked by argparse (``type=`` validators in
 :mod:`cora.argtypes`) before a command runs; a :class:`cora.errors.CoraError` is printed as
-one line and never as a traceback.
+one line and never as a traceback; so is an ``OSError`` about a file the user named (a
+name too long, a directory where a file belongs).
 
 Exit status (the rule, also in ``cora --help`` and README.md):
 
@@ -138,17 +139,27 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        if exc.filename is None:  # not about a file the user named: a bug, below
+            return _internal_error(exc)
+        print(f"cora: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ERROR
     except MemoryError:
         print("cora: error: out of memory (a size given on the command line or in an input "
               "file is too large for this machine)", file=sys.stderr)
         return EXIT_ERROR
     except Exception as exc:  # a bug: one line for the user, the traceback on request
-        if os.environ.get("CORA_DEBUG"):
-            raise
-        first = (str(exc).splitlines() or [""])[0][:300]
-        print(f"cora: internal error: {exc.__class__.__name__}: {first} (a bug in cora; "
-              "CORA_DEBUG=1 shows the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """Report a bug in one line (exit 3); with ``CORA_DEBUG`` set, re-raise it instead."""
+    if os.environ.get("CORA_DEBUG"):
+        raise exc
+    first = (str(exc).splitlines() or [""])[0][:300]
+    print(f"cora: internal error: {exc.__class__.__name__}: {first} (a bug in cora; "
+          "CORA_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

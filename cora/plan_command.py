@@ -33,6 +33,9 @@ EXHAUSTIVE_MAX_BLOCKS = 120
 #: 9965 = 384 cores). A modelled plan needing more is reported as infeasible for any real
 #: host, never as a plan.
 MAX_HOST_CORES = 1024
+#: lowest --rate accepted, in Mpps: one packet a second (below it the cost model's integer
+#: scaling underflows)
+MIN_RATE_MPPS = 1e-6
 #: longest CP-SAT time limit accepted, in seconds
 MAX_TIME_LIMIT_S = 3600.0
 #: most CP-SAT worker threads accepted
@@ -53,8 +56,9 @@ def register(sub) -> None:
                                    f"{MAX_HOST_CORES:,} host cores is reported infeasible.")
     add_nf_argument(p)
     p.add_argument("--nic", required=True, choices=NICS, help="SmartNIC stage model")
-    p.add_argument("--rate", type=number(0, low_open=True, unit="Mpps"), default=None,
-                   metavar="MPPS", help="target rate in Mpps (above 0): minimise host cores at it")
+    p.add_argument("--rate", type=number(MIN_RATE_MPPS, unit="Mpps"), default=None,
+                   metavar="MPPS", help=f"target rate in Mpps (at least {MIN_RATE_MPPS:g}: one "
+                                        "packet a second): minimise host cores at it")
     p.add_argument("--cores", type=number(0, MAX_HOST_CORES), default=None, metavar="N",
                    help=f"host core budget, 0 to {MAX_HOST_CORES:,} (alone: maximise the rate "
                         "within it)")
@@ -86,7 +90,8 @@ def beyond_any_host(host_cores: float | None, rate_mpps: float | None) -> str | 
     """
     if host_cores is None or host_cores <= MAX_HOST_CORES:
         return None
-    cores = f"{host_cores:,.0f}" if math.isfinite(host_cores) else "unboundedly many"
+    cores = ("unboundedly many" if not math.isfinite(host_cores) else
+             f"{host_cores:,.0f}" if host_cores < 1e15 else f"{host_cores:.3g}")
     rate = f" at {rate_mpps:g} Mpps" if rate_mpps is not None and math.isfinite(rate_mpps) else ""
     return (f"the best plan needs {cores} host cores{rate} (modelled), more than any real "
             f"host has (cora's cap: {MAX_HOST_CORES:,} cores); lower --rate")
@@ -304,6 +309,9 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     if res.mode == "cores" and ah.host_cores:
         saved = ah.host_cores - res.host_cores
         w(f"\ncores saved vs all-on-host: {saved:.4f} ({100 * saved / ah.host_cores:.1f}%)\n")
+    elif res.mode == "rate" and ah.rate_mpps is not None and ah.rate_mpps < MIN_RATE_MPPS:
+        w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} Mpps; all-on-host reaches under "
+          f"{MIN_RATE_MPPS:g} Mpps on {args.cores:g} cores\n")
     elif res.mode == "rate" and ah.rate_mpps and math.isfinite(res.rate_mpps):
         w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} vs {ah.rate_mpps:.3f} Mpps "
           f"({100 * (res.rate_mpps / ah.rate_mpps - 1):+.1f}%)\n")

@@ -61,9 +61,10 @@ def test_text_output_says_modelled(capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--nic", "agilio"], "--rate"),
-    (["--nic", "agilio", "--rate", "-3"], "--rate: expected a finite number above 0 Mpps"),
-    (["--nic", "agilio", "--rate", "0"], "--rate: expected a finite number above 0 Mpps"),
-    (["--nic", "agilio", "--rate", "inf"], "--rate: expected a finite number above 0 Mpps"),
+    (["--nic", "agilio", "--rate", "-3"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "0"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "inf"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "1e-300"], "--rate: expected a finite number at least 1e-06"),
     (["--nic", "agilio", "--rate", "5", "--workers", "0"], "--workers"),
     (["--nic", "agilio", "--cores", "1e9"], "--cores"),
 ])
