@@ -176,6 +176,8 @@ def load_policy(path: str) -> MLP:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for non-npz input
         raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__})") from None
+    if not hasattr(data, "files"):  # a bare .npy array, not an archive of named arrays
+        raise InputError(f"{path}: one .npy array, not a .npz policy (arrays W0, b0, ...)")
     with data:
         names = set(data.files)
         if "W0" not in names:

@@ -53,6 +53,16 @@ exit status:
 """
 
 
+#: control characters (from file names, values) shown escaped, so an error stays one line
+_ESCAPE_CONTROLS = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 9: "\\t", 13: "\\r",
+                                                            127: "\\x7f"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``): one line for stderr."""
+    return text.translate(_ESCAPE_CONTROLS)
+
+
 class HelpFormatter(argparse.HelpFormatter):
     """Every option's help ends with its default, if any (``None`` and ``False`` defaults,
     i.e. "not given", are not shown); a description or epilog with line breaks is kept as
@@ -85,7 +95,7 @@ class CoraParser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         """Print ``cora: error: <message> (see `<prog> --help`)`` and exit 2."""
-        sys.stderr.write(f"cora: error: {message} (see `{self.prog} --help`)\n")
+        sys.stderr.write(f"cora: error: {one_line(message)} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CoraError as exc:
-        print(f"cora: error: {exc.message}", file=sys.stderr)
+        print(f"cora: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("cora: interrupted", file=sys.stderr)
@@ -142,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.filename is None:  # not about a file the user named: a bug, below
             return _internal_error(exc)
-        print(f"cora: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"cora: error: {one_line(f'{exc.filename}: {exc.strerror or exc}')}",
+              file=sys.stderr)
         return EXIT_ERROR
     except MemoryError:
         print("cora: error: out of memory (a size given on the command line or in an input "
@@ -156,7 +167,7 @@ def _internal_error(exc: Exception) -> int:
     """Report a bug in one line (exit 3); with ``CORA_DEBUG`` set, re-raise it instead."""
     if os.environ.get("CORA_DEBUG"):
         raise exc
-    first = (str(exc).splitlines() or [""])[0][:300]
+    first = one_line(str(exc))[:300]
     print(f"cora: internal error: {exc.__class__.__name__}: {first} (a bug in cora; "
           "CORA_DEBUG=1 shows the traceback)", file=sys.stderr)
     return EXIT_INTERNAL

@@ -238,7 +238,8 @@ def test_every_option_of_every_subcommand(driver, scratch):
 def test_hypothesis_over_argv(driver, scratch):
     root, cwd = scratch
 
-    @settings(max_examples=150, deadline=None, derandomize=True,
+    @settings(max_examples=int(os.environ.get("CORA_HOSTILE_EXAMPLES", "150")), deadline=None,
+              derandomize=not os.environ.get("CORA_HOSTILE_EXAMPLES"),
               suppress_health_check=list(HealthCheck))
     @given(command_lines(root))
     def one(argv):
