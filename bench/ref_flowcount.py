@@ -23,14 +23,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cora.settings import traces_dir
+
 C_SOURCE = Path(__file__).with_name("ref_flowcount.c")
 FLOWS_CAPACITY = 65536
 KEY_FMT = "!IIHHB3x"   # saddr, daddr, sport, dport (wire order), proto, padding: 16 bytes
 VALUE_FMT = "=QQ"      # packets, bytes (host order u64)
 DEFAULT_TRACES = [  # the captures with the most counted (IPv4 TCP/UDP) frames
-    "/work/shared/traces/tcpdump/of10_s4810.pcap",
-    "/work/shared/traces/tcpdump/babel_update_oobr.pcap",
-    "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap",
+    str(traces_dir() / name)
+    for name in ("of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap")
 ]
 #: An XDP program that only returns XDP_PASS: the test-run harness's own cost per frame.
 EMPTY_XDP = "int cora_empty(struct xdp_md *ctx) { return XDP_PASS; }"

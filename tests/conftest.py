@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+from cora.settings import TRACES_ENV, traces_dir
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +21,14 @@ def bcc_module():
     except ImportError:
         pytest.fail("bcc is missing: run scripts/setup.sh (Debian python3-bpfcc)")
     return bcc
+
+
+@pytest.fixture(scope="session")
+def trace_corpus() -> Path:
+    """The trace corpus folder (the ``CORA_TRACES`` setting, :func:`cora.settings.traces_dir`);
+    fails (not skips) when it holds no ``*.pcap``, naming the setting."""
+    folder = traces_dir()
+    if not any(folder.glob("*.pcap")):
+        pytest.fail(f"no .pcap captures in {folder}: set {TRACES_ENV} to the tcpdump trace "
+                    "corpus (default ../shared/traces/tcpdump beside the repository)")
+    return folder

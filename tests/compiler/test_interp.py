@@ -26,8 +26,9 @@ from cora.testbed.replay import read_pcap
 
 from .ir_examples import flowcount_ir
 from .test_interp_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
+from cora.settings import traces_dir
 
-TRACES = Path("/work/shared/traces/tcpdump")
+TRACES = traces_dir()
 
 #: Explicit MAC addresses for every scapy Ether(): without them scapy resolves the destination
 #: MAC by ARP / neighbour discovery on the host's network, which a test must never do.

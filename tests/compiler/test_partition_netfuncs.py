@@ -21,10 +21,11 @@ from cora.compiler.offload.profile import profile_from_frames
 from cora.compiler.offload.stage_model import available_models, load_model, state_mem_bytes
 from cora.errors import CoraError
 from cora.testbed.replay import read_pcap
+from cora.settings import traces_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
-TRACES = ROOT.parent / "shared" / "traces" / "tcpdump"
+TRACES = traces_dir()
 # exhaustive search (branch and bound) is run on every NF and must finish on these small ones
 EXHAUSTIVE_MUST_FINISH = {"flowcount", "heavyhitter", "ratelimit", "lb"}
 RATES = (5, 40, 80)

@@ -10,9 +10,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cora.settings import traces_dir
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = REPO.parent / "shared" / "traces" / "tcpdump"
+TRACES = traces_dir()
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
 TRACE = TRACES / "bgp-4byte-asn.pcap"
 

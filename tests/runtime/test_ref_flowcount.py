@@ -13,11 +13,12 @@ import pytest
 from cora.runtime import bpf_syscall as bs
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_frames
+from cora.settings import trace_files, traces_dir
 
 pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
+TRACES = [str(p) for p in trace_files()]
 CAPACITY = 65536
 
 # explicit MACs: scapy would otherwise resolve them by ARP on a real interface
@@ -80,7 +81,7 @@ def clear(ref):
                                   "bgp-4byte-asn.pcap", "isakmp4500.pcap", "print-flags.pcap",
                                   "gso-ipv4.pcap", "dcb_ets.pcap"])
 def test_real_trace_matches_oracle(ref, name):
-    frames = runnable(read_frames(f"/work/shared/traces/tcpdump/{name}"))
+    frames = runnable(read_frames(str(traces_dir() / name)))
     clear(ref)
     ref_flowcount.run_through(ref, frames)
     want = oracle(frames)

@@ -1,5 +1,5 @@
 """Issue 3, "Split programs are equivalent to the whole": for every NF in netfuncs/ and every
-capture in ../shared/traces/tcpdump/, the stages of a split NF run in sequence give the same
+capture of the trace corpus (``CORA_TRACES``), the stages of a split NF run in sequence give the same
 verdict and output bytes on every frame, and the same state (the union of the stages' maps)
 after every capture, as the interpreter on the unsplit NF.
 
@@ -31,9 +31,10 @@ from cora.runtime.engine import InterpEngine
 from cora.runtime.stages import StagePipeline
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_pcap
+from cora.settings import trace_files
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob(str(REPO.parent / "shared" / "traces" / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 #: Frames a test run cannot take once a shim (at most the 256-byte XDP headroom) is added:
 #: skipped by the reference and the stages alike (a few frames of bigtcp captures).

@@ -25,6 +25,7 @@ from cora.runtime.run import run_frames
 from cora.targets import get_target
 
 from .packets import frames
+from cora.settings import traces_dir
 
 pytestmark = pytest.mark.kernel
 NF_DIR = Path(__file__).parent / "nf"
@@ -141,8 +142,7 @@ def test_cora_run_target_tc_on_a_capture(bcc_module):
 
     from cora.testbed.replay import read_pcap
 
-    pcap = Path(__file__).resolve().parents[3] / "shared" / "traces" / "tcpdump" / \
-        "of10_s4810.pcap"
+    pcap = traces_dir() / "of10_s4810.pcap"
     frames = read_pcap(str(pcap))
     accepted = sum(1 for _, f in frames if tc_test_run_accepts(f))
     nf = Path(__file__).resolve().parents[2] / "netfuncs" / "firewall.nf"

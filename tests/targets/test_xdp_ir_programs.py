@@ -15,10 +15,10 @@ from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap
 from tests.compiler import test_interp_programs as programs
+from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
-TRACES = sorted(glob.glob(str(Path(__file__).resolve().parents[3] / "shared" / "traces"
-                              / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 
 
 @pytest.fixture(scope="module")

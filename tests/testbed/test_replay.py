@@ -10,8 +10,9 @@ import pytest
 
 from cora.errors import InputError
 from cora.testbed.replay import read_frames, read_pcap
+from cora.settings import trace_files, traces_dir
 
-TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
+TRACES = [str(p) for p in trace_files()]
 
 # explicit MACs: scapy would otherwise resolve them by ARP on a real interface
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -93,7 +94,7 @@ def test_missing_file(tmp_path):
 def test_fcs_bits_in_linktype_are_ethernet():
     # tcpdump's fuzzed captures carry junk in the upper link-type bits; libpcap reads them
     # as Ethernet (LT_LINKTYPE keeps the low 16 bits), and so do we.
-    path = "/work/shared/traces/tcpdump/heapoverflow-tcp_print.pcap"
+    path = str(traces_dir() / "heapoverflow-tcp_print.pcap")
     with open(path, "rb") as f:
         assert dpkt.pcap.Reader(f).datalink() == 0x30000001
     assert len(read_pcap(path)) == 1

@@ -12,6 +12,7 @@ from cora.testbed.replay import read_frames
 from cora.testbed.topology import two_node
 from cora.testbed.trafficgen import (MAX_FRAME_BYTES, RxCounter, TrafficGen,
                                      synthetic_flows)
+from cora.settings import traces_dir
 
 pytestmark = [pytest.mark.netns, pytest.mark.kernel]
 
@@ -50,7 +51,7 @@ def test_cycles_through_frames_of_different_sizes(bed):
 
 def test_real_trace_frames_and_skips(bed):
     topo, gen = bed
-    frames = read_frames("/work/shared/traces/tcpdump/of10_s4810.pcap")
+    frames = read_frames(str(traces_dir() / "of10_s4810.pcap"))
     usable = [f for f in frames if 14 <= len(f) <= MAX_FRAME_BYTES]
     assert 0 < len(usable) < len(frames)  # this trace holds one 4,170-byte frame
     with RxCounter("veth0", topo.ns("dut")) as rx:
@@ -104,7 +105,7 @@ def test_synthetic_flows():
 
 def test_replay_a_capture(bcc_module):
     from cora.testbed.replay import replay
-    path = "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap"
+    path = str(traces_dir() / "bgp-4byte-asn.pcap")
     frames = [f for f in read_frames(path) if 14 <= len(f) <= MAX_FRAME_BYTES]
     with two_node() as topo, RxCounter("veth0", topo.ns("dut")) as rx:
         report = replay(path, "veth0", topo.ns("gen"), count=3 * len(frames))
