@@ -17,22 +17,12 @@ from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,
                                   run_default, run_pipeline)
 from cora.compiler.ir.verify import verify
 
-from .test_interp import build, packet_specs, trace_records
-from .test_interp_programs import PROGRAMS, arith_ir
+from .interp_helpers import behaviour, build, packet_specs, trace_records
+from .ir_programs import PROGRAMS, arith_ir
 
 
 def opcodes(program) -> list[str]:
     return [op.opcode for _, op in program.ops()]
-
-
-def behaviour(program, frames) -> tuple[list, dict]:
-    """(verdict, port, frame) per frame and the final state, from a fresh interpreter."""
-    it = Interpreter(program)
-    out = []
-    for ts, frame in frames:
-        r = it.run(frame, ts)
-        out.append((r.verdict, r.port, r.frame))
-    return out, it.dump_state()
 
 
 def test_registry_and_pass_shape():

@@ -16,8 +16,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
 from cora.compiler.ir.verify import verify
 
-from .test_interp import MACS, flowcount_oracle, trace_records
-from .test_passes import behaviour
+from .interp_helpers import MACS, behaviour, flowcount_oracle, trace_records
 
 NETFUNCS = sorted((Path(__file__).resolve().parents[2] / "netfuncs").glob("*.nf"))
 

@@ -14,7 +14,7 @@ from cora.compiler.ir.verify import verify
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap
-from tests.compiler import test_interp_programs as programs
+from tests.compiler import ir_programs as programs
 from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
