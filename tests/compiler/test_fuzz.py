@@ -87,6 +87,7 @@ def assert_front_end_answers(text: str) -> None:
     verify(program)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
@@ -121,6 +122,7 @@ def mutated(draw):
     return text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated())
 def test_mutated_valid_programs(text):

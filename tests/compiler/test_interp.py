@@ -153,6 +153,7 @@ def store_program(writes: list[tuple[str, str, int]]):
     return parse_program("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packet_specs(), st.data())
 def test_header_stores_fix_checksums_like_scapy_full_recompute(spec, data):

@@ -227,6 +227,7 @@ def test_passes_preserve_behaviour_on_real_traces(name, pipeline):
 frame_bytes = st.one_of(packet_specs().map(build), st.binary(max_size=80))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(PROGRAMS)),
        st.lists(st.tuples(st.integers(0, 2**64 - 1), frame_bytes), min_size=1, max_size=12))

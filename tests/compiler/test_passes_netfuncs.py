@@ -54,6 +54,7 @@ def synthetic_frames(n: int, seed: int) -> list[tuple[int, bytes]]:
     return out
 
 
+@pytest.mark.slow
 def test_library_present_and_synthetic_mix_reaches_rewrites():
     assert {p.stem for p in NETFUNCS} >= {"flowcount", "firewall", "nat", "lb"}
     frames = synthetic_frames(3000, seed=1)

@@ -89,6 +89,7 @@ def test_connection_sticks_and_replies_are_translated_back(lb):
     assert lb.counter("stats", TO_CLIENT) == 1
 
 
+@pytest.mark.slow
 def test_flows_spread_over_the_backends_as_the_table_says(lb):
     chosen = Counter()
     for i in range(600):

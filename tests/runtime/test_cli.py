@@ -34,6 +34,7 @@ def one_line_error(r):
     return r.stderr
 
 
+@pytest.mark.slow
 def test_check_ok_and_errors(tmp_path):
     assert cora("check", FLOWCOUNT).returncode == 0
     bad = tmp_path / "bad.nf"
@@ -45,6 +46,7 @@ def test_check_ok_and_errors(tmp_path):
     assert "cora: error:" in one_line_error(cora("check", tmp_path / "missing.nf"))
 
 
+@pytest.mark.slow
 def test_compile_writes_c_ir_and_layout(tmp_path):
     out = tmp_path / "out"
     cora("compile", FLOWCOUNT, "--target", "xdp", "-o", out, check=True)
@@ -94,6 +96,7 @@ def test_run_each_engine_alone_and_skipped_count(tmp_path):
         assert rep["packets"] == 1 and rep["skipped"] == 1 and rep["mismatches"] == 0
 
 
+@pytest.mark.slow
 def test_run_bad_inputs_one_line(tmp_path):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"this is not a capture")

@@ -152,6 +152,7 @@ def test_stage_programs_round_trip_and_verify():
             assert ("shim.push" in ops) == (not st.final)
 
 
+@pytest.mark.slow
 def test_bad_plans_are_refused():
     program = compile_file(str(REPO / "netfuncs" / "lb.nf"))
     order = [b.label for b in program.topological_blocks()]

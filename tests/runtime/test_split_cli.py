@@ -46,6 +46,7 @@ def lb_cut_plan() -> dict:
     raise AssertionError("no nic|kernel cut of lb")
 
 
+@pytest.mark.slow
 def test_compile_plan_writes_every_stage_and_the_shim(tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps(lb_cut_plan()))
@@ -68,6 +69,7 @@ def test_compile_plan_writes_every_stage_and_the_shim(tmp_path):
     assert "shim_rid" in (out / "kernel.c").read_text()
 
 
+@pytest.mark.slow
 def test_compile_plan_bad_inputs(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

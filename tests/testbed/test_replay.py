@@ -59,6 +59,7 @@ def test_timestamps_exact_micro_and_nano(tmp_path):
     assert read_frames(p) == [b"b" * 14]
 
 
+@pytest.mark.slow
 def test_scapy_written_little_endian(tmp_path):
     from scapy.all import Ether, IP, UDP, wrpcap
     pkts = [Ether(src=MAC_A, dst=MAC_B) / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
