@@ -3,10 +3,7 @@ rewrites and checksums against scapy, malformed frames, and the state kinds' sem
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-import struct
-from pathlib import Path
 
 import dpkt
 import pytest
@@ -22,7 +19,6 @@ from cora.compiler.ir.headers import HEADERS
 from cora.compiler.interp import FrameResult, Interpreter
 from cora.compiler.ir import IRError, StateDecl, StateField
 from cora.compiler.ir.text import parse_program
-from cora.testbed.replay import read_pcap
 
 from .interp_helpers import (MACS, build, flowcount_oracle, ip4_str, ip6_str, mac_str,
                              packet_specs, trace_records)

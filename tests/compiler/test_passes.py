@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.interp import Interpreter
 from cora.compiler.ir import IRError, Op
 from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 
 import pytest
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from cora.compiler.ir import semantics as sem

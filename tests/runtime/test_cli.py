@@ -62,8 +62,7 @@ def test_compile_writes_c_ir_and_layout(tmp_path):
 
 @pytest.mark.kernel
 def test_run_json_contract_and_state_matches_the_hand_written_reference(tmp_path):
-    sys.path.insert(0, str(REPO / "bench"))
-    import ref_flowcount  # the hand-written XDP flowcount of bench/
+    from cora.testbed import ref_flowcount  # the hand-written XDP flowcount
 
     state, outp = tmp_path / "s.json", tmp_path / "o.pcap"
     r = cora("run", FLOWCOUNT, "--pcap", TRACE, "--engine", "both", "--json",

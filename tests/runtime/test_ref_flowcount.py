@@ -1,16 +1,15 @@
-"""bench/ref_flowcount.c against a pure-Python reading of issue 2, section 7."""
+"""testbed/ref_flowcount.c (the hand-written reference) against a pure-Python reading of
+issue 2, section 7."""
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
 from cora.runtime import bpf_syscall as bs
+from cora.testbed import ref_flowcount
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_frames
 from cora.settings import trace_files, traces_dir
@@ -25,16 +24,6 @@ CAPACITY = 65536
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("ref_flowcount", ROOT / "bench" /
-                                                  "ref_flowcount.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref_flowcount = _load_module()
 
 
 def oracle(frames: list[bytes], capacity: int = CAPACITY) -> dict:

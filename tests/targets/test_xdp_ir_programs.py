@@ -4,8 +4,6 @@ verifier rejection of header rewrites and for LPM prefix masking)."""
 
 from __future__ import annotations
 
-import glob
-from pathlib import Path
 
 import pytest
 
