@@ -4,7 +4,8 @@
 component and of any component in a lower layer, never upward and never a peer of its own
 layer (unless :data:`PEER_IMPORTS` says so). ``cora.certify`` stands apart: it imports only the
 bottom layer, and only the command line imports it. Nothing imports ``cora.cli`` or
-``cora.commands`` (the command line is the top; others use :func:`cora.compiler.driver.compile_file`).
+``cora.commands`` (the command line is the top; others use
+:func:`cora.compiler.driver.compile_file`).
 Every import counts, at module level or inside a function.
 
 Separately, no module imports a private (underscore) name of another module, neither with

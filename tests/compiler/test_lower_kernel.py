@@ -27,7 +27,8 @@ def test_kernel_and_interpreter_agree_on_every_capture(nf, bcc_module):
     from cora.runtime.run import run_frames
     from cora.testbed.replay import read_pcap
 
-    assert len(TRACES) >= 200, f"expected the tcpdump captures in {traces_dir()} (set CORA_TRACES)"
+    assert len(TRACES) >= 200, \
+        f"expected the tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     program = compile_file(nf)
     bad, packets, verdicts = [], 0, {}
     with KernelEngine(program) as kernel, InterpEngine(program) as interp:

@@ -26,7 +26,8 @@ NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 
 
 def test_the_corpus_is_there():
-    assert len(TRACES) >= 200, f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
+    assert len(TRACES) >= 200, \
+        f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     assert len(NFS) >= 7
 
 

@@ -12,7 +12,7 @@ from cora.runtime import bpf_syscall as bs
 from cora.testbed import ref_flowcount
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_frames
-from cora.settings import trace_files, traces_dir
+from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
 
@@ -69,8 +69,8 @@ def clear(ref):
 @pytest.mark.parametrize("name", ["of10_s4810.pcap", "babel_update_oobr.pcap",
                                   "bgp-4byte-asn.pcap", "isakmp4500.pcap", "print-flags.pcap",
                                   "gso-ipv4.pcap", "dcb_ets.pcap"])
-def test_real_trace_matches_oracle(ref, name):
-    frames = runnable(read_frames(str(traces_dir() / name)))
+def test_real_trace_matches_oracle(ref, name, trace_corpus):
+    frames = runnable(read_frames(str(trace_corpus / name)))
     clear(ref)
     ref_flowcount.run_through(ref, frames)
     want = oracle(frames)

@@ -32,7 +32,8 @@ NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 
 @pytest.fixture(scope="module")
 def corpus():
-    assert len(TRACES) >= 200, f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
+    assert len(TRACES) >= 200, \
+        f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     return [(Path(t).name, read_pcap(t)) for t in TRACES]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from cora.errors import InputError
 from cora.testbed.replay import read_frames, read_pcap
-from cora.settings import trace_files, traces_dir
+from cora.settings import trace_files
 
 TRACES = [str(p) for p in trace_files()]
 
@@ -91,10 +91,10 @@ def test_missing_file(tmp_path):
         read_pcap(tmp_path / "nope.pcap")
 
 
-def test_fcs_bits_in_linktype_are_ethernet():
+def test_fcs_bits_in_linktype_are_ethernet(trace_corpus):
     # tcpdump's fuzzed captures carry junk in the upper link-type bits; libpcap reads them
     # as Ethernet (LT_LINKTYPE keeps the low 16 bits), and so do we.
-    path = str(traces_dir() / "heapoverflow-tcp_print.pcap")
+    path = str(trace_corpus / "heapoverflow-tcp_print.pcap")
     with open(path, "rb") as f:
         assert dpkt.pcap.Reader(f).datalink() == 0x30000001
     assert len(read_pcap(path)) == 1
