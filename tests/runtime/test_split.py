@@ -1,7 +1,7 @@
 """Issue 3, "Split programs are equivalent to the whole": for every NF in netfuncs/ and every
 capture of the trace corpus (``CORA_TRACES``), the stages of a split NF run in sequence give
-the same verdict and output bytes on every frame, and the same state (the union of the stages' maps)
-after every capture, as the interpreter on the unsplit NF.
+the same verdict and output bytes on every frame, and the same state (the union of the
+stages' maps) after every capture, as the interpreter on the unsplit NF.
 
 Plans: those the partitioner produces (agilio and bluefield2 at 2 and 10 Mpps, synthetic
 profile), and forced cut plans (a topological order of the blocks cut after block i: nic |
