@@ -143,7 +143,7 @@ def _print_compare(args) -> int:
     for r in rows:
         print(f"{r['trace']:28} {r['ns_per_packet_nf']:10.1f} {r['ns_per_packet_ref']:11.1f} "
               f"{r['ratio']:7.3f} {str(r['same_flows']):>11}")
-    print(f"({args.nf} compiled for xdp vs bench/ref_flowcount.c; BPF_PROG_TEST_RUN, repeat "
+    print(f"({args.nf} compiled for xdp vs testbed/ref_flowcount.c; BPF_PROG_TEST_RUN, repeat "
           f"{args.repeat}, medians of 3 alternating rounds; measured on this machine)")
     return 0
 
