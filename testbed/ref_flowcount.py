@@ -46,7 +46,7 @@ class Reference:
         """Unload the program and free its map."""
         self.bpf.cleanup()
 
-    def __enter__(self) -> "Reference":
+    def __enter__(self) -> Reference:
         return self
 
     def __exit__(self, *exc) -> None:

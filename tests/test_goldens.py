@@ -48,7 +48,7 @@ ARTIFACTS: dict[str, Callable[[str], str]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _artifact(nf: str, artifact: str) -> str:
     return ARTIFACTS[artifact](NF_SOURCES[nf])
 
