@@ -286,6 +286,7 @@ class For(Node):
     hi: Node
     body: Block
     span: Span = _span()
+    var_span: Span = _span()
 
 
 @dataclass(frozen=True)

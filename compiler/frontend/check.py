@@ -186,6 +186,15 @@ class _Scope:
         return out
 
 
+def builtin_name(name: str) -> bool:
+    """Whether ``name`` is reserved by the language (a header, ``pkt``/``flow``, a built-in
+    function or constant, a scalar type, ``Flow`` or a verdict word) and so cannot name a
+    declaration, a local, a parameter or a loop variable."""
+    return name in HEADERS or name in BUILTIN_VALUES or name in BUILTIN_FUNCS or \
+        name in BUILTIN_CONSTANTS or name in T.SCALARS or name == "Flow" or \
+        name in VERDICT_WORDS
+
+
 def check_module(module: A.Module, path: str) -> Checked:
     """Check a parsed module; see :class:`Checked`. Never raises for user mistakes."""
     return _Checker(module, path).run()
@@ -244,12 +253,10 @@ class _Checker:
     # ------------------------------------------------------------------ driver
     def run(self) -> Checked:
         items = self.m.items
-        builtin_names = set(HEADERS) | set(BUILTIN_VALUES) | set(BUILTIN_FUNCS) | \
-            set(BUILTIN_CONSTANTS) | set(T.SCALARS) | {"Flow"}
         for it in items:
             if isinstance(it, A.OnDecl):
                 continue
-            if it.name in builtin_names:
+            if builtin_name(it.name):
                 self.err(it.name_span, f"'{it.name}' is a built-in name; choose another name")
                 continue
             if it.name in self.top:
@@ -730,9 +737,14 @@ class _Checker:
         params, seen = [], set()
         for p in f.params:
             if p.name in seen:
+                # it still counts for the arity, so calls get no second, false error
                 self.err(p.span, f"parameter '{p.name}' appears twice")
+                params.append((p.name, T.ERROR, self.new_uid()))
                 continue
             seen.add(p.name)
+            if builtin_name(p.name):
+                self.err(p.span, f"parameter '{p.name}' is a built-in name; choose another "
+                                 f"name")
             pt = self.resolve_type(p.type)
             if isinstance(pt, T.PrefixTy):
                 self.err(p.type.span, "a parameter cannot be a prefix")
@@ -745,7 +757,8 @@ class _Checker:
         self.fn = info
         scope = _Scope()
         for name, pt, uid in info.params:
-            scope.names[name] = LocalSym(name, pt, True, uid, "param")
+            if name not in scope.names:  # a duplicate was reported; the first one counts
+                scope.names[name] = LocalSym(name, pt, True, uid, "param")
         self.block(info.decl.body, scope)
         if not isinstance(info.ret, (T.VoidTy, T.ErrorTy)) and not self.always_ends(info.decl.body):
             self.err(info.decl.name_span, f"function '{info.name}' can reach its end without "
@@ -895,7 +908,7 @@ class _Checker:
             self.want(s.value, ty, scope)
         else:
             ty = self.value_expr(s.value, None, scope)
-        if s.name in HEADERS or s.name in BUILTIN_VALUES or s.name in VERDICT_WORDS:
+        if builtin_name(s.name):
             self.err(s.span, f"'{s.name}' is a built-in name; choose another name")
         scope.names[s.name] = LocalSym(s.name, ty, True, self.new_uid())
         self.out.syms[id(s)] = scope.names[s.name]
@@ -928,6 +941,10 @@ class _Checker:
         if not T.is_error(st) and not isinstance(st, T.IntTy):
             self.err(s.subject.span, f"match works on integers, booleans and addresses, "
                                      f"not {st}")
+            st = T.ERROR
+        elif st == T.MAC:  # docs/language.md: a mac takes only ==, != and assignment
+            self.err(s.subject.span, "match does not apply to a mac (a mac takes only '==' "
+                                     "and '!='); compare it with 'if (m == ...)'")
             st = T.ERROR
         for arm in s.arms:
             for p in arm.patterns:
@@ -1000,6 +1017,9 @@ class _Checker:
                                     f"unrolled)")
             else:
                 self.out.loops[id(s)] = (lo, hi)
+        if builtin_name(s.var):
+            self.err(s.var_span, f"loop variable '{s.var}' is a built-in name; choose another "
+                                 f"name")
         inner = _Scope(scope)
         inner.names[s.var] = LocalSym(s.var, T.U32, False, self.new_uid(), "loop")
         self.out.syms[id(s)] = inner.names[s.var]
@@ -1044,17 +1064,28 @@ class _Checker:
 
     def s_Delete(self, s: A.Delete, scope: _Scope) -> None:
         t = s.target
-        if not isinstance(t, A.Index) or not isinstance(t.obj, A.Name) or \
-                not isinstance(self.global_sym(t.obj.id, scope), StateSym):
+        info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
+        if info is None:
             self.err(t.span, "delete takes a state entry: 'delete s[key];'")
             return
-        info = self.global_sym(t.obj.id, scope).info
-        self.out.syms[id(t.obj)] = StateSym(info)
+        if info.kind == "lpm" and self.prefix_key(t.index, scope):
+            self.err(t.index.span, f"delete on the lpm '{info.name}' takes an address and "
+                                   f"removes that address's own entry ({info.name}[addr], a "
+                                   f"/32); a prefix entry (addr/len) cannot be deleted")
+            return
         if info.kind in ("array", "percpu_array", "countmin"):
             self.err(t.span, f"entries of {info.kind} '{info.name}' cannot be deleted (it has a "
                              f"fixed set of slots); write a zero value instead")
             return
         self.want(t.index, info.key_ty, scope)
+
+    def prefix_key(self, k: A.Node, scope: _Scope) -> bool:
+        """Whether an lpm key is written as a prefix: ``a.b.c.d/n``, ``addr/len`` or a prefix
+        constant."""
+        if isinstance(k, A.PrefixLit) or (isinstance(k, A.Binary) and k.op == "/"):
+            return True
+        return isinstance(k, A.Name) and scope.lookup(k.id) is None and \
+            getattr(self.out.consts.get(k.id), "ty", None) == T.PREFIX
 
     def s_Assign(self, s: A.Assign, scope: _Scope) -> None:
         tt = self.place(s.target, scope)
@@ -1151,15 +1182,12 @@ class _Checker:
             self.out.types[id(e)] = m[0]
             return m[0]
         if isinstance(e, A.Index):
-            if not isinstance(e.obj, A.Name) or not isinstance(self.global_sym(e.obj.id, scope),
-                                                                StateSym) \
-                    or scope.lookup(e.obj.id) is not None:
+            info = self.state_ref(e.obj, scope)
+            if info is None:
                 if not T.is_error(self.expr(e.obj, None, scope)):
                     self.err(e.span, "only state objects can be indexed: s[key]")
                 self.expr(e.index, None, scope)
                 return T.ERROR
-            info = self.global_sym(e.obj.id, scope).info
-            self.out.syms[id(e.obj)] = StateSym(info)
             if info.kind == "countmin":
                 self.err(e.span, f"'{info.name}' is a countmin sketch: update it with "
                                  f"{info.name}.add(key, n)")
@@ -1190,6 +1218,17 @@ class _Checker:
         return T.ERROR
 
     # ------------------------------------------------------------------ names
+    def state_ref(self, obj: A.Node, scope: _Scope) -> StateInfo | None:
+        """The state ``obj`` names (a name no local shadows), recorded as its symbol; else
+        None. The one place indexing, ``delete``, methods and ``in`` resolve a state."""
+        if not isinstance(obj, A.Name) or scope.lookup(obj.id) is not None:
+            return None
+        info = self.out.states.get(obj.id)
+        if info is None:
+            return None
+        self.out.syms[id(obj)] = StateSym(info)
+        return info
+
     def global_sym(self, name: str, scope: _Scope):
         if name in self.out.consts:
             return self.out.consts[name]
@@ -1420,14 +1459,12 @@ class _Checker:
         return m[0]
 
     def e_index(self, e: A.Index, scope: _Scope) -> T.Ty:
-        if not isinstance(e.obj, A.Name) or scope.lookup(e.obj.id) is not None or \
-                not isinstance(self.global_sym(e.obj.id, scope), StateSym):
+        info = self.state_ref(e.obj, scope)
+        if info is None:
             t = self.expr(e.obj, None, scope)
             if not T.is_error(t):
                 self.err(e.span, "only state objects can be indexed: s[key]")
             return T.ERROR
-        info = self.global_sym(e.obj.id, scope).info
-        self.out.syms[id(e.obj)] = StateSym(info)
         if info.kind == "countmin":
             self.err(e.span, f"'{info.name}' is a countmin sketch: read it with "
                              f"{info.name}.estimate(key)")
@@ -1441,11 +1478,8 @@ class _Checker:
 
     def e_call(self, e: A.Call, scope: _Scope, stmt: bool) -> T.Ty:
         f = e.func
-        if isinstance(f, A.Field) and isinstance(f.obj, A.Name) and \
-                scope.lookup(f.obj.id) is None and \
-                isinstance(self.global_sym(f.obj.id, scope), StateSym):
-            info = self.global_sym(f.obj.id, scope).info
-            self.out.syms[id(f.obj)] = StateSym(info)
+        info = self.state_ref(f.obj, scope) if isinstance(f, A.Field) else None
+        if info is not None:
             if info.kind != "countmin":
                 self.err(f.name_span, f"{info.kind} '{info.name}' has no methods; use "
                                       f"{info.name}[key]")

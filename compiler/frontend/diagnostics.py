@@ -85,7 +85,8 @@ class CompileError(CoraError):
     Attributes:
         diagnostics: the errors, sorted by position.
         source_text: the source they refer to.
-        rendered: the full formatted text (what ``cora check`` prints).
+        rendered: the full formatted text (what ``cora check`` prints); also ``details``, so
+            the CLI prints it above its one-line message.
     The one-line ``message`` names the first error and how many there are in all.
     """
 
@@ -101,7 +102,7 @@ class CompileError(CoraError):
             msg = f"{first.path}:{first.line}:{first.col}: {first.message}"
             if len(errors) > 1:
                 msg += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
-        super().__init__(msg)
+        super().__init__(msg, details=self.rendered)
 
     def __str__(self) -> str:
         return self.rendered

@@ -28,6 +28,7 @@ from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
                                  FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
 from cora.compiler.ir.headers import FLOW_FIELDS
+from cora.errors import InternalError
 
 U1 = ir.IntType(1)
 U32 = ir.IntType(32)
@@ -36,7 +37,7 @@ _BINOP = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and"
 _CMPOP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-class LoweringError(Exception):
+class LoweringError(InternalError):
     """An internal inconsistency between checker and lowering (a compiler bug)."""
 
 

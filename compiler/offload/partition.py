@@ -60,6 +60,7 @@ from typing import Any
 
 from cora.compiler.ir import Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
+from cora.errors import InputError
 
 STAGES = ("nic", "kernel", "user")
 NIC, KERNEL, USER = 0, 1, 2
@@ -98,8 +99,11 @@ _MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
 _LEAVES_HOST = ("drop", "tx", "redirect")
 
 
-class PartitionError(Exception):
-    """The partition problem cannot be set up (a stage model lacks a figure it needs)."""
+class PartitionError(InputError):
+    """The partition problem cannot be set up (a stage model lacks a figure it needs).
+
+    An :class:`~cora.errors.InputError`: the stage model file the user gave is incomplete.
+    """
 
 
 # ------------------------------------------------------------------------------- the plan
