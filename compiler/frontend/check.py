@@ -243,8 +243,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ reporting
     def err(self, span: A.Span, message: str) -> None:
-        self.diags.append(Diagnostic(self.path, span.line, span.col, message,
-                                     length=span.length))
+        self.diags.append(Diagnostic.at(self.path, span, message))
 
     def new_uid(self) -> int:
         self.uid += 1

@@ -81,7 +81,7 @@ class _Lowerer:
         for s in self.c.states.values():
             self.p.states.append(self.state_decl(s))
         entry = self.c.entry
-        self.span = entry.span.ir()
+        self.span = entry.span
         self.stmts(entry.body.stmts)
         if not self.b.terminated:
             self.span = ir.Span(entry.body.span.end_line, max(1, entry.body.span.end_col - 1))
@@ -101,7 +101,7 @@ class _Lowerer:
             s.name, s.ir_kind, tuple(ir.StateField(n, w) for n, w in s.key_fields),
             tuple(ir.StateField(n, w) for n, w in s.value_fields), s.capacity,
             s.policy if s.ir_kind in ("hash", "lru_hash", "lpm") else None,
-            tuple(s.init), s.kind, params, s.decl.span.ir())
+            tuple(s.init), s.kind, params, s.decl.span)
 
     def emit(self, opcode: str, width: int | None, *args: str, dest: str | None = None,
              **attrs) -> str | None:
@@ -183,7 +183,7 @@ class _Lowerer:
 
     def stmt(self, s: A.Node) -> None:
         old = self.span
-        self.span = s.span.ir()
+        self.span = s.span
         getattr(self, "s_" + type(s).__name__)(s)
         self.span = old
 
@@ -283,7 +283,7 @@ class _Lowerer:
                 if not self.b.terminated:
                     pending.append(self.b.current)
                 break
-            self.span = arm.span.ir()
+            self.span = arm.span
             cond = None
             for p in pats:
                 c = self.pattern_cond(subj, w, p)
@@ -317,7 +317,7 @@ class _Lowerer:
         for i in range(lo, hi):
             if self.b.terminated:
                 return
-            self.span = s.span.ir()
+            self.span = s.span
             self.env[sym.uid] = [self.const(i, 32)]
             self.stmts(s.body.stmts)
 
@@ -512,7 +512,7 @@ class _Lowerer:
     def lower_group(self, group: list[A.Assign]) -> None:
         """One lookup for ``s[k].f op= e`` statements sharing a key (see module docstring)."""
         old = self.span
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         index, _ = self.state_target(group[0].target)
         info: StateInfo = self.c.syms[id(index.obj)].info
         leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
@@ -520,7 +520,7 @@ class _Lowerer:
         # right-hand sides (pure), evaluated once, in statement order
         changes = []
         for s in group:
-            self.span = s.span.ir()
+            self.span = s.span
             _idx, path = self.state_target(s.target)
             off, n, fty = self.leaf_range(info.value_ty, path)
             op = s.op[:-1] if s.op != "=" else None
@@ -531,7 +531,7 @@ class _Lowerer:
             else:
                 vals = self.value_as(s.value, fty)
             changes.append((s, off, n, op, vals))
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
                         state=info.name)
         is_array = info.kind in ("array", "percpu_array")
@@ -546,7 +546,7 @@ class _Lowerer:
         cur: dict[int, str] = {}
         where: dict[int, ir.Span] = {}
         for s, off, n, op, vals in changes:
-            self.span = s.span.ir()
+            self.span = s.span
             for j in range(n):
                 leaf = off + j
                 where[leaf] = self.span
@@ -568,10 +568,10 @@ class _Lowerer:
         pending = [self.b.current]
         # absent: insert a zero value with the changes applied
         self.b.set_block(ins)
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         new: dict[int, str] = {}
         for s, off, n, op, vals in changes:
-            self.span = s.span.ir()
+            self.span = s.span
             for j in range(n):
                 leaf = off + j
                 if op is None:
@@ -582,7 +582,7 @@ class _Lowerer:
                 else:
                     base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
                     new[leaf] = self.apply(op, base, vals[j])
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         out = []
         for leaf, lt in enumerate(leaf_tys):
             r = new.get(leaf) or self.const(0, lt.width)
@@ -602,7 +602,7 @@ class _Lowerer:
         return self.emit(_BINOP[op], w, a, self.resize(b, w))
 
     def countmin_add(self, info: StateInfo, e: A.Call) -> None:
-        self.span = e.span.ir()
+        self.span = e.span
         key = self.value(e.args[0])
         n = self.value_as(e.args[1], T.U32)[0]
         for row, idx in enumerate(self.countmin_slots(info, key)):
@@ -627,7 +627,7 @@ class _Lowerer:
     def branch(self, e: A.Node, t: ir.Block, f: ir.Block) -> None:
         """Branch to ``t`` when bool ``e`` holds, else ``f`` (short-circuit)."""
         old = self.span
-        self.span = e.span.ir()
+        self.span = e.span
         if isinstance(e, A.Unary) and e.op == "!":
             self.branch(e.operand, f, t)
         elif isinstance(e, A.Binary) and e.op in ("&&", "||") and not (
@@ -670,7 +670,7 @@ class _Lowerer:
     def value(self, e: A.Node) -> list[str]:
         """Registers holding the value of ``e`` (one per leaf of its type)."""
         old = self.span
-        self.span = e.span.ir()
+        self.span = e.span
         try:
             return self._value(e)
         finally:
@@ -899,7 +899,7 @@ class _Lowerer:
                 self.env.pop(uid, None)
             else:
                 self.env[uid] = regs
-        self.span = e.span.ir()
+        self.span = e.span
         if frame.used:
             self.b.set_block(frame.exit)
         # else every path ended the packet: what follows is unreachable (pruned in run())

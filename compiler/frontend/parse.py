@@ -142,8 +142,7 @@ def parse_source(text: str, path: str = "<input>") -> tuple[A.Module | None, lis
     try:
         module = _Builder().module(tree)
     except _Bad as bad:
-        return None, [Diagnostic(path, bad.span.line, bad.span.col, bad.message,
-                                 length=bad.span.length)]
+        return None, [Diagnostic.at(path, bad.span, bad.message)]
     return module, diags
 
 
