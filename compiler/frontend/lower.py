@@ -25,15 +25,14 @@ from __future__ import annotations
 from cora.compiler.frontend import ast as A
 from cora.compiler import ir
 from cora.compiler.frontend import types as T
-from cora.compiler.frontend.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
-                                 FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
+from cora.compiler.frontend.check import (BINARY_OPCODE, CMP_OPS, SHIFT_OPS, BuiltinSym,
+                                          Checked, ConstSym, FnSym, HeaderSym, LocalSym,
+                                          StateInfo, StateSym, node_key)
 from cora.compiler.ir.headers import FLOW_FIELDS
 from cora.errors import InternalError
 
 U1 = ir.IntType(1)
 U32 = ir.IntType(32)
-_BINOP = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and", "|": "or",
-          "^": "xor", "<<": "shl", ">>": "shr"}
 _CMPOP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
@@ -135,7 +134,7 @@ class _Lowerer:
 
     def ty(self, e: A.Node) -> T.Ty:
         try:
-            return self.c.types[id(e)]
+            return self.c.types[node_key(e)]
         except KeyError:
             raise LoweringError(f"no type for {type(e).__name__} at {e.span.line}:{e.span.col}")
 
@@ -191,7 +190,7 @@ class _Lowerer:
         self.stmts(s.stmts)
 
     def s_Let(self, s: A.Let) -> None:
-        sym: LocalSym = self.c.syms[id(s)]
+        sym: LocalSym = self.c.syms[node_key(s)]
         vals = self.value_as(s.value, sym.ty)
         regs = self.new_regs(sym.ty, s.name + "_")
         for d, v in zip(regs, vals):
@@ -201,7 +200,7 @@ class _Lowerer:
     def s_ExprStmt(self, s: A.ExprStmt) -> None:
         e = s.expr
         if isinstance(e, A.Call) and isinstance(e.func, A.Field):
-            info = self.c.syms[id(e.func.obj)].info
+            info = self.c.syms[node_key(e.func.obj)].info
             if e.func.name == "add":
                 self.countmin_add(info, e)
                 return
@@ -250,7 +249,7 @@ class _Lowerer:
         if isinstance(e, A.Unary) and e.op == "!":
             return self.cond_facts(e.operand, not holds)
         if isinstance(e, A.Field) and e.name == "valid" and \
-                isinstance(self.c.syms.get(id(e.obj)), HeaderSym):
+                isinstance(self.c.syms.get(node_key(e.obj)), HeaderSym):
             return frozenset({("valid" if holds else "invalid", e.obj.id)})
         if isinstance(e, A.Binary) and e.op in ("&&", "||"):
             if (e.op == "&&") == holds:  # a conjunction of facts
@@ -277,7 +276,7 @@ class _Lowerer:
         before = self.facts
         for arm in s.arms:
             self.facts = before
-            pats = [self.c.patterns.get(id(p)) for p in arm.patterns]
+            pats = [self.c.patterns.get(node_key(p)) for p in arm.patterns]
             if any(p is not None and p[0] == "wild" for p in pats):
                 self.stmts(arm.body.stmts)
                 if not self.b.terminated:
@@ -312,8 +311,8 @@ class _Lowerer:
         return self.emit("eq", 1, masked, self.const(p[1], w))
 
     def s_For(self, s: A.For) -> None:
-        lo, hi = self.c.loops[id(s)]
-        sym: LocalSym = self.c.syms[id(s)]
+        lo, hi = self.c.loops[node_key(s)]
+        sym: LocalSym = self.c.syms[node_key(s)]
         for i in range(lo, hi):
             if self.b.terminated:
                 return
@@ -322,7 +321,7 @@ class _Lowerer:
             self.stmts(s.body.stmts)
 
     def s_Delete(self, s: A.Delete) -> None:
-        info = self.c.syms[id(s.target.obj)].info
+        info = self.c.syms[node_key(s.target.obj)].info
         keys = self.state_key(info, s.target.index)
         self.emit("map.delete", None, *keys, state=info.name)
 
@@ -338,7 +337,7 @@ class _Lowerer:
             return
         op = s.op[:-1] if s.op != "=" else None
         # header field
-        if isinstance(target, A.Field) and isinstance(self.c.syms.get(id(target.obj)),
+        if isinstance(target, A.Field) and isinstance(self.c.syms.get(node_key(target.obj)),
                                                       HeaderSym):
             h, f = target.obj.id, target.name
             fty = self.ty(target)
@@ -372,18 +371,18 @@ class _Lowerer:
             amount = self.value(value)[0]
             return self.shift(op, cur, amount, w)
         v = self.value_as(value, cty)[0]
-        return self.emit(_BINOP[op], w, cur, v)
+        return self.emit(BINARY_OPCODE[op], w, cur, v)
 
     def shift(self, op: str, a: str, b: str, w: int) -> str:
         wb = self.width(b)
         if wb <= w:
-            return self.emit(_BINOP[op], w, a, self.resize(b, w))
-        r = self.emit(_BINOP[op], wb, self.resize(a, wb), b)
+            return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
+        r = self.emit(BINARY_OPCODE[op], wb, self.resize(a, wb), b)
         return self.resize(r, w)
 
     def local_place(self, e: A.Node) -> tuple[list[str], T.Ty]:
         if isinstance(e, A.Name):
-            sym: LocalSym = self.c.syms[id(e)]
+            sym: LocalSym = self.c.syms[node_key(e)]
             return self.env[sym.uid], sym.ty
         if isinstance(e, A.Field):
             regs, base = self.local_place(e.obj)
@@ -398,7 +397,7 @@ class _Lowerer:
         while isinstance(e, A.Field):
             path.append(e.name)
             e = e.obj
-        if isinstance(e, A.Index) and isinstance(self.c.syms.get(id(e.obj)), StateSym):
+        if isinstance(e, A.Index) and isinstance(self.c.syms.get(node_key(e.obj)), StateSym):
             return e, path[::-1]
         return None
 
@@ -423,7 +422,7 @@ class _Lowerer:
         if isinstance(index, A.PrefixLit):
             return [self.const(index.addr, aw), self.const(index.plen, 32)]
         if isinstance(index, A.Name):
-            addr, plen = self.c.syms[id(index)].value
+            addr, plen = self.c.syms[node_key(index)].value
             return [self.const(addr, aw), self.const(plen, 32)]
         addr = self.value_as(index.left, info.key_ty)[0]
         plen = self.value_as(index.right, T.U32)[0]
@@ -446,9 +445,9 @@ class _Lowerer:
 
     def state_store(self, index: A.Index, s: A.Assign) -> None:
         """``s[k] = v`` (insert or replace)."""
-        info = self.c.syms[id(index.obj)].info
+        info = self.c.syms[node_key(index.obj)].info
         if info.kind == "lpm":
-            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(id(index))))
+            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(node_key(index))))
         else:
             keys = self.state_key(info, index.index)
         vals = self.to_state(info, self.value_as(s.value, info.value_ty))
@@ -488,13 +487,13 @@ class _Lowerer:
         if isinstance(e, A.Call):
             f = e.func
             if isinstance(f, A.Name) and f.id in ("now", "rand", "hash") and \
-                    not isinstance(self.c.syms.get(id(f)), FnSym):
+                    not isinstance(self.c.syms.get(node_key(f)), FnSym):
                 if same_each_time and f.id != "hash":
                     return False
                 return all(rec(a) for a in e.args)
             return False
         if isinstance(e, A.Binary):
-            if e.op == "in" and isinstance(self.c.syms.get(id(e.right)), StateSym):
+            if e.op == "in" and isinstance(self.c.syms.get(node_key(e.right)), StateSym):
                 return False
             return rec(e.left) and rec(e.right)
         if isinstance(e, A.Unary):
@@ -514,7 +513,7 @@ class _Lowerer:
         old = self.span
         self.span = group[0].span
         index, _ = self.state_target(group[0].target)
-        info: StateInfo = self.c.syms[id(index.obj)].info
+        info: StateInfo = self.c.syms[node_key(index.obj)].info
         leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
         keys = self.state_key(info, index.index)
         # right-hand sides (pure), evaluated once, in statement order
@@ -599,7 +598,7 @@ class _Lowerer:
         w = self.width(a)
         if op in SHIFT_OPS:
             return self.shift(op, a, b, w)
-        return self.emit(_BINOP[op], w, a, self.resize(b, w))
+        return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
 
     def countmin_add(self, info: StateInfo, e: A.Call) -> None:
         self.span = e.span
@@ -679,14 +678,14 @@ class _Lowerer:
     def _value(self, e: A.Node) -> list[str]:
         c = self.c
         ty = self.ty(e)
-        if id(e) in c.values:
-            return [self.const(c.values[id(e)], ty.width)]
+        if node_key(e) in c.values:
+            return [self.const(c.values[node_key(e)], ty.width)]
         if isinstance(e, (A.IntLit, A.Ip4Lit, A.MacLit)):
             return [self.const(e.value, ty.width)]
         if isinstance(e, A.BoolLit):
             return [self.const(int(e.value), 1)]
         if isinstance(e, A.Name):
-            sym = c.syms[id(e)]
+            sym = c.syms[node_key(e)]
             if isinstance(sym, LocalSym):
                 return list(self.env[sym.uid])
             if isinstance(sym, ConstSym):
@@ -725,7 +724,7 @@ class _Lowerer:
         raise LoweringError(f"cannot lower {type(e).__name__}")
 
     def e_field(self, e: A.Field) -> list[str]:
-        sym = self.c.syms.get(id(e.obj)) if isinstance(e.obj, A.Name) else None
+        sym = self.c.syms.get(node_key(e.obj)) if isinstance(e.obj, A.Name) else None
         if isinstance(sym, HeaderSym):
             if e.name == "valid":
                 if self.known_valid(sym.name) or ("invalid", sym.name) in self.facts:
@@ -742,7 +741,7 @@ class _Lowerer:
         return regs[off:off + T.width_sum(fty)]
 
     def state_read(self, index: A.Index, path: list[str]) -> list[str]:
-        info: StateInfo = self.c.syms[id(index.obj)].info
+        info: StateInfo = self.c.syms[node_key(index.obj)].info
         keys = self.state_key(info, index.index)
         ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
                         state=info.name)
@@ -807,7 +806,7 @@ class _Lowerer:
             self.b.set_block(join)
             return res
         if op == "in":
-            sym = self.c.syms.get(id(e.right)) if isinstance(e.right, A.Name) else None
+            sym = self.c.syms.get(node_key(e.right)) if isinstance(e.right, A.Name) else None
             if isinstance(sym, StateSym):
                 info = sym.info
                 keys = self.state_key(info, e.left)
@@ -836,7 +835,7 @@ class _Lowerer:
         if op in SHIFT_OPS:
             return self.shift(op, self.resize(a, ty.width), b, ty.width)
         w = ty.width
-        return self.emit(_BINOP[op], w, self.resize(a, w), self.resize(b, w))
+        return self.emit(BINARY_OPCODE[op], w, self.resize(a, w), self.resize(b, w))
 
     def mov_new(self, dst: str, src: str) -> None:
         if self.b.terminated:  # after a verdict: dead code, collected in a pruned block
@@ -846,7 +845,7 @@ class _Lowerer:
     def call(self, e: A.Call, stmt: bool = False) -> list[str]:
         f = e.func
         if isinstance(f, A.Field):
-            info: StateInfo = self.c.syms[id(f.obj)].info
+            info: StateInfo = self.c.syms[node_key(f.obj)].info
             key = self.value(e.args[0])
             best = None
             for idx in self.countmin_slots(info, key):
@@ -859,7 +858,7 @@ class _Lowerer:
                     less = self.emit("lt", 1, v, best)
                     best = self.emit("select", 32, less, v, best)
             return [best]
-        sym = self.c.syms.get(id(f))
+        sym = self.c.syms.get(node_key(f))
         if not isinstance(sym, FnSym):
             if f.id == "now":
                 return [self.emit("now", 64)]

@@ -156,13 +156,13 @@ def test_literal_takes_context_type_and_defaults_to_u32():
     c = checked(body("let a = 1; let b = 5000000000; let d: u8 = 7; let e = ipv4.ttl + 1;"))
     assert c.ok
     lets = c.entry.body.stmts
-    assert [c.syms[id(s)].ty for s in lets] == [T.U32, T.U64, T.U8, T.U8]
+    assert [c.sym_of(s).ty for s in lets] == [T.U32, T.U64, T.U8, T.U8]
 
 
 def test_binary_widens_to_the_wider_operand():
     c = checked(body("let a = ipv4.ttl + ipv4.id; let b = ipv4.id * pkt.len;"
                      " let s = ipv4.saddr + ipv4.daddr; let h = ipv4.ttl << 9;"))
-    assert [c.syms[id(s)].ty for s in c.entry.body.stmts] == [T.U16, T.U32, T.IP4, T.U8]
+    assert [c.sym_of(s).ty for s in c.entry.body.stmts] == [T.U16, T.U32, T.IP4, T.U8]
 
 
 @pytest.mark.parametrize("stmt,message", [

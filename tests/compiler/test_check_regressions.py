@@ -86,3 +86,37 @@ def test_error_before_an_unterminated_comment_is_reported_first():
     src = "on packet {\n    let = 1;\n    /* open\n}\n"
     diags = check_source(src, "x.nf")
     assert diags and diags[0].line == 2 and "comment" not in diags[0].message
+
+
+def _nodes(node, out):
+    from cora.compiler.frontend import ast as A
+    if isinstance(node, A.Node):
+        out.append(node)
+        for v in vars(node).values():
+            _nodes(v, out)
+    elif isinstance(node, tuple):
+        for x in node:
+            _nodes(x, out)
+    return out
+
+
+def test_node_keys_are_unique_in_every_nf():
+    """The checker's output is keyed by node_key: no two AST nodes of a parse may share one."""
+    from collections import Counter
+    from pathlib import Path
+
+    from cora.compiler.frontend.check import node_key
+    from cora.compiler.frontend.parse import parse_source
+
+    root = Path(__file__).resolve().parents[2]
+    files = sorted((root / "netfuncs").glob("*.nf")) + sorted((root / "tests/compiler/nf").glob("*.nf"))
+    assert files
+    for f in files:
+        module, diags = parse_source(f.read_text(), str(f))
+        if module is None:
+            continue
+        nodes = {id(n): n for n in _nodes(module, [])}.values()
+        counts = Counter(node_key(n) for n in nodes)
+        assert len(nodes) > 20
+        dupes = {k for k, n in counts.items() if n > 1}
+        assert not dupes, (f.name, sorted(dupes)[:5])
