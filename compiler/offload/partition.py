@@ -695,23 +695,52 @@ class Problem:
 
 # ------------------------------------------------------------------------------- CP-SAT
 
+_TierLoads = dict[tuple[int, int], list]  # (stage, tier) -> [(bytes, placement var)]
+_StageTerms = dict[int, list]              # stage -> linear terms
+
+
 class _Model:
     """The CP-SAT model of one :class:`Problem` (built with some constraint groups relaxed)."""
 
     def __init__(self, pb: Problem, rate_mpps: float | None, cores: float | None,
                  relax: frozenset = frozenset()):
+        """Build the model in named steps (the order of variables and constraints is the one
+        the model always had, so the solver sees the same model).
+
+        Args:
+            pb: the partition problem.
+            rate_mpps: target rate (Mpps) or None for the core-budget mode.
+            cores: host core budget, or None.
+            relax: constraint groups (:data:`CONSTRAINT_GROUPS`) left out (to explain
+                infeasibility).
+        """
         from ortools.sat.python import cp_model
         self.cp = cp_model
         self.pb, self.relax = pb, relax
-        m = self.m = cp_model.CpModel()
-        labels = pb.labels
-        cap = "capability" not in relax
+        self.m = cp_model.CpModel()
+        self.cap = "capability" not in relax
+        self._block_variables()
+        self._edge_variables()
+        tier_load, maps_on, entries_on = self._state_placement()
+        self._stage_limits(tier_load, maps_on, entries_on)
+        self._one_prng_stage()
+        self._throughput()
+        self._objective(rate_mpps, cores)
+
+    def _block_variables(self) -> None:
+        """Variables: ``x[label][stage]``, one stage per block (those it can run on)."""
+        pb, m, cap, labels = self.pb, self.m, self.cap, self.pb.labels
         # blocks
         self.x: dict[str, dict[int, Any]] = {}
         for lab in labels:
             allowed = [k for k in range(3) if not (cap and pb.block_can_run(lab, k))]
             self.x[lab] = {k: m.NewBoolVar(f"x_{lab}_{k}") for k in allowed}
             m.AddExactlyOne(self.x[lab].values())
+
+    def _edge_variables(self) -> None:
+        """Variables: ``z[edge][(a, c)]``, the stages of an edge's ends (monotone: a packet
+        only moves towards user space, and only where a crossing is allowed), tied to ``x``."""
+        pb, m, relax = self.pb, self.m, self.relax
         # edges: monotone flow linearisation
         self.z: dict[tuple, dict[tuple[int, int], Any]] = {}
         for e in pb.edges:
@@ -733,9 +762,16 @@ class _Model:
                 m.Add(sum(zz for (aa, _), zz in zs.items() if aa == a) == xv)
             for c, xv in self.x[v].items():
                 m.Add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
+
+    def _state_placement(self) -> tuple[_TierLoads, _StageTerms, _StageTerms]:
+        """State placement: ``y[state][(stage, tier)]``; a written state lives in one place
+        and every block touching it runs there; a read-only state may be replicated, and
+        ``w`` counts the tier accesses of its readers. Returns the per-tier byte loads and
+        the per-stage map and entry terms for :meth:`_stage_limits`."""
+        pb, m, cap, labels = self.pb, self.m, self.cap, self.pb.labels
         # states
         self.y: dict[str, dict[tuple[int, int], Any]] = {}
-        self.w: list[tuple[int, Any]] = []       # (units, var) of replicated tier accesses
+        self.w: list[tuple[int, int, Any]] = []  # (stage, units, var): replicated tier accesses
         tier_load: dict[tuple[int, int], list] = {}
         maps_on: dict[int, list] = {0: [], 1: [], 2: []}
         entries_on: dict[int, list] = {0: [], 1: [], 2: []}
@@ -781,6 +817,12 @@ class _Model:
                 tier_load.setdefault((k, t), []).append((pb.state_bytes[name], yv))
                 maps_on[k].append(yv)
                 entries_on[k].append(pb.states[name].capacity * yv)
+        return tier_load, maps_on, entries_on
+
+    def _stage_limits(self, tier_load: _TierLoads, maps_on: _StageTerms,
+                      entries_on: _StageTerms) -> None:
+        """Memory (tier bytes, map count, entries) and instruction limits of each stage."""
+        pb, m, relax, cap, labels = self.pb, self.m, self.relax, self.cap, self.pb.labels
         for (k, t), loads in tier_load.items():
             if k == NIC and "nic_memory" in relax:
                 continue
@@ -800,6 +842,10 @@ class _Model:
             if mi is not None and "instructions" not in relax:
                 m.Add(sum(pb.insns[lab] * self.x[lab][k] for lab in labels
                           if k in self.x[lab]) <= mi)
+
+    def _one_prng_stage(self) -> None:
+        """All blocks that use ``rand`` run on one stage (one PRNG state)."""
+        pb, m = self.pb, self.m
         # one stage for every block using rand (one PRNG state)
         if len(pb.rand_blocks) > 1:
             common = set.intersection(*(set(self.x[lab]) for lab in pb.rand_blocks))
@@ -808,6 +854,12 @@ class _Model:
             for lab in pb.rand_blocks:
                 for k, xv in self.x[lab].items():
                     m.Add(xv <= rs[k] if k in rs else xv == 0)
+
+    def _throughput(self) -> None:
+        """Throughput: per-packet cost units of each stage (``host_expr``, ``nic_expr``),
+        with ``hostrun`` (some block runs on the host) and ``a`` (a NIC verdict that leaves
+        a packet the host saw)."""
+        pb, m, labels = self.pb, self.m, self.pb.labels
         # per-packet terms
         self.hostrun = m.NewBoolVar("hostrun")
         for lab in labels:
@@ -854,6 +906,11 @@ class _Model:
             units[KERNEL].append(-pb.leave_units(lab) * av)
         self.host_expr = sum(units[KERNEL]) + sum(units[USER])
         self.nic_expr = sum(units[NIC])
+
+    def _objective(self, rate_mpps: float | None, cores: float | None) -> None:
+        """Objective: host cost at the target rate (``rate_mpps``), or the bottleneck
+        stage under a core budget (``cores``), with a tie-break below the cost."""
+        pb, m, relax = self.pb, self.m, self.relax
         # tie-break (lexicographically below the cost): fewer crossing edges, then fewer
         # blocks in user space; W exceeds any tie-break value, so cost stays the objective.
         tb = [zv for zs in self.z.values() for (a, c), zv in zs.items() if c > a]
