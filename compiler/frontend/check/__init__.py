@@ -31,7 +31,7 @@ from cora.compiler.frontend.check.symbols import (
     MAX_INLINE_DEPTH, MAX_LOOP_TRIPS, MAX_STATE_BYTES, MAX_UNROLLED_STMTS, SHIFT_OPS,
     STATE_WORDS, VERDICT_WORDS, BuiltinSym, ConstSym, FnInfo, FnSym, HeaderSym, LocalSym, Scope,
     StateInfo, StateSym, StateWord, Symbol, builtin_name)
-from cora.compiler.frontend.diagnostics import Diagnostic, sort_diagnostics
+from cora.compiler.frontend.diagnostics import sort_diagnostics
 from cora.compiler.ir.headers import BUILTIN_CONSTANTS
 
 __all__ = [
@@ -52,24 +52,6 @@ def check_module(module: A.Module, path: str) -> Checked:
 class Checker(DeclarationChecks, ConstantFolding, LimitChecks, StatementChecks,
               ExpressionChecks):
     """Checks one module: :meth:`run` walks it once and returns the :class:`Checked`."""
-
-    def __init__(self, module: A.Module, path: str):
-        self.m = module
-        self.path = path
-        self.out = Checked(module)
-        self.diags = self.out.diagnostics
-        self.top: dict[str, A.Node] = {}
-        self.fn: FnInfo | None = None       # function being checked (None in on packet)
-        self.calls: dict[str, list[tuple[str, A.Node]]] = {}  # caller -> [(callee, call)]
-        self.uid = 0
-
-    # ------------------------------------------------------------------ reporting
-    def err(self, span: A.Span, message: str) -> None:
-        self.diags.append(Diagnostic.at(self.path, span, message))
-
-    def new_uid(self) -> int:
-        self.uid += 1
-        return self.uid
 
     # ------------------------------------------------------------------ driver
     def run(self) -> Checked:

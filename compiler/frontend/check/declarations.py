@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (MAX_CAPACITY, MAX_COUNTMIN_DEPTH,
                                                   STATE_WORDS, ConstSym, FnInfo, LocalSym, Scope,
                                                   StateInfo, builtin_name)
 from cora.compiler.frontend.diagnostics import did_you_mean
 
-if TYPE_CHECKING:
-    from cora.compiler.frontend.check import Checker
 
-
-class DeclarationChecks:
+class DeclarationChecks(CheckerBase):
     """Checker methods for the top-level declarations (in source order)."""
 
-    def resolve_type(self: Checker, node: A.Node) -> T.Ty:
+    def resolve_type(self, node: A.Node) -> T.Ty:
         if isinstance(node, A.TupleType):
             elems = [self.resolve_type(e) for e in node.elems]
             if any(isinstance(e, T.ErrorTy) for e in elems):
@@ -28,6 +24,7 @@ class DeclarationChecks:
         if isinstance(node, A.IntArg):
             self.err(node.span, f"expected a type, found the number {node.value}")
             return T.ERROR
+        assert isinstance(node, A.TypeName)
         name = node.name
         if name in T.SCALARS:
             return T.SCALARS[name]
@@ -50,7 +47,7 @@ class DeclarationChecks:
         self.err(node.span, f"unknown type '{name}'" + (extra or did_you_mean(name, cands)))
         return T.ERROR
 
-    def struct_decl(self: Checker, d: A.StructDecl) -> None:
+    def struct_decl(self, d: A.StructDecl) -> None:
         fields, seen = [], set()
         ok = True
         for f in d.fields:
@@ -69,7 +66,7 @@ class DeclarationChecks:
         self.out.structs[d.name] = T.StructTy(d.name, tuple(fields)) if ok else \
             T.StructTy(d.name, tuple(fields))
 
-    def const_decl(self: Checker, d: A.ConstDecl) -> None:
+    def const_decl(self, d: A.ConstDecl) -> None:
         scope = Scope()
         if d.type is not None:
             ty = self.resolve_type(d.type)
@@ -114,7 +111,7 @@ class DeclarationChecks:
             value = 0
         self.out.consts[d.name] = ConstSym(d.name, ty, value, d.span.line)
 
-    def state_decl(self: Checker, d: A.StateDecl) -> None:
+    def state_decl(self, d: A.StateDecl) -> None:
         kind = d.kind
         if kind not in STATE_WORDS:
             hint = did_you_mean(kind, STATE_WORDS)
@@ -133,6 +130,7 @@ class DeclarationChecks:
         ok = True
         depth = width = 0
         key_ty: T.Ty | None
+        value_ty: T.Ty
         if kind == "countmin":
             vals = []
             for a, what in zip(d.args, ("depth D", "width W")):
@@ -226,9 +224,10 @@ class DeclarationChecks:
         else:
             if kind in ("array", "percpu_array"):
                 key_fields = [("index", 32)]
-            elif kind == "lpm":
+            elif kind == "lpm" and isinstance(key_ty, T.IntTy):
                 key_fields = [("addr", key_ty.width)]
             else:
+                assert key_ty is not None
                 key_fields = [(n or "key", T.state_width(t)) for n, t in T.leaves(key_ty)]
             value_fields = [(n or "value", T.state_width(t)) for n, t in T.leaves(value_ty)]
         info = StateInfo(d.name, kind, key_ty, value_ty, capacity,
@@ -238,7 +237,7 @@ class DeclarationChecks:
             info.init = self.state_init(d, info)
         self.out.states[d.name] = info
 
-    def targ_int(self: Checker, a: A.Node, what: str) -> int | None:
+    def targ_int(self, a: A.Node, what: str) -> int | None:
         if isinstance(a, A.IntArg):
             return a.value
         if isinstance(a, A.TypeName):
@@ -251,8 +250,12 @@ class DeclarationChecks:
         self.err(a.span, f"{what} must be a constant integer")
         return None
 
-    def state_init(self: Checker, d: A.StateDecl, info: StateInfo):
-        entries = []
+    def state_init(self, d: A.StateDecl,
+                   info: StateInfo) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """The checked initial entries of state ``d`` as (key ints, value ints)."""
+        entries: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
+        if d.init is None:
+            return entries
         if info.kind == "countmin":
             self.err(d.span, "a countmin sketch has no initial entries")
             return []
@@ -263,7 +266,9 @@ class DeclarationChecks:
         scope = Scope()
         seen = set()
         for entry in d.init:
-            key = None
+            key: tuple[int, ...] | None = None
+            v: int | None
+            leaves: list[int] | None
             if info.kind == "lpm":
                 k = entry.key
                 if isinstance(k, A.PrefixLit):
@@ -271,15 +276,17 @@ class DeclarationChecks:
                     key = (k.addr, k.plen)
                 elif isinstance(k, A.Name) and isinstance(self.out.consts.get(k.id), ConstSym) \
                         and self.out.consts[k.id].ty == T.PREFIX:
-                    key = self.out.consts[k.id].value
+                    key = self.out.consts[k.id].prefix
                 else:
-                    got = self.want(k, info.key_ty, scope)
+                    got = self.want(k, info.key_type, scope)
                     if not T.is_error(got):
                         v = self.const_int(k)
                         if v is None:
                             self.err(k.span, "initial keys must be constants")
                         else:
-                            key = (v, info.key_ty.width)
+                            kt = info.key_type
+                            assert isinstance(kt, T.IntTy)  # lpm keys are ip4/ip6
+                            key = (v, kt.width)
             elif info.kind in ("array", "percpu_array"):
                 v = self.const_expr_int(entry.key, "an array index", T.U32)
                 if v is not None:
@@ -289,21 +296,21 @@ class DeclarationChecks:
                     else:
                         key = (v,)
             else:
-                got = self.want(entry.key, info.key_ty, scope)
+                got = self.want(entry.key, info.key_type, scope)
                 if not T.is_error(got):
-                    v = self.const_leaves(entry.key)
-                    if v is None:
+                    leaves = self.const_leaves(entry.key)
+                    if leaves is None:
                         self.err(entry.key.span, "initial keys must be constants")
                     else:
-                        key = tuple(v)
+                        key = tuple(leaves)
             got = self.want(entry.value, info.value_ty, scope)
-            value = None
+            value: tuple[int, ...] | None = None
             if not T.is_error(got):
-                v = self.const_leaves(entry.value)
-                if v is None:
+                leaves = self.const_leaves(entry.value)
+                if leaves is None:
                     self.err(entry.value.span, "initial values must be constants")
                 else:
-                    value = tuple(v)
+                    value = tuple(leaves)
             if key is not None and value is not None:
                 if key in seen:
                     self.err(entry.key.span, "this key appears twice in the initial entries")
@@ -312,8 +319,9 @@ class DeclarationChecks:
                 entries.append((key, value))
         return entries
 
-    def fn_signature(self: Checker, f: A.FnDecl) -> None:
-        params, seen = [], set()
+    def fn_signature(self, f: A.FnDecl) -> None:
+        params: list[tuple[str, T.Ty, int]] = []
+        seen = set()
         for p in f.params:
             if p.name in seen:
                 # it still counts for the arity, so calls get no second, false error
@@ -332,7 +340,7 @@ class DeclarationChecks:
         ret = self.resolve_type(f.ret) if f.ret is not None else T.VOID
         self.out.fns[f.name] = FnInfo(f.name, params, ret, f)
 
-    def fn_body(self: Checker, info: FnInfo) -> None:
+    def fn_body(self, info: FnInfo) -> None:
         self.fn = info
         scope = Scope()
         for name, pt, uid in info.params:

@@ -3,10 +3,9 @@ casts, struct and tuple literals."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (ARITH_OPS, BUILTIN_FUNCS, BUILTIN_VALUES,
                                                   CMP_OPS, SHIFT_OPS, VERDICT_WORDS, BuiltinSym,
@@ -15,14 +14,11 @@ from cora.compiler.frontend.check.symbols import (ARITH_OPS, BUILTIN_FUNCS, BUIL
 from cora.compiler.frontend.diagnostics import did_you_mean
 from cora.compiler.ir.headers import HEADERS
 
-if TYPE_CHECKING:
-    from cora.compiler.frontend.check import Checker
 
-
-class ExpressionChecks:
+class ExpressionChecks(CheckerBase):
     """Checker methods that resolve names and type expressions."""
 
-    def state_ref(self: Checker, obj: A.Node, scope: Scope) -> StateInfo | None:
+    def state_ref(self, obj: A.Node, scope: Scope) -> StateInfo | None:
         """The state ``obj`` names (a name no local shadows), recorded as its symbol; else
         None. The one place indexing, ``delete``, methods and ``in`` resolve a state."""
         if not isinstance(obj, A.Name) or scope.lookup(obj.id) is not None:
@@ -33,7 +29,7 @@ class ExpressionChecks:
         self.out.syms[node_key(obj)] = StateSym(info)
         return info
 
-    def global_sym(self: Checker, name: str, scope: Scope):
+    def global_sym(self, name: str, scope: Scope):
         if name in self.out.consts:
             return self.out.consts[name]
         if name in self.out.states:
@@ -46,7 +42,7 @@ class ExpressionChecks:
             return FnSym(self.out.fns[name])
         return None
 
-    def undefined(self: Checker, e: A.Name, scope: Scope, what: str = "name") -> None:
+    def undefined(self, e: A.Name, scope: Scope, what: str = "name") -> None:
         decl = self.top.get(e.id)
         if isinstance(decl, A.ConstDecl):
             self.err(e.span, f"the constant '{e.id}' is used before its declaration at line "
@@ -66,7 +62,7 @@ class ExpressionChecks:
             list(HEADERS) + list(BUILTIN_VALUES) + list(BUILTIN_FUNCS) + list(self.out.fns)
         self.err(e.span, f"undefined {what} '{e.id}'" + did_you_mean(e.id, cands))
 
-    def no_member(self: Checker, e: A.Field, base: T.Ty) -> None:
+    def no_member(self, e: A.Field, base: T.Ty) -> None:
         if isinstance(base, T.StructTy):
             self.err(e.name_span, f"{base} has no field '{e.name}'"
                      + did_you_mean(e.name, [n for n, _ in base.fields]))
@@ -79,7 +75,7 @@ class ExpressionChecks:
         else:
             self.err(e.name_span, f"{base} has no fields; '.{e.name}' does not apply")
 
-    def want(self: Checker, e: A.Node, ty: T.Ty, scope: Scope) -> T.Ty:
+    def want(self, e: A.Node, ty: T.Ty, scope: Scope) -> T.Ty:
         """Check ``e`` where a value of ``ty`` is needed; reports a mismatch."""
         got = self.value_expr(e, ty, scope)
         if T.is_error(got, ty):
@@ -97,7 +93,7 @@ class ExpressionChecks:
             return T.ERROR
         return ty
 
-    def value_expr(self: Checker, e: A.Node, expected: T.Ty | None, scope: Scope) -> T.Ty:
+    def value_expr(self, e: A.Node, expected: T.Ty | None, scope: Scope) -> T.Ty:
         """Like :meth:`expr` but the result must be a value (not a prefix or nothing)."""
         t = self.expr(e, expected, scope)
         if isinstance(t, T.PrefixTy):
@@ -109,12 +105,12 @@ class ExpressionChecks:
             return T.ERROR
         return t
 
-    def expr(self: Checker, e: A.Node, expected: T.Ty | None, scope: Scope, stmt: bool = False) -> T.Ty:
+    def expr(self, e: A.Node, expected: T.Ty | None, scope: Scope, stmt: bool = False) -> T.Ty:
         t = self._expr(e, expected, scope, stmt)
         self.out.types[node_key(e)] = t
         return t
 
-    def _expr(self: Checker, e, expected, scope, stmt=False) -> T.Ty:
+    def _expr(self, e, expected, scope, stmt=False) -> T.Ty:
         if self.untyped(e, scope):
             return self.literal(e, expected, scope)
         if isinstance(e, A.BoolLit):
@@ -154,7 +150,7 @@ class ExpressionChecks:
         self.err(e.span, "unsupported expression")
         return T.ERROR
 
-    def e_name(self: Checker, e: A.Name, scope: Scope) -> T.Ty:
+    def e_name(self, e: A.Name, scope: Scope) -> T.Ty:
         loc = scope.lookup(e.id)
         if loc is not None:
             self.out.syms[node_key(e)] = loc
@@ -188,7 +184,7 @@ class ExpressionChecks:
             return T.ERROR
         return T.ERROR
 
-    def e_field(self: Checker, e: A.Field, scope: Scope) -> T.Ty:
+    def e_field(self, e: A.Field, scope: Scope) -> T.Ty:
         root = e.obj
         if isinstance(root, A.Name) and scope.lookup(root.id) is None:
             sym = self.global_sym(root.id, scope)
@@ -225,7 +221,7 @@ class ExpressionChecks:
             return T.ERROR
         return m[0]
 
-    def e_index(self: Checker, e: A.Index, scope: Scope) -> T.Ty:
+    def e_index(self, e: A.Index, scope: Scope) -> T.Ty:
         info = self.state_ref(e.obj, scope)
         if info is None:
             t = self.expr(e.obj, None, scope)
@@ -240,13 +236,13 @@ class ExpressionChecks:
             self.err(e.index.span, f"'{info.name}[addr/len]' only inserts a prefix (with '='); "
                                    f"a lookup takes an address: {info.name}[addr]")
             return T.ERROR
-        self.want(e.index, info.key_ty, scope)
+        self.want(e.index, info.key_type, scope)
         return info.value_ty
 
-    def e_call(self: Checker, e: A.Call, scope: Scope, stmt: bool) -> T.Ty:
+    def e_call(self, e: A.Call, scope: Scope, stmt: bool) -> T.Ty:
         f = e.func
         info = self.state_ref(f.obj, scope) if isinstance(f, A.Field) else None
-        if info is not None:
+        if info is not None and isinstance(f, A.Field):
             if info.kind != "countmin":
                 self.err(f.name_span, f"{info.kind} '{info.name}' has no methods; use "
                                       f"{info.name}[key]")
@@ -322,7 +318,7 @@ class ExpressionChecks:
             self.want(a, pt, scope)
         return fn.ret
 
-    def e_unary(self: Checker, e: A.Unary, expected, scope) -> T.Ty:
+    def e_unary(self, e: A.Unary, expected, scope) -> T.Ty:
         if e.op == "!":
             t = self.expr(e.operand, T.BOOL, scope)
             if T.is_error(t):
@@ -341,7 +337,7 @@ class ExpressionChecks:
             return T.ERROR
         return t
 
-    def e_cast(self: Checker, e: A.Cast, scope) -> T.Ty:
+    def e_cast(self, e: A.Cast, scope) -> T.Ty:
         target = self.resolve_type(e.type)
         if T.is_error(target):
             self.expr(e.expr, None, scope)
@@ -364,7 +360,7 @@ class ExpressionChecks:
         self.err(e.span, f"cannot convert {src} to {target}")
         return T.ERROR
 
-    def e_struct(self: Checker, e: A.StructLit, scope) -> T.Ty:
+    def e_struct(self, e: A.StructLit, scope) -> T.Ty:
         st = T.FLOW if e.name == "Flow" else self.out.structs.get(e.name)
         if st is None:
             self.err(e.span, f"unknown struct '{e.name}'" + did_you_mean(
@@ -396,7 +392,7 @@ class ExpressionChecks:
             ok = False
         return st if ok else T.ERROR
 
-    def e_binary(self: Checker, e: A.Binary, expected, scope) -> T.Ty:
+    def e_binary(self, e: A.Binary, expected, scope) -> T.Ty:
         op = e.op
         if op in ("&&", "||"):
             a = self.expr(e.left, T.BOOL, scope)
@@ -426,7 +422,7 @@ class ExpressionChecks:
                                 else None, scope)
         else:
             a = self.value_expr(e.left, hint, scope)
-            ctx = hint
+            ctx: T.Ty | None = hint
             if ru and isinstance(a, T.IntTy) and a.is_numeric:
                 ctx = a
             elif op in ("==", "!=") and T.elem_types(a) is not None:
@@ -452,7 +448,7 @@ class ExpressionChecks:
             return a
         if op in ("&", "|", "^") and a == T.BOOL and b == T.BOOL:
             return T.BOOL
-        if not numeric:
+        if not numeric or not isinstance(a, T.IntTy) or not isinstance(b, T.IntTy):
             extra = ""
             if T.BOOL in (a, b):
                 extra = " (booleans take '&&' and '||'; 'b as u32' makes 0/1)"
@@ -463,7 +459,7 @@ class ExpressionChecks:
             return T.IP4
         return T.IntTy(w)
 
-    def comparable(self: Checker, a: T.Ty, b: T.Ty) -> bool:
+    def comparable(self, a: T.Ty, b: T.Ty) -> bool:
         """Whether ``a == b`` is allowed: numeric scalars, equal scalar kinds, or tuples and
         structs whose fields compare pairwise."""
         if isinstance(a, T.IntTy) and isinstance(b, T.IntTy):
@@ -472,7 +468,7 @@ class ExpressionChecks:
         return ea is not None and eb is not None and len(ea) == len(eb) and \
             all(self.comparable(x, y) for x, y in zip(ea, eb))
 
-    def e_in(self: Checker, e: A.Binary, scope) -> T.Ty:
+    def e_in(self, e: A.Binary, scope) -> T.Ty:
         r = e.right
         if isinstance(r, A.Name) and scope.lookup(r.id) is None:
             sym = self.global_sym(r.id, scope)
@@ -484,7 +480,7 @@ class ExpressionChecks:
                     self.err(e.span, f"'in' does not apply to the countmin sketch "
                                      f"'{info.name}'; use {info.name}.estimate(key) > 0")
                     return T.ERROR
-                t = self.want(e.left, info.key_ty, scope)
+                t = self.want(e.left, info.key_type, scope)
                 return T.ERROR if T.is_error(t) else T.BOOL
             if isinstance(sym, ConstSym) and sym.ty == T.PREFIX:
                 self.out.syms[node_key(r)] = sym
@@ -500,7 +496,7 @@ class ExpressionChecks:
         self.expr(e.left, None, scope)
         return T.ERROR
 
-    def prefix_left(self: Checker, e: A.Binary, scope) -> T.Ty:
+    def prefix_left(self, e: A.Binary, scope) -> T.Ty:
         t = self.value_expr(e.left, T.IP4, scope)
         if T.is_error(t):
             return T.ERROR

@@ -6,16 +6,12 @@ by zero, over-wide shifts), so a value folded here is the value the program comp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import ARITH_OPS, CMP_OPS, SHIFT_OPS, ConstSym, Scope
 from cora.compiler.ir import semantics as sem
-
-if TYPE_CHECKING:
-    from cora.compiler.frontend.check import Checker
 
 #: language operator -> IR binary opcode (the lowering emits the same opcode)
 BINARY_OPCODE = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and",
@@ -32,10 +28,10 @@ def fold_binary(op: str, a: int, b: int, width: int) -> int:
     return _FOLD[BINARY_OPCODE[op]](a, b, width)
 
 
-class ConstantFolding:
+class ConstantFolding(CheckerBase):
     """Checker methods that find and compute compile-time integer values."""
 
-    def untyped(self: Checker, e: A.Node, scope: Scope) -> bool:
+    def untyped(self, e: A.Node, scope: Scope) -> bool:
         """Integer literal arithmetic whose type comes from context."""
         if isinstance(e, A.IntLit):
             return True
@@ -51,23 +47,24 @@ class ConstantFolding:
                 self.untyped(e.right, scope)
         return False
 
-    def fold_untyped(self: Checker, e: A.Node, ty: T.IntTy | None) -> int:
+    def fold_untyped(self, e: A.Node, ty: T.IntTy | None) -> int:
         """Value of an untyped expression; ``ty`` None = exact (for untyped constants)."""
         if isinstance(e, A.IntLit):
             return e.value
         if isinstance(e, A.Name):
-            return self.out.consts[e.id].value
+            return self.out.consts[e.id].int_value
         width = ty.width if ty is not None else 64
         if isinstance(e, A.Unary):
             v = self.fold_untyped(e.operand, ty)
             return (-v if e.op == "-" else ~v) & sem.mask(width)
+        assert isinstance(e, A.Binary)  # untyped() admits only these
         a, b = self.fold_untyped(e.left, ty), self.fold_untyped(e.right, ty)
         if ty is None and e.op in ("+", "*", "<<") :
             r = a + b if e.op == "+" else a * b if e.op == "*" else (a << b if b < 64 else 0)
             return r if r < (1 << 64) else r & sem.mask(64)
         return fold_binary(e.op, a & sem.mask(width), b & sem.mask(width), width)
 
-    def const_int(self: Checker, e: A.Node) -> int | None:
+    def const_int(self, e: A.Node) -> int | None:
         """Compile-time value of a checked scalar expression, or None if not constant."""
         info = self.out
         if node_key(e) in info.values:
@@ -115,7 +112,7 @@ class ConstantFolding:
                 return fold_binary(e.op, a, b, w)
         return None
 
-    def const_leaves(self: Checker, e: A.Node) -> list[int] | None:
+    def const_leaves(self, e: A.Node) -> list[int] | None:
         """Flattened constant value of a checked expression of any value type, or None."""
         if isinstance(e, A.TupleLit):
             out = []
@@ -139,10 +136,10 @@ class ConstantFolding:
                     return None
                 out += v
             return out
-        v = self.const_int(e)
-        return None if v is None else [v]
+        one = self.const_int(e)
+        return None if one is None else [one]
 
-    def const_expr_int(self: Checker, e: A.Node, what: str, ty: T.IntTy = T.U64) -> int | None:
+    def const_expr_int(self, e: A.Node, what: str, ty: T.IntTy = T.U64) -> int | None:
         """Check ``e`` as a compile-time integer for ``what``; reports and returns None if not."""
         got = self.want(e, ty, Scope())
         if T.is_error(got):
@@ -152,7 +149,7 @@ class ConstantFolding:
             self.err(e.span, f"{what} must be a constant (a literal or a 'const')")
         return v
 
-    def literal(self: Checker, e: A.Node, expected, scope) -> T.Ty:
+    def literal(self, e: A.Node, expected, scope) -> T.Ty:
         exact = self.fold_untyped(e, None) if not self.has_wrap(e) else None
         if isinstance(expected, T.IntTy) and expected.is_numeric:
             ty = expected
@@ -165,11 +162,11 @@ class ConstantFolding:
         self.out.values[node_key(e)] = self.fold_untyped(e, ty) & sem.mask(ty.width)
         return ty
 
-    def has_wrap(self: Checker, e) -> bool:
+    def has_wrap(self, e) -> bool:
         return isinstance(e, A.Unary) or (isinstance(e, A.Binary) and
                                            (self.has_wrap(e.left) or self.has_wrap(e.right)))
 
-    def check_lits(self: Checker, e, ty: T.IntTy) -> bool:
+    def check_lits(self, e, ty: T.IntTy) -> bool:
         if isinstance(e, A.IntLit):
             if e.value >= (1 << ty.width):
                 self.err(e.span, f"the literal {e.value} does not fit in {ty} "
@@ -178,7 +175,7 @@ class ConstantFolding:
             return True
         if isinstance(e, A.Name):
             self.out.syms[node_key(e)] = self.out.consts[e.id]
-            v = self.out.consts[e.id].value
+            v = self.out.consts[e.id].int_value
             if v >= (1 << ty.width):
                 self.err(e.span, f"the constant {e.id} = {v} does not fit in {ty}")
                 return False

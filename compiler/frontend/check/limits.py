@@ -3,21 +3,17 @@ depth, and a bounded program size after unrolling and inlining (the kernel verif
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import MAX_INLINE_DEPTH, MAX_UNROLLED_STMTS, FnSym
 
-if TYPE_CHECKING:
-    from cora.compiler.frontend.check import Checker
 
-
-class LimitChecks:
+class LimitChecks(CheckerBase):
     """Checker methods for the limits that need the whole program."""
 
-    def always_ends(self: Checker, node) -> bool:
+    def always_ends(self, node) -> bool:
         """Whether every path through ``node`` ends in return or a verdict."""
         if isinstance(node, A.Block):
             return any(self.always_ends(s) for s in node.stmts)
@@ -31,7 +27,7 @@ class LimitChecks:
             return has_wild and all(self.always_ends(a.body) for a in node.arms)
         return False
 
-    def stmt_cost(self: Checker, node, memo: dict) -> int:
+    def stmt_cost(self, node, memo: dict) -> int:
         """Statements ``node`` becomes after unrolling loops and inlining calls."""
         if isinstance(node, A.Block):
             return sum(self.stmt_cost(s, memo) for s in node.stmts)
@@ -45,7 +41,7 @@ class LimitChecks:
             return 1 + sum(self.stmt_cost(a.body, memo) for a in node.arms)
         return 1 + self.calls_cost(node, memo)
 
-    def calls_cost(self: Checker, node, memo: dict) -> int:
+    def calls_cost(self, node, memo: dict) -> int:
         """Inlined statements of the user functions called inside expression/statement ``node``."""
         total = 0
         stack = [node]
@@ -66,13 +62,13 @@ class LimitChecks:
                         stack.extend(x for x in v if isinstance(x, A.Node))
         return total
 
-    def check_unrolled_size(self: Checker, entry: A.OnDecl) -> None:
+    def check_unrolled_size(self, entry: A.OnDecl) -> None:
         memo: dict = {}
         total = self.stmt_cost(entry.body, memo)
         if total <= MAX_UNROLLED_STMTS:
             return
         node = entry.body  # point at the loop that makes it big
-        where = entry
+        where: A.Node = entry
         while True:
             kids = [s for s in getattr(node, "stmts", ())] if isinstance(node, A.Block) else \
                 [node.body] if isinstance(node, A.For) else \
@@ -87,16 +83,16 @@ class LimitChecks:
             if not isinstance(node, (A.Block, A.If, A.Match)):
                 break  # no loop to blame: point at 'on packet'
         if where is entry:
-            where = A.Span(entry.span.line, entry.span.col, entry.event_span.end_line,
-                           entry.event_span.end_col)
+            span = A.Span(entry.span.line, entry.span.col, entry.event_span.end_line,
+                          entry.event_span.end_col)
         else:
-            where = where.span
-        self.err(where, f"after unrolling loops and inlining functions this program has "
+            span = where.span
+        self.err(span, f"after unrolling loops and inlining functions this program has "
                         f"about {total:,} statements; at most {MAX_UNROLLED_STMTS:,} are allowed "
                         f"(the kernel verifier's budget): lower loop bounds or shorten the "
                         f"program")
 
-    def check_recursion(self: Checker) -> None:
+    def check_recursion(self) -> None:
         graph = self.calls
         reported = set()
         for start in list(graph):

@@ -3,10 +3,9 @@ assignment (with the places an assignment can write)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (MAX_LOOP_TRIPS, SHIFT_OPS, BuiltinSym,
                                                   ConstSym, FnSym, HeaderSym, LocalSym, Scope,
@@ -14,26 +13,23 @@ from cora.compiler.frontend.check.symbols import (MAX_LOOP_TRIPS, SHIFT_OPS, Bui
 from cora.compiler.frontend.diagnostics import did_you_mean
 from cora.compiler.ir.headers import HEADERS
 
-if TYPE_CHECKING:
-    from cora.compiler.frontend.check import Checker
 
-
-class StatementChecks:
+class StatementChecks(CheckerBase):
     """Checker methods for statements and assignment targets."""
 
-    def block(self: Checker, b: A.Block, parent: Scope) -> None:
+    def block(self, b: A.Block, parent: Scope) -> None:
         scope = Scope(parent)
         for s in b.stmts:
             self.stmt(s, scope)
 
-    def stmt(self: Checker, s: A.Node, scope: Scope) -> None:
+    def stmt(self, s: A.Node, scope: Scope) -> None:
         meth = getattr(self, "s_" + type(s).__name__)
         meth(s, scope)
 
-    def s_Block(self: Checker, s: A.Block, scope: Scope) -> None:
+    def s_Block(self, s: A.Block, scope: Scope) -> None:
         self.block(s, scope)
 
-    def s_Let(self: Checker, s: A.Let, scope: Scope) -> None:
+    def s_Let(self, s: A.Let, scope: Scope) -> None:
         if s.type is not None:
             ty = self.resolve_type(s.type)
             if isinstance(ty, T.PrefixTy):
@@ -47,7 +43,7 @@ class StatementChecks:
         scope.names[s.name] = LocalSym(s.name, ty, True, self.new_uid())
         self.out.syms[node_key(s)] = scope.names[s.name]
 
-    def s_ExprStmt(self: Checker, s: A.ExprStmt, scope: Scope) -> None:
+    def s_ExprStmt(self, s: A.ExprStmt, scope: Scope) -> None:
         e = s.expr
         if not isinstance(e, A.Call):
             self.expr(e, None, scope)
@@ -56,21 +52,21 @@ class StatementChecks:
             return
         self.expr(e, None, scope, stmt=True)
 
-    def s_If(self: Checker, s: A.If, scope: Scope) -> None:
+    def s_If(self, s: A.If, scope: Scope) -> None:
         self.cond(s.cond, scope)
         self.block(s.then, scope)
         if isinstance(s.els, A.If):
             self.s_If(s.els, scope)
-        elif s.els is not None:
+        elif isinstance(s.els, A.Block):
             self.block(s.els, scope)
 
-    def cond(self: Checker, e: A.Node, scope: Scope) -> None:
+    def cond(self, e: A.Node, scope: Scope) -> None:
         t = self.expr(e, T.BOOL, scope)
         if not T.is_error(t) and t != T.BOOL:
             hint = " (compare it, e.g. 'x != 0')" if isinstance(t, T.IntTy) else ""
             self.err(e.span, f"a condition must be bool, found {t}{hint}")
 
-    def s_Match(self: Checker, s: A.Match, scope: Scope) -> None:
+    def s_Match(self, s: A.Match, scope: Scope) -> None:
         st = self.value_expr(s.subject, None, scope)
         if not T.is_error(st) and not isinstance(st, T.IntTy):
             self.err(s.subject.span, f"match works on integers, booleans and addresses, "
@@ -85,11 +81,11 @@ class StatementChecks:
                 self.pattern(p, st, scope)
             self.block(arm.body, scope)
 
-    def pattern(self: Checker, p: A.Node, st: T.Ty, scope: Scope) -> None:
+    def pattern(self, p: A.Node, st: T.Ty, scope: Scope) -> None:
         if isinstance(p, A.PatWild):
             self.out.patterns[node_key(p)] = ("wild",)
             return
-        if T.is_error(st):
+        if not isinstance(st, T.IntTy):  # an error was reported
             return
         if isinstance(p, A.PatRange):
             if not st.is_numeric:
@@ -104,14 +100,15 @@ class StatementChecks:
                 return
             self.out.patterns[node_key(p)] = ("range", lo, hi)
             return
+        assert isinstance(p, A.PatValue)
         v = p.value
-        prefix = None
+        prefix: tuple[int, int] | None = None
         if isinstance(v, A.PrefixLit):
             prefix = (v.addr, v.plen)
             self.out.types[node_key(v)] = T.PREFIX
         elif isinstance(v, A.Name) and scope.lookup(v.id) is None and \
                 getattr(self.out.consts.get(v.id), "ty", None) == T.PREFIX:
-            prefix = self.out.consts[v.id].value
+            prefix = self.out.consts[v.id].prefix
             self.out.syms[node_key(v)] = self.out.consts[v.id]
         if prefix is not None:
             if not (st.is_numeric and st.width == 32):
@@ -125,7 +122,7 @@ class StatementChecks:
         if value is not None:
             self.out.patterns[node_key(p)] = ("eq", value)
 
-    def pat_const(self: Checker, e: A.Node, st: T.IntTy, scope: Scope) -> int | None:
+    def pat_const(self, e: A.Node, st: T.IntTy, scope: Scope) -> int | None:
         if isinstance(e, A.Name) and scope.lookup(e.id) is not None:
             self.err(e.span, f"patterns must be constants; '{e.id}' is a variable (compare "
                              f"with 'if ({e.id} == ...)' instead)")
@@ -138,7 +135,7 @@ class StatementChecks:
             self.err(e.span, "patterns must be constants")
         return v
 
-    def s_For(self: Checker, s: A.For, scope: Scope) -> None:
+    def s_For(self, s: A.For, scope: Scope) -> None:
         lo = self.loop_bound(s.lo, scope)
         hi = self.loop_bound(s.hi, scope)
         if lo is not None and hi is not None:
@@ -159,7 +156,7 @@ class StatementChecks:
         self.out.syms[node_key(s)] = inner.names[s.var]
         self.block(s.body, inner)
 
-    def loop_bound(self: Checker, e: A.Node, scope: Scope) -> int | None:
+    def loop_bound(self, e: A.Node, scope: Scope) -> int | None:
         n = len(self.diags)
         t = self.expr(e, T.U32, scope)
         if len(self.diags) > n or T.is_error(t):
@@ -173,11 +170,11 @@ class StatementChecks:
                              "loop can be unrolled")
         return v
 
-    def s_Verdict(self: Checker, s: A.Verdict, scope: Scope) -> None:
+    def s_Verdict(self, s: A.Verdict, scope: Scope) -> None:
         if s.port is not None:
             self.want(s.port, T.U32, scope)
 
-    def s_Return(self: Checker, s: A.Return, scope: Scope) -> None:
+    def s_Return(self, s: A.Return, scope: Scope) -> None:
         if self.fn is None:
             self.err(s.span, "'return' outside a function; to end processing in 'on packet' "
                              "use a verdict (pass; drop; tx; redirect(port);)")
@@ -196,10 +193,10 @@ class StatementChecks:
             return
         self.want(s.value, ret, scope)
 
-    def s_Delete(self: Checker, s: A.Delete, scope: Scope) -> None:
+    def s_Delete(self, s: A.Delete, scope: Scope) -> None:
         t = s.target
         info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
-        if info is None:
+        if info is None or not isinstance(t, A.Index):
             self.err(t.span, "delete takes a state entry: 'delete s[key];'")
             return
         if info.kind == "lpm" and self.prefix_key(t.index, scope):
@@ -211,9 +208,9 @@ class StatementChecks:
             self.err(t.span, f"entries of {info.kind} '{info.name}' cannot be deleted (it has a "
                              f"fixed set of slots); write a zero value instead")
             return
-        self.want(t.index, info.key_ty, scope)
+        self.want(t.index, info.key_type, scope)
 
-    def prefix_key(self: Checker, k: A.Node, scope: Scope) -> bool:
+    def prefix_key(self, k: A.Node, scope: Scope) -> bool:
         """Whether an lpm key is written as a prefix: ``a.b.c.d/n``, ``addr/len`` or a prefix
         constant."""
         if isinstance(k, A.PrefixLit) or (isinstance(k, A.Binary) and k.op == "/"):
@@ -221,7 +218,7 @@ class StatementChecks:
         return isinstance(k, A.Name) and scope.lookup(k.id) is None and \
             getattr(self.out.consts.get(k.id), "ty", None) == T.PREFIX
 
-    def s_Assign(self: Checker, s: A.Assign, scope: Scope) -> None:
+    def s_Assign(self, s: A.Assign, scope: Scope) -> None:
         tt = self.place(s.target, scope)
         root = s.target
         while isinstance(root, A.Field):
@@ -249,7 +246,7 @@ class StatementChecks:
             return
         self.want(s.value, tt, scope)
 
-    def place(self: Checker, e: A.Node, scope: Scope) -> T.Ty:
+    def place(self, e: A.Node, scope: Scope) -> T.Ty:
         """Type of an assignment target; reports targets that cannot be written."""
         if isinstance(e, A.Name):
             loc = scope.lookup(e.id)
@@ -331,7 +328,7 @@ class StatementChecks:
                     self.out.types[node_key(k)] = T.PREFIX
                     self.out.lpm_prefix[node_key(e)] = True
                 elif isinstance(k, A.Binary) and k.op == "/":
-                    self.want(k.left, info.key_ty, scope)
+                    self.want(k.left, info.key_type, scope)
                     self.want(k.right, T.U32, scope)
                     self.out.lpm_prefix[node_key(e)] = True
                 elif isinstance(k, A.Name) and scope.lookup(k.id) is None and \
@@ -340,9 +337,9 @@ class StatementChecks:
                     self.out.types[node_key(k)] = T.PREFIX
                     self.out.lpm_prefix[node_key(e)] = True
                 else:
-                    self.want(k, info.key_ty, scope)
+                    self.want(k, info.key_type, scope)
             else:
-                self.want(e.index, info.key_ty, scope)
+                self.want(e.index, info.key_type, scope)
             self.out.types[node_key(e)] = info.value_ty
             return info.value_ty
         self.expr(e, None, scope)

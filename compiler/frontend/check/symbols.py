@@ -12,6 +12,7 @@ from cora.compiler.ir import STATE_KINDS as IR_STATE_KINDS
 from cora.compiler.ir import StateDecl as IRStateDecl
 from cora.compiler.ir import StateField as IRStateField
 from cora.compiler.ir.headers import BUILTIN_CONSTANTS, HEADERS
+from cora.errors import InternalError
 
 MAX_CAPACITY = 16_777_216
 MAX_STATE_BYTES = 1 << 30
@@ -80,8 +81,22 @@ class ConstSym:
 
     name: str
     ty: T.Ty | None
-    value: object
+    value: int | tuple[int, int]
     line: int = 0
+
+    @property
+    def int_value(self) -> int:
+        """The value of an integer constant (InternalError for a prefix)."""
+        if not isinstance(self.value, int):
+            raise InternalError(f"constant '{self.name}' is a prefix, not an integer")
+        return self.value
+
+    @property
+    def prefix(self) -> tuple[int, int]:
+        """``(addr, plen)`` of a prefix constant (InternalError for an integer)."""
+        if isinstance(self.value, int):
+            raise InternalError(f"constant '{self.name}' is an integer, not a prefix")
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,14 @@ class StateInfo:
         return STATE_WORDS[self.kind].ir_kind
 
     @property
+    def key_type(self) -> T.Ty:
+        """The key's language type (an array's is u32). A countmin has none (any value is
+        hashed): the checker never asks, and asking raises InternalError."""
+        if self.key_ty is None:
+            raise InternalError(f"countmin '{self.name}' has no key type")
+        return self.key_ty
+
+    @property
     def mem_bytes(self) -> int:
         """Bytes of key and value storage at full capacity (C layout of the fields)."""
         decl = IRStateDecl(self.name, self.ir_kind,
@@ -166,7 +189,7 @@ class Scope:
         self.names: dict[str, LocalSym] = {}
 
     def lookup(self, name: str) -> LocalSym | None:
-        s = self
+        s: Scope | None = self
         while s is not None:
             if name in s.names:
                 return s.names[name]
@@ -174,7 +197,8 @@ class Scope:
         return None
 
     def all_names(self) -> list[str]:
-        out, s = [], self
+        out: list[str] = []
+        s: Scope | None = self
         while s is not None:
             out += list(s.names)
             s = s.parent
