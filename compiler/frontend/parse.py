@@ -88,7 +88,8 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _syntax_diag(exc: LarkError, path: str, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos is not None and 0 <= pos < len(text) else "?"
         shown = repr(ch)[1:-1] if not ch.isprintable() else ch
         return Diagnostic(path, exc.line, exc.column,
                           f"unexpected character '{shown}'")
