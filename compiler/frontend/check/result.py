@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.diagnostics import Diagnostic
-from cora.compiler.frontend.check.symbols import ConstSym, FnInfo, StateInfo, Symbol
+from cora.compiler.frontend.check.symbols import (ConstSym, FnInfo, LocalSym, StateInfo,
+                                                  StateSym, Symbol)
+from cora.errors import InternalError
 
 #: A stable key of an AST node: its class name and source range. Two nodes of one parse
 #: never share it (a node's range differs from its children's, or its class does), and it is
@@ -75,6 +77,28 @@ class Checked:
     def pattern_of(self, node: A.Node) -> Pattern | None:
         """The checked form of a match pattern, or None."""
         return self.patterns.get(node_key(node))
+
+    def local_of(self, node: A.Node) -> LocalSym:
+        """The local, parameter or loop variable ``node`` names or declares (InternalError
+        when the checker resolved it to something else: a compiler bug)."""
+        sym = self.sym_of(node)
+        if not isinstance(sym, LocalSym):
+            raise InternalError(f"{type(node).__name__} at {node.span} is not a local: {sym}")
+        return sym
+
+    def const_of(self, node: A.Node) -> ConstSym:
+        """The constant ``node`` names (InternalError otherwise)."""
+        sym = self.sym_of(node)
+        if not isinstance(sym, ConstSym):
+            raise InternalError(f"{type(node).__name__} at {node.span} is not a constant: {sym}")
+        return sym
+
+    def state_of(self, node: A.Node) -> StateInfo:
+        """The state ``node`` names (InternalError otherwise)."""
+        sym = self.sym_of(node)
+        if not isinstance(sym, StateSym):
+            raise InternalError(f"{type(node).__name__} at {node.span} is not a state: {sym}")
+        return sym.info
 
     def is_lpm_prefix(self, node: A.Index) -> bool:
         """Whether ``node`` is an lpm store keyed by a prefix (``s[addr/len] = v``)."""
