@@ -24,12 +24,23 @@ from __future__ import annotations
 
 from typing import Any, overload
 
-from cora.compiler.frontend import ast as A
 from cora.compiler import ir
+from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
-from cora.compiler.frontend.check import (BINARY_OPCODE, CMP_OPS, SHIFT_OPS, BuiltinSym,
-                                          Checked, ConstSym, FnSym, HeaderSym, LocalSym,
-                                          StateInfo, StateSym, node_key)
+from cora.compiler.frontend.check import (
+    BINARY_OPCODE,
+    CMP_OPS,
+    SHIFT_OPS,
+    BuiltinSym,
+    Checked,
+    ConstSym,
+    FnSym,
+    HeaderSym,
+    LocalSym,
+    StateInfo,
+    StateSym,
+    node_key,
+)
 from cora.compiler.ir.headers import FLOW_FIELDS
 from cora.errors import InternalError
 

@@ -31,8 +31,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from cora.compiler.offload.partition import (KERNEL, NIC, USER, Plan, Problem,
-                                     result_figures)
+from cora.compiler.offload.partition import KERNEL, NIC, USER, Plan, Problem, result_figures
 
 
 @dataclass

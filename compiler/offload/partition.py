@@ -144,7 +144,7 @@ class Plan:
                 "stage_models": dict(self.stage_models)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Plan":
+    def from_json(cls, data: dict) -> Plan:
         """Inverse of :meth:`to_json`. Raises KeyError/TypeError on a malformed dict."""
         places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
                   for n, s in data["states"].items()}

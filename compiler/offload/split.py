@@ -31,10 +31,19 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from cora.compiler.ir import (SHIM_DONE, Block, IntType, IRError, Op, Program, RefType, c_bytes,
-                              shim_bytes)
-from cora.compiler.offload.partition import STAGES, Plan, live_in
+from cora.compiler.ir import (
+    SHIM_DONE,
+    Block,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+    c_bytes,
+    shim_bytes,
+)
 from cora.compiler.ir.verify import verify
+from cora.compiler.offload.partition import STAGES, Plan, live_in
 from cora.errors import CoraError
 
 #: Header fields that steer the fixed parser and may be written (the others are read-only):

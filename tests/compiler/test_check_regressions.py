@@ -109,7 +109,8 @@ def test_node_keys_are_unique_in_every_nf():
     from cora.compiler.frontend.parse import parse_source
 
     root = Path(__file__).resolve().parents[2]
-    files = sorted((root / "netfuncs").glob("*.nf")) + sorted((root / "tests/compiler/nf").glob("*.nf"))
+    files = sorted((root / "netfuncs").glob("*.nf")) + \
+        sorted((root / "tests/compiler/nf").glob("*.nf"))
     assert files
     for f in files:
         module, diags = parse_source(f.read_text(), str(f))

@@ -27,10 +27,32 @@ from cora.compiler.frontend.check.limits import LimitChecks
 from cora.compiler.frontend.check.result import Checked, NodeKey, node_key
 from cora.compiler.frontend.check.statements import StatementChecks
 from cora.compiler.frontend.check.symbols import (
-    ARITH_OPS, BUILTIN_FUNCS, BUILTIN_VALUES, CMP_OPS, MAX_CAPACITY, MAX_COUNTMIN_DEPTH,
-    MAX_INLINE_DEPTH, MAX_LOOP_TRIPS, MAX_STATE_BYTES, MAX_UNROLLED_STMTS, SHIFT_OPS,
-    STATE_WORDS, VERDICT_WORDS, BuiltinSym, ConstSym, FnInfo, FnSym, HeaderSym, LocalSym, Scope,
-    StateInfo, StateSym, StateWord, Symbol, builtin_name)
+    ARITH_OPS,
+    BUILTIN_FUNCS,
+    BUILTIN_VALUES,
+    CMP_OPS,
+    MAX_CAPACITY,
+    MAX_COUNTMIN_DEPTH,
+    MAX_INLINE_DEPTH,
+    MAX_LOOP_TRIPS,
+    MAX_STATE_BYTES,
+    MAX_UNROLLED_STMTS,
+    SHIFT_OPS,
+    STATE_WORDS,
+    VERDICT_WORDS,
+    BuiltinSym,
+    ConstSym,
+    FnInfo,
+    FnSym,
+    HeaderSym,
+    LocalSym,
+    Scope,
+    StateInfo,
+    StateSym,
+    StateWord,
+    Symbol,
+    builtin_name,
+)
 from cora.compiler.frontend.diagnostics import sort_diagnostics
 from cora.compiler.ir.headers import BUILTIN_CONSTANTS
 

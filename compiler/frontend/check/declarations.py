@@ -6,9 +6,17 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
-from cora.compiler.frontend.check.symbols import (MAX_CAPACITY, MAX_COUNTMIN_DEPTH,
-                                                  STATE_WORDS, ConstSym, FnInfo, LocalSym, Scope,
-                                                  StateInfo, builtin_name)
+from cora.compiler.frontend.check.symbols import (
+    MAX_CAPACITY,
+    MAX_COUNTMIN_DEPTH,
+    STATE_WORDS,
+    ConstSym,
+    FnInfo,
+    LocalSym,
+    Scope,
+    StateInfo,
+    builtin_name,
+)
 from cora.compiler.frontend.diagnostics import did_you_mean
 
 
@@ -149,8 +157,8 @@ class DeclarationChecks(CheckerBase):
             key_ty, value_ty = None, T.U32
             capacity = depth * width
             if d.capacity is not None:
-                self.err(d.capacity.span, f"countmin<D, W> has no capacity: its size is D*W "
-                                          f"counters; remove '[...]'")
+                self.err(d.capacity.span, "countmin<D, W> has no capacity: its size is D*W "
+                                          "counters; remove '[...]'")
                 ok = False
             if ok and capacity > MAX_CAPACITY:
                 self.err(d.kind_span, f"countmin<{depth}, {width}> has {capacity:,} counters, "
@@ -194,8 +202,8 @@ class DeclarationChecks(CheckerBase):
         pspan = d.policy_span or d.kind_span
         if kind in ("map", "lpm"):
             if policy is None:
-                self.err(d.name_span, f"state '{d.name}' ({kind}) can fill up: say what happens to a "
-                                 f"new key then with 'on_full skip', 'on_full drop' or "
+                self.err(d.name_span, f"state '{d.name}' ({kind}) can fill up: say what "
+                                 f"happens to a new key then with 'on_full skip', 'on_full drop' or "
                                  f"'on_full pass' before the ';'")
                 ok = False
             elif policy not in ("skip", "drop", "pass"):

@@ -7,10 +7,21 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
-from cora.compiler.frontend.check.symbols import (ARITH_OPS, BUILTIN_FUNCS, BUILTIN_VALUES,
-                                                  CMP_OPS, SHIFT_OPS, VERDICT_WORDS, BuiltinSym,
-                                                  ConstSym, FnSym, HeaderSym, Scope, StateInfo,
-                                                  StateSym)
+from cora.compiler.frontend.check.symbols import (
+    ARITH_OPS,
+    BUILTIN_FUNCS,
+    BUILTIN_VALUES,
+    CMP_OPS,
+    SHIFT_OPS,
+    VERDICT_WORDS,
+    BuiltinSym,
+    ConstSym,
+    FnSym,
+    HeaderSym,
+    Scope,
+    StateInfo,
+    StateSym,
+)
 from cora.compiler.frontend.diagnostics import did_you_mean
 from cora.compiler.ir.headers import HEADERS
 

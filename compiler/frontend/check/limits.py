@@ -4,7 +4,6 @@ depth, and a bounded program size after unrolling and inlining (the kernel verif
 from __future__ import annotations
 
 from cora.compiler.frontend import ast as A
-from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import MAX_INLINE_DEPTH, MAX_UNROLLED_STMTS, FnSym

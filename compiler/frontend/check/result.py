@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.symbols import (
+    ConstSym,
+    FnInfo,
+    LocalSym,
+    StateInfo,
+    StateSym,
+    Symbol,
+)
 from cora.compiler.frontend.diagnostics import Diagnostic
-from cora.compiler.frontend.check.symbols import (ConstSym, FnInfo, LocalSym, StateInfo,
-                                                  StateSym, Symbol)
 from cora.errors import InternalError
 
 #: A stable key of an AST node: its class name and source range. Two nodes of one parse

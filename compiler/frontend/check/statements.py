@@ -7,9 +7,18 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
-from cora.compiler.frontend.check.symbols import (MAX_LOOP_TRIPS, SHIFT_OPS, BuiltinSym,
-                                                  ConstSym, FnSym, HeaderSym, LocalSym, Scope,
-                                                  StateSym, builtin_name)
+from cora.compiler.frontend.check.symbols import (
+    MAX_LOOP_TRIPS,
+    SHIFT_OPS,
+    BuiltinSym,
+    ConstSym,
+    FnSym,
+    HeaderSym,
+    LocalSym,
+    Scope,
+    StateSym,
+    builtin_name,
+)
 from cora.compiler.frontend.diagnostics import did_you_mean
 from cora.compiler.ir.headers import HEADERS
 
@@ -289,7 +298,8 @@ class StatementChecks(CheckerBase):
                                  + did_you_mean(e.name, [x.name for x in h.fields]))
                         return T.ERROR
                     if f.readonly:
-                        why = "the compiler fixes checksums" if root.id in ("ipv4", "tcp", "udp", "icmp") and e.name == "csum" \
+                        checksum = root.id in ("ipv4", "tcp", "udp", "icmp") and e.name == "csum"
+                        why = "the compiler fixes checksums" if checksum \
                             else "it steers the packet parser or is computed by the compiler"
                         self.err(e.span, f"{root.id}.{e.name} is read-only ({why})")
                         return T.ERROR

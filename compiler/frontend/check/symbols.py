@@ -184,7 +184,7 @@ Symbol = LocalSym | ConstSym | HeaderSym | BuiltinSym | StateSym | FnSym
 class Scope:
     """Local names of one block, chained to the enclosing blocks' scopes."""
 
-    def __init__(self, parent: "Scope | None" = None):
+    def __init__(self, parent: Scope | None = None):
         self.parent = parent
         self.names: dict[str, LocalSym] = {}
 
