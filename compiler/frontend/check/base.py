@@ -87,7 +87,7 @@ class CheckerBase:
     def undefined(self, e: A.Name, scope: Scope, what: str = "name") -> None:
         raise NotImplementedError
 
-    def no_member(self, e: A.Field, base: T.Ty) -> None:
+    def field_type(self, e: A.Field, base: T.Ty) -> T.Ty:
         raise NotImplementedError
 
     def want(self, e: A.Node, ty: T.Ty, scope: Scope) -> T.Ty:

@@ -203,8 +203,8 @@ class DeclarationChecks(CheckerBase):
         if kind in ("map", "lpm"):
             if policy is None:
                 self.err(d.name_span, f"state '{d.name}' ({kind}) can fill up: say what "
-                                 f"happens to a new key then with 'on_full skip', 'on_full drop' or "
-                                 f"'on_full pass' before the ';'")
+                                 f"happens to a new key then with 'on_full skip', 'on_full "
+                                 f"drop' or 'on_full pass' before the ';'")
                 ok = False
             elif policy not in ("skip", "drop", "pass"):
                 extra = " (only lru_map evicts)" if policy == "evict" else ""

@@ -224,6 +224,10 @@ class ExpressionChecks(CheckerBase):
                             else ""))
                 return T.ERROR
         base = self.value_expr(root, None, scope)
+        return self.field_type(e, base)
+
+    def field_type(self, e: A.Field, base: T.Ty) -> T.Ty:
+        """Type of field ``e.name`` of a value of type ``base``; reports a missing field."""
         if T.is_error(base):
             return T.ERROR
         m = T.member(base, e.name)

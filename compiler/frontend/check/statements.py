@@ -312,15 +312,10 @@ class StatementChecks(CheckerBase):
                         else "header fields"
                     self.err(e.span, f"'{root.id}.{e.name}' is read-only; write {what} instead")
                     return T.ERROR
-            base = self.place(root, scope)
-            if T.is_error(base):
-                return T.ERROR
-            m = T.member(base, e.name)
-            if m is None:
-                self.no_member(e, base)
-                return T.ERROR
-            self.out.types[node_key(e)] = m[0]
-            return m[0]
+            field_ty = self.field_type(e, self.place(root, scope))
+            if not T.is_error(field_ty):
+                self.out.types[node_key(e)] = field_ty
+            return field_ty
         if isinstance(e, A.Index):
             info = self.state_ref(e.obj, scope)
             if info is None:
