@@ -41,13 +41,13 @@ CASES = [
     # delete on an lpm with a prefix says so (it used to say a prefix is not a value here)
     ("delete an lpm prefix literal",
      LPM + "on packet {\n    delete routes[10.0.0.0/8];\n}\n",
-     "x.nf:3:19: error: delete on the lpm 'routes' takes an address and removes that "
-     "address's own entry (routes[addr], a /32); a prefix entry (addr/len) cannot be deleted",
+     "x.nf:3:19: error: delete on the lpm 'routes' takes an address and removes the entry "
+     "of exactly that address (full length); a prefix entry (addr/len) cannot be deleted",
      "                  ^~~~~~~~~~"),
     ("delete an lpm addr/len",
      LPM + "on packet {\n    delete routes[ipv4.saddr/24];\n}\n",
-     "x.nf:3:19: error: delete on the lpm 'routes' takes an address and removes that "
-     "address's own entry (routes[addr], a /32); a prefix entry (addr/len) cannot be deleted",
+     "x.nf:3:19: error: delete on the lpm 'routes' takes an address and removes the entry "
+     "of exactly that address (full length); a prefix entry (addr/len) cannot be deleted",
      "                  ^~~~~~~~~~~~~"),
     # a local that shadows a state is not that state, for delete as for indexing
     ("delete through a local shadowing a state",

@@ -210,8 +210,8 @@ class StatementChecks(CheckerBase):
             return
         if info.kind == "lpm" and self.prefix_key(t.index, scope):
             self.err(t.index.span, f"delete on the lpm '{info.name}' takes an address and "
-                                   f"removes that address's own entry ({info.name}[addr], a "
-                                   f"/32); a prefix entry (addr/len) cannot be deleted")
+                                   f"removes the entry of exactly that address (full length); "
+                                   f"a prefix entry (addr/len) cannot be deleted")
             return
         if info.kind in ("array", "percpu_array", "countmin"):
             self.err(t.span, f"entries of {info.kind} '{info.name}' cannot be deleted (it has a "
