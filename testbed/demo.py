@@ -160,7 +160,7 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
 
 def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = None) -> int:
     """The whole demo; returns the exit status (1 if the engines disagreed)."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.runtime.deploy import require_root
 
     if not seconds > 0:
@@ -171,7 +171,7 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
     require_root()
     nf_path = Path(nf) if nf else DEFAULT_NF
     _say(f"== 1. compile {nf_path}")
-    program = _compile(str(nf_path))
+    program = compile_file(str(nf_path))
     n_ops = sum(len(b.ops) for b in program.blocks)
     _say(f"  {program.name}: {len(program.states)} maps "
          f"({', '.join(f'{s.name}: {s.kind}[{s.capacity}]' for s in program.states)}), "
