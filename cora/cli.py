@@ -28,7 +28,7 @@ import os
 import sys
 
 from cora import __version__
-from cora.errors import CoraError
+from cora.errors import CoraError, InternalError
 
 # module path -> registers subcommands on the top-level parser
 _COMMAND_MODULES = [
@@ -141,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.func(args) or 0)
+    except InternalError as exc:  # a consistency check of cora's own failed: a bug
+        return _internal_error(exc)
     except CoraError as exc:
+        if exc.details:
+            sys.stderr.write(exc.details.rstrip("\n") + "\n")
         print(f"cora: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -102,18 +102,6 @@ def register(sub) -> None:
 
 
 # ------------------------------------------------------------------------------------ check
-def _compile(path: str):
-    """Compile an NF file or print its diagnostics and raise (exit 1)."""
-    from cora.compiler.frontend.diagnostics import CompileError
-    from cora.compiler.driver import compile_file
-
-    try:
-        return compile_file(path)
-    except CompileError as exc:
-        sys.stderr.write(exc.rendered.rstrip("\n") + "\n")
-        raise CoraError(f"{len(exc.diagnostics)} error(s) in {path}") from None
-
-
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
     from cora.compiler.frontend.diagnostics import format_diagnostics
@@ -132,11 +120,12 @@ def cmd_check(args) -> int:
 # ---------------------------------------------------------------------------------- compile
 def cmd_compile(args) -> int:
     """Write DIR/prog.c, DIR/prog.ir and DIR/maps.json."""
+    from cora.compiler import compile_file
     from cora.targets import get_target
     from cora.targets.ebpf.maps import maps_metadata
 
     target = get_target(args.target)
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     if getattr(args, "plan", None):
         return _compile_stages(args, program)
     reasons = target.unsupported(program)
@@ -242,9 +231,10 @@ def _write_json(path: str, obj) -> None:
 
 def cmd_run(args) -> int:
     """Run every frame of the pcap in order; report verdicts, mismatches, ns/packet."""
+    from cora.compiler import compile_file
     from cora.runtime.run import run_frames
 
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     frames = _read_pcap(args.pcap)
     target = getattr(args, "target", "xdp")
     report = run_frames(program, frames, engine=args.engine, keep_outputs=bool(args.out),
@@ -281,11 +271,12 @@ def cmd_run(args) -> int:
 # ------------------------------------------------------------------------------------ bench
 def cmd_bench(args) -> int:
     """ns/packet of the deployable program over the pcap's frames."""
+    from cora.compiler import compile_file
     from cora.runtime.loader import load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
     from cora.targets import get_target
 
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     from cora.runtime.testrun import xdp_test_run_accepts
 
     frames = [f for _, f in _read_pcap(args.pcap) if xdp_test_run_accepts(f)]

@@ -154,7 +154,7 @@ def _ranges(nums: list[int]) -> str:
 
 def cmd_plan(args) -> int:
     """Solve the partition, run the baselines, print the plan and the figures."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.compiler.offload import baselines as bl
     from cora.compiler.offload.partition import PartitionError, Problem, solve_problem
     from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
@@ -162,7 +162,7 @@ def cmd_plan(args) -> int:
     if args.rate is None and args.cores is None:
         raise UsageError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
 
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     warm = _load_warm_start(args.warm_start) if args.warm_start else None
     nic, kernel, user = _models(args.nic)
     if args.profile:

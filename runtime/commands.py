@@ -72,7 +72,7 @@ def register(sub) -> None:
 
 def cmd_deploy(args) -> int:
     """Compile, load, pin and attach."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.runtime.deploy import deploy, require_root
 
     if args.plan is None and (args.nic_dev or args.nic_netns or args.nic_forward):
@@ -80,7 +80,7 @@ def cmd_deploy(args) -> int:
     if args.plan is not None and not args.nic_dev:
         raise UsageError("--plan needs --nic-dev (the NIC's ingress interface)")
     require_root()
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     if args.plan is not None:
         return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode)
