@@ -9,8 +9,7 @@ import contextlib
 import os
 from typing import Iterator
 
-from cora.argtypes import integer, non_empty, number
-from cora.commands import add_json_flag
+from cora.argtypes import add_json_flag, integer, non_empty, number
 from cora.errors import InputError
 from cora.jsonout import print_json, require_finite
 

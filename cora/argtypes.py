@@ -155,6 +155,18 @@ def non_empty(what: str) -> Callable[[str], str]:
     return parse
 
 
+def add_nf_argument(p: argparse.ArgumentParser) -> None:
+    """The positional NF source file, named and described the same by every command."""
+    p.add_argument("nf", metavar="NF", help="NF source file (.nf)")
+
+
+def add_json_flag(p: argparse.ArgumentParser, what: str = "one JSON object") -> None:
+    """``--json``, the same flag on every command that reports figures (strict JSON: no NaN
+    or Infinity, see :mod:`cora.jsonout`)."""
+    p.add_argument("--json", action="store_true", help=f"print {what} (strict JSON) instead "
+                   "of text")
+
+
 class UsageError(CoraError):
     """Options that are each valid but do not go together (or a required one of two is
     missing): a usage error, exit status 2, raised by a command before it touches anything."""

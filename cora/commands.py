@@ -21,21 +21,9 @@ BENCH_MAX_SAMPLES = 100_000
 DEMO_MAX_SECONDS = 3600.0
 
 
-def add_nf_argument(p) -> None:
-    """The positional NF source file, named and described the same by every command."""
-    p.add_argument("nf", metavar="NF", help="NF source file (.nf)")
-
-
-def add_json_flag(p, what: str = "one JSON object") -> None:
-    """``--json``, the same flag on every command that reports figures (strict JSON: no NaN
-    or Infinity, see :mod:`cora.jsonout`)."""
-    p.add_argument("--json", action="store_true", help=f"print {what} (strict JSON) instead "
-                   "of text")
-
-
 def register(sub) -> None:
     """Add this module's subcommands to the top-level argparse ``sub``-parsers."""
-    from cora.argtypes import integer, non_empty, number
+    from cora.argtypes import add_json_flag, add_nf_argument, integer, non_empty, number
     from cora.targets import target_names
 
     targets = target_names()

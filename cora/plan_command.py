@@ -44,8 +44,7 @@ MAX_WORKERS = 64
 
 def register(sub) -> None:
     """Add ``cora plan`` to the top-level argparse ``sub``-parsers."""
-    from cora.argtypes import integer, number
-    from cora.commands import add_json_flag, add_nf_argument
+    from cora.argtypes import add_json_flag, add_nf_argument, integer, number
 
     p = sub.add_parser("plan", help="partition an NF between a SmartNIC and the host "
                                     "(CP-SAT; modelled figures)",

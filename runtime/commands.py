@@ -29,8 +29,8 @@ def add_dev_netns_arguments(p, what: str = "the interface the NF is attached to"
 
 def register(sub) -> None:
     """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
-    from cora.argtypes import integer, interface_name, netns_name, number
-    from cora.commands import add_json_flag, add_nf_argument
+    from cora.argtypes import (add_json_flag, add_nf_argument, integer, interface_name,
+                               netns_name, number)
 
     p = sub.add_parser("deploy", help="attach an NF to an interface, maps pinned in bpffs",
                        description="Compile the NF, load it, pin its maps under "

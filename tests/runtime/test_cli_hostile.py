@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.cli import build_parser
+from cli_leaves import LEAVES, options_of, positionals_of  # same folder (no package)
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("cli_driver.py")
@@ -38,29 +38,6 @@ NUMBERS = ["-1", "-5", "0", "-0", "nan", "NaN", "inf", "-inf", "1e999", "1e12", 
 WORDS = ["", " ", ".", "..", "../../etc", "a/b", "x" * 300, "bogus", "-", "a:b", "tab\there",
          "new\nline"]
 NON_UTF8 = [b"\xff\xfe", b"caf\xe9.nf", b"\x80"]
-
-
-def _walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
-    """(subcommand path, parser) of every leaf subcommand."""
-    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    if not subs:
-        yield path, parser
-        return
-    for name, child in subs[0].choices.items():
-        yield from _walk(child, (*path, name))
-
-
-LEAVES = dict(_walk(build_parser()))
-
-
-def _options(parser):
-    return [a for a in parser._actions if a.option_strings
-            and not isinstance(a, (argparse._HelpAction, argparse._VersionAction))]
-
-
-def _positionals(parser):
-    return [a for a in parser._actions if not a.option_strings
-            and not isinstance(a, argparse._SubParsersAction)]
 
 
 @pytest.fixture(scope="module")
@@ -186,11 +163,11 @@ def command_lines(draw, root: Path):
             pool = st.one_of(pool, st.sampled_from(list(action.choices)))
         return draw(pool)
 
-    for action in _positionals(parser):
+    for action in positionals_of(parser):
         if draw(st.integers(0, 9)) == 0:  # sometimes leave it out
             continue
         argv.append(value(action))
-    options = _options(parser)
+    options = options_of(parser)
     chosen = draw(st.lists(st.sampled_from(options), max_size=4, unique_by=id)) if options \
         else []
     for flag in FORCED.get(path, []):
@@ -215,13 +192,13 @@ def test_every_option_of_every_subcommand(driver, scratch):
              "../../etc", "x" * 300]
     for path, parser in sorted(LEAVES.items()):
         base = list(path)
-        for action in _positionals(parser):
+        for action in positionals_of(parser):
             base.append(str(root / "ok.nf") if action.dest == "nf" else str(root / "ok.npz"))
         if path == ("certify", "export"):
             base.append("--no-compile")  # clang takes seconds; the C is written all the same
         # a valid value first; the hostile one given later overrides it
         forced = [a for f in FORCED.get(path, []) for a in (f, "0")]
-        for action in _options(parser):
+        for action in options_of(parser):
             flag = action.option_strings[-1]
             kinds = numeric if getattr(action.type, "__name__", "") in ("number", "integer") \
                 else other
@@ -275,15 +252,15 @@ def test_every_option_has_help_and_shows_its_default():
     from cora.cli import HelpFormatter
 
     for path, parser in LEAVES.items():
-        for action in _options(parser) + _positionals(parser):
+        for action in options_of(parser) + positionals_of(parser):
             assert action.help and action.help.strip(), (path, action.dest)
         helptext = " ".join(parser.format_help().split())
-        for action in _options(parser):
+        for action in options_of(parser):
             if action.default not in (None, False, [], argparse.SUPPRESS):
                 assert "(default: " in HelpFormatter(parser.prog)._get_help_string(action), \
                     (path, action.dest)
         assert "(default: " in helptext or not any(
-            a.default not in (None, False, []) for a in _options(parser)), path
+            a.default not in (None, False, []) for a in options_of(parser)), path
     netns_help = {LEAVES[(c,)]._option_string_actions["--netns"].help
                   for c in ("deploy", "stats", "undeploy")}
     assert len(netns_help) == 1

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli_hostile import LEAVES, _options  # same folder (no package)
+from cli_leaves import LEAVES, options_of  # same folder (no package)
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
@@ -60,7 +60,7 @@ def files(tmp_path_factory):
 def test_every_command_with_json_is_covered_here():
     """The list of commands with --json: when one is added, this test must grow."""
     have = sorted(" ".join(p) for p, parser in LEAVES.items()
-                  if any("--json" in a.option_strings for a in _options(parser)))
+                  if any("--json" in a.option_strings for a in options_of(parser)))
     assert have == ["bench", "certify bounds", "certify check", "certify eval", "demo",
                     "plan", "run", "stats"]
 
