@@ -64,7 +64,7 @@ def _deploy_plan(args, program) -> int:
 
     if not args.nic_dev:
         raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
-    from cora.commands import check_nic_model
+    from cora.compiler.offload.split import check_nic_model
     from cora.compiler.offload.split import split
 
     doc = load_plan_file(args.plan)
