@@ -36,7 +36,8 @@ must mirror:
   entry is ``shim.pop`` parses the frame only after the shim is removed.
 
 Speed: the program is compiled once into per-block tuples of closures over a register list
-(one dispatch-table lookup per op at compile time, none at run time).
+(one lookup in :data:`INTERP_IMPLS` per op at compile time, none at run time). Each opcode's
+implementation is one function registered with ``@interp_impl(opcode)``.
 """
 
 from __future__ import annotations
@@ -48,9 +49,18 @@ from typing import Callable
 
 from cora.compiler.ir import semantics as sem
 from cora.compiler.ir.headers import HEADERS, load_field, parse_frame, store_field
-from cora.compiler.ir import (BINARY_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op,
-                              Program, StateDecl, c_bytes)
+from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, OPS, SHIM_DONE, SHIM_ID_BYTES, IntType,
+                              IRError, Op, Program, StateDecl, c_bytes)
+from cora.compiler.ir.ops import ImplTable
 from cora.compiler.ir.verify import verify
+
+#: opcode -> ``compile(interpreter, op) -> closure``: one implementation per opcode of
+#: :data:`cora.compiler.ir.OPS` (``tests/compiler/test_op_registry.py`` checks the sets agree).
+#: A closure of a non-terminator runs ``f(R, ctx)``; a terminator's returns the next block or
+#: a ``(verdict, port)`` tuple.
+INTERP_IMPLS: ImplTable[Callable[..., Callable]] = ImplTable("interpreter")
+#: decorator registering an interpreter implementation: ``@interp_impl("map.delete")``.
+interp_impl = INTERP_IMPLS.register
 
 
 @dataclass
@@ -271,8 +281,6 @@ class _Block:
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
         "gt": operator.gt, "ge": operator.ge}
-_BIN = {"add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
-        "shl": sem.shl, "shr": sem.shr}
 
 
 class Interpreter:
@@ -355,19 +363,18 @@ class Interpreter:
         t = self.program.regs[name]
         return t.width if isinstance(t, IntType) else 0
 
-    _DISPATCH: dict[str, Callable] = {}  # filled in after the class (see _dispatch_table)
-
     def _compile(self) -> None:
         blocks = {b.label: _Block() for b in self.program.blocks}
         self._blocks = blocks
-        dispatch = self._DISPATCH
+        impl = INTERP_IMPLS.__getitem__
         for b in self.program.blocks:
             cb = blocks[b.label]
-            cb.ops = tuple(dispatch[op.opcode](self, op) for op in b.ops[:-1])
-            cb.term = dispatch[b.ops[-1].opcode](self, b.ops[-1])
+            cb.ops = tuple(impl(op.opcode)(self, op) for op in b.ops[:-1])
+            cb.term = impl(b.ops[-1].opcode)(self, b.ops[-1])
         self._entry = blocks[self.program.blocks[0].label]
-        self._resumes = self.program.blocks[0].ops[-1].opcode == "shim.pop"
+        self._resumes = OPS[self.program.blocks[0].ops[-1].opcode].position == "entry-only"
 
+    @interp_impl("const")
     def _c_const(self, op: Op) -> Callable:
         d, v = self._r(op.dest), op.attrs["value"]
 
@@ -375,6 +382,7 @@ class Interpreter:
             R[d] = v
         return f
 
+    @interp_impl("mov", "zext")
     def _c_mov(self, op: Op) -> Callable:
         d, a = self._r(op.dest), self._r(op.args[0])
 
@@ -382,8 +390,7 @@ class Interpreter:
             R[d] = R[a]
         return f
 
-    _c_zext = _c_mov
-
+    @interp_impl("trunc")
     def _c_trunc(self, op: Op) -> Callable:
         d, a, m = self._r(op.dest), self._r(op.args[0]), sem.mask(self._width(op.dest))
 
@@ -391,6 +398,7 @@ class Interpreter:
             R[d] = R[a] & m
         return f
 
+    @interp_impl(*BINARY_OPS)
     def _c_binary(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
         w = self._width(op.dest)
@@ -400,12 +408,14 @@ class Interpreter:
             def f(R, c):
                 R[d] = fn2(R[a], R[b])
             return f
-        fn = _BIN[op.opcode]
+        fn = OPS[op.opcode].fold           # the semantics.* function of the op
+        assert fn is not None
 
         def g(R, c):
             R[d] = fn(R[a], R[b], w)
         return g
 
+    @interp_impl("not")
     def _c_not(self, op: Op) -> Callable:
         d, a, w = self._r(op.dest), self._r(op.args[0]), self._width(op.dest)
         fn = sem.bit_not
@@ -414,6 +424,7 @@ class Interpreter:
             R[d] = fn(R[a], w)
         return f
 
+    @interp_impl(*COMPARE_OPS)
     def _c_compare(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
         fn = _CMP[op.opcode]
@@ -422,6 +433,7 @@ class Interpreter:
             R[d] = 1 if fn(R[a], R[b]) else 0
         return f
 
+    @interp_impl("select")
     def _c_select(self, op: Op) -> Callable:
         d = self._r(op.dest)
         cond, a, b = (self._r(x) for x in op.args)
@@ -430,6 +442,7 @@ class Interpreter:
             R[d] = R[a] if R[cond] else R[b]
         return f
 
+    @interp_impl("hdr.valid")
     def _c_hdr_valid(self, op: Op) -> Callable:
         d, h = self._r(op.dest), op.attrs["header"]
 
@@ -437,6 +450,7 @@ class Interpreter:
             R[d] = 1 if h in c.off else 0
         return f
 
+    @interp_impl("hdr.load")
     def _c_hdr_load(self, op: Op) -> Callable:
         d, h = self._r(op.dest), op.attrs["header"]
         fld = HEADERS[h].field(op.attrs["field"])
@@ -446,6 +460,7 @@ class Interpreter:
             R[d] = 0 if off is None else load_field(c.buf, off, fld)
         return f
 
+    @interp_impl("hdr.store")
     def _c_hdr_store(self, op: Op) -> Callable:
         h = op.attrs["header"]
         hdr = HEADERS[h]
@@ -488,6 +503,7 @@ class Interpreter:
                 buf[p + 1] = hc & 0xFF
         return f
 
+    @interp_impl("pkt.len")
     def _c_pkt_len(self, op: Op) -> Callable:
         d = self._r(op.dest)
 
@@ -495,6 +511,7 @@ class Interpreter:
             R[d] = len(c.buf)
         return f
 
+    @interp_impl("now")
     def _c_now(self, op: Op) -> Callable:
         d = self._r(op.dest)
 
@@ -502,6 +519,7 @@ class Interpreter:
             R[d] = c.now
         return f
 
+    @interp_impl("rand")
     def _c_rand(self, op: Op) -> Callable:
         d, cell, step = self._r(op.dest), self._rng, sem.xorshift32
 
@@ -510,6 +528,7 @@ class Interpreter:
             R[d] = x
         return f
 
+    @interp_impl("hash")
     def _c_hash(self, op: Op) -> Callable:
         d, seed = self._r(op.dest), op.attrs.get("seed", 0)
         iw = tuple((self._r(a), self._width(a)) for a in op.args)
@@ -526,6 +545,7 @@ class Interpreter:
             return lambda R: (R[i0],)
         return operator.itemgetter(*idx)
 
+    @interp_impl("map.lookup")
     def _c_map_lookup(self, op: Op) -> Callable:
         d, st = self._r(op.dest), self.states[op.attrs["state"]]
         key, lookup = self._key_getter(op.args), st.lookup
@@ -534,6 +554,7 @@ class Interpreter:
             R[d] = lookup(key(R), c.touched)
         return f
 
+    @interp_impl("ref.found")
     def _c_ref_found(self, op: Op) -> Callable:
         d, a = self._r(op.dest), self._r(op.args[0])
 
@@ -541,6 +562,7 @@ class Interpreter:
             R[d] = 0 if R[a] is None else 1
         return f
 
+    @interp_impl("ref.load")
     def _c_ref_load(self, op: Op) -> Callable:
         d, a, i = self._r(op.dest), self._r(op.args[0]), op.attrs["index"]
 
@@ -549,6 +571,7 @@ class Interpreter:
             R[d] = 0 if ref is None else ref[i]
         return f
 
+    @interp_impl("ref.store")
     def _c_ref_store(self, op: Op) -> Callable:
         a, v, i = self._r(op.args[0]), self._r(op.args[1]), op.attrs["index"]
 
@@ -558,6 +581,7 @@ class Interpreter:
                 ref[i] = R[v]
         return f
 
+    @interp_impl("map.update")
     def _c_map_update(self, op: Op) -> Callable:
         d, st, n = self._r(op.dest), self.states[op.attrs["state"]], op.attrs["nkeys"]
         key, update = self._key_getter(op.args[:n]), st.update
@@ -567,6 +591,7 @@ class Interpreter:
             R[d] = update(key(R), [R[i] for i in vals], c.touched)
         return f
 
+    @interp_impl("map.delete")
     def _c_map_delete(self, op: Op) -> Callable:
         st = self.states[op.attrs["state"]]
         key, delete = self._key_getter(op.args), st.delete
@@ -575,6 +600,7 @@ class Interpreter:
             delete(key(R), c.touched)
         return f
 
+    @interp_impl("br")
     def _c_br(self, op: Op) -> Callable:
         cond = self._r(op.args[0])
         t, e = (self._blocks[x] for x in op.attrs["targets"])
@@ -583,6 +609,7 @@ class Interpreter:
             return t if R[cond] else e
         return f
 
+    @interp_impl("jmp")
     def _c_jmp(self, op: Op) -> Callable:
         t = self._blocks[op.attrs["targets"][0]]
 
@@ -590,6 +617,7 @@ class Interpreter:
             return t
         return f
 
+    @interp_impl("ret")
     def _c_ret(self, op: Op) -> Callable:
         verdict = op.attrs["verdict"]
         if verdict == "redirect":
@@ -605,6 +633,7 @@ class Interpreter:
         return f
 
 
+@interp_impl("shim.push")
 def _c_shim_push(self: Interpreter, op: Op) -> Callable:
     resume = op.attrs["resume"]
     regs = tuple((self._r(a), c_bytes(self._width(a))) for a in op.args)
@@ -617,6 +646,7 @@ def _c_shim_push(self: Interpreter, op: Op) -> Callable:
     return f
 
 
+@interp_impl("shim.pop")
 def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
     final = op.attrs["final"]
     table = {}
@@ -649,28 +679,6 @@ def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
         c.off = parse_frame(buf).offsets
         return blk
     return f
-
-
-def _dispatch_table() -> dict[str, Callable]:
-    """opcode -> compile method of :class:`Interpreter` (one lookup per op at compile time)."""
-    I = Interpreter
-    table = {
-        "const": I._c_const, "mov": I._c_mov, "zext": I._c_zext, "trunc": I._c_trunc,
-        "not": I._c_not, "select": I._c_select,
-        "hdr.valid": I._c_hdr_valid, "hdr.load": I._c_hdr_load, "hdr.store": I._c_hdr_store,
-        "pkt.len": I._c_pkt_len, "now": I._c_now, "rand": I._c_rand, "hash": I._c_hash,
-        "map.lookup": I._c_map_lookup, "ref.found": I._c_ref_found,
-        "ref.load": I._c_ref_load, "ref.store": I._c_ref_store,
-        "map.update": I._c_map_update, "map.delete": I._c_map_delete,
-        "br": I._c_br, "jmp": I._c_jmp, "ret": I._c_ret,
-        "shim.push": _c_shim_push, "shim.pop": _c_shim_pop,
-    }
-    table.update({o: I._c_binary for o in BINARY_OPS})
-    table.update({o: I._c_compare for o in _CMP})
-    return table
-
-
-Interpreter._DISPATCH = _dispatch_table()
 
 
 class CountingInterpreter(Interpreter):
