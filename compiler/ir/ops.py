@@ -111,7 +111,8 @@ class OpDef:
         refreshes_lru: on an ``lru_hash`` state it changes recency, so it is a side effect.
         pure: result depends only on operands and attrs (and the received frame), so a
             repeat in a block is computed once by clang (the stage models' value numbering).
-        map_call: a helper call on a map with a key (the eBPF estimate adds key bytes).
+        map_call: ``key`` for a helper call on a map with a key, ``key+value`` when it passes
+            a value too (the eBPF estimate adds those bytes), else "".
         ebpf_insns: eBPF instructions the C emitter's code takes for the op (fixed part),
             derived from its output and checked against bcc's counts for the NF library
             (``tests/targets/test_nic_checks.py``).
@@ -142,7 +143,7 @@ class OpDef:
     side_effect: bool = False
     refreshes_lru: bool = False
     pure: bool = False
-    map_call: bool = False
+    map_call: Literal["", "key", "key+value"] = ""
     ebpf_insns: float = 2.0
     ebpf_insns_per_operand: float = 0.0
     fold: FoldFn | None = None
@@ -643,7 +644,7 @@ def _defs() -> Iterator[OpDef]:
                 ebpf_insns=2, ebpf_insns_per_operand=11)
     yield OpDef("map.lookup", "reference to the entry for the key", "map_lookup", MAP_KEYS,
                 None, "ref", {"state": _STR}, _check_map_lookup, reads_state=True,
-                refreshes_lru=True, map_call=True, ebpf_insns=6)
+                refreshes_lru=True, map_call="key", ebpf_insns=6)
     yield OpDef("ref.found", "whether the reference holds an entry", "alu", REF, 1, 1,
                 {"state": _STR}, _check_ref_found, state_entry=True, ebpf_insns=1)
     yield OpDef("ref.load", "value field I of the entry, 0 when absent", "map_read", REF, 1,
@@ -654,11 +655,11 @@ def _defs() -> Iterator[OpDef]:
                 state_entry=True, side_effect=True, ebpf_insns=2)
     yield OpDef("map.update", "insert or replace keys -> values; 1 when stored", "map_update",
                 MAP_UPDATE, None, 1, {"state": _STR, "nkeys": _INT}, _check_map_update,
-                reads_state=True, writes_state=True, side_effect=True, map_call=True,
+                reads_state=True, writes_state=True, side_effect=True, map_call="key+value",
                 ebpf_insns=8)
     yield OpDef("map.delete", "remove the key", "map_delete", MAP_KEYS, None, "none",
                 {"state": _STR}, _check_map_delete, writes_state=True, side_effect=True,
-                map_call=True, ebpf_insns=6)
+                map_call="key", ebpf_insns=6)
     yield OpDef("br", "branch on a u1", "branch", BR, 1, "none", {"targets": _SEQ},
                 _check_br, terminator=True, branches=True, side_effect=True, ebpf_insns=1)
     yield OpDef("jmp", "jump", "branch", JMP, 0, "none", {"targets": _SEQ}, _check_jmp,
