@@ -36,7 +36,7 @@ def require_bcc():
 
 
 @contextmanager
-def _capture_fd2():
+def capture_fd2():
     """Capture what C code writes to file descriptor 2 (libbcc prints verifier logs there)."""
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
@@ -242,7 +242,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
         raise KernelError(f"clang/LLVM cannot build the program generated for "
                           f"{artifact.program.name} (a cora limitation or bug, please report "
                           f"it): {fatal}")
-    with _capture_fd2() as captured:
+    with capture_fd2() as captured:
         try:
             bpf = bcc.BPF(text=src, cflags=_CFLAGS, debug=0)
         except Exception as exc:  # bcc raises bare Exception for clang errors
@@ -258,7 +258,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
             # shows the C lines (and their /* @line:col */ NF tags) it stopped at.
-            with _capture_fd2() as captured:
+            with capture_fd2() as captured:
                 try:
                     bpf.load_func(artifact.entry.encode(),
                                   bcc.BPF.XDP if prog_type == BPF_PROG_TYPE_XDP
