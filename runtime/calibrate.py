@@ -50,6 +50,8 @@ from typing import Iterable, Mapping
 
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
 from cora.errors import CoraError
+from cora.targets import get_target, target_names
+from cora.targets.base import Artifact, Target
 
 U1, U8, U16, U32, U64 = (IntType(w) for w in (1, 8, 16, 32, 64))
 
@@ -384,20 +386,20 @@ int cora_shim(struct xdp_md *ctx) {
 """
 
 
-#: Targets the calibration can measure, and the loader of each.
-TARGETS = ("xdp", "tc")
+#: Targets the calibration can measure (every code-generation target).
+TARGETS = tuple(target_names())
 
 
-def _time_c(text: str, func: str, frame: bytes, repeat: int, calls: int) -> float:
-    from cora.runtime.loader import require_bcc
+def _time_c(text: str, func: str, frame: bytes, repeat: int, calls: int,
+            target: Target) -> float:
+    """Minimum ns/packet (:func:`time_program`) of the hand-written C function ``func`` in
+    ``text``, loaded like every generated program (:func:`cora.runtime.loader.load_program`:
+    forked compile check, then the verifier) as ``target``'s program type."""
+    from cora.runtime.loader import load_program
 
-    bcc = require_bcc()
-    bpf = bcc.BPF(text=text)
-    try:
-        fd = bpf.load_func(func.encode(), bcc.BPF.XDP).fd
-        return time_program(fd, [frame], repeat, calls)[0]
-    finally:
-        bpf.cleanup()
+    artifact = Artifact(target.name, Program(func), {"prog.c": text}, func)
+    with load_program(artifact, target) as loaded:
+        return time_program(loaded.prog_fd, [frame], repeat, calls)[0]
 
 
 # ------------------------------------------------------------------ the fit
@@ -540,20 +542,19 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
         CoraError: unknown target.
         EnvironmentProblem: no root or no bcc. KernelError: the kernel refused the program.
     """
-    from cora.runtime.loader import load_tc, load_xdp
-    from cora.targets import get_target
+    from cora.runtime.loader import LoadedProgram, load_program
 
     if target not in TARGETS:
-        raise CoraError(f"calibrate measures target xdp or tc, not {target!r}")
+        raise CoraError(f"calibrate measures target {' or '.join(sorted(TARGETS, reverse=True))}"
+                        f", not {target!r}")
     repeat = repeat or (2000 if quick else 20000)
     calls = calls or (3 if quick else 7)
     plan = tuple(plan) if plan is not None else (QUICK_PLAN if quick else FULL_PLAN)
     gen = get_target(target)
 
-    def load(program: Program):
-        if target == "tc":
-            return load_tc(gen.generate(program, count_verdicts=False))
-        return load_xdp(gen.generate(program, count_verdicts=False, frags=True))
+    def load(program: Program) -> LoadedProgram:
+        # each target's defaults: no verdict counters (xdp: frags on)
+        return load_program(gen.generate(program, count_verdicts=False), gen)
 
     rows, n_variants = [], 0
     for g, group in enumerate(plan):
@@ -587,14 +588,14 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
     with load(empty_prog) as loaded:
         empty_ns = time_program(loaded.prog_fd, [variant_frame(0)], repeat, calls)[0]
     shim = {}
-    if not quick and target == "xdp":
+    if not quick and "shim.push" not in gen.refused_ops:  # targets that run offload shims
         for nbytes in (8, 64):
             t = _time_c(f"#define SHIM {nbytes}\n" + _SHIM_C, "cora_shim",
                         variant_frame(0) + bytes(64),
-                        repeat, calls)
+                        repeat, calls, gen)
             shim[nbytes] = max(0.0, t - empty_ns)
     meta = {"command": "python -m cora.runtime.calibrate"
-                       + (" --target tc" if target == "tc" else "")
+                       + (f" --target {target}" if target != "xdp" else "")
                        + (" --quick" if quick else ""), "target": target,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "kernel": platform.release(), "cpu": _cpu_name(), "cpu_mhz": _cpu_mhz(),
@@ -697,9 +698,9 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
     bluefield2.toml. Returns the paths written."""
     import tomllib
 
-    from cora.compiler.offload.stage_model import _models_dir, load_model
+    from cora.compiler.offload.stage_model import load_model, model_path
 
-    d = models_dir or _models_dir()
+    d = models_dir or model_path("xdp").parent
     figs = model_figures(cal)
     m = cal.meta
     stamp = f"measured: python -m cora.runtime.calibrate --write, {m['date']}, " \
@@ -784,11 +785,11 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
     """
     import tomllib
 
-    from cora.compiler.offload.stage_model import _models_dir, load_model
+    from cora.compiler.offload.stage_model import load_model, model_path
 
     if cal.meta.get("target") != "tc":
         raise CoraError("write_tc_model needs a calibration run with --target tc")
-    d = models_dir or _models_dir()
+    d = models_dir or model_path("xdp").parent
     figs = model_figures(cal)
     m = cal.meta
     stamp = f"measured: python -m cora.runtime.calibrate --target tc --write, {m['date']}, " \

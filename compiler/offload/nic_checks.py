@@ -86,14 +86,13 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     Raises:
         EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
     """
-    from cora.runtime.loader import _capture_fd2, require_bcc
+    from cora.runtime.loader import capture_fd2, require_bcc
     from cora.errors import KernelError
     from cora.targets.xdp import XdpTarget
-    from cora.targets.ebpf.emit import ENTRY
 
     bcc = require_bcc()
     artifact = XdpTarget().generate(program, frags=frags)
-    with _capture_fd2() as captured:
+    with capture_fd2() as captured:
         try:
             bpf = bcc.BPF(text=artifact.files["prog.c"].encode(),
                           cflags=["-Wno-unused-label", "-Wno-unused-variable",
@@ -104,7 +103,7 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
         raise KernelError(f"clang rejected the code for {program.name}: {err}\n"
                           f"{captured['text'][-2000:]}")
     try:
-        return len(bpf.dump_func(ENTRY.encode())) // 8
+        return len(bpf.dump_func(artifact.entry.encode())) // 8
     finally:
         bpf.cleanup()
 

@@ -1,4 +1,9 @@
-"""IR -> C for bcc: one XDP program per NF.
+"""IR -> C for bcc: the one eBPF C emitter, one program per NF, for any kernel hook.
+
+What differs between hooks (entry function, context type, verdict codes, ``pkt.len``, work
+before the parser, prelude helpers, moving the frame's start, refused ops) is asked of a
+:class:`cora.targets.ebpf.hook.Hook` (XDP: :mod:`cora.targets.xdp.hook`, TC:
+:mod:`cora.targets.tc.hook`); everything else is the same C for every hook.
 
 The generated program:
 - declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
@@ -14,20 +19,17 @@ The generated program:
 
 Options: ``inject_env`` reads ``now()``/``rand()`` from the array map ``cora_env`` (the
 runtime writes the pcap timestamp before each frame, for exact differential runs);
-``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``);
-``frags`` (default) builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``)
-whose ``pkt.len`` is the whole frame even past the linear part (``bpf_xdp_get_buff_len``,
-called only when the linear part holds 2,048 bytes or more). Headers are always within the
-linear part (at most 14 + 4 + 60 + 60 bytes). ``pass_redirect_ifindex`` turns every ``ret pass``
-into ``bpf_redirect(ifindex, 0)`` (an emulated NIC stage handing frames to the host).
+``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``),
+indexed by :data:`cora.targets.ebpf.hook.VERDICT_COUNTER_INDEX`. Hook-specific options
+(XDP's ``frags`` and ``pass_redirect_ifindex``) are the hook object's.
 
-Offload stages (:mod:`cora.compiler.offload.split`): ``shim.push`` grows the head with
-``bpf_xdp_adjust_head(ctx, -N)`` and writes the shim at the new start (every packet pointer is
+Offload stages (:mod:`cora.compiler.offload.split`), for hooks that can move the frame's
+start (:meth:`Hook.adjust_head <cora.targets.ebpf.hook.Hook.adjust_head>`): ``shim.push``
+grows the head by N bytes and writes the shim at the new start (every packet pointer is
 re-derived; the op is the block's last before ``return``). A program whose entry is
 ``shim.pop`` reads the resume id and registers at the front *before the parser*, removes the
-shim with ``bpf_xdp_adjust_head(ctx, +N)``, re-derives ``data``/``data_end`` and only then
-parses; the entry block dispatches on the resume id. A failing ``bpf_xdp_adjust_head``
-(no headroom) returns ``XDP_ABORTED``.
+shim, re-derives ``data``/``data_end`` and only then parses; the entry block dispatches on the
+resume id. A failing head adjustment (no headroom) returns the hook's ``aborted`` code.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir import (COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
                               Program, RefType, StateDecl, c_bytes)
 from cora.errors import CoraError
+from cora.targets.base import refused_op_lines
+from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
 
-ENTRY = "cora_xdp"
-XDP_CODES = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4}
 MAP_KIND = {"hash": "hash", "lru_hash": "lru_hash", "lpm": "lpm_trie", "array": "array",
             "percpu_array": "percpu_array"}
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
@@ -120,20 +122,14 @@ def _raw_store(ptr: str, off: int, span: int, value: str) -> list[str]:
     return out
 
 
-PRELUDE = r"""
+#: The prelude's hook-neutral head and tail; the hook's helpers go between them.
+PRELUDE_HEAD = r"""
 #include <uapi/linux/bpf.h>
 
 #define CORA_CSUM_FOLD(s) ({ u64 _s = (s); _s = (_s & 0xffff) + (_s >> 16); \
     _s = (_s & 0xffff) + (_s >> 16); _s = (_s & 0xffff) + (_s >> 16); (u32)_s; })
-
-/* Whole frame length. Only a frame whose linear part is (nearly) full can carry fragments
-   (a test-run or multi-buffer frame puts 3,520 bytes in the linear part before any
-   fragment), so the helper call is skipped for ordinary frames. */
-static __always_inline u32 cora_pkt_len(struct xdp_md *ctx, void *data, void *data_end) {
-    u32 len = data_end - data;
-    return len < 2048 ? len : (u32)bpf_xdp_get_buff_len(ctx);
-}
-
+"""
+PRELUDE_TAIL = r"""
 static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -142,26 +138,26 @@ static __always_inline u64 cora_mix64(u64 z) {
 """
 
 
-class XdpCodegen:
-    """Generates the C of one XDP program from a verified IR program.
-
-    Other hooks that run the same ops on another context (``cora.targets.tc``) override the
-    extension points: :attr:`entry`, :attr:`ctx_type`, :meth:`verdict_code`,
-    :meth:`pkt_len_expr` and :meth:`emit_prologue`.
+class EbpfEmitter:
+    """Generates the C of one eBPF program for ``hook`` from a verified IR program.
 
     Args:
         program: a verified :class:`~cora.compiler.ir.Program`.
+        hook: the kernel hook generated for (its entry, context, verdict codes, ...).
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
         count_verdicts: count verdicts per CPU in ``cora_verdicts``.
     Raises:
-        CoraError: when the program uses something this target cannot express.
+        CoraError: the program uses an op ``hook`` refuses (``hook.refused_ops``).
     """
 
-    def __init__(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = True, pass_redirect_ifindex: int | None = None):
+    def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
+                 count_verdicts: bool = False):
+        problems = refused_op_lines(program, hook.refused_ops)
+        if problems:
+            raise CoraError(f"the {hook.name} target cannot generate {program.name}: "
+                            f"{problems[0]}")
         self.p = program
-        self.pass_redirect_ifindex = pass_redirect_ifindex
-        self.frags = frags
+        self.hook = hook
         self.inject_env = inject_env
         self.count_verdicts = count_verdicts
         self.lines: list[str] = []
@@ -176,25 +172,6 @@ class XdpCodegen:
             used |= {"ipv4", "ipv6", "vlan"}
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
-
-    # ---------------------------------------------------------------------- extension points
-    #: name of the generated entry function
-    entry = ENTRY
-    #: C type of the entry function's context argument ``ctx``
-    ctx_type = "struct xdp_md"
-
-    def verdict_code(self, verdict: str) -> str:
-        """C expression returned for an IR verdict (or ``aborted``) other than ``redirect``:
-        the XDP action code (include/uapi/linux/bpf.h ``enum xdp_action``)."""
-        return str(XDP_CODES[verdict])
-
-    def pkt_len_expr(self) -> str:
-        """C expression of ``pkt.len``: the whole frame's length in bytes."""
-        return "cora_pkt_len(ctx, data, data_end)" if self.frags else "(u32)(data_end - data)"
-
-    def emit_prologue(self) -> None:
-        """Statements after ``data``/``data_end`` are set and before anything reads the
-        packet (none for XDP: the headers are always in the linear part)."""
 
     # ------------------------------------------------------------------------------ output
     def emit(self, text: str, span=None, indent: int = 1) -> None:
@@ -488,7 +465,7 @@ class XdpCodegen:
             h = op.attrs["header"]
             expr = f"v_{h}"
         elif c == "pkt.len":
-            expr = self.pkt_len_expr()
+            expr = self.hook.pkt_len_expr()
         elif c == "now":
             expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
         elif c == "rand":
@@ -511,26 +488,28 @@ class XdpCodegen:
                     self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
             expr = f"(u32)({h} ^ ({h} >> 32))"
         else:
-            raise CoraError(f"the xdp target cannot generate IR op {c}")
+            raise CoraError(f"the {self.hook.name} target cannot generate IR op {c}")
         if w not in (1, 8, 16, 32, 64, 128) and c not in COMPARE_OPS and c != "hdr.valid":
             expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
         self.emit(f"{d} = {expr};", op.span)
 
     # ------------------------------------------------------------------------------- shim
     def emit_return(self, verdict: str, indent: int = 1, span=None) -> None:
-        """``return`` of an XDP verdict (counted when verdicts are counted)."""
+        """``return`` of the hook's code for ``verdict`` (counted when verdicts are counted)."""
         if self.count_verdicts:
-            self.emit(f"cora_count({XDP_CODES[verdict]});", span, indent=indent)
-        self.emit(f"return {self.verdict_code(verdict)}; /* {verdict} */", span, indent=indent)
+            self.emit(f"cora_count({VERDICT_COUNTER_INDEX[verdict]});", span, indent=indent)
+        self.emit(f"return {self.hook.verdict_code(verdict)}; /* {verdict} */", span,
+                  indent=indent)
 
     def emit_shim_push(self, op: Op) -> None:
         """Prepend the shim: resume id then each register, big-endian, c_bytes each."""
         regs = [(self.reg(a), c_bytes(self.width(a))) for a in op.args]
         total = SHIM_ID_BYTES + sum(n for _, n in regs)
-        self.emit(f"if (bpf_xdp_adjust_head(ctx, -{total})) return 0; /* aborted: no headroom */",
-                  op.span)
+        aborted = self.hook.verdict_code("aborted")
+        self.emit(f"if ({self.hook.adjust_head(f'-{total}')}) return {aborted}; "
+                  "/* aborted: no headroom */", op.span)
         self.emit("void *sd = (void *)(long)ctx->data; void *se = (void *)(long)ctx->data_end;")
-        self.emit(f"if (sd + {total} > se) return 0;")
+        self.emit(f"if (sd + {total} > se) return {aborted};")
         self.emit(f"*(u16 *)sd = bpf_htons({op.attrs['resume']});")
         pos = SHIM_ID_BYTES
         for r, n in regs:
@@ -578,7 +557,8 @@ class XdpCodegen:
             self.emit("} else {")
             self.emit_return(other, indent=2)
             self.emit("}")
-        self.emit("if (bpf_xdp_adjust_head(ctx, (int)shim_len)) return 0; /* aborted */")
+        self.emit(f"if ({self.hook.adjust_head('(int)shim_len')}) "
+                  f"return {self.hook.verdict_code('aborted')}; /* aborted */")
         self.emit("data = (void *)(long)ctx->data; data_end = (void *)(long)ctx->data_end;")
         if final:
             self.emit(f"if (shim_rid == {SHIM_DONE}) {{")
@@ -600,39 +580,41 @@ class XdpCodegen:
         else:
             v = op.attrs["verdict"]
             if self.count_verdicts:
-                self.emit(f"cora_count({XDP_CODES[v]});", op.span)
-            if v == "pass" and self.pass_redirect_ifindex is not None:
-                self.emit(f"return bpf_redirect({int(self.pass_redirect_ifindex)}, 0); "
-                          "/* pass: to the host */", op.span)
+                self.emit(f"cora_count({VERDICT_COUNTER_INDEX[v]});", op.span)
+            override = self.hook.ret_override(v)
+            if override is not None:
+                self.emit(override, op.span)
             elif v == "redirect":
                 self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
             else:
-                self.emit(f"return {self.verdict_code(v)}; /* {v} */", op.span)
+                self.emit(f"return {self.hook.verdict_code(v)}; /* {v} */", op.span)
 
     # -------------------------------------------------------------------------------- main
     def generate(self) -> str:
         """Return the whole C source."""
-        self.lines = PRELUDE.strip("\n").split("\n")
+        prelude = PRELUDE_HEAD + self.hook.prelude_helpers() + PRELUDE_TAIL
+        self.lines = prelude.strip("\n").split("\n")
         self.declare_states()
         if self.count_verdicts:
             self.emit("static __always_inline void cora_count(u32 code) {", indent=0)
             self.emit("u64 *c = cora_verdicts.lookup(&code); if (c) *c += 1;")
             self.emit("}", indent=0)
-        self.emit(f"int {self.entry}({self.ctx_type} *ctx) {{", indent=0)
+        self.emit(f"int {self.hook.entry}({self.hook.ctx_type} *ctx) {{", indent=0)
         self.emit("void *data = (void *)(long)ctx->data;")
         self.emit("void *data_end = (void *)(long)ctx->data_end;")
         if self.uses_env and self.inject_env:
             self.emit("u32 env_now_key = 0, env_rand_key = 1;")
             self.emit("u64 *env_now = cora_env.lookup(&env_now_key);")
             self.emit("u64 *env_rand = cora_env.lookup(&env_rand_key);")
-            self.emit(f"if (!env_now || !env_rand) return {self.verdict_code('aborted')}; "
+            self.emit(f"if (!env_now || !env_rand) return {self.hook.verdict_code('aborted')}; "
                       "/* aborted: cannot happen */")
         for name, t in self.p.regs.items():
             if isinstance(t, RefType):
                 self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
-        self.emit_prologue()
+        for line in self.hook.prologue(bool(self.headers_used)):
+            self.emit(line)
         pop = self._shim_pop_op()
         if pop is not None:
             self.emit_shim_pop(pop)
@@ -649,11 +631,13 @@ class XdpCodegen:
         return "\n".join(self.lines) + "\n"
 
 
-def generate_c(program: Program, inject_env: bool = False, count_verdicts: bool = False,
-               frags: bool = True, pass_redirect_ifindex: int | None = None
-               ) -> tuple[str, dict[int, tuple[int, int]]]:
-    """C source for bcc and the map of C line -> NF (line, col). See :class:`XdpCodegen`."""
-    gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags,
-                     pass_redirect_ifindex=pass_redirect_ifindex)
+def generate_c(program: Program, hook: Hook, inject_env: bool = False,
+               count_verdicts: bool = False) -> tuple[str, dict[int, tuple[int, int]]]:
+    """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`.
+
+    Raises:
+        CoraError: the program uses an op ``hook`` refuses.
+    """
+    gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts)
     text = gen.generate()
     return text, gen.line_map
