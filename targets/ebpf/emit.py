@@ -13,7 +13,8 @@ The generated program:
   packet pointer per header, and bounds-checks every packet access against ``data_end`` again
   right where it happens, so the verifier accepts every well-typed program;
 - turns each IR block into a C label and each op into one C statement tagged with its NF
-  source position (``/* @line:col */``) so verifier messages map back to the NF;
+  source position (``/* @line:col */``) so verifier messages map back to the NF; each
+  opcode's C comes from one method registered with ``@emit_impl(opcode)`` (:data:`EMIT_IMPLS`);
 - implements the IR semantics of :mod:`cora.compiler.ir` exactly (wrapping arithmetic,
   division by zero, shifts, hash, checksum fix-up), mirroring :mod:`cora.compiler.ir.semantics`.
 
@@ -35,11 +36,22 @@ resume id. A failing head adjustment (no headroom) returns the hook's ``aborted`
 from __future__ import annotations
 
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir import (COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
-                              Program, RefType, StateDecl, c_bytes)
+from typing import Callable
+
+from cora.compiler.ir import (OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op, Program,
+                              RefType, StateDecl, c_bytes)
+from cora.compiler.ir.ops import ImplTable
 from cora.errors import CoraError
 from cora.targets.base import refused_op_lines
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
+
+#: opcode -> ``emit(emitter, op) -> str | None``: one C implementation per opcode of
+#: :data:`cora.compiler.ir.OPS` (``tests/compiler/test_op_registry.py`` checks the sets
+#: agree). An implementation emits its statements and returns None, or returns the C
+#: expression :meth:`EbpfEmitter.emit_op` assigns to the op's destination.
+EMIT_IMPLS: ImplTable[Callable[..., str | None]] = ImplTable("eBPF C emitter")
+#: decorator registering an emitter implementation: ``@emit_impl("map.delete")``.
+emit_impl = EMIT_IMPLS.register
 
 MAP_KIND = {"hash": "hash", "lru_hash": "lru_hash", "lpm": "lpm_trie", "array": "array",
             "percpu_array": "percpu_array"}
@@ -277,6 +289,7 @@ class EbpfEmitter:
     def field_of(self, op: Op) -> Field:
         return HEADERS[op.attrs["header"]].field(op.attrs["field"])
 
+    @emit_impl("hdr.load")
     def emit_hdr_load(self, op: Op) -> None:
         h, f = op.attrs["header"], self.field_of(op)
         dst = self.reg(op.dest)
@@ -311,6 +324,7 @@ class EbpfEmitter:
                 out.append((l4, cf.byte_offset, l4 == "udp"))
         return out
 
+    @emit_impl("hdr.store")
     def emit_hdr_store(self, op: Op) -> None:
         h, f = op.attrs["header"], self.field_of(op)
         val = self.reg(op.args[0])
@@ -391,107 +405,153 @@ class EbpfEmitter:
                 self.emit(f"{k}.f_{f.name} = {self.reg(a)};")
         return k
 
-    def emit_map_op(self, op: Op) -> None:
+    @emit_impl("map.lookup")
+    def emit_map_lookup(self, op: Op) -> None:
+        state = self.p.state(op.attrs["state"])
+        k = self.emit_key(state, op.args, op.span)
+        self.emit(f"{self.reg(op.dest)} = {map_c_name(state)}.lookup(&{k});")
+
+    @emit_impl("ref.found")
+    def emit_ref_found(self, op: Op) -> None:
+        self.emit(f"{self.reg(op.dest)} = {self.reg(op.args[0])} != NULL;", op.span)
+
+    @emit_impl("ref.load")
+    def emit_ref_load(self, op: Op) -> None:
+        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        r = self.reg(op.args[0])
+        self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
+
+    @emit_impl("ref.store")
+    def emit_ref_store(self, op: Op) -> None:
+        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        r = self.reg(op.args[0])
+        self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
+
+    @emit_impl("map.update")
+    def emit_map_update(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
         cname = map_c_name(state)
-        if op.opcode == "map.lookup":
-            k = self.emit_key(state, op.args, op.span)
-            self.emit(f"{self.reg(op.dest)} = {cname}.lookup(&{k});")
-        elif op.opcode == "ref.found":
-            self.emit(f"{self.reg(op.dest)} = {self.reg(op.args[0])} != NULL;", op.span)
-        elif op.opcode == "ref.load":
-            f = state.value[op.attrs["index"]]
-            r = self.reg(op.args[0])
-            self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
-        elif op.opcode == "ref.store":
-            f = state.value[op.attrs["index"]]
-            r = self.reg(op.args[0])
-            self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
-        elif op.opcode == "map.update":
-            n = op.attrs["nkeys"]
-            k = self.emit_key(state, op.args[:n], op.span)
-            v = self.tmp()
-            self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
-            for f, a in zip(state.value, op.args[n:]):
-                self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
-            self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
-        elif op.opcode == "map.delete":
-            k = self.emit_key(state, op.args, op.span)
-            self.emit(f"{cname}.delete(&{k});")
+        n = op.attrs["nkeys"]
+        k = self.emit_key(state, op.args[:n], op.span)
+        v = self.tmp()
+        self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
+        for f, a in zip(state.value, op.args[n:]):
+            self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
+        self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
 
-    # ------------------------------------------------------------------------------ others
+    @emit_impl("map.delete")
+    def emit_map_delete(self, op: Op) -> None:
+        state = self.p.state(op.attrs["state"])
+        k = self.emit_key(state, op.args, op.span)
+        self.emit(f"{map_c_name(state)}.delete(&{k});")
+
+    # ---------------------------------------------------------------------- scalar ops
+    # Each returns the C expression assigned to the op's destination (emit_op masks it to
+    # the destination's width when that is not a C type's).
+
     def emit_op(self, op: Op) -> None:
-        c = op.opcode
-        if c in ("map.lookup", "ref.found", "ref.load", "ref.store", "map.update", "map.delete"):
-            return self.emit_map_op(op)
-        if c == "hdr.load":
-            return self.emit_hdr_load(op)
-        if c == "hdr.store":
-            return self.emit_hdr_store(op)
-        if c in ("br", "jmp", "ret", "shim.pop"):
-            return self.emit_terminator(op)
-        if c == "shim.push":
-            return self.emit_shim_push(op)
-        d = self.reg(op.dest) if op.dest else None
-        w = self.width(op.dest) if op.dest else 0
-        a = [self.reg(x) for x in op.args]
-        ct = c_type(w) if w else ""
-        if c == "const":
-            expr = _lit(op.attrs["value"], w)
-        elif c == "mov":
-            expr = a[0]
-        elif c in ("add", "sub", "mul", "and", "or", "xor"):
-            sym = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}[c]
-            expr = f"({ct})({a[0]} {sym} {a[1]})"
-        elif c == "div":
-            expr = f"({a[1]} ? ({ct})({a[0]} / {a[1]}) : 0)"
-        elif c == "mod":
-            expr = f"({a[1]} ? ({ct})({a[0]} % {a[1]}) : {a[0]})"
-        elif c in ("shl", "shr"):
-            sym = "<<" if c == "shl" else ">>"
-            expr = f"({a[1]} >= {w} ? 0 : ({ct})(({c_type(max(w, 32))}){a[0]} {sym} {a[1]}))"
-        elif c in COMPARE_OPS:
-            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[c]
-            expr = f"{a[0]} {sym} {a[1]}"
-        elif c == "not":
-            expr = f"!{a[0]}" if w == 1 else f"({ct})~{a[0]}"
-        elif c == "zext":
-            expr = f"({ct}){a[0]}"
-        elif c == "trunc":
-            expr = f"({ct}){a[0]}"
-        elif c == "select":
-            expr = f"{a[0]} ? {a[1]} : {a[2]}"
-        elif c == "hdr.valid":
-            h = op.attrs["header"]
-            expr = f"v_{h}"
-        elif c == "pkt.len":
-            expr = self.hook.pkt_len_expr()
-        elif c == "now":
-            expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
-        elif c == "rand":
-            if self.inject_env:
-                x = self.tmp()
-                self.emit(f"u32 {x} = (u32)*env_rand; {x} ^= {x} << 13; {x} ^= {x} >> 17; "
-                          f"{x} ^= {x} << 5; *env_rand = {x};", op.span)
-                expr = x
-            else:
-                expr = "bpf_get_prandom_u32()"
-        elif c == "hash":
-            h = self.tmp()
-            self.emit(f"u64 {h} = {_lit((op.attrs.get('seed', 0) + GOLDEN_GAMMA) % (1 << 64), 64)};",
-                      op.span)
-            for x in op.args:
-                if self.width(x) > 64:
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64)({self.reg(x)} >> 64));")
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
-                else:
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
-            expr = f"(u32)({h} ^ ({h} >> 32))"
-        else:
-            raise CoraError(f"the {self.hook.name} target cannot generate IR op {c}")
-        if w not in (1, 8, 16, 32, 64, 128) and c not in COMPARE_OPS and c != "hdr.valid":
+        """Emit the C of one op with its registered implementation (:data:`EMIT_IMPLS`)."""
+        try:
+            impl = EMIT_IMPLS[op.opcode]
+        except IRError:
+            raise CoraError(f"the {self.hook.name} target cannot generate IR op "
+                            f"{op.opcode}") from None
+        expr = impl(self, op)
+        if expr is None:
+            return
+        w = self.width(op.dest)
+        if w not in (1, 8, 16, 32, 64, 128):
             expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
-        self.emit(f"{d} = {expr};", op.span)
+        self.emit(f"{self.reg(op.dest)} = {expr};", op.span)
+
+    def _ct(self, op: Op) -> str:
+        """C type of the op's destination."""
+        return c_type(self.width(op.dest))
+
+    @emit_impl("const")
+    def emit_const(self, op: Op) -> str:
+        return _lit(op.attrs["value"], self.width(op.dest))
+
+    @emit_impl("mov")
+    def emit_mov(self, op: Op) -> str:
+        return self.reg(op.args[0])
+
+    @emit_impl("add", "sub", "mul", "and", "or", "xor")
+    def emit_arith(self, op: Op) -> str:
+        sym = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}[op.opcode]
+        a, b = (self.reg(x) for x in op.args)
+        return f"({self._ct(op)})({a} {sym} {b})"
+
+    @emit_impl("div")
+    def emit_div(self, op: Op) -> str:
+        a, b = (self.reg(x) for x in op.args)
+        return f"({b} ? ({self._ct(op)})({a} / {b}) : 0)"
+
+    @emit_impl("mod")
+    def emit_mod(self, op: Op) -> str:
+        a, b = (self.reg(x) for x in op.args)
+        return f"({b} ? ({self._ct(op)})({a} % {b}) : {a})"
+
+    @emit_impl("shl", "shr")
+    def emit_shift(self, op: Op) -> str:
+        sym = "<<" if op.opcode == "shl" else ">>"
+        a, b = (self.reg(x) for x in op.args)
+        w = self.width(op.dest)
+        return f"({b} >= {w} ? 0 : ({self._ct(op)})(({c_type(max(w, 32))}){a} {sym} {b}))"
+
+    @emit_impl("eq", "ne", "lt", "le", "gt", "ge")
+    def emit_compare(self, op: Op) -> str:
+        sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[op.opcode]
+        a, b = (self.reg(x) for x in op.args)
+        return f"{a} {sym} {b}"
+
+    @emit_impl("not")
+    def emit_not(self, op: Op) -> str:
+        a = self.reg(op.args[0])
+        return f"!{a}" if self.width(op.dest) == 1 else f"({self._ct(op)})~{a}"
+
+    @emit_impl("zext", "trunc")
+    def emit_resize(self, op: Op) -> str:
+        return f"({self._ct(op)}){self.reg(op.args[0])}"
+
+    @emit_impl("select")
+    def emit_select(self, op: Op) -> str:
+        c, a, b = (self.reg(x) for x in op.args)
+        return f"{c} ? {a} : {b}"
+
+    @emit_impl("hdr.valid")
+    def emit_hdr_valid(self, op: Op) -> str:
+        return f"v_{op.attrs['header']}"
+
+    @emit_impl("pkt.len")
+    def emit_pkt_len(self, op: Op) -> str:
+        return self.hook.pkt_len_expr()
+
+    @emit_impl("now")
+    def emit_now(self, op: Op) -> str:
+        return "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
+
+    @emit_impl("rand")
+    def emit_rand(self, op: Op) -> str:
+        if not self.inject_env:
+            return "bpf_get_prandom_u32()"
+        x = self.tmp()
+        self.emit(f"u32 {x} = (u32)*env_rand; {x} ^= {x} << 13; {x} ^= {x} >> 17; "
+                  f"{x} ^= {x} << 5; *env_rand = {x};", op.span)
+        return x
+
+    @emit_impl("hash")
+    def emit_hash(self, op: Op) -> str:
+        h = self.tmp()
+        self.emit(f"u64 {h} = {_lit((op.attrs.get('seed', 0) + GOLDEN_GAMMA) % (1 << 64), 64)};",
+                  op.span)
+        for x in op.args:
+            if self.width(x) > 64:
+                self.emit(f"{h} = cora_mix64({h} ^ (u64)({self.reg(x)} >> 64));")
+                self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+            else:
+                self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+        return f"(u32)({h} ^ ({h} >> 32))"
 
     # ------------------------------------------------------------------------------- shim
     def emit_return(self, verdict: str, indent: int = 1, span=None) -> None:
@@ -501,6 +561,7 @@ class EbpfEmitter:
         self.emit(f"return {self.hook.verdict_code(verdict)}; /* {verdict} */", span,
                   indent=indent)
 
+    @emit_impl("shim.push")
     def emit_shim_push(self, op: Op) -> None:
         """Prepend the shim: resume id then each register, big-endian, c_bytes each."""
         regs = [(self.reg(a), c_bytes(self.width(a))) for a in op.args]
@@ -519,7 +580,7 @@ class EbpfEmitter:
 
     def _shim_pop_op(self) -> Op | None:
         term = self.p.blocks[0].ops[-1]
-        return term if term.opcode == "shim.pop" else None
+        return term if OPS[term.opcode].position == "entry-only" else None
 
     def emit_shim_pop(self, op: Op) -> None:
         """Before the parser: read the resume id and registers, strip the shim."""
@@ -565,29 +626,34 @@ class EbpfEmitter:
             self.emit_return("pass", indent=2)
             self.emit("}")
 
-    def emit_terminator(self, op: Op) -> None:
-        c = op.opcode
-        if c == "shim.pop":  # the pop itself ran before the parser; dispatch here
-            for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
-                self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
-            self.emit_return("drop")
-            return
-        if c == "br":
-            t, f = op.attrs["targets"]
-            self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
-        elif c == "jmp":
-            self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
+    @emit_impl("shim.pop")
+    def emit_shim_dispatch(self, op: Op) -> None:
+        """The pop itself ran before the parser (:meth:`emit_shim_pop`); dispatch here."""
+        for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
+            self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
+        self.emit_return("drop")
+
+    @emit_impl("br")
+    def emit_br(self, op: Op) -> None:
+        t, f = op.attrs["targets"]
+        self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
+
+    @emit_impl("jmp")
+    def emit_jmp(self, op: Op) -> None:
+        self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
+
+    @emit_impl("ret")
+    def emit_ret(self, op: Op) -> None:
+        v = op.attrs["verdict"]
+        if self.count_verdicts:
+            self.emit(f"cora_count({VERDICT_COUNTER_INDEX[v]});", op.span)
+        override = self.hook.ret_override(v)
+        if override is not None:
+            self.emit(override, op.span)
+        elif v == "redirect":
+            self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
         else:
-            v = op.attrs["verdict"]
-            if self.count_verdicts:
-                self.emit(f"cora_count({VERDICT_COUNTER_INDEX[v]});", op.span)
-            override = self.hook.ret_override(v)
-            if override is not None:
-                self.emit(override, op.span)
-            elif v == "redirect":
-                self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
-            else:
-                self.emit(f"return {self.hook.verdict_code(v)}; /* {v} */", op.span)
+            self.emit(f"return {self.hook.verdict_code(v)}; /* {v} */", op.span)
 
     # -------------------------------------------------------------------------------- main
     def generate(self) -> str:
