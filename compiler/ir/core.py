@@ -81,7 +81,8 @@ follows xDSL and the p4c eBPF backend's table-to-map mapping.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
@@ -192,7 +193,7 @@ def c_bytes(width: int) -> int:
     raise IRError(f"width {width} too large")
 
 
-def shim_bytes(widths) -> int:
+def shim_bytes(widths: Iterable[int]) -> int:
     """Bytes of a metadata shim carrying registers of the given bit ``widths``: the u16
     resume id plus ``c_bytes(width)`` per register (docs/offload.md)."""
     return SHIM_ID_BYTES + sum(c_bytes(w) for w in widths)
@@ -235,7 +236,7 @@ class Op:
     opcode: str
     dest: str | None = None
     args: tuple[str, ...] = ()
-    attrs: dict = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
     span: Span | None = None
 
     @property
@@ -422,7 +423,7 @@ class Builder:
         self.current = block
 
     def emit(self, opcode: str, dest_type: Type | None, *args: str, dest: str | None = None,
-             span: Span | None = None, **attrs) -> str | None:
+             span: Span | None = None, **attrs: Any) -> str | None:
         """Append an op; returns its destination register (a fresh one unless ``dest`` given)."""
         if dest_type is not None and dest is None:
             dest = self.new_reg(dest_type)
@@ -430,7 +431,7 @@ class Builder:
         return dest
 
     def terminate(self, opcode: str, args: tuple[str, ...] = (), span: Span | None = None,
-                  **attrs) -> None:
+                  **attrs: Any) -> None:
         """End the current block with a terminator."""
         if "targets" in attrs:
             attrs["targets"] = tuple(attrs["targets"])

@@ -25,6 +25,7 @@ source position. Lines starting with ``;`` are comments.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from cora.compiler.ir.core import (Block, IntType, IRError, Op, Program, Span, StateDecl,
                                    StateField)
@@ -32,11 +33,11 @@ from cora.compiler.ir.ops import opdef
 from cora.compiler.ir.syntax import declare_reg, parse_type
 
 
-def _fields(fields) -> str:
+def _fields(fields: Iterable[StateField]) -> str:
     return ", ".join(f"{f.name}:u{f.width}" for f in fields)
 
 
-def _entries(init) -> str:
+def _entries(init: Iterable[tuple[tuple[int, ...], tuple[int, ...]]]) -> str:
     parts = []
     for k, v in init:
         parts.append("(" + ", ".join(map(str, k)) + "): (" + ", ".join(map(str, v)) + ")")
