@@ -56,6 +56,9 @@ emit_impl = EMIT_IMPLS.register
 MAP_KIND = {"hash": "hash", "lru_hash": "lru_hash", "lpm": "lpm_trie", "array": "array",
             "percpu_array": "percpu_array"}
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+#: C operator of each infix IR op (unsigned operands: the comparisons are unsigned).
+_C_OPERATOR = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^",
+               "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 _C_RESERVED = frozenset("""auto break case char const continue default do double else enum
 extern float for goto if inline int long register restrict return short signed sizeof static
@@ -476,11 +479,14 @@ class EbpfEmitter:
     def emit_mov(self, op: Op) -> str:
         return self.reg(op.args[0])
 
+    def _infix(self, op: Op) -> str:
+        """``a OP b`` with the C operator of a binary or comparison op."""
+        a, b = (self.reg(x) for x in op.args)
+        return f"{a} {_C_OPERATOR[op.opcode]} {b}"
+
     @emit_impl("add", "sub", "mul", "and", "or", "xor")
     def emit_arith(self, op: Op) -> str:
-        sym = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}[op.opcode]
-        a, b = (self.reg(x) for x in op.args)
-        return f"({self._ct(op)})({a} {sym} {b})"
+        return f"({self._ct(op)})({self._infix(op)})"
 
     @emit_impl("div")
     def emit_div(self, op: Op) -> str:
@@ -501,9 +507,7 @@ class EbpfEmitter:
 
     @emit_impl("eq", "ne", "lt", "le", "gt", "ge")
     def emit_compare(self, op: Op) -> str:
-        sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[op.opcode]
-        a, b = (self.reg(x) for x in op.args)
-        return f"{a} {sym} {b}"
+        return self._infix(op)
 
     @emit_impl("not")
     def emit_not(self, op: Op) -> str:
