@@ -44,14 +44,26 @@ from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
+from cora.compiler.ir import (
+    BINARY_OPS,
+    COMPARE_OPS,
+    OPS,
+    SHIM_DONE,
+    SHIM_ID_BYTES,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    StateDecl,
+    c_bytes,
+)
 from cora.compiler.ir import semantics as sem
 from cora.compiler.ir.headers import HEADERS, load_field, parse_frame, store_field
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, OPS, SHIM_DONE, SHIM_ID_BYTES, IntType,
-                              IRError, Op, Program, StateDecl, c_bytes)
-from cora.compiler.ir.ops import ImplTable
+from cora.compiler.ir.ops import ImplTable, header_field
 from cora.compiler.ir.verify import verify
 
 #: opcode -> ``compile(interpreter, op) -> closure``: one implementation per opcode of
@@ -93,6 +105,28 @@ class _State:
         self.name = decl.name
         self.capacity = decl.capacity
         self.nvalues = len(decl.value)
+
+    def lookup(self, key: tuple[int, ...], touched: set[tuple[str, tuple[int, ...]]]
+               ) -> list[int] | None:
+        """The entry's value list (a reference) or None; records touched keys."""
+        raise NotImplementedError
+
+    def update(self, key: tuple[int, ...], values: list[int],
+               touched: set[tuple[str, tuple[int, ...]]]) -> int:
+        """Insert or replace; 1 when stored, 0 when refused."""
+        raise NotImplementedError
+
+    def delete(self, key: tuple[int, ...], touched: set[tuple[str, tuple[int, ...]]]) -> None:
+        """Remove the key (if present)."""
+        raise NotImplementedError
+
+    def get(self, key: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The value under the exact key, without side effects."""
+        raise NotImplementedError
+
+    def entries(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Every entry, sorted by key."""
+        raise NotImplementedError
 
     def load_init(self) -> None:
         for k, v in self.decl.init:
@@ -273,10 +307,16 @@ class _Ctx:
     """Per-frame context: the mutable frame, header offsets, time and touched keys."""
 
     __slots__ = ("buf", "off", "now", "touched")
+    buf: bytearray
+    off: dict[str, int]
+    now: int
+    touched: set[tuple[str, tuple[int, ...]]]
 
 
 class _Block:
     __slots__ = ("ops", "term")
+    ops: tuple[Callable[..., None], ...]
+    term: Callable[..., Any]
 
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
@@ -324,7 +364,8 @@ class Interpreter:
         c.buf = buf = bytearray(frame)
         c.off = {} if self._resumes else parse_frame(buf).offsets
         c.now = now_ns & sem.M64
-        c.touched = touched = set()
+        touched: set[tuple[str, tuple[int, ...]]] = set()
+        c.touched = touched
         R = [0] * self._nregs
         blk = self._entry
         while True:
@@ -356,10 +397,12 @@ class Interpreter:
 
     # -- compilation --------------------------------------------------------------------
 
-    def _r(self, name: str) -> int:
+    def _r(self, name: str | None) -> int:
+        assert name is not None            # the verifier checked the op's destination
         return self._reg_index[name]
 
-    def _width(self, name: str) -> int:
+    def _width(self, name: str | None) -> int:
+        assert name is not None
         t = self.program.regs[name]
         return t.width if isinstance(t, IntType) else 0
 
@@ -453,7 +496,7 @@ class Interpreter:
     @interp_impl("hdr.load")
     def _c_hdr_load(self, op: Op) -> Callable:
         d, h = self._r(op.dest), op.attrs["header"]
-        fld = HEADERS[h].field(op.attrs["field"])
+        fld = header_field(h, op.attrs["field"])
 
         def f(R, c):
             off = c.off.get(h)
@@ -464,16 +507,16 @@ class Interpreter:
     def _c_hdr_store(self, op: Op) -> Callable:
         h = op.attrs["header"]
         hdr = HEADERS[h]
-        fld = hdr.field(op.attrs["field"])
+        fld = header_field(h, op.attrs["field"])
         v = self._r(op.args[0])
         ws = fld.byte_offset & ~1                                  # aligned word range
         we = (fld.byte_offset + fld.byte_span + 1) & ~1            # relative to header start
         fixes: list[tuple[str | None, int, bool]] = []             # (header, csum offset, udp)
         if hdr.csum_field is not None:
-            fixes.append((None, hdr.field(hdr.csum_field).byte_offset, h == "udp"))
+            fixes.append((None, header_field(h, hdr.csum_field).byte_offset, h == "udp"))
         if fld.name in hdr.pseudo_header_fields:
             for l4 in ("tcp", "udp"):
-                fixes.append((l4, HEADERS[l4].field("csum").byte_offset, l4 == "udp"))
+                fixes.append((l4, header_field(l4, "csum").byte_offset, l4 == "udp"))
         fixes_t = tuple(fixes)
         words16, replace = sem.words16, sem.csum_replace
 
@@ -650,7 +693,7 @@ def _c_shim_push(self: Interpreter, op: Op) -> Callable:
 def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
     final = op.attrs["final"]
     table = {}
-    for k, label, rs in zip(op.attrs["resume"], op.attrs["targets"], op.attrs["regs"]):
+    for k, label, rs in zip(op.attrs["resume"], op.attrs["targets"], op.attrs["regs"], strict=True):
         layout, pos = [], SHIM_ID_BYTES
         for a in rs:
             n = c_bytes(self._width(a))
@@ -697,8 +740,8 @@ class CountingInterpreter(Interpreter):
         super()._compile()
         from collections import Counter
 
-        self.block_count = Counter()
-        self.edge_count = Counter()
+        self.block_count: Counter[str] = Counter()
+        self.edge_count: Counter[tuple[str, str]] = Counter()
         label_of = {id(cb): label for label, cb in self._blocks.items()}
         for label, cb in self._blocks.items():
             cb.term = self._counted(label, cb.term, label_of)

@@ -9,12 +9,35 @@ integer semantics (:mod:`.semantics`) are submodules.
 from __future__ import annotations
 
 from cora.compiler.ir.core import (
-    FULL_POLICIES, INT_WIDTHS, SHIM_DONE, SHIM_ID_BYTES, STATE_KINDS, VERDICTS, Block, Builder,
-    IntType, IRError, Op, Program, RefType, Span, StateDecl, StateField, Type, c_bytes,
-    entry_layout, shim_bytes,
+    FULL_POLICIES,
+    INT_WIDTHS,
+    SHIM_DONE,
+    SHIM_ID_BYTES,
+    STATE_KINDS,
+    VERDICTS,
+    Block,
+    Builder,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+    Span,
+    StateDecl,
+    StateField,
+    Type,
+    c_bytes,
+    entry_layout,
+    shim_bytes,
 )
 from cora.compiler.ir.ops import (
-    ALL_OP_CLASSES, BINARY_OPS, COMPARE_OPS, OP_CLASS, OPS, TERMINATORS, OpDef,
+    ALL_OP_CLASSES,
+    BINARY_OPS,
+    COMPARE_OPS,
+    OP_CLASS,
+    OPS,
+    TERMINATORS,
+    OpDef,
 )
 
 __all__ = [

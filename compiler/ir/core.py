@@ -80,10 +80,9 @@ follows xDSL and the p4c eBPF backend's table-to-map mapping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
-
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")

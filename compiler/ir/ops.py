@@ -28,9 +28,16 @@ from typing import Any, Generic, Literal, TypeVar
 
 from cora.compiler.ir import semantics as sem
 from cora.compiler.ir.core import (
-    SHIM_DONE, VERDICTS, IntType, IRError, Op, Program, RefType, StateDecl,
+    SHIM_DONE,
+    VERDICTS,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+    StateDecl,
 )
-from cora.compiler.ir.headers import HEADERS
+from cora.compiler.ir.headers import HEADERS, Field
 from cora.compiler.ir.syntax import declare_reg, parse_reg_list, regs_text, typed_regs_text
 
 #: Attribute values an op may carry (ints, names, flags and tuples of them).
@@ -184,14 +191,20 @@ class OpDef:
 _TYPE_WIDTHS = {"u8": 8, "u16": 16, "u32": 32, "u64": 64, "ip4": 32, "mac": 48, "ip6": 128}
 
 
-def field_width(header: str, name: str) -> int:
-    """Register width of header field ``header.name``; IRError for an unknown one."""
+def header_field(header: str, name: str) -> Field:
+    """The layout of header field ``header.name``; IRError for an unknown one."""
     h = HEADERS.get(header)
     if h is None:
         raise IRError(f"unknown header {header}")
     f = h.field(name)
     if f is None:
         raise IRError(f"unknown field {header}.{name}")
+    return f
+
+
+def field_width(header: str, name: str) -> int:
+    """Register width of header field ``header.name``; IRError for an unknown one."""
+    f = header_field(header, name)
     return _TYPE_WIDTHS.get(f.type_name, f.bit_width)
 
 
@@ -243,7 +256,7 @@ def _keys(program: Program, state: StateDecl, keys: tuple[str, ...], with_plen: 
         return
     if len(keys) != len(fields):
         raise IRError(f"{state.name} has {len(fields)} key fields, got {len(keys)}")
-    for reg, f in zip(keys, fields):
+    for reg, f in zip(keys, fields, strict=True):
         _expect(program, reg, f.width, f"key field {f.name}")
 
 
@@ -310,8 +323,7 @@ def _check_hdr_load(program: Program, op: Op) -> None:
 def _check_hdr_store(program: Program, op: Op) -> None:
     h, f = op.attrs["header"], op.attrs["field"]
     _expect(program, op.args[0], field_width(h, f), "value")
-    fld = HEADERS[h].field(f)
-    if fld is not None and fld.readonly:
+    if header_field(h, f).readonly:
         raise IRError(f"{h}.{f} is read-only")
 
 
@@ -353,7 +365,7 @@ def _check_map_update(program: Program, op: Op) -> None:
     _keys(program, state, keys, with_plen=True)
     if len(values) != len(state.value):
         raise IRError(f"{state.name} has {len(state.value)} value fields, got {len(values)}")
-    for reg, f in zip(values, state.value):
+    for reg, f in zip(values, state.value, strict=True):
         _expect(program, reg, f.width, f"value field {f.name}")
 
 
@@ -523,7 +535,7 @@ def _parse_shim_pop(code: str, rest: str, program: Program
 def _print_shim_pop(op: Op, program: Program) -> str:
     a = op.attrs
     table = ", ".join(f"{k}: {t}({typed_regs_text(rs, program)})"
-                      for k, t, rs in zip(a["resume"], a["targets"], a["regs"]))
+                      for k, t, rs in zip(a["resume"], a["targets"], a["regs"], strict=False))
     return f"shim.pop {'final' if a['final'] else 'forward'} {{{table}}}"
 
 
@@ -766,4 +778,4 @@ class ImplTable(Generic[F]):
 
 __all__ = ["ALL_OP_CLASSES", "Attr", "BINARY_OPS", "COMPARE_OPS", "ImplTable", "OPS", "OP_CLASS",
            "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS", "Syntax", "TERMINATORS", "field_width",
-           "has_side_effect", "int_width", "opdef", "state_of"]
+           "has_side_effect", "header_field", "int_width", "opdef", "state_of"]

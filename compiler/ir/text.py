@@ -27,8 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from cora.compiler.ir.core import (Block, IntType, IRError, Op, Program, Span, StateDecl,
-                                   StateField)
+from cora.compiler.ir.core import Block, IntType, IRError, Op, Program, Span, StateDecl, StateField
 from cora.compiler.ir.ops import opdef
 from cora.compiler.ir.syntax import declare_reg, parse_type
 

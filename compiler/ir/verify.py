@@ -6,8 +6,17 @@ Run after lowering and after every pass in tests. A failure is a compiler bug, r
 
 from __future__ import annotations
 
-from cora.compiler.ir.core import (FULL_POLICIES, INT_WIDTHS, STATE_KINDS, Block, IntType,
-                                   IRError, Op, Program, RefType)
+from cora.compiler.ir.core import (
+    FULL_POLICIES,
+    INT_WIDTHS,
+    STATE_KINDS,
+    Block,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+)
 from cora.compiler.ir.ops import OPS, opdef, state_of
 
 
@@ -17,9 +26,10 @@ def verify(program: Program) -> None:
     Rules: state declarations are well formed; registers have valid types; each op fits its
     definition in :data:`cora.compiler.ir.ops.OPS` (:meth:`~cora.compiler.ir.ops.OpDef.verify`:
     operand count, result, attributes and the op's typing rule); every block ends in exactly
-    one terminator and has none before; branch targets exist; the CFG is acyclic; every register use is assigned on every
-    path from the entry (forward must-assigned dataflow in topological order; a ``shim.pop``
-    assigns its listed registers along the edge to their block); ops keep their
+    one terminator and has none before; branch targets exist; the CFG is acyclic; every
+    register use is assigned on every path from the entry (forward must-assigned dataflow in
+    topological order; a ``shim.pop`` assigns its listed registers along the edge to their
+    block); ops keep their
     :attr:`~cora.compiler.ir.ops.OpDef.position` (``shim.push`` is followed by ``ret pass``;
     ``shim.pop`` is the only op of the entry block).
     """

@@ -40,7 +40,7 @@ from typing import Callable
 
 from cora.compiler.ir import (OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op, Program,
                               RefType, StateDecl, c_bytes)
-from cora.compiler.ir.ops import ImplTable
+from cora.compiler.ir.ops import ImplTable, header_field
 from cora.errors import CoraError
 from cora.targets.base import refused_op_lines
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
@@ -198,10 +198,14 @@ class EbpfEmitter:
         self._tmp += 1
         return f"_t{self._tmp}"
 
-    def reg(self, name: str) -> str:
+    def reg(self, name: str | None) -> str:
+        """C name of register ``name`` (an op's destination: checked by the verifier)."""
+        assert name is not None
         return f"r_{name}"
 
-    def width(self, name: str) -> int:
+    def width(self, name: str | None) -> int:
+        """Width of register ``name`` (64 for a reference)."""
+        assert name is not None
         t = self.p.regs[name]
         return t.width if isinstance(t, IntType) else 64
 
@@ -290,7 +294,7 @@ class EbpfEmitter:
 
     # -------------------------------------------------------------------------- header ops
     def field_of(self, op: Op) -> Field:
-        return HEADERS[op.attrs["header"]].field(op.attrs["field"])
+        return header_field(op.attrs["header"], op.attrs["field"])
 
     @emit_impl("hdr.load")
     def emit_hdr_load(self, op: Op) -> None:
@@ -319,11 +323,11 @@ class EbpfEmitter:
         out = []
         hdr = HEADERS[h]
         if hdr.csum_field:
-            cf = hdr.field(hdr.csum_field)
+            cf = header_field(h, hdr.csum_field)
             out.append((h, cf.byte_offset, h == "udp"))
         if fname in hdr.pseudo_header_fields:
             for l4 in ("tcp", "udp"):
-                cf = HEADERS[l4].field("csum")
+                cf = header_field(l4, "csum")
                 out.append((l4, cf.byte_offset, l4 == "udp"))
         return out
 

@@ -8,8 +8,13 @@ import pytest
 
 from cora.compiler.interp import INTERP_IMPLS
 from cora.compiler.ir import OP_CLASS, OPS, IRError, Op
-from cora.compiler.ir.ops import (ALL_OP_CLASSES, PURE_OPCODES, SIDE_EFFECT_OPS, TERMINATORS,
-                                  ImplTable)
+from cora.compiler.ir.ops import (
+    ALL_OP_CLASSES,
+    PURE_OPCODES,
+    SIDE_EFFECT_OPS,
+    TERMINATORS,
+    ImplTable,
+)
 from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.offload import nic_checks
 from cora.targets.ebpf.emit import EMIT_IMPLS
