@@ -44,10 +44,10 @@ import json
 import platform
 import statistics
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
 from cora.errors import CoraError
@@ -102,8 +102,9 @@ def block_counts(program: Program, frames: Iterable[tuple[int, bytes]],
     return counts, n
 
 
-def op_features(program: Program, counts: Mapping[str, float]) -> Counter:
-    """Executed ops per cost feature, weighted by block ``counts``.
+def op_features(program: Program, counts: Mapping[str, float]) -> defaultdict[str, float]:
+    """Executed ops per cost feature, weighted by block ``counts`` (0 for a feature no op
+    has).
 
     Ops are taken as the generated code executes them (:func:`cora.compiler.offload.stage_model.
     charged_ops`: repeated pure ops dropped, divisions by constants charged as ALU ops or
@@ -113,7 +114,7 @@ def op_features(program: Program, counts: Mapping[str, float]) -> Counter:
     """
     from cora.compiler.offload.stage_model import charged_ops
 
-    feats: Counter = Counter()
+    feats: defaultdict[str, float] = defaultdict(float)
     for block in program.blocks:
         n = counts.get(block.label, 0)
         if not n:
@@ -528,7 +529,7 @@ def fit(rows: list[dict]) -> tuple[dict[str, float], float]:
 
 
 def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None = None,
-              plan: Iterable[tuple[str, int]] | None = None, target: str = "xdp"
+              plan: Iterable[Iterable[tuple[str, int]]] | None = None, target: str = "xdp"
               ) -> Calibration:
     """Measure this machine's xdp (or tc) costs (see module docstring).
 
@@ -550,15 +551,16 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
                         f", not {target!r}")
     repeat = repeat or (2000 if quick else 20000)
     calls = calls or (3 if quick else 7)
-    plan = tuple(plan) if plan is not None else (QUICK_PLAN if quick else FULL_PLAN)
+    groups = tuple(plan) if plan is not None else (QUICK_PLAN if quick else FULL_PLAN)
     gen = get_target(target)
 
     def load(program: Program) -> LoadedProgram:
         # each target's defaults: no verdict counters (xdp: frags on)
         return load_program(gen.generate(program, count_verdicts=False), gen)
 
-    rows, n_variants = [], 0
-    for g, group in enumerate(plan):
+    rows: list[dict[str, Any]] = []
+    n_variants = 0
+    for g, group in enumerate(groups):
         program, variants = build_program(group)
         frames = [variant_frame(v.vid) for v in variants]
         with load(program) as loaded:
@@ -600,7 +602,7 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
                        + (" --quick" if quick else ""), "target": target,
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "kernel": platform.release(), "cpu": _cpu_name(), "cpu_mhz": _cpu_mhz(),
-            "repeat": repeat, "calls": calls, "variants": n_variants, "programs": len(plan),
+            "repeat": repeat, "calls": calls, "variants": n_variants, "programs": len(groups),
             "r2": round(r2, 4)}
     return Calibration(costs, raw, intercept, empty_ns, shim, rows, r2, meta)
 
