@@ -1,5 +1,6 @@
-"""Engines that run an NF on frames: the kernel (a target's program via BPF_PROG_TEST_RUN) and
-the reference interpreter, behind one small interface, plus the state dump format of ``--state-out``.
+"""Engines that run an NF on frames: the kernel (a target's program via BPF_PROG_TEST_RUN)
+and the reference interpreter, behind one small interface, plus the state dump format of
+``--state-out``.
 
 Both engines see the same environment: ``now()`` is the frame's pcap timestamp (ns) and
 ``rand()`` is xorshift32 seeded with 1 (docs/language.md), so differential runs are exact.
@@ -260,7 +261,10 @@ def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[
         items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
     out = []
     for k, v in items:
-        value = sum_percpu(state, v) if percpu else unpack_value(state, v)
+        if isinstance(v, list):
+            value = sum_percpu(state, v)
+        else:
+            value = unpack_value(state, v)
         if state.kind in ("array", "percpu_array") and not any(value):
             continue
         out.append((unpack_key(state, k), value))

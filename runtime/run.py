@@ -129,6 +129,7 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             if e is not None and not own:
                 e.reset()
         primary = kernel or interp
+        assert primary is not None  # engine is kernel, interp or both
         # the kernel engine's test run may accept less (tc: cora.targets.tc.hook.
         # tc_test_run_accepts); every engine skips exactly those frames (the interpreter
         # alone: the same frames as with that target's kernel engine)
@@ -142,7 +143,8 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             report.packets += 1
             a = kernel.run(frame, ts) if kernel else None
             b = interp.run(frame, ts) if interp else None
-            out = a or b
+            out = a if a is not None else b
+            assert out is not None  # engine is kernel, interp or both
             report.verdicts[out.verdict] = report.verdicts.get(out.verdict, 0) + 1
             total_ns += out.duration_ns
             if keep_outputs:

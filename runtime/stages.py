@@ -119,6 +119,7 @@ class StagePipeline:
             data = out.frame
             if out.verdict != "pass":
                 return StagedOutcome(out.verdict, data, st.stage, stage_ns)
+        assert out is not None  # a split has at least one stage
         return StagedOutcome(out.verdict, data, self.split.stages[-1].stage, stage_ns)
 
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
