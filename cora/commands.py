@@ -132,21 +132,6 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def check_nic_model(doc: dict, result) -> None:
-    """Refuse a NIC stage its NIC model (``"nic"`` of a ``cora plan --json`` document)
-    cannot run; plans without a ``nic`` key (hand-made cuts) are not checked."""
-    from cora.compiler.offload.split import nic_stage_problems
-    from cora.compiler.offload.stage_model import load_model
-
-    nic = doc.get("nic")
-    if not nic or not any(st.stage == "nic" for st in result.stages):
-        return
-    bad = nic_stage_problems(result, load_model(nic))
-    if bad:
-        raise CoraError(f"the NIC stage cannot run on {nic}: " + "; ".join(bad[:5])
-                        + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
-
-
 def _compile_stages(args, program) -> int:
     """``cora compile --plan``: one program per stage plus the shim layout (see
     :mod:`cora.compiler.offload.split`). nic and kernel stages are XDP C (the NIC stage is emulated
@@ -160,6 +145,8 @@ def _compile_stages(args, program) -> int:
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")
     doc = load_plan_file(args.plan)
     result = split(program, doc)
+    from cora.compiler.offload.split import check_nic_model
+
     check_nic_model(doc, result)
     out = Path(args.output)
     written = []

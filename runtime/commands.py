@@ -95,7 +95,7 @@ def _deploy_plan(args, program) -> int:
     from cora.compiler.offload.split import load_plan_file
     from cora.runtime.deploy import deploy_stages
 
-    from cora.commands import check_nic_model
+    from cora.compiler.offload.split import check_nic_model
     from cora.compiler.offload.split import split
 
     doc = load_plan_file(args.plan)

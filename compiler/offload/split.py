@@ -442,5 +442,19 @@ def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kern
                        for i, b in enumerate(order)}, "states": {}, "shim": []}
 
 
+def check_nic_model(doc: dict, result) -> None:
+    """Refuse a NIC stage its NIC model (``"nic"`` of a ``cora plan --json`` document)
+    cannot run; plans without a ``nic`` key (hand-made cuts) are not checked."""
+    from cora.compiler.offload.stage_model import load_model
+
+    nic = doc.get("nic")
+    if not nic or not any(st.stage == "nic" for st in result.stages):
+        return
+    bad = nic_stage_problems(result, load_model(nic))
+    if bad:
+        raise CoraError(f"the NIC stage cannot run on {nic}: " + "; ".join(bad[:5])
+                        + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
+
+
 __all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
-           "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]
+           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]
