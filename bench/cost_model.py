@@ -29,10 +29,11 @@ import json
 import sys
 from pathlib import Path
 
+from cora.settings import traces_dir
+
 DEFAULT_TRACES = [  # captures with many IPv4 TCP/UDP frames (see bench/ref_flowcount.py)
-    "/work/shared/traces/tcpdump/of10_s4810.pcap",
-    "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap",
-    "/work/shared/traces/tcpdump/babel_update_oobr.pcap",
+    str(traces_dir() / name)
+    for name in ("of10_s4810.pcap", "bgp-4byte-asn.pcap", "babel_update_oobr.pcap")
 ]
 NETFUNCS = Path(__file__).resolve().parent.parent / "netfuncs"
 BAR = 0.15

@@ -13,8 +13,10 @@ import glob
 import json
 from pathlib import Path
 
+from cora.settings import traces_dir
+
 REPO = Path(__file__).resolve().parents[1]
-TRACES = REPO.parent / "shared" / "traces" / "tcpdump"
+TRACES = traces_dir()
 DEFAULT_TRACES = ["of10_s4810.pcap", "bgp-4byte-asn.pcap", "dns_udp_2.pcap", "mptcp-fclose.pcap"]
 
 

@@ -24,6 +24,8 @@ import json
 import sys
 from pathlib import Path
 
+from cora.settings import traces_dir
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rates", type=float, nargs="+", default=[1, 5, 10, 20, 40, 80, 120])
     ap.add_argument("--nics", nargs="+", default=["agilio", "bluefield2"])
-    ap.add_argument("--traces", default=str(ROOT.parent / "shared" / "traces" / "tcpdump"))
+    ap.add_argument("--traces", default=str(traces_dir()),
+                    help="folder of captures (default: the CORA_TRACES setting)")
     ap.add_argument("--nf", nargs="*", default=None, help="NF files (default netfuncs/*.nf)")
     ap.add_argument("--time-limit", type=float, default=2.0)
     ap.add_argument("--workers", type=int, default=2)

@@ -1,13 +1,12 @@
-"""The hand-written flowcount reference (bench/ref_flowcount.c): load, run, time.
+"""The hand-written flowcount reference (testbed/ref_flowcount.c): run and time it.
 
 Used two ways:
   * as a script: ``.venv/bin/python bench/ref_flowcount.py [PCAP ...] [--json]`` runs each
     capture's frames once through the reference with BPF_PROG_TEST_RUN (state kept across
     frames), then measures ns/packet (``cora.runtime.testrun.measure_ns_per_packet``) for
     the atomic-counter reference and its single-writer variant, and prints the figures;
-  * as a module (``bench/`` is not a package: load it by path, e.g. with
-    ``importlib.util.spec_from_file_location``): :func:`load_reference` and
-    :func:`reference_flows` let the team cross-check the compiled flowcount.nf.
+  * the reference itself (loading, running, reading its table) is
+    :mod:`cora.testbed.ref_flowcount`, which the tests use too.
 
 The flow table is read back as ``{(saddr, daddr, sport, dport, proto): (packets, bytes)}``
 with plain ints: IPv4 addresses as the unsigned big-endian value (10.0.0.1 -> 167772161),
@@ -18,112 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import struct
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-C_SOURCE = Path(__file__).with_name("ref_flowcount.c")
-FLOWS_CAPACITY = 65536
-KEY_FMT = "!IIHHB3x"   # saddr, daddr, sport, dport (wire order), proto, padding: 16 bytes
-VALUE_FMT = "=QQ"      # packets, bytes (host order u64)
+from cora.settings import traces_dir
+from cora.testbed.ref_flowcount import Reference, load_reference, run_through
+
 DEFAULT_TRACES = [  # the captures with the most counted (IPv4 TCP/UDP) frames
-    "/work/shared/traces/tcpdump/of10_s4810.pcap",
-    "/work/shared/traces/tcpdump/babel_update_oobr.pcap",
-    "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap",
+    str(traces_dir() / name)
+    for name in ("of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap")
 ]
 #: An XDP program that only returns XDP_PASS: the test-run harness's own cost per frame.
 EMPTY_XDP = "int cora_empty(struct xdp_md *ctx) { return XDP_PASS; }"
-
-FlowTable = dict[tuple[int, int, int, int, int], tuple[int, int]]
-
-
-@dataclass
-class Reference:
-    """A loaded reference program. Close it (or use ``with``) to unload.
-
-    Attributes:
-        bpf: the bcc ``BPF`` object; prog_fd: the XDP program fd; flows_fd: the fd of map
-        ``flows``.
-    """
-
-    bpf: object
-    prog_fd: int
-    flows_fd: int
-
-    def flows(self) -> FlowTable:
-        """The current flow table, decoded (see module docstring)."""
-        from cora.runtime.bpf_syscall import map_items
-        key_size, value_size = struct.calcsize(KEY_FMT), struct.calcsize(VALUE_FMT)
-        return {struct.unpack(KEY_FMT, k)[:5]: struct.unpack(VALUE_FMT, v)
-                for k, v in map_items(self.flows_fd, key_size, value_size)}
-
-    def close(self) -> None:
-        """Unload the program and free its map."""
-        self.bpf.cleanup()
-
-    def __enter__(self) -> "Reference":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def load_reference(plain_add: bool = False) -> Reference:
-    """Compile and load bench/ref_flowcount.c with bcc (~1-2 s).
-
-    Args:
-        plain_add: build the single-writer variant (``-DREF_PLAIN_ADD``: plain ``+=``
-            instead of atomic adds); same results on one CPU, for timing comparison.
-
-    Raises:
-        cora.errors.EnvironmentProblem: bcc missing.
-        Exception from bcc: the program does not compile or load (a bug in this file).
-    """
-    try:
-        from bcc import BPF
-    except ImportError:
-        from cora.errors import EnvironmentProblem
-        raise EnvironmentProblem("bcc is missing: run scripts/setup.sh") from None
-    cflags = ["-DREF_PLAIN_ADD"] if plain_add else []
-    bpf = BPF(src_file=str(C_SOURCE).encode(), cflags=cflags)
-    try:
-        fn = bpf.load_func(b"ref_flowcount", BPF.XDP)
-        return Reference(bpf=bpf, prog_fd=fn.fd, flows_fd=bpf[b"flows"].map_fd)
-    except BaseException:
-        bpf.cleanup()
-        raise
-
-
-def run_through(ref: Reference, frames: list[bytes]) -> int:
-    """Run each frame the kernel can test-run (14 to 73,152 bytes, see
-    ``cora.runtime.testrun``) once, in order; returns how many ran.
-
-    Raises:
-        cora.errors.KernelError: a frame the kernel refused; or a verdict other than pass
-            (the reference passes every frame, anything else is a bug).
-    """
-    from cora.errors import KernelError
-    from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES, MIN_XDP_FRAME_BYTES, run_frames
-    usable = [f for f in frames if MIN_XDP_FRAME_BYTES <= len(f) <= MAX_XDP_TEST_FRAME_BYTES]
-    for result in run_frames(ref.prog_fd, usable):
-        if result.retval != 2:
-            raise KernelError(f"reference returned verdict {result.retval}, expected pass (2)")
-    return len(usable)
-
-
-def reference_flows(frames: list[bytes]) -> FlowTable:
-    """The flow table the reference builds from ``frames`` run in order on a fresh map.
-
-    Frames shorter than 14 bytes (they would pass uncounted anyway) or longer than 73,152
-    bytes (the kernel's test-run limit) cannot run and are left out.
-
-    Returns:
-        ``{(saddr, daddr, sport, dport, proto): (packets, bytes)}``, all ints.
-    """
-    with load_reference() as ref:
-        run_through(ref, frames)
-        return ref.flows()
 
 
 def bench_trace(path: str, repeat: int, max_samples: int) -> dict:
@@ -238,7 +143,7 @@ def _print_compare(args) -> int:
     for r in rows:
         print(f"{r['trace']:28} {r['ns_per_packet_nf']:10.1f} {r['ns_per_packet_ref']:11.1f} "
               f"{r['ratio']:7.3f} {str(r['same_flows']):>11}")
-    print(f"({args.nf} compiled for xdp vs bench/ref_flowcount.c; BPF_PROG_TEST_RUN, repeat "
+    print(f"({args.nf} compiled for xdp vs testbed/ref_flowcount.c; BPF_PROG_TEST_RUN, repeat "
           f"{args.repeat}, medians of 3 alternating rounds; measured on this machine)")
     return 0
 

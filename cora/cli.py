@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CoraError as exc:
+        if exc.details:
+            sys.stderr.write(exc.details.rstrip("\n") + "\n")
         print(f"cora: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

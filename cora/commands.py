@@ -55,18 +55,6 @@ def register(sub) -> None:
 
 
 # ------------------------------------------------------------------------------------ check
-def _compile(path: str):
-    """Compile an NF file or print its diagnostics and raise (exit 1)."""
-    from cora.compiler.frontend.diagnostics import CompileError
-    from cora.compiler.driver import compile_file
-
-    try:
-        return compile_file(path)
-    except CompileError as exc:
-        sys.stderr.write(exc.rendered.rstrip("\n") + "\n")
-        raise CoraError(f"{len(exc.diagnostics)} error(s) in {path}") from None
-
-
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
     from cora.compiler.frontend.diagnostics import format_diagnostics
@@ -85,11 +73,12 @@ def cmd_check(args) -> int:
 # ---------------------------------------------------------------------------------- compile
 def cmd_compile(args) -> int:
     """Write DIR/prog.c, DIR/prog.ir and DIR/maps.json."""
+    from cora.compiler import compile_file
     from cora.targets import get_target
     from cora.targets.ebpf.maps import maps_metadata
 
     target = get_target(args.target)
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     if getattr(args, "plan", None):
         return _compile_stages(args, program)
     reasons = target.unsupported(program)
@@ -108,21 +97,6 @@ def cmd_compile(args) -> int:
     return 0
 
 
-def check_nic_model(doc: dict, result) -> None:
-    """Refuse a NIC stage its NIC model (``"nic"`` of a ``cora plan --json`` document)
-    cannot run; plans without a ``nic`` key (hand-made cuts) are not checked."""
-    from cora.compiler.offload.split import nic_stage_problems
-    from cora.compiler.offload.stage_model import load_model
-
-    nic = doc.get("nic")
-    if not nic or not any(st.stage == "nic" for st in result.stages):
-        return
-    bad = nic_stage_problems(result, load_model(nic))
-    if bad:
-        raise CoraError(f"the NIC stage cannot run on {nic}: " + "; ".join(bad[:5])
-                        + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
-
-
 def _compile_stages(args, program) -> int:
     """``cora compile --plan``: one program per stage plus the shim layout (see
     :mod:`cora.compiler.offload.split`). nic and kernel stages are XDP C (the NIC stage is emulated
@@ -136,6 +110,8 @@ def _compile_stages(args, program) -> int:
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")
     doc = load_plan_file(args.plan)
     result = split(program, doc)
+    from cora.compiler.offload.split import check_nic_model
+
     check_nic_model(doc, result)
     out = Path(args.output)
     written = []
@@ -195,9 +171,10 @@ def _write_json(path: str, obj) -> None:
 
 def cmd_run(args) -> int:
     """Run every frame of the pcap in order; report verdicts, mismatches, ns/packet."""
+    from cora.compiler import compile_file
     from cora.runtime.run import run_frames
 
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     frames = _read_pcap(args.pcap)
     target = getattr(args, "target", "xdp")
     report = run_frames(program, frames, engine=args.engine, keep_outputs=bool(args.out),
@@ -233,13 +210,14 @@ def cmd_run(args) -> int:
 # ------------------------------------------------------------------------------------ bench
 def cmd_bench(args) -> int:
     """ns/packet of the deployable program over the pcap's frames."""
+    from cora.compiler import compile_file
     from cora.runtime.loader import load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
     from cora.targets import get_target
 
     if args.repeat < 1 or args.samples < 1:
         raise CoraError("--repeat and --samples must be at least 1")
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     from cora.runtime.testrun import xdp_test_run_accepts
 
     frames = [f for _, f in _read_pcap(args.pcap) if xdp_test_run_accepts(f)]

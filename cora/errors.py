@@ -14,12 +14,15 @@ class CoraError(Exception):
     Attributes:
         message: the line printed after ``cora: error:``.
         exit_code: the process exit status (default 1).
+        details: text the CLI prints to stderr before that line (e.g. compiler diagnostics
+            with their source lines and carets); ``""`` when there is none.
     """
 
-    def __init__(self, message: str, exit_code: int = 1):
+    def __init__(self, message: str, exit_code: int = 1, details: str = ""):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+        self.details = details
 
 
 class EnvironmentProblem(CoraError):
@@ -31,4 +34,21 @@ class InputError(CoraError):
 
 
 class KernelError(CoraError):
-    """The kernel refused something (verifier rejection, attach failure)."""
+    """The kernel refused something (verifier rejection, attach failure).
+
+    Attributes:
+        errno: the kernel's error number (``errno.ENOENT``, ...), or ``None`` when the refusal
+            did not come with one (e.g. a verifier log without a syscall failure).
+    """
+
+    def __init__(self, message: str, exit_code: int = 1, errno: int | None = None):
+        super().__init__(message, exit_code)
+        self.errno = errno
+
+
+class InternalError(CoraError):
+    """An internal consistency check failed: a bug in cora, not in the user's input.
+
+    The message says what was inconsistent; the CLI prints it as one line like any other
+    error instead of a traceback.
+    """

@@ -113,7 +113,7 @@ def _ranges(nums: list[int]) -> str:
 
 def cmd_plan(args) -> int:
     """Solve the partition, run the baselines, print the plan and the figures."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.compiler.offload import baselines as bl
     from cora.compiler.offload.partition import PartitionError, Problem, solve_problem
     from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
@@ -130,7 +130,7 @@ def cmd_plan(args) -> int:
     if args.workers < 1:
         raise CoraError(f"--workers must be at least 1, got {args.workers}")
 
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     warm = _load_warm_start(args.warm_start) if args.warm_start else None
     nic, kernel, user = _models(args.nic)
     if args.profile:

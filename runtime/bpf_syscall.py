@@ -251,9 +251,7 @@ def _kernel_error(what: str, err: int, hints: dict[int, str] | None = None) -> K
     msg = f"{what}: {os.strerror(err)} ({errno.errorcode.get(err, err)})"
     if hint:
         msg += f"; {hint}"
-    exc = KernelError(msg)
-    exc.errno = err  # type: ignore[attr-defined]
-    return exc
+    return KernelError(msg, errno=err)
 
 
 def _addr(buf) -> int:

@@ -41,13 +41,13 @@ def register(sub) -> None:
 
 def cmd_deploy(args) -> int:
     """Compile, load, pin and attach."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.runtime.deploy import deploy, require_root
 
     require_root()
     if args.plan is None and (args.nic_dev or args.nic_netns or args.nic_forward):
         raise CoraError("--nic-dev/--nic-netns/--nic-forward go with --plan")
-    program = _compile(args.nf)
+    program = compile_file(args.nf)
     if args.plan is not None:
         return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode)
@@ -64,7 +64,7 @@ def _deploy_plan(args, program) -> int:
 
     if not args.nic_dev:
         raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
-    from cora.commands import check_nic_model
+    from cora.compiler.offload.split import check_nic_model
     from cora.compiler.offload.split import split
 
     doc = load_plan_file(args.plan)

@@ -1,8 +1,8 @@
 """The main job, ``cora demo`` (``make demo``).
 
 1. Compile an NF (default ``netfuncs/firewall.nf``) for XDP.
-2. Run every frame of real captures (default ``../shared/traces/tcpdump/*.pcap`` beside the
-   repository, else a synthetic mix made here) through the program in the kernel
+2. Run every frame of real captures (default: the ``*.pcap`` of the ``CORA_TRACES``
+   folder, else a synthetic mix made here) through the program in the kernel
    (BPF_PROG_TEST_RUN) and through the reference interpreter, and show they agree.
 3. Build a two-namespace veth testbed (``gen`` -> ``dut``), deploy the NF on ``dut``'s veth
    (native XDP, pinned maps), drive live traffic from ``gen`` with the live-frames generator
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from cora.errors import CoraError
+from cora.settings import traces_dir
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NF = REPO / "netfuncs" / "firewall.nf"
-DEFAULT_TRACES = REPO.parent / "shared" / "traces" / "tcpdump"
 
 INSIDE_NET = "10.11.1"   # firewall.nf's INSIDE = 10.11.1.0/24
 OUTSIDE_NET = "10.11.0"
@@ -160,7 +160,7 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
 
 def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = None) -> int:
     """The whole demo; returns the exit status (1 if the engines disagreed)."""
-    from cora.commands import _compile
+    from cora.compiler import compile_file
     from cora.runtime.deploy import require_root
 
     if not seconds > 0:
@@ -171,13 +171,13 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
     require_root()
     nf_path = Path(nf) if nf else DEFAULT_NF
     _say(f"== 1. compile {nf_path}")
-    program = _compile(str(nf_path))
+    program = compile_file(str(nf_path))
     n_ops = sum(len(b.ops) for b in program.blocks)
     _say(f"  {program.name}: {len(program.states)} maps "
          f"({', '.join(f'{s.name}: {s.kind}[{s.capacity}]' for s in program.states)}), "
          f"{n_ops} IR ops in {len(program.blocks)} blocks")
 
-    trace_dir = Path(traces) if traces else DEFAULT_TRACES
+    trace_dir = Path(traces) if traces else traces_dir()
     paths = sorted(glob.glob(str(trace_dir / "*.pcap")) + glob.glob(str(trace_dir / "*.pcapng")))
     _say("== 2. kernel (BPF_PROG_TEST_RUN) vs reference interpreter on real captures")
     if paths:

@@ -1,7 +1,8 @@
 """The AST of the cora NF language (docs/language.md).
 
 Every node is a frozen dataclass whose last field ``span`` is its source position
-(:class:`Span`, 1-based line/column of its first and last character). Spans are excluded from
+(:class:`~cora.compiler.span.Span`, the compiler's one position type: 1-based line/column of
+its first character and of the character after its last). Spans are excluded from
 equality, so ``a == b`` compares structure: the lowering uses that to share one map lookup
 among consecutive statements with the same key.
 """
@@ -10,28 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cora.compiler import ir
-
-
-@dataclass(frozen=True)
-class Span:
-    """Source range: first character (line, col) and the character after the last (end_*)."""
-
-    line: int
-    col: int
-    end_line: int
-    end_col: int
-
-    def ir(self) -> ir.Span:
-        """The IR form (start position only)."""
-        return ir.Span(self.line, self.col)
-
-    @property
-    def length(self) -> int:
-        """Characters underlined by a caret line (1 when the range spans lines)."""
-        if self.end_line != self.line:
-            return 1
-        return max(1, self.end_col - self.col)
+from cora.compiler.span import Span
 
 
 def _span() -> Span:
@@ -286,6 +266,7 @@ class For(Node):
     hi: Node
     body: Block
     span: Span = _span()
+    var_span: Span = _span()
 
 
 @dataclass(frozen=True)

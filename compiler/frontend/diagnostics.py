@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from cora.compiler.span import Span
 from cora.errors import CoraError
 
 
@@ -25,6 +26,8 @@ class Diagnostic:
         message: what is wrong (and, where possible, what to write instead).
         severity: ``error`` (the only one that fails a compile) or ``warning``.
         length: characters to underline (``^`` then ``~``), at least 1.
+    The position is stored flat (it is what is printed and compared); :attr:`span` gives it as
+    a :class:`~cora.compiler.span.Span` and :meth:`at` builds a diagnostic from one.
     """
 
     path: str
@@ -33,6 +36,16 @@ class Diagnostic:
     message: str
     severity: str = "error"
     length: int = 1
+
+    @classmethod
+    def at(cls, path: str, span: Span, message: str, severity: str = "error") -> Diagnostic:
+        """The diagnostic for ``span`` (its start, and its length on the first line)."""
+        return cls(path, span.line, span.col, message, severity, span.length)
+
+    @property
+    def span(self) -> Span:
+        """The source range concerned, as the compiler's one position type."""
+        return Span(self.line, self.col, self.line, self.col + self.length)
 
 
 def _sort_key(d: Diagnostic) -> tuple:
@@ -85,7 +98,8 @@ class CompileError(CoraError):
     Attributes:
         diagnostics: the errors, sorted by position.
         source_text: the source they refer to.
-        rendered: the full formatted text (what ``cora check`` prints).
+        rendered: the full formatted text (what ``cora check`` prints); also ``details``, so
+            the CLI prints it above its one-line message.
     The one-line ``message`` names the first error and how many there are in all.
     """
 
@@ -101,7 +115,7 @@ class CompileError(CoraError):
             msg = f"{first.path}:{first.line}:{first.col}: {first.message}"
             if len(errors) > 1:
                 msg += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
-        super().__init__(msg)
+        super().__init__(msg, details=self.rendered)
 
     def __str__(self) -> str:
         return self.rendered

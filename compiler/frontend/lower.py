@@ -22,22 +22,50 @@ Every op carries the :class:`cora.compiler.ir.Span` of the construct that caused
 
 from __future__ import annotations
 
-from cora.compiler.frontend import ast as A
+from typing import Any, overload
+
 from cora.compiler import ir
+from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
-from cora.compiler.frontend.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
-                                 FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
+from cora.compiler.frontend.check import (
+    BINARY_OPCODE,
+    CMP_OPS,
+    SHIFT_OPS,
+    BuiltinSym,
+    Checked,
+    ConstSym,
+    FnSym,
+    HeaderSym,
+    LocalSym,
+    StateInfo,
+    StateSym,
+    node_key,
+)
 from cora.compiler.ir.headers import FLOW_FIELDS
+from cora.errors import InternalError
 
 U1 = ir.IntType(1)
 U32 = ir.IntType(32)
-_BINOP = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and", "|": "or",
-          "^": "xor", "<<": "shl", ">>": "shr"}
 _CMPOP = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
 
 
-class LoweringError(Exception):
+class LoweringError(InternalError):
     """An internal inconsistency between checker and lowering (a compiler bug)."""
+
+
+def _int_width(ty: T.Ty) -> int:
+    """Bit width of a scalar type (LoweringError for any other: the checker let it through)."""
+    if not isinstance(ty, T.IntTy):
+        raise LoweringError(f"expected a scalar type, found {ty}")
+    return ty.width
+
+
+def _member(ty: T.Ty, name: str) -> tuple[T.Ty, int]:
+    """``T.member`` of a field the checker accepted (LoweringError when it is missing)."""
+    m = T.member(ty, name)
+    if m is None:
+        raise LoweringError(f"{ty} has no field {name}")
+    return m
 
 
 class _Frame:
@@ -80,7 +108,9 @@ class _Lowerer:
         for s in self.c.states.values():
             self.p.states.append(self.state_decl(s))
         entry = self.c.entry
-        self.span = entry.span.ir()
+        if entry is None:
+            raise LoweringError("no 'on packet' block (the checker reports that)")
+        self.span = entry.span
         self.stmts(entry.body.stmts)
         if not self.b.terminated:
             self.span = ir.Span(entry.body.span.end_line, max(1, entry.body.span.end_col - 1))
@@ -100,14 +130,33 @@ class _Lowerer:
             s.name, s.ir_kind, tuple(ir.StateField(n, w) for n, w in s.key_fields),
             tuple(ir.StateField(n, w) for n, w in s.value_fields), s.capacity,
             s.policy if s.ir_kind in ("hash", "lru_hash", "lpm") else None,
-            tuple(s.init), s.kind, params, s.decl.span.ir())
+            tuple(s.init), s.kind, params, s.decl.span)
+
+    @overload
+    def emit(self, opcode: str, width: int, *args: str, dest: str | None = None,
+             **attrs: Any) -> str: ...
+
+    @overload
+    def emit(self, opcode: str, width: None, *args: str, dest: str | None = None,
+             **attrs: Any) -> None: ...
 
     def emit(self, opcode: str, width: int | None, *args: str, dest: str | None = None,
-             **attrs) -> str | None:
+             **attrs: Any) -> str | None:
+        """Emit an op; with a ``width`` it has a result of that many bits, whose register is
+        returned (``dest`` or a new one); without, it has none and None is returned."""
         if self.b.terminated:  # code after a verdict: collect it in a block pruned later
             self.b.set_block(self.b.new_block())
         ty = ir.IntType(width) if width is not None else None
-        return self.b.emit(opcode, ty, *args, dest=dest, span=self.span, **attrs)
+        reg = self.b.emit(opcode, ty, *args, dest=dest, span=self.span, **attrs)
+        if width is not None and reg is None:
+            raise LoweringError(f"{opcode} of width {width} gave no register")
+        return reg
+
+    def lookup(self, state: str, *keys: str) -> str:
+        """``map.lookup`` of ``keys`` in ``state`` into a new reference register (returned)."""
+        ref = self.b.new_reg(ir.RefType(state), "h")
+        self.emit("map.lookup", None, *keys, dest=ref, state=state)
+        return ref
 
     def term(self, opcode: str, args: tuple = (), span=None, **attrs) -> None:
         if self.b.terminated:
@@ -124,7 +173,10 @@ class _Lowerer:
             self.b.emit("mov", self.p.regs[dst], src, dest=dst, span=self.span)
 
     def width(self, reg: str) -> int:
-        return self.p.regs[reg].width
+        t = self.p.regs[reg]
+        if not isinstance(t, ir.IntType):
+            raise LoweringError(f"register {reg} holds a reference, not an integer")
+        return t.width
 
     def resize(self, reg: str, width: int) -> str:
         w = self.width(reg)
@@ -134,7 +186,7 @@ class _Lowerer:
 
     def ty(self, e: A.Node) -> T.Ty:
         try:
-            return self.c.types[id(e)]
+            return self.c.types[node_key(e)]
         except KeyError:
             raise LoweringError(f"no type for {type(e).__name__} at {e.span.line}:{e.span.col}")
 
@@ -182,7 +234,7 @@ class _Lowerer:
 
     def stmt(self, s: A.Node) -> None:
         old = self.span
-        self.span = s.span.ir()
+        self.span = s.span
         getattr(self, "s_" + type(s).__name__)(s)
         self.span = old
 
@@ -190,7 +242,7 @@ class _Lowerer:
         self.stmts(s.stmts)
 
     def s_Let(self, s: A.Let) -> None:
-        sym: LocalSym = self.c.syms[id(s)]
+        sym = self.c.local_of(s)
         vals = self.value_as(s.value, sym.ty)
         regs = self.new_regs(sym.ty, s.name + "_")
         for d, v in zip(regs, vals):
@@ -200,14 +252,18 @@ class _Lowerer:
     def s_ExprStmt(self, s: A.ExprStmt) -> None:
         e = s.expr
         if isinstance(e, A.Call) and isinstance(e.func, A.Field):
-            info = self.c.syms[id(e.func.obj)].info
+            info = self.c.state_of(e.func.obj)
             if e.func.name == "add":
                 self.countmin_add(info, e)
                 return
+        if not isinstance(e, A.Call):
+            raise LoweringError("only a call stands alone as a statement")
         self.call(e, stmt=True)
 
     def s_Verdict(self, s: A.Verdict) -> None:
         if s.kind == "redirect":
+            if s.port is None:
+                raise LoweringError("redirect without a port")
             port = self.value_as(s.port, T.U32)[0]
             self.term("ret", (port,), verdict="redirect", span=self.span)
         else:
@@ -237,7 +293,10 @@ class _Lowerer:
         self.b.set_block(other)
         self.facts = before | self.cond_facts(s.cond, False)
         if s.els is not None:
-            self.stmt(s.els) if isinstance(s.els, A.If) else self.stmts(s.els.stmts)
+            if isinstance(s.els, A.Block):
+                self.stmts(s.els.stmts)
+            else:
+                self.stmt(s.els)
         if not self.b.terminated:
             pending.append(self.b.current)
             out_facts.append(self.facts)
@@ -249,8 +308,8 @@ class _Lowerer:
         if isinstance(e, A.Unary) and e.op == "!":
             return self.cond_facts(e.operand, not holds)
         if isinstance(e, A.Field) and e.name == "valid" and \
-                isinstance(self.c.syms.get(id(e.obj)), HeaderSym):
-            return frozenset({("valid" if holds else "invalid", e.obj.id)})
+                isinstance(header := self.c.syms.get(node_key(e.obj)), HeaderSym):
+            return frozenset({("valid" if holds else "invalid", header.name)})
         if isinstance(e, A.Binary) and e.op in ("&&", "||"):
             if (e.op == "&&") == holds:  # a conjunction of facts
                 return self.cond_facts(e.left, holds) | self.cond_facts(e.right, holds)
@@ -276,15 +335,17 @@ class _Lowerer:
         before = self.facts
         for arm in s.arms:
             self.facts = before
-            pats = [self.c.patterns.get(id(p)) for p in arm.patterns]
+            pats = [self.c.patterns.get(node_key(p)) for p in arm.patterns]
             if any(p is not None and p[0] == "wild" for p in pats):
                 self.stmts(arm.body.stmts)
                 if not self.b.terminated:
                     pending.append(self.b.current)
                 break
-            self.span = arm.span.ir()
+            self.span = arm.span
             cond = None
             for p in pats:
+                if p is None:
+                    raise LoweringError(f"an arm at {arm.span} has an unchecked pattern")
                 c = self.pattern_cond(subj, w, p)
                 cond = c if cond is None else self.emit("or", 1, cond, c)
             body, nxt = self.b.new_block(), self.b.new_block()
@@ -311,17 +372,19 @@ class _Lowerer:
         return self.emit("eq", 1, masked, self.const(p[1], w))
 
     def s_For(self, s: A.For) -> None:
-        lo, hi = self.c.loops[id(s)]
-        sym: LocalSym = self.c.syms[id(s)]
+        lo, hi = self.c.loops[node_key(s)]
+        sym = self.c.local_of(s)
         for i in range(lo, hi):
             if self.b.terminated:
                 return
-            self.span = s.span.ir()
+            self.span = s.span
             self.env[sym.uid] = [self.const(i, 32)]
             self.stmts(s.body.stmts)
 
     def s_Delete(self, s: A.Delete) -> None:
-        info = self.c.syms[id(s.target.obj)].info
+        if not isinstance(s.target, A.Index):
+            raise LoweringError("delete of something other than s[k]")
+        info = self.c.state_of(s.target.obj)
         keys = self.state_key(info, s.target.index)
         self.emit("map.delete", None, *keys, state=info.name)
 
@@ -337,14 +400,14 @@ class _Lowerer:
             return
         op = s.op[:-1] if s.op != "=" else None
         # header field
-        if isinstance(target, A.Field) and isinstance(self.c.syms.get(id(target.obj)),
-                                                      HeaderSym):
-            h, f = target.obj.id, target.name
+        if isinstance(target, A.Field) and \
+                isinstance(header := self.c.syms.get(node_key(target.obj)), HeaderSym):
+            h, f = header.name, target.name
             fty = self.ty(target)
             if op is None:
                 val = self.value_as(s.value, fty)[0]
             else:
-                cur = self.emit("hdr.load", fty.width, header=h, field=f)
+                cur = self.emit("hdr.load", _int_width(fty), header=h, field=f)
                 val = self.compound(op, cur, fty, s.value)
             self.emit("hdr.store", None, val, header=h, field=f)
             return
@@ -371,22 +434,22 @@ class _Lowerer:
             amount = self.value(value)[0]
             return self.shift(op, cur, amount, w)
         v = self.value_as(value, cty)[0]
-        return self.emit(_BINOP[op], w, cur, v)
+        return self.emit(BINARY_OPCODE[op], w, cur, v)
 
     def shift(self, op: str, a: str, b: str, w: int) -> str:
         wb = self.width(b)
         if wb <= w:
-            return self.emit(_BINOP[op], w, a, self.resize(b, w))
-        r = self.emit(_BINOP[op], wb, self.resize(a, wb), b)
+            return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
+        r = self.emit(BINARY_OPCODE[op], wb, self.resize(a, wb), b)
         return self.resize(r, w)
 
     def local_place(self, e: A.Node) -> tuple[list[str], T.Ty]:
         if isinstance(e, A.Name):
-            sym: LocalSym = self.c.syms[id(e)]
+            sym = self.c.local_of(e)
             return self.env[sym.uid], sym.ty
         if isinstance(e, A.Field):
             regs, base = self.local_place(e.obj)
-            fty, off = T.member(base, e.name)
+            fty, off = _member(base, e.name)
             return regs[off:off + T.width_sum(fty)], fty
         raise LoweringError("bad assignment target")
 
@@ -397,21 +460,28 @@ class _Lowerer:
         while isinstance(e, A.Field):
             path.append(e.name)
             e = e.obj
-        if isinstance(e, A.Index) and isinstance(self.c.syms.get(id(e.obj)), StateSym):
+        if isinstance(e, A.Index) and isinstance(self.c.syms.get(node_key(e.obj)), StateSym):
             return e, path[::-1]
         return None
+
+    def _state_target(self, e: A.Node) -> tuple[A.Index, list[str]]:
+        """:meth:`state_target` of a node known to be a state entry (LoweringError if not)."""
+        st = self.state_target(e)
+        if st is None:
+            raise LoweringError(f"{type(e).__name__} at {e.span} is not a state entry")
+        return st
 
     def leaf_range(self, ty: T.Ty, path: list[str]) -> tuple[int, int, T.Ty]:
         off = 0
         for name in path:
-            ty, o = T.member(ty, name)
+            ty, o = _member(ty, name)
             off += o
         return off, T.width_sum(ty), ty
 
     def state_key(self, info: StateInfo, index: A.Node) -> list[str]:
         if info.kind in ("array", "percpu_array", "countmin"):
             return self.value_as(index, T.U32)
-        regs = self.value_as(index, info.key_ty)
+        regs = self.value_as(index, info.key_type)
         return [self.resize(r, w) for r, (_n, w) in zip(regs, info.key_fields)]
 
     def lpm_update_key(self, info: StateInfo, index: A.Node, prefixed: bool) -> list[str]:
@@ -422,9 +492,11 @@ class _Lowerer:
         if isinstance(index, A.PrefixLit):
             return [self.const(index.addr, aw), self.const(index.plen, 32)]
         if isinstance(index, A.Name):
-            addr, plen = self.c.syms[id(index)].value
-            return [self.const(addr, aw), self.const(plen, 32)]
-        addr = self.value_as(index.left, info.key_ty)[0]
+            prefix_addr, prefix_len = self.c.const_of(index).prefix
+            return [self.const(prefix_addr, aw), self.const(prefix_len, 32)]
+        if not isinstance(index, A.Binary):
+            raise LoweringError(f"lpm prefix key at {index.span} is not addr/len")
+        addr = self.value_as(index.left, info.key_type)[0]
         plen = self.value_as(index.right, T.U32)[0]
         return [addr, plen]
 
@@ -445,9 +517,9 @@ class _Lowerer:
 
     def state_store(self, index: A.Index, s: A.Assign) -> None:
         """``s[k] = v`` (insert or replace)."""
-        info = self.c.syms[id(index.obj)].info
+        info = self.c.state_of(index.obj)
         if info.kind == "lpm":
-            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(id(index))))
+            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(node_key(index))))
         else:
             keys = self.state_key(info, index.index)
         vals = self.to_state(info, self.value_as(s.value, info.value_ty))
@@ -470,7 +542,7 @@ class _Lowerer:
             if not isinstance(s, A.Assign):
                 break
             t = self.state_target(s.target)
-            if t is None or (not t[1] and s.op == "=") or t[0].obj.id != index.obj.id \
+            if t is None or (not t[1] and s.op == "=") or t[0].obj != index.obj \
                     or t[0].index != index.index \
                     or not self.pure(s.value):
                 break
@@ -487,13 +559,13 @@ class _Lowerer:
         if isinstance(e, A.Call):
             f = e.func
             if isinstance(f, A.Name) and f.id in ("now", "rand", "hash") and \
-                    not isinstance(self.c.syms.get(id(f)), FnSym):
+                    not isinstance(self.c.syms.get(node_key(f)), FnSym):
                 if same_each_time and f.id != "hash":
                     return False
                 return all(rec(a) for a in e.args)
             return False
         if isinstance(e, A.Binary):
-            if e.op == "in" and isinstance(self.c.syms.get(id(e.right)), StateSym):
+            if e.op == "in" and isinstance(self.c.syms.get(node_key(e.right)), StateSym):
                 return False
             return rec(e.left) and rec(e.right)
         if isinstance(e, A.Unary):
@@ -511,16 +583,16 @@ class _Lowerer:
     def lower_group(self, group: list[A.Assign]) -> None:
         """One lookup for ``s[k].f op= e`` statements sharing a key (see module docstring)."""
         old = self.span
-        self.span = group[0].span.ir()
-        index, _ = self.state_target(group[0].target)
-        info: StateInfo = self.c.syms[id(index.obj)].info
+        self.span = group[0].span
+        index, _ = self._state_target(group[0].target)
+        info = self.c.state_of(index.obj)
         leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
         keys = self.state_key(info, index.index)
         # right-hand sides (pure), evaluated once, in statement order
         changes = []
         for s in group:
-            self.span = s.span.ir()
-            _idx, path = self.state_target(s.target)
+            self.span = s.span
+            _idx, path = self._state_target(s.target)
             off, n, fty = self.leaf_range(info.value_ty, path)
             op = s.op[:-1] if s.op != "=" else None
             if op in SHIFT_OPS:
@@ -530,9 +602,8 @@ class _Lowerer:
             else:
                 vals = self.value_as(s.value, fty)
             changes.append((s, off, n, op, vals))
-        self.span = group[0].span.ir()
-        ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
-                        state=info.name)
+        self.span = group[0].span
+        ref = self.lookup(info.name, *keys)
         is_array = info.kind in ("array", "percpu_array")
         if not is_array:
             found = self.emit("ref.found", 1, ref, state=info.name)
@@ -545,7 +616,7 @@ class _Lowerer:
         cur: dict[int, str] = {}
         where: dict[int, ir.Span] = {}
         for s, off, n, op, vals in changes:
-            self.span = s.span.ir()
+            self.span = s.span
             for j in range(n):
                 leaf = off + j
                 where[leaf] = self.span
@@ -567,10 +638,10 @@ class _Lowerer:
         pending = [self.b.current]
         # absent: insert a zero value with the changes applied
         self.b.set_block(ins)
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         new: dict[int, str] = {}
         for s, off, n, op, vals in changes:
-            self.span = s.span.ir()
+            self.span = s.span
             for j in range(n):
                 leaf = off + j
                 if op is None:
@@ -581,7 +652,7 @@ class _Lowerer:
                 else:
                     base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
                     new[leaf] = self.apply(op, base, vals[j])
-        self.span = group[0].span.ir()
+        self.span = group[0].span
         out = []
         for leaf, lt in enumerate(leaf_tys):
             r = new.get(leaf) or self.const(0, lt.width)
@@ -598,15 +669,14 @@ class _Lowerer:
         w = self.width(a)
         if op in SHIFT_OPS:
             return self.shift(op, a, b, w)
-        return self.emit(_BINOP[op], w, a, self.resize(b, w))
+        return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
 
     def countmin_add(self, info: StateInfo, e: A.Call) -> None:
-        self.span = e.span.ir()
+        self.span = e.span
         key = self.value(e.args[0])
         n = self.value_as(e.args[1], T.U32)[0]
         for row, idx in enumerate(self.countmin_slots(info, key)):
-            ref = self.emit("map.lookup", None, idx, dest=self.b.new_reg(ir.RefType(info.name),
-                                                                          "h"), state=info.name)
+            ref = self.lookup(info.name, idx)
             old = self.emit("ref.load", 32, ref, state=info.name, index=0)
             self.emit("ref.store", None, ref, self.emit("add", 32, old, n), state=info.name,
                       index=0)
@@ -626,7 +696,7 @@ class _Lowerer:
     def branch(self, e: A.Node, t: ir.Block, f: ir.Block) -> None:
         """Branch to ``t`` when bool ``e`` holds, else ``f`` (short-circuit)."""
         old = self.span
-        self.span = e.span.ir()
+        self.span = e.span
         if isinstance(e, A.Unary) and e.op == "!":
             self.branch(e.operand, f, t)
         elif isinstance(e, A.Binary) and e.op in ("&&", "||") and not (
@@ -669,7 +739,7 @@ class _Lowerer:
     def value(self, e: A.Node) -> list[str]:
         """Registers holding the value of ``e`` (one per leaf of its type)."""
         old = self.span
-        self.span = e.span.ir()
+        self.span = e.span
         try:
             return self._value(e)
         finally:
@@ -678,18 +748,18 @@ class _Lowerer:
     def _value(self, e: A.Node) -> list[str]:
         c = self.c
         ty = self.ty(e)
-        if id(e) in c.values:
-            return [self.const(c.values[id(e)], ty.width)]
+        if node_key(e) in c.values:
+            return [self.const(c.values[node_key(e)], _int_width(ty))]
         if isinstance(e, (A.IntLit, A.Ip4Lit, A.MacLit)):
-            return [self.const(e.value, ty.width)]
+            return [self.const(e.value, _int_width(ty))]
         if isinstance(e, A.BoolLit):
             return [self.const(int(e.value), 1)]
         if isinstance(e, A.Name):
-            sym = c.syms[id(e)]
+            sym = c.syms[node_key(e)]
             if isinstance(sym, LocalSym):
                 return list(self.env[sym.uid])
             if isinstance(sym, ConstSym):
-                return [self.const(sym.value, ty.width)]
+                return [self.const(sym.int_value, _int_width(ty))]
             if isinstance(sym, BuiltinSym) and sym.name == "flow":
                 return self.flow()
             raise LoweringError(f"name {e.id} has no value")
@@ -702,9 +772,9 @@ class _Lowerer:
         if isinstance(e, A.Unary):
             v = self.value(e.operand)[0]
             if e.op == "-":
-                return [self.emit("sub", ty.width, self.const(0, ty.width),
-                                  self.resize(v, ty.width))]
-            return [self.emit("not", ty.width, self.resize(v, ty.width))]
+                return [self.emit("sub", _int_width(ty), self.const(0, _int_width(ty)),
+                                  self.resize(v, _int_width(ty)))]
+            return [self.emit("not", _int_width(ty), self.resize(v, _int_width(ty)))]
         if isinstance(e, A.Binary):
             return [self.e_binary(e, ty)]
         if isinstance(e, A.Cast):
@@ -712,39 +782,43 @@ class _Lowerer:
             return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, T.leaves(ty))]
         if isinstance(e, A.TupleLit):
             out = []
+            if not isinstance(ty, T.TupleTy):
+                raise LoweringError(f"tuple literal of type {ty}")
             for x, et in zip(e.elems, ty.elems):
                 out += self.value_as(x, et)
             return out
         if isinstance(e, A.StructLit):
             by = {f.name: f.value for f in e.fields}
             out = []
+            if not isinstance(ty, T.StructTy):
+                raise LoweringError(f"struct literal of type {ty}")
             for n, ft in ty.fields:
                 out += self.value_as(by[n], ft)
             return out
         raise LoweringError(f"cannot lower {type(e).__name__}")
 
     def e_field(self, e: A.Field) -> list[str]:
-        sym = self.c.syms.get(id(e.obj)) if isinstance(e.obj, A.Name) else None
+        sym = self.c.syms.get(node_key(e.obj)) if isinstance(e.obj, A.Name) else None
         if isinstance(sym, HeaderSym):
             if e.name == "valid":
                 if self.known_valid(sym.name) or ("invalid", sym.name) in self.facts:
                     return [self.const(int(self.known_valid(sym.name)), 1)]
                 return [self.emit("hdr.valid", 1, header=sym.name)]
-            return [self.emit("hdr.load", self.ty(e).width, header=sym.name, field=e.name)]
+            return [self.emit("hdr.load", _int_width(self.ty(e)), header=sym.name,
+                              field=e.name)]
         if isinstance(sym, BuiltinSym) and sym.name == "pkt":
             return [self.emit("pkt.len", 32)]
         st = self.state_target(e)
         if st is not None:
             return self.state_read(st[0], st[1])
         regs = self.value(e.obj)
-        fty, off = T.member(self.ty(e.obj), e.name)
+        fty, off = _member(self.ty(e.obj), e.name)
         return regs[off:off + T.width_sum(fty)]
 
     def state_read(self, index: A.Index, path: list[str]) -> list[str]:
-        info: StateInfo = self.c.syms[id(index.obj)].info
+        info = self.c.state_of(index.obj)
         keys = self.state_key(info, index.index)
-        ref = self.emit("map.lookup", None, *keys, dest=self.b.new_reg(ir.RefType(info.name), "h"),
-                        state=info.name)
+        ref = self.lookup(info.name, *keys)
         off, n, _fty = self.leaf_range(info.value_ty, path)
         leaf_tys = [lt for _n, lt in T.leaves(info.value_ty)]
         out = []
@@ -769,19 +843,19 @@ class _Lowerer:
             self.term("br", (ok,), targets=(load.label, zero.label), span=self.span)
             self.b.set_block(zero)
             for name, r in regs.items():
-                self.emit("const", self.p.regs[r].width, dest=r, value=0)
+                self.emit("const", self.width(r), dest=r, value=0)
             self.goto(join)
             self.b.set_block(load)
         for name, _t, h, f in FLOW_FIELDS:
             if h != "l4":
-                self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name], header=h,
+                self.emit("hdr.load", self.width(regs[name]), dest=regs[name], header=h,
                           field=f)
         self.term("br", (tcp,), targets=(t_blk.label, u_blk.label), span=self.span)
         for blk, hdr in ((t_blk, "tcp"), (u_blk, "udp")):
             self.b.set_block(blk)
             for name, _t, h, f in FLOW_FIELDS:
                 if h == "l4":
-                    self.emit("hdr.load", self.p.regs[regs[name]].width, dest=regs[name],
+                    self.emit("hdr.load", self.width(regs[name]), dest=regs[name],
                               header=hdr, field=f)
             self.goto(join)
         self.b.set_block(join)
@@ -806,36 +880,37 @@ class _Lowerer:
             self.b.set_block(join)
             return res
         if op == "in":
-            sym = self.c.syms.get(id(e.right)) if isinstance(e.right, A.Name) else None
+            sym = self.c.syms.get(node_key(e.right)) if isinstance(e.right, A.Name) else None
             if isinstance(sym, StateSym):
                 info = sym.info
                 keys = self.state_key(info, e.left)
-                ref = self.emit("map.lookup", None, *keys,
-                                dest=self.b.new_reg(ir.RefType(info.name), "h"), state=info.name)
+                ref = self.lookup(info.name, *keys)
                 return self.emit("ref.found", 1, ref, state=info.name)
             if isinstance(e.right, A.PrefixLit):
                 addr, plen = e.right.addr, e.right.plen
             else:
-                addr, plen = sym.value
+                addr, plen = self.c.const_of(e.right).prefix
             x = self.resize(self.value(e.left)[0], 32)
             mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
             masked = self.emit("and", 32, x, self.const(mask, 32))
             return self.emit("eq", 1, masked, self.const(addr & mask, 32))
         if op in ("==", "!=") and len(T.leaves(self.ty(e.left))) != 1:
-            same = None
+            same: str | None = None
             for a, b in zip(self.value(e.left), self.value(e.right)):
                 w = max(self.width(a), self.width(b))
                 eq = self.emit("eq", 1, self.resize(a, w), self.resize(b, w))
                 same = eq if same is None else self.emit("and", 1, same, eq)
+            if same is None:
+                raise LoweringError(f"comparison of empty values at {e.span}")
             return same if op == "==" else self.emit("not", 1, same)
         a, b = self.value(e.left)[0], self.value(e.right)[0]
         if op in CMP_OPS:
             w = max(self.width(a), self.width(b))
             return self.emit(_CMPOP[op], 1, self.resize(a, w), self.resize(b, w))
         if op in SHIFT_OPS:
-            return self.shift(op, self.resize(a, ty.width), b, ty.width)
-        w = ty.width
-        return self.emit(_BINOP[op], w, self.resize(a, w), self.resize(b, w))
+            return self.shift(op, self.resize(a, _int_width(ty)), b, _int_width(ty))
+        w = _int_width(ty)
+        return self.emit(BINARY_OPCODE[op], w, self.resize(a, w), self.resize(b, w))
 
     def mov_new(self, dst: str, src: str) -> None:
         if self.b.terminated:  # after a verdict: dead code, collected in a pruned block
@@ -845,21 +920,24 @@ class _Lowerer:
     def call(self, e: A.Call, stmt: bool = False) -> list[str]:
         f = e.func
         if isinstance(f, A.Field):
-            info: StateInfo = self.c.syms[id(f.obj)].info
+            info = self.c.state_of(f.obj)
             key = self.value(e.args[0])
-            best = None
+            best: str | None = None
             for idx in self.countmin_slots(info, key):
-                ref = self.emit("map.lookup", None, idx,
-                                dest=self.b.new_reg(ir.RefType(info.name), "h"), state=info.name)
+                ref = self.lookup(info.name, idx)
                 v = self.emit("ref.load", 32, ref, state=info.name, index=0)
                 if best is None:
                     best = v
                 else:
                     less = self.emit("lt", 1, v, best)
                     best = self.emit("select", 32, less, v, best)
+            if best is None:
+                raise LoweringError(f"countmin '{info.name}' has no rows")
             return [best]
-        sym = self.c.syms.get(id(f))
+        sym = self.c.syms.get(node_key(f))
         if not isinstance(sym, FnSym):
+            if not isinstance(f, A.Name):
+                raise LoweringError(f"call of a {type(f).__name__} at {e.span}")
             if f.id == "now":
                 return [self.emit("now", 64)]
             if f.id == "rand":
@@ -876,7 +954,7 @@ class _Lowerer:
         args = []
         for a, (_n, pt, _uid) in zip(e.args, fn.params):
             args.append(self.value_as(a, pt))
-        saved = {}
+        saved: dict[int, list[str] | None] = {}
         for (pname, pt, uid), vals in zip(fn.params, args):
             regs = self.new_regs(pt, pname + "_")
             for d, v in zip(regs, vals):
@@ -893,12 +971,12 @@ class _Lowerer:
             frame.used = True
             self.goto(frame.exit)
         self.frames.pop()
-        for uid, regs in saved.items():
-            if regs is None:
+        for uid, prev in saved.items():
+            if prev is None:
                 self.env.pop(uid, None)
             else:
-                self.env[uid] = regs
-        self.span = e.span.ir()
+                self.env[uid] = prev
+        self.span = e.span
         if frame.used:
             self.b.set_block(frame.exit)
         # else every path ended the packet: what follows is unreachable (pruned in run())

@@ -88,7 +88,8 @@ def _end_position(text: str) -> tuple[int, int]:
 
 def _syntax_diag(exc: LarkError, path: str, text: str) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        ch = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream
+        ch = text[pos] if pos is not None and 0 <= pos < len(text) else "?"
         shown = repr(ch)[1:-1] if not ch.isprintable() else ch
         return Diagnostic(path, exc.line, exc.column,
                           f"unexpected character '{shown}'")
@@ -123,6 +124,14 @@ def parse_source(text: str, path: str = "<input>") -> tuple[A.Module | None, lis
     try:
         tree = parser().parse(text)
     except LarkError as exc:
+        opened = _unterminated_comment(text)
+        at = _error_offset(exc, text)
+        if opened is not None and (at is None or at >= opened):
+            # the lexer saw '/' and '*' as operators; say what is really wrong
+            line = text.count("\n", 0, opened) + 1
+            col = opened - (text.rfind("\n", 0, opened) + 1) + 1
+            return None, [Diagnostic(path, line, col, "unterminated comment: this '/*' has no "
+                                                      "closing '*/'", length=2)]
         diags.append(_syntax_diag(exc, path, text))
         diags.extend(_more_syntax_errors(text, path, exc))
         return None, diags
@@ -134,8 +143,7 @@ def parse_source(text: str, path: str = "<input>") -> tuple[A.Module | None, lis
     try:
         module = _Builder().module(tree)
     except _Bad as bad:
-        return None, [Diagnostic(path, bad.span.line, bad.span.col, bad.message,
-                                 length=bad.span.length)]
+        return None, [Diagnostic.at(path, bad.span, bad.message)]
     return module, diags
 
 
@@ -195,6 +203,25 @@ def _balance_braces(text: str, start: int, end: int) -> int:
             depth = max(0, depth - 1)
         i += 1
     return max(end, i) if depth == 0 else end
+
+
+def _unterminated_comment(text: str) -> int | None:
+    """Offset of a ``/*`` that no ``*/`` closes (``//`` comments skipped), or None."""
+    i = 0
+    while True:
+        line_c, block_c = text.find("//", i), text.find("/*", i)
+        if block_c == -1:
+            return None
+        if line_c != -1 and line_c < block_c:
+            nl = text.find("\n", line_c)
+            if nl == -1:
+                return None
+            i = nl + 1
+            continue
+        close = text.find("*/", block_c + 2)
+        if close == -1:
+            return block_c
+        i = close + 2
 
 
 def _error_offset(exc: LarkError, text: str) -> int | None:
@@ -369,7 +396,8 @@ class _Builder:
 
     def s_for_stmt(self, t):
         var, lo, hi, body = t.children
-        return A.For(str(var), self.expr(lo), self.expr(hi), self.block(body), self.span(t))
+        return A.For(str(var), self.expr(lo), self.expr(hi), self.block(body), self.span(t),
+                     self.span(var))
 
     def s_verdict_stmt(self, t):
         kind = t.children[0]

@@ -82,6 +82,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from cora.compiler.span import Span
+
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")
@@ -114,17 +116,6 @@ class IRError(Exception):
 
     A user never sees this for a well-typed NF: it signals a compiler bug.
     """
-
-
-@dataclass(frozen=True)
-class Span:
-    """A position in NF source: 1-based line and column."""
-
-    line: int
-    col: int
-
-    def __str__(self) -> str:
-        return f"{self.line}:{self.col}"
 
 
 @dataclass(frozen=True)

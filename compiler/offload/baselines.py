@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from cora.compiler.offload.partition import (KERNEL, NIC, USER, Plan, Problem,
-                                     result_figures)
+from cora.compiler.offload.partition import KERNEL, NIC, USER, Plan, Problem, result_figures
 
 
 @dataclass
@@ -214,7 +214,7 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
             first_touch.setdefault(lab, []).append(n)
     for lab in pb.rand_blocks:              # one stage for the PRNG, as a written state
         first_touch.setdefault(lab, []).append(" rand")
-    best = [math.inf, None]
+    best: list[Any] = [math.inf, None]  # [objective, plan]
     leaves = [0]
     nodes = [0]
     finished = [True]
@@ -293,7 +293,8 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
                         add += pb.user_arrive_units(pb.edge_freq[(p, lab)])
             if not crossing_ok:
                 continue
-            if max_insns[k] is not None and insns[k] + pb.insns[lab] > max_insns[k]:
+            mi = max_insns[k]
+            if mi is not None and insns[k] + pb.insns[lab] > mi:
                 continue
             if k == NIC and nic_limit is not None and partial[0] + add > nic_limit:
                 continue

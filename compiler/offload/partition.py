@@ -58,8 +58,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from cora.compiler.ir import Program, RefType, c_bytes
+from cora.compiler.ir import IntType, Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
+from cora.errors import InputError
 
 STAGES = ("nic", "kernel", "user")
 NIC, KERNEL, USER = 0, 1, 2
@@ -98,8 +99,11 @@ _MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
 _LEAVES_HOST = ("drop", "tx", "redirect")
 
 
-class PartitionError(Exception):
-    """The partition problem cannot be set up (a stage model lacks a figure it needs)."""
+class PartitionError(InputError):
+    """The partition problem cannot be set up (a stage model lacks a figure it needs).
+
+    An :class:`~cora.errors.InputError`: the stage model file the user gave is incomplete.
+    """
 
 
 # ------------------------------------------------------------------------------- the plan
@@ -140,7 +144,7 @@ class Plan:
                 "stage_models": dict(self.stage_models)}
 
     @classmethod
-    def from_json(cls, data: dict) -> "Plan":
+    def from_json(cls, data: dict) -> Plan:
         """Inverse of :meth:`to_json`. Raises KeyError/TypeError on a malformed dict."""
         places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
                   for n, s in data["states"].items()}
@@ -322,7 +326,8 @@ class Problem:
         self.insns: dict[str, int] = {}
         self.classes: dict[str, set] = {}
         for b in self.order:
-            c, anyt = Counter(), set()
+            c: Counter[str] = Counter()
+            anyt: set[str] = set()
             for op in b.ops:
                 st = op.state
                 if st is not None:
@@ -351,8 +356,8 @@ class Problem:
         for lab in self.labels:
             regs = self.live[lab]
             self.ref_live[lab] = any(isinstance(program.regs[r], RefType) for r in regs)
-            self.shim_bytes[lab] = 2 + sum(c_bytes(program.regs[r].width) for r in regs
-                                           if not isinstance(program.regs[r], RefType))
+            self.shim_bytes[lab] = 2 + sum(c_bytes(rt.width) for r in regs
+                                           if isinstance(rt := program.regs[r], IntType))
         # tier access units for a state on stage k tier t (all of its accesses)
         self.access_count = {n: 0.0 for n in self.states}
         for lab in self.labels:
@@ -485,8 +490,9 @@ class Problem:
                 units[c] += self.cross_units((u, v), c)
                 for why in self.crossing_allowed((u, v), a, c):
                     (viol["structure"] if "reference" in why else viol["shim"]).append(why)
-        mem = {}
-        nmaps, nentries = Counter(), Counter()
+        mem: dict[tuple[int, int], int] = {}
+        nmaps: Counter[int] = Counter()
+        nentries: Counter[int] = Counter()
         for name in self.states:
             places = [(sidx[s], self._tier_index(sidx[s], t)) for s, t in
                       plan.state_place.get(name, [])]
@@ -654,7 +660,8 @@ class Problem:
                 used[t] += self.state_bytes[n]
             if any(u > tiers[j][1] for j, u in enumerate(used)):
                 continue
-            if self.stages[NIC].max_maps is not None and len(names) > self.stages[NIC].max_maps:
+            max_maps = self.stages[NIC].max_maps
+            if max_maps is not None and len(names) > max_maps:
                 break
             cost = sum(self.tier_units(n, NIC, t, weight[n] if n in self.read_only else None)
                        for n, t in zip(names, combo))
@@ -669,9 +676,8 @@ class Problem:
         for (u, v) in self.edges:
             a, c = block_stage[u], block_stage[v]
             if c > a:
-                regs = [{"name": r, "width": self.program.regs[r].width,
-                         "bytes": c_bytes(self.program.regs[r].width)}
-                        for r in self.live[v] if not isinstance(self.program.regs[r], RefType)]
+                regs = [{"name": r, "width": t.width, "bytes": c_bytes(t.width)}
+                        for r in self.live[v] if isinstance(t := self.program.regs[r], IntType)]
                 out.append({"from": u, "to": v, "from_stage": STAGES[a], "to_stage": STAGES[c],
                             "resume_block": v, "registers": regs,
                             "bytes": self.shim_bytes[v]})
@@ -691,23 +697,52 @@ class Problem:
 
 # ------------------------------------------------------------------------------- CP-SAT
 
+_TierLoads = dict[tuple[int, int], list]  # (stage, tier) -> [(bytes, placement var)]
+_StageTerms = dict[int, list]              # stage -> linear terms
+
+
 class _Model:
     """The CP-SAT model of one :class:`Problem` (built with some constraint groups relaxed)."""
 
     def __init__(self, pb: Problem, rate_mpps: float | None, cores: float | None,
                  relax: frozenset = frozenset()):
+        """Build the model in named steps (the order of variables and constraints is the one
+        the model always had, so the solver sees the same model).
+
+        Args:
+            pb: the partition problem.
+            rate_mpps: target rate (Mpps) or None for the core-budget mode.
+            cores: host core budget, or None.
+            relax: constraint groups (:data:`CONSTRAINT_GROUPS`) left out (to explain
+                infeasibility).
+        """
         from ortools.sat.python import cp_model
         self.cp = cp_model
         self.pb, self.relax = pb, relax
-        m = self.m = cp_model.CpModel()
-        labels = pb.labels
-        cap = "capability" not in relax
+        self.m = cp_model.CpModel()
+        self.cap = "capability" not in relax
+        self._block_variables()
+        self._edge_variables()
+        tier_load, maps_on, entries_on = self._state_placement()
+        self._stage_limits(tier_load, maps_on, entries_on)
+        self._one_prng_stage()
+        self._throughput()
+        self._objective(rate_mpps, cores)
+
+    def _block_variables(self) -> None:
+        """Variables: ``x[label][stage]``, one stage per block (those it can run on)."""
+        pb, m, cap, labels = self.pb, self.m, self.cap, self.pb.labels
         # blocks
         self.x: dict[str, dict[int, Any]] = {}
         for lab in labels:
             allowed = [k for k in range(3) if not (cap and pb.block_can_run(lab, k))]
-            self.x[lab] = {k: m.NewBoolVar(f"x_{lab}_{k}") for k in allowed}
-            m.AddExactlyOne(self.x[lab].values())
+            self.x[lab] = {k: m.new_bool_var(f"x_{lab}_{k}") for k in allowed}
+            m.add_exactly_one(self.x[lab].values())
+
+    def _edge_variables(self) -> None:
+        """Variables: ``z[edge][(a, c)]``, the stages of an edge's ends (monotone: a packet
+        only moves towards user space, and only where a crossing is allowed), tied to ``x``."""
+        pb, m, relax = self.pb, self.m, self.relax
         # edges: monotone flow linearisation
         self.z: dict[tuple, dict[tuple[int, int], Any]] = {}
         for e in pb.edges:
@@ -723,15 +758,22 @@ class _Model:
                             why = [w for w in why if "reference" in w]
                         if why:
                             continue
-                    zs[(a, c)] = m.NewBoolVar(f"z_{u}_{v}_{a}{c}")
+                    zs[(a, c)] = m.new_bool_var(f"z_{u}_{v}_{a}{c}")
             self.z[e] = zs
             for a, xv in self.x[u].items():
-                m.Add(sum(zz for (aa, _), zz in zs.items() if aa == a) == xv)
+                m.add(sum(zz for (aa, _), zz in zs.items() if aa == a) == xv)
             for c, xv in self.x[v].items():
-                m.Add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
+                m.add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
+
+    def _state_placement(self) -> tuple[_TierLoads, _StageTerms, _StageTerms]:
+        """State placement: ``y[state][(stage, tier)]``; a written state lives in one place
+        and every block touching it runs there; a read-only state may be replicated, and
+        ``w`` counts the tier accesses of its readers. Returns the per-tier byte loads and
+        the per-stage map and entry terms for :meth:`_stage_limits`."""
+        pb, m, cap, labels = self.pb, self.m, self.cap, self.pb.labels
         # states
         self.y: dict[str, dict[tuple[int, int], Any]] = {}
-        self.w: list[tuple[int, Any]] = []       # (units, var) of replicated tier accesses
+        self.w: list[tuple[int, int, Any]] = []  # (stage, units, var): replicated tier accesses
         tier_load: dict[tuple[int, int], list] = {}
         maps_on: dict[int, list] = {0: [], 1: [], 2: []}
         entries_on: dict[int, list] = {0: [], 1: [], 2: []}
@@ -741,17 +783,17 @@ class _Model:
                 if cap and pb.state_can_live(name, k):
                     continue
                 for t in range(len(pb.stages[k].tiers)):
-                    ys[(k, t)] = m.NewBoolVar(f"y_{name}_{k}_{t}")
+                    ys[(k, t)] = m.new_bool_var(f"y_{name}_{k}_{t}")
             self.y[name] = ys
             users = [lab for lab in labels if name in pb.touch_any[lab]]
             if name in pb.read_only:
                 for k in range(3):
                     kt = [v for (kk, _), v in ys.items() if kk == k]
                     if kt:
-                        m.Add(sum(kt) <= 1)
+                        m.add(sum(kt) <= 1)
                     for lab in users:
                         if k in self.x[lab]:
-                            m.Add(self.x[lab][k] <= sum(kt))
+                            m.add(self.x[lab][k] <= sum(kt))
                     # tier cost of the reading blocks on k
                     for lab in users:
                         if k not in self.x[lab] or not pb.touch[lab][name]:
@@ -763,62 +805,78 @@ class _Model:
                             units = pb.tier_units(name, k, t, wgt)
                             if units == 0:
                                 continue
-                            wv = m.NewBoolVar(f"w_{name}_{lab}_{k}_{t}")
-                            m.Add(wv >= self.x[lab][k] + yv - 1)
+                            wv = m.new_bool_var(f"w_{name}_{lab}_{k}_{t}")
+                            m.add(wv >= self.x[lab][k] + yv - 1)
                             self.w.append((k, units, wv))
                 if not users:
-                    m.Add(sum(ys.values()) == 1)
+                    m.add(sum(ys.values()) == 1)
             else:
-                m.AddExactlyOne(ys.values())
+                m.add_exactly_one(ys.values())
                 for lab in users:
                     for k, xv in self.x[lab].items():
-                        m.Add(xv <= sum(v for (kk, _), v in ys.items() if kk == k))
+                        m.add(xv <= sum(v for (kk, _), v in ys.items() if kk == k))
             for (k, t), yv in ys.items():
                 tier_load.setdefault((k, t), []).append((pb.state_bytes[name], yv))
                 maps_on[k].append(yv)
                 entries_on[k].append(pb.states[name].capacity * yv)
+        return tier_load, maps_on, entries_on
+
+    def _stage_limits(self, tier_load: _TierLoads, maps_on: _StageTerms,
+                      entries_on: _StageTerms) -> None:
+        """Memory (tier bytes, map count, entries) and instruction limits of each stage."""
+        pb, m, relax, cap, labels = self.pb, self.m, self.relax, self.cap, self.pb.labels
         for (k, t), loads in tier_load.items():
             if k == NIC and "nic_memory" in relax:
                 continue
             if k != NIC and not cap:
                 continue
-            m.Add(sum(b * v for b, v in loads) <= pb.stages[k].tiers[t][1])
+            m.add(sum(b * v for b, v in loads) <= pb.stages[k].tiers[t][1])
         for k in range(3):
             mm = pb.stages[k].max_maps
             if mm is not None and not (k == NIC and "nic_memory" in relax) and \
                     not (k != NIC and not cap):
-                m.Add(sum(maps_on[k]) <= mm)
+                m.add(sum(maps_on[k]) <= mm)
             me = pb.stages[k].max_entries
             if me is not None and not (k == NIC and "nic_memory" in relax) and \
                     not (k != NIC and not cap):
-                m.Add(sum(entries_on[k]) <= me)
+                m.add(sum(entries_on[k]) <= me)
             mi = pb.stages[k].max_insns
             if mi is not None and "instructions" not in relax:
-                m.Add(sum(pb.insns[lab] * self.x[lab][k] for lab in labels
+                m.add(sum(pb.insns[lab] * self.x[lab][k] for lab in labels
                           if k in self.x[lab]) <= mi)
+
+    def _one_prng_stage(self) -> None:
+        """All blocks that use ``rand`` run on one stage (one PRNG state)."""
+        pb, m = self.pb, self.m
         # one stage for every block using rand (one PRNG state)
         if len(pb.rand_blocks) > 1:
             common = set.intersection(*(set(self.x[lab]) for lab in pb.rand_blocks))
-            rs = {k: m.NewBoolVar(f"rand_{k}") for k in common}
-            m.AddExactlyOne(rs.values())
+            rs = {k: m.new_bool_var(f"rand_{k}") for k in common}
+            m.add_exactly_one(rs.values())
             for lab in pb.rand_blocks:
                 for k, xv in self.x[lab].items():
-                    m.Add(xv <= rs[k] if k in rs else xv == 0)
+                    m.add(xv <= rs[k] if k in rs else xv == 0)
+
+    def _throughput(self) -> None:
+        """Throughput: per-packet cost units of each stage (``host_expr``, ``nic_expr``),
+        with ``hostrun`` (some block runs on the host) and ``a`` (a NIC verdict that leaves
+        a packet the host saw)."""
+        pb, m, labels = self.pb, self.m, self.pb.labels
         # per-packet terms
-        self.hostrun = m.NewBoolVar("hostrun")
+        self.hostrun = m.new_bool_var("hostrun")
         for lab in labels:
             for k in (KERNEL, USER):
                 if k in self.x[lab]:
-                    m.Add(self.hostrun >= self.x[lab][k])
+                    m.add(self.hostrun >= self.x[lab][k])
         self.a: dict[str, Any] = {}
         for lab in labels:
             if pb.verdict[lab] in _LEAVES_HOST and NIC in self.x[lab]:
-                av = m.NewBoolVar(f"a_{lab}")
-                m.Add(av <= self.x[lab][NIC])
-                m.Add(av <= self.hostrun)
+                av = m.new_bool_var(f"a_{lab}")
+                m.add(av <= self.x[lab][NIC])
+                m.add(av <= self.hostrun)
                 self.a[lab] = av
         # stage unit expressions
-        units = {0: [], 1: [], 2: []}
+        units: _StageTerms = {0: [], 1: [], 2: []}
         for lab in labels:
             for k, xv in self.x[lab].items():
                 if pb.block_cost[lab][k]:
@@ -850,6 +908,11 @@ class _Model:
             units[KERNEL].append(-pb.leave_units(lab) * av)
         self.host_expr = sum(units[KERNEL]) + sum(units[USER])
         self.nic_expr = sum(units[NIC])
+
+    def _objective(self, rate_mpps: float | None, cores: float | None) -> None:
+        """Objective: host cost at the target rate (``rate_mpps``), or the bottleneck
+        stage under a core budget (``cores``), with a tie-break below the cost."""
+        pb, m, relax = self.pb, self.m, self.relax
         # tie-break (lexicographically below the cost): fewer crossing edges, then fewer
         # blocks in user space; W exceeds any tie-break value, so cost stays the objective.
         tb = [zv for zs in self.z.values() for (a, c), zv in zs.items() if c > a]
@@ -861,24 +924,25 @@ class _Model:
         self.mode = "cores" if rate_mpps is not None else "rate"
         if rate_mpps is not None and rate_mpps > 0:
             if "nic_rate" not in relax:
-                m.Add(self.nic_expr <= pb.nic_limit_units(rate_mpps))
+                m.add(self.nic_expr <= pb.nic_limit_units(rate_mpps))
             if cores is not None and "host_budget" not in relax:
-                m.Add(self.host_expr <= pb.host_limit_units(rate_mpps, cores))
-            m.Minimize(W * self.host_expr + tie)
+                m.add(self.host_expr <= pb.host_limit_units(rate_mpps, cores))
+            m.minimize(W * self.host_expr + tie)
         elif rate_mpps is not None:
-            m.Minimize(W * self.host_expr + tie)
+            m.minimize(W * self.host_expr + tie)
         else:
+            assert cores is not None  # solve_problem takes a rate or a core budget
             c100 = int(round(cores * 100))
             n100 = int(round(pb.stages[NIC].cores * 100))
             if c100 <= 0:
                 if "host_budget" not in relax:
-                    m.Add(self.host_expr == 0)
-                m.Minimize(W * self.nic_expr + tie)
+                    m.add(self.host_expr == 0)
+                m.minimize(W * self.nic_expr + tie)
             else:
-                t = m.NewIntVar(0, 1 << 42, "t")
-                m.Add(t >= n100 * self.host_expr)
-                m.Add(t >= c100 * self.nic_expr)
-                m.Minimize(W * t + tie)
+                t = m.new_int_var(0, 1 << 42, "t")
+                m.add(t >= n100 * self.host_expr)
+                m.add(t >= c100 * self.nic_expr)
+                m.minimize(W * t + tie)
 
     def hint(self, plan: Plan) -> None:
         """Warm start: AddHint every block, edge and state variable from ``plan``."""
@@ -891,11 +955,11 @@ class _Model:
                 continue
             bs[lab] = k
             for kk, xv in xs.items():
-                m.AddHint(xv, int(kk == k))
+                m.add_hint(xv, int(kk == k))
         for e, zs in self.z.items():
             if e[0] in bs and e[1] in bs:
                 for (a, c), zv in zs.items():
-                    m.AddHint(zv, int(a == bs[e[0]] and c == bs[e[1]]))
+                    m.add_hint(zv, int(a == bs[e[0]] and c == bs[e[1]]))
         for name, ys in self.y.items():
             places = set()
             for s, t in plan.state_place.get(name, []):
@@ -908,7 +972,7 @@ class _Model:
                     continue
             if places:
                 for key, yv in ys.items():
-                    m.AddHint(yv, int(key in places))
+                    m.add_hint(yv, int(key in places))
 
     def solve(self, time_limit_s: float, workers: int):
         solver = self.cp.CpSolver()

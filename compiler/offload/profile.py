@@ -14,8 +14,8 @@ edges taken while running every op exactly as the reference engine does.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from cora.compiler.interp import CountingInterpreter
 from cora.compiler.ir import Program

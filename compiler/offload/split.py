@@ -31,10 +31,19 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from cora.compiler.ir import (SHIM_DONE, Block, IRError, Op, Program, RefType, c_bytes,
-                              shim_bytes)
-from cora.compiler.offload.partition import STAGES, Plan, live_in
+from cora.compiler.ir import (
+    SHIM_DONE,
+    Block,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+    c_bytes,
+    shim_bytes,
+)
 from cora.compiler.ir.verify import verify
+from cora.compiler.offload.partition import STAGES, Plan, live_in
 from cora.errors import CoraError
 
 #: Header fields that steer the fixed parser and may be written (the others are read-only):
@@ -141,6 +150,13 @@ def _plan_parts(plan) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]],
     raise SplitError(f"not a plan: {type(plan).__name__}")
 
 
+def _int_width(t: IntType | RefType) -> int:
+    """Bit width of a register that crosses stages (references never do: checked before)."""
+    if not isinstance(t, IntType):
+        raise SplitError("a map entry reference cannot cross stages")
+    return t.width
+
+
 def _used_regs(blocks: list[Block]) -> set[str]:
     return {r for b in blocks for op in b.ops for r in op.regs()}
 
@@ -190,17 +206,17 @@ def split(program: Program, plan) -> SplitResult:
         if refs:
             raise SplitError(f"a map entry reference (%{refs[0]}) is live into block {v}: it "
                              "cannot cross stages")
+        widths = {r: _int_width(program.regs[r]) for r in regs}
         shims[v] = ShimLayout(index[v], v, STAGES[stage_of[v]], edges,
-                              [(r, program.regs[r].width, c_bytes(program.regs[r].width))
-                               for r in regs])
+                              [(r, widths[r], c_bytes(widths[r])) for r in regs])
     for entry in plan_shims:
-        v = entry.get("to")
-        if v in shims and "registers" in entry:
-            names = [r["name"] for r in entry["registers"]]
-            want = [r for r, _, _ in shims[v].registers]
-            if names != want:
-                raise SplitError(f"the plan's shim into {v} carries {names}, the program needs "
-                                 f"{want} (a plan for another version of this NF?)")
+        to = entry.get("to")
+        if to in shims and "registers" in entry:
+            carried = [r["name"] for r in entry["registers"]]
+            want = [r for r, _, _ in shims[to].registers]
+            if carried != want:
+                raise SplitError(f"the plan's shim into {to} carries {carried}, the program "
+                                 f"needs {want} (a plan for another version of this NF?)")
 
     # state placement
     touched: dict[str, set[int]] = {s.name: set() for s in program.states}
@@ -225,9 +241,9 @@ def split(program: Program, plan) -> SplitResult:
         planned = [sidx[p[0]] for p in state_place.get(s.name, []) if p[0] in sidx]
         if written[s.name]:
             if len(stages) > 1:
-                names = ", ".join(STAGES[k] for k in sorted(stages))
+                where = ", ".join(STAGES[k] for k in sorted(stages))
                 raise SplitError(f"state {s.name} is written and accessed on several stages "
-                                 f"({names}); a written state must live on one stage")
+                                 f"({where}); a written state must live on one stage")
             (k,) = stages
             if planned and planned[0] != k:
                 raise SplitError(f"the plan puts state {s.name} on {STAGES[planned[0]]} but its "
@@ -288,12 +304,12 @@ def split(program: Program, plan) -> SplitResult:
         sp.blocks = blocks
         keep = set(owned[k]) | set(replicas[k])
         sp.states = [s for s in program.states if s.name in keep]
-        regs = _used_regs(blocks)
-        sp.regs = {r: t for r, t in program.regs.items() if r in regs}
+        used_regs = _used_regs(blocks)
+        sp.regs = {r: t for r, t in program.regs.items() if r in used_regs}
         reach = {b.label for b in sp.topological_blocks()}
         sp.blocks = [b for b in sp.blocks if b.label in reach]
-        regs = _used_regs(sp.blocks)
-        sp.regs = {r: t for r, t in sp.regs.items() if r in regs}
+        used_regs = _used_regs(sp.blocks)
+        sp.regs = {r: t for r, t in sp.regs.items() if r in used_regs}
         try:
             verify(sp)
         except IRError as exc:  # a bug here, not the user's: say which stage
@@ -326,7 +342,7 @@ def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
     for st in result.stages:
         if st.stage != "nic":
             continue
-        insns = 0
+        insns: float = 0
         for b in st.program.blocks:
             for op in b.ops:
                 if op.opcode.startswith("shim."):
@@ -388,5 +404,19 @@ def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kern
                        for i, b in enumerate(order)}, "states": {}, "shim": []}
 
 
+def check_nic_model(doc: dict, result) -> None:
+    """Refuse a NIC stage its NIC model (``"nic"`` of a ``cora plan --json`` document)
+    cannot run; plans without a ``nic`` key (hand-made cuts) are not checked."""
+    from cora.compiler.offload.stage_model import load_model
+
+    nic = doc.get("nic")
+    if not nic or not any(st.stage == "nic" for st in result.stages):
+        return
+    bad = nic_stage_problems(result, load_model(nic))
+    if bad:
+        raise CoraError(f"the NIC stage cannot run on {nic}: " + "; ".join(bad[:5])
+                        + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
+
+
 __all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
-           "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]
+           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]

@@ -135,6 +135,7 @@ def test_queue_safety_closed_loop_certificate():
     assert r["proven_fraction"] < 0.2 and r["counterexample_violation"] > 0
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_and_learns(capsys):
     cfg = TrainConfig(mode="certified", seed=3, iterations=6, hidden=(8,), population=4,
                       n_envs=8, steps=20)

@@ -15,6 +15,14 @@ from cora.compiler.offload.stage_model import ALL_OP_CLASSES, model_from_dict
 U1, U8, U32, U64 = IntType(1), IntType(8), IntType(32), IntType(64)
 KINDS = ["array", "hash", "lpm", "lru_hash", "percpu_array"]
 
+#: CP-SAT settings for tests that assert optimality: one worker (CP-SAT's search is then
+#: deterministic) and a wall-time limit far above what these small problems need, so the
+#: result does not depend on how loaded the machine is. Solve times are bench/partition.py's.
+SOLVER = {"time_limit_s": 600.0, "workers": 1}
+#: the exhaustive baseline's wall-time limit where a test asserts that it finishes (the known
+#: answer); its leaf limit still bounds the work.
+EXHAUSTIVE_LIMIT_S = 600.0
+
 
 def model(name: str, kind: str, per_packet_ns: float, cores: int = 1, crossing_ns: float = 0.0,
           shim_byte_ns: float = 0.0, tiers=(("MEM", 1 << 40, 0.0),), **over):

@@ -278,6 +278,7 @@ def test_syntax_recovery_keeps_blocks_balanced():
         (4, 13, "unexpected ';', expected an expression")]
 
 
+@pytest.mark.slow
 def test_driver_module_prints_ir_or_diagnostics(tmp_path):
     import subprocess
     import sys

@@ -9,6 +9,7 @@ examples in total (< 60 s).
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
@@ -87,6 +88,7 @@ def assert_front_end_answers(text: str) -> None:
     verify(program)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.filter_too_much])
@@ -121,6 +123,7 @@ def mutated(draw):
     return text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mutated())
 def test_mutated_valid_programs(text):

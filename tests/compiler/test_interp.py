@@ -3,10 +3,7 @@ rewrites and checksums against scapy, malformed frames, and the state kinds' sem
 
 from __future__ import annotations
 
-import functools
 import ipaddress
-import struct
-from pathlib import Path
 
 import dpkt
 import pytest
@@ -22,50 +19,11 @@ from cora.compiler.ir.headers import HEADERS
 from cora.compiler.interp import FrameResult, Interpreter
 from cora.compiler.ir import IRError, StateDecl, StateField
 from cora.compiler.ir.text import parse_program
-from cora.testbed.replay import read_pcap
 
+from .interp_helpers import (MACS, build, flowcount_oracle, ip4_str, ip6_str, mac_str,
+                             packet_specs, trace_records)
 from .ir_examples import flowcount_ir
-from .test_interp_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
-
-TRACES = Path("/work/shared/traces/tcpdump")
-
-#: Explicit MAC addresses for every scapy Ether(): without them scapy resolves the destination
-#: MAC by ARP / neighbour discovery on the host's network, which a test must never do.
-MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}
-
-
-@functools.lru_cache(maxsize=1)
-def trace_records() -> list[tuple[str, list[tuple[int, bytes]]]]:
-    """(file name, [(timestamp_ns, frame)]) for every capture of the shared trace set."""
-    return [(p.name, read_pcap(p)) for p in sorted(TRACES.glob("*.pcap"))]
-
-
-def flowcount_oracle(frames: list[bytes]) -> dict[tuple, tuple[int, int]]:
-    """flowcount semantics of issue 2 section 7, written from the issue's text with struct
-    (independent of cora.compiler.ir.headers): key (saddr, daddr, sport, dport, proto) ->
-    (packets, bytes); a new flow is not counted once 65,536 flows exist."""
-    flows: dict[tuple, tuple[int, int]] = {}
-    for f in frames:
-        if len(f) < 14 or f[12:14] != b"\x08\x00":        # Ethernet + IPv4 only (no VLAN)
-            continue
-        ip = f[14:]
-        if len(ip) < 20 or ip[0] & 0x0F < 5:
-            continue
-        hl = (ip[0] & 0x0F) * 4
-        if struct.unpack_from("!H", ip, 6)[0] & 0x1FFF:   # non-first fragment
-            continue
-        proto, l4 = ip[9], ip[hl:]
-        if not ((proto == 6 and len(l4) >= 20) or (proto == 17 and len(l4) >= 8)):
-            continue
-        saddr, daddr = struct.unpack_from("!II", ip, 12)
-        sport, dport = struct.unpack_from("!HH", l4, 0)
-        key = (saddr, daddr, sport, dport, proto)
-        if key in flows:
-            p, b = flows[key]
-            flows[key] = (p + 1, b + len(f))
-        elif len(flows) < 65536:
-            flows[key] = (1, len(f))
-    return flows
+from .ir_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
 
 
 def dpkt_flow_keys(frames: list[bytes]) -> set[tuple]:
@@ -132,18 +90,6 @@ def test_flowcount_touched_and_full_map():
 
 # ------------------------------------------------------------------ rewrites and checksums
 
-def _mac(v: int) -> str:
-    return ":".join(f"{b:02x}" for b in v.to_bytes(6, "big"))
-
-
-def _ip4(v: int) -> str:
-    return str(ipaddress.IPv4Address(v))
-
-
-def _ip6(v: int) -> str:
-    return str(ipaddress.IPv6Address(v))
-
-
 def _set_tos(shift: int, bits: int):
     """Setter of the DSCP (shift 2, 6 bits) or ECN (shift 0, 2 bits) part of scapy's IP.tos."""
     def setter(kw: dict, v: int) -> None:
@@ -161,17 +107,18 @@ def _attr(name: str, conv=int):
 # (header, field) -> (scapy layer, setter of that layer's constructor arguments from the
 # field's new value); every writable field of every header.
 SCAPY_FIELDS = {
-    ("ethernet", "dst"): (Ether, _attr("dst", _mac)),
-    ("ethernet", "src"): (Ether, _attr("src", _mac)),
+    ("ethernet", "dst"): (Ether, _attr("dst", mac_str)),
+    ("ethernet", "src"): (Ether, _attr("src", mac_str)),
     ("vlan", "pcp"): (Dot1Q, _attr("prio")), ("vlan", "dei"): (Dot1Q, _attr("dei")),
     ("vlan", "vid"): (Dot1Q, _attr("vlan")),
     ("ipv4", "dscp"): (IP, _set_tos(2, 6)), ("ipv4", "ecn"): (IP, _set_tos(0, 2)),
     ("ipv4", "id"): (IP, _attr("id")), ("ipv4", "flags"): (IP, _attr("flags")),
     ("ipv4", "frag_offset"): (IP, _attr("frag")), ("ipv4", "ttl"): (IP, _attr("ttl")),
-    ("ipv4", "saddr"): (IP, _attr("src", _ip4)), ("ipv4", "daddr"): (IP, _attr("dst", _ip4)),
+    ("ipv4", "saddr"): (IP, _attr("src", ip4_str)), ("ipv4", "daddr"): (IP, _attr("dst", ip4_str)),
     ("ipv6", "tclass"): (IPv6, _attr("tc")), ("ipv6", "flow_label"): (IPv6, _attr("fl")),
     ("ipv6", "hop_limit"): (IPv6, _attr("hlim")),
-    ("ipv6", "saddr"): (IPv6, _attr("src", _ip6)), ("ipv6", "daddr"): (IPv6, _attr("dst", _ip6)),
+    ("ipv6", "saddr"): (IPv6, _attr("src", ip6_str)),
+    ("ipv6", "daddr"): (IPv6, _attr("dst", ip6_str)),
     ("tcp", "sport"): (TCP, _attr("sport")), ("tcp", "dport"): (TCP, _attr("dport")),
     ("tcp", "seq"): (TCP, _attr("seq")), ("tcp", "ack"): (TCP, _attr("ack")),
     ("tcp", "flags"): (TCP, _attr("flags")), ("tcp", "window"): (TCP, _attr("window")),
@@ -203,46 +150,7 @@ def store_program(writes: list[tuple[str, str, int]]):
     return parse_program("\n".join(lines) + "\n")
 
 
-@st.composite
-def packet_specs(draw):
-    """A well-formed packet as a dict of scapy constructor arguments per layer."""
-    v6 = draw(st.booleans())
-    l4 = draw(st.sampled_from(["tcp", "udp"] if v6 else ["tcp", "udp", "icmp"]))
-    u = lambda bits: draw(st.integers(0, 2**bits - 1))  # noqa: E731
-    spec = {Ether: {"dst": _mac(u(48)), "src": _mac(u(48))}}
-    if draw(st.booleans()):
-        spec[Dot1Q] = {"vlan": u(12), "prio": u(3), "dei": u(1)}
-    if v6:
-        spec[IPv6] = {"src": _ip6(u(128)), "dst": _ip6(u(128)), "hlim": u(8), "tc": u(8),
-                      "fl": u(20)}
-    else:
-        spec[IP] = {"src": _ip4(u(32)), "dst": _ip4(u(32)), "ttl": u(8), "id": u(16),
-                    "tos": u(8), "flags": draw(st.sampled_from([0, 2])), "frag": 0,
-                    "options": [IPOption_NOP()] * draw(st.integers(0, 8))}
-    if l4 == "tcp":
-        spec[TCP] = {"sport": u(16), "dport": u(16), "seq": u(32), "ack": u(32),
-                     "flags": u(8), "window": u(16), "urgptr": u(16),
-                     "options": draw(st.sampled_from([[], [("MSS", 1460)],
-                                                      [("NOP", None), ("WScale", 7)]]))}
-    elif l4 == "udp":
-        spec[UDP] = {"sport": u(16), "dport": u(16)}
-        if draw(st.integers(0, 4)) == 0:
-            spec[UDP]["chksum"] = 0                          # "no checksum"
-    else:
-        spec[ICMP] = {"type": draw(st.sampled_from([0, 8])), "code": u(8), "id": u(16),
-                      "seq": u(16)}
-    spec[Raw] = {"load": draw(st.binary(max_size=48))}
-    return spec
-
-
-def build(spec) -> bytes:
-    """Bytes of the packet described by ``spec``; scapy computes every checksum left unset."""
-    pkt = None
-    for layer, kw in spec.items():
-        pkt = layer(**kw) if pkt is None else pkt / layer(**kw)
-    return bytes(pkt)
-
-
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(packet_specs(), st.data())
 def test_header_stores_fix_checksums_like_scapy_full_recompute(spec, data):
@@ -298,7 +206,7 @@ def test_rewrite_program_verdicts_and_checksums():
     r = it.run(tcp)
     assert r.verdict == "pass"
     out = Ether(r.frame)
-    assert out[IP].ttl == 63 and out[IP].src == _ip4(0x01020304 ^ 0x0A000001)
+    assert out[IP].ttl == 63 and out[IP].src == ip4_str(0x01020304 ^ 0x0A000001)
     assert out[TCP].dport == 8160 and out[TCP].flags == 0x0A and out[TCP].window == 512
     exp = out.copy()
     del exp[IP].chksum, exp[TCP].chksum

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
 
-from .test_interp import trace_records
-from .test_interp_programs import PROGRAMS
+from .interp_helpers import trace_records
+from .ir_programs import PROGRAMS
 
 NETFUNCS = sorted((Path(__file__).resolve().parents[2] / "netfuncs").glob("*.nf"))
 

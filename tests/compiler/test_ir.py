@@ -51,3 +51,15 @@ def test_verifier_rejects_cycles():
     last.ops[-1] = Op("jmp", None, (), {"targets": (p.blocks[0].label,)})
     with pytest.raises(IRError, match="cycle"):
         verify(p)
+
+
+def test_example_programs_verify_and_round_trip():
+    from .ir_programs import PROGRAMS
+
+    for name, make in PROGRAMS.items():
+        p = make()
+        verify(p)
+        text = print_program(p)
+        q = parse_program(text)
+        verify(q)
+        assert print_program(q) == text, name

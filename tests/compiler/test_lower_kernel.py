@@ -1,7 +1,7 @@
 """The lowering of every language construct, run in the real kernel: the programs of
 tests/compiler/nf/ (all_constructs.nf uses every construct of docs/language.md) load through
 the XDP backend, the kernel verifier accepts them, and kernel and reference interpreter agree
-on every frame of every capture in ../shared/traces/tcpdump/ (verdict, bytes, state).
+on every frame of every capture of the trace corpus (``CORA_TRACES``) (verdict, bytes, state).
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
+from cora.settings import trace_files, traces_dir
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob(str(REPO.parent / "shared" / "traces" / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 PROGRAMS = sorted(glob.glob(str(Path(__file__).with_name("nf") / "*.nf")))
 
 
@@ -26,7 +27,8 @@ def test_kernel_and_interpreter_agree_on_every_capture(nf, bcc_module):
     from cora.runtime.run import run_frames
     from cora.testbed.replay import read_pcap
 
-    assert len(TRACES) >= 200, "expected the tcpdump captures beside the repository"
+    assert len(TRACES) >= 200, \
+        f"expected the tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     program = compile_file(nf)
     bad, packets, verdicts = [], 0, {}
     with KernelEngine(program) as kernel, InterpEngine(program) as interp:

@@ -16,7 +16,8 @@ import pytest
 from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Plan, Problem, live_in, plan, solve_problem
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
-from tests.compiler.partition_helpers import (filter_program, frames, models, shim_program,
+from tests.compiler.partition_helpers import (EXHAUSTIVE_LIMIT_S, SOLVER, filter_program,
+                                              frames, models, shim_program,
                                               two_state_program)
 
 
@@ -56,8 +57,8 @@ def test_filter_exhaustive_and_baselines_agree_by_hand(filt):
     p, prof = filt
     pb = Problem(p, *models(), prof)
     for rate, best in ((10, 0.0), (70, 0.6475), (100, 2.55)):
-        res = solve_problem(pb, rate, None)
-        ex = bl.exhaustive(pb, rate)
+        res = solve_problem(pb, rate, None, **SOLVER)
+        ex = bl.exhaustive(pb, rate, time_limit_s=EXHAUSTIVE_LIMIT_S)
         assert ex.finished and ex.host_cores == pytest.approx(best)
         assert res.host_cores == pytest.approx(best)
         for b in bl.run_baselines(pb, rate).values():
@@ -74,7 +75,7 @@ def test_shim_layout_from_liveness():
     assert pb.shim_bytes["bb1"] == 2 + 4 + 1
     # bb0 4 ops, bb1 4 ops: all NIC 10 + 4 + 0.25*4 + 0.75 = 15.75 ns (> 1 core at 65 Mpps);
     # split: NIC 14.75 ns, host 20*0.25 + 0.25*(5 + 0.5*7) + 0.25*4 = 8.125 ns
-    res = solve_problem(pb, 65, None)
+    res = solve_problem(pb, 65, None, **SOLVER)
     assert res.host_ns_per_packet == pytest.approx(8.125)
     assert res.plan.block_stage == {"bb0": "nic", "bb1": "kernel", "bb2": "nic"}
     (edge,) = res.plan.shim
@@ -86,10 +87,11 @@ def test_shim_layout_from_liveness():
     # host 20 + 0.75*(5 + 0.5*2) + 0.75*1 = 25.25 ns (all on host: 25.75)
     nic, kern, user = models(max_shim_bytes=6)
     pb = Problem(p, nic, kern, user, prof)
-    res = solve_problem(pb, 65, None)
+    res = solve_problem(pb, 65, None, **SOLVER)
     assert [(e["from"], e["to"]) for e in res.plan.shim] == [("bb0", "bb2")]
     assert res.host_ns_per_packet == pytest.approx(25.25)
-    assert bl.exhaustive(pb, 65).host_cores == pytest.approx(res.host_cores)
+    ex = bl.exhaustive(pb, 65, time_limit_s=EXHAUSTIVE_LIMIT_S)
+    assert ex.host_cores == pytest.approx(res.host_cores)
 
 
 def test_tier_capacity_puts_the_hotter_state_in_the_fast_tier():
@@ -152,16 +154,16 @@ def test_infeasible_capability_and_rate_in_words(filt):
 def test_warm_start_hints_and_json_round_trip(filt):
     p, prof = filt
     pb = Problem(p, *models(), prof)
-    first = solve_problem(pb, 70, None)
+    first = solve_problem(pb, 70, None, **SOLVER)
     again = Plan.from_json(first.plan.to_json())
     assert again.block_stage == first.plan.block_stage
     assert again.state_place == first.plan.state_place
-    warm = solve_problem(pb, 70, None, warm_start=again)
+    warm = solve_problem(pb, 70, None, warm_start=again, **SOLVER)
     assert warm.plan.block_stage == first.plan.block_stage and warm.optimal
     # a stale or poor hint (all host) still ends at the optimum
     stale = bl.all_host(pb, 70).plan
     stale.block_stage["gone"] = "nic"
-    res = solve_problem(pb, 70, None, warm_start=stale)
+    res = solve_problem(pb, 70, None, warm_start=stale, **SOLVER)
     assert res.host_cores == pytest.approx(first.host_cores)
 
 
@@ -179,7 +181,8 @@ def test_warm_start_sets_a_hint_for_every_block_and_state(filt):
         for k, var in xs.items():
             assert hinted[var.Index()] == int(k == stage)
     # the hinted plan is the optimum here: the solve returns it
-    assert solve_problem(pb, 70, None, warm_start=hint).plan.block_stage == hint.block_stage
+    res = solve_problem(pb, 70, None, warm_start=hint, **SOLVER)
+    assert res.plan.block_stage == hint.block_stage
 
 
 def test_argument_errors(filt):
@@ -198,9 +201,9 @@ def test_rand_blocks_share_one_stage():
     # Without the PRNG rule, bb0+bb2 on the NIC and bb1 on the host would be best at 70 Mpps
     # (as for filter_program); with it the rand blocks go together.
     for rate in (10, 70, 100):
-        res = solve_problem(pb, rate, None)
+        res = solve_problem(pb, rate, None, **SOLVER)
         assert res.plan.block_stage["bb0"] == res.plan.block_stage["bb1"]
-        ex = bl.exhaustive(pb, rate)
+        ex = bl.exhaustive(pb, rate, time_limit_s=EXHAUSTIVE_LIMIT_S)
         assert ex.finished and res.host_cores == pytest.approx(ex.host_cores)
         for b in bl.run_baselines(pb, rate).values():
             assert b.plan.block_stage["bb0"] == b.plan.block_stage["bb1"]
@@ -217,13 +220,14 @@ def test_read_only_state_is_replicated_on_every_reading_stage():
     p = readonly_program()
     prof = profile_from_frames(p, frames(1, 3))
     pb = Problem(p, *models(), prof)
-    res = solve_problem(pb, 55, None)
+    res = solve_problem(pb, 55, None, **SOLVER)
     assert res.plan.block_stage == {"bb0": "nic", "bb1": "kernel", "bb2": "nic"}
     assert res.host_ns_per_packet == pytest.approx(9.25)
     assert sorted(res.plan.state_place["cfg"]) == [("kernel", "MEM"), ("nic", "MEM")]
     js = res.plan.to_json()["states"]["cfg"]
     assert js["read_only"] and js["replicated"]
-    assert bl.exhaustive(pb, 55).host_cores == pytest.approx(res.host_cores)
+    ex = bl.exhaustive(pb, 55, time_limit_s=EXHAUSTIVE_LIMIT_S)
+    assert ex.host_cores == pytest.approx(res.host_cores)
     # the same split with cfg on the NIC only is refused by the evaluator
     bad = Plan(dict(res.plan.block_stage), {"cfg": [("nic", "MEM")]})
     assert "structure" in pb.evaluate(bad, 55).violations

@@ -9,10 +9,11 @@ import pytest
 
 from cora.cli import main
 from cora.compiler.offload.partition import Plan
+from cora.settings import traces_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NF = str(ROOT / "netfuncs" / "flowcount.nf")
-PCAP = str(ROOT.parent / "shared" / "traces" / "tcpdump" / "pim-packet-assortment.pcap")
+PCAP = str(traces_dir() / "pim-packet-assortment.pcap")
 
 
 def _run(capsys, *argv):

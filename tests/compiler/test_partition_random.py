@@ -19,7 +19,7 @@ from cora.compiler.offload.partition import Problem, solve_problem
 from cora.compiler.offload.profile import Profile
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.stage_model import ALL_OP_CLASSES
-from tests.compiler.partition_helpers import KINDS, model
+from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, KINDS, SOLVER, model
 
 U1, U8, U32, U64 = IntType(1), IntType(8), IntType(32), IntType(64)
 
@@ -134,8 +134,8 @@ def test_cpsat_equals_exhaustive_on_random_problems(data):
     nic, kernel, user = random_models(data.draw)
     pb = Problem(program, nic, kernel, user, profile)
     rate = data.draw(st.sampled_from([5.0, 20.0, 50.0, 100.0, 200.0]))
-    res = solve_problem(pb, rate, None, time_limit_s=10)
-    ex = bl.exhaustive(pb, rate, time_limit_s=30)
+    res = solve_problem(pb, rate, None, **SOLVER)
+    ex = bl.exhaustive(pb, rate, time_limit_s=EXHAUSTIVE_LIMIT_S)
     assert ex.finished
     assert res.plan is not None and res.optimal           # all on the host always fits
     assert pb.evaluate(res.plan, rate).feasible
@@ -143,8 +143,8 @@ def test_cpsat_equals_exhaustive_on_random_problems(data):
     for b in bl.run_baselines(pb, rate).values():
         assert res.host_cores <= b.host_cores + 1e-12
     cores = data.draw(st.sampled_from([0.0, 0.5, 2.0]))
-    res = solve_problem(pb, None, cores, time_limit_s=10, explain=False)
-    ex = bl.exhaustive(pb, None, cores, time_limit_s=30)
+    res = solve_problem(pb, None, cores, explain=False, **SOLVER)
+    ex = bl.exhaustive(pb, None, cores, time_limit_s=EXHAUSTIVE_LIMIT_S)
     assert ex.finished
     assert (res.plan is None) == (ex.plan is None)
     if res.plan is not None:

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.interp import Interpreter
 from cora.compiler.ir import IRError, Op
 from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,
@@ -17,22 +16,12 @@ from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,
                                   run_default, run_pipeline)
 from cora.compiler.ir.verify import verify
 
-from .test_interp import build, packet_specs, trace_records
-from .test_interp_programs import PROGRAMS, arith_ir
+from .interp_helpers import behaviour, build, packet_specs, trace_records
+from .ir_programs import PROGRAMS, arith_ir
 
 
 def opcodes(program) -> list[str]:
     return [op.opcode for _, op in program.ops()]
-
-
-def behaviour(program, frames) -> tuple[list, dict]:
-    """(verdict, port, frame) per frame and the final state, from a fresh interpreter."""
-    it = Interpreter(program)
-    out = []
-    for ts, frame in frames:
-        r = it.run(frame, ts)
-        out.append((r.verdict, r.port, r.frame))
-    return out, it.dump_state()
 
 
 def test_registry_and_pass_shape():
@@ -237,6 +226,7 @@ def test_passes_preserve_behaviour_on_real_traces(name, pipeline):
 frame_bytes = st.one_of(packet_specs().map(build), st.binary(max_size=80))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(PROGRAMS)),
        st.lists(st.tuples(st.integers(0, 2**64 - 1), frame_bytes), min_size=1, max_size=12))

@@ -16,8 +16,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
 from cora.compiler.ir.verify import verify
 
-from .test_interp import MACS, flowcount_oracle, trace_records
-from .test_passes import behaviour
+from .interp_helpers import MACS, behaviour, flowcount_oracle, trace_records
 
 NETFUNCS = sorted((Path(__file__).resolve().parents[2] / "netfuncs").glob("*.nf"))
 
@@ -55,6 +54,7 @@ def synthetic_frames(n: int, seed: int) -> list[tuple[int, bytes]]:
     return out
 
 
+@pytest.mark.slow
 def test_library_present_and_synthetic_mix_reaches_rewrites():
     assert {p.stem for p in NETFUNCS} >= {"flowcount", "firewall", "nat", "lb"}
     frames = synthetic_frames(3000, seed=1)

@@ -14,8 +14,7 @@ from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, Builder, IntType, Program
 from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
 from cora.compiler.ir.verify import verify
 
-from .test_interp import build, packet_specs
-from .test_passes import behaviour
+from .interp_helpers import behaviour, build, packet_specs
 
 WIDTHS = (8, 16, 32, 64)
 LOADS = [("ipv4", "ttl", 8), ("ipv4", "saddr", 32), ("ipv4", "id", 16), ("tcp", "sport", 16),

@@ -156,6 +156,7 @@ def program():
     return compile_nf("firewall")
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(connection, min_size=1, max_size=3), st.lists(step, min_size=1, max_size=50))

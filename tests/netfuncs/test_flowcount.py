@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
@@ -13,8 +12,9 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from cora.testbed.replay import read_pcap
 
 from .nfkit import NF, compile_nf, eth, ip, nf_path, tcp, udp
+from cora.settings import traces_dir
 
-TRACES = Path("/work/shared/traces/tcpdump")
+TRACES = traces_dir()
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def _ethernet_traces():
 
 @pytest.mark.slow
 def test_real_captures_match_the_model(program):
-    assert TRACES.is_dir(), f"the shared tcpdump traces are missing: {TRACES}"
+    assert TRACES.is_dir(), f"the tcpdump traces are missing: {TRACES} (set CORA_TRACES)"
     traces = _ethernet_traces()
     assert len(traces) > 50
     counted_traces = 0

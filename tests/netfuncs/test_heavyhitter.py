@@ -41,6 +41,7 @@ def test_source_is_reported_and_marked_once_over_the_threshold(program):
     assert hh.get("heavy", (ip("10.0.0.1"),)) == ((needed + 1) * 1500, 10_000)
 
 
+@pytest.mark.slow
 def test_small_sources_are_not_reported_and_estimates_never_undercount(program):
     hh = NF(program)
     sent = {}

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 
 import pytest
-from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from cora.compiler.ir import semantics as sem
@@ -89,6 +89,7 @@ def test_connection_sticks_and_replies_are_translated_back(lb):
     assert lb.counter("stats", TO_CLIENT) == 1
 
 
+@pytest.mark.slow
 def test_flows_spread_over_the_backends_as_the_table_says(lb):
     chosen = Counter()
     for i in range(600):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from cora.compiler.ir.text import parse_program, print_program
 from cora.testbed.replay import read_pcap
 
 from .nfkit import NETFUNCS_DIR, NF, NF_NAMES, nf_path
+from cora.settings import traces_dir
 
-TRACES = Path("/work/shared/traces/tcpdump")
+TRACES = traces_dir()
 
 # The verdicts each NF may give (from its header comment).
 VERDICTS = {
@@ -80,7 +80,7 @@ def _traces():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NF_NAMES)
 def test_real_captures_give_only_documented_verdicts(name):
-    assert TRACES.is_dir(), f"the shared tcpdump traces are missing: {TRACES}"
+    assert TRACES.is_dir(), f"the tcpdump traces are missing: {TRACES} (set CORA_TRACES)"
     """Every frame of every Ethernet capture (malformed ones included), now() = its timestamp:
     no exception, frame length kept, only the NF's documented verdicts."""
     program = compile_file(nf_path(name))

@@ -163,6 +163,7 @@ def crowded_program(tmp_path_factory):
     return compile_nf("nat", tmp_path_factory.mktemp("nat"), consts={"PORT_COUNT": "48"})
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flows)

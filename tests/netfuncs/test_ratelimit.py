@@ -96,6 +96,7 @@ def model(events):
     return out, buckets
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2"]),
                           st.integers(-2_000_000, 30_000_000),

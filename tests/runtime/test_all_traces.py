@@ -1,5 +1,5 @@
 """Issue 2, "Done when": for every NF in netfuncs/ and every capture in
-../shared/traces/tcpdump/, kernel and interpreter agree on every frame (0 mismatches).
+the trace corpus (``CORA_TRACES``), kernel and interpreter agree on every frame (0 mismatches).
 
 One kernel load per NF; the state is reset between captures (as a fresh `cora run` would
 start), so the test covers exactly what `cora run --engine both` does per capture.
@@ -16,16 +16,18 @@ from cora.compiler.driver import compile_file
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap
+from cora.settings import trace_files, traces_dir
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob(str(REPO.parent / "shared" / "traces" / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 
 
 def test_the_corpus_is_there():
-    assert len(TRACES) >= 200, "expected the 215 tcpdump captures beside the repository"
+    assert len(TRACES) >= 200, \
+        f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     assert len(NFS) >= 7
 
 

@@ -123,6 +123,7 @@ def _test_dir(tag: str) -> str:
     return f"cora-test-{os.getpid()}-{tag}"
 
 
+@pytest.mark.kernel
 def test_pin_round_trip_leaves_nothing(prog):
     b, fd = prog
     pins.ensure_bpffs()
@@ -162,6 +163,7 @@ def test_pin_round_trip_leaves_nothing(prog):
         pins.open_pinned(directory)
 
 
+@pytest.mark.kernel
 def test_partial_state_and_failed_pin_clean_up(prog):
     b, fd = prog
     directory = pins.deployment_dir(_test_dir("p")[:15], None)
@@ -186,6 +188,7 @@ def test_reserved_and_bad_names():
     assert str(pins.deployment_dir("veth0")) == "/sys/fs/bpf/cora/root/veth0"
 
 
+@pytest.mark.kernel
 def test_unreadable_metadata_is_clear():
     ifname = _test_dir("m")[:15]
     path = pins.metadata_path(ifname, None)
@@ -198,6 +201,7 @@ def test_unreadable_metadata_is_clear():
         pins.remove_metadata(ifname)
 
 
+@pytest.mark.kernel
 def test_ensure_bpffs_mounts_when_missing():
     # In a child process with its own, private mount namespace: unmount bpffs there (the
     # machine's mount is untouched) and let ensure_bpffs mount it again.

@@ -10,9 +10,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cora.settings import traces_dir
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = REPO.parent / "shared" / "traces" / "tcpdump"
+TRACES = traces_dir()
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
 TRACE = TRACES / "bgp-4byte-asn.pcap"
 
@@ -33,6 +34,7 @@ def one_line_error(r):
     return r.stderr
 
 
+@pytest.mark.slow
 def test_check_ok_and_errors(tmp_path):
     assert cora("check", FLOWCOUNT).returncode == 0
     bad = tmp_path / "bad.nf"
@@ -44,6 +46,7 @@ def test_check_ok_and_errors(tmp_path):
     assert "cora: error:" in one_line_error(cora("check", tmp_path / "missing.nf"))
 
 
+@pytest.mark.slow
 def test_compile_writes_c_ir_and_layout(tmp_path):
     out = tmp_path / "out"
     cora("compile", FLOWCOUNT, "--target", "xdp", "-o", out, check=True)
@@ -59,8 +62,7 @@ def test_compile_writes_c_ir_and_layout(tmp_path):
 
 @pytest.mark.kernel
 def test_run_json_contract_and_state_matches_the_hand_written_reference(tmp_path):
-    sys.path.insert(0, str(REPO / "bench"))
-    import ref_flowcount  # the hand-written XDP flowcount of bench/
+    from cora.testbed import ref_flowcount  # the hand-written XDP flowcount
 
     state, outp = tmp_path / "s.json", tmp_path / "o.pcap"
     r = cora("run", FLOWCOUNT, "--pcap", TRACE, "--engine", "both", "--json",
@@ -93,6 +95,7 @@ def test_run_each_engine_alone_and_skipped_count(tmp_path):
         assert rep["packets"] == 1 and rep["skipped"] == 1 and rep["mismatches"] == 0
 
 
+@pytest.mark.slow
 def test_run_bad_inputs_one_line(tmp_path):
     junk = tmp_path / "junk.pcap"
     junk.write_bytes(b"this is not a capture")

@@ -1,39 +1,29 @@
-"""bench/ref_flowcount.c against a pure-Python reading of issue 2, section 7."""
+"""testbed/ref_flowcount.c (the hand-written reference) against a pure-Python reading of
+issue 2, section 7."""
 
 from __future__ import annotations
 
-import glob
-import importlib.util
 import struct
-import sys
 from pathlib import Path
 
 import pytest
 
 from cora.runtime import bpf_syscall as bs
+from cora.testbed import ref_flowcount
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_frames
+from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
 
 ROOT = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
+TRACES = [str(p) for p in trace_files()]
 CAPACITY = 65536
 
 # explicit MACs: scapy would otherwise resolve them by ARP on a real interface
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
 
 
-def _load_module():
-    spec = importlib.util.spec_from_file_location("ref_flowcount", ROOT / "bench" /
-                                                  "ref_flowcount.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-ref_flowcount = _load_module()
 
 
 def oracle(frames: list[bytes], capacity: int = CAPACITY) -> dict:
@@ -79,8 +69,8 @@ def clear(ref):
 @pytest.mark.parametrize("name", ["of10_s4810.pcap", "babel_update_oobr.pcap",
                                   "bgp-4byte-asn.pcap", "isakmp4500.pcap", "print-flags.pcap",
                                   "gso-ipv4.pcap", "dcb_ets.pcap"])
-def test_real_trace_matches_oracle(ref, name):
-    frames = runnable(read_frames(f"/work/shared/traces/tcpdump/{name}"))
+def test_real_trace_matches_oracle(ref, name, trace_corpus):
+    frames = runnable(read_frames(str(trace_corpus / name)))
     clear(ref)
     ref_flowcount.run_through(ref, frames)
     want = oracle(frames)

@@ -1,7 +1,7 @@
 """Issue 3, "Split programs are equivalent to the whole": for every NF in netfuncs/ and every
-capture in ../shared/traces/tcpdump/, the stages of a split NF run in sequence give the same
-verdict and output bytes on every frame, and the same state (the union of the stages' maps)
-after every capture, as the interpreter on the unsplit NF.
+capture of the trace corpus (``CORA_TRACES``), the stages of a split NF run in sequence give
+the same verdict and output bytes on every frame, and the same state (the union of the
+stages' maps) after every capture, as the interpreter on the unsplit NF.
 
 Plans: those the partitioner produces (agilio and bluefield2 at 2 and 10 Mpps, synthetic
 profile), and forced cut plans (a topological order of the blocks cut after block i: nic |
@@ -31,9 +31,10 @@ from cora.runtime.engine import InterpEngine
 from cora.runtime.stages import StagePipeline
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 from cora.testbed.replay import read_pcap
+from cora.settings import trace_files
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob(str(REPO.parent / "shared" / "traces" / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 #: Frames a test run cannot take once a shim (at most the 256-byte XDP headroom) is added:
 #: skipped by the reference and the stages alike (a few frames of bigtcp captures).
@@ -151,6 +152,7 @@ def test_stage_programs_round_trip_and_verify():
             assert ("shim.push" in ops) == (not st.final)
 
 
+@pytest.mark.slow
 def test_bad_plans_are_refused():
     program = compile_file(str(REPO / "netfuncs" / "lb.nf"))
     order = [b.label for b in program.topological_blocks()]

@@ -62,15 +62,25 @@ def test_traffic_passes_through_the_tc_program(bcc_module):
             sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         socks["sender"] = sender
         try:
-            # ARP first, with nothing attached, so the counts below are the datagrams only
+            # ARP first, with nothing attached, so the counts below are the datagrams only: the
+            # warm-up datagram's arrival (polled with a deadline) shows ARP has resolved
+            with in_netns(dut):
+                warm = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                warm.bind((link.b.ip, PASS_PORT + 1))
+                warm.setblocking(False)
+            socks["warm"] = warm
             _send(sender, link, PASS_PORT + 1, 1)
-            time.sleep(0.2)
+            assert len(_drain(warm)) == 1, "the warm-up datagram never arrived"
             with tc_attached(kernel.loaded.prog_fd, link.b.ifname, dut) as att:
                 assert tc_filters(link.b.ifname, dut) == [(att.prio, att.name)]
                 assert att.created_clsact
                 _send(sender, link, PASS_PORT, 20)
                 _send(sender, link, DROP_PORT, 20)
                 passed, dropped = _drain(socks[PASS_PORT]), _drain(socks[DROP_PORT])
+                deadline = time.monotonic() + 5.0     # map updates, polled with a deadline
+                while (_seen(kernel, PASS_PORT) < 20 or _seen(kernel, DROP_PORT) < 20) \
+                        and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 # the program saw every frame (its map counts them) ...
                 assert _seen(kernel, PASS_PORT) == 20 and _seen(kernel, DROP_PORT) == 20
                 # ... and its verdict held: passed datagrams arrive, dropped ones do not

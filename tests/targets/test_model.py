@@ -137,6 +137,7 @@ def test_key_bytes_change_hash_map_call_costs(flowcount):
     assert m.map_key_byte_ns["hash"] > 0
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_prediction_is_additive_and_monotone(firewall, data):

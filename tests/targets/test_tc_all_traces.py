@@ -1,5 +1,5 @@
 """The tc target on real captures: for every NF in netfuncs/ and every capture in
-../shared/traces/tcpdump/, the sched_cls program (BPF_PROG_TEST_RUN on an skb) and the
+the trace corpus (``CORA_TRACES``), the sched_cls program (BPF_PROG_TEST_RUN on an skb) and the
 reference interpreter agree on every frame: verdict (the TC action mapped back), output
 bytes and state (0 mismatches).
 
@@ -21,17 +21,19 @@ from cora.compiler.driver import compile_file
 from cora.runtime.engine import InterpEngine, KernelEngine, tc_test_run_accepts
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap
+from cora.settings import trace_files, traces_dir
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-TRACES = sorted(glob.glob(str(REPO.parent / "shared" / "traces" / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    assert len(TRACES) >= 200, "expected the 215 tcpdump captures beside the repository"
+    assert len(TRACES) >= 200, \
+        f"expected the 215 tcpdump captures in {traces_dir()} (set CORA_TRACES)"
     return [(Path(t).name, read_pcap(t)) for t in TRACES]
 
 

@@ -132,7 +132,7 @@ def test_tc_target_generates_sched_cls_c_and_refuses_shims():
         get_target("tc").generate(shimmed)
 
 
-def test_cora_run_target_tc_on_a_capture(bcc_module):
+def test_cora_run_target_tc_on_a_capture(bcc_module, trace_corpus):
     """``cora run --target tc``: kernel (sched_cls) and interpreter agree on a real capture,
     and exactly the frames an skb test run refuses are skipped, by either engine."""
     import json
@@ -141,8 +141,7 @@ def test_cora_run_target_tc_on_a_capture(bcc_module):
 
     from cora.testbed.replay import read_pcap
 
-    pcap = Path(__file__).resolve().parents[3] / "shared" / "traces" / "tcpdump" / \
-        "of10_s4810.pcap"
+    pcap = trace_corpus / "of10_s4810.pcap"
     frames = read_pcap(str(pcap))
     accepted = sum(1 for _, f in frames if tc_test_run_accepts(f))
     nf = Path(__file__).resolve().parents[2] / "netfuncs" / "firewall.nf"

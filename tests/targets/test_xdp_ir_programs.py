@@ -4,8 +4,6 @@ verifier rejection of header rewrites and for LPM prefix masking)."""
 
 from __future__ import annotations
 
-import glob
-from pathlib import Path
 
 import pytest
 
@@ -14,11 +12,11 @@ from cora.compiler.ir.verify import verify
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap
-from tests.compiler import test_interp_programs as programs
+from tests.compiler import ir_programs as programs
+from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
-TRACES = sorted(glob.glob(str(Path(__file__).resolve().parents[3] / "shared" / "traces"
-                              / "tcpdump" / "*.pcap")))
+TRACES = [str(p) for p in trace_files()]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import struct
 
 import dpkt
@@ -10,8 +9,9 @@ import pytest
 
 from cora.errors import InputError
 from cora.testbed.replay import read_frames, read_pcap
+from cora.settings import trace_files
 
-TRACES = sorted(glob.glob("/work/shared/traces/tcpdump/*.pcap"))
+TRACES = [str(p) for p in trace_files()]
 
 # explicit MACs: scapy would otherwise resolve them by ARP on a real interface
 MAC_A, MAC_B = "02:00:00:00:00:01", "02:00:00:00:00:02"
@@ -58,6 +58,7 @@ def test_timestamps_exact_micro_and_nano(tmp_path):
     assert read_frames(p) == [b"b" * 14]
 
 
+@pytest.mark.slow
 def test_scapy_written_little_endian(tmp_path):
     from scapy.all import Ether, IP, UDP, wrpcap
     pkts = [Ether(src=MAC_A, dst=MAC_B) / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
@@ -90,10 +91,10 @@ def test_missing_file(tmp_path):
         read_pcap(tmp_path / "nope.pcap")
 
 
-def test_fcs_bits_in_linktype_are_ethernet():
+def test_fcs_bits_in_linktype_are_ethernet(trace_corpus):
     # tcpdump's fuzzed captures carry junk in the upper link-type bits; libpcap reads them
     # as Ethernet (LT_LINKTYPE keeps the low 16 bits), and so do we.
-    path = "/work/shared/traces/tcpdump/heapoverflow-tcp_print.pcap"
+    path = str(trace_corpus / "heapoverflow-tcp_print.pcap")
     with open(path, "rb") as f:
         assert dpkt.pcap.Reader(f).datalink() == 0x30000001
     assert len(read_pcap(path)) == 1

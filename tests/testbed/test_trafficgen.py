@@ -48,9 +48,9 @@ def test_cycles_through_frames_of_different_sizes(bed):
     assert nbytes == rounds * sum(len(f) for f in frames)
 
 
-def test_real_trace_frames_and_skips(bed):
+def test_real_trace_frames_and_skips(bed, trace_corpus):
     topo, gen = bed
-    frames = read_frames("/work/shared/traces/tcpdump/of10_s4810.pcap")
+    frames = read_frames(str(trace_corpus / "of10_s4810.pcap"))
     usable = [f for f in frames if 14 <= len(f) <= MAX_FRAME_BYTES]
     assert 0 < len(usable) < len(frames)  # this trace holds one 4,170-byte frame
     with RxCounter("veth0", topo.ns("dut")) as rx:
@@ -102,9 +102,9 @@ def test_synthetic_flows():
             synthetic_flows(**{"n_flows": 1, "size_bytes": 64, **bad})
 
 
-def test_replay_a_capture(bcc_module):
+def test_replay_a_capture(bcc_module, trace_corpus):
     from cora.testbed.replay import replay
-    path = "/work/shared/traces/tcpdump/bgp-4byte-asn.pcap"
+    path = str(trace_corpus / "bgp-4byte-asn.pcap")
     frames = [f for f in read_frames(path) if 14 <= len(f) <= MAX_FRAME_BYTES]
     with two_node() as topo, RxCounter("veth0", topo.ns("dut")) as rx:
         report = replay(path, "veth0", topo.ns("gen"), count=3 * len(frames))

@@ -1,0 +1,186 @@
+"""Constant folding of the checker: untyped literal arithmetic and compile-time values.
+
+Every fold uses the IR's arithmetic from :mod:`cora.compiler.ir.semantics` (wrapping, division
+by zero, over-wide shifts), so a value folded here is the value the program computes.
+"""
+
+from __future__ import annotations
+
+from cora.compiler.frontend import ast as A
+from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
+from cora.compiler.frontend.check.result import node_key
+from cora.compiler.frontend.check.symbols import ARITH_OPS, CMP_OPS, SHIFT_OPS, ConstSym, Scope
+from cora.compiler.ir import semantics as sem
+
+#: language operator -> IR binary opcode (the lowering emits the same opcode)
+BINARY_OPCODE = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and",
+                 "|": "or", "^": "xor", "<<": "shl", ">>": "shr"}
+_FOLD = {"add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
+         "shl": sem.shl, "shr": sem.shr,
+         "and": lambda a, b, _w: a & b, "or": lambda a, b, _w: a | b,
+         "xor": lambda a, b, _w: a ^ b}
+
+
+def fold_binary(op: str, a: int, b: int, width: int) -> int:
+    """Value of ``a op b`` (a language operator) on unsigned ``width``-bit integers, by the
+    IR's rules (:mod:`cora.compiler.ir.semantics`). Raises KeyError for an unknown ``op``."""
+    return _FOLD[BINARY_OPCODE[op]](a, b, width)
+
+
+class ConstantFolding(CheckerBase):
+    """Checker methods that find and compute compile-time integer values."""
+
+    def untyped(self, e: A.Node, scope: Scope) -> bool:
+        """Integer literal arithmetic whose type comes from context."""
+        if isinstance(e, A.IntLit):
+            return True
+        if isinstance(e, A.Name):
+            if scope.lookup(e.id) is not None:
+                return False
+            c = self.out.consts.get(e.id)
+            return c is not None and c.ty is None
+        if isinstance(e, A.Unary):
+            return e.op in ("-", "~") and self.untyped(e.operand, scope)
+        if isinstance(e, A.Binary):
+            return e.op in ARITH_OPS + SHIFT_OPS and self.untyped(e.left, scope) and \
+                self.untyped(e.right, scope)
+        return False
+
+    def fold_untyped(self, e: A.Node, ty: T.IntTy | None) -> int:
+        """Value of an untyped expression; ``ty`` None = exact (for untyped constants)."""
+        if isinstance(e, A.IntLit):
+            return e.value
+        if isinstance(e, A.Name):
+            return self.out.consts[e.id].int_value
+        width = ty.width if ty is not None else 64
+        if isinstance(e, A.Unary):
+            v = self.fold_untyped(e.operand, ty)
+            return (-v if e.op == "-" else ~v) & sem.mask(width)
+        assert isinstance(e, A.Binary)  # untyped() admits only these
+        a, b = self.fold_untyped(e.left, ty), self.fold_untyped(e.right, ty)
+        if ty is None and e.op in ("+", "*", "<<") :
+            r = a + b if e.op == "+" else a * b if e.op == "*" else (a << b if b < 64 else 0)
+            return r if r < (1 << 64) else r & sem.mask(64)
+        return fold_binary(e.op, a & sem.mask(width), b & sem.mask(width), width)
+
+    def const_int(self, e: A.Node) -> int | None:
+        """Compile-time value of a checked scalar expression, or None if not constant."""
+        info = self.out
+        if node_key(e) in info.values:
+            return info.values[node_key(e)]
+        if isinstance(e, A.IntLit):
+            return e.value
+        if isinstance(e, (A.Ip4Lit, A.MacLit)):
+            return e.value
+        if isinstance(e, A.BoolLit):
+            return int(e.value)
+        if isinstance(e, A.Name):
+            sym = info.syms.get(node_key(e))
+            if isinstance(sym, ConstSym) and isinstance(sym.value, int):
+                return sym.value
+            return None
+        ty = info.types.get(node_key(e))
+        if not isinstance(ty, T.IntTy):
+            return None
+        if isinstance(e, A.Unary):
+            v = self.const_int(e.operand)
+            if v is None:
+                return None
+            if e.op == "!":
+                return 1 - v
+            return (-v if e.op == "-" else ~v) & sem.mask(ty.width)
+        if isinstance(e, A.Cast):
+            v = self.const_int(e.expr)
+            return None if v is None else v & sem.mask(ty.width)
+        if isinstance(e, A.Binary):
+            a, b = self.const_int(e.left), self.const_int(e.right)
+            if a is None or b is None:
+                return None
+            if e.op in CMP_OPS:
+                return int({"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b,
+                            ">": a > b, ">=": a >= b}[e.op])
+            if e.op == "&&":
+                return a & b
+            if e.op == "||":
+                return a | b
+            if e.op in ARITH_OPS + SHIFT_OPS:
+                w = ty.width
+                if e.op in SHIFT_OPS:
+                    lt = info.types.get(node_key(e.left))
+                    w = lt.width if isinstance(lt, T.IntTy) else w
+                return fold_binary(e.op, a, b, w)
+        return None
+
+    def const_leaves(self, e: A.Node) -> list[int] | None:
+        """Flattened constant value of a checked expression of any value type, or None."""
+        if isinstance(e, A.TupleLit):
+            out = []
+            for x in e.elems:
+                v = self.const_leaves(x)
+                if v is None:
+                    return None
+                out += v
+            return out
+        if isinstance(e, A.StructLit):
+            st = self.out.types.get(node_key(e))
+            if not isinstance(st, T.StructTy):
+                return None
+            by = {f.name: f.value for f in e.fields}
+            out = []
+            for n, _t in st.fields:
+                if n not in by:
+                    return None
+                v = self.const_leaves(by[n])
+                if v is None:
+                    return None
+                out += v
+            return out
+        one = self.const_int(e)
+        return None if one is None else [one]
+
+    def const_expr_int(self, e: A.Node, what: str, ty: T.IntTy = T.U64) -> int | None:
+        """Check ``e`` as a compile-time integer for ``what``; reports and returns None if not."""
+        got = self.want(e, ty, Scope())
+        if T.is_error(got):
+            return None
+        v = self.const_int(e)
+        if v is None:
+            self.err(e.span, f"{what} must be a constant (a literal or a 'const')")
+        return v
+
+    def literal(self, e: A.Node, expected, scope) -> T.Ty:
+        exact = self.fold_untyped(e, None) if not self.has_wrap(e) else None
+        if isinstance(expected, T.IntTy) and expected.is_numeric:
+            ty = expected
+        else:
+            v = exact if exact is not None else 0
+            ty = T.U32 if v < (1 << 32) else T.U64
+        ok = self.check_lits(e, ty)
+        if not ok:
+            return T.ERROR
+        self.out.values[node_key(e)] = self.fold_untyped(e, ty) & sem.mask(ty.width)
+        return ty
+
+    def has_wrap(self, e) -> bool:
+        return isinstance(e, A.Unary) or (isinstance(e, A.Binary) and
+                                           (self.has_wrap(e.left) or self.has_wrap(e.right)))
+
+    def check_lits(self, e, ty: T.IntTy) -> bool:
+        if isinstance(e, A.IntLit):
+            if e.value >= (1 << ty.width):
+                self.err(e.span, f"the literal {e.value} does not fit in {ty} "
+                                 f"(at most {(1 << ty.width) - 1})")
+                return False
+            return True
+        if isinstance(e, A.Name):
+            self.out.syms[node_key(e)] = self.out.consts[e.id]
+            v = self.out.consts[e.id].int_value
+            if v >= (1 << ty.width):
+                self.err(e.span, f"the constant {e.id} = {v} does not fit in {ty}")
+                return False
+            return True
+        if isinstance(e, A.Unary):
+            return self.check_lits(e.operand, ty)
+        ok = self.check_lits(e.left, ty)
+        return self.check_lits(e.right, ty) and ok

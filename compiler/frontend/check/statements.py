@@ -1,0 +1,353 @@
+"""Statements: blocks and scopes, let, if, match patterns, for, verdicts, return, delete and
+assignment (with the places an assignment can write)."""
+
+from __future__ import annotations
+
+from cora.compiler.frontend import ast as A
+from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check.base import CheckerBase
+from cora.compiler.frontend.check.result import node_key
+from cora.compiler.frontend.check.symbols import (
+    MAX_LOOP_TRIPS,
+    SHIFT_OPS,
+    BuiltinSym,
+    ConstSym,
+    FnSym,
+    HeaderSym,
+    LocalSym,
+    Scope,
+    StateSym,
+    builtin_name,
+)
+from cora.compiler.frontend.diagnostics import did_you_mean
+from cora.compiler.ir.headers import HEADERS
+
+
+class StatementChecks(CheckerBase):
+    """Checker methods for statements and assignment targets."""
+
+    def block(self, b: A.Block, parent: Scope) -> None:
+        scope = Scope(parent)
+        for s in b.stmts:
+            self.stmt(s, scope)
+
+    def stmt(self, s: A.Node, scope: Scope) -> None:
+        meth = getattr(self, "s_" + type(s).__name__)
+        meth(s, scope)
+
+    def s_Block(self, s: A.Block, scope: Scope) -> None:
+        self.block(s, scope)
+
+    def s_Let(self, s: A.Let, scope: Scope) -> None:
+        if s.type is not None:
+            ty = self.resolve_type(s.type)
+            if isinstance(ty, T.PrefixTy):
+                self.err(s.type.span, "a local cannot hold a prefix; use a 'const'")
+                ty = T.ERROR
+            self.want(s.value, ty, scope)
+        else:
+            ty = self.value_expr(s.value, None, scope)
+        if builtin_name(s.name):
+            self.err(s.span, f"'{s.name}' is a built-in name; choose another name")
+        scope.names[s.name] = LocalSym(s.name, ty, True, self.new_uid())
+        self.out.syms[node_key(s)] = scope.names[s.name]
+
+    def s_ExprStmt(self, s: A.ExprStmt, scope: Scope) -> None:
+        e = s.expr
+        if not isinstance(e, A.Call):
+            self.expr(e, None, scope)
+            self.err(e.span, "this expression does nothing; only calls can stand alone as "
+                             "statements (did you mean an assignment '='?)")
+            return
+        self.expr(e, None, scope, stmt=True)
+
+    def s_If(self, s: A.If, scope: Scope) -> None:
+        self.cond(s.cond, scope)
+        self.block(s.then, scope)
+        if isinstance(s.els, A.If):
+            self.s_If(s.els, scope)
+        elif isinstance(s.els, A.Block):
+            self.block(s.els, scope)
+
+    def cond(self, e: A.Node, scope: Scope) -> None:
+        t = self.expr(e, T.BOOL, scope)
+        if not T.is_error(t) and t != T.BOOL:
+            hint = " (compare it, e.g. 'x != 0')" if isinstance(t, T.IntTy) else ""
+            self.err(e.span, f"a condition must be bool, found {t}{hint}")
+
+    def s_Match(self, s: A.Match, scope: Scope) -> None:
+        st = self.value_expr(s.subject, None, scope)
+        if not T.is_error(st) and not isinstance(st, T.IntTy):
+            self.err(s.subject.span, f"match works on integers, booleans and addresses, "
+                                     f"not {st}")
+            st = T.ERROR
+        elif st == T.MAC:  # docs/language.md: a mac takes only ==, != and assignment
+            self.err(s.subject.span, "match does not apply to a mac (a mac takes only '==' "
+                                     "and '!='); compare it with 'if (m == ...)'")
+            st = T.ERROR
+        for arm in s.arms:
+            for p in arm.patterns:
+                self.pattern(p, st, scope)
+            self.block(arm.body, scope)
+
+    def pattern(self, p: A.Node, st: T.Ty, scope: Scope) -> None:
+        if isinstance(p, A.PatWild):
+            self.out.patterns[node_key(p)] = ("wild",)
+            return
+        if not isinstance(st, T.IntTy):  # an error was reported
+            return
+        if isinstance(p, A.PatRange):
+            if not st.is_numeric:
+                self.err(p.span, f"a range pattern needs an integer subject, not {st}")
+                return
+            lo, hi = self.pat_const(p.lo, st, scope), self.pat_const(p.hi, st, scope)
+            if lo is None or hi is None:
+                return
+            if lo > hi:
+                self.err(p.span, f"empty range {lo}..{hi}: the low end must not be above the "
+                                 f"high end")
+                return
+            self.out.patterns[node_key(p)] = ("range", lo, hi)
+            return
+        assert isinstance(p, A.PatValue)
+        v = p.value
+        prefix: tuple[int, int] | None = None
+        if isinstance(v, A.PrefixLit):
+            prefix = (v.addr, v.plen)
+            self.out.types[node_key(v)] = T.PREFIX
+        elif isinstance(v, A.Name) and scope.lookup(v.id) is None and \
+                getattr(self.out.consts.get(v.id), "ty", None) == T.PREFIX:
+            prefix = self.out.consts[v.id].prefix
+            self.out.syms[node_key(v)] = self.out.consts[v.id]
+        if prefix is not None:
+            if not (st.is_numeric and st.width == 32):
+                self.err(p.span, f"a prefix pattern needs an ip4 subject, not {st}")
+                return
+            addr, plen = prefix
+            mask = (0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF
+            self.out.patterns[node_key(p)] = ("prefix", addr & mask, mask)
+            return
+        value = self.pat_const(v, st, scope)
+        if value is not None:
+            self.out.patterns[node_key(p)] = ("eq", value)
+
+    def pat_const(self, e: A.Node, st: T.IntTy, scope: Scope) -> int | None:
+        if isinstance(e, A.Name) and scope.lookup(e.id) is not None:
+            self.err(e.span, f"patterns must be constants; '{e.id}' is a variable (compare "
+                             f"with 'if ({e.id} == ...)' instead)")
+            return None
+        got = self.want(e, st, scope)
+        if T.is_error(got):
+            return None
+        v = self.const_int(e)
+        if v is None:
+            self.err(e.span, "patterns must be constants")
+        return v
+
+    def s_For(self, s: A.For, scope: Scope) -> None:
+        lo = self.loop_bound(s.lo, scope)
+        hi = self.loop_bound(s.hi, scope)
+        if lo is not None and hi is not None:
+            if hi < lo:
+                self.err(s.hi.span, f"empty range {lo}..{hi}: the end of a 'for' range must not "
+                                    f"be below its start (the end is exclusive)")
+            elif hi - lo > MAX_LOOP_TRIPS:
+                self.err(s.hi.span, f"this loop runs {hi - lo} times; at most "
+                                    f"{MAX_LOOP_TRIPS} iterations are allowed (loops are "
+                                    f"unrolled)")
+            else:
+                self.out.loops[node_key(s)] = (lo, hi)
+        if builtin_name(s.var):
+            self.err(s.var_span, f"loop variable '{s.var}' is a built-in name; choose another "
+                                 f"name")
+        inner = Scope(scope)
+        inner.names[s.var] = LocalSym(s.var, T.U32, False, self.new_uid(), "loop")
+        self.out.syms[node_key(s)] = inner.names[s.var]
+        self.block(s.body, inner)
+
+    def loop_bound(self, e: A.Node, scope: Scope) -> int | None:
+        n = len(self.diags)
+        t = self.expr(e, T.U32, scope)
+        if len(self.diags) > n or T.is_error(t):
+            return None
+        if not (isinstance(t, T.IntTy) and t.is_numeric):
+            self.err(e.span, f"a loop bound must be an integer, found {t}")
+            return None
+        v = self.const_int(e)
+        if v is None:
+            self.err(e.span, "loop bounds must be constants (a literal or a 'const'), so the "
+                             "loop can be unrolled")
+        return v
+
+    def s_Verdict(self, s: A.Verdict, scope: Scope) -> None:
+        if s.port is not None:
+            self.want(s.port, T.U32, scope)
+
+    def s_Return(self, s: A.Return, scope: Scope) -> None:
+        if self.fn is None:
+            self.err(s.span, "'return' outside a function; to end processing in 'on packet' "
+                             "use a verdict (pass; drop; tx; redirect(port);)")
+            if s.value is not None:
+                self.expr(s.value, None, scope)
+            return
+        ret = self.fn.ret
+        if s.value is None:
+            if not isinstance(ret, (T.VoidTy, T.ErrorTy)):
+                self.err(s.span, f"function '{self.fn.name}' must return a {ret}")
+            return
+        if isinstance(ret, T.VoidTy):
+            self.err(s.value.span, f"function '{self.fn.name}' returns nothing; declare it "
+                                   f"'-> T' to return a value")
+            self.expr(s.value, None, scope)
+            return
+        self.want(s.value, ret, scope)
+
+    def s_Delete(self, s: A.Delete, scope: Scope) -> None:
+        t = s.target
+        info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
+        if info is None or not isinstance(t, A.Index):
+            self.err(t.span, "delete takes a state entry: 'delete s[key];'")
+            return
+        if info.kind == "lpm" and self.prefix_key(t.index, scope):
+            self.err(t.index.span, f"delete on the lpm '{info.name}' takes an address and "
+                                   f"removes the entry of exactly that address (full length); "
+                                   f"a prefix entry (addr/len) cannot be deleted")
+            return
+        if info.kind in ("array", "percpu_array", "countmin"):
+            self.err(t.span, f"entries of {info.kind} '{info.name}' cannot be deleted (it has a "
+                             f"fixed set of slots); write a zero value instead")
+            return
+        self.want(t.index, info.key_type, scope)
+
+    def prefix_key(self, k: A.Node, scope: Scope) -> bool:
+        """Whether an lpm key is written as a prefix: ``a.b.c.d/n``, ``addr/len`` or a prefix
+        constant."""
+        if isinstance(k, A.PrefixLit) or (isinstance(k, A.Binary) and k.op == "/"):
+            return True
+        return isinstance(k, A.Name) and scope.lookup(k.id) is None and \
+            getattr(self.out.consts.get(k.id), "ty", None) == T.PREFIX
+
+    def s_Assign(self, s: A.Assign, scope: Scope) -> None:
+        tt = self.place(s.target, scope)
+        root = s.target
+        while isinstance(root, A.Field):
+            root = root.obj
+        if isinstance(root, A.Index) and self.out.lpm_prefix.get(node_key(root)) and \
+                (s.op != "=" or root is not s.target):
+            self.err(s.op_span, "a prefix key (addr/len) only inserts a whole entry with '='; "
+                                "to update an entry, index the lpm with an address")
+            tt = T.ERROR
+        op = s.op[:-1] if s.op != "=" else None
+        if T.is_error(tt):
+            self.expr(s.value, None, scope)
+            return
+        if op is None:
+            self.want(s.value, tt, scope)
+            return
+        if not isinstance(tt, T.IntTy) or not (tt.is_numeric or (tt == T.BOOL and op in "&|^")):
+            self.err(s.op_span, f"'{s.op}' needs an integer on the left, found {tt}")
+            self.expr(s.value, None, scope)
+            return
+        if op in SHIFT_OPS:
+            vt = self.value_expr(s.value, None, scope)
+            if not T.is_error(vt) and not (isinstance(vt, T.IntTy) and vt.is_numeric):
+                self.err(s.value.span, f"a shift amount must be an integer, found {vt}")
+            return
+        self.want(s.value, tt, scope)
+
+    def place(self, e: A.Node, scope: Scope) -> T.Ty:
+        """Type of an assignment target; reports targets that cannot be written."""
+        if isinstance(e, A.Name):
+            loc = scope.lookup(e.id)
+            if loc is not None:
+                self.out.syms[node_key(e)] = loc
+                if not loc.mutable:
+                    self.err(e.span, f"cannot assign to the loop variable '{e.id}'")
+                    return T.ERROR
+                self.out.types[node_key(e)] = loc.ty
+                return loc.ty
+            sym = self.global_sym(e.id, scope)
+            if isinstance(sym, ConstSym):
+                self.err(e.span, f"cannot assign to the constant '{e.id}'")
+            elif isinstance(sym, StateSym):
+                self.err(e.span, f"cannot assign to the state '{e.id}' itself; write "
+                                 f"{e.id}[key] = value")
+            elif isinstance(sym, HeaderSym):
+                self.err(e.span, f"cannot assign to the header '{e.id}'; assign its fields, "
+                                 f"e.g. {e.id}.{HEADERS[e.id].fields[0].name}")
+            elif isinstance(sym, BuiltinSym):
+                self.err(e.span, f"'{e.id}' is read-only")
+            elif isinstance(sym, FnSym):
+                self.err(e.span, f"cannot assign to the function '{e.id}'")
+            else:
+                self.undefined(e, scope)
+            return T.ERROR
+        if isinstance(e, A.Field):
+            root = e.obj
+            if isinstance(root, A.Name) and scope.lookup(root.id) is None:
+                sym = self.global_sym(root.id, scope)
+                if isinstance(sym, HeaderSym):
+                    h = HEADERS[root.id]
+                    f = h.field(e.name)
+                    if e.name == "valid":
+                        self.err(e.name_span, f"'{root.id}.valid' is read-only: it says whether "
+                                              f"the parser found the header")
+                        return T.ERROR
+                    if f is None:
+                        self.err(e.name_span, f"unknown field '{e.name}' of header {root.id}"
+                                 + did_you_mean(e.name, [x.name for x in h.fields]))
+                        return T.ERROR
+                    if f.readonly:
+                        checksum = root.id in ("ipv4", "tcp", "udp", "icmp") and e.name == "csum"
+                        why = "the compiler fixes checksums" if checksum \
+                            else "it steers the packet parser or is computed by the compiler"
+                        self.err(e.span, f"{root.id}.{e.name} is read-only ({why})")
+                        return T.ERROR
+                    ty = T.scalar(f.type_name)
+                    self.out.types[node_key(e)] = ty
+                    self.out.syms[node_key(root)] = sym
+                    return ty
+                if isinstance(sym, BuiltinSym):
+                    what = "ipv4.saddr and the other header fields" if root.id == "flow" \
+                        else "header fields"
+                    self.err(e.span, f"'{root.id}.{e.name}' is read-only; write {what} instead")
+                    return T.ERROR
+            field_ty = self.field_type(e, self.place(root, scope))
+            if not T.is_error(field_ty):
+                self.out.types[node_key(e)] = field_ty
+            return field_ty
+        if isinstance(e, A.Index):
+            info = self.state_ref(e.obj, scope)
+            if info is None:
+                if not T.is_error(self.expr(e.obj, None, scope)):
+                    self.err(e.span, "only state objects can be indexed: s[key]")
+                self.expr(e.index, None, scope)
+                return T.ERROR
+            if info.kind == "countmin":
+                self.err(e.span, f"'{info.name}' is a countmin sketch: update it with "
+                                 f"{info.name}.add(key, n)")
+                return T.ERROR
+            if info.kind == "lpm":
+                k = e.index
+                if isinstance(k, A.PrefixLit):
+                    self.out.types[node_key(k)] = T.PREFIX
+                    self.out.lpm_prefix[node_key(e)] = True
+                elif isinstance(k, A.Binary) and k.op == "/":
+                    self.want(k.left, info.key_type, scope)
+                    self.want(k.right, T.U32, scope)
+                    self.out.lpm_prefix[node_key(e)] = True
+                elif isinstance(k, A.Name) and scope.lookup(k.id) is None and \
+                        getattr(self.out.consts.get(k.id), "ty", None) == T.PREFIX:
+                    self.out.syms[node_key(k)] = self.out.consts[k.id]
+                    self.out.types[node_key(k)] = T.PREFIX
+                    self.out.lpm_prefix[node_key(e)] = True
+                else:
+                    self.want(k, info.key_type, scope)
+            else:
+                self.want(e.index, info.key_type, scope)
+            self.out.types[node_key(e)] = info.value_ty
+            return info.value_ty
+        self.expr(e, None, scope)
+        self.err(e.span, "cannot assign to this expression; the left side of '=' must be a "
+                         "local, a header field or a state entry")
+        return T.ERROR
