@@ -3,14 +3,6 @@
 #define CORA_CSUM_FOLD(s) ({ u64 _s = (s); _s = (_s & 0xffff) + (_s >> 16); \
     _s = (_s & 0xffff) + (_s >> 16); _s = (_s & 0xffff) + (_s >> 16); (u32)_s; })
 
-/* Whole frame length. Only a frame whose linear part is (nearly) full can carry fragments
-   (a test-run or multi-buffer frame puts 3,520 bytes in the linear part before any
-   fragment), so the helper call is skipped for ordinary frames. */
-static __always_inline u32 cora_pkt_len(struct xdp_md *ctx, void *data, void *data_end) {
-    u32 len = data_end - data;
-    return len < 2048 ? len : (u32)bpf_xdp_get_buff_len(ctx);
-}
-
 static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
