@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-C_SOURCE = Path(__file__).with_name("ref_flowcount.c")
+C_SOURCE = Path(__file__).parent / "refs" / "flowcount.c"
 FLOWS_CAPACITY = 65536
 KEY_FMT = "!IIHHB3x"   # saddr, daddr, sport, dport (wire order), proto, padding: 16 bytes
 VALUE_FMT = "=QQ"      # packets, bytes (host order u64)

@@ -1,0 +1,365 @@
+"""Generated code vs hand-written XDP, per library NF (issue 10): same results, then speed.
+
+``sudo .venv/bin/python bench/codegen.py [--nf NAME ...] [--trace PCAP ...] [--json]``
+
+For each NF with a hand-written reference (bench/refs/, described in bench/handwritten.py)
+and each trace (the project's captures, from ``CORA_TRACES``, plus a seeded synthetic
+many-flow trace, :func:`handwritten.synthetic_trace`):
+
+1. **Same results.** The compiled NF (cora's kernel engine: xdp target, now()/rand()
+   injected from the pcap timestamps as under ``cora run``) and the reference (now()
+   injected the same way) are loaded side by side; every frame runs once through both
+   (BPF_PROG_TEST_RUN, repeat 1, state kept); verdicts and output bytes are compared frame
+   by frame, then every mutable map's content. Any difference fails the run loudly (exit 1,
+   the differences listed) before anything is timed.
+2. **Speed.** Deployable builds (kernel clock; the NF with the per-CPU verdict counters
+   ``cora deploy`` loads, and without them) and the reference, each first fed the trace
+   once, are timed with BPF_PROG_TEST_RUN in alternating rounds (nf, nf without verdict
+   counters, reference, repeated ``--rounds`` times; up to ``--samples`` frames sampled
+   evenly, ``--repeat`` repetitions each, cora.runtime.testrun.measure_ns_per_packet);
+   the figures are the medians; ratio = nf / reference.
+3. **Live veth rate** (``--live``, default on): every NF in netfuncs/ attached natively to
+   one end of a veth pair (its deployable build), against a trivial XDP program that counts
+   and passes (testbed.trafficgen.RxCounter), fed by the same live-frames generator
+   (testbed.trafficgen.TrafficGen, MACHINE.md) with the same frames, in alternating rounds;
+   rate = frames the program saw / time from the first frame sent to the last one seen;
+   medians; ratio = nf / trivial. The NF's verdict mix is printed next to it (a drop is
+   cheaper than a pass, a tx costs a transmit).
+
+Prints a table (or ``--json``) and writes a bar chart of the ratios (``--png``).
+Needs root (eBPF). Figures depend on the machine's load: say so next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import handwritten as hw  # noqa: E402  (bench/ is not a package)
+
+DEFAULT_CAPTURES = ["of10_s4810.pcap", "bgp-4byte-asn.pcap", "dns_udp_2.pcap"]
+SYNTHETIC = "synthetic"
+
+
+class Mismatch(Exception):
+    """The compiled NF and its reference disagreed (verdict, bytes or state)."""
+
+
+def load_trace(name: str, n_flows: int, n_frames: int) -> list[tuple[int, bytes]]:
+    """``[(timestamp_ns, frame)]`` of a capture (a path, or a name in the corpus) or of the
+    synthetic trace (``name == "synthetic"``)."""
+    from cora.testbed.replay import read_pcap
+    if name == SYNTHETIC:
+        return hw.synthetic_trace(n_flows=n_flows, n_frames=n_frames)
+    path = Path(name)
+    if not path.exists():
+        path = hw.traces_dir() / name
+    return read_pcap(path)
+
+
+def compare(ref: hw.Reference, program, records: list[tuple[int, bytes]],
+            max_examples: int = 5) -> dict:
+    """Run every frame once through the compiled NF and the reference (state kept) and
+    compare verdicts, output bytes and the final content of every mutable map.
+
+    Returns:
+        dict: frames_run, verdicts (name -> count, from the NF), frame_mismatches (count),
+        examples (first few, as text), state_match (bool), state_diffs (per map: entries
+        only in the NF, only in the reference, or different; counts and an example).
+    """
+    from cora.runtime.engine import KernelEngine
+    from cora.runtime.testrun import xdp_test_run_accepts
+    verdicts: dict[str, int] = {}
+    examples: list[str] = []
+    bad = ran = 0
+    with KernelEngine(program) as nf, hw.load_reference(ref, program, inject_env=True) as r:
+        for i, (ts, frame) in enumerate(records):
+            if not xdp_test_run_accepts(frame):
+                continue
+            ran += 1
+            a = nf.run(frame, ts)
+            v, out = r.run(frame, ts)
+            verdicts[a.verdict] = verdicts.get(a.verdict, 0) + 1
+            if a.verdict != v or a.frame != out:
+                bad += 1
+                if len(examples) < max_examples:
+                    diff = [j for j in range(min(len(out), len(a.frame))) if out[j] != a.frame[j]]
+                    examples.append(f"frame {i} ({len(frame)} B): nf {a.verdict} ref {v}; "
+                                    f"bytes differ at {diff[:8]}"
+                                    + ("; lengths differ" if len(out) != len(a.frame) else ""))
+        diffs = {}
+        for name, ref_entries in r.state().items():
+            mine, theirs = dict(nf.entries(name)), dict(ref_entries)
+            only_nf = [k for k in mine if k not in theirs]
+            only_ref = [k for k in theirs if k not in mine]
+            changed = [k for k in mine if k in theirs and mine[k] != theirs[k]]
+            if only_nf or only_ref or changed:
+                k = (changed or only_nf or only_ref)[0]
+                diffs[name] = {"only_nf": len(only_nf), "only_ref": len(only_ref),
+                               "different": len(changed), "example_key": list(k),
+                               "nf": mine.get(k), "ref": theirs.get(k)}
+        sizes = {name: len(entries) for name, entries in r.state().items()}
+    return {"frames_run": ran, "verdicts": verdicts, "frame_mismatches": bad,
+            "examples": examples, "state_match": not diffs, "state_diffs": diffs,
+            "state_entries": sizes}
+
+
+def time_pair(ref: hw.Reference, program, frames: list[bytes], rounds: int, repeat: int,
+              samples: int) -> dict:
+    """ns/packet of the deployable NF (with and without verdict counters) and of the
+    reference, each fed ``frames`` once first, timed in alternating rounds; medians."""
+    from cora.runtime.loader import load_xdp
+    from cora.runtime.testrun import measure_ns_per_packet, run_frames, xdp_test_run_accepts
+    from cora.targets import get_target
+    usable = [f for f in frames if xdp_test_run_accepts(f)]
+    target = get_target("xdp")
+    times: dict[str, list[float]] = {"nf": [], "nf_no_stats": [], "ref": []}
+    with load_xdp(target.generate(program, count_verdicts=True)) as nf, \
+            load_xdp(target.generate(program, count_verdicts=False)) as nf_plain, \
+            hw.load_reference(ref, program, inject_env=False) as r:
+        fds = {"nf": nf.prog_fd, "nf_no_stats": nf_plain.prog_fd, "ref": r.prog_fd}
+        for fd in fds.values():
+            run_frames(fd, usable)
+        for _ in range(rounds):
+            for label, fd in fds.items():
+                times[label].append(measure_ns_per_packet(fd, usable, repeat, samples))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"ns_per_packet_nf": med["nf"], "ns_per_packet_nf_no_stats": med["nf_no_stats"],
+            "ns_per_packet_ref": med["ref"], "ratio": med["nf"] / med["ref"],
+            "ratio_no_stats": med["nf_no_stats"] / med["ref"],
+            "rounds_ns_per_packet": times}
+
+
+# --------------------------------------------------------------------------------- live
+def _verdict_total(fd: int) -> dict[str, int]:
+    """Per-verdict counts of a deployable NF's ``cora_verdicts``, summed over CPUs."""
+    import struct
+
+    from cora.runtime.bpf_syscall import map_lookup
+    out = {}
+    for code, name in hw.XDP_VERDICTS.items():
+        vals = map_lookup(fd, struct.pack("=I", code), 8, percpu=True) or []
+        out[name] = sum(struct.unpack("=Q", v)[0] for v in vals)
+    return out
+
+
+def _send_and_count(gen, read_count, count: int, settle_s: float = 0.02,
+                    timeout_s: float = 10.0) -> tuple[int, int, float]:
+    """Send ``count`` frames; poll ``read_count()`` until it reaches what was sent or stops
+    moving for ``settle_s``. Returns (sent, seen, seconds from start to the last change)."""
+    base = read_count()
+    t0 = time.perf_counter()
+    report = gen.send(count=count)
+    t_last, seen = time.perf_counter(), read_count() - base
+    deadline = time.monotonic() + timeout_s
+    while seen < report.frames_sent and time.monotonic() < deadline:
+        time.sleep(0.001)
+        now_seen = read_count() - base
+        if now_seen != seen:
+            seen, t_last = now_seen, time.perf_counter()
+        elif time.perf_counter() - t_last > settle_s:
+            break
+    return report.frames_sent, seen, t_last - t0
+
+
+def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: int) -> list[dict]:
+    """Live veth rate of each NF vs the trivial count-and-pass program (module docstring).
+
+    Returns:
+        one dict per NF: rate_mpps_nf, rate_mpps_trivial (medians), ratio, frames sent/seen
+        of the last round, verdict mix of the NF over all rounds.
+    """
+    from cora.compiler.driver import compile_file
+    from cora.runtime.attach import attach_xdp, detach_xdp
+    from cora.runtime.loader import load_xdp
+    from cora.targets import get_target
+    from cora.testbed.topology import two_node
+    from cora.testbed.trafficgen import MAX_TEMPLATES, RxCounter, TrafficGen
+    from cora.runtime.testrun import sample_evenly
+    templates = sample_evenly([f for f in frames if 14 <= len(f) <= 1514], MAX_TEMPLATES)
+    rows = []
+    with two_node() as topo, TrafficGen("veth0", topo.ns("gen")) as gen:
+        gen.load_frames(templates)
+        dut = topo.ns("dut")
+        for path in nf_paths:
+            program = compile_file(str(path))
+            artifact = get_target("xdp").generate(program, count_verdicts=True)
+            nf_rates, triv_rates, last = [], [], {}
+            with load_xdp(artifact) as nf:
+                vfd = nf.map_fd("cora_verdicts")
+                before = _verdict_total(vfd)
+                for _ in range(rounds):
+                    with RxCounter("veth0", dut, verdict="pass") as rx:
+                        sent, seen, secs = _send_and_count(gen, lambda: rx.read()[0], count)
+                    triv_rates.append(seen / secs / 1e6)
+                    last["trivial"] = (sent, seen)
+                    prog_id = attach_xdp(nf.prog_fd, "veth0", dut, mode="native")
+                    try:
+                        sent, seen, secs = _send_and_count(
+                            gen, lambda: sum(_verdict_total(vfd).values()), count)
+                    finally:
+                        detach_xdp("veth0", dut, prog_id=prog_id)
+                    nf_rates.append(seen / secs / 1e6)
+                    last["nf"] = (sent, seen)
+                after = _verdict_total(vfd)
+            mix = {k: after[k] - before[k] for k in after if after[k] - before[k]}
+            a, b = statistics.median(nf_rates), statistics.median(triv_rates)
+            rows.append({"nf": program.name, "rate_mpps_nf": a, "rate_mpps_trivial": b,
+                         "ratio": a / b, "sent_seen_nf": last["nf"],
+                         "sent_seen_trivial": last["trivial"], "verdicts_nf": mix,
+                         "rounds_mpps_nf": nf_rates, "rounds_mpps_trivial": triv_rates})
+    return rows
+
+
+# --------------------------------------------------------------------------------- output
+def plot(rows: list[dict], live: list[dict], png: Path) -> None:
+    """Bar chart of nf/reference ratios per NF and trace (and live nf/trivial ratios)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    ncols = 2 if live else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(7 * ncols, 4.5), squeeze=False)
+    ax = axes[0][0]
+    labels = [f"{r['nf']}\n{r['trace'].replace('.pcap', '')}" for r in rows if "ratio" in r]
+    ax.bar(range(len(labels)), [r["ratio"] for r in rows if "ratio" in r], color="tab:blue",
+           label="nf (verdict counters) / ref")
+    ax.bar([i + 0.35 for i in range(len(labels))],
+           [r["ratio_no_stats"] for r in rows if "ratio" in r], width=0.35, color="tab:cyan",
+           label="nf (no counters) / ref")
+    ax.axhline(1.05, color="red", ls="--", lw=1, label="goal 1.05")
+    ax.axhline(1.0, color="black", lw=0.5)
+    ax.set_xticks(range(len(labels)), labels, fontsize=6, rotation=90)
+    ax.set_ylabel("ns/packet ratio (BPF_PROG_TEST_RUN)")
+    ax.set_title("generated / hand-written")
+    ax.legend(fontsize=7)
+    if live:
+        ax = axes[0][1]
+        ax.bar(range(len(live)), [r["ratio"] for r in live], color="tab:green")
+        ax.axhline(0.95, color="red", ls="--", lw=1, label="goal 0.95")
+        ax.axhline(1.0, color="black", lw=0.5)
+        ax.set_xticks(range(len(live)), [r["nf"] for r in live], fontsize=8)
+        ax.set_ylabel("live Mpps ratio, veth")
+        ax.set_title("NF / trivial count-and-pass")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+                 "shared 2-core VM under load", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def print_table(rows: list[dict], live: list[dict], args) -> None:
+    """The plain-text report."""
+    print(f"{'nf':10} {'trace':22} {'frames':>6} {'state':>6} {'ns/pkt nf':>9} "
+          f"{'nf nostat':>9} {'ns/pkt ref':>10} {'nf/ref':>7} {'nostat/ref':>10}  verdicts")
+    for r in rows:
+        mix = " ".join(f"{k}:{v}" for k, v in sorted(r["verdicts"].items()))
+        state = "same" if r["state_match"] and not r["frame_mismatches"] else "DIFF"
+        if "ratio" in r:
+            print(f"{r['nf']:10} {r['trace'][:22]:22} {r['frames_run']:6d} {state:>6} "
+                  f"{r['ns_per_packet_nf']:9.1f} {r['ns_per_packet_nf_no_stats']:9.1f} "
+                  f"{r['ns_per_packet_ref']:10.1f} {r['ratio']:7.3f} "
+                  f"{r['ratio_no_stats']:10.3f}  {mix}")
+        else:
+            print(f"{r['nf']:10} {r['trace'][:22]:22} {r['frames_run']:6d} {state:>6}  "
+                  f"(not timed)  {mix}")
+    print(f"(BPF_PROG_TEST_RUN: repeat {args.repeat}, up to {args.samples} frames sampled per "
+          f"trace, medians of {args.rounds} alternating rounds; 'nf' is the deployable build "
+          "with per-CPU verdict counters, 'nostat' without; synthetic = "
+          f"{args.synthetic_flows} flows, {args.synthetic_frames} frames, Zipf 1.1, seed 1. "
+          "Measured on a shared 2-core VM loaded by other jobs.)")
+    if live:
+        print()
+        print(f"{'nf':12} {'Mpps nf':>8} {'Mpps trivial':>12} {'nf/trivial':>10}  "
+              f"verdicts of the nf (all rounds)")
+        for r in live:
+            mix = " ".join(f"{k}:{v}" for k, v in sorted(r["verdicts_nf"].items()))
+            print(f"{r['nf']:12} {r['rate_mpps_nf']:8.2f} {r['rate_mpps_trivial']:12.2f} "
+                  f"{r['ratio']:10.3f}  {mix}")
+        print(f"(live-frames generator in one namespace, program natively on the peer veth in "
+              f"another; {args.live_frames} frames per run, {len(args.live_template_note)} "
+              f"templates from the synthetic trace; trivial = count + XDP_PASS; medians of "
+              f"{args.rounds} alternating rounds; shared loaded 2-core VM)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and benchmark; exit 1 on any result difference."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nf", action="append", choices=sorted(hw.REFERENCES),
+                    help="NF(s) with a reference (default: all)")
+    ap.add_argument("--trace", action="append",
+                    help=f"capture name in CORA_TRACES or a path, or '{SYNTHETIC}' "
+                    f"(default: {', '.join(DEFAULT_CAPTURES)} and {SYNTHETIC})")
+    ap.add_argument("--synthetic-flows", type=int, default=10_000)
+    ap.add_argument("--synthetic-frames", type=int, default=40_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=10_000)
+    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--no-timing", action="store_true", help="only compare results")
+    ap.add_argument("--no-live", action="store_true", help="skip the live veth rates")
+    ap.add_argument("--live-frames", type=int, default=1_000_000)
+    ap.add_argument("--png", default="codegen_ratios.png", help="bar chart path ('' = none)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    for n in ("rounds", "repeat", "samples", "live_frames", "synthetic_flows",
+              "synthetic_frames"):
+        if getattr(args, n) < 1:
+            ap.error(f"--{n.replace('_', '-')} must be >= 1")
+
+    from cora.compiler.driver import compile_file
+    from cora.errors import CoraError
+    nfs = args.nf or list(hw.REFERENCES)
+    traces = args.trace or DEFAULT_CAPTURES + [SYNTHETIC]
+    rows, failed = [], False
+    try:
+        loaded = {t: load_trace(t, args.synthetic_flows, args.synthetic_frames) for t in traces}
+        for name in nfs:
+            ref = hw.REFERENCES[name]
+            program = compile_file(str(ref.nf_path))
+            for t, records in loaded.items():
+                row = {"nf": name, "trace": Path(t).name,
+                       **compare(ref, program, records)}
+                if row["frame_mismatches"] or not row["state_match"]:
+                    failed = True
+                    print(f"codegen: MISMATCH {name} on {t}: {row['frame_mismatches']} "
+                          f"frames differ; state diffs {row['state_diffs']}", file=sys.stderr)
+                    for ex in row["examples"]:
+                        print(f"  {ex}", file=sys.stderr)
+                elif not args.no_timing:
+                    row.update(time_pair(ref, program, [f for _, f in records], args.rounds,
+                                         args.repeat, args.samples))
+                rows.append(row)
+        live = []
+        args.live_template_note = []
+        if not args.no_live and not failed:
+            frames = [f for _, f in loaded.get(SYNTHETIC) or
+                      load_trace(SYNTHETIC, args.synthetic_flows, args.synthetic_frames)]
+            from cora.testbed.trafficgen import MAX_TEMPLATES
+            args.live_template_note = range(min(MAX_TEMPLATES, len(frames)))
+            paths = sorted((hw.REPO / "netfuncs").glob("*.nf"))
+            live = live_rates(paths, frames, args.live_frames, args.rounds)
+    except CoraError as exc:
+        print(f"codegen: error: {exc.message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"rows": rows, "live": live, "measured_utc":
+                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+    else:
+        print_table(rows, live, args)
+    if args.png and any("ratio" in r for r in rows):
+        plot(rows, live, Path(args.png))
+    if failed:
+        print("codegen: the compiled NF and its reference disagree (see above): fix the "
+              "reference or the compiler before timing", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
