@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import handwritten as hw  # noqa: E402  (bench/ is not a package)
 
-DEFAULT_CAPTURES = ["of10_s4810.pcap", "bgp-4byte-asn.pcap", "dns_udp_2.pcap"]
+DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]  # most IPv4 TCP/UDP frames
 SYNTHETIC = "synthetic"
 
 
