@@ -255,7 +255,8 @@ def plot(rows: list[dict], live: list[dict], png: Path) -> None:
 
 
 def print_table(rows: list[dict], live: list[dict], args) -> None:
-    """The plain-text report."""
+    """The plain-text report (``args``: the run's settings, an argparse namespace or any
+    object with its attributes)."""
     print(f"{'nf':10} {'trace':22} {'frames':>6} {'state':>6} {'ns/pkt nf':>9} "
           f"{'nf nostat':>9} {'ns/pkt ref':>10} {'nf/ref':>7} {'nostat/ref':>10}  verdicts")
     for r in rows:
@@ -283,9 +284,10 @@ def print_table(rows: list[dict], live: list[dict], args) -> None:
             print(f"{r['nf']:12} {r['rate_mpps_nf']:8.2f} {r['rate_mpps_trivial']:12.2f} "
                   f"{r['ratio']:10.3f}  {mix}")
         print(f"(live-frames generator in one namespace, program natively on the peer veth in "
-              f"another; {args.live_frames} frames per run, {len(args.live_template_note)} "
-              f"templates from the synthetic trace; trivial = count + XDP_PASS; medians of "
-              f"{args.rounds} alternating rounds; shared loaded 2-core VM)")
+              f"another; {args.live_frames} frames per run, cycling through up to "
+              f"4096 frames sampled evenly from the synthetic trace; trivial = count + "
+              f"XDP_PASS; medians of {args.rounds} alternating rounds; shared loaded "
+              "2-core VM)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -303,10 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--no-timing", action="store_true", help="only compare results")
     ap.add_argument("--no-live", action="store_true", help="skip the live veth rates")
-    ap.add_argument("--live-frames", type=int, default=1_000_000)
-    ap.add_argument("--png", default="codegen_ratios.png", help="bar chart path ('' = none)")
+    ap.add_argument("--live-frames", type=int, default=500_000)
+    ap.add_argument("--png", default=str(Path(__file__).resolve().parent / "codegen_ratios.png"),
+                    help="bar chart path ('' = none)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--table-from", metavar="JSON",
+                    help="print the table and chart of a saved --json run, run nothing")
     args = ap.parse_args(argv)
+    if args.table_from:
+        return _table_from(Path(args.table_from), args)
     for n in ("rounds", "repeat", "samples", "live_frames", "synthetic_flows",
               "synthetic_frames"):
         if getattr(args, n) < 1:
@@ -336,19 +343,17 @@ def main(argv: list[str] | None = None) -> int:
                                          args.repeat, args.samples))
                 rows.append(row)
         live = []
-        args.live_template_note = []
         if not args.no_live and not failed:
             frames = [f for _, f in loaded.get(SYNTHETIC) or
                       load_trace(SYNTHETIC, args.synthetic_flows, args.synthetic_frames)]
-            from cora.testbed.trafficgen import MAX_TEMPLATES
-            args.live_template_note = range(min(MAX_TEMPLATES, len(frames)))
             paths = sorted((hw.REPO / "netfuncs").glob("*.nf"))
             live = live_rates(paths, frames, args.live_frames, args.rounds)
     except CoraError as exc:
         print(f"codegen: error: {exc.message}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"rows": rows, "live": live, "measured_utc":
+        settings = {k: getattr(args, k) for k in SETTINGS}
+        print(json.dumps({"rows": rows, "live": live, "settings": settings, "measured_utc":
                           time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
     else:
         print_table(rows, live, args)
@@ -358,6 +363,26 @@ def main(argv: list[str] | None = None) -> int:
         print("codegen: the compiled NF and its reference disagree (see above): fix the "
               "reference or the compiler before timing", file=sys.stderr)
         return 1
+    return 0
+
+
+SETTINGS = ("rounds", "repeat", "samples", "live_frames", "synthetic_flows", "synthetic_frames")
+
+
+def _table_from(path: Path, args) -> int:
+    """Print the table (and write the chart) of a saved ``--json`` run."""
+    try:
+        data = json.loads(path.read_text())
+        rows, live = data["rows"], data["live"]
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"codegen: error: {path}: not a saved --json run ({exc})", file=sys.stderr)
+        return 1
+    for k, v in data.get("settings", {}).items():
+        setattr(args, k, v)
+    print_table(rows, live, args)
+    print(f"(run of {data.get('measured_utc', 'unknown time')})")
+    if args.png and any("ratio" in r for r in rows):
+        plot(rows, live, Path(args.png))
     return 0
 
 

@@ -264,8 +264,7 @@ def synthetic_trace(n_flows: int = 10_000, n_frames: int = 40_000, seed: int = 1
     import ipaddress
 
     from scapy.layers.inet import ICMP, IP, TCP, UDP
-    from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import ARP, Dot1Q, Ether
+    from scapy.layers.l2 import Ether
     rng = random.Random(seed)
 
     def rand_ip(base: int, bits: int) -> str:
