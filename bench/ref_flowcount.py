@@ -85,7 +85,7 @@ def load_reference(plain_add: bool = False) -> Reference:
     except ImportError:
         from cora.errors import EnvironmentProblem
         raise EnvironmentProblem("bcc is missing: run scripts/setup.sh") from None
-    cflags = ["-DREF_PLAIN_ADD"] if plain_add else []
+    cflags = [f"-I{C_SOURCE.parent}"] + (["-DREF_PLAIN_ADD"] if plain_add else [])
     bpf = BPF(src_file=str(C_SOURCE).encode(), cflags=cflags)
     try:
         fn = bpf.load_func(b"ref_flowcount", BPF.XDP)
