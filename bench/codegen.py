@@ -17,8 +17,9 @@ many-flow trace, :func:`handwritten.synthetic_trace`):
    once, are timed with BPF_PROG_TEST_RUN in alternating rounds (nf, nf without verdict
    counters, reference, repeated ``--rounds`` times; up to ``--samples`` frames sampled
    evenly, ``--repeat`` repetitions each, cora.runtime.testrun.measure_ns_per_packet);
-   the figures are the medians; ratio = nf / reference.
-3. **Live veth rate** (``--live``, default on): every NF in netfuncs/ attached natively to
+   the figures are the medians; ratio = nf / reference. Each NF's programs are loaded
+   once and fed the traces in order (state carries over, the same for all three).
+3. **Live veth rate** (skipped with ``--no-live``): every NF in netfuncs/ attached natively to
    one end of a veth pair (its deployable build), against a trivial XDP program that counts
    and passes (testbed.trafficgen.RxCounter), fed by the same live-frames generator
    (testbed.trafficgen.TrafficGen, MACHINE.md) with the same frames, in alternating rounds;
@@ -37,6 +38,8 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -64,71 +67,99 @@ def load_trace(name: str, n_flows: int, n_frames: int) -> list[tuple[int, bytes]
 
 
 def compare(ref: hw.Reference, program, records: list[tuple[int, bytes]],
-            max_examples: int = 5) -> dict:
+            max_examples: int = 5, engines: tuple | None = None) -> dict:
     """Run every frame once through the compiled NF and the reference (state kept) and
     compare verdicts, output bytes and the final content of every mutable map.
+
+    Args:
+        ref, program: the reference and the NF's compiled program.
+        records: ``[(timestamp_ns, frame)]``; now() is the timestamp in both.
+        max_examples: most differing frames described.
+        engines: ``(KernelEngine, LoadedReference)`` loaded with injected now(), to reuse
+            (both are reset first); None loads (and unloads) a pair.
 
     Returns:
         dict: frames_run, verdicts (name -> count, from the NF), frame_mismatches (count),
         examples (first few, as text), state_match (bool), state_diffs (per map: entries
-        only in the NF, only in the reference, or different; counts and an example).
+        only in the NF, only in the reference, or different; counts and an example),
+        state_entries (per map, the reference's entry count).
     """
-    from cora.runtime.engine import KernelEngine
+    if engines is None:
+        with comparison_engines(ref, program) as pair:
+            return compare(ref, program, records, max_examples, pair)
     from cora.runtime.testrun import xdp_test_run_accepts
+    nf, r = engines
+    nf.reset()
+    r.reset()
     verdicts: dict[str, int] = {}
     examples: list[str] = []
     bad = ran = 0
-    with KernelEngine(program) as nf, hw.load_reference(ref, program, inject_env=True) as r:
-        for i, (ts, frame) in enumerate(records):
-            if not xdp_test_run_accepts(frame):
-                continue
-            ran += 1
-            a = nf.run(frame, ts)
-            v, out = r.run(frame, ts)
-            verdicts[a.verdict] = verdicts.get(a.verdict, 0) + 1
-            if a.verdict != v or a.frame != out:
-                bad += 1
-                if len(examples) < max_examples:
-                    diff = [j for j in range(min(len(out), len(a.frame))) if out[j] != a.frame[j]]
-                    examples.append(f"frame {i} ({len(frame)} B): nf {a.verdict} ref {v}; "
-                                    f"bytes differ at {diff[:8]}"
-                                    + ("; lengths differ" if len(out) != len(a.frame) else ""))
-        diffs = {}
-        for name, ref_entries in r.state().items():
-            mine, theirs = dict(nf.entries(name)), dict(ref_entries)
-            only_nf = [k for k in mine if k not in theirs]
-            only_ref = [k for k in theirs if k not in mine]
-            changed = [k for k in mine if k in theirs and mine[k] != theirs[k]]
-            if only_nf or only_ref or changed:
-                k = (changed or only_nf or only_ref)[0]
-                diffs[name] = {"only_nf": len(only_nf), "only_ref": len(only_ref),
-                               "different": len(changed), "example_key": list(k),
-                               "nf": mine.get(k), "ref": theirs.get(k)}
-        sizes = {name: len(entries) for name, entries in r.state().items()}
+    for i, (ts, frame) in enumerate(records):
+        if not xdp_test_run_accepts(frame):
+            continue
+        ran += 1
+        a = nf.run(frame, ts)
+        v, out = r.run(frame, ts)
+        verdicts[a.verdict] = verdicts.get(a.verdict, 0) + 1
+        if a.verdict != v or a.frame != out:
+            bad += 1
+            if len(examples) < max_examples:
+                diff = [j for j in range(min(len(out), len(a.frame))) if out[j] != a.frame[j]]
+                examples.append(f"frame {i} ({len(frame)} B): nf {a.verdict} ref {v}; "
+                                f"bytes differ at {diff[:8]}"
+                                + ("; lengths differ" if len(out) != len(a.frame) else ""))
+    diffs = {}
+    ref_state = r.state()
+    for name, ref_entries in ref_state.items():
+        mine, theirs = dict(nf.entries(name)), dict(ref_entries)
+        only_nf = [k for k in mine if k not in theirs]
+        only_ref = [k for k in theirs if k not in mine]
+        changed = [k for k in mine if k in theirs and mine[k] != theirs[k]]
+        if only_nf or only_ref or changed:
+            k = (changed or only_nf or only_ref)[0]
+            diffs[name] = {"only_nf": len(only_nf), "only_ref": len(only_ref),
+                           "different": len(changed), "example_key": list(k),
+                           "nf": mine.get(k), "ref": theirs.get(k)}
     return {"frames_run": ran, "verdicts": verdicts, "frame_mismatches": bad,
             "examples": examples, "state_match": not diffs, "state_diffs": diffs,
-            "state_entries": sizes}
+            "state_entries": {name: len(e) for name, e in ref_state.items()}}
 
 
-def time_pair(ref: hw.Reference, program, frames: list[bytes], rounds: int, repeat: int,
-              samples: int) -> dict:
-    """ns/packet of the deployable NF (with and without verdict counters) and of the
-    reference, each fed ``frames`` once first, timed in alternating rounds; medians."""
+@contextmanager
+def comparison_engines(ref: hw.Reference, program) -> Iterator[tuple]:
+    """The compiled NF (cora's kernel engine) and the reference, both with injected now(),
+    loaded side by side; unloaded on exit."""
+    from cora.runtime.engine import KernelEngine
+    with KernelEngine(program) as nf, hw.load_reference(ref, program, inject_env=True) as r:
+        yield nf, r
+
+
+@contextmanager
+def timing_programs(ref: hw.Reference, program) -> Iterator[dict[str, int]]:
+    """Deployable builds (kernel clock) loaded side by side: ``{"nf": fd (with the per-CPU
+    verdict counters cora deploy loads), "nf_no_stats": fd, "ref": fd}``."""
     from cora.runtime.loader import load_xdp
-    from cora.runtime.testrun import measure_ns_per_packet, run_frames, xdp_test_run_accepts
     from cora.targets import get_target
-    usable = [f for f in frames if xdp_test_run_accepts(f)]
     target = get_target("xdp")
-    times: dict[str, list[float]] = {"nf": [], "nf_no_stats": [], "ref": []}
     with load_xdp(target.generate(program, count_verdicts=True)) as nf, \
             load_xdp(target.generate(program, count_verdicts=False)) as nf_plain, \
             hw.load_reference(ref, program, inject_env=False) as r:
-        fds = {"nf": nf.prog_fd, "nf_no_stats": nf_plain.prog_fd, "ref": r.prog_fd}
-        for fd in fds.values():
-            run_frames(fd, usable)
-        for _ in range(rounds):
-            for label, fd in fds.items():
-                times[label].append(measure_ns_per_packet(fd, usable, repeat, samples))
+        yield {"nf": nf.prog_fd, "nf_no_stats": nf_plain.prog_fd, "ref": r.prog_fd}
+
+
+def time_pair(fds: dict[str, int], frames: list[bytes], rounds: int, repeat: int,
+              samples: int) -> dict:
+    """ns/packet of the programs of :func:`timing_programs`, each fed ``frames`` once
+    first (state kept from earlier traces: every program sees the same frames in the same
+    order), then timed in alternating rounds; medians, and ratios to the reference."""
+    from cora.runtime.testrun import measure_ns_per_packet, run_frames, xdp_test_run_accepts
+    usable = [f for f in frames if xdp_test_run_accepts(f)]
+    times: dict[str, list[float]] = {label: [] for label in fds}
+    for fd in fds.values():
+        run_frames(fd, usable)
+    for _ in range(rounds):
+        for label, fd in fds.items():
+            times[label].append(measure_ns_per_packet(fd, usable, repeat, samples))
     med = {k: statistics.median(v) for k, v in times.items()}
     return {"ns_per_packet_nf": med["nf"], "ns_per_packet_nf_no_stats": med["nf_no_stats"],
             "ns_per_packet_ref": med["ref"], "ratio": med["nf"] / med["ref"],
@@ -218,7 +249,7 @@ def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: in
 
 
 # --------------------------------------------------------------------------------- output
-def plot(rows: list[dict], live: list[dict], png: Path) -> None:
+def plot(rows: list[dict], live: list[dict], png: Path, measured_utc: str) -> None:
     """Bar chart of nf/reference ratios per NF and trace (and live nf/trivial ratios)."""
     import matplotlib
     matplotlib.use("Agg")
@@ -227,10 +258,10 @@ def plot(rows: list[dict], live: list[dict], png: Path) -> None:
     fig, axes = plt.subplots(1, ncols, figsize=(7 * ncols, 4.5), squeeze=False)
     ax = axes[0][0]
     labels = [f"{r['nf']}\n{r['trace'].replace('.pcap', '')}" for r in rows if "ratio" in r]
-    ax.bar(range(len(labels)), [r["ratio"] for r in rows if "ratio" in r], color="tab:blue",
-           label="nf (verdict counters) / ref")
-    ax.bar([i + 0.35 for i in range(len(labels))],
-           [r["ratio_no_stats"] for r in rows if "ratio" in r], width=0.35, color="tab:cyan",
+    ax.bar([i - 0.2 for i in range(len(labels))], [r["ratio"] for r in rows if "ratio" in r],
+           width=0.4, color="tab:blue", label="nf (verdict counters) / ref")
+    ax.bar([i + 0.2 for i in range(len(labels))],
+           [r["ratio_no_stats"] for r in rows if "ratio" in r], width=0.4, color="tab:cyan",
            label="nf (no counters) / ref")
     ax.axhline(1.05, color="red", ls="--", lw=1, label="goal 1.05")
     ax.axhline(1.0, color="black", lw=0.5)
@@ -247,8 +278,7 @@ def plot(rows: list[dict], live: list[dict], png: Path) -> None:
         ax.set_ylabel("live Mpps ratio, veth")
         ax.set_title("NF / trivial count-and-pass")
         ax.legend(fontsize=7)
-    fig.suptitle(f"measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
-                 "shared 2-core VM under load", fontsize=8)
+    fig.suptitle(f"measured {measured_utc}; shared 2-core VM under load", fontsize=8)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -302,10 +332,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--synthetic-frames", type=int, default=40_000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=10_000)
-    ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--samples", type=int, default=60)
     ap.add_argument("--no-timing", action="store_true", help="only compare results")
     ap.add_argument("--no-live", action="store_true", help="skip the live veth rates")
-    ap.add_argument("--live-frames", type=int, default=500_000)
+    ap.add_argument("--live-frames", type=int, default=300_000)
     ap.add_argument("--png", default=str(Path(__file__).resolve().parent / "codegen_ratios.png"),
                     help="bar chart path ('' = none)")
     ap.add_argument("--json", action="store_true")
@@ -329,36 +359,45 @@ def main(argv: list[str] | None = None) -> int:
         for name in nfs:
             ref = hw.REFERENCES[name]
             program = compile_file(str(ref.nf_path))
-            for t, records in loaded.items():
-                row = {"nf": name, "trace": Path(t).name,
-                       **compare(ref, program, records)}
-                if row["frame_mismatches"] or not row["state_match"]:
-                    failed = True
-                    print(f"codegen: MISMATCH {name} on {t}: {row['frame_mismatches']} "
-                          f"frames differ; state diffs {row['state_diffs']}", file=sys.stderr)
-                    for ex in row["examples"]:
-                        print(f"  {ex}", file=sys.stderr)
-                elif not args.no_timing:
-                    row.update(time_pair(ref, program, [f for _, f in records], args.rounds,
-                                         args.repeat, args.samples))
-                rows.append(row)
+            nf_rows = []
+            with comparison_engines(ref, program) as pair:
+                for t, records in loaded.items():
+                    row = {"nf": name, "trace": Path(t).name,
+                           **compare(ref, program, records, engines=pair)}
+                    if row["frame_mismatches"] or not row["state_match"]:
+                        failed = True
+                        print(f"codegen: MISMATCH {name} on {t}: {row['frame_mismatches']} "
+                              f"frames differ; state diffs {row['state_diffs']}",
+                              file=sys.stderr)
+                        for ex in row["examples"]:
+                            print(f"  {ex}", file=sys.stderr)
+                    nf_rows.append(row)
+            if not args.no_timing and not failed:
+                with timing_programs(ref, program) as fds:
+                    for row, records in zip(nf_rows, loaded.values()):
+                        row.update(time_pair(fds, [f for _, f in records], args.rounds,
+                                             args.repeat, args.samples))
+            rows.extend(nf_rows)
+            print(f"codegen: {name} done", file=sys.stderr, flush=True)
         live = []
         if not args.no_live and not failed:
             frames = [f for _, f in loaded.get(SYNTHETIC) or
                       load_trace(SYNTHETIC, args.synthetic_flows, args.synthetic_frames)]
             paths = sorted((hw.REPO / "netfuncs").glob("*.nf"))
             live = live_rates(paths, frames, args.live_frames, args.rounds)
+            print("codegen: live rates done", file=sys.stderr, flush=True)
     except CoraError as exc:
         print(f"codegen: error: {exc.message}", file=sys.stderr)
         return 1
+    measured_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     if args.json:
         settings = {k: getattr(args, k) for k in SETTINGS}
-        print(json.dumps({"rows": rows, "live": live, "settings": settings, "measured_utc":
-                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}))
+        print(json.dumps({"rows": rows, "live": live, "settings": settings,
+                          "measured_utc": measured_utc}))
     else:
         print_table(rows, live, args)
     if args.png and any("ratio" in r for r in rows):
-        plot(rows, live, Path(args.png))
+        plot(rows, live, Path(args.png), measured_utc)
     if failed:
         print("codegen: the compiled NF and its reference disagree (see above): fix the "
               "reference or the compiler before timing", file=sys.stderr)
@@ -382,7 +421,7 @@ def _table_from(path: Path, args) -> int:
     print_table(rows, live, args)
     print(f"(run of {data.get('measured_utc', 'unknown time')})")
     if args.png and any("ratio" in r for r in rows):
-        plot(rows, live, Path(args.png))
+        plot(rows, live, Path(args.png), data.get("measured_utc", "unknown time"))
     return 0
 
 

@@ -164,6 +164,24 @@ class LoadedReference:
                     out.append(((i,), value))
         return sorted(out)
 
+    def reset(self) -> None:
+        """Empty every mutable map (hash maps: delete each entry; arrays: zero each slot,
+        on every CPU for per-CPU arrays); configuration maps keep their entries."""
+        from cora.runtime import bpf_syscall as bs
+        for spec in self.ref.maps:
+            if spec.config:
+                continue
+            fd = self.map_fds[spec.name]
+            ksz, vsz = struct.calcsize(spec.key_fmt), struct.calcsize(spec.value_fmt)
+            if spec.kind == "hash":
+                for k, _ in bs.map_items(fd, ksz, vsz):
+                    bs.map_delete(fd, k)
+                continue
+            percpu = spec.kind == "percpu_array"
+            zero = [bytes(vsz)] * bs.possible_cpus() if percpu else bytes(vsz)
+            for i in range(bs.map_info(fd).max_entries):
+                bs.map_update(fd, struct.pack("=I", i), zero, 0, percpu=percpu)
+
     def state(self) -> dict[str, Entries]:
         """Every mutable (non-config) map in dump form."""
         return {m.name: self.entries(m.name) for m in self.ref.maps if not m.config}

@@ -96,27 +96,15 @@ int ref_firewall(struct xdp_md *ctx)
 {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    void *l3 = data + sizeof(struct ethhdr);
+    void *l3 = data;
 
-    if (l3 > data_end)
-        return XDP_PASS;
-    __be16 et = eth->h_proto;
-    if (et == ETH_P_8021Q_BE || et == ETH_P_8021AD_BE) {
-        if (l3 + 4 > data_end)
-            return XDP_PASS;               /* no valid tag: l3type is the tag's ethertype */
-        et = *(__be16 *)(l3 + 2);
-        l3 += 4;
-    }
-    if (et != bpf_htons(ETH_P_IP))
-        return XDP_PASS;                   /* 1. */
-    struct iphdr *ip = l3;
-    if ((void *)(ip + 1) > data_end)
+    if (ref_l3(data, data_end, &l3) != bpf_htons(ETH_P_IP))
+        return XDP_PASS;                   /* 1. (a cut-short tag: l3type is the TPID) */
+    u32 ihl = ref_ipv4_ihl(l3, data_end);
+    if (!ihl)
         return refuse(DROP_MALFORMED);     /* 2. */
-    u32 ihl = ip->ihl;
+    struct iphdr *ip = l3;
     void *l4 = l3 + ihl * 4;
-    if (ihl < 5 || l4 > data_end)
-        return refuse(DROP_MALFORMED);
     u8 proto = ip->protocol;
     int first = (ip->frag_off & bpf_htons(0x1fff)) == 0;
     int is_tcp = 0, is_udp = 0, is_icmp = 0;

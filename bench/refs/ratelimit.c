@@ -49,26 +49,11 @@ int ref_ratelimit(struct xdp_md *ctx)
 {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    void *l3 = data + sizeof(struct ethhdr);
+    void *l3 = data;
 
-    if (l3 > data_end)
-        return XDP_PASS;
-    __be16 et = eth->h_proto;
-    if (et == ETH_P_8021Q_BE || et == ETH_P_8021AD_BE) {
-        if (l3 + 4 > data_end)
-            return XDP_PASS;
-        et = *(__be16 *)(l3 + 2);
-        l3 += 4;
-    }
-    if (et != bpf_htons(ETH_P_IP))
+    if (ref_l3(data, data_end, &l3) != bpf_htons(ETH_P_IP) || !ref_ipv4_ihl(l3, data_end))
         return XDP_PASS;
     struct iphdr *ip = l3;
-    if ((void *)(ip + 1) > data_end)
-        return XDP_PASS;
-    u32 ihl = ip->ihl;
-    if (ihl < 5 || l3 + ihl * 4 > data_end)
-        return XDP_PASS;
 
     __be32 src = ip->saddr;
     u64 t = ref_now();

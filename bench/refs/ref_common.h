@@ -70,4 +70,39 @@ struct ref_flow {
 #define ETH_P_8021Q_BE bpf_htons(0x8100)
 #define ETH_P_8021AD_BE bpf_htons(0x88a8)
 
+/* The L3 ethertype after at most one 802.1Q/802.1ad tag, and where L3 starts (*l3), as
+ * cora's parser reads them (docs/language.md); 0 when the frame is too short for the
+ * Ethernet header or the tag (the NFs then see no IPv4). */
+static __always_inline __be16 ref_l3(void *data, void *data_end, void **l3)
+{
+    struct ethhdr *eth = data;
+    void *p = data + sizeof(struct ethhdr);
+
+    if (p > data_end)
+        return 0;
+    __be16 et = eth->h_proto;
+    if (et == ETH_P_8021Q_BE || et == ETH_P_8021AD_BE) {
+        if (p + 4 > data_end)
+            return 0;
+        et = *(__be16 *)(p + 2);
+        p += 4;
+    }
+    *l3 = p;
+    return et;
+}
+
+/* IHL of a valid IPv4 header at l3 (the language's ipv4.valid: 20 bytes present, IHL >= 5,
+ * all IHL*4 bytes present; the version is not checked), else 0. */
+static __always_inline u32 ref_ipv4_ihl(void *l3, void *data_end)
+{
+    struct iphdr *ip = l3;
+
+    if ((void *)(ip + 1) > data_end)
+        return 0;
+    u32 ihl = ip->ihl;
+    if (ihl < 5 || l3 + ihl * 4 > data_end)
+        return 0;
+    return ihl;
+}
+
 #endif
