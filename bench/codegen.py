@@ -378,14 +378,15 @@ def main(argv: list[str] | None = None) -> int:
                         row.update(time_pair(fds, [f for _, f in records], args.rounds,
                                              args.repeat, args.samples))
             rows.extend(nf_rows)
-            print(f"codegen: {name} done", file=sys.stderr, flush=True)
+            for row in nf_rows:  # progress, and figures that survive an interrupted run
+                print(f"codegen: {json.dumps(row)}", file=sys.stderr, flush=True)
         live = []
         if not args.no_live and not failed:
             frames = [f for _, f in loaded.get(SYNTHETIC) or
                       load_trace(SYNTHETIC, args.synthetic_flows, args.synthetic_frames)]
             paths = sorted((hw.REPO / "netfuncs").glob("*.nf"))
             live = live_rates(paths, frames, args.live_frames, args.rounds)
-            print("codegen: live rates done", file=sys.stderr, flush=True)
+            print(f"codegen: live {json.dumps(live)}", file=sys.stderr, flush=True)
     except CoraError as exc:
         print(f"codegen: error: {exc.message}", file=sys.stderr)
         return 1
