@@ -11,8 +11,8 @@ Every import counts, at module level or inside a function.
 Separately, no module imports a private (underscore) name of another module, neither with
 ``from m import _x`` nor as ``m._x``.
 
-:data:`KNOWN_VIOLATIONS` lists what does not hold yet (issue 7); each fix must remove its
-entry (a listed edge or name that no longer occurs fails the test too), until the list is empty.
+:data:`KNOWN_VIOLATIONS` would list exceptions (it is empty); a listed edge or name that no
+longer occurs fails the test too, so the list cannot go stale.
 """
 
 from __future__ import annotations
@@ -65,14 +65,9 @@ APART = "cora.certify"
 #: never imported by anything (the top of the stack).
 TOP_ONLY = {"cora.cli", "cora.commands"}
 
-#: What does not hold yet, for issue 7's helpers to remove (the integrator empties it):
-#: (importing module, imported module) edges that break the layers, and
-#: (importing module, "module._name") private imports.
-KNOWN_VIOLATIONS: set[tuple[str, str]] = {
-    # layers: offload (compiler) -> targets and runtime
-    ("cora.compiler.offload.nic_checks", "cora.runtime.loader"),
-    ("cora.compiler.offload.nic_checks", "cora.targets.xdp"),
-}
+#: Exceptions, each with its reason: (importing module, imported module) edges that break
+#: the layers, and (importing module, "module._name") private imports. Empty: keep it so.
+KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 KNOWN_PRIVATE: set[tuple[str, str]] = set()
 
 
