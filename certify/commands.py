@@ -43,6 +43,11 @@ def register(subparsers) -> None:
     c.add_argument("--domain", choices=["interval", "deeppoly"], default="deeppoly")
     c.add_argument("--max-boxes", type=int, default=2048)
     c.add_argument("--quantized", action="store_true", help="certify the Q16 fixed-point network")
+    c.add_argument("--loop", choices=["relational", "interval"], default="relational",
+                   help="closed-loop analysis for the closed-loop properties")
+    c.add_argument("--visit-envs", type=int, default=128,
+                   help="environments simulated for the visited-state measure")
+    c.add_argument("--visit-steps", type=int, default=120, help="RTTs per environment (same)")
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_check)
 
@@ -129,15 +134,27 @@ def _check(args) -> int:
     for n in names:
         get_property(n)
     net = _load_net(args.model, args.quantized, policy_shape=True)
+    from cora.certify.coverage import saturation_rate, visited_states
+    if args.visit_envs < 1 or args.visit_steps < 2:
+        raise InputError("--visit-envs must be at least 1 and --visit-steps at least 2")
+    visited = visited_states(net, args.visit_envs, args.visit_steps)
+    sat = saturation_rate(visited)
+    if not args.json:
+        print(f"visited states: {len(visited.action)} ({args.visit_envs} environments x "
+              f"{args.visit_steps} RTTs, Genet ranges); saturation rate {sat['saturated']:.4f}")
     for n in names:
-        r = check_property(net, n, args.domain, args.max_boxes)
+        r = check_property(net, n, args.domain, args.max_boxes, args.loop, visited=visited)
         r.pop("_certificate")
+        r["saturation_rate"] = sat["saturated"]
         if args.json:
             print(json.dumps(r))
         else:
-            print(f"{n:14s} proven {r['proven_fraction']:.4f}  worst violation <= "
-                  f"{r['worst_violation']:.4g}  (seen {r['counterexample_violation']:.4g})  "
-                  f"{r['boxes']} boxes  {r['seconds']:.3f} s")
+            vf = r["visited_fraction"]
+            vtxt = "n/a (no visited state in region)" if vf is None else \
+                f"{vf:.4f} of {r['visited_in_region']}"
+            print(f"{n:20s} proven by volume {r['proven_fraction']:.4f}  visited {vtxt}  "
+                  f"worst violation <= {r['worst_violation']:.4g}  "
+                  f"(seen {r['counterexample_violation']:.4g})  {r['boxes']} boxes  {r['seconds']:.3f} s")
     return 0
 
 

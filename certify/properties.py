@@ -294,7 +294,7 @@ def get_property(name: str) -> Property:
 
 
 def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 2048,
-                   loop: str = "relational") -> dict:
+                   loop: str = "relational", visited=None) -> dict:
     """Certify one property quantitatively.
 
     Args:
@@ -304,9 +304,13 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
         max_boxes: branch-and-bound budget.
         loop: closed-loop analysis for the closed-loop properties, ``"relational"`` or
             ``"interval"`` (:data:`CLOSED_LOOPS`); ignored by the others.
+        visited: optional :class:`cora.certify.coverage.Visited` (states the policy visits in
+            simulation); adds the visited-state measure.
     Returns:
         ``{"property", "proven_fraction", "worst_violation", "counterexample_violation",
-        "boxes", "seconds"}``.
+        "boxes", "seconds"}`` (``proven_fraction``: by volume), plus ``"visited_in_region"``
+        and ``"visited_fraction"`` (:func:`cora.certify.coverage.visited_fraction`) with
+        ``visited``.
     Raises:
         InputError: unknown property or a network of the wrong shape.
     """
@@ -329,11 +333,15 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
     cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain, **kw),
                                  lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
                                  scale=scale, split_score=score)
-    return {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
-            "worst_violation": round(cert.worst_violation, 6),
-            "counterexample_violation": round(cert.counterexample_violation, 6),
-            "boxes": cert.boxes, "seconds": round(time.perf_counter() - t0, 4),
-            "_certificate": cert}
+    out = {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
+           "worst_violation": round(cert.worst_violation, 6),
+           "counterexample_violation": round(cert.counterexample_violation, 6),
+           "boxes": cert.boxes, "seconds": round(time.perf_counter() - t0, 4)}
+    if visited is not None:
+        from cora.certify.coverage import visited_fraction
+        out.update(visited_fraction(prop, cert, visited))
+    out["_certificate"] = cert
+    return out
 
 
 def training_penalty(net, rng: np.random.Generator, boxes: int = 16, rel_width: float = 0.125,

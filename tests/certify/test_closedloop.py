@@ -178,3 +178,35 @@ def test_unknown_loss_rounds_is_a_clear_error():
     with pytest.raises(InputError, match="loss_rounds"):
         closedloop.relational_bounds(net, np.ones(1), np.ones(1), np.zeros(1), np.zeros(1), 2, 1.0,
                                      loss_rounds="sometimes")
+
+
+def test_in_boxes_matches_a_loop():
+    from cora.certify.coverage import in_boxes
+    rng = np.random.default_rng(4)
+    lo = rng.uniform(0, 1, (30, 3)); hi = lo + rng.uniform(0, 0.3, (30, 3))
+    pts = rng.uniform(0, 1.2, (3000, 3))
+    want = [any(np.all((p >= lo[j]) & (p <= hi[j])) for j in range(30)) for p in pts]
+    assert np.array_equal(in_boxes(pts, lo, hi, chunk=257), np.array(want))
+    assert not in_boxes(pts, lo[:0], hi[:0]).any()
+
+
+def test_visited_measure_and_saturation_rate():
+    """A constant policy at the floor is saturated on every visited state; the visited-state
+    fraction counts only states inside the region and proven boxes."""
+    from cora.certify import coverage
+    from cora.certify.properties import PROPERTIES
+    floor = coverage.visited_states(_constant(-1.0), n_envs=16, steps=20)
+    assert coverage.saturation_rate(floor)["floor"] == 1.0
+    net = load_policy(shipped_policy("certified"))
+    v = coverage.visited_states(net, n_envs=32, steps=40)
+    assert 0 < coverage.saturation_rate(v)["saturated"] < 1
+    for name in ("bounded", "monotonic", "queue_safety"):
+        r = check_property(net, name, max_boxes=256, visited=v)
+        prop, cert = PROPERTIES[name], r["_certificate"]
+        pts = coverage.property_states(prop, v)
+        inside = np.all((pts >= prop.lo) & (pts <= prop.hi), axis=1)
+        lo, hi = cert.proven_boxes
+        slow = np.array([np.any(np.all((p >= lo) & (p <= hi), axis=1)) for p in pts[inside]])
+        assert r["visited_in_region"] == inside.sum()
+        assert r["visited_fraction"] == pytest.approx(slow.mean(), abs=1e-6)
+    assert check_property(net, "bounded", visited=v)["visited_fraction"] == 1.0  # clip head
