@@ -376,7 +376,7 @@ class Certificate:
 
 
 def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
-                   split_score=None) -> Certificate:
+                   split_score=None, priority=None) -> Certificate:
     """Branch and bound over input splits, volume-weighted.
 
     Args:
@@ -390,6 +390,11 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         split_score: optional ``split_score(lo, hi) -> (B, n)``; the dimension with the largest
             score is bisected (e.g. the "smear" ``|df/dx_i| * width_i``); default: the widest
             dimension relative to ``scale``.
+        priority: optional ``priority(lo, hi) -> (B,)``: only open boxes with a positive
+            priority are split, highest first when the budget is short (e.g. the number of
+            visited states inside: a verifier that spends its budget where the policy operates;
+            the others stay unproven, so the result is still sound). Default: split every open
+            box, the largest violation bound first when the budget is short.
     Returns:
         :class:`Certificate`.
     """
@@ -421,12 +426,19 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         if np.any(dead):
             worst = max(worst, float(vhi[dead].max()))
         fl, fh, fv = frontier_l[open_], frontier_h[open_], vhi[open_]
+        rank = fv
+        if priority is not None and fl.shape[0]:
+            rank = np.asarray(priority(fl, fh), float)
+            idle = rank <= 0
+            if np.any(idle):
+                worst = max(worst, float(fv[idle].max()))
+                fl, fh, fv, rank = fl[~idle], fh[~idle], fv[~idle], rank[~idle]
         if fl.shape[0] == 0:
             break
         if used + 2 * fl.shape[0] > max_boxes:
-            # budget: split the worst boxes only, keep the rest as unproven
+            # budget: split the worst (or highest-priority) boxes only, keep the rest unproven
             n_split = max(0, (max_boxes - used) // 2)
-            order = np.argsort(-fv)
+            order = np.argsort(-rank)
             keep = order[n_split:]
             if keep.size:
                 worst = max(worst, float(fv[keep].max()))

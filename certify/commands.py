@@ -34,6 +34,9 @@ def register(subparsers) -> None:
                    help="sign-constrained weights: non-increasing in q_t and l_t by construction")
     t.add_argument("--prop-weight", action="append", default=[], metavar="PROPERTY=K",
                    help="factor on one property's certificate term (repeatable; default 1)")
+    t.add_argument("--penalty-boxes", choices=["uniform", "visited"], default="uniform",
+                   help="certificate-term boxes: uniform in each region or on visited states")
+    t.add_argument("--init", help="start from this policy file (fine-tuning)")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=_train)
 
@@ -169,7 +172,8 @@ def _train(args) -> int:
         raise InputError("--hidden widths must be positive and --iterations >= 0")
     cfg = TrainConfig(mode=args.mode, seed=args.seed, iterations=args.iterations, hidden=hidden,
                       population=args.population, n_envs=args.envs, steps=args.steps,
-                      head=args.head, monotone=args.monotone)
+                      head=args.head, monotone=args.monotone, penalty_boxes=args.penalty_boxes,
+                      init=args.init)
     if args.cert_weight is not None:
         if args.cert_weight < 0:
             raise InputError("--cert-weight must be >= 0")

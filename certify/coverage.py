@@ -88,6 +88,17 @@ def in_boxes(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 20
     return out
 
 
+def count_in_boxes(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """``(P,)``: how many of ``points`` ``(M, n)`` lie in each closed box ``[lo_j, hi_j]``."""
+    out = np.zeros(len(lo), np.int64)
+    if len(points) == 0:
+        return out
+    for j in range(0, len(lo), chunk):
+        inside = np.all((points[None] >= lo[j:j + chunk, None]) & (points[None] <= hi[j:j + chunk, None]), axis=2)
+        out[j:j + chunk] = inside.sum(axis=1)
+    return out
+
+
 def property_states(prop, visited: Visited) -> np.ndarray:
     """The visited states in the coordinates of ``prop``'s region: ``(M, 6)`` or ``(M, 2)``."""
     if prop.closed_loop:
