@@ -13,11 +13,12 @@ environments x --steps RTTs from Genet's ranges; for networks also the saturatio
 visited states and, for every property, the proven fraction by volume and over visited states
 (cora.certify.coverage; DeepPoly + relational closed loop, 2048 boxes). Figures are
 mean +- half-width of the 95 % Student-t interval over runs.
-With --ablation, the same policies under a looser verifier (interval domain, interval closed
+With --ablation, the trained policies under a looser verifier (interval domain, interval closed
 loop) and one tighter on visited states ("focused": the same 2048 boxes spent only on boxes
 holding visited states): what the verifier changes, separately from training.
 Writes --json and two PNGs next to it (utilisation vs delay; proven fractions).
 Usage: .venv/bin/python bench/certify_sim.py [--runs 5] [--envs 256] [--steps 200] [--ablation]
+       [--workers 3] [--trained DIR] [--json F]
 """
 
 import os
@@ -27,6 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
 import pathlib  # noqa: E402
 import sys  # noqa: E402
 
@@ -75,6 +77,19 @@ def certify(net, seed: int, verifier: str = "default") -> dict:
     return out
 
 
+def run_network(job) -> dict:
+    """One run of one network: performance, certificates (and the ablation's verifiers)."""
+    name, i, net, n_envs, steps, ablation = job
+    seed = 100 + i
+    r = performance(PolicyController(net), seed, n_envs, steps)
+    r["cert"] = {"default": certify(net, seed)}
+    if ablation:
+        for ver in ("loose", "focused"):
+            r["cert"][ver] = certify(net, seed, ver)
+    print(f"{name} run {i}: util {r['utilisation']:.3f}", file=sys.stderr, flush=True)
+    return r
+
+
 def _fmt(c, digits=3):
     if c["mean"] is None:
         return "n/a".rjust(digits + 9)
@@ -89,6 +104,7 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--trained", default=str(ROOT / "bench" / "results" / "certify_train"))
     ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_sim.json"))
     a = ap.parse_args()
     tdir = pathlib.Path(a.trained)
@@ -102,26 +118,20 @@ def main():
                   file=sys.stderr)
     nets["shipped-cert"] = [load_policy(shipped_policy("certified"))] * a.runs
     nets["shipped-perf"] = [load_policy(shipped_policy("performance"))] * a.runs
+    jobs = [(name, i, net, a.envs, a.steps, a.ablation and not name.startswith("shipped"))
+            for name, lst in nets.items() for i, net in enumerate(lst)]
+    with multiprocessing.Pool(a.workers) as pool:
+        done = pool.map(run_network, jobs)
     rows = {}
-    for name, lst in nets.items():
-        runs = []
-        for i, net in enumerate(lst):
-            seed = 100 + i
-            r = performance(PolicyController(net), seed, a.envs, a.steps)
-            r["cert"] = {"default": certify(net, seed)}
-            if a.ablation:
-                for ver in ("loose", "focused"):
-                    r["cert"][ver] = certify(net, seed, ver)
-            runs.append(r)
-            print(f"{name} run {i}: util {r['utilisation']:.3f}", file=sys.stderr, flush=True)
-        rows[name] = runs
+    for (name, i, *_), r in zip(jobs, done):
+        rows.setdefault(name, []).append(r)
     for name, cls in BASELINES.items():
         rows[name] = [performance(cls(), 100 + i, a.envs, a.steps) for i in range(a.runs)]
     summary = {}
     for name, runs in rows.items():
         s = {k: ci([r[k] for r in runs]) for k in ("utilisation", "p95_queue_delay_ms", "loss_rate")}
         if "cert" in runs[0]:
-            for ver in runs[0]["cert"]:
+            for ver in [v for v in runs[0]["cert"] if all(v in r["cert"] for r in runs)]:
                 c = [r["cert"][ver] for r in runs]
                 s[ver] = {"saturation_rate": ci([x["saturation_rate"] for x in c])}
                 for p in PROPERTIES:
@@ -141,11 +151,13 @@ def main():
               f"{_fmt(s['loss_rate'], 4)} {sat:>14s}")
     learned = [n for n in summary if "default" in summary[n]]
     for ver in (["default"] + (["loose", "focused"] if a.ablation else [])):
+        cols = [n for n in learned if ver in summary[n]]
         print(f"\nproven fraction, verifier '{ver}' {VERIFIERS[ver]}: volume / visited states")
-        print(f"{'property':21s}" + "".join(f"{n:>30s}" for n in learned))
+        print(f"{'property':21s}" + "".join(f"{n:>30s}" for n in cols))
+        print(f"{'saturation rate':21s}" + "".join(f"{_fmt(summary[n][ver]['saturation_rate']):>30s}" for n in cols))
         for p in PROPERTIES:
             cells = []
-            for n in learned:
+            for n in cols:
                 c = summary[n][ver][p]
                 cells.append(f"{_fmt(c['volume'])} / {_fmt(c['visited'])}")
             print(f"{p:21s}" + "".join(f"{c:>30s}" for c in cells))
