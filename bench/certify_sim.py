@@ -105,11 +105,22 @@ def main():
     ap.add_argument("--trained", default=str(ROOT / "bench" / "results" / "certify_train"))
     ap.add_argument("--ablation", action="store_true")
     ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--controllers", help="comma-separated subset of the controllers to run")
+    ap.add_argument("--report", help="print the tables of a saved --json result and exit")
+    ap.add_argument("--extra-cert", action="append", default=[],
+                    help="also seed*_cert{TAG}.npz from certify_train.py --cert-only --tag TAG")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_sim.json"))
     a = ap.parse_args()
+    if a.report:
+        out = json.loads(pathlib.Path(a.report).read_text())
+        out["summary"] = summarise(out["raw"])
+        report(out)
+        return
     tdir = pathlib.Path(a.trained)
     nets = {}
-    for name, tag in (("certified", "cert"), ("perf-only", "perf")):
+    pairs = [("certified", "cert"), ("perf-only", "perf")]
+    pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
+    for name, tag in pairs:
         files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
         if files:
             nets[name] = [load_policy(str(f)) for f in files]
@@ -118,15 +129,30 @@ def main():
                   file=sys.stderr)
     nets["shipped-cert"] = [load_policy(shipped_policy("certified"))] * a.runs
     nets["shipped-perf"] = [load_policy(shipped_policy("performance"))] * a.runs
+    wanted = set(a.controllers.split(",")) if a.controllers else None
     jobs = [(name, i, net, a.envs, a.steps, a.ablation and not name.startswith("shipped"))
-            for name, lst in nets.items() for i, net in enumerate(lst)]
+            for name, lst in nets.items() for i, net in enumerate(lst)
+            if wanted is None or name in wanted]
     with multiprocessing.Pool(a.workers) as pool:
         done = pool.map(run_network, jobs)
     rows = {}
     for (name, i, *_), r in zip(jobs, done):
         rows.setdefault(name, []).append(r)
     for name, cls in BASELINES.items():
-        rows[name] = [performance(cls(), 100 + i, a.envs, a.steps) for i in range(a.runs)]
+        if wanted is None or name in wanted:
+            rows[name] = [performance(cls(), 100 + i, a.envs, a.steps) for i in range(a.runs)]
+    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "command": " ".join(["bench/certify_sim.py"] + sys.argv[1:]),
+           "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
+    out["summary"] = summarise(rows)
+    pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(a.json).write_text(json.dumps(out))
+    report(out)
+    plots(out["summary"], a.json)
+
+
+def summarise(rows: dict) -> dict:
+    """Mean and 95 % interval of every metric over runs, per controller and verifier."""
     summary = {}
     for name, runs in rows.items():
         s = {k: ci([r[k] for r in runs]) for k in ("utilisation", "p95_queue_delay_ms", "loss_rate")}
@@ -137,21 +163,39 @@ def main():
                 for p in PROPERTIES:
                     s[ver][p] = {m: ci([x[p][m] for x in c]) for m in ("volume", "visited")}
         summary[name] = s
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "command": " ".join(["bench/certify_sim.py"] + sys.argv[1:]),
-           "runs": a.runs, "envs": a.envs, "steps": a.steps, "summary": summary, "raw": rows}
-    pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(a.json).write_text(json.dumps(out))
-    print(f"SIMULATED, {out['date_utc']}: {a.envs} environments x {a.steps} RTTs (Genet ranges) per "
-          f"run, {a.runs} runs, mean +- 95 % t-interval half-width")
-    print(f"{'controller':13s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} {'saturation':>14s}")
+    return summary
+
+
+def paired(rows: dict, a: str, b: str, ver: str = "default") -> dict:
+    """Per-run differences ``a - b`` (run ``i`` of both: same training seed's base policy and
+    the same evaluation environments), mean and 95 % interval: utilisation (relative, %),
+    p95 delay (ms) and each property's visited-state fraction."""
+    ra, rb = rows[a], rows[b]
+    n = min(len(ra), len(rb))
+    out = {"utilisation_pct": ci([100 * (ra[i]["utilisation"] / rb[i]["utilisation"] - 1) for i in range(n)]),
+           "p95_queue_delay_ms": ci([ra[i]["p95_queue_delay_ms"] - rb[i]["p95_queue_delay_ms"] for i in range(n)])}
+    for p in PROPERTIES:
+        d = [None if None in (ra[i]["cert"][ver][p]["visited"], rb[i]["cert"][ver][p]["visited"])
+             else ra[i]["cert"][ver][p]["visited"] - rb[i]["cert"][ver][p]["visited"] for i in range(n)]
+        out[p] = ci(d)
+    return out
+
+
+def report(out: dict):
+    """Print the tables of a result (``--report F.json`` prints a saved one)."""
+    summary, rows = out["summary"], out["raw"]
+    print(f"SIMULATED, {out['date_utc']}: {out['envs']} environments x {out['steps']} RTTs (Genet ranges) "
+          f"per run, {out['runs']} runs, mean +- 95 % t-interval half-width")
+    print(f"{'controller':15s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} {'saturation':>14s}")
     for name, s in summary.items():
         sat = _fmt(s["default"]["saturation_rate"]) if "default" in s else "n/a".rjust(12)
-        print(f"{name:13s} {_fmt(s['utilisation'])} {_fmt(s['p95_queue_delay_ms'], 1):>14s} "
+        print(f"{name:15s} {_fmt(s['utilisation'])} {_fmt(s['p95_queue_delay_ms'], 1):>14s} "
               f"{_fmt(s['loss_rate'], 4)} {sat:>14s}")
     learned = [n for n in summary if "default" in summary[n]]
-    for ver in (["default"] + (["loose", "focused"] if a.ablation else [])):
+    for ver in VERIFIERS:
         cols = [n for n in learned if ver in summary[n]]
+        if not cols:
+            continue
         print(f"\nproven fraction, verifier '{ver}' {VERIFIERS[ver]}: volume / visited states")
         print(f"{'property':21s}" + "".join(f"{n:>30s}" for n in cols))
         print(f"{'saturation rate':21s}" + "".join(f"{_fmt(summary[n][ver]['saturation_rate']):>30s}" for n in cols))
@@ -161,8 +205,17 @@ def main():
                 c = summary[n][ver][p]
                 cells.append(f"{_fmt(c['volume'])} / {_fmt(c['visited'])}")
             print(f"{p:21s}" + "".join(f"{c:>30s}" for c in cells))
+    for cert in [n for n in learned if n.startswith("certified")]:
+        if "perf-only" not in rows:
+            break
+        for ver in [v for v in VERIFIERS if v in summary[cert] and v in summary["perf-only"]]:
+            d = paired(rows, cert, "perf-only", ver)
+            print(f"\npaired, {cert} - perf-only (same base policy per seed), verifier '{ver}':")
+            print(f"  utilisation {_fmt(d['utilisation_pct'], 2)} %   p95 queueing delay "
+                  f"{_fmt(d['p95_queue_delay_ms'], 1)} ms")
+            print("  visited-state fraction: " + ", ".join(
+                f"{p} {_fmt(d[p]).strip()}" for p in PROPERTIES if d[p]["mean"] is not None))
     print("(Cubic, BBR-like and Vegas-like are not networks: no certificate or saturation rate.)")
-    plots(summary, a.json)
 
 
 def plots(summary: dict, json_path: str):

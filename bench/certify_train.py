@@ -14,7 +14,7 @@ Writes, under ``--out`` (default bench/results/certify_train): ``seed{s}_{base,p
 certificate penalty, per seed and run) and ``curves.png``. Progress goes to stderr.
 Usage: .venv/bin/python bench/certify_train.py [--seeds 0,1,2,3,4] [--workers 3]
        [--base-iters 60] [--fine-iters 40] [--cert-weight 0.1] [--population 16] [--envs 32]
-       [--steps 50] [--out DIR]
+       [--steps 50] [--out DIR] [--cert-only --tag T]
 (The defaults are small -- the shipped policies had 300 iterations of 24 pairs x 48
 environments x 60 RTTs -- so that five paired seeds run on a loaded 2-core machine.)
 """
@@ -42,13 +42,19 @@ def run_seed(job):
     curves = {}
     t0 = time.time()
     base_path = out / f"seed{seed}_base.npz"
-    c = []
-    train(TrainConfig(mode="performance", seed=seed, iterations=a["base_iters"],
-                      population=a["population"], n_envs=a["envs"], steps=a["steps"]),
-          progress=False, curve=c).save(str(base_path))
-    curves["base"] = c
-    print(f"seed {seed}: base done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-    for name, mode in (("perf", "performance"), ("cert", "certified")):
+    runs = (("perf", "performance"), ("cert", "certified"))
+    if a["cert_only"]:  # another certified variant from the same bases
+        if not base_path.exists():
+            raise SystemExit(f"{base_path} missing: run without --cert-only first")
+        runs = ((f"cert{a['tag']}", "certified"),)
+    else:
+        c = []
+        train(TrainConfig(mode="performance", seed=seed, iterations=a["base_iters"],
+                          population=a["population"], n_envs=a["envs"], steps=a["steps"]),
+              progress=False, curve=c).save(str(base_path))
+        curves["base"] = c
+        print(f"seed {seed}: base done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    for name, mode in runs:
         c = []
         cfg = TrainConfig(mode=mode, seed=1000 + seed, iterations=a["fine_iters"], init=str(base_path),
                           penalty_boxes="visited", closed_loop_penalty=False,
@@ -92,12 +98,15 @@ def main():
     ap.add_argument("--envs", type=int, default=32, help="environments per iteration")
     ap.add_argument("--steps", type=int, default=50, help="RTTs per rollout")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "certify_train"))
+    ap.add_argument("--cert-only", action="store_true",
+                    help="only the certified fine-tuning, from existing seed*_base.npz")
+    ap.add_argument("--tag", default="", help="with --cert-only: files seed*_cert{TAG}.npz")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     pathlib.Path(a.out).mkdir(parents=True, exist_ok=True)
     args = {"out": a.out, "base_iters": a.base_iters, "fine_iters": a.fine_iters,
             "cert_weight": a.cert_weight, "population": a.population, "envs": a.envs,
-            "steps": a.steps}
+            "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag}
     t0 = time.time()
     with multiprocessing.Pool(a.workers) as pool:
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
@@ -105,8 +114,10 @@ def main():
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
             "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}
-    (pathlib.Path(a.out) / "curves.json").write_text(json.dumps(meta))
-    plot(results, str(pathlib.Path(a.out) / "curves.png"), a.base_iters)
+    suffix = f"_cert{a.tag}" if a.cert_only else ""
+    (pathlib.Path(a.out) / f"curves{suffix}.json").write_text(json.dumps(meta))
+    if not a.cert_only:
+        plot(results, str(pathlib.Path(a.out) / "curves.png"), a.base_iters)
     print(f"wrote {a.out}/curves.json, curves.png and seed*_{{base,perf,cert}}.npz "
           f"({time.time() - t0:.0f} s)")
 
