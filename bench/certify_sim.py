@@ -107,6 +107,7 @@ def main():
     ap.add_argument("--workers", type=int, default=3)
     ap.add_argument("--controllers", help="comma-separated subset of the controllers to run")
     ap.add_argument("--report", help="print the tables of a saved --json result and exit")
+    ap.add_argument("--merge", help="add the controllers run now to this saved --json result")
     ap.add_argument("--extra-cert", action="append", default=[],
                     help="also seed*_cert{TAG}.npz from certify_train.py --cert-only --tag TAG")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_sim.json"))
@@ -141,8 +142,16 @@ def main():
     for name, cls in BASELINES.items():
         if wanted is None or name in wanted:
             rows[name] = [performance(cls(), 100 + i, a.envs, a.steps) for i in range(a.runs)]
+    if a.merge:  # add these controllers to a saved result (same runs, envs and steps)
+        prior = json.loads(pathlib.Path(a.merge).read_text())
+        if (prior["runs"], prior["envs"], prior["steps"]) != (a.runs, a.envs, a.steps):
+            raise SystemExit(f"{a.merge} has other runs/envs/steps; cannot merge")
+        rows = {**prior["raw"], **rows}
+    cmd = " ".join(["bench/certify_sim.py"] + sys.argv[1:])
+    if a.merge:
+        cmd = f"{prior['command']} (dated {prior['date_utc']}); then {cmd}"
     out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-           "command": " ".join(["bench/certify_sim.py"] + sys.argv[1:]),
+           "command": cmd,
            "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
     out["summary"] = summarise(rows)
     pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)

@@ -118,8 +118,9 @@ def main():
     (pathlib.Path(a.out) / f"curves{suffix}.json").write_text(json.dumps(meta))
     if not a.cert_only:
         plot(results, str(pathlib.Path(a.out) / "curves.png"), a.base_iters)
-    print(f"wrote {a.out}/curves.json, curves.png and seed*_{{base,perf,cert}}.npz "
-          f"({time.time() - t0:.0f} s)")
+    what = (f"curves{suffix}.json and seed*_cert{a.tag}.npz" if a.cert_only else
+            "curves.json, curves.png and seed*_{base,perf,cert}.npz")
+    print(f"wrote {what} in {a.out} ({time.time() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
