@@ -4,6 +4,9 @@ Controllers:
 - ``certified`` / ``perf-only``: the paired policies of bench/certify_train.py (one per training
   seed, same start and budget, reward with / without certificate terms), read from --trained.
 - ``shipped-cert`` / ``shipped-perf``: certify/models/*.npz (one policy each).
+- ``orca-style``: Orca-style agents over Cubic (cora.certify.baselines.OrcaStyle), trained
+  performance-only with the same total budget (bench/certify_train.py --orca); certified
+  with the same pointwise properties (the closed-loop ones model the window rule: n/a).
 - ``cubic``, ``bbr-like``, ``vegas-like``: cora.certify.baselines.
 
 Per run (one training seed for the trained policies, one evaluation seed otherwise; run ``i``
@@ -34,11 +37,11 @@ import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from cora.certify.baselines import BASELINES  # noqa: E402
+from cora.certify.baselines import BASELINES, OrcaStyle, controller_for  # noqa: E402
 from cora.certify.coverage import saturation_rate, visited_states  # noqa: E402
 from cora.certify.nn import load_policy, shipped_policy  # noqa: E402
 from cora.certify.properties import PROPERTIES, check_property  # noqa: E402
-from cora.certify.sim import PolicyController, sample_envs, simulate  # noqa: E402
+from cora.certify.sim import sample_envs, simulate  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # two-sided 95 % Student-t quantiles t_{0.975, df} (standard table values), df = 1..10
@@ -70,7 +73,11 @@ def performance(ctrl, seed: int, n_envs: int, steps: int) -> dict:
 def certify(net, seed: int, verifier: str = "default") -> dict:
     v = visited_states(net, seed=seed)
     out = {"saturation_rate": saturation_rate(v)["saturated"]}
+    orca = isinstance(controller_for(net), OrcaStyle)
     for p in PROPERTIES:
+        if orca and PROPERTIES[p].closed_loop:  # the closed loop models the window rule only
+            out[p] = {"volume": None, "visited": None, "visited_in_region": 0}
+            continue
         r = check_property(net, p, visited=v, **VERIFIERS[verifier])
         out[p] = {"volume": r["proven_fraction"], "visited": r["visited_fraction"],
                   "visited_in_region": r["visited_in_region"]}
@@ -81,7 +88,7 @@ def run_network(job) -> dict:
     """One run of one network: performance, certificates (and the ablation's verifiers)."""
     name, i, net, n_envs, steps, ablation = job
     seed = 100 + i
-    r = performance(PolicyController(net), seed, n_envs, steps)
+    r = performance(controller_for(net), seed, n_envs, steps)
     r["cert"] = {"default": certify(net, seed)}
     if ablation:
         for ver in ("loose", "focused"):
@@ -121,6 +128,7 @@ def main():
     nets = {}
     pairs = [("certified", "cert"), ("perf-only", "perf")]
     pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
+    pairs += [("orca-style", "orca")]
     for name, tag in pairs:
         files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
         if files:
@@ -224,7 +232,8 @@ def report(out: dict):
                   f"{_fmt(d['p95_queue_delay_ms'], 1)} ms")
             print("  visited-state fraction: " + ", ".join(
                 f"{p} {_fmt(d[p]).strip()}" for p in PROPERTIES if d[p]["mean"] is not None))
-    print("(Cubic, BBR-like and Vegas-like are not networks: no certificate or saturation rate.)")
+    print("(Cubic, BBR-like and Vegas-like are not networks: no certificate or saturation rate; "
+          "orca-style: closed-loop properties n/a, the closed loop models the window rule.)")
 
 
 def plots(summary: dict, json_path: str):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cora.certify.sim import PolicyController, apply_action, sample_envs, simulate
+from cora.certify.sim import sample_envs, simulate
 
 SATURATION_EPS = 1e-9
 
@@ -47,27 +47,33 @@ class Visited:
     buffer_bdp: np.ndarray
 
 
-class _Recorder(PolicyController):
+class _Recorder:
+    """Wraps a controller that keeps ``last_obs``/``last_action`` and records every step."""
+
+    def __init__(self, ctrl):
+        self.ctrl = ctrl
+
     def reset(self, envs, cwnd):
-        super().reset(envs, cwnd)
+        self.ctrl.reset(envs, cwnd)
         self.envs, self.rows = envs, []
 
     def update(self, info):
-        x = self.observe(info)
-        a = np.asarray(self.net(x)).reshape(-1)
-        self.rows.append((x, a, info.cwnd_pkts / self.envs.bdp_pkts))
-        self.cwnd = apply_action(info.cwnd_pkts, a, self.gain)
-        return self.cwnd
+        w = self.ctrl.update(info)
+        self.rows.append((self.ctrl.last_obs, self.ctrl.last_action,
+                          info.cwnd_pkts / self.envs.bdp_pkts))
+        return w
 
 
 def visited_states(net, n_envs: int = 128, steps: int = 120, seed: int = 11,
                    skip_steps: int = 1) -> Visited:
-    """Simulate ``net`` on ``n_envs`` environments from Genet's ranges for ``steps`` RTTs and
-    return the visited states (the first ``skip_steps`` steps, whose history is the zero
-    start, are left out)."""
+    """Simulate ``net`` (with the controller it was trained with,
+    :func:`cora.certify.baselines.controller_for`) on ``n_envs`` environments from Genet's
+    ranges for ``steps`` RTTs and return the visited states (the first ``skip_steps`` steps,
+    whose history is the zero start, are left out)."""
+    from cora.certify.baselines import controller_for
     rng = np.random.default_rng(seed)
     envs = sample_envs(n_envs, rng)
-    rec = _Recorder(net)
+    rec = _Recorder(controller_for(net))
     simulate(rec, envs, steps, rng)
     rows = rec.rows[skip_steps:]
     obs = np.concatenate([r[0] for r in rows])

@@ -210,7 +210,9 @@ class PolicyController:
         return x
 
     def update(self, info: StepInfo):
-        """Window (packets, ``(N,)``) for the next RTT: ``apply_action(cwnd, f(x))``."""
-        a = np.asarray(self.net(self.observe(info))).reshape(-1)
+        """Window (packets, ``(N,)``) for the next RTT: ``apply_action(cwnd, f(x))``; the
+        observation and the action are kept in ``last_obs`` ``(N, 6)``, ``last_action`` ``(N,)``."""
+        self.last_obs = self.observe(info)
+        a = self.last_action = np.asarray(self.net(self.last_obs)).reshape(-1)
         self.cwnd = apply_action(info.cwnd_pkts, a, self.gain)
         return self.cwnd

@@ -59,7 +59,9 @@ class TrainConfig:
     16-environment, 40-RTT rollout each iteration, :func:`cora.certify.properties.training_penalty`);
     ``closed_loop_penalty``: include the closed-loop properties in the penalty; ``rel_width``:
     sub-box side relative to the region's; ``init``: a policy file to start from (fine-tuning;
-    its architecture replaces ``hidden``/``head``)."""
+    its architecture replaces ``hidden``/``head``); ``controller``: ``"window"`` (the policy's
+    action is the window rule of :func:`cora.certify.sim.apply_action`) or ``"orca"`` (an
+    Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`)."""
 
     mode: str = "certified"
     seed: int = 0
@@ -79,6 +81,7 @@ class TrainConfig:
     closed_loop_penalty: bool = True
     rel_width: float = 0.125
     init: str | None = None
+    controller: str = "window"
 
 
 MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
@@ -149,11 +152,15 @@ def _tile(envs: Envs, k: int) -> Envs:
     return Envs(*(np.tile(a, k) for a in (envs.rate_mbps, envs.base_rtt_s, envs.buffer_bdp, envs.loss)))
 
 
-def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int) -> np.ndarray:
-    """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``."""
+def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int,
+                controller: str = "window") -> np.ndarray:
+    """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``
+    (``controller``: see :class:`TrainConfig`)."""
+    from cora.certify.baselines import OrcaStyle
     P = thetas.shape[0]
-    tr = simulate(PolicyController(StackedPolicy(template, thetas)), _tile(envs, P), steps,
-                  np.random.default_rng(seed))
+    net = StackedPolicy(template, thetas)
+    ctrl = OrcaStyle(net) if controller == "orca" else PolicyController(net)
+    tr = simulate(ctrl, _tile(envs, P), steps, np.random.default_rng(seed))
     r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
     return r.reshape(steps, P, envs.n).mean(axis=(0, 2))
 
@@ -183,6 +190,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
     from cora.errors import InputError
     if cfg.penalty_boxes not in ("uniform", "visited"):
         raise InputError(f"unknown penalty_boxes {cfg.penalty_boxes!r}; use uniform or visited")
+    if cfg.controller not in ("window", "orca"):
+        raise InputError(f"unknown controller {cfg.controller!r}; use window or orca")
     rng = np.random.default_rng(cfg.seed)
     spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
@@ -191,7 +200,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
                                      "prop_weights": cfg.prop_weights or {},
                                      "penalty_boxes": cfg.penalty_boxes,
                                      "closed_loop_penalty": cfg.closed_loop_penalty,
-                                     "init": cfg.init and os.path.basename(cfg.init)})
+                                     "init": cfg.init and os.path.basename(cfg.init),
+                                     "controller": cfg.controller})
     if cfg.init:
         from cora.certify.nn import load_policy
         template = load_policy(cfg.init)
@@ -212,7 +222,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
         cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
         if masks is not None:
             cands = project(cands, masks)
-        perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)))
+        perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)),
+                           cfg.controller)
         fit = perf.copy()
         pen = np.zeros_like(fit)
         if cfg.mode == "certified":
