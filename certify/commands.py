@@ -88,6 +88,9 @@ def register(subparsers) -> None:
     t.add_argument("--prop-weight", action="append", default=[], metavar="PROPERTY=K",
                    type=_prop_weight,
                    help="factor on one property's certificate term (repeatable; default 1)")
+    t.add_argument("--penalty-boxes", choices=["uniform", "visited"], default="uniform",
+                   help="certificate-term boxes: uniform in each region or on visited states")
+    t.add_argument("--init", type=non_empty, help="start from this policy file (fine-tuning)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_train)
 
@@ -99,6 +102,12 @@ def register(subparsers) -> None:
     c.add_argument("--max-boxes", type=integer(1, MAX_BOXES), default=2048,
                    help="input boxes the branch and bound may split into")
     c.add_argument("--quantized", action="store_true", help="certify the Q16 fixed-point network")
+    c.add_argument("--loop", choices=["relational", "interval"], default="relational",
+                   help="closed-loop analysis for the closed-loop properties")
+    c.add_argument("--visit-envs", type=integer(1, MAX_COUNT), default=128,
+                   help="environments simulated for the visited-state measure")
+    c.add_argument("--visit-steps", type=integer(2, MAX_COUNT), default=120,
+                   help="RTTs per environment for the visited-state measure")
     add_json_flag(c, "one JSON object per property")
     c.set_defaults(func=_check)
 
@@ -217,17 +226,28 @@ def _check(args) -> int:
     for n in names:
         get_property(n)
     net = _load_net(args.model, args.quantized, policy_shape=True)
+    from cora.certify.coverage import saturation_rate, visited_states
+    visited = visited_states(net, args.visit_envs, args.visit_steps)
+    sat = saturation_rate(visited)
+    if not args.json:
+        print(f"visited states: {len(visited.action)} ({args.visit_envs} environments x "
+              f"{args.visit_steps} RTTs, Genet ranges); saturation rate {sat['saturated']:.4f}")
     for n in names:
         with _float64_guard(f"certifying {n} on {args.model}"):
-            r = check_property(net, n, args.domain, args.max_boxes)
+            r = check_property(net, n, args.domain, args.max_boxes, args.loop,
+                               visited=visited)
         r.pop("_certificate")
         _require_sound(r, n, args.model)
+        r["saturation_rate"] = sat["saturated"]
         if args.json:
             print_json(r)
         else:
-            print(f"{n:14s} proven {r['proven_fraction']:.4f}  worst violation <= "
-                  f"{r['worst_violation']:.4g}  (seen {r['counterexample_violation']:.4g})  "
-                  f"{r['boxes']} boxes  {r['seconds']:.3f} s")
+            vf = r["visited_fraction"]
+            vtxt = "n/a (no visited state in region)" if vf is None else \
+                f"{vf:.4f} of {r['visited_in_region']}"
+            print(f"{n:20s} proven by volume {r['proven_fraction']:.4f}  visited {vtxt}  "
+                  f"worst violation <= {r['worst_violation']:.4g}  "
+                  f"(seen {r['counterexample_violation']:.4g})  {r['boxes']} boxes  {r['seconds']:.3f} s")
     return 0
 
 
@@ -237,7 +257,8 @@ def _train(args) -> int:
     cfg = TrainConfig(mode=args.mode, seed=args.seed, iterations=args.iterations,
                       hidden=args.hidden,
                       population=args.population, n_envs=args.envs, steps=args.steps,
-                      head=args.head, monotone=args.monotone)
+                      head=args.head, monotone=args.monotone, penalty_boxes=args.penalty_boxes,
+                      init=args.init)
     if args.cert_weight is not None:
         cfg.cert_weight = args.cert_weight
     weights = {}

@@ -82,6 +82,9 @@ def test_check_cli_all_properties_json(model, capsys):
         assert r["worst_violation"] == pytest.approx(direct["worst_violation"])
         assert r["seconds"] >= 0
         assert r["counterexample_violation"] <= r["worst_violation"] + 1e-9
+        # both measures, always: by volume and over the states the policy visits
+        assert 0 <= r["saturation_rate"] <= 1 and r["visited_in_region"] >= 0
+        assert (r["visited_fraction"] is None) == (r["visited_in_region"] == 0)
 
 
 @pytest.mark.parametrize("argv,msg", [
