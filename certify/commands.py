@@ -90,7 +90,7 @@ def register(subparsers) -> None:
                    help="factor on one property's certificate term (repeatable; default 1)")
     t.add_argument("--penalty-boxes", choices=["uniform", "visited"], default="uniform",
                    help="certificate-term boxes: uniform in each region or on visited states")
-    t.add_argument("--init", type=non_empty, help="start from this policy file (fine-tuning)")
+    t.add_argument("--init", type=non_empty("the policy file"), help="start from this policy file (fine-tuning)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_train)
 
