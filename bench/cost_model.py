@@ -81,9 +81,9 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
              rounds_n: int = 3) -> dict:
     """Measured and predicted ns/packet of one NF over one capture (see module docstring)."""
     from cora.compiler.driver import compile_file
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.runtime.loader import load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.xdp import XdpTarget
 
     program = compile_file(nf)

@@ -44,10 +44,10 @@ def compare(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
             rounds_n: int = 3) -> dict:
     """Measured tc and xdp ns/packet and the tc model's prediction for one NF x capture."""
     from cora.compiler.driver import compile_file
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.runtime.engine import tc_test_run_accepts
     from cora.runtime.loader import load_tc, load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.tc import TcTarget
     from cora.targets.xdp import XdpTarget
     from cora.testbed.replay import read_pcap

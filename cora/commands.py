@@ -11,7 +11,6 @@ from pathlib import Path
 from cora.errors import CoraError, InputError
 from cora.jsonout import dumps, print_json, require_finite
 
-
 #: most repetitions per sampled frame for ``cora bench`` (each BPF_PROG_TEST_RUN call with
 #: repeat R costs ~R x ns/packet of kernel time; 10^6 x 200 frames is minutes already)
 BENCH_MAX_REPEAT = 1_000_000
@@ -92,8 +91,8 @@ def register(sub) -> None:
 # ------------------------------------------------------------------------------------ check
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
-    from cora.compiler.frontend.diagnostics import format_diagnostics
     from cora.compiler.driver import check_source, read_source
+    from cora.compiler.frontend.diagnostics import format_diagnostics
 
     text = read_source(args.nf)
     diags = check_source(text, args.nf)
@@ -138,8 +137,8 @@ def _compile_stages(args, program) -> int:
     by XDP here); a user stage is written as IR only (it runs in the interpreter)."""
     from cora.compiler.ir.text import print_program
     from cora.compiler.offload.split import load_plan_file, split
-    from cora.targets.xdp import XdpTarget
     from cora.targets.ebpf.maps import maps_metadata
+    from cora.targets.xdp import XdpTarget
 
     if args.target != "xdp":
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")

@@ -50,7 +50,7 @@ class MininetTestbed:
         self.ns: dict[str, str] = {}
         self.intf: dict[str, str] = {}
 
-    def __enter__(self) -> "MininetTestbed":
+    def __enter__(self) -> MininetTestbed:
         from mininet.log import setLogLevel
         from mininet.net import Mininet
         from mininet.nodelib import LinuxBridge

@@ -257,7 +257,7 @@ class TrafficGen:
         """Unload the generator program."""
         self._bpf.cleanup()
 
-    def __enter__(self) -> "TrafficGen":
+    def __enter__(self) -> TrafficGen:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -329,7 +329,7 @@ class RxCounter:
         finally:
             self._bpf.cleanup()
 
-    def __enter__(self) -> "RxCounter":
+    def __enter__(self) -> RxCounter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -37,12 +37,17 @@ maps) and the DPU's memory (its model's tier).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from cora.compiler.ir import OPS, Op, Program, StateDecl
-from cora.compiler.offload.stage_model import (StageModel, is_constant, load_model, operand_bits,
-                                state_mem_bytes)
+from cora.compiler.offload.stage_model import (
+    StageModel,
+    is_constant,
+    load_model,
+    operand_bits,
+    state_mem_bytes,
+)
 
 #: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
 NFP_INSNS_PER_EBPF = 1.5
@@ -86,8 +91,8 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     Raises:
         EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
     """
-    from cora.runtime.loader import capture_fd2, require_bcc
     from cora.errors import KernelError
+    from cora.runtime.loader import capture_fd2, require_bcc
     from cora.targets.xdp import XdpTarget
 
     bcc = require_bcc()

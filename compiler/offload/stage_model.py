@@ -33,10 +33,10 @@ Host cores at R Mpps = R * 1e6 * host_ns / 1e9; NIC utilisation = R * 1e6 * nic_
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cora.compiler.ir import STATE_KINDS, VERDICTS, Block, Op, Program, StateDecl
 from cora.compiler.ir.ops import ALL_OP_CLASSES, PURE_OPCODES

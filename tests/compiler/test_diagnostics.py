@@ -2,9 +2,13 @@
 
 import pytest
 
-from cora.compiler.frontend.diagnostics import (CompileError, Diagnostic, format_diagnostic,
-                                       format_diagnostics)
 from cora.compiler.driver import check_source, compile_file, compile_source
+from cora.compiler.frontend.diagnostics import (
+    CompileError,
+    Diagnostic,
+    format_diagnostic,
+    format_diagnostics,
+)
 from cora.errors import CoraError, InputError
 
 # (name, source, expected first line, expected caret line)

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-from cora.compiler.frontend.diagnostics import CompileError, Diagnostic
 from cora.compiler.driver import check_source, compile_source
-from cora.compiler.ir import Program
+from cora.compiler.frontend.diagnostics import CompileError, Diagnostic
 from cora.compiler.frontend.parse import parser
+from cora.compiler.ir import Program
 from cora.compiler.ir.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]

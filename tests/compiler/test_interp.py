@@ -14,14 +14,22 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 
-from cora.compiler.ir import semantics as sem
-from cora.compiler.ir.headers import HEADERS
 from cora.compiler.interp import FrameResult, Interpreter
 from cora.compiler.ir import IRError, StateDecl, StateField
+from cora.compiler.ir import semantics as sem
+from cora.compiler.ir.headers import HEADERS
 from cora.compiler.ir.text import parse_program
 
-from .interp_helpers import (MACS, build, flowcount_oracle, ip4_str, ip6_str, mac_str,
-                             packet_specs, trace_records)
+from .interp_helpers import (
+    MACS,
+    build,
+    flowcount_oracle,
+    ip4_str,
+    ip6_str,
+    mac_str,
+    packet_specs,
+    trace_records,
+)
 from .ir_examples import flowcount_ir
 from .ir_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
 

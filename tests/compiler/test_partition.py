@@ -16,9 +16,15 @@ import pytest
 from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Plan, Problem, live_in, plan, solve_problem
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
-from tests.compiler.partition_helpers import (EXHAUSTIVE_LIMIT_S, SOLVER, filter_program,
-                                              frames, models, shim_program,
-                                              two_state_program)
+from tests.compiler.partition_helpers import (
+    EXHAUSTIVE_LIMIT_S,
+    SOLVER,
+    filter_program,
+    frames,
+    models,
+    shim_program,
+    two_state_program,
+)
 
 
 @pytest.fixture(scope="module")

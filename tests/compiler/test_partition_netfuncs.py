@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler.offload import baselines as bl
 from cora.compiler.driver import compile_file
+from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import STAGES, Problem, solve_problem
 from cora.compiler.offload.profile import profile_from_frames
 from cora.compiler.offload.stage_model import available_models, load_model, state_mem_bytes
 from cora.errors import CoraError
+from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, SOLVER
-from cora.settings import traces_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.offload import baselines as bl
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
+from cora.compiler.ir.verify import verify
+from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Problem, solve_problem
 from cora.compiler.offload.profile import Profile
-from cora.compiler.ir.verify import verify
 from cora.compiler.offload.stage_model import ALL_OP_CLASSES
 from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, KINDS, SOLVER, model
 

@@ -9,10 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, Builder, IntType, Program, RefType,
-                              StateDecl, StateField)
-from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
+from cora.compiler.ir import (
+    BINARY_OPS,
+    COMPARE_OPS,
+    Builder,
+    IntType,
+    Program,
+    RefType,
+    StateDecl,
+    StateField,
+)
 from cora.compiler.ir.verify import verify
+from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
 
 from .interp_helpers import behaviour, build, packet_specs
 

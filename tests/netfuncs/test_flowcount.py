@@ -9,10 +9,10 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
+from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 
 from .nfkit import NF, compile_nf, eth, ip, nf_path, tcp, udp
-from cora.settings import traces_dir
 
 TRACES = traces_dir()
 

@@ -13,6 +13,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from cora.compiler.ir import semantics as sem
+
 from .nfkit import NETFUNCS_DIR, NF, checksums_valid, compile_nf, ip, nf_path, tcp, udp
 
 VIP = "10.11.0.100"
