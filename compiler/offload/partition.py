@@ -656,7 +656,7 @@ class Problem:
             if i >= max_combos:
                 break
             used = [0] * len(tiers)
-            for n, t in zip(names, combo):
+            for n, t in zip(names, combo, strict=True):
                 used[t] += self.state_bytes[n]
             if any(u > tiers[j][1] for j, u in enumerate(used)):
                 continue
@@ -664,9 +664,9 @@ class Problem:
             if max_maps is not None and len(names) > max_maps:
                 break
             cost = sum(self.tier_units(n, NIC, t, weight[n] if n in self.read_only else None)
-                       for n, t in zip(names, combo))
+                       for n, t in zip(names, combo, strict=True))
             if best_cost is None or cost < best_cost:
-                best, best_cost = dict(zip(names, combo)), cost
+                best, best_cost = dict(zip(names, combo, strict=True)), cost
         cache[key] = best
         return best
 

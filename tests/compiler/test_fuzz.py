@@ -145,5 +145,5 @@ def test_every_prefix_of_a_valid_program(text, data):
 
 def test_seed_programs_compile():
     assert SEED_TEXTS, "no NF programs found to mutate"
-    for path, text in zip(SEEDS, SEED_TEXTS):
+    for path, text in zip(SEEDS, SEED_TEXTS, strict=True):
         assert check_source(text, str(path)) == [], path

@@ -181,7 +181,7 @@ def test_warm_start_sets_a_hint_for_every_block_and_state(filt):
     mdl = _Model(pb, 70, None)
     mdl.hint(hint)
     proto = mdl.m.Proto()
-    hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values))
+    hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
     for lab, xs in mdl.x.items():
         stage = {"nic": 0, "kernel": 1, "user": 2}[hint.block_stage[lab]]
         for k, var in xs.items():

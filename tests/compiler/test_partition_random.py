@@ -97,7 +97,7 @@ def random_profile(draw, program) -> Profile:
             shares = [f * q, f * (1 - q)]
         else:
             shares = [f / len(succ)] * len(succ)
-        for s, sh in zip(succ, shares):
+        for s, sh in zip(succ, shares, strict=True):
             edges[(blk.label, s)] = edges.get((blk.label, s), 0.0) + sh
             freq[s] = freq.get(s, 0.0) + sh
     return Profile(packets=0, block_count=freq, edge_count=edges, source="synthetic")

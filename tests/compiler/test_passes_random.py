@@ -75,7 +75,7 @@ def random_programs(draw) -> Program:
                                          "store", "update", "lookup", "lru", "array", "const",
                                          "reassign"]))
             w = draw(st.sampled_from(WIDTHS))
-            pick = lambda width: draw(st.sampled_from(local[width]))  # noqa: E731
+            pick = lambda width, local=local: draw(st.sampled_from(local[width]))  # noqa: E731
             if kind == "bin":
                 local[w].append(b.emit(draw(st.sampled_from(BINARY_OPS)), IntType(w),
                                        pick(w), pick(w)))

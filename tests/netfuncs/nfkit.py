@@ -49,7 +49,7 @@ def variant_source(name: str, consts: dict[str, str] | None = None,
     text = nf_path(name).read_text()
     for cname, value in (consts or {}).items():
         pattern = re.compile(rf"^(const {cname}(?:\s*:\s*\w+)?\s*=\s*)[^;]+;", re.M)
-        text, n = pattern.subn(lambda m: f"{m.group(1)}{value};", text)
+        text, n = pattern.subn(lambda m, value=value: f"{m.group(1)}{value};", text)
         assert n == 1, f"const {cname} found {n} times in {name}.nf"
     for old, new in (replace or {}).items():
         assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {name}.nf"

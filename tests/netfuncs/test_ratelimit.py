@@ -81,7 +81,7 @@ def test_clock_going_backwards_refills_nothing(rl):
 def model(events):
     """The token bucket of ratelimit.nf's header comment, in nano-bytes."""
     buckets, out = {}, []
-    for src, dt_ns, length, t in events:
+    for src, _dt_ns, length, t in events:
         tokens, last = buckets.get(src, (NANO_BURST, t))
         if src in buckets and t > last:
             tokens = min(NANO_BURST, tokens + min(t - last, FILL_NS) * RATE_BYTES_PER_S)
