@@ -39,17 +39,20 @@ def main():
         for r in c.values():
             r.pop("_certificate")
     if a.json:
-        print(json.dumps({"performance": perf, "performance_rtt_noise_10pct": noisy, "certificates": certs}))
+        print(json.dumps({"performance": perf, "performance_rtt_noise_10pct": noisy,
+                          "certificates": certs}))
         return
     print(f"SIMULATED: {a.envs} environments x {a.steps} RTTs, Genet ranges, seed {a.seed}")
     print(f"{'controller':12s} {'util':>6s} {'p10 util':>9s} {'p95 qdelay ms':>14s} {'loss':>7s}"
           f"   | with 10% RTT noise: {'util':>6s} {'p95 qdelay':>10s}")
     for k, r in perf.items():
         n = noisy[k]
-        print(f"{k:12s} {r['utilisation']:6.3f} {r['p10_utilisation']:9.3f} {r['p95_queue_delay_ms']:14.1f} "
-              f"{r['loss_rate']:7.4f}   | {'':20s}{n['utilisation']:6.3f} {n['p95_queue_delay_ms']:10.1f}")
+        print(f"{k:12s} {r['utilisation']:6.3f} {r['p10_utilisation']:9.3f} "
+              f"{r['p95_queue_delay_ms']:14.1f} {r['loss_rate']:7.4f}   | {'':20s}"
+              f"{n['utilisation']:6.3f} {n['p95_queue_delay_ms']:10.1f}")
     print()
-    print(f"{'property':14s} {'certified':>10s} {'perf-only':>10s}   (proven fraction; worst violation bound)")
+    print(f"{'property':14s} {'certified':>10s} {'perf-only':>10s}   "
+          "(proven fraction; worst violation bound)")
     for p in PROPERTIES:
         c, q = certs["certified"][p], certs["perf-only"][p]
         print(f"{p:14s} {c['proven_fraction']:10.3f} {q['proven_fraction']:10.3f}   "
@@ -58,7 +61,8 @@ def main():
     mp = np.mean([certs["perf-only"][p]["proven_fraction"] for p in PROPERTIES])
     wc = min(certs["certified"][p]["proven_fraction"] for p in PROPERTIES)
     wp = min(certs["perf-only"][p]["proven_fraction"] for p in PROPERTIES)
-    print(f"mean proven fraction: certified {mc:.3f} vs perf-only {mp:.3f} (ratio {mc / max(mp, 1e-9):.2f}x)")
+    print(f"mean proven fraction: certified {mc:.3f} vs perf-only {mp:.3f} "
+          f"(ratio {mc / max(mp, 1e-9):.2f}x)")
     argc = min(PROPERTIES, key=lambda p: certs["certified"][p]["proven_fraction"])
     argp = min(PROPERTIES, key=lambda p: certs["perf-only"][p]["proven_fraction"])
     print(f"worst property:       certified {wc:.3f} ({argc}) vs perf-only {wp:.3f} ({argp})"
@@ -66,7 +70,8 @@ def main():
           f"worst property:       certified {wc:.3f} ({argc}) vs perf-only {wp:.3f} ({argp})")
     du = perf["certified"]["utilisation"] / perf["perf-only"]["utilisation"] - 1
     dq = perf["certified"]["p95_queue_delay_ms"] / perf["perf-only"]["p95_queue_delay_ms"] - 1
-    print(f"certified vs perf-only: utilisation {100 * du:+.2f} %, p95 queueing delay {100 * dq:+.1f} %")
+    print(f"certified vs perf-only: utilisation {100 * du:+.2f} %, "
+          f"p95 queueing delay {100 * dq:+.1f} %")
 
 
 if __name__ == "__main__":

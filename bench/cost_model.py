@@ -11,8 +11,8 @@ For each NF and each capture:
   ``--rounds`` rounds, each on a freshly loaded program (the machine is shared: other work
   only ever slows a round down; the calibration takes minimums too);
 - predicted: :func:`cora.compiler.offload.stage_model.predict_ns_per_packet` with the ``xdp`` model
-  (``compiler/offload/models/xdp.toml``, measured by ``python -m cora.runtime.calibrate --write``) and
-  the traffic profile of exactly what was timed: the reference interpreter runs the same
+  (``compiler/offload/models/xdp.toml``, measured by ``python -m cora.runtime.calibrate --write``)
+  and the traffic profile of exactly what was timed: the reference interpreter runs the same
   sampled frames in the same order, each R times with the frame it left fed back (a test run
   does not reset the frame between repetitions) and a clock advancing ``--step-ns`` per run
   (the kernel's bpf_ktime_get_ns advances by about the program's run time), and counts block

@@ -124,7 +124,8 @@ def cmd_compile(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in artifact.files.items():
             (out / name).write_text(text)
-        (out / "maps.json").write_text(dumps(maps_metadata(program), "the map layout", indent=2) + "\n")
+        (out / "maps.json").write_text(
+            dumps(maps_metadata(program), "the map layout", indent=2) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
     print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")
@@ -153,16 +154,16 @@ def _compile_stages(args, program) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for st in result.stages:
             files = {f"{st.stage}.ir": print_program(st.program),
-                     f"{st.stage}.maps.json": dumps(maps_metadata(st.program), "the map layout", indent=2)
-                     + "\n"}
+                     f"{st.stage}.maps.json":
+                         dumps(maps_metadata(st.program), "the map layout", indent=2) + "\n"}
             if st.stage != "user":
                 art = XdpTarget().generate(st.program, count_verdicts=True)
                 files[f"{st.stage}.c"] = art.files["prog.c"]
             for name, text in files.items():
                 (out / name).write_text(text)
                 written.append(name)
-        (out / "shim.json").write_text(dumps(result.layout_json(program.name), "the shim layout", indent=2)
-                                       + "\n")
+        (out / "shim.json").write_text(
+            dumps(result.layout_json(program.name), "the shim layout", indent=2) + "\n")
         written.append("shim.json")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
@@ -260,7 +261,8 @@ def cmd_bench(args) -> int:
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
                                    max_samples=args.samples)
-    result = {"ns_per_packet": round(ns, 2), "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
+    result = {"ns_per_packet": round(ns, 2),
+              "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
               "packets": len(frames), "sampled": len(sample_evenly(frames, args.samples)),
               "repeat": args.repeat, "nf": program.name, "source": "measured (BPF_PROG_TEST_RUN)"}
     require_finite(result, "the benchmark's figures")

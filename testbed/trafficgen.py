@@ -12,8 +12,8 @@ in an array map and the generator program itself copies template ``i mod N`` int
 frame (``bpf_xdp_adjust_tail`` to its length, then ``bpf_xdp_store_bytes``), ``i`` being a
 shared counter; a call with ``repeat = k`` therefore sends the next ``k`` frames of the
 cycle (with a single frame the program just returns XDP_TX on the frame user space
-passed, the fastest path). Templates are at most :data:`MAX_FRAME_BYTES` long (a full-size Ethernet frame
-without FCS); longer frames are left out and counted in ``frames_skipped``.
+passed, the fastest path). Templates are at most :data:`MAX_FRAME_BYTES` long (a full-size Ethernet
+frame without FCS); longer frames are left out and counted in ``frames_skipped``.
 
 Receiving: a veth only accepts frames sent this way when its peer end runs an XDP program
 (or has GRO on). :class:`RxCounter` is such a program: it counts frames and bytes per CPU

@@ -1,4 +1,5 @@
-"""Lowering: a checked AST (:class:`cora.compiler.frontend.check.Checked`) to IR (:mod:`cora.compiler.ir`).
+"""Lowering: a checked AST (:class:`cora.compiler.frontend.check.Checked`) to IR
+(:mod:`cora.compiler.ir`).
 
 Scheme (docs/language.md semantics, ir.py op semantics):
 
@@ -520,7 +521,8 @@ class _Lowerer:
         """``s[k] = v`` (insert or replace)."""
         info = self.c.state_of(index.obj)
         if info.kind == "lpm":
-            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(node_key(index))))
+            is_prefix = bool(self.c.lpm_prefix.get(node_key(index)))
+            keys = self.lpm_update_key(info, index.index, is_prefix)
         else:
             keys = self.state_key(info, index.index)
         vals = self.to_state(info, self.value_as(s.value, info.value_ty))
@@ -780,7 +782,8 @@ class _Lowerer:
             return [self.e_binary(e, ty)]
         if isinstance(e, A.Cast):
             regs = self.value(e.expr)
-            return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, T.leaves(ty), strict=True)]
+            return [self.resize(r, lt.width)
+                    for r, (_n, lt) in zip(regs, T.leaves(ty), strict=True)]
         if isinstance(e, A.TupleLit):
             out = []
             if not isinstance(ty, T.TupleTy):

@@ -30,7 +30,8 @@ class Profile:
         block_count: block label -> number of executions over all packets (synthetic: the
             expected count for one packet).
         edge_count: ``(from_label, to_label)`` -> times the CFG edge was taken.
-        state_count: state name -> executions of ops touching it (see :attr:`cora.compiler.ir.Op.state`).
+        state_count: state name -> executions of ops touching it (see
+        :attr:`cora.compiler.ir.Op.state`).
         source: ``"frames"`` or ``"synthetic"`` (how it was made).
         packets_basis: the denominator of every frequency (``packets``, or 1 for synthetic).
     """

@@ -340,10 +340,10 @@ def split_program(program: Program, plan) -> list[StageProgram]:
 
 def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
     """What the NIC stage of ``result`` uses that the NIC model (a
-    :class:`cora.compiler.offload.stage_model.StageModel`) cannot run: ops by class/opcode/verdict/state
-    kind, and the instruction estimate against ``max_instructions`` (the partitioner's
-    :data:`cora.compiler.offload.partition.INSNS_PER_OP`). The shim ops are the stage boundary and
-    not checked. Empty when there is no NIC stage or it fits.
+    :class:`cora.compiler.offload.stage_model.StageModel`) cannot run: ops by
+    class/opcode/verdict/state kind, and the instruction estimate against ``max_instructions``
+    (the partitioner's :data:`cora.compiler.offload.partition.INSNS_PER_OP`). The shim ops are the
+    stage boundary and not checked. Empty when there is no NIC stage or it fits.
     """
     from cora.compiler.offload.partition import INSNS_PER_OP
 
@@ -466,4 +466,5 @@ def check_nic_model(doc: dict, result) -> None:
 
 
 __all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
-           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]
+           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split",
+           "split_program"]

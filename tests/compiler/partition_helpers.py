@@ -1,7 +1,7 @@
 """Hand-made stage models and IR programs whose optimal partition is known by hand.
 
-The models are built with the real loader (``cora.compiler.offload.stage_model.model_from_dict``) from
-round test figures: every op costs 1 ns on every stage, so expected costs can be counted.
+The models are built with the real loader (``cora.compiler.offload.stage_model.model_from_dict``)
+from round test figures: every op costs 1 ns on every stage, so expected costs can be counted.
 """
 
 from __future__ import annotations

@@ -189,7 +189,8 @@ def test_udp_checksum_computed_zero_is_sent_as_ffff():
     base = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=0, dport=2) / Raw(b"ab")
     frame = bytes(base)
     sport = Ether(frame)[UDP].chksum
-    want = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2) / Raw(b"ab")
+    want = (Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2)
+            / Raw(b"ab"))
     assert Ether(bytes(want))[UDP].chksum == 0xFFFF            # scapy agrees it is that case
     out = Interpreter(store_program([("udp", "sport", sport)])).run(frame).frame
     assert out == bytes(want)
@@ -283,7 +284,8 @@ def test_every_prefix_of_real_frames_runs(name):
 
 def test_bogus_lengths_and_ihl():
     it = Interpreter(flowcount_ir())
-    good = bytearray(bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=7, dport=9)))
+    good = bytearray(bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2")
+                           / UDP(sport=7, dport=9)))
     bad_ihl = bytearray(good)
     bad_ihl[14] = 0x44                                  # IHL 4 < 5: not valid IPv4
     big_ihl = bytearray(good)

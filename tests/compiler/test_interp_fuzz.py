@@ -57,7 +57,8 @@ def _check_state(it: Interpreter) -> None:
                       else [f.width for f in decl.key])
         for entry in dump["maps"][decl.name]:
             assert all(0 <= v < 1 << w for v, w in zip(entry["key"], key_widths, strict=True))
-            assert all(0 <= v < 1 << f.width for v, f in zip(entry["value"], decl.value, strict=True))
+            assert all(0 <= v < 1 << f.width
+                       for v, f in zip(entry["value"], decl.value, strict=True))
             assert len(entry["value"]) == len(decl.value)
 
 

@@ -122,9 +122,9 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
 
 @pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
 def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
-    """All on the host kernel (or all on the NIC) costs what cora.compiler.offload.stage_model predicts for
-    the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns rounding of
-    each term."""
+    """All on the host kernel (or all on the NIC) costs what cora.compiler.offload.stage_model
+    predicts for the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns
+    rounding of each term."""
     from cora.compiler.offload.partition import NIC, UNITS_PER_NS
     from cora.compiler.offload.profile import synthetic_profile
     from cora.compiler.offload.stage_model import predict_ns_per_packet

@@ -1,10 +1,10 @@
 """CP-SAT against exhaustive search on random small programs, profiles and stage models.
 
-Random acyclic programs (3-7 blocks, half of them starting with a filter that drops, registers from the entry block live across blocks, map
-ops on two states, verdicts pass/drop/tx), random branch probabilities, random stage models
-(costs, per-packet and crossing figures, NIC cores, tiers, capabilities) and random targets.
-The CP-SAT plan must be proved optimal, satisfy every constraint, and cost exactly what the
-exhaustive (branch-and-bound) optimum costs, in both modes.
+Random acyclic programs (3-7 blocks, half of them starting with a filter that drops, registers from
+the entry block live across blocks, map ops on two states, verdicts pass/drop/tx), random branch
+probabilities, random stage models (costs, per-packet and crossing figures, NIC cores, tiers,
+capabilities) and random targets. The CP-SAT plan must be proved optimal, satisfy every constraint,
+and cost exactly what the exhaustive (branch-and-bound) optimum costs, in both modes.
 """
 
 from __future__ import annotations

@@ -96,7 +96,8 @@ def test_folded_value_equals_interpreted_value(code, w, a, b, c):
         body = f"  %a:u{w} = const {a}\n  %r:u{out_w} = {code} %a\n"
     else:
         body = f"  %a:u{w} = const {a}\n  %b:u{w} = const {b}\n  %r:u{out_w} = {code} %a, %b\n"
-    text = (f"nf fold\nstate s: hash key(k:u8) value(v:u{out_w}) capacity 1 on_full skip origin map\n"
+    text = (f"nf fold\n"
+            f"state s: hash key(k:u8) value(v:u{out_w}) capacity 1 on_full skip origin map\n"
             f"bb0:\n{body}  %k:u8 = const 0\n  %ok:u1 = map.update s(%k) = (%r)\n  ret pass\n"
             )
     p = parse_program(text)

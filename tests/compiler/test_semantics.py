@@ -1,4 +1,5 @@
-"""Known answers and properties of cora.compiler.ir.semantics (hash, PRNG, checksums, arithmetic)."""
+"""Known answers and properties of cora.compiler.ir.semantics (hash, PRNG, checksums,
+arithmetic)."""
 
 import random
 

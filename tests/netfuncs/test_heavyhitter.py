@@ -82,7 +82,8 @@ def test_report_only_action(tmp_path):
 def test_full_report_map_still_acts(tmp_path):
     hh = NF(compile_nf("heavyhitter", tmp_path,
                        consts={"ACTION": "ACTION_DROP", "THRESHOLD_BYTES": "1000"},
-                       replace={"state heavy: map<ip4, Report>[1024]": "state heavy: map<ip4, Report>[2]"}))
+                       replace={"state heavy: map<ip4, Report>[1024]":
+                                "state heavy: map<ip4, Report>[2]"}))
     for src in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         assert hh.send(frame_of(src, 1000), 0).verdict == "drop"
     assert len(hh.table("heavy")) == 2

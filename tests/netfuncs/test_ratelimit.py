@@ -97,7 +97,8 @@ def model(events):
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2"]),
                           st.integers(-2_000_000, 30_000_000),
                           st.integers(60, 1514)), min_size=1, max_size=60))

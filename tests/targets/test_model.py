@@ -212,7 +212,8 @@ def test_default_tier_is_the_fastest_that_holds_the_state(flowcount):
 
 def test_agilio_cannot_cost_what_it_cannot_run(flowcount):
     with pytest.raises(ModelError, match="cannot run op class map_write"):
-        predict_ns_per_packet(flowcount, load_model("agilio"), {b.label: 1 for b in flowcount.blocks})
+        predict_ns_per_packet(flowcount, load_model("agilio"),
+                              {b.label: 1 for b in flowcount.blocks})
 
 
 def test_supports_op_follows_classes_opcodes_kinds_and_verdicts(firewall):
