@@ -189,6 +189,7 @@ class TrafficGen:
     def generated(self) -> int:
         """Frames the generator program has produced since the last :meth:`load_frames`."""
         value = bs.map_lookup(self._state_fd, struct.pack("<I", 0), 8)
+        assert not isinstance(value, list), "state is not per-CPU"
         return struct.unpack("<Q", value)[0] if value else 0
 
     def send(self, frames: list[bytes] | None = None, count: int | None = None,
@@ -307,6 +308,7 @@ class RxCounter:
         """``(packets, bytes)`` counted so far, summed over CPUs (bytes = linear frame
         length as XDP sees it)."""
         values = bs.map_lookup(self._map_fd, struct.pack("<I", 0), 16, percpu=True)
+        assert isinstance(values, list), "a per-CPU array slot: one value per CPU, always present"
         packets = sum(struct.unpack("<QQ", v)[0] for v in values)
         nbytes = sum(struct.unpack("<QQ", v)[1] for v in values)
         return packets, nbytes
@@ -370,7 +372,7 @@ def synthetic_flows(n_flows: int, size_bytes: int = 64, proto: str = "udp", seed
     rng = random.Random(seed)
     net = ipaddress.ip_network(dst_net)
     seen: set[tuple] = set()
-    frames = []
+    frames: list[bytes] = []
     while len(frames) < n_flows:
         src = str(ipaddress.ip_address(0x0A000000 | rng.getrandbits(24)))
         dst = str(net[rng.randrange(1, max(2, net.num_addresses - 1))])

@@ -105,7 +105,7 @@ def profile_from_frames(program: Program,
             ts, frame = 0, item
         interp.run(bytes(frame), now_ns=ts)
         n += 1
-    bc = dict(interp.block_count)
+    bc: dict[str, float] = dict(interp.block_count)
     return Profile(packets=n, block_count=bc, edge_count=dict(interp.edge_count),
                    state_count=_state_counts(program, bc), source="frames",
                    packets_basis=float(n))
