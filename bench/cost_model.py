@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cora.settings import traces_dir
@@ -109,9 +110,9 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
             "predicted_source": f"xdp model {model.path}"}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print predicted vs measured for every NF (and capture); exit 0 (1 on a user error)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_case_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options shared with bench/tc_cost_model.py: which NFs and captures, and how each
+    case is timed and profiled (``--repeat``, ``--samples``, ``--step-ns``, ``--rounds``)."""
     ap.add_argument("--pcap", action="append", help="capture(s) (default: three real traces)")
     ap.add_argument("--nf", action="append", help="NF file(s) (default: all of netfuncs/)")
     ap.add_argument("--repeat", type=int, default=1000)
@@ -120,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3,
                     help="timed rounds per case, each on a fresh program; minimum taken")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+
+
+def run_cases(case: Callable[..., dict], args: argparse.Namespace, tool: str
+              ) -> list[dict] | None:
+    """``case(nf, pcap, repeat, samples, step_ns, rounds)`` for every NF x capture chosen by
+    :func:`add_case_arguments`' options, in order. Returns the rows, or None after printing
+    ``<tool>: error: <message>`` to stderr when cora refuses an input (:class:`CoraError`)."""
     from cora.errors import CoraError
 
     nfs = [Path(p) for p in args.nf] if args.nf else sorted(NETFUNCS.glob("*.nf"))
@@ -129,15 +136,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for nf in nfs:
             for pcap in pcaps:
-                rows.append(validate(nf, pcap, args.repeat, args.samples, args.step_ns,
-                                     args.rounds))
+                rows.append(case(nf, pcap, args.repeat, args.samples, args.step_ns,
+                                 args.rounds))
     except CoraError as exc:
-        print(f"cost_model: error: {exc.message}", file=sys.stderr)
+        print(f"{tool}: error: {exc.message}", file=sys.stderr)
+        return None
+    return rows
+
+
+def error_summary(errs: list[float]) -> dict:
+    """Mean and max of the absolute relative errors ``errs`` (non-empty) and how many are
+    within :data:`BAR` (the issue's 15%)."""
+    return {"mean_abs_error": round(sum(errs) / len(errs), 4),
+            "max_abs_error": round(max(errs), 4),
+            "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print predicted vs measured for every NF (and capture); exit 0 (1 on a user error)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_case_arguments(ap)
+    args = ap.parse_args(argv)
+    rows = run_cases(validate, args, "cost_model")
+    if rows is None:
         return 1
-    errs = [abs(r["error"]) for r in rows]
-    summary = {"mean_abs_error": round(sum(errs) / len(errs), 4),
-               "max_abs_error": round(max(errs), 4),
-               "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR}
+    summary = error_summary([abs(r["error"]) for r in rows])
     if args.json:
         print(json.dumps({"rows": rows, "summary": summary}, indent=1))
         return 0
