@@ -6,7 +6,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.l2 import ARP, Ether
 
-from .nfkit import NF, checksums_valid, compile_nf, ip, udp
+from .nfkit import NF, checksums_valid, compile_nf, ip, program_fixture, udp
 
 THRESHOLD = 1_000_000
 DSCP_LE = 1
@@ -18,9 +18,7 @@ def frame_of(src: str, frame_len: int = 1500):
     return bytes(f)
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("heavyhitter")
+program = program_fixture("heavyhitter")
 
 
 def test_source_is_reported_and_marked_once_over_the_threshold(program):

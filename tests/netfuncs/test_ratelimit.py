@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.l2 import ARP, Ether
 
-from .nfkit import NF, compile_nf, ip, udp
+from .nfkit import NF, ip, nf_fixtures, udp
 
 RATE_BYTES_PER_S = 125_000
 BURST_BYTES = 15_000
@@ -24,14 +24,7 @@ def frame_of(src: str, frame_len: int):
     return f
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("ratelimit")
-
-
-@pytest.fixture
-def rl(program):
-    return NF(program)
+program, rl = nf_fixtures("ratelimit", "rl")
 
 
 def test_burst_then_drop_at_one_instant(rl):
