@@ -9,7 +9,9 @@ from cora.compiler.frontend.diagnostics import (
     format_diagnostic,
     format_diagnostics,
 )
-from cora.errors import CoraError, InputError
+from cora.errors import InputError
+
+from .diagnostic_helpers import assert_one_diagnostic
 
 # (name, source, expected first line, expected caret line)
 CASES = [
@@ -163,17 +165,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,src,head,caret", CASES, ids=[c[0] for c in CASES])
 def test_one_mistake_one_exact_diagnostic(name, src, head, caret):
-    diags = check_source(src, "x.nf")
-    assert len(diags) == 1, diags
-    lines = format_diagnostic(diags[0], src).split("\n")
-    assert lines[0] == head
-    d = diags[0]
-    assert lines[1] == src.splitlines()[d.line - 1]
-    assert lines[2] == caret
-    with pytest.raises(CompileError) as info:
-        compile_source(src, "x.nf")
-    assert info.value.rendered.split("\n")[0] == head
-    assert isinstance(info.value, CoraError)
+    assert_one_diagnostic(src, head, caret)
 
 
 def test_all_errors_of_a_file_in_one_run_sorted():
