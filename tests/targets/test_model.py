@@ -85,18 +85,23 @@ def test_unknown_model_names_the_available_ones():
         load_model("tofino")
 
 
-def test_a_figure_without_source_is_refused(tmp_path):
-    text = model_path("agilio").read_text().replace('\nclock_ghz = "', '\nclock_ghzz = "')
+def _edited_agilio(tmp_path, old: str, new: str):
+    """A copy of the agilio model file with ``old`` (present) replaced by ``new``."""
+    text = model_path("agilio").read_text()
+    assert old in text
     bad = tmp_path / "bad.toml"
-    bad.write_text(text)
+    bad.write_text(text.replace(old, new))
+    return bad
+
+
+def test_a_figure_without_source_is_refused(tmp_path):
+    bad = _edited_agilio(tmp_path, '\nclock_ghz = "', '\nclock_ghzz = "')
     with pytest.raises(ModelError, match="clock_ghz has no entry in \\[sources\\]"):
         load_model(bad)
 
 
 def test_an_allowed_op_class_without_cost_is_refused(tmp_path):
-    text = model_path("agilio").read_text().replace("\nmul = 6.25\n", "\n")
-    bad = tmp_path / "bad.toml"
-    bad.write_text(text)
+    bad = _edited_agilio(tmp_path, "\nmul = 6.25\n", "\n")
     with pytest.raises(ModelError, match="no op_cost_ns for allowed op classes \\['mul'\\]"):
         load_model(bad)
 
