@@ -152,6 +152,13 @@ def error_summary(errs: list[float]) -> dict:
             "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR}
 
 
+def error_summary_words(summary: dict) -> str:
+    """``mean |error| M%, max X%, k/n within 15%`` for an :func:`error_summary`."""
+    return (f"mean |error| {100 * summary['mean_abs_error']:.1f}%, max "
+            f"{100 * summary['max_abs_error']:.1f}%, {summary['within_bar']}/{summary['cases']} "
+            f"within 15%")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print predicted vs measured for every NF (and capture); exit 0 (1 on a user error)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         flag = "" if abs(r["error"]) <= BAR else "  > 15%"
         print(f"{r['nf']:12s} {r['pcap'][:26]:26s} {r['measured_ns_per_packet']:9.1f} "
               f"{r['predicted_ns_per_packet']:10.1f} {100 * r['error']:+7.1f}%{flag}")
-    print(f"mean |error| {100 * summary['mean_abs_error']:.1f}%, max "
-          f"{100 * summary['max_abs_error']:.1f}%, {summary['within_bar']}/{summary['cases']} "
-          f"within 15% (ns/packet)")
+    print(f"{error_summary_words(summary)} (ns/packet)")
     return 0
 
 
