@@ -169,7 +169,8 @@ def main():
                         after = kernel.round_counters(name)
                         r.update(rate_mbit=rate, delay_ms=delay, buffer_bdp=buf)
                         if cc == name:
-                            r["nn_rounds"] = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
+                            r["nn_rounds"] = (after.get("cora_nn_rounds", 0)
+                                              - before.get("cora_nn_rounds", 0))
                             r["fallback_rounds"] = (after.get("cora_fallback_rounds", 0)
                                                     - before.get("cora_fallback_rounds", 0))
                         rows.append(r)
@@ -180,16 +181,19 @@ def main():
                           "bbr_available": "bbr" in avail, "rows": rows}))
         return
     print(f"MEASURED on this machine: iperf3 {a.seconds:.0f} s per flow, one flow at a time; "
-          f"exported controller {name} (proven cells {info['proven_cell_fraction']:.3f} of {info['cells']})")
+          f"exported controller {name} "
+          f"(proven cells {info['proven_cell_fraction']:.3f} of {info['cells']})")
     if "bbr" not in avail:
         print("bbr is not available in this kernel")
-    print(f"{'Mbit/s':>6s} {'delay':>6s} {'buf':>4s}  {'cc':10s} {'thr Mbit/s':>10s} {'minRTT':>7s} "
-          f"{'RTT mean':>8s} {'RTT p95':>8s} {'cwnd':>6s} {'retx':>5s} {'drops':>6s}  NN/fallback rounds")
+    print(f"{'Mbit/s':>6s} {'delay':>6s} {'buf':>4s}  {'cc':10s} {'thr Mbit/s':>10s} "
+          f"{'minRTT':>7s} {'RTT mean':>8s} {'RTT p95':>8s} {'cwnd':>6s} {'retx':>5s} "
+          f"{'drops':>6s}  NN/fallback rounds")
     for r in rows:
         cc = "cora(NN)" if r["cc"] == name else r["cc"]
         extra = f"  {r['nn_rounds']}/{r['fallback_rounds']}" if "nn_rounds" in r else ""
         print(f"{r['rate_mbit']:6.0f} {r['delay_ms']:4.0f}ms {r['buffer_bdp']:4.1f}  {cc:10s} "
-              f"{r['throughput_mbit']:10.2f} {r['min_rtt_ms'] or float('nan'):7.1f} {r['rtt_ms_mean']:8.1f} "
+              f"{r['throughput_mbit']:10.2f} {r['min_rtt_ms'] or float('nan'):7.1f} "
+              f"{r['rtt_ms_mean']:8.1f} "
               f"{r['rtt_ms_p95']:8.1f} {r['cwnd_mean'] or 0:6.1f} {r['retransmits'] or 0:5d} "
               f"{r['tbf_drops']:6d}{extra}")
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from typing import Callable
+from collections.abc import Callable
+from typing import TypeVar
 
 from cora.errors import CoraError
 
@@ -85,13 +86,16 @@ def _range_words(low: float | None, high: float | None, low_open: bool, unit: st
     return ""
 
 
-def _bounded(what: str, convert: Callable[[str], float | int | None], low, high,
-             low_open: bool, unit: str, name: str) -> Callable[[str], float | int]:
+_Number = TypeVar("_Number", int, float)
+
+
+def _bounded(what: str, convert: Callable[[str], _Number | None], low, high,
+             low_open: bool, unit: str, name: str) -> Callable[[str], _Number]:
     """A ``type=`` converting with ``convert`` (None: not of the form) and checking the range;
     the message says ``expected <what> <range>, got '<text>'``."""
     want = f"{what} {_range_words(low, high, low_open, unit)}".rstrip()
 
-    def parse(text: str):
+    def parse(text: str) -> _Number:
         value = convert(text)
         if value is None or (low is not None and (value <= low if low_open else value < low)) \
                 or (high is not None and value > high):

@@ -26,6 +26,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from cora import __version__
 from cora.errors import CoraError, InternalError
@@ -93,7 +94,7 @@ class CoraParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         """Print ``cora: error: <message> (see `<prog> --help`)`` and exit 2."""
         sys.stderr.write(f"cora: error: {one_line(message)} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_USAGE)

@@ -11,7 +11,6 @@ from pathlib import Path
 from cora.errors import CoraError, InputError
 from cora.jsonout import dumps, print_json, require_finite
 
-
 #: most repetitions per sampled frame for ``cora bench`` (each BPF_PROG_TEST_RUN call with
 #: repeat R costs ~R x ns/packet of kernel time; 10^6 x 200 frames is minutes already)
 BENCH_MAX_REPEAT = 1_000_000
@@ -92,8 +91,8 @@ def register(sub) -> None:
 # ------------------------------------------------------------------------------------ check
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
-    from cora.compiler.frontend.diagnostics import format_diagnostics
     from cora.compiler.driver import check_source, read_source
+    from cora.compiler.frontend.diagnostics import format_diagnostics
 
     text = read_source(args.nf)
     diags = check_source(text, args.nf)
@@ -125,7 +124,8 @@ def cmd_compile(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in artifact.files.items():
             (out / name).write_text(text)
-        (out / "maps.json").write_text(dumps(maps_metadata(program), "the map layout", indent=2) + "\n")
+        (out / "maps.json").write_text(
+            dumps(maps_metadata(program), "the map layout", indent=2) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
     print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")
@@ -138,8 +138,8 @@ def _compile_stages(args, program) -> int:
     by XDP here); a user stage is written as IR only (it runs in the interpreter)."""
     from cora.compiler.ir.text import print_program
     from cora.compiler.offload.split import load_plan_file, split
-    from cora.targets.xdp import XdpTarget
     from cora.targets.ebpf.maps import maps_metadata
+    from cora.targets.xdp import XdpTarget
 
     if args.target != "xdp":
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")
@@ -154,16 +154,16 @@ def _compile_stages(args, program) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for st in result.stages:
             files = {f"{st.stage}.ir": print_program(st.program),
-                     f"{st.stage}.maps.json": dumps(maps_metadata(st.program), "the map layout", indent=2)
-                     + "\n"}
+                     f"{st.stage}.maps.json":
+                         dumps(maps_metadata(st.program), "the map layout", indent=2) + "\n"}
             if st.stage != "user":
                 art = XdpTarget().generate(st.program, count_verdicts=True)
                 files[f"{st.stage}.c"] = art.files["prog.c"]
             for name, text in files.items():
                 (out / name).write_text(text)
                 written.append(name)
-        (out / "shim.json").write_text(dumps(result.layout_json(program.name), "the shim layout", indent=2)
-                                       + "\n")
+        (out / "shim.json").write_text(
+            dumps(result.layout_json(program.name), "the shim layout", indent=2) + "\n")
         written.append("shim.json")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
@@ -261,7 +261,8 @@ def cmd_bench(args) -> int:
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
                                    max_samples=args.samples)
-    result = {"ns_per_packet": round(ns, 2), "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
+    result = {"ns_per_packet": round(ns, 2),
+              "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
               "packets": len(frames), "sampled": len(sample_evenly(frames, args.samples)),
               "repeat": args.repeat, "nf": program.name, "source": "measured (BPF_PROG_TEST_RUN)"}
     require_finite(result, "the benchmark's figures")

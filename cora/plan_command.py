@@ -3,8 +3,8 @@
 ``cora plan X.nf --nic agilio|bluefield2 --rate MPPS [--profile IN.pcap] [--cores N]
 [--time-limit S] [--workers N] [--warm-start PLAN.json] [--out PLAN.json] [--json]``
 
-Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is no NIC
-hardware here, and the output says so. ``--json`` prints one object::
+Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is
+no NIC hardware here, and the output says so. ``--json`` prints one object::
 
     {"plan": {...}, "host_cores": X, "nic_utilization": U,
      "baselines": {"all_host": X, "greedy": X, "state_split": X, "traffic_split": X},
@@ -278,7 +278,8 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     w(f"  NIC:  {res.nic_ns_per_packet:.2f} ns/packet, utilisation {res.nic_utilization:.3f}\n")
     w(f"  solver: CP-SAT {res.status}, optimal {'yes' if res.optimal else 'no'}, gap "
       f"{res.gap:.4f}, {res.solve_seconds:.3f} s\n")
-    w(f"\nbaselines (same cost model; host cores at {'the rate above' if res.mode == 'cores' else 'their own highest rate'}):\n")
+    rate = "the rate above" if res.mode == "cores" else "their own highest rate"
+    w(f"\nbaselines (same cost model; host cores at {rate}):\n")
     for name, b in base.items():
         if b.host_cores is None:
             w(f"  {name:<14} no feasible plan\n")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REFS_DIR = Path(__file__).resolve().parent / "refs"
 C_SOURCE = REFS_DIR / "flowcount.c"
@@ -32,7 +33,7 @@ class Reference:
         ``flows``.
     """
 
-    bpf: object
+    bpf: Any                    # bcc's BPF (bcc ships no type information)
     prog_fd: int
     flows_fd: int
 
@@ -40,8 +41,11 @@ class Reference:
         """The current flow table, decoded (see module docstring)."""
         from cora.runtime.bpf_syscall import map_items
         key_size, value_size = struct.calcsize(KEY_FMT), struct.calcsize(VALUE_FMT)
-        return {struct.unpack(KEY_FMT, k)[:5]: struct.unpack(VALUE_FMT, v)
-                for k, v in map_items(self.flows_fd, key_size, value_size)}
+        table: FlowTable = {}
+        for k, v in map_items(self.flows_fd, key_size, value_size):
+            assert isinstance(v, bytes), "flows is not per-CPU: one value per key"
+            table[struct.unpack(KEY_FMT, k)[:5]] = struct.unpack(VALUE_FMT, v)
+        return table
 
     def close(self) -> None:
         """Unload the program and free its map."""
