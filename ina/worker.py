@@ -1,0 +1,294 @@
+"""The worker library: fixed-point quantisation, chunking, a sliding window of slots,
+retransmission on timeout and reassembly (docs/ina.md, "Worker").
+
+Quantisation is a fixed scale, as in SwitchML (Sapio et al., NSDI'21, section 3.6: floats are
+scaled by a factor and rounded to int32 before aggregation; its block-exponent variant needs
+an extra round trip per block, left out here): ``q = rint(x * 2**frac_bits)`` (numpy's rint:
+round half to even), and the sum comes back as ``sum(q) * 2**-frac_bits``. The integers are
+exact: every worker gets ``numpy.sum`` of all workers' ``q`` (as int32), bit for bit.
+
+Chunk ``c`` (K values from element ``c*K``) uses job-relative slot ``c % slots`` and shadow
+copy ``(c // slots) % 2``; a worker sends chunk ``c + slots`` only after the result of chunk
+``c`` came back, so at most ``slots`` chunks are outstanding (the window).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+import time
+
+import numpy as np
+
+from cora.ina import protocol as P
+
+
+class InaError(Exception):
+    """All-reduce failed: aggregator error reply, timeout, refused, or bad configuration."""
+
+
+class InaTimeout(InaError):
+    """No progress for ``timeout_s``: the aggregator is missing or a worker has stopped."""
+
+
+class InaOverflow(InaError):
+    """An int32 sum overflowed in the aggregator (``chunks``: the chunk offsets affected)."""
+
+    def __init__(self, msg: str, offsets: list[int]):
+        super().__init__(msg)
+        self.offsets = offsets
+
+
+_I32_MAX = float(np.iinfo(np.int32).max)
+
+
+def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
+    """Float tensor -> int32 fixed point ``rint(x * 2**frac_bits)``, any shape kept.
+
+    Args:
+        array: float32 or float64, finite, ``|x| * 2**frac_bits <= 2**31 - 1``.
+        frac_bits: 0..30 fractional bits (scale 2**frac_bits).
+    Returns:
+        int32 array of the same shape.
+    Raises:
+        ValueError: wrong dtype, NaN/Inf, or a value that does not fit int32 at that scale.
+    """
+    a = np.asarray(array)
+    if a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"quantize takes float32/float64, not {a.dtype}")
+    if not 0 <= frac_bits <= 30:
+        raise ValueError(f"frac_bits {frac_bits} outside 0..30")
+    if not np.isfinite(a).all():
+        i = int(np.argmax(~np.isfinite(a).ravel()))
+        raise ValueError(f"element {i} is {a.ravel()[i]}: NaN/Inf cannot be aggregated")
+    scaled = np.rint(a.astype(np.float64) * (2.0 ** frac_bits))
+    if a.size and np.abs(scaled).max() > _I32_MAX:
+        i = int(np.argmax(np.abs(scaled).ravel()))
+        raise ValueError(f"element {i} = {a.ravel()[i]} does not fit int32 with frac_bits="
+                         f"{frac_bits} (|x| must be < {2.0 ** (31 - frac_bits)}): use fewer "
+                         "fractional bits")
+    return scaled.astype(np.int32)
+
+
+def dequantize(q: np.ndarray, frac_bits: int = 16, dtype=np.float64) -> np.ndarray:
+    """int32 sums -> floats ``q * 2**-frac_bits`` in ``dtype`` (exact in float64)."""
+    return (np.asarray(q, np.float64) * (2.0 ** -frac_bits)).astype(dtype)
+
+
+def allocate(aggregator: tuple[str, int], job: int, slots: int, n_workers: int,
+             timeout_s: float = 2.0, op: str = "alloc") -> dict:
+    """Ask the aggregator's control plane (UDP ``port + 1``) for ``slots`` slots for ``job``.
+
+    Args:
+        aggregator: (host, data-plane port). op: "alloc", "free" or "stats".
+    Returns:
+        the reply (``{"ok": True, "base": B}`` for alloc).
+    Raises:
+        InaError: refusal (the aggregator's message, e.g. not enough free slots) or no reply.
+    """
+    host, port = aggregator
+    req = {"op": op, "job": job, "slots": slots, "workers": n_workers}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout_s)
+        try:
+            s.sendto(json.dumps(req).encode(), (host, port + 1))
+            reply = json.loads(s.recvfrom(65536)[0])
+        except (TimeoutError, ConnectionRefusedError):
+            raise InaError(f"no aggregator control plane at {host}:{port + 1} "
+                           f"(no reply within {timeout_s} s)") from None
+    if "error" in reply:
+        raise InaError(f"aggregator refused {op} for job {job}: {reply['error']}")
+    return reply
+
+
+def _check_input(array: np.ndarray) -> np.ndarray:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"allreduce takes a numpy array, not {type(array).__name__}")
+    if array.dtype not in (np.float32, np.float64, np.int32):
+        raise TypeError(f"allreduce takes float32, float64 or int32 arrays, not {array.dtype}")
+    if array.size == 0:
+        raise ValueError("allreduce of an empty array: nothing to aggregate")
+    if array.size >= 2**32:
+        raise ValueError(f"{array.size} elements: the protocol's offsets are u32")
+    if not array.flags.c_contiguous:
+        raise ValueError("allreduce takes C-contiguous arrays: pass np.ascontiguousarray(a)")
+    return array
+
+
+def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
+              aggregator: tuple[str, int], slots: int = 64, frac_bits: int = 16,
+              retransmit_s: float = 0.1, timeout_s: float = 5.0,
+              stats: dict | None = None) -> np.ndarray:
+    """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
+
+    Every worker calls this with an array of the same shape and dtype; each gets the sum.
+
+    Args:
+        array: C-contiguous, non-empty, any shape; float32/float64 (quantised with
+            ``frac_bits``, see :func:`quantize`) or int32 (summed as is).
+        job, worker, n_workers: the job id, this worker's id (0..n_workers-1), the count.
+        aggregator: (host, UDP port) of the aggregator's data plane.
+        slots: the window: outstanding chunks, at most the job's allocation (same on every
+            worker).
+        retransmit_s: a chunk without a result for this long is sent again (flagged).
+        timeout_s: no result at all for this long ends the call with :class:`InaTimeout`.
+        stats: if given, filled with ``packets_sent``, ``retransmissions``, ``results``,
+            ``malformed``, ``duplicates``.
+    Returns:
+        an array of the input's shape: int32 sums for int32 input; for floats,
+        ``dequantize(sum of quantised, frac_bits)`` in the input's dtype.
+    Raises:
+        TypeError / ValueError: bad input (dtype, empty, non-contiguous, NaN/Inf, too large
+        for the scale). InaOverflow: an int32 sum overflowed (all chunks still complete, so
+        every worker raises it). InaTimeout: no progress for ``timeout_s``. InaError: an
+        error reply (unknown job, size mismatch across workers, ...) or nothing listening.
+    """
+    _check_input(array)
+    q = array if array.dtype == np.int32 else quantize(array, frac_bits)
+    out = _allreduce_int32(q.ravel(), job, worker, n_workers, aggregator, slots,
+                           retransmit_s, timeout_s, stats)
+    out = out.reshape(array.shape)
+    if array.dtype == np.int32:
+        return out
+    return dequantize(out, frac_bits, array.dtype)
+
+
+def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: int
+                  ) -> np.ndarray:
+    """All packets of a flat int32 tensor at once (vectorised).
+
+    Returns:
+        a PACKET_DTYPE array of shape (ceil(n/K),); chunk c in slot c % slots, copy
+        (c // slots) % 2, the last chunk zero-padded.
+    """
+    total = q.size
+    n_chunks = -(-total // P.K)
+    # validate the scalar fields once through the single-packet encoder
+    P.encode(job, min(slots, P.MAX_SLOTS) - 1, 0, 0, total, worker, n_workers, None)
+    recs = np.zeros(n_chunks, P.PACKET_DTYPE)
+    c = np.arange(n_chunks)
+    recs["magic"] = P.MAGIC
+    recs["version"] = P.VERSION
+    recs["job"] = job
+    recs["slot"] = (c % slots) | (((c // slots) % 2) << 15)
+    recs["worker"] = worker
+    recs["n_workers"] = n_workers
+    recs["offset"] = c * P.K
+    recs["total"] = total
+    padded = np.zeros(n_chunks * P.K, np.int32)
+    padded[:total] = q
+    recs["values"] = padded.reshape(n_chunks, P.K)
+    return recs
+
+
+def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
+                     aggregator: tuple[str, int], slots: int, retransmit_s: float,
+                     timeout_s: float, stats: dict | None) -> np.ndarray:
+    if not 1 <= slots <= P.MAX_SLOTS:
+        raise ValueError(f"slots {slots} outside 1..{P.MAX_SLOTS}")
+    recs = encode_chunks(q, job, worker, n_workers, slots)
+    n_chunks = recs.shape[0]
+    window = min(slots, n_chunks)
+    wire = recs.tobytes()
+    size = P.PACKET_BYTES
+    result = np.zeros((n_chunks, P.K), np.int32)
+    done = np.zeros(n_chunks, bool)
+    overflowed: list[int] = []
+    outstanding: dict[int, int] = {}      # slot -> chunk
+    sent_at: dict[int, float] = {}        # slot -> last send time
+    st = {"packets_sent": 0, "retransmissions": 0, "results": 0, "malformed": 0,
+          "duplicates": 0}
+    host, port = aggregator
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.connect((host, port))  # only the aggregator's datagrams are received
+
+        def send(c: int, retransmit: bool = False) -> None:
+            pkt = wire[c * size:(c + 1) * size]
+            if retransmit:
+                pkt = pkt[:3] + bytes([pkt[3] | P.FLAG_RETRANSMIT]) + pkt[4:]
+                st["retransmissions"] += 1
+            try:
+                sock.send(pkt)
+            except ConnectionRefusedError:
+                raise InaError(f"nothing listens at the aggregator {host}:{port} "
+                               "(ICMP port unreachable)") from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOBUFS, errno.EAGAIN):
+                    return  # like a drop: the retransmission timer covers it
+                raise InaError(f"cannot send to the aggregator {host}:{port}: "
+                               f"{exc.strerror}") from None
+            st["packets_sent"] += 1
+            sent_at[c % slots] = time.monotonic()
+
+        for c in range(window):
+            outstanding[c % slots] = c
+            send(c)
+        next_chunk = window
+        last_progress = time.monotonic()
+        got_any = False
+        while outstanding:
+            now = time.monotonic()
+            if now - last_progress > timeout_s:
+                missing = sorted(outstanding.values())
+                if not got_any:
+                    why = (f"no answer from the aggregator at {host}:{port} within {timeout_s} s"
+                           " (is it running and reachable?)")
+                else:
+                    why = (f"no result for {timeout_s} s with {int(done.sum())} of {n_chunks} "
+                           f"chunks done and chunks {missing[:4]}{'...' if len(missing) > 4 else ''}"
+                           f" outstanding: another worker of job {job} has probably stopped")
+                raise InaTimeout(f"allreduce of job {job} (worker {worker}/{n_workers}): {why}")
+            oldest = min(sent_at[s] for s in outstanding)
+            wait = max(0.0, min(oldest + retransmit_s, last_progress + timeout_s) - now)
+            sock.settimeout(max(wait, 1e-4))
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                now = time.monotonic()
+                for s, c in outstanding.items():
+                    if now - sent_at[s] >= retransmit_s:
+                        send(c, retransmit=True)
+                continue
+            except ConnectionRefusedError:
+                raise InaError(f"nothing listens at the aggregator {host}:{port} "
+                               "(ICMP port unreachable)") from None
+            got_any = True
+            try:
+                rec = P.decode_many(data, 1)[0]
+            except P.MalformedPacket:
+                st["malformed"] += 1
+                continue
+            flags = int(rec["flags"])
+            if flags & P.FLAG_ERROR:
+                code = int(rec["error"])
+                raise InaError(f"aggregator error for job {job} (worker {worker}): "
+                               f"{P.ERROR_TEXT.get(code, f'error code {code}')}")
+            slot, copy = P.split_slot(int(rec["slot"]))
+            c = outstanding.get(slot)
+            if (not flags & P.FLAG_RESULT or int(rec["job"]) != job or c is None
+                    or int(rec["offset"]) != c * P.K or copy != (c // slots) % 2):
+                st["duplicates"] += 1   # a late duplicate result of an earlier chunk
+                continue
+            result[c] = rec["values"]
+            done[c] = True
+            st["results"] += 1
+            if flags & P.FLAG_OVERFLOW:
+                overflowed.append(c * P.K)
+            last_progress = time.monotonic()
+            del outstanding[slot]
+            if next_chunk < n_chunks:
+                outstanding[slot] = next_chunk
+                send(next_chunk)
+                next_chunk += 1
+    finally:
+        sock.close()
+        if stats is not None:
+            stats.update(st)
+    if overflowed:
+        raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
+                          f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "
+                          "use fewer fractional bits or smaller values", overflowed)
+    return result.ravel()[:q.size].copy()
