@@ -41,6 +41,9 @@ class InaOverflow(InaError):
 
 
 _I32_MAX = float(np.iinfo(np.int32).max)
+#: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
+#: Internet, a testbed of veths needs far less.
+MIN_RTO_S = 0.02
 
 
 def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
@@ -131,10 +134,15 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
         aggregator: (host, UDP port) of the aggregator's data plane.
         slots: the window: outstanding chunks, at most the job's allocation (same on every
             worker).
-        retransmit_s: a chunk without a result for this long is sent again (flagged).
+        retransmit_s: the initial retransmission timeout: a chunk without a result for that
+            long is sent again (flagged FLAG_RETRANSMIT). Then the timeout follows the
+            RTT of chunks sent once (RFC 6298: SRTT + 4 RTTVAR, Karn's rule), at least
+            MIN_RTO_S and at most 16 retransmit_s, and doubles per unanswered
+            retransmission of a chunk (up to 16x).
         timeout_s: no result at all for this long ends the call with :class:`InaTimeout`.
         stats: if given, filled with ``packets_sent``, ``retransmissions``, ``results``,
-            ``malformed``, ``duplicates``.
+            ``malformed``, ``duplicates`` (results for chunks no longer outstanding) and
+            ``send_drops`` (sends refused by the local queue, ENOBUFS).
     Returns:
         an array of the input's shape: int32 sums for int32 input; for floats,
         ``dequantize(sum of quantised, frac_bits)`` in the input's dtype.
@@ -197,8 +205,11 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
     overflowed: list[int] = []
     outstanding: dict[int, int] = {}      # slot -> chunk
     sent_at: dict[int, float] = {}        # slot -> last send time
+    tries: dict[int, int] = {}            # slot -> retransmissions of its current chunk
+    rto = [retransmit_s]                  # the retransmission timeout (RFC 6298 estimator)
+    srtt: list = [None, 0.0]              # smoothed RTT, RTT variation (s)
     st = {"packets_sent": 0, "retransmissions": 0, "results": 0, "malformed": 0,
-          "duplicates": 0}
+          "duplicates": 0, "send_drops": 0}
     host, port = aggregator
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -216,17 +227,23 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                 raise InaError(f"nothing listens at the aggregator {host}:{port} "
                                "(ICMP port unreachable)") from None
             except OSError as exc:
-                if exc.errno in (errno.ENOBUFS, errno.EAGAIN):
-                    return  # like a drop: the retransmission timer covers it
-                raise InaError(f"cannot send to the aggregator {host}:{port}: "
-                               f"{exc.strerror}") from None
-            st["packets_sent"] += 1
-            sent_at[c % slots] = time.monotonic()
+                if exc.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    raise InaError(f"cannot send to the aggregator {host}:{port}: "
+                                   f"{exc.strerror}") from None
+                st["send_drops"] += 1  # the local queue is full: a drop, the timer covers it
+            else:
+                st["packets_sent"] += 1
+            s = c % slots
+            sent_at[s] = time.monotonic()
+            tries[s] = tries.get(s, -1) + 1 if retransmit else 0
+
+        def due(s: int) -> float:
+            # the retransmission timeout doubles per unanswered retransmission, up to 16x
+            return sent_at[s] + rto[0] * (1 << min(tries[s], 4))
 
         for c in range(window):
             outstanding[c % slots] = c
             send(c)
-        next_chunk = window
         last_progress = time.monotonic()
         got_any = False
         while outstanding:
@@ -241,16 +258,16 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                            f"chunks done and chunks {missing[:4]}{'...' if len(missing) > 4 else ''}"
                            f" outstanding: another worker of job {job} has probably stopped")
                 raise InaTimeout(f"allreduce of job {job} (worker {worker}/{n_workers}): {why}")
-            oldest = min(sent_at[s] for s in outstanding)
-            wait = max(0.0, min(oldest + retransmit_s, last_progress + timeout_s) - now)
-            sock.settimeout(max(wait, 1e-4))
+            next_due = min(due(s) for s in outstanding)
+            if next_due <= now:
+                for s, c in outstanding.items():
+                    if due(s) <= now:
+                        send(c, retransmit=True)
+                continue
+            sock.settimeout(max(min(next_due, last_progress + timeout_s) - now, 1e-4))
             try:
                 data = sock.recv(4096)
             except TimeoutError:
-                now = time.monotonic()
-                for s, c in outstanding.items():
-                    if now - sent_at[s] >= retransmit_s:
-                        send(c, retransmit=True)
                 continue
             except ConnectionRefusedError:
                 raise InaError(f"nothing listens at the aggregator {host}:{port} "
@@ -272,6 +289,14 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                     or int(rec["offset"]) != c * P.K or copy != (c // slots) % 2):
                 st["duplicates"] += 1   # a late duplicate result of an earlier chunk
                 continue
+            if tries[slot] == 0:  # Karn: RTT samples only from chunks sent once
+                sample = time.monotonic() - sent_at[slot]
+                if srtt[0] is None:
+                    srtt[0], srtt[1] = sample, sample / 2
+                else:
+                    srtt[1] = 0.75 * srtt[1] + 0.25 * abs(srtt[0] - sample)
+                    srtt[0] = 0.875 * srtt[0] + 0.125 * sample
+                rto[0] = min(max(srtt[0] + 4 * srtt[1], MIN_RTO_S), retransmit_s * 16)
             result[c] = rec["values"]
             done[c] = True
             st["results"] += 1
@@ -279,10 +304,9 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                 overflowed.append(c * P.K)
             last_progress = time.monotonic()
             del outstanding[slot]
-            if next_chunk < n_chunks:
-                outstanding[slot] = next_chunk
-                send(next_chunk)
-                next_chunk += 1
+            if c + slots < n_chunks:  # the slot's next chunk (chunks finish out of order)
+                outstanding[slot] = c + slots
+                send(c + slots)
     finally:
         sock.close()
         if stats is not None:
