@@ -251,8 +251,9 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
             if now - last_progress > timeout_s:
                 missing = sorted(outstanding.values())
                 if not got_any:
-                    why = (f"no answer from the aggregator at {host}:{port} within {timeout_s} s"
-                           " (is it running and reachable?)")
+                    why = (f"no answer from the aggregator at {host}:{port} within {timeout_s} s:"
+                           " it is not running or not reachable, or another worker of job "
+                           f"{job} never started (only complete chunks are answered)")
                 else:
                     why = (f"no result for {timeout_s} s with {int(done.sum())} of {n_chunks} "
                            f"chunks done and chunks {missing[:4]}{'...' if len(missing) > 4 else ''}"

@@ -196,9 +196,9 @@ class InaTestbed:
 
         out = {}
         for ns, dev in self._deployed:
-            st = read_stats(dev, ns)["maps"]["stats"]
-            vals = [e["value"] for e in st] if isinstance(st, list) else st
-            out[f"{ns.removeprefix(self.topo.prefix)}/{dev}"] = {"raw": vals}
+            rows = {e["key"][0]: e["value"][0] for e in read_stats(dev, ns)["maps"]["stats"]}
+            out[f"{ns.removeprefix(self.topo.prefix)}/{dev}"] = {
+                "passed": int(rows.get(0, 0)), "dropped": int(rows.get(1, 0))}
         return out
 
     # -- teardown -------------------------------------------------------------------------
