@@ -9,8 +9,9 @@ from cora.ina.worker import (
     allocate,
     allreduce,
     dequantize,
+    forget,
     quantize,
 )
 
 __all__ = ["InaError", "InaOverflow", "InaTimeout", "allocate", "allreduce", "dequantize",
-           "quantize"]
+           "forget", "quantize"]

@@ -7,9 +7,13 @@ an extra round trip per block, left out here): ``q = rint(x * 2**frac_bits)`` (n
 round half to even), and the sum comes back as ``sum(q) * 2**-frac_bits``. The integers are
 exact: every worker gets ``numpy.sum`` of all workers' ``q`` (as int32), bit for bit.
 
-Chunk ``c`` (K values from element ``c*K``) uses job-relative slot ``c % slots`` and shadow
-copy ``(c // slots) % 2``; a worker sends chunk ``c + slots`` only after the result of chunk
-``c`` came back, so at most ``slots`` chunks are outstanding (the window).
+Chunk ``c`` (K values from element ``c*K``) uses job-relative slot ``c % slots``; each use of
+a slot flips its shadow-copy bit, across calls too (the first use of a slot after the job's
+allocation has copy 0): the worker remembers, per (aggregator, job, worker, slots), the
+next copy bit of every slot. A worker sends chunk ``c + slots`` only after the result of
+chunk ``c`` came back, so at most ``slots`` chunks are outstanding (the window). After a
+failed call that memory is dropped: free and re-allocate the job before the next call;
+after re-allocating a job, call :func:`forget` in every worker process.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class InaOverflow(InaError):
 
 
 _I32_MAX = float(np.iinfo(np.int32).max)
+#: (aggregator, job, worker, slots) -> next shadow-copy bit of every slot (see the module doc)
+_NEXT_COPY: dict[tuple, np.ndarray] = {}
 #: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
 #: Internet, a testbed of veths needs far less.
 MIN_RTO_S = 0.02
@@ -105,6 +111,13 @@ def allocate(aggregator: tuple[str, int], job: int, slots: int, n_workers: int,
     return reply
 
 
+def forget(job: int | None = None) -> None:
+    """Drop this process's memory of the slots' shadow-copy bits (of ``job``, or of all
+    jobs): call it when the job is re-allocated (a fresh allocation starts at copy 0)."""
+    for key in [k for k in _NEXT_COPY if job is None or k[1] == job]:
+        del _NEXT_COPY[key]
+
+
 def _check_input(array: np.ndarray) -> np.ndarray:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"allreduce takes a numpy array, not {type(array).__name__}")
@@ -162,13 +175,16 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
     return dequantize(out, frac_bits, array.dtype)
 
 
-def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: int
-                  ) -> np.ndarray:
+def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: int,
+                  first_copy: np.ndarray | None = None) -> np.ndarray:
     """All packets of a flat int32 tensor at once (vectorised).
 
+    Args:
+        first_copy: per slot (shape (slots,)), the copy bit of the slot's first use in this
+            call (default all 0).
     Returns:
         a PACKET_DTYPE array of shape (ceil(n/K),); chunk c in slot c % slots, copy
-        (c // slots) % 2, the last chunk zero-padded.
+        first_copy[c % slots] ^ ((c // slots) % 2), the last chunk zero-padded.
     """
     total = q.size
     n_chunks = -(-total // P.K)
@@ -179,7 +195,8 @@ def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: i
     recs["magic"] = P.MAGIC
     recs["version"] = P.VERSION
     recs["job"] = job
-    recs["slot"] = (c % slots) | (((c // slots) % 2) << 15)
+    first = np.zeros(slots, np.int64) if first_copy is None else first_copy.astype(np.int64)
+    recs["slot"] = (c % slots) | (((first[c % slots] ^ (c // slots)) & 1) << 15)
     recs["worker"] = worker
     recs["n_workers"] = n_workers
     recs["offset"] = c * P.K
@@ -195,7 +212,10 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                      timeout_s: float, stats: dict | None) -> np.ndarray:
     if not 1 <= slots <= P.MAX_SLOTS:
         raise ValueError(f"slots {slots} outside 1..{P.MAX_SLOTS}")
-    recs = encode_chunks(q, job, worker, n_workers, slots)
+    key = (aggregator, job, worker, slots)
+    first_copy = _NEXT_COPY.pop(key, np.zeros(slots, np.int64))  # dropped unless we succeed
+    recs = encode_chunks(q, job, worker, n_workers, slots, first_copy)
+    chunk_copy = (recs["slot"] >> 15).astype(np.int64)
     n_chunks = recs.shape[0]
     window = min(slots, n_chunks)
     wire = recs.tobytes()
@@ -287,7 +307,7 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
             slot, copy = P.split_slot(int(rec["slot"]))
             c = outstanding.get(slot)
             if (not flags & P.FLAG_RESULT or int(rec["job"]) != job or c is None
-                    or int(rec["offset"]) != c * P.K or copy != (c // slots) % 2):
+                    or int(rec["offset"]) != c * P.K or copy != chunk_copy[c]):
                 st["duplicates"] += 1   # a late duplicate result of an earlier chunk
                 continue
             if tries[slot] == 0:  # Karn: RTT samples only from chunks sent once
@@ -312,6 +332,8 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
         sock.close()
         if stats is not None:
             stats.update(st)
+    uses = np.bincount(np.arange(n_chunks) % slots, minlength=slots)
+    _NEXT_COPY[key] = first_copy ^ (uses & 1)
     if overflowed:
         raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
                           f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "

@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from cora.ina import InaError, InaOverflow, InaTimeout, allocate, allreduce, quantize
+from cora.ina import InaError, InaOverflow, InaTimeout, allocate, allreduce, forget, quantize
 from cora.ina import protocol as P
 from cora.ina.ps import Aggregator
 from cora.ina.worker import encode_chunks
@@ -41,6 +41,7 @@ def run_workers(arrays, addr, job=1, n_workers=None, **kw):
 
 @pytest.fixture
 def agg():
+    forget()  # a fresh aggregator: slots start at copy 0
     with Aggregator("127.0.0.1", 0, pool_slots=64) as a:
         yield a
 
@@ -166,3 +167,13 @@ def test_missing_aggregator_ends_with_a_clear_error():
 def test_bad_input_is_refused_before_sending(array, exc, msg):
     with pytest.raises(exc, match=msg):
         allreduce(array, job=1, worker=0, n_workers=1, aggregator=("127.0.0.1", P.UDP_PORT))
+
+
+def test_consecutive_calls_continue_the_shadow_copies(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 3, 2)
+    for size in (1, 5 * 256 + 3, 2, 4 * 256):  # slots used 1, 2, 1 and 1 times by turns
+        xs = [np.arange(size, dtype=np.int32) + i for i in range(2)]
+        res, errs = run_workers(xs, addr, slots=3, timeout_s=2.0)
+        assert errs == [None, None]
+        assert all(np.array_equal(r, xs[0] + xs[1]) for r in res)
