@@ -55,7 +55,7 @@ def _wait_ready(proc: subprocess.Popen, deadline_s: float) -> None:
 
 
 def _run_method(tb: InaTestbed, method: str, sizes_mb: list[float], repeats: int,
-                agg_port: int, job: int, slots: int) -> list[dict]:
+                agg_port: int, job: int, slots: int, timeout_s: float) -> list[dict]:
     """N worker processes of one method; returns their JSON lines."""
     n = tb.n_workers
     procs = []
@@ -65,17 +65,31 @@ def _run_method(tb: InaTestbed, method: str, sizes_mb: list[float], repeats: int
                 "--sizes-mb", ",".join(str(s) for s in sizes_mb), "--repeats", str(repeats),
                 "--aggregator", f"{SWITCH_IP}:{agg_port}", "--master", f"{worker_ip(0)}:29517",
                 "--job", str(job), "--slots", str(slots)]
-        procs.append(tb.popen(tb.worker_ns[r], argv, stdout=subprocess.PIPE, text=True))
+        # gloo picks its interface from the hostname (loopback here): name the link
+        env = dict(os.environ, GLOO_SOCKET_IFNAME="eth0")
+        procs.append(tb.popen(tb.worker_ns[r], argv, stdout=subprocess.PIPE, text=True,
+                              env=env, stderr=subprocess.DEVNULL))
     rows = []
     try:
+        deadline = time.monotonic() + timeout_s
+        # one failing rank leaves the others waiting: stop all at the first failure
+        while any(p.poll() is None for p in procs):
+            if any(p.poll() not in (None, 0) for p in procs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         for p in procs:
-            out, _ = p.communicate(timeout=1800)
+            if p.poll() is None:
+                p.kill()
+            out, _ = p.communicate()
             rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+    if len([r for r in rows if "error" not in r]) < n * repeats * len(sizes_mb) and \
+            not any("error" in r for r in rows):
+        raise RuntimeError(f"{method}: the workers stopped early or overran {timeout_s} s")
     errors = [r["error"] for r in rows if "error" in r]
     if errors:
         raise RuntimeError(f"{method}: {errors[0]}")
@@ -135,10 +149,12 @@ def main() -> int:
                 from cora.testbed.topology import in_netns
                 with in_netns(tb.worker_ns[0]):
                     allocate((SWITCH_IP, P.UDP_PORT), job, a.slots, n)
+                # a bound on a run: 20x the time the bytes need on the link, plus start-up
+                limit_s = 60 + 20 * a.repeats * sum(sizes_mb) * 8 / a.rate_mbit * 2
                 ps = _summarise(_run_method(tb, "ps", sizes_mb, a.repeats, P.UDP_PORT, job,
-                                            a.slots))
+                                            a.slots, limit_s))
                 ring = (_summarise(_run_method(tb, "gloo", sizes_mb, a.repeats, P.UDP_PORT,
-                                               job, a.slots)) if gloo else {})
+                                               job, a.slots, limit_s)) if gloo else {})
             finally:
                 agg.terminate()
                 agg.wait(10)

@@ -33,6 +33,7 @@ malformed input raises :class:`MalformedPacket` (a ``ValueError``), never anythi
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,6 +208,37 @@ def decode_many(data: bytes | bytearray | memoryview | np.ndarray, count: int | 
             f"0x{int(r['flags']):02x} reserved {int(r['reserved'])} worker {int(r['worker'])}"
             f"/{int(r['n_workers'])} total {int(r['total'])}: not a valid INA packet")
     return recs
+
+
+_HEADER = struct.Struct(">HBBHHBBBBII")
+_VALUES_DTYPE = np.dtype(">i4")
+
+
+def parse_header(data: bytes | bytearray | memoryview) -> tuple[int, ...]:
+    """Check one datagram and parse its header without numpy (the per-packet fast path).
+
+    Returns:
+        ``(flags, job, slot, copy, worker, n_workers, error, offset, total)``; the values are
+        ``values_of(data)``.
+    Raises:
+        MalformedPacket: exactly when :func:`decode_many` would.
+    """
+    if len(data) != PACKET_BYTES:
+        raise MalformedPacket(f"{len(data)} bytes is not an INA packet of {PACKET_BYTES} bytes")
+    (magic, version, flags, job, slot, worker, n_workers, error, reserved, offset,
+     total) = _HEADER.unpack_from(data)
+    if (magic != MAGIC or version != VERSION or flags & _UNKNOWN_FLAGS or reserved
+            or not 1 <= n_workers <= MAX_WORKERS or worker >= n_workers or total == 0):
+        raise MalformedPacket(
+            f"magic 0x{magic:04x} version {version} flags 0x{flags:02x} reserved {reserved} "
+            f"worker {worker}/{n_workers} total {total}: not a valid INA packet")
+    return (flags, job, slot & (_COPY_BIT - 1), slot >> 15, worker, n_workers, error, offset,
+            total)
+
+
+def values_of(data: bytes | bytearray | memoryview) -> np.ndarray:
+    """The K values of a checked packet as a read-only big-endian int32 view, shape (K,)."""
+    return np.frombuffer(data, _VALUES_DTYPE, count=K, offset=HEADER_BYTES)
 
 
 def split_slot(slot_field: np.ndarray | int) -> tuple:

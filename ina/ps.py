@@ -144,79 +144,73 @@ class SlotPool:
         with self._lock:
             self.stats["packets"] += 1
             try:
-                rec = P.decode_many(data, 1)[0]
+                flags, job_id, slot, v, w, n, _, offset, total = P.parse_header(data)
             except P.MalformedPacket:
                 self.stats["malformed"] += 1
                 return []
-            flags = int(rec["flags"])
             if flags & (P.FLAG_RESULT | P.FLAG_ERROR):
                 self.stats["ignored"] += 1
                 return []
-            job_id = int(rec["job"])
-            slot, v = P.split_slot(int(rec["slot"]))
-            w, n = int(rec["worker"]), int(rec["n_workers"])
             job = self.jobs.get(job_id)
             if job is None:
-                return [self._error(rec, P.ERR_UNKNOWN_JOB, addr)]
+                return [self._error(data, P.ERR_UNKNOWN_JOB, addr)]
             if n != job.n_workers:
-                return [self._error(rec, P.ERR_BAD_WORKER, addr)]
+                return [self._error(data, P.ERR_BAD_WORKER, addr)]
             if slot >= job.slots:
-                return [self._error(rec, P.ERR_BAD_SLOT, addr)]
+                return [self._error(data, P.ERR_BAD_SLOT, addr)]
             job.addrs[w] = addr
             p = job.base + slot
-            bit = np.uint32(1 << w)
-            offset, total = int(rec["offset"]), int(rec["total"])
-            seen = bool(self.bitmap[v, p] & bit)
-            self.bitmap[1 - v, p] &= ~bit
-            same_chunk = self.offset[v, p] == offset and self.total[v, p] == total
+            bit = 1 << w
+            bitmap = int(self.bitmap[v, p])
+            seen = bool(bitmap & bit)
+            self.bitmap[1 - v, p] &= ~np.uint32(bit)
+            count = int(self.count[v, p])
+            same_chunk = int(self.offset[v, p]) == offset and int(self.total[v, p]) == total
             if not seen:
-                if self.count[v, p] == 0 and self.done[v, p] and same_chunk:
-                    return [self._result(rec, p, v, addr, retransmitted=True)]
-                vals = rec["values"].astype(np.int64)
-                if self.count[v, p] == 0:
+                if count == 0 and self.done[v, p] and same_chunk:
+                    return [(self._result(data, p, v), addr)]
+                vals = P.values_of(data)
+                if count == 0:
                     self.offset[v, p], self.total[v, p] = offset, total
-                    self.values[v, p] = vals.astype(np.int32)
+                    self.values[v, p] = vals
                     self.overflow[v, p] = False
                     self.done[v, p] = False
                 else:
                     if not same_chunk:
-                        return [self._error(rec, P.ERR_SIZE_MISMATCH, a)
+                        return [self._error(data, P.ERR_SIZE_MISMATCH, a)
                                 for a in job.addrs.values()]
                     s = self.values[v, p].astype(np.int64) + vals
                     if s.min() < _I32_MIN or s.max() > _I32_MAX:
                         self.overflow[v, p] = True
                     self.values[v, p] = s.astype(np.int32)  # wraps, like an i32 add
-                self.bitmap[v, p] |= bit
-                self.count[v, p] += 1
-                if self.count[v, p] == job.n_workers:
+                self.bitmap[v, p] = bitmap | bit
+                count += 1
+                if count == job.n_workers:
                     self.count[v, p] = 0
                     self.done[v, p] = True
-                    out = self._result(rec, p, v, None)
+                    out = self._result(data, p, v, multicast=True)
                     self.stats["results"] += 1
                     return [(out, a) for a in job.addrs.values()]
+                self.count[v, p] = count
                 return []
-            if self.count[v, p] == 0 and same_chunk:
-                return [self._result(rec, p, v, addr, retransmitted=True)]
+            if count == 0 and same_chunk:
+                return [(self._result(data, p, v), addr)]
             self.stats["duplicates_dropped"] += 1
             return []
 
-    def _result(self, rec: np.ndarray, p: int, v: int, addr, retransmitted: bool = False):
-        out = rec.copy()
-        out["flags"] = (P.FLAG_RESULT | (P.FLAG_OVERFLOW if self.overflow[v, p] else 0)
-                        | (int(rec["flags"]) & P.FLAG_RETRANSMIT))
-        out["values"] = self.values[v, p]
-        if retransmitted:
+    def _result(self, data: bytes, p: int, v: int, multicast: bool = False) -> bytes:
+        """The result datagram: the triggering packet with flags and values rewritten."""
+        if not multicast:
             self.stats["retransmitted_results"] += 1
-            return out.tobytes(), addr
-        return out.tobytes()
+        flags = (P.FLAG_RESULT | (P.FLAG_OVERFLOW if self.overflow[v, p] else 0)
+                 | (data[3] & P.FLAG_RETRANSMIT))
+        return (data[:3] + bytes((flags,)) + data[4:P.HEADER_BYTES]
+                + self.values[v, p].astype(">i4").tobytes())
 
-    def _error(self, rec: np.ndarray, code: int, addr) -> tuple[bytes, tuple]:
+    def _error(self, data: bytes, code: int, addr) -> tuple[bytes, tuple]:
         self.stats["errors"] += 1
-        out = rec.copy()
-        out["flags"] = P.FLAG_ERROR
-        out["error"] = code
-        out["values"] = 0
-        return out.tobytes(), addr
+        return (data[:3] + bytes((P.FLAG_ERROR,)) + data[4:10] + bytes((code,))
+                + data[11:P.HEADER_BYTES] + bytes(4 * P.K), addr)
 
 
 class Aggregator:

@@ -295,19 +295,16 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                                "(ICMP port unreachable)") from None
             got_any = True
             try:
-                rec = P.decode_many(data, 1)[0]
+                flags, rjob, slot, copy, _, _, code, offset, _ = P.parse_header(data)
             except P.MalformedPacket:
                 st["malformed"] += 1
                 continue
-            flags = int(rec["flags"])
             if flags & P.FLAG_ERROR:
-                code = int(rec["error"])
                 raise InaError(f"aggregator error for job {job} (worker {worker}): "
                                f"{P.ERROR_TEXT.get(code, f'error code {code}')}")
-            slot, copy = P.split_slot(int(rec["slot"]))
             c = outstanding.get(slot)
-            if (not flags & P.FLAG_RESULT or int(rec["job"]) != job or c is None
-                    or int(rec["offset"]) != c * P.K or copy != chunk_copy[c]):
+            if (not flags & P.FLAG_RESULT or rjob != job or c is None
+                    or offset != c * P.K or copy != chunk_copy[c]):
                 st["duplicates"] += 1   # a late duplicate result of an earlier chunk
                 continue
             if tries[slot] == 0:  # Karn: RTT samples only from chunks sent once
@@ -318,7 +315,7 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                     srtt[1] = 0.75 * srtt[1] + 0.25 * abs(srtt[0] - sample)
                     srtt[0] = 0.875 * srtt[0] + 0.125 * sample
                 rto[0] = min(max(srtt[0] + 4 * srtt[1], MIN_RTO_S), retransmit_s * 16)
-            result[c] = rec["values"]
+            result[c] = P.values_of(data)
             done[c] = True
             st["results"] += 1
             if flags & P.FLAG_OVERFLOW:
