@@ -241,6 +241,21 @@ def values_of(data: bytes | bytearray | memoryview) -> np.ndarray:
     return np.frombuffer(data, _VALUES_DTYPE, count=K, offset=HEADER_BYTES)
 
 
+def set_socket_buffers(sock, nbytes: int) -> None:
+    """Ask for ``nbytes`` of receive and send buffer on a UDP socket; as root the
+    net.core.rmem_max/wmem_max caps (about 200 KiB by default: under a hundred 1-KiB
+    datagrams, less than a few workers' windows) are bypassed with SO_RCVBUFFORCE/
+    SO_SNDBUFFORCE, otherwise the capped request stands."""
+    import socket
+
+    # SO_RCVBUFFORCE = 33, SO_SNDBUFFORCE = 32 (asm-generic/socket.h; Python lacks names)
+    for force, plain in ((33, socket.SO_RCVBUF), (32, socket.SO_SNDBUF)):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, nbytes)
+        except PermissionError:
+            sock.setsockopt(socket.SOL_SOCKET, plain, nbytes)
+
+
 def split_slot(slot_field: np.ndarray | int) -> tuple:
     """(pool index, shadow-copy bit) of a wire ``slot`` field (arrays work elementwise)."""
     return slot_field & (_COPY_BIT - 1), (slot_field >> 15) & 1

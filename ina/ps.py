@@ -244,8 +244,7 @@ class Aggregator:
                 self.ctl.close()
                 if port or attempt == 49:
                     raise
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        P.set_socket_buffers(self.sock, 16 << 20)
         self.control_port = self.port + 1
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

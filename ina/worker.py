@@ -49,7 +49,7 @@ _I32_MAX = float(np.iinfo(np.int32).max)
 _NEXT_COPY: dict[tuple, np.ndarray] = {}
 #: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
 #: Internet, a testbed of veths needs far less.
-MIN_RTO_S = 0.02
+MIN_RTO_S = 0.2
 
 
 def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
@@ -134,7 +134,7 @@ def _check_input(array: np.ndarray) -> np.ndarray:
 
 def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
               aggregator: tuple[str, int], slots: int = 64, frac_bits: int = 16,
-              retransmit_s: float = 0.1, timeout_s: float = 5.0,
+              retransmit_s: float = 0.2, timeout_s: float = 5.0,
               stats: dict | None = None) -> np.ndarray:
     """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
 
@@ -233,7 +233,7 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
     host, port = aggregator
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        P.set_socket_buffers(sock, 4 << 20)
         sock.connect((host, port))  # only the aggregator's datagrams are received
 
         def send(c: int, retransmit: bool = False) -> None:

@@ -37,7 +37,7 @@ from cora.testbed.topology import Topology, in_netns, ipr
 
 #: Default link rate. Chosen so the links, not the 2 CPUs, limit the user-space aggregator and
 #: the gloo ring at N = 4 (how it was checked: docs/ina.md, "Link rate").
-DEFAULT_RATE_MBIT = 100
+DEFAULT_RATE_MBIT = 10
 SUBNET_PREFIX = "10.212.0."
 SWITCH_IP = SUBNET_PREFIX + "254"
 MAX_WORKERS = 8
@@ -147,7 +147,7 @@ class InaTestbed:
             self._deploy_drop()
 
     def _shape(self, ip, idx: int) -> None:
-        rate = f"{self.rate_mbit}mbit"
+        rate = f"{round(self.rate_mbit * 1000)}kbit"
         # burst: 1 ms at the rate, at least two full frames (tc's usual rule of thumb)
         burst = int(max(3028, self.rate_mbit * 1e6 / 8 / 1000))
         try:

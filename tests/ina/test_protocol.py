@@ -117,3 +117,24 @@ def test_mutated_packets_never_crash_parser_or_aggregator(mutations):
     for _ in range(2):  # twice: the second is a duplicate or retransmission
         for out, _ in pool.handle(bytes(buf), ("10.0.0.1", 1)):
             P.decode(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, P.HEADER_BYTES - 1), st.integers(0, 255)),
+                max_size=4), st.integers(-2, 2))
+def test_fast_header_parser_agrees_with_the_vectorised_decoder(mutations, extra):
+    buf = bytearray(GOOD)
+    for i, b in mutations:
+        buf[i] = b
+    data = bytes(buf[:len(buf) + extra]) if extra < 0 else bytes(buf) + bytes(extra)
+    try:
+        rec = P.decode_many(data, 1)[0]
+    except P.MalformedPacket:
+        with pytest.raises(P.MalformedPacket):
+            P.parse_header(data)
+        return
+    slot, copy = P.split_slot(int(rec["slot"]))
+    assert P.parse_header(data) == (int(rec["flags"]), int(rec["job"]), slot, copy,
+                                    int(rec["worker"]), int(rec["n_workers"]),
+                                    int(rec["error"]), int(rec["offset"]), int(rec["total"]))
+    assert np.array_equal(P.values_of(data), rec["values"])
