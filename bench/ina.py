@@ -201,9 +201,10 @@ def _plot(results: list[dict], path: str, rate_mbit: float, stamp: str) -> None:
     for n in sorted({r["n"] for r in results}):
         rows = [r for r in results if r["n"] == n]
         mb = [r["size_bytes"] / 1e6 for r in rows]
-        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows)], "o-", label=f"PS, N={n}")
+        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows, strict=True)], "o-",
+                label=f"PS, N={n}")
         if rows[0]["gloo_s"] is not None:
-            ax.plot(mb, [m / r["gloo_s"] for m, r in zip(mb, rows)], "s--",
+            ax.plot(mb, [m / r["gloo_s"] for m, r in zip(mb, rows, strict=True)], "s--",
                     label=f"gloo ring, N={n}")
     ax.axhline(rate_mbit / 8, color="grey", lw=0.8, label="link rate")
     ax.set_xscale("log")

@@ -193,8 +193,9 @@ def decode_many(data: bytes | bytearray | memoryview | np.ndarray, count: int | 
     buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
     n = buf.size // PACKET_BYTES if count is None else count
     if buf.size != n * PACKET_BYTES or n == 0:
-        raise MalformedPacket(f"{buf.size} bytes is not {'a whole number of' if count is None else count} "
-                              f"INA packets of {PACKET_BYTES} bytes")
+        what = "a whole number of" if count is None else str(count)
+        raise MalformedPacket(f"{buf.size} bytes is not {what} INA packets of "
+                              f"{PACKET_BYTES} bytes")
     recs = buf.view(PACKET_DTYPE)
     bad = ((recs["magic"] != MAGIC) | (recs["version"] != VERSION)
            | ((recs["flags"] & _UNKNOWN_FLAGS) != 0) | (recs["reserved"] != 0)

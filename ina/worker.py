@@ -275,8 +275,9 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                            " it is not running or not reachable, or another worker of job "
                            f"{job} never started (only complete chunks are answered)")
                 else:
+                    more = "..." if len(missing) > 4 else ""
                     why = (f"no result for {timeout_s} s with {int(done.sum())} of {n_chunks} "
-                           f"chunks done and chunks {missing[:4]}{'...' if len(missing) > 4 else ''}"
+                           f"chunks done and chunks {missing[:4]}{more}"
                            f" outstanding: another worker of job {job} has probably stopped")
                 raise InaTimeout(f"allreduce of job {job} (worker {worker}/{n_workers}): {why}")
             next_due = min(due(s) for s in outstanding)
