@@ -216,5 +216,17 @@ def _plot(results: list[dict], path: str, rate_mbit: float, stamp: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _main() -> int:
+    """main() with one line on stderr and exit 1 for the failures a run can meet."""
+    from cora.errors import CoraError
+    from cora.ina import InaError
+
+    try:
+        return main()
+    except (CoraError, InaError, RuntimeError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

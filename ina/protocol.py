@@ -178,7 +178,7 @@ def encode(job: int, slot: int, copy: int, offset: int, total: int, worker: int,
     return rec.tobytes()
 
 
-def decode_many(data: bytes | bytearray | memoryview | np.ndarray, count: int | None = None
+def decode_many(data: bytes | bytearray | memoryview, count: int | None = None
                 ) -> np.ndarray:
     """Parse ``count`` back-to-back packets (all PACKET_BYTES long) in one numpy pass.
 

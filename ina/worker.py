@@ -303,11 +303,12 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
             if flags & P.FLAG_ERROR:
                 raise InaError(f"aggregator error for job {job} (worker {worker}): "
                                f"{P.ERROR_TEXT.get(code, f'error code {code}')}")
-            c = outstanding.get(slot)
-            if (not flags & P.FLAG_RESULT or rjob != job or c is None
-                    or offset != c * P.K or copy != chunk_copy[c]):
+            hit = outstanding.get(slot)
+            if (not flags & P.FLAG_RESULT or rjob != job or hit is None
+                    or offset != hit * P.K or copy != chunk_copy[hit]):
                 st["duplicates"] += 1   # a late duplicate result of an earlier chunk
                 continue
+            c = hit
             if tries[slot] == 0:  # Karn: RTT samples only from chunks sent once
                 sample = time.monotonic() - sent_at[slot]
                 if srtt[0] is None:

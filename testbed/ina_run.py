@@ -37,9 +37,9 @@ def run_ps(args, sizes: list[int]) -> None:
     for size in sizes:
         n = size // 4
         x = tensor(args.rank, n)
-        expect = np.sum([quantize(tensor(r, n)) for r in range(args.workers)], axis=0,
-                        dtype=np.int32)
-        expect = (expect.astype(np.float64) * 2.0**-16).astype(np.float32)
+        q_sum = np.sum([quantize(tensor(r, n)) for r in range(args.workers)], axis=0,
+                       dtype=np.int32)
+        expect = (q_sum.astype(np.float64) * 2.0**-16).astype(np.float32)
         for _ in range(args.repeats):
             allreduce(np.zeros(1, np.int32), **kw)  # barrier
             st: dict = {}

@@ -29,6 +29,7 @@ import signal
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -92,7 +93,7 @@ class InaTestbed:
         self.switch_ns = ""
         self.worker_ns: list[str] = []
         self._deployed: list[tuple[str, str]] = []
-        self._old_handlers: dict[int, object] = {}
+        self._old_handlers: dict[int, Any] = {}
 
     # -- building -------------------------------------------------------------------------
     def __enter__(self) -> InaTestbed:
@@ -195,9 +196,10 @@ class InaTestbed:
         from cora.runtime.deploy import read_stats
 
         out = {}
+        prefix = self.topo.prefix if self.topo else ""
         for ns, dev in self._deployed:
             rows = {e["key"][0]: e["value"][0] for e in read_stats(dev, ns)["maps"]["stats"]}
-            out[f"{ns.removeprefix(self.topo.prefix)}/{dev}"] = {
+            out[f"{ns.removeprefix(prefix)}/{dev}"] = {
                 "passed": int(rows.get(0, 0)), "dropped": int(rows.get(1, 0))}
         return out
 
