@@ -177,3 +177,74 @@ def test_consecutive_calls_continue_the_shadow_copies(agg):
         res, errs = run_workers(xs, addr, slots=3, timeout_s=2.0)
         assert errs == [None, None]
         assert all(np.array_equal(r, xs[0] + xs[1]) for r in res)
+
+
+class LossyProxy:
+    """A UDP relay between workers and the aggregator that drops and duplicates datagrams
+    (seeded), both ways: one upstream socket per worker address, so the aggregator still
+    sees each worker at its own address."""
+
+    def __init__(self, upstream: tuple[str, int], drop: float, dup: float, seed: int):
+        import random
+        import selectors
+
+        self.upstream, self.drop, self.dup = upstream, drop, dup
+        self.rng = random.Random(seed)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = self.sock.getsockname()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ, None)
+        self.up: dict[tuple, socket.socket] = {}
+        self.stop = threading.Event()
+        self.counts = {"dropped": 0, "duplicated": 0}
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def _relay(self, sock: socket.socket, data: bytes, dst) -> None:
+        r = self.rng.random()
+        if r < self.drop:
+            self.counts["dropped"] += 1
+            return
+        for _ in range(2 if r < self.drop + self.dup else 1):
+            sock.sendto(data, dst)
+        if r < self.drop + self.dup:
+            self.counts["duplicated"] += 1
+
+    def run(self) -> None:
+        import selectors
+
+        while not self.stop.is_set():
+            for key, _ in self.sel.select(0.1):
+                data, src = key.fileobj.recvfrom(4096)
+                if key.data is None:  # from a worker
+                    if src not in self.up:
+                        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        u.bind(("127.0.0.1", 0))
+                        self.up[src] = u
+                        self.sel.register(u, selectors.EVENT_READ, src)
+                    self._relay(self.up[src], data, self.upstream)
+                else:  # from the aggregator, back to that worker
+                    self._relay(self.sock, data, key.data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for s in [self.sock, *self.up.values()]:
+            s.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_drops_and_duplicates_both_ways_still_give_exact_sums(agg, seed):
+    allocate(("127.0.0.1", agg.port), 1, 8, 3)
+    proxy = LossyProxy(("127.0.0.1", agg.port), drop=0.05, dup=0.05, seed=seed)
+    try:
+        rng = np.random.default_rng(seed)
+        xs = [rng.integers(-1000, 1000, 20_000, dtype=np.int32) for _ in range(3)]
+        res, errs = run_workers(xs, proxy.addr, slots=8, retransmit_s=0.05)
+    finally:
+        proxy.close()
+    assert errs == [None] * 3
+    assert proxy.counts["dropped"] > 0 and proxy.counts["duplicated"] > 0
+    for r in res:
+        assert np.array_equal(r, xs[0] + xs[1] + xs[2])
