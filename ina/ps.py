@@ -3,7 +3,7 @@ specification of the aggregation NF (docs/ina.md, "Aggregator semantics").
 
 :class:`SlotPool` is the whole data-plane logic as a pure function of packets
 (:meth:`SlotPool.handle`: one datagram in, a list of (datagram, destination) out); it keeps,
-like the switch of SwitchML (Sapio et al., NSDI'21, Algorithm 2) and ATP (Lao et al., NSDI'21),
+like the switch of SwitchML (Sapio et al., NSDI'21) and of ATP (Lao et al., NSDI'21),
 per pool slot two copies (the shadow-copy bit) each with a worker bitmap, a contribution
 count, the chunk offset and K int32 partial sums. :class:`Aggregator` runs a pool behind a
 UDP socket (a plain socket loop in one thread) and a small JSON control plane on another UDP

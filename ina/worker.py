@@ -1,9 +1,10 @@
 """The worker library: fixed-point quantisation, chunking, a sliding window of slots,
 retransmission on timeout and reassembly (docs/ina.md, "Worker").
 
-Quantisation is a fixed scale, as in SwitchML (Sapio et al., NSDI'21, section 3.6: floats are
-scaled by a factor and rounded to int32 before aggregation; its block-exponent variant needs
-an extra round trip per block, left out here): ``q = rint(x * 2**frac_bits)`` (numpy's rint:
+Quantisation is a fixed scale, as in SwitchML (Sapio et al., NSDI'21: floats are scaled by
+a factor and rounded to int32 before aggregation; a per-block exponent agreed from all
+workers' maxima would need one more exchange per block, left out here):
+``q = rint(x * 2**frac_bits)`` (numpy's rint:
 round half to even), and the sum comes back as ``sum(q) * 2**-frac_bits``. The integers are
 exact: every worker gets ``numpy.sum`` of all workers' ``q`` (as int32), bit for bit.
 
