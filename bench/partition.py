@@ -123,7 +123,7 @@ def insns(args) -> int:
 
     from cora.compiler.driver import compile_file
     from cora.compiler.offload.partition import estimate_insns
-    from cora.targets.ebpf.emit import ENTRY, generate_c
+    from cora.targets import get_target
 
     cflags = ["-Wno-unused-label", "-Wno-unused-variable", "-Wno-unused-function",
               "-Wno-compare-distinct-pointer-types"]
@@ -132,13 +132,14 @@ def insns(args) -> int:
     ratios = []
     for nf in nfs:
         program = compile_file(nf)
-        src, _ = generate_c(program)
+        artifact = get_target("xdp").generate(program)
+        src = artifact.files["prog.c"]
         devnull = os.open(os.devnull, os.O_WRONLY)
         saved = os.dup(2)
         os.dup2(devnull, 2)          # clang's warnings
         try:
             b = bcc.BPF(text=src, cflags=cflags, debug=0)
-            n = len(b.dump_func(ENTRY.encode())) // 8
+            n = len(b.dump_func(artifact.entry.encode())) // 8
             b.cleanup()
         finally:
             os.dup2(saved, 2)

@@ -36,21 +36,43 @@ must mirror:
   entry is ``shim.pop`` parses the frame only after the shim is removed.
 
 Speed: the program is compiled once into per-block tuples of closures over a register list
-(one dispatch-table lookup per op at compile time, none at run time).
+(one lookup in :data:`INTERP_IMPLS` per op at compile time, none at run time). Each opcode's
+implementation is one function registered with ``@interp_impl(opcode)``.
 """
 
 from __future__ import annotations
 
 import operator
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
+from cora.compiler.ir import (
+    BINARY_OPS,
+    COMPARE_OPS,
+    OPS,
+    SHIM_DONE,
+    SHIM_ID_BYTES,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    StateDecl,
+    c_bytes,
+)
 from cora.compiler.ir import semantics as sem
 from cora.compiler.ir.headers import HEADERS, load_field, parse_frame, store_field
-from cora.compiler.ir import (BINARY_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op,
-                              Program, StateDecl, c_bytes)
+from cora.compiler.ir.ops import ImplTable, header_field
 from cora.compiler.ir.verify import verify
+
+#: opcode -> ``compile(interpreter, op) -> closure``: one implementation per opcode of
+#: :data:`cora.compiler.ir.OPS` (``tests/compiler/test_op_registry.py`` checks the sets agree).
+#: A closure of a non-terminator runs ``f(R, ctx)``; a terminator's returns the next block or
+#: a ``(verdict, port)`` tuple.
+INTERP_IMPLS: ImplTable[Callable[..., Callable]] = ImplTable("interpreter")
+#: decorator registering an interpreter implementation: ``@interp_impl("map.delete")``.
+interp_impl = INTERP_IMPLS.register
 
 
 @dataclass
@@ -83,6 +105,28 @@ class _State:
         self.name = decl.name
         self.capacity = decl.capacity
         self.nvalues = len(decl.value)
+
+    def lookup(self, key: tuple[int, ...], touched: set[tuple[str, tuple[int, ...]]]
+               ) -> list[int] | None:
+        """The entry's value list (a reference) or None; records touched keys."""
+        raise NotImplementedError
+
+    def update(self, key: tuple[int, ...], values: list[int],
+               touched: set[tuple[str, tuple[int, ...]]]) -> int:
+        """Insert or replace; 1 when stored, 0 when refused."""
+        raise NotImplementedError
+
+    def delete(self, key: tuple[int, ...], touched: set[tuple[str, tuple[int, ...]]]) -> None:
+        """Remove the key (if present)."""
+        raise NotImplementedError
+
+    def get(self, key: tuple[int, ...]) -> tuple[int, ...] | None:
+        """The value under the exact key, without side effects."""
+        raise NotImplementedError
+
+    def entries(self) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+        """Every entry, sorted by key."""
+        raise NotImplementedError
 
     def load_init(self) -> None:
         for k, v in self.decl.init:
@@ -263,16 +307,20 @@ class _Ctx:
     """Per-frame context: the mutable frame, header offsets, time and touched keys."""
 
     __slots__ = ("buf", "off", "now", "touched")
+    buf: bytearray
+    off: dict[str, int]
+    now: int
+    touched: set[tuple[str, tuple[int, ...]]]
 
 
 class _Block:
     __slots__ = ("ops", "term")
+    ops: tuple[Callable[..., None], ...]
+    term: Callable[..., Any]
 
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
         "gt": operator.gt, "ge": operator.ge}
-_BIN = {"add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
-        "shl": sem.shl, "shr": sem.shr}
 
 
 class Interpreter:
@@ -316,7 +364,8 @@ class Interpreter:
         c.buf = buf = bytearray(frame)
         c.off = {} if self._resumes else parse_frame(buf).offsets
         c.now = now_ns & sem.M64
-        c.touched = touched = set()
+        touched: set[tuple[str, tuple[int, ...]]] = set()
+        c.touched = touched
         R = [0] * self._nregs
         blk = self._entry
         while True:
@@ -348,26 +397,27 @@ class Interpreter:
 
     # -- compilation --------------------------------------------------------------------
 
-    def _r(self, name: str) -> int:
+    def _r(self, name: str | None) -> int:
+        assert name is not None            # the verifier checked the op's destination
         return self._reg_index[name]
 
-    def _width(self, name: str) -> int:
+    def _width(self, name: str | None) -> int:
+        assert name is not None
         t = self.program.regs[name]
         return t.width if isinstance(t, IntType) else 0
-
-    _DISPATCH: dict[str, Callable] = {}  # filled in after the class (see _dispatch_table)
 
     def _compile(self) -> None:
         blocks = {b.label: _Block() for b in self.program.blocks}
         self._blocks = blocks
-        dispatch = self._DISPATCH
+        impl = INTERP_IMPLS.__getitem__
         for b in self.program.blocks:
             cb = blocks[b.label]
-            cb.ops = tuple(dispatch[op.opcode](self, op) for op in b.ops[:-1])
-            cb.term = dispatch[b.ops[-1].opcode](self, b.ops[-1])
+            cb.ops = tuple(impl(op.opcode)(self, op) for op in b.ops[:-1])
+            cb.term = impl(b.ops[-1].opcode)(self, b.ops[-1])
         self._entry = blocks[self.program.blocks[0].label]
-        self._resumes = self.program.blocks[0].ops[-1].opcode == "shim.pop"
+        self._resumes = OPS[self.program.blocks[0].ops[-1].opcode].position == "entry-only"
 
+    @interp_impl("const")
     def _c_const(self, op: Op) -> Callable:
         d, v = self._r(op.dest), op.attrs["value"]
 
@@ -375,6 +425,7 @@ class Interpreter:
             R[d] = v
         return f
 
+    @interp_impl("mov", "zext")
     def _c_mov(self, op: Op) -> Callable:
         d, a = self._r(op.dest), self._r(op.args[0])
 
@@ -382,8 +433,7 @@ class Interpreter:
             R[d] = R[a]
         return f
 
-    _c_zext = _c_mov
-
+    @interp_impl("trunc")
     def _c_trunc(self, op: Op) -> Callable:
         d, a, m = self._r(op.dest), self._r(op.args[0]), sem.mask(self._width(op.dest))
 
@@ -391,6 +441,7 @@ class Interpreter:
             R[d] = R[a] & m
         return f
 
+    @interp_impl(*BINARY_OPS)
     def _c_binary(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
         w = self._width(op.dest)
@@ -400,12 +451,14 @@ class Interpreter:
             def f(R, c):
                 R[d] = fn2(R[a], R[b])
             return f
-        fn = _BIN[op.opcode]
+        fn = OPS[op.opcode].fold           # the semantics.* function of the op
+        assert fn is not None
 
         def g(R, c):
             R[d] = fn(R[a], R[b], w)
         return g
 
+    @interp_impl("not")
     def _c_not(self, op: Op) -> Callable:
         d, a, w = self._r(op.dest), self._r(op.args[0]), self._width(op.dest)
         fn = sem.bit_not
@@ -414,6 +467,7 @@ class Interpreter:
             R[d] = fn(R[a], w)
         return f
 
+    @interp_impl(*COMPARE_OPS)
     def _c_compare(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
         fn = _CMP[op.opcode]
@@ -422,6 +476,7 @@ class Interpreter:
             R[d] = 1 if fn(R[a], R[b]) else 0
         return f
 
+    @interp_impl("select")
     def _c_select(self, op: Op) -> Callable:
         d = self._r(op.dest)
         cond, a, b = (self._r(x) for x in op.args)
@@ -430,6 +485,7 @@ class Interpreter:
             R[d] = R[a] if R[cond] else R[b]
         return f
 
+    @interp_impl("hdr.valid")
     def _c_hdr_valid(self, op: Op) -> Callable:
         d, h = self._r(op.dest), op.attrs["header"]
 
@@ -437,28 +493,30 @@ class Interpreter:
             R[d] = 1 if h in c.off else 0
         return f
 
+    @interp_impl("hdr.load")
     def _c_hdr_load(self, op: Op) -> Callable:
         d, h = self._r(op.dest), op.attrs["header"]
-        fld = HEADERS[h].field(op.attrs["field"])
+        fld = header_field(h, op.attrs["field"])
 
         def f(R, c):
             off = c.off.get(h)
             R[d] = 0 if off is None else load_field(c.buf, off, fld)
         return f
 
+    @interp_impl("hdr.store")
     def _c_hdr_store(self, op: Op) -> Callable:
         h = op.attrs["header"]
         hdr = HEADERS[h]
-        fld = hdr.field(op.attrs["field"])
+        fld = header_field(h, op.attrs["field"])
         v = self._r(op.args[0])
         ws = fld.byte_offset & ~1                                  # aligned word range
         we = (fld.byte_offset + fld.byte_span + 1) & ~1            # relative to header start
         fixes: list[tuple[str | None, int, bool]] = []             # (header, csum offset, udp)
         if hdr.csum_field is not None:
-            fixes.append((None, hdr.field(hdr.csum_field).byte_offset, h == "udp"))
+            fixes.append((None, header_field(h, hdr.csum_field).byte_offset, h == "udp"))
         if fld.name in hdr.pseudo_header_fields:
             for l4 in ("tcp", "udp"):
-                fixes.append((l4, HEADERS[l4].field("csum").byte_offset, l4 == "udp"))
+                fixes.append((l4, header_field(l4, "csum").byte_offset, l4 == "udp"))
         fixes_t = tuple(fixes)
         words16, replace = sem.words16, sem.csum_replace
 
@@ -488,6 +546,7 @@ class Interpreter:
                 buf[p + 1] = hc & 0xFF
         return f
 
+    @interp_impl("pkt.len")
     def _c_pkt_len(self, op: Op) -> Callable:
         d = self._r(op.dest)
 
@@ -495,6 +554,7 @@ class Interpreter:
             R[d] = len(c.buf)
         return f
 
+    @interp_impl("now")
     def _c_now(self, op: Op) -> Callable:
         d = self._r(op.dest)
 
@@ -502,6 +562,7 @@ class Interpreter:
             R[d] = c.now
         return f
 
+    @interp_impl("rand")
     def _c_rand(self, op: Op) -> Callable:
         d, cell, step = self._r(op.dest), self._rng, sem.xorshift32
 
@@ -510,6 +571,7 @@ class Interpreter:
             R[d] = x
         return f
 
+    @interp_impl("hash")
     def _c_hash(self, op: Op) -> Callable:
         d, seed = self._r(op.dest), op.attrs.get("seed", 0)
         iw = tuple((self._r(a), self._width(a)) for a in op.args)
@@ -526,6 +588,7 @@ class Interpreter:
             return lambda R: (R[i0],)
         return operator.itemgetter(*idx)
 
+    @interp_impl("map.lookup")
     def _c_map_lookup(self, op: Op) -> Callable:
         d, st = self._r(op.dest), self.states[op.attrs["state"]]
         key, lookup = self._key_getter(op.args), st.lookup
@@ -534,6 +597,7 @@ class Interpreter:
             R[d] = lookup(key(R), c.touched)
         return f
 
+    @interp_impl("ref.found")
     def _c_ref_found(self, op: Op) -> Callable:
         d, a = self._r(op.dest), self._r(op.args[0])
 
@@ -541,6 +605,7 @@ class Interpreter:
             R[d] = 0 if R[a] is None else 1
         return f
 
+    @interp_impl("ref.load")
     def _c_ref_load(self, op: Op) -> Callable:
         d, a, i = self._r(op.dest), self._r(op.args[0]), op.attrs["index"]
 
@@ -549,6 +614,7 @@ class Interpreter:
             R[d] = 0 if ref is None else ref[i]
         return f
 
+    @interp_impl("ref.store")
     def _c_ref_store(self, op: Op) -> Callable:
         a, v, i = self._r(op.args[0]), self._r(op.args[1]), op.attrs["index"]
 
@@ -558,6 +624,7 @@ class Interpreter:
                 ref[i] = R[v]
         return f
 
+    @interp_impl("map.update")
     def _c_map_update(self, op: Op) -> Callable:
         d, st, n = self._r(op.dest), self.states[op.attrs["state"]], op.attrs["nkeys"]
         key, update = self._key_getter(op.args[:n]), st.update
@@ -567,6 +634,7 @@ class Interpreter:
             R[d] = update(key(R), [R[i] for i in vals], c.touched)
         return f
 
+    @interp_impl("map.delete")
     def _c_map_delete(self, op: Op) -> Callable:
         st = self.states[op.attrs["state"]]
         key, delete = self._key_getter(op.args), st.delete
@@ -575,6 +643,7 @@ class Interpreter:
             delete(key(R), c.touched)
         return f
 
+    @interp_impl("br")
     def _c_br(self, op: Op) -> Callable:
         cond = self._r(op.args[0])
         t, e = (self._blocks[x] for x in op.attrs["targets"])
@@ -583,6 +652,7 @@ class Interpreter:
             return t if R[cond] else e
         return f
 
+    @interp_impl("jmp")
     def _c_jmp(self, op: Op) -> Callable:
         t = self._blocks[op.attrs["targets"][0]]
 
@@ -590,6 +660,7 @@ class Interpreter:
             return t
         return f
 
+    @interp_impl("ret")
     def _c_ret(self, op: Op) -> Callable:
         verdict = op.attrs["verdict"]
         if verdict == "redirect":
@@ -605,6 +676,7 @@ class Interpreter:
         return f
 
 
+@interp_impl("shim.push")
 def _c_shim_push(self: Interpreter, op: Op) -> Callable:
     resume = op.attrs["resume"]
     regs = tuple((self._r(a), c_bytes(self._width(a))) for a in op.args)
@@ -617,10 +689,11 @@ def _c_shim_push(self: Interpreter, op: Op) -> Callable:
     return f
 
 
+@interp_impl("shim.pop")
 def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
     final = op.attrs["final"]
     table = {}
-    for k, label, rs in zip(op.attrs["resume"], op.attrs["targets"], op.attrs["regs"]):
+    for k, label, rs in zip(op.attrs["resume"], op.attrs["targets"], op.attrs["regs"], strict=True):
         layout, pos = [], SHIM_ID_BYTES
         for a in rs:
             n = c_bytes(self._width(a))
@@ -651,28 +724,6 @@ def _c_shim_pop(self: Interpreter, op: Op) -> Callable:
     return f
 
 
-def _dispatch_table() -> dict[str, Callable]:
-    """opcode -> compile method of :class:`Interpreter` (one lookup per op at compile time)."""
-    I = Interpreter
-    table = {
-        "const": I._c_const, "mov": I._c_mov, "zext": I._c_zext, "trunc": I._c_trunc,
-        "not": I._c_not, "select": I._c_select,
-        "hdr.valid": I._c_hdr_valid, "hdr.load": I._c_hdr_load, "hdr.store": I._c_hdr_store,
-        "pkt.len": I._c_pkt_len, "now": I._c_now, "rand": I._c_rand, "hash": I._c_hash,
-        "map.lookup": I._c_map_lookup, "ref.found": I._c_ref_found,
-        "ref.load": I._c_ref_load, "ref.store": I._c_ref_store,
-        "map.update": I._c_map_update, "map.delete": I._c_map_delete,
-        "br": I._c_br, "jmp": I._c_jmp, "ret": I._c_ret,
-        "shim.push": _c_shim_push, "shim.pop": _c_shim_pop,
-    }
-    table.update({o: I._c_binary for o in BINARY_OPS})
-    table.update({o: I._c_compare for o in _CMP})
-    return table
-
-
-Interpreter._DISPATCH = _dispatch_table()
-
-
 class CountingInterpreter(Interpreter):
     """The reference interpreter that also counts, across all frames run, how often each
     block executes and each CFG edge is taken (for traffic profiles and cost models).
@@ -689,8 +740,8 @@ class CountingInterpreter(Interpreter):
         super()._compile()
         from collections import Counter
 
-        self.block_count = Counter()
-        self.edge_count = Counter()
+        self.block_count: Counter[str] = Counter()
+        self.edge_count: Counter[tuple[str, str]] = Counter()
         label_of = {id(cb): label for label, cb in self._blocks.items()}
         for label, cb in self._blocks.items():
             cb.term = self._counted(label, cb.term, label_of)

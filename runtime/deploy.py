@@ -168,9 +168,9 @@ def require_root() -> None:
 def _nic_forward_ifindex(nic_dev: str, nic_netns: str | None, nic_forward: str | None) -> int:
     """ifindex (in the NIC namespace) of the interface toward the host: ``nic_forward``, or
     the only other non-loopback interface of that namespace."""
-    from cora.runtime.attach import _ipr
+    from cora.runtime.attach import ipr
 
-    with _ipr(nic_netns) as ip:
+    with ipr(nic_netns) as ip:
         links = {l.get_attr("IFLA_IFNAME"): l["index"] for l in ip.get_links()}
     where = f"namespace {nic_netns}" if nic_netns else "the root namespace"
     if nic_forward is not None:

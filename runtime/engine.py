@@ -1,5 +1,6 @@
-"""Engines that run an NF on frames: the kernel (XDP via BPF_PROG_TEST_RUN) and the reference
-interpreter, behind one small interface, plus the state dump format of ``--state-out``.
+"""Engines that run an NF on frames: the kernel (a target's program via BPF_PROG_TEST_RUN)
+and the reference interpreter, behind one small interface, plus the state dump format of
+``--state-out``.
 
 Both engines see the same environment: ``now()`` is the frame's pcap timestamp (ns) and
 ``rand()`` is xorshift32 seeded with 1 (docs/language.md), so differential runs are exact.
@@ -16,31 +17,15 @@ import ctypes
 from dataclasses import dataclass
 
 from cora.compiler.ir import Program, StateDecl
+from cora.targets.base import Target
+from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX
 
-XDP_VERDICTS = {0: "aborted", 1: "drop", 2: "pass", 3: "tx", 4: "redirect"}
-#: TC actions (include/uapi/linux/pkt_cls.h) of the tc target's verdicts; TC_ACT_REDIRECT (7)
-#: is both ``tx`` and ``redirect``, told apart by the program's verdict counters.
-TC_VERDICTS = {0: "pass", 2: "drop"}
-TC_ACT_REDIRECT = 7
-#: Longest frame an skb (sched_cls) test run accepts: one 4 KiB page minus NET_SKB_PAD (64)
-#: headroom minus the aligned struct skb_shared_info (320) (net/bpf/test_run.c,
-#: bpf_test_init). Measured on this machine's Linux 6.18: 3,712 bytes run, 3,713 get EINVAL.
-MAX_TC_TEST_FRAME_BYTES = 3712
-#: Shortest frame an skb test run accepts per EtherType: the kernel pulls the IPv4 (20
-#: bytes) or IPv6 (40 bytes) header after the Ethernet header and refuses the frame with
-#: EINVAL when it is not there (net/bpf/test_run.c, bpf_prog_test_run_skb). Measured on this
-#: machine's Linux 6.18: 0x0800 needs 34 bytes, 0x86dd 54, every other EtherType (VLAN tags
-#: included) 14. One frame of the 215 tcpdump captures is refused for this (33 bytes, IPv4).
-MIN_TC_TEST_FRAME_BYTES = {0x0800: 34, 0x86DD: 54}
+# The tc test-run frame rules are the tc target's (cora.targets.tc.hook); re-exported here
+# for callers that filter frames for a tc kernel engine.
+from cora.targets.tc.hook import MAX_TC_TEST_FRAME_BYTES, tc_test_run_accepts
 
-
-def tc_test_run_accepts(frame: bytes) -> bool:
-    """Whether BPF_PROG_TEST_RUN of a sched_cls program accepts ``frame`` (bytes): at least
-    14 bytes, at most :data:`MAX_TC_TEST_FRAME_BYTES`, and the IPv4/IPv6 header there when
-    the EtherType says so (:data:`MIN_TC_TEST_FRAME_BYTES`)."""
-    if not 14 <= len(frame) <= MAX_TC_TEST_FRAME_BYTES:
-        return False
-    return len(frame) >= MIN_TC_TEST_FRAME_BYTES.get(int.from_bytes(frame[12:14], "big"), 14)
+__all__ = ["MAX_TC_TEST_FRAME_BYTES", "FrameOutcome", "InterpEngine", "KernelEngine",
+           "dump_from_entries", "map_entries", "sum_percpu", "tc_test_run_accepts"]
 
 
 @dataclass
@@ -70,48 +55,42 @@ def dump_from_entries(states: list[StateDecl], entries: dict[str, list]) -> dict
 
 
 class KernelEngine:
-    """The NF compiled for XDP and loaded into the kernel; frames go through BPF_PROG_TEST_RUN.
+    """The NF compiled for a target and loaded into the kernel; frames go through
+    BPF_PROG_TEST_RUN.
 
-    Built multi-buffer aware (frames longer than the 3,520-byte linear area run whole) with
-    ``now()``/``rand()`` injected. Use as a context manager; ``close()`` unloads everything.
+    Built with ``now()``/``rand()`` injected and the target's defaults (xdp: multi-buffer
+    aware, so frames longer than the 3,520-byte linear area run whole). The target decodes
+    each return code to a verdict (:meth:`cora.targets.base.Target.decode_verdict`; a
+    target whose codes are ambiguous, such as tc's ``TC_ACT_REDIRECT`` for ``tx`` and
+    ``redirect``, is built with verdict counters, which tell them apart), and says which
+    frames its test run accepts (:attr:`accepts_frame`; tc: at most 3,712 bytes, and an
+    IPv4/IPv6 EtherType needs room for its header). Use as a context manager; ``close()``
+    unloads everything.
 
-    ``target="tc"`` builds the NF for the tc target instead (sched_cls, run on an skb); its
-    TC action is mapped back to the verdict (``TC_ACT_OK`` pass, ``TC_ACT_SHOT`` drop,
-    ``TC_ACT_REDIRECT`` tx or redirect, told apart by the program's verdict counters), and
-    frames an skb test run refuses cannot be run (:func:`tc_test_run_accepts`: longer than
-    :data:`MAX_TC_TEST_FRAME_BYTES`, or an IPv4/IPv6 EtherType without room for its header);
-    :meth:`accepts_frame` says which frames run.
-
+    Args:
+        program: verified IR.
+        target: the target (default: xdp), or its name.
     Raises (constructor): EnvironmentProblem (no root/bcc), KernelError (load failure),
-    CoraError (unknown target; a program tc cannot run).
+    CoraError (unknown target name; a program the target refuses).
     """
 
     name = "kernel"
 
-    def __init__(self, program: Program, target: str = "xdp"):
-        from cora.errors import CoraError
-        from cora.runtime.loader import load_tc, load_xdp
-        from cora.runtime.testrun import xdp_test_run_accepts
+    def __init__(self, program: Program, target: Target | str | None = None):
+        from cora.runtime.loader import load_program
+        from cora.targets import get_target
 
         self.program = program
-        self.target = target
-        if target == "xdp":
-            from cora.targets.xdp import XdpTarget
-
-            artifact = XdpTarget().generate(program, inject_env=True, frags=True)
-            self.accepts_frame = xdp_test_run_accepts
-        elif target == "tc":
-            from cora.targets.tc import TcTarget
-
-            artifact = TcTarget().generate(program, inject_env=True, count_verdicts=True)
-            self.accepts_frame = tc_test_run_accepts
-        else:
-            raise CoraError(f"the kernel engine runs target xdp or tc, not {target!r}")
+        self.target: Target = get_target(target or "xdp") if not isinstance(target, Target) \
+            else target
+        self.accepts_frame = self.target.test_run_accepts
+        counted = self.target.verdicts_need_counters
+        artifact = self.target.generate(program, inject_env=True, count_verdicts=counted)
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
-        self.loaded = load_xdp(artifact) if target == "xdp" else load_tc(artifact)
+        self.loaded = load_program(artifact, self.target)
         try:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
-            self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if target == "tc" else None
+            self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if counted else None
             self._tx_count = 0
             self.reset()
         except BaseException:
@@ -142,19 +121,19 @@ class KernelEngine:
             self._set_env(0, 0)
             self._set_env(1, 1)
         if self._verdicts_fd is not None:
-            _zero_array(self._verdicts_fd, len(XDP_VERDICTS), 8, True)
+            _zero_array(self._verdicts_fd, len(VERDICT_COUNTER_INDEX), 8, True)
             self._tx_count = 0
 
-    def _tc_verdict(self, retval: int) -> str:
-        """The IR verdict of a tc program's TC action (``aborted`` for any other action)."""
-        if retval != TC_ACT_REDIRECT:
-            return TC_VERDICTS.get(retval, "aborted")
+    def _tx_counted(self) -> bool:
+        """Whether the program's ``tx`` verdict counter (summed over CPUs) rose since the
+        last call (or the last reset)."""
         from cora.runtime import bpf_syscall
 
-        raw = bpf_syscall.map_lookup(self._verdicts_fd, (3).to_bytes(4, "little"), 8, True)
+        index = VERDICT_COUNTER_INDEX["tx"]
+        raw = bpf_syscall.map_lookup(self._verdicts_fd, index.to_bytes(4, "little"), 8, True)
         tx = sum(int.from_bytes(v[:8], "little") for v in raw)
         was, self._tx_count = self._tx_count, tx
-        return "tx" if tx > was else "redirect"
+        return tx > was
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
@@ -163,8 +142,7 @@ class KernelEngine:
         if self.uses_env:
             self._set_env(0, now_ns)
         res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
-        verdict = (self._tc_verdict(res.retval) if self.target == "tc"
-                   else XDP_VERDICTS.get(res.retval, "aborted"))
+        verdict = self.target.decode_verdict(res.retval, self._tx_counted)
         return FrameOutcome(verdict, res.data_out, res.duration_ns)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -283,7 +261,10 @@ def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[
         items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
     out = []
     for k, v in items:
-        value = sum_percpu(state, v) if percpu else unpack_value(state, v)
+        if isinstance(v, list):
+            value = sum_percpu(state, v)
+        else:
+            value = unpack_value(state, v)
         if state.kind in ("array", "percpu_array") and not any(value):
             continue
         out.append((unpack_key(state, k), value))

@@ -1,8 +1,10 @@
-"""Load a generated XDP (or TC) program into the kernel with bcc.
+"""Load a generated eBPF program into the kernel with bcc.
 
-:func:`load_xdp` (and :func:`load_tc` for the tc target's sched_cls programs) compiles the C of an :class:`~cora.targets.base.Artifact`, loads it through
-the verifier, fills each map's initial entries and returns a :class:`LoadedXdp` whose
-``close()`` releases everything (programs and maps disappear once no fd or pin holds them).
+:func:`load_program` compiles the C of an :class:`~cora.targets.base.Artifact` (in a
+forked child first, so that an LLVM fatal error cannot end cora), loads it through the
+verifier as its target's program type with its target's load flags
+(:class:`cora.targets.base.Target`), fills each map's initial entries and returns a :class:`LoadedProgram` whose ``close()`` releases
+everything (programs and maps disappear once no fd or pin holds them).
 A verifier rejection is a compiler bug; it is reported with the verifier's own words and the
 NF source line that caused them.
 """
@@ -14,10 +16,13 @@ import os
 import re
 import tempfile
 from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
+from cora.compiler.ir import StateDecl
 from cora.errors import EnvironmentProblem, KernelError
-from cora.targets.base import Artifact
+from cora.targets.base import Artifact, Target
 from cora.targets.ebpf.emit import map_c_name
 from cora.targets.ebpf.maps import pack_key, pack_value
 
@@ -36,8 +41,9 @@ def require_bcc():
 
 
 @contextmanager
-def _capture_fd2():
-    """Capture what C code writes to file descriptor 2 (libbcc prints verifier logs there)."""
+def capture_fd2() -> Iterator[dict[str, str]]:
+    """Capture what C code writes to file descriptor 2 (libbcc prints verifier logs there):
+    yields a dict whose ``"text"`` is the captured text once the block has ended."""
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         os.dup2(tmp.fileno(), 2)
@@ -52,8 +58,8 @@ def _capture_fd2():
 
 
 @dataclass
-class LoadedXdp:
-    """A loaded (not attached) XDP program and its maps.
+class LoadedProgram:
+    """A loaded (not attached) eBPF program and its maps, of any target.
 
     Attributes:
         artifact: what was loaded.
@@ -63,7 +69,7 @@ class LoadedXdp:
     """
 
     artifact: Artifact
-    bpf: object
+    bpf: Any
     prog_fd: int
     map_fds: dict[str, int] = field(default_factory=dict)
 
@@ -88,14 +94,14 @@ class LoadedXdp:
             self.bpf.cleanup()
             self.bpf = None
 
-    def __enter__(self) -> "LoadedXdp":
+    def __enter__(self) -> LoadedProgram:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _table_fd(bpf, name: str) -> int:
+def _table_fd(bpf: Any, name: str) -> int:
     """A map's fd from libbcc directly (bcc's Python table classes reject some layouts, e.g.
     per-CPU values shorter than 8 bytes, that the kernel accepts)."""
     import bcc
@@ -116,11 +122,6 @@ def _nf_line(artifact: Artifact, log: str) -> str:
 
 
 BPF_PROG_LOAD = 5
-BPF_PROG_TYPE_XDP = 6
-#: include/uapi/linux/bpf.h ``enum bpf_prog_type``: a tc classifier (cls_bpf)
-BPF_PROG_TYPE_SCHED_CLS = 3
-#: prog_flags bit: the XDP program handles multi-buffer frames (include/uapi/linux/bpf.h)
-BPF_F_XDP_HAS_FRAGS = 1 << 5
 _INSN_BYTES = 8
 
 
@@ -135,17 +136,17 @@ class _ProgLoadAttr(ctypes.Structure):
                 ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
 
 
-def _prog_load_xdp(insns: bytes, name: str, flags: int,
-                   prog_type: int = BPF_PROG_TYPE_XDP) -> tuple[int, str]:
-    """Load XDP bytecode (map fds already relocated by bcc) with ``prog_flags``
-    (``prog_type`` another program type, e.g. BPF_PROG_TYPE_SCHED_CLS for tc).
+def _prog_load(insns: bytes, name: str, target: Target, flags: int) -> tuple[int, str]:
+    """Load bytecode (map fds already relocated by bcc) as ``target``'s program type with
+    ``prog_flags`` = ``flags``.
 
     Returns:
         (fd, "") on success or (-1, verifier log) on failure.
     """
     from cora.runtime import bpf_syscall
 
-    kind = "XDP" if prog_type == BPF_PROG_TYPE_XDP else "TC"
+    prog_type = target.prog_type
+    kind = target.name.upper()
     ibuf = ctypes.create_string_buffer(insns, len(insns))
     lic = ctypes.create_string_buffer(b"GPL")
     attr = _ProgLoadAttr(prog_type=prog_type, insn_cnt=len(insns) // _INSN_BYTES,
@@ -203,38 +204,46 @@ def _compile_check(src: str) -> str | None:
     return " | ".join(errors[-4:]) or f"the compiler exited with status {status}"
 
 
-def load_xdp(artifact: Artifact) -> LoadedXdp:
-    """Compile and load ``artifact`` (an xdp target artifact) into the kernel.
+def load_program(artifact: Artifact, target: Target | None = None) -> LoadedProgram:
+    """Compile and load ``artifact`` into the kernel as its target's program type.
 
+    Args:
+        artifact: what a target generated.
+        target: the target that generated it (default: the one named ``artifact.target``);
+            it gives the program type and load flags.
     Returns:
-        a :class:`LoadedXdp`; close it (or use ``with``) to release it.
+        a :class:`LoadedProgram`; close it (or use ``with``) to release it.
     Raises:
         EnvironmentProblem: no root or no bcc.
         KernelError: clang or the verifier rejected the program (a compiler bug), with the
             verifier's words and the NF source position.
     """
-    return _load(artifact, BPF_PROG_TYPE_XDP,
-                 BPF_F_XDP_HAS_FRAGS if artifact.options.get("frags") else 0)
+    if target is None:
+        from cora.targets import get_target
+
+        target = get_target(artifact.target)
+    return _load(artifact, target, target.load_flags(artifact))
 
 
-def load_tc(artifact: Artifact) -> LoadedXdp:
-    """Compile and load ``artifact`` (a tc target artifact) into the kernel as a
-    ``BPF_PROG_TYPE_SCHED_CLS`` program (for cls_bpf direct-action, see
-    :func:`cora.runtime.attach.attach_tc`; or run frames with BPF_PROG_TEST_RUN).
+def load_xdp(artifact: Artifact) -> LoadedProgram:
+    """:func:`load_program` for an artifact of the xdp target (its historical name)."""
+    from cora.targets.xdp import XdpTarget
 
-    Returns:
-        a :class:`LoadedXdp` (the same loaded-program handle as XDP); close it to release it.
-    Raises:
-        EnvironmentProblem: no root or no bcc.
-        KernelError: clang or the verifier rejected the program (a compiler bug), with the
-            verifier's words and the NF source position.
-    """
-    return _load(artifact, BPF_PROG_TYPE_SCHED_CLS, 0)
+    return load_program(artifact, XdpTarget())
 
 
-def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
+def load_tc(artifact: Artifact) -> LoadedProgram:
+    """:func:`load_program` for an artifact of the tc target (a ``BPF_PROG_TYPE_SCHED_CLS``
+    program for cls_bpf direct-action or BPF_PROG_TEST_RUN)."""
+    from cora.targets.tc import TcTarget
+
+    return load_program(artifact, TcTarget())
+
+
+def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
     """Compile ``artifact`` (forked compile check first), load its entry function as
-    ``prog_type`` with ``prog_flags`` = ``flags`` and fill its maps' initial entries."""
+    ``target``'s program type with ``prog_flags`` = ``flags`` and fill its maps' initial
+    entries."""
     bcc = require_bcc()
     src = artifact.files["prog.c"]
     fatal = _compile_check(src)
@@ -242,7 +251,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
         raise KernelError(f"clang/LLVM cannot build the program generated for "
                           f"{artifact.program.name} (a cora limitation or bug, please report "
                           f"it): {fatal}")
-    with _capture_fd2() as captured:
+    with capture_fd2() as captured:
         try:
             bpf = bcc.BPF(text=src, cflags=_CFLAGS, debug=0)
         except Exception as exc:  # bcc raises bare Exception for clang errors
@@ -253,16 +262,15 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     prog_fd = -1
     try:
-        prog_fd, log = _prog_load_xdp(bpf.dump_func(artifact.entry.encode()),
-                                      artifact.program.name, flags, prog_type)
+        prog_fd, log = _prog_load(bpf.dump_func(artifact.entry.encode()),
+                                  artifact.program.name, target, flags)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
-            # shows the C lines (and their /* @line:col */ NF tags) it stopped at.
-            with _capture_fd2() as captured:
+            # shows the C lines (and their /* @line:col */ NF tags) it stopped at. bcc's
+            # program type constants are the kernel's enum bpf_prog_type.
+            with capture_fd2() as captured:
                 try:
-                    bpf.load_func(artifact.entry.encode(),
-                                  bcc.BPF.XDP if prog_type == BPF_PROG_TYPE_XDP
-                                  else bcc.BPF.SCHED_CLS)
+                    bpf.load_func(artifact.entry.encode(), target.prog_type)
                 except Exception:
                     pass
             log = captured["text"] or log
@@ -271,7 +279,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
             tail = "\n".join(lines[-12:])
             raise KernelError(f"{where}: the kernel verifier rejected the program generated for "
                               f"this line (a cora bug, please report it):\n{tail}")
-        loaded = LoadedXdp(artifact, bpf, prog_fd)
+        loaded = LoadedProgram(artifact, bpf, prog_fd)
         for state in artifact.program.states:
             fd = _table_fd(bpf, map_c_name(state))
             loaded.map_fds[state.name] = fd
@@ -284,7 +292,7 @@ def _load(artifact: Artifact, prog_type: int, flags: int) -> LoadedXdp:
         raise
 
 
-def load_initial_entries(fd: int, state) -> None:
+def load_initial_entries(fd: int, state: StateDecl) -> None:
     """Write a state's declared initial entries into its map ``fd`` (per-CPU: the value on
     CPU 0, zeros elsewhere, so the summed value is the declared one)."""
     if not state.init:

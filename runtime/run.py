@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from cora.compiler.ir import Program
 from cora.runtime.engine import FrameOutcome, InterpEngine, KernelEngine
-from cora.runtime.testrun import xdp_test_run_accepts
+from cora.targets.base import Target
 
 VERDICT_NAMES = ("pass", "drop", "tx", "redirect", "aborted")
 
@@ -84,7 +84,7 @@ def _compare_frame(i: int, a: FrameOutcome, b: FrameOutcome, kernel, interp) -> 
 
 def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = "both",
                keep_outputs: bool = False, max_details: int = 10, engines=None,
-               time_kernel: bool = False, target: str = "xdp") -> RunReport:
+               time_kernel: bool = False, target: Target | str = "xdp") -> RunReport:
     """Run ``frames`` ((timestamp ns, bytes) in order) through the chosen engine(s).
 
     Args:
@@ -99,8 +99,9 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             ns/packet with BPF_PROG_TEST_RUN repeat 1,000 on up to 20 of the trace's frames
             (:func:`cora.runtime.testrun.measure_ns_per_packet`) instead of averaging the
             single runs, whose durations are dominated by the test run's own overhead.
-        target: the kernel engine's target when opened here, ``"xdp"`` or ``"tc"``
-            (:class:`~cora.runtime.engine.KernelEngine`).
+        target: the kernel engine's target (or its name) when opened here
+            (:class:`~cora.runtime.engine.KernelEngine`); its test-run frame rules say which
+            frames run, with the interpreter alone too.
     Returns:
         a :class:`RunReport`.
     Raises:
@@ -108,6 +109,10 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
     """
     if engine not in ("kernel", "interp", "both"):
         raise ValueError(engine)
+    if not isinstance(target, Target):
+        from cora.targets import get_target
+
+        target = get_target(target)
     own = engines is None
     kernel = interp = None
     report = RunReport()
@@ -124,14 +129,11 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             if e is not None and not own:
                 e.reset()
         primary = kernel or interp
-        # the kernel engine's test run may accept less (tc: cora.runtime.engine.
-        # tc_test_run_accepts); every engine skips exactly those frames
-        if kernel is not None:
-            runnable = kernel.accepts_frame
-        elif target == "tc":  # interpreter alone: the same frames as with the tc kernel
-            from cora.runtime.engine import tc_test_run_accepts as runnable
-        else:
-            runnable = xdp_test_run_accepts
+        assert primary is not None  # engine is kernel, interp or both
+        # the kernel engine's test run may accept less (tc: cora.targets.tc.hook.
+        # tc_test_run_accepts); every engine skips exactly those frames (the interpreter
+        # alone: the same frames as with that target's kernel engine)
+        runnable = kernel.accepts_frame if kernel is not None else target.test_run_accepts
 
         total_ns = 0
         for i, (ts, frame) in enumerate(frames):
@@ -141,7 +143,8 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
             report.packets += 1
             a = kernel.run(frame, ts) if kernel else None
             b = interp.run(frame, ts) if interp else None
-            out = a or b
+            out = a if a is not None else b
+            assert out is not None  # engine is kernel, interp or both
             report.verdicts[out.verdict] = report.verdicts.get(out.verdict, 0) + 1
             total_ns += out.duration_ns
             if keep_outputs:
@@ -169,7 +172,8 @@ def run_frames(program: Program, frames: list[tuple[int, bytes]], engine: str = 
 
             usable = [f for _, f in frames if runnable(f)]
             report.ns_per_packet = measure_ns_per_packet(kernel.loaded.prog_fd, usable,
-                                                         repeat=1000, max_samples=20)
+                                                         repeat=1000, max_samples=20,
+                                                         target=kernel.target)
         return report
     finally:
         if own:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from cora.compiler.ir import Program
 from cora.compiler.offload.split import SplitResult, split
 from cora.runtime.engine import InterpEngine, KernelEngine, dump_from_entries
-from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
+from cora.targets.xdp import XdpTarget
 
 
 @dataclass
@@ -66,10 +66,13 @@ class StagePipeline:
         self.split: SplitResult = plan if isinstance(plan, SplitResult) else split(program, plan)
         self.engines: list = []
         self.uses_rand = any(op.opcode == "rand" for _, op in program.ops())
+        #: the target of the nic and kernel stages: XDP, the hook that runs offload shims
+        self.target = XdpTarget()
         try:
             for st in self.split.stages:
                 interp = st.stage == "user" or xdp_engine == "interp"
-                eng = InterpEngine(st.program) if interp else KernelEngine(st.program)
+                eng = (InterpEngine(st.program) if interp
+                       else KernelEngine(st.program, self.target))
                 self.engines.append(eng)
         except BaseException:
             self.close()
@@ -79,7 +82,7 @@ class StagePipeline:
                       for name in st.owned_states}
         max_shim = max([sh.bytes for sh in self.split.shims] + [2])
         #: the longest input frame every stage can take (a shim grows the frame)
-        self.max_frame_bytes = MAX_XDP_TEST_FRAME_BYTES - max_shim
+        self.max_frame_bytes = self.target.max_test_frame_bytes - max_shim
 
     def reset(self) -> None:
         """Every stage's maps back to their initial entries; rand() reseeded with 1."""
@@ -116,6 +119,7 @@ class StagePipeline:
             data = out.frame
             if out.verdict != "pass":
                 return StagedOutcome(out.verdict, data, st.stage, stage_ns)
+        assert out is not None  # a split has at least one stage
         return StagedOutcome(out.verdict, data, self.split.stages[-1].stage, stage_ns)
 
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:

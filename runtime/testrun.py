@@ -1,4 +1,4 @@
-"""Run frames through a loaded XDP program in the kernel, for state and for timing.
+"""Run frames through a loaded program in the kernel, for state and for timing.
 
 Both helpers sit on ``BPF_PROG_TEST_RUN`` (:func:`cora.runtime.bpf_syscall.prog_test_run`)
 and are shared by ``cora run`` (verdicts, output frames and map state, frame by frame) and
@@ -14,26 +14,15 @@ from __future__ import annotations
 
 from cora.errors import InputError
 from cora.runtime.bpf_syscall import TestRunResult, prog_test_run
+from cora.targets.base import Target
 
-#: Shortest frame an XDP test run accepts (an Ethernet header, ETH_HLEN).
-MIN_XDP_FRAME_BYTES = 14
+# The XDP test-run frame rules are the xdp target's (cora.targets.xdp.hook); re-exported
+# here for the XDP-only callers (benches, cora bench).
+from cora.targets.xdp.hook import (MAX_XDP_LINEAR_BYTES, MAX_XDP_TEST_FRAME_BYTES,
+                                   MIN_XDP_FRAME_BYTES, xdp_test_run_accepts)
 
-#: Bytes of a test-run frame an XDP program sees by direct packet access (``data_end -
-#: data``): one 4 KiB page minus XDP_PACKET_HEADROOM (256) minus the aligned
-#: ``struct skb_shared_info`` tailroom (320) (net/bpf/test_run.c, ``bpf_prog_test_run_xdp``).
-#: Longer frames go on in fragments that only helpers see (``bpf_xdp_get_buff_len``,
-#: ``bpf_xdp_load_bytes``). Measured on this machine's Linux 6.18.
-MAX_XDP_LINEAR_BYTES = 3520
-
-#: Longest frame an XDP test run accepts: the linear part plus MAX_SKB_FRAGS (17) pages
-#: (include/linux/skbuff.h); longer ones fail with EINVAL. Measured here: 73,152 bytes.
-MAX_XDP_TEST_FRAME_BYTES = MAX_XDP_LINEAR_BYTES + 17 * 4096
-
-
-def xdp_test_run_accepts(frame: bytes) -> bool:
-    """Whether an XDP test run takes ``frame``: at least an Ethernet header
-    (:data:`MIN_XDP_FRAME_BYTES`) and at most :data:`MAX_XDP_TEST_FRAME_BYTES`."""
-    return MIN_XDP_FRAME_BYTES <= len(frame) <= MAX_XDP_TEST_FRAME_BYTES
+__all__ = ["MAX_XDP_LINEAR_BYTES", "MAX_XDP_TEST_FRAME_BYTES", "MIN_XDP_FRAME_BYTES",
+           "measure_ns_per_packet", "run_frames", "sample_evenly", "xdp_test_run_accepts"]
 
 
 def run_frames(prog_fd: int, frames: list[bytes]) -> list[TestRunResult]:
@@ -43,8 +32,9 @@ def run_frames(prog_fd: int, frames: list[bytes]) -> list[TestRunResult]:
     stream, exactly as on a wire.
 
     Args:
-        prog_fd: fd of a loaded XDP program.
-        frames: frames as bytes, each at least 14 bytes (callers skip shorter ones).
+        prog_fd: fd of a loaded program.
+        frames: frames as bytes its program type's test run accepts (callers skip others,
+            see :meth:`cora.targets.base.Target.test_run_accepts`).
 
     Returns:
         One :class:`TestRunResult` per frame, same order (verdict, output frame, ns).
@@ -66,18 +56,20 @@ def sample_evenly(frames: list[bytes], max_samples: int) -> list[bytes]:
 
 
 def measure_ns_per_packet(prog_fd: int, frames: list[bytes], repeat: int = 10000,
-                          max_samples: int = 200) -> float:
+                          max_samples: int = 200, target: Target | None = None) -> float:
     """Average kernel run time of program ``prog_fd`` per frame, in ns/packet.
 
-    Frames shorter than 14 bytes are left out (XDP cannot run on them). Up to
+    Frames the target's test run refuses are left out (XDP: shorter than 14 bytes or
+    longer than 73,152). Up to
     ``max_samples`` of the others are sampled evenly; each is run ``repeat`` times in one
     ``BPF_PROG_TEST_RUN`` call, and the kernel's per-repetition average (``duration``, in
     whole ns, rounded down by the kernel) is averaged over the sampled frames with equal
     weight. The repetitions update map state like real packets would.
 
     Args:
-        prog_fd: fd of a loaded XDP program.
+        prog_fd: fd of a loaded program.
         frames: the frames (bytes) to time, typically a trace's.
+        target: the target that generated the program (default: xdp).
         repeat: repetitions per sampled frame (>= 1).
         max_samples: most frames to time; wall time is about 16 ms per sampled frame.
 
@@ -85,13 +77,17 @@ def measure_ns_per_packet(prog_fd: int, frames: list[bytes], repeat: int = 10000
         ns per packet as a float (mean over sampled frames of the kernel's averages).
 
     Raises:
-        InputError: no frame of at least 14 bytes.
+        InputError: no frame the target's test run accepts.
         KernelError: the kernel refused a frame.
     """
-    usable = [f for f in frames if xdp_test_run_accepts(f)]
+    if target is None:
+        from cora.targets.xdp import XdpTarget
+
+        target = XdpTarget()
+    usable = [f for f in frames if target.test_run_accepts(f)]
     if not usable:
-        raise InputError(f"no frame of {MIN_XDP_FRAME_BYTES} to {MAX_XDP_TEST_FRAME_BYTES} "
-                         "bytes to time")
+        raise InputError(f"no frame to time: none of at most {target.max_test_frame_bytes} "
+                         f"bytes that a {target.name} test run accepts")
     sample = sample_evenly(usable, max(1, max_samples))
     total_ns = 0
     for frame in sample:

@@ -15,7 +15,8 @@ Model
   assigned on the path taken. The verifier proves every use is assigned on every path.
 - Each op names the state it reads/writes and the header bytes it touches (see
   :meth:`Op.state_reads`, :meth:`Op.state_writes`, :meth:`Op.header_access`) and its op class
-  for cost models (:data:`OP_CLASS`).
+  for cost models (:attr:`Op.op_class`), all read from its definition in the op registry
+  (:data:`cora.compiler.ir.ops.OPS`).
 
 Op semantics (every engine implements exactly these)
 ----------------------------------------------------
@@ -79,36 +80,22 @@ follows xDSL and the p4c eBPF backend's table-to-map mapping.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any
 
 from cora.compiler.span import Span
-
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")
 STATE_KINDS = ("hash", "lru_hash", "lpm", "array", "percpu_array")
 FULL_POLICIES = ("skip", "drop", "pass", "evict")
 
-BINARY_OPS = ("add", "sub", "mul", "div", "mod", "and", "or", "xor", "shl", "shr")
-COMPARE_OPS = ("eq", "ne", "lt", "le", "gt", "ge")
-TERMINATORS = ("br", "jmp", "ret", "shim.pop")
 SHIM_DONE = 0xFFFF          # resume id: the NF finished with pass on an earlier stage
 SHIM_ID_BYTES = 2           # the resume id (u16) at the front of every shim
 
-# op class of every opcode, for cost models (targets' cost tables are keyed by these).
-OP_CLASS: dict[str, str] = {
-    "const": "move", "mov": "move", "zext": "move", "trunc": "move", "select": "alu",
-    **{op: "alu" for op in ("add", "sub", "and", "or", "xor", "shl", "shr", "not")},
-    "mul": "mul", "div": "div", "mod": "div",
-    **{op: "alu" for op in COMPARE_OPS},
-    "hdr.valid": "parse", "hdr.load": "pkt_read", "hdr.store": "pkt_write",
-    "pkt.len": "move", "now": "helper", "rand": "helper", "hash": "hash",
-    "map.lookup": "map_lookup", "ref.found": "alu", "ref.load": "map_read",
-    "ref.store": "map_write", "map.update": "map_update", "map.delete": "map_delete",
-    "br": "branch", "jmp": "branch", "ret": "branch",
-    "shim.push": "pkt_write", "shim.pop": "pkt_write",
-}
+# What each opcode is (operands, result, attributes, effects, op class, syntax) is defined once
+# in cora.compiler.ir.ops (OPS); the Op properties below read it.
 
 
 class IRError(Exception):
@@ -196,7 +183,7 @@ def c_bytes(width: int) -> int:
     raise IRError(f"width {width} too large")
 
 
-def shim_bytes(widths) -> int:
+def shim_bytes(widths: Iterable[int]) -> int:
     """Bytes of a metadata shim carrying registers of the given bit ``widths``: the u16
     resume id plus ``c_bytes(width)`` per register (docs/offload.md)."""
     return SHIM_ID_BYTES + sum(c_bytes(w) for w in widths)
@@ -239,28 +226,29 @@ class Op:
     opcode: str
     dest: str | None = None
     args: tuple[str, ...] = ()
-    attrs: dict = field(default_factory=dict)
+    attrs: dict[str, Any] = field(default_factory=dict)
     span: Span | None = None
 
     @property
     def is_terminator(self) -> bool:
-        """True for br, jmp, ret and shim.pop."""
-        return self.opcode in TERMINATORS
+        """True for br, jmp, ret and shim.pop (False for an unknown opcode)."""
+        d = _ops.OPS.get(self.opcode)
+        return d is not None and d.terminator
 
     @property
     def op_class(self) -> str:
-        """The cost-model class of this op (see :data:`OP_CLASS`)."""
-        return OP_CLASS[self.opcode]
+        """The cost-model class of this op (:attr:`cora.compiler.ir.ops.OpDef.op_class`)."""
+        return _ops.OPS[self.opcode].op_class
 
     def state_reads(self) -> tuple[str, ...]:
         """Names of the state objects this op reads."""
-        if self.opcode in ("map.lookup", "map.update"):
+        if _ops.OPS[self.opcode].reads_state:
             return (self.attrs["state"],)
         return ()
 
     def state_writes(self) -> tuple[str, ...]:
         """Names of the state objects this op writes (ref.store names its state in attrs)."""
-        if self.opcode in ("map.update", "map.delete", "ref.store"):
+        if _ops.OPS[self.opcode].writes_state:
             return (self.attrs["state"],)
         return ()
 
@@ -268,8 +256,10 @@ class Op:
     def state(self) -> str | None:
         """The state object whose memory this op touches, or None: ``map.*`` ops name it, and
         ``ref.*`` ops act on an entry of it (a reference never leaves the stage holding it)."""
-        if self.opcode.startswith(("map.", "ref.")):
-            return self.attrs.get("state")
+        d = _ops.OPS.get(self.opcode)
+        if d is not None and d.names_state:
+            state: str | None = self.attrs.get("state")
+            return state
         return None
 
     def regs(self) -> Iterator[str]:
@@ -278,17 +268,16 @@ class Op:
         yield from self.args
         if self.dest is not None:
             yield self.dest
-        if self.opcode == "shim.pop":
+        if _ops.OPS[self.opcode].restores:
             for regs in self.attrs["regs"]:
                 yield from regs
 
     def header_access(self) -> tuple[str, str, str] | None:
         """``(header, field, "r"|"w")`` for header ops, else None."""
-        if self.opcode == "hdr.load":
-            return (self.attrs["header"], self.attrs["field"], "r")
-        if self.opcode == "hdr.store":
-            return (self.attrs["header"], self.attrs["field"], "w")
-        return None
+        mode = _ops.OPS[self.opcode].header_access
+        if mode is None:
+            return None
+        return (self.attrs["header"], self.attrs["field"], mode)
 
 
 @dataclass
@@ -306,7 +295,8 @@ class Block:
     def successors(self) -> tuple[str, ...]:
         """Labels of the blocks control may go to next."""
         term = self.ops[-1] if self.ops else None
-        if term is None or term.opcode == "ret":
+        d = _ops.OPS.get(term.opcode) if term is not None else None
+        if term is None or d is None or not d.branches:
             return ()
         return tuple(term.attrs["targets"])
 
@@ -423,7 +413,7 @@ class Builder:
         self.current = block
 
     def emit(self, opcode: str, dest_type: Type | None, *args: str, dest: str | None = None,
-             span: Span | None = None, **attrs) -> str | None:
+             span: Span | None = None, **attrs: Any) -> str | None:
         """Append an op; returns its destination register (a fresh one unless ``dest`` given)."""
         if dest_type is not None and dest is None:
             dest = self.new_reg(dest_type)
@@ -431,7 +421,7 @@ class Builder:
         return dest
 
     def terminate(self, opcode: str, args: tuple[str, ...] = (), span: Span | None = None,
-                  **attrs) -> None:
+                  **attrs: Any) -> None:
         """End the current block with a terminator."""
         if "targets" in attrs:
             attrs["targets"] = tuple(attrs["targets"])
@@ -441,3 +431,8 @@ class Builder:
     def terminated(self) -> bool:
         """Whether the current block already ends in a terminator."""
         return bool(self.current.ops) and self.current.ops[-1].is_terminator
+
+
+# The registry imports the types above; imported last so that either module may be imported
+# first (the package imports this one first).
+from cora.compiler.ir import ops as _ops  # noqa: E402

@@ -13,6 +13,7 @@ header in network (big-endian) order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # Ethertypes (IEEE registry) and IP protocol numbers (IANA).
 ETH_P_IPV4 = 0x0800
@@ -91,7 +92,7 @@ class Header:
         return None
 
 
-def _fields(*spec: tuple) -> tuple[Field, ...]:
+def _fields(*spec: tuple[Any, ...]) -> tuple[Field, ...]:
     """Build consecutive fields from ``(name, bits, type, readonly)`` tuples."""
     out, bit = [], 0
     for name, bits, type_name, *ro in spec:
@@ -195,7 +196,8 @@ def parse_frame(frame: bytes | bytearray) -> ParsedFrame:
         off["vlan"] = ETH_HLEN
         ethertype = int.from_bytes(frame[16:18], "big")
         l3 = ETH_HLEN + VLAN_HLEN
-    proto, l4 = None, None
+    proto: int | None = None
+    l4 = 0
     if ethertype == ETH_P_IPV4:
         if n < l3 + IPV4_MIN_HLEN:
             return ParsedFrame(off)

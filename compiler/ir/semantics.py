@@ -10,7 +10,7 @@ All integers are Python ints holding unsigned values; ``width`` is a bit width i
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 M16 = 0xFFFF
 M32 = 0xFFFF_FFFF

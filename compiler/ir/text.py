@@ -25,34 +25,18 @@ source position. Lines starting with ``;`` are comments.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-from cora.compiler.ir import (Block, IntType, IRError, Op, Program, RefType, Span, StateDecl,
-                              StateField, Type)
-
-
-def _type_str(t: Type) -> str:
-    return str(t)
+from cora.compiler.ir.core import Block, IntType, IRError, Op, Program, Span, StateDecl, StateField
+from cora.compiler.ir.ops import opdef
+from cora.compiler.ir.syntax import declare_reg, parse_type
 
 
-def _parse_type(text: str) -> Type:
-    m = re.fullmatch(r"u(\d+)", text)
-    if m:
-        return IntType(int(m.group(1)))
-    m = re.fullmatch(r"ref<(\w+)>", text)
-    if m:
-        return RefType(m.group(1))
-    raise IRError(f"bad type {text!r}")
-
-
-def _regs(args) -> str:
-    return ", ".join(f"%{a}" for a in args)
-
-
-def _fields(fields) -> str:
+def _fields(fields: Iterable[StateField]) -> str:
     return ", ".join(f"{f.name}:u{f.width}" for f in fields)
 
 
-def _entries(init) -> str:
+def _entries(init: Iterable[tuple[tuple[int, ...], tuple[int, ...]]]) -> str:
     parts = []
     for k, v in init:
         parts.append("(" + ", ".join(map(str, k)) + "): (" + ", ".join(map(str, v)) + ")")
@@ -77,47 +61,11 @@ def print_state(s: StateDecl) -> str:
 
 
 def print_op(op: Op, program: Program) -> str:
-    """One line for one op (without indentation)."""
-    a = op.attrs
-    c = op.opcode
-    if c == "const":
-        body = f"const {a['value']}"
-    elif c in ("hdr.valid",):
-        body = f"{c} {a['header']}"
-    elif c == "hdr.load":
-        body = f"{c} {a['header']}.{a['field']}"
-    elif c == "hdr.store":
-        body = f"{c} {a['header']}.{a['field']}, %{op.args[0]}"
-    elif c == "hash":
-        body = f"hash {a.get('seed', 0)} ({_regs(op.args)})"
-    elif c in ("map.lookup", "map.delete"):
-        body = f"{c} {a['state']}({_regs(op.args)})"
-    elif c == "map.update":
-        n = a["nkeys"]
-        body = f"{c} {a['state']}({_regs(op.args[:n])}) = ({_regs(op.args[n:])})"
-    elif c == "ref.found":
-        body = f"{c} {a['state']} %{op.args[0]}"
-    elif c == "ref.load":
-        body = f"{c} {a['state']} %{op.args[0]}.{a['index']}"
-    elif c == "ref.store":
-        body = f"{c} {a['state']} %{op.args[0]}.{a['index']}, %{op.args[1]}"
-    elif c == "br":
-        t = a["targets"]
-        body = f"br %{op.args[0]}, {t[0]}, {t[1]}"
-    elif c == "jmp":
-        body = f"jmp {a['targets'][0]}"
-    elif c == "ret":
-        body = f"ret {a['verdict']}" + (f" %{op.args[0]}" if op.args else "")
-    elif c == "shim.push":
-        body = f"shim.push {a['resume']} ({_regs(op.args)})"
-    elif c == "shim.pop":
-        table = ", ".join(f"{k}: {t}(" + ", ".join(f"%{r}:{program.regs[r]}" for r in rs) + ")"
-                          for k, t, rs in zip(a["resume"], a["targets"], a["regs"]))
-        body = f"shim.pop {'final' if a['final'] else 'forward'} {{{table}}}"
-    else:
-        body = c + (" " + _regs(op.args) if op.args else "")
+    """One line for one op (without indentation): ``[%dest:type = ]`` then the op's own
+    syntax (:attr:`cora.compiler.ir.ops.OpDef.syntax`), then ``@line:col``."""
+    body = opdef(op.opcode).syntax.print(op, program)
     if op.dest is not None:
-        body = f"%{op.dest}:{_type_str(program.regs[op.dest])} = {body}"
+        body = f"%{op.dest}:{program.regs[op.dest]} = {body}"
     if op.span:
         body += f" @{op.span}"
     return body
@@ -147,24 +95,11 @@ def _split_span(text: str) -> tuple[str, Span | None]:
     return text[:m.start()], Span(int(m.group(1)), int(m.group(2)))
 
 
-def _reg_list(text: str) -> tuple[str, ...]:
-    text = text.strip()
-    if not text:
-        return ()
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part.startswith("%"):
-            raise IRError(f"expected a register, got {part!r}")
-        out.append(part[1:])
-    return tuple(out)
-
-
 def _parse_fields(text: str) -> tuple[StateField, ...]:
     out = []
     for part in text.split(","):
         name, _, t = part.strip().partition(":")
-        ty = _parse_type(t)
+        ty = parse_type(t)
         if not isinstance(ty, IntType):
             raise IRError(f"state field {name} must be an integer")
         out.append(StateField(name, ty.width))
@@ -206,98 +141,9 @@ def _parse_op(text: str, program: Program) -> Op:
     if not m:
         raise IRError(f"bad op line: {text}")
     dest, dtype, code, rest = m.groups()
-    rest = rest or ""
     if dest is not None:
-        t = _parse_type(dtype)
-        prev = program.regs.get(dest)
-        if prev is not None and prev != t:
-            raise IRError(f"%{dest} declared as {prev} and {t}")
-        program.regs[dest] = t
-    attrs: dict = {}
-    args: tuple[str, ...] = ()
-    if code == "const":
-        attrs["value"] = int(rest)
-    elif code == "hdr.valid":
-        attrs["header"] = rest
-    elif code == "hdr.load":
-        attrs["header"], attrs["field"] = rest.split(".")
-    elif code == "hdr.store":
-        target, reg = rest.split(",")
-        attrs["header"], attrs["field"] = target.strip().split(".")
-        args = _reg_list(reg)
-    elif code == "hash":
-        mm = re.fullmatch(r"(\d+) \((.*)\)", rest)
-        if not mm:
-            raise IRError(f"bad hash: {text}")
-        attrs["seed"] = int(mm.group(1))
-        args = _reg_list(mm.group(2))
-    elif code in ("map.lookup", "map.delete"):
-        mm = re.fullmatch(r"(\w+)\((.*)\)", rest)
-        if not mm:
-            raise IRError(f"bad {code}: {text}")
-        attrs["state"] = mm.group(1)
-        args = _reg_list(mm.group(2))
-    elif code == "map.update":
-        mm = re.fullmatch(r"(\w+)\((.*?)\) = \((.*)\)", rest)
-        if not mm:
-            raise IRError(f"bad map.update: {text}")
-        attrs["state"] = mm.group(1)
-        keys, values = _reg_list(mm.group(2)), _reg_list(mm.group(3))
-        attrs["nkeys"] = len(keys)
-        args = keys + values
-    elif code in ("ref.found", "ref.load", "ref.store"):
-        mm = re.fullmatch(r"(\w+) %(\w+)(?:\.(\d+))?(?:, %(\w+))?", rest)
-        if not mm:
-            raise IRError(f"bad {code}: {text}")
-        attrs["state"] = mm.group(1)
-        args = (mm.group(2),)
-        if mm.group(3) is not None:
-            attrs["index"] = int(mm.group(3))
-        if mm.group(4) is not None:
-            args += (mm.group(4),)
-    elif code == "br":
-        parts = [p.strip() for p in rest.split(",")]
-        if len(parts) != 3:
-            raise IRError(f"bad br: {text}")
-        args = _reg_list(parts[0])
-        attrs["targets"] = (parts[1], parts[2])
-    elif code == "jmp":
-        attrs["targets"] = (rest.strip(),)
-    elif code == "shim.push":
-        mm = re.fullmatch(r"(\d+) \((.*)\)", rest)
-        if not mm:
-            raise IRError(f"bad shim.push: {text}")
-        attrs["resume"] = int(mm.group(1))
-        args = _reg_list(mm.group(2))
-    elif code == "shim.pop":
-        mm = re.fullmatch(r"(final|forward) \{(.*)\}", rest)
-        if not mm:
-            raise IRError(f"bad shim.pop: {text}")
-        attrs["final"] = mm.group(1) == "final"
-        entries = re.findall(r"(\d+): (\w+)\(([^)]*)\)", mm.group(2))
-        attrs["resume"] = tuple(int(k) for k, _, _ in entries)
-        attrs["targets"] = tuple(t for _, t, _ in entries)
-        regs = []
-        for _, _, rs in entries:
-            names = []
-            for part in filter(None, (x.strip() for x in rs.split(","))):
-                rm = re.fullmatch(r"%(\w+):(\S+)", part)
-                if not rm:
-                    raise IRError(f"bad shim.pop register {part!r}")
-                t = _parse_type(rm.group(2))
-                prev = program.regs.get(rm.group(1))
-                if prev is not None and prev != t:
-                    raise IRError(f"%{rm.group(1)} declared as {prev} and {t}")
-                program.regs[rm.group(1)] = t
-                names.append(rm.group(1))
-            regs.append(tuple(names))
-        attrs["regs"] = tuple(regs)
-    elif code == "ret":
-        parts = rest.split()
-        attrs["verdict"] = parts[0]
-        args = _reg_list(",".join(parts[1:]))
-    else:
-        args = _reg_list(rest)
+        declare_reg(program, dest, dtype)
+    args, attrs = opdef(code).syntax.parse(code, rest or "", program)
     return Op(code, dest, args, attrs, span)
 
 

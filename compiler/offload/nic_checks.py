@@ -40,7 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from cora.compiler.ir import Op, Program, StateDecl
+from cora.compiler.ir import OPS, Op, Program, StateDecl
 from cora.compiler.offload.stage_model import (StageModel, is_constant, load_model, operand_bits,
                                 state_mem_bytes)
 
@@ -50,21 +50,14 @@ NFP_INSNS_PER_EBPF = 1.5
 #: (Mizar's XDP offload notes: "a maximum limit of 64 bytes per entry").
 AGILIO_MAX_ENTRY_BYTES = 64
 
-#: eBPF instructions the xdp code generator emits per IR op, by opcode (fixed part); map
-#: calls add one store per 8 bytes of key (and value), header stores a checksum fix-up.
-#: Derived from the generator's output (targets/ebpf/emit.py) and checked against bcc's
-#: instruction counts of the NF library (tests/targets/test_nic_checks.py).
-EBPF_INSNS = {
-    "const": 1, "mov": 0.5, "zext": 0.3, "trunc": 1, "select": 3, "not": 1,
-    "add": 1, "sub": 1, "and": 1, "or": 1, "xor": 1, "shl": 3, "shr": 3,
-    "mul": 1, "div": 2, "mod": 2, "eq": 1, "ne": 1, "lt": 1, "le": 1, "gt": 1, "ge": 1,
-    "hdr.valid": 1, "hdr.load": 4, "hdr.store": 30, "pkt.len": 3, "now": 2, "rand": 2,
-    "hash": 2, "map.lookup": 6, "ref.found": 1, "ref.load": 2, "ref.store": 2,
-    "map.update": 8, "map.delete": 6, "br": 1, "jmp": 0.5, "ret": 2,
-}
-#: eBPF instructions per hash operand (two splitmix64 rounds of mix64), and of the program
-#: prologue plus header parser.
-EBPF_HASH_PER_OPERAND = 11
+#: eBPF instructions the C emitter produces per IR op, by opcode (fixed part; from the op
+#: registry, :attr:`cora.compiler.ir.ops.OpDef.ebpf_insns`); map calls add one store per 8
+#: bytes of key (and value), header stores a checksum fix-up. Derived from the generator's
+#: output (targets/ebpf/emit.py) and checked against bcc's instruction counts of the NF
+#: library (tests/targets/test_nic_checks.py).
+EBPF_INSNS: Mapping[str, float] = {name: d.ebpf_insns for name, d in OPS.items()}
+#: eBPF instructions of the program prologue plus header parser (per-operand costs such as
+#: ``hash``'s two splitmix64 rounds are :attr:`~cora.compiler.ir.ops.OpDef.ebpf_insns_per_operand`).
 EBPF_PROLOGUE = 40
 
 
@@ -77,12 +70,11 @@ def estimate_ebpf_instructions(program: Program, blocks: Iterable[str] | None = 
         if wanted is not None and block.label not in wanted:
             continue
         for op in block.ops:
-            total += EBPF_INSNS.get(op.opcode, 2)
-            if op.opcode == "hash":
-                total += EBPF_HASH_PER_OPERAND * len(op.args)
-            elif op.opcode in ("map.lookup", "map.update", "map.delete"):
+            d = OPS[op.opcode]
+            total += d.ebpf_insns + d.ebpf_insns_per_operand * len(op.args)
+            if d.map_call:
                 st = program.state(op.attrs["state"])
-                nbytes = st.key_bytes + (st.value_bytes if op.opcode == "map.update" else 0)
+                nbytes = st.key_bytes + (st.value_bytes if d.map_call == "key+value" else 0)
                 total += nbytes / 8 + len(op.args)
     return int(round(total))
 
@@ -94,14 +86,13 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     Raises:
         EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
     """
-    from cora.runtime.loader import _capture_fd2, require_bcc
+    from cora.runtime.loader import capture_fd2, require_bcc
     from cora.errors import KernelError
     from cora.targets.xdp import XdpTarget
-    from cora.targets.ebpf.emit import ENTRY
 
     bcc = require_bcc()
     artifact = XdpTarget().generate(program, frags=frags)
-    with _capture_fd2() as captured:
+    with capture_fd2() as captured:
         try:
             bpf = bcc.BPF(text=artifact.files["prog.c"].encode(),
                           cflags=["-Wno-unused-label", "-Wno-unused-variable",
@@ -112,7 +103,7 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
         raise KernelError(f"clang rejected the code for {program.name}: {err}\n"
                           f"{captured['text'][-2000:]}")
     try:
-        return len(bpf.dump_func(ENTRY.encode())) // 8
+        return len(bpf.dump_func(artifact.entry.encode())) // 8
     finally:
         bpf.cleanup()
 

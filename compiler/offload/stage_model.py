@@ -14,7 +14,7 @@ Cost of one stage (docs/offload.md, "Stage models")::
 with ``cost(o)`` (:meth:`StageModel.op_ns`):
 
 - an op that touches no state: ``opcode_cost_ns[opcode]`` if the model lists that opcode,
-  else ``op_cost_ns[op_class]`` (op classes: :data:`cora.compiler.ir.OP_CLASS`), plus
+  else ``op_cost_ns[op_class]`` (op classes: :attr:`cora.compiler.ir.ops.OpDef.op_class`), plus
   ``operand_cost_ns[opcode]`` per operand beyond the first (``hash``);
 - ``map.lookup`` / ``map.update`` / ``map.delete`` on a state of kind K held in tier T:
   ``map_op_cost_ns["K.<op_class>"]`` if the model lists it, else ``op_cost_ns[op_class] +
@@ -38,11 +38,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from cora.compiler.ir import OP_CLASS, STATE_KINDS, VERDICTS, Block, Op, Program, StateDecl
+from cora.compiler.ir import STATE_KINDS, VERDICTS, Block, Op, Program, StateDecl
+from cora.compiler.ir.ops import ALL_OP_CLASSES, PURE_OPCODES
 from cora.errors import CoraError
 
-#: Every op class of the IR (the keys every model's op_cost_ns is checked against).
-ALL_OP_CLASSES: tuple[str, ...] = tuple(sorted(set(OP_CLASS.values())))
+# ALL_OP_CLASSES (every op class of the IR: the keys every model's op_cost_ns is checked
+# against) and PURE_OPCODES come from the op registry, cora.compiler.ir.ops.
 #: Op classes that act on a map entry or a map (their cost adds the state's tier access).
 MAP_OP_CLASSES = ("map_lookup", "map_update", "map_delete", "map_read", "map_write")
 #: Map op classes that also pay the per-kind map cost (a helper call on a map).
@@ -296,19 +297,13 @@ class StageModel:
         return self.crossing_ns + self.shim_byte_ns * shim_bytes
 
 
-#: Opcodes without side effects whose result depends only on their operands (and, for the
-#: header ops, on the frame): the C compiler computes a repeated one only once.
-PURE_OPCODES = frozenset(("const", "mov", "zext", "trunc", "select", "not", "add", "sub",
-                          "and", "or", "xor", "shl", "shr", "mul", "div", "mod", "eq", "ne",
-                          "lt", "le", "gt", "ge", "hdr.valid", "hdr.load", "pkt.len", "hash"))
-
-
 def charged_ops(block: Block) -> list[tuple[Op, str | None]]:
     """The ops of ``block`` with the op class each is charged as (None: not executed).
 
     Models what clang -O2 does to the generated C of one block (local value numbering):
 
-    - a pure op (:data:`PURE_OPCODES`) that repeats an earlier one of the block with the
+    - a pure op (:attr:`cora.compiler.ir.ops.OpDef.pure`: its result depends only on its
+      operands, attributes and the received frame) that repeats an earlier one of the block with the
       same operands (same values: registers not reassigned in between) and attributes costs
       nothing (e.g. count-min ``add`` and ``estimate`` hash the same key with the same
       seeds); header loads are forgotten after a header store;

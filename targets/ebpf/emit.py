@@ -1,4 +1,9 @@
-"""IR -> C for bcc: one XDP program per NF.
+"""IR -> C for bcc: the one eBPF C emitter, one program per NF, for any kernel hook.
+
+What differs between hooks (entry function, context type, verdict codes, ``pkt.len``, work
+before the parser, prelude helpers, moving the frame's start, refused ops) is asked of a
+:class:`cora.targets.ebpf.hook.Hook` (XDP: :mod:`cora.targets.xdp.hook`, TC:
+:mod:`cora.targets.tc.hook`); everything else is the same C for every hook.
 
 The generated program:
 - declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
@@ -8,40 +13,52 @@ The generated program:
   packet pointer per header, and bounds-checks every packet access against ``data_end`` again
   right where it happens, so the verifier accepts every well-typed program;
 - turns each IR block into a C label and each op into one C statement tagged with its NF
-  source position (``/* @line:col */``) so verifier messages map back to the NF;
+  source position (``/* @line:col */``) so verifier messages map back to the NF; each
+  opcode's C comes from one method registered with ``@emit_impl(opcode)`` (:data:`EMIT_IMPLS`);
 - implements the IR semantics of :mod:`cora.compiler.ir` exactly (wrapping arithmetic,
   division by zero, shifts, hash, checksum fix-up), mirroring :mod:`cora.compiler.ir.semantics`.
 
 Options: ``inject_env`` reads ``now()``/``rand()`` from the array map ``cora_env`` (the
 runtime writes the pcap timestamp before each frame, for exact differential runs);
-``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``);
-``frags`` (default) builds a multi-buffer-aware program (loaded with ``BPF_F_XDP_HAS_FRAGS``)
-whose ``pkt.len`` is the whole frame even past the linear part (``bpf_xdp_get_buff_len``,
-called only when the linear part holds 2,048 bytes or more). Headers are always within the
-linear part (at most 14 + 4 + 60 + 60 bytes). ``pass_redirect_ifindex`` turns every ``ret pass``
-into ``bpf_redirect(ifindex, 0)`` (an emulated NIC stage handing frames to the host).
+``count_verdicts`` keeps per-CPU verdict counters in ``cora_verdicts`` (for ``cora stats``),
+indexed by :data:`cora.targets.ebpf.hook.VERDICT_COUNTER_INDEX`. Hook-specific options
+(XDP's ``frags`` and ``pass_redirect_ifindex``) are the hook object's.
 
-Offload stages (:mod:`cora.compiler.offload.split`): ``shim.push`` grows the head with
-``bpf_xdp_adjust_head(ctx, -N)`` and writes the shim at the new start (every packet pointer is
+Offload stages (:mod:`cora.compiler.offload.split`), for hooks that can move the frame's
+start (:meth:`Hook.adjust_head <cora.targets.ebpf.hook.Hook.adjust_head>`): ``shim.push``
+grows the head by N bytes and writes the shim at the new start (every packet pointer is
 re-derived; the op is the block's last before ``return``). A program whose entry is
 ``shim.pop`` reads the resume id and registers at the front *before the parser*, removes the
-shim with ``bpf_xdp_adjust_head(ctx, +N)``, re-derives ``data``/``data_end`` and only then
-parses; the entry block dispatches on the resume id. A failing ``bpf_xdp_adjust_head``
-(no headroom) returns ``XDP_ABORTED``.
+shim, re-derives ``data``/``data_end`` and only then parses; the entry block dispatches on the
+resume id. A failing head adjustment (no headroom) returns the hook's ``aborted`` code.
 """
 
 from __future__ import annotations
 
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir import (COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
-                              Program, RefType, StateDecl, c_bytes)
-from cora.errors import CoraError
+from typing import Callable
 
-ENTRY = "cora_xdp"
-XDP_CODES = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4}
+from cora.compiler.ir import (OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op, Program,
+                              RefType, StateDecl, c_bytes)
+from cora.compiler.ir.ops import ImplTable, header_field
+from cora.errors import CoraError
+from cora.targets.base import refused_op_lines
+from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
+
+#: opcode -> ``emit(emitter, op) -> str | None``: one C implementation per opcode of
+#: :data:`cora.compiler.ir.OPS` (``tests/compiler/test_op_registry.py`` checks the sets
+#: agree). An implementation emits its statements and returns None, or returns the C
+#: expression :meth:`EbpfEmitter.emit_op` assigns to the op's destination.
+EMIT_IMPLS: ImplTable[Callable[..., str | None]] = ImplTable("eBPF C emitter")
+#: decorator registering an emitter implementation: ``@emit_impl("map.delete")``.
+emit_impl = EMIT_IMPLS.register
+
 MAP_KIND = {"hash": "hash", "lru_hash": "lru_hash", "lpm": "lpm_trie", "array": "array",
             "percpu_array": "percpu_array"}
 GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+#: C operator of each infix IR op (unsigned operands: the comparisons are unsigned).
+_C_OPERATOR = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^",
+               "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
 _C_RESERVED = frozenset("""auto break case char const continue default do double else enum
 extern float for goto if inline int long register restrict return short signed sizeof static
@@ -120,20 +137,14 @@ def _raw_store(ptr: str, off: int, span: int, value: str) -> list[str]:
     return out
 
 
-PRELUDE = r"""
+#: The prelude's hook-neutral head and tail; the hook's helpers go between them.
+PRELUDE_HEAD = r"""
 #include <uapi/linux/bpf.h>
 
 #define CORA_CSUM_FOLD(s) ({ u64 _s = (s); _s = (_s & 0xffff) + (_s >> 16); \
     _s = (_s & 0xffff) + (_s >> 16); _s = (_s & 0xffff) + (_s >> 16); (u32)_s; })
-
-/* Whole frame length. Only a frame whose linear part is (nearly) full can carry fragments
-   (a test-run or multi-buffer frame puts 3,520 bytes in the linear part before any
-   fragment), so the helper call is skipped for ordinary frames. */
-static __always_inline u32 cora_pkt_len(struct xdp_md *ctx, void *data, void *data_end) {
-    u32 len = data_end - data;
-    return len < 2048 ? len : (u32)bpf_xdp_get_buff_len(ctx);
-}
-
+"""
+PRELUDE_TAIL = r"""
 static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
@@ -142,26 +153,26 @@ static __always_inline u64 cora_mix64(u64 z) {
 """
 
 
-class XdpCodegen:
-    """Generates the C of one XDP program from a verified IR program.
-
-    Other hooks that run the same ops on another context (``cora.targets.tc``) override the
-    extension points: :attr:`entry`, :attr:`ctx_type`, :meth:`verdict_code`,
-    :meth:`pkt_len_expr` and :meth:`emit_prologue`.
+class EbpfEmitter:
+    """Generates the C of one eBPF program for ``hook`` from a verified IR program.
 
     Args:
         program: a verified :class:`~cora.compiler.ir.Program`.
+        hook: the kernel hook generated for (its entry, context, verdict codes, ...).
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
         count_verdicts: count verdicts per CPU in ``cora_verdicts``.
     Raises:
-        CoraError: when the program uses something this target cannot express.
+        CoraError: the program uses an op ``hook`` refuses (``hook.refused_ops``).
     """
 
-    def __init__(self, program: Program, inject_env: bool = False, count_verdicts: bool = False,
-                 frags: bool = True, pass_redirect_ifindex: int | None = None):
+    def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
+                 count_verdicts: bool = False):
+        problems = refused_op_lines(program, hook.refused_ops)
+        if problems:
+            raise CoraError(f"the {hook.name} target cannot generate {program.name}: "
+                            f"{problems[0]}")
         self.p = program
-        self.pass_redirect_ifindex = pass_redirect_ifindex
-        self.frags = frags
+        self.hook = hook
         self.inject_env = inject_env
         self.count_verdicts = count_verdicts
         self.lines: list[str] = []
@@ -177,25 +188,6 @@ class XdpCodegen:
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
 
-    # ---------------------------------------------------------------------- extension points
-    #: name of the generated entry function
-    entry = ENTRY
-    #: C type of the entry function's context argument ``ctx``
-    ctx_type = "struct xdp_md"
-
-    def verdict_code(self, verdict: str) -> str:
-        """C expression returned for an IR verdict (or ``aborted``) other than ``redirect``:
-        the XDP action code (include/uapi/linux/bpf.h ``enum xdp_action``)."""
-        return str(XDP_CODES[verdict])
-
-    def pkt_len_expr(self) -> str:
-        """C expression of ``pkt.len``: the whole frame's length in bytes."""
-        return "cora_pkt_len(ctx, data, data_end)" if self.frags else "(u32)(data_end - data)"
-
-    def emit_prologue(self) -> None:
-        """Statements after ``data``/``data_end`` are set and before anything reads the
-        packet (none for XDP: the headers are always in the linear part)."""
-
     # ------------------------------------------------------------------------------ output
     def emit(self, text: str, span=None, indent: int = 1) -> None:
         self.lines.append("    " * indent + text + (f" /* @{span} */" if span else ""))
@@ -206,10 +198,14 @@ class XdpCodegen:
         self._tmp += 1
         return f"_t{self._tmp}"
 
-    def reg(self, name: str) -> str:
+    def reg(self, name: str | None) -> str:
+        """C name of register ``name`` (an op's destination: checked by the verifier)."""
+        assert name is not None
         return f"r_{name}"
 
-    def width(self, name: str) -> int:
+    def width(self, name: str | None) -> int:
+        """Width of register ``name`` (64 for a reference)."""
+        assert name is not None
         t = self.p.regs[name]
         return t.width if isinstance(t, IntType) else 64
 
@@ -298,8 +294,9 @@ class XdpCodegen:
 
     # -------------------------------------------------------------------------- header ops
     def field_of(self, op: Op) -> Field:
-        return HEADERS[op.attrs["header"]].field(op.attrs["field"])
+        return header_field(op.attrs["header"], op.attrs["field"])
 
+    @emit_impl("hdr.load")
     def emit_hdr_load(self, op: Op) -> None:
         h, f = op.attrs["header"], self.field_of(op)
         dst = self.reg(op.dest)
@@ -326,14 +323,15 @@ class XdpCodegen:
         out = []
         hdr = HEADERS[h]
         if hdr.csum_field:
-            cf = hdr.field(hdr.csum_field)
+            cf = header_field(h, hdr.csum_field)
             out.append((h, cf.byte_offset, h == "udp"))
         if fname in hdr.pseudo_header_fields:
             for l4 in ("tcp", "udp"):
-                cf = HEADERS[l4].field("csum")
+                cf = header_field(l4, "csum")
                 out.append((l4, cf.byte_offset, l4 == "udp"))
         return out
 
+    @emit_impl("hdr.store")
     def emit_hdr_store(self, op: Op) -> None:
         h, f = op.attrs["header"], self.field_of(op)
         val = self.reg(op.args[0])
@@ -414,123 +412,173 @@ class XdpCodegen:
                 self.emit(f"{k}.f_{f.name} = {self.reg(a)};")
         return k
 
-    def emit_map_op(self, op: Op) -> None:
+    @emit_impl("map.lookup")
+    def emit_map_lookup(self, op: Op) -> None:
+        state = self.p.state(op.attrs["state"])
+        k = self.emit_key(state, op.args, op.span)
+        self.emit(f"{self.reg(op.dest)} = {map_c_name(state)}.lookup(&{k});")
+
+    @emit_impl("ref.found")
+    def emit_ref_found(self, op: Op) -> None:
+        self.emit(f"{self.reg(op.dest)} = {self.reg(op.args[0])} != NULL;", op.span)
+
+    @emit_impl("ref.load")
+    def emit_ref_load(self, op: Op) -> None:
+        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        r = self.reg(op.args[0])
+        self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
+
+    @emit_impl("ref.store")
+    def emit_ref_store(self, op: Op) -> None:
+        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        r = self.reg(op.args[0])
+        self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
+
+    @emit_impl("map.update")
+    def emit_map_update(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
         cname = map_c_name(state)
-        if op.opcode == "map.lookup":
-            k = self.emit_key(state, op.args, op.span)
-            self.emit(f"{self.reg(op.dest)} = {cname}.lookup(&{k});")
-        elif op.opcode == "ref.found":
-            self.emit(f"{self.reg(op.dest)} = {self.reg(op.args[0])} != NULL;", op.span)
-        elif op.opcode == "ref.load":
-            f = state.value[op.attrs["index"]]
-            r = self.reg(op.args[0])
-            self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
-        elif op.opcode == "ref.store":
-            f = state.value[op.attrs["index"]]
-            r = self.reg(op.args[0])
-            self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
-        elif op.opcode == "map.update":
-            n = op.attrs["nkeys"]
-            k = self.emit_key(state, op.args[:n], op.span)
-            v = self.tmp()
-            self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
-            for f, a in zip(state.value, op.args[n:]):
-                self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
-            self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
-        elif op.opcode == "map.delete":
-            k = self.emit_key(state, op.args, op.span)
-            self.emit(f"{cname}.delete(&{k});")
+        n = op.attrs["nkeys"]
+        k = self.emit_key(state, op.args[:n], op.span)
+        v = self.tmp()
+        self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
+        for f, a in zip(state.value, op.args[n:]):
+            self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
+        self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
 
-    # ------------------------------------------------------------------------------ others
+    @emit_impl("map.delete")
+    def emit_map_delete(self, op: Op) -> None:
+        state = self.p.state(op.attrs["state"])
+        k = self.emit_key(state, op.args, op.span)
+        self.emit(f"{map_c_name(state)}.delete(&{k});")
+
+    # ---------------------------------------------------------------------- scalar ops
+    # Each returns the C expression assigned to the op's destination (emit_op masks it to
+    # the destination's width when that is not a C type's).
+
     def emit_op(self, op: Op) -> None:
-        c = op.opcode
-        if c in ("map.lookup", "ref.found", "ref.load", "ref.store", "map.update", "map.delete"):
-            return self.emit_map_op(op)
-        if c == "hdr.load":
-            return self.emit_hdr_load(op)
-        if c == "hdr.store":
-            return self.emit_hdr_store(op)
-        if c in ("br", "jmp", "ret", "shim.pop"):
-            return self.emit_terminator(op)
-        if c == "shim.push":
-            return self.emit_shim_push(op)
-        d = self.reg(op.dest) if op.dest else None
-        w = self.width(op.dest) if op.dest else 0
-        a = [self.reg(x) for x in op.args]
-        ct = c_type(w) if w else ""
-        if c == "const":
-            expr = _lit(op.attrs["value"], w)
-        elif c == "mov":
-            expr = a[0]
-        elif c in ("add", "sub", "mul", "and", "or", "xor"):
-            sym = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^"}[c]
-            expr = f"({ct})({a[0]} {sym} {a[1]})"
-        elif c == "div":
-            expr = f"({a[1]} ? ({ct})({a[0]} / {a[1]}) : 0)"
-        elif c == "mod":
-            expr = f"({a[1]} ? ({ct})({a[0]} % {a[1]}) : {a[0]})"
-        elif c in ("shl", "shr"):
-            sym = "<<" if c == "shl" else ">>"
-            expr = f"({a[1]} >= {w} ? 0 : ({ct})(({c_type(max(w, 32))}){a[0]} {sym} {a[1]}))"
-        elif c in COMPARE_OPS:
-            sym = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}[c]
-            expr = f"{a[0]} {sym} {a[1]}"
-        elif c == "not":
-            expr = f"!{a[0]}" if w == 1 else f"({ct})~{a[0]}"
-        elif c == "zext":
-            expr = f"({ct}){a[0]}"
-        elif c == "trunc":
-            expr = f"({ct}){a[0]}"
-        elif c == "select":
-            expr = f"{a[0]} ? {a[1]} : {a[2]}"
-        elif c == "hdr.valid":
-            h = op.attrs["header"]
-            expr = f"v_{h}"
-        elif c == "pkt.len":
-            expr = self.pkt_len_expr()
-        elif c == "now":
-            expr = "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
-        elif c == "rand":
-            if self.inject_env:
-                x = self.tmp()
-                self.emit(f"u32 {x} = (u32)*env_rand; {x} ^= {x} << 13; {x} ^= {x} >> 17; "
-                          f"{x} ^= {x} << 5; *env_rand = {x};", op.span)
-                expr = x
-            else:
-                expr = "bpf_get_prandom_u32()"
-        elif c == "hash":
-            h = self.tmp()
-            self.emit(f"u64 {h} = {_lit((op.attrs.get('seed', 0) + GOLDEN_GAMMA) % (1 << 64), 64)};",
-                      op.span)
-            for x in op.args:
-                if self.width(x) > 64:
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64)({self.reg(x)} >> 64));")
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
-                else:
-                    self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
-            expr = f"(u32)({h} ^ ({h} >> 32))"
-        else:
-            raise CoraError(f"the xdp target cannot generate IR op {c}")
-        if w not in (1, 8, 16, 32, 64, 128) and c not in COMPARE_OPS and c != "hdr.valid":
+        """Emit the C of one op with its registered implementation (:data:`EMIT_IMPLS`)."""
+        try:
+            impl = EMIT_IMPLS[op.opcode]
+        except IRError:
+            raise CoraError(f"the {self.hook.name} target cannot generate IR op "
+                            f"{op.opcode}") from None
+        expr = impl(self, op)
+        if expr is None:
+            return
+        w = self.width(op.dest)
+        if w not in (1, 8, 16, 32, 64, 128):
             expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
-        self.emit(f"{d} = {expr};", op.span)
+        self.emit(f"{self.reg(op.dest)} = {expr};", op.span)
+
+    def _ct(self, op: Op) -> str:
+        """C type of the op's destination."""
+        return c_type(self.width(op.dest))
+
+    @emit_impl("const")
+    def emit_const(self, op: Op) -> str:
+        return _lit(op.attrs["value"], self.width(op.dest))
+
+    @emit_impl("mov")
+    def emit_mov(self, op: Op) -> str:
+        return self.reg(op.args[0])
+
+    def _infix(self, op: Op) -> str:
+        """``a OP b`` with the C operator of a binary or comparison op."""
+        a, b = (self.reg(x) for x in op.args)
+        return f"{a} {_C_OPERATOR[op.opcode]} {b}"
+
+    @emit_impl("add", "sub", "mul", "and", "or", "xor")
+    def emit_arith(self, op: Op) -> str:
+        return f"({self._ct(op)})({self._infix(op)})"
+
+    @emit_impl("div")
+    def emit_div(self, op: Op) -> str:
+        a, b = (self.reg(x) for x in op.args)
+        return f"({b} ? ({self._ct(op)})({a} / {b}) : 0)"
+
+    @emit_impl("mod")
+    def emit_mod(self, op: Op) -> str:
+        a, b = (self.reg(x) for x in op.args)
+        return f"({b} ? ({self._ct(op)})({a} % {b}) : {a})"
+
+    @emit_impl("shl", "shr")
+    def emit_shift(self, op: Op) -> str:
+        sym = "<<" if op.opcode == "shl" else ">>"
+        a, b = (self.reg(x) for x in op.args)
+        w = self.width(op.dest)
+        return f"({b} >= {w} ? 0 : ({self._ct(op)})(({c_type(max(w, 32))}){a} {sym} {b}))"
+
+    @emit_impl("eq", "ne", "lt", "le", "gt", "ge")
+    def emit_compare(self, op: Op) -> str:
+        return self._infix(op)
+
+    @emit_impl("not")
+    def emit_not(self, op: Op) -> str:
+        a = self.reg(op.args[0])
+        return f"!{a}" if self.width(op.dest) == 1 else f"({self._ct(op)})~{a}"
+
+    @emit_impl("zext", "trunc")
+    def emit_resize(self, op: Op) -> str:
+        return f"({self._ct(op)}){self.reg(op.args[0])}"
+
+    @emit_impl("select")
+    def emit_select(self, op: Op) -> str:
+        c, a, b = (self.reg(x) for x in op.args)
+        return f"{c} ? {a} : {b}"
+
+    @emit_impl("hdr.valid")
+    def emit_hdr_valid(self, op: Op) -> str:
+        return f"v_{op.attrs['header']}"
+
+    @emit_impl("pkt.len")
+    def emit_pkt_len(self, op: Op) -> str:
+        return self.hook.pkt_len_expr()
+
+    @emit_impl("now")
+    def emit_now(self, op: Op) -> str:
+        return "*env_now" if self.inject_env else "bpf_ktime_get_ns()"
+
+    @emit_impl("rand")
+    def emit_rand(self, op: Op) -> str:
+        if not self.inject_env:
+            return "bpf_get_prandom_u32()"
+        x = self.tmp()
+        self.emit(f"u32 {x} = (u32)*env_rand; {x} ^= {x} << 13; {x} ^= {x} >> 17; "
+                  f"{x} ^= {x} << 5; *env_rand = {x};", op.span)
+        return x
+
+    @emit_impl("hash")
+    def emit_hash(self, op: Op) -> str:
+        h = self.tmp()
+        self.emit(f"u64 {h} = {_lit((op.attrs.get('seed', 0) + GOLDEN_GAMMA) % (1 << 64), 64)};",
+                  op.span)
+        for x in op.args:
+            if self.width(x) > 64:
+                self.emit(f"{h} = cora_mix64({h} ^ (u64)({self.reg(x)} >> 64));")
+                self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+            else:
+                self.emit(f"{h} = cora_mix64({h} ^ (u64){self.reg(x)});")
+        return f"(u32)({h} ^ ({h} >> 32))"
 
     # ------------------------------------------------------------------------------- shim
     def emit_return(self, verdict: str, indent: int = 1, span=None) -> None:
-        """``return`` of an XDP verdict (counted when verdicts are counted)."""
+        """``return`` of the hook's code for ``verdict`` (counted when verdicts are counted)."""
         if self.count_verdicts:
-            self.emit(f"cora_count({XDP_CODES[verdict]});", span, indent=indent)
-        self.emit(f"return {self.verdict_code(verdict)}; /* {verdict} */", span, indent=indent)
+            self.emit(f"cora_count({VERDICT_COUNTER_INDEX[verdict]});", span, indent=indent)
+        self.emit(f"return {self.hook.verdict_code(verdict)}; /* {verdict} */", span,
+                  indent=indent)
 
+    @emit_impl("shim.push")
     def emit_shim_push(self, op: Op) -> None:
         """Prepend the shim: resume id then each register, big-endian, c_bytes each."""
         regs = [(self.reg(a), c_bytes(self.width(a))) for a in op.args]
         total = SHIM_ID_BYTES + sum(n for _, n in regs)
-        self.emit(f"if (bpf_xdp_adjust_head(ctx, -{total})) return 0; /* aborted: no headroom */",
-                  op.span)
+        aborted = self.hook.verdict_code("aborted")
+        self.emit(f"if ({self.hook.adjust_head(f'-{total}')}) return {aborted}; "
+                  "/* aborted: no headroom */", op.span)
         self.emit("void *sd = (void *)(long)ctx->data; void *se = (void *)(long)ctx->data_end;")
-        self.emit(f"if (sd + {total} > se) return 0;")
+        self.emit(f"if (sd + {total} > se) return {aborted};")
         self.emit(f"*(u16 *)sd = bpf_htons({op.attrs['resume']});")
         pos = SHIM_ID_BYTES
         for r, n in regs:
@@ -540,7 +588,7 @@ class XdpCodegen:
 
     def _shim_pop_op(self) -> Op | None:
         term = self.p.blocks[0].ops[-1]
-        return term if term.opcode == "shim.pop" else None
+        return term if OPS[term.opcode].position == "entry-only" else None
 
     def emit_shim_pop(self, op: Op) -> None:
         """Before the parser: read the resume id and registers, strip the shim."""
@@ -578,61 +626,69 @@ class XdpCodegen:
             self.emit("} else {")
             self.emit_return(other, indent=2)
             self.emit("}")
-        self.emit("if (bpf_xdp_adjust_head(ctx, (int)shim_len)) return 0; /* aborted */")
+        self.emit(f"if ({self.hook.adjust_head('(int)shim_len')}) "
+                  f"return {self.hook.verdict_code('aborted')}; /* aborted */")
         self.emit("data = (void *)(long)ctx->data; data_end = (void *)(long)ctx->data_end;")
         if final:
             self.emit(f"if (shim_rid == {SHIM_DONE}) {{")
             self.emit_return("pass", indent=2)
             self.emit("}")
 
-    def emit_terminator(self, op: Op) -> None:
-        c = op.opcode
-        if c == "shim.pop":  # the pop itself ran before the parser; dispatch here
-            for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
-                self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
-            self.emit_return("drop")
-            return
-        if c == "br":
-            t, f = op.attrs["targets"]
-            self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
-        elif c == "jmp":
-            self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
+    @emit_impl("shim.pop")
+    def emit_shim_dispatch(self, op: Op) -> None:
+        """The pop itself ran before the parser (:meth:`emit_shim_pop`); dispatch here."""
+        for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
+            self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
+        self.emit_return("drop")
+
+    @emit_impl("br")
+    def emit_br(self, op: Op) -> None:
+        t, f = op.attrs["targets"]
+        self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
+
+    @emit_impl("jmp")
+    def emit_jmp(self, op: Op) -> None:
+        self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
+
+    @emit_impl("ret")
+    def emit_ret(self, op: Op) -> None:
+        v = op.attrs["verdict"]
+        if self.count_verdicts:
+            self.emit(f"cora_count({VERDICT_COUNTER_INDEX[v]});", op.span)
+        override = self.hook.ret_override(v)
+        if override is not None:
+            self.emit(override, op.span)
+        elif v == "redirect":
+            self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
         else:
-            v = op.attrs["verdict"]
-            if self.count_verdicts:
-                self.emit(f"cora_count({XDP_CODES[v]});", op.span)
-            if v == "pass" and self.pass_redirect_ifindex is not None:
-                self.emit(f"return bpf_redirect({int(self.pass_redirect_ifindex)}, 0); "
-                          "/* pass: to the host */", op.span)
-            elif v == "redirect":
-                self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
-            else:
-                self.emit(f"return {self.verdict_code(v)}; /* {v} */", op.span)
+            self.emit(f"return {self.hook.verdict_code(v)}; /* {v} */", op.span)
 
     # -------------------------------------------------------------------------------- main
     def generate(self) -> str:
         """Return the whole C source."""
-        self.lines = PRELUDE.strip("\n").split("\n")
+        prelude = PRELUDE_HEAD + self.hook.prelude_helpers() + PRELUDE_TAIL
+        self.lines = prelude.strip("\n").split("\n")
         self.declare_states()
         if self.count_verdicts:
             self.emit("static __always_inline void cora_count(u32 code) {", indent=0)
             self.emit("u64 *c = cora_verdicts.lookup(&code); if (c) *c += 1;")
             self.emit("}", indent=0)
-        self.emit(f"int {self.entry}({self.ctx_type} *ctx) {{", indent=0)
+        self.emit(f"int {self.hook.entry}({self.hook.ctx_type} *ctx) {{", indent=0)
         self.emit("void *data = (void *)(long)ctx->data;")
         self.emit("void *data_end = (void *)(long)ctx->data_end;")
         if self.uses_env and self.inject_env:
             self.emit("u32 env_now_key = 0, env_rand_key = 1;")
             self.emit("u64 *env_now = cora_env.lookup(&env_now_key);")
             self.emit("u64 *env_rand = cora_env.lookup(&env_rand_key);")
-            self.emit(f"if (!env_now || !env_rand) return {self.verdict_code('aborted')}; "
+            self.emit(f"if (!env_now || !env_rand) return {self.hook.verdict_code('aborted')}; "
                       "/* aborted: cannot happen */")
         for name, t in self.p.regs.items():
             if isinstance(t, RefType):
                 self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
-        self.emit_prologue()
+        for line in self.hook.prologue(bool(self.headers_used)):
+            self.emit(line)
         pop = self._shim_pop_op()
         if pop is not None:
             self.emit_shim_pop(pop)
@@ -649,11 +705,13 @@ class XdpCodegen:
         return "\n".join(self.lines) + "\n"
 
 
-def generate_c(program: Program, inject_env: bool = False, count_verdicts: bool = False,
-               frags: bool = True, pass_redirect_ifindex: int | None = None
-               ) -> tuple[str, dict[int, tuple[int, int]]]:
-    """C source for bcc and the map of C line -> NF (line, col). See :class:`XdpCodegen`."""
-    gen = XdpCodegen(program, inject_env=inject_env, count_verdicts=count_verdicts, frags=frags,
-                     pass_redirect_ifindex=pass_redirect_ifindex)
+def generate_c(program: Program, hook: Hook, inject_env: bool = False,
+               count_verdicts: bool = False) -> tuple[str, dict[int, tuple[int, int]]]:
+    """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`.
+
+    Raises:
+        CoraError: the program uses an op ``hook`` refuses.
+    """
+    gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts)
     text = gen.generate()
     return text, gen.line_map

@@ -38,7 +38,7 @@ def test_registry_and_pass_shape():
 
 def test_constant_folding_on_arith():
     p = arith_ir()
-    ConstantFolding().run(p)
+    ConstantFolding().apply(p)
     verify(p)
     defs = {op.dest: op for _, op in p.ops() if op.dest}
     assert defs["c15"].opcode == "const" and defs["c15"].attrs["value"] == 8
@@ -68,7 +68,7 @@ bb2:
   ret redirect %z
 """
     p = parse_program(text)
-    ConstantFolding().run(p)
+    ConstantFolding().apply(p)
     assert "add" in opcodes(p)                   # %x is assigned twice: not a constant
 
 
@@ -102,11 +102,11 @@ def test_folded_value_equals_interpreted_value(code, w, a, b, c):
 def test_simplify_cfg_and_jump_threading_on_arith():
     p = arith_ir()
     n_blocks = len(p.blocks)
-    JumpThreading().run(p)
+    JumpThreading().apply(p)
     verify(p)
     # br %true, bb1, bb2 now targets bb4 directly on the true side (bb1 -> bb3 -> bb4 empty)
     assert p.blocks[0].ops[-1].attrs["targets"] == ("bb4", "bb2")
-    SimplifyCFG().run(p)
+    SimplifyCFG().apply(p)
     verify(p)
     labels = [b.label for b in p.blocks]
     assert "bb1" not in labels and "bb3" not in labels and len(labels) < n_blocks
@@ -127,7 +127,7 @@ bb3:
   ret drop
 """
     p = parse_program(text)
-    SimplifyCFG().run(p)
+    SimplifyCFG().apply(p)
     verify(p)
     assert [b.label for b in p.blocks] == ["bb0"]          # bb3 unreachable, bb1/bb2 merged
     assert opcodes(p) == ["hdr.valid", "pkt.len", "ret"]
@@ -150,7 +150,7 @@ bb0:
   ret pass
 """
     p = parse_program(text)
-    DeadCodeElimination().run(p)
+    DeadCodeElimination().apply(p)
     verify(p)
     assert opcodes(p) == ["const", "map.lookup", "rand", "map.update", "map.delete", "ret"]
     lookups = [op for _, op in p.ops() if op.opcode == "map.lookup"]
@@ -173,7 +173,7 @@ def test_run_pipeline_verifies_after_each_pass(monkeypatch):
     class DropTerminators:
         name: str = "broken"
 
-        def run(self, program):
+        def apply(self, program):
             program.blocks[0].ops.pop()
 
     monkeypatch.setitem(PASSES, "broken", DropTerminators)
@@ -242,7 +242,7 @@ def test_op_identity_preserved_for_span_mapping():
     text = "nf s\nbb0:\n  %a:u8 = const 1 @3:5\n  %b:u8 = add %a, %a @4:7\n" \
            "  %c:u32 = zext %b @4:7\n  ret redirect %c @5:1\n"
     p = parse_program(text)
-    ConstantFolding().run(p)
+    ConstantFolding().apply(p)
     add = p.blocks[0].ops[1]
     assert add.opcode == "const" and add.attrs["value"] == 2 and str(add.span) == "4:7"
     assert isinstance(add, Op)
