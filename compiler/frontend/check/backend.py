@@ -19,6 +19,8 @@ emitter (:mod:`cora.targets.ebpf.emit`) will generate. The limits, with their so
   1,000,000 processed instructions (``BPF_COMPLEXITY_LIMIT_INSNS``, include/linux/bpf.h).
 - :data:`MAX_STACK_BYTES` = 512 (``MAX_BPF_STACK``, include/linux/filter.h): every map call
   takes its key (and an update its value) as a struct on the stack.
+- :data:`MAX_PERCPU_ARRAY_SLOTS`: the kernel creates a per-CPU array slot by slot, so a
+  huge one takes minutes to create.
 
 The instruction estimate is :func:`estimate_ebpf_instructions` (per-op costs from the op
 registry, :attr:`cora.compiler.ir.ops.OpDef.ebpf_insns`), the same one the NIC stage checks
@@ -33,6 +35,7 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend.check.result import Checked
 from cora.compiler.frontend.diagnostics import Diagnostic
 from cora.compiler.ir import OPS, Op, Program
+from cora.compiler.ir.headers import HEADERS
 from cora.compiler.span import Span
 
 #: Maps one eBPF program may use (include/linux/bpf_verifier.h ``MAX_USED_MAPS``).
@@ -44,15 +47,25 @@ RUNTIME_MAPS = 2
 MAX_STATES_USED = MAX_USED_MAPS - RUNTIME_MAPS
 #: Longest jump, in instructions (``__s16 off`` of ``struct bpf_insn``).
 MAX_JUMP_INSNS = (1 << 15) - 1
-#: Estimated instructions a program may have: the jump range less 25 % for the estimate's
-#: error (measured within that on the NF library and the limits corpus,
-#: tests/compiler/test_limits_corpus.py).
-MAX_PROGRAM_INSNS = MAX_JUMP_INSNS * 3 // 4
+#: Estimated instructions a program may have: half the jump range, which leaves room for
+#: the estimate's error (bcc's count was within 0.6x-1.6x of it on the limits corpus,
+#: tests/compiler/nf/limits/) and keeps clang's compile time within about half a minute
+#: (measured on this project's 2-core VMs, loaded: 18 s for an 11,600-instruction program).
+MAX_PROGRAM_INSNS = (MAX_JUMP_INSNS + 1) // 2
 #: Stack of one eBPF program, bytes (include/linux/filter.h ``MAX_BPF_STACK``).
 MAX_STACK_BYTES = 512
-#: Stack the generated code needs besides map keys and values (spilled registers, the
-#: parser's header pointers), bytes; a modelled allowance, not measured per program.
+#: Stack the generated code needs besides the largest map key and value (spilled registers,
+#: the parser's header pointers), bytes: a modelled allowance. Measured with bcc here: an
+#: update of 488 bytes of key and value compiles in a small program, 504 bytes do not
+#: ("BPF stack limit of 512 bytes is exceeded"); two such updates in one program need no
+#: more than one (clang reuses the slots), so the largest map call is what counts.
 STACK_RESERVE_BYTES = 128
+
+#: Slots of per-CPU arrays one program may use, summed. The kernel allocates every slot of a
+#: per-CPU array separately when the map is created (kernel/bpf/arraymap.c,
+#: ``bpf_array_alloc_percpu``): measured 8.2 s for 1,048,576 slots on this project's 2-core
+#: VMs (loaded), so 16 M slots took minutes; a plain array of 16 M slots takes 0.15 s.
+MAX_PERCPU_ARRAY_SLOTS = 1 << 20
 
 #: eBPF instructions the C emitter produces per IR op, by opcode (fixed part; from the op
 #: registry, :attr:`cora.compiler.ir.ops.OpDef.ebpf_insns`); map calls add one store per 8
@@ -70,11 +83,23 @@ def op_ebpf_instructions(program: Program, op: Op) -> float:
     (see :data:`EBPF_INSNS`)."""
     d = OPS[op.opcode]
     total = d.ebpf_insns + d.ebpf_insns_per_operand * len(op.args)
+    if op.opcode == "hdr.store":
+        total *= hdr_store_checksums(op.attrs["header"], op.attrs["field"])
     if d.map_call:
         st = program.state(op.attrs["state"])
         nbytes = st.key_bytes + (st.value_bytes if d.map_call == "key+value" else 0)
         total += nbytes / 8 + len(op.args)
     return total
+
+
+def hdr_store_checksums(header: str, field: str) -> int:
+    """Checksums a store into ``header.field`` fixes (at least 1): the header's own and, for
+    a pseudo-header field (IP addresses), TCP's and UDP's. Each fix-up re-checks bounds and
+    folds the sum, so a store costs about :data:`EBPF_INSNS` ``["hdr.store"]`` per checksum
+    (bcc's counts for this repository's limits corpus: about 22 instructions for an IPv4
+    TTL store, 92 for an IPv4 source address)."""
+    h = HEADERS[header]
+    return max(1, int(bool(h.csum_field)) + (2 if field in h.pseudo_header_fields else 0))
 
 
 def estimate_ebpf_instructions(program: Program, blocks: Iterable[str] | None = None) -> int:
@@ -114,8 +139,8 @@ def check_backend_limits(checked: Checked, program: Program, path: str) -> list[
         or ``on packet`` block whose code is the largest part), a map key/value over the
         stack (at the state's declaration).
     """
-    return (_maps_used(checked, program, path) + _program_size(checked, program, path)
-            + _stack(checked, program, path))
+    return (_maps_used(checked, program, path) + _percpu_slots(checked, program, path)
+            + _program_size(checked, program, path) + _stack(checked, program, path))
 
 
 def _decl_span(checked: Checked, name: str) -> Span:
@@ -136,6 +161,24 @@ def _maps_used(checked: Checked, program: Program, path: str) -> list[Diagnostic
                           f"tuple) or use at most {MAX_STATES_USED}")]
 
 
+def _percpu_slots(checked: Checked, program: Program, path: str) -> list[Diagnostic]:
+    total = 0
+    for st in program.states:
+        if st.kind != "percpu_array":
+            continue
+        total += st.capacity
+        if total > MAX_PERCPU_ARRAY_SLOTS:
+            decl = checked.states[st.name].decl
+            where = decl.capacity.span if decl.capacity is not None else decl.name_span
+            return [Diagnostic.at(path, where,
+                                  f"per-CPU arrays of this program hold {total:,} slots with "
+                                  f"'{st.name}'; at most {MAX_PERCPU_ARRAY_SLOTS:,} are allowed "
+                                  f"(the kernel allocates each slot of a per-CPU array "
+                                  f"separately, which takes minutes for millions): lower the "
+                                  f"capacity or use array<V>")]
+    return []
+
+
 def _regions(checked: Checked) -> list[tuple[A.Node, Span, str]]:
     """Source regions to blame for code size: every outermost ``for`` of the handler and of
     each function, then the functions and the handler themselves (node, span to underline,
@@ -145,10 +188,11 @@ def _regions(checked: Checked) -> list[tuple[A.Node, Span, str]]:
     def walk(node: object) -> None:
         if isinstance(node, A.For):
             lo_hi = checked.loop_of(node)
+            bounds = f"{lo_hi[0]}..{lo_hi[1]}" if lo_hi else "..."
             trips = f" ({lo_hi[1] - lo_hi[0]} iterations)" if lo_hi else ""
             head = Span(node.span.line, node.span.col, node.body.span.line,
                         node.body.span.col)
-            loops.append((node, head, f"the loop 'for ({node.var} in ...)'{trips}"))
+            loops.append((node, head, f"the loop 'for ({node.var} in {bounds})'{trips}"))
             return
         if isinstance(node, A.Node):
             for v in vars(node).values():
@@ -196,9 +240,10 @@ def _program_size(checked: Checked, program: Program, path: str) -> list[Diagnos
     share = f"; {words} makes about {int(cost[i]):,} of them" if i >= 0 else ""
     return [Diagnostic.at(path, where,
                           f"this program compiles to about {total:,} eBPF instructions{share}; "
-                          f"at most {MAX_PROGRAM_INSNS:,} fit the kernel's jump range of "
-                          f"{MAX_JUMP_INSNS:,} instructions: lower the loop's bound, move work "
-                          f"out of loops, or split the program")]
+                          f"at most {MAX_PROGRAM_INSNS:,} are allowed (half the kernel's jump "
+                          f"range of {MAX_JUMP_INSNS:,} instructions, for the estimate's error "
+                          f"and clang's compile time): lower the loop's bound, move work out of "
+                          f"loops, or split the program")]
 
 
 def _stack(checked: Checked, program: Program, path: str) -> list[Diagnostic]:
