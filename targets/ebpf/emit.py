@@ -226,7 +226,9 @@ class EbpfEmitter:
                 self.emit(f"struct {cname}_key {{ {fields} }};", indent=0)
             fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.value)
             self.emit(f"struct {cname}_value {{ {fields} }};", indent=0)
-            flags = "BPF_F_NO_PREALLOC" if s.kind == "lpm" else "0"
+            # an lpm trie must not be preallocated; a plain array is mmap-able so the runtime
+            # reads and clears it as memory (cora.runtime.engine), not slot by slot
+            flags = {"lpm": "BPF_F_NO_PREALLOC", "array": "BPF_F_MMAPABLE"}.get(s.kind, "0")
             ktype = (f"{cname}_index_t" if s.kind in ("array", "percpu_array")
                      else f"struct {cname}_key")
             self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
