@@ -294,7 +294,7 @@ def _read_array(fd: int, slots: int, value_bytes: int,
             break
         got += attr.count
         in_ptr = ctypes.addressof(out_batch)
-    used = np.flatnonzero(values[:got].any(axis=1)) if stride else []
+    used = np.flatnonzero(values[:got].any(axis=1)) if stride else np.zeros(0, np.int64)
     out: list[tuple[int, bytes | list[bytes]]] = []
     for i in used:
         chunk = values[i].tobytes()
