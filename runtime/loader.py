@@ -136,7 +136,7 @@ class _ProgLoadAttr(ctypes.Structure):
                 ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
 
 
-def _prog_load(insns: bytes, name: str, target: Target, flags: int) -> tuple[int, str]:
+def prog_load(insns: bytes, name: str, target: Target, flags: int) -> tuple[int, str]:
     """Load bytecode (map fds already relocated by bcc) as ``target``'s program type with
     ``prog_flags`` = ``flags``.
 
@@ -262,7 +262,7 @@ def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     prog_fd = -1
     try:
-        prog_fd, log = _prog_load(bpf.dump_func(artifact.entry.encode()),
+        prog_fd, log = prog_load(bpf.dump_func(artifact.entry.encode()),
                                   artifact.program.name, target, flags)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log

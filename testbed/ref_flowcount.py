@@ -1,4 +1,4 @@
-"""The hand-written flowcount reference (``ref_flowcount.c`` beside this module): an XDP
+"""The hand-written flowcount reference (``refs/flowcount.c`` beside this module): an XDP
 program written directly in C from issue 2, section 7, that cora's compiled
 ``netfuncs/flowcount.nf`` is checked and timed against (``bench/ref_flowcount.py``,
 ``tests/runtime/test_ref_flowcount.py``). Needs root and bcc.
@@ -14,7 +14,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-C_SOURCE = Path(__file__).with_name("ref_flowcount.c")
+REFS_DIR = Path(__file__).resolve().parent / "refs"
+C_SOURCE = REFS_DIR / "flowcount.c"
 FLOWS_CAPACITY = 65536
 KEY_FMT = "!IIHHB3x"   # saddr, daddr, sport, dport (wire order), proto, padding: 16 bytes
 VALUE_FMT = "=QQ"      # packets, bytes (host order u64)
@@ -54,7 +55,7 @@ class Reference:
 
 
 def load_reference(plain_add: bool = False) -> Reference:
-    """Compile and load testbed/ref_flowcount.c with bcc (~1-2 s).
+    """Compile and load testbed/refs/flowcount.c with bcc (~1-2 s).
 
     Args:
         plain_add: build the single-writer variant (``-DREF_PLAIN_ADD``: plain ``+=``
@@ -69,7 +70,7 @@ def load_reference(plain_add: bool = False) -> Reference:
     except ImportError:
         from cora.errors import EnvironmentProblem
         raise EnvironmentProblem("bcc is missing: run scripts/setup.sh") from None
-    cflags = ["-DREF_PLAIN_ADD"] if plain_add else []
+    cflags = [f"-I{REFS_DIR}"] + (["-DREF_PLAIN_ADD"] if plain_add else [])
     bpf = BPF(src_file=str(C_SOURCE).encode(), cflags=cflags)
     try:
         fn = bpf.load_func(b"ref_flowcount", BPF.XDP)

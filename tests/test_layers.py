@@ -35,7 +35,8 @@ PACKAGE_DIRS = {"cora": "cora", "cora.compiler": "compiler", "cora.runtime": "ru
 #: longest matching prefix names a module's component) may import its own component and
 #: every component of a lower layer.
 LAYERS: list[set[str]] = [
-    {"cora", "cora.errors", "cora.settings", "cora.netfuncs", "cora.compiler.span"},
+    {"cora", "cora.errors", "cora.settings", "cora.netfuncs", "cora.compiler.span",
+     "cora.argtypes", "cora.jsonout"},
     {"cora.compiler.ir"},
     {"cora.compiler.frontend", "cora.compiler.passes", "cora.compiler.interp"},
     {"cora.compiler.driver", "cora.compiler.offload"},
@@ -52,6 +53,8 @@ LAYERS: list[set[str]] = [
 PEER_IMPORTS: set[tuple[str, str]] = {
     ("cora.compiler.driver", "cora.compiler.frontend"),   # the driver runs the front end ...
     ("cora.compiler.driver", "cora.compiler.passes"),     # ... and the passes
+    ("cora.argtypes", "cora.errors"),  # the CLI's value checks raise UsageError ...
+    ("cora.jsonout", "cora.errors"),   # ... and strict JSON refuses non-finite figures
 }
 # (the driver and offload are listed one layer up so that both may use the layer below)
 

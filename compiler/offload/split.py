@@ -380,15 +380,53 @@ def load_plan_file(path: str) -> dict:
             data = json.load(fh)
     except OSError as exc:
         raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}), so not a plan") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a plan") from None
     if isinstance(data, dict) and "plan" in data and data["plan"] is None:
         raise InputError(f"{path}: the plan is empty (infeasible: "
                          f"{data.get('infeasible') or 'no plan found'})")
     if not isinstance(data, dict) or not isinstance(data.get("plan", data), dict) or \
             "blocks" not in data.get("plan", data):
         raise InputError(f"{path}: not a cora plan (expected the output of cora plan --json)")
+    problem = plan_shape_problem(data.get("plan", data))
+    if problem:
+        raise InputError(f"{path}: not a cora plan: {problem}")
     return data
+
+
+def plan_shape_problem(plan: dict) -> str | None:
+    """What in a plan object (:meth:`Plan.to_json`'s shape) has the wrong type, or None.
+
+    Checks ``blocks`` (label -> a stage of :data:`STAGES`), ``states`` (name -> object with a
+    ``replicas`` list of ``{"stage", "tier"}`` strings) and ``shim`` (a list of objects whose
+    ``registers`` is a list of objects with a string ``name``).
+    """
+    blocks = plan.get("blocks")
+    if not isinstance(blocks, dict):
+        return "'blocks' must map block labels to stages"
+    bad = sorted({repr(v)[:20] for v in blocks.values() if v not in STAGES})
+    if bad:
+        return f"unknown stage(s) {', '.join(bad)} (stages: {', '.join(STAGES)})"
+    states = plan.get("states", {})
+    if not isinstance(states, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("replicas"), list) and v["replicas"]
+            and all(isinstance(r, dict) and r.get("stage") in STAGES
+                    and isinstance(r.get("tier"), str) for r in v["replicas"])
+            for v in states.values()):
+        return "'states' must map state names to {\"replicas\": [{\"stage\", \"tier\"}, ...]}"
+    shim = plan.get("shim", [])
+    if not isinstance(shim, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("to", ""), str)
+            and isinstance(e.get("registers", []), list)
+            and all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                    for r in e.get("registers", []))
+            for e in shim):
+        return "'shim' must be a list of {\"to\", \"registers\": [{\"name\"}, ...]}"
+    return None
 
 
 def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kernel")) -> dict:
