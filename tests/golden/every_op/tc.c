@@ -8,30 +8,30 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-typedef u32 arith_index_t;
-struct arith_value { u64 f_value; };
-BPF_F_TABLE("array", arith_index_t, struct arith_value, arith, 16, 0);
-struct words_key { u16 f_f0; u8 f_f1; };
-struct words_value { u32 f_f0; u64 f_f1; };
-BPF_F_TABLE("hash", struct words_key, struct words_value, words, 64, 0);
-struct lru_key { u32 f_key; };
-struct lru_value { u32 f_value; };
-BPF_F_TABLE("lru_hash", struct lru_key, struct lru_value, lru, 1024, 0);
-struct routes_key { u32 prefixlen; u8 addr[4]; };
-struct routes_value { u16 f_value; };
-BPF_F_TABLE("lpm_trie", struct routes_key, struct routes_value, routes, 16, BPF_F_NO_PREALLOC);
-typedef u32 pc_index_t;
-struct pc_value { u32 f_value; };
-BPF_F_TABLE("percpu_array", pc_index_t, struct pc_value, pc, 4, 0);
-typedef u32 cms_index_t;
-struct cms_value { u32 f_count; };
-BPF_F_TABLE("array", cms_index_t, struct cms_value, cms, 128, 0);
-struct six_key { unsigned __int128 f_key; };
-struct six_value { u64 f_value; };
-BPF_F_TABLE("hash", struct six_key, struct six_value, six, 32, 0);
-struct macs_key { u64 f_key; };
-struct macs_value { u8 f_value; };
-BPF_F_TABLE("hash", struct macs_key, struct macs_value, macs, 16, 0);
+typedef u32 cs_arith_index_t;
+struct cs_arith_value { u64 f_value; };
+BPF_F_TABLE("array", cs_arith_index_t, struct cs_arith_value, cs_arith, 16, BPF_F_MMAPABLE);
+struct cs_words_key { u16 f_f0; u8 f_f1; };
+struct cs_words_value { u32 f_f0; u64 f_f1; };
+BPF_F_TABLE("hash", struct cs_words_key, struct cs_words_value, cs_words, 64, 0);
+struct cs_lru_key { u32 f_key; };
+struct cs_lru_value { u32 f_value; };
+BPF_F_TABLE("lru_hash", struct cs_lru_key, struct cs_lru_value, cs_lru, 1024, 0);
+struct cs_routes_key { u32 prefixlen; u8 addr[4]; };
+struct cs_routes_value { u16 f_value; };
+BPF_F_TABLE("lpm_trie", struct cs_routes_key, struct cs_routes_value, cs_routes, 16, BPF_F_NO_PREALLOC);
+typedef u32 cs_pc_index_t;
+struct cs_pc_value { u32 f_value; };
+BPF_F_TABLE("percpu_array", cs_pc_index_t, struct cs_pc_value, cs_pc, 4, 0);
+typedef u32 cs_cms_index_t;
+struct cs_cms_value { u32 f_count; };
+BPF_F_TABLE("array", cs_cms_index_t, struct cs_cms_value, cs_cms, 128, BPF_F_MMAPABLE);
+struct cs_six_key { unsigned __int128 f_key; };
+struct cs_six_value { u64 f_value; };
+BPF_F_TABLE("hash", struct cs_six_key, struct cs_six_value, cs_six, 32, 0);
+struct cs_macs_key { u64 f_key; };
+struct cs_macs_value { u8 f_value; };
+BPF_F_TABLE("hash", struct cs_macs_key, struct cs_macs_value, cs_macs, 16, 0);
 int cora_tc(struct __sk_buff *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -98,7 +98,7 @@ int cora_tc(struct __sk_buff *ctx) {
     u32 r_t60 = 0;
     u32 r_t61 = 0;
     u32 r_t62 = 0;
-    struct pc_value *r_h63 = NULL;
+    struct cs_pc_value *r_h63 = NULL;
     u32 r_t64 = 0;
     u32 r_t65 = 0;
     u64 r_t66 = 0;
@@ -109,10 +109,10 @@ int cora_tc(struct __sk_buff *ctx) {
     u32 r_t71 = 0;
     u32 r_t72 = 0;
     u32 r_t73 = 0;
-    struct cms_value *r_h74 = NULL;
+    struct cs_cms_value *r_h74 = NULL;
     u32 r_t75 = 0;
     u32 r_t76 = 0;
-    struct cms_value *r_h77 = NULL;
+    struct cs_cms_value *r_h77 = NULL;
     u32 r_t78 = 0;
     u32 r_t79 = 0;
     u32 r_t80 = 0;
@@ -124,9 +124,9 @@ int cora_tc(struct __sk_buff *ctx) {
     u32 r_t86 = 0;
     u32 r_t87 = 0;
     u32 r_t88 = 0;
-    struct cms_value *r_h89 = NULL;
+    struct cs_cms_value *r_h89 = NULL;
     u32 r_t90 = 0;
-    struct cms_value *r_h91 = NULL;
+    struct cs_cms_value *r_h91 = NULL;
     u32 r_t92 = 0;
     u8 r_t93 = 0;
     u32 r_t94 = 0;
@@ -135,7 +135,7 @@ int cora_tc(struct __sk_buff *ctx) {
     u8 r_t97 = 0;
     unsigned __int128 r_t98 = 0;
     u64 r_t99 = 0;
-    struct six_value *r_h100 = NULL;
+    struct cs_six_value *r_h100 = NULL;
     u8 r_t101 = 0;
     u64 r_t102 = 0;
     u64 r_t103 = 0;
@@ -159,7 +159,7 @@ int cora_tc(struct __sk_buff *ctx) {
     u8 r_t121 = 0;
     u32 r_t122 = 0;
     u32 r_t123 = 0;
-    struct routes_value *r_h124 = NULL;
+    struct cs_routes_value *r_h124 = NULL;
     u16 r_t125 = 0;
     u64 r_t126 = 0;
     u8 r_t127 = 0;
@@ -282,9 +282,9 @@ L_bb0: ;
     }
     {
     u32 _t1 = r_t4; /* @13:5 */
-    struct arith_value _t2; __builtin_memset(&_t2, 0, sizeof(_t2));
+    struct cs_arith_value _t2; __builtin_memset(&_t2, 0, sizeof(_t2));
     _t2.f_value = r_t9;
-    r_t10 = arith.update(&_t1, &_t2) == 0;
+    r_t10 = cs_arith.update(&_t1, &_t2) == 0;
     }
     {
     r_t11 = 1U; /* @14:11 */
@@ -306,9 +306,9 @@ L_bb0: ;
     }
     {
     u32 _t3 = r_t11; /* @14:5 */
-    struct arith_value _t4; __builtin_memset(&_t4, 0, sizeof(_t4));
+    struct cs_arith_value _t4; __builtin_memset(&_t4, 0, sizeof(_t4));
     _t4.f_value = r_t16;
-    r_t17 = arith.update(&_t3, &_t4) == 0;
+    r_t17 = cs_arith.update(&_t3, &_t4) == 0;
     }
     {
     r_t18 = 2U; /* @15:11 */
@@ -330,9 +330,9 @@ L_bb0: ;
     }
     {
     u32 _t5 = r_t18; /* @15:5 */
-    struct arith_value _t6; __builtin_memset(&_t6, 0, sizeof(_t6));
+    struct cs_arith_value _t6; __builtin_memset(&_t6, 0, sizeof(_t6));
     _t6.f_value = r_t23;
-    r_t24 = arith.update(&_t5, &_t6) == 0;
+    r_t24 = cs_arith.update(&_t5, &_t6) == 0;
     }
     {
     r_t25 = 3U; /* @16:11 */
@@ -360,9 +360,9 @@ L_bb0: ;
     }
     {
     u32 _t7 = r_t25; /* @16:5 */
-    struct arith_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
+    struct cs_arith_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
     _t8.f_value = r_t32;
-    r_t33 = arith.update(&_t7, &_t8) == 0;
+    r_t33 = cs_arith.update(&_t7, &_t8) == 0;
     }
     {
     r_t34 = 4U; /* @17:11 */
@@ -381,9 +381,9 @@ L_bb0: ;
     }
     {
     u32 _t9 = r_t34; /* @17:5 */
-    struct arith_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
+    struct cs_arith_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
     _t10.f_value = r_t38;
-    r_t39 = arith.update(&_t9, &_t10) == 0;
+    r_t39 = cs_arith.update(&_t9, &_t10) == 0;
     }
     {
     r_t40 = 5U; /* @18:11 */
@@ -406,9 +406,9 @@ L_bb0: ;
     }
     {
     u32 _t12 = r_t40; /* @18:5 */
-    struct arith_value _t13; __builtin_memset(&_t13, 0, sizeof(_t13));
+    struct cs_arith_value _t13; __builtin_memset(&_t13, 0, sizeof(_t13));
     _t13.f_value = r_t43;
-    r_t44 = arith.update(&_t12, &_t13) == 0;
+    r_t44 = cs_arith.update(&_t12, &_t13) == 0;
     }
     {
     r_t45 = 6U; /* @19:11 */
@@ -418,9 +418,9 @@ L_bb0: ;
     }
     {
     u32 _t14 = r_t45; /* @19:5 */
-    struct arith_value _t15; __builtin_memset(&_t15, 0, sizeof(_t15));
+    struct cs_arith_value _t15; __builtin_memset(&_t15, 0, sizeof(_t15));
     _t15.f_value = r_t46;
-    r_t47 = arith.update(&_t14, &_t15) == 0;
+    r_t47 = cs_arith.update(&_t14, &_t15) == 0;
     }
     {
     r_t48 = 7U; /* @20:11 */
@@ -433,9 +433,9 @@ L_bb0: ;
     }
     {
     u32 _t16 = r_t48; /* @20:5 */
-    struct arith_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
+    struct cs_arith_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
     _t17.f_value = r_t50;
-    r_t51 = arith.update(&_t16, &_t17) == 0;
+    r_t51 = cs_arith.update(&_t16, &_t17) == 0;
     }
     {
     r_t52 = 8U; /* @21:11 */
@@ -454,9 +454,9 @@ L_bb0: ;
     }
     {
     u32 _t18 = r_t52; /* @21:5 */
-    struct arith_value _t19; __builtin_memset(&_t19, 0, sizeof(_t19));
+    struct cs_arith_value _t19; __builtin_memset(&_t19, 0, sizeof(_t19));
     _t19.f_value = r_t56;
-    r_t57 = arith.update(&_t18, &_t19) == 0;
+    r_t57 = cs_arith.update(&_t18, &_t19) == 0;
     }
     {
     r_t58 = 0; /* @22:10 */
@@ -465,11 +465,11 @@ L_bb0: ;
     }
     }
     {
-    struct macs_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @22:5 */
+    struct cs_macs_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @22:5 */
     _t20.f_key = r_t58;
-    struct macs_value _t21; __builtin_memset(&_t21, 0, sizeof(_t21));
+    struct cs_macs_value _t21; __builtin_memset(&_t21, 0, sizeof(_t21));
     _t21.f_value = r_b_3;
-    r_t59 = macs.update(&_t20, &_t21) == 0;
+    r_t59 = cs_macs.update(&_t20, &_t21) == 0;
     }
     {
     if (r_t59) goto L_bb1; else goto L_bb2; /* @22:5 */
@@ -490,7 +490,7 @@ L_bb1: ;
     }
     {
     u32 _t22 = r_t61; /* @23:5 */
-    r_h63 = pc.lookup(&_t22);
+    r_h63 = cs_pc.lookup(&_t22);
     }
     {
     r_t64 = r_h63 ? r_h63->f_value : 0; /* @23:5 */
@@ -534,7 +534,7 @@ L_bb1: ;
     }
     {
     u32 _t25 = r_t69; /* @24:5 */
-    r_h74 = cms.lookup(&_t25);
+    r_h74 = cs_cms.lookup(&_t25);
     }
     {
     r_t75 = r_h74 ? r_h74->f_count : 0; /* @24:5 */
@@ -547,7 +547,7 @@ L_bb1: ;
     }
     {
     u32 _t26 = r_t73; /* @24:5 */
-    r_h77 = cms.lookup(&_t26);
+    r_h77 = cs_cms.lookup(&_t26);
     }
     {
     r_t78 = r_h77 ? r_h77->f_count : 0; /* @24:5 */
@@ -594,14 +594,14 @@ L_bb1: ;
     }
     {
     u32 _t29 = r_t84; /* @25:16 */
-    r_h89 = cms.lookup(&_t29);
+    r_h89 = cs_cms.lookup(&_t29);
     }
     {
     r_t90 = r_h89 ? r_h89->f_count : 0; /* @25:16 */
     }
     {
     u32 _t30 = r_t88; /* @25:16 */
-    r_h91 = cms.lookup(&_t30);
+    r_h91 = cs_cms.lookup(&_t30);
     }
     {
     r_t92 = r_h91 ? r_h91->f_count : 0; /* @25:16 */
@@ -617,9 +617,9 @@ L_bb1: ;
     }
     {
     u32 _t31 = r_t80; /* @25:5 */
-    struct arith_value _t32; __builtin_memset(&_t32, 0, sizeof(_t32));
+    struct cs_arith_value _t32; __builtin_memset(&_t32, 0, sizeof(_t32));
     _t32.f_value = r_t95;
-    r_t96 = arith.update(&_t31, &_t32) == 0;
+    r_t96 = cs_arith.update(&_t31, &_t32) == 0;
     }
     {
     r_t97 = v_ipv6; /* @26:9 */
@@ -638,9 +638,9 @@ L_bb3: ;
     r_t99 = 0x1ULL; /* @27:28 */
     }
     {
-    struct six_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @27:9 */
+    struct cs_six_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @27:9 */
     _t33.f_key = r_t98;
-    r_h100 = six.lookup(&_t33);
+    r_h100 = cs_six.lookup(&_t33);
     }
     {
     r_t101 = r_h100 != NULL; /* @27:9 */
@@ -650,11 +650,11 @@ L_bb3: ;
     }
 L_bb6: ;
     {
-    struct six_key _t34; __builtin_memset(&_t34, 0, sizeof(_t34)); /* @27:9 */
+    struct cs_six_key _t34; __builtin_memset(&_t34, 0, sizeof(_t34)); /* @27:9 */
     _t34.f_key = r_t98;
-    struct six_value _t35; __builtin_memset(&_t35, 0, sizeof(_t35));
+    struct cs_six_value _t35; __builtin_memset(&_t35, 0, sizeof(_t35));
     _t35.f_value = r_t99;
-    r_t104 = six.update(&_t34, &_t35) == 0;
+    r_t104 = cs_six.update(&_t34, &_t35) == 0;
     }
     {
     if (r_t104) goto L_bb9; else goto L_bb8; /* @27:9 */
@@ -783,13 +783,13 @@ L_bb14: ;
     r_t118 = bpf_ktime_get_ns(); /* @33:51 */
     }
     {
-    struct words_key _t45; __builtin_memset(&_t45, 0, sizeof(_t45)); /* @33:9 */
+    struct cs_words_key _t45; __builtin_memset(&_t45, 0, sizeof(_t45)); /* @33:9 */
     _t45.f_f0 = r_t115;
     _t45.f_f1 = r_t116;
-    struct words_value _t46; __builtin_memset(&_t46, 0, sizeof(_t46));
+    struct cs_words_value _t46; __builtin_memset(&_t46, 0, sizeof(_t46));
     _t46.f_f0 = r_t117;
     _t46.f_f1 = r_t118;
-    r_t119 = words.update(&_t45, &_t46) == 0;
+    r_t119 = cs_words.update(&_t45, &_t46) == 0;
     }
     {
     r_t120 = 0; /* @34:13 */
@@ -798,11 +798,11 @@ L_bb14: ;
     }
     }
     {
-    struct lru_key _t47; __builtin_memset(&_t47, 0, sizeof(_t47)); /* @34:9 */
+    struct cs_lru_key _t47; __builtin_memset(&_t47, 0, sizeof(_t47)); /* @34:9 */
     _t47.f_key = r_t120;
-    struct lru_value _t48; __builtin_memset(&_t48, 0, sizeof(_t48));
+    struct cs_lru_value _t48; __builtin_memset(&_t48, 0, sizeof(_t48));
     _t48.f_value = r_a_1;
-    r_t121 = lru.update(&_t47, &_t48) == 0;
+    r_t121 = cs_lru.update(&_t47, &_t48) == 0;
     }
     {
     r_t122 = 10U; /* @35:15 */
@@ -814,13 +814,13 @@ L_bb14: ;
     }
     }
     {
-    struct routes_key _t49; __builtin_memset(&_t49, 0, sizeof(_t49)); /* @35:21 */
+    struct cs_routes_key _t49; __builtin_memset(&_t49, 0, sizeof(_t49)); /* @35:21 */
     _t49.prefixlen = 32;
     _t49.addr[0] = (u8)(r_t123 >> 24);
     _t49.addr[1] = (u8)(r_t123 >> 16);
     _t49.addr[2] = (u8)(r_t123 >> 8);
     _t49.addr[3] = (u8)(r_t123 >> 0);
-    r_h124 = routes.lookup(&_t49);
+    r_h124 = cs_routes.lookup(&_t49);
     }
     {
     r_t125 = r_h124 ? r_h124->f_value : 0; /* @35:21 */
@@ -830,9 +830,9 @@ L_bb14: ;
     }
     {
     u32 _t50 = r_t122; /* @35:9 */
-    struct arith_value _t51; __builtin_memset(&_t51, 0, sizeof(_t51));
+    struct cs_arith_value _t51; __builtin_memset(&_t51, 0, sizeof(_t51));
     _t51.f_value = r_t126;
-    r_t127 = arith.update(&_t50, &_t51) == 0;
+    r_t127 = cs_arith.update(&_t50, &_t51) == 0;
     }
     {
     r_t128 = 0; /* @36:13 */
@@ -869,16 +869,16 @@ L_bb16: ;
     r_t135 = 7U; /* @36:65 */
     }
     {
-    struct routes_key _t52; __builtin_memset(&_t52, 0, sizeof(_t52)); /* @36:41 */
+    struct cs_routes_key _t52; __builtin_memset(&_t52, 0, sizeof(_t52)); /* @36:41 */
     _t52.prefixlen = r_t134;
     u32 _t53 = r_t134 == 0 ? 0 : r_t134 >= 32 ? r_t133 : r_t133 & ~(((u32)1 << (32 - r_t134)) - 1);
     _t52.addr[0] = (u8)(_t53 >> 24);
     _t52.addr[1] = (u8)(_t53 >> 16);
     _t52.addr[2] = (u8)(_t53 >> 8);
     _t52.addr[3] = (u8)(_t53 >> 0);
-    struct routes_value _t54; __builtin_memset(&_t54, 0, sizeof(_t54));
+    struct cs_routes_value _t54; __builtin_memset(&_t54, 0, sizeof(_t54));
     _t54.f_value = r_t135;
-    r_t136 = routes.update(&_t52, &_t54) == 0;
+    r_t136 = cs_routes.update(&_t52, &_t54) == 0;
     }
     {
     r_t137 = 0; /* @36:75 */
@@ -893,16 +893,16 @@ L_bb16: ;
     r_t139 = 9U; /* @36:92 */
     }
     {
-    struct routes_key _t55; __builtin_memset(&_t55, 0, sizeof(_t55)); /* @36:68 */
+    struct cs_routes_key _t55; __builtin_memset(&_t55, 0, sizeof(_t55)); /* @36:68 */
     _t55.prefixlen = r_t138;
     u32 _t56 = r_t138 == 0 ? 0 : r_t138 >= 32 ? r_t137 : r_t137 & ~(((u32)1 << (32 - r_t138)) - 1);
     _t55.addr[0] = (u8)(_t56 >> 24);
     _t55.addr[1] = (u8)(_t56 >> 16);
     _t55.addr[2] = (u8)(_t56 >> 8);
     _t55.addr[3] = (u8)(_t56 >> 0);
-    struct routes_value _t57; __builtin_memset(&_t57, 0, sizeof(_t57));
+    struct cs_routes_value _t57; __builtin_memset(&_t57, 0, sizeof(_t57));
     _t57.f_value = r_t139;
-    r_t140 = routes.update(&_t55, &_t57) == 0;
+    r_t140 = cs_routes.update(&_t55, &_t57) == 0;
     }
     {
     goto L_bb18; /* @36:9 */

@@ -16,12 +16,12 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct conns_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
-struct conns_value { u64 f_last_ns; u8 f_fin; };
-BPF_F_TABLE("lru_hash", struct conns_key, struct conns_value, conns, 65536, 0);
-typedef u32 drops_index_t;
-struct drops_value { u64 f_value; };
-BPF_F_TABLE("percpu_array", drops_index_t, struct drops_value, drops, 8, 0);
+struct cs_conns_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
+struct cs_conns_value { u64 f_last_ns; u8 f_fin; };
+BPF_F_TABLE("lru_hash", struct cs_conns_key, struct cs_conns_value, cs_conns, 65536, 0);
+typedef u32 cs_drops_index_t;
+struct cs_drops_value { u64 f_value; };
+BPF_F_TABLE("percpu_array", cs_drops_index_t, struct cs_drops_value, cs_drops, 8, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -34,7 +34,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t6 = 0;
     u32 r_reason_8 = 0;
     u64 r_t9 = 0;
-    struct drops_value *r_h10 = NULL;
+    struct cs_drops_value *r_h10 = NULL;
     u64 r_t11 = 0;
     u64 r_t12 = 0;
     u8 r_t13 = 0;
@@ -61,7 +61,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t34 = 0;
     u32 r_reason_36 = 0;
     u64 r_t37 = 0;
-    struct drops_value *r_h38 = NULL;
+    struct cs_drops_value *r_h38 = NULL;
     u64 r_t39 = 0;
     u64 r_t40 = 0;
     u64 r_t41 = 0;
@@ -137,9 +137,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_k_116 = 0;
     u64 r_t_117 = 0;
     u8 r_ret118 = 0;
-    struct conns_value *r_h119 = NULL;
+    struct cs_conns_value *r_h119 = NULL;
     u8 r_t120 = 0;
-    struct conns_value *r_h122 = NULL;
+    struct cs_conns_value *r_h122 = NULL;
     u64 r_t123 = 0;
     u8 r_t124 = 0;
     u64 r_c_125 = 0;
@@ -166,9 +166,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_k_155 = 0;
     u64 r_t_156 = 0;
     u8 r_ret157 = 0;
-    struct conns_value *r_h158 = NULL;
+    struct cs_conns_value *r_h158 = NULL;
     u8 r_t159 = 0;
-    struct conns_value *r_h161 = NULL;
+    struct cs_conns_value *r_h161 = NULL;
     u64 r_t162 = 0;
     u8 r_t163 = 0;
     u64 r_c_164 = 0;
@@ -189,7 +189,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t187 = 0;
     u32 r_reason_189 = 0;
     u64 r_t190 = 0;
-    struct drops_value *r_h191 = NULL;
+    struct cs_drops_value *r_h191 = NULL;
     u64 r_t192 = 0;
     u64 r_t193 = 0;
     u8 r_t194 = 0;
@@ -203,7 +203,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t202 = 0;
     u32 r_reason_204 = 0;
     u64 r_t205 = 0;
-    struct drops_value *r_h206 = NULL;
+    struct cs_drops_value *r_h206 = NULL;
     u64 r_t207 = 0;
     u64 r_t208 = 0;
     u8 r_t209 = 0;
@@ -213,12 +213,12 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t213 = 0;
     u32 r_reason_215 = 0;
     u64 r_t216 = 0;
-    struct drops_value *r_h217 = NULL;
+    struct cs_drops_value *r_h217 = NULL;
     u64 r_t218 = 0;
     u64 r_t219 = 0;
     u32 r_reason_221 = 0;
     u64 r_t222 = 0;
-    struct drops_value *r_h223 = NULL;
+    struct cs_drops_value *r_h223 = NULL;
     u64 r_t224 = 0;
     u64 r_t225 = 0;
     u32 r_t226 = 0;
@@ -228,7 +228,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t230 = 0;
     u32 r_reason_232 = 0;
     u64 r_t233 = 0;
-    struct drops_value *r_h234 = NULL;
+    struct cs_drops_value *r_h234 = NULL;
     u64 r_t235 = 0;
     u64 r_t236 = 0;
     u16 r_flow_dport240 = 0;
@@ -249,7 +249,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t256 = 0;
     u32 r_reason_260 = 0;
     u64 r_t261 = 0;
-    struct drops_value *r_h262 = NULL;
+    struct cs_drops_value *r_h262 = NULL;
     u64 r_t263 = 0;
     u64 r_t264 = 0;
     u8 r_t265 = 0;
@@ -261,7 +261,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t277 = 0;
     u32 r_reason_279 = 0;
     u64 r_t280 = 0;
-    struct drops_value *r_h281 = NULL;
+    struct cs_drops_value *r_h281 = NULL;
     u64 r_t282 = 0;
     u64 r_t283 = 0;
     u32 r_k_284 = 0;
@@ -272,7 +272,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_t_289 = 0;
     u8 r_from_orig_290 = 0;
     u8 r_exists_291 = 0;
-    struct conns_value *r_h292 = NULL;
+    struct cs_conns_value *r_h292 = NULL;
     u8 r_t293 = 0;
     u8 r_old_fin_294 = 0;
     u8 r_fin_295 = 0;
@@ -297,12 +297,12 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t317 = 0;
     u8 r_t318 = 0;
     u8 r_t319 = 0;
-    struct conns_value *r_h320 = NULL;
+    struct cs_conns_value *r_h320 = NULL;
     u8 r_t321 = 0;
     u8 r_t322 = 0;
     u8 r_t323 = 0;
     u8 r_t324 = 0;
-    struct conns_value *r_h325 = NULL;
+    struct cs_conns_value *r_h325 = NULL;
     u8 r_t326 = 0;
     u64 r_t327 = 0;
     u8 r_t328 = 0;
@@ -398,7 +398,7 @@ L_bb6: ;
     }
     {
     u32 _t1 = r_reason_8; /* @81:5 */
-    r_h10 = drops.lookup(&_t1);
+    r_h10 = cs_drops.lookup(&_t1);
     }
     {
     r_t11 = r_h10 ? r_h10->f_value : 0; /* @81:5 */
@@ -842,13 +842,13 @@ L_bb29: ;
     r_t_117 = r_t_42; /* @180:13 */
     }
     {
-    struct conns_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @100:11 */
+    struct cs_conns_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @100:11 */
     _t2.f_saddr = r_k_112;
     _t2.f_daddr = r_k_113;
     _t2.f_sport = r_k_114;
     _t2.f_dport = r_k_115;
     _t2.f_proto = r_k_116;
-    r_h119 = conns.lookup(&_t2);
+    r_h119 = cs_conns.lookup(&_t2);
     }
     {
     r_t120 = r_h119 != NULL; /* @100:11 */
@@ -865,13 +865,13 @@ L_bb35: ;
     }
 L_bb36: ;
     {
-    struct conns_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @101:13 */
+    struct cs_conns_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @101:13 */
     _t3.f_saddr = r_k_112;
     _t3.f_daddr = r_k_113;
     _t3.f_sport = r_k_114;
     _t3.f_dport = r_k_115;
     _t3.f_proto = r_k_116;
-    r_h122 = conns.lookup(&_t3);
+    r_h122 = cs_conns.lookup(&_t3);
     }
     {
     r_t123 = r_h122 ? r_h122->f_last_ns : 0; /* @101:13 */
@@ -957,13 +957,13 @@ L_bb38: ;
     }
 L_bb37: ;
     {
-    struct conns_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @103:9 */
+    struct cs_conns_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @103:9 */
     _t4.f_saddr = r_k_112;
     _t4.f_daddr = r_k_113;
     _t4.f_sport = r_k_114;
     _t4.f_dport = r_k_115;
     _t4.f_proto = r_k_116;
-    conns.delete(&_t4);
+    cs_conns.delete(&_t4);
     }
     {
     r_ret118 = 0U; /* @104:9 */
@@ -995,13 +995,13 @@ L_bb33: ;
     r_t_156 = r_t_42; /* @184:20 */
     }
     {
-    struct conns_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @100:11 */
+    struct cs_conns_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @100:11 */
     _t5.f_saddr = r_k_151;
     _t5.f_daddr = r_k_152;
     _t5.f_sport = r_k_153;
     _t5.f_dport = r_k_154;
     _t5.f_proto = r_k_155;
-    r_h158 = conns.lookup(&_t5);
+    r_h158 = cs_conns.lookup(&_t5);
     }
     {
     r_t159 = r_h158 != NULL; /* @100:11 */
@@ -1018,13 +1018,13 @@ L_bb48: ;
     }
 L_bb49: ;
     {
-    struct conns_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @101:13 */
+    struct cs_conns_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @101:13 */
     _t6.f_saddr = r_k_151;
     _t6.f_daddr = r_k_152;
     _t6.f_sport = r_k_153;
     _t6.f_dport = r_k_154;
     _t6.f_proto = r_k_155;
-    r_h161 = conns.lookup(&_t6);
+    r_h161 = cs_conns.lookup(&_t6);
     }
     {
     r_t162 = r_h161 ? r_h161->f_last_ns : 0; /* @101:13 */
@@ -1110,13 +1110,13 @@ L_bb51: ;
     }
 L_bb50: ;
     {
-    struct conns_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @103:9 */
+    struct cs_conns_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @103:9 */
     _t7.f_saddr = r_k_151;
     _t7.f_daddr = r_k_152;
     _t7.f_sport = r_k_153;
     _t7.f_dport = r_k_154;
     _t7.f_proto = r_k_155;
-    conns.delete(&_t7);
+    cs_conns.delete(&_t7);
     }
     {
     r_ret157 = 0U; /* @104:9 */
@@ -1219,7 +1219,7 @@ L_bb80: ;
     }
     {
     u32 _t8 = r_reason_221; /* @81:5 */
-    r_h223 = drops.lookup(&_t8);
+    r_h223 = cs_drops.lookup(&_t8);
     }
     {
     r_t224 = r_h223 ? r_h223->f_value : 0; /* @81:5 */
@@ -1264,7 +1264,7 @@ L_bb83: ;
     }
     {
     u32 _t9 = r_reason_232; /* @81:5 */
-    r_h234 = drops.lookup(&_t9);
+    r_h234 = cs_drops.lookup(&_t9);
     }
     {
     r_t235 = r_h234 ? r_h234->f_value : 0; /* @81:5 */
@@ -1386,7 +1386,7 @@ L_bb86: ;
     }
     {
     u32 _t10 = r_reason_260; /* @81:5 */
-    r_h262 = drops.lookup(&_t10);
+    r_h262 = cs_drops.lookup(&_t10);
     }
     {
     r_t263 = r_h262 ? r_h262->f_value : 0; /* @81:5 */
@@ -1437,7 +1437,7 @@ L_bb97: ;
     }
     {
     u32 _t11 = r_reason_279; /* @81:5 */
-    r_h281 = drops.lookup(&_t11);
+    r_h281 = cs_drops.lookup(&_t11);
     }
     {
     r_t282 = r_h281 ? r_h281->f_value : 0; /* @81:5 */
@@ -1495,7 +1495,7 @@ L_bb78: ;
     }
     {
     u32 _t12 = r_reason_215; /* @81:5 */
-    r_h217 = drops.lookup(&_t12);
+    r_h217 = cs_drops.lookup(&_t12);
     }
     {
     r_t218 = r_h217 ? r_h217->f_value : 0; /* @81:5 */
@@ -1544,7 +1544,7 @@ L_bb75: ;
     }
     {
     u32 _t13 = r_reason_204; /* @81:5 */
-    r_h206 = drops.lookup(&_t13);
+    r_h206 = cs_drops.lookup(&_t13);
     }
     {
     r_t207 = r_h206 ? r_h206->f_value : 0; /* @81:5 */
@@ -1571,7 +1571,7 @@ L_bb67: ;
     }
     {
     u32 _t14 = r_reason_189; /* @81:5 */
-    r_h191 = drops.lookup(&_t14);
+    r_h191 = cs_drops.lookup(&_t14);
     }
     {
     r_t192 = r_h191 ? r_h191->f_value : 0; /* @81:5 */
@@ -1622,13 +1622,13 @@ L_bb101: ;
     r_exists_291 = r_found_95; /* @218:5 */
     }
     {
-    struct conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @114:19 */
+    struct cs_conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @114:19 */
     _t15.f_saddr = r_k_284;
     _t15.f_daddr = r_k_285;
     _t15.f_sport = r_k_286;
     _t15.f_dport = r_k_287;
     _t15.f_proto = r_k_288;
-    r_h292 = conns.lookup(&_t15);
+    r_h292 = cs_conns.lookup(&_t15);
     }
     {
     r_t293 = r_h292 ? r_h292->f_fin : 0; /* @114:19 */
@@ -1757,29 +1757,29 @@ L_bb116: ;
     }
 L_bb118: ;
     {
-    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @130:9 */
+    struct cs_conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @130:9 */
     _t16.f_saddr = r_k_284;
     _t16.f_daddr = r_k_285;
     _t16.f_sport = r_k_286;
     _t16.f_dport = r_k_287;
     _t16.f_proto = r_k_288;
-    struct conns_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
+    struct cs_conns_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
     _t17.f_last_ns = r_t_289;
     _t17.f_fin = r_fin_295;
-    r_t329 = conns.update(&_t16, &_t17) == 0;
+    r_t329 = cs_conns.update(&_t16, &_t17) == 0;
     }
     {
     goto L_bb102; /* @126:5 */
     }
 L_bb117: ;
     {
-    struct conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @127:9 */
+    struct cs_conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @127:9 */
     _t18.f_saddr = r_k_284;
     _t18.f_daddr = r_k_285;
     _t18.f_sport = r_k_286;
     _t18.f_dport = r_k_287;
     _t18.f_proto = r_k_288;
-    r_h320 = conns.lookup(&_t18);
+    r_h320 = cs_conns.lookup(&_t18);
     }
     {
     r_t321 = r_h320 != NULL; /* @127:9 */
@@ -1792,16 +1792,16 @@ L_bb120: ;
     r_t322 = 0U; /* @127:9 */
     }
     {
-    struct conns_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:9 */
+    struct cs_conns_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:9 */
     _t19.f_saddr = r_k_284;
     _t19.f_daddr = r_k_285;
     _t19.f_sport = r_k_286;
     _t19.f_dport = r_k_287;
     _t19.f_proto = r_k_288;
-    struct conns_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
+    struct cs_conns_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
     _t20.f_last_ns = r_t_289;
     _t20.f_fin = r_t322;
-    r_t323 = conns.update(&_t19, &_t20) == 0;
+    r_t323 = cs_conns.update(&_t19, &_t20) == 0;
     }
     {
     goto L_bb121; /* @126:5 */
@@ -1822,13 +1822,13 @@ L_bb121: ;
     }
 L_bb122: ;
     {
-    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:31 */
+    struct cs_conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:31 */
     _t21.f_saddr = r_k_284;
     _t21.f_daddr = r_k_285;
     _t21.f_sport = r_k_286;
     _t21.f_dport = r_k_287;
     _t21.f_proto = r_k_288;
-    r_h325 = conns.lookup(&_t21);
+    r_h325 = cs_conns.lookup(&_t21);
     }
     {
     r_t326 = r_h325 != NULL; /* @128:31 */
@@ -1841,16 +1841,16 @@ L_bb125: ;
     r_t327 = 0x0ULL; /* @128:31 */
     }
     {
-    struct conns_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @128:31 */
+    struct cs_conns_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @128:31 */
     _t22.f_saddr = r_k_284;
     _t22.f_daddr = r_k_285;
     _t22.f_sport = r_k_286;
     _t22.f_dport = r_k_287;
     _t22.f_proto = r_k_288;
-    struct conns_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
+    struct cs_conns_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
     _t23.f_last_ns = r_t327;
     _t23.f_fin = r_fin_295;
-    r_t328 = conns.update(&_t22, &_t23) == 0;
+    r_t328 = cs_conns.update(&_t22, &_t23) == 0;
     }
     {
     goto L_bb102; /* @128:9 */
@@ -1864,13 +1864,13 @@ L_bb124: ;
     }
 L_bb105: ;
     {
-    struct conns_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @118:13 */
+    struct cs_conns_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @118:13 */
     _t24.f_saddr = r_k_284;
     _t24.f_daddr = r_k_285;
     _t24.f_sport = r_k_286;
     _t24.f_dport = r_k_287;
     _t24.f_proto = r_k_288;
-    conns.delete(&_t24);
+    cs_conns.delete(&_t24);
     }
     {
     goto L_bb102; /* @119:13 */
@@ -1888,7 +1888,7 @@ L_bb11: ;
     }
     {
     u32 _t25 = r_reason_36; /* @81:5 */
-    r_h38 = drops.lookup(&_t25);
+    r_h38 = cs_drops.lookup(&_t25);
     }
     {
     r_t39 = r_h38 ? r_h38->f_value : 0; /* @81:5 */

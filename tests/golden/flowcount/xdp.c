@@ -16,9 +16,9 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct flows_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
-struct flows_value { u64 f_packets; u64 f_bytes; };
-BPF_F_TABLE("hash", struct flows_key, struct flows_value, flows, 65536, 0);
+struct cs_flows_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
+struct cs_flows_value { u64 f_packets; u64 f_bytes; };
+BPF_F_TABLE("hash", struct cs_flows_key, struct cs_flows_value, cs_flows, 65536, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -38,7 +38,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_t13 = 0;
     u32 r_t14 = 0;
     u64 r_t15 = 0;
-    struct flows_value *r_h16 = NULL;
+    struct cs_flows_value *r_h16 = NULL;
     u8 r_t17 = 0;
     u64 r_t18 = 0;
     u64 r_t19 = 0;
@@ -191,13 +191,13 @@ L_bb9: ;
     r_t15 = (u64)r_t14; /* @36:5 */
     }
     {
-    struct flows_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @35:5 */
+    struct cs_flows_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @35:5 */
     _t1.f_saddr = r_flow_saddr7;
     _t1.f_daddr = r_flow_daddr8;
     _t1.f_sport = r_flow_sport9;
     _t1.f_dport = r_flow_dport10;
     _t1.f_proto = r_flow_proto11;
-    r_h16 = flows.lookup(&_t1);
+    r_h16 = cs_flows.lookup(&_t1);
     }
     {
     r_t17 = r_h16 != NULL; /* @35:5 */
@@ -207,16 +207,16 @@ L_bb9: ;
     }
 L_bb11: ;
     {
-    struct flows_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @35:5 */
+    struct cs_flows_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @35:5 */
     _t2.f_saddr = r_flow_saddr7;
     _t2.f_daddr = r_flow_daddr8;
     _t2.f_sport = r_flow_sport9;
     _t2.f_dport = r_flow_dport10;
     _t2.f_proto = r_flow_proto11;
-    struct flows_value _t3; __builtin_memset(&_t3, 0, sizeof(_t3));
+    struct cs_flows_value _t3; __builtin_memset(&_t3, 0, sizeof(_t3));
     _t3.f_packets = r_t13;
     _t3.f_bytes = r_t15;
-    r_t22 = flows.update(&_t2, &_t3) == 0;
+    r_t22 = cs_flows.update(&_t2, &_t3) == 0;
     }
     {
     goto L_bb12; /* @30:1 */

@@ -16,12 +16,12 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-typedef u32 sketch_index_t;
-struct sketch_value { u32 f_count; };
-BPF_F_TABLE("array", sketch_index_t, struct sketch_value, sketch, 8192, 0);
-struct heavy_key { u32 f_key; };
-struct heavy_value { u32 f_bytes; u64 f_first_ns; };
-BPF_F_TABLE("hash", struct heavy_key, struct heavy_value, heavy, 1024, 0);
+typedef u32 cs_sketch_index_t;
+struct cs_sketch_value { u32 f_count; };
+BPF_F_TABLE("array", cs_sketch_index_t, struct cs_sketch_value, cs_sketch, 8192, BPF_F_MMAPABLE);
+struct cs_heavy_key { u32 f_key; };
+struct cs_heavy_value { u32 f_bytes; u64 f_first_ns; };
+BPF_F_TABLE("hash", struct cs_heavy_key, struct cs_heavy_value, cs_heavy, 1024, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -44,16 +44,16 @@ int cora_xdp(struct xdp_md *ctx) {
     u32 r_t16 = 0;
     u32 r_t17 = 0;
     u32 r_t18 = 0;
-    struct sketch_value *r_h19 = NULL;
+    struct cs_sketch_value *r_h19 = NULL;
     u32 r_t20 = 0;
     u32 r_t21 = 0;
-    struct sketch_value *r_h22 = NULL;
+    struct cs_sketch_value *r_h22 = NULL;
     u32 r_t23 = 0;
     u32 r_t24 = 0;
-    struct sketch_value *r_h25 = NULL;
+    struct cs_sketch_value *r_h25 = NULL;
     u32 r_t26 = 0;
     u32 r_t27 = 0;
-    struct sketch_value *r_h28 = NULL;
+    struct cs_sketch_value *r_h28 = NULL;
     u32 r_t29 = 0;
     u32 r_t30 = 0;
     u32 r_t31 = 0;
@@ -71,26 +71,26 @@ int cora_xdp(struct xdp_md *ctx) {
     u32 r_t43 = 0;
     u32 r_t44 = 0;
     u32 r_t45 = 0;
-    struct sketch_value *r_h46 = NULL;
+    struct cs_sketch_value *r_h46 = NULL;
     u32 r_t47 = 0;
-    struct sketch_value *r_h48 = NULL;
+    struct cs_sketch_value *r_h48 = NULL;
     u32 r_t49 = 0;
     u8 r_t50 = 0;
     u32 r_t51 = 0;
-    struct sketch_value *r_h52 = NULL;
+    struct cs_sketch_value *r_h52 = NULL;
     u32 r_t53 = 0;
     u8 r_t54 = 0;
     u32 r_t55 = 0;
-    struct sketch_value *r_h56 = NULL;
+    struct cs_sketch_value *r_h56 = NULL;
     u32 r_t57 = 0;
     u8 r_t58 = 0;
     u32 r_t59 = 0;
     u32 r_estimate_60 = 0;
     u32 r_t61 = 0;
     u8 r_t62 = 0;
-    struct heavy_value *r_h63 = NULL;
+    struct cs_heavy_value *r_h63 = NULL;
     u8 r_t64 = 0;
-    struct heavy_value *r_h65 = NULL;
+    struct cs_heavy_value *r_h65 = NULL;
     u8 r_t66 = 0;
     u64 r_t67 = 0;
     u8 r_t68 = 0;
@@ -198,7 +198,7 @@ L_bb2: ;
     }
     {
     u32 _t5 = r_t6; /* @45:5 */
-    r_h19 = sketch.lookup(&_t5);
+    r_h19 = cs_sketch.lookup(&_t5);
     }
     {
     r_t20 = r_h19 ? r_h19->f_count : 0; /* @45:5 */
@@ -211,7 +211,7 @@ L_bb2: ;
     }
     {
     u32 _t6 = r_t10; /* @45:5 */
-    r_h22 = sketch.lookup(&_t6);
+    r_h22 = cs_sketch.lookup(&_t6);
     }
     {
     r_t23 = r_h22 ? r_h22->f_count : 0; /* @45:5 */
@@ -224,7 +224,7 @@ L_bb2: ;
     }
     {
     u32 _t7 = r_t14; /* @45:5 */
-    r_h25 = sketch.lookup(&_t7);
+    r_h25 = cs_sketch.lookup(&_t7);
     }
     {
     r_t26 = r_h25 ? r_h25->f_count : 0; /* @45:5 */
@@ -237,7 +237,7 @@ L_bb2: ;
     }
     {
     u32 _t8 = r_t18; /* @45:5 */
-    r_h28 = sketch.lookup(&_t8);
+    r_h28 = cs_sketch.lookup(&_t8);
     }
     {
     r_t29 = r_h28 ? r_h28->f_count : 0; /* @45:5 */
@@ -303,14 +303,14 @@ L_bb2: ;
     }
     {
     u32 _t13 = r_t33; /* @46:20 */
-    r_h46 = sketch.lookup(&_t13);
+    r_h46 = cs_sketch.lookup(&_t13);
     }
     {
     r_t47 = r_h46 ? r_h46->f_count : 0; /* @46:20 */
     }
     {
     u32 _t14 = r_t37; /* @46:20 */
-    r_h48 = sketch.lookup(&_t14);
+    r_h48 = cs_sketch.lookup(&_t14);
     }
     {
     r_t49 = r_h48 ? r_h48->f_count : 0; /* @46:20 */
@@ -323,7 +323,7 @@ L_bb2: ;
     }
     {
     u32 _t15 = r_t41; /* @46:20 */
-    r_h52 = sketch.lookup(&_t15);
+    r_h52 = cs_sketch.lookup(&_t15);
     }
     {
     r_t53 = r_h52 ? r_h52->f_count : 0; /* @46:20 */
@@ -336,7 +336,7 @@ L_bb2: ;
     }
     {
     u32 _t16 = r_t45; /* @46:20 */
-    r_h56 = sketch.lookup(&_t16);
+    r_h56 = cs_sketch.lookup(&_t16);
     }
     {
     r_t57 = r_h56 ? r_h56->f_count : 0; /* @46:20 */
@@ -361,9 +361,9 @@ L_bb2: ;
     }
 L_bb4: ;
     {
-    struct heavy_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @49:9 */
+    struct cs_heavy_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @49:9 */
     _t17.f_key = r_src_2;
-    r_h63 = heavy.lookup(&_t17);
+    r_h63 = cs_heavy.lookup(&_t17);
     }
     {
     r_t64 = r_h63 != NULL; /* @49:9 */
@@ -376,21 +376,21 @@ L_bb6: ;
     r_t69 = bpf_ktime_get_ns(); /* @52:58 */
     }
     {
-    struct heavy_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @52:9 */
+    struct cs_heavy_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @52:9 */
     _t18.f_key = r_src_2;
-    struct heavy_value _t19; __builtin_memset(&_t19, 0, sizeof(_t19));
+    struct cs_heavy_value _t19; __builtin_memset(&_t19, 0, sizeof(_t19));
     _t19.f_bytes = r_estimate_60;
     _t19.f_first_ns = r_t69;
-    r_t70 = heavy.update(&_t18, &_t19) == 0;
+    r_t70 = cs_heavy.update(&_t18, &_t19) == 0;
     }
     {
     goto L_bb10; /* @49:5 */
     }
 L_bb5: ;
     {
-    struct heavy_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @50:9 */
+    struct cs_heavy_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @50:9 */
     _t20.f_key = r_src_2;
-    r_h65 = heavy.lookup(&_t20);
+    r_h65 = cs_heavy.lookup(&_t20);
     }
     {
     r_t66 = r_h65 != NULL; /* @50:9 */
@@ -403,12 +403,12 @@ L_bb8: ;
     r_t67 = 0x0ULL; /* @50:9 */
     }
     {
-    struct heavy_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @50:9 */
+    struct cs_heavy_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @50:9 */
     _t21.f_key = r_src_2;
-    struct heavy_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
+    struct cs_heavy_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
     _t22.f_bytes = r_estimate_60;
     _t22.f_first_ns = r_t67;
-    r_t68 = heavy.update(&_t21, &_t22) == 0;
+    r_t68 = cs_heavy.update(&_t21, &_t22) == 0;
     }
     {
     goto L_bb10; /* @49:5 */

@@ -16,24 +16,24 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct services_key { u32 f_f0; u16 f_f1; u8 f_f2; };
-struct services_value { u32 f_value; };
-BPF_F_TABLE("hash", struct services_key, struct services_value, services, 16, 0);
-typedef u32 backends_index_t;
-struct backends_value { u32 f_addr; u64 f_mac; };
-BPF_F_TABLE("array", backends_index_t, struct backends_value, backends, 64, 0);
-typedef u32 maglev_index_t;
-struct maglev_value { u32 f_value; };
-BPF_F_TABLE("array", maglev_index_t, struct maglev_value, maglev, 502, 0);
-struct conns_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
-struct conns_value { u32 f_value; };
-BPF_F_TABLE("lru_hash", struct conns_key, struct conns_value, conns, 65536, 0);
-struct replies_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
-struct replies_value { u32 f_vip; u64 f_client_mac; u64 f_lb_mac; };
-BPF_F_TABLE("lru_hash", struct replies_key, struct replies_value, replies, 65536, 0);
-typedef u32 stats_index_t;
-struct stats_value { u64 f_value; };
-BPF_F_TABLE("percpu_array", stats_index_t, struct stats_value, stats, 4, 0);
+struct cs_services_key { u32 f_f0; u16 f_f1; u8 f_f2; };
+struct cs_services_value { u32 f_value; };
+BPF_F_TABLE("hash", struct cs_services_key, struct cs_services_value, cs_services, 16, 0);
+typedef u32 cs_backends_index_t;
+struct cs_backends_value { u32 f_addr; u64 f_mac; };
+BPF_F_TABLE("array", cs_backends_index_t, struct cs_backends_value, cs_backends, 64, BPF_F_MMAPABLE);
+typedef u32 cs_maglev_index_t;
+struct cs_maglev_value { u32 f_value; };
+BPF_F_TABLE("array", cs_maglev_index_t, struct cs_maglev_value, cs_maglev, 502, BPF_F_MMAPABLE);
+struct cs_conns_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
+struct cs_conns_value { u32 f_value; };
+BPF_F_TABLE("lru_hash", struct cs_conns_key, struct cs_conns_value, cs_conns, 65536, 0);
+struct cs_replies_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
+struct cs_replies_value { u32 f_vip; u64 f_client_mac; u64 f_lb_mac; };
+BPF_F_TABLE("lru_hash", struct cs_replies_key, struct cs_replies_value, cs_replies, 65536, 0);
+typedef u32 cs_stats_index_t;
+struct cs_stats_value { u64 f_value; };
+BPF_F_TABLE("percpu_array", cs_stats_index_t, struct cs_stats_value, cs_stats, 4, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -58,15 +58,15 @@ int cora_xdp(struct xdp_md *ctx) {
     u32 r_svc_key_18 = 0;
     u16 r_svc_key_19 = 0;
     u8 r_svc_key_20 = 0;
-    struct services_value *r_h21 = NULL;
+    struct cs_services_value *r_h21 = NULL;
     u8 r_t22 = 0;
     u32 r_b_24 = 0;
     u8 r_known_26 = 0;
-    struct conns_value *r_h27 = NULL;
+    struct cs_conns_value *r_h27 = NULL;
     u8 r_t28 = 0;
-    struct conns_value *r_h29 = NULL;
+    struct cs_conns_value *r_h29 = NULL;
     u32 r_t30 = 0;
-    struct backends_value *r_h31 = NULL;
+    struct cs_backends_value *r_h31 = NULL;
     u32 r_t32 = 0;
     u32 r_t33 = 0;
     u8 r_t34 = 0;
@@ -74,20 +74,20 @@ int cora_xdp(struct xdp_md *ctx) {
     u32 r_t36 = 0;
     u32 r_t37 = 0;
     u32 r_slot_38 = 0;
-    struct services_value *r_h39 = NULL;
+    struct cs_services_value *r_h39 = NULL;
     u32 r_t40 = 0;
     u32 r_t41 = 0;
     u32 r_t42 = 0;
     u32 r_t43 = 0;
-    struct maglev_value *r_h44 = NULL;
+    struct cs_maglev_value *r_h44 = NULL;
     u32 r_t45 = 0;
     u8 r_t46 = 0;
     u32 r_index_48 = 0;
     u64 r_t49 = 0;
-    struct stats_value *r_h50 = NULL;
+    struct cs_stats_value *r_h50 = NULL;
     u64 r_t51 = 0;
     u64 r_t52 = 0;
-    struct backends_value *r_h53 = NULL;
+    struct cs_backends_value *r_h53 = NULL;
     u32 r_t54 = 0;
     u64 r_t55 = 0;
     u32 r_be_56 = 0;
@@ -96,7 +96,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t59 = 0;
     u32 r_index_61 = 0;
     u64 r_t62 = 0;
-    struct stats_value *r_h63 = NULL;
+    struct cs_stats_value *r_h63 = NULL;
     u64 r_t64 = 0;
     u64 r_t65 = 0;
     u64 r_t66 = 0;
@@ -106,18 +106,18 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_back_70 = 0;
     u16 r_back_71 = 0;
     u8 r_back_72 = 0;
-    struct replies_value *r_h73 = NULL;
+    struct cs_replies_value *r_h73 = NULL;
     u8 r_t74 = 0;
     u64 r_t75 = 0;
     u8 r_t76 = 0;
     u32 r_index_78 = 0;
     u64 r_t79 = 0;
-    struct stats_value *r_h80 = NULL;
+    struct cs_stats_value *r_h80 = NULL;
     u64 r_t81 = 0;
     u64 r_t82 = 0;
-    struct replies_value *r_h83 = NULL;
+    struct cs_replies_value *r_h83 = NULL;
     u8 r_t84 = 0;
-    struct replies_value *r_h85 = NULL;
+    struct cs_replies_value *r_h85 = NULL;
     u32 r_t86 = 0;
     u64 r_t87 = 0;
     u64 r_t88 = 0;
@@ -126,7 +126,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_r_91 = 0;
     u32 r_index_93 = 0;
     u64 r_t94 = 0;
-    struct stats_value *r_h95 = NULL;
+    struct cs_stats_value *r_h95 = NULL;
     u64 r_t96 = 0;
     u64 r_t97 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data; void *h_udp = data;
@@ -271,11 +271,11 @@ L_bb5: ;
     r_svc_key_20 = r_f_17; /* @117:5 */
     }
     {
-    struct services_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @118:9 */
+    struct cs_services_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @118:9 */
     _t1.f_f0 = r_svc_key_18;
     _t1.f_f1 = r_svc_key_19;
     _t1.f_f2 = r_svc_key_20;
-    r_h21 = services.lookup(&_t1);
+    r_h21 = cs_services.lookup(&_t1);
     }
     {
     r_t22 = r_h21 != NULL; /* @118:9 */
@@ -285,13 +285,13 @@ L_bb5: ;
     }
 L_bb7: ;
     {
-    struct replies_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @150:9 */
+    struct cs_replies_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @150:9 */
     _t2.f_saddr = r_f_13;
     _t2.f_daddr = r_f_14;
     _t2.f_sport = r_f_15;
     _t2.f_dport = r_f_16;
     _t2.f_proto = r_f_17;
-    r_h83 = replies.lookup(&_t2);
+    r_h83 = cs_replies.lookup(&_t2);
     }
     {
     r_t84 = r_h83 != NULL; /* @150:9 */
@@ -305,13 +305,13 @@ L_bb24: ;
     }
 L_bb23: ;
     {
-    struct replies_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @151:17 */
+    struct cs_replies_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @151:17 */
     _t3.f_saddr = r_f_13;
     _t3.f_daddr = r_f_14;
     _t3.f_sport = r_f_15;
     _t3.f_dport = r_f_16;
     _t3.f_proto = r_f_17;
-    r_h85 = replies.lookup(&_t3);
+    r_h85 = cs_replies.lookup(&_t3);
     }
     {
     r_t86 = r_h85 ? r_h85->f_vip : 0; /* @151:17 */
@@ -380,7 +380,7 @@ L_bb23: ;
     }
     {
     u32 _t14 = r_index_93; /* @109:5 */
-    r_h95 = stats.lookup(&_t14);
+    r_h95 = cs_stats.lookup(&_t14);
     }
     {
     r_t96 = r_h95 ? r_h95->f_value : 0; /* @109:5 */
@@ -402,13 +402,13 @@ L_bb6: ;
     r_known_26 = 0U; /* @120:9 */
     }
     {
-    struct conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @121:13 */
+    struct cs_conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @121:13 */
     _t15.f_saddr = r_f_13;
     _t15.f_daddr = r_f_14;
     _t15.f_sport = r_f_15;
     _t15.f_dport = r_f_16;
     _t15.f_proto = r_f_17;
-    r_h27 = conns.lookup(&_t15);
+    r_h27 = cs_conns.lookup(&_t15);
     }
     {
     r_t28 = r_h27 != NULL; /* @121:13 */
@@ -418,13 +418,13 @@ L_bb6: ;
     }
 L_bb8: ;
     {
-    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @122:17 */
+    struct cs_conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @122:17 */
     _t16.f_saddr = r_f_13;
     _t16.f_daddr = r_f_14;
     _t16.f_sport = r_f_15;
     _t16.f_dport = r_f_16;
     _t16.f_proto = r_f_17;
-    r_h29 = conns.lookup(&_t16);
+    r_h29 = cs_conns.lookup(&_t16);
     }
     {
     r_t30 = r_h29 ? r_h29->f_value : 0; /* @122:17 */
@@ -434,7 +434,7 @@ L_bb8: ;
     }
     {
     u32 _t17 = r_b_24; /* @123:21 */
-    r_h31 = backends.lookup(&_t17);
+    r_h31 = cs_backends.lookup(&_t17);
     }
     {
     r_t32 = r_h31 ? r_h31->f_addr : 0; /* @123:21 */
@@ -475,11 +475,11 @@ L_bb11: ;
     r_slot_38 = r_t37; /* @126:13 */
     }
     {
-    struct services_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:24 */
+    struct cs_services_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:24 */
     _t19.f_f0 = r_svc_key_18;
     _t19.f_f1 = r_svc_key_19;
     _t19.f_f2 = r_svc_key_20;
-    r_h39 = services.lookup(&_t19);
+    r_h39 = cs_services.lookup(&_t19);
     }
     {
     r_t40 = r_h39 ? r_h39->f_value : 0; /* @127:24 */
@@ -495,7 +495,7 @@ L_bb11: ;
     }
     {
     u32 _t20 = r_t43; /* @127:17 */
-    r_h44 = maglev.lookup(&_t20);
+    r_h44 = cs_maglev.lookup(&_t20);
     }
     {
     r_t45 = r_h44 ? r_h44->f_value : 0; /* @127:17 */
@@ -504,15 +504,15 @@ L_bb11: ;
     r_b_24 = r_t45; /* @127:13 */
     }
     {
-    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:13 */
+    struct cs_conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:13 */
     _t21.f_saddr = r_f_13;
     _t21.f_daddr = r_f_14;
     _t21.f_sport = r_f_15;
     _t21.f_dport = r_f_16;
     _t21.f_proto = r_f_17;
-    struct conns_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
+    struct cs_conns_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
     _t22.f_value = r_b_24;
-    r_t46 = conns.update(&_t21, &_t22) == 0;
+    r_t46 = cs_conns.update(&_t21, &_t22) == 0;
     }
     {
     r_index_48 = 2U; /* @129:13 */
@@ -522,7 +522,7 @@ L_bb11: ;
     }
     {
     u32 _t23 = r_index_48; /* @109:5 */
-    r_h50 = stats.lookup(&_t23);
+    r_h50 = cs_stats.lookup(&_t23);
     }
     {
     r_t51 = r_h50 ? r_h50->f_value : 0; /* @109:5 */
@@ -539,7 +539,7 @@ L_bb11: ;
 L_bb14: ;
     {
     u32 _t24 = r_b_24; /* @131:18 */
-    r_h53 = backends.lookup(&_t24);
+    r_h53 = cs_backends.lookup(&_t24);
     }
     {
     r_t54 = r_h53 ? r_h53->f_addr : 0; /* @131:18 */
@@ -592,13 +592,13 @@ L_bb16: ;
     }
 L_bb20: ;
     {
-    struct replies_key _t25; __builtin_memset(&_t25, 0, sizeof(_t25)); /* @139:25 */
+    struct cs_replies_key _t25; __builtin_memset(&_t25, 0, sizeof(_t25)); /* @139:25 */
     _t25.f_saddr = r_back_68;
     _t25.f_daddr = r_back_69;
     _t25.f_sport = r_back_70;
     _t25.f_dport = r_back_71;
     _t25.f_proto = r_back_72;
-    r_h73 = replies.lookup(&_t25);
+    r_h73 = cs_replies.lookup(&_t25);
     }
     {
     r_t74 = r_h73 != NULL; /* @139:25 */
@@ -614,17 +614,17 @@ L_bb18: ;
     }
     }
     {
-    struct replies_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @140:13 */
+    struct cs_replies_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @140:13 */
     _t26.f_saddr = r_back_68;
     _t26.f_daddr = r_back_69;
     _t26.f_sport = r_back_70;
     _t26.f_dport = r_back_71;
     _t26.f_proto = r_back_72;
-    struct replies_value _t27; __builtin_memset(&_t27, 0, sizeof(_t27));
+    struct cs_replies_value _t27; __builtin_memset(&_t27, 0, sizeof(_t27));
     _t27.f_vip = r_f_14;
     _t27.f_client_mac = r_t75;
     _t27.f_lb_mac = r_lb_mac_67;
-    r_t76 = replies.update(&_t26, &_t27) == 0;
+    r_t76 = cs_replies.update(&_t26, &_t27) == 0;
     }
     {
     goto L_bb21; /* @139:9 */
@@ -679,7 +679,7 @@ L_bb21: ;
     }
     {
     u32 _t38 = r_index_78; /* @109:5 */
-    r_h80 = stats.lookup(&_t38);
+    r_h80 = cs_stats.lookup(&_t38);
     }
     {
     r_t81 = r_h80 ? r_h80->f_value : 0; /* @109:5 */
@@ -702,7 +702,7 @@ L_bb15: ;
     }
     {
     u32 _t39 = r_index_61; /* @109:5 */
-    r_h63 = stats.lookup(&_t39);
+    r_h63 = cs_stats.lookup(&_t39);
     }
     {
     r_t64 = r_h63 ? r_h63->f_value : 0; /* @109:5 */

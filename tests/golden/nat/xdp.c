@@ -16,15 +16,15 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct nat_out_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
-struct nat_out_value { u16 f_value; };
-BPF_F_TABLE("lru_hash", struct nat_out_key, struct nat_out_value, nat_out, 65536, 0);
-struct nat_in_key { u8 f_f0; u16 f_f1; };
-struct nat_in_value { u32 f_inside_addr; u16 f_inside_port; u32 f_remote_addr; u16 f_remote_port; u64 f_last_ns; };
-BPF_F_TABLE("hash", struct nat_in_key, struct nat_in_value, nat_in, 16384, 0);
-typedef u32 stats_index_t;
-struct stats_value { u64 f_value; };
-BPF_F_TABLE("percpu_array", stats_index_t, struct stats_value, stats, 8, 0);
+struct cs_nat_out_key { u32 f_saddr; u32 f_daddr; u16 f_sport; u16 f_dport; u8 f_proto; };
+struct cs_nat_out_value { u16 f_value; };
+BPF_F_TABLE("lru_hash", struct cs_nat_out_key, struct cs_nat_out_value, cs_nat_out, 65536, 0);
+struct cs_nat_in_key { u8 f_f0; u16 f_f1; };
+struct cs_nat_in_value { u32 f_inside_addr; u16 f_inside_port; u32 f_remote_addr; u16 f_remote_port; u64 f_last_ns; };
+BPF_F_TABLE("hash", struct cs_nat_in_key, struct cs_nat_in_value, cs_nat_in, 16384, 0);
+typedef u32 cs_stats_index_t;
+struct cs_stats_value { u64 f_value; };
+BPF_F_TABLE("percpu_array", cs_stats_index_t, struct cs_stats_value, cs_stats, 8, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -46,7 +46,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t15 = 0;
     u32 r_index_17 = 0;
     u64 r_t18 = 0;
-    struct stats_value *r_h19 = NULL;
+    struct cs_stats_value *r_h19 = NULL;
     u64 r_t20 = 0;
     u64 r_t21 = 0;
     u32 r_flow_saddr22 = 0;
@@ -61,14 +61,14 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_f_31 = 0;
     u8 r_f_32 = 0;
     u16 r_port_34 = 0;
-    struct nat_out_value *r_h35 = NULL;
+    struct cs_nat_out_value *r_h35 = NULL;
     u8 r_t36 = 0;
-    struct nat_out_value *r_h37 = NULL;
+    struct cs_nat_out_value *r_h37 = NULL;
     u16 r_t38 = 0;
     u16 r_p_39 = 0;
-    struct nat_in_value *r_h40 = NULL;
+    struct cs_nat_in_value *r_h40 = NULL;
     u8 r_t41 = 0;
-    struct nat_in_value *r_h42 = NULL;
+    struct cs_nat_in_value *r_h42 = NULL;
     u32 r_t43 = 0;
     u16 r_t44 = 0;
     u32 r_t45 = 0;
@@ -105,9 +105,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_79 = 0;
     u8 r_key_80 = 0;
     u16 r_key_81 = 0;
-    struct nat_in_value *r_h82 = NULL;
+    struct cs_nat_in_value *r_h82 = NULL;
     u8 r_t83 = 0;
-    struct nat_in_value *r_h84 = NULL;
+    struct cs_nat_in_value *r_h84 = NULL;
     u64 r_t89 = 0;
     u64 r_b_94 = 0;
     u8 r_proto_95 = 0;
@@ -132,9 +132,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_116 = 0;
     u8 r_key_117 = 0;
     u16 r_key_118 = 0;
-    struct nat_in_value *r_h119 = NULL;
+    struct cs_nat_in_value *r_h119 = NULL;
     u8 r_t120 = 0;
-    struct nat_in_value *r_h121 = NULL;
+    struct cs_nat_in_value *r_h121 = NULL;
     u64 r_t126 = 0;
     u64 r_b_131 = 0;
     u8 r_proto_132 = 0;
@@ -159,9 +159,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_153 = 0;
     u8 r_key_154 = 0;
     u16 r_key_155 = 0;
-    struct nat_in_value *r_h156 = NULL;
+    struct cs_nat_in_value *r_h156 = NULL;
     u8 r_t157 = 0;
-    struct nat_in_value *r_h158 = NULL;
+    struct cs_nat_in_value *r_h158 = NULL;
     u64 r_t163 = 0;
     u64 r_b_168 = 0;
     u8 r_proto_169 = 0;
@@ -186,9 +186,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_190 = 0;
     u8 r_key_191 = 0;
     u16 r_key_192 = 0;
-    struct nat_in_value *r_h193 = NULL;
+    struct cs_nat_in_value *r_h193 = NULL;
     u8 r_t194 = 0;
-    struct nat_in_value *r_h195 = NULL;
+    struct cs_nat_in_value *r_h195 = NULL;
     u64 r_t200 = 0;
     u64 r_b_205 = 0;
     u8 r_proto_206 = 0;
@@ -213,9 +213,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_227 = 0;
     u8 r_key_228 = 0;
     u16 r_key_229 = 0;
-    struct nat_in_value *r_h230 = NULL;
+    struct cs_nat_in_value *r_h230 = NULL;
     u8 r_t231 = 0;
-    struct nat_in_value *r_h232 = NULL;
+    struct cs_nat_in_value *r_h232 = NULL;
     u64 r_t237 = 0;
     u64 r_b_242 = 0;
     u8 r_proto_243 = 0;
@@ -240,9 +240,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_264 = 0;
     u8 r_key_265 = 0;
     u16 r_key_266 = 0;
-    struct nat_in_value *r_h267 = NULL;
+    struct cs_nat_in_value *r_h267 = NULL;
     u8 r_t268 = 0;
-    struct nat_in_value *r_h269 = NULL;
+    struct cs_nat_in_value *r_h269 = NULL;
     u64 r_t274 = 0;
     u64 r_b_279 = 0;
     u8 r_proto_280 = 0;
@@ -267,9 +267,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_301 = 0;
     u8 r_key_302 = 0;
     u16 r_key_303 = 0;
-    struct nat_in_value *r_h304 = NULL;
+    struct cs_nat_in_value *r_h304 = NULL;
     u8 r_t305 = 0;
-    struct nat_in_value *r_h306 = NULL;
+    struct cs_nat_in_value *r_h306 = NULL;
     u64 r_t311 = 0;
     u64 r_b_316 = 0;
     u8 r_proto_317 = 0;
@@ -294,9 +294,9 @@ int cora_xdp(struct xdp_md *ctx) {
     u16 r_candidate_338 = 0;
     u8 r_key_339 = 0;
     u16 r_key_340 = 0;
-    struct nat_in_value *r_h341 = NULL;
+    struct cs_nat_in_value *r_h341 = NULL;
     u8 r_t342 = 0;
-    struct nat_in_value *r_h343 = NULL;
+    struct cs_nat_in_value *r_h343 = NULL;
     u64 r_t348 = 0;
     u64 r_b_353 = 0;
     u8 r_proto_354 = 0;
@@ -313,13 +313,13 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t367 = 0;
     u32 r_index_369 = 0;
     u64 r_t370 = 0;
-    struct stats_value *r_h371 = NULL;
+    struct cs_stats_value *r_h371 = NULL;
     u64 r_t372 = 0;
     u64 r_t373 = 0;
     u8 r_t374 = 0;
     u32 r_index_376 = 0;
     u64 r_t377 = 0;
-    struct stats_value *r_h378 = NULL;
+    struct cs_stats_value *r_h378 = NULL;
     u64 r_t379 = 0;
     u64 r_t380 = 0;
     u8 r_t381 = 0;
@@ -327,7 +327,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t383 = 0;
     u32 r_index_385 = 0;
     u64 r_t386 = 0;
-    struct stats_value *r_h387 = NULL;
+    struct cs_stats_value *r_h387 = NULL;
     u64 r_t388 = 0;
     u64 r_t389 = 0;
     u32 r_t390 = 0;
@@ -355,14 +355,14 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t416 = 0;
     u8 r_key_417 = 0;
     u16 r_key_418 = 0;
-    struct nat_in_value *r_h419 = NULL;
+    struct cs_nat_in_value *r_h419 = NULL;
     u8 r_t420 = 0;
     u32 r_index_422 = 0;
     u64 r_t423 = 0;
-    struct stats_value *r_h424 = NULL;
+    struct cs_stats_value *r_h424 = NULL;
     u64 r_t425 = 0;
     u64 r_t426 = 0;
-    struct nat_in_value *r_h427 = NULL;
+    struct cs_nat_in_value *r_h427 = NULL;
     u32 r_t428 = 0;
     u16 r_t429 = 0;
     u32 r_t430 = 0;
@@ -389,10 +389,10 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t457 = 0;
     u32 r_index_459 = 0;
     u64 r_t460 = 0;
-    struct stats_value *r_h461 = NULL;
+    struct cs_stats_value *r_h461 = NULL;
     u64 r_t462 = 0;
     u64 r_t463 = 0;
-    struct nat_in_value *r_h464 = NULL;
+    struct cs_nat_in_value *r_h464 = NULL;
     u8 r_t465 = 0;
     u32 r_t466 = 0;
     u16 r_t467 = 0;
@@ -402,7 +402,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t471 = 0;
     u32 r_index_473 = 0;
     u64 r_t474 = 0;
-    struct stats_value *r_h475 = NULL;
+    struct cs_stats_value *r_h475 = NULL;
     u64 r_t476 = 0;
     u64 r_t477 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data; void *h_udp = data;
@@ -606,10 +606,10 @@ L_bb128: ;
     r_key_418 = r_f_406; /* @127:9 */
     }
     {
-    struct nat_in_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @128:15 */
+    struct cs_nat_in_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @128:15 */
     _t1.f_f0 = r_key_417;
     _t1.f_f1 = r_key_418;
-    r_h419 = nat_in.lookup(&_t1);
+    r_h419 = cs_nat_in.lookup(&_t1);
     }
     {
     r_t420 = r_h419 != NULL; /* @128:15 */
@@ -626,7 +626,7 @@ L_bb129: ;
     }
     {
     u32 _t2 = r_index_422; /* @66:5 */
-    r_h424 = stats.lookup(&_t2);
+    r_h424 = cs_stats.lookup(&_t2);
     }
     {
     r_t425 = r_h424 ? r_h424->f_value : 0; /* @66:5 */
@@ -642,10 +642,10 @@ L_bb129: ;
     }
 L_bb130: ;
     {
-    struct nat_in_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @132:17 */
+    struct cs_nat_in_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @132:17 */
     _t3.f_f0 = r_key_417;
     _t3.f_f1 = r_key_418;
-    r_h427 = nat_in.lookup(&_t3);
+    r_h427 = cs_nat_in.lookup(&_t3);
     }
     {
     r_t428 = r_h427 ? r_h427->f_inside_addr : 0; /* @132:17 */
@@ -739,10 +739,10 @@ L_bb138: ;
     }
 L_bb133: ;
     {
-    struct nat_in_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @137:9 */
+    struct cs_nat_in_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @137:9 */
     _t4.f_f0 = r_key_417;
     _t4.f_f1 = r_key_418;
-    r_h464 = nat_in.lookup(&_t4);
+    r_h464 = cs_nat_in.lookup(&_t4);
     }
     {
     r_t465 = r_h464 != NULL; /* @137:9 */
@@ -764,16 +764,16 @@ L_bb141: ;
     r_t469 = 0U; /* @137:9 */
     }
     {
-    struct nat_in_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @137:9 */
+    struct cs_nat_in_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @137:9 */
     _t5.f_f0 = r_key_417;
     _t5.f_f1 = r_key_418;
-    struct nat_in_value _t6; __builtin_memset(&_t6, 0, sizeof(_t6));
+    struct cs_nat_in_value _t6; __builtin_memset(&_t6, 0, sizeof(_t6));
     _t6.f_inside_addr = r_t466;
     _t6.f_inside_port = r_t467;
     _t6.f_remote_addr = r_t468;
     _t6.f_remote_port = r_t469;
     _t6.f_last_ns = r_t_2;
-    r_t470 = nat_in.update(&_t5, &_t6) == 0;
+    r_t470 = cs_nat_in.update(&_t5, &_t6) == 0;
     }
     {
     if (r_t470) goto L_bb144; else goto L_bb143; /* @137:9 */
@@ -871,7 +871,7 @@ L_bb147: ;
     }
     {
     u32 _t23 = r_index_473; /* @66:5 */
-    r_h475 = stats.lookup(&_t23);
+    r_h475 = cs_stats.lookup(&_t23);
     }
     {
     r_t476 = r_h475 ? r_h475->f_value : 0; /* @66:5 */
@@ -894,7 +894,7 @@ L_bb132: ;
     }
     {
     u32 _t24 = r_index_459; /* @66:5 */
-    r_h461 = stats.lookup(&_t24);
+    r_h461 = cs_stats.lookup(&_t24);
     }
     {
     r_t462 = r_h461 ? r_h461->f_value : 0; /* @66:5 */
@@ -956,7 +956,7 @@ L_bb7: ;
     }
     {
     u32 _t25 = r_index_17; /* @66:5 */
-    r_h19 = stats.lookup(&_t25);
+    r_h19 = cs_stats.lookup(&_t25);
     }
     {
     r_t20 = r_h19 ? r_h19->f_value : 0; /* @66:5 */
@@ -1047,13 +1047,13 @@ L_bb12: ;
     r_port_34 = 0U; /* @93:9 */
     }
     {
-    struct nat_out_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @94:13 */
+    struct cs_nat_out_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @94:13 */
     _t26.f_saddr = r_f_28;
     _t26.f_daddr = r_f_29;
     _t26.f_sport = r_f_30;
     _t26.f_dport = r_f_31;
     _t26.f_proto = r_f_32;
-    r_h35 = nat_out.lookup(&_t26);
+    r_h35 = cs_nat_out.lookup(&_t26);
     }
     {
     r_t36 = r_h35 != NULL; /* @94:13 */
@@ -1063,13 +1063,13 @@ L_bb12: ;
     }
 L_bb13: ;
     {
-    struct nat_out_key _t27; __builtin_memset(&_t27, 0, sizeof(_t27)); /* @95:21 */
+    struct cs_nat_out_key _t27; __builtin_memset(&_t27, 0, sizeof(_t27)); /* @95:21 */
     _t27.f_saddr = r_f_28;
     _t27.f_daddr = r_f_29;
     _t27.f_sport = r_f_30;
     _t27.f_dport = r_f_31;
     _t27.f_proto = r_f_32;
-    r_h37 = nat_out.lookup(&_t27);
+    r_h37 = cs_nat_out.lookup(&_t27);
     }
     {
     r_t38 = r_h37 ? r_h37->f_value : 0; /* @95:21 */
@@ -1078,10 +1078,10 @@ L_bb13: ;
     r_p_39 = r_t38; /* @95:13 */
     }
     {
-    struct nat_in_key _t28; __builtin_memset(&_t28, 0, sizeof(_t28)); /* @96:17 */
+    struct cs_nat_in_key _t28; __builtin_memset(&_t28, 0, sizeof(_t28)); /* @96:17 */
     _t28.f_f0 = r_f_32;
     _t28.f_f1 = r_p_39;
-    r_h40 = nat_in.lookup(&_t28);
+    r_h40 = cs_nat_in.lookup(&_t28);
     }
     {
     r_t41 = r_h40 != NULL; /* @96:17 */
@@ -1091,10 +1091,10 @@ L_bb13: ;
     }
 L_bb17: ;
     {
-    struct nat_in_key _t29; __builtin_memset(&_t29, 0, sizeof(_t29)); /* @96:48 */
+    struct cs_nat_in_key _t29; __builtin_memset(&_t29, 0, sizeof(_t29)); /* @96:48 */
     _t29.f_f0 = r_f_32;
     _t29.f_f1 = r_p_39;
-    r_h42 = nat_in.lookup(&_t29);
+    r_h42 = cs_nat_in.lookup(&_t29);
     }
     {
     r_t43 = r_h42 ? r_h42->f_inside_addr : 0; /* @96:48 */
@@ -1230,10 +1230,10 @@ L_bb23: ;
     r_key_81 = r_candidate_79; /* @103:21 */
     }
     {
-    struct nat_in_key _t31; __builtin_memset(&_t31, 0, sizeof(_t31)); /* @104:27 */
+    struct cs_nat_in_key _t31; __builtin_memset(&_t31, 0, sizeof(_t31)); /* @104:27 */
     _t31.f_f0 = r_key_80;
     _t31.f_f1 = r_key_81;
-    r_h82 = nat_in.lookup(&_t31);
+    r_h82 = cs_nat_in.lookup(&_t31);
     }
     {
     r_t83 = r_h82 != NULL; /* @104:27 */
@@ -1243,10 +1243,10 @@ L_bb23: ;
     }
 L_bb27: ;
     {
-    struct nat_in_key _t32; __builtin_memset(&_t32, 0, sizeof(_t32)); /* @104:53 */
+    struct cs_nat_in_key _t32; __builtin_memset(&_t32, 0, sizeof(_t32)); /* @104:53 */
     _t32.f_f0 = r_key_80;
     _t32.f_f1 = r_key_81;
-    r_h84 = nat_in.lookup(&_t32);
+    r_h84 = cs_nat_in.lookup(&_t32);
     }
     {
     r_t89 = r_h84 ? r_h84->f_last_ns : 0; /* @104:53 */
@@ -1347,10 +1347,10 @@ L_bb34: ;
     r_key_118 = r_candidate_116; /* @103:21 */
     }
     {
-    struct nat_in_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @104:27 */
+    struct cs_nat_in_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @104:27 */
     _t33.f_f0 = r_key_117;
     _t33.f_f1 = r_key_118;
-    r_h119 = nat_in.lookup(&_t33);
+    r_h119 = cs_nat_in.lookup(&_t33);
     }
     {
     r_t120 = r_h119 != NULL; /* @104:27 */
@@ -1360,10 +1360,10 @@ L_bb34: ;
     }
 L_bb38: ;
     {
-    struct nat_in_key _t34; __builtin_memset(&_t34, 0, sizeof(_t34)); /* @104:53 */
+    struct cs_nat_in_key _t34; __builtin_memset(&_t34, 0, sizeof(_t34)); /* @104:53 */
     _t34.f_f0 = r_key_117;
     _t34.f_f1 = r_key_118;
-    r_h121 = nat_in.lookup(&_t34);
+    r_h121 = cs_nat_in.lookup(&_t34);
     }
     {
     r_t126 = r_h121 ? r_h121->f_last_ns : 0; /* @104:53 */
@@ -1464,10 +1464,10 @@ L_bb45: ;
     r_key_155 = r_candidate_153; /* @103:21 */
     }
     {
-    struct nat_in_key _t35; __builtin_memset(&_t35, 0, sizeof(_t35)); /* @104:27 */
+    struct cs_nat_in_key _t35; __builtin_memset(&_t35, 0, sizeof(_t35)); /* @104:27 */
     _t35.f_f0 = r_key_154;
     _t35.f_f1 = r_key_155;
-    r_h156 = nat_in.lookup(&_t35);
+    r_h156 = cs_nat_in.lookup(&_t35);
     }
     {
     r_t157 = r_h156 != NULL; /* @104:27 */
@@ -1477,10 +1477,10 @@ L_bb45: ;
     }
 L_bb49: ;
     {
-    struct nat_in_key _t36; __builtin_memset(&_t36, 0, sizeof(_t36)); /* @104:53 */
+    struct cs_nat_in_key _t36; __builtin_memset(&_t36, 0, sizeof(_t36)); /* @104:53 */
     _t36.f_f0 = r_key_154;
     _t36.f_f1 = r_key_155;
-    r_h158 = nat_in.lookup(&_t36);
+    r_h158 = cs_nat_in.lookup(&_t36);
     }
     {
     r_t163 = r_h158 ? r_h158->f_last_ns : 0; /* @104:53 */
@@ -1581,10 +1581,10 @@ L_bb56: ;
     r_key_192 = r_candidate_190; /* @103:21 */
     }
     {
-    struct nat_in_key _t37; __builtin_memset(&_t37, 0, sizeof(_t37)); /* @104:27 */
+    struct cs_nat_in_key _t37; __builtin_memset(&_t37, 0, sizeof(_t37)); /* @104:27 */
     _t37.f_f0 = r_key_191;
     _t37.f_f1 = r_key_192;
-    r_h193 = nat_in.lookup(&_t37);
+    r_h193 = cs_nat_in.lookup(&_t37);
     }
     {
     r_t194 = r_h193 != NULL; /* @104:27 */
@@ -1594,10 +1594,10 @@ L_bb56: ;
     }
 L_bb60: ;
     {
-    struct nat_in_key _t38; __builtin_memset(&_t38, 0, sizeof(_t38)); /* @104:53 */
+    struct cs_nat_in_key _t38; __builtin_memset(&_t38, 0, sizeof(_t38)); /* @104:53 */
     _t38.f_f0 = r_key_191;
     _t38.f_f1 = r_key_192;
-    r_h195 = nat_in.lookup(&_t38);
+    r_h195 = cs_nat_in.lookup(&_t38);
     }
     {
     r_t200 = r_h195 ? r_h195->f_last_ns : 0; /* @104:53 */
@@ -1698,10 +1698,10 @@ L_bb67: ;
     r_key_229 = r_candidate_227; /* @103:21 */
     }
     {
-    struct nat_in_key _t39; __builtin_memset(&_t39, 0, sizeof(_t39)); /* @104:27 */
+    struct cs_nat_in_key _t39; __builtin_memset(&_t39, 0, sizeof(_t39)); /* @104:27 */
     _t39.f_f0 = r_key_228;
     _t39.f_f1 = r_key_229;
-    r_h230 = nat_in.lookup(&_t39);
+    r_h230 = cs_nat_in.lookup(&_t39);
     }
     {
     r_t231 = r_h230 != NULL; /* @104:27 */
@@ -1711,10 +1711,10 @@ L_bb67: ;
     }
 L_bb71: ;
     {
-    struct nat_in_key _t40; __builtin_memset(&_t40, 0, sizeof(_t40)); /* @104:53 */
+    struct cs_nat_in_key _t40; __builtin_memset(&_t40, 0, sizeof(_t40)); /* @104:53 */
     _t40.f_f0 = r_key_228;
     _t40.f_f1 = r_key_229;
-    r_h232 = nat_in.lookup(&_t40);
+    r_h232 = cs_nat_in.lookup(&_t40);
     }
     {
     r_t237 = r_h232 ? r_h232->f_last_ns : 0; /* @104:53 */
@@ -1815,10 +1815,10 @@ L_bb78: ;
     r_key_266 = r_candidate_264; /* @103:21 */
     }
     {
-    struct nat_in_key _t41; __builtin_memset(&_t41, 0, sizeof(_t41)); /* @104:27 */
+    struct cs_nat_in_key _t41; __builtin_memset(&_t41, 0, sizeof(_t41)); /* @104:27 */
     _t41.f_f0 = r_key_265;
     _t41.f_f1 = r_key_266;
-    r_h267 = nat_in.lookup(&_t41);
+    r_h267 = cs_nat_in.lookup(&_t41);
     }
     {
     r_t268 = r_h267 != NULL; /* @104:27 */
@@ -1828,10 +1828,10 @@ L_bb78: ;
     }
 L_bb82: ;
     {
-    struct nat_in_key _t42; __builtin_memset(&_t42, 0, sizeof(_t42)); /* @104:53 */
+    struct cs_nat_in_key _t42; __builtin_memset(&_t42, 0, sizeof(_t42)); /* @104:53 */
     _t42.f_f0 = r_key_265;
     _t42.f_f1 = r_key_266;
-    r_h269 = nat_in.lookup(&_t42);
+    r_h269 = cs_nat_in.lookup(&_t42);
     }
     {
     r_t274 = r_h269 ? r_h269->f_last_ns : 0; /* @104:53 */
@@ -1932,10 +1932,10 @@ L_bb89: ;
     r_key_303 = r_candidate_301; /* @103:21 */
     }
     {
-    struct nat_in_key _t43; __builtin_memset(&_t43, 0, sizeof(_t43)); /* @104:27 */
+    struct cs_nat_in_key _t43; __builtin_memset(&_t43, 0, sizeof(_t43)); /* @104:27 */
     _t43.f_f0 = r_key_302;
     _t43.f_f1 = r_key_303;
-    r_h304 = nat_in.lookup(&_t43);
+    r_h304 = cs_nat_in.lookup(&_t43);
     }
     {
     r_t305 = r_h304 != NULL; /* @104:27 */
@@ -1945,10 +1945,10 @@ L_bb89: ;
     }
 L_bb93: ;
     {
-    struct nat_in_key _t44; __builtin_memset(&_t44, 0, sizeof(_t44)); /* @104:53 */
+    struct cs_nat_in_key _t44; __builtin_memset(&_t44, 0, sizeof(_t44)); /* @104:53 */
     _t44.f_f0 = r_key_302;
     _t44.f_f1 = r_key_303;
-    r_h306 = nat_in.lookup(&_t44);
+    r_h306 = cs_nat_in.lookup(&_t44);
     }
     {
     r_t311 = r_h306 ? r_h306->f_last_ns : 0; /* @104:53 */
@@ -2049,10 +2049,10 @@ L_bb100: ;
     r_key_340 = r_candidate_338; /* @103:21 */
     }
     {
-    struct nat_in_key _t45; __builtin_memset(&_t45, 0, sizeof(_t45)); /* @104:27 */
+    struct cs_nat_in_key _t45; __builtin_memset(&_t45, 0, sizeof(_t45)); /* @104:27 */
     _t45.f_f0 = r_key_339;
     _t45.f_f1 = r_key_340;
-    r_h341 = nat_in.lookup(&_t45);
+    r_h341 = cs_nat_in.lookup(&_t45);
     }
     {
     r_t342 = r_h341 != NULL; /* @104:27 */
@@ -2062,10 +2062,10 @@ L_bb100: ;
     }
 L_bb104: ;
     {
-    struct nat_in_key _t46; __builtin_memset(&_t46, 0, sizeof(_t46)); /* @104:53 */
+    struct cs_nat_in_key _t46; __builtin_memset(&_t46, 0, sizeof(_t46)); /* @104:53 */
     _t46.f_f0 = r_key_339;
     _t46.f_f1 = r_key_340;
-    r_h343 = nat_in.lookup(&_t46);
+    r_h343 = cs_nat_in.lookup(&_t46);
     }
     {
     r_t348 = r_h343 ? r_h343->f_last_ns : 0; /* @104:53 */
@@ -2136,15 +2136,15 @@ L_bb110: ;
     }
 L_bb112: ;
     {
-    struct nat_out_key _t47; __builtin_memset(&_t47, 0, sizeof(_t47)); /* @111:13 */
+    struct cs_nat_out_key _t47; __builtin_memset(&_t47, 0, sizeof(_t47)); /* @111:13 */
     _t47.f_saddr = r_f_28;
     _t47.f_daddr = r_f_29;
     _t47.f_sport = r_f_30;
     _t47.f_dport = r_f_31;
     _t47.f_proto = r_f_32;
-    struct nat_out_value _t48; __builtin_memset(&_t48, 0, sizeof(_t48));
+    struct cs_nat_out_value _t48; __builtin_memset(&_t48, 0, sizeof(_t48));
     _t48.f_value = r_port_34;
-    r_t374 = nat_out.update(&_t47, &_t48) == 0;
+    r_t374 = cs_nat_out.update(&_t47, &_t48) == 0;
     }
     {
     r_index_376 = 2U; /* @112:13 */
@@ -2154,7 +2154,7 @@ L_bb112: ;
     }
     {
     u32 _t49 = r_index_376; /* @66:5 */
-    r_h378 = stats.lookup(&_t49);
+    r_h378 = cs_stats.lookup(&_t49);
     }
     {
     r_t379 = r_h378 ? r_h378->f_value : 0; /* @66:5 */
@@ -2170,16 +2170,16 @@ L_bb112: ;
     }
 L_bb115: ;
     {
-    struct nat_in_key _t50; __builtin_memset(&_t50, 0, sizeof(_t50)); /* @114:9 */
+    struct cs_nat_in_key _t50; __builtin_memset(&_t50, 0, sizeof(_t50)); /* @114:9 */
     _t50.f_f0 = r_f_32;
     _t50.f_f1 = r_port_34;
-    struct nat_in_value _t51; __builtin_memset(&_t51, 0, sizeof(_t51));
+    struct cs_nat_in_value _t51; __builtin_memset(&_t51, 0, sizeof(_t51));
     _t51.f_inside_addr = r_f_28;
     _t51.f_inside_port = r_f_30;
     _t51.f_remote_addr = r_f_29;
     _t51.f_remote_port = r_f_31;
     _t51.f_last_ns = r_t_2;
-    r_t381 = nat_in.update(&_t50, &_t51) == 0;
+    r_t381 = cs_nat_in.update(&_t50, &_t51) == 0;
     }
     {
     if (r_t381) goto L_bb116; else goto L_bb117; /* @114:9 */
@@ -2273,7 +2273,7 @@ L_bb120: ;
     }
     {
     u32 _t68 = r_index_385; /* @66:5 */
-    r_h387 = stats.lookup(&_t68);
+    r_h387 = cs_stats.lookup(&_t68);
     }
     {
     r_t388 = r_h387 ? r_h387->f_value : 0; /* @66:5 */
@@ -2296,7 +2296,7 @@ L_bb111: ;
     }
     {
     u32 _t69 = r_index_369; /* @66:5 */
-    r_h371 = stats.lookup(&_t69);
+    r_h371 = cs_stats.lookup(&_t69);
     }
     {
     r_t372 = r_h371 ? r_h371->f_value : 0; /* @66:5 */

@@ -8,12 +8,12 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct buckets_key { u32 f_key; };
-struct buckets_value { u64 f_tokens; u64 f_last_ns; };
-BPF_F_TABLE("lru_hash", struct buckets_key, struct buckets_value, buckets, 65536, 0);
-typedef u32 stats_index_t;
-struct stats_value { u64 f_value; };
-BPF_F_TABLE("percpu_array", stats_index_t, struct stats_value, stats, 2, 0);
+struct cs_buckets_key { u32 f_key; };
+struct cs_buckets_value { u64 f_tokens; u64 f_last_ns; };
+BPF_F_TABLE("lru_hash", struct cs_buckets_key, struct cs_buckets_value, cs_buckets, 65536, 0);
+typedef u32 cs_stats_index_t;
+struct cs_stats_value { u64 f_value; };
+BPF_F_TABLE("percpu_array", cs_stats_index_t, struct cs_stats_value, cs_stats, 2, 0);
 int cora_tc(struct __sk_buff *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -24,9 +24,9 @@ int cora_tc(struct __sk_buff *ctx) {
     u64 r_t_4 = 0;
     u64 r_tokens_6 = 0;
     u64 r_stamp_7 = 0;
-    struct buckets_value *r_h8 = NULL;
+    struct cs_buckets_value *r_h8 = NULL;
     u8 r_t9 = 0;
-    struct buckets_value *r_h10 = NULL;
+    struct cs_buckets_value *r_h10 = NULL;
     u64 r_t11 = 0;
     u64 r_t12 = 0;
     u64 r_b_13 = 0;
@@ -50,20 +50,20 @@ int cora_tc(struct __sk_buff *ctx) {
     u8 r_t33 = 0;
     u8 r_conforming_34 = 0;
     u64 r_t35 = 0;
-    struct buckets_value *r_h36 = NULL;
+    struct cs_buckets_value *r_h36 = NULL;
     u8 r_t37 = 0;
-    struct buckets_value *r_h38 = NULL;
+    struct cs_buckets_value *r_h38 = NULL;
     u8 r_t39 = 0;
     u8 r_t40 = 0;
     u8 r_t41 = 0;
     u32 r_t42 = 0;
     u64 r_t43 = 0;
-    struct stats_value *r_h44 = NULL;
+    struct cs_stats_value *r_h44 = NULL;
     u64 r_t45 = 0;
     u64 r_t46 = 0;
     u32 r_t47 = 0;
     u64 r_t48 = 0;
-    struct stats_value *r_h49 = NULL;
+    struct cs_stats_value *r_h49 = NULL;
     u64 r_t50 = 0;
     u64 r_t51 = 0;
     if (data + 138 > data_end && ctx->len > (u32)(data_end - data)) {
@@ -126,9 +126,9 @@ L_bb2: ;
     r_stamp_7 = r_t_4; /* @44:5 */
     }
     {
-    struct buckets_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @45:9 */
+    struct cs_buckets_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @45:9 */
     _t1.f_key = r_src_2;
-    r_h8 = buckets.lookup(&_t1);
+    r_h8 = cs_buckets.lookup(&_t1);
     }
     {
     r_t9 = r_h8 != NULL; /* @45:9 */
@@ -138,9 +138,9 @@ L_bb2: ;
     }
 L_bb3: ;
     {
-    struct buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @46:17 */
+    struct cs_buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @46:17 */
     _t2.f_key = r_src_2;
-    r_h10 = buckets.lookup(&_t2);
+    r_h10 = cs_buckets.lookup(&_t2);
     }
     {
     r_t11 = r_h10 ? r_h10->f_tokens : 0; /* @46:17 */
@@ -266,9 +266,9 @@ L_bb18: ;
     }
 L_bb20: ;
     {
-    struct buckets_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @62:9 */
+    struct cs_buckets_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @62:9 */
     _t3.f_key = r_src_2;
-    r_h36 = buckets.lookup(&_t3);
+    r_h36 = cs_buckets.lookup(&_t3);
     }
     {
     r_t37 = r_h36 != NULL; /* @62:9 */
@@ -278,21 +278,21 @@ L_bb20: ;
     }
 L_bb22: ;
     {
-    struct buckets_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @66:9 */
+    struct cs_buckets_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @66:9 */
     _t4.f_key = r_src_2;
-    struct buckets_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
+    struct cs_buckets_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
     _t5.f_tokens = r_tokens_6;
     _t5.f_last_ns = r_stamp_7;
-    r_t41 = buckets.update(&_t4, &_t5) == 0;
+    r_t41 = cs_buckets.update(&_t4, &_t5) == 0;
     }
     {
     goto L_bb26; /* @62:5 */
     }
 L_bb21: ;
     {
-    struct buckets_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @63:9 */
+    struct cs_buckets_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @63:9 */
     _t6.f_key = r_src_2;
-    r_h38 = buckets.lookup(&_t6);
+    r_h38 = cs_buckets.lookup(&_t6);
     }
     {
     r_t39 = r_h38 != NULL; /* @63:9 */
@@ -302,12 +302,12 @@ L_bb21: ;
     }
 L_bb24: ;
     {
-    struct buckets_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @63:9 */
+    struct cs_buckets_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @63:9 */
     _t7.f_key = r_src_2;
-    struct buckets_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
+    struct cs_buckets_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
     _t8.f_tokens = r_tokens_6;
     _t8.f_last_ns = r_stamp_7;
-    r_t40 = buckets.update(&_t7, &_t8) == 0;
+    r_t40 = cs_buckets.update(&_t7, &_t8) == 0;
     }
     {
     goto L_bb26; /* @62:5 */
@@ -335,7 +335,7 @@ L_bb27: ;
     }
     {
     u32 _t9 = r_t42; /* @69:9 */
-    r_h44 = stats.lookup(&_t9);
+    r_h44 = cs_stats.lookup(&_t9);
     }
     {
     r_t45 = r_h44 ? r_h44->f_value : 0; /* @69:9 */
@@ -358,7 +358,7 @@ L_bb28: ;
     }
     {
     u32 _t10 = r_t47; /* @72:5 */
-    r_h49 = stats.lookup(&_t10);
+    r_h49 = cs_stats.lookup(&_t10);
     }
     {
     r_t50 = r_h49 ? r_h49->f_value : 0; /* @72:5 */

@@ -16,18 +16,18 @@ static __always_inline u64 cora_mix64(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
 }
-struct dst_windows_key { u32 f_key; };
-struct dst_windows_value { u64 f_start_ns; u32 f_syns; u64 f_attack_until_ns; };
-BPF_F_TABLE("hash", struct dst_windows_key, struct dst_windows_value, dst_windows, 16384, 0);
-struct known_key { u32 f_key; };
-struct known_value { u64 f_value; };
-BPF_F_TABLE("lru_hash", struct known_key, struct known_value, known, 65536, 0);
-struct src_windows_key { u32 f_key; };
-struct src_windows_value { u64 f_start_ns; u32 f_syns; };
-BPF_F_TABLE("lru_hash", struct src_windows_key, struct src_windows_value, src_windows, 65536, 0);
-typedef u32 stats_index_t;
-struct stats_value { u64 f_value; };
-BPF_F_TABLE("percpu_array", stats_index_t, struct stats_value, stats, 4, 0);
+struct cs_dst_windows_key { u32 f_key; };
+struct cs_dst_windows_value { u64 f_start_ns; u32 f_syns; u64 f_attack_until_ns; };
+BPF_F_TABLE("hash", struct cs_dst_windows_key, struct cs_dst_windows_value, cs_dst_windows, 16384, 0);
+struct cs_known_key { u32 f_key; };
+struct cs_known_value { u64 f_value; };
+BPF_F_TABLE("lru_hash", struct cs_known_key, struct cs_known_value, cs_known, 65536, 0);
+struct cs_src_windows_key { u32 f_key; };
+struct cs_src_windows_value { u64 f_start_ns; u32 f_syns; };
+BPF_F_TABLE("lru_hash", struct cs_src_windows_key, struct cs_src_windows_value, cs_src_windows, 65536, 0);
+typedef u32 cs_stats_index_t;
+struct cs_stats_value { u64 f_value; };
+BPF_F_TABLE("percpu_array", cs_stats_index_t, struct cs_stats_value, cs_stats, 4, 0);
 int cora_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -53,12 +53,12 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t25 = 0;
     u8 r_t26 = 0;
     u8 r_t27 = 0;
-    struct dst_windows_value *r_h28 = NULL;
+    struct cs_dst_windows_value *r_h28 = NULL;
     u64 r_t29 = 0;
     u8 r_t30 = 0;
-    struct known_value *r_h31 = NULL;
+    struct cs_known_value *r_h31 = NULL;
     u8 r_t32 = 0;
-    struct known_value *r_h33 = NULL;
+    struct cs_known_value *r_h33 = NULL;
     u64 r_t34 = 0;
     u64 r_t35 = 0;
     u64 r_t36 = 0;
@@ -66,10 +66,10 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t38 = 0;
     u32 r_index_40 = 0;
     u64 r_t41 = 0;
-    struct stats_value *r_h42 = NULL;
+    struct cs_stats_value *r_h42 = NULL;
     u64 r_t43 = 0;
     u64 r_t44 = 0;
-    struct dst_windows_value *r_h45 = NULL;
+    struct cs_dst_windows_value *r_h45 = NULL;
     u64 r_t46 = 0;
     u32 r_t47 = 0;
     u64 r_t48 = 0;
@@ -86,7 +86,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t60 = 0;
     u32 r_t61 = 0;
     u32 r_t62 = 0;
-    struct dst_windows_value *r_h63 = NULL;
+    struct cs_dst_windows_value *r_h63 = NULL;
     u8 r_t64 = 0;
     u64 r_t65 = 0;
     u64 r_t66 = 0;
@@ -98,33 +98,33 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t74 = 0;
     u32 r_index_76 = 0;
     u64 r_t77 = 0;
-    struct stats_value *r_h78 = NULL;
+    struct cs_stats_value *r_h78 = NULL;
     u64 r_t79 = 0;
     u64 r_t80 = 0;
     u64 r_t81 = 0;
     u64 r_t82 = 0;
-    struct dst_windows_value *r_h83 = NULL;
+    struct cs_dst_windows_value *r_h83 = NULL;
     u8 r_t84 = 0;
     u64 r_t85 = 0;
     u32 r_t86 = 0;
     u8 r_t87 = 0;
     u8 r_t88 = 0;
-    struct known_value *r_h89 = NULL;
+    struct cs_known_value *r_h89 = NULL;
     u8 r_t90 = 0;
-    struct known_value *r_h91 = NULL;
+    struct cs_known_value *r_h91 = NULL;
     u64 r_t92 = 0;
     u8 r_t93 = 0;
-    struct known_value *r_h94 = NULL;
+    struct cs_known_value *r_h94 = NULL;
     u64 r_t95 = 0;
     u64 r_t96 = 0;
     u64 r_t97 = 0;
     u8 r_t98 = 0;
     u32 r_index_100 = 0;
     u64 r_t101 = 0;
-    struct stats_value *r_h102 = NULL;
+    struct cs_stats_value *r_h102 = NULL;
     u64 r_t103 = 0;
     u64 r_t104 = 0;
-    struct src_windows_value *r_h105 = NULL;
+    struct cs_src_windows_value *r_h105 = NULL;
     u64 r_t106 = 0;
     u32 r_t107 = 0;
     u64 r_s_108 = 0;
@@ -139,7 +139,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t118 = 0;
     u32 r_t119 = 0;
     u32 r_t120 = 0;
-    struct src_windows_value *r_h121 = NULL;
+    struct cs_src_windows_value *r_h121 = NULL;
     u8 r_t122 = 0;
     u64 r_t123 = 0;
     u8 r_t124 = 0;
@@ -147,7 +147,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t126 = 0;
     u32 r_index_128 = 0;
     u64 r_t129 = 0;
-    struct stats_value *r_h130 = NULL;
+    struct cs_stats_value *r_h130 = NULL;
     u64 r_t131 = 0;
     u64 r_t132 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data;
@@ -274,9 +274,9 @@ L_bb3: ;
     }
 L_bb7: ;
     {
-    struct dst_windows_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @74:21 */
+    struct cs_dst_windows_key _t1; __builtin_memset(&_t1, 0, sizeof(_t1)); /* @74:21 */
     _t1.f_key = r_dst_8;
-    r_h28 = dst_windows.lookup(&_t1);
+    r_h28 = cs_dst_windows.lookup(&_t1);
     }
     {
     r_t29 = r_h28 ? r_h28->f_attack_until_ns : 0; /* @74:21 */
@@ -289,9 +289,9 @@ L_bb7: ;
     }
 L_bb5: ;
     {
-    struct known_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @75:19 */
+    struct cs_known_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @75:19 */
     _t2.f_key = r_src_6;
-    r_h31 = known.lookup(&_t2);
+    r_h31 = cs_known.lookup(&_t2);
     }
     {
     r_t32 = r_h31 != NULL; /* @75:19 */
@@ -301,9 +301,9 @@ L_bb5: ;
     }
 L_bb10: ;
     {
-    struct known_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @75:41 */
+    struct cs_known_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @75:41 */
     _t3.f_key = r_src_6;
-    r_h33 = known.lookup(&_t3);
+    r_h33 = cs_known.lookup(&_t3);
     }
     {
     r_t34 = r_h33 ? r_h33->f_value : 0; /* @75:41 */
@@ -322,11 +322,11 @@ L_bb10: ;
     }
 L_bb8: ;
     {
-    struct known_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @75:74 */
+    struct cs_known_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @75:74 */
     _t4.f_key = r_src_6;
-    struct known_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
+    struct cs_known_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
     _t5.f_value = r_t_10;
-    r_t38 = known.update(&_t4, &_t5) == 0;
+    r_t38 = cs_known.update(&_t4, &_t5) == 0;
     }
     {
     goto L_bb12; /* @75:13 */
@@ -344,7 +344,7 @@ L_bb4: ;
     }
     {
     u32 _t6 = r_index_40; /* @60:5 */
-    r_h42 = stats.lookup(&_t6);
+    r_h42 = cs_stats.lookup(&_t6);
     }
     {
     r_t43 = r_h42 ? r_h42->f_value : 0; /* @60:5 */
@@ -356,9 +356,9 @@ L_bb4: ;
     if (r_h42) r_h42->f_value = r_t44; /* @60:5 */
     }
     {
-    struct dst_windows_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @83:13 */
+    struct cs_dst_windows_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @83:13 */
     _t7.f_key = r_dst_8;
-    r_h45 = dst_windows.lookup(&_t7);
+    r_h45 = cs_dst_windows.lookup(&_t7);
     }
     {
     r_t46 = r_h45 ? r_h45->f_start_ns : 0; /* @83:13 */
@@ -410,9 +410,9 @@ L_bb15: ;
     r_syns_53 = r_t62; /* @88:9 */
     }
     {
-    struct dst_windows_key _t8; __builtin_memset(&_t8, 0, sizeof(_t8)); /* @89:9 */
+    struct cs_dst_windows_key _t8; __builtin_memset(&_t8, 0, sizeof(_t8)); /* @89:9 */
     _t8.f_key = r_dst_8;
-    r_h63 = dst_windows.lookup(&_t8);
+    r_h63 = cs_dst_windows.lookup(&_t8);
     }
     {
     r_t64 = r_h63 != NULL; /* @89:9 */
@@ -428,13 +428,13 @@ L_bb19: ;
     r_t66 = 0x0ULL; /* @89:9 */
     }
     {
-    struct dst_windows_key _t9; __builtin_memset(&_t9, 0, sizeof(_t9)); /* @89:9 */
+    struct cs_dst_windows_key _t9; __builtin_memset(&_t9, 0, sizeof(_t9)); /* @89:9 */
     _t9.f_key = r_dst_8;
-    struct dst_windows_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
+    struct cs_dst_windows_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
     _t10.f_start_ns = r_t65;
     _t10.f_syns = r_syns_53;
     _t10.f_attack_until_ns = r_t66;
-    r_t67 = dst_windows.update(&_t9, &_t10) == 0;
+    r_t67 = cs_dst_windows.update(&_t9, &_t10) == 0;
     }
     {
     if (r_t67) goto L_bb23; else goto L_bb21; /* @89:9 */
@@ -455,13 +455,13 @@ L_bb14: ;
     r_t59 = 1U; /* @86:59 */
     }
     {
-    struct dst_windows_key _t11; __builtin_memset(&_t11, 0, sizeof(_t11)); /* @86:9 */
+    struct cs_dst_windows_key _t11; __builtin_memset(&_t11, 0, sizeof(_t11)); /* @86:9 */
     _t11.f_key = r_dst_8;
-    struct dst_windows_value _t12; __builtin_memset(&_t12, 0, sizeof(_t12));
+    struct cs_dst_windows_value _t12; __builtin_memset(&_t12, 0, sizeof(_t12));
     _t12.f_start_ns = r_t_10;
     _t12.f_syns = r_t59;
     _t12.f_attack_until_ns = r_w_51;
-    r_t60 = dst_windows.update(&_t11, &_t12) == 0;
+    r_t60 = cs_dst_windows.update(&_t11, &_t12) == 0;
     }
     {
     if (r_t60) goto L_bb23; else goto L_bb17; /* @86:9 */
@@ -502,7 +502,7 @@ L_bb26: ;
     }
     {
     u32 _t13 = r_index_76; /* @60:5 */
-    r_h78 = stats.lookup(&_t13);
+    r_h78 = cs_stats.lookup(&_t13);
     }
     {
     r_t79 = r_h78 ? r_h78->f_value : 0; /* @60:5 */
@@ -527,9 +527,9 @@ L_bb29: ;
     r_attack_until_ns_68 = r_t82; /* @94:9 */
     }
     {
-    struct dst_windows_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @95:9 */
+    struct cs_dst_windows_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @95:9 */
     _t14.f_key = r_dst_8;
-    r_h83 = dst_windows.lookup(&_t14);
+    r_h83 = cs_dst_windows.lookup(&_t14);
     }
     {
     r_t84 = r_h83 != NULL; /* @95:9 */
@@ -545,13 +545,13 @@ L_bb31: ;
     r_t86 = 0U; /* @95:9 */
     }
     {
-    struct dst_windows_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @95:9 */
+    struct cs_dst_windows_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @95:9 */
     _t15.f_key = r_dst_8;
-    struct dst_windows_value _t16; __builtin_memset(&_t16, 0, sizeof(_t16));
+    struct cs_dst_windows_value _t16; __builtin_memset(&_t16, 0, sizeof(_t16));
     _t16.f_start_ns = r_t85;
     _t16.f_syns = r_t86;
     _t16.f_attack_until_ns = r_attack_until_ns_68;
-    r_t87 = dst_windows.update(&_t15, &_t16) == 0;
+    r_t87 = cs_dst_windows.update(&_t15, &_t16) == 0;
     }
     {
     if (r_t87) goto L_bb35; else goto L_bb33; /* @95:9 */
@@ -576,9 +576,9 @@ L_bb35: ;
     }
 L_bb37: ;
     {
-    struct known_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @100:11 */
+    struct cs_known_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @100:11 */
     _t17.f_key = r_src_6;
-    r_h89 = known.lookup(&_t17);
+    r_h89 = cs_known.lookup(&_t17);
     }
     {
     r_t90 = r_h89 != NULL; /* @100:11 */
@@ -588,9 +588,9 @@ L_bb37: ;
     }
 L_bb40: ;
     {
-    struct known_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @100:33 */
+    struct cs_known_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @100:33 */
     _t18.f_key = r_src_6;
-    r_h91 = known.lookup(&_t18);
+    r_h91 = cs_known.lookup(&_t18);
     }
     {
     r_t92 = r_h91 ? r_h91->f_value : 0; /* @100:33 */
@@ -603,9 +603,9 @@ L_bb40: ;
     }
 L_bb41: ;
     {
-    struct known_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @100:51 */
+    struct cs_known_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @100:51 */
     _t19.f_key = r_src_6;
-    r_h94 = known.lookup(&_t19);
+    r_h94 = cs_known.lookup(&_t19);
     }
     {
     r_t95 = r_h94 ? r_h94->f_value : 0; /* @100:51 */
@@ -624,9 +624,9 @@ L_bb41: ;
     }
 L_bb39: ;
     {
-    struct src_windows_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @104:13 */
+    struct cs_src_windows_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @104:13 */
     _t20.f_key = r_src_6;
-    r_h105 = src_windows.lookup(&_t20);
+    r_h105 = cs_src_windows.lookup(&_t20);
     }
     {
     r_t106 = r_h105 ? r_h105->f_start_ns : 0; /* @104:13 */
@@ -672,9 +672,9 @@ L_bb44: ;
     r_src_syns_111 = r_t120; /* @109:9 */
     }
     {
-    struct src_windows_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @110:9 */
+    struct cs_src_windows_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @110:9 */
     _t21.f_key = r_src_6;
-    r_h121 = src_windows.lookup(&_t21);
+    r_h121 = cs_src_windows.lookup(&_t21);
     }
     {
     r_t122 = r_h121 != NULL; /* @110:9 */
@@ -687,12 +687,12 @@ L_bb46: ;
     r_t123 = 0x0ULL; /* @110:9 */
     }
     {
-    struct src_windows_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @110:9 */
+    struct cs_src_windows_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @110:9 */
     _t22.f_key = r_src_6;
-    struct src_windows_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
+    struct cs_src_windows_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
     _t23.f_start_ns = r_t123;
     _t23.f_syns = r_src_syns_111;
-    r_t124 = src_windows.update(&_t22, &_t23) == 0;
+    r_t124 = cs_src_windows.update(&_t22, &_t23) == 0;
     }
     {
     goto L_bb48; /* @106:5 */
@@ -709,12 +709,12 @@ L_bb43: ;
     r_t117 = 1U; /* @107:59 */
     }
     {
-    struct src_windows_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @107:9 */
+    struct cs_src_windows_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @107:9 */
     _t24.f_key = r_src_6;
-    struct src_windows_value _t25; __builtin_memset(&_t25, 0, sizeof(_t25));
+    struct cs_src_windows_value _t25; __builtin_memset(&_t25, 0, sizeof(_t25));
     _t25.f_start_ns = r_t_10;
     _t25.f_syns = r_t117;
-    r_t118 = src_windows.update(&_t24, &_t25) == 0;
+    r_t118 = cs_src_windows.update(&_t24, &_t25) == 0;
     }
     {
     goto L_bb48; /* @106:5 */
@@ -742,7 +742,7 @@ L_bb49: ;
     }
     {
     u32 _t26 = r_index_128; /* @60:5 */
-    r_h130 = stats.lookup(&_t26);
+    r_h130 = cs_stats.lookup(&_t26);
     }
     {
     r_t131 = r_h130 ? r_h130->f_value : 0; /* @60:5 */
@@ -765,7 +765,7 @@ L_bb38: ;
     }
     {
     u32 _t27 = r_index_100; /* @60:5 */
-    r_h102 = stats.lookup(&_t27);
+    r_h102 = cs_stats.lookup(&_t27);
     }
     {
     r_t103 = r_h102 ? r_h102->f_value : 0; /* @60:5 */
