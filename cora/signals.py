@@ -1,0 +1,90 @@
+"""Termination signals as exceptions, so ``finally`` blocks clean up on SIGTERM and SIGHUP.
+
+Python turns SIGINT into :class:`KeyboardInterrupt`, but SIGTERM and SIGHUP kill the process
+by default without running any ``finally`` block: whatever a testbed or a deployment had
+made (namespaces, attached programs, pins) would stay behind. Inside
+:func:`signals_raise`, SIGTERM and SIGHUP raise :class:`Terminated` (a ``SystemExit`` with
+the shell's status ``128 + signal number``) and SIGINT raises ``KeyboardInterrupt``, each
+once: a repeated signal while the clean-up runs is ignored (SIGKILL still ends the process).
+A process forked inside the block (pyroute2 forks one per namespace socket) keeps the default
+actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from typing import Iterator
+
+#: the signals handled inside :func:`signals_raise`
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when SIGTERM or SIGHUP arrives inside :func:`signals_raise`.
+
+    Attributes:
+        signum: the signal number; ``code`` (the exit status) is ``128 + signum``.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+_depth = 0
+_saved: dict[int, object] = {}
+_fired = False
+_owner_pid = 0
+
+
+def _handler(signum: int, frame) -> None:
+    global _fired
+    if os.getpid() != _owner_pid:
+        # a forked child (pyroute2 runs one per namespace socket and ends it with SIGTERM):
+        # die as by default, never unwind the parent's stack copy (its finally blocks would
+        # undo the parent's work)
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    if _fired:  # the first one is being handled (clean-up is running): ignore repeats
+        return
+    _fired = True
+    name = signal.Signals(signum).name
+    os.write(2, f"cora: {name} received: cleaning up\n".encode())
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def signals_raise() -> Iterator[None]:
+    """Within the block, SIGTERM/SIGHUP raise :class:`Terminated` and SIGINT raises
+    ``KeyboardInterrupt`` (once; repeats are ignored until the outermost block ends).
+
+    Nests: only the outermost block installs and restores the handlers. Outside the main
+    thread (where Python cannot set handlers) it does nothing. Handlers someone else set
+    (not the defaults) are left alone.
+    """
+    global _depth, _fired, _owner_pid
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if _depth == 0:
+        _fired, _owner_pid = False, os.getpid()
+        for sig in HANDLED_SIGNALS:
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_DFL, signal.default_int_handler):
+                _saved[sig] = current
+                signal.signal(sig, _handler)
+    _depth += 1
+    try:
+        yield
+    finally:
+        _depth -= 1
+        if _depth == 0:
+            for sig, old in _saved.items():
+                signal.signal(sig, old)
+            _saved.clear()
