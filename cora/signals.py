@@ -7,7 +7,9 @@ made (namespaces, attached programs, pins) would stay behind. Inside
 the shell's status ``128 + signal number``) and SIGINT raises ``KeyboardInterrupt``, each
 once: a repeated signal while the clean-up runs is ignored (SIGKILL still ends the process).
 A process forked inside the block (pyroute2 forks one per namespace socket) keeps the default
-actions.
+actions. An exception raised where Python swallows exceptions (an at-fork callback, a
+``__del__``: reported through ``sys.unraisablehook``) would be lost; then the signal is sent
+again, to be raised at the next point of ordinary code.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from typing import Iterator
 
@@ -36,12 +39,25 @@ class Terminated(SystemExit):
 
 _depth = 0
 _saved: dict[int, object] = {}
-_fired = False
+_saved_unraisablehook = None
+_fired = 0  # the signal raised (0: none yet)
+_announced = False
 _owner_pid = 0
 
 
-def _handler(signum: int, frame) -> None:
+def _unraisable(unraisable) -> None:
+    """``sys.unraisablehook`` inside the block: our exception was swallowed, so re-send."""
     global _fired
+    if (_fired and os.getpid() == _owner_pid
+            and isinstance(unraisable.exc_value, (Terminated, KeyboardInterrupt))):
+        signum, _fired = _fired, 0
+        os.kill(os.getpid(), signum)  # handled again at the next bytecode boundary
+        return
+    (_saved_unraisablehook or sys.__unraisablehook__)(unraisable)
+
+
+def _handler(signum: int, frame) -> None:
+    global _fired, _announced
     if os.getpid() != _owner_pid:
         # a forked child (pyroute2 runs one per namespace socket and ends it with SIGTERM):
         # die as by default, never unwind the parent's stack copy (its finally blocks would
@@ -51,9 +67,10 @@ def _handler(signum: int, frame) -> None:
         return
     if _fired:  # the first one is being handled (clean-up is running): ignore repeats
         return
-    _fired = True
-    name = signal.Signals(signum).name
-    os.write(2, f"cora: {name} received: cleaning up\n".encode())
+    _fired = signum
+    if not _announced:
+        _announced = True
+        os.write(2, f"cora: {signal.Signals(signum).name} received: cleaning up\n".encode())
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
@@ -68,12 +85,13 @@ def signals_raise() -> Iterator[None]:
     thread (where Python cannot set handlers) it does nothing. Handlers someone else set
     (not the defaults) are left alone.
     """
-    global _depth, _fired, _owner_pid
+    global _depth, _fired, _owner_pid, _saved_unraisablehook, _announced
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     if _depth == 0:
-        _fired, _owner_pid = False, os.getpid()
+        _fired, _announced, _owner_pid = 0, False, os.getpid()
+        _saved_unraisablehook, sys.unraisablehook = sys.unraisablehook, _unraisable
         for sig in HANDLED_SIGNALS:
             current = signal.getsignal(sig)
             if current in (signal.SIG_DFL, signal.default_int_handler):
@@ -88,3 +106,4 @@ def signals_raise() -> Iterator[None]:
             for sig, old in _saved.items():
                 signal.signal(sig, old)
             _saved.clear()
+            sys.unraisablehook, _saved_unraisablehook = _saved_unraisablehook, None

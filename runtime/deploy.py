@@ -129,11 +129,11 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             maps = dict(loaded.map_fds)
             maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
             prog_id = prog_info(loaded.prog_fd).id
-            _write_state(pins.write_journal, dev, netns, {
-                "op": "deploy", "dev": dev, "netns": netns, "prog_id": prog_id,
-                "pins": str(directory), "pid": os.getpid(), "started_unix": time.time()})
-            fault_point("deploy", "journal")
             try:
+                _write_state(pins.write_journal, dev, netns, {
+                    "op": "deploy", "dev": dev, "netns": netns, "prog_id": prog_id,
+                    "pins": str(directory), "pid": os.getpid(), "started_unix": time.time()})
+                fault_point("deploy", "journal")
                 first_map = [True]
 
                 def _after_pin(kind: str) -> None:

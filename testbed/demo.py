@@ -7,7 +7,8 @@
 3. Build a two-namespace veth testbed (``gen`` -> ``dut``), deploy the NF on ``dut``'s veth
    (native XDP, pinned maps), drive live traffic from ``gen`` with the live-frames generator
    for a few seconds while printing live Mpps and counters read from the pinned maps, then
-   undeploy and delete the namespaces, whatever happens.
+   undeploy and delete the namespaces, whatever happens (also on SIGTERM, SIGHUP and SIGINT:
+   see :mod:`cora.signals`).
 
 Every figure printed is measured on this machine; none is modelled.
 """
@@ -15,6 +16,7 @@ Every figure printed is measured on this machine; none is modelled.
 from __future__ import annotations
 
 import glob
+import math
 import threading
 import time
 from pathlib import Path
@@ -102,7 +104,7 @@ def differential_on_traces(program, traces: list[str]) -> dict:
 
 def live_testbed(program, nf_path: Path, seconds: float) -> dict:
     """Deploy on a gen -> dut veth testbed, send live traffic, print live counters."""
-    from cora.runtime.deploy import deploy, read_stats, undeploy
+    from cora.runtime.deploy import deploy, deployment_status, read_stats, undeploy
     from cora.testbed.topology import two_node
     from cora.testbed.trafficgen import TrafficGen
 
@@ -112,8 +114,8 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
         gen_ns, dut_ns = topo.ns("gen"), topo.ns("dut")
         dev = "veth0"
         _say(f"  testbed: namespaces {gen_ns} and {dut_ns}, veth pair {dev}<->{dev}")
-        deploy(program, dev, dut_ns, mode="native")
         try:
+            deploy(program, dev, dut_ns, mode="native")
             _say(f"  deployed {program.name} on {dut_ns}:{dev} (native XDP, maps pinned)")
             with TrafficGen(dev, gen_ns) as gen:
                 # first the outbound flows once, so the connection table holds them
@@ -149,8 +151,10 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
                 report = box["report"]
             final = read_stats(dev, dut_ns)
         finally:
-            undeploy(dev, dut_ns)
-            _say(f"  undeployed from {dut_ns}:{dev}; namespaces removed on exit")
+            # also after a deploy that a signal cut short (complete or partial)
+            if deployment_status(dev, dut_ns) != "none":
+                undeploy(dev, dut_ns)
+                _say(f"  undeployed from {dut_ns}:{dev}; namespaces removed on exit")
     results["sent"] = report.frames_sent + mix["outbound"]
     results["send_mpps"] = report.rate_mpps
     results["verdicts"] = final["verdicts"]
@@ -159,12 +163,28 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
 
 
 def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = None) -> int:
-    """The whole demo; returns the exit status (1 if the engines disagreed)."""
+    """The whole demo; returns the exit status (1 if the engines disagreed).
+
+    SIGTERM/SIGHUP (raising :class:`cora.signals.Terminated`) and SIGINT
+    (``KeyboardInterrupt``) end it early with everything it made removed.
+
+    Raises:
+        CoraError: ``seconds`` not a finite number above 0; no captures in ``traces``; the
+            NF does not compile; EnvironmentProblem / KernelError as deploying does.
+    """
+    from cora.signals import signals_raise
+
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise CoraError(f"--seconds must be a finite number above 0 (how long live traffic "
+                        f"runs), not {seconds:g}")
+    with signals_raise():
+        return _run_demo(nf, seconds, traces)
+
+
+def _run_demo(nf: str | None, seconds: float, traces: str | None) -> int:
     from cora.commands import _compile
     from cora.runtime.deploy import require_root
 
-    if not seconds > 0:
-        raise CoraError("--seconds must be more than 0 (how long live traffic runs)")
     if traces is not None and not (glob.glob(str(Path(traces) / "*.pcap"))
                                    or glob.glob(str(Path(traces) / "*.pcapng"))):
         raise CoraError(f"no .pcap or .pcapng captures in {traces}")
