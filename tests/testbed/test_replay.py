@@ -86,7 +86,7 @@ def test_bad_files_one_clear_line(tmp_path, content, match):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(InputError, match="cannot read pcap .*No such file"):
+    with pytest.raises(InputError, match="cannot read pcap .*no such file"):
         read_pcap(tmp_path / "nope.pcap")
 
 
