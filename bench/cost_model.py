@@ -10,8 +10,8 @@ For each NF and each capture:
   capture, each run R times in one BPF_PROG_TEST_RUN call, map state kept), minimum of
   ``--rounds`` rounds, each on a freshly loaded program (the machine is shared: other work
   only ever slows a round down; the calibration takes minimums too);
-- predicted: :func:`cora.targets.model.predict_ns_per_packet` with the ``xdp`` model
-  (``targets/models/xdp.toml``, measured by ``python -m cora.targets.calibrate --write``) and
+- predicted: :func:`cora.compiler.offload.stage_model.predict_ns_per_packet` with the ``xdp`` model
+  (``compiler/offload/models/xdp.toml``, measured by ``python -m cora.runtime.calibrate --write``) and
   the traffic profile of exactly what was timed: the reference interpreter runs the same
   sampled frames in the same order, each R times with the frame it left fed back (a test run
   does not reset the frame between repetitions) and a clock advancing ``--step-ns`` per run
@@ -82,7 +82,7 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
     from cora.compiler.driver import compile_file
     from cora.runtime.loader import load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.targets.model import load_model, predict_ns_per_packet
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.xdp import XdpTarget
 
     program = compile_file(nf)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"rows": rows, "summary": summary}, indent=1))
         return 0
-    print("xdp cost model: predicted (targets/models/xdp.toml x interpreter profile) vs "
+    print("xdp cost model: predicted (compiler/offload/models/xdp.toml x interpreter profile) vs "
           f"measured (BPF_PROG_TEST_RUN, {args.samples} frames x {args.repeat} repeats)")
     print(f"{'NF':12s} {'capture':26s} {'measured':>9s} {'predicted':>10s} {'error':>8s}")
     for r in rows:

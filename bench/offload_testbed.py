@@ -73,9 +73,9 @@ def flow_frames(nf: str, n_flows: int = 256) -> list[bytes]:
 
 def plan_for(program, nic: str, rate: float) -> dict:
     """The partitioner's plan (synthetic profile, 2 s limit), as ``cora plan`` makes it."""
-    from cora.compiler.partition import Problem, solve_problem
-    from cora.compiler.profile import synthetic_profile
-    from cora.targets.model import load_model
+    from cora.compiler.offload.partition import Problem, solve_problem
+    from cora.compiler.offload.profile import synthetic_profile
+    from cora.compiler.offload.stage_model import load_model
 
     pb = Problem(program, load_model(nic), load_model("xdp"), load_model("user"),
                  synthetic_profile(program))
@@ -89,7 +89,7 @@ def plan_for(program, nic: str, rate: float) -> dict:
 def main(argv=None) -> int:
     """Run the cases and print the table (or JSON)."""
     from cora.compiler.driver import compile_file
-    from cora.compiler.split import load_plan_file
+    from cora.compiler.offload.split import load_plan_file
     from cora.testbed.offload_experiment import run_experiment
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -12,7 +12,7 @@ equals the exhaustive optimum where exhaustive search finishes (programs of at m
 bars: never worse than any baseline, equal to exhaustive wherever it finished, every solve
 under 2 s.
 
-All core and load figures are MODELLED (stage models in targets/models; no NIC hardware
+All core and load figures are MODELLED (stage models in compiler/offload/models; no NIC hardware
 here). Solve times are measured on this machine.
 """
 
@@ -58,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.insns:
         return insns(args)
 
-    from cora.compiler import baselines as bl
+    from cora.compiler.offload import baselines as bl
     from cora.compiler.driver import compile_file
-    from cora.compiler.partition import Problem, solve_problem
-    from cora.compiler.profile import profile_from_frames
-    from cora.targets.model import available_models, load_model
+    from cora.compiler.offload.partition import Problem, solve_problem
+    from cora.compiler.offload.profile import profile_from_frames
+    from cora.compiler.offload.stage_model import available_models, load_model
 
     frames, ok, bad = _frames(args.traces)
     kernel = load_model("xdp")
@@ -119,8 +119,8 @@ def insns(args) -> int:
     import bcc
 
     from cora.compiler.driver import compile_file
-    from cora.compiler.partition import estimate_insns
-    from cora.targets.xdp.codegen import ENTRY, generate_c
+    from cora.compiler.offload.partition import estimate_insns
+    from cora.targets.ebpf.emit import ENTRY, generate_c
 
     cflags = ["-Wno-unused-label", "-Wno-unused-variable", "-Wno-unused-function",
               "-Wno-compare-distinct-pointer-types"]

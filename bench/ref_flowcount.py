@@ -181,7 +181,7 @@ def compare_nf(nf_path: str, path: str, repeat: int, max_samples: int, rounds: i
         same = None
         if "flows" in nf.map_fds:  # decode with the xdp target's own layout
             from cora.runtime.bpf_syscall import map_info, map_items
-            from cora.targets.xdp.layout import unpack_key, unpack_value
+            from cora.targets.ebpf.maps import unpack_key, unpack_value
             state = artifact.program.state("flows")
             info = map_info(nf.map_fds["flows"])
             nf_flows = {tuple(unpack_key(state, k)): tuple(unpack_value(state, v))

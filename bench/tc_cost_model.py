@@ -1,6 +1,6 @@
 """Validate the tc stage model and compare the tc and xdp hooks: for every NF in netfuncs/
 and three real captures, measured ns/packet of the tc program, its prediction by
-``targets/models/tc.toml``, and the xdp program measured side by side on the same frames.
+``compiler/offload/models/tc.toml``, and the xdp program measured side by side on the same frames.
 
 ``.venv/bin/python bench/tc_cost_model.py [--pcap P ...] [--nf X.nf ...] [--repeat R]
 [--samples S] [--rounds N] [--json]``
@@ -14,7 +14,7 @@ sampled frames R times each, fed back, to count block executions), with:
   counters) each timed by :func:`cora.runtime.testrun.measure_ns_per_packet` (S frames x R
   repeats per BPF_PROG_TEST_RUN call), in alternating rounds on freshly loaded programs,
   minimum of ``--rounds`` (the machine is shared: other work only slows a round down);
-- predicted: :func:`cora.targets.model.predict_ns_per_packet` with the ``tc`` model.
+- predicted: :func:`cora.compiler.offload.stage_model.predict_ns_per_packet` with the ``tc`` model.
 
 Prints a table with the error of the tc prediction and the tc/xdp ratio of measured times.
 """
@@ -47,7 +47,7 @@ def compare(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
     from cora.runtime.engine import tc_test_run_accepts
     from cora.runtime.loader import load_tc, load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.targets.model import load_model, predict_ns_per_packet
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.tc import TcTarget
     from cora.targets.xdp import XdpTarget
     from cora.testbed.replay import read_pcap
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print("tc (sched_cls) vs xdp, measured (BPF_PROG_TEST_RUN, "
           f"{args.samples} frames x {args.repeat} repeats, min of {args.rounds} rounds) and "
-          "the tc model's prediction (targets/models/tc.toml x interpreter profile)")
+          "the tc model's prediction (compiler/offload/models/tc.toml x interpreter profile)")
     print(f"{'NF':12s} {'capture':26s} {'tc meas':>8s} {'tc pred':>8s} {'error':>7s} "
           f"{'xdp meas':>9s} {'tc/xdp':>7s}")
     for r in rows:

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 from cora.compiler import ir
-from cora.compiler.check import Checked, check_module
-from cora.compiler.diagnostics import CompileError, Diagnostic, sort_diagnostics
-from cora.compiler.lower import lower
-from cora.compiler.parse import parse_source
-from cora.compiler.verify import verify
+from cora.compiler.frontend.check import Checked, check_module
+from cora.compiler.frontend.diagnostics import CompileError, Diagnostic, sort_diagnostics
+from cora.compiler.frontend.lower import lower
+from cora.compiler.frontend.parse import parse_source
+from cora.compiler.ir.verify import verify
 from cora.errors import InputError
 
 
@@ -98,7 +98,7 @@ def compile_file(path: str | Path, passes: bool = True) -> ir.Program:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m cora.compiler.driver FILE.nf [--no-passes]``: print IR or diagnostics."""
-    from cora.compiler.ir_text import print_program
+    from cora.compiler.ir.text import print_program
     args = list(sys.argv[1:] if argv is None else argv)
     passes = "--no-passes" not in args
     files = [a for a in args if a != "--no-passes"]

@@ -7,13 +7,13 @@ Usage::
     interp.dump_state()                           # {"maps": {NAME: [{"key": [..], "value": [..]}]}}
 
 Semantics are those of the :mod:`cora.compiler.ir` module docstring, with arithmetic, hashing,
-PRNG and checksum formulas from :mod:`cora.compiler.semantics` and header layouts and parsing
-from :mod:`cora.compiler.headers`. Choices the IR docstring leaves open, which every backend
+PRNG and checksum formulas from :mod:`cora.compiler.ir.semantics` and header layouts and parsing
+from :mod:`cora.compiler.ir.headers`. Choices the IR docstring leaves open, which every backend
 must mirror:
 
 - The fixed parser runs once per frame before the first op (docs/language.md); header stores
   do not re-run it, so ``hdr.valid`` and header offsets are those of the received frame.
-- ``hdr.store`` fixes checksums with :func:`~cora.compiler.semantics.csum_replace` over every
+- ``hdr.store`` fixes checksums with :func:`~cora.compiler.ir.semantics.csum_replace` over every
   16-bit word (aligned from the start of the field's header) that overlaps the field, whether
   or not its value changed; the L4 (TCP/UDP) checksum for an IPv4/IPv6 ``saddr``/``daddr``
   store uses the same words (the pseudo-header holds the address with the same alignment).
@@ -46,11 +46,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from cora.compiler import semantics as sem
-from cora.compiler.headers import HEADERS, load_field, parse_frame, store_field
+from cora.compiler.ir import semantics as sem
+from cora.compiler.ir.headers import HEADERS, load_field, parse_frame, store_field
 from cora.compiler.ir import (BINARY_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op,
                               Program, StateDecl, c_bytes)
-from cora.compiler.verify import verify
+from cora.compiler.ir.verify import verify
 
 
 @dataclass

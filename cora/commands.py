@@ -57,7 +57,7 @@ def register(sub) -> None:
 # ------------------------------------------------------------------------------------ check
 def _compile(path: str):
     """Compile an NF file or print its diagnostics and raise (exit 1)."""
-    from cora.compiler.diagnostics import CompileError
+    from cora.compiler.frontend.diagnostics import CompileError
     from cora.compiler.driver import compile_file
 
     try:
@@ -69,7 +69,7 @@ def _compile(path: str):
 
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
-    from cora.compiler.diagnostics import format_diagnostics
+    from cora.compiler.frontend.diagnostics import format_diagnostics
     from cora.compiler.driver import check_source, read_source
 
     text = read_source(args.nf)
@@ -86,7 +86,7 @@ def cmd_check(args) -> int:
 def cmd_compile(args) -> int:
     """Write DIR/prog.c, DIR/prog.ir and DIR/maps.json."""
     from cora.targets import get_target
-    from cora.targets.xdp.layout import maps_metadata
+    from cora.targets.ebpf.maps import maps_metadata
 
     target = get_target(args.target)
     program = _compile(args.nf)
@@ -111,8 +111,8 @@ def cmd_compile(args) -> int:
 def check_nic_model(doc: dict, result) -> None:
     """Refuse a NIC stage its NIC model (``"nic"`` of a ``cora plan --json`` document)
     cannot run; plans without a ``nic`` key (hand-made cuts) are not checked."""
-    from cora.compiler.split import nic_stage_problems
-    from cora.targets.model import load_model
+    from cora.compiler.offload.split import nic_stage_problems
+    from cora.compiler.offload.stage_model import load_model
 
     nic = doc.get("nic")
     if not nic or not any(st.stage == "nic" for st in result.stages):
@@ -125,12 +125,12 @@ def check_nic_model(doc: dict, result) -> None:
 
 def _compile_stages(args, program) -> int:
     """``cora compile --plan``: one program per stage plus the shim layout (see
-    :mod:`cora.compiler.split`). nic and kernel stages are XDP C (the NIC stage is emulated
+    :mod:`cora.compiler.offload.split`). nic and kernel stages are XDP C (the NIC stage is emulated
     by XDP here); a user stage is written as IR only (it runs in the interpreter)."""
-    from cora.compiler.ir_text import print_program
-    from cora.compiler.split import load_plan_file, split
+    from cora.compiler.ir.text import print_program
+    from cora.compiler.offload.split import load_plan_file, split
     from cora.targets.xdp import XdpTarget
-    from cora.targets.xdp.layout import maps_metadata
+    from cora.targets.ebpf.maps import maps_metadata
 
     if args.target != "xdp":
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")

@@ -3,14 +3,14 @@
 ``cora plan X.nf --nic agilio|bluefield2 --rate MPPS [--profile IN.pcap] [--cores N]
 [--time-limit S] [--workers N] [--warm-start PLAN.json] [--out PLAN.json] [--json]``
 
-Every figure is predicted by the stage models (``cora.targets.model``): there is no NIC
+Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is no NIC
 hardware here, and the output says so. ``--json`` prints one object::
 
     {"plan": {...}, "host_cores": X, "nic_utilization": U,
      "baselines": {"all_host": X, "greedy": X, "state_split": X, "traffic_split": X},
      "optimal": true|false, "gap": G, "solve_seconds": S, ...extra keys}
 
-``plan`` is :meth:`cora.compiler.partition.Plan.to_json` (block -> stage, state -> stage and
+``plan`` is :meth:`cora.compiler.offload.partition.Plan.to_json` (block -> stage, state -> stage and
 tier, per crossing edge the ordered shim registers), complete for a later code generator.
 """
 
@@ -60,8 +60,8 @@ def _num(x: float | None, digits: int = 4):
 
 def _load_warm_start(path: str):
     """Read a previous plan with the same reader as ``cora compile --plan``."""
-    from cora.compiler.partition import STAGES, Plan
-    from cora.compiler.split import load_plan_file
+    from cora.compiler.offload.partition import STAGES, Plan
+    from cora.compiler.offload.split import load_plan_file
     try:
         doc = load_plan_file(path)
     except InputError as exc:
@@ -79,7 +79,7 @@ def _load_warm_start(path: str):
 
 
 def _models(nic_name: str):
-    from cora.targets.model import available_models, load_model
+    from cora.compiler.offload.stage_model import available_models, load_model
     nic = load_model(nic_name)
     kernel = load_model("xdp")
     user = load_model("user") if "user" in available_models() else None
@@ -88,7 +88,7 @@ def _models(nic_name: str):
 
 def _stage_summary(program, plan) -> list[dict]:
     """Per stage: blocks (topological order), op count and NF source lines covered."""
-    from cora.compiler.partition import STAGES
+    from cora.compiler.offload.partition import STAGES
     out = []
     order = program.topological_blocks()
     for stage in STAGES:
@@ -114,9 +114,9 @@ def _ranges(nums: list[int]) -> str:
 def cmd_plan(args) -> int:
     """Solve the partition, run the baselines, print the plan and the figures."""
     from cora.commands import _compile
-    from cora.compiler import baselines as bl
-    from cora.compiler.partition import PartitionError, Problem, solve_problem
-    from cora.compiler.profile import profile_from_frames, synthetic_profile
+    from cora.compiler.offload import baselines as bl
+    from cora.compiler.offload.partition import PartitionError, Problem, solve_problem
+    from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 
     if args.rate is None and args.cores is None:
         raise CoraError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
@@ -209,7 +209,7 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     if args.rate is not None and args.cores is not None:
         target += f" within {args.cores:g} host cores"
     w(f"cora plan: {program.name} on {args.nic} + host, target {target}\n")
-    w("MODELLED figures: predicted by the stage models (cora.targets.model: "
+    w("MODELLED figures: predicted by the stage models (cora.compiler.offload.stage_model: "
       f"{args.nic}, xdp{', user' if has_user else ''}); there is no NIC hardware here.\n")
     if not has_user:
         w("(no user-space stage model found: the user stage is not used)\n")

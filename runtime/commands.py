@@ -62,13 +62,13 @@ def cmd_deploy(args) -> int:
 
 def _deploy_plan(args, program) -> int:
     """``cora deploy --plan``: NIC stage on --nic-dev, host stage on --dev."""
-    from cora.compiler.split import load_plan_file
+    from cora.compiler.offload.split import load_plan_file
     from cora.runtime.deploy import deploy_stages
 
     if not args.nic_dev:
         raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
     from cora.commands import check_nic_model
-    from cora.compiler.split import split
+    from cora.compiler.offload.split import split
 
     doc = load_plan_file(args.plan)
     check_nic_model(doc, split(program, doc))

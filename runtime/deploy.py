@@ -99,7 +99,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
     from cora.runtime.loader import load_xdp
     from cora.signals import signals_raise
     from cora.targets.xdp import XdpTarget
-    from cora.targets.xdp.layout import maps_metadata
+    from cora.targets.ebpf.maps import maps_metadata
 
     where = _where(dev, netns)
     directory = pins.deployment_dir(dev, netns)  # checks the names first
@@ -294,7 +294,7 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     """
     from cora.runtime import attach, bpf_syscall, pins
     from cora.runtime.engine import dump_from_entries, map_entries
-    from cora.targets.xdp.layout import state_from_metadata
+    from cora.targets.ebpf.maps import state_from_metadata
 
     meta = _require(dev, netns)
     states = [state_from_metadata(m) for m in meta["layout"]["maps"]]
@@ -421,7 +421,7 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     :func:`undeploy` of the host device takes both down.
 
     Args:
-        program: the whole NF; plan: a plan (see :func:`cora.compiler.split.split`).
+        program: the whole NF; plan: a plan (see :func:`cora.compiler.offload.split.split`).
         dev, netns: the host interface; nic_dev, nic_netns: the NIC's ingress interface.
         nic_forward: the NIC namespace's interface toward the host (default: the only
             other interface there).
@@ -431,7 +431,7 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
         SplitError: the plan does not fit; CoraError: the plan has a user-space stage (not
         deployable yet); EnvironmentProblem / KernelError as :func:`deploy`.
     """
-    from cora.compiler.split import split
+    from cora.compiler.offload.split import split
     from cora.errors import CoraError
 
     result = split(program, plan)

@@ -128,7 +128,7 @@ class KernelEngine:
         """Empty every map, reload declared initial entries, reseed rand() with 1."""
         from cora.runtime import bpf_syscall
         from cora.runtime.loader import load_initial_entries
-        from cora.targets.xdp.layout import key_size, value_size
+        from cora.targets.ebpf.maps import key_size, value_size
 
         for state in self.program.states:
             fd = self.loaded.map_fds[state.name]
@@ -171,7 +171,7 @@ class KernelEngine:
         """Exact-key lookup (lpm: (address, prefix_len), by scanning the trie's entries since a
         kernel lookup is a longest-prefix match; arrays: (index,), None when all zero)."""
         from cora.runtime import bpf_syscall
-        from cora.targets.xdp.layout import pack_key, unpack_value, value_size
+        from cora.targets.ebpf.maps import pack_key, unpack_value, value_size
 
         state = self.program.state(name)
         fd = self.loaded.map_fds[name]
@@ -273,7 +273,7 @@ def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[
     """Every entry of kernel map ``fd`` holding ``state``, decoded, in dump form (module
     docstring: per-CPU values summed, all-zero array slots left out), sorted by key."""
     from cora.runtime import bpf_syscall
-    from cora.targets.xdp.layout import key_size, unpack_key, unpack_value, value_size
+    from cora.targets.ebpf.maps import key_size, unpack_key, unpack_value, value_size
 
     percpu = state.kind == "percpu_array"
     if state.kind in ("array", "percpu_array"):
@@ -292,7 +292,7 @@ def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[
 
 def sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
     """Sum per-CPU copies of one value field by field (wrapping at each field's width)."""
-    from cora.targets.xdp.layout import unpack_value
+    from cora.targets.ebpf.maps import unpack_value
 
     total = [0] * len(state.value)
     for raw in values:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from cora.errors import EnvironmentProblem, KernelError
 from cora.targets.base import Artifact
-from cora.targets.xdp.codegen import map_c_name
-from cora.targets.xdp.layout import pack_key, pack_value
+from cora.targets.ebpf.emit import map_c_name
+from cora.targets.ebpf.maps import pack_key, pack_value
 
 
 def require_bcc():

@@ -13,7 +13,7 @@ on every stage, and the xorshift32 state of ``rand()`` is handed from stage to s
 kernel engine keeps it in its ``cora_env`` map).
 
 State: each state object's entries come from the stage that owns it
-(:attr:`cora.compiler.split.StageProgram.owned_states`); the union over stages is the whole
+(:attr:`cora.compiler.offload.split.StageProgram.owned_states`); the union over stages is the whole
 NF's state, in the ``--state-out`` format of :mod:`cora.runtime.engine`.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cora.compiler.ir import Program
-from cora.compiler.split import SplitResult, split
+from cora.compiler.offload.split import SplitResult, split
 from cora.runtime.engine import InterpEngine, KernelEngine, dump_from_entries
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
 
@@ -49,8 +49,8 @@ class StagePipeline:
 
     Args:
         program: the whole NF (verified IR).
-        plan: a :class:`cora.compiler.partition.Plan` or ``cora plan --json`` output, or an
-            already computed :class:`cora.compiler.split.SplitResult`.
+        plan: a :class:`cora.compiler.offload.partition.Plan` or ``cora plan --json`` output, or an
+            already computed :class:`cora.compiler.offload.split.SplitResult`.
         xdp_engine: ``"kernel"`` (default: nic/kernel stages as XDP programs in the kernel)
             or ``"interp"`` (every stage in the interpreter: checks the split itself, fast).
     Raises:

@@ -25,7 +25,7 @@ Topology (real namespaces and veth pairs, :mod:`cora.testbed.topology`)::
   processed (every offered frame). This is the host's XDP time only: the host stack's
   work on passed frames is the same in both deployments when their verdicts agree.
 - Predicted figures (modelled): the stage models' host ns/packet of the plan and of the
-  all-host plan on the same frames (:meth:`cora.compiler.partition.Problem.evaluate`), and
+  all-host plan on the same frames (:meth:`cora.compiler.offload.partition.Problem.evaluate`), and
   the NIC utilisation the NIC model predicts at the plan's rate: the emulated NIC's speed
   says nothing about a real NIC's.
 """
@@ -190,9 +190,9 @@ def run_deployment(program, plan, topo, frames: list[bytes], count: int, rate_pp
 def modelled(program, plan, nic_name: str, frames: list[bytes], rate_mpps: float) -> dict:
     """Predicted host ns/packet of ``plan`` and of the all-host plan on ``frames`` (stage
     models, traffic profile from the interpreter), and NIC utilisation at ``rate_mpps``."""
-    from cora.compiler.partition import Plan, Problem
-    from cora.compiler.profile import profile_from_frames
-    from cora.targets.model import load_model
+    from cora.compiler.offload.partition import Plan, Problem
+    from cora.compiler.offload.profile import profile_from_frames
+    from cora.compiler.offload.stage_model import load_model
 
     pb = Problem(program, load_model(nic_name), load_model("xdp"), load_model("user"),
                  profile_from_frames(program, [(0, f) for f in frames]))

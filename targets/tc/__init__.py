@@ -4,7 +4,7 @@ IR -> C for bcc (see :mod:`cora.targets.tc.codegen`)."""
 from __future__ import annotations
 
 from cora.compiler.ir import Program
-from cora.compiler.ir_text import print_program
+from cora.compiler.ir.text import print_program
 from cora.errors import CoraError
 from cora.targets.base import Artifact, Target
 from cora.targets.tc.codegen import ENTRY, generate_c, unsupported_ops

@@ -1,7 +1,7 @@
 """IR -> C for bcc: one TC classifier (``BPF_PROG_TYPE_SCHED_CLS``, cls_bpf direct-action)
 per NF.
 
-The XDP generator (:class:`cora.targets.xdp.codegen.XdpCodegen`) emits every op; this
+The XDP generator (:class:`cora.targets.ebpf.emit.XdpCodegen`) emits every op; this
 subclass only changes its extension points:
 
 - the context is ``struct __sk_buff *ctx``; ``ctx->data``/``ctx->data_end`` bound direct
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from cora.compiler.ir import Program
 from cora.errors import CoraError
-from cora.targets.xdp.codegen import XdpCodegen
+from cora.targets.ebpf.emit import XdpCodegen
 
 ENTRY = "cora_tc"
 #: TC actions (include/uapi/linux/pkt_cls.h) for the fixed verdicts.

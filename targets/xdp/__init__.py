@@ -1,11 +1,11 @@
-"""The host-kernel XDP target: IR -> C for bcc (see :mod:`cora.targets.xdp.codegen`)."""
+"""The host-kernel XDP target: IR -> C for bcc (see :mod:`cora.targets.ebpf.emit`)."""
 
 from __future__ import annotations
 
 from cora.compiler.ir import Program
-from cora.compiler.ir_text import print_program
+from cora.compiler.ir.text import print_program
 from cora.targets.base import Artifact, Target
-from cora.targets.xdp.codegen import ENTRY, generate_c
+from cora.targets.ebpf.emit import ENTRY, generate_c
 
 
 class XdpTarget(Target):
@@ -21,7 +21,7 @@ class XdpTarget(Target):
                  frags: bool = True, pass_redirect_ifindex: int | None = None) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
-        Options: see :mod:`cora.targets.xdp.codegen`.
+        Options: see :mod:`cora.targets.ebpf.emit`.
         """
         c_text, line_map = generate_c(program, inject_env=inject_env,
                                       count_verdicts=count_verdicts, frags=frags,

@@ -1,6 +1,6 @@
 """Hand-made stage models and IR programs whose optimal partition is known by hand.
 
-The models are built with the real loader (``cora.targets.model.model_from_dict``) from
+The models are built with the real loader (``cora.compiler.offload.stage_model.model_from_dict``) from
 round test figures: every op costs 1 ns on every stage, so expected costs can be counted.
 """
 
@@ -10,7 +10,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import ARP, Ether
 
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
-from cora.targets.model import ALL_OP_CLASSES, model_from_dict
+from cora.compiler.offload.stage_model import ALL_OP_CLASSES, model_from_dict
 
 U1, U8, U32, U64 = IntType(1), IntType(8), IntType(32), IntType(64)
 KINDS = ["array", "hash", "lpm", "lru_hash", "percpu_array"]

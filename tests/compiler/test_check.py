@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler.check import check_module
+from cora.compiler.frontend.check import check_module
 from cora.compiler.driver import check_source, compile_source
-from cora.compiler.parse import parse_source
-from cora.compiler import types as T
-from cora.compiler.verify import verify
+from cora.compiler.frontend.parse import parse_source
+from cora.compiler.frontend import types as T
+from cora.compiler.ir.verify import verify
 
 NF_DIR = Path(__file__).with_name("nf")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cora.compiler.diagnostics import (CompileError, Diagnostic, format_diagnostic,
+from cora.compiler.frontend.diagnostics import (CompileError, Diagnostic, format_diagnostic,
                                        format_diagnostics)
 from cora.compiler.driver import check_source, compile_file, compile_source
 from cora.errors import CoraError, InputError

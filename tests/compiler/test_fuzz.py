@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-from cora.compiler.diagnostics import CompileError, Diagnostic
+from cora.compiler.frontend.diagnostics import CompileError, Diagnostic
 from cora.compiler.driver import check_source, compile_source
 from cora.compiler.ir import Program
-from cora.compiler.parse import parser
-from cora.compiler.verify import verify
+from cora.compiler.frontend.parse import parser
+from cora.compiler.ir.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = sorted((ROOT / "netfuncs").glob("*.nf")) + sorted((ROOT / "tests/compiler/nf").glob("*.nf"))

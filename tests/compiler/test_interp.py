@@ -17,11 +17,11 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 
-from cora.compiler import semantics as sem
-from cora.compiler.headers import HEADERS
+from cora.compiler.ir import semantics as sem
+from cora.compiler.ir.headers import HEADERS
 from cora.compiler.interp import FrameResult, Interpreter
 from cora.compiler.ir import IRError, StateDecl, StateField
-from cora.compiler.ir_text import parse_program
+from cora.compiler.ir.text import parse_program
 from cora.testbed.replay import read_pcap
 
 from .ir_examples import flowcount_ir
@@ -42,7 +42,7 @@ def trace_records() -> list[tuple[str, list[tuple[int, bytes]]]]:
 
 def flowcount_oracle(frames: list[bytes]) -> dict[tuple, tuple[int, int]]:
     """flowcount semantics of issue 2 section 7, written from the issue's text with struct
-    (independent of cora.compiler.headers): key (saddr, daddr, sport, dport, proto) ->
+    (independent of cora.compiler.ir.headers): key (saddr, daddr, sport, dport, proto) ->
     (packets, bytes); a new flow is not counted once 65,536 flows exist."""
     flows: dict[tuple, tuple[int, int]] = {}
     for f in frames:

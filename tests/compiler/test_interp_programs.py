@@ -6,8 +6,8 @@ op, LRU/LPM/array state, rand/now/hash, all verdicts, and code the passes can si
 they all verify and round-trip through the text form.
 """
 
-from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program, print_program
+from cora.compiler.ir.verify import verify
 
 from .ir_examples import flowcount_ir
 

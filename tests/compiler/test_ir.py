@@ -3,8 +3,8 @@
 import pytest
 
 from cora.compiler.ir import IntType, IRError, Op
-from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program, print_program
+from cora.compiler.ir.verify import verify
 
 from .ir_examples import flowcount_ir
 

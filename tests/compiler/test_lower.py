@@ -8,8 +8,8 @@ from scapy.layers.l2 import Dot1Q, Ether
 from cora.compiler.driver import compile_source
 from cora.compiler.interp import Interpreter
 from cora.compiler.ir import RefType
-from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program, print_program
+from cora.compiler.ir.verify import verify
 
 FLOWCOUNT = """\
 struct Counts { packets: u64, bytes: u64 }

@@ -2,8 +2,8 @@
 
 import pytest
 
-from cora.compiler import ast as A
-from cora.compiler.parse import MAX_NESTING, parse_int, parse_source
+from cora.compiler.frontend import ast as A
+from cora.compiler.frontend.parse import MAX_NESTING, parse_int, parse_source
 
 
 def parse_expr(text: str) -> A.Node:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import pytest
 
-from cora.compiler import baselines as bl
-from cora.compiler.partition import Plan, Problem, live_in, plan, solve_problem
-from cora.compiler.profile import profile_from_frames, synthetic_profile
+from cora.compiler.offload import baselines as bl
+from cora.compiler.offload.partition import Plan, Problem, live_in, plan, solve_problem
+from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 from tests.compiler.partition_helpers import (filter_program, frames, models, shim_program,
                                               two_state_program)
 
@@ -166,7 +166,7 @@ def test_warm_start_hints_and_json_round_trip(filt):
 
 
 def test_warm_start_sets_a_hint_for_every_block_and_state(filt):
-    from cora.compiler.partition import _Model
+    from cora.compiler.offload.partition import _Model
     p, prof = filt
     pb = Problem(p, *models(), prof)
     hint = pb.make_plan({"bb0": 0, "bb1": 1, "bb2": 0})

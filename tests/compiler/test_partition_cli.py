@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cora.cli import main
-from cora.compiler.partition import Plan
+from cora.compiler.offload.partition import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 NF = str(ROOT / "netfuncs" / "flowcount.nf")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler import baselines as bl
+from cora.compiler.offload import baselines as bl
 from cora.compiler.driver import compile_file
-from cora.compiler.partition import STAGES, Problem, solve_problem
-from cora.compiler.profile import profile_from_frames
-from cora.targets.model import available_models, load_model, state_mem_bytes
+from cora.compiler.offload.partition import STAGES, Problem, solve_problem
+from cora.compiler.offload.profile import profile_from_frames
+from cora.compiler.offload.stage_model import available_models, load_model, state_mem_bytes
 from cora.errors import CoraError
 from cora.testbed.replay import read_pcap
 
@@ -117,12 +117,12 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
 
 @pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
 def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
-    """All on the host kernel (or all on the NIC) costs what cora.targets.model predicts for
+    """All on the host kernel (or all on the NIC) costs what cora.compiler.offload.stage_model predicts for
     the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns rounding of
     each term."""
-    from cora.compiler.partition import NIC, UNITS_PER_NS
-    from cora.compiler.profile import synthetic_profile
-    from cora.targets.model import predict_ns_per_packet
+    from cora.compiler.offload.partition import NIC, UNITS_PER_NS
+    from cora.compiler.offload.profile import synthetic_profile
+    from cora.compiler.offload.stage_model import predict_ns_per_packet
     nics, kernel, user = stage_models
     program = compile_file(nf)
     prof = synthetic_profile(program)

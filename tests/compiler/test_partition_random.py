@@ -13,12 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler import baselines as bl
+from cora.compiler.offload import baselines as bl
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
-from cora.compiler.partition import Problem, solve_problem
-from cora.compiler.profile import Profile
-from cora.compiler.verify import verify
-from cora.targets.model import ALL_OP_CLASSES
+from cora.compiler.offload.partition import Problem, solve_problem
+from cora.compiler.offload.profile import Profile
+from cora.compiler.ir.verify import verify
+from cora.compiler.offload.stage_model import ALL_OP_CLASSES
 from tests.compiler.partition_helpers import KINDS, model
 
 U1, U8, U32, U64 = IntType(1), IntType(8), IntType(32), IntType(64)

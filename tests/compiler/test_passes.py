@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from cora.compiler.interp import Interpreter
 from cora.compiler.ir import IRError, Op
-from cora.compiler.ir_text import parse_program, print_program
+from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,
                                   DeadCodeElimination, JumpThreading, SimplifyCFG,
                                   run_default, run_pipeline)
-from cora.compiler.verify import verify
+from cora.compiler.ir.verify import verify
 
 from .test_interp import build, packet_specs, trace_records
 from .test_interp_programs import PROGRAMS, arith_ir

@@ -14,7 +14,7 @@ from scapy.layers.l2 import Ether
 
 from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
-from cora.compiler.verify import verify
+from cora.compiler.ir.verify import verify
 
 from .test_interp import MACS, flowcount_oracle, trace_records
 from .test_passes import behaviour

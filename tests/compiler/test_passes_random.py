@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, Builder, IntType, Program, RefType,
                               StateDecl, StateField)
 from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
-from cora.compiler.verify import verify
+from cora.compiler.ir.verify import verify
 
 from .test_interp import build, packet_specs
 from .test_passes import behaviour
@@ -138,7 +138,7 @@ frames_st = st.lists(st.tuples(st.integers(0, 2**40), st.one_of(packet_specs().m
 
 
 def _copy(p: Program) -> Program:
-    from cora.compiler.ir_text import parse_program, print_program
+    from cora.compiler.ir.text import parse_program, print_program
     return parse_program(print_program(p))
 
 

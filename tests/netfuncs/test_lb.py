@@ -12,8 +12,7 @@ import pytest
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
-from cora.compiler import semantics as sem
-
+from cora.compiler.ir import semantics as sem
 from .nfkit import NETFUNCS_DIR, NF, checksums_valid, compile_nf, ip, nf_path, tcp, udp
 
 VIP = "10.11.0.100"

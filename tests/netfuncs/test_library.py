@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import check_source, compile_file
-from cora.compiler.ir_text import parse_program, print_program
+from cora.compiler.ir.text import parse_program, print_program
 from cora.testbed.replay import read_pcap
 
 from .nfkit import NETFUNCS_DIR, NF, NF_NAMES, nf_path

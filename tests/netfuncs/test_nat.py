@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 
-from cora.compiler import semantics as sem
-
+from cora.compiler.ir import semantics as sem
 from .nfkit import NF, checksums_valid, compile_nf, eth, icmp, ip, tcp, udp
 
 PUBLIC = "10.11.0.1"

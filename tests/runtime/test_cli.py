@@ -145,13 +145,14 @@ def test_deploy_stats_undeploy_in_a_namespace():
 @pytest.mark.kernel
 @pytest.mark.netns
 def test_demo_runs_and_cleans_up():
-    before = set(os.listdir("/var/run/netns")) if os.path.isdir("/var/run/netns") else set()
     r = cora("demo", "--seconds", "1", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "mismatches between kernel and interpreter: 0" in r.stdout
     assert "Mpps through the NF" in r.stdout
-    after = set(os.listdir("/var/run/netns")) if os.path.isdir("/var/run/netns") else set()
-    # the demo's own namespaces (cora-<pid>-<hex>-gen/dut) are gone; other processes' may come
+    # the demo names its own namespaces (cora-<pid>-<hex>-gen/dut); they are gone after it
     import re
-    assert not [n for n in after - before if re.fullmatch(r"cora-\d+-[0-9a-f]+-(gen|dut)", n)]
+    mine = re.findall(r"cora-\d+-[0-9a-f]+-(?:gen|dut)", r.stdout)
+    assert mine, r.stdout
+    left = set(os.listdir("/var/run/netns")) if os.path.isdir("/var/run/netns") else set()
+    assert not set(mine) & left
     assert "undeployed" in r.stdout

@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.split import SplitError, cut_plan, nic_stage_problems, split
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program, print_program
+from cora.compiler.offload.split import SplitError, cut_plan, nic_stage_problems, split
+from cora.compiler.ir.verify import verify
 from cora.runtime.engine import InterpEngine
 from cora.runtime.stages import StagePipeline
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
@@ -114,9 +114,9 @@ def _three_stage_plans(program, limit: int) -> list[dict]:
 
 def _planner_plans(program) -> list[dict]:
     """The partitioner's plans for agilio and bluefield2 at 2 and 10 Mpps (distinct)."""
-    from cora.compiler.partition import Problem, solve_problem
-    from cora.compiler.profile import synthetic_profile
-    from cora.targets.model import load_model
+    from cora.compiler.offload.partition import Problem, solve_problem
+    from cora.compiler.offload.profile import synthetic_profile
+    from cora.compiler.offload.stage_model import load_model
 
     kernel, user = load_model("xdp"), load_model("user")
     profile = synthetic_profile(program)
@@ -179,7 +179,7 @@ def test_single_stage_plan_is_the_whole_program():
 
 
 def test_nic_stage_checked_against_its_model():
-    from cora.targets.model import load_model
+    from cora.compiler.offload.stage_model import load_model
 
     program = compile_file(str(REPO / "netfuncs" / "lb.nf"))
     all_nic = {"blocks": {b.label: "nic" for b in program.blocks}, "states": {}, "shim": []}

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.ir_text import parse_program
-from cora.compiler.split import SplitError, cut_plan, split
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program
+from cora.compiler.offload.split import SplitError, cut_plan, split
+from cora.compiler.ir.verify import verify
 
 REPO = Path(__file__).resolve().parents[2]
 LB = REPO / "netfuncs" / "lb.nf"

@@ -8,8 +8,8 @@ import pytest
 
 from cora.compiler.interp import Interpreter
 from cora.compiler.ir import SHIM_DONE, Block, IntType, IRError, Op, Program, shim_bytes
-from cora.compiler.ir_text import parse_program, print_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program, print_program
+from cora.compiler.ir.verify import verify
 
 WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 FRAME = bytes(range(14)) + bytes(50)   # an Ethernet frame the parser accepts (type 0x0c0d)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.split import SplitError, cut_plan, split
+from cora.compiler.offload.split import SplitError, cut_plan, split
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.verify import verify
-from cora.targets import calibrate as cal
-from cora.targets.model import _models_dir, load_model
+from cora.compiler.ir.verify import verify
+from cora.runtime import calibrate as cal
+from cora.compiler.offload.stage_model import _models_dir, load_model
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from cora.compiler.driver import compile_file, compile_source
 from cora.compiler.ir import OP_CLASS, Op
-from cora.targets.model import (ALL_OP_CLASSES, MAP_OP_CLASSES, ModelError, available_models,
+from cora.compiler.offload.stage_model import (ALL_OP_CLASSES, MAP_OP_CLASSES, ModelError, available_models,
                                 charged_ops, host_cores,
                                 load_model, model_path, nic_utilization,
                                 predict_ns_per_packet, state_mem_bytes)

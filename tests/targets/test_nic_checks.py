@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file, compile_source
-from cora.targets.model import ModelError
-from cora.targets.nic_checks import (ebpf_instructions, estimate_ebpf_instructions,
+from cora.compiler.offload.stage_model import ModelError
+from cora.compiler.offload.nic_checks import (ebpf_instructions, estimate_ebpf_instructions,
                                      get_checks, nic_targets, unsupported)
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"

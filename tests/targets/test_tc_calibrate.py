@@ -1,11 +1,11 @@
-"""Calibration of the tc stage (``python -m cora.targets.calibrate --target tc``): the same
+"""Calibration of the tc stage (``python -m cora.runtime.calibrate --target tc``): the same
 micro-benchmarks run as sched_cls programs; the stored tc.toml loads with measured sources."""
 
 import pytest
 
 from cora.errors import CoraError
-from cora.targets import calibrate as cal
-from cora.targets.model import load_model
+from cora.runtime import calibrate as cal
+from cora.compiler.offload.stage_model import load_model
 
 
 def test_stored_tc_model_is_measured_with_its_command():
@@ -40,7 +40,7 @@ def test_quick_tc_calibration_measures_sched_cls_programs(quick_tc):
 def test_write_tc_model_needs_a_full_tc_run(quick_tc, tmp_path):
     import shutil
 
-    from cora.targets.model import _models_dir
+    from cora.compiler.offload.stage_model import _models_dir
 
     shutil.copy(_models_dir() / "xdp.toml", tmp_path)
     with pytest.raises(CoraError, match="did not measure"):

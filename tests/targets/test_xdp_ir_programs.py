@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler.ir_text import parse_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import parse_program
+from cora.compiler.ir.verify import verify
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 from cora.testbed.replay import read_pcap

@@ -1,9 +1,9 @@
 """Stage models: what a stage can run and what each IR op costs there (docs/offload.md).
 
-A :class:`StageModel` is read from ``targets/models/<name>.toml`` by :func:`load_model`. Every
+A :class:`StageModel` is read from ``compiler/offload/models/<name>.toml`` by :func:`load_model`. Every
 figure in a model file carries its source in the file's ``[sources]`` table: a datasheet, a
 paper, the kernel's driver source, ``measured: <command>, <date>, <kernel>`` (the host kernel
-``xdp`` model, written by ``python -m cora.targets.calibrate --write``) or ``modelled: <how it
+``xdp`` model, written by ``python -m cora.runtime.calibrate --write``) or ``modelled: <how it
 was derived>``. :func:`load_model` refuses a model with a figure that has no source.
 
 Cost of one stage (docs/offload.md, "Stage models")::
@@ -378,7 +378,7 @@ def predict_ns_per_packet(program: Program, model: StageModel, block_freq: Mappi
         program: the IR program.
         model: the stage model.
         block_freq: block label -> fraction of packets that execute it (the traffic profile,
-            e.g. ``cora.compiler.profile.Profile.block_freq``), each >= 0; a block not listed
+            e.g. ``cora.compiler.offload.profile.Profile.block_freq``), each >= 0; a block not listed
             counts 0 (never executed).
         tiers: state name -> tier name on this stage (default: :meth:`StageModel.default_tier`).
         blocks: the labels placed on this stage (default: every block).
@@ -413,11 +413,11 @@ def nic_utilization(rate_mpps: float, nic_ns_per_packet: float, model: StageMode
 
 # ---------------------------------------------------------------------------- loading
 def _models_dir() -> Path:
-    return Path(str(resources.files("cora.targets") / "models"))
+    return Path(str(resources.files("cora.compiler.offload") / "models"))
 
 
 def available_models() -> list[str]:
-    """Names of the stage models shipped in ``targets/models/`` (sorted)."""
+    """Names of the stage models shipped in ``compiler/offload/models/`` (sorted)."""
     return sorted(p.stem for p in _models_dir().glob("*.toml"))
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cora.compiler import ast as A
-from cora.compiler import types as T
-from cora.compiler.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
-from cora.compiler.headers import BUILTIN_CONSTANTS, HEADERS
+from cora.compiler.frontend import ast as A
+from cora.compiler.frontend import types as T
+from cora.compiler.frontend.diagnostics import Diagnostic, did_you_mean, sort_diagnostics
+from cora.compiler.ir.headers import BUILTIN_CONSTANTS, HEADERS
 from cora.compiler.ir import StateDecl as IRStateDecl
 from cora.compiler.ir import StateField as IRStateField
 

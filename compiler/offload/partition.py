@@ -6,9 +6,9 @@ of placement is an IR basic block; each state object sits on one stage (and on a
 memory tier), except read-only state (no op of the program writes it: lpm rule tables, Maglev
 tables), which is replicated on every stage that reads it.
 
-Cost model (all figures from the stage models, :mod:`cora.targets.model`; none here)
+Cost model (all figures from the stage models, :mod:`cora.compiler.offload.stage_model`; none here)
 -----------------------------------------------------------------------------------
-Frequencies come from a :class:`cora.compiler.profile.Profile` (fraction of packets executing
+Frequencies come from a :class:`cora.compiler.offload.profile.Profile` (fraction of packets executing
 a block / taking an edge).
 
 - Block ``b`` on stage ``k``: ``freq(b) * sum_op (op_cost_ns[k][class] + map_cost_ns[k][kind]
@@ -37,7 +37,7 @@ integers, so plans compare exactly.
 Constraints: monotone stages on every CFG edge (edge variables ``z[e][a,c]``, ``a <= c``, a
 flow linearisation: ``x[u][a] = sum_c z``, ``x[v][c] = sum_a z``); op classes, verdicts and
 state kinds each stage supports; ``max_map_entries``, ``max_maps``; tier capacities
-(``cora.targets.model.state_mem_bytes``: capacity x (key + value bytes), no per-entry
+(``cora.compiler.offload.stage_model.state_mem_bytes``: capacity x (key + value bytes), no per-entry
 overhead), ``max_maps`` and ``max_map_entries`` (summed over a stage's maps); an instruction estimate per stage
 (:func:`estimate_insns`, checked against clang's output) against ``max_instructions``; the shim limit;
 NIC utilisation <= 1 at the target rate.
@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cora.compiler.ir import Program, RefType, c_bytes
-from cora.compiler.profile import Profile
+from cora.compiler.offload.profile import Profile
 
 STAGES = ("nic", "kernel", "user")
 NIC, KERNEL, USER = 0, 1, 2
@@ -223,8 +223,8 @@ def _tiers(model: Any) -> list[tuple[str, int, float]]:
 
 def _charged(block) -> list:
     """``(op, charged op class or None)`` for the ops of ``block``, as the stage models
-    charge them (:func:`cora.targets.model.charged_ops`)."""
-    from cora.targets import model as tm
+    charge them (:func:`cora.compiler.offload.stage_model.charged_ops`)."""
+    from cora.compiler.offload import stage_model as tm
     fn = getattr(tm, "charged_ops", None)
     return fn(block) if fn is not None else [(op, op.op_class) for op in block.ops]
 
@@ -286,9 +286,9 @@ class Problem:
 
     Args:
         program: a verified IR program.
-        nic, kernel, user: stage models (``cora.targets.model.StageModel`` or any object /
+        nic, kernel, user: stage models (``cora.compiler.offload.stage_model.StageModel`` or any object /
             dict with the fields of docs/offload.md).
-        profile: a :class:`~cora.compiler.profile.Profile` of ``program``.
+        profile: a :class:`~cora.compiler.offload.profile.Profile` of ``program``.
     Raises:
         PartitionError: a model lacks a cost for an op class or state kind it claims to run.
     """
@@ -313,7 +313,7 @@ class Problem:
         self.states = {s.name: s for s in program.states}
         written = {w for _, op in program.ops() for w in op.state_writes()}
         self.read_only = {n for n in self.states if n not in written}
-        from cora.targets.model import state_mem_bytes
+        from cora.compiler.offload.stage_model import state_mem_bytes
         self.state_bytes = {n: state_mem_bytes(s) for n, s in self.states.items()}
         # per block: op classes, verdict, states touched (memory ops per state), insns
         self.touch: dict[str, Counter] = {}
@@ -382,11 +382,11 @@ class Problem:
 
     def _block_cost(self, label: str, k: int) -> int:
         """Units of block ``label`` on stage ``k`` without tier access: the ops the model
-        charges (:func:`cora.targets.model.charged_ops`, as its ``block_cost_ns`` does),
+        charges (:func:`cora.compiler.offload.stage_model.charged_ops`, as its ``block_cost_ns`` does),
         each at the model's ``op_ns`` with a zero-latency tier; tier access is added per
         state placement (:meth:`tier_units`). Ops the stage cannot run are skipped (the
         block is then excluded anyway)."""
-        from cora.targets.model import MAP_OP_CLASSES, Tier
+        from cora.compiler.offload.stage_model import MAP_OP_CLASSES, Tier
         model = self.stages[k].model
         zero = Tier("none", 0, 0.0)
         total = 0.0

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 from cora.compiler.ir import Op, Program, StateDecl
-from cora.targets.model import (StageModel, is_constant, load_model, operand_bits,
+from cora.compiler.offload.stage_model import (StageModel, is_constant, load_model, operand_bits,
                                 state_mem_bytes)
 
 #: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
@@ -52,7 +52,7 @@ AGILIO_MAX_ENTRY_BYTES = 64
 
 #: eBPF instructions the xdp code generator emits per IR op, by opcode (fixed part); map
 #: calls add one store per 8 bytes of key (and value), header stores a checksum fix-up.
-#: Derived from the generator's output (targets/xdp/codegen.py) and checked against bcc's
+#: Derived from the generator's output (targets/ebpf/emit.py) and checked against bcc's
 #: instruction counts of the NF library (tests/targets/test_nic_checks.py).
 EBPF_INSNS = {
     "const": 1, "mov": 0.5, "zext": 0.3, "trunc": 1, "select": 3, "not": 1,
@@ -97,7 +97,7 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     from cora.runtime.loader import _capture_fd2, require_bcc
     from cora.errors import KernelError
     from cora.targets.xdp import XdpTarget
-    from cora.targets.xdp.codegen import ENTRY
+    from cora.targets.ebpf.emit import ENTRY
 
     bcc = require_bcc()
     artifact = XdpTarget().generate(program, frags=frags)
@@ -132,7 +132,7 @@ class NicChecks:
     """The checks of one NIC target, driven by its stage model's capabilities.
 
     Attributes:
-        model: the NIC's :class:`~cora.targets.model.StageModel`.
+        model: the NIC's :class:`~cora.compiler.offload.stage_model.StageModel`.
     """
 
     model: StageModel
@@ -314,7 +314,7 @@ def nic_targets() -> list[str]:
 
 def get_checks(name: str) -> NicChecks:
     """The checks of NIC target ``name``; raises ModelError for an unknown name."""
-    from cora.targets.model import ModelError
+    from cora.compiler.offload.stage_model import ModelError
 
     if name not in _CHECKS:
         raise ModelError(f"unknown NIC target {name!r}; available: {', '.join(nic_targets())}")

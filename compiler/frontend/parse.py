@@ -1,7 +1,7 @@
-"""Parse NF source text into the AST (:mod:`cora.compiler.ast`).
+"""Parse NF source text into the AST (:mod:`cora.compiler.frontend.ast`).
 
 Uses the Lark LALR grammar ``grammar.lark`` with positions. Syntax errors become
-:class:`~cora.compiler.diagnostics.Diagnostic` objects with an "expected ..." message; the
+:class:`~cora.compiler.frontend.diagnostics.Diagnostic` objects with an "expected ..." message; the
 parser then resynchronises after the next ``;`` or ``}`` to report further syntax errors in
 the same run. Nesting deeper than :data:`MAX_NESTING` is reported as an error instead of
 overflowing Python's stack.
@@ -15,8 +15,8 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
-from cora.compiler import ast as A
-from cora.compiler.diagnostics import Diagnostic
+from cora.compiler.frontend import ast as A
+from cora.compiler.frontend.diagnostics import Diagnostic
 
 MAX_NESTING = 96  # tree levels (expressions and blocks) a program may nest
 MAX_SYNTAX_ERRORS = 20

@@ -1,6 +1,6 @@
 """Traffic profiles: how often each IR block, CFG edge and state object is used per packet.
 
-The partitioner (:mod:`cora.compiler.partition`) weights every cost by these frequencies
+The partitioner (:mod:`cora.compiler.offload.partition`) weights every cost by these frequencies
 (docs/offload.md, "Traffic profile"). Two sources:
 
 - :func:`profile_from_frames`: run frames through the reference interpreter

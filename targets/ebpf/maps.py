@@ -77,8 +77,8 @@ def maps_metadata(program) -> dict:
     """Map layout of a program as JSON-ready data: per state its NF name, kernel map name,
     kind, capacity, full policy, key/value fields (name, bits), kernel key/value sizes, and
     the IR declaration line (``state``) that :func:`state_from_metadata` reads back."""
-    from cora.compiler.ir_text import print_state
-    from cora.targets.xdp.codegen import map_c_name
+    from cora.compiler.ir.text import print_state
+    from cora.targets.ebpf.emit import map_c_name
 
     return {"nf": program.name, "maps": [
         {"name": s.name, "kernel_name": map_c_name(s), "kind": s.kind, "capacity": s.capacity,
@@ -91,6 +91,6 @@ def maps_metadata(program) -> dict:
 
 def state_from_metadata(entry: dict) -> StateDecl:
     """The :class:`StateDecl` of one ``maps_metadata`` entry."""
-    from cora.compiler.ir_text import parse_state
+    from cora.compiler.ir.text import parse_state
 
     return parse_state(entry["state"])

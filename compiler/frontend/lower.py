@@ -1,8 +1,8 @@
-"""Lowering: a checked AST (:class:`cora.compiler.check.Checked`) to IR (:mod:`cora.compiler.ir`).
+"""Lowering: a checked AST (:class:`cora.compiler.frontend.check.Checked`) to IR (:mod:`cora.compiler.ir`).
 
 Scheme (docs/language.md semantics, ir.py op semantics):
 
-- Values flatten to one register per scalar leaf (:func:`cora.compiler.types.leaves`);
+- Values flatten to one register per scalar leaf (:func:`cora.compiler.frontend.types.leaves`);
   booleans are u1, stored in state as u8 (zext/trunc at the boundary).
 - Locals are registers assigned with ``mov``; functions are inlined (parameters copied into
   fresh registers, ``return`` jumps to the call's exit block); ``for`` loops are unrolled.
@@ -22,12 +22,12 @@ Every op carries the :class:`cora.compiler.ir.Span` of the construct that caused
 
 from __future__ import annotations
 
-from cora.compiler import ast as A
+from cora.compiler.frontend import ast as A
 from cora.compiler import ir
-from cora.compiler import types as T
-from cora.compiler.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
+from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check import (CMP_OPS, SHIFT_OPS, BuiltinSym, Checked, ConstSym,
                                  FnSym, HeaderSym, LocalSym, StateInfo, StateSym)
-from cora.compiler.headers import FLOW_FIELDS
+from cora.compiler.ir.headers import FLOW_FIELDS
 
 U1 = ir.IntType(1)
 U32 = ir.IntType(32)

@@ -15,7 +15,7 @@ Passes:
 - ``const-fold``: registers assigned exactly once program-wide by a ``const`` are constants;
   arithmetic, comparisons, ``not``, ``zext``, ``trunc``, ``mov`` and ``select`` with constant
   operands become ``const`` (``select`` with a constant condition becomes ``mov``), and ``br``
-  on a constant becomes ``jmp``. Values from :mod:`cora.compiler.semantics` (the same
+  on a constant becomes ``jmp``. Values from :mod:`cora.compiler.ir.semantics` (the same
   functions the interpreter runs).
 - ``simplify-cfg``: ``br c, L, L`` becomes ``jmp L``; blocks unreachable from the entry are
   removed; a block whose only predecessor ends in ``jmp`` to it is merged into it.
@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from cora.compiler import semantics as sem
+from cora.compiler.ir import semantics as sem
 from cora.compiler.ir import BINARY_OPS, COMPARE_OPS, IntType, IRError, Op, Program
-from cora.compiler.ir_text import print_program
-from cora.compiler.verify import verify
+from cora.compiler.ir.text import print_program
+from cora.compiler.ir.verify import verify
 
 _FOLD_BINARY = {
     "add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
@@ -239,7 +239,7 @@ def run_pipeline(program: Program, names, verify_each: bool = True) -> None:
     Args:
         program: the IR program.
         names: pass names, keys of :data:`PASSES`.
-        verify_each: run :func:`~cora.compiler.verify.verify` after every pass.
+        verify_each: run :func:`~cora.compiler.ir.verify.verify` after every pass.
     Raises:
         KeyError: an unknown pass name.
         IRError: a pass produced an invalid program (a compiler bug), naming the pass.

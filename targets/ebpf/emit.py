@@ -3,14 +3,14 @@
 The generated program:
 - declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
   lpm -> LPM_TRIE, array -> ARRAY, percpu_array -> PERCPU_ARRAY) with the same name, and the
-  C structs of :mod:`cora.targets.xdp.layout`;
-- runs the fixed parser of :mod:`cora.compiler.headers` once, keeping a validity flag and a
+  C structs of :mod:`cora.targets.ebpf.maps`;
+- runs the fixed parser of :mod:`cora.compiler.ir.headers` once, keeping a validity flag and a
   packet pointer per header, and bounds-checks every packet access against ``data_end`` again
   right where it happens, so the verifier accepts every well-typed program;
 - turns each IR block into a C label and each op into one C statement tagged with its NF
   source position (``/* @line:col */``) so verifier messages map back to the NF;
 - implements the IR semantics of :mod:`cora.compiler.ir` exactly (wrapping arithmetic,
-  division by zero, shifts, hash, checksum fix-up), mirroring :mod:`cora.compiler.semantics`.
+  division by zero, shifts, hash, checksum fix-up), mirroring :mod:`cora.compiler.ir.semantics`.
 
 Options: ``inject_env`` reads ``now()``/``rand()`` from the array map ``cora_env`` (the
 runtime writes the pcap timestamp before each frame, for exact differential runs);
@@ -21,7 +21,7 @@ called only when the linear part holds 2,048 bytes or more). Headers are always 
 linear part (at most 14 + 4 + 60 + 60 bytes). ``pass_redirect_ifindex`` turns every ``ret pass``
 into ``bpf_redirect(ifindex, 0)`` (an emulated NIC stage handing frames to the host).
 
-Offload stages (:mod:`cora.compiler.split`): ``shim.push`` grows the head with
+Offload stages (:mod:`cora.compiler.offload.split`): ``shim.push`` grows the head with
 ``bpf_xdp_adjust_head(ctx, -N)`` and writes the shim at the new start (every packet pointer is
 re-derived; the op is the block's last before ``return``). A program whose entry is
 ``shim.pop`` reads the resume id and registers at the front *before the parser*, removes the
@@ -32,7 +32,7 @@ parses; the entry block dispatches on the resume id. A failing ``bpf_xdp_adjust_
 
 from __future__ import annotations
 
-from cora.compiler.headers import HEADERS, L4_HEADERS, Field
+from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir import (COMPARE_OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, Op,
                               Program, RefType, StateDecl, c_bytes)
 from cora.errors import CoraError

@@ -30,7 +30,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from cora.compiler.partition import (KERNEL, NIC, USER, Plan, Problem,
+from cora.compiler.offload.partition import (KERNEL, NIC, USER, Plan, Problem,
                                      result_figures)
 
 

@@ -1,6 +1,6 @@
 """Split an NF into one program per offload stage, following a partition plan.
 
-Contract: docs/offload.md. A plan (:class:`cora.compiler.partition.Plan`, or its JSON from
+Contract: docs/offload.md. A plan (:class:`cora.compiler.offload.partition.Plan`, or its JSON from
 ``cora plan --json``) puts every IR block on a stage ``nic`` -> ``kernel`` -> ``user`` and
 never moves a packet back. :func:`split_program` turns the whole program into one
 :class:`StageProgram` per stage that holds blocks, in pipeline order:
@@ -10,7 +10,7 @@ never moves a packet back. :func:`split_program` turns the whole program into on
   rule table, is replicated on every stage that reads it);
 - a CFG edge ``u -> v`` into a later stage becomes a jump to a crossing block
   ``shim.push id(v) (live-in registers of v); ret pass``; the registers are those live on
-  entry to ``v`` in the whole program (:func:`cora.compiler.partition.live_in`, program
+  entry to ``v`` in the whole program (:func:`cora.compiler.offload.partition.live_in`, program
   register order), each in ``c_bytes(width)`` bytes, after the u16 resume id;
 - the resume id of block ``v`` is its index in ``program.blocks``; 0xFFFF
   (:data:`cora.compiler.ir.SHIM_DONE`) means "finished with pass": a ``ret pass`` on a stage
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 from cora.compiler.ir import (SHIM_DONE, Block, IRError, Op, Program, RefType, c_bytes,
                               shim_bytes)
-from cora.compiler.partition import STAGES, Plan, live_in
-from cora.compiler.verify import verify
+from cora.compiler.offload.partition import STAGES, Plan, live_in
+from cora.compiler.ir.verify import verify
 from cora.errors import CoraError
 
 #: Header fields that steer the fixed parser and may be written (the others are read-only):
@@ -315,12 +315,12 @@ def split_program(program: Program, plan) -> list[StageProgram]:
 
 def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
     """What the NIC stage of ``result`` uses that the NIC model (a
-    :class:`cora.targets.model.StageModel`) cannot run: ops by class/opcode/verdict/state
+    :class:`cora.compiler.offload.stage_model.StageModel`) cannot run: ops by class/opcode/verdict/state
     kind, and the instruction estimate against ``max_instructions`` (the partitioner's
-    :data:`cora.compiler.partition.INSNS_PER_OP`). The shim ops are the stage boundary and
+    :data:`cora.compiler.offload.partition.INSNS_PER_OP`). The shim ops are the stage boundary and
     not checked. Empty when there is no NIC stage or it fits.
     """
-    from cora.compiler.partition import INSNS_PER_OP
+    from cora.compiler.offload.partition import INSNS_PER_OP
 
     out = []
     for st in result.stages:

@@ -51,7 +51,7 @@ least recently used entry instead and returns 1. For ``lpm`` the keys are (addre
 Terminators: ``br c, T, F``; ``jmp L``; ``ret pass|drop|tx``; ``ret redirect port``;
 ``shim.pop`` (below).
 
-Metadata shim (offload stages, docs/offload.md; produced by ``cora.compiler.split``)
+Metadata shim (offload stages, docs/offload.md; produced by ``cora.compiler.offload.split``)
 ----------------------------------------------------------------------------------
 A shim is bytes prepended to the frame: the resume id (u16, big-endian) followed by each
 carried register, big-endian, in ``c_bytes(width)`` bytes, in the listed order. Resume id

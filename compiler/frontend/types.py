@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cora.compiler.headers import FLOW_FIELDS
+from cora.compiler.ir.headers import FLOW_FIELDS
 
 
 class Ty:

@@ -6,7 +6,7 @@ Run after lowering and after every pass in tests. A failure is a compiler bug, r
 
 from __future__ import annotations
 
-from cora.compiler.headers import HEADERS
+from cora.compiler.ir.headers import HEADERS
 from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, FULL_POLICIES, INT_WIDTHS, SHIM_DONE,
                               STATE_KINDS, VERDICTS, IntType, IRError, Op, Program, RefType)
 
