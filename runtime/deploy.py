@@ -31,8 +31,9 @@ failing deploy also runs for them.
 
 Test hook (fault injection): with ``CORA_FAULT_AFTER_STEP=<op>:<step>`` in the environment the
 process SIGKILLs itself right after that step (names in :data:`DEPLOY_STEPS` and
-:data:`UNDEPLOY_STEPS`, e.g. ``deploy:attach``); ``tests/runtime/test_deploy_crash.py`` kills
-there and checks the recovery. It is for tests only: never set it in production.
+:data:`UNDEPLOY_STEPS`, e.g. ``deploy:attach``; ``deploy:attach:TERM`` sends SIGTERM instead);
+``tests/runtime/test_deploy_crash.py`` kills there and checks the recovery. It is for tests
+only: never set it in production.
 """
 
 from __future__ import annotations
@@ -56,14 +57,18 @@ UNDEPLOY_STEPS = ("journal", "detach", "unpin_one", "unpin", "metadata", "done")
 
 
 def fault_point(op: str, step: str) -> None:
-    """Test hook: SIGKILL this process if ``CORA_FAULT_AFTER_STEP`` is ``op:step``.
+    """Test hook: send this process SIGKILL if ``CORA_FAULT_AFTER_STEP`` is ``op:step`` (or
+    the signal named by a third part, ``op:step:TERM`` / ``op:step:HUP``, to test the undo a
+    catchable signal runs).
 
     Args:
         op: ``"deploy"`` or ``"undeploy"``; step: one of :data:`DEPLOY_STEPS` /
             :data:`UNDEPLOY_STEPS`.
     """
-    if os.environ.get(FAULT_ENV) == f"{op}:{step}":
-        os.kill(os.getpid(), signal.SIGKILL)
+    want = os.environ.get(FAULT_ENV, "").split(":")
+    if want[:2] == [op, step]:
+        name = want[2] if len(want) > 2 else "KILL"
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}", signal.SIGKILL))
 
 
 def _where(dev: str, netns: str | None) -> str:

@@ -152,6 +152,24 @@ def test_undeploy_killed_after_each_step_is_recovered(step, then):
 
 @pytest.mark.kernel
 @pytest.mark.netns
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_deploy_terminated_after_each_step_undoes_itself(sig):
+    """SIGTERM/SIGHUP are caught: a deploy cut short before it finished undoes its steps in
+    the process itself (nothing for a later command to recover); one cut after its last step
+    is a complete deployment."""
+    with dut() as ns:
+        for step in DEPLOY_STEPS:
+            r = cora(*deploy_args(ns), fault=f"deploy:{step}:{sig.name[3:]}")
+            assert r.returncode == 128 + sig, (step, r.returncode, r.stderr[-2000:])
+            assert "Traceback" not in r.stderr
+            if step == "done":
+                assert stats_json(ns)["attached"]
+                ok(cora("undeploy", "--dev", DEV, "--netns", ns))
+            assert_clean(ns)
+
+
+@pytest.mark.kernel
+@pytest.mark.netns
 def test_failed_deploy_never_touches_a_running_deployment():
     """Deploy over a complete deployment fails before any step (no fault point is reached),
     and the state in its maps survives."""
