@@ -135,9 +135,12 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
             prog_id = prog_info(loaded.prog_fd).id
             try:
+                # "meta" names a split deployment's NIC side, so that undeploy of this
+                # interrupted host side takes the NIC side down as well
                 _write_state(pins.write_journal, dev, netns, {
                     "op": "deploy", "dev": dev, "netns": netns, "prog_id": prog_id,
-                    "pins": str(directory), "pid": os.getpid(), "started_unix": time.time()})
+                    "pins": str(directory), "pid": os.getpid(), "started_unix": time.time(),
+                    "meta": {k: v for k, v in (extra or {}).items() if k == "nic_stage"}})
                 fault_point("deploy", "journal")
                 first_map = [True]
 
@@ -181,7 +184,7 @@ def _take_down(dev: str, netns: str | None, prog_id: int | None, directory,
                on_unpinned=None) -> tuple[bool, list[str]]:
     """Detach program ``prog_id`` (only that one; nothing when None), unpin everything under
     ``directory``, remove the metadata, then the journal: each step even if an earlier one
-    fails (the first error is raised at the end). Idempotent.
+    fails (the last error propagates, chained to the earlier ones). Idempotent.
 
     Returns:
         (detached, removed pin paths).
