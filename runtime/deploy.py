@@ -103,8 +103,8 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
     from cora.runtime.bpf_syscall import prog_info
     from cora.runtime.loader import load_xdp
     from cora.signals import signals_raise
-    from cora.targets.xdp import XdpTarget
     from cora.targets.ebpf.maps import maps_metadata
+    from cora.targets.xdp import XdpTarget
 
     where = _where(dev, netns)
     directory = pins.deployment_dir(dev, netns)  # checks the names first

@@ -25,9 +25,9 @@ import errno
 import fcntl
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from cora.errors import EnvironmentProblem, KernelError
 from cora.runtime.bpf_syscall import obj_get, obj_pin

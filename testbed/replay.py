@@ -15,9 +15,9 @@ type of the file header, and each record's header, its captured length and its p
 full. Captured lengths are checked as libpcap checks them (``sf-pcap.c``): above
 :data:`MAX_SNAPLEN_BYTES` (libpcap's largest snapshot length for Ethernet) a record is
 corrupt; above the file header's own snapshot length it is accepted (tcpdump's test captures
-have such records) and, unlike libpcap, kept whole. A bad record stops the read with one line naming the file and the record
-number (dpkt's reader would silently return a short frame). Header parsing uses dpkt's
-header classes.
+have such records) and, unlike libpcap, kept whole. A bad record stops the read with one
+line naming the file and the record number (dpkt's reader would silently return a short
+frame). Header parsing uses dpkt's header classes.
 
 Link type: as libpcap does (``LT_LINKTYPE``), only the low 16 bits of the file header's
 link-type field name the link type; the upper bits carry optional FCS-length information
@@ -27,9 +27,10 @@ link-type field name the link type; the upper bits carry optional FCS-length inf
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import dpkt
 

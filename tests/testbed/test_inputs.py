@@ -28,7 +28,7 @@ def cora(*args):
 def one_line_error(r) -> str:
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr[-2000:])
     assert "Traceback" not in r.stderr
-    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("cora: error: "), r.stderr
     return lines[0]
 

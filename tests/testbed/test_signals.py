@@ -5,7 +5,6 @@ afterwards no namespace, pin, metadata or attached program of theirs is left."""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -138,5 +137,5 @@ def test_topology_cleans_up_on_signal(sig):
         assert _netns_of(proc.pid) == []
         from cora.testbed.topology import ipr
         with ipr() as ip:
-            assert not [l for l in ip.get_links()
-                        if (l.get_attr("IFLA_IFALIAS") or "").startswith(prefix)]
+            assert not [link for link in ip.get_links()
+                        if (link.get_attr("IFLA_IFALIAS") or "").startswith(prefix)]
