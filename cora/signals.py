@@ -19,7 +19,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 #: the signals handled inside :func:`signals_raise`
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -38,8 +39,8 @@ class Terminated(SystemExit):
 
 
 _depth = 0
-_saved: dict[int, object] = {}
-_saved_unraisablehook = None
+_saved: dict[int, Any] = {}
+_saved_unraisablehook: Callable[[Any], Any] | None = None
 _fired = 0  # the signal raised (0: none yet)
 _announced = False
 _owner_pid = 0
@@ -103,7 +104,8 @@ def signals_raise() -> Iterator[None]:
     finally:
         _depth -= 1
         if _depth == 0:
-            for sig, old in _saved.items():
-                signal.signal(sig, old)
+            for signum, old in _saved.items():
+                signal.signal(signum, old)
             _saved.clear()
-            sys.unraisablehook, _saved_unraisablehook = _saved_unraisablehook, None
+            sys.unraisablehook = _saved_unraisablehook or sys.__unraisablehook__
+            _saved_unraisablehook = None

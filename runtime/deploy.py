@@ -233,7 +233,8 @@ def _recover(dev: str, netns: str | None) -> str | None:
         prog_id = (meta or {}).get("prog_id") or pins.pinned_prog_id(directory)
     detached, removed = _take_down(dev, netns, prog_id, directory)
     what = {"deploy": "undid an interrupted deploy",
-            "undeploy": "finished an interrupted undeploy"}.get(op, "removed a partial deployment")
+            "undeploy": "finished an interrupted undeploy"}.get(str(op),
+                                                                "removed a partial deployment")
     return (f"{what} on {_where(dev, netns)} ("
             + ("detached its program, " if detached else "") + f"removed {len(removed)} pins)")
 
@@ -273,8 +274,11 @@ def _require(dev: str, netns: str | None) -> dict:
 
     where = _where(dev, netns)
     status = deployment_status(dev, netns)
-    if status == "complete":
-        return pins.read_metadata(dev, netns)
+    meta = pins.read_metadata(dev, netns)
+    if status == "complete" and meta is not None:
+        return meta
+    if status == "complete":  # undeployed in the meantime
+        status = "none"
     undo = _undeploy_cmd(dev, netns)
     raise EnvironmentProblem({
         "none": f"nothing is deployed on {where} by cora (`cora deploy X.nf --dev {dev}` "

@@ -30,7 +30,7 @@ import struct
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import dpkt
 
@@ -156,7 +156,8 @@ def _iter_pcapng(fh: BinaryIO, path: Path, max_bytes: int) -> Iterator[tuple[int
     regular file of at most ``max_bytes``), with the same checks per record."""
     bad = (ValueError, struct.error, dpkt.dpkt.UnpackError, dpkt.dpkt.NeedData, EOFError)
     fh.seek(8)
-    order = "little" if fh.read(4) == b"\x4d\x3c\x2b\x1a" else "big"  # byte-order magic
+    order: Literal["little", "big"] = (
+        "little" if fh.read(4) == b"\x4d\x3c\x2b\x1a" else "big")  # byte-order magic
     fh.seek(0)
     try:
         reader = dpkt.pcapng.Reader(fh)
@@ -187,7 +188,7 @@ def _iter_pcapng(fh: BinaryIO, path: Path, max_bytes: int) -> Iterator[tuple[int
                          f"{record - 1}) is cut short")
 
 
-def _ends_on_a_block(fh: BinaryIO, order: str) -> bool:
+def _ends_on_a_block(fh: BinaryIO, order: Literal["little", "big"]) -> bool:
     """True if the file ends with a whole pcapng block: every block ends with a copy of its
     total length (pcapng spec, section 3.1), so the last 4 bytes give the last block's length,
     which its first 8 bytes must repeat. (dpkt's reader stops silently at a short tail.)"""
