@@ -24,6 +24,9 @@ from typing import Any
 
 #: the signals handled inside :func:`signals_raise`
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+#: delay before a swallowed signal is sent again (s): long enough for the swallowing callback
+#: to return, short against any clean-up
+RESEND_DELAY_S = 0.01
 
 
 class Terminated(SystemExit):
@@ -52,7 +55,11 @@ def _unraisable(unraisable) -> None:
     if (_fired and os.getpid() == _owner_pid
             and isinstance(unraisable.exc_value, (Terminated, KeyboardInterrupt))):
         signum, _fired = _fired, 0
-        os.kill(os.getpid(), signum)  # handled again at the next bytecode boundary
+        # re-send from another thread a moment later: sent from here, the handler would run
+        # (and raise) inside this hook, where the exception is lost again
+        timer = threading.Timer(RESEND_DELAY_S, os.kill, (os.getpid(), signum))
+        timer.daemon = True
+        timer.start()
         return
     (_saved_unraisablehook or sys.__unraisablehook__)(unraisable)
 

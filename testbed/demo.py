@@ -27,6 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NF = REPO / "netfuncs" / "firewall.nf"
 DEFAULT_TRACES = REPO.parent / "shared" / "traces" / "tcpdump"
 
+#: the live sender sends in slices this long (s) and checks between them whether to stop
+SEND_SLICE_S = 0.5
+#: how long an interrupted demo waits for the sender to finish its slice (s)
+STOP_DEADLINE_S = 30.0
+
 INSIDE_NET = "10.11.1"   # firewall.nf's INSIDE = 10.11.1.0/24
 OUTSIDE_NET = "10.11.0"
 
@@ -106,7 +111,7 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
     """Deploy on a gen -> dut veth testbed, send live traffic, print live counters."""
     from cora.runtime.deploy import deploy, deployment_status, read_stats, undeploy
     from cora.testbed.topology import two_node
-    from cora.testbed.trafficgen import TrafficGen
+    from cora.testbed.trafficgen import SendReport, TrafficGen
 
     frames, mix = demo_frames()
     results: dict = {}
@@ -120,11 +125,23 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
             with TrafficGen(dev, gen_ns) as gen:
                 # first the outbound flows once, so the connection table holds them
                 gen.send(frames[:mix["outbound"]], count=mix["outbound"])
+                gen.load_frames(frames[mix["outbound"]:])
                 box: dict = {}
+                stop = threading.Event()
 
                 def _send():
+                    # short sends, so that the main thread can stop this one (an exception
+                    # or a signal there) before the generator is unloaded under it
+                    sent, took, calls = 0, 0.0, 0
+                    end = time.monotonic() + seconds
                     try:
-                        box["report"] = gen.send(frames[mix["outbound"]:], seconds=seconds)
+                        while not stop.is_set() and time.monotonic() < end:
+                            rep = gen.send(seconds=min(SEND_SLICE_S, end - time.monotonic()))
+                            sent, took, calls = sent + rep.frames_sent, took + rep.seconds, \
+                                calls + rep.calls
+                        box["report"] = SendReport(
+                            frames_sent=sent, seconds=took, calls=calls,
+                            rate_mpps=sent / took / 1e6 if took > 0 else 0.0)
                     except BaseException as exc:  # reported below
                         box["error"] = exc
 
@@ -132,20 +149,24 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
                 prev = read_stats(dev, dut_ns)
                 t_prev = t_start = time.monotonic()
                 sender.start()
-                _say(f"  live traffic for {seconds:g} s ({len(frames) - mix['outbound']} "
-                     "frames cycled: replies of open connections, blocked inbound flows):")
-                while sender.is_alive():
-                    sender.join(timeout=1.0)
-                    cur = read_stats(dev, dut_ns)
-                    now = time.monotonic()
-                    dt = now - t_prev
-                    v0, v1 = prev["verdicts"], cur["verdicts"]
-                    rate = sum(v1.values()) - sum(v0.values())
-                    _say(f"    t={now - t_start:4.1f}s  {rate / dt / 1e6:6.3f} Mpps through the NF  "
-                         f"(pass {(v1['pass'] - v0['pass']) / dt / 1e6:.3f}, "
-                         f"drop {(v1['drop'] - v0['drop']) / dt / 1e6:.3f} Mpps)  "
-                         f"connections {len(cur['maps'].get('conns', []))}")
-                    prev, t_prev = cur, now
+                try:
+                    _say(f"  live traffic for {seconds:g} s ({len(frames) - mix['outbound']} "
+                         "frames cycled: replies of open connections, blocked inbound flows):")
+                    while sender.is_alive():
+                        sender.join(timeout=1.0)
+                        cur = read_stats(dev, dut_ns)
+                        now = time.monotonic()
+                        dt = now - t_prev
+                        v0, v1 = prev["verdicts"], cur["verdicts"]
+                        rate = sum(v1.values()) - sum(v0.values())
+                        _say(f"    t={now - t_start:4.1f}s  {rate / dt / 1e6:6.3f} Mpps through "
+                             f"the NF  (pass {(v1['pass'] - v0['pass']) / dt / 1e6:.3f}, "
+                             f"drop {(v1['drop'] - v0['drop']) / dt / 1e6:.3f} Mpps)  "
+                             f"connections {len(cur['maps'].get('conns', []))}")
+                        prev, t_prev = cur, now
+                finally:
+                    stop.set()
+                    sender.join(timeout=STOP_DEADLINE_S)
                 if "error" in box:
                     raise box["error"]
                 report = box["report"]
