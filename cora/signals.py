@@ -45,6 +45,8 @@ _depth = 0
 _saved: dict[int, Any] = {}
 _saved_unraisablehook: Callable[[Any], Any] | None = None
 _fired = 0  # the signal raised (0: none yet)
+_deferred_depth = 0
+_pending = 0  # a signal that came inside deferred(), raised at its end
 _announced = False
 _owner_pid = 0
 
@@ -65,7 +67,7 @@ def _unraisable(unraisable) -> None:
 
 
 def _handler(signum: int, frame) -> None:
-    global _fired, _announced
+    global _fired, _announced, _pending
     if os.getpid() != _owner_pid:
         # a forked child (pyroute2 runs one per namespace socket and ends it with SIGTERM):
         # die as by default, never unwind the parent's stack copy (its finally blocks would
@@ -79,9 +81,59 @@ def _handler(signum: int, frame) -> None:
     if not _announced:
         _announced = True
         os.write(2, f"cora: {signal.Signals(signum).name} received: cleaning up\n".encode())
+    if _deferred_depth:
+        _pending = signum
+        return
+    _raise_for(signum)
+
+
+def _raise_for(signum: int) -> None:
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Inside :func:`signals_raise`: a signal arriving in this block is held and raised when
+    the block ends, so the block is never cut in the middle (used around code that must run
+    whole, such as bcc's clean-up, which an exception half-way leaves to free memory twice
+    at exit)."""
+    global _deferred_depth, _pending
+    _deferred_depth += 1
+    try:
+        yield
+    finally:
+        _deferred_depth -= 1
+        if _deferred_depth == 0 and _pending:
+            signum, _pending = _pending, 0
+            _raise_for(signum)
+
+
+@contextlib.contextmanager
+def uninterrupted(make: Callable[[], Any]) -> Iterator[Any]:
+    """Enter the context manager ``make()`` returns, and later exit it, each under
+    :func:`deferred` (a signal waits until the enter or exit is done); the body between
+    stays interruptible.
+
+    Args:
+        make: builds the context manager (called under :func:`deferred`, since building is
+            often the part that must not be cut, e.g. ``lambda: TrafficGen(dev, ns)``).
+    Yields:
+        what the context manager's ``__enter__`` returns.
+    """
+    with deferred():
+        cm = make()
+        value = cm.__enter__()
+    try:
+        yield value
+    except BaseException:
+        with deferred():
+            if not cm.__exit__(*sys.exc_info()):
+                raise
+    else:
+        with deferred():
+            cm.__exit__(None, None, None)
 
 
 @contextlib.contextmanager
@@ -98,7 +150,7 @@ def signals_raise() -> Iterator[None]:
         yield
         return
     if _depth == 0:
-        _fired, _announced, _owner_pid = 0, False, os.getpid()
+        _fired, _announced, _pending, _owner_pid = 0, False, 0, os.getpid()
         _saved_unraisablehook, sys.unraisablehook = sys.unraisablehook, _unraisable
         for sig in HANDLED_SIGNALS:
             current = signal.getsignal(sig)

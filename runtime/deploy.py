@@ -102,7 +102,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
     from cora.runtime import attach, pins
     from cora.runtime.bpf_syscall import prog_info
     from cora.runtime.loader import load_xdp
-    from cora.signals import signals_raise
+    from cora.signals import signals_raise, uninterrupted
     from cora.targets.ebpf.maps import maps_metadata
     from cora.targets.xdp import XdpTarget
 
@@ -130,7 +130,9 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
                                      "them")
         artifact = XdpTarget().generate(program, count_verdicts=True,
                                         pass_redirect_ifindex=pass_redirect_ifindex)
-        with load_xdp(artifact) as loaded:
+        # loading and unloading run whole even if a signal comes (bcc cut half-way would
+        # free its module twice at exit)
+        with uninterrupted(lambda: load_xdp(artifact)) as loaded:
             maps = dict(loaded.map_fds)
             maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
             prog_id = prog_info(loaded.prog_fd).id

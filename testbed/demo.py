@@ -82,12 +82,13 @@ def differential_on_traces(program, traces: list[str]) -> dict:
     """Run each capture through kernel and interpreter (state reset per capture)."""
     from cora.runtime.engine import InterpEngine, KernelEngine
     from cora.runtime.run import run_frames
+    from cora.signals import uninterrupted
     from cora.testbed.replay import read_pcap
 
     totals = {"captures": 0, "packets": 0, "skipped": 0, "mismatches": 0,
               "verdicts": {}, "unreadable": 0}
     t0 = time.perf_counter()
-    with KernelEngine(program) as kernel, InterpEngine(program) as interp:
+    with uninterrupted(lambda: KernelEngine(program)) as kernel, InterpEngine(program) as interp:
         for path in traces:
             try:
                 frames = read_pcap(path)
@@ -110,6 +111,7 @@ def differential_on_traces(program, traces: list[str]) -> dict:
 def live_testbed(program, nf_path: Path, seconds: float) -> dict:
     """Deploy on a gen -> dut veth testbed, send live traffic, print live counters."""
     from cora.runtime.deploy import deploy, deployment_status, read_stats, undeploy
+    from cora.signals import uninterrupted
     from cora.testbed.topology import two_node
     from cora.testbed.trafficgen import SendReport, TrafficGen
 
@@ -122,7 +124,7 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
         try:
             deploy(program, dev, dut_ns, mode="native")
             _say(f"  deployed {program.name} on {dut_ns}:{dev} (native XDP, maps pinned)")
-            with TrafficGen(dev, gen_ns) as gen:
+            with uninterrupted(lambda: TrafficGen(dev, gen_ns)) as gen:
                 # first the outbound flows once, so the connection table holds them
                 gen.send(frames[:mix["outbound"]], count=mix["outbound"])
                 gen.load_frames(frames[mix["outbound"]:])
