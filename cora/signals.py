@@ -63,6 +63,13 @@ def _unraisable(unraisable) -> None:
         timer.daemon = True
         timer.start()
         return
+    if _announced and os.getpid() == _owner_pid:
+        # after a signal: a library cut short (e.g. pyroute2's asyncio set-up) may fail again
+        # while it is torn down; say so in one line, not with a traceback
+        os.write(2, f"cora: ignored while cleaning up: "
+                    f"{type(unraisable.exc_value).__name__} in {unraisable.object!r}\n"
+                 .encode(errors="replace"))
+        return
     (_saved_unraisablehook or sys.__unraisablehook__)(unraisable)
 
 
