@@ -94,17 +94,17 @@ def compile_source(text: str, path: str, passes: bool = True) -> ir.Program:
 
 
 def read_source(path: str | Path) -> str:
-    """The text of an NF file; raises InputError (one clear line) when it cannot be read."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not an NF source file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return data.decode("utf-8", errors="replace")
+    """The text of an NF file (bytes that are not UTF-8 become U+FFFD, which the parser then
+    reports with a position).
+
+    Raises:
+        InputError: one clear line when the file is missing, unreadable, not a regular file
+            (a FIFO, a device such as /dev/zero, a directory: refused without reading) or
+            larger than :data:`cora.inputs.MAX_SOURCE_BYTES`.
+    """
+    from cora.inputs import MAX_SOURCE_BYTES, read_regular
+
+    return read_regular(path, "NF source", MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
 
 
 def compile_file(path: str | Path, passes: bool = True) -> ir.Program:
