@@ -11,7 +11,7 @@ Every worker link is shaped in both directions (the worker's ``eth0`` egress and
 port's egress) with HTB (default; one class, rate = ceil) or TBF to ``rate_mbit``; ordinary
 traffic (ARP, torch.distributed's TCP) is bridged by ``br0``, so the gloo ring between workers
 crosses two shaped links per hop like INA traffic does. Loss: ``loss`` > 0 deploys
-``netfuncs/drop_fraction.nf`` with :func:`cora.runtime.deploy.deploy` on both ends of every
+``testbed/nf/drop_fraction.nf`` with :func:`cora.runtime.deploy.deploy` on both ends of every
 worker link (``eth0`` ingress: frames to the worker; ``p<i>`` ingress: frames from it) and
 writes its drop threshold into the pinned ``config`` map, so each direction loses ``loss``.
 
@@ -42,7 +42,8 @@ DEFAULT_RATE_MBIT = 10
 SUBNET_PREFIX = "10.212.0."
 SWITCH_IP = SUBNET_PREFIX + "254"
 MAX_WORKERS = 8
-DROP_NF = Path(__file__).resolve().parent.parent / "netfuncs" / "drop_fraction.nf"
+#: the loss-injection NF (a testbed tool, shipped as package data beside this module)
+DROP_NF = Path(__file__).resolve().parent / "nf" / "drop_fraction.nf"
 
 
 def worker_ip(i: int) -> str:
@@ -51,14 +52,6 @@ def worker_ip(i: int) -> str:
 
 
 def _drop_nf_path() -> Path:
-    from importlib import resources
-
-    try:
-        p = Path(str(resources.files("cora.netfuncs") / "drop_fraction.nf"))
-        if p.exists():
-            return p
-    except ModuleNotFoundError:
-        pass
     return DROP_NF
 
 
