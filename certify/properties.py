@@ -68,11 +68,15 @@ Q_T, G_T, L_T, Q_P, G_P, L_P = range(6)
 DELAY_DIMS = (Q_T, G_T, Q_P, G_P)
 
 
-def _box(**over) -> tuple:
-    lo, hi = OBS_LO.copy(), OBS_HI.copy()
+OBS_KEYS = ("q_t", "g_t", "l_t", "q_p", "g_p", "l_p")
+
+
+def _box(domain=(OBS_LO, OBS_HI), keys=OBS_KEYS, **over) -> tuple:
+    """The ``domain`` box with the coordinates named in ``over`` (``keys[i]`` names dimension
+    ``i``) replaced by ``(lo, hi)``."""
+    lo, hi = domain[0].copy(), domain[1].copy()
     for k, (a, b) in over.items():
-        i = {"q_t": Q_T, "g_t": G_T, "l_t": L_T, "q_p": Q_P, "g_p": G_P, "l_p": L_P}[k]
-        lo[i], hi[i] = a, b
+        lo[keys.index(k)], hi[keys.index(k)] = a, b
     return lo, hi
 
 
@@ -298,11 +302,7 @@ AG_T, AR_T, AS_T, AG_P, AR_P, AS_P = range(6)
 
 def _aurora_box(**over) -> tuple:
     from cora.certify.baselines import AURORA_OBS_HI, AURORA_OBS_LO
-    lo, hi = AURORA_OBS_LO.copy(), AURORA_OBS_HI.copy()
-    for k, (a, b) in over.items():
-        i = {"G_t": AG_T, "R_t": AR_T, "S_t": AS_T, "G_p": AG_P, "R_p": AR_P, "S_p": AS_P}[k]
-        lo[i], hi[i] = a, b
-    return lo, hi
+    return _box((AURORA_OBS_LO, AURORA_OBS_HI), ("G_t", "R_t", "S_t", "G_p", "R_p", "S_p"), **over)
 
 
 def _aurora_properties() -> dict:
