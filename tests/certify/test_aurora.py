@@ -104,3 +104,10 @@ def test_constant_policies_fail_what_they_should():
     for name in ("robust", "queue_safety", "congestion_response"):
         with pytest.raises(InputError, match="does not apply"):
             check_property(up, name, max_boxes=16)
+
+
+def test_shipped_aurora_policy_loads_as_aurora():
+    from cora.certify.nn import load_policy, shipped_policy
+    net = load_policy(shipped_policy("aurora"))
+    assert isinstance(controller_for(net), Aurora)
+    assert net.spec["action_gain"] == 0.025 and net.n_in == 6
