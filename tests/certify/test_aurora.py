@@ -111,3 +111,16 @@ def test_shipped_aurora_policy_loads_as_aurora():
     net = load_policy(shipped_policy("aurora"))
     assert isinstance(controller_for(net), Aurora)
     assert net.spec["action_gain"] == 0.025 and net.n_in == 6
+
+
+def test_cli_check_all_and_export_of_an_aurora_policy(tmp_path, capsys):
+    """`cora certify check --property all` certifies the restated subset; export refuses."""
+    from cora.certify.export import export
+    from cora.certify.nn import shipped_policy
+    from cora.cli import main
+    rc = main(["certify", "check", shipped_policy("aurora"), "--property", "all",
+               "--max-boxes", "8", "--visit-envs", "4", "--visit-steps", "10"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "backoff_loss" in out and "robust" not in out and "queue_safety" not in out
+    with pytest.raises(InputError, match="Aurora"):
+        export(const(0.0), str(tmp_path / "x"), compile_obj=False)
