@@ -256,8 +256,8 @@ def aurora_reward(throughput_pps, latency_s, loss_rate):
     """Aurora's per-interval reward ``10 x throughput - 1000 x latency - 2000 x loss`` with
     throughput in packets/s, latency in s and loss as a fraction (Jay et al. 2019, Sec. 4, and
     the PCC-RL code's units). Arrays broadcast."""
-    return (AURORA_W_THROUGHPUT * np.asarray(throughput_pps) - AURORA_W_LATENCY * np.asarray(latency_s)
-            - AURORA_W_LOSS * np.asarray(loss_rate))
+    return (AURORA_W_THROUGHPUT * np.asarray(throughput_pps)
+            - AURORA_W_LATENCY * np.asarray(latency_s) - AURORA_W_LOSS * np.asarray(loss_rate))
 
 
 def is_aurora(net) -> bool:

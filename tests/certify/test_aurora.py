@@ -4,8 +4,14 @@ training, and the properties restated over its observation."""
 import numpy as np
 import pytest
 
-from cora.certify.baselines import (AURORA_OBS_HI, AURORA_OBS_LO, Aurora, aurora_rate,
-                                    aurora_reward, controller_for)
+from cora.certify.baselines import (
+    AURORA_OBS_HI,
+    AURORA_OBS_LO,
+    Aurora,
+    aurora_rate,
+    aurora_reward,
+    controller_for,
+)
 from cora.certify.nn import MLP
 from cora.certify.properties import PROPERTIES, check_property, properties_for
 from cora.certify.sim import Envs, StepInfo, simulate
@@ -95,7 +101,8 @@ def test_restated_regions_contain_the_original_regions_image():
 
 def test_constant_policies_fail_what_they_should():
     up, down = const(1.0), const(-1.0)
-    assert set(properties_for(up)) == {"bounded", "backoff_delay", "backoff_loss", "probe", "monotonic"}
+    assert set(properties_for(up)) == {"bounded", "backoff_delay", "backoff_loss", "probe",
+                                       "monotonic"}
     for name in ("backoff_delay", "backoff_loss"):
         assert check_property(up, name, max_boxes=16)["proven_fraction"] == 0.0
         assert check_property(down, name, max_boxes=16)["proven_fraction"] == 1.0
