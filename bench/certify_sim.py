@@ -11,6 +11,8 @@ Controllers:
   and reward), trained with the same total budget (bench/certify_train.py --aurora);
   certified with the pointwise properties restated over its observation
   (cora.certify.properties.properties_for); robust and the closed-loop ones are n/a.
+- ``aurora-link500``: an ablation, Aurora trained with its throughput term rescaled to a
+  500 packets/s link (bench/certify_train.py --aurora --aurora-link-pps 500): scale free.
 - ``cubic``, ``bbr-like``, ``vegas-like``: cora.certify.baselines.
 
 Per run (one training seed for the trained policies, one evaluation seed otherwise; run ``i``
@@ -133,7 +135,7 @@ def main():
     nets = {}
     pairs = [("certified", "cert"), ("perf-only", "perf")]
     pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
-    pairs += [("orca-style", "orca"), ("aurora", "aurora")]
+    pairs += [("orca-style", "orca"), ("aurora", "aurora"), ("aurora-link500", "aurora_link")]
     for name, tag in pairs:
         files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
         if files:

@@ -64,7 +64,9 @@ class TrainConfig:
     Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`) or
     ``"aurora"`` (PCC-RL's rate agent on its own observation, :class:`cora.certify.baselines.
     Aurora`, trained on Aurora's reward :func:`cora.certify.baselines.aurora_reward` instead
-    of ``r_perf``)."""
+    of ``r_perf``); ``aurora_link_pps``: ``None`` (Aurora's own reward) or, an ablation, the
+    link rate (packets/s) every link's throughput is rescaled to before Aurora's reward,
+    ``throughput x aurora_link_pps / link rate``, which makes its throughput term scale free."""
 
     mode: str = "certified"
     seed: int = 0
@@ -85,6 +87,7 @@ class TrainConfig:
     rel_width: float = 0.125
     init: str | None = None
     controller: str = "window"
+    aurora_link_pps: float | None = None
 
 
 MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
@@ -156,11 +159,12 @@ def _tile(envs: Envs, k: int) -> Envs:
 
 
 def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int,
-                controller: str = "window") -> np.ndarray:
+                controller: str = "window", aurora_link_pps: float | None = None) -> np.ndarray:
     """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``
     (``controller``: see :class:`TrainConfig`; for ``"aurora"`` the reward is Aurora's,
     :func:`cora.certify.baselines.aurora_reward`, throughput = utilisation x link rate in
-    packets/s, latency = base RTT + queueing delay in s)."""
+    packets/s, rescaled to a ``aurora_link_pps`` link when given, latency = base RTT +
+    queueing delay in s)."""
     from cora.certify.baselines import Aurora, OrcaStyle, aurora_reward
     P = thetas.shape[0]
     net = StackedPolicy(template, thetas)
@@ -168,7 +172,8 @@ def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed:
     tiled = _tile(envs, P)
     tr = simulate(ctrl, tiled, steps, np.random.default_rng(seed))
     if controller == "aurora":
-        r = aurora_reward(tr.utilisation * tiled.rate_pps, tiled.base_rtt_s + tr.queue_delay_s,
+        link_pps = tiled.rate_pps if aurora_link_pps is None else aurora_link_pps
+        r = aurora_reward(tr.utilisation * link_pps, tiled.base_rtt_s + tr.queue_delay_s,
                           tr.loss_rate)
     else:
         r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
@@ -212,7 +217,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
                                      "penalty_boxes": cfg.penalty_boxes,
                                      "closed_loop_penalty": cfg.closed_loop_penalty,
                                      "init": cfg.init and os.path.basename(cfg.init),
-                                     "controller": cfg.controller})
+                                     "controller": cfg.controller,
+                                     "aurora_link_pps": cfg.aurora_link_pps})
     if cfg.init:
         from cora.certify.nn import load_policy
         template = load_policy(cfg.init)
@@ -234,7 +240,7 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
         if masks is not None:
             cands = project(cands, masks)
         perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)),
-                           cfg.controller)
+                           cfg.controller, cfg.aurora_link_pps)
         fit = perf.copy()
         pen = np.zeros_like(fit)
         if cfg.mode == "certified":

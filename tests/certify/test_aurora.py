@@ -131,3 +131,18 @@ def test_cli_check_all_and_export_of_an_aurora_policy(tmp_path, capsys):
     assert rc == 0 and "backoff_loss" in out and "robust" not in out and "queue_safety" not in out
     with pytest.raises(InputError, match="Aurora"):
         export(const(0.0), str(tmp_path / "x"), compile_obj=False)
+
+
+def test_link_rescaled_reward_ablation():
+    """``aurora_link_pps`` rescales only the throughput term: equal to Aurora's own reward
+    when every link already has that rate, different otherwise."""
+    from cora.certify.nn import init_mlp
+    from cora.certify.train import performance
+    net = init_mlp(6, (8,), 1, np.random.default_rng(0), output="clip")
+    thetas = np.stack([net.params(), -net.params()])
+    envs = Envs(np.full(4, 12.0), np.full(4, 0.04), np.full(4, 1.0), np.full(4, 0.01))
+    own = performance(net, thetas, envs, 20, 1, "aurora")
+    same = performance(net, thetas, envs, 20, 1, "aurora", float(envs.rate_pps[0]))
+    half = performance(net, thetas, envs, 20, 1, "aurora", float(envs.rate_pps[0]) / 2)
+    np.testing.assert_allclose(same, own)
+    assert np.all(half < own)
