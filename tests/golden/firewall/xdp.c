@@ -307,6 +307,7 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_t327 = 0;
     u8 r_t328 = 0;
     u8 r_t329 = 0;
+    u8 r_found0 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data; void *h_udp = data; void *h_icmp = data;
     u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0, v_tcp = 0, v_udp = 0, v_icmp = 0;
     if (data + 14 <= data_end) {
@@ -865,13 +866,7 @@ L_bb35: ;
     }
 L_bb36: ;
     {
-    struct conns_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @101:13 */
-    _t3.f_saddr = r_k_112;
-    _t3.f_daddr = r_k_113;
-    _t3.f_sport = r_k_114;
-    _t3.f_dport = r_k_115;
-    _t3.f_proto = r_k_116;
-    r_h122 = conns.lookup(&_t3);
+    r_h122 = r_h119; /* @101:13 */
     }
     {
     r_t123 = r_h122 ? r_h122->f_last_ns : 0; /* @101:13 */
@@ -957,13 +952,13 @@ L_bb38: ;
     }
 L_bb37: ;
     {
-    struct conns_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @103:9 */
-    _t4.f_saddr = r_k_112;
-    _t4.f_daddr = r_k_113;
-    _t4.f_sport = r_k_114;
-    _t4.f_dport = r_k_115;
-    _t4.f_proto = r_k_116;
-    conns.delete(&_t4);
+    struct conns_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @103:9 */
+    _t3.f_saddr = r_k_112;
+    _t3.f_daddr = r_k_113;
+    _t3.f_sport = r_k_114;
+    _t3.f_dport = r_k_115;
+    _t3.f_proto = r_k_116;
+    conns.delete(&_t3);
     }
     {
     r_ret118 = 0U; /* @104:9 */
@@ -995,13 +990,13 @@ L_bb33: ;
     r_t_156 = r_t_42; /* @184:20 */
     }
     {
-    struct conns_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @100:11 */
-    _t5.f_saddr = r_k_151;
-    _t5.f_daddr = r_k_152;
-    _t5.f_sport = r_k_153;
-    _t5.f_dport = r_k_154;
-    _t5.f_proto = r_k_155;
-    r_h158 = conns.lookup(&_t5);
+    struct conns_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @100:11 */
+    _t4.f_saddr = r_k_151;
+    _t4.f_daddr = r_k_152;
+    _t4.f_sport = r_k_153;
+    _t4.f_dport = r_k_154;
+    _t4.f_proto = r_k_155;
+    r_h158 = conns.lookup(&_t4);
     }
     {
     r_t159 = r_h158 != NULL; /* @100:11 */
@@ -1018,13 +1013,7 @@ L_bb48: ;
     }
 L_bb49: ;
     {
-    struct conns_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @101:13 */
-    _t6.f_saddr = r_k_151;
-    _t6.f_daddr = r_k_152;
-    _t6.f_sport = r_k_153;
-    _t6.f_dport = r_k_154;
-    _t6.f_proto = r_k_155;
-    r_h161 = conns.lookup(&_t6);
+    r_h161 = r_h158; /* @101:13 */
     }
     {
     r_t162 = r_h161 ? r_h161->f_last_ns : 0; /* @101:13 */
@@ -1110,13 +1099,13 @@ L_bb51: ;
     }
 L_bb50: ;
     {
-    struct conns_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @103:9 */
-    _t7.f_saddr = r_k_151;
-    _t7.f_daddr = r_k_152;
-    _t7.f_sport = r_k_153;
-    _t7.f_dport = r_k_154;
-    _t7.f_proto = r_k_155;
-    conns.delete(&_t7);
+    struct conns_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @103:9 */
+    _t5.f_saddr = r_k_151;
+    _t5.f_daddr = r_k_152;
+    _t5.f_sport = r_k_153;
+    _t5.f_dport = r_k_154;
+    _t5.f_proto = r_k_155;
+    conns.delete(&_t5);
     }
     {
     r_ret157 = 0U; /* @104:9 */
@@ -1218,8 +1207,8 @@ L_bb80: ;
     r_t222 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t8 = r_reason_221; /* @81:5 */
-    r_h223 = drops.lookup(&_t8);
+    u32 _t6 = r_reason_221; /* @81:5 */
+    r_h223 = drops.lookup(&_t6);
     }
     {
     r_t224 = r_h223 ? r_h223->f_value : 0; /* @81:5 */
@@ -1263,8 +1252,8 @@ L_bb83: ;
     r_t233 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t9 = r_reason_232; /* @81:5 */
-    r_h234 = drops.lookup(&_t9);
+    u32 _t7 = r_reason_232; /* @81:5 */
+    r_h234 = drops.lookup(&_t7);
     }
     {
     r_t235 = r_h234 ? r_h234->f_value : 0; /* @81:5 */
@@ -1385,8 +1374,8 @@ L_bb86: ;
     r_t261 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t10 = r_reason_260; /* @81:5 */
-    r_h262 = drops.lookup(&_t10);
+    u32 _t8 = r_reason_260; /* @81:5 */
+    r_h262 = drops.lookup(&_t8);
     }
     {
     r_t263 = r_h262 ? r_h262->f_value : 0; /* @81:5 */
@@ -1436,8 +1425,8 @@ L_bb97: ;
     r_t280 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t11 = r_reason_279; /* @81:5 */
-    r_h281 = drops.lookup(&_t11);
+    u32 _t9 = r_reason_279; /* @81:5 */
+    r_h281 = drops.lookup(&_t9);
     }
     {
     r_t282 = r_h281 ? r_h281->f_value : 0; /* @81:5 */
@@ -1494,8 +1483,8 @@ L_bb78: ;
     r_t216 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t12 = r_reason_215; /* @81:5 */
-    r_h217 = drops.lookup(&_t12);
+    u32 _t10 = r_reason_215; /* @81:5 */
+    r_h217 = drops.lookup(&_t10);
     }
     {
     r_t218 = r_h217 ? r_h217->f_value : 0; /* @81:5 */
@@ -1543,8 +1532,8 @@ L_bb75: ;
     r_t205 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t13 = r_reason_204; /* @81:5 */
-    r_h206 = drops.lookup(&_t13);
+    u32 _t11 = r_reason_204; /* @81:5 */
+    r_h206 = drops.lookup(&_t11);
     }
     {
     r_t207 = r_h206 ? r_h206->f_value : 0; /* @81:5 */
@@ -1570,8 +1559,8 @@ L_bb67: ;
     r_t190 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t14 = r_reason_189; /* @81:5 */
-    r_h191 = drops.lookup(&_t14);
+    u32 _t12 = r_reason_189; /* @81:5 */
+    r_h191 = drops.lookup(&_t12);
     }
     {
     r_t192 = r_h191 ? r_h191->f_value : 0; /* @81:5 */
@@ -1622,13 +1611,13 @@ L_bb101: ;
     r_exists_291 = r_found_95; /* @218:5 */
     }
     {
-    struct conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @114:19 */
-    _t15.f_saddr = r_k_284;
-    _t15.f_daddr = r_k_285;
-    _t15.f_sport = r_k_286;
-    _t15.f_dport = r_k_287;
-    _t15.f_proto = r_k_288;
-    r_h292 = conns.lookup(&_t15);
+    struct conns_key _t13; __builtin_memset(&_t13, 0, sizeof(_t13)); /* @114:19 */
+    _t13.f_saddr = r_k_284;
+    _t13.f_daddr = r_k_285;
+    _t13.f_sport = r_k_286;
+    _t13.f_dport = r_k_287;
+    _t13.f_proto = r_k_288;
+    r_h292 = conns.lookup(&_t13);
     }
     {
     r_t293 = r_h292 ? r_h292->f_fin : 0; /* @114:19 */
@@ -1757,29 +1746,40 @@ L_bb116: ;
     }
 L_bb118: ;
     {
-    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @130:9 */
-    _t16.f_saddr = r_k_284;
-    _t16.f_daddr = r_k_285;
-    _t16.f_sport = r_k_286;
-    _t16.f_dport = r_k_287;
-    _t16.f_proto = r_k_288;
-    struct conns_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
-    _t17.f_last_ns = r_t_289;
-    _t17.f_fin = r_fin_295;
-    r_t329 = conns.update(&_t16, &_t17) == 0;
+    r_found0 = r_h292 != NULL; /* @130:9 */
     }
     {
-    goto L_bb102; /* @126:5 */
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @130:9 */
+    }
+L_update0: ;
+    {
+    struct conns_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @130:9 */
+    _t14.f_saddr = r_k_284;
+    _t14.f_daddr = r_k_285;
+    _t14.f_sport = r_k_286;
+    _t14.f_dport = r_k_287;
+    _t14.f_proto = r_k_288;
+    struct conns_value _t15; __builtin_memset(&_t15, 0, sizeof(_t15));
+    _t15.f_last_ns = r_t_289;
+    _t15.f_fin = r_fin_295;
+    r_t329 = conns.update(&_t14, &_t15) == 0;
+    }
+    {
+    goto L_bb102; /* @130:9 */
+    }
+L_inplace0: ;
+    {
+    if (r_h292) r_h292->f_last_ns = r_t_289; /* @130:9 */
+    }
+    {
+    if (r_h292) r_h292->f_fin = r_fin_295; /* @130:9 */
+    }
+    {
+    goto L_bb102; /* @130:9 */
     }
 L_bb117: ;
     {
-    struct conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @127:9 */
-    _t18.f_saddr = r_k_284;
-    _t18.f_daddr = r_k_285;
-    _t18.f_sport = r_k_286;
-    _t18.f_dport = r_k_287;
-    _t18.f_proto = r_k_288;
-    r_h320 = conns.lookup(&_t18);
+    r_h320 = r_h292; /* @127:9 */
     }
     {
     r_t321 = r_h320 != NULL; /* @127:9 */
@@ -1792,16 +1792,16 @@ L_bb120: ;
     r_t322 = 0U; /* @127:9 */
     }
     {
-    struct conns_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:9 */
-    _t19.f_saddr = r_k_284;
-    _t19.f_daddr = r_k_285;
-    _t19.f_sport = r_k_286;
-    _t19.f_dport = r_k_287;
-    _t19.f_proto = r_k_288;
-    struct conns_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
-    _t20.f_last_ns = r_t_289;
-    _t20.f_fin = r_t322;
-    r_t323 = conns.update(&_t19, &_t20) == 0;
+    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @127:9 */
+    _t16.f_saddr = r_k_284;
+    _t16.f_daddr = r_k_285;
+    _t16.f_sport = r_k_286;
+    _t16.f_dport = r_k_287;
+    _t16.f_proto = r_k_288;
+    struct conns_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
+    _t17.f_last_ns = r_t_289;
+    _t17.f_fin = r_t322;
+    r_t323 = conns.update(&_t16, &_t17) == 0;
     }
     {
     goto L_bb121; /* @126:5 */
@@ -1822,13 +1822,13 @@ L_bb121: ;
     }
 L_bb122: ;
     {
-    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:31 */
-    _t21.f_saddr = r_k_284;
-    _t21.f_daddr = r_k_285;
-    _t21.f_sport = r_k_286;
-    _t21.f_dport = r_k_287;
-    _t21.f_proto = r_k_288;
-    r_h325 = conns.lookup(&_t21);
+    struct conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @128:31 */
+    _t18.f_saddr = r_k_284;
+    _t18.f_daddr = r_k_285;
+    _t18.f_sport = r_k_286;
+    _t18.f_dport = r_k_287;
+    _t18.f_proto = r_k_288;
+    r_h325 = conns.lookup(&_t18);
     }
     {
     r_t326 = r_h325 != NULL; /* @128:31 */
@@ -1841,16 +1841,16 @@ L_bb125: ;
     r_t327 = 0x0ULL; /* @128:31 */
     }
     {
-    struct conns_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @128:31 */
-    _t22.f_saddr = r_k_284;
-    _t22.f_daddr = r_k_285;
-    _t22.f_sport = r_k_286;
-    _t22.f_dport = r_k_287;
-    _t22.f_proto = r_k_288;
-    struct conns_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
-    _t23.f_last_ns = r_t327;
-    _t23.f_fin = r_fin_295;
-    r_t328 = conns.update(&_t22, &_t23) == 0;
+    struct conns_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @128:31 */
+    _t19.f_saddr = r_k_284;
+    _t19.f_daddr = r_k_285;
+    _t19.f_sport = r_k_286;
+    _t19.f_dport = r_k_287;
+    _t19.f_proto = r_k_288;
+    struct conns_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
+    _t20.f_last_ns = r_t327;
+    _t20.f_fin = r_fin_295;
+    r_t328 = conns.update(&_t19, &_t20) == 0;
     }
     {
     goto L_bb102; /* @128:9 */
@@ -1864,13 +1864,13 @@ L_bb124: ;
     }
 L_bb105: ;
     {
-    struct conns_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @118:13 */
-    _t24.f_saddr = r_k_284;
-    _t24.f_daddr = r_k_285;
-    _t24.f_sport = r_k_286;
-    _t24.f_dport = r_k_287;
-    _t24.f_proto = r_k_288;
-    conns.delete(&_t24);
+    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @118:13 */
+    _t21.f_saddr = r_k_284;
+    _t21.f_daddr = r_k_285;
+    _t21.f_sport = r_k_286;
+    _t21.f_dport = r_k_287;
+    _t21.f_proto = r_k_288;
+    conns.delete(&_t21);
     }
     {
     goto L_bb102; /* @119:13 */
@@ -1887,8 +1887,8 @@ L_bb11: ;
     r_t37 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t25 = r_reason_36; /* @81:5 */
-    r_h38 = drops.lookup(&_t25);
+    u32 _t22 = r_reason_36; /* @81:5 */
+    r_h38 = drops.lookup(&_t22);
     }
     {
     r_t39 = r_h38 ? r_h38->f_value : 0; /* @81:5 */

@@ -91,9 +91,6 @@ int cora_xdp(struct xdp_md *ctx) {
     struct heavy_value *r_h63 = NULL;
     u8 r_t64 = 0;
     struct heavy_value *r_h65 = NULL;
-    u8 r_t66 = 0;
-    u64 r_t67 = 0;
-    u8 r_t68 = 0;
     u64 r_t69 = 0;
     u8 r_t70 = 0;
     u8 r_t77 = 0;
@@ -388,32 +385,8 @@ L_bb6: ;
     }
 L_bb5: ;
     {
-    struct heavy_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @50:9 */
-    _t20.f_key = r_src_2;
-    r_h65 = heavy.lookup(&_t20);
+    r_h65 = r_h63; /* @50:9 */
     }
-    {
-    r_t66 = r_h65 != NULL; /* @50:9 */
-    }
-    {
-    if (r_t66) goto L_bb7; else goto L_bb8; /* @50:9 */
-    }
-L_bb8: ;
-    {
-    r_t67 = 0x0ULL; /* @50:9 */
-    }
-    {
-    struct heavy_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @50:9 */
-    _t21.f_key = r_src_2;
-    struct heavy_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
-    _t22.f_bytes = r_estimate_60;
-    _t22.f_first_ns = r_t67;
-    r_t68 = heavy.update(&_t21, &_t22) == 0;
-    }
-    {
-    goto L_bb10; /* @49:5 */
-    }
-L_bb7: ;
     {
     if (r_h65) r_h65->f_bytes = r_estimate_60; /* @50:9 */
     }
@@ -426,16 +399,16 @@ L_bb10: ;
     }
     {
     if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.dscp */ /* @55:34 */
-        u32 _t23 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 0)));
-        u64 _t24 = (((u64)(*(u8 *)(h_ipv4 + 1))));
-        _t24 = (_t24 & ~(u64)0xfcULL) | (((u64)r_t77 << 2) & 0xfcULL);
-        *(u8 *)(h_ipv4 + 1) = ((u8)(_t24));
-        u32 _t25 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 0));
+        u32 _t20 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 0)));
+        u64 _t21 = (((u64)(*(u8 *)(h_ipv4 + 1))));
+        _t21 = (_t21 & ~(u64)0xfcULL) | (((u64)r_t77 << 2) & 0xfcULL);
+        *(u8 *)(h_ipv4 + 1) = ((u8)(_t21));
+        u32 _t22 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 0));
         if (1) {
-            u32 _t26 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
+            u32 _t23 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
             {
-                u32 _t27 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t26) + _t23 + _t25);
-                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t27);
+                u32 _t24 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t23) + _t20 + _t22);
+                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t24);
             }
         }
     }

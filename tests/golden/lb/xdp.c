@@ -129,6 +129,7 @@ int cora_xdp(struct xdp_md *ctx) {
     struct stats_value *r_h95 = NULL;
     u64 r_t96 = 0;
     u64 r_t97 = 0;
+    u8 r_found0 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data; void *h_udp = data;
     u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0, v_tcp = 0, v_udp = 0;
     if (data + 14 <= data_end) {
@@ -305,13 +306,7 @@ L_bb24: ;
     }
 L_bb23: ;
     {
-    struct replies_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @151:17 */
-    _t3.f_saddr = r_f_13;
-    _t3.f_daddr = r_f_14;
-    _t3.f_sport = r_f_15;
-    _t3.f_dport = r_f_16;
-    _t3.f_proto = r_f_17;
-    r_h85 = replies.lookup(&_t3);
+    r_h85 = r_h83; /* @151:17 */
     }
     {
     r_t86 = r_h85 ? r_h85->f_vip : 0; /* @151:17 */
@@ -333,29 +328,29 @@ L_bb23: ;
     }
     {
     if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.saddr */ /* @152:9 */
-        u32 _t4 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
+        u32 _t3 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
         *(u32 *)(h_ipv4 + 12) = bpf_ntohl((u32)(r_r_89));
-        u32 _t5 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
+        u32 _t4 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
         if (1) {
-            u32 _t6 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
+            u32 _t5 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
             {
-                u32 _t7 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t6) + _t4 + _t5);
-                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t7);
+                u32 _t6 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t5) + _t3 + _t4);
+                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t6);
             }
         }
         if (v_tcp && h_tcp + 20 <= data_end) {
-            u32 _t8 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t7 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t9 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t8) + _t4 + _t5);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t9);
+                u32 _t8 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t7) + _t3 + _t4);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t8);
             }
         }
         if (v_udp && h_udp + 8 <= data_end) {
-            u32 _t10 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t10 != 0) {
-                u32 _t11 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t10) + _t4 + _t5);
-                if (_t11 == 0) _t11 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t11);
+            u32 _t9 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t9 != 0) {
+                u32 _t10 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t9) + _t3 + _t4);
+                if (_t10 == 0) _t10 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t10);
             }
         }
     }
@@ -379,8 +374,8 @@ L_bb23: ;
     r_t94 = 0x1ULL; /* @109:21 */
     }
     {
-    u32 _t14 = r_index_93; /* @109:5 */
-    r_h95 = stats.lookup(&_t14);
+    u32 _t13 = r_index_93; /* @109:5 */
+    r_h95 = stats.lookup(&_t13);
     }
     {
     r_t96 = r_h95 ? r_h95->f_value : 0; /* @109:5 */
@@ -402,13 +397,13 @@ L_bb6: ;
     r_known_26 = 0U; /* @120:9 */
     }
     {
-    struct conns_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @121:13 */
-    _t15.f_saddr = r_f_13;
-    _t15.f_daddr = r_f_14;
-    _t15.f_sport = r_f_15;
-    _t15.f_dport = r_f_16;
-    _t15.f_proto = r_f_17;
-    r_h27 = conns.lookup(&_t15);
+    struct conns_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @121:13 */
+    _t14.f_saddr = r_f_13;
+    _t14.f_daddr = r_f_14;
+    _t14.f_sport = r_f_15;
+    _t14.f_dport = r_f_16;
+    _t14.f_proto = r_f_17;
+    r_h27 = conns.lookup(&_t14);
     }
     {
     r_t28 = r_h27 != NULL; /* @121:13 */
@@ -418,13 +413,7 @@ L_bb6: ;
     }
 L_bb8: ;
     {
-    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @122:17 */
-    _t16.f_saddr = r_f_13;
-    _t16.f_daddr = r_f_14;
-    _t16.f_sport = r_f_15;
-    _t16.f_dport = r_f_16;
-    _t16.f_proto = r_f_17;
-    r_h29 = conns.lookup(&_t16);
+    r_h29 = r_h27; /* @122:17 */
     }
     {
     r_t30 = r_h29 ? r_h29->f_value : 0; /* @122:17 */
@@ -433,8 +422,8 @@ L_bb8: ;
     r_b_24 = r_t30; /* @122:13 */
     }
     {
-    u32 _t17 = r_b_24; /* @123:21 */
-    r_h31 = backends.lookup(&_t17);
+    u32 _t15 = r_b_24; /* @123:21 */
+    r_h31 = backends.lookup(&_t15);
     }
     {
     r_t32 = r_h31 ? r_h31->f_addr : 0; /* @123:21 */
@@ -457,13 +446,13 @@ L_bb10: ;
     }
 L_bb11: ;
     {
-    u64 _t18 = 0x9e3779b97f4a7c15ULL; /* @126:24 */
-    _t18 = cora_mix64(_t18 ^ (u64)r_f_13);
-    _t18 = cora_mix64(_t18 ^ (u64)r_f_14);
-    _t18 = cora_mix64(_t18 ^ (u64)r_f_15);
-    _t18 = cora_mix64(_t18 ^ (u64)r_f_16);
-    _t18 = cora_mix64(_t18 ^ (u64)r_f_17);
-    r_t35 = (u32)(_t18 ^ (_t18 >> 32)); /* @126:24 */
+    u64 _t16 = 0x9e3779b97f4a7c15ULL; /* @126:24 */
+    _t16 = cora_mix64(_t16 ^ (u64)r_f_13);
+    _t16 = cora_mix64(_t16 ^ (u64)r_f_14);
+    _t16 = cora_mix64(_t16 ^ (u64)r_f_15);
+    _t16 = cora_mix64(_t16 ^ (u64)r_f_16);
+    _t16 = cora_mix64(_t16 ^ (u64)r_f_17);
+    r_t35 = (u32)(_t16 ^ (_t16 >> 32)); /* @126:24 */
     }
     {
     r_t36 = 251U; /* @126:76 */
@@ -475,11 +464,7 @@ L_bb11: ;
     r_slot_38 = r_t37; /* @126:13 */
     }
     {
-    struct services_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @127:24 */
-    _t19.f_f0 = r_svc_key_18;
-    _t19.f_f1 = r_svc_key_19;
-    _t19.f_f2 = r_svc_key_20;
-    r_h39 = services.lookup(&_t19);
+    r_h39 = r_h21; /* @127:24 */
     }
     {
     r_t40 = r_h39 ? r_h39->f_value : 0; /* @127:24 */
@@ -494,8 +479,8 @@ L_bb11: ;
     r_t43 = (u32)(r_t42 + r_slot_38); /* @127:24 */
     }
     {
-    u32 _t20 = r_t43; /* @127:17 */
-    r_h44 = maglev.lookup(&_t20);
+    u32 _t17 = r_t43; /* @127:17 */
+    r_h44 = maglev.lookup(&_t17);
     }
     {
     r_t45 = r_h44 ? r_h44->f_value : 0; /* @127:17 */
@@ -504,16 +489,34 @@ L_bb11: ;
     r_b_24 = r_t45; /* @127:13 */
     }
     {
-    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @128:13 */
-    _t21.f_saddr = r_f_13;
-    _t21.f_daddr = r_f_14;
-    _t21.f_sport = r_f_15;
-    _t21.f_dport = r_f_16;
-    _t21.f_proto = r_f_17;
-    struct conns_value _t22; __builtin_memset(&_t22, 0, sizeof(_t22));
-    _t22.f_value = r_b_24;
-    r_t46 = conns.update(&_t21, &_t22) == 0;
+    r_found0 = r_h27 != NULL; /* @128:13 */
     }
+    {
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @128:13 */
+    }
+L_update0: ;
+    {
+    struct conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @128:13 */
+    _t18.f_saddr = r_f_13;
+    _t18.f_daddr = r_f_14;
+    _t18.f_sport = r_f_15;
+    _t18.f_dport = r_f_16;
+    _t18.f_proto = r_f_17;
+    struct conns_value _t19; __builtin_memset(&_t19, 0, sizeof(_t19));
+    _t19.f_value = r_b_24;
+    r_t46 = conns.update(&_t18, &_t19) == 0;
+    }
+    {
+    goto L_joined0; /* @128:13 */
+    }
+L_inplace0: ;
+    {
+    if (r_h27) r_h27->f_value = r_b_24; /* @128:13 */
+    }
+    {
+    goto L_joined0; /* @128:13 */
+    }
+L_joined0: ;
     {
     r_index_48 = 2U; /* @129:13 */
     }
@@ -521,8 +524,8 @@ L_bb11: ;
     r_t49 = 0x1ULL; /* @109:21 */
     }
     {
-    u32 _t23 = r_index_48; /* @109:5 */
-    r_h50 = stats.lookup(&_t23);
+    u32 _t20 = r_index_48; /* @109:5 */
+    r_h50 = stats.lookup(&_t20);
     }
     {
     r_t51 = r_h50 ? r_h50->f_value : 0; /* @109:5 */
@@ -538,8 +541,8 @@ L_bb11: ;
     }
 L_bb14: ;
     {
-    u32 _t24 = r_b_24; /* @131:18 */
-    r_h53 = backends.lookup(&_t24);
+    u32 _t21 = r_b_24; /* @131:18 */
+    r_h53 = backends.lookup(&_t21);
     }
     {
     r_t54 = r_h53 ? r_h53->f_addr : 0; /* @131:18 */
@@ -592,13 +595,13 @@ L_bb16: ;
     }
 L_bb20: ;
     {
-    struct replies_key _t25; __builtin_memset(&_t25, 0, sizeof(_t25)); /* @139:25 */
-    _t25.f_saddr = r_back_68;
-    _t25.f_daddr = r_back_69;
-    _t25.f_sport = r_back_70;
-    _t25.f_dport = r_back_71;
-    _t25.f_proto = r_back_72;
-    r_h73 = replies.lookup(&_t25);
+    struct replies_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @139:25 */
+    _t22.f_saddr = r_back_68;
+    _t22.f_daddr = r_back_69;
+    _t22.f_sport = r_back_70;
+    _t22.f_dport = r_back_71;
+    _t22.f_proto = r_back_72;
+    r_h73 = replies.lookup(&_t22);
     }
     {
     r_t74 = r_h73 != NULL; /* @139:25 */
@@ -614,17 +617,17 @@ L_bb18: ;
     }
     }
     {
-    struct replies_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @140:13 */
-    _t26.f_saddr = r_back_68;
-    _t26.f_daddr = r_back_69;
-    _t26.f_sport = r_back_70;
-    _t26.f_dport = r_back_71;
-    _t26.f_proto = r_back_72;
-    struct replies_value _t27; __builtin_memset(&_t27, 0, sizeof(_t27));
-    _t27.f_vip = r_f_14;
-    _t27.f_client_mac = r_t75;
-    _t27.f_lb_mac = r_lb_mac_67;
-    r_t76 = replies.update(&_t26, &_t27) == 0;
+    struct replies_key _t23; __builtin_memset(&_t23, 0, sizeof(_t23)); /* @140:13 */
+    _t23.f_saddr = r_back_68;
+    _t23.f_daddr = r_back_69;
+    _t23.f_sport = r_back_70;
+    _t23.f_dport = r_back_71;
+    _t23.f_proto = r_back_72;
+    struct replies_value _t24; __builtin_memset(&_t24, 0, sizeof(_t24));
+    _t24.f_vip = r_f_14;
+    _t24.f_client_mac = r_t75;
+    _t24.f_lb_mac = r_lb_mac_67;
+    r_t76 = replies.update(&_t23, &_t24) == 0;
     }
     {
     goto L_bb21; /* @139:9 */
@@ -632,29 +635,29 @@ L_bb18: ;
 L_bb21: ;
     {
     if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.daddr */ /* @142:9 */
-        u32 _t28 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
+        u32 _t25 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
         *(u32 *)(h_ipv4 + 16) = bpf_ntohl((u32)(r_be_56));
-        u32 _t29 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
+        u32 _t26 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
         if (1) {
-            u32 _t30 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
+            u32 _t27 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
             {
-                u32 _t31 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t30) + _t28 + _t29);
-                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t31);
+                u32 _t28 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t27) + _t25 + _t26);
+                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t28);
             }
         }
         if (v_tcp && h_tcp + 20 <= data_end) {
-            u32 _t32 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t29 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t33 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t32) + _t28 + _t29);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t33);
+                u32 _t30 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t29) + _t25 + _t26);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t30);
             }
         }
         if (v_udp && h_udp + 8 <= data_end) {
-            u32 _t34 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t34 != 0) {
-                u32 _t35 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t34) + _t28 + _t29);
-                if (_t35 == 0) _t35 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t35);
+            u32 _t31 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t31 != 0) {
+                u32 _t32 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t31) + _t25 + _t26);
+                if (_t32 == 0) _t32 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t32);
             }
         }
     }
@@ -678,8 +681,8 @@ L_bb21: ;
     r_t79 = 0x1ULL; /* @109:21 */
     }
     {
-    u32 _t38 = r_index_78; /* @109:5 */
-    r_h80 = stats.lookup(&_t38);
+    u32 _t35 = r_index_78; /* @109:5 */
+    r_h80 = stats.lookup(&_t35);
     }
     {
     r_t81 = r_h80 ? r_h80->f_value : 0; /* @109:5 */
@@ -701,8 +704,8 @@ L_bb15: ;
     r_t62 = 0x1ULL; /* @109:21 */
     }
     {
-    u32 _t39 = r_index_61; /* @109:5 */
-    r_h63 = stats.lookup(&_t39);
+    u32 _t36 = r_index_61; /* @109:5 */
+    r_h63 = stats.lookup(&_t36);
     }
     {
     r_t64 = r_h63 ? r_h63->f_value : 0; /* @109:5 */

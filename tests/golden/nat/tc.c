@@ -385,18 +385,13 @@ int cora_tc(struct __sk_buff *ctx) {
     u64 r_t462 = 0;
     u64 r_t463 = 0;
     struct nat_in_value *r_h464 = NULL;
-    u8 r_t465 = 0;
-    u32 r_t466 = 0;
-    u16 r_t467 = 0;
-    u32 r_t468 = 0;
-    u16 r_t469 = 0;
-    u8 r_t470 = 0;
     u8 r_t471 = 0;
     u32 r_index_473 = 0;
     u64 r_t474 = 0;
     struct stats_value *r_h475 = NULL;
     u64 r_t476 = 0;
     u64 r_t477 = 0;
+    u8 r_found0 = 0;
     if (data + 138 > data_end && ctx->len > (u32)(data_end - data)) {
         bpf_skb_pull_data(ctx, ctx->len < 138 ? ctx->len : 138);
         data = (void *)(long)ctx->data; data_end = (void *)(long)ctx->data_end;
@@ -638,10 +633,7 @@ L_bb129: ;
     }
 L_bb130: ;
     {
-    struct nat_in_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @132:17 */
-    _t3.f_f0 = r_key_417;
-    _t3.f_f1 = r_key_418;
-    r_h427 = nat_in.lookup(&_t3);
+    r_h427 = r_h419; /* @132:17 */
     }
     {
     r_t428 = r_h427 ? r_h427->f_inside_addr : 0; /* @132:17 */
@@ -735,82 +727,36 @@ L_bb138: ;
     }
 L_bb133: ;
     {
-    struct nat_in_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @137:9 */
-    _t4.f_f0 = r_key_417;
-    _t4.f_f1 = r_key_418;
-    r_h464 = nat_in.lookup(&_t4);
+    r_h464 = r_h419; /* @137:9 */
     }
-    {
-    r_t465 = r_h464 != NULL; /* @137:9 */
-    }
-    {
-    if (r_t465) goto L_bb140; else goto L_bb141; /* @137:9 */
-    }
-L_bb141: ;
-    {
-    r_t466 = 0U; /* @137:9 */
-    }
-    {
-    r_t467 = 0U; /* @137:9 */
-    }
-    {
-    r_t468 = 0U; /* @137:9 */
-    }
-    {
-    r_t469 = 0U; /* @137:9 */
-    }
-    {
-    struct nat_in_key _t5; __builtin_memset(&_t5, 0, sizeof(_t5)); /* @137:9 */
-    _t5.f_f0 = r_key_417;
-    _t5.f_f1 = r_key_418;
-    struct nat_in_value _t6; __builtin_memset(&_t6, 0, sizeof(_t6));
-    _t6.f_inside_addr = r_t466;
-    _t6.f_inside_port = r_t467;
-    _t6.f_remote_addr = r_t468;
-    _t6.f_remote_port = r_t469;
-    _t6.f_last_ns = r_t_2;
-    r_t470 = nat_in.update(&_t5, &_t6) == 0;
-    }
-    {
-    if (r_t470) goto L_bb144; else goto L_bb143; /* @137:9 */
-    }
-L_bb143: ;
-    {
-    return 2; /* drop */ /* @137:9 */
-    }
-L_bb140: ;
     {
     if (r_h464) r_h464->f_last_ns = r_t_2; /* @137:9 */
     }
     {
-    goto L_bb144; /* @124:5 */
-    }
-L_bb144: ;
-    {
     if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.daddr */ /* @138:9 */
-        u32 _t7 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
+        u32 _t3 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
         *(u32 *)(h_ipv4 + 16) = bpf_ntohl((u32)(r_b_433));
-        u32 _t8 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
+        u32 _t4 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
         if (1) {
-            u32 _t9 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
+            u32 _t5 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
             {
-                u32 _t10 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t9) + _t7 + _t8);
-                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t10);
+                u32 _t6 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t5) + _t3 + _t4);
+                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t6);
             }
         }
         if (v_tcp && h_tcp + 20 <= data_end) {
-            u32 _t11 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t7 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t12 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t11) + _t7 + _t8);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t12);
+                u32 _t8 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t7) + _t3 + _t4);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t8);
             }
         }
         if (v_udp && h_udp + 8 <= data_end) {
-            u32 _t13 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t13 != 0) {
-                u32 _t14 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t13) + _t7 + _t8);
-                if (_t14 == 0) _t14 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t14);
+            u32 _t9 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t9 != 0) {
+                u32 _t10 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t9) + _t3 + _t4);
+                if (_t10 == 0) _t10 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t10);
             }
         }
     }
@@ -824,15 +770,15 @@ L_bb144: ;
 L_bb146: ;
     {
     if (v_udp && h_udp + 8 <= data_end) { /* store udp.dport */ /* @139:62 */
-        u32 _t15 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 2)));
+        u32 _t11 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 2)));
         *(u16 *)(h_udp + 2) = bpf_ntohs((u16)(r_b_434));
-        u32 _t16 = (u32)bpf_ntohs(*(u16 *)(h_udp + 2));
+        u32 _t12 = (u32)bpf_ntohs(*(u16 *)(h_udp + 2));
         if (1) {
-            u32 _t17 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t17 != 0) {
-                u32 _t18 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t17) + _t15 + _t16);
-                if (_t18 == 0) _t18 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t18);
+            u32 _t13 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t13 != 0) {
+                u32 _t14 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t13) + _t11 + _t12);
+                if (_t14 == 0) _t14 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t14);
             }
         }
     }
@@ -843,14 +789,14 @@ L_bb146: ;
 L_bb145: ;
     {
     if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.dport */ /* @139:26 */
-        u32 _t19 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 2)));
+        u32 _t15 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 2)));
         *(u16 *)(h_tcp + 2) = bpf_ntohs((u16)(r_b_434));
-        u32 _t20 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 2));
+        u32 _t16 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 2));
         if (1) {
-            u32 _t21 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t17 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t22 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t21) + _t19 + _t20);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t22);
+                u32 _t18 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t17) + _t15 + _t16);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t18);
             }
         }
     }
@@ -866,8 +812,8 @@ L_bb147: ;
     r_t474 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t23 = r_index_473; /* @66:5 */
-    r_h475 = stats.lookup(&_t23);
+    u32 _t19 = r_index_473; /* @66:5 */
+    r_h475 = stats.lookup(&_t19);
     }
     {
     r_t476 = r_h475 ? r_h475->f_value : 0; /* @66:5 */
@@ -889,8 +835,8 @@ L_bb132: ;
     r_t460 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t24 = r_index_459; /* @66:5 */
-    r_h461 = stats.lookup(&_t24);
+    u32 _t20 = r_index_459; /* @66:5 */
+    r_h461 = stats.lookup(&_t20);
     }
     {
     r_t462 = r_h461 ? r_h461->f_value : 0; /* @66:5 */
@@ -951,8 +897,8 @@ L_bb7: ;
     r_t18 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t25 = r_index_17; /* @66:5 */
-    r_h19 = stats.lookup(&_t25);
+    u32 _t21 = r_index_17; /* @66:5 */
+    r_h19 = stats.lookup(&_t21);
     }
     {
     r_t20 = r_h19 ? r_h19->f_value : 0; /* @66:5 */
@@ -1043,13 +989,13 @@ L_bb12: ;
     r_port_34 = 0U; /* @93:9 */
     }
     {
-    struct nat_out_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @94:13 */
-    _t26.f_saddr = r_f_28;
-    _t26.f_daddr = r_f_29;
-    _t26.f_sport = r_f_30;
-    _t26.f_dport = r_f_31;
-    _t26.f_proto = r_f_32;
-    r_h35 = nat_out.lookup(&_t26);
+    struct nat_out_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @94:13 */
+    _t22.f_saddr = r_f_28;
+    _t22.f_daddr = r_f_29;
+    _t22.f_sport = r_f_30;
+    _t22.f_dport = r_f_31;
+    _t22.f_proto = r_f_32;
+    r_h35 = nat_out.lookup(&_t22);
     }
     {
     r_t36 = r_h35 != NULL; /* @94:13 */
@@ -1059,13 +1005,7 @@ L_bb12: ;
     }
 L_bb13: ;
     {
-    struct nat_out_key _t27; __builtin_memset(&_t27, 0, sizeof(_t27)); /* @95:21 */
-    _t27.f_saddr = r_f_28;
-    _t27.f_daddr = r_f_29;
-    _t27.f_sport = r_f_30;
-    _t27.f_dport = r_f_31;
-    _t27.f_proto = r_f_32;
-    r_h37 = nat_out.lookup(&_t27);
+    r_h37 = r_h35; /* @95:21 */
     }
     {
     r_t38 = r_h37 ? r_h37->f_value : 0; /* @95:21 */
@@ -1074,10 +1014,10 @@ L_bb13: ;
     r_p_39 = r_t38; /* @95:13 */
     }
     {
-    struct nat_in_key _t28; __builtin_memset(&_t28, 0, sizeof(_t28)); /* @96:17 */
-    _t28.f_f0 = r_f_32;
-    _t28.f_f1 = r_p_39;
-    r_h40 = nat_in.lookup(&_t28);
+    struct nat_in_key _t23; __builtin_memset(&_t23, 0, sizeof(_t23)); /* @96:17 */
+    _t23.f_f0 = r_f_32;
+    _t23.f_f1 = r_p_39;
+    r_h40 = nat_in.lookup(&_t23);
     }
     {
     r_t41 = r_h40 != NULL; /* @96:17 */
@@ -1087,10 +1027,7 @@ L_bb13: ;
     }
 L_bb17: ;
     {
-    struct nat_in_key _t29; __builtin_memset(&_t29, 0, sizeof(_t29)); /* @96:48 */
-    _t29.f_f0 = r_f_32;
-    _t29.f_f1 = r_p_39;
-    r_h42 = nat_in.lookup(&_t29);
+    r_h42 = r_h40; /* @96:48 */
     }
     {
     r_t43 = r_h42 ? r_h42->f_inside_addr : 0; /* @96:48 */
@@ -1174,13 +1111,13 @@ L_bb20: ;
     }
 L_bb21: ;
     {
-    u64 _t30 = 0x9e3779b97f4a7c15ULL; /* @99:21 */
-    _t30 = cora_mix64(_t30 ^ (u64)r_f_28);
-    _t30 = cora_mix64(_t30 ^ (u64)r_f_29);
-    _t30 = cora_mix64(_t30 ^ (u64)r_f_30);
-    _t30 = cora_mix64(_t30 ^ (u64)r_f_31);
-    _t30 = cora_mix64(_t30 ^ (u64)r_f_32);
-    r_t68 = (u32)(_t30 ^ (_t30 >> 32)); /* @99:21 */
+    u64 _t24 = 0x9e3779b97f4a7c15ULL; /* @99:21 */
+    _t24 = cora_mix64(_t24 ^ (u64)r_f_28);
+    _t24 = cora_mix64(_t24 ^ (u64)r_f_29);
+    _t24 = cora_mix64(_t24 ^ (u64)r_f_30);
+    _t24 = cora_mix64(_t24 ^ (u64)r_f_31);
+    _t24 = cora_mix64(_t24 ^ (u64)r_f_32);
+    r_t68 = (u32)(_t24 ^ (_t24 >> 32)); /* @99:21 */
     }
     {
     r_h_69 = r_t68; /* @99:13 */
@@ -1226,10 +1163,10 @@ L_bb23: ;
     r_key_81 = r_candidate_79; /* @103:21 */
     }
     {
-    struct nat_in_key _t31; __builtin_memset(&_t31, 0, sizeof(_t31)); /* @104:27 */
-    _t31.f_f0 = r_key_80;
-    _t31.f_f1 = r_key_81;
-    r_h82 = nat_in.lookup(&_t31);
+    struct nat_in_key _t25; __builtin_memset(&_t25, 0, sizeof(_t25)); /* @104:27 */
+    _t25.f_f0 = r_key_80;
+    _t25.f_f1 = r_key_81;
+    r_h82 = nat_in.lookup(&_t25);
     }
     {
     r_t83 = r_h82 != NULL; /* @104:27 */
@@ -1239,10 +1176,7 @@ L_bb23: ;
     }
 L_bb27: ;
     {
-    struct nat_in_key _t32; __builtin_memset(&_t32, 0, sizeof(_t32)); /* @104:53 */
-    _t32.f_f0 = r_key_80;
-    _t32.f_f1 = r_key_81;
-    r_h84 = nat_in.lookup(&_t32);
+    r_h84 = r_h82; /* @104:53 */
     }
     {
     r_t89 = r_h84 ? r_h84->f_last_ns : 0; /* @104:53 */
@@ -1343,10 +1277,10 @@ L_bb34: ;
     r_key_118 = r_candidate_116; /* @103:21 */
     }
     {
-    struct nat_in_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @104:27 */
-    _t33.f_f0 = r_key_117;
-    _t33.f_f1 = r_key_118;
-    r_h119 = nat_in.lookup(&_t33);
+    struct nat_in_key _t26; __builtin_memset(&_t26, 0, sizeof(_t26)); /* @104:27 */
+    _t26.f_f0 = r_key_117;
+    _t26.f_f1 = r_key_118;
+    r_h119 = nat_in.lookup(&_t26);
     }
     {
     r_t120 = r_h119 != NULL; /* @104:27 */
@@ -1356,10 +1290,7 @@ L_bb34: ;
     }
 L_bb38: ;
     {
-    struct nat_in_key _t34; __builtin_memset(&_t34, 0, sizeof(_t34)); /* @104:53 */
-    _t34.f_f0 = r_key_117;
-    _t34.f_f1 = r_key_118;
-    r_h121 = nat_in.lookup(&_t34);
+    r_h121 = r_h119; /* @104:53 */
     }
     {
     r_t126 = r_h121 ? r_h121->f_last_ns : 0; /* @104:53 */
@@ -1460,10 +1391,10 @@ L_bb45: ;
     r_key_155 = r_candidate_153; /* @103:21 */
     }
     {
-    struct nat_in_key _t35; __builtin_memset(&_t35, 0, sizeof(_t35)); /* @104:27 */
-    _t35.f_f0 = r_key_154;
-    _t35.f_f1 = r_key_155;
-    r_h156 = nat_in.lookup(&_t35);
+    struct nat_in_key _t27; __builtin_memset(&_t27, 0, sizeof(_t27)); /* @104:27 */
+    _t27.f_f0 = r_key_154;
+    _t27.f_f1 = r_key_155;
+    r_h156 = nat_in.lookup(&_t27);
     }
     {
     r_t157 = r_h156 != NULL; /* @104:27 */
@@ -1473,10 +1404,7 @@ L_bb45: ;
     }
 L_bb49: ;
     {
-    struct nat_in_key _t36; __builtin_memset(&_t36, 0, sizeof(_t36)); /* @104:53 */
-    _t36.f_f0 = r_key_154;
-    _t36.f_f1 = r_key_155;
-    r_h158 = nat_in.lookup(&_t36);
+    r_h158 = r_h156; /* @104:53 */
     }
     {
     r_t163 = r_h158 ? r_h158->f_last_ns : 0; /* @104:53 */
@@ -1577,10 +1505,10 @@ L_bb56: ;
     r_key_192 = r_candidate_190; /* @103:21 */
     }
     {
-    struct nat_in_key _t37; __builtin_memset(&_t37, 0, sizeof(_t37)); /* @104:27 */
-    _t37.f_f0 = r_key_191;
-    _t37.f_f1 = r_key_192;
-    r_h193 = nat_in.lookup(&_t37);
+    struct nat_in_key _t28; __builtin_memset(&_t28, 0, sizeof(_t28)); /* @104:27 */
+    _t28.f_f0 = r_key_191;
+    _t28.f_f1 = r_key_192;
+    r_h193 = nat_in.lookup(&_t28);
     }
     {
     r_t194 = r_h193 != NULL; /* @104:27 */
@@ -1590,10 +1518,7 @@ L_bb56: ;
     }
 L_bb60: ;
     {
-    struct nat_in_key _t38; __builtin_memset(&_t38, 0, sizeof(_t38)); /* @104:53 */
-    _t38.f_f0 = r_key_191;
-    _t38.f_f1 = r_key_192;
-    r_h195 = nat_in.lookup(&_t38);
+    r_h195 = r_h193; /* @104:53 */
     }
     {
     r_t200 = r_h195 ? r_h195->f_last_ns : 0; /* @104:53 */
@@ -1694,10 +1619,10 @@ L_bb67: ;
     r_key_229 = r_candidate_227; /* @103:21 */
     }
     {
-    struct nat_in_key _t39; __builtin_memset(&_t39, 0, sizeof(_t39)); /* @104:27 */
-    _t39.f_f0 = r_key_228;
-    _t39.f_f1 = r_key_229;
-    r_h230 = nat_in.lookup(&_t39);
+    struct nat_in_key _t29; __builtin_memset(&_t29, 0, sizeof(_t29)); /* @104:27 */
+    _t29.f_f0 = r_key_228;
+    _t29.f_f1 = r_key_229;
+    r_h230 = nat_in.lookup(&_t29);
     }
     {
     r_t231 = r_h230 != NULL; /* @104:27 */
@@ -1707,10 +1632,7 @@ L_bb67: ;
     }
 L_bb71: ;
     {
-    struct nat_in_key _t40; __builtin_memset(&_t40, 0, sizeof(_t40)); /* @104:53 */
-    _t40.f_f0 = r_key_228;
-    _t40.f_f1 = r_key_229;
-    r_h232 = nat_in.lookup(&_t40);
+    r_h232 = r_h230; /* @104:53 */
     }
     {
     r_t237 = r_h232 ? r_h232->f_last_ns : 0; /* @104:53 */
@@ -1811,10 +1733,10 @@ L_bb78: ;
     r_key_266 = r_candidate_264; /* @103:21 */
     }
     {
-    struct nat_in_key _t41; __builtin_memset(&_t41, 0, sizeof(_t41)); /* @104:27 */
-    _t41.f_f0 = r_key_265;
-    _t41.f_f1 = r_key_266;
-    r_h267 = nat_in.lookup(&_t41);
+    struct nat_in_key _t30; __builtin_memset(&_t30, 0, sizeof(_t30)); /* @104:27 */
+    _t30.f_f0 = r_key_265;
+    _t30.f_f1 = r_key_266;
+    r_h267 = nat_in.lookup(&_t30);
     }
     {
     r_t268 = r_h267 != NULL; /* @104:27 */
@@ -1824,10 +1746,7 @@ L_bb78: ;
     }
 L_bb82: ;
     {
-    struct nat_in_key _t42; __builtin_memset(&_t42, 0, sizeof(_t42)); /* @104:53 */
-    _t42.f_f0 = r_key_265;
-    _t42.f_f1 = r_key_266;
-    r_h269 = nat_in.lookup(&_t42);
+    r_h269 = r_h267; /* @104:53 */
     }
     {
     r_t274 = r_h269 ? r_h269->f_last_ns : 0; /* @104:53 */
@@ -1928,10 +1847,10 @@ L_bb89: ;
     r_key_303 = r_candidate_301; /* @103:21 */
     }
     {
-    struct nat_in_key _t43; __builtin_memset(&_t43, 0, sizeof(_t43)); /* @104:27 */
-    _t43.f_f0 = r_key_302;
-    _t43.f_f1 = r_key_303;
-    r_h304 = nat_in.lookup(&_t43);
+    struct nat_in_key _t31; __builtin_memset(&_t31, 0, sizeof(_t31)); /* @104:27 */
+    _t31.f_f0 = r_key_302;
+    _t31.f_f1 = r_key_303;
+    r_h304 = nat_in.lookup(&_t31);
     }
     {
     r_t305 = r_h304 != NULL; /* @104:27 */
@@ -1941,10 +1860,7 @@ L_bb89: ;
     }
 L_bb93: ;
     {
-    struct nat_in_key _t44; __builtin_memset(&_t44, 0, sizeof(_t44)); /* @104:53 */
-    _t44.f_f0 = r_key_302;
-    _t44.f_f1 = r_key_303;
-    r_h306 = nat_in.lookup(&_t44);
+    r_h306 = r_h304; /* @104:53 */
     }
     {
     r_t311 = r_h306 ? r_h306->f_last_ns : 0; /* @104:53 */
@@ -2045,10 +1961,10 @@ L_bb100: ;
     r_key_340 = r_candidate_338; /* @103:21 */
     }
     {
-    struct nat_in_key _t45; __builtin_memset(&_t45, 0, sizeof(_t45)); /* @104:27 */
-    _t45.f_f0 = r_key_339;
-    _t45.f_f1 = r_key_340;
-    r_h341 = nat_in.lookup(&_t45);
+    struct nat_in_key _t32; __builtin_memset(&_t32, 0, sizeof(_t32)); /* @104:27 */
+    _t32.f_f0 = r_key_339;
+    _t32.f_f1 = r_key_340;
+    r_h341 = nat_in.lookup(&_t32);
     }
     {
     r_t342 = r_h341 != NULL; /* @104:27 */
@@ -2058,10 +1974,7 @@ L_bb100: ;
     }
 L_bb104: ;
     {
-    struct nat_in_key _t46; __builtin_memset(&_t46, 0, sizeof(_t46)); /* @104:53 */
-    _t46.f_f0 = r_key_339;
-    _t46.f_f1 = r_key_340;
-    r_h343 = nat_in.lookup(&_t46);
+    r_h343 = r_h341; /* @104:53 */
     }
     {
     r_t348 = r_h343 ? r_h343->f_last_ns : 0; /* @104:53 */
@@ -2132,16 +2045,34 @@ L_bb110: ;
     }
 L_bb112: ;
     {
-    struct nat_out_key _t47; __builtin_memset(&_t47, 0, sizeof(_t47)); /* @111:13 */
-    _t47.f_saddr = r_f_28;
-    _t47.f_daddr = r_f_29;
-    _t47.f_sport = r_f_30;
-    _t47.f_dport = r_f_31;
-    _t47.f_proto = r_f_32;
-    struct nat_out_value _t48; __builtin_memset(&_t48, 0, sizeof(_t48));
-    _t48.f_value = r_port_34;
-    r_t374 = nat_out.update(&_t47, &_t48) == 0;
+    r_found0 = r_h35 != NULL; /* @111:13 */
     }
+    {
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @111:13 */
+    }
+L_update0: ;
+    {
+    struct nat_out_key _t33; __builtin_memset(&_t33, 0, sizeof(_t33)); /* @111:13 */
+    _t33.f_saddr = r_f_28;
+    _t33.f_daddr = r_f_29;
+    _t33.f_sport = r_f_30;
+    _t33.f_dport = r_f_31;
+    _t33.f_proto = r_f_32;
+    struct nat_out_value _t34; __builtin_memset(&_t34, 0, sizeof(_t34));
+    _t34.f_value = r_port_34;
+    r_t374 = nat_out.update(&_t33, &_t34) == 0;
+    }
+    {
+    goto L_joined0; /* @111:13 */
+    }
+L_inplace0: ;
+    {
+    if (r_h35) r_h35->f_value = r_port_34; /* @111:13 */
+    }
+    {
+    goto L_joined0; /* @111:13 */
+    }
+L_joined0: ;
     {
     r_index_376 = 2U; /* @112:13 */
     }
@@ -2149,8 +2080,8 @@ L_bb112: ;
     r_t377 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t49 = r_index_376; /* @66:5 */
-    r_h378 = stats.lookup(&_t49);
+    u32 _t35 = r_index_376; /* @66:5 */
+    r_h378 = stats.lookup(&_t35);
     }
     {
     r_t379 = r_h378 ? r_h378->f_value : 0; /* @66:5 */
@@ -2166,16 +2097,16 @@ L_bb112: ;
     }
 L_bb115: ;
     {
-    struct nat_in_key _t50; __builtin_memset(&_t50, 0, sizeof(_t50)); /* @114:9 */
-    _t50.f_f0 = r_f_32;
-    _t50.f_f1 = r_port_34;
-    struct nat_in_value _t51; __builtin_memset(&_t51, 0, sizeof(_t51));
-    _t51.f_inside_addr = r_f_28;
-    _t51.f_inside_port = r_f_30;
-    _t51.f_remote_addr = r_f_29;
-    _t51.f_remote_port = r_f_31;
-    _t51.f_last_ns = r_t_2;
-    r_t381 = nat_in.update(&_t50, &_t51) == 0;
+    struct nat_in_key _t36; __builtin_memset(&_t36, 0, sizeof(_t36)); /* @114:9 */
+    _t36.f_f0 = r_f_32;
+    _t36.f_f1 = r_port_34;
+    struct nat_in_value _t37; __builtin_memset(&_t37, 0, sizeof(_t37));
+    _t37.f_inside_addr = r_f_28;
+    _t37.f_inside_port = r_f_30;
+    _t37.f_remote_addr = r_f_29;
+    _t37.f_remote_port = r_f_31;
+    _t37.f_last_ns = r_t_2;
+    r_t381 = nat_in.update(&_t36, &_t37) == 0;
     }
     {
     if (r_t381) goto L_bb116; else goto L_bb117; /* @114:9 */
@@ -2190,29 +2121,29 @@ L_bb116: ;
     }
     {
     if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.saddr */ /* @117:9 */
-        u32 _t52 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
+        u32 _t38 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
         *(u32 *)(h_ipv4 + 12) = bpf_ntohl((u32)(r_t382));
-        u32 _t53 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
+        u32 _t39 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
         if (1) {
-            u32 _t54 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
+            u32 _t40 = bpf_ntohs(*(u16 *)(h_ipv4 + 10));
             {
-                u32 _t55 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t54) + _t52 + _t53);
-                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t55);
+                u32 _t41 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t40) + _t38 + _t39);
+                *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t41);
             }
         }
         if (v_tcp && h_tcp + 20 <= data_end) {
-            u32 _t56 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t42 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t57 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t56) + _t52 + _t53);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t57);
+                u32 _t43 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t42) + _t38 + _t39);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t43);
             }
         }
         if (v_udp && h_udp + 8 <= data_end) {
-            u32 _t58 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t58 != 0) {
-                u32 _t59 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t58) + _t52 + _t53);
-                if (_t59 == 0) _t59 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t59);
+            u32 _t44 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t44 != 0) {
+                u32 _t45 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t44) + _t38 + _t39);
+                if (_t45 == 0) _t45 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t45);
             }
         }
     }
@@ -2226,15 +2157,15 @@ L_bb116: ;
 L_bb119: ;
     {
     if (v_udp && h_udp + 8 <= data_end) { /* store udp.sport */ /* @118:53 */
-        u32 _t60 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 0)));
+        u32 _t46 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 0)));
         *(u16 *)(h_udp + 0) = bpf_ntohs((u16)(r_port_34));
-        u32 _t61 = (u32)bpf_ntohs(*(u16 *)(h_udp + 0));
+        u32 _t47 = (u32)bpf_ntohs(*(u16 *)(h_udp + 0));
         if (1) {
-            u32 _t62 = bpf_ntohs(*(u16 *)(h_udp + 6));
-            if (_t62 != 0) {
-                u32 _t63 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t62) + _t60 + _t61);
-                if (_t63 == 0) _t63 = 0xffff;
-                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t63);
+            u32 _t48 = bpf_ntohs(*(u16 *)(h_udp + 6));
+            if (_t48 != 0) {
+                u32 _t49 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t48) + _t46 + _t47);
+                if (_t49 == 0) _t49 = 0xffff;
+                *(u16 *)(h_udp + 6) = bpf_htons((u16)_t49);
             }
         }
     }
@@ -2245,14 +2176,14 @@ L_bb119: ;
 L_bb118: ;
     {
     if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.sport */ /* @118:26 */
-        u32 _t64 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 0)));
+        u32 _t50 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 0)));
         *(u16 *)(h_tcp + 0) = bpf_ntohs((u16)(r_port_34));
-        u32 _t65 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 0));
+        u32 _t51 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 0));
         if (1) {
-            u32 _t66 = bpf_ntohs(*(u16 *)(h_tcp + 16));
+            u32 _t52 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
-                u32 _t67 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t66) + _t64 + _t65);
-                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t67);
+                u32 _t53 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t52) + _t50 + _t51);
+                *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t53);
             }
         }
     }
@@ -2268,8 +2199,8 @@ L_bb120: ;
     r_t386 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t68 = r_index_385; /* @66:5 */
-    r_h387 = stats.lookup(&_t68);
+    u32 _t54 = r_index_385; /* @66:5 */
+    r_h387 = stats.lookup(&_t54);
     }
     {
     r_t388 = r_h387 ? r_h387->f_value : 0; /* @66:5 */
@@ -2291,8 +2222,8 @@ L_bb111: ;
     r_t370 = 0x1ULL; /* @66:21 */
     }
     {
-    u32 _t69 = r_index_369; /* @66:5 */
-    r_h371 = stats.lookup(&_t69);
+    u32 _t55 = r_index_369; /* @66:5 */
+    r_h371 = stats.lookup(&_t55);
     }
     {
     r_t372 = r_h371 ? r_h371->f_value : 0; /* @66:5 */

@@ -53,8 +53,6 @@ int cora_tc(struct __sk_buff *ctx) {
     struct buckets_value *r_h36 = NULL;
     u8 r_t37 = 0;
     struct buckets_value *r_h38 = NULL;
-    u8 r_t39 = 0;
-    u8 r_t40 = 0;
     u8 r_t41 = 0;
     u32 r_t42 = 0;
     u64 r_t43 = 0;
@@ -138,9 +136,7 @@ L_bb2: ;
     }
 L_bb3: ;
     {
-    struct buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @46:17 */
-    _t2.f_key = r_src_2;
-    r_h10 = buckets.lookup(&_t2);
+    r_h10 = r_h8; /* @46:17 */
     }
     {
     r_t11 = r_h10 ? r_h10->f_tokens : 0; /* @46:17 */
@@ -266,9 +262,7 @@ L_bb18: ;
     }
 L_bb20: ;
     {
-    struct buckets_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @62:9 */
-    _t3.f_key = r_src_2;
-    r_h36 = buckets.lookup(&_t3);
+    r_h36 = r_h8; /* @62:9 */
     }
     {
     r_t37 = r_h36 != NULL; /* @62:9 */
@@ -278,41 +272,20 @@ L_bb20: ;
     }
 L_bb22: ;
     {
-    struct buckets_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @66:9 */
-    _t4.f_key = r_src_2;
-    struct buckets_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
-    _t5.f_tokens = r_tokens_6;
-    _t5.f_last_ns = r_stamp_7;
-    r_t41 = buckets.update(&_t4, &_t5) == 0;
+    struct buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @66:9 */
+    _t2.f_key = r_src_2;
+    struct buckets_value _t3; __builtin_memset(&_t3, 0, sizeof(_t3));
+    _t3.f_tokens = r_tokens_6;
+    _t3.f_last_ns = r_stamp_7;
+    r_t41 = buckets.update(&_t2, &_t3) == 0;
     }
     {
     goto L_bb26; /* @62:5 */
     }
 L_bb21: ;
     {
-    struct buckets_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @63:9 */
-    _t6.f_key = r_src_2;
-    r_h38 = buckets.lookup(&_t6);
+    r_h38 = r_h36; /* @63:9 */
     }
-    {
-    r_t39 = r_h38 != NULL; /* @63:9 */
-    }
-    {
-    if (r_t39) goto L_bb23; else goto L_bb24; /* @63:9 */
-    }
-L_bb24: ;
-    {
-    struct buckets_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @63:9 */
-    _t7.f_key = r_src_2;
-    struct buckets_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
-    _t8.f_tokens = r_tokens_6;
-    _t8.f_last_ns = r_stamp_7;
-    r_t40 = buckets.update(&_t7, &_t8) == 0;
-    }
-    {
-    goto L_bb26; /* @62:5 */
-    }
-L_bb23: ;
     {
     if (r_h38) r_h38->f_tokens = r_tokens_6; /* @63:9 */
     }
@@ -334,8 +307,8 @@ L_bb27: ;
     r_t43 = 0x1ULL; /* @69:32 */
     }
     {
-    u32 _t9 = r_t42; /* @69:9 */
-    r_h44 = stats.lookup(&_t9);
+    u32 _t4 = r_t42; /* @69:9 */
+    r_h44 = stats.lookup(&_t4);
     }
     {
     r_t45 = r_h44 ? r_h44->f_value : 0; /* @69:9 */
@@ -357,8 +330,8 @@ L_bb28: ;
     r_t48 = 0x1ULL; /* @72:27 */
     }
     {
-    u32 _t10 = r_t47; /* @72:5 */
-    r_h49 = stats.lookup(&_t10);
+    u32 _t5 = r_t47; /* @72:5 */
+    r_h49 = stats.lookup(&_t5);
     }
     {
     r_t50 = r_h49 ? r_h49->f_value : 0; /* @72:5 */

@@ -150,6 +150,9 @@ int cora_xdp(struct xdp_md *ctx) {
     struct stats_value *r_h130 = NULL;
     u64 r_t131 = 0;
     u64 r_t132 = 0;
+    u8 r_found0 = 0;
+    u8 r_found1 = 0;
+    u8 r_found2 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data;
     u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0, v_tcp = 0;
     if (data + 14 <= data_end) {
@@ -301,9 +304,7 @@ L_bb5: ;
     }
 L_bb10: ;
     {
-    struct known_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @75:41 */
-    _t3.f_key = r_src_6;
-    r_h33 = known.lookup(&_t3);
+    r_h33 = r_h31; /* @75:41 */
     }
     {
     r_t34 = r_h33 ? r_h33->f_value : 0; /* @75:41 */
@@ -322,14 +323,28 @@ L_bb10: ;
     }
 L_bb8: ;
     {
-    struct known_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @75:74 */
-    _t4.f_key = r_src_6;
-    struct known_value _t5; __builtin_memset(&_t5, 0, sizeof(_t5));
-    _t5.f_value = r_t_10;
-    r_t38 = known.update(&_t4, &_t5) == 0;
+    r_found0 = r_h31 != NULL; /* @75:74 */
     }
     {
-    goto L_bb12; /* @75:13 */
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @75:74 */
+    }
+L_update0: ;
+    {
+    struct known_key _t3; __builtin_memset(&_t3, 0, sizeof(_t3)); /* @75:74 */
+    _t3.f_key = r_src_6;
+    struct known_value _t4; __builtin_memset(&_t4, 0, sizeof(_t4));
+    _t4.f_value = r_t_10;
+    r_t38 = known.update(&_t3, &_t4) == 0;
+    }
+    {
+    goto L_bb12; /* @75:74 */
+    }
+L_inplace0: ;
+    {
+    if (r_h31) r_h31->f_value = r_t_10; /* @75:74 */
+    }
+    {
+    goto L_bb12; /* @75:74 */
     }
 L_bb12: ;
     {
@@ -343,8 +358,8 @@ L_bb4: ;
     r_t41 = 0x1ULL; /* @60:21 */
     }
     {
-    u32 _t6 = r_index_40; /* @60:5 */
-    r_h42 = stats.lookup(&_t6);
+    u32 _t5 = r_index_40; /* @60:5 */
+    r_h42 = stats.lookup(&_t5);
     }
     {
     r_t43 = r_h42 ? r_h42->f_value : 0; /* @60:5 */
@@ -356,9 +371,9 @@ L_bb4: ;
     if (r_h42) r_h42->f_value = r_t44; /* @60:5 */
     }
     {
-    struct dst_windows_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @83:13 */
-    _t7.f_key = r_dst_8;
-    r_h45 = dst_windows.lookup(&_t7);
+    struct dst_windows_key _t6; __builtin_memset(&_t6, 0, sizeof(_t6)); /* @83:13 */
+    _t6.f_key = r_dst_8;
+    r_h45 = dst_windows.lookup(&_t6);
     }
     {
     r_t46 = r_h45 ? r_h45->f_start_ns : 0; /* @83:13 */
@@ -410,9 +425,7 @@ L_bb15: ;
     r_syns_53 = r_t62; /* @88:9 */
     }
     {
-    struct dst_windows_key _t8; __builtin_memset(&_t8, 0, sizeof(_t8)); /* @89:9 */
-    _t8.f_key = r_dst_8;
-    r_h63 = dst_windows.lookup(&_t8);
+    r_h63 = r_h45; /* @89:9 */
     }
     {
     r_t64 = r_h63 != NULL; /* @89:9 */
@@ -428,13 +441,13 @@ L_bb19: ;
     r_t66 = 0x0ULL; /* @89:9 */
     }
     {
-    struct dst_windows_key _t9; __builtin_memset(&_t9, 0, sizeof(_t9)); /* @89:9 */
-    _t9.f_key = r_dst_8;
-    struct dst_windows_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
-    _t10.f_start_ns = r_t65;
-    _t10.f_syns = r_syns_53;
-    _t10.f_attack_until_ns = r_t66;
-    r_t67 = dst_windows.update(&_t9, &_t10) == 0;
+    struct dst_windows_key _t7; __builtin_memset(&_t7, 0, sizeof(_t7)); /* @89:9 */
+    _t7.f_key = r_dst_8;
+    struct dst_windows_value _t8; __builtin_memset(&_t8, 0, sizeof(_t8));
+    _t8.f_start_ns = r_t65;
+    _t8.f_syns = r_syns_53;
+    _t8.f_attack_until_ns = r_t66;
+    r_t67 = dst_windows.update(&_t7, &_t8) == 0;
     }
     {
     if (r_t67) goto L_bb23; else goto L_bb21; /* @89:9 */
@@ -455,14 +468,41 @@ L_bb14: ;
     r_t59 = 1U; /* @86:59 */
     }
     {
-    struct dst_windows_key _t11; __builtin_memset(&_t11, 0, sizeof(_t11)); /* @86:9 */
-    _t11.f_key = r_dst_8;
-    struct dst_windows_value _t12; __builtin_memset(&_t12, 0, sizeof(_t12));
-    _t12.f_start_ns = r_t_10;
-    _t12.f_syns = r_t59;
-    _t12.f_attack_until_ns = r_w_51;
-    r_t60 = dst_windows.update(&_t11, &_t12) == 0;
+    r_found1 = r_h45 != NULL; /* @86:9 */
     }
+    {
+    if (r_found1) goto L_inplace1; else goto L_update1; /* @86:9 */
+    }
+L_update1: ;
+    {
+    struct dst_windows_key _t9; __builtin_memset(&_t9, 0, sizeof(_t9)); /* @86:9 */
+    _t9.f_key = r_dst_8;
+    struct dst_windows_value _t10; __builtin_memset(&_t10, 0, sizeof(_t10));
+    _t10.f_start_ns = r_t_10;
+    _t10.f_syns = r_t59;
+    _t10.f_attack_until_ns = r_w_51;
+    r_t60 = dst_windows.update(&_t9, &_t10) == 0;
+    }
+    {
+    goto L_joined1; /* @86:9 */
+    }
+L_inplace1: ;
+    {
+    if (r_h45) r_h45->f_start_ns = r_t_10; /* @86:9 */
+    }
+    {
+    if (r_h45) r_h45->f_syns = r_t59; /* @86:9 */
+    }
+    {
+    if (r_h45) r_h45->f_attack_until_ns = r_w_51; /* @86:9 */
+    }
+    {
+    r_t60 = 1U; /* @86:9 */
+    }
+    {
+    goto L_joined1; /* @86:9 */
+    }
+L_joined1: ;
     {
     if (r_t60) goto L_bb23; else goto L_bb17; /* @86:9 */
     }
@@ -501,8 +541,8 @@ L_bb26: ;
     r_t77 = 0x1ULL; /* @60:21 */
     }
     {
-    u32 _t13 = r_index_76; /* @60:5 */
-    r_h78 = stats.lookup(&_t13);
+    u32 _t11 = r_index_76; /* @60:5 */
+    r_h78 = stats.lookup(&_t11);
     }
     {
     r_t79 = r_h78 ? r_h78->f_value : 0; /* @60:5 */
@@ -527,9 +567,9 @@ L_bb29: ;
     r_attack_until_ns_68 = r_t82; /* @94:9 */
     }
     {
-    struct dst_windows_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @95:9 */
-    _t14.f_key = r_dst_8;
-    r_h83 = dst_windows.lookup(&_t14);
+    struct dst_windows_key _t12; __builtin_memset(&_t12, 0, sizeof(_t12)); /* @95:9 */
+    _t12.f_key = r_dst_8;
+    r_h83 = dst_windows.lookup(&_t12);
     }
     {
     r_t84 = r_h83 != NULL; /* @95:9 */
@@ -545,13 +585,13 @@ L_bb31: ;
     r_t86 = 0U; /* @95:9 */
     }
     {
-    struct dst_windows_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @95:9 */
-    _t15.f_key = r_dst_8;
-    struct dst_windows_value _t16; __builtin_memset(&_t16, 0, sizeof(_t16));
-    _t16.f_start_ns = r_t85;
-    _t16.f_syns = r_t86;
-    _t16.f_attack_until_ns = r_attack_until_ns_68;
-    r_t87 = dst_windows.update(&_t15, &_t16) == 0;
+    struct dst_windows_key _t13; __builtin_memset(&_t13, 0, sizeof(_t13)); /* @95:9 */
+    _t13.f_key = r_dst_8;
+    struct dst_windows_value _t14; __builtin_memset(&_t14, 0, sizeof(_t14));
+    _t14.f_start_ns = r_t85;
+    _t14.f_syns = r_t86;
+    _t14.f_attack_until_ns = r_attack_until_ns_68;
+    r_t87 = dst_windows.update(&_t13, &_t14) == 0;
     }
     {
     if (r_t87) goto L_bb35; else goto L_bb33; /* @95:9 */
@@ -576,9 +616,9 @@ L_bb35: ;
     }
 L_bb37: ;
     {
-    struct known_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @100:11 */
-    _t17.f_key = r_src_6;
-    r_h89 = known.lookup(&_t17);
+    struct known_key _t15; __builtin_memset(&_t15, 0, sizeof(_t15)); /* @100:11 */
+    _t15.f_key = r_src_6;
+    r_h89 = known.lookup(&_t15);
     }
     {
     r_t90 = r_h89 != NULL; /* @100:11 */
@@ -588,9 +628,7 @@ L_bb37: ;
     }
 L_bb40: ;
     {
-    struct known_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @100:33 */
-    _t18.f_key = r_src_6;
-    r_h91 = known.lookup(&_t18);
+    r_h91 = r_h89; /* @100:33 */
     }
     {
     r_t92 = r_h91 ? r_h91->f_value : 0; /* @100:33 */
@@ -603,9 +641,7 @@ L_bb40: ;
     }
 L_bb41: ;
     {
-    struct known_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @100:51 */
-    _t19.f_key = r_src_6;
-    r_h94 = known.lookup(&_t19);
+    r_h94 = r_h89; /* @100:51 */
     }
     {
     r_t95 = r_h94 ? r_h94->f_value : 0; /* @100:51 */
@@ -624,9 +660,9 @@ L_bb41: ;
     }
 L_bb39: ;
     {
-    struct src_windows_key _t20; __builtin_memset(&_t20, 0, sizeof(_t20)); /* @104:13 */
-    _t20.f_key = r_src_6;
-    r_h105 = src_windows.lookup(&_t20);
+    struct src_windows_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @104:13 */
+    _t16.f_key = r_src_6;
+    r_h105 = src_windows.lookup(&_t16);
     }
     {
     r_t106 = r_h105 ? r_h105->f_start_ns : 0; /* @104:13 */
@@ -672,9 +708,7 @@ L_bb44: ;
     r_src_syns_111 = r_t120; /* @109:9 */
     }
     {
-    struct src_windows_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @110:9 */
-    _t21.f_key = r_src_6;
-    r_h121 = src_windows.lookup(&_t21);
+    r_h121 = r_h105; /* @110:9 */
     }
     {
     r_t122 = r_h121 != NULL; /* @110:9 */
@@ -687,12 +721,12 @@ L_bb46: ;
     r_t123 = 0x0ULL; /* @110:9 */
     }
     {
-    struct src_windows_key _t22; __builtin_memset(&_t22, 0, sizeof(_t22)); /* @110:9 */
-    _t22.f_key = r_src_6;
-    struct src_windows_value _t23; __builtin_memset(&_t23, 0, sizeof(_t23));
-    _t23.f_start_ns = r_t123;
-    _t23.f_syns = r_src_syns_111;
-    r_t124 = src_windows.update(&_t22, &_t23) == 0;
+    struct src_windows_key _t17; __builtin_memset(&_t17, 0, sizeof(_t17)); /* @110:9 */
+    _t17.f_key = r_src_6;
+    struct src_windows_value _t18; __builtin_memset(&_t18, 0, sizeof(_t18));
+    _t18.f_start_ns = r_t123;
+    _t18.f_syns = r_src_syns_111;
+    r_t124 = src_windows.update(&_t17, &_t18) == 0;
     }
     {
     goto L_bb48; /* @106:5 */
@@ -709,15 +743,32 @@ L_bb43: ;
     r_t117 = 1U; /* @107:59 */
     }
     {
-    struct src_windows_key _t24; __builtin_memset(&_t24, 0, sizeof(_t24)); /* @107:9 */
-    _t24.f_key = r_src_6;
-    struct src_windows_value _t25; __builtin_memset(&_t25, 0, sizeof(_t25));
-    _t25.f_start_ns = r_t_10;
-    _t25.f_syns = r_t117;
-    r_t118 = src_windows.update(&_t24, &_t25) == 0;
+    r_found2 = r_h105 != NULL; /* @107:9 */
     }
     {
-    goto L_bb48; /* @106:5 */
+    if (r_found2) goto L_inplace2; else goto L_update2; /* @107:9 */
+    }
+L_update2: ;
+    {
+    struct src_windows_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @107:9 */
+    _t19.f_key = r_src_6;
+    struct src_windows_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
+    _t20.f_start_ns = r_t_10;
+    _t20.f_syns = r_t117;
+    r_t118 = src_windows.update(&_t19, &_t20) == 0;
+    }
+    {
+    goto L_bb48; /* @107:9 */
+    }
+L_inplace2: ;
+    {
+    if (r_h105) r_h105->f_start_ns = r_t_10; /* @107:9 */
+    }
+    {
+    if (r_h105) r_h105->f_syns = r_t117; /* @107:9 */
+    }
+    {
+    goto L_bb48; /* @107:9 */
     }
 L_bb48: ;
     {
@@ -741,8 +792,8 @@ L_bb49: ;
     r_t129 = 0x1ULL; /* @60:21 */
     }
     {
-    u32 _t26 = r_index_128; /* @60:5 */
-    r_h130 = stats.lookup(&_t26);
+    u32 _t21 = r_index_128; /* @60:5 */
+    r_h130 = stats.lookup(&_t21);
     }
     {
     r_t131 = r_h130 ? r_h130->f_value : 0; /* @60:5 */
@@ -764,8 +815,8 @@ L_bb38: ;
     r_t101 = 0x1ULL; /* @60:21 */
     }
     {
-    u32 _t27 = r_index_100; /* @60:5 */
-    r_h102 = stats.lookup(&_t27);
+    u32 _t22 = r_index_100; /* @60:5 */
+    r_h102 = stats.lookup(&_t22);
     }
     {
     r_t103 = r_h102 ? r_h102->f_value : 0; /* @60:5 */
