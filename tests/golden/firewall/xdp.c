@@ -271,23 +271,23 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_k_288 = 0;
     u64 r_t_289 = 0;
     u8 r_from_orig_290 = 0;
-    u8 r_exists_291 = 0;
-    struct conns_value *r_h292 = NULL;
-    u8 r_t293 = 0;
-    u8 r_old_fin_294 = 0;
-    u8 r_fin_295 = 0;
+    struct conns_value *r_h291 = NULL;
+    u8 r_t292 = 0;
+    u8 r_fin_293 = 0;
+    u8 r_t294 = 0;
+    u8 r_t295 = 0;
     u8 r_t296 = 0;
     u8 r_t297 = 0;
     u8 r_t298 = 0;
     u8 r_t299 = 0;
     u8 r_t300 = 0;
-    u8 r_t301 = 0;
-    u8 r_t302 = 0;
+    u8 r_t303 = 0;
+    u8 r_t304 = 0;
     u8 r_t305 = 0;
     u8 r_t306 = 0;
     u8 r_t307 = 0;
-    u8 r_t308 = 0;
     u8 r_t309 = 0;
+    u8 r_t310 = 0;
     u8 r_t311 = 0;
     u8 r_t312 = 0;
     u8 r_t313 = 0;
@@ -296,17 +296,6 @@ int cora_xdp(struct xdp_md *ctx) {
     u8 r_t316 = 0;
     u8 r_t317 = 0;
     u8 r_t318 = 0;
-    u8 r_t319 = 0;
-    struct conns_value *r_h320 = NULL;
-    u8 r_t321 = 0;
-    u8 r_t322 = 0;
-    u8 r_t323 = 0;
-    u8 r_t324 = 0;
-    struct conns_value *r_h325 = NULL;
-    u8 r_t326 = 0;
-    u64 r_t327 = 0;
-    u8 r_t328 = 0;
-    u8 r_t329 = 0;
     u8 r_found0 = 0;
     void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data; void *h_tcp = data; void *h_udp = data; void *h_icmp = data;
     u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0, v_tcp = 0, v_udp = 0, v_icmp = 0;
@@ -346,53 +335,53 @@ parsed:
     ;
 L_bb0: ;
     {
-    r_t0 = 0; /* @143:18 */
+    r_t0 = 0; /* @136:18 */
     if (v_ethernet && h_ethernet + 14 <= data_end) {
-        r_t0 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_ethernet + 12)))); /* @143:18 */
+        r_t0 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_ethernet + 12)))); /* @136:18 */
     }
     }
     {
-    r_l3type_1 = r_t0; /* @143:5 */
+    r_l3type_1 = r_t0; /* @136:5 */
     }
     {
-    r_t2 = v_vlan; /* @144:9 */
+    r_t2 = v_vlan; /* @137:9 */
     }
     {
-    if (r_t2) goto L_bb1; else goto L_bb3; /* @144:9 */
+    if (r_t2) goto L_bb1; else goto L_bb3; /* @137:9 */
     }
 L_bb1: ;
     {
-    r_t3 = 0; /* @144:32 */
+    r_t3 = 0; /* @137:32 */
     if (v_vlan && h_vlan + 4 <= data_end) {
-        r_t3 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_vlan + 2)))); /* @144:32 */
+        r_t3 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_vlan + 2)))); /* @137:32 */
     }
     }
     {
-    r_l3type_1 = r_t3; /* @144:23 */
+    r_l3type_1 = r_t3; /* @137:23 */
     }
     {
-    goto L_bb3; /* @144:5 */
+    goto L_bb3; /* @137:5 */
     }
 L_bb3: ;
     {
-    r_t4 = 2048U; /* @145:19 */
+    r_t4 = 2048U; /* @138:19 */
     }
     {
-    r_t5 = r_l3type_1 != r_t4; /* @145:9 */
+    r_t5 = r_l3type_1 != r_t4; /* @138:9 */
     }
     {
-    if (r_t5) goto L_bb4; else goto L_bb5; /* @145:9 */
+    if (r_t5) goto L_bb4; else goto L_bb5; /* @138:9 */
     }
 L_bb5: ;
     {
-    r_t6 = v_ipv4; /* @148:10 */
+    r_t6 = v_ipv4; /* @141:10 */
     }
     {
-    if (r_t6) goto L_bb7; else goto L_bb6; /* @148:10 */
+    if (r_t6) goto L_bb7; else goto L_bb6; /* @141:10 */
     }
 L_bb6: ;
     {
-    r_reason_8 = 0U; /* @148:24 */
+    r_reason_8 = 0U; /* @141:24 */
     }
     {
     r_t9 = 0x1ULL; /* @81:22 */
@@ -415,384 +404,384 @@ L_bb6: ;
     }
 L_bb7: ;
     {
-    r_t13 = 0; /* @149:17 */
+    r_t13 = 0; /* @142:17 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t13 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @149:17 */
+        r_t13 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @142:17 */
     }
     }
     {
-    r_proto_14 = r_t13; /* @149:5 */
+    r_proto_14 = r_t13; /* @142:5 */
     }
     {
-    r_t15 = 0; /* @150:9 */
+    r_t15 = 0; /* @143:9 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t15 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @150:9 */
+        r_t15 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @143:9 */
     }
     }
     {
-    r_t16 = 0U; /* @150:29 */
+    r_t16 = 0U; /* @143:29 */
     }
     {
-    r_t17 = r_t15 == r_t16; /* @150:9 */
+    r_t17 = r_t15 == r_t16; /* @143:9 */
     }
     {
-    if (r_t17) goto L_bb9; else goto L_bb14; /* @150:9 */
+    if (r_t17) goto L_bb9; else goto L_bb14; /* @143:9 */
     }
 L_bb9: ;
     {
-    r_t18 = 6U; /* @151:23 */
+    r_t18 = 6U; /* @144:23 */
     }
     {
-    r_t19 = r_proto_14 == r_t18; /* @151:14 */
+    r_t19 = r_proto_14 == r_t18; /* @144:14 */
     }
     {
-    r_t20 = v_tcp; /* @151:37 */
+    r_t20 = v_tcp; /* @144:37 */
     }
     {
-    r_t21 = !r_t20; /* @151:36 */
+    r_t21 = !r_t20; /* @144:36 */
     }
     {
-    r_t22 = (u8)(r_t19 & r_t21); /* @151:14 */
+    r_t22 = (u8)(r_t19 & r_t21); /* @144:14 */
     }
     {
-    r_t23 = 17U; /* @151:61 */
+    r_t23 = 17U; /* @144:61 */
     }
     {
-    r_t24 = r_proto_14 == r_t23; /* @151:52 */
+    r_t24 = r_proto_14 == r_t23; /* @144:52 */
     }
     {
-    r_t25 = v_udp; /* @151:75 */
+    r_t25 = v_udp; /* @144:75 */
     }
     {
-    r_t26 = !r_t25; /* @151:74 */
+    r_t26 = !r_t25; /* @144:74 */
     }
     {
-    r_t27 = (u8)(r_t24 & r_t26); /* @151:52 */
+    r_t27 = (u8)(r_t24 & r_t26); /* @144:52 */
     }
     {
-    r_t28 = (u8)(r_t22 | r_t27); /* @151:13 */
+    r_t28 = (u8)(r_t22 | r_t27); /* @144:13 */
     }
     {
-    r_t29 = 1U; /* @152:26 */
+    r_t29 = 1U; /* @145:26 */
     }
     {
-    r_t30 = r_proto_14 == r_t29; /* @152:17 */
+    r_t30 = r_proto_14 == r_t29; /* @145:17 */
     }
     {
-    r_t31 = v_icmp; /* @152:41 */
+    r_t31 = v_icmp; /* @145:41 */
     }
     {
-    r_t32 = !r_t31; /* @152:40 */
+    r_t32 = !r_t31; /* @145:40 */
     }
     {
-    r_t33 = (u8)(r_t30 & r_t32); /* @152:17 */
+    r_t33 = (u8)(r_t30 & r_t32); /* @145:17 */
     }
     {
-    r_t34 = (u8)(r_t28 | r_t33); /* @151:13 */
+    r_t34 = (u8)(r_t28 | r_t33); /* @144:13 */
     }
     {
-    if (r_t34) goto L_bb11; else goto L_bb14; /* @151:13 */
+    if (r_t34) goto L_bb11; else goto L_bb14; /* @144:13 */
     }
 L_bb14: ;
     {
-    r_t41 = bpf_ktime_get_ns(); /* @157:13 */
+    r_t41 = bpf_ktime_get_ns(); /* @150:13 */
     }
     {
-    r_t_42 = r_t41; /* @157:5 */
+    r_t_42 = r_t41; /* @150:5 */
     }
     {
-    r_t43 = 0; /* @158:18 */
+    r_t43 = 0; /* @151:18 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t43 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @158:18 */
+        r_t43 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @151:18 */
     }
     }
     {
-    r_t44 = 4294967040U; /* @158:18 */
+    r_t44 = 4294967040U; /* @151:18 */
     }
     {
-    r_t45 = (u32)(r_t43 & r_t44); /* @158:18 */
+    r_t45 = (u32)(r_t43 & r_t44); /* @151:18 */
     }
     {
-    r_t46 = 168493312U; /* @158:18 */
+    r_t46 = 168493312U; /* @151:18 */
     }
     {
-    r_t47 = r_t45 == r_t46; /* @158:18 */
+    r_t47 = r_t45 == r_t46; /* @151:18 */
     }
     {
-    r_inside_48 = r_t47; /* @158:5 */
+    r_inside_48 = r_t47; /* @151:5 */
     }
     {
-    r_t49 = v_tcp; /* @159:17 */
+    r_t49 = v_tcp; /* @152:17 */
     }
     {
-    r_t50 = v_udp; /* @159:30 */
+    r_t50 = v_udp; /* @152:30 */
     }
     {
-    r_t51 = (u8)(r_t49 | r_t50); /* @159:17 */
+    r_t51 = (u8)(r_t49 | r_t50); /* @152:17 */
     }
     {
-    r_ports_52 = r_t51; /* @159:5 */
+    r_ports_52 = r_t51; /* @152:5 */
     }
     {
-    r_echo_54 = 0U; /* @161:5 */
+    r_echo_54 = 0U; /* @154:5 */
     }
     {
-    r_t55 = v_icmp; /* @162:9 */
+    r_t55 = v_icmp; /* @155:9 */
     }
     {
-    if (r_t55) goto L_bb15; else goto L_bb20; /* @162:9 */
+    if (r_t55) goto L_bb15; else goto L_bb20; /* @155:9 */
     }
 L_bb15: ;
     {
-    if (r_inside_48) goto L_bb17; else goto L_bb18; /* @163:13 */
+    if (r_inside_48) goto L_bb17; else goto L_bb18; /* @156:13 */
     }
 L_bb18: ;
     {
-    r_t59 = 0; /* @164:23 */
+    r_t59 = 0; /* @157:23 */
     if (v_icmp && h_icmp + 8 <= data_end) {
-        r_t59 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @164:23 */
+        r_t59 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @157:23 */
     }
     }
     {
-    r_t60 = 0U; /* @164:36 */
+    r_t60 = 0U; /* @157:36 */
     }
     {
-    r_t61 = r_t59 == r_t60; /* @164:23 */
+    r_t61 = r_t59 == r_t60; /* @157:23 */
     }
     {
-    r_echo_54 = r_t61; /* @164:16 */
+    r_echo_54 = r_t61; /* @157:16 */
     }
     {
-    goto L_bb20; /* @163:9 */
+    goto L_bb20; /* @156:9 */
     }
 L_bb17: ;
     {
-    r_t56 = 0; /* @163:30 */
+    r_t56 = 0; /* @156:30 */
     if (v_icmp && h_icmp + 8 <= data_end) {
-        r_t56 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @163:30 */
+        r_t56 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @156:30 */
     }
     }
     {
-    r_t57 = 8U; /* @163:43 */
+    r_t57 = 8U; /* @156:43 */
     }
     {
-    r_t58 = r_t56 == r_t57; /* @163:30 */
+    r_t58 = r_t56 == r_t57; /* @156:30 */
     }
     {
-    r_echo_54 = r_t58; /* @163:23 */
+    r_echo_54 = r_t58; /* @156:23 */
     }
     {
-    goto L_bb20; /* @163:9 */
+    goto L_bb20; /* @156:9 */
     }
 L_bb20: ;
     {
-    r_t67 = v_tcp; /* @167:19 */
+    r_t67 = v_tcp; /* @160:19 */
     }
     {
-    r_t68 = v_ipv4; /* @167:19 */
+    r_t68 = v_ipv4; /* @160:19 */
     }
     {
-    r_t69 = v_udp; /* @167:19 */
+    r_t69 = v_udp; /* @160:19 */
     }
     {
-    r_t70 = (u8)(r_t67 | r_t69); /* @167:19 */
+    r_t70 = (u8)(r_t67 | r_t69); /* @160:19 */
     }
     {
-    r_t71 = (u8)(r_t68 & r_t70); /* @167:19 */
+    r_t71 = (u8)(r_t68 & r_t70); /* @160:19 */
     }
     {
-    if (r_t71) goto L_bb24; else goto L_bb25; /* @167:19 */
+    if (r_t71) goto L_bb24; else goto L_bb25; /* @160:19 */
     }
 L_bb25: ;
     {
-    r_flow_saddr62 = 0U; /* @167:19 */
+    r_flow_saddr62 = 0U; /* @160:19 */
     }
     {
-    r_flow_daddr63 = 0U; /* @167:19 */
+    r_flow_daddr63 = 0U; /* @160:19 */
     }
     {
-    r_flow_sport64 = 0U; /* @167:19 */
+    r_flow_sport64 = 0U; /* @160:19 */
     }
     {
-    r_flow_dport65 = 0U; /* @167:19 */
+    r_flow_dport65 = 0U; /* @160:19 */
     }
     {
-    r_flow_proto66 = 0U; /* @167:19 */
+    r_flow_proto66 = 0U; /* @160:19 */
     }
     {
-    goto L_bb23; /* @167:19 */
+    goto L_bb23; /* @160:19 */
     }
 L_bb24: ;
     {
-    r_flow_saddr62 = 0; /* @167:19 */
+    r_flow_saddr62 = 0; /* @160:19 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_flow_saddr62 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @167:19 */
+        r_flow_saddr62 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @160:19 */
     }
     }
     {
-    r_flow_daddr63 = 0; /* @167:19 */
+    r_flow_daddr63 = 0; /* @160:19 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_flow_daddr63 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @167:19 */
+        r_flow_daddr63 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @160:19 */
     }
     }
     {
-    r_flow_proto66 = 0; /* @167:19 */
+    r_flow_proto66 = 0; /* @160:19 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_flow_proto66 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @167:19 */
+        r_flow_proto66 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @160:19 */
     }
     }
     {
-    if (r_t67) goto L_bb21; else goto L_bb22; /* @167:19 */
+    if (r_t67) goto L_bb21; else goto L_bb22; /* @160:19 */
     }
 L_bb22: ;
     {
-    r_flow_sport64 = 0; /* @167:19 */
+    r_flow_sport64 = 0; /* @160:19 */
     if (v_udp && h_udp + 8 <= data_end) {
-        r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @167:19 */
+        r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @160:19 */
     }
     }
     {
-    r_flow_dport65 = 0; /* @167:19 */
+    r_flow_dport65 = 0; /* @160:19 */
     if (v_udp && h_udp + 8 <= data_end) {
-        r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @167:19 */
+        r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @160:19 */
     }
     }
     {
-    goto L_bb23; /* @167:19 */
+    goto L_bb23; /* @160:19 */
     }
 L_bb21: ;
     {
-    r_flow_sport64 = 0; /* @167:19 */
+    r_flow_sport64 = 0; /* @160:19 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @167:19 */
+        r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @160:19 */
     }
     }
     {
-    r_flow_dport65 = 0; /* @167:19 */
+    r_flow_dport65 = 0; /* @160:19 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @167:19 */
+        r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @160:19 */
     }
     }
     {
-    goto L_bb23; /* @167:19 */
+    goto L_bb23; /* @160:19 */
     }
 L_bb23: ;
     {
-    r_k_72 = r_flow_saddr62; /* @167:5 */
+    r_k_72 = r_flow_saddr62; /* @160:5 */
     }
     {
-    r_k_73 = r_flow_daddr63; /* @167:5 */
+    r_k_73 = r_flow_daddr63; /* @160:5 */
     }
     {
-    r_k_74 = r_flow_sport64; /* @167:5 */
+    r_k_74 = r_flow_sport64; /* @160:5 */
     }
     {
-    r_k_75 = r_flow_dport65; /* @167:5 */
+    r_k_75 = r_flow_dport65; /* @160:5 */
     }
     {
-    r_k_76 = r_flow_proto66; /* @167:5 */
+    r_k_76 = r_flow_proto66; /* @160:5 */
     }
     {
-    if (r_echo_54) goto L_bb26; else goto L_bb28; /* @168:9 */
+    if (r_echo_54) goto L_bb26; else goto L_bb28; /* @161:9 */
     }
 L_bb26: ;
     {
-    r_t77 = 0; /* @169:27 */
+    r_t77 = 0; /* @162:27 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t77 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @169:27 */
+        r_t77 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @162:27 */
     }
     }
     {
-    r_t78 = 0; /* @169:46 */
+    r_t78 = 0; /* @162:46 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t78 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @169:46 */
+        r_t78 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @162:46 */
     }
     }
     {
-    r_t79 = 0; /* @169:65 */
+    r_t79 = 0; /* @162:65 */
     if (v_icmp && h_icmp + 8 <= data_end) {
-        r_t79 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @169:65 */
+        r_t79 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @162:65 */
     }
     }
     {
-    r_t80 = 0; /* @169:81 */
+    r_t80 = 0; /* @162:81 */
     if (v_icmp && h_icmp + 8 <= data_end) {
-        r_t80 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @169:81 */
+        r_t80 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @162:81 */
     }
     }
     {
-    r_t82 = r_t77; /* @169:9 */
+    r_t82 = r_t77; /* @162:9 */
     }
     {
-    r_t83 = r_t78; /* @169:9 */
+    r_t83 = r_t78; /* @162:9 */
     }
     {
-    r_t84 = r_t79; /* @169:9 */
+    r_t84 = r_t79; /* @162:9 */
     }
     {
-    r_t85 = r_t80; /* @169:9 */
+    r_t85 = r_t80; /* @162:9 */
     }
     {
-    r_k_72 = r_t82; /* @169:9 */
+    r_k_72 = r_t82; /* @162:9 */
     }
     {
-    r_k_73 = r_t83; /* @169:9 */
+    r_k_73 = r_t83; /* @162:9 */
     }
     {
-    r_k_74 = r_t84; /* @169:9 */
+    r_k_74 = r_t84; /* @162:9 */
     }
     {
-    r_k_75 = r_t85; /* @169:9 */
+    r_k_75 = r_t85; /* @162:9 */
     }
     {
-    r_k_76 = 1U; /* @169:9 */
+    r_k_76 = 1U; /* @162:9 */
     }
     {
-    goto L_bb28; /* @168:5 */
+    goto L_bb28; /* @161:5 */
     }
 L_bb28: ;
     {
-    r_conn_87 = r_k_72; /* @175:5 */
+    r_conn_87 = r_k_72; /* @168:5 */
     }
     {
-    r_conn_88 = r_k_73; /* @175:5 */
+    r_conn_88 = r_k_73; /* @168:5 */
     }
     {
-    r_conn_89 = r_k_74; /* @175:5 */
+    r_conn_89 = r_k_74; /* @168:5 */
     }
     {
-    r_conn_90 = r_k_75; /* @175:5 */
+    r_conn_90 = r_k_75; /* @168:5 */
     }
     {
-    r_conn_91 = r_k_76; /* @175:5 */
+    r_conn_91 = r_k_76; /* @168:5 */
     }
     {
-    r_from_orig_93 = 1U; /* @176:5 */
+    r_from_orig_93 = 1U; /* @169:5 */
     }
     {
-    r_found_95 = 0U; /* @177:5 */
+    r_found_95 = 0U; /* @170:5 */
     }
     {
-    r_t96 = (u8)(r_ports_52 | r_echo_54); /* @178:9 */
+    r_t96 = (u8)(r_ports_52 | r_echo_54); /* @171:9 */
     }
     {
-    if (r_t96) goto L_bb29; else goto L_bb60; /* @178:9 */
+    if (r_t96) goto L_bb29; else goto L_bb60; /* @171:9 */
     }
 L_bb29: ;
     {
-    r_k_97 = r_k_72; /* @179:17 */
+    r_k_97 = r_k_72; /* @172:17 */
     }
     {
-    r_k_98 = r_k_73; /* @179:17 */
+    r_k_98 = r_k_73; /* @172:17 */
     }
     {
-    r_k_99 = r_k_74; /* @179:17 */
+    r_k_99 = r_k_74; /* @172:17 */
     }
     {
-    r_k_100 = r_k_75; /* @179:17 */
+    r_k_100 = r_k_75; /* @172:17 */
     }
     {
-    r_k_101 = r_k_76; /* @179:17 */
+    r_k_101 = r_k_76; /* @172:17 */
     }
     {
     r_ret102 = r_k_98; /* @87:5 */
@@ -810,37 +799,37 @@ L_bb29: ;
     r_ret106 = r_k_101; /* @87:5 */
     }
     {
-    r_r_107 = r_ret102; /* @179:9 */
+    r_r_107 = r_ret102; /* @172:9 */
     }
     {
-    r_r_108 = r_ret103; /* @179:9 */
+    r_r_108 = r_ret103; /* @172:9 */
     }
     {
-    r_r_109 = r_ret104; /* @179:9 */
+    r_r_109 = r_ret104; /* @172:9 */
     }
     {
-    r_r_110 = r_ret105; /* @179:9 */
+    r_r_110 = r_ret105; /* @172:9 */
     }
     {
-    r_r_111 = r_ret106; /* @179:9 */
+    r_r_111 = r_ret106; /* @172:9 */
     }
     {
-    r_k_112 = r_r_107; /* @180:13 */
+    r_k_112 = r_r_107; /* @173:13 */
     }
     {
-    r_k_113 = r_r_108; /* @180:13 */
+    r_k_113 = r_r_108; /* @173:13 */
     }
     {
-    r_k_114 = r_r_109; /* @180:13 */
+    r_k_114 = r_r_109; /* @173:13 */
     }
     {
-    r_k_115 = r_r_110; /* @180:13 */
+    r_k_115 = r_r_110; /* @173:13 */
     }
     {
-    r_k_116 = r_r_111; /* @180:13 */
+    r_k_116 = r_r_111; /* @173:13 */
     }
     {
-    r_t_117 = r_t_42; /* @180:13 */
+    r_t_117 = r_t_42; /* @173:13 */
     }
     {
     struct conns_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @100:11 */
@@ -968,26 +957,26 @@ L_bb37: ;
     }
 L_bb34: ;
     {
-    if (r_ret118) goto L_bb32; else goto L_bb33; /* @180:13 */
+    if (r_ret118) goto L_bb32; else goto L_bb33; /* @173:13 */
     }
 L_bb33: ;
     {
-    r_k_151 = r_k_72; /* @184:20 */
+    r_k_151 = r_k_72; /* @177:20 */
     }
     {
-    r_k_152 = r_k_73; /* @184:20 */
+    r_k_152 = r_k_73; /* @177:20 */
     }
     {
-    r_k_153 = r_k_74; /* @184:20 */
+    r_k_153 = r_k_74; /* @177:20 */
     }
     {
-    r_k_154 = r_k_75; /* @184:20 */
+    r_k_154 = r_k_75; /* @177:20 */
     }
     {
-    r_k_155 = r_k_76; /* @184:20 */
+    r_k_155 = r_k_76; /* @177:20 */
     }
     {
-    r_t_156 = r_t_42; /* @184:20 */
+    r_t_156 = r_t_42; /* @177:20 */
     }
     {
     struct conns_key _t4; __builtin_memset(&_t4, 0, sizeof(_t4)); /* @100:11 */
@@ -1115,93 +1104,93 @@ L_bb50: ;
     }
 L_bb47: ;
     {
-    if (r_ret157) goto L_bb45; else goto L_bb60; /* @184:20 */
+    if (r_ret157) goto L_bb45; else goto L_bb60; /* @177:20 */
     }
 L_bb45: ;
     {
-    r_found_95 = 1U; /* @185:13 */
+    r_found_95 = 1U; /* @178:13 */
     }
     {
-    goto L_bb60; /* @184:16 */
+    goto L_bb60; /* @177:16 */
     }
 L_bb32: ;
     {
-    r_t144 = r_r_107; /* @181:13 */
+    r_t144 = r_r_107; /* @174:13 */
     }
     {
-    r_t145 = r_r_108; /* @181:13 */
+    r_t145 = r_r_108; /* @174:13 */
     }
     {
-    r_t146 = r_r_109; /* @181:13 */
+    r_t146 = r_r_109; /* @174:13 */
     }
     {
-    r_t147 = r_r_110; /* @181:13 */
+    r_t147 = r_r_110; /* @174:13 */
     }
     {
-    r_t148 = r_r_111; /* @181:13 */
+    r_t148 = r_r_111; /* @174:13 */
     }
     {
-    r_conn_87 = r_t144; /* @181:13 */
+    r_conn_87 = r_t144; /* @174:13 */
     }
     {
-    r_conn_88 = r_t145; /* @181:13 */
+    r_conn_88 = r_t145; /* @174:13 */
     }
     {
-    r_conn_89 = r_t146; /* @181:13 */
+    r_conn_89 = r_t146; /* @174:13 */
     }
     {
-    r_conn_90 = r_t147; /* @181:13 */
+    r_conn_90 = r_t147; /* @174:13 */
     }
     {
-    r_conn_91 = r_t148; /* @181:13 */
+    r_conn_91 = r_t148; /* @174:13 */
     }
     {
-    r_from_orig_93 = 0U; /* @182:13 */
+    r_from_orig_93 = 0U; /* @175:13 */
     }
     {
-    r_found_95 = 1U; /* @183:13 */
+    r_found_95 = 1U; /* @176:13 */
     }
     {
-    goto L_bb60; /* @180:9 */
+    goto L_bb60; /* @173:9 */
     }
 L_bb60: ;
     {
-    if (r_found_95) goto L_bb101; else goto L_bb61; /* @189:10 */
+    if (r_found_95) goto L_bb101; else goto L_bb61; /* @182:10 */
     }
 L_bb61: ;
     {
-    if (r_inside_48) goto L_bb63; else goto L_bb64; /* @190:13 */
+    if (r_inside_48) goto L_bb63; else goto L_bb64; /* @183:13 */
     }
 L_bb64: ;
     {
-    r_t185 = 0; /* @195:17 */
+    r_t185 = 0; /* @188:17 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t185 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @195:17 */
+        r_t185 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @188:17 */
     }
     }
     {
-    r_t186 = 0U; /* @195:37 */
+    r_t186 = 0U; /* @188:37 */
     }
     {
-    r_t187 = r_t185 != r_t186; /* @195:17 */
+    r_t187 = r_t185 != r_t186; /* @188:17 */
     }
     {
-    if (r_t187) goto L_bb67; else goto L_bb68; /* @195:17 */
+    if (r_t187) goto L_bb67; else goto L_bb68; /* @188:17 */
     }
 L_bb68: ;
     {
-    r_t194 = v_icmp; /* @197:17 */
+    r_t194 = v_icmp; /* @190:17 */
     }
     {
-    if (r_t194) goto L_bb70; else goto L_bb71; /* @197:17 */
+    if (r_t194) goto L_bb70; else goto L_bb71; /* @190:17 */
     }
 L_bb71: ;
     {
-    if (r_ports_52) goto L_bb81; else goto L_bb80; /* @208:18 */
+    if (r_ports_52) goto L_bb81; else goto L_bb80; /* @201:18 */
     }
 L_bb80: ;
     {
-    r_reason_221 = 3U; /* @208:27 */
+    r_reason_221 = 3U; /* @201:27 */
     }
     {
     r_t222 = 0x1ULL; /* @81:22 */
@@ -1224,29 +1213,29 @@ L_bb80: ;
     }
 L_bb81: ;
     {
-    r_t226 = 0; /* @210:19 */
+    r_t226 = 0; /* @203:19 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t226 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @210:19 */
+        r_t226 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @203:19 */
     }
     }
     {
-    r_t227 = 4294967040U; /* @210:19 */
+    r_t227 = 4294967040U; /* @203:19 */
     }
     {
-    r_t228 = (u32)(r_t226 & r_t227); /* @210:19 */
+    r_t228 = (u32)(r_t226 & r_t227); /* @203:19 */
     }
     {
-    r_t229 = 168493312U; /* @210:19 */
+    r_t229 = 168493312U; /* @203:19 */
     }
     {
-    r_t230 = r_t228 == r_t229; /* @210:19 */
+    r_t230 = r_t228 == r_t229; /* @203:19 */
     }
     {
-    if (r_t230) goto L_bb84; else goto L_bb83; /* @210:19 */
+    if (r_t230) goto L_bb84; else goto L_bb83; /* @203:19 */
     }
 L_bb83: ;
     {
-    r_reason_232 = 4U; /* @210:44 */
+    r_reason_232 = 4U; /* @203:44 */
     }
     {
     r_t233 = 0x1ULL; /* @81:22 */
@@ -1269,106 +1258,106 @@ L_bb83: ;
     }
 L_bb84: ;
     {
-    r_t242 = v_tcp; /* @211:31 */
+    r_t242 = v_tcp; /* @204:31 */
     }
     {
-    r_t243 = v_ipv4; /* @211:31 */
+    r_t243 = v_ipv4; /* @204:31 */
     }
     {
-    r_t244 = v_udp; /* @211:31 */
+    r_t244 = v_udp; /* @204:31 */
     }
     {
-    r_t245 = (u8)(r_t242 | r_t244); /* @211:31 */
+    r_t245 = (u8)(r_t242 | r_t244); /* @204:31 */
     }
     {
-    r_t246 = (u8)(r_t243 & r_t245); /* @211:31 */
+    r_t246 = (u8)(r_t243 & r_t245); /* @204:31 */
     }
     {
-    if (r_t246) goto L_bb91; else goto L_bb92; /* @211:31 */
+    if (r_t246) goto L_bb91; else goto L_bb92; /* @204:31 */
     }
 L_bb92: ;
     {
-    r_flow_dport240 = 0U; /* @211:31 */
+    r_flow_dport240 = 0U; /* @204:31 */
     }
     {
-    goto L_bb90; /* @211:31 */
+    goto L_bb90; /* @204:31 */
     }
 L_bb91: ;
     {
-    if (r_t242) goto L_bb88; else goto L_bb89; /* @211:31 */
+    if (r_t242) goto L_bb88; else goto L_bb89; /* @204:31 */
     }
 L_bb89: ;
     {
-    r_flow_dport240 = 0; /* @211:31 */
+    r_flow_dport240 = 0; /* @204:31 */
     if (v_udp && h_udp + 8 <= data_end) {
-        r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @211:31 */
+        r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @204:31 */
     }
     }
     {
-    goto L_bb90; /* @211:31 */
+    goto L_bb90; /* @204:31 */
     }
 L_bb88: ;
     {
-    r_flow_dport240 = 0; /* @211:31 */
+    r_flow_dport240 = 0; /* @204:31 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @211:31 */
+        r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @204:31 */
     }
     }
     {
-    goto L_bb90; /* @211:31 */
+    goto L_bb90; /* @204:31 */
     }
 L_bb90: ;
     {
-    r_port_247 = r_flow_dport240; /* @211:18 */
+    r_port_247 = r_flow_dport240; /* @204:18 */
     }
     {
-    r_t249 = 22U; /* @136:9 */
+    r_t249 = 22U; /* @129:9 */
     }
     {
-    r_t250 = r_port_247 == r_t249; /* @136:9 */
+    r_t250 = r_port_247 == r_t249; /* @129:9 */
     }
     {
-    r_t251 = 80U; /* @136:9 */
+    r_t251 = 80U; /* @129:9 */
     }
     {
-    r_t252 = r_port_247 == r_t251; /* @136:9 */
+    r_t252 = r_port_247 == r_t251; /* @129:9 */
     }
     {
-    r_t253 = (u8)(r_t250 | r_t252); /* @136:9 */
+    r_t253 = (u8)(r_t250 | r_t252); /* @129:9 */
     }
     {
-    r_t254 = 443U; /* @136:9 */
+    r_t254 = 443U; /* @129:9 */
     }
     {
-    r_t255 = r_port_247 == r_t254; /* @136:9 */
+    r_t255 = r_port_247 == r_t254; /* @129:9 */
     }
     {
-    r_t256 = (u8)(r_t253 | r_t255); /* @136:9 */
+    r_t256 = (u8)(r_t253 | r_t255); /* @129:9 */
     }
     {
-    if (r_t256) goto L_bb94; else goto L_bb95; /* @136:9 */
+    if (r_t256) goto L_bb94; else goto L_bb95; /* @129:9 */
     }
 L_bb95: ;
     {
-    r_ret248 = 0U; /* @137:16 */
+    r_ret248 = 0U; /* @130:16 */
     }
     {
-    goto L_bb93; /* @137:16 */
+    goto L_bb93; /* @130:16 */
     }
 L_bb94: ;
     {
-    r_ret248 = 1U; /* @136:28 */
+    r_ret248 = 1U; /* @129:28 */
     }
     {
-    goto L_bb93; /* @136:28 */
+    goto L_bb93; /* @129:28 */
     }
 L_bb93: ;
     {
-    if (r_ret248) goto L_bb87; else goto L_bb86; /* @211:18 */
+    if (r_ret248) goto L_bb87; else goto L_bb86; /* @204:18 */
     }
 L_bb86: ;
     {
-    r_reason_260 = 5U; /* @211:46 */
+    r_reason_260 = 5U; /* @204:46 */
     }
     {
     r_t261 = 0x1ULL; /* @81:22 */
@@ -1391,35 +1380,35 @@ L_bb86: ;
     }
 L_bb87: ;
     {
-    r_t265 = v_tcp; /* @212:17 */
+    r_t265 = v_tcp; /* @205:17 */
     }
     {
-    r_t266 = 0; /* @212:31 */
+    r_t266 = 0; /* @205:31 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_t266 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @212:31 */
+        r_t266 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @205:31 */
     }
     }
     {
-    r_t273 = 23U; /* @212:44 */
+    r_t273 = 23U; /* @205:44 */
     }
     {
-    r_t274 = (u8)(r_t266 & r_t273); /* @212:31 */
+    r_t274 = (u8)(r_t266 & r_t273); /* @205:31 */
     }
     {
-    r_t275 = 2U; /* @212:87 */
+    r_t275 = 2U; /* @205:87 */
     }
     {
-    r_t276 = r_t274 != r_t275; /* @212:30 */
+    r_t276 = r_t274 != r_t275; /* @205:30 */
     }
     {
-    r_t277 = (u8)(r_t265 & r_t276); /* @212:17 */
+    r_t277 = (u8)(r_t265 & r_t276); /* @205:17 */
     }
     {
-    if (r_t277) goto L_bb97; else goto L_bb101; /* @212:17 */
+    if (r_t277) goto L_bb97; else goto L_bb101; /* @205:17 */
     }
 L_bb97: ;
     {
-    r_reason_279 = 6U; /* @213:17 */
+    r_reason_279 = 6U; /* @206:17 */
     }
     {
     r_t280 = 0x1ULL; /* @81:22 */
@@ -1442,42 +1431,42 @@ L_bb97: ;
     }
 L_bb70: ;
     {
-    r_t195 = 0; /* @198:24 */
+    r_t195 = 0; /* @191:24 */
     if (v_icmp && h_icmp + 8 <= data_end) {
-        r_t195 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @198:24 */
+        r_t195 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @191:24 */
     }
     }
     {
-    r_t196 = 8U; /* @199:21 */
+    r_t196 = 8U; /* @192:21 */
     }
     {
-    r_t197 = r_t195 == r_t196; /* @199:21 */
+    r_t197 = r_t195 == r_t196; /* @192:21 */
     }
     {
-    if (r_t197) goto L_bb72; else goto L_bb73; /* @199:21 */
+    if (r_t197) goto L_bb72; else goto L_bb73; /* @192:21 */
     }
 L_bb73: ;
     {
-    r_t209 = 3U; /* @203:21 */
+    r_t209 = 3U; /* @196:21 */
     }
     {
-    r_t210 = r_t195 == r_t209; /* @203:21 */
+    r_t210 = r_t195 == r_t209; /* @196:21 */
     }
     {
-    r_t211 = 11U; /* @203:21 */
+    r_t211 = 11U; /* @196:21 */
     }
     {
-    r_t212 = r_t195 == r_t211; /* @203:21 */
+    r_t212 = r_t195 == r_t211; /* @196:21 */
     }
     {
-    r_t213 = (u8)(r_t210 | r_t212); /* @203:21 */
+    r_t213 = (u8)(r_t210 | r_t212); /* @196:21 */
     }
     {
-    if (r_t213) goto L_bb77; else goto L_bb78; /* @203:21 */
+    if (r_t213) goto L_bb77; else goto L_bb78; /* @196:21 */
     }
 L_bb78: ;
     {
-    r_reason_215 = 2U; /* @204:28 */
+    r_reason_215 = 2U; /* @197:28 */
     }
     {
     r_t216 = 0x1ULL; /* @81:22 */
@@ -1500,33 +1489,33 @@ L_bb78: ;
     }
 L_bb77: ;
     {
-    return 2; /* pass */ /* @203:65 */
+    return 2; /* pass */ /* @196:65 */
     }
 L_bb72: ;
     {
-    r_t198 = 0; /* @200:29 */
+    r_t198 = 0; /* @193:29 */
     if (v_ipv4 && h_ipv4 + 20 <= data_end) {
-        r_t198 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @200:29 */
+        r_t198 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @193:29 */
     }
     }
     {
-    r_t199 = 4294967040U; /* @200:29 */
+    r_t199 = 4294967040U; /* @193:29 */
     }
     {
-    r_t200 = (u32)(r_t198 & r_t199); /* @200:29 */
+    r_t200 = (u32)(r_t198 & r_t199); /* @193:29 */
     }
     {
-    r_t201 = 168493312U; /* @200:29 */
+    r_t201 = 168493312U; /* @193:29 */
     }
     {
-    r_t202 = r_t200 == r_t201; /* @200:29 */
+    r_t202 = r_t200 == r_t201; /* @193:29 */
     }
     {
-    if (r_t202) goto L_bb74; else goto L_bb75; /* @200:29 */
+    if (r_t202) goto L_bb74; else goto L_bb75; /* @193:29 */
     }
 L_bb75: ;
     {
-    r_reason_204 = 4U; /* @201:25 */
+    r_reason_204 = 4U; /* @194:25 */
     }
     {
     r_t205 = 0x1ULL; /* @81:22 */
@@ -1549,11 +1538,11 @@ L_bb75: ;
     }
 L_bb74: ;
     {
-    return 2; /* pass */ /* @200:53 */
+    return 2; /* pass */ /* @193:53 */
     }
 L_bb67: ;
     {
-    r_reason_189 = 1U; /* @195:42 */
+    r_reason_189 = 1U; /* @188:42 */
     }
     {
     r_t190 = 0x1ULL; /* @81:22 */
@@ -1576,184 +1565,174 @@ L_bb67: ;
     }
 L_bb63: ;
     {
-    r_t184 = (u8)(r_ports_52 | r_echo_54); /* @192:19 */
+    r_t184 = (u8)(r_ports_52 | r_echo_54); /* @185:19 */
     }
     {
-    if (r_t184) goto L_bb101; else goto L_bb65; /* @192:19 */
+    if (r_t184) goto L_bb101; else goto L_bb65; /* @185:19 */
     }
 L_bb65: ;
     {
-    return 2; /* pass */ /* @192:37 */
+    return 2; /* pass */ /* @185:37 */
     }
 L_bb101: ;
     {
-    r_k_284 = r_conn_87; /* @218:5 */
+    r_k_284 = r_conn_87; /* @211:5 */
     }
     {
-    r_k_285 = r_conn_88; /* @218:5 */
+    r_k_285 = r_conn_88; /* @211:5 */
     }
     {
-    r_k_286 = r_conn_89; /* @218:5 */
+    r_k_286 = r_conn_89; /* @211:5 */
     }
     {
-    r_k_287 = r_conn_90; /* @218:5 */
+    r_k_287 = r_conn_90; /* @211:5 */
     }
     {
-    r_k_288 = r_conn_91; /* @218:5 */
+    r_k_288 = r_conn_91; /* @211:5 */
     }
     {
-    r_t_289 = r_t_42; /* @218:5 */
+    r_t_289 = r_t_42; /* @211:5 */
     }
     {
-    r_from_orig_290 = r_from_orig_93; /* @218:5 */
+    r_from_orig_290 = r_from_orig_93; /* @211:5 */
     }
     {
-    r_exists_291 = r_found_95; /* @218:5 */
-    }
-    {
-    struct conns_key _t13; __builtin_memset(&_t13, 0, sizeof(_t13)); /* @114:19 */
+    struct conns_key _t13; __builtin_memset(&_t13, 0, sizeof(_t13)); /* @113:15 */
     _t13.f_saddr = r_k_284;
     _t13.f_daddr = r_k_285;
     _t13.f_sport = r_k_286;
     _t13.f_dport = r_k_287;
     _t13.f_proto = r_k_288;
-    r_h292 = conns.lookup(&_t13);
+    r_h291 = conns.lookup(&_t13);
     }
     {
-    r_t293 = r_h292 ? r_h292->f_fin : 0; /* @114:19 */
+    r_t292 = r_h291 ? r_h291->f_fin : 0; /* @113:15 */
     }
     {
-    r_old_fin_294 = r_t293; /* @114:5 */
+    r_fin_293 = r_t292; /* @113:5 */
     }
     {
-    r_fin_295 = r_old_fin_294; /* @115:5 */
+    r_t294 = v_tcp; /* @114:9 */
     }
     {
-    r_t296 = v_tcp; /* @116:9 */
-    }
-    {
-    if (r_t296) goto L_bb103; else goto L_bb116; /* @116:9 */
+    if (r_t294) goto L_bb103; else goto L_bb116; /* @114:9 */
     }
 L_bb103: ;
     {
-    r_t297 = 0; /* @117:14 */
+    r_t295 = 0; /* @115:14 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_t297 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @117:14 */
+        r_t295 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @115:14 */
     }
     }
     {
-    r_t298 = 4U; /* @117:26 */
+    r_t296 = 4U; /* @115:26 */
     }
     {
-    r_t299 = (u8)(r_t297 & r_t298); /* @117:14 */
+    r_t297 = (u8)(r_t295 & r_t296); /* @115:14 */
     }
     {
-    r_t300 = 0U; /* @117:38 */
+    r_t298 = 0U; /* @115:38 */
     }
     {
-    r_t301 = r_t299 != r_t300; /* @117:13 */
+    r_t299 = r_t297 != r_t298; /* @115:13 */
     }
     {
-    if (r_t301) goto L_bb105; else goto L_bb106; /* @117:13 */
+    if (r_t299) goto L_bb105; else goto L_bb106; /* @115:13 */
     }
 L_bb106: ;
     {
-    r_t302 = 0; /* @121:27 */
+    r_t300 = 0; /* @119:27 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_t302 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @121:27 */
+        r_t300 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @119:27 */
     }
     }
     {
-    r_t305 = 18U; /* @121:40 */
+    r_t303 = 18U; /* @119:40 */
     }
     {
-    r_t306 = (u8)(r_t302 & r_t305); /* @121:27 */
+    r_t304 = (u8)(r_t300 & r_t303); /* @119:27 */
     }
     {
-    r_t307 = 2U; /* @121:63 */
+    r_t305 = 2U; /* @119:63 */
     }
     {
-    r_t308 = r_t306 == r_t307; /* @121:26 */
+    r_t306 = r_t304 == r_t305; /* @119:26 */
     }
     {
-    r_t309 = (u8)(r_from_orig_290 & r_t308); /* @121:13 */
+    r_t307 = (u8)(r_from_orig_290 & r_t306); /* @119:13 */
     }
     {
-    if (r_t309) goto L_bb107; else goto L_bb109; /* @121:13 */
+    if (r_t307) goto L_bb107; else goto L_bb109; /* @119:13 */
     }
 L_bb107: ;
     {
-    r_fin_295 = 0U; /* @121:74 */
+    r_fin_293 = 0U; /* @119:74 */
     }
     {
-    goto L_bb109; /* @121:9 */
+    goto L_bb109; /* @119:9 */
     }
 L_bb109: ;
     {
-    r_t311 = 0; /* @122:14 */
+    r_t309 = 0; /* @120:14 */
     if (v_tcp && h_tcp + 20 <= data_end) {
-        r_t311 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @122:14 */
+        r_t309 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @120:14 */
     }
     }
     {
-    r_t312 = 1U; /* @122:26 */
+    r_t310 = 1U; /* @120:26 */
     }
     {
-    r_t313 = (u8)(r_t311 & r_t312); /* @122:14 */
+    r_t311 = (u8)(r_t309 & r_t310); /* @120:14 */
     }
     {
-    r_t314 = 0U; /* @122:38 */
+    r_t312 = 0U; /* @120:38 */
     }
     {
-    r_t315 = r_t313 != r_t314; /* @122:13 */
+    r_t313 = r_t311 != r_t312; /* @120:13 */
     }
     {
-    if (r_t315) goto L_bb110; else goto L_bb116; /* @122:13 */
+    if (r_t313) goto L_bb110; else goto L_bb116; /* @120:13 */
     }
 L_bb110: ;
     {
-    if (r_from_orig_290) goto L_bb112; else goto L_bb113; /* @123:17 */
+    if (r_from_orig_290) goto L_bb112; else goto L_bb113; /* @121:17 */
     }
 L_bb113: ;
     {
-    r_t318 = 2U; /* @123:73 */
+    r_t316 = 2U; /* @121:73 */
     }
     {
-    r_t319 = (u8)(r_fin_295 | r_t318); /* @123:67 */
+    r_t317 = (u8)(r_fin_293 | r_t316); /* @121:67 */
     }
     {
-    r_fin_295 = r_t319; /* @123:61 */
+    r_fin_293 = r_t317; /* @121:61 */
     }
     {
-    goto L_bb116; /* @123:13 */
+    goto L_bb116; /* @121:13 */
     }
 L_bb112: ;
     {
-    r_t316 = 1U; /* @123:42 */
+    r_t314 = 1U; /* @121:42 */
     }
     {
-    r_t317 = (u8)(r_fin_295 | r_t316); /* @123:36 */
+    r_t315 = (u8)(r_fin_293 | r_t314); /* @121:36 */
     }
     {
-    r_fin_295 = r_t317; /* @123:30 */
+    r_fin_293 = r_t315; /* @121:30 */
     }
     {
-    goto L_bb116; /* @123:13 */
+    goto L_bb116; /* @121:13 */
     }
 L_bb116: ;
     {
-    if (r_exists_291) goto L_bb117; else goto L_bb118; /* @126:9 */
-    }
-L_bb118: ;
-    {
-    r_found0 = r_h292 != NULL; /* @130:9 */
+    r_found0 = r_h291 != NULL; /* @124:5 */
     }
     {
-    if (r_found0) goto L_inplace0; else goto L_update0; /* @130:9 */
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @124:5 */
     }
 L_update0: ;
     {
-    struct conns_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @130:9 */
+    struct conns_key _t14; __builtin_memset(&_t14, 0, sizeof(_t14)); /* @124:5 */
     _t14.f_saddr = r_k_284;
     _t14.f_daddr = r_k_285;
     _t14.f_sport = r_k_286;
@@ -1761,134 +1740,49 @@ L_update0: ;
     _t14.f_proto = r_k_288;
     struct conns_value _t15; __builtin_memset(&_t15, 0, sizeof(_t15));
     _t15.f_last_ns = r_t_289;
-    _t15.f_fin = r_fin_295;
-    r_t329 = conns.update(&_t14, &_t15) == 0;
+    _t15.f_fin = r_fin_293;
+    r_t318 = conns.update(&_t14, &_t15) == 0;
     }
     {
-    goto L_bb102; /* @130:9 */
+    goto L_bb102; /* @124:5 */
     }
 L_inplace0: ;
     {
-    if (r_h292) r_h292->f_last_ns = r_t_289; /* @130:9 */
+    if (r_h291) r_h291->f_last_ns = r_t_289; /* @124:5 */
     }
     {
-    if (r_h292) r_h292->f_fin = r_fin_295; /* @130:9 */
+    if (r_h291) r_h291->f_fin = r_fin_293; /* @124:5 */
     }
     {
-    goto L_bb102; /* @130:9 */
+    goto L_bb102; /* @124:5 */
     }
-L_bb117: ;
+L_bb105: ;
     {
-    r_h320 = r_h292; /* @127:9 */
-    }
-    {
-    r_t321 = r_h320 != NULL; /* @127:9 */
-    }
-    {
-    if (r_t321) goto L_bb119; else goto L_bb120; /* @127:9 */
-    }
-L_bb120: ;
-    {
-    r_t322 = 0U; /* @127:9 */
-    }
-    {
-    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @127:9 */
+    struct conns_key _t16; __builtin_memset(&_t16, 0, sizeof(_t16)); /* @116:13 */
     _t16.f_saddr = r_k_284;
     _t16.f_daddr = r_k_285;
     _t16.f_sport = r_k_286;
     _t16.f_dport = r_k_287;
     _t16.f_proto = r_k_288;
-    struct conns_value _t17; __builtin_memset(&_t17, 0, sizeof(_t17));
-    _t17.f_last_ns = r_t_289;
-    _t17.f_fin = r_t322;
-    r_t323 = conns.update(&_t16, &_t17) == 0;
+    conns.delete(&_t16);
     }
     {
-    goto L_bb121; /* @126:5 */
-    }
-L_bb119: ;
-    {
-    if (r_h320) r_h320->f_last_ns = r_t_289; /* @127:9 */
-    }
-    {
-    goto L_bb121; /* @126:5 */
-    }
-L_bb121: ;
-    {
-    r_t324 = r_fin_295 != r_old_fin_294; /* @128:13 */
-    }
-    {
-    if (r_t324) goto L_bb122; else goto L_bb102; /* @128:13 */
-    }
-L_bb122: ;
-    {
-    struct conns_key _t18; __builtin_memset(&_t18, 0, sizeof(_t18)); /* @128:31 */
-    _t18.f_saddr = r_k_284;
-    _t18.f_daddr = r_k_285;
-    _t18.f_sport = r_k_286;
-    _t18.f_dport = r_k_287;
-    _t18.f_proto = r_k_288;
-    r_h325 = conns.lookup(&_t18);
-    }
-    {
-    r_t326 = r_h325 != NULL; /* @128:31 */
-    }
-    {
-    if (r_t326) goto L_bb124; else goto L_bb125; /* @128:31 */
-    }
-L_bb125: ;
-    {
-    r_t327 = 0x0ULL; /* @128:31 */
-    }
-    {
-    struct conns_key _t19; __builtin_memset(&_t19, 0, sizeof(_t19)); /* @128:31 */
-    _t19.f_saddr = r_k_284;
-    _t19.f_daddr = r_k_285;
-    _t19.f_sport = r_k_286;
-    _t19.f_dport = r_k_287;
-    _t19.f_proto = r_k_288;
-    struct conns_value _t20; __builtin_memset(&_t20, 0, sizeof(_t20));
-    _t20.f_last_ns = r_t327;
-    _t20.f_fin = r_fin_295;
-    r_t328 = conns.update(&_t19, &_t20) == 0;
-    }
-    {
-    goto L_bb102; /* @128:9 */
-    }
-L_bb124: ;
-    {
-    if (r_h325) r_h325->f_fin = r_fin_295; /* @128:31 */
-    }
-    {
-    goto L_bb102; /* @128:9 */
-    }
-L_bb105: ;
-    {
-    struct conns_key _t21; __builtin_memset(&_t21, 0, sizeof(_t21)); /* @118:13 */
-    _t21.f_saddr = r_k_284;
-    _t21.f_daddr = r_k_285;
-    _t21.f_sport = r_k_286;
-    _t21.f_dport = r_k_287;
-    _t21.f_proto = r_k_288;
-    conns.delete(&_t21);
-    }
-    {
-    goto L_bb102; /* @119:13 */
+    goto L_bb102; /* @117:13 */
     }
 L_bb102: ;
     {
-    return 2; /* pass */ /* @219:5 */
+    return 2; /* pass */ /* @212:5 */
     }
 L_bb11: ;
     {
-    r_reason_36 = 0U; /* @153:13 */
+    r_reason_36 = 0U; /* @146:13 */
     }
     {
     r_t37 = 0x1ULL; /* @81:22 */
     }
     {
-    u32 _t22 = r_reason_36; /* @81:5 */
-    r_h38 = drops.lookup(&_t22);
+    u32 _t17 = r_reason_36; /* @81:5 */
+    r_h38 = drops.lookup(&_t17);
     }
     {
     r_t39 = r_h38 ? r_h38->f_value : 0; /* @81:5 */
@@ -1904,6 +1798,6 @@ L_bb11: ;
     }
 L_bb4: ;
     {
-    return 2; /* pass */ /* @145:33 */
+    return 2; /* pass */ /* @138:33 */
     }
 }

@@ -50,20 +50,18 @@ int cora_tc(struct __sk_buff *ctx) {
     u8 r_t33 = 0;
     u8 r_conforming_34 = 0;
     u64 r_t35 = 0;
-    struct buckets_value *r_h36 = NULL;
-    u8 r_t37 = 0;
-    struct buckets_value *r_h38 = NULL;
-    u8 r_t41 = 0;
+    u8 r_t36 = 0;
+    u32 r_t37 = 0;
+    u64 r_t38 = 0;
+    struct stats_value *r_h39 = NULL;
+    u64 r_t40 = 0;
+    u64 r_t41 = 0;
     u32 r_t42 = 0;
     u64 r_t43 = 0;
     struct stats_value *r_h44 = NULL;
     u64 r_t45 = 0;
     u64 r_t46 = 0;
-    u32 r_t47 = 0;
-    u64 r_t48 = 0;
-    struct stats_value *r_h49 = NULL;
-    u64 r_t50 = 0;
-    u64 r_t51 = 0;
+    u8 r_found0 = 0;
     if (data + 138 > data_end && ctx->len > (u32)(data_end - data)) {
         bpf_skb_pull_data(ctx, ctx->len < 138 ? ctx->len : 138);
         data = (void *)(long)ctx->data; data_end = (void *)(long)ctx->data_end;
@@ -262,87 +260,81 @@ L_bb18: ;
     }
 L_bb20: ;
     {
-    r_h36 = r_h8; /* @62:9 */
+    r_found0 = r_h8 != NULL; /* @60:5 */
     }
     {
-    r_t37 = r_h36 != NULL; /* @62:9 */
+    if (r_found0) goto L_inplace0; else goto L_update0; /* @60:5 */
     }
+L_update0: ;
     {
-    if (r_t37) goto L_bb21; else goto L_bb22; /* @62:9 */
-    }
-L_bb22: ;
-    {
-    struct buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @66:9 */
+    struct buckets_key _t2; __builtin_memset(&_t2, 0, sizeof(_t2)); /* @60:5 */
     _t2.f_key = r_src_2;
     struct buckets_value _t3; __builtin_memset(&_t3, 0, sizeof(_t3));
     _t3.f_tokens = r_tokens_6;
     _t3.f_last_ns = r_stamp_7;
-    r_t41 = buckets.update(&_t2, &_t3) == 0;
+    r_t36 = buckets.update(&_t2, &_t3) == 0;
     }
     {
-    goto L_bb26; /* @62:5 */
+    goto L_joined0; /* @60:5 */
+    }
+L_inplace0: ;
+    {
+    if (r_h8) r_h8->f_tokens = r_tokens_6; /* @60:5 */
+    }
+    {
+    if (r_h8) r_h8->f_last_ns = r_stamp_7; /* @60:5 */
+    }
+    {
+    goto L_joined0; /* @60:5 */
+    }
+L_joined0: ;
+    {
+    if (r_conforming_34) goto L_bb22; else goto L_bb21; /* @61:10 */
     }
 L_bb21: ;
     {
-    r_h38 = r_h36; /* @63:9 */
+    r_t37 = 1U; /* @62:15 */
     }
     {
-    if (r_h38) r_h38->f_tokens = r_tokens_6; /* @63:9 */
+    r_t38 = 0x1ULL; /* @62:32 */
     }
     {
-    if (r_h38) r_h38->f_last_ns = r_stamp_7; /* @64:9 */
+    u32 _t4 = r_t37; /* @62:9 */
+    r_h39 = stats.lookup(&_t4);
     }
     {
-    goto L_bb26; /* @62:5 */
-    }
-L_bb26: ;
-    {
-    if (r_conforming_34) goto L_bb28; else goto L_bb27; /* @68:10 */
-    }
-L_bb27: ;
-    {
-    r_t42 = 1U; /* @69:15 */
+    r_t40 = r_h39 ? r_h39->f_value : 0; /* @62:9 */
     }
     {
-    r_t43 = 0x1ULL; /* @69:32 */
+    r_t41 = (u64)(r_t40 + r_t38); /* @62:9 */
     }
     {
-    u32 _t4 = r_t42; /* @69:9 */
-    r_h44 = stats.lookup(&_t4);
+    if (r_h39) r_h39->f_value = r_t41; /* @62:9 */
     }
     {
-    r_t45 = r_h44 ? r_h44->f_value : 0; /* @69:9 */
+    return 2; /* drop */ /* @63:9 */
+    }
+L_bb22: ;
+    {
+    r_t42 = 0U; /* @65:11 */
     }
     {
-    r_t46 = (u64)(r_t45 + r_t43); /* @69:9 */
+    r_t43 = 0x1ULL; /* @65:27 */
     }
     {
-    if (r_h44) r_h44->f_value = r_t46; /* @69:9 */
+    u32 _t5 = r_t42; /* @65:5 */
+    r_h44 = stats.lookup(&_t5);
     }
     {
-    return 2; /* drop */ /* @70:9 */
-    }
-L_bb28: ;
-    {
-    r_t47 = 0U; /* @72:11 */
+    r_t45 = r_h44 ? r_h44->f_value : 0; /* @65:5 */
     }
     {
-    r_t48 = 0x1ULL; /* @72:27 */
+    r_t46 = (u64)(r_t45 + r_t43); /* @65:5 */
     }
     {
-    u32 _t5 = r_t47; /* @72:5 */
-    r_h49 = stats.lookup(&_t5);
+    if (r_h44) r_h44->f_value = r_t46; /* @65:5 */
     }
     {
-    r_t50 = r_h49 ? r_h49->f_value : 0; /* @72:5 */
-    }
-    {
-    r_t51 = (u64)(r_t50 + r_t48); /* @72:5 */
-    }
-    {
-    if (r_h49) r_h49->f_value = r_t51; /* @72:5 */
-    }
-    {
-    return 0; /* pass */ /* @73:5 */
+    return 0; /* pass */ /* @66:5 */
     }
 }
