@@ -96,6 +96,16 @@ class Target(ABC):
         this target ([] when it can): one per op in :attr:`refused_ops`."""
         return refused_op_lines(program, self.refused_ops)
 
+    def check(self, program: Program) -> None:
+        """Raise :class:`cora.errors.CoraError` naming the first op of ``program`` this
+        target refuses (see :meth:`unsupported`); return when it runs every op."""
+        problems = self.unsupported(program)
+        if problems:
+            from cora.errors import CoraError
+
+            raise CoraError(f"the {self.name} target cannot generate {program.name}: "
+                            f"{problems[0]}")
+
     @abstractmethod
     def generate(self, program: Program, inject_env: bool = False,
                  count_verdicts: bool = False, **options: Any) -> Artifact:

@@ -69,13 +69,8 @@ KNOWN_VIOLATIONS: set[tuple[str, str]] = {
     # layers: offload (compiler) -> targets and runtime
     ("cora.compiler.offload.nic_checks", "cora.runtime.loader"),
     ("cora.compiler.offload.nic_checks", "cora.targets.xdp"),
-    ("cora.compiler.offload.nic_checks", "cora.targets.ebpf.emit"),
 }
-KNOWN_PRIVATE: set[tuple[str, str]] = {
-    ("cora.compiler.offload.nic_checks", "cora.runtime.loader._capture_fd2"),
-    ("cora.runtime.calibrate", "cora.compiler.offload.stage_model._models_dir"),
-    ("cora.runtime.deploy", "cora.runtime.attach._ipr"),
-}
+KNOWN_PRIVATE: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)

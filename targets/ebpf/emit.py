@@ -42,7 +42,6 @@ from cora.compiler.ir import (OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, O
                               RefType, StateDecl, c_bytes)
 from cora.compiler.ir.ops import ImplTable, header_field
 from cora.errors import CoraError
-from cora.targets.base import refused_op_lines
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
 
 #: opcode -> ``emit(emitter, op) -> str | None``: one C implementation per opcode of
@@ -161,16 +160,12 @@ class EbpfEmitter:
         hook: the kernel hook generated for (its entry, context, verdict codes, ...).
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
         count_verdicts: count verdicts per CPU in ``cora_verdicts``.
-    Raises:
-        CoraError: the program uses an op ``hook`` refuses (``hook.refused_ops``).
+    The target checks its refused ops before (:meth:`cora.targets.base.Target.check`); an op
+    the hook cannot express anyway raises :class:`CoraError` while generating.
     """
 
     def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
                  count_verdicts: bool = False):
-        problems = refused_op_lines(program, hook.refused_ops)
-        if problems:
-            raise CoraError(f"the {hook.name} target cannot generate {program.name}: "
-                            f"{problems[0]}")
         self.p = program
         self.hook = hook
         self.inject_env = inject_env
@@ -710,7 +705,7 @@ def generate_c(program: Program, hook: Hook, inject_env: bool = False,
     """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`.
 
     Raises:
-        CoraError: the program uses an op ``hook`` refuses.
+        CoraError: the program uses an op ``hook`` cannot express.
     """
     gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts)
     text = gen.generate()

@@ -43,6 +43,7 @@ class TcTarget(Target):
         if bad:
             raise CoraError(f"the tc target has no option {', '.join(bad)} (XDP-only)")
         hook = TcHook()
+        self.check(program)
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts)
         return Artifact(self.name, program,

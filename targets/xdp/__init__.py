@@ -42,6 +42,7 @@ class XdpTarget(Target):
         if bad:
             raise CoraError(f"the xdp target has no option {', '.join(bad)}")
         hook = XdpHook(frags=frags, pass_redirect_ifindex=pass_redirect_ifindex)
+        self.check(program)
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts)
         return Artifact(self.name, program,
