@@ -20,7 +20,8 @@ XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect")
 
 
 def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
-           pass_redirect_ifindex: int | None = None, extra: dict | None = None) -> dict:
+           pass_redirect_ifindex: int | None = None, extra: dict | None = None,
+           stats: bool = True) -> dict:
     """Compile for XDP, load, pin, record and attach ``program`` on ``dev``.
 
     Args:
@@ -30,6 +31,8 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
         pass_redirect_ifindex: turn ``pass`` into a redirect to this ifindex (an emulated
             NIC stage handing frames to the host; see :func:`deploy_stages`).
         extra: more keys for the metadata (e.g. the stage and its peer deployment).
+        stats: keep per-CPU verdict counters (``cora_verdicts``, read by :func:`read_stats`);
+            False (``cora deploy --no-stats``) leaves them out of the program.
     Returns:
         the deployment's metadata (also written to /run/cora).
     Raises:
@@ -49,17 +52,19 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             + (f" (id {existing})" if existing else "")
             + f": run `cora undeploy --dev {dev}{' --netns ' + netns if netns else ''}` first "
             "(its maps and state are kept until then)")
-    artifact = XdpTarget().generate(program, count_verdicts=True,
+    artifact = XdpTarget().generate(program, count_verdicts=stats,
                                     pass_redirect_ifindex=pass_redirect_ifindex)
     directory = pins.deployment_dir(dev, netns)
     with load_xdp(artifact) as loaded:
         maps = dict(loaded.map_fds)
-        maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
+        if stats:
+            maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
         pins.pin(directory, loaded.prog_fd, maps)
         prog_id = None
         try:
             meta = {"nf": program.name, "source": program.source, "dev": dev, "netns": netns,
                     "mode": mode, "pins": str(directory), "deployed_unix": time.time(),
+                    "stats": stats,
                     "layout": maps_metadata(program), **(extra or {})}
             _write_metadata(dev, netns, meta)
             prog_id = meta["prog_id"] = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
@@ -104,7 +109,8 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     """Live verdict counters and map contents of a deployment.
 
     Returns:
-        ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count},
+        ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count}
+        (None when deployed without counters),
         "maps": {NAME: [{"key": [...], "value": [...]}, ...]}}`` (map dump rules of
         :mod:`cora.runtime.engine`).
     Raises:
@@ -117,12 +123,15 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     meta = _require(dev, netns)
     states = [state_from_metadata(m) for m in meta["layout"]["maps"]]
     with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
-        counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
-        verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
-        for k, per_cpu in counts:
-            idx = int.from_bytes(k, "little")
-            if idx < len(XDP_VERDICT_NAMES):
-                verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little") for v in per_cpu)
+        verdicts: dict[str, int] | None = None
+        if VERDICTS_MAP in pinned.maps:
+            counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
+            verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
+            for k, per_cpu in counts:
+                idx = int.from_bytes(k, "little")
+                if idx < len(XDP_VERDICT_NAMES):
+                    verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little")
+                                                           for v in per_cpu)
         entries = {s.name: map_entries(pinned.maps[s.name], s) for s in states}
     try:
         attached_id = attach.xdp_attached(dev, netns)
