@@ -394,7 +394,7 @@ L_bb0: ;
     }
     {
     r_t41 = 0; /* @18:27 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t41 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 6)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 10)))); /* @18:27 */
     }
     }
@@ -464,7 +464,7 @@ L_bb0: ;
     }
     {
     r_t58 = 0; /* @22:10 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t58 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 6)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 10)))); /* @22:10 */
     }
     }
@@ -507,7 +507,7 @@ L_bb1: ;
     }
     {
     r_t66 = 0; /* @24:13 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t66 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 0)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 4)))); /* @24:13 */
     }
     }
@@ -567,7 +567,7 @@ L_bb1: ;
     }
     {
     r_t81 = 0; /* @25:29 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t81 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 0)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 4)))); /* @25:29 */
     }
     }
@@ -634,7 +634,7 @@ L_bb1: ;
 L_bb3: ;
     {
     r_t98 = 0; /* @27:13 */
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) {
+    if (v_ipv6) {
         r_t98 = (unsigned __int128)(((unsigned __int128)__builtin_bswap64(*(u64 *)(h_ipv6 + 8)) << 64) | ((unsigned __int128)__builtin_bswap64(*(u64 *)(h_ipv6 + 16)))); /* @27:13 */
     }
     }
@@ -683,7 +683,7 @@ L_bb5: ;
 L_bb9: ;
     {
     r_t105 = 0; /* @28:26 */
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) {
+    if (v_ipv6) {
         r_t105 = (u8)(((u64)(*(u8 *)(h_ipv6 + 7)))); /* @28:26 */
     }
     }
@@ -694,7 +694,7 @@ L_bb9: ;
     r_t107 = (u8)(r_t105 - r_t106); /* @28:26 */
     }
     {
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) { /* store ipv6.hop_limit */ /* @28:9 */
+    if (v_ipv6) { /* store ipv6.hop_limit */ /* @28:9 */
         *(u8 *)(h_ipv6 + 7) = ((u8)(r_t107));
     }
     }
@@ -702,7 +702,7 @@ L_bb9: ;
     r_t108 = 74565U; /* @29:27 */
     }
     {
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) { /* store ipv6.flow_label */ /* @29:9 */
+    if (v_ipv6) { /* store ipv6.flow_label */ /* @29:9 */
         u64 _t38 = (((u64)bpf_ntohs(*(u16 *)(h_ipv6 + 1)) << 8) | ((u64)(*(u8 *)(h_ipv6 + 3))));
         _t38 = (_t38 & ~(u64)0xfffffULL) | (((u64)r_t108 << 0) & 0xfffffULL);
         *(u16 *)(h_ipv6 + 1) = bpf_ntohs((u16)(_t38 >> 8));
@@ -727,24 +727,24 @@ L_bb9: ;
 L_bb10: ;
     {
     r_t113 = 0; /* @30:40 */
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) {
+    if (v_ipv6) {
         r_t113 = (unsigned __int128)(((unsigned __int128)__builtin_bswap64(*(u64 *)(h_ipv6 + 8)) << 64) | ((unsigned __int128)__builtin_bswap64(*(u64 *)(h_ipv6 + 16)))); /* @30:40 */
     }
     }
     {
-    if (v_ipv6 && h_ipv6 + 40 <= data_end) { /* store ipv6.daddr */ /* @30:27 */
+    if (v_ipv6) { /* store ipv6.daddr */ /* @30:27 */
         u32 _t39 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 24))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 26))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 28))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 30))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 32))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 34))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 36))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv6 + 38)));
         *(u64 *)(h_ipv6 + 24) = __builtin_bswap64((u64)(r_t113 >> 64));
         *(u64 *)(h_ipv6 + 32) = __builtin_bswap64((u64)(r_t113));
         u32 _t40 = (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 24)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 26)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 28)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 30)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 32)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 34)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 36)) + (u32)bpf_ntohs(*(u16 *)(h_ipv6 + 38));
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t41 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t42 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t41) + _t39 + _t40);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t42);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t43 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t43 != 0) {
                 u32 _t44 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t43) + _t39 + _t40);
@@ -767,19 +767,19 @@ L_bb13: ;
 L_bb14: ;
     {
     r_t115 = 0; /* @33:16 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t115 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 4)))); /* @33:16 */
     }
     }
     {
     r_t116 = 0; /* @33:25 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t116 = (u8)(((u64)(*(u8 *)(h_ipv4 + 8)))); /* @33:25 */
     }
     }
     {
     r_t117 = 0; /* @33:39 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t117 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @33:39 */
     }
     }
@@ -797,7 +797,7 @@ L_bb14: ;
     }
     {
     r_t120 = 0; /* @34:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t120 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @34:13 */
     }
     }
@@ -813,7 +813,7 @@ L_bb14: ;
     }
     {
     r_t123 = 0; /* @35:28 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t123 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @35:28 */
     }
     }
@@ -840,7 +840,7 @@ L_bb14: ;
     }
     {
     r_t128 = 0; /* @36:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t128 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @36:13 */
     }
     }
@@ -862,7 +862,7 @@ L_bb14: ;
 L_bb16: ;
     {
     r_t133 = 0; /* @36:48 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t133 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @36:48 */
     }
     }
@@ -886,7 +886,7 @@ L_bb16: ;
     }
     {
     r_t137 = 0; /* @36:75 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t137 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @36:75 */
     }
     }
@@ -914,7 +914,7 @@ L_bb16: ;
 L_bb18: ;
     {
     r_t141 = 0; /* @37:20 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t141 = (u8)(((u64)(*(u8 *)(h_ipv4 + 8)))); /* @37:20 */
     }
     }
@@ -925,7 +925,7 @@ L_bb18: ;
     r_t143 = (u8)(r_t141 - r_t142); /* @37:20 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.ttl */ /* @37:9 */
+    if (v_ipv4) { /* store ipv4.ttl */ /* @37:9 */
         u32 _t58 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 8)));
         *(u8 *)(h_ipv4 + 8) = ((u8)(r_t143));
         u32 _t59 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 8));
@@ -942,7 +942,7 @@ L_bb18: ;
     r_t144 = 46U; /* @38:21 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.dscp */ /* @38:9 */
+    if (v_ipv4) { /* store ipv4.dscp */ /* @38:9 */
         u32 _t62 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 0)));
         u64 _t63 = (((u64)(*(u8 *)(h_ipv4 + 1))));
         _t63 = (_t63 & ~(u64)0xfcULL) | (((u64)r_t144 << 2) & 0xfcULL);
@@ -961,7 +961,7 @@ L_bb18: ;
     r_t145 = 1U; /* @39:20 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.ecn */ /* @39:9 */
+    if (v_ipv4) { /* store ipv4.ecn */ /* @39:9 */
         u32 _t67 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 0)));
         u64 _t68 = (((u64)(*(u8 *)(h_ipv4 + 1))));
         _t68 = (_t68 & ~(u64)0x3ULL) | (((u64)r_t145 << 0) & 0x3ULL);
@@ -999,7 +999,7 @@ L_bb22: ;
 L_bb23: ;
     {
     r_t158 = 0; /* @48:24 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t158 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 6)))); /* @48:24 */
     }
     }
@@ -1010,7 +1010,7 @@ L_bb23: ;
     r_t160 = (u16)(r_t158 + r_t159); /* @48:24 */
     }
     {
-    if (v_icmp && h_icmp + 8 <= data_end) { /* store icmp.seq */ /* @48:13 */
+    if (v_icmp) { /* store icmp.seq */ /* @48:13 */
         u32 _t72 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_icmp + 6)));
         *(u16 *)(h_icmp + 6) = bpf_ntohs((u16)(r_t160));
         u32 _t73 = (u32)bpf_ntohs(*(u16 *)(h_icmp + 6));
@@ -1027,7 +1027,7 @@ L_bb23: ;
     r_t161 = 0U; /* @49:25 */
     }
     {
-    if (v_icmp && h_icmp + 8 <= data_end) { /* store icmp.type */ /* @49:13 */
+    if (v_icmp) { /* store icmp.type */ /* @49:13 */
         u32 _t76 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_icmp + 0)));
         *(u8 *)(h_icmp + 0) = ((u8)(r_t161));
         u32 _t77 = (u32)bpf_ntohs(*(u16 *)(h_icmp + 0));
@@ -1048,7 +1048,7 @@ L_bb21: ;
     r_t155 = 53U; /* @45:25 */
     }
     {
-    if (v_udp && h_udp + 8 <= data_end) { /* store udp.dport */ /* @45:13 */
+    if (v_udp) { /* store udp.dport */ /* @45:13 */
         u32 _t80 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 2)));
         *(u16 *)(h_udp + 2) = bpf_ntohs((u16)(r_t155));
         u32 _t81 = (u32)bpf_ntohs(*(u16 *)(h_udp + 2));
@@ -1066,7 +1066,7 @@ L_bb21: ;
     r_t156 = 3232235777U; /* @46:26 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.daddr */ /* @46:13 */
+    if (v_ipv4) { /* store ipv4.daddr */ /* @46:13 */
         u32 _t84 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
         *(u32 *)(h_ipv4 + 16) = bpf_ntohl((u32)(r_t156));
         u32 _t85 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
@@ -1077,14 +1077,14 @@ L_bb21: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t87);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t88 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t89 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t88) + _t84 + _t85);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t89);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t90 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t90 != 0) {
                 u32 _t91 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t90) + _t84 + _t85);
@@ -1100,7 +1100,7 @@ L_bb21: ;
 L_bb19: ;
     {
     r_t147 = 0; /* @41:25 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t147 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @41:25 */
     }
     }
@@ -1111,7 +1111,7 @@ L_bb19: ;
     r_t149 = (u16)(r_t147 + r_t148); /* @41:25 */
     }
     {
-    if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.sport */ /* @41:13 */
+    if (v_tcp) { /* store tcp.sport */ /* @41:13 */
         u32 _t92 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 0)));
         *(u16 *)(h_tcp + 0) = bpf_ntohs((u16)(r_t149));
         u32 _t93 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 0));
@@ -1126,7 +1126,7 @@ L_bb19: ;
     }
     {
     r_t150 = 0; /* @42:25 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t150 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @42:25 */
     }
     }
@@ -1137,7 +1137,7 @@ L_bb19: ;
     r_t152 = (u8)(r_t150 | r_t151); /* @42:25 */
     }
     {
-    if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.flags */ /* @42:13 */
+    if (v_tcp) { /* store tcp.flags */ /* @42:13 */
         u32 _t96 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 12)));
         *(u8 *)(h_tcp + 13) = ((u8)(r_t152));
         u32 _t97 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 12));
@@ -1154,7 +1154,7 @@ L_bb19: ;
     r_t153 = 168364039U; /* @43:26 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.saddr */ /* @43:13 */
+    if (v_ipv4) { /* store ipv4.saddr */ /* @43:13 */
         u32 _t100 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
         *(u32 *)(h_ipv4 + 12) = bpf_ntohl((u32)(r_t153));
         u32 _t101 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
@@ -1165,14 +1165,14 @@ L_bb19: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t103);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t104 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t105 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t104) + _t100 + _t101);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t105);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t106 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t106 != 0) {
                 u32 _t107 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t106) + _t100 + _t101);
@@ -1197,7 +1197,7 @@ L_bb29: ;
     r_t163 = 42U; /* @52:34 */
     }
     {
-    if (v_vlan && h_vlan + 4 <= data_end) { /* store vlan.vid */ /* @52:23 */
+    if (v_vlan) { /* store vlan.vid */ /* @52:23 */
         u64 _t109 = (((u64)bpf_ntohs(*(u16 *)(h_vlan + 0))));
         _t109 = (_t109 & ~(u64)0xfffULL) | (((u64)r_t163 << 0) & 0xfffULL);
         *(u16 *)(h_vlan + 0) = bpf_ntohs((u16)(_t109));
@@ -1207,7 +1207,7 @@ L_bb29: ;
     r_t164 = 5U; /* @52:49 */
     }
     {
-    if (v_vlan && h_vlan + 4 <= data_end) { /* store vlan.pcp */ /* @52:38 */
+    if (v_vlan) { /* store vlan.pcp */ /* @52:38 */
         u64 _t111 = (((u64)(*(u8 *)(h_vlan + 0))));
         _t111 = (_t111 & ~(u64)0xe0ULL) | (((u64)r_t164 << 5) & 0xe0ULL);
         *(u8 *)(h_vlan + 0) = ((u8)(_t111));

@@ -336,7 +336,7 @@ parsed:
 L_bb0: ;
     {
     r_t0 = 0; /* @136:18 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t0 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_ethernet + 12)))); /* @136:18 */
     }
     }
@@ -352,7 +352,7 @@ L_bb0: ;
 L_bb1: ;
     {
     r_t3 = 0; /* @137:32 */
-    if (v_vlan && h_vlan + 4 <= data_end) {
+    if (v_vlan) {
         r_t3 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_vlan + 2)))); /* @137:32 */
     }
     }
@@ -405,7 +405,7 @@ L_bb6: ;
 L_bb7: ;
     {
     r_t13 = 0; /* @142:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t13 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @142:17 */
     }
     }
@@ -414,7 +414,7 @@ L_bb7: ;
     }
     {
     r_t15 = 0; /* @143:9 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t15 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @143:9 */
     }
     }
@@ -491,7 +491,7 @@ L_bb14: ;
     }
     {
     r_t43 = 0; /* @151:18 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t43 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @151:18 */
     }
     }
@@ -538,7 +538,7 @@ L_bb15: ;
 L_bb18: ;
     {
     r_t59 = 0; /* @157:23 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t59 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @157:23 */
     }
     }
@@ -557,7 +557,7 @@ L_bb18: ;
 L_bb17: ;
     {
     r_t56 = 0; /* @156:30 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t56 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @156:30 */
     }
     }
@@ -614,19 +614,19 @@ L_bb25: ;
 L_bb24: ;
     {
     r_flow_saddr62 = 0; /* @160:19 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_saddr62 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @160:19 */
     }
     }
     {
     r_flow_daddr63 = 0; /* @160:19 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_daddr63 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @160:19 */
     }
     }
     {
     r_flow_proto66 = 0; /* @160:19 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_proto66 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @160:19 */
     }
     }
@@ -636,13 +636,13 @@ L_bb24: ;
 L_bb22: ;
     {
     r_flow_sport64 = 0; /* @160:19 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @160:19 */
     }
     }
     {
     r_flow_dport65 = 0; /* @160:19 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @160:19 */
     }
     }
@@ -652,13 +652,13 @@ L_bb22: ;
 L_bb21: ;
     {
     r_flow_sport64 = 0; /* @160:19 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_sport64 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @160:19 */
     }
     }
     {
     r_flow_dport65 = 0; /* @160:19 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport65 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @160:19 */
     }
     }
@@ -687,25 +687,25 @@ L_bb23: ;
 L_bb26: ;
     {
     r_t77 = 0; /* @162:27 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t77 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @162:27 */
     }
     }
     {
     r_t78 = 0; /* @162:46 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t78 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @162:46 */
     }
     }
     {
     r_t79 = 0; /* @162:65 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t79 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @162:65 */
     }
     }
     {
     r_t80 = 0; /* @162:81 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t80 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_icmp + 4)))); /* @162:81 */
     }
     }
@@ -1164,7 +1164,7 @@ L_bb61: ;
 L_bb64: ;
     {
     r_t185 = 0; /* @188:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t185 = (u16)((((u64)bpf_ntohs(*(u16 *)(h_ipv4 + 6)))) & 8191U); /* @188:17 */
     }
     }
@@ -1214,7 +1214,7 @@ L_bb80: ;
 L_bb81: ;
     {
     r_t226 = 0; /* @203:19 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t226 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @203:19 */
     }
     }
@@ -1289,7 +1289,7 @@ L_bb91: ;
 L_bb89: ;
     {
     r_flow_dport240 = 0; /* @204:31 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @204:31 */
     }
     }
@@ -1299,7 +1299,7 @@ L_bb89: ;
 L_bb88: ;
     {
     r_flow_dport240 = 0; /* @204:31 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport240 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @204:31 */
     }
     }
@@ -1384,7 +1384,7 @@ L_bb87: ;
     }
     {
     r_t266 = 0; /* @205:31 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t266 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @205:31 */
     }
     }
@@ -1432,7 +1432,7 @@ L_bb97: ;
 L_bb70: ;
     {
     r_t195 = 0; /* @191:24 */
-    if (v_icmp && h_icmp + 8 <= data_end) {
+    if (v_icmp) {
         r_t195 = (u8)(((u64)(*(u8 *)(h_icmp + 0)))); /* @191:24 */
     }
     }
@@ -1494,7 +1494,7 @@ L_bb77: ;
 L_bb72: ;
     {
     r_t198 = 0; /* @193:29 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t198 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @193:29 */
     }
     }
@@ -1620,7 +1620,7 @@ L_bb101: ;
 L_bb103: ;
     {
     r_t295 = 0; /* @115:14 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t295 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @115:14 */
     }
     }
@@ -1642,7 +1642,7 @@ L_bb103: ;
 L_bb106: ;
     {
     r_t300 = 0; /* @119:27 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t300 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @119:27 */
     }
     }
@@ -1674,7 +1674,7 @@ L_bb107: ;
 L_bb109: ;
     {
     r_t309 = 0; /* @120:14 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_t309 = (u8)(((u64)(*(u8 *)(h_tcp + 13)))); /* @120:14 */
     }
     }

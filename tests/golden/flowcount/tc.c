@@ -78,7 +78,7 @@ parsed:
 L_bb0: ;
     {
     r_t0 = 0; /* @32:9 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t0 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_ethernet + 12)))); /* @32:9 */
     }
     }
@@ -125,19 +125,19 @@ L_bb6: ;
     }
     {
     r_flow_saddr7 = 0; /* @35:11 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_saddr7 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @35:11 */
     }
     }
     {
     r_flow_daddr8 = 0; /* @35:11 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_daddr8 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @35:11 */
     }
     }
     {
     r_flow_proto11 = 0; /* @35:11 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_proto11 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @35:11 */
     }
     }
@@ -147,13 +147,13 @@ L_bb6: ;
 L_bb8: ;
     {
     r_flow_sport9 = 0; /* @35:11 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_sport9 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @35:11 */
     }
     }
     {
     r_flow_dport10 = 0; /* @35:11 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport10 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @35:11 */
     }
     }
@@ -163,13 +163,13 @@ L_bb8: ;
 L_bb7: ;
     {
     r_flow_sport9 = 0; /* @35:11 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_sport9 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @35:11 */
     }
     }
     {
     r_flow_dport10 = 0; /* @35:11 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport10 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @35:11 */
     }
     }

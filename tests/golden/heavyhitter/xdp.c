@@ -94,8 +94,8 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_t69 = 0;
     u8 r_t70 = 0;
     u8 r_t77 = 0;
-    void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data;
-    u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0;
+    void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data;
+    u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0;
     if (data + 14 <= data_end) {
         v_ethernet = 1;
         u16 et = *(u16 *)(data + 12);
@@ -109,9 +109,6 @@ int cora_xdp(struct xdp_md *ctx) {
             u32 ihl = *(u8 *)l3 & 0x0f;
             if (ihl < 5 || l3 + ihl * 4 > data_end) goto parsed;
             v_ipv4 = 1; h_ipv4 = l3;
-        } else if (et == bpf_htons(0x86dd)) {
-            if (l3 + 40 > data_end) goto parsed;
-            v_ipv6 = 1; h_ipv6 = l3;
         }
     }
 parsed:
@@ -130,7 +127,7 @@ L_bb1: ;
 L_bb2: ;
     {
     r_t1 = 0; /* @44:15 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t1 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @44:15 */
     }
     }
@@ -398,7 +395,7 @@ L_bb10: ;
     r_t77 = 1U; /* @55:46 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.dscp */ /* @55:34 */
+    if (v_ipv4) { /* store ipv4.dscp */ /* @55:34 */
         u32 _t20 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 0)));
         u64 _t21 = (((u64)(*(u8 *)(h_ipv4 + 1))));
         _t21 = (_t21 & ~(u64)0xfcULL) | (((u64)r_t77 << 2) & 0xfcULL);

@@ -191,19 +191,19 @@ L_bb2: ;
     }
     {
     r_flow_saddr7 = 0; /* @114:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_saddr7 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @114:13 */
     }
     }
     {
     r_flow_daddr8 = 0; /* @114:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_daddr8 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @114:13 */
     }
     }
     {
     r_flow_proto11 = 0; /* @114:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_proto11 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @114:13 */
     }
     }
@@ -213,13 +213,13 @@ L_bb2: ;
 L_bb4: ;
     {
     r_flow_sport9 = 0; /* @114:13 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_sport9 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @114:13 */
     }
     }
     {
     r_flow_dport10 = 0; /* @114:13 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport10 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @114:13 */
     }
     }
@@ -229,13 +229,13 @@ L_bb4: ;
 L_bb3: ;
     {
     r_flow_sport9 = 0; /* @114:13 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_sport9 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @114:13 */
     }
     }
     {
     r_flow_dport10 = 0; /* @114:13 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport10 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @114:13 */
     }
     }
@@ -323,7 +323,7 @@ L_bb23: ;
     r_r_91 = (r_t88) & 0xffffffffffffULL; /* @151:9 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.saddr */ /* @152:9 */
+    if (v_ipv4) { /* store ipv4.saddr */ /* @152:9 */
         u32 _t3 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
         *(u32 *)(h_ipv4 + 12) = bpf_ntohl((u32)(r_r_89));
         u32 _t4 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
@@ -334,14 +334,14 @@ L_bb23: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t6);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t7 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t8 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t7) + _t3 + _t4);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t8);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t9 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t9 != 0) {
                 u32 _t10 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t9) + _t3 + _t4);
@@ -352,13 +352,13 @@ L_bb23: ;
     }
     }
     {
-    if (v_ethernet && h_ethernet + 14 <= data_end) { /* store ethernet.src */ /* @153:9 */
+    if (v_ethernet) { /* store ethernet.src */ /* @153:9 */
         *(u32 *)(h_ethernet + 6) = bpf_ntohl((u32)(r_r_91 >> 16));
         *(u16 *)(h_ethernet + 10) = bpf_ntohs((u16)(r_r_91));
     }
     }
     {
-    if (v_ethernet && h_ethernet + 14 <= data_end) { /* store ethernet.dst */ /* @154:9 */
+    if (v_ethernet) { /* store ethernet.dst */ /* @154:9 */
         *(u32 *)(h_ethernet + 0) = bpf_ntohl((u32)(r_r_90 >> 16));
         *(u16 *)(h_ethernet + 4) = bpf_ntohs((u16)(r_r_90));
     }
@@ -564,7 +564,7 @@ L_bb14: ;
 L_bb16: ;
     {
     r_t66 = 0; /* @136:22 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t66 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 0)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 4)))); /* @136:22 */
     }
     }
@@ -608,7 +608,7 @@ L_bb20: ;
 L_bb18: ;
     {
     r_t75 = 0; /* @140:63 */
-    if (v_ethernet && h_ethernet + 14 <= data_end) {
+    if (v_ethernet) {
         r_t75 = (u64)(((u64)bpf_ntohl(*(u32 *)(h_ethernet + 6)) << 16) | ((u64)bpf_ntohs(*(u16 *)(h_ethernet + 10)))); /* @140:63 */
     }
     }
@@ -630,7 +630,7 @@ L_bb18: ;
     }
 L_bb21: ;
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.daddr */ /* @142:9 */
+    if (v_ipv4) { /* store ipv4.daddr */ /* @142:9 */
         u32 _t25 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
         *(u32 *)(h_ipv4 + 16) = bpf_ntohl((u32)(r_be_56));
         u32 _t26 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
@@ -641,14 +641,14 @@ L_bb21: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t28);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t29 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t30 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t29) + _t25 + _t26);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t30);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t31 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t31 != 0) {
                 u32 _t32 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t31) + _t25 + _t26);
@@ -659,13 +659,13 @@ L_bb21: ;
     }
     }
     {
-    if (v_ethernet && h_ethernet + 14 <= data_end) { /* store ethernet.src */ /* @143:9 */
+    if (v_ethernet) { /* store ethernet.src */ /* @143:9 */
         *(u32 *)(h_ethernet + 6) = bpf_ntohl((u32)(r_lb_mac_67 >> 16));
         *(u16 *)(h_ethernet + 10) = bpf_ntohs((u16)(r_lb_mac_67));
     }
     }
     {
-    if (v_ethernet && h_ethernet + 14 <= data_end) { /* store ethernet.dst */ /* @144:9 */
+    if (v_ethernet) { /* store ethernet.dst */ /* @144:9 */
         *(u32 *)(h_ethernet + 0) = bpf_ntohl((u32)(r_be_57 >> 16));
         *(u16 *)(h_ethernet + 4) = bpf_ntohs((u16)(r_be_57));
     }

@@ -450,7 +450,7 @@ L_bb2: ;
     }
     {
     r_t3 = 0; /* @86:9 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t3 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @86:9 */
     }
     }
@@ -472,7 +472,7 @@ L_bb2: ;
 L_bb4: ;
     {
     r_t390 = 0; /* @124:9 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t390 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @124:9 */
     }
     }
@@ -507,13 +507,13 @@ L_bb122: ;
     }
     {
     r_flow_saddr397 = 0; /* @125:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_saddr397 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @125:17 */
     }
     }
     {
     r_flow_proto401 = 0; /* @125:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_proto401 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @125:17 */
     }
     }
@@ -523,13 +523,13 @@ L_bb122: ;
 L_bb125: ;
     {
     r_flow_sport399 = 0; /* @125:17 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_sport399 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @125:17 */
     }
     }
     {
     r_flow_dport400 = 0; /* @125:17 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport400 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @125:17 */
     }
     }
@@ -539,13 +539,13 @@ L_bb125: ;
 L_bb124: ;
     {
     r_flow_sport399 = 0; /* @125:17 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_sport399 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @125:17 */
     }
     }
     {
     r_flow_dport400 = 0; /* @125:17 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport400 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @125:17 */
     }
     }
@@ -733,7 +733,7 @@ L_bb133: ;
     if (r_h464) r_h464->f_last_ns = r_t_2; /* @137:9 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.daddr */ /* @138:9 */
+    if (v_ipv4) { /* store ipv4.daddr */ /* @138:9 */
         u32 _t3 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 16))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 18)));
         *(u32 *)(h_ipv4 + 16) = bpf_ntohl((u32)(r_b_433));
         u32 _t4 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 16)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 18));
@@ -744,14 +744,14 @@ L_bb133: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t6);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t7 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t8 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t7) + _t3 + _t4);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t8);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t9 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t9 != 0) {
                 u32 _t10 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t9) + _t3 + _t4);
@@ -769,7 +769,7 @@ L_bb133: ;
     }
 L_bb146: ;
     {
-    if (v_udp && h_udp + 8 <= data_end) { /* store udp.dport */ /* @139:62 */
+    if (v_udp) { /* store udp.dport */ /* @139:62 */
         u32 _t11 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 2)));
         *(u16 *)(h_udp + 2) = bpf_ntohs((u16)(r_b_434));
         u32 _t12 = (u32)bpf_ntohs(*(u16 *)(h_udp + 2));
@@ -788,7 +788,7 @@ L_bb146: ;
     }
 L_bb145: ;
     {
-    if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.dport */ /* @139:26 */
+    if (v_tcp) { /* store tcp.dport */ /* @139:26 */
         u32 _t15 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 2)));
         *(u16 *)(h_tcp + 2) = bpf_ntohs((u16)(r_b_434));
         u32 _t16 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 2));
@@ -857,7 +857,7 @@ L_bb127: ;
 L_bb3: ;
     {
     r_t8 = 0; /* @87:13 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t8 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @87:13 */
     }
     }
@@ -918,19 +918,19 @@ L_bb8: ;
     }
     {
     r_flow_saddr22 = 0; /* @92:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_saddr22 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @92:17 */
     }
     }
     {
     r_flow_daddr23 = 0; /* @92:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_daddr23 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 16)))); /* @92:17 */
     }
     }
     {
     r_flow_proto26 = 0; /* @92:17 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_flow_proto26 = (u8)(((u64)(*(u8 *)(h_ipv4 + 9)))); /* @92:17 */
     }
     }
@@ -940,13 +940,13 @@ L_bb8: ;
 L_bb11: ;
     {
     r_flow_sport24 = 0; /* @92:17 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_sport24 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 0)))); /* @92:17 */
     }
     }
     {
     r_flow_dport25 = 0; /* @92:17 */
-    if (v_udp && h_udp + 8 <= data_end) {
+    if (v_udp) {
         r_flow_dport25 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_udp + 2)))); /* @92:17 */
     }
     }
@@ -956,13 +956,13 @@ L_bb11: ;
 L_bb10: ;
     {
     r_flow_sport24 = 0; /* @92:17 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_sport24 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 0)))); /* @92:17 */
     }
     }
     {
     r_flow_dport25 = 0; /* @92:17 */
-    if (v_tcp && h_tcp + 20 <= data_end) {
+    if (v_tcp) {
         r_flow_dport25 = (u16)(((u64)bpf_ntohs(*(u16 *)(h_tcp + 2)))); /* @92:17 */
     }
     }
@@ -2120,7 +2120,7 @@ L_bb116: ;
     r_t382 = 168493057U; /* @117:22 */
     }
     {
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) { /* store ipv4.saddr */ /* @117:9 */
+    if (v_ipv4) { /* store ipv4.saddr */ /* @117:9 */
         u32 _t38 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 12))) + (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_ipv4 + 14)));
         *(u32 *)(h_ipv4 + 12) = bpf_ntohl((u32)(r_t382));
         u32 _t39 = (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 12)) + (u32)bpf_ntohs(*(u16 *)(h_ipv4 + 14));
@@ -2131,14 +2131,14 @@ L_bb116: ;
                 *(u16 *)(h_ipv4 + 10) = bpf_htons((u16)_t41);
             }
         }
-        if (v_tcp && h_tcp + 20 <= data_end) {
+        if (v_tcp) {
             u32 _t42 = bpf_ntohs(*(u16 *)(h_tcp + 16));
             {
                 u32 _t43 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t42) + _t38 + _t39);
                 *(u16 *)(h_tcp + 16) = bpf_htons((u16)_t43);
             }
         }
-        if (v_udp && h_udp + 8 <= data_end) {
+        if (v_udp) {
             u32 _t44 = bpf_ntohs(*(u16 *)(h_udp + 6));
             if (_t44 != 0) {
                 u32 _t45 = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~_t44) + _t38 + _t39);
@@ -2156,7 +2156,7 @@ L_bb116: ;
     }
 L_bb119: ;
     {
-    if (v_udp && h_udp + 8 <= data_end) { /* store udp.sport */ /* @118:53 */
+    if (v_udp) { /* store udp.sport */ /* @118:53 */
         u32 _t46 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_udp + 0)));
         *(u16 *)(h_udp + 0) = bpf_ntohs((u16)(r_port_34));
         u32 _t47 = (u32)bpf_ntohs(*(u16 *)(h_udp + 0));
@@ -2175,7 +2175,7 @@ L_bb119: ;
     }
 L_bb118: ;
     {
-    if (v_tcp && h_tcp + 20 <= data_end) { /* store tcp.sport */ /* @118:26 */
+    if (v_tcp) { /* store tcp.sport */ /* @118:26 */
         u32 _t50 = (u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_tcp + 0)));
         *(u16 *)(h_tcp + 0) = bpf_ntohs((u16)(r_port_34));
         u32 _t51 = (u32)bpf_ntohs(*(u16 *)(h_tcp + 0));

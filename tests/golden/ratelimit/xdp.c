@@ -70,8 +70,8 @@ int cora_xdp(struct xdp_md *ctx) {
     u64 r_t45 = 0;
     u64 r_t46 = 0;
     u8 r_found0 = 0;
-    void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data; void *h_ipv6 = data;
-    u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0, v_ipv6 = 0;
+    void *h_ethernet = data; void *h_vlan = data; void *h_ipv4 = data;
+    u8 v_ethernet = 0, v_vlan = 0, v_ipv4 = 0;
     if (data + 14 <= data_end) {
         v_ethernet = 1;
         u16 et = *(u16 *)(data + 12);
@@ -85,9 +85,6 @@ int cora_xdp(struct xdp_md *ctx) {
             u32 ihl = *(u8 *)l3 & 0x0f;
             if (ihl < 5 || l3 + ihl * 4 > data_end) goto parsed;
             v_ipv4 = 1; h_ipv4 = l3;
-        } else if (et == bpf_htons(0x86dd)) {
-            if (l3 + 40 > data_end) goto parsed;
-            v_ipv6 = 1; h_ipv6 = l3;
         }
     }
 parsed:
@@ -106,7 +103,7 @@ L_bb1: ;
 L_bb2: ;
     {
     r_t1 = 0; /* @40:15 */
-    if (v_ipv4 && h_ipv4 + 20 <= data_end) {
+    if (v_ipv4) {
         r_t1 = (u32)(((u64)bpf_ntohl(*(u32 *)(h_ipv4 + 12)))); /* @40:15 */
     }
     }
