@@ -18,32 +18,35 @@ from cora.certify.nn import init_mlp  # noqa: E402
 
 def split_bounds(net, lo, hi, domain, pieces):
     edges = np.linspace(lo, hi, pieces + 1)
-    l, u = absint.output_bounds(net, edges[:-1, None], edges[1:, None], domain)
-    return l.min(), u.max()
+    lower, upper = absint.output_bounds(net, edges[:-1, None], edges[1:, None], domain)
+    return lower.min(), upper.max()
 
 
 def main():
     rng = np.random.default_rng(0)
     print("exact = enumeration of linear regions; ratio = bound width / exact width (1.0 = exact)")
-    print(f"{'net':10s} {'regions':>8s} {'interval':>18s} {'deeppoly':>18s} {'deeppoly, 8 splits':>20s}")
+    print(f"{'net':10s} {'regions':>8s} {'interval':>18s} {'deeppoly':>18s} "
+          f"{'deeppoly, 8 splits':>20s}")
     for hidden in [(8,), (16, 16), (32, 32), (64, 64)]:
         ratios = {"interval": [], "deeppoly": [], "split": []}
         regions = []
         for _ in range(50):
             net = init_mlp(1, hidden, 1, rng, out_scale=1.0)
-            lo = rng.uniform(-2, 1); hi = lo + rng.uniform(0.1, 2)
+            lo = rng.uniform(-2, 1)
+            hi = lo + rng.uniform(0.1, 2)
             emin, emax, n = absint.exact_bounds_1d(net, lo, hi)
             w = emax[0] - emin[0]
             if w < 1e-9:
                 continue
             regions.append(n - 1)
             for d in ("interval", "deeppoly"):
-                l, u = absint.output_bounds(net, np.array([lo]), np.array([hi]), d)
-                ratios[d].append((u[0] - l[0]) / w)
-            l, u = split_bounds(net, lo, hi, "deeppoly", 8)
-            ratios["split"].append((u - l) / w)
+                lower, upper = absint.output_bounds(net, np.array([lo]), np.array([hi]), d)
+                ratios[d].append((upper[0] - lower[0]) / w)
+            lower, upper = split_bounds(net, lo, hi, "deeppoly", 8)
+            ratios["split"].append((upper - lower) / w)
         name = "1x" + "x".join(map(str, hidden))
-        cells = "".join(f"{np.mean(ratios[k]):8.2f} (max {np.max(ratios[k]):6.1f})" for k in ("interval", "deeppoly", "split"))
+        cells = "".join(f"{np.mean(ratios[k]):8.2f} (max {np.max(ratios[k]):6.1f})"
+                        for k in ("interval", "deeppoly", "split"))
         print(f"{name:10s} {np.mean(regions):8.1f} {cells}")
 
 

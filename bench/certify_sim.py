@@ -1,11 +1,27 @@
-"""Certified-trained vs performance-only policy vs Cubic / BBR-like / Vegas-like (SIMULATED).
+"""Learned and classic controllers in the simulator, certified by volume and by visited states (SIMULATED).
 
-All figures come from the fluid simulator of cora.certify.sim over Genet's ranges
-(0.1-100 Mbps, 2-200 ms, 0.2-3 BDP buffer, 0-5 % random loss): mean utilisation, 10th
-percentile utilisation, mean per-environment p95 queueing delay, mean loss rate; and, for the
-two learned policies, the proven fraction of every property (DeepPoly, 2048-box budget), its
-minimum over properties (the worst-case property satisfaction) and the ratio of the minima.
-Usage: .venv/bin/python bench/certify_sim.py [--envs N] [--steps T] [--seed S] [--json]
+Controllers:
+- ``certified`` / ``perf-only``: the paired policies of bench/certify_train.py (one per training
+  seed, same start and budget, reward with / without certificate terms), read from --trained.
+- ``shipped-cert`` / ``shipped-perf``: certify/models/*.npz (one policy each).
+- ``orca-style``: Orca-style agents over Cubic (cora.certify.baselines.OrcaStyle), trained
+  performance-only with the same total budget (bench/certify_train.py --orca); certified
+  with the same pointwise properties (the closed-loop ones model the window rule: n/a).
+- ``cubic``, ``bbr-like``, ``vegas-like``: cora.certify.baselines.
+
+Per run (one training seed for the trained policies, one evaluation seed otherwise; run ``i``
+uses evaluation seed ``100 + i`` so every controller sees the same environments): mean
+utilisation, mean per-environment p95 queueing delay (ms), mean loss rate over --envs
+environments x --steps RTTs from Genet's ranges; for networks also the saturation rate on
+visited states and, for every property, the proven fraction by volume and over visited states
+(cora.certify.coverage; DeepPoly + relational closed loop, 2048 boxes). Figures are
+mean +- half-width of the 95 % Student-t interval over runs.
+With --ablation, the trained policies under a looser verifier (interval domain, interval closed
+loop) and one tighter on visited states ("focused": the same 2048 boxes spent only on boxes
+holding visited states): what the verifier changes, separately from training.
+Writes --json and two PNGs next to it (utilisation vs delay; proven fractions).
+Usage: .venv/bin/python bench/certify_sim.py [--runs 5] [--envs 256] [--steps 200] [--ablation]
+       [--workers 3] [--trained DIR] [--json F]
 """
 
 import os
@@ -13,60 +29,241 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import datetime  # noqa: E402
 import json  # noqa: E402
+import multiprocessing  # noqa: E402
+import pathlib  # noqa: E402
+import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from cora.certify.evaluate import evaluate  # noqa: E402
+from cora.certify.baselines import BASELINES, OrcaStyle, controller_for  # noqa: E402
+from cora.certify.coverage import saturation_rate, visited_states  # noqa: E402
 from cora.certify.nn import load_policy, shipped_policy  # noqa: E402
 from cora.certify.properties import PROPERTIES, check_property  # noqa: E402
+from cora.certify.sim import sample_envs, simulate  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# two-sided 95 % Student-t quantiles t_{0.975, df} (standard table values), df = 1..10
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228}
+VERIFIERS = {"loose": {"domain": "interval", "loop": "interval", "max_boxes": 2048},
+             "default": {"domain": "deeppoly", "loop": "relational", "max_boxes": 2048},
+             "focused": {"domain": "deeppoly", "loop": "relational", "max_boxes": 2048, "focus": True}}
+
+
+def ci(values) -> dict:
+    """Mean and the half-width of the 95 % Student-t interval (``None`` entries dropped)."""
+    v = np.array([x for x in values if x is not None], float)
+    if len(v) == 0:
+        return {"mean": None, "ci95": None, "n": 0}
+    hw = T975.get(len(v) - 1, 1.96) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else None
+    return {"mean": round(float(v.mean()), 4), "ci95": None if hw is None else round(float(hw), 4),
+            "n": int(len(v))}
+
+
+def performance(ctrl, seed: int, n_envs: int, steps: int) -> dict:
+    envs = sample_envs(n_envs, np.random.default_rng(seed))
+    s = simulate(ctrl, envs, steps, np.random.default_rng(seed + 1)).summary()
+    return {"utilisation": float(s["utilisation"].mean()),
+            "p95_queue_delay_ms": float(s["p95_queue_delay_ms"].mean()),
+            "loss_rate": float(s["loss_rate"].mean())}
+
+
+def certify(net, seed: int, verifier: str = "default") -> dict:
+    v = visited_states(net, seed=seed)
+    out = {"saturation_rate": saturation_rate(v)["saturated"]}
+    orca = isinstance(controller_for(net), OrcaStyle)
+    for p in PROPERTIES:
+        if orca and PROPERTIES[p].closed_loop:  # the closed loop models the window rule only
+            out[p] = {"volume": None, "visited": None, "visited_in_region": 0}
+            continue
+        r = check_property(net, p, visited=v, **VERIFIERS[verifier])
+        out[p] = {"volume": r["proven_fraction"], "visited": r["visited_fraction"],
+                  "visited_in_region": r["visited_in_region"]}
+    return out
+
+
+def run_network(job) -> dict:
+    """One run of one network: performance, certificates (and the ablation's verifiers)."""
+    name, i, net, n_envs, steps, ablation = job
+    seed = 100 + i
+    r = performance(controller_for(net), seed, n_envs, steps)
+    r["cert"] = {"default": certify(net, seed)}
+    if ablation:
+        for ver in ("loose", "focused"):
+            r["cert"][ver] = certify(net, seed, ver)
+    print(f"{name} run {i}: util {r['utilisation']:.3f}", file=sys.stderr, flush=True)
+    return r
+
+
+def _fmt(c, digits=3):
+    if c["mean"] is None:
+        return "n/a".rjust(digits + 9)
+    hw = "" if c["ci95"] is None else f"+-{c['ci95']:.{digits}f}"
+    return f"{c['mean']:.{digits}f}{hw}".rjust(digits + 9)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--envs", type=int, default=512)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--envs", type=int, default=256)
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--certified", default=shipped_policy("certified"))
-    ap.add_argument("--performance", default=shipped_policy("performance"))
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--trained", default=str(ROOT / "bench" / "results" / "certify_train"))
+    ap.add_argument("--ablation", action="store_true")
+    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--controllers", help="comma-separated subset of the controllers to run")
+    ap.add_argument("--report", help="print the tables of a saved --json result and exit")
+    ap.add_argument("--merge", help="add the controllers run now to this saved --json result")
+    ap.add_argument("--extra-cert", action="append", default=[],
+                    help="also seed*_cert{TAG}.npz from certify_train.py --cert-only --tag TAG")
+    ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_sim.json"))
     a = ap.parse_args()
-    pols = {"certified": load_policy(a.certified), "perf-only": load_policy(a.performance)}
-    perf = evaluate(pols, a.envs, a.steps, a.seed, baselines=True)
-    noisy = evaluate(pols, a.envs, a.steps, a.seed, baselines=True, delay_noise=0.1)
-    certs = {k: {p: check_property(n, p) for p in PROPERTIES} for k, n in pols.items()}
-    for c in certs.values():
-        for r in c.values():
-            r.pop("_certificate")
-    if a.json:
-        print(json.dumps({"performance": perf, "performance_rtt_noise_10pct": noisy, "certificates": certs}))
+    if a.report:
+        out = json.loads(pathlib.Path(a.report).read_text())
+        out["summary"] = summarise(out["raw"])
+        report(out)
         return
-    print(f"SIMULATED: {a.envs} environments x {a.steps} RTTs, Genet ranges, seed {a.seed}")
-    print(f"{'controller':12s} {'util':>6s} {'p10 util':>9s} {'p95 qdelay ms':>14s} {'loss':>7s}"
-          f"   | with 10% RTT noise: {'util':>6s} {'p95 qdelay':>10s}")
-    for k, r in perf.items():
-        n = noisy[k]
-        print(f"{k:12s} {r['utilisation']:6.3f} {r['p10_utilisation']:9.3f} {r['p95_queue_delay_ms']:14.1f} "
-              f"{r['loss_rate']:7.4f}   | {'':20s}{n['utilisation']:6.3f} {n['p95_queue_delay_ms']:10.1f}")
-    print()
-    print(f"{'property':14s} {'certified':>10s} {'perf-only':>10s}   (proven fraction; worst violation bound)")
+    tdir = pathlib.Path(a.trained)
+    nets = {}
+    pairs = [("certified", "cert"), ("perf-only", "perf")]
+    pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
+    pairs += [("orca-style", "orca")]
+    for name, tag in pairs:
+        files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
+        if files:
+            nets[name] = [load_policy(str(f)) for f in files]
+        else:
+            print(f"note: no {tdir}/seed*_{tag}.npz (run bench/certify_train.py); {name} left out",
+                  file=sys.stderr)
+    nets["shipped-cert"] = [load_policy(shipped_policy("certified"))] * a.runs
+    nets["shipped-perf"] = [load_policy(shipped_policy("performance"))] * a.runs
+    wanted = set(a.controllers.split(",")) if a.controllers else None
+    jobs = [(name, i, net, a.envs, a.steps, a.ablation and not name.startswith("shipped"))
+            for name, lst in nets.items() for i, net in enumerate(lst)
+            if wanted is None or name in wanted]
+    with multiprocessing.Pool(a.workers) as pool:
+        done = pool.map(run_network, jobs)
+    rows = {}
+    for (name, i, *_), r in zip(jobs, done):
+        rows.setdefault(name, []).append(r)
+    for name, cls in BASELINES.items():
+        if wanted is None or name in wanted:
+            rows[name] = [performance(cls(), 100 + i, a.envs, a.steps) for i in range(a.runs)]
+    if a.merge:  # add these controllers to a saved result (same runs, envs and steps)
+        prior = json.loads(pathlib.Path(a.merge).read_text())
+        if (prior["runs"], prior["envs"], prior["steps"]) != (a.runs, a.envs, a.steps):
+            raise SystemExit(f"{a.merge} has other runs/envs/steps; cannot merge")
+        rows = {**prior["raw"], **rows}
+    cmd = " ".join(["bench/certify_sim.py"] + sys.argv[1:])
+    if a.merge:
+        cmd = f"{prior['command']} (dated {prior['date_utc']}); then {cmd}"
+    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "command": cmd,
+           "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
+    out["summary"] = summarise(rows)
+    pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(a.json).write_text(json.dumps(out))
+    report(out)
+    plots(out["summary"], a.json)
+
+
+def summarise(rows: dict) -> dict:
+    """Mean and 95 % interval of every metric over runs, per controller and verifier."""
+    summary = {}
+    for name, runs in rows.items():
+        s = {k: ci([r[k] for r in runs]) for k in ("utilisation", "p95_queue_delay_ms", "loss_rate")}
+        if "cert" in runs[0]:
+            for ver in [v for v in runs[0]["cert"] if all(v in r["cert"] for r in runs)]:
+                c = [r["cert"][ver] for r in runs]
+                s[ver] = {"saturation_rate": ci([x["saturation_rate"] for x in c])}
+                for p in PROPERTIES:
+                    s[ver][p] = {m: ci([x[p][m] for x in c]) for m in ("volume", "visited")}
+        summary[name] = s
+    return summary
+
+
+def paired(rows: dict, a: str, b: str, ver: str = "default") -> dict:
+    """Per-run differences ``a - b`` (run ``i`` of both: same training seed's base policy and
+    the same evaluation environments), mean and 95 % interval: utilisation (relative, %),
+    p95 delay (ms) and each property's visited-state fraction."""
+    ra, rb = rows[a], rows[b]
+    n = min(len(ra), len(rb))
+    out = {"utilisation_pct": ci([100 * (ra[i]["utilisation"] / rb[i]["utilisation"] - 1) for i in range(n)]),
+           "p95_queue_delay_ms": ci([ra[i]["p95_queue_delay_ms"] - rb[i]["p95_queue_delay_ms"] for i in range(n)])}
     for p in PROPERTIES:
-        c, q = certs["certified"][p], certs["perf-only"][p]
-        print(f"{p:14s} {c['proven_fraction']:10.3f} {q['proven_fraction']:10.3f}   "
-              f"({c['worst_violation']:.3g} vs {q['worst_violation']:.3g})")
-    mc = np.mean([certs["certified"][p]["proven_fraction"] for p in PROPERTIES])
-    mp = np.mean([certs["perf-only"][p]["proven_fraction"] for p in PROPERTIES])
-    wc = min(certs["certified"][p]["proven_fraction"] for p in PROPERTIES)
-    wp = min(certs["perf-only"][p]["proven_fraction"] for p in PROPERTIES)
-    print(f"mean proven fraction: certified {mc:.3f} vs perf-only {mp:.3f} (ratio {mc / max(mp, 1e-9):.2f}x)")
-    argc = min(PROPERTIES, key=lambda p: certs["certified"][p]["proven_fraction"])
-    argp = min(PROPERTIES, key=lambda p: certs["perf-only"][p]["proven_fraction"])
-    print(f"worst property:       certified {wc:.3f} ({argc}) vs perf-only {wp:.3f} ({argp})"
-          f" (ratio {wc / wp:.2f}x)" if wp > 0 else
-          f"worst property:       certified {wc:.3f} ({argc}) vs perf-only {wp:.3f} ({argp})")
-    du = perf["certified"]["utilisation"] / perf["perf-only"]["utilisation"] - 1
-    dq = perf["certified"]["p95_queue_delay_ms"] / perf["perf-only"]["p95_queue_delay_ms"] - 1
-    print(f"certified vs perf-only: utilisation {100 * du:+.2f} %, p95 queueing delay {100 * dq:+.1f} %")
+        d = [None if None in (ra[i]["cert"][ver][p]["visited"], rb[i]["cert"][ver][p]["visited"])
+             else ra[i]["cert"][ver][p]["visited"] - rb[i]["cert"][ver][p]["visited"] for i in range(n)]
+        out[p] = ci(d)
+    return out
+
+
+def report(out: dict):
+    """Print the tables of a result (``--report F.json`` prints a saved one)."""
+    summary, rows = out["summary"], out["raw"]
+    print(f"SIMULATED, {out['date_utc']}: {out['envs']} environments x {out['steps']} RTTs (Genet ranges) "
+          f"per run, {out['runs']} runs, mean +- 95 % t-interval half-width")
+    print(f"{'controller':15s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} {'saturation':>14s}")
+    for name, s in summary.items():
+        sat = _fmt(s["default"]["saturation_rate"]) if "default" in s else "n/a".rjust(12)
+        print(f"{name:15s} {_fmt(s['utilisation'])} {_fmt(s['p95_queue_delay_ms'], 1):>14s} "
+              f"{_fmt(s['loss_rate'], 4)} {sat:>14s}")
+    learned = [n for n in summary if "default" in summary[n]]
+    for ver in VERIFIERS:
+        cols = [n for n in learned if ver in summary[n]]
+        if not cols:
+            continue
+        print(f"\nproven fraction, verifier '{ver}' {VERIFIERS[ver]}: volume / visited states")
+        print(f"{'property':21s}" + "".join(f"{n:>30s}" for n in cols))
+        print(f"{'saturation rate':21s}" + "".join(f"{_fmt(summary[n][ver]['saturation_rate']):>30s}" for n in cols))
+        for p in PROPERTIES:
+            cells = []
+            for n in cols:
+                c = summary[n][ver][p]
+                cells.append(f"{_fmt(c['volume'])} / {_fmt(c['visited'])}")
+            print(f"{p:21s}" + "".join(f"{c:>30s}" for c in cells))
+    for cert in [n for n in learned if n.startswith("certified")]:
+        if "perf-only" not in rows:
+            break
+        for ver in [v for v in VERIFIERS if v in summary[cert] and v in summary["perf-only"]]:
+            d = paired(rows, cert, "perf-only", ver)
+            print(f"\npaired, {cert} - perf-only (same base policy per seed), verifier '{ver}':")
+            print(f"  utilisation {_fmt(d['utilisation_pct'], 2)} %   p95 queueing delay "
+                  f"{_fmt(d['p95_queue_delay_ms'], 1)} ms")
+            print("  visited-state fraction: " + ", ".join(
+                f"{p} {_fmt(d[p]).strip()}" for p in PROPERTIES if d[p]["mean"] is not None))
+    print("(Cubic, BBR-like and Vegas-like are not networks: no certificate or saturation rate; "
+          "orca-style: closed-loop properties n/a, the closed loop models the window rule.)")
+
+
+def plots(summary: dict, json_path: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    base = json_path[:-5] if json_path.endswith(".json") else json_path
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for name, s in summary.items():
+        u, d = s["utilisation"], s["p95_queue_delay_ms"]
+        ax.errorbar(d["mean"], u["mean"], xerr=d["ci95"] or 0, yerr=u["ci95"] or 0, fmt="o",
+                    capsize=3, label=name)
+    ax.set_xlabel("p95 queueing delay, ms (mean over environments)")
+    ax.set_ylabel("utilisation"); ax.set_title("simulated, Genet ranges (95 % CI over runs)")
+    ax.legend(fontsize=7); fig.tight_layout(); fig.savefig(base + "_util_delay.png", dpi=110)
+    learned = [n for n in summary if "default" in summary[n]]
+    props = list(PROPERTIES)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
+    width = 0.8 / max(len(learned), 1)
+    for ax, m in zip(axes, ("volume", "visited")):
+        for k, n in enumerate(learned):
+            vals = [summary[n]["default"][p][m]["mean"] for p in props]
+            errs = [summary[n]["default"][p][m]["ci95"] or 0 for p in props]
+            x = np.arange(len(props)) + k * width
+            ax.bar(x, [v if v is not None else 0 for v in vals], width, yerr=errs, label=n, capsize=2)
+        ax.set_xticks(np.arange(len(props)) + 0.4 - width / 2)
+        ax.set_xticklabels(props, rotation=35, ha="right", fontsize=7)
+        ax.set_title(f"proven fraction by {m}" + (" states" if m == "visited" else ""))
+    axes[0].set_ylabel("proven fraction"); axes[0].legend(fontsize=7)
+    fig.tight_layout(); fig.savefig(base + "_proven.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from cora.certify.nn import shipped_policy as shipped  # noqa: E402
 from cora.certify.nn import load_policy  # noqa: E402
+from cora.certify.nn import shipped_policy as shipped  # noqa: E402
 from cora.certify.properties import PROPERTIES, check_property  # noqa: E402
 from cora.certify.quant import quantize  # noqa: E402
 

@@ -7,6 +7,14 @@ delay bridge in the middle namespace because netem is not available, TBF at the 
 for several bandwidth/delay points. Throughput from iperf3, RTT and cwnd sampled from
 `ss -tin`. The controller is unregistered and the namespaces deleted in `finally`.
 Usage: .venv/bin/python bench/certify_testbed.py [--seconds S] [--json]
+
+Grid mode (issue 14): ``--grid --rtts 10,50,150 --runs 5 [--rate 10] [--buffer 1]``: every
+RTT point, every controller, ``--runs`` flows each (in turn: cubic, bbr, cora, cubic, ...);
+mean +- 95 % t-interval of throughput, mean and p95 RTT, retransmits, the kernel's fallback
+share (fallback rounds / all rounds of the exported controller), next to the simulator's
+fallback share on the same path (fraction of the simulated policy's rounds whose observation
+lies in a cell that is not proven, same table as the kernel's; fluid simulator, 200 RTTs).
+Writes --out (JSON) and a PNG next to it.
 """
 
 import os
@@ -23,6 +31,110 @@ from cora.certify.netlab import Bottleneck, flow  # noqa: E402
 from cora.certify.nn import load_policy, shipped_policy  # noqa: E402
 
 POINTS = [(10, 20, 1.0), (10, 60, 1.0), (30, 20, 1.0), (5, 100, 2.0)]  # Mbit/s, ms, BDPs
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+
+
+def _ci(v):
+    import numpy as np
+    v = np.array([x for x in v if x is not None], float)
+    if len(v) == 0:
+        return (None, None)
+    return (float(v.mean()), float(T975.get(len(v) - 1, 1.96) * v.std(ddof=1) / np.sqrt(len(v)))
+            if len(v) > 1 else None)
+
+
+def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, seed=3):
+    """Fraction of simulated rounds (fluid simulator, one flow, no random loss) whose
+    observation's cell is not proven in ``table`` -- the rounds the kernel would hand to Cubic."""
+    import numpy as np
+    from cora.certify.coverage import visited_states  # noqa: F401 (same recorder idea)
+    from cora.certify.export import cell_index
+    from cora.certify.sim import Envs, PolicyController, simulate
+    ctrl = PolicyController(net)
+    seen = []
+
+    class Rec:
+        def reset(self, envs, cwnd):
+            ctrl.reset(envs, cwnd)
+
+        def update(self, info):
+            w = ctrl.update(info)
+            seen.append(ctrl.last_obs)
+            return w
+    envs = Envs(np.array([rate_mbit]), np.array([rtt_ms / 1e3]), np.array([buffer_bdp]), np.zeros(1))
+    simulate(Rec(), envs, steps, np.random.default_rng(seed))
+    x = np.concatenate(seen[1:])
+    return float(1.0 - table[cell_index(x)].mean())
+
+
+def grid(a, name, info, ccs):
+    import numpy as np
+    from cora.certify.export import proven_cells
+    from cora.certify.quant import quantize
+    net = load_policy(a.model)
+    table = proven_cells(quantize(net))
+    rtts = [float(v) for v in a.rtts.split(",")]
+    rate = int(a.rate) if float(a.rate).is_integer() else a.rate  # netlab writes f"{rate}mbit"
+    rows = []
+    for rtt in rtts:
+        with Bottleneck(rate, rtt, a.buffer) as bed:
+            for run in range(a.runs):
+                for cc in ccs + [name]:
+                    before = kernel.round_counters(name)
+                    r = flow(bed, cc, a.seconds)
+                    after = kernel.round_counters(name)
+                    r.update(rate_mbit=a.rate, delay_ms=rtt, buffer_bdp=a.buffer, run=run)
+                    if cc == name:
+                        nn = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
+                        fb = after.get("cora_fallback_rounds", 0) - before.get("cora_fallback_rounds", 0)
+                        r.update(nn_rounds=nn, fallback_rounds=fb,
+                                 fallback_share=fb / (nn + fb) if nn + fb else None)
+                    rows.append(r)
+                    print(f"rtt {rtt:.0f} ms run {run} {cc}: {r['throughput_mbit']:.2f} Mbit/s", flush=True,
+                          file=__import__("sys").stderr)
+    summary = []
+    for rtt in rtts:
+        simfb = sim_fallback_share(net, table, a.rate, rtt, a.buffer)
+        for cc in ccs + [name]:
+            rs = [r for r in rows if r["delay_ms"] == rtt and r["cc"] == cc]
+            summary.append({"rtt_ms": rtt, "cc": "cora(NN)" if cc == name else cc,
+                            **{k: _ci([r[k] for r in rs]) for k in
+                               ("throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95", "retransmits")},
+                            "fallback_share": _ci([r.get("fallback_share") for r in rs]) if cc == name else None,
+                            "sim_fallback_share": simfb if cc == name else None})
+    import datetime
+    import sys
+    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
+           "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows, "summary": summary}
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    print(f"MEASURED {out['date_utc']}: iperf3 {a.seconds:.0f} s per flow, {a.runs} runs per point, "
+          f"{a.rate:g} Mbit/s TBF, buffer {a.buffer:g} BDP, user-space delay bridge; "
+          f"mean +- 95 % t-interval")
+    f = lambda c, d=1: "n/a" if c[0] is None else (f"{c[0]:.{d}f}" + ("" if c[1] is None else f"+-{c[1]:.{d}f}"))  # noqa: E731
+    print(f"{'RTT':>5s} {'cc':9s} {'thr Mbit/s':>12s} {'minRTT':>11s} {'RTT mean':>12s} {'RTT p95':>12s} "
+          f"{'retx':>10s}  fallback kernel / simulator")
+    for s_ in summary:
+        fb = "" if s_["fallback_share"] is None else \
+            f"  {f(s_['fallback_share'], 3)} / {s_['sim_fallback_share']:.3f}"
+        print(f"{s_['rtt_ms']:5.0f} {s_['cc']:9s} {f(s_['throughput_mbit'], 2):>12s} {f(s_['min_rtt_ms']):>11s} "
+              f"{f(s_['rtt_ms_mean']):>12s} {f(s_['rtt_ms_p95']):>12s} {f(s_['retransmits'], 0):>10s}{fb}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for cc in ccs + ["cora(NN)"]:
+        ss = [s_ for s_ in summary if s_["cc"] == cc]
+        x = [s_["rtt_ms"] for s_ in ss]
+        ax1.errorbar(x, [s_["throughput_mbit"][0] for s_ in ss], yerr=[s_["throughput_mbit"][1] or 0 for s_ in ss],
+                     fmt="o-", capsize=3, label=cc)
+        ax2.errorbar(x, [s_["rtt_ms_p95"][0] for s_ in ss], yerr=[s_["rtt_ms_p95"][1] or 0 for s_ in ss],
+                     fmt="o-", capsize=3, label=cc)
+    ax1.set_xlabel("base RTT setting, ms"); ax1.set_ylabel("throughput, Mbit/s"); ax1.legend(fontsize=8)
+    ax2.set_xlabel("base RTT setting, ms"); ax2.set_ylabel("p95 RTT (ss), ms")
+    fig.suptitle("testbed (measured), mean +- 95 % CI over runs", fontsize=9)
+    fig.tight_layout(); fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
 
 
 def main():
@@ -30,6 +142,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--model", default=shipped_policy("certified"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--grid", action="store_true", help="RTT grid with repetitions (see above)")
+    ap.add_argument("--rtts", default="10,50,150")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--rate", type=float, default=10.0)
+    ap.add_argument("--buffer", type=float, default=1.0)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                                  "certify_testbed.json"))
     a = ap.parse_args()
     avail = kernel.available()
     ccs = ["cubic"] + (["bbr"] if "bbr" in avail else [])
@@ -39,6 +158,9 @@ def main():
         info = export(load_policy(a.model), d, name=name)
         kernel.load(d)
         try:
+            if a.grid:
+                grid(a, name, info, ccs)
+                return
             for rate, delay, buf in POINTS:
                 with Bottleneck(rate, delay, buf) as bed:
                     for cc in ccs + [name]:
@@ -47,7 +169,8 @@ def main():
                         after = kernel.round_counters(name)
                         r.update(rate_mbit=rate, delay_ms=delay, buffer_bdp=buf)
                         if cc == name:
-                            r["nn_rounds"] = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
+                            r["nn_rounds"] = (after.get("cora_nn_rounds", 0)
+                                              - before.get("cora_nn_rounds", 0))
                             r["fallback_rounds"] = (after.get("cora_fallback_rounds", 0)
                                                     - before.get("cora_fallback_rounds", 0))
                         rows.append(r)
@@ -58,16 +181,19 @@ def main():
                           "bbr_available": "bbr" in avail, "rows": rows}))
         return
     print(f"MEASURED on this machine: iperf3 {a.seconds:.0f} s per flow, one flow at a time; "
-          f"exported controller {name} (proven cells {info['proven_cell_fraction']:.3f} of {info['cells']})")
+          f"exported controller {name} "
+          f"(proven cells {info['proven_cell_fraction']:.3f} of {info['cells']})")
     if "bbr" not in avail:
         print("bbr is not available in this kernel")
-    print(f"{'Mbit/s':>6s} {'delay':>6s} {'buf':>4s}  {'cc':10s} {'thr Mbit/s':>10s} {'minRTT':>7s} "
-          f"{'RTT mean':>8s} {'RTT p95':>8s} {'cwnd':>6s} {'retx':>5s} {'drops':>6s}  NN/fallback rounds")
+    print(f"{'Mbit/s':>6s} {'delay':>6s} {'buf':>4s}  {'cc':10s} {'thr Mbit/s':>10s} "
+          f"{'minRTT':>7s} {'RTT mean':>8s} {'RTT p95':>8s} {'cwnd':>6s} {'retx':>5s} "
+          f"{'drops':>6s}  NN/fallback rounds")
     for r in rows:
         cc = "cora(NN)" if r["cc"] == name else r["cc"]
         extra = f"  {r['nn_rounds']}/{r['fallback_rounds']}" if "nn_rounds" in r else ""
         print(f"{r['rate_mbit']:6.0f} {r['delay_ms']:4.0f}ms {r['buffer_bdp']:4.1f}  {cc:10s} "
-              f"{r['throughput_mbit']:10.2f} {r['min_rtt_ms'] or float('nan'):7.1f} {r['rtt_ms_mean']:8.1f} "
+              f"{r['throughput_mbit']:10.2f} {r['min_rtt_ms'] or float('nan'):7.1f} "
+              f"{r['rtt_ms_mean']:8.1f} "
               f"{r['rtt_ms_p95']:8.1f} {r['cwnd_mean'] or 0:6.1f} {r['retransmits'] or 0:5d} "
               f"{r['tbf_drops']:6d}{extra}")
 

@@ -11,8 +11,8 @@ For each NF and each capture:
   ``--rounds`` rounds, each on a freshly loaded program (the machine is shared: other work
   only ever slows a round down; the calibration takes minimums too);
 - predicted: :func:`cora.compiler.offload.stage_model.predict_ns_per_packet` with the ``xdp`` model
-  (``compiler/offload/models/xdp.toml``, measured by ``python -m cora.runtime.calibrate --write``) and
-  the traffic profile of exactly what was timed: the reference interpreter runs the same
+  (``compiler/offload/models/xdp.toml``, measured by ``python -m cora.runtime.calibrate --write``)
+  and the traffic profile of exactly what was timed: the reference interpreter runs the same
   sampled frames in the same order, each R times with the frame it left fed back (a test run
   does not reset the frame between repetitions) and a clock advancing ``--step-ns`` per run
   (the kernel's bpf_ktime_get_ns advances by about the program's run time), and counts block
@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cora.settings import traces_dir
@@ -81,9 +82,9 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
              rounds_n: int = 3) -> dict:
     """Measured and predicted ns/packet of one NF over one capture (see module docstring)."""
     from cora.compiler.driver import compile_file
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.runtime.loader import load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.xdp import XdpTarget
 
     program = compile_file(nf)
@@ -109,9 +110,9 @@ def validate(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
             "predicted_source": f"xdp model {model.path}"}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Print predicted vs measured for every NF (and capture); exit 0 (1 on a user error)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_case_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options shared with bench/tc_cost_model.py: which NFs and captures, and how each
+    case is timed and profiled (``--repeat``, ``--samples``, ``--step-ns``, ``--rounds``)."""
     ap.add_argument("--pcap", action="append", help="capture(s) (default: three real traces)")
     ap.add_argument("--nf", action="append", help="NF file(s) (default: all of netfuncs/)")
     ap.add_argument("--repeat", type=int, default=1000)
@@ -120,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3,
                     help="timed rounds per case, each on a fresh program; minimum taken")
     ap.add_argument("--json", action="store_true")
-    args = ap.parse_args(argv)
+
+
+def run_cases(case: Callable[..., dict], args: argparse.Namespace, tool: str
+              ) -> list[dict] | None:
+    """``case(nf, pcap, repeat, samples, step_ns, rounds)`` for every NF x capture chosen by
+    :func:`add_case_arguments`' options, in order. Returns the rows, or None after printing
+    ``<tool>: error: <message>`` to stderr when cora refuses an input (:class:`CoraError`)."""
     from cora.errors import CoraError
 
     nfs = [Path(p) for p in args.nf] if args.nf else sorted(NETFUNCS.glob("*.nf"))
@@ -129,15 +136,38 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for nf in nfs:
             for pcap in pcaps:
-                rows.append(validate(nf, pcap, args.repeat, args.samples, args.step_ns,
-                                     args.rounds))
+                rows.append(case(nf, pcap, args.repeat, args.samples, args.step_ns,
+                                 args.rounds))
     except CoraError as exc:
-        print(f"cost_model: error: {exc.message}", file=sys.stderr)
+        print(f"{tool}: error: {exc.message}", file=sys.stderr)
+        return None
+    return rows
+
+
+def error_summary(errs: list[float]) -> dict:
+    """Mean and max of the absolute relative errors ``errs`` (non-empty) and how many are
+    within :data:`BAR` (the issue's 15%)."""
+    return {"mean_abs_error": round(sum(errs) / len(errs), 4),
+            "max_abs_error": round(max(errs), 4),
+            "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR}
+
+
+def error_summary_words(summary: dict) -> str:
+    """``mean |error| M%, max X%, k/n within 15%`` for an :func:`error_summary`."""
+    return (f"mean |error| {100 * summary['mean_abs_error']:.1f}%, max "
+            f"{100 * summary['max_abs_error']:.1f}%, {summary['within_bar']}/{summary['cases']} "
+            f"within 15%")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print predicted vs measured for every NF (and capture); exit 0 (1 on a user error)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_case_arguments(ap)
+    args = ap.parse_args(argv)
+    rows = run_cases(validate, args, "cost_model")
+    if rows is None:
         return 1
-    errs = [abs(r["error"]) for r in rows]
-    summary = {"mean_abs_error": round(sum(errs) / len(errs), 4),
-               "max_abs_error": round(max(errs), 4),
-               "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR}
+    summary = error_summary([abs(r["error"]) for r in rows])
     if args.json:
         print(json.dumps({"rows": rows, "summary": summary}, indent=1))
         return 0
@@ -148,9 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         flag = "" if abs(r["error"]) <= BAR else "  > 15%"
         print(f"{r['nf']:12s} {r['pcap'][:26]:26s} {r['measured_ns_per_packet']:9.1f} "
               f"{r['predicted_ns_per_packet']:10.1f} {100 * r['error']:+7.1f}%{flag}")
-    print(f"mean |error| {100 * summary['mean_abs_error']:.1f}%, max "
-          f"{100 * summary['max_abs_error']:.1f}%, {summary['within_bar']}/{summary['cases']} "
-          f"within 15% (ns/packet)")
+    print(f"{error_summary_words(summary)} (ns/packet)")
     return 0
 
 

@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.insns:
         return insns(args)
 
-    from cora.compiler.offload import baselines as bl
     from cora.compiler.driver import compile_file
+    from cora.compiler.offload import baselines as bl
     from cora.compiler.offload.partition import Problem, solve_problem
     from cora.compiler.offload.profile import profile_from_frames
     from cora.compiler.offload.stage_model import available_models, load_model

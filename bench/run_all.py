@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # (script, arguments), in the order a reader wants them
 BENCHES = [
+    ("codegen.py", []),  # generated vs hand-written (bench/refs/), live veth rates
     ("ref_flowcount.py", ["--nf", str(HERE.parent / "netfuncs" / "flowcount.nf")]),
     ("nf_library.py", []),
     ("trafficgen_rate.py", []),

@@ -28,8 +28,6 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NETFUNCS = HERE.parent / "netfuncs"
-BAR = 0.15
 
 
 def _cost_model():
@@ -44,10 +42,10 @@ def compare(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
             rounds_n: int = 3) -> dict:
     """Measured tc and xdp ns/packet and the tc model's prediction for one NF x capture."""
     from cora.compiler.driver import compile_file
+    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.runtime.engine import tc_test_run_accepts
     from cora.runtime.loader import load_tc, load_xdp
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
-    from cora.compiler.offload.stage_model import load_model, predict_ns_per_packet
     from cora.targets.tc import TcTarget
     from cora.targets.xdp import XdpTarget
     from cora.testbed.replay import read_pcap
@@ -83,37 +81,19 @@ def compare(nf: Path, pcap: str, repeat: int, samples: int, step_ns: int,
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table (or JSON); exit 0, or 1 with one line on a user error."""
+    cost_model = _cost_model()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--pcap", action="append", help="capture(s) (default: three real traces)")
-    ap.add_argument("--nf", action="append", help="NF file(s) (default: all of netfuncs/)")
-    ap.add_argument("--repeat", type=int, default=1000)
-    ap.add_argument("--samples", type=int, default=100)
-    ap.add_argument("--step-ns", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--json", action="store_true")
+    cost_model.add_case_arguments(ap)
     args = ap.parse_args(argv)
-    from cora.errors import CoraError
-
     if min(args.repeat, args.samples, args.rounds) < 1:
         print("tc_cost_model: error: --repeat, --samples and --rounds must be at least 1",
               file=sys.stderr)
         return 1
-    nfs = [Path(p) for p in args.nf] if args.nf else sorted(NETFUNCS.glob("*.nf"))
-    pcaps = args.pcap or _cost_model().DEFAULT_TRACES
-    rows = []
-    try:
-        for nf in nfs:
-            for pcap in pcaps:
-                rows.append(compare(nf, pcap, args.repeat, args.samples, args.step_ns,
-                                    args.rounds))
-    except CoraError as exc:
-        print(f"tc_cost_model: error: {exc.message}", file=sys.stderr)
+    rows = cost_model.run_cases(compare, args, "tc_cost_model")
+    if rows is None:
         return 1
-    errs = [abs(r["tc_error"]) for r in rows]
     ratios = [r["tc_over_xdp"] for r in rows]
-    summary = {"mean_abs_error": round(sum(errs) / len(errs), 4),
-               "max_abs_error": round(max(errs), 4),
-               "within_bar": sum(e <= BAR for e in errs), "cases": len(errs), "bar": BAR,
+    summary = {**cost_model.error_summary([abs(r["tc_error"]) for r in rows]),
                "mean_tc_over_xdp": round(sum(ratios) / len(ratios), 3)}
     if args.json:
         print(json.dumps({"rows": rows, "summary": summary}, indent=1))
@@ -124,13 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'NF':12s} {'capture':26s} {'tc meas':>8s} {'tc pred':>8s} {'error':>7s} "
           f"{'xdp meas':>9s} {'tc/xdp':>7s}")
     for r in rows:
-        flag = "" if abs(r["tc_error"]) <= BAR else "  > 15%"
+        flag = "" if abs(r["tc_error"]) <= cost_model.BAR else "  > 15%"
         print(f"{r['nf']:12s} {r['pcap'][:26]:26s} {r['tc_measured_ns_per_packet']:8.1f} "
               f"{r['tc_predicted_ns_per_packet']:8.1f} {100 * r['tc_error']:+6.1f}% "
               f"{r['xdp_measured_ns_per_packet']:9.1f} {r['tc_over_xdp']:7.2f}{flag}")
-    print(f"tc model: mean |error| {100 * summary['mean_abs_error']:.1f}%, max "
-          f"{100 * summary['max_abs_error']:.1f}%, {summary['within_bar']}/{summary['cases']} "
-          f"within 15%; measured tc/xdp mean ratio {summary['mean_tc_over_xdp']:.2f}")
+    print(f"tc model: {cost_model.error_summary_words(summary)}; "
+          f"measured tc/xdp mean ratio {summary['mean_tc_over_xdp']:.2f}")
     return 0
 
 

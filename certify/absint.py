@@ -21,8 +21,9 @@ of the fixed-point network is covered (see :mod:`cora.certify.quant`). Every bou
 outward by ``FP_MARGIN * (1 + |bound|)`` to cover float64 rounding of the analysis itself.
 
 Also here: interval bounds on the Jacobian (for monotonicity), volume-weighted branch and
-bound over input splits (:func:`certify_region`), and the closed-loop mode
-(:func:`closed_loop_bounds`) that over-approximates ``k`` steps of policy + fluid bottleneck.
+bound over input splits (:func:`certify_region`), and the interval closed-loop mode
+(:func:`closed_loop_bounds`) that over-approximates ``k`` steps of policy + fluid bottleneck
+(the relational one is :mod:`cora.certify.closedloop`).
 """
 
 from __future__ import annotations
@@ -146,8 +147,10 @@ def _relax(act, l, u):
     return sl, il - eps, su, iu + eps
 
 
-def _backsub(anet, k, relax, lo, hi):
-    """Bounds of layer ``k``'s pre-activation by back-substitution to the input box."""
+def _backsub(anet, k, relax, lo, hi, linear: bool = False):
+    """Bounds of layer ``k``'s pre-activation by back-substitution to the input box; with
+    ``linear`` the linear bounds themselves, ``(Al, cl, Au, cu)``: ``Al x + cl <= z <= Au x + cu``
+    for ``x`` in the box (``A`` shaped ``(B, n_k, n_in)``, ``c`` ``(B, n_k)``)."""
     w = anet.weights[k]
     B = lo.shape[0]
     # First step in factored form: the coefficients W_k are the same for every box and the
@@ -190,6 +193,8 @@ def _backsub(anet, k, relax, lo, hi):
         cl += np.maximum(Al, 0) @ blo + np.minimum(Al, 0) @ bhi
         Au = Au @ wj
         Al = Al @ wj
+    if linear:
+        return Al, cl, Au, cu
     u = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
     l = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
     return l, u
@@ -228,6 +233,36 @@ def deeppoly_layers(net, lo, hi):
             relax.append(_relax(anet.activation, zl, zu))
             l, u = _act_interval(anet.activation, zl, zu)
     return out
+
+
+def deeppoly_linear(net, lo, hi):
+    """Linear bounds of the last layer's pre-activation (before a clip head) over the box(es).
+
+    Args:
+        net: MLP / quantized network / AbstractNet.  lo, hi: ``(B, n_in)``.
+    Returns:
+        ``(Al, cl, Au, cu, l, u)``: ``Al x' + cl <= z_L(x') <= Au x' + cu`` for every ``x'`` in
+        ``[lo - input_slack, hi]`` (``A`` ``(B, n_out, n_in)``, ``c`` ``(B, n_out)``), and the
+        concrete bounds ``l, u`` ``(B, n_out)`` of :func:`deeppoly_layers` (the same DeepPoly
+        relaxations, so the lines and the bounds are consistent). The float rounding of the
+        back-substitution is not in ``c``; callers widen (``FP_MARGIN``) as the layer bounds do.
+    """
+    anet = as_abstract(net)
+    layers = deeppoly_layers(anet, lo, hi)
+    plo, phi = _prep_box(anet, lo, hi)
+    k = len(anet.weights) - 1
+    if k == 0:
+        w = anet.weights[0]
+        a = np.broadcast_to(w, (plo.shape[0],) + w.shape)
+        cl = np.broadcast_to(anet.bias_lo[0], (plo.shape[0], w.shape[0]))
+        cu = np.broadcast_to(anet.bias_hi[0], (plo.shape[0], w.shape[0]))
+        return a, cl, a, cu, *layers[-1]
+    parts = []
+    for i in range(0, plo.shape[0], _CHUNK):
+        sl = slice(i, i + _CHUNK)
+        relax = [_relax(anet.activation, layers[j][0][sl], layers[j][1][sl]) for j in range(k)]
+        parts.append(_backsub(anet, k, relax, plo[sl], phi[sl], linear=True))
+    return (*(np.concatenate([p[j] for p in parts]) for j in range(4)), *layers[-1])
 
 
 def anet_no_slack(anet: AbstractNet) -> AbstractNet:
@@ -341,7 +376,7 @@ class Certificate:
 
 
 def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
-                   split_score=None) -> Certificate:
+                   split_score=None, priority=None) -> Certificate:
     """Branch and bound over input splits, volume-weighted.
 
     Args:
@@ -355,6 +390,11 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         split_score: optional ``split_score(lo, hi) -> (B, n)``; the dimension with the largest
             score is bisected (e.g. the "smear" ``|df/dx_i| * width_i``); default: the widest
             dimension relative to ``scale``.
+        priority: optional ``priority(lo, hi) -> (B,)``: only open boxes with a positive
+            priority are split, highest first when the budget is short (e.g. the number of
+            visited states inside: a verifier that spends its budget where the policy operates;
+            the others stay unproven, so the result is still sound). Default: split every open
+            box, the largest violation bound first when the budget is short.
     Returns:
         :class:`Certificate`.
     """
@@ -386,12 +426,19 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         if np.any(dead):
             worst = max(worst, float(vhi[dead].max()))
         fl, fh, fv = frontier_l[open_], frontier_h[open_], vhi[open_]
+        rank = fv
+        if priority is not None and fl.shape[0]:
+            rank = np.asarray(priority(fl, fh), float)
+            idle = rank <= 0
+            if np.any(idle):
+                worst = max(worst, float(fv[idle].max()))
+                fl, fh, fv, rank = fl[~idle], fh[~idle], fv[~idle], rank[~idle]
         if fl.shape[0] == 0:
             break
         if used + 2 * fl.shape[0] > max_boxes:
-            # budget: split the worst boxes only, keep the rest as unproven
+            # budget: split the worst (or highest-priority) boxes only, keep the rest unproven
             n_split = max(0, (max_boxes - used) // 2)
-            order = np.argsort(-fv)
+            order = np.argsort(-rank)
             keep = order[n_split:]
             if keep.size:
                 worst = max(worst, float(fv[keep].max()))
@@ -416,16 +463,20 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
 
 def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float,
                        w_min_hi: float = 0.0, domain: str = "deeppoly", gain: float | None = None):
-    """Over-approximate ``steps`` round trips of policy + fluid bottleneck (closed loop).
+    """Interval over-approximation of ``steps`` round trips of policy + bottleneck (closed loop).
 
-    State per box: window ``w`` (BDPs), the two previous queue values and the previous loss;
-    the start is steady (history equal to the present). One step, for a box of states:
-    ``q = clip(w - 1, 0, b)``, ``l = overflow_loss(w, b) + p`` (monotone in ``w``, so the
-    interval image is exact), the observation box ``(q, q - q_prev, l, q_prev, q_prev -
-    q_prev2, l_prev)`` (interval arithmetic, clipped to the domain as the sender does), the
-    action bounds from the network over that box (``domain``), and the next window
-    ``apply_action(w, a)`` (increasing in ``w`` and ``a``), floored at ``w_min`` where
-    ``w_min`` is anywhere in ``[0, w_min_hi]`` (the 2-packet minimum window in BDPs).
+    Non-relational: each step's state is a box, so ``g = q - q_prev`` is bounded by
+    ``[q_lo - q_prev_hi, q_hi - q_prev_lo]`` and widens every step; kept as the baseline of the
+    relational analysis (:func:`cora.certify.closedloop.relational_bounds`) and for ablations.
+
+    The bottleneck is :mod:`cora.certify.bottleneck` (``q``, ``o`` non-decreasing in ``w``;
+    ``l = o + r (1 - o)`` non-decreasing in ``o`` and ``r``, so interval images are exact). The
+    random-loss fraction ``r`` of every round (and of the round before the start, which fills the
+    history) is anywhere in ``[p_lo, p_hi]``, independently per round. The start is steady
+    (queue history equal to the present). One step: observation box ``(q, q - q_prev, l, q_prev,
+    q_prev - q_prev2, l_prev)`` clipped to the domain as the sender does, action bounds from the
+    network over it (``domain``), next window ``apply_action(w, a)`` (increasing in ``w`` and
+    ``a``), floored at ``w_min`` anywhere in ``[0, w_min_hi]`` (the 2-packet minimum window).
 
     Args:
         net: the policy (MLP / quantized / AbstractNet), 6 inputs, 1 output.
@@ -433,26 +484,25 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
         steps: number of RTT steps ``k``.  buffer_bdp: buffer ``b`` in BDPs.
     Returns:
         dict of arrays ``(steps + 1, B)``: ``w_lo, w_hi, q_lo, q_hi`` (queue in BDPs), and
-        ``(steps, B)``: ``a_lo, a_hi``. Every concrete trajectory starting in the box stays in
-        these bounds (tested in tests/certify/test_soundness.py).
+        ``(steps, B)``: ``a_lo, a_hi``. Every trajectory of :func:`closed_loop_concrete` starting
+        in the box stays in these bounds (tests/certify/test_soundness.py, hypothesis).
     """
-    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action, overflow_loss, queue_bdp
+    from cora.certify.bottleneck import loss_rate, queue_bdp
+    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action
     g = ACTION_GAIN if gain is None else gain
     wl, wh = np.asarray(w_lo, float).copy(), np.asarray(w_hi, float).copy()
     pl, ph = np.asarray(p_lo, float), np.asarray(p_hi, float)
     b = buffer_bdp
     ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
     q1l, q1h, q2l, q2h = ql, qh, ql, qh
-    l1l = overflow_loss(wl, b) + pl
-    l1h = overflow_loss(wh, b) + ph
+    l1l, l1h = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
     out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
     for t in range(steps + 1):
         ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
         out["w_lo"].append(wl); out["w_hi"].append(wh); out["q_lo"].append(ql); out["q_hi"].append(qh)
         if t == steps:
             break
-        ll = overflow_loss(wl, b) + pl
-        lh = overflow_loss(wh, b) + ph
+        ll, lh = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
         xl = np.stack([ql, ql - q1h, ll, q1l, q1l - q2h, l1l], axis=1)
         xh = np.stack([qh, qh - q1l, lh, q1h, q1h - q2l, l1h], axis=1)
         xl, xh = np.clip(xl, OBS_LO, OBS_HI), np.clip(xh, OBS_LO, OBS_HI)
@@ -467,30 +517,37 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
 
 
 def closed_loop_concrete(net, w0, p, steps: int, buffer_bdp: float, w_min=0.0, gain=None):
-    """Concrete trajectories of the same closed loop (for tests and counterexamples).
+    """Concrete trajectories of the closed loop (policy + :mod:`cora.certify.bottleneck`).
 
-    Args: ``w0``, ``p``: ``(B,)`` initial windows (BDPs) and random-loss rates (used as the
-    expected loss, no sampling); ``w_min``: ``(B,)`` or scalar minimum window in BDPs.
-    Returns: dict with ``w``, ``q`` ``(steps + 1, B)`` and ``a`` ``(steps, B)``.
+    Args:
+        net: callable ``(B, 6) -> (B, 1)``.  w0: ``(B,)`` initial windows (BDPs).
+        p: the random-loss fraction of each round: ``(B,)`` (the same every round) or
+            ``(steps + 1, B)`` (row 0: the round before the start, which fills the loss history;
+            row ``t + 1``: round ``t``).
+        w_min: ``(B,)`` or scalar minimum window in BDPs.
+    Returns: dict with ``w``, ``q`` ``(steps + 1, B)``, ``l`` and ``a`` ``(steps, B)``.
     """
-    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action, overflow_loss, queue_bdp
+    from cora.certify.bottleneck import loss_rate, queue_bdp
+    from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action
     g = ACTION_GAIN if gain is None else gain
-    w = np.asarray(w0, float).copy(); p = np.asarray(p, float); b = buffer_bdp
+    w = np.asarray(w0, float).copy(); b = buffer_bdp
+    r = np.broadcast_to(np.asarray(p, float), (steps + 1, w.size))
     q1 = q2 = queue_bdp(w, b)
-    l1 = overflow_loss(w, b) + p
-    ws, qs, acts = [], [], []
+    l1 = loss_rate(w, b, r[0])
+    ws, qs, ls, acts = [], [], [], []
     for t in range(steps + 1):
         q = queue_bdp(w, b)
         ws.append(w); qs.append(q)
         if t == steps:
             break
-        l = overflow_loss(w, b) + p
+        l = loss_rate(w, b, r[t + 1])
+        ls.append(l)
         x = np.clip(np.stack([q, q - q1, l, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
         a = np.asarray(net(x)).reshape(-1)
         acts.append(a)
         w = np.maximum(apply_action(w, a, g), w_min)
         q2, q1, l1 = q1, q, l
-    return {"w": np.array(ws), "q": np.array(qs), "a": np.array(acts)}
+    return {"w": np.array(ws), "q": np.array(qs), "l": np.array(ls), "a": np.array(acts)}
 
 
 def exact_bounds_1d(net, lo: float, hi: float):

@@ -10,6 +10,13 @@ per round trip, vectorised over environments.
   control-00): windowed-max bottleneck bandwidth over 10 rounds, min RTT, STARTUP with gain
   2/ln 2 = 2.885 until the bandwidth grows < 25 % for 3 rounds, one DRAIN round, then
   PROBE_BW gains (1.25, 0.75, 1 x 6); in-flight = gain x BtlBw x RTprop; loss is ignored.
+- :class:`OrcaStyle`: a learned agent over Cubic after Orca (Abbasloo et al., "Classic meets
+  modern", SIGCOMM 2020): every RTT Cubic computes its window from the round's feedback, then
+  the policy's action ``a`` in ``[-1, 1]`` scales it, ``cwnd = 2^(2a) cwnd_cubic`` (Orca's
+  rule), and Cubic continues from that window. Unlike Orca, the agent sees this package's
+  observation (:class:`cora.certify.sim.PolicyController`), so the same pointwise properties
+  apply to its network; the closed-loop properties model the window rule of
+  :func:`cora.certify.sim.apply_action`, not Cubic + agent, and do not apply.
 - :class:`VegasLike`: TCP Vegas (Brakmo & Peterson, IEEE JSAC 1995): ``diff = cwnd (1 -
   BaseRTT / RTT)`` packets queued; ``+1`` if diff < alpha = 2, ``-1`` if diff > beta = 4, per
   RTT; slow start doubles until diff > gamma = 1; halves on loss.
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cora.certify.sim import Envs, StepInfo
+from cora.certify.sim import Envs, PolicyController, StepInfo
 
 
 class Cubic:
@@ -116,6 +123,37 @@ class VegasLike:
         new = np.where(diff < self.ALPHA, w + 1, np.where(diff > self.BETA, w - 1, w))
         new = np.where(self.slow, 2 * w, new)
         return np.where(info.loss_event, w / 2, new)
+
+
+class OrcaStyle:
+    """Orca-style agent over :class:`Cubic` (module docstring); ``net``: ``(N, 6) -> (N, 1)``.
+    After each update ``last_obs`` ``(N, 6)`` and ``last_action`` ``(N,)`` hold what it saw and did."""
+
+    def __init__(self, net):
+        self.net = net
+        self.obs = PolicyController(net)
+        self.cubic = Cubic()
+
+    def reset(self, envs: Envs, cwnd):
+        """Reset Cubic and the observation history."""
+        self.obs.reset(envs, cwnd)
+        self.cubic.reset(envs, cwnd)
+
+    def update(self, info: StepInfo):
+        """Window (packets, ``(N,)``): Cubic's next window times ``2^(2a)``."""
+        w = np.asarray(self.cubic.update(info), float)
+        self.last_obs = self.obs.observe(info)
+        self.last_action = np.clip(np.asarray(self.net(self.last_obs)).reshape(-1), -1.0, 1.0)
+        return w * 2.0 ** (2.0 * self.last_action)
+
+
+def controller_for(net):
+    """The simulator controller a trained policy was trained with: :class:`OrcaStyle` when its
+    spec says ``trained.controller == "orca"``, else :class:`cora.certify.sim.PolicyController`."""
+    spec = getattr(net, "spec", None) or {}
+    if spec.get("trained", {}).get("controller") == "orca":
+        return OrcaStyle(net)
+    return PolicyController(net)
 
 
 BASELINES = {"cubic": Cubic, "bbr-like": BBRLike, "vegas-like": VegasLike}

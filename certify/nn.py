@@ -135,6 +135,8 @@ def check_layers(weights, biases) -> None:
     prev = None
     for i, (w, b) in enumerate(zip(weights, biases)):
         w = np.asarray(w); b = np.asarray(b)
+        if w.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+            raise InputError(f"W{i}/b{i} must hold numbers, got dtypes {w.dtype} and {b.dtype}")
         if w.ndim != 2:
             raise InputError(f"W{i} must be 2-D (out, in), got shape {w.shape}")
         if b.shape != (w.shape[0],):
@@ -174,6 +176,8 @@ def load_policy(path: str) -> MLP:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:  # numpy raises several types for non-npz input
         raise InputError(f"{path}: not a readable .npz file ({exc.__class__.__name__})") from None
+    if not hasattr(data, "files"):  # a bare .npy array, not an archive of named arrays
+        raise InputError(f"{path}: one .npy array, not a .npz policy (arrays W0, b0, ...)")
     with data:
         names = set(data.files)
         if "W0" not in names:
@@ -182,7 +186,10 @@ def load_policy(path: str) -> MLP:
         while f"W{i}" in names:
             if f"b{i}" not in names:
                 raise InputError(f"{path}: has W{i} but no b{i}")
-            ws.append(data[f"W{i}"]); bs.append(data[f"b{i}"]); i += 1
+            try:
+                ws.append(data[f"W{i}"]); bs.append(data[f"b{i}"]); i += 1
+            except ValueError as exc:  # object arrays need pickle, which is never allowed
+                raise InputError(f"{path}: W{i}/b{i} are not numeric arrays ({exc})") from None
         try:
             check_layers(ws, bs)
         except InputError as exc:

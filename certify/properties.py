@@ -32,10 +32,24 @@ performance properties):
   on a box ``X`` this holds when ``max f - min f <= 0.25`` over ``X`` widened by the noise,
   or when the mean-value bound ``0.05 sum_{i in delay} max_X' |df/dx_i| <= 0.25`` with the
   interval Jacobian over the widened box ``X'``; ``v = min(spread, mean-value bound) - 0.25``.
-- ``queue_safety`` (k-step safety of the queue, closed loop): start windows
-  ``w_0 in [0.5, 1.5]`` BDP (queue <= 0.5 BDP), random loss ``p in [0, 0.05]``, buffer 3 BDP,
-  2-packet minimum window with BDP >= 20 packets: for ``k = 5`` RTTs the queue stays
-  ``<= 2`` BDP; ``v = max_t q_t - 2`` (via :func:`cora.certify.absint.closed_loop_bounds`).
+Closed-loop properties: policy + the shared bottleneck model (:mod:`cora.certify.bottleneck`)
+for ``k`` RTTs from a steady start, buffer 3 BDP, random-loss fraction ``p`` in every round (the
+fluid model), 2-packet minimum window with BDP >= 20 packets (``w_min <= 0.1``); region = the
+initial set ``(w_0, p)``; bounded with the relational analysis of :mod:`cora.certify.closedloop`
+(``domain="deeppoly"``) or the interval one (``"interval"``, the ablation):
+
+- ``queue_safety``: ``w_0 in [0.5, 1.5]`` BDP, ``p in [0, 0.05]``: for ``k = 5`` RTTs the queue
+  stays ``<= 2`` BDP; ``v = max_t q_t - 2``.
+- ``utilisation_recovery`` (probe when under-utilised, closed loop): ``w_0 in [0.3, 0.8]``,
+  ``p in [0, 0.02]``: within ``k = 6`` RTTs the window reaches ``0.9`` BDP (utilisation >= 0.9
+  (1 - p)); ``v = 0.9 - max_t w_t``. A policy stuck at ``a <= 0`` (e.g. saturated at the floor)
+  fails it; reaching 0.9 from 0.3 in 6 RTTs needs a mean factor of 1.2 per RTT (``a ~ 0.4``).
+- ``congestion_response`` (react within ``k`` steps): ``w_0 in [2, 3.5]`` BDP (queue 1-2.5 BDP),
+  ``p in [0, 0.02]``: within ``k = 3`` RTTs the queue falls to ``<= 0.5`` BDP (``w_t <= 1.5``);
+  ``v = min_t w_t - 1.5``. A constant ``a >= 0`` policy fails it.
+
+No constant policy satisfies ``probe``/``utilisation_recovery`` and ``backoff_*``/
+``congestion_response`` together (tests/certify/test_closedloop.py).
 """
 
 from __future__ import annotations
@@ -46,7 +60,7 @@ from typing import Callable
 
 import numpy as np
 
-from cora.certify import absint
+from cora.certify import absint, closedloop
 from cora.certify.sim import OBS_HI, OBS_LO
 from cora.errors import InputError
 
@@ -72,6 +86,7 @@ class Property:
         check: ``check(net, lo, hi, domain) -> (v_lo, v_hi)`` ``(B,)`` bounds of the margin.
         concrete: ``concrete(net, x) -> (B,)`` margin at concrete points.
         pointwise: True if the margin is a function of ``f(x)`` at one ``x`` (fallback table).
+        closed_loop: True if the region is the initial set ``(w0 BDPs, p)`` of a closed loop.
     """
 
     name: str
@@ -81,6 +96,7 @@ class Property:
     check: Callable
     concrete: Callable
     pointwise: bool = True
+    closed_loop: bool = False
 
 
 def _out(net, lo, hi, domain):
@@ -183,17 +199,57 @@ def _robust_concrete(net, x, rng=np.random.default_rng(0)):
 
 
 QS_STEPS, QS_BUFFER, QS_LIMIT, QS_WMIN = 5, 3.0, 2.0, 0.1
+REC_STEPS, REC_TARGET = 6, 0.9
+CR_STEPS, CR_TARGET = 3, 1.5
+CLOSED_LOOP_SPLIT_SCALE = np.array([1.0 / 16, 0.05])  # bisect w0 16x more readily than p
 
 
-def _qs_check(net, lo, hi, d):
-    cl = absint.closed_loop_bounds(net, lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], QS_STEPS,
-                                   QS_BUFFER, QS_WMIN, d)
+CLOSED_LOOPS = ("relational", "interval")
+
+
+def _closed_loop(net, lo, hi, steps, domain, loop="relational"):
+    """Closed-loop bounds on boxes ``(w0, p)``, the fluid model with the random-loss fraction
+    equal to ``p`` in every round: ``loop="relational"`` (affine forms,
+    :mod:`cora.certify.closedloop`, network lines from DeepPoly) or ``"interval"`` (one box per
+    step, network bounds from ``domain``; the ablation)."""
+    if loop == "relational":
+        return closedloop.relational_bounds(net, lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], steps,
+                                            QS_BUFFER, QS_WMIN, loss_rounds="fixed")
+    return absint.closed_loop_bounds(net, lo[:, 0], hi[:, 0], lo[:, 1], hi[:, 1], steps,
+                                     QS_BUFFER, QS_WMIN, domain)
+
+
+def _cl_concrete(net, x, steps):
+    return absint.closed_loop_concrete(net, x[:, 0], x[:, 1], steps, QS_BUFFER)
+
+
+def _qs_check(net, lo, hi, d, loop="relational"):
+    cl = _closed_loop(net, lo, hi, QS_STEPS, d, loop)
     return np.full(lo.shape[0], -np.inf), cl["q_hi"].max(0) - QS_LIMIT
 
 
 def _qs_concrete(net, x):
-    tr = absint.closed_loop_concrete(net, x[:, 0], x[:, 1], QS_STEPS, QS_BUFFER)
-    return tr["q"].max(0) - QS_LIMIT
+    return _cl_concrete(net, x, QS_STEPS)["q"].max(0) - QS_LIMIT
+
+
+def _rec_check(net, lo, hi, d, loop="relational"):
+    """Some step ``t <= k`` has ``w_t >= 0.9`` on every trajectory if ``max_t w_lo_t >= 0.9``."""
+    cl = _closed_loop(net, lo, hi, REC_STEPS, d, loop)
+    return REC_TARGET - cl["w_hi"].max(0), REC_TARGET - cl["w_lo"].max(0)
+
+
+def _rec_concrete(net, x):
+    return REC_TARGET - _cl_concrete(net, x, REC_STEPS)["w"].max(0)
+
+
+def _cr_check(net, lo, hi, d, loop="relational"):
+    """Some step ``t <= k`` has ``w_t <= 1.5`` on every trajectory if ``min_t w_hi_t <= 1.5``."""
+    cl = _closed_loop(net, lo, hi, CR_STEPS, d, loop)
+    return cl["w_lo"].min(0) - CR_TARGET, cl["w_hi"].min(0) - CR_TARGET
+
+
+def _cr_concrete(net, x):
+    return _cl_concrete(net, x, CR_STEPS)["w"].min(0) - CR_TARGET
 
 
 PROPERTIES = {
@@ -216,7 +272,17 @@ PROPERTIES = {
     "queue_safety": Property("queue_safety",
                              "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP => queue <= 2 BDP for 5 RTTs",
                              np.array([0.5, 0.0]), np.array([1.5, 0.05]), _qs_check, _qs_concrete,
-                             pointwise=False),
+                             pointwise=False, closed_loop=True),
+    "utilisation_recovery": Property(
+        "utilisation_recovery",
+        "w0 in [0.3,0.8] BDP, p in [0,0.02], buffer 3 BDP => w_t >= 0.9 BDP for some t <= 6 RTTs",
+        np.array([0.3, 0.0]), np.array([0.8, 0.02]), _rec_check, _rec_concrete,
+        pointwise=False, closed_loop=True),
+    "congestion_response": Property(
+        "congestion_response",
+        "w0 in [2,3.5] BDP, p in [0,0.02], buffer 3 BDP => queue <= 0.5 BDP for some t <= 3 RTTs",
+        np.array([2.0, 0.0]), np.array([3.5, 0.02]), _cr_check, _cr_concrete,
+        pointwise=False, closed_loop=True),
 }
 
 
@@ -227,7 +293,8 @@ def get_property(name: str) -> Property:
     return PROPERTIES[name]
 
 
-def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 2048) -> dict:
+def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 2048,
+                   loop: str = "relational", visited=None, focus: bool = False) -> dict:
     """Certify one property quantitatively.
 
     Args:
@@ -235,9 +302,17 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
         name: a key of :data:`PROPERTIES`.
         domain: ``"interval"`` or ``"deeppoly"``.
         max_boxes: branch-and-bound budget.
+        loop: closed-loop analysis for the closed-loop properties, ``"relational"`` or
+            ``"interval"`` (:data:`CLOSED_LOOPS`); ignored by the others.
+        visited: optional :class:`cora.certify.coverage.Visited` (states the policy visits in
+            simulation); adds the visited-state measure.
+        focus: with ``visited``, split only boxes that contain visited states (most first):
+            the budget goes where the policy operates (volume measure lower, still sound).
     Returns:
         ``{"property", "proven_fraction", "worst_violation", "counterexample_violation",
-        "boxes", "seconds"}``.
+        "boxes", "seconds"}`` (``proven_fraction``: by volume), plus ``"visited_in_region"``
+        and ``"visited_fraction"`` (:func:`cora.certify.coverage.visited_fraction`) with
+        ``visited``.
     Raises:
         InputError: unknown property or a network of the wrong shape.
     """
@@ -247,40 +322,71 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
         raise InputError(f"the policy must map {len(OBS_LO)} observations to 1 action, "
                          f"got {anet.weights[0].shape[1]} -> {anet.weights[-1].shape[0]}")
     t0 = time.perf_counter()
-    scale = prop.hi - prop.lo
+    scale = CLOSED_LOOP_SPLIT_SCALE if prop.closed_loop else prop.hi - prop.lo
     score = None
     if prop.pointwise or name == "robust":
         def score(l, h):  # smear heuristic: |df/dx_i| * width_i
             jl, ju = absint.jacobian_bounds(net, l, h, "interval") if not hasattr(net, "abstract") \
                 else absint.jacobian_bounds(net.abstract(), l, h, "interval")
             return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - l)
-    cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain),
+    if loop not in CLOSED_LOOPS:
+        raise InputError(f"unknown closed-loop analysis {loop!r}; use one of {', '.join(CLOSED_LOOPS)}")
+    kw = {"loop": loop} if prop.closed_loop else {}
+    priority = None
+    if focus and visited is not None:
+        from cora.certify.coverage import count_in_boxes, property_states
+        pts = property_states(prop, visited)
+        pts = pts[np.all((pts >= prop.lo) & (pts <= prop.hi), axis=1)]
+        priority = lambda l, h: count_in_boxes(pts, l, h)  # noqa: E731
+    cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain, **kw),
                                  lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
-                                 scale=scale, split_score=score)
-    return {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
-            "worst_violation": round(cert.worst_violation, 6),
-            "counterexample_violation": round(cert.counterexample_violation, 6),
-            "boxes": cert.boxes, "seconds": round(time.perf_counter() - t0, 4),
-            "_certificate": cert}
+                                 scale=scale, split_score=score, priority=priority)
+    out = {"property": name, "proven_fraction": round(cert.proven_fraction, 6),
+           "worst_violation": round(cert.worst_violation, 6),
+           "counterexample_violation": round(cert.counterexample_violation, 6),
+           "boxes": cert.boxes, "seconds": round(time.perf_counter() - t0, 4)}
+    if visited is not None:
+        from cora.certify.coverage import visited_fraction
+        out.update(visited_fraction(prop, cert, visited))
+    out["_certificate"] = cert
+    return out
 
 
 def training_penalty(net, rng: np.random.Generator, boxes: int = 16, rel_width: float = 0.125,
-                     domain: str = "deeppoly") -> dict:
+                     domain: str = "deeppoly", centres: np.ndarray | None = None,
+                     closed_loop: bool = True) -> dict:
     """Certificate terms for the training reward (C3-style: certificates inside the reward).
 
-    For each property, ``boxes`` random sub-boxes of its region (each side ``rel_width`` of the
-    region's side, placed uniformly) are bounded with ``domain``; the term is the mean over
-    the boxes of ``log(1 + max(0, v_hi))`` where ``v_hi`` is the sound upper bound of the
-    violation margin on the box -- zero exactly when every box is proven. Small boxes make
-    the bounds tight enough to reflect the policy rather than the looseness of the domain.
-    The same ``rng`` state gives the same boxes (common random numbers across candidates).
+    For each property, ``boxes`` sub-boxes of its region (each side ``rel_width`` of the
+    region's side) are bounded with ``domain``; the term is the mean over the boxes of
+    ``log(1 + max(0, v_hi))`` where ``v_hi`` is the sound upper bound of the violation margin
+    on the box -- zero exactly when every box is proven. Small boxes make the bounds tight
+    enough to reflect the policy rather than the looseness of the domain.
+
+    Where the boxes are: placed uniformly in the region (``centres=None``: the volume measure's
+    weighting), or centred on visited observations ``centres`` ``(M, 6)`` that lie in the region
+    (clipped to it; the visited-state measure's weighting; uniform boxes fill up when fewer
+    than ``boxes`` visited states are in the region; closed-loop properties always use uniform
+    boxes). The same ``rng`` state gives the same boxes (common random numbers across
+    candidates). ``closed_loop=False`` leaves the closed-loop properties out (their relational
+    analysis costs ~0.1 s per candidate).
 
     Returns:
         ``{name: term >= 0}``.
     """
     out = {}
     for name, prop in PROPERTIES.items():
+        if prop.closed_loop and not closed_loop:
+            continue
         lo, hi = sample_subboxes(prop, rng, boxes, rel_width)
+        if centres is not None and not prop.closed_loop:
+            inside = centres[np.all((centres >= prop.lo) & (centres <= prop.hi), axis=1)]
+            k = min(boxes, len(inside))
+            if k:
+                c = inside[rng.choice(len(inside), k, replace=False)]
+                half = 0.5 * (prop.hi - prop.lo) * rel_width
+                lo[:k] = np.maximum(c - half, prop.lo)
+                hi[:k] = np.minimum(c + half, prop.hi)
         _, vh = prop.check(net, lo, hi, domain)
         out[name] = float(np.mean(np.log1p(np.maximum(vh, 0.0))))
     return out

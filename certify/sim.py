@@ -8,22 +8,12 @@ also acts on cwnd). The *observation* follows Aurora (Jay et al., "A deep reinfo
 perspective on Internet congestion control", ICML 2019): per monitor interval (here one RTT) a
 latency ratio, a latency gradient and a loss rate, with a short history.
 
-Fluid dynamics of one bottleneck (link rate ``C`` packets/s, base RTT ``d`` s, bandwidth-delay
-product ``BDP = C d`` packets, drop-tail buffer ``Bbuf`` packets, random loss ``p``), for a
-window of ``W`` packets in flight (standard window/queue model, e.g. Srikant & Ying,
-"Communication Networks", 2013, ch. 7; the same steady-state relation as Mathis et al. 1997):
-
-    queue     Q  = min(max(W - BDP, 0), Bbuf)                     packets
-    overflow  O  = max(W - BDP - Bbuf, 0)                         packets dropped at the buffer
-    RTT          = d + Q / C                                      seconds
-    delivered    = (W - O) (1 - p)    per RTT                     packets
-    utilisation  = delivered / (C RTT)                            (= W / BDP when W <= BDP)
-    loss rate    = (O + p (W - O)) / W
-
-In units of the BDP (``w = W / BDP``, ``b = Bbuf / BDP``) this is scale free:
-``q = clip(w - 1, 0, b) = RTT / d - 1`` and ``overflow loss = max(w - 1 - b, 0) / w``; these
-are the functions :func:`queue_bdp` and :func:`overflow_loss` that both the simulator and the
-closed-loop verifier use (all monotone in ``w``, so exact on intervals).
+Bottleneck: the fluid model of :mod:`cora.certify.bottleneck` (the one model shared with the
+closed-loop verifier and docs/certify.md), applied per RTT to ``w = cwnd / BDP`` and
+``b = Bbuf / BDP`` (link rate ``C`` packets/s, base RTT ``d`` s, ``BDP = C d`` packets, drop-tail
+buffer ``Bbuf`` packets): queue ``q``, overflow fraction ``o``, loss rate ``l = o + r (1 - o)``
+and utilisation ``u``, with ``RTT = d (1 + q)``. The random-loss fraction ``r`` of the round is
+sampled: ``Binomial(W (1 - o), p) / (W (1 - o))``.
 
 Observation (``ObsSpec``): per step ``(q_t, g_t, l_t)`` with ``q_t = RTT_t / minRTT - 1``
 (latency ratio minus one = queueing delay in base RTTs), ``g_t = q_t - q_{t-1}`` (latency
@@ -45,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cora.certify.bottleneck import loss_rate, overflow_loss, queue_bdp, utilisation  # noqa: F401 (re-exported)
+
 PACKET_BYTES = 1500
 FEATURES = ("queue_ratio", "delay_gradient", "loss_rate")
 HISTORY = 2
@@ -62,17 +54,6 @@ def obs_spec() -> dict:
     return {"features": list(OBS_NAMES), "obs_lo": OBS_LO.tolist(), "obs_hi": OBS_HI.tolist(),
             "history": HISTORY, "action": "cwnd *= 1 + gain*a (a>=0) or /= 1 - gain*a (a<0)",
             "action_gain": ACTION_GAIN, "step": "one RTT"}
-
-
-def queue_bdp(w, b):
-    """Queue in BDPs for window ``w`` and buffer ``b`` (both in BDPs): ``clip(w - 1, 0, b)``."""
-    return np.clip(np.asarray(w) - 1.0, 0.0, b)
-
-
-def overflow_loss(w, b):
-    """Fraction of the window dropped at a full buffer: ``max(w - 1 - b, 0) / w`` (w > 0)."""
-    w = np.asarray(w, float)
-    return np.maximum(w - 1.0 - b, 0.0) / np.maximum(w, 1e-12)
 
 
 def apply_action(w, a, gain: float = ACTION_GAIN):
@@ -180,23 +161,25 @@ def simulate(controller, envs: Envs, steps: int, rng: np.random.Generator,
     controller.reset(envs, cwnd.copy())
     rec = {k: np.zeros((steps, envs.n)) for k in ("u", "qd", "l", "w", "qb")}
     for t in range(steps):
-        excess = cwnd - bdp
-        q = np.clip(excess, 0.0, buf)
-        over = np.maximum(excess - buf, 0.0)
+        # the shared bottleneck model (cora.certify.bottleneck), in BDP units
+        w, b = cwnd / bdp, buf / bdp
+        q = queue_bdp(w, b) * bdp
+        over = overflow_loss(w, b) * cwnd
         rtt = envs.base_rtt_s + q / C
         offered = cwnd - over
         rand_lost = rng.binomial(np.maximum(offered, 0).astype(np.int64), envs.loss).astype(float)
         rand_lost = np.minimum(rand_lost, offered)
+        r = rand_lost / np.maximum(offered, 1e-12)
+        loss = loss_rate(w, b, r)
         delivered = offered - rand_lost
-        loss_rate = (over + rand_lost) / cwnd
-        rec["u"][t] = np.minimum(delivered / (C * rtt), 1.0)
+        rec["u"][t] = np.minimum(utilisation(w, b, r), 1.0)
         rec["qd"][t] = q / C
-        rec["l"][t] = loss_rate
+        rec["l"][t] = loss
         rec["w"][t] = cwnd
         rec["qb"][t] = q / bdp
         noisy = rtt * (1 + delay_noise * rng.standard_normal(envs.n)) if delay_noise else rtt
         info = StepInfo(cwnd.copy(), np.maximum(noisy, envs.base_rtt_s), envs.base_rtt_s.copy(),
-                        loss_rate, (over + rand_lost) > 0, delivered / rtt)
+                        loss, (over + rand_lost) > 0, delivered / rtt)
         cwnd = np.maximum(np.asarray(controller.update(info), float), MIN_CWND_PKTS)
     return Trace(rec["u"], rec["qd"], rec["l"], rec["w"], rec["qb"])
 
@@ -227,7 +210,9 @@ class PolicyController:
         return x
 
     def update(self, info: StepInfo):
-        """Window (packets, ``(N,)``) for the next RTT: ``apply_action(cwnd, f(x))``."""
-        a = np.asarray(self.net(self.observe(info))).reshape(-1)
+        """Window (packets, ``(N,)``) for the next RTT: ``apply_action(cwnd, f(x))``; the
+        observation and the action are kept in ``last_obs`` ``(N, 6)``, ``last_action`` ``(N,)``."""
+        self.last_obs = self.observe(info)
+        a = self.last_action = np.asarray(self.net(self.last_obs)).reshape(-1)
         self.cwnd = apply_action(info.cwnd_pkts, a, self.gain)
         return self.cwnd

@@ -33,6 +33,7 @@ Jacobian, it is not assumed.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -53,7 +54,14 @@ class TrainConfig:
     length (RTTs); ``sigma``/``lr``: ES noise and Adam step; ``cert_weight``: weight of the
     certificate term (certified mode); ``seed``: everything random; ``head``/``monotone``:
     architecture (module docstring); ``prop_weights``: per-property factor ``k_p`` on the
-    certificate terms (default 1)."""
+    certificate terms (default 1); ``penalty_boxes``: ``"uniform"`` (sub-boxes placed uniformly
+    in each region) or ``"visited"`` (centred on observations the current policy visits in a
+    16-environment, 40-RTT rollout each iteration, :func:`cora.certify.properties.training_penalty`);
+    ``closed_loop_penalty``: include the closed-loop properties in the penalty; ``rel_width``:
+    sub-box side relative to the region's; ``init``: a policy file to start from (fine-tuning;
+    its architecture replaces ``hidden``/``head``); ``controller``: ``"window"`` (the policy's
+    action is the window rule of :func:`cora.certify.sim.apply_action`) or ``"orca"`` (an
+    Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`)."""
 
     mode: str = "certified"
     seed: int = 0
@@ -69,6 +77,11 @@ class TrainConfig:
     head: str = "clip"
     monotone: bool = False
     prop_weights: dict | None = None
+    penalty_boxes: str = "uniform"
+    closed_loop_penalty: bool = True
+    rel_width: float = 0.125
+    init: str | None = None
+    controller: str = "window"
 
 
 MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
@@ -139,38 +152,67 @@ def _tile(envs: Envs, k: int) -> Envs:
     return Envs(*(np.tile(a, k) for a in (envs.rate_mbps, envs.base_rtt_s, envs.buffer_bdp, envs.loss)))
 
 
-def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int) -> np.ndarray:
-    """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``."""
+def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int,
+                controller: str = "window") -> np.ndarray:
+    """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``
+    (``controller``: see :class:`TrainConfig`)."""
+    from cora.certify.baselines import OrcaStyle
     P = thetas.shape[0]
-    tr = simulate(PolicyController(StackedPolicy(template, thetas)), _tile(envs, P), steps,
-                  np.random.default_rng(seed))
+    net = StackedPolicy(template, thetas)
+    ctrl = OrcaStyle(net) if controller == "orca" else PolicyController(net)
+    tr = simulate(ctrl, _tile(envs, P), steps, np.random.default_rng(seed))
     r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
     return r.reshape(steps, P, envs.n).mean(axis=(0, 2))
 
 
-def cert_penalty(net: MLP, seed: int, prop_weights: dict | None = None) -> float:
-    """``sum_p k_p pen_p`` over all properties, boxes drawn from ``seed`` (see module
-    docstring); ``k_p`` from ``prop_weights`` (default 1 for every property)."""
+def cert_penalty(net: MLP, seed: int, prop_weights: dict | None = None, centres=None,
+                 closed_loop: bool = True, rel_width: float = 0.125) -> float:
+    """``sum_p k_p pen_p`` over the properties, boxes drawn from ``seed`` (see module
+    docstring; ``centres``/``closed_loop``/``rel_width`` as in
+    :func:`cora.certify.properties.training_penalty`); ``k_p`` from ``prop_weights`` (default 1)."""
     k = prop_weights or {}
-    return float(sum(k.get(p, 1.0) * v
-                     for p, v in training_penalty(net, np.random.default_rng(seed)).items()))
+    terms = training_penalty(net, np.random.default_rng(seed), rel_width=rel_width,
+                             centres=centres, closed_loop=closed_loop)
+    return float(sum(k.get(p, 1.0) * v for p, v in terms.items()))
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> MLP:
+def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) -> MLP:
     """Train a policy; returns the final network (with the observation spec attached).
 
-    Progress (one line every 10 iterations) goes to stderr when ``progress`` is true.
+    Progress (one line every 10 iterations) goes to stderr when ``progress`` is true. When
+    ``curve`` is a list, one dict per iteration is appended: ``{"iteration", "perf_mean",
+    "perf_best", "penalty_mean", "seconds"}`` (population means of the performance reward and
+    of the certificate penalty; the penalty is 0 in performance mode).
+    Raises:
+        InputError: ``init`` unreadable or not a 6-input, 1-output policy; bad ``penalty_boxes``.
     """
+    from cora.certify.coverage import visited_states
+    from cora.errors import InputError
+    if cfg.penalty_boxes not in ("uniform", "visited"):
+        raise InputError(f"unknown penalty_boxes {cfg.penalty_boxes!r}; use uniform or visited")
+    if cfg.controller not in ("window", "orca"):
+        raise InputError(f"unknown controller {cfg.controller!r}; use window or orca")
     rng = np.random.default_rng(cfg.seed)
     spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
                                      "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0,
                                      "head": cfg.head, "monotone": cfg.monotone,
-                                     "prop_weights": cfg.prop_weights or {}})
-    template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1, output=cfg.head)
+                                     "prop_weights": cfg.prop_weights or {},
+                                     "penalty_boxes": cfg.penalty_boxes,
+                                     "closed_loop_penalty": cfg.closed_loop_penalty,
+                                     "init": cfg.init and os.path.basename(cfg.init),
+                                     "controller": cfg.controller})
+    if cfg.init:
+        from cora.certify.nn import load_policy
+        template = load_policy(cfg.init)
+        if template.n_in != 6 or template.n_out != 1:
+            raise InputError(f"{cfg.init}: the policy must map 6 observations to 1 action")
+        template.spec = spec
+    else:
+        template = init_mlp(6, cfg.hidden, 1, rng, spec=spec, out_scale=0.1, output=cfg.head)
     theta = template.params()
     masks = monotone_masks(template) if cfg.monotone else None
-    if masks is not None:
+    if masks is not None and not cfg.init:
         theta = monotone_init(template, theta, masks, rng)
     m = np.zeros_like(theta); v = np.zeros_like(theta)
     t0 = time.time()
@@ -180,12 +222,18 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
         cands = np.concatenate([theta + cfg.sigma * eps, theta - cfg.sigma * eps])
         if masks is not None:
             cands = project(cands, masks)
-        perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)))
+        perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)),
+                           cfg.controller)
         fit = perf.copy()
         pen = np.zeros_like(fit)
         if cfg.mode == "certified":
             box_seed = int(rng.integers(1 << 31))
-            pen = np.array([cert_penalty(template.with_params(c), box_seed, cfg.prop_weights)
+            centres = None
+            if cfg.penalty_boxes == "visited":
+                centres = visited_states(template.with_params(theta), 16, 40,
+                                         int(rng.integers(1 << 31))).obs
+            pen = np.array([cert_penalty(template.with_params(c), box_seed, cfg.prop_weights,
+                                         centres, cfg.closed_loop_penalty, cfg.rel_width)
                             for c in cands])
             fit = perf - cfg.cert_weight * pen
         ranks = np.empty(len(fit)); ranks[np.argsort(fit)] = np.arange(len(fit))
@@ -197,6 +245,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> MLP:
         theta = theta - step
         if masks is not None:
             theta = project(theta, masks)
+        if curve is not None:
+            curve.append({"iteration": it + 1, "perf_mean": round(float(perf.mean()), 6),
+                          "perf_best": round(float(perf.max()), 6),
+                          "penalty_mean": round(float(pen.mean()), 6),
+                          "seconds": round(time.time() - t0, 2)})
         if progress and (it % 10 == 0 or it == cfg.iterations - 1):
             print(f"[{cfg.mode}] iter {it + 1}/{cfg.iterations}  perf {perf.mean():+.4f}  "
                   f"cert penalty {pen.mean():.3f}  {time.time() - t0:.0f} s", file=sys.stderr, flush=True)

@@ -5,23 +5,41 @@ The exact forms and JSON shapes are a contract other tools depend on (see README
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from cora.errors import CoraError, InputError
+from cora.jsonout import dumps, print_json, require_finite
+
+#: most repetitions per sampled frame for ``cora bench`` (each BPF_PROG_TEST_RUN call with
+#: repeat R costs ~R x ns/packet of kernel time; 10^6 x 200 frames is minutes already)
+BENCH_MAX_REPEAT = 1_000_000
+#: most frames ``cora bench`` samples from a capture
+BENCH_MAX_SAMPLES = 100_000
+#: longest live-traffic phase of ``cora demo``, in seconds
+DEMO_MAX_SECONDS = 3600.0
 
 
 def register(sub) -> None:
     """Add this module's subcommands to the top-level argparse ``sub``-parsers."""
-    p = sub.add_parser("check", help="type-check an NF; print diagnostics")
-    p.add_argument("nf", help="NF source file (.nf)")
+    from cora.argtypes import add_json_flag, add_nf_argument, integer, non_empty, number
+    from cora.targets import target_names
+
+    targets = target_names()
+    p = sub.add_parser("check", help="type-check an NF; print diagnostics",
+                       description="Type-check an NF and print every diagnostic "
+                                   "(file:line:col: error: ... with a caret).")
+    add_nf_argument(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("compile", help="compile an NF for a target")
-    p.add_argument("nf")
-    p.add_argument("--target", default="xdp", help="code-generation target (default xdp)")
+    p = sub.add_parser("compile", help="compile an NF for a target",
+                       description="Compile an NF to C for a kernel hook, with its IR and map "
+                                   "layout, or one program per stage of an offload plan.")
+    add_nf_argument(p)
+    p.add_argument("--target", default="xdp", choices=targets,
+                   help="code-generation target")
     p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   type=non_empty("the output directory"),
                    help="directory for the generated C, the printed IR and the map layout")
     p.add_argument("--plan", metavar="PLAN.json", default=None,
                    help="split by a `cora plan --json` plan: one program per stage "
@@ -30,31 +48,47 @@ def register(sub) -> None:
                    help="no per-CPU verdict counters (cora_verdicts) in the program")
     p.set_defaults(func=cmd_compile)
 
-    p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)")
-    p.add_argument("nf")
-    p.add_argument("--pcap", required=True, metavar="IN")
-    p.add_argument("--engine", choices=("kernel", "interp", "both"), default="both")
-    p.add_argument("--target", choices=("xdp", "tc"), default="xdp",
-                   help="kernel hook of the kernel engine: xdp (default) or tc (sched_cls)")
+    p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)",
+                       description="Run every frame of a capture through the NF in the kernel "
+                                   "(BPF_PROG_TEST_RUN), the reference interpreter, or both "
+                                   "(compared frame by frame; exit 1 on any mismatch).")
+    add_nf_argument(p)
+    p.add_argument("--pcap", required=True, metavar="IN.pcap", help="capture to replay")
+    p.add_argument("--engine", choices=("kernel", "interp", "both"), default="both",
+                   help="where the frames run: both compares kernel and interpreter")
+    p.add_argument("--target", choices=targets, default="xdp",
+                   help="kernel hook of the kernel engine (tc: sched_cls)")
     p.add_argument("--out", metavar="OUT.pcap", help="write the frames that were not dropped")
     p.add_argument("--state-out", metavar="S.json", help="write the state after the last frame")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(p)
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("bench", help="kernel ns/packet of the compiled NF (BPF_PROG_TEST_RUN)")
-    p.add_argument("nf")
-    p.add_argument("--pcap", required=True, metavar="IN")
-    p.add_argument("--repeat", type=int, default=10000, help="repetitions per sampled frame")
-    p.add_argument("--samples", type=int, default=200, help="frames sampled from the pcap")
+    p = sub.add_parser("bench", help="kernel ns/packet of the compiled NF (BPF_PROG_TEST_RUN)",
+                       description="Measure the kernel's ns/packet for the compiled NF with "
+                                   "BPF_PROG_TEST_RUN over frames sampled from a capture.")
+    add_nf_argument(p)
+    p.add_argument("--pcap", required=True, metavar="IN.pcap", help="capture to sample frames from")
+    p.add_argument("--repeat", type=integer(1, BENCH_MAX_REPEAT), default=10000, metavar="N",
+                   help=f"repetitions per sampled frame (1 to {BENCH_MAX_REPEAT:,})")
+    p.add_argument("--samples", type=integer(1, BENCH_MAX_SAMPLES), default=200, metavar="N",
+                   help=f"frames sampled evenly from the pcap (1 to {BENCH_MAX_SAMPLES:,})")
     p.add_argument("--no-stats", action="store_true",
                    help="no per-CPU verdict counters (cora_verdicts) in the program: measures their cost")
-    p.add_argument("--json", action="store_true")
+    add_json_flag(p)
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("demo", help="the main job: firewall on real captures and a live testbed")
-    p.add_argument("--nf", default=None, help="NF to demo (default: netfuncs/firewall.nf)")
-    p.add_argument("--seconds", type=float, default=3.0, help="live traffic duration")
-    p.add_argument("--traces", default=None, help="folder of .pcap captures")
+    p = sub.add_parser("demo", help="the main job: firewall on real captures and a live testbed",
+                       description="Compile the NF, compare kernel and interpreter on real "
+                                   "captures, then deploy it on a veth testbed and drive live "
+                                   "traffic (needs root); every figure is measured.")
+    p.add_argument("--nf", default=None, metavar="NF",
+                   help="NF to demo (default: netfuncs/firewall.nf)")
+    p.add_argument("--seconds", type=number(0, DEMO_MAX_SECONDS, low_open=True, unit="s"),
+                   default=3.0, metavar="S",
+                   help=f"live traffic duration in seconds (above 0, at most {DEMO_MAX_SECONDS:g})")
+    p.add_argument("--traces", default=None, metavar="DIR",
+                   help="folder of .pcap captures (default: the project's trace corpus)")
+    add_json_flag(p, "a JSON summary of the figures (the progress text goes to stderr)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -66,8 +100,8 @@ def _stats(args) -> bool:
 
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
-    from cora.compiler.frontend.diagnostics import format_diagnostics
     from cora.compiler.driver import check_source, read_source
+    from cora.compiler.frontend.diagnostics import format_diagnostics
 
     text = read_source(args.nf)
     diags = check_source(text, args.nf)
@@ -99,7 +133,8 @@ def cmd_compile(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in artifact.files.items():
             (out / name).write_text(text)
-        (out / "maps.json").write_text(json.dumps(maps_metadata(program), indent=2) + "\n")
+        (out / "maps.json").write_text(
+            dumps(maps_metadata(program), "the map layout", indent=2) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
     print(f"{args.nf}: wrote {', '.join(sorted([*artifact.files, 'maps.json']))} to {out}/")
@@ -112,8 +147,8 @@ def _compile_stages(args, program) -> int:
     by XDP here); a user stage is written as IR only (it runs in the interpreter)."""
     from cora.compiler.ir.text import print_program
     from cora.compiler.offload.split import load_plan_file, split
-    from cora.targets.xdp import XdpTarget
     from cora.targets.ebpf.maps import maps_metadata
+    from cora.targets.xdp import XdpTarget
 
     if args.target != "xdp":
         raise CoraError(f"--plan splits for the xdp target only (got --target {args.target})")
@@ -128,16 +163,16 @@ def _compile_stages(args, program) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for st in result.stages:
             files = {f"{st.stage}.ir": print_program(st.program),
-                     f"{st.stage}.maps.json": json.dumps(maps_metadata(st.program), indent=2)
-                     + "\n"}
+                     f"{st.stage}.maps.json":
+                         dumps(maps_metadata(st.program), "the map layout", indent=2) + "\n"}
             if st.stage != "user":
                 art = XdpTarget().generate(st.program, count_verdicts=_stats(args))
                 files[f"{st.stage}.c"] = art.files["prog.c"]
             for name, text in files.items():
                 (out / name).write_text(text)
                 written.append(name)
-        (out / "shim.json").write_text(json.dumps(result.layout_json(program.name), indent=2)
-                                       + "\n")
+        (out / "shim.json").write_text(
+            dumps(result.layout_json(program.name), "the shim layout", indent=2) + "\n")
         written.append("shim.json")
     except OSError as exc:
         raise InputError(f"cannot write to {out}: {exc.strerror}") from None
@@ -173,7 +208,7 @@ def _write_pcap(path: str, outputs) -> int:
 
 def _write_json(path: str, obj) -> None:
     try:
-        Path(path).write_text(json.dumps(obj, indent=1) + "\n")
+        Path(path).write_text(dumps(obj, f"the state written to {path}", indent=1) + "\n")
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror}") from None
 
@@ -192,8 +227,9 @@ def cmd_run(args) -> int:
         _write_pcap(args.out, report.outputs)
     if args.state_out:
         _write_json(args.state_out, report.state)
+    require_finite(report.summary(), "the run's figures")
     if args.json:
-        print(json.dumps(report.summary()))
+        print_json(report.summary(), "the run's figures")
     else:
         v = report.verdicts
         source = {"kernel": "in the kernel (BPF_PROG_TEST_RUN x1000 on sampled frames, measured)",
@@ -224,8 +260,6 @@ def cmd_bench(args) -> int:
     from cora.runtime.testrun import measure_ns_per_packet, sample_evenly
     from cora.targets import get_target
 
-    if args.repeat < 1 or args.samples < 1:
-        raise CoraError("--repeat and --samples must be at least 1")
     program = compile_file(args.nf)
     from cora.runtime.testrun import xdp_test_run_accepts
 
@@ -236,12 +270,14 @@ def cmd_bench(args) -> int:
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
                                    max_samples=args.samples)
-    result = {"ns_per_packet": round(ns, 2), "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
+    result = {"ns_per_packet": round(ns, 2),
+              "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
               "packets": len(frames), "sampled": len(sample_evenly(frames, args.samples)),
               "repeat": args.repeat, "nf": program.name, "stats": _stats(args),
               "source": "measured (BPF_PROG_TEST_RUN)"}
+    require_finite(result, "the benchmark's figures")
     if args.json:
-        print(json.dumps(result))
+        print_json(result, "the benchmark's figures")
     else:
         print(f"{program.name}: {ns:.1f} ns/packet (= {result['rate_mpps_one_core']} Mpps on one "
               f"core), {result['sampled']} of {len(frames)} frames x {args.repeat} repeats, "
@@ -252,7 +288,17 @@ def cmd_bench(args) -> int:
 
 # ------------------------------------------------------------------------------------- demo
 def cmd_demo(args) -> int:
-    """The main job (see cora.testbed.demo)."""
+    """The main job (see cora.testbed.demo); with ``--json`` the progress text goes to
+    stderr and stdout holds one JSON object of the demo's figures."""
+    import contextlib
+
     from cora.testbed.demo import run_demo
 
-    return run_demo(nf=args.nf, seconds=args.seconds, traces=args.traces)
+    if not args.json:
+        return run_demo(nf=args.nf, seconds=args.seconds, traces=args.traces)
+    figures: dict = {}
+    with contextlib.redirect_stdout(sys.stderr):
+        status = run_demo(nf=args.nf, seconds=args.seconds, traces=args.traces,
+                          figures=figures)
+    print_json(figures, "the demo's figures")
+    return status

@@ -3,8 +3,8 @@
 ``cora plan X.nf --nic agilio|bluefield2 --rate MPPS [--profile IN.pcap] [--cores N]
 [--time-limit S] [--workers N] [--warm-start PLAN.json] [--out PLAN.json] [--json]``
 
-Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is no NIC
-hardware here, and the output says so. ``--json`` prints one object::
+Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is
+no NIC hardware here, and the output says so. ``--json`` prints one object::
 
     {"plan": {...}, "host_cores": X, "nic_utilization": U,
      "baselines": {"all_host": X, "greedy": X, "state_split": X, "traffic_split": X},
@@ -16,40 +16,84 @@ tier, per crossing edge the ordered shim registers), complete for a later code g
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 
+from cora.argtypes import UsageError
 from cora.errors import CoraError, InputError
+from cora.jsonout import dumps
 
 NICS = ("agilio", "bluefield2")
 # exhaustive search is tried on programs of at most this many reachable blocks
 EXHAUSTIVE_MAX_BLOCKS = 120
 
 
+#: the most host cores a plan may need and still be called feasible: more than any single
+#: host has (the largest x86 servers have a few hundred cores, e.g. 2 x 192-core AMD EPYC
+#: 9965 = 384 cores). A modelled plan needing more is reported as infeasible for any real
+#: host, never as a plan.
+MAX_HOST_CORES = 1024
+#: lowest --rate accepted, in Mpps: one packet a second (below it the cost model's integer
+#: scaling underflows)
+MIN_RATE_MPPS = 1e-6
+#: longest CP-SAT time limit accepted, in seconds
+MAX_TIME_LIMIT_S = 3600.0
+#: most CP-SAT worker threads accepted
+MAX_WORKERS = 64
+
+
 def register(sub) -> None:
     """Add ``cora plan`` to the top-level argparse ``sub``-parsers."""
+    from cora.argtypes import add_json_flag, add_nf_argument, integer, number
+
     p = sub.add_parser("plan", help="partition an NF between a SmartNIC and the host "
-                                    "(CP-SAT; modelled figures)")
-    p.add_argument("nf", help="NF source file (.nf)")
+                                    "(CP-SAT; modelled figures)",
+                       description="Partition an NF between a SmartNIC and the host with CP-SAT: "
+                                   "the fewest host cores at a rate (--rate), or the highest "
+                                   "rate within a core budget (--cores). Every figure is "
+                                   "MODELLED by the stage models; a plan needing more than "
+                                   f"{MAX_HOST_CORES:,} host cores is reported infeasible.")
+    add_nf_argument(p)
     p.add_argument("--nic", required=True, choices=NICS, help="SmartNIC stage model")
-    p.add_argument("--rate", type=float, default=None, metavar="MPPS",
-                   help="target rate: minimise host cores at it")
-    p.add_argument("--cores", type=float, default=None, metavar="N",
-                   help="host core budget (alone: maximise the rate within it)")
+    p.add_argument("--rate", type=number(MIN_RATE_MPPS, unit="Mpps"), default=None,
+                   metavar="MPPS", help=f"target rate in Mpps (at least {MIN_RATE_MPPS:g}: one "
+                                        "packet a second): minimise host cores at it")
+    p.add_argument("--cores", type=number(0, MAX_HOST_CORES), default=None, metavar="N",
+                   help=f"host core budget, 0 to {MAX_HOST_CORES:,} (alone: maximise the rate "
+                        "within it)")
     p.add_argument("--profile", default=None, metavar="IN.pcap",
                    help="capture whose frames weight the costs (default: synthetic, every "
                         "branch 50/50)")
-    p.add_argument("--time-limit", type=float, default=2.0, metavar="S",
-                   help="CP-SAT time limit in seconds (default 2)")
-    p.add_argument("--workers", type=int, default=2, metavar="N",
-                   help="CP-SAT worker threads (default 2)")
+    p.add_argument("--time-limit", type=number(0, MAX_TIME_LIMIT_S, low_open=True, unit="s"),
+                   default=2.0, metavar="S",
+                   help=f"CP-SAT time limit in seconds (above 0, at most {MAX_TIME_LIMIT_S:g})")
+    p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=2, metavar="N",
+                   help=f"CP-SAT worker threads (1 to {MAX_WORKERS})")
     p.add_argument("--warm-start", default=None, metavar="PLAN.json",
                    help="a previous plan (the --out file or --json output) as a solver hint")
     p.add_argument("--out", default=None, metavar="PLAN.json",
                    help="write the JSON document to this file as well")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(p)
     p.set_defaults(func=cmd_plan)
+
+
+def beyond_any_host(host_cores: float | None, rate_mpps: float | None) -> str | None:
+    """Why a modelled plan cannot run on any real host, or None if it can.
+
+    Args:
+        host_cores: the plan's host cores (modelled); None when there is no plan.
+        rate_mpps: the rate the plan is for, in Mpps.
+
+    Returns:
+        one line naming the cores needed and the cap :data:`MAX_HOST_CORES`, or None.
+    """
+    if host_cores is None or host_cores <= MAX_HOST_CORES:
+        return None
+    cores = ("unboundedly many" if not math.isfinite(host_cores) else
+             f"{host_cores:,.0f}" if host_cores < 1e15 else f"{host_cores:.3g}")
+    rate = f" at {rate_mpps:g} Mpps" if rate_mpps is not None and math.isfinite(rate_mpps) else ""
+    return (f"the best plan needs {cores} host cores{rate} (modelled), more than any real "
+            f"host has (cora's cap: {MAX_HOST_CORES:,} cores); lower --rate")
 
 
 def _num(x: float | None, digits: int = 4):
@@ -60,17 +104,13 @@ def _num(x: float | None, digits: int = 4):
 
 def _load_warm_start(path: str):
     """Read a previous plan with the same reader as ``cora compile --plan``."""
-    from cora.compiler.offload.partition import STAGES, Plan
+    from cora.compiler.offload.partition import Plan
     from cora.compiler.offload.split import load_plan_file
     try:
         doc = load_plan_file(path)
     except InputError as exc:
         raise InputError(f"--warm-start: {exc.message}") from None
     doc = doc.get("plan", doc)
-    bad = sorted({str(st) for st in doc["blocks"].values()} - set(STAGES))
-    if bad:
-        raise InputError(f"{path}: unknown stage(s) {', '.join(bad)} (stages: "
-                         f"{', '.join(STAGES)})")
     try:
         return Plan.from_json(doc)
     except (KeyError, TypeError, AttributeError, ValueError):
@@ -119,16 +159,7 @@ def cmd_plan(args) -> int:
     from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 
     if args.rate is None and args.cores is None:
-        raise CoraError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
-    for name, v in (("--rate", args.rate), ("--cores", args.cores)):
-        if v is not None and (not math.isfinite(v) or v < 0):
-            raise CoraError(f"{name} must be a number >= 0, got {v:g}")
-    if args.rate is not None and args.rate == 0:
-        raise CoraError("--rate must be above 0 Mpps")
-    if not (args.time_limit > 0 and math.isfinite(args.time_limit)):
-        raise CoraError(f"--time-limit must be above 0 s, got {args.time_limit:g}")
-    if args.workers < 1:
-        raise CoraError(f"--workers must be at least 1, got {args.workers}")
+        raise UsageError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
 
     program = compile_file(args.nf)
     warm = _load_warm_start(args.warm_start) if args.warm_start else None
@@ -186,16 +217,22 @@ def cmd_plan(args) -> int:
             "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
             "seconds": round(ex.seconds, 3)},
     }
+    beyond = beyond_any_host(res.host_cores, res.rate_mpps)
+    doc["real_host_feasible"] = res.plan is not None and beyond is None
+    if beyond is not None:
+        doc["plan"], doc["infeasible"] = None, beyond
+    text = dumps(doc, "the plan's figures", indent=1) + "\n"
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=1)
+                fh.write(text)
         except OSError as exc:
             raise InputError(f"cannot write {args.out}: {exc.strerror}") from None
     if args.json:
-        json.dump(doc, sys.stdout, indent=1)
-        sys.stdout.write("\n")
-        return 0 if res.plan is not None else 1
+        sys.stdout.write(text)
+        return 0 if doc["real_host_feasible"] else 1
+    if beyond is not None:
+        raise CoraError(beyond)
     if res.plan is None:
         raise CoraError(res.infeasible_reason or f"no plan found ({res.status})")
     _print_text(args, program, pb, res, base, ex, doc, user is not None)
@@ -241,7 +278,8 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     w(f"  NIC:  {res.nic_ns_per_packet:.2f} ns/packet, utilisation {res.nic_utilization:.3f}\n")
     w(f"  solver: CP-SAT {res.status}, optimal {'yes' if res.optimal else 'no'}, gap "
       f"{res.gap:.4f}, {res.solve_seconds:.3f} s\n")
-    w(f"\nbaselines (same cost model; host cores at {'the rate above' if res.mode == 'cores' else 'their own highest rate'}):\n")
+    rate = "the rate above" if res.mode == "cores" else "their own highest rate"
+    w(f"\nbaselines (same cost model; host cores at {rate}):\n")
     for name, b in base.items():
         if b.host_cores is None:
             w(f"  {name:<14} no feasible plan\n")
@@ -271,6 +309,9 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     if res.mode == "cores" and ah.host_cores:
         saved = ah.host_cores - res.host_cores
         w(f"\ncores saved vs all-on-host: {saved:.4f} ({100 * saved / ah.host_cores:.1f}%)\n")
+    elif res.mode == "rate" and ah.rate_mpps is not None and ah.rate_mpps < MIN_RATE_MPPS:
+        w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} Mpps; all-on-host reaches under "
+          f"{MIN_RATE_MPPS:g} Mpps on {args.cores:g} cores\n")
     elif res.mode == "rate" and ah.rate_mpps and math.isfinite(res.rate_mpps):
         w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} vs {ah.rate_mpps:.3f} Mpps "
           f"({100 * (res.rate_mpps / ah.rate_mpps - 1):+.1f}%)\n")

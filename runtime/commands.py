@@ -2,42 +2,73 @@
 
 from __future__ import annotations
 
-import json
 import time
 
-from cora.errors import CoraError
+from cora.argtypes import UsageError
+from cora.jsonout import print_json, require_finite
+
+
+#: longest ``cora stats --interval``, in seconds
+STATS_MAX_INTERVAL_S = 3600.0
+#: most entries ``cora stats`` shows per map in text output
+STATS_MAX_TOP = 1_000_000
+
+
+def add_dev_netns_arguments(p, what: str = "the interface the NF is attached to") -> None:
+    """``--dev IF`` and ``--netns NS``, named, checked and described alike on deploy, stats
+    and undeploy (names checked as the kernel and ``ip netns`` check them, see
+    :mod:`cora.argtypes`)."""
+    from cora.argtypes import interface_name, netns_name
+
+    p.add_argument("--dev", required=True, metavar="IF", type=interface_name,
+                   help=f"{what} (at most 15 bytes)")
+    p.add_argument("--netns", metavar="NS", type=netns_name, default=None,
+                   help="named network namespace of --dev (`ip netns list`; default: the "
+                        "current namespace)")
 
 
 def register(sub) -> None:
     """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
-    p = sub.add_parser("deploy", help="attach an NF to an interface, maps pinned in bpffs")
-    p.add_argument("nf")
-    p.add_argument("--dev", required=True, metavar="IF")
-    p.add_argument("--netns", metavar="NS", help="named network namespace of the interface")
-    p.add_argument("--mode", choices=("native", "generic"), default="native")
+    from cora.argtypes import (add_json_flag, add_nf_argument, integer, interface_name,
+                               netns_name, number)
+
+    p = sub.add_parser("deploy", help="attach an NF to an interface, maps pinned in bpffs",
+                       description="Compile the NF, load it, pin its maps under "
+                                   "/sys/fs/bpf/cora/<netns>/<dev> and attach it (needs root).")
+    add_nf_argument(p)
+    add_dev_netns_arguments(p, "interface to attach the NF to")
+    p.add_argument("--mode", choices=("native", "generic"), default="native",
+                   help="XDP attach mode: native (driver) or generic (skb)")
     p.add_argument("--plan", metavar="PLAN.json", default=None,
                    help="deploy the stages of a `cora plan --json` plan: the host kernel "
                         "stage on --dev, the NIC stage (emulated by XDP) on --nic-dev")
-    p.add_argument("--nic-dev", metavar="IF", help="the NIC's ingress interface (with --plan)")
-    p.add_argument("--nic-netns", metavar="NS", help="namespace of --nic-dev")
-    p.add_argument("--nic-forward", metavar="IF",
-                   help="interface in --nic-netns toward the host (default: the only other one)")
+    p.add_argument("--nic-dev", metavar="IF", type=interface_name,
+                   help="the NIC's ingress interface (with --plan)")
+    p.add_argument("--nic-netns", metavar="NS", type=netns_name,
+                   help="named network namespace of --nic-dev (with --plan)")
+    p.add_argument("--nic-forward", metavar="IF", type=interface_name,
+                   help="interface in --nic-netns toward the host (with --plan; default: the "
+                        "only other one)")
     p.add_argument("--no-stats", action="store_true",
                    help="no per-CPU verdict counters (cora_verdicts) in the program; `cora stats` then shows the maps only")
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF")
-    p.add_argument("--dev", required=True, metavar="IF")
-    p.add_argument("--netns", metavar="NS")
-    p.add_argument("--interval", type=float, default=0.0, metavar="S",
-                   help="sample twice, S seconds apart, and report rates (Mpps)")
-    p.add_argument("--top", type=int, default=10, help="entries shown per map (text output)")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF",
+                       description="Read the verdict counters and maps of a deployed NF from "
+                                   "its pins (needs root).")
+    add_dev_netns_arguments(p)
+    p.add_argument("--interval", type=number(0, STATS_MAX_INTERVAL_S, unit="s"), default=0.0,
+                   metavar="S",
+                   help="sample twice, S seconds apart, and report rates in Mpps (0: once, "
+                        f"no rates; at most {STATS_MAX_INTERVAL_S:g})")
+    p.add_argument("--top", type=integer(0, STATS_MAX_TOP), default=10, metavar="N",
+                   help="entries shown per map (text output)")
+    add_json_flag(p)
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("undeploy", help="detach the NF and unpin its maps")
-    p.add_argument("--dev", required=True, metavar="IF")
-    p.add_argument("--netns", metavar="NS")
+    p = sub.add_parser("undeploy", help="detach the NF and unpin its maps",
+                       description="Detach a deployed NF and remove its pins (needs root).")
+    add_dev_netns_arguments(p)
     p.set_defaults(func=cmd_undeploy)
 
 
@@ -46,13 +77,16 @@ def cmd_deploy(args) -> int:
     from cora.compiler import compile_file
     from cora.runtime.deploy import deploy, require_root
 
-    require_root()
     if args.plan is None and (args.nic_dev or args.nic_netns or args.nic_forward):
-        raise CoraError("--nic-dev/--nic-netns/--nic-forward go with --plan")
+        raise UsageError("--nic-dev/--nic-netns/--nic-forward go with --plan")
+    if args.plan is not None and not args.nic_dev:
+        raise UsageError("--plan needs --nic-dev (the NIC's ingress interface)")
+    require_root()
     program = compile_file(args.nf)
     if args.plan is not None:
         return _deploy_plan(args, program)
-    meta = deploy(program, args.dev, args.netns, args.mode, stats=not getattr(args, "no_stats", False))
+    meta = deploy(program, args.dev, args.netns, args.mode,
+                  stats=not getattr(args, "no_stats", False))
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
     print(f"{program.name}: attached to {where} as XDP program id {meta['prog_id']} "
           f"({args.mode}); maps pinned under {meta['pins']}")
@@ -64,8 +98,6 @@ def _deploy_plan(args, program) -> int:
     from cora.compiler.offload.split import load_plan_file
     from cora.runtime.deploy import deploy_stages
 
-    if not args.nic_dev:
-        raise CoraError("--plan needs --nic-dev (the NIC's ingress interface)")
     from cora.compiler.offload.split import check_nic_model
     from cora.compiler.offload.split import split
 
@@ -86,11 +118,8 @@ def _deploy_plan(args, program) -> int:
 
 def cmd_stats(args) -> int:
     """Print verdict counters (and rates) and map contents."""
-    from cora.errors import CoraError
     from cora.runtime.deploy import read_stats, require_root
 
-    if args.interval < 0 or args.top < 0:
-        raise CoraError("--interval and --top must not be negative")
     require_root()
     first = read_stats(args.dev, args.netns)
     rates = None
@@ -103,11 +132,13 @@ def cmd_stats(args) -> int:
                  for k in first["verdicts"]}
         rates["total"] = sum(rates.values())
         first = second
+    if rates is not None:
+        require_finite(rates, "the rates")
     if args.json:
         out = dict(first)
         if rates is not None:
             out["rate_mpps"] = {k: round(v, 4) for k, v in rates.items()}
-        print(json.dumps(out))
+        print_json(out, "the counters")
         return 0
     print(f"{first['nf']} on {args.dev}" + (f" (namespace {args.netns})" if args.netns else "")
           + f": program id {first['prog_id']}, "

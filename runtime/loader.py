@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from cora.compiler.ir import StateDecl
+from cora.compiler.ir import Program, StateDecl
 from cora.errors import EnvironmentProblem, KernelError
 from cora.targets.base import Artifact, Target
 from cora.targets.ebpf.emit import map_c_name
@@ -136,7 +136,7 @@ class _ProgLoadAttr(ctypes.Structure):
                 ("prog_ifindex", ctypes.c_uint32), ("expected_attach_type", ctypes.c_uint32)]
 
 
-def _prog_load(insns: bytes, name: str, target: Target, flags: int) -> tuple[int, str]:
+def prog_load(insns: bytes, name: str, target: Target, flags: int) -> tuple[int, str]:
     """Load bytecode (map fds already relocated by bcc) as ``target``'s program type with
     ``prog_flags`` = ``flags``.
 
@@ -262,7 +262,7 @@ def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     prog_fd = -1
     try:
-        prog_fd, log = _prog_load(bpf.dump_func(artifact.entry.encode()),
+        prog_fd, log = prog_load(bpf.dump_func(artifact.entry.encode()),
                                   artifact.program.name, target, flags)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
@@ -308,3 +308,32 @@ def load_initial_entries(fd: int, state: StateDecl) -> None:
                                    0, percpu=True)
         else:
             bpf_syscall.map_update(fd, kb, vb, 0)
+
+
+def ebpf_instructions(program: Program, frags: bool = False) -> int:
+    """Exact eBPF instruction count of the xdp code for ``program`` as clang emits it (bcc
+    compile, before the kernel verifier). Needs bcc (and root to create the maps).
+
+    Raises:
+        EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
+    """
+    from cora.targets.xdp import XdpTarget
+
+    from cora.targets.xdp import XdpTarget
+
+    bcc = require_bcc()
+    artifact = XdpTarget().generate(program, frags=frags)
+    with capture_fd2() as captured:
+        try:
+            bpf = bcc.BPF(text=artifact.files["prog.c"].encode(),
+                          cflags=["-Wno-unused-label", "-Wno-unused-variable",
+                                  "-Wno-unused-function", "-Wno-compare-distinct-pointer-types"])
+        except Exception as exc:  # bcc raises bare Exception for clang errors
+            bpf, err = None, exc
+    if bpf is None:
+        raise KernelError(f"clang rejected the code for {program.name}: {err}\n"
+                          f"{captured['text'][-2000:]}")
+    try:
+        return len(bpf.dump_func(artifact.entry.encode())) // 8
+    finally:
+        bpf.cleanup()

@@ -158,8 +158,14 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
     return results
 
 
-def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = None) -> int:
-    """The whole demo; returns the exit status (1 if the engines disagreed)."""
+def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = None,
+             figures: dict | None = None) -> int:
+    """The whole demo; returns the exit status (1 if the engines disagreed).
+
+    ``figures``, if given, is filled with the printed figures (``cora demo --json``):
+    ``nf``, ``differential`` (captures, packets, skipped, mismatches, verdicts, seconds) and
+    ``live`` (sent, send_mpps, verdicts, map_entries), all measured.
+    """
     from cora.compiler import compile_file
     from cora.runtime.deploy import require_root
 
@@ -217,4 +223,13 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
         _say(f"  map {name}: {len(rows)} entries" + (f" ({shown}{', ...' if len(rows) > 3 else ''})"
                                                      if rows else ""))
     _say("== done: every figure above was measured on this machine (no SmartNIC model involved)")
+    if figures is not None:
+        figures.update({
+            "nf": program.name, "source": "measured on this machine",
+            "differential": {k: totals[k] for k in ("captures", "packets", "skipped",
+                                                    "mismatches", "verdicts", "unreadable",
+                                                    "seconds")},
+            "live": {"seconds": seconds, "sent": live["sent"], "send_mpps": live["send_mpps"],
+                     "verdicts": live["verdicts"],
+                     "map_entries": {name: len(rows) for name, rows in live["maps"].items()}}})
     return 1 if totals["mismatches"] else 0

@@ -11,8 +11,12 @@ which this kernel lacks, so they are not offered.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from cora.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from mininet.net import Mininet
 
 
 def mininet_available() -> bool:
@@ -46,11 +50,11 @@ class MininetTestbed:
                                      "bridge-utils (or use cora.testbed.topology)")
         self.n_hosts = n_hosts
         self.prefix = prefix or f"cora-mn-{uuid.uuid4().hex[:6]}-"
-        self.net = None
+        self.net: Mininet | None = None
         self.ns: dict[str, str] = {}
         self.intf: dict[str, str] = {}
 
-    def __enter__(self) -> "MininetTestbed":
+    def __enter__(self) -> MininetTestbed:
         from mininet.log import setLogLevel
         from mininet.net import Mininet
         from mininet.nodelib import LinuxBridge

@@ -62,7 +62,7 @@ class RunTimeStats:
         KernelError: the kernel refused (not root, or no BPF_ENABLE_STATS).
     """
 
-    def __enter__(self) -> "RunTimeStats":
+    def __enter__(self) -> RunTimeStats:
         from cora.runtime.bpf_syscall import bpf_call
         self.fd = bpf_call(BPF_ENABLE_STATS, _EnableStatsAttr(type=BPF_STATS_RUN_TIME),
                            "enabling BPF run-time statistics")

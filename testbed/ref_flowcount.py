@@ -1,4 +1,4 @@
-"""The hand-written flowcount reference (``ref_flowcount.c`` beside this module): an XDP
+"""The hand-written flowcount reference (``refs/flowcount.c`` beside this module): an XDP
 program written directly in C from issue 2, section 7, that cora's compiled
 ``netfuncs/flowcount.nf`` is checked and timed against (``bench/ref_flowcount.py``,
 ``tests/runtime/test_ref_flowcount.py``). Needs root and bcc.
@@ -13,8 +13,10 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-C_SOURCE = Path(__file__).with_name("ref_flowcount.c")
+REFS_DIR = Path(__file__).resolve().parent / "refs"
+C_SOURCE = REFS_DIR / "flowcount.c"
 FLOWS_CAPACITY = 65536
 KEY_FMT = "!IIHHB3x"   # saddr, daddr, sport, dport (wire order), proto, padding: 16 bytes
 VALUE_FMT = "=QQ"      # packets, bytes (host order u64)
@@ -31,7 +33,7 @@ class Reference:
         ``flows``.
     """
 
-    bpf: object
+    bpf: Any                    # bcc's BPF (bcc ships no type information)
     prog_fd: int
     flows_fd: int
 
@@ -39,8 +41,11 @@ class Reference:
         """The current flow table, decoded (see module docstring)."""
         from cora.runtime.bpf_syscall import map_items
         key_size, value_size = struct.calcsize(KEY_FMT), struct.calcsize(VALUE_FMT)
-        return {struct.unpack(KEY_FMT, k)[:5]: struct.unpack(VALUE_FMT, v)
-                for k, v in map_items(self.flows_fd, key_size, value_size)}
+        table: FlowTable = {}
+        for k, v in map_items(self.flows_fd, key_size, value_size):
+            assert isinstance(v, bytes), "flows is not per-CPU: one value per key"
+            table[struct.unpack(KEY_FMT, k)[:5]] = struct.unpack(VALUE_FMT, v)
+        return table
 
     def close(self) -> None:
         """Unload the program and free its map."""
@@ -54,7 +59,7 @@ class Reference:
 
 
 def load_reference(plain_add: bool = False) -> Reference:
-    """Compile and load testbed/ref_flowcount.c with bcc (~1-2 s).
+    """Compile and load testbed/refs/flowcount.c with bcc (~1-2 s).
 
     Args:
         plain_add: build the single-writer variant (``-DREF_PLAIN_ADD``: plain ``+=``
@@ -69,7 +74,7 @@ def load_reference(plain_add: bool = False) -> Reference:
     except ImportError:
         from cora.errors import EnvironmentProblem
         raise EnvironmentProblem("bcc is missing: run scripts/setup.sh") from None
-    cflags = ["-DREF_PLAIN_ADD"] if plain_add else []
+    cflags = [f"-I{REFS_DIR}"] + (["-DREF_PLAIN_ADD"] if plain_add else [])
     bpf = BPF(src_file=str(C_SOURCE).encode(), cflags=cflags)
     try:
         fn = bpf.load_func(b"ref_flowcount", BPF.XDP)

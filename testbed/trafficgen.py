@@ -12,8 +12,8 @@ in an array map and the generator program itself copies template ``i mod N`` int
 frame (``bpf_xdp_adjust_tail`` to its length, then ``bpf_xdp_store_bytes``), ``i`` being a
 shared counter; a call with ``repeat = k`` therefore sends the next ``k`` frames of the
 cycle (with a single frame the program just returns XDP_TX on the frame user space
-passed, the fastest path). Templates are at most :data:`MAX_FRAME_BYTES` long (a full-size Ethernet frame
-without FCS); longer frames are left out and counted in ``frames_skipped``.
+passed, the fastest path). Templates are at most :data:`MAX_FRAME_BYTES` long (a full-size Ethernet
+frame without FCS); longer frames are left out and counted in ``frames_skipped``.
 
 Receiving: a veth only accepts frames sent this way when its peer end runs an XDP program
 (or has GRO on). :class:`RxCounter` is such a program: it counts frames and bytes per CPU
@@ -189,6 +189,7 @@ class TrafficGen:
     def generated(self) -> int:
         """Frames the generator program has produced since the last :meth:`load_frames`."""
         value = bs.map_lookup(self._state_fd, struct.pack("<I", 0), 8)
+        assert not isinstance(value, list), "state is not per-CPU"
         return struct.unpack("<Q", value)[0] if value else 0
 
     def send(self, frames: list[bytes] | None = None, count: int | None = None,
@@ -257,7 +258,7 @@ class TrafficGen:
         """Unload the generator program."""
         self._bpf.cleanup()
 
-    def __enter__(self) -> "TrafficGen":
+    def __enter__(self) -> TrafficGen:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -307,6 +308,7 @@ class RxCounter:
         """``(packets, bytes)`` counted so far, summed over CPUs (bytes = linear frame
         length as XDP sees it)."""
         values = bs.map_lookup(self._map_fd, struct.pack("<I", 0), 16, percpu=True)
+        assert isinstance(values, list), "a per-CPU array slot: one value per CPU, always present"
         packets = sum(struct.unpack("<QQ", v)[0] for v in values)
         nbytes = sum(struct.unpack("<QQ", v)[1] for v in values)
         return packets, nbytes
@@ -329,7 +331,7 @@ class RxCounter:
         finally:
             self._bpf.cleanup()
 
-    def __enter__(self) -> "RxCounter":
+    def __enter__(self) -> RxCounter:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -370,7 +372,7 @@ def synthetic_flows(n_flows: int, size_bytes: int = 64, proto: str = "udp", seed
     rng = random.Random(seed)
     net = ipaddress.ip_network(dst_net)
     seen: set[tuple] = set()
-    frames = []
+    frames: list[bytes] = []
     while len(frames) < n_flows:
         src = str(ipaddress.ip_address(0x0A000000 | rng.getrandbits(24)))
         dst = str(net[rng.randrange(1, max(2, net.num_addresses - 1))])

@@ -1,4 +1,5 @@
-"""Lowering: a checked AST (:class:`cora.compiler.frontend.check.Checked`) to IR (:mod:`cora.compiler.ir`).
+"""Lowering: a checked AST (:class:`cora.compiler.frontend.check.Checked`) to IR
+(:mod:`cora.compiler.ir`).
 
 Scheme (docs/language.md semantics, ir.py op semantics):
 
@@ -188,7 +189,8 @@ class _Lowerer:
         try:
             return self.c.types[node_key(e)]
         except KeyError:
-            raise LoweringError(f"no type for {type(e).__name__} at {e.span.line}:{e.span.col}")
+            raise LoweringError(
+                f"no type for {type(e).__name__} at {e.span.line}:{e.span.col}") from None
 
     def new_regs(self, ty: T.Ty, hint: str = "t") -> list[str]:
         return [self.b.new_reg(ir.IntType(lt.width), hint) for _n, lt in T.leaves(ty)]
@@ -198,7 +200,7 @@ class _Lowerer:
         dl = T.leaves(dst)
         if len(dl) != len(regs):
             raise LoweringError(f"cannot convert {src} to {dst}")
-        return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, dl)]
+        return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, dl, strict=True)]
 
     def goto(self, block: ir.Block) -> None:
         if not self.b.terminated:
@@ -245,7 +247,7 @@ class _Lowerer:
         sym = self.c.local_of(s)
         vals = self.value_as(s.value, sym.ty)
         regs = self.new_regs(sym.ty, s.name + "_")
-        for d, v in zip(regs, vals):
+        for d, v in zip(regs, vals, strict=True):
             self.mov(d, v)
         self.env[sym.uid] = regs
 
@@ -273,7 +275,7 @@ class _Lowerer:
         frame = self.frames[-1]
         if s.value is not None:
             vals = self.value_as(s.value, frame.ret_ty)
-            for d, v in zip(frame.ret_regs, vals):
+            for d, v in zip(frame.ret_regs, vals, strict=True):
                 self.mov(d, v)
         frame.used = True
         self.goto(frame.exit)
@@ -424,7 +426,7 @@ class _Lowerer:
                 t = self.b.new_reg(self.p.regs[v])
                 self.mov(t, v)
                 tmp.append(t)
-        for d, v in zip(regs, tmp):
+        for d, v in zip(regs, tmp, strict=True):
             self.mov(d, v)
 
     def compound(self, op: str, cur: str, cty: T.Ty, value: A.Node) -> str:
@@ -482,7 +484,7 @@ class _Lowerer:
         if info.kind in ("array", "percpu_array", "countmin"):
             return self.value_as(index, T.U32)
         regs = self.value_as(index, info.key_type)
-        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.key_fields)]
+        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.key_fields, strict=True)]
 
     def lpm_update_key(self, info: StateInfo, index: A.Node, prefixed: bool) -> list[str]:
         aw = info.key_fields[0][1]
@@ -501,10 +503,10 @@ class _Lowerer:
         return [addr, plen]
 
     def to_state(self, info: StateInfo, regs: list[str]) -> list[str]:
-        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.value_fields)]
+        return [self.resize(r, w) for r, (_n, w) in zip(regs, info.value_fields, strict=True)]
 
     def from_state(self, regs: list[str], leaf_tys: list[T.IntTy]) -> list[str]:
-        return [self.resize(r, lt.width) for r, lt in zip(regs, leaf_tys)]
+        return [self.resize(r, lt.width) for r, lt in zip(regs, leaf_tys, strict=True)]
 
     def policy(self, info: StateInfo, ok: str) -> None:
         """Apply the full policy to a ``map.update`` result ``ok``."""
@@ -519,7 +521,8 @@ class _Lowerer:
         """``s[k] = v`` (insert or replace)."""
         info = self.c.state_of(index.obj)
         if info.kind == "lpm":
-            keys = self.lpm_update_key(info, index.index, bool(self.c.lpm_prefix.get(node_key(index))))
+            is_prefix = bool(self.c.lpm_prefix.get(node_key(index)))
+            keys = self.lpm_update_key(info, index.index, is_prefix)
         else:
             keys = self.state_key(info, index.index)
         vals = self.to_state(info, self.value_as(s.value, info.value_ty))
@@ -675,7 +678,7 @@ class _Lowerer:
         self.span = e.span
         key = self.value(e.args[0])
         n = self.value_as(e.args[1], T.U32)[0]
-        for row, idx in enumerate(self.countmin_slots(info, key)):
+        for idx in self.countmin_slots(info, key):
             ref = self.lookup(info.name, idx)
             old = self.emit("ref.load", 32, ref, state=info.name, index=0)
             self.emit("ref.store", None, ref, self.emit("add", 32, old, n), state=info.name,
@@ -779,12 +782,13 @@ class _Lowerer:
             return [self.e_binary(e, ty)]
         if isinstance(e, A.Cast):
             regs = self.value(e.expr)
-            return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, T.leaves(ty))]
+            return [self.resize(r, lt.width)
+                    for r, (_n, lt) in zip(regs, T.leaves(ty), strict=True)]
         if isinstance(e, A.TupleLit):
             out = []
             if not isinstance(ty, T.TupleTy):
                 raise LoweringError(f"tuple literal of type {ty}")
-            for x, et in zip(e.elems, ty.elems):
+            for x, et in zip(e.elems, ty.elems, strict=True):
                 out += self.value_as(x, et)
             return out
         if isinstance(e, A.StructLit):
@@ -842,7 +846,7 @@ class _Lowerer:
             load, zero = self.b.new_block(), self.b.new_block()
             self.term("br", (ok,), targets=(load.label, zero.label), span=self.span)
             self.b.set_block(zero)
-            for name, r in regs.items():
+            for r in regs.values():
                 self.emit("const", self.width(r), dest=r, value=0)
             self.goto(join)
             self.b.set_block(load)
@@ -896,7 +900,7 @@ class _Lowerer:
             return self.emit("eq", 1, masked, self.const(addr & mask, 32))
         if op in ("==", "!=") and len(T.leaves(self.ty(e.left))) != 1:
             same: str | None = None
-            for a, b in zip(self.value(e.left), self.value(e.right)):
+            for a, b in zip(self.value(e.left), self.value(e.right), strict=True):
                 w = max(self.width(a), self.width(b))
                 eq = self.emit("eq", 1, self.resize(a, w), self.resize(b, w))
                 same = eq if same is None else self.emit("and", 1, same, eq)
@@ -952,12 +956,12 @@ class _Lowerer:
 
     def inline(self, fn, e: A.Call) -> list[str]:
         args = []
-        for a, (_n, pt, _uid) in zip(e.args, fn.params):
+        for a, (_n, pt, _uid) in zip(e.args, fn.params, strict=True):
             args.append(self.value_as(a, pt))
         saved: dict[int, list[str] | None] = {}
-        for (pname, pt, uid), vals in zip(fn.params, args):
+        for (pname, pt, uid), vals in zip(fn.params, args, strict=True):
             regs = self.new_regs(pt, pname + "_")
-            for d, v in zip(regs, vals):
+            for d, v in zip(regs, vals, strict=True):
                 self.mov(d, v)
             saved[uid] = self.env.get(uid)
             self.env[uid] = regs

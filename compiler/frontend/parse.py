@@ -50,7 +50,8 @@ def _terminal_words() -> dict[str, str]:
 
 def _describe_expected(expected) -> str:
     words = _terminal_words()
-    names = sorted({words.get(e, e) for e in expected if e not in ("COMMENT", "BLOCK_COMMENT", "WS")})
+    names = sorted({words.get(e, e) for e in expected
+                    if e not in ("COMMENT", "BLOCK_COMMENT", "WS")})
     if not names:
         return ""
     if len(names) > 4:

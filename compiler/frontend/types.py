@@ -168,7 +168,7 @@ def assignable(src: Ty, dst: Ty) -> bool:
         return src.is_numeric and dst.is_numeric and src.width <= dst.width
     a, b = elem_types(src), elem_types(dst)
     if a is not None and b is not None and len(a) == len(b):
-        return all(assignable(x, y) for x, y in zip(a, b))
+        return all(assignable(x, y) for x, y in zip(a, b, strict=True))
     return False
 
 

@@ -197,8 +197,8 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     """The exact optimum by enumeration (small programs only): depth-first over the blocks in
     topological order, each block's stage >= its predecessors', pruned by capability, shim,
     instruction and NIC-rate limits and by a lower bound on the objective (branch and
-    bound, the incumbent seeded with the baselines' plans; exact). Each complete assignment is costed and checked by
-    :meth:`Problem.evaluate` with the cheapest fitting NIC tiers.
+    bound, the incumbent seeded with the baselines' plans; exact). Each complete assignment is
+    costed and checked by :meth:`Problem.evaluate` with the cheapest fitting NIC tiers.
 
     Returns ``finished=False`` (and the best plan seen) when more than ``max_leaves``
     complete assignments or ``time_limit_s`` seconds would be needed.

@@ -79,35 +79,6 @@ def estimate_ebpf_instructions(program: Program, blocks: Iterable[str] | None = 
     return int(round(total))
 
 
-def ebpf_instructions(program: Program, frags: bool = False) -> int:
-    """Exact eBPF instruction count of the xdp code for ``program`` as clang emits it (bcc
-    compile, before the kernel verifier). Needs bcc (and root to create the maps).
-
-    Raises:
-        EnvironmentProblem: no bcc or no root. KernelError: clang rejected the code.
-    """
-    from cora.runtime.loader import capture_fd2, require_bcc
-    from cora.errors import KernelError
-    from cora.targets.xdp import XdpTarget
-
-    bcc = require_bcc()
-    artifact = XdpTarget().generate(program, frags=frags)
-    with capture_fd2() as captured:
-        try:
-            bpf = bcc.BPF(text=artifact.files["prog.c"].encode(),
-                          cflags=["-Wno-unused-label", "-Wno-unused-variable",
-                                  "-Wno-unused-function", "-Wno-compare-distinct-pointer-types"])
-        except Exception as exc:  # bcc raises bare Exception for clang errors
-            bpf, err = None, exc
-    if bpf is None:
-        raise KernelError(f"clang rejected the code for {program.name}: {err}\n"
-                          f"{captured['text'][-2000:]}")
-    try:
-        return len(bpf.dump_func(artifact.entry.encode())) // 8
-    finally:
-        bpf.cleanup()
-
-
 def _where(program: Program, op: Op) -> str:
     src = program.source or program.name
     return f"{src}:{op.span.line}:{op.span.col}" if op.span else src
@@ -318,5 +289,5 @@ def unsupported(program: Program, nic: str, plan_stage_blocks: Iterable[str] | N
     return get_checks(nic).unsupported(program, plan_stage_blocks, tiers)
 
 
-__all__ = ["AgilioChecks", "Bluefield2Checks", "NicChecks", "ebpf_instructions",
+__all__ = ["AgilioChecks", "Bluefield2Checks", "NicChecks",
            "estimate_ebpf_instructions", "get_checks", "nic_targets", "unsupported"]

@@ -8,8 +8,8 @@ tables), which is replicated on every stage that reads it.
 
 Cost model (all figures from the stage models, :mod:`cora.compiler.offload.stage_model`; none here)
 -----------------------------------------------------------------------------------
-Frequencies come from a :class:`cora.compiler.offload.profile.Profile` (fraction of packets executing
-a block / taking an edge).
+Frequencies come from a :class:`cora.compiler.offload.profile.Profile` (fraction of packets
+executing a block / taking an edge).
 
 - Block ``b`` on stage ``k``: ``freq(b) * sum_op (op_cost_ns[k][class] + map_cost_ns[k][kind]
   for map.lookup/update/delete)``; plus, for every op touching state memory (map.*,
@@ -37,10 +37,10 @@ integers, so plans compare exactly.
 Constraints: monotone stages on every CFG edge (edge variables ``z[e][a,c]``, ``a <= c``, a
 flow linearisation: ``x[u][a] = sum_c z``, ``x[v][c] = sum_a z``); op classes, verdicts and
 state kinds each stage supports; ``max_map_entries``, ``max_maps``; tier capacities
-(``cora.compiler.offload.stage_model.state_mem_bytes``: capacity x (key + value bytes), no per-entry
-overhead), ``max_maps`` and ``max_map_entries`` (summed over a stage's maps); an instruction estimate per stage
-(:func:`estimate_insns`, checked against clang's output) against ``max_instructions``; the shim limit;
-NIC utilisation <= 1 at the target rate.
+(``cora.compiler.offload.stage_model.state_mem_bytes``: capacity x (key + value bytes), no
+per-entry overhead), ``max_maps`` and ``max_map_entries`` (summed over a stage's maps); an
+instruction estimate per stage (:func:`estimate_insns`, checked against clang's output) against
+``max_instructions``; the shim limit; NIC utilisation <= 1 at the target rate.
 
 Modes: ``rate_mpps=R`` minimises host ns/packet (hence host cores at R) subject to the NIC
 sustaining R (and, if ``cores`` is also given, host cores <= cores). ``cores=C`` alone
@@ -290,8 +290,8 @@ class Problem:
 
     Args:
         program: a verified IR program.
-        nic, kernel, user: stage models (``cora.compiler.offload.stage_model.StageModel`` or any object /
-            dict with the fields of docs/offload.md).
+        nic, kernel, user: stage models (``cora.compiler.offload.stage_model.StageModel`` or any
+            object / dict with the fields of docs/offload.md).
         profile: a :class:`~cora.compiler.offload.profile.Profile` of ``program``.
     Raises:
         PartitionError: a model lacks a cost for an op class or state kind it claims to run.
@@ -387,8 +387,8 @@ class Problem:
 
     def _block_cost(self, label: str, k: int) -> int:
         """Units of block ``label`` on stage ``k`` without tier access: the ops the model
-        charges (:func:`cora.compiler.offload.stage_model.charged_ops`, as its ``block_cost_ns`` does),
-        each at the model's ``op_ns`` with a zero-latency tier; tier access is added per
+        charges (:func:`cora.compiler.offload.stage_model.charged_ops`, as its ``block_cost_ns``
+        does), each at the model's ``op_ns`` with a zero-latency tier; tier access is added per
         state placement (:meth:`tier_units`). Ops the stage cannot run are skipped (the
         block is then excluded anyway)."""
         from cora.compiler.offload.stage_model import MAP_OP_CLASSES, Tier
@@ -656,7 +656,7 @@ class Problem:
             if i >= max_combos:
                 break
             used = [0] * len(tiers)
-            for n, t in zip(names, combo):
+            for n, t in zip(names, combo, strict=True):
                 used[t] += self.state_bytes[n]
             if any(u > tiers[j][1] for j, u in enumerate(used)):
                 continue
@@ -664,9 +664,9 @@ class Problem:
             if max_maps is not None and len(names) > max_maps:
                 break
             cost = sum(self.tier_units(n, NIC, t, weight[n] if n in self.read_only else None)
-                       for n, t in zip(names, combo))
+                       for n, t in zip(names, combo, strict=True))
             if best_cost is None or cost < best_cost:
-                best, best_cost = dict(zip(names, combo)), cost
+                best, best_cost = dict(zip(names, combo, strict=True)), cost
         cache[key] = best
         return best
 

@@ -30,7 +30,8 @@ class Profile:
         block_count: block label -> number of executions over all packets (synthetic: the
             expected count for one packet).
         edge_count: ``(from_label, to_label)`` -> times the CFG edge was taken.
-        state_count: state name -> executions of ops touching it (see :attr:`cora.compiler.ir.Op.state`).
+        state_count: state name -> executions of ops touching it (see
+        :attr:`cora.compiler.ir.Op.state`).
         source: ``"frames"`` or ``"synthetic"`` (how it was made).
         packets_basis: the denominator of every frequency (``packets``, or 1 for synthetic).
     """
@@ -104,7 +105,7 @@ def profile_from_frames(program: Program,
             ts, frame = 0, item
         interp.run(bytes(frame), now_ns=ts)
         n += 1
-    bc = dict(interp.block_count)
+    bc: dict[str, float] = dict(interp.block_count)
     return Profile(packets=n, block_count=bc, edge_count=dict(interp.edge_count),
                    state_count=_state_counts(program, bc), source="frames",
                    packets_basis=float(n))

@@ -161,6 +161,26 @@ def _used_regs(blocks: list[Block]) -> set[str]:
     return {r for b in blocks for op in b.ops for r in op.regs()}
 
 
+def _cross(v: str, cross_blocks: dict[str, Block], index: dict[str, int],
+           shims: dict[str, ShimLayout]) -> str:
+    """The label of the block that leaves this stage for block ``v`` on a later stage.
+
+    The block (push ``v``'s shim registers, then pass) is made on first use and kept in
+    ``cross_blocks`` (shim target -> block), so every edge to ``v`` shares it; its label
+    ``x_<v>`` is lengthened with ``_`` until no block of the program (``index``) has it.
+    """
+    if v not in cross_blocks:
+        label = f"x_{v}"
+        while label in index:
+            label += "_"
+        sh = shims[v]
+        cross_blocks[v] = Block(label, [
+            Op("shim.push", None, tuple(r for r, _, _ in sh.registers),
+               {"resume": sh.resume_id}),
+            Op("ret", None, (), {"verdict": "pass"})])
+    return cross_blocks[v].label
+
+
 def split(program: Program, plan) -> SplitResult:
     """Split ``program`` by ``plan`` (a :class:`Plan` or ``cora plan --json`` output).
 
@@ -277,24 +297,13 @@ def split(program: Program, plan) -> SplitResult:
             blocks.append(Block(label, [pop]))
         cross_blocks: dict[str, Block] = {}
 
-        def cross(v: str) -> str:
-            if v not in cross_blocks:
-                label = f"x_{v}"
-                while label in index:
-                    label += "_"
-                sh = shims[v]
-                cross_blocks[v] = Block(label, [
-                    Op("shim.push", None, tuple(r for r, _, _ in sh.registers),
-                       {"resume": sh.resume_id}),
-                    Op("ret", None, (), {"verdict": "pass"})])
-            return cross_blocks[v].label
-
         for b in mine:
             nb = Block(b.label, [copy.deepcopy(op) for op in b.ops])
             term = nb.ops[-1]
             if term.opcode in ("br", "jmp"):
-                term.attrs["targets"] = tuple(cross(t) if stage_of[t] > k else t
-                                              for t in term.attrs["targets"])
+                term.attrs["targets"] = tuple(
+                    _cross(t, cross_blocks, index, shims) if stage_of[t] > k else t
+                    for t in term.attrs["targets"])
             elif term.opcode == "ret" and term.attrs["verdict"] == "pass" and k != last:
                 nb.ops[-1:] = [Op("shim.push", None, (), {"resume": SHIM_DONE}, term.span),
                                term]
@@ -331,10 +340,10 @@ def split_program(program: Program, plan) -> list[StageProgram]:
 
 def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
     """What the NIC stage of ``result`` uses that the NIC model (a
-    :class:`cora.compiler.offload.stage_model.StageModel`) cannot run: ops by class/opcode/verdict/state
-    kind, and the instruction estimate against ``max_instructions`` (the partitioner's
-    :data:`cora.compiler.offload.partition.INSNS_PER_OP`). The shim ops are the stage boundary and
-    not checked. Empty when there is no NIC stage or it fits.
+    :class:`cora.compiler.offload.stage_model.StageModel`) cannot run: ops by
+    class/opcode/verdict/state kind, and the instruction estimate against ``max_instructions``
+    (the partitioner's :data:`cora.compiler.offload.partition.INSNS_PER_OP`). The shim ops are the
+    stage boundary and not checked. Empty when there is no NIC stage or it fits.
     """
     from cora.compiler.offload.partition import INSNS_PER_OP
 
@@ -380,15 +389,53 @@ def load_plan_file(path: str) -> dict:
             data = json.load(fh)
     except OSError as exc:
         raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}), so not a plan") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to be a plan") from None
     if isinstance(data, dict) and "plan" in data and data["plan"] is None:
         raise InputError(f"{path}: the plan is empty (infeasible: "
                          f"{data.get('infeasible') or 'no plan found'})")
     if not isinstance(data, dict) or not isinstance(data.get("plan", data), dict) or \
             "blocks" not in data.get("plan", data):
         raise InputError(f"{path}: not a cora plan (expected the output of cora plan --json)")
+    problem = plan_shape_problem(data.get("plan", data))
+    if problem:
+        raise InputError(f"{path}: not a cora plan: {problem}")
     return data
+
+
+def plan_shape_problem(plan: dict) -> str | None:
+    """What in a plan object (:meth:`Plan.to_json`'s shape) has the wrong type, or None.
+
+    Checks ``blocks`` (label -> a stage of :data:`STAGES`), ``states`` (name -> object with a
+    ``replicas`` list of ``{"stage", "tier"}`` strings) and ``shim`` (a list of objects whose
+    ``registers`` is a list of objects with a string ``name``).
+    """
+    blocks = plan.get("blocks")
+    if not isinstance(blocks, dict):
+        return "'blocks' must map block labels to stages"
+    bad = sorted({repr(v)[:20] for v in blocks.values() if v not in STAGES})
+    if bad:
+        return f"unknown stage(s) {', '.join(bad)} (stages: {', '.join(STAGES)})"
+    states = plan.get("states", {})
+    if not isinstance(states, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("replicas"), list) and v["replicas"]
+            and all(isinstance(r, dict) and r.get("stage") in STAGES
+                    and isinstance(r.get("tier"), str) for r in v["replicas"])
+            for v in states.values()):
+        return "'states' must map state names to {\"replicas\": [{\"stage\", \"tier\"}, ...]}"
+    shim = plan.get("shim", [])
+    if not isinstance(shim, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("to", ""), str)
+            and isinstance(e.get("registers", []), list)
+            and all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                    for r in e.get("registers", []))
+            for e in shim):
+        return "'shim' must be a list of {\"to\", \"registers\": [{\"name\"}, ...]}"
+    return None
 
 
 def cut_plan(program: Program, cut: int, stages: tuple[str, str] = ("nic", "kernel")) -> dict:
@@ -419,4 +466,5 @@ def check_nic_model(doc: dict, result) -> None:
 
 
 __all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
-           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split", "split_program"]
+           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split",
+           "split_program"]

@@ -1,7 +1,7 @@
 """Stage models: what a stage can run and what each IR op costs there (docs/offload.md).
 
-A :class:`StageModel` is read from ``compiler/offload/models/<name>.toml`` by :func:`load_model`. Every
-figure in a model file carries its source in the file's ``[sources]`` table: a datasheet, a
+A :class:`StageModel` is read from ``compiler/offload/models/<name>.toml`` by :func:`load_model`.
+Every figure in a model file carries its source in the file's ``[sources]`` table: a datasheet, a
 paper, the kernel's driver source, ``measured: <command>, <date>, <kernel>`` (the host kernel
 ``xdp`` model, written by ``python -m cora.runtime.calibrate --write``) or ``modelled: <how it
 was derived>``. :func:`load_model` refuses a model with a figure that has no source.
@@ -33,10 +33,10 @@ Host cores at R Mpps = R * 1e6 * host_ns / 1e9; NIC utilisation = R * 1e6 * nic_
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Mapping
 
 from cora.compiler.ir import STATE_KINDS, VERDICTS, Block, Op, Program, StateDecl
 from cora.compiler.ir.ops import ALL_OP_CLASSES, PURE_OPCODES
@@ -373,8 +373,8 @@ def predict_ns_per_packet(program: Program, model: StageModel, block_freq: Mappi
         program: the IR program.
         model: the stage model.
         block_freq: block label -> fraction of packets that execute it (the traffic profile,
-            e.g. ``cora.compiler.offload.profile.Profile.block_freq``), each >= 0; a block not listed
-            counts 0 (never executed).
+            e.g. ``cora.compiler.offload.profile.Profile.block_freq``), each >= 0; a block not
+            listed counts 0 (never executed).
         tiers: state name -> tier name on this stage (default: :meth:`StageModel.default_tier`).
         blocks: the labels placed on this stage (default: every block).
     Returns:
@@ -525,6 +525,7 @@ def _figure_value(model: StageModel, figure: str) -> float:
     return float(getattr(model, table)[key]) if key else float(getattr(model, table))
 
 
-__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "is_constant", "operand_bits", "StageModel", "Tier", "available_models",
+__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "is_constant", "operand_bits",
+           "StageModel", "Tier", "available_models",
            "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

@@ -30,6 +30,10 @@ def ipr(netns: str | None) -> Iterator[IPRoute]:
     """
     if os.geteuid() != 0:
         raise EnvironmentProblem("attaching eBPF programs needs root: run as root")
+    # checked before pyroute2 tries: its failed constructor leaves an event loop whose
+    # __del__ prints a traceback at exit (iproute2's NETNS_RUN_DIR holds the named ones)
+    if netns and not os.path.exists(os.path.join("/var/run/netns", netns)):
+        raise EnvironmentProblem(f"no network namespace {netns}: check `ip netns list`")
     try:
         ip = IPRoute(netns=netns, flags=0) if netns else IPRoute()
     except FileNotFoundError:

@@ -82,6 +82,9 @@ def test_check_cli_all_properties_json(model, capsys):
         assert r["worst_violation"] == pytest.approx(direct["worst_violation"])
         assert r["seconds"] >= 0
         assert r["counterexample_violation"] <= r["worst_violation"] + 1e-9
+        # both measures, always: by volume and over the states the policy visits
+        assert 0 <= r["saturation_rate"] <= 1 and r["visited_in_region"] >= 0
+        assert (r["visited_fraction"] is None) == (r["visited_in_region"] == 0)
 
 
 @pytest.mark.parametrize("argv,msg", [
@@ -96,10 +99,7 @@ def test_check_cli_all_properties_json(model, capsys):
     (["certify", "eval", "{d}/small.npz"], "maps 6 observations to 1 action"),
     (["certify", "export", "{m}", "-o", "{m}"], "not a directory"),
     (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"], "cannot write there"),
-    (["certify", "train", "-o", "{d}/p2.npz", "--hidden", "64,x"], "--hidden"),
     (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "speed=2"], "unknown property"),
-    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=x"], "PROPERTY=K"),
-    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=-1"], ">= 0"),
     (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"], "bad controller name"),
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
@@ -111,6 +111,52 @@ def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("cora: error:") and msg in err[0]
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["certify", "train", "-o", "{d}/p2.npz", "--hidden", "64,x"], "--hidden"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=x"], "PROPERTY=K"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "probe=-1"], "from 0 to"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--seed", "-1"], "--seed"),
+    (["certify", "train", "-o", "{d}/p2.npz", "--population", "0"], "--population"),
+    (["certify", "check", "{m}", "--property", "all", "--max-boxes", "nan"], "--max-boxes"),
+])
+def test_cli_usage_errors_exit_2(model, tmp_path, capsys, argv, msg):
+    """A value of the wrong form or range is a usage error: one line, exit 2, nothing run."""
+    _, path = model
+    argv = [a.format(m=path, d=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cora: error:") and msg in err[0]
+    assert not (tmp_path / "p2.npz").exists()
+
+
+@pytest.mark.parametrize("arrays", [
+    {"W0": np.array([[object()] * 6], dtype=object), "b0": np.zeros(1)},
+    {"W0": np.array([["a"] * 6]), "b0": np.zeros(1)},
+])
+def test_non_numeric_policy_arrays_are_one_line(tmp_path, capsys, arrays):
+    np.savez(tmp_path / "odd.npz", **arrays)
+    assert main(["certify", "check", str(tmp_path / "odd.npz"), "--property", "all"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("cora: error:") and "W0" in err[0]
+
+
+def test_overflowing_network_gets_no_figure(tmp_path, capsys):
+    """Finite weights whose products overflow float64: an error, never a 0.0 bound next to an
+    infinite counterexample, never NaN or Infinity."""
+    big = {"W0": np.full((1, 6), 1e300), "b0": np.zeros(1), "W1": np.full((1, 1), 1e300),
+           "b1": np.zeros(1)}
+    np.savez(tmp_path / "huge.npz", **big)
+    np.save(tmp_path / "l.npy", np.zeros(6)); np.save(tmp_path / "u.npy", np.ones(6))
+    for argv in (["certify", "check", str(tmp_path / "huge.npz"), "--property", "all", "--json"],
+                 ["certify", "bounds", str(tmp_path / "huge.npz"), "--lower",
+                  str(tmp_path / "l.npy"), "--upper", str(tmp_path / "u.npy"), "--json"]):
+        assert main(argv) == 1
+        out = capsys.readouterr()
+        assert "overflow" in out.err and "NaN" not in out.out and "Infinity" not in out.out
+        for line in out.out.splitlines():  # whatever was printed before the error is strict
+            json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
 
 
 def test_tanh_network_bounds(tmp_path):

@@ -206,3 +206,26 @@ def test_property_weights_scale_the_certificate_terms():
     assert base == pytest.approx(sum(terms.values()))
     assert cert_penalty(net, 4, {"probe": 3.0, "monotonic": 0.0}) == pytest.approx(
         base + 2 * terms["probe"] - terms["monotonic"])
+
+
+def test_orca_style_agent_scales_cubics_window():
+    """a = 0 is Cubic itself; a constant a multiplies Cubic's next window by 2^(2a) each RTT;
+    a policy file trained with the orca controller is simulated with it."""
+    from cora.certify.baselines import Cubic, OrcaStyle, controller_for
+    from cora.certify.nn import MLP
+    from cora.certify.sim import sample_envs
+
+    def const(c):
+        return MLP([np.zeros((2, 6)), np.zeros((1, 2))], [np.zeros(2), np.array([c])], output="clip")
+    envs = sample_envs(64, np.random.default_rng(0))
+    cub = simulate(Cubic(), envs, 30, np.random.default_rng(1))
+    zero = simulate(OrcaStyle(const(0.0)), envs, 30, np.random.default_rng(1))
+    np.testing.assert_allclose(zero.cwnd_pkts, cub.cwnd_pkts)
+
+    from cora.certify.sim import Envs  # no loss, BDP 1667 packets: Cubic in slow start doubles
+    big = Envs(np.full(4, 100.0), np.full(4, 0.2), np.full(4, 3.0), np.zeros(4))
+    tr = simulate(OrcaStyle(const(0.25)), big, 4, np.random.default_rng(1))
+    np.testing.assert_allclose(tr.cwnd_pkts[:, 0], 10.0 * (2 * 2 ** 0.5) ** np.arange(4))
+    net = const(0.0); net.spec = {"trained": {"controller": "orca"}}
+    assert isinstance(controller_for(net), OrcaStyle)
+    assert not isinstance(controller_for(const(0.0)), OrcaStyle)

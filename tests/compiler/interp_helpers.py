@@ -18,7 +18,6 @@ from cora.compiler.interp import Interpreter
 from cora.settings import trace_files
 from cora.testbed.replay import read_pcap
 
-
 #: Explicit MAC addresses for every scapy Ether(): without them scapy resolves the destination
 #: MAC by ARP / neighbour discovery on the host's network, which a test must never do.
 MACS = {"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02"}

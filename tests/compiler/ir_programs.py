@@ -88,9 +88,10 @@ bb11:
 # Every arithmetic/compare op on header-derived operands (so shifts by >= width and division
 # by zero occur on real frames), results kept in a hash map keyed by frame length. Also holds
 # constants to fold, dead code, an empty block chain and a constant branch.
-ARITH = """\
-nf arith
-state res: hash key(len:u32) value(a:u32, b:u32, c:u32, d:u32, e:u64, f:u8, g:u16, h:u1) capacity 64 on_full skip origin map
+ARITH = ("nf arith\n"
+         "state res: hash key(len:u32) value(a:u32, b:u32, c:u32, d:u32, e:u64, f:u8, g:u16, h:u1) "
+         "capacity 64 on_full skip origin map\n"
+         """\
 bb0:
   %n:u32 = pkt.len
   %x:u32 = hdr.load ipv4.saddr
@@ -146,12 +147,13 @@ bb5:
   ret pass
 bb6:
   ret drop
-"""
+""")
 
 # LRU flow table with rand()-tagged entries, hit counts and a delete on TCP RST.
-LRU = """\
-nf lrutable
-state conn: lru_hash key(saddr:u32, sport:u16) value(hits:u32, tag:u32, last:u64) capacity 5 on_full evict origin lru_map
+LRU = ("nf lrutable\n"
+       "state conn: lru_hash key(saddr:u32, sport:u16) value(hits:u32, tag:u32, last:u64) "
+       "capacity 5 on_full evict origin lru_map\n"
+       """\
 bb0:
   %ip:u1 = hdr.valid ipv4
   br %ip, bb1, bb5
@@ -197,14 +199,16 @@ bb9:
   ret pass
 bb5:
   ret pass
-"""
+""")
 
 # LPM routing: longest-prefix match on the destination, per-port counters in an array, a
 # total in a percpu_array, learn /24s of sources into the table (capacity-limited), delete the
 # exact /32 of a destination routed to port 9, unknown destinations dropped.
-LPM = """\
-nf router
-state routes: lpm key(addr:u32) value(port:u32) capacity 8 on_full skip origin lpm init {(0, 0): (9), (167772160, 8): (1), (167837696, 16): (2), (3232235776, 24): (3), (3232235777, 32): (4), (134744072, 32): (9)}
+LPM = ("nf router\n"
+       "state routes: lpm key(addr:u32) value(port:u32) capacity 8 on_full skip origin lpm init {"
+       "(0, 0): (9), (167772160, 8): (1), (167837696, 16): (2), (3232235776, 24): (3), "
+       "(3232235777, 32): (4), (134744072, 32): (9)}\n"
+       """\
 state perport: array key(index:u32) value(packets:u64, bytes:u64) capacity 10 origin array
 state total: percpu_array key(index:u32) value(packets:u64) capacity 1 origin percpu_array
 bb0:
@@ -250,7 +254,7 @@ bb5:
   ret redirect %port
 bb6:
   ret pass
-"""
+""")
 
 
 def rewrite_ir():

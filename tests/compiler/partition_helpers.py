@@ -1,7 +1,7 @@
 """Hand-made stage models and IR programs whose optimal partition is known by hand.
 
-The models are built with the real loader (``cora.compiler.offload.stage_model.model_from_dict``) from
-round test figures: every op costs 1 ns on every stage, so expected costs can be counted.
+The models are built with the real loader (``cora.compiler.offload.stage_model.model_from_dict``)
+from round test figures: every op costs 1 ns on every stage, so expected costs can be counted.
 """
 
 from __future__ import annotations
@@ -57,21 +57,28 @@ def models(nic_per_packet_ns: float = 10.0, **nic_over):
     return nic, kernel, user
 
 
+def _ipv4_branch(b: Builder, n_adds: int, first_opcode: str, **attrs) -> None:
+    """End the current block with ``v = hdr.valid ipv4; br v, heavy, drop``: ``heavy`` holds
+    ``first_opcode`` (a u32 with ``attrs``) then ``n_adds`` adds and ``ret pass``; ``drop`` holds
+    ``ret drop``."""
+    v = b.emit("hdr.valid", U1, header="ipv4")
+    heavy, drop = b.new_block(), b.new_block()
+    b.terminate("br", (v,), targets=(heavy.label, drop.label))
+    b.set_block(heavy)
+    c = b.emit(first_opcode, U32, **attrs)
+    for _ in range(n_adds):
+        c = b.emit("add", U32, c, c)
+    b.terminate("ret", verdict="pass")
+    b.set_block(drop)
+    b.terminate("ret", verdict="drop")
+
+
 def filter_program() -> Program:
     """bb0: ``v = hdr.valid ipv4; br v, bb1, bb2``; bb1: 10 ops (const + 9 adds), ret pass;
     bb2: ret drop. Ops per block: bb0 2, bb1 11, bb2 1."""
     p = Program("filter")
     b = Builder(p)
-    v = b.emit("hdr.valid", U1, header="ipv4")
-    heavy, drop = b.new_block(), b.new_block()
-    b.terminate("br", (v,), targets=(heavy.label, drop.label))
-    b.set_block(heavy)
-    c = b.emit("const", U32, value=1)
-    for _ in range(9):
-        c = b.emit("add", U32, c, c)
-    b.terminate("ret", verdict="pass")
-    b.set_block(drop)
-    b.terminate("ret", verdict="drop")
+    _ipv4_branch(b, 9, "const", value=1)
     return p
 
 
@@ -129,16 +136,7 @@ def rand_program() -> Program:
     p = Program("rand2")
     b = Builder(p)
     b.emit("rand", U32)
-    v = b.emit("hdr.valid", U1, header="ipv4")
-    heavy, drop = b.new_block(), b.new_block()
-    b.terminate("br", (v,), targets=(heavy.label, drop.label))
-    b.set_block(heavy)
-    c = b.emit("rand", U32)
-    for _ in range(8):
-        c = b.emit("add", U32, c, c)
-    b.terminate("ret", verdict="pass")
-    b.set_block(drop)
-    b.terminate("ret", verdict="drop")
+    _ipv4_branch(b, 8, "rand")
     return p
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler.frontend.check import check_module
 from cora.compiler.driver import check_source, compile_source
-from cora.compiler.frontend.parse import parse_source
 from cora.compiler.frontend import types as T
+from cora.compiler.frontend.check import check_module
+from cora.compiler.frontend.parse import parse_source
 from cora.compiler.ir.verify import verify
 
 NF_DIR = Path(__file__).with_name("nf")
@@ -104,8 +104,9 @@ CONSTRUCTS = [
      body("match (ipv4.saddr) { 10.0.0.0/8 | 172.16.0.0/12 => { drop; } 1.1.1.1 => { tx; }"
           " _ => {} } match (tcp.dport) { 22 | 23 => { drop; } 1000..2000 => { pass; } }")),
     # a mac takes only == and != (docs/language.md), so it is compared, not matched
-    ("match on bool, mac compared", body("match (tcp.valid) { true => { pass; } false => { drop; } }"
-                                         " if (ethernet.dst == 02:00:00:00:00:01) { tx; }")),
+    ("match on bool, mac compared",
+     body("match (tcp.valid) { true => { pass; } false => { drop; } }"
+          " if (ethernet.dst == 02:00:00:00:00:01) { tx; }")),
     ("bounded for", body("for (i in 0..256) { a[i] = i; }", "state a: array<u32>[256];")),
     ("for with const bounds", body("for (i in LO..HI) { if (i == 3) { drop; } }",
                                    "const LO = 1;\nconst HI: u32 = 4;")),

@@ -4,7 +4,8 @@ diagnostic written here (text and caret), where it used to get a wrong, extra or
 import pytest
 
 from cora.compiler.driver import check_source, compile_source
-from cora.compiler.frontend.diagnostics import format_diagnostic
+
+from .diagnostic_helpers import assert_one_diagnostic
 
 LPM = "state routes: lpm<ip4, u32>[16] on_full skip;\n"
 
@@ -65,11 +66,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,src,head,caret", CASES, ids=[c[0] for c in CASES])
 def test_one_exact_diagnostic(name, src, head, caret):
-    diags = check_source(src, "x.nf")
-    assert len(diags) == 1, diags
-    lines = format_diagnostic(diags[0], src).split("\n")
-    assert lines[0] == head
-    assert lines[2] == caret
+    assert_one_diagnostic(src, head, caret)
 
 
 def test_lpm_delete_by_address_still_compiles():

@@ -2,10 +2,16 @@
 
 import pytest
 
-from cora.compiler.frontend.diagnostics import (CompileError, Diagnostic, format_diagnostic,
-                                       format_diagnostics)
 from cora.compiler.driver import check_source, compile_file, compile_source
-from cora.errors import CoraError, InputError
+from cora.compiler.frontend.diagnostics import (
+    CompileError,
+    Diagnostic,
+    format_diagnostic,
+    format_diagnostics,
+)
+from cora.errors import InputError
+
+from .diagnostic_helpers import assert_one_diagnostic
 
 # (name, source, expected first line, expected caret line)
 CASES = [
@@ -63,11 +69,13 @@ CASES = [
      '                            ^~~~~~~~'),
     ('policy_missing',
      'state flows: map<Flow, u64>[1024];\non packet { pass; }\n',
-     "x.nf:1:7: error: state 'flows' (map) can fill up: say what happens to a new key then with 'on_full skip', 'on_full drop' or 'on_full pass' before the ';'",
+     "x.nf:1:7: error: state 'flows' (map) can fill up: say what happens to a new key then with "
+     "'on_full skip', 'on_full drop' or 'on_full pass' before the ';'",
      '      ^~~~~'),
     ('policy_wrong_lru',
      'state conns: lru_map<Flow, u64>[1024] on_full skip;\non packet { pass; }\n',
-     "x.nf:1:47: error: lru_map evicts when full: write 'on_full evict', not 'on_full skip' (use map<K, V> for skip/drop/pass)",
+     "x.nf:1:47: error: lru_map evicts when full: write 'on_full evict', not 'on_full skip' (use "
+     "map<K, V> for skip/drop/pass)",
      '                                              ^~~~'),
     ('policy_on_array',
      'state c: array<u64>[8] on_full drop;\non packet { pass; }\n',
@@ -75,19 +83,23 @@ CASES = [
      '                               ^~~~'),
     ('loop_not_const',
      'on packet {\n    let n = 4;\n    for (i in 0..n) { pass; }\n}\n',
-     "x.nf:3:18: error: loop bounds must be constants (a literal or a 'const'), so the loop can be unrolled",
+     "x.nf:3:18: error: loop bounds must be constants (a literal or a 'const'), so the loop can be "
+     "unrolled",
      '                 ^'),
     ('loop_too_long',
      'on packet {\n    for (i in 0..1000) { pass; }\n}\n',
-     'x.nf:2:18: error: this loop runs 1000 times; at most 256 iterations are allowed (loops are unrolled)',
+     'x.nf:2:18: error: this loop runs 1000 times; at most 256 iterations are allowed (loops are '
+     'unrolled)',
      '                 ^~~~'),
     ('recursion',
      'fn f(x: u32) -> u32 {\n    return f(x - 1);\n}\non packet {\n    let y = f(3);\n}\n',
-     "x.nf:2:12: error: recursive call: f -> f; functions are inlined, so recursion is not allowed (use a bounded 'for' loop)",
+     "x.nf:2:12: error: recursive call: f -> f; functions are inlined, so recursion is not allowed "
+     "(use a bounded 'for' loop)",
      '           ^~~~~~~~'),
     ('return_outside',
      'on packet {\n    return;\n}\n',
-     "x.nf:2:5: error: 'return' outside a function; to end processing in 'on packet' use a verdict (pass; drop; tx; redirect(port);)",
+     "x.nf:2:5: error: 'return' outside a function; to end processing in 'on packet' use a verdict "
+     "(pass; drop; tx; redirect(port);)",
      '    ^~~~~~~'),
     ('wrong_arg_count',
      'fn f(a: u32, b: u32) -> u32 { return a + b; }\non packet {\n    let y = f(1);\n}\n',
@@ -95,7 +107,8 @@ CASES = [
      '            ^~~~'),
     ('no_on_packet',
      'const X: u32 = 1;\n',
-     "x.nf:1:1: error: the program has no 'on packet { ... }' block; add one (it is the entry point)",
+     "x.nf:1:1: error: the program has no 'on packet { ... }' block; add one (it is the entry "
+     "point)",
      '^'),
     ('two_on_packet',
      'on packet { pass; }\non packet { drop; }\n',
@@ -107,7 +120,8 @@ CASES = [
      '      ^'),
     ('prefix_as_value',
      'on packet {\n    let p = 10.0.0.0/8;\n}\n',
-     "x.nf:2:13: error: a prefix is not a value here; use it in 'x in PREFIX', a match pattern, an lpm key or a 'const'",
+     "x.nf:2:13: error: a prefix is not a value here; use it in 'x in PREFIX', a match pattern, an "
+     "lpm key or a 'const'",
      '            ^~~~~~~~~~'),
     ('bool_condition',
      'on packet {\n    if (ipv4.ttl) { drop; }\n}\n',
@@ -119,7 +133,8 @@ CASES = [
      '              ^~~~'),
     ('unknown_state_kind',
      'state s: hashmap<u32, u32>[10] on_full skip;\non packet { pass; }\n',
-     "x.nf:1:10: error: unknown state kind 'hashmap' (did you mean 'map'?); the kinds are map, lru_map, lpm, array, percpu_array, countmin",
+     "x.nf:1:10: error: unknown state kind 'hashmap' (did you mean 'map'?); the kinds are map, "
+     "lru_map, lpm, array, percpu_array, countmin",
      '         ^~~~~~~'),
     ('struct_missing_field',
      'struct C { a: u32, b: u32 }\non packet {\n    let c = C { a: 1 };\n}\n',
@@ -150,17 +165,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,src,head,caret", CASES, ids=[c[0] for c in CASES])
 def test_one_mistake_one_exact_diagnostic(name, src, head, caret):
-    diags = check_source(src, "x.nf")
-    assert len(diags) == 1, diags
-    lines = format_diagnostic(diags[0], src).split("\n")
-    assert lines[0] == head
-    d = diags[0]
-    assert lines[1] == src.splitlines()[d.line - 1]
-    assert lines[2] == caret
-    with pytest.raises(CompileError) as info:
-        compile_source(src, "x.nf")
-    assert info.value.rendered.split("\n")[0] == head
-    assert isinstance(info.value, CoraError)
+    assert_one_diagnostic(src, head, caret)
 
 
 def test_all_errors_of_a_file_in_one_run_sorted():

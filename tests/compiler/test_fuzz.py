@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.lark import from_lark
 
-from cora.compiler.frontend.diagnostics import CompileError, Diagnostic
 from cora.compiler.driver import check_source, compile_source
-from cora.compiler.ir import Program
+from cora.compiler.frontend.diagnostics import CompileError, Diagnostic
 from cora.compiler.frontend.parse import parser
+from cora.compiler.ir import Program
 from cora.compiler.ir.verify import verify
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,5 +145,5 @@ def test_every_prefix_of_a_valid_program(text, data):
 
 def test_seed_programs_compile():
     assert SEED_TEXTS, "no NF programs found to mutate"
-    for path, text in zip(SEEDS, SEED_TEXTS):
+    for path, text in zip(SEEDS, SEED_TEXTS, strict=True):
         assert check_source(text, str(path)) == [], path

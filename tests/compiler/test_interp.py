@@ -14,14 +14,22 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Dot1Q, Ether
 from scapy.packet import Raw
 
-from cora.compiler.ir import semantics as sem
-from cora.compiler.ir.headers import HEADERS
 from cora.compiler.interp import FrameResult, Interpreter
 from cora.compiler.ir import IRError, StateDecl, StateField
+from cora.compiler.ir import semantics as sem
+from cora.compiler.ir.headers import HEADERS
 from cora.compiler.ir.text import parse_program
 
-from .interp_helpers import (MACS, build, flowcount_oracle, ip4_str, ip6_str, mac_str,
-                             packet_specs, trace_records)
+from .interp_helpers import (
+    MACS,
+    build,
+    flowcount_oracle,
+    ip4_str,
+    ip6_str,
+    mac_str,
+    packet_specs,
+    trace_records,
+)
 from .ir_examples import flowcount_ir
 from .ir_programs import PROGRAMS, lpm_ir, lru_ir, rewrite_ir
 
@@ -181,7 +189,8 @@ def test_udp_checksum_computed_zero_is_sent_as_ffff():
     base = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=0, dport=2) / Raw(b"ab")
     frame = bytes(base)
     sport = Ether(frame)[UDP].chksum
-    want = Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2) / Raw(b"ab")
+    want = (Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=sport, dport=2)
+            / Raw(b"ab"))
     assert Ether(bytes(want))[UDP].chksum == 0xFFFF            # scapy agrees it is that case
     out = Interpreter(store_program([("udp", "sport", sport)])).run(frame).frame
     assert out == bytes(want)
@@ -275,7 +284,8 @@ def test_every_prefix_of_real_frames_runs(name):
 
 def test_bogus_lengths_and_ihl():
     it = Interpreter(flowcount_ir())
-    good = bytearray(bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2") / UDP(sport=7, dport=9)))
+    good = bytearray(bytes(Ether(**MACS) / IP(src="1.1.1.1", dst="2.2.2.2")
+                           / UDP(sport=7, dport=9)))
     bad_ihl = bytearray(good)
     bad_ihl[14] = 0x44                                  # IHL 4 < 5: not valid IPv4
     big_ihl = bytearray(good)

@@ -56,8 +56,9 @@ def _check_state(it: Interpreter) -> None:
         key_widths = ([decl.key[0].width, 32] if decl.kind == "lpm"
                       else [f.width for f in decl.key])
         for entry in dump["maps"][decl.name]:
-            assert all(0 <= v < 1 << w for v, w in zip(entry["key"], key_widths))
-            assert all(0 <= v < 1 << f.width for v, f in zip(entry["value"], decl.value))
+            assert all(0 <= v < 1 << w for v, w in zip(entry["key"], key_widths, strict=True))
+            assert all(0 <= v < 1 << f.width
+                       for v, f in zip(entry["value"], decl.value, strict=True))
             assert len(entry["value"]) == len(decl.value)
 
 

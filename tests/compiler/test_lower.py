@@ -389,7 +389,8 @@ def _eval(e, env):
 @given(_exprs(), st.integers(0, 255), st.integers(0, 65535), st.integers(0, 2**32 - 1),
        st.integers(0, 65535))
 def test_random_arithmetic_matches_reference(e, ttl, ip_id, seq, window):
-    src = f"state out: array<u64>[1];\non packet {{\n    out[0] = {_src(e)} as u64;\n    pass;\n}}\n"
+    src = (f"state out: array<u64>[1];\n"
+           f"on packet {{\n    out[0] = {_src(e)} as u64;\n    pass;\n}}\n")
     interp = Interpreter(compile_source(src, "a.nf", passes=False))
     frame = bytes(Ether() / IP(ttl=ttl, id=ip_id) / TCP(seq=seq, window=window))
     interp.run(frame)

@@ -16,9 +16,15 @@ import pytest
 from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Plan, Problem, live_in, plan, solve_problem
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
-from tests.compiler.partition_helpers import (EXHAUSTIVE_LIMIT_S, SOLVER, filter_program,
-                                              frames, models, shim_program,
-                                              two_state_program)
+from tests.compiler.partition_helpers import (
+    EXHAUSTIVE_LIMIT_S,
+    SOLVER,
+    filter_program,
+    frames,
+    models,
+    shim_program,
+    two_state_program,
+)
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +181,7 @@ def test_warm_start_sets_a_hint_for_every_block_and_state(filt):
     mdl = _Model(pb, 70, None)
     mdl.hint(hint)
     proto = mdl.m.Proto()
-    hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values))
+    hinted = dict(zip(proto.solution_hint.vars, proto.solution_hint.values, strict=True))
     for lab, xs in mdl.x.items():
         stage = {"nic": 0, "kernel": 1, "user": 2}[hint.block_stage[lab]]
         for k, var in xs.items():

@@ -62,8 +62,31 @@ def test_text_output_says_modelled(capsys):
 
 @pytest.mark.parametrize("argv, words", [
     (["--nic", "agilio"], "--rate"),
-    (["--nic", "agilio", "--rate", "-3"], ">= 0"),
+    (["--nic", "agilio", "--rate", "-3"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "0"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "inf"], "--rate: expected a finite number at least 1e-06 Mpps"),
+    (["--nic", "agilio", "--rate", "1e-300"], "--rate: expected a finite number at least 1e-06"),
     (["--nic", "agilio", "--rate", "5", "--workers", "0"], "--workers"),
+    (["--nic", "agilio", "--cores", "1e9"], "--cores"),
+])
+def test_usage_errors_are_one_line_exit_2(capsys, argv, words):
+    rc, out, err = _run(capsys, NF, *argv)
+    assert rc == 2 and not out
+    assert err.startswith("cora: error:") and err.count("\n") == 1 and words in err
+
+
+def test_more_cores_than_any_host_is_infeasible(capsys):
+    """A modelled optimum of billions of cores is no plan: flagged, with the cap."""
+    from cora.plan_command import MAX_HOST_CORES
+    rc, out, err = _run(capsys, NF, "--nic", "agilio", "--rate", "1e12")
+    assert rc == 1 and err.count("\n") == 1 and f"{MAX_HOST_CORES:,} cores" in err
+    rc, out, err = _run(capsys, NF, "--nic", "agilio", "--rate", "1e12", "--json")
+    doc = json.loads(out, parse_constant=lambda c: pytest.fail(c))
+    assert rc == 1 and doc["plan"] is None and doc["real_host_feasible"] is False
+    assert doc["host_cores"] > MAX_HOST_CORES and "any real host" in doc["infeasible"]
+
+
+@pytest.mark.parametrize("argv, words", [
     (["--nic", "agilio", "--rate", "5", "--warm-start", "/nonexistent.json"], "warm-start"),
     (["--nic", "agilio", "--rate", "5", "--profile", "/nonexistent.pcap"], "pcap"),
 ])

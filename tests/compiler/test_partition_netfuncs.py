@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from cora.compiler.offload import baselines as bl
 from cora.compiler.driver import compile_file
+from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import STAGES, Problem, solve_problem
 from cora.compiler.offload.profile import profile_from_frames
 from cora.compiler.offload.stage_model import available_models, load_model, state_mem_bytes
 from cora.errors import CoraError
+from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, SOLVER
-from cora.settings import traces_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
@@ -122,9 +122,9 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
 
 @pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
 def test_costs_agree_with_the_stage_models_prediction(nf, stage_models):
-    """All on the host kernel (or all on the NIC) costs what cora.compiler.offload.stage_model predicts for
-    the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns rounding of
-    each term."""
+    """All on the host kernel (or all on the NIC) costs what cora.compiler.offload.stage_model
+    predicts for the whole program on that stage (docs/offload.md formula), up to the 1e-4 ns
+    rounding of each term."""
     from cora.compiler.offload.partition import NIC, UNITS_PER_NS
     from cora.compiler.offload.profile import synthetic_profile
     from cora.compiler.offload.stage_model import predict_ns_per_packet

@@ -1,10 +1,10 @@
 """CP-SAT against exhaustive search on random small programs, profiles and stage models.
 
-Random acyclic programs (3-7 blocks, half of them starting with a filter that drops, registers from the entry block live across blocks, map
-ops on two states, verdicts pass/drop/tx), random branch probabilities, random stage models
-(costs, per-packet and crossing figures, NIC cores, tiers, capabilities) and random targets.
-The CP-SAT plan must be proved optimal, satisfy every constraint, and cost exactly what the
-exhaustive (branch-and-bound) optimum costs, in both modes.
+Random acyclic programs (3-7 blocks, half of them starting with a filter that drops, registers from
+the entry block live across blocks, map ops on two states, verdicts pass/drop/tx), random branch
+probabilities, random stage models (costs, per-packet and crossing figures, NIC cores, tiers,
+capabilities) and random targets. The CP-SAT plan must be proved optimal, satisfy every constraint,
+and cost exactly what the exhaustive (branch-and-bound) optimum costs, in both modes.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.offload import baselines as bl
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
+from cora.compiler.ir.verify import verify
+from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Problem, solve_problem
 from cora.compiler.offload.profile import Profile
-from cora.compiler.ir.verify import verify
 from cora.compiler.offload.stage_model import ALL_OP_CLASSES
 from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, KINDS, SOLVER, model
 
@@ -97,7 +97,7 @@ def random_profile(draw, program) -> Profile:
             shares = [f * q, f * (1 - q)]
         else:
             shares = [f / len(succ)] * len(succ)
-        for s, sh in zip(succ, shares):
+        for s, sh in zip(succ, shares, strict=True):
             edges[(blk.label, s)] = edges.get((blk.label, s), 0.0) + sh
             freq[s] = freq.get(s, 0.0) + sh
     return Profile(packets=0, block_count=freq, edge_count=edges, source="synthetic")

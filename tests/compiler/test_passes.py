@@ -11,10 +11,17 @@ from hypothesis import strategies as st
 
 from cora.compiler.ir import IRError, Op
 from cora.compiler.ir.text import parse_program, print_program
-from cora.compiler.passes import (DEFAULT_PIPELINE, PASSES, ConstantFolding,
-                                  DeadCodeElimination, JumpThreading, SimplifyCFG,
-                                  run_default, run_pipeline)
 from cora.compiler.ir.verify import verify
+from cora.compiler.passes import (
+    DEFAULT_PIPELINE,
+    PASSES,
+    ConstantFolding,
+    DeadCodeElimination,
+    JumpThreading,
+    SimplifyCFG,
+    run_default,
+    run_pipeline,
+)
 
 from .interp_helpers import behaviour, build, packet_specs, trace_records
 from .ir_programs import PROGRAMS, arith_ir
@@ -90,9 +97,10 @@ def test_folded_value_equals_interpreted_value(code, w, a, b, c):
         body = f"  %a:u{w} = const {a}\n  %r:u{out_w} = {code} %a\n"
     else:
         body = f"  %a:u{w} = const {a}\n  %b:u{w} = const {b}\n  %r:u{out_w} = {code} %a, %b\n"
-    text = ("nf fold\nstate s: hash key(k:u8) value(v:u{0}) capacity 1 on_full skip origin map\n"
-            "bb0:\n{1}  %k:u8 = const 0\n  %ok:u1 = map.update s(%k) = (%r)\n  ret pass\n"
-            ).format(out_w, body)
+    text = (f"nf fold\n"
+            f"state s: hash key(k:u8) value(v:u{out_w}) capacity 1 on_full skip origin map\n"
+            f"bb0:\n{body}  %k:u8 = const 0\n  %ok:u1 = map.update s(%k) = (%r)\n  ret pass\n"
+            )
     p = parse_program(text)
     before = behaviour(p, [(0, b"")])
     run_pipeline(p, ["const-fold", "dce"])

@@ -63,7 +63,7 @@ def test_library_present_and_synthetic_mix_reaches_rewrites():
         out, _ = behaviour(compile_file(NETFUNCS[[p.stem for p in NETFUNCS].index(stem)]), frames)
         assert {v for v, _, _ in out} >= verdicts, stem
         if stem in ("nat", "lb"):                   # header rewrites happen
-            assert sum(o != f for (_, f), (_, _, o) in zip(frames, out)) > 10, stem
+            assert sum(o != f for (_, f), (_, _, o) in zip(frames, out, strict=True)) > 10, stem
 
 
 @pytest.mark.slow

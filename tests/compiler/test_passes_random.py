@@ -9,10 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cora.compiler.ir import (BINARY_OPS, COMPARE_OPS, Builder, IntType, Program, RefType,
-                              StateDecl, StateField)
-from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
+from cora.compiler.ir import (
+    BINARY_OPS,
+    COMPARE_OPS,
+    Builder,
+    IntType,
+    Program,
+    RefType,
+    StateDecl,
+    StateField,
+)
 from cora.compiler.ir.verify import verify
+from cora.compiler.passes import DEFAULT_PIPELINE, PASSES, run_default, run_pipeline
 
 from .interp_helpers import behaviour, build, packet_specs
 
@@ -67,7 +75,7 @@ def random_programs(draw) -> Program:
                                          "store", "update", "lookup", "lru", "array", "const",
                                          "reassign"]))
             w = draw(st.sampled_from(WIDTHS))
-            pick = lambda width: draw(st.sampled_from(local[width]))  # noqa: E731
+            pick = lambda width, local=local: draw(st.sampled_from(local[width]))  # noqa: E731
             if kind == "bin":
                 local[w].append(b.emit(draw(st.sampled_from(BINARY_OPS)), IntType(w),
                                        pick(w), pick(w)))

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.interp import Interpreter
-from cora.compiler.interp import CountingInterpreter
+from cora.compiler.interp import CountingInterpreter, Interpreter
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 from tests.compiler.ir_examples import flowcount_ir
 from tests.compiler.partition_helpers import filter_program, frames

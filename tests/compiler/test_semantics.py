@@ -1,4 +1,5 @@
-"""Known answers and properties of cora.compiler.ir.semantics (hash, PRNG, checksums, arithmetic)."""
+"""Known answers and properties of cora.compiler.ir.semantics (hash, PRNG, checksums,
+arithmetic)."""
 
 import random
 
@@ -7,6 +8,8 @@ from hypothesis import strategies as st
 from scapy.utils import checksum as scapy_checksum
 
 from cora.compiler.ir import semantics as sem
+
+
 def test_mix64_matches_published_splitmix64_seed0_outputs():
     # splitmix64 with state 0 outputs mix64(k * gamma), k = 1, 2, ...; first outputs as
     # published with the reference splitmix64.c (Vigna) / xoshiro seeding.

@@ -10,7 +10,9 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
@@ -49,7 +51,7 @@ def variant_source(name: str, consts: dict[str, str] | None = None,
     text = nf_path(name).read_text()
     for cname, value in (consts or {}).items():
         pattern = re.compile(rf"^(const {cname}(?:\s*:\s*\w+)?\s*=\s*)[^;]+;", re.M)
-        text, n = pattern.subn(lambda m: f"{m.group(1)}{value};", text)
+        text, n = pattern.subn(lambda m, value=value: f"{m.group(1)}{value};", text)
         assert n == 1, f"const {cname} found {n} times in {name}.nf"
     for old, new in (replace or {}).items():
         assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {name}.nf"
@@ -66,6 +68,29 @@ def compile_nf(name: str, tmp_path: Path | None = None, consts: dict[str, str] |
     path = tmp_path / f"{name}.nf"
     path.write_text(variant_source(name, consts, replace))
     return compile_file(str(path))
+
+
+def program_fixture(name: str) -> Any:
+    """A module-scoped pytest fixture named ``program``: ``name``.nf compiled once per test
+    module. Assign it at module level: ``program = program_fixture("heavyhitter")``."""
+
+    @pytest.fixture(scope="module", name="program")
+    def program_() -> Any:
+        return compile_nf(name)
+
+    return program_
+
+
+def nf_fixtures(name: str, instance: str) -> tuple[Any, Any]:
+    """:func:`program_fixture` and a fixture named ``instance`` giving each test a fresh
+    :class:`NF` (empty maps) over that program. Assign both at module level:
+    ``program, fw = nf_fixtures("firewall", "fw")``."""
+
+    @pytest.fixture(name=instance)
+    def instance_(program) -> NF:
+        return NF(program)
+
+    return program_fixture(name), instance_
 
 
 @dataclass

@@ -97,7 +97,8 @@ def nat() -> list[tuple[int, bytes]]:
     out.append((t, _b(udp("203.0.113.5", "10.11.0.1", 53, 20000))))
     out.append((t, _b(icmp("10.11.1.1", "198.51.100.1"))))
     out.append((t, _b(tcp("198.51.100.1", "10.11.0.1", 50000, 22, "S"))))
-    out.append((t + 31 * S, _b(udp("10.11.1.2", "198.51.100.2", 50001, 53))))       # expired, still its own
+    # expired, still its own
+    out.append((t + 31 * S, _b(udp("10.11.1.2", "198.51.100.2", 50001, 53))))
     return out
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
-from .nfkit import NF, compile_nf, eth, icmp, ip, tcp, udp
+from .nfkit import NF, compile_nf, eth, icmp, ip, nf_fixtures, tcp, udp
 
 # Drop reasons (firewall.nf DROP_* constants).
 MALFORMED, FRAGMENT, ICMP_, PROTO, DEST, PORT, TCP_STATE = range(7)
@@ -17,14 +16,7 @@ OUT1, OUT2 = "10.11.0.5", "10.11.0.6"          # outside
 S = 1_000_000_000                              # ns per second
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("firewall")
-
-
-@pytest.fixture
-def fw(program):
-    return NF(program)
+program, fw = nf_fixtures("firewall", "fw")
 
 
 def drops(fw):

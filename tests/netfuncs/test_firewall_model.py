@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 
-from .nfkit import NF, compile_nf, eth, ip
+from .nfkit import NF, eth, ip, program_fixture
 
 S = 1_000_000_000
 INSIDE = ("10.11.1.1", "10.11.1.2")
@@ -151,9 +151,7 @@ def packets_of(conns, steps):
     return out
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("firewall")
+program = program_fixture("firewall")
 
 
 @pytest.mark.slow

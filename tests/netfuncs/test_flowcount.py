@@ -9,22 +9,15 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 
+from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 
-from .nfkit import NF, compile_nf, eth, ip, nf_path, tcp, udp
-from cora.settings import traces_dir
+from .nfkit import NF, compile_nf, eth, ip, nf_fixtures, nf_path, tcp, udp
 
 TRACES = traces_dir()
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("flowcount")
-
-
-@pytest.fixture
-def nf(program):
-    return NF(program)
+program, nf = nf_fixtures("flowcount", "nf")
 
 
 def key(src, dst, sport, dport, proto):

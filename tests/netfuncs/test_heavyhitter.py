@@ -6,7 +6,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.l2 import ARP, Ether
 
-from .nfkit import NF, checksums_valid, compile_nf, ip, udp
+from .nfkit import NF, checksums_valid, compile_nf, ip, program_fixture, udp
 
 THRESHOLD = 1_000_000
 DSCP_LE = 1
@@ -18,9 +18,7 @@ def frame_of(src: str, frame_len: int = 1500):
     return bytes(f)
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("heavyhitter")
+program = program_fixture("heavyhitter")
 
 
 def test_source_is_reported_and_marked_once_over_the_threshold(program):
@@ -82,7 +80,8 @@ def test_report_only_action(tmp_path):
 def test_full_report_map_still_acts(tmp_path):
     hh = NF(compile_nf("heavyhitter", tmp_path,
                        consts={"ACTION": "ACTION_DROP", "THRESHOLD_BYTES": "1000"},
-                       replace={"state heavy: map<ip4, Report>[1024]": "state heavy: map<ip4, Report>[2]"}))
+                       replace={"state heavy: map<ip4, Report>[1024]":
+                                "state heavy: map<ip4, Report>[2]"}))
     for src in ("10.0.0.1", "10.0.0.2", "10.0.0.3"):
         assert hh.send(frame_of(src, 1000), 0).verdict == "drop"
     assert len(hh.table("heavy")) == 2

@@ -13,7 +13,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from cora.compiler.ir import semantics as sem
-from .nfkit import NETFUNCS_DIR, NF, checksums_valid, compile_nf, ip, nf_path, tcp, udp
+
+from .nfkit import NETFUNCS_DIR, NF, checksums_valid, compile_nf, ip, nf_fixtures, nf_path, tcp, udp
 
 VIP = "10.11.0.100"
 M = 251
@@ -39,14 +40,7 @@ def backend_mac(addr: str) -> str:
     return "02:00:" + ":".join(f"{int(x):02x}" for x in addr.split("."))
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("lb")
-
-
-@pytest.fixture
-def lb(program):
-    return NF(program)
+program, lb = nf_fixtures("lb", "lb")
 
 
 def expected_backend(lb, service, src, sport, dst, dport, proto):

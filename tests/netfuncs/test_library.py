@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from cora.compiler.driver import check_source, compile_file
 from cora.compiler.ir.text import parse_program, print_program
+from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 
 from .nfkit import NETFUNCS_DIR, NF, NF_NAMES, nf_path
-from cora.settings import traces_dir
 
 TRACES = traces_dir()
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, TCP, UDP
 
 from cora.compiler.ir import semantics as sem
-from .nfkit import NF, checksums_valid, compile_nf, eth, icmp, ip, tcp, udp
+
+from .nfkit import NF, checksums_valid, compile_nf, eth, icmp, ip, nf_fixtures, tcp, udp
 
 PUBLIC = "10.11.0.1"
 PORT_MIN, PORT_COUNT = 20000, 8192
@@ -19,14 +20,7 @@ S = 1_000_000_000
 OUT, IN, NEW, NO_PORT, NO_BINDING, UNTRANSLATABLE = range(6)
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("nat")
-
-
-@pytest.fixture
-def nat(program):
-    return NF(program)
+program, nat = nf_fixtures("nat", "nat")
 
 
 def first_candidate(src, dst, sport, dport, proto):

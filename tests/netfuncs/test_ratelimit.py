@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.l2 import ARP, Ether
 
-from .nfkit import NF, compile_nf, ip, udp
+from .nfkit import NF, ip, nf_fixtures, udp
 
 RATE_BYTES_PER_S = 125_000
 BURST_BYTES = 15_000
@@ -24,14 +24,7 @@ def frame_of(src: str, frame_len: int):
     return f
 
 
-@pytest.fixture(scope="module")
-def program():
-    return compile_nf("ratelimit")
-
-
-@pytest.fixture
-def rl(program):
-    return NF(program)
+program, rl = nf_fixtures("ratelimit", "rl")
 
 
 def test_burst_then_drop_at_one_instant(rl):
@@ -81,7 +74,7 @@ def test_clock_going_backwards_refills_nothing(rl):
 def model(events):
     """The token bucket of ratelimit.nf's header comment, in nano-bytes."""
     buckets, out = {}, []
-    for src, dt_ns, length, t in events:
+    for src, _dt_ns, length, t in events:
         tokens, last = buckets.get(src, (NANO_BURST, t))
         if src in buckets and t > last:
             tokens = min(NANO_BURST, tokens + min(t - last, FILL_NS) * RATE_BYTES_PER_S)
@@ -97,7 +90,8 @@ def model(events):
 
 
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.sampled_from(["10.0.0.1", "10.0.0.2"]),
                           st.integers(-2_000_000, 30_000_000),
                           st.integers(60, 1514)), min_size=1, max_size=60))

@@ -9,10 +9,19 @@ from hypothesis import strategies as st
 
 from cora.compiler.driver import compile_file, compile_source
 from cora.compiler.ir import OP_CLASS, Op
-from cora.compiler.offload.stage_model import (ALL_OP_CLASSES, MAP_OP_CLASSES, ModelError, available_models,
-                                charged_ops, host_cores,
-                                load_model, model_path, nic_utilization,
-                                predict_ns_per_packet, state_mem_bytes)
+from cora.compiler.offload.stage_model import (
+    ALL_OP_CLASSES,
+    MAP_OP_CLASSES,
+    ModelError,
+    available_models,
+    charged_ops,
+    host_cores,
+    load_model,
+    model_path,
+    nic_utilization,
+    predict_ns_per_packet,
+    state_mem_bytes,
+)
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
 MODELS = ("xdp", "user", "agilio", "bluefield2")
@@ -76,18 +85,23 @@ def test_unknown_model_names_the_available_ones():
         load_model("tofino")
 
 
-def test_a_figure_without_source_is_refused(tmp_path):
-    text = model_path("agilio").read_text().replace('\nclock_ghz = "', '\nclock_ghzz = "')
+def _edited_agilio(tmp_path, old: str, new: str):
+    """A copy of the agilio model file with ``old`` (present) replaced by ``new``."""
+    text = model_path("agilio").read_text()
+    assert old in text
     bad = tmp_path / "bad.toml"
-    bad.write_text(text)
+    bad.write_text(text.replace(old, new))
+    return bad
+
+
+def test_a_figure_without_source_is_refused(tmp_path):
+    bad = _edited_agilio(tmp_path, '\nclock_ghz = "', '\nclock_ghzz = "')
     with pytest.raises(ModelError, match="clock_ghz has no entry in \\[sources\\]"):
         load_model(bad)
 
 
 def test_an_allowed_op_class_without_cost_is_refused(tmp_path):
-    text = model_path("agilio").read_text().replace("\nmul = 6.25\n", "\n")
-    bad = tmp_path / "bad.toml"
-    bad.write_text(text)
+    bad = _edited_agilio(tmp_path, "\nmul = 6.25\n", "\n")
     with pytest.raises(ModelError, match="no op_cost_ns for allowed op classes \\['mul'\\]"):
         load_model(bad)
 
@@ -203,7 +217,8 @@ def test_default_tier_is_the_fastest_that_holds_the_state(flowcount):
 
 def test_agilio_cannot_cost_what_it_cannot_run(flowcount):
     with pytest.raises(ModelError, match="cannot run op class map_write"):
-        predict_ns_per_packet(flowcount, load_model("agilio"), {b.label: 1 for b in flowcount.blocks})
+        predict_ns_per_packet(flowcount, load_model("agilio"),
+                              {b.label: 1 for b in flowcount.blocks})
 
 
 def test_supports_op_follows_classes_opcodes_kinds_and_verdicts(firewall):

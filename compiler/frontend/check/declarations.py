@@ -141,7 +141,7 @@ class DeclarationChecks(CheckerBase):
         value_ty: T.Ty
         if kind == "countmin":
             vals = []
-            for a, what in zip(d.args, ("depth D", "width W")):
+            for a, what in zip(d.args, ("depth D", "width W"), strict=True):
                 v = self.targ_int(a, f"countmin {what}")
                 if v is None:
                     ok = False
@@ -172,7 +172,7 @@ class DeclarationChecks(CheckerBase):
                 key_ty, value_ty = T.U32, types[0]
             else:
                 key_ty, value_ty = types
-            for a, t in zip(d.args, types):
+            for a, t in zip(d.args, types, strict=True):
                 if isinstance(t, (T.PrefixTy, T.VoidTy)):
                     self.err(a.span, f"{t} cannot be stored in state")
                     ok = False

@@ -329,7 +329,7 @@ class ExpressionChecks(CheckerBase):
             for a in e.args:
                 self.expr(a, None, scope)
             return T.ERROR if isinstance(fn.ret, T.VoidTy) or not stmt else fn.ret
-        for a, (_pn, pt, _uid) in zip(e.args, fn.params):
+        for a, (_pn, pt, _uid) in zip(e.args, fn.params, strict=True):
             self.want(a, pt, scope)
         return fn.ret
 
@@ -481,7 +481,7 @@ class ExpressionChecks(CheckerBase):
             return (a.is_numeric and b.is_numeric) or a == b
         ea, eb = T.elem_types(a), T.elem_types(b)
         return ea is not None and eb is not None and len(ea) == len(eb) and \
-            all(self.comparable(x, y) for x, y in zip(ea, eb))
+            all(self.comparable(x, y) for x, y in zip(ea, eb, strict=True))
 
     def e_in(self, e: A.Binary, scope) -> T.Ty:
         r = e.right

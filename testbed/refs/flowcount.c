@@ -27,29 +27,18 @@
  * of bpf_xdp_get_buff_len() (Linux >= 5.18; the helper costs ~5 ns, measured); drivers
  * never hand multi-buffer frames to a program loaded without BPF_F_XDP_HAS_FRAGS.
  *
- * Key layout: saddr and daddr as on the wire (network byte order), sport and dport as on
- * the wire, proto, three zero bytes of padding (16 bytes, no holes left uninitialised).
+ * Key layout: struct ref_flow (ref_common.h): saddr and daddr as on the wire (network
+ * byte order), sport and dport as on the wire, proto, three zero bytes of padding (16
+ * bytes, no holes left uninitialised).
  */
-#include <uapi/linux/bpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/in.h>
-
-struct flow_key {
-    __be32 saddr;
-    __be32 daddr;
-    __be16 sport;
-    __be16 dport;
-    u8 proto;
-    u8 pad[3];
-};
+#include "ref_common.h"
 
 struct flow_val {
     u64 packets;
     u64 bytes;
 };
 
-BPF_HASH(flows, struct flow_key, struct flow_val, 65536);
+BPF_HASH(flows, struct ref_flow, struct flow_val, 65536);
 
 #ifdef REF_PLAIN_ADD
 #define ADD(p, n) (*(p) += (n))
@@ -86,7 +75,7 @@ int ref_flowcount(struct xdp_md *ctx)
         return XDP_PASS;
     }
 
-    struct flow_key key;
+    struct ref_flow key;
     __builtin_memcpy(&key.saddr, &ip->saddr, 8);     /* saddr, daddr */
     __builtin_memcpy(&key.sport, l4, 4);             /* sport, dport */
     *(u32 *)&key.proto = proto;                      /* proto + zero padding */
