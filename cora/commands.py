@@ -73,7 +73,8 @@ def register(sub) -> None:
     p.add_argument("--samples", type=integer(1, BENCH_MAX_SAMPLES), default=200, metavar="N",
                    help=f"frames sampled evenly from the pcap (1 to {BENCH_MAX_SAMPLES:,})")
     p.add_argument("--no-stats", action="store_true",
-                   help="no per-CPU verdict counters (cora_verdicts) in the program: measures their cost")
+                   help="no per-CPU verdict counters (cora_verdicts) in the program: "
+                        "measures their cost")
     add_json_flag(p)
     p.set_defaults(func=cmd_bench)
 

@@ -50,7 +50,8 @@ def register(sub) -> None:
                    help="interface in --nic-netns toward the host (with --plan; default: the "
                         "only other one)")
     p.add_argument("--no-stats", action="store_true",
-                   help="no per-CPU verdict counters (cora_verdicts) in the program; `cora stats` then shows the maps only")
+                   help="no per-CPU verdict counters (cora_verdicts) in the program; "
+                        "`cora stats` then shows the maps only")
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF",

@@ -69,5 +69,5 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
 
 
 __all__ = ["ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination", "JumpThreading",
-           "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "UpdateInPlace", "has_side_effect",
-           "register_pass", "run_default", "run_pipeline"]
+           "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG",
+           "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]

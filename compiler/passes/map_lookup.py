@@ -64,7 +64,7 @@ class Avail:
         known when there is one), or None."""
         refs = sorted(h for s, k, h in self.facts if s == state and k == keys)
         known = [h for h in refs if h in self.known]
-        return (known or refs or [None])[0]
+        return (known or refs)[0] if refs else None
 
     def found(self, ref: str) -> int | None:
         """The known ``ref.found`` of ``ref`` (or of an available lookup of the same key,
