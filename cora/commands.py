@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--plan", metavar="PLAN.json", default=None,
                    help="split by a `cora plan --json` plan: one program per stage "
                         "(<stage>.c, <stage>.ir, <stage>.maps.json) and shim.json")
+    p.add_argument("--no-stats", action="store_true",
+                   help="no per-CPU verdict counters (cora_verdicts) in the program")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)",
@@ -70,6 +72,9 @@ def register(sub) -> None:
                    help=f"repetitions per sampled frame (1 to {BENCH_MAX_REPEAT:,})")
     p.add_argument("--samples", type=integer(1, BENCH_MAX_SAMPLES), default=200, metavar="N",
                    help=f"frames sampled evenly from the pcap (1 to {BENCH_MAX_SAMPLES:,})")
+    p.add_argument("--no-stats", action="store_true",
+                   help="no per-CPU verdict counters (cora_verdicts) in the program: "
+                        "measures their cost")
     add_json_flag(p)
     p.set_defaults(func=cmd_bench)
 
@@ -89,6 +94,11 @@ def register(sub) -> None:
 
 
 # ------------------------------------------------------------------------------------ check
+def _stats(args) -> bool:
+    """Whether the program keeps verdict counters: not under ``--no-stats``."""
+    return not getattr(args, "no_stats", False)
+
+
 def cmd_check(args) -> int:
     """Print every diagnostic of the file; exit 1 if there is any error."""
     from cora.compiler.driver import check_source, read_source
@@ -118,7 +128,7 @@ def cmd_compile(args) -> int:
     reasons = target.unsupported(program)
     if reasons:
         raise CoraError(f"{args.nf} cannot run on target {target.name}: " + "; ".join(reasons))
-    artifact = target.generate(program, count_verdicts=True)
+    artifact = target.generate(program, count_verdicts=_stats(args))
     out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -157,7 +167,7 @@ def _compile_stages(args, program) -> int:
                      f"{st.stage}.maps.json":
                          dumps(maps_metadata(st.program), "the map layout", indent=2) + "\n"}
             if st.stage != "user":
-                art = XdpTarget().generate(st.program, count_verdicts=True)
+                art = XdpTarget().generate(st.program, count_verdicts=_stats(args))
                 files[f"{st.stage}.c"] = art.files["prog.c"]
             for name, text in files.items():
                 (out / name).write_text(text)
@@ -257,20 +267,22 @@ def cmd_bench(args) -> int:
     frames = [f for _, f in _read_pcap(args.pcap) if xdp_test_run_accepts(f)]
     if not frames:
         raise InputError(f"{args.pcap} has no frame an XDP test run takes (14 to 73,152 bytes)")
-    artifact = get_target("xdp").generate(program, count_verdicts=True)
+    artifact = get_target("xdp").generate(program, count_verdicts=_stats(args))
     with load_xdp(artifact) as loaded:
         ns = measure_ns_per_packet(loaded.prog_fd, frames, repeat=args.repeat,
                                    max_samples=args.samples)
     result = {"ns_per_packet": round(ns, 2),
               "rate_mpps_one_core": round(1e3 / ns, 2) if ns else None,
               "packets": len(frames), "sampled": len(sample_evenly(frames, args.samples)),
-              "repeat": args.repeat, "nf": program.name, "source": "measured (BPF_PROG_TEST_RUN)"}
+              "repeat": args.repeat, "nf": program.name, "stats": _stats(args),
+              "source": "measured (BPF_PROG_TEST_RUN)"}
     require_finite(result, "the benchmark's figures")
     if args.json:
         print_json(result, "the benchmark's figures")
     else:
         print(f"{program.name}: {ns:.1f} ns/packet (= {result['rate_mpps_one_core']} Mpps on one "
               f"core), {result['sampled']} of {len(frames)} frames x {args.repeat} repeats, "
+              f"{'with' if _stats(args) else 'without'} verdict counters, "
               f"measured with BPF_PROG_TEST_RUN")
     return 0
 

@@ -106,13 +106,11 @@ fn live(k: Flow, t: u64) -> bool {
     return true;
 }
 
-// Create (exists false) or refresh (exists true) the entry `k` for a packet sent by the
-// originator (from_orig) or the responder; TCP RST deletes it, FIN sets the sender's bit, a
-// SYN from the originator clears them. A live entry is refreshed in place, field by field:
-// an LRU map update would allocate a new element for every packet.
-fn track(k: Flow, t: u64, from_orig: bool, exists: bool) {
-    let old_fin = conns[k].fin;
-    let fin = old_fin;
+// Create or refresh the entry `k` for a packet sent by the originator (from_orig) or the
+// responder; TCP RST deletes it, FIN sets the sender's bit, a SYN from the originator clears
+// them. A new entry starts with no FIN bits (reading an absent entry gives 0).
+fn track(k: Flow, t: u64, from_orig: bool) {
+    let fin = conns[k].fin;
     if (tcp.valid) {
         if ((tcp.flags & TCP_RST) != 0) {
             delete conns[k];
@@ -123,12 +121,7 @@ fn track(k: Flow, t: u64, from_orig: bool, exists: bool) {
             if (from_orig) { fin = fin | FIN_ORIG; } else { fin = fin | FIN_REPLY; }
         }
     }
-    if (exists) {
-        conns[k].last_ns = t;
-        if (fin != old_fin) { conns[k].fin = fin; }
-    } else {
-        conns[k] = Conn { last_ns: t, fin: fin };
-    }
+    conns[k] = Conn { last_ns: t, fin: fin };
 }
 
 fn service_port(port: u16) -> bool {
@@ -215,6 +208,6 @@ on packet {
         }
     }
     // 4b (found) and new connections from rules 3 and 4e: create or refresh the entry.
-    track(conn, t, from_orig, found);
+    track(conn, t, from_orig);
     pass;
 }

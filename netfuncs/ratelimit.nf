@@ -57,14 +57,7 @@ on packet {
     let cost = (pkt.len as u64) * NS_PER_S;
     let conforming = tokens >= cost;
     if (conforming) { tokens -= cost; }
-    // Known source: write the fields in place (a lookup each); an LRU map update would
-    // allocate a new element every packet (measured 261 -> 167 ns/packet, BPF_PROG_TEST_RUN).
-    if (src in buckets) {
-        buckets[src].tokens = tokens;
-        buckets[src].last_ns = stamp;
-    } else {
-        buckets[src] = Bucket { tokens: tokens, last_ns: stamp };
-    }
+    buckets[src] = Bucket { tokens: tokens, last_ns: stamp };
     if (!conforming) {
         stats[STAT_DROPPED] += 1;
         drop;

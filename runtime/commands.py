@@ -49,6 +49,9 @@ def register(sub) -> None:
     p.add_argument("--nic-forward", metavar="IF", type=interface_name,
                    help="interface in --nic-netns toward the host (with --plan; default: the "
                         "only other one)")
+    p.add_argument("--no-stats", action="store_true",
+                   help="no per-CPU verdict counters (cora_verdicts) in the program; "
+                        "`cora stats` then shows the maps only")
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF",
@@ -83,7 +86,8 @@ def cmd_deploy(args) -> int:
     program = compile_file(args.nf)
     if args.plan is not None:
         return _deploy_plan(args, program)
-    meta = deploy(program, args.dev, args.netns, args.mode)
+    meta = deploy(program, args.dev, args.netns, args.mode,
+                  stats=not getattr(args, "no_stats", False))
     if meta.get("recovered"):
         print(f"note: {meta['recovered']}")
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
@@ -125,7 +129,7 @@ def cmd_stats(args) -> int:
     require_root()
     first = read_stats(args.dev, args.netns)
     rates = None
-    if args.interval > 0:
+    if args.interval > 0 and first["verdicts"] is not None:
         t0 = time.monotonic()
         time.sleep(args.interval)
         second = read_stats(args.dev, args.netns)
@@ -145,7 +149,10 @@ def cmd_stats(args) -> int:
     print(f"{first['nf']} on {args.dev}" + (f" (namespace {args.netns})" if args.netns else "")
           + f": program id {first['prog_id']}, "
           + ("attached" if first["attached"] else "NOT attached (pins only)"))
-    print("  verdicts: " + ", ".join(f"{k} {v}" for k, v in first["verdicts"].items()))
+    if first["verdicts"] is None:
+        print("  verdicts: not counted (deployed with --no-stats)")
+    else:
+        print("  verdicts: " + ", ".join(f"{k} {v}" for k, v in first["verdicts"].items()))
     if rates is not None:
         print(f"  rate over {args.interval:g} s (measured): {rates['total']:.3f} Mpps ("
               + ", ".join(f"{k} {v:.3f}" for k, v in rates.items() if k != "total" and v) + ")")

@@ -80,7 +80,8 @@ def _undeploy_cmd(dev: str, netns: str | None) -> str:
 
 
 def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
-           pass_redirect_ifindex: int | None = None, extra: dict | None = None) -> dict:
+           pass_redirect_ifindex: int | None = None, extra: dict | None = None,
+           stats: bool = True) -> dict:
     """Compile for XDP, load, pin, attach and record ``program`` on ``dev`` (journaled; see
     the module docstring).
 
@@ -91,6 +92,8 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
         pass_redirect_ifindex: turn ``pass`` into a redirect to this ifindex (an emulated
             NIC stage handing frames to the host; see :func:`deploy_stages`).
         extra: more keys for the metadata (e.g. the stage and its peer deployment).
+        stats: keep per-CPU verdict counters (``cora_verdicts``, read by :func:`read_stats`);
+            False (``cora deploy --no-stats``) leaves them out of the program.
     Returns:
         the deployment's metadata (also written to /run/cora), plus ``"recovered"``: a
         sentence on the interrupted deploy it undid first, or None.
@@ -128,13 +131,14 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             raise EnvironmentProblem(f"pins without deployment metadata are left at "
                                      f"{directory}: run {_undeploy_cmd(dev, netns)} to remove "
                                      "them")
-        artifact = XdpTarget().generate(program, count_verdicts=True,
+        artifact = XdpTarget().generate(program, count_verdicts=stats,
                                         pass_redirect_ifindex=pass_redirect_ifindex)
         # loading and unloading run whole even if a signal comes (bcc cut half-way would
         # free its module twice at exit)
         with uninterrupted(lambda: load_xdp(artifact)) as loaded:
             maps = dict(loaded.map_fds)
-            maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
+            if stats:
+                maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
             prog_id = prog_info(loaded.prog_fd).id
             try:
                 # "meta" names a split deployment's NIC side, so that undeploy of this
@@ -159,7 +163,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
                 fault_point("deploy", "attach")
                 meta = {"nf": program.name, "source": program.source, "dev": dev,
                         "netns": netns, "mode": mode, "pins": str(directory),
-                        "deployed_unix": time.time(), "prog_id": attached_id,
+                        "deployed_unix": time.time(), "prog_id": attached_id, "stats": stats,
                         "layout": maps_metadata(program), **(extra or {})}
                 _write_state(pins.write_metadata, dev, netns, meta)
                 fault_point("deploy", "metadata")
@@ -299,7 +303,8 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     """Live verdict counters and map contents of a deployment (reads only).
 
     Returns:
-        ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count},
+        ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count}
+        (None when deployed without counters),
         "maps": {NAME: [{"key": [...], "value": [...]}, ...]}}`` (map dump rules of
         :mod:`cora.runtime.engine`).
     Raises:
@@ -313,12 +318,15 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     meta = _require(dev, netns)
     states = [state_from_metadata(m) for m in meta["layout"]["maps"]]
     with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
-        counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
-        verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
-        for k, per_cpu in counts:
-            idx = int.from_bytes(k, "little")
-            if idx < len(XDP_VERDICT_NAMES):
-                verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little") for v in per_cpu)
+        verdicts: dict[str, int] | None = None
+        if VERDICTS_MAP in pinned.maps:
+            counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
+            verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
+            for k, per_cpu in counts:
+                idx = int.from_bytes(k, "little")
+                if idx < len(XDP_VERDICT_NAMES):
+                    verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little")
+                                                           for v in per_cpu)
         entries = {s.name: map_entries(pinned.maps[s.name], s) for s in states}
     try:
         attached_id = attach.xdp_attached(dev, netns)

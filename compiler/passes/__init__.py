@@ -22,6 +22,14 @@ Passes:
 - ``simplify-cfg``: ``br c, L, L`` becomes ``jmp L``; blocks unreachable from the entry are
   removed; a block whose only predecessor ends in ``jmp`` to it is merged into it.
 - ``jump-thread``: edges into an empty block (just ``jmp L``) go straight to ``L``.
+- ``lookup-share``: a ``map.lookup`` of a key already looked up on every path to it, with
+  no ``map.update``/``map.delete`` of the state between (nor, on an ``lru_hash``, a lookup
+  of another key), reuses the reference (``mov``); ``ref.found`` of a reference whose
+  found-ness a branch on the way decided becomes ``const``
+  (:mod:`cora.compiler.passes.map_lookup`).
+- ``update-in-place``: a ``map.update`` whose key's lookup is available writes the values
+  through the reference (``ref.store`` per field, result 1) when it holds an entry, and
+  updates only when it does not (:mod:`cora.compiler.passes.map_lookup`).
 - ``dce``: removes ops without side effects whose destination is never used anywhere, until
   none is left, and registers no op mentions. Kept always: ops whose definition says
   ``side_effect`` (terminators, ``hdr.store``, ``ref.store``, ``map.update``, ``map.delete``,
@@ -40,10 +48,12 @@ from cora.compiler.passes.base import PASSES, ModulePass, register_pass, run_pip
 from cora.compiler.passes.const_fold import ConstantFolding
 from cora.compiler.passes.dce import DeadCodeElimination
 from cora.compiler.passes.jump_thread import JumpThreading
+from cora.compiler.passes.map_lookup import LookupSharing, UpdateInPlace
 from cora.compiler.passes.simplify_cfg import SimplifyCFG
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
-DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "jump-thread", "simplify-cfg", "dce")
+DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "lookup-share", "update-in-place",
+                                   "jump-thread", "simplify-cfg", "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
@@ -59,5 +69,5 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
 
 
 __all__ = ["ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination", "JumpThreading",
-           "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "has_side_effect",
-           "register_pass", "run_default", "run_pipeline"]
+           "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG",
+           "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]

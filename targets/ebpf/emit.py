@@ -9,9 +9,12 @@ The generated program:
 - declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
   lpm -> LPM_TRIE, array -> ARRAY, percpu_array -> PERCPU_ARRAY) with the same name, and the
   C structs of :mod:`cora.targets.ebpf.maps`;
-- runs the fixed parser of :mod:`cora.compiler.ir.headers` once, keeping a validity flag and a
-  packet pointer per header, and bounds-checks every packet access against ``data_end`` again
-  right where it happens, so the verifier accepts every well-typed program;
+- runs the fixed parser of :mod:`cora.compiler.ir.headers` once, for the headers the program
+  reads (IPv4 with the VLAN tag its validity depends on; IPv6 only when the program reads
+  IPv6 or an L4 header), keeping a validity flag and a packet pointer per header; the parser
+  checks each header's fixed length against ``data_end`` once, and every access to the
+  header is guarded by its flag only (the verifier keeps the checked range on the pointer
+  along every path where the flag is 1);
 - turns each IR block into a C label and each op into one C statement tagged with its NF
   source position (``/* @line:col */``) so verifier messages map back to the NF; each
   opcode's C comes from one method registered with ``@emit_impl(opcode)`` (:data:`EMIT_IMPLS`);
@@ -180,8 +183,12 @@ class EbpfEmitter:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
+        # Parse only what the program reads: IPv4's validity depends on a VLAN tag before it;
+        # IPv6 only when the program reads it or an L4 header (which IPv6 may carry).
         if used & {*L4_HEADERS, "ipv4", "ipv6"}:
-            used |= {"ipv4", "ipv6", "vlan"}
+            used |= {"ipv4", "vlan"}
+        if used & {*L4_HEADERS, "ipv6"}:
+            used.add("ipv6")
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
 
@@ -266,12 +273,13 @@ class EbpfEmitter:
                 self.emit("if ((*(u16 *)(l3 + 6) & bpf_htons(0x1fff)) == 0) {", indent=3)
                 self.emit("l4proto = *(u8 *)(l3 + 9); l4 = l3 + ihl * 4; has_l4 = 1;", indent=4)
                 self.emit("}", indent=3)
-            self.emit("} else if (et == bpf_htons(0x86dd)) {", indent=2)
-            self.emit("if (l3 + 40 > data_end) goto parsed;", indent=3)
-            self.emit("v_ipv6 = 1; h_ipv6 = l3;", indent=3)
-            if l4:
-                self.emit("l4proto = *(u8 *)(l3 + 6); l4 = l3 + 40; has_l4 = l4proto != 1;",
-                          indent=3)
+            if "ipv6" in self.headers_used:
+                self.emit("} else if (et == bpf_htons(0x86dd)) {", indent=2)
+                self.emit("if (l3 + 40 > data_end) goto parsed;", indent=3)
+                self.emit("v_ipv6 = 1; h_ipv6 = l3;", indent=3)
+                if l4:
+                    self.emit("l4proto = *(u8 *)(l3 + 6); l4 = l3 + 40; has_l4 = l4proto != 1;",
+                              indent=3)
             self.emit("}", indent=2)
             if l4:
                 self.emit("if (has_l4) {", indent=2)
@@ -301,8 +309,9 @@ class EbpfEmitter:
         dst = self.reg(op.dest)
         span = f.byte_span
         self.emit(f"{dst} = 0;", op.span)
-        # The same check for every field of a header (its fixed length), so clang merges them.
-        self.emit(f"if (v_{h} && h_{h} + {HEADERS[h].min_len} <= data_end) {{")
+        # The parser checked the header's fixed length once when it set v_H (hoisted): the
+        # verifier keeps that range on h_H along every path where v_H is 1.
+        self.emit(f"if (v_{h}) {{")
         raw = _raw_load(f"h_{h}", f.byte_offset, span)
         value = f"({raw} >> {f.shift})" if f.shift else raw
         if f.bit_width != span * 8:
@@ -340,7 +349,7 @@ class EbpfEmitter:
         hdr_min = HEADERS[h].min_len
         wend = min(wend, hdr_min)
         targets = self._csum_targets(h, f.name)
-        self.emit(f"if (v_{h} && h_{h} + {hdr_min} <= data_end) {{ /* store {h}.{f.name} */",
+        self.emit(f"if (v_{h}) {{ /* store {h}.{f.name} */",
                   op.span)
         old = self.tmp()
         if targets:
@@ -364,11 +373,9 @@ class EbpfEmitter:
             for ch, coff, is_udp in targets:
                 if ch != h and ch not in self.headers_used:
                     continue
-                # A checksum lies in its header's fixed part: for the written header it is
-                # covered by the check above; for another header, check that header's fixed
-                # length like every other access to it (one form, so clang merges them and
-                # never leaves the verifier a pointer on an impossible branch).
-                cond = "1" if ch == h else f"v_{ch} && h_{ch} + {HEADERS[ch].min_len} <= data_end"
+                # A checksum lies in its header's fixed part, which the parser checked
+                # when it set v_H (as for every other access to the header).
+                cond = "1" if ch == h else f"v_{ch}"
                 self.emit(f"if ({cond}) {{", indent=2)
                 cur = self.tmp()
                 self.emit(f"u32 {cur} = bpf_ntohs(*(u16 *)(h_{ch} + {coff}));", indent=3)

@@ -146,6 +146,43 @@ def test_deploy_stats_undeploy_in_a_namespace():
                         f"cora-none-{uuid.uuid4().hex[:6]}"))
 
 
+@pytest.mark.slow
+def test_compile_no_stats_leaves_the_verdict_counters_out(tmp_path):
+    cora("compile", FLOWCOUNT, "-o", tmp_path / "with", check=True)
+    cora("compile", FLOWCOUNT, "-o", tmp_path / "without", "--no-stats", check=True)
+    assert "cora_verdicts" in (tmp_path / "with" / "prog.c").read_text()
+    assert "cora_verdicts" not in (tmp_path / "without" / "prog.c").read_text()
+
+
+@pytest.mark.kernel
+def test_bench_no_stats_json():
+    rep = json.loads(cora("bench", FLOWCOUNT, "--pcap", TRACE, "--repeat", "200",
+                          "--samples", "5", "--no-stats", "--json", check=True).stdout)
+    assert rep["ns_per_packet"] > 0 and rep["stats"] is False
+
+
+@pytest.mark.kernel
+@pytest.mark.netns
+def test_deploy_no_stats_then_stats_shows_maps_only():
+    from cora.testbed.topology import two_node
+    from cora.testbed.trafficgen import TrafficGen, synthetic_flows
+
+    with two_node() as topo:
+        ns = topo.ns("dut")
+        cora("deploy", FLOWCOUNT, "--dev", "veth0", "--netns", ns, "--no-stats", check=True)
+        try:
+            with TrafficGen("veth0", topo.ns("gen")) as gen:
+                gen.send(synthetic_flows(4, 64, "udp", seed=5), count=400)
+            st = json.loads(cora("stats", "--dev", "veth0", "--netns", ns, "--json",
+                                 check=True).stdout)
+            assert st["attached"] and st["verdicts"] is None
+            assert sum(e["value"][0] for e in st["maps"]["flows"]) == 400
+            text = cora("stats", "--dev", "veth0", "--netns", ns, check=True).stdout
+            assert "not counted" in text
+        finally:
+            cora("undeploy", "--dev", "veth0", "--netns", ns, check=True)
+
+
 @pytest.mark.kernel
 @pytest.mark.netns
 def test_demo_runs_and_cleans_up():
