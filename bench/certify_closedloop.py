@@ -69,7 +69,7 @@ def main():
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_closedloop.json"))
     ap.add_argument("--png", default=str(ROOT / "bench" / "results" / "certify_closedloop.png"))
     a = ap.parse_args()
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": "bench/certify_closedloop.py " + f"--samples {a.samples} --seed {a.seed}",
            "policies": {}}
     for kind in ("certified", "performance"):

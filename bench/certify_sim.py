@@ -158,7 +158,7 @@ def main():
     cmd = " ".join(["bench/certify_sim.py"] + sys.argv[1:])
     if a.merge:
         cmd = f"{prior['command']} (dated {prior['date_utc']}); then {cmd}"
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": cmd,
            "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
     out["summary"] = summarise(rows)

@@ -47,6 +47,7 @@ def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, see
     """Fraction of simulated rounds (fluid simulator, one flow, no random loss) whose
     observation's cell is not proven in ``table`` -- the rounds the kernel would hand to Cubic."""
     import numpy as np
+
     from cora.certify.coverage import visited_states  # noqa: F401 (same recorder idea)
     from cora.certify.export import cell_index
     from cora.certify.sim import Envs, PolicyController, simulate
@@ -68,7 +69,6 @@ def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, see
 
 
 def grid(a, name, info, ccs):
-    import numpy as np
     from cora.certify.export import proven_cells
     from cora.certify.quant import quantize
     net = load_policy(a.model)
@@ -104,7 +104,7 @@ def grid(a, name, info, ccs):
                             "sim_fallback_share": simfb if cc == name else None})
     import datetime
     import sys
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows, "summary": summary}
     with open(a.out, "w") as f:

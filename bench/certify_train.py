@@ -119,7 +119,7 @@ def main():
     t0 = time.time()
     with multiprocessing.Pool(a.workers) as pool:
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
-    meta = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    meta = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
             "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}

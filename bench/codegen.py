@@ -43,8 +43,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cora.testbed import handwritten as hw
-from cora.testbed.handwritten import (  # noqa: F401  (re-exported for callers)
-    SYNTHETIC, Mismatch, compare, comparison_engines, load_trace)
+from cora.testbed.handwritten import SYNTHETIC, Mismatch, compare, comparison_engines, load_trace  # noqa: F401  (re-exported for callers)
 
 DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]  # most IPv4 TCP/UDP frames
 

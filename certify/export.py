@@ -133,9 +133,9 @@ def _net_c(qnet: QuantizedMLP):
     weights_c = "".join(_arr(f"W{i}", w, "int") + _arr(f"B{i}", b, "int") for i, (w, b) in enumerate(zip(ws, bs)))
     last = len(ws) - 1
     if h1:
-        layer1 = f"""
+        layer1 = """
 static long cora_layer1(__u32 i, void *ctx)
-{{
+{
 	struct scratch *s = ((struct loop_ctx *)ctx)->s;
 	long long acc = 0;
 	int j;
@@ -151,13 +151,13 @@ static long cora_layer1(__u32 i, void *ctx)
 	acc &= ~(acc >> 63);  /* ReLU without a branch */
 	s->out += (long long)W2[row] * acc;
 	return 0;
-}}
+}
 """
         out_loop = "bpf_loop(H1, cora_layer1, &lc, 0);"
     else:
-        layer1 = f"""
+        layer1 = """
 static long cora_layer1(__u32 i, void *ctx)
-{{
+{
 	struct scratch *s = ((struct loop_ctx *)ctx)->s;
 
 	__u64 row = i;
@@ -167,7 +167,7 @@ static long cora_layer1(__u32 i, void *ctx)
 		return 1;
 	s->out += (long long)W1[row] * s->h0[row];
 	return 0;
-}}
+}
 """
         out_loop = "bpf_loop(H0, cora_layer1, &lc, 0);"
     if qnet.output == "clip":  # the clip head of the certified network, in integers

@@ -105,7 +105,7 @@ class MLP:
         """All parameters flattened into one vector (layer order ``W0, b0, W1, b1, ...``)."""
         return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases) for p in wb])
 
-    def with_params(self, theta: np.ndarray) -> "MLP":
+    def with_params(self, theta: np.ndarray) -> MLP:
         """A copy of this network with parameters taken from the flat vector ``theta``."""
         ws, bs, k = [], [], 0
         for w, b in zip(self.weights, self.biases):

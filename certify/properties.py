@@ -55,8 +55,8 @@ No constant policy satisfies ``probe``/``utilisation_recovery`` and ``backoff_*`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

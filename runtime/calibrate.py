@@ -45,9 +45,10 @@ import platform
 import statistics
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
 from cora.errors import CoraError
@@ -600,7 +601,7 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
     meta = {"command": "python -m cora.runtime.calibrate"
                        + (f" --target {target}" if target != "xdp" else "")
                        + (" --quick" if quick else ""), "target": target,
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "kernel": platform.release(), "cpu": _cpu_name(), "cpu_mhz": _cpu_mhz(),
             "repeat": repeat, "calls": calls, "variants": n_variants, "programs": len(groups),
             "r2": round(r2, 4)}

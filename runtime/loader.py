@@ -15,8 +15,8 @@ import ctypes
 import os
 import re
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,7 +319,6 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     """
     from cora.targets.xdp import XdpTarget
 
-    from cora.targets.xdp import XdpTarget
 
     bcc = require_bcc()
     artifact = XdpTarget().generate(program, frags=frags)

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from cora.certify import export as ex, kernel
+from cora.certify import export as ex
+from cora.certify import kernel
 from cora.certify.nn import init_mlp
 from cora.certify.quant import quantize
 from cora.cli import main

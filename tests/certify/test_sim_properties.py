@@ -7,8 +7,16 @@ from cora.certify.baselines import BBRLike, Cubic, VegasLike
 from cora.certify.evaluate import evaluate
 from cora.certify.nn import MLP, init_mlp
 from cora.certify.properties import PROPERTIES, check_property
-from cora.certify.sim import (Envs, OBS_LO, PolicyController, apply_action, overflow_loss,
-                              queue_bdp, sample_envs, simulate)
+from cora.certify.sim import (
+    OBS_LO,
+    Envs,
+    PolicyController,
+    apply_action,
+    overflow_loss,
+    queue_bdp,
+    sample_envs,
+    simulate,
+)
 from cora.certify.train import TrainConfig, train
 
 

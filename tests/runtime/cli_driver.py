@@ -94,16 +94,17 @@ def run_one(argv: list[str], cwd: str, timeout_s: float) -> dict:
 
 def main() -> None:
     # everything a command may import, imported once before any fork
+    import numpy  # noqa: F401
+
+    import cora.certify.absint  # noqa: F401
     import cora.certify.commands  # noqa: F401
+    import cora.certify.evaluate  # noqa: F401
+    import cora.certify.properties  # noqa: F401
     import cora.cli
     import cora.commands  # noqa: F401
     import cora.plan_command  # noqa: F401
     import cora.runtime.commands  # noqa: F401
-    import cora.certify.absint  # noqa: F401
-    import cora.certify.evaluate  # noqa: F401
-    import cora.certify.properties  # noqa: F401
     import cora.testbed.replay  # noqa: F401
-    import numpy  # noqa: F401
     from cora.compiler.driver import compile_file
 
     cora.cli.build_parser()

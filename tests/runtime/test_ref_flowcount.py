@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cora.runtime import bpf_syscall as bs
-from cora.testbed import ref_flowcount
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
-from cora.testbed.replay import read_frames
 from cora.settings import trace_files
+from cora.testbed import ref_flowcount
+from cora.testbed.replay import read_frames
 
 pytestmark = pytest.mark.kernel
 

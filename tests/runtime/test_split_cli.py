@@ -12,8 +12,8 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program
-from cora.compiler.offload.split import SplitError, cut_plan, split
 from cora.compiler.ir.verify import verify
+from cora.compiler.offload.split import SplitError, cut_plan, split
 
 REPO = Path(__file__).resolve().parents[2]
 LB = REPO / "netfuncs" / "lb.nf"

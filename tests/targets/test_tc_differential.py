@@ -19,8 +19,12 @@ from scapy.layers.l2 import Ether
 from cora.compiler.driver import compile_file
 from cora.errors import CoraError, KernelError
 from cora.runtime.bpf_syscall import prog_test_run
-from cora.runtime.engine import (MAX_TC_TEST_FRAME_BYTES, InterpEngine, KernelEngine,
-                                 tc_test_run_accepts)
+from cora.runtime.engine import (
+    MAX_TC_TEST_FRAME_BYTES,
+    InterpEngine,
+    KernelEngine,
+    tc_test_run_accepts,
+)
 from cora.runtime.run import run_frames
 from cora.targets import get_target
 

@@ -8,8 +8,8 @@ import dpkt
 import pytest
 
 from cora.errors import InputError
-from cora.testbed.replay import read_frames, read_pcap
 from cora.settings import trace_files
+from cora.testbed.replay import read_frames, read_pcap
 
 TRACES = [str(p) for p in trace_files()]
 
@@ -60,7 +60,7 @@ def test_timestamps_exact_micro_and_nano(tmp_path):
 
 @pytest.mark.slow
 def test_scapy_written_little_endian(tmp_path):
-    from scapy.all import Ether, IP, UDP, wrpcap
+    from scapy.all import IP, UDP, Ether, wrpcap
     pkts = [Ether(src=MAC_A, dst=MAC_B) / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
     for i, pkt in enumerate(pkts):
         pkt.time = 1000 + i
