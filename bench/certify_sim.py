@@ -247,8 +247,11 @@ def plots(summary: dict, json_path: str):
         ax.errorbar(d["mean"], u["mean"], xerr=d["ci95"] or 0, yerr=u["ci95"] or 0, fmt="o",
                     capsize=3, label=name)
     ax.set_xlabel("p95 queueing delay, ms (mean over environments)")
-    ax.set_ylabel("utilisation"); ax.set_title("simulated, Genet ranges (95 % CI over runs)")
-    ax.legend(fontsize=7); fig.tight_layout(); fig.savefig(base + "_util_delay.png", dpi=110)
+    ax.set_ylabel("utilisation")
+    ax.set_title("simulated, Genet ranges (95 % CI over runs)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(base + "_util_delay.png", dpi=110)
     learned = [n for n in summary if "default" in summary[n]]
     props = list(PROPERTIES)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
@@ -262,8 +265,10 @@ def plots(summary: dict, json_path: str):
         ax.set_xticks(np.arange(len(props)) + 0.4 - width / 2)
         ax.set_xticklabels(props, rotation=35, ha="right", fontsize=7)
         ax.set_title(f"proven fraction by {m}" + (" states" if m == "visited" else ""))
-    axes[0].set_ylabel("proven fraction"); axes[0].legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(base + "_proven.png", dpi=110)
+    axes[0].set_ylabel("proven fraction")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(base + "_proven.png", dpi=110)
 
 
 if __name__ == "__main__":

@@ -131,10 +131,14 @@ def grid(a, name, info, ccs):
                      fmt="o-", capsize=3, label=cc)
         ax2.errorbar(x, [s_["rtt_ms_p95"][0] for s_ in ss], yerr=[s_["rtt_ms_p95"][1] or 0 for s_ in ss],
                      fmt="o-", capsize=3, label=cc)
-    ax1.set_xlabel("base RTT setting, ms"); ax1.set_ylabel("throughput, Mbit/s"); ax1.legend(fontsize=8)
-    ax2.set_xlabel("base RTT setting, ms"); ax2.set_ylabel("p95 RTT (ss), ms")
+    ax1.set_xlabel("base RTT setting, ms")
+    ax1.set_ylabel("throughput, Mbit/s")
+    ax1.legend(fontsize=8)
+    ax2.set_xlabel("base RTT setting, ms")
+    ax2.set_ylabel("p95 RTT (ss), ms")
     fig.suptitle("testbed (measured), mean +- 95 % CI over runs", fontsize=9)
-    fig.tight_layout(); fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
+    fig.tight_layout()
+    fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
 
 
 def main():

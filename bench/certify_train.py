@@ -87,11 +87,15 @@ def plot(curves: dict, path: str, base_iters: int):
                      label=("performance-only" if name == "perf" else "certified") if seed == min(curves) else None)
         ax2.plot([r["iteration"] for r in runs["cert"]], [r["penalty_mean"] for r in runs["cert"]],
                  color="C3", lw=0.8)
-    ax1.set_xlabel("ES iteration"); ax1.set_ylabel("performance reward (population mean)")
-    ax1.legend(fontsize=8); ax1.set_title("training reward (grey: shared base)")
-    ax2.set_xlabel("fine-tuning iteration"); ax2.set_ylabel("certificate penalty (population mean)")
+    ax1.set_xlabel("ES iteration")
+    ax1.set_ylabel("performance reward (population mean)")
+    ax1.legend(fontsize=8)
+    ax1.set_title("training reward (grey: shared base)")
+    ax2.set_xlabel("fine-tuning iteration")
+    ax2.set_ylabel("certificate penalty (population mean)")
     ax2.set_title("certified fine-tuning: penalty")
-    fig.tight_layout(); fig.savefig(path, dpi=110)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main():

@@ -398,7 +398,8 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
     Returns:
         :class:`Certificate`.
     """
-    lo = np.asarray(lo, float); hi = np.asarray(hi, float)
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
     width = hi - lo
     live = width > 0
     scale = np.where(live, width if scale is None else np.asarray(scale, float), 1.0)
@@ -420,7 +421,8 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         cex = max(cex, float(np.max(concrete(mid), initial=0.0)))
         ok = vhi <= 0
         proven += float(vol(frontier_l[ok], frontier_h[ok]).sum())
-        proven_l.append(frontier_l[ok]); proven_h.append(frontier_h[ok])
+        proven_l.append(frontier_l[ok])
+        proven_h.append(frontier_h[ok])
         open_ = ~ok & ~(vlo > 0)
         dead = ~ok & (vlo > 0)
         if np.any(dead):
@@ -452,9 +454,12 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
             rel = np.where(sc.max(axis=1, keepdims=True) > 0, sc, rel)
         d = np.argmax(rel, axis=1)
         m = 0.5 * (fl[np.arange(len(d)), d] + fh[np.arange(len(d)), d])
-        l1, h1 = fl.copy(), fh.copy(); h1[np.arange(len(d)), d] = m
-        l2, h2 = fl.copy(), fh.copy(); l2[np.arange(len(d)), d] = m
-        frontier_l = np.concatenate([l1, l2]); frontier_h = np.concatenate([h1, h2])
+        l1, h1 = fl.copy(), fh.copy()
+        h1[np.arange(len(d)), d] = m
+        l2, h2 = fl.copy(), fh.copy()
+        l2[np.arange(len(d)), d] = m
+        frontier_l = np.concatenate([l1, l2])
+        frontier_h = np.concatenate([h1, h2])
     pl = np.concatenate(proven_l) if proven_l else np.zeros((0, lo.size))
     ph = np.concatenate(proven_h) if proven_h else np.zeros((0, lo.size))
     return Certificate(min(1.0, proven), max(0.0, worst) if np.isfinite(worst) else 0.0,
@@ -499,7 +504,10 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
     out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
     for t in range(steps + 1):
         ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
-        out["w_lo"].append(wl); out["w_hi"].append(wh); out["q_lo"].append(ql); out["q_hi"].append(qh)
+        out["w_lo"].append(wl)
+        out["w_hi"].append(wh)
+        out["q_lo"].append(ql)
+        out["q_hi"].append(qh)
         if t == steps:
             break
         ll, lh = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
@@ -508,7 +516,8 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
         xl, xh = np.clip(xl, OBS_LO, OBS_HI), np.clip(xh, OBS_LO, OBS_HI)
         al, ah = output_bounds(net, xl, xh, domain)
         al, ah = al[:, 0], ah[:, 0]
-        out["a_lo"].append(al); out["a_hi"].append(ah)
+        out["a_lo"].append(al)
+        out["a_hi"].append(ah)
         nwl, nwh = apply_action(wl, al, g), apply_action(wh, ah, g)
         nwh = np.maximum(nwh, w_min_hi)
         q2l, q2h, q1l, q1h, l1l, l1h = q1l, q1h, ql, qh, ll, lh
@@ -530,14 +539,16 @@ def closed_loop_concrete(net, w0, p, steps: int, buffer_bdp: float, w_min=0.0, g
     from cora.certify.bottleneck import loss_rate, queue_bdp
     from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action
     g = ACTION_GAIN if gain is None else gain
-    w = np.asarray(w0, float).copy(); b = buffer_bdp
+    w = np.asarray(w0, float).copy()
+    b = buffer_bdp
     r = np.broadcast_to(np.asarray(p, float), (steps + 1, w.size))
     q1 = q2 = queue_bdp(w, b)
     l1 = loss_rate(w, b, r[0])
     ws, qs, ls, acts = [], [], [], []
     for t in range(steps + 1):
         q = queue_bdp(w, b)
-        ws.append(w); qs.append(q)
+        ws.append(w)
+        qs.append(q)
         if t == steps:
             break
         l = loss_rate(w, b, r[t + 1])

@@ -269,8 +269,10 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
         if t:
             q = queue(w, b)
         wb, qb = w.bounds(), q.bounds()
-        out["w_lo"].append(np.maximum(wb[0], 0.0)); out["w_hi"].append(wb[1])
-        out["q_lo"].append(np.maximum(qb[0], 0.0)); out["q_hi"].append(np.minimum(qb[1], b))
+        out["w_lo"].append(np.maximum(wb[0], 0.0))
+        out["w_hi"].append(wb[1])
+        out["q_lo"].append(np.maximum(qb[0], 0.0))
+        out["q_hi"].append(np.minimum(qb[1], b))
         if t == steps:
             break
         lt = loss(w)
@@ -281,7 +283,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
         ab = a.bounds() if anet.output == "clip" else z.bounds()
         if anet.output == "clip":
             ab = (np.maximum(ab[0], -1.0), np.minimum(ab[1], 1.0))
-        out["a_lo"].append(ab[0]); out["a_hi"].append(ab[1])  # the network's output
+        out["a_lo"].append(ab[0])
+        out["a_hi"].append(ab[1])  # the network's output
         w = floor_window(product(w, window_factor(a, g)), w_min_hi)
         q2, q1, l1 = q1, q, lt
     res = {k: np.array(v) for k, v in out.items()}

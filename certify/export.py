@@ -101,8 +101,10 @@ def _prove_boxes(net, prop, lo, hi, depth):
     d = np.argmax((h - l) / (OBS_HI - OBS_LO), axis=1)
     r = np.arange(len(bad))
     m = 0.5 * (l[r, d] + h[r, d])
-    h1 = h.copy(); h1[r, d] = m
-    l2 = l.copy(); l2[r, d] = m
+    h1 = h.copy()
+    h1[r, d] = m
+    l2 = l.copy()
+    l2[r, d] = m
     g1 = _prove_boxes(net, prop, l, h1, depth - 1)
     g2 = _prove_boxes(net, prop, l2, h, depth - 1)
     good[bad] = g1 & g2
@@ -554,8 +556,10 @@ def export(net, out_dir: str, name: str = "cora_cc", compile_obj: bool = True,
     os.makedirs(out_dir, exist_ok=True)
     certs = {}
     for p in PROPERTIES:
-        f = check_property(net, p, max_boxes=max_boxes); f.pop("_certificate")
-        qq = check_property(qnet, p, max_boxes=max_boxes); qq.pop("_certificate")
+        f = check_property(net, p, max_boxes=max_boxes)
+        f.pop("_certificate")
+        qq = check_property(qnet, p, max_boxes=max_boxes)
+        qq.pop("_certificate")
         certs[p] = {"float": f, "quantized": qq}
     table = proven_cells(qnet)
     src = os.path.join(out_dir, f"{name}.bpf.c")

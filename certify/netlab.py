@@ -48,7 +48,8 @@ def _bridge(ns: str, a: str, b: str, delay_s: float, ready) -> None:
     netns.setns(ns)
     sa = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sb = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    sa.bind((a, 0)); sb.bind((b, 0))
+    sa.bind((a, 0))
+    sb.bind((b, 0))
     for s in (sa, sb):
         s.setblocking(False)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
@@ -174,7 +175,8 @@ class Bottleneck:
         """Stop the bridge and delete the namespaces (and with them the veths)."""
         from pyroute2 import netns
         if self.proc is not None and self.proc.is_alive():
-            self.proc.terminate(); self.proc.join(5)
+            self.proc.terminate()
+            self.proc.join(5)
         self.proc = None
         for n in self.ns.values():
             if n in netns.listnetns():
@@ -229,7 +231,8 @@ def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> di
             ss = bed.run("snd", ["ss", "-tin", "dst", RCV_IP, "dport", "=", str(port)], timeout=10)
             block = ss.stdout
             for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block)):
-                rtts.append(float(m_r.group(1))); cwnds.append(int(m_c.group(1)))
+                rtts.append(float(m_r.group(1)))
+                cwnds.append(int(m_c.group(1)))
             minrtts += [float(m.group(1)) for m in _SS_MINRTT.finditer(block)]
         out, err = cli.communicate(timeout=30)
     finally:

@@ -109,8 +109,10 @@ class MLP:
         """A copy of this network with parameters taken from the flat vector ``theta``."""
         ws, bs, k = [], [], 0
         for w, b in zip(self.weights, self.biases):
-            ws.append(theta[k:k + w.size].reshape(w.shape)); k += w.size
-            bs.append(theta[k:k + b.size].reshape(b.shape)); k += b.size
+            ws.append(theta[k:k + w.size].reshape(w.shape))
+            k += w.size
+            bs.append(theta[k:k + b.size].reshape(b.shape))
+            k += b.size
         return MLP(ws, bs, self.activation, dict(self.spec), self.output)
 
     def save(self, path: str) -> None:
@@ -134,7 +136,8 @@ def check_layers(weights, biases) -> None:
         raise InputError(f"network has {len(weights)} weight arrays but {len(biases)} bias arrays")
     prev = None
     for i, (w, b) in enumerate(zip(weights, biases)):
-        w = np.asarray(w); b = np.asarray(b)
+        w = np.asarray(w)
+        b = np.asarray(b)
         if w.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
             raise InputError(f"W{i}/b{i} must hold numbers, got dtypes {w.dtype} and {b.dtype}")
         if w.ndim != 2:
@@ -187,7 +190,9 @@ def load_policy(path: str) -> MLP:
             if f"b{i}" not in names:
                 raise InputError(f"{path}: has W{i} but no b{i}")
             try:
-                ws.append(data[f"W{i}"]); bs.append(data[f"b{i}"]); i += 1
+                ws.append(data[f"W{i}"])
+                bs.append(data[f"b{i}"])
+                i += 1
             except ValueError as exc:  # object arrays need pickle, which is never allowed
                 raise InputError(f"{path}: W{i}/b{i} are not numeric arrays ({exc})") from None
         try:

@@ -138,7 +138,8 @@ def _mono_concrete(net, x, h=1e-4):
     base = _f(net, x)
     out = []
     for i in (Q_T, L_T):
-        xp = x.copy(); xp[:, i] += h
+        xp = x.copy()
+        xp[:, i] += h
         out.append((_f(net, xp) - base) / h)
     return np.maximum(*out)
 

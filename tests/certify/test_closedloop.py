@@ -184,7 +184,8 @@ def test_unknown_loss_rounds_is_a_clear_error():
 def test_in_boxes_matches_a_loop():
     from cora.certify.coverage import in_boxes
     rng = np.random.default_rng(4)
-    lo = rng.uniform(0, 1, (30, 3)); hi = lo + rng.uniform(0, 0.3, (30, 3))
+    lo = rng.uniform(0, 1, (30, 3))
+    hi = lo + rng.uniform(0, 0.3, (30, 3))
     pts = rng.uniform(0, 1.2, (800, 3))
     want = [any(np.all((p >= lo[j]) & (p <= hi[j])) for j in range(30)) for p in pts]
     assert np.array_equal(in_boxes(pts, lo, hi, chunk=257), np.array(want))

@@ -72,7 +72,8 @@ def test_export_writes_c_and_quantized_certificate(tmp_path):
 def _transfer(cc: str, seconds: float = 1.5):
     """Bulk TCP over loopback with congestion control ``cc``; returns (name seen, bytes)."""
     srv = socket.socket()
-    srv.bind(("127.0.0.1", 0)); srv.listen(1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
     srv.settimeout(5)
     got = [0]
 
@@ -88,7 +89,8 @@ def _transfer(cc: str, seconds: float = 1.5):
             got[0] += len(b)
         c.close()
 
-    th = threading.Thread(target=rx, daemon=True); th.start()
+    th = threading.Thread(target=rx, daemon=True)
+    th.start()
     s = socket.socket()
     try:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
@@ -99,7 +101,9 @@ def _transfer(cc: str, seconds: float = 1.5):
         while time.time() - t0 < seconds:
             s.sendall(buf)
     finally:
-        s.close(); th.join(timeout=10); srv.close()
+        s.close()
+        th.join(timeout=10)
+        srv.close()
     return seen, got[0]
 
 

@@ -29,7 +29,8 @@ def test_save_load_round_trip(model):
 
 
 def test_bare_arrays_are_relu_hidden_and_linear_output(tmp_path):
-    w0 = np.array([[1.0], [-1.0]]); w1 = np.array([[1.0, 1.0]])
+    w0 = np.array([[1.0], [-1.0]])
+    w1 = np.array([[1.0, 1.0]])
     np.savez(tmp_path / "raw.npz", W0=w0, b0=np.zeros(2), W1=w1, b1=np.array([-1.0]))
     net = load_policy(str(tmp_path / "raw.npz"))
     assert net.activation == "relu" and net.spec == {}
@@ -59,7 +60,8 @@ def test_garbage_and_missing_files(tmp_path):
 def test_bounds_cli_json_matches_library(model, tmp_path, capsys):
     net, path = model
     lo, hi = np.zeros(6), np.full(6, 0.5)
-    np.save(tmp_path / "l.npy", lo); np.save(tmp_path / "u.npy", hi)
+    np.save(tmp_path / "l.npy", lo)
+    np.save(tmp_path / "u.npy", hi)
     for domain in ("interval", "deeppoly"):
         assert main(["certify", "bounds", path, "--lower", str(tmp_path / "l.npy"), "--upper",
                      str(tmp_path / "u.npy"), "--domain", domain, "--json"]) == 0
@@ -104,7 +106,8 @@ def test_check_cli_all_properties_json(model, capsys):
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
     _, path = model
-    np.save(tmp_path / "l5.npy", np.zeros(5)); np.save(tmp_path / "u5.npy", np.ones(5))
+    np.save(tmp_path / "l5.npy", np.zeros(5))
+    np.save(tmp_path / "u5.npy", np.ones(5))
     np.savez(tmp_path / "noarr.npz", z=np.ones(3))
     init_mlp(3, (4,), 2, np.random.default_rng(0)).save(str(tmp_path / "small.npz"))
     argv = [a.format(m=path, d=tmp_path) for a in argv]
@@ -148,7 +151,8 @@ def test_overflowing_network_gets_no_figure(tmp_path, capsys):
     big = {"W0": np.full((1, 6), 1e300), "b0": np.zeros(1), "W1": np.full((1, 1), 1e300),
            "b1": np.zeros(1)}
     np.savez(tmp_path / "huge.npz", **big)
-    np.save(tmp_path / "l.npy", np.zeros(6)); np.save(tmp_path / "u.npy", np.ones(6))
+    np.save(tmp_path / "l.npy", np.zeros(6))
+    np.save(tmp_path / "u.npy", np.ones(6))
     for argv in (["certify", "check", str(tmp_path / "huge.npz"), "--property", "all", "--json"],
                  ["certify", "bounds", str(tmp_path / "huge.npz"), "--lower",
                   str(tmp_path / "l.npy"), "--upper", str(tmp_path / "u.npy"), "--json"]):

@@ -196,7 +196,8 @@ def test_monotone_training_is_proven_monotone_and_is_monotone_on_samples(tmp_pat
     rng = np.random.default_rng(0)
     x = rng.uniform(PROPERTIES["monotonic"].lo, PROPERTIES["monotonic"].hi, (3000, 6))
     for i in (0, 2):
-        xp = x.copy(); xp[:, i] += rng.uniform(0, 0.5, 3000)
+        xp = x.copy()
+        xp[:, i] += rng.uniform(0, 0.5, 3000)
         assert np.all(net(xp) <= net(x) + 1e-12)
     # an unconstrained network of the same shape is not proven monotone
     free = train(TrainConfig(mode="performance", seed=2, iterations=2, hidden=(8, 8), population=4,
@@ -234,6 +235,7 @@ def test_orca_style_agent_scales_cubics_window():
     big = Envs(np.full(4, 100.0), np.full(4, 0.2), np.full(4, 3.0), np.zeros(4))
     tr = simulate(OrcaStyle(const(0.25)), big, 4, np.random.default_rng(1))
     np.testing.assert_allclose(tr.cwnd_pkts[:, 0], 10.0 * (2 * 2 ** 0.5) ** np.arange(4))
-    net = const(0.0); net.spec = {"trained": {"controller": "orca"}}
+    net = const(0.0)
+    net.spec = {"trained": {"controller": "orca"}}
     assert isinstance(controller_for(net), OrcaStyle)
     assert not isinstance(controller_for(const(0.0)), OrcaStyle)
