@@ -89,7 +89,7 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, (kind, r) in zip(axes, out["policies"].items()):
+    for ax, (kind, r) in zip(axes, out["policies"].items(), strict=True):
         t = range(QS_STEPS + 1)
         ax.plot(t, r["relational_q_hi"], "o-", label=f"relational bound ({r['boxes']} boxes)")
         ax.plot(t, r["interval_q_hi_same_boxes"], "s--", label="interval bound (same boxes)")

@@ -145,7 +145,7 @@ def main():
     with multiprocessing.Pool(a.workers) as pool:
         done = pool.map(run_network, jobs)
     rows = {}
-    for (name, i, *_), r in zip(jobs, done):
+    for (name, *_), r in zip(jobs, done, strict=True):
         rows.setdefault(name, []).append(r)
     for name, cls in BASELINES.items():
         if wanted is None or name in wanted:
@@ -256,7 +256,7 @@ def plots(summary: dict, json_path: str):
     props = list(PROPERTIES)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     width = 0.8 / max(len(learned), 1)
-    for ax, m in zip(axes, ("volume", "visited")):
+    for ax, m in zip(axes, ("volume", "visited"), strict=True):
         for k, n in enumerate(learned):
             vals = [summary[n]["default"][p][m]["mean"] for p in props]
             errs = [summary[n]["default"][p][m]["ci95"] or 0 for p in props]

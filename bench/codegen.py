@@ -147,7 +147,7 @@ def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: in
                     prog_id = attach_xdp(nf.prog_fd, "veth0", dut, mode="native")
                     try:
                         sent, seen, secs = _send_and_count(
-                            gen, lambda: sum(_verdict_total(vfd).values()), count)
+                            gen, lambda vfd=vfd: sum(_verdict_total(vfd).values()), count)
                     finally:
                         detach_xdp("veth0", dut, prog_id=prog_id)
                     nf_rates.append(seen / secs / 1e6)
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                     nf_rows.append(row)
             if not args.no_timing and not failed:
                 with timing_programs(ref, program) as fds:
-                    for row, records in zip(nf_rows, loaded.values()):
+                    for row, records in zip(nf_rows, loaded.values(), strict=True):
                         row.update(time_pair(fds, [f for _, f in records], args.rounds,
                                              args.repeat, args.samples))
             rows.extend(nf_rows)

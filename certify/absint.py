@@ -69,8 +69,8 @@ def as_abstract(net) -> AbstractNet:
                        output=getattr(net, "output", "linear"))
 
 
-def _widen(l, u):
-    return l - FP_MARGIN * (1 + np.abs(l)), u + FP_MARGIN * (1 + np.abs(u))
+def _widen(lb, ub):
+    return lb - FP_MARGIN * (1 + np.abs(lb)), ub + FP_MARGIN * (1 + np.abs(ub))
 
 
 def _prep_box(anet: AbstractNet, lo, hi):
@@ -87,63 +87,63 @@ def _prep_box(anet: AbstractNet, lo, hi):
     return lo - anet.input_slack, hi
 
 
-def _affine_interval(w, blo, bhi, l, u):
+def _affine_interval(w, blo, bhi, lb, ub):
     wp, wn = np.maximum(w, 0), np.minimum(w, 0)
-    return l @ wp.T + u @ wn.T + blo, u @ wp.T + l @ wn.T + bhi
+    return lb @ wp.T + ub @ wn.T + blo, ub @ wp.T + lb @ wn.T + bhi
 
 
-def _act_interval(act, l, u):
+def _act_interval(act, lb, ub):
     if act == "relu":
-        return np.maximum(l, 0), np.maximum(u, 0)
-    return np.tanh(l), np.tanh(u)
+        return np.maximum(lb, 0), np.maximum(ub, 0)
+    return np.tanh(lb), np.tanh(ub)
 
 
 def interval_layers(net, lo, hi):
     """Pre-activation bounds of every layer by interval propagation.
 
     Returns:
-        list of ``(l, u)``, one per layer, each ``(B, n_i)``.
+        list of ``(lb, ub)``, one per layer, each ``(B, n_i)``.
     """
     anet = as_abstract(net)
-    l, u = _prep_box(anet, lo, hi)
+    lb, ub = _prep_box(anet, lo, hi)
     out = []
     for i, w in enumerate(anet.weights):
-        l, u = _widen(*_affine_interval(w, anet.bias_lo[i], anet.bias_hi[i], l, u))
-        out.append((l, u))
+        lb, ub = _widen(*_affine_interval(w, anet.bias_lo[i], anet.bias_hi[i], lb, ub))
+        out.append((lb, ub))
         if i < len(anet.weights) - 1:
-            l, u = _act_interval(anet.activation, l, u)
+            lb, ub = _act_interval(anet.activation, lb, ub)
     return out
 
 
-def _relax(act, l, u):
+def _relax(act, lb, ub):
     """Linear relaxation ``sl z + il <= act(z) <= su z + iu`` valid on ``[l, u]``; arrays (B, n)."""
     if act == "relu":
-        active = l >= 0
-        dead = u <= 0
+        active = lb >= 0
+        dead = ub <= 0
         unstable = ~(active | dead)
-        den = np.where(unstable, u - l, 1.0)
-        su = np.where(active, 1.0, np.where(unstable, u / den, 0.0))
-        iu = np.where(unstable, -u * l / den, 0.0)
-        sl = np.where(active, 1.0, np.where(unstable, (u > -l).astype(float), 0.0))
-        il = np.zeros_like(l)
+        den = np.where(unstable, ub - lb, 1.0)
+        su = np.where(active, 1.0, np.where(unstable, ub / den, 0.0))
+        iu = np.where(unstable, -ub * lb / den, 0.0)
+        sl = np.where(active, 1.0, np.where(unstable, (ub > -lb).astype(float), 0.0))
+        il = np.zeros_like(lb)
         return sl, il, su, iu
     # tanh (DeepPoly, POPL'19 Sec. 4.3): lam = secant slope, lam2 = min derivative on [l, u]
-    tl, tu = np.tanh(l), np.tanh(u)
+    tl, tu = np.tanh(lb), np.tanh(ub)
     d = lambda z: 1.0 - np.tanh(z) ** 2  # noqa: E731
-    lam2 = np.minimum(d(l), d(u))
-    width = u - l
+    lam2 = np.minimum(d(lb), d(ub))
+    width = ub - lb
     narrow = width < 1e-9
     lam = np.where(narrow, lam2, (tu - tl) / np.where(narrow, 1.0, width))
-    pos = l >= 0
-    neg = u <= 0
+    pos = lb >= 0
+    neg = ub <= 0
     # lower line
     sl = np.where(pos & ~narrow, lam, lam2)
-    il = tl - sl * l
+    il = tl - sl * lb
     # upper line
     su = np.where(neg & ~narrow, lam, lam2)
-    iu = tu - su * u
+    iu = tu - su * ub
     # float slack: shift lines outward a little (tanh is 1-Lipschitz)
-    eps = 1e-12 * (1 + np.abs(l) + np.abs(u))
+    eps = 1e-12 * (1 + np.abs(lb) + np.abs(ub))
     return sl, il - eps, su, iu + eps
 
 
@@ -152,7 +152,6 @@ def _backsub(anet, k, relax, lo, hi, linear: bool = False):
     ``linear`` the linear bounds themselves, ``(Al, cl, Au, cu)``: ``Al x + cl <= z <= Au x + cu``
     for ``x`` in the box (``A`` shaped ``(B, n_k, n_in)``, ``c`` ``(B, n_k)``)."""
     w = anet.weights[k]
-    B = lo.shape[0]
     # First step in factored form: the coefficients W_k are the same for every box and the
     # relaxation slopes are >= 0 (monotone activations), so the sign split is W+ / W- and
     # (W+ diag(su_b) + W- diag(sl_b)) W_{k-1} = W+ (su_b * W_{k-1}) + W- (sl_b * W_{k-1})
@@ -195,9 +194,9 @@ def _backsub(anet, k, relax, lo, hi, linear: bool = False):
         Al = Al @ wj
     if linear:
         return Al, cl, Au, cu
-    u = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
-    l = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
-    return l, u
+    ub = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
+    lb = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
+    return lb, ub
 
 
 def deeppoly_layers(net, lo, hi):
@@ -207,7 +206,7 @@ def deeppoly_layers(net, lo, hi):
         net: an MLP, quantized network or :class:`AbstractNet`.
         lo, hi: input box, ``(B, n_in)`` or ``(n_in,)``.
     Returns:
-        list of ``(l, u)`` per layer, each ``(B, n_i)``; sound and at least as tight as intervals.
+        list of ``(lb, ub)`` per layer, each ``(B, n_i)``; sound and at least as tight as intervals.
     Raises:
         InputError: box of the wrong width, non-finite, or with ``lo > hi``.
     """
@@ -219,9 +218,9 @@ def deeppoly_layers(net, lo, hi):
         return [(np.concatenate([p[k][0] for p in parts]), np.concatenate([p[k][1] for p in parts]))
                 for k in range(len(anet.weights))]
     out, relax = [], []
-    l, u = lo, hi
+    lb, ub = lo, hi
     for k, w in enumerate(anet.weights):
-        il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], l, u)
+        il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], lb, ub)
         if k == 0:
             zl, zu = il_, iu_
         else:
@@ -231,7 +230,7 @@ def deeppoly_layers(net, lo, hi):
         out.append((zl, zu))
         if k < len(anet.weights) - 1:
             relax.append(_relax(anet.activation, zl, zu))
-            l, u = _act_interval(anet.activation, zl, zu)
+            lb, ub = _act_interval(anet.activation, zl, zu)
     return out
 
 
@@ -241,9 +240,9 @@ def deeppoly_linear(net, lo, hi):
     Args:
         net: MLP / quantized network / AbstractNet.  lo, hi: ``(B, n_in)``.
     Returns:
-        ``(Al, cl, Au, cu, l, u)``: ``Al x' + cl <= z_L(x') <= Au x' + cu`` for every ``x'`` in
+        ``(Al, cl, Au, cu, lb, ub)``: ``Al x' + cl <= z_L(x') <= Au x' + cu`` for every ``x'`` in
         ``[lo - input_slack, hi]`` (``A`` ``(B, n_out, n_in)``, ``c`` ``(B, n_out)``), and the
-        concrete bounds ``l, u`` ``(B, n_out)`` of :func:`deeppoly_layers` (the same DeepPoly
+        concrete bounds ``lb, ub`` ``(B, n_out)`` of :func:`deeppoly_layers` (the same DeepPoly
         relaxations, so the lines and the bounds are consistent). The float rounding of the
         back-substitution is not in ``c``; callers widen (``FP_MARGIN``) as the layer bounds do.
     """
@@ -278,22 +277,22 @@ def output_bounds(net, lo, hi, domain: str = "deeppoly"):
         lo, hi: ``(n_in,)`` or ``(B, n_in)``.
         domain: ``"interval"`` or ``"deeppoly"``.
     Returns:
-        ``(l, u)`` shaped ``(B, n_out)`` (``(n_out,)`` for a single box): for every ``x`` in the
-        box, ``l <= f(x) <= u``.
+        ``(lb, ub)`` shaped ``(B, n_out)`` (``(n_out,)`` for a single box): for every ``x`` in the
+        box, ``lb <= f(x) <= ub``.
     Raises:
         InputError: unknown domain or a malformed box.
     """
     single = np.asarray(lo).ndim == 1
     anet = as_abstract(net)
     if domain == "interval":
-        l, u = interval_layers(anet, lo, hi)[-1]
+        lb, ub = interval_layers(anet, lo, hi)[-1]
     elif domain == "deeppoly":
-        l, u = deeppoly_layers(anet, lo, hi)[-1]
+        lb, ub = deeppoly_layers(anet, lo, hi)[-1]
     else:
         raise InputError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
     if anet.output == "clip":  # monotone head: exact image of the interval
-        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
-    return (l[0], u[0]) if single else (l, u)
+        lb, ub = np.clip(lb, -1.0, 1.0), np.clip(ub, -1.0, 1.0)
+    return (lb[0], ub[0]) if single else (lb, ub)
 
 
 def jacobian_bounds(net, lo, hi, domain: str = "deeppoly", layers=None):
@@ -325,17 +324,17 @@ def jacobian_bounds(net, lo, hi, domain: str = "deeppoly", layers=None):
     gl = np.broadcast_to(w, (B,) + w.shape).copy()
     gu = gl.copy()
     if anet.output == "clip":
-        l, u = layers[-1]
-        dl = ((l > -1.0) & (u < 1.0)).astype(float)[:, :, None]
-        du = ((u > -1.0) & (l < 1.0)).astype(float)[:, :, None]
+        lb, ub = layers[-1]
+        dl = ((lb > -1.0) & (ub < 1.0)).astype(float)[:, :, None]
+        du = ((ub > -1.0) & (lb < 1.0)).astype(float)[:, :, None]
         gl, gu = np.minimum(gl * dl, gl * du), np.maximum(gu * dl, gu * du)
     for j in range(len(anet.weights) - 2, -1, -1):
-        l, u = layers[j]
+        lb, ub = layers[j]
         if anet.activation == "relu":
-            dl, du = (l > 0).astype(float), (u > 0).astype(float)
+            dl, du = (lb > 0).astype(float), (ub > 0).astype(float)
         else:
-            far = np.maximum(np.abs(l), np.abs(u))
-            near = np.where((l <= 0) & (u >= 0), 0.0, np.minimum(np.abs(l), np.abs(u)))
+            far = np.maximum(np.abs(lb), np.abs(ub))
+            near = np.where((lb <= 0) & (ub >= 0), 0.0, np.minimum(np.abs(lb), np.abs(ub)))
             dl, du = 1 - np.tanh(far) ** 2, 1 - np.tanh(near) ** 2
             dl, du = dl * (1 - FP_MARGIN), np.minimum(du * (1 + FP_MARGIN), 1.0)
         dl, du = dl[:, None, :], du[:, None, :]
@@ -551,13 +550,13 @@ def closed_loop_concrete(net, w0, p, steps: int, buffer_bdp: float, w_min=0.0, g
         qs.append(q)
         if t == steps:
             break
-        l = loss_rate(w, b, r[t + 1])
-        ls.append(l)
-        x = np.clip(np.stack([q, q - q1, l, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
+        lb = loss_rate(w, b, r[t + 1])
+        ls.append(lb)
+        x = np.clip(np.stack([q, q - q1, lb, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
         a = np.asarray(net(x)).reshape(-1)
         acts.append(a)
         w = np.maximum(apply_action(w, a, g), w_min)
-        q2, q1, l1 = q1, q, l
+        q2, q1, l1 = q1, q, lb
     return {"w": np.array(ws), "q": np.array(qs), "l": np.array(ls), "a": np.array(acts)}
 
 

@@ -137,13 +137,13 @@ def apply(z: Affine, h_lo, h_hi, candidates, arg_lo=-np.inf, arg_hi=np.inf) -> A
         arg_lo, arg_hi: a range every concrete argument is known to lie in (intersected with
             the form's bounds; e.g. an action is in ``[-1, 1]``).
     """
-    l, u = z.bounds()
-    l, u = np.maximum(l, arg_lo), np.minimum(u, arg_hi)
-    u = np.maximum(u, l)
-    width = u - l
+    lb, ub = z.bounds()
+    lb, ub = np.maximum(lb, arg_lo), np.minimum(ub, arg_hi)
+    ub = np.maximum(ub, lb)
+    width = ub - lb
     mid_fn = lambda v: 0.5 * (h_lo(v) + h_hi(v))  # noqa: E731
-    alpha = np.where(width > 1e-12, (mid_fn(u) - mid_fn(l)) / np.where(width > 1e-12, width, 1.0), 0.0)
-    pts = [l, u] + [np.clip(p, l, u) for p in candidates(l, u, alpha)]
+    alpha = np.where(width > 1e-12, (mid_fn(ub) - mid_fn(lb)) / np.where(width > 1e-12, width, 1.0), 0.0)
+    pts = [lb, ub] + [np.clip(p, lb, ub) for p in candidates(lb, ub, alpha)]
     dlo = np.min([h_lo(p) - alpha * p for p in pts], axis=0)
     dhi = np.max([h_hi(p) - alpha * p for p in pts], axis=0)
     mag = np.max([np.abs(h_lo(p)) + np.abs(h_hi(p)) + np.abs(alpha * p) for p in pts], axis=0)
@@ -158,13 +158,13 @@ def clip(z: Affine, lo, hi) -> Affine:
     if np.all(zl >= lo) and np.all(zh <= hi):
         return z
     f = lambda v: np.clip(v, lo, hi)  # noqa: E731
-    return apply(z, f, f, lambda l, u, a: [np.full_like(l, lo), np.full_like(l, hi)])
+    return apply(z, f, f, lambda lb, ub, a: [np.full_like(lb, lo), np.full_like(lb, hi)])
 
 
 def queue(w: Affine, b: float) -> Affine:
     """Queue ``clip(w - 1, 0, b)`` (:func:`cora.certify.bottleneck.queue_bdp`)."""
     f = lambda v: queue_bdp(v, b)  # noqa: E731
-    return apply(w, f, f, lambda l, u, a: [np.ones_like(l), np.full_like(l, 1 + b)], arg_lo=0.0)
+    return apply(w, f, f, lambda lb, ub, a: [np.ones_like(lb), np.full_like(lb, 1 + b)], arg_lo=0.0)
 
 
 def overflow(w: Affine, b: float) -> Affine:
@@ -173,8 +173,8 @@ def overflow(w: Affine, b: float) -> Affine:
     ``sqrt((1 + b) / alpha)``."""
     f = lambda v: overflow_loss(np.maximum(v, 1e-12), b)  # noqa: E731
 
-    def cands(l, u, a):
-        return [np.full_like(l, 1 + b), np.sqrt((1 + b) / np.maximum(a, 1e-12))]
+    def cands(lb, ub, a):
+        return [np.full_like(lb, 1 + b), np.sqrt((1 + b) / np.maximum(a, 1e-12))]
     return apply(w, f, f, cands, arg_lo=0.0)
 
 
@@ -185,8 +185,8 @@ def window_factor(a: Affine, gain: float) -> Affine:
     def f(v):
         return np.where(v >= 0, 1 + gain * v, 1 / (1 - gain * np.minimum(v, 0)))
 
-    def cands(l, u, al):
-        return [np.zeros_like(l), (1 - np.sqrt(gain / np.maximum(al, 1e-12))) / gain]
+    def cands(lb, ub, al):
+        return [np.zeros_like(lb), (1 - np.sqrt(gain / np.maximum(al, 1e-12))) / gain]
     return apply(a, f, f, cands, arg_lo=-1.0, arg_hi=1.0)
 
 
@@ -196,7 +196,7 @@ def floor_window(w: Affine, w_min_hi: float) -> Affine:
     if w_min_hi <= 0 or np.all(w.bounds()[0] >= w_min_hi):
         return w
     return apply(w, lambda v: v, lambda v: np.maximum(v, w_min_hi),
-                 lambda l, u, a: [np.full_like(l, w_min_hi)])
+                 lambda lb, ub, a: [np.full_like(lb, w_min_hi)])
 
 
 def policy(net, x: list, anet=None) -> Affine:

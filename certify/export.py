@@ -97,15 +97,15 @@ def _prove_boxes(net, prop, lo, hi, depth):
     if depth == 0 or good.all():
         return good
     bad = np.nonzero(~good)[0]
-    l, h = lo[bad], hi[bad]
-    d = np.argmax((h - l) / (OBS_HI - OBS_LO), axis=1)
+    lb, h = lo[bad], hi[bad]
+    d = np.argmax((h - lb) / (OBS_HI - OBS_LO), axis=1)
     r = np.arange(len(bad))
-    m = 0.5 * (l[r, d] + h[r, d])
+    m = 0.5 * (lb[r, d] + h[r, d])
     h1 = h.copy()
     h1[r, d] = m
-    l2 = l.copy()
+    l2 = lb.copy()
     l2[r, d] = m
-    g1 = _prove_boxes(net, prop, l, h1, depth - 1)
+    g1 = _prove_boxes(net, prop, lb, h1, depth - 1)
     g2 = _prove_boxes(net, prop, l2, h, depth - 1)
     good[bad] = g1 & g2
     return good
@@ -132,7 +132,7 @@ def _net_c(qnet: QuantizedMLP):
     """C text of the integer network: weight arrays and ``policy(x, &ok)`` (Q16 in/out)."""
     ws, bs = qnet.weights, qnet.biases
     h1 = ws[1].shape[0] if len(ws) == 3 else 0
-    weights_c = "".join(_arr(f"W{i}", w, "int") + _arr(f"B{i}", b, "int") for i, (w, b) in enumerate(zip(ws, bs)))
+    weights_c = "".join(_arr(f"W{i}", w, "int") + _arr(f"B{i}", b, "int") for i, (w, b) in enumerate(zip(ws, bs, strict=True)))
     last = len(ws) - 1
     if h1:
         layer1 = """
@@ -173,8 +173,8 @@ static long cora_layer1(__u32 i, void *ctx)
 """
         out_loop = "bpf_loop(H0, cora_layer1, &lc, 0);"
     if qnet.output == "clip":  # the clip head of the certified network, in integers
-        ret = ("long long a = (s->out >> FRAC) + B%d[0];\n\treturn a > (1LL << FRAC) ? (1LL << FRAC) : "
-               "(a < -(1LL << FRAC) ? -(1LL << FRAC) : a);" % last)
+        ret = (f"long long a = (s->out >> FRAC) + B{last}[0];\n\treturn a > (1LL << FRAC) ? "
+               "(1LL << FRAC) : (a < -(1LL << FRAC) ? -(1LL << FRAC) : a);")
     else:
         ret = f"return (s->out >> FRAC) + B{last}[0];"
     net_body = f"""
@@ -274,7 +274,7 @@ int main(void)
 
 def render_c(qnet: QuantizedMLP, table: np.ndarray, name: str) -> str:
     """The C source of the controller (see the module docstring)."""
-    ws, bs = qnet.weights, qnet.biases
+    ws = qnet.weights
     if len(ws) not in (2, 3):
         raise InputError("export supports policies with 1 or 2 hidden layers")
     S = qnet.scale
@@ -339,7 +339,7 @@ struct cora_ca {{
 }};
 
 _Static_assert(sizeof(struct cora_ca) <= sizeof(((struct inet_connection_sock *)0)->icsk_ca_priv),
-	       "state does not fit in icsk_ca_priv");
+		"state does not fit in icsk_ca_priv");
 
 static __always_inline struct cora_state *state(struct sock *sk)
 {{
@@ -368,8 +368,8 @@ void BPF_PROG(cora_init, struct sock *sk)
 	struct cora_state *st = state(sk);
 
 	cubictcp_init(sk);
-	/* pace at the kernel's default rate (2x or 1.2x cwnd/srtt) so a window does not leave as one
-	   burst: the fluid model the policy was trained and certified on assumes smooth sending */
+	// pace at the kernel's default rate (2x or 1.2x cwnd/srtt) so a window does not leave as one
+	// burst: the fluid model the policy was trained and certified on assumes smooth sending
 	sk->sk_pacing_status = SK_PACING_NEEDED;
 	__builtin_memset(st, 0, sizeof(*st));
 	st->round_end = tp->delivered + tp->snd_cwnd;

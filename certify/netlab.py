@@ -230,7 +230,8 @@ def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> di
             time.sleep(0.2)
             ss = bed.run("snd", ["ss", "-tin", "dst", RCV_IP, "dport", "=", str(port)], timeout=10)
             block = ss.stdout
-            for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block)):
+            # the two patterns are matched independently, so their counts can differ: pair in order
+            for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block), strict=False):
                 rtts.append(float(m_r.group(1)))
                 cwnds.append(int(m_c.group(1)))
             minrtts += [float(m.group(1)) for m in _SS_MINRTT.finditer(block)]

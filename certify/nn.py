@@ -91,7 +91,7 @@ class MLP:
         h = np.asarray(x, dtype=np.float64)
         single = h.ndim == 1
         h = np.atleast_2d(h)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w.T + b
             if i < self.n_layers - 1:
                 h = self.act(h)
@@ -103,12 +103,12 @@ class MLP:
 
     def params(self) -> np.ndarray:
         """All parameters flattened into one vector (layer order ``W0, b0, W1, b1, ...``)."""
-        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases) for p in wb])
+        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases, strict=True) for p in wb])
 
     def with_params(self, theta: np.ndarray) -> MLP:
         """A copy of this network with parameters taken from the flat vector ``theta``."""
         ws, bs, k = [], [], 0
-        for w, b in zip(self.weights, self.biases):
+        for w, b in zip(self.weights, self.biases, strict=True):
             ws.append(theta[k:k + w.size].reshape(w.shape))
             k += w.size
             bs.append(theta[k:k + b.size].reshape(b.shape))
@@ -118,7 +118,7 @@ class MLP:
     def save(self, path: str) -> None:
         """Write the network to ``path`` (``.npz``) in the format described in the module."""
         arrays = {}
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             arrays[f"W{i}"] = w
             arrays[f"b{i}"] = b
         arrays["activation"] = np.array(self.activation)
@@ -135,7 +135,7 @@ def check_layers(weights, biases) -> None:
     if len(weights) != len(biases):
         raise InputError(f"network has {len(weights)} weight arrays but {len(biases)} bias arrays")
     prev = None
-    for i, (w, b) in enumerate(zip(weights, biases)):
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
         w = np.asarray(w)
         b = np.asarray(b)
         if w.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":

@@ -100,8 +100,8 @@ class Property:
 
 
 def _out(net, lo, hi, domain):
-    l, u = absint.output_bounds(net, lo, hi, domain)
-    return l[:, 0], u[:, 0]
+    lb, ub = absint.output_bounds(net, lo, hi, domain)
+    return lb[:, 0], ub[:, 0]
 
 
 def _f(net, x):
@@ -111,21 +111,21 @@ def _f(net, x):
 
 
 def _bounded_check(net, lo, hi, d):
-    l, u = _out(net, lo, hi, d)
-    return np.maximum(l - 1, -1 - u), np.maximum(u - 1, -1 - l)
+    lb, ub = _out(net, lo, hi, d)
+    return np.maximum(lb - 1, -1 - ub), np.maximum(ub - 1, -1 - lb)
 
 
 def _upper_check(limit):
     def check(net, lo, hi, d):
-        l, u = _out(net, lo, hi, d)
-        return l - limit, u - limit
+        lb, ub = _out(net, lo, hi, d)
+        return lb - limit, ub - limit
     return check
 
 
 def _lower_check(limit):
     def check(net, lo, hi, d):
-        l, u = _out(net, lo, hi, d)
-        return limit - u, limit - l
+        lb, ub = _out(net, lo, hi, d)
+        return limit - ub, limit - lb
     return check
 
 
@@ -178,18 +178,22 @@ def _robust_check(net, lo, hi, d):
     wl, wh = _robust_widen(lo, hi)
     anet = absint.as_abstract(net)
     layers = (absint.deeppoly_layers if d == "deeppoly" else absint.interval_layers)(anet, wl, wh)
-    l, u = layers[-1]
+    lb, ub = layers[-1]
     if anet.output == "clip":
-        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
-    l, u = l[:, 0], u[:, 0]
+        lb, ub = np.clip(lb, -1.0, 1.0), np.clip(ub, -1.0, 1.0)
+    lb, ub = lb[:, 0], ub[:, 0]
     jl, ju = absint.jacobian_bounds(anet, wl, wh, d, layers=layers)
     disp = np.full(lo.shape[1], anet.input_slack)
     disp[list(DELAY_DIMS)] += ROBUST_EPS
     mvt = np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] @ disp + _rounding_spread(anet)
-    return np.full(l.shape, -np.inf), np.minimum(u - l, mvt) - ROBUST_TAU
+    return np.full(lb.shape, -np.inf), np.minimum(ub - lb, mvt) - ROBUST_TAU
 
 
-def _robust_concrete(net, x, rng=np.random.default_rng(0)):
+# One generator shared by every call: the sampled perturbations continue across calls.
+_ROBUST_RNG = np.random.default_rng(0)
+
+
+def _robust_concrete(net, x, rng=_ROBUST_RNG):
     best = np.full(len(x), -np.inf)
     base = _f(net, x)
     for _ in range(8):
@@ -326,10 +330,10 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
     scale = CLOSED_LOOP_SPLIT_SCALE if prop.closed_loop else prop.hi - prop.lo
     score = None
     if prop.pointwise or name == "robust":
-        def score(l, h):  # smear heuristic: |df/dx_i| * width_i
-            jl, ju = absint.jacobian_bounds(net, l, h, "interval") if not hasattr(net, "abstract") \
-                else absint.jacobian_bounds(net.abstract(), l, h, "interval")
-            return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - l)
+        def score(lb, h):  # smear heuristic: |df/dx_i| * width_i
+            jl, ju = absint.jacobian_bounds(net, lb, h, "interval") if not hasattr(net, "abstract") \
+                else absint.jacobian_bounds(net.abstract(), lb, h, "interval")
+            return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - lb)
     if loop not in CLOSED_LOOPS:
         raise InputError(f"unknown closed-loop analysis {loop!r}; use one of {', '.join(CLOSED_LOOPS)}")
     kw = {"loop": loop} if prop.closed_loop else {}
@@ -338,8 +342,8 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
         from cora.certify.coverage import count_in_boxes, property_states
         pts = property_states(prop, visited)
         pts = pts[np.all((pts >= prop.lo) & (pts <= prop.hi), axis=1)]
-        priority = lambda l, h: count_in_boxes(pts, l, h)  # noqa: E731
-    cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain, **kw),
+        priority = lambda lb, h: count_in_boxes(pts, lb, h)  # noqa: E731
+    cert = absint.certify_region(lambda lb, h: prop.check(net, lb, h, domain, **kw),
                                  lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
                                  scale=scale, split_score=score, priority=priority)
     out = {"property": name, "proven_fraction": round(cert.proven_fraction, 6),

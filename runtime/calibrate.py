@@ -567,7 +567,7 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
         with load(program) as loaded:
             measured = time_program(loaded.prog_fd, frames, repeat, calls)
         n_variants += len(variants)
-        for v, frame, ns in zip(variants, frames, measured):
+        for v, frame, ns in zip(variants, frames, measured, strict=True):
             counts, _ = block_counts(program, [(1_000_000_000, frame)])
             feats = op_features(program, counts)
             rows.append({"program": g, "variant": v.name, "k": v.k, "measured_ns": ns,

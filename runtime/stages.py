@@ -108,7 +108,7 @@ class StagePipeline:
         stage_ns: dict[str, int] = {}
         data = frame
         out = None
-        for st, eng in zip(self.split.stages, self.engines):
+        for st, eng in zip(self.split.stages, self.engines, strict=True):
             env = self.uses_rand and (isinstance(eng, InterpEngine) or eng.uses_env)
             if env:
                 self._set_rand(eng, self._rand)

@@ -58,7 +58,7 @@ class MapSpec:
     def pack(self, fmt: str, ints: tuple[int, ...]) -> bytes:
         """Kernel bytes of ``ints`` in ``fmt`` (MAC fields given as ints)."""
         kinds = [k for n, k in re.findall(r"(\d*)([a-zA-Z?])", fmt) if k != "x"]
-        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v) for k, v in zip(kinds, ints)]
+        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v) for k, v in zip(kinds, ints, strict=True)]
         return struct.pack(fmt, *vals)
 
     def unpack(self, fmt: str, data: bytes) -> tuple[int, ...]:
@@ -156,7 +156,7 @@ class LoadedReference:
                 if raw is None:
                     continue
                 vals = [spec.unpack(spec.value_fmt, r) for r in (raw if percpu else [raw])]
-                value = tuple(sum(col) & 0xFFFFFFFFFFFFFFFF for col in zip(*vals))
+                value = tuple(sum(col) & 0xFFFFFFFFFFFFFFFF for col in zip(*vals, strict=True))
                 if any(value):
                     out.append(((i,), value))
         return sorted(out)

@@ -66,8 +66,8 @@ def test_bounds_cli_json_matches_library(model, tmp_path, capsys):
         assert main(["certify", "bounds", path, "--lower", str(tmp_path / "l.npy"), "--upper",
                      str(tmp_path / "u.npy"), "--domain", domain, "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
-        l, u = absint.output_bounds(net, lo, hi, domain)
-        assert out["lower"] == pytest.approx(l.tolist()) and out["upper"] == pytest.approx(u.tolist())
+        lb, ub = absint.output_bounds(net, lo, hi, domain)
+        assert out["lower"] == pytest.approx(lb.tolist()) and out["upper"] == pytest.approx(ub.tolist())
         ys = net(np.random.default_rng(0).uniform(lo, hi, (500, 6)))
         assert np.all(ys >= out["lower"][0]) and np.all(ys <= out["upper"][0])
 
@@ -165,8 +165,8 @@ def test_overflowing_network_gets_no_figure(tmp_path, capsys):
 
 def test_tanh_network_bounds(tmp_path):
     net = MLP([np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], "tanh")
-    l, u = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
-    assert l[0] <= 2 * np.tanh(-1) and u[0] >= 2 * np.tanh(1) and u[0] - l[0] < 4.0
+    lb, ub = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
+    assert lb[0] <= 2 * np.tanh(-1) and ub[0] >= 2 * np.tanh(1) and ub[0] - lb[0] < 4.0
 
 
 def test_train_and_eval_cli(tmp_path, capsys):

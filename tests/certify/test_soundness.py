@@ -46,9 +46,9 @@ HEADS = st.sampled_from(["linear", "clip"])
 def test_output_bounds_contain_samples(seed, n_in, hidden, act, scale, width, domain, head):
     net = _net(seed, n_in, hidden, act, scale, head)
     lo, hi = _box(seed, n_in, width)
-    l, u = absint.output_bounds(net, lo, hi, domain)
+    lb, ub = absint.output_bounds(net, lo, hi, domain)
     y = net(_samples(lo, hi, 400, seed))
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 @SETTINGS
@@ -59,7 +59,7 @@ def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, 
     dp = absint.deeppoly_layers(net, lo, hi)
     iv = absint.interval_layers(net, lo, hi)
     h = _samples(lo, hi, 300, seed)
-    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for k, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         z = h @ w.T + b
         assert np.all(z >= dp[k][0]) and np.all(z <= dp[k][1])
         assert np.all(z >= iv[k][0]) and np.all(z <= iv[k][1])
@@ -78,7 +78,7 @@ def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width
     for xi in x:  # analytic gradient by the chain rule at xi
         g = np.eye(n_in)
         h = xi
-        for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for k, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             z = w @ h + b
             g = w @ g
             if k < net.n_layers - 1:
@@ -98,9 +98,9 @@ def test_quantized_network_bounds_contain_integer_outputs(seed, width, domain, h
     qnet = quantize(init_mlp(6, (16, 16), 1, rng, out_scale=1.0, output=head))
     c = rng.uniform(OBS_LO, OBS_HI)
     lo, hi = np.maximum(c - width, OBS_LO), np.minimum(c + width, OBS_HI)
-    l, u = absint.output_bounds(qnet, lo, hi, domain)
+    lb, ub = absint.output_bounds(qnet, lo, hi, domain)
     y = qnet(_samples(lo, hi, 500, seed))  # the integer program, rescaled
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 def test_quantized_bounds_need_the_rounding_terms():
@@ -111,9 +111,9 @@ def test_quantized_bounds_need_the_rounding_terms():
     exact_w = MLP([w / 16 for w in qnet.weights], [b / 16 for b in qnet.biases])
     gap = np.abs(qnet(x) - exact_w(x)).max()
     assert gap > 0  # rounding is real, so the bias intervals matter
-    l, u = absint.output_bounds(qnet, x, x, "deeppoly")
+    lb, ub = absint.output_bounds(qnet, x, x, "deeppoly")
     y = qnet(x)
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 @settings(max_examples=25, deadline=None)
@@ -147,8 +147,8 @@ def test_exact_1d_inside_bounds_and_looseness(seed, hidden, lo, width):
     # exact extremes are attained (>= any grid value) and are real values of the network
     assert emax[0] >= ys.max() - 1e-12 and emin[0] <= ys.min() + 1e-12
     for domain in absint.DOMAINS:
-        l, u = absint.output_bounds(net, np.array([lo]), np.array([hi]), domain)
-        assert l[0] <= emin[0] + 1e-12 and u[0] >= emax[0] - 1e-12
+        lb, ub = absint.output_bounds(net, np.array([lo]), np.array([hi]), domain)
+        assert lb[0] <= emin[0] + 1e-12 and ub[0] >= emax[0] - 1e-12
 
 
 def test_exact_1d_is_tight_for_a_known_function():

@@ -65,7 +65,7 @@ def scratch():
         (root / "latin1.nf").write_bytes(b"on packet { drop; } // caf\xe9\n")
         (root / "nan.npy").write_bytes(b"")
         np.save(root / "nan.npy", np.full(6, np.nan))
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             os.chmod(dirpath, 0o777)
             for f in filenames:
                 os.chmod(os.path.join(dirpath, f), 0o666)

@@ -65,9 +65,9 @@ def _compare(nf: str, plan, xdp_engine: str) -> tuple[int, list]:
     bad, n = [], 0
     with StagePipeline(program, plan, xdp_engine=xdp_engine) as pipe:
         assert len(pipe.split.stages) >= 1 and pipe.max_frame_bytes >= MAX_FRAME
-        for (name, frames), (_, want, want_state) in zip(corpus(), ref):
+        for (name, frames), (_, want, want_state) in zip(corpus(), ref, strict=True):
             pipe.reset()
-            for i, ((ts, f), w) in enumerate(zip(frames, want)):
+            for i, ((ts, f), w) in enumerate(zip(frames, want, strict=True)):
                 if w is None:
                     continue
                 n += 1

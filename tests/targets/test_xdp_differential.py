@@ -51,6 +51,6 @@ def test_generated_traces_exercise_the_program(engines):
     assert report.mismatches == 0
     assert report.verdicts["drop"] > 0 and report.verdicts["tx"] > 0 and report.verdicts["pass"] > 0
     inputs = [f for f in trace if len(f) >= 14]
-    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs) if out != f)
+    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs, strict=True) if out != f)
     assert rewritten > len(inputs) // 3
     assert report.state["maps"]["words"] and report.state["maps"]["six"]

@@ -27,7 +27,7 @@ def test_matches_dpkt(path):
     with open(path, "rb") as f:
         ref = list(dpkt.pcap.Reader(f))
     assert [b for _, b in recs] == [bytes(b) for _, b in ref]
-    for (ts_ns, _), (ts, _) in zip(recs, ref):
+    for (ts_ns, _), (ts, _) in zip(recs, ref, strict=True):
         assert isinstance(ts_ns, int)
         assert abs(ts_ns - float(ts) * 1e9) < 1e3  # dpkt's float is the approximate one
 
