@@ -194,8 +194,10 @@ def _backsub(anet, k, relax, lo, hi, linear: bool = False):
         Al = Al @ wj
     if linear:
         return Al, cl, Au, cu
-    ub = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
-    lb = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
+    ub = (cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi)
+          + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo))
+    lb = (cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo)
+          + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi))
     return lb, ub
 
 
@@ -362,7 +364,8 @@ class Certificate:
         worst_violation: sound upper bound of the violation margin over the unproven part
             (``0.0`` if everything is proven; same units as the property's margin).
         counterexample_violation: largest violation seen at a concrete point (box centres);
-            ``0.0`` if none found. ``counterexample_violation <= worst violation <= worst_violation``.
+            ``0.0`` if none found.
+            ``counterexample_violation <= worst violation <= worst_violation``.
         boxes: number of boxes analysed.
         proven_boxes: the proven boxes, ``(lo, hi)`` arrays shaped ``(P, n)``.
     """

@@ -112,7 +112,8 @@ class Affine:
 
 
 def noise(sym: _Symbols, lo, hi) -> Affine:
-    """A fresh variable anywhere in ``[lo, hi]`` (``(B,)``): ``(lo + hi) / 2 + (hi - lo) / 2 eps``."""
+    """A fresh variable anywhere in ``[lo, hi]`` (``(B,)``):
+    ``(lo + hi) / 2 + (hi - lo) / 2 eps``."""
     lo, hi = np.asarray(lo, float) * np.ones(sym.B), np.asarray(hi, float) * np.ones(sym.B)
     return Affine(sym, 0.5 * (lo + hi)).with_noise(0.5 * (hi - lo))
 
@@ -142,7 +143,8 @@ def apply(z: Affine, h_lo, h_hi, candidates, arg_lo=-np.inf, arg_hi=np.inf) -> A
     ub = np.maximum(ub, lb)
     width = ub - lb
     mid_fn = lambda v: 0.5 * (h_lo(v) + h_hi(v))  # noqa: E731
-    alpha = np.where(width > 1e-12, (mid_fn(ub) - mid_fn(lb)) / np.where(width > 1e-12, width, 1.0), 0.0)
+    alpha = np.where(width > 1e-12,
+                     (mid_fn(ub) - mid_fn(lb)) / np.where(width > 1e-12, width, 1.0), 0.0)
     pts = [lb, ub] + [np.clip(p, lb, ub) for p in candidates(lb, ub, alpha)]
     dlo = np.min([h_lo(p) - alpha * p for p in pts], axis=0)
     dhi = np.max([h_hi(p) - alpha * p for p in pts], axis=0)
@@ -216,7 +218,8 @@ def policy(net, x: list, anet=None) -> Affine:
     mid = (L + U).scale(0.5)
     gap = (U - L).scale(0.5)
     r = np.maximum(gap.c + gap.rad(), 0.0)
-    mag = np.abs(mid.c) + mid.rad() + r + (np.abs(Al) + np.abs(Au)).sum(1) * np.maximum(np.abs(lo), np.abs(hi)).max(1)
+    mag = (np.abs(mid.c) + mid.rad() + r
+           + (np.abs(Al) + np.abs(Au)).sum(1) * np.maximum(np.abs(lo), np.abs(hi)).max(1))
     return mid.with_noise(r + FP_MARGIN * (1 + mag))
 
 
@@ -253,7 +256,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
     sym = _Symbols(wl.size)
     b = float(buffer_bdp)
     if loss_rounds not in LOSS_ROUNDS:
-        raise InputError(f"unknown loss_rounds {loss_rounds!r}; use one of {', '.join(LOSS_ROUNDS)}")
+        raise InputError(f"unknown loss_rounds {loss_rounds!r}; "
+                         f"use one of {', '.join(LOSS_ROUNDS)}")
     w = noise(sym, wl, wh)
     r_fixed = noise(sym, p_lo, p_hi)
 

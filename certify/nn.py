@@ -103,7 +103,8 @@ class MLP:
 
     def params(self) -> np.ndarray:
         """All parameters flattened into one vector (layer order ``W0, b0, W1, b1, ...``)."""
-        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases, strict=True) for p in wb])
+        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases, strict=True)
+                               for p in wb])
 
     def with_params(self, theta: np.ndarray) -> MLP:
         """A copy of this network with parameters taken from the flat vector ``theta``."""

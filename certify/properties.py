@@ -265,7 +265,8 @@ PROPERTIES = {
                               lambda n, x: _f(n, x)),
     "backoff_loss": Property("backoff_loss", "l_t in [0.1,0.5] => f(x) <= 0",
                              *_box(l_t=(0.1, 0.5)), _upper_check(0.0), lambda n, x: _f(n, x)),
-    "probe": Property("probe", "q in [0,0.05], g in [-0.05,0.05], l in [0,0.05] (both steps) => f(x) >= 0.2",
+    "probe": Property("probe", "q in [0,0.05], g in [-0.05,0.05], l in [0,0.05] (both steps) "
+                      "=> f(x) >= 0.2",
                       *_box(q_t=(0, .05), g_t=(-.05, .05), l_t=(0, .05), q_p=(0, .05),
                             g_p=(-.05, .05), l_p=(0, .05)),
                       _lower_check(0.2), lambda n, x: 0.2 - _f(n, x)),
@@ -275,7 +276,8 @@ PROPERTIES = {
                        *_box(q_t=(0, 2), g_t=(-1, 1), l_t=(0, .1), q_p=(0, 2), g_p=(-1, 1),
                              l_p=(0, .1)), _robust_check, _robust_concrete, pointwise=False),
     "queue_safety": Property("queue_safety",
-                             "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP => queue <= 2 BDP for 5 RTTs",
+                             "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP "
+                             "=> queue <= 2 BDP for 5 RTTs",
                              np.array([0.5, 0.0]), np.array([1.5, 0.05]), _qs_check, _qs_concrete,
                              pointwise=False, closed_loop=True),
     "utilisation_recovery": Property(
@@ -331,11 +333,12 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
     score = None
     if prop.pointwise or name == "robust":
         def score(lb, h):  # smear heuristic: |df/dx_i| * width_i
-            jl, ju = absint.jacobian_bounds(net, lb, h, "interval") if not hasattr(net, "abstract") \
-                else absint.jacobian_bounds(net.abstract(), lb, h, "interval")
+            anet = net.abstract() if hasattr(net, "abstract") else net
+            jl, ju = absint.jacobian_bounds(anet, lb, h, "interval")
             return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - lb)
     if loop not in CLOSED_LOOPS:
-        raise InputError(f"unknown closed-loop analysis {loop!r}; use one of {', '.join(CLOSED_LOOPS)}")
+        raise InputError(f"unknown closed-loop analysis {loop!r}; "
+                         f"use one of {', '.join(CLOSED_LOOPS)}")
     kw = {"loop": loop} if prop.closed_loop else {}
     priority = None
     if focus and visited is not None:

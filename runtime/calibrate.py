@@ -728,8 +728,8 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
                            f"lru_hash takes the same figure (same kernel htab code and jhash); "
                            f"{fit_note}",
         "per_packet_ns": f"{stamp}; fit intercept: test-run harness, program entry and the "
-                         f"IPv4/TCP parser: the base variant minus its own ops (empty program alone: "
-                         f"{cal.empty_program_ns:.1f} ns)",
+                         f"IPv4/TCP parser: the base variant minus its own ops "
+                         f"(empty program alone: {cal.empty_program_ns:.1f} ns)",
         "crossing_ns": f"{stamp}; read an 8-byte shim, strip it and put it back with "
                        f"bpf_xdp_adjust_head (the test run does not reset the frame) minus "
                        f"the empty program: an upper bound of the receive side",
@@ -980,7 +980,8 @@ def main(argv: list[str] | None = None) -> int:
             f"   (fit {cal.raw_costs_ns[k]:.3f}, clamped)"
         print(f"  {k:22s} {cal.costs_ns[k]:8.3f} ns/op{note}")
     if cal.shim_ns:
-        print(f"  crossing           {cal.crossing_ns:8.2f} ns, shim {cal.shim_byte_ns:.3f} ns/byte")
+        print(f"  crossing           {cal.crossing_ns:8.2f} ns, "
+              f"shim {cal.shim_byte_ns:.3f} ns/byte")
     worst = max(cal.rows, key=lambda r: abs(r["measured_ns"] - r["fitted_ns"]))
     print(f"  worst variant: {worst['variant']} k={worst['k']} measured "
           f"{worst['measured_ns']:.1f} fitted {worst['fitted_ns']:.1f} ns")

@@ -58,7 +58,8 @@ class MapSpec:
     def pack(self, fmt: str, ints: tuple[int, ...]) -> bytes:
         """Kernel bytes of ``ints`` in ``fmt`` (MAC fields given as ints)."""
         kinds = [k for n, k in re.findall(r"(\d*)([a-zA-Z?])", fmt) if k != "x"]
-        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v) for k, v in zip(kinds, ints, strict=True)]
+        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v)
+                for k, v in zip(kinds, ints, strict=True)]
         return struct.pack(fmt, *vals)
 
     def unpack(self, fmt: str, data: bytes) -> tuple[int, ...]:
@@ -328,7 +329,8 @@ def synthetic_trace(n_flows: int = 10_000, n_frames: int = 40_000, seed: int = 1
         src, dst, sport, dport, proto = flows[fi]
         reverse = fi in started and rng.random() < 0.3
         if reverse:
-            src, dst, sport, dport = (rng.choice(BACKENDS) if dst == VIP else dst), src, dport, sport
+            src, dst, sport, dport = ((rng.choice(BACKENDS) if dst == VIP else dst), src,
+                                      dport, sport)
         if proto == "tcp":
             if fi not in started:
                 flags = "S"
