@@ -45,9 +45,11 @@ def run_seed(job):
     runs = (("perf", "performance"), ("cert", "certified"))
     if a["orca"]:  # Orca-style agent over Cubic, performance reward, the same total budget
         c = []
-        train(TrainConfig(mode="performance", seed=seed, iterations=a["base_iters"] + a["fine_iters"],
+        train(TrainConfig(mode="performance", seed=seed,
+                          iterations=a["base_iters"] + a["fine_iters"],
                           population=a["population"], n_envs=a["envs"], steps=a["steps"],
-                          controller="orca"), progress=False, curve=c).save(str(out / f"seed{seed}_orca.npz"))
+                          controller="orca"),
+              progress=False, curve=c).save(str(out / f"seed{seed}_orca.npz"))
         print(f"seed {seed}: orca done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
         return seed, {"orca": c}
     if a["cert_only"]:  # another certified variant from the same bases
@@ -63,7 +65,8 @@ def run_seed(job):
         print(f"seed {seed}: base done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     for name, mode in runs:
         c = []
-        cfg = TrainConfig(mode=mode, seed=1000 + seed, iterations=a["fine_iters"], init=str(base_path),
+        cfg = TrainConfig(mode=mode, seed=1000 + seed, iterations=a["fine_iters"],
+                          init=str(base_path),
                           penalty_boxes="visited", closed_loop_penalty=False,
                           cert_weight=a["cert_weight"], population=a["population"],
                           n_envs=a["envs"], steps=a["steps"])
@@ -84,7 +87,8 @@ def plot(curves: dict, path: str, base_iters: int):
         for name, col in (("perf", "C0"), ("cert", "C3")):
             it = [base_iters + r["iteration"] for r in runs[name]]
             ax1.plot(it, [r["perf_mean"] for r in runs[name]], color=col, lw=0.8,
-                     label=("performance-only" if name == "perf" else "certified") if seed == min(curves) else None)
+                     label=(("performance-only" if name == "perf" else "certified")
+                            if seed == min(curves) else None))
         ax2.plot([r["iteration"] for r in runs["cert"]], [r["penalty_mean"] for r in runs["cert"]],
                  color="C3", lw=0.8)
     ax1.set_xlabel("ES iteration")
@@ -113,7 +117,8 @@ def main():
                     help="only the certified fine-tuning, from existing seed*_base.npz")
     ap.add_argument("--tag", default="", help="with --cert-only: files seed*_cert{TAG}.npz")
     ap.add_argument("--orca", action="store_true",
-                    help="instead: Orca-style agents over Cubic, base+fine iterations, seed*_orca.npz")
+                    help="instead: Orca-style agents over Cubic, base+fine iterations, "
+                         "seed*_orca.npz")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     pathlib.Path(a.out).mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,8 @@ from pathlib import Path
 from cora.testbed import handwritten as hw
 from cora.testbed.handwritten import SYNTHETIC, Mismatch, compare, comparison_engines, load_trace  # noqa: F401  (re-exported for callers)
 
-DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]  # most IPv4 TCP/UDP frames
+# the captures with the most IPv4 TCP/UDP frames
+DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]
 
 
 @contextmanager
