@@ -41,7 +41,8 @@ def test_bare_arrays_are_relu_hidden_and_linear_output(tmp_path):
     ({"x": np.ones(2)}, "no array W0"),
     ({"W0": np.ones((3, 6))}, "has W0 but no b0"),
     ({"W0": np.ones((3, 6)), "b0": np.ones(2)}, "b0 must have shape"),
-    ({"W0": np.ones((3, 6)), "b0": np.ones(3), "W1": np.ones((1, 4)), "b1": np.ones(1)}, "takes 4 inputs"),
+    ({"W0": np.ones((3, 6)), "b0": np.ones(3), "W1": np.ones((1, 4)), "b1": np.ones(1)},
+     "takes 4 inputs"),
 ])
 def test_bad_policy_files(tmp_path, arrays, msg):
     np.savez(tmp_path / "bad.npz", **arrays)
@@ -67,7 +68,8 @@ def test_bounds_cli_json_matches_library(model, tmp_path, capsys):
                      str(tmp_path / "u.npy"), "--domain", domain, "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
         lb, ub = absint.output_bounds(net, lo, hi, domain)
-        assert out["lower"] == pytest.approx(lb.tolist()) and out["upper"] == pytest.approx(ub.tolist())
+        assert out["lower"] == pytest.approx(lb.tolist())
+        assert out["upper"] == pytest.approx(ub.tolist())
         ys = net(np.random.default_rng(0).uniform(lo, hi, (500, 6)))
         assert np.all(ys >= out["lower"][0]) and np.all(ys <= out["upper"][0])
 
@@ -93,16 +95,20 @@ def test_check_cli_all_properties_json(model, capsys):
     (["certify", "check", "{m}", "--property", "nope"], "unknown property 'nope'"),
     (["certify", "check", "{d}/missing.npz", "--property", "bounded"], "no such model file"),
     (["certify", "bounds", "{m}", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "6 values"),
-    (["certify", "bounds", "{m}", "--lower", "{d}/nol.npy", "--upper", "{d}/u5.npy"], "no such file"),
-    (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "no array W0"),
+    (["certify", "bounds", "{m}", "--lower", "{d}/nol.npy", "--upper", "{d}/u5.npy"],
+     "no such file"),
+    (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"],
+     "no array W0"),
     (["certify", "load", "{d}"], "no certificate.json"),
     (["certify", "unload", "cora_nonexistent"], "no congestion control named"),
     (["certify", "check", "{d}/small.npz", "--property", "all"], "maps 6 observations to 1 action"),
     (["certify", "eval", "{d}/small.npz"], "maps 6 observations to 1 action"),
     (["certify", "export", "{m}", "-o", "{m}"], "not a directory"),
-    (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"], "cannot write there"),
+    (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"],
+     "cannot write there"),
     (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "speed=2"], "unknown property"),
-    (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"], "bad controller name"),
+    (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"],
+     "bad controller name"),
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
     _, path = model
@@ -178,7 +184,8 @@ def test_train_and_eval_cli(tmp_path, capsys):
     assert net.n_in == 6 and net.n_out == 1 and net.spec["trained"]["mode"] == "performance"
     assert net.output == "linear" and net.spec["trained"]["prop_weights"] == {"probe": 3.0}
     capsys.readouterr()
-    assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines", "--json"]) == 0
+    assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines",
+                 "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["controller"] for r in rows] == ["policy", "cubic", "bbr-like", "vegas-like"]
     assert all(0 <= r["utilisation"] <= 1 for r in rows)

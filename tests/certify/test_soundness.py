@@ -53,7 +53,8 @@ def test_output_bounds_contain_samples(seed, n_in, hidden, act, scale, width, do
 
 @SETTINGS
 @given(**net_args)
-def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, hidden, act, scale, width):
+def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, hidden, act, scale,
+                                                                    width):
     net = _net(seed, n_in, hidden, act, scale)
     lo, hi = _box(seed, n_in, width)
     dp = absint.deeppoly_layers(net, lo, hi)
@@ -91,8 +92,8 @@ def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0), domain=st.sampled_from(absint.DOMAINS),
-       head=HEADS)
+@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0),
+       domain=st.sampled_from(absint.DOMAINS), head=HEADS)
 def test_quantized_network_bounds_contain_integer_outputs(seed, width, domain, head):
     rng = np.random.default_rng(seed)
     qnet = quantize(init_mlp(6, (16, 16), 1, rng, out_scale=1.0, output=head))
@@ -136,7 +137,8 @@ def test_closed_loop_bounds_contain_trajectories(seed, w0, dw, p, buf, scale, do
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), hidden=st.lists(st.integers(2, 16), min_size=1, max_size=3).map(tuple),
+@given(seed=st.integers(0, 10_000),
+       hidden=st.lists(st.integers(2, 16), min_size=1, max_size=3).map(tuple),
        lo=st.floats(-3, 0), width=st.floats(0.01, 3))
 def test_exact_1d_inside_bounds_and_looseness(seed, hidden, lo, width):
     net = init_mlp(1, hidden, 1, np.random.default_rng(seed), out_scale=1.0)
@@ -186,7 +188,8 @@ def test_robust_margin_bound_contains_noisy_differences(seed, scale, width, head
     _, vh = prop.check(f, lo[None], hi[None], "deeppoly")
     x = _samples(lo, hi, 400, seed)
     d = np.zeros_like(x)
-    d[:, pr.DELAY_DIMS] = rng.choice([-1.0, 1.0], (len(x), 4)) * pr.ROBUST_EPS * rng.uniform(0.5, 1, (len(x), 4))
+    d[:, pr.DELAY_DIMS] = (rng.choice([-1.0, 1.0], (len(x), 4)) * pr.ROBUST_EPS
+                           * rng.uniform(0.5, 1, (len(x), 4)))
     diff = np.abs(np.asarray(f(x + d)).ravel() - np.asarray(f(x)).ravel())
     assert np.all(diff - pr.ROBUST_TAU <= vh[0])
 
@@ -199,7 +202,8 @@ def test_robust_bound_covers_the_integer_networks_rounding():
     prop = pr.PROPERTIES["robust"]
     worst_gap = -np.inf
     for seed in range(6):
-        qnet = quantize(init_mlp(6, (8,), 1, np.random.default_rng(seed), out_scale=0.05), frac_bits=4)
+        qnet = quantize(init_mlp(6, (8,), 1, np.random.default_rng(seed), out_scale=0.05),
+                        frac_bits=4)
         c = rng.uniform(prop.lo, prop.hi, (200, 6))
         _, vh = prop.check(qnet, c, c, "deeppoly")  # boxes of one point each
         d = np.zeros_like(c)

@@ -30,7 +30,8 @@ def engines():
         yield program, k, i
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(trace=st.lists(frames(), min_size=1, max_size=25),
        start_ns=st.integers(0, 2**60), gap_ns=st.integers(0, 10**9))
 def test_kernel_equals_interpreter_on_generated_traces(engines, trace, start_ns, gap_ns):
