@@ -48,10 +48,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
-from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
-from cora.errors import CoraError
+from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField, Type
+from cora.compiler.ir.ops import header_field
+from cora.errors import CoraError, InternalError
 from cora.targets import get_target, target_names
 from cora.targets.base import Artifact, Target
 
@@ -172,11 +173,31 @@ def _states() -> list[StateDecl]:
     ]
 
 
+class _Builder(Builder):
+    """:class:`Builder` whose ``emit`` is typed by its result: a register name (``str``) for an
+    op with a ``dest_type`` (the builder then always names one), None for one without."""
+
+    @overload
+    def emit(self, opcode: str, dest_type: Type, *args: str, dest: str | None = None,
+             **attrs: Any) -> str: ...
+
+    @overload
+    def emit(self, opcode: str, dest_type: None, *args: str, dest: str | None = None,
+             **attrs: Any) -> str | None: ...
+
+    def emit(self, opcode: str, dest_type: Type | None, *args: str, dest: str | None = None,
+             **attrs: Any) -> str | None:
+        reg = super().emit(opcode, dest_type, *args, dest=dest, **attrs)
+        if dest_type is not None and reg is None:
+            raise InternalError(f"{opcode} of type {dest_type} gave no register")
+        return reg
+
+
 class _Emit:
     """Op patterns of the variants; each appends to the builder's current block and keeps
     the running value in register ``x`` (u64)."""
 
-    def __init__(self, b: Builder, x: str, a: str, d: str, a32: str):
+    def __init__(self, b: _Builder, x: str, a: str, d: str, a32: str):
         self.b, self.x, self.a, self.d, self.a32 = b, x, a, d, a32
 
     def acc(self, reg: str, width: int) -> None:
@@ -223,28 +244,26 @@ class _Emit:
             self.acc(b.emit("hdr.valid", U1, header=h), 1)
         elif name == "pkt_read":
             h, f = READ_FIELDS[i % len(READ_FIELDS)]
-            from cora.compiler.ir.headers import HEADERS
-            w = HEADERS[h].field(f).bit_width
+            w = header_field(h, f).bit_width
             width = next(x for x in (1, 8, 16, 32, 64) if x >= w)
             self.acc(b.emit("hdr.load", IntType(width), header=h, field=f), width)
         elif name == "pkt_write":
             h, f = WRITE_FIELDS[i % len(WRITE_FIELDS)]
-            from cora.compiler.ir.headers import HEADERS
-            w = HEADERS[h].field(f).bit_width
+            w = header_field(h, f).bit_width
             width = next(x for x in (1, 8, 16, 32, 64) if x >= w)
             b.emit("hdr.store", None, b.emit("trunc", IntType(width), x), header=h, field=f)
             b.emit("add", U64, x, a, dest=x)
         elif name == "branch":
             c = b.emit("lt", U1, x, d)
-            t, e, j = b.new_block(), b.new_block(), b.new_block()
-            b.terminate("br", (c,), targets=(t.label, e.label))
-            b.set_block(t)
+            then_bb, else_bb, join_bb = b.new_block(), b.new_block(), b.new_block()
+            b.terminate("br", (c,), targets=(then_bb.label, else_bb.label))
+            b.set_block(then_bb)
             b.emit("add", U64, x, a, dest=x)
-            b.terminate("jmp", targets=(j.label,))
-            b.set_block(e)
+            b.terminate("jmp", targets=(join_bb.label,))
+            b.set_block(else_bb)
             b.emit("xor", U64, x, a, dest=x)
-            b.terminate("jmp", targets=(j.label,))
-            b.set_block(j)
+            b.terminate("jmp", targets=(join_bb.label,))
+            b.set_block(join_bb)
         elif name.endswith(".lookup"):
             kind = name.split(".")[0]
             h = b.emit("map.lookup", RefType(f"s_{kind}"), *self.key(kind, i), state=f"s_{kind}")
@@ -299,7 +318,7 @@ def build_program(plan: Iterable[tuple[str, int]], multiples: tuple[int, ...] = 
     for vid, v in enumerate(variants):
         v.vid = vid
     p = Program("cora_calibrate", states=_states())
-    b = Builder(p)
+    b = _Builder(p)
     out_pass, out_drop = b.new_block(), b.new_block()
     valid = b.emit("hdr.valid", U1, header="tcp")
     start = b.new_block()
