@@ -219,7 +219,8 @@ def deeppoly_layers(net, lo, hi):
                  for i in range(0, lo.shape[0], _CHUNK)]
         return [(np.concatenate([p[k][0] for p in parts]), np.concatenate([p[k][1] for p in parts]))
                 for k in range(len(anet.weights))]
-    out, relax = [], []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    relax: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     lb, ub = lo, hi
     for k, w in enumerate(anet.weights):
         il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], lb, ub)
@@ -503,7 +504,8 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
     ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
     q1l, q1h, q2l, q2h = ql, qh, ql, qh
     l1l, l1h = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
-    out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo",
+                                                        "a_hi")}
     for t in range(steps + 1):
         ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
         out["w_lo"].append(wl)

@@ -268,7 +268,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
 
     q = queue(w, b)
     q1, q2, l1 = q, q, loss(w)
-    out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo",
+                                                        "a_hi")}
     for t in range(steps + 1):
         if t:
             q = queue(w, b)

@@ -29,6 +29,7 @@ import select
 import socket
 import subprocess
 import time
+from multiprocessing.process import BaseProcess
 
 from cora.errors import EnvironmentProblem
 
@@ -55,7 +56,8 @@ def _bridge(ns: str, a: str, b: str, delay_s: float, ready) -> None:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
     ready.set()
-    heap, seq = [], 0
+    heap: list[tuple[float, int, bytes]] = []
+    seq = 0
     while True:
         now = time.monotonic()
         timeout = max(0.0, heap[0][0] - now) if heap else 0.05
@@ -120,7 +122,7 @@ class Bottleneck:
         self.rate_mbit, self.delay_ms, self.buffer_bdp = rate_mbit, delay_ms, buffer_bdp
         self.prefix = prefix or f"ccb{os.getpid()}"
         self.ns = {k: f"{self.prefix}{k}" for k in ("snd", "mid", "rcv")}
-        self.proc = None
+        self.proc: BaseProcess | None = None
 
     def __enter__(self):
         try:

@@ -68,7 +68,7 @@ Q_T, G_T, L_T, Q_P, G_P, L_P = range(6)
 DELAY_DIMS = (Q_T, G_T, Q_P, G_P)
 
 
-def _box(**over) -> tuple:
+def _box(**over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = OBS_LO.copy(), OBS_HI.copy()
     for k, (a, b) in over.items():
         i = {"q_t": Q_T, "g_t": G_T, "l_t": L_T, "q_p": Q_P, "g_p": G_P, "l_p": L_P}[k]
