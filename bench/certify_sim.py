@@ -8,6 +8,12 @@ Controllers:
 - ``orca-style``: Orca-style agents over Cubic (cora.certify.baselines.OrcaStyle), trained
   performance-only with the same total budget (bench/certify_train.py --orca); certified
   with the same pointwise properties (the closed-loop ones model the window rule: n/a).
+- ``aurora``: Aurora agents (cora.certify.baselines.Aurora: PCC-RL's observation, rate rule
+  and reward), trained with the same total budget (bench/certify_train.py --aurora);
+  certified with the pointwise properties restated over its observation
+  (cora.certify.properties.properties_for); robust and the closed-loop ones are n/a.
+- ``aurora-link500``: an ablation, Aurora trained with its throughput term rescaled to a
+  500 packets/s link (bench/certify_train.py --aurora --aurora-link-pps 500): scale free.
 - ``cubic``, ``bbr-like``, ``vegas-like``: cora.certify.baselines.
 
 Per run (one training seed for the trained policies, one evaluation seed otherwise; run ``i``
@@ -41,7 +47,7 @@ import numpy as np  # noqa: E402
 from cora.certify.baselines import BASELINES, OrcaStyle, controller_for  # noqa: E402
 from cora.certify.coverage import saturation_rate, visited_states  # noqa: E402
 from cora.certify.nn import load_policy, shipped_policy  # noqa: E402
-from cora.certify.properties import PROPERTIES, check_property  # noqa: E402
+from cora.certify.properties import PROPERTIES, check_property, properties_for  # noqa: E402
 from cora.certify.sim import sample_envs, simulate  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -76,8 +82,10 @@ def certify(net, seed: int, verifier: str = "default") -> dict:
     v = visited_states(net, seed=seed)
     out = {"saturation_rate": saturation_rate(v)["saturated"]}
     orca = isinstance(controller_for(net), OrcaStyle)
+    applies = properties_for(net)
     for p in PROPERTIES:
-        if orca and PROPERTIES[p].closed_loop:  # the closed loop models the window rule only
+        # the closed loop models the window rule only
+        if p not in applies or (orca and PROPERTIES[p].closed_loop):
             out[p] = {"volume": None, "visited": None, "visited_in_region": 0}
             continue
         r = check_property(net, p, visited=v, **VERIFIERS[verifier])
@@ -130,7 +138,7 @@ def main():
     nets = {}
     pairs = [("certified", "cert"), ("perf-only", "perf")]
     pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
-    pairs += [("orca-style", "orca")]
+    pairs += [("orca-style", "orca"), ("aurora", "aurora"), ("aurora-link500", "aurora_link")]
     for name, tag in pairs:
         files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
         if files:
@@ -241,7 +249,8 @@ def report(out: dict):
             print("  visited-state fraction: " + ", ".join(
                 f"{p} {_fmt(d[p]).strip()}" for p in PROPERTIES if d[p]["mean"] is not None))
     print("(Cubic, BBR-like and Vegas-like are not networks: no certificate or saturation rate; "
-          "orca-style: closed-loop properties n/a, the closed loop models the window rule.)")
+          "orca-style: closed-loop properties n/a, the closed loop models the window rule; "
+          "aurora: properties restated over its own observation, robust and closed-loop n/a.)")
 
 
 def plots(summary: dict, json_path: str):

@@ -14,7 +14,7 @@ Writes, under ``--out`` (default bench/results/certify_train): ``seed{s}_{base,p
 certificate penalty, per seed and run) and ``curves.png``. Progress goes to stderr.
 Usage: .venv/bin/python bench/certify_train.py [--seeds 0,1,2,3,4] [--workers 3]
        [--base-iters 60] [--fine-iters 40] [--cert-weight 0.1] [--population 16] [--envs 32]
-       [--steps 50] [--out DIR] [--cert-only --tag T] [--orca]
+       [--steps 50] [--out DIR] [--cert-only --tag T] [--orca | --aurora]
 (The defaults are small -- the shipped policies had 300 iterations of 24 pairs x 48
 environments x 60 RTTs -- so that five paired seeds run on a loaded 2-core machine.)
 """
@@ -43,15 +43,19 @@ def run_seed(job):
     t0 = time.time()
     base_path = out / f"seed{seed}_base.npz"
     runs = (("perf", "performance"), ("cert", "certified"))
-    if a["orca"]:  # Orca-style agent over Cubic, performance reward, the same total budget
+    for kind in ("orca", "aurora"):  # learned baselines: their own reward, the same total budget
+        if not a[kind]:
+            continue
         c = []
+        link = a["aurora_link_pps"] if kind == "aurora" else None
+        fname = f"seed{seed}_{kind}{'_link' if link else ''}.npz"
         train(TrainConfig(mode="performance", seed=seed,
                           iterations=a["base_iters"] + a["fine_iters"],
                           population=a["population"], n_envs=a["envs"], steps=a["steps"],
-                          controller="orca"),
-              progress=False, curve=c).save(str(out / f"seed{seed}_orca.npz"))
-        print(f"seed {seed}: orca done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-        return seed, {"orca": c}
+                          controller=kind, aurora_link_pps=link),
+              progress=False, curve=c).save(str(out / fname))
+        print(f"seed {seed}: {kind} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+        return seed, {kind: c}
     if a["cert_only"]:  # another certified variant from the same bases
         if not base_path.exists():
             raise SystemExit(f"{base_path} missing: run without --cert-only first")
@@ -119,12 +123,19 @@ def main():
     ap.add_argument("--orca", action="store_true",
                     help="instead: Orca-style agents over Cubic, base+fine iterations, "
                          "seed*_orca.npz")
+    ap.add_argument("--aurora", action="store_true",
+                    help="instead: Aurora agents (PCC-RL observation and reward), base+fine "
+                         "iterations, seed*_aurora.npz")
+    ap.add_argument("--aurora-link-pps", type=float,
+                    help="with --aurora, an ablation: Aurora's throughput term rescaled to a link "
+                         "of this many packets/s (scale free); files seed*_aurora_link.npz")
     a = ap.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
     pathlib.Path(a.out).mkdir(parents=True, exist_ok=True)
     args = {"out": a.out, "base_iters": a.base_iters, "fine_iters": a.fine_iters,
             "cert_weight": a.cert_weight, "population": a.population, "envs": a.envs,
-            "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag, "orca": a.orca}
+            "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag, "orca": a.orca,
+            "aurora": a.aurora, "aurora_link_pps": a.aurora_link_pps}
     t0 = time.time()
     with multiprocessing.Pool(a.workers) as pool:
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
@@ -132,11 +143,14 @@ def main():
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
             "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}
-    suffix = "_orca" if a.orca else f"_cert{a.tag}" if a.cert_only else ""
+    suffix = ("_orca" if a.orca
+              else ("_aurora_link" if a.aurora_link_pps else "_aurora") if a.aurora
+              else f"_cert{a.tag}" if a.cert_only else "")
     (pathlib.Path(a.out) / f"curves{suffix}.json").write_text(json.dumps(meta))
-    if not (a.cert_only or a.orca):
+    if not (a.cert_only or a.orca or a.aurora):
         plot(results, str(pathlib.Path(a.out) / "curves.png"), a.base_iters)
     what = ("curves_orca.json and seed*_orca.npz" if a.orca else
+            f"curves{suffix}.json and seed*{suffix}.npz" if a.aurora else
             f"curves{suffix}.json and seed*_cert{a.tag}.npz" if a.cert_only else
             "curves.json, curves.png and seed*_{base,perf,cert}.npz")
     print(f"wrote {what} in {a.out} ({time.time() - t0:.0f} s)")

@@ -17,6 +17,11 @@ per round trip, vectorised over environments.
   observation (:class:`cora.certify.sim.PolicyController`), so the same pointwise properties
   apply to its network; the closed-loop properties model the window rule of
   :func:`cora.certify.sim.apply_action`, not Cubic + agent, and do not apply.
+- :class:`Aurora`: PCC-RL's rate-based agent (Jay et al., ICML 2019): observation a history
+  of (latency gradient, latency ratio, sending ratio) per monitor interval, action
+  ``x <- x (1 + 0.025 a)`` / ``x / (1 - 0.025 a)``, reward ``10 thr - 1000 lat - 2000 loss``
+  (:func:`aurora_reward`). Its observation is not this package's, so the pointwise properties
+  are restated over it (:data:`cora.certify.properties.AURORA_PROPERTIES`).
 - :class:`VegasLike`: TCP Vegas (Brakmo & Peterson, IEEE JSAC 1995): ``diff = cwnd (1 -
   BaseRTT / RTT)`` packets queued; ``+1`` if diff < alpha = 2, ``-1`` if diff > beta = 4, per
   RTT; slow start doubles until diff > gamma = 1; halves on loss.
@@ -149,11 +154,113 @@ class OrcaStyle:
 
 def controller_for(net):
     """The simulator controller a trained policy was trained with: :class:`OrcaStyle` when its
-    spec says ``trained.controller == "orca"``, else :class:`cora.certify.sim.PolicyController`."""
+    spec says ``trained.controller == "orca"``, :class:`Aurora` for ``"aurora"``, else
+    :class:`cora.certify.sim.PolicyController`."""
     spec = getattr(net, "spec", None) or {}
-    if spec.get("trained", {}).get("controller") == "orca":
+    kind = spec.get("trained", {}).get("controller")
+    if kind == "orca":
         return OrcaStyle(net)
+    if kind == "aurora":
+        return Aurora(net)
     return PolicyController(net)
 
 
 BASELINES = {"cubic": Cubic, "bbr-like": BBRLike, "vegas-like": VegasLike}
+
+
+AURORA_ALPHA = 0.025
+"""Aurora's action scale per monitor interval (Jay et al., ICML 2019, Sec. 4)."""
+AURORA_HISTORY = 2
+AURORA_FEATURES = ("latency_gradient", "latency_ratio", "sending_ratio")
+AURORA_OBS_NAMES = tuple(f"{f}[t-{k}]" if k else f"{f}[t]" for k in range(AURORA_HISTORY)
+                         for f in AURORA_FEATURES)
+AURORA_OBS_LO = np.array([-4.0, 1.0, 1.0] * AURORA_HISTORY)
+AURORA_OBS_HI = np.array([1.0, 5.0, 2.0] * AURORA_HISTORY)
+# reward weights of Aurora (Jay et al. 2019, Sec. 4): 10 x throughput (packets/s)
+# - 1000 x latency (s) - 2000 x loss rate (fraction)
+AURORA_W_THROUGHPUT, AURORA_W_LATENCY, AURORA_W_LOSS = 10.0, 1000.0, 2000.0
+
+
+def aurora_rate(rate, a, alpha: float = AURORA_ALPHA):
+    """Aurora's rate rule: ``x (1 + alpha a)`` for ``a >= 0``, ``x / (1 - alpha a)`` for
+    ``a < 0`` (Jay et al. 2019, Sec. 4; ``a`` is not clipped: Aurora's action is unbounded,
+    a clip-head policy keeps it in ``[-1, 1]``). ``rate``: any rate unit, arrays broadcast."""
+    a = np.asarray(a, float)
+    return np.where(a >= 0, rate * (1.0 + alpha * a), rate / (1.0 - alpha * np.minimum(a, 0.0)))
+
+
+def aurora_obs_spec() -> dict:
+    """The observation/action specification stored in an Aurora policy file (JSON-able)."""
+    return {"features": list(AURORA_OBS_NAMES), "obs_lo": AURORA_OBS_LO.tolist(),
+            "obs_hi": AURORA_OBS_HI.tolist(), "history": AURORA_HISTORY,
+            "action": "rate *= 1 + alpha*a (a>=0) or /= 1 - alpha*a (a<0)",
+            "action_gain": AURORA_ALPHA, "step": "one monitor interval = one RTT"}
+
+
+class Aurora:
+    """Aurora (PCC-RL; Jay et al., "A deep reinforcement learning perspective on Internet
+    congestion control", ICML 2019) on the per-RTT simulator; ``net``: ``(N, 6) -> (N, 1)``.
+
+    Monitor interval = one simulator step (one RTT). Per interval ``t`` the agent observes
+    (all dimensionless, as in the paper):
+
+    - latency gradient ``(RTT_t - RTT_{t-1}) / RTT_t`` (change of latency over the interval's
+      duration; 0 at the first interval),
+    - latency ratio ``RTT_t / minRTT`` (mean latency of the interval over the minimum seen),
+    - sending ratio ``sent_t / acked_t`` (packets sent over packets delivered in the interval;
+      ``1 / (1 - loss)`` in this model),
+
+    with a history of ``k = AURORA_HISTORY = 2`` intervals, newest first, clipped to
+    ``[AURORA_OBS_LO, AURORA_OBS_HI]`` (the paper uses k = 10; 2 keeps the network's input and
+    the verifier's budget equal to the package's 6-input policies). The action ``a`` updates
+    the sending rate ``x`` (packets/s) by :func:`aurora_rate` with ``alpha = 0.025``; the
+    next interval then carries ``x * RTT_t`` packets (a rate sender keeps that many in flight
+    over an interval as long as the last one). The rate starts at ``init_cwnd / base RTT``
+    and never falls below the simulator's 2-packet minimum over the base RTT.
+    After each update ``last_obs`` ``(N, 6)`` and ``last_action`` ``(N,)`` hold what it saw and did.
+    """
+
+    def __init__(self, net, alpha: float = AURORA_ALPHA):
+        self.net, self.alpha = net, alpha
+
+    def reset(self, envs: Envs, cwnd):
+        """Start at rate ``cwnd / base RTT`` (packets/s) with an empty (zero-change) history."""
+        self.min_rate_pps = 2.0 / envs.base_rtt_s
+        self.rate_pps = np.maximum(np.asarray(cwnd, float) / envs.base_rtt_s, self.min_rate_pps)
+        self.prev_rtt_s = None
+        self.prev = np.tile(np.array([0.0, 1.0, 1.0]), (envs.n, 1))
+
+    def observe(self, info: StepInfo) -> np.ndarray:
+        """Observation ``(N, 6)`` for this interval (clipped), updating the history."""
+        prev_rtt = info.rtt_s if self.prev_rtt_s is None else self.prev_rtt_s
+        grad = (info.rtt_s - prev_rtt) / info.rtt_s
+        ratio = info.rtt_s / info.min_rtt_s
+        acked = info.delivery_pps * info.rtt_s
+        sending = info.cwnd_pkts / np.maximum(acked, 1e-9)
+        cur = np.stack([grad, ratio, sending], axis=1)
+        x = np.clip(np.concatenate([cur, self.prev], axis=1), AURORA_OBS_LO, AURORA_OBS_HI)
+        self.prev_rtt_s = info.rtt_s.copy()
+        self.prev = x[:, :3]
+        return x
+
+    def update(self, info: StepInfo):
+        """Window (packets, ``(N,)``) for the next interval: ``x_new * RTT_t``."""
+        self.last_obs = self.observe(info)
+        self.last_action = np.asarray(self.net(self.last_obs), float).reshape(-1)
+        self.rate_pps = np.maximum(aurora_rate(self.rate_pps, self.last_action, self.alpha),
+                                   self.min_rate_pps)
+        return self.rate_pps * info.rtt_s
+
+
+def aurora_reward(throughput_pps, latency_s, loss_rate):
+    """Aurora's per-interval reward ``10 x throughput - 1000 x latency - 2000 x loss`` with
+    throughput in packets/s, latency in s and loss as a fraction (Jay et al. 2019, Sec. 4, and
+    the PCC-RL code's units). Arrays broadcast."""
+    return (AURORA_W_THROUGHPUT * np.asarray(throughput_pps)
+            - AURORA_W_LATENCY * np.asarray(latency_s) - AURORA_W_LOSS * np.asarray(loss_rate))
+
+
+def is_aurora(net) -> bool:
+    """True when ``net``'s spec says it was trained with the Aurora controller."""
+    spec = getattr(net, "spec", None) or {}
+    return spec.get("trained", {}).get("controller") == "aurora"

@@ -226,6 +226,9 @@ def _check(args) -> int:
     for n in names:
         get_property(n)
     net = _load_net(args.model, args.quantized, policy_shape=True)
+    if args.property == "all":  # an Aurora policy: the properties restated over its observation
+        from cora.certify.properties import properties_for
+        names = list(properties_for(net))
     from cora.certify.coverage import saturation_rate, visited_states
     visited = visited_states(net, args.visit_envs, args.visit_steps)
     sat = saturation_rate(visited)

@@ -550,13 +550,18 @@ def export(net, out_dir: str, name: str = "cora_cc", compile_obj: bool = True,
         a summary dict (also in ``certificate.json``): per-property certificates of the float
         and the quantized network, the proven-cell fraction, paths.
     Raises:
-        InputError: bad name, wrong network shape, tanh network.
+        InputError: bad name, wrong network shape, tanh network, an Aurora policy.
         EnvironmentProblem: no BTF, bpftool or clang; compile failure.
     """
     check_name(name)
     if net.n_in != 6 or net.n_out != 1:
         raise InputError(f"the policy must map 6 observations to 1 action, "
                          f"got {net.n_in} -> {net.n_out}")
+    from cora.certify.baselines import is_aurora
+    if is_aurora(net):
+        raise InputError("this policy is an Aurora rate agent (its spec says controller "
+                         "'aurora'); the kernel controller computes the window policy's "
+                         "observation and window rule: only window policies can be exported")
     qnet = quantize(net)
     os.makedirs(out_dir, exist_ok=True)
     certs = {}

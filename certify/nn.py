@@ -214,12 +214,15 @@ def load_policy(path: str) -> MLP:
         raise InputError(f"{path}: {exc.message}") from None
 
 
-SHIPPED = {"certified": "cc_certified_2x64.npz", "performance": "cc_performance_2x64.npz"}
+SHIPPED = {"certified": "cc_certified_2x64.npz", "performance": "cc_performance_2x64.npz",
+           "aurora": "cc_aurora_2x64.npz"}
 
 
 def shipped_policy(kind: str = "certified") -> str:
     """Path of a shipped policy file in ``certify/models/``: ``"certified"`` (trained with the
-    certificate reward) or ``"performance"`` (its performance-only twin, same seed and budget).
+    certificate reward) or ``"performance"`` (its performance-only twin, same seed and budget),
+    or ``"aurora"`` (the Aurora baseline, :class:`cora.certify.baselines.Aurora`, seed 0 of
+    ``bench/certify_train.py --aurora``).
 
     Raises:
         InputError: unknown kind.

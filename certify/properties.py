@@ -68,11 +68,17 @@ Q_T, G_T, L_T, Q_P, G_P, L_P = range(6)
 DELAY_DIMS = (Q_T, G_T, Q_P, G_P)
 
 
-def _box(**over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    lo, hi = OBS_LO.copy(), OBS_HI.copy()
+OBS_KEYS = ("q_t", "g_t", "l_t", "q_p", "g_p", "l_p")
+
+
+def _box(domain: tuple[np.ndarray, np.ndarray] = (OBS_LO, OBS_HI),
+         keys: tuple[str, ...] = OBS_KEYS,
+         **over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``domain`` box with the coordinates named in ``over`` (``keys[i]`` names dimension
+    ``i``) replaced by ``(lo, hi)``."""
+    lo, hi = domain[0].copy(), domain[1].copy()
     for k, (a, b) in over.items():
-        i = {"q_t": Q_T, "g_t": G_T, "l_t": L_T, "q_p": Q_P, "g_p": G_P, "l_p": L_P}[k]
-        lo[i], hi[i] = a, b
+        lo[keys.index(k)], hi[keys.index(k)] = a, b
     return lo, hi
 
 
@@ -129,19 +135,19 @@ def _lower_check(limit):
     return check
 
 
-def _mono_check(net, lo, hi, d):
+def _mono_check(net, lo, hi, d, dims=(Q_T, L_T)):
     jl, ju = absint.jacobian_bounds(net, lo, hi, d)
-    return np.maximum(jl[:, 0, Q_T], jl[:, 0, L_T]), np.maximum(ju[:, 0, Q_T], ju[:, 0, L_T])
+    return jl[:, 0, list(dims)].max(axis=1), ju[:, 0, list(dims)].max(axis=1)
 
 
-def _mono_concrete(net, x, h=1e-4):
+def _mono_concrete(net, x, h=1e-4, dims=(Q_T, L_T)):
     base = _f(net, x)
     out = []
-    for i in (Q_T, L_T):
+    for i in dims:
         xp = x.copy()
         xp[:, i] += h
         out.append((_f(net, xp) - base) / h)
-    return np.maximum(*out)
+    return np.max(out, axis=0)
 
 
 ROBUST_EPS, ROBUST_TAU = 0.05, 0.25
@@ -293,6 +299,61 @@ PROPERTIES = {
 }
 
 
+# Aurora's observation (cora.certify.baselines.Aurora): per interval (latency gradient
+# G = (RTT_t - RTT_{t-1}) / RTT_t, latency ratio R = RTT_t / minRTT = 1 + q_t, sending ratio
+# S = sent / acked = 1 / (1 - l_t)), newest first. The image of each pointwise region above
+# under x -> (G, R, S) lies inside the box below (R, S are increasing in q, l one to one;
+# G = g_t / (1 + q_t), so g_t in [g1, g2] and q_t in [q1, q2] give G in the interval hull of
+# g / (1 + q)): proving a property on the box proves it on every Aurora observation of a state
+# in the original region (sound; possibly conservative for backoff_delay, whose box is larger).
+AG_T, AR_T, AS_T, AG_P, AR_P, AS_P = range(6)
+
+
+def _aurora_box(**over) -> tuple:
+    from cora.certify.baselines import AURORA_OBS_HI, AURORA_OBS_LO
+    return _box((AURORA_OBS_LO, AURORA_OBS_HI), ("G_t", "R_t", "S_t", "G_p", "R_p", "S_p"), **over)
+
+
+def _aurora_properties() -> dict:
+    """The pointwise properties restated over Aurora's observation (see the comment above).
+    ``monotonic`` becomes ``df/dG_t <= 0, df/dR_t <= 0, df/dS_t <= 0``: G, R and S are
+    non-decreasing in ``q_t`` and ``S`` in ``l_t`` with the previous interval fixed, so this
+    implies ``df/dq_t <= 0`` and ``df/dl_t <= 0`` (sufficient, not necessary). ``robust`` is
+    left out: its noise of 0.05 on ``q`` and ``g`` is noise of ``0.05 / (1 + q)`` and more on
+    ``G``, state dependent, so no fixed box widening over Aurora's features states it; the
+    closed-loop properties model the window rule of :func:`cora.certify.sim.apply_action`,
+    not Aurora's rate rule, and are left out too."""
+    s_lo = 1.0 / 0.9
+    mono_dims = (AG_T, AR_T, AS_T)
+    return {
+        "bounded": Property("bounded", "for z in D_A: -1 <= f(z) <= 1", *_aurora_box(),
+                            _bounded_check, PROPERTIES["bounded"].concrete),
+        "backoff_delay": Property("backoff_delay", "R_t in [2,5], G_t in [0.01,1] => f(z) <= 0",
+                                  *_aurora_box(R_t=(2.0, 5.0), G_t=(0.01, 1.0)), _upper_check(0.0),
+                                  lambda n, x: _f(n, x)),
+        "backoff_loss": Property("backoff_loss", "S_t in [1/0.9, 2] => f(z) <= 0",
+                                 *_aurora_box(S_t=(s_lo, 2.0)), _upper_check(0.0),
+                                 lambda n, x: _f(n, x)),
+        "probe": Property("probe", "G in [-0.05,0.05], R in [1,1.05], S in [1,1/0.95] (both) "
+                          "=> f(z) >= 0.2",
+                          *_aurora_box(G_t=(-.05, .05), R_t=(1, 1.05), S_t=(1, 1 / 0.95),
+                                       G_p=(-.05, .05), R_p=(1, 1.05), S_p=(1, 1 / 0.95)),
+                          _lower_check(0.2), lambda n, x: 0.2 - _f(n, x)),
+        "monotonic": Property("monotonic", "for z in D_A: df/dG_t, df/dR_t, df/dS_t <= 0",
+                              *_aurora_box(),
+                              lambda n, lo, hi, d: _mono_check(n, lo, hi, d, mono_dims),
+                              lambda n, x: _mono_concrete(n, x, dims=mono_dims)),
+    }
+
+
+def properties_for(net) -> dict:
+    """The properties that apply to ``net``: :data:`PROPERTIES`, or for a policy trained with
+    the Aurora controller (:func:`cora.certify.baselines.is_aurora`) the restated subset
+    ``bounded, backoff_delay, backoff_loss, probe, monotonic`` over Aurora's observation."""
+    from cora.certify.baselines import is_aurora
+    return _aurora_properties() if is_aurora(net) else PROPERTIES
+
+
 def get_property(name: str) -> Property:
     """The property called ``name``; raises :class:`InputError` for an unknown name."""
     if name not in PROPERTIES:
@@ -324,6 +385,11 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
         InputError: unknown property or a network of the wrong shape.
     """
     prop = get_property(name)
+    props = properties_for(net)
+    if name not in props:
+        raise InputError(f"property {name!r} does not apply to this policy's observation; "
+                         f"use one of: {', '.join(props)}")
+    prop = props[name]
     anet = absint.as_abstract(net)
     if anet.weights[0].shape[1] != len(OBS_LO) or anet.weights[-1].shape[0] != 1:
         raise InputError(f"the policy must map {len(OBS_LO)} observations to 1 action, "
@@ -383,7 +449,7 @@ def training_penalty(net, rng: np.random.Generator, boxes: int = 16, rel_width: 
         ``{name: term >= 0}``.
     """
     out = {}
-    for name, prop in PROPERTIES.items():
+    for name, prop in properties_for(net).items():
         if prop.closed_loop and not closed_loop:
             continue
         lo, hi = sample_subboxes(prop, rng, boxes, rel_width)

@@ -60,8 +60,13 @@ class TrainConfig:
     ``closed_loop_penalty``: include the closed-loop properties in the penalty; ``rel_width``:
     sub-box side relative to the region's; ``init``: a policy file to start from (fine-tuning;
     its architecture replaces ``hidden``/``head``); ``controller``: ``"window"`` (the policy's
-    action is the window rule of :func:`cora.certify.sim.apply_action`) or ``"orca"`` (an
-    Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`)."""
+    action is the window rule of :func:`cora.certify.sim.apply_action`), ``"orca"`` (an
+    Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`) or
+    ``"aurora"`` (PCC-RL's rate agent on its own observation, :class:`cora.certify.baselines.
+    Aurora`, trained on Aurora's reward :func:`cora.certify.baselines.aurora_reward` instead
+    of ``r_perf``); ``aurora_link_pps``: ``None`` (Aurora's own reward) or, an ablation, the
+    link rate (packets/s) every link's throughput is rescaled to before Aurora's reward,
+    ``throughput x aurora_link_pps / link rate``, which makes its throughput term scale free."""
 
     mode: str = "certified"
     seed: int = 0
@@ -82,6 +87,7 @@ class TrainConfig:
     rel_width: float = 0.125
     init: str | None = None
     controller: str = "window"
+    aurora_link_pps: float | None = None
 
 
 MONOTONE_DIMS = (0, 2)  # q_t, l_t: the policy must be non-increasing in these
@@ -153,15 +159,24 @@ def _tile(envs: Envs, k: int) -> Envs:
 
 
 def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int,
-                controller: str = "window") -> np.ndarray:
+                controller: str = "window", aurora_link_pps: float | None = None) -> np.ndarray:
     """Mean per-step performance reward ``r_perf`` of each parameter vector ``(P, D) -> (P,)``
-    (``controller``: see :class:`TrainConfig`)."""
-    from cora.certify.baselines import OrcaStyle
+    (``controller``: see :class:`TrainConfig`; for ``"aurora"`` the reward is Aurora's,
+    :func:`cora.certify.baselines.aurora_reward`, throughput = utilisation x link rate in
+    packets/s, rescaled to a ``aurora_link_pps`` link when given, latency = base RTT +
+    queueing delay in s)."""
+    from cora.certify.baselines import Aurora, OrcaStyle, aurora_reward
     P = thetas.shape[0]
     net = StackedPolicy(template, thetas)
-    ctrl = OrcaStyle(net) if controller == "orca" else PolicyController(net)
-    tr = simulate(ctrl, _tile(envs, P), steps, np.random.default_rng(seed))
-    r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
+    ctrl = {"orca": OrcaStyle, "aurora": Aurora}.get(controller, PolicyController)(net)
+    tiled = _tile(envs, P)
+    tr = simulate(ctrl, tiled, steps, np.random.default_rng(seed))
+    if controller == "aurora":
+        link_pps = tiled.rate_pps if aurora_link_pps is None else aurora_link_pps
+        r = aurora_reward(tr.utilisation * link_pps, tiled.base_rtt_s + tr.queue_delay_s,
+                          tr.loss_rate)
+    else:
+        r = tr.utilisation - W_QUEUE * np.minimum(tr.queue_bdp, 2.0) - W_LOSS * tr.loss_rate
     return r.reshape(steps, P, envs.n).mean(axis=(0, 2))
 
 
@@ -190,10 +205,11 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
     from cora.errors import InputError
     if cfg.penalty_boxes not in ("uniform", "visited"):
         raise InputError(f"unknown penalty_boxes {cfg.penalty_boxes!r}; use uniform or visited")
-    if cfg.controller not in ("window", "orca"):
-        raise InputError(f"unknown controller {cfg.controller!r}; use window or orca")
+    if cfg.controller not in ("window", "orca", "aurora"):
+        raise InputError(f"unknown controller {cfg.controller!r}; use window, orca or aurora")
     rng = np.random.default_rng(cfg.seed)
-    spec = dict(obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
+    from cora.certify.baselines import aurora_obs_spec
+    spec = dict(aurora_obs_spec() if cfg.controller == "aurora" else obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
                                      "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0,
                                      "head": cfg.head, "monotone": cfg.monotone,
@@ -201,7 +217,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
                                      "penalty_boxes": cfg.penalty_boxes,
                                      "closed_loop_penalty": cfg.closed_loop_penalty,
                                      "init": cfg.init and os.path.basename(cfg.init),
-                                     "controller": cfg.controller})
+                                     "controller": cfg.controller,
+                                     "aurora_link_pps": cfg.aurora_link_pps})
     if cfg.init:
         from cora.certify.nn import load_policy
         template = load_policy(cfg.init)
@@ -223,7 +240,7 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
         if masks is not None:
             cands = project(cands, masks)
         perf = performance(template, cands, envs, cfg.steps, int(rng.integers(1 << 31)),
-                           cfg.controller)
+                           cfg.controller, cfg.aurora_link_pps)
         fit = perf.copy()
         pen = np.zeros_like(fit)
         if cfg.mode == "certified":

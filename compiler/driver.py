@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cora.compiler import ir
 from cora.compiler.frontend.check import Checked, check_module
+from cora.compiler.frontend.check.backend import check_backend_limits
 from cora.compiler.frontend.diagnostics import CompileError, Diagnostic, sort_diagnostics
 from cora.compiler.frontend.lower import lower
 from cora.compiler.frontend.parse import parse_source
@@ -27,17 +28,51 @@ def _check(text: str, path: str) -> tuple[Checked | None, list[Diagnostic]]:
     return checked, sort_diagnostics(diags + checked.diagnostics)
 
 
+def _lower(checked: Checked, path: str, passes: bool) -> ir.Program:
+    program = lower(checked, Path(path).stem or "nf", path)
+    verify(program)
+    if passes:
+        try:
+            from cora.compiler import passes as passes_mod
+        except ImportError:
+            passes_mod = None
+        run_default = getattr(passes_mod, "run_default", None)
+        if run_default is not None:
+            result = run_default(program)
+            if isinstance(result, ir.Program):
+                program = result
+            verify(program)
+    return program
+
+
+def _check_all(text: str, path: str,
+               passes: bool = True) -> tuple[ir.Program | None, list[Diagnostic]]:
+    """Diagnostics of the checker and, for a well-typed program, of the eBPF backends'
+    limits (:func:`~cora.compiler.frontend.check.backend.check_backend_limits`, on the
+    optimised program); the program when there is no error."""
+    checked, diags = _check(text, path)
+    if checked is None or any(d.severity == "error" for d in diags):
+        return None, diags
+    program = _lower(checked, path, passes=True)
+    diags = sort_diagnostics(diags + check_backend_limits(checked, program, path))
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    return (program if passes else _lower(checked, path, passes=False)), diags
+
+
 def check_source(text: str, path: str) -> list[Diagnostic]:
-    """Every error of NF source ``text`` (syntax and semantic), sorted by position.
+    """Every error of NF source ``text`` (syntax, semantic and the eBPF backends' limits:
+    :mod:`cora.compiler.frontend.check.backend`), sorted by position.
 
     Args:
         text: the NF source.
         path: the file name shown in diagnostics.
     Returns:
-        the diagnostics; an empty list means the program is well formed and well typed.
+        the diagnostics; an empty list means the program is well formed and well typed and
+        fits the kernel's limits.
     Never raises for any input text.
     """
-    return _check(text, path)[1]
+    return _check_all(text, path)[1]
 
 
 def compile_source(text: str, path: str, passes: bool = True) -> ir.Program:
@@ -52,32 +87,24 @@ def compile_source(text: str, path: str, passes: bool = True) -> ir.Program:
     Raises:
         CompileError: the source has errors (``.diagnostics``, ``.rendered``).
     """
-    checked, diags = _check(text, path)
-    errors = [d for d in diags if d.severity == "error"]
-    if errors or checked is None:
+    program, diags = _check_all(text, path, passes=passes)
+    if program is None:
         raise CompileError(diags, text)
-    program = lower(checked, Path(path).stem or "nf", path)
-    verify(program)
-    if passes:
-        from cora.compiler.passes import run_default  # rewrites ``program`` in place
-
-        run_default(program)
-        verify(program)
     return program
 
 
 def read_source(path: str | Path) -> str:
-    """The text of an NF file; raises InputError (one clear line) when it cannot be read."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not an NF source file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return data.decode("utf-8", errors="replace")
+    """The text of an NF file (bytes that are not UTF-8 become U+FFFD, which the parser then
+    reports with a position).
+
+    Raises:
+        InputError: one clear line when the file is missing, unreadable, not a regular file
+            (a FIFO, a device such as /dev/zero, a directory: refused without reading) or
+            larger than :data:`cora.inputs.MAX_SOURCE_BYTES`.
+    """
+    from cora.inputs import MAX_SOURCE_BYTES, read_regular
+
+    return read_regular(path, "NF source", MAX_SOURCE_BYTES).decode("utf-8", errors="replace")
 
 
 def compile_file(path: str | Path, passes: bool = True) -> ir.Program:

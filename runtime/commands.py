@@ -84,6 +84,8 @@ def cmd_deploy(args) -> int:
     if args.plan is not None:
         return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode)
+    if meta.get("recovered"):
+        print(f"note: {meta['recovered']}")
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
     print(f"{program.name}: attached to {where} as XDP program id {meta['prog_id']} "
           f"({args.mode}); maps pinned under {meta['pins']}")
@@ -103,6 +105,9 @@ def _deploy_plan(args, program) -> int:
     res = deploy_stages(program, doc, args.dev, args.netns,
                         args.nic_dev, args.nic_netns, args.nic_forward, args.mode)
     nic, host = res["nic"], res["host"]
+    for note in (nic.get("recovered"), host.get("recovered")):
+        if note:
+            print(f"note: {note}")
     print(f"{program.name}: stages {' -> '.join(res['stages'])}; NIC side (emulated by XDP) on "
           f"{args.nic_dev}" + (f" (namespace {args.nic_netns})" if args.nic_netns else "")
           + f" as program id {nic['prog_id']}, pass redirected to ifindex "
@@ -160,6 +165,8 @@ def cmd_undeploy(args) -> int:
     require_root()
     res = undeploy(args.dev, args.netns)
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
+    if res.get("recovered"):
+        print(f"note: {res['recovered']}")
     print(f"{where}: " + ("detached; " if res["detached"] else "no cora program was attached; ")
           + f"removed {len(res['unpinned'])} pins/directories"
           + ("; also took down the NIC stage" if "nic" in res else ""))

@@ -4,13 +4,42 @@ A deployment is: the XDP program attached to the interface, the program and ever
 under ``/sys/fs/bpf/cora/<netns|root>/<ifname>/`` (so they outlive the ``cora`` process), and
 a metadata file ``/run/cora/<netns|root>/<ifname>.json`` describing the map layouts (see
 :mod:`cora.runtime.pins`). ``cora stats`` reads the pinned maps; ``cora undeploy`` detaches
-and unpins. Nothing is half-done: a failing step undoes the steps before it, and an existing
-deployment (with the state in its maps) is never replaced by a new ``deploy``.
+and unpins. An existing deployment (with the state in its maps) is never replaced or touched
+by a new ``deploy``.
+
+Crash safety (a journal plus an order of steps). Each deploy and undeploy holds the
+deployment's lock (flock on ``/run/cora/<netns|root>/<ifname>.lock``, dropped by the kernel
+when its holder dies) and writes a journal ``<ifname>.journal`` next to the metadata before
+its first lasting change, removing it after its last:
+
+- deploy: load; journal ``{"op": "deploy", "prog_id"}`` (the id is read from the loaded
+  program, so it is known before anything can be attached); pin the program; pin each map;
+  attach; write the metadata (the commit point: from here the deployment is complete);
+  remove the journal.
+- undeploy: journal ``{"op": "undeploy", "prog_id", "meta"}``; detach (only that program id);
+  unpin each pin; remove the metadata; remove the journal.
+
+After a kill at any point (even SIGKILL) the journal says what was under way. Recovery, always
+under the lock: an interrupted deploy before its commit point is undone (detach of its own
+program id only, unpin, no metadata); one after it is complete (the stale journal is
+dropped); an interrupted undeploy is finished. ``cora undeploy`` recovers any of them (and
+pins left without metadata or journal by an older cora); ``cora deploy`` undoes an
+interrupted deploy and then deploys, but leaves an interrupted undeploy (and bare pins) to
+``cora undeploy``; ``cora stats`` changes nothing and says which command finishes the job.
+SIGTERM and SIGHUP during a deploy or undeploy raise (:mod:`cora.signals`), so the undo of a
+failing deploy also runs for them.
+
+Test hook (fault injection): with ``CORA_FAULT_AFTER_STEP=<op>:<step>`` in the environment the
+process SIGKILLs itself right after that step (names in :data:`DEPLOY_STEPS` and
+:data:`UNDEPLOY_STEPS`, e.g. ``deploy:attach``; ``deploy:attach:TERM`` sends SIGTERM instead);
+``tests/runtime/test_deploy_crash.py`` kills there and checks the recovery. It is for tests
+only: never set it in production.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 
 from cora.errors import EnvironmentProblem
@@ -18,10 +47,42 @@ from cora.errors import EnvironmentProblem
 VERDICTS_MAP = "cora_verdicts"
 XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect")
 
+#: environment variable of the fault-injection test hook (see the module docstring)
+FAULT_ENV = "CORA_FAULT_AFTER_STEP"
+#: deploy's steps in order; ``pin_map`` is after the first map pin, ``pin_maps`` after all,
+#: ``metadata`` the commit point, ``done`` after the journal is removed
+DEPLOY_STEPS = ("journal", "pin_prog", "pin_map", "pin_maps", "attach", "metadata", "done")
+#: undeploy's steps in order; ``unpin_one`` is after the first pin is removed
+UNDEPLOY_STEPS = ("journal", "detach", "unpin_one", "unpin", "metadata", "done")
+
+
+def fault_point(op: str, step: str) -> None:
+    """Test hook: send this process SIGKILL if ``CORA_FAULT_AFTER_STEP`` is ``op:step`` (or
+    the signal named by a third part, ``op:step:TERM`` / ``op:step:HUP``, to test the undo a
+    catchable signal runs).
+
+    Args:
+        op: ``"deploy"`` or ``"undeploy"``; step: one of :data:`DEPLOY_STEPS` /
+            :data:`UNDEPLOY_STEPS`.
+    """
+    want = os.environ.get(FAULT_ENV, "").split(":")
+    if want[:2] == [op, step]:
+        name = want[2] if len(want) > 2 else "KILL"
+        os.kill(os.getpid(), getattr(signal, f"SIG{name}", signal.SIGKILL))
+
+
+def _where(dev: str, netns: str | None) -> str:
+    return f"{dev} in namespace {netns}" if netns else dev
+
+
+def _undeploy_cmd(dev: str, netns: str | None) -> str:
+    return f"`cora undeploy --dev {dev}{' --netns ' + netns if netns else ''}`"
+
 
 def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
            pass_redirect_ifindex: int | None = None, extra: dict | None = None) -> dict:
-    """Compile for XDP, load, pin, record and attach ``program`` on ``dev``.
+    """Compile for XDP, load, pin, attach and record ``program`` on ``dev`` (journaled; see
+    the module docstring).
 
     Args:
         program: a verified IR program (from :func:`cora.compiler.driver.compile_file`).
@@ -31,84 +92,219 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             NIC stage handing frames to the host; see :func:`deploy_stages`).
         extra: more keys for the metadata (e.g. the stage and its peer deployment).
     Returns:
-        the deployment's metadata (also written to /run/cora).
+        the deployment's metadata (also written to /run/cora), plus ``"recovered"``: a
+        sentence on the interrupted deploy it undid first, or None.
     Raises:
-        EnvironmentProblem: no root/bcc, no such interface/namespace, already deployed.
+        EnvironmentProblem: no root/bcc, no such interface/namespace, already deployed, an
+            interrupted undeploy to finish first, another cora process at work there.
         KernelError: load, pin or attach refused.
     """
     from cora.runtime import attach, pins
+    from cora.runtime.bpf_syscall import prog_info
     from cora.runtime.loader import load_xdp
-    from cora.targets.xdp import XdpTarget
+    from cora.signals import signals_raise, uninterrupted
     from cora.targets.ebpf.maps import maps_metadata
+    from cora.targets.xdp import XdpTarget
 
-    where = f"{dev} in namespace {netns}" if netns else dev
-    existing = attach.xdp_attached(dev, netns)  # also checks that dev and netns exist
-    if pins.read_metadata(dev, netns) is not None or existing:
-        raise EnvironmentProblem(
-            f"{where} already runs an XDP program"
-            + (f" (id {existing})" if existing else "")
-            + f": run `cora undeploy --dev {dev}{' --netns ' + netns if netns else ''}` first "
-            "(its maps and state are kept until then)")
-    artifact = XdpTarget().generate(program, count_verdicts=True,
-                                    pass_redirect_ifindex=pass_redirect_ifindex)
-    directory = pins.deployment_dir(dev, netns)
-    with load_xdp(artifact) as loaded:
-        maps = dict(loaded.map_fds)
-        maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
-        pins.pin(directory, loaded.prog_fd, maps)
-        prog_id = None
-        try:
-            meta = {"nf": program.name, "source": program.source, "dev": dev, "netns": netns,
-                    "mode": mode, "pins": str(directory), "deployed_unix": time.time(),
-                    "layout": maps_metadata(program), **(extra or {})}
-            _write_metadata(dev, netns, meta)
-            prog_id = meta["prog_id"] = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
-            _write_metadata(dev, netns, meta)
-        except BaseException:
-            # undo every step, each even if an earlier undo fails
+    where = _where(dev, netns)
+    directory = pins.deployment_dir(dev, netns)  # checks the names first
+    attach.xdp_attached(dev, netns)  # checks that dev and netns exist
+    with signals_raise(), pins.deployment_lock(dev, netns):
+        journal = pins.read_journal(dev, netns)
+        recovered = None
+        if journal is not None and journal.get("op") == "deploy":
+            recovered = _recover(dev, netns)
+        elif journal is not None:
+            raise EnvironmentProblem(f"an interrupted `cora undeploy` left {where} half taken "
+                                     f"down: run {_undeploy_cmd(dev, netns)} to finish it")
+        existing = attach.xdp_attached(dev, netns)
+        if pins.read_metadata(dev, netns) is not None or existing:
+            raise EnvironmentProblem(
+                f"{where} already runs an XDP program"
+                + (f" (id {existing})" if existing else "")
+                + f": run {_undeploy_cmd(dev, netns)} first (its maps and state are kept "
+                "until then)")
+        if directory.exists():
+            raise EnvironmentProblem(f"pins without deployment metadata are left at "
+                                     f"{directory}: run {_undeploy_cmd(dev, netns)} to remove "
+                                     "them")
+        artifact = XdpTarget().generate(program, count_verdicts=True,
+                                        pass_redirect_ifindex=pass_redirect_ifindex)
+        # loading and unloading run whole even if a signal comes (bcc cut half-way would
+        # free its module twice at exit)
+        with uninterrupted(lambda: load_xdp(artifact)) as loaded:
+            maps = dict(loaded.map_fds)
+            maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
+            prog_id = prog_info(loaded.prog_fd).id
             try:
-                if prog_id is not None:
-                    attach.detach_xdp(dev, netns, prog_id=prog_id)
-            finally:
-                try:
-                    pins.remove_metadata(dev, netns)
-                finally:
-                    pins.unpin_all(directory)
-            raise
-    return meta
+                # "meta" names a split deployment's NIC side, so that undeploy of this
+                # interrupted host side takes the NIC side down as well
+                _write_state(pins.write_journal, dev, netns, {
+                    "op": "deploy", "dev": dev, "netns": netns, "prog_id": prog_id,
+                    "pins": str(directory), "pid": os.getpid(), "started_unix": time.time(),
+                    "meta": {k: v for k, v in (extra or {}).items() if k == "nic_stage"}})
+                fault_point("deploy", "journal")
+                first_map = [True]
+
+                def _after_pin(kind: str) -> None:
+                    if kind == "prog":
+                        fault_point("deploy", "pin_prog")
+                    elif first_map[0]:
+                        first_map[0] = False
+                        fault_point("deploy", "pin_map")
+
+                pins.pin(directory, loaded.prog_fd, maps, after_each=_after_pin)
+                fault_point("deploy", "pin_maps")
+                attached_id = attach.attach_xdp(loaded.prog_fd, dev, netns, mode)
+                fault_point("deploy", "attach")
+                meta = {"nf": program.name, "source": program.source, "dev": dev,
+                        "netns": netns, "mode": mode, "pins": str(directory),
+                        "deployed_unix": time.time(), "prog_id": attached_id,
+                        "layout": maps_metadata(program), **(extra or {})}
+                _write_state(pins.write_metadata, dev, netns, meta)
+                fault_point("deploy", "metadata")
+            except BaseException:
+                # undo every step (detach only our program), each even if an earlier undo
+                # fails; the journal goes last, so a kill here is still recoverable
+                _take_down(dev, netns, prog_id, directory)
+                raise
+            pins.remove_journal(dev, netns)
+            fault_point("deploy", "done")
+    return {**meta, "recovered": recovered}
 
 
-def _write_metadata(dev: str, netns: str | None, meta: dict) -> None:
-    """Write deployment metadata; an OS failure becomes one clear line."""
-    from cora.runtime import pins
-
+def _write_state(writer, dev: str, netns: str | None, data: dict) -> None:
+    """Write metadata or journal; an OS failure becomes one clear line."""
     try:
-        pins.write_metadata(dev, netns, meta)
+        writer(dev, netns, data)
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot write deployment metadata under /run/cora: "
+        raise EnvironmentProblem(f"cannot write deployment state under /run/cora: "
                                  f"{exc.strerror or exc}") from None
 
 
-def _require(dev: str, netns: str | None) -> dict:
+def _take_down(dev: str, netns: str | None, prog_id: int | None, directory,
+               on_unpinned=None) -> tuple[bool, list[str]]:
+    """Detach program ``prog_id`` (only that one; nothing when None), unpin everything under
+    ``directory``, remove the metadata, then the journal: each step even if an earlier one
+    fails (the last error propagates, chained to the earlier ones). Idempotent.
+
+    Returns:
+        (detached, removed pin paths).
+    """
+    from cora.runtime import attach, pins
+
+    detached, removed = False, []
+    try:
+        if prog_id is not None:
+            detached = attach.detach_xdp(dev, netns, missing_ok=True, prog_id=prog_id)
+        fault_point("undeploy", "detach")
+    finally:
+        try:
+            removed = pins.unpin_all(directory, after_each=on_unpinned)
+            fault_point("undeploy", "unpin")
+        finally:
+            try:
+                pins.remove_metadata(dev, netns)
+                fault_point("undeploy", "metadata")
+            finally:
+                pins.remove_journal(dev, netns)
+    return detached, removed
+
+
+def _recover(dev: str, netns: str | None) -> str | None:
+    """Finish or undo what an interrupted deploy/undeploy left on ``dev`` (call with the
+    deployment lock held).
+
+    Returns:
+        a sentence saying what was done, or None when there was nothing to do (no journal,
+        or a deploy that had passed its commit point: its journal is just dropped).
+    """
     from cora.runtime import pins
 
+    journal = pins.read_journal(dev, netns)
+    if journal is None:
+        return None
     meta = pins.read_metadata(dev, netns)
-    if meta is None:
-        where = f"{dev} in namespace {netns}" if netns else dev
-        raise EnvironmentProblem(f"nothing is deployed on {where} by cora "
-                                 f"(`cora deploy X.nf --dev {dev}` first)")
-    return meta
+    op = journal.get("op")
+    if op == "deploy" and meta is not None and meta.get("prog_id") == journal.get("prog_id"):
+        pins.remove_journal(dev, netns)  # committed: a complete deployment
+        return None
+    directory = pins.deployment_dir(dev, netns)
+    prog_id = journal.get("prog_id")
+    if prog_id is None:
+        prog_id = (meta or {}).get("prog_id") or pins.pinned_prog_id(directory)
+    detached, removed = _take_down(dev, netns, prog_id, directory)
+    what = {"deploy": "undid an interrupted deploy",
+            "undeploy": "finished an interrupted undeploy"}.get(str(op),
+                                                                "removed a partial deployment")
+    return (f"{what} on {_where(dev, netns)} ("
+            + ("detached its program, " if detached else "") + f"removed {len(removed)} pins)")
+
+
+def deployment_status(dev: str, netns: str | None = None) -> str:
+    """What is on ``dev`` as far as cora knows, without changing anything.
+
+    Returns:
+        ``"none"`` (nothing), ``"complete"`` (a deployment stats can read), ``"busy"`` (a
+        deploy/undeploy is running now), ``"partial-deploy"`` / ``"partial-undeploy"`` (an
+        interrupted one: undeploy removes/finishes it), ``"orphan-pins"`` (pins without
+        metadata or journal: undeploy removes them).
+    Raises:
+        EnvironmentProblem: bad interface or namespace name.
+    """
+    from cora.runtime import pins
+
+    directory = pins.deployment_dir(dev, netns)
+    journal = pins.read_journal(dev, netns)
+    meta = pins.read_metadata(dev, netns)
+    if journal is not None:
+        if journal.get("op") == "deploy" and meta is not None and \
+                meta.get("prog_id") == journal.get("prog_id"):
+            return "complete"
+        if pins.lock_held(dev, netns):
+            return "busy"
+        return "partial-undeploy" if journal.get("op") == "undeploy" else "partial-deploy"
+    if meta is not None:
+        return "complete"
+    return "orphan-pins" if directory.exists() else "none"
+
+
+def _require(dev: str, netns: str | None) -> dict:
+    """The metadata of a complete deployment on ``dev``; otherwise one line saying what is
+    there and which command to run."""
+    from cora.runtime import pins
+
+    where = _where(dev, netns)
+    status = deployment_status(dev, netns)
+    meta = pins.read_metadata(dev, netns)
+    if status == "complete" and meta is not None:
+        return meta
+    if status == "complete":  # undeployed in the meantime
+        status = "none"
+    undo = _undeploy_cmd(dev, netns)
+    raise EnvironmentProblem({
+        "none": f"nothing is deployed on {where} by cora (`cora deploy X.nf --dev {dev}` "
+                "first)",
+        "busy": f"a cora deploy or undeploy on {where} is running: try again when it ends",
+        "partial-deploy": f"an interrupted `cora deploy` left a partial deployment on {where}: "
+                          f"run {undo} to remove it",
+        "partial-undeploy": f"an interrupted `cora undeploy` left {where} half taken down: "
+                            f"run {undo} to finish it",
+        "orphan-pins": f"pins without deployment metadata are left at "
+                       f"{pins.deployment_dir(dev, netns)}: run {undo} to remove them",
+    }[status])
 
 
 def read_stats(dev: str, netns: str | None = None) -> dict:
-    """Live verdict counters and map contents of a deployment.
+    """Live verdict counters and map contents of a deployment (reads only).
 
     Returns:
         ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count},
         "maps": {NAME: [{"key": [...], "value": [...]}, ...]}}`` (map dump rules of
         :mod:`cora.runtime.engine`).
     Raises:
-        EnvironmentProblem: nothing deployed there; KernelError: pins unreadable.
+        EnvironmentProblem: nothing (or only part of a deployment) there, saying which command
+            to run; KernelError: pins unreadable.
     """
     from cora.runtime import attach, bpf_syscall, pins
     from cora.runtime.engine import dump_from_entries, map_entries
@@ -134,28 +330,61 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
 
 
 def undeploy(dev: str, netns: str | None = None) -> dict:
-    """Detach cora's program from ``dev`` and remove its pins and metadata.
+    """Detach cora's program from ``dev`` and remove its pins and metadata (journaled; see
+    the module docstring). Also finishes or undoes an interrupted deploy/undeploy there, and
+    removes pins left without metadata.
 
-    Tolerates partial state (interface gone, pins half removed). Never detaches a program
-    that is not the one cora attached.
+    Tolerates partial state (interface or namespace gone, pins half removed). Never detaches
+    a program that is not the one cora attached.
 
     Returns:
-        ``{"detached": bool, "unpinned": [paths]}``.
+        ``{"detached": bool, "unpinned": [paths], "recovered": sentence or None}`` (plus
+        ``"nic"``: the same for the NIC stage of a split deployment).
     Raises:
-        EnvironmentProblem: nothing deployed there by cora.
+        EnvironmentProblem: nothing deployed there by cora; another cora process at work there.
     """
-    from cora.runtime import attach, pins
+    from cora.runtime import pins
+    from cora.signals import signals_raise
 
-    meta = _require(dev, netns)
-    detached = attach.detach_xdp(dev, netns, missing_ok=True, prog_id=meta.get("prog_id"))
-    removed = pins.unpin_all(pins.deployment_dir(dev, netns))
-    pins.remove_metadata(dev, netns)
-    out = {"detached": detached, "unpinned": removed}
-    peer = meta.get("nic_stage")  # a split deployment: take the NIC stage down too
-    if peer and pins.read_metadata(peer["dev"], peer.get("netns")) is not None:
+    directory = pins.deployment_dir(dev, netns)
+    with signals_raise(), pins.deployment_lock(dev, netns):
+        journal = pins.read_journal(dev, netns) or {}
+        recovered = _recover(dev, netns)
+        meta = pins.read_metadata(dev, netns)
+        peer = (meta or journal.get("meta") or {}).get("nic_stage")
+        if meta is None and not directory.exists():
+            if recovered is None:
+                _require(dev, netns)  # raises "nothing is deployed"
+            return _undeploy_peer({"detached": False, "unpinned": [], "recovered": recovered},
+                                  peer)
+        if meta is not None:
+            prog_id = meta.get("prog_id")
+            _write_state(pins.write_journal, dev, netns, {
+                "op": "undeploy", "dev": dev, "netns": netns, "prog_id": prog_id,
+                "meta": meta, "pid": os.getpid(), "started_unix": time.time()})
+        else:  # pins only (an older cora was killed while deploying): only its own program
+            prog_id = pins.pinned_prog_id(directory)
+            recovered = f"removed pins left without metadata at {directory}"
+        fault_point("undeploy", "journal")
+        first = [True]
+
+        def _after_unpin(path: str) -> None:
+            if first[0]:
+                first[0] = False
+                fault_point("undeploy", "unpin_one")
+
+        detached, removed = _take_down(dev, netns, prog_id, directory, _after_unpin)
+        fault_point("undeploy", "done")
+    return _undeploy_peer({"detached": detached, "unpinned": removed, "recovered": recovered},
+                          peer)
+
+
+def _undeploy_peer(out: dict, peer: dict | None) -> dict:
+    """A split deployment: take the NIC stage ``peer`` (``{"dev", "netns"}``) down too."""
+    if peer and deployment_status(peer["dev"], peer.get("netns")) != "none":
         sub = undeploy(peer["dev"], peer.get("netns"))
         out["nic"] = sub
-        out["unpinned"] = removed + sub["unpinned"]
+        out["unpinned"] = out["unpinned"] + sub["unpinned"]
     return out
 
 

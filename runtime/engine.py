@@ -92,6 +92,7 @@ class KernelEngine:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
             self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if counted else None
             self._tx_count = 0
+            self._ran = False  # maps are as the kernel created them: empty, arrays zero
             self.reset()
         except BaseException:
             self.loaded.close()
@@ -104,19 +105,24 @@ class KernelEngine:
                                value.to_bytes(8, "little"))
 
     def reset(self) -> None:
-        """Empty every map, reload declared initial entries, reseed rand() with 1."""
+        """Empty every map, reload declared initial entries, reseed rand() with 1. Maps no
+        frame has run on since they were created or last reset are left as they are (so a
+        fresh engine costs nothing per declared slot)."""
         from cora.runtime import bpf_syscall
         from cora.runtime.loader import load_initial_entries
         from cora.targets.ebpf.maps import key_size, value_size
 
         for state in self.program.states:
             fd = self.loaded.map_fds[state.name]
-            if state.kind in ("array", "percpu_array"):
+            if not self._ran:  # as created, or as the last reset left it
+                pass
+            elif state.kind in ("array", "percpu_array"):
                 _zero_array(fd, state.capacity, value_size(state), state.kind == "percpu_array")
             else:
                 for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
                     bpf_syscall.map_delete(fd, k)
             load_initial_entries(fd, state)
+        self._ran = False
         if self.uses_env:
             self._set_env(0, 0)
             self._set_env(1, 1)
@@ -139,6 +145,7 @@ class KernelEngine:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
         from cora.runtime.bpf_syscall import prog_test_run
 
+        self._ran = True
         if self.uses_env:
             self._set_env(0, now_ns)
         res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
@@ -199,36 +206,84 @@ BPF_MAP_LOOKUP_BATCH = 24
 BPF_MAP_UPDATE_BATCH = 26
 
 
-def _zero_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> None:
-    """Set every slot of an array map to zero with one BPF_MAP_UPDATE_BATCH call."""
+#: ``BPF_F_MMAPABLE`` (include/uapi/linux/bpf.h): the emitter creates plain arrays with it.
+BPF_F_MMAPABLE = 1 << 10
+
+
+def _mapped_array(fd: int, slots: int, value_bytes: int, writable: bool = False):
+    """``(mmap, numpy view of shape (slots, stride))`` of an mmap-able array map (values are
+    8-byte aligned, the first at offset 0: kernel/bpf/arraymap.c ``array_map_mmap``), or
+    None for a map created without ``BPF_F_MMAPABLE``. Delete the view before closing the
+    mmap."""
+    import mmap
+
+    import numpy as np
+
     from cora.runtime import bpf_syscall
 
+    if not bpf_syscall.map_info(fd).map_flags & BPF_F_MMAPABLE:
+        return None
+    stride = (value_bytes + 7) // 8 * 8
+    length = -(-slots * stride // mmap.PAGESIZE) * mmap.PAGESIZE
+    prot = mmap.PROT_READ | (mmap.PROT_WRITE if writable else 0)
+    mm = mmap.mmap(fd, length, mmap.MAP_SHARED, prot)
+    view = np.frombuffer(mm, dtype=np.uint8, count=slots * stride).reshape(slots, stride)
+    return mm, view
+
+
+def _zero_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> None:
+    """Set every slot of an array map to zero: as memory when it is mmap-able, else with one
+    BPF_MAP_UPDATE_BATCH call (key and value buffers built with numpy, not a Python loop)."""
+    import numpy as np
+
+    from cora.runtime import bpf_syscall
+
+    mapped = None if percpu else _mapped_array(fd, slots, value_bytes, writable=True)
+    if mapped is not None:
+        mm, view = mapped
+        view[:] = 0
+        del view, mapped
+        mm.close()
+        return
     stride = (value_bytes + 7) // 8 * 8 * bpf_syscall.possible_cpus() if percpu else value_bytes
-    keys = (ctypes.c_uint32 * slots)(*range(slots))
-    values = ctypes.create_string_buffer(stride * slots)
-    attr = _BatchAttr(keys=ctypes.addressof(keys), values=ctypes.addressof(values),
-                      count=slots, map_fd=fd)
+    keys = np.arange(slots, dtype=np.uint32)
+    values = np.zeros(stride * slots, dtype=np.uint8)
+    attr = _BatchAttr(keys=keys.ctypes.data, values=values.ctypes.data, count=slots, map_fd=fd)
     bpf_syscall.bpf_call(BPF_MAP_UPDATE_BATCH, attr, f"zeroing array map fd {fd}")
 
 
-def _read_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> list[bytes | list[bytes]]:
-    """Every slot of an array map, read with BPF_MAP_LOOKUP_BATCH (one or few calls)."""
+def _read_array(fd: int, slots: int, value_bytes: int,
+                percpu: bool) -> list[tuple[int, bytes | list[bytes]]]:
+    """The slots of an array map that are not all zero bytes, as (index, value: bytes, or
+    per-CPU a list of bytes): read as memory when the map is mmap-able (the emitter's plain
+    arrays), else with BPF_MAP_LOOKUP_BATCH (the kernel copies slot by slot: about 1 us per
+    slot); the zero slots are found with numpy, so only the slots in use are decoded."""
     import errno as _errno
 
-    from cora.runtime import bpf_syscall
-    from cora.errors import KernelError
+    import numpy as np
 
+    from cora.errors import KernelError
+    from cora.runtime import bpf_syscall
+
+    mapped = None if percpu else _mapped_array(fd, slots, value_bytes)
+    if mapped is not None:
+        mm, view = mapped
+        rows = [(int(i), view[i, :value_bytes].tobytes())
+                for i in np.flatnonzero(view[:, :value_bytes].any(axis=1))]
+        del view, mapped
+        mm.close()
+        return rows
     ncpu = bpf_syscall.possible_cpus() if percpu else 1
     stride = (value_bytes + 7) // 8 * 8 * ncpu if percpu else value_bytes
-    keys = (ctypes.c_uint32 * slots)()
-    values = ctypes.create_string_buffer(stride * slots)
+    keys = np.zeros(slots, dtype=np.uint32)
+    values = np.zeros((slots, stride), dtype=np.uint8)
     out_batch = ctypes.c_uint32(0)
     got = 0
     in_ptr = 0
     while got < slots:
         attr = _BatchAttr(in_batch=in_ptr, out_batch=ctypes.addressof(out_batch),
-                          keys=ctypes.addressof(keys) + 4 * got,
-                          values=ctypes.addressof(values) + stride * got,
+                          keys=keys.ctypes.data + 4 * got,
+                          values=values.ctypes.data + stride * got,
                           count=slots - got, map_fd=fd)
         try:
             bpf_syscall.bpf_call(BPF_MAP_LOOKUP_BATCH, attr, f"reading array map fd {fd}")
@@ -239,11 +294,11 @@ def _read_array(fd: int, slots: int, value_bytes: int, percpu: bool) -> list[byt
             break
         got += attr.count
         in_ptr = ctypes.addressof(out_batch)
-    raw = values.raw
-    out = []
-    for i in range(got):
-        chunk = raw[i * stride:(i + 1) * stride]
-        out.append(bpf_syscall.split_percpu(chunk, value_bytes) if percpu else chunk)
+    used = np.flatnonzero(values[:got].any(axis=1)) if stride else np.zeros(0, np.int64)
+    out: list[tuple[int, bytes | list[bytes]]] = []
+    for i in used:
+        chunk = values[i].tobytes()
+        out.append((int(i), bpf_syscall.split_percpu(chunk, value_bytes) if percpu else chunk))
     return out
 
 
@@ -256,7 +311,7 @@ def map_entries(fd: int, state: StateDecl) -> list[tuple[tuple[int, ...], tuple[
     percpu = state.kind == "percpu_array"
     if state.kind in ("array", "percpu_array"):
         items = [(i.to_bytes(4, "little"), v) for i, v in
-                 enumerate(_read_array(fd, state.capacity, value_size(state), percpu))]
+                 _read_array(fd, state.capacity, value_size(state), percpu)]
     else:
         items = bpf_syscall.map_items(fd, key_size(state), value_size(state), percpu)
     out = []

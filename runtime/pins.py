@@ -6,6 +6,11 @@ Layout (one deployment per interface)::
     /sys/fs/bpf/cora/<netns or root>/<ifname>/maps/<name>   one pin per map, by map name
     /run/cora/<netns or root>/<ifname>.json                 what was deployed (bpffs holds
                                                             only bpf objects, no files)
+    /run/cora/<netns or root>/<ifname>.journal              a deploy or undeploy under way
+                                                            (or interrupted): see
+                                                            :mod:`cora.runtime.deploy`
+    /run/cora/<netns or root>/<ifname>.lock                 held (flock) by the one cora
+                                                            process changing the deployment
 
 Pins keep programs and maps alive after the deploying process exits, so ``cora stats``
 and ``cora undeploy`` can find them later (p4c's eBPF backends pin under /sys/fs/bpf too).
@@ -14,10 +19,13 @@ and ``cora undeploy`` can find them later (p4c's eBPF backends pin under /sys/fs
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import fcntl
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,7 +121,8 @@ class Pinned:
         self.close()
 
 
-def pin(directory: Path, prog_fd: int | None, maps: dict[str, int]) -> Path:
+def pin(directory: Path, prog_fd: int | None, maps: dict[str, int],
+        after_each: Callable[[str], None] | None = None) -> Path:
     """Pin a program at ``directory/prog`` and each map at ``directory/maps/<name>``.
 
     The directory must not hold a deployment already. If any pin fails, every pin made
@@ -123,6 +132,8 @@ def pin(directory: Path, prog_fd: int | None, maps: dict[str, int]) -> Path:
         directory: a deployment directory (see :func:`deployment_dir`), under bpffs.
         prog_fd: program fd, or None to pin maps only.
         maps: map name -> map fd (names are the NF's state names; no '/').
+        after_each: called with ``"prog"`` or ``"map"`` after each pin is made (the
+            fault-injection points of :mod:`cora.runtime.deploy`).
 
     Returns:
         ``directory``.
@@ -143,8 +154,12 @@ def pin(directory: Path, prog_fd: int | None, maps: dict[str, int]) -> Path:
         os.makedirs(directory / "maps", exist_ok=True)
         if prog_fd is not None:
             obj_pin(prog_fd, str(directory / "prog"))
+            if after_each is not None:
+                after_each("prog")
         for name, fd in maps.items():
             obj_pin(fd, str(directory / "maps" / name))
+            if after_each is not None:
+                after_each("map")
     except BaseException:
         unpin_all(directory)
         raise
@@ -176,9 +191,13 @@ def open_pinned(directory: Path) -> Pinned:
     return pinned
 
 
-def unpin_all(directory: Path) -> list[str]:
+def unpin_all(directory: Path, after_each: Callable[[str], None] | None = None) -> list[str]:
     """Remove every pin and subdirectory under ``directory`` and the directory itself, then
     empty parent directories below /sys/fs/bpf/cora (kept). Tolerates partial or missing state.
+
+    Args:
+        after_each: called with each removed path (fault-injection points of
+            :mod:`cora.runtime.deploy`).
 
     Returns:
         paths removed (pins and directories), for reporting.
@@ -192,10 +211,10 @@ def unpin_all(directory: Path) -> list[str]:
         return removed
     for root, dirs, files in os.walk(directory, topdown=False):
         for name in files:
-            _remove(Path(root) / name, os.unlink, removed)
+            _remove(Path(root) / name, os.unlink, removed, after_each)
         for name in dirs:
-            _remove(Path(root) / name, os.rmdir, removed)
-    _remove(directory, os.rmdir, removed)
+            _remove(Path(root) / name, os.rmdir, removed, after_each)
+    _remove(directory, os.rmdir, removed, after_each)
     parent = directory.parent
     while parent != PIN_ROOT and PIN_ROOT in parent.parents:
         try:
@@ -206,25 +225,56 @@ def unpin_all(directory: Path) -> list[str]:
     return removed
 
 
-def _remove(path: Path, fn, removed: list[str]) -> None:
+def _remove(path: Path, fn, removed: list[str],
+            after_each: Callable[[str], None] | None = None) -> None:
     try:
         fn(path)
         removed.append(str(path))
     except FileNotFoundError:
-        pass
+        return
     except OSError as exc:
         raise KernelError(f"cannot remove {path}: {exc.strerror}") from None
+    if after_each is not None:
+        after_each(str(path))
+
+
+def pinned_prog_id(directory: Path) -> int | None:
+    """Id of the program pinned at ``directory/prog``, or None when none is pinned (or the
+    pin cannot be opened)."""
+    from cora.runtime.bpf_syscall import prog_info
+
+    path = Path(directory) / "prog"
+    if not path.exists():
+        return None
+    try:
+        fd = obj_get(str(path))
+    except KernelError:
+        return None
+    try:
+        return prog_info(fd).id
+    except KernelError:
+        return None
+    finally:
+        os.close(fd)
 
 
 # --- metadata ---------------------------------------------------------------------------
-def write_metadata(ifname: str, netns: str | None, data: dict) -> Path:
-    """Write the deployment's metadata (JSON object) atomically; returns its path."""
-    path = metadata_path(ifname, netns)
+def _write_json_atomically(path: Path, data: dict) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and rename(2): a reader (or a
+    process killed half-way) sees the old file or the new one, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(json.dumps(data, indent=2, sort_keys=True))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
+
+
+def write_metadata(ifname: str, netns: str | None, data: dict) -> Path:
+    """Write the deployment's metadata (JSON object) atomically; returns its path."""
+    return _write_json_atomically(metadata_path(ifname, netns), data)
 
 
 def read_metadata(ifname: str, netns: str | None = None) -> dict | None:
@@ -256,6 +306,120 @@ def remove_metadata(ifname: str, netns: str | None = None) -> bool:
         if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOENT, errno.EBUSY):
             raise
     return True
+
+
+# --- journal and lock --------------------------------------------------------------------
+def journal_path(ifname: str, netns: str | None = None) -> Path:
+    """``/run/cora/<netns or root>/<ifname>.journal``: a deploy/undeploy under way."""
+    return META_ROOT / _ns_dir(netns) / f"{_check_ifname(ifname)}.journal"
+
+
+def write_journal(ifname: str, netns: str | None, data: dict) -> Path:
+    """Write the journal (a JSON object, atomically); returns its path."""
+    return _write_json_atomically(journal_path(ifname, netns), data)
+
+
+def read_journal(ifname: str, netns: str | None = None) -> dict | None:
+    """The journal of an unfinished deploy/undeploy, or None if there is none.
+
+    A journal that cannot be parsed (only possible if it was edited by hand, since it is
+    written atomically) reads as ``{"op": "unknown"}``: recovery then removes what is there.
+    """
+    path = journal_path(ifname, netns)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {"op": "unknown"}
+    return data if isinstance(data, dict) else {"op": "unknown"}
+
+
+def remove_journal(ifname: str, netns: str | None = None) -> bool:
+    """Delete the journal and any temporary file a killed writer left; False if absent."""
+    path = journal_path(ifname, netns)
+    for stale in (path.with_name(path.name + ".tmp"),
+                  metadata_path(ifname, netns).with_name(f"{ifname}.json.tmp")):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def lock_path(ifname: str, netns: str | None = None) -> Path:
+    """``/run/cora/<netns or root>/<ifname>.lock``."""
+    return META_ROOT / _ns_dir(netns) / f"{_check_ifname(ifname)}.lock"
+
+
+class DeploymentBusy(EnvironmentProblem):
+    """Another cora process holds the deployment's lock (a deploy or undeploy is running)."""
+
+
+@contextlib.contextmanager
+def deployment_lock(ifname: str, netns: str | None = None) -> Iterator[None]:
+    """Hold the deployment's exclusive lock (flock(2) on its ``.lock`` file) for the block.
+
+    The kernel drops the lock when its holder dies (even by SIGKILL), so a lock never
+    outlives a killed process. The lock file is removed on release; a process that locked
+    a file just removed notices (the inode differs) and tries again.
+
+    Raises:
+        DeploymentBusy: another process holds it (never waits: no hang).
+        EnvironmentProblem: /run/cora cannot be written.
+    """
+    path = lock_path(ifname, netns)
+    while True:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:  # the directory was removed in between: again
+            continue
+        except OSError as exc:
+            raise EnvironmentProblem(f"cannot create {path}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            where = f"{ifname} in namespace {netns}" if netns else ifname
+            raise DeploymentBusy(f"another cora process (pid {holder}) is deploying or "
+                                 f"undeploying on {where}: wait for it to finish") from None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()
+
+
+def lock_held(ifname: str, netns: str | None = None) -> bool:
+    """True if some process holds the deployment's lock right now (a deploy or undeploy is
+    running); does not take it."""
+    try:
+        fd = os.open(lock_path(ifname, netns), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def list_deployments() -> list[tuple[str | None, str]]:

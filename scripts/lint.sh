@@ -14,5 +14,5 @@ tree=build/typecheck
 rm -rf "$tree"
 mkdir -p "$tree/cora"
 for f in cora/*.py; do ln -s "$PWD/$f" "$tree/cora/"; done
-for d in compiler targets runtime netfuncs certify testbed; do ln -s "$PWD/$d" "$tree/cora/$d"; done
+for d in compiler targets runtime netfuncs certify testbed ina; do ln -s "$PWD/$d" "$tree/cora/$d"; done
 (cd "$tree" && "$OLDPWD/$VENV/bin/mypy" --config-file "$OLDPWD/pyproject.toml" -p cora)

@@ -7,7 +7,8 @@
 3. Build a two-namespace veth testbed (``gen`` -> ``dut``), deploy the NF on ``dut``'s veth
    (native XDP, pinned maps), drive live traffic from ``gen`` with the live-frames generator
    for a few seconds while printing live Mpps and counters read from the pinned maps, then
-   undeploy and delete the namespaces, whatever happens.
+   undeploy and delete the namespaces, whatever happens (also on SIGTERM, SIGHUP and SIGINT:
+   see :mod:`cora.signals`).
 
 Every figure printed is measured on this machine; none is modelled.
 """
@@ -15,6 +16,7 @@ Every figure printed is measured on this machine; none is modelled.
 from __future__ import annotations
 
 import glob
+import math
 import threading
 import time
 from pathlib import Path
@@ -24,6 +26,11 @@ from cora.settings import traces_dir
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_NF = REPO / "netfuncs" / "firewall.nf"
+
+#: the live sender sends in slices this long (s) and checks between them whether to stop
+SEND_SLICE_S = 0.5
+#: how long an interrupted demo waits for the sender to finish its slice (s)
+STOP_DEADLINE_S = 30.0
 
 INSIDE_NET = "10.11.1"   # firewall.nf's INSIDE = 10.11.1.0/24
 OUTSIDE_NET = "10.11.0"
@@ -75,12 +82,13 @@ def differential_on_traces(program, traces: list[str]) -> dict:
     """Run each capture through kernel and interpreter (state reset per capture)."""
     from cora.runtime.engine import InterpEngine, KernelEngine
     from cora.runtime.run import run_frames
+    from cora.signals import uninterrupted
     from cora.testbed.replay import read_pcap
 
     totals = {"captures": 0, "packets": 0, "skipped": 0, "mismatches": 0,
               "verdicts": {}, "unreadable": 0}
     t0 = time.perf_counter()
-    with KernelEngine(program) as kernel, InterpEngine(program) as interp:
+    with uninterrupted(lambda: KernelEngine(program)) as kernel, InterpEngine(program) as interp:
         for path in traces:
             try:
                 frames = read_pcap(path)
@@ -102,9 +110,10 @@ def differential_on_traces(program, traces: list[str]) -> dict:
 
 def live_testbed(program, nf_path: Path, seconds: float) -> dict:
     """Deploy on a gen -> dut veth testbed, send live traffic, print live counters."""
-    from cora.runtime.deploy import deploy, read_stats, undeploy
+    from cora.runtime.deploy import deploy, deployment_status, read_stats, undeploy
+    from cora.signals import uninterrupted
     from cora.testbed.topology import two_node
-    from cora.testbed.trafficgen import TrafficGen
+    from cora.testbed.trafficgen import SendReport, TrafficGen
 
     frames, mix = demo_frames()
     results: dict = {}
@@ -112,17 +121,29 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
         gen_ns, dut_ns = topo.ns("gen"), topo.ns("dut")
         dev = "veth0"
         _say(f"  testbed: namespaces {gen_ns} and {dut_ns}, veth pair {dev}<->{dev}")
-        deploy(program, dev, dut_ns, mode="native")
         try:
+            deploy(program, dev, dut_ns, mode="native")
             _say(f"  deployed {program.name} on {dut_ns}:{dev} (native XDP, maps pinned)")
-            with TrafficGen(dev, gen_ns) as gen:
+            with uninterrupted(lambda: TrafficGen(dev, gen_ns)) as gen:
                 # first the outbound flows once, so the connection table holds them
                 gen.send(frames[:mix["outbound"]], count=mix["outbound"])
+                gen.load_frames(frames[mix["outbound"]:])
                 box: dict = {}
+                stop = threading.Event()
 
                 def _send():
+                    # short sends, so that the main thread can stop this one (an exception
+                    # or a signal there) before the generator is unloaded under it
+                    sent, took, calls = 0, 0.0, 0
+                    end = time.monotonic() + seconds
                     try:
-                        box["report"] = gen.send(frames[mix["outbound"]:], seconds=seconds)
+                        while not stop.is_set() and time.monotonic() < end:
+                            rep = gen.send(seconds=min(SEND_SLICE_S, end - time.monotonic()))
+                            sent, took, calls = sent + rep.frames_sent, took + rep.seconds, \
+                                calls + rep.calls
+                        box["report"] = SendReport(
+                            frames_sent=sent, seconds=took, calls=calls,
+                            rate_mpps=sent / took / 1e6 if took > 0 else 0.0)
                     except BaseException as exc:  # reported below
                         box["error"] = exc
 
@@ -130,27 +151,33 @@ def live_testbed(program, nf_path: Path, seconds: float) -> dict:
                 prev = read_stats(dev, dut_ns)
                 t_prev = t_start = time.monotonic()
                 sender.start()
-                _say(f"  live traffic for {seconds:g} s ({len(frames) - mix['outbound']} "
-                     "frames cycled: replies of open connections, blocked inbound flows):")
-                while sender.is_alive():
-                    sender.join(timeout=1.0)
-                    cur = read_stats(dev, dut_ns)
-                    now = time.monotonic()
-                    dt = now - t_prev
-                    v0, v1 = prev["verdicts"], cur["verdicts"]
-                    rate = sum(v1.values()) - sum(v0.values())
-                    _say(f"    t={now - t_start:4.1f}s  {rate / dt / 1e6:6.3f} Mpps through the NF  "
-                         f"(pass {(v1['pass'] - v0['pass']) / dt / 1e6:.3f}, "
-                         f"drop {(v1['drop'] - v0['drop']) / dt / 1e6:.3f} Mpps)  "
-                         f"connections {len(cur['maps'].get('conns', []))}")
-                    prev, t_prev = cur, now
+                try:
+                    _say(f"  live traffic for {seconds:g} s ({len(frames) - mix['outbound']} "
+                         "frames cycled: replies of open connections, blocked inbound flows):")
+                    while sender.is_alive():
+                        sender.join(timeout=1.0)
+                        cur = read_stats(dev, dut_ns)
+                        now = time.monotonic()
+                        dt = now - t_prev
+                        v0, v1 = prev["verdicts"], cur["verdicts"]
+                        rate = sum(v1.values()) - sum(v0.values())
+                        _say(f"    t={now - t_start:4.1f}s  {rate / dt / 1e6:6.3f} Mpps through "
+                             f"the NF  (pass {(v1['pass'] - v0['pass']) / dt / 1e6:.3f}, "
+                             f"drop {(v1['drop'] - v0['drop']) / dt / 1e6:.3f} Mpps)  "
+                             f"connections {len(cur['maps'].get('conns', []))}")
+                        prev, t_prev = cur, now
+                finally:
+                    stop.set()
+                    sender.join(timeout=STOP_DEADLINE_S)
                 if "error" in box:
                     raise box["error"]
                 report = box["report"]
             final = read_stats(dev, dut_ns)
         finally:
-            undeploy(dev, dut_ns)
-            _say(f"  undeployed from {dut_ns}:{dev}; namespaces removed on exit")
+            # also after a deploy that a signal cut short (complete or partial)
+            if deployment_status(dev, dut_ns) != "none":
+                undeploy(dev, dut_ns)
+                _say(f"  undeployed from {dut_ns}:{dev}; namespaces removed on exit")
     results["sent"] = report.frames_sent + mix["outbound"]
     results["send_mpps"] = report.rate_mpps
     results["verdicts"] = final["verdicts"]
@@ -165,12 +192,28 @@ def run_demo(nf: str | None = None, seconds: float = 3.0, traces: str | None = N
     ``figures``, if given, is filled with the printed figures (``cora demo --json``):
     ``nf``, ``differential`` (captures, packets, skipped, mismatches, verdicts, seconds) and
     ``live`` (sent, send_mpps, verdicts, map_entries), all measured.
+
+    SIGTERM/SIGHUP (raising :class:`cora.signals.Terminated`) and SIGINT
+    (``KeyboardInterrupt``) end it early with everything it made removed.
+
+    Raises:
+        CoraError: ``seconds`` not a finite number above 0; no captures in ``traces``; the
+            NF does not compile; EnvironmentProblem / KernelError as deploying does.
     """
+    from cora.signals import signals_raise
+
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise CoraError(f"--seconds must be a finite number above 0 (how long live traffic "
+                        f"runs), not {seconds:g}")
+    with signals_raise():
+        return _run_demo(nf, seconds, traces, figures)
+
+
+def _run_demo(nf: str | None, seconds: float, traces: str | None,
+              figures: dict | None) -> int:
     from cora.compiler import compile_file
     from cora.runtime.deploy import require_root
 
-    if not seconds > 0:
-        raise CoraError("--seconds must be more than 0 (how long live traffic runs)")
     if traces is not None and not (glob.glob(str(Path(traces) / "*.pcap"))
                                    or glob.glob(str(Path(traces) / "*.pcapng"))):
         raise CoraError(f"no .pcap or .pcapng captures in {traces}")

@@ -5,7 +5,10 @@ root-namespace interfaces) is deleted when the ``with`` block ends, also after a
 exception. Every namespace name starts with a per-run prefix ``cora-<pid>-<rand>-`` and
 every interface it makes in the root namespace carries that prefix as its interface alias,
 so :func:`cleanup_stale` can remove what a killed run left behind (it only touches runs
-whose process is gone).
+whose process is gone). From its creation until :meth:`Topology.close`, SIGTERM and SIGHUP
+raise (:func:`cora.signals.signals_raise`), so a terminated run cleans up as after an
+exception; every name is recorded before the object is made, so a signal half-way through
+building leaves nothing behind either.
 
 Example::
 
@@ -28,6 +31,7 @@ from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from cora.errors import EnvironmentProblem
+from cora.signals import signals_raise
 
 PREFIX_ROOT = "cora-"
 _RUN_PREFIX_RE = re.compile(r"^cora-(\d+)-([0-9a-f]+)-")
@@ -107,6 +111,8 @@ class Topology:
         self.links: list[Link] = []
         self._root_ifnames: list[str] = []
         self._counter = 0
+        self._signals = contextlib.ExitStack()
+        self._signals.enter_context(signals_raise())  # left in close()
 
     # -- names ----------------------------------------------------------------------------
     def ns(self, short: str) -> str:
@@ -130,11 +136,12 @@ class Topology:
         name = self.ns(short)
         if name in netns.listnetns():
             raise EnvironmentProblem(f"namespace {name} exists already")
+        self.namespaces.append(name)  # first: close() removes it even if a signal comes now
         try:
             netns.create(name)
         except OSError as exc:
+            self.namespaces.remove(name)
             raise EnvironmentProblem(f"cannot create namespace {name}: {exc}") from None
-        self.namespaces.append(name)
         with ipr(name) as ip:
             ip.link("set", index=ip.link_lookup(ifname="lo")[0], state="up")
         return name
@@ -168,16 +175,18 @@ class Topology:
         peer: dict = {"ifname": name_b}
         if full_b is not None:
             peer["net_ns_fd"] = full_b
-        else:  # the root end: this process's namespace
+        else:  # the root end: this process's namespace (a unique name, recorded first)
             peer["net_ns_pid"] = os.getpid()
+            self._root_ifnames.append(name_b)
         try:
             with ipr(full_a) as ip:
                 ip.link("add", ifname=name_a, kind="veth", peer=peer)
         except NetlinkError as exc:
+            if full_b is None:
+                self._root_ifnames.remove(name_b)
             raise EnvironmentProblem(f"cannot create veth {name_a}/{name_b}: "
                                      f"{os.strerror(exc.code)}") from None
         if full_b is None:
-            self._root_ifnames.append(name_b)
             with ipr() as ip:
                 ip.link("set", index=ip.link_lookup(ifname=name_b)[0], ifalias=self.prefix)
         hosts = None
@@ -218,17 +227,26 @@ class Topology:
     # -- teardown -------------------------------------------------------------------------
     def close(self) -> None:
         """Delete every namespace and root interface this topology made (idempotent,
-        tolerant of things already gone)."""
-        if self._root_ifnames:
-            with ipr() as ip:
-                for name in self._root_ifnames:
-                    for idx in ip.link_lookup(ifname=name):
-                        with contextlib.suppress(NetlinkError):
-                            ip.link("del", index=idx)
-            self._root_ifnames.clear()
-        for name in reversed(self.namespaces):
-            _remove_netns(name)
-        self.namespaces.clear()
+        tolerant of things already gone), then restore the signal handlers."""
+        try:
+            if self._root_ifnames:
+                with ipr() as ip:
+                    for name in self._root_ifnames:
+                        for idx in ip.link_lookup(ifname=name):
+                            with contextlib.suppress(NetlinkError):
+                                ip.link("del", index=idx)
+                self._root_ifnames.clear()
+            first_error: OSError | None = None
+            for name in reversed(self.namespaces):  # each one, even if another fails
+                try:
+                    _remove_netns(name)
+                except OSError as exc:
+                    first_error = first_error or exc
+            self.namespaces.clear()
+            if first_error is not None:
+                raise first_error
+        finally:
+            self._signals.close()
 
     def __enter__(self) -> "Topology":
         return self

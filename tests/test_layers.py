@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: import name of a top-level package -> its folder (pyproject.toml's package-dir).
 PACKAGE_DIRS = {"cora": "cora", "cora.compiler": "compiler", "cora.runtime": "runtime",
                 "cora.targets": "targets", "cora.netfuncs": "netfuncs",
-                "cora.certify": "certify", "cora.testbed": "testbed"}
+                "cora.certify": "certify", "cora.testbed": "testbed", "cora.ina": "ina"}
 
 #: the allowed imports, lowest layer first: a component (a module or package prefix; the
 #: longest matching prefix names a module's component) may import its own component and
@@ -45,6 +45,7 @@ LAYERS: list[set[str]] = [
     {"cora.targets.xdp", "cora.targets.tc"},
     {"cora.targets"},
     {"cora.runtime"},
+    {"cora.ina"},        # in-network aggregation: worker library and reference aggregator
     {"cora.testbed"},
     {"cora.cli", "cora.commands", "cora.plan_command"},
 ]

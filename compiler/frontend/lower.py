@@ -120,10 +120,13 @@ class _Lowerer:
         return self.p
 
     def prune(self) -> None:
-        """Drop blocks no path from the entry reaches (code after verdicts, unused exits)."""
+        """Drop blocks no path from the entry reaches (code after verdicts, unused exits),
+        and states no op uses: they are neither created nor read by the engines."""
         reachable = {b.label for b in self.p.topological_blocks()}
         self.p.blocks = [b for b in self.p.blocks if b.label in reachable]
         self.p.drop_unused_regs()
+        used = {op.attrs["state"] for _, op in self.p.ops() if "state" in op.attrs}
+        self.p.states = [s for s in self.p.states if s.name in used]
 
     def state_decl(self, s: StateInfo) -> ir.StateDecl:
         params = {"depth": s.depth, "width": s.width} if s.kind == "countmin" else {}

@@ -40,7 +40,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from cora.compiler.ir import OPS, Op, Program, StateDecl
+from cora.compiler.frontend.check.backend import (EBPF_INSNS, EBPF_PROLOGUE,
+                                                  estimate_ebpf_instructions)
+from cora.compiler.ir import Op, Program, StateDecl
 from cora.compiler.offload.stage_model import (StageModel, is_constant, load_model, operand_bits,
                                 state_mem_bytes)
 
@@ -49,34 +51,6 @@ NFP_INSNS_PER_EBPF = 1.5
 #: Largest key + value (each rounded up to 8 bytes) of one offloaded map entry, bytes
 #: (Mizar's XDP offload notes: "a maximum limit of 64 bytes per entry").
 AGILIO_MAX_ENTRY_BYTES = 64
-
-#: eBPF instructions the C emitter produces per IR op, by opcode (fixed part; from the op
-#: registry, :attr:`cora.compiler.ir.ops.OpDef.ebpf_insns`); map calls add one store per 8
-#: bytes of key (and value), header stores a checksum fix-up. Derived from the generator's
-#: output (targets/ebpf/emit.py) and checked against bcc's instruction counts of the NF
-#: library (tests/targets/test_nic_checks.py).
-EBPF_INSNS: Mapping[str, float] = {name: d.ebpf_insns for name, d in OPS.items()}
-#: eBPF instructions of the program prologue plus header parser (per-operand costs such as
-#: ``hash``'s two splitmix64 rounds are :attr:`~cora.compiler.ir.ops.OpDef.ebpf_insns_per_operand`).
-EBPF_PROLOGUE = 40
-
-
-def estimate_ebpf_instructions(program: Program, blocks: Iterable[str] | None = None) -> int:
-    """Estimated eBPF instructions of the xdp code generated for ``blocks`` of ``program``
-    (all blocks by default), prologue and parser included (see :data:`EBPF_INSNS`)."""
-    wanted = None if blocks is None else set(blocks)
-    total = float(EBPF_PROLOGUE)
-    for block in program.blocks:
-        if wanted is not None and block.label not in wanted:
-            continue
-        for op in block.ops:
-            d = OPS[op.opcode]
-            total += d.ebpf_insns + d.ebpf_insns_per_operand * len(op.args)
-            if d.map_call:
-                st = program.state(op.attrs["state"])
-                nbytes = st.key_bytes + (st.value_bytes if d.map_call == "key+value" else 0)
-                total += nbytes / 8 + len(op.args)
-    return int(round(total))
 
 
 def _where(program: Program, op: Op) -> str:
@@ -289,5 +263,5 @@ def unsupported(program: Program, nic: str, plan_stage_blocks: Iterable[str] | N
     return get_checks(nic).unsupported(program, plan_stage_blocks, tiers)
 
 
-__all__ = ["AgilioChecks", "Bluefield2Checks", "NicChecks",
+__all__ = ["EBPF_INSNS", "EBPF_PROLOGUE", "AgilioChecks", "Bluefield2Checks", "NicChecks",
            "estimate_ebpf_instructions", "get_checks", "nic_targets", "unsupported"]

@@ -377,20 +377,17 @@ def load_plan_file(path: str) -> dict:
     """Read a plan file (``cora plan --json``/``--out`` output, or a bare plan object).
 
     Raises:
-        InputError: unreadable file, not JSON, or no plan in it (an infeasible plan's
-            document has ``"plan": null``).
+        InputError: unreadable file, not a regular file (FIFO, device, directory), larger
+            than :data:`cora.inputs.MAX_PLAN_BYTES`, not UTF-8, not JSON, or no plan in it
+            (an infeasible plan's document has ``"plan": null``).
     """
     import json
 
     from cora.errors import InputError
+    from cora.inputs import MAX_PLAN_BYTES, read_text
 
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"cannot read plan {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}), so not a plan") from None
+    try:  # a regular file of at most MAX_PLAN_BYTES, UTF-8 (else one InputError line)
+        data = json.loads(read_text(path, "plan", MAX_PLAN_BYTES))
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:

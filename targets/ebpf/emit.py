@@ -59,10 +59,6 @@ GOLDEN_GAMMA = 0x9E3779B97F4A7C15
 _C_OPERATOR = {"add": "+", "sub": "-", "mul": "*", "and": "&", "or": "|", "xor": "^",
                "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 
-_C_RESERVED = frozenset("""auto break case char const continue default do double else enum
-extern float for goto if inline int long register restrict return short signed sizeof static
-struct switch typedef union unsigned void volatile while data data_end ctx env""".split())
-
 
 def c_type(width: int) -> str:
     """C type holding an IR integer of ``width`` bits."""
@@ -81,14 +77,20 @@ def _mask(width: int) -> str:
     return f"0x{(1 << width) - 1:x}ULL" if width < 64 else ""
 
 
-_GENERATED_PREFIXES = ("r_", "h_", "v_", "L_", "_t", "cora_", "env_", "bpf_", "l3", "l4", "et")
+#: Prefix of every NF state's C identifier and kernel map name. No identifier the generator
+#: makes (``r_``, ``h_``, ``v_``, ``L_``, ``_t``, ``f_``, ``cora_``, ``data``, ``ctx``, ...) and no
+#: macro of the kernel headers bcc includes (checked against Debian's linux-headers 6.1) starts
+#: with it, so every legal NF name (``s32``, ``__u64``, ``size_t``, ``NULL``, ``XDP_PASS``,
+#: ``memcpy``, C keywords) is a distinct, legal C identifier once prefixed.
+STATE_C_PREFIX = "cs_"
 
 
 def map_c_name(state: StateDecl) -> str:
-    """The C identifier (and kernel map name) of a state object: its NF name, unless that
-    would clash with C or with a name the generator uses, then with ``_s`` appended."""
-    clash = state.name in _C_RESERVED or state.name.startswith(_GENERATED_PREFIXES)
-    return state.name + "_s" if clash else state.name
+    """The C identifier (and kernel map name) of a state object: :data:`STATE_C_PREFIX` and
+    its NF name. The kernel keeps the first 15 characters as the map's name
+    (``BPF_OBJ_NAME_LEN`` 16, include/uapi/linux/bpf.h); the runtime finds maps by this C
+    name, never by the kernel's copy."""
+    return STATE_C_PREFIX + state.name
 
 
 def _lit(value: int, width: int) -> str:
@@ -219,7 +221,9 @@ class EbpfEmitter:
                 self.emit(f"struct {cname}_key {{ {fields} }};", indent=0)
             fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.value)
             self.emit(f"struct {cname}_value {{ {fields} }};", indent=0)
-            flags = "BPF_F_NO_PREALLOC" if s.kind == "lpm" else "0"
+            # an lpm trie must not be preallocated; a plain array is mmap-able so the runtime
+            # reads and clears it as memory (cora.runtime.engine), not slot by slot
+            flags = {"lpm": "BPF_F_NO_PREALLOC", "array": "BPF_F_MMAPABLE"}.get(s.kind, "0")
             ktype = (f"{cname}_index_t" if s.kind in ("array", "percpu_array")
                      else f"struct {cname}_key")
             self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '

@@ -9,7 +9,8 @@ The checks live in modules named for what they check: :mod:`.declarations` (type
 constants, state, functions), :mod:`.statements`, :mod:`.expressions`, :mod:`.folding`
 (compile-time values, by :mod:`cora.compiler.ir.semantics`) and :mod:`.limits` (recursion,
 inlining depth, unrolled size); :mod:`.symbols` holds the symbols and language tables and
-:mod:`.result` the output type.
+:mod:`.result` the output type. :mod:`.backend` checks the eBPF backends' limits (maps per
+program, instructions, stack) on the lowered program; the driver runs it after this.
 
 Rules are those of docs/language.md; limits: capacity at most :data:`MAX_CAPACITY` entries,
 state in total at most :data:`MAX_STATE_BYTES`, ``for`` at most :data:`MAX_LOOP_TRIPS`

@@ -1,0 +1,341 @@
+"""The worker library: fixed-point quantisation, chunking, a sliding window of slots,
+retransmission on timeout and reassembly (docs/ina.md, "Worker").
+
+Quantisation is a fixed scale, as in SwitchML (Sapio et al., NSDI'21: floats are scaled by
+a factor and rounded to int32 before aggregation; a per-block exponent agreed from all
+workers' maxima would need one more exchange per block, left out here):
+``q = rint(x * 2**frac_bits)`` (numpy's rint:
+round half to even), and the sum comes back as ``sum(q) * 2**-frac_bits``. The integers are
+exact: every worker gets ``numpy.sum`` of all workers' ``q`` (as int32), bit for bit.
+
+Chunk ``c`` (K values from element ``c*K``) uses job-relative slot ``c % slots``; each use of
+a slot flips its shadow-copy bit, across calls too (the first use of a slot after the job's
+allocation has copy 0): the worker remembers, per (aggregator, job, worker, slots), the
+next copy bit of every slot. A worker sends chunk ``c + slots`` only after the result of
+chunk ``c`` came back, so at most ``slots`` chunks are outstanding (the window). After a
+failed call that memory is dropped: free and re-allocate the job before the next call;
+after re-allocating a job, call :func:`forget` in every worker process.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import socket
+import time
+
+import numpy as np
+
+from cora.ina import protocol as P
+
+
+class InaError(Exception):
+    """All-reduce failed: aggregator error reply, timeout, refused, or bad configuration."""
+
+
+class InaTimeout(InaError):
+    """No progress for ``timeout_s``: the aggregator is missing or a worker has stopped."""
+
+
+class InaOverflow(InaError):
+    """An int32 sum overflowed in the aggregator (``chunks``: the chunk offsets affected)."""
+
+    def __init__(self, msg: str, offsets: list[int]):
+        super().__init__(msg)
+        self.offsets = offsets
+
+
+_I32_MAX = float(np.iinfo(np.int32).max)
+#: (aggregator, job, worker, slots) -> next shadow-copy bit of every slot (see the module doc)
+_NEXT_COPY: dict[tuple, np.ndarray] = {}
+#: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
+#: Internet, a testbed of veths needs far less.
+MIN_RTO_S = 0.2
+
+
+def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
+    """Float tensor -> int32 fixed point ``rint(x * 2**frac_bits)``, any shape kept.
+
+    Args:
+        array: float32 or float64, finite, ``|x| * 2**frac_bits <= 2**31 - 1``.
+        frac_bits: 0..30 fractional bits (scale 2**frac_bits).
+    Returns:
+        int32 array of the same shape.
+    Raises:
+        ValueError: wrong dtype, NaN/Inf, or a value that does not fit int32 at that scale.
+    """
+    a = np.asarray(array)
+    if a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"quantize takes float32/float64, not {a.dtype}")
+    if not 0 <= frac_bits <= 30:
+        raise ValueError(f"frac_bits {frac_bits} outside 0..30")
+    if not np.isfinite(a).all():
+        i = int(np.argmax(~np.isfinite(a).ravel()))
+        raise ValueError(f"element {i} is {a.ravel()[i]}: NaN/Inf cannot be aggregated")
+    scaled = np.rint(a.astype(np.float64) * (2.0 ** frac_bits))
+    if a.size and np.abs(scaled).max() > _I32_MAX:
+        i = int(np.argmax(np.abs(scaled).ravel()))
+        raise ValueError(f"element {i} = {a.ravel()[i]} does not fit int32 with frac_bits="
+                         f"{frac_bits} (|x| must be < {2.0 ** (31 - frac_bits)}): use fewer "
+                         "fractional bits")
+    return scaled.astype(np.int32)
+
+
+def dequantize(q: np.ndarray, frac_bits: int = 16, dtype=np.float64) -> np.ndarray:
+    """int32 sums -> floats ``q * 2**-frac_bits`` in ``dtype`` (exact in float64)."""
+    return (np.asarray(q, np.float64) * (2.0 ** -frac_bits)).astype(dtype)
+
+
+def allocate(aggregator: tuple[str, int], job: int, slots: int, n_workers: int,
+             timeout_s: float = 2.0, op: str = "alloc") -> dict:
+    """Ask the aggregator's control plane (UDP ``port + 1``) for ``slots`` slots for ``job``.
+
+    Args:
+        aggregator: (host, data-plane port). op: "alloc", "free" or "stats".
+    Returns:
+        the reply (``{"ok": True, "base": B}`` for alloc).
+    Raises:
+        InaError: refusal (the aggregator's message, e.g. not enough free slots) or no reply.
+    """
+    host, port = aggregator
+    req = {"op": op, "job": job, "slots": slots, "workers": n_workers}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout_s)
+        try:
+            s.sendto(json.dumps(req).encode(), (host, port + 1))
+            reply = json.loads(s.recvfrom(65536)[0])
+        except (TimeoutError, ConnectionRefusedError):
+            raise InaError(f"no aggregator control plane at {host}:{port + 1} "
+                           f"(no reply within {timeout_s} s)") from None
+    if "error" in reply:
+        raise InaError(f"aggregator refused {op} for job {job}: {reply['error']}")
+    return reply
+
+
+def forget(job: int | None = None) -> None:
+    """Drop this process's memory of the slots' shadow-copy bits (of ``job``, or of all
+    jobs): call it when the job is re-allocated (a fresh allocation starts at copy 0)."""
+    for key in [k for k in _NEXT_COPY if job is None or k[1] == job]:
+        del _NEXT_COPY[key]
+
+
+def _check_input(array: np.ndarray) -> np.ndarray:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"allreduce takes a numpy array, not {type(array).__name__}")
+    if array.dtype not in (np.float32, np.float64, np.int32):
+        raise TypeError(f"allreduce takes float32, float64 or int32 arrays, not {array.dtype}")
+    if array.size == 0:
+        raise ValueError("allreduce of an empty array: nothing to aggregate")
+    if array.size >= 2**32:
+        raise ValueError(f"{array.size} elements: the protocol's offsets are u32")
+    if not array.flags.c_contiguous:
+        raise ValueError("allreduce takes C-contiguous arrays: pass np.ascontiguousarray(a)")
+    return array
+
+
+def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
+              aggregator: tuple[str, int], slots: int = 64, frac_bits: int = 16,
+              retransmit_s: float = 0.2, timeout_s: float = 5.0,
+              stats: dict | None = None) -> np.ndarray:
+    """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
+
+    Every worker calls this with an array of the same shape and dtype; each gets the sum.
+
+    Args:
+        array: C-contiguous, non-empty, any shape; float32/float64 (quantised with
+            ``frac_bits``, see :func:`quantize`) or int32 (summed as is).
+        job, worker, n_workers: the job id, this worker's id (0..n_workers-1), the count.
+        aggregator: (host, UDP port) of the aggregator's data plane.
+        slots: the window: outstanding chunks, at most the job's allocation (same on every
+            worker).
+        retransmit_s: the initial retransmission timeout: a chunk without a result for that
+            long is sent again (flagged FLAG_RETRANSMIT). Then the timeout follows the
+            RTT of chunks sent once (RFC 6298: SRTT + 4 RTTVAR, Karn's rule), at least
+            MIN_RTO_S and at most 16 retransmit_s, and doubles per unanswered
+            retransmission of a chunk (up to 16x).
+        timeout_s: no result at all for this long ends the call with :class:`InaTimeout`.
+        stats: if given, filled with ``packets_sent``, ``retransmissions``, ``results``,
+            ``malformed``, ``duplicates`` (results for chunks no longer outstanding) and
+            ``send_drops`` (sends refused by the local queue, ENOBUFS).
+    Returns:
+        an array of the input's shape: int32 sums for int32 input; for floats,
+        ``dequantize(sum of quantised, frac_bits)`` in the input's dtype.
+    Raises:
+        TypeError / ValueError: bad input (dtype, empty, non-contiguous, NaN/Inf, too large
+        for the scale). InaOverflow: an int32 sum overflowed (all chunks still complete, so
+        every worker raises it). InaTimeout: no progress for ``timeout_s``. InaError: an
+        error reply (unknown job, size mismatch across workers, ...) or nothing listening.
+    """
+    _check_input(array)
+    q = array if array.dtype == np.int32 else quantize(array, frac_bits)
+    out = _allreduce_int32(q.ravel(), job, worker, n_workers, aggregator, slots,
+                           retransmit_s, timeout_s, stats)
+    out = out.reshape(array.shape)
+    if array.dtype == np.int32:
+        return out
+    return dequantize(out, frac_bits, array.dtype)
+
+
+def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: int,
+                  first_copy: np.ndarray | None = None) -> np.ndarray:
+    """All packets of a flat int32 tensor at once (vectorised).
+
+    Args:
+        first_copy: per slot (shape (slots,)), the copy bit of the slot's first use in this
+            call (default all 0).
+    Returns:
+        a PACKET_DTYPE array of shape (ceil(n/K),); chunk c in slot c % slots, copy
+        first_copy[c % slots] ^ ((c // slots) % 2), the last chunk zero-padded.
+    """
+    total = q.size
+    n_chunks = -(-total // P.K)
+    # validate the scalar fields once through the single-packet encoder
+    P.encode(job, min(slots, P.MAX_SLOTS) - 1, 0, 0, total, worker, n_workers, None)
+    recs = np.zeros(n_chunks, P.PACKET_DTYPE)
+    c = np.arange(n_chunks)
+    recs["magic"] = P.MAGIC
+    recs["version"] = P.VERSION
+    recs["job"] = job
+    first = np.zeros(slots, np.int64) if first_copy is None else first_copy.astype(np.int64)
+    recs["slot"] = (c % slots) | (((first[c % slots] ^ (c // slots)) & 1) << 15)
+    recs["worker"] = worker
+    recs["n_workers"] = n_workers
+    recs["offset"] = c * P.K
+    recs["total"] = total
+    padded = np.zeros(n_chunks * P.K, np.int32)
+    padded[:total] = q
+    recs["values"] = padded.reshape(n_chunks, P.K)
+    return recs
+
+
+def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
+                     aggregator: tuple[str, int], slots: int, retransmit_s: float,
+                     timeout_s: float, stats: dict | None) -> np.ndarray:
+    if not 1 <= slots <= P.MAX_SLOTS:
+        raise ValueError(f"slots {slots} outside 1..{P.MAX_SLOTS}")
+    key = (aggregator, job, worker, slots)
+    first_copy = _NEXT_COPY.pop(key, np.zeros(slots, np.int64))  # dropped unless we succeed
+    recs = encode_chunks(q, job, worker, n_workers, slots, first_copy)
+    chunk_copy = (recs["slot"] >> 15).astype(np.int64)
+    n_chunks = recs.shape[0]
+    window = min(slots, n_chunks)
+    wire = recs.tobytes()
+    size = P.PACKET_BYTES
+    result = np.zeros((n_chunks, P.K), np.int32)
+    done = np.zeros(n_chunks, bool)
+    overflowed: list[int] = []
+    outstanding: dict[int, int] = {}      # slot -> chunk
+    sent_at: dict[int, float] = {}        # slot -> last send time
+    tries: dict[int, int] = {}            # slot -> retransmissions of its current chunk
+    rto = [retransmit_s]                  # the retransmission timeout (RFC 6298 estimator)
+    srtt: list = [None, 0.0]              # smoothed RTT, RTT variation (s)
+    st = {"packets_sent": 0, "retransmissions": 0, "results": 0, "malformed": 0,
+          "duplicates": 0, "send_drops": 0}
+    host, port = aggregator
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        P.set_socket_buffers(sock, 4 << 20)
+        sock.connect((host, port))  # only the aggregator's datagrams are received
+
+        def send(c: int, retransmit: bool = False) -> None:
+            pkt = wire[c * size:(c + 1) * size]
+            if retransmit:
+                pkt = pkt[:3] + bytes([pkt[3] | P.FLAG_RETRANSMIT]) + pkt[4:]
+                st["retransmissions"] += 1
+            try:
+                sock.send(pkt)
+            except ConnectionRefusedError:
+                raise InaError(f"nothing listens at the aggregator {host}:{port} "
+                               "(ICMP port unreachable)") from None
+            except OSError as exc:
+                if exc.errno not in (errno.ENOBUFS, errno.EAGAIN):
+                    raise InaError(f"cannot send to the aggregator {host}:{port}: "
+                                   f"{exc.strerror}") from None
+                st["send_drops"] += 1  # the local queue is full: a drop, the timer covers it
+            else:
+                st["packets_sent"] += 1
+            s = c % slots
+            sent_at[s] = time.monotonic()
+            tries[s] = tries.get(s, -1) + 1 if retransmit else 0
+
+        def due(s: int) -> float:
+            # the retransmission timeout doubles per unanswered retransmission, up to 16x
+            return sent_at[s] + rto[0] * (1 << min(tries[s], 4))
+
+        for c in range(window):
+            outstanding[c % slots] = c
+            send(c)
+        last_progress = time.monotonic()
+        got_any = False
+        while outstanding:
+            now = time.monotonic()
+            if now - last_progress > timeout_s:
+                missing = sorted(outstanding.values())
+                if not got_any:
+                    why = (f"no answer from the aggregator at {host}:{port} within {timeout_s} s:"
+                           " it is not running or not reachable, or another worker of job "
+                           f"{job} never started (only complete chunks are answered)")
+                else:
+                    more = "..." if len(missing) > 4 else ""
+                    why = (f"no result for {timeout_s} s with {int(done.sum())} of {n_chunks} "
+                           f"chunks done and chunks {missing[:4]}{more}"
+                           f" outstanding: another worker of job {job} has probably stopped")
+                raise InaTimeout(f"allreduce of job {job} (worker {worker}/{n_workers}): {why}")
+            next_due = min(due(s) for s in outstanding)
+            if next_due <= now:
+                for s, c in outstanding.items():
+                    if due(s) <= now:
+                        send(c, retransmit=True)
+                continue
+            sock.settimeout(max(min(next_due, last_progress + timeout_s) - now, 1e-4))
+            try:
+                data = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except ConnectionRefusedError:
+                raise InaError(f"nothing listens at the aggregator {host}:{port} "
+                               "(ICMP port unreachable)") from None
+            got_any = True
+            try:
+                flags, rjob, slot, copy, _, _, code, offset, _ = P.parse_header(data)
+            except P.MalformedPacket:
+                st["malformed"] += 1
+                continue
+            if flags & P.FLAG_ERROR:
+                raise InaError(f"aggregator error for job {job} (worker {worker}): "
+                               f"{P.ERROR_TEXT.get(code, f'error code {code}')}")
+            hit = outstanding.get(slot)
+            if (not flags & P.FLAG_RESULT or rjob != job or hit is None
+                    or offset != hit * P.K or copy != chunk_copy[hit]):
+                st["duplicates"] += 1   # a late duplicate result of an earlier chunk
+                continue
+            c = hit
+            if tries[slot] == 0:  # Karn: RTT samples only from chunks sent once
+                sample = time.monotonic() - sent_at[slot]
+                if srtt[0] is None:
+                    srtt[0], srtt[1] = sample, sample / 2
+                else:
+                    srtt[1] = 0.75 * srtt[1] + 0.25 * abs(srtt[0] - sample)
+                    srtt[0] = 0.875 * srtt[0] + 0.125 * sample
+                rto[0] = min(max(srtt[0] + 4 * srtt[1], MIN_RTO_S), retransmit_s * 16)
+            result[c] = P.values_of(data)
+            done[c] = True
+            st["results"] += 1
+            if flags & P.FLAG_OVERFLOW:
+                overflowed.append(c * P.K)
+            last_progress = time.monotonic()
+            del outstanding[slot]
+            if c + slots < n_chunks:  # the slot's next chunk (chunks finish out of order)
+                outstanding[slot] = c + slots
+                send(c + slots)
+    finally:
+        sock.close()
+        if stats is not None:
+            stats.update(st)
+    uses = np.bincount(np.arange(n_chunks) % slots, minlength=slots)
+    _NEXT_COPY[key] = first_copy ^ (uses & 1)
+    if overflowed:
+        raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
+                          f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "
+                          "use fewer fractional bits or smaller values", overflowed)
+    return result.ravel()[:q.size].copy()

@@ -1,0 +1,250 @@
+"""allreduce through the user-space aggregator on loopback: bit-exact sums, bad input,
+overflow, and errors (dead worker, missing aggregator) that end within a deadline."""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from cora.ina import InaError, InaOverflow, InaTimeout, allocate, allreduce, forget, quantize
+from cora.ina import protocol as P
+from cora.ina.ps import Aggregator
+from cora.ina.worker import encode_chunks
+
+DEADLINE_S = 30.0  # a generous bound on "ends": a hang would be caught, not a timing figure
+
+
+def run_workers(arrays, addr, job=1, n_workers=None, **kw):
+    """Run one allreduce per array in threads; returns (results, exceptions) per worker and
+    fails the test if any thread is still running after DEADLINE_S."""
+    n = n_workers or len(arrays)
+    results, errors = [None] * len(arrays), [None] * len(arrays)
+
+    def run(i):
+        try:
+            results[i] = allreduce(arrays[i], job=job, worker=i, n_workers=n, aggregator=addr,
+                                   **kw)
+        except Exception as exc:  # collected for the test to inspect
+            errors[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(arrays))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(DEADLINE_S)
+    assert not any(t.is_alive() for t in threads), "allreduce did not end"
+    return results, errors
+
+
+@pytest.fixture
+def agg():
+    forget()  # a fresh aggregator: slots start at copy 0
+    with Aggregator("127.0.0.1", 0, pool_slots=64) as a:
+        yield a
+
+
+def test_float_sum_is_bit_exact_on_every_worker(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 8, 3)
+    rng = np.random.default_rng(7)
+    xs = [rng.standard_normal((37, 101)).astype(np.float32) for _ in range(3)]  # not x K
+    res, errs = run_workers(xs, addr, slots=8, frac_bits=20)
+    assert errs == [None] * 3
+    q_sum = np.sum([quantize(x, 20) for x in xs], axis=0, dtype=np.int32)
+    expect = (q_sum.astype(np.float64) * 2.0**-20).astype(np.float32)
+    for r in res:
+        assert r.shape == (37, 101) and r.dtype == np.float32
+        assert np.array_equal(r, expect)
+
+
+def test_int32_sum_and_two_jobs_sharing_the_aggregator(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 2)
+    allocate(addr, 2, 4, 2)
+    xs = [np.arange(5000, dtype=np.int32) * (i + 1) for i in range(2)]
+    ys = [np.full(700, -3 - i, np.int32) for i in range(2)]
+    out = {}
+
+    def job2():
+        out["y"] = run_workers(ys, addr, job=2, slots=4)
+
+    t = threading.Thread(target=job2)
+    t.start()
+    res, errs = run_workers(xs, addr, job=1, slots=4)
+    t.join(DEADLINE_S)
+    assert errs == [None, None] and out["y"][1] == [None, None]
+    for r in res:
+        assert np.array_equal(r, xs[0] + xs[1])
+    for r in out["y"][0]:
+        assert np.array_equal(r, ys[0] + ys[1])
+
+
+def test_a_job_asking_for_too_many_slots_is_refused(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 60, 2)
+    with pytest.raises(InaError, match="asks for 5 slots but only 4 of 64 are free"):
+        allocate(addr, 2, 5, 2)
+
+
+def test_overflow_is_reported_on_every_worker(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 2)
+    xs = [np.array([2**31 - 1] + [0] * 600, np.int32), np.array([1] + [0] * 600, np.int32)]
+    _, errs = run_workers(xs, addr, slots=4)
+    for e in errs:
+        assert isinstance(e, InaOverflow) and e.offsets == [0]
+        assert "overflow" in str(e)
+
+
+def test_mismatched_sizes_end_with_a_clear_error(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 2)
+    _, errs = run_workers([np.zeros(1000, np.float32), np.zeros(1200, np.float32)], addr,
+                          slots=4, timeout_s=2.0)
+    assert all(isinstance(e, InaError) for e in errs)
+    assert any("differ in size" in str(e) for e in errs)
+
+
+def test_unknown_job_is_an_error_not_a_hang(agg):
+    _, errs = run_workers([np.zeros(10, np.float32)], ("127.0.0.1", agg.port), job=42)
+    assert isinstance(errs[0], InaError) and "no slots allocated" in str(errs[0])
+
+
+def test_dead_worker_ends_with_a_timeout(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 3)
+    # three workers in the job, only two run
+    _, errs = run_workers([np.ones(3000, np.float32)] * 2, addr, n_workers=3, slots=4,
+                          retransmit_s=0.05, timeout_s=1.0)
+    for e in errs:
+        assert isinstance(e, InaTimeout) and "another worker of job 1 never started" in str(e)
+
+
+def test_worker_dying_mid_way_ends_with_a_timeout(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 3)
+    q = np.ones(3000, np.int32)
+    # worker 2 sends its first window (4 chunks) and then dies
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for rec in encode_chunks(q, job=1, worker=2, n_workers=3, slots=4)[:4]:
+            s.sendto(rec.tobytes(), addr)
+    _, errs = run_workers([q, q], addr, n_workers=3, slots=4, retransmit_s=0.05,
+                          timeout_s=1.0)
+    for e in errs:
+        assert isinstance(e, InaTimeout) and "4 of 12 chunks done" in str(e)
+        assert "another worker of job 1 has probably stopped" in str(e)
+
+
+def test_missing_aggregator_ends_with_a_clear_error():
+    # nothing bound: the kernel answers ICMP port unreachable
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        free_port = s.getsockname()[1]
+    _, errs = run_workers([np.ones(10, np.float32)], ("127.0.0.1", free_port), timeout_s=1.0)
+    assert isinstance(errs[0], InaError) and "nothing listens" in str(errs[0])
+    # a silent aggregator (bound, never answers)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        _, errs = run_workers([np.ones(10, np.float32)], s.getsockname(), timeout_s=1.0,
+                              retransmit_s=0.05)
+    assert isinstance(errs[0], InaTimeout) and "no answer from the aggregator" in str(errs[0])
+    with pytest.raises(InaError, match="no aggregator control plane"):
+        allocate(("127.0.0.1", free_port), 1, 1, 1, timeout_s=0.5)
+
+
+@pytest.mark.parametrize("array, exc, msg", [
+    (np.zeros(0, np.float32), ValueError, "empty"),
+    (np.zeros(10, np.int64), TypeError, "int64"),
+    (np.zeros((10, 10), np.float32)[:, ::2], ValueError, "contiguous"),
+    (np.array([1.0, np.nan], np.float32), ValueError, "NaN"),
+    (np.array([1.0, np.inf]), ValueError, "NaN/Inf"),
+    (np.array([1e6]), ValueError, "does not fit int32"),
+    ([1.0, 2.0], TypeError, "numpy array"),
+])
+def test_bad_input_is_refused_before_sending(array, exc, msg):
+    with pytest.raises(exc, match=msg):
+        allreduce(array, job=1, worker=0, n_workers=1, aggregator=("127.0.0.1", P.UDP_PORT))
+
+
+def test_consecutive_calls_continue_the_shadow_copies(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 3, 2)
+    for size in (1, 5 * 256 + 3, 2, 4 * 256):  # slots used 1, 2, 1 and 1 times by turns
+        xs = [np.arange(size, dtype=np.int32) + i for i in range(2)]
+        res, errs = run_workers(xs, addr, slots=3, timeout_s=2.0)
+        assert errs == [None, None]
+        assert all(np.array_equal(r, xs[0] + xs[1]) for r in res)
+
+
+class LossyProxy:
+    """A UDP relay between workers and the aggregator that drops and duplicates datagrams
+    (seeded), both ways: one upstream socket per worker address, so the aggregator still
+    sees each worker at its own address."""
+
+    def __init__(self, upstream: tuple[str, int], drop: float, dup: float, seed: int):
+        import random
+        import selectors
+
+        self.upstream, self.drop, self.dup = upstream, drop, dup
+        self.rng = random.Random(seed)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.addr = self.sock.getsockname()
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.sock, selectors.EVENT_READ, None)
+        self.up: dict[tuple, socket.socket] = {}
+        self.stop = threading.Event()
+        self.counts = {"dropped": 0, "duplicated": 0}
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def _relay(self, sock: socket.socket, data: bytes, dst) -> None:
+        r = self.rng.random()
+        if r < self.drop:
+            self.counts["dropped"] += 1
+            return
+        for _ in range(2 if r < self.drop + self.dup else 1):
+            sock.sendto(data, dst)
+        if r < self.drop + self.dup:
+            self.counts["duplicated"] += 1
+
+    def run(self) -> None:
+        import selectors
+
+        while not self.stop.is_set():
+            for key, _ in self.sel.select(0.1):
+                data, src = key.fileobj.recvfrom(4096)
+                if key.data is None:  # from a worker
+                    if src not in self.up:
+                        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        u.bind(("127.0.0.1", 0))
+                        self.up[src] = u
+                        self.sel.register(u, selectors.EVENT_READ, src)
+                    self._relay(self.up[src], data, self.upstream)
+                else:  # from the aggregator, back to that worker
+                    self._relay(self.sock, data, key.data)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(5)
+        for s in [self.sock, *self.up.values()]:
+            s.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_drops_and_duplicates_both_ways_still_give_exact_sums(agg, seed):
+    allocate(("127.0.0.1", agg.port), 1, 8, 3)
+    proxy = LossyProxy(("127.0.0.1", agg.port), drop=0.05, dup=0.05, seed=seed)
+    try:
+        rng = np.random.default_rng(seed)
+        xs = [rng.integers(-1000, 1000, 20_000, dtype=np.int32) for _ in range(3)]
+        res, errs = run_workers(xs, proxy.addr, slots=8, retransmit_s=0.05)
+    finally:
+        proxy.close()
+    assert errs == [None] * 3
+    assert proxy.counts["dropped"] > 0 and proxy.counts["duplicated"] > 0
+    for r in res:
+        assert np.array_equal(r, xs[0] + xs[1] + xs[2])

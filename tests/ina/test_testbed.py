@@ -1,0 +1,61 @@
+"""allreduce with 4 workers on the shaped testbed with 1% injected loss (drop_fraction.nf
+deployed by cora's deploy API on both ends of every worker link), bit-exact on every worker;
+everything the testbed made is gone afterwards."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from pyroute2 import netns
+
+from cora.ina import allocate, allreduce, quantize
+from cora.ina.ps import Aggregator
+from cora.runtime import pins
+from cora.testbed.ina_topology import SWITCH_IP, InaTestbed
+
+pytestmark = [pytest.mark.netns, pytest.mark.kernel, pytest.mark.slow]
+
+N = 4
+DEADLINE_S = 120.0
+
+
+def test_four_workers_one_percent_loss_bit_exact():
+    rng = np.random.default_rng(12)
+    xs = [rng.standard_normal(150_000).astype(np.float32) for _ in range(N)]
+    results, errors, stats = [None] * N, [None] * N, [{} for _ in range(N)]
+    with InaTestbed(N, loss=0.01) as tb:
+        prefix = tb.topo.prefix
+        with tb.in_switch():
+            agg = Aggregator(SWITCH_IP, 0, pool_slots=128)
+        with agg:
+            addr = (SWITCH_IP, agg.port)
+            with tb.in_worker(0):
+                allocate(addr, 5, 32, N)
+
+            def run(i):
+                try:
+                    with tb.in_worker(i):
+                        results[i] = allreduce(xs[i], job=5, worker=i, n_workers=N,
+                                               aggregator=addr, slots=32, stats=stats[i])
+                except Exception as exc:  # inspected below
+                    errors[i] = exc
+
+            threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(N)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(DEADLINE_S)
+            assert not any(t.is_alive() for t in threads), "allreduce did not end"
+            drops = tb.drop_stats()
+        assert errors == [None] * N
+        # the loss was real: frames were dropped and chunks retransmitted
+        assert sum(d["dropped"] for d in drops.values()) > 0
+        assert sum(s["retransmissions"] for s in stats) > 0
+        expect = np.sum([quantize(x) for x in xs], axis=0, dtype=np.int32)
+        expect = (expect.astype(np.float64) * 2.0**-16).astype(np.float32)
+        for r in results:
+            assert np.array_equal(r, expect)
+    assert not [n for n in netns.listnetns() if n.startswith(prefix)]
+    assert not [p for p in pins.BPFFS_MOUNT.glob(f"cora/{prefix}*")]
