@@ -309,7 +309,7 @@ PROPERTIES = {
 AG_T, AR_T, AS_T, AG_P, AR_P, AS_P = range(6)
 
 
-def _aurora_box(**over) -> tuple:
+def _aurora_box(**over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     from cora.certify.baselines import AURORA_OBS_HI, AURORA_OBS_LO
     return _box((AURORA_OBS_LO, AURORA_OBS_HI), ("G_t", "R_t", "S_t", "G_p", "R_p", "S_p"), **over)
 
