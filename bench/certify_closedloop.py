@@ -69,18 +69,20 @@ def main():
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_closedloop.json"))
     ap.add_argument("--png", default=str(ROOT / "bench" / "results" / "certify_closedloop.png"))
     a = ap.parse_args()
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": "bench/certify_closedloop.py " + f"--samples {a.samples} --seed {a.seed}",
            "policies": {}}
     for kind in ("certified", "performance"):
         out["policies"][kind] = r = per_step(load_policy(shipped_policy(kind)), a.samples, a.seed)
-        print(f"{kind}: queue_safety relational proven {r['certificate_relational']['proven_fraction']:.4f} "
-              f"on {r['certificate_relational']['boxes']} boxes analysed ({r['boxes']} proven); interval "
-              f"{r['certificate_interval']['proven_fraction']:.4f} on {r['certificate_interval']['boxes']}")
-        print(f"  {'step':>4s} {'relational':>10s} {'interval':>9s} | {'rel 1 box':>9s} {'int 1 box':>9s} |"
-              f" {'sampled max':>11s} {'(indep. loss)':>13s}   queue, BDPs")
+        rel, itv = r["certificate_relational"], r["certificate_interval"]
+        print(f"{kind}: queue_safety relational proven {rel['proven_fraction']:.4f} "
+              f"on {rel['boxes']} boxes analysed ({r['boxes']} proven); interval "
+              f"{itv['proven_fraction']:.4f} on {itv['boxes']}")
+        print(f"  {'step':>4s} {'relational':>10s} {'interval':>9s} | {'rel 1 box':>9s} "
+              f"{'int 1 box':>9s} | {'sampled max':>11s} {'(indep. loss)':>13s}   queue, BDPs")
         for t in range(QS_STEPS + 1):
-            print(f"  {t:4d} {r['relational_q_hi'][t]:10.3f} {r['interval_q_hi_same_boxes'][t]:9.3f} |"
+            print(f"  {t:4d} {r['relational_q_hi'][t]:10.3f} "
+                  f"{r['interval_q_hi_same_boxes'][t]:9.3f} |"
                   f" {r['relational_q_hi_one_box'][t]:9.3f} {r['interval_q_hi_one_box'][t]:9.3f} |"
                   f" {r['sampled_max_q'][t]:11.3f} {r['sampled_max_q_independent_loss'][t]:13.3f}")
     pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for ax, (kind, r) in zip(axes, out["policies"].items()):
+    for ax, (kind, r) in zip(axes, out["policies"].items(), strict=True):
         t = range(QS_STEPS + 1)
         ax.plot(t, r["relational_q_hi"], "o-", label=f"relational bound ({r['boxes']} boxes)")
         ax.plot(t, r["interval_q_hi_same_boxes"], "s--", label="interval bound (same boxes)")

@@ -1,4 +1,5 @@
-"""Learned and classic controllers in the simulator, certified by volume and by visited states (SIMULATED).
+"""Learned and classic controllers in the simulator, certified by volume and by visited states
+(SIMULATED).
 
 Controllers:
 - ``certified`` / ``perf-only``: the paired policies of bench/certify_train.py (one per training
@@ -55,7 +56,8 @@ T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         9: 2.262, 10: 2.228}
 VERIFIERS = {"loose": {"domain": "interval", "loop": "interval", "max_boxes": 2048},
              "default": {"domain": "deeppoly", "loop": "relational", "max_boxes": 2048},
-             "focused": {"domain": "deeppoly", "loop": "relational", "max_boxes": 2048, "focus": True}}
+             "focused": {"domain": "deeppoly", "loop": "relational", "max_boxes": 2048,
+                         "focus": True}}
 
 
 def ci(values) -> dict:
@@ -82,7 +84,8 @@ def certify(net, seed: int, verifier: str = "default") -> dict:
     orca = isinstance(controller_for(net), OrcaStyle)
     applies = properties_for(net)
     for p in PROPERTIES:
-        if p not in applies or (orca and PROPERTIES[p].closed_loop):  # the closed loop models the window rule only
+        # the closed loop models the window rule only
+        if p not in applies or (orca and PROPERTIES[p].closed_loop):
             out[p] = {"volume": None, "visited": None, "visited_in_region": 0}
             continue
         r = check_property(net, p, visited=v, **VERIFIERS[verifier])
@@ -152,7 +155,7 @@ def main():
     with multiprocessing.Pool(a.workers) as pool:
         done = pool.map(run_network, jobs)
     rows = {}
-    for (name, i, *_), r in zip(jobs, done):
+    for (name, *_), r in zip(jobs, done, strict=True):
         rows.setdefault(name, []).append(r)
     for name, cls in BASELINES.items():
         if wanted is None or name in wanted:
@@ -165,7 +168,7 @@ def main():
     cmd = " ".join(["bench/certify_sim.py"] + sys.argv[1:])
     if a.merge:
         cmd = f"{prior['command']} (dated {prior['date_utc']}); then {cmd}"
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": cmd,
            "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
     out["summary"] = summarise(rows)
@@ -179,7 +182,8 @@ def summarise(rows: dict) -> dict:
     """Mean and 95 % interval of every metric over runs, per controller and verifier."""
     summary = {}
     for name, runs in rows.items():
-        s = {k: ci([r[k] for r in runs]) for k in ("utilisation", "p95_queue_delay_ms", "loss_rate")}
+        s = {k: ci([r[k] for r in runs])
+             for k in ("utilisation", "p95_queue_delay_ms", "loss_rate")}
         if "cert" in runs[0]:
             for ver in [v for v in runs[0]["cert"] if all(v in r["cert"] for r in runs)]:
                 c = [r["cert"][ver] for r in runs]
@@ -196,11 +200,14 @@ def paired(rows: dict, a: str, b: str, ver: str = "default") -> dict:
     p95 delay (ms) and each property's visited-state fraction."""
     ra, rb = rows[a], rows[b]
     n = min(len(ra), len(rb))
-    out = {"utilisation_pct": ci([100 * (ra[i]["utilisation"] / rb[i]["utilisation"] - 1) for i in range(n)]),
-           "p95_queue_delay_ms": ci([ra[i]["p95_queue_delay_ms"] - rb[i]["p95_queue_delay_ms"] for i in range(n)])}
+    out = {"utilisation_pct": ci([100 * (ra[i]["utilisation"] / rb[i]["utilisation"] - 1)
+                                  for i in range(n)]),
+           "p95_queue_delay_ms": ci([ra[i]["p95_queue_delay_ms"] - rb[i]["p95_queue_delay_ms"]
+                                     for i in range(n)])}
     for p in PROPERTIES:
         d = [None if None in (ra[i]["cert"][ver][p]["visited"], rb[i]["cert"][ver][p]["visited"])
-             else ra[i]["cert"][ver][p]["visited"] - rb[i]["cert"][ver][p]["visited"] for i in range(n)]
+             else ra[i]["cert"][ver][p]["visited"] - rb[i]["cert"][ver][p]["visited"]
+             for i in range(n)]
         out[p] = ci(d)
     return out
 
@@ -208,9 +215,10 @@ def paired(rows: dict, a: str, b: str, ver: str = "default") -> dict:
 def report(out: dict):
     """Print the tables of a result (``--report F.json`` prints a saved one)."""
     summary, rows = out["summary"], out["raw"]
-    print(f"SIMULATED, {out['date_utc']}: {out['envs']} environments x {out['steps']} RTTs (Genet ranges) "
-          f"per run, {out['runs']} runs, mean +- 95 % t-interval half-width")
-    print(f"{'controller':15s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} {'saturation':>14s}")
+    print(f"SIMULATED, {out['date_utc']}: {out['envs']} environments x {out['steps']} RTTs "
+          f"(Genet ranges) per run, {out['runs']} runs, mean +- 95 % t-interval half-width")
+    print(f"{'controller':15s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} "
+          f"{'saturation':>14s}")
     for name, s in summary.items():
         sat = _fmt(s["default"]["saturation_rate"]) if "default" in s else "n/a".rjust(12)
         print(f"{name:15s} {_fmt(s['utilisation'])} {_fmt(s['p95_queue_delay_ms'], 1):>14s} "
@@ -222,7 +230,8 @@ def report(out: dict):
             continue
         print(f"\nproven fraction, verifier '{ver}' {VERIFIERS[ver]}: volume / visited states")
         print(f"{'property':21s}" + "".join(f"{n:>30s}" for n in cols))
-        print(f"{'saturation rate':21s}" + "".join(f"{_fmt(summary[n][ver]['saturation_rate']):>30s}" for n in cols))
+        print(f"{'saturation rate':21s}"
+              + "".join(f"{_fmt(summary[n][ver]['saturation_rate']):>30s}" for n in cols))
         for p in PROPERTIES:
             cells = []
             for n in cols:
@@ -255,23 +264,29 @@ def plots(summary: dict, json_path: str):
         ax.errorbar(d["mean"], u["mean"], xerr=d["ci95"] or 0, yerr=u["ci95"] or 0, fmt="o",
                     capsize=3, label=name)
     ax.set_xlabel("p95 queueing delay, ms (mean over environments)")
-    ax.set_ylabel("utilisation"); ax.set_title("simulated, Genet ranges (95 % CI over runs)")
-    ax.legend(fontsize=7); fig.tight_layout(); fig.savefig(base + "_util_delay.png", dpi=110)
+    ax.set_ylabel("utilisation")
+    ax.set_title("simulated, Genet ranges (95 % CI over runs)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(base + "_util_delay.png", dpi=110)
     learned = [n for n in summary if "default" in summary[n]]
     props = list(PROPERTIES)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
     width = 0.8 / max(len(learned), 1)
-    for ax, m in zip(axes, ("volume", "visited")):
+    for ax, m in zip(axes, ("volume", "visited"), strict=True):
         for k, n in enumerate(learned):
             vals = [summary[n]["default"][p][m]["mean"] for p in props]
             errs = [summary[n]["default"][p][m]["ci95"] or 0 for p in props]
             x = np.arange(len(props)) + k * width
-            ax.bar(x, [v if v is not None else 0 for v in vals], width, yerr=errs, label=n, capsize=2)
+            ax.bar(x, [v if v is not None else 0 for v in vals], width, yerr=errs, label=n,
+                   capsize=2)
         ax.set_xticks(np.arange(len(props)) + 0.4 - width / 2)
         ax.set_xticklabels(props, rotation=35, ha="right", fontsize=7)
         ax.set_title(f"proven fraction by {m}" + (" states" if m == "visited" else ""))
-    axes[0].set_ylabel("proven fraction"); axes[0].legend(fontsize=7)
-    fig.tight_layout(); fig.savefig(base + "_proven.png", dpi=110)
+    axes[0].set_ylabel("proven fraction")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(base + "_proven.png", dpi=110)
 
 
 if __name__ == "__main__":

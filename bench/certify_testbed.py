@@ -47,6 +47,7 @@ def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, see
     """Fraction of simulated rounds (fluid simulator, one flow, no random loss) whose
     observation's cell is not proven in ``table`` -- the rounds the kernel would hand to Cubic."""
     import numpy as np
+
     from cora.certify.coverage import visited_states  # noqa: F401 (same recorder idea)
     from cora.certify.export import cell_index
     from cora.certify.sim import Envs, PolicyController, simulate
@@ -61,14 +62,14 @@ def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, see
             w = ctrl.update(info)
             seen.append(ctrl.last_obs)
             return w
-    envs = Envs(np.array([rate_mbit]), np.array([rtt_ms / 1e3]), np.array([buffer_bdp]), np.zeros(1))
+    envs = Envs(np.array([rate_mbit]), np.array([rtt_ms / 1e3]), np.array([buffer_bdp]),
+                np.zeros(1))
     simulate(Rec(), envs, steps, np.random.default_rng(seed))
     x = np.concatenate(seen[1:])
     return float(1.0 - table[cell_index(x)].mean())
 
 
 def grid(a, name, info, ccs):
-    import numpy as np
     from cora.certify.export import proven_cells
     from cora.certify.quant import quantize
     net = load_policy(a.model)
@@ -86,12 +87,13 @@ def grid(a, name, info, ccs):
                     r.update(rate_mbit=a.rate, delay_ms=rtt, buffer_bdp=a.buffer, run=run)
                     if cc == name:
                         nn = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
-                        fb = after.get("cora_fallback_rounds", 0) - before.get("cora_fallback_rounds", 0)
+                        fb = (after.get("cora_fallback_rounds", 0)
+                              - before.get("cora_fallback_rounds", 0))
                         r.update(nn_rounds=nn, fallback_rounds=fb,
                                  fallback_share=fb / (nn + fb) if nn + fb else None)
                     rows.append(r)
-                    print(f"rtt {rtt:.0f} ms run {run} {cc}: {r['throughput_mbit']:.2f} Mbit/s", flush=True,
-                          file=__import__("sys").stderr)
+                    print(f"rtt {rtt:.0f} ms run {run} {cc}: {r['throughput_mbit']:.2f} Mbit/s",
+                          flush=True, file=__import__("sys").stderr)
     summary = []
     for rtt in rtts:
         simfb = sim_fallback_share(net, table, a.rate, rtt, a.buffer)
@@ -99,27 +101,34 @@ def grid(a, name, info, ccs):
             rs = [r for r in rows if r["delay_ms"] == rtt and r["cc"] == cc]
             summary.append({"rtt_ms": rtt, "cc": "cora(NN)" if cc == name else cc,
                             **{k: _ci([r[k] for r in rs]) for k in
-                               ("throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95", "retransmits")},
-                            "fallback_share": _ci([r.get("fallback_share") for r in rs]) if cc == name else None,
+                               ("throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95",
+                                "retransmits")},
+                            "fallback_share": (_ci([r.get("fallback_share") for r in rs])
+                                               if cc == name else None),
                             "sim_fallback_share": simfb if cc == name else None})
     import datetime
     import sys
-    out = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows, "summary": summary}
     with open(a.out, "w") as f:
         json.dump(out, f)
-    print(f"MEASURED {out['date_utc']}: iperf3 {a.seconds:.0f} s per flow, {a.runs} runs per point, "
+    print(f"MEASURED {out['date_utc']}: iperf3 {a.seconds:.0f} s per flow, "
+          f"{a.runs} runs per point, "
           f"{a.rate:g} Mbit/s TBF, buffer {a.buffer:g} BDP, user-space delay bridge; "
           f"mean +- 95 % t-interval")
-    f = lambda c, d=1: "n/a" if c[0] is None else (f"{c[0]:.{d}f}" + ("" if c[1] is None else f"+-{c[1]:.{d}f}"))  # noqa: E731
-    print(f"{'RTT':>5s} {'cc':9s} {'thr Mbit/s':>12s} {'minRTT':>11s} {'RTT mean':>12s} {'RTT p95':>12s} "
-          f"{'retx':>10s}  fallback kernel / simulator")
+    def f(c, d=1):
+        if c[0] is None:
+            return "n/a"
+        return f"{c[0]:.{d}f}" + ("" if c[1] is None else f"+-{c[1]:.{d}f}")
+    print(f"{'RTT':>5s} {'cc':9s} {'thr Mbit/s':>12s} {'minRTT':>11s} {'RTT mean':>12s} "
+          f"{'RTT p95':>12s} {'retx':>10s}  fallback kernel / simulator")
     for s_ in summary:
         fb = "" if s_["fallback_share"] is None else \
             f"  {f(s_['fallback_share'], 3)} / {s_['sim_fallback_share']:.3f}"
-        print(f"{s_['rtt_ms']:5.0f} {s_['cc']:9s} {f(s_['throughput_mbit'], 2):>12s} {f(s_['min_rtt_ms']):>11s} "
-              f"{f(s_['rtt_ms_mean']):>12s} {f(s_['rtt_ms_p95']):>12s} {f(s_['retransmits'], 0):>10s}{fb}")
+        print(f"{s_['rtt_ms']:5.0f} {s_['cc']:9s} {f(s_['throughput_mbit'], 2):>12s} "
+              f"{f(s_['min_rtt_ms']):>11s} {f(s_['rtt_ms_mean']):>12s} {f(s_['rtt_ms_p95']):>12s} "
+              f"{f(s_['retransmits'], 0):>10s}{fb}")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -127,14 +136,20 @@ def grid(a, name, info, ccs):
     for cc in ccs + ["cora(NN)"]:
         ss = [s_ for s_ in summary if s_["cc"] == cc]
         x = [s_["rtt_ms"] for s_ in ss]
-        ax1.errorbar(x, [s_["throughput_mbit"][0] for s_ in ss], yerr=[s_["throughput_mbit"][1] or 0 for s_ in ss],
+        ax1.errorbar(x, [s_["throughput_mbit"][0] for s_ in ss],
+                     yerr=[s_["throughput_mbit"][1] or 0 for s_ in ss],
                      fmt="o-", capsize=3, label=cc)
-        ax2.errorbar(x, [s_["rtt_ms_p95"][0] for s_ in ss], yerr=[s_["rtt_ms_p95"][1] or 0 for s_ in ss],
+        ax2.errorbar(x, [s_["rtt_ms_p95"][0] for s_ in ss],
+                     yerr=[s_["rtt_ms_p95"][1] or 0 for s_ in ss],
                      fmt="o-", capsize=3, label=cc)
-    ax1.set_xlabel("base RTT setting, ms"); ax1.set_ylabel("throughput, Mbit/s"); ax1.legend(fontsize=8)
-    ax2.set_xlabel("base RTT setting, ms"); ax2.set_ylabel("p95 RTT (ss), ms")
+    ax1.set_xlabel("base RTT setting, ms")
+    ax1.set_ylabel("throughput, Mbit/s")
+    ax1.legend(fontsize=8)
+    ax2.set_xlabel("base RTT setting, ms")
+    ax2.set_ylabel("p95 RTT (ss), ms")
     fig.suptitle("testbed (measured), mean +- 95 % CI over runs", fontsize=9)
-    fig.tight_layout(); fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
+    fig.tight_layout()
+    fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
 
 
 def main():
@@ -147,8 +162,8 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--buffer", type=float, default=1.0)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                                  "certify_testbed.json"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  "results", "certify_testbed.json"))
     a = ap.parse_args()
     avail = kernel.available()
     ccs = ["cubic"] + (["bbr"] if "bbr" in avail else [])

@@ -49,7 +49,8 @@ def run_seed(job):
         c = []
         link = a["aurora_link_pps"] if kind == "aurora" else None
         fname = f"seed{seed}_{kind}{'_link' if link else ''}.npz"
-        train(TrainConfig(mode="performance", seed=seed, iterations=a["base_iters"] + a["fine_iters"],
+        train(TrainConfig(mode="performance", seed=seed,
+                          iterations=a["base_iters"] + a["fine_iters"],
                           population=a["population"], n_envs=a["envs"], steps=a["steps"],
                           controller=kind, aurora_link_pps=link),
               progress=False, curve=c).save(str(out / fname))
@@ -68,7 +69,8 @@ def run_seed(job):
         print(f"seed {seed}: base done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
     for name, mode in runs:
         c = []
-        cfg = TrainConfig(mode=mode, seed=1000 + seed, iterations=a["fine_iters"], init=str(base_path),
+        cfg = TrainConfig(mode=mode, seed=1000 + seed, iterations=a["fine_iters"],
+                          init=str(base_path),
                           penalty_boxes="visited", closed_loop_penalty=False,
                           cert_weight=a["cert_weight"], population=a["population"],
                           n_envs=a["envs"], steps=a["steps"])
@@ -89,14 +91,19 @@ def plot(curves: dict, path: str, base_iters: int):
         for name, col in (("perf", "C0"), ("cert", "C3")):
             it = [base_iters + r["iteration"] for r in runs[name]]
             ax1.plot(it, [r["perf_mean"] for r in runs[name]], color=col, lw=0.8,
-                     label=("performance-only" if name == "perf" else "certified") if seed == min(curves) else None)
+                     label=(("performance-only" if name == "perf" else "certified")
+                            if seed == min(curves) else None))
         ax2.plot([r["iteration"] for r in runs["cert"]], [r["penalty_mean"] for r in runs["cert"]],
                  color="C3", lw=0.8)
-    ax1.set_xlabel("ES iteration"); ax1.set_ylabel("performance reward (population mean)")
-    ax1.legend(fontsize=8); ax1.set_title("training reward (grey: shared base)")
-    ax2.set_xlabel("fine-tuning iteration"); ax2.set_ylabel("certificate penalty (population mean)")
+    ax1.set_xlabel("ES iteration")
+    ax1.set_ylabel("performance reward (population mean)")
+    ax1.legend(fontsize=8)
+    ax1.set_title("training reward (grey: shared base)")
+    ax2.set_xlabel("fine-tuning iteration")
+    ax2.set_ylabel("certificate penalty (population mean)")
     ax2.set_title("certified fine-tuning: penalty")
-    fig.tight_layout(); fig.savefig(path, dpi=110)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main():
@@ -114,7 +121,8 @@ def main():
                     help="only the certified fine-tuning, from existing seed*_base.npz")
     ap.add_argument("--tag", default="", help="with --cert-only: files seed*_cert{TAG}.npz")
     ap.add_argument("--orca", action="store_true",
-                    help="instead: Orca-style agents over Cubic, base+fine iterations, seed*_orca.npz")
+                    help="instead: Orca-style agents over Cubic, base+fine iterations, "
+                         "seed*_orca.npz")
     ap.add_argument("--aurora", action="store_true",
                     help="instead: Aurora agents (PCC-RL observation and reward), base+fine "
                          "iterations, seed*_aurora.npz")
@@ -126,16 +134,17 @@ def main():
     pathlib.Path(a.out).mkdir(parents=True, exist_ok=True)
     args = {"out": a.out, "base_iters": a.base_iters, "fine_iters": a.fine_iters,
             "cert_weight": a.cert_weight, "population": a.population, "envs": a.envs,
-            "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag, "orca": a.orca, "aurora": a.aurora,
-            "aurora_link_pps": a.aurora_link_pps}
+            "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag, "orca": a.orca,
+            "aurora": a.aurora, "aurora_link_pps": a.aurora_link_pps}
     t0 = time.time()
     with multiprocessing.Pool(a.workers) as pool:
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
-    meta = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    meta = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
             "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}
-    suffix = ("_orca" if a.orca else ("_aurora_link" if a.aurora_link_pps else "_aurora") if a.aurora
+    suffix = ("_orca" if a.orca
+              else ("_aurora_link" if a.aurora_link_pps else "_aurora") if a.aurora
               else f"_cert{a.tag}" if a.cert_only else "")
     (pathlib.Path(a.out) / f"curves{suffix}.json").write_text(json.dumps(meta))
     if not (a.cert_only or a.orca or a.aurora):

@@ -43,10 +43,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from cora.testbed import handwritten as hw
-from cora.testbed.handwritten import (  # noqa: F401  (re-exported for callers)
-    SYNTHETIC, Mismatch, compare, comparison_engines, load_trace)
+from cora.testbed.handwritten import SYNTHETIC, Mismatch, compare, comparison_engines, load_trace  # noqa: F401  (re-exported for callers)
 
-DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]  # most IPv4 TCP/UDP frames
+# the captures with the most IPv4 TCP/UDP frames
+DEFAULT_CAPTURES = ["of10_s4810.pcap", "babel_update_oobr.pcap", "bgp-4byte-asn.pcap"]
 
 
 @contextmanager
@@ -148,7 +148,7 @@ def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: in
                     prog_id = attach_xdp(nf.prog_fd, "veth0", dut, mode="native")
                     try:
                         sent, seen, secs = _send_and_count(
-                            gen, lambda: sum(_verdict_total(vfd).values()), count)
+                            gen, lambda vfd=vfd: sum(_verdict_total(vfd).values()), count)
                     finally:
                         detach_xdp("veth0", dut, prog_id=prog_id)
                     nf_rates.append(seen / secs / 1e6)
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     nf_rows.append(row)
             if not args.no_timing and not failed:
                 with timing_programs(ref, program) as fds:
-                    for row, records in zip(nf_rows, loaded.values()):
+                    for row, records in zip(nf_rows, loaded.values(), strict=True):
                         row.update(time_pair(fds, [f for _, f in records], args.rounds,
                                              args.repeat, args.samples))
             rows.extend(nf_rows)

@@ -69,8 +69,8 @@ def as_abstract(net) -> AbstractNet:
                        output=getattr(net, "output", "linear"))
 
 
-def _widen(l, u):
-    return l - FP_MARGIN * (1 + np.abs(l)), u + FP_MARGIN * (1 + np.abs(u))
+def _widen(lb, ub):
+    return lb - FP_MARGIN * (1 + np.abs(lb)), ub + FP_MARGIN * (1 + np.abs(ub))
 
 
 def _prep_box(anet: AbstractNet, lo, hi):
@@ -87,63 +87,63 @@ def _prep_box(anet: AbstractNet, lo, hi):
     return lo - anet.input_slack, hi
 
 
-def _affine_interval(w, blo, bhi, l, u):
+def _affine_interval(w, blo, bhi, lb, ub):
     wp, wn = np.maximum(w, 0), np.minimum(w, 0)
-    return l @ wp.T + u @ wn.T + blo, u @ wp.T + l @ wn.T + bhi
+    return lb @ wp.T + ub @ wn.T + blo, ub @ wp.T + lb @ wn.T + bhi
 
 
-def _act_interval(act, l, u):
+def _act_interval(act, lb, ub):
     if act == "relu":
-        return np.maximum(l, 0), np.maximum(u, 0)
-    return np.tanh(l), np.tanh(u)
+        return np.maximum(lb, 0), np.maximum(ub, 0)
+    return np.tanh(lb), np.tanh(ub)
 
 
 def interval_layers(net, lo, hi):
     """Pre-activation bounds of every layer by interval propagation.
 
     Returns:
-        list of ``(l, u)``, one per layer, each ``(B, n_i)``.
+        list of ``(lb, ub)``, one per layer, each ``(B, n_i)``.
     """
     anet = as_abstract(net)
-    l, u = _prep_box(anet, lo, hi)
+    lb, ub = _prep_box(anet, lo, hi)
     out = []
     for i, w in enumerate(anet.weights):
-        l, u = _widen(*_affine_interval(w, anet.bias_lo[i], anet.bias_hi[i], l, u))
-        out.append((l, u))
+        lb, ub = _widen(*_affine_interval(w, anet.bias_lo[i], anet.bias_hi[i], lb, ub))
+        out.append((lb, ub))
         if i < len(anet.weights) - 1:
-            l, u = _act_interval(anet.activation, l, u)
+            lb, ub = _act_interval(anet.activation, lb, ub)
     return out
 
 
-def _relax(act, l, u):
+def _relax(act, lb, ub):
     """Linear relaxation ``sl z + il <= act(z) <= su z + iu`` valid on ``[l, u]``; arrays (B, n)."""
     if act == "relu":
-        active = l >= 0
-        dead = u <= 0
+        active = lb >= 0
+        dead = ub <= 0
         unstable = ~(active | dead)
-        den = np.where(unstable, u - l, 1.0)
-        su = np.where(active, 1.0, np.where(unstable, u / den, 0.0))
-        iu = np.where(unstable, -u * l / den, 0.0)
-        sl = np.where(active, 1.0, np.where(unstable, (u > -l).astype(float), 0.0))
-        il = np.zeros_like(l)
+        den = np.where(unstable, ub - lb, 1.0)
+        su = np.where(active, 1.0, np.where(unstable, ub / den, 0.0))
+        iu = np.where(unstable, -ub * lb / den, 0.0)
+        sl = np.where(active, 1.0, np.where(unstable, (ub > -lb).astype(float), 0.0))
+        il = np.zeros_like(lb)
         return sl, il, su, iu
     # tanh (DeepPoly, POPL'19 Sec. 4.3): lam = secant slope, lam2 = min derivative on [l, u]
-    tl, tu = np.tanh(l), np.tanh(u)
+    tl, tu = np.tanh(lb), np.tanh(ub)
     d = lambda z: 1.0 - np.tanh(z) ** 2  # noqa: E731
-    lam2 = np.minimum(d(l), d(u))
-    width = u - l
+    lam2 = np.minimum(d(lb), d(ub))
+    width = ub - lb
     narrow = width < 1e-9
     lam = np.where(narrow, lam2, (tu - tl) / np.where(narrow, 1.0, width))
-    pos = l >= 0
-    neg = u <= 0
+    pos = lb >= 0
+    neg = ub <= 0
     # lower line
     sl = np.where(pos & ~narrow, lam, lam2)
-    il = tl - sl * l
+    il = tl - sl * lb
     # upper line
     su = np.where(neg & ~narrow, lam, lam2)
-    iu = tu - su * u
+    iu = tu - su * ub
     # float slack: shift lines outward a little (tanh is 1-Lipschitz)
-    eps = 1e-12 * (1 + np.abs(l) + np.abs(u))
+    eps = 1e-12 * (1 + np.abs(lb) + np.abs(ub))
     return sl, il - eps, su, iu + eps
 
 
@@ -152,7 +152,6 @@ def _backsub(anet, k, relax, lo, hi, linear: bool = False):
     ``linear`` the linear bounds themselves, ``(Al, cl, Au, cu)``: ``Al x + cl <= z <= Au x + cu``
     for ``x`` in the box (``A`` shaped ``(B, n_k, n_in)``, ``c`` ``(B, n_k)``)."""
     w = anet.weights[k]
-    B = lo.shape[0]
     # First step in factored form: the coefficients W_k are the same for every box and the
     # relaxation slopes are >= 0 (monotone activations), so the sign split is W+ / W- and
     # (W+ diag(su_b) + W- diag(sl_b)) W_{k-1} = W+ (su_b * W_{k-1}) + W- (sl_b * W_{k-1})
@@ -195,9 +194,11 @@ def _backsub(anet, k, relax, lo, hi, linear: bool = False):
         Al = Al @ wj
     if linear:
         return Al, cl, Au, cu
-    u = cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi) + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo)
-    l = cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo) + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi)
-    return l, u
+    ub = (cu + np.einsum("bmn,bn->bm", np.maximum(Au, 0), hi)
+          + np.einsum("bmn,bn->bm", np.minimum(Au, 0), lo))
+    lb = (cl + np.einsum("bmn,bn->bm", np.maximum(Al, 0), lo)
+          + np.einsum("bmn,bn->bm", np.minimum(Al, 0), hi))
+    return lb, ub
 
 
 def deeppoly_layers(net, lo, hi):
@@ -207,7 +208,7 @@ def deeppoly_layers(net, lo, hi):
         net: an MLP, quantized network or :class:`AbstractNet`.
         lo, hi: input box, ``(B, n_in)`` or ``(n_in,)``.
     Returns:
-        list of ``(l, u)`` per layer, each ``(B, n_i)``; sound and at least as tight as intervals.
+        list of ``(lb, ub)`` per layer, each ``(B, n_i)``; sound and at least as tight as intervals.
     Raises:
         InputError: box of the wrong width, non-finite, or with ``lo > hi``.
     """
@@ -218,10 +219,11 @@ def deeppoly_layers(net, lo, hi):
                  for i in range(0, lo.shape[0], _CHUNK)]
         return [(np.concatenate([p[k][0] for p in parts]), np.concatenate([p[k][1] for p in parts]))
                 for k in range(len(anet.weights))]
-    out, relax = [], []
-    l, u = lo, hi
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    relax: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    lb, ub = lo, hi
     for k, w in enumerate(anet.weights):
-        il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], l, u)
+        il_, iu_ = _affine_interval(w, anet.bias_lo[k], anet.bias_hi[k], lb, ub)
         if k == 0:
             zl, zu = il_, iu_
         else:
@@ -231,7 +233,7 @@ def deeppoly_layers(net, lo, hi):
         out.append((zl, zu))
         if k < len(anet.weights) - 1:
             relax.append(_relax(anet.activation, zl, zu))
-            l, u = _act_interval(anet.activation, zl, zu)
+            lb, ub = _act_interval(anet.activation, zl, zu)
     return out
 
 
@@ -241,9 +243,9 @@ def deeppoly_linear(net, lo, hi):
     Args:
         net: MLP / quantized network / AbstractNet.  lo, hi: ``(B, n_in)``.
     Returns:
-        ``(Al, cl, Au, cu, l, u)``: ``Al x' + cl <= z_L(x') <= Au x' + cu`` for every ``x'`` in
+        ``(Al, cl, Au, cu, lb, ub)``: ``Al x' + cl <= z_L(x') <= Au x' + cu`` for every ``x'`` in
         ``[lo - input_slack, hi]`` (``A`` ``(B, n_out, n_in)``, ``c`` ``(B, n_out)``), and the
-        concrete bounds ``l, u`` ``(B, n_out)`` of :func:`deeppoly_layers` (the same DeepPoly
+        concrete bounds ``lb, ub`` ``(B, n_out)`` of :func:`deeppoly_layers` (the same DeepPoly
         relaxations, so the lines and the bounds are consistent). The float rounding of the
         back-substitution is not in ``c``; callers widen (``FP_MARGIN``) as the layer bounds do.
     """
@@ -278,22 +280,22 @@ def output_bounds(net, lo, hi, domain: str = "deeppoly"):
         lo, hi: ``(n_in,)`` or ``(B, n_in)``.
         domain: ``"interval"`` or ``"deeppoly"``.
     Returns:
-        ``(l, u)`` shaped ``(B, n_out)`` (``(n_out,)`` for a single box): for every ``x`` in the
-        box, ``l <= f(x) <= u``.
+        ``(lb, ub)`` shaped ``(B, n_out)`` (``(n_out,)`` for a single box): for every ``x`` in the
+        box, ``lb <= f(x) <= ub``.
     Raises:
         InputError: unknown domain or a malformed box.
     """
     single = np.asarray(lo).ndim == 1
     anet = as_abstract(net)
     if domain == "interval":
-        l, u = interval_layers(anet, lo, hi)[-1]
+        lb, ub = interval_layers(anet, lo, hi)[-1]
     elif domain == "deeppoly":
-        l, u = deeppoly_layers(anet, lo, hi)[-1]
+        lb, ub = deeppoly_layers(anet, lo, hi)[-1]
     else:
         raise InputError(f"unknown domain {domain!r}; use one of {', '.join(DOMAINS)}")
     if anet.output == "clip":  # monotone head: exact image of the interval
-        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
-    return (l[0], u[0]) if single else (l, u)
+        lb, ub = np.clip(lb, -1.0, 1.0), np.clip(ub, -1.0, 1.0)
+    return (lb[0], ub[0]) if single else (lb, ub)
 
 
 def jacobian_bounds(net, lo, hi, domain: str = "deeppoly", layers=None):
@@ -325,17 +327,17 @@ def jacobian_bounds(net, lo, hi, domain: str = "deeppoly", layers=None):
     gl = np.broadcast_to(w, (B,) + w.shape).copy()
     gu = gl.copy()
     if anet.output == "clip":
-        l, u = layers[-1]
-        dl = ((l > -1.0) & (u < 1.0)).astype(float)[:, :, None]
-        du = ((u > -1.0) & (l < 1.0)).astype(float)[:, :, None]
+        lb, ub = layers[-1]
+        dl = ((lb > -1.0) & (ub < 1.0)).astype(float)[:, :, None]
+        du = ((ub > -1.0) & (lb < 1.0)).astype(float)[:, :, None]
         gl, gu = np.minimum(gl * dl, gl * du), np.maximum(gu * dl, gu * du)
     for j in range(len(anet.weights) - 2, -1, -1):
-        l, u = layers[j]
+        lb, ub = layers[j]
         if anet.activation == "relu":
-            dl, du = (l > 0).astype(float), (u > 0).astype(float)
+            dl, du = (lb > 0).astype(float), (ub > 0).astype(float)
         else:
-            far = np.maximum(np.abs(l), np.abs(u))
-            near = np.where((l <= 0) & (u >= 0), 0.0, np.minimum(np.abs(l), np.abs(u)))
+            far = np.maximum(np.abs(lb), np.abs(ub))
+            near = np.where((lb <= 0) & (ub >= 0), 0.0, np.minimum(np.abs(lb), np.abs(ub)))
             dl, du = 1 - np.tanh(far) ** 2, 1 - np.tanh(near) ** 2
             dl, du = dl * (1 - FP_MARGIN), np.minimum(du * (1 + FP_MARGIN), 1.0)
         dl, du = dl[:, None, :], du[:, None, :]
@@ -363,7 +365,8 @@ class Certificate:
         worst_violation: sound upper bound of the violation margin over the unproven part
             (``0.0`` if everything is proven; same units as the property's margin).
         counterexample_violation: largest violation seen at a concrete point (box centres);
-            ``0.0`` if none found. ``counterexample_violation <= worst violation <= worst_violation``.
+            ``0.0`` if none found.
+            ``counterexample_violation <= worst violation <= worst_violation``.
         boxes: number of boxes analysed.
         proven_boxes: the proven boxes, ``(lo, hi)`` arrays shaped ``(P, n)``.
     """
@@ -398,7 +401,8 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
     Returns:
         :class:`Certificate`.
     """
-    lo = np.asarray(lo, float); hi = np.asarray(hi, float)
+    lo = np.asarray(lo, float)
+    hi = np.asarray(hi, float)
     width = hi - lo
     live = width > 0
     scale = np.where(live, width if scale is None else np.asarray(scale, float), 1.0)
@@ -420,7 +424,8 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
         cex = max(cex, float(np.max(concrete(mid), initial=0.0)))
         ok = vhi <= 0
         proven += float(vol(frontier_l[ok], frontier_h[ok]).sum())
-        proven_l.append(frontier_l[ok]); proven_h.append(frontier_h[ok])
+        proven_l.append(frontier_l[ok])
+        proven_h.append(frontier_h[ok])
         open_ = ~ok & ~(vlo > 0)
         dead = ~ok & (vlo > 0)
         if np.any(dead):
@@ -452,9 +457,12 @@ def certify_region(check, concrete, lo, hi, max_boxes: int = 2048, scale=None,
             rel = np.where(sc.max(axis=1, keepdims=True) > 0, sc, rel)
         d = np.argmax(rel, axis=1)
         m = 0.5 * (fl[np.arange(len(d)), d] + fh[np.arange(len(d)), d])
-        l1, h1 = fl.copy(), fh.copy(); h1[np.arange(len(d)), d] = m
-        l2, h2 = fl.copy(), fh.copy(); l2[np.arange(len(d)), d] = m
-        frontier_l = np.concatenate([l1, l2]); frontier_h = np.concatenate([h1, h2])
+        l1, h1 = fl.copy(), fh.copy()
+        h1[np.arange(len(d)), d] = m
+        l2, h2 = fl.copy(), fh.copy()
+        l2[np.arange(len(d)), d] = m
+        frontier_l = np.concatenate([l1, l2])
+        frontier_h = np.concatenate([h1, h2])
     pl = np.concatenate(proven_l) if proven_l else np.zeros((0, lo.size))
     ph = np.concatenate(proven_h) if proven_h else np.zeros((0, lo.size))
     return Certificate(min(1.0, proven), max(0.0, worst) if np.isfinite(worst) else 0.0,
@@ -496,10 +504,14 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
     ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
     q1l, q1h, q2l, q2h = ql, qh, ql, qh
     l1l, l1h = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
-    out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo",
+                                                        "a_hi")}
     for t in range(steps + 1):
         ql, qh = queue_bdp(wl, b), queue_bdp(wh, b)
-        out["w_lo"].append(wl); out["w_hi"].append(wh); out["q_lo"].append(ql); out["q_hi"].append(qh)
+        out["w_lo"].append(wl)
+        out["w_hi"].append(wh)
+        out["q_lo"].append(ql)
+        out["q_hi"].append(qh)
         if t == steps:
             break
         ll, lh = loss_rate(wl, b, pl), loss_rate(wh, b, ph)
@@ -508,7 +520,8 @@ def closed_loop_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: floa
         xl, xh = np.clip(xl, OBS_LO, OBS_HI), np.clip(xh, OBS_LO, OBS_HI)
         al, ah = output_bounds(net, xl, xh, domain)
         al, ah = al[:, 0], ah[:, 0]
-        out["a_lo"].append(al); out["a_hi"].append(ah)
+        out["a_lo"].append(al)
+        out["a_hi"].append(ah)
         nwl, nwh = apply_action(wl, al, g), apply_action(wh, ah, g)
         nwh = np.maximum(nwh, w_min_hi)
         q2l, q2h, q1l, q1h, l1l, l1h = q1l, q1h, ql, qh, ll, lh
@@ -530,23 +543,25 @@ def closed_loop_concrete(net, w0, p, steps: int, buffer_bdp: float, w_min=0.0, g
     from cora.certify.bottleneck import loss_rate, queue_bdp
     from cora.certify.sim import ACTION_GAIN, OBS_HI, OBS_LO, apply_action
     g = ACTION_GAIN if gain is None else gain
-    w = np.asarray(w0, float).copy(); b = buffer_bdp
+    w = np.asarray(w0, float).copy()
+    b = buffer_bdp
     r = np.broadcast_to(np.asarray(p, float), (steps + 1, w.size))
     q1 = q2 = queue_bdp(w, b)
     l1 = loss_rate(w, b, r[0])
     ws, qs, ls, acts = [], [], [], []
     for t in range(steps + 1):
         q = queue_bdp(w, b)
-        ws.append(w); qs.append(q)
+        ws.append(w)
+        qs.append(q)
         if t == steps:
             break
-        l = loss_rate(w, b, r[t + 1])
-        ls.append(l)
-        x = np.clip(np.stack([q, q - q1, l, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
+        lb = loss_rate(w, b, r[t + 1])
+        ls.append(lb)
+        x = np.clip(np.stack([q, q - q1, lb, q1, q1 - q2, l1], axis=1), OBS_LO, OBS_HI)
         a = np.asarray(net(x)).reshape(-1)
         acts.append(a)
         w = np.maximum(apply_action(w, a, g), w_min)
-        q2, q1, l1 = q1, q, l
+        q2, q1, l1 = q1, q, lb
     return {"w": np.array(ws), "q": np.array(qs), "l": np.array(ls), "a": np.array(acts)}
 
 

@@ -112,7 +112,8 @@ class Affine:
 
 
 def noise(sym: _Symbols, lo, hi) -> Affine:
-    """A fresh variable anywhere in ``[lo, hi]`` (``(B,)``): ``(lo + hi) / 2 + (hi - lo) / 2 eps``."""
+    """A fresh variable anywhere in ``[lo, hi]`` (``(B,)``):
+    ``(lo + hi) / 2 + (hi - lo) / 2 eps``."""
     lo, hi = np.asarray(lo, float) * np.ones(sym.B), np.asarray(hi, float) * np.ones(sym.B)
     return Affine(sym, 0.5 * (lo + hi)).with_noise(0.5 * (hi - lo))
 
@@ -137,13 +138,14 @@ def apply(z: Affine, h_lo, h_hi, candidates, arg_lo=-np.inf, arg_hi=np.inf) -> A
         arg_lo, arg_hi: a range every concrete argument is known to lie in (intersected with
             the form's bounds; e.g. an action is in ``[-1, 1]``).
     """
-    l, u = z.bounds()
-    l, u = np.maximum(l, arg_lo), np.minimum(u, arg_hi)
-    u = np.maximum(u, l)
-    width = u - l
+    lb, ub = z.bounds()
+    lb, ub = np.maximum(lb, arg_lo), np.minimum(ub, arg_hi)
+    ub = np.maximum(ub, lb)
+    width = ub - lb
     mid_fn = lambda v: 0.5 * (h_lo(v) + h_hi(v))  # noqa: E731
-    alpha = np.where(width > 1e-12, (mid_fn(u) - mid_fn(l)) / np.where(width > 1e-12, width, 1.0), 0.0)
-    pts = [l, u] + [np.clip(p, l, u) for p in candidates(l, u, alpha)]
+    alpha = np.where(width > 1e-12,
+                     (mid_fn(ub) - mid_fn(lb)) / np.where(width > 1e-12, width, 1.0), 0.0)
+    pts = [lb, ub] + [np.clip(p, lb, ub) for p in candidates(lb, ub, alpha)]
     dlo = np.min([h_lo(p) - alpha * p for p in pts], axis=0)
     dhi = np.max([h_hi(p) - alpha * p for p in pts], axis=0)
     mag = np.max([np.abs(h_lo(p)) + np.abs(h_hi(p)) + np.abs(alpha * p) for p in pts], axis=0)
@@ -158,13 +160,13 @@ def clip(z: Affine, lo, hi) -> Affine:
     if np.all(zl >= lo) and np.all(zh <= hi):
         return z
     f = lambda v: np.clip(v, lo, hi)  # noqa: E731
-    return apply(z, f, f, lambda l, u, a: [np.full_like(l, lo), np.full_like(l, hi)])
+    return apply(z, f, f, lambda lb, ub, a: [np.full_like(lb, lo), np.full_like(lb, hi)])
 
 
 def queue(w: Affine, b: float) -> Affine:
     """Queue ``clip(w - 1, 0, b)`` (:func:`cora.certify.bottleneck.queue_bdp`)."""
     f = lambda v: queue_bdp(v, b)  # noqa: E731
-    return apply(w, f, f, lambda l, u, a: [np.ones_like(l), np.full_like(l, 1 + b)], arg_lo=0.0)
+    return apply(w, f, f, lambda lb, ub, a: [np.ones_like(lb), np.full_like(lb, 1 + b)], arg_lo=0.0)
 
 
 def overflow(w: Affine, b: float) -> Affine:
@@ -173,8 +175,8 @@ def overflow(w: Affine, b: float) -> Affine:
     ``sqrt((1 + b) / alpha)``."""
     f = lambda v: overflow_loss(np.maximum(v, 1e-12), b)  # noqa: E731
 
-    def cands(l, u, a):
-        return [np.full_like(l, 1 + b), np.sqrt((1 + b) / np.maximum(a, 1e-12))]
+    def cands(lb, ub, a):
+        return [np.full_like(lb, 1 + b), np.sqrt((1 + b) / np.maximum(a, 1e-12))]
     return apply(w, f, f, cands, arg_lo=0.0)
 
 
@@ -185,8 +187,8 @@ def window_factor(a: Affine, gain: float) -> Affine:
     def f(v):
         return np.where(v >= 0, 1 + gain * v, 1 / (1 - gain * np.minimum(v, 0)))
 
-    def cands(l, u, al):
-        return [np.zeros_like(l), (1 - np.sqrt(gain / np.maximum(al, 1e-12))) / gain]
+    def cands(lb, ub, al):
+        return [np.zeros_like(lb), (1 - np.sqrt(gain / np.maximum(al, 1e-12))) / gain]
     return apply(a, f, f, cands, arg_lo=-1.0, arg_hi=1.0)
 
 
@@ -196,7 +198,7 @@ def floor_window(w: Affine, w_min_hi: float) -> Affine:
     if w_min_hi <= 0 or np.all(w.bounds()[0] >= w_min_hi):
         return w
     return apply(w, lambda v: v, lambda v: np.maximum(v, w_min_hi),
-                 lambda l, u, a: [np.full_like(l, w_min_hi)])
+                 lambda lb, ub, a: [np.full_like(lb, w_min_hi)])
 
 
 def policy(net, x: list, anet=None) -> Affine:
@@ -216,7 +218,8 @@ def policy(net, x: list, anet=None) -> Affine:
     mid = (L + U).scale(0.5)
     gap = (U - L).scale(0.5)
     r = np.maximum(gap.c + gap.rad(), 0.0)
-    mag = np.abs(mid.c) + mid.rad() + r + (np.abs(Al) + np.abs(Au)).sum(1) * np.maximum(np.abs(lo), np.abs(hi)).max(1)
+    mag = (np.abs(mid.c) + mid.rad() + r
+           + (np.abs(Al) + np.abs(Au)).sum(1) * np.maximum(np.abs(lo), np.abs(hi)).max(1))
     return mid.with_noise(r + FP_MARGIN * (1 + mag))
 
 
@@ -253,7 +256,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
     sym = _Symbols(wl.size)
     b = float(buffer_bdp)
     if loss_rounds not in LOSS_ROUNDS:
-        raise InputError(f"unknown loss_rounds {loss_rounds!r}; use one of {', '.join(LOSS_ROUNDS)}")
+        raise InputError(f"unknown loss_rounds {loss_rounds!r}; "
+                         f"use one of {', '.join(LOSS_ROUNDS)}")
     w = noise(sym, wl, wh)
     r_fixed = noise(sym, p_lo, p_hi)
 
@@ -264,13 +268,16 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
 
     q = queue(w, b)
     q1, q2, l1 = q, q, loss(w)
-    out = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo", "a_hi")}
+    out: dict[str, list[np.ndarray]] = {k: [] for k in ("w_lo", "w_hi", "q_lo", "q_hi", "a_lo",
+                                                        "a_hi")}
     for t in range(steps + 1):
         if t:
             q = queue(w, b)
         wb, qb = w.bounds(), q.bounds()
-        out["w_lo"].append(np.maximum(wb[0], 0.0)); out["w_hi"].append(wb[1])
-        out["q_lo"].append(np.maximum(qb[0], 0.0)); out["q_hi"].append(np.minimum(qb[1], b))
+        out["w_lo"].append(np.maximum(wb[0], 0.0))
+        out["w_hi"].append(wb[1])
+        out["q_lo"].append(np.maximum(qb[0], 0.0))
+        out["q_hi"].append(np.minimum(qb[1], b))
         if t == steps:
             break
         lt = loss(w)
@@ -281,7 +288,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
         ab = a.bounds() if anet.output == "clip" else z.bounds()
         if anet.output == "clip":
             ab = (np.maximum(ab[0], -1.0), np.minimum(ab[1], 1.0))
-        out["a_lo"].append(ab[0]); out["a_hi"].append(ab[1])  # the network's output
+        out["a_lo"].append(ab[0])
+        out["a_hi"].append(ab[1])  # the network's output
         w = floor_window(product(w, window_factor(a, g)), w_min_hi)
         q2, q1, l1 = q1, q, lt
     res = {k: np.array(v) for k, v in out.items()}

@@ -94,13 +94,15 @@ def in_boxes(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 20
     return out
 
 
-def count_in_boxes(points: np.ndarray, lo: np.ndarray, hi: np.ndarray, chunk: int = 256) -> np.ndarray:
+def count_in_boxes(points: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                   chunk: int = 256) -> np.ndarray:
     """``(P,)``: how many of ``points`` ``(M, n)`` lie in each closed box ``[lo_j, hi_j]``."""
     out = np.zeros(len(lo), np.int64)
     if len(points) == 0:
         return out
     for j in range(0, len(lo), chunk):
-        inside = np.all((points[None] >= lo[j:j + chunk, None]) & (points[None] <= hi[j:j + chunk, None]), axis=2)
+        inside = np.all((points[None] >= lo[j:j + chunk, None])
+                        & (points[None] <= hi[j:j + chunk, None]), axis=2)
         out[j:j + chunk] = inside.sum(axis=1)
     return out
 

@@ -2,8 +2,8 @@
 
 Topology (names carry a unique per-run prefix; everything is deleted in :meth:`Bottleneck.close`)::
 
-    <p>snd: s0 10.77.0.1/24 --veth-- m0 [<p>mid: user-space delay bridge] m1 --veth-- r0 10.77.0.2/24 :<p>rcv
-                                                                      TBF on m1 egress
+    <p>snd: s0 10.77.0.1/24 --veth-- m0 [<p>mid: user-space delay bridge] m1 --veth-- ...
+        ... r0 10.77.0.2/24 :<p>rcv                     (TBF on m1 egress)
 
 - Delay: this kernel has no ``netem``, so a forwarding process in the middle namespace
   bridges frames between ``m0`` and ``m1`` with ``AF_PACKET`` sockets and holds every frame of
@@ -29,6 +29,7 @@ import select
 import socket
 import subprocess
 import time
+from multiprocessing.process import BaseProcess
 
 from cora.errors import EnvironmentProblem
 
@@ -48,13 +49,15 @@ def _bridge(ns: str, a: str, b: str, delay_s: float, ready) -> None:
     netns.setns(ns)
     sa = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sb = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
-    sa.bind((a, 0)); sb.bind((b, 0))
+    sa.bind((a, 0))
+    sb.bind((b, 0))
     for s in (sa, sb):
         s.setblocking(False)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
     ready.set()
-    heap, seq = [], 0
+    heap: list[tuple[float, int, bytes]] = []
+    seq = 0
     while True:
         now = time.monotonic()
         timeout = max(0.0, heap[0][0] - now) if heap else 0.05
@@ -119,7 +122,7 @@ class Bottleneck:
         self.rate_mbit, self.delay_ms, self.buffer_bdp = rate_mbit, delay_ms, buffer_bdp
         self.prefix = prefix or f"ccb{os.getpid()}"
         self.ns = {k: f"{self.prefix}{k}" for k in ("snd", "mid", "rcv")}
-        self.proc = None
+        self.proc: BaseProcess | None = None
 
     def __enter__(self):
         try:
@@ -143,10 +146,12 @@ class Bottleneck:
             ip.link("add", ifname=f"{p}s0", kind="veth", peer=f"{p}m0")
             ip.link("add", ifname=f"{p}r0", kind="veth", peer=f"{p}m1")
             _no_offloads([f"{p}s0", f"{p}r0", f"{p}m0", f"{p}m1"])
-            for ifn, ns in ((f"{p}s0", "snd"), (f"{p}m0", "mid"), (f"{p}m1", "mid"), (f"{p}r0", "rcv")):
+            for ifn, ns in ((f"{p}s0", "snd"), (f"{p}m0", "mid"), (f"{p}m1", "mid"),
+                            (f"{p}r0", "rcv")):
                 idx = ip.link_lookup(ifname=ifn)[0]
                 ip.link("set", index=idx, net_ns_fd=self.ns[ns])
-        for ns, ifs, addr in (("snd", ["s0"], SND_IP), ("rcv", ["r0"], RCV_IP), ("mid", ["m0", "m1"], None)):
+        for ns, ifs, addr in (("snd", ["s0"], SND_IP), ("rcv", ["r0"], RCV_IP),
+                              ("mid", ["m0", "m1"], None)):
             with NetNS(self.ns[ns]) as ipn:
                 lo = ipn.link_lookup(ifname="lo")[0]
                 ipn.link("set", index=lo, state="up")
@@ -161,11 +166,13 @@ class Bottleneck:
             bdp_bytes = self.rate_mbit * 1e6 / 8 * self.delay_ms / 1e3
             limit = int(max(self.buffer_bdp * bdp_bytes, 3028))
             burst = int(max(3028, self.rate_mbit * 1e6 / 8 / 1000))  # ~1 ms of tokens
-            ipn.tc("add", "tbf", idx, 0x10000, rate=f"{self.rate_mbit}mbit", burst=burst, limit=limit)
+            ipn.tc("add", "tbf", idx, 0x10000, rate=f"{self.rate_mbit}mbit", burst=burst,
+                   limit=limit)
         ctx = mp.get_context("fork")
         ready = ctx.Event()
         self.proc = ctx.Process(target=_bridge, daemon=True,
-                                args=(self.ns["mid"], f"{p}m0", f"{p}m1", self.delay_ms / 1e3, ready))
+                                args=(self.ns["mid"], f"{p}m0", f"{p}m1", self.delay_ms / 1e3,
+                                      ready))
         self.proc.start()
         if not ready.wait(10):
             raise EnvironmentProblem("the delay bridge did not start")
@@ -174,7 +181,8 @@ class Bottleneck:
         """Stop the bridge and delete the namespaces (and with them the veths)."""
         from pyroute2 import netns
         if self.proc is not None and self.proc.is_alive():
-            self.proc.terminate(); self.proc.join(5)
+            self.proc.terminate()
+            self.proc.join(5)
         self.proc = None
         for n in self.ns.values():
             if n in netns.listnetns():
@@ -213,8 +221,8 @@ def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> di
     0.2 s from ``ss -tin`` in the sender namespace (the kernel's smoothed RTT of the flow).
 
     Returns:
-        ``{"cc", "throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95", "cwnd_mean", "retransmits",
-        "tbf_drops", "samples"}``.
+        ``{"cc", "throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95", "cwnd_mean",
+        "retransmits", "tbf_drops", "samples"}``.
     """
     drops0 = bed.qdisc_drops()
     srv = bed.popen("rcv", ["iperf3", "-s", "-1", "-B", RCV_IP, "-p", str(port)])
@@ -228,8 +236,10 @@ def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> di
             time.sleep(0.2)
             ss = bed.run("snd", ["ss", "-tin", "dst", RCV_IP, "dport", "=", str(port)], timeout=10)
             block = ss.stdout
-            for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block)):
-                rtts.append(float(m_r.group(1))); cwnds.append(int(m_c.group(1)))
+            # the two patterns are matched independently, so their counts can differ: pair in order
+            for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block), strict=False):
+                rtts.append(float(m_r.group(1)))
+                cwnds.append(int(m_c.group(1)))
             minrtts += [float(m.group(1)) for m in _SS_MINRTT.finditer(block)]
         out, err = cli.communicate(timeout=30)
     finally:
@@ -247,7 +257,8 @@ def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> di
     r = np.array(rtts) if rtts else np.array([np.nan])
     return {"cc": cc, "throughput_mbit": round(end["sum_received"]["bits_per_second"] / 1e6, 3),
             "min_rtt_ms": round(min(minrtts), 2) if minrtts else None,
-            "rtt_ms_mean": round(float(np.mean(r)), 2), "rtt_ms_p95": round(float(np.percentile(r, 95)), 2),
+            "rtt_ms_mean": round(float(np.mean(r)), 2),
+            "rtt_ms_p95": round(float(np.percentile(r, 95)), 2),
             "cwnd_mean": round(float(np.mean(cwnds)), 1) if cwnds else None,
             "retransmits": end["sum_sent"].get("retransmits"), "samples": len(rtts),
             "tbf_drops": bed.qdisc_drops() - drops0}

@@ -91,7 +91,7 @@ class MLP:
         h = np.asarray(x, dtype=np.float64)
         single = h.ndim == 1
         h = np.atleast_2d(h)
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             h = h @ w.T + b
             if i < self.n_layers - 1:
                 h = self.act(h)
@@ -103,20 +103,23 @@ class MLP:
 
     def params(self) -> np.ndarray:
         """All parameters flattened into one vector (layer order ``W0, b0, W1, b1, ...``)."""
-        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases) for p in wb])
+        return np.concatenate([p.ravel() for wb in zip(self.weights, self.biases, strict=True)
+                               for p in wb])
 
-    def with_params(self, theta: np.ndarray) -> "MLP":
+    def with_params(self, theta: np.ndarray) -> MLP:
         """A copy of this network with parameters taken from the flat vector ``theta``."""
         ws, bs, k = [], [], 0
-        for w, b in zip(self.weights, self.biases):
-            ws.append(theta[k:k + w.size].reshape(w.shape)); k += w.size
-            bs.append(theta[k:k + b.size].reshape(b.shape)); k += b.size
+        for w, b in zip(self.weights, self.biases, strict=True):
+            ws.append(theta[k:k + w.size].reshape(w.shape))
+            k += w.size
+            bs.append(theta[k:k + b.size].reshape(b.shape))
+            k += b.size
         return MLP(ws, bs, self.activation, dict(self.spec), self.output)
 
     def save(self, path: str) -> None:
         """Write the network to ``path`` (``.npz``) in the format described in the module."""
         arrays = {}
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             arrays[f"W{i}"] = w
             arrays[f"b{i}"] = b
         arrays["activation"] = np.array(self.activation)
@@ -133,8 +136,9 @@ def check_layers(weights, biases) -> None:
     if len(weights) != len(biases):
         raise InputError(f"network has {len(weights)} weight arrays but {len(biases)} bias arrays")
     prev = None
-    for i, (w, b) in enumerate(zip(weights, biases)):
-        w = np.asarray(w); b = np.asarray(b)
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        w = np.asarray(w)
+        b = np.asarray(b)
         if w.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
             raise InputError(f"W{i}/b{i} must hold numbers, got dtypes {w.dtype} and {b.dtype}")
         if w.ndim != 2:
@@ -187,7 +191,9 @@ def load_policy(path: str) -> MLP:
             if f"b{i}" not in names:
                 raise InputError(f"{path}: has W{i} but no b{i}")
             try:
-                ws.append(data[f"W{i}"]); bs.append(data[f"b{i}"]); i += 1
+                ws.append(data[f"W{i}"])
+                bs.append(data[f"b{i}"])
+                i += 1
             except ValueError as exc:  # object arrays need pickle, which is never allowed
                 raise InputError(f"{path}: W{i}/b{i} are not numeric arrays ({exc})") from None
         try:

@@ -55,8 +55,8 @@ No constant policy satisfies ``probe``/``utilisation_recovery`` and ``backoff_*`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -71,7 +71,9 @@ DELAY_DIMS = (Q_T, G_T, Q_P, G_P)
 OBS_KEYS = ("q_t", "g_t", "l_t", "q_p", "g_p", "l_p")
 
 
-def _box(domain=(OBS_LO, OBS_HI), keys=OBS_KEYS, **over) -> tuple:
+def _box(domain: tuple[np.ndarray, np.ndarray] = (OBS_LO, OBS_HI),
+         keys: tuple[str, ...] = OBS_KEYS,
+         **over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """The ``domain`` box with the coordinates named in ``over`` (``keys[i]`` names dimension
     ``i``) replaced by ``(lo, hi)``."""
     lo, hi = domain[0].copy(), domain[1].copy()
@@ -104,8 +106,8 @@ class Property:
 
 
 def _out(net, lo, hi, domain):
-    l, u = absint.output_bounds(net, lo, hi, domain)
-    return l[:, 0], u[:, 0]
+    lb, ub = absint.output_bounds(net, lo, hi, domain)
+    return lb[:, 0], ub[:, 0]
 
 
 def _f(net, x):
@@ -115,21 +117,21 @@ def _f(net, x):
 
 
 def _bounded_check(net, lo, hi, d):
-    l, u = _out(net, lo, hi, d)
-    return np.maximum(l - 1, -1 - u), np.maximum(u - 1, -1 - l)
+    lb, ub = _out(net, lo, hi, d)
+    return np.maximum(lb - 1, -1 - ub), np.maximum(ub - 1, -1 - lb)
 
 
 def _upper_check(limit):
     def check(net, lo, hi, d):
-        l, u = _out(net, lo, hi, d)
-        return l - limit, u - limit
+        lb, ub = _out(net, lo, hi, d)
+        return lb - limit, ub - limit
     return check
 
 
 def _lower_check(limit):
     def check(net, lo, hi, d):
-        l, u = _out(net, lo, hi, d)
-        return limit - u, limit - l
+        lb, ub = _out(net, lo, hi, d)
+        return limit - ub, limit - lb
     return check
 
 
@@ -142,7 +144,8 @@ def _mono_concrete(net, x, h=1e-4, dims=(Q_T, L_T)):
     base = _f(net, x)
     out = []
     for i in dims:
-        xp = x.copy(); xp[:, i] += h
+        xp = x.copy()
+        xp[:, i] += h
         out.append((_f(net, xp) - base) / h)
     return np.max(out, axis=0)
 
@@ -181,18 +184,22 @@ def _robust_check(net, lo, hi, d):
     wl, wh = _robust_widen(lo, hi)
     anet = absint.as_abstract(net)
     layers = (absint.deeppoly_layers if d == "deeppoly" else absint.interval_layers)(anet, wl, wh)
-    l, u = layers[-1]
+    lb, ub = layers[-1]
     if anet.output == "clip":
-        l, u = np.clip(l, -1.0, 1.0), np.clip(u, -1.0, 1.0)
-    l, u = l[:, 0], u[:, 0]
+        lb, ub = np.clip(lb, -1.0, 1.0), np.clip(ub, -1.0, 1.0)
+    lb, ub = lb[:, 0], ub[:, 0]
     jl, ju = absint.jacobian_bounds(anet, wl, wh, d, layers=layers)
     disp = np.full(lo.shape[1], anet.input_slack)
     disp[list(DELAY_DIMS)] += ROBUST_EPS
     mvt = np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] @ disp + _rounding_spread(anet)
-    return np.full(l.shape, -np.inf), np.minimum(u - l, mvt) - ROBUST_TAU
+    return np.full(lb.shape, -np.inf), np.minimum(ub - lb, mvt) - ROBUST_TAU
 
 
-def _robust_concrete(net, x, rng=np.random.default_rng(0)):
+# One generator shared by every call: the sampled perturbations continue across calls.
+_ROBUST_RNG = np.random.default_rng(0)
+
+
+def _robust_concrete(net, x, rng=_ROBUST_RNG):
     best = np.full(len(x), -np.inf)
     base = _f(net, x)
     for _ in range(8):
@@ -264,7 +271,8 @@ PROPERTIES = {
                               lambda n, x: _f(n, x)),
     "backoff_loss": Property("backoff_loss", "l_t in [0.1,0.5] => f(x) <= 0",
                              *_box(l_t=(0.1, 0.5)), _upper_check(0.0), lambda n, x: _f(n, x)),
-    "probe": Property("probe", "q in [0,0.05], g in [-0.05,0.05], l in [0,0.05] (both steps) => f(x) >= 0.2",
+    "probe": Property("probe", "q in [0,0.05], g in [-0.05,0.05], l in [0,0.05] (both steps) "
+                      "=> f(x) >= 0.2",
                       *_box(q_t=(0, .05), g_t=(-.05, .05), l_t=(0, .05), q_p=(0, .05),
                             g_p=(-.05, .05), l_p=(0, .05)),
                       _lower_check(0.2), lambda n, x: 0.2 - _f(n, x)),
@@ -274,7 +282,8 @@ PROPERTIES = {
                        *_box(q_t=(0, 2), g_t=(-1, 1), l_t=(0, .1), q_p=(0, 2), g_p=(-1, 1),
                              l_p=(0, .1)), _robust_check, _robust_concrete, pointwise=False),
     "queue_safety": Property("queue_safety",
-                             "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP => queue <= 2 BDP for 5 RTTs",
+                             "w0 in [0.5,1.5] BDP, p in [0,0.05], buffer 3 BDP "
+                             "=> queue <= 2 BDP for 5 RTTs",
                              np.array([0.5, 0.0]), np.array([1.5, 0.05]), _qs_check, _qs_concrete,
                              pointwise=False, closed_loop=True),
     "utilisation_recovery": Property(
@@ -300,7 +309,7 @@ PROPERTIES = {
 AG_T, AR_T, AS_T, AG_P, AR_P, AS_P = range(6)
 
 
-def _aurora_box(**over) -> tuple:
+def _aurora_box(**over: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     from cora.certify.baselines import AURORA_OBS_HI, AURORA_OBS_LO
     return _box((AURORA_OBS_LO, AURORA_OBS_HI), ("G_t", "R_t", "S_t", "G_p", "R_p", "S_p"), **over)
 
@@ -325,11 +334,13 @@ def _aurora_properties() -> dict:
         "backoff_loss": Property("backoff_loss", "S_t in [1/0.9, 2] => f(z) <= 0",
                                  *_aurora_box(S_t=(s_lo, 2.0)), _upper_check(0.0),
                                  lambda n, x: _f(n, x)),
-        "probe": Property("probe", "G in [-0.05,0.05], R in [1,1.05], S in [1,1/0.95] (both) => f(z) >= 0.2",
+        "probe": Property("probe", "G in [-0.05,0.05], R in [1,1.05], S in [1,1/0.95] (both) "
+                          "=> f(z) >= 0.2",
                           *_aurora_box(G_t=(-.05, .05), R_t=(1, 1.05), S_t=(1, 1 / 0.95),
                                        G_p=(-.05, .05), R_p=(1, 1.05), S_p=(1, 1 / 0.95)),
                           _lower_check(0.2), lambda n, x: 0.2 - _f(n, x)),
-        "monotonic": Property("monotonic", "for z in D_A: df/dG_t, df/dR_t, df/dS_t <= 0", *_aurora_box(),
+        "monotonic": Property("monotonic", "for z in D_A: df/dG_t, df/dR_t, df/dS_t <= 0",
+                              *_aurora_box(),
                               lambda n, lo, hi, d: _mono_check(n, lo, hi, d, mono_dims),
                               lambda n, x: _mono_concrete(n, x, dims=mono_dims)),
     }
@@ -387,20 +398,21 @@ def check_property(net, name: str, domain: str = "deeppoly", max_boxes: int = 20
     scale = CLOSED_LOOP_SPLIT_SCALE if prop.closed_loop else prop.hi - prop.lo
     score = None
     if prop.pointwise or name == "robust":
-        def score(l, h):  # smear heuristic: |df/dx_i| * width_i
-            jl, ju = absint.jacobian_bounds(net, l, h, "interval") if not hasattr(net, "abstract") \
-                else absint.jacobian_bounds(net.abstract(), l, h, "interval")
-            return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - l)
+        def score(lb, h):  # smear heuristic: |df/dx_i| * width_i
+            anet = net.abstract() if hasattr(net, "abstract") else net
+            jl, ju = absint.jacobian_bounds(anet, lb, h, "interval")
+            return np.maximum(np.abs(jl), np.abs(ju))[:, 0, :] * (h - lb)
     if loop not in CLOSED_LOOPS:
-        raise InputError(f"unknown closed-loop analysis {loop!r}; use one of {', '.join(CLOSED_LOOPS)}")
+        raise InputError(f"unknown closed-loop analysis {loop!r}; "
+                         f"use one of {', '.join(CLOSED_LOOPS)}")
     kw = {"loop": loop} if prop.closed_loop else {}
     priority = None
     if focus and visited is not None:
         from cora.certify.coverage import count_in_boxes, property_states
         pts = property_states(prop, visited)
         pts = pts[np.all((pts >= prop.lo) & (pts <= prop.hi), axis=1)]
-        priority = lambda l, h: count_in_boxes(pts, l, h)  # noqa: E731
-    cert = absint.certify_region(lambda l, h: prop.check(net, l, h, domain, **kw),
+        priority = lambda lb, h: count_in_boxes(pts, lb, h)  # noqa: E731
+    cert = absint.certify_region(lambda lb, h: prop.check(net, lb, h, domain, **kw),
                                  lambda x: prop.concrete(net, x), prop.lo, prop.hi, max_boxes,
                                  scale=scale, split_score=score, priority=priority)
     out = {"property": name, "proven_fraction": round(cert.proven_fraction, 6),

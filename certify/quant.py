@@ -54,7 +54,7 @@ class QuantizedMLP:
     def forward_int(self, xq: np.ndarray) -> np.ndarray:
         """Integer forward pass: ``(N, n_in)`` int64 -> ``(N, n_out)`` int64 (Q(F))."""
         h = np.atleast_2d(np.asarray(xq, dtype=np.int64))
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             acc = h @ w.T  # int64
             h = (acc >> self.frac_bits) + b
             if i < len(self.weights) - 1:

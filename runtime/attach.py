@@ -11,12 +11,28 @@ rtnetlink socket in a namespace).
 from __future__ import annotations
 
 from cora.targets.ebpf.netlink import ipr
-from cora.targets.tc.attach import (TC_FILTER_HANDLE, TC_PARENTS, TcAttachment, attach_tc,
-                                    detach_tc, tc_attached, tc_filters)
-from cora.targets.xdp.attach import (MODES, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE,
-                                     XDP_FLAGS_UPDATE_IF_NOEXIST, XdpAttachment, attach_xdp,
-                                     attached, detach_xdp, xdp_attached, xdp_attached_mode,
-                                     xdp_mode_flag)
+from cora.targets.tc.attach import (
+    TC_FILTER_HANDLE,
+    TC_PARENTS,
+    TcAttachment,
+    attach_tc,
+    detach_tc,
+    tc_attached,
+    tc_filters,
+)
+from cora.targets.xdp.attach import (
+    MODES,
+    XDP_FLAGS_DRV_MODE,
+    XDP_FLAGS_SKB_MODE,
+    XDP_FLAGS_UPDATE_IF_NOEXIST,
+    XdpAttachment,
+    attach_xdp,
+    attached,
+    detach_xdp,
+    xdp_attached,
+    xdp_attached_mode,
+    xdp_mode_flag,
+)
 
 __all__ = ["MODES", "ipr", "TC_FILTER_HANDLE", "TC_PARENTS", "XDP_FLAGS_DRV_MODE",
            "XDP_FLAGS_SKB_MODE", "XDP_FLAGS_UPDATE_IF_NOEXIST", "TcAttachment",

@@ -20,8 +20,10 @@ import ctypes
 import errno
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal, overload
 
 from cora.errors import EnvironmentProblem, KernelError
 
@@ -368,6 +370,17 @@ def _keybuf(key: bytes):
     return ctypes.create_string_buffer(bytes(key), len(key)) if len(key) else None
 
 
+@overload
+def map_lookup(fd: int, key: bytes, value_size: int, percpu: Literal[False] = False
+               ) -> bytes | None: ...
+@overload
+def map_lookup(fd: int, key: bytes, value_size: int, percpu: Literal[True]
+               ) -> list[bytes] | None: ...
+@overload
+def map_lookup(fd: int, key: bytes, value_size: int, percpu: bool
+               ) -> bytes | list[bytes] | None: ...
+
+
 def map_lookup(fd: int, key: bytes, value_size: int, percpu: bool = False
                ) -> bytes | list[bytes] | None:
     """Look up ``key`` in map ``fd`` (``BPF_MAP_LOOKUP_ELEM``).
@@ -411,9 +424,13 @@ def map_update(fd: int, key: bytes, value: bytes | list[bytes], flags: int = BPF
     if percpu:
         values = value if isinstance(value, list) else [value] * possible_cpus()
         stride = ((len(values[0]) + 7) // 8) * 8
-        value = b"".join(bytes(v).ljust(stride, b"\0") for v in values)
+        data = b"".join(bytes(v).ljust(stride, b"\0") for v in values)
+    elif isinstance(value, list):
+        raise TypeError("a list of per-CPU values needs percpu=True")
+    else:
+        data = bytes(value)
     kbuf = _keybuf(key)
-    vbuf = ctypes.create_string_buffer(bytes(value), len(value))
+    vbuf = ctypes.create_string_buffer(data, len(data))
     attr = _MapElemAttr(map_fd=fd, key=_addr(kbuf), value=_addr(vbuf), flags=flags)
     _bpf(BPF_MAP_UPDATE_ELEM, attr, f"map update in map fd {fd}")
 
@@ -454,8 +471,19 @@ def map_get_next_key(fd: int, key: bytes | None, key_size: int) -> bytes | None:
     return nbuf.raw
 
 
+@overload
+def map_items(fd: int, key_size: int, value_size: int, percpu: Literal[False] = False
+              ) -> list[tuple[bytes, bytes]]: ...
+@overload
+def map_items(fd: int, key_size: int, value_size: int, percpu: Literal[True]
+              ) -> list[tuple[bytes, list[bytes]]]: ...
+@overload
+def map_items(fd: int, key_size: int, value_size: int, percpu: bool
+              ) -> list[tuple[bytes, bytes | list[bytes]]]: ...
+
+
 def map_items(fd: int, key_size: int, value_size: int, percpu: bool = False
-              ) -> list[tuple[bytes, bytes | list[bytes]]]:
+              ) -> Sequence[tuple[bytes, bytes | list[bytes]]]:
     """All ``(key, value)`` pairs of map ``fd``, in the kernel's iteration order.
 
     Values are bytes, or lists of per-CPU values when ``percpu``. Two calls per entry

@@ -45,12 +45,14 @@ import platform
 import statistics
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, overload
 
-from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField
-from cora.errors import CoraError
+from cora.compiler.ir import Builder, IntType, Program, RefType, StateDecl, StateField, Type
+from cora.compiler.ir.ops import header_field
+from cora.errors import CoraError, InternalError
 from cora.targets import get_target, target_names
 from cora.targets.base import Artifact, Target
 
@@ -171,11 +173,31 @@ def _states() -> list[StateDecl]:
     ]
 
 
+class _Builder(Builder):
+    """:class:`Builder` whose ``emit`` is typed by its result: a register name (``str``) for an
+    op with a ``dest_type`` (the builder then always names one), None for one without."""
+
+    @overload
+    def emit(self, opcode: str, dest_type: Type, *args: str, dest: str | None = None,
+             **attrs: Any) -> str: ...
+
+    @overload
+    def emit(self, opcode: str, dest_type: None, *args: str, dest: str | None = None,
+             **attrs: Any) -> str | None: ...
+
+    def emit(self, opcode: str, dest_type: Type | None, *args: str, dest: str | None = None,
+             **attrs: Any) -> str | None:
+        reg = super().emit(opcode, dest_type, *args, dest=dest, **attrs)
+        if dest_type is not None and reg is None:
+            raise InternalError(f"{opcode} of type {dest_type} gave no register")
+        return reg
+
+
 class _Emit:
     """Op patterns of the variants; each appends to the builder's current block and keeps
     the running value in register ``x`` (u64)."""
 
-    def __init__(self, b: Builder, x: str, a: str, d: str, a32: str):
+    def __init__(self, b: _Builder, x: str, a: str, d: str, a32: str):
         self.b, self.x, self.a, self.d, self.a32 = b, x, a, d, a32
 
     def acc(self, reg: str, width: int) -> None:
@@ -222,28 +244,26 @@ class _Emit:
             self.acc(b.emit("hdr.valid", U1, header=h), 1)
         elif name == "pkt_read":
             h, f = READ_FIELDS[i % len(READ_FIELDS)]
-            from cora.compiler.ir.headers import HEADERS
-            w = HEADERS[h].field(f).bit_width
+            w = header_field(h, f).bit_width
             width = next(x for x in (1, 8, 16, 32, 64) if x >= w)
             self.acc(b.emit("hdr.load", IntType(width), header=h, field=f), width)
         elif name == "pkt_write":
             h, f = WRITE_FIELDS[i % len(WRITE_FIELDS)]
-            from cora.compiler.ir.headers import HEADERS
-            w = HEADERS[h].field(f).bit_width
+            w = header_field(h, f).bit_width
             width = next(x for x in (1, 8, 16, 32, 64) if x >= w)
             b.emit("hdr.store", None, b.emit("trunc", IntType(width), x), header=h, field=f)
             b.emit("add", U64, x, a, dest=x)
         elif name == "branch":
             c = b.emit("lt", U1, x, d)
-            t, e, j = b.new_block(), b.new_block(), b.new_block()
-            b.terminate("br", (c,), targets=(t.label, e.label))
-            b.set_block(t)
+            then_bb, else_bb, join_bb = b.new_block(), b.new_block(), b.new_block()
+            b.terminate("br", (c,), targets=(then_bb.label, else_bb.label))
+            b.set_block(then_bb)
             b.emit("add", U64, x, a, dest=x)
-            b.terminate("jmp", targets=(j.label,))
-            b.set_block(e)
+            b.terminate("jmp", targets=(join_bb.label,))
+            b.set_block(else_bb)
             b.emit("xor", U64, x, a, dest=x)
-            b.terminate("jmp", targets=(j.label,))
-            b.set_block(j)
+            b.terminate("jmp", targets=(join_bb.label,))
+            b.set_block(join_bb)
         elif name.endswith(".lookup"):
             kind = name.split(".")[0]
             h = b.emit("map.lookup", RefType(f"s_{kind}"), *self.key(kind, i), state=f"s_{kind}")
@@ -298,7 +318,7 @@ def build_program(plan: Iterable[tuple[str, int]], multiples: tuple[int, ...] = 
     for vid, v in enumerate(variants):
         v.vid = vid
     p = Program("cora_calibrate", states=_states())
-    b = Builder(p)
+    b = _Builder(p)
     out_pass, out_drop = b.new_block(), b.new_block()
     valid = b.emit("hdr.valid", U1, header="tcp")
     start = b.new_block()
@@ -566,7 +586,7 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
         with load(program) as loaded:
             measured = time_program(loaded.prog_fd, frames, repeat, calls)
         n_variants += len(variants)
-        for v, frame, ns in zip(variants, frames, measured):
+        for v, frame, ns in zip(variants, frames, measured, strict=True):
             counts, _ = block_counts(program, [(1_000_000_000, frame)])
             feats = op_features(program, counts)
             rows.append({"program": g, "variant": v.name, "k": v.k, "measured_ns": ns,
@@ -600,7 +620,7 @@ def calibrate(quick: bool = False, repeat: int | None = None, calls: int | None 
     meta = {"command": "python -m cora.runtime.calibrate"
                        + (f" --target {target}" if target != "xdp" else "")
                        + (" --quick" if quick else ""), "target": target,
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "kernel": platform.release(), "cpu": _cpu_name(), "cpu_mhz": _cpu_mhz(),
             "repeat": repeat, "calls": calls, "variants": n_variants, "programs": len(groups),
             "r2": round(r2, 4)}
@@ -727,8 +747,8 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
                            f"lru_hash takes the same figure (same kernel htab code and jhash); "
                            f"{fit_note}",
         "per_packet_ns": f"{stamp}; fit intercept: test-run harness, program entry and the "
-                         f"IPv4/TCP parser: the base variant minus its own ops (empty program alone: "
-                         f"{cal.empty_program_ns:.1f} ns)",
+                         f"IPv4/TCP parser: the base variant minus its own ops "
+                         f"(empty program alone: {cal.empty_program_ns:.1f} ns)",
         "crossing_ns": f"{stamp}; read an 8-byte shim, strip it and put it back with "
                        f"bpf_xdp_adjust_head (the test run does not reset the frame) minus "
                        f"the empty program: an upper bound of the receive side",
@@ -979,7 +999,8 @@ def main(argv: list[str] | None = None) -> int:
             f"   (fit {cal.raw_costs_ns[k]:.3f}, clamped)"
         print(f"  {k:22s} {cal.costs_ns[k]:8.3f} ns/op{note}")
     if cal.shim_ns:
-        print(f"  crossing           {cal.crossing_ns:8.2f} ns, shim {cal.shim_byte_ns:.3f} ns/byte")
+        print(f"  crossing           {cal.crossing_ns:8.2f} ns, "
+              f"shim {cal.shim_byte_ns:.3f} ns/byte")
     worst = max(cal.rows, key=lambda r: abs(r["measured_ns"] - r["fitted_ns"]))
     print(f"  worst variant: {worst['variant']} k={worst['k']} measured "
           f"{worst['measured_ns']:.1f} fitted {worst['fitted_ns']:.1f} ns")

@@ -3,8 +3,9 @@
 :func:`load_program` compiles the C of an :class:`~cora.targets.base.Artifact` (in a
 forked child first, so that an LLVM fatal error cannot end cora), loads it through the
 verifier as its target's program type with its target's load flags
-(:class:`cora.targets.base.Target`), fills each map's initial entries and returns a :class:`LoadedProgram` whose ``close()`` releases
-everything (programs and maps disappear once no fd or pin holds them).
+(:class:`cora.targets.base.Target`), fills each map's initial entries and returns a
+:class:`LoadedProgram` whose ``close()`` releases everything (programs and maps disappear
+once no fd or pin holds them).
 A verifier rejection is a compiler bug; it is reported with the verifier's own words and the
 NF source line that caused them.
 """
@@ -15,8 +16,8 @@ import ctypes
 import os
 import re
 import tempfile
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,7 +320,6 @@ def ebpf_instructions(program: Program, frags: bool = False) -> int:
     """
     from cora.targets.xdp import XdpTarget
 
-    from cora.targets.xdp import XdpTarget
 
     bcc = require_bcc()
     artifact = XdpTarget().generate(program, frags=frags)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from cora.compiler.ir import Program
 from cora.compiler.offload.split import SplitResult, split
+from cora.errors import InternalError
 from cora.runtime.engine import InterpEngine, KernelEngine, dump_from_entries
 from cora.targets.xdp import XdpTarget
 
@@ -95,6 +96,8 @@ class StagePipeline:
             return eng.interp._rng[0]
         from cora.runtime import bpf_syscall
         raw = bpf_syscall.map_lookup(eng._env_fd, (1).to_bytes(4, "little"), 8)
+        if raw is None:  # an array map always has its slots
+            raise InternalError("cora_env has no slot 1 (the random state)")
         return int.from_bytes(raw, "little") & 0xFFFFFFFF
 
     def _set_rand(self, eng, value: int) -> None:
@@ -108,7 +111,7 @@ class StagePipeline:
         stage_ns: dict[str, int] = {}
         data = frame
         out = None
-        for st, eng in zip(self.split.stages, self.engines):
+        for st, eng in zip(self.split.stages, self.engines, strict=True):
             env = self.uses_rand and (isinstance(eng, InterpEngine) or eng.uses_env)
             if env:
                 self._set_rand(eng, self._rand)

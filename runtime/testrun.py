@@ -18,8 +18,12 @@ from cora.targets.base import Target
 
 # The XDP test-run frame rules are the xdp target's (cora.targets.xdp.hook); re-exported
 # here for the XDP-only callers (benches, cora bench).
-from cora.targets.xdp.hook import (MAX_XDP_LINEAR_BYTES, MAX_XDP_TEST_FRAME_BYTES,
-                                   MIN_XDP_FRAME_BYTES, xdp_test_run_accepts)
+from cora.targets.xdp.hook import (
+    MAX_XDP_LINEAR_BYTES,
+    MAX_XDP_TEST_FRAME_BYTES,
+    MIN_XDP_FRAME_BYTES,
+    xdp_test_run_accepts,
+)
 
 __all__ = ["MAX_XDP_LINEAR_BYTES", "MAX_XDP_TEST_FRAME_BYTES", "MIN_XDP_FRAME_BYTES",
            "measure_ns_per_packet", "run_frames", "sample_evenly", "xdp_test_run_accepts"]

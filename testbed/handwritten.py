@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from cora.settings import traces_dir
 
@@ -58,7 +59,8 @@ class MapSpec:
     def pack(self, fmt: str, ints: tuple[int, ...]) -> bytes:
         """Kernel bytes of ``ints`` in ``fmt`` (MAC fields given as ints)."""
         kinds = [k for n, k in re.findall(r"(\d*)([a-zA-Z?])", fmt) if k != "x"]
-        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v) for k, v in zip(kinds, ints)]
+        vals = [int(v).to_bytes(6, "big") if k == "s" else int(v)
+                for k, v in zip(kinds, ints, strict=True)]
         return struct.pack(fmt, *vals)
 
     def unpack(self, fmt: str, data: bytes) -> tuple[int, ...]:
@@ -106,6 +108,12 @@ REFERENCES: dict[str, Reference] = {r.nf: r for r in (
 Entries = list[tuple[tuple[int, ...], tuple[int, ...]]]
 
 
+class _BccModule(Protocol):
+    """What :class:`LoadedReference` uses of a ``bcc.BPF`` module (bcc has no type stubs)."""
+
+    def cleanup(self) -> None: ...
+
+
 @dataclass
 class LoadedReference:
     """A reference compiled with bcc and loaded (with ``BPF_F_XDP_HAS_FRAGS``, like cora's
@@ -119,7 +127,7 @@ class LoadedReference:
 
     ref: Reference
     inject_env: bool
-    bpf: object
+    bpf: _BccModule | None
     prog_fd: int
     map_fds: dict[str, int] = field(default_factory=dict)
 
@@ -155,8 +163,9 @@ class LoadedReference:
                 raw = bs.map_lookup(fd, struct.pack("=I", i), vsz, percpu)
                 if raw is None:
                     continue
-                vals = [spec.unpack(spec.value_fmt, r) for r in (raw if percpu else [raw])]
-                value = tuple(sum(col) & 0xFFFFFFFFFFFFFFFF for col in zip(*vals))
+                per_cpu = raw if isinstance(raw, list) else [raw]
+                vals = [spec.unpack(spec.value_fmt, r) for r in per_cpu]
+                value = tuple(sum(col) & 0xFFFFFFFFFFFFFFFF for col in zip(*vals, strict=True))
                 if any(value):
                     out.append(((i,), value))
         return sorted(out)
@@ -282,12 +291,13 @@ def synthetic_trace(n_flows: int = 10_000, n_frames: int = 40_000, seed: int = 1
 
     from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.l2 import Ether
+    from scapy.packet import Packet
     rng = random.Random(seed)
 
     def rand_ip(base: int, bits: int) -> str:
         return str(ipaddress.ip_address(base | rng.getrandbits(bits)))
 
-    flows = []
+    flows: list[tuple[str, str, int, int, str]] = []
     seen = set()
     while len(flows) < n_flows:
         src = rand_ip(INSIDE_NET, 8) if rng.random() < 0.3 else rand_ip(0x0A000000, 24)
@@ -328,7 +338,8 @@ def synthetic_trace(n_flows: int = 10_000, n_frames: int = 40_000, seed: int = 1
         src, dst, sport, dport, proto = flows[fi]
         reverse = fi in started and rng.random() < 0.3
         if reverse:
-            src, dst, sport, dport = (rng.choice(BACKENDS) if dst == VIP else dst), src, dport, sport
+            src, dst, sport, dport = ((rng.choice(BACKENDS) if dst == VIP else dst), src,
+                                      dport, sport)
         if proto == "tcp":
             if fi not in started:
                 flags = "S"
@@ -337,7 +348,7 @@ def synthetic_trace(n_flows: int = 10_000, n_frames: int = 40_000, seed: int = 1
                 flags = "R" if f < 0.01 else "FA" if f < 0.04 else "PA" if f < 0.5 else "A"
                 if reverse and rng.random() < 0.05:
                     flags = "SA"
-            l4 = TCP(sport=sport, dport=dport, flags=flags, seq=rng.getrandbits(32))
+            l4: Packet = TCP(sport=sport, dport=dport, flags=flags, seq=rng.getrandbits(32))
         elif proto == "udp":
             l4 = UDP(sport=sport, dport=dport)
         else:

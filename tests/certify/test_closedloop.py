@@ -72,9 +72,10 @@ def test_simulator_computes_the_shared_model():
     r = np.where(envs.loss > 0, np.floor(admitted) // 2, 0) / admitted
     for t in (1, 2):
         np.testing.assert_allclose(tr.queue_bdp[t], bottleneck.queue_bdp(w, b), rtol=1e-12)
-        np.testing.assert_allclose(tr.loss_rate[t], bottleneck.loss_rate(w, b, r), rtol=1e-12, atol=1e-15)
-        np.testing.assert_allclose(tr.utilisation[t], np.minimum(bottleneck.utilisation(w, b, r), 1),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(tr.loss_rate[t], bottleneck.loss_rate(w, b, r), rtol=1e-12,
+                                   atol=1e-15)
+        np.testing.assert_allclose(tr.utilisation[t],
+                                   np.minimum(bottleneck.utilisation(w, b, r), 1), rtol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["certified", "performance"])
@@ -132,7 +133,8 @@ def test_relational_bounds_contain_the_shipped_policies_trajectories_per_step():
     for kind in ("certified", "performance"):
         net = load_policy(shipped_policy(kind))
         e = np.linspace(0.5, 1.5, 17)
-        b = closedloop.relational_bounds(net, e[:-1], e[1:], np.zeros(16), np.full(16, 0.05), 5, 3.0, 0.1)
+        b = closedloop.relational_bounds(net, e[:-1], e[1:], np.zeros(16), np.full(16, 0.05), 5,
+                                         3.0, 0.1)
         rng = np.random.default_rng(3)
         for i in range(16):
             tr = _trajectories(net, e[i], e[i + 1], 0.0, 0.05, 5, 3.0, 0.1, "fixed", 300, rng)
@@ -184,7 +186,8 @@ def test_unknown_loss_rounds_is_a_clear_error():
 def test_in_boxes_matches_a_loop():
     from cora.certify.coverage import in_boxes
     rng = np.random.default_rng(4)
-    lo = rng.uniform(0, 1, (30, 3)); hi = lo + rng.uniform(0, 0.3, (30, 3))
+    lo = rng.uniform(0, 1, (30, 3))
+    hi = lo + rng.uniform(0, 0.3, (30, 3))
     pts = rng.uniform(0, 1.2, (800, 3))
     want = [any(np.all((p >= lo[j]) & (p <= hi[j])) for j in range(30)) for p in pts]
     assert np.array_equal(in_boxes(pts, lo, hi, chunk=257), np.array(want))
@@ -235,7 +238,8 @@ def test_shipped_bench_results_reproduce_and_carry_both_measures():
     from cora.certify.sim import sample_envs
     envs = sample_envs(out["envs"], env)
     s = simulate(Cubic(), envs, out["steps"], np.random.default_rng(101)).summary()
-    assert float(s["utilisation"].mean()) == pytest.approx(out["raw"]["cubic"][0]["utilisation"], rel=1e-9)
+    assert float(s["utilisation"].mean()) == pytest.approx(out["raw"]["cubic"][0]["utilisation"],
+                                                           rel=1e-9)
     net = load_policy(str(root / "certify_train" / "seed0_cert.npz"))
     r = check_property(net, "queue_safety", visited=visited_states(net, seed=100))
     want = out["raw"]["certified"][0]["cert"]["default"]["queue_safety"]

@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pytest
 
-from cora.certify import export as ex, kernel
+from cora.certify import export as ex
+from cora.certify import kernel
 from cora.certify.nn import init_mlp
 from cora.certify.quant import quantize
 from cora.cli import main
@@ -71,7 +72,8 @@ def test_export_writes_c_and_quantized_certificate(tmp_path):
 def _transfer(cc: str, seconds: float = 1.5):
     """Bulk TCP over loopback with congestion control ``cc``; returns (name seen, bytes)."""
     srv = socket.socket()
-    srv.bind(("127.0.0.1", 0)); srv.listen(1)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
     srv.settimeout(5)
     got = [0]
 
@@ -87,7 +89,8 @@ def _transfer(cc: str, seconds: float = 1.5):
             got[0] += len(b)
         c.close()
 
-    th = threading.Thread(target=rx, daemon=True); th.start()
+    th = threading.Thread(target=rx, daemon=True)
+    th.start()
     s = socket.socket()
     try:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
@@ -98,7 +101,9 @@ def _transfer(cc: str, seconds: float = 1.5):
         while time.time() - t0 < seconds:
             s.sendall(buf)
     finally:
-        s.close(); th.join(timeout=10); srv.close()
+        s.close()
+        th.join(timeout=10)
+        srv.close()
     return seen, got[0]
 
 
@@ -129,7 +134,8 @@ def test_register_run_tcp_and_unregister(tmp_path):
             r = flow(bed, name, seconds=3)
         assert 0.5 < r["throughput_mbit"] <= 8.2 and r["min_rtt_ms"] >= 10
         assert kernel.round_counters(name)["cora_nn_rounds"] + \
-            kernel.round_counters(name)["cora_fallback_rounds"] > rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"]
+            kernel.round_counters(name)["cora_fallback_rounds"] > \
+            rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"]
     finally:
         if name in kernel.available():
             kernel.unload(name)
@@ -139,7 +145,8 @@ def test_register_run_tcp_and_unregister(tmp_path):
         _transfer(name, 0.1)
 
 
-@pytest.mark.parametrize("hidden,head", [((16, 16), "linear"), ((12,), "linear"), ((16, 16), "clip")])
+@pytest.mark.parametrize("hidden,head",
+                         [((16, 16), "linear"), ((12,), "linear"), ((16, 16), "clip")])
 def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidden, head):
     """The network code that goes into the BPF program, compiled for the host, computes
     exactly QuantizedMLP.forward_int -- the program the certificate is about (with the clip
@@ -163,5 +170,6 @@ def test_generated_c_network_equals_the_certified_integer_network(tmp_path, hidd
     got = np.array(out, dtype=np.int64)
     assert np.array_equal(got, qnet.forward_int(xq)[:, 0])
     if head == "clip":  # the clamp is exercised: some raw outputs leave [-1, 1]
-        raw = quantize(init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0)).forward_int(xq)[:, 0]
+        raw_net = quantize(init_mlp(6, hidden, 1, np.random.default_rng(7), out_scale=1.0))
+        raw = raw_net.forward_int(xq)[:, 0]
         assert np.any(np.abs(raw) > qnet.scale) and np.all(np.abs(got) <= qnet.scale)

@@ -29,7 +29,8 @@ def test_save_load_round_trip(model):
 
 
 def test_bare_arrays_are_relu_hidden_and_linear_output(tmp_path):
-    w0 = np.array([[1.0], [-1.0]]); w1 = np.array([[1.0, 1.0]])
+    w0 = np.array([[1.0], [-1.0]])
+    w1 = np.array([[1.0, 1.0]])
     np.savez(tmp_path / "raw.npz", W0=w0, b0=np.zeros(2), W1=w1, b1=np.array([-1.0]))
     net = load_policy(str(tmp_path / "raw.npz"))
     assert net.activation == "relu" and net.spec == {}
@@ -40,7 +41,8 @@ def test_bare_arrays_are_relu_hidden_and_linear_output(tmp_path):
     ({"x": np.ones(2)}, "no array W0"),
     ({"W0": np.ones((3, 6))}, "has W0 but no b0"),
     ({"W0": np.ones((3, 6)), "b0": np.ones(2)}, "b0 must have shape"),
-    ({"W0": np.ones((3, 6)), "b0": np.ones(3), "W1": np.ones((1, 4)), "b1": np.ones(1)}, "takes 4 inputs"),
+    ({"W0": np.ones((3, 6)), "b0": np.ones(3), "W1": np.ones((1, 4)), "b1": np.ones(1)},
+     "takes 4 inputs"),
 ])
 def test_bad_policy_files(tmp_path, arrays, msg):
     np.savez(tmp_path / "bad.npz", **arrays)
@@ -59,13 +61,15 @@ def test_garbage_and_missing_files(tmp_path):
 def test_bounds_cli_json_matches_library(model, tmp_path, capsys):
     net, path = model
     lo, hi = np.zeros(6), np.full(6, 0.5)
-    np.save(tmp_path / "l.npy", lo); np.save(tmp_path / "u.npy", hi)
+    np.save(tmp_path / "l.npy", lo)
+    np.save(tmp_path / "u.npy", hi)
     for domain in ("interval", "deeppoly"):
         assert main(["certify", "bounds", path, "--lower", str(tmp_path / "l.npy"), "--upper",
                      str(tmp_path / "u.npy"), "--domain", domain, "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
-        l, u = absint.output_bounds(net, lo, hi, domain)
-        assert out["lower"] == pytest.approx(l.tolist()) and out["upper"] == pytest.approx(u.tolist())
+        lb, ub = absint.output_bounds(net, lo, hi, domain)
+        assert out["lower"] == pytest.approx(lb.tolist())
+        assert out["upper"] == pytest.approx(ub.tolist())
         ys = net(np.random.default_rng(0).uniform(lo, hi, (500, 6)))
         assert np.all(ys >= out["lower"][0]) and np.all(ys <= out["upper"][0])
 
@@ -91,20 +95,25 @@ def test_check_cli_all_properties_json(model, capsys):
     (["certify", "check", "{m}", "--property", "nope"], "unknown property 'nope'"),
     (["certify", "check", "{d}/missing.npz", "--property", "bounded"], "no such model file"),
     (["certify", "bounds", "{m}", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "6 values"),
-    (["certify", "bounds", "{m}", "--lower", "{d}/nol.npy", "--upper", "{d}/u5.npy"], "no such file"),
-    (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"], "no array W0"),
+    (["certify", "bounds", "{m}", "--lower", "{d}/nol.npy", "--upper", "{d}/u5.npy"],
+     "no such file"),
+    (["certify", "bounds", "{d}/noarr.npz", "--lower", "{d}/l5.npy", "--upper", "{d}/u5.npy"],
+     "no array W0"),
     (["certify", "load", "{d}"], "no certificate.json"),
     (["certify", "unload", "cora_nonexistent"], "no congestion control named"),
     (["certify", "check", "{d}/small.npz", "--property", "all"], "maps 6 observations to 1 action"),
     (["certify", "eval", "{d}/small.npz"], "maps 6 observations to 1 action"),
     (["certify", "export", "{m}", "-o", "{m}"], "not a directory"),
-    (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"], "cannot write there"),
+    (["certify", "train", "-o", "{d}/no/such/dir/p.npz", "--iterations", "1"],
+     "cannot write there"),
     (["certify", "train", "-o", "{d}/p2.npz", "--prop-weight", "speed=2"], "unknown property"),
-    (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"], "bad controller name"),
+    (["certify", "export", "{m}", "-o", "{d}/e", "--name", "Bad Name", "--no-compile"],
+     "bad controller name"),
 ])
 def test_cli_errors_are_one_line(model, tmp_path, capsys, argv, msg):
     _, path = model
-    np.save(tmp_path / "l5.npy", np.zeros(5)); np.save(tmp_path / "u5.npy", np.ones(5))
+    np.save(tmp_path / "l5.npy", np.zeros(5))
+    np.save(tmp_path / "u5.npy", np.ones(5))
     np.savez(tmp_path / "noarr.npz", z=np.ones(3))
     init_mlp(3, (4,), 2, np.random.default_rng(0)).save(str(tmp_path / "small.npz"))
     argv = [a.format(m=path, d=tmp_path) for a in argv]
@@ -148,7 +157,8 @@ def test_overflowing_network_gets_no_figure(tmp_path, capsys):
     big = {"W0": np.full((1, 6), 1e300), "b0": np.zeros(1), "W1": np.full((1, 1), 1e300),
            "b1": np.zeros(1)}
     np.savez(tmp_path / "huge.npz", **big)
-    np.save(tmp_path / "l.npy", np.zeros(6)); np.save(tmp_path / "u.npy", np.ones(6))
+    np.save(tmp_path / "l.npy", np.zeros(6))
+    np.save(tmp_path / "u.npy", np.ones(6))
     for argv in (["certify", "check", str(tmp_path / "huge.npz"), "--property", "all", "--json"],
                  ["certify", "bounds", str(tmp_path / "huge.npz"), "--lower",
                   str(tmp_path / "l.npy"), "--upper", str(tmp_path / "u.npy"), "--json"]):
@@ -161,8 +171,8 @@ def test_overflowing_network_gets_no_figure(tmp_path, capsys):
 
 def test_tanh_network_bounds(tmp_path):
     net = MLP([np.ones((2, 1)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)], "tanh")
-    l, u = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
-    assert l[0] <= 2 * np.tanh(-1) and u[0] >= 2 * np.tanh(1) and u[0] - l[0] < 4.0
+    lb, ub = absint.output_bounds(net, np.array([-1.0]), np.array([1.0]))
+    assert lb[0] <= 2 * np.tanh(-1) and ub[0] >= 2 * np.tanh(1) and ub[0] - lb[0] < 4.0
 
 
 def test_train_and_eval_cli(tmp_path, capsys):
@@ -174,7 +184,8 @@ def test_train_and_eval_cli(tmp_path, capsys):
     assert net.n_in == 6 and net.n_out == 1 and net.spec["trained"]["mode"] == "performance"
     assert net.output == "linear" and net.spec["trained"]["prop_weights"] == {"probe": 3.0}
     capsys.readouterr()
-    assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines", "--json"]) == 0
+    assert main(["certify", "eval", str(out), "--envs", "8", "--steps", "20", "--baselines",
+                 "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["controller"] for r in rows] == ["policy", "cubic", "bbr-like", "vegas-like"]
     assert all(0 <= r["utilisation"] <= 1 for r in rows)

@@ -7,8 +7,16 @@ from cora.certify.baselines import BBRLike, Cubic, VegasLike
 from cora.certify.evaluate import evaluate
 from cora.certify.nn import MLP, init_mlp
 from cora.certify.properties import PROPERTIES, check_property
-from cora.certify.sim import (Envs, OBS_LO, PolicyController, apply_action, overflow_loss,
-                              queue_bdp, sample_envs, simulate)
+from cora.certify.sim import (
+    OBS_LO,
+    Envs,
+    PolicyController,
+    apply_action,
+    overflow_loss,
+    queue_bdp,
+    sample_envs,
+    simulate,
+)
 from cora.certify.train import TrainConfig, train
 
 
@@ -45,7 +53,8 @@ def test_fluid_model_identities():
 def test_apply_action_is_monotone_and_bounded():
     a = np.linspace(-3, 3, 61)
     w = apply_action(np.ones_like(a), a)
-    assert np.all(np.diff(w) >= 0) and w.min() == pytest.approx(1 / 1.5) and w.max() == pytest.approx(1.5)
+    assert np.all(np.diff(w) >= 0)
+    assert w.min() == pytest.approx(1 / 1.5) and w.max() == pytest.approx(1.5)
 
 
 def test_observation_matches_definition():
@@ -65,15 +74,18 @@ def test_observation_matches_definition():
 
 def test_baselines_behave_like_their_algorithms():
     rng = np.random.default_rng(0)
-    clean, lossy = _envs(rate=10, rtt=0.04, buf=1.0, loss=0.0), _envs(rate=10, rtt=0.04, buf=1.0, loss=0.03)
+    clean = _envs(rate=10, rtt=0.04, buf=1.0, loss=0.0)
+    lossy = _envs(rate=10, rtt=0.04, buf=1.0, loss=0.03)
     s = {}
     for name, ctrl in [("cubic", Cubic), ("bbr", BBRLike), ("vegas", VegasLike)]:
         s[name, "clean"] = simulate(ctrl(), clean, 300, rng).summary()
         s[name, "lossy"] = simulate(ctrl(), lossy, 300, rng).summary()
     # Cubic fills the buffer (loss-based); Vegas keeps a few packets queued: much less delay
-    assert s["cubic", "clean"]["mean_queue_bdp"].mean() > 3 * s["vegas", "clean"]["mean_queue_bdp"].mean()
+    assert (s["cubic", "clean"]["mean_queue_bdp"].mean()
+            > 3 * s["vegas", "clean"]["mean_queue_bdp"].mean())
     # random loss hurts Cubic's utilisation, not BBR's (BBR v1 ignores loss)
-    assert s["cubic", "lossy"]["utilisation"].mean() < 0.7 * s["cubic", "clean"]["utilisation"].mean()
+    assert (s["cubic", "lossy"]["utilisation"].mean()
+            < 0.7 * s["cubic", "clean"]["utilisation"].mean())
     assert s["bbr", "lossy"]["utilisation"].mean() > 0.9
     assert s["vegas", "clean"]["utilisation"].mean() > 0.9
 
@@ -153,21 +165,25 @@ def test_evaluate_runs_every_controller():
     rows = evaluate({"p": net}, n_envs=16, steps=30, seed=0)
     assert set(rows) == {"p", "cubic", "bbr-like", "vegas-like"}
     for r in rows.values():
-        assert 0 <= r["utilisation"] <= 1 and r["p95_queue_delay_ms"] >= 0 and 0 <= r["loss_rate"] <= 1
+        assert 0 <= r["utilisation"] <= 1 and r["p95_queue_delay_ms"] >= 0
+        assert 0 <= r["loss_rate"] <= 1
 
 
 def test_clip_head_makes_bounded_hold_and_a_linear_head_can_fail_it():
     lin = init_mlp(6, (16, 16), 1, np.random.default_rng(4), out_scale=3.0)
     clip = MLP(lin.weights, lin.biases, output="clip")
-    x = np.random.default_rng(1).uniform(PROPERTIES["bounded"].lo, PROPERTIES["bounded"].hi, (2000, 6))
+    x = np.random.default_rng(1).uniform(PROPERTIES["bounded"].lo, PROPERTIES["bounded"].hi,
+                                         (2000, 6))
     assert np.abs(lin(x)).max() > 1  # the raw output leaves the action range
     assert np.array_equal(clip(x), np.clip(lin(x), -1, 1))
-    r_lin, r_clip = check_property(lin, "bounded", max_boxes=256), check_property(clip, "bounded", max_boxes=256)
+    r_lin = check_property(lin, "bounded", max_boxes=256)
+    r_clip = check_property(clip, "bounded", max_boxes=256)
     assert r_lin["proven_fraction"] < 1 and r_lin["counterexample_violation"] > 0
     assert r_clip["proven_fraction"] == 1.0 and r_clip["worst_violation"] == 0.0
     # the head does not change the sign of the action: the back-off/probe margins agree
     for name in ("backoff_delay", "backoff_loss"):
-        assert np.array_equal(PROPERTIES[name].concrete(lin, x) <= 0, PROPERTIES[name].concrete(clip, x) <= 0)
+        assert np.array_equal(PROPERTIES[name].concrete(lin, x) <= 0,
+                              PROPERTIES[name].concrete(clip, x) <= 0)
 
 
 def test_monotone_training_is_proven_monotone_and_is_monotone_on_samples(tmp_path):
@@ -188,7 +204,8 @@ def test_monotone_training_is_proven_monotone_and_is_monotone_on_samples(tmp_pat
     rng = np.random.default_rng(0)
     x = rng.uniform(PROPERTIES["monotonic"].lo, PROPERTIES["monotonic"].hi, (3000, 6))
     for i in (0, 2):
-        xp = x.copy(); xp[:, i] += rng.uniform(0, 0.5, 3000)
+        xp = x.copy()
+        xp[:, i] += rng.uniform(0, 0.5, 3000)
         assert np.all(net(xp) <= net(x) + 1e-12)
     # an unconstrained network of the same shape is not proven monotone
     free = train(TrainConfig(mode="performance", seed=2, iterations=2, hidden=(8, 8), population=4,
@@ -216,7 +233,8 @@ def test_orca_style_agent_scales_cubics_window():
     from cora.certify.sim import sample_envs
 
     def const(c):
-        return MLP([np.zeros((2, 6)), np.zeros((1, 2))], [np.zeros(2), np.array([c])], output="clip")
+        return MLP([np.zeros((2, 6)), np.zeros((1, 2))], [np.zeros(2), np.array([c])],
+                   output="clip")
     envs = sample_envs(64, np.random.default_rng(0))
     cub = simulate(Cubic(), envs, 30, np.random.default_rng(1))
     zero = simulate(OrcaStyle(const(0.0)), envs, 30, np.random.default_rng(1))
@@ -226,6 +244,7 @@ def test_orca_style_agent_scales_cubics_window():
     big = Envs(np.full(4, 100.0), np.full(4, 0.2), np.full(4, 3.0), np.zeros(4))
     tr = simulate(OrcaStyle(const(0.25)), big, 4, np.random.default_rng(1))
     np.testing.assert_allclose(tr.cwnd_pkts[:, 0], 10.0 * (2 * 2 ** 0.5) ** np.arange(4))
-    net = const(0.0); net.spec = {"trained": {"controller": "orca"}}
+    net = const(0.0)
+    net.spec = {"trained": {"controller": "orca"}}
     assert isinstance(controller_for(net), OrcaStyle)
     assert not isinstance(controller_for(const(0.0)), OrcaStyle)

@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cora.certify import absint
 from cora.certify.nn import MLP, init_mlp
@@ -45,20 +46,21 @@ HEADS = st.sampled_from(["linear", "clip"])
 def test_output_bounds_contain_samples(seed, n_in, hidden, act, scale, width, domain, head):
     net = _net(seed, n_in, hidden, act, scale, head)
     lo, hi = _box(seed, n_in, width)
-    l, u = absint.output_bounds(net, lo, hi, domain)
+    lb, ub = absint.output_bounds(net, lo, hi, domain)
     y = net(_samples(lo, hi, 400, seed))
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 @SETTINGS
 @given(**net_args)
-def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, hidden, act, scale, width):
+def test_every_layer_bound_contains_samples_and_deeppoly_is_tighter(seed, n_in, hidden, act, scale,
+                                                                    width):
     net = _net(seed, n_in, hidden, act, scale)
     lo, hi = _box(seed, n_in, width)
     dp = absint.deeppoly_layers(net, lo, hi)
     iv = absint.interval_layers(net, lo, hi)
     h = _samples(lo, hi, 300, seed)
-    for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+    for k, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
         z = h @ w.T + b
         assert np.all(z >= dp[k][0]) and np.all(z <= dp[k][1])
         assert np.all(z >= iv[k][0]) and np.all(z <= iv[k][1])
@@ -77,7 +79,7 @@ def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width
     for xi in x:  # analytic gradient by the chain rule at xi
         g = np.eye(n_in)
         h = xi
-        for k, (w, b) in enumerate(zip(net.weights, net.biases)):
+        for k, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             z = w @ h + b
             g = w @ g
             if k < net.n_layers - 1:
@@ -90,16 +92,16 @@ def test_jacobian_bounds_contain_gradients(seed, n_in, hidden, act, scale, width
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0), domain=st.sampled_from(absint.DOMAINS),
-       head=HEADS)
+@given(seed=st.integers(0, 10_000), width=st.floats(0.0, 1.0),
+       domain=st.sampled_from(absint.DOMAINS), head=HEADS)
 def test_quantized_network_bounds_contain_integer_outputs(seed, width, domain, head):
     rng = np.random.default_rng(seed)
     qnet = quantize(init_mlp(6, (16, 16), 1, rng, out_scale=1.0, output=head))
     c = rng.uniform(OBS_LO, OBS_HI)
     lo, hi = np.maximum(c - width, OBS_LO), np.minimum(c + width, OBS_HI)
-    l, u = absint.output_bounds(qnet, lo, hi, domain)
+    lb, ub = absint.output_bounds(qnet, lo, hi, domain)
     y = qnet(_samples(lo, hi, 500, seed))  # the integer program, rescaled
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 def test_quantized_bounds_need_the_rounding_terms():
@@ -110,9 +112,9 @@ def test_quantized_bounds_need_the_rounding_terms():
     exact_w = MLP([w / 16 for w in qnet.weights], [b / 16 for b in qnet.biases])
     gap = np.abs(qnet(x) - exact_w(x)).max()
     assert gap > 0  # rounding is real, so the bias intervals matter
-    l, u = absint.output_bounds(qnet, x, x, "deeppoly")
+    lb, ub = absint.output_bounds(qnet, x, x, "deeppoly")
     y = qnet(x)
-    assert np.all(y >= l) and np.all(y <= u)
+    assert np.all(y >= lb) and np.all(y <= ub)
 
 
 @settings(max_examples=25, deadline=None)
@@ -135,7 +137,8 @@ def test_closed_loop_bounds_contain_trajectories(seed, w0, dw, p, buf, scale, do
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 10_000), hidden=st.lists(st.integers(2, 16), min_size=1, max_size=3).map(tuple),
+@given(seed=st.integers(0, 10_000),
+       hidden=st.lists(st.integers(2, 16), min_size=1, max_size=3).map(tuple),
        lo=st.floats(-3, 0), width=st.floats(0.01, 3))
 def test_exact_1d_inside_bounds_and_looseness(seed, hidden, lo, width):
     net = init_mlp(1, hidden, 1, np.random.default_rng(seed), out_scale=1.0)
@@ -146,8 +149,8 @@ def test_exact_1d_inside_bounds_and_looseness(seed, hidden, lo, width):
     # exact extremes are attained (>= any grid value) and are real values of the network
     assert emax[0] >= ys.max() - 1e-12 and emin[0] <= ys.min() + 1e-12
     for domain in absint.DOMAINS:
-        l, u = absint.output_bounds(net, np.array([lo]), np.array([hi]), domain)
-        assert l[0] <= emin[0] + 1e-12 and u[0] >= emax[0] - 1e-12
+        lb, ub = absint.output_bounds(net, np.array([lo]), np.array([hi]), domain)
+        assert lb[0] <= emin[0] + 1e-12 and ub[0] >= emax[0] - 1e-12
 
 
 def test_exact_1d_is_tight_for_a_known_function():
@@ -185,7 +188,8 @@ def test_robust_margin_bound_contains_noisy_differences(seed, scale, width, head
     _, vh = prop.check(f, lo[None], hi[None], "deeppoly")
     x = _samples(lo, hi, 400, seed)
     d = np.zeros_like(x)
-    d[:, pr.DELAY_DIMS] = rng.choice([-1.0, 1.0], (len(x), 4)) * pr.ROBUST_EPS * rng.uniform(0.5, 1, (len(x), 4))
+    d[:, pr.DELAY_DIMS] = (rng.choice([-1.0, 1.0], (len(x), 4)) * pr.ROBUST_EPS
+                           * rng.uniform(0.5, 1, (len(x), 4)))
     diff = np.abs(np.asarray(f(x + d)).ravel() - np.asarray(f(x)).ravel())
     assert np.all(diff - pr.ROBUST_TAU <= vh[0])
 
@@ -198,7 +202,8 @@ def test_robust_bound_covers_the_integer_networks_rounding():
     prop = pr.PROPERTIES["robust"]
     worst_gap = -np.inf
     for seed in range(6):
-        qnet = quantize(init_mlp(6, (8,), 1, np.random.default_rng(seed), out_scale=0.05), frac_bits=4)
+        qnet = quantize(init_mlp(6, (8,), 1, np.random.default_rng(seed), out_scale=0.05),
+                        frac_bits=4)
         c = rng.uniform(prop.lo, prop.hi, (200, 6))
         _, vh = prop.check(qnet, c, c, "deeppoly")  # boxes of one point each
         d = np.zeros_like(c)

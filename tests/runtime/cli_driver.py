@@ -8,8 +8,8 @@ command needing root or the kernel stops before it touches anything. The parent 
 the timeout, kills the child's process group if it runs over, and answers one JSON line.
 
 Request: ``{"argv": [{"s": text} | {"b": base64 bytes}, ...], "cwd": dir, "timeout": s}``.
-Answer: ``{"rc": int | null, "timed_out": bool, "seconds": wall time, "stdout": str, "stderr": str}`` (output
-decoded with surrogate escapes, at most 64 KiB each).
+Answer: ``{"rc": int | null, "timed_out": bool, "seconds": wall time, "stdout": str,
+"stderr": str}`` (output decoded with surrogate escapes, at most 64 KiB each).
 """
 
 from __future__ import annotations
@@ -88,22 +88,23 @@ def run_one(argv: list[str], cwd: str, timeout_s: float) -> dict:
                 break
             time.sleep(0.005)
         rc = None if timed_out else os.waitstatus_to_exitcode(status)
-        return {"rc": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - t0, 3), "stdout": _read(out.fileno()),
-                "stderr": _read(err.fileno())}
+        return {"rc": rc, "timed_out": timed_out, "seconds": round(time.monotonic() - t0, 3),
+                "stdout": _read(out.fileno()), "stderr": _read(err.fileno())}
 
 
 def main() -> None:
     # everything a command may import, imported once before any fork
+    import numpy  # noqa: F401
+
+    import cora.certify.absint  # noqa: F401
     import cora.certify.commands  # noqa: F401
+    import cora.certify.evaluate  # noqa: F401
+    import cora.certify.properties  # noqa: F401
     import cora.cli
     import cora.commands  # noqa: F401
     import cora.plan_command  # noqa: F401
     import cora.runtime.commands  # noqa: F401
-    import cora.certify.absint  # noqa: F401
-    import cora.certify.evaluate  # noqa: F401
-    import cora.certify.properties  # noqa: F401
     import cora.testbed.replay  # noqa: F401
-    import numpy  # noqa: F401
     from cora.compiler.driver import compile_file
 
     cora.cli.build_parser()

@@ -11,8 +11,7 @@ import pytest
 from cora.errors import EnvironmentProblem, KernelError
 from cora.runtime import bpf_syscall as bs
 from cora.runtime import pins
-from cora.runtime.attach import (attach_xdp, attached, detach_xdp, xdp_attached,
-                                 xdp_attached_mode)
+from cora.runtime.attach import attach_xdp, attached, detach_xdp, xdp_attached, xdp_attached_mode
 from cora.testbed.topology import in_netns, two_node
 
 SRC = r"""

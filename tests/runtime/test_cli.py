@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from cora.settings import traces_dir
 
 REPO = Path(__file__).resolve().parents[2]

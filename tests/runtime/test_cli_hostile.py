@@ -22,10 +22,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from cli_leaves import LEAVES, options_of, positionals_of  # same folder (no package)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from cli_leaves import LEAVES, options_of, positionals_of  # same folder (no package)
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("cli_driver.py")
@@ -66,7 +65,7 @@ def scratch():
         (root / "latin1.nf").write_bytes(b"on packet { drop; } // caf\xe9\n")
         (root / "nan.npy").write_bytes(b"")
         np.save(root / "nan.npy", np.full(6, np.nan))
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, _dirnames, filenames in os.walk(root):
             os.chmod(dirpath, 0o777)
             for f in filenames:
                 os.chmod(os.path.join(dirpath, f), 0o666)
@@ -287,9 +286,10 @@ def test_interface_names_as_the_kernel_checks_them(name, ok):
 
 @pytest.mark.parametrize("argv", [[], ["certify"], ["nosuch"], ["check"]])
 def test_missing_or_unknown_command_is_one_usage_line(argv):
-    from cora.cli import main
     import io
     from contextlib import redirect_stderr
+
+    from cora.cli import main
     err = io.StringIO()
     with redirect_stderr(err):
         assert main(argv) == 2

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cli_leaves import LEAVES, options_of  # same folder (no package)
 
 REPO = Path(__file__).resolve().parents[2]

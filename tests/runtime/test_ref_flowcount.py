@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cora.runtime import bpf_syscall as bs
-from cora.testbed import ref_flowcount
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
-from cora.testbed.replay import read_frames
 from cora.settings import trace_files
+from cora.testbed import ref_flowcount
+from cora.testbed.replay import read_frames
 
 pytestmark = pytest.mark.kernel
 
@@ -91,10 +91,11 @@ def test_all_traces_as_one_stream(ref):
 
 def test_reference_flows_fresh_map_and_key_form(bcc_module):
     from scapy.all import IP, TCP, UDP, Ether
-    frames = [bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1234, dport=80)),
-              bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1234, dport=80)
+    eth = Ether(src=MAC_A, dst=MAC_B)
+    frames = [bytes(eth / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1234, dport=80)),
+              bytes(eth / IP(src="10.0.0.1", dst="10.0.0.2") / TCP(sport=1234, dport=80)
                     / (b"x" * 100)),
-              bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=53, dport=999))]
+              bytes(eth / IP(src="10.0.0.2", dst="10.0.0.1") / UDP(sport=53, dport=999))]
     got = ref_flowcount.reference_flows(frames)
     assert got == {(167772161, 167772162, 1234, 80, 6): (2, len(frames[0]) + len(frames[1])),
                    (167772162, 167772161, 53, 999, 17): (1, len(frames[2]))}
@@ -115,7 +116,8 @@ def test_edge_cases(ref):
                                            options=b"\x01\x01\x01\x00") / TCP(sport=9, dport=9)),
         "frag_offset": bytes(base / UDP(sport=5, dport=6))[:20] + b"\x00\x01" +
         bytes(base / UDP(sport=5, dport=6))[22:],
-        "mf_flag_first_fragment": bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="1.2.3.4", dst="5.6.7.8", flags="MF")
+        "mf_flag_first_fragment": bytes(Ether(src=MAC_A, dst=MAC_B)
+                                        / IP(src="1.2.3.4", dst="5.6.7.8", flags="MF")
                                         / UDP(sport=7, dport=8)),
         "vlan": bytes(Ether(src=MAC_A, dst=MAC_B) / Dot1Q(vlan=5) / IP() / UDP()),
         "icmp": bytes(base / ICMP()),
@@ -137,13 +139,15 @@ def test_full_map_does_not_insert_new_flows(ref):
     from scapy.all import IP, UDP, Ether
     clear(ref)
     try:
-        existing = bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.1.0.0", dst="10.9.9.9") / UDP(sport=1, dport=1))
+        existing = bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.1.0.0", dst="10.9.9.9")
+                         / UDP(sport=1, dport=1))
         ref_flowcount.run_through(ref, [existing])
         filler = struct.pack("=QQ", 0, 0)
         for i in range(1, CAPACITY):
             bs.map_update(ref.flows_fd, struct.pack("!IIHHB3x", i, 0, 0, 0, 17), filler,
                           bs.BPF_NOEXIST)
-        new = bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.2.0.0", dst="10.9.9.9") / UDP(sport=2, dport=2))
+        new = bytes(Ether(src=MAC_A, dst=MAC_B) / IP(src="10.2.0.0", dst="10.9.9.9")
+                    / UDP(sport=2, dport=2))
         ref_flowcount.run_through(ref, [new, existing, new])
         got = ref.flows()
         assert len(got) == CAPACITY

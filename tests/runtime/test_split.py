@@ -18,20 +18,20 @@ State is reset between captures, as a fresh `cora run` starts.
 from __future__ import annotations
 
 import glob
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program, print_program
-from cora.compiler.offload.split import SplitError, cut_plan, nic_stage_problems, split
 from cora.compiler.ir.verify import verify
+from cora.compiler.offload.split import SplitError, cut_plan, nic_stage_problems, split
 from cora.runtime.engine import InterpEngine
 from cora.runtime.stages import StagePipeline
 from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
-from cora.testbed.replay import read_pcap
 from cora.settings import trace_files
+from cora.testbed.replay import read_pcap
 
 REPO = Path(__file__).resolve().parents[2]
 TRACES = [str(p) for p in trace_files()]
@@ -46,7 +46,7 @@ def corpus():
     return tuple((Path(t).name, tuple(read_pcap(t))) for t in TRACES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def reference(nf: str):
     """Per capture: [(verdict, frame)] of the interpreter on the unsplit NF, final state."""
     program = compile_file(nf)
@@ -65,9 +65,9 @@ def _compare(nf: str, plan, xdp_engine: str) -> tuple[int, list]:
     bad, n = [], 0
     with StagePipeline(program, plan, xdp_engine=xdp_engine) as pipe:
         assert len(pipe.split.stages) >= 1 and pipe.max_frame_bytes >= MAX_FRAME
-        for (name, frames), (_, want, want_state) in zip(corpus(), ref):
+        for (name, frames), (_, want, want_state) in zip(corpus(), ref, strict=True):
             pipe.reset()
-            for i, ((ts, f), w) in enumerate(zip(frames, want)):
+            for i, ((ts, f), w) in enumerate(zip(frames, want, strict=True)):
                 if w is None:
                     continue
                 n += 1

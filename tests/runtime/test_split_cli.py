@@ -12,8 +12,8 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program
-from cora.compiler.offload.split import SplitError, cut_plan, split
 from cora.compiler.ir.verify import verify
+from cora.compiler.offload.split import SplitError, cut_plan, split
 
 REPO = Path(__file__).resolve().parents[2]
 LB = REPO / "netfuncs" / "lb.nf"
@@ -138,7 +138,7 @@ def test_deploy_plan_on_the_three_namespace_testbed(tmp_path, bcc_module):
             assert hs["verdicts"]["tx"] == 400             # the host stage finished lb
             program = compile_file(str(LB))
             stages = split(program, json.loads(plan.read_text())["plan"]).stages
-            for st, maps in zip(stages, (ns_["maps"], hs["maps"])):   # state per stage
+            for st, maps in zip(stages, (ns_["maps"], hs["maps"]), strict=True):   # state per stage
                 assert set(maps) == set(st.owned_states) | set(st.replicated_states)
             assert "conns" in hs["maps"]
             interp = Interpreter(program)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from cora.compiler.driver import compile_file
 from cora.errors import KernelError
 from cora.runtime.attach import attach_tc, detach_tc, tc_attached, tc_filters

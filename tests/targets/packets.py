@@ -36,7 +36,8 @@ def frames(draw):
     if draw(st.booleans()):
         eth = eth / Dot1Q(vlan=draw(st.integers(0, 4095)), prio=draw(st.integers(0, 7)))
     if draw(st.integers(0, 3)) == 0:
-        pkt = eth / IPv6(src=draw(ip6s), dst=draw(ip6s), hlim=draw(st.integers(0, 255))) / draw(l4(v6=True))
+        pkt = (eth / IPv6(src=draw(ip6s), dst=draw(ip6s), hlim=draw(st.integers(0, 255)))
+               / draw(l4(v6=True)))
     else:
         opts = b"\x01" * draw(st.sampled_from([0, 0, 4, 8, 40]))
         ip = IP(src=draw(ip4s), dst=draw(ip4s), ttl=draw(st.integers(0, 255)), options=opts,

@@ -8,8 +8,8 @@ import pytest
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir.verify import verify
-from cora.runtime import calibrate as cal
 from cora.compiler.offload.stage_model import _models_dir, load_model
+from cora.runtime import calibrate as cal
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
 

@@ -20,8 +20,8 @@ import pytest
 from cora.compiler.driver import compile_file
 from cora.runtime.engine import InterpEngine, KernelEngine, tc_test_run_accepts
 from cora.runtime.run import run_frames
-from cora.testbed.replay import read_pcap
 from cora.settings import trace_files, traces_dir
+from cora.testbed.replay import read_pcap
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 

@@ -3,9 +3,9 @@ micro-benchmarks run as sched_cls programs; the stored tc.toml loads with measur
 
 import pytest
 
+from cora.compiler.offload.stage_model import load_model
 from cora.errors import CoraError
 from cora.runtime import calibrate as cal
-from cora.compiler.offload.stage_model import load_model
 
 
 def test_stored_tc_model_is_measured_with_its_command():

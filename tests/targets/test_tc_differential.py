@@ -19,8 +19,12 @@ from scapy.layers.l2 import Ether
 from cora.compiler.driver import compile_file
 from cora.errors import CoraError, KernelError
 from cora.runtime.bpf_syscall import prog_test_run
-from cora.runtime.engine import (MAX_TC_TEST_FRAME_BYTES, InterpEngine, KernelEngine,
-                                 tc_test_run_accepts)
+from cora.runtime.engine import (
+    MAX_TC_TEST_FRAME_BYTES,
+    InterpEngine,
+    KernelEngine,
+    tc_test_run_accepts,
+)
 from cora.runtime.run import run_frames
 from cora.targets import get_target
 
@@ -60,7 +64,7 @@ def test_generated_traces_exercise_the_program(engines):
     assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
     assert report.verdicts["drop"] > 0 and report.verdicts["tx"] > 0 and report.verdicts["pass"] > 0
     inputs = [f for f in trace if tc_test_run_accepts(f)]
-    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs) if out != f)
+    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs, strict=True) if out != f)
     assert rewritten > len(inputs) // 3
     assert report.state["maps"]["words"] and report.state["maps"]["six"]
 

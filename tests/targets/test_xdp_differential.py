@@ -30,7 +30,8 @@ def engines():
         yield program, k, i
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(trace=st.lists(frames(), min_size=1, max_size=25),
        start_ns=st.integers(0, 2**60), gap_ns=st.integers(0, 10**9))
 def test_kernel_equals_interpreter_on_generated_traces(engines, trace, start_ns, gap_ns):
@@ -51,6 +52,6 @@ def test_generated_traces_exercise_the_program(engines):
     assert report.mismatches == 0
     assert report.verdicts["drop"] > 0 and report.verdicts["tx"] > 0 and report.verdicts["pass"] > 0
     inputs = [f for f in trace if len(f) >= 14]
-    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs) if out != f)
+    rewritten = sum(1 for f, (_, _, out) in zip(inputs, report.outputs, strict=True) if out != f)
     assert rewritten > len(inputs) // 3
     assert report.state["maps"]["words"] and report.state["maps"]["six"]

@@ -4,16 +4,15 @@ verifier rejection of header rewrites and for LPM prefix masking)."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from cora.compiler.ir.text import parse_program
 from cora.compiler.ir.verify import verify
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
+from cora.settings import trace_files
 from cora.testbed.replay import read_pcap
 from tests.compiler import ir_programs as programs
-from cora.settings import trace_files
 
 pytestmark = pytest.mark.kernel
 TRACES = [str(p) for p in trace_files()]

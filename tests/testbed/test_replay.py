@@ -27,7 +27,7 @@ def test_matches_dpkt(path):
     with open(path, "rb") as f:
         ref = list(dpkt.pcap.Reader(f))
     assert [b for _, b in recs] == [bytes(b) for _, b in ref]
-    for (ts_ns, _), (ts, _) in zip(recs, ref):
+    for (ts_ns, _), (ts, _) in zip(recs, ref, strict=True):
         assert isinstance(ts_ns, int)
         assert abs(ts_ns - float(ts) * 1e9) < 1e3  # dpkt's float is the approximate one
 
@@ -60,7 +60,7 @@ def test_timestamps_exact_micro_and_nano(tmp_path):
 
 @pytest.mark.slow
 def test_scapy_written_little_endian(tmp_path):
-    from scapy.all import Ether, IP, UDP, wrpcap
+    from scapy.all import IP, UDP, Ether, wrpcap
     pkts = [Ether(src=MAC_A, dst=MAC_B) / IP(dst="10.0.0.1") / UDP(dport=i) for i in range(3)]
     for i, pkt in enumerate(pkts):
         pkt.time = 1000 + i

@@ -10,8 +10,7 @@ from cora.errors import EnvironmentProblem, InputError
 from cora.runtime.attach import xdp_attached
 from cora.testbed.replay import read_frames
 from cora.testbed.topology import two_node
-from cora.testbed.trafficgen import (MAX_FRAME_BYTES, RxCounter, TrafficGen,
-                                     synthetic_flows)
+from cora.testbed.trafficgen import MAX_FRAME_BYTES, RxCounter, TrafficGen, synthetic_flows
 
 pytestmark = [pytest.mark.netns, pytest.mark.kernel]
 
