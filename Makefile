@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo test test-fast lint bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -11,7 +11,12 @@ demo: setup
 	$(VENV)/bin/cora demo
 
 test: setup
+	VENV=$(VENV) bash scripts/lint.sh
 	$(PY) -m pytest -q tests
+
+# ruff over the tree and mypy over the package (part of `make test`)
+lint: setup
+	VENV=$(VENV) bash scripts/lint.sh
 
 # Developer note (not a set-up command): every test that needs no root (markers kernel, netns
 # and slow excluded: no eBPF load, no namespaces), without the root set-up; it only makes

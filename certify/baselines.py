@@ -97,7 +97,8 @@ class BBRLike:
         self.min_rtt = np.minimum(self.min_rtt, info.rtt_s)
         startup = self.mode == 0
         grew = bw >= 1.25 * self.full_bw
-        self.full_cnt = np.where(startup & grew, 0, np.where(startup, self.full_cnt + 1, self.full_cnt))
+        self.full_cnt = np.where(startup & grew, 0,
+                                 np.where(startup, self.full_cnt + 1, self.full_cnt))
         self.full_bw = np.where(startup & grew, bw, self.full_bw)
         to_drain = startup & (self.full_cnt >= 3)
         gain = np.full(info.cwnd_pkts.shape, self.STARTUP_GAIN)
@@ -132,7 +133,8 @@ class VegasLike:
 
 class OrcaStyle:
     """Orca-style agent over :class:`Cubic` (module docstring); ``net``: ``(N, 6) -> (N, 1)``.
-    After each update ``last_obs`` ``(N, 6)`` and ``last_action`` ``(N,)`` hold what it saw and did."""
+    After each update ``last_obs`` ``(N, 6)`` and ``last_action`` ``(N,)`` hold what it saw
+    and did."""
 
     def __init__(self, net):
         self.net = net
@@ -227,7 +229,7 @@ class Aurora:
         """Start at rate ``cwnd / base RTT`` (packets/s) with an empty (zero-change) history."""
         self.min_rate_pps = 2.0 / envs.base_rtt_s
         self.rate_pps = np.maximum(np.asarray(cwnd, float) / envs.base_rtt_s, self.min_rate_pps)
-        self.prev_rtt_s = None
+        self.prev_rtt_s: np.ndarray | None = None
         self.prev = np.tile(np.array([0.0, 1.0, 1.0]), (envs.n, 1))
 
     def observe(self, info: StepInfo) -> np.ndarray:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from cora.argtypes import add_json_flag, integer, non_empty, number
 from cora.errors import InputError
 from cora.jsonout import print_json, require_finite
-
 
 #: largest --seed (numpy seeds are non-negative; 2**32 - 1 is the classic 32-bit range)
 MAX_SEED = 2**32 - 1
@@ -90,7 +89,8 @@ def register(subparsers) -> None:
                    help="factor on one property's certificate term (repeatable; default 1)")
     t.add_argument("--penalty-boxes", choices=["uniform", "visited"], default="uniform",
                    help="certificate-term boxes: uniform in each region or on visited states")
-    t.add_argument("--init", type=non_empty("the policy file"), help="start from this policy file (fine-tuning)")
+    t.add_argument("--init", type=non_empty("the policy file"),
+                   help="start from this policy file (fine-tuning)")
     t.add_argument("--quiet", action="store_true", help="no progress lines")
     t.set_defaults(func=_train)
 
@@ -209,13 +209,13 @@ def _bounds(args) -> int:
         raise InputError(f"the box must be two 1-D arrays of {net.n_in} values (the network's "
                          f"input width), got shapes {lo.shape} and {hi.shape}")
     with _float64_guard(f"bounds of {args.model}"):
-        l, u = output_bounds(net, lo, hi, args.domain)
-    res = {"lower": l.tolist(), "upper": u.tolist(), "domain": args.domain}
+        lower, upper = output_bounds(net, lo, hi, args.domain)
+    res = {"lower": lower.tolist(), "upper": upper.tolist(), "domain": args.domain}
     require_finite(res, f"the output bounds of {args.model}")
     if args.json:
         print_json(res)
     else:
-        for i, (a, b) in enumerate(zip(l, u)):
+        for i, (a, b) in enumerate(zip(lower, upper, strict=True)):
             print(f"y[{i}] in [{a:.6g}, {b:.6g}]")
     return 0
 
@@ -250,7 +250,8 @@ def _check(args) -> int:
                 f"{vf:.4f} of {r['visited_in_region']}"
             print(f"{n:20s} proven by volume {r['proven_fraction']:.4f}  visited {vtxt}  "
                   f"worst violation <= {r['worst_violation']:.4g}  "
-                  f"(seen {r['counterexample_violation']:.4g})  {r['boxes']} boxes  {r['seconds']:.3f} s")
+                  f"(seen {r['counterexample_violation']:.4g})  {r['boxes']} boxes  "
+                  f"{r['seconds']:.3f} s")
     return 0
 
 
@@ -294,8 +295,8 @@ def _eval(args) -> int:
         if args.json:
             print_json({"controller": name, **r})
         else:
-            print(f"{name:12s} util {r['utilisation']:.3f}  p95 qdelay {r['p95_queue_delay_ms']:.1f} ms"
-                  f"  loss {r['loss_rate']:.4f}")
+            print(f"{name:12s} util {r['utilisation']:.3f}  "
+                  f"p95 qdelay {r['p95_queue_delay_ms']:.1f} ms  loss {r['loss_rate']:.4f}")
     return 0
 
 

@@ -101,8 +101,10 @@ def sample_envs(n: int, rng: np.random.Generator, ranges: dict | None = None) ->
     """Sample ``n`` environments over ``ranges`` (default :data:`RANGES`, Genet's ranges)."""
     r = dict(RANGES, **(ranges or {}))
     lu = lambda lo, hi: np.exp(rng.uniform(np.log(lo), np.log(hi), n))  # noqa: E731
+    buf_lo, buf_hi = r["buffer_bdp"]
+    loss_lo, loss_hi = r["loss"]
     return Envs(lu(*r["rate_mbps"]), lu(*r["base_rtt_ms"]) / 1e3,
-                rng.uniform(*r["buffer_bdp"], n), rng.uniform(*r["loss"], n))
+                rng.uniform(buf_lo, buf_hi, n), rng.uniform(loss_lo, loss_hi, n))
 
 
 @dataclass

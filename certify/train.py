@@ -56,7 +56,8 @@ class TrainConfig:
     architecture (module docstring); ``prop_weights``: per-property factor ``k_p`` on the
     certificate terms (default 1); ``penalty_boxes``: ``"uniform"`` (sub-boxes placed uniformly
     in each region) or ``"visited"`` (centred on observations the current policy visits in a
-    16-environment, 40-RTT rollout each iteration, :func:`cora.certify.properties.training_penalty`);
+    16-environment, 40-RTT rollout each iteration,
+    :func:`cora.certify.properties.training_penalty`);
     ``closed_loop_penalty``: include the closed-loop properties in the penalty; ``rel_width``:
     sub-box side relative to the region's; ``init``: a policy file to start from (fine-tuning;
     its architecture replaces ``hidden``/``head``); ``controller``: ``"window"`` (the policy's
@@ -98,8 +99,9 @@ def monotone_masks(template: MLP):
     construction (see the module docstring): ``nonpos`` marks the first-layer weights from
     ``q_t``/``l_t``, ``nonneg`` every weight of the later layers (biases are free)."""
     nonpos, nonneg = [], []
-    for i, (w, b) in enumerate(zip(template.weights, template.biases)):
-        mp = np.zeros(w.shape, bool); mn = np.zeros(w.shape, bool)
+    for i, (w, b) in enumerate(zip(template.weights, template.biases, strict=True)):
+        mp = np.zeros(w.shape, bool)
+        mn = np.zeros(w.shape, bool)
         if i == 0:
             mp[:, MONOTONE_DIMS] = True
         else:
@@ -139,13 +141,15 @@ class StackedPolicy:
         self.P = thetas.shape[0]
         self.clip = template.output == "clip"
         self.ws, self.bs, k = [], [], 0
-        for w, b in zip(template.weights, template.biases):
-            self.ws.append(thetas[:, k:k + w.size].reshape((self.P,) + w.shape)); k += w.size
-            self.bs.append(thetas[:, k:k + b.size].reshape((self.P,) + b.shape)); k += b.size
+        for w, b in zip(template.weights, template.biases, strict=True):
+            self.ws.append(thetas[:, k:k + w.size].reshape((self.P,) + w.shape))
+            k += w.size
+            self.bs.append(thetas[:, k:k + b.size].reshape((self.P,) + b.shape))
+            k += b.size
 
     def __call__(self, x):
         h = x.reshape(self.P, -1, x.shape[-1])
-        for i, (w, b) in enumerate(zip(self.ws, self.bs)):
+        for i, (w, b) in enumerate(zip(self.ws, self.bs, strict=True)):
             h = np.einsum("pei,poi->peo", h, w) + b[:, None, :]
             if i < len(self.ws) - 1:
                 h = np.maximum(h, 0)
@@ -155,7 +159,8 @@ class StackedPolicy:
 
 
 def _tile(envs: Envs, k: int) -> Envs:
-    return Envs(*(np.tile(a, k) for a in (envs.rate_mbps, envs.base_rtt_s, envs.buffer_bdp, envs.loss)))
+    return Envs(*(np.tile(a, k)
+                  for a in (envs.rate_mbps, envs.base_rtt_s, envs.buffer_bdp, envs.loss)))
 
 
 def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed: int,
@@ -209,9 +214,11 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
         raise InputError(f"unknown controller {cfg.controller!r}; use window, orca or aurora")
     rng = np.random.default_rng(cfg.seed)
     from cora.certify.baselines import aurora_obs_spec
-    spec = dict(aurora_obs_spec() if cfg.controller == "aurora" else obs_spec(), trained={"mode": cfg.mode, "seed": cfg.seed,
+    base_spec = aurora_obs_spec() if cfg.controller == "aurora" else obs_spec()
+    cert_weight = cfg.cert_weight if cfg.mode == "certified" else 0.0
+    spec = dict(base_spec, trained={"mode": cfg.mode, "seed": cfg.seed,
                                      "iterations": cfg.iterations, "method": "OpenAI-ES",
-                                     "cert_weight": cfg.cert_weight if cfg.mode == "certified" else 0.0,
+                                     "cert_weight": cert_weight,
                                      "head": cfg.head, "monotone": cfg.monotone,
                                      "prop_weights": cfg.prop_weights or {},
                                      "penalty_boxes": cfg.penalty_boxes,
@@ -231,7 +238,8 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
     masks = monotone_masks(template) if cfg.monotone else None
     if masks is not None and not cfg.init:
         theta = monotone_init(template, theta, masks, rng)
-    m = np.zeros_like(theta); v = np.zeros_like(theta)
+    m = np.zeros_like(theta)
+    v = np.zeros_like(theta)
     t0 = time.time()
     for it in range(cfg.iterations):
         envs = sample_envs(cfg.n_envs, rng)
@@ -253,11 +261,14 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
                                          centres, cfg.closed_loop_penalty, cfg.rel_width)
                             for c in cands])
             fit = perf - cfg.cert_weight * pen
-        ranks = np.empty(len(fit)); ranks[np.argsort(fit)] = np.arange(len(fit))
+        ranks = np.empty(len(fit))
+        ranks[np.argsort(fit)] = np.arange(len(fit))
         shaped = ranks / (len(fit) - 1) - 0.5
-        g = (shaped[:cfg.population] - shaped[cfg.population:]) @ eps / (2 * cfg.population * cfg.sigma)
+        g = ((shaped[:cfg.population] - shaped[cfg.population:]) @ eps
+             / (2 * cfg.population * cfg.sigma))
         g = -g + cfg.weight_decay * theta  # minimise the negative
-        m = 0.9 * m + 0.1 * g; v = 0.999 * v + 0.001 * g * g
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
         step = cfg.lr * (m / (1 - 0.9 ** (it + 1))) / (np.sqrt(v / (1 - 0.999 ** (it + 1))) + 1e-8)
         theta = theta - step
         if masks is not None:
@@ -269,5 +280,6 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
                           "seconds": round(time.time() - t0, 2)})
         if progress and (it % 10 == 0 or it == cfg.iterations - 1):
             print(f"[{cfg.mode}] iter {it + 1}/{cfg.iterations}  perf {perf.mean():+.4f}  "
-                  f"cert penalty {pen.mean():.3f}  {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+                  f"cert penalty {pen.mean():.3f}  {time.time() - t0:.0f} s",
+                  file=sys.stderr, flush=True)
     return template.with_params(theta)

@@ -32,16 +32,10 @@ def _lower(checked: Checked, path: str, passes: bool) -> ir.Program:
     program = lower(checked, Path(path).stem or "nf", path)
     verify(program)
     if passes:
-        try:
-            from cora.compiler import passes as passes_mod
-        except ImportError:
-            passes_mod = None
-        run_default = getattr(passes_mod, "run_default", None)
-        if run_default is not None:
-            result = run_default(program)
-            if isinstance(result, ir.Program):
-                program = result
-            verify(program)
+        from cora.compiler.passes import run_default  # rewrites ``program`` in place
+
+        run_default(program)
+        verify(program)
     return program
 
 

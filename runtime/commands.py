@@ -7,7 +7,6 @@ import time
 from cora.argtypes import UsageError
 from cora.jsonout import print_json, require_finite
 
-
 #: longest ``cora stats --interval``, in seconds
 STATS_MAX_INTERVAL_S = 3600.0
 #: most entries ``cora stats`` shows per map in text output
@@ -29,8 +28,14 @@ def add_dev_netns_arguments(p, what: str = "the interface the NF is attached to"
 
 def register(sub) -> None:
     """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
-    from cora.argtypes import (add_json_flag, add_nf_argument, integer, interface_name,
-                               netns_name, number)
+    from cora.argtypes import (
+        add_json_flag,
+        add_nf_argument,
+        integer,
+        interface_name,
+        netns_name,
+        number,
+    )
 
     p = sub.add_parser("deploy", help="attach an NF to an interface, maps pinned in bpffs",
                        description="Compile the NF, load it, pin its maps under "
@@ -98,11 +103,8 @@ def cmd_deploy(args) -> int:
 
 def _deploy_plan(args, program) -> int:
     """``cora deploy --plan``: NIC stage on --nic-dev, host stage on --dev."""
-    from cora.compiler.offload.split import load_plan_file
+    from cora.compiler.offload.split import check_nic_model, load_plan_file, split
     from cora.runtime.deploy import deploy_stages
-
-    from cora.compiler.offload.split import check_nic_model
-    from cora.compiler.offload.split import split
 
     doc = load_plan_file(args.plan)
     check_nic_model(doc, split(program, doc))

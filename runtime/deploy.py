@@ -408,7 +408,7 @@ def _nic_forward_ifindex(nic_dev: str, nic_netns: str | None, nic_forward: str |
     from cora.runtime.attach import ipr
 
     with ipr(nic_netns) as ip:
-        links = {l.get_attr("IFLA_IFNAME"): l["index"] for l in ip.get_links()}
+        links = {link.get_attr("IFLA_IFNAME"): link["index"] for link in ip.get_links()}
     where = f"namespace {nic_netns}" if nic_netns else "the root namespace"
     if nic_forward is not None:
         if nic_forward not in links:

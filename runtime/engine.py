@@ -17,6 +17,7 @@ import ctypes
 from dataclasses import dataclass
 
 from cora.compiler.ir import Program, StateDecl
+from cora.errors import InternalError
 from cora.targets.base import Target
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX
 
@@ -101,6 +102,8 @@ class KernelEngine:
     def _set_env(self, slot: int, value: int) -> None:
         from cora.runtime import bpf_syscall
 
+        if self._env_fd is None:
+            raise InternalError("the program has no cora_env map (it was built without env)")
         bpf_syscall.map_update(self._env_fd, slot.to_bytes(4, "little"),
                                value.to_bytes(8, "little"))
 
@@ -136,7 +139,11 @@ class KernelEngine:
         from cora.runtime import bpf_syscall
 
         index = VERDICT_COUNTER_INDEX["tx"]
+        if self._verdicts_fd is None:
+            raise InternalError("the program was built without verdict counters")
         raw = bpf_syscall.map_lookup(self._verdicts_fd, index.to_bytes(4, "little"), 8, True)
+        if not isinstance(raw, list):
+            raise InternalError("the verdict counters are not a per-CPU array")
         tx = sum(int.from_bytes(v[:8], "little") for v in raw)
         was, self._tx_count = self._tx_count, tx
         return tx > was
@@ -168,7 +175,12 @@ class KernelEngine:
         raw = bpf_syscall.map_lookup(fd, pack_key(state, key), value_size(state), percpu)
         if raw is None:
             return None
-        value = sum_percpu(state, raw) if percpu else unpack_value(state, raw)
+        if percpu:
+            assert isinstance(raw, list), "a per-CPU lookup gives one value per CPU"
+            value = sum_percpu(state, raw)
+        else:
+            assert isinstance(raw, bytes), "a lookup gives one value"
+            value = unpack_value(state, raw)
         if state.kind in ("array", "percpu_array") and not any(value):
             return None
         return value
@@ -334,7 +346,7 @@ def sum_percpu(state: StateDecl, values: list[bytes]) -> tuple[int, ...]:
     for raw in values:
         for i, x in enumerate(unpack_value(state, raw)):
             total[i] += x
-    return tuple(t & ((1 << f.width) - 1) for t, f in zip(total, state.value))
+    return tuple(t & ((1 << f.width) - 1) for t, f in zip(total, state.value, strict=True))
 
 
 class InterpEngine:

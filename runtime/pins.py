@@ -114,7 +114,7 @@ class Pinned:
                     pass
         self.prog_fd, self.maps = None, {}
 
-    def __enter__(self) -> "Pinned":
+    def __enter__(self) -> Pinned:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -20,6 +20,7 @@ import math
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from cora.errors import CoraError
 from cora.settings import traces_dir
@@ -54,23 +55,28 @@ def demo_frames(n_flows: int = 256, seed: int = 7) -> tuple[list[bytes], dict]:
     from scapy.layers.l2 import Ether
 
     rng = random.Random(seed)
-    eth = dict(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
+    def eth() -> Ether:
+        return Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+
     out, rep, blk = [], [], []
     for i in range(n_flows):
         src = f"{INSIDE_NET}.{1 + i % 200}"
         dst = f"{OUTSIDE_NET}.{1 + rng.randrange(200)}"
         sport, dport = 10000 + i, rng.choice([53, 80, 443, 8080])
         l4 = UDP if i % 2 else TCP
-        fwd = l4(sport=sport, dport=dport) if l4 is UDP else TCP(sport=sport, dport=dport, flags="S")
-        back = l4(sport=dport, dport=sport) if l4 is UDP else TCP(sport=dport, dport=sport, flags="SA")
-        out.append(bytes(Ether(**eth) / IP(src=src, dst=dst) / fwd / (b"x" * 18)))
-        rep.append(bytes(Ether(**eth) / IP(src=dst, dst=src) / back / (b"x" * 18)))
-        blk.append(bytes(Ether(**eth) / IP(src=f"{OUTSIDE_NET}.{1 + rng.randrange(200)}",
+        fwd = (l4(sport=sport, dport=dport) if l4 is UDP
+               else TCP(sport=sport, dport=dport, flags="S"))
+        back = (l4(sport=dport, dport=sport) if l4 is UDP
+                else TCP(sport=dport, dport=sport, flags="SA"))
+        out.append(bytes(eth() / IP(src=src, dst=dst) / fwd / (b"x" * 18)))
+        rep.append(bytes(eth() / IP(src=dst, dst=src) / back / (b"x" * 18)))
+        blk.append(bytes(eth() / IP(src=f"{OUTSIDE_NET}.{1 + rng.randrange(200)}",
                                            dst=src) /
                          UDP(sport=rng.randrange(1024, 65535), dport=rng.choice([23, 3389, 5060]))
                          / (b"x" * 18)))
     # outbound first (they open the connections), then replies and blocked interleaved
-    frames = out + [f for pair in zip(rep, blk) for f in pair]
+    frames = out + [f for pair in zip(rep, blk, strict=True) for f in pair]
     return frames, {"outbound": len(out), "replies": len(rep), "blocked": len(blk)}
 
 
@@ -85,8 +91,8 @@ def differential_on_traces(program, traces: list[str]) -> dict:
     from cora.signals import uninterrupted
     from cora.testbed.replay import read_pcap
 
-    totals = {"captures": 0, "packets": 0, "skipped": 0, "mismatches": 0,
-              "verdicts": {}, "unreadable": 0}
+    totals: dict[str, Any] = {"captures": 0, "packets": 0, "skipped": 0, "mismatches": 0,
+                              "verdicts": {}, "unreadable": 0}
     t0 = time.perf_counter()
     with uninterrupted(lambda: KernelEngine(program)) as kernel, InterpEngine(program) as interp:
         for path in traces:

@@ -24,8 +24,8 @@ import ipaddress
 import os
 import re
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
@@ -106,7 +106,8 @@ class Topology:
         _require_root()
         self.ipv6 = ipv6
         self.prefix = prefix or new_run_prefix()
-        self._subnets = ipaddress.ip_network(subnet).subnets(new_prefix=link_prefixlen)
+        self._subnets: Iterator[ipaddress.IPv4Network | ipaddress.IPv6Network] = \
+            ipaddress.ip_network(subnet).subnets(new_prefix=link_prefixlen)
         self.namespaces: list[str] = []
         self.links: list[Link] = []
         self._root_ifnames: list[str] = []
@@ -248,7 +249,7 @@ class Topology:
         finally:
             self._signals.close()
 
-    def __enter__(self) -> "Topology":
+    def __enter__(self) -> Topology:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -80,3 +80,12 @@ class Golden:
 def golden(request: pytest.FixtureRequest) -> Golden:
     """The :class:`Golden` comparer, updating when ``--update-goldens`` was given."""
     return Golden(bool(request.config.getoption("--update-goldens")))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Children inherit an ignored SIGHUP (a run under ``nohup``, some CI runners): the
+    signal tests send SIGHUP to cora commands and expect cora's own handling, so the suite
+    starts from the default disposition."""
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)

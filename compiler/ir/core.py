@@ -86,7 +86,6 @@ from typing import Any
 
 from cora.compiler.span import Span
 
-
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")
 STATE_KINDS = ("hash", "lru_hash", "lpm", "array", "percpu_array")

@@ -3,7 +3,8 @@
 Example::
 
     nf flowcount
-    state flows: hash key(saddr:u32, daddr:u32, sport:u16, dport:u16, proto:u8) value(packets:u64, bytes:u64) capacity 65536 on_full skip origin map @5:1
+    state flows: hash key(saddr:u32, daddr:u32, sport:u16, dport:u16, proto:u8) \\
+        value(packets:u64, bytes:u64) capacity 65536 on_full skip origin map @5:1
     bb0:
       %t0:u1 = hdr.valid ipv4 @7:9
       br %t0, bb1, bb2

@@ -37,14 +37,22 @@ maps) and the DPU's memory (its model's tier).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
-from cora.compiler.frontend.check.backend import (EBPF_INSNS, EBPF_PROLOGUE,
-                                                  estimate_ebpf_instructions)
+from cora.compiler.frontend.check.backend import (
+    EBPF_INSNS,
+    EBPF_PROLOGUE,
+    estimate_ebpf_instructions,
+)
 from cora.compiler.ir import Op, Program, StateDecl
-from cora.compiler.offload.stage_model import (StageModel, is_constant, load_model, operand_bits,
-                                state_mem_bytes)
+from cora.compiler.offload.stage_model import (
+    StageModel,
+    is_constant,
+    load_model,
+    operand_bits,
+    state_mem_bytes,
+)
 
 #: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
 NFP_INSNS_PER_EBPF = 1.5

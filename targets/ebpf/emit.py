@@ -38,11 +38,21 @@ resume id. A failing head adjustment (no headroom) returns the hook's ``aborted`
 
 from __future__ import annotations
 
-from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
-from typing import Callable
+from collections.abc import Callable
 
-from cora.compiler.ir import (OPS, SHIM_DONE, SHIM_ID_BYTES, IntType, IRError, Op, Program,
-                              RefType, StateDecl, c_bytes)
+from cora.compiler.ir import (
+    OPS,
+    SHIM_DONE,
+    SHIM_ID_BYTES,
+    IntType,
+    IRError,
+    Op,
+    Program,
+    RefType,
+    StateDecl,
+    c_bytes,
+)
+from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import ImplTable, header_field
 from cora.errors import CoraError
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
@@ -414,7 +424,7 @@ class EbpfEmitter:
             for i in range(nbytes):
                 self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
         else:
-            for f, a in zip(state.key, args):
+            for f, a in zip(state.key, args, strict=True):
                 self.emit(f"{k}.f_{f.name} = {self.reg(a)};")
         return k
 
@@ -448,7 +458,7 @@ class EbpfEmitter:
         k = self.emit_key(state, op.args[:n], op.span)
         v = self.tmp()
         self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
-        for f, a in zip(state.value, op.args[n:]):
+        for f, a in zip(state.value, op.args[n:], strict=True):
             self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
         self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
 
@@ -606,7 +616,7 @@ class EbpfEmitter:
         self.emit("}")
         self.emit("shim_rid = bpf_ntohs(*(u16 *)data);")
         kw = "if"
-        for k, rs in zip(op.attrs["resume"], op.attrs["regs"]):
+        for k, rs in zip(op.attrs["resume"], op.attrs["regs"], strict=True):
             total = SHIM_ID_BYTES + sum(c_bytes(self.width(a)) for a in rs)
             self.emit(f"{kw} (shim_rid == {k}) {{")
             kw = "} else if"
@@ -643,7 +653,7 @@ class EbpfEmitter:
     @emit_impl("shim.pop")
     def emit_shim_dispatch(self, op: Op) -> None:
         """The pop itself ran before the parser (:meth:`emit_shim_pop`); dispatch here."""
-        for k, t in zip(op.attrs["resume"], op.attrs["targets"]):
+        for k, t in zip(op.attrs["resume"], op.attrs["targets"], strict=True):
             self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
         self.emit_return("drop")
 
@@ -690,7 +700,8 @@ class EbpfEmitter:
                       "/* aborted: cannot happen */")
         for name, t in self.p.regs.items():
             if isinstance(t, RefType):
-                self.emit(f"struct {map_c_name(self.p.state(t.state))}_value *{self.reg(name)} = NULL;")
+                vtype = f"struct {map_c_name(self.p.state(t.state))}_value"
+                self.emit(f"{vtype} *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
         for line in self.hook.prologue(bool(self.headers_used)):

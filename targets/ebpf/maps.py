@@ -34,7 +34,7 @@ def value_size(state: StateDecl) -> int:
 def _pack(fields, ints) -> bytes:
     offsets, size = entry_layout(fields)
     out = bytearray(size)
-    for f, off, v in zip(fields, offsets, ints):
+    for f, off, v in zip(fields, offsets, ints, strict=False):  # extra ints ignored
         n = c_bytes(f.width)
         out[off:off + n] = (int(v) & ((1 << f.width) - 1)).to_bytes(n, _ORDER)
     return bytes(out)
@@ -43,7 +43,7 @@ def _pack(fields, ints) -> bytes:
 def _unpack(fields, data: bytes) -> tuple[int, ...]:
     offsets, _ = entry_layout(fields)
     return tuple(int.from_bytes(data[off:off + c_bytes(f.width)], _ORDER) & ((1 << f.width) - 1)
-                 for f, off in zip(fields, offsets))
+                 for f, off in zip(fields, offsets, strict=True))
 
 
 def pack_key(state: StateDecl, key: tuple[int, ...]) -> bytes:

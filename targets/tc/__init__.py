@@ -13,8 +13,14 @@ from cora.compiler.ir.text import print_program
 from cora.errors import CoraError, EnvironmentProblem
 from cora.targets.base import Artifact, Attachment, Target
 from cora.targets.ebpf.emit import generate_c
-from cora.targets.tc.hook import (BPF_PROG_TYPE_SCHED_CLS, MAX_TC_TEST_FRAME_BYTES,
-                                  TC_REFUSED_OPS, TcHook, tc_test_run_accepts, tc_verdict)
+from cora.targets.tc.hook import (
+    BPF_PROG_TYPE_SCHED_CLS,
+    MAX_TC_TEST_FRAME_BYTES,
+    TC_REFUSED_OPS,
+    TcHook,
+    tc_test_run_accepts,
+    tc_verdict,
+)
 
 
 class TcTarget(Target):

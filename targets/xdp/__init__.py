@@ -12,9 +12,14 @@ from cora.compiler.ir.text import print_program
 from cora.errors import CoraError, EnvironmentProblem
 from cora.targets.base import Artifact, Attachment, Target
 from cora.targets.ebpf.emit import generate_c
-from cora.targets.xdp.hook import (BPF_F_XDP_HAS_FRAGS, BPF_PROG_TYPE_XDP,
-                                   MAX_XDP_TEST_FRAME_BYTES, XDP_VERDICTS, XdpHook,
-                                   xdp_test_run_accepts)
+from cora.targets.xdp.hook import (
+    BPF_F_XDP_HAS_FRAGS,
+    BPF_PROG_TYPE_XDP,
+    MAX_XDP_TEST_FRAME_BYTES,
+    XDP_VERDICTS,
+    XdpHook,
+    xdp_test_run_accepts,
+)
 
 
 class XdpTarget(Target):
