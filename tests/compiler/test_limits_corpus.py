@@ -50,6 +50,8 @@ def test_the_corpus_covers_issue_8s_list():
     assert kinds == {"run", "reject"}
 
 
+@pytest.mark.kernel
+@pytest.mark.slow
 @pytest.mark.parametrize("nf", CORPUS, ids=[p.stem for p in CORPUS])
 def test_rejected_with_a_position_or_runs_in_the_kernel(nf: Path, bcc_module, trace_corpus):
     expect = _expectation(nf)

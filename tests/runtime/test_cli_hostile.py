@@ -182,6 +182,7 @@ def command_lines(draw, root: Path):
     return argv
 
 
+@pytest.mark.slow
 def test_every_option_of_every_subcommand(driver, scratch):
     """Deterministic sweep: each option of each subcommand gets each kind of hostile value
     (a number, a word, non-UTF-8 bytes, a directory, a missing file) once."""
