@@ -212,6 +212,7 @@ def test_every_option_of_every_subcommand(driver, scratch):
                 check_outcome(argv, run(driver, cwd, argv))
 
 
+@pytest.mark.slow  # forks each command as nobody: needs root
 def test_hypothesis_over_argv(driver, scratch):
     root, cwd = scratch
 
