@@ -121,4 +121,9 @@ def test_instruction_estimate_tracks_clang(path):
     exact = ebpf_instructions(p)
     estimate = estimate_ebpf_instructions(p)
     assert exact > 50
-    assert abs(estimate - exact) / exact < 0.40, (estimate, exact)
+    # An estimate under the real count is the dangerous side (a program `cora check` passes
+    # could then fail to load), so it may be at most 25 % under; over the count only costs
+    # headroom. After lookup sharing and update in place (issue 10) clang merges the null
+    # checks of one shared entry, which the per-op estimate does not see: synguard measured
+    # 400 estimated vs 251 (+59 %), ratelimit +36 %, the rest between -6 % and +25 %.
+    assert -0.25 <= (estimate - exact) / exact < 0.65, (estimate, exact)
