@@ -58,6 +58,19 @@ def capture_fd2() -> Iterator[dict[str, str]]:
             box["text"] = tmp.read().decode(errors="replace")
 
 
+def unload(loaded: Any) -> None:
+    """Release what a load holds: close ``loaded.prog_fd`` (then -1) and clean up its bcc
+    object ``loaded.bpf`` (then None); each at most once. Anything pinned or attached stays
+    in the kernel. Used by :class:`LoadedProgram` and the hand-written references
+    (:mod:`cora.testbed.handwritten`)."""
+    if loaded.prog_fd >= 0:
+        os.close(loaded.prog_fd)
+        loaded.prog_fd = -1
+    if loaded.bpf is not None:
+        loaded.bpf.cleanup()
+        loaded.bpf = None
+
+
 @dataclass
 class LoadedProgram:
     """A loaded (not attached) eBPF program and its maps, of any target.
@@ -88,12 +101,7 @@ class LoadedProgram:
 
     def close(self) -> None:
         """Release the program and maps (what is pinned or attached stays in the kernel)."""
-        if self.prog_fd >= 0:
-            os.close(self.prog_fd)
-            self.prog_fd = -1
-        if self.bpf is not None:
-            self.bpf.cleanup()
-            self.bpf = None
+        unload(self)
 
     def __enter__(self) -> LoadedProgram:
         return self

@@ -19,7 +19,6 @@ relative to the repository root).
 
 from __future__ import annotations
 
-import os
 import random
 import re
 import struct
@@ -194,12 +193,9 @@ class LoadedReference:
 
     def close(self) -> None:
         """Unload the program and free its maps."""
-        if self.prog_fd >= 0:
-            os.close(self.prog_fd)
-            self.prog_fd = -1
-        if self.bpf is not None:
-            self.bpf.cleanup()
-            self.bpf = None
+        from cora.runtime.loader import unload
+
+        unload(self)
 
     def __enter__(self) -> LoadedReference:
         return self

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,26 +11,14 @@ import pytest
 
 from cora.settings import traces_dir
 
+from .cli_run import cora, one_line_error
+
 REPO = Path(__file__).resolve().parents[2]
 TRACES = traces_dir()
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
 TRACE = TRACES / "bgp-4byte-asn.pcap"
 
 
-def cora(*args, check=False, timeout=600):
-    r = subprocess.run([sys.executable, "-m", "cora.cli", *map(str, args)], capture_output=True,
-                       text=True, timeout=timeout)
-    if check:
-        assert r.returncode == 0, r.stderr[-3000:]
-    return r
-
-
-def one_line_error(r):
-    """A user error: exit 1, `cora: error: ...` on stderr, no traceback."""
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr
-    assert "cora: error:" in r.stderr
-    return r.stderr
 
 
 @pytest.mark.slow

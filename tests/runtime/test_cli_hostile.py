@@ -22,9 +22,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from cli_leaves import LEAVES, options_of, positionals_of  # same folder (no package)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from .cli_leaves import LEAVES, options_of, positionals_of
 
 REPO = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("cli_driver.py")

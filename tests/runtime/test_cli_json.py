@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_leaves import LEAVES, options_of  # same folder (no package)
+
+from .cli_leaves import LEAVES, options_of
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"

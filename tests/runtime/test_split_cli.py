@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,22 +13,12 @@ from cora.compiler.ir.text import parse_program
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.split import SplitError, cut_plan, split
 
+from .cli_run import cora, one_line_error
+
 REPO = Path(__file__).resolve().parents[2]
 LB = REPO / "netfuncs" / "lb.nf"
 
 
-def cora(*args, check=False, timeout=600):
-    r = subprocess.run([sys.executable, "-m", "cora.cli", *map(str, args)], capture_output=True,
-                       text=True, timeout=timeout)
-    if check:
-        assert r.returncode == 0, r.stderr[-3000:]
-    return r
-
-
-def one_line_error(r):
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
-    assert "Traceback" not in r.stderr and "cora: error:" in r.stderr
-    return r.stderr
 
 
 def lb_cut_plan() -> dict:
