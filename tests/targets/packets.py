@@ -55,3 +55,21 @@ def frames(draw):
     elif mode == 2:  # zero UDP/TCP checksum or padding
         raw += bytes(draw(st.integers(0, 30)))
     return bytes(raw)
+
+
+def sample_frames(count: int) -> list[bytes]:
+    """``count`` frames drawn from :func:`frames` for a coverage check (not a property test).
+
+    Hypothesis's ``.example()`` is the only public way to draw outside ``@given``, and it warns
+    that it is meant for interactive use; a coverage check wants exactly that (a batch of typical
+    frames, no shrinking), and the list of 300 frames is too large for one ``@given`` example
+    buffer. The warning is silenced here, in one place, instead of in every test run.
+    """
+    import warnings
+
+    from hypothesis.errors import NonInteractiveExampleWarning
+
+    strategy = frames()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        return [strategy.example() for _ in range(count)]

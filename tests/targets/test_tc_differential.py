@@ -28,7 +28,7 @@ from cora.runtime.engine import (
 from cora.runtime.run import run_frames
 from cora.targets import get_target
 
-from .packets import frames
+from .packets import frames, sample_frames
 
 pytestmark = pytest.mark.kernel
 NF_DIR = Path(__file__).parent / "nf"
@@ -58,7 +58,7 @@ def test_generated_traces_exercise_the_program(engines):
     """Coverage of the differential test: every verdict but redirect (every_op has none)
     and real header rewrites."""
     program, k, i = engines
-    trace = [frames().example() for _ in range(300)]
+    trace = sample_frames(300)
     stamped = [(n * 1000, f) for n, f in enumerate(trace)]
     report = run_frames(program, stamped, engine="both", engines=(k, i), keep_outputs=True)
     assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]

@@ -17,7 +17,7 @@ from cora.compiler.driver import compile_file
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 
-from .packets import frames
+from .packets import frames, sample_frames
 
 pytestmark = pytest.mark.kernel
 NF = Path(__file__).parent / "nf" / "every_op.nf"
@@ -46,7 +46,7 @@ def test_generated_traces_exercise_the_program(engines):
     """The differential test is only as good as its coverage: check that the frames above
     reach every verdict and really rewrite headers (output differs from input)."""
     program, k, i = engines
-    trace = [frames().example() for _ in range(300)]
+    trace = sample_frames(300)
     stamped = [(n * 1000, f) for n, f in enumerate(trace)]
     report = run_frames(program, stamped, engine="both", engines=(k, i), keep_outputs=True)
     assert report.mismatches == 0
