@@ -726,26 +726,12 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
     d = models_dir or model_path("xdp").parent
     figs = model_figures(cal)
     m = cal.meta
-    stamp = f"measured: python -m cora.runtime.calibrate --write, {m['date']}, " \
-            f"Linux {m['kernel']}, {m['cpu']}"
-    fit_note = (f"least-squares slope per op class over {m['variants']} micro-benchmark "
-                f"variants in {m['programs']} programs (BPF_PROG_TEST_RUN, repeat "
-                f"{m['repeat']}, minimum of {m['calls']} calls; all variants explained with "
-                f"R^2 {cal.r2:.3f})")
+    stamp, fit_note = _stamp_and_fit_note(cal, "--write", "programs", "")
     xdp = tomllib.loads((d / "xdp.toml").read_text())
     src = dict(xdp["sources"])
+    src.update(_fit_sources(cal, stamp, fit_note, "lru_hash takes the same figure (same kernel "
+                                                  "htab code and jhash)"))
     src.update({
-        "clock_ghz": f"measured: /proc/cpuinfo cpu MHz {m['cpu_mhz']:.0f}, {m['date']}",
-        "op_cost_ns": f"{stamp}; {fit_note}",
-        "map_cost_ns": f"{stamp}; a lookup (hit) of the kind, 8-byte key; {fit_note}",
-        "map_op_cost_ns": f"{stamp}; per (kind, call), updates replace an existing key, "
-                          f"deletes miss; {fit_note}",
-        "opcode_cost_ns": f"{stamp}; bpf_get_prandom_u32 (helper class is bpf_ktime_get_ns)",
-        "operand_cost_ns": f"{stamp}; hash with 3 operands vs 1, per extra operand; "
-                           f"{fit_note}",
-        "map_key_byte_ns": f"{stamp}; hash-map lookups with 16- vs 8-byte keys, per key byte; "
-                           f"lru_hash takes the same figure (same kernel htab code and jhash); "
-                           f"{fit_note}",
         "per_packet_ns": f"{stamp}; fit intercept: test-run harness, program entry and the "
                          f"IPv4/TCP parser: the base variant minus its own ops "
                          f"(empty program alone: {cal.empty_program_ns:.1f} ns)",
@@ -753,19 +739,13 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
                        f"bpf_xdp_adjust_head (the test run does not reset the frame) minus "
                        f"the empty program: an upper bound of the receive side",
         "shim_byte_ns": f"{stamp}; 64- vs 8-byte shim, per extra byte",
-        "op_cost_ns.map_lookup": "folded into map_cost_ns (per kind)",
     })
     for stale in [k for k in src if k.startswith(("op_cost_ns.", "map_op_cost_ns.",
                                                   "map_cost_ns.", "opcode_cost_ns.",
                                                   "operand_cost_ns.", "map_key_byte_ns."))
                   and k != "op_cost_ns.map_lookup"]:
         del src[stale]
-    for k, raw in cal.raw_costs_ns.items():
-        if raw < MIN_COST_NS:
-            key = _feature_key(k)
-            if key:
-                src[key] = f"{stamp}; fit gave {raw:.3f} ns, clamped to {MIN_COST_NS} ns " \
-                           f"(clang folds or hides this op)"
+    _note_clamped(cal, src, stamp)
     scalars = {k: xdp[k] for k in ("name", "kind", "description", "cores")}
     scalars["clock_ghz"] = round(m["cpu_mhz"] / 1000, 3) if m["cpu_mhz"] else xdp["clock_ghz"]
     for k in ("op_classes", "map_kinds", "max_instructions", "max_maps", "max_map_entries",
@@ -815,12 +795,8 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
     d = models_dir or model_path("xdp").parent
     figs = model_figures(cal)
     m = cal.meta
-    stamp = f"measured: python -m cora.runtime.calibrate --target tc --write, {m['date']}, " \
-            f"Linux {m['kernel']}, {m['cpu']}"
-    fit_note = (f"least-squares slope per op class over {m['variants']} micro-benchmark "
-                f"variants in {m['programs']} sched_cls programs (BPF_PROG_TEST_RUN on an "
-                f"skb, repeat {m['repeat']}, minimum of {m['calls']} calls; all variants "
-                f"explained with R^2 {cal.r2:.3f})")
+    stamp, fit_note = _stamp_and_fit_note(cal, "--target tc --write", "sched_cls programs",
+                                          " on an skb")
     xdp = tomllib.loads((d / "xdp.toml").read_text())
     limits = ("op_classes", "map_kinds", "max_instructions", "max_maps", "max_map_entries",
               "verdicts")
@@ -828,30 +804,15 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
            if k in limits or k.startswith("tiers") or k in ("cores", "kind", "description")}
     no_shim = ("not applicable: the tc target generates no metadata shim (shim ops are "
                "XDP-only, cora.targets.tc refuses them), so no stage crosses into tc")
+    src.update(_fit_sources(cal, stamp, fit_note, "lru_hash takes the same figure"))
     src.update({
-        "clock_ghz": f"measured: /proc/cpuinfo cpu MHz {m['cpu_mhz']:.0f}, {m['date']}",
-        "op_cost_ns": f"{stamp}; {fit_note}",
-        "map_cost_ns": f"{stamp}; a lookup (hit) of the kind, 8-byte key; {fit_note}",
-        "map_op_cost_ns": f"{stamp}; per (kind, call), updates replace an existing key, "
-                          f"deletes miss; {fit_note}",
-        "opcode_cost_ns": f"{stamp}; bpf_get_prandom_u32 (helper class is bpf_ktime_get_ns)",
-        "operand_cost_ns": f"{stamp}; hash with 3 operands vs 1, per extra operand; "
-                           f"{fit_note}",
-        "map_key_byte_ns": f"{stamp}; hash-map lookups with 16- vs 8-byte keys, per key byte; "
-                           f"lru_hash takes the same figure; {fit_note}",
         "per_packet_ns": f"{stamp}; fit intercept: test-run harness, program entry and the "
                          f"IPv4/TCP parser on an already built skb (not the skb allocation "
                          f"or the stack path before tc ingress) (empty program alone: "
                          f"{cal.empty_program_ns:.1f} ns)",
         "crossing_ns": no_shim, "shim_byte_ns": no_shim, "max_shim_bytes": no_shim,
-        "op_cost_ns.map_lookup": "folded into map_cost_ns (per kind)",
     })
-    for k, raw in cal.raw_costs_ns.items():
-        if raw < MIN_COST_NS:
-            key = _feature_key(k)
-            if key:
-                src[key] = f"{stamp}; fit gave {raw:.3f} ns, clamped to {MIN_COST_NS} ns " \
-                           f"(clang folds or hides this op)"
+    _note_clamped(cal, src, stamp)
     scalars = {"name": "tc", "kind": "host",
                "description": "host kernel TC ingress (sched_cls, cls_bpf direct-action, bcc, "
                               "x86-64 JIT), one core", "cores": 1,
@@ -884,6 +845,48 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
     load_model(path)
     return path
 
+
+
+def _stamp_and_fit_note(cal: Calibration, flags: str, programs: str, on: str) -> tuple[str, str]:
+    """The provenance stamp and the fit note that every measured figure of a written stage
+    model quotes: the command (``flags``), date, kernel and CPU; the fit's variants, programs,
+    repeat count and R^2."""
+    m = cal.meta
+    stamp = (f"measured: python -m cora.runtime.calibrate {flags}, {m['date']}, "
+             f"Linux {m['kernel']}, {m['cpu']}")
+    fit_note = (f"least-squares slope per op class over {m['variants']} micro-benchmark "
+                f"variants in {m['programs']} {programs} (BPF_PROG_TEST_RUN{on}, repeat "
+                f"{m['repeat']}, minimum of {m['calls']} calls; all variants explained with "
+                f"R^2 {cal.r2:.3f})")
+    return stamp, fit_note
+
+
+def _fit_sources(cal: Calibration, stamp: str, fit_note: str, lru_note: str) -> dict[str, str]:
+    """Source strings of the fitted cost tables, shared by the xdp and tc model writers."""
+    m = cal.meta
+    return {
+        "clock_ghz": f"measured: /proc/cpuinfo cpu MHz {m['cpu_mhz']:.0f}, {m['date']}",
+        "op_cost_ns": f"{stamp}; {fit_note}",
+        "map_cost_ns": f"{stamp}; a lookup (hit) of the kind, 8-byte key; {fit_note}",
+        "map_op_cost_ns": f"{stamp}; per (kind, call), updates replace an existing key, "
+                          f"deletes miss; {fit_note}",
+        "opcode_cost_ns": f"{stamp}; bpf_get_prandom_u32 (helper class is bpf_ktime_get_ns)",
+        "operand_cost_ns": f"{stamp}; hash with 3 operands vs 1, per extra operand; "
+                           f"{fit_note}",
+        "map_key_byte_ns": f"{stamp}; hash-map lookups with 16- vs 8-byte keys, per key byte; "
+                           f"{lru_note}; {fit_note}",
+        "op_cost_ns.map_lookup": "folded into map_cost_ns (per kind)",
+    }
+
+
+def _note_clamped(cal: Calibration, src: dict[str, str], stamp: str) -> None:
+    """Say in ``src`` which fitted figures were clamped to MIN_COST_NS."""
+    for k, raw in cal.raw_costs_ns.items():
+        if raw < MIN_COST_NS:
+            key = _feature_key(k)
+            if key:
+                src[key] = f"{stamp}; fit gave {raw:.3f} ns, clamped to {MIN_COST_NS} ns " \
+                           f"(clang folds or hides this op)"
 
 def _feature_key(feature: str) -> str | None:
     if feature == "rand":
