@@ -10,10 +10,12 @@ which this kernel lacks, so they are not offered.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TYPE_CHECKING
 
 from cora.errors import EnvironmentProblem
+from cora.signals import signals_raise
 
 if TYPE_CHECKING:
     from mininet.net import Mininet
@@ -53,6 +55,7 @@ class MininetTestbed:
         self.net: Mininet | None = None
         self.ns: dict[str, str] = {}
         self.intf: dict[str, str] = {}
+        self._signals = contextlib.ExitStack()
 
     def __enter__(self) -> MininetTestbed:
         from mininet.log import setLogLevel
@@ -62,14 +65,17 @@ class MininetTestbed:
         from pyroute2 import netns
 
         setLogLevel("error")
+        # SIGTERM/SIGHUP raise inside the block, so a killed experiment still stops Mininet
+        # and removes the names (as cora.testbed.topology does); restored in close()
+        self._signals.enter_context(signals_raise())
         try:
             self.net = Mininet(topo=SingleSwitchTopo(self.n_hosts), switch=LinuxBridge,
                                controller=None, autoSetMacs=True)
             self.net.start()
             for host in self.net.hosts:
                 name = f"{self.prefix}{host.name}"
+                self.ns[host.name] = name  # first: close() removes it even if a signal comes now
                 netns.attach(name, host.pid)
-                self.ns[host.name] = name
                 self.intf[host.name] = host.defaultIntf().name
         except BaseException:
             self.close()
@@ -77,18 +83,22 @@ class MininetTestbed:
         return self
 
     def close(self) -> None:
-        """Remove the namespace names and stop Mininet (idempotent)."""
+        """Remove the namespace names and stop Mininet (idempotent), then restore the signal
+        handlers."""
         from pyroute2 import netns
 
-        for name in list(self.ns.values()):
-            try:
-                netns.remove(name)
-            except OSError:
-                pass
-        self.ns.clear()
-        if self.net is not None:
-            self.net.stop()
-            self.net = None
+        try:
+            for name in list(self.ns.values()):
+                try:
+                    netns.remove(name)
+                except OSError:
+                    pass
+            self.ns.clear()
+            if self.net is not None:
+                net, self.net = self.net, None
+                net.stop()
+        finally:
+            self._signals.close()
 
     def __exit__(self, *exc) -> None:
         self.close()

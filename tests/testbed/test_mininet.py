@@ -44,3 +44,45 @@ def test_deploy_on_a_mininet_host_counts_real_pings():
         names = list(tb.ns.values())
     from pyroute2 import netns
     assert not set(names) & set(netns.listnetns())
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_mininet_testbed_cleans_up_on_signal(sig):
+    """A killed experiment stops Mininet and removes its namespace names (polls for the
+    names with a deadline, then signals once)."""
+    import signal
+    import textwrap
+    import time
+
+    from pyroute2 import netns
+
+    prefix = f"cora-mnsig-{sig.lower()}-"
+    script = textwrap.dedent(f"""
+        import time
+        from cora.testbed.mininet_testbed import MininetTestbed
+        with MininetTestbed(2, prefix={prefix!r}) as tb:
+            print("up", flush=True)
+            while True:
+                time.sleep(1)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        assert {f"{prefix}h1", f"{prefix}h2"} <= set(netns.listnetns())
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=120)
+        assert "Traceback" not in err, err[-2000:]
+        assert proc.returncode == 128 + getattr(signal, sig)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and [n for n in netns.listnetns()
+                                          if n.startswith(prefix)]:
+            time.sleep(0.05)
+        assert not [n for n in netns.listnetns() if n.startswith(prefix)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        for n in netns.listnetns():
+            if n.startswith(prefix):
+                netns.remove(n)
