@@ -180,11 +180,14 @@ class EbpfEmitter:
     """
 
     def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
-                 count_verdicts: bool = False):
+                 count_verdicts: bool = False, read_through: frozenset[str] = frozenset()):
         self.p = program
         self.hook = hook
         self.inject_env = inject_env
         self.count_verdicts = count_verdicts
+        #: states whose lookups fall back to a second map ``<cname>_rt`` on a miss (state
+        #: migration, :mod:`cora.runtime.migrate`)
+        self.read_through = read_through
         self.lines: list[str] = []
         self.line_map: dict[int, tuple[int, int]] = {}
         self._tmp = 0
@@ -245,6 +248,10 @@ class EbpfEmitter:
                      else f"struct {cname}_key")
             self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
                       f"struct {cname}_value, {cname}, {s.capacity}, {flags});", indent=0)
+            if s.name in self.read_through:
+                self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
+                          f"struct {cname}_value, {cname}_rt, {s.capacity}, {flags});",
+                          indent=0)
         if self.uses_env and self.inject_env:
             # slot 0: now() in ns, written by the runtime before each frame;
             # slot 1: the xorshift32 state of rand(), advanced by the program.
@@ -432,7 +439,12 @@ class EbpfEmitter:
     def emit_map_lookup(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
         k = self.emit_key(state, op.args, op.span)
-        self.emit(f"{self.reg(op.dest)} = {map_c_name(state)}.lookup(&{k});")
+        cname, r = map_c_name(state), self.reg(op.dest)
+        self.emit(f"{r} = {cname}.lookup(&{k});")
+        if state.name in self.read_through:  # miss: take the entry over from the old map
+            o = self.tmp()
+            self.emit(f"if (!{r}) {{ struct {cname}_value *{o} = {cname}_rt.lookup(&{k}); "
+                      f"if ({o}) {{ {cname}.insert(&{k}, {o}); {r} = {cname}.lookup(&{k}); }} }}")
 
     @emit_impl("ref.found")
     def emit_ref_found(self, op: Op) -> None:
@@ -467,6 +479,8 @@ class EbpfEmitter:
         state = self.p.state(op.attrs["state"])
         k = self.emit_key(state, op.args, op.span)
         self.emit(f"{map_c_name(state)}.delete(&{k});")
+        if state.name in self.read_through:  # a deleted entry must not come back
+            self.emit(f"{map_c_name(state)}_rt.delete(&{k});")
 
     # ---------------------------------------------------------------------- scalar ops
     # Each returns the C expression assigned to the op's destination (emit_op masks it to
@@ -723,12 +737,15 @@ class EbpfEmitter:
 
 
 def generate_c(program: Program, hook: Hook, inject_env: bool = False,
-               count_verdicts: bool = False) -> tuple[str, dict[int, tuple[int, int]]]:
-    """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`.
+               count_verdicts: bool = False, read_through: frozenset[str] = frozenset()
+               ) -> tuple[str, dict[int, tuple[int, int]]]:
+    """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`
+    (``read_through``: states whose lookups fall back to ``<map>_rt`` on a miss).
 
     Raises:
         CoraError: the program uses an op ``hook`` cannot express.
     """
-    gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts)
+    gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts,
+                      read_through=read_through)
     text = gen.generate()
     return text, gen.line_map
