@@ -416,8 +416,9 @@ class PreparedSwap:
             deploy.recover_swap(dev, netns)
             self.meta = meta = deploy.require_deployment(dev, netns)
             old_layout = meta["layout"]["maps"]
+            old_names = {m["name"] for m in old_layout}
             actions = plan_maps(old_layout, maps_metadata(program)["maps"], migrate,
-                                frozenset(drop_state) | frozenset(read_through))
+                                frozenset(drop_state) | (frozenset(read_through) & old_names))
             for name in read_through:
                 actions[name] = "read-through"
             self.actions = actions
