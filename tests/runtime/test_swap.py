@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -320,11 +322,7 @@ def test_tc_program_is_replaced_in_place(bcc_module):
             replace_tc(second.loaded.prog_fd, att)
             assert tc_filters(DEV, ns) == before  # same priority and name, one filter
             from cora.runtime.bpf_syscall import prog_info
-            from cora.targets.ebpf.netlink import ifindex, ipr
-            with ipr(ns) as ip:
-                index = ifindex(ip, DEV, ns)
-                ids = [f.get_attr("TCA_OPTIONS").get_attr("TCA_BPF_ID")
-                       for f in ip.get_filters(index=index, parent=0xFFFFFFF2)
-                       if f.get_attr("TCA_OPTIONS") is not None
-                       and f.get_attr("TCA_OPTIONS").get_attr("TCA_BPF_ID")]
+            shown = subprocess.run(["tc", "-n", ns, "filter", "show", "dev", DEV, "ingress"],
+                                   capture_output=True, text=True, check=True).stdout
+            ids = [int(w) for w in re.findall(r" id (\d+)", shown)]
             assert ids == [prog_info(second.loaded.prog_fd).id]
