@@ -41,6 +41,10 @@ def variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
 COUNTS = "struct Counts { packets: u64, bytes: u64 }"
 
 
+def _not_json(constant: str):
+    raise AssertionError(f"{constant} is not JSON")
+
+
 def layout(path: Path) -> list[dict]:
     return maps_metadata(compile_file(path))["maps"]
 
@@ -210,7 +214,7 @@ def test_replace_keeps_state_refuses_incompatible_and_survives_broken(bcc_module
         before = stats(ns)
 
         r = cora("deploy", v2, "--dev", DEV, "--netns", ns, "--replace", "--json", check=True)
-        swap = json.loads(r.stdout)["swap"]
+        swap = json.loads(r.stdout, parse_constant=_not_json)["swap"]  # strict JSON
         assert swap["maps"] == {"flows": "keep"} and swap["old_prog_id"] == before["prog_id"]
         after = stats(ns)
         assert after["maps"] == before["maps"]  # entries identical
