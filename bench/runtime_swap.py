@@ -15,8 +15,9 @@ the frames flow. Printed per NF:
 - for the NFs whose state does not depend on time (flowcount, lb): whether the state equals
   the reference interpreter's over the same frame sequence (entries and counts lost: 0).
 
-Usage: ``python bench/runtime_swap.py [--nf flowcount ...] [--swaps 20] [--pps 20000]
-[--json]`` (default 20 swaps at 5000 frames/s). Needs root. Say in any quote of the figures whether the machine was loaded.
+Usage: ``python bench/runtime_swap.py [--nf flowcount ...] [--swaps 20] [--pps 5000]
+[--json]`` (defaults: 20 swaps at 5000 frames/s). Needs root. Say in any quote of the
+figures whether the machine was loaded.
 """
 
 from __future__ import annotations
