@@ -65,7 +65,7 @@ def run_nf(nf: str, swaps: int, pps: float) -> dict:
     swap_ms: list[float] = []
     prepare_ms: list[float] = []
     migration = None
-    with two_node(prefix="cora-swapb-") as topo:
+    with two_node() as topo:
         ns, gen_ns = topo.ns("dut"), topo.ns("gen")
         try:
             deploy(program, DEV, ns)

@@ -117,7 +117,7 @@ def testbed():
     """gen <-> dut namespaces; whatever a failing test leaves of cora in dut is removed."""
     from cora.testbed.topology import two_node
 
-    with two_node(prefix="cora-swap-") as topo:
+    with two_node() as topo:
         ns = topo.ns("dut")
         try:
             yield topo.ns("gen"), ns
@@ -350,7 +350,7 @@ def test_tc_program_is_replaced_in_place(bcc_module):
 
     nf = REPO / "tests" / "targets" / "nf" / "tc_verdicts.nf"
     program = compile_file(nf)
-    with two_node(prefix="cora-swap-") as topo, \
+    with two_node() as topo, \
             KernelEngine(program, target="tc") as first, \
             KernelEngine(program, target="tc") as second:
         ns = topo.ns("dut")
