@@ -57,6 +57,17 @@ def register(sub) -> None:
     p.add_argument("--no-stats", action="store_true",
                    help="no per-CPU verdict counters (cora_verdicts) in the program; "
                         "`cora stats` then shows the maps only")
+    p.add_argument("--replace", action="store_true",
+                   help="upgrade the NF running on --dev in place (hot swap, no frame lost): "
+                        "every map whose layout is unchanged keeps its state; a changed one "
+                        "is refused unless --migrate or --drop-state names it")
+    p.add_argument("--migrate", metavar="MAP=CONVERSION", action="append", default=[],
+                   type=_migrate_spec,
+                   help="with --replace: convert MAP's entries to its new layout; CONVERSION "
+                        "is widen, add-field or resize (several joined by +)")
+    p.add_argument("--drop-state", metavar="MAP", action="append", default=[],
+                   help="with --replace: MAP starts empty in the new version")
+    add_json_flag(p)
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("stats", help="live verdict counters and state of a deployed NF",
@@ -78,13 +89,33 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_undeploy)
 
 
+def _migrate_spec(text: str) -> tuple[str, str]:
+    """argparse type of ``--migrate MAP=CONVERSION``."""
+    import argparse
+
+    from cora.runtime.swap import LayoutMismatch, parse_conversions
+
+    name, sep, conv = text.partition("=")
+    if not sep or not name or not conv:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MAP=CONVERSION")
+    try:
+        parse_conversions(conv)
+    except LayoutMismatch as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name, conv
+
+
 def cmd_deploy(args) -> int:
-    """Compile, load, pin and attach."""
+    """Compile, load, pin and attach (or, with --replace, upgrade in place)."""
     from cora.compiler import compile_file
     from cora.runtime.deploy import deploy, require_root
 
     if args.plan is None and (args.nic_dev or args.nic_netns or args.nic_forward):
         raise UsageError("--nic-dev/--nic-netns/--nic-forward go with --plan")
+    if (args.migrate or args.drop_state) and not args.replace:
+        raise UsageError("--migrate/--drop-state go with --replace")
+    if args.replace and args.plan is not None:
+        raise UsageError("--replace upgrades one interface's NF; it does not take --plan")
     if args.plan is not None and not args.nic_dev:
         raise UsageError("--plan needs --nic-dev (the NIC's ingress interface)")
     require_root()
@@ -92,10 +123,25 @@ def cmd_deploy(args) -> int:
     if args.plan is not None:
         return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode,
-                  stats=not getattr(args, "no_stats", False))
+                  stats=not getattr(args, "no_stats", False), replace=args.replace,
+                  migrate=dict(args.migrate), drop_state=frozenset(args.drop_state))
+    if getattr(args, "json", False):
+        import json
+
+        print(json.dumps(meta, indent=2, sort_keys=True))
+        return 0
     if meta.get("recovered"):
         print(f"note: {meta['recovered']}")
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
+    if meta.get("swap"):
+        rep = meta["swap"]
+        kept = sorted(n for n, a in rep["maps"].items() if a == "keep")
+        other = ", ".join(f"{n}: {a}" for n, a in sorted(rep["maps"].items()) if a != "keep")
+        print(f"{program.name}: replaced program {rep['old_prog_id']} by {rep['new_prog_id']} "
+              f"on {where} in {rep['swap_ns'] / 1e6:.3f} ms (load {rep['load_ns'] / 1e6:.0f} "
+              f"ms); state kept in {', '.join(kept) or 'no map'}"
+              + (f"; {other}" if other else ""))
+        return 0
     print(f"{program.name}: attached to {where} as XDP program id {meta['prog_id']} "
           f"({args.mode}); maps pinned under {meta['pins']}")
     return 0

@@ -38,6 +38,7 @@ only: never set it in production.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -54,6 +55,10 @@ FAULT_ENV = "CORA_FAULT_AFTER_STEP"
 DEPLOY_STEPS = ("journal", "pin_prog", "pin_map", "pin_maps", "attach", "metadata", "done")
 #: undeploy's steps in order; ``unpin_one`` is after the first pin is removed
 UNDEPLOY_STEPS = ("journal", "detach", "unpin_one", "unpin", "metadata", "done")
+#: a hot swap's steps (:mod:`cora.runtime.swap`): ``staged`` after the new program and maps
+#: are pinned under ``swap_new/``, ``replace`` after the kernel runs the new program,
+#: ``commit`` after the metadata names it
+SWAP_STEPS = ("staged", "replace", "commit")
 
 
 def fault_point(op: str, step: str) -> None:
@@ -81,7 +86,8 @@ def _undeploy_cmd(dev: str, netns: str | None) -> str:
 
 def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
            pass_redirect_ifindex: int | None = None, extra: dict | None = None,
-           stats: bool = True) -> dict:
+           stats: bool = True, replace: bool = False, migrate: dict[str, str] | None = None,
+           drop_state: frozenset[str] = frozenset()) -> dict:
     """Compile for XDP, load, pin, attach and record ``program`` on ``dev`` (journaled; see
     the module docstring).
 
@@ -94,10 +100,18 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
         extra: more keys for the metadata (e.g. the stage and its peer deployment).
         stats: keep per-CPU verdict counters (``cora_verdicts``, read by :func:`read_stats`);
             False (``cora deploy --no-stats``) leaves them out of the program.
+        replace: when ``dev`` runs a cora deployment already, upgrade it in place
+            (:func:`cora.runtime.swap.swap_program`: hot swap keeping every map whose layout
+            is unchanged; ``migrate`` / ``drop_state`` say what to do with changed ones);
+            the running deployment is untouched if the new program fails to build, verify
+            or load. With nothing deployed there, a normal deploy.
     Returns:
         the deployment's metadata (also written to /run/cora), plus ``"recovered"``: a
-        sentence on the interrupted deploy it undid first, or None.
+        sentence on the interrupted deploy it undid first, or None; after an in-place
+        upgrade also ``"swap"``: the :class:`~cora.runtime.swap.SwapReport` as a dict.
     Raises:
+        LayoutMismatch: (``replace``) a map's layout changed and neither ``migrate`` nor
+            ``drop_state`` covers it; nothing was changed.
         EnvironmentProblem: no root/bcc, no such interface/namespace, already deployed, an
             interrupted undeploy to finish first, another cora process at work there.
         KernelError: load, pin or attach refused.
@@ -112,9 +126,15 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
     where = _where(dev, netns)
     directory = pins.deployment_dir(dev, netns)  # checks the names first
     attach.xdp_attached(dev, netns)  # checks that dev and netns exist
+    if replace and deployment_status(dev, netns) in ("complete", "partial-swap"):
+        from cora.runtime.swap import swap_program
+
+        report = swap_program(dev, netns, program, migrate=migrate, drop_state=drop_state)
+        return {**require_deployment(dev, netns), "recovered": None,
+                "swap": report.to_json()}
     with signals_raise(), pins.deployment_lock(dev, netns):
+        recovered = recover_swap(dev, netns)
         journal = pins.read_journal(dev, netns)
-        recovered = None
         if journal is not None and journal.get("op") == "deploy":
             recovered = _recover(dev, netns)
         elif journal is not None:
@@ -143,7 +163,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
             try:
                 # "meta" names a split deployment's NIC side, so that undeploy of this
                 # interrupted host side takes the NIC side down as well
-                _write_state(pins.write_journal, dev, netns, {
+                write_state(pins.write_journal, dev, netns, {
                     "op": "deploy", "dev": dev, "netns": netns, "prog_id": prog_id,
                     "pins": str(directory), "pid": os.getpid(), "started_unix": time.time(),
                     "meta": {k: v for k, v in (extra or {}).items() if k == "nic_stage"}})
@@ -165,7 +185,7 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
                         "netns": netns, "mode": mode, "pins": str(directory),
                         "deployed_unix": time.time(), "prog_id": attached_id, "stats": stats,
                         "layout": maps_metadata(program), **(extra or {})}
-                _write_state(pins.write_metadata, dev, netns, meta)
+                write_state(pins.write_metadata, dev, netns, meta)
                 fault_point("deploy", "metadata")
             except BaseException:
                 # undo every step (detach only our program), each even if an earlier undo
@@ -177,8 +197,9 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
     return {**meta, "recovered": recovered}
 
 
-def _write_state(writer, dev: str, netns: str | None, data: dict) -> None:
-    """Write metadata or journal; an OS failure becomes one clear line."""
+def write_state(writer, dev: str, netns: str | None, data: dict) -> None:
+    """Write metadata or journal (``writer``: :func:`cora.runtime.pins.write_metadata` or
+    ``write_journal``); an OS failure becomes one clear line (EnvironmentProblem)."""
     try:
         writer(dev, netns, data)
     except OSError as exc:
@@ -228,6 +249,8 @@ def _recover(dev: str, netns: str | None) -> str | None:
     journal = pins.read_journal(dev, netns)
     if journal is None:
         return None
+    if journal.get("op") == "swap":
+        return recover_swap(dev, netns)
     meta = pins.read_metadata(dev, netns)
     op = journal.get("op")
     if op == "deploy" and meta is not None and meta.get("prog_id") == journal.get("prog_id"):
@@ -250,9 +273,10 @@ def deployment_status(dev: str, netns: str | None = None) -> str:
 
     Returns:
         ``"none"`` (nothing), ``"complete"`` (a deployment stats can read), ``"busy"`` (a
-        deploy/undeploy is running now), ``"partial-deploy"`` / ``"partial-undeploy"`` (an
-        interrupted one: undeploy removes/finishes it), ``"orphan-pins"`` (pins without
-        metadata or journal: undeploy removes them).
+        deploy/undeploy/swap is running now), ``"partial-swap"`` (an interrupted hot swap:
+        the next deploy --replace or undeploy finishes or undoes it), ``"partial-deploy"`` /
+        ``"partial-undeploy"`` (an interrupted one: undeploy removes/finishes it),
+        ``"orphan-pins"`` (pins without metadata or journal: undeploy removes them).
     Raises:
         EnvironmentProblem: bad interface or namespace name.
     """
@@ -267,15 +291,21 @@ def deployment_status(dev: str, netns: str | None = None) -> str:
             return "complete"
         if pins.lock_held(dev, netns):
             return "busy"
+        if journal.get("op") == "swap":
+            return "partial-swap"
         return "partial-undeploy" if journal.get("op") == "undeploy" else "partial-deploy"
     if meta is not None:
         return "complete"
     return "orphan-pins" if directory.exists() else "none"
 
 
-def _require(dev: str, netns: str | None) -> dict:
-    """The metadata of a complete deployment on ``dev``; otherwise one line saying what is
-    there and which command to run."""
+def require_deployment(dev: str, netns: str | None = None) -> dict:
+    """The metadata of a complete deployment on ``dev``.
+
+    Raises:
+        EnvironmentProblem: nothing complete there: one line saying what is there and which
+            command to run.
+    """
     from cora.runtime import pins
 
     where = _where(dev, netns)
@@ -294,9 +324,83 @@ def _require(dev: str, netns: str | None) -> dict:
                           f"run {undo} to remove it",
         "partial-undeploy": f"an interrupted `cora undeploy` left {where} half taken down: "
                             f"run {undo} to finish it",
+        "partial-swap": f"an interrupted hot swap left {where} between two versions: run "
+                        f"`cora deploy NEW.nf --dev {dev} --replace` again or {undo}",
         "orphan-pins": f"pins without deployment metadata are left at "
                        f"{pins.deployment_dir(dev, netns)}: run {undo} to remove them",
     }[status])
+
+
+def verdict_counts(fd: int | None) -> dict[str, int] | None:
+    """Verdict name -> frames counted (summed over CPUs) of a ``cora_verdicts`` map fd, or
+    None when ``fd`` is None (deployed without counters)."""
+    from cora.runtime import bpf_syscall
+
+    if fd is None:
+        return None
+    verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
+    for k, per_cpu in bpf_syscall.map_items(fd, 4, 8, percpu=True):
+        idx = int.from_bytes(k, "little")
+        if idx < len(XDP_VERDICT_NAMES):
+            verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little")
+                                                   for v in per_cpu)
+    return verdicts
+
+
+def commit_swap(dev: str, netns: str | None) -> None:
+    """Finish a hot swap whose replace happened (call with the deployment lock held): rename
+    the staged program and maps into place, unpin the maps the new version no longer has,
+    write the new metadata, remove the journal. Idempotent."""
+    from pathlib import Path
+
+    from cora.runtime import pins
+    from cora.runtime.swap import STAGED_DIR
+
+    journal = pins.read_journal(dev, netns) or {}
+    directory = Path(journal.get("pins") or pins.deployment_dir(dev, netns))
+    staged = directory / STAGED_DIR
+    if (staged / "maps").is_dir():
+        for entry in sorted((staged / "maps").iterdir()):
+            os.replace(entry, directory / "maps" / entry.name)
+    if (staged / "prog").exists():
+        os.replace(staged / "prog", directory / "prog")
+    for name in journal.get("retire", []):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(directory / "maps" / name)
+    pins.unpin_all(staged)
+    if journal.get("meta_after"):
+        write_state(pins.write_metadata, dev, netns, journal["meta_after"])
+    fault_point("swap", "commit")
+    pins.remove_journal(dev, netns)
+
+
+def recover_swap(dev: str, netns: str | None) -> str | None:
+    """Finish or undo an interrupted hot swap on ``dev`` (call with the lock held): when the
+    kernel runs the new program the swap is committed (:func:`commit_swap`), otherwise the
+    staged pins are removed and the old deployment stays as it was.
+
+    Returns:
+        a sentence saying which, or None when no swap was interrupted.
+    """
+    from pathlib import Path
+
+    from cora.runtime import attach, pins
+    from cora.runtime.swap import STAGED_DIR
+
+    journal = pins.read_journal(dev, netns)
+    if journal is None or journal.get("op") != "swap":
+        return None
+    try:
+        running = attach.xdp_attached(dev, netns)
+    except EnvironmentProblem:
+        running = None
+    if running is not None and running == journal.get("new_prog_id"):
+        commit_swap(dev, netns)
+        return f"finished an interrupted hot swap on {_where(dev, netns)} (program {running})"
+    pins.unpin_all(Path(journal.get("pins") or pins.deployment_dir(dev, netns)) / STAGED_DIR)
+    pins.remove_journal(dev, netns)
+    return (f"undid an interrupted hot swap on {_where(dev, netns)}: program "
+            f"{journal.get('old_prog_id')} kept running")
 
 
 def read_stats(dev: str, netns: str | None = None) -> dict:
@@ -311,22 +415,14 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
         EnvironmentProblem: nothing (or only part of a deployment) there, saying which command
             to run; KernelError: pins unreadable.
     """
-    from cora.runtime import attach, bpf_syscall, pins
+    from cora.runtime import attach, pins
     from cora.runtime.engine import dump_from_entries, map_entries
     from cora.targets.ebpf.maps import state_from_metadata
 
-    meta = _require(dev, netns)
+    meta = require_deployment(dev, netns)
     states = [state_from_metadata(m) for m in meta["layout"]["maps"]]
     with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
-        verdicts: dict[str, int] | None = None
-        if VERDICTS_MAP in pinned.maps:
-            counts = bpf_syscall.map_items(pinned.maps[VERDICTS_MAP], 4, 8, percpu=True)
-            verdicts = {name: 0 for name in XDP_VERDICT_NAMES}
-            for k, per_cpu in counts:
-                idx = int.from_bytes(k, "little")
-                if idx < len(XDP_VERDICT_NAMES):
-                    verdicts[XDP_VERDICT_NAMES[idx]] = sum(int.from_bytes(v, "little")
-                                                           for v in per_cpu)
+        verdicts = verdict_counts(pinned.maps.get(VERDICTS_MAP))
         entries = {s.name: map_entries(pinned.maps[s.name], s) for s in states}
     try:
         attached_id = attach.xdp_attached(dev, netns)
@@ -362,12 +458,12 @@ def undeploy(dev: str, netns: str | None = None) -> dict:
         peer = (meta or journal.get("meta") or {}).get("nic_stage")
         if meta is None and not directory.exists():
             if recovered is None:
-                _require(dev, netns)  # raises "nothing is deployed"
+                require_deployment(dev, netns)  # raises "nothing is deployed"
             return _undeploy_peer({"detached": False, "unpinned": [], "recovered": recovered},
                                   peer)
         if meta is not None:
             prog_id = meta.get("prog_id")
-            _write_state(pins.write_journal, dev, netns, {
+            write_state(pins.write_journal, dev, netns, {
                 "op": "undeploy", "dev": dev, "netns": netns, "prog_id": prog_id,
                 "meta": meta, "pid": os.getpid(), "started_unix": time.time()})
         else:  # pins only (an older cora was killed while deploying): only its own program

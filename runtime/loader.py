@@ -86,6 +86,8 @@ class LoadedProgram:
     bpf: Any
     prog_fd: int
     map_fds: dict[str, int] = field(default_factory=dict)
+    #: kernel map name -> fd of a map reused from elsewhere (``reuse_maps`` of the load)
+    reused: dict[str, int] = field(default_factory=dict)
 
     def map_fd(self, name: str) -> int:
         """The fd of a state's map, or of an internal map (``cora_env``, ``cora_verdicts``).
@@ -97,6 +99,8 @@ class LoadedProgram:
             name = map_c_name(self.artifact.program.state(name))
         except KeyError:
             pass
+        if name in self.reused:
+            return self.reused[name]
         return _table_fd(self.bpf, name)
 
     def close(self) -> None:
@@ -213,13 +217,19 @@ def _compile_check(src: str) -> str | None:
     return " | ".join(errors[-4:]) or f"the compiler exited with status {status}"
 
 
-def load_program(artifact: Artifact, target: Target | None = None) -> LoadedProgram:
+def load_program(artifact: Artifact, target: Target | None = None,
+                 reuse_maps: dict[str, int] | None = None) -> LoadedProgram:
     """Compile and load ``artifact`` into the kernel as its target's program type.
 
     Args:
         artifact: what a target generated.
         target: the target that generated it (default: the one named ``artifact.target``);
             it gives the program type and load flags.
+        reuse_maps: kernel map name (C name, e.g. ``cora_flows``, ``cora_verdicts``) -> fd
+            of an existing map of the same layout that the program uses instead of the
+            one bcc created (see :func:`relocate_maps`); such a map keeps its entries (no
+            initial entries are written) and ``map_fds`` names the reused fd, which stays
+            the caller's to close.
     Returns:
         a :class:`LoadedProgram`; close it (or use ``with``) to release it.
     Raises:
@@ -231,14 +241,50 @@ def load_program(artifact: Artifact, target: Target | None = None) -> LoadedProg
         from cora.targets import get_target
 
         target = get_target(artifact.target)
-    return _load(artifact, target, target.load_flags(artifact))
+    return _load(artifact, target, target.load_flags(artifact), reuse_maps or {})
 
 
-def load_xdp(artifact: Artifact) -> LoadedProgram:
+def load_xdp(artifact: Artifact, reuse_maps: dict[str, int] | None = None) -> LoadedProgram:
     """:func:`load_program` for an artifact of the xdp target (its historical name)."""
     from cora.targets.xdp import XdpTarget
 
-    return load_program(artifact, XdpTarget())
+    return load_program(artifact, XdpTarget(), reuse_maps)
+
+
+#: ``BPF_LD | BPF_DW | BPF_IMM``: the first half of a 16-byte load of a 64-bit immediate
+_LD_IMM64 = 0x18
+#: src_reg values of an ld_imm64 whose imm is a map fd (include/uapi/linux/bpf.h:
+#: BPF_PSEUDO_MAP_FD 1, BPF_PSEUDO_MAP_VALUE 2)
+_PSEUDO_MAP_SRC = (1, 2)
+
+
+def relocate_maps(insns: bytes, fd_map: dict[int, int]) -> bytes:
+    """Point a program's map references at other maps before it is loaded.
+
+    bcc relocates each map reference to an ``ld_imm64`` whose ``src_reg`` is
+    ``BPF_PSEUDO_MAP_FD`` (or ``BPF_PSEUDO_MAP_VALUE``) and whose ``imm`` is the map fd it
+    created; the kernel resolves that fd at ``BPF_PROG_LOAD``. Rewriting ``imm`` makes the
+    loaded program use another map (the verifier then checks every access against that
+    map's own key/value sizes). Instruction format: Documentation/bpf/standardization/
+    instruction-set.rst (8-byte slots: opcode, dst/src registers, 16-bit offset, 32-bit imm).
+
+    Args:
+        insns: the program (a multiple of 8 bytes); fd_map: old fd -> new fd.
+    Returns:
+        the rewritten program (same length).
+    """
+    out = bytearray(insns)
+    i = 0
+    while i + _INSN_BYTES <= len(out):
+        if out[i] == _LD_IMM64:
+            src = out[i + 1] >> 4
+            imm = int.from_bytes(out[i + 4:i + 8], "little", signed=True)
+            if src in _PSEUDO_MAP_SRC and imm in fd_map:
+                out[i + 4:i + 8] = fd_map[imm].to_bytes(4, "little", signed=True)
+            i += 2 * _INSN_BYTES  # ld_imm64 takes two slots
+            continue
+        i += _INSN_BYTES
+    return bytes(out)
 
 
 def load_tc(artifact: Artifact) -> LoadedProgram:
@@ -249,7 +295,8 @@ def load_tc(artifact: Artifact) -> LoadedProgram:
     return load_program(artifact, TcTarget())
 
 
-def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
+def _load(artifact: Artifact, target: Target, flags: int,
+          reuse_maps: dict[str, int]) -> LoadedProgram:
     """Compile ``artifact`` (forked compile check first), load its entry function as
     ``target``'s program type with ``prog_flags`` = ``flags`` and fill its maps' initial
     entries."""
@@ -271,8 +318,11 @@ def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
                           f"(a cora bug): {err}\n{captured['text'][-4000:]}")
     prog_fd = -1
     try:
-        prog_fd, log = prog_load(bpf.dump_func(artifact.entry.encode()),
-                                  artifact.program.name, target, flags)
+        insns = bpf.dump_func(artifact.entry.encode())
+        if reuse_maps:
+            insns = relocate_maps(insns, {_table_fd(bpf, name): fd
+                                          for name, fd in reuse_maps.items()})
+        prog_fd, log = prog_load(insns, artifact.program.name, target, flags)
         if prog_fd < 0:
             # Load once more through bcc, which passes BTF line info, so the verifier's log
             # shows the C lines (and their /* @line:col */ NF tags) it stopped at. bcc's
@@ -288,8 +338,11 @@ def _load(artifact: Artifact, target: Target, flags: int) -> LoadedProgram:
             tail = "\n".join(lines[-12:])
             raise KernelError(f"{where}: the kernel verifier rejected the program generated for "
                               f"this line (a cora bug, please report it):\n{tail}")
-        loaded = LoadedProgram(artifact, bpf, prog_fd)
+        loaded = LoadedProgram(artifact, bpf, prog_fd, reused=dict(reuse_maps))
         for state in artifact.program.states:
+            if map_c_name(state) in reuse_maps:
+                loaded.map_fds[state.name] = reuse_maps[map_c_name(state)]
+                continue
             fd = _table_fd(bpf, map_c_name(state))
             loaded.map_fds[state.name] = fd
             load_initial_entries(fd, state)

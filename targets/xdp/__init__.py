@@ -33,12 +33,18 @@ class XdpTarget(Target):
 
     def generate(self, program: Program, inject_env: bool = False,
                  count_verdicts: bool = False, frags: bool = True,
-                 pass_redirect_ifindex: int | None = None, **options: Any) -> Artifact:
+                 pass_redirect_ifindex: int | None = None,
+                 read_through: frozenset[str] = frozenset(),
+                 read_through_from: dict | None = None, **options: Any) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: ``inject_env``, ``count_verdicts`` (:meth:`Target.generate`); ``frags``
         (default on: multi-buffer aware, loaded with ``BPF_F_XDP_HAS_FRAGS``) and
-        ``pass_redirect_ifindex`` (:class:`cora.targets.xdp.hook.XdpHook`).
+        ``pass_redirect_ifindex`` (:class:`cora.targets.xdp.hook.XdpHook`);
+        ``read_through`` (state names whose lookups fall back to a second map ``<map>_rt``
+        on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`;
+        ``read_through_from``: state name -> old declaration, for a ``_rt`` map of another
+        value layout whose entries are converted when taken over).
 
         Raises:
             CoraError: an option the xdp target does not have.
@@ -49,13 +55,16 @@ class XdpTarget(Target):
         hook = XdpHook(frags=frags, pass_redirect_ifindex=pass_redirect_ifindex)
         self.check(program)
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
-                                      count_verdicts=count_verdicts)
+                                      count_verdicts=count_verdicts,
+                                      read_through=read_through,
+                                      read_through_from=read_through_from)
         return Artifact(self.name, program,
                         {"prog.c": c_text, "prog.ir": print_program(program)},
                         hook.entry, line_map, {"inject_env": inject_env,
                                                "count_verdicts": count_verdicts,
                                                "frags": frags,
-                                               "pass_redirect_ifindex": pass_redirect_ifindex})
+                                               "pass_redirect_ifindex": pass_redirect_ifindex,
+                                               "read_through": sorted(read_through)})
 
     def load_flags(self, artifact: Artifact) -> int:
         """``BPF_F_XDP_HAS_FRAGS`` when ``artifact`` was generated with ``frags``, else 0."""

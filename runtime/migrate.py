@@ -1,0 +1,166 @@
+"""State migration: move a state object's entries into another map while traffic flows,
+losing no entry and no update.
+
+When a plan moves a state object to another stage (emulated NIC <-> host kernel), the new
+owner has its own map and the entries must follow. :func:`move_state` does it in four
+phases on the deployment that becomes the owner (protocol and correctness argument in
+docs/runtime.md, "State migration"):
+
+1. **read-through swap.** The new program is swapped in (:func:`cora.runtime.swap.swap_program`,
+   atomic) with a fresh, empty map for the state and a second map reference ``<map>_rt``
+   relocated to the *source* map. On a lookup miss the program looks the key up in the
+   source and, if found, inserts that entry into its own map (``BPF_NOEXIST``) and uses it;
+   a delete removes the key from both maps. From the swap on, every update of the state
+   lands in the new map, on an entry that carries every earlier update.
+2. **grace period.** ``membarrier(MEMBARRIER_CMD_GLOBAL)`` (``synchronize_rcu``): every run
+   of an earlier program version that could still write the source has finished, so from
+   now on only the new version's delete-through writes the source.
+3. **copy.** Userspace copies each remaining source entry into the new map with
+   ``BPF_NOEXIST`` (an entry the program took over already is newer and wins); when the
+   source entry vanished meanwhile (a delete-through), the copy is removed again if it is
+   still the copied value.
+4. **retire.** The program is swapped once more for the same code without read-through
+   (every map kept) and, after another grace period, nothing references the source.
+
+Only hash-kind states (IR kinds ``hash``, ``lru_hash``: the language's ``map``, ``lru_map``)
+move this way; an array has no miss to read
+through (see docs/runtime.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cora.errors import CoraError
+from cora.runtime.swap import READ_THROUGH_KINDS
+
+#: state kinds :func:`move_state` moves (a lookup can miss)
+MOVABLE_KINDS = READ_THROUGH_KINDS
+
+
+@dataclass
+class MigrationReport:
+    """What one :func:`move_state` did.
+
+    Attributes:
+        states: the moved state names.
+        taken_over: state -> entries the program had taken over on a miss before the copy.
+        copied: state -> entries the copy phase inserted.
+        phase_ns: phase name (read_through_swap, grace, copy, retire_swap) -> ns.
+        swaps: the two :class:`~cora.runtime.swap.SwapReport` as dicts.
+    """
+
+    states: list[str]
+    taken_over: dict[str, int] = field(default_factory=dict)
+    copied: dict[str, int] = field(default_factory=dict)
+    phase_ns: dict[str, int] = field(default_factory=dict)
+    swaps: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """JSON-ready dict of every attribute."""
+        return asdict(self)
+
+
+def copy_missing(src_fd: int, dst_fd: int, state, new_state=None) -> int:
+    """Phase 3: copy every entry of ``src_fd`` that ``dst_fd`` lacks (``BPF_NOEXIST``);
+    undo a copy whose source entry was deleted meanwhile (and that nobody changed since).
+
+    Args:
+        src_fd: a hash-kind map holding ``state``; dst_fd: one holding ``new_state``
+            (default: the same layout); values are converted by field name
+            (:func:`cora.runtime.swap.convert_value`).
+    Returns:
+        entries copied and kept.
+    """
+    from cora.errors import KernelError
+    from cora.runtime import bpf_syscall as bs
+    from cora.runtime.swap import convert_value
+    from cora.targets.ebpf.maps import key_size, pack_value, unpack_value, value_size
+
+    new_state = new_state or state
+    ks, vs = key_size(state), value_size(state)
+    copied = 0
+    for key, raw in bs.map_items(src_fd, ks, vs):
+        value = raw if new_state is state else pack_value(
+            new_state, convert_value(state, new_state, unpack_value(state, raw)))
+        try:
+            bs.map_update(dst_fd, key, value, bs.BPF_NOEXIST)
+        except KernelError:
+            continue  # taken over (or created) by the program: its entry is newer
+        if bs.map_lookup(src_fd, key, vs) is None and \
+                bs.map_lookup(dst_fd, key, value_size(new_state)) == value:
+            bs.map_delete(dst_fd, key)  # deleted by the program while we copied
+            continue
+        copied += 1
+    return copied
+
+
+def move_state(dev: str, netns: str | None, program, sources: dict[str, int | str | Path],
+               nf_source: str | None = None) -> MigrationReport:
+    """Move states into the deployment on ``dev`` (which runs, or will run, ``program``)
+    from the maps ``sources`` while traffic flows (the four phases of the module docstring).
+
+    Args:
+        dev, netns: a complete deployment; ``program``: the program it runs afterwards.
+        sources: state name -> the source map: an fd, or a pin path (e.g. the NIC stage's
+            ``/sys/fs/bpf/cora/<ns>/<if>/maps/<state>``). Precondition: once phase 1 has
+            swapped, no program but this deployment's writes a source map (the source's
+            previous owner has been swapped out or is this deployment's previous version).
+    Returns:
+        a :class:`MigrationReport`.
+    Raises:
+        CoraError: a state is not in ``program`` or is not a hash kind.
+        LayoutMismatch / EnvironmentProblem / KernelError: as
+            :func:`cora.runtime.swap.swap_program` (a failure in phase 1 leaves the old
+            deployment running; after it, the read-through version keeps running and the
+            source stays pinned, so the move can be finished by calling again).
+    """
+    from cora.runtime import bpf_syscall as bs
+    from cora.runtime import pins
+    from cora.runtime.swap import grace_period, swap_program
+    from cora.targets.ebpf.maps import key_size, value_size
+
+    states = {s.name: s for s in program.states}
+    for name in sources:
+        if name not in states:
+            raise CoraError(f"cannot move state {name}: {program.name} has no such state")
+        if states[name].kind not in MOVABLE_KINDS:
+            raise CoraError(f"cannot move state {name} ({states[name].kind}): only "
+                            f"{' and '.join(MOVABLE_KINDS)} states move by read-through")
+    fds: dict[str, int] = {}
+    owned: list[int] = []
+    try:
+        for name, src in sources.items():
+            if isinstance(src, int):
+                fds[name] = src
+            else:
+                fd = bs.obj_get(str(src))
+                owned.append(fd)
+                fds[name] = fd
+        report = MigrationReport(states=sorted(sources))
+        t0 = time.perf_counter_ns()
+        first = swap_program(dev, netns, program, read_through=fds, nf_source=nf_source)
+        report.swaps.append(first.to_json())
+        t1 = time.perf_counter_ns()
+        grace_period()
+        t2 = time.perf_counter_ns()
+        with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
+            for name, src_fd in fds.items():
+                st = states[name]
+                report.taken_over[name] = len(bs.map_items(pinned.maps[name], key_size(st),
+                                                           value_size(st)))
+                report.copied[name] = copy_missing(src_fd, pinned.maps[name], st)
+        t3 = time.perf_counter_ns()
+        second = swap_program(dev, netns, program, nf_source=nf_source)
+        report.swaps.append(second.to_json())
+        grace_period()
+        t4 = time.perf_counter_ns()
+        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2,
+                           "retire_swap": t4 - t3}
+        return report
+    finally:
+        for fd in owned:
+            os.close(fd)
