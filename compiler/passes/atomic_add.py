@@ -32,6 +32,27 @@ Rewritten when all hold (otherwise the ops stay as they are):
 
 The ``atomic_add`` takes the store's place, so reads of the field between the load and the
 store still see the old value, as before.
+
+``atomic-init`` (after ``atomic-add``): an insert into a map whose value fields are atomic
+counters stores zero into those fields and then adds the inserted values atomically::
+
+    %r = map.update S(K) = (V0, V1)          ; field 0 is an atomic counter
+becomes
+    %z = const 0
+    %r = map.update S(K) = (%z, V1)
+    %h = map.lookup S(K)
+    atomic_add S %h.0, V0
+
+Same state after it on every frame: when the update stored, the lookup finds the entry it
+stored (on an ``lru_hash`` it is already the most recently used, so the lookup changes no
+order) and the add leaves ``V0`` there; when it did not store (map full), the key is absent
+and nothing is added. ``%r`` is unchanged. Why: the Agilio (NFP) offload requires atomic
+counters to be initialised to zero by ``bpf_map_update_elem()`` (kernel nfp driver,
+``nfp_bpf_map_update_value_ok``), so without this an NF that inserts a counter with a
+non-zero first value (flowcount's ``flows[flow].packets += 1`` on a new flow) cannot keep its
+counters on the NIC. The cost: one more lookup and the adds on the insert path (docs/offload.md).
+Not for ``lpm`` states (their update keys carry a prefix length) and only for value fields of
+32 or 64 bits that some ``atomic_add`` adds to.
 """
 
 from __future__ import annotations
@@ -39,7 +60,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from cora.compiler.ir import Block, Op, Program
+from cora.compiler.ir import Block, IntType, Op, Program, RefType
 from cora.compiler.ir.ops import ATOMIC_ADD_WIDTHS
 from cora.compiler.passes.base import ModulePass, assign_counts, register_pass
 
@@ -127,3 +148,60 @@ def _clear_between(ops: list[Op], load_i: int, store_i: int, add_i: int, ref: st
             if not same_ref_other_field:
                 return False
     return True
+
+
+@register_pass
+@dataclass(frozen=True)
+class AtomicInit(ModulePass):
+    """Insert atomic counters as zero, then add the first value atomically (module doc)."""
+
+    name: str = "atomic-init"
+
+    def apply(self, program: Program) -> None:
+        """Rewrite every ``map.update`` storing a value that may be non-zero into a field
+        that an ``atomic_add`` adds to (module docstring), in place."""
+        counters: dict[str, set[int]] = {}
+        for _, op in program.ops():
+            if op.opcode == "atomic_add":
+                counters.setdefault(op.attrs["state"], set()).add(int(op.attrs["index"]))
+        if not counters:
+            return
+        zero_defs = {op.dest for _, op in program.ops()
+                     if op.dest is not None and op.opcode == "const" and op.attrs["value"] == 0}
+        assigns = assign_counts(program)
+        for block in program.blocks:
+            out: list[Op] = []
+            for op in block.ops:
+                fields = counters.get(op.attrs.get("state", "")) \
+                    if op.opcode == "map.update" else None
+                state = program.state(op.attrs["state"]) if fields else None
+                if not fields or state is None or state.kind == "lpm":
+                    out.append(op)
+                    continue
+                n = int(op.attrs["nkeys"])
+                keys, values = op.args[:n], list(op.args[n:])
+                moved = [i for i in sorted(fields)
+                         if not (values[i] in zero_defs and assigns[values[i]] == 1)]
+                if not moved:
+                    out.append(op)
+                    continue
+                adds = [(i, values[i]) for i in moved]
+                for i in moved:
+                    z = _fresh(program, IntType(state.value[i].width), "zero")
+                    out.append(Op("const", z, (), {"value": 0}, op.span))
+                    values[i] = z
+                out.append(Op("map.update", op.dest, (*keys, *values), dict(op.attrs), op.span))
+                ref = _fresh(program, RefType(state.name), "init")
+                out.append(Op("map.lookup", ref, tuple(keys), {"state": state.name}, op.span))
+                out += [Op("atomic_add", None, (ref, v), {"state": state.name, "index": i},
+                           op.span) for i, v in adds]
+            block.ops = out
+
+
+def _fresh(program: Program, type_: IntType | RefType, hint: str) -> str:
+    """A register name not yet in ``program``, declared with ``type_``."""
+    k = len(program.regs)
+    while f"{hint}{k}" in program.regs:
+        k += 1
+    program.regs[f"{hint}{k}"] = type_
+    return f"{hint}{k}"
