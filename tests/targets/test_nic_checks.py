@@ -6,13 +6,13 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file, compile_source
+from cora.compiler.ir.text import parse_program
 from cora.compiler.offload.nic_checks import (
     estimate_ebpf_instructions,
     get_checks,
     nic_targets,
     unsupported,
 )
-from cora.compiler.ir.text import parse_program
 from cora.compiler.offload.stage_model import ModelError
 from cora.compiler.passes import run_pipeline
 from cora.runtime.loader import ebpf_instructions
