@@ -195,6 +195,24 @@ class StageModel:
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
 
+    def figure_value(self, figure: str) -> object:
+        """The value of a figure named as in :meth:`figures` (a tier: ``(bytes, access_ns)``;
+        a flag or list: as stored). Raises KeyError for an unknown figure."""
+        table, _, key = figure.partition(".")
+        if table == "tiers":
+            t = self.tier(key)
+            return (t.mem_bytes, t.access_ns)
+        if not hasattr(self, table):
+            raise KeyError(figure)
+        value = getattr(self, table)
+        return value[key] if key else value
+
+    def figure_rows(self) -> list[tuple[str, object, str, bool]]:
+        """``(figure, value, source, measured)`` for every figure (docs/offload.md's NIC model
+        tables; ``measured`` as :meth:`is_measured`)."""
+        return [(f, self.figure_value(f), self.source_of(f), self.is_measured(f))
+                for f in self.figures()]
+
     # ------------------------------------------------------------------ tiers
     def tier(self, name: str | None = None) -> Tier:
         """The tier called ``name`` (None: the fastest). Raises ModelError if unknown."""

@@ -110,3 +110,13 @@ def test_agilio_runs_flowcount_whole_and_heavyhitters_sketch(capsys):
     assert doc["plan"]["states"]["sketch"]["stage"] == "nic"
     assert doc["plan"]["states"]["heavy"]["stage"] != "nic"    # now() on its insert path
     assert 0 < doc["host_cores"] < doc["baselines"]["all_host"]
+
+
+def test_figure_rows_give_value_source_and_kind():
+    rows = {f: (v, src, measured) for f, v, src, measured in load_model("agilio").figure_rows()}
+    assert rows["per_packet_ns"][0] == 600.0 and not rows["per_packet_ns"][2]
+    assert rows["tiers.EMEM"][0] == (2147483648, 78.1)
+    assert rows["opcode_cost_ns.atomic_add"][0] == 3.75
+    assert "nfp" in rows["zero_init_atomic"][1]
+    xdp = {f: measured for f, _, _, measured in load_model("xdp").figure_rows()}
+    assert xdp["opcode_cost_ns.atomic_add"] and xdp["per_packet_ns"]
