@@ -20,8 +20,8 @@
 //     8 for UDP (the language's `tcp.valid` / `udp.valid`). Other protocols are not counted.
 //
 // Assumptions
-//   Counters are plain read-modify-write of one map value; two CPUs updating the same flow at
-//   the same instant may lose an increment, as with any non-atomic per-flow counter.
+//   Each `+=` compiles to one atomic add (passes atomic-add, atomic-init), so two CPUs
+//   counting the same flow at the same instant lose no increment once the flow is in the map.
 
 struct Counts { packets: u64, bytes: u64 }
 

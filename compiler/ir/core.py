@@ -44,6 +44,8 @@ longest matching prefix of the address; arrays: key is a u32 index, out of range
 For ``lru_hash`` a successful lookup marks the entry most recently used.
 ``ref.found h`` -> u1. ``ref.load h.i`` -> value field i (0 when absent).
 ``ref.store h.i, v`` writes value field i in place (nothing when absent).
+``atomic_add h.i, v`` adds v to value field i in place, ``(old + v) mod 2**w``, atomically
+(nothing when absent; fields of 32 or 64 bits only: eBPF's BPF_ATOMIC add).
 ``map.update S(keys) = (values)`` -> u1: insert or replace; returns 0 when the key is new and
 the state is full (hash, lpm) or the index is out of range (arrays); ``lru_hash`` evicts the
 least recently used entry instead and returns 1. For ``lpm`` the keys are (address, prefix_len).
