@@ -316,8 +316,8 @@ class _ClassifierBuilder:
                       init=tuple(((b,), (1,)) for b in sorted(t.nic_buckets)),
                       origin="classifier"),
             StateDecl(self.heavy_state, "hash", keys, (StateField("nic", 8),),
-                      max(1, len(t.heavy_keys)), on_full="skip",
-                      init=tuple((tuple(k), (1,)) for k in t.heavy_keys),
+                      t.heavy_table_entries, on_full="skip",
+                      init=tuple((tuple(k), (1,)) for k in sorted(set(t.heavy_keys))),
                       origin="classifier"),
         ]
 
