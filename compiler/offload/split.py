@@ -602,6 +602,20 @@ def split(program: Program, plan) -> SplitResult:
     return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id), traffic)
 
 
+def classifier_program(program: Program, traffic: TrafficSplit) -> Program:
+    """The flow classifier of ``traffic`` for ``program`` alone, as the NIC stage of a plan
+    that puts every block on the host: its ops are what a traffic split adds to the NIC
+    stage of any cut (for cost models and NIC checks). Verified IR.
+
+    Raises:
+        SplitError: the program cannot take this split.
+    """
+    order = program.topological_blocks()
+    plan = {"blocks": {b.label: "kernel" for b in order}, "states": {}, "shim": [],
+            "traffic": traffic.to_json()}
+    return split(program, plan).stages[0].program
+
+
 def split_program(program: Program, plan) -> list[StageProgram]:
     """The stage programs of ``program`` under ``plan``, in pipeline order (see :func:`split`).
 
@@ -735,6 +749,7 @@ def check_nic_model(doc: dict, result) -> None:
                         + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
 
 
-__all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
+__all__ = ["BUCKETS_STATE", "HEAVY_STATE", "HOST_PATH_RESUME", "PARSE_STEERING_FIELDS",
+           "ShimLayout", "classifier_program", "SplitError", "SplitResult", "StageProgram",
            "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split",
            "split_program"]

@@ -97,6 +97,22 @@ def test_flowcount_split_layout():
     assert decl[HEAVY_STATE].init == (((1, 2, 3, 4, 6), (1,)),)
 
 
+def test_the_classifier_fits_both_nic_models():
+    from cora.compiler.offload.split import classifier_program, nic_stage_problems
+    from cora.compiler.offload.stage_model import load_model
+
+    for nf in NFS:
+        program = compile_file(nf)
+        t = TrafficSplit(classifier_key(program).fields, 256, frozenset({1}), heavy_capacity=4096)
+        cls = classifier_program(program, t)
+        ops = {op.opcode for _, op in cls.ops()}
+        assert {"mul", "map.lookup", "shim.push"} <= ops and "hash" not in ops
+        result = split(program, {"blocks": {b.label: "kernel" for b in program.blocks},
+                                 "states": {}, "shim": [], "traffic": t.to_json()})
+        for nic in ("agilio", "bluefield2"):
+            assert nic_stage_problems(result, load_model(nic)) == [], (nf, nic)
+
+
 def test_unpartitionable_written_state_refused_on_the_nic():
     program = compile_file(str(REPO / "netfuncs" / "heavyhitter.nf"))
     t = TrafficSplit(("ipv4.saddr",), N_BUCKETS)
