@@ -163,3 +163,27 @@ def test_traffic_split_equals_the_whole_nf(nf):
             total += n
             assert not bad, (sorted(traffic.nic_buckets), bad[:3])
     assert total >= 2500 * len(_splits(nf))
+
+
+def test_compile_plan_with_a_traffic_split(tmp_path):
+    import json
+
+    from .cli_run import cora, one_line_error
+
+    program = compile_file(str(REPO / "netfuncs" / "flowcount.nf"))
+    t = TrafficSplit(classifier_key(program).fields, N_BUCKETS, frozenset({2}))
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"plan": dict(cut_plan(program, 10_000), traffic=t.to_json())}))
+    out = tmp_path / "out"
+    cora("compile", REPO / "netfuncs" / "flowcount.nf", "--plan", plan, "-o", out, check=True)
+    layout = json.loads((out / "shim.json").read_text())
+    assert TrafficSplit.from_json(layout["traffic"]) == t
+    assert layout["host_path_resume_id"] == HOST_PATH_RESUME
+    assert [s["host_copies"] for s in layout["stages"]] == [[], ["flows"]]
+    assert BUCKETS_STATE in (out / "nic.c").read_text()
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(dict(cut_plan(program, 0), traffic={"key_fields": ["ipv4.saddr"],
+                                                                  "n_buckets": 3})))
+    err = one_line_error(cora("compile", REPO / "netfuncs" / "flowcount.nf", "--plan", bad,
+                              "-o", tmp_path / "o2"))
+    assert "power of two" in err and len(err.strip().splitlines()) == 1
