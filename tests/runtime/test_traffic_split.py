@@ -12,7 +12,6 @@ buckets plus the corpus' heaviest flows as exact keys.
 from __future__ import annotations
 
 from collections import Counter
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -30,54 +29,12 @@ from cora.compiler.offload.split import (
 from cora.compiler.offload.traffic import (
     TrafficSplit,
     classifier_key,
-    flow_key,
     partitionable_state,
 )
 from cora.runtime.engine import InterpEngine
-from tests.runtime.test_split import NFS, REPO, _compare, corpus
 
-N_BUCKETS = 16
-
-
-@cache
-def _heaviest(nf: str, k: int = 8) -> tuple[tuple[int, ...], ...]:
-    fields = classifier_key(compile_file(nf)).fields
-    counts: Counter = Counter()
-    for _, frames in corpus():
-        for _, f in frames:
-            key = flow_key(f, fields)
-            if key is not None:
-                counts[key] += 1
-    return tuple(k for k, _ in counts.most_common(k))
-
-
-def _splits(nf: str) -> list[TrafficSplit]:
-    fields = classifier_key(compile_file(nf)).fields
-    evens = frozenset(range(0, N_BUCKETS, 2))
-    return [TrafficSplit(fields, N_BUCKETS),
-            TrafficSplit(fields, N_BUCKETS, frozenset(range(N_BUCKETS))),
-            TrafficSplit(fields, N_BUCKETS, evens),
-            TrafficSplit(fields, N_BUCKETS, evens, _heaviest(nf))]
-
-
-def _traffic_cuts(program, traffic: TrafficSplit, limit: int = 3) -> list[dict]:
-    """The all-kernel plan and up to ``limit`` valid nic | kernel cuts (first, middle, last)
-    that a traffic split allows (NIC blocks write only partitionable state)."""
-    valid = []
-    for i in range(0, len(program.topological_blocks()) + 1):
-        plan = dict(cut_plan(program, i), traffic=traffic.to_json())
-        try:
-            split(program, plan)
-        except SplitError:
-            continue
-        valid.append(plan)
-    assert valid, program.name
-    picks = [valid[0], valid[len(valid) // 2], valid[-1]][:limit]
-    out: list[dict] = []
-    for p in picks:
-        if p not in out:
-            out.append(p)
-    return out
+from .split_helpers import N_BUCKETS, NFS, REPO, corpus, heaviest_keys, traffic_cuts, traffic_splits
+from .split_helpers import compare as _compare
 
 
 def test_flowcount_split_layout():
@@ -134,7 +91,7 @@ def test_ir_classifier_agrees_with_the_profile_hash():
     program = compile_file(str(REPO / "netfuncs" / "flowcount.nf"))
     fields = classifier_key(program).fields
     for t in (TrafficSplit(fields, N_BUCKETS, frozenset({0, 5, 9})),
-              TrafficSplit(fields, 1, frozenset(), _heaviest(str(REPO / "netfuncs" /
+              TrafficSplit(fields, 1, frozenset(), heaviest_keys(str(REPO / "netfuncs" /
                                                                  "flowcount.nf")))):
         nic = split(program, dict(cut_plan(program, 10_000), traffic=t.to_json())).stages[0]
         eng = InterpEngine(nic.program)
@@ -157,12 +114,12 @@ def test_ir_classifier_agrees_with_the_profile_hash():
 def test_traffic_split_equals_the_whole_nf(nf):
     program = compile_file(nf)
     total = 0
-    for traffic in _splits(nf):
-        for plan in _traffic_cuts(program, traffic):
+    for traffic in traffic_splits(nf):
+        for plan in traffic_cuts(program, traffic):
             n, bad = _compare(nf, plan, "interp")
             total += n
             assert not bad, (sorted(traffic.nic_buckets), bad[:3])
-    assert total >= 2500 * len(_splits(nf))
+    assert total >= 2500 * len(traffic_splits(nf))
 
 
 def test_compile_plan_with_a_traffic_split(tmp_path):

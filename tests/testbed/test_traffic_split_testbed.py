@@ -95,14 +95,13 @@ def test_deployed_traffic_split_agrees_with_the_interpreter(bcc_module):
 def test_traffic_split_stages_in_the_kernel(nf, bcc_module):
     """Every NF: a traffic split (quarter of the buckets + the corpus' heaviest flows) over
     the middle valid cut, nic and kernel stages as real XDP programs, every capture."""
-    from tests.runtime.test_split import _compare
-    from tests.runtime.test_traffic_split import _splits, _traffic_cuts
+    from tests.runtime.split_helpers import compare, traffic_cuts, traffic_splits
 
     path = str(REPO / "netfuncs" / f"{nf}.nf")
     program = compile_file(path)
-    traffic = _splits(path)[3]
-    plans = _traffic_cuts(program, traffic)
+    traffic = traffic_splits(path)[3]
+    plans = traffic_cuts(program, traffic)
     plan = plans[len(plans) // 2]
-    n, bad = _compare(path, plan, "kernel")
+    n, bad = compare(path, plan, "kernel")
     assert not bad, bad[:3]
     assert n > 2500
