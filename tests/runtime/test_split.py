@@ -17,8 +17,6 @@ State is reset between captures, as a fresh `cora run` starts.
 
 from __future__ import annotations
 
-import glob
-from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -27,61 +25,9 @@ from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.split import SplitError, cut_plan, nic_stage_problems, split
-from cora.runtime.engine import InterpEngine
-from cora.runtime.stages import StagePipeline
-from cora.runtime.testrun import MAX_XDP_TEST_FRAME_BYTES
-from cora.settings import trace_files
-from cora.testbed.replay import read_pcap
 
-REPO = Path(__file__).resolve().parents[2]
-TRACES = [str(p) for p in trace_files()]
-NFS = sorted(glob.glob(str(REPO / "netfuncs" / "*.nf")))
-#: Frames a test run cannot take once a shim (at most the 256-byte XDP headroom) is added:
-#: skipped by the reference and the stages alike (a few frames of bigtcp captures).
-MAX_FRAME = MAX_XDP_TEST_FRAME_BYTES - 256
-
-
-@lru_cache(maxsize=1)
-def corpus():
-    return tuple((Path(t).name, tuple(read_pcap(t))) for t in TRACES)
-
-
-@cache
-def reference(nf: str):
-    """Per capture: [(verdict, frame)] of the interpreter on the unsplit NF, final state."""
-    program = compile_file(nf)
-    eng = InterpEngine(program)
-    out = []
-    for name, frames in corpus():
-        eng.reset()
-        res = [eng.run(f, ts) if 14 <= len(f) <= MAX_FRAME else None for ts, f in frames]
-        out.append((name, [(r.verdict, r.frame) if r else None for r in res], eng.dump_state()))
-    return program, out
-
-
-def _compare(nf: str, plan, xdp_engine: str) -> tuple[int, list]:
-    """Frames run and the mismatches of the stages vs the unsplit interpreter."""
-    program, ref = reference(nf)
-    bad, n = [], 0
-    with StagePipeline(program, plan, xdp_engine=xdp_engine) as pipe:
-        assert len(pipe.split.stages) >= 1 and pipe.max_frame_bytes >= MAX_FRAME
-        for (name, frames), (_, want, want_state) in zip(corpus(), ref, strict=True):
-            pipe.reset()
-            for i, ((ts, f), w) in enumerate(zip(frames, want, strict=True)):
-                if w is None:
-                    continue
-                n += 1
-                got = pipe.run(f, ts)
-                if (got.verdict, got.frame) != w:
-                    bad.append((name, i, got.decided_by, got.verdict, w[0],
-                                len(got.frame), len(w[1])))
-            state = pipe.dump_state()
-            if state != want_state:
-                diff = [m for m in state["maps"] if state["maps"][m] != want_state["maps"][m]]
-                bad.append((name, "final state", diff))
-            if len(bad) > 5:
-                break
-    return n, bad
+from .split_helpers import NFS, REPO, TRACES
+from .split_helpers import compare as _compare
 
 
 def _valid_cuts(program, stages=("nic", "kernel")) -> list[int]:
