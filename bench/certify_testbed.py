@@ -152,6 +152,109 @@ def grid(a, name, info, ccs):
     fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
 
 
+SCENARIOS = ("base", "loss", "step", "cellular", "compete")
+
+
+def _deploy_drop(bed, fraction):
+    """Random loss from a cora NF: testbed/nf/drop_fraction.nf (``rand()``) as native XDP on the
+    receiver's interface (data frames after the bottleneck; ACKs leave through the same
+    interface's egress and are not touched). Returns the undo callable."""
+    from cora.compiler.driver import compile_file
+    from cora.runtime.deploy import deploy, undeploy
+    from cora.testbed.ina_topology import DROP_NF, set_drop_fraction
+    dev, ns = f"{bed.prefix}r0", bed.ns["rcv"]
+    deploy(compile_file(DROP_NF), dev, ns, mode="native")
+    set_drop_fraction(dev, ns, fraction)
+    return lambda: undeploy(dev, ns)
+
+
+def _drop_stats(bed):
+    from cora.runtime.deploy import read_stats
+    rows = {e["key"][0]: e["value"][0]
+            for e in read_stats(f"{bed.prefix}r0", bed.ns["rcv"])["maps"]["stats"]}
+    return int(rows.get(0, 0)), int(rows.get(1, 0))
+
+
+def scenarios(a, name, info, ccs):
+    """Issue 14's testbed conditions (see ``--help``); writes ``--out`` JSON + PNGs."""
+    import datetime
+    import sys
+
+    import numpy as np
+
+    from cora.certify.export import proven_cells
+    from cora.certify.netlab import cellular_trace, flows, jain_index, step_trace
+    from cora.certify.quant import quantize
+    net = load_policy(a.model)
+    table = proven_cells(quantize(net))
+    want = a.scenarios.split(",")
+    rtts = [float(v) for v in a.rtts.split(",")]
+    rate = a.rate
+    mid_rtt = 50.0
+    rows, obs = [], {}
+    log = lambda m: print(m, flush=True, file=sys.stderr)  # noqa: E731
+    plan = []
+    if "base" in want:
+        plan += [("base", rtt, None) for rtt in rtts]
+    for sc in ("loss", "step", "cellular", "compete"):
+        if sc in want:
+            plan.append((sc, mid_rtt, None))
+    since = int(kernel.round_counters(name).get("cora_obs_n", 0))
+    for sc, rtt, _ in plan:
+        with Bottleneck(rate, rtt, a.buffer) as bed:
+            undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
+            try:
+                for run in range(a.runs):
+                    groups = ([[cc] for cc in ccs + [name]] if sc != "compete" else
+                              [["cubic", "cubic"], [name, "cubic"]]
+                              + ([["bbr", "cubic"]] if "bbr" in ccs else []))
+                    for grp in groups:
+                        sched = (step_trace(a.seconds, (rate, rate * 0.3, rate)) if sc == "step"
+                                 else cellular_trace(a.seconds, np.random.default_rng(100 + run),
+                                                     mean_mbit=rate) if sc == "cellular"
+                                 else None)
+                        before = kernel.round_counters(name)
+                        d0 = _drop_stats(bed) if undo else None
+                        rs = flows(bed, grp, a.seconds, rate_schedule=sched)
+                        after = kernel.round_counters(name)
+                        jain = jain_index([r["throughput_mbit"] for r in rs])
+                        for k, r in enumerate(rs):
+                            r.update(scenario=sc, rtt_setting_ms=rtt, rate_mbit=rate,
+                                     buffer_bdp=a.buffer, run=run, group="+".join(
+                                         "cora" if c == name else c for c in grp), flow=k,
+                                     jain=jain if len(rs) > 1 else None, schedule=sched)
+                            if undo:
+                                d1 = _drop_stats(bed)
+                                dp, dd = d1[0] - d0[0], d1[1] - d0[1]
+                                r["nf_drop_fraction"] = dd / (dp + dd) if dp + dd else None
+                        if name in grp:
+                            nn = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
+                            fb = (after.get("cora_fallback_rounds", 0)
+                                  - before.get("cora_fallback_rounds", 0))
+                            x, proven, cwnd, since = kernel.observations(name, since)
+                            obs.setdefault(f"{sc}/{rtt:g}", []).append(
+                                {"x": x.round(5).tolist(), "proven": proven.tolist(),
+                                 "cwnd": cwnd.tolist()})
+                            for r in rs:
+                                if r["cc"] == name:
+                                    r.update(nn_rounds=nn, fallback_rounds=fb,
+                                             fallback_share=fb / (nn + fb) if nn + fb else None)
+                        rows += rs
+                        log(f"{sc} rtt {rtt:g} run {run} {'+'.join(grp)}: "
+                            + ", ".join(f"{r['throughput_mbit']:.2f}" for r in rs) + " Mbit/s")
+            finally:
+                if undo:
+                    undo()
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
+           "loadavg": open("/proc/loadavg").read().split()[:3],
+           "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
+           "kernel_observations": obs}
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    log(f"wrote {a.out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -162,6 +265,12 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--buffer", type=float, default=1.0)
+    ap.add_argument("--scenarios", default="",
+                    help="comma list of base,loss,step,cellular,compete (issue 14 conditions; "
+                         "base = the --rtts grid, the others at 50 ms); "
+                         "analyse with bench/certify_testbed_report.py")
+    ap.add_argument("--loss", type=float, default=0.01,
+                    help="random loss of the loss scenario (drop_fraction.nf)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "certify_testbed.json"))
     a = ap.parse_args()
@@ -173,6 +282,9 @@ def main():
         info = export(load_policy(a.model), d, name=name)
         kernel.load(d)
         try:
+            if a.scenarios:
+                scenarios(a, name, info, ccs)
+                return
             if a.grid:
                 grid(a, name, info, ccs)
                 return

@@ -55,6 +55,9 @@ EDGES = {"q": [0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 4.0],
 # certified network itself, and ``bounded`` is then proven), and ``monotonic``, ``robust``
 # and ``queue_safety`` are not pointwise conditions on one observation
 RUNTIME_PROPERTIES = ("backoff_delay", "backoff_loss", "probe")
+# slots of the observation log (``cora_obs`` array map, written round-robin; the count of
+# rounds logged so far is the global ``cora_obs_n``): see :func:`cora.certify.kernel.observations`
+OBS_LOG_SLOTS = 4096
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 
 
@@ -335,6 +338,24 @@ struct cora_state {{
 /* rounds decided by the network / by the CUBIC fallback, all sockets (read from .bss) */
 __u64 cora_nn_rounds = 0;
 __u64 cora_fallback_rounds = 0;
+/* rounds logged so far into cora_obs (slot = n % OBS_SLOTS) */
+__u64 cora_obs_n = 0;
+
+#define OBS_SLOTS {OBS_LOG_SLOTS}
+/* one round's observation as the controller saw it (Q16, clipped), the cell's verdict
+   (1: proven, the network decided; 0: CUBIC fallback) and snd_cwnd before the round's action */
+struct cora_obs_rec {{
+	int x[N_IN];
+	int mode;
+	__u32 cwnd;
+}};
+
+struct {{
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cora_obs_rec);
+}} cora_obs SEC(".maps");
 
 struct cora_ca {{
 	struct bictcp cubic;  /* CUBIC's state first: cubictcp_* use inet_csk_ca(sk) */
@@ -432,6 +453,19 @@ void BPF_PROG(cora_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
 	cell = cell * {len(EDGES['g']) - 1} + bucket(x[4], EDGE_G, {len(EDGES['g']) - 2});
 	cell = cell * {len(EDGES['l']) - 1} + bucket(x[5], EDGE_L, {len(EDGES['l']) - 2});
 	st->mode = 0;
+	{{
+		__u32 slot = (__u32)(__sync_fetch_and_add(&cora_obs_n, 1) % OBS_SLOTS);
+		struct cora_obs_rec *rec = bpf_map_lookup_elem(&cora_obs, &slot);
+
+		if (rec) {{
+			int j;
+
+			for (j = 0; j < N_IN; j++)
+				rec->x[j] = x[j];
+			rec->mode = cell >= 0 && cell < {table.size} && PROVEN[cell];
+			rec->cwnd = tp->snd_cwnd;
+		}}
+	}}
 	if (cell >= 0 && cell < {table.size} && PROVEN[cell]) {{
 		int ok;
 
