@@ -15,6 +15,18 @@ share (fallback rounds / all rounds of the exported controller), next to the sim
 fallback share on the same path (fraction of the simulated policy's rounds whose observation
 lies in a cell that is not proven, same table as the kernel's; fluid simulator, 200 RTTs).
 Writes --out (JSON) and a PNG next to it.
+
+Scenario mode (issue 14, second round): ``--scenarios base,loss,step,cellular,compete --rtts
+10,50,150 --runs 5 --seconds 8 --out bench/results/certify_testbed_scenarios.json``:
+``base``: the RTT grid (cubic, bbr, the exported controller, one flow at a time); at 50 ms:
+``loss``: random loss ``--loss`` (default 1 %) from testbed/nf/drop_fraction.nf (a cora NF,
+``rand()``), deployed as native XDP on the receiver's interface, its measured drop fraction
+recorded; ``step``: the TBF rate stepped 10 -> 3 -> 10 Mbit/s (thirds of the flow);
+``cellular``: the TBF rate following a synthetic cellular-like trace
+(:func:`cora.certify.netlab.cellular_trace`, seed 100 + run) every 0.5 s; ``compete``: two
+flows started together (cubic+cubic, cora+cubic, bbr+cubic), Jain's index. Every round of
+the exported controller is logged in the kernel (``cora_obs``) and saved per path; tables,
+the kernel-vs-simulator comparison and plots: bench/certify_testbed_report.py.
 """
 
 import os
@@ -182,11 +194,7 @@ def scenarios(a, name, info, ccs):
 
     import numpy as np
 
-    from cora.certify.export import proven_cells
     from cora.certify.netlab import cellular_trace, flows, jain_index, step_trace
-    from cora.certify.quant import quantize
-    net = load_policy(a.model)
-    table = proven_cells(quantize(net))
     want = a.scenarios.split(",")
     rtts = [float(v) for v in a.rtts.split(",")]
     rate = a.rate
@@ -195,12 +203,12 @@ def scenarios(a, name, info, ccs):
     log = lambda m: print(m, flush=True, file=sys.stderr)  # noqa: E731
     plan = []
     if "base" in want:
-        plan += [("base", rtt, None) for rtt in rtts]
+        plan += [("base", rtt) for rtt in rtts]
     for sc in ("loss", "step", "cellular", "compete"):
         if sc in want:
-            plan.append((sc, mid_rtt, None))
+            plan.append((sc, mid_rtt))
     since = int(kernel.round_counters(name).get("cora_obs_n", 0))
-    for sc, rtt, _ in plan:
+    for sc, rtt in plan:
         with Bottleneck(rate, rtt, a.buffer) as bed:
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
             try:

@@ -29,6 +29,11 @@ CUBIC's own ``struct bictcp``, checked by a ``_Static_assert``):
   runs the integer network and sets ``snd_cwnd = cwnd (1 + a/2)`` or ``cwnd / (1 - a/2)``
   (at least 2, at most ``snd_cwnd_clamp``) and holds it for the round; outside, it uses
   CUBIC's rule (``cubictcp_cong_avoid``) on every ACK of the round: the fallback.
+- Every round's observation (Q16, as the network would see it), the cell's verdict and
+  ``snd_cwnd`` go into the array map ``cora_obs`` (:data:`OBS_LOG_SLOTS` slots, round-robin;
+  ``cora_obs_n`` counts the rounds), read by :func:`cora.certify.kernel.observations`: the
+  distribution of what the kernel controller observes, compared with the simulator's in
+  :mod:`cora.certify.kernelsim`.
 """
 
 from __future__ import annotations

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from cora.certify.baselines import Cubic
-from cora.certify.kernelsim import (AckClocked, RuntimeController, ks_distance,
-                                    path_observations)
+from cora.certify.kernelsim import AckClocked, RuntimeController, ks_distance, path_observations
 from cora.certify.netlab import cellular_trace, jain_index, parse_ss, step_trace
 from cora.certify.nn import init_mlp
 from cora.certify.sim import Envs, PolicyController, StepInfo
