@@ -213,9 +213,8 @@ def scenarios(a, name, info, ccs):
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
             try:
                 for run in range(a.runs):
-                    groups = ([[cc] for cc in ccs + [name]] if sc != "compete" else
-                              [["cubic", "cubic"], [name, "cubic"]]
-                              + ([["bbr", "cubic"]] if "bbr" in ccs else []))
+                    groups = ([[cc] for cc in ccs] if sc != "compete" else
+                              [[cc, "cubic"] for cc in ccs])
                     for grp in groups:
                         sched = (step_trace(a.seconds, (rate, rate * 0.3, rate)) if sc == "step"
                                  else cellular_trace(a.seconds, np.random.default_rng(100 + run),
@@ -229,7 +228,9 @@ def scenarios(a, name, info, ccs):
                         for k, r in enumerate(rs):
                             r.update(scenario=sc, rtt_setting_ms=rtt, rate_mbit=rate,
                                      buffer_bdp=a.buffer, run=run, group="+".join(
-                                         "cora" if c == name else c for c in grp), flow=k,
+                                         "cora" if c == name else
+                                         "vegas-like" if c.startswith("vegas") else c
+                                         for c in grp), flow=k,
                                      jain=jain if len(rs) > 1 else None, schedule=sched)
                             if undo:
                                 d1 = _drop_stats(bed)
@@ -255,7 +256,7 @@ def scenarios(a, name, info, ccs):
                     undo()
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
-           "loadavg": open("/proc/loadavg").read().split()[:3],
+           "model": a.model, "loadavg": open("/proc/loadavg").read().split()[:3],
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
            "kernel_observations": obs}
     with open(a.out, "w") as f:
@@ -277,6 +278,10 @@ def main():
                     help="comma list of base,loss,step,cellular,compete (issue 14 conditions; "
                          "base = the --rtts grid, the others at 50 ms); "
                          "analyse with bench/certify_testbed_report.py")
+    ap.add_argument("--ccs", default="cubic,bbr,cora",
+                    help="scenario mode: controllers, of cubic, bbr, vegas (the Vegas-like "
+                         "struct_ops, certify/vegas_like.bpf.c), cora (the exported policy); "
+                         "compete pairs each with cubic")
     ap.add_argument("--loss", type=float, default=0.01,
                     help="random loss of the loss scenario (drop_fraction.nf)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -285,13 +290,22 @@ def main():
     avail = kernel.available()
     ccs = ["cubic"] + (["bbr"] if "bbr" in avail else [])
     name = f"cora_b{os.getpid() % 100000}"
+    vegas = f"vegas_b{os.getpid() % 100000}"
     rows = []
     with tempfile.TemporaryDirectory() as d:
         info = export(load_policy(a.model), d, name=name)
         kernel.load(d)
         try:
             if a.scenarios:
-                scenarios(a, name, info, ccs)
+                want = a.ccs.split(",")
+                if "vegas" in want:
+                    kernel.load_vegas_like(os.path.join(d, "vegas"), vegas)
+                sccs = [{"cora": name, "vegas": vegas}.get(c, c) for c in want]
+                try:
+                    scenarios(a, name, info, sccs)
+                finally:
+                    if vegas in kernel.available():
+                        kernel.unload(vegas)
                 return
             if a.grid:
                 grid(a, name, info, ccs)

@@ -12,9 +12,11 @@ prints, with mean +- 95 % t-interval over the runs:
    path): fallback share in the kernel and in three simulator modes of
    :mod:`cora.certify.kernelsim` -- ``fluid`` (the policy every round, same-round feedback: what
    the simulator reported before), ``runtime`` (the exported rule: policy in proven cells,
-   Cubic elsewhere) and ``ackclocked`` (the runtime rule fed one round late, as the kernel is)
-   -- and the Kolmogorov-Smirnov distance of each current-round feature (q, g, l) between the
-   kernel's rounds and each mode's.
+   Cubic elsewhere), ``ackclocked`` (the runtime rule fed one round late, as the kernel is)
+   and ``kernelview`` (``ackclocked`` plus the queue-ratio error measured on the testbed: the
+   kernel's q in its rounds at a window below half the BDP, where the true queue is zero;
+   calibrated in-sample, on the same runs) -- and the Kolmogorov-Smirnov distance of each
+   current-round feature (q, g, l) between the kernel's rounds and each mode's.
 
 Plots next to the JSON: ``*_grid.png`` (throughput, p95 RTT vs RTT per controller),
 ``*_time.png`` (throughput and RTT over time, run 0, per scenario), ``*_obs.png`` (CDFs of q and
@@ -34,7 +36,7 @@ import numpy as np  # noqa: E402
 
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODES = ("fluid", "runtime", "ackclocked")
+MODES = ("fluid", "runtime", "ackclocked", "kernelview")
 
 
 def ci(v):
@@ -77,7 +79,8 @@ def main():
     for r in rows:
         seg = r["throughput_mbit"] * 1e6 * seconds / 8 / 1448
         r["retx_share"] = (r["retransmits"] or 0) / seg if seg > 0 else None
-        r["ccn"] = "cora(NN)" if r["cc"] == name else r["cc"]
+        r["ccn"] = ("cora(NN)" if r["cc"] == name else
+                    "vegas-like" if r["cc"].startswith("vegas") else r["cc"])
     scen = []
     for r in rows:
         k = (r["scenario"], r["rtt_setting_ms"])
@@ -90,7 +93,7 @@ def main():
     for sc, rtt in scen:
         if sc == "compete":
             continue
-        for cc in ("cubic", "bbr", "cora(NN)"):
+        for cc in ("cubic", "bbr", "vegas-like", "cora(NN)"):
             rs = [r for r in rows if r["scenario"] == sc and r["rtt_setting_ms"] == rtt
                   and r["ccn"] == cc]
             if not rs:
@@ -131,8 +134,9 @@ def main():
     out("")
     out("observations, kernel (cora_obs log, all runs) vs simulator on the same path "
         "(SIMULATED: 5 runs x the kernel's rounds per flow):")
-    out(f"{'path':10s} {'rounds':>6s} {'fallback kernel':>16s}  " + "  ".join(
-        f"{m_:>10s}" for m_ in MODES) + "   KS(q, g, l) kernel vs " + " / ".join(MODES))
+    out(f"{'path':10s} {'rounds':>6s} {'fallback kernel':>16s}  " + " ".join(
+        f"{m_:>10s}" for m_ in MODES) + "   KS(q, g, l) kernel vs " + " / ".join(MODES)
+        + "   q error p50 (rounds)")
     compare = {}
     for key, runs in obs.items():
         sc, rtt = key.split("/")
@@ -140,14 +144,24 @@ def main():
             continue
         rtt = float(rtt)
         kx = np.concatenate([np.array(r["x"], float).reshape(-1, 6) for r in runs])
+        kc = np.concatenate([np.array(r["cwnd"], float) for r in runs])
+        bdp = 10e6 / 8 / 1500 * rtt / 1e3
+        # the queue-ratio error as measured: q of the kernel's rounds at a window below half
+        # the BDP, where the true queue is zero (in-sample: the same runs)
+        q_noise = kx[kc < 0.5 * bdp, 0]
+        if len(q_noise) < 10:
+            q_noise = np.concatenate([q_noise, [0.0]])
         kfb = ci([1 - np.mean(r["proven"]) for r in runs if r["proven"]])
         steps = int(np.clip(np.mean([len(r["x"]) for r in runs]), 40, 800))
         loss = 0.01 if sc == "loss" else 0.0
         sims = {m_: path_observations(qnet, table, 10.0, rtt, 1.0, loss=loss, steps=steps,
-                                      mode=m_) for m_ in MODES}
+                                      mode=m_, q_noise=q_noise) for m_ in MODES}
         ks = {m_: [ks_distance(kx[:, i], s_["x"][:, i]) for i in range(3)]
               for m_, s_ in sims.items()}
         compare[key] = {"kernel_rounds": len(kx), "kernel_fallback": kfb,
+                        "q_noise": {"rounds": int(len(q_noise)),
+                                    "quantiles": np.percentile(q_noise, [5, 50, 95]).round(4)
+                                    .tolist()},
                         "sim_fallback": {m_: s_["fallback_share"] for m_, s_ in sims.items()},
                         "ks": ks,
                         "quantiles": {"kernel": np.percentile(kx[:, :3], [5, 25, 50, 75, 95],
@@ -156,9 +170,10 @@ def main():
                                                            axis=0).round(4).tolist()
                                          for m_, s_ in sims.items()}},
                         "_sims": sims, "_kx": kx}
-        out(f"{key:10s} {len(kx):6d} {fmt(kfb, 3):>16s}  " + "  ".join(
+        out(f"{key:10s} {len(kx):6d} {fmt(kfb, 3):>16s}  " + " ".join(
             f"{sims[m_]['fallback_share']:10.3f}" for m_ in MODES) + "   " + " / ".join(
-            "(" + ", ".join(f"{v:.2f}" for v in ks[m_]) + ")" for m_ in MODES))
+            "(" + ", ".join(f"{v:.2f}" for v in ks[m_]) + ")" for m_ in MODES)
+            + f"   {np.median(q_noise):.3f} ({len(q_noise)})")
     text = "\n".join(lines)
     print(text)
     txt = a.txt or (a.json[:-5] + ".txt")
@@ -175,7 +190,7 @@ def plots(stem, d, rows, summary, compare, name):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ccs = ("cubic", "bbr", "cora(NN)")
+    ccs = ("cubic", "bbr", "vegas-like", "cora(NN)")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for cc in ccs:
         ss = [s for s in summary if s.get("scenario") == "base" and s["cc"] == cc]
@@ -209,7 +224,7 @@ def plots(stem, d, rows, summary, compare, name):
             if r["scenario"] != sc or r["run"] != 0 or r["rtt_setting_ms"] != rtt:
                 continue
             lab = r["ccn"] if sc != "compete" else f"{r['group']}[{r['flow']}]"
-            if sc == "compete" and r["group"] == "cubic+cubic":
+            if sc == "compete" and r["group"] in ("cubic+cubic", "vegas-like+cubic"):
                 continue
             iv = np.array(r["intervals"], float).reshape(-1, 2)
             # iperf3's interval end times count from the end of its 1 s omitted start

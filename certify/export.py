@@ -564,12 +564,16 @@ def vmlinux_header(path: str) -> None:
         raise EnvironmentProblem(f"bpftool btf dump failed: {r.stderr.strip().splitlines()[-1:]}")
 
 
-def compile_bpf(src: str, obj: str) -> None:
-    """``clang -target bpf -O2 -g -c src -o obj``; raises EnvironmentProblem on failure."""
+def compile_bpf(src: str, obj: str, include_dir: str | None = None,
+                defines: dict | None = None) -> None:
+    """``clang -target bpf -O2 -g [-Dk=v ...] -I include_dir -c src -o obj`` (``include_dir``
+    defaults to the source's folder, where ``vmlinux.h`` is); raises EnvironmentProblem on
+    failure."""
     if shutil.which("clang") is None:
         raise EnvironmentProblem("clang not found (apt-get install clang)")
-    r = subprocess.run(["clang", "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86",
-                        "-I", os.path.dirname(src), "-c", src, "-o", obj],
+    defs = [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    r = subprocess.run(["clang", "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", *defs,
+                        "-I", include_dir or os.path.dirname(src), "-c", src, "-o", obj],
                        capture_output=True, text=True)
     if r.returncode:
         err = ([ln for ln in r.stderr.splitlines() if "error" in ln][:1]

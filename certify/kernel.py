@@ -153,6 +153,33 @@ def observations(name: str, since: int) -> tuple:
     return x, proven, cwnd, n
 
 
+VEGAS_LIKE_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vegas_like.bpf.c")
+
+
+def load_vegas_like(out_dir: str, name: str) -> str:
+    """Build and register the Vegas-like baseline (``vegas_like.bpf.c`` next to this module,
+    Brakmo & Peterson 1995; this kernel has no ``tcp_vegas``) under ``name``; returns ``name``.
+    Unregister with :func:`unload`.
+
+    Raises:
+        InputError: bad name.  EnvironmentProblem: no BTF, clang or bpftool.
+        KernelError: already registered, or the kernel refused it.
+    """
+    from cora.certify.export import check_name, compile_bpf, vmlinux_header
+    check_name(name)
+    if name in available():
+        raise KernelError(f"a congestion control named {name!r} is already registered")
+    os.makedirs(out_dir, exist_ok=True)
+    vmlinux_header(os.path.join(out_dir, "vmlinux.h"))
+    obj = os.path.join(out_dir, f"{name}.bpf.o")
+    compile_bpf(VEGAS_LIKE_SRC, obj, include_dir=out_dir, defines={"CC_NAME": name})
+    r = _bpftool("struct_ops", "register", obj)
+    if r.returncode or name not in available():
+        last = [ln for ln in r.stderr.splitlines() if ln.strip()][-1:] or ["unknown error"]
+        raise KernelError(f"bpftool struct_ops register {obj} failed: {last[0]}")
+    return name
+
+
 def exported_objects(out_dir: str) -> list:
     """The ``*.bpf.o`` files in ``out_dir``."""
     return sorted(glob.glob(os.path.join(out_dir, "*.bpf.o")))

@@ -35,7 +35,7 @@ import numpy as np
 
 from cora.certify.sim import Envs, PolicyController, StepInfo, apply_action, simulate
 
-MODES = ("fluid", "runtime", "ackclocked")
+MODES = ("fluid", "runtime", "ackclocked", "kernelview")
 
 
 class AckClocked:
@@ -64,6 +64,36 @@ class AckClocked:
             self.queue.pop(0)
         seen = replace(self.queue[0], cwnd_pkts=info.cwnd_pkts)
         w = self.inner.update(seen)
+        for k in ("last_obs", "last_action", "last_proven"):
+            if hasattr(self.inner, k):
+                setattr(self, k, getattr(self.inner, k))
+        return w
+
+
+class MeasuredNoise:
+    """Wraps a controller so that the RTT it observes carries a measured queueing-delay error.
+
+    Every round the observed RTT becomes ``rtt + min_rtt * e`` with ``e`` drawn (with
+    replacement) from ``q_noise``, queue ratios measured where the true queue is zero (e.g. the
+    kernel's rounds at a window far below the BDP): the observation's ``q`` then carries the
+    testbed's error (delay-bridge and scheduling jitter, the minimum-of-round sample) instead
+    of none. ``last_*`` attributes of the inner controller are forwarded.
+    """
+
+    def __init__(self, inner, q_noise, rng: np.random.Generator):
+        self.inner, self.rng = inner, rng
+        self.q_noise = np.asarray(q_noise, float).ravel()
+        if len(self.q_noise) == 0:
+            raise ValueError("MeasuredNoise needs at least one noise sample")
+
+    def reset(self, envs: Envs, cwnd) -> None:
+        """Reset the inner controller."""
+        self.inner.reset(envs, cwnd)
+
+    def update(self, info: StepInfo):
+        """Window for the next round from the feedback with the noisy RTT."""
+        e = self.rng.choice(self.q_noise, size=info.rtt_s.shape)
+        w = self.inner.update(replace(info, rtt_s=info.rtt_s + info.min_rtt_s * e))
         for k in ("last_obs", "last_action", "last_proven"):
             if hasattr(self.inner, k):
                 setattr(self, k, getattr(self.inner, k))
@@ -127,7 +157,7 @@ class _Record:
 
 def path_observations(net, table, rate_mbit: float, rtt_ms: float, buffer_bdp: float,
                       loss: float = 0.0, steps: int = 200, mode: str = "fluid", runs: int = 5,
-                      seed: int = 3, delay_noise: float = 0.0) -> dict:
+                      seed: int = 3, delay_noise: float = 0.0, q_noise=None) -> dict:
     """Simulate ``net`` on one path and return what it observed.
 
     Args:
@@ -137,13 +167,15 @@ def path_observations(net, table, rate_mbit: float, rtt_ms: float, buffer_bdp: f
         mode: ``"fluid"`` (the policy on every round, same-round feedback: what the simulator
             measured so far), ``"runtime"`` (:class:`RuntimeController`, same-round feedback),
             ``"ackclocked"`` (:class:`RuntimeController` behind :class:`AckClocked` with a
-            one-round lag: what the kernel does).
+            one-round lag: what the kernel does), ``"kernelview"`` (``"ackclocked"`` with the
+            measured queue error ``q_noise`` on every observed RTT, :class:`MeasuredNoise`).
         delay_noise: multiplicative RTT noise of :func:`cora.certify.sim.simulate`.
+        q_noise: samples of the queue-ratio error (required for ``"kernelview"``).
     Returns:
         ``{"x": (M, 6), "proven": (M,) bool, "cwnd": (M,), "fallback_share": float}`` over
         all rounds but the first of each run.
     Raises:
-        ValueError: unknown mode.
+        ValueError: unknown mode, or ``"kernelview"`` without ``q_noise``.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
@@ -151,6 +183,10 @@ def path_observations(net, table, rate_mbit: float, rtt_ms: float, buffer_bdp: f
     ctrl = (PolicyController(net) if mode == "fluid" else
             RuntimeController(net, table) if mode == "runtime" else
             AckClocked(RuntimeController(net, table), 1))
+    if mode == "kernelview":
+        if q_noise is None:
+            raise ValueError("mode 'kernelview' needs q_noise (measured queue-ratio errors)")
+        ctrl = MeasuredNoise(ctrl, q_noise, np.random.default_rng(seed + 1))
     rec = _Record(ctrl, table)
     envs = Envs(np.full(runs, float(rate_mbit)), np.full(runs, rtt_ms / 1e3),
                 np.full(runs, float(buffer_bdp)), np.full(runs, float(loss)))

@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 
 from cora.certify.baselines import Cubic
-from cora.certify.kernelsim import AckClocked, RuntimeController, ks_distance, path_observations
+from cora.certify.kernelsim import (
+    AckClocked,
+    MeasuredNoise,
+    RuntimeController,
+    ks_distance,
+    path_observations,
+)
 from cora.certify.netlab import cellular_trace, jain_index, parse_ss, step_trace
 from cora.certify.nn import init_mlp
 from cora.certify.sim import Envs, PolicyController, StepInfo
@@ -60,13 +66,27 @@ def test_runtime_uses_cubic_outside_proven_cells_and_on_loss():
 def test_path_observations_modes_and_fallback_share():
     net = _net(2)
     table = np.zeros(8100, bool)
-    for mode in ("fluid", "runtime", "ackclocked"):
-        r = path_observations(net, table, 10, 20, 1.0, steps=30, mode=mode, runs=2)
+    for mode in ("fluid", "runtime", "ackclocked", "kernelview"):
+        r = path_observations(net, table, 10, 20, 1.0, steps=30, mode=mode, runs=2,
+                              q_noise=[0.01, 0.03])
         assert r["x"].shape == (2 * 29, 6) and r["fallback_share"] == 1.0
     r = path_observations(net, np.ones(8100, bool), 10, 20, 1.0, steps=30, mode="fluid", runs=2)
     assert r["fallback_share"] == 0.0
     with pytest.raises(ValueError, match="unknown mode"):
         path_observations(net, table, 10, 20, 1.0, mode="packet")
+    with pytest.raises(ValueError, match="q_noise"):
+        path_observations(net, table, 10, 20, 1.0, mode="kernelview")
+
+
+def test_measured_noise_shifts_the_observed_queue():
+    pc = PolicyController(_net())
+    noisy = MeasuredNoise(pc, [0.25], np.random.default_rng(0))
+    envs = Envs(np.array([10.0]), np.array([0.1]), np.array([1.0]), np.array([0.0]))
+    noisy.reset(envs, np.array([10.0]))
+    noisy.update(_info(0.1))                  # no queue: q = 0 + the error 0.25
+    assert noisy.last_obs[0, 0] == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        MeasuredNoise(pc, [], np.random.default_rng(0))
 
 
 def test_ks_distance():
