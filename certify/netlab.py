@@ -13,6 +13,13 @@ Topology (names carry a unique per-run prefix; everything is deleted in :meth:`B
 - Bottleneck: a Token Bucket Filter (``tbf``) on ``m1``'s egress with ``rate_mbit`` and a
   queue limit of ``buffer_bdp`` bandwidth-delay products (at least 2 full frames), so the
   queue builds in the kernel after the delay stage.
+- Time-varying bandwidth: :meth:`Bottleneck.set_rate` changes the TBF's rate in place
+  (``tc qdisc change``, pyroute2) while flows run; :func:`flows` applies a schedule
+  (:func:`step_trace`, :func:`cellular_trace`, generated in code).
+- Competing flows: :func:`flows` starts several iperf3 flows together (one port each) and
+  samples each connection's RTT/cwnd; :func:`jain_index` scores the shares.
+- Random loss is not here (this module must not import the runtime): bench/certify_testbed.py
+  deploys ``testbed/nf/drop_fraction.nf`` (``rand()``) on the receiver's interface.
 - Checksum and segmentation offloads are off on all four veth ends (pyroute2's ethtool), and
   ``gso_max_size`` is 1500 on ``s0``/``r0``: the bridge copies whole frames, which must carry
   complete checksums and fit the 1500-byte MTU.
