@@ -390,6 +390,52 @@ def flows(bed: Bottleneck, ccs: list, seconds: float = 8.0, port: int = 5299,
     return res
 
 
+_ECHO_SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(float(sys.argv[3]))
+try:
+    while True:
+        d, a = s.recvfrom(64)
+        s.sendto(d, a)
+except socket.timeout:
+    pass
+"""
+_ECHO_CLIENT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2.0)
+for i in range(int(sys.argv[3])):
+    t0 = time.monotonic()
+    s.sendto(i.to_bytes(4, "little"), (sys.argv[1], int(sys.argv[2])))
+    try:
+        while int.from_bytes(s.recv(64)[:4], "little") != i:
+            pass
+        print(round((time.monotonic() - t0) * 1e3, 3), flush=True)
+    except socket.timeout:
+        pass
+    time.sleep(float(sys.argv[4]))
+"""
+
+
+def echo_rtts(bed: Bottleneck, count: int = 100, interval_s: float = 0.05,
+              port: int = 5399) -> list:
+    """RTTs (ms) of ``count`` UDP echoes sender -> receiver on the idle path (this machine has
+    no ``ping``; both ends are small Python programs): the delay bridge's added delay against
+    its setting, and its jitter under the machine's load. Lost echoes are left out."""
+    import sys
+    srv = bed.popen("rcv", [sys.executable, "-c", _ECHO_SERVER, RCV_IP, str(port), "5"])
+    try:
+        time.sleep(0.3)
+        r = bed.run("snd", [sys.executable, "-c", _ECHO_CLIENT, RCV_IP, str(port), str(count),
+                            str(interval_s)], timeout=count * (interval_s + 2) + 30)
+    finally:
+        srv.terminate()
+        srv.communicate(timeout=10)
+    return [float(v) for v in r.stdout.split()]
+
+
 def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299,
          rate_schedule: list | None = None) -> dict:
     """One iperf3 flow with congestion control ``cc``: :func:`flows` with one entry."""
