@@ -57,28 +57,10 @@ def _ci(v):
 
 def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, seed=3):
     """Fraction of simulated rounds (fluid simulator, one flow, no random loss) whose
-    observation's cell is not proven in ``table`` -- the rounds the kernel would hand to Cubic."""
-    import numpy as np
-
-    from cora.certify.coverage import visited_states  # noqa: F401 (same recorder idea)
-    from cora.certify.export import cell_index
-    from cora.certify.sim import Envs, PolicyController, simulate
-    ctrl = PolicyController(net)
-    seen = []
-
-    class Rec:
-        def reset(self, envs, cwnd):
-            ctrl.reset(envs, cwnd)
-
-        def update(self, info):
-            w = ctrl.update(info)
-            seen.append(ctrl.last_obs)
-            return w
-    envs = Envs(np.array([rate_mbit]), np.array([rtt_ms / 1e3]), np.array([buffer_bdp]),
-                np.zeros(1))
-    simulate(Rec(), envs, steps, np.random.default_rng(seed))
-    x = np.concatenate(seen[1:])
-    return float(1.0 - table[cell_index(x)].mean())
+    observation's cell is not proven in ``table`` (cora.certify.kernelsim, mode "fluid")."""
+    from cora.certify.kernelsim import path_observations
+    return path_observations(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=steps,
+                             mode="fluid", runs=1, seed=seed)["fallback_share"]
 
 
 def grid(a, name, info, ccs):
