@@ -61,6 +61,9 @@ def main():
                                                    "certify_testbed_scenarios.json"))
     ap.add_argument("--txt", default=None)
     ap.add_argument("--policy", default=None, help="default: the shipped certified policy")
+    ap.add_argument("--noise-from", default=None,
+                    help="calibrate the kernelview mode's queue error from another run's "
+                         "kernel log (same paths): an out-of-sample check")
     a = ap.parse_args()
     from cora.certify.export import proven_cells
     from cora.certify.kernelsim import ks_distance, path_observations
@@ -131,9 +134,12 @@ def main():
     qnet = quantize(load_policy(a.policy or shipped_policy("certified")))
     table = proven_cells(qnet)
     obs = d["kernel_observations"]
+    other = json.load(open(a.noise_from))["kernel_observations"] if a.noise_from else None
     out("")
     out("observations, kernel (cora_obs log, all runs) vs simulator on the same path "
-        "(SIMULATED: 5 runs x the kernel's rounds per flow):")
+        "(SIMULATED: 5 runs x the kernel's rounds per flow); kernelview's queue error from "
+        + (f"{a.noise_from} (out of sample)" if a.noise_from else "these runs (in sample)")
+        + ":")
     out(f"{'path':10s} {'rounds':>6s} {'fallback kernel':>16s}  " + " ".join(
         f"{m_:>10s}" for m_ in MODES) + "   KS(q, g, l) kernel vs " + " / ".join(MODES)
         + "   q error p50 (rounds)")
@@ -148,7 +154,12 @@ def main():
         bdp = 10e6 / 8 / 1500 * rtt / 1e3
         # the queue-ratio error as measured: q of the kernel's rounds at a window below half
         # the BDP, where the true queue is zero (in-sample: the same runs)
-        q_noise = kx[kc < 0.5 * bdp, 0]
+        if other is not None and key in other:
+            ox = np.concatenate([np.array(r["x"], float).reshape(-1, 6) for r in other[key]])
+            oc = np.concatenate([np.array(r["cwnd"], float) for r in other[key]])
+            q_noise = ox[oc < 0.5 * bdp, 0]
+        else:
+            q_noise = kx[kc < 0.5 * bdp, 0]
         if len(q_noise) < 10:
             q_noise = np.concatenate([q_noise, [0.0]])
         kfb = ci([1 - np.mean(r["proven"]) for r in runs if r["proven"]])
@@ -176,9 +187,11 @@ def main():
             + f"   {np.median(q_noise):.3f} ({len(q_noise)})")
     text = "\n".join(lines)
     print(text)
-    txt = a.txt or (a.json[:-5] + ".txt")
+    txt = a.txt or (a.json[:-5] + ("_xnoise" if a.noise_from else "") + ".txt")
     with open(txt, "w") as f:
         f.write(text + "\n")
+    if a.noise_from:  # the out-of-sample check: text only
+        return
     with open(a.json[:-5] + "_report.json", "w") as f:
         json.dump({"summary": summary,
                    "observations": {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
