@@ -180,9 +180,10 @@ def path_observations(net, table, rate_mbit: float, rtt_ms: float, buffer_bdp: f
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r} (one of {', '.join(MODES)})")
     table = np.asarray(table, bool)
-    ctrl = (PolicyController(net) if mode == "fluid" else
-            RuntimeController(net, table) if mode == "runtime" else
-            AckClocked(RuntimeController(net, table), 1))
+    ctrl: PolicyController | RuntimeController | AckClocked | MeasuredNoise = (
+        PolicyController(net) if mode == "fluid" else
+        RuntimeController(net, table) if mode == "runtime" else
+        AckClocked(RuntimeController(net, table), 1))
     if mode == "kernelview":
         if q_noise is None:
             raise ValueError("mode 'kernelview' needs q_noise (measured queue-ratio errors)")
