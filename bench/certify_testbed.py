@@ -169,7 +169,7 @@ def _drop_stats(bed):
     return int(rows.get(0, 0)), int(rows.get(1, 0))
 
 
-def scenarios(a, name, info, ccs):
+def scenarios(a, name, info, ccs, name2=None):
     """Issue 14's testbed conditions (see ``--help``); writes ``--out`` JSON + PNGs."""
     import datetime
     import sys
@@ -189,7 +189,8 @@ def scenarios(a, name, info, ccs):
     for sc in ("loss", "step", "cellular", "compete"):
         if sc in want:
             plan.append((sc, mid_rtt))
-    since = int(kernel.round_counters(name).get("cora_obs_n", 0))
+    exported = [n for n in (name, name2) if n]
+    since = {n: int(kernel.round_counters(n).get("cora_obs_n", 0)) for n in exported}
     for sc, rtt in plan:
         with Bottleneck(rate, rtt, a.buffer) as bed:
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
@@ -202,15 +203,15 @@ def scenarios(a, name, info, ccs):
                                  else cellular_trace(a.seconds, np.random.default_rng(100 + run),
                                                      mean_mbit=rate) if sc == "cellular"
                                  else None)
-                        before = kernel.round_counters(name)
+                        before = {n: kernel.round_counters(n) for n in exported}
                         d0 = _drop_stats(bed) if undo else None
                         rs = flows(bed, grp, a.seconds, rate_schedule=sched)
-                        after = kernel.round_counters(name)
+                        after = {n: kernel.round_counters(n) for n in exported}
                         jain = jain_index([r["throughput_mbit"] for r in rs])
                         for k, r in enumerate(rs):
                             r.update(scenario=sc, rtt_setting_ms=rtt, rate_mbit=rate,
                                      buffer_bdp=a.buffer, run=run, group="+".join(
-                                         "cora" if c == name else
+                                         "cora" if c == name else "cora2" if c == name2 else
                                          "vegas-like" if c.startswith("vegas") else c
                                          for c in grp), flow=k,
                                      jain=jain if len(rs) > 1 else None, schedule=sched)
@@ -218,16 +219,20 @@ def scenarios(a, name, info, ccs):
                                 d1 = _drop_stats(bed)
                                 dp, dd = d1[0] - d0[0], d1[1] - d0[1]
                                 r["nf_drop_fraction"] = dd / (dp + dd) if dp + dd else None
-                        if name in grp:
-                            nn = after.get("cora_nn_rounds", 0) - before.get("cora_nn_rounds", 0)
-                            fb = (after.get("cora_fallback_rounds", 0)
-                                  - before.get("cora_fallback_rounds", 0))
-                            x, proven, cwnd, since = kernel.observations(name, since)
-                            obs.setdefault(f"{sc}/{rtt:g}", []).append(
+                        for n in exported:
+                            if n not in grp:
+                                continue
+                            nn = (after[n].get("cora_nn_rounds", 0)
+                                  - before[n].get("cora_nn_rounds", 0))
+                            fb = (after[n].get("cora_fallback_rounds", 0)
+                                  - before[n].get("cora_fallback_rounds", 0))
+                            x, proven, cwnd, since[n] = kernel.observations(n, since[n])
+                            key = f"{sc}/{rtt:g}" if n == name else f"cora2:{sc}/{rtt:g}"
+                            obs.setdefault(key, []).append(
                                 {"x": x.round(5).tolist(), "proven": proven.tolist(),
                                  "cwnd": cwnd.tolist()})
                             for r in rs:
-                                if r["cc"] == name:
+                                if r["cc"] == n:
                                     r.update(nn_rounds=nn, fallback_rounds=fb,
                                              fallback_share=fb / (nn + fb) if nn + fb else None)
                         rows += rs
@@ -238,7 +243,8 @@ def scenarios(a, name, info, ccs):
                     undo()
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
-           "model": a.model, "loadavg": open("/proc/loadavg").read().split()[:3],
+           "model": a.model, "controller2": name2, "model2": a.model2,
+           "loadavg": open("/proc/loadavg").read().split()[:3],
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
            "kernel_observations": obs}
     with open(a.out, "w") as f:
@@ -262,8 +268,10 @@ def main():
                          "analyse with bench/certify_testbed_report.py")
     ap.add_argument("--ccs", default="cubic,bbr,cora",
                     help="scenario mode: controllers, of cubic, bbr, vegas (the Vegas-like "
-                         "struct_ops, certify/vegas_like.bpf.c), cora (the exported policy); "
-                         "compete pairs each with cubic")
+                         "struct_ops, certify/vegas_like.bpf.c), cora (the exported --model), "
+                         "cora2 (the exported --model2); compete pairs each with cubic")
+    ap.add_argument("--model2", default=None,
+                    help="scenario mode: a second policy, exported and run as cora2")
     ap.add_argument("--loss", type=float, default=0.01,
                     help="random loss of the loss scenario (drop_fraction.nf)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -280,14 +288,20 @@ def main():
         try:
             if a.scenarios:
                 want = a.ccs.split(",")
-                if "vegas" in want:
-                    kernel.load_vegas_like(os.path.join(d, "vegas"), vegas)
-                sccs = [{"cora": name, "vegas": vegas}.get(c, c) for c in want]
+                name2 = f"cora2_b{os.getpid() % 100000}" if a.model2 else None
                 try:
-                    scenarios(a, name, info, sccs)
+                    if "vegas" in want:
+                        kernel.load_vegas_like(os.path.join(d, "vegas"), vegas)
+                    if name2:
+                        export(load_policy(a.model2), os.path.join(d, "cora2"), name=name2)
+                        kernel.load(os.path.join(d, "cora2"))
+                    sccs = [{"cora": name, "vegas": vegas, "cora2": name2}.get(c, c)
+                            for c in want]
+                    scenarios(a, name, info, sccs, name2)
                 finally:
-                    if vegas in kernel.available():
-                        kernel.unload(vegas)
+                    for n in (vegas, name2):
+                        if n and n in kernel.available():
+                            kernel.unload(n)
                 return
             if a.grid:
                 grid(a, name, info, ccs)

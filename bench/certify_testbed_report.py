@@ -83,6 +83,7 @@ def main():
         seg = r["throughput_mbit"] * 1e6 * seconds / 8 / 1448
         r["retx_share"] = (r["retransmits"] or 0) / seg if seg > 0 else None
         r["ccn"] = ("cora(NN)" if r["cc"] == name else
+                    "cora2(NN)" if r["cc"] == d.get("controller2") else
                     "vegas-like" if r["cc"].startswith("vegas") else r["cc"])
     scen = []
     for r in rows:
@@ -96,7 +97,7 @@ def main():
     for sc, rtt in scen:
         if sc == "compete":
             continue
-        for cc in ("cubic", "bbr", "vegas-like", "cora(NN)"):
+        for cc in ("cubic", "bbr", "vegas-like", "cora(NN)", "cora2(NN)"):
             rs = [r for r in rows if r["scenario"] == sc and r["rtt_setting_ms"] == rtt
                   and r["ccn"] == cc]
             if not rs:
@@ -110,7 +111,7 @@ def main():
                 f"{fmt(s['rtt_ms_mean'], 1):>13s} {fmt(s['rtt_ms_p95'], 1):>13s} "
                 f"{fmt(s['min_rtt_ms'], 1):>11s} {fmt(s['retx_share'], 4):>15s} "
                 f"{fmt(s['nf_drop_fraction'], 4):>15s}  "
-                f"{fmt(s['fallback_share'], 3) if cc == 'cora(NN)' else ''}")
+                f"{fmt(s['fallback_share'], 3) if cc.endswith('(NN)') else ''}")
     comp = [r for r in rows if r["scenario"] == "compete"]
     if comp:
         out("")
@@ -203,7 +204,7 @@ def plots(stem, d, rows, summary, compare, name):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ccs = ("cubic", "bbr", "vegas-like", "cora(NN)")
+    ccs = ("cubic", "bbr", "vegas-like", "cora(NN)", "cora2(NN)")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
     for cc in ccs:
         ss = [s for s in summary if s.get("scenario") == "base" and s["cc"] == cc]
