@@ -61,6 +61,10 @@ def main():
                                                    "certify_testbed_scenarios.json"))
     ap.add_argument("--txt", default=None)
     ap.add_argument("--policy", default=None, help="default: the shipped certified policy")
+    ap.add_argument("--second", action="store_true",
+                    help="compare the observations of the run's second exported policy "
+                         "(--model2, logged as cora2:...) instead of the first; give its "
+                         "file as --policy")
     ap.add_argument("--noise-from", default=None,
                     help="calibrate the kernelview mode's queue error from another run's "
                          "kernel log (same paths): an out-of-sample check")
@@ -135,6 +139,10 @@ def main():
     qnet = quantize(load_policy(a.policy or shipped_policy("certified")))
     table = proven_cells(qnet)
     obs = d["kernel_observations"]
+    if a.second:
+        obs = {k[len("cora2:"):]: v for k, v in obs.items() if k.startswith("cora2:")}
+    else:
+        obs = {k: v for k, v in obs.items() if not k.startswith("cora2:")}
     other = json.load(open(a.noise_from))["kernel_observations"] if a.noise_from else None
     out("")
     out("observations, kernel (cora_obs log, all runs) vs simulator on the same path "
@@ -188,10 +196,11 @@ def main():
             + f"   {np.median(q_noise):.3f} ({len(q_noise)})")
     text = "\n".join(lines)
     print(text)
-    txt = a.txt or (a.json[:-5] + ("_xnoise" if a.noise_from else "") + ".txt")
+    txt = a.txt or (a.json[:-5] + ("_xnoise" if a.noise_from else "")
+                    + ("_cora2" if a.second else "") + ".txt")
     with open(txt, "w") as f:
         f.write(text + "\n")
-    if a.noise_from:  # the out-of-sample check: text only
+    if a.noise_from or a.second:  # the out-of-sample check / the second policy: text only
         return
     with open(a.json[:-5] + "_report.json", "w") as f:
         json.dump({"summary": summary,
