@@ -124,3 +124,13 @@ def test_parse_ss_takes_the_bulk_connection_per_port():
     got = parse_ss(text)
     assert got[5299] == (31.5, 42, 20.0)
     assert got[5300] == (25.0, 30, None)
+
+
+def test_controller_for_an_ackclocked_policy_is_lagged():
+    from cora.certify.baselines import controller_for
+    net = _net(4)
+    net.spec = {"trained": {"controller": "ackclocked"}}
+    ctrl = controller_for(net)
+    assert isinstance(ctrl, AckClocked) and isinstance(ctrl.inner, PolicyController)
+    net.spec = {"trained": {"controller": "window"}}
+    assert isinstance(controller_for(net), PolicyController)
