@@ -15,6 +15,18 @@ share (fallback rounds / all rounds of the exported controller), next to the sim
 fallback share on the same path (fraction of the simulated policy's rounds whose observation
 lies in a cell that is not proven, same table as the kernel's; fluid simulator, 200 RTTs).
 Writes --out (JSON) and a PNG next to it.
+
+Scenario mode (issue 14, second round): ``--scenarios base,loss,step,cellular,compete --rtts
+10,50,150 --runs 5 --seconds 8 --out bench/results/certify_testbed_scenarios.json``:
+``base``: the RTT grid (cubic, bbr, the exported controller, one flow at a time); at 50 ms:
+``loss``: random loss ``--loss`` (default 1 %) from testbed/nf/drop_fraction.nf (a cora NF,
+``rand()``), deployed as native XDP on the receiver's interface, its measured drop fraction
+recorded; ``step``: the TBF rate stepped 10 -> 3 -> 10 Mbit/s (thirds of the flow);
+``cellular``: the TBF rate following a synthetic cellular-like trace
+(:func:`cora.certify.netlab.cellular_trace`, seed 100 + run) every 0.5 s; ``compete``: two
+flows started together (cubic+cubic, cora+cubic, bbr+cubic), Jain's index. Every round of
+the exported controller is logged in the kernel (``cora_obs``) and saved per path; tables,
+the kernel-vs-simulator comparison and plots: bench/certify_testbed_report.py.
 """
 
 import os
@@ -45,28 +57,10 @@ def _ci(v):
 
 def sim_fallback_share(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=200, seed=3):
     """Fraction of simulated rounds (fluid simulator, one flow, no random loss) whose
-    observation's cell is not proven in ``table`` -- the rounds the kernel would hand to Cubic."""
-    import numpy as np
-
-    from cora.certify.coverage import visited_states  # noqa: F401 (same recorder idea)
-    from cora.certify.export import cell_index
-    from cora.certify.sim import Envs, PolicyController, simulate
-    ctrl = PolicyController(net)
-    seen = []
-
-    class Rec:
-        def reset(self, envs, cwnd):
-            ctrl.reset(envs, cwnd)
-
-        def update(self, info):
-            w = ctrl.update(info)
-            seen.append(ctrl.last_obs)
-            return w
-    envs = Envs(np.array([rate_mbit]), np.array([rtt_ms / 1e3]), np.array([buffer_bdp]),
-                np.zeros(1))
-    simulate(Rec(), envs, steps, np.random.default_rng(seed))
-    x = np.concatenate(seen[1:])
-    return float(1.0 - table[cell_index(x)].mean())
+    observation's cell is not proven in ``table`` (cora.certify.kernelsim, mode "fluid")."""
+    from cora.certify.kernelsim import path_observations
+    return path_observations(net, table, rate_mbit, rtt_ms, buffer_bdp, steps=steps,
+                             mode="fluid", runs=1, seed=seed)["fallback_share"]
 
 
 def grid(a, name, info, ccs):
@@ -152,6 +146,112 @@ def grid(a, name, info, ccs):
     fig.savefig(a.out[:-5] + ".png" if a.out.endswith(".json") else a.out + ".png", dpi=110)
 
 
+SCENARIOS = ("base", "loss", "step", "cellular", "compete")
+
+
+def _deploy_drop(bed, fraction):
+    """Random loss from a cora NF: testbed/nf/drop_fraction.nf (``rand()``) as native XDP on the
+    receiver's interface (data frames after the bottleneck; ACKs leave through the same
+    interface's egress and are not touched). Returns the undo callable."""
+    from cora.compiler.driver import compile_file
+    from cora.runtime.deploy import deploy, undeploy
+    from cora.testbed.ina_topology import DROP_NF, set_drop_fraction
+    dev, ns = f"{bed.prefix}r0", bed.ns["rcv"]
+    deploy(compile_file(DROP_NF), dev, ns, mode="native")
+    set_drop_fraction(dev, ns, fraction)
+    return lambda: undeploy(dev, ns)
+
+
+def _drop_stats(bed):
+    from cora.runtime.deploy import read_stats
+    rows = {e["key"][0]: e["value"][0]
+            for e in read_stats(f"{bed.prefix}r0", bed.ns["rcv"])["maps"]["stats"]}
+    return int(rows.get(0, 0)), int(rows.get(1, 0))
+
+
+def scenarios(a, name, info, ccs, name2=None):
+    """Issue 14's testbed conditions (see ``--help``); writes ``--out`` JSON + PNGs."""
+    import datetime
+    import sys
+
+    import numpy as np
+
+    from cora.certify.netlab import cellular_trace, flows, jain_index, step_trace
+    want = a.scenarios.split(",")
+    rtts = [float(v) for v in a.rtts.split(",")]
+    rate = a.rate
+    mid_rtt = 50.0
+    rows, obs = [], {}
+    log = lambda m: print(m, flush=True, file=sys.stderr)  # noqa: E731
+    plan = []
+    if "base" in want:
+        plan += [("base", rtt) for rtt in rtts]
+    for sc in ("loss", "step", "cellular", "compete"):
+        if sc in want:
+            plan.append((sc, mid_rtt))
+    exported = [n for n in (name, name2) if n]
+    since = {n: int(kernel.round_counters(n).get("cora_obs_n", 0)) for n in exported}
+    for sc, rtt in plan:
+        with Bottleneck(rate, rtt, a.buffer) as bed:
+            undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
+            try:
+                for run in range(a.runs):
+                    groups = ([[cc] for cc in ccs] if sc != "compete" else
+                              [[cc, "cubic"] for cc in ccs])
+                    for grp in groups:
+                        sched = (step_trace(a.seconds, (rate, rate * 0.3, rate)) if sc == "step"
+                                 else cellular_trace(a.seconds, np.random.default_rng(100 + run),
+                                                     mean_mbit=rate) if sc == "cellular"
+                                 else None)
+                        before = {n: kernel.round_counters(n) for n in exported}
+                        d0 = _drop_stats(bed) if undo else None
+                        rs = flows(bed, grp, a.seconds, rate_schedule=sched)
+                        after = {n: kernel.round_counters(n) for n in exported}
+                        jain = jain_index([r["throughput_mbit"] for r in rs])
+                        for k, r in enumerate(rs):
+                            r.update(scenario=sc, rtt_setting_ms=rtt, rate_mbit=rate,
+                                     buffer_bdp=a.buffer, run=run, group="+".join(
+                                         "cora" if c == name else "cora2" if c == name2 else
+                                         "vegas-like" if c.startswith("vegas") else c
+                                         for c in grp), flow=k,
+                                     jain=jain if len(rs) > 1 else None, schedule=sched)
+                            if undo:
+                                d1 = _drop_stats(bed)
+                                dp, dd = d1[0] - d0[0], d1[1] - d0[1]
+                                r["nf_drop_fraction"] = dd / (dp + dd) if dp + dd else None
+                        for n in exported:
+                            if n not in grp:
+                                continue
+                            nn = (after[n].get("cora_nn_rounds", 0)
+                                  - before[n].get("cora_nn_rounds", 0))
+                            fb = (after[n].get("cora_fallback_rounds", 0)
+                                  - before[n].get("cora_fallback_rounds", 0))
+                            x, proven, cwnd, since[n] = kernel.observations(n, since[n])
+                            key = f"{sc}/{rtt:g}" if n == name else f"cora2:{sc}/{rtt:g}"
+                            obs.setdefault(key, []).append(
+                                {"x": x.round(5).tolist(), "proven": proven.tolist(),
+                                 "cwnd": cwnd.tolist()})
+                            for r in rs:
+                                if r["cc"] == n:
+                                    r.update(nn_rounds=nn, fallback_rounds=fb,
+                                             fallback_share=fb / (nn + fb) if nn + fb else None)
+                        rows += rs
+                        log(f"{sc} rtt {rtt:g} run {run} {'+'.join(grp)}: "
+                            + ", ".join(f"{r['throughput_mbit']:.2f}" for r in rs) + " Mbit/s")
+            finally:
+                if undo:
+                    undo()
+    out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+           "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
+           "model": a.model, "controller2": name2, "model2": a.model2,
+           "loadavg": open("/proc/loadavg").read().split()[:3],
+           "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
+           "kernel_observations": obs}
+    with open(a.out, "w") as f:
+        json.dump(out, f)
+    log(f"wrote {a.out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -162,17 +262,47 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--rate", type=float, default=10.0)
     ap.add_argument("--buffer", type=float, default=1.0)
+    ap.add_argument("--scenarios", default="",
+                    help="comma list of base,loss,step,cellular,compete (issue 14 conditions; "
+                         "base = the --rtts grid, the others at 50 ms); "
+                         "analyse with bench/certify_testbed_report.py")
+    ap.add_argument("--ccs", default="cubic,bbr,cora",
+                    help="scenario mode: controllers, of cubic, bbr, vegas (the Vegas-like "
+                         "struct_ops, certify/vegas_like.bpf.c), cora (the exported --model), "
+                         "cora2 (the exported --model2); compete pairs each with cubic")
+    ap.add_argument("--model2", default=None,
+                    help="scenario mode: a second policy, exported and run as cora2")
+    ap.add_argument("--loss", type=float, default=0.01,
+                    help="random loss of the loss scenario (drop_fraction.nf)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "certify_testbed.json"))
     a = ap.parse_args()
     avail = kernel.available()
     ccs = ["cubic"] + (["bbr"] if "bbr" in avail else [])
     name = f"cora_b{os.getpid() % 100000}"
+    vegas = f"vegas_b{os.getpid() % 100000}"
     rows = []
     with tempfile.TemporaryDirectory() as d:
         info = export(load_policy(a.model), d, name=name)
         kernel.load(d)
         try:
+            if a.scenarios:
+                want = a.ccs.split(",")
+                name2 = f"cora2_b{os.getpid() % 100000}" if a.model2 else None
+                try:
+                    if "vegas" in want:
+                        kernel.load_vegas_like(os.path.join(d, "vegas"), vegas)
+                    if name2:
+                        export(load_policy(a.model2), os.path.join(d, "cora2"), name=name2)
+                        kernel.load(os.path.join(d, "cora2"))
+                    sccs = [{"cora": name, "vegas": vegas, "cora2": name2}.get(c, c)
+                            for c in want]
+                    scenarios(a, name, info, sccs, name2)
+                finally:
+                    for n in (vegas, name2):
+                        if n and n in kernel.available():
+                            kernel.unload(n)
+                return
             if a.grid:
                 grid(a, name, info, ccs)
                 return

@@ -56,6 +56,19 @@ def run_seed(job):
               progress=False, curve=c).save(str(out / fname))
         print(f"seed {seed}: {kind} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
         return seed, {kind: c}
+    if a["ackclocked"]:  # issue 14 (a) again: fine-tune the shipped policy on the kernel's view
+        init = str(ROOT / "certify" / "models" / "cc_certified_2x64.npz")
+        for name, mode in (("ack_perf", "performance"), ("ack_cert", "certified")):
+            c = []
+            cfg = TrainConfig(mode=mode, seed=2000 + seed, iterations=a["fine_iters"], init=init,
+                              penalty_boxes="visited", closed_loop_penalty=False,
+                              cert_weight=a["cert_weight"], population=a["population"],
+                              n_envs=a["envs"], steps=a["steps"], controller="ackclocked")
+            train(cfg, progress=False, curve=c).save(str(out / f"seed{seed}_{name}.npz"))
+            curves[name] = c
+            print(f"seed {seed}: {name} done ({time.time() - t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+        return seed, curves
     if a["cert_only"]:  # another certified variant from the same bases
         if not base_path.exists():
             raise SystemExit(f"{base_path} missing: run without --cert-only first")
@@ -106,6 +119,30 @@ def plot(curves: dict, path: str, base_iters: int):
     fig.savefig(path, dpi=110)
 
 
+def plot_ack(curves: dict, path: str):
+    """Reward and penalty curves of the ``--ackclocked`` fine-tuning (both arms, every seed)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for seed, runs in sorted(curves.items()):
+        for name, col, lab in (("ack_perf", "C0", "performance-only"),
+                               ("ack_cert", "C3", "certified (visited boxes)")):
+            it = [r["iteration"] for r in runs[name]]
+            ax1.plot(it, [r["perf_mean"] for r in runs[name]], color=col, lw=0.8,
+                     label=lab if seed == min(curves) else None)
+        ax2.plot([r["iteration"] for r in runs["ack_cert"]],
+                 [r["penalty_mean"] for r in runs["ack_cert"]], color="C3", lw=0.8)
+    ax1.set_xlabel("fine-tuning iteration (from the shipped certified policy)")
+    ax1.set_ylabel("performance reward, one-round-late feedback")
+    ax1.legend(fontsize=8)
+    ax2.set_xlabel("fine-tuning iteration")
+    ax2.set_ylabel("certificate penalty (population mean)")
+    fig.suptitle("ACK-clocked fine-tuning (simulated)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default="0,1,2,3,4")
@@ -120,6 +157,10 @@ def main():
     ap.add_argument("--cert-only", action="store_true",
                     help="only the certified fine-tuning, from existing seed*_base.npz")
     ap.add_argument("--tag", default="", help="with --cert-only: files seed*_cert{TAG}.npz")
+    ap.add_argument("--ackclocked", action="store_true",
+                    help="fine-tune the shipped certified policy --fine-iters iterations on "
+                         "one-round-late feedback (the kernel's view), performance-only and "
+                         "certified (visited boxes) per seed: seed*_ack_{perf,cert}.npz")
     ap.add_argument("--orca", action="store_true",
                     help="instead: Orca-style agents over Cubic, base+fine iterations, "
                          "seed*_orca.npz")
@@ -135,7 +176,8 @@ def main():
     args = {"out": a.out, "base_iters": a.base_iters, "fine_iters": a.fine_iters,
             "cert_weight": a.cert_weight, "population": a.population, "envs": a.envs,
             "steps": a.steps, "cert_only": a.cert_only, "tag": a.tag, "orca": a.orca,
-            "aurora": a.aurora, "aurora_link_pps": a.aurora_link_pps}
+            "aurora": a.aurora, "aurora_link_pps": a.aurora_link_pps,
+            "ackclocked": a.ackclocked}
     t0 = time.time()
     with multiprocessing.Pool(a.workers) as pool:
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
@@ -143,13 +185,16 @@ def main():
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
             "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}
-    suffix = ("_orca" if a.orca
+    suffix = ("_ack" if a.ackclocked else "_orca" if a.orca
               else ("_aurora_link" if a.aurora_link_pps else "_aurora") if a.aurora
               else f"_cert{a.tag}" if a.cert_only else "")
     (pathlib.Path(a.out) / f"curves{suffix}.json").write_text(json.dumps(meta))
-    if not (a.cert_only or a.orca or a.aurora):
+    if a.ackclocked:
+        plot_ack(results, str(pathlib.Path(a.out) / "curves_ack.png"))
+    elif not (a.cert_only or a.orca or a.aurora):
         plot(results, str(pathlib.Path(a.out) / "curves.png"), a.base_iters)
-    what = ("curves_orca.json and seed*_orca.npz" if a.orca else
+    what = ("curves_ack.{json,png} and seed*_ack_{perf,cert}.npz" if a.ackclocked else
+            "curves_orca.json and seed*_orca.npz" if a.orca else
             f"curves{suffix}.json and seed*{suffix}.npz" if a.aurora else
             f"curves{suffix}.json and seed*_cert{a.tag}.npz" if a.cert_only else
             "curves.json, curves.png and seed*_{base,perf,cert}.npz")

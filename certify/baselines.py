@@ -156,10 +156,14 @@ class OrcaStyle:
 
 def controller_for(net):
     """The simulator controller a trained policy was trained with: :class:`OrcaStyle` when its
-    spec says ``trained.controller == "orca"``, :class:`Aurora` for ``"aurora"``, else
-    :class:`cora.certify.sim.PolicyController`."""
+    spec says ``trained.controller == "orca"``, :class:`Aurora` for ``"aurora"``, the window
+    policy fed one round late (:class:`cora.certify.kernelsim.AckClocked`) for
+    ``"ackclocked"``, else :class:`cora.certify.sim.PolicyController`."""
     spec = getattr(net, "spec", None) or {}
     kind = spec.get("trained", {}).get("controller")
+    if kind == "ackclocked":
+        from cora.certify.kernelsim import AckClocked
+        return AckClocked(PolicyController(net), 1)
     if kind == "orca":
         return OrcaStyle(net)
     if kind == "aurora":

@@ -29,6 +29,11 @@ CUBIC's own ``struct bictcp``, checked by a ``_Static_assert``):
   runs the integer network and sets ``snd_cwnd = cwnd (1 + a/2)`` or ``cwnd / (1 - a/2)``
   (at least 2, at most ``snd_cwnd_clamp``) and holds it for the round; outside, it uses
   CUBIC's rule (``cubictcp_cong_avoid``) on every ACK of the round: the fallback.
+- Every round's observation (Q16, as the network would see it), the cell's verdict and
+  ``snd_cwnd`` go into the array map ``cora_obs`` (:data:`OBS_LOG_SLOTS` slots, round-robin;
+  ``cora_obs_n`` counts the rounds), read by :func:`cora.certify.kernel.observations`: the
+  distribution of what the kernel controller observes, compared with the simulator's in
+  :mod:`cora.certify.kernelsim`.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ EDGES = {"q": [0.0, 0.05, 0.25, 0.5, 1.0, 2.0, 4.0],
 # certified network itself, and ``bounded`` is then proven), and ``monotonic``, ``robust``
 # and ``queue_safety`` are not pointwise conditions on one observation
 RUNTIME_PROPERTIES = ("backoff_delay", "backoff_loss", "probe")
+# slots of the observation log (``cora_obs`` array map, written round-robin; the count of
+# rounds logged so far is the global ``cora_obs_n``): see :func:`cora.certify.kernel.observations`
+OBS_LOG_SLOTS = 4096
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,14}$")
 
 
@@ -335,6 +343,24 @@ struct cora_state {{
 /* rounds decided by the network / by the CUBIC fallback, all sockets (read from .bss) */
 __u64 cora_nn_rounds = 0;
 __u64 cora_fallback_rounds = 0;
+/* rounds logged so far into cora_obs (slot = n % OBS_SLOTS) */
+__u64 cora_obs_n = 0;
+
+#define OBS_SLOTS {OBS_LOG_SLOTS}
+/* one round's observation as the controller saw it (Q16, clipped), the cell's verdict
+   (1: proven, the network decided; 0: CUBIC fallback) and snd_cwnd before the round's action */
+struct cora_obs_rec {{
+	int x[N_IN];
+	int mode;
+	__u32 cwnd;
+}};
+
+struct {{
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OBS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct cora_obs_rec);
+}} cora_obs SEC(".maps");
 
 struct cora_ca {{
 	struct bictcp cubic;  /* CUBIC's state first: cubictcp_* use inet_csk_ca(sk) */
@@ -432,6 +458,19 @@ void BPF_PROG(cora_cong_avoid, struct sock *sk, __u32 ack, __u32 acked)
 	cell = cell * {len(EDGES['g']) - 1} + bucket(x[4], EDGE_G, {len(EDGES['g']) - 2});
 	cell = cell * {len(EDGES['l']) - 1} + bucket(x[5], EDGE_L, {len(EDGES['l']) - 2});
 	st->mode = 0;
+	{{
+		__u32 slot = (__u32)(__sync_fetch_and_add(&cora_obs_n, 1) % OBS_SLOTS);
+		struct cora_obs_rec *rec = bpf_map_lookup_elem(&cora_obs, &slot);
+
+		if (rec) {{
+			int j;
+
+			for (j = 0; j < N_IN; j++)
+				rec->x[j] = x[j];
+			rec->mode = cell >= 0 && cell < {table.size} && PROVEN[cell];
+			rec->cwnd = tp->snd_cwnd;
+		}}
+	}}
 	if (cell >= 0 && cell < {table.size} && PROVEN[cell]) {{
 		int ok;
 
@@ -525,12 +564,16 @@ def vmlinux_header(path: str) -> None:
         raise EnvironmentProblem(f"bpftool btf dump failed: {r.stderr.strip().splitlines()[-1:]}")
 
 
-def compile_bpf(src: str, obj: str) -> None:
-    """``clang -target bpf -O2 -g -c src -o obj``; raises EnvironmentProblem on failure."""
+def compile_bpf(src: str, obj: str, include_dir: str | None = None,
+                defines: dict | None = None) -> None:
+    """``clang -target bpf -O2 -g [-Dk=v ...] -I include_dir -c src -o obj`` (``include_dir``
+    defaults to the source's folder, where ``vmlinux.h`` is); raises EnvironmentProblem on
+    failure."""
     if shutil.which("clang") is None:
         raise EnvironmentProblem("clang not found (apt-get install clang)")
-    r = subprocess.run(["clang", "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86",
-                        "-I", os.path.dirname(src), "-c", src, "-o", obj],
+    defs = [f"-D{k}={v}" for k, v in (defines or {}).items()]
+    r = subprocess.run(["clang", "-target", "bpf", "-O2", "-g", "-D__TARGET_ARCH_x86", *defs,
+                        "-I", include_dir or os.path.dirname(src), "-c", src, "-o", obj],
                        capture_output=True, text=True)
     if r.returncode:
         err = ([ln for ln in r.stderr.splitlines() if "error" in ln][:1]

@@ -13,6 +13,13 @@ Topology (names carry a unique per-run prefix; everything is deleted in :meth:`B
 - Bottleneck: a Token Bucket Filter (``tbf``) on ``m1``'s egress with ``rate_mbit`` and a
   queue limit of ``buffer_bdp`` bandwidth-delay products (at least 2 full frames), so the
   queue builds in the kernel after the delay stage.
+- Time-varying bandwidth: :meth:`Bottleneck.set_rate` changes the TBF's rate in place
+  (``tc qdisc change``, pyroute2) while flows run; :func:`flows` applies a schedule
+  (:func:`step_trace`, :func:`cellular_trace`, generated in code).
+- Competing flows: :func:`flows` starts several iperf3 flows together (one port each) and
+  samples each connection's RTT/cwnd; :func:`jain_index` scores the shares.
+- Random loss is not here (this module must not import the runtime): bench/certify_testbed.py
+  deploys ``testbed/nf/drop_fraction.nf`` (``rand()``) on the receiver's interface.
 - Checksum and segmentation offloads are off on all four veth ends (pyroute2's ethtool), and
   ``gso_max_size`` is 1500 on ``s0``/``r0``: the bridge copies whole frames, which must carry
   complete checksums and fit the 1500-byte MTU.
@@ -161,13 +168,7 @@ class Bottleneck:
                         ipn.link("set", index=idx, gso_max_size=1500, gro_max_size=1500)
                         ipn.addr("add", index=idx, address=addr, prefixlen=24)
                     ipn.link("set", index=idx, state="up")
-        with NetNS(self.ns["mid"]) as ipn:
-            idx = ipn.link_lookup(ifname=f"{p}m1")[0]
-            bdp_bytes = self.rate_mbit * 1e6 / 8 * self.delay_ms / 1e3
-            limit = int(max(self.buffer_bdp * bdp_bytes, 3028))
-            burst = int(max(3028, self.rate_mbit * 1e6 / 8 / 1000))  # ~1 ms of tokens
-            ipn.tc("add", "tbf", idx, 0x10000, rate=f"{self.rate_mbit}mbit", burst=burst,
-                   limit=limit)
+        self._tbf("add", self.rate_mbit)
         ctx = mp.get_context("fork")
         ready = ctx.Event()
         self.proc = ctx.Process(target=_bridge, daemon=True,
@@ -176,6 +177,30 @@ class Bottleneck:
         self.proc.start()
         if not ready.wait(10):
             raise EnvironmentProblem("the delay bridge did not start")
+
+    def _tbf(self, cmd: str, rate_mbit: float) -> None:
+        """Add or change the TBF on ``m1``: ``rate_mbit``; the queue limit stays
+        ``buffer_bdp`` BDPs of the *configured* rate (:attr:`rate_mbit`) so that a rate change
+        does not resize the buffer; burst ~1 ms of tokens (at least 2 frames)."""
+        from pyroute2 import NetNS
+        with NetNS(self.ns["mid"]) as ipn:
+            idx = ipn.link_lookup(ifname=f"{self.prefix}m1")[0]
+            bdp_bytes = self.rate_mbit * 1e6 / 8 * self.delay_ms / 1e3
+            limit = int(max(self.buffer_bdp * bdp_bytes, 3028))
+            burst = int(max(3028, rate_mbit * 1e6 / 8 / 1000))
+            ipn.tc(cmd, "tbf", idx, 0x10000, rate=f"{int(round(rate_mbit * 1000))}kbit",
+                   burst=burst, limit=limit)
+
+    def set_rate(self, rate_mbit: float) -> None:
+        """Change the bottleneck rate now (``tc qdisc change ... tbf``, through pyroute2);
+        the buffer keeps its size in bytes. Raises EnvironmentProblem when tc refuses."""
+        from pyroute2.netlink.exceptions import NetlinkError
+        if not rate_mbit > 0:
+            raise ValueError(f"rate {rate_mbit} Mbit/s must be positive")
+        try:
+            self._tbf("change", rate_mbit)
+        except NetlinkError as exc:
+            raise EnvironmentProblem(f"cannot change the TBF rate: {exc}") from None
 
     def close(self):
         """Stop the bridge and delete the namespaces (and with them the veths)."""
@@ -209,56 +234,209 @@ class Bottleneck:
         return 0
 
 
+_SS_CONN = re.compile(r"\S+:(\d+)\s+(?:\[?[\d.:a-f]+\]?):(\d+)")
 _SS_RTT = re.compile(r"\brtt:([\d.]+)/")
 _SS_CWND = re.compile(r"\bcwnd:(\d+)")
 _SS_MINRTT = re.compile(r"\bminrtt:([\d.]+)")
+_SS_ACKED = re.compile(r"\bbytes_acked:(\d+)")
 
 
-def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299) -> dict:
-    """One iperf3 flow sender -> receiver with congestion control ``cc``.
+def parse_ss(text: str) -> dict:
+    """Per destination port, the bulk connection's ``(rtt_ms, cwnd, minrtt_ms)`` from
+    ``ss -tin`` output (two lines per socket: addresses, then the info line). When several
+    sockets share a port (iperf3's control connection and its data connection), the one with
+    the most ``bytes_acked`` is taken. Missing fields are None."""
+    out: dict = {}
+    best: dict = {}
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = _SS_CONN.search(line)
+        if not m or i + 1 >= len(lines):
+            continue
+        info = lines[i + 1]
+        port = int(m.group(2))
+        acked = _SS_ACKED.search(info)
+        a = int(acked.group(1)) if acked else 0
+        if port in best and best[port] >= a:
+            continue
+        best[port] = a
+        r, c, mr = _SS_RTT.search(info), _SS_CWND.search(info), _SS_MINRTT.search(info)
+        out[port] = (float(r.group(1)) if r else None, int(c.group(1)) if c else None,
+                     float(mr.group(1)) if mr else None)
+    return out
 
-    Throughput comes from iperf3's JSON (receiver side); RTT and cwnd are sampled every
-    0.2 s from ``ss -tin`` in the sender namespace (the kernel's smoothed RTT of the flow).
+
+def cellular_trace(seconds: float, rng, mean_mbit: float = 10.0, step_s: float = 0.5,
+                   sigma: float = 0.5, rho: float = 0.8, lo_mbit: float = 1.0,
+                   hi_mbit: float = 30.0) -> list:
+    """A synthetic cellular-like rate schedule: ``[(t_s, rate_mbit), ...]`` every ``step_s``.
+
+    The log rate is a first-order autoregressive process around ``log(mean_mbit)`` (lag-1
+    correlation ``rho``, stationary std. dev. ``sigma``), clipped to ``[lo_mbit, hi_mbit]``:
+    the shape of measured LTE downlink capacity, which is log-normal-like and correlated over
+    hundreds of ms (Winstein et al., "Stochastic Forecasts Achieve High Throughput and Low
+    Delay over Cellular Networks" (Sprout), NSDI 2013, Fig. 2). Generated here, no trace file.
+    """
+    n = max(1, int(seconds / step_s))
+    z = rng.standard_normal(n)
+    v = [0.0] * n
+    v[0] = sigma * z[0]
+    for k in range(1, n):
+        v[k] = rho * v[k - 1] + sigma * (1 - rho * rho) ** 0.5 * z[k]
+    import math
+    return [(round(k * step_s, 3), round(min(max(mean_mbit * math.exp(v[k]), lo_mbit), hi_mbit), 3))
+            for k in range(n)]
+
+
+def step_trace(seconds: float, rates_mbit=(10.0, 3.0, 10.0)) -> list:
+    """Step changes: ``rates_mbit`` held for equal parts of ``seconds``, ``[(t_s, rate)]``."""
+    k = len(rates_mbit)
+    return [(round(i * seconds / k, 3), float(r)) for i, r in enumerate(rates_mbit)]
+
+
+def jain_index(x) -> float:
+    """Jain's fairness index ``(sum x)^2 / (n sum x^2)`` (Jain, Chiu, Hawe, DEC-TR-301, 1984):
+    1 for equal shares, ``1/n`` when one flow takes everything. Raises ValueError if empty."""
+    x = [float(v) for v in x]
+    if not x:
+        raise ValueError("jain_index of no flows")
+    s2 = sum(v * v for v in x)
+    return (sum(x) ** 2) / (len(x) * s2) if s2 > 0 else 1.0
+
+
+def flows(bed: Bottleneck, ccs: list, seconds: float = 8.0, port: int = 5299,
+          rate_schedule: list | None = None, sample_s: float = 0.2) -> list:
+    """Concurrent iperf3 flows sender -> receiver, one per entry of ``ccs`` (ports ``port``,
+    ``port + 1``, ...), started together; optionally change the bottleneck rate during the
+    run following ``rate_schedule`` ``[(t_s after start, rate_mbit), ...]`` (then restored).
+
+    Throughput comes from iperf3's JSON (receiver side, whole run and per 1 s interval); RTT
+    and cwnd are sampled every ``sample_s`` from ``ss -tin`` in the sender namespace (the
+    kernel's smoothed RTT of each data connection).
 
     Returns:
-        ``{"cc", "throughput_mbit", "min_rtt_ms", "rtt_ms_mean", "rtt_ms_p95", "cwnd_mean",
-        "retransmits", "tbf_drops", "samples"}``.
+        one dict per flow: ``{"cc", "port", "throughput_mbit", "min_rtt_ms", "rtt_ms_mean",
+        "rtt_ms_p95", "cwnd_mean", "retransmits", "samples", "series": {"t_s", "rtt_ms",
+        "cwnd"}, "intervals": [(t_end_s, Mbit/s), ...]}``; the TBF's drops during the run are
+        in each dict's ``"tbf_drops"`` (shared bottleneck: the same number).
+    Raises:
+        EnvironmentProblem: iperf3 failed.
     """
+    import numpy as np
     drops0 = bed.qdisc_drops()
-    srv = bed.popen("rcv", ["iperf3", "-s", "-1", "-B", RCV_IP, "-p", str(port)])
+    ports = [port + i for i in range(len(ccs))]
+    srvs = [bed.popen("rcv", ["iperf3", "-s", "-1", "-B", RCV_IP, "-p", str(p)]) for p in ports]
+    series: dict = {p: ([], [], [], []) for p in ports}
+    clis = []
     try:
         time.sleep(0.5)
-        cli = bed.popen("snd", ["iperf3", "-c", RCV_IP, "-p", str(port), "-t", str(seconds),
-                                "-C", cc, "-J", "-O", "1"])
-        rtts, cwnds, minrtts = [], [], []
         t0 = time.time()
-        while cli.poll() is None and time.time() - t0 < seconds + 20:
-            time.sleep(0.2)
-            ss = bed.run("snd", ["ss", "-tin", "dst", RCV_IP, "dport", "=", str(port)], timeout=10)
-            block = ss.stdout
-            # the two patterns are matched independently, so their counts can differ: pair in order
-            for m_r, m_c in zip(_SS_RTT.finditer(block), _SS_CWND.finditer(block), strict=False):
-                rtts.append(float(m_r.group(1)))
-                cwnds.append(int(m_c.group(1)))
-            minrtts += [float(m.group(1)) for m in _SS_MINRTT.finditer(block)]
-        out, err = cli.communicate(timeout=30)
+        clis = [bed.popen("snd", ["iperf3", "-c", RCV_IP, "-p", str(p), "-t", str(seconds),
+                                  "-C", cc, "-J", "-O", "1"]) for p, cc in zip(ports, ccs,
+                                                                                strict=True)]
+        sched = list(rate_schedule or [])
+        while any(c.poll() is None for c in clis) and time.time() - t0 < seconds + 20:
+            now = time.time() - t0
+            while sched and sched[0][0] <= now:
+                bed.set_rate(sched.pop(0)[1])
+            time.sleep(sample_s)
+            ss = bed.run("snd", ["ss", "-tin", "dst", RCV_IP], timeout=10)
+            t = time.time() - t0
+            for p, (rtt, cwnd, minrtt) in parse_ss(ss.stdout).items():
+                if p in series and rtt is not None:
+                    series[p][0].append(round(t, 3))
+                    series[p][1].append(rtt)
+                    series[p][2].append(cwnd)
+                    if minrtt is not None:
+                        series[p][3].append(minrtt)
+        outs = [c.communicate(timeout=30) for c in clis]
     finally:
-        if srv.poll() is None:
-            srv.terminate()
-        srv.communicate(timeout=10)
+        if rate_schedule:
+            bed.set_rate(bed.rate_mbit)
+        for c in clis:
+            if c.poll() is None:
+                c.kill()
+                c.communicate()
+        for srv in srvs:
+            if srv.poll() is None:
+                srv.terminate()
+            srv.communicate(timeout=10)
+    drops = bed.qdisc_drops() - drops0
+    res = []
+    for p, cc, (out, err) in zip(ports, ccs, outs, strict=True):
+        try:
+            js = json.loads(out)
+        except ValueError:
+            raise EnvironmentProblem(f"iperf3 failed: {(err or out).strip()[:200]}") from None
+        if "error" in js:
+            raise EnvironmentProblem(f"iperf3 failed: {js['error']}")
+        end = js["end"]
+        ts, rtts, cwnds, minrtts = series[p]
+        r = np.array(rtts) if rtts else np.array([np.nan])
+        res.append({"cc": cc, "port": p,
+                    "throughput_mbit": round(end["sum_received"]["bits_per_second"] / 1e6, 3),
+                    "min_rtt_ms": round(min(minrtts), 2) if minrtts else None,
+                    "rtt_ms_mean": round(float(np.mean(r)), 2),
+                    "rtt_ms_p95": round(float(np.percentile(r, 95)), 2),
+                    "cwnd_mean": round(float(np.mean([c for c in cwnds if c])), 1)
+                    if any(cwnds) else None,
+                    "retransmits": end["sum_sent"].get("retransmits"), "samples": len(rtts),
+                    "tbf_drops": drops,
+                    "series": {"t_s": ts, "rtt_ms": rtts, "cwnd": cwnds},
+                    "intervals": [(round(iv["sum"]["end"], 2),
+                                   round(iv["sum"]["bits_per_second"] / 1e6, 3))
+                                  for iv in js.get("intervals", [])
+                                  if not iv["sum"].get("omitted")]})
+    return res
+
+
+_ECHO_SERVER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(float(sys.argv[3]))
+try:
+    while True:
+        d, a = s.recvfrom(64)
+        s.sendto(d, a)
+except socket.timeout:
+    pass
+"""
+_ECHO_CLIENT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2.0)
+for i in range(int(sys.argv[3])):
+    t0 = time.monotonic()
+    s.sendto(i.to_bytes(4, "little"), (sys.argv[1], int(sys.argv[2])))
     try:
-        res = json.loads(out)
-    except ValueError:
-        raise EnvironmentProblem(f"iperf3 failed: {(err or out).strip()[:200]}") from None
-    if "error" in res:
-        raise EnvironmentProblem(f"iperf3 failed: {res['error']}")
-    end = res["end"]
-    import numpy as np
-    r = np.array(rtts) if rtts else np.array([np.nan])
-    return {"cc": cc, "throughput_mbit": round(end["sum_received"]["bits_per_second"] / 1e6, 3),
-            "min_rtt_ms": round(min(minrtts), 2) if minrtts else None,
-            "rtt_ms_mean": round(float(np.mean(r)), 2),
-            "rtt_ms_p95": round(float(np.percentile(r, 95)), 2),
-            "cwnd_mean": round(float(np.mean(cwnds)), 1) if cwnds else None,
-            "retransmits": end["sum_sent"].get("retransmits"), "samples": len(rtts),
-            "tbf_drops": bed.qdisc_drops() - drops0}
+        while int.from_bytes(s.recv(64)[:4], "little") != i:
+            pass
+        print(round((time.monotonic() - t0) * 1e3, 3), flush=True)
+    except socket.timeout:
+        pass
+    time.sleep(float(sys.argv[4]))
+"""
+
+
+def echo_rtts(bed: Bottleneck, count: int = 100, interval_s: float = 0.05,
+              port: int = 5399) -> list:
+    """RTTs (ms) of ``count`` UDP echoes sender -> receiver on the idle path (this machine has
+    no ``ping``; both ends are small Python programs): the delay bridge's added delay against
+    its setting, and its jitter under the machine's load. Lost echoes are left out."""
+    import sys
+    srv = bed.popen("rcv", [sys.executable, "-c", _ECHO_SERVER, RCV_IP, str(port), "5"])
+    try:
+        time.sleep(0.3)
+        r = bed.run("snd", [sys.executable, "-c", _ECHO_CLIENT, RCV_IP, str(port), str(count),
+                            str(interval_s)], timeout=count * (interval_s + 2) + 30)
+    finally:
+        srv.terminate()
+        srv.communicate(timeout=10)
+    return [float(v) for v in r.stdout.split()]
+
+
+def flow(bed: Bottleneck, cc: str, seconds: float = 8.0, port: int = 5299,
+         rate_schedule: list | None = None) -> dict:
+    """One iperf3 flow with congestion control ``cc``: :func:`flows` with one entry."""
+    return flows(bed, [cc], seconds, port, rate_schedule)[0]

@@ -61,7 +61,10 @@ class TrainConfig:
     ``closed_loop_penalty``: include the closed-loop properties in the penalty; ``rel_width``:
     sub-box side relative to the region's; ``init``: a policy file to start from (fine-tuning;
     its architecture replaces ``hidden``/``head``); ``controller``: ``"window"`` (the policy's
-    action is the window rule of :func:`cora.certify.sim.apply_action`), ``"orca"`` (an
+    action is the window rule of :func:`cora.certify.sim.apply_action`), ``"ackclocked"`` (the
+    same window policy fed one round late, as in the kernel:
+    :class:`cora.certify.kernelsim.AckClocked`; the visited states of the ``"visited"``
+    penalty boxes then come from the lagged loop too), ``"orca"`` (an
     Orca-style agent scaling Cubic's window, :class:`cora.certify.baselines.OrcaStyle`) or
     ``"aurora"`` (PCC-RL's rate agent on its own observation, :class:`cora.certify.baselines.
     Aurora`, trained on Aurora's reward :func:`cora.certify.baselines.aurora_reward` instead
@@ -173,7 +176,11 @@ def performance(template: MLP, thetas: np.ndarray, envs: Envs, steps: int, seed:
     from cora.certify.baselines import Aurora, OrcaStyle, aurora_reward
     P = thetas.shape[0]
     net = StackedPolicy(template, thetas)
-    ctrl = {"orca": OrcaStyle, "aurora": Aurora}.get(controller, PolicyController)(net)
+    if controller == "ackclocked":  # the kernel's one-round-late feedback (cora.certify.kernelsim)
+        from cora.certify.kernelsim import AckClocked
+        ctrl = AckClocked(PolicyController(net), 1)
+    else:
+        ctrl = {"orca": OrcaStyle, "aurora": Aurora}.get(controller, PolicyController)(net)
     tiled = _tile(envs, P)
     tr = simulate(ctrl, tiled, steps, np.random.default_rng(seed))
     if controller == "aurora":
@@ -210,8 +217,9 @@ def train(cfg: TrainConfig, progress: bool = True, curve: list | None = None) ->
     from cora.errors import InputError
     if cfg.penalty_boxes not in ("uniform", "visited"):
         raise InputError(f"unknown penalty_boxes {cfg.penalty_boxes!r}; use uniform or visited")
-    if cfg.controller not in ("window", "orca", "aurora"):
-        raise InputError(f"unknown controller {cfg.controller!r}; use window, orca or aurora")
+    if cfg.controller not in ("window", "ackclocked", "orca", "aurora"):
+        raise InputError(f"unknown controller {cfg.controller!r}; "
+                         "use window, ackclocked, orca or aurora")
     rng = np.random.default_rng(cfg.seed)
     from cora.certify.baselines import aurora_obs_spec
     base_spec = aurora_obs_spec() if cfg.controller == "aurora" else obs_spec()

@@ -128,6 +128,17 @@ def test_register_run_tcp_and_unregister(tmp_path):
         assert seen == name and nbytes > 10_000_000
         rounds = kernel.round_counters(name)
         assert rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"] > 10
+        # every round's observation is logged: as many as rounds (up to the slots), the
+        # logged cell verdicts agree with the counters, the values lie in the domain
+        x, proven, cwnd, n = kernel.observations(name, 0)
+        total = rounds["cora_nn_rounds"] + rounds["cora_fallback_rounds"]
+        assert n >= total and len(x) == min(n, ex.OBS_LOG_SLOTS) and x.shape[1] == 6
+        if n <= ex.OBS_LOG_SLOTS:
+            assert proven.sum() >= rounds["cora_nn_rounds"]  # NN rounds are proven cells
+        from cora.certify.sim import OBS_HI, OBS_LO
+        assert np.all(x >= OBS_LO - 1e-4) and np.all(x <= OBS_HI + 1e-4) and cwnd.min() >= 1
+        x2, _, _, n2 = kernel.observations(name, n)
+        assert n2 == n and len(x2) == 0
         # and through a real bottleneck between our own namespaces (veth, delay bridge, TBF)
         from cora.certify.netlab import Bottleneck, flow
         with Bottleneck(8, 10, 1.0, prefix=f"cct{os.getpid() % 100000}") as bed:
