@@ -321,6 +321,7 @@ class _Block:
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
         "gt": operator.gt, "ge": operator.ge}
+_SIGNED_CMP = {"slt": operator.lt, "sle": operator.le, "sgt": operator.gt, "sge": operator.ge}
 
 
 class Interpreter:
@@ -433,6 +434,16 @@ class Interpreter:
             R[d] = R[a]
         return f
 
+    @interp_impl("sext")
+    def _c_sext(self, op: Op) -> Callable:
+        d, a = self._r(op.dest), self._r(op.args[0])
+        fw, w = self._width(op.args[0]), self._width(op.dest)
+        fn = sem.sext
+
+        def f(R, c):
+            R[d] = fn(R[a], fw, w)
+        return f
+
     @interp_impl("trunc")
     def _c_trunc(self, op: Op) -> Callable:
         d, a, m = self._r(op.dest), self._r(op.args[0]), sem.mask(self._width(op.dest))
@@ -470,6 +481,12 @@ class Interpreter:
     @interp_impl(*COMPARE_OPS)
     def _c_compare(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
+        if op.opcode in _SIGNED_CMP:
+            sfn, w, signed = _SIGNED_CMP[op.opcode], self._width(op.args[0]), sem.to_signed
+
+            def s(R, c):
+                R[d] = 1 if sfn(signed(R[a], w), signed(R[b], w)) else 0
+            return s
         fn = _CMP[op.opcode]
 
         def f(R, c):

@@ -424,6 +424,18 @@ class _Builder:
             raise _Bad(self.span(tok), f"malformed integer literal '{tok}'") from None
         return A.IntLit(value, self.span(tok))
 
+    def e_neg_int_lit(self, t):
+        """``-N`` in a match pattern (a signed subject): the unary minus of literal N."""
+        op, tok = t.children
+        if str(op) != "-":
+            raise _Bad(self.span(op), f"a pattern is a constant; '{op}' does not apply here "
+                                      f"(only '-N' for a negative number)")
+        try:
+            value = parse_int(str(tok))
+        except ValueError:
+            raise _Bad(self.span(tok), f"malformed integer literal '{tok}'") from None
+        return A.Unary("-", A.IntLit(value, self.span(tok)), self.span(t))
+
     def e_ip4_lit(self, t):
         tok = t.children[0]
         return A.Ip4Lit(self.ip4(str(tok), self.span(tok)), str(tok), self.span(tok))

@@ -298,7 +298,7 @@ def _check_not(program: Program, op: Op) -> None:
 
 def _check_resize(program: Program, op: Op) -> None:
     w, a = _dest(program, op), int_width(program, op.args[0])
-    if op.opcode == "zext" and w < a or op.opcode == "trunc" and w > a:
+    if op.opcode in ("zext", "sext") and w < a or op.opcode == "trunc" and w > a:
         raise IRError(f"{op.opcode} from u{a} to u{w}")
 
 
@@ -599,6 +599,7 @@ _BINARY_FOLD: dict[str, FoldFn] = {
     "add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
     "and": lambda a, b, w: a & b, "or": lambda a, b, w: a | b, "xor": lambda a, b, w: a ^ b,
     "shl": sem.shl, "shr": sem.shr,
+    "sdiv": sem.sdiv, "smod": sem.smod, "sar": sem.sar,
 }
 _COMPARE_FOLD: dict[str, FoldFn] = {
     "eq": lambda a, b, w: int(a == b), "ne": lambda a, b, w: int(a != b),
@@ -610,11 +611,19 @@ _BINARY_SUMMARY = {
     "div": "a / b, 0 when b is 0", "mod": "a % b, a when b is 0", "and": "a & b",
     "or": "a | b", "xor": "a ^ b", "shl": "a << b, 0 when b >= w",
     "shr": "a >> b, 0 when b >= w",
+    "sdiv": "signed a / b toward zero, 0 when b is 0",
+    "smod": "signed a % b (dividend's sign), a when b is 0",
+    "sar": "arithmetic a >> b, all sign bits when b >= w",
 }
-_BINARY_CLASS = {"mul": "mul", "div": "div", "mod": "div"}
-_BINARY_INSNS = {"shl": 3.0, "shr": 3.0, "div": 2.0, "mod": 2.0}
+_BINARY_CLASS = {"mul": "mul", "div": "div", "mod": "div", "sdiv": "div", "smod": "div"}
+# sdiv/smod: magnitudes, one unsigned division, sign fix-up (no BPF_SDIV before cpu v4)
+_BINARY_INSNS = {"shl": 3.0, "shr": 3.0, "div": 2.0, "mod": 2.0, "sdiv": 12.0, "smod": 10.0,
+                 "sar": 4.0}
 _COMPARE_SUMMARY = {"eq": "a == b", "ne": "a != b", "lt": "a < b", "le": "a <= b",
                     "gt": "a > b", "ge": "a >= b"}
+#: signed comparisons (two's complement); not folded by const-fold: the fold signature has
+#: the result width (1), not the operands'.
+_SIGNED_COMPARE_SUMMARY = {"slt": "a < b", "sle": "a <= b", "sgt": "a > b", "sge": "a >= b"}
 
 
 def _defs() -> Iterator[OpDef]:
@@ -626,6 +635,8 @@ def _defs() -> Iterator[OpDef]:
                 pure=True, ebpf_insns=0.3, fold=sem.wrap)
     yield OpDef("trunc", "narrow (keep the low bits)", "move", PLAIN, 1, "int",
                 check=_check_resize, pure=True, ebpf_insns=1, fold=sem.wrap)
+    yield OpDef("sext", "widen (sign-extend, two's complement)", "move", PLAIN, 1, "int",
+                check=_check_resize, pure=True, ebpf_insns=2)
     yield OpDef("select", "c ? a : b", "alu", PLAIN, 3, "int", check=_check_select,
                 pure=True, ebpf_insns=3)
     yield OpDef("not", "bitwise complement within the width", "alu", PLAIN, 1, "int",
@@ -638,6 +649,9 @@ def _defs() -> Iterator[OpDef]:
         yield OpDef(name, f"{summary} (unsigned) as u1", "alu", PLAIN, 2, 1,
                     check=_check_compare, group="compare", pure=True, ebpf_insns=1,
                     fold=_COMPARE_FOLD[name])
+    for name, summary in _SIGNED_COMPARE_SUMMARY.items():
+        yield OpDef(name, f"{summary} (signed) as u1", "alu", PLAIN, 2, 1,
+                    check=_check_compare, group="compare", pure=True, ebpf_insns=2)
     yield OpDef("hdr.valid", "whether header H was parsed", "parse", HDR_VALID, 0, 1,
                 {"header": _STR}, _check_hdr_valid, pure=True, ebpf_insns=1)
     yield OpDef("hdr.load", "field H.F, 0 when H is invalid", "pkt_read", HDR_LOAD, 0, "int",

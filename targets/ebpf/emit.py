@@ -538,6 +538,46 @@ class EbpfEmitter:
     def emit_resize(self, op: Op) -> str:
         return f"({self._ct(op)}){self.reg(op.args[0])}"
 
+    # Signed ops (two's complement, cora.compiler.ir.semantics): registers hold bit
+    # patterns; each op reads its operands as signed C values of their width.
+    def _signed(self, reg: str) -> str:
+        """C expression: register ``reg`` read as a two's-complement signed value."""
+        w = self.width(reg)
+        if w in (8, 16, 32, 64):
+            return f"((s{w}){self.reg(reg)})"
+        return f"((s64)((u64){self.reg(reg)} << {64 - w}) >> {64 - w})"
+
+    @emit_impl("sext")
+    def emit_sext(self, op: Op) -> str:
+        return f"({self._ct(op)}){self._signed(op.args[0])}"
+
+    @emit_impl("slt", "sle", "sgt", "sge")
+    def emit_signed_compare(self, op: Op) -> str:
+        a, b = (self._signed(x) for x in op.args)
+        sym = {"slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}[op.opcode]
+        return f"{a} {sym} {b}"
+
+    @emit_impl("sar")
+    def emit_sar(self, op: Op) -> str:
+        a, b = self._signed(op.args[0]), self.reg(op.args[1])
+        w = self.width(op.dest)
+        return f"({self._ct(op)})((s64){a} >> ({b} >= {w} ? {w - 1} : {b}))"
+
+    @emit_impl("sdiv", "smod")
+    def emit_signed_div(self, op: Op) -> str:
+        # magnitudes, one unsigned 64-bit division, then the sign: BPF_SDIV/BPF_SMOD need
+        # cpu v4 (Linux 6.6), which bcc's default target does not emit.
+        a, b = (self.reg(x) for x in op.args)
+        x, y = (self._signed(r) for r in op.args)
+        ux = f"({x} < 0 ? -(u64){x} : (u64){x})"
+        uy = f"({y} < 0 ? -(u64){y} : (u64){y})"
+        ct = self._ct(op)
+        if op.opcode == "sdiv":
+            q = f"({ux} / {uy})"
+            return f"({b} ? ({ct})((({x} < 0) != ({y} < 0)) ? -{q} : {q}) : 0)"
+        r = f"({ux} % {uy})"
+        return f"({b} ? ({ct})({x} < 0 ? -{r} : {r}) : {a})"
+
     @emit_impl("select")
     def emit_select(self, op: Op) -> str:
         c, a, b = (self.reg(x) for x in op.args)

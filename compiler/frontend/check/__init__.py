@@ -23,7 +23,12 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.declarations import DeclarationChecks
 from cora.compiler.frontend.check.expressions import ExpressionChecks
-from cora.compiler.frontend.check.folding import BINARY_OPCODE, ConstantFolding, fold_binary
+from cora.compiler.frontend.check.folding import (
+    BINARY_OPCODE,
+    ConstantFolding,
+    binary_opcode,
+    fold_binary,
+)
 from cora.compiler.frontend.check.limits import LimitChecks
 from cora.compiler.frontend.check.result import Checked, NodeKey, node_key
 from cora.compiler.frontend.check.statements import StatementChecks
@@ -38,6 +43,7 @@ from cora.compiler.frontend.check.symbols import (
     MAX_LOOP_TRIPS,
     MAX_STATE_BYTES,
     MAX_UNROLLED_STMTS,
+    OVERFLOW_FUNCS,
     SHIFT_OPS,
     STATE_WORDS,
     VERDICT_WORDS,
@@ -60,10 +66,10 @@ from cora.compiler.ir.headers import BUILTIN_CONSTANTS
 __all__ = [
     "ARITH_OPS", "BINARY_OPCODE", "BUILTIN_FUNCS", "BUILTIN_VALUES", "CMP_OPS", "MAX_CAPACITY",
     "MAX_COUNTMIN_DEPTH", "MAX_INLINE_DEPTH", "MAX_LOOP_TRIPS", "MAX_STATE_BYTES",
-    "MAX_UNROLLED_STMTS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS", "BuiltinSym", "Checked",
+    "MAX_UNROLLED_STMTS", "OVERFLOW_FUNCS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS", "BuiltinSym", "Checked",
     "Checker", "ConstSym", "FnInfo", "FnSym", "HeaderSym", "LocalSym", "NodeKey", "Scope",
     "StateInfo", "StateSym", "StateWord", "Symbol", "builtin_name", "check_module",
-    "fold_binary", "node_key",
+    "binary_opcode", "fold_binary", "node_key",
 ]
 
 

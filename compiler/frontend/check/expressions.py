@@ -12,6 +12,7 @@ from cora.compiler.frontend.check.symbols import (
     BUILTIN_FUNCS,
     BUILTIN_VALUES,
     CMP_OPS,
+    OVERFLOW_FUNCS,
     SHIFT_OPS,
     VERDICT_WORDS,
     BuiltinSym,
@@ -94,6 +95,11 @@ class ExpressionChecks(CheckerBase):
         if not T.assignable(got, ty):
             hint = ""
             if isinstance(got, T.IntTy) and isinstance(ty, T.IntTy) and got.is_numeric and \
+                    ty.is_numeric and got.signed != ty.signed and got.kind != "ip4" and \
+                    ty.kind != "ip4":
+                hint = (f" (signed and unsigned do not mix implicitly; 'as {ty}' converts, "
+                        f"keeping the two's-complement bits)")
+            elif isinstance(got, T.IntTy) and isinstance(ty, T.IntTy) and got.is_numeric and \
                     ty.is_numeric:
                 hint = f" (narrowing needs 'as {ty}', which truncates)"
             elif got == T.BOOL and isinstance(ty, T.IntTy) and ty.is_numeric:
@@ -306,6 +312,8 @@ class ExpressionChecks(CheckerBase):
             for a in e.args:
                 self.value_expr(a, None, scope)
             return T.U32
+        if name in OVERFLOW_FUNCS:
+            return self.e_overflow(e, name, scope)
         if name == "redirect":
             self.err(e.span, "redirect(port) is a statement: write 'redirect(port);'")
             return T.ERROR
@@ -332,6 +340,25 @@ class ExpressionChecks(CheckerBase):
         for a, (_pn, pt, _uid) in zip(e.args, fn.params, strict=True):
             self.want(a, pt, scope)
         return fn.ret
+
+    def e_overflow(self, e: A.Call, name: str, scope: Scope) -> T.Ty:
+        """``add_overflows(a, b)`` / ``sub_overflows`` / ``mul_overflows``: the operands are
+        typed as for ``a + b`` (their common type, recorded as the call's operand type); the
+        result is a bool."""
+        if len(e.args) != 2:
+            self.err(e.span, f"{name}(a, b) takes 2 arguments, got {len(e.args)}")
+            for a in e.args:
+                self.expr(a, None, scope)
+            return T.ERROR
+        t = self.e_binary(A.Binary(span=e.span, op=OVERFLOW_FUNCS[name], left=e.args[0],
+                                   right=e.args[1], op_span=e.func.span), None, scope)
+        if T.is_error(t):
+            return T.ERROR
+        if not (isinstance(t, T.IntTy) and t.is_numeric and t.kind != "ip4"):
+            self.err(e.span, f"{name} needs integer operands, found {t}")
+            return T.ERROR
+        self.out.overflow_types[node_key(e)] = t
+        return T.BOOL
 
     def e_unary(self, e: A.Unary, expected, scope) -> T.Ty:
         if e.op == "!":
@@ -455,6 +482,8 @@ class ExpressionChecks(CheckerBase):
             if not numeric:
                 self.err(e.op_span, f"'{op}' needs integers, found {a} and {b}")
                 return T.ERROR
+            if not self.mixes(e, a, b):
+                return T.ERROR
             return T.BOOL
         if op in SHIFT_OPS:
             if not numeric:
@@ -469,16 +498,30 @@ class ExpressionChecks(CheckerBase):
                 extra = " (booleans take '&&' and '||'; 'b as u32' makes 0/1)"
             self.err(e.op_span, f"'{op}' needs integers, found {a} and {b}{extra}")
             return T.ERROR
-        w = max(a.width, b.width)
-        if a.kind == "ip4" and b.kind == "ip4":
-            return T.IP4
-        return T.IntTy(w)
+        if not self.mixes(e, a, b):
+            return T.ERROR
+        common = T.common_int(a, b)
+        assert common is not None  # mixes() said so
+        return common
+
+    def mixes(self, e: A.Binary, a: T.Ty, b: T.Ty) -> bool:
+        """Whether integer operands ``a`` and ``b`` of ``e`` have a common type
+        (:func:`types.common_int`); reports the signed/unsigned mix otherwise."""
+        if not (isinstance(a, T.IntTy) and isinstance(b, T.IntTy)):
+            return True
+        if T.common_int(a, b) is not None:
+            return True
+        s, u = (a, b) if a.signed else (b, a)
+        self.err(e.op_span, f"'{e.op}' mixes signed {s} and {u}: convert one with 'as' "
+                            f"(e.g. 'as i{max(64 if u.width >= 64 else u.width * 2, s.width)}' "
+                            f"or 'as {u}')")
+        return False
 
     def comparable(self, a: T.Ty, b: T.Ty) -> bool:
         """Whether ``a == b`` is allowed: numeric scalars, equal scalar kinds, or tuples and
         structs whose fields compare pairwise."""
         if isinstance(a, T.IntTy) and isinstance(b, T.IntTy):
-            return (a.is_numeric and b.is_numeric) or a == b
+            return (a.is_numeric and b.is_numeric and T.common_int(a, b) is not None) or a == b
         ea, eb = T.elem_types(a), T.elem_types(b)
         return ea is not None and eb is not None and len(ea) == len(eb) and \
             all(self.comparable(x, y) for x, y in zip(ea, eb, strict=True))

@@ -52,7 +52,10 @@ STATE_WORDS: dict[str, StateWord] = {w.word: w for w in (
 assert all(w.ir_kind in IR_STATE_KINDS for w in STATE_WORDS.values())
 
 BUILTIN_VALUES = ("pkt", "flow")
-BUILTIN_FUNCS = ("now", "rand", "hash")
+#: ``add_overflows(a, b)`` ...: whether ``a + b`` (etc.) in the operands' common type does
+#: not equal the exact mathematical result (docs/language.md, "Overflow tests").
+OVERFLOW_FUNCS = {"add_overflows": "+", "sub_overflows": "-", "mul_overflows": "*"}
+BUILTIN_FUNCS = ("now", "rand", "hash", *OVERFLOW_FUNCS)
 VERDICT_WORDS = ("pass", "drop", "tx", "redirect")
 ARITH_OPS = ("+", "-", "*", "/", "%", "&", "|", "^")
 SHIFT_OPS = ("<<", ">>")
