@@ -923,9 +923,9 @@ class _Lowerer:
             pairs = zip(self.value(e.left), self.value(e.right),
                         [t for _n, t in T.leaves(self.ty(e.left))],
                         [t for _n, t in T.leaves(self.ty(e.right))], strict=True)
-            for a, b, ta, tb in pairs:
-                w = max(self.width(a), self.width(b))
-                eq = self.emit("eq", 1, self.resize_ty(a, ta, w), self.resize_ty(b, tb, w))
+            for ra, rb, la, lb in pairs:
+                w = max(self.width(ra), self.width(rb))
+                eq = self.emit("eq", 1, self.resize_ty(ra, la, w), self.resize_ty(rb, lb, w))
                 same = eq if same is None else self.emit("and", 1, same, eq)
             if same is None:
                 raise LoweringError(f"comparison of empty values at {e.span}")

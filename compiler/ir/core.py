@@ -23,6 +23,11 @@ Op semantics (every engine implements exactly these)
 Arithmetic is modulo 2**width. ``div``/``mod`` by zero give 0 / the dividend (as eBPF).
 ``shl``/``shr`` by ``>= width`` give 0. Comparisons are unsigned and give a u1.
 ``not`` is bitwise complement within the width. ``zext``/``trunc`` change width.
+Signed ops read their operands as two's-complement numbers of their width (registers stay
+bit patterns): ``sdiv`` truncates toward zero (by zero: 0; ``MIN / -1`` wraps to ``MIN``),
+``smod`` takes the dividend's sign (by zero: the dividend), ``sar`` shifts in sign bits
+(``>= width``: all sign bits), ``slt``/``sle``/``sgt``/``sge`` compare signed, ``sext``
+sign-extends (:mod:`cora.compiler.ir.semantics`).
 
 ``hdr.valid H`` -> u1. ``hdr.load H.F`` -> field value, 0 if H is invalid. ``hdr.store H.F, v``
 writes the field (truncated) when H is valid and fixes checksums incrementally (RFC 1624 eqn 3,

@@ -66,7 +66,8 @@ from cora.compiler.ir.headers import BUILTIN_CONSTANTS
 __all__ = [
     "ARITH_OPS", "BINARY_OPCODE", "BUILTIN_FUNCS", "BUILTIN_VALUES", "CMP_OPS", "MAX_CAPACITY",
     "MAX_COUNTMIN_DEPTH", "MAX_INLINE_DEPTH", "MAX_LOOP_TRIPS", "MAX_STATE_BYTES",
-    "MAX_UNROLLED_STMTS", "OVERFLOW_FUNCS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS", "BuiltinSym", "Checked",
+    "MAX_UNROLLED_STMTS", "OVERFLOW_FUNCS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS",
+    "BuiltinSym", "Checked",
     "Checker", "ConstSym", "FnInfo", "FnSym", "HeaderSym", "LocalSym", "NodeKey", "Scope",
     "StateInfo", "StateSym", "StateWord", "Symbol", "builtin_name", "check_module",
     "binary_opcode", "fold_binary", "node_key",
