@@ -43,6 +43,15 @@ class TupleType(Node):
 
 
 @dataclass(frozen=True)
+class ArrayType(Node):
+    """``T[N]``: ``N`` elements of ``T``, ``N`` a constant expression."""
+
+    elem: Node
+    size: Node
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class IntArg(Node):
     """An integer literal among a state kind's ``<...>`` arguments (``countmin<4, 1024>``)."""
 

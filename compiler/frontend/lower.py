@@ -99,6 +99,7 @@ class _Lowerer:
         self.p = ir.Program(name, source=source)
         self.b = ir.Builder(self.p)
         self.env: dict[int, list[str]] = {}
+        self.loop_vals: dict[int, int] = {}  # loop variable uid -> its value (unrolled)
         self.frames: list[_Frame] = []
         self.span: ir.Span | None = None
         # header-validity facts that hold on the current path (validity never changes while
@@ -397,6 +398,7 @@ class _Lowerer:
                 return
             self.span = s.span
             self.env[sym.uid] = [self.const(i, 32)]
+            self.loop_vals[sym.uid] = i
             self.stmts(s.body.stmts)
 
     def s_Delete(self, s: A.Delete) -> None:
@@ -473,30 +475,70 @@ class _Lowerer:
             regs, base = self.local_place(e.obj)
             fty, off = _member(base, e.name)
             return regs[off:off + T.width_sum(fty)], fty
+        if isinstance(e, A.Index):
+            regs, base = self.local_place(e.obj)
+            off, n, ety = self.element(base, e.index)
+            return regs[off:off + n], ety
         raise LoweringError("bad assignment target")
 
+    def element(self, base: T.Ty, index: A.Node) -> tuple[int, int, T.Ty]:
+        """(first leaf, leaf count, type) of element ``index`` of an array of type ``base``."""
+        if not isinstance(base, T.ArrayTy):
+            raise LoweringError(f"indexing a {base}")
+        i = self.static_index(index)
+        if not 0 <= i < base.n:
+            raise LoweringError(f"index {i} of {base} at {index.span} (the checker proves it)")
+        n = T.width_sum(base.elem)
+        return i * n, n, base.elem
+
+    def static_index(self, e: A.Node) -> int:
+        """The value of an array index in this unrolled iteration: constants and loop
+        variables with + - * / % (the forms the checker's ``index_range`` accepts)."""
+        if node_key(e) in self.c.values:
+            return self.c.values[node_key(e)]
+        if isinstance(e, A.IntLit):
+            return e.value
+        if isinstance(e, A.Name):
+            sym = self.c.syms.get(node_key(e))
+            if isinstance(sym, LocalSym) and sym.uid in self.loop_vals:
+                return self.loop_vals[sym.uid]
+            if isinstance(sym, ConstSym):
+                return sym.int_value
+        if isinstance(e, A.Binary):
+            a, b = self.static_index(e.left), self.static_index(e.right)
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0,
+                    "%": a % b if b else a}[e.op]
+        raise LoweringError(f"array index at {e.span} is not a compile-time value")
+
     # ------------------------------------------------------------------ state
-    def state_target(self, e: A.Node) -> tuple[A.Index, list[str]] | None:
+    def state_target(self, e: A.Node) -> tuple[A.Index, list[str | A.Node]] | None:
         """``(index node, field path)`` when ``e`` is ``s[k]`` or ``s[k].f.g``."""
-        path = []
-        while isinstance(e, A.Field):
-            path.append(e.name)
+        path: list[str | A.Node] = []
+        while isinstance(e, A.Field) or (isinstance(e, A.Index) and not isinstance(
+                self.c.syms.get(node_key(e.obj)), StateSym)):
+            if isinstance(e, A.Field):
+                path.append(e.name)
+            else:
+                path.append(e.index)  # an array element: resolved per unrolled iteration
             e = e.obj
         if isinstance(e, A.Index) and isinstance(self.c.syms.get(node_key(e.obj)), StateSym):
             return e, path[::-1]
         return None
 
-    def _state_target(self, e: A.Node) -> tuple[A.Index, list[str]]:
+    def _state_target(self, e: A.Node) -> tuple[A.Index, list[str | A.Node]]:
         """:meth:`state_target` of a node known to be a state entry (LoweringError if not)."""
         st = self.state_target(e)
         if st is None:
             raise LoweringError(f"{type(e).__name__} at {e.span} is not a state entry")
         return st
 
-    def leaf_range(self, ty: T.Ty, path: list[str]) -> tuple[int, int, T.Ty]:
+    def leaf_range(self, ty: T.Ty, path: list[str | A.Node]) -> tuple[int, int, T.Ty]:
         off = 0
         for name in path:
-            ty, o = _member(ty, name)
+            if isinstance(name, str):
+                ty, o = _member(ty, name)
+            else:
+                o, _n, ty = self.element(ty, name)
             off += o
         return off, T.width_sum(ty), ty
 
@@ -789,7 +831,11 @@ class _Lowerer:
         if isinstance(e, A.Field):
             return self.e_field(e)
         if isinstance(e, A.Index):
-            return self.state_read(e, [])
+            st = self.state_target(e)
+            if st is not None:
+                return self.state_read(st[0], st[1])
+            off, n, _ety = self.element(self.ty(e.obj), e.index)
+            return self.value(e.obj)[off:off + n]
         if isinstance(e, A.Call):
             return self.call(e)
         if isinstance(e, A.Unary):
@@ -839,7 +885,7 @@ class _Lowerer:
         fty, off = _member(self.ty(e.obj), e.name)
         return regs[off:off + T.width_sum(fty)]
 
-    def state_read(self, index: A.Index, path: list[str]) -> list[str]:
+    def state_read(self, index: A.Index, path: list[str | A.Node]) -> list[str]:
         info = self.c.state_of(index.obj)
         keys = self.state_key(info, index.index)
         ref = self.lookup(info.name, *keys)

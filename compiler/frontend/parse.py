@@ -346,6 +346,9 @@ class _Builder:
         if t.data == "named_type":
             tok = t.children[0]
             return A.TypeName(str(tok), self.span(tok))
+        if t.data == "array_type":
+            elem, size = t.children
+            return A.ArrayType(self.type(elem), self.expr(size), self.span(t))
         return A.TupleType(tuple(self.type(c) for c in t.children), self.span(t))
 
     # -- statements

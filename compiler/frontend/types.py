@@ -61,6 +61,17 @@ class TupleTy(Ty):
 
 
 @dataclass(frozen=True)
+class ArrayTy(Ty):
+    """``T[N]``: ``n`` elements of ``elem``, flattened like a tuple of ``n`` elements."""
+
+    elem: Ty
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.elem}[{self.n}]"
+
+
+@dataclass(frozen=True)
 class StructTy(Ty):
     name: str
     fields: tuple[tuple[str, Ty], ...]
@@ -132,6 +143,8 @@ def leaves(t: Ty) -> list[tuple[str, IntTy]]:
     out: list[tuple[str, IntTy]] = []
     if isinstance(t, TupleTy):
         named = [(f"f{i}", e) for i, e in enumerate(t.elems)]
+    elif isinstance(t, ArrayTy):
+        named = [(f"e{i}", t.elem) for i in range(t.n)]
     elif isinstance(t, StructTy):
         named = list(t.fields)
     else:
@@ -144,6 +157,8 @@ def leaves(t: Ty) -> list[tuple[str, IntTy]]:
 
 def width_sum(t: Ty) -> int:
     """Number of scalar leaves of ``t``."""
+    if isinstance(t, ArrayTy):
+        return t.n * width_sum(t.elem)
     return len(leaves(t))
 
 
@@ -164,9 +179,12 @@ def member(t: Ty, name: str) -> tuple[Ty, int] | None:
 
 
 def elem_types(t: Ty) -> list[Ty] | None:
-    """Field types in order for a tuple or struct, else None."""
+    """Field types in order for a tuple, struct or array (``n`` times its element), else
+    None."""
     if isinstance(t, TupleTy):
         return list(t.elems)
+    if isinstance(t, ArrayTy):
+        return [t.elem] * t.n
     if isinstance(t, StructTy):
         return [ft for _n, ft in t.fields]
     return None

@@ -129,7 +129,8 @@ CASES = [
      '        ^~~~~~~~'),
     ('unknown_type',
      'struct S { a: u128 }\non packet { pass; }\n',
-     "x.nf:1:15: error: unknown type 'u128' (integer types are u8, u16, u32, u64)",
+     "x.nf:1:15: error: unknown type 'u128' (integer types are u8, u16, u32, u64 and i8, i16, "
+     "i32, i64)",
      '              ^~~~'),
     ('unknown_state_kind',
      'state s: hashmap<u32, u32>[10] on_full skip;\non packet { pass; }\n',

@@ -7,6 +7,7 @@ from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (
+    MAX_ARRAY_ELEMS,
     MAX_CAPACITY,
     MAX_COUNTMIN_DEPTH,
     STATE_WORDS,
@@ -32,6 +33,16 @@ class DeclarationChecks(CheckerBase):
         if isinstance(node, A.IntArg):
             self.err(node.span, f"expected a type, found the number {node.value}")
             return T.ERROR
+        if isinstance(node, A.ArrayType):
+            elem = self.resolve_type(node.elem)
+            n = self.const_expr_int(node.size, "an array size", T.U32)
+            if n is not None and not 1 <= n <= MAX_ARRAY_ELEMS:
+                self.err(node.size.span, f"an array has 1 to {MAX_ARRAY_ELEMS} elements, "
+                                         f"not {n}")
+                return T.ERROR
+            if T.is_error(elem) or n is None:
+                return T.ERROR
+            return T.ArrayTy(elem, n)
         assert isinstance(node, A.TypeName)
         name = node.name
         if name in T.SCALARS:
@@ -48,8 +59,8 @@ class DeclarationChecks(CheckerBase):
         cands = list(T.SCALARS) + ["Flow"] + list(self.out.structs) + \
             [n for n, d in self.top.items() if isinstance(d, A.StructDecl)]
         extra = ""
-        if name in ("int", "uint", "u128", "i32", "i64", "int32", "uint32"):
-            extra = " (integer types are u8, u16, u32, u64)"
+        if name in ("int", "uint", "u128", "i128", "int32", "uint32"):
+            extra = " (integer types are u8, u16, u32, u64 and i8, i16, i32, i64)"
         elif name in ("ipv4", "ip", "ipaddr"):
             extra = " (did you mean 'ip4'?)"
         self.err(node.span, f"unknown type '{name}'" + (extra or did_you_mean(name, cands)))

@@ -19,6 +19,7 @@ from cora.compiler.frontend.check.symbols import (
     ConstSym,
     FnSym,
     HeaderSym,
+    LocalSym,
     Scope,
     StateInfo,
     StateSym,
@@ -245,10 +246,7 @@ class ExpressionChecks(CheckerBase):
     def e_index(self, e: A.Index, scope: Scope) -> T.Ty:
         info = self.state_ref(e.obj, scope)
         if info is None:
-            t = self.expr(e.obj, None, scope)
-            if not T.is_error(t):
-                self.err(e.span, "only state objects can be indexed: s[key]")
-            return T.ERROR
+            return self.array_index(e, self.expr(e.obj, None, scope), scope)
         if info.kind == "countmin":
             self.err(e.span, f"'{info.name}' is a countmin sketch: read it with "
                              f"{info.name}.estimate(key)")
@@ -259,6 +257,68 @@ class ExpressionChecks(CheckerBase):
             return T.ERROR
         self.want(e.index, info.key_type, scope)
         return info.value_ty
+
+    def array_index(self, e: A.Index, base: T.Ty, scope: Scope) -> T.Ty:
+        """``a[i]`` of a value ``a`` of type ``base``: the element type, once the index is
+        proven in range at compile time (:meth:`index_range`); reports why otherwise."""
+        if T.is_error(base):
+            self.expr(e.index, T.U32, scope)
+            return T.ERROR
+        if not isinstance(base, T.ArrayTy):
+            self.err(e.span, f"only state objects and arrays can be indexed (s[key], a[i]); "
+                             f"this is a {base}")
+            self.expr(e.index, T.U32, scope)
+            return T.ERROR
+        n = len(self.diags)
+        if T.is_error(self.want(e.index, T.U32, scope)) or len(self.diags) > n:
+            return T.ERROR
+        rng = self.index_range(e.index, scope)
+        if rng is None:
+            self.err(e.index.span, "an array index must be a constant or a 'for' loop variable "
+                                   "combined with constants (+ - * / %), so that its range "
+                                   "is known at compile time")
+            return T.ERROR
+        lo, hi = rng
+        if lo == hi and not 0 <= lo < base.n:
+            self.err(e.index.span, f"index {lo} is out of range for {base} (0..{base.n - 1})")
+            return T.ERROR
+        if lo < 0 or hi >= base.n:
+            self.err(e.index.span, f"this index takes the values {lo}..{hi}, out of range for "
+                                   f"{base} (0..{base.n - 1})")
+            return T.ERROR
+        return base.elem
+
+    def index_range(self, e: A.Node, scope: Scope) -> tuple[int, int] | None:
+        """``(lowest, highest)`` value of an array index over every iteration of the loops
+        around it (interval arithmetic, exact integers: a value below 0 is a u32 wrap-around
+        and so out of range), or None when ``e`` is not built from constants and loop
+        variables with ``+ - * / %`` (division and remainder by positive constants)."""
+        c = self.const_int(e)
+        if c is not None:
+            return c, c
+        if isinstance(e, A.Name):
+            loc = scope.lookup(e.id)
+            if isinstance(loc, LocalSym) and loc.kind == "loop":
+                return self.out.loop_ranges.get(loc.uid, (0, 0))  # (0, 0): bounds had errors
+            return None
+        if isinstance(e, A.Binary) and e.op in ("+", "-", "*"):
+            a, b = self.index_range(e.left, scope), self.index_range(e.right, scope)
+            if a is None or b is None:
+                return None
+            if e.op == "+":
+                return a[0] + b[0], a[1] + b[1]
+            if e.op == "-":
+                return a[0] - b[1], a[1] - b[0]
+            products = [x * y for x in a for y in b]
+            return min(products), max(products)
+        if isinstance(e, A.Binary) and e.op in ("/", "%"):
+            a, d = self.index_range(e.left, scope), self.const_int(e.right)
+            if a is None or d is None or d <= 0 or a[0] < 0:
+                return None
+            if e.op == "/":
+                return a[0] // d, a[1] // d
+            return (a[0], a[1]) if a[1] < d else (0, d - 1)
+        return None
 
     def e_call(self, e: A.Call, scope: Scope, stmt: bool) -> T.Ty:
         f = e.func

@@ -59,6 +59,8 @@ class Checked:
     loops: dict[NodeKey, tuple[int, int]] = field(default_factory=dict)
     patterns: dict[NodeKey, Pattern] = field(default_factory=dict)
     lpm_prefix: dict[NodeKey, bool] = field(default_factory=dict)
+    #: loop variable uid -> (first, last) value it takes (a 'for' with valid bounds)
+    loop_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     #: Call of add_overflows/sub_overflows/mul_overflows -> the operands' common type
     overflow_types: dict[NodeKey, T.IntTy] = field(default_factory=dict)
 

@@ -162,6 +162,8 @@ class StatementChecks(CheckerBase):
                                  f"name")
         inner = Scope(scope)
         inner.names[s.var] = LocalSym(s.var, T.U32, False, self.new_uid(), "loop")
+        if node_key(s) in self.out.loops and hi is not None and lo is not None and hi > lo:
+            self.out.loop_ranges[inner.names[s.var].uid] = (lo, hi - 1)
         self.out.syms[node_key(s)] = inner.names[s.var]
         self.block(s.body, inner)
 
@@ -319,10 +321,10 @@ class StatementChecks(CheckerBase):
         if isinstance(e, A.Index):
             info = self.state_ref(e.obj, scope)
             if info is None:
-                if not T.is_error(self.expr(e.obj, None, scope)):
-                    self.err(e.span, "only state objects can be indexed: s[key]")
-                self.expr(e.index, None, scope)
-                return T.ERROR
+                elem = self.array_index(e, self.place(e.obj, scope), scope)
+                if not T.is_error(elem):
+                    self.out.types[node_key(e)] = elem
+                return elem
             if info.kind == "countmin":
                 self.err(e.span, f"'{info.name}' is a countmin sketch: update it with "
                                  f"{info.name}.add(key, n)")

@@ -17,6 +17,7 @@ from cora.errors import InternalError
 MAX_CAPACITY = 16_777_216
 MAX_STATE_BYTES = 1 << 30
 MAX_LOOP_TRIPS = 256
+MAX_ARRAY_ELEMS = 4_096  # elements of one T[N] (each is a register once flattened)
 MAX_INLINE_DEPTH = 32
 MAX_COUNTMIN_DEPTH = 16
 MAX_UNROLLED_STMTS = 2_048  # statements after unrolling and inlining (verifier budget)
