@@ -834,8 +834,8 @@ class _Lowerer:
             st = self.state_target(e)
             if st is not None:
                 return self.state_read(st[0], st[1])
-            off, n, _ety = self.element(self.ty(e.obj), e.index)
-            return self.value(e.obj)[off:off + n]
+            off, count, _ety = self.element(self.ty(e.obj), e.index)
+            return self.value(e.obj)[off:off + count]
         if isinstance(e, A.Call):
             return self.call(e)
         if isinstance(e, A.Unary):
