@@ -326,6 +326,32 @@ class StructDecl(Node):
 
 
 @dataclass(frozen=True)
+class HeaderFieldDecl(Node):
+    """``name: T`` or ``name: T (bits)`` in a header declaration."""
+
+    name: str
+    type: Node
+    bits: int | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class HeaderDecl(Node):
+    """``header NAME after PARENT.FIELD == VALUE { fields }``: a user-declared header that
+    follows ``PARENT`` (udp or another declared header) when ``PARENT.FIELD == VALUE``."""
+
+    name: str
+    parent: str
+    field: str
+    value: Node
+    fields: tuple
+    span: Span = _span()
+    name_span: Span = _span()
+    parent_span: Span = _span()
+    field_span: Span = _span()
+
+
+@dataclass(frozen=True)
 class InitEntry(Node):
     key: Node
     value: Node

@@ -40,10 +40,12 @@ from cora.compiler.frontend.check import (
     LocalSym,
     StateInfo,
     StateSym,
+    UserHeader,
     binary_opcode,
     node_key,
 )
 from cora.compiler.ir.headers import FLOW_FIELDS
+from cora.compiler.ir.ops import field_width
 from cora.errors import InternalError
 
 U1 = ir.IntType(1)
@@ -419,6 +421,11 @@ class _Lowerer:
             self.state_store(index, s)
             return
         op = s.op[:-1] if s.op != "=" else None
+        # a field (or element) of a user-declared header
+        acc = self.user_access(target)
+        if acc is not None:
+            self.user_store(acc, op, s.value)
+            return
         # header field
         if isinstance(target, A.Field) and \
                 isinstance(header := self.c.syms.get(node_key(target.obj)), HeaderSym):
@@ -446,6 +453,85 @@ class _Lowerer:
                 tmp.append(t)
         for d, v in zip(regs, tmp, strict=True):
             self.mov(d, v)
+
+    # ------------------------------------------------------------------ user headers
+    def user_access(self, e: A.Node) -> tuple[UserHeader, int, int, T.Ty] | None:
+        """``(header, first bit from the base header, bits per scalar, type)`` when ``e`` is
+        ``H.f`` or ``H.f[i]`` of a user-declared header ``H``, else None."""
+        elem: A.Node | None = None
+        if isinstance(e, A.Index):
+            elem, e = e.index, e.obj
+        if not (isinstance(e, A.Field) and isinstance(e.obj, A.Name)):
+            return None
+        sym = self.c.syms.get(node_key(e.obj))
+        if not isinstance(sym, HeaderSym) or sym.name not in self.c.user_headers:
+            return None
+        uh = self.c.user_headers[sym.name]
+        uf = uh.field_named(e.name)
+        if uf is None:
+            raise LoweringError(f"{uh.name} has no field {e.name}")
+        if elem is None:
+            return uh, uf.bit, uf.bits, uf.ty
+        if not isinstance(uf.ty, T.ArrayTy):
+            raise LoweringError(f"{uh.name}.{uf.name} is not an array")
+        i = self.static_index(elem)
+        return uh, uf.bit + i * uf.bits, uf.bits, uf.ty.elem
+
+    def user_valid(self, uh: UserHeader) -> str:
+        """u1: the frame holds user header ``uh`` (its parent is valid, the parent's field
+        has the selecting value, and the frame is long enough)."""
+        if self.known_valid(uh.name):
+            return self.const(1, 1)
+        room = self.emit("hdr.has", 1, header=uh.base, bytes=uh.start + uh.length)
+        if uh.parent == uh.base:
+            sel = self.emit("hdr.load", field_width(uh.base, uh.field), header=uh.base,
+                            field=uh.field)
+            parent_ok = room
+        else:
+            p = self.c.user_headers[uh.parent]
+            pf = p.field_named(uh.field)
+            if pf is None:
+                raise LoweringError(f"{p.name} has no field {uh.field}")
+            sel = self.emit("hdr.load_at", _int_width(pf.ty), header=p.base, bit=pf.bit,
+                            bits=pf.bits)
+            parent_ok = self.emit("and", 1, room, self.user_valid(p))
+        eq = self.emit("eq", 1, sel, self.const(uh.value, self.width(sel)))
+        return self.emit("and", 1, parent_ok, eq)
+
+    def user_load(self, acc: tuple[UserHeader, int, int, T.Ty]) -> list[str]:
+        """Registers of a user header field or element (0 when the header is not valid)."""
+        uh, bit, bits, ty = acc
+        n = ty.n if isinstance(ty, T.ArrayTy) else 1
+        sty = ty.elem if isinstance(ty, T.ArrayTy) else ty
+        w = _int_width(sty)
+        valid = None if self.known_valid(uh.name) else self.user_valid(uh)
+        out = []
+        for k in range(n):
+            r = self.emit("hdr.load_at", w, header=uh.base, bit=bit + k * bits, bits=bits)
+            if valid is not None:
+                r = self.emit("select", w, valid, r, self.const(0, w))
+            out.append(r)
+        return out
+
+    def user_store(self, acc: tuple[UserHeader, int, int, T.Ty], op: str | None,
+                   value: A.Node) -> None:
+        """``H.f = v`` / ``H.f op= v`` (also of an element, or of a whole array field)."""
+        uh, bit, bits, ty = acc
+        if op is None:
+            vals = self.value_as(value, ty)
+        else:
+            vals = [self.compound(op, self.user_load(acc)[0], ty, value)]
+        done: ir.Block | None = None
+        if not self.known_valid(uh.name):
+            store, done = self.b.new_block(), self.b.new_block()
+            self.term("br", (self.user_valid(uh),), targets=(store.label, done.label),
+                      span=self.span)
+            self.b.set_block(store)
+        for k, v in enumerate(vals):
+            self.emit("hdr.store_at", None, v, header=uh.base, bit=bit + k * bits, bits=bits)
+        if done is not None:
+            self.goto(done)
+            self.b.set_block(done)
 
     def compound(self, op: str, cur: str, cty: T.Ty, value: A.Node) -> str:
         """``cur op value`` at ``cur``'s width (the value converted to it)."""
@@ -834,6 +920,9 @@ class _Lowerer:
             st = self.state_target(e)
             if st is not None:
                 return self.state_read(st[0], st[1])
+            acc = self.user_access(e)
+            if acc is not None:  # one element of a header array: one load
+                return self.user_load(acc)
             off, count, _ety = self.element(self.ty(e.obj), e.index)
             return self.value(e.obj)[off:off + count]
         if isinstance(e, A.Call):
@@ -869,6 +958,13 @@ class _Lowerer:
 
     def e_field(self, e: A.Field) -> list[str]:
         sym = self.c.syms.get(node_key(e.obj)) if isinstance(e.obj, A.Name) else None
+        if isinstance(sym, HeaderSym) and sym.name in self.c.user_headers:
+            if e.name == "valid":
+                return [self.user_valid(self.c.user_headers[sym.name])]
+            acc = self.user_access(e)
+            if acc is None:
+                raise LoweringError(f"user header access at {e.span}")
+            return self.user_load(acc)
         if isinstance(sym, HeaderSym):
             if e.name == "valid":
                 if self.known_valid(sym.name) or ("invalid", sym.name) in self.facts:

@@ -304,6 +304,19 @@ class _Builder:
                    for f in fields if f is not None)
         return A.StructDecl(str(name), fs, self.span(t), self.span(name))
 
+    def d_header_decl(self, t):
+        name, parent, fld, value, *fields = t.children
+        fs = []
+        for f in fields:
+            if f is None:
+                continue
+            fname, fty, bits = f.children
+            fs.append(A.HeaderFieldDecl(str(fname), self.type(fty),
+                                        None if bits is None else parse_int(str(bits)),
+                                        self.span(f)))
+        return A.HeaderDecl(str(name), str(parent), str(fld), self.expr(value), tuple(fs),
+                            self.span(t), self.span(name), self.span(parent), self.span(fld))
+
     def d_state_decl(self, t):
         name, kind, _lt, *rest = t.children
         args = []

@@ -327,6 +327,32 @@ def _check_hdr_store(program: Program, op: Op) -> None:
         raise IRError(f"{h}.{f} is read-only")
 
 
+#: built-in headers whose checksum covers every byte after their start (RFC 9293 3.1,
+#: RFC 768): a store into bytes that follow them (``hdr.store_at``) fixes it
+PAYLOAD_CSUM_HEADERS = ("tcp", "udp")
+#: bits of one ``hdr.load_at`` / ``hdr.store_at`` field at most
+MAX_AT_BITS = 64
+
+
+def _check_hdr_at(program: Program, op: Op) -> None:
+    if op.attrs["header"] not in HEADERS:
+        raise IRError(f"unknown header {op.attrs['header']}")
+    bit, bits = op.attrs.get("bit", 0), op.attrs.get("bits", 8)
+    if bit < 0 or not 1 <= bits <= MAX_AT_BITS or (bit % 8) + bits > 8 * 8:
+        raise IRError(f"bad field {bit}:{bits} (at most {MAX_AT_BITS} bits within 8 bytes)")
+    reg = op.dest if op.opcode == "hdr.load_at" else op.args[0]
+    assert reg is not None
+    if int_width(program, reg) < bits:
+        raise IRError(f"%{reg} is narrower than the {bits}-bit field")
+
+
+def _check_hdr_has(program: Program, op: Op) -> None:
+    if op.attrs["header"] not in HEADERS:
+        raise IRError(f"unknown header {op.attrs['header']}")
+    if op.attrs["bytes"] < 0:
+        raise IRError("negative byte count")
+
+
 def _check_hash(program: Program, op: Op) -> None:
     if not op.args:
         raise IRError("needs at least one operand")
@@ -462,6 +488,23 @@ def _parse_hdr_store(code: str, rest: str, program: Program
     return parse_reg_list(reg), {"header": header, "field": fld}
 
 
+def _parse_hdr_has(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
+    m = _match(r"(\w+) (\d+)", rest, code)
+    return (), {"header": m.group(1), "bytes": int(m.group(2))}
+
+
+def _parse_hdr_at(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
+    m = _match(r"(\w+)\+(\d+):(\d+)(?:, (.*))?", rest, code)
+    args = parse_reg_list(m.group(4)) if m.group(4) else ()
+    return args, {"header": m.group(1), "bit": int(m.group(2)), "bits": int(m.group(3))}
+
+
+def _print_hdr_at(op: Op, program: Program) -> str:
+    a = op.attrs
+    text = f"{op.opcode} {a['header']}+{a['bit']}:{a['bits']}"
+    return text + (f", %{op.args[0]}" if op.args else "")
+
+
 def _parse_hash(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
     m = _match(r"(\d+) \((.*)\)", rest, code)
     return parse_reg_list(m.group(2)), {"seed": int(m.group(1))}
@@ -569,6 +612,10 @@ HDR_STORE = Syntax(
     "hdr.store H.F, %v",
     lambda op, p: f"hdr.store {op.attrs['header']}.{op.attrs['field']}, %{op.args[0]}",
     _parse_hdr_store)
+HDR_HAS = Syntax("hdr.has H N", lambda op, p: f"hdr.has {op.attrs['header']} "
+                                            f"{op.attrs['bytes']}", _parse_hdr_has)
+HDR_AT = Syntax("hdr.load_at H+BIT:BITS | hdr.store_at H+BIT:BITS, %v", _print_hdr_at,
+                _parse_hdr_at)
 HASH = Syntax("hash SEED (%a, ..)",
               lambda op, p: f"hash {op.attrs.get('seed', 0)} ({regs_text(op.args)})",
               _parse_hash)
@@ -660,6 +707,17 @@ def _defs() -> Iterator[OpDef]:
     yield OpDef("hdr.store", "write H.F when H is valid, fixing checksums", "pkt_write",
                 HDR_STORE, 1, "none", {"header": _STR, "field": _STR}, _check_hdr_store,
                 header_access="w", side_effect=True, ebpf_insns=30)
+    yield OpDef("hdr.has", "H is valid and the frame holds N bytes from its start", "parse",
+                HDR_HAS, 0, 1, {"header": _STR, "bytes": _INT}, _check_hdr_has, pure=True,
+                ebpf_insns=3)
+    yield OpDef("hdr.load_at", "BITS bits at bit BIT from H's start; 0 unless H is valid and "
+                "the frame holds them", "pkt_read", HDR_AT, 0, "int",
+                {"header": _STR, "bit": _INT, "bits": _INT}, _check_hdr_at, pure=True,
+                ebpf_insns=6)
+    yield OpDef("hdr.store_at", "write BITS bits at bit BIT from H's start when H is valid and "
+                "the frame holds their 16-bit words, fixing H's checksum (tcp, udp)",
+                "pkt_write", HDR_AT, 1, "none", {"header": _STR, "bit": _INT, "bits": _INT},
+                _check_hdr_at, side_effect=True, ebpf_insns=30)
     yield OpDef("pkt.len", "the whole frame's length, bytes", "move", PLAIN, 0, 32,
                 pure=True, ebpf_insns=3)
     yield OpDef("now", "the time, ns", "helper", PLAIN, 0, 64, ebpf_insns=2)

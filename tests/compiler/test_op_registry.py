@@ -117,6 +117,9 @@ bb1:
   %v4:u1 = hdr.valid ipv4
   %ttl:u8 = hdr.load ipv4.ttl @3:4
   hdr.store ipv4.ttl, %ttl
+  %hh:u1 = hdr.has udp 12
+  %ha:u32 = hdr.load_at udp+64:24
+  hdr.store_at udp+68:12, %ha
   %len:u32 = pkt.len
   %t:u64 = now
   %r:u32 = rand

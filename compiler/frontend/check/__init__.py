@@ -58,6 +58,8 @@ from cora.compiler.frontend.check.symbols import (
     StateSym,
     StateWord,
     Symbol,
+    UserField,
+    UserHeader,
     builtin_name,
 )
 from cora.compiler.frontend.diagnostics import sort_diagnostics
@@ -69,7 +71,8 @@ __all__ = [
     "MAX_UNROLLED_STMTS", "OVERFLOW_FUNCS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS",
     "BuiltinSym", "Checked",
     "Checker", "ConstSym", "FnInfo", "FnSym", "HeaderSym", "LocalSym", "NodeKey", "Scope",
-    "StateInfo", "StateSym", "StateWord", "Symbol", "builtin_name", "check_module",
+    "StateInfo", "StateSym", "StateWord", "Symbol", "UserField", "UserHeader", "builtin_name",
+    "check_module",
     "binary_opcode", "fold_binary", "node_key",
 ]
 
@@ -110,6 +113,8 @@ class Checker(DeclarationChecks, ConstantFolding, LimitChecks, StatementChecks,
                 self.const_decl(it)
             elif isinstance(it, A.StateDecl):
                 self.state_decl(it)
+            elif isinstance(it, A.HeaderDecl):
+                self.header_decl(it)
         total = 0
         for s in self.out.states.values():
             total += s.mem_bytes

@@ -47,13 +47,20 @@ class ExpressionChecks(CheckerBase):
             return self.out.consts[name]
         if name in self.out.states:
             return StateSym(self.out.states[name])
-        if name in HEADERS:
+        if name in HEADERS or name in self.out.user_headers:
             return HeaderSym(name)
         if name in BUILTIN_VALUES:
             return BuiltinSym(name)
         if name in self.out.fns:
             return FnSym(self.out.fns[name])
         return None
+
+    def header_field_names(self, name: str) -> list[str]:
+        """Field names of header ``name`` (built-in or user-declared), in wire order."""
+        uh = self.out.user_headers.get(name)
+        if uh is not None:
+            return [f.name for f in uh.fields]
+        return [f.name for f in HEADERS[name].fields]
 
     def undefined(self, e: A.Name, scope: Scope, what: str = "name") -> None:
         decl = self.top.get(e.id)
@@ -193,9 +200,9 @@ class ExpressionChecks(CheckerBase):
                              f"{e.id}[key] or test one with 'key in {e.id}'")
             return T.ERROR
         if isinstance(sym, HeaderSym):
-            h = HEADERS[e.id]
+            last = self.header_field_names(e.id)[-1]
             self.err(e.span, f"'{e.id}' is a header, not a value; use a field such as "
-                             f"{e.id}.{h.fields[-1].name} or {e.id}.valid")
+                             f"{e.id}.{last} or {e.id}.valid")
             return T.ERROR
         if isinstance(sym, FnSym):
             self.err(e.span, f"'{e.id}' is a function; call it: {e.id}(...)")
@@ -210,6 +217,15 @@ class ExpressionChecks(CheckerBase):
                 self.out.syms[node_key(root)] = sym
                 if e.name == "valid":
                     return T.BOOL
+                uh = self.out.user_headers.get(root.id)
+                if uh is not None:
+                    uf = uh.field_named(e.name)
+                    if uf is None:
+                        self.err(e.name_span, f"unknown field '{e.name}' of header {root.id}"
+                                 + did_you_mean(e.name, [x.name for x in uh.fields] +
+                                                ["valid"]))
+                        return T.ERROR
+                    return uf.ty
                 h = HEADERS[root.id]
                 f = h.field(e.name)
                 if f is None:

@@ -13,6 +13,7 @@ from cora.compiler.frontend.check.symbols import (
     StateInfo,
     StateSym,
     Symbol,
+    UserHeader,
 )
 from cora.compiler.frontend.diagnostics import Diagnostic
 from cora.errors import InternalError
@@ -59,6 +60,8 @@ class Checked:
     loops: dict[NodeKey, tuple[int, int]] = field(default_factory=dict)
     patterns: dict[NodeKey, Pattern] = field(default_factory=dict)
     lpm_prefix: dict[NodeKey, bool] = field(default_factory=dict)
+    #: user-declared headers by name, in declaration order
+    user_headers: dict[str, UserHeader] = field(default_factory=dict)
     #: loop variable uid -> (first, last) value it takes (a 'for' with valid bounds)
     loop_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     #: Call of add_overflows/sub_overflows/mul_overflows -> the operands' common type

@@ -109,6 +109,56 @@ class HeaderSym:
 
 
 @dataclass(frozen=True)
+class UserField:
+    """A field of a user-declared header.
+
+    Attributes:
+        name: field name.
+        ty: its type (a scalar, or an array of scalars).
+        bit: offset of its first bit from the start of the base header (``udp``), bits.
+        bits: bits of one scalar (of one element of an array).
+    """
+
+    name: str
+    ty: T.Ty
+    bit: int
+    bits: int
+
+
+@dataclass(frozen=True)
+class UserHeader:
+    """A header declared with ``header NAME after PARENT.FIELD == VALUE { ... }``.
+
+    Attributes:
+        name: header name.
+        base: the built-in header its offsets count from (``udp``).
+        parent: ``udp`` or the user header it follows.
+        field: the parent's field that selects it; ``value``: the value it must have.
+        start: bytes from the base header's start to this header's start.
+        length: bytes of this header.
+        fields: its fields in wire order.
+        decl: the declaration.
+    """
+
+    name: str
+    base: str
+    parent: str
+    field: str
+    value: int
+    start: int
+    length: int
+    fields: tuple[UserField, ...]
+    decl: A.HeaderDecl
+
+    def field_named(self, name: str) -> UserField | None:
+        """The field called ``name``, or None."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+
+@dataclass(frozen=True)
 class BuiltinSym:
     name: str  # pkt | flow
 
