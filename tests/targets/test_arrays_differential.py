@@ -14,7 +14,7 @@ from cora.compiler.driver import compile_file
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 
-from .test_signed_differential import seeded_frames, signed_frames
+from .edge_frames import seeded_frames, signed_frames
 
 pytestmark = pytest.mark.kernel
 NF = Path(__file__).parent / "nf" / "arrays.nf"
