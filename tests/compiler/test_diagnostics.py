@@ -147,7 +147,8 @@ CASES = [
      '   ^'),
     ('index_non_state',
      'on packet {\n    let x = 1;\n    let y = x[0];\n}\n',
-     'x.nf:3:13: error: only state objects can be indexed: s[key]',
+     'x.nf:3:13: error: only state objects and arrays can be indexed (s[key], a[i]); this '
+     'is a u32',
      '            ^~~~'),
     ('countmin_index',
      'state s: countmin<4, 1024>;\non packet {\n    let y = s[ipv4.saddr];\n}\n',
