@@ -14,45 +14,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scapy.layers.inet import IP, UDP
-from scapy.layers.l2 import Ether
 
 from cora.compiler.driver import compile_file
 from cora.compiler.ir.semantics import internet_checksum
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 
+from .edge_frames import header_frames, udp_frame
+
 pytestmark = pytest.mark.kernel
 NF = Path(__file__).parent / "nf" / "headers.nf"
-
-
-def udp_frame(dport: int, payload: bytes, checksum: bool) -> bytes:
-    """Ethernet/IPv4/UDP to ``dport`` with ``payload``; UDP checksum computed or 0."""
-    udp = UDP(sport=1234, dport=dport)
-    if not checksum:
-        udp.chksum = 0
-    return bytes(Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-                 / IP(src="10.0.0.1", dst="10.0.0.2") / udp / payload)
-
-
-@st.composite
-def header_frames(draw) -> bytes:
-    """A UDP frame to the VXLAN port, the aggregation port or another, whose payload is a
-    header (VXLAN flags 0x08 or not; inner type IPv4 or not) cut anywhere around its end."""
-    dport = draw(st.sampled_from([4789, 9000, 53]))
-    if dport == 4789:
-        flags = draw(st.sampled_from([0x08, 0x00, 0x0C]))
-        head = bytes([flags]) + draw(st.binary(min_size=7, max_size=7))
-        inner = draw(st.binary(min_size=12, max_size=12)) + \
-            draw(st.sampled_from([b"\x08\x00", b"\x86\xdd"]))
-        payload = head + inner + draw(st.binary(max_size=8))
-    else:
-        payload = draw(st.binary(min_size=4, max_size=4)) + draw(
-            st.lists(st.sampled_from([0, 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF]) |
-                     st.integers(0, 0xFFFFFFFF), min_size=8, max_size=8).map(
-                lambda vs: b"".join(v.to_bytes(4, "big") for v in vs)))
-    payload = payload[:draw(st.integers(0, len(payload)))] if draw(st.booleans()) else payload
-    return udp_frame(dport, payload, draw(st.booleans()))
 
 
 @pytest.fixture(scope="module")
