@@ -37,6 +37,14 @@ valid, for IPv4/IPv6 ``saddr``/``daddr``; the UDP checksum likewise, except that
 of 0 is left 0 and a result of 0 is written as 0xffff (RFC 768); the ICMP checksum for ICMP
 fields. Words are 16-bit aligned from the start of the header that holds the field.
 
+``hdr.has H N`` -> u1: H is valid and the frame holds N bytes from H's start.
+``hdr.load_at H+BIT:BITS`` -> the big-endian field of BITS bits starting BIT bits after H's
+start; 0 unless H is valid and the frame holds the field's bytes. ``hdr.store_at H+BIT:BITS,
+v`` writes the field (truncated) when H is valid and the frame holds every 16-bit word the
+field overlaps (words aligned from H's start); for H = tcp or udp it then fixes H's checksum,
+which covers those bytes, as ``hdr.store`` does (a UDP checksum of 0 stays 0). These carry
+the fields of user-declared headers (docs/language.md), which follow a built-in header.
+
 ``now`` -> u64 ns and ``rand`` -> u32 come from the engine's environment (see docs/language.md;
 under ``cora run`` both are injected: pcap timestamp and xorshift32 seeded with 1).
 ``hash(seed) a, b, ...`` -> u32: ``h = seed + 0x9E3779B97F4A7C15``; for each operand (128-bit
