@@ -19,7 +19,7 @@ from cora.compiler.interp import Interpreter
 from cora.ina import protocol as P
 from cora.ina.ps import SlotPool
 
-NF = Path(__file__).resolve().parents[2] / "netfuncs" / "ina.nf"
+NF = Path(__file__).resolve().parents[2] / "netfuncs" / "ina" / "ina.nf"
 #: the control plane's allocation, as the NF's initial jobs entries and as SlotPool.allocate
 JOBS = {1: (4, 3), 2: (2, 2)}  # job -> (slots, workers); bases 0 and 4 in both
 
