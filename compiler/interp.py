@@ -62,8 +62,8 @@ from cora.compiler.ir import (
     c_bytes,
 )
 from cora.compiler.ir import semantics as sem
-from cora.compiler.ir.headers import HEADERS, load_field, parse_frame, store_field
-from cora.compiler.ir.ops import ImplTable, header_field
+from cora.compiler.ir.headers import HEADERS, Field, load_field, parse_frame, store_field
+from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, header_field
 from cora.compiler.ir.verify import verify
 
 #: opcode -> ``compile(interpreter, op) -> closure``: one implementation per opcode of
@@ -321,6 +321,7 @@ class _Block:
 
 _CMP = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
         "gt": operator.gt, "ge": operator.ge}
+_SIGNED_CMP = {"slt": operator.lt, "sle": operator.le, "sgt": operator.gt, "sge": operator.ge}
 
 
 class Interpreter:
@@ -433,6 +434,16 @@ class Interpreter:
             R[d] = R[a]
         return f
 
+    @interp_impl("sext")
+    def _c_sext(self, op: Op) -> Callable:
+        d, a = self._r(op.dest), self._r(op.args[0])
+        fw, w = self._width(op.args[0]), self._width(op.dest)
+        fn = sem.sext
+
+        def f(R, c):
+            R[d] = fn(R[a], fw, w)
+        return f
+
     @interp_impl("trunc")
     def _c_trunc(self, op: Op) -> Callable:
         d, a, m = self._r(op.dest), self._r(op.args[0]), sem.mask(self._width(op.dest))
@@ -470,6 +481,12 @@ class Interpreter:
     @interp_impl(*COMPARE_OPS)
     def _c_compare(self, op: Op) -> Callable:
         d, a, b = self._r(op.dest), self._r(op.args[0]), self._r(op.args[1])
+        if op.opcode in _SIGNED_CMP:
+            sfn, w, signed = _SIGNED_CMP[op.opcode], self._width(op.args[0]), sem.to_signed
+
+            def s(R, c):
+                R[d] = 1 if sfn(signed(R[a], w), signed(R[b], w)) else 0
+            return s
         fn = _CMP[op.opcode]
 
         def f(R, c):
@@ -544,6 +561,56 @@ class Interpreter:
                     hc = 0xFFFF
                 buf[p] = hc >> 8
                 buf[p + 1] = hc & 0xFF
+        return f
+
+    @interp_impl("hdr.has")
+    def _c_hdr_has(self, op: Op) -> Callable:
+        d, h, n = self._r(op.dest), op.attrs["header"], op.attrs["bytes"]
+
+        def f(R, c):
+            off = c.off.get(h)
+            R[d] = 1 if off is not None and off + n <= len(c.buf) else 0
+        return f
+
+    @interp_impl("hdr.load_at")
+    def _c_hdr_load_at(self, op: Op) -> Callable:
+        d, h = self._r(op.dest), op.attrs["header"]
+        fld = Field("", op.attrs["bit"], op.attrs["bits"], "")
+        end = fld.byte_offset + fld.byte_span
+
+        def f(R, c):
+            off = c.off.get(h)
+            R[d] = 0 if off is None or off + end > len(c.buf) else load_field(c.buf, off, fld)
+        return f
+
+    @interp_impl("hdr.store_at")
+    def _c_hdr_store_at(self, op: Op) -> Callable:
+        h, v = op.attrs["header"], self._r(op.args[0])
+        fld = Field("", op.attrs["bit"], op.attrs["bits"], "")
+        ws = fld.byte_offset & ~1                                  # covered 16-bit words,
+        we = (fld.byte_offset + fld.byte_span + 1) & ~1            # from the header's start
+        csum = header_field(h, "csum").byte_offset if h in PAYLOAD_CSUM_HEADERS else None
+        udp = h == "udp"
+        words16, replace = sem.words16, sem.csum_replace
+
+        def f(R, c):
+            off = c.off.get(h)
+            if off is None or off + we > len(c.buf):
+                return
+            buf = c.buf
+            old = words16(buf[off + ws:off + we])
+            store_field(buf, off, fld, R[v])
+            if csum is None:
+                return
+            p = off + csum
+            hc = (buf[p] << 8) | buf[p + 1]
+            if udp and hc == 0:
+                return
+            hc = replace(hc, old, words16(buf[off + ws:off + we]))
+            if udp and hc == 0:
+                hc = 0xFFFF
+            buf[p] = hc >> 8
+            buf[p + 1] = hc & 0xFF
         return f
 
     @interp_impl("pkt.len")

@@ -43,6 +43,15 @@ class TupleType(Node):
 
 
 @dataclass(frozen=True)
+class ArrayType(Node):
+    """``T[N]``: ``N`` elements of ``T``, ``N`` a constant expression."""
+
+    elem: Node
+    size: Node
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class IntArg(Node):
     """An integer literal among a state kind's ``<...>`` arguments (``countmin<4, 1024>``)."""
 
@@ -314,6 +323,32 @@ class StructDecl(Node):
     fields: tuple
     span: Span = _span()
     name_span: Span = _span()
+
+
+@dataclass(frozen=True)
+class HeaderFieldDecl(Node):
+    """``name: T`` or ``name: T (bits)`` in a header declaration."""
+
+    name: str
+    type: Node
+    bits: int | None
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class HeaderDecl(Node):
+    """``header NAME after PARENT.FIELD == VALUE { fields }``: a user-declared header that
+    follows ``PARENT`` (udp or another declared header) when ``PARENT.FIELD == VALUE``."""
+
+    name: str
+    parent: str
+    field: str
+    value: Node
+    fields: tuple
+    span: Span = _span()
+    name_span: Span = _span()
+    parent_span: Span = _span()
+    field_span: Span = _span()
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from cora.compiler import ir
 from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check import (
-    BINARY_OPCODE,
     CMP_OPS,
+    OVERFLOW_FUNCS,
     SHIFT_OPS,
     BuiltinSym,
     Checked,
@@ -40,9 +40,12 @@ from cora.compiler.frontend.check import (
     LocalSym,
     StateInfo,
     StateSym,
+    UserHeader,
+    binary_opcode,
     node_key,
 )
 from cora.compiler.ir.headers import FLOW_FIELDS
+from cora.compiler.ir.ops import field_width
 from cora.errors import InternalError
 
 U1 = ir.IntType(1)
@@ -98,6 +101,7 @@ class _Lowerer:
         self.p = ir.Program(name, source=source)
         self.b = ir.Builder(self.p)
         self.env: dict[int, list[str]] = {}
+        self.loop_vals: dict[int, int] = {}  # loop variable uid -> its value (unrolled)
         self.frames: list[_Frame] = []
         self.span: ir.Span | None = None
         # header-validity facts that hold on the current path (validity never changes while
@@ -182,11 +186,20 @@ class _Lowerer:
             raise LoweringError(f"register {reg} holds a reference, not an integer")
         return t.width
 
-    def resize(self, reg: str, width: int) -> str:
+    def resize(self, reg: str, width: int, signed: bool = False) -> str:
+        """``reg`` at ``width`` bits: truncated, or widened by zero-extension (``signed``:
+        sign-extension, two's complement)."""
         w = self.width(reg)
         if w == width:
             return reg
-        return self.emit("zext" if w < width else "trunc", width, reg)
+        if w < width:
+            return self.emit("sext" if signed else "zext", width, reg)
+        return self.emit("trunc", width, reg)
+
+    def resize_ty(self, reg: str, ty: T.Ty, width: int) -> str:
+        """:meth:`resize` of a register holding a value of scalar type ``ty`` (sign-extends
+        a signed one)."""
+        return self.resize(reg, width, isinstance(ty, T.IntTy) and ty.signed)
 
     def ty(self, e: A.Node) -> T.Ty:
         try:
@@ -200,10 +213,11 @@ class _Lowerer:
 
     def convert(self, regs: list[str], src: T.Ty, dst: T.Ty) -> list[str]:
         """Leaf-wise zero-extension/truncation from ``src`` to ``dst`` (same leaf count)."""
-        dl = T.leaves(dst)
-        if len(dl) != len(regs):
+        dl, sl = T.leaves(dst), T.leaves(src)
+        if len(dl) != len(regs) or len(sl) != len(regs):
             raise LoweringError(f"cannot convert {src} to {dst}")
-        return [self.resize(r, lt.width) for r, (_n, lt) in zip(regs, dl, strict=True)]
+        return [self.resize_ty(r, st, lt.width)
+                for r, (_n, lt), (_m, st) in zip(regs, dl, sl, strict=True)]
 
     def goto(self, block: ir.Block) -> None:
         if not self.b.terminated:
@@ -336,6 +350,8 @@ class _Lowerer:
     def s_Match(self, s: A.Match) -> None:
         subj = self.value(s.subject)[0]
         w = self.width(subj)
+        sty = self.ty(s.subject)
+        signed = isinstance(sty, T.IntTy) and sty.signed
         pending = []
         before = self.facts
         for arm in s.arms:
@@ -351,7 +367,7 @@ class _Lowerer:
             for p in pats:
                 if p is None:
                     raise LoweringError(f"an arm at {arm.span} has an unchecked pattern")
-                c = self.pattern_cond(subj, w, p)
+                c = self.pattern_cond(subj, w, p, signed)
                 cond = c if cond is None else self.emit("or", 1, cond, c)
             body, nxt = self.b.new_block(), self.b.new_block()
             self.term("br", (cond,), targets=(body.label, nxt.label), span=self.span)
@@ -365,12 +381,12 @@ class _Lowerer:
         self.facts = before
         self.link(pending)
 
-    def pattern_cond(self, subj: str, w: int, p: tuple) -> str:
+    def pattern_cond(self, subj: str, w: int, p: tuple, signed: bool = False) -> str:
         if p[0] == "eq":
             return self.emit("eq", 1, subj, self.const(p[1], w))
         if p[0] == "range":
-            lo = self.emit("ge", 1, subj, self.const(p[1], w))
-            hi = self.emit("le", 1, subj, self.const(p[2], w))
+            lo = self.emit("sge" if signed else "ge", 1, subj, self.const(p[1], w))
+            hi = self.emit("sle" if signed else "le", 1, subj, self.const(p[2], w))
             return self.emit("and", 1, lo, hi)
         # prefix
         masked = self.emit("and", w, subj, self.const(p[2], w))
@@ -384,6 +400,7 @@ class _Lowerer:
                 return
             self.span = s.span
             self.env[sym.uid] = [self.const(i, 32)]
+            self.loop_vals[sym.uid] = i
             self.stmts(s.body.stmts)
 
     def s_Delete(self, s: A.Delete) -> None:
@@ -404,6 +421,11 @@ class _Lowerer:
             self.state_store(index, s)
             return
         op = s.op[:-1] if s.op != "=" else None
+        # a field (or element) of a user-declared header
+        acc = self.user_access(target)
+        if acc is not None:
+            self.user_store(acc, op, s.value)
+            return
         # header field
         if isinstance(target, A.Field) and \
                 isinstance(header := self.c.syms.get(node_key(target.obj)), HeaderSym):
@@ -432,20 +454,103 @@ class _Lowerer:
         for d, v in zip(regs, tmp, strict=True):
             self.mov(d, v)
 
+    # ------------------------------------------------------------------ user headers
+    def user_access(self, e: A.Node) -> tuple[UserHeader, int, int, T.Ty] | None:
+        """``(header, first bit from the base header, bits per scalar, type)`` when ``e`` is
+        ``H.f`` or ``H.f[i]`` of a user-declared header ``H``, else None."""
+        elem: A.Node | None = None
+        if isinstance(e, A.Index):
+            elem, e = e.index, e.obj
+        if not (isinstance(e, A.Field) and isinstance(e.obj, A.Name)):
+            return None
+        sym = self.c.syms.get(node_key(e.obj))
+        if not isinstance(sym, HeaderSym) or sym.name not in self.c.user_headers:
+            return None
+        uh = self.c.user_headers[sym.name]
+        uf = uh.field_named(e.name)
+        if uf is None:
+            raise LoweringError(f"{uh.name} has no field {e.name}")
+        if elem is None:
+            return uh, uf.bit, uf.bits, uf.ty
+        if not isinstance(uf.ty, T.ArrayTy):
+            raise LoweringError(f"{uh.name}.{uf.name} is not an array")
+        i = self.static_index(elem)
+        return uh, uf.bit + i * uf.bits, uf.bits, uf.ty.elem
+
+    def user_valid(self, uh: UserHeader) -> str:
+        """u1: the frame holds user header ``uh`` (its parent is valid, the parent's field
+        has the selecting value, and the frame is long enough)."""
+        if self.known_valid(uh.name):
+            return self.const(1, 1)
+        room = self.emit("hdr.has", 1, header=uh.base, bytes=uh.start + uh.length)
+        if uh.parent == uh.base:
+            sel = self.emit("hdr.load", field_width(uh.base, uh.field), header=uh.base,
+                            field=uh.field)
+            parent_ok = room
+        else:
+            p = self.c.user_headers[uh.parent]
+            pf = p.field_named(uh.field)
+            if pf is None:
+                raise LoweringError(f"{p.name} has no field {uh.field}")
+            sel = self.emit("hdr.load_at", _int_width(pf.ty), header=p.base, bit=pf.bit,
+                            bits=pf.bits)
+            parent_ok = self.emit("and", 1, room, self.user_valid(p))
+        eq = self.emit("eq", 1, sel, self.const(uh.value, self.width(sel)))
+        return self.emit("and", 1, parent_ok, eq)
+
+    def user_load(self, acc: tuple[UserHeader, int, int, T.Ty]) -> list[str]:
+        """Registers of a user header field or element (0 when the header is not valid)."""
+        uh, bit, bits, ty = acc
+        n = ty.n if isinstance(ty, T.ArrayTy) else 1
+        sty = ty.elem if isinstance(ty, T.ArrayTy) else ty
+        w = _int_width(sty)
+        valid = None if self.known_valid(uh.name) else self.user_valid(uh)
+        out = []
+        for k in range(n):
+            r = self.emit("hdr.load_at", w, header=uh.base, bit=bit + k * bits, bits=bits)
+            if valid is not None:
+                r = self.emit("select", w, valid, r, self.const(0, w))
+            out.append(r)
+        return out
+
+    def user_store(self, acc: tuple[UserHeader, int, int, T.Ty], op: str | None,
+                   value: A.Node) -> None:
+        """``H.f = v`` / ``H.f op= v`` (also of an element, or of a whole array field)."""
+        uh, bit, bits, ty = acc
+        if op is None:
+            vals = self.value_as(value, ty)
+        else:
+            vals = [self.compound(op, self.user_load(acc)[0], ty, value)]
+        done: ir.Block | None = None
+        if not self.known_valid(uh.name):
+            store, done = self.b.new_block(), self.b.new_block()
+            self.term("br", (self.user_valid(uh),), targets=(store.label, done.label),
+                      span=self.span)
+            self.b.set_block(store)
+        for k, v in enumerate(vals):
+            self.emit("hdr.store_at", None, v, header=uh.base, bit=bit + k * bits, bits=bits)
+        if done is not None:
+            self.goto(done)
+            self.b.set_block(done)
+
     def compound(self, op: str, cur: str, cty: T.Ty, value: A.Node) -> str:
         """``cur op value`` at ``cur``'s width (the value converted to it)."""
         w = self.width(cur)
+        signed = isinstance(cty, T.IntTy) and cty.signed
         if op in SHIFT_OPS:
             amount = self.value(value)[0]
-            return self.shift(op, cur, amount, w)
+            return self.shift(op, cur, amount, w, signed)
         v = self.value_as(value, cty)[0]
-        return self.emit(BINARY_OPCODE[op], w, cur, v)
+        return self.emit(binary_opcode(op, signed), w, cur, v)
 
-    def shift(self, op: str, a: str, b: str, w: int) -> str:
+    def shift(self, op: str, a: str, b: str, w: int, signed: bool = False) -> str:
+        """``a << b`` / ``a >> b`` at ``a``'s width ``w`` (``signed``: arithmetic ``>>``);
+        a wider amount is compared at its own width, so a huge amount still gives 0."""
+        code = binary_opcode(op, signed)
         wb = self.width(b)
         if wb <= w:
-            return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
-        r = self.emit(BINARY_OPCODE[op], wb, self.resize(a, wb), b)
+            return self.emit(code, w, a, self.resize(b, w))
+        r = self.emit(code, wb, self.resize(a, wb, signed), b)
         return self.resize(r, w)
 
     def local_place(self, e: A.Node) -> tuple[list[str], T.Ty]:
@@ -456,30 +561,70 @@ class _Lowerer:
             regs, base = self.local_place(e.obj)
             fty, off = _member(base, e.name)
             return regs[off:off + T.width_sum(fty)], fty
+        if isinstance(e, A.Index):
+            regs, base = self.local_place(e.obj)
+            off, n, ety = self.element(base, e.index)
+            return regs[off:off + n], ety
         raise LoweringError("bad assignment target")
 
+    def element(self, base: T.Ty, index: A.Node) -> tuple[int, int, T.Ty]:
+        """(first leaf, leaf count, type) of element ``index`` of an array of type ``base``."""
+        if not isinstance(base, T.ArrayTy):
+            raise LoweringError(f"indexing a {base}")
+        i = self.static_index(index)
+        if not 0 <= i < base.n:
+            raise LoweringError(f"index {i} of {base} at {index.span} (the checker proves it)")
+        n = T.width_sum(base.elem)
+        return i * n, n, base.elem
+
+    def static_index(self, e: A.Node) -> int:
+        """The value of an array index in this unrolled iteration: constants and loop
+        variables with + - * / % (the forms the checker's ``index_range`` accepts)."""
+        if node_key(e) in self.c.values:
+            return self.c.values[node_key(e)]
+        if isinstance(e, A.IntLit):
+            return e.value
+        if isinstance(e, A.Name):
+            sym = self.c.syms.get(node_key(e))
+            if isinstance(sym, LocalSym) and sym.uid in self.loop_vals:
+                return self.loop_vals[sym.uid]
+            if isinstance(sym, ConstSym):
+                return sym.int_value
+        if isinstance(e, A.Binary):
+            a, b = self.static_index(e.left), self.static_index(e.right)
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a // b if b else 0,
+                    "%": a % b if b else a}[e.op]
+        raise LoweringError(f"array index at {e.span} is not a compile-time value")
+
     # ------------------------------------------------------------------ state
-    def state_target(self, e: A.Node) -> tuple[A.Index, list[str]] | None:
+    def state_target(self, e: A.Node) -> tuple[A.Index, list[str | A.Node]] | None:
         """``(index node, field path)`` when ``e`` is ``s[k]`` or ``s[k].f.g``."""
-        path = []
-        while isinstance(e, A.Field):
-            path.append(e.name)
+        path: list[str | A.Node] = []
+        while isinstance(e, A.Field) or (isinstance(e, A.Index) and not isinstance(
+                self.c.syms.get(node_key(e.obj)), StateSym)):
+            if isinstance(e, A.Field):
+                path.append(e.name)
+            else:
+                path.append(e.index)  # an array element: resolved per unrolled iteration
             e = e.obj
         if isinstance(e, A.Index) and isinstance(self.c.syms.get(node_key(e.obj)), StateSym):
             return e, path[::-1]
         return None
 
-    def _state_target(self, e: A.Node) -> tuple[A.Index, list[str]]:
+    def _state_target(self, e: A.Node) -> tuple[A.Index, list[str | A.Node]]:
         """:meth:`state_target` of a node known to be a state entry (LoweringError if not)."""
         st = self.state_target(e)
         if st is None:
             raise LoweringError(f"{type(e).__name__} at {e.span} is not a state entry")
         return st
 
-    def leaf_range(self, ty: T.Ty, path: list[str]) -> tuple[int, int, T.Ty]:
+    def leaf_range(self, ty: T.Ty, path: list[str | A.Node]) -> tuple[int, int, T.Ty]:
         off = 0
         for name in path:
-            ty, o = _member(ty, name)
+            if isinstance(name, str):
+                ty, o = _member(ty, name)
+            else:
+                o, _n, ty = self.element(ty, name)
             off += o
         return off, T.width_sum(ty), ty
 
@@ -633,7 +778,7 @@ class _Lowerer:
                     raw = self.emit("ref.load", info.value_fields[leaf][1], ref, state=info.name,
                                     index=leaf)
                     cur[leaf] = self.resize(raw, leaf_tys[leaf].width)
-                cur[leaf] = self.apply(op, cur[leaf], vals[j])
+                cur[leaf] = self.apply(op, cur[leaf], vals[j], leaf_tys[leaf].signed)
         for leaf in sorted(cur):
             self.span = where[leaf]
             self.emit("ref.store", None, ref, self.resize(cur[leaf], info.value_fields[leaf][1]),
@@ -657,7 +802,7 @@ class _Lowerer:
                         else self.resize(vals[j], leaf_tys[leaf].width)
                 else:
                     base = new.get(leaf) or self.const(0, leaf_tys[leaf].width)
-                    new[leaf] = self.apply(op, base, vals[j])
+                    new[leaf] = self.apply(op, base, vals[j], leaf_tys[leaf].signed)
         self.span = group[0].span
         out = []
         for leaf, lt in enumerate(leaf_tys):
@@ -671,11 +816,11 @@ class _Lowerer:
         self.span = old
         self.link(pending)
 
-    def apply(self, op: str, a: str, b: str) -> str:
+    def apply(self, op: str, a: str, b: str, signed: bool = False) -> str:
         w = self.width(a)
         if op in SHIFT_OPS:
-            return self.shift(op, a, b, w)
-        return self.emit(BINARY_OPCODE[op], w, a, self.resize(b, w))
+            return self.shift(op, a, b, w, signed)
+        return self.emit(binary_opcode(op, signed), w, a, self.resize(b, w))
 
     def countmin_add(self, info: StateInfo, e: A.Call) -> None:
         self.span = e.span
@@ -772,21 +917,28 @@ class _Lowerer:
         if isinstance(e, A.Field):
             return self.e_field(e)
         if isinstance(e, A.Index):
-            return self.state_read(e, [])
+            st = self.state_target(e)
+            if st is not None:
+                return self.state_read(st[0], st[1])
+            acc = self.user_access(e)
+            if acc is not None:  # one element of a header array: one load
+                return self.user_load(acc)
+            off, count, _ety = self.element(self.ty(e.obj), e.index)
+            return self.value(e.obj)[off:off + count]
         if isinstance(e, A.Call):
             return self.call(e)
         if isinstance(e, A.Unary):
-            v = self.value(e.operand)[0]
+            v = self.resize_ty(self.value(e.operand)[0], self.ty(e.operand), _int_width(ty))
             if e.op == "-":
-                return [self.emit("sub", _int_width(ty), self.const(0, _int_width(ty)),
-                                  self.resize(v, _int_width(ty)))]
-            return [self.emit("not", _int_width(ty), self.resize(v, _int_width(ty)))]
+                return [self.emit("sub", _int_width(ty), self.const(0, _int_width(ty)), v)]
+            return [self.emit("not", _int_width(ty), v)]
         if isinstance(e, A.Binary):
             return [self.e_binary(e, ty)]
         if isinstance(e, A.Cast):
             regs = self.value(e.expr)
-            return [self.resize(r, lt.width)
-                    for r, (_n, lt) in zip(regs, T.leaves(ty), strict=True)]
+            src = [st for _m, st in T.leaves(self.ty(e.expr))]
+            return [self.resize_ty(r, st, lt.width)
+                    for r, st, (_n, lt) in zip(regs, src, T.leaves(ty), strict=True)]
         if isinstance(e, A.TupleLit):
             out = []
             if not isinstance(ty, T.TupleTy):
@@ -806,6 +958,13 @@ class _Lowerer:
 
     def e_field(self, e: A.Field) -> list[str]:
         sym = self.c.syms.get(node_key(e.obj)) if isinstance(e.obj, A.Name) else None
+        if isinstance(sym, HeaderSym) and sym.name in self.c.user_headers:
+            if e.name == "valid":
+                return [self.user_valid(self.c.user_headers[sym.name])]
+            acc = self.user_access(e)
+            if acc is None:
+                raise LoweringError(f"user header access at {e.span}")
+            return self.user_load(acc)
         if isinstance(sym, HeaderSym):
             if e.name == "valid":
                 if self.known_valid(sym.name) or ("invalid", sym.name) in self.facts:
@@ -822,7 +981,7 @@ class _Lowerer:
         fty, off = _member(self.ty(e.obj), e.name)
         return regs[off:off + T.width_sum(fty)]
 
-    def state_read(self, index: A.Index, path: list[str]) -> list[str]:
+    def state_read(self, index: A.Index, path: list[str | A.Node]) -> list[str]:
         info = self.c.state_of(index.obj)
         keys = self.state_key(info, index.index)
         ref = self.lookup(info.name, *keys)
@@ -903,21 +1062,32 @@ class _Lowerer:
             return self.emit("eq", 1, masked, self.const(addr & mask, 32))
         if op in ("==", "!=") and len(T.leaves(self.ty(e.left))) != 1:
             same: str | None = None
-            for a, b in zip(self.value(e.left), self.value(e.right), strict=True):
-                w = max(self.width(a), self.width(b))
-                eq = self.emit("eq", 1, self.resize(a, w), self.resize(b, w))
+            pairs = zip(self.value(e.left), self.value(e.right),
+                        [t for _n, t in T.leaves(self.ty(e.left))],
+                        [t for _n, t in T.leaves(self.ty(e.right))], strict=True)
+            for ra, rb, la, lb in pairs:
+                w = max(self.width(ra), self.width(rb))
+                eq = self.emit("eq", 1, self.resize_ty(ra, la, w), self.resize_ty(rb, lb, w))
                 same = eq if same is None else self.emit("and", 1, same, eq)
             if same is None:
                 raise LoweringError(f"comparison of empty values at {e.span}")
             return same if op == "==" else self.emit("not", 1, same)
         a, b = self.value(e.left)[0], self.value(e.right)[0]
+        ta, tb = self.ty(e.left), self.ty(e.right)
         if op in CMP_OPS:
             w = max(self.width(a), self.width(b))
-            return self.emit(_CMPOP[op], 1, self.resize(a, w), self.resize(b, w))
+            signed = any(isinstance(t, T.IntTy) and t.signed for t in (ta, tb))
+            code = _CMPOP[op]
+            if signed and op not in ("==", "!="):
+                code = "s" + code
+            return self.emit(code, 1, self.resize_ty(a, ta, w), self.resize_ty(b, tb, w))
+        signed = isinstance(ty, T.IntTy) and ty.signed
         if op in SHIFT_OPS:
-            return self.shift(op, self.resize(a, _int_width(ty)), b, _int_width(ty))
+            return self.shift(op, self.resize_ty(a, ta, _int_width(ty)), b, _int_width(ty),
+                              signed)
         w = _int_width(ty)
-        return self.emit(BINARY_OPCODE[op], w, self.resize(a, w), self.resize(b, w))
+        return self.emit(binary_opcode(op, signed), w, self.resize_ty(a, ta, w),
+                         self.resize_ty(b, tb, w))
 
     def mov_new(self, dst: str, src: str) -> None:
         if self.b.terminated:  # after a verdict: dead code, collected in a pruned block
@@ -954,8 +1124,50 @@ class _Lowerer:
                 for a in e.args:
                     regs += self.value(a)
                 return [self.emit("hash", 32, *regs, seed=0)]
+            if f.id in OVERFLOW_FUNCS:
+                return [self.overflow(e, OVERFLOW_FUNCS[f.id])]
             raise LoweringError(f"unknown call {f.id}")
         return self.inline(sym.info, e)
+
+    def overflow(self, e: A.Call, op: str) -> str:
+        """u1: whether ``a op b`` (``+ - *``) in the operands' common type differs from the
+        exact result (docs/language.md, "Overflow tests"), with wrapping ops only:
+
+        - unsigned ``+``: the sum is below ``a`` (a carry out); ``-``: ``a < b`` (a borrow);
+        - signed ``+``: ``r = a + b`` has the other sign than both operands, i.e. the sign
+          bit of ``(a ^ r) & (b ^ r)``; ``-``: the sign bit of ``(a ^ b) & (a ^ r)``
+          (H. S. Warren, Hacker's Delight, 2nd ed., section 2-13);
+        - ``*`` up to 32 bits: the product at 64 bits does not fit the width (it is the
+          truncated product widened again); at 64 bits: ``a != 0`` and ``r / a != b``
+          (signed: also ``a == -1 && b == MIN``, the one quotient that itself wraps).
+        """
+        t = self.c.overflow_types[node_key(e)]
+        w, signed = t.width, t.signed
+        a = self.resize_ty(self.value(e.args[0])[0], self.ty(e.args[0]), w)
+        b = self.resize_ty(self.value(e.args[1])[0], self.ty(e.args[1]), w)
+        zero = self.const(0, w)
+        if op in ("+", "-"):
+            r = self.emit("add" if op == "+" else "sub", w, a, b)
+            if not signed:
+                return self.emit("lt", 1, r, a) if op == "+" else self.emit("lt", 1, a, b)
+            if op == "+":
+                bad = self.emit("and", w, self.emit("xor", w, a, r), self.emit("xor", w, b, r))
+            else:
+                bad = self.emit("and", w, self.emit("xor", w, a, b), self.emit("xor", w, a, r))
+            return self.emit("slt", 1, bad, zero)
+        r = self.emit("mul", w, a, b)
+        if w <= 32:
+            p = self.emit("mul", 64, self.resize(a, 64, signed), self.resize(b, 64, signed))
+            back = self.resize(r, 64, signed)
+            return self.emit("ne", 1, p, back)
+        nonzero = self.emit("ne", 1, a, zero)
+        q = self.emit("sdiv" if signed else "div", w, r, a)
+        bad = self.emit("and", 1, nonzero, self.emit("ne", 1, q, b))
+        if not signed:
+            return bad
+        minus1 = self.emit("eq", 1, a, self.const((1 << w) - 1, w))
+        is_min = self.emit("eq", 1, b, self.const(1 << (w - 1), w))
+        return self.emit("or", 1, bad, self.emit("and", 1, minus1, is_min))
 
     def inline(self, fn, e: A.Call) -> list[str]:
         args = []

@@ -304,6 +304,19 @@ class _Builder:
                    for f in fields if f is not None)
         return A.StructDecl(str(name), fs, self.span(t), self.span(name))
 
+    def d_header_decl(self, t):
+        name, parent, fld, value, *fields = t.children
+        fs = []
+        for f in fields:
+            if f is None:
+                continue
+            fname, fty, bits = f.children
+            fs.append(A.HeaderFieldDecl(str(fname), self.type(fty),
+                                        None if bits is None else parse_int(str(bits)),
+                                        self.span(f)))
+        return A.HeaderDecl(str(name), str(parent), str(fld), self.expr(value), tuple(fs),
+                            self.span(t), self.span(name), self.span(parent), self.span(fld))
+
     def d_state_decl(self, t):
         name, kind, _lt, *rest = t.children
         args = []
@@ -346,6 +359,9 @@ class _Builder:
         if t.data == "named_type":
             tok = t.children[0]
             return A.TypeName(str(tok), self.span(tok))
+        if t.data == "array_type":
+            elem, size = t.children
+            return A.ArrayType(self.type(elem), self.expr(size), self.span(t))
         return A.TupleType(tuple(self.type(c) for c in t.children), self.span(t))
 
     # -- statements
@@ -423,6 +439,18 @@ class _Builder:
         except ValueError:
             raise _Bad(self.span(tok), f"malformed integer literal '{tok}'") from None
         return A.IntLit(value, self.span(tok))
+
+    def e_neg_int_lit(self, t):
+        """``-N`` in a match pattern (a signed subject): the unary minus of literal N."""
+        op, tok = t.children
+        if str(op) != "-":
+            raise _Bad(self.span(op), f"a pattern is a constant; '{op}' does not apply here "
+                                      f"(only '-N' for a negative number)")
+        try:
+            value = parse_int(str(tok))
+        except ValueError:
+            raise _Bad(self.span(tok), f"malformed integer literal '{tok}'") from None
+        return A.Unary("-", A.IntLit(value, self.span(tok)), self.span(t))
 
     def e_ip4_lit(self, t):
         tok = t.children[0]

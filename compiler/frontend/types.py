@@ -18,18 +18,38 @@ class Ty:
 
 @dataclass(frozen=True)
 class IntTy(Ty):
-    """A scalar: ``bool`` (1 bit), ``u8``..``u64``, ``ip4`` (32), ``mac`` (48), ``ip6`` (128)."""
+    """A scalar: ``bool`` (1 bit), ``u8``..``u64``, ``i8``..``i64`` (kind ``sint``, two's
+    complement), ``ip4`` (32), ``mac`` (48), ``ip6`` (128)."""
 
     width: int
     kind: str = "uint"
 
     def __str__(self) -> str:
-        return f"u{self.width}" if self.kind == "uint" else self.kind
+        if self.kind == "uint":
+            return f"u{self.width}"
+        if self.kind == "sint":
+            return f"i{self.width}"
+        return self.kind
 
     @property
     def is_numeric(self) -> bool:
-        """Takes part in arithmetic (unsigned integers and ip4)."""
-        return self.kind in ("uint", "ip4")
+        """Takes part in arithmetic (unsigned and signed integers and ip4)."""
+        return self.kind in ("uint", "sint", "ip4")
+
+    @property
+    def signed(self) -> bool:
+        """A signed integer (``i8``..``i64``): its register holds the two's-complement bits."""
+        return self.kind == "sint"
+
+    @property
+    def min_value(self) -> int:
+        """Smallest value: 0, or ``-2**(width-1)`` for a signed type."""
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_value(self) -> int:
+        """Largest value: ``2**width - 1``, or ``2**(width-1) - 1`` for a signed type."""
+        return (1 << (self.width - (1 if self.signed else 0))) - 1
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,17 @@ class TupleTy(Ty):
 
     def __str__(self) -> str:
         return "(" + ", ".join(map(str, self.elems)) + ")"
+
+
+@dataclass(frozen=True)
+class ArrayTy(Ty):
+    """``T[N]``: ``n`` elements of ``elem``, flattened like a tuple of ``n`` elements."""
+
+    elem: Ty
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.elem}[{self.n}]"
 
 
 @dataclass(frozen=True)
@@ -81,14 +112,15 @@ class ErrorTy(Ty):
 
 BOOL = IntTy(1, "bool")
 U8, U16, U32, U64 = IntTy(8), IntTy(16), IntTy(32), IntTy(64)
+I8, I16, I32, I64 = IntTy(8, "sint"), IntTy(16, "sint"), IntTy(32, "sint"), IntTy(64, "sint")
 IP4, MAC, IP6 = IntTy(32, "ip4"), IntTy(48, "mac"), IntTy(128, "ip6")
 PREFIX = PrefixTy()
 VOID = VoidTy()
 ERROR = ErrorTy()
 
 SCALARS: dict[str, IntTy] = {
-    "bool": BOOL, "u8": U8, "u16": U16, "u32": U32, "u64": U64, "ip4": IP4, "mac": MAC,
-    "ip6": IP6,
+    "bool": BOOL, "u8": U8, "u16": U16, "u32": U32, "u64": U64, "i8": I8, "i16": I16,
+    "i32": I32, "i64": I64, "ip4": IP4, "mac": MAC, "ip6": IP6,
 }
 
 
@@ -111,6 +143,8 @@ def leaves(t: Ty) -> list[tuple[str, IntTy]]:
     out: list[tuple[str, IntTy]] = []
     if isinstance(t, TupleTy):
         named = [(f"f{i}", e) for i, e in enumerate(t.elems)]
+    elif isinstance(t, ArrayTy):
+        named = [(f"e{i}", t.elem) for i in range(t.n)]
     elif isinstance(t, StructTy):
         named = list(t.fields)
     else:
@@ -123,6 +157,8 @@ def leaves(t: Ty) -> list[tuple[str, IntTy]]:
 
 def width_sum(t: Ty) -> int:
     """Number of scalar leaves of ``t``."""
+    if isinstance(t, ArrayTy):
+        return t.n * width_sum(t.elem)
     return len(leaves(t))
 
 
@@ -143,9 +179,12 @@ def member(t: Ty, name: str) -> tuple[Ty, int] | None:
 
 
 def elem_types(t: Ty) -> list[Ty] | None:
-    """Field types in order for a tuple or struct, else None."""
+    """Field types in order for a tuple, struct or array (``n`` times its element), else
+    None."""
     if isinstance(t, TupleTy):
         return list(t.elems)
+    if isinstance(t, ArrayTy):
+        return [t.elem] * t.n
     if isinstance(t, StructTy):
         return [ft for _n, ft in t.fields]
     return None
@@ -159,17 +198,38 @@ def is_error(*ts: Ty) -> bool:
 def assignable(src: Ty, dst: Ty) -> bool:
     """Whether a value of ``src`` may be used where ``dst`` is expected.
 
-    Same type; any two numeric scalars where ``src`` is not wider (zero-extension; ``ip4`` and
-    ``u32`` mix freely); tuples/structs whose fields are assignable in order.
+    Same type; any two numeric scalars of the same signedness where ``src`` is not wider
+    (zero-extension, or sign-extension of a signed one; ``ip4`` and ``u32`` mix freely); an
+    unsigned one into a strictly wider signed one (every value fits); tuples/structs whose
+    fields are assignable in order. A signed value never converts implicitly to an unsigned
+    type (``as`` does it).
     """
     if is_error(src, dst) or src == dst:
         return True
     if isinstance(src, IntTy) and isinstance(dst, IntTy):
-        return src.is_numeric and dst.is_numeric and src.width <= dst.width
+        if not (src.is_numeric and dst.is_numeric):
+            return False
+        if src.signed == dst.signed:
+            return src.width <= dst.width
+        return dst.signed and src.kind == "uint" and src.width < dst.width
     a, b = elem_types(src), elem_types(dst)
     if a is not None and b is not None and len(a) == len(b):
         return all(assignable(x, y) for x, y in zip(a, b, strict=True))
     return False
+
+
+def common_int(a: IntTy, b: IntTy) -> IntTy | None:
+    """The type both operands of an arithmetic operator or comparison convert to, or None when
+    they do not mix (signed with ``ip4``, or signed with an unsigned type as wide or wider):
+    the wider one, ``ip4`` when both are ``ip4``."""
+    if a.kind == "ip4" and b.kind == "ip4":
+        return IP4
+    if a.signed == b.signed:
+        return IntTy(max(a.width, b.width), "sint" if a.signed else "uint")
+    s, u = (a, b) if a.signed else (b, a)
+    if u.kind == "uint" and u.width < s.width:
+        return s
+    return None
 
 
 def state_width(t: IntTy) -> int:

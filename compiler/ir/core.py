@@ -23,6 +23,11 @@ Op semantics (every engine implements exactly these)
 Arithmetic is modulo 2**width. ``div``/``mod`` by zero give 0 / the dividend (as eBPF).
 ``shl``/``shr`` by ``>= width`` give 0. Comparisons are unsigned and give a u1.
 ``not`` is bitwise complement within the width. ``zext``/``trunc`` change width.
+Signed ops read their operands as two's-complement numbers of their width (registers stay
+bit patterns): ``sdiv`` truncates toward zero (by zero: 0; ``MIN / -1`` wraps to ``MIN``),
+``smod`` takes the dividend's sign (by zero: the dividend), ``sar`` shifts in sign bits
+(``>= width``: all sign bits), ``slt``/``sle``/``sgt``/``sge`` compare signed, ``sext``
+sign-extends (:mod:`cora.compiler.ir.semantics`).
 
 ``hdr.valid H`` -> u1. ``hdr.load H.F`` -> field value, 0 if H is invalid. ``hdr.store H.F, v``
 writes the field (truncated) when H is valid and fixes checksums incrementally (RFC 1624 eqn 3,
@@ -31,6 +36,14 @@ the IPv4 header checksum for IPv4 fields; the TCP checksum for TCP fields and, w
 valid, for IPv4/IPv6 ``saddr``/``daddr``; the UDP checksum likewise, except that a UDP checksum
 of 0 is left 0 and a result of 0 is written as 0xffff (RFC 768); the ICMP checksum for ICMP
 fields. Words are 16-bit aligned from the start of the header that holds the field.
+
+``hdr.has H N`` -> u1: H is valid and the frame holds N bytes from H's start.
+``hdr.load_at H+BIT:BITS`` -> the big-endian field of BITS bits starting BIT bits after H's
+start; 0 unless H is valid and the frame holds the field's bytes. ``hdr.store_at H+BIT:BITS,
+v`` writes the field (truncated) when H is valid and the frame holds every 16-bit word the
+field overlaps (words aligned from H's start); for H = tcp or udp it then fixes H's checksum,
+which covers those bytes, as ``hdr.store`` does (a UDP checksum of 0 stays 0). These carry
+the fields of user-declared headers (docs/language.md), which follow a built-in header.
 
 ``now`` -> u64 ns and ``rand`` -> u32 come from the engine's environment (see docs/language.md;
 under ``cora run`` both are injected: pcap timestamp and xorshift32 seeded with 1).

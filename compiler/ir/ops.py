@@ -303,7 +303,7 @@ def _check_not(program: Program, op: Op) -> None:
 
 def _check_resize(program: Program, op: Op) -> None:
     w, a = _dest(program, op), int_width(program, op.args[0])
-    if op.opcode == "zext" and w < a or op.opcode == "trunc" and w > a:
+    if op.opcode in ("zext", "sext") and w < a or op.opcode == "trunc" and w > a:
         raise IRError(f"{op.opcode} from u{a} to u{w}")
 
 
@@ -330,6 +330,32 @@ def _check_hdr_store(program: Program, op: Op) -> None:
     _expect(program, op.args[0], field_width(h, f), "value")
     if header_field(h, f).readonly:
         raise IRError(f"{h}.{f} is read-only")
+
+
+#: built-in headers whose checksum covers every byte after their start (RFC 9293 3.1,
+#: RFC 768): a store into bytes that follow them (``hdr.store_at``) fixes it
+PAYLOAD_CSUM_HEADERS = ("tcp", "udp")
+#: bits of one ``hdr.load_at`` / ``hdr.store_at`` field at most
+MAX_AT_BITS = 64
+
+
+def _check_hdr_at(program: Program, op: Op) -> None:
+    if op.attrs["header"] not in HEADERS:
+        raise IRError(f"unknown header {op.attrs['header']}")
+    bit, bits = op.attrs.get("bit", 0), op.attrs.get("bits", 8)
+    if bit < 0 or not 1 <= bits <= MAX_AT_BITS or (bit % 8) + bits > 8 * 8:
+        raise IRError(f"bad field {bit}:{bits} (at most {MAX_AT_BITS} bits within 8 bytes)")
+    reg = op.dest if op.opcode == "hdr.load_at" else op.args[0]
+    assert reg is not None
+    if int_width(program, reg) < bits:
+        raise IRError(f"%{reg} is narrower than the {bits}-bit field")
+
+
+def _check_hdr_has(program: Program, op: Op) -> None:
+    if op.attrs["header"] not in HEADERS:
+        raise IRError(f"unknown header {op.attrs['header']}")
+    if op.attrs["bytes"] < 0:
+        raise IRError("negative byte count")
 
 
 def _check_hash(program: Program, op: Op) -> None:
@@ -477,6 +503,23 @@ def _parse_hdr_store(code: str, rest: str, program: Program
     return parse_reg_list(reg), {"header": header, "field": fld}
 
 
+def _parse_hdr_has(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
+    m = _match(r"(\w+) (\d+)", rest, code)
+    return (), {"header": m.group(1), "bytes": int(m.group(2))}
+
+
+def _parse_hdr_at(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
+    m = _match(r"(\w+)\+(\d+):(\d+)(?:, (.*))?", rest, code)
+    args = parse_reg_list(m.group(4)) if m.group(4) else ()
+    return args, {"header": m.group(1), "bit": int(m.group(2)), "bits": int(m.group(3))}
+
+
+def _print_hdr_at(op: Op, program: Program) -> str:
+    a = op.attrs
+    text = f"{op.opcode} {a['header']}+{a['bit']}:{a['bits']}"
+    return text + (f", %{op.args[0]}" if op.args else "")
+
+
 def _parse_hash(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
     m = _match(r"(\d+) \((.*)\)", rest, code)
     return parse_reg_list(m.group(2)), {"seed": int(m.group(1))}
@@ -584,6 +627,10 @@ HDR_STORE = Syntax(
     "hdr.store H.F, %v",
     lambda op, p: f"hdr.store {op.attrs['header']}.{op.attrs['field']}, %{op.args[0]}",
     _parse_hdr_store)
+HDR_HAS = Syntax("hdr.has H N", lambda op, p: f"hdr.has {op.attrs['header']} "
+                                            f"{op.attrs['bytes']}", _parse_hdr_has)
+HDR_AT = Syntax("hdr.load_at H+BIT:BITS | hdr.store_at H+BIT:BITS, %v", _print_hdr_at,
+                _parse_hdr_at)
 HASH = Syntax("hash SEED (%a, ..)",
               lambda op, p: f"hash {op.attrs.get('seed', 0)} ({regs_text(op.args)})",
               _parse_hash)
@@ -614,6 +661,7 @@ _BINARY_FOLD: dict[str, FoldFn] = {
     "add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
     "and": lambda a, b, w: a & b, "or": lambda a, b, w: a | b, "xor": lambda a, b, w: a ^ b,
     "shl": sem.shl, "shr": sem.shr,
+    "sdiv": sem.sdiv, "smod": sem.smod, "sar": sem.sar,
 }
 _COMPARE_FOLD: dict[str, FoldFn] = {
     "eq": lambda a, b, w: int(a == b), "ne": lambda a, b, w: int(a != b),
@@ -625,11 +673,19 @@ _BINARY_SUMMARY = {
     "div": "a / b, 0 when b is 0", "mod": "a % b, a when b is 0", "and": "a & b",
     "or": "a | b", "xor": "a ^ b", "shl": "a << b, 0 when b >= w",
     "shr": "a >> b, 0 when b >= w",
+    "sdiv": "signed a / b toward zero, 0 when b is 0",
+    "smod": "signed a % b (dividend's sign), a when b is 0",
+    "sar": "arithmetic a >> b, all sign bits when b >= w",
 }
-_BINARY_CLASS = {"mul": "mul", "div": "div", "mod": "div"}
-_BINARY_INSNS = {"shl": 3.0, "shr": 3.0, "div": 2.0, "mod": 2.0}
+_BINARY_CLASS = {"mul": "mul", "div": "div", "mod": "div", "sdiv": "div", "smod": "div"}
+# sdiv/smod: magnitudes, one unsigned division, sign fix-up (no BPF_SDIV before cpu v4)
+_BINARY_INSNS = {"shl": 3.0, "shr": 3.0, "div": 2.0, "mod": 2.0, "sdiv": 12.0, "smod": 10.0,
+                 "sar": 4.0}
 _COMPARE_SUMMARY = {"eq": "a == b", "ne": "a != b", "lt": "a < b", "le": "a <= b",
                     "gt": "a > b", "ge": "a >= b"}
+#: signed comparisons (two's complement); not folded by const-fold: the fold signature has
+#: the result width (1), not the operands'.
+_SIGNED_COMPARE_SUMMARY = {"slt": "a < b", "sle": "a <= b", "sgt": "a > b", "sge": "a >= b"}
 
 
 def _defs() -> Iterator[OpDef]:
@@ -641,6 +697,8 @@ def _defs() -> Iterator[OpDef]:
                 pure=True, ebpf_insns=0.3, fold=sem.wrap)
     yield OpDef("trunc", "narrow (keep the low bits)", "move", PLAIN, 1, "int",
                 check=_check_resize, pure=True, ebpf_insns=1, fold=sem.wrap)
+    yield OpDef("sext", "widen (sign-extend, two's complement)", "move", PLAIN, 1, "int",
+                check=_check_resize, pure=True, ebpf_insns=2)
     yield OpDef("select", "c ? a : b", "alu", PLAIN, 3, "int", check=_check_select,
                 pure=True, ebpf_insns=3)
     yield OpDef("not", "bitwise complement within the width", "alu", PLAIN, 1, "int",
@@ -653,6 +711,9 @@ def _defs() -> Iterator[OpDef]:
         yield OpDef(name, f"{summary} (unsigned) as u1", "alu", PLAIN, 2, 1,
                     check=_check_compare, group="compare", pure=True, ebpf_insns=1,
                     fold=_COMPARE_FOLD[name])
+    for name, summary in _SIGNED_COMPARE_SUMMARY.items():
+        yield OpDef(name, f"{summary} (signed) as u1", "alu", PLAIN, 2, 1,
+                    check=_check_compare, group="compare", pure=True, ebpf_insns=2)
     yield OpDef("hdr.valid", "whether header H was parsed", "parse", HDR_VALID, 0, 1,
                 {"header": _STR}, _check_hdr_valid, pure=True, ebpf_insns=1)
     yield OpDef("hdr.load", "field H.F, 0 when H is invalid", "pkt_read", HDR_LOAD, 0, "int",
@@ -661,6 +722,17 @@ def _defs() -> Iterator[OpDef]:
     yield OpDef("hdr.store", "write H.F when H is valid, fixing checksums", "pkt_write",
                 HDR_STORE, 1, "none", {"header": _STR, "field": _STR}, _check_hdr_store,
                 header_access="w", side_effect=True, ebpf_insns=30)
+    yield OpDef("hdr.has", "H is valid and the frame holds N bytes from its start", "parse",
+                HDR_HAS, 0, 1, {"header": _STR, "bytes": _INT}, _check_hdr_has, pure=True,
+                ebpf_insns=3)
+    yield OpDef("hdr.load_at", "BITS bits at bit BIT from H's start; 0 unless H is valid and "
+                "the frame holds them", "pkt_read", HDR_AT, 0, "int",
+                {"header": _STR, "bit": _INT, "bits": _INT}, _check_hdr_at, pure=True,
+                ebpf_insns=6)
+    yield OpDef("hdr.store_at", "write BITS bits at bit BIT from H's start when H is valid and "
+                "the frame holds their 16-bit words, fixing H's checksum (tcp, udp)",
+                "pkt_write", HDR_AT, 1, "none", {"header": _STR, "bit": _INT, "bits": _INT},
+                _check_hdr_at, side_effect=True, ebpf_insns=30)
     yield OpDef("pkt.len", "the whole frame's length, bytes", "move", PLAIN, 0, 32,
                 pure=True, ebpf_insns=3)
     yield OpDef("now", "the time, ns", "helper", PLAIN, 0, 64, ebpf_insns=2)

@@ -82,6 +82,70 @@ def bit_not(a: int, width: int) -> int:
     return a ^ ((1 << width) - 1)
 
 
+# ------------------------------------------------------------- signed (two's complement)
+# Registers hold bit patterns; the signed ops read them as two's-complement numbers of their
+# width (the representation C, eBPF and P4's int<W> use). Division truncates toward zero and
+# the remainder takes the dividend's sign, as in C99 6.5.5 and eBPF's BPF_SDIV/BPF_SMOD
+# (kernel Documentation/bpf/standardization/instruction-set.rst, "Arithmetic instructions").
+
+def to_signed(a: int, width: int) -> int:
+    """The two's-complement value of the ``width``-bit pattern ``a``: ``a - 2**width`` when
+    bit ``width-1`` is set, else ``a``."""
+    a &= (1 << width) - 1
+    return a - (1 << width) if a >> (width - 1) else a
+
+
+def sdiv(a: int, b: int, width: int) -> int:
+    """Signed ``a / b`` truncated toward zero, wrapped to ``width`` bits; division by zero
+    gives 0 (as :func:`div`); ``MIN / -1`` wraps to ``MIN``."""
+    x, y = to_signed(a, width), to_signed(b, width)
+    if y == 0:
+        return 0
+    q = abs(x) // abs(y)
+    return wrap(-q if (x < 0) != (y < 0) else q, width)
+
+
+def smod(a: int, b: int, width: int) -> int:
+    """Signed ``a % b`` with the dividend's sign (``a == (a/b)*b + a%b``); modulo by zero gives
+    the dividend ``a`` (as :func:`mod`); ``MIN % -1`` is 0."""
+    x, y = to_signed(a, width), to_signed(b, width)
+    if y == 0:
+        return wrap(a, width)
+    r = abs(x) % abs(y)
+    return wrap(-r if x < 0 else r, width)
+
+
+def sar(a: int, b: int, width: int) -> int:
+    """Arithmetic ``a >> b``: copies of the sign bit shift in; a count ``b >= width`` gives
+    all sign bits (0 or -1)."""
+    return wrap(to_signed(a, width) >> min(b, width), width)
+
+
+def sext(a: int, from_width: int, width: int) -> int:
+    """Sign-extend the ``from_width``-bit pattern ``a`` to ``width`` bits."""
+    return wrap(to_signed(a, from_width), width)
+
+
+def slt(a: int, b: int, width: int) -> int:
+    """Signed ``a < b`` as 0/1."""
+    return int(to_signed(a, width) < to_signed(b, width))
+
+
+def sle(a: int, b: int, width: int) -> int:
+    """Signed ``a <= b`` as 0/1."""
+    return int(to_signed(a, width) <= to_signed(b, width))
+
+
+def sgt(a: int, b: int, width: int) -> int:
+    """Signed ``a > b`` as 0/1."""
+    return int(to_signed(a, width) > to_signed(b, width))
+
+
+def sge(a: int, b: int, width: int) -> int:
+    """Signed ``a >= b`` as 0/1."""
+    return int(to_signed(a, width) >= to_signed(b, width))
+
+
 # --------------------------------------------------------------------------------- hashing
 
 def mix64(z: int) -> int:

@@ -233,6 +233,10 @@ class AgilioChecks(NicChecks):
         if c == "mul" and limit and operand_bits(program, op) > limit:
             return [f"{operand_bits(program, op)}-bit multiply: the Agilio offload multiplies "
                     f"only operands within u{limit}"]
+        if c in ("sdiv", "smod"):
+            return [f"signed {c[1:]} (/ or % of signed integers): the NFP has no divide "
+                    f"instruction and the Agilio offload divides only unsigned values by a "
+                    f"constant (kernel nfp driver, nfp/bpf/verifier.c)"]
         if c in ("div", "mod"):
             if limit and operand_bits(program, op) > limit:
                 return [f"{operand_bits(program, op)}-bit {c}: the Agilio offload divides "

@@ -53,7 +53,7 @@ from cora.compiler.ir import (
     c_bytes,
 )
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir.ops import ImplTable, header_field
+from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, header_field
 from cora.errors import CoraError
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
 
@@ -418,6 +418,83 @@ class EbpfEmitter:
                 self.emit("}", indent=2)
         self.emit("}")
 
+    # Fields at fixed offsets after a header (user-declared headers, docs/language.md): each
+    # access checks its own bytes against data_end, so the verifier needs no parser range.
+    @emit_impl("hdr.has")
+    def emit_hdr_has(self, op: Op) -> str:
+        h = op.attrs["header"]
+        return f"(v_{h} && h_{h} + {op.attrs['bytes']} <= data_end)"
+
+    def _at_field(self, op: Op) -> Field:
+        return Field("", op.attrs["bit"], op.attrs["bits"], "")
+
+    @emit_impl("hdr.load_at")
+    def emit_hdr_load_at(self, op: Op) -> None:
+        h, f = op.attrs["header"], self._at_field(op)
+        dst, span = self.reg(op.dest), f.byte_span
+        self.emit(f"{dst} = 0;", op.span)
+        # a pointer of its own, compared right before the load: clang may not merge the
+        # checks of neighbouring accesses into one the verifier cannot follow
+        ptr = self.tmp()
+        self.emit(f"if (v_{h}) {{")
+        self.emit(f"void *{ptr} = h_{h} + {f.byte_offset};", indent=2)
+        self.emit(f'asm volatile("" : "+r"({ptr}));', indent=2)
+        self.emit(f"if ({ptr} + {span} <= data_end) {{", indent=2)
+        raw = _raw_load(ptr, 0, span)
+        value = f"({raw} >> {f.shift})" if f.shift else raw
+        if f.bit_width != span * 8:
+            value = f"({value} & {_lit((1 << f.bit_width) - 1, f.bit_width)})"
+        self.emit(f"{dst} = ({self._ct(op)}){value};", op.span, indent=3)
+        self.emit("}", indent=2)
+        self.emit("}")
+
+    @emit_impl("hdr.store_at")
+    def emit_hdr_store_at(self, op: Op) -> None:
+        h, f = op.attrs["header"], self._at_field(op)
+        val, span = self.reg(op.args[0]), f.byte_span
+        ws, we = f.byte_offset & ~1, (f.byte_offset + span + 1) & ~1
+        fix = h in PAYLOAD_CSUM_HEADERS
+        ptr = self.tmp()   # the covered words, checked right before use (see hdr.load_at)
+        self.emit(f"if (v_{h}) {{ /* store {h}+{f.bit_offset}:{f.bit_width} */", op.span)
+        self.emit(f"void *{ptr} = h_{h} + {ws};", indent=2)
+        self.emit(f'asm volatile("" : "+r"({ptr}));', indent=2)
+        self.emit(f"if ({ptr} + {we - ws} <= data_end) {{", indent=2)
+        words = range(0, we - ws, 2)
+        old = self.tmp()
+        if fix:
+            self.emit(f"u32 {old} = " + " + ".join(
+                f"(u32)(0xffff & ~bpf_ntohs(*(u16 *)({ptr} + {o})))" for o in words) + ";",
+                indent=3)
+        rel = f.byte_offset - ws
+        if f.shift == 0 and f.bit_width == span * 8:
+            for line in _raw_store(ptr, rel, span, val):
+                self.emit(line, indent=3)
+        else:
+            raw = self.tmp()
+            mask = ((1 << f.bit_width) - 1) << f.shift
+            self.emit(f"u64 {raw} = {_raw_load(ptr, rel, span)};", indent=3)
+            self.emit(f"{raw} = ({raw} & ~(u64){_lit(mask, 64)}) | "
+                      f"(((u64){val} << {f.shift}) & {_lit(mask, 64)});", indent=3)
+            for line in _raw_store(ptr, rel, span, raw):
+                self.emit(line, indent=3)
+        if fix:
+            coff = header_field(h, "csum").byte_offset
+            new, cur, res = self.tmp(), self.tmp(), self.tmp()
+            self.emit(f"u32 {new} = " + " + ".join(
+                f"(u32)bpf_ntohs(*(u16 *)({ptr} + {o}))" for o in words) + ";", indent=3)
+            # the checksum lies in the header's fixed part, checked by the parser (v_H)
+            self.emit(f"u32 {cur} = bpf_ntohs(*(u16 *)(h_{h} + {coff}));", indent=3)
+            guard = f"if ({cur} != 0) " if h == "udp" else ""
+            self.emit(f"{guard}{{", indent=3)
+            self.emit(f"u32 {res} = 0xffff & ~CORA_CSUM_FOLD((u64)(0xffff & ~{cur}) + "
+                      f"{old} + {new});", indent=4)
+            if h == "udp":
+                self.emit(f"if ({res} == 0) {res} = 0xffff;", indent=4)
+            self.emit(f"*(u16 *)(h_{h} + {coff}) = bpf_htons((u16){res});", indent=4)
+            self.emit("}", indent=3)
+        self.emit("}", indent=2)
+        self.emit("}")
+
     # ---------------------------------------------------------------------------- map ops
     def emit_key(self, state: StateDecl, args: tuple[str, ...], span) -> str:
         k = self.tmp()
@@ -582,6 +659,46 @@ class EbpfEmitter:
     @emit_impl("zext", "trunc")
     def emit_resize(self, op: Op) -> str:
         return f"({self._ct(op)}){self.reg(op.args[0])}"
+
+    # Signed ops (two's complement, cora.compiler.ir.semantics): registers hold bit
+    # patterns; each op reads its operands as signed C values of their width.
+    def _signed(self, reg: str) -> str:
+        """C expression: register ``reg`` read as a two's-complement signed value."""
+        w = self.width(reg)
+        if w in (8, 16, 32, 64):
+            return f"((s{w}){self.reg(reg)})"
+        return f"((s64)((u64){self.reg(reg)} << {64 - w}) >> {64 - w})"
+
+    @emit_impl("sext")
+    def emit_sext(self, op: Op) -> str:
+        return f"({self._ct(op)}){self._signed(op.args[0])}"
+
+    @emit_impl("slt", "sle", "sgt", "sge")
+    def emit_signed_compare(self, op: Op) -> str:
+        a, b = (self._signed(x) for x in op.args)
+        sym = {"slt": "<", "sle": "<=", "sgt": ">", "sge": ">="}[op.opcode]
+        return f"{a} {sym} {b}"
+
+    @emit_impl("sar")
+    def emit_sar(self, op: Op) -> str:
+        a, b = self._signed(op.args[0]), self.reg(op.args[1])
+        w = self.width(op.dest)
+        return f"({self._ct(op)})((s64){a} >> ({b} >= {w} ? {w - 1} : {b}))"
+
+    @emit_impl("sdiv", "smod")
+    def emit_signed_div(self, op: Op) -> str:
+        # magnitudes, one unsigned 64-bit division, then the sign: BPF_SDIV/BPF_SMOD need
+        # cpu v4 (Linux 6.6), which bcc's default target does not emit.
+        a, b = (self.reg(x) for x in op.args)
+        x, y = (self._signed(r) for r in op.args)
+        ux = f"({x} < 0 ? -(u64){x} : (u64){x})"
+        uy = f"({y} < 0 ? -(u64){y} : (u64){y})"
+        ct = self._ct(op)
+        if op.opcode == "sdiv":
+            q = f"({ux} / {uy})"
+            return f"({b} ? ({ct})((({x} < 0) != ({y} < 0)) ? -{q} : {q}) : 0)"
+        r = f"({ux} % {uy})"
+        return f"({b} ? ({ct})({x} < 0 ? -{r} : {r}) : {a})"
 
     @emit_impl("select")
     def emit_select(self, op: Op) -> str:

@@ -129,7 +129,8 @@ CASES = [
      '        ^~~~~~~~'),
     ('unknown_type',
      'struct S { a: u128 }\non packet { pass; }\n',
-     "x.nf:1:15: error: unknown type 'u128' (integer types are u8, u16, u32, u64)",
+     "x.nf:1:15: error: unknown type 'u128' (integer types are u8, u16, u32, u64 and i8, i16, "
+     "i32, i64)",
      '              ^~~~'),
     ('unknown_state_kind',
      'state s: hashmap<u32, u32>[10] on_full skip;\non packet { pass; }\n',
@@ -146,7 +147,8 @@ CASES = [
      '   ^'),
     ('index_non_state',
      'on packet {\n    let x = 1;\n    let y = x[0];\n}\n',
-     'x.nf:3:13: error: only state objects can be indexed: s[key]',
+     'x.nf:3:13: error: only state objects and arrays can be indexed (s[key], a[i]); this '
+     'is a u32',
      '            ^~~~'),
     ('countmin_index',
      'state s: countmin<4, 1024>;\non packet {\n    let y = s[ipv4.saddr];\n}\n',

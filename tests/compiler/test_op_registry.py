@@ -107,9 +107,20 @@ bb1:
   %c3:u1 = le %a, %b
   %c4:u1 = gt %a, %b
   %c5:u1 = ge %a, %b
+  %sd:u8 = sdiv %a, %b
+  %sm:u8 = smod %a, %b
+  %sr:u8 = sar %a, %b
+  %sx:u16 = sext %a
+  %c6:u1 = slt %a, %b
+  %c7:u1 = sle %a, %b
+  %c8:u1 = sgt %a, %b
+  %c9:u1 = sge %a, %b
   %v4:u1 = hdr.valid ipv4
   %ttl:u8 = hdr.load ipv4.ttl @3:4
   hdr.store ipv4.ttl, %ttl
+  %hh:u1 = hdr.has udp 12
+  %ha:u32 = hdr.load_at udp+64:24
+  hdr.store_at udp+68:12, %ha
   %len:u32 = pkt.len
   %t:u64 = now
   %r:u32 = rand

@@ -23,7 +23,12 @@ from cora.compiler.frontend import ast as A
 from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.declarations import DeclarationChecks
 from cora.compiler.frontend.check.expressions import ExpressionChecks
-from cora.compiler.frontend.check.folding import BINARY_OPCODE, ConstantFolding, fold_binary
+from cora.compiler.frontend.check.folding import (
+    BINARY_OPCODE,
+    ConstantFolding,
+    binary_opcode,
+    fold_binary,
+)
 from cora.compiler.frontend.check.limits import LimitChecks
 from cora.compiler.frontend.check.result import Checked, NodeKey, node_key
 from cora.compiler.frontend.check.statements import StatementChecks
@@ -38,6 +43,7 @@ from cora.compiler.frontend.check.symbols import (
     MAX_LOOP_TRIPS,
     MAX_STATE_BYTES,
     MAX_UNROLLED_STMTS,
+    OVERFLOW_FUNCS,
     SHIFT_OPS,
     STATE_WORDS,
     VERDICT_WORDS,
@@ -52,6 +58,8 @@ from cora.compiler.frontend.check.symbols import (
     StateSym,
     StateWord,
     Symbol,
+    UserField,
+    UserHeader,
     builtin_name,
 )
 from cora.compiler.frontend.diagnostics import sort_diagnostics
@@ -60,10 +68,12 @@ from cora.compiler.ir.headers import BUILTIN_CONSTANTS
 __all__ = [
     "ARITH_OPS", "BINARY_OPCODE", "BUILTIN_FUNCS", "BUILTIN_VALUES", "CMP_OPS", "MAX_CAPACITY",
     "MAX_COUNTMIN_DEPTH", "MAX_INLINE_DEPTH", "MAX_LOOP_TRIPS", "MAX_STATE_BYTES",
-    "MAX_UNROLLED_STMTS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS", "BuiltinSym", "Checked",
+    "MAX_UNROLLED_STMTS", "OVERFLOW_FUNCS", "SHIFT_OPS", "STATE_WORDS", "VERDICT_WORDS",
+    "BuiltinSym", "Checked",
     "Checker", "ConstSym", "FnInfo", "FnSym", "HeaderSym", "LocalSym", "NodeKey", "Scope",
-    "StateInfo", "StateSym", "StateWord", "Symbol", "builtin_name", "check_module",
-    "fold_binary", "node_key",
+    "StateInfo", "StateSym", "StateWord", "Symbol", "UserField", "UserHeader", "builtin_name",
+    "check_module",
+    "binary_opcode", "fold_binary", "node_key",
 ]
 
 
@@ -103,6 +113,8 @@ class Checker(DeclarationChecks, ConstantFolding, LimitChecks, StatementChecks,
                 self.const_decl(it)
             elif isinstance(it, A.StateDecl):
                 self.state_decl(it)
+            elif isinstance(it, A.HeaderDecl):
+                self.header_decl(it)
         total = 0
         for s in self.out.states.values():
             total += s.mem_bytes

@@ -87,6 +87,12 @@ class CheckerBase:
     def undefined(self, e: A.Name, scope: Scope, what: str = "name") -> None:
         raise NotImplementedError
 
+    def header_field_names(self, name: str) -> list[str]:
+        raise NotImplementedError
+
+    def array_index(self, e: A.Index, base: T.Ty, scope: Scope) -> T.Ty:
+        raise NotImplementedError
+
     def field_type(self, e: A.Field, base: T.Ty) -> T.Ty:
         raise NotImplementedError
 

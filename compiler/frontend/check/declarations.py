@@ -7,6 +7,7 @@ from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (
+    MAX_ARRAY_ELEMS,
     MAX_CAPACITY,
     MAX_COUNTMIN_DEPTH,
     STATE_WORDS,
@@ -15,9 +16,12 @@ from cora.compiler.frontend.check.symbols import (
     LocalSym,
     Scope,
     StateInfo,
+    UserField,
+    UserHeader,
     builtin_name,
 )
 from cora.compiler.frontend.diagnostics import did_you_mean
+from cora.compiler.ir.headers import HEADERS
 
 
 class DeclarationChecks(CheckerBase):
@@ -32,6 +36,16 @@ class DeclarationChecks(CheckerBase):
         if isinstance(node, A.IntArg):
             self.err(node.span, f"expected a type, found the number {node.value}")
             return T.ERROR
+        if isinstance(node, A.ArrayType):
+            elem = self.resolve_type(node.elem)
+            n = self.const_expr_int(node.size, "an array size", T.U32)
+            if n is not None and not 1 <= n <= MAX_ARRAY_ELEMS:
+                self.err(node.size.span, f"an array has 1 to {MAX_ARRAY_ELEMS} elements, "
+                                         f"not {n}")
+                return T.ERROR
+            if T.is_error(elem) or n is None:
+                return T.ERROR
+            return T.ArrayTy(elem, n)
         assert isinstance(node, A.TypeName)
         name = node.name
         if name in T.SCALARS:
@@ -48,12 +62,84 @@ class DeclarationChecks(CheckerBase):
         cands = list(T.SCALARS) + ["Flow"] + list(self.out.structs) + \
             [n for n, d in self.top.items() if isinstance(d, A.StructDecl)]
         extra = ""
-        if name in ("int", "uint", "u128", "i32", "i64", "int32", "uint32"):
-            extra = " (integer types are u8, u16, u32, u64)"
+        if name in ("int", "uint", "u128", "i128", "int32", "uint32"):
+            extra = " (integer types are u8, u16, u32, u64 and i8, i16, i32, i64)"
         elif name in ("ipv4", "ip", "ipaddr"):
             extra = " (did you mean 'ip4'?)"
         self.err(node.span, f"unknown type '{name}'" + (extra or did_you_mean(name, cands)))
         return T.ERROR
+
+    def header_decl(self, d: A.HeaderDecl) -> None:
+        """A user-declared header (docs/language.md, "User-declared headers"): its parent,
+        selecting field and value, and the bit layout of its fields after the parent."""
+        if d.parent == "udp":
+            base, start = "udp", HEADERS["udp"].min_len
+            pf = HEADERS["udp"].field(d.field)
+            ftype: T.Ty | None = T.scalar(pf.type_name) if pf is not None else None
+            names = [f.name for f in HEADERS["udp"].fields]
+        elif d.parent in self.out.user_headers:
+            p = self.out.user_headers[d.parent]
+            base, start = p.base, p.start + p.length
+            uf = p.field_named(d.field)
+            ftype = uf.ty if uf is not None else None
+            names = [f.name for f in p.fields]
+        else:
+            why = "its payload starts at a variable offset" if d.parent == "tcp" else \
+                "it is not udp or a header declared before"
+            self.err(d.parent_span, f"a header follows udp or a header declared before it; "
+                                    f"'{d.parent}' cannot be a parent ({why})")
+            return
+        if ftype is None:
+            self.err(d.field_span, f"unknown field '{d.field}' of header {d.parent}"
+                     + did_you_mean(d.field, names))
+            return
+        if not (isinstance(ftype, T.IntTy) and ftype.is_numeric):
+            self.err(d.field_span, f"a header is selected by an integer field; "
+                                   f"{d.parent}.{d.field} is a {ftype}")
+            return
+        value = self.const_expr_int(d.value, "the value that selects a header", ftype)
+        fields: list[UserField] = []
+        bit, ok = start * 8, value is not None
+        for f in d.fields:
+            if any(x.name == f.name for x in fields) or f.name == "valid":
+                self.err(f.span, f"field '{f.name}' " + (
+                    "is the header's validity; choose another name" if f.name == "valid"
+                    else f"appears twice in header '{d.name}'"))
+                ok = False
+                continue
+            ty = self.resolve_type(f.type)
+            if T.is_error(ty):
+                ok = False
+                continue
+            scalar = ty.elem if isinstance(ty, T.ArrayTy) else ty
+            if not (isinstance(scalar, T.IntTy) and (scalar.is_numeric or scalar == T.MAC)
+                    and scalar.width <= 64):
+                self.err(f.type.span, f"a header field is an integer, ip4 or mac, or an array "
+                                      f"of them, not {ty}")
+                ok = False
+                continue
+            bits = scalar.width
+            if f.bits is not None:
+                if isinstance(ty, T.ArrayTy) or scalar.kind != "uint" or \
+                        not 1 <= f.bits <= scalar.width:
+                    self.err(f.span, f"a bit width (N) applies to an unsigned field of at least N "
+                                     f"bits (e.g. 'vni: u32 (24)'), not to {ty} ({f.bits})")
+                    ok = False
+                    continue
+                bits = f.bits
+            fields.append(UserField(f.name, ty, bit, bits))
+            bit += bits * (ty.n if isinstance(ty, T.ArrayTy) else 1)
+        if not d.fields:
+            self.err(d.name_span, f"header '{d.name}' has no fields")
+            return
+        if ok and bit % 8:
+            self.err(d.name_span, f"header '{d.name}' is {bit - start * 8} bits long; a header "
+                                  f"is a whole number of bytes (add a padding field)")
+            return
+        if ok and value is not None:
+            self.out.user_headers[d.name] = UserHeader(
+                d.name, base, d.parent, d.field, value, start, bit // 8 - start,
+                tuple(fields), d)
 
     def struct_decl(self, d: A.StructDecl) -> None:
         fields, seen = [], set()

@@ -12,12 +12,14 @@ from cora.compiler.frontend.check.symbols import (
     BUILTIN_FUNCS,
     BUILTIN_VALUES,
     CMP_OPS,
+    OVERFLOW_FUNCS,
     SHIFT_OPS,
     VERDICT_WORDS,
     BuiltinSym,
     ConstSym,
     FnSym,
     HeaderSym,
+    LocalSym,
     Scope,
     StateInfo,
     StateSym,
@@ -45,13 +47,20 @@ class ExpressionChecks(CheckerBase):
             return self.out.consts[name]
         if name in self.out.states:
             return StateSym(self.out.states[name])
-        if name in HEADERS:
+        if name in HEADERS or name in self.out.user_headers:
             return HeaderSym(name)
         if name in BUILTIN_VALUES:
             return BuiltinSym(name)
         if name in self.out.fns:
             return FnSym(self.out.fns[name])
         return None
+
+    def header_field_names(self, name: str) -> list[str]:
+        """Field names of header ``name`` (built-in or user-declared), in wire order."""
+        uh = self.out.user_headers.get(name)
+        if uh is not None:
+            return [f.name for f in uh.fields]
+        return [f.name for f in HEADERS[name].fields]
 
     def undefined(self, e: A.Name, scope: Scope, what: str = "name") -> None:
         decl = self.top.get(e.id)
@@ -94,6 +103,11 @@ class ExpressionChecks(CheckerBase):
         if not T.assignable(got, ty):
             hint = ""
             if isinstance(got, T.IntTy) and isinstance(ty, T.IntTy) and got.is_numeric and \
+                    ty.is_numeric and got.signed != ty.signed and got.kind != "ip4" and \
+                    ty.kind != "ip4":
+                hint = (f" (signed and unsigned do not mix implicitly; 'as {ty}' converts, "
+                        f"keeping the two's-complement bits)")
+            elif isinstance(got, T.IntTy) and isinstance(ty, T.IntTy) and got.is_numeric and \
                     ty.is_numeric:
                 hint = f" (narrowing needs 'as {ty}', which truncates)"
             elif got == T.BOOL and isinstance(ty, T.IntTy) and ty.is_numeric:
@@ -186,9 +200,9 @@ class ExpressionChecks(CheckerBase):
                              f"{e.id}[key] or test one with 'key in {e.id}'")
             return T.ERROR
         if isinstance(sym, HeaderSym):
-            h = HEADERS[e.id]
+            last = self.header_field_names(e.id)[-1]
             self.err(e.span, f"'{e.id}' is a header, not a value; use a field such as "
-                             f"{e.id}.{h.fields[-1].name} or {e.id}.valid")
+                             f"{e.id}.{last} or {e.id}.valid")
             return T.ERROR
         if isinstance(sym, FnSym):
             self.err(e.span, f"'{e.id}' is a function; call it: {e.id}(...)")
@@ -203,6 +217,15 @@ class ExpressionChecks(CheckerBase):
                 self.out.syms[node_key(root)] = sym
                 if e.name == "valid":
                     return T.BOOL
+                uh = self.out.user_headers.get(root.id)
+                if uh is not None:
+                    uf = uh.field_named(e.name)
+                    if uf is None:
+                        self.err(e.name_span, f"unknown field '{e.name}' of header {root.id}"
+                                 + did_you_mean(e.name, [x.name for x in uh.fields] +
+                                                ["valid"]))
+                        return T.ERROR
+                    return uf.ty
                 h = HEADERS[root.id]
                 f = h.field(e.name)
                 if f is None:
@@ -239,10 +262,7 @@ class ExpressionChecks(CheckerBase):
     def e_index(self, e: A.Index, scope: Scope) -> T.Ty:
         info = self.state_ref(e.obj, scope)
         if info is None:
-            t = self.expr(e.obj, None, scope)
-            if not T.is_error(t):
-                self.err(e.span, "only state objects can be indexed: s[key]")
-            return T.ERROR
+            return self.array_index(e, self.expr(e.obj, None, scope), scope)
         if info.kind == "countmin":
             self.err(e.span, f"'{info.name}' is a countmin sketch: read it with "
                              f"{info.name}.estimate(key)")
@@ -253,6 +273,68 @@ class ExpressionChecks(CheckerBase):
             return T.ERROR
         self.want(e.index, info.key_type, scope)
         return info.value_ty
+
+    def array_index(self, e: A.Index, base: T.Ty, scope: Scope) -> T.Ty:
+        """``a[i]`` of a value ``a`` of type ``base``: the element type, once the index is
+        proven in range at compile time (:meth:`index_range`); reports why otherwise."""
+        if T.is_error(base):
+            self.expr(e.index, T.U32, scope)
+            return T.ERROR
+        if not isinstance(base, T.ArrayTy):
+            self.err(e.span, f"only state objects and arrays can be indexed (s[key], a[i]); "
+                             f"this is a {base}")
+            self.expr(e.index, T.U32, scope)
+            return T.ERROR
+        n = len(self.diags)
+        if T.is_error(self.want(e.index, T.U32, scope)) or len(self.diags) > n:
+            return T.ERROR
+        rng = self.index_range(e.index, scope)
+        if rng is None:
+            self.err(e.index.span, "an array index must be a constant or a 'for' loop variable "
+                                   "combined with constants (+ - * / %), so that its range "
+                                   "is known at compile time")
+            return T.ERROR
+        lo, hi = rng
+        if lo == hi and not 0 <= lo < base.n:
+            self.err(e.index.span, f"index {lo} is out of range for {base} (0..{base.n - 1})")
+            return T.ERROR
+        if lo < 0 or hi >= base.n:
+            self.err(e.index.span, f"this index takes the values {lo}..{hi}, out of range for "
+                                   f"{base} (0..{base.n - 1})")
+            return T.ERROR
+        return base.elem
+
+    def index_range(self, e: A.Node, scope: Scope) -> tuple[int, int] | None:
+        """``(lowest, highest)`` value of an array index over every iteration of the loops
+        around it (interval arithmetic, exact integers: a value below 0 is a u32 wrap-around
+        and so out of range), or None when ``e`` is not built from constants and loop
+        variables with ``+ - * / %`` (division and remainder by positive constants)."""
+        c = self.const_int(e)
+        if c is not None:
+            return c, c
+        if isinstance(e, A.Name):
+            loc = scope.lookup(e.id)
+            if isinstance(loc, LocalSym) and loc.kind == "loop":
+                return self.out.loop_ranges.get(loc.uid, (0, 0))  # (0, 0): bounds had errors
+            return None
+        if isinstance(e, A.Binary) and e.op in ("+", "-", "*"):
+            a, b = self.index_range(e.left, scope), self.index_range(e.right, scope)
+            if a is None or b is None:
+                return None
+            if e.op == "+":
+                return a[0] + b[0], a[1] + b[1]
+            if e.op == "-":
+                return a[0] - b[1], a[1] - b[0]
+            products = [x * y for x in a for y in b]
+            return min(products), max(products)
+        if isinstance(e, A.Binary) and e.op in ("/", "%"):
+            a, d = self.index_range(e.left, scope), self.const_int(e.right)
+            if a is None or d is None or d <= 0 or a[0] < 0:
+                return None
+            if e.op == "/":
+                return a[0] // d, a[1] // d
+            return (a[0], a[1]) if a[1] < d else (0, d - 1)
+        return None
 
     def e_call(self, e: A.Call, scope: Scope, stmt: bool) -> T.Ty:
         f = e.func
@@ -306,6 +388,8 @@ class ExpressionChecks(CheckerBase):
             for a in e.args:
                 self.value_expr(a, None, scope)
             return T.U32
+        if name in OVERFLOW_FUNCS:
+            return self.e_overflow(e, name, scope)
         if name == "redirect":
             self.err(e.span, "redirect(port) is a statement: write 'redirect(port);'")
             return T.ERROR
@@ -332,6 +416,25 @@ class ExpressionChecks(CheckerBase):
         for a, (_pn, pt, _uid) in zip(e.args, fn.params, strict=True):
             self.want(a, pt, scope)
         return fn.ret
+
+    def e_overflow(self, e: A.Call, name: str, scope: Scope) -> T.Ty:
+        """``add_overflows(a, b)`` / ``sub_overflows`` / ``mul_overflows``: the operands are
+        typed as for ``a + b`` (their common type, recorded as the call's operand type); the
+        result is a bool."""
+        if len(e.args) != 2:
+            self.err(e.span, f"{name}(a, b) takes 2 arguments, got {len(e.args)}")
+            for a in e.args:
+                self.expr(a, None, scope)
+            return T.ERROR
+        t = self.e_binary(A.Binary(span=e.span, op=OVERFLOW_FUNCS[name], left=e.args[0],
+                                   right=e.args[1], op_span=e.func.span), None, scope)
+        if T.is_error(t):
+            return T.ERROR
+        if not (isinstance(t, T.IntTy) and t.is_numeric and t.kind != "ip4"):
+            self.err(e.span, f"{name} needs integer operands, found {t}")
+            return T.ERROR
+        self.out.overflow_types[node_key(e)] = t
+        return T.BOOL
 
     def e_unary(self, e: A.Unary, expected, scope) -> T.Ty:
         if e.op == "!":
@@ -455,6 +558,8 @@ class ExpressionChecks(CheckerBase):
             if not numeric:
                 self.err(e.op_span, f"'{op}' needs integers, found {a} and {b}")
                 return T.ERROR
+            if not self.mixes(e, a, b):
+                return T.ERROR
             return T.BOOL
         if op in SHIFT_OPS:
             if not numeric:
@@ -469,16 +574,30 @@ class ExpressionChecks(CheckerBase):
                 extra = " (booleans take '&&' and '||'; 'b as u32' makes 0/1)"
             self.err(e.op_span, f"'{op}' needs integers, found {a} and {b}{extra}")
             return T.ERROR
-        w = max(a.width, b.width)
-        if a.kind == "ip4" and b.kind == "ip4":
-            return T.IP4
-        return T.IntTy(w)
+        if not self.mixes(e, a, b):
+            return T.ERROR
+        common = T.common_int(a, b)
+        assert common is not None  # mixes() said so
+        return common
+
+    def mixes(self, e: A.Binary, a: T.Ty, b: T.Ty) -> bool:
+        """Whether integer operands ``a`` and ``b`` of ``e`` have a common type
+        (:func:`types.common_int`); reports the signed/unsigned mix otherwise."""
+        if not (isinstance(a, T.IntTy) and isinstance(b, T.IntTy)):
+            return True
+        if T.common_int(a, b) is not None:
+            return True
+        s, u = (a, b) if a.signed else (b, a)
+        self.err(e.op_span, f"'{e.op}' mixes signed {s} and {u}: convert one with 'as' "
+                            f"(e.g. 'as i{max(64 if u.width >= 64 else u.width * 2, s.width)}' "
+                            f"or 'as {u}')")
+        return False
 
     def comparable(self, a: T.Ty, b: T.Ty) -> bool:
         """Whether ``a == b`` is allowed: numeric scalars, equal scalar kinds, or tuples and
         structs whose fields compare pairwise."""
         if isinstance(a, T.IntTy) and isinstance(b, T.IntTy):
-            return (a.is_numeric and b.is_numeric) or a == b
+            return (a.is_numeric and b.is_numeric and T.common_int(a, b) is not None) or a == b
         ea, eb = T.elem_types(a), T.elem_types(b)
         return ea is not None and eb is not None and len(ea) == len(eb) and \
             all(self.comparable(x, y) for x, y in zip(ea, eb, strict=True))

@@ -16,16 +16,35 @@ from cora.compiler.ir import semantics as sem
 #: language operator -> IR binary opcode (the lowering emits the same opcode)
 BINARY_OPCODE = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod", "&": "and",
                  "|": "or", "^": "xor", "<<": "shl", ">>": "shr"}
+#: the opcode a signed operand type selects instead (two's complement, ir.semantics)
+SIGNED_OPCODE = {"div": "sdiv", "mod": "smod", "shr": "sar", "lt": "slt", "le": "sle",
+                 "gt": "sgt", "ge": "sge"}
 _FOLD = {"add": sem.add, "sub": sem.sub, "mul": sem.mul, "div": sem.div, "mod": sem.mod,
-         "shl": sem.shl, "shr": sem.shr,
+         "shl": sem.shl, "shr": sem.shr, "sdiv": sem.sdiv, "smod": sem.smod, "sar": sem.sar,
          "and": lambda a, b, _w: a & b, "or": lambda a, b, _w: a | b,
          "xor": lambda a, b, _w: a ^ b}
 
 
-def fold_binary(op: str, a: int, b: int, width: int) -> int:
-    """Value of ``a op b`` (a language operator) on unsigned ``width``-bit integers, by the
-    IR's rules (:mod:`cora.compiler.ir.semantics`). Raises KeyError for an unknown ``op``."""
-    return _FOLD[BINARY_OPCODE[op]](a, b, width)
+def binary_opcode(op: str, signed: bool) -> str:
+    """The IR opcode of language operator ``op`` (``+``..``>>``) on operands of the given
+    signedness (``/`` on signed operands is ``sdiv`` ...). KeyError for an unknown ``op``."""
+    code = BINARY_OPCODE[op]
+    return SIGNED_OPCODE.get(code, code) if signed else code
+
+
+def fold_binary(op: str, a: int, b: int, width: int, signed: bool = False) -> int:
+    """Value of ``a op b`` (a language operator) on ``width``-bit integers (bit patterns;
+    ``signed``: read as two's complement), by the IR's rules
+    (:mod:`cora.compiler.ir.semantics`). Raises KeyError for an unknown ``op``."""
+    return _FOLD[binary_opcode(op, signed)](a, b, width)
+
+
+def fold_compare(op: str, a: int, b: int, width: int, signed: bool) -> int:
+    """Value (0/1) of comparison ``a op b`` on ``width``-bit patterns (signed or not)."""
+    if signed:
+        a, b = sem.to_signed(a, width), sem.to_signed(b, width)
+    return int({"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
+                ">=": a >= b}[op])
 
 
 class ConstantFolding(CheckerBase):
@@ -62,7 +81,8 @@ class ConstantFolding(CheckerBase):
         if ty is None and e.op in ("+", "*", "<<") :
             r = a + b if e.op == "+" else a * b if e.op == "*" else (a << b if b < 64 else 0)
             return r if r < (1 << 64) else r & sem.mask(64)
-        return fold_binary(e.op, a & sem.mask(width), b & sem.mask(width), width)
+        return fold_binary(e.op, a & sem.mask(width), b & sem.mask(width), width,
+                           ty is not None and ty.signed)
 
     def const_int(self, e: A.Node) -> int | None:
         """Compile-time value of a checked scalar expression, or None if not constant."""
@@ -92,14 +112,22 @@ class ConstantFolding(CheckerBase):
             return (-v if e.op == "-" else ~v) & sem.mask(ty.width)
         if isinstance(e, A.Cast):
             v = self.const_int(e.expr)
+            st = info.types.get(node_key(e.expr))
+            if v is not None and isinstance(st, T.IntTy) and st.signed:
+                v = sem.sext(v, st.width, max(st.width, ty.width))
             return None if v is None else v & sem.mask(ty.width)
         if isinstance(e, A.Binary):
             a, b = self.const_int(e.left), self.const_int(e.right)
             if a is None or b is None:
                 return None
             if e.op in CMP_OPS:
-                return int({"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b,
-                            ">": a > b, ">=": a >= b}[e.op])
+                lt, rt = info.types.get(node_key(e.left)), info.types.get(node_key(e.right))
+                if isinstance(lt, T.IntTy) and isinstance(rt, T.IntTy) and \
+                        (ct := T.common_int(lt, rt)) is not None and ct.signed:
+                    a = sem.sext(a, lt.width, 64) if lt.signed else a
+                    b = sem.sext(b, rt.width, 64) if rt.signed else b
+                    return fold_compare(e.op, a, b, 64, True)
+                return fold_compare(e.op, a, b, 64, False)
             if e.op == "&&":
                 return a & b
             if e.op == "||":
@@ -109,7 +137,15 @@ class ConstantFolding(CheckerBase):
                 if e.op in SHIFT_OPS:
                     lt = info.types.get(node_key(e.left))
                     w = lt.width if isinstance(lt, T.IntTy) else w
-                return fold_binary(e.op, a, b, w)
+                else:  # operands widen to the result type (sign-extending signed ones)
+                    for side in (e.left, e.right):
+                        st = info.types.get(node_key(side))
+                        if isinstance(st, T.IntTy) and st.signed and st.width < w:
+                            if side is e.left:
+                                a = sem.sext(a, st.width, w)
+                            else:
+                                b = sem.sext(b, st.width, w)
+                return fold_binary(e.op, a, b, w, ty.signed)
         return None
 
     def const_leaves(self, e: A.Node) -> list[int] | None:
@@ -166,21 +202,24 @@ class ConstantFolding(CheckerBase):
         return isinstance(e, A.Unary) or (isinstance(e, A.Binary) and
                                            (self.has_wrap(e.left) or self.has_wrap(e.right)))
 
-    def check_lits(self, e, ty: T.IntTy) -> bool:
+    def check_lits(self, e, ty: T.IntTy, negated: bool = False) -> bool:
+        """Every literal and untyped constant of ``e`` fits ``ty`` (for a signed type: at most
+        its maximum, or one more right after a unary minus, as in ``-128`` for ``i8``)."""
+        top = ty.max_value + (1 if negated and ty.signed else 0)
         if isinstance(e, A.IntLit):
-            if e.value >= (1 << ty.width):
+            if e.value > top:
                 self.err(e.span, f"the literal {e.value} does not fit in {ty} "
-                                 f"(at most {(1 << ty.width) - 1})")
+                                 f"(at most {top})")
                 return False
             return True
         if isinstance(e, A.Name):
             self.out.syms[node_key(e)] = self.out.consts[e.id]
             v = self.out.consts[e.id].int_value
-            if v >= (1 << ty.width):
+            if v > top:
                 self.err(e.span, f"the constant {e.id} = {v} does not fit in {ty}")
                 return False
             return True
         if isinstance(e, A.Unary):
-            return self.check_lits(e.operand, ty)
+            return self.check_lits(e.operand, ty, e.op == "-")
         ok = self.check_lits(e.left, ty)
         return self.check_lits(e.right, ty) and ok

@@ -13,6 +13,7 @@ from cora.compiler.frontend.check.symbols import (
     StateInfo,
     StateSym,
     Symbol,
+    UserHeader,
 )
 from cora.compiler.frontend.diagnostics import Diagnostic
 from cora.errors import InternalError
@@ -42,7 +43,8 @@ class Checked:
     ``types`` (expression -> type after literal typing), ``syms`` (Name, Let or For -> symbol),
     ``values`` (constant-folded integer expressions -> int), ``loops`` (For -> (lo, hi)),
     ``patterns`` (pattern -> ("eq", v) | ("range", lo, hi) | ("prefix", net, mask) |
-    ("wild",)), ``lpm_prefix`` (Index of an lpm store -> True when the key is ``addr/len``).
+    ("wild",)), ``lpm_prefix`` (Index of an lpm store -> True when the key is ``addr/len``),
+    ``overflow_types`` (an overflow-test call -> its operands' common type).
     """
 
     module: A.Module | None
@@ -58,6 +60,12 @@ class Checked:
     loops: dict[NodeKey, tuple[int, int]] = field(default_factory=dict)
     patterns: dict[NodeKey, Pattern] = field(default_factory=dict)
     lpm_prefix: dict[NodeKey, bool] = field(default_factory=dict)
+    #: user-declared headers by name, in declaration order
+    user_headers: dict[str, UserHeader] = field(default_factory=dict)
+    #: loop variable uid -> (first, last) value it takes (a 'for' with valid bounds)
+    loop_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
+    #: Call of add_overflows/sub_overflows/mul_overflows -> the operands' common type
+    overflow_types: dict[NodeKey, T.IntTy] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -162,6 +162,8 @@ class StatementChecks(CheckerBase):
                                  f"name")
         inner = Scope(scope)
         inner.names[s.var] = LocalSym(s.var, T.U32, False, self.new_uid(), "loop")
+        if node_key(s) in self.out.loops and hi is not None and lo is not None and hi > lo:
+            self.out.loop_ranges[inner.names[s.var].uid] = (lo, hi - 1)
         self.out.syms[node_key(s)] = inner.names[s.var]
         self.block(s.body, inner)
 
@@ -274,7 +276,7 @@ class StatementChecks(CheckerBase):
                                  f"{e.id}[key] = value")
             elif isinstance(sym, HeaderSym):
                 self.err(e.span, f"cannot assign to the header '{e.id}'; assign its fields, "
-                                 f"e.g. {e.id}.{HEADERS[e.id].fields[0].name}")
+                                 f"e.g. {e.id}.{self.header_field_names(e.id)[0]}")
             elif isinstance(sym, BuiltinSym):
                 self.err(e.span, f"'{e.id}' is read-only")
             elif isinstance(sym, FnSym):
@@ -286,6 +288,19 @@ class StatementChecks(CheckerBase):
             root = e.obj
             if isinstance(root, A.Name) and scope.lookup(root.id) is None:
                 sym = self.global_sym(root.id, scope)
+                if isinstance(sym, HeaderSym) and root.id in self.out.user_headers:
+                    if e.name == "valid":
+                        self.err(e.name_span, f"'{root.id}.valid' is read-only: it says whether "
+                                              f"the frame holds the header")
+                        return T.ERROR
+                    uf = self.out.user_headers[root.id].field_named(e.name)
+                    if uf is None:
+                        self.err(e.name_span, f"unknown field '{e.name}' of header {root.id}"
+                                 + did_you_mean(e.name, self.header_field_names(root.id)))
+                        return T.ERROR
+                    self.out.types[node_key(e)] = uf.ty
+                    self.out.syms[node_key(root)] = sym
+                    return uf.ty
                 if isinstance(sym, HeaderSym):
                     h = HEADERS[root.id]
                     f = h.field(e.name)
@@ -319,10 +334,10 @@ class StatementChecks(CheckerBase):
         if isinstance(e, A.Index):
             info = self.state_ref(e.obj, scope)
             if info is None:
-                if not T.is_error(self.expr(e.obj, None, scope)):
-                    self.err(e.span, "only state objects can be indexed: s[key]")
-                self.expr(e.index, None, scope)
-                return T.ERROR
+                elem = self.array_index(e, self.place(e.obj, scope), scope)
+                if not T.is_error(elem):
+                    self.out.types[node_key(e)] = elem
+                return elem
             if info.kind == "countmin":
                 self.err(e.span, f"'{info.name}' is a countmin sketch: update it with "
                                  f"{info.name}.add(key, n)")

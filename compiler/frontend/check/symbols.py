@@ -17,6 +17,7 @@ from cora.errors import InternalError
 MAX_CAPACITY = 16_777_216
 MAX_STATE_BYTES = 1 << 30
 MAX_LOOP_TRIPS = 256
+MAX_ARRAY_ELEMS = 4_096  # elements of one T[N] (each is a register once flattened)
 MAX_INLINE_DEPTH = 32
 MAX_COUNTMIN_DEPTH = 16
 MAX_UNROLLED_STMTS = 2_048  # statements after unrolling and inlining (verifier budget)
@@ -52,7 +53,10 @@ STATE_WORDS: dict[str, StateWord] = {w.word: w for w in (
 assert all(w.ir_kind in IR_STATE_KINDS for w in STATE_WORDS.values())
 
 BUILTIN_VALUES = ("pkt", "flow")
-BUILTIN_FUNCS = ("now", "rand", "hash")
+#: ``add_overflows(a, b)`` ...: whether ``a + b`` (etc.) in the operands' common type does
+#: not equal the exact mathematical result (docs/language.md, "Overflow tests").
+OVERFLOW_FUNCS = {"add_overflows": "+", "sub_overflows": "-", "mul_overflows": "*"}
+BUILTIN_FUNCS = ("now", "rand", "hash", *OVERFLOW_FUNCS)
 VERDICT_WORDS = ("pass", "drop", "tx", "redirect")
 ARITH_OPS = ("+", "-", "*", "/", "%", "&", "|", "^")
 SHIFT_OPS = ("<<", ">>")
@@ -102,6 +106,56 @@ class ConstSym:
 @dataclass(frozen=True)
 class HeaderSym:
     name: str
+
+
+@dataclass(frozen=True)
+class UserField:
+    """A field of a user-declared header.
+
+    Attributes:
+        name: field name.
+        ty: its type (a scalar, or an array of scalars).
+        bit: offset of its first bit from the start of the base header (``udp``), bits.
+        bits: bits of one scalar (of one element of an array).
+    """
+
+    name: str
+    ty: T.Ty
+    bit: int
+    bits: int
+
+
+@dataclass(frozen=True)
+class UserHeader:
+    """A header declared with ``header NAME after PARENT.FIELD == VALUE { ... }``.
+
+    Attributes:
+        name: header name.
+        base: the built-in header its offsets count from (``udp``).
+        parent: ``udp`` or the user header it follows.
+        field: the parent's field that selects it; ``value``: the value it must have.
+        start: bytes from the base header's start to this header's start.
+        length: bytes of this header.
+        fields: its fields in wire order.
+        decl: the declaration.
+    """
+
+    name: str
+    base: str
+    parent: str
+    field: str
+    value: int
+    start: int
+    length: int
+    fields: tuple[UserField, ...]
+    decl: A.HeaderDecl
+
+    def field_named(self, name: str) -> UserField | None:
+        """The field called ``name``, or None."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+// ina.nf: in-network gradient aggregation (SwitchML/ATP-style) on cora's dataplane.
+// The protocol is cora.ina.protocol (docs/ina.md): a 20-byte header and K = 256 int32 values
+// per UDP datagram to port 47000; the reference aggregator is cora.ina.ps.SlotPool.handle,
+// which this NF follows packet for packet (tests/ina/test_ina_nf.py).
+//
+// Per slot two copies (the shadow bit of the packet picks one), each with a worker bitmap
+// (a retransmitted contribution is not added twice), a contribution count, the chunk's
+// offset/total and the partial sums; when all N workers have contributed, the packet
+// that completes the chunk leaves as the result and the copy is kept for retransmitted
+// requests (answered with the result); its use by the next chunk clears the other copy's
+// bit for the worker. An int32 sum that overflows sets the OVERFLOW flag of the result
+// (the sum wraps, as in ps.py; never silently).
+//
+// Not yet as in ps.py: results and size-mismatch errors go back only to the sender (tx,
+// addresses swapped), not by multicast to every worker of the job (the language has no
+// multicast verdict yet). Kept outside the netfuncs/*.nf library for now: with K = 256 its
+// 256-iteration loops make a ~16,000-instruction program that bcc needs about 280 s to
+// compile on this 2-core machine (loaded), too slow for every library-wide test.
+const K = 256;
+const INA_PORT = 47000;
+const PACKET_BYTES = 1044;             // header 20 + 4 * K
+const MAGIC = 0xC0A9;
+const FLAG_OVERFLOW = 0x01;
+const FLAG_RESULT = 0x02;
+const FLAG_RETRANSMIT = 0x04;
+const FLAG_ERROR = 0x08;
+const ERR_UNKNOWN_JOB = 1;
+const ERR_BAD_WORKER = 2;
+const ERR_SIZE_MISMATCH = 3;
+const ERR_BAD_SLOT = 4;
+const MAX_WORKERS = 32;
+const POOL_SLOTS = 1024;
+
+header ina after udp.dport == INA_PORT {
+    magic: u16, version: u8, flags: u8, job: u16, shadow: u16 (1), slot: u16 (15),
+    worker: u8, n_workers: u8, error: u8, reserved: u8, offset: u32, total: u32,
+    values: i32[K]
+}
+
+// the control plane's allocation of the pool to jobs (cora.ina.ps.SlotPool.allocate)
+struct Job { base: u16, slots: u16, n_workers: u8 }
+state jobs: map<u16, Job>[64] on_full skip;
+
+// one copy of one slot; pool index 2 * (job base + slot) + shadow bit
+struct Copy { bitmap: u32, count: u32, offset: u32, total: u32, overflow: u8, done: u8,
+              sums: i32[K] }
+state pool: array<Copy>[2048];         // 2 * POOL_SLOTS
+
+// send the (rewritten) datagram back to its sender
+fn reply() {
+    let src_mac = ethernet.src;
+    ethernet.src = ethernet.dst;
+    ethernet.dst = src_mac;
+    let ip = ipv4.saddr;
+    ipv4.saddr = ipv4.daddr;
+    ipv4.daddr = ip;
+    let port = udp.sport;
+    udp.sport = udp.dport;
+    udp.dport = port;
+    tx;
+}
+
+on packet {
+    if (!ipv4.valid || !udp.valid || udp.dport != INA_PORT) { pass; }
+    if (!ina.valid) { drop; }           // too short for an INA packet: malformed
+    // cora.ina.protocol.parse_header: anything else is malformed (dropped)
+    if (udp.len != 8 + PACKET_BYTES || ina.magic != MAGIC || ina.version != 1 ||
+        (ina.flags & 0xF0) != 0 || ina.reserved != 0 || ina.n_workers < 1 ||
+        ina.n_workers > MAX_WORKERS || ina.worker >= ina.n_workers || ina.total == 0) {
+        drop;
+    }
+    if ((ina.flags & (FLAG_RESULT | FLAG_ERROR)) != 0) { drop; }
+    let job = jobs[ina.job];            // all zero when the job has no allocation
+    let code: u8 = 0;                   // an ERR_* to send back instead of a result
+    if (!(ina.job in jobs)) {
+        code = ERR_UNKNOWN_JOB;
+    } else if (ina.n_workers != job.n_workers) {
+        code = ERR_BAD_WORKER;
+    } else if (ina.slot >= job.slots) {
+        code = ERR_BAD_SLOT;
+    }
+    let v = ina.shadow as u32;
+    let p = (job.base as u32) + ina.slot;
+    let idx = 2 * p + v;
+    let answer = false;                 // send the copy's result back
+    if (code == 0) {
+        let bit: u32 = 1 << ina.worker;
+        let bitmap = pool[idx].bitmap;
+        let count = pool[idx].count;
+        pool[2 * p + 1 - v].bitmap &= ~bit;
+        let same_chunk = pool[idx].offset == ina.offset && pool[idx].total == ina.total;
+        if ((bitmap & bit) == 0) {
+            if (count == 0 && pool[idx].done != 0 && same_chunk) {
+                answer = true;          // a retransmission after the chunk completed
+            } else if (count != 0 && !same_chunk) {
+                code = ERR_SIZE_MISMATCH;
+            } else {
+                // the first contribution starts from 0 (and cannot overflow)
+                let keep: i32 = 0;
+                if (count != 0) { keep = -1; } else { pool[idx].overflow = 0; }
+                for (i in 0..K) {
+                    // the flag lives in the slot, not in a local: a value carried through
+                    // all K unrolled iterations makes clang spill past the 512-byte stack
+                    let s = pool[idx].sums[i] & keep;
+                    let x = ina.values[i];
+                    if (add_overflows(s, x)) { pool[idx].overflow = 1; }
+                    pool[idx].sums[i] = s + x;
+                }
+                pool[idx].offset = ina.offset;
+                pool[idx].total = ina.total;
+                pool[idx].bitmap = bitmap | bit;
+                if (count + 1 < job.n_workers) {
+                    pool[idx].count = count + 1;
+                    pool[idx].done = 0;
+                    drop;               // consumed: the sum is not complete yet
+                }
+                pool[idx].count = 0;
+                pool[idx].done = 1;
+                answer = true;
+            }
+        } else if (count == 0 && same_chunk) {
+            answer = true;              // a retransmission of a contribution already counted
+        }
+    }
+    if (code == 0 && !answer) { drop; } // a duplicate of a pending contribution
+    // the reply: the result (the copy's sums) or an error (values 0), to the sender
+    let mask: i32 = -1;
+    if (code != 0) {
+        ina.flags = FLAG_ERROR;
+        ina.error = code;
+        mask = 0;
+    } else {
+        let flags = FLAG_RESULT | (ina.flags & FLAG_RETRANSMIT);
+        if (pool[idx].overflow != 0) { flags |= FLAG_OVERFLOW; }
+        ina.flags = flags;
+    }
+    for (i in 0..K) { ina.values[i] = pool[idx].sums[i] & mask; }
+    reply();
+}

@@ -1,0 +1,135 @@
+"""netfuncs/ina.nf, the aggregator written in cora's language, against the reference
+aggregator cora.ina.ps.SlotPool.handle (the spec) and, in the kernel, against the
+interpreter, on aggregation traffic of two jobs: complete chunks, retransmissions before
+and after completion, duplicates, shadow-copy reuse, int32 overflow, and each error case
+(unknown job, wrong worker count, slot outside the allocation, chunk size mismatch), plus
+malformed and result packets. ina.nf answers only the sender (no multicast verdict yet), so
+a result the reference multicasts must come back to the sender, byte for byte."""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+
+from cora.compiler.driver import compile_source
+from cora.compiler.interp import Interpreter
+from cora.ina import protocol as P
+from cora.ina.ps import SlotPool
+
+NF = Path(__file__).resolve().parents[2] / "netfuncs" / "ina" / "ina.nf"
+#: the control plane's allocation, as the NF's initial jobs entries and as SlotPool.allocate
+JOBS = {1: (4, 3), 2: (2, 2)}  # job -> (slots, workers); bases 0 and 4 in both
+
+
+def ina_program():
+    """ina.nf with the jobs of :data:`JOBS` loaded as initial entries."""
+    src = NF.read_text()
+    decl = "state jobs: map<u16, Job>[64] on_full skip;"
+    assert decl in src
+    entries, base = [], 0
+    for job, (slots, workers) in JOBS.items():
+        entries.append(f"{job}: Job {{ base: {base}, slots: {slots}, n_workers: {workers} }}")
+        base += slots
+    src = src.replace(decl, decl[:-1] + " = { " + ", ".join(entries) + " };")
+    return compile_source(src, "ina.nf")
+
+
+def reference_pool() -> SlotPool:
+    pool = SlotPool(1024)
+    for job, (slots, workers) in JOBS.items():
+        pool.allocate(job, slots, workers)
+    return pool
+
+
+def frame(worker: int, payload: bytes) -> bytes:
+    """The datagram from worker ``worker`` (10.0.0.<worker+1>) to the aggregator."""
+    return bytes(Ether(src=f"02:00:00:00:00:{worker + 1:02x}", dst="02:00:00:00:00:ff")
+                 / IP(src=f"10.0.0.{worker + 1}", dst="10.0.0.254")
+                 / UDP(sport=40000 + worker, dport=P.UDP_PORT) / payload)
+
+
+def aggregation_traffic(seed: int = 3, chunks: int = 12) -> list[tuple[int, bytes]]:
+    """(worker, INA payload) in arrival order, with the protocol's irregular cases."""
+    rng = random.Random(seed)
+    out: list[tuple[int, bytes]] = []
+    big = np.int32(2**31 - 1)
+    for c in range(chunks):
+        job = 1 if c % 3 else 2
+        slots, n = JOBS[job]
+        slot, copy = c % slots, (c // slots) % 2
+        offset, total = c * P.K, chunks * P.K
+        per_worker = []
+        for w in range(n):
+            vals = np.array([rng.randrange(-1000, 1000) for _ in range(P.K)], np.int32)
+            if c == 5:
+                vals[7] = big                   # overflows the int32 sum
+            per_worker.append(P.encode(job, slot, copy, offset, total, w, n, vals))
+        order = list(range(n))
+        rng.shuffle(order)
+        for k, w in enumerate(order):
+            out.append((w, per_worker[w]))
+            if rng.random() < 0.3:              # a retransmission before completion
+                out.append((w, P.encode(job, slot, copy, offset, total, w, n,
+                                        P.values_of(per_worker[w]).astype(np.int32),
+                                        flags=P.FLAG_RETRANSMIT)))
+            if k == 0 and c == 4:               # another worker's chunk size disagrees
+                other = order[1]
+                out.append((other, P.encode(job, slot, copy, offset + 1, total, other, n,
+                                            None)))
+        late = rng.randrange(n)                 # a retransmitted request after completion
+        out.append((late, P.encode(job, slot, copy, offset, total, late, n,
+                                   P.values_of(per_worker[late]).astype(np.int32),
+                                   flags=P.FLAG_RETRANSMIT)))
+    out.append((0, P.encode(9, 0, 0, 0, 1, 0, 1, None)))                       # unknown job
+    out.append((0, P.encode(1, 0, 0, 0, 1, 0, 2, None)))                       # wrong n
+    out.append((0, P.encode(2, 5, 0, 0, 1, 0, 2, None)))                       # bad slot
+    out.append((0, P.encode(1, 0, 0, 0, 1, 0, 3, None, flags=P.FLAG_RESULT)))  # ignored
+    out.append((1, P.encode(1, 0, 0, 0, 1, 1, 3, None)[:-4]))                  # malformed
+    return out
+
+
+def test_ina_nf_answers_as_the_reference_aggregator():
+    """Every datagram: the NF drops it exactly when SlotPool.handle sends nothing, and
+    otherwise sends back to the sender the reference's datagram for that sender, byte for
+    byte (result values and flags, overflow, errors)."""
+    it = Interpreter(ina_program())
+    pool = reference_pool()
+    replies = results = overflowed = 0
+    for n, (w, payload) in enumerate(aggregation_traffic()):
+        addr = (f"10.0.0.{w + 1}", 40000 + w)
+        expected = pool.handle(payload, addr)
+        out = it.run(frame(w, payload))
+        if not expected:
+            assert out.verdict == "drop", n
+            continue
+        to_sender = [d for d, a in expected if a == addr]
+        assert out.verdict == "tx" and to_sender, (n, out.verdict, expected)
+        assert out.frame[42:] == to_sender[0], n
+        # the reply goes back: addresses and ports swapped
+        assert out.frame[26:30] == bytes([10, 0, 0, 254]) and out.frame[30:34] == \
+            bytes([10, 0, 0, w + 1])
+        replies += 1
+        results += bool(to_sender[0][3] & P.FLAG_RESULT)
+        overflowed += bool(to_sender[0][3] & P.FLAG_OVERFLOW)
+    # the traffic reaches every case: completions, retransmitted results, duplicates, the
+    # int32 overflow flag, and the four error codes
+    assert pool.stats["results"] >= 10 and pool.stats["retransmitted_results"] >= 10
+    assert pool.stats["duplicates_dropped"] > 0 and pool.stats["malformed"] == 1
+    assert pool.stats["ignored"] == 1 and pool.stats["errors"] >= 4
+    assert overflowed > 0 and replies - results == 4  # one reply per error case
+
+
+@pytest.mark.kernel
+def test_ina_nf_kernel_equals_interpreter_on_the_traffic(bcc_module):
+    from cora.runtime.engine import InterpEngine, KernelEngine
+    from cora.runtime.run import run_frames
+
+    program = ina_program()
+    trace = [(n * 1000, frame(w, p)) for n, (w, p) in enumerate(aggregation_traffic())]
+    with KernelEngine(program) as k, InterpEngine(program) as i:
+        report = run_frames(program, trace, engine="both", engines=(k, i))
+    assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
+    assert report.verdicts["tx"] > 24 and report.verdicts["drop"] > 12
