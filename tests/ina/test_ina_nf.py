@@ -123,6 +123,7 @@ def test_ina_nf_answers_as_the_reference_aggregator():
 
 
 @pytest.mark.kernel
+@pytest.mark.long  # bcc needs minutes for ina.nf's unrolled 256-value loops: `make test-long`
 def test_ina_nf_kernel_equals_interpreter_on_the_traffic(bcc_module):
     from cora.runtime.engine import InterpEngine, KernelEngine
     from cora.runtime.run import run_frames
