@@ -34,14 +34,17 @@ class XdpTarget(Target):
     def generate(self, program: Program, inject_env: bool = False,
                  count_verdicts: bool = False, frags: bool = True,
                  pass_redirect_ifindex: int | None = None,
-                 read_through: frozenset[str] = frozenset(), **options: Any) -> Artifact:
+                 read_through: frozenset[str] = frozenset(), live_profile: int = 0,
+                 **options: Any) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: ``inject_env``, ``count_verdicts`` (:meth:`Target.generate`); ``frags``
         (default on: multi-buffer aware, loaded with ``BPF_F_XDP_HAS_FRAGS``) and
         ``pass_redirect_ifindex`` (:class:`cora.targets.xdp.hook.XdpHook`);
         ``read_through`` (state names whose lookups fall back to a second map ``<map>_rt``
-        on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`).
+        on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`);
+        ``live_profile`` (0 = off, N: per-block counters of 1 in N packets in ``cora_prof``,
+        :mod:`cora.targets.ebpf.liveprof`).
 
         Raises:
             CoraError: an option the xdp target does not have.
@@ -53,14 +56,16 @@ class XdpTarget(Target):
         self.check(program)
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts,
-                                      read_through=read_through)
+                                      read_through=read_through,
+                                      live_profile=live_profile)
         return Artifact(self.name, program,
                         {"prog.c": c_text, "prog.ir": print_program(program)},
                         hook.entry, line_map, {"inject_env": inject_env,
                                                "count_verdicts": count_verdicts,
                                                "frags": frags,
                                                "pass_redirect_ifindex": pass_redirect_ifindex,
-                                               "read_through": sorted(read_through)})
+                                               "read_through": sorted(read_through),
+                                               "live_profile": live_profile})
 
     def load_flags(self, artifact: Artifact) -> int:
         """``BPF_F_XDP_HAS_FRAGS`` when ``artifact`` was generated with ``frags``, else 0."""
