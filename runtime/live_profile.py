@@ -144,10 +144,10 @@ def from_live_counters(program: Program, windows: list[CounterSnapshot]) -> Prof
     packets = windows[0].packets * windows[0].slots.sample_every
     states: dict[str, float] = {s.name: 0.0 for s in program.states}
     for b in program.blocks:
-        c = blocks.get(b.label, 0)
-        for op in b.ops if c else []:
+        runs = blocks.get(b.label, 0)
+        for op in b.ops if runs else []:
             if op.state is not None:
-                states[op.state] = states.get(op.state, 0.0) + c
+                states[op.state] = states.get(op.state, 0.0) + runs
     return Profile(packets=packets, block_count=blocks, edge_count=edges, state_count=states,
                    source="live", packets_basis=float(packets))
 

@@ -86,7 +86,7 @@ def profile_slots(program: Program, sample_every: int = 1) -> ProfileSlots:
     """
     if sample_every < 1:
         raise ValueError("live-profile sampling must be 1 in N with N >= 1")
-    edges = []
+    edges: list[tuple[str, str]] = []
     for b in program.blocks:
         succ = list(dict.fromkeys(b.successors()))
         if len(succ) > 1:
