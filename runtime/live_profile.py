@@ -2,8 +2,9 @@
 from a running program's per-block counters over a time window.
 
 A program generated with ``live_profile=N`` (:mod:`cora.targets.ebpf.liveprof`) counts, per
-CPU, the packets it sampled, every block it ran and every edge it took out of a block with
-several successors. :func:`read_counters` sums a snapshot over CPUs; two snapshots make a
+CPU, the packets it sampled, the runs of its entry block and the edges it took out of blocks
+with several successors (all but one per block); :func:`stage_counts` rebuilds every block's
+and edge's count from them. :func:`read_counters` sums a snapshot over CPUs; two snapshots make a
 window, and :func:`from_live_counters` turns the difference into the very ``Profile`` that
 ``cora plan --profile`` computes from a pcap with the reference interpreter
 (:func:`cora.compiler.offload.profile.profile_from_frames`): the same ``packets``,
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 from cora.compiler.ir import Program
 from cora.compiler.offload.profile import Profile
-from cora.targets.ebpf.liveprof import ProfileSlots
+from cora.targets.ebpf.liveprof import ProfileSlots, successors
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,37 @@ def _nf_target(program: Program, stage_block) -> str | None:
     return None
 
 
+def stage_counts(window: CounterSnapshot) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Every block's runs and every edge's count of one stage program, rebuilt from its
+    counted slots (:mod:`cora.targets.ebpf.liveprof`) in topological order; scaled by N.
+
+    Returns:
+        ``(block label -> runs, (from, to) -> times taken)`` over the stage's own labels.
+        Counts read from live per-CPU memory are not one snapshot: a derived edge that
+        comes out negative is taken as 0.
+    """
+    slots = window.slots
+    n = slots.sample_every
+    blocks: dict[str, int] = {slots.entry: window.counts[1] * n}
+    edges: dict[tuple[str, str], int] = {}
+    for b in window.program.topological_blocks():
+        runs = blocks.get(b.label, 0)
+        succ = successors(b)
+        left = runs
+        for i, dst in enumerate(succ):
+            slot = slots.edge_slot((b.label, dst))
+            if slot is not None:
+                c = window.counts[slot] * n
+            elif i == len(succ) - 1:
+                c = max(left, 0)
+            else:  # a layout of another program: nothing to rebuild from
+                raise ValueError(f"edge {b.label} -> {dst} has no counter")
+            left -= c
+            edges[(b.label, dst)] = c
+            blocks[dst] = blocks.get(dst, 0) + c
+    return blocks, edges
+
+
 def from_live_counters(program: Program, windows: list[CounterSnapshot]) -> Profile:
     """``Profile.from_live_counters``: the profile of ``program`` over a window of counts.
 
@@ -111,7 +143,7 @@ def from_live_counters(program: Program, windows: list[CounterSnapshot]) -> Prof
         and ``state_count`` scaled by each stage's sampling N; with N = 1 equal to
         :func:`~cora.compiler.offload.profile.profile_from_frames` on the same frames.
     Raises:
-        ValueError: no window given.
+        ValueError: no window given, or a window whose layout is not its program's.
     """
     if not windows:
         raise ValueError("no counter window")
@@ -119,26 +151,15 @@ def from_live_counters(program: Program, windows: list[CounterSnapshot]) -> Prof
     blocks: dict[str, float] = {}
     edges: dict[tuple[str, str], float] = {}
     for w in windows:
-        n = w.slots.sample_every
         by_label = {b.label: b for b in w.program.blocks}
-        for label in w.slots.blocks:
-            c = w.counts[w.slots.block_slot(label)] * n
-            if label not in labels:
-                continue
-            if c:
+        b_counts, e_counts = stage_counts(w)
+        for label, c in b_counts.items():
+            if label in labels and c:
                 blocks[label] = blocks.get(label, 0) + c
-            b = by_label.get(label)
-            succ = list(dict.fromkeys(b.successors())) if b is not None else []
-            if len(succ) == 1 and c:
-                dst = _nf_target(program, by_label[succ[0]]) if succ[0] in by_label else None
-                if dst is not None:
-                    edges[(label, dst)] = edges.get((label, dst), 0) + c
-        for src, dst_stage in w.slots.edges:
-            slot = w.slots.edge_slot((src, dst_stage))
-            c = w.counts[slot] * n if slot is not None else 0
+        for (src, dst_stage), c in e_counts.items():
             if src not in labels or not c:
                 continue
-            dst = _nf_target(program, by_label[dst_stage]) if dst_stage in by_label else None
+            dst = _nf_target(program, by_label[dst_stage])
             if dst is not None:
                 edges[(src, dst)] = edges.get((src, dst), 0) + c
     packets = windows[0].packets * windows[0].slots.sample_every
@@ -150,5 +171,3 @@ def from_live_counters(program: Program, windows: list[CounterSnapshot]) -> Prof
                 states[op.state] = states.get(op.state, 0.0) + runs
     return Profile(packets=packets, block_count=blocks, edge_count=edges, state_count=states,
                    source="live", packets_basis=float(packets))
-
-

@@ -176,7 +176,7 @@ class EbpfEmitter:
         hook: the kernel hook generated for (its entry, context, verdict codes, ...).
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
         count_verdicts: count verdicts per CPU in ``cora_verdicts``.
-        live_profile: 0 (off) or N >= 1: per-block and per-branch-edge counters of 1 in N
+        live_profile: 0 (off) or N >= 1: entry-block and branch-edge counters of 1 in N
             packets (:mod:`cora.targets.ebpf.liveprof`).
     The target checks its refused ops before (:meth:`cora.targets.base.Target.check`); an op
     the hook cannot express anyway raises :class:`CoraError` while generating.
@@ -743,8 +743,8 @@ class EbpfEmitter:
         for block in self.p.topological_blocks():
             self.emit(f"L_{block.label}: ;", indent=0)
             self._block = block.label
-            if self.prof is not None:
-                self.emit(liveprof.bump(self.prof.block_slot(block.label)))
+            for line in liveprof.at_block(self.prof, block.label) if self.prof else []:
+                self.emit(line)
             for op in block.ops:
                 # Each op in its own scope: its temporaries (keys, values) die with it, so
                 # clang can reuse their stack slots (the BPF stack is 512 bytes).

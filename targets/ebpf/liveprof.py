@@ -1,18 +1,23 @@
 """Live-profile counters of a generated eBPF program: the slot layout and the C it adds.
 
-A program generated with ``live_profile=N`` (N >= 1) keeps, per CPU, one u64 slot per IR
-block (executions), one per CFG edge out of a block with several distinct successors (times
-taken; every other edge is taken exactly as often as its source block runs) and slot 0 for
-the packets counted. All slots are one value of a one-entry ``BPF_PERCPU_ARRAY``
-(:data:`PROFILE_MAP`), so a packet costs one map lookup (the kernel inlines per-CPU array
-lookups) and one increment per block it runs, with no atomics (per-CPU memory).
+A program generated with ``live_profile=N`` (N >= 1) keeps, per CPU, a few u64 slots from
+which the runtime rebuilds every block's and every CFG edge's count: slot 0 counts the
+packets counted, slot 1 the runs of the entry block, and one slot per *counted edge*: every
+edge out of a block with several distinct successors except the last one (Knuth's
+spanning-tree argument for edge profiling, D. E. Knuth and F. R. Stevenson, "Optimal
+measurement points for program frequency counts", BIT 13, 1973: in an acyclic CFG the
+count of a block is the sum of its incoming edges, an edge out of a one-successor block is
+taken as often as its source runs, and the last edge of a branch is the source's count
+minus its other edges). A packet thus costs one map lookup (the kernel inlines per-CPU array
+lookups), two increments and one per taken counted edge, with no atomics (per-CPU memory).
+All slots are one value of a one-entry ``BPF_PERCPU_ARRAY`` (:data:`PROFILE_MAP`).
 
-Sampling: with N > 1 only packets for which ``bpf_get_prandom_u32() % N == 0`` are counted
-(1 in N on average); the runtime divides by the counted packets (slot 0), so frequencies stay
-frequencies. With N = 1 every packet is counted and the counts equal those of the reference
-interpreter (:class:`cora.compiler.interp.CountingInterpreter`) on the same frames; the
-runtime turns them into a :class:`cora.compiler.offload.profile.Profile`
-(:mod:`cora.runtime.live_profile`).
+Sampling: with N > 1 a per-CPU tick (the last slot) counts every packet and only every Nth
+packet of each CPU is counted (no random helper call: ``bpf_get_prandom_u32`` cost more than
+the counters it saves here); the runtime multiplies by N. With N = 1 every packet is counted
+and the rebuilt counts equal those of the reference interpreter
+(:class:`cora.compiler.interp.CountingInterpreter`) on the same frames; the runtime turns
+them into a :class:`cora.compiler.offload.profile.Profile` (:mod:`cora.runtime.live_profile`).
 """
 
 from __future__ import annotations
@@ -37,61 +42,69 @@ class ProfileSlots:
     """Which counter slot counts what.
 
     Attributes:
-        blocks: block labels; block ``blocks[i]`` is counted in slot ``1 + i``.
-        edges: ``(from, to)`` edges out of blocks with several distinct successors; edge
-            ``edges[j]`` is counted in slot ``1 + len(blocks) + j``.
-        sample_every: N of the 1-in-N sampling (1 = every packet).
+        entry: label of the entry block (its runs are counted in slot 1).
+        edges: counted ``(from, to)`` edges; ``edges[j]`` is counted in slot ``2 + j``.
+        sample_every: N of the 1-in-N sampling (1 = every packet); with N > 1 the last slot
+            is the per-CPU tick (every packet).
     Slot 0 counts the packets counted.
     """
 
-    blocks: tuple[str, ...]
+    entry: str
     edges: tuple[tuple[str, str], ...]
     sample_every: int = 1
 
     @property
     def count(self) -> int:
-        """Number of u64 slots (1 + blocks + edges)."""
-        return 1 + len(self.blocks) + len(self.edges)
+        """Number of u64 slots."""
+        return 2 + len(self.edges) + (1 if self.sample_every > 1 else 0)
 
-    def block_slot(self, label: str) -> int:
-        """Slot of block ``label``. Raises ValueError for an unknown label."""
-        return 1 + self.blocks.index(label)
+    @property
+    def tick_slot(self) -> int | None:
+        """Slot of the every-packet tick (None without sampling)."""
+        return self.count - 1 if self.sample_every > 1 else None
 
     def edge_slot(self, edge: tuple[str, str]) -> int | None:
-        """Slot of ``edge``, or None when the edge is not counted on its own (its source has
-        one successor: the edge count is the source's block count)."""
+        """Slot of ``edge``, or None when the edge is not counted (derived)."""
         try:
-            return 1 + len(self.blocks) + self.edges.index(edge)
+            return 2 + self.edges.index(edge)
         except ValueError:
             return None
 
     def to_json(self) -> dict:
         """JSON-ready dict (kept in the deployment metadata)."""
-        return {"blocks": list(self.blocks), "edges": [list(e) for e in self.edges],
+        return {"entry": self.entry, "edges": [list(e) for e in self.edges],
                 "sample_every": self.sample_every}
 
     @classmethod
     def from_json(cls, data: dict) -> ProfileSlots:
         """Inverse of :meth:`to_json`. Raises KeyError/TypeError/ValueError when malformed."""
-        return cls(tuple(str(b) for b in data["blocks"]),
-                   tuple((str(a), str(b)) for a, b in data["edges"]),
+        return cls(str(data["entry"]), tuple((str(a), str(b)) for a, b in data["edges"]),
                    int(data.get("sample_every", 1)))
 
 
+def successors(block) -> list[str]:
+    """Distinct successor labels of ``block``, in order."""
+    return list(dict.fromkeys(block.successors()))
+
+
 def profile_slots(program: Program, sample_every: int = 1) -> ProfileSlots:
-    """The slot layout of ``program`` (blocks in program order).
+    """The slot layout of ``program``: every edge but the last out of each block with
+    several distinct successors is counted.
 
     Raises:
-        ValueError: ``sample_every`` < 1, or more than :data:`MAX_SLOTS` slots.
+        ValueError: ``sample_every`` < 1, an empty program, or more than :data:`MAX_SLOTS`
+            slots.
     """
     if sample_every < 1:
         raise ValueError("live-profile sampling must be 1 in N with N >= 1")
+    if not program.blocks:
+        raise ValueError(f"{program.name}: no blocks to profile")
     edges: list[tuple[str, str]] = []
     for b in program.blocks:
-        succ = list(dict.fromkeys(b.successors()))
+        succ = successors(b)
         if len(succ) > 1:
-            edges.extend((b.label, s) for s in succ)
-    slots = ProfileSlots(tuple(b.label for b in program.blocks), tuple(edges), sample_every)
+            edges.extend((b.label, s) for s in succ[:-1])
+    slots = ProfileSlots(program.topological_blocks()[0].label, tuple(edges), sample_every)
     if slots.count > MAX_SLOTS:
         raise ValueError(f"{program.name}: {slots.count} live-profile slots, at most "
                          f"{MAX_SLOTS} fit in a per-CPU value")
@@ -107,12 +120,18 @@ def declaration(slots: ProfileSlots) -> list[str]:
 def entry(slots: ProfileSlots) -> list[str]:
     """C statements at the top of the entry function: pick this packet's counters (NULL when
     it is not sampled) and count the packet."""
-    pick = f"{PROFILE_MAP}.lookup(&cora_pk)"
-    if slots.sample_every > 1:
-        pick = f"(bpf_get_prandom_u32() % {slots.sample_every}U == 0) ? {pick} : NULL"
-    return ["u32 cora_pk = 0;",
-            f"struct {PROFILE_STRUCT} *{PROFILE_PTR} = {pick};",
-            f"if ({PROFILE_PTR}) {PROFILE_PTR}->c[0] += 1;"]
+    out = ["u32 cora_pk = 0;",
+           f"struct {PROFILE_STRUCT} *{PROFILE_PTR} = {PROFILE_MAP}.lookup(&cora_pk);"]
+    if slots.tick_slot is not None:
+        out.append(f"if ({PROFILE_PTR} && ({PROFILE_PTR}->c[{slots.tick_slot}]++ % "
+                   f"{slots.sample_every}U) != 0) {PROFILE_PTR} = NULL;")
+    out.append(f"if ({PROFILE_PTR}) {PROFILE_PTR}->c[0] += 1;")
+    return out
+
+
+def at_block(slots: ProfileSlots, label: str) -> list[str]:
+    """C statements at the start of block ``label`` (the entry block's run is counted)."""
+    return [bump(1)] if label == slots.entry else []
 
 
 def bump(slot: int) -> str:

@@ -5,6 +5,7 @@ Profile as ``cora plan --profile`` (the reference interpreter over a pcap of the
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.offload.profile import profile_from_frames
 from cora.compiler.offload.split import cut_plan, split
 from cora.settings import trace_files
-from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
+from cora.targets.ebpf.liveprof import PROFILE_MAP, ProfileSlots, profile_slots
 from cora.targets.xdp import XdpTarget
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,15 +31,16 @@ def _capture() -> list[tuple[int, bytes]]:
     return frames[:1500]
 
 
-def test_slots_cover_blocks_and_branch_edges():
+def test_slots_count_all_but_one_edge_per_branch():
     program = compile_file(str(REPO / "netfuncs" / "firewall.nf"))
     slots = profile_slots(program, 4)
-    assert slots.blocks == tuple(b.label for b in program.blocks)
+    assert slots.entry == program.topological_blocks()[0].label
     branching = [b for b in program.blocks if len(set(b.successors())) > 1]
-    assert len(slots.edges) == sum(len(set(b.successors())) for b in branching) > 0
-    assert slots.count == 1 + len(slots.blocks) + len(slots.edges)
+    assert len(slots.edges) == sum(len(set(b.successors())) - 1 for b in branching) > 0
+    assert slots.count == 2 + len(slots.edges) + 1 and slots.tick_slot == slots.count - 1
+    assert ProfileSlots.from_json(slots.to_json()) == slots
     text = XdpTarget().generate(program, live_profile=4).files["prog.c"]
-    assert f"BPF_PERCPU_ARRAY({PROFILE_MAP}" in text and "% 4U == 0" in text
+    assert f"BPF_PERCPU_ARRAY({PROFILE_MAP}" in text and "% 4U) != 0" in text
     plain = XdpTarget().generate(program).files["prog.c"]
     assert PROFILE_MAP not in plain
     with pytest.raises(ValueError):
@@ -68,6 +70,32 @@ def test_live_counters_equal_the_interpreter_profile(nf, bcc_module):
     assert live.block_freq == expected.block_freq
     assert live.state_access == expected.state_access
     assert live.edge_freq == expected.edge_freq
+
+
+@pytest.mark.kernel
+def test_sampled_counters_estimate_the_counts(bcc_module):
+    """1 in 4: the tick counts every packet, a quarter of them are counted (per CPU: a test
+    run stays on one CPU), and the estimate is the counted packets x 4."""
+    from cora.runtime.engine import KernelEngine
+    from cora.runtime.live_profile import from_live_counters, read_counters
+
+    program = compile_file(str(REPO / "netfuncs" / "flowcount.nf"))
+    frames = _capture()[:400]
+    slots = profile_slots(program, 4)
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})  # one CPU: one tick sequence
+    try:
+        with KernelEngine(program, live_profile=4) as kernel:
+            fd = kernel.loaded.map_fd(PROFILE_MAP)
+            for ts, frame in frames:
+                kernel.run(frame, now_ns=ts)
+            snap = read_counters(fd, slots, program)
+    finally:
+        os.sched_setaffinity(0, cpus)
+    assert slots.tick_slot is not None
+    assert snap.counts[slots.tick_slot] == len(frames)
+    assert snap.packets == len(frames) // 4
+    assert from_live_counters(program, [snap]).packets == len(frames)
 
 
 @pytest.mark.kernel
