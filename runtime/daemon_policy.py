@@ -154,6 +154,7 @@ class Replanner:
     streak: int = 0
     windows: int = 0
     plan_changes: int = 0
+    candidate: tuple[Plan, Profile] | None = None
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -176,8 +177,9 @@ class Replanner:
             force: re-plan now and adopt any gain above the hysteresis at once (``cora
                 runtime replan``).
         Returns:
-            the :class:`Decision` (also appended to :attr:`history`); on ``adopt``,
-            :attr:`current` and :attr:`plan_profile` are already the new ones.
+            the :class:`Decision` (also appended to :attr:`history`); on ``adopt`` the new
+            plan is :attr:`candidate` until the caller puts it in place and calls
+            :meth:`accept` (or :meth:`reject`).
         """
         self.windows += 1
         s = self.settings
@@ -220,10 +222,25 @@ class Replanner:
         d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
                     f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
         d.plan = res.plan.to_json()
-        self.current, self.plan_profile = res.plan, profile
+        self.candidate = (res.plan, profile)
         self.streak = 0
-        self.plan_changes += 1
         return self._keep(d)
+
+    def accept(self) -> None:
+        """The adopted plan of the last ``adopt`` decision now runs: make it the current plan
+        (and its window's profile the one drift is measured against)."""
+        if self.candidate is not None:
+            self.current, self.plan_profile = self.candidate
+            self.candidate = None
+            self.plan_changes += 1
+
+    def reject(self, why: str) -> None:
+        """The last adopted plan could not be put in place: keep the current one and record
+        ``why`` on the decision."""
+        self.candidate = None
+        if self.history and self.history[-1].action == "adopt":
+            d = self.history[-1]
+            d.action, d.reason = "error", f"{d.reason}; not applied: {why}"
 
     def _keep(self, d: Decision) -> Decision:
         d.streak = self.streak if d.action != "adopt" else d.streak
