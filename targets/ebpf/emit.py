@@ -732,7 +732,8 @@ class EbpfEmitter:
                 self.emit(f"{vtype} *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
-        for line in liveprof.entry(self.prof) if self.prof else []:
+        for line in liveprof.entry(self.prof, self.hook.verdict_code("aborted")) \
+                if self.prof else []:
             self.emit(line)
         for line in self.hook.prologue(bool(self.headers_used)):
             self.emit(line)

@@ -117,11 +117,16 @@ def declaration(slots: ProfileSlots) -> list[str]:
             f"BPF_PERCPU_ARRAY({PROFILE_MAP}, struct {PROFILE_STRUCT}, 1);"]
 
 
-def entry(slots: ProfileSlots) -> list[str]:
+def entry(slots: ProfileSlots, aborted_code: str) -> list[str]:
     """C statements at the top of the entry function: pick this packet's counters (NULL when
-    it is not sampled) and count the packet."""
+    it is not sampled) and count the packet. Without sampling the pointer is never NULL (a
+    failed lookup of key 0 of a one-entry array cannot happen: it returns ``aborted_code``),
+    so no increment needs a NULL check."""
     out = ["u32 cora_pk = 0;",
            f"struct {PROFILE_STRUCT} *{PROFILE_PTR} = {PROFILE_MAP}.lookup(&cora_pk);"]
+    if slots.sample_every == 1:
+        return [*out, f"if (!{PROFILE_PTR}) return {aborted_code}; /* cannot happen */",
+                f"{PROFILE_PTR}->c[0] += 1;"]
     if slots.tick_slot is not None:
         out.append(f"if ({PROFILE_PTR} && ({PROFILE_PTR}->c[{slots.tick_slot}]++ % "
                    f"{slots.sample_every}U) != 0) {PROFILE_PTR} = NULL;")
@@ -131,11 +136,13 @@ def entry(slots: ProfileSlots) -> list[str]:
 
 def at_block(slots: ProfileSlots, label: str) -> list[str]:
     """C statements at the start of block ``label`` (the entry block's run is counted)."""
-    return [bump(1)] if label == slots.entry else []
+    return [bump(slots, 1)] if label == slots.entry else []
 
 
-def bump(slot: int) -> str:
+def bump(slots: ProfileSlots, slot: int) -> str:
     """C statement incrementing ``slot`` for a counted packet."""
+    if slots.sample_every == 1:
+        return f"{PROFILE_PTR}->c[{slot}] += 1;"
     return f"if ({PROFILE_PTR}) {PROFILE_PTR}->c[{slot}] += 1;"
 
 
@@ -145,4 +152,4 @@ def goto_counted(slots: ProfileSlots, src: str, dst: str) -> str:
     slot = slots.edge_slot((src, dst))
     if slot is None:
         return f"goto L_{dst};"
-    return f"{{ {bump(slot)} goto L_{dst}; }}"
+    return f"{{ {bump(slots, slot)} goto L_{dst}; }}"
