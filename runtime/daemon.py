@@ -371,24 +371,45 @@ class RuntimeDaemon:
         return d
 
     def _apply(self, d, t_decide: float) -> None:
-        """Put the adopted plan in place: swap each stage's program (NIC first)."""
+        """Put the adopted plan in place: per stage, NIC first, swap in the stage's new
+        program; a written state the new plan puts on a stage whose deployment does not
+        hold it yet is moved there from the other stage's pinned map by read-through
+        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
+        stage is swapped next."""
         from cora.compiler.offload.split import split
-        from cora.runtime.swap import prepare_swap
+        from cora.runtime.deploy import passthrough_program, require_deployment
+        from cora.runtime.migrate import MOVABLE_KINDS, move_state
+        from cora.runtime.pins import deployment_dir
+        from cora.runtime.swap import swap_program
 
-        if not self.o.nic_dev:
+        if not self.o.nic_dev or self.replanner.candidate is None:
             self.replanner.reject("no NIC stage deployed (start with --nic-dev): advisory")
             return
         plan = self.replanner.candidate[0]
         try:
             by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
-            from cora.runtime.deploy import passthrough_program
-
             for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
                 new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
-                with prepare_swap(st.dev, st.netns, new) as prepared:
-                    rep = prepared.commit()
-                log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
-                          new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
+                held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
+                sources = {}
+                for other in self.stages:
+                    if other is st:
+                        continue
+                    there = {m["name"] for m in
+                             require_deployment(other.dev, other.netns)["layout"]["maps"]}
+                    for state in new.states:
+                        if state.name not in held and state.name in there and \
+                                state.kind in MOVABLE_KINDS:
+                            sources[state.name] = str(deployment_dir(other.dev, other.netns)
+                                                      / "maps" / state.name)
+                if sources:
+                    mig = move_state(st.dev, st.netns, new, sources)
+                    log_event("migrate", dev=st.dev, states=",".join(sorted(sources)),
+                              report=json.dumps(asdict(mig), default=str)[:400])
+                else:
+                    rep = swap_program(st.dev, st.netns, new)
+                    log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
+                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
         except CoraError as exc:
             self.status.swap_failures += 1
             self.replanner.reject(str(exc))
@@ -400,8 +421,6 @@ class RuntimeDaemon:
         self.status.swaps += 1
         self.status.swap_latency_ms.append(latency_ms)
         self._load_stages()
-        for st in self.stages:
-            st.last = None
         self._write_state()
         log_event("plan-change", latency_ms=latency_ms, changes=self.replanner.plan_changes)
 

@@ -174,3 +174,74 @@ def test_stop_with_teardown_removes_the_deployment(bcc_module):
         assert deployment_status(DEV, ns) == "none"
         err = one_line_error(cora("runtime", "status", "--dev", DEV, "--netns", ns))
         assert "no cora runtime daemon runs" in err
+
+
+def test_a_plan_change_swaps_both_stages_and_moves_the_flow_table(bcc_module):
+    """Split deployment (emulated NIC namespace in front of the host): the daemon starts with
+    every block on the host, the live profile shows drift, the re-plan (bluefield2 model)
+    puts the NF on the NIC and gains more than the hysteresis in 2 windows in a row: it
+    swaps the NIC stage in with the flow table moved by read-through, then the host stage.
+    At the end every generated frame was seen once by the first stage (all versions) and
+    the flow table (on the NIC now) equals the interpreter's."""
+    from cora.compiler import compile_file
+    from cora.runtime.daemon import control_request, runtime_paths
+    from cora.runtime.deploy import read_stats, undeploy
+    from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
+    from cora.testbed.offload_experiment import three_node
+    from cora.testbed.topology import Topology
+    from cora.testbed.trafficgen import synthetic_flows
+
+    program = compile_file(FLOWCOUNT)
+    frames = synthetic_flows(40, seed=7) + synthetic_flows(20, proto="tcp", seed=8)
+    with Topology(prefix="cora-daemon-") as topo:
+        three_node(topo)
+        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cora.cli", "runtime", "start", str(FLOWCOUNT),
+             "--dev", "veth1", "--netns", host_ns, "--nic-dev", "veth0", "--nic-netns",
+             nic_ns, "--nic", "bluefield2", "--interval", "0.2", "--min-packets", "50",
+             "--consecutive", "2", "--model-rate", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: proc.poll() is None and runtime_paths("veth1", host_ns).sock
+                       .exists(), "the daemon's socket")
+            assert control_request("veth1", host_ns, "status")["ok"]  # deployed: traffic on
+            with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=5_000) as traffic:
+                def changed():
+                    assert proc.poll() is None, proc.communicate()[1][-3000:]
+                    with contextlib.suppress(Exception):
+                        st = control_request("veth1", host_ns, "status", timeout_s=10)
+                        return st["ok"] and st["plan_changes"] >= 1 and st
+                    return None
+                status = wait_until(changed, "a plan change")
+                assert status["swap_failures"] == 0
+                assert "nic" in status["plan"]["blocks"].values()
+                traffic.wait_generated(traffic.gen.generated() + 2000)
+                sent = traffic.stop()
+            seen = wait_for_verdicts("veth0", nic_ns, sent)
+            assert seen == sent, f"{sent} frames generated, {seen} seen by the first stage"
+            expected = interpreter_state(program, traffic.sequence(sent))["maps"]["flows"]
+            assert read_stats("veth0", nic_ns)["maps"]["flows"] == expected
+            assert "flows" not in read_stats("veth1", host_ns)["maps"]
+            history = control_request("veth1", host_ns, "history")["history"]
+            assert [d["action"] for d in history if d["action"] in ("wait", "adopt")][:2] \
+                == ["wait", "adopt"]
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0
+            log = proc.communicate()[1]
+            assert "event=migrate" in log and "event=plan-change" in log
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            with contextlib.suppress(Exception):
+                undeploy("veth1", host_ns)
+            with contextlib.suppress(Exception):
+                undeploy("veth0", nic_ns)
+            for ns, dev in ((host_ns, "veth1"), (nic_ns, "veth0")):
+                paths = runtime_paths(dev, ns)
+                for f in (paths.lock, paths.sock, paths.state, paths.history, paths.prom):
+                    with contextlib.suppress(FileNotFoundError):
+                        f.unlink()
+                with contextlib.suppress(OSError):
+                    paths.lock.parent.rmdir()
