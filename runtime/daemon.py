@@ -391,7 +391,7 @@ class RuntimeDaemon:
             for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
                 new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
                 held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
-                sources = {}
+                sources: dict[str, int | str | Path] = {}
                 for other in self.stages:
                     if other is st:
                         continue
