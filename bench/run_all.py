@@ -21,6 +21,7 @@ BENCHES = [
     ("tc_cost_model.py", []),
     ("partition.py", []),
     ("offload_testbed.py", []),
+    ("runtime_swap.py", []),  # hot-swap latency, frames lost over swaps + a migration
     ("certify_speed.py", []),
     ("certify_looseness.py", []),
     ("certify_sim.py", []),
