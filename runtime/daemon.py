@@ -264,6 +264,7 @@ class RuntimeDaemon:
         from cora.runtime import deploy as dp
         from cora.runtime.daemon_policy import Replanner
 
+        self.paths.state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.program = compile_file(self.o.nf)
         models = self._models()
         current, prof = self._initial_plan(models)
