@@ -90,7 +90,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rate", type=float, default=5_000, help="frames/s")
     ap.add_argument("--interval", type=float, default=0.2, help="window, s")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--experiment", metavar="PNG",
+                    help="instead: the three-phase experiment (testbed/runtime_experiment.py) "
+                         "on the first --nf (default flowcount); table on stdout, plot to PNG")
     args = ap.parse_args(argv)
+    if args.experiment:
+        from cora.testbed.runtime_experiment import plot, run_experiment, table
+
+        nf = (args.nf or ["flowcount"])[0]
+        res = run_experiment(str(REPO / "netfuncs" / f"{nf}.nf"), rate_pps=args.rate)
+        print(table(res))
+        print(f"frames generated {res.frames_sent}, seen by the first stage {res.frames_seen} "
+              f"(lost {res.frames_sent - res.frames_seen}); state == interpreter: "
+              f"{res.state_equal}; plan changes {res.plan_changes}; swap latency ms "
+              f"{[round(x) for x in res.swap_latency_ms]}")
+        plot(res, args.experiment)
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="cora-rtbench-") as rdir:
         for nf in args.nf or ["flowcount", "firewall", "synguard", "lb"]:

@@ -41,7 +41,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,9 @@ MAX_REQUEST_BYTES = 64 * 1024
 #: decisions kept in memory and reloaded from the history file on restart
 HISTORY_KEEP = 1000
 COMMANDS = ("status", "history", "replan", "stop")
+#: label the daemon gives the block of a pass-through stage when reading its counters (no NF
+#: block has it: NF labels are identifiers without a dot)
+PASSTHROUGH_LABEL = "pass.through"
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,8 @@ class RuntimeDaemon:
         self.stages: list[_Stage] = []
         self.replanner: Any = None
         self.program: Any = None
+        #: the profile of the last window (None before the first)
+        self.last_profile: Any = None
         self._server: socket.socket | None = None
         self._http: Any = None
 
@@ -316,8 +321,11 @@ class RuntimeDaemon:
                     f"(`cora undeploy --dev {self.o.dev}`) and let `cora runtime start` "
                     "deploy it")
             slots = ProfileSlots.from_json(meta["live_profile"])
-            if prog is None:  # a pass-through side (the plan leaves that stage empty)
+            if prog is None:  # a pass-through side (the plan leaves that stage empty): its
+                # one block must not count as the NF's block of the same label
                 prog = dp.passthrough_program(f"{self.program.name}_{dev}")
+                prog.blocks[0].label = PASSTHROUGH_LABEL
+                slots = replace(slots, entry=PASSTHROUGH_LABEL)
             stages.append(_Stage(dev, netns, prog, slots))
         self.stages = stages
 
@@ -352,6 +360,7 @@ class RuntimeDaemon:
                 windows.append(snap.minus(snap))
             st.last = snap
         profile = from_live_counters(self.program, windows)
+        self.last_profile = profile
         with self.lock:
             t_decide = time.perf_counter()
             d = self.replanner.window(profile, seconds, force=force)
