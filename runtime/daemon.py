@@ -231,15 +231,17 @@ class RuntimeDaemon:
         user = load_model("user") if "user" in available_models() else None
         return load_model(self.o.nic_model), load_model("xdp"), user
 
-    def _initial_plan(self, models: tuple[Any, Any, Any]) -> tuple[Any, Any]:
-        """(plan, the profile it stands for): --plan, the plan of state.json, or all-host
-        (each with the synthetic profile: the first real window then shows the drift)."""
+    def _initial_plan(self, models: tuple[Any, Any, Any], adopting: bool
+                      ) -> tuple[Any, Any]:
+        """(plan, the profile it stands for): when re-adopting, the plan of state.json (the
+        one running); else --plan, or all-host (each with the synthetic profile: the first
+        real window then shows the drift). A state.json without a deployment is stale."""
         from cora.compiler.offload.partition import Plan, Problem
         from cora.compiler.offload.profile import synthetic_profile
         from cora.compiler.offload.split import load_plan_file
 
         prof = synthetic_profile(self.program)
-        saved = self._read_state()
+        saved = self._read_state() if adopting else {}
         if saved.get("plan"):
             return Plan.from_json(saved["plan"]), prof
         if self.o.plan_path:
@@ -272,9 +274,9 @@ class RuntimeDaemon:
         self.paths.state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.program = compile_file(self.o.nf)
         models = self._models()
-        current, prof = self._initial_plan(models)
-        self.replanner = Replanner(self.program, models, current, prof, self.settings)
         status = dp.deployment_status(self.o.dev, self.o.netns)
+        current, prof = self._initial_plan(models, adopting=status == "complete")
+        self.replanner = Replanner(self.program, models, current, prof, self.settings)
         if status == "complete":
             meta = dp.require_deployment(self.o.dev, self.o.netns)
             self.status.adopted = True
