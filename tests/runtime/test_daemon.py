@@ -161,16 +161,22 @@ def test_sigkill_leaves_the_dataplane_and_a_restart_readopts_it(bcc_module):
         assert read_stats(DEV, ns)["attached"]
 
 
-def test_stop_with_teardown_removes_the_deployment(bcc_module):
+def test_daemon_mode_and_stop_with_teardown(bcc_module):
+    """``--daemon`` detaches once the socket serves; ``stop`` with ``--teardown-on-exit``
+    removes the deployment and the daemon's process ends."""
+    from cora.runtime.daemon import control_request, runtime_paths
     from cora.runtime.deploy import deployment_status
 
-    with dut_testbed() as (_gen_ns, ns, procs):
-        proc = start(ns, "--teardown-on-exit")
-        procs.append(proc)
-        serving(ns, proc)
+    with dut_testbed() as (_gen_ns, ns, _procs):
+        r = cora("runtime", "start", FLOWCOUNT, "--dev", DEV, "--netns", ns, "--interval",
+                 "0.2", "--daemon", "--teardown-on-exit", check=True)
+        assert "daemon started" in r.stdout
+        assert control_request(DEV, ns, "status")["pid"] > 0
+        assert deployment_status(DEV, ns) == "complete"
         r = cora("runtime", "stop", "--dev", DEV, "--netns", ns, check=True)
         assert "tearing" in r.stdout
-        assert proc.wait(timeout=60) == 0
+        sock = runtime_paths(DEV, ns).sock
+        wait_until(lambda: not sock.exists(), "the daemon's exit (its socket removed)")
         assert deployment_status(DEV, ns) == "none"
         err = one_line_error(cora("runtime", "status", "--dev", DEV, "--netns", ns))
         assert "no cora runtime daemon runs" in err
