@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-NFS = ("firewall", "flowcount", "heavyhitter", "lb", "nat", "ratelimit", "synguard")
+NFS = ("flowcount", "lb", "firewall", "synguard", "nat", "ratelimit", "heavyhitter")
 #: NFs whose state depends on the frames only (no now()): compared with the interpreter
 TIME_FREE = ("flowcount", "lb")
 DEV = "veth0"
@@ -65,7 +65,7 @@ def run_nf(nf: str, swaps: int, pps: float) -> dict:
     swap_ms: list[float] = []
     prepare_ms: list[float] = []
     migration = None
-    with two_node(prefix="cora-swapb-") as topo:
+    with two_node() as topo:
         ns, gen_ns = topo.ns("dut"), topo.ns("gen")
         try:
             deploy(program, DEV, ns)
@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--swaps", type=int, default=20, help="plain swaps per NF (>= 1)")
     ap.add_argument("--pps", type=float, default=5_000, help="generator rate, frames/s")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--rows-out", metavar="FILE", default=None,
+                    help="also append each NF's row to FILE as one JSON line when it is done")
     args = ap.parse_args(argv)
     if args.swaps < 1 or args.pps <= 0:
         ap.error("--swaps must be >= 1 and --pps positive")
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     for nf in args.nf or NFS:
         t0 = time.monotonic()
         rows.append(run_nf(nf, args.swaps, args.pps))
+        if args.rows_out:
+            with open(args.rows_out, "a") as fh:
+                fh.write(json.dumps(rows[-1]) + "\n")
         print(f"runtime_swap: {nf} done in {time.monotonic() - t0:.0f} s", file=sys.stderr,
               flush=True)
     out = {"started": started, "loadavg_at_start": load, "pps": args.pps, "rows": rows,

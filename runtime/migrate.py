@@ -35,9 +35,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cora.errors import CoraError
+from cora.runtime.swap import READ_THROUGH_KINDS
 
 #: state kinds :func:`move_state` moves (a lookup can miss)
-MOVABLE_KINDS = ("hash", "lru_hash")
+MOVABLE_KINDS = READ_THROUGH_KINDS
 
 
 @dataclass
@@ -63,27 +64,34 @@ class MigrationReport:
         return asdict(self)
 
 
-def copy_missing(src_fd: int, dst_fd: int, state) -> int:
+def copy_missing(src_fd: int, dst_fd: int, state, new_state=None) -> int:
     """Phase 3: copy every entry of ``src_fd`` that ``dst_fd`` lacks (``BPF_NOEXIST``);
     undo a copy whose source entry was deleted meanwhile (and that nobody changed since).
 
     Args:
-        src_fd, dst_fd: maps of the same layout (``state``, a hash kind).
+        src_fd: a hash-kind map holding ``state``; dst_fd: one holding ``new_state``
+            (default: the same layout); values are converted by field name
+            (:func:`cora.runtime.swap.convert_value`).
     Returns:
         entries copied and kept.
     """
     from cora.errors import KernelError
     from cora.runtime import bpf_syscall as bs
-    from cora.targets.ebpf.maps import key_size, value_size
+    from cora.runtime.swap import convert_value
+    from cora.targets.ebpf.maps import key_size, pack_value, unpack_value, value_size
 
+    new_state = new_state or state
     ks, vs = key_size(state), value_size(state)
     copied = 0
-    for key, value in bs.map_items(src_fd, ks, vs):
+    for key, raw in bs.map_items(src_fd, ks, vs):
+        value = raw if new_state is state else pack_value(
+            new_state, convert_value(state, new_state, unpack_value(state, raw)))
         try:
             bs.map_update(dst_fd, key, value, bs.BPF_NOEXIST)
         except KernelError:
             continue  # taken over (or created) by the program: its entry is newer
-        if bs.map_lookup(src_fd, key, vs) is None and bs.map_lookup(dst_fd, key, vs) == value:
+        if bs.map_lookup(src_fd, key, vs) is None and \
+                bs.map_lookup(dst_fd, key, value_size(new_state)) == value:
             bs.map_delete(dst_fd, key)  # deleted by the program while we copied
             continue
         copied += 1

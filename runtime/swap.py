@@ -64,6 +64,8 @@ CONVERSIONS = {
 #: directory (inside the deployment's) where a swap pins the new program (``prog``) and
 #: its new maps (``maps/``) until they are renamed into place
 STAGED_DIR = "swap_new"
+#: state kinds whose conversion goes by read-through (a lookup can miss); arrays are copied
+READ_THROUGH_KINDS = ("hash", "lru_hash")
 
 
 class LayoutMismatch(CoraError):
@@ -360,6 +362,8 @@ class SwapReport:
             for those the old program changed meanwhile, after it).
         verdicts_before: the old version's verdict counters at the swap (None without
             counters); the counters continue in the new version.
+        retired_by: when converted hash maps were taken over by read-through, the report
+            of the second swap that removed the read-through once they were complete.
     """
 
     dev: str
@@ -372,6 +376,7 @@ class SwapReport:
     maps: dict[str, str] = field(default_factory=dict)
     converted_entries: int = 0
     verdicts_before: dict[str, int] | None = None
+    retired_by: dict | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict of every attribute."""
@@ -428,14 +433,26 @@ class PreparedSwap:
             stats = bool(meta.get("stats", True))
             # live-profile counters (the runtime daemon's): the new version gets its own
             self.live = int((meta.get("live_profile") or {}).get("sample_every", 0))
-            artifact = XdpTarget().generate(
-                program, count_verdicts=stats,
-                pass_redirect_ifindex=meta.get("forward_ifindex"),
-                read_through=frozenset(read_through), live_profile=self.live)
+            self.states_old = {m["name"]: state_from_metadata(m) for m in old_layout}
+            self.states_new = {st.name: st for st in program.states}
             self.pinned = pinned = self._stack.enter_context(pins.open_pinned(self.directory))
             if pinned.prog_fd is None:
                 raise EnvironmentProblem(f"no program pinned at {self.directory}: undeploy "
                                          "and deploy again")
+            #: converted hash maps: taken over entry by entry (read-through with conversion)
+            self.converted_by_read_through = sorted(
+                n for n, a in actions.items() if a == "convert"
+                and self.states_old[n].kind in READ_THROUGH_KINDS
+                and self.states_new[n].kind in READ_THROUGH_KINDS)
+            for name in self.converted_by_read_through:
+                read_through[name] = pinned.maps[name]
+            artifact = XdpTarget().generate(
+                program, count_verdicts=stats,
+                pass_redirect_ifindex=meta.get("forward_ifindex"),
+                read_through=frozenset(read_through),
+                read_through_from={n: self.states_old[n]
+                                   for n in self.converted_by_read_through},
+                live_profile=self.live)
             reuse = {new_names[n]: pinned.maps[n] for n, a in actions.items()
                      if a == "keep" and n in pinned.maps}
             if stats and deploy.VERDICTS_MAP in pinned.maps:
@@ -454,8 +471,6 @@ class PreparedSwap:
                 staged[deploy.VERDICTS_MAP] = loaded.map_fd(deploy.VERDICTS_MAP)
             if self.live:
                 staged[PROFILE_MAP] = loaded.map_fd(PROFILE_MAP)
-            self.states_old = {m["name"]: state_from_metadata(m) for m in old_layout}
-            self.states_new = {st.name: st for st in program.states}
             self._nf_source = nf_source
             deploy.write_state(pins.write_journal, dev, netns, {
                 "op": "swap", "dev": dev, "netns": netns, "old_prog_id": self.old_id,
@@ -487,7 +502,7 @@ class PreparedSwap:
         converted = 0
         snapshots = {}
         for name, a in self.actions.items():
-            if a == "convert":
+            if a == "convert" and name not in self.converted_by_read_through:
                 old_st, new_st = self.states_old[name], self.states_new[name]
                 snapshots[name] = _raw_items(pinned.maps[name], old_st)
                 converted += copy_converted(pinned.maps[name], old_st,
@@ -515,11 +530,16 @@ class PreparedSwap:
             raise KernelError(f"after the replace {self.dev} runs program id {attached}, not "
                               f"the new {self.new_id}")
         deploy.fault_point("swap", "replace")
-        if snapshots:
+        if snapshots or self.converted_by_read_through:
             grace_period()  # the old version has finished every frame it started
             for name, before in snapshots.items():
                 converted += _reconcile(pinned.maps[name], self.states_old[name],
                                         loaded.map_fds[name], self.states_new[name], before)
+            from cora.runtime.migrate import copy_missing
+
+            for name in self.converted_by_read_through:
+                converted += copy_missing(pinned.maps[name], loaded.map_fds[name],
+                                          self.states_old[name], self.states_new[name])
         deploy.commit_swap(self.dev, self.netns)
         self.report = SwapReport(
             dev=self.dev, netns=self.netns, old_prog_id=self.old_id, new_prog_id=self.new_id,
@@ -592,7 +612,11 @@ def swap_program(dev: str, netns: str | None, program, *,
     """
     with prepare_swap(dev, netns, program, migrate=migrate, drop_state=drop_state,
                       read_through=read_through, nf_source=nf_source) as prepared:
-        return prepared.commit()
+        report = prepared.commit()
+        retire = bool(prepared.converted_by_read_through)
+    if retire:  # the converted maps are complete: the same code without read-through
+        report.retired_by = swap_program(dev, netns, program, nf_source=nf_source).to_json()
+    return report
 
 
 def _raw_items(fd: int, state) -> dict[bytes, bytes | list[bytes] | None]:

@@ -184,6 +184,7 @@ class EbpfEmitter:
 
     def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
                  count_verdicts: bool = False, read_through: frozenset[str] = frozenset(),
+                 read_through_from: dict[str, StateDecl] | None = None,
                  live_profile: int = 0):
         self.p = program
         self.hook = hook
@@ -192,6 +193,10 @@ class EbpfEmitter:
         #: states whose lookups fall back to a second map ``<cname>_rt`` on a miss (state
         #: migration, :mod:`cora.runtime.migrate`)
         self.read_through = read_through
+        #: of those, the ones whose ``_rt`` map has another value layout (an upgrade that
+        #: converts the map): state name -> the old declaration; a taken-over entry copies
+        #: each value field of the same name, new fields zero
+        self.read_through_from = dict(read_through_from or {})
         self.prof = liveprof.profile_slots(program, live_profile) if live_profile else None
         self._block = ""  # label of the block being emitted
         self.lines: list[str] = []
@@ -255,9 +260,14 @@ class EbpfEmitter:
             self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
                       f"struct {cname}_value, {cname}, {s.capacity}, {flags});", indent=0)
             if s.name in self.read_through:
+                vtype = f"struct {cname}_value"
+                old = self.read_through_from.get(s.name)
+                if old is not None:
+                    fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in old.value)
+                    self.emit(f"struct {cname}_rt_value {{ {fields} }};", indent=0)
+                    vtype = f"struct {cname}_rt_value"
                 self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
-                          f"struct {cname}_value, {cname}_rt, {s.capacity}, {flags});",
-                          indent=0)
+                          f"{vtype}, {cname}_rt, {s.capacity}, {flags});", indent=0)
         if self.uses_env and self.inject_env:
             # slot 0: now() in ns, written by the runtime before each frame;
             # slot 1: the xorshift32 state of rand(), advanced by the program.
@@ -451,8 +461,20 @@ class EbpfEmitter:
         self.emit(f"{r} = {cname}.lookup(&{k});")
         if state.name in self.read_through:  # miss: take the entry over from the old map
             o = self.tmp()
-            self.emit(f"if (!{r}) {{ struct {cname}_value *{o} = {cname}_rt.lookup(&{k}); "
-                      f"if ({o}) {{ {cname}.insert(&{k}, {o}); {r} = {cname}.lookup(&{k}); }} }}")
+            old = self.read_through_from.get(state.name)
+            if old is None:
+                self.emit(f"if (!{r}) {{ struct {cname}_value *{o} = {cname}_rt.lookup(&{k}); "
+                          f"if ({o}) {{ {cname}.insert(&{k}, {o}); "
+                          f"{r} = {cname}.lookup(&{k}); }} }}")
+            else:  # converted on the way: fields matched by name, new ones zero
+                nv = self.tmp()
+                same = {f.name for f in old.value}
+                copy = " ".join(f"{nv}.f_{f.name} = {o}->f_{f.name};" for f in state.value
+                                if f.name in same)
+                self.emit(f"if (!{r}) {{ struct {cname}_rt_value *{o} = "
+                          f"{cname}_rt.lookup(&{k}); if ({o}) {{ struct {cname}_value {nv}; "
+                          f"__builtin_memset(&{nv}, 0, sizeof({nv})); {copy} "
+                          f"{cname}.insert(&{k}, &{nv}); {r} = {cname}.lookup(&{k}); }} }}")
 
     @emit_impl("ref.found")
     def emit_ref_found(self, op: Op) -> None:
@@ -758,15 +780,18 @@ class EbpfEmitter:
 
 def generate_c(program: Program, hook: Hook, inject_env: bool = False,
                count_verdicts: bool = False, read_through: frozenset[str] = frozenset(),
+               read_through_from: dict[str, StateDecl] | None = None,
                live_profile: int = 0) -> tuple[str, dict[int, tuple[int, int]]]:
     """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`
     (``read_through``: states whose lookups fall back to ``<map>_rt`` on a miss;
-    ``live_profile``: 1-in-N per-block counters, :mod:`cora.targets.ebpf.liveprof`).
+    ``read_through_from``: the old declaration of those whose ``_rt`` map has another value
+    layout; ``live_profile``: 1-in-N counters, :mod:`cora.targets.ebpf.liveprof`).
 
     Raises:
         CoraError: the program uses an op ``hook`` cannot express.
     """
     gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts,
-                      read_through=read_through, live_profile=live_profile)
+                      read_through=read_through, read_through_from=read_through_from,
+                      live_profile=live_profile)
     text = gen.generate()
     return text, gen.line_map

@@ -34,7 +34,8 @@ class XdpTarget(Target):
     def generate(self, program: Program, inject_env: bool = False,
                  count_verdicts: bool = False, frags: bool = True,
                  pass_redirect_ifindex: int | None = None,
-                 read_through: frozenset[str] = frozenset(), live_profile: int = 0,
+                 read_through: frozenset[str] = frozenset(),
+                 read_through_from: dict | None = None, live_profile: int = 0,
                  **options: Any) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
@@ -42,9 +43,10 @@ class XdpTarget(Target):
         (default on: multi-buffer aware, loaded with ``BPF_F_XDP_HAS_FRAGS``) and
         ``pass_redirect_ifindex`` (:class:`cora.targets.xdp.hook.XdpHook`);
         ``read_through`` (state names whose lookups fall back to a second map ``<map>_rt``
-        on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`);
-        ``live_profile`` (0 = off, N: per-block counters of 1 in N packets in ``cora_prof``,
-        :mod:`cora.targets.ebpf.liveprof`).
+        on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`;
+        ``read_through_from``: state name -> old declaration, for a ``_rt`` map of another
+        value layout whose entries are converted when taken over); ``live_profile`` (0 = off,
+        N: counters of 1 in N packets in ``cora_prof``, :mod:`cora.targets.ebpf.liveprof`).
 
         Raises:
             CoraError: an option the xdp target does not have.
@@ -57,6 +59,7 @@ class XdpTarget(Target):
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts,
                                       read_through=read_through,
+                                      read_through_from=read_through_from,
                                       live_profile=live_profile)
         return Artifact(self.name, program,
                         {"prog.c": c_text, "prog.ir": print_program(program)},

@@ -117,7 +117,7 @@ def testbed():
     """gen <-> dut namespaces; whatever a failing test leaves of cora in dut is removed."""
     from cora.testbed.topology import two_node
 
-    with two_node(prefix="cora-swap-") as topo:
+    with two_node() as topo:
         ns = topo.ns("dut")
         try:
             yield topo.ns("gen"), ns
@@ -249,6 +249,39 @@ def test_replace_keeps_state_refuses_incompatible_and_survives_broken(bcc_module
 @pytest.mark.kernel
 @pytest.mark.netns
 @pytest.mark.slow
+def test_widening_upgrade_under_live_traffic_loses_no_update(bcc_module, tmp_path):
+    """`--migrate flows=widen` while the generator sends: the converted table is taken over
+    by read-through, so every packet is counted once, as the interpreter counts them."""
+    from cora.runtime.deploy import deploy
+    from cora.testbed.live_traffic import (
+        BackgroundTraffic,
+        interpreter_state,
+        wait_for_verdicts,
+    )
+    from cora.testbed.trafficgen import synthetic_flows
+
+    narrow = variant(tmp_path, "flowcount_narrow", COUNTS,
+                     "struct Counts { packets: u32, bytes: u64 }")
+    program = compile_file(FLOWCOUNT)
+    frames = synthetic_flows(40, seed=7)
+    with testbed() as (gen_ns, ns):
+        deploy(compile_file(narrow), DEV, ns)
+        with BackgroundTraffic(DEV, gen_ns, frames, rate_pps=10_000) as traffic:
+            traffic.wait_generated(2000)
+            meta = deploy(program, DEV, ns, replace=True, migrate={"flows": "widen"})
+            assert meta["swap"]["maps"] == {"flows": "convert"}
+            assert meta["swap"]["retired_by"]["maps"] == {"flows": "keep"}
+            traffic.wait_generated(traffic.gen.generated() + 2000)
+            sent = traffic.stop()
+            seen = wait_for_verdicts(DEV, ns, sent)
+            sequence = traffic.sequence(sent)
+        assert seen == sent
+        assert flows(ns) == interpreter_state(program, sequence)["maps"]["flows"]
+
+
+@pytest.mark.kernel
+@pytest.mark.netns
+@pytest.mark.slow
 def test_failed_load_leaves_the_old_program(bcc_module, monkeypatch):
     """The new version fails to load (the verifier or the kernel refuses): the old program
     and its maps keep running, nothing staged is left, no journal."""
@@ -317,7 +350,7 @@ def test_tc_program_is_replaced_in_place(bcc_module):
 
     nf = REPO / "tests" / "targets" / "nf" / "tc_verdicts.nf"
     program = compile_file(nf)
-    with two_node(prefix="cora-swap-") as topo, \
+    with two_node() as topo, \
             KernelEngine(program, target="tc") as first, \
             KernelEngine(program, target="tc") as second:
         ns = topo.ns("dut")
