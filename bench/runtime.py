@@ -42,7 +42,7 @@ def one_cycle(nf: str, rate_pps: float, interval_s: float, runtime_dir: str) -> 
     from cora.testbed.trafficgen import synthetic_flows
 
     frames = synthetic_flows(40, seed=11) + synthetic_flows(20, proto="tcp", seed=12)
-    with Topology(prefix="cora-rtbench-") as topo:
+    with Topology() as topo:
         three_node(topo)
         gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
         settings = PolicySettings(interval_s=interval_s, consecutive=1, min_packets=50,

@@ -18,6 +18,7 @@ Every cost figure is MODELLED by the stage models; rates, counts and latencies a
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +68,7 @@ class ExperimentResult:
 
 def run_experiment(nf_path: str, rate_pps: float = 5_000, phase_s: float = 8.0,
                    interval_s: float = 0.5, nic: str = "bluefield2",
-                   runtime_dir: str = "/run/cora/runtime-experiment") -> ExperimentResult:
+                   runtime_dir: str | None = None) -> ExperimentResult:
     """Run the three phases under the daemon; returns the time series and the accounting.
 
     Raises:
@@ -85,7 +86,7 @@ def run_experiment(nf_path: str, rate_pps: float = 5_000, phase_s: float = 8.0,
     settings = PolicySettings(interval_s=interval_s, consecutive=2, min_packets=50,
                               model_rate_mpps=1.0)
     phases = {p: phase_frames(p) for p in PHASES}
-    with Topology(prefix="cora-rtexp-") as topo:
+    with Topology() as topo:
         three_node(topo)
         gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
         d = RuntimeDaemon(DaemonOptions(nf_path, "veth1", host_ns, "veth0", nic_ns,
@@ -136,6 +137,7 @@ def run_experiment(nf_path: str, rate_pps: float = 5_000, phase_s: float = 8.0,
                 undeploy("veth1", host_ns)
             with contextlib.suppress(Exception):
                 undeploy("veth0", nic_ns)
+            shutil.rmtree(d.paths.state.parent, ignore_errors=True)  # the per-run directory
     return res
 
 

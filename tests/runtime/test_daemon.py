@@ -65,7 +65,7 @@ def serving(ns: str, proc: subprocess.Popen) -> dict:
 def dut_testbed():
     from cora.testbed.topology import two_node
 
-    with two_node(prefix="cora-daemon-") as topo:
+    with two_node() as topo:
         ns = topo.ns("dut")
         procs: list[subprocess.Popen] = []
         try:
@@ -199,7 +199,7 @@ def test_a_plan_change_swaps_both_stages_and_moves_the_flow_table(bcc_module):
 
     program = compile_file(FLOWCOUNT)
     frames = synthetic_flows(40, seed=7) + synthetic_flows(20, proto="tcp", seed=8)
-    with Topology(prefix="cora-daemon-") as topo:
+    with Topology() as topo:
         three_node(topo)
         gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
         proc = subprocess.Popen(
