@@ -639,14 +639,18 @@ class RuntimeDaemon:
                       interval_s=self.settings.interval_s)
             self.window()  # the first read: counters now, an empty window
             while not self.stop_event.is_set():
-                if self.force_event.wait(self.settings.interval_s):
-                    self.force_event.clear()
-                    d = self.window(force=True)
+                forced = self.force_event.wait(self.settings.interval_s)
+                self.force_event.clear()
+                try:
+                    result = self.window(force=forced).to_json()
+                except (CoraError, OSError, ValueError) as exc:
+                    # e.g. the pins vanished (someone undeployed): say so, keep serving
+                    log_event("error", error=str(exc))
+                    result = {"action": "error", "reason": str(exc)}
+                if forced:
                     with self.forced_done:
-                        self.forced_decision = d.to_json()
+                        self.forced_decision = result
                         self.forced_done.notify_all()
-                else:
-                    self.window()
                 if self.o.max_windows and self.status.windows >= self.o.max_windows:
                     break
             if self.o.teardown_on_exit:

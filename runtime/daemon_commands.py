@@ -139,15 +139,14 @@ def _wait_for_socket(sock, log, timeout_s: float = 120.0) -> int:
 
 def cmd_control(args) -> int:
     """status / history / replan / stop."""
-    import json
-
+    from cora.jsonout import print_json
     from cora.runtime.daemon import control_request
 
     reply = control_request(args.dev, args.netns, args.control)
     if not reply.get("ok"):
         raise EnvironmentProblem(f"the daemon refused: {reply.get('error')}")
     if args.json:
-        print(json.dumps(reply, indent=2, sort_keys=True))
+        print_json(reply, f"the daemon's {args.control} reply")
         return 0
     if args.control == "status":
         print(f"nf {reply['nf']} on {reply['dev']} (pid {reply['pid']}, "

@@ -185,8 +185,9 @@ class Replanner:
         s = self.settings
         rate = profile.packets / seconds / 1e6 if seconds > 0 else 0.0
         d = Decision(self.windows, time.time(), "idle", "", profile.packets, rate)
-        if profile.packets < s.min_packets and not force:
-            d.reason = f"fewer than {s.min_packets} packets in the window"
+        if profile.packets < (1 if force else max(1, s.min_packets)):
+            d.reason = f"fewer than {max(1, s.min_packets)} packets in the window" \
+                if not force else "no packets in the window: nothing to plan on"
             return self._keep(d)
         d.drift = drift(profile, self.plan_profile)
         if d.drift < s.drift_threshold and not force:

@@ -8,6 +8,7 @@ reply and the daemon keeps answering, the socket is 0600, SIGTERM leaves the dat
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import stat
@@ -173,6 +174,11 @@ def test_daemon_mode_and_stop_with_teardown(bcc_module):
         assert "daemon started" in r.stdout
         assert control_request(DEV, ns, "status")["pid"] > 0
         assert deployment_status(DEV, ns) == "complete"
+        for what in ("status", "history", "replan"):
+            r = cora("runtime", what, "--dev", DEV, "--netns", ns, "--json", check=True)
+            reply = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(c))
+            assert reply["ok"] is True
+        assert reply["decision"]["action"] in ("idle", "keep", "adopt", "error")
         r = cora("runtime", "stop", "--dev", DEV, "--netns", ns, check=True)
         assert "tearing" in r.stdout
         sock = runtime_paths(DEV, ns).sock
