@@ -35,6 +35,7 @@ from cora.errors import CoraError, InternalError
 _COMMAND_MODULES = [
     "cora.commands",          # check, compile, run, bench, demo
     "cora.runtime.commands",  # deploy, stats, undeploy
+    "cora.runtime.daemon_commands",  # runtime start/status/history/replan/stop
     "cora.certify.commands",  # certify ...
     "cora.plan_command",      # plan (offload partitioner)
 ]

@@ -46,6 +46,10 @@ def register(sub) -> None:
                         "(<stage>.c, <stage>.ir, <stage>.maps.json) and shim.json")
     p.add_argument("--no-stats", action="store_true",
                    help="no per-CPU verdict counters (cora_verdicts) in the program")
+    p.add_argument("--live-profile", metavar="N", nargs="?", const=1, default=0,
+                   type=integer(1, 1 << 20),
+                   help="live-profile counters (entry block, branch edges; per CPU) of 1 in N "
+                        "packets (xdp; N default 1), as `cora runtime` reads them")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="run a pcap's frames through the NF (kernel and/or interpreter)",
@@ -128,7 +132,11 @@ def cmd_compile(args) -> int:
     reasons = target.unsupported(program)
     if reasons:
         raise CoraError(f"{args.nf} cannot run on target {target.name}: " + "; ".join(reasons))
-    artifact = target.generate(program, count_verdicts=_stats(args))
+    if args.live_profile:  # an xdp option (other targets refuse it in one line)
+        artifact = target.generate(program, count_verdicts=_stats(args),
+                                   live_profile=args.live_profile)
+    else:
+        artifact = target.generate(program, count_verdicts=_stats(args))
     out = Path(args.output)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,10 @@ def register(sub) -> None:
                         "is widen, add-field or resize (several joined by +)")
     p.add_argument("--drop-state", metavar="MAP", action="append", default=[],
                    help="with --replace: MAP starts empty in the new version")
+    p.add_argument("--live-profile", metavar="N", nargs="?", const=1, default=0,
+                   type=integer(1, 1 << 20),
+                   help="keep live-profile counters (entry block and branch edges, per CPU) "
+                        "of 1 in N packets (N default 1) for `cora runtime`")
     add_json_flag(p)
     p.set_defaults(func=cmd_deploy)
 
@@ -124,7 +128,8 @@ def cmd_deploy(args) -> int:
         return _deploy_plan(args, program)
     meta = deploy(program, args.dev, args.netns, args.mode,
                   stats=not getattr(args, "no_stats", False), replace=args.replace,
-                  migrate=dict(args.migrate), drop_state=frozenset(args.drop_state))
+                  migrate=dict(args.migrate), drop_state=frozenset(args.drop_state),
+                  live_profile=args.live_profile)
     if getattr(args, "json", False):
         import json
 
@@ -155,7 +160,8 @@ def _deploy_plan(args, program) -> int:
     doc = load_plan_file(args.plan)
     check_nic_model(doc, split(program, doc))
     res = deploy_stages(program, doc, args.dev, args.netns,
-                        args.nic_dev, args.nic_netns, args.nic_forward, args.mode)
+                        args.nic_dev, args.nic_netns, args.nic_forward, args.mode,
+                        live_profile=args.live_profile)
     nic, host = res["nic"], res["host"]
     for note in (nic.get("recovered"), host.get("recovered")):
         if note:

@@ -44,6 +44,7 @@ import signal
 import time
 
 from cora.errors import EnvironmentProblem
+from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
 
 VERDICTS_MAP = "cora_verdicts"
 XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect")
@@ -87,7 +88,7 @@ def _undeploy_cmd(dev: str, netns: str | None) -> str:
 def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
            pass_redirect_ifindex: int | None = None, extra: dict | None = None,
            stats: bool = True, replace: bool = False, migrate: dict[str, str] | None = None,
-           drop_state: frozenset[str] = frozenset()) -> dict:
+           drop_state: frozenset[str] = frozenset(), live_profile: int = 0) -> dict:
     """Compile for XDP, load, pin, attach and record ``program`` on ``dev`` (journaled; see
     the module docstring).
 
@@ -100,6 +101,9 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
         extra: more keys for the metadata (e.g. the stage and its peer deployment).
         stats: keep per-CPU verdict counters (``cora_verdicts``, read by :func:`read_stats`);
             False (``cora deploy --no-stats``) leaves them out of the program.
+        live_profile: 0, or N: live-profile counters of 1 in N packets
+            (:mod:`cora.targets.ebpf.liveprof`), pinned as ``cora_prof``, their layout in the
+            metadata under ``"live_profile"`` (read by :mod:`cora.runtime.live_profile`).
         replace: when ``dev`` runs a cora deployment already, upgrade it in place
             (:func:`cora.runtime.swap.swap_program`: hot swap keeping every map whose layout
             is unchanged; ``migrate`` / ``drop_state`` say what to do with changed ones);
@@ -152,13 +156,18 @@ def deploy(program, dev: str, netns: str | None = None, mode: str = "native",
                                      f"{directory}: run {_undeploy_cmd(dev, netns)} to remove "
                                      "them")
         artifact = XdpTarget().generate(program, count_verdicts=stats,
-                                        pass_redirect_ifindex=pass_redirect_ifindex)
+                                        pass_redirect_ifindex=pass_redirect_ifindex,
+                                        live_profile=live_profile)
         # loading and unloading run whole even if a signal comes (bcc cut half-way would
         # free its module twice at exit)
         with uninterrupted(lambda: load_xdp(artifact)) as loaded:
             maps = dict(loaded.map_fds)
             if stats:
                 maps[VERDICTS_MAP] = loaded.map_fd(VERDICTS_MAP)
+            if live_profile:
+                maps[PROFILE_MAP] = loaded.map_fd(PROFILE_MAP)
+                extra = {**(extra or {}),
+                         "live_profile": profile_slots(program, live_profile).to_json()}
             prog_id = prog_info(loaded.prog_fd).id
             try:
                 # "meta" names a split deployment's NIC side, so that undeploy of this
@@ -527,7 +536,7 @@ def passthrough_program(name: str):
 
 def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
                   nic_netns: str | None, nic_forward: str | None = None,
-                  mode: str = "native") -> dict:
+                  mode: str = "native", live_profile: int = 0) -> dict:
     """Deploy a split NF: the NIC stage (emulated: an XDP program) on ``nic_dev`` whose
     ``pass`` (with the shim) is redirected (``bpf_redirect``) to the NIC namespace's
     interface toward the host, and the host kernel stage on ``dev``.
@@ -543,6 +552,7 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
         dev, netns: the host interface; nic_dev, nic_netns: the NIC's ingress interface.
         nic_forward: the NIC namespace's interface toward the host (default: the only
             other interface there).
+        live_profile: live-profile counters on both stages (see :func:`deploy`).
     Returns:
         ``{"nic": metadata, "host": metadata, "stages": [stage names]}``.
     Raises:
@@ -564,11 +574,12 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     host_prog = by_stage["kernel"].program if "kernel" in by_stage else \
         passthrough_program(f"{program.name}_host_rx")
     nic_meta = deploy(nic_prog, nic_dev, nic_netns, mode, pass_redirect_ifindex=fwd,
-                      extra={"stage": "nic", "emulated": True, "forward_ifindex": fwd})
+                      extra={"stage": "nic", "emulated": True, "forward_ifindex": fwd},
+                      live_profile=live_profile)
     try:
         host_meta = deploy(host_prog, dev, netns, mode, extra={
             "stage": "kernel", "nic_stage": {"dev": nic_dev, "netns": nic_netns},
-            "shim": result.layout_json(program.name)})
+            "shim": result.layout_json(program.name)}, live_profile=live_profile)
     except BaseException:
         undeploy(nic_dev, nic_netns)
         raise

@@ -71,13 +71,16 @@ class KernelEngine:
     Args:
         program: verified IR.
         target: the target (default: xdp), or its name.
+        live_profile: 0, or N: build with per-block counters of 1 in N packets
+            (:mod:`cora.targets.ebpf.liveprof`; read with :mod:`cora.runtime.live_profile`).
     Raises (constructor): EnvironmentProblem (no root/bcc), KernelError (load failure),
     CoraError (unknown target name; a program the target refuses).
     """
 
     name = "kernel"
 
-    def __init__(self, program: Program, target: Target | str | None = None):
+    def __init__(self, program: Program, target: Target | str | None = None,
+                 live_profile: int = 0):
         from cora.runtime.loader import load_program
         from cora.targets import get_target
 
@@ -86,7 +89,9 @@ class KernelEngine:
             else target
         self.accepts_frame = self.target.test_run_accepts
         counted = self.target.verdicts_need_counters
-        artifact = self.target.generate(program, inject_env=True, count_verdicts=counted)
+        artifact = self.target.generate(program, inject_env=True, count_verdicts=counted,
+                                        **({"live_profile": live_profile} if live_profile
+                                           else {}))
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
         self.loaded = load_program(artifact, self.target)
         try:

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cora.errors import CoraError, EnvironmentProblem, KernelError
+from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
 
 #: ``XDP_FLAGS_REPLACE`` (include/uapi/linux/if_link.h): replace only the program whose fd
 #: is given in ``IFLA_XDP_EXPECTED_FD``
@@ -430,6 +431,8 @@ class PreparedSwap:
             new_names = _kernel_names(maps_metadata(program)["maps"])
             self.directory = Path(meta["pins"])
             stats = bool(meta.get("stats", True))
+            # live-profile counters (the runtime daemon's): the new version gets its own
+            self.live = int((meta.get("live_profile") or {}).get("sample_every", 0))
             self.states_old = {m["name"]: state_from_metadata(m) for m in old_layout}
             self.states_new = {st.name: st for st in program.states}
             self.pinned = pinned = self._stack.enter_context(pins.open_pinned(self.directory))
@@ -448,7 +451,8 @@ class PreparedSwap:
                 pass_redirect_ifindex=meta.get("forward_ifindex"),
                 read_through=frozenset(read_through),
                 read_through_from={n: self.states_old[n]
-                                   for n in self.converted_by_read_through})
+                                   for n in self.converted_by_read_through},
+                live_profile=self.live)
             reuse = {new_names[n]: pinned.maps[n] for n, a in actions.items()
                      if a == "keep" and n in pinned.maps}
             if stats and deploy.VERDICTS_MAP in pinned.maps:
@@ -465,6 +469,8 @@ class PreparedSwap:
                       if a in ("convert", "fresh", "new", "read-through")}
             if stats and deploy.VERDICTS_MAP not in pinned.maps:
                 staged[deploy.VERDICTS_MAP] = loaded.map_fd(deploy.VERDICTS_MAP)
+            if self.live:
+                staged[PROFILE_MAP] = loaded.map_fd(PROFILE_MAP)
             self._nf_source = nf_source
             deploy.write_state(pins.write_journal, dev, netns, {
                 "op": "swap", "dev": dev, "netns": netns, "old_prog_id": self.old_id,
@@ -512,6 +518,8 @@ class PreparedSwap:
                       "source": self._nf_source or self.program.source,
                       "prog_id": self.new_id, "layout": maps_metadata(self.program),
                       "history": history, "swapped_unix": time.time()}
+        if self.live:
+            meta_after["live_profile"] = profile_slots(self.program, self.live).to_json()
         journal = pins.read_journal(self.dev, self.netns) or {}
         deploy.write_state(pins.write_journal, self.dev, self.netns,
                            {**journal, "meta_after": meta_after})

@@ -55,6 +55,7 @@ from cora.compiler.ir import (
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, header_field
 from cora.errors import CoraError
+from cora.targets.ebpf import liveprof
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
 
 #: opcode -> ``emit(emitter, op) -> str | None``: one C implementation per opcode of
@@ -175,13 +176,16 @@ class EbpfEmitter:
         hook: the kernel hook generated for (its entry, context, verdict codes, ...).
         inject_env: read now()/rand() from the ``cora_env`` map (differential runs).
         count_verdicts: count verdicts per CPU in ``cora_verdicts``.
+        live_profile: 0 (off) or N >= 1: entry-block and branch-edge counters of 1 in N
+            packets (:mod:`cora.targets.ebpf.liveprof`).
     The target checks its refused ops before (:meth:`cora.targets.base.Target.check`); an op
     the hook cannot express anyway raises :class:`CoraError` while generating.
     """
 
     def __init__(self, program: Program, hook: Hook, inject_env: bool = False,
                  count_verdicts: bool = False, read_through: frozenset[str] = frozenset(),
-                 read_through_from: dict[str, StateDecl] | None = None):
+                 read_through_from: dict[str, StateDecl] | None = None,
+                 live_profile: int = 0):
         self.p = program
         self.hook = hook
         self.inject_env = inject_env
@@ -193,6 +197,8 @@ class EbpfEmitter:
         #: converts the map): state name -> the old declaration; a taken-over entry copies
         #: each value field of the same name, new fields zero
         self.read_through_from = dict(read_through_from or {})
+        self.prof = liveprof.profile_slots(program, live_profile) if live_profile else None
+        self._block = ""  # label of the block being emitted
         self.lines: list[str] = []
         self.line_map: dict[int, tuple[int, int]] = {}
         self._tmp = 0
@@ -268,6 +274,8 @@ class EbpfEmitter:
             self.emit("BPF_ARRAY(cora_env, u64, 2);", indent=0)
         if self.count_verdicts:
             self.emit("BPF_PERCPU_ARRAY(cora_verdicts, u64, 5);", indent=0)
+        for line in liveprof.declaration(self.prof) if self.prof else []:
+            self.emit(line, indent=0)
 
     # ------------------------------------------------------------------------------ parser
     def emit_parser(self) -> None:
@@ -816,13 +824,19 @@ class EbpfEmitter:
     def emit_shim_dispatch(self, op: Op) -> None:
         """The pop itself ran before the parser (:meth:`emit_shim_pop`); dispatch here."""
         for k, t in zip(op.attrs["resume"], op.attrs["targets"], strict=True):
-            self.emit(f"if (shim_rid == {k}) goto L_{t};", op.span)
+            self.emit(f"if (shim_rid == {k}) {self._goto(t)}", op.span)
         self.emit_return("drop")
 
     @emit_impl("br")
     def emit_br(self, op: Op) -> None:
         t, f = op.attrs["targets"]
-        self.emit(f"if ({self.reg(op.args[0])}) goto L_{t}; else goto L_{f};", op.span)
+        self.emit(f"if ({self.reg(op.args[0])}) {self._goto(t)} else {self._goto(f)}", op.span)
+
+    def _goto(self, target: str) -> str:
+        """``goto`` a successor of the current block (counting the edge when profiled)."""
+        if self.prof is None:
+            return f"goto L_{target};"
+        return liveprof.goto_counted(self.prof, self._block, target)
 
     @emit_impl("jmp")
     def emit_jmp(self, op: Op) -> None:
@@ -866,6 +880,9 @@ class EbpfEmitter:
                 self.emit(f"{vtype} *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        for line in liveprof.entry(self.prof, self.hook.verdict_code("aborted")) \
+                if self.prof else []:
+            self.emit(line)
         for line in self.hook.prologue(bool(self.headers_used)):
             self.emit(line)
         pop = self._shim_pop_op()
@@ -874,6 +891,9 @@ class EbpfEmitter:
         self.emit_parser()
         for block in self.p.topological_blocks():
             self.emit(f"L_{block.label}: ;", indent=0)
+            self._block = block.label
+            for line in liveprof.at_block(self.prof, block.label) if self.prof else []:
+                self.emit(line)
             for op in block.ops:
                 # Each op in its own scope: its temporaries (keys, values) die with it, so
                 # clang can reuse their stack slots (the BPF stack is 512 bytes).
@@ -886,17 +906,18 @@ class EbpfEmitter:
 
 def generate_c(program: Program, hook: Hook, inject_env: bool = False,
                count_verdicts: bool = False, read_through: frozenset[str] = frozenset(),
-               read_through_from: dict[str, StateDecl] | None = None
-               ) -> tuple[str, dict[int, tuple[int, int]]]:
+               read_through_from: dict[str, StateDecl] | None = None,
+               live_profile: int = 0) -> tuple[str, dict[int, tuple[int, int]]]:
     """C source for bcc and the map of C line -> NF (line, col). See :class:`EbpfEmitter`
     (``read_through``: states whose lookups fall back to ``<map>_rt`` on a miss;
     ``read_through_from``: the old declaration of those whose ``_rt`` map has another value
-    layout).
+    layout; ``live_profile``: 1-in-N counters, :mod:`cora.targets.ebpf.liveprof`).
 
     Raises:
         CoraError: the program uses an op ``hook`` cannot express.
     """
     gen = EbpfEmitter(program, hook, inject_env=inject_env, count_verdicts=count_verdicts,
-                      read_through=read_through, read_through_from=read_through_from)
+                      read_through=read_through, read_through_from=read_through_from,
+                      live_profile=live_profile)
     text = gen.generate()
     return text, gen.line_map

@@ -35,7 +35,8 @@ class XdpTarget(Target):
                  count_verdicts: bool = False, frags: bool = True,
                  pass_redirect_ifindex: int | None = None,
                  read_through: frozenset[str] = frozenset(),
-                 read_through_from: dict | None = None, **options: Any) -> Artifact:
+                 read_through_from: dict | None = None, live_profile: int = 0,
+                 **options: Any) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: ``inject_env``, ``count_verdicts`` (:meth:`Target.generate`); ``frags``
@@ -44,7 +45,8 @@ class XdpTarget(Target):
         ``read_through`` (state names whose lookups fall back to a second map ``<map>_rt``
         on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`;
         ``read_through_from``: state name -> old declaration, for a ``_rt`` map of another
-        value layout whose entries are converted when taken over).
+        value layout whose entries are converted when taken over); ``live_profile`` (0 = off,
+        N: counters of 1 in N packets in ``cora_prof``, :mod:`cora.targets.ebpf.liveprof`).
 
         Raises:
             CoraError: an option the xdp target does not have.
@@ -57,14 +59,16 @@ class XdpTarget(Target):
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts,
                                       read_through=read_through,
-                                      read_through_from=read_through_from)
+                                      read_through_from=read_through_from,
+                                      live_profile=live_profile)
         return Artifact(self.name, program,
                         {"prog.c": c_text, "prog.ir": print_program(program)},
                         hook.entry, line_map, {"inject_env": inject_env,
                                                "count_verdicts": count_verdicts,
                                                "frags": frags,
                                                "pass_redirect_ifindex": pass_redirect_ifindex,
-                                               "read_through": sorted(read_through)})
+                                               "read_through": sorted(read_through),
+                                               "live_profile": live_profile})
 
     def load_flags(self, artifact: Artifact) -> int:
         """``BPF_F_XDP_HAS_FRAGS`` when ``artifact`` was generated with ``frags``, else 0."""

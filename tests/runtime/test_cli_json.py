@@ -61,9 +61,11 @@ def test_every_command_with_json_is_covered_here():
     """The list of commands with --json: when one is added, this test must grow."""
     have = sorted(" ".join(p) for p, parser in LEAVES.items()
                   if any("--json" in a.option_strings for a in options_of(parser)))
-    # deploy --json (deploy --replace's swap report) is parsed strictly in test_swap.py
+    # deploy --json (deploy --replace's swap report) is parsed strictly in test_swap.py;
+    # runtime status/history/replan/stop --json (the daemon's reply) in test_daemon.py
     assert have == ["bench", "certify bounds", "certify check", "certify eval", "demo",
-                    "deploy", "plan", "run", "stats"]
+                    "deploy", "plan", "run", "runtime history", "runtime replan",
+                    "runtime status", "runtime stop", "stats"]
 
 
 def test_run_interp_plan_and_certify(files):

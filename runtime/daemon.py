@@ -1,0 +1,715 @@
+"""The runtime daemon (``cora runtime start``): watch live traffic, re-plan, swap; crash-only.
+
+Crash-only: every piece of state lives in the kernel (the deployment's pinned programs and
+maps, its live-profile counters ``cora_prof``) or in files under ``/run/cora`` (the
+deployment metadata of :mod:`cora.runtime.deploy`, and the daemon's own files under
+``/run/cora/runtime/<netns|root>/``: ``<dev>.state.json`` (the plan running now),
+``<dev>.history.jsonl`` (one decision a line), ``<dev>.prom`` (Prometheus text format),
+``<dev>.sock`` (control socket, mode 0600) and ``<dev>.lock``). Nothing the daemon holds in
+memory is needed by the dataplane, so:
+
+- ``kill -9`` leaves the dataplane forwarding under the last plan (XDP programs stay attached
+  and pinned without any process);
+- starting again *re-adopts* the running deployment: it finds the metadata, the plan in
+  ``state.json`` and the pinned counters, and goes on (no reload; every map entry stays);
+- SIGTERM/SIGINT end the daemon and leave the dataplane (``--teardown-on-exit``: undeploy);
+- a second daemon for the same device refuses to start: ``flock`` on ``<dev>.lock``, which
+  the kernel releases when its holder dies, so a SIGKILLed daemon never leaves a stale lock.
+
+Each window (``--interval``, default 1 s) the daemon reads every stage's counters, builds the
+window's profile (:func:`cora.runtime.live_profile.from_live_counters`), asks the
+:class:`cora.runtime.daemon_policy.Replanner` and, on ``adopt`` for a split deployment,
+hot-swaps each stage's program (:func:`cora.runtime.swap.prepare_swap` then ``commit``;
+the NIC stage first). One log line per event on stderr (``key=value``; journald keeps them),
+decisions appended to the history file, figures written in the Prometheus text format
+(textfile-collector file, and optionally ``--metrics-port`` on 127.0.0.1).
+
+Control protocol (:func:`control_request`): one JSON object per line over the Unix socket,
+``{"cmd": "status"|"history"|"replan"|"stop"}``; the reply is one JSON object,
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` for anything malformed (never a
+crash of the daemon).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cora.errors import CoraError, EnvironmentProblem
+
+#: the daemon's directory (below it one directory per namespace, ``root`` for none)
+RUNTIME_DIR = Path("/run/cora/runtime")
+#: longest control request accepted, bytes
+MAX_REQUEST_BYTES = 64 * 1024
+#: decisions kept in memory and reloaded from the history file on restart
+HISTORY_KEEP = 1000
+COMMANDS = ("status", "history", "replan", "stop")
+#: label the daemon gives the block of a pass-through stage when reading its counters (no NF
+#: block has it: NF labels are identifiers without a dot)
+PASSTHROUGH_LABEL = "pass.through"
+
+
+@dataclass(frozen=True)
+class RuntimePaths:
+    """The daemon's files for one device (see the module docstring)."""
+
+    lock: Path
+    sock: Path
+    state: Path
+    history: Path
+    prom: Path
+    log: Path
+
+
+def runtime_paths(dev: str, netns: str | None = None, base: Path | None = None) -> RuntimePaths:
+    """The daemon's files for ``dev`` (namespace ``netns``) under ``base`` (default
+    :data:`RUNTIME_DIR`).
+
+    Raises:
+        EnvironmentProblem: a bad interface or namespace name.
+    """
+    from cora.runtime.pins import deployment_dir
+
+    deployment_dir(dev, netns)  # checks the names
+    d = (base or RUNTIME_DIR) / (netns or "root")
+    return RuntimePaths(*(d / f"{dev}.{ext}" for ext in
+                          ("lock", "sock", "state.json", "history.jsonl", "prom", "log")))
+
+
+def log_event(event: str, **fields: Any) -> None:
+    """One journald-friendly line on stderr: ``cora-runtime: event=E k=v ...`` (strings with
+    spaces quoted)."""
+    parts = [f"event={event}"]
+    for k, v in fields.items():
+        if isinstance(v, float):
+            v = f"{v:.6g}"
+        v = str(v)
+        parts.append(f'{k}="{v}"' if (" " in v or not v) else f"{k}={v}")
+    print("cora-runtime: " + " ".join(parts), file=sys.stderr, flush=True)
+
+
+class DaemonLock:
+    """``flock`` on the lock file: one daemon per device (released by the kernel when the
+    holder dies).
+
+    Raises (:meth:`acquire`): EnvironmentProblem naming the running daemon's pid.
+    """
+
+    def __init__(self, path: Path, dev: str):
+        self.path, self.dev, self.fd = path, dev, -1
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise EnvironmentProblem(f"a cora runtime daemon (pid {holder}) already runs for "
+                                     f"{self.dev}: stop it first (`cora runtime stop --dev "
+                                     f"{self.dev}`)") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+@dataclass
+class DaemonOptions:
+    """What ``cora runtime start`` was given.
+
+    Attributes:
+        nf: NF source path; dev/netns: the host interface; nic_dev/nic_netns/nic_forward:
+            the emulated NIC stage (None: the whole NF on ``dev``, plans are advisory);
+        plan_path: a ``cora plan --json`` file to deploy (default: all on the host);
+        nic_model: stage model of the NIC (``agilio``, ``bluefield2``);
+        sample_every: live-profile sampling N; settings: the policy knobs;
+        teardown_on_exit: undeploy on SIGTERM/stop; metrics_port: also serve the metrics
+            on 127.0.0.1:PORT (0: no); textfile: Prometheus textfile path (default
+            ``<dev>.prom`` in the runtime directory); max_windows: stop after this many
+            windows (0: run until stopped); mode: XDP attach mode.
+    """
+
+    nf: str
+    dev: str
+    netns: str | None = None
+    nic_dev: str | None = None
+    nic_netns: str | None = None
+    nic_forward: str | None = None
+    plan_path: str | None = None
+    nic_model: str = "bluefield2"
+    sample_every: int = 1
+    settings: Any = None
+    teardown_on_exit: bool = False
+    metrics_port: int = 0
+    textfile: str | None = None
+    max_windows: int = 0
+    mode: str = "native"
+    runtime_dir: str | None = None
+
+
+@dataclass
+class _Stage:
+    dev: str
+    netns: str | None
+    program: Any
+    slots: Any
+    last: Any = None  # the previous CounterSnapshot
+
+
+@dataclass
+class DaemonStatus:
+    """Figures the daemon keeps between windows (for status and metrics)."""
+
+    started_unix: float = field(default_factory=time.time)
+    adopted: bool = False
+    windows: int = 0
+    packets_total: int = 0
+    rate_mpps: float = 0.0
+    cores_current: float | None = None
+    swap_latency_ms: list[float] = field(default_factory=list)
+    swaps: int = 0
+    swap_failures: int = 0
+
+
+class RuntimeDaemon:
+    """One daemon for one deployment (see the module docstring). :meth:`run` blocks until
+    stopped (signal, ``cora runtime stop`` or ``max_windows``).
+
+    Raises (:meth:`run`): EnvironmentProblem (not root, another daemon, a partial
+    deployment, a deployment without live-profile counters), CoraError (bad NF or plan),
+    KernelError (deploy refused).
+    """
+
+    def __init__(self, opts: DaemonOptions):
+        from cora.runtime.daemon_policy import PolicySettings
+
+        self.o = opts
+        self.settings = opts.settings or PolicySettings()
+        self.paths = runtime_paths(opts.dev, opts.netns,
+                                   Path(opts.runtime_dir) if opts.runtime_dir else None)
+        self.stop_event = threading.Event()
+        self.force_event = threading.Event()
+        self.forced_done = threading.Condition()
+        self.forced_decision: dict | None = None
+        self.lock = threading.Lock()  # guards replanner/status between loop and socket
+        self.status = DaemonStatus()
+        self.stages: list[_Stage] = []
+        self.replanner: Any = None
+        self.program: Any = None
+        #: the profile of the last window (None before the first)
+        self.last_profile: Any = None
+        self._server: socket.socket | None = None
+        self._http: Any = None
+
+    # ------------------------------------------------------------------------ set-up
+    def _models(self) -> tuple[Any, Any, Any]:
+        from cora.compiler.offload.stage_model import available_models, load_model
+
+        user = load_model("user") if "user" in available_models() else None
+        return load_model(self.o.nic_model), load_model("xdp"), user
+
+    def _initial_plan(self, models: tuple[Any, Any, Any], adopting: bool
+                      ) -> tuple[Any, Any]:
+        """(plan, the profile it stands for): when re-adopting, the plan of state.json (the
+        one running); else --plan, or all-host (each with the synthetic profile: the first
+        real window then shows the drift). A state.json without a deployment is stale."""
+        from cora.compiler.offload.partition import Plan, Problem
+        from cora.compiler.offload.profile import synthetic_profile
+        from cora.compiler.offload.split import load_plan_file
+
+        prof = synthetic_profile(self.program)
+        saved = self._read_state() if adopting else {}
+        if saved.get("plan"):
+            return Plan.from_json(saved["plan"]), prof
+        if self.o.plan_path:
+            data = load_plan_file(self.o.plan_path)
+            return Plan.from_json(data.get("plan", data)), prof
+        pb = Problem(self.program, *models, prof)
+        return pb.make_plan(pb.all_host_stages()), prof
+
+    def _read_state(self) -> dict:
+        try:
+            data = json.loads(self.paths.state.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) and data.get("nf") == self.o.nf else {}
+
+    def _write_state(self) -> None:
+        _write_atomically(self.paths.state, json.dumps({
+            "nf": self.o.nf, "dev": self.o.dev, "netns": self.o.netns,
+            "nic_dev": self.o.nic_dev, "nic_netns": self.o.nic_netns,
+            "plan": self.replanner.current.to_json(), "pid": os.getpid(),
+            "written_unix": time.time()}))
+
+    def adopt_or_deploy(self) -> None:
+        """Re-adopt the running deployment on ``dev`` or deploy the NF (with live-profile
+        counters); then know every stage's program and counter layout."""
+        from cora.compiler.driver import compile_file
+        from cora.runtime import deploy as dp
+        from cora.runtime.daemon_policy import Replanner
+
+        self.paths.state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.program = compile_file(self.o.nf)
+        models = self._models()
+        status = dp.deployment_status(self.o.dev, self.o.netns)
+        current, prof = self._initial_plan(models, adopting=status == "complete")
+        self.replanner = Replanner(self.program, models, current, prof, self.settings)
+        if status == "complete":
+            meta = dp.require_deployment(self.o.dev, self.o.netns)
+            self.status.adopted = True
+            log_event("adopt", dev=self.o.dev, prog_id=meta.get("prog_id"),
+                      nf=meta.get("nf"), split=bool(meta.get("nic_stage")))
+        elif status == "none":
+            if self.o.nic_dev:
+                dp.deploy_stages(self.program, current, self.o.dev, self.o.netns,
+                                 self.o.nic_dev, self.o.nic_netns, self.o.nic_forward,
+                                 self.o.mode, live_profile=self.o.sample_every)
+            else:
+                dp.deploy(self.program, self.o.dev, self.o.netns, self.o.mode,
+                          live_profile=self.o.sample_every)
+            meta = dp.require_deployment(self.o.dev, self.o.netns)
+            log_event("deploy", dev=self.o.dev, prog_id=meta.get("prog_id"),
+                      nf=self.program.name, nic_dev=self.o.nic_dev or "-")
+        else:
+            dp.require_deployment(self.o.dev, self.o.netns)  # raises with what to run
+            raise EnvironmentProblem(f"{self.o.dev}: deployment is {status}")
+        self._load_stages()
+        self._write_state()
+
+    def _load_stages(self) -> None:
+        """Each stage's (dev, program, counter layout) from the metadata and the plan."""
+        from cora.compiler.offload.split import split
+        from cora.runtime import deploy as dp
+        from cora.targets.ebpf.liveprof import ProfileSlots
+
+        host = dp.require_deployment(self.o.dev, self.o.netns)
+        peer = host.get("nic_stage")
+        if peer:
+            by_stage = {st.stage: st.program for st in split(self.program,
+                                                            self.replanner.current).stages}
+            devs = [(peer["dev"], peer.get("netns"), by_stage.get("nic")),
+                    (self.o.dev, self.o.netns, by_stage.get("kernel"))]
+        else:
+            devs = [(self.o.dev, self.o.netns, self.program)]
+        stages = []
+        for dev, netns, prog in devs:
+            meta = dp.require_deployment(dev, netns)
+            if not meta.get("live_profile"):
+                raise EnvironmentProblem(
+                    f"the deployment on {dev} has no live-profile counters: undeploy it "
+                    f"(`cora undeploy --dev {self.o.dev}`) and let `cora runtime start` "
+                    "deploy it")
+            slots = ProfileSlots.from_json(meta["live_profile"])
+            if prog is None:  # a pass-through side (the plan leaves that stage empty): its
+                # one block must not count as the NF's block of the same label
+                prog = dp.passthrough_program(f"{self.program.name}_{dev}")
+                prog.blocks[0].label = PASSTHROUGH_LABEL
+                slots = replace(slots, entry=PASSTHROUGH_LABEL)
+            stages.append(_Stage(dev, netns, prog, slots))
+        self.stages = stages
+
+    # ----------------------------------------------------------------------- windows
+    def _read(self) -> list:
+        from cora.runtime.bpf_syscall import obj_get
+        from cora.runtime.live_profile import read_counters
+        from cora.runtime.pins import deployment_dir
+        from cora.targets.ebpf.liveprof import PROFILE_MAP
+
+        snaps = []
+        for st in self.stages:
+            fd = obj_get(str(deployment_dir(st.dev, st.netns) / "maps" / PROFILE_MAP))
+            try:
+                snaps.append(read_counters(fd, st.slots, st.program))
+            finally:
+                os.close(fd)
+        return snaps
+
+    def window(self, force: bool = False):
+        """Read one window, decide, apply; returns the Decision."""
+        from cora.runtime.live_profile import from_live_counters
+
+        snaps = self._read()
+        windows = []
+        seconds = self.settings.interval_s
+        for st, snap in zip(self.stages, snaps, strict=True):
+            if st.last is not None:
+                windows.append(snap.minus(st.last))
+                seconds = (snap.time_ns - st.last.time_ns) / 1e9
+            else:
+                windows.append(snap.minus(snap))
+            st.last = snap
+        profile = from_live_counters(self.program, windows)
+        self.last_profile = profile
+        with self.lock:
+            t_decide = time.perf_counter()
+            d = self.replanner.window(profile, seconds, force=force)
+            self.status.windows += 1
+            self.status.packets_total += profile.packets
+            self.status.rate_mpps = d.rate_mpps
+            if d.cores_now is not None:
+                self.status.cores_current = d.cores_now
+            if d.action == "adopt":
+                self._apply(d, t_decide)
+            elif d.cores_now is None and profile.packets:
+                self.status.cores_current = self.replanner.cores_of(
+                    self.replanner.current, profile, self.replanner.model_rate(d.rate_mpps))
+        log_event("decision", **{k: v for k, v in d.to_json().items()
+                                 if k not in ("plan", "unix_time") and v is not None})
+        self._append_history(d)
+        self._write_metrics()
+        return d
+
+    def _apply(self, d, t_decide: float) -> None:
+        """Put the adopted plan in place: per stage, NIC first, swap in the stage's new
+        program; a written state the new plan puts on a stage whose deployment does not
+        hold it yet is moved there from the other stage's pinned map by read-through
+        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
+        stage is swapped next."""
+        from cora.compiler.offload.split import split
+        from cora.runtime.deploy import passthrough_program, require_deployment
+        from cora.runtime.migrate import MOVABLE_KINDS, move_state
+        from cora.runtime.pins import deployment_dir
+        from cora.runtime.swap import swap_program
+
+        if not self.o.nic_dev or self.replanner.candidate is None:
+            self.replanner.reject("no NIC stage deployed (start with --nic-dev): advisory")
+            return
+        plan = self.replanner.candidate[0]
+        try:
+            by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
+            for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
+                new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
+                held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
+                sources: dict[str, int | str | Path] = {}
+                for other in self.stages:
+                    if other is st:
+                        continue
+                    there = {m["name"] for m in
+                             require_deployment(other.dev, other.netns)["layout"]["maps"]}
+                    for state in new.states:
+                        if state.name not in held and state.name in there and \
+                                state.kind in MOVABLE_KINDS:
+                            sources[state.name] = str(deployment_dir(other.dev, other.netns)
+                                                      / "maps" / state.name)
+                if sources:
+                    mig = move_state(st.dev, st.netns, new, sources)
+                    log_event("migrate", dev=st.dev, states=",".join(sorted(sources)),
+                              report=json.dumps(asdict(mig), default=str)[:400])
+                else:
+                    rep = swap_program(st.dev, st.netns, new)
+                    log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
+                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
+        except CoraError as exc:
+            self.status.swap_failures += 1
+            self.replanner.reject(str(exc))
+            log_event("swap-failed", error=str(exc))
+            self._load_stages()  # whatever runs now
+            return
+        latency_ms = (time.perf_counter() - t_decide) * 1e3
+        self.replanner.accept()
+        self.status.swaps += 1
+        self.status.swap_latency_ms.append(latency_ms)
+        self._load_stages()
+        self._write_state()
+        log_event("plan-change", latency_ms=latency_ms, changes=self.replanner.plan_changes)
+
+    # ------------------------------------------------------------------ persistence
+    def _append_history(self, d) -> None:
+        with open(self.paths.history, "a", encoding="utf-8") as f:
+            f.write(json.dumps(d.to_json()) + "\n")
+        os.chmod(self.paths.history, 0o600)
+
+    def history(self) -> list[dict]:
+        """The decisions of this and earlier daemon runs (the history file's last
+        :data:`HISTORY_KEEP` lines)."""
+        try:
+            lines = self.paths.history.read_text().splitlines()[-HISTORY_KEEP:]
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            with contextlib.suppress(ValueError):
+                out.append(json.loads(line))
+        return out
+
+    def metrics_text(self) -> str:
+        """The figures in the Prometheus text exposition format (version 0.0.4)."""
+        from cora.runtime.deploy import VERDICTS_MAP, verdict_counts
+        from cora.runtime.pins import deployment_dir, open_pinned
+
+        s, lab = self.status, f'dev="{self.o.dev}",nf="{self.program.name}"'
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_: str, value: float, extra: str = "") -> None:
+            if not any(x.startswith(f"# HELP {name} ") for x in lines):
+                lines.append(f"# HELP {name} {help_}")
+                lines.append(f"# TYPE {name} {kind}")
+            lines.append(f"{name}{{{lab}{extra}}} {value:.10g}")
+
+        metric("cora_runtime_windows_total", "counter", "windows decided", s.windows)
+        metric("cora_runtime_packets_total", "counter",
+               "packets seen by the NF's first stage (live profile)", s.packets_total)
+        metric("cora_runtime_rate_pps", "gauge", "packet rate of the last window",
+               s.rate_mpps * 1e6)
+        if s.cores_current is not None:
+            metric("cora_runtime_modelled_host_cores", "gauge",
+                   "host cores of the current plan (MODELLED by the stage models)",
+                   s.cores_current)
+        metric("cora_runtime_plan_changes_total", "counter", "plans adopted and swapped in",
+               self.replanner.plan_changes)
+        metric("cora_runtime_swap_failures_total", "counter", "adopted plans not applied",
+               s.swap_failures)
+        if s.swap_latency_ms:
+            metric("cora_runtime_swap_latency_seconds", "gauge",
+                   "detection-to-swap latency of the last plan change",
+                   s.swap_latency_ms[-1] / 1e3)
+        for st in self.stages:
+            with contextlib.suppress(CoraError, OSError):
+                with open_pinned(deployment_dir(st.dev, st.netns)) as pinned:
+                    counts = verdict_counts(pinned.maps.get(VERDICTS_MAP)) or {}
+                for verdict, n in counts.items():
+                    metric("cora_runtime_verdicts_total", "counter",
+                           "frames by verdict, every program version", n,
+                           f',stage_dev="{st.dev}",verdict="{verdict}"')
+        return "\n".join(lines) + "\n"
+
+    def _write_metrics(self) -> None:
+        text = self.metrics_text()
+        self._metrics_cache = text
+        target = Path(self.o.textfile) if self.o.textfile else self.paths.prom
+        with contextlib.suppress(OSError):
+            _write_atomically(target, text)
+
+    # ------------------------------------------------------------------- control
+    def handle(self, raw: bytes) -> dict:
+        """Answer one control request (never raises)."""
+        try:
+            req = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return {"ok": False, "error": "malformed request: not one JSON object"}
+        if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+            return {"ok": False, "error": 'malformed request: expected {"cmd": "..."}'}
+        cmd = req["cmd"]
+        if cmd not in COMMANDS:
+            return {"ok": False, "error": f"unknown command {cmd[:40]!r} (commands: "
+                                          f"{', '.join(COMMANDS)})"}
+        try:
+            return {"ok": True, **getattr(self, f"_cmd_{cmd}")()}
+        except Exception as exc:  # a control request must never end the daemon
+            return {"ok": False, "error": f"{cmd} failed: {exc}"}
+
+    def _cmd_status(self) -> dict:
+        with self.lock:
+            s = self.status
+            last = self.replanner.history[-1].to_json() if self.replanner.history else None
+            lat = sorted(s.swap_latency_ms)
+            return {"nf": self.o.nf, "dev": self.o.dev, "netns": self.o.netns,
+                    "nic_dev": self.o.nic_dev, "pid": os.getpid(), "adopted": s.adopted,
+                    "uptime_s": time.time() - s.started_unix, "windows": s.windows,
+                    "packets_total": s.packets_total, "rate_mpps": s.rate_mpps,
+                    "modelled_host_cores": s.cores_current,
+                    "plan_changes": self.replanner.plan_changes, "swaps": s.swaps,
+                    "swap_failures": s.swap_failures,
+                    "swap_latency_ms_p50": lat[len(lat) // 2] if lat else None,
+                    "plan": self.replanner.current.to_json(), "last_decision": last,
+                    "settings": asdict(self.settings),
+                    "stages": [{"dev": st.dev, "netns": st.netns} for st in self.stages]}
+
+    def _cmd_history(self) -> dict:
+        return {"history": self.history()}
+
+    def _cmd_replan(self) -> dict:
+        with self.forced_done:
+            self.forced_decision = None
+            self.force_event.set()
+            ok = self.forced_done.wait_for(lambda: self.forced_decision is not None,
+                                           timeout=self.settings.interval_s * 2 +
+                                           self.settings.time_limit_s + 30)
+        if not ok:
+            return {"queued": True}
+        return {"decision": self.forced_decision}
+
+    def _cmd_stop(self) -> dict:
+        self.stop_event.set()
+        return {"stopping": True, "teardown": self.o.teardown_on_exit}
+
+    def _serve(self) -> None:
+        assert self._server is not None
+        while not self.stop_event.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                try:
+                    conn.settimeout(5.0)
+                    data = b""
+                    while b"\n" not in data and len(data) <= MAX_REQUEST_BYTES:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if len(data) > MAX_REQUEST_BYTES:
+                        reply = {"ok": False, "error": f"request longer than "
+                                                       f"{MAX_REQUEST_BYTES} bytes"}
+                    else:
+                        reply = self.handle(data.split(b"\n", 1)[0])
+                    conn.sendall((json.dumps(reply) + "\n").encode())
+                except OSError:
+                    continue
+
+    def _open_socket(self) -> None:
+        path = self.paths.sock
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # left by a killed daemon (we hold the lock)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # born 0600: no window where others may connect
+        try:
+            srv.bind(str(path))
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        srv.listen(8)
+        srv.settimeout(0.2)
+        self._server = srv
+        threading.Thread(target=self._serve, name="cora-control", daemon=True).start()
+
+    def _serve_http(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        daemon = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                body = getattr(daemon, "_metrics_cache", "").encode()
+                self.send_response(200 if self.path in ("/metrics", "/") else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.end_headers()
+                self.wfile.write(body if self.path in ("/metrics", "/") else b"")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", self.o.metrics_port), Handler)
+        threading.Thread(target=self._http.serve_forever, name="cora-metrics",
+                         daemon=True).start()
+
+    # ----------------------------------------------------------------------- main
+    def run(self) -> int:
+        """Start (lock, adopt or deploy, socket), run windows until stopped, clean up."""
+        from cora.runtime.deploy import require_root, undeploy
+
+        require_root()
+        self.settings.check()
+        lock = DaemonLock(self.paths.lock, self.o.dev)
+        lock.acquire()
+        old_handlers = {s: signal.signal(s, lambda *_: self.stop_event.set())
+                        for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.adopt_or_deploy()
+            self._open_socket()
+            if self.o.metrics_port:
+                self._serve_http()
+            log_event("start", pid=os.getpid(), dev=self.o.dev, socket=str(self.paths.sock),
+                      interval_s=self.settings.interval_s)
+            self.window()  # the first read: counters now, an empty window
+            while not self.stop_event.is_set():
+                forced = self.force_event.wait(self.settings.interval_s)
+                self.force_event.clear()
+                try:
+                    result = self.window(force=forced).to_json()
+                except (CoraError, OSError, ValueError) as exc:
+                    # e.g. the pins vanished (someone undeployed): say so, keep serving
+                    log_event("error", error=str(exc))
+                    result = {"action": "error", "reason": str(exc)}
+                if forced:
+                    with self.forced_done:
+                        self.forced_decision = result
+                        self.forced_done.notify_all()
+                if self.o.max_windows and self.status.windows >= self.o.max_windows:
+                    break
+            if self.o.teardown_on_exit:
+                undeploy(self.o.dev, self.o.netns)
+                log_event("teardown", dev=self.o.dev)
+            log_event("stop", pid=os.getpid(), dataplane="removed" if
+                      self.o.teardown_on_exit else "left running")
+            return 0
+        finally:
+            for s, h in old_handlers.items():
+                signal.signal(s, h)
+            if self._http is not None:
+                self._http.shutdown()
+            if self._server is not None:
+                self._server.close()
+                with contextlib.suppress(FileNotFoundError):
+                    self.paths.sock.unlink()
+            lock.release()
+
+
+def control_request(dev: str, netns: str | None, cmd: str, timeout_s: float = 60.0,
+                    runtime_dir: str | None = None, raw: bytes | None = None) -> dict:
+    """Send one request to the daemon of ``dev`` and return its reply.
+
+    Args:
+        cmd: one of :data:`COMMANDS`; raw: send these bytes instead (tests of bad input).
+    Raises:
+        EnvironmentProblem: no daemon runs for ``dev`` (no socket, or nobody listening),
+            or no reply within ``timeout_s``.
+    """
+    paths = runtime_paths(dev, netns, Path(runtime_dir) if runtime_dir else None)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout_s)
+    try:
+        try:
+            s.connect(str(paths.sock))
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise EnvironmentProblem(f"no cora runtime daemon runs for {dev} (start one "
+                                     f"with `cora runtime start X.nf --dev {dev}`)") from None
+        except PermissionError:
+            raise EnvironmentProblem(f"{paths.sock}: permission denied (the control socket is "
+                                     "root's: run as root)") from None
+        s.sendall(raw if raw is not None else (json.dumps({"cmd": cmd}) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except TimeoutError:
+        raise EnvironmentProblem(f"the runtime daemon of {dev} did not answer within "
+                                 f"{timeout_s:g} s") from None
+    finally:
+        s.close()
+    try:
+        reply = json.loads(data.decode())
+    except (UnicodeDecodeError, ValueError):
+        raise EnvironmentProblem(f"the runtime daemon of {dev} sent a malformed reply") \
+            from None
+    if not isinstance(reply, dict):
+        raise EnvironmentProblem(f"the runtime daemon of {dev} sent a malformed reply")
+    return reply

@@ -1,0 +1,249 @@
+"""Drift detection and re-planning: the decision the runtime daemon takes every window.
+
+Every interval (default 1 s) the daemon reads a window's live profile
+(:mod:`cora.runtime.live_profile`) and hands it to :meth:`Replanner.window`, which:
+
+1. skips a window with fewer than ``min_packets`` packets (``idle``: nothing to learn);
+2. measures the **drift**: the largest absolute difference, over the NF's blocks, between
+   the window's block frequency and that of the profile the current plan was made for (a
+   frequency is a fraction of packets, so drift is in [0, 1]); below ``drift_threshold`` the
+   plan is kept (``keep``, "no drift");
+3. otherwise **re-plans** with CP-SAT (:func:`cora.compiler.offload.partition.plan`, warm
+   started from the current plan: ``AddHint`` on every variable) on the window's profile at
+   the window's rate, and evaluates the current plan on the same profile
+   (:func:`cora.compiler.offload.partition.result_figures`): the modelled host cores now
+   and after, and the relative **gain** ``(now - after) / now``;
+4. adopts the new plan only when the gain exceeds ``hysteresis`` in ``consecutive``
+   (K) windows in a row (``wait`` until then; any window below the threshold resets the
+   streak), so a short burst never makes the plan flap (``adopt``).
+
+Every decision is a :class:`Decision` with its reason and figures, kept in
+:attr:`Replanner.history` (most recent last, at most ``history_size``). All cost figures are
+MODELLED by the stage models (:mod:`cora.compiler.offload.stage_model`); the rate and the
+profile are measured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cora.compiler.ir import Program
+from cora.compiler.offload.partition import Plan, Problem, plan, result_figures
+from cora.compiler.offload.profile import Profile
+
+#: lowest rate the cost model is asked about, Mpps (``cora plan``'s MIN_RATE_MPPS: one packet
+#: a second; below it the model's integer scaling underflows)
+MIN_MODEL_RATE_MPPS = 1e-6
+
+
+@dataclass
+class PolicySettings:
+    """Knobs of :class:`Replanner` (all settable from ``cora runtime start``).
+
+    Attributes:
+        interval_s: window length, s.
+        drift_threshold: largest block-frequency difference tolerated without re-planning.
+        hysteresis: least relative gain in modelled host cores a new plan must promise.
+        consecutive: K, windows in a row the gain must exceed ``hysteresis``.
+        min_packets: windows with fewer packets are skipped.
+        model_rate_mpps: rate the cost model is evaluated at (None: the window's measured
+            rate).
+        time_limit_s: CP-SAT time limit per re-plan, s.
+        history_size: decisions kept.
+    """
+
+    interval_s: float = 1.0
+    drift_threshold: float = 0.05
+    hysteresis: float = 0.05
+    consecutive: int = 3
+    min_packets: int = 100
+    model_rate_mpps: float | None = None
+    time_limit_s: float = 0.5
+    history_size: int = 1000
+
+    def check(self) -> None:
+        """Raise ValueError naming the first setting out of range."""
+        if not self.interval_s > 0:
+            raise ValueError("--interval must be > 0 s")
+        if not 0 <= self.drift_threshold <= 1:
+            raise ValueError("--drift must be in [0, 1]")
+        if not self.hysteresis >= 0:
+            raise ValueError("--hysteresis must be >= 0")
+        if self.consecutive < 1:
+            raise ValueError("--consecutive must be >= 1")
+        if self.model_rate_mpps is not None and self.model_rate_mpps < MIN_MODEL_RATE_MPPS:
+            raise ValueError(f"--model-rate must be >= {MIN_MODEL_RATE_MPPS:g} Mpps")
+
+
+@dataclass
+class Decision:
+    """One window's decision.
+
+    Attributes:
+        window: window number (from 1); unix_time: end of the window (s since the epoch).
+        action: ``idle`` | ``keep`` | ``wait`` | ``adopt`` | ``error``.
+        reason: one sentence.
+        packets: packets in the window; rate_mpps: measured rate.
+        drift: largest block-frequency difference to the plan's profile (None when idle).
+        cores_now, cores_after: modelled host cores of the current / re-planned plan on the
+            window's profile at the model rate (None when not re-planned).
+        gain: ``(cores_now - cores_after) / cores_now`` (None when not re-planned).
+        streak: windows in a row with gain above the hysteresis.
+        solve_s: CP-SAT wall time, s.
+        plan: the adopted plan (``Plan.to_json``), only for ``adopt``.
+    """
+
+    window: int
+    unix_time: float
+    action: str
+    reason: str
+    packets: int = 0
+    rate_mpps: float = 0.0
+    drift: float | None = None
+    cores_now: float | None = None
+    cores_after: float | None = None
+    gain: float | None = None
+    streak: int = 0
+    solve_s: float = 0.0
+    plan: dict | None = None
+
+    def to_json(self) -> dict:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    def log_line(self) -> str:
+        """One journald-friendly line: ``key=value`` pairs, the reason quoted last."""
+        parts = [f"window={self.window}", f"action={self.action}",
+                 f"packets={self.packets}", f"rate_mpps={self.rate_mpps:.6f}"]
+        for k in ("drift", "cores_now", "cores_after", "gain"):
+            v = getattr(self, k)
+            if v is not None:
+                parts.append(f"{k}={v:.6g}")
+        parts.append(f"streak={self.streak}")
+        parts.append(f'reason="{self.reason}"')
+        return " ".join(parts)
+
+
+def drift(a: Profile, b: Profile) -> float:
+    """Largest absolute difference of block frequency between two profiles, in [0, 1]
+    (blocks missing from one count as frequency 0)."""
+    fa, fb = a.block_freq, b.block_freq
+    return max((abs(fa.get(k, 0.0) - fb.get(k, 0.0)) for k in {*fa, *fb}), default=0.0)
+
+
+@dataclass
+class Replanner:
+    """Drift detection and hysteresis over windows (see the module docstring).
+
+    Args:
+        program: the whole NF.
+        models: ``(nic, host_kernel, host_user)`` stage models.
+        current: the plan running now; plan_profile: the profile it was made for.
+        settings: the knobs.
+    """
+
+    program: Program
+    models: tuple[Any, Any, Any]
+    current: Plan
+    plan_profile: Profile
+    settings: PolicySettings = field(default_factory=PolicySettings)
+    history: deque = field(init=False)
+    streak: int = 0
+    windows: int = 0
+    plan_changes: int = 0
+    candidate: tuple[Plan, Profile] | None = None
+
+    def __post_init__(self) -> None:
+        self.history = deque(maxlen=self.settings.history_size)
+
+    def model_rate(self, measured_mpps: float) -> float:
+        """The rate the cost model is evaluated at, Mpps."""
+        r = self.settings.model_rate_mpps
+        return max(r if r is not None else measured_mpps, MIN_MODEL_RATE_MPPS)
+
+    def cores_of(self, p: Plan, profile: Profile, rate_mpps: float) -> float:
+        """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps``."""
+        pb = Problem(self.program, *self.models, profile)
+        return float(result_figures(pb, p, rate_mpps, None)["host_cores"])
+
+    def window(self, profile: Profile, seconds: float, force: bool = False) -> Decision:
+        """Decide on one window.
+
+        Args:
+            profile: the window's live profile; seconds: the window's length, s.
+            force: re-plan now and adopt any gain above the hysteresis at once (``cora
+                runtime replan``).
+        Returns:
+            the :class:`Decision` (also appended to :attr:`history`); on ``adopt`` the new
+            plan is :attr:`candidate` until the caller puts it in place and calls
+            :meth:`accept` (or :meth:`reject`).
+        """
+        self.windows += 1
+        s = self.settings
+        rate = profile.packets / seconds / 1e6 if seconds > 0 else 0.0
+        d = Decision(self.windows, time.time(), "idle", "", profile.packets, rate)
+        if profile.packets < (1 if force else max(1, s.min_packets)):
+            d.reason = f"fewer than {max(1, s.min_packets)} packets in the window" \
+                if not force else "no packets in the window: nothing to plan on"
+            return self._keep(d)
+        d.drift = drift(profile, self.plan_profile)
+        if d.drift < s.drift_threshold and not force:
+            self.streak = 0
+            d.action, d.reason = "keep", (f"no drift (largest block-frequency change "
+                                          f"{d.drift:.3f} < {s.drift_threshold})")
+            return self._keep(d)
+        r = self.model_rate(rate)
+        res = plan(self.program, *self.models, profile, rate_mpps=r,
+                   time_limit_s=s.time_limit_s, workers=1, warm_start=self.current,
+                   explain=False)
+        d.solve_s = res.solve_seconds
+        d.cores_now = self.cores_of(self.current, profile, r)
+        if res.plan is None or res.host_cores is None:
+            self.streak = 0
+            d.action, d.reason = "keep", f"re-plan found no plan ({res.status})"
+            return self._keep(d)
+        d.cores_after = float(res.host_cores)
+        d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0
+        if d.gain <= s.hysteresis:
+            self.streak = 0
+            d.action, d.reason = "keep", (f"drift {d.drift:.3f} but the best plan gains "
+                                          f"{100 * d.gain:.1f} % <= hysteresis "
+                                          f"{100 * s.hysteresis:.1f} %")
+            return self._keep(d)
+        self.streak += 1
+        d.streak = self.streak
+        if self.streak < s.consecutive and not force:
+            d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
+                                          f"{self.streak} of {s.consecutive} windows")
+            return self._keep(d)
+        d.action = "adopt"
+        d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
+                    f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
+        d.plan = res.plan.to_json()
+        self.candidate = (res.plan, profile)
+        self.streak = 0
+        return self._keep(d)
+
+    def accept(self) -> None:
+        """The adopted plan of the last ``adopt`` decision now runs: make it the current plan
+        (and its window's profile the one drift is measured against)."""
+        if self.candidate is not None:
+            self.current, self.plan_profile = self.candidate
+            self.candidate = None
+            self.plan_changes += 1
+
+    def reject(self, why: str) -> None:
+        """The last adopted plan could not be put in place: keep the current one and record
+        ``why`` on the decision."""
+        self.candidate = None
+        if self.history and self.history[-1].action == "adopt":
+            d = self.history[-1]
+            d.action, d.reason = "error", f"{d.reason}; not applied: {why}"
+
+    def _keep(self, d: Decision) -> Decision:
+        d.streak = self.streak if d.action != "adopt" else d.streak
+        self.history.append(d)
+        return d

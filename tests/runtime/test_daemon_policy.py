@@ -1,0 +1,124 @@
+"""Drift detection, re-planning with hysteresis over K windows, and the daemon's pieces that
+need no kernel: the lock, the control protocol's answers to malformed requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cora.compiler.driver import compile_file
+from cora.compiler.offload.partition import Problem
+from cora.compiler.offload.profile import Profile, profile_from_frames, synthetic_profile
+from cora.compiler.offload.stage_model import load_model
+from cora.errors import EnvironmentProblem
+from cora.runtime.daemon import DaemonLock, RuntimeDaemon, runtime_paths
+from cora.runtime.daemon_policy import PolicySettings, Replanner, drift
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def setting():
+    """synguard, the bluefield2 model (it can run the whole NF), the all-host plan made for
+    the synthetic profile, and a real traffic profile."""
+    from cora.testbed.handwritten import synthetic_trace
+
+    program = compile_file(str(REPO / "netfuncs" / "synguard.nf"))
+    models = (load_model("bluefield2"), load_model("xdp"), None)
+    synthetic = synthetic_profile(program)
+    pb = Problem(program, *models, synthetic)
+    all_host = pb.make_plan(pb.all_host_stages())
+    traffic = profile_from_frames(program, synthetic_trace(n_flows=100, n_frames=600))
+    return program, models, all_host, synthetic, traffic
+
+
+def replanner(setting, **knobs) -> Replanner:
+    program, models, all_host, synthetic, _ = setting
+    return Replanner(program, models, all_host, synthetic,
+                     PolicySettings(model_rate_mpps=1.0, **knobs))
+
+
+def test_gain_must_hold_for_k_windows_before_adopting(setting):
+    traffic = setting[4]
+    r = replanner(setting, consecutive=3)
+    assert drift(traffic, setting[3]) > 0.05
+    actions = [r.window(traffic, 1.0).action for _ in range(3)]
+    assert actions == ["wait", "wait", "adopt"]
+    d = r.history[-1]
+    assert d.cores_after is not None and d.cores_now is not None
+    assert d.cores_after < d.cores_now and d.gain is not None and d.gain > 0.05
+    assert d.plan is not None and "nic" in d.plan["blocks"].values()
+    assert r.plan_changes == 0  # not in place until the caller says so
+    r.accept()
+    assert r.plan_changes == 1 and r.current.to_json() == d.plan
+    # the same traffic again: the plan was made for it, no drift
+    assert r.window(traffic, 1.0).action == "keep"
+    assert "no drift" in r.history[-1].reason
+
+
+def test_a_quiet_window_resets_the_streak(setting):
+    traffic, synthetic = setting[4], setting[3]
+    r = replanner(setting, consecutive=2)
+    assert r.window(traffic, 1.0).action == "wait"
+    quiet = Profile(packets=1000, block_count={k: v * 1000 for k, v in
+                                               synthetic.block_count.items()},
+                    packets_basis=1000.0)  # back to what the plan was made for
+    assert r.window(quiet, 1.0).action == "keep"
+    assert r.window(traffic, 1.0).action == "wait"
+    assert r.window(traffic, 1.0).action == "adopt"
+
+
+def test_hysteresis_and_idle_windows(setting):
+    traffic = setting[4]
+    r = replanner(setting, hysteresis=1.0, consecutive=1)
+    d = r.window(traffic, 1.0)
+    assert d.action == "keep" and "hysteresis" in d.reason
+    r2 = replanner(setting, min_packets=10_000)
+    assert r2.window(traffic, 1.0).action == "idle"
+    d = r2.window(traffic, 1.0, force=True)
+    assert d.action == "adopt" and "forced" in d.reason
+    r2.reject("the NIC refused it")
+    assert r2.history[-1].action == "error" and "refused" in r2.history[-1].reason
+    assert r2.plan_changes == 0
+
+
+def test_decisions_log_one_line_with_figures(setting):
+    r = replanner(setting, consecutive=1)
+    line = r.window(setting[4], 2.0).log_line()
+    assert "\n" not in line and "action=adopt" in line and "cores_now=" in line
+    assert "gain=" in line and 'reason="' in line
+
+
+def test_settings_are_checked():
+    with pytest.raises(ValueError, match="--consecutive"):
+        PolicySettings(consecutive=0).check()
+    with pytest.raises(ValueError, match="--interval"):
+        PolicySettings(interval_s=0).check()
+
+
+def test_a_second_lock_holder_is_refused(tmp_path):
+    paths = runtime_paths("veth0", "cora-daemon-x", tmp_path)
+    first = DaemonLock(paths.lock, "veth0")
+    first.acquire()
+    try:
+        with pytest.raises(EnvironmentProblem, match=r"already runs for veth0"):
+            DaemonLock(paths.lock, "veth0").acquire()
+    finally:
+        first.release()
+    again = DaemonLock(paths.lock, "veth0")
+    again.acquire()  # free once released (the kernel drops it when the holder dies, too)
+    again.release()
+
+
+@pytest.mark.parametrize("raw", [b"", b"not json", b"[1, 2]", b'{"cmd": 7}', b'{"x": 1}',
+                                 b'{"cmd": "reboot"}', b"\xff\xfe", b"[" * 100_000,
+                                 json.dumps({"cmd": "status" * 1000}).encode()])
+def test_malformed_requests_get_an_error_reply(tmp_path, raw):
+    from cora.runtime.daemon import DaemonOptions
+
+    d = RuntimeDaemon(DaemonOptions("x.nf", "veth0", runtime_dir=str(tmp_path)))
+    reply = d.handle(raw)
+    assert reply["ok"] is False and isinstance(reply["error"], str)
+    assert "\n" not in reply["error"] and len(reply["error"]) < 300
