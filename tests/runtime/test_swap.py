@@ -113,7 +113,7 @@ def test_relocate_maps_rewrites_only_map_references():
 
 # --- the kernel --------------------------------------------------------------------------
 @contextlib.contextmanager
-def testbed():
+def two_node_testbed():
     """gen <-> dut namespaces; whatever a failing test leaves of cora in dut is removed."""
     from cora.testbed.topology import two_node
 
@@ -161,7 +161,7 @@ def test_swaps_and_a_migration_under_live_traffic_lose_nothing(bcc_module):
 
     program = compile_file(FLOWCOUNT)
     frames = synthetic_flows(40, seed=3) + synthetic_flows(20, proto="tcp", seed=4)
-    with testbed() as (gen_ns, ns):
+    with two_node_testbed() as (gen_ns, ns):
         deploy(program, DEV, ns)
         versions = []
         with BackgroundTraffic(DEV, gen_ns, frames, rate_pps=10_000) as traffic:
@@ -205,7 +205,7 @@ def test_replace_keeps_state_refuses_incompatible_and_survives_broken(bcc_module
                  "struct Counts { packets: u64, bytes: u64, syns: u32 }")
     broken = variant(tmp_path, "flowcount_broken", "pass;\n}", "pass\n}")
     frames = synthetic_flows(30, seed=5)
-    with testbed() as (gen_ns, ns):
+    with two_node_testbed() as (gen_ns, ns):
         cora("deploy", FLOWCOUNT, "--dev", DEV, "--netns", ns, check=True)
         with BackgroundTraffic(DEV, gen_ns, frames, rate_pps=20_000) as traffic:
             traffic.wait_generated(3000)
@@ -264,7 +264,7 @@ def test_widening_upgrade_under_live_traffic_loses_no_update(bcc_module, tmp_pat
                      "struct Counts { packets: u32, bytes: u64 }")
     program = compile_file(FLOWCOUNT)
     frames = synthetic_flows(40, seed=7)
-    with testbed() as (gen_ns, ns):
+    with two_node_testbed() as (gen_ns, ns):
         deploy(compile_file(narrow), DEV, ns)
         with BackgroundTraffic(DEV, gen_ns, frames, rate_pps=10_000) as traffic:
             traffic.wait_generated(2000)
@@ -291,7 +291,7 @@ def test_failed_load_leaves_the_old_program(bcc_module, monkeypatch):
     from cora.runtime.swap import swap_program
 
     program = compile_file(FLOWCOUNT)
-    with testbed() as (_gen_ns, ns):
+    with two_node_testbed() as (_gen_ns, ns):
         meta = deploy(program, DEV, ns)
 
         def refuse(*_args, **_kw):
@@ -318,7 +318,7 @@ def test_swap_killed_mid_way_is_finished_or_undone(bcc_module, tmp_path, step, c
 
     v2 = variant(tmp_path, "flowcount_v2", "pass;\n}",
                  "if (udp.valid && udp.dport == 9) { drop; }\n    pass;\n}")
-    with testbed() as (_gen_ns, ns):
+    with two_node_testbed() as (_gen_ns, ns):
         cora("deploy", FLOWCOUNT, "--dev", DEV, "--netns", ns, check=True)
         old = stats(ns)["prog_id"]
         os.environ[FAULT_ENV] = f"swap:{step}"
