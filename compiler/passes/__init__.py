@@ -77,6 +77,7 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
         before = after
 
 
-__all__ = ["BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination", "JumpThreading",
-           "LookupMerge", "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG",
-           "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]
+__all__ = ["BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination",
+           "JumpThreading", "LookupMerge", "LookupSharing", "ModulePass", "PASSES",
+           "SIDE_EFFECT_OPS", "SimplifyCFG", "UpdateInPlace", "has_side_effect", "register_pass",
+           "run_default", "run_pipeline"]

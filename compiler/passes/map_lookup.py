@@ -68,7 +68,8 @@ class Avail:
 
     def same_keys(self, a: tuple[str, ...], b: tuple[str, ...]) -> bool:
         """Whether two key tuples hold equal values here (register by register)."""
-        return len(a) == len(b) and all(self.root(x) == self.root(y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(self.root(x) == self.root(y)
+                                        for x, y in zip(a, b, strict=True))
 
     def lookup(self, state: str, keys: tuple[str, ...]) -> str | None:
         """A ref register holding ``map.lookup state(keys)`` (one whose ``ref.found`` is

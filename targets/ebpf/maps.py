@@ -8,8 +8,9 @@ network byte order (big-endian, each field over its C size): the order is not ob
 the NF's semantics (a key is only compared whole), and a key built from header fields is then
 the frame's bytes copied as they are, as a hand-written program builds it (no byte swaps;
 issue 10). Every reader goes through :func:`unpack_key`, so what ``cora maps`` and the
-differential tests print is unchanged. An ``lpm`` key is the kernel's ``struct bpf_lpm_trie_key``: a u32 prefix length in host
-order followed by the address in network byte order (kernel Documentation/bpf/map_lpm_trie.rst).
+differential tests print is unchanged. An ``lpm`` key is the kernel's
+``struct bpf_lpm_trie_key``: a u32 prefix length in host order followed by the address in
+network byte order (kernel Documentation/bpf/map_lpm_trie.rst).
 """
 
 from __future__ import annotations
