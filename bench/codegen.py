@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_live and not failed:
             frames = [f for _, f in loaded.get(SYNTHETIC) or
                       load_trace(SYNTHETIC, args.synthetic_flows, args.synthetic_frames)]
-            paths = sorted((hw.REPO / "netfuncs").glob("*.nf"))
+            paths = sorted(hw.NETFUNCS_DIR.glob("*.nf"))
             live = live_rates(paths, frames, args.live_frames, args.rounds)
             print(f"codegen: live {json.dumps(live)}", file=sys.stderr, flush=True)
     except CoraError as exc:

@@ -40,11 +40,15 @@ def register(sub) -> None:
     s.add_argument("--nic-dev", metavar="IF", type=interface_name,
                    help="the emulated NIC's ingress interface (split deployments; without "
                         "it plan changes are advisory)")
-    s.add_argument("--nic-netns", metavar="NS", type=netns_name)
-    s.add_argument("--nic-forward", metavar="IF", type=interface_name)
+    s.add_argument("--nic-netns", metavar="NS", type=netns_name,
+                   help="named network namespace of --nic-dev")
+    s.add_argument("--nic-forward", metavar="IF", type=interface_name,
+                   help="interface in --nic-netns toward the host (default: the only other "
+                        "one)")
     s.add_argument("--nic", default="bluefield2", choices=("agilio", "bluefield2"),
                    help="NIC stage model")
-    s.add_argument("--mode", choices=("native", "generic"), default="native")
+    s.add_argument("--mode", choices=("native", "generic"), default="native",
+                   help="XDP attach mode")
     s.add_argument("--live-profile", type=integer(1, 1 << 20), default=1, metavar="N",
                    help="count 1 in N packets")
     s.add_argument("--interval", type=number(0.01, 3600, unit="s"), default=1.0,

@@ -74,6 +74,7 @@ from cora.compiler.offload.traffic import (
     log2_buckets,
     partitionable_state,
 )
+from cora.compiler.passes.atomic_add import AtomicInit
 from cora.errors import CoraError
 
 #: Header fields that steer the fixed parser and may be written (the others are read-only):
@@ -590,6 +591,10 @@ def split(program: Program, plan) -> SplitResult:
         sp.blocks = [b for b in sp.blocks if b.label in reach]
         used_regs = _used_regs(sp.blocks)
         sp.regs = {r: t for r, t in sp.regs.items() if r in used_regs}
+        if STAGES[k] == "nic":
+            # counters inserted with a non-zero first value start at zero, then are added to
+            # (the Agilio offload's rule; the host stages keep the cheaper plain insert)
+            AtomicInit().apply(sp)
         try:
             verify(sp)
         except IRError as exc:  # a bug here, not the user's: say which stage

@@ -21,12 +21,19 @@ Passes:
   condition becomes ``mov``, and ``br`` on a constant becomes ``jmp``.
 - ``simplify-cfg``: ``br c, L, L`` becomes ``jmp L``; blocks unreachable from the entry are
   removed; a block whose only predecessor ends in ``jmp`` to it is merged into it.
+- ``branch-thread``: an edge into a block that only branches on a flag known along the edge
+  (a constant assigned on the way, or the condition of a ``br`` passed) goes straight to the
+  branch's target (:mod:`cora.compiler.passes.branch_thread`).
 - ``jump-thread``: edges into an empty block (just ``jmp L``) go straight to ``L``.
 - ``lookup-share``: a ``map.lookup`` of a key already looked up on every path to it, with
   no ``map.update``/``map.delete`` of the state between (nor, on an ``lru_hash``, a lookup
   of another key), reuses the reference (``mov``); ``ref.found`` of a reference whose
   found-ness a branch on the way decided becomes ``const``
   (:mod:`cora.compiler.passes.map_lookup`).
+- ``lookup-merge``: a lookup at a join whose key (through copies) was looked up on some of
+  the incoming edges reuses those references (``mov``) and is done at the end of the other
+  edges instead (partial redundancy elimination; :mod:`cora.compiler.passes.map_lookup`).
+  Keys match through copies in every map pass (``%a = mov %b`` makes them equal).
 - ``update-in-place``: a ``map.update`` whose key's lookup is available writes the values
   through the reference (``ref.store`` per field, result 1) when it holds an entry, and
   updates only when it does not (:mod:`cora.compiler.passes.map_lookup`).
@@ -35,7 +42,10 @@ Passes:
   value update the Agilio offload accepts) (:mod:`cora.compiler.passes.atomic_add`).
 - ``atomic-init``: a ``map.update`` storing a maybe non-zero value into an atomic counter
   field stores 0 there, then looks the key up and adds the value atomically (the Agilio
-  offload requires atomic counters to be inserted as zero) (same module).
+  offload requires atomic counters to be inserted as zero) (same module). Not in the default
+  pipeline: it costs a lookup on the insert path and only a NIC stage needs it, so
+  :func:`cora.compiler.offload.split.split` runs it on the NIC stage's program (the stage
+  models charge its lowering: ``StageModel.zero_init_atomic``).
 - ``dce``: removes ops without side effects whose destination is never used anywhere, until
   none is left, and registers no op mentions. Kept always: ops whose definition says
   ``side_effect`` (terminators, ``hdr.store``, ``ref.store``, ``map.update``, ``map.delete``,
@@ -52,16 +62,17 @@ from cora.compiler.ir.ops import SIDE_EFFECT_OPS, has_side_effect
 from cora.compiler.ir.text import print_program
 from cora.compiler.passes.atomic_add import AtomicAdd, AtomicInit
 from cora.compiler.passes.base import PASSES, ModulePass, register_pass, run_pipeline
+from cora.compiler.passes.branch_thread import BranchThreading
 from cora.compiler.passes.const_fold import ConstantFolding
 from cora.compiler.passes.dce import DeadCodeElimination
 from cora.compiler.passes.jump_thread import JumpThreading
-from cora.compiler.passes.map_lookup import LookupSharing, UpdateInPlace
+from cora.compiler.passes.map_lookup import LookupMerge, LookupSharing, UpdateInPlace
 from cora.compiler.passes.simplify_cfg import SimplifyCFG
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
-DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "lookup-share", "update-in-place",
-                                   "atomic-add", "atomic-init", "jump-thread",
-                                   "simplify-cfg", "dce")
+DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "branch-thread", "simplify-cfg",
+                                   "lookup-share", "lookup-merge", "update-in-place",
+                                   "atomic-add", "jump-thread", "simplify-cfg", "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
@@ -76,7 +87,7 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
         before = after
 
 
-__all__ = ["AtomicAdd", "AtomicInit", "ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination",
-           "JumpThreading",
-           "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG",
-           "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]
+__all__ = ["AtomicAdd", "AtomicInit", "BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE",
+           "DeadCodeElimination", "JumpThreading", "LookupMerge", "LookupSharing", "ModulePass",
+           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "UpdateInPlace", "has_side_effect",
+           "register_pass", "run_default", "run_pipeline"]

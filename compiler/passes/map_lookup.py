@@ -50,19 +50,31 @@ Fact = tuple[str, tuple[str, ...], str]
 
 @dataclass
 class Avail:
-    """What holds before an op: available lookups and known ``ref.found`` values."""
+    """What holds before an op: available lookups, known ``ref.found`` values, and which
+    integer registers hold the same value (copies: ``eq`` maps a register to the
+    representative of its class; a representative is not a key)."""
 
     facts: set[Fact] = field(default_factory=set)
     known: dict[str, int] = field(default_factory=dict)
+    eq: dict[str, str] = field(default_factory=dict)
 
     def copy(self) -> Avail:
         """An independent copy."""
-        return Avail(set(self.facts), dict(self.known))
+        return Avail(set(self.facts), dict(self.known), dict(self.eq))
+
+    def root(self, reg: str) -> str:
+        """The representative of ``reg``'s class of equal registers."""
+        return self.eq.get(reg, reg)
+
+    def same_keys(self, a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+        """Whether two key tuples hold equal values here (register by register)."""
+        return len(a) == len(b) and all(self.root(x) == self.root(y)
+                                        for x, y in zip(a, b, strict=True))
 
     def lookup(self, state: str, keys: tuple[str, ...]) -> str | None:
         """A ref register holding ``map.lookup state(keys)`` (one whose ``ref.found`` is
-        known when there is one), or None."""
-        refs = sorted(h for s, k, h in self.facts if s == state and k == keys)
+        known when there is one), or None. Keys match through copies."""
+        refs = sorted(h for s, k, h in self.facts if s == state and self.same_keys(k, keys))
         known = [h for h in refs if h in self.known]
         return (known or refs)[0] if refs else None
 
@@ -79,21 +91,73 @@ class Avail:
         return None
 
     def assign(self, reg: str) -> None:
-        """``reg`` is assigned: facts naming it and what is known of it go."""
+        """``reg`` is assigned: facts naming it and what is known of it go; the registers
+        that were copies of it stay equal to each other."""
         self.facts = {f for f in self.facts if reg != f[2] and reg not in f[1]}
         self.known.pop(reg, None)
+        self.eq.pop(reg, None)
+        members = sorted(d for d, r in self.eq.items() if r == reg)
+        if members:
+            rep = members[0]
+            del self.eq[rep]
+            for d in members[1:]:
+                self.eq[d] = rep
+
+    def copy_of(self, dest: str, src: str) -> None:
+        """``dest = mov src`` (integers): ``dest`` joins ``src``'s class."""
+        rep = self.root(src)
+        if rep == dest:  # dest already holds src's value
+            return
+        self.assign(dest)
+        rep = self.root(src)
+        self.eq[dest] = rep
+
+    def klass(self, reg: str) -> list[str]:
+        """Every register known equal to ``reg`` (itself included), sorted."""
+        rep = self.root(reg)
+        return sorted({rep, *(d for d, r in self.eq.items() if r == rep)})
 
     def kill_state(self, state: str) -> None:
         """Lookups of ``state`` are no longer available."""
         self.facts = {f for f in self.facts if f[0] != state}
 
 
+def _meet_eq(ins: list[Avail]) -> dict[str, str]:
+    """Registers equal at a join: equal on every incoming edge (the meet of the partitions)."""
+    regs = sorted({x for a in ins for item in a.eq.items() for x in item})
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for x in regs:
+        groups.setdefault(tuple(a.root(x) for a in ins), []).append(x)
+    out: dict[str, str] = {}
+    for members in groups.values():
+        for d in members[1:]:
+            out[d] = members[0]
+    return out
+
+
 def _meet(ins: list[Avail]) -> Avail:
     if not ins:
         return Avail()
     out = ins[0].copy()
+    out.eq = _meet_eq(ins)
+    out.facts = set()
+    for s, k0, h in ins[0].facts:
+        # a name for each key register valid on every edge: a copy of the key there
+        names: list[str] = []
+        for j, x0 in enumerate(k0):
+            for x in ins[0].klass(x0):
+                if all(any(fs == s and fh == h and a.root(fk[j]) == a.root(x)
+                           for fs, fk, fh in a.facts) for a in ins[1:]):
+                    names.append(out.root(x))
+                    break
+            else:
+                break
+        if len(names) == len(k0):
+            keys = tuple(names)
+            if all(any(fs == s and fh == h and a.same_keys(fk, keys) for fs, fk, fh in a.facts)
+                   for a in ins):
+                out.facts.add((s, keys, h))
     for a in ins[1:]:
-        out.facts &= a.facts
         out.known = {r: v for r, v in out.known.items() if a.known.get(r) == v}
     return out
 
@@ -118,6 +182,9 @@ def transfer(program: Program, op: Op, avail: Avail) -> None:
         avail.facts |= {(s, k, op.dest) for s, k, _ in facts if op.dest not in k}
         if was is not None:
             avail.known[op.dest] = was
+        return
+    if code == "mov" and op.dest is not None:
+        avail.copy_of(op.dest, op.args[0])
         return
     if code in ("map.update", "map.delete"):
         avail.kill_state(op.attrs["state"])
@@ -154,9 +221,12 @@ def _edge_known(block: Block) -> dict[str, tuple[str, int]]:
 Visit = Callable[[Block, int, Op, Avail], bool]
 
 
-def walk(program: Program, visit: Visit) -> bool:
+def walk(program: Program, visit: Visit,
+         edges: dict[tuple[str, str], Avail] | None = None) -> bool:
     """Run the analysis over the reachable blocks in topological order, calling ``visit``
-    before each op with what holds there; True when a visit stopped the walk.
+    before each op with what holds there; True when a visit stopped the walk. ``edges``,
+    when given, receives what holds along each CFG edge (pred label, succ label) as the walk
+    passes it (every edge into a block is there before the block's first visit).
 
     ``visit`` may replace ``block.ops[index]`` by an op with the same destination; the
     analysis continues with the replacement."""
@@ -168,13 +238,15 @@ def walk(program: Program, visit: Visit) -> bool:
             if visit(block, i, block.ops[i], avail):
                 return True
             transfer(program, block.ops[i], avail)
-        edges = _edge_known(block)
+        known_edges = _edge_known(block)
         for succ in block.successors():
             a = avail.copy()
-            if succ in edges:
-                h, v = edges[succ]
+            if succ in known_edges:
+                h, v = known_edges[succ]
                 a.known[h] = v
             outs[succ].append(a)
+            if edges is not None:
+                edges[(block.label, succ)] = a
     return False
 
 
@@ -288,3 +360,95 @@ class UpdateInPlace(ModulePass):
                                      Block(rest_l, rest)]
             return True
         return walk(program, visit)
+
+
+#: map kinds whose lookups ``lookup-merge`` moves (exact-match keys)
+_MERGE_KINDS = ("hash", "lru_hash")
+#: at most this many lookups are moved per program (each move goes up one block)
+_MERGE_LIMIT = 64
+
+
+def _entry_names(block: Block, index: int, keys: tuple[str, ...],
+                 state: str) -> tuple[str, ...] | None:
+    """The registers whose values at ``block``'s entry the keys of ``block.ops[index]`` are
+    (following the block's copies), or None when a key is computed in the block or an op
+    before the lookup touches ``state``."""
+    entry: dict[str, str | None] = {}
+    for op in block.ops[:index]:
+        if op.attrs.get("state") == state:
+            return None
+        if op.dest is not None:
+            if op.opcode == "mov":
+                src = op.args[0]
+                entry[op.dest] = entry[src] if src in entry else src
+            else:
+                entry[op.dest] = None
+    names = [entry[k] if k in entry else k for k in keys]
+    if any(n is None for n in names):
+        return None
+    return tuple(n for n in names if n is not None)
+
+
+@register_pass
+@dataclass(frozen=True)
+class LookupMerge(ModulePass):
+    """A lookup at a join whose key was looked up on some of the incoming paths (through
+    copies) reuses those references, and is done at the end of the other incoming edges
+    instead (partial redundancy elimination): one lookup per path where there were two."""
+
+    name: str = "lookup-merge"
+
+    def apply(self, program: Program) -> None:
+        """Rewrite in place, one lookup at a time."""
+        for _ in range(_MERGE_LIMIT):
+            if not self._rewrite_one(program):
+                return
+
+    @staticmethod
+    def _rewrite_one(program: Program) -> bool:
+        edges: dict[tuple[str, str], Avail] = {}
+        entry = program.blocks[0].label
+
+        def visit(block: Block, i: int, op: Op, avail: Avail) -> bool:
+            if op.opcode != "map.lookup" or block.label == entry:
+                return False
+            state = op.attrs["state"]
+            if program.state(state).kind not in _MERGE_KINDS:
+                return False
+            if avail.lookup(state, op.args) is not None:
+                return False  # lookup-share's case
+            names = _entry_names(block, i, op.args, state)
+            if names is None:
+                return False
+            preds = [(p, a) for (p, succ), a in edges.items() if succ == block.label]
+            have = {p: a.lookup(state, names) for p, a in preds}
+            if not any(have.values()):
+                return False
+            by_label = {b.label: b for b in program.blocks}
+            if any(by_label[p].ops[-1].opcode not in ("br", "jmp") for p, _ in preds):
+                return False
+            regs = set(program.regs)
+            merged = _fresh(regs, "merged")
+            program.regs[merged] = RefType(state)
+            labels = {b.label for b in program.blocks}
+            for p, g in have.items():
+                pred = by_label[p]
+                if g is not None:
+                    pred.ops.insert(len(pred.ops) - 1, Op("mov", merged, (g,), {}, op.span))
+                    continue
+                lookup = Op("map.lookup", merged, names, {"state": state}, op.span)
+                term = pred.ops[-1]
+                if set(term.attrs["targets"]) == {block.label}:
+                    pred.ops.insert(len(pred.ops) - 1, lookup)
+                    continue
+                split = _fresh(labels, "merge")  # the edge gets its own block
+                targets = tuple(split if t == block.label else t for t in term.attrs["targets"])
+                pred.ops[-1] = Op(term.opcode, term.dest, term.args,
+                                  {**term.attrs, "targets": targets}, term.span)
+                at = program.blocks.index(block)
+                program.blocks.insert(at, Block(split, [
+                    lookup, Op("jmp", None, (), {"targets": (block.label,)}, op.span)]))
+            block.ops[i] = Op("mov", op.dest, (merged,), {}, op.span)
+            return True
+
+        return walk(program, visit, edges)

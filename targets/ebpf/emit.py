@@ -51,6 +51,7 @@ from cora.compiler.ir import (
     RefType,
     StateDecl,
     c_bytes,
+    entry_layout,
 )
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, header_field
@@ -152,6 +153,96 @@ def _raw_store(ptr: str, off: int, span: int, value: str) -> list[str]:
     return out
 
 
+def _gaps(fields) -> list[tuple[int, int]]:
+    """(byte offset, length) of every padding gap of a key or value laid out by
+    :func:`cora.compiler.ir.entry_layout` (between fields and at the end)."""
+    offsets, size = entry_layout(fields)
+    gaps, pos = [], 0
+    for f, off in zip(fields, offsets, strict=True):
+        if off > pos:
+            gaps.append((pos, off - pos))
+        pos = off + c_bytes(f.width)
+    if size > pos:
+        gaps.append((pos, size - pos))
+    return gaps
+
+
+def _struct_fields(fields) -> str:
+    """C member list of a key or value struct with its padding as named ``_padN`` byte arrays,
+    so that a key is built by writing every byte (no memset, nothing left uninitialised for
+    the verifier) and the C layout stays :func:`cora.compiler.ir.entry_layout`'s."""
+    offsets, _ = entry_layout(fields)
+    starts = {off: n for n, (off, _) in enumerate(_gaps(fields))}
+    out, pos = [], 0
+    for f, off in zip(fields, offsets, strict=True):
+        if pos in starts and pos < off:
+            out.append(f"u8 _pad{starts[pos]}[{off - pos}];")
+        out.append(f"{c_type(f.width)} f_{f.name};")
+        pos = off + c_bytes(f.width)
+    for n, (off, length) in enumerate(_gaps(fields)):
+        if off >= pos:
+            out.append(f"u8 _pad{n}[{length}];")
+    return " ".join(out)
+
+
+def _wire_load_field(f: Field) -> bool:
+    """Whether a header field is whole bytes the size of a C integer (its raw bytes are the
+    value in network order)."""
+    return f.shift == 0 and f.bit_width == f.byte_span * 8 and f.byte_span in (1, 2, 4, 8)
+
+
+def _hashed_key_use(program: Program, op: Op, position: int) -> bool:
+    """Whether argument ``position`` of ``op`` is a key field of a hash or lru_hash map."""
+    if op.opcode not in ("map.lookup", "map.update", "map.delete"):
+        return False
+    kind = program.state(op.attrs["state"]).kind
+    if kind not in ("hash", "lru_hash"):
+        return False
+    nkeys = op.attrs["nkeys"] if op.opcode == "map.update" else len(op.args)
+    return position < nkeys
+
+
+def wire_order_regs(program: Program) -> frozenset[str]:
+    """Registers whose byte order is not observable, kept in network order in the C: every
+    op assigning one is a ``hdr.load`` of a whole-byte field of the register's C size, and
+    every use is a key field of a hash/lru_hash map (stored in network order, see
+    :mod:`cora.targets.ebpf.maps`). Such a register is loaded without a byte swap and copied
+    into the key as it is (a hand-written program copies the wire bytes the same way)."""
+    defs: dict[str, list[Op]] = {}
+    for _, op in program.ops():
+        if op.dest is not None:
+            defs.setdefault(op.dest, []).append(op)
+    ok = set()
+    for reg, ops in defs.items():
+        t = program.regs[reg]
+        if not isinstance(t, IntType):
+            continue
+        if all(op.opcode == "hdr.load" and _wire_load_field(header_field(
+                op.attrs["header"], op.attrs["field"])) and
+               header_field(op.attrs["header"], op.attrs["field"]).byte_span == c_bytes(t.width)
+               and t.width == c_bytes(t.width) * 8 for op in ops):
+            ok.add(reg)
+    for _, op in program.ops():
+        for i, a in enumerate(op.args):
+            if a in ok and not _hashed_key_use(program, op, i):
+                ok.discard(a)
+        for regs in op.attrs.get("regs", ()):
+            ok -= set(regs)
+    return frozenset(ok)
+
+
+def _to_network(expr: str, width: int) -> str:
+    """C expression: ``expr`` (an IR integer of ``width`` bits) in network byte order in its
+    C type, as :func:`cora.targets.ebpf.maps.pack_key` lays a key field out."""
+    size = c_bytes(width)
+    if size == 16:
+        return (f"(((unsigned __int128)__builtin_bswap64((u64){expr}) << 64) | "
+                f"__builtin_bswap64((u64)({expr} >> 64)))")
+    if size == 1:
+        return expr
+    return f"{_BSWAP[size]}(({_UTYPE[size]}){expr})"
+
+
 #: The prelude's hook-neutral head and tail; the hook's helpers go between them.
 PRELUDE_HEAD = r"""
 #include <uapi/linux/bpf.h>
@@ -215,6 +306,7 @@ class EbpfEmitter:
             used.add("ipv6")
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
+        self.wire_regs = wire_order_regs(program)
 
     # ------------------------------------------------------------------------------ output
     def emit(self, text: str, span=None, indent: int = 1) -> None:
@@ -248,10 +340,8 @@ class EbpfEmitter:
                 # array maps take a plain u32 index as key (bcc rejects a struct key here)
                 self.emit(f"typedef u32 {cname}_index_t;", indent=0)
             else:
-                fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.key)
-                self.emit(f"struct {cname}_key {{ {fields} }};", indent=0)
-            fields = " ".join(f"{c_type(f.width)} f_{f.name};" for f in s.value)
-            self.emit(f"struct {cname}_value {{ {fields} }};", indent=0)
+                self.emit(f"struct {cname}_key {{ {_struct_fields(s.key)} }};", indent=0)
+            self.emit(f"struct {cname}_value {{ {_struct_fields(s.value)} }};", indent=0)
             # an lpm trie must not be preallocated; a plain array is mmap-able so the runtime
             # reads and clears it as memory (cora.runtime.engine), not slot by slot
             flags = {"lpm": "BPF_F_NO_PREALLOC", "array": "BPF_F_MMAPABLE"}.get(s.kind, "0")
@@ -290,7 +380,10 @@ class EbpfEmitter:
         if "vlan" in self.headers_used:
             self.emit("u16 et = *(u16 *)(data + 12);", indent=2)
             self.emit("void *l3 = data + 14;", indent=2)
-            self.emit("if (et == bpf_htons(0x8100) || et == bpf_htons(0x88a8)) {", indent=2)
+            # the common untagged IPv4 frame decides with one comparison; a tag is looked
+            # for only when the ethertype is not IPv4
+            self.emit("if (et != bpf_htons(0x0800) && "
+                      "(et == bpf_htons(0x8100) || et == bpf_htons(0x88a8))) {", indent=2)
             self.emit("if (data + 18 > data_end) goto parsed;", indent=3)
             self.emit("v_vlan = 1; h_vlan = data + 14; et = *(u16 *)(data + 16); l3 = data + 18;",
                       indent=3)
@@ -347,6 +440,11 @@ class EbpfEmitter:
         # The parser checked the header's fixed length once when it set v_H (hoisted): the
         # verifier keeps that range on h_H along every path where v_H is 1.
         self.emit(f"if (v_{h}) {{")
+        if op.dest in self.wire_regs:  # network order, copied into a map key as it is
+            self.emit(f"{dst} = *({_UTYPE[span]} *)(h_{h} + {f.byte_offset});", op.span,
+                      indent=2)
+            self.emit("}")
+            return
         raw = _raw_load(f"h_{h}", f.byte_offset, span)
         value = f"({raw} >> {f.shift})" if f.shift else raw
         if f.bit_width != span * 8:
@@ -510,25 +608,35 @@ class EbpfEmitter:
         if state.kind in ("array", "percpu_array"):
             self.emit(f"u32 {k} = {self.reg(args[0])};", span)
             return k
-        self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
-        if state.kind == "lpm":
-            addr = self.reg(args[0])
-            width = state.key[0].width
-            nbytes = width // 8
-            plen = self.reg(args[1]) if len(args) > 1 else str(width)
-            self.emit(f"{k}.prefixlen = {plen};")
-            if len(args) > 1:  # an inserted prefix keeps only its first plen bits
-                ctype = c_type(width)
-                masked = self.tmp()
-                self.emit(f"{ctype} {masked} = {plen} == 0 ? 0 : {plen} >= {width} ? {addr} : "
-                          f"{addr} & ~((({ctype})1 << ({width} - {plen})) - 1);")
-                addr = masked
-            for i in range(nbytes):
-                self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
-        else:
+        if state.kind != "lpm":
+            # every byte written: the fields in network order, then the padding
+            self.emit(f"struct {cname}_key {k};", span)
             for f, a in zip(state.key, args, strict=True):
-                self.emit(f"{k}.f_{f.name} = {self.reg(a)};")
+                r = self.reg(a)
+                value = r if a in self.wire_regs else _to_network(r, f.width)
+                self.emit(f"{k}.f_{f.name} = {value};")
+            self.emit_padding(k, state.key)
+            return k
+        self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
+        addr = self.reg(args[0])
+        width = state.key[0].width
+        nbytes = width // 8
+        plen = self.reg(args[1]) if len(args) > 1 else str(width)
+        self.emit(f"{k}.prefixlen = {plen};")
+        if len(args) > 1:  # an inserted prefix keeps only its first plen bits
+            ctype = c_type(width)
+            masked = self.tmp()
+            self.emit(f"{ctype} {masked} = {plen} == 0 ? 0 : {plen} >= {width} ? {addr} : "
+                      f"{addr} & ~((({ctype})1 << ({width} - {plen})) - 1);")
+            addr = masked
+        for i in range(nbytes):
+            self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
         return k
+
+    def emit_padding(self, var: str, fields) -> None:
+        """Zero the padding bytes of struct ``var`` (see :func:`_struct_fields`)."""
+        for n, (_, length) in enumerate(_gaps(fields)):
+            self.emit(f"__builtin_memset(&{var}._pad{n}, 0, {length});")
 
     @emit_impl("map.lookup")
     def emit_map_lookup(self, op: Op) -> None:
@@ -585,9 +693,10 @@ class EbpfEmitter:
         n = op.attrs["nkeys"]
         k = self.emit_key(state, op.args[:n], op.span)
         v = self.tmp()
-        self.emit(f"struct {cname}_value {v}; __builtin_memset(&{v}, 0, sizeof({v}));")
+        self.emit(f"struct {cname}_value {v};")
         for f, a in zip(state.value, op.args[n:], strict=True):
             self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
+        self.emit_padding(v, state.value)
         self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
 
     @emit_impl("map.delete")

@@ -1,19 +1,27 @@
-"""Byte layout of state keys and values in the kernel (C natural alignment, host order).
+"""Byte layout of state keys and values in the kernel (C natural alignment).
 
 Shared by the XDP code generator (which declares the C structs) and the runtime (which packs
-initial entries and unpacks map contents). Integer fields are stored in host byte order
-(x86-64: little-endian) at the offsets of :func:`cora.compiler.ir.entry_layout`; padding is
-zero. An ``lpm`` key is the kernel's ``struct bpf_lpm_trie_key``: a u32 prefix length in host
-order followed by the address in network byte order (kernel Documentation/bpf/map_lpm_trie.rst).
+initial entries and unpacks map contents). Fields lie at the offsets of
+:func:`cora.compiler.ir.entry_layout`; padding is zero. Value fields and array indices are in
+host byte order (x86-64: little-endian). Key fields of ``hash`` and ``lru_hash`` maps are in
+network byte order (big-endian, each field over its C size): the order is not observable in
+the NF's semantics (a key is only compared whole), and a key built from header fields is then
+the frame's bytes copied as they are, as a hand-written program builds it (no byte swaps;
+issue 10). Every reader goes through :func:`unpack_key`, so what ``cora maps`` and the
+differential tests print is unchanged. An ``lpm`` key is the kernel's
+``struct bpf_lpm_trie_key``: a u32 prefix length in host order followed by the address in
+network byte order (kernel Documentation/bpf/map_lpm_trie.rst).
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 from cora.compiler.ir import StateDecl, c_bytes, entry_layout
 
-_ORDER = sys.byteorder
+ByteOrder = Literal["little", "big"]
+_ORDER: ByteOrder = sys.byteorder
 
 
 def lpm_key_bytes(state: StateDecl) -> int:
@@ -31,19 +39,27 @@ def value_size(state: StateDecl) -> int:
     return state.value_bytes
 
 
-def _pack(fields, ints) -> bytes:
+#: map kinds whose key fields are stored in network byte order
+NETWORK_ORDER_KEYS = frozenset({"hash", "lru_hash"})
+
+
+def _pack(fields, ints, order: ByteOrder = _ORDER) -> bytes:
     offsets, size = entry_layout(fields)
     out = bytearray(size)
     for f, off, v in zip(fields, offsets, ints, strict=False):  # extra ints ignored
         n = c_bytes(f.width)
-        out[off:off + n] = (int(v) & ((1 << f.width) - 1)).to_bytes(n, _ORDER)
+        out[off:off + n] = (int(v) & ((1 << f.width) - 1)).to_bytes(n, order)
     return bytes(out)
 
 
-def _unpack(fields, data: bytes) -> tuple[int, ...]:
+def _unpack(fields, data: bytes, order: ByteOrder = _ORDER) -> tuple[int, ...]:
     offsets, _ = entry_layout(fields)
-    return tuple(int.from_bytes(data[off:off + c_bytes(f.width)], _ORDER) & ((1 << f.width) - 1)
-                 for f, off in zip(fields, offsets, strict=True))
+    return tuple(int.from_bytes(data[off:off + c_bytes(f.width)], order)
+                 & ((1 << f.width) - 1) for f, off in zip(fields, offsets, strict=True))
+
+
+def _key_order(state: StateDecl) -> ByteOrder:
+    return "big" if state.kind in NETWORK_ORDER_KEYS else _ORDER
 
 
 def pack_key(state: StateDecl, key: tuple[int, ...]) -> bytes:
@@ -52,7 +68,7 @@ def pack_key(state: StateDecl, key: tuple[int, ...]) -> bytes:
         addr, plen = key
         nbytes = state.key[0].width // 8
         return int(plen).to_bytes(4, _ORDER) + int(addr).to_bytes(nbytes, "big")
-    return _pack(state.key, key)
+    return _pack(state.key, key, _key_order(state))
 
 
 def unpack_key(state: StateDecl, data: bytes) -> tuple[int, ...]:
@@ -60,7 +76,7 @@ def unpack_key(state: StateDecl, data: bytes) -> tuple[int, ...]:
     if state.kind == "lpm":
         plen = int.from_bytes(data[:4], _ORDER)
         return (int.from_bytes(data[4:], "big"), plen)
-    return _unpack(state.key, data)
+    return _unpack(state.key, data, _key_order(state))
 
 
 def pack_value(state: StateDecl, value: tuple[int, ...]) -> bytes:

@@ -13,6 +13,7 @@ from cora.compiler.offload.nic_checks import (
     nic_targets,
     unsupported,
 )
+from cora.compiler.offload.split import cut_plan, split
 from cora.compiler.offload.stage_model import ModelError
 from cora.compiler.passes import run_pipeline
 from cora.runtime.loader import ebpf_instructions
@@ -101,12 +102,22 @@ bb0:
     reasons = unsupported(p, "agilio")
     assert any("initialised to zero" in r and "field(s) n" in r for r in reasons), reasons
     model = get_checks("agilio").model
+    # the stage model plans the insert on the NIC (split() lowers the NIC stage with
+    # atomic-init, and block_cost_ns charges the lowering's lookup and add) ...
     upd = next(op for _, op in p.ops() if op.opcode == "map.update")
-    assert not model.supports_op(upd, p)
+    assert model.supports_op(upd, p)
+    blk = p.blocks[0]
+    plain = parse_program(text.replace("  %ok:u1 = map.update c(%k) = (%one)\n", ""))
+    assert model.block_cost_ns(p, blk) > model.block_cost_ns(plain, plain.blocks[0]) + \
+        model.op_ns(upd, "hash")
     run_pipeline(p, ["atomic-init"])
     assert unsupported(p, "agilio") == []
     assert all(model.supports_op(op, p) for _, op in p.ops())
-    assert unsupported(compile_file(NETFUNCS / "flowcount.nf"), "agilio") == []
+    # ... the host build keeps the plain insert, and flowcount's NIC stage is lowered
+    flowcount = compile_file(NETFUNCS / "flowcount.nf")
+    assert unsupported(flowcount, "agilio")
+    nic = split(flowcount, cut_plan(flowcount, len(flowcount.blocks))).stages[0]
+    assert nic.stage == "nic" and unsupported(nic.program, "agilio") == []
 
 
 def test_lru_maps_only_without_eviction_on_agilio():
