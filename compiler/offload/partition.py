@@ -60,6 +60,8 @@ from typing import Any
 
 from cora.compiler.ir import IntType, Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
+from cora.compiler.offload.traffic import TrafficSplit, classifier_key, flow_bucket, \
+    partitionable_state
 from cora.errors import InputError
 
 STAGES = ("nic", "kernel", "user")
@@ -93,6 +95,20 @@ def estimate_insns(ops) -> int:
     return int(math.ceil(total * INSNS_SAFETY))
 
 
+#: resolution of a flow group's packet share: shares are integers in units of 1/SHARE_UNITS
+#: of the profile's packets (each group rounded once; the plan's share denominator is the sum
+#: of the rounded group units, so shares of all groups add up exactly).
+SHARE_UNITS = 10_000
+#: heavy-flow candidates the optimizer considers for the NIC's exact-match table: the top
+#: flows of the profile, at most this many (and at most the table's capacity).
+MAX_HEAVY_CANDIDATES = 64
+#: exact-match heavy-flow table entries when the NIC model gives no
+#: ``classifier_exact_entries``: 1,024, a modelled assumption (a small exact table in the
+#: NIC's fastest memory; no public figure for the nfp/BlueField eBPF offload).
+HEAVY_TABLE_ENTRIES = 1024
+#: bytes of the host-path shim (a u16 path marker, as a resume block id): TRAFFIC_SPEC.md.
+HOST_PATH_SHIM_BYTES = 2
+
 CONSTRAINT_GROUPS = ("capability", "nic_memory", "instructions", "shim", "nic_rate",
                      "host_budget")
 _MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
@@ -122,6 +138,9 @@ class Plan:
             each ``c_bytes(width)`` bytes; ``bytes`` = 2 + their sum.
         read_only: states the program never writes (replicable).
         stage_models: stage -> name of the stage model the plan was made with.
+        traffic: the flow classifier's split (:class:`TrafficSplit`): packets of the NIC
+            flow groups take the block cut above (the NIC path), every other packet runs the
+            whole NF on the host (the host path). None: every packet takes the cut.
     """
 
     block_stage: dict[str, str]
@@ -129,6 +148,7 @@ class Plan:
     shim: list[dict] = field(default_factory=list)
     read_only: list[str] = field(default_factory=list)
     stage_models: dict[str, str] = field(default_factory=dict)
+    traffic: TrafficSplit | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict: ``blocks`` (label -> stage), ``states`` (name -> ``stage``,
@@ -141,7 +161,8 @@ class Plan:
                             "replicated": len(places) > 1,
                             "replicas": [{"stage": s, "tier": t} for s, t in places]}
         return {"blocks": dict(self.block_stage), "states": states, "shim": list(self.shim),
-                "stage_models": dict(self.stage_models)}
+                "stage_models": dict(self.stage_models),
+                "traffic": None if self.traffic is None else self.traffic.to_json()}
 
     @classmethod
     def from_json(cls, data: dict) -> Plan:
@@ -149,25 +170,35 @@ class Plan:
         places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
                   for n, s in data["states"].items()}
         ro = [n for n, s in data["states"].items() if s.get("read_only")]
+        tr = data.get("traffic")
         return cls(dict(data["blocks"]), places, list(data.get("shim", [])), ro,
-                   dict(data.get("stage_models", {})))
+                   dict(data.get("stage_models", {})),
+                   None if tr is None else TrafficSplit.from_json(tr))
 
 
 @dataclass
 class Evaluation:
-    """Figures of one plan under one problem (integer cost units, see UNITS_PER_NS)."""
+    """Figures of one plan under one problem.
+
+    ``host_units`` and ``nic_units`` are integer cost units (see UNITS_PER_NS) summed over
+    the profile's packet share units: ns per packet = units / (``scale`` x UNITS_PER_NS),
+    ``scale`` = :attr:`Problem.q` (1 without flow groups). Plans of one problem compare
+    exactly on these integers.
+    """
 
     host_units: int
     nic_units: int
     violations: dict[str, list[str]]
+    scale: int = 1
+    nic_path_share: float = 1.0
 
     @property
     def host_ns_per_packet(self) -> float:
-        return self.host_units / UNITS_PER_NS
+        return self.host_units / (self.scale * UNITS_PER_NS)
 
     @property
     def nic_ns_per_packet(self) -> float:
-        return self.nic_units / UNITS_PER_NS
+        return self.nic_units / (self.scale * UNITS_PER_NS)
 
     @property
     def feasible(self) -> bool:
@@ -190,6 +221,7 @@ class PlanResult:
         solve_seconds: wall time of building and solving the CP-SAT model, s.
         status: CP-SAT status name.
         infeasible_reason: the binding constraint in words when no plan exists, else None.
+        nic_path_share: share of packets taking the NIC path (1 without a traffic split).
     """
 
     plan: Plan | None
@@ -204,6 +236,7 @@ class PlanResult:
     solve_seconds: float
     status: str
     infeasible_reason: str | None = None
+    nic_path_share: float | None = None
 
 
 # --------------------------------------------------------------------- model field access
@@ -363,6 +396,105 @@ class Problem:
         for lab in self.labels:
             for st, n in self.touch[lab].items():
                 self.access_count[st] += self.freq[lab] * n
+        self._traffic_setup()
+
+    # -- flow groups -----------------------------------------------------------------------
+
+    def _traffic_setup(self) -> None:
+        """Flow groups of the profile (TRAFFIC_SPEC.md): ``n_buckets`` hash buckets and the
+        top heavy flows (exact-table candidates), as integer packet-share units.
+
+        Sets ``traffic_ok`` (a traffic split is possible: the profile has per-bucket weights
+        and the NIC can run the entry block), ``q`` (share denominator: the sum of the
+        rounded group units; 1 without groups), ``bucket_units``/``bucket_flows`` (whole
+        buckets, heavy flows included), ``heavy_keys``/``heavy_units``/``heavy_bucket``,
+        ``partitionable`` (states split by flow group), ``entry_bytes`` (bytes per entry),
+        ``classifier_units``/``heavy_lookup_units`` (NIC cost per packet of the classifier and
+        of the exact-table lookup) and ``host_path_units`` (host cost of a host-path packet:
+        the all-on-host plan plus the shim crossing).
+        """
+        prof, nic = self.profile, self.stages[NIC]
+        self.traffic_ok, self.q = False, 1
+        self.n_buckets = 0
+        self.bucket_units: list[int] = []
+        self.bucket_flows: list[int] = []
+        self.heavy_keys: list[tuple[int, ...]] = []
+        self.heavy_units: list[int] = []
+        self.heavy_bucket: list[int] = []
+        key = classifier_key(self.program)
+        self.key_fields = tuple(getattr(prof, "key_fields", None) or key)
+        self.partitionable = frozenset(partitionable_state(self.program, key)) - self.read_only
+        self.entry_bytes = {n: self.state_bytes[n] // max(1, s.capacity)
+                            for n, s in self.states.items()}
+        exact = _get(nic.model, "classifier_exact_entries", None)
+        self.heavy_table_entries = int(exact) if exact is not None else HEAVY_TABLE_ENTRIES
+        bp = [float(v) for v in (getattr(prof, "bucket_packets", None) or [])]
+        total = sum(bp)
+        if not bp or total <= 0 or self.block_can_run(self.entry, NIC):
+            return
+        n = len(bp)
+        bf = [int(v) for v in (getattr(prof, "bucket_flows", None) or [0] * n)]
+        heavy = sorted(((tuple(int(w) for w in k), float(c))
+                        for k, c in (getattr(prof, "heavy_flows", None) or [])),
+                       key=lambda kc: (-kc[1], kc[0]))
+        heavy = heavy[:min(MAX_HEAVY_CANDIDATES, self.heavy_table_entries)]
+        rest = list(bp)
+        for k, c in heavy:
+            b = flow_bucket(k, n)
+            rest[b] -= c
+            self.heavy_keys.append(k)
+            self.heavy_bucket.append(b)
+            self.heavy_units.append(int(round(c / total * SHARE_UNITS)))
+        self.bucket_units = [int(round(max(0.0, r) / total * SHARE_UNITS)) for r in rest]
+        for j, b in enumerate(self.heavy_bucket):
+            self.bucket_units[b] += self.heavy_units[j]
+        self.bucket_flows = bf
+        self.n_buckets = n
+        self.q = sum(self.bucket_units)
+        if self.q <= 0:
+            self.q = 1
+            return
+        self.traffic_ok = True
+        oc = dict(_get(nic.model, "op_cost_ns", {}) or {})
+        mc = dict(_get(nic.model, "map_cost_ns", {}) or {})
+        fast = nic.tiers[0][2]
+        nk = len(self.key_fields)
+        # the classifier (TRAFFIC_SPEC.md flow_bucket): read each key field, mix it in with
+        # two ALU ops, one 32-bit multiply and two final ALU ops; one array lookup of the
+        # bucket bitmap. The heavy-flow table adds one hash lookup. Costs: the NIC model's
+        # own op and map costs in its fastest tier.
+        cls_ns = (nk * oc.get("pkt_read", 0.0) + (2 * nk + 2) * oc.get("alu", 0.0) +
+                  oc.get("mul", 0.0) + oc.get("map_lookup", 0.0) +
+                  mc.get("array", mc.get("hash", 0.0)) + fast)
+        self.classifier_units = _u(cls_ns)
+        self.heavy_lookup_units = _u(oc.get("map_lookup", 0.0) + mc.get("hash", 0.0) + fast)
+        kern = self.stages[KERNEL]
+        allh = self.make_plan(self.all_host_stages())
+        self.host_path_units = self._cut_units(allh, None)[0][KERNEL] + \
+            self._cut_units(allh, None)[0][USER] + \
+            _u(kern.crossing_ns + kern.shim_byte_ns * HOST_PATH_SHIM_BYTES)
+
+    def traffic_figures(self, ts: TrafficSplit) -> tuple[int, int, int]:
+        """``(S, F, T)`` of a split: NIC-path packet share units (of :attr:`q`), NIC-resident
+        flows (entries each partitionable NIC state needs) and heavy-table entries."""
+        nb = frozenset(b for b in ts.nic_buckets if 0 <= b < self.n_buckets)
+        share = sum(self.bucket_units[b] for b in nb)
+        flows = sum(self.bucket_flows[b] for b in nb)
+        index = {k: j for j, k in enumerate(self.heavy_keys)}
+        for k in ts.heavy_keys:
+            j = index.get(tuple(k))
+            b = self.heavy_bucket[j] if j is not None else \
+                flow_bucket(k, max(1, self.n_buckets))
+            if b in nb:
+                continue
+            share += self.heavy_units[j] if j is not None else 0
+            flows += 1
+        return share, flows, len(ts.heavy_keys)
+
+    def make_traffic(self, buckets, heavy=()) -> TrafficSplit:
+        """A :class:`TrafficSplit` over this problem's key and buckets."""
+        return TrafficSplit(self.key_fields, self.n_buckets, frozenset(buckets),
+                            tuple(tuple(k) for k in heavy))
 
     # -- set-up helpers ------------------------------------------------------------------
 
@@ -466,10 +598,63 @@ class Problem:
                  cores: float | None = None) -> Evaluation:
         """Cost and constraint check of ``plan`` with exactly the solver's integer figures.
 
+        With ``plan.traffic``: NIC-path share ``s = S/q`` (:meth:`traffic_figures`);
+        host = ``(1 - s) x host_path + s x host part of the cut``; NIC = per-packet cost and
+        classifier on every packet (+ the exact-table lookup when it has entries) + ``s x``
+        the cut's NIC part beyond the per-packet cost. Partitionable NIC state needs
+        ``min(F, capacity)`` entries; other written state must be on the host kernel stage.
+
         Returns:
             an :class:`Evaluation`; ``violations`` maps each group of
             :data:`CONSTRAINT_GROUPS` (plus ``"structure"``) to messages.
         """
+        ts = plan.traffic
+        q = self.q
+        flows = None
+        share = q
+        table = 0
+        if ts is not None and self.traffic_ok:
+            share, flows, table = self.traffic_figures(ts)
+        units, viol = self._cut_units(plan, flows)
+        cut_host, cut_nic = units[KERNEL] + units[USER], units[NIC]
+        if ts is None:
+            host, nic = q * cut_host, q * cut_nic
+        elif not self.traffic_ok:
+            viol["structure"].append("a traffic split needs a profile with flow buckets "
+                                     "and a NIC that runs the entry block")
+            host, nic = q * cut_host, q * cut_nic
+        else:
+            sidx = {s: i for i, s in enumerate(STAGES)}
+            if plan.block_stage.get(self.entry) != "nic":
+                viol["structure"].append("a traffic split needs the entry block on the NIC")
+            for name in self.states:
+                if name in self.read_only or name in self.partitionable:
+                    continue
+                if any(sidx[st] != KERNEL for st, _ in plan.state_place.get(name, [])):
+                    viol["structure"].append(f"state {name} is not split by flow: on the "
+                                             "host kernel stage under a traffic split")
+            if table > self.heavy_table_entries:
+                viol["nic_memory"].append(f"heavy-flow table: {table} entries > "
+                                          f"{self.heavy_table_entries}")
+            pp = self.stages[NIC].per_packet
+            host = self.host_path_units * (q - share) + share * cut_host
+            nic = share * cut_nic + pp * (q - share) + q * (
+                self.classifier_units + (self.heavy_lookup_units if table else 0))
+        if rate_mpps is not None and rate_mpps > 0:
+            if nic > q * self.nic_limit_units(rate_mpps):
+                util = rate_mpps * nic / q / UNITS_PER_NS / (1e3 * self.stages[NIC].cores)
+                viol["nic_rate"].append(f"NIC utilisation {util:.2f} > 1 at {rate_mpps:g} Mpps")
+            if cores is not None and host > q * self.host_limit_units(rate_mpps, cores):
+                viol["host_budget"].append(
+                    f"host needs {rate_mpps * host / q / UNITS_PER_NS / 1e3:.3f} cores > "
+                    f"{cores:g}")
+        if cores is not None and cores <= 0 and host > 0:
+            viol["host_budget"].append("host stages used with a budget of 0 cores")
+        return Evaluation(host, nic, {g: v for g, v in viol.items() if v}, q, share / q)
+
+    def _cut_units(self, plan: Plan, flows: int | None) -> tuple[list[int], dict]:
+        """Per-stage units of the plan's block cut (every packet taking it) and its
+        violations; ``flows``: NIC-resident flows of a traffic split (None: whole maps)."""
         sidx = {s: i for i, s in enumerate(STAGES)}
         bs = {lab: sidx[plan.block_stage[lab]] for lab in self.labels}
         viol: dict[str, list[str]] = {g: [] for g in CONSTRAINT_GROUPS + ("structure",)}
@@ -520,9 +705,14 @@ class Problem:
             for k, t in places:
                 for why in self.state_can_live(name, k):
                     viol["capability"].append(f"state {name} on {STAGES[k]}: {why}")
-                mem[(k, t)] = mem.get((k, t), 0) + self.state_bytes[name]
+                entries = self.states[name].capacity
+                if flows is not None and k == NIC and name in self.partitionable:
+                    entries = min(entries, flows)
+                mem[(k, t)] = mem.get((k, t), 0) + (
+                    self.state_bytes[name] if entries == self.states[name].capacity
+                    else entries * self.entry_bytes[name])
                 nmaps[k] += 1
-                nentries[k] += self.states[name].capacity
+                nentries[k] += entries
         for (k, t), used in sorted(mem.items()):
             tname, tbytes, _ = self.stages[k].tiers[t]
             if used > tbytes:
@@ -553,17 +743,7 @@ class Problem:
         for (u, v) in self.edges:
             if bs[v] == USER and bs[u] < USER:
                 units[USER] += self.user_arrive_units(self.edge_freq[(u, v)])
-        host, nic = units[KERNEL] + units[USER], units[NIC]
-        if rate_mpps is not None and rate_mpps > 0:
-            if nic > self.nic_limit_units(rate_mpps):
-                util = rate_mpps * nic / UNITS_PER_NS / (1e3 * self.stages[NIC].cores)
-                viol["nic_rate"].append(f"NIC utilisation {util:.2f} > 1 at {rate_mpps:g} Mpps")
-            if cores is not None and host > self.host_limit_units(rate_mpps, cores):
-                viol["host_budget"].append(
-                    f"host needs {rate_mpps * host / UNITS_PER_NS / 1e3:.3f} cores > {cores:g}")
-        if cores is not None and cores <= 0 and host > 0:
-            viol["host_budget"].append("host stages used with a budget of 0 cores")
-        return Evaluation(host, nic, {g: v for g, v in viol.items() if v})
+        return units, viol
 
     def _tier_index(self, k: int, tname: str) -> int:
         for i, t in enumerate(self.stages[k].tiers):
@@ -705,7 +885,8 @@ class _Model:
     """The CP-SAT model of one :class:`Problem` (built with some constraint groups relaxed)."""
 
     def __init__(self, pb: Problem, rate_mpps: float | None, cores: float | None,
-                 relax: frozenset = frozenset()):
+                 relax: frozenset = frozenset(), rate_bound: int | None = None,
+                 traffic: bool = True):
         """Build the model in named steps (the order of variables and constraints is the one
         the model always had, so the solver sees the same model).
 
@@ -715,18 +896,25 @@ class _Model:
             cores: host core budget, or None.
             relax: constraint groups (:data:`CONSTRAINT_GROUPS`) left out (to explain
                 infeasibility).
+            rate_bound: core-budget mode, second (lexicographic) solve: the bottleneck
+                value ``t`` of the first solve (the highest rate); the model then keeps
+                ``t <= rate_bound`` and minimises host cost.
+            traffic: allow traffic splits (flow groups) when the problem has them.
         """
         from ortools.sat.python import cp_model
         self.cp = cp_model
         self.pb, self.relax = pb, relax
         self.m = cp_model.CpModel()
         self.cap = "capability" not in relax
+        self.rate_bound = rate_bound
         self._block_variables()
         self._edge_variables()
+        self._traffic_variables(traffic)
         tier_load, maps_on, entries_on = self._state_placement()
         self._stage_limits(tier_load, maps_on, entries_on)
         self._one_prng_stage()
         self._throughput()
+        self._traffic_costs()
         self._objective(rate_mpps, cores)
 
     def _block_variables(self) -> None:
@@ -764,6 +952,39 @@ class _Model:
                 m.add(sum(zz for (aa, _), zz in zs.items() if aa == a) == xv)
             for c, xv in self.x[v].items():
                 m.add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
+
+    def _traffic_variables(self, enabled: bool) -> None:
+        """Flow groups: ``tsplit`` (a traffic split is used), ``g[b]`` (bucket ``b`` takes the
+        NIC path), ``h[j]`` (heavy flow ``j`` in the exact table; never together with its
+        bucket, which already covers it), ``S`` (NIC-path share units: ``q`` without a split),
+        ``F`` (NIC-resident flows), ``hv`` (the exact table is used). A split needs the entry
+        block on the NIC, and every written state not split by flow on the host kernel stage
+        (both paths share it)."""
+        pb, m = self.pb, self.m
+        self.tsplit: Any = None
+        if not (enabled and pb.traffic_ok and NIC in self.x[pb.entry]):
+            return
+        ts = self.tsplit = m.new_bool_var("tsplit")
+        m.add_implication(ts, self.x[pb.entry][NIC])
+        self.g = [m.new_bool_var(f"g_{b}") for b in range(pb.n_buckets)]
+        self.h = [m.new_bool_var(f"h_{j}") for j in range(len(pb.heavy_keys))]
+        for v in self.g + self.h:
+            m.add_implication(v, ts)
+        for j, b in enumerate(pb.heavy_bucket):
+            m.add(self.h[j] + self.g[b] <= 1)
+        self.S = m.new_int_var(0, pb.q, "S")
+        m.add(self.S == pb.q - pb.q * ts + sum(u * v for u, v in zip(pb.bucket_units, self.g,
+                                                                       strict=True))
+              + sum(u * v for u, v in zip(pb.heavy_units, self.h, strict=True)))
+        self.fmax = sum(pb.bucket_flows) + len(self.h)
+        self.F = m.new_int_var(0, self.fmax, "F")
+        m.add(self.F == sum(f * v for f, v in zip(pb.bucket_flows, self.g, strict=True))
+              + sum(self.h))
+        self.hv = m.new_bool_var("hv")
+        for v in self.h:
+            m.add_implication(v, self.hv)
+        if "nic_memory" not in self.relax:
+            m.add(sum(self.h) <= pb.heavy_table_entries)
 
     def _state_placement(self) -> tuple[_TierLoads, _StageTerms, _StageTerms]:
         """State placement: ``y[state][(stage, tier)]``; a written state lives in one place
@@ -815,7 +1036,28 @@ class _Model:
                 for lab in users:
                     for k, xv in self.x[lab].items():
                         m.add(xv <= sum(v for (kk, _), v in ys.items() if kk == k))
+                if self.tsplit is not None and name not in pb.partitionable:
+                    on_kernel = [v for (kk, _), v in ys.items() if kk == KERNEL]
+                    m.add(sum(on_kernel) >= self.tsplit)
+            split = self.tsplit is not None and name in pb.partitionable
+            if split:
+                cap_e = pb.states[name].capacity
+                fc = m.new_int_var(0, min(cap_e, self.fmax), f"fc_{name}")
+                m.add_min_equality(fc, [self.F, cap_e])
             for (k, t), yv in ys.items():
+                if split and k == NIC:
+                    # whole map without a split; min(F, capacity) entries with one
+                    full, eb = pb.state_bytes[name], pb.entry_bytes[name]
+                    load = m.new_int_var(0, full, f"load_{name}_{t}")
+                    m.add(load >= full * yv - full * self.tsplit)
+                    m.add(load >= eb * fc - eb * cap_e * (1 - yv))
+                    ent = m.new_int_var(0, cap_e, f"ent_{name}_{t}")
+                    m.add(ent >= cap_e * yv - cap_e * self.tsplit)
+                    m.add(ent >= fc - cap_e * (1 - yv))
+                    tier_load.setdefault((k, t), []).append((1, load))
+                    maps_on[k].append(yv)
+                    entries_on[k].append(ent)
+                    continue
                 tier_load.setdefault((k, t), []).append((pb.state_bytes[name], yv))
                 maps_on[k].append(yv)
                 entries_on[k].append(pb.states[name].capacity * yv)
@@ -880,7 +1122,7 @@ class _Model:
         for lab in labels:
             for k, xv in self.x[lab].items():
                 if pb.block_cost[lab][k]:
-                    units[k].append(pb.block_cost[lab][k] * xv)
+                    units[k].append((pb.block_cost[lab][k], xv))
         for e, zs in self.z.items():
             for (a, c), zv in zs.items():
                 if c > a:
@@ -888,26 +1130,60 @@ class _Model:
                     if c == USER:
                         cu += pb.user_arrive_units(pb.edge_freq[e])
                     if cu:
-                        units[c].append(cu * zv)
+                        units[c].append((cu, zv))
         for name, ys in self.y.items():
             if name in pb.read_only:
                 continue
             for (k, t), yv in ys.items():
                 tu = pb.tier_units(name, k, t)
                 if tu:
-                    units[k].append(tu * yv)
+                    units[k].append((tu, yv))
         for k, u_, wv in self.w:
-            units[k].append(u_ * wv)
+            units[k].append((u_, wv))
         ent = self.x[pb.entry]
         if NIC in ent:
-            units[NIC].append(pb.stages[NIC].per_packet * ent[NIC])
+            units[NIC].append((pb.stages[NIC].per_packet, ent[NIC]))
         if USER in ent:
-            units[USER].append(pb.user_arrive_units(1.0) * ent[USER])
-        units[KERNEL].append(pb.stages[KERNEL].per_packet * self.hostrun)
+            units[USER].append((pb.user_arrive_units(1.0), ent[USER]))
+        units[KERNEL].append((pb.stages[KERNEL].per_packet, self.hostrun))
         for lab, av in self.a.items():
-            units[KERNEL].append(-pb.leave_units(lab) * av)
-        self.host_expr = sum(units[KERNEL]) + sum(units[USER])
-        self.nic_expr = sum(units[NIC])
+            units[KERNEL].append((-pb.leave_units(lab), av))
+        host_terms = units[KERNEL] + units[USER]
+        self.host_expr = sum(c * v for c, v in host_terms)
+        self.nic_expr = sum(c * v for c, v in units[NIC])
+        # bounds of the cut's per-packet units (for the share products)
+        self.host_bounds = (sum(min(c, 0) for c, _ in host_terms),
+                            sum(max(c, 0) for c, _ in host_terms))
+        self.nic_bounds = (sum(min(c, 0) for c, _ in units[NIC]),
+                           sum(max(c, 0) for c, _ in units[NIC]))
+
+    def _traffic_costs(self) -> None:
+        """``host_q``/``nic_q``: stage units summed over the share units (``q`` per packet),
+        exactly as :meth:`Problem.evaluate`. Without a split ``q x`` the cut's units; with
+        one ``host_path x (q - S) + S x cut host`` and ``S x cut NIC + per_packet x (q - S)
+        + q x (classifier + exact table if used)`` (products by CP-SAT multiplication
+        constraints, exact)."""
+        pb, m, q = self.pb, self.m, self.pb.q
+        if self.tsplit is None:
+            self.host_q = q * self.host_expr
+            self.nic_q = q * self.nic_expr
+            self.q_bounds = (q * self.host_bounds[1], q * self.nic_bounds[1])
+            return
+        hx = m.new_int_var(*self.host_bounds, "host_cut")
+        m.add(hx == self.host_expr)
+        nx = m.new_int_var(*self.nic_bounds, "nic_cut")
+        m.add(nx == self.nic_expr)
+        hs = m.new_int_var(q * self.host_bounds[0], q * self.host_bounds[1], "host_share")
+        m.add_multiplication_equality(hs, [self.S, hx])
+        ns = m.new_int_var(q * self.nic_bounds[0], q * self.nic_bounds[1], "nic_share")
+        m.add_multiplication_equality(ns, [self.S, nx])
+        pp = pb.stages[NIC].per_packet
+        self.host_q = pb.host_path_units * (q - self.S) + hs
+        self.nic_q = (ns + pp * (q - self.S) + q * pb.classifier_units * self.tsplit +
+                      q * pb.heavy_lookup_units * self.hv)
+        self.q_bounds = (q * max(self.host_bounds[1], pb.host_path_units),
+                         q * (self.nic_bounds[1] + pp + pb.classifier_units +
+                              pb.heavy_lookup_units))
 
     def _objective(self, rate_mpps: float | None, cores: float | None) -> None:
         """Objective: host cost at the target rate (``rate_mpps``), or the bottleneck
@@ -921,28 +1197,39 @@ class _Model:
         tie = sum(tb)
         W = self.tie_weight
         # rate / budget
+        q = pb.q
         self.mode = "cores" if rate_mpps is not None else "rate"
         if rate_mpps is not None and rate_mpps > 0:
             if "nic_rate" not in relax:
-                m.add(self.nic_expr <= pb.nic_limit_units(rate_mpps))
+                m.add(self.nic_q <= q * pb.nic_limit_units(rate_mpps))
             if cores is not None and "host_budget" not in relax:
-                m.add(self.host_expr <= pb.host_limit_units(rate_mpps, cores))
-            m.minimize(W * self.host_expr + tie)
+                m.add(self.host_q <= q * pb.host_limit_units(rate_mpps, cores))
+            m.minimize(W * self.host_q + tie)
         elif rate_mpps is not None:
-            m.minimize(W * self.host_expr + tie)
+            m.minimize(W * self.host_q + tie)
         else:
             assert cores is not None  # solve_problem takes a rate or a core budget
             c100 = int(round(cores * 100))
             n100 = int(round(pb.stages[NIC].cores * 100))
             if c100 <= 0:
                 if "host_budget" not in relax:
-                    m.add(self.host_expr == 0)
-                m.minimize(W * self.nic_expr + tie)
+                    m.add(self.host_q == 0)
+                m.minimize(W * self.nic_q + tie)
             else:
-                t = m.new_int_var(0, 1 << 42, "t")
-                m.add(t >= n100 * self.host_expr)
-                m.add(t >= c100 * self.nic_expr)
-                m.minimize(W * t + tie)
+                # the highest rate min(C/host, N/nic) <=> the least max(N x host, C x nic);
+                # first solve: that alone; second solve (rate_bound given): keep it and
+                # minimise host cost (lexicographic: rate first, then host cores).
+                t = m.new_int_var(0, max(n100 * self.q_bounds[0], c100 * self.q_bounds[1]),
+                                  "t")
+                m.add(t >= n100 * self.host_q)
+                m.add(t >= c100 * self.nic_q)
+                if self.rate_bound is None:
+                    self.tie_weight = 1
+                    m.minimize(t)
+                else:
+                    m.add(t <= self.rate_bound)
+                    m.minimize(W * self.host_q + tie)
+                self.t = t
 
     def hint(self, plan: Plan) -> None:
         """Warm start: AddHint every block, edge and state variable from ``plan``."""
@@ -993,9 +1280,14 @@ class _Model:
                 users = {bs[lab] for lab in pb.labels if name in pb.touch_any[lab]}
                 chosen = [kt for kt in chosen if kt[0] in users] or chosen[:1]
             places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
+        traffic = None
+        if self.tsplit is not None and solver.Value(self.tsplit):
+            traffic = pb.make_traffic(
+                [b for b, v in enumerate(self.g) if solver.Value(v)],
+                [pb.heavy_keys[j] for j, v in enumerate(self.h) if solver.Value(v)])
         plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs),
-                    sorted(pb.read_only), pb.model_names())
-        if self.mode == "cores":
+                    sorted(pb.read_only), pb.model_names(), traffic)
+        if self.mode == "cores" and traffic is None:
             # Host cost does not depend on NIC tiers: among the tier choices that fit, take
             # the cheapest for the NIC (the solver only had to keep the NIC under its limit).
             nt = pb.best_nic_tiers(bs)
@@ -1086,15 +1378,31 @@ def plan(program: Program, nic: Any, host_kernel: Any, host_user: Any, profile: 
 def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
                   time_limit_s: float = 2.0, workers: int = 2,
                   warm_start: Plan | None = None, explain: bool = True,
-                  relax: frozenset = frozenset()) -> PlanResult:
-    """:func:`plan` on an already built :class:`Problem` (baselines share it)."""
+                  relax: frozenset = frozenset(), traffic: bool = True) -> PlanResult:
+    """:func:`plan` on an already built :class:`Problem` (baselines share it).
+
+    Core-budget mode (``cores`` > 0 without ``rate_mpps``) solves twice, lexicographically:
+    first the highest rate, then, keeping that rate, the fewest host cores (each solve has
+    ``time_limit_s``); ``traffic`` False leaves flow groups out (every packet takes the cut).
+    """
     t0 = time.perf_counter()
-    mdl = _Model(pb, rate_mpps, cores, relax)
+    mdl = _Model(pb, rate_mpps, cores, relax, traffic=traffic)
     if warm_start is not None:
         mdl.hint(warm_start)
     solver, status, _ = mdl.solve(time_limit_s, workers)
-    secs = time.perf_counter() - t0
     cp = mdl.cp
+    lexicographic = rate_mpps is None and cores is not None and cores > 0
+    if lexicographic and status in (cp.OPTIMAL, cp.FEASIBLE):
+        first = mdl.extract(solver)
+        first_optimal = status == cp.OPTIMAL
+        mdl2 = _Model(pb, rate_mpps, cores, relax, rate_bound=int(solver.Value(mdl.t)),
+                      traffic=traffic)
+        mdl2.hint(first)
+        solver2, status2, _ = mdl2.solve(time_limit_s, workers)
+        if status2 in (cp.OPTIMAL, cp.FEASIBLE):
+            mdl, solver = mdl2, solver2
+            status = status2 if first_optimal else cp.FEASIBLE
+    secs = time.perf_counter() - t0
     name = _status_name(cp, status)
     mode = "cores" if rate_mpps is not None else "rate"
     if status not in (cp.OPTIMAL, cp.FEASIBLE):
@@ -1115,7 +1423,7 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
     gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
     return PlanResult(p, mode, fig["rate_mpps"], fig["host_cores"], fig["nic_utilization"],
                       fig["host_ns_per_packet"], fig["nic_ns_per_packet"], optimal, gap, secs,
-                      name)
+                      name, None, fig["evaluation"].nic_path_share)
 
 
 def explain_infeasible(pb: Problem, rate_mpps: float | None, cores: float | None,
