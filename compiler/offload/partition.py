@@ -769,15 +769,20 @@ class Problem:
     # -- plan construction ---------------------------------------------------------------
 
     def make_plan(self, block_stage: dict[str, int],
-                  state_tier: dict[str, int] | None = None) -> Plan:
+                  state_tier: dict[str, int] | None = None,
+                  traffic: TrafficSplit | None = None) -> Plan:
         """A complete :class:`Plan` from block stages (ints); states follow their blocks.
 
         Args:
             block_stage: label -> stage index for every reachable block.
             state_tier: optional state name -> tier index on its (NIC) stage; default: the
                 fastest tier with room left (first fit in order of access count per byte).
+            traffic: the plan's traffic split (partitionable NIC state then needs only the
+                NIC flow groups' entries).
         """
         state_tier = dict(state_tier or {})
+        flows = None if traffic is None or not self.traffic_ok else \
+            self.traffic_figures(traffic)[1]
         need: dict[str, list[int]] = {}
         for name in self.states:
             users = sorted({block_stage[lab] for lab in self.labels
@@ -795,17 +800,28 @@ class Problem:
             pl = []
             for k in need[name]:
                 tiers = self.stages[k].tiers
+                size = self.nic_state_bytes(name, flows) if k == NIC else \
+                    self.state_bytes[name]
                 if k == NIC and name in state_tier:
                     t = state_tier[name]
                 else:
                     t = next((i for i in range(len(tiers))
-                              if room[(k, i)] >= self.state_bytes[name]), len(tiers) - 1)
-                room[(k, t)] -= self.state_bytes[name]
+                              if room[(k, i)] >= size), len(tiers) - 1)
+                room[(k, t)] -= size
                 pl.append((STAGES[k], tiers[t][0]))
             places[name] = pl
         places = {n: places[n] for n in self.states}
         return Plan({lab: STAGES[block_stage[lab]] for lab in self.labels}, places,
-                    self.shim_layout(block_stage), sorted(self.read_only), self.model_names())
+                    self.shim_layout(block_stage), sorted(self.read_only), self.model_names(),
+                    traffic)
+
+    def nic_state_bytes(self, name: str, flows: int | None) -> int:
+        """NIC bytes of state ``name``: the whole map, or under a traffic split with
+        ``flows`` NIC-resident flows, ``min(flows, capacity)`` entries of a partitionable one."""
+        if flows is None or name not in self.partitionable or \
+                flows >= self.states[name].capacity:
+            return self.state_bytes[name]
+        return flows * self.entry_bytes[name]
 
     def model_names(self) -> dict[str, str]:
         """Stage -> name of its model (``user`` absent when no user-space model is given)."""
@@ -814,8 +830,8 @@ class Problem:
             del out["user"]
         return out
 
-    def best_nic_tiers(self, block_stage: dict[str, int],
-                       max_combos: int = 20_000) -> dict[str, int] | None:
+    def best_nic_tiers(self, block_stage: dict[str, int], max_combos: int = 20_000,
+                       flows: int | None = None) -> dict[str, int] | None:
         """The NIC tier of every state held on the NIC under ``block_stage`` that fits the
         tier capacities with the least NIC access cost (enumeration, at most ``max_combos``
         assignments; None if none fits). Host cost does not depend on NIC tiers."""
@@ -826,7 +842,7 @@ class Problem:
             for n in self.touch_any[lab]:
                 weight[n] = weight.get(n, 0.0) + self.freq[lab] * self.touch[lab][n]
         names = sorted(weight)
-        key = tuple((n, round(weight[n], 12)) for n in names)
+        key = (flows,) + tuple((n, round(weight[n], 12)) for n in names)
         cache = self.__dict__.setdefault("_tier_cache", {})
         if key in cache:
             return cache[key]
@@ -837,7 +853,7 @@ class Problem:
                 break
             used = [0] * len(tiers)
             for n, t in zip(names, combo, strict=True):
-                used[t] += self.state_bytes[n]
+                used[t] += self.nic_state_bytes(n, flows)
             if any(u > tiers[j][1] for j, u in enumerate(used)):
                 continue
             max_maps = self.stages[NIC].max_maps

@@ -38,7 +38,7 @@ def test_json_shape(capsys, tmp_path):
     assert 0 <= doc["nic_utilization"] <= 1 and doc["modelled"] is True
     assert all(doc["host_cores"] <= v + 1e-9 for v in doc["baselines"].values())
     plan = doc["plan"]
-    assert set(plan) == {"blocks", "states", "shim", "stage_models"}
+    assert set(plan) == {"blocks", "states", "shim", "stage_models", "traffic"}
     assert plan["stage_models"]["nic"] == "bluefield2"
     assert set(plan["states"]["flows"]) == {"stage", "tier", "read_only", "replicated",
                                             "replicas"}
