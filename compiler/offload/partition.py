@@ -60,8 +60,12 @@ from typing import Any
 
 from cora.compiler.ir import IntType, Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
-from cora.compiler.offload.traffic import TrafficSplit, classifier_key, flow_bucket, \
-    partitionable_state
+from cora.compiler.offload.traffic import (
+    TrafficSplit,
+    classifier_key,
+    flow_bucket,
+    partitionable_state,
+)
 from cora.errors import InputError
 
 STAGES = ("nic", "kernel", "user")
