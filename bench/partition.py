@@ -7,9 +7,9 @@
 Two traffic mixes per NF (each profiled by the reference interpreter, flow groups included):
 
 - ``zipf``: ``--zipf-packets`` packets drawn from ``--zipf-flows`` flows with Zipf(s) flow
-  popularity (P(rank k) ~ k^-s; s = 1.1 and 100,000 flows by default), 80% TCP / 20% UDP
-  (a flow's first packet SYN, then ACK), addressed to the NF's configured prefixes and
-  ports (:data:`NF_TARGETS`).
+  popularity (P(rank k) ~ k^-s; s = 1.1 and 100,000 flows by default;
+  :func:`cora.compiler.offload.profile.zipf_frames`: 2/3 TCP ACK, 1/3 UDP), addressed to
+  the NF's configured prefixes and ports (:data:`NF_TARGETS`).
 - ``captures``: every readable capture of ``--traces`` (CORA_TRACES), its IPv4 frames
   rewritten to the same configured prefixes and ports (addresses mapped by a fixed hash, so
   a flow stays a flow).
@@ -86,50 +86,6 @@ def retarget(frame: bytes, target: dict) -> bytes:
     return bytes(b)
 
 
-def zipf_frames(s: float, n_flows: int, n_packets: int, seed: int = 1) -> list:
-    """``(timestamp_ns, frame)`` for ``n_packets`` packets over ``n_flows`` flows with Zipf(s)
-    popularity (numpy), 1 us apart; TCP flows open with a SYN then send ACKs."""
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    ranks = np.arange(1, n_flows + 1, dtype=float)
-    p = ranks ** -s
-    p /= p.sum()
-    picks = rng.choice(n_flows, size=n_packets, p=p)
-    src = rng.integers(0x0A000000, 0x0AFFFFFF, n_flows)
-    dst = rng.integers(0xC0A80000, 0xC0A8FFFF, n_flows)
-    sport = rng.integers(1024, 65535, n_flows)
-    dport = rng.choice([80, 443, 53, 8080, 22], n_flows)
-    tcp = rng.random(n_flows) < 0.8
-    seen: set[int] = set()
-    out = []
-    for i, f in enumerate(picks):
-        f = int(f)
-        proto = 6 if tcp[f] else 17
-        l4 = _tcp(int(sport[f]), int(dport[f]), 0x02 if f not in seen else 0x10) \
-            if proto == 6 else _udp(int(sport[f]), int(dport[f]))
-        seen.add(f)
-        ip = _ipv4(int(src[f]), int(dst[f]), proto, len(l4) + 18)
-        frame = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00" + ip + l4 + b"\0" * 18
-        out.append((i * 1000, frame))
-    return out
-
-
-def _ipv4(src: int, dst: int, proto: int, payload: int) -> bytes:
-    hdr = bytearray(b"\x45\0" + (20 + payload).to_bytes(2, "big") + b"\0\0\x40\0\x40" +
-                    bytes([proto]) + b"\0\0" + src.to_bytes(4, "big") + dst.to_bytes(4, "big"))
-    hdr[10:12] = _csum(bytes(hdr)).to_bytes(2, "big")
-    return bytes(hdr)
-
-
-def _tcp(sport: int, dport: int, flags: int) -> bytes:
-    return (sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + b"\0\0\0\x01\0\0\0\0" +
-            b"\x50" + bytes([flags]) + b"\xff\xff\0\0\0\0")
-
-
-def _udp(sport: int, dport: int) -> bytes:
-    return sport.to_bytes(2, "big") + dport.to_bytes(2, "big") + b"\0\x1a\0\0"
-
-
 def capture_frames(traces: str) -> tuple[list, int, int]:
     """Frames of every readable capture in ``traces``: (frames, captures read, unreadable)."""
     from cora.errors import CoraError
@@ -144,36 +100,11 @@ def capture_frames(traces: str) -> tuple[list, int, int]:
     return frames, ok, bad
 
 
-def _profile(program, frames, n_buckets: int = 256, top: int = 4096):
-    """The interpreter profile of ``frames``; flow groups from the profile when it records
-    them (TRAFFIC_SPEC.md), else counted here over the IPv4 5-tuple of each frame."""
-    from collections import Counter
-
+def _profile(program, frames):
+    """The interpreter profile of ``frames``, flow groups included (classifier key of the
+    program, 256 buckets, top 4,096 heavy flows: cora.compiler.offload.profile defaults)."""
     from cora.compiler.offload.profile import profile_from_frames
-    from cora.compiler.offload.traffic import flow_bucket
-    prof = profile_from_frames(program, frames)
-    if getattr(prof, "bucket_packets", None):
-        return prof
-    flows: Counter[tuple[int, ...]] = Counter()
-    for item in frames:
-        f = item[1] if isinstance(item, tuple) else item
-        if len(f) < 38 or f[12:14] != b"\x08\x00" or f[23] not in (6, 17):
-            continue
-        l4 = 14 + (f[14] & 0xF) * 4
-        if len(f) < l4 + 4:
-            continue
-        flows[(int.from_bytes(f[26:30], "big"), int.from_bytes(f[30:34], "big"), f[23],
-               int.from_bytes(f[l4:l4 + 2], "big"),
-               int.from_bytes(f[l4 + 2:l4 + 4], "big"))] += 1
-    bp = [0.0] * n_buckets
-    bf = [0] * n_buckets
-    for k, c in flows.items():
-        b = flow_bucket(k, n_buckets)
-        bp[b] += c
-        bf[b] += 1
-    prof.bucket_packets, prof.bucket_flows = bp, bf
-    prof.heavy_flows = [(k, float(c)) for k, c in flows.most_common(top)]
-    return prof
+    return profile_from_frames(program, frames)
 
 
 # ------------------------------------------------------------------------------------ run
@@ -236,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     mixes: dict[str, list] = {}
     info: dict[str, str] = {}
     if "zipf" in args.mixes:
-        mixes["zipf"] = zipf_frames(args.zipf_s, args.zipf_flows, args.zipf_packets)
+        from cora.compiler.offload.profile import zipf_frames
+        mixes["zipf"] = zipf_frames(args.zipf_flows, args.zipf_s, args.zipf_packets)
         info["zipf"] = (f"Zipf s={args.zipf_s:g} over {args.zipf_flows:,} flows, "
                         f"{args.zipf_packets:,} packets")
     if "captures" in args.mixes:

@@ -61,9 +61,10 @@ from typing import Any
 from cora.compiler.ir import IntType, Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
 from cora.compiler.offload.traffic import (
+    HASH_STEPS,
+    ClassifierKey,
     TrafficSplit,
     classifier_key,
-    flow_bucket,
     partitionable_state,
 )
 from cora.errors import InputError
@@ -425,26 +426,28 @@ class Problem:
         self.heavy_keys: list[tuple[int, ...]] = []
         self.heavy_units: list[int] = []
         self.heavy_bucket: list[int] = []
-        key = classifier_key(self.program)
-        self.key_fields = tuple(getattr(prof, "key_fields", None) or key)
-        self.partitionable = frozenset(partitionable_state(self.program, key)) - self.read_only
+        self.key_fields = tuple(prof.key_fields or classifier_key(self.program).fields)
+        self.partitionable = frozenset(partitionable_state(self.program, self.key_fields)) \
+            - self.read_only
         self.entry_bytes = {n: self.state_bytes[n] // max(1, s.capacity)
                             for n, s in self.states.items()}
         exact = _get(nic.model, "classifier_exact_entries", None)
         self.heavy_table_entries = int(exact) if exact is not None else HEAVY_TABLE_ENTRIES
-        bp = [float(v) for v in (getattr(prof, "bucket_packets", None) or [])]
-        total = sum(bp)
-        if not bp or total <= 0 or self.block_can_run(self.entry, NIC):
+        bp = [float(v) for v in prof.bucket_packets]
+        keyless = float(prof.keyless_packets)
+        total = sum(bp) + keyless
+        if not bp or sum(bp) <= 0 or self.block_can_run(self.entry, NIC):
             return
         n = len(bp)
-        bf = [int(v) for v in (getattr(prof, "bucket_flows", None) or [0] * n)]
-        heavy = sorted(((tuple(int(w) for w in k), float(c))
-                        for k, c in (getattr(prof, "heavy_flows", None) or [])),
+        bf = [int(v) for v in (prof.bucket_flows or [0] * n)]
+        heavy = sorted(((tuple(int(w) for w in k), float(c)) for k, c in prof.heavy_flows),
                        key=lambda kc: (-kc[1], kc[0]))
         heavy = heavy[:min(MAX_HEAVY_CANDIDATES, self.heavy_table_entries)]
         rest = list(bp)
+        self.n_buckets = n
+        probe = self.make_traffic([])
         for k, c in heavy:
-            b = flow_bucket(k, n)
+            b = probe.bucket(k)
             rest[b] -= c
             self.heavy_keys.append(k)
             self.heavy_bucket.append(b)
@@ -453,21 +456,28 @@ class Problem:
         for j, b in enumerate(self.heavy_bucket):
             self.bucket_units[b] += self.heavy_units[j]
         self.bucket_flows = bf
-        self.n_buckets = n
-        self.q = sum(self.bucket_units)
-        if self.q <= 0:
+        # packets without the key (e.g. non-IPv4) always take the host path under a split
+        self.keyless_units = int(round(keyless / total * SHARE_UNITS))
+        self.q = sum(self.bucket_units) + self.keyless_units
+        if sum(self.bucket_units) <= 0:
             self.q = 1
             return
         self.traffic_ok = True
         oc = dict(_get(nic.model, "op_cost_ns", {}) or {})
         mc = dict(_get(nic.model, "map_cost_ns", {}) or {})
         fast = nic.tiers[0][2]
-        nk = len(self.key_fields)
-        # the classifier (TRAFFIC_SPEC.md flow_bucket): read each key field, mix it in with
-        # two ALU ops, one 32-bit multiply and two final ALU ops; one array lookup of the
-        # bucket bitmap. The heavy-flow table adds one hash lookup. Costs: the NIC model's
-        # own op and map costs in its fastest tier.
-        cls_ns = (nk * oc.get("pkt_read", 0.0) + (2 * nk + 2) * oc.get("alu", 0.0) +
+        # the classifier (cora.compiler.offload.traffic.flow_bucket, its HASH_STEPS): read
+        # each key field; per 32-bit key word and at the end the hash steps (xor_word: one
+        # ALU op; add_shl and xor_shr: two); the multiply and shift of Fibonacci hashing; one
+        # array lookup of the bucket bitmap. The heavy-flow table adds one hash lookup.
+        # Costs: the NIC model's own op and map costs, its fastest tier.
+        widths = ClassifierKey(self.key_fields).widths
+        words = sum(max(1, (w + 31) // 32) for w in widths)
+
+        def alu_ops(steps) -> int:
+            return sum(1 if st[0] == "xor_word" else 2 for st in steps)
+        n_alu = words * alu_ops(HASH_STEPS["per_word"]) + alu_ops(HASH_STEPS["final"]) + 1
+        cls_ns = (len(widths) * oc.get("pkt_read", 0.0) + n_alu * oc.get("alu", 0.0) +
                   oc.get("mul", 0.0) + oc.get("map_lookup", 0.0) +
                   mc.get("array", mc.get("hash", 0.0)) + fast)
         self.classifier_units = _u(cls_ns)
@@ -487,8 +497,7 @@ class Problem:
         index = {k: j for j, k in enumerate(self.heavy_keys)}
         for k in ts.heavy_keys:
             j = index.get(tuple(k))
-            b = self.heavy_bucket[j] if j is not None else \
-                flow_bucket(k, max(1, self.n_buckets))
+            b = self.heavy_bucket[j] if j is not None else ts.bucket(k)
             if b in nb:
                 continue
             share += self.heavy_units[j] if j is not None else 0

@@ -16,7 +16,7 @@ from cora.compiler import compile_file
 from cora.compiler.offload import baselines as bl
 from cora.compiler.offload.partition import Plan, Problem, plan, solve_problem
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
-from cora.compiler.offload.traffic import flow_bucket
+from cora.compiler.offload.traffic import FIVE_TUPLE, TrafficSplit
 from cora.settings import REPO_ROOT as ROOT
 from tests.compiler.partition_helpers import (
     EXHAUSTIVE_LIMIT_S,
@@ -32,14 +32,21 @@ HEAVY = (0x0A000001, 0x0A000002, 6, 1234, 80)
 
 
 def skewed(program, packets, flows, heavy=()):
-    """A synthetic profile of ``program`` with flow groups: ``packets``/``flows`` per
-    bucket, ``heavy`` ((key, packets), ...) inside them."""
+    """A synthetic profile of ``program`` with flow groups over the 5-tuple:
+    ``packets``/``flows`` per bucket, ``heavy`` ((key, packets), ...) inside them."""
     prof = synthetic_profile(program)
+    prof.key_fields = FIVE_TUPLE
     prof.bucket_packets = [float(p) for p in packets]
     prof.bucket_flows = list(flows)
     prof.heavy_flows = list(heavy)
     prof.n_buckets = len(packets)
+    prof.keyless_packets = 0.0
     return prof
+
+
+def flow_bucket(key, n_buckets: int) -> int:
+    """The bucket of a 5-tuple key (values) among ``n_buckets``."""
+    return TrafficSplit(FIVE_TUPLE, n_buckets).bucket(key)
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,9 @@ def flowcount():
 
 
 def _small_nic(entries: int):
-    """Test models whose NIC memory holds ``entries`` flowcount entries (32 bytes each)."""
-    return models(tiers=(("MEM", entries * 32, 0.0),))
+    """Test models whose NIC (4 cores) memory holds ``entries`` flowcount entries (32 bytes
+    each)."""
+    return models(cores=4, tiers=(("MEM", entries * 32, 0.0),))
 
 
 def _four_bucket_profile(program):
@@ -91,11 +99,11 @@ def test_plan_json_round_trip_keeps_the_split(flowcount):
 
 
 def test_above_nic_saturation_part_of_the_traffic_goes_to_the_host(flowcount):
-    # Memory is plentiful and the NIC's hash map calls are dear (200 ns): the NIC (one core)
-    # saturates near 17.6 Mpps. Just past that point the plan keeps the NIC busy with half
+    # Memory is plentiful and the NIC's hash map calls are dear (1 us): the NIC (one core)
+    # saturates. Just past that point the plan keeps the NIC busy with half
     # the flows instead of jumping to all-on-host, and beats every plan without a split.
     prof = skewed(flowcount, [25.0] * 4, [10] * 4)
-    pb = Problem(flowcount, *models(map_cost_ns={k: 200.0 if k == "hash" else 0.0
+    pb = Problem(flowcount, *models(map_cost_ns={k: 1000.0 if k == "hash" else 0.0
                                                  for k in KINDS}), prof)
     all_nic = solve_problem(pb, 1, None, **SOLVER)
     assert all_nic.host_cores == 0 and all_nic.plan.traffic is None
@@ -140,7 +148,9 @@ def test_exhaustive_covers_the_split_space(flowcount):
 
 
 def test_no_flow_groups_no_split(flowcount):
-    pb = Problem(flowcount, *models(), synthetic_profile(flowcount))
+    prof = synthetic_profile(flowcount)
+    prof.bucket_packets, prof.bucket_flows = [], []
+    pb = Problem(flowcount, *models(), prof)
     assert not pb.traffic_ok
     res = solve_problem(pb, 150, None, **SOLVER)
     assert res.plan.traffic is None
