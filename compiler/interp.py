@@ -624,6 +624,17 @@ class Interpreter:
                 ref[i] = R[v]
         return f
 
+    @interp_impl("atomic_add")
+    def _c_atomic_add(self, op: Op) -> Callable:
+        a, v, i = self._r(op.args[0]), self._r(op.args[1]), op.attrs["index"]
+        m = sem.mask(self.program.state(op.attrs["state"]).value[i].width)
+
+        def f(R, c):
+            ref = R[a]
+            if ref is not None:
+                ref[i] = (ref[i] + R[v]) & m
+        return f
+
     @interp_impl("map.update")
     def _c_map_update(self, op: Op) -> Callable:
         d, st, n = self._r(op.dest), self.states[op.attrs["state"]], op.attrs["nkeys"]

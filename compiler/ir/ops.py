@@ -269,6 +269,11 @@ def _value_index(state: StateDecl, op: Op) -> int:
 
 # ----------------------------------------------------------------------- typing rules
 
+#: field widths ``atomic_add`` accepts: eBPF's BPF_ATOMIC | BPF_ADD is defined for BPF_W and
+#: BPF_DW only (kernel Documentation/bpf/standardization/instruction-set.rst, "Atomic
+#: operations").
+ATOMIC_ADD_WIDTHS = (32, 64)
+
 def _check_const(program: Program, op: Op) -> None:
     w, v = _dest(program, op), op.attrs["value"]
     if v < 0 or v >= 1 << w:
@@ -356,6 +361,16 @@ def _check_ref_store(program: Program, op: Op) -> None:
     state = _ref(program, op, op.args[0])
     i = _value_index(state, op)
     _expect(program, op.args[1], state.value[i].width, "value")
+
+
+def _check_atomic_add(program: Program, op: Op) -> None:
+    """``atomic_add``: a ``ref.store`` whose field is 32 or 64 bits wide (eBPF's atomic add,
+    BPF_ATOMIC | BPF_ADD, exists only for words and double words)."""
+    _check_ref_store(program, op)
+    state = _ref(program, op, op.args[0])
+    w = state.value[_value_index(state, op)].width
+    if w not in ATOMIC_ADD_WIDTHS:
+        raise IRError(f"atomic_add of a u{w} field; eBPF adds atomically only u32 and u64")
 
 
 def _check_map_update(program: Program, op: Op) -> None:
@@ -665,6 +680,10 @@ def _defs() -> Iterator[OpDef]:
     yield OpDef("ref.store", "write value field I of the entry in place", "map_write", REF, 2,
                 "none", {"state": _STR, "index": _INT}, _check_ref_store, writes_state=True,
                 state_entry=True, side_effect=True, ebpf_insns=2)
+    yield OpDef("atomic_add", "add %v to value field I of the entry atomically (mod 2**w), "
+                "nothing when absent", "map_write", REF, 2, "none",
+                {"state": _STR, "index": _INT}, _check_atomic_add, writes_state=True,
+                state_entry=True, side_effect=True, ebpf_insns=2)
     yield OpDef("map.update", "insert or replace keys -> values; 1 when stored", "map_update",
                 MAP_UPDATE, None, 1, {"state": _STR, "nkeys": _INT}, _check_map_update,
                 reads_state=True, writes_state=True, side_effect=True, map_call="key+value",
@@ -776,6 +795,7 @@ class ImplTable(Generic[F]):
         return sorted(set(OPS) - set(self._impls))
 
 
-__all__ = ["ALL_OP_CLASSES", "Attr", "BINARY_OPS", "COMPARE_OPS", "ImplTable", "OPS", "OP_CLASS",
+__all__ = ["ALL_OP_CLASSES", "ATOMIC_ADD_WIDTHS", "Attr", "BINARY_OPS", "COMPARE_OPS",
+           "ImplTable", "OPS", "OP_CLASS",
            "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS", "Syntax", "TERMINATORS", "field_width",
            "has_side_effect", "header_field", "int_width", "opdef", "state_of"]

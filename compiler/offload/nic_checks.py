@@ -11,18 +11,30 @@ Agilio CX (Netronome NFP-4000) eBPF offload, from the kernel's nfp driver
 (drivers/net/ethernet/netronome/nfp/bpf/verifier.c and offload.c):
 
 - maps: only BPF_MAP_TYPE_HASH and BPF_MAP_TYPE_ARRAY ("map type not supported"): no LRU
-  hash, LPM trie or per-CPU array; key+value, each rounded up to 8 bytes, within the
-  firmware's element size (64 bytes per entry in Mizar's offload notes); entries over all
-  maps within 3,072,000; maps within the firmware's map limit;
+  hash or LPM trie. A ``percpu_array`` whose every write is an ``atomic_add`` is held as a
+  plain array of atomic counters (the NIC has no per-CPU memory; one atomically added counter
+  equals the per-CPU sum the host reads); key+value, each rounded up to 8 bytes, within the
+  firmware's element size (64 bytes per entry in Mizar's offload notes and libkefir's
+  hardware offload notes); entries over all maps within 3,072,000; maps within the
+  firmware's map limit. An ``lru_hash`` is refused: a plain hash map behaves the same only
+  while it never fills, which these checks cannot know (a traffic-split plan that bounds
+  the table may use :meth:`StageModel.holds_without_eviction`);
 - helpers: map lookup/update/delete, bpf_get_prandom_u32, xdp_adjust_head/tail and
   perf_event_output only: no bpf_ktime_get_ns (``now()``), no bpf_redirect (so no
   ``redirect`` verdict, i.e. no XDP_REDIRECT), no bpf_xdp_get_buff_len (the NIC stage is
   generated without multi-buffer support);
-- no stores into map values ("map writes not supported"; only atomic adds), so no in-place
-  field update of a found entry (``ref.store``): update the entry with ``map.update``;
-- multiplies only of operands within u32 (so no 64-bit multiply and no ``hash``, whose
-  splitmix64 finaliser multiplies 64-bit words); no divide instruction: division only by a
-  constant within u32 (reciprocal multiplication);
+- no stores into map values ("map writes not supported"), so no in-place field update of
+  a found entry (``ref.store``); atomic adds (BPF_ATOMIC | BPF_ADD, formerly BPF_XADD) into
+  map values are accepted (``nfp_bpf_check_atomic``), so a counter compiled to
+  ``atomic_add`` (the ``atomic-add`` pass) runs; such counter fields must be initialised to
+  zero by every ``map.update`` of the map (``nfp_bpf_map_update_value_ok``);
+- multiplies only of operands within u32 ("NFP supports u16 and u32 multiplication"). The
+  model lets ``hash`` and 64-bit ``mul`` run on the assumption that the NIC stage's code
+  generator builds a 64-bit product from three u32 multiplies (lo*lo + (hi*lo + lo*hi) << 32),
+  charged as such by the agilio model; cora's C emitter does not do this lowering yet (the
+  NIC stage here is emulated as XDP), so a real Agilio would refuse those programs until it
+  does. No divide instruction: division only by a constant within u32 (reciprocal
+  multiplication);
 - at most about 2,800 instructions per program (``max_instructions`` of the agilio model).
   The NFP instruction count is estimated from the IR: :func:`estimate_ebpf_instructions`
   (per-op eBPF instruction counts of the xdp code generator, checked against bcc's output
@@ -50,6 +62,7 @@ from cora.compiler.offload.stage_model import (
     StageModel,
     is_constant,
     load_model,
+    nonzero_atomic_init,
     operand_bits,
     state_mem_bytes,
 )
@@ -194,13 +207,24 @@ class AgilioChecks(NicChecks):
         if c == "now":
             return ["now() needs bpf_ktime_get_ns, which the Agilio (NFP) firmware does not "
                     "provide to offloaded programs"]
-        if c == "hash":
-            return ["hash(...) multiplies 64-bit words (splitmix64); the Agilio offload "
-                    "multiplies only operands within u32"]
         if c == "ref.store":
             return [f"in-place write of a field of {op.attrs.get('state')} (map value store): "
-                    f"the Agilio offload rejects stores into map values (only atomic adds); "
-                    f"write the entry with a map update instead"]
+                    f"the Agilio offload rejects stores into map values (only atomic adds, "
+                    f"which cora uses for a counter `+=` whose old value is not otherwise "
+                    f"used); write the entry with a map update instead"]
+        state = op.attrs.get("state")
+        if state is not None and op.state_writes() and c != "atomic_add" \
+                and program.state(state).kind in self.model.atomic_counter_kinds:
+            return [f"{c} of {state}, a {program.state(state).kind}: the Agilio offload holds "
+                    f"it as a plain array of atomic counters, so only atomic adds (a counter "
+                    f"`+=`) may write it"]
+        if c == "map.update" and self.model.zero_init_atomic:
+            bad = nonzero_atomic_init(program, op)
+            if bad:
+                names = ", ".join(program.state(str(state)).value[i].name for i in bad)
+                return [f"update of {state} may store a non-zero value into the atomic "
+                        f"counter field(s) {names}: the Agilio offload requires atomic "
+                        f"counters to be initialised to zero by bpf_map_update_elem()"]
         limit = self.model.max_operand_bits.get(c)
         if c == "mul" and limit and operand_bits(program, op) > limit:
             return [f"{operand_bits(program, op)}-bit multiply: the Agilio offload multiplies "
@@ -227,10 +251,6 @@ class AgilioChecks(NicChecks):
                 out.append(f"{_state_where(program, s)}: state {s.name} is an lpm map "
                            f"(BPF_MAP_TYPE_LPM_TRIE); the Agilio offload supports only hash "
                            f"and array maps")
-            elif s.kind == "percpu_array":
-                out.append(f"{_state_where(program, s)}: state {s.name} is a percpu_array "
-                           f"(BPF_MAP_TYPE_PERCPU_ARRAY); the Agilio offload supports only "
-                           f"hash and array maps")
             entry = -(-s.key_bytes // 8) * 8 + -(-s.value_bytes // 8) * 8
             if entry > AGILIO_MAX_ENTRY_BYTES:
                 out.append(f"{_state_where(program, s)}: state {s.name} has {entry}-byte "

@@ -105,6 +105,17 @@ class StageModel:
         max_operand_bits: opcode -> widest operand/result it handles (Agilio: ``mul``,
             ``div``, ``mod`` within 32 bits); checked by :meth:`supports_op` with a program.
         constant_divisor_only: ``div``/``mod`` only by a constant (no divide instruction).
+        atomic_counter_kinds: state kinds held here only as atomic counters: every write of
+            such a state must be an ``atomic_add`` (Agilio: ``percpu_array``, held as a plain
+            BPF array; the NIC has no per-CPU memory, and one atomically added counter equals
+            the sum over CPUs the host reads from a per-CPU array).
+        zero_init_atomic: a ``map.update`` must store 0 into every value field the program
+            adds to atomically (nfp driver, ``nfp_bpf_map_update_value_ok``: "bpf_map_update_elem()
+            is required to initialize atomic counters to zero").
+        no_eviction_kinds: kind -> the kind that may stand in for it when the plan guarantees
+            the table never fills (Agilio: ``lru_hash`` -> ``hash``: without eviction an LRU
+            map behaves as a hash map). Not used by :meth:`supports_op` (it cannot know the
+            table's fill); see :meth:`holds_without_eviction`.
         per_packet_ns: fixed cost of running a stage program on one packet, ns.
         crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
         shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
@@ -139,6 +150,9 @@ class StageModel:
     map_key_byte_ns: Mapping[str, float] = field(default_factory=dict)
     max_operand_bits: Mapping[str, int] = field(default_factory=dict)
     constant_divisor_only: bool = False
+    atomic_counter_kinds: tuple[str, ...] = ()
+    zero_init_atomic: bool = False
+    no_eviction_kinds: Mapping[str, str] = field(default_factory=dict)
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -173,8 +187,31 @@ class StageModel:
         out += [f"max_operand_bits.{k}" for k in self.max_operand_bits]
         if self.constant_divisor_only:
             out.append("constant_divisor_only")
+        if self.atomic_counter_kinds:
+            out.append("atomic_counter_kinds")
+        if self.zero_init_atomic:
+            out.append("zero_init_atomic")
+        out += [f"no_eviction_kinds.{k}" for k in self.no_eviction_kinds]
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
+
+    def figure_value(self, figure: str) -> object:
+        """The value of a figure named as in :meth:`figures` (a tier: ``(bytes, access_ns)``;
+        a flag or list: as stored). Raises KeyError for an unknown figure."""
+        table, _, key = figure.partition(".")
+        if table == "tiers":
+            t = self.tier(key)
+            return (t.mem_bytes, t.access_ns)
+        if not hasattr(self, table):
+            raise KeyError(figure)
+        value = getattr(self, table)
+        return value[key] if key else value
+
+    def figure_rows(self) -> list[tuple[str, object, str, bool]]:
+        """``(figure, value, source, measured)`` for every figure (docs/offload.md's NIC model
+        tables; ``measured`` as :meth:`is_measured`)."""
+        return [(f, self.figure_value(f), self.source_of(f), self.is_measured(f))
+                for f in self.figures()]
 
     # ------------------------------------------------------------------ tiers
     def tier(self, name: str | None = None) -> Tier:
@@ -196,6 +233,19 @@ class StageModel:
                 return t
         return max(self.tiers, key=lambda t: t.mem_bytes)
 
+    def holds_without_eviction(self, kind: str) -> str | None:
+        """The map kind this stage uses for a state of ``kind`` that never fills, or None.
+
+        ``kind`` itself when the stage holds it (:attr:`map_kinds`); else
+        :attr:`no_eviction_kinds` ``[kind]`` (Agilio: an ``lru_hash`` as a ``hash``: with no
+        eviction the two behave the same, so a plan may put such a state here only when it
+        guarantees that the table never holds more entries than its capacity, e.g. the state
+        of a fixed set of flows the NIC's flow classifier admits).
+        """
+        if kind in self.map_kinds:
+            return kind
+        return self.no_eviction_kinds.get(kind)
+
     # ------------------------------------------------------------------ capability
     def supports_op(self, op: Op, program: Program | None = None) -> bool:
         """Whether this stage can run ``op`` (its class, its opcode, its state's kind and,
@@ -205,7 +255,16 @@ class StageModel:
         if op.opcode == "ret" and op.attrs.get("verdict") not in self.verdicts:
             return False
         if program is not None and "state" in op.attrs:
-            return program.state(op.attrs["state"]).kind in self.map_kinds
+            kind = program.state(op.attrs["state"]).kind
+            if kind not in self.map_kinds:
+                return False
+            if kind in self.atomic_counter_kinds and op.state_writes() \
+                    and op.opcode != "atomic_add":
+                return False
+            if self.zero_init_atomic and op.opcode == "map.update" \
+                    and nonzero_atomic_init(program, op):
+                return False
+            return True
         if program is not None and op.opcode in self.max_operand_bits:
             if operand_bits(program, op) > self.max_operand_bits[op.opcode]:
                 return False
@@ -356,6 +415,32 @@ def is_constant(program: Program, reg: str) -> bool:
     return bool(defs) and all(op.opcode == "const" for op in defs)
 
 
+def atomic_fields(program: Program, state: str) -> set[int]:
+    """Value field indexes of ``state`` that some ``atomic_add`` of ``program`` adds to."""
+    return {int(op.attrs["index"]) for _, op in program.ops()
+            if op.opcode == "atomic_add" and op.attrs.get("state") == state}
+
+
+def nonzero_atomic_init(program: Program, op: Op) -> list[int]:
+    """Value field indexes that the ``map.update`` ``op`` may set to a non-zero value while
+    the program adds to them atomically (the nfp offload refuses such an update: its atomic
+    counters must start at zero, ``nfp_bpf_map_update_value_ok`` in the kernel's
+    drivers/net/ethernet/netronome/nfp/bpf/verifier.c). [] when there is none."""
+    fields = atomic_fields(program, op.attrs["state"])
+    if not fields:
+        return []
+    values = op.args[int(op.attrs["nkeys"]):]
+    return sorted(i for i in fields if i < len(values)
+                  and not is_constant_value(program, values[i], 0))
+
+
+def is_constant_value(program: Program, reg: str, value: int) -> bool:
+    """Whether every assignment of ``reg`` in ``program`` is ``const value``."""
+    defs = [op for _, op in program.ops() if op.dest == reg]
+    return bool(defs) and all(op.opcode == "const" and op.attrs.get("value") == value
+                              for op in defs)
+
+
 def state_mem_bytes(state: StateDecl) -> int:
     """Bytes a state object occupies: capacity x (key bytes + value bytes), keys and values
     laid out as in :func:`cora.compiler.ir.entry_layout` (no per-entry overhead counted)."""
@@ -474,6 +559,10 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             map_key_byte_ns={k: float(v) for k, v in data.get("map_key_byte_ns", {}).items()},
             max_operand_bits={k: int(v) for k, v in data.get("max_operand_bits", {}).items()},
             constant_divisor_only=bool(data.get("constant_divisor_only", False)),
+            atomic_counter_kinds=tuple(data.get("atomic_counter_kinds", ())),
+            zero_init_atomic=bool(data.get("zero_init_atomic", False)),
+            no_eviction_kinds={str(k): str(v)
+                               for k, v in data.get("no_eviction_kinds", {}).items()},
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -494,6 +583,13 @@ def check_model(model: StageModel) -> None:
     bad = [k for k in model.map_kinds if k not in STATE_KINDS]
     if bad:
         raise ModelError(f"{where}: unknown state kinds {bad}")
+    bad = [k for k in (*model.atomic_counter_kinds, *model.no_eviction_kinds,
+                       *model.no_eviction_kinds.values()) if k not in STATE_KINDS]
+    bad += [k for k in model.atomic_counter_kinds if k not in model.map_kinds]
+    bad += [v for k, v in model.no_eviction_kinds.items() if v not in model.map_kinds]
+    if bad:
+        raise ModelError(f"{where}: atomic_counter_kinds / no_eviction_kinds name kinds it "
+                         f"does not hold or that do not exist: {bad}")
     bad = [v for v in model.verdicts if v not in VERDICTS]
     if bad:
         raise ModelError(f"{where}: unknown verdicts {bad}")
@@ -525,7 +621,8 @@ def _figure_value(model: StageModel, figure: str) -> float:
     return float(getattr(model, table)[key]) if key else float(getattr(model, table))
 
 
-__all__ = ["ALL_OP_CLASSES", "ModelError", "charged_ops", "is_constant", "operand_bits",
+__all__ = ["ALL_OP_CLASSES", "ModelError", "atomic_fields", "charged_ops", "is_constant",
+           "is_constant_value", "nonzero_atomic_init", "operand_bits",
            "StageModel", "Tier", "available_models",
            "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

@@ -30,6 +30,12 @@ Passes:
 - ``update-in-place``: a ``map.update`` whose key's lookup is available writes the values
   through the reference (``ref.store`` per field, result 1) when it holds an entry, and
   updates only when it does not (:mod:`cora.compiler.passes.map_lookup`).
+- ``atomic-add``: ``ref.load``, ``add`` and ``ref.store`` of one 32/64-bit value field whose
+  old value is otherwise unused become ``atomic_add`` (``__sync_fetch_and_add``; the only map
+  value update the Agilio offload accepts) (:mod:`cora.compiler.passes.atomic_add`).
+- ``atomic-init``: a ``map.update`` storing a maybe non-zero value into an atomic counter
+  field stores 0 there, then looks the key up and adds the value atomically (the Agilio
+  offload requires atomic counters to be inserted as zero) (same module).
 - ``dce``: removes ops without side effects whose destination is never used anywhere, until
   none is left, and registers no op mentions. Kept always: ops whose definition says
   ``side_effect`` (terminators, ``hdr.store``, ``ref.store``, ``map.update``, ``map.delete``,
@@ -44,6 +50,7 @@ from collections.abc import Sequence
 from cora.compiler.ir import Program
 from cora.compiler.ir.ops import SIDE_EFFECT_OPS, has_side_effect
 from cora.compiler.ir.text import print_program
+from cora.compiler.passes.atomic_add import AtomicAdd, AtomicInit
 from cora.compiler.passes.base import PASSES, ModulePass, register_pass, run_pipeline
 from cora.compiler.passes.const_fold import ConstantFolding
 from cora.compiler.passes.dce import DeadCodeElimination
@@ -53,7 +60,8 @@ from cora.compiler.passes.simplify_cfg import SimplifyCFG
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
 DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "lookup-share", "update-in-place",
-                                   "jump-thread", "simplify-cfg", "dce")
+                                   "atomic-add", "atomic-init", "jump-thread",
+                                   "simplify-cfg", "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
@@ -68,6 +76,7 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
         before = after
 
 
-__all__ = ["ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination", "JumpThreading",
+__all__ = ["AtomicAdd", "AtomicInit", "ConstantFolding", "DEFAULT_PIPELINE", "DeadCodeElimination",
+           "JumpThreading",
            "LookupSharing", "ModulePass", "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG",
            "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]

@@ -450,6 +450,15 @@ class EbpfEmitter:
         r = self.reg(op.args[0])
         self.emit(f"if ({r}) {r}->f_{f.name} = {self.reg(op.args[1])};", op.span)
 
+    @emit_impl("atomic_add")
+    def emit_atomic_add(self, op: Op) -> None:
+        """``if (ref) __sync_fetch_and_add(&ref->f, v);``: clang emits one BPF_ATOMIC add
+        (BPF_XADD), the only map-value update the Agilio offload accepts."""
+        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        r = self.reg(op.args[0])
+        self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {self.reg(op.args[1])});",
+                  op.span)
+
     @emit_impl("map.update")
     def emit_map_update(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])

@@ -72,8 +72,8 @@ def random_programs(draw) -> Program:
         local = {w: list(regs) for w, regs in entry_pool.items()}
         for _ in range(draw(st.integers(0, 8))):
             kind = draw(st.sampled_from(["bin", "bin", "cmp", "cast", "select", "not", "hash",
-                                         "store", "update", "lookup", "lru", "array", "const",
-                                         "reassign"]))
+                                         "store", "update", "lookup", "lru", "array", "counter",
+                                         "const", "reassign"]))
             w = draw(st.sampled_from(WIDTHS))
             pick = lambda width, local=local: draw(st.sampled_from(local[width]))  # noqa: E731
             if kind == "bin":
@@ -117,6 +117,17 @@ def random_programs(draw) -> Program:
             elif kind == "array":
                 ref = b.emit("map.lookup", RefType("arr"), pick(32), state="arr")
                 b.emit("ref.store", None, ref, pick(16), state="arr", index=0)
+            elif kind == "counter":
+                # a counter update (the atomic-add pass's pattern), sometimes with the old
+                # value also used, or a write of the field through the same reference between
+                ref = b.emit("map.lookup", RefType("h"), pick(32), state="h")
+                old = b.emit("ref.load", IntType(32), ref, state="h", index=0)
+                if draw(st.booleans()):
+                    local[32].append(old)
+                new = b.emit("add", IntType(32), old, pick(32))
+                if draw(st.booleans()):
+                    b.emit("ref.store", None, ref, pick(32), state="h", index=0)
+                b.emit("ref.store", None, ref, new, state="h", index=0)
             elif kind == "const":
                 local[w].append(b.emit("const", IntType(w), value=small_const(w)))
             else:  # reassign an entry register: it becomes multiply assigned program-wide

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file, compile_source
+from cora.compiler.ir.text import parse_program
 from cora.compiler.offload.nic_checks import (
     estimate_ebpf_instructions,
     get_checks,
@@ -13,6 +14,7 @@ from cora.compiler.offload.nic_checks import (
     unsupported,
 )
 from cora.compiler.offload.stage_model import ModelError
+from cora.compiler.passes import run_pipeline
 from cora.runtime.loader import ebpf_instructions
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
@@ -51,7 +53,7 @@ def test_agilio_accepts_a_hash_map_program_that_updates_whole_entries():
     assert unsupported(p, "agilio") == []
 
 
-def test_agilio_rejects_in_place_writes_clock_hashes_and_wide_multiplies():
+def test_agilio_rejects_in_place_writes_and_the_clock_but_runs_hashes_and_multiplies():
     p = nf("struct C { n: u64 }\nstate c: map<ip4, C>[1024] on_full skip;\n"
            "on packet {\n"
            "  if (!ipv4.valid) { pass; }\n"
@@ -61,15 +63,59 @@ def test_agilio_rejects_in_place_writes_clock_hashes_and_wide_multiplies():
            "  pass;\n}\n")
     text = "\n".join(unsupported(p, "agilio"))
     assert "now() needs bpf_ktime_get_ns" in text
-    assert "hash(...) multiplies 64-bit words" in text
-    assert "64-bit multiply" in text
     assert "in-place write of a field of c" in text
+    # hash and 64-bit multiplies run on the model's assumed u32 lowering (agilio.toml)
+    assert "hash(" not in text and "multipl" not in text
+    assert "lowering" in get_checks("agilio").model.source_of("op_cost_ns.hash")
 
 
-def test_agilio_rejects_percpu_and_lpm_maps():
-    p = nf("state s: percpu_array<u64>[4];\n"
-           "on packet { s[0] += 1; pass; }\n")
-    assert any("percpu_array" in r for r in unsupported(p, "agilio"))
+def test_agilio_holds_a_percpu_array_of_atomic_counters_only():
+    counter = nf("state s: percpu_array<u64>[4];\n"
+                 "on packet { s[0] += 1; pass; }\n")
+    assert any(op.opcode == "atomic_add" for _, op in counter.ops())
+    assert unsupported(counter, "agilio") == []
+    plain = nf("state s: percpu_array<u64>[4];\n"
+               "on packet { s[0] = 5; pass; }\n")
+    text = "\n".join(unsupported(plain, "agilio"))
+    assert "plain array of atomic counters" in text, text
+    lpm = nf("state r: lpm<ip4, u32>[16] on_full skip;\n"
+             "on packet { if (!ipv4.valid) { pass; } if (ipv4.saddr in r) { drop; } pass; }\n")
+    assert any("lpm map" in r for r in unsupported(lpm, "agilio"))
+
+
+def test_agilio_counter_inserts_must_start_at_zero():
+    """The nfp verifier's rule (nfp_bpf_map_update_value_ok): an update may store only zeros
+    into atomic counter words. The atomic-init pass makes flowcount's insert comply."""
+    text = """nf t
+source t.nf
+state c: hash key(k:u32) value(n:u64) capacity 4 on_full skip origin map
+bb0:
+  %k:u32 = hdr.load ipv4.saddr
+  %one:u64 = const 1
+  %h:ref<c> = map.lookup c(%k)
+  atomic_add c %h.0, %one
+  %ok:u1 = map.update c(%k) = (%one)
+  ret pass
+"""
+    p = parse_program(text)
+    reasons = unsupported(p, "agilio")
+    assert any("initialised to zero" in r and "field(s) n" in r for r in reasons), reasons
+    model = get_checks("agilio").model
+    upd = next(op for _, op in p.ops() if op.opcode == "map.update")
+    assert not model.supports_op(upd, p)
+    run_pipeline(p, ["atomic-init"])
+    assert unsupported(p, "agilio") == []
+    assert all(model.supports_op(op, p) for _, op in p.ops())
+    assert unsupported(compile_file(NETFUNCS / "flowcount.nf"), "agilio") == []
+
+
+def test_lru_maps_only_without_eviction_on_agilio():
+    agilio, bf2 = get_checks("agilio").model, get_checks("bluefield2").model
+    assert agilio.holds_without_eviction("lru_hash") == "hash"
+    assert agilio.holds_without_eviction("hash") == "hash"
+    assert agilio.holds_without_eviction("lpm") is None
+    assert bf2.holds_without_eviction("lru_hash") == "lru_hash"
+    assert "lru_hash" not in agilio.map_kinds   # plain checks and supports_op refuse it
 
 
 def test_agilio_entry_size_and_total_entries():
