@@ -377,6 +377,14 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         w(f"  {s['stage']:<6} {len(s['blocks']):3d} blocks {s['ops']:4d} ops   NF lines "
           f"{s['source_lines'] or '-'}\n")
         w(f"         {' '.join(s['blocks'])}\n")
+    ts = res.plan.traffic
+    if ts is None:
+        w("traffic: every packet takes the plan above (no flow split)\n")
+    else:
+        w(f"traffic split on ({', '.join(ts.key_fields)}): {len(ts.nic_buckets)} of "
+          f"{ts.n_buckets} flow buckets and {len(ts.heavy_keys)} heavy flows take the NIC "
+          f"path ({100 * (res.nic_path_share or 0):.1f}% of packets); the rest run the whole "
+          "NF on the host\n")
     w("state:\n")
     for name, places in res.plan.state_place.items():
         desc = ", ".join(f"{st} ({tier})" for st, tier in places)
