@@ -1280,6 +1280,8 @@ class _Model:
         """Warm start: AddHint every block, edge and state variable from ``plan``."""
         pb, m = self.pb, self.m
         sidx = {s: i for i, s in enumerate(STAGES)}
+        if self.tsplit is not None and plan.traffic is None:
+            m.add_hint(self.tsplit, 0)
         bs = {}
         for lab, xs in self.x.items():
             k = sidx.get(plan.block_stage.get(lab, ""), None)
@@ -1307,6 +1309,7 @@ class _Model:
                     m.add_hint(yv, int(key in places))
 
     def solve(self, time_limit_s: float, workers: int):
+        """Run CP-SAT: ``(solver, status, seconds)``."""
         solver = self.cp.CpSolver()
         solver.parameters.max_time_in_seconds = float(time_limit_s)
         solver.parameters.num_workers = int(workers)
@@ -1420,26 +1423,16 @@ def plan(program: Program, nic: Any, host_kernel: Any, host_user: Any, profile: 
     return solve_problem(pb, rate_mpps, cores, time_limit_s, workers, warm_start, explain)
 
 
-def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
-                  time_limit_s: float = 2.0, workers: int = 2,
-                  warm_start: Plan | None = None, explain: bool = True,
-                  relax: frozenset = frozenset(), traffic: bool = True) -> PlanResult:
-    """:func:`plan` on an already built :class:`Problem` (baselines share it).
-
-    Core-budget mode (``cores`` > 0 without ``rate_mpps``) solves twice, lexicographically:
-    first the highest rate, then, keeping that rate, the fewest host cores (each solve has
-    ``time_limit_s``); ``traffic`` False leaves flow groups out (every packet takes the cut).
-    ``solve_seconds`` counts building and solving the model(s), not OR-tools' one-off import.
-    """
-    from ortools.sat.python import cp_model  # noqa: F401  (imported before timing)
-    t0 = time.perf_counter()
+def _run(pb: Problem, rate_mpps, cores, relax, traffic: bool, hint: Plan | None,
+         time_limit_s: float, workers: int):
+    """One (lexicographic in core-budget mode) solve: ``(model, solver, status)``."""
     mdl = _Model(pb, rate_mpps, cores, relax, traffic=traffic)
-    if warm_start is not None:
-        mdl.hint(warm_start)
+    if hint is not None:
+        mdl.hint(hint)
     solver, status, _ = mdl.solve(time_limit_s, workers)
     cp = mdl.cp
-    lexicographic = rate_mpps is None and cores is not None and cores > 0
-    if lexicographic and status in (cp.OPTIMAL, cp.FEASIBLE):
+    if rate_mpps is None and cores is not None and cores > 0 and \
+            status in (cp.OPTIMAL, cp.FEASIBLE):
         first = mdl.extract(solver)
         first_optimal = status == cp.OPTIMAL
         mdl2 = _Model(pb, rate_mpps, cores, relax, rate_bound=int(solver.Value(mdl.t)),
@@ -1449,10 +1442,46 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
         if status2 in (cp.OPTIMAL, cp.FEASIBLE):
             mdl, solver = mdl2, solver2
             status = status2 if first_optimal else cp.FEASIBLE
+    return mdl, solver, status
+
+
+def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
+                  time_limit_s: float = 2.0, workers: int = 2,
+                  warm_start: Plan | None = None, explain: bool = True,
+                  relax: frozenset = frozenset(), traffic: bool = True) -> PlanResult:
+    """:func:`plan` on an already built :class:`Problem` (baselines share it).
+
+    Core-budget mode (``cores`` > 0 without ``rate_mpps``) solves twice, lexicographically:
+    first the highest rate, then, keeping that rate, the fewest host cores (each solve has
+    ``time_limit_s``); ``traffic`` False leaves flow groups out (every packet takes the cut).
+    With flow groups, the model without them is solved first (fast) and its optimum is the
+    hint of the full model and the answer if the full model finds nothing better in time
+    (then ``optimal`` is False and ``gap`` the full model's). ``solve_seconds`` counts
+    building and solving the models, not OR-tools' one-off import.
+    """
+    from ortools.sat.python import cp_model  # noqa: F401  (imported before timing)
+    t0 = time.perf_counter()
+    hint, fallback = warm_start, None
+    if traffic and pb.traffic_ok and not relax:
+        mdl_a, sol_a, st_a = _run(pb, rate_mpps, cores, relax, False, warm_start,
+                                  time_limit_s, workers)
+        if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
+            fallback = mdl_a.extract(sol_a)
+            hint = fallback
+    mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
+                               workers)
+    cp = mdl.cp
     secs = time.perf_counter() - t0
-    name = _status_name(cp, status)
     mode = "cores" if rate_mpps is not None else "rate"
-    if status not in (cp.OPTIMAL, cp.FEASIBLE):
+    found = status in (cp.OPTIMAL, cp.FEASIBLE)
+    p = mdl.extract(solver) if found else None
+    if fallback is not None and (p is None or _better(pb, fallback, p, rate_mpps, cores)):
+        # the full model found nothing better in time: the optimum without a split, not
+        # proved optimal over the whole plan space
+        p, status = fallback, cp.FEASIBLE
+        found = True
+    name = _status_name(cp, status)
+    if not found or p is None:
         reason = None
         if status == cp.UNKNOWN:
             reason = (f"no plan found within the time limit ({time_limit_s:g} s); "
@@ -1461,16 +1490,33 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
             reason = explain_infeasible(pb, rate_mpps, cores, time_limit_s, workers)
         return PlanResult(None, mode, rate_mpps, None, None, None, None, False, None, secs,
                           name, reason)
-    p = mdl.extract(solver)
     fig = result_figures(pb, p, rate_mpps, cores)
     # gap on the cost part of the objective (the tie-break is below one cost unit)
-    obj = solver.ObjectiveValue() // mdl.tie_weight
     bound = math.floor(solver.BestObjectiveBound() / mdl.tie_weight)
-    optimal = status == cp.OPTIMAL or obj <= bound
-    gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
+    if p is fallback:
+        if rate_mpps is not None:
+            obj = fig["evaluation"].host_units
+            gap = (obj - bound) / obj if obj > bound else 0.0
+        else:
+            gap = 1.0            # not proved: the full model found no solution in time
+        optimal = gap == 0.0
+    else:
+        obj = solver.ObjectiveValue() // mdl.tie_weight
+        optimal = status == cp.OPTIMAL or obj <= bound
+        gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
     return PlanResult(p, mode, fig["rate_mpps"], fig["host_cores"], fig["nic_utilization"],
                       fig["host_ns_per_packet"], fig["nic_ns_per_packet"], optimal, gap, secs,
                       name, None, fig["evaluation"].nic_path_share)
+
+
+def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:
+    """Plan ``a`` is strictly better than ``b`` under the mode's objective."""
+    ea, eb = pb.evaluate(a, rate_mpps, cores), pb.evaluate(b, rate_mpps, cores)
+    if rate_mpps is not None:
+        return ea.host_units < eb.host_units
+    ra = result_figures(pb, a, None, cores)["rate_mpps"]
+    rb = result_figures(pb, b, None, cores)["rate_mpps"]
+    return ra > rb * (1 + 1e-12) or (ra >= rb * (1 - 1e-12) and ea.host_units < eb.host_units)
 
 
 def explain_infeasible(pb: Problem, rate_mpps: float | None, cores: float | None,

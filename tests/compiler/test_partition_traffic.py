@@ -185,3 +185,16 @@ def test_max_rate_with_traffic_equals_exhaustive(flowcount, cores):
     assert ex.finished and res.optimal
     assert res.rate_mpps == pytest.approx(ex.rate_mpps)
     assert res.host_cores == pytest.approx(ex.host_cores)
+
+
+def test_alike_buckets_as_one_class_stay_exact(flowcount):
+    # three alike buckets (one integer variable in the model) and one different: CP-SAT's
+    # optimum equals exhaustive's over all 16 subsets
+    prof = skewed(flowcount, [30.0, 30.0, 30.0, 10.0], [10, 10, 10, 2])
+    pb = Problem(flowcount, *models(cores=2, map_cost_ns={k: 100.0 if k == "hash" else 0.0
+                                                          for k in KINDS},
+                                    tiers=(("MEM", 25 * 32, 0.0),)), prof)
+    res = solve_problem(pb, 45, None, **SOLVER)
+    ex = bl.exhaustive(pb, 45, None, time_limit_s=EXHAUSTIVE_LIMIT_S)
+    assert ex.finished and res.optimal
+    assert pb.evaluate(res.plan, 45).host_units == pb.evaluate(ex.plan, 45).host_units
