@@ -33,6 +33,8 @@ from cora.jsonout import dumps
 NICS = ("agilio", "bluefield2")
 # exhaustive search is tried on programs of at most this many reachable blocks
 EXHAUSTIVE_MAX_BLOCKS = 120
+# ... and enumerates traffic splits only with at most this many flow groups
+EXHAUSTIVE_MAX_GROUPS = 10
 
 
 #: the most host cores a plan may need and still be called feasible: more than any single
@@ -300,7 +302,8 @@ def cmd_plan(args) -> int:
     ex = None
     if len(pb.labels) <= EXHAUSTIVE_MAX_BLOCKS:
         ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
-                           time_limit_s=min(3.0, args.time_limit))
+                           time_limit_s=min(3.0, args.time_limit),
+                           max_groups=EXHAUSTIVE_MAX_GROUPS)
     all_host = base["all_host"].host_cores
     doc = {
         "plan": None if res.plan is None else res.plan.to_json(),
@@ -334,7 +337,9 @@ def cmd_plan(args) -> int:
             "finished": ex.finished, "assignments": ex.assignments, "nodes": ex.nodes,
             "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
             "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
-            "seconds": round(ex.seconds, 3)},
+            "seconds": round(ex.seconds, 3),
+            "covers_traffic_splits": not pb.traffic_ok or
+            pb.n_buckets + len(pb.heavy_keys) <= EXHAUSTIVE_MAX_GROUPS},
     }
     beyond = beyond_any_host(res.host_cores, res.rate_mpps)
     doc["real_host_feasible"] = res.plan is not None and beyond is None
@@ -426,8 +431,11 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         else:
             same = abs(ex.rate_mpps - res.rate_mpps) <= 1e-9 * max(1.0, res.rate_mpps)
             fig = f"{ex.rate_mpps:.3f} Mpps"
+        scope = "" if not pb.traffic_ok or \
+            pb.n_buckets + len(pb.heavy_keys) <= EXHAUSTIVE_MAX_GROUPS else \
+            ", plans without a traffic split only"
         w(f"  {'exhaustive':<14} {fig} (branch and bound: {ex.nodes} nodes, "
-          f"{ex.assignments} complete assignments, {ex.seconds:.2f} s)"
+          f"{ex.assignments} complete assignments, {ex.seconds:.2f} s{scope})"
           f"{'  = cora' if same else ''}\n")
     else:
         w(f"  {'exhaustive':<14} gave up after {ex.nodes} nodes "
