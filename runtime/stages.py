@@ -13,8 +13,9 @@ on every stage, and the xorshift32 state of ``rand()`` is handed from stage to s
 kernel engine keeps it in its ``cora_env`` map).
 
 State: each state object's entries come from the stage that owns it
-(:attr:`cora.compiler.offload.split.StageProgram.owned_states`); the union over stages is the whole
-NF's state, in the ``--state-out`` format of :mod:`cora.runtime.engine`.
+(:attr:`cora.compiler.offload.split.StageProgram.owned_states`) and, for a traffic split, its
+host copy (:attr:`cora.compiler.offload.split.StageProgram.host_copies`); the union over
+stages is the whole NF's state, in the ``--state-out`` format of :mod:`cora.runtime.engine`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class StagePipeline:
         self._rand = 1
         self.owner = {name: i for i, st in enumerate(self.split.stages)
                       for name in st.owned_states}
+        #: traffic split: state -> the stage holding its host-path flows' copy
+        self.host_copy = {name: i for i, st in enumerate(self.split.stages)
+                          for name in st.host_copies}
         max_shim = max([sh.bytes for sh in self.split.shims] + [2])
         #: the longest input frame every stage can take (a shim grows the frame)
         self.max_frame_bytes = self.target.max_test_frame_bytes - max_shim
@@ -126,8 +130,12 @@ class StagePipeline:
         return StagedOutcome(out.verdict, data, self.split.stages[-1].stage, stage_ns)
 
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
-        """Entries of state ``name`` from the stage that owns it (dump form, sorted)."""
-        return self.engines[self.owner[name]].entries(name)
+        """Entries of state ``name`` from the stage that owns it, plus (traffic split) those
+        of its host copy (dump form, sorted)."""
+        own = self.engines[self.owner[name]].entries(name)
+        if name not in self.host_copy:
+            return own
+        return sorted(own + self.engines[self.host_copy[name]].entries(name))
 
     def dump_state(self) -> dict:
         """The union of the stages' owned states, ``--state-out`` format."""

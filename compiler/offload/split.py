@@ -20,6 +20,23 @@ never moves a packet back. :func:`split_program` turns the whole program into on
   registers and jumps to the resume block; the last stage is ``final`` (strips a done shim and
   passes), earlier ones ``forward`` frames whose resume block is on a later stage.
 
+Traffic split (a plan with ``traffic``, a :class:`cora.compiler.offload.traffic.TrafficSplit`;
+docs/offload.md, "Traffic split"): the stages are always ``nic`` then ``kernel``.
+
+- the NIC stage starts with the flow classifier, in IR: key header validity, the key fields,
+  the flow hash of :data:`cora.compiler.offload.traffic.HASH_STEPS`, a lookup of the bucket
+  in the array ``cora_nic_buckets`` (u8 per bucket, 1 = NIC path) and of the key in the hash
+  map ``cora_heavy_flows`` (exact heavy keys). Both maps start with the plan's sets (state
+  ``init``) and the control plane may rewrite them. NIC path: the NF's entry (or, if the plan
+  puts it on the host, the host crossing); host path: ``shim.push 0; ret pass`` -- resume id
+  0 is the NF's entry block, "run the whole NF";
+- the kernel stage holds every block of the NF: its ``shim.pop`` resumes at the entry for
+  host-path packets and at the cut's resume blocks for NIC-path packets;
+- a written state the NIC path touches on the NIC must be partitionable by the key
+  (:func:`cora.compiler.offload.traffic.partitionable_state`); the kernel stage holds a host
+  copy of it for host-path flows (:attr:`StageProgram.host_copies`); the union of the copies
+  is the whole NF's state. Other written state lives on the kernel stage (both paths).
+
 Raises :class:`SplitError` (a :class:`cora.errors.CoraError`) for a plan that does not fit
 the program: unknown/missing blocks, an edge going back, a map entry reference live across a
 crossing, a written state touched on two stages, a shim layout that disagrees with liveness,
@@ -39,17 +56,36 @@ from cora.compiler.ir import (
     Op,
     Program,
     RefType,
+    StateDecl,
+    StateField,
     c_bytes,
     shim_bytes,
 )
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.partition import STAGES, Plan, live_in
+from cora.compiler.offload.traffic import (
+    FIB_MULT,
+    HASH_SEED,
+    HASH_STEPS,
+    L4_ALTERNATIVES,
+    TrafficError,
+    TrafficSplit,
+    key_headers,
+    log2_buckets,
+    partitionable_state,
+)
 from cora.errors import CoraError
 
 #: Header fields that steer the fixed parser and may be written (the others are read-only):
 #: a later stage re-parses the frame, so an earlier stage must not change them.
 PARSE_STEERING_FIELDS = (("ipv4", "frag_offset"),)
 RESUME_LABEL = "resume"
+#: Map of the NIC flow buckets (array, u8 per bucket: 1 = NIC path), filled by the control plane.
+BUCKETS_STATE = "cora_nic_buckets"
+#: Map of heavy flows (hash, classifier key -> u8 1), filled by the control plane.
+HEAVY_STATE = "cora_heavy_flows"
+#: Resume id of the host path: block 0, the NF's entry ("run the whole NF").
+HOST_PATH_RESUME = 0
 
 
 class SplitError(CoraError):
@@ -103,6 +139,10 @@ class StageProgram:
             plan put here); the whole NF's state is the union of the stages' owned states.
         replicated_states: read-only states this stage holds a copy of.
         resumes: resume block label -> resume id (later stages only).
+        host_copies: (traffic split, kernel stage) partitionable states placed on the NIC
+            whose host-path flows' entries live here.
+        classifier_states: (traffic split, NIC stage) the classifier's maps the control plane
+            fills: ``cora_nic_buckets``, ``cora_heavy_flows`` (names as in this program).
     """
 
     stage: str
@@ -112,14 +152,18 @@ class StageProgram:
     owned_states: list[str] = field(default_factory=list)
     replicated_states: list[str] = field(default_factory=list)
     resumes: dict[str, int] = field(default_factory=dict)
+    host_copies: list[str] = field(default_factory=list)
+    classifier_states: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SplitResult:
-    """What :func:`split` returns: the stages in pipeline order and every shim layout."""
+    """What :func:`split` returns: the stages in pipeline order, every shim layout and the
+    plan's traffic split (None: every packet takes the cut)."""
 
     stages: list[StageProgram]
     shims: list[ShimLayout]
+    traffic: TrafficSplit | None = None
 
     def layout_json(self, nf: str) -> dict:
         """The shim layout document written by ``cora compile --plan`` (``shim.json``)."""
@@ -129,14 +173,26 @@ class SplitResult:
                             "first": s.first, "final": s.final,
                             "owned_states": s.owned_states,
                             "replicated_states": s.replicated_states,
-                            "resumes": s.resumes} for s in self.stages],
-                "shims": [sh.to_json() for sh in self.shims]}
+                            "resumes": s.resumes, "host_copies": s.host_copies,
+                            "classifier_states": s.classifier_states}
+                           for s in self.stages],
+                "shims": [sh.to_json() for sh in self.shims],
+                "traffic": self.traffic.to_json() if self.traffic else None,
+                "host_path_resume_id": HOST_PATH_RESUME if self.traffic else None}
 
 
-def _plan_parts(plan) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]], list[dict]]:
-    """(block -> stage, state -> [(stage, tier)], shim list) from a Plan or its JSON."""
+PlanParts = tuple[dict[str, str], dict[str, list[tuple[str, str]]], list[dict],
+                  TrafficSplit | None]
+
+
+def _plan_parts(plan) -> PlanParts:
+    """(block -> stage, state -> [(stage, tier)], shim list, traffic split or None) from a
+    Plan or its JSON (``"traffic"``: :meth:`TrafficSplit.to_json`, absent or null: none)."""
     if isinstance(plan, Plan):
-        return dict(plan.block_stage), dict(plan.state_place), list(plan.shim)
+        traffic = getattr(plan, "traffic", None)
+        if isinstance(traffic, dict):
+            traffic = _traffic_of(traffic)
+        return dict(plan.block_stage), dict(plan.state_place), list(plan.shim), traffic
     if isinstance(plan, dict):
         data = plan.get("plan", plan) if "blocks" not in plan else plan
         if not isinstance(data, dict) or "blocks" not in data:
@@ -146,8 +202,20 @@ def _plan_parts(plan) -> tuple[dict[str, str], dict[str, list[tuple[str, str]]],
                                 "shim": data.get("shim", [])})
         except (KeyError, TypeError, AttributeError):
             raise SplitError("not a cora plan (malformed states or shim)") from None
-        return p.block_stage, p.state_place, p.shim
+        raw = data.get("traffic")
+        return p.block_stage, p.state_place, p.shim, _traffic_of(raw) if raw else None
     raise SplitError(f"not a plan: {type(plan).__name__}")
+
+
+def _traffic_of(raw) -> TrafficSplit:
+    if isinstance(raw, TrafficSplit):
+        return raw
+    if not isinstance(raw, dict):
+        raise SplitError("the plan's traffic split must be an object")
+    try:
+        return TrafficSplit.from_json(raw)
+    except TrafficError as exc:
+        raise SplitError(f"the plan's traffic split: {exc}") from None
 
 
 def _int_width(t: IntType | RefType) -> int:
@@ -181,6 +249,168 @@ def _cross(v: str, cross_blocks: dict[str, Block], index: dict[str, int],
     return cross_blocks[v].label
 
 
+def _fresh(name: str, taken) -> str:
+    """``name``, lengthened with ``_`` until not in ``taken``."""
+    while name in taken:
+        name += "_"
+    return name
+
+
+class _ClassifierBuilder:
+    """Emits the flow classifier of a traffic split as IR blocks (module docstring)."""
+
+    def __init__(self, program: Program, traffic: TrafficSplit):
+        self.program = program
+        self.traffic = traffic
+        self.regs: dict[str, IntType | RefType] = {}
+        self.labels = {b.label for b in program.blocks}
+        states = {s.name for s in program.states}
+        self.buckets_state = _fresh(BUCKETS_STATE, states)
+        self.heavy_state = _fresh(HEAVY_STATE, states | {self.buckets_state})
+        self.ops: list[Op] = []
+        self.n = 0
+        self.consts: dict[tuple[int, int], str] = {}
+
+    def reg(self, hint: str, width: int) -> str:
+        name = _fresh(f"cls_{hint}", set(self.program.regs) | set(self.regs))
+        self.regs[name] = IntType(width)
+        return name
+
+    def scratch(self, hint: str, width: int) -> str:
+        """A numbered temporary (``cls_x3``)."""
+        self.n += 1
+        return self.reg(f"{hint}{self.n}", width)
+
+    def op(self, opcode: str, width: int | None, *args: str, hint: str = "t",
+           dest: str | None = None, **attrs) -> str:
+        if dest is None and width is not None:
+            dest = self.reg(hint, width)
+        self.ops.append(Op(opcode, dest, args, dict(attrs)))
+        return dest or ""
+
+    def const(self, value: int, width: int = 32) -> str:
+        """A register holding ``value`` (one per value and width; the consts of the hash all
+        stand in one block)."""
+        if (value, width) not in self.consts:
+            dest = self.scratch("c", width)
+            self.consts[(value, width)] = self.op("const", width, dest=dest, value=value)
+        return self.consts[(value, width)]
+
+    def label(self, hint: str) -> str:
+        name = _fresh(f"cls_{hint}", self.labels)
+        self.labels.add(name)
+        return name
+
+    def block(self, label: str) -> Block:
+        b = Block(label, self.ops)
+        self.ops = []
+        return b
+
+    def states(self) -> list[StateDecl]:
+        """The two classifier maps, initialised with the plan's sets."""
+        t = self.traffic
+        keys = tuple(StateField(f"k{i}", w) for i, w in enumerate(t.widths))
+        return [
+            StateDecl(self.buckets_state, "array", (StateField("index", 32),),
+                      (StateField("nic", 8),), t.n_buckets,
+                      init=tuple(((b,), (1,)) for b in sorted(t.nic_buckets)),
+                      origin="classifier"),
+            StateDecl(self.heavy_state, "hash", keys, (StateField("nic", 8),),
+                      t.heavy_table_entries, on_full="skip",
+                      init=tuple((tuple(k), (1,)) for k in sorted(set(t.heavy_keys))),
+                      origin="classifier"),
+        ]
+
+    def build(self, nic_target: str, host_target: str) -> list[Block]:
+        """The classifier's blocks, entry first; NIC path -> ``nic_target``, host path
+        (no key, or neither bucket nor heavy key) -> ``host_target``."""
+        t = self.traffic
+        entry, keyed, heavy = self.label("classify"), self.label("key"), self.label("heavy")
+        valid: list[str] = []
+        l4_valid: dict[str, str] = {}
+        for h in key_headers(t.key_fields):
+            if h == "l4":
+                for alt in L4_ALTERNATIVES:
+                    l4_valid[alt] = self.op("hdr.valid", 1, hint=f"{alt}_valid", header=alt)
+                valid.append(self.op("or", 1, *l4_valid.values(), hint="l4_valid"))
+            else:
+                valid.append(self.op("hdr.valid", 1, hint=f"{h}_valid", header=h))
+        ok = valid[0]
+        for v in valid[1:]:
+            ok = self.op("and", 1, ok, v, hint="keyed")
+        self.op("br", None, ok, targets=(keyed, host_target))
+        blocks = [self.block(entry)]
+
+        fields: list[str] = []
+        words: list[str] = []
+        for name, w in zip(t.key_fields, t.widths, strict=True):
+            header, fld = name.split(".", 1)
+            hint = name.replace(".", "_")
+            if header == "l4":
+                tcp = self.op("hdr.load", w, hint=f"tcp_{fld}", header="tcp", field=fld)
+                udp = self.op("hdr.load", w, hint=f"udp_{fld}", header="udp", field=fld)
+                r = self.op("select", w, l4_valid["tcp"], tcp, udp, hint=hint)
+            else:
+                r = self.op("hdr.load", w, hint=hint, header=header, field=fld)
+            fields.append(r)
+            if w < 32:
+                words.append(self.op("zext", 32, r, hint=f"{hint}_w"))
+            elif w == 32:
+                words.append(r)
+            else:
+                wide = self.op("zext", 64 if w <= 64 else 128, r, hint=f"{hint}_x") \
+                    if w not in (64, 128) else r
+                ww = 64 if w <= 64 else 128
+                for i in reversed(range((w + 31) // 32)):
+                    sh = self.op("shr", ww, wide, self.const(32 * i, ww), hint=f"{hint}_s")
+                    words.append(self.op("trunc", 32, sh, hint=f"{hint}_w{i}"))
+        h = self.reg("h", 32)
+        self.op("const", 32, dest=h, value=HASH_SEED)
+
+        def step(st: tuple, word: str | None = None) -> None:
+            if st[0] == "xor_word":
+                assert word is not None
+                self.op("xor", 32, h, word, dest=h)
+            elif st[0] == "add_shl":
+                x = self.op("shl", 32, h, self.const(st[1]), dest=self.scratch("x", 32))
+                self.op("add", 32, h, x, dest=h)
+            elif st[0] == "xor_shr":
+                x = self.op("shr", 32, h, self.const(st[1]), dest=self.scratch("x", 32))
+                self.op("xor", 32, h, x, dest=h)
+            else:  # pragma: no cover - HASH_STEPS is fixed
+                raise SplitError(f"unknown hash step {st!r}")
+
+        for wreg in words:
+            for st in HASH_STEPS["per_word"]:
+                step(st, wreg)
+        for st in HASH_STEPS["final"]:
+            step(st)
+        bits = log2_buckets(t.n_buckets)
+        if bits:
+            m = self.op("mul", 32, h, self.const(FIB_MULT), hint="m")
+            bucket = self.op("shr", 32, m, self.const(32 - bits), hint="bucket")
+        else:
+            bucket = self.const(0)
+        ref = self.op("map.lookup", None, bucket, dest=self._ref("bref", self.buckets_state),
+                      state=self.buckets_state)
+        v = self.op("ref.load", 8, ref, hint="nic", state=self.buckets_state, index=0)
+        zero = self.op("const", 8, hint="zero", value=0)
+        hit = self.op("ne", 1, v, zero, hint="in_bucket")
+        self.op("br", None, hit, targets=(nic_target, heavy))
+        blocks.append(self.block(keyed))
+        href = self.op("map.lookup", None, *fields, dest=self._ref("href", self.heavy_state),
+                       state=self.heavy_state)
+        found = self.op("ref.found", 1, href, hint="heavy", state=self.heavy_state)
+        self.op("br", None, found, targets=(nic_target, host_target))
+        blocks.append(self.block(heavy))
+        return blocks
+
+    def _ref(self, hint: str, state: str) -> str:
+        name = _fresh(f"cls_{hint}", set(self.program.regs) | set(self.regs))
+        self.regs[name] = RefType(state)
+        return name
+
+
 def split(program: Program, plan) -> SplitResult:
     """Split ``program`` by ``plan`` (a :class:`Plan` or ``cora plan --json`` output).
 
@@ -190,7 +420,7 @@ def split(program: Program, plan) -> SplitResult:
         SplitError: the plan does not fit the program (see the module docstring).
     """
     verify(program)
-    block_stage, state_place, plan_shims = _plan_parts(plan)
+    block_stage, state_place, plan_shims, traffic = _plan_parts(plan)
     order = program.topological_blocks()
     sidx = {s: i for i, s in enumerate(STAGES)}
     for b in order:
@@ -205,6 +435,13 @@ def split(program: Program, plan) -> SplitResult:
         raise SplitError(f"{len(program.blocks)} blocks do not fit a u16 resume id")
     stage_of = {b.label: sidx[block_stage[b.label]] for b in order}
     used = sorted(set(stage_of.values()))
+    nic, kernel = sidx["nic"], sidx["kernel"]
+    entry = order[0].label
+    if traffic is not None:
+        if any(k not in (nic, kernel) for k in used):
+            raise SplitError("a plan with a traffic split places blocks on nic and kernel "
+                             "only (the host path is the whole NF on the kernel stage)")
+        used = [nic, kernel]
     index = {b.label: i for i, b in enumerate(program.blocks)}
     live = live_in(program)
     last = used[-1]
@@ -229,10 +466,14 @@ def split(program: Program, plan) -> SplitResult:
         widths = {r: _int_width(program.regs[r]) for r in regs}
         shims[v] = ShimLayout(index[v], v, STAGES[stage_of[v]], edges,
                               [(r, widths[r], c_bytes(widths[r])) for r in regs])
-    for entry in plan_shims:
-        to = entry.get("to")
-        if to in shims and "registers" in entry:
-            carried = [r["name"] for r in entry["registers"]]
+    if traffic is not None:  # the host path (and a NIC path whose entry is on the host)
+        if index[entry] != HOST_PATH_RESUME:
+            raise SplitError("the entry block is not block 0")
+        shims[entry] = ShimLayout(HOST_PATH_RESUME, entry, "kernel", [], [])
+    for planned_shim in plan_shims:
+        to = planned_shim.get("to")
+        if to in shims and "registers" in planned_shim:
+            carried = [r["name"] for r in planned_shim["registers"]]
             want = [r for r, _, _ in shims[to].registers]
             if carried != want:
                 raise SplitError(f"the plan's shim into {to} carries {carried}, the program "
@@ -256,6 +497,15 @@ def split(program: Program, plan) -> SplitResult:
                                  "again, so this store must run on the last stage")
     owned: dict[int, list[str]] = {k: [] for k in used}
     replicas: dict[int, list[str]] = {k: [] for k in used}
+    host_copies: list[str] = []
+    if traffic is not None:
+        parts = partitionable_state(program, traffic.key_fields)
+        for s in program.states:
+            if written[s.name] and nic in touched[s.name] and s.name not in parts:
+                raise SplitError(
+                    f"state {s.name} is written on the nic stage but is not partitionable by "
+                    f"the classifier key ({', '.join(traffic.key_fields)}): with a traffic "
+                    "split it must live on the kernel stage, which both paths share")
     for s in program.states:
         stages = touched[s.name]
         planned = [sidx[p[0]] for p in state_place.get(s.name, []) if p[0] in sidx]
@@ -277,14 +527,22 @@ def split(program: Program, plan) -> SplitResult:
         else:
             k = planned[0] if planned and planned[0] in owned else used[0]
             owned[k].append(s.name)
+    if traffic is not None:  # the kernel stage runs the whole NF for host-path packets
+        for name in owned[nic]:
+            if written[name]:
+                host_copies.append(name)
+            elif name not in replicas[kernel]:
+                replicas[kernel].append(name)
 
     result = []
     for pos, k in enumerate(used):
-        mine = [b for b in program.blocks if stage_of.get(b.label) == k]
+        mine = [b for b in program.blocks if stage_of.get(b.label) == k or
+                (traffic is not None and k == kernel and b.label in stage_of)]
         blocks: list[Block] = []
         resumes: dict[str, int] = {}
         if pos > 0:
-            targets = sorted((v for v in shims if stage_of[v] == k), key=index.__getitem__)
+            targets = sorted((v for v in shims if shims[v].to_stage == STAGES[k]),
+                             key=index.__getitem__)
             for v in targets:
                 resumes[v] = index[v]
             label = RESUME_LABEL
@@ -308,13 +566,26 @@ def split(program: Program, plan) -> SplitResult:
                 nb.ops[-1:] = [Op("shim.push", None, (), {"resume": SHIM_DONE}, term.span),
                                term]
             blocks.append(nb)
+        classifier: list[str] = []
+        extra_states: list[StateDecl] = []
+        extra_regs: dict[str, IntType | RefType] = {}
+        if traffic is not None and k == nic:
+            cb = _ClassifierBuilder(program, traffic)
+            host = _cross(entry, cross_blocks, index, shims)
+            target = entry if stage_of[entry] == nic else host
+            blocks[:0] = cb.build(target, host)
+            extra_states = cb.states()
+            extra_regs = dict(cb.regs)
+            classifier = [st.name for st in extra_states]
         blocks += list(cross_blocks.values())
         sp = Program(f"{program.name}_{STAGES[k]}", source=program.source)
         sp.blocks = blocks
-        keep = set(owned[k]) | set(replicas[k])
-        sp.states = [s for s in program.states if s.name in keep]
+        keep = set(owned[k]) | set(replicas[k]) | \
+            (set(host_copies) if traffic is not None and k == kernel else set())
+        sp.states = [s for s in program.states if s.name in keep] + extra_states
         used_regs = _used_regs(blocks)
-        sp.regs = {r: t for r, t in program.regs.items() if r in used_regs}
+        sp.regs = {r: t for r, t in list(program.regs.items()) + list(extra_regs.items())
+                   if r in used_regs}
         reach = {b.label for b in sp.topological_blocks()}
         sp.blocks = [b for b in sp.blocks if b.label in reach]
         used_regs = _used_regs(sp.blocks)
@@ -324,9 +595,25 @@ def split(program: Program, plan) -> SplitResult:
         except IRError as exc:  # a bug here, not the user's: say which stage
             raise SplitError(f"stage {STAGES[k]} of {program.name} does not verify: {exc}") \
                 from None
-        result.append(StageProgram(STAGES[k], sp, pos == 0, k == last, owned[k], replicas[k],
-                                   resumes))
-    return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id))
+        result.append(StageProgram(STAGES[k], sp, pos == 0, k == used[-1], owned[k],
+                                   replicas[k], resumes,
+                                   host_copies if traffic is not None and k == kernel else [],
+                                   classifier))
+    return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id), traffic)
+
+
+def classifier_program(program: Program, traffic: TrafficSplit) -> Program:
+    """The flow classifier of ``traffic`` for ``program`` alone, as the NIC stage of a plan
+    that puts every block on the host: its ops are what a traffic split adds to the NIC
+    stage of any cut (for cost models and NIC checks). Verified IR.
+
+    Raises:
+        SplitError: the program cannot take this split.
+    """
+    order = program.topological_blocks()
+    plan = {"blocks": {b.label: "kernel" for b in order}, "states": {}, "shim": [],
+            "traffic": traffic.to_json()}
+    return split(program, plan).stages[0].program
 
 
 def split_program(program: Program, plan) -> list[StageProgram]:
@@ -462,6 +749,7 @@ def check_nic_model(doc: dict, result) -> None:
                         + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
 
 
-__all__ = ["PARSE_STEERING_FIELDS", "ShimLayout", "SplitError", "SplitResult", "StageProgram",
+__all__ = ["BUCKETS_STATE", "HEAVY_STATE", "HOST_PATH_RESUME", "PARSE_STEERING_FIELDS",
+           "ShimLayout", "classifier_program", "SplitError", "SplitResult", "StageProgram",
            "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split",
            "split_program"]

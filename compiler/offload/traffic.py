@@ -321,12 +321,15 @@ class TrafficSplit:
         nic_buckets: buckets whose flows take the NIC path.
         heavy_keys: exact keys (values in ``key_fields`` order) that take the NIC path
             whatever their bucket (heavy flows; the table's capacity comes from the NIC model).
+        heavy_capacity: entries of the NIC's heavy-key table (0: ``len(heavy_keys)``), so the
+            control plane can install more keys later (:attr:`heavy_table_entries`).
     """
 
     key_fields: tuple[str, ...]
     n_buckets: int = DEFAULT_N_BUCKETS
     nic_buckets: frozenset[int] = frozenset()
     heavy_keys: tuple[tuple[int, ...], ...] = ()
+    heavy_capacity: int = 0
 
     def __post_init__(self) -> None:
         log2_buckets(self.n_buckets)
@@ -341,6 +344,14 @@ class TrafficSplit:
             if len(k) != len(self.key_fields):
                 raise TrafficError(f"heavy key {k} has {len(k)} values, the key has "
                                    f"{len(self.key_fields)} fields")
+        if self.heavy_capacity and self.heavy_capacity < len(set(self.heavy_keys)):
+            raise TrafficError(f"{len(set(self.heavy_keys))} heavy keys exceed the table's "
+                               f"{self.heavy_capacity} entries")
+
+    @property
+    def heavy_table_entries(self) -> int:
+        """Entries of the NIC's heavy-key table (at least 1)."""
+        return max(1, self.heavy_capacity or len(set(self.heavy_keys)))
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -363,10 +374,11 @@ class TrafficSplit:
 
     def to_json(self) -> dict:
         """JSON-ready dict: ``key_fields``, ``n_buckets``, ``nic_buckets`` (sorted list),
-        ``heavy_keys`` (list of lists)."""
+        ``heavy_keys`` (list of lists), ``heavy_capacity``."""
         return {"key_fields": list(self.key_fields), "n_buckets": self.n_buckets,
                 "nic_buckets": sorted(self.nic_buckets),
-                "heavy_keys": [list(k) for k in self.heavy_keys]}
+                "heavy_keys": [list(k) for k in self.heavy_keys],
+                "heavy_capacity": self.heavy_capacity}
 
     @classmethod
     def from_json(cls, data: dict) -> TrafficSplit:
@@ -374,7 +386,8 @@ class TrafficSplit:
         try:
             return cls(tuple(str(f) for f in data["key_fields"]), int(data["n_buckets"]),
                        frozenset(int(b) for b in data.get("nic_buckets", [])),
-                       tuple(tuple(int(v) for v in k) for k in data.get("heavy_keys", [])))
+                       tuple(tuple(int(v) for v in k) for k in data.get("heavy_keys", [])),
+                       int(data.get("heavy_capacity", 0)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, TrafficError):
                 raise
