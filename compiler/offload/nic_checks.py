@@ -69,6 +69,10 @@ from cora.compiler.offload.stage_model import (
 
 #: NFP instructions per eBPF instruction (modelled assumption, see module docstring).
 NFP_INSNS_PER_EBPF = 1.5
+#: NFP instructions of one 64-bit multiply built from three u32 multiplies (modelled: ~5
+#: multiply-step instructions each plus 4 shifts and adds; agilio.toml, op_cost_ns.mul). A
+#: ``hash`` does two per operand (one splitmix64 round).
+NFP_WIDE_MUL_INSNS = 19
 #: Largest key + value (each rounded up to 8 bytes) of one offloaded map entry, bytes
 #: (Mizar's XDP offload notes: "a maximum limit of 64 bytes per entry").
 AGILIO_MAX_ENTRY_BYTES = 64
@@ -260,8 +264,13 @@ class AgilioChecks(NicChecks):
         return out + [r for r in rest if " map; " not in r]
 
     def estimated_instructions(self, program: Program, blocks: list[str] | None = None) -> int:
-        """NFP instructions: eBPF estimate x :data:`NFP_INSNS_PER_EBPF`."""
-        return int(round(estimate_ebpf_instructions(program, blocks) * NFP_INSNS_PER_EBPF))
+        """NFP instructions: eBPF estimate x :data:`NFP_INSNS_PER_EBPF`, plus
+        :data:`NFP_WIDE_MUL_INSNS` per ``mul`` and two per ``hash`` operand (the assumed u32
+        lowering of 64-bit multiplies)."""
+        wide = sum(NFP_WIDE_MUL_INSNS * (1 if op.opcode == "mul" else 2 * len(op.args))
+                   for _, op in self.stage_ops(program, blocks)
+                   if op.opcode in ("mul", "hash"))
+        return int(round(estimate_ebpf_instructions(program, blocks) * NFP_INSNS_PER_EBPF)) + wide
 
 
 class Bluefield2Checks(NicChecks):
@@ -291,5 +300,6 @@ def unsupported(program: Program, nic: str, plan_stage_blocks: Iterable[str] | N
     return get_checks(nic).unsupported(program, plan_stage_blocks, tiers)
 
 
-__all__ = ["EBPF_INSNS", "EBPF_PROLOGUE", "AgilioChecks", "Bluefield2Checks", "NicChecks",
+__all__ = ["EBPF_INSNS", "EBPF_PROLOGUE", "NFP_INSNS_PER_EBPF", "NFP_WIDE_MUL_INSNS",
+           "AgilioChecks", "Bluefield2Checks", "NicChecks",
            "estimate_ebpf_instructions", "get_checks", "nic_targets", "unsupported"]

@@ -441,6 +441,32 @@ def is_constant_value(program: Program, reg: str, value: int) -> bool:
                               for op in defs)
 
 
+#: opcodes that leave a counter state mergeable (see :func:`mergeable_counters`)
+_COUNTER_OPCODES = frozenset({"map.lookup", "atomic_add"})
+
+
+def mergeable_counters(program: Program) -> list[str]:
+    """States the program only adds to: every op naming them is ``map.lookup`` or
+    ``atomic_add`` (no read of a value or of presence, no insert, delete or store), on an
+    ``array`` or ``percpu_array`` (a hash map would need inserts to grow).
+
+    Such a state may be split over stages: each stage holds its own copy and adds into it, and
+    the control plane reads the sum of the copies, exactly as it sums a ``percpu_array`` over
+    CPUs; the program's behaviour cannot tell the difference because it never reads the state.
+    A partitioner may therefore place such a state on every stage that adds to it instead of
+    on one (e.g. firewall's ``drops``: its malformed-frame drops could then happen on a NIC
+    while later drops happen on the host). Sorted by name.
+    """
+    ops_of: dict[str, set[str]] = {}
+    for _, op in program.ops():
+        name = op.state
+        if name is not None:
+            ops_of.setdefault(name, set()).add(op.opcode)
+    return sorted(s.name for s in program.states
+                  if s.kind in ("array", "percpu_array") and s.name in ops_of
+                  and ops_of[s.name] <= _COUNTER_OPCODES and "atomic_add" in ops_of[s.name])
+
+
 def state_mem_bytes(state: StateDecl) -> int:
     """Bytes a state object occupies: capacity x (key bytes + value bytes), keys and values
     laid out as in :func:`cora.compiler.ir.entry_layout` (no per-entry overhead counted)."""
@@ -622,7 +648,7 @@ def _figure_value(model: StageModel, figure: str) -> float:
 
 
 __all__ = ["ALL_OP_CLASSES", "ModelError", "atomic_fields", "charged_ops", "is_constant",
-           "is_constant_value", "nonzero_atomic_init", "operand_bits",
+           "is_constant_value", "mergeable_counters", "nonzero_atomic_init", "operand_bits",
            "StageModel", "Tier", "available_models",
            "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

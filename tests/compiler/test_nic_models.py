@@ -120,3 +120,11 @@ def test_figure_rows_give_value_source_and_kind():
     assert "nfp" in rows["zero_init_atomic"][1]
     xdp = {f: measured for f, _, _, measured in load_model("xdp").figure_rows()}
     assert xdp["opcode_cost_ns.atomic_add"] and xdp["per_packet_ns"]
+
+
+def test_mergeable_counters_are_only_added_to():
+    from cora.compiler.offload.stage_model import mergeable_counters
+    got = {nf.stem: mergeable_counters(compile_file(nf)) for nf in NETFUNCS}
+    assert got["firewall"] == ["drops"] and got["lb"] == ["stats"]
+    assert got["flowcount"] == []        # its inserts read presence (ref.found)
+    assert got["heavyhitter"] == []      # the sketch is read by estimate()

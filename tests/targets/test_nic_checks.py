@@ -173,3 +173,12 @@ def test_instruction_estimate_tracks_clang(path):
     # checks of one shared entry, which the per-op estimate does not see: synguard measured
     # 400 estimated vs 251 (+59 %), ratelimit +36 %, the rest between -6 % and +25 %.
     assert -0.25 <= (estimate - exact) / exact < 0.65, (estimate, exact)
+
+
+def test_agilio_instruction_estimate_counts_the_multiply_lowering():
+    from cora.compiler.offload.nic_checks import NFP_INSNS_PER_EBPF, NFP_WIDE_MUL_INSNS
+    p = compile_file(NETFUNCS / "heavyhitter.nf")
+    hashes = sum(len(op.args) for _, op in p.ops() if op.opcode == "hash")
+    base = round(estimate_ebpf_instructions(p) * NFP_INSNS_PER_EBPF)
+    assert hashes > 0
+    assert get_checks("agilio").estimated_instructions(p) == base + 2 * NFP_WIDE_MUL_INSNS * hashes
