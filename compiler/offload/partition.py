@@ -505,9 +505,11 @@ class Problem:
         return share, flows, len(ts.heavy_keys)
 
     def make_traffic(self, buckets, heavy=()) -> TrafficSplit:
-        """A :class:`TrafficSplit` over this problem's key and buckets."""
-        return TrafficSplit(self.key_fields, self.n_buckets, frozenset(buckets),
-                            tuple(tuple(k) for k in heavy))
+        """A :class:`TrafficSplit` over this problem's key and buckets; with heavy keys, the
+        table's capacity is the NIC's (:attr:`heavy_table_entries`)."""
+        keys = tuple(tuple(k) for k in heavy)
+        return TrafficSplit(self.key_fields, self.n_buckets, frozenset(buckets), keys,
+                            self.heavy_table_entries if keys else 0)
 
     # -- set-up helpers ------------------------------------------------------------------
 
