@@ -188,3 +188,15 @@ def test_sweep_and_model_usage_errors(capsys, argv, words):
     rc, out, err = _run(capsys, NF, *argv)
     assert rc == 2 and not out
     assert err.startswith("cora: error:") and err.count("\n") == 1 and words in err
+
+
+def test_max_rate_mode_reports_rate_and_cores(capsys):
+    rc, out, err = _run(capsys, NF, "--nic", "bluefield2", "--cores", "2", "--json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert doc["mode"] == "rate" and doc["rate_mpps"] > 0
+    assert doc["host_cores"] is not None and doc["host_cores"] <= 2 + 1e-6
+    # lexicographic: every baseline reaching the same rate needs at least as many cores
+    for name, b in doc["baseline_details"].items():
+        if b["rate_mpps"] is not None and abs(b["rate_mpps"] - doc["rate_mpps"]) < 1e-6:
+            assert b["host_cores"] >= doc["host_cores"] - 1e-6, name
