@@ -104,13 +104,31 @@ def estimate_insns(ops) -> int:
 #: of the profile's packets (each group rounded once; the plan's share denominator is the sum
 #: of the rounded group units, so shares of all groups add up exactly).
 SHARE_UNITS = 10_000
-#: heavy-flow candidates the optimizer considers for the NIC's exact-match table: the top
-#: flows of the profile, at most this many (and at most the table's capacity).
+#: heavy-flow candidates the optimizer decides one by one: with at most this many candidates
+#: (the profile's top flows, at most the table's capacity) each is a group of its own; with
+#: more, the candidates are grouped by popularity rank (:func:`rank_groups`), so a table of
+#: thousands of entries costs a few booleans.
 MAX_HEAVY_CANDIDATES = 64
 #: exact-match heavy-flow table entries when the NIC model gives no
-#: ``classifier_exact_entries``: 1,024, a modelled assumption (a small exact table in the
-#: NIC's fastest memory; no public figure for the nfp/BlueField eBPF offload).
-HEAVY_TABLE_ENTRIES = 1024
+#: ``classifier_exact_entries``: 4,096, a modelled assumption (a small exact table in the
+#: NIC's fastest memory tier, where its keys are charged: 4,096 x 16 B = 64 KiB, the Agilio
+#: CLS; no public figure for the nfp/BlueField eBPF offload).
+HEAVY_TABLE_ENTRIES = 4096
+
+
+def rank_groups(n: int, first: int = 8) -> list[tuple[int, int]]:
+    """Half-open rank ranges ``[a, b)`` covering ``0..n-1``: one per candidate when
+    ``n <= MAX_HEAVY_CANDIDATES``, else doubling ranges ``[0, first), [first, 2 first), ...``
+    (the top flows carry most packets under Zipf, so finer groups matter most at the top)."""
+    if n <= MAX_HEAVY_CANDIDATES:
+        return [(j, j + 1) for j in range(n)]
+    out, a, b = [], 0, first
+    while a < n:
+        out.append((a, min(b, n)))
+        a, b = b, 2 * b
+    return out
+
+
 #: bytes of the host-path shim (a u16 path marker, as a resume block id): TRAFFIC_SPEC.md.
 HOST_PATH_SHIM_BYTES = 2
 
@@ -426,6 +444,10 @@ class Problem:
         self.heavy_keys: list[tuple[int, ...]] = []
         self.heavy_units: list[int] = []
         self.heavy_bucket: list[int] = []
+        self.heavy_groups: list[tuple[int, int]] = []
+        self.heavy_group_of: list[int] = []
+        self.group_bucket = []
+        self.heavy_entry_bytes = 0
         self.key_fields = tuple(prof.key_fields or classifier_key(self.program).fields)
         self.partitionable = frozenset(partitionable_state(self.program, self.key_fields)) \
             - self.read_only
@@ -442,7 +464,7 @@ class Problem:
         bf = [int(v) for v in (prof.bucket_flows or [0] * n)]
         heavy = sorted(((tuple(int(w) for w in k), float(c)) for k, c in prof.heavy_flows),
                        key=lambda kc: (-kc[1], kc[0]))
-        heavy = heavy[:min(MAX_HEAVY_CANDIDATES, self.heavy_table_entries)]
+        heavy = heavy[:self.heavy_table_entries]
         rest = list(bp)
         self.n_buckets = n
         probe = self.make_traffic([])
@@ -452,9 +474,27 @@ class Problem:
             self.heavy_keys.append(k)
             self.heavy_bucket.append(b)
             self.heavy_units.append(int(round(c / total * SHARE_UNITS)))
+        # rank groups; a group's share per bucket is rounded once (solver and evaluate agree)
+        self.heavy_groups = rank_groups(len(heavy))
+        self.heavy_group_of = [g for g, (a, b) in enumerate(self.heavy_groups)
+                               for _ in range(a, b)]
+        self.group_bucket: list[dict[int, tuple[int, int]]] = []  # bucket -> (units, flows)
+        for a, b in self.heavy_groups:
+            per: dict[int, list[float]] = {}
+            for j in range(a, b):
+                acc = per.setdefault(self.heavy_bucket[j], [0.0, 0])
+                acc[0] += heavy[j][1]
+                acc[1] += 1
+            self.group_bucket.append({bk: (int(round(c / total * SHARE_UNITS)), int(f))
+                                      for bk, (c, f) in per.items()})
         self.bucket_units = [int(round(max(0.0, r) / total * SHARE_UNITS)) for r in rest]
-        for j, b in enumerate(self.heavy_bucket):
-            self.bucket_units[b] += self.heavy_units[j]
+        for gb_ in self.group_bucket:
+            for bk, (u, _) in gb_.items():
+                self.bucket_units[bk] += u
+        # bytes of a heavy-table entry (the key, rounded up to 32-bit words), charged to the
+        # NIC's fastest tier
+        self.heavy_entry_bytes = 4 * sum(max(1, (w + 31) // 32)
+                                         for w in ClassifierKey(self.key_fields).widths)
         self.bucket_flows = bf
         # packets without the key (e.g. non-IPv4) always take the host path under a split
         self.keyless_units = int(round(keyless / total * SHARE_UNITS))
@@ -495,8 +535,19 @@ class Problem:
         share = sum(self.bucket_units[b] for b in nb)
         flows = sum(self.bucket_flows[b] for b in nb)
         index = {k: j for j, k in enumerate(self.heavy_keys)}
+        chosen = {index.get(tuple(k), -1) for k in ts.heavy_keys}
+        whole = set()
+        for g, (a, b) in enumerate(self.heavy_groups):
+            if b - a > 1 and all(j in chosen for j in range(a, b)):
+                whole.add(g)
+                for bk, (u, f) in self.group_bucket[g].items():
+                    if bk not in nb:
+                        share += u
+                        flows += f
         for k in ts.heavy_keys:
             j = index.get(tuple(k))
+            if j is not None and self.heavy_group_of[j] in whole:
+                continue
             b = self.heavy_bucket[j] if j is not None else ts.bucket(k)
             if b in nb:
                 continue
@@ -630,7 +681,7 @@ class Problem:
         table = 0
         if ts is not None and self.traffic_ok:
             share, flows, table = self.traffic_figures(ts)
-        units, viol = self._cut_units(plan, flows)
+        units, viol = self._cut_units(plan, flows, table * self.heavy_entry_bytes)
         cut_host, cut_nic = units[KERNEL] + units[USER], units[NIC]
         if ts is None:
             host, nic = q * cut_host, q * cut_nic
@@ -667,9 +718,11 @@ class Problem:
             viol["host_budget"].append("host stages used with a budget of 0 cores")
         return Evaluation(host, nic, {g: v for g, v in viol.items() if v}, q, share / q)
 
-    def _cut_units(self, plan: Plan, flows: int | None) -> tuple[list[int], dict]:
+    def _cut_units(self, plan: Plan, flows: int | None,
+                   table_bytes: int = 0) -> tuple[list[int], dict]:
         """Per-stage units of the plan's block cut (every packet taking it) and its
-        violations; ``flows``: NIC-resident flows of a traffic split (None: whole maps)."""
+        violations; ``flows``: NIC-resident flows of a traffic split (None: whole maps);
+        ``table_bytes``: the heavy-flow table's keys, in the NIC's fastest tier."""
         sidx = {s: i for i, s in enumerate(STAGES)}
         bs = {lab: sidx[plan.block_stage[lab]] for lab in self.labels}
         viol: dict[str, list[str]] = {g: [] for g in CONSTRAINT_GROUPS + ("structure",)}
@@ -690,7 +743,7 @@ class Problem:
                 units[c] += self.cross_units((u, v), c)
                 for why in self.crossing_allowed((u, v), a, c):
                     (viol["structure"] if "reference" in why else viol["shim"]).append(why)
-        mem: dict[tuple[int, int], int] = {}
+        mem: dict[tuple[int, int], int] = {(NIC, 0): table_bytes} if table_bytes else {}
         nmaps: Counter[int] = Counter()
         nentries: Counter[int] = Counter()
         for name in self.states:
@@ -1014,24 +1067,44 @@ class _Model:
         for (u, f), bs in sorted(classes.items()):
             var = m.new_int_var(0, len(bs), f"gc_{bs[0]}")
             self.groups.append((bs, var, u, f))
-        self.h = [m.new_bool_var(f"h_{j}") for j in range(len(pb.heavy_keys))]
+        # one boolean per heavy group (a single candidate, or a rank range of them)
+        self.h = [m.new_bool_var(f"h_{g}") for g in range(len(pb.heavy_groups))]
         for bs, var, _, _ in self.groups:
             m.add(var <= len(bs) * ts)
         for v in self.h:
             m.add_implication(v, ts)
-        for j, b in enumerate(pb.heavy_bucket):
-            m.add(self.h[j] + gb[b] <= 1)
+        # a single heavy flow never together with its bucket (which already covers it); a
+        # group spanning buckets: its flows in NIC buckets are not counted twice
+        # (``a = h AND g``, subtracted)
+        overlap_u, overlap_f = [], []
+        for g, (a, b) in enumerate(pb.heavy_groups):
+            if b - a == 1:
+                m.add(self.h[g] + gb[pb.heavy_bucket[a]] <= 1)
+                continue
+            for bk, (u, f) in sorted(pb.group_bucket[g].items()):
+                av = m.new_bool_var(f"hg_{g}_{bk}")
+                m.add(av <= self.h[g])
+                m.add(av <= gb[bk])
+                m.add(av >= self.h[g] + gb[bk] - 1)
+                overlap_u.append((u, av))
+                overlap_f.append((f, av))
+        gunits = [sum(u for u, _ in d.values()) for d in pb.group_bucket]
+        gflows = [sum(f for _, f in d.values()) for d in pb.group_bucket]
         self.S = m.new_int_var(0, pb.q, "S")
         m.add(self.S == pb.q - pb.q * ts + sum(u * v for _, v, u, _ in self.groups)
-              + sum(u * v for u, v in zip(pb.heavy_units, self.h, strict=True)))
-        self.fmax = sum(pb.bucket_flows) + len(self.h)
+              + sum(u * v for u, v in zip(gunits, self.h, strict=True))
+              - sum(u * v for u, v in overlap_u))
+        self.fmax = sum(pb.bucket_flows) + sum(gflows)
         self.F = m.new_int_var(0, self.fmax, "F")
-        m.add(self.F == sum(f * v for _, v, _, f in self.groups) + sum(self.h))
+        m.add(self.F == sum(f * v for _, v, _, f in self.groups)
+              + sum(f * v for f, v in zip(gflows, self.h, strict=True))
+              - sum(f * v for f, v in overlap_f))
         self.hv = m.new_bool_var("hv")
         for v in self.h:
             m.add_implication(v, self.hv)
+        self.table = sum(n * v for n, v in zip(gflows, self.h, strict=True))
         if "nic_memory" not in self.relax:
-            m.add(sum(self.h) <= pb.heavy_table_entries)
+            m.add(self.table <= pb.heavy_table_entries)
 
     def _state_placement(self) -> tuple[_TierLoads, _StageTerms, _StageTerms]:
         """State placement: ``y[state][(stage, tier)]``; a written state lives in one place
@@ -1045,6 +1118,9 @@ class _Model:
         tier_load: dict[tuple[int, int], list] = {}
         maps_on: dict[int, list] = {0: [], 1: [], 2: []}
         entries_on: dict[int, list] = {0: [], 1: [], 2: []}
+        if self.tsplit is not None and pb.heavy_entry_bytes and self.h:
+            tier_load[(NIC, 0)] = [(pb.heavy_entry_bytes * n, v) for n, v in zip(
+                [sum(f for _, f in d.values()) for d in pb.group_bucket], self.h, strict=True)]
         for name in pb.states:
             ys = {}
             for k in range(3):
@@ -1334,7 +1410,8 @@ class _Model:
         if self.tsplit is not None and solver.Value(self.tsplit):
             traffic = pb.make_traffic(
                 [b for bs, v, _, _ in self.groups for b in bs[:solver.Value(v)]],
-                [pb.heavy_keys[j] for j, v in enumerate(self.h) if solver.Value(v)])
+                [pb.heavy_keys[j] for g, v in enumerate(self.h) if solver.Value(v)
+                 for j in range(*pb.heavy_groups[g])])
         plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs),
                     sorted(pb.read_only), pb.model_names(), traffic)
         if self.mode == "cores" and traffic is None:
