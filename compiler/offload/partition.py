@@ -491,10 +491,10 @@ class Problem:
         for gb_ in self.group_bucket:
             for bk, (u, _) in gb_.items():
                 self.bucket_units[bk] += u
-        # bytes of a heavy-table entry (the key, rounded up to 32-bit words), charged to the
+        # bytes of a heavy-table entry (the packed key, rounded up to 32-bit words: 16 for
+        # the IPv4 5-tuple's 104 bits), charged to the
         # NIC's fastest tier
-        self.heavy_entry_bytes = 4 * sum(max(1, (w + 31) // 32)
-                                         for w in ClassifierKey(self.key_fields).widths)
+        self.heavy_entry_bytes = 4 * -(-sum(ClassifierKey(self.key_fields).widths) // 32)
         self.bucket_flows = bf
         # packets without the key (e.g. non-IPv4) always take the host path under a split
         self.keyless_units = int(round(keyless / total * SHARE_UNITS))
@@ -632,7 +632,11 @@ class Problem:
             return ["no user-space stage model given"]
         if st.map_kinds is not None and s.kind not in st.map_kinds:
             why.append(f"map kind {s.kind}")
-        if st.max_entries is not None and s.capacity > st.max_entries:
+        # a partitionable state under a traffic split needs only its NIC flows' entries on
+        # the NIC: the stage's entry limit is checked on the plan's entry count instead
+        if st.max_entries is not None and s.capacity > st.max_entries and \
+                not (k == NIC and getattr(self, "traffic_ok", False) and
+                     name in self.partitionable):
             why.append(f"{s.capacity} entries > {st.max_entries}")
         return why
 
