@@ -446,7 +446,7 @@ class Problem:
         self.heavy_bucket: list[int] = []
         self.heavy_groups: list[tuple[int, int]] = []
         self.heavy_group_of: list[int] = []
-        self.group_bucket = []
+        self.group_bucket: list[dict[int, tuple[int, int]]] = []  # bucket -> (units, flows)
         self.heavy_entry_bytes = 0
         self.key_fields = tuple(prof.key_fields or classifier_key(self.program).fields)
         self.partitionable = frozenset(partitionable_state(self.program, self.key_fields)) \
@@ -478,7 +478,6 @@ class Problem:
         self.heavy_groups = rank_groups(len(heavy))
         self.heavy_group_of = [g for g, (a, b) in enumerate(self.heavy_groups)
                                for _ in range(a, b)]
-        self.group_bucket: list[dict[int, tuple[int, int]]] = []  # bucket -> (units, flows)
         for a, b in self.heavy_groups:
             per: dict[int, list[float]] = {}
             for j in range(a, b):

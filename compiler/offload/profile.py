@@ -357,16 +357,16 @@ def zipf_flow_groups(profile: Profile, n_flows: int, s: float,
                          f"{n_flows} values")
     total = 0.0
     for a in range(1, n_flows + 1, 1 << 20):
-        r = np.arange(a, min(n_flows, a + (1 << 20) - 1) + 1, dtype=np.float64)
-        total += float(np.sum(r ** -s))
+        ranks = np.arange(a, min(n_flows, a + (1 << 20) - 1) + 1, dtype=np.float64)
+        total += float(np.sum(ranks ** -s))
     k = min(heavy_k, n_flows)
     n = profile.n_buckets
     packets = [0.0] * n
     flows = [0] * n
-    heavy = []
+    heavy: list[tuple[tuple[int, ...], float]] = []
     for r in range(1, k + 1):
         key = tuple((r * 0x9E3779B1 + i * 0x85EBCA6B) % (1 << w) for i, w in enumerate(widths))
-        c = r ** -s / total
+        c = float(r) ** -s / total
         b = flow_bucket(key_words(key, widths), n)
         packets[b] += c
         flows[b] += 1
