@@ -1363,6 +1363,15 @@ class _Model:
         sidx = {s: i for i, s in enumerate(STAGES)}
         if self.tsplit is not None and plan.traffic is None:
             m.add_hint(self.tsplit, 0)
+        elif self.tsplit is not None and plan.traffic is not None:
+            ts = plan.traffic
+            m.add_hint(self.tsplit, 1)
+            for bs_, var, _, _ in self.groups:
+                m.add_hint(var, sum(1 for b in bs_ if b in ts.nic_buckets))
+            chosen = {tuple(k) for k in ts.heavy_keys}
+            for g, (a, b) in enumerate(pb.heavy_groups):
+                m.add_hint(self.h[g], int(all(pb.heavy_keys[j] in chosen
+                                              for j in range(a, b))))
         bs = {}
         for lab, xs in self.x.items():
             k = sidx.get(plan.block_stage.get(lab, ""), None)
@@ -1550,6 +1559,10 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
         if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
             fallback = mdl_a.extract(sol_a)
             hint = fallback
+        heavy = heavy_split_candidate(pb, rate_mpps, cores)
+        if heavy is not None and (fallback is None or
+                                  _better(pb, heavy, fallback, rate_mpps, cores)):
+            fallback = hint = heavy
     mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
                                workers)
     cp = mdl.cp
@@ -1589,6 +1602,27 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
     return PlanResult(p, mode, fig["rate_mpps"], fig["host_cores"], fig["nic_utilization"],
                       fig["host_ns_per_packet"], fig["nic_ns_per_packet"], optimal, gap, secs,
                       name, None, fig["evaluation"].nic_path_share)
+
+
+def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
+                          cores: float | None) -> Plan | None:
+    """Cora's plan shape "heavy flows on the NIC, the rest on the host": every block on the
+    NIC for the NIC path, the top heavy-flow rank groups in the exact table (the most that
+    fit: all, then one group fewer, ...), no hash buckets; states in their fastest tier with
+    room (:meth:`Problem.make_plan`). None when no such plan meets every constraint. A warm
+    start and fallback of :func:`solve_problem` (the full model can still do better)."""
+    if not pb.traffic_ok or not pb.heavy_groups:
+        return None
+    stages = {lab: NIC for lab in pb.labels}
+    if any(pb.block_can_run(lab, NIC) for lab in pb.labels):
+        return None
+    for n in range(len(pb.heavy_groups), 0, -1):
+        keys = pb.heavy_keys[:pb.heavy_groups[n - 1][1]]
+        ts = pb.make_traffic([], keys)
+        cand = pb.make_plan(stages, None, ts)
+        if not pb.evaluate(cand, rate_mpps, cores).violations:
+            return cand
+    return None
 
 
 def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:
