@@ -1,7 +1,14 @@
 """``cora plan``: partition an NF between a SmartNIC and the host (CP-SAT), with baselines.
 
-``cora plan X.nf --nic agilio|bluefield2 --rate MPPS [--profile IN.pcap] [--cores N]
-[--time-limit S] [--workers N] [--warm-start PLAN.json] [--out PLAN.json] [--json]``
+``cora plan X.nf (--nic agilio|bluefield2 | --nic-model NIC.toml) (--rate MPPS | --cores N |
+--sweep A:B[:STEP] [--plot FILE.png]) [--profile IN.pcap] [--time-limit S] [--workers N]
+[--warm-start PLAN.json] [--out PLAN.json] [--json]``
+
+``--nic-model`` reads a user's own NIC description (the stage-model TOML format of
+docs/offload.md, checked by :func:`cora.compiler.offload.stage_model.load_model`).
+``--sweep`` prints the host-cores-vs-rate curve of cora and every baseline (``--plot`` draws
+it with matplotlib). With ``--profile``, a warning names how much of the program the capture
+left unexecuted (:data:`COVERAGE_WARN_SHARE`).
 
 Every figure is predicted by the stage models (``cora.compiler.offload.stage_model``): there is
 no NIC hardware here, and the output says so. ``--json`` prints one object::
@@ -26,6 +33,8 @@ from cora.jsonout import dumps
 NICS = ("agilio", "bluefield2")
 # exhaustive search is tried on programs of at most this many reachable blocks
 EXHAUSTIVE_MAX_BLOCKS = 120
+# ... and enumerates traffic splits only with at most this many flow groups
+EXHAUSTIVE_MAX_GROUPS = 10
 
 
 #: the most host cores a plan may need and still be called feasible: more than any single
@@ -40,6 +49,13 @@ MIN_RATE_MPPS = 1e-6
 MAX_TIME_LIMIT_S = 3600.0
 #: most CP-SAT worker threads accepted
 MAX_WORKERS = 64
+#: warn when a --profile capture executes fewer than this share of the program's blocks or
+#: of its ops: the plan then places the rest by cost alone, as if it never ran
+COVERAGE_WARN_SHARE = 0.5
+#: most rates one --sweep may ask for
+MAX_SWEEP_POINTS = 200
+#: --sweep step when none is given, Mpps
+SWEEP_STEP_MPPS = 10.0
 
 
 def register(sub) -> None:
@@ -54,13 +70,21 @@ def register(sub) -> None:
                                    "MODELLED by the stage models; a plan needing more than "
                                    f"{MAX_HOST_CORES:,} host cores is reported infeasible.")
     add_nf_argument(p)
-    p.add_argument("--nic", required=True, choices=NICS, help="SmartNIC stage model")
+    nic = p.add_mutually_exclusive_group(required=True)
+    nic.add_argument("--nic", choices=NICS, help="SmartNIC stage model shipped with cora")
+    nic.add_argument("--nic-model", default=None, metavar="NIC.toml",
+                     help="your own SmartNIC description (stage-model TOML, docs/offload.md)")
     p.add_argument("--rate", type=number(MIN_RATE_MPPS, unit="Mpps"), default=None,
                    metavar="MPPS", help=f"target rate in Mpps (at least {MIN_RATE_MPPS:g}: one "
                                         "packet a second): minimise host cores at it")
     p.add_argument("--cores", type=number(0, MAX_HOST_CORES), default=None, metavar="N",
                    help=f"host core budget, 0 to {MAX_HOST_CORES:,} (alone: maximise the rate "
                         "within it)")
+    p.add_argument("--sweep", default=None, metavar="A:B[:STEP]",
+                   help="instead of one plan: host cores of cora and every baseline at rates A "
+                        f"to B Mpps (every STEP, default {SWEEP_STEP_MPPS:g})")
+    p.add_argument("--plot", default=None, metavar="FILE.png",
+                   help="with --sweep: draw the curves to this PNG (matplotlib)")
     p.add_argument("--profile", default=None, metavar="IN.pcap",
                    help="capture whose frames weight the costs (default: synthetic, every "
                         "branch 50/50)")
@@ -118,12 +142,93 @@ def _load_warm_start(path: str):
             from None
 
 
-def _models(nic_name: str):
-    from cora.compiler.offload.stage_model import available_models, load_model
-    nic = load_model(nic_name)
+def _models(nic_name: str | None, nic_file: str | None = None):
+    """(nic, kernel, user) stage models; ``nic_file``: a user's NIC model TOML.
+
+    Raises:
+        InputError: the NIC file cannot be read, is malformed, fails the model check, or
+            does not describe a NIC (one line each).
+    """
+    from pathlib import Path
+
+    from cora.compiler.offload.stage_model import ModelError, available_models, load_model
+    if nic_file is not None:
+        if not nic_file.endswith(".toml"):
+            raise InputError(f"--nic-model {nic_file}: expected a .toml stage-model file")
+        try:
+            nic = load_model(Path(nic_file))
+        except ModelError as exc:
+            raise InputError(f"--nic-model: {exc.message}") from None
+        if nic.kind != "nic":
+            raise InputError(f"--nic-model {nic_file}: kind is {nic.kind!r}, a NIC model "
+                             "needs kind = \"nic\"")
+    else:
+        nic = load_model(str(nic_name))
     kernel = load_model("xdp")
     user = load_model("user") if "user" in available_models() else None
     return nic, kernel, user
+
+
+def profile_coverage(program, profile) -> dict:
+    """How much of ``program`` the profile executed.
+
+    Returns:
+        ``{"blocks", "executed_blocks", "ops", "executed_ops", "block_share", "op_share"}``
+        (shares in [0, 1]; reachable blocks only).
+    """
+    order = program.topological_blocks()
+    bf = profile.block_freq
+    ran = [b for b in order if bf.get(b.label, 0.0) > 0]
+    ops = sum(len(b.ops) for b in order)
+    ran_ops = sum(len(b.ops) for b in ran)
+    return {"blocks": len(order), "executed_blocks": len(ran), "ops": ops,
+            "executed_ops": ran_ops, "block_share": len(ran) / max(1, len(order)),
+            "op_share": ran_ops / max(1, ops)}
+
+
+def coverage_warning(cov: dict, source: str) -> str | None:
+    """One warning line when the profile left much of the program unexecuted, else None."""
+    if min(cov["block_share"], cov["op_share"]) >= COVERAGE_WARN_SHARE:
+        return None
+    return (f"the profile ({source}) executes {cov['executed_blocks']} of {cov['blocks']} "
+            f"blocks ({100 * cov['op_share']:.0f}% of ops): code it never ran weighs nothing "
+            "in the plan (frequency 0), so where it lands is arbitrary and packets taking "
+            "it in production may cost more than predicted; profile on a capture of the "
+            "production traffic (tcpdump -w on the link the NF will serve, long enough to "
+            "see every protocol and flow mix) and pass it as --profile")
+
+
+def parse_sweep(text: str) -> list[float]:
+    """``A:B[:STEP]`` -> rates in Mpps: A, the multiples of STEP between A and B, then B.
+
+    Raises:
+        UsageError: not of that form, A not below B, a rate below :data:`MIN_RATE_MPPS`,
+            STEP not positive, or more than :data:`MAX_SWEEP_POINTS` rates.
+    """
+    parts = text.split(":")
+    bad = UsageError(f"--sweep: expected A:B or A:B:STEP in Mpps (e.g. 1:160), not {text!r}")
+    if len(parts) not in (2, 3):
+        raise bad
+    try:
+        nums = [float(x) for x in parts]
+    except ValueError:
+        raise bad from None
+    if not all(math.isfinite(x) for x in nums):
+        raise bad
+    lo, hi = nums[0], nums[1]
+    step = nums[2] if len(nums) == 3 else SWEEP_STEP_MPPS
+    if lo < MIN_RATE_MPPS or hi <= lo or step <= 0:
+        raise UsageError(f"--sweep {text}: need {MIN_RATE_MPPS:g} <= A < B and STEP > 0")
+    if (hi - lo) / step + 2 > MAX_SWEEP_POINTS:
+        raise UsageError(f"--sweep {text}: more than {MAX_SWEEP_POINTS} rates; use a larger "
+                         "STEP")
+    rates = [lo]
+    k = math.floor(lo / step) + 1
+    while k * step < hi - 1e-9:
+        rates.append(k * step)
+        k += 1
+    rates.append(hi)
+    return rates
 
 
 def _stage_summary(program, plan) -> list[dict]:
@@ -158,12 +263,20 @@ def cmd_plan(args) -> int:
     from cora.compiler.offload.partition import PartitionError, Problem, solve_problem
     from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 
-    if args.rate is None and args.cores is None:
-        raise UsageError("give a target rate (--rate MPPS) or a host core budget (--cores N)")
+    sweep = parse_sweep(args.sweep) if args.sweep is not None else None
+    if sweep is not None and (args.rate is not None or args.cores is not None):
+        raise UsageError("--sweep replaces --rate and --cores; give one of them")
+    if args.plot is not None and sweep is None:
+        raise UsageError("--plot needs --sweep A:B (it draws the sweep's curves)")
+    if sweep is None and args.rate is None and args.cores is None:
+        raise UsageError("give a target rate (--rate MPPS), a host core budget (--cores N) "
+                         "or a sweep (--sweep A:B)")
 
     program = compile_file(args.nf)
     warm = _load_warm_start(args.warm_start) if args.warm_start else None
-    nic, kernel, user = _models(args.nic)
+    nic, kernel, user = _models(args.nic, args.nic_model)
+    args.nic = nic.name
+    coverage = None
     if args.profile:
         from cora.testbed.replay import read_pcap
         frames = read_pcap(args.profile)
@@ -171,6 +284,10 @@ def cmd_plan(args) -> int:
             raise InputError(f"{args.profile}: no frames to profile")
         profile = profile_from_frames(program, frames)
         profile_desc = f"{args.profile}, {profile.packets} frames through the interpreter"
+        coverage = profile_coverage(program, profile)
+        warning = coverage_warning(coverage, args.profile)
+        if warning is not None:
+            sys.stderr.write(f"cora: warning: {warning}\n")
     else:
         profile = synthetic_profile(program)
         profile_desc = "synthetic (every branch 50/50)"
@@ -178,12 +295,15 @@ def cmd_plan(args) -> int:
         pb = Problem(program, nic, kernel, user, profile)
     except PartitionError as exc:
         raise CoraError(str(exc)) from None
+    if sweep is not None:
+        return _sweep(args, program, pb, sweep, profile_desc, coverage)
     res = solve_problem(pb, args.rate, args.cores, args.time_limit, args.workers, warm)
     base = bl.run_baselines(pb, args.rate, args.cores)
     ex = None
     if len(pb.labels) <= EXHAUSTIVE_MAX_BLOCKS:
         ex = bl.exhaustive(pb, args.rate, args.cores, max_leaves=20_000,
-                           time_limit_s=min(3.0, args.time_limit))
+                           time_limit_s=min(3.0, args.time_limit),
+                           max_groups=EXHAUSTIVE_MAX_GROUPS)
     all_host = base["all_host"].host_cores
     doc = {
         "plan": None if res.plan is None else res.plan.to_json(),
@@ -203,6 +323,8 @@ def cmd_plan(args) -> int:
         "infeasible": res.infeasible_reason,
         "user_stage": user is not None,
         "profile": profile_desc,
+        "profile_coverage": coverage,
+        "nic_path_share": _num(res.nic_path_share, 6),
         "cores_saved_vs_all_host": None if res.host_cores is None or all_host is None
         else _num(all_host - res.host_cores, 6),
         "baseline_details": {k: {"host_cores": _num(v.host_cores, 6),
@@ -215,7 +337,9 @@ def cmd_plan(args) -> int:
             "finished": ex.finished, "assignments": ex.assignments, "nodes": ex.nodes,
             "host_cores": _num(ex.host_cores, 6) if ex.finished else None,
             "rate_mpps": _num(ex.rate_mpps, 6) if ex.finished else None,
-            "seconds": round(ex.seconds, 3)},
+            "seconds": round(ex.seconds, 3),
+            "covers_traffic_splits": not pb.traffic_ok or
+            pb.n_buckets + len(pb.heavy_keys) <= EXHAUSTIVE_MAX_GROUPS},
     }
     beyond = beyond_any_host(res.host_cores, res.rate_mpps)
     doc["real_host_feasible"] = res.plan is not None and beyond is None
@@ -258,6 +382,14 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         w(f"  {s['stage']:<6} {len(s['blocks']):3d} blocks {s['ops']:4d} ops   NF lines "
           f"{s['source_lines'] or '-'}\n")
         w(f"         {' '.join(s['blocks'])}\n")
+    ts = res.plan.traffic
+    if ts is None:
+        w("traffic: every packet takes the plan above (no flow split)\n")
+    else:
+        w(f"traffic split on ({', '.join(ts.key_fields)}): {len(ts.nic_buckets)} of "
+          f"{ts.n_buckets} flow buckets and {len(ts.heavy_keys)} heavy flows take the NIC "
+          f"path ({100 * (res.nic_path_share or 0):.1f}% of packets); the rest run the whole "
+          "NF on the host\n")
     w("state:\n")
     for name, places in res.plan.state_place.items():
         desc = ", ".join(f"{st} ({tier})" for st, tier in places)
@@ -299,8 +431,11 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
         else:
             same = abs(ex.rate_mpps - res.rate_mpps) <= 1e-9 * max(1.0, res.rate_mpps)
             fig = f"{ex.rate_mpps:.3f} Mpps"
+        scope = "" if not pb.traffic_ok or \
+            pb.n_buckets + len(pb.heavy_keys) <= EXHAUSTIVE_MAX_GROUPS else \
+            ", plans without a traffic split only"
         w(f"  {'exhaustive':<14} {fig} (branch and bound: {ex.nodes} nodes, "
-          f"{ex.assignments} complete assignments, {ex.seconds:.2f} s)"
+          f"{ex.assignments} complete assignments, {ex.seconds:.2f} s{scope})"
           f"{'  = cora' if same else ''}\n")
     else:
         w(f"  {'exhaustive':<14} gave up after {ex.nodes} nodes "
@@ -315,3 +450,69 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     elif res.mode == "rate" and ah.rate_mpps and math.isfinite(res.rate_mpps):
         w(f"\nrate vs all-on-host: {res.rate_mpps:.3f} vs {ah.rate_mpps:.3f} Mpps "
           f"({100 * (res.rate_mpps / ah.rate_mpps - 1):+.1f}%)\n")
+
+
+def _sweep(args, program, pb, rates: list[float], profile_desc: str,
+           coverage: dict | None) -> int:
+    """Print (or --json) host cores of cora and every baseline at each rate; --plot."""
+    from cora.compiler.offload import baselines as bl
+    from cora.compiler.offload.partition import solve_problem
+
+    rows = []
+    for rate in rates:
+        res = solve_problem(pb, rate, None, args.time_limit, args.workers, explain=False)
+        base = bl.run_baselines(pb, rate)
+        row = {"rate_mpps": rate, "cora": _num(res.host_cores, 6),
+               "nic_path_share": _num(res.nic_path_share, 4),
+               "optimal": bool(res.optimal), "solve_seconds": round(res.solve_seconds, 4)}
+        row.update({k: _num(v.host_cores, 6) for k, v in base.items()})
+        rows.append(row)
+    names = ["cora", *bl.BASELINES]
+    if args.plot:
+        _plot(args.plot, program.name, args.nic, rows, names)
+    doc = {"nf": args.nf, "nic": args.nic, "modelled": True, "profile": profile_desc,
+           "profile_coverage": coverage, "sweep": rows,
+           "note": "host cores predicted by stage models; no NIC hardware on this machine; "
+                   "null: no feasible plan at that rate"}
+    if args.json:
+        sys.stdout.write(dumps(doc, "the sweep", indent=1) + "\n")
+        return 0
+    w = sys.stdout.write
+    w(f"cora plan --sweep: {program.name} on {args.nic} + host; host cores (MODELLED, stage "
+      f"models; no NIC hardware here); profile: {profile_desc}\n")
+    w(f"{'Mpps':>8} " + " ".join(f"{n:>13}" for n in names) + f" {'NIC share':>9}\n")
+    for r in rows:
+        cells = " ".join(f"{'-':>13}" if r[n] is None else f"{r[n]:>13.3f}" for n in names)
+        share = "-" if r["nic_path_share"] is None else f"{r['nic_path_share']:.2f}"
+        w(f"{r['rate_mpps']:>8g} {cells} {share:>9}\n")
+    w("-: no feasible plan at that rate; NIC share: packets taking the NIC path in cora's plan\n")
+    if args.plot:
+        w(f"plot: {args.plot}\n")
+    return 0
+
+
+def _plot(path: str, nf: str, nic: str, rows: list[dict], names: list[str]) -> None:
+    """Host cores vs rate, one line per planner, to ``path`` (PNG, matplotlib Agg)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for n in names:
+        pts = [(r["rate_mpps"], r[n]) for r in rows if r[n] is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts],
+                    marker="o" if n == "cora" else ".", lw=2.2 if n == "cora" else 1.2,
+                    label=n, zorder=3 if n == "cora" else 2)
+    ax.set_xlabel("rate (Mpps)")
+    ax.set_ylabel("host cores (modelled)")
+    ax.set_title(f"{nf} on {nic} + host: host cores vs rate")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)

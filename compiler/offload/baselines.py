@@ -4,18 +4,23 @@
 - :func:`greedy`: offload as much as fits, in program order: walk the blocks in topological
   order and move each (with everything it drags along, see below) to the NIC if the result
   still satisfies every constraint, including NIC utilisation <= 1 at the target rate.
-- :func:`state_split` and :func:`traffic_split`: Cora's two naive baselines. The Cora paper
-  (Xi et al., arXiv 2410.22229) says only, in the text available to us (the abstract), that
-  "naively partitioning the program by state or traffic can result in a suboptimal partition
-  plan with higher CPU usage or even packet drops". Our reading:
-    * state_split decides per state object: in decreasing order of accesses per packet, each
-      state object moves to the NIC with every block that touches it (and their ancestors)
-      when that fits; stateless code moves only when dragged along.
-    * traffic_split offloads the hot path: blocks in decreasing order of packet frequency
-      (ties in program order), each moved with what it drags along when that fits.
+- :func:`state_split` and :func:`traffic_split`: Cora's two naive baselines (Xi et al.,
+  arXiv 2410.22229: "naively partitioning the program by state or traffic can result in a
+  suboptimal partition plan with higher CPU usage or even packet drops"), as issue 9 defines
+  them:
+    * state_split (state-based): state objects in decreasing order of accesses per packet,
+      each moved to the NIC with every block that touches it (and their ancestors) while
+      it fits (NIC memory full, or any other limit); every packet takes that cut.
+    * traffic_split (traffic-based): a share of the flows goes to the NIC by hash: the NIC
+      path runs as much of the NF as the NIC can under a split (blocks in program order, as
+      greedy), and the flow buckets ``0..k-1`` (hash order, blind to how heavy each is) take
+      it, with the largest ``k`` that fits (memory and NIC rate); all flows (no split) first.
+      Without flow groups in the profile: the hot path, blocks by decreasing frequency.
 - :func:`exhaustive`: every monotone block assignment (DFS in topological order, each block's
   stage >= its predecessors'), each state following its blocks and NIC tiers chosen by
-  enumeration; exact, for small programs; gives up after ``max_leaves`` assignments.
+  enumeration, and, when the problem has at most ``max_groups`` flow groups, every subset
+  of them as a traffic split; exact, for small programs; gives up after ``max_leaves``
+  assignments.
 
 "Drags along" (the closure of a NIC set): the ancestors of every NIC block (a packet never
 goes back from host to NIC) and every block touching a written state one NIC block touches
@@ -32,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cora.compiler.offload.partition import KERNEL, NIC, USER, Plan, Problem, result_figures
+from cora.compiler.offload.traffic import TrafficSplit
 
 
 @dataclass
@@ -126,20 +132,22 @@ def closure(pb: Problem, nic: set[str]) -> set[str]:
     return out
 
 
-def _feasible(pb: Problem, nic: set[str], rate_mpps, cores) -> Plan | None:
-    plan = pb.make_plan(complete_host(pb, nic))
+def _feasible(pb: Problem, nic: set[str], rate_mpps, cores,
+              traffic: TrafficSplit | None = None) -> Plan | None:
+    plan = pb.make_plan(complete_host(pb, nic), traffic=traffic)
     ev = pb.evaluate(plan, rate_mpps)        # baselines report cores; they meet no budget
     return plan if ev.feasible else None
 
 
-def _grow(pb: Problem, units: list[set[str]], rate_mpps, cores) -> Plan | None:
+def _grow(pb: Problem, units: list[set[str]], rate_mpps, cores,
+          traffic: TrafficSplit | None = None) -> Plan | None:
     nic: set[str] = set()
-    best = _feasible(pb, nic, rate_mpps, cores)
+    best = _feasible(pb, nic, rate_mpps, cores, traffic)
     for unit in units:
         if unit <= nic:
             continue
         cand = closure(pb, nic | unit)
-        plan = _feasible(pb, cand, rate_mpps, cores)
+        plan = _feasible(pb, cand, rate_mpps, cores, traffic)
         if plan is not None:
             nic, best = cand, plan
     return best
@@ -174,35 +182,82 @@ def state_split(pb: Problem, rate_mpps: float | None = None,
 
 def traffic_split(pb: Problem, rate_mpps: float | None = None,
                   cores: float | None = None) -> BaselineResult:
-    """Offload the hot path: blocks by decreasing packet frequency."""
+    """Cora's traffic-based split: buckets ``0..k-1`` (by hash) take the NIC path, the
+    largest ``k`` that fits; the NIC path is as much of the NF as the NIC runs under a split.
+    Without flow groups: the hot path (blocks by decreasing packet frequency)."""
     t0 = time.perf_counter()
     pos = {lab: i for i, lab in enumerate(pb.labels)}
-    order = sorted(pb.labels, key=lambda lab: (-pb.freq[lab], pos[lab]))
-    plan = _grow(pb, [{lab} for lab in order], rate_mpps, cores)
-    return _result("traffic_split", pb, plan, rate_mpps, cores, t0)
+    if not pb.traffic_ok:
+        order = sorted(pb.labels, key=lambda lab: (-pb.freq[lab], pos[lab]))
+        plan = _grow(pb, [{lab} for lab in order], rate_mpps, cores)
+        return _result("traffic_split", pb, plan, rate_mpps, cores, t0)
+    units = [{lab} for lab in pb.labels]
+    whole = _grow(pb, units, None, cores)                      # every flow, no rate yet
+    if whole is not None and pb.evaluate(whole, rate_mpps).feasible:
+        return _result("traffic_split", pb, whole, rate_mpps, cores, t0)
+    one = pb.make_traffic([0])
+    cut_plan = _grow(pb, units, None, cores, one)
+    best = None
+    if cut_plan is not None:
+        sidx = {s: i for i, s in enumerate(("nic", "kernel", "user"))}
+        cut = {lab: sidx[st] for lab, st in cut_plan.block_stage.items()}
+        # feasibility only shrinks as k grows (more NIC packets and entries): bisect
+        lo, hi = 0, pb.n_buckets - 1          # largest feasible k in [lo, hi]; 0: none
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            plan = pb.make_plan(cut, traffic=pb.make_traffic(range(mid)))
+            if pb.evaluate(plan, rate_mpps).feasible:
+                lo = mid
+            else:
+                hi = mid - 1
+        if lo > 0:
+            best = pb.make_plan(cut, traffic=pb.make_traffic(range(lo)))
+    if best is None:
+        best = pb.make_plan(pb.all_host_stages())
+    return _result("traffic_split", pb, best, rate_mpps, cores, t0)
 
 
-def _objective(pb: Problem, host: int, nic: int, rate_mpps, cores) -> float:
+def _objective(pb: Problem, host: float, nic: float, rate_mpps,
+               cores) -> tuple[float, float]:
+    """The solver's objective as a tuple compared lexicographically: at a rate (host, 0);
+    under a core budget (bottleneck ``max(N x host, C x nic)``, the inverse of the rate,
+    then host): the lexicographic max-rate objective."""
     if rate_mpps is not None:
-        return host
+        return (host, 0)
     c100 = int(round((cores or 0) * 100))
     n100 = int(round(pb.stages[NIC].cores * 100))
     if c100 <= 0:
-        return nic if host == 0 else math.inf
-    return max(n100 * host, c100 * nic)
+        return (nic, 0) if host == 0 else (math.inf, math.inf)
+    return (max(n100 * host, c100 * nic), host)
 
 
 def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None = None,
-               max_leaves: int = 200_000, time_limit_s: float = 20.0) -> BaselineResult:
+               max_leaves: int = 200_000, time_limit_s: float = 20.0,
+               max_groups: int = 10) -> BaselineResult:
     """The exact optimum by enumeration (small programs only): depth-first over the blocks in
     topological order, each block's stage >= its predecessors', pruned by capability, shim,
     instruction and NIC-rate limits and by a lower bound on the objective (branch and
     bound, the incumbent seeded with the baselines' plans; exact). Each complete assignment is
     costed and checked by :meth:`Problem.evaluate` with the cheapest fitting NIC tiers.
 
+    With at most ``max_groups`` flow groups (buckets + heavy candidates) every traffic split
+    is enumerated at each leaf too (each subset of groups; a heavy flow never together with
+    its own bucket), and the bounds are off (a split changes every term). With more groups
+    only plans without a split are searched: then not exact over the whole plan space.
+
     Returns ``finished=False`` (and the best plan seen) when more than ``max_leaves``
     complete assignments or ``time_limit_s`` seconds would be needed.
     """
+    groups = pb.n_buckets + len(pb.heavy_keys)
+    splits: list[TrafficSplit] = []
+    if pb.traffic_ok and groups <= max_groups:
+        for mask in range(1 << groups):
+            bk = [b for b in range(pb.n_buckets) if mask >> b & 1]
+            hv = [j for j in range(len(pb.heavy_keys)) if mask >> (pb.n_buckets + j) & 1]
+            if any(pb.heavy_bucket[j] in bk for j in hv):
+                continue
+            splits.append(pb.make_traffic(bk, [pb.heavy_keys[j] for j in hv]))
+    prune = not splits
     t0 = time.perf_counter()
     labels = pb.labels
     allowed = {lab: [k for k in range(3) if not pb.block_can_run(lab, k)] for lab in labels}
@@ -214,7 +269,7 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
             first_touch.setdefault(lab, []).append(n)
     for lab in pb.rand_blocks:              # one stage for the PRNG, as a written state
         first_touch.setdefault(lab, []).append(" rand")
-    best: list[Any] = [math.inf, None]  # [objective, plan]
+    best: list[Any] = [(math.inf, math.inf), None]  # [objective, plan]
     leaves = [0]
     nodes = [0]
     finished = [True]
@@ -225,7 +280,7 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     # never negative in total), so they bound the objective from below.
     partial = [0, 0, 0]
     insns = [0, 0, 0]
-    nic_limit = pb.nic_limit_units(rate_mpps) if rate_mpps else None
+    nic_limit = pb.nic_limit_units(rate_mpps) if rate_mpps and prune else None
     max_insns = [st.max_insns for st in pb.stages]
 
     # Seed the incumbent with the baselines' plans (feasible, so the optimum is no worse).
@@ -245,22 +300,31 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     kernel_pp_min = max(0, pb.stages[KERNEL].per_packet - sum(
         pb.leave_units(lab) for lab in labels if pb.verdict[lab] in ("drop", "tx", "redirect")))
 
-    def bound() -> float:
+    def bound() -> tuple[float, float]:
+        if not prune:
+            return (-math.inf, -math.inf)
         host = partial[1] + partial[2] + (kernel_pp_min if on_host[0] else 0)
-        return _objective(pb, host, partial[0], rate_mpps, cores)
+        return _objective(pb, pb.q * host, pb.q * partial[0], rate_mpps, cores)
 
-    def leaf():
-        leaves[0] += 1
-        st = pb.best_nic_tiers(bs)
+    def consider(traffic: TrafficSplit | None) -> None:
+        flows = None if traffic is None else pb.traffic_figures(traffic)[1]
+        st = pb.best_nic_tiers(bs, flows=flows)
         if st is None:
             return
-        plan = pb.make_plan(bs, st)
+        plan = pb.make_plan(bs, st, traffic)
         ev = pb.evaluate(plan, rate_mpps, cores)
         if not ev.feasible:
             return
         obj = _objective(pb, ev.host_units, ev.nic_units, rate_mpps, cores)
         if obj < best[0]:
             best[0], best[1] = obj, plan
+
+    def leaf():
+        leaves[0] += 1
+        consider(None)
+        if splits and bs[pb.entry] == NIC:
+            for ts in splits:
+                consider(ts)
 
     def dfs(i: int) -> None:
         if not finished[0]:

@@ -60,6 +60,13 @@ from typing import Any
 
 from cora.compiler.ir import IntType, Program, RefType, c_bytes
 from cora.compiler.offload.profile import Profile
+from cora.compiler.offload.traffic import (
+    HASH_STEPS,
+    ClassifierKey,
+    TrafficSplit,
+    classifier_key,
+    partitionable_state,
+)
 from cora.errors import InputError
 
 STAGES = ("nic", "kernel", "user")
@@ -93,6 +100,38 @@ def estimate_insns(ops) -> int:
     return int(math.ceil(total * INSNS_SAFETY))
 
 
+#: resolution of a flow group's packet share: shares are integers in units of 1/SHARE_UNITS
+#: of the profile's packets (each group rounded once; the plan's share denominator is the sum
+#: of the rounded group units, so shares of all groups add up exactly).
+SHARE_UNITS = 10_000
+#: heavy-flow candidates the optimizer decides one by one: with at most this many candidates
+#: (the profile's top flows, at most the table's capacity) each is a group of its own; with
+#: more, the candidates are grouped by popularity rank (:func:`rank_groups`), so a table of
+#: thousands of entries costs a few booleans.
+MAX_HEAVY_CANDIDATES = 64
+#: exact-match heavy-flow table entries when the NIC model gives no
+#: ``classifier_exact_entries``: 4,096, a modelled assumption (a small exact table in the
+#: NIC's fastest memory tier, where its keys are charged: 4,096 x 16 B = 64 KiB, the Agilio
+#: CLS; no public figure for the nfp/BlueField eBPF offload).
+HEAVY_TABLE_ENTRIES = 4096
+
+
+def rank_groups(n: int, first: int = 8) -> list[tuple[int, int]]:
+    """Half-open rank ranges ``[a, b)`` covering ``0..n-1``: one per candidate when
+    ``n <= MAX_HEAVY_CANDIDATES``, else doubling ranges ``[0, first), [first, 2 first), ...``
+    (the top flows carry most packets under Zipf, so finer groups matter most at the top)."""
+    if n <= MAX_HEAVY_CANDIDATES:
+        return [(j, j + 1) for j in range(n)]
+    out, a, b = [], 0, first
+    while a < n:
+        out.append((a, min(b, n)))
+        a, b = b, 2 * b
+    return out
+
+
+#: bytes of the host-path shim (a u16 path marker, as a resume block id): TRAFFIC_SPEC.md.
+HOST_PATH_SHIM_BYTES = 2
+
 CONSTRAINT_GROUPS = ("capability", "nic_memory", "instructions", "shim", "nic_rate",
                      "host_budget")
 _MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
@@ -122,6 +161,9 @@ class Plan:
             each ``c_bytes(width)`` bytes; ``bytes`` = 2 + their sum.
         read_only: states the program never writes (replicable).
         stage_models: stage -> name of the stage model the plan was made with.
+        traffic: the flow classifier's split (:class:`TrafficSplit`): packets of the NIC
+            flow groups take the block cut above (the NIC path), every other packet runs the
+            whole NF on the host (the host path). None: every packet takes the cut.
     """
 
     block_stage: dict[str, str]
@@ -129,6 +171,7 @@ class Plan:
     shim: list[dict] = field(default_factory=list)
     read_only: list[str] = field(default_factory=list)
     stage_models: dict[str, str] = field(default_factory=dict)
+    traffic: TrafficSplit | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict: ``blocks`` (label -> stage), ``states`` (name -> ``stage``,
@@ -141,7 +184,8 @@ class Plan:
                             "replicated": len(places) > 1,
                             "replicas": [{"stage": s, "tier": t} for s, t in places]}
         return {"blocks": dict(self.block_stage), "states": states, "shim": list(self.shim),
-                "stage_models": dict(self.stage_models)}
+                "stage_models": dict(self.stage_models),
+                "traffic": None if self.traffic is None else self.traffic.to_json()}
 
     @classmethod
     def from_json(cls, data: dict) -> Plan:
@@ -149,25 +193,35 @@ class Plan:
         places = {n: [(r["stage"], r["tier"]) for r in s["replicas"]]
                   for n, s in data["states"].items()}
         ro = [n for n, s in data["states"].items() if s.get("read_only")]
+        tr = data.get("traffic")
         return cls(dict(data["blocks"]), places, list(data.get("shim", [])), ro,
-                   dict(data.get("stage_models", {})))
+                   dict(data.get("stage_models", {})),
+                   None if tr is None else TrafficSplit.from_json(tr))
 
 
 @dataclass
 class Evaluation:
-    """Figures of one plan under one problem (integer cost units, see UNITS_PER_NS)."""
+    """Figures of one plan under one problem.
+
+    ``host_units`` and ``nic_units`` are integer cost units (see UNITS_PER_NS) summed over
+    the profile's packet share units: ns per packet = units / (``scale`` x UNITS_PER_NS),
+    ``scale`` = :attr:`Problem.q` (1 without flow groups). Plans of one problem compare
+    exactly on these integers.
+    """
 
     host_units: int
     nic_units: int
     violations: dict[str, list[str]]
+    scale: int = 1
+    nic_path_share: float = 1.0
 
     @property
     def host_ns_per_packet(self) -> float:
-        return self.host_units / UNITS_PER_NS
+        return self.host_units / (self.scale * UNITS_PER_NS)
 
     @property
     def nic_ns_per_packet(self) -> float:
-        return self.nic_units / UNITS_PER_NS
+        return self.nic_units / (self.scale * UNITS_PER_NS)
 
     @property
     def feasible(self) -> bool:
@@ -190,6 +244,7 @@ class PlanResult:
         solve_seconds: wall time of building and solving the CP-SAT model, s.
         status: CP-SAT status name.
         infeasible_reason: the binding constraint in words when no plan exists, else None.
+        nic_path_share: share of packets taking the NIC path (1 without a traffic split).
     """
 
     plan: Plan | None
@@ -204,6 +259,7 @@ class PlanResult:
     solve_seconds: float
     status: str
     infeasible_reason: str | None = None
+    nic_path_share: float | None = None
 
 
 # --------------------------------------------------------------------- model field access
@@ -363,6 +419,147 @@ class Problem:
         for lab in self.labels:
             for st, n in self.touch[lab].items():
                 self.access_count[st] += self.freq[lab] * n
+        self._traffic_setup()
+
+    # -- flow groups -----------------------------------------------------------------------
+
+    def _traffic_setup(self) -> None:
+        """Flow groups of the profile (TRAFFIC_SPEC.md): ``n_buckets`` hash buckets and the
+        top heavy flows (exact-table candidates), as integer packet-share units.
+
+        Sets ``traffic_ok`` (a traffic split is possible: the profile has per-bucket weights
+        and the NIC can run the entry block), ``q`` (share denominator: the sum of the
+        rounded group units; 1 without groups), ``bucket_units``/``bucket_flows`` (whole
+        buckets, heavy flows included), ``heavy_keys``/``heavy_units``/``heavy_bucket``,
+        ``partitionable`` (states split by flow group), ``entry_bytes`` (bytes per entry),
+        ``classifier_units``/``heavy_lookup_units`` (NIC cost per packet of the classifier and
+        of the exact-table lookup) and ``host_path_units`` (host cost of a host-path packet:
+        the all-on-host plan plus the shim crossing).
+        """
+        prof, nic = self.profile, self.stages[NIC]
+        self.traffic_ok, self.q = False, 1
+        self.n_buckets = 0
+        self.bucket_units: list[int] = []
+        self.bucket_flows: list[int] = []
+        self.heavy_keys: list[tuple[int, ...]] = []
+        self.heavy_units: list[int] = []
+        self.heavy_bucket: list[int] = []
+        self.heavy_groups: list[tuple[int, int]] = []
+        self.heavy_group_of: list[int] = []
+        self.group_bucket: list[dict[int, tuple[int, int]]] = []  # bucket -> (units, flows)
+        self.heavy_entry_bytes = 0
+        self.key_fields = tuple(prof.key_fields or classifier_key(self.program).fields)
+        self.partitionable = frozenset(partitionable_state(self.program, self.key_fields)) \
+            - self.read_only
+        self.entry_bytes = {n: self.state_bytes[n] // max(1, s.capacity)
+                            for n, s in self.states.items()}
+        exact = _get(nic.model, "classifier_exact_entries", None)
+        self.heavy_table_entries = int(exact) if exact is not None else HEAVY_TABLE_ENTRIES
+        bp = [float(v) for v in prof.bucket_packets]
+        keyless = float(prof.keyless_packets)
+        total = sum(bp) + keyless
+        if not bp or sum(bp) <= 0 or self.block_can_run(self.entry, NIC):
+            return
+        n = len(bp)
+        bf = [int(v) for v in (prof.bucket_flows or [0] * n)]
+        heavy = sorted(((tuple(int(w) for w in k), float(c)) for k, c in prof.heavy_flows),
+                       key=lambda kc: (-kc[1], kc[0]))
+        heavy = heavy[:self.heavy_table_entries]
+        rest = list(bp)
+        self.n_buckets = n
+        probe = self.make_traffic([])
+        for k, c in heavy:
+            b = probe.bucket(k)
+            rest[b] -= c
+            self.heavy_keys.append(k)
+            self.heavy_bucket.append(b)
+            self.heavy_units.append(int(round(c / total * SHARE_UNITS)))
+        # rank groups; a group's share per bucket is rounded once (solver and evaluate agree)
+        self.heavy_groups = rank_groups(len(heavy))
+        self.heavy_group_of = [g for g, (a, b) in enumerate(self.heavy_groups)
+                               for _ in range(a, b)]
+        for a, b in self.heavy_groups:
+            per: dict[int, list[float]] = {}
+            for j in range(a, b):
+                acc = per.setdefault(self.heavy_bucket[j], [0.0, 0])
+                acc[0] += heavy[j][1]
+                acc[1] += 1
+            self.group_bucket.append({bk: (int(round(c / total * SHARE_UNITS)), int(f))
+                                      for bk, (c, f) in per.items()})
+        self.bucket_units = [int(round(max(0.0, r) / total * SHARE_UNITS)) for r in rest]
+        for gb_ in self.group_bucket:
+            for bk, (u, _) in gb_.items():
+                self.bucket_units[bk] += u
+        # bytes of a heavy-table entry (the packed key, rounded up to 32-bit words: 16 for
+        # the IPv4 5-tuple's 104 bits), charged to the
+        # NIC's fastest tier
+        self.heavy_entry_bytes = 4 * -(-sum(ClassifierKey(self.key_fields).widths) // 32)
+        self.bucket_flows = bf
+        # packets without the key (e.g. non-IPv4) always take the host path under a split
+        self.keyless_units = int(round(keyless / total * SHARE_UNITS))
+        self.q = sum(self.bucket_units) + self.keyless_units
+        if sum(self.bucket_units) <= 0:
+            self.q = 1
+            return
+        self.traffic_ok = True
+        oc = dict(_get(nic.model, "op_cost_ns", {}) or {})
+        mc = dict(_get(nic.model, "map_cost_ns", {}) or {})
+        fast = nic.tiers[0][2]
+        # the classifier (cora.compiler.offload.traffic.flow_bucket, its HASH_STEPS): read
+        # each key field; per 32-bit key word and at the end the hash steps (xor_word: one
+        # ALU op; add_shl and xor_shr: two); the multiply and shift of Fibonacci hashing; one
+        # array lookup of the bucket bitmap. The heavy-flow table adds one hash lookup.
+        # Costs: the NIC model's own op and map costs, its fastest tier.
+        widths = ClassifierKey(self.key_fields).widths
+        words = sum(max(1, (w + 31) // 32) for w in widths)
+
+        def alu_ops(steps) -> int:
+            return sum(1 if st[0] == "xor_word" else 2 for st in steps)
+        n_alu = words * alu_ops(HASH_STEPS["per_word"]) + alu_ops(HASH_STEPS["final"]) + 1
+        cls_ns = (len(widths) * oc.get("pkt_read", 0.0) + n_alu * oc.get("alu", 0.0) +
+                  oc.get("mul", 0.0) + oc.get("map_lookup", 0.0) +
+                  mc.get("array", mc.get("hash", 0.0)) + fast)
+        self.classifier_units = _u(cls_ns)
+        self.heavy_lookup_units = _u(oc.get("map_lookup", 0.0) + mc.get("hash", 0.0) + fast)
+        kern = self.stages[KERNEL]
+        allh = self.make_plan(self.all_host_stages())
+        self.host_path_units = self._cut_units(allh, None)[0][KERNEL] + \
+            self._cut_units(allh, None)[0][USER] + \
+            _u(kern.crossing_ns + kern.shim_byte_ns * HOST_PATH_SHIM_BYTES)
+
+    def traffic_figures(self, ts: TrafficSplit) -> tuple[int, int, int]:
+        """``(S, F, T)`` of a split: NIC-path packet share units (of :attr:`q`), NIC-resident
+        flows (entries each partitionable NIC state needs) and heavy-table entries."""
+        nb = frozenset(b for b in ts.nic_buckets if 0 <= b < self.n_buckets)
+        share = sum(self.bucket_units[b] for b in nb)
+        flows = sum(self.bucket_flows[b] for b in nb)
+        index = {k: j for j, k in enumerate(self.heavy_keys)}
+        chosen = {index.get(tuple(k), -1) for k in ts.heavy_keys}
+        whole = set()
+        for g, (a, b) in enumerate(self.heavy_groups):
+            if b - a > 1 and all(j in chosen for j in range(a, b)):
+                whole.add(g)
+                for bk, (u, f) in self.group_bucket[g].items():
+                    if bk not in nb:
+                        share += u
+                        flows += f
+        for k in ts.heavy_keys:
+            j = index.get(tuple(k))
+            if j is not None and self.heavy_group_of[j] in whole:
+                continue
+            b = self.heavy_bucket[j] if j is not None else ts.bucket(k)
+            if b in nb:
+                continue
+            share += self.heavy_units[j] if j is not None else 0
+            flows += 1
+        return share, flows, len(ts.heavy_keys)
+
+    def make_traffic(self, buckets, heavy=()) -> TrafficSplit:
+        """A :class:`TrafficSplit` over this problem's key and buckets; with heavy keys, the
+        table's capacity is the NIC's (:attr:`heavy_table_entries`)."""
+        keys = tuple(tuple(k) for k in heavy)
+        return TrafficSplit(self.key_fields, self.n_buckets, frozenset(buckets), keys,
+                            self.heavy_table_entries if keys else 0)
 
     # -- set-up helpers ------------------------------------------------------------------
 
@@ -434,7 +631,11 @@ class Problem:
             return ["no user-space stage model given"]
         if st.map_kinds is not None and s.kind not in st.map_kinds:
             why.append(f"map kind {s.kind}")
-        if st.max_entries is not None and s.capacity > st.max_entries:
+        # a partitionable state under a traffic split needs only its NIC flows' entries on
+        # the NIC: the stage's entry limit is checked on the plan's entry count instead
+        if st.max_entries is not None and s.capacity > st.max_entries and \
+                not (k == NIC and getattr(self, "traffic_ok", False) and
+                     name in self.partitionable):
             why.append(f"{s.capacity} entries > {st.max_entries}")
         return why
 
@@ -466,10 +667,65 @@ class Problem:
                  cores: float | None = None) -> Evaluation:
         """Cost and constraint check of ``plan`` with exactly the solver's integer figures.
 
+        With ``plan.traffic``: NIC-path share ``s = S/q`` (:meth:`traffic_figures`);
+        host = ``(1 - s) x host_path + s x host part of the cut``; NIC = per-packet cost and
+        classifier on every packet (+ the exact-table lookup when it has entries) + ``s x``
+        the cut's NIC part beyond the per-packet cost. Partitionable NIC state needs
+        ``min(F, capacity)`` entries; other written state must be on the host kernel stage.
+
         Returns:
             an :class:`Evaluation`; ``violations`` maps each group of
             :data:`CONSTRAINT_GROUPS` (plus ``"structure"``) to messages.
         """
+        ts = plan.traffic
+        q = self.q
+        flows = None
+        share = q
+        table = 0
+        if ts is not None and self.traffic_ok:
+            share, flows, table = self.traffic_figures(ts)
+        units, viol = self._cut_units(plan, flows, table * self.heavy_entry_bytes)
+        cut_host, cut_nic = units[KERNEL] + units[USER], units[NIC]
+        if ts is None:
+            host, nic = q * cut_host, q * cut_nic
+        elif not self.traffic_ok:
+            viol["structure"].append("a traffic split needs a profile with flow buckets "
+                                     "and a NIC that runs the entry block")
+            host, nic = q * cut_host, q * cut_nic
+        else:
+            sidx = {s: i for i, s in enumerate(STAGES)}
+            if plan.block_stage.get(self.entry) != "nic":
+                viol["structure"].append("a traffic split needs the entry block on the NIC")
+            for name in self.states:
+                if name in self.read_only or name in self.partitionable:
+                    continue
+                if any(sidx[st] != KERNEL for st, _ in plan.state_place.get(name, [])):
+                    viol["structure"].append(f"state {name} is not split by flow: on the "
+                                             "host kernel stage under a traffic split")
+            if table > self.heavy_table_entries:
+                viol["nic_memory"].append(f"heavy-flow table: {table} entries > "
+                                          f"{self.heavy_table_entries}")
+            pp = self.stages[NIC].per_packet
+            host = self.host_path_units * (q - share) + share * cut_host
+            nic = share * cut_nic + pp * (q - share) + q * (
+                self.classifier_units + (self.heavy_lookup_units if table else 0))
+        if rate_mpps is not None and rate_mpps > 0:
+            if nic > q * self.nic_limit_units(rate_mpps):
+                util = rate_mpps * nic / q / UNITS_PER_NS / (1e3 * self.stages[NIC].cores)
+                viol["nic_rate"].append(f"NIC utilisation {util:.2f} > 1 at {rate_mpps:g} Mpps")
+            if cores is not None and host > q * self.host_limit_units(rate_mpps, cores):
+                viol["host_budget"].append(
+                    f"host needs {rate_mpps * host / q / UNITS_PER_NS / 1e3:.3f} cores > "
+                    f"{cores:g}")
+        if cores is not None and cores <= 0 and host > 0:
+            viol["host_budget"].append("host stages used with a budget of 0 cores")
+        return Evaluation(host, nic, {g: v for g, v in viol.items() if v}, q, share / q)
+
+    def _cut_units(self, plan: Plan, flows: int | None,
+                   table_bytes: int = 0) -> tuple[list[int], dict]:
+        """Per-stage units of the plan's block cut (every packet taking it) and its
+        violations; ``flows``: NIC-resident flows of a traffic split (None: whole maps);
+        ``table_bytes``: the heavy-flow table's keys, in the NIC's fastest tier."""
         sidx = {s: i for i, s in enumerate(STAGES)}
         bs = {lab: sidx[plan.block_stage[lab]] for lab in self.labels}
         viol: dict[str, list[str]] = {g: [] for g in CONSTRAINT_GROUPS + ("structure",)}
@@ -490,7 +746,7 @@ class Problem:
                 units[c] += self.cross_units((u, v), c)
                 for why in self.crossing_allowed((u, v), a, c):
                     (viol["structure"] if "reference" in why else viol["shim"]).append(why)
-        mem: dict[tuple[int, int], int] = {}
+        mem: dict[tuple[int, int], int] = {(NIC, 0): table_bytes} if table_bytes else {}
         nmaps: Counter[int] = Counter()
         nentries: Counter[int] = Counter()
         for name in self.states:
@@ -520,9 +776,14 @@ class Problem:
             for k, t in places:
                 for why in self.state_can_live(name, k):
                     viol["capability"].append(f"state {name} on {STAGES[k]}: {why}")
-                mem[(k, t)] = mem.get((k, t), 0) + self.state_bytes[name]
+                entries = self.states[name].capacity
+                if flows is not None and k == NIC and name in self.partitionable:
+                    entries = min(entries, flows)
+                mem[(k, t)] = mem.get((k, t), 0) + (
+                    self.state_bytes[name] if entries == self.states[name].capacity
+                    else entries * self.entry_bytes[name])
                 nmaps[k] += 1
-                nentries[k] += self.states[name].capacity
+                nentries[k] += entries
         for (k, t), used in sorted(mem.items()):
             tname, tbytes, _ = self.stages[k].tiers[t]
             if used > tbytes:
@@ -553,17 +814,7 @@ class Problem:
         for (u, v) in self.edges:
             if bs[v] == USER and bs[u] < USER:
                 units[USER] += self.user_arrive_units(self.edge_freq[(u, v)])
-        host, nic = units[KERNEL] + units[USER], units[NIC]
-        if rate_mpps is not None and rate_mpps > 0:
-            if nic > self.nic_limit_units(rate_mpps):
-                util = rate_mpps * nic / UNITS_PER_NS / (1e3 * self.stages[NIC].cores)
-                viol["nic_rate"].append(f"NIC utilisation {util:.2f} > 1 at {rate_mpps:g} Mpps")
-            if cores is not None and host > self.host_limit_units(rate_mpps, cores):
-                viol["host_budget"].append(
-                    f"host needs {rate_mpps * host / UNITS_PER_NS / 1e3:.3f} cores > {cores:g}")
-        if cores is not None and cores <= 0 and host > 0:
-            viol["host_budget"].append("host stages used with a budget of 0 cores")
-        return Evaluation(host, nic, {g: v for g, v in viol.items() if v})
+        return units, viol
 
     def _tier_index(self, k: int, tname: str) -> int:
         for i, t in enumerate(self.stages[k].tiers):
@@ -589,15 +840,20 @@ class Problem:
     # -- plan construction ---------------------------------------------------------------
 
     def make_plan(self, block_stage: dict[str, int],
-                  state_tier: dict[str, int] | None = None) -> Plan:
+                  state_tier: dict[str, int] | None = None,
+                  traffic: TrafficSplit | None = None) -> Plan:
         """A complete :class:`Plan` from block stages (ints); states follow their blocks.
 
         Args:
             block_stage: label -> stage index for every reachable block.
             state_tier: optional state name -> tier index on its (NIC) stage; default: the
                 fastest tier with room left (first fit in order of access count per byte).
+            traffic: the plan's traffic split (partitionable NIC state then needs only the
+                NIC flow groups' entries).
         """
         state_tier = dict(state_tier or {})
+        flows = None if traffic is None or not self.traffic_ok else \
+            self.traffic_figures(traffic)[1]
         need: dict[str, list[int]] = {}
         for name in self.states:
             users = sorted({block_stage[lab] for lab in self.labels
@@ -615,17 +871,28 @@ class Problem:
             pl = []
             for k in need[name]:
                 tiers = self.stages[k].tiers
+                size = self.nic_state_bytes(name, flows) if k == NIC else \
+                    self.state_bytes[name]
                 if k == NIC and name in state_tier:
                     t = state_tier[name]
                 else:
                     t = next((i for i in range(len(tiers))
-                              if room[(k, i)] >= self.state_bytes[name]), len(tiers) - 1)
-                room[(k, t)] -= self.state_bytes[name]
+                              if room[(k, i)] >= size), len(tiers) - 1)
+                room[(k, t)] -= size
                 pl.append((STAGES[k], tiers[t][0]))
             places[name] = pl
         places = {n: places[n] for n in self.states}
         return Plan({lab: STAGES[block_stage[lab]] for lab in self.labels}, places,
-                    self.shim_layout(block_stage), sorted(self.read_only), self.model_names())
+                    self.shim_layout(block_stage), sorted(self.read_only), self.model_names(),
+                    traffic)
+
+    def nic_state_bytes(self, name: str, flows: int | None) -> int:
+        """NIC bytes of state ``name``: the whole map, or under a traffic split with
+        ``flows`` NIC-resident flows, ``min(flows, capacity)`` entries of a partitionable one."""
+        if flows is None or name not in self.partitionable or \
+                flows >= self.states[name].capacity:
+            return self.state_bytes[name]
+        return flows * self.entry_bytes[name]
 
     def model_names(self) -> dict[str, str]:
         """Stage -> name of its model (``user`` absent when no user-space model is given)."""
@@ -634,8 +901,8 @@ class Problem:
             del out["user"]
         return out
 
-    def best_nic_tiers(self, block_stage: dict[str, int],
-                       max_combos: int = 20_000) -> dict[str, int] | None:
+    def best_nic_tiers(self, block_stage: dict[str, int], max_combos: int = 20_000,
+                       flows: int | None = None) -> dict[str, int] | None:
         """The NIC tier of every state held on the NIC under ``block_stage`` that fits the
         tier capacities with the least NIC access cost (enumeration, at most ``max_combos``
         assignments; None if none fits). Host cost does not depend on NIC tiers."""
@@ -646,7 +913,7 @@ class Problem:
             for n in self.touch_any[lab]:
                 weight[n] = weight.get(n, 0.0) + self.freq[lab] * self.touch[lab][n]
         names = sorted(weight)
-        key = tuple((n, round(weight[n], 12)) for n in names)
+        key = (flows,) + tuple((n, round(weight[n], 12)) for n in names)
         cache = self.__dict__.setdefault("_tier_cache", {})
         if key in cache:
             return cache[key]
@@ -657,7 +924,7 @@ class Problem:
                 break
             used = [0] * len(tiers)
             for n, t in zip(names, combo, strict=True):
-                used[t] += self.state_bytes[n]
+                used[t] += self.nic_state_bytes(n, flows)
             if any(u > tiers[j][1] for j, u in enumerate(used)):
                 continue
             max_maps = self.stages[NIC].max_maps
@@ -705,7 +972,8 @@ class _Model:
     """The CP-SAT model of one :class:`Problem` (built with some constraint groups relaxed)."""
 
     def __init__(self, pb: Problem, rate_mpps: float | None, cores: float | None,
-                 relax: frozenset = frozenset()):
+                 relax: frozenset = frozenset(), rate_bound: int | None = None,
+                 traffic: bool = True):
         """Build the model in named steps (the order of variables and constraints is the one
         the model always had, so the solver sees the same model).
 
@@ -715,18 +983,25 @@ class _Model:
             cores: host core budget, or None.
             relax: constraint groups (:data:`CONSTRAINT_GROUPS`) left out (to explain
                 infeasibility).
+            rate_bound: core-budget mode, second (lexicographic) solve: the bottleneck
+                value ``t`` of the first solve (the highest rate); the model then keeps
+                ``t <= rate_bound`` and minimises host cost.
+            traffic: allow traffic splits (flow groups) when the problem has them.
         """
         from ortools.sat.python import cp_model
         self.cp = cp_model
         self.pb, self.relax = pb, relax
         self.m = cp_model.CpModel()
         self.cap = "capability" not in relax
+        self.rate_bound = rate_bound
         self._block_variables()
         self._edge_variables()
+        self._traffic_variables(traffic)
         tier_load, maps_on, entries_on = self._state_placement()
         self._stage_limits(tier_load, maps_on, entries_on)
         self._one_prng_stage()
         self._throughput()
+        self._traffic_costs()
         self._objective(rate_mpps, cores)
 
     def _block_variables(self) -> None:
@@ -765,6 +1040,75 @@ class _Model:
             for c, xv in self.x[v].items():
                 m.add(sum(zz for (_, cc), zz in zs.items() if cc == c) == xv)
 
+    def _traffic_variables(self, enabled: bool) -> None:
+        """Flow groups: ``tsplit`` (a traffic split is used), ``g[b]`` (bucket ``b`` takes the
+        NIC path), ``h[j]`` (heavy flow ``j`` in the exact table; never together with its
+        bucket, which already covers it), ``S`` (NIC-path share units: ``q`` without a split),
+        ``F`` (NIC-resident flows), ``hv`` (the exact table is used). A split needs the entry
+        block on the NIC, and every written state not split by flow on the host kernel stage
+        (both paths share it)."""
+        pb, m = self.pb, self.m
+        self.tsplit: Any = None
+        if not (enabled and pb.traffic_ok and NIC in self.x[pb.entry]):
+            return
+        ts = self.tsplit = m.new_bool_var("tsplit")
+        m.add_implication(ts, self.x[pb.entry][NIC])
+        # Buckets with equal (share units, flows) and no heavy candidate are interchangeable:
+        # one integer per such class (how many of them take the NIC path; the lowest bucket
+        # numbers are taken) instead of one boolean each, which removes the symmetry
+        # (a synthetic profile's buckets are all alike) without changing the optimum.
+        heavy_b = set(pb.heavy_bucket)
+        classes: dict[tuple[int, int], list[int]] = {}
+        self.groups: list[tuple[list[int], Any, int, int]] = []  # (buckets, var, units, flows)
+        gb: dict[int, Any] = {}
+        for b in range(pb.n_buckets):
+            if b in heavy_b:
+                gb[b] = m.new_bool_var(f"g_{b}")
+                self.groups.append(([b], gb[b], pb.bucket_units[b], pb.bucket_flows[b]))
+            else:
+                classes.setdefault((pb.bucket_units[b], pb.bucket_flows[b]), []).append(b)
+        for (u, f), bs in sorted(classes.items()):
+            var = m.new_int_var(0, len(bs), f"gc_{bs[0]}")
+            self.groups.append((bs, var, u, f))
+        # one boolean per heavy group (a single candidate, or a rank range of them)
+        self.h = [m.new_bool_var(f"h_{g}") for g in range(len(pb.heavy_groups))]
+        for bs, var, _, _ in self.groups:
+            m.add(var <= len(bs) * ts)
+        for v in self.h:
+            m.add_implication(v, ts)
+        # a single heavy flow never together with its bucket (which already covers it); a
+        # group spanning buckets: its flows in NIC buckets are not counted twice
+        # (``a = h AND g``, subtracted)
+        overlap_u, overlap_f = [], []
+        for g, (a, b) in enumerate(pb.heavy_groups):
+            if b - a == 1:
+                m.add(self.h[g] + gb[pb.heavy_bucket[a]] <= 1)
+                continue
+            for bk, (u, f) in sorted(pb.group_bucket[g].items()):
+                av = m.new_bool_var(f"hg_{g}_{bk}")
+                m.add(av <= self.h[g])
+                m.add(av <= gb[bk])
+                m.add(av >= self.h[g] + gb[bk] - 1)
+                overlap_u.append((u, av))
+                overlap_f.append((f, av))
+        gunits = [sum(u for u, _ in d.values()) for d in pb.group_bucket]
+        gflows = [sum(f for _, f in d.values()) for d in pb.group_bucket]
+        self.S = m.new_int_var(0, pb.q, "S")
+        m.add(self.S == pb.q - pb.q * ts + sum(u * v for _, v, u, _ in self.groups)
+              + sum(u * v for u, v in zip(gunits, self.h, strict=True))
+              - sum(u * v for u, v in overlap_u))
+        self.fmax = sum(pb.bucket_flows) + sum(gflows)
+        self.F = m.new_int_var(0, self.fmax, "F")
+        m.add(self.F == sum(f * v for _, v, _, f in self.groups)
+              + sum(f * v for f, v in zip(gflows, self.h, strict=True))
+              - sum(f * v for f, v in overlap_f))
+        self.hv = m.new_bool_var("hv")
+        for v in self.h:
+            m.add_implication(v, self.hv)
+        self.table = sum(n * v for n, v in zip(gflows, self.h, strict=True))
+        if "nic_memory" not in self.relax:
+            m.add(self.table <= pb.heavy_table_entries)
+
     def _state_placement(self) -> tuple[_TierLoads, _StageTerms, _StageTerms]:
         """State placement: ``y[state][(stage, tier)]``; a written state lives in one place
         and every block touching it runs there; a read-only state may be replicated, and
@@ -777,6 +1121,9 @@ class _Model:
         tier_load: dict[tuple[int, int], list] = {}
         maps_on: dict[int, list] = {0: [], 1: [], 2: []}
         entries_on: dict[int, list] = {0: [], 1: [], 2: []}
+        if self.tsplit is not None and pb.heavy_entry_bytes and self.h:
+            tier_load[(NIC, 0)] = [(pb.heavy_entry_bytes * n, v) for n, v in zip(
+                [sum(f for _, f in d.values()) for d in pb.group_bucket], self.h, strict=True)]
         for name in pb.states:
             ys = {}
             for k in range(3):
@@ -815,7 +1162,28 @@ class _Model:
                 for lab in users:
                     for k, xv in self.x[lab].items():
                         m.add(xv <= sum(v for (kk, _), v in ys.items() if kk == k))
+                if self.tsplit is not None and name not in pb.partitionable:
+                    on_kernel = [v for (kk, _), v in ys.items() if kk == KERNEL]
+                    m.add(sum(on_kernel) >= self.tsplit)
+            split = self.tsplit is not None and name in pb.partitionable
+            if split:
+                cap_e = pb.states[name].capacity
+                fc = m.new_int_var(0, min(cap_e, self.fmax), f"fc_{name}")
+                m.add_min_equality(fc, [self.F, cap_e])
             for (k, t), yv in ys.items():
+                if split and k == NIC:
+                    # whole map without a split; min(F, capacity) entries with one
+                    full, eb = pb.state_bytes[name], pb.entry_bytes[name]
+                    load = m.new_int_var(0, full, f"load_{name}_{t}")
+                    m.add(load >= full * yv - full * self.tsplit)
+                    m.add(load >= eb * fc - eb * cap_e * (1 - yv))
+                    ent = m.new_int_var(0, cap_e, f"ent_{name}_{t}")
+                    m.add(ent >= cap_e * yv - cap_e * self.tsplit)
+                    m.add(ent >= fc - cap_e * (1 - yv))
+                    tier_load.setdefault((k, t), []).append((1, load))
+                    maps_on[k].append(yv)
+                    entries_on[k].append(ent)
+                    continue
                 tier_load.setdefault((k, t), []).append((pb.state_bytes[name], yv))
                 maps_on[k].append(yv)
                 entries_on[k].append(pb.states[name].capacity * yv)
@@ -880,7 +1248,7 @@ class _Model:
         for lab in labels:
             for k, xv in self.x[lab].items():
                 if pb.block_cost[lab][k]:
-                    units[k].append(pb.block_cost[lab][k] * xv)
+                    units[k].append((pb.block_cost[lab][k], xv))
         for e, zs in self.z.items():
             for (a, c), zv in zs.items():
                 if c > a:
@@ -888,26 +1256,60 @@ class _Model:
                     if c == USER:
                         cu += pb.user_arrive_units(pb.edge_freq[e])
                     if cu:
-                        units[c].append(cu * zv)
+                        units[c].append((cu, zv))
         for name, ys in self.y.items():
             if name in pb.read_only:
                 continue
             for (k, t), yv in ys.items():
                 tu = pb.tier_units(name, k, t)
                 if tu:
-                    units[k].append(tu * yv)
+                    units[k].append((tu, yv))
         for k, u_, wv in self.w:
-            units[k].append(u_ * wv)
+            units[k].append((u_, wv))
         ent = self.x[pb.entry]
         if NIC in ent:
-            units[NIC].append(pb.stages[NIC].per_packet * ent[NIC])
+            units[NIC].append((pb.stages[NIC].per_packet, ent[NIC]))
         if USER in ent:
-            units[USER].append(pb.user_arrive_units(1.0) * ent[USER])
-        units[KERNEL].append(pb.stages[KERNEL].per_packet * self.hostrun)
+            units[USER].append((pb.user_arrive_units(1.0), ent[USER]))
+        units[KERNEL].append((pb.stages[KERNEL].per_packet, self.hostrun))
         for lab, av in self.a.items():
-            units[KERNEL].append(-pb.leave_units(lab) * av)
-        self.host_expr = sum(units[KERNEL]) + sum(units[USER])
-        self.nic_expr = sum(units[NIC])
+            units[KERNEL].append((-pb.leave_units(lab), av))
+        host_terms = units[KERNEL] + units[USER]
+        self.host_expr = sum(c * v for c, v in host_terms)
+        self.nic_expr = sum(c * v for c, v in units[NIC])
+        # bounds of the cut's per-packet units (for the share products)
+        self.host_bounds = (sum(min(c, 0) for c, _ in host_terms),
+                            sum(max(c, 0) for c, _ in host_terms))
+        self.nic_bounds = (sum(min(c, 0) for c, _ in units[NIC]),
+                           sum(max(c, 0) for c, _ in units[NIC]))
+
+    def _traffic_costs(self) -> None:
+        """``host_q``/``nic_q``: stage units summed over the share units (``q`` per packet),
+        exactly as :meth:`Problem.evaluate`. Without a split ``q x`` the cut's units; with
+        one ``host_path x (q - S) + S x cut host`` and ``S x cut NIC + per_packet x (q - S)
+        + q x (classifier + exact table if used)`` (products by CP-SAT multiplication
+        constraints, exact)."""
+        pb, m, q = self.pb, self.m, self.pb.q
+        if self.tsplit is None:
+            self.host_q = q * self.host_expr
+            self.nic_q = q * self.nic_expr
+            self.q_bounds = (q * self.host_bounds[1], q * self.nic_bounds[1])
+            return
+        hx = m.new_int_var(*self.host_bounds, "host_cut")
+        m.add(hx == self.host_expr)
+        nx = m.new_int_var(*self.nic_bounds, "nic_cut")
+        m.add(nx == self.nic_expr)
+        hs = m.new_int_var(q * self.host_bounds[0], q * self.host_bounds[1], "host_share")
+        m.add_multiplication_equality(hs, [self.S, hx])
+        ns = m.new_int_var(q * self.nic_bounds[0], q * self.nic_bounds[1], "nic_share")
+        m.add_multiplication_equality(ns, [self.S, nx])
+        pp = pb.stages[NIC].per_packet
+        self.host_q = pb.host_path_units * (q - self.S) + hs
+        self.nic_q = (ns + pp * (q - self.S) + q * pb.classifier_units * self.tsplit +
+                      q * pb.heavy_lookup_units * self.hv)
+        self.q_bounds = (q * max(self.host_bounds[1], pb.host_path_units),
+                         q * (self.nic_bounds[1] + pp + pb.classifier_units +
+                              pb.heavy_lookup_units))
 
     def _objective(self, rate_mpps: float | None, cores: float | None) -> None:
         """Objective: host cost at the target rate (``rate_mpps``), or the bottleneck
@@ -921,33 +1323,55 @@ class _Model:
         tie = sum(tb)
         W = self.tie_weight
         # rate / budget
+        q = pb.q
         self.mode = "cores" if rate_mpps is not None else "rate"
         if rate_mpps is not None and rate_mpps > 0:
             if "nic_rate" not in relax:
-                m.add(self.nic_expr <= pb.nic_limit_units(rate_mpps))
+                m.add(self.nic_q <= q * pb.nic_limit_units(rate_mpps))
             if cores is not None and "host_budget" not in relax:
-                m.add(self.host_expr <= pb.host_limit_units(rate_mpps, cores))
-            m.minimize(W * self.host_expr + tie)
+                m.add(self.host_q <= q * pb.host_limit_units(rate_mpps, cores))
+            m.minimize(W * self.host_q + tie)
         elif rate_mpps is not None:
-            m.minimize(W * self.host_expr + tie)
+            m.minimize(W * self.host_q + tie)
         else:
             assert cores is not None  # solve_problem takes a rate or a core budget
             c100 = int(round(cores * 100))
             n100 = int(round(pb.stages[NIC].cores * 100))
             if c100 <= 0:
                 if "host_budget" not in relax:
-                    m.add(self.host_expr == 0)
-                m.minimize(W * self.nic_expr + tie)
+                    m.add(self.host_q == 0)
+                m.minimize(W * self.nic_q + tie)
             else:
-                t = m.new_int_var(0, 1 << 42, "t")
-                m.add(t >= n100 * self.host_expr)
-                m.add(t >= c100 * self.nic_expr)
-                m.minimize(W * t + tie)
+                # the highest rate min(C/host, N/nic) <=> the least max(N x host, C x nic);
+                # first solve: that alone; second solve (rate_bound given): keep it and
+                # minimise host cost (lexicographic: rate first, then host cores).
+                t = m.new_int_var(0, max(n100 * self.q_bounds[0], c100 * self.q_bounds[1]),
+                                  "t")
+                m.add(t >= n100 * self.host_q)
+                m.add(t >= c100 * self.nic_q)
+                if self.rate_bound is None:
+                    self.tie_weight = 1
+                    m.minimize(t)
+                else:
+                    m.add(t <= self.rate_bound)
+                    m.minimize(W * self.host_q + tie)
+                self.t = t
 
     def hint(self, plan: Plan) -> None:
         """Warm start: AddHint every block, edge and state variable from ``plan``."""
         pb, m = self.pb, self.m
         sidx = {s: i for i, s in enumerate(STAGES)}
+        if self.tsplit is not None and plan.traffic is None:
+            m.add_hint(self.tsplit, 0)
+        elif self.tsplit is not None and plan.traffic is not None:
+            ts = plan.traffic
+            m.add_hint(self.tsplit, 1)
+            for bs_, var, _, _ in self.groups:
+                m.add_hint(var, sum(1 for b in bs_ if b in ts.nic_buckets))
+            chosen = {tuple(k) for k in ts.heavy_keys}
+            for g, (a, b) in enumerate(pb.heavy_groups):
+                m.add_hint(self.h[g], int(all(pb.heavy_keys[j] in chosen
+                                              for j in range(a, b))))
         bs = {}
         for lab, xs in self.x.items():
             k = sidx.get(plan.block_stage.get(lab, ""), None)
@@ -975,6 +1399,7 @@ class _Model:
                     m.add_hint(yv, int(key in places))
 
     def solve(self, time_limit_s: float, workers: int):
+        """Run CP-SAT: ``(solver, status, seconds)``."""
         solver = self.cp.CpSolver()
         solver.parameters.max_time_in_seconds = float(time_limit_s)
         solver.parameters.num_workers = int(workers)
@@ -993,9 +1418,15 @@ class _Model:
                 users = {bs[lab] for lab in pb.labels if name in pb.touch_any[lab]}
                 chosen = [kt for kt in chosen if kt[0] in users] or chosen[:1]
             places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
+        traffic = None
+        if self.tsplit is not None and solver.Value(self.tsplit):
+            traffic = pb.make_traffic(
+                [b for bs, v, _, _ in self.groups for b in bs[:solver.Value(v)]],
+                [pb.heavy_keys[j] for g, v in enumerate(self.h) if solver.Value(v)
+                 for j in range(*pb.heavy_groups[g])])
         plan = Plan({lab: STAGES[k] for lab, k in bs.items()}, places, pb.shim_layout(bs),
-                    sorted(pb.read_only), pb.model_names())
-        if self.mode == "cores":
+                    sorted(pb.read_only), pb.model_names(), traffic)
+        if self.mode == "cores" and traffic is None:
             # Host cost does not depend on NIC tiers: among the tier choices that fit, take
             # the cheapest for the NIC (the solver only had to keep the NIC under its limit).
             nt = pb.best_nic_tiers(bs)
@@ -1083,21 +1514,69 @@ def plan(program: Program, nic: Any, host_kernel: Any, host_user: Any, profile: 
     return solve_problem(pb, rate_mpps, cores, time_limit_s, workers, warm_start, explain)
 
 
+def _run(pb: Problem, rate_mpps, cores, relax, traffic: bool, hint: Plan | None,
+         time_limit_s: float, workers: int):
+    """One (lexicographic in core-budget mode) solve: ``(model, solver, status)``."""
+    mdl = _Model(pb, rate_mpps, cores, relax, traffic=traffic)
+    if hint is not None:
+        mdl.hint(hint)
+    solver, status, _ = mdl.solve(time_limit_s, workers)
+    cp = mdl.cp
+    if rate_mpps is None and cores is not None and cores > 0 and \
+            status in (cp.OPTIMAL, cp.FEASIBLE):
+        first = mdl.extract(solver)
+        first_optimal = status == cp.OPTIMAL
+        mdl2 = _Model(pb, rate_mpps, cores, relax, rate_bound=int(solver.Value(mdl.t)),
+                      traffic=traffic)
+        mdl2.hint(first)
+        solver2, status2, _ = mdl2.solve(time_limit_s, workers)
+        if status2 in (cp.OPTIMAL, cp.FEASIBLE):
+            mdl, solver = mdl2, solver2
+            status = status2 if first_optimal else cp.FEASIBLE
+    return mdl, solver, status
+
+
 def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
                   time_limit_s: float = 2.0, workers: int = 2,
                   warm_start: Plan | None = None, explain: bool = True,
-                  relax: frozenset = frozenset()) -> PlanResult:
-    """:func:`plan` on an already built :class:`Problem` (baselines share it)."""
+                  relax: frozenset = frozenset(), traffic: bool = True) -> PlanResult:
+    """:func:`plan` on an already built :class:`Problem` (baselines share it).
+
+    Core-budget mode (``cores`` > 0 without ``rate_mpps``) solves twice, lexicographically:
+    first the highest rate, then, keeping that rate, the fewest host cores (each solve has
+    ``time_limit_s``); ``traffic`` False leaves flow groups out (every packet takes the cut).
+    With flow groups, the model without them is solved first (fast) and its optimum is the
+    hint of the full model and the answer if the full model finds nothing better in time
+    (then ``optimal`` is False and ``gap`` the full model's). ``solve_seconds`` counts
+    building and solving the models, not OR-tools' one-off import.
+    """
+    from ortools.sat.python import cp_model  # noqa: F401  (imported before timing)
     t0 = time.perf_counter()
-    mdl = _Model(pb, rate_mpps, cores, relax)
-    if warm_start is not None:
-        mdl.hint(warm_start)
-    solver, status, _ = mdl.solve(time_limit_s, workers)
-    secs = time.perf_counter() - t0
+    hint, fallback = warm_start, None
+    if traffic and pb.traffic_ok and not relax:
+        mdl_a, sol_a, st_a = _run(pb, rate_mpps, cores, relax, False, warm_start,
+                                  time_limit_s, workers)
+        if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
+            fallback = mdl_a.extract(sol_a)
+            hint = fallback
+        heavy = heavy_split_candidate(pb, rate_mpps, cores)
+        if heavy is not None and (fallback is None or
+                                  _better(pb, heavy, fallback, rate_mpps, cores)):
+            fallback = hint = heavy
+    mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
+                               workers)
     cp = mdl.cp
-    name = _status_name(cp, status)
+    secs = time.perf_counter() - t0
     mode = "cores" if rate_mpps is not None else "rate"
-    if status not in (cp.OPTIMAL, cp.FEASIBLE):
+    found = status in (cp.OPTIMAL, cp.FEASIBLE)
+    p = mdl.extract(solver) if found else None
+    if fallback is not None and (p is None or _better(pb, fallback, p, rate_mpps, cores)):
+        # the full model found nothing better in time: the optimum without a split, not
+        # proved optimal over the whole plan space
+        p, status = fallback, cp.FEASIBLE
+        found = True
+    name = _status_name(cp, status)
+    if not found or p is None:
         reason = None
         if status == cp.UNKNOWN:
             reason = (f"no plan found within the time limit ({time_limit_s:g} s); "
@@ -1106,16 +1585,54 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
             reason = explain_infeasible(pb, rate_mpps, cores, time_limit_s, workers)
         return PlanResult(None, mode, rate_mpps, None, None, None, None, False, None, secs,
                           name, reason)
-    p = mdl.extract(solver)
     fig = result_figures(pb, p, rate_mpps, cores)
     # gap on the cost part of the objective (the tie-break is below one cost unit)
-    obj = solver.ObjectiveValue() // mdl.tie_weight
     bound = math.floor(solver.BestObjectiveBound() / mdl.tie_weight)
-    optimal = status == cp.OPTIMAL or obj <= bound
-    gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
+    if p is fallback:
+        if rate_mpps is not None:
+            obj = fig["evaluation"].host_units
+            gap = (obj - bound) / obj if obj > bound else 0.0
+        else:
+            gap = 1.0            # not proved: the full model found no solution in time
+        optimal = gap == 0.0
+    else:
+        obj = solver.ObjectiveValue() // mdl.tie_weight
+        optimal = status == cp.OPTIMAL or obj <= bound
+        gap = 0.0 if optimal else (abs(obj - bound) / abs(obj) if obj else 0.0)
     return PlanResult(p, mode, fig["rate_mpps"], fig["host_cores"], fig["nic_utilization"],
                       fig["host_ns_per_packet"], fig["nic_ns_per_packet"], optimal, gap, secs,
-                      name)
+                      name, None, fig["evaluation"].nic_path_share)
+
+
+def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
+                          cores: float | None) -> Plan | None:
+    """Cora's plan shape "heavy flows on the NIC, the rest on the host": every block on the
+    NIC for the NIC path, the top heavy-flow rank groups in the exact table (the most that
+    fit: all, then one group fewer, ...), no hash buckets; states in their fastest tier with
+    room (:meth:`Problem.make_plan`). None when no such plan meets every constraint. A warm
+    start and fallback of :func:`solve_problem` (the full model can still do better)."""
+    if not pb.traffic_ok or not pb.heavy_groups:
+        return None
+    stages = {lab: NIC for lab in pb.labels}
+    if any(pb.block_can_run(lab, NIC) for lab in pb.labels):
+        return None
+    for n in range(len(pb.heavy_groups), 0, -1):
+        keys = pb.heavy_keys[:pb.heavy_groups[n - 1][1]]
+        ts = pb.make_traffic([], keys)
+        cand = pb.make_plan(stages, None, ts)
+        if not pb.evaluate(cand, rate_mpps, cores).violations:
+            return cand
+    return None
+
+
+def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:
+    """Plan ``a`` is strictly better than ``b`` under the mode's objective."""
+    ea, eb = pb.evaluate(a, rate_mpps, cores), pb.evaluate(b, rate_mpps, cores)
+    if rate_mpps is not None:
+        return ea.host_units < eb.host_units
+    ra = result_figures(pb, a, None, cores)["rate_mpps"]
+    rb = result_figures(pb, b, None, cores)["rate_mpps"]
+    return ra > rb * (1 + 1e-12) or (ra >= rb * (1 - 1e-12) and ea.host_units < eb.host_units)
 
 
 def explain_infeasible(pb: Problem, rate_mpps: float | None, cores: float | None,

@@ -1,0 +1,56 @@
+"""Cora's NIC-memory-bound regime (arXiv 2410.22229): many active flows with Zipf popularity
+and per-flow state for each; the NIC (the Agilio stage model) cannot hold every flow's entry
+(10M flows > its 3,072,000 map entries), so a hash share of flows sized to NIC memory carries
+a share of packets equal to its share of flows, while a table of the heaviest flows carries
+most packets. Flow groups are analytic (profile.zipf_flow_groups)."""
+
+from __future__ import annotations
+
+import pytest
+
+from cora.compiler import compile_file
+from cora.compiler.offload import baselines as bl
+from cora.compiler.offload.partition import Problem, rank_groups, solve_problem
+from cora.compiler.offload.profile import zipf_flow_groups, zipf_profile
+from cora.compiler.offload.stage_model import load_model
+from cora.settings import REPO_ROOT as ROOT
+
+FLOWS = 10_000_000
+S = 1.1
+
+
+@pytest.fixture(scope="module")
+def problem():
+    program = compile_file(str(ROOT / "netfuncs" / "flowcount.nf"))
+    prof = zipf_profile(program, 10_000, S, 2_000)
+    for st in program.states:
+        if st.name == "flows":
+            st.capacity = FLOWS          # per-flow state sized to the active flows
+    zipf_flow_groups(prof, FLOWS, S)
+    return Problem(program, load_model("agilio"), load_model("xdp"), load_model("user"), prof)
+
+
+def test_zipf_flow_groups_top_flows_carry_most_packets(problem):
+    prof = problem.profile
+    assert sum(prof.bucket_flows) == FLOWS
+    assert sum(prof.bucket_packets) == pytest.approx(1.0)
+    heavy = sum(c for _, c in prof.heavy_flows)
+    assert len(prof.heavy_flows) == 4096 and heavy > 0.7      # 4,096 of 10M flows: > 70%
+    assert len({k for k, _ in prof.heavy_flows}) == 4096
+    assert rank_groups(4096)[0] == (0, 8) and rank_groups(4096)[-1] == (2048, 4096)
+    assert rank_groups(3) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_memory_bound_plan_uses_heavy_flows_and_beats_baselines(problem):
+    rate = 10.0
+    res = solve_problem(problem, rate, None, 4.0, 1, explain=False)
+    base = bl.run_baselines(problem, rate)
+    assert res.plan is not None and res.plan.traffic is not None
+    assert res.plan.traffic.heavy_keys                      # a heavy-flow group is used
+    ev = problem.evaluate(res.plan, rate)
+    assert not ev.violations
+    assert ev.nic_path_share > 0.5
+    # the hash share and the state-based split save (almost) nothing here; cora well over half
+    for name in ("traffic_split", "state_split", "greedy"):
+        assert res.host_cores < 0.6 * base[name].host_cores, name
+    assert res.host_cores < 0.5 * base["all_host"].host_cores
