@@ -22,6 +22,9 @@ Semantics of one packet ``(job, slot s, copy v, worker w, offset, total, values)
 5. Not seen, count > 0: offset and total must equal the copy's (else ERR_SIZE_MISMATCH to
    every worker of the job); values are added elementwise in int32 with wrap-around, and the
    copy's overflow bit is set (sticky) when any addition overflows int32; bit w set, count+1.
+   With FLAG_OR the chunk's reduction is bitwise OR instead (never overflows); the first
+   contribution fixes the copy's reduction and a later one with the other reduction gets
+   ERR_OP_MISMATCH, to every worker of the job.
 6. When count reaches n_workers the result (FLAG_RESULT, plus FLAG_OVERFLOW if set) goes to
    every worker of the job (the NF's multicast), count returns to 0 and the values stay as
    the shadow copy.
@@ -81,6 +84,7 @@ class SlotPool:
         self.total = np.zeros((2, pool_slots), np.int64)
         self.overflow = np.zeros((2, pool_slots), bool)
         self.done = np.zeros((2, pool_slots), bool)
+        self.op_or = np.zeros((2, pool_slots), bool)
         self.values = np.zeros((2, pool_slots, P.K), np.int32)
         self.stats = {"packets": 0, "malformed": 0, "ignored": 0, "results": 0,
                       "retransmitted_results": 0, "duplicates_dropped": 0, "errors": 0}
@@ -159,6 +163,7 @@ class SlotPool:
             if slot >= job.slots:
                 return [self._error(data, P.ERR_BAD_SLOT, addr)]
             job.addrs[w] = addr
+            is_or = bool(flags & P.FLAG_OR)
             p = job.base + slot
             bit = 1 << w
             bitmap = int(self.bitmap[v, p])
@@ -175,10 +180,17 @@ class SlotPool:
                     self.values[v, p] = vals
                     self.overflow[v, p] = False
                     self.done[v, p] = False
+                    self.op_or[v, p] = is_or
                 else:
                     if not same_chunk:
                         return [self._error(data, P.ERR_SIZE_MISMATCH, a)
                                 for a in job.addrs.values()]
+                    if is_or != self.op_or[v, p]:
+                        return [self._error(data, P.ERR_OP_MISMATCH, a)
+                                for a in job.addrs.values()]
+                if count and is_or:
+                    self.values[v, p] |= vals.astype(np.int32)
+                elif count:
                     s = self.values[v, p].astype(np.int64) + vals
                     if s.min() < _I32_MIN or s.max() > _I32_MAX:
                         self.overflow[v, p] = True
@@ -203,7 +215,7 @@ class SlotPool:
         if not multicast:
             self.stats["retransmitted_results"] += 1
         flags = (P.FLAG_RESULT | (P.FLAG_OVERFLOW if self.overflow[v, p] else 0)
-                 | (data[3] & P.FLAG_RETRANSMIT))
+                 | (P.FLAG_OR if self.op_or[v, p] else 0) | (data[3] & P.FLAG_RETRANSMIT))
         return (data[:3] + bytes((flags,)) + data[4:P.HEADER_BYTES]
                 + self.values[v, p].astype(">i4").tobytes())
 
