@@ -200,7 +200,7 @@ def test_sketch_cell_overflow_falls_back_to_the_exact_dense_union_sum(agg):
     assert expect.max() < 2**31
     res, errs, stats = run(xs, addr, compress="lhc", sketch_cells=30)
     assert errs == [None] * N
-    for r, s in zip(res, stats):
+    for r, s in zip(res, stats, strict=True):
         assert np.array_equal(r, expect.astype(np.int32))
         assert s["unresolved"] == s["union"] and s["bytes_fallback"] > 0
 
