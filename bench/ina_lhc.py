@@ -192,7 +192,7 @@ def main() -> int:
     ring = 2 * (args.workers - 1) / args.workers * args.elements * 4
     print(f"\nA ring all-reduce (gloo) would send 2(N-1)/N x 4n = {ring:,.0f} bytes per worker "
           "at any density (MODELLED, payload only: torch is not installed here).")
-    print("\n| density | encode ms/MB | decode ms/MB | decode ms/MB | peeled all |")
+    print("\n| density | encode ms/MB | decode ms/MB | peeled all |")
     print("|---|---|---|---|")
     for c in codec:
         print(f"| {c['density']:g} | {1e3 * c['encode_s_per_mb']:.2f} "
