@@ -15,7 +15,8 @@ bitmaps) and adds (count sketches), so both reductions run on the INA aggregator
   workers' sketches is the sketch of the summed tensor over U.
 * **Peeling** (the decoding of invertible Bloom lookup tables, Goodrich & Mitzenmacher 2011):
   with U known, a cell whose only unresolved position is p gives ``x_p = s_j(p) * cell``;
-  resolved positions are subtracted from their three cells, in vectorised rounds, in int64.
+  per cell the count of unresolved positions and the sum of their indices name p; resolved
+  positions are subtracted from their three cells, in vectorised rounds, in int64.
   Peeling finishes with high probability when u/m stays below the 3-uniform hypergraph
   2-core threshold c* ~ 0.818 (Molloy 2005; the same threshold for partitioned hashing).
 * **Size**: :func:`sketch_cells` uses load u/m <= :data:`LOAD` = 0.75 and at least
@@ -54,6 +55,30 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
+
+
+#: one bincount pass is exact while every cell sums fewer than 2**27 terms of 26 bits
+_SPLIT_BITS = 26
+
+
+def _add_exact(out: np.ndarray, cells: np.ndarray, terms: np.ndarray) -> None:
+    """``out[cells] += terms`` for int64 ``out``/``terms`` (|terms| < 2**62), exactly, with
+    repeated cells: two float64 bincounts of the 26-bit halves (each sum stays below 2**53
+    for fewer than 2**27 terms), much faster than ``np.add.at``; more terms: ``np.add.at``."""
+    if terms.size >= 1 << 27:
+        np.add.at(out, cells, terms)
+        return
+    m = out.size
+    if terms.size == 0:
+        return
+    if int(np.abs(terms).max()) * terms.size < 1 << 53:  # every partial sum exact in float64
+        out += np.rint(np.bincount(cells, terms.astype(np.float64), m)).astype(np.int64)
+        return
+    lo = terms & ((1 << _SPLIT_BITS) - 1)                 # 0 .. 2**26-1
+    hi = terms >> _SPLIT_BITS                             # floor division, signed
+    lo_sum = np.rint(np.bincount(cells, lo.astype(np.float64), m)).astype(np.int64)
+    hi_sum = np.rint(np.bincount(cells, hi.astype(np.float64), m)).astype(np.int64)
+    out += (hi_sum << _SPLIT_BITS) + lo_sum
 
 
 def pack_bitmap(mask: np.ndarray) -> np.ndarray:
@@ -128,7 +153,7 @@ def encode_sketch(positions: np.ndarray, values: np.ndarray, m: int, seed: int =
     """
     cells, signs = cells_and_signs(positions, m, seed)
     out = np.zeros(m, np.int64)
-    np.add.at(out, cells.ravel(), (signs * np.asarray(values, np.int64)[:, None]).ravel())
+    _add_exact(out, cells.ravel(), (signs * np.asarray(values, np.int64)[:, None]).ravel())
     return out
 
 
@@ -151,19 +176,25 @@ def peel(sketch: np.ndarray, positions: np.ndarray, seed: int = 0
         return values, resolved
     cells, signs = cells_and_signs(positions, m, seed)
     rest = np.asarray(sketch, np.int64).copy()
-    todo = np.arange(u)
-    while todo.size:
-        c = cells[todo]
-        load = np.bincount(c.ravel(), minlength=m)
-        pure = load[c] == 1                       # (r, 3): the cell holds only this position
-        hit = pure.any(axis=1)
-        if not hit.any():
-            break                                 # a 2-core remains: the fallback's job
-        idx = todo[hit]
-        j = np.argmax(pure[hit], axis=1)
-        v = signs[idx, j] * rest[cells[idx, j]]
+    part = m // 3
+    flat = cells.ravel()
+    load = np.bincount(flat, minlength=m)         # unresolved positions per cell
+    # the sum of their indices into ``positions`` (names the one when load is 1; < 2**53)
+    owner = np.rint(np.bincount(flat, np.repeat(np.arange(u, dtype=np.float64), K_HASH),
+                                m)).astype(np.int64)
+    while True:
+        pure = np.flatnonzero(load == 1)          # the cell holds exactly one unresolved
+        if pure.size == 0:
+            break                                 # done, or a 2-core remains (fallback)
+        idx, first = np.unique(owner[pure], return_index=True)
+        cell = pure[first]
+        j = cell // part
+        v = signs[idx, j] * rest[cell]
         values[idx] = v
         resolved[idx] = True
-        np.subtract.at(rest, cells[idx].ravel(), (signs[idx] * v[:, None]).ravel())
-        todo = todo[~hit]
+        c = cells[idx].ravel()
+        _add_exact(rest, c, (-signs[idx] * v[:, None]).ravel())
+        load -= np.bincount(c, minlength=m)
+        owner -= np.rint(np.bincount(c, np.repeat(idx.astype(np.float64), K_HASH),
+                                     m)).astype(np.int64)
     return values, resolved

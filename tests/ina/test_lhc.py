@@ -243,3 +243,15 @@ def test_workers_disagreeing_on_the_mode_get_an_error_not_a_hang():
             t.join(DEADLINE_S)
         assert not any(t.is_alive() for t in ts)
     assert all(isinstance(e, InaError) for e in errors), errors
+
+
+def test_sketch_cells_are_exact_for_large_terms_and_many_collisions():
+    # large terms force the two-halves bincount path; compare with exact np.add.at
+    rng = np.random.default_rng(21)
+    pos = np.arange(300_000)
+    vals = rng.integers(-2**40, 2**40, pos.size)
+    m = 300
+    cells, signs = lhc.cells_and_signs(pos, m, seed=4)
+    ref = np.zeros(m, np.int64)
+    np.add.at(ref, cells.ravel(), (signs * vals[:, None]).ravel())
+    assert np.array_equal(lhc.encode_sketch(pos, vals, m, seed=4), ref)
