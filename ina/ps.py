@@ -15,8 +15,11 @@ Semantics of one packet ``(job, slot s, copy v, worker w, offset, total, values)
    (ERR_BAD_WORKER) and ``s`` inside its pool (ERR_BAD_SLOT); errors go back to the sender.
 2. ``seen = bitmap[v][s] has w``; then bit w of ``bitmap[1-v][s]`` is cleared (worker w
    has moved on, so it no longer needs the other copy's result).
-3. Not seen, copy complete with the same offset: a late duplicate of a finished chunk ->
-   the result again, to the sender only.
+3. Not seen, copy complete with the same offset, and the slot's other copy still being
+   summed (count > 0): a late duplicate of a finished chunk (a worker uses copy v again
+   only after the other copy's result, so nobody can start copy v anew now) -> the result
+   again, to the sender only. (Without the last condition, a new chunk with the same offset
+   and total, e.g. the next call on a tensor of the same size, would get the old result.)
 4. Not seen, count 0: a new chunk starts in this copy: offset/total/values are taken from
    the packet, the overflow bit cleared, bit w set, count = 1.
 5. Not seen, count > 0: offset and total must equal the copy's (else ERR_SIZE_MISMATCH to
@@ -168,11 +171,13 @@ class SlotPool:
             bit = 1 << w
             bitmap = int(self.bitmap[v, p])
             seen = bool(bitmap & bit)
+            # the slot's other copy still being summed: no worker can start copy v anew
+            other_busy = int(self.count[1 - v, p]) > 0
             self.bitmap[1 - v, p] &= ~np.uint32(bit)
             count = int(self.count[v, p])
             same_chunk = int(self.offset[v, p]) == offset and int(self.total[v, p]) == total
             if not seen:
-                if count == 0 and self.done[v, p] and same_chunk:
+                if count == 0 and self.done[v, p] and same_chunk and other_busy:
                     return [(self._result(data, p, v), addr)]
                 vals = P.values_of(data)
                 if count == 0:

@@ -255,3 +255,20 @@ def test_sketch_cells_are_exact_for_large_terms_and_many_collisions():
     ref = np.zeros(m, np.int64)
     np.add.at(ref, cells.ravel(), (signs * vals[:, None]).ravel())
     assert np.array_equal(lhc.encode_sketch(pos, vals, m, seed=4), ref)
+
+
+def test_auto_decides_alike_on_every_worker_from_the_shared_union(agg):
+    addr = ("127.0.0.1", agg.port)
+    rng = np.random.default_rng(30)
+    dense = [rng.integers(1, 100, 5000).astype(np.int32) for _ in range(N)]
+    sparse_xs = [sparse(rng, 5000, 0.01) for _ in range(N)]
+    modes = []
+    for xs in (sparse_xs, dense, dense, sparse_xs):
+        res, errs, stats = run(xs, addr, compress="auto")
+        assert errs == [None] * N
+        assert all(np.array_equal(r, np.sum(xs, axis=0, dtype=np.int32)) for r in res)
+        assert len({s["mode"] for s in stats}) == 1  # the same decision on every worker
+        modes.append(stats[0]["mode"])
+    # first call: no history -> union; a full union makes the next call dense, which
+    # then stays dense (a dense round learns no union) until forget()
+    assert modes == ["auto:union", "auto:union", "auto:none", "auto:none"]
