@@ -116,7 +116,8 @@ def allocate(aggregator: tuple[str, int], job: int, slots: int, n_workers: int,
 
 def forget(job: int | None = None) -> None:
     """Drop this process's memory of the slots' shadow-copy bits and of the last union
-    sizes ("auto") (of ``job``, or of all jobs): call it when the job is re-allocated (a fresh allocation starts at copy 0)."""
+    sizes ("auto") (of ``job``, or of all jobs): call it when the job is re-allocated (a
+    fresh allocation starts at copy 0)."""
     for key in [k for k in _NEXT_COPY if job is None or k[1] == job]:
         del _NEXT_COPY[key]
     for key in [k for k in _LAST_UNION if job is None or k[1] == job]:
