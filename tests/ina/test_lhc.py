@@ -272,3 +272,12 @@ def test_auto_decides_alike_on_every_worker_from_the_shared_union(agg):
     # first call: no history -> union; a full union makes the next call dense, which
     # then stays dense (a dense round learns no union) until forget()
     assert modes == ["auto:union", "auto:union", "auto:none", "auto:none"]
+
+
+@pytest.mark.parametrize("mode", ["lhc", "union"])
+def test_different_sizes_across_workers_are_a_clear_error_in_compressed_modes(agg, mode):
+    addr = ("127.0.0.1", agg.port)
+    xs = [np.ones(1000 + 200 * i, np.int32) for i in range(N)]
+    _, errs, _ = run(xs, addr, compress=mode, timeout_s=2.0)
+    assert all(isinstance(e, InaError) for e in errs), errs
+    assert any("differ in size" in str(e) for e in errs), errs
