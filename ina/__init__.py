@@ -1,5 +1,6 @@
 """In-network gradient aggregation (INA): the wire protocol (:mod:`cora.ina.protocol`), the
-worker library (:func:`allreduce`, :mod:`cora.ina.worker`) and the user-space reference
+worker library (:func:`allreduce`, :mod:`cora.ina.worker`), lossless homomorphic
+compression of sparse tensors (:mod:`cora.ina.lhc`) and the user-space reference
 aggregator (:mod:`cora.ina.ps`). See docs/ina.md."""
 
 from cora.ina.worker import (

@@ -7,7 +7,8 @@ header and :data:`K` int32 values, all in network byte order (big-endian)::
       0   2  magic       0xC0A9 (anything else is not an INA packet)
       2   1  version     1
       3   1  flags       FLAG_OVERFLOW 0x01, FLAG_RESULT 0x02, FLAG_RETRANSMIT 0x04,
-                         FLAG_ERROR 0x08 (the other bits must be 0)
+                         FLAG_ERROR 0x08, FLAG_OR 0x10 (the chunk is OR-reduced,
+                         not added: LHC support bitmaps; the other bits must be 0)
       4   2  job         job id (the aggregator's control plane allocates its slots)
       6   2  slot        bit 15: the shadow-copy bit (which of the slot's two copies);
                          bits 0-14: the pool index, relative to the job's own pool
@@ -53,7 +54,10 @@ FLAG_OVERFLOW = 0x01
 FLAG_RESULT = 0x02
 FLAG_RETRANSMIT = 0x04
 FLAG_ERROR = 0x08
-_KNOWN_FLAGS = FLAG_OVERFLOW | FLAG_RESULT | FLAG_RETRANSMIT | FLAG_ERROR
+#: the reduction of the chunk is bitwise OR (support bitmaps of lossless homomorphic
+#: compression, Li et al., MLSys'24, arXiv 2402.07529) instead of int32 addition.
+FLAG_OR = 0x10
+_KNOWN_FLAGS = FLAG_OVERFLOW | FLAG_RESULT | FLAG_RETRANSMIT | FLAG_ERROR | FLAG_OR
 _UNKNOWN_FLAGS = 0xFF & ~_KNOWN_FLAGS
 _COPY_BIT = 0x8000
 
@@ -62,12 +66,15 @@ ERR_UNKNOWN_JOB = 1
 ERR_BAD_WORKER = 2
 ERR_SIZE_MISMATCH = 3
 ERR_BAD_SLOT = 4
+ERR_OP_MISMATCH = 5
 #: one line per error code, for the worker's exception message.
 ERROR_TEXT = {
     ERR_UNKNOWN_JOB: "the aggregator has no slots allocated for this job",
     ERR_BAD_WORKER: "worker id or worker count disagrees with the job's allocation",
     ERR_SIZE_MISMATCH: "the workers' tensors differ in size (or chunk offsets disagree)",
     ERR_BAD_SLOT: "slot index outside the job's allocation",
+    ERR_OP_MISMATCH: "the workers' contributions to a chunk disagree on the reduction "
+                     "(OR vs add)",
 }
 
 HEADER_DTYPE = np.dtype([

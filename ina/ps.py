@@ -15,13 +15,19 @@ Semantics of one packet ``(job, slot s, copy v, worker w, offset, total, values)
    (ERR_BAD_WORKER) and ``s`` inside its pool (ERR_BAD_SLOT); errors go back to the sender.
 2. ``seen = bitmap[v][s] has w``; then bit w of ``bitmap[1-v][s]`` is cleared (worker w
    has moved on, so it no longer needs the other copy's result).
-3. Not seen, copy complete with the same offset: a late duplicate of a finished chunk ->
-   the result again, to the sender only.
+3. Not seen, copy complete with the same offset, and the slot's other copy still being
+   summed (count > 0): a late duplicate of a finished chunk (a worker uses copy v again
+   only after the other copy's result, so nobody can start copy v anew now) -> the result
+   again, to the sender only. (Without the last condition, a new chunk with the same offset
+   and total, e.g. the next call on a tensor of the same size, would get the old result.)
 4. Not seen, count 0: a new chunk starts in this copy: offset/total/values are taken from
    the packet, the overflow bit cleared, bit w set, count = 1.
 5. Not seen, count > 0: offset and total must equal the copy's (else ERR_SIZE_MISMATCH to
    every worker of the job); values are added elementwise in int32 with wrap-around, and the
    copy's overflow bit is set (sticky) when any addition overflows int32; bit w set, count+1.
+   With FLAG_OR the chunk's reduction is bitwise OR instead (never overflows); the first
+   contribution fixes the copy's reduction and a later one with the other reduction gets
+   ERR_OP_MISMATCH, to every worker of the job.
 6. When count reaches n_workers the result (FLAG_RESULT, plus FLAG_OVERFLOW if set) goes to
    every worker of the job (the NF's multicast), count returns to 0 and the values stay as
    the shadow copy.
@@ -81,6 +87,7 @@ class SlotPool:
         self.total = np.zeros((2, pool_slots), np.int64)
         self.overflow = np.zeros((2, pool_slots), bool)
         self.done = np.zeros((2, pool_slots), bool)
+        self.op_or = np.zeros((2, pool_slots), bool)
         self.values = np.zeros((2, pool_slots, P.K), np.int32)
         self.stats = {"packets": 0, "malformed": 0, "ignored": 0, "results": 0,
                       "retransmitted_results": 0, "duplicates_dropped": 0, "errors": 0}
@@ -159,15 +166,18 @@ class SlotPool:
             if slot >= job.slots:
                 return [self._error(data, P.ERR_BAD_SLOT, addr)]
             job.addrs[w] = addr
+            is_or = bool(flags & P.FLAG_OR)
             p = job.base + slot
             bit = 1 << w
             bitmap = int(self.bitmap[v, p])
             seen = bool(bitmap & bit)
+            # the slot's other copy still being summed: no worker can start copy v anew
+            other_busy = int(self.count[1 - v, p]) > 0
             self.bitmap[1 - v, p] &= ~np.uint32(bit)
             count = int(self.count[v, p])
             same_chunk = int(self.offset[v, p]) == offset and int(self.total[v, p]) == total
             if not seen:
-                if count == 0 and self.done[v, p] and same_chunk:
+                if count == 0 and self.done[v, p] and same_chunk and other_busy:
                     return [(self._result(data, p, v), addr)]
                 vals = P.values_of(data)
                 if count == 0:
@@ -175,10 +185,17 @@ class SlotPool:
                     self.values[v, p] = vals
                     self.overflow[v, p] = False
                     self.done[v, p] = False
+                    self.op_or[v, p] = is_or
                 else:
                     if not same_chunk:
                         return [self._error(data, P.ERR_SIZE_MISMATCH, a)
                                 for a in job.addrs.values()]
+                    if is_or != self.op_or[v, p]:
+                        return [self._error(data, P.ERR_OP_MISMATCH, a)
+                                for a in job.addrs.values()]
+                if count and is_or:
+                    self.values[v, p] |= vals.astype(np.int32)
+                elif count:
                     s = self.values[v, p].astype(np.int64) + vals
                     if s.min() < _I32_MIN or s.max() > _I32_MAX:
                         self.overflow[v, p] = True
@@ -203,7 +220,7 @@ class SlotPool:
         if not multicast:
             self.stats["retransmitted_results"] += 1
         flags = (P.FLAG_RESULT | (P.FLAG_OVERFLOW if self.overflow[v, p] else 0)
-                 | (data[3] & P.FLAG_RETRANSMIT))
+                 | (P.FLAG_OR if self.op_or[v, p] else 0) | (data[3] & P.FLAG_RETRANSMIT))
         return (data[:3] + bytes((flags,)) + data[4:P.HEADER_BYTES]
                 + self.values[v, p].astype(">i4").tobytes())
 

@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from cora.ina import lhc
 from cora.ina import protocol as P
 
 
@@ -46,6 +47,7 @@ class InaOverflow(InaError):
 
 
 _I32_MAX = float(np.iinfo(np.int32).max)
+_I32_MIN = float(np.iinfo(np.int32).min)
 #: (aggregator, job, worker, slots) -> next shadow-copy bit of every slot (see the module doc)
 _NEXT_COPY: dict[tuple, np.ndarray] = {}
 #: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
@@ -113,10 +115,13 @@ def allocate(aggregator: tuple[str, int], job: int, slots: int, n_workers: int,
 
 
 def forget(job: int | None = None) -> None:
-    """Drop this process's memory of the slots' shadow-copy bits (of ``job``, or of all
-    jobs): call it when the job is re-allocated (a fresh allocation starts at copy 0)."""
+    """Drop this process's memory of the slots' shadow-copy bits and of the last union
+    sizes ("auto") (of ``job``, or of all jobs): call it when the job is re-allocated (a
+    fresh allocation starts at copy 0)."""
     for key in [k for k in _NEXT_COPY if job is None or k[1] == job]:
         del _NEXT_COPY[key]
+    for key in [k for k in _LAST_UNION if job is None or k[1] == job]:
+        del _LAST_UNION[key]
 
 
 def _check_input(array: np.ndarray) -> np.ndarray:
@@ -136,7 +141,8 @@ def _check_input(array: np.ndarray) -> np.ndarray:
 def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
               aggregator: tuple[str, int], slots: int = 64, frac_bits: int = 16,
               retransmit_s: float = 0.2, timeout_s: float = 5.0,
-              stats: dict | None = None) -> np.ndarray:
+              stats: dict | None = None, compress: str = "none",
+              sketch_cells: int | None = None, seed: int = 0) -> np.ndarray:
     """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
 
     Every worker calls this with an array of the same shape and dtype; each gets the sum.
@@ -156,7 +162,24 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
         timeout_s: no result at all for this long ends the call with :class:`InaTimeout`.
         stats: if given, filled with ``packets_sent``, ``retransmissions``, ``results``,
             ``malformed``, ``duplicates`` (results for chunks no longer outstanding) and
-            ``send_drops`` (sends refused by the local queue, ENOBUFS).
+            ``send_drops`` (sends refused by the local queue, ENOBUFS), summed over rounds;
+            and ``bytes_a``, ``bytes_b``, ``bytes_fallback``, ``bytes_total``: UDP payload
+            bytes this worker sent in the bitmap round (with the sketch in one-round LHC),
+            the value round and the fallback round (retransmissions included; 1,044 per
+            packet); ``mode`` (what ran), ``union`` (u), ``sketch_cells``, ``unresolved``.
+        compress: "none" (dense, one round); "union" (round A ORs the support bitmaps, round
+            B sums the values at the union's u positions densely); "lhc" (lossless
+            homomorphic compression, :mod:`cora.ina.lhc`: round A ORs the bitmaps, round B
+            sums count sketches of ``lhc.sketch_cells(u)`` cells, then peeling; with
+            ``sketch_cells`` given, the sketch of that many cells is sent in round A with
+            the bitmap, one round); "auto": "union" unless the previous call of this job,
+            worker and size found a union over 90% of the elements, then "none" (decided
+            from the shared union, so every worker decides the same). Stalled peeling and
+            int32 overflow of a sketch cell fall back to dense rounds over the unresolved
+            positions / the union: every mode returns the dense sum.
+        sketch_cells: one-round LHC: the sketch size (a multiple of 3, the same on every
+            worker), e.g. ``lhc.sketch_cells(expected union size)``.
+        seed: the sketch's hash seed (the same on every worker).
     Returns:
         an array of the input's shape: int32 sums for int32 input; for floats,
         ``dequantize(sum of quantised, frac_bits)`` in the input's dtype.
@@ -168,21 +191,150 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
     """
     _check_input(array)
     q = array if array.dtype == np.int32 else quantize(array, frac_bits)
-    out = _allreduce_int32(q.ravel(), job, worker, n_workers, aggregator, slots,
-                           retransmit_s, timeout_s, stats)
+    if compress not in COMPRESS_MODES:
+        raise ValueError(f"compress={compress!r}: use one of {', '.join(COMPRESS_MODES)}")
+    if sketch_cells is not None and (compress != "lhc" or sketch_cells < 3
+                                     or sketch_cells % 3):
+        raise ValueError(f"sketch_cells={sketch_cells}: a positive multiple of 3, only with "
+                         "compress='lhc'")
+    if compress == "none":
+        out = _allreduce_int32(q.ravel(), job, worker, n_workers, aggregator, slots,
+                               retransmit_s, timeout_s, stats)
+        if stats is not None:
+            stats.update(mode="none", bytes_a=stats["packets_sent"] * P.PACKET_BYTES,
+                         bytes_b=0, bytes_fallback=0,
+                         bytes_total=stats["packets_sent"] * P.PACKET_BYTES)
+    else:
+        rounds = _Rounds(job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s)
+        try:
+            out = _compressed(q.ravel(), compress, sketch_cells, seed, rounds)
+        finally:
+            if stats is not None:
+                stats.update(rounds.stats)
     out = out.reshape(array.shape)
     if array.dtype == np.int32:
         return out
     return dequantize(out, frac_bits, array.dtype)
 
 
+COMPRESS_MODES = ("none", "union", "lhc", "auto")
+#: "auto" sends densely when the previous call's union covered more than this fraction
+AUTO_DENSE_FRACTION = 0.9
+_LAST_UNION: dict[tuple, float] = {}  # (aggregator, job, worker, size) -> union fraction
+
+
+class _Rounds:
+    """The reduction rounds of one compressed all-reduce, with per-phase byte counts."""
+
+    def __init__(self, job: int, worker: int, n_workers: int, aggregator: tuple[str, int],
+                 slots: int, retransmit_s: float, timeout_s: float):
+        self.args = (job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s)
+        self.stats: dict = {"bytes_a": 0, "bytes_b": 0, "bytes_fallback": 0,
+                            "bytes_total": 0, "packets_sent": 0, "retransmissions": 0,
+                            "results": 0, "malformed": 0, "duplicates": 0, "send_drops": 0}
+
+    def reduce(self, vec: np.ndarray, phase: str, or_chunks: int = 0
+               ) -> tuple[np.ndarray, list[int]]:
+        st: dict = {}
+        try:
+            return _reduce_int32(vec, *self.args, st, or_chunks)
+        finally:
+            for k, v in st.items():
+                self.stats[k] += v
+            b = st.get("packets_sent", 0) * P.PACKET_BYTES
+            self.stats["bytes_" + phase] += b
+            self.stats["bytes_total"] += b
+
+    def dense(self, vec: np.ndarray, phase: str) -> np.ndarray:
+        out, overflowed = self.reduce(vec, phase)
+        if overflowed:
+            job = self.args[0]
+            raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} "
+                              f"({phase} round, {len(overflowed)} chunk(s))", overflowed)
+        return out
+
+
+def _compressed(q: np.ndarray, mode: str, hint: int | None, seed: int, rounds: _Rounds
+                ) -> np.ndarray:
+    """The compressed all-reduce of a flat int32 tensor (see :func:`allreduce`)."""
+    n = q.size
+    job, worker, _, aggregator, *_ = rounds.args
+    key = (aggregator, job, worker, n)
+    st = rounds.stats
+    if mode == "auto":
+        dense = _LAST_UNION.get(key, 0.0) > AUTO_DENSE_FRACTION
+        mode = "none" if dense else "union"
+        if dense:
+            st["mode"] = "auto:none"
+            out = rounds.dense(q, "b")
+            _LAST_UNION[key] = 1.0  # stays dense until forgotten: a dense round sees no union
+            return out
+        st["mode"] = "auto:union"
+    else:
+        st["mode"] = mode
+    nz = np.flatnonzero(q)
+    words = lhc.pack_bitmap(q != 0)
+    n_words = words.size
+    if mode == "lhc" and hint is not None:
+        # one round: bitmap chunks (OR) then sketch chunks (add), and a flag cell
+        pad = -(-n_words // P.K) * P.K
+        m = hint
+        local = lhc.encode_sketch(nz, q[nz], m, seed)
+        too_big = bool(local.size and (local.min() < _I32_MIN or local.max() > _I32_MAX))
+        vec = np.zeros(pad + m + 1, np.int32)
+        vec[:n_words] = words
+        vec[pad:pad + m] = local.astype(np.int32)  # wraps when too_big: then discarded
+        vec[-1] = too_big
+        res, overflowed = rounds.reduce(vec, "a", or_chunks=pad // P.K)
+        union = np.flatnonzero(lhc.unpack_bitmap(res[:n_words], n))
+        sketch = res[pad:pad + m]
+        sketch_ok = not overflowed and res[-1] == 0
+    else:
+        res, _ = rounds.reduce(words, "a", or_chunks=-(-n_words // P.K))
+        union = np.flatnonzero(lhc.unpack_bitmap(res, n))
+    u = union.size
+    st["union"] = u
+    _LAST_UNION[key] = u / n
+    out = np.zeros(n, np.int32)
+    if u == 0:
+        return out
+    if mode == "union":
+        out[union] = rounds.dense(q[union], "b")
+        return out
+    if hint is None:
+        m = lhc.sketch_cells(u)
+        local = lhc.encode_sketch(nz, q[nz], m, seed)
+        too_big = bool(local.min() < _I32_MIN or local.max() > _I32_MAX)
+        vec = np.append(local.astype(np.int32), np.int32(too_big))
+        res, overflowed = rounds.reduce(vec, "b")
+        sketch = res[:m]
+        sketch_ok = not overflowed and res[-1] == 0
+    st["sketch_cells"] = m
+    if not sketch_ok:  # a sketch cell overflowed int32: the union's values densely
+        st["unresolved"] = u
+        out[union] = rounds.dense(q[union], "fallback")
+        return out
+    values, resolved = lhc.peel(sketch, union, seed)
+    left = union[~resolved]
+    st["unresolved"] = left.size
+    if left.size:  # peeling stalled: the same positions on every worker, sent densely
+        values[~resolved] = rounds.dense(q[left], "fallback")
+    if values.min() < _I32_MIN or values.max() > _I32_MAX:
+        raise InaOverflow(f"int32 overflow in the aggregated sum of job {job}: "
+                          f"{int((values < _I32_MIN).sum() + (values > _I32_MAX).sum())} "
+                          "element(s) of the sum do not fit int32", [])
+    out[union] = values
+    return out
+
+
 def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: int,
-                  first_copy: np.ndarray | None = None) -> np.ndarray:
+                  first_copy: np.ndarray | None = None, or_chunks: int = 0) -> np.ndarray:
     """All packets of a flat int32 tensor at once (vectorised).
 
     Args:
         first_copy: per slot (shape (slots,)), the copy bit of the slot's first use in this
             call (default all 0).
+        or_chunks: the first ``or_chunks`` chunks carry FLAG_OR (OR-reduced bitmaps).
     Returns:
         a PACKET_DTYPE array of shape (ceil(n/K),); chunk c in slot c % slots, copy
         first_copy[c % slots] ^ ((c // slots) % 2), the last chunk zero-padded.
@@ -196,6 +348,7 @@ def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: i
     recs["magic"] = P.MAGIC
     recs["version"] = P.VERSION
     recs["job"] = job
+    recs["flags"][:or_chunks] = P.FLAG_OR
     first = np.zeros(slots, np.int64) if first_copy is None else first_copy.astype(np.int64)
     recs["slot"] = (c % slots) | (((first[c % slots] ^ (c // slots)) & 1) << 15)
     recs["worker"] = worker
@@ -211,11 +364,25 @@ def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: i
 def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                      aggregator: tuple[str, int], slots: int, retransmit_s: float,
                      timeout_s: float, stats: dict | None) -> np.ndarray:
+    out, overflowed = _reduce_int32(q, job, worker, n_workers, aggregator, slots,
+                                    retransmit_s, timeout_s, stats)
+    if overflowed:
+        raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
+                          f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "
+                          "use fewer fractional bits or smaller values", overflowed)
+    return out
+
+
+def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
+                  aggregator: tuple[str, int], slots: int, retransmit_s: float,
+                  timeout_s: float, stats: dict | None, or_chunks: int = 0
+                  ) -> tuple[np.ndarray, list[int]]:
+    """One reduction round of a flat int32 vector: (result, offsets of overflowed chunks)."""
     if not 1 <= slots <= P.MAX_SLOTS:
         raise ValueError(f"slots {slots} outside 1..{P.MAX_SLOTS}")
     key = (aggregator, job, worker, slots)
     first_copy = _NEXT_COPY.pop(key, np.zeros(slots, np.int64))  # dropped unless we succeed
-    recs = encode_chunks(q, job, worker, n_workers, slots, first_copy)
+    recs = encode_chunks(q, job, worker, n_workers, slots, first_copy, or_chunks)
     chunk_copy = (recs["slot"] >> 15).astype(np.int64)
     n_chunks = recs.shape[0]
     window = min(slots, n_chunks)
@@ -334,8 +501,4 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
             stats.update(st)
     uses = np.bincount(np.arange(n_chunks) % slots, minlength=slots)
     _NEXT_COPY[key] = first_copy ^ (uses & 1)
-    if overflowed:
-        raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
-                          f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "
-                          "use fewer fractional bits or smaller values", overflowed)
-    return result.ravel()[:q.size].copy()
+    return result.ravel()[:q.size].copy(), overflowed

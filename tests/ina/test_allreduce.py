@@ -248,3 +248,15 @@ def test_drops_and_duplicates_both_ways_still_give_exact_sums(agg, seed):
     assert proxy.counts["dropped"] > 0 and proxy.counts["duplicated"] > 0
     for r in res:
         assert np.array_equal(r, xs[0] + xs[1] + xs[2])
+
+
+def test_consecutive_calls_of_the_same_size_each_get_their_own_sum(agg):
+    # one chunk in one slot: calls 1 and 3 use the same copy with the same offset and
+    # total; the third must not be answered with the first's result as a "late duplicate"
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 1, 2)
+    for k in range(4):
+        xs = [np.full(100, k * 10 + i, np.int32) for i in range(2)]
+        res, errs = run_workers(xs, addr, slots=1, timeout_s=2.0)
+        assert errs == [None, None]
+        assert all(np.array_equal(r, xs[0] + xs[1]) for r in res), k

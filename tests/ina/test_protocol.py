@@ -22,7 +22,7 @@ def test_sizes_fit_a_1500_byte_mtu():
 @given(job=st.integers(0, 0xFFFF), slot=st.integers(0, P.MAX_SLOTS - 1), copy=st.integers(0, 1),
        offset=st.integers(0, 2**32 - 1), total=st.integers(1, 2**32 - 1),
        n=st.integers(1, P.MAX_WORKERS), data=st.data(),
-       flags=st.integers(0, 15), values=st.lists(st.integers(-2**31, 2**31 - 1), max_size=P.K))
+       flags=st.integers(0, 31), values=st.lists(st.integers(-2**31, 2**31 - 1), max_size=P.K))
 def test_round_trip(job, slot, copy, offset, total, n, data, flags, values):
     w = data.draw(st.integers(0, n - 1))
     wire = P.encode(job, slot, copy, offset, total, w, n, np.array(values, np.int32), flags=flags)
@@ -49,7 +49,7 @@ def test_vectorised_encoding_matches_single_packets():
 @pytest.mark.parametrize("bad, what", [
     (dict(job=70000), "job id"), (dict(slot=P.MAX_SLOTS), "slot"), (dict(copy=2), "copy"),
     (dict(n_workers=0), "worker count"), (dict(worker=3), "worker id"),
-    (dict(total=0), "total"), (dict(flags=0x10), "flag"),
+    (dict(total=0), "total"), (dict(flags=0x20), "flag"),
 ])
 def test_encode_rejects_out_of_range_fields(bad, what):
     args = dict(job=1, slot=0, copy=0, offset=0, total=10, worker=0, n_workers=3, values=None)

@@ -104,3 +104,35 @@ def test_jobs_share_the_pool_and_an_oversized_request_is_refused():
     pool.handle(pkt(0, [5], job=2, n=3), A[0])
     out = pool.handle(pkt(1, [2], job=3, n=2), A[1])
     assert P.decode(out[0][0]).values[0] == 3
+
+
+def test_or_reduction_of_bitmap_chunks_and_its_retransmission():
+    pool = make()
+    words = [np.array([1, 0, -2**31], np.int32), np.array([2, 0, 1], np.int32),
+             np.array([1, 8, 0], np.int32)]
+    for w in range(2):
+        assert pool.handle(pkt(w, words[w], flags=P.FLAG_OR), A[w]) == []
+    out = pool.handle(pkt(2, words[2], flags=P.FLAG_OR), A[2])
+    assert sorted(a for _, a in out) == A
+    for data, _ in out:
+        r = P.decode(data)
+        assert r.is_result and r.flags & P.FLAG_OR and not r.overflow
+        assert list(r.values[:3]) == [3, 8, -2**31 + 1]
+    # a retransmission of the finished OR chunk gets the shadow copy's result again
+    again = pool.handle(pkt(1, words[1], flags=P.FLAG_OR | P.FLAG_RETRANSMIT), A[1])
+    assert len(again) == 1 and list(P.decode(again[0][0]).values[:3]) == [3, 8, -2**31 + 1]
+    # the next use of the slot (other copy) is an ordinary sum: the reduction is per chunk
+    pool.handle(pkt(0, [5], copy=1), A[0])
+    pool.handle(pkt(1, [6], copy=1), A[1])
+    r = P.decode(pool.handle(pkt(2, [7], copy=1), A[2])[0][0])
+    assert r.values[0] == 18 and not r.flags & P.FLAG_OR
+
+
+def test_contributions_disagreeing_on_the_reduction_are_an_error_to_every_worker():
+    pool = make()
+    pool.handle(pkt(0, [1], flags=P.FLAG_OR), A[0])
+    out = pool.handle(pkt(1, [1]), A[1])
+    assert sorted(a for _, a in out) == A[:2]  # the workers the pool has heard from
+    for data, _ in out:
+        r = P.decode(data)
+        assert r.flags & P.FLAG_ERROR and r.error == P.ERR_OP_MISMATCH
