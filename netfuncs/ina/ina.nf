@@ -13,7 +13,9 @@
 //
 // Not yet as in ps.py: results and size-mismatch errors go back only to the sender (tx,
 // addresses swapped), not by multicast to every worker of the job (the language has no
-// multicast verdict yet). Kept outside the netfuncs/*.nf library for now: with K = 256 its
+// multicast verdict yet); and the OR reduction of LHC bitmaps (FLAG_OR 0x10, ERR_OP_MISMATCH)
+// is not here: such packets are dropped as malformed, so `compress="lhc"/"union"` needs the
+// reference aggregator (cora.ina.ps) for now. Kept outside the netfuncs/*.nf library for now: with K = 256 its
 // 256-iteration loops make a ~16,000-instruction program that bcc needs about 280 s to
 // compile on this 2-core machine (loaded), too slow for every library-wide test.
 const K = 256;
@@ -87,10 +89,13 @@ on packet {
         let bit: u32 = 1 << ina.worker;
         let bitmap = pool[idx].bitmap;
         let count = pool[idx].count;
+        // the slot's other copy still being summed: no worker can start this copy anew, so a
+        // complete chunk with the same offset is a late duplicate (cora.ina.ps rule 3)
+        let other_busy = pool[2 * p + 1 - v].count != 0;
         pool[2 * p + 1 - v].bitmap &= ~bit;
         let same_chunk = pool[idx].offset == ina.offset && pool[idx].total == ina.total;
         if ((bitmap & bit) == 0) {
-            if (count == 0 && pool[idx].done != 0 && same_chunk) {
+            if (count == 0 && pool[idx].done != 0 && same_chunk && other_busy) {
                 answer = true;          // a retransmission after the chunk completed
             } else if (count != 0 && !same_chunk) {
                 code = ERR_SIZE_MISMATCH;
