@@ -217,6 +217,9 @@ class RuntimeDaemon:
         self.lock = threading.Lock()  # guards replanner/status between loop and socket
         self.status = DaemonStatus()
         self.stages: list[_Stage] = []
+        #: plans prepared ahead; capacity 1: a prepared swap holds its deployment's lock
+        #: and its one staged-pins directory until committed or closed
+        self.prepared: Any = None
         self.replanner: Any = None
         self.program: Any = None
         #: the profile of the last window (None before the first)
@@ -277,6 +280,12 @@ class RuntimeDaemon:
         status = dp.deployment_status(self.o.dev, self.o.netns)
         current, prof = self._initial_plan(models, adopting=status == "complete")
         self.replanner = Replanner(self.program, models, current, prof, self.settings)
+        if self.o.nic_dev and self.settings.prepare_ahead:
+            from cora.runtime.daemon_policy import PreparedCache
+
+            self.close_prepared()
+            self.prepared = PreparedCache(self._prepare_plan, self._release_prepared, 1)
+            self.replanner.ahead = self.prepared.start
         if status == "complete":
             meta = dp.require_deployment(self.o.dev, self.o.netns)
             self.status.adopted = True
@@ -382,59 +391,127 @@ class RuntimeDaemon:
         self._write_metrics()
         return d
 
-    def _apply(self, d, t_decide: float) -> None:
-        """Put the adopted plan in place: per stage, NIC first, swap in the stage's new
-        program; a written state the new plan puts on a stage whose deployment does not
-        hold it yet is moved there from the other stage's pinned map by read-through
-        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
-        stage is swapped next."""
+    def _stage_programs(self, plan) -> list[tuple[Any, Any, dict[str, int | str | Path]]]:
+        """Per stage (NIC first): ``(stage, new program, states to move there by
+        read-through: name -> pinned path of the other stage's map)`` under ``plan``."""
         from cora.compiler.offload.split import split
         from cora.runtime.deploy import passthrough_program, require_deployment
-        from cora.runtime.migrate import MOVABLE_KINDS, move_state
+        from cora.runtime.migrate import MOVABLE_KINDS
         from cora.runtime.pins import deployment_dir
-        from cora.runtime.swap import swap_program
+
+        by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
+        out = []
+        for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
+            new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
+            held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
+            sources: dict[str, int | str | Path] = {}
+            for other in self.stages:
+                if other is st:
+                    continue
+                there = {m["name"] for m in
+                         require_deployment(other.dev, other.netns)["layout"]["maps"]}
+                for state in new.states:
+                    if state.name not in held and state.name in there and \
+                            state.kind in MOVABLE_KINDS:
+                        sources[state.name] = str(deployment_dir(other.dev, other.netns)
+                                                  / "maps" / state.name)
+            out.append((st, new, sources))
+        return out
+
+    def _prepare_plan(self, plan) -> list:
+        """Compile ahead (runs in the cache's background thread): per stage, a
+        :class:`cora.runtime.swap.PreparedSwap` (split, compile, verify, load; not
+        attached) or None for a stage that needs a state migration (prepared at commit
+        time by :func:`cora.runtime.migrate.move_state`)."""
+        from cora.runtime.swap import prepare_swap
+
+        out: list = []
+        try:
+            for st, new, sources in self._stage_programs(plan):
+                out.append(None if sources else prepare_swap(st.dev, st.netns, new))
+        except BaseException:
+            self._release_prepared(out)
+            raise
+        return out
+
+    @staticmethod
+    def _release_prepared(prepared: list) -> None:
+        """Unload and unstage prepared swaps never committed."""
+        for ps in prepared:
+            if ps is not None:
+                with contextlib.suppress(Exception):
+                    ps.close()
+
+    def close_prepared(self) -> None:
+        """Release every plan prepared ahead (call on stop, in ``finally``)."""
+        if self.prepared is not None:
+            self.prepared.close()
+
+    def _apply(self, d, t_decide: float) -> None:
+        """Put the adopted plan in place: per stage, NIC first, commit the stage's new
+        program, prepared ahead when the plan was a candidate in earlier windows
+        (:class:`cora.runtime.daemon_policy.PreparedCache`), else prepared now; a written
+        state the new plan puts on a stage whose deployment does not hold it yet is moved
+        there from the other stage's pinned map by read-through
+        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
+        stage is swapped next. ``d.latency_ms`` = from ``t_decide`` (the end of the window
+        that triggered the adoption) to the last commit's return."""
+        from cora.runtime.migrate import move_state
 
         if not self.o.nic_dev or self.replanner.candidate is None:
             self.replanner.reject("no NIC stage deployed (start with --nic-dev): advisory")
             return
         plan = self.replanner.candidate[0]
+        prepared: list = []
         try:
-            by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
-            for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
-                new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
-                held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
-                sources: dict[str, int | str | Path] = {}
-                for other in self.stages:
-                    if other is st:
-                        continue
-                    there = {m["name"] for m in
-                             require_deployment(other.dev, other.netns)["layout"]["maps"]}
-                    for state in new.states:
-                        if state.name not in held and state.name in there and \
-                                state.kind in MOVABLE_KINDS:
-                            sources[state.name] = str(deployment_dir(other.dev, other.netns)
-                                                      / "maps" / state.name)
+            try:
+                if self.prepared is not None:
+                    prepared, d.prepare_s, d.prepared_ahead = self.prepared.take(plan)
+                    self.prepared.close()  # other candidates hold the deployments' locks
+                else:
+                    prepared = self._prepare_plan(plan)
+            except CoraError:
+                raise
+            except Exception as exc:  # a preparation thread's failure, e.g. OSError
+                raise CoraError(str(exc)) from exc
+            prepared = [*prepared, *[None] * (len(self.stages) - len(prepared))]
+            for i in range(len(self.stages)):
+                # per stage after the previous commit: what a stage holds changes with it
+                st, new, sources = self._stage_programs(plan)[i]
+                ps = prepared[i]
                 if sources:
+                    if ps is not None:
+                        ps.close()
+                        prepared[i] = None
                     mig = move_state(st.dev, st.netns, new, sources)
                     log_event("migrate", dev=st.dev, states=",".join(sorted(sources)),
                               report=json.dumps(asdict(mig), default=str)[:400])
                 else:
-                    rep = swap_program(st.dev, st.netns, new)
+                    if ps is None:
+                        from cora.runtime.swap import prepare_swap
+
+                        ps = prepared[i] = prepare_swap(st.dev, st.netns, new)
+                    rep = ps.commit()
+                    ps.close()
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
                               new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
         except CoraError as exc:
+            self._release_prepared(prepared)
             self.status.swap_failures += 1
             self.replanner.reject(str(exc))
             log_event("swap-failed", error=str(exc))
             self._load_stages()  # whatever runs now
             return
+        self._release_prepared(prepared)  # closes are idempotent
         latency_ms = (time.perf_counter() - t_decide) * 1e3
+        d.latency_ms = latency_ms
         self.replanner.accept()
         self.status.swaps += 1
         self.status.swap_latency_ms.append(latency_ms)
         self._load_stages()
         self._write_state()
-        log_event("plan-change", latency_ms=latency_ms, changes=self.replanner.plan_changes)
+        log_event("plan-change", latency_ms=latency_ms, prepare_s=d.prepare_s,
+                  prepared_ahead=d.prepared_ahead, changes=self.replanner.plan_changes)
 
     # ------------------------------------------------------------------ persistence
     def _append_history(self, d) -> None:
@@ -653,6 +730,7 @@ class RuntimeDaemon:
                         self.forced_done.notify_all()
                 if self.o.max_windows and self.status.windows >= self.o.max_windows:
                     break
+            self.close_prepared()  # unload what was compiled ahead before any teardown
             if self.o.teardown_on_exit:
                 undeploy(self.o.dev, self.o.netns)
                 log_event("teardown", dev=self.o.dev)
@@ -660,6 +738,7 @@ class RuntimeDaemon:
                       self.o.teardown_on_exit else "left running")
             return 0
         finally:
+            self.close_prepared()
             for s, h in old_handlers.items():
                 signal.signal(s, h)
             if self._http is not None:

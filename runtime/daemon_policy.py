@@ -25,8 +25,11 @@ profile are measured.
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,6 +56,8 @@ class PolicySettings:
             rate).
         time_limit_s: CP-SAT time limit per re-plan, s.
         history_size: decisions kept.
+        prepare_ahead: compile a candidate plan ahead from its first window of gain (the
+            daemon's :class:`PreparedCache`), so window K only commits.
     """
 
     interval_s: float = 1.0
@@ -63,6 +68,7 @@ class PolicySettings:
     model_rate_mpps: float | None = None
     time_limit_s: float = 0.5
     history_size: int = 1000
+    prepare_ahead: bool = True
 
     def check(self) -> None:
         """Raise ValueError naming the first setting out of range."""
@@ -94,6 +100,13 @@ class Decision:
         streak: windows in a row with gain above the hysteresis.
         solve_s: CP-SAT wall time, s.
         plan: the adopted plan (``Plan.to_json``), only for ``adopt``.
+        prepare_started: this window started preparing (compile ahead) the candidate plan.
+        prepare_s: for ``adopt``: how long preparing the plan took (split + compile + load),
+            s, wherever it ran (None when not prepared ahead).
+        prepared_ahead: for ``adopt``: the commit found the plan prepared (no compile left).
+        latency_ms: for ``adopt``: detection-to-swap latency, ms: from the end of the
+            window that triggers the adoption (its decision starts) to the return of the
+            last stage's commit (the new programs handle frames).
     """
 
     window: int
@@ -109,6 +122,10 @@ class Decision:
     streak: int = 0
     solve_s: float = 0.0
     plan: dict | None = None
+    prepare_started: bool = False
+    prepare_s: float | None = None
+    prepared_ahead: bool = False
+    latency_ms: float | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -118,13 +135,136 @@ class Decision:
         """One journald-friendly line: ``key=value`` pairs, the reason quoted last."""
         parts = [f"window={self.window}", f"action={self.action}",
                  f"packets={self.packets}", f"rate_mpps={self.rate_mpps:.6f}"]
-        for k in ("drift", "cores_now", "cores_after", "gain"):
+        for k in ("drift", "cores_now", "cores_after", "gain", "prepare_s", "latency_ms"):
             v = getattr(self, k)
             if v is not None:
                 parts.append(f"{k}={v:.6g}")
         parts.append(f"streak={self.streak}")
         parts.append(f'reason="{self.reason}"')
         return " ".join(parts)
+
+
+def plan_key(p: Plan) -> str:
+    """The cache key of a plan: its canonical JSON (sorted keys)."""
+    return json.dumps(p.to_json(), sort_keys=True)
+
+
+class _Entry:
+    """One preparation: its thread, its result or error, its wall time."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.seconds = 0.0
+        self.thread: threading.Thread | None = None
+
+
+class PreparedCache:
+    """Plans prepared ahead (compile ahead), LRU by :func:`plan_key`.
+
+    ``prepare(plan)`` runs in a background thread and returns an object (for the daemon: the
+    per-stage :class:`cora.runtime.swap.PreparedSwap` objects, compiled, verified, loaded but
+    not attached); ``release(obj)`` undoes one (unload, unstage). A plan seen again (traffic
+    flipping back) reuses its entry; inserting beyond ``capacity`` releases the least
+    recently used entry; :meth:`close` releases everything (call it in ``finally``).
+
+    Args:
+        prepare: ``Plan -> object``; may raise (the error is kept and re-raised by
+            :meth:`take`).
+        release: ``object -> None``.
+        capacity: entries kept (>= 1).
+    """
+
+    def __init__(self, prepare: Callable[[Plan], Any], release: Callable[[Any], None],
+                 capacity: int = 3):
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self._prepare, self._release, self.capacity = prepare, release, capacity
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.lock = threading.Lock()
+        self.hits = 0
+        self.started = 0
+
+    def __contains__(self, p: Plan) -> bool:
+        return plan_key(p) in self._entries
+
+    def keys(self) -> list[str]:
+        """Cached plan keys, least recently used first."""
+        return list(self._entries)
+
+    def start(self, p: Plan) -> bool:
+        """Start preparing ``p`` in the background unless it is cached (then it becomes
+        the most recently used). Returns True when a preparation was started."""
+        key = plan_key(p)
+        with self.lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return False
+            while len(self._entries) >= self.capacity:
+                _, old = self._entries.popitem(last=False)
+                self._drop(old)
+            e = _Entry()
+            self._entries[key] = e
+            self.started += 1
+
+        def run() -> None:
+            t0 = time.perf_counter()
+            try:
+                e.result = self._prepare(p)
+            except BaseException as exc:  # noqa: BLE001 (kept, re-raised by take)
+                e.error = exc
+            finally:
+                e.seconds = time.perf_counter() - t0
+                e.done.set()
+
+        e.thread = threading.Thread(target=run, name="cora-prepare", daemon=True)
+        e.thread.start()
+        return True
+
+    def take(self, p: Plan, timeout_s: float | None = None) -> tuple[Any, float, bool]:
+        """Remove ``p``'s entry and return ``(prepared object, prepare seconds, was it
+        cached)``; a plan not cached is prepared now, in this thread. Waits for a
+        preparation under way (at most ``timeout_s``).
+
+        Raises:
+            whatever ``prepare`` raised; TimeoutError when the preparation is not done in
+            ``timeout_s``.
+        """
+        with self.lock:
+            e = self._entries.pop(plan_key(p), None)
+        if e is None:
+            t0 = time.perf_counter()
+            obj = self._prepare(p)
+            return obj, time.perf_counter() - t0, False
+        if not e.done.wait(timeout_s):
+            with self.lock:
+                self._entries[plan_key(p)] = e
+            raise TimeoutError("the plan's preparation is still running")
+        if e.error is not None:
+            raise e.error
+        self.hits += 1
+        return e.result, e.seconds, True
+
+    def discard(self, p: Plan) -> None:
+        """Release ``p``'s entry if cached."""
+        with self.lock:
+            e = self._entries.pop(plan_key(p), None)
+        if e is not None:
+            self._drop(e)
+
+    def close(self) -> None:
+        """Release every entry (waiting for preparations under way)."""
+        with self.lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+        for e in entries:
+            self._drop(e)
+
+    def _drop(self, e: _Entry) -> None:
+        e.done.wait()
+        if e.error is None and e.result is not None:
+            self._release(e.result)
 
 
 def drift(a: Profile, b: Profile) -> float:
@@ -155,6 +295,9 @@ class Replanner:
     windows: int = 0
     plan_changes: int = 0
     candidate: tuple[Plan, Profile] | None = None
+    #: called with a candidate plan on the first window its gain beats the hysteresis
+    #: (and whenever the candidate changes before window K): compile ahead
+    ahead: Callable[[Plan], bool] | None = None
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -216,6 +359,8 @@ class Replanner:
         self.streak += 1
         d.streak = self.streak
         if self.streak < s.consecutive and not force:
+            if self.ahead is not None:
+                d.prepare_started = bool(self.ahead(res.plan))
             d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
                                           f"{self.streak} of {s.consecutive} windows")
             return self._keep(d)

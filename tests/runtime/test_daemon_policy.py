@@ -122,3 +122,92 @@ def test_malformed_requests_get_an_error_reply(tmp_path, raw):
     reply = d.handle(raw)
     assert reply["ok"] is False and isinstance(reply["error"], str)
     assert "\n" not in reply["error"] and len(reply["error"]) < 300
+
+
+class FakePreparer:
+    """Records preparations and releases (no kernel); ``gate`` holds a preparation until
+    set, like a slow bcc compile."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.prepared: list[str] = []
+        self.released: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def prepare(self, plan) -> str:
+        from cora.runtime.daemon_policy import plan_key
+
+        assert self.gate.wait(30)
+        self.prepared.append(plan_key(plan))
+        return plan_key(plan)
+
+    def release(self, obj: str) -> None:
+        self.released.append(obj)
+
+
+def test_candidate_is_prepared_from_window_1_and_taken_ready_at_window_k(setting):
+    from cora.runtime.daemon_policy import PreparedCache, plan_key
+
+    fake = FakePreparer()
+    cache = PreparedCache(fake.prepare, fake.release, capacity=2)
+    r = replanner(setting, consecutive=3)
+    r.ahead = cache.start
+    traffic = setting[4]
+    d1 = r.window(traffic, 1.0)
+    assert d1.action == "wait" and d1.prepare_started
+    d2 = r.window(traffic, 1.0)
+    assert d2.action == "wait" and not d2.prepare_started  # same candidate: cached
+    d3 = r.window(traffic, 1.0)
+    assert d3.action == "adopt" and r.candidate is not None
+    obj, seconds, cached = cache.take(r.candidate[0], timeout_s=30)
+    assert cached and obj == plan_key(r.candidate[0]) and seconds >= 0
+    assert fake.prepared == [obj]  # compiled once, ahead of window K
+    cache.close()
+    assert fake.released == []  # taken entries are the caller's to commit
+
+
+def test_cache_reuses_a_plan_on_flip_back_evicts_lru_and_releases_all_on_close(setting):
+    from cora.runtime.daemon_policy import PreparedCache, plan_key
+
+    program, models, all_host, synthetic, traffic = setting
+    fake = FakePreparer()
+    cache = PreparedCache(fake.prepare, fake.release, capacity=2)
+    r = replanner(setting, consecutive=1)
+    r.window(traffic, 1.0)
+    offload = r.candidate[0]
+    assert plan_key(offload) != plan_key(all_host)
+    assert cache.start(offload) and cache.start(all_host)
+    assert not cache.start(offload)  # flip back: reused, now most recently used
+    assert cache.started == 2
+    _, _, cached = cache.take(offload, timeout_s=30)
+    assert cached and cache.hits == 1
+    assert cache.start(offload)  # taken (committed) plans are prepared again
+    # capacity 2 full (all_host, offload): a smaller cache evicts the least recently used
+    small = PreparedCache(fake.prepare, fake.release, capacity=1)
+    small.start(all_host)
+    small.start(offload)  # evicts and releases all_host's preparation
+    assert fake.released == [plan_key(all_host)] and small.keys() == [plan_key(offload)]
+    small.close()
+    fake.released.clear()
+    cache.close()
+    assert sorted(fake.released) == sorted({plan_key(offload), plan_key(all_host)})
+    assert cache.keys() == []
+
+
+def test_a_failed_preparation_is_raised_at_take_and_nothing_is_released(setting):
+    from cora.runtime.daemon_policy import PreparedCache
+
+    def boom(plan):
+        raise OSError("bcc: compile failed")
+
+    released: list = []
+    cache = PreparedCache(boom, released.append, capacity=1)
+    plan = setting[2]
+    cache.start(plan)
+    with pytest.raises(OSError, match="compile failed"):
+        cache.take(plan, timeout_s=30)
+    cache.start(plan)
+    cache.close()
+    assert released == []
