@@ -421,14 +421,20 @@ class RuntimeDaemon:
     def _prepare_plan(self, plan) -> list:
         """Compile ahead (runs in the cache's background thread): per stage, a
         :class:`cora.runtime.swap.PreparedSwap` (split, compile, verify, load; not
-        attached) or None for a stage that needs a state migration (prepared at commit
-        time by :func:`cora.runtime.migrate.move_state`)."""
+        attached); all None when any stage needs a state migration (then everything is
+        prepared at commit time, the migrating stage by
+        :func:`cora.runtime.migrate.move_state`)."""
         from cora.runtime.swap import prepare_swap
 
         out: list = []
+        stages = self._stage_programs(plan)
+        if any(sources for _, _, sources in stages):
+            # a migration reads the other stage's pinned maps under that deployment's
+            # lock, which a prepared swap would hold: such plans are prepared at commit
+            return [None] * len(stages)
         try:
-            for st, new, sources in self._stage_programs(plan):
-                out.append(None if sources else prepare_swap(st.dev, st.netns, new))
+            for st, new, _ in stages:
+                out.append(prepare_swap(st.dev, st.netns, new))
         except BaseException:
             self._release_prepared(out)
             raise
@@ -467,6 +473,8 @@ class RuntimeDaemon:
             try:
                 if self.prepared is not None:
                     prepared, d.prepare_s, d.prepared_ahead = self.prepared.take(plan)
+                    d.prepared_ahead = d.prepared_ahead and \
+                        any(ps is not None for ps in prepared)
                     self.prepared.close()  # other candidates hold the deployments' locks
                 else:
                     prepared = self._prepare_plan(plan)

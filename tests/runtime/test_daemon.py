@@ -225,7 +225,12 @@ def test_a_plan_change_swaps_both_stages_and_moves_the_flow_table(bcc_module):
                         st = control_request("veth1", host_ns, "status", timeout_s=10)
                         return st["ok"] and st["plan_changes"] >= 1 and st
                     return None
-                status = wait_until(changed, "a plan change")
+                try:
+                    status = wait_until(changed, "a plan change", timeout_s=60)
+                except AssertionError:
+                    proc.kill()
+                    raise AssertionError("no plan change; daemon log: "
+                                         + proc.communicate()[1][-2500:]) from None
                 assert status["swap_failures"] == 0
                 assert "nic" in status["plan"]["blocks"].values()
                 traffic.wait_generated(traffic.gen.generated() + 2000)
@@ -238,10 +243,21 @@ def test_a_plan_change_swaps_both_stages_and_moves_the_flow_table(bcc_module):
             history = control_request("veth1", host_ns, "history")["history"]
             assert [d["action"] for d in history if d["action"] in ("wait", "adopt")][:2] \
                 == ["wait", "adopt"]
+            adopt = next(d for d in history if d["action"] == "adopt")
+            prior = [d for d in history if d["window"] < adopt["window"]]
+            assert prior[-1]["action"] == "wait" and prior[-1]["prepare_started"]
+            # a migrating plan is prepared at commit (the migration locks the other stage)
+            assert not adopt["prepared_ahead"] and adopt["prepare_s"] is not None
+            assert adopt["latency_ms"] is not None and adopt["latency_ms"] > 0
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0
             log = proc.communicate()[1]
             assert "event=migrate" in log and "event=plan-change" in log
+            from cora.runtime.pins import deployment_dir
+            from cora.runtime.swap import STAGED_DIR
+
+            for ns, dev in ((host_ns, "veth1"), (nic_ns, "veth0")):  # nothing left staged
+                assert not (deployment_dir(dev, ns) / STAGED_DIR).exists()
         finally:
             if proc.poll() is None:
                 proc.kill()
