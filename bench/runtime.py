@@ -12,7 +12,8 @@ until the re-plan (bluefield2 model, 1 window of gain above the 5 % hysteresis) 
 and swaps it in (NIC stage with its written states moved by read-through, then the host
 stage). Latency = from the start of the decision on the window that triggered the re-plan to
 the return of the last stage's swap (the new programs handle frames from the replace on);
-it includes compiling the new stage programs with bcc (no pre-compilation). Frames lost =
+with K >= 2 (``--consecutive``, default 2) a plan that moves no state is compiled ahead
+from window 1 and only committed at window K; a plan that moves state is compiled at commit. Frames lost =
 frames generated - frames the first stage's verdict counters saw (every program version).
 Needs root. The machine is shared (2 cores, several jobs): say so next to the figures.
 """
@@ -31,7 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def one_cycle(nf: str, rate_pps: float, interval_s: float, runtime_dir: str) -> dict:
+def one_cycle(nf: str, rate_pps: float, interval_s: float, runtime_dir: str,
+              consecutive: int = 2) -> dict:
     """Deploy, wait for the plan change under traffic, account; returns the figures."""
     from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
     from cora.runtime.daemon_policy import PolicySettings
@@ -45,7 +47,7 @@ def one_cycle(nf: str, rate_pps: float, interval_s: float, runtime_dir: str) -> 
     with Topology() as topo:
         three_node(topo)
         gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
-        settings = PolicySettings(interval_s=interval_s, consecutive=1, min_packets=50,
+        settings = PolicySettings(interval_s=interval_s, consecutive=consecutive, min_packets=50,
                                   model_rate_mpps=1.0)
         d = RuntimeDaemon(DaemonOptions(str(REPO / "netfuncs" / f"{nf}.nf"), "veth1", host_ns,
                                         "veth0", nic_ns, settings=settings,
@@ -64,10 +66,12 @@ def one_cycle(nf: str, rate_pps: float, interval_s: float, runtime_dir: str) -> 
             seen = wait_for_verdicts("veth0", nic_ns, sent)
             return {"nf": nf, "latency_ms": d.status.swap_latency_ms[-1]
                     if d.status.swap_latency_ms else None,
+                    "prepared_ahead": any(h.prepared_ahead for h in d.replanner.history),
                     "swap_failures": d.status.swap_failures, "frames_sent": sent,
                     "frames_lost": sent - seen,
                     "history": [h.log_line() for h in d.replanner.history]}
         finally:
+            d.close_prepared()
             with contextlib.suppress(Exception):
                 undeploy("veth1", host_ns)
             with contextlib.suppress(Exception):
@@ -89,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cycles", type=int, default=5)
     ap.add_argument("--rate", type=float, default=5_000, help="frames/s")
     ap.add_argument("--interval", type=float, default=0.2, help="window, s")
+    ap.add_argument("--consecutive", type=int, default=2,
+                    help="K (>= 2: the candidate is compiled ahead from window 1)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--experiment", metavar="PNG",
                     help="instead: the three-phase experiment (testbed/runtime_experiment.py) "
@@ -109,10 +115,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="cora-rtbench-") as rdir:
         for nf in args.nf or ["flowcount", "firewall", "synguard", "lb"]:
-            runs = [one_cycle(nf, args.rate, args.interval, rdir) for _ in range(args.cycles)]
+            runs = [one_cycle(nf, args.rate, args.interval, rdir, args.consecutive)
+                    for _ in range(args.cycles)]
             lat = [r["latency_ms"] for r in runs if r["latency_ms"] is not None]
             rows.append({"nf": nf, "cycles": len(runs), "plan_changes": len(lat),
                          "swap_failures": sum(r["swap_failures"] for r in runs),
+                         "prepared_ahead": sum(r["prepared_ahead"] for r in runs),
                          "latency_ms_p50": statistics.median(lat) if lat else None,
                          "latency_ms_p99": percentile(lat, 99) if lat else None,
                          "frames_sent": sum(r["frames_sent"] for r in runs),
