@@ -13,7 +13,8 @@ and swaps it in (NIC stage with its written states moved by read-through, then t
 stage). Latency = from the start of the decision on the window that triggered the re-plan to
 the return of the last stage's swap (the new programs handle frames from the replace on);
 with K >= 2 (``--consecutive``, default 2) a plan that moves no state is compiled ahead
-from window 1 and only committed at window K; a plan that moves state is compiled at commit. Frames lost =
+from window 1 and only committed at window K; a plan that moves state is compiled at commit.
+Frames lost =
 frames generated - frames the first stage's verdict counters saw (every program version).
 Needs root. The machine is shared (2 cores, several jobs): say so next to the figures.
 """
