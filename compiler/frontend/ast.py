@@ -299,6 +299,15 @@ class Delete(Node):
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Atomic(Node):
+    """``atomic (s[k]) body``: ``body`` runs holding the spin lock of entry ``s[k]``."""
+
+    target: Node
+    body: Block
+    span: Span = _span()
+
+
 # ----------------------------------------------------------------------------- declarations
 
 @dataclass(frozen=True)

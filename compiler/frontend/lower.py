@@ -45,7 +45,7 @@ from cora.compiler.frontend.check import (
     node_key,
 )
 from cora.compiler.ir.headers import FLOW_FIELDS
-from cora.compiler.ir.ops import field_width
+from cora.compiler.ir.ops import SPIN_LOCK_PARAM, field_width
 from cora.errors import InternalError
 
 U1 = ir.IntType(1)
@@ -107,6 +107,8 @@ class _Lowerer:
         # header-validity facts that hold on the current path (validity never changes while
         # a packet is processed): ("valid", H), ("invalid", H), ("any", frozenset of H)
         self.facts: frozenset = frozenset()
+        # the entry of the enclosing ``atomic`` block: (state name, reference register)
+        self.atomic: tuple[str, str] | None = None
 
     # ------------------------------------------------------------------ basics
     def run(self) -> ir.Program:
@@ -121,6 +123,9 @@ class _Lowerer:
             self.span = ir.Span(entry.body.span.end_line, max(1, entry.body.span.end_col - 1))
             self.term("ret", verdict="pass", span=self.span)
         self.prune()
+        for st in self.p.states:
+            if st.name in self.c.atomic_states:
+                st.params[SPIN_LOCK_PARAM] = 1
         return self.p
 
     def prune(self) -> None:
@@ -161,7 +166,11 @@ class _Lowerer:
         return reg
 
     def lookup(self, state: str, *keys: str) -> str:
-        """``map.lookup`` of ``keys`` in ``state`` into a new reference register (returned)."""
+        """``map.lookup`` of ``keys`` in ``state`` into a new reference register (returned);
+        inside an ``atomic`` block on ``state``, the locked entry's reference (the checker
+        allows no other entry of it there)."""
+        if self.atomic is not None and self.atomic[0] == state:
+            return self.atomic[1]
         ref = self.b.new_reg(ir.RefType(state), "h")
         self.emit("map.lookup", None, *keys, dest=ref, state=state)
         return ref
@@ -402,6 +411,23 @@ class _Lowerer:
             self.env[sym.uid] = [self.const(i, 32)]
             self.loop_vals[sym.uid] = i
             self.stmts(s.body.stmts)
+
+    def s_Atomic(self, s: A.Atomic) -> None:
+        """``atomic (s[k]) body``: one lookup, ``ref.lock``, the body with every access to
+        ``s`` through that reference (an absent key: reads 0, writes nothing, no insert),
+        ``ref.unlock``."""
+        if not isinstance(s.target, A.Index):
+            raise LoweringError("atomic on something other than s[k]")
+        self.span = s.span
+        info = self.c.state_of(s.target.obj)
+        keys = self.state_key(info, s.target.index)
+        ref = self.lookup(info.name, *keys)
+        self.emit("ref.lock", None, ref, state=info.name)
+        outer, self.atomic = self.atomic, (info.name, ref)
+        self.stmts(s.body.stmts)
+        self.atomic = outer
+        self.span = ir.Span(s.body.span.end_line, max(1, s.body.span.end_col - 1))
+        self.emit("ref.unlock", None, ref, state=info.name)
 
     def s_Delete(self, s: A.Delete) -> None:
         if not isinstance(s.target, A.Index):
@@ -755,7 +781,9 @@ class _Lowerer:
             changes.append((s, off, n, op, vals))
         self.span = group[0].span
         ref = self.lookup(info.name, *keys)
-        is_array = info.kind in ("array", "percpu_array")
+        # in an atomic block the entry is updated in place only (an insert is a helper call)
+        is_array = info.kind in ("array", "percpu_array") or \
+            (self.atomic is not None and self.atomic[0] == info.name)
         if not is_array:
             found = self.emit("ref.found", 1, ref, state=info.name)
             upd, ins = self.b.new_block(), self.b.new_block()

@@ -428,6 +428,10 @@ class _Builder:
     def s_delete_stmt(self, t):
         return A.Delete(self.expr(t.children[0]), self.span(t))
 
+    def s_atomic_stmt(self, t):
+        target, body = t.children
+        return A.Atomic(self.expr(target), self.block(body), self.span(t))
+
     # -- expressions
     def expr(self, t) -> A.Node:
         return getattr(self, "e_" + t.data)(t)

@@ -36,6 +36,8 @@ from cora.compiler.ir.core import (
     Program,
     RefType,
     StateDecl,
+    c_bytes,
+    entry_layout,
 )
 from cora.compiler.ir.headers import HEADERS, Field
 from cora.compiler.ir.syntax import declare_reg, parse_reg_list, regs_text, typed_regs_text
@@ -399,6 +401,42 @@ def _check_atomic_add(program: Program, op: Op) -> None:
         raise IRError(f"atomic_add of a u{w} field; eBPF adds atomically only u32 and u64")
 
 
+#: ``StateDecl.params`` key marking a state whose value carries a ``struct bpf_spin_lock``
+#: (set by the front end for the state of an ``atomic`` block; docs/language.md "Atomic
+#: blocks"). The lock lies after the value's fields (:func:`locked_value_bytes`).
+SPIN_LOCK_PARAM = "spin_lock"
+#: state kinds whose values may hold a ``bpf_spin_lock``: the kernel accepts the lock in
+#: hash and array maps (and local storages) only (kernel/bpf/syscall.c, ``map_check_btf``).
+SPIN_LOCK_KINDS = ("hash", "array")
+
+
+def has_spin_lock(state: StateDecl) -> bool:
+    """Whether ``state``'s values carry a spin lock (:data:`SPIN_LOCK_PARAM`)."""
+    return bool(state.params.get(SPIN_LOCK_PARAM))
+
+
+def locked_value_bytes(state: StateDecl) -> tuple[int, int]:
+    """``(lock offset, value bytes)`` of a state with a spin lock: the fields as
+    :func:`cora.compiler.ir.core.entry_layout` lays them out, then the 4-byte
+    ``struct bpf_spin_lock`` (include/uapi/linux/bpf.h: one ``__u32``) at the next multiple
+    of 4, the whole rounded up to the largest alignment, as a C compiler lays out the
+    emitter's struct."""
+    _, size = entry_layout(state.value)
+    align = max([4] + [c_bytes(f.width) for f in state.value])
+    off = (size + 3) // 4 * 4
+    return off, (off + 4 + align - 1) // align * align
+
+
+def _check_ref_lock(program: Program, op: Op) -> None:
+    state = _ref(program, op, op.args[0])
+    if state.kind not in SPIN_LOCK_KINDS:
+        raise IRError(f"{op.opcode} on a {state.kind} state; a spin lock lives only in "
+                      f"{' and '.join(SPIN_LOCK_KINDS)} values")
+    if not has_spin_lock(state):
+        raise IRError(f"{op.opcode} on {state.name}, whose values have no spin lock "
+                      f"(params {SPIN_LOCK_PARAM}=1)")
+
+
 def _check_map_update(program: Program, op: Op) -> None:
     state = state_of(program, op.attrs["state"])
     nkeys = op.attrs["nkeys"]
@@ -756,6 +794,12 @@ def _defs() -> Iterator[OpDef]:
                 "nothing when absent", "map_write", REF, 2, "none",
                 {"state": _STR, "index": _INT}, _check_atomic_add, writes_state=True,
                 state_entry=True, side_effect=True, ebpf_insns=2)
+    yield OpDef("ref.lock", "take the entry's spin lock (nothing when absent)", "helper", REF,
+                1, "none", {"state": _STR}, _check_ref_lock, writes_state=True,
+                state_entry=True, side_effect=True, ebpf_insns=4)
+    yield OpDef("ref.unlock", "release the entry's spin lock (nothing when absent)", "helper",
+                REF, 1, "none", {"state": _STR}, _check_ref_lock, writes_state=True,
+                state_entry=True, side_effect=True, ebpf_insns=4)
     yield OpDef("map.update", "insert or replace keys -> values; 1 when stored", "map_update",
                 MAP_UPDATE, None, 1, {"state": _STR, "nkeys": _INT}, _check_map_update,
                 reads_state=True, writes_state=True, side_effect=True, map_call="key+value",
@@ -869,5 +913,5 @@ class ImplTable(Generic[F]):
 
 __all__ = ["ALL_OP_CLASSES", "ATOMIC_ADD_WIDTHS", "Attr", "BINARY_OPS", "COMPARE_OPS",
            "ImplTable", "OPS", "OP_CLASS",
-           "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS", "Syntax", "TERMINATORS", "field_width",
-           "has_side_effect", "header_field", "int_width", "opdef", "state_of"]
+           "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS", "SPIN_LOCK_KINDS", "SPIN_LOCK_PARAM", "Syntax", "TERMINATORS", "field_width",
+           "has_side_effect", "has_spin_lock", "header_field", "locked_value_bytes", "int_width", "opdef", "state_of"]

@@ -54,7 +54,7 @@ from cora.compiler.ir import (
     entry_layout,
 )
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
-from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, header_field
+from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, has_spin_lock, header_field
 from cora.errors import CoraError
 from cora.targets.ebpf import liveprof
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
@@ -91,6 +91,10 @@ def c_type(width: int) -> str:
 def _mask(width: int) -> str:
     return f"0x{(1 << width) - 1:x}ULL" if width < 64 else ""
 
+
+#: C member of a locked state's value struct holding its ``struct bpf_spin_lock`` (value
+#: fields are ``f_<name>``, so no NF field can take this name).
+SPIN_LOCK_MEMBER = "cora_lock"
 
 #: Prefix of every NF state's C identifier and kernel map name. No identifier the generator
 #: makes (``r_``, ``h_``, ``v_``, ``L_``, ``_t``, ``f_``, ``cora_``, ``data``, ``ctx``, ...) and no
@@ -341,10 +345,15 @@ class EbpfEmitter:
                 self.emit(f"typedef u32 {cname}_index_t;", indent=0)
             else:
                 self.emit(f"struct {cname}_key {{ {_struct_fields(s.key)} }};", indent=0)
-            self.emit(f"struct {cname}_value {{ {_struct_fields(s.value)} }};", indent=0)
+            lock = f" struct bpf_spin_lock {SPIN_LOCK_MEMBER};" if has_spin_lock(s) else ""
+            self.emit(f"struct {cname}_value {{ {_struct_fields(s.value)}{lock} }};", indent=0)
             # an lpm trie must not be preallocated; a plain array is mmap-able so the runtime
-            # reads and clears it as memory (cora.runtime.engine), not slot by slot
+            # reads and clears it as memory (cora.runtime.engine), not slot by slot (but not
+            # with a spin lock: the kernel refuses to mmap a map whose values hold one,
+            # kernel/bpf/syscall.c bpf_map_mmap)
             flags = {"lpm": "BPF_F_NO_PREALLOC", "array": "BPF_F_MMAPABLE"}.get(s.kind, "0")
+            if lock:
+                flags = "0"
             ktype = (f"{cname}_index_t" if s.kind in ("array", "percpu_array")
                      else f"struct {cname}_key")
             self.emit(f'BPF_F_TABLE("{MAP_KIND[s.kind]}", {ktype}, '
@@ -686,6 +695,17 @@ class EbpfEmitter:
         self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {self.reg(op.args[1])});",
                   op.span)
 
+    @emit_impl("ref.lock", "ref.unlock")
+    def emit_ref_lock(self, op: Op) -> None:
+        """``if (ref) bpf_spin_lock(&ref->cora_lock);`` (``bpf_spin_unlock``): the verifier
+        tracks the lock along each path (the one where the entry is absent takes none) and
+        refuses helper calls, a second lock and a return while it is held
+        (kernel/bpf/verifier.c, ``process_spin_lock``); the front end keeps those out of an
+        ``atomic`` block (docs/language.md)."""
+        r = self.reg(op.args[0])
+        fn = "bpf_spin_lock" if op.opcode == "ref.lock" else "bpf_spin_unlock"
+        self.emit(f"if ({r}) {fn}(&{r}->{SPIN_LOCK_MEMBER});", op.span)
+
     @emit_impl("map.update")
     def emit_map_update(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
@@ -697,6 +717,8 @@ class EbpfEmitter:
         for f, a in zip(state.value, op.args[n:], strict=True):
             self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
         self.emit_padding(v, state.value)
+        if has_spin_lock(state):  # every byte initialised (the kernel skips the lock's)
+            self.emit(f"__builtin_memset(&{v}.{SPIN_LOCK_MEMBER}, 0, 4);")
         self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
 
     @emit_impl("map.delete")

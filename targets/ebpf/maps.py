@@ -19,6 +19,7 @@ import sys
 from typing import Literal
 
 from cora.compiler.ir import StateDecl, c_bytes, entry_layout
+from cora.compiler.ir.ops import has_spin_lock, locked_value_bytes
 
 ByteOrder = Literal["little", "big"]
 _ORDER: ByteOrder = sys.byteorder
@@ -35,7 +36,11 @@ def key_size(state: StateDecl) -> int:
 
 
 def value_size(state: StateDecl) -> int:
-    """Bytes of one value as the kernel map holds it (per CPU, for per-CPU maps)."""
+    """Bytes of one value as the kernel map holds it (per CPU, for per-CPU maps); with the
+    ``struct bpf_spin_lock`` of an ``atomic`` block's state after the fields
+    (:func:`cora.compiler.ir.ops.locked_value_bytes`)."""
+    if has_spin_lock(state):
+        return locked_value_bytes(state)[1]
     return state.value_bytes
 
 
@@ -80,8 +85,9 @@ def unpack_key(state: StateDecl, data: bytes) -> tuple[int, ...]:
 
 
 def pack_value(state: StateDecl, value: tuple[int, ...]) -> bytes:
-    """Kernel bytes of one value."""
-    return _pack(state.value, value)
+    """Kernel bytes of one value (a spin lock's bytes zero: the kernel ignores them in an
+    update from user space, kernel/bpf/syscall.c ``copy_map_value``)."""
+    return _pack(state.value, value).ljust(value_size(state), b"\0")
 
 
 def unpack_value(state: StateDecl, data: bytes) -> tuple[int, ...]:

@@ -66,6 +66,8 @@ class Checked:
     loop_ranges: dict[int, tuple[int, int]] = field(default_factory=dict)
     #: Call of add_overflows/sub_overflows/mul_overflows -> the operands' common type
     overflow_types: dict[NodeKey, T.IntTy] = field(default_factory=dict)
+    #: states with an ``atomic`` block: their values carry a spin lock
+    atomic_states: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:

@@ -8,6 +8,7 @@ from cora.compiler.frontend import types as T
 from cora.compiler.frontend.check.base import CheckerBase
 from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (
+    BUILTIN_FUNCS,
     MAX_LOOP_TRIPS,
     SHIFT_OPS,
     BuiltinSym,
@@ -21,6 +22,31 @@ from cora.compiler.frontend.check.symbols import (
 )
 from cora.compiler.frontend.diagnostics import did_you_mean
 from cora.compiler.ir.headers import HEADERS
+
+#: state kinds an ``atomic`` block may lock (their kernel maps hold a bpf_spin_lock:
+#: kernel/bpf/syscall.c ``map_check_btf``), and why the others cannot
+ATOMIC_KINDS = ("map", "array")
+_NOT_ATOMIC = {
+    "lru_map": "the kernel keeps no spin lock in an LRU hash map",
+    "lpm": "the kernel keeps no spin lock in an LPM trie",
+    "percpu_array": "each CPU has its own copy of a per-CPU value, so no lock is needed: "
+                    "update it directly",
+    "countmin": "a countmin's counters are single numbers: 's.add(k, n)' already adds "
+                "atomically",
+}
+#: built-in functions that are eBPF helper calls, which the verifier refuses while a spin
+#: lock is held (kernel/bpf/verifier.c: "function calls are not allowed while holding a lock")
+HELPER_FUNCS = ("now", "rand")
+
+
+def _children(node: A.Node):
+    """The AST nodes directly inside ``node`` (dataclass fields, tuples of nodes)."""
+    for name in getattr(node, "__dataclass_fields__", {}):
+        v = getattr(node, name)
+        if isinstance(v, A.Node):
+            yield v
+        elif isinstance(v, tuple):
+            yield from (x for x in v if isinstance(x, A.Node))
 
 
 class StatementChecks(CheckerBase):
@@ -204,6 +230,141 @@ class StatementChecks(CheckerBase):
             return
         self.want(s.value, ret, scope)
 
+    def s_Atomic(self, s: A.Atomic, scope: Scope) -> None:
+        """``atomic (s[k]) { ... }`` (docs/language.md "Atomic blocks"): the target must be
+        an entry of a ``map`` or ``array``, and the body may use nothing the kernel verifier
+        refuses under a ``bpf_spin_lock`` (:meth:`atomic_body`)."""
+        t = s.target
+        info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
+        if info is None or not isinstance(t, A.Index):
+            self.err(t.span, "atomic takes a state entry: 'atomic (s[key]) { ... }'")
+            self.block(s.body, scope)
+            return
+        ok = True
+        if info.kind not in ATOMIC_KINDS:
+            self.err(t.span, f"atomic works on an entry of a map or an array, not of "
+                             f"{info.kind} '{info.name}': {_NOT_ATOMIC.get(info.kind, '')}")
+            ok = False
+        n = len(self.diags)
+        self.want(t.index, info.key_type if info.kind not in ("array",) else T.U32, scope)
+        if len(self.diags) == n:
+            self.atomic_key(t.index, t.index)
+        self.block(s.body, scope)
+        if ok:
+            self.out.atomic_states.add(info.name)
+        self.atomic_body(s.body, t, set(self.key_locals(t.index)))
+
+    def key_locals(self, e: A.Node):
+        """Uids of the locals an atomic block's key reads."""
+        sym = self.out.syms.get(node_key(e)) if isinstance(e, A.Name) else None
+        if isinstance(sym, LocalSym):
+            yield sym.uid
+        for c in _children(e):
+            yield from self.key_locals(c)
+
+    def atomic_key(self, e: A.Node, key: A.Node) -> None:
+        """The key of an atomic block names one entry for the whole block: no state access,
+        no call but the built-in pure functions (``hash``, the overflow tests)."""
+        if isinstance(e, A.Index) or (isinstance(e, A.Binary) and e.op == "in"
+                                      and isinstance(self.out.syms.get(node_key(e.right)),
+                                                     StateSym)):
+            self.err(e.span, "the key of an atomic block cannot read state (the lookup "
+                             "happens before the lock); read it into a local first")
+            return
+        if isinstance(e, A.Call) and not (isinstance(e.func, A.Name)
+                                          and e.func.id in BUILTIN_FUNCS
+                                          and e.func.id not in HELPER_FUNCS
+                                          and not isinstance(self.out.syms.get(
+                                              node_key(e.func)), FnSym)):
+            self.err(e.span, "the key of an atomic block may call only 'hash' and the "
+                             "overflow tests; compute it into a local first")
+            return
+        for c in _children(e):
+            self.atomic_key(c, key)
+
+    def atomic_body(self, node: A.Node, target: A.Index, key_uids: set[int]) -> None:
+        """Report what the kernel verifier would refuse while the entry's spin lock is held
+        (kernel/bpf/verifier.c: no helper or function call but the unlock, no second lock, no
+        exit with the lock held) or what would make the block lock one entry and update
+        another."""
+        locked = target.obj.id if isinstance(target.obj, A.Name) else ""
+        why_call = ("it is a helper call, which the kernel verifier refuses while a spin "
+                    "lock is held")
+        for c in _children(node):
+            if isinstance(c, A.Atomic):
+                self.err(c.span, "atomic blocks do not nest: the kernel verifier allows one "
+                                 "spin lock held at a time")
+                continue
+            if isinstance(c, (A.Verdict, A.Return)):
+                what = "a verdict" if isinstance(c, A.Verdict) else "'return'"
+                self.err(c.span, f"{what} inside an atomic block would leave with the lock "
+                                 f"held; set a local and act on it after the block")
+                continue
+            if isinstance(c, A.Delete):
+                self.err(c.span, f"'delete' inside an atomic block: {why_call} "
+                                 f"(bpf_map_delete_elem)")
+                continue
+            if isinstance(c, A.Assign):
+                self.atomic_assign(c, target, key_uids)
+            if isinstance(c, A.Call) and isinstance(c.func, A.Name):
+                fsym = self.out.syms.get(node_key(c.func))
+                if isinstance(fsym, FnSym) or c.func.id in self.out.fns:
+                    self.err(c.span, f"a call of '{c.func.id}' inside an atomic block: write "
+                                     f"its statements in the block (functions are not "
+                                     f"checked for what a spin lock allows)")
+                    continue
+                if c.func.id in HELPER_FUNCS:
+                    self.err(c.span, f"{c.func.id}() inside an atomic block: {why_call}; "
+                                     f"call it before the block")
+                    continue
+            if isinstance(c, A.Field) and isinstance(c.obj, A.Name) and c.obj.id == "pkt" \
+                    and isinstance(self.out.syms.get(node_key(c.obj)), BuiltinSym):
+                self.err(c.span, "pkt.len inside an atomic block: on XDP it is a helper call "
+                                 "for frames past 2,048 bytes (bpf_xdp_get_buff_len), which "
+                                 "the kernel verifier refuses while a spin lock is held; "
+                                 "read it into a local before the block")
+                continue
+            if isinstance(c, A.Call) and isinstance(c.func, A.Field):
+                self.err(c.span, f"a state method inside an atomic block: {why_call} "
+                                 f"(a map lookup)")
+                continue
+            if isinstance(c, A.Binary) and c.op == "in" and \
+                    isinstance(self.out.syms.get(node_key(c.right)), StateSym):
+                self.err(c.span, f"'in' on a state inside an atomic block: {why_call} "
+                                 f"(bpf_map_lookup_elem); test it before the block")
+                continue
+            if isinstance(c, A.Index) and isinstance(c.obj, A.Name) and \
+                    isinstance(self.out.syms.get(node_key(c.obj)), StateSym):
+                if c.obj.id != locked:
+                    self.err(c.span, f"'{c.obj.id}' inside an atomic block on '{locked}': "
+                                     f"{why_call} (bpf_map_lookup_elem); only the locked "
+                                     f"entry may be used")
+                    continue
+                if c.index != target.index:
+                    self.err(c.index.span, f"another entry of '{locked}' inside the atomic "
+                                           f"block on its entry [{_text(target.index)}]: "
+                                           f"only the locked entry may be used")
+                    continue
+            self.atomic_body(c, target, key_uids)
+
+    def atomic_assign(self, s: A.Assign, target: A.Index, key_uids: set[int]) -> None:
+        t = s.target
+        if isinstance(t, A.Index) and isinstance(t.obj, A.Name) and s.op == "=" and \
+                isinstance(target.obj, A.Name) and t.obj.id == target.obj.id and \
+                isinstance(self.out.syms.get(node_key(t.obj)), StateSym):
+            self.err(s.span, "a whole entry written inside an atomic block is an insert "
+                             "(bpf_map_update_elem), a helper call the kernel verifier "
+                             "refuses while a spin lock is held; assign its fields")
+        root = t
+        while isinstance(root, (A.Field, A.Index)) and not (
+                isinstance(root, A.Index) and isinstance(self.out.syms.get(
+                    node_key(root.obj)), StateSym)):
+            root = root.obj
+        sym = self.out.syms.get(node_key(root)) if isinstance(root, A.Name) else None
+        if isinstance(sym, LocalSym) and sym.uid in key_uids:
+            self.err(t.span, f"'{root.id}' is part of the locked key "
+                             f"[{_text(target.index)}]; it cannot change inside the block")
+
     def s_Delete(self, s: A.Delete, scope: Scope) -> None:
         t = s.target
         info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
@@ -366,3 +527,14 @@ class StatementChecks(CheckerBase):
         self.err(e.span, "cannot assign to this expression; the left side of '=' must be a "
                          "local, a header field or a state entry")
         return T.ERROR
+
+
+def _text(e: A.Node) -> str:
+    """Short source-like text of a key expression, for messages."""
+    if isinstance(e, A.Name):
+        return e.id
+    if isinstance(e, A.IntLit):
+        return str(e.value)
+    if isinstance(e, A.Binary):
+        return f"{_text(e.left)} {e.op} {_text(e.right)}"
+    return "..."
