@@ -81,7 +81,7 @@ def test_every_op_syntax_round_trips():
     """One program holding every opcode prints and parses back to the same text."""
     text = """nf all
 state s: hash key(k:u8) value(v:u16) capacity 4 on_full skip origin map
-state n: array key(i:u32) value(c:u32) capacity 4 origin map
+state n: array key(i:u32) value(c:u32) capacity 4 origin map params(spin_lock=1)
 bb0:
   shim.pop final {7: bb1(%a:u8, %w:u16)}
 bb1:
@@ -130,7 +130,9 @@ bb1:
   %val:u16 = ref.load s %ref.0
   ref.store s %ref.0, %w
   %cref:ref<n> = map.lookup n(%len)
+  ref.lock n %cref
   atomic_add n %cref.0, %len
+  ref.unlock n %cref
   %ok:u1 = map.update s(%a) = (%w)
   map.delete s(%a)
   br %cnd, bb2, bb3
