@@ -9,13 +9,14 @@
 // that completes the chunk leaves as the result and the copy is kept for retransmitted
 // requests (answered with the result); its use by the next chunk clears the other copy's
 // bit for the worker. An int32 sum that overflows sets the OVERFLOW flag of the result
-// (the sum wraps, as in ps.py; never silently).
+// (the sum wraps, as in ps.py; never silently). A packet with FLAG_OR (the support bitmaps
+// of LHC's phase A, cora.ina.lhc) is reduced by bitwise OR instead (never overflows): the
+// first contribution fixes the copy's reduction and a later one with the other reduction
+// gets ERR_OP_MISMATCH, as in ps.py, so one job runs dense and compressed all-reduces.
 //
-// Not yet as in ps.py: results and size-mismatch errors go back only to the sender (tx,
-// addresses swapped), not by multicast to every worker of the job (the language has no
-// multicast verdict yet); and the OR reduction of LHC bitmaps (FLAG_OR 0x10, ERR_OP_MISMATCH)
-// is not here: such packets are dropped as malformed, so `compress="lhc"/"union"` needs the
-// reference aggregator (cora.ina.ps) for now. Kept outside the netfuncs/*.nf library for now: with K = 256 its
+// Not yet as in ps.py: results and size- and op-mismatch errors go back only to the sender
+// (tx, addresses swapped), not by multicast to every worker of the job (the language has no
+// multicast verdict yet). Kept outside the netfuncs/*.nf library for now: with K = 256 its
 // 256-iteration loops make a ~16,000-instruction program that bcc needs about 280 s to
 // compile on this 2-core machine (loaded), too slow for every library-wide test.
 const K = 256;
@@ -26,10 +27,12 @@ const FLAG_OVERFLOW = 0x01;
 const FLAG_RESULT = 0x02;
 const FLAG_RETRANSMIT = 0x04;
 const FLAG_ERROR = 0x08;
+const FLAG_OR = 0x10;
 const ERR_UNKNOWN_JOB = 1;
 const ERR_BAD_WORKER = 2;
 const ERR_SIZE_MISMATCH = 3;
 const ERR_BAD_SLOT = 4;
+const ERR_OP_MISMATCH = 5;
 const MAX_WORKERS = 32;
 const POOL_SLOTS = 1024;
 
@@ -45,7 +48,7 @@ state jobs: map<u16, Job>[64] on_full skip;
 
 // one copy of one slot; pool index 2 * (job base + slot) + shadow bit
 struct Copy { bitmap: u32, count: u32, offset: u32, total: u32, overflow: u8, done: u8,
-              sums: i32[K] }
+              op_or: u8, sums: i32[K] }
 state pool: array<Copy>[2048];         // 2 * POOL_SLOTS
 
 // send the (rewritten) datagram back to its sender
@@ -67,7 +70,7 @@ on packet {
     if (!ina.valid) { drop; }           // too short for an INA packet: malformed
     // cora.ina.protocol.parse_header: anything else is malformed (dropped)
     if (udp.len != 8 + PACKET_BYTES || ina.magic != MAGIC || ina.version != 1 ||
-        (ina.flags & 0xF0) != 0 || ina.reserved != 0 || ina.n_workers < 1 ||
+        (ina.flags & 0xE0) != 0 || ina.reserved != 0 || ina.n_workers < 1 ||
         ina.n_workers > MAX_WORKERS || ina.worker >= ina.n_workers || ina.total == 0) {
         drop;
     }
@@ -82,63 +85,90 @@ on packet {
         code = ERR_BAD_SLOT;
     }
     let v = ina.shadow as u32;
+    let is_or: u8 = (ina.flags & FLAG_OR) >> 4;   // 1: reduce by OR
     let p = (job.base as u32) + ina.slot;
     let idx = 2 * p + v;
     let answer = false;                 // send the copy's result back
     if (code == 0) {
         let bit: u32 = 1 << ina.worker;
-        let bitmap = pool[idx].bitmap;
-        let count = pool[idx].count;
+        let other = 2 * p + 1 - v;
         // the slot's other copy still being summed: no worker can start this copy anew, so a
         // complete chunk with the same offset is a late duplicate (cora.ina.ps rule 3)
-        let other_busy = pool[2 * p + 1 - v].count != 0;
-        pool[2 * p + 1 - v].bitmap &= ~bit;
-        let same_chunk = pool[idx].offset == ina.offset && pool[idx].total == ina.total;
-        if ((bitmap & bit) == 0) {
-            if (count == 0 && pool[idx].done != 0 && same_chunk && other_busy) {
-                answer = true;          // a retransmission after the chunk completed
-            } else if (count != 0 && !same_chunk) {
-                code = ERR_SIZE_MISMATCH;
-            } else {
-                // the first contribution starts from 0 (and cannot overflow)
-                let keep: i32 = 0;
-                if (count != 0) { keep = -1; } else { pool[idx].overflow = 0; }
-                for (i in 0..K) {
-                    // the flag lives in the slot, not in a local: a value carried through
-                    // all K unrolled iterations makes clang spill past the 512-byte stack
-                    let s = pool[idx].sums[i] & keep;
-                    let x = ina.values[i];
-                    if (add_overflows(s, x)) { pool[idx].overflow = 1; }
-                    pool[idx].sums[i] = s + x;
+        let other_busy = false;
+        // each copy is updated under its own spin lock, so packets of one chunk handled on
+        // several CPUs at once lose no contribution (docs/language.md, "Atomic blocks")
+        atomic (pool[other]) {
+            other_busy = pool[other].count != 0;
+            pool[other].bitmap &= ~bit;
+        }
+        atomic (pool[idx]) {
+            let bitmap = pool[idx].bitmap;
+            let count = pool[idx].count;
+            let same_chunk = pool[idx].offset == ina.offset && pool[idx].total == ina.total;
+            if ((bitmap & bit) == 0) {
+                if (count == 0 && pool[idx].done != 0 && same_chunk && other_busy) {
+                    answer = true;      // a retransmission after the chunk completed
+                } else if (count != 0 && !same_chunk) {
+                    code = ERR_SIZE_MISMATCH;
+                } else if (count != 0 && pool[idx].op_or != is_or) {
+                    code = ERR_OP_MISMATCH;
+                } else {
+                    // the first contribution starts from 0 (and cannot overflow) and fixes
+                    // the copy's reduction
+                    let keep: i32 = 0;
+                    if (count != 0) { keep = -1; } else {
+                        pool[idx].overflow = 0;
+                        pool[idx].op_or = is_or;
+                    }
+                    // s | x == s + x - (s & x) in wrapping arithmetic, so one loop does both
+                    // reductions (two loops would double the unrolled code); the overflow
+                    // test is add_overflows' (sign of (s ^ r) & (x ^ r)), which is never
+                    // set by an OR (r = s | x makes the two terms disjoint)
+                    let or_mask: i32 = 0;
+                    if (is_or != 0) { or_mask = -1; }
+                    for (i in 0..K) {
+                        // the flag lives in the slot, not in a local: a value carried
+                        // through all K unrolled iterations makes clang spill past the
+                        // 512-byte stack
+                        let s = pool[idx].sums[i] & keep;
+                        let x = ina.values[i];
+                        let r = s + x - (s & x & or_mask);
+                        if (((s ^ r) & (x ^ r)) < 0) { pool[idx].overflow = 1; }
+                        pool[idx].sums[i] = r;
+                    }
+                    pool[idx].offset = ina.offset;
+                    pool[idx].total = ina.total;
+                    pool[idx].bitmap = bitmap | bit;
+                    if (count + 1 < job.n_workers) {
+                        pool[idx].count = count + 1;    // consumed: not complete yet
+                        pool[idx].done = 0;
+                    } else {
+                        pool[idx].count = 0;
+                        pool[idx].done = 1;
+                        answer = true;
+                    }
                 }
-                pool[idx].offset = ina.offset;
-                pool[idx].total = ina.total;
-                pool[idx].bitmap = bitmap | bit;
-                if (count + 1 < job.n_workers) {
-                    pool[idx].count = count + 1;
-                    pool[idx].done = 0;
-                    drop;               // consumed: the sum is not complete yet
-                }
-                pool[idx].count = 0;
-                pool[idx].done = 1;
-                answer = true;
+            } else if (count == 0 && same_chunk) {
+                answer = true;          // a retransmission of a contribution already counted
             }
-        } else if (count == 0 && same_chunk) {
-            answer = true;              // a retransmission of a contribution already counted
         }
     }
-    if (code == 0 && !answer) { drop; } // a duplicate of a pending contribution
+    // consumed, or a duplicate of a pending contribution
+    if (code == 0 && !answer) { drop; }
     // the reply: the result (the copy's sums) or an error (values 0), to the sender
-    let mask: i32 = -1;
+    // (an error reads its values from a slot past the pool's end: an array read out of
+    // range gives 0, which costs no instruction per value, unlike masking them)
+    let from = idx;
     if (code != 0) {
         ina.flags = FLAG_ERROR;
         ina.error = code;
-        mask = 0;
+        from = 2 * POOL_SLOTS;
     } else {
         let flags = FLAG_RESULT | (ina.flags & FLAG_RETRANSMIT);
         if (pool[idx].overflow != 0) { flags |= FLAG_OVERFLOW; }
+        if (pool[idx].op_or != 0) { flags |= FLAG_OR; }
         ina.flags = flags;
     }
-    for (i in 0..K) { ina.values[i] = pool[idx].sums[i] & mask; }
+    for (i in 0..K) { ina.values[i] = pool[from].sums[i]; }
     reply();
 }

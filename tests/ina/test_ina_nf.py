@@ -1,9 +1,10 @@
 """netfuncs/ina.nf, the aggregator written in cora's language, against the reference
 aggregator cora.ina.ps.SlotPool.handle (the spec) and, in the kernel, against the
 interpreter, on aggregation traffic of two jobs: complete chunks, retransmissions before
-and after completion, duplicates, shadow-copy reuse, int32 overflow, and each error case
-(unknown job, wrong worker count, slot outside the allocation, chunk size mismatch), plus
-malformed and result packets. ina.nf answers only the sender (no multicast verdict yet), so
+and after completion, duplicates, shadow-copy reuse, int32 overflow, OR-reduced chunks
+(FLAG_OR: LHC's support bitmaps) between dense ones in the same job, and each error case
+(unknown job, wrong worker count, slot outside the allocation, chunk size mismatch,
+reduction mismatch), plus malformed and result packets. ina.nf answers only the sender (no multicast verdict yet), so
 a result the reference multicasts must come back to the sender, byte for byte."""
 
 import random
@@ -61,12 +62,19 @@ def aggregation_traffic(seed: int = 3, chunks: int = 12) -> list[tuple[int, byte
         slots, n = JOBS[job]
         slot, copy = c % slots, (c // slots) % 2
         offset, total = c * P.K, chunks * P.K
+        op = P.FLAG_OR if c % 4 == 2 else 0     # every fourth chunk: bitmaps, OR-reduced
         per_worker = []
         for w in range(n):
-            vals = np.array([rng.randrange(-1000, 1000) for _ in range(P.K)], np.int32)
+            if op:                              # any 32 bits, the sign bit too
+                vals = np.array([rng.getrandbits(32) for _ in range(P.K)],
+                                np.uint32).view(np.int32)
+            else:
+                vals = np.array([rng.randrange(-1000, 1000) for _ in range(P.K)], np.int32)
             if c == 5:
                 vals[7] = big                   # overflows the int32 sum
-            per_worker.append(P.encode(job, slot, copy, offset, total, w, n, vals))
+            if c == 10 and op:
+                vals[7] = big                   # would overflow a sum; an OR never does
+            per_worker.append(P.encode(job, slot, copy, offset, total, w, n, vals, flags=op))
         order = list(range(n))
         rng.shuffle(order)
         for k, w in enumerate(order):
@@ -74,15 +82,19 @@ def aggregation_traffic(seed: int = 3, chunks: int = 12) -> list[tuple[int, byte
             if rng.random() < 0.3:              # a retransmission before completion
                 out.append((w, P.encode(job, slot, copy, offset, total, w, n,
                                         P.values_of(per_worker[w]).astype(np.int32),
-                                        flags=P.FLAG_RETRANSMIT)))
+                                        flags=P.FLAG_RETRANSMIT | op)))
             if k == 0 and c == 4:               # another worker's chunk size disagrees
                 other = order[1]
                 out.append((other, P.encode(job, slot, copy, offset + 1, total, other, n,
                                             None)))
+            if k == 0 and c in (6, 9):          # another worker's reduction disagrees
+                other = order[1]
+                out.append((other, P.encode(job, slot, copy, offset, total, other, n,
+                                            None, flags=P.FLAG_OR - op)))
         late = rng.randrange(n)                 # a retransmitted request after completion
         out.append((late, P.encode(job, slot, copy, offset, total, late, n,
                                    P.values_of(per_worker[late]).astype(np.int32),
-                                   flags=P.FLAG_RETRANSMIT)))
+                                   flags=P.FLAG_RETRANSMIT | op)))
     out.append((0, P.encode(9, 0, 0, 0, 1, 0, 1, None)))                       # unknown job
     out.append((0, P.encode(1, 0, 0, 0, 1, 0, 2, None)))                       # wrong n
     out.append((0, P.encode(2, 5, 0, 0, 1, 0, 2, None)))                       # bad slot
@@ -97,7 +109,8 @@ def test_ina_nf_answers_as_the_reference_aggregator():
     byte (result values and flags, overflow, errors)."""
     it = Interpreter(ina_program())
     pool = reference_pool()
-    replies = results = overflowed = 0
+    replies = results = overflowed = or_results = 0
+    op_mismatches = 0
     for n, (w, payload) in enumerate(aggregation_traffic()):
         addr = (f"10.0.0.{w + 1}", 40000 + w)
         expected = pool.handle(payload, addr)
@@ -114,12 +127,17 @@ def test_ina_nf_answers_as_the_reference_aggregator():
         replies += 1
         results += bool(to_sender[0][3] & P.FLAG_RESULT)
         overflowed += bool(to_sender[0][3] & P.FLAG_OVERFLOW)
+        or_results += bool(to_sender[0][3] & P.FLAG_RESULT and to_sender[0][3] & P.FLAG_OR)
+        op_mismatches += to_sender[0][3] == P.FLAG_ERROR and \
+            to_sender[0][10] == P.ERR_OP_MISMATCH
     # the traffic reaches every case: completions, retransmitted results, duplicates, the
     # int32 overflow flag, and the four error codes
     assert pool.stats["results"] >= 10 and pool.stats["retransmitted_results"] >= 10
     assert pool.stats["duplicates_dropped"] > 0 and pool.stats["malformed"] == 1
     assert pool.stats["ignored"] == 1 and pool.stats["errors"] >= 4
-    assert overflowed > 0 and replies - results == 4  # one reply per error case
+    # one reply per error case: four, and the two reduction mismatches
+    assert overflowed > 0 and replies - results == 6 and op_mismatches == 2
+    assert or_results >= 3                  # OR results, first and retransmitted
 
 
 @pytest.mark.kernel
