@@ -59,6 +59,13 @@ For ``lru_hash`` a successful lookup marks the entry most recently used.
 ``ref.store h.i, v`` writes value field i in place (nothing when absent).
 ``atomic_add h.i, v`` adds v to value field i in place, ``(old + v) mod 2**w``, atomically
 (nothing when absent; fields of 32 or 64 bits only: eBPF's BPF_ATOMIC add).
+``ref.lock h`` / ``ref.unlock h`` take and release the spin lock of the entry (nothing when
+absent) of a hash or array state whose ``params`` has ``spin_lock=1``: the ops between them on
+every path are one critical section against other frames' locked sections of that entry
+(kernel: ``bpf_spin_lock``; the interpreter runs one frame at a time, so they do nothing
+there). Between them no op may look up, update or delete a map, call a helper (``now``,
+``rand``), take another lock or return (the kernel verifier's rules; the front end's
+``atomic`` block guarantees them).
 ``map.update S(keys) = (values)`` -> u1: insert or replace; returns 0 when the key is new and
 the state is full (hash, lpm) or the index is out of range (arrays); ``lru_hash`` evicts the
 least recently used entry instead and returns 1. For ``lpm`` the keys are (address, prefix_len).

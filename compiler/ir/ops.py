@@ -912,6 +912,7 @@ class ImplTable(Generic[F]):
 
 
 __all__ = ["ALL_OP_CLASSES", "ATOMIC_ADD_WIDTHS", "Attr", "BINARY_OPS", "COMPARE_OPS",
-           "ImplTable", "OPS", "OP_CLASS",
-           "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS", "SPIN_LOCK_KINDS", "SPIN_LOCK_PARAM", "Syntax", "TERMINATORS", "field_width",
-           "has_side_effect", "has_spin_lock", "header_field", "locked_value_bytes", "int_width", "opdef", "state_of"]
+           "ImplTable", "OPS", "OP_CLASS", "OpDef", "PURE_OPCODES", "SIDE_EFFECT_OPS",
+           "SPIN_LOCK_KINDS", "SPIN_LOCK_PARAM", "Syntax", "TERMINATORS", "field_width",
+           "has_side_effect", "has_spin_lock", "header_field", "int_width",
+           "locked_value_bytes", "opdef", "state_of"]

@@ -4,8 +4,9 @@ interpreter, on aggregation traffic of two jobs: complete chunks, retransmission
 and after completion, duplicates, shadow-copy reuse, int32 overflow, OR-reduced chunks
 (FLAG_OR: LHC's support bitmaps) between dense ones in the same job, and each error case
 (unknown job, wrong worker count, slot outside the allocation, chunk size mismatch,
-reduction mismatch), plus malformed and result packets. ina.nf answers only the sender (no multicast verdict yet), so
-a result the reference multicasts must come back to the sender, byte for byte."""
+reduction mismatch), plus malformed and result packets. ina.nf answers only the sender
+(no multicast verdict yet), so a result the reference multicasts must come back to the
+sender, byte for byte."""
 
 import random
 from pathlib import Path

@@ -361,7 +361,7 @@ class StatementChecks(CheckerBase):
                     node_key(root.obj)), StateSym)):
             root = root.obj
         sym = self.out.syms.get(node_key(root)) if isinstance(root, A.Name) else None
-        if isinstance(sym, LocalSym) and sym.uid in key_uids:
+        if isinstance(sym, LocalSym) and sym.uid in key_uids and isinstance(root, A.Name):
             self.err(t.span, f"'{root.id}' is part of the locked key "
                              f"[{_text(target.index)}]; it cannot change inside the block")
 

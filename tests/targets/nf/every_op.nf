@@ -31,6 +31,12 @@ on packet {
     }
     if (ipv4.valid) {
         words[(ipv4.id, ipv4.ttl)] = (ipv4.saddr, now());
+        let w0 = ipv4.saddr;
+        atomic (words[(ipv4.id, ipv4.ttl)]) {
+            let old = words[(ipv4.id, ipv4.ttl)].1;
+            words[(ipv4.id, ipv4.ttl)].1 = old * 3 + 1;
+            if (old % 2 == 0) { words[(ipv4.id, ipv4.ttl)].0 = w0 ^ 0xff; }
+        }
         lru[ipv4.saddr] = a;
         arith[10] = routes[ipv4.daddr] as u64;
         if (ipv4.saddr in 10.0.0.0/8) { routes[ipv4.saddr/32] = 7; routes[ipv4.daddr/20] = 9; }
