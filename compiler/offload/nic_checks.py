@@ -211,6 +211,9 @@ class AgilioChecks(NicChecks):
         if c == "now":
             return ["now() needs bpf_ktime_get_ns, which the Agilio (NFP) firmware does not "
                     "provide to offloaded programs"]
+        if c in ("ref.lock", "ref.unlock"):
+            return [f"atomic block on {op.attrs.get('state')}: bpf_spin_lock is not among the "
+                    f"helpers the Agilio (NFP) eBPF offload accepts"]
         if c == "ref.store":
             return [f"in-place write of a field of {op.attrs.get('state')} (map value store): "
                     f"the Agilio offload rejects stores into map values (only atomic adds, "

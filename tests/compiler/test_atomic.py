@@ -214,3 +214,12 @@ def test_what_a_block_may_hold():
 """
     assert check_source(src, "x.nf") == []
     compile_source(src, "x.nf")
+
+
+def test_agilio_refuses_an_atomic_block_and_bluefield2_runs_it():
+    from cora.compiler.offload.nic_checks import unsupported
+
+    p = compile_source(TALLY, "t.nf")
+    reasons = unsupported(p, "agilio")
+    assert any("atomic block on tally: bpf_spin_lock" in r for r in reasons), reasons
+    assert not any("spin" in r for r in unsupported(p, "bluefield2"))
