@@ -31,7 +31,8 @@ def verify(program: Program) -> None:
     topological order; a ``shim.pop`` assigns its listed registers along the edge to their
     block); ops keep their
     :attr:`~cora.compiler.ir.ops.OpDef.position` (``shim.push`` is followed by ``ret pass``;
-    ``shim.pop`` is the only op of the entry block).
+    ``shim.pop`` is the only op of the entry block); spin locks are balanced
+    (:func:`_verify_locks`).
     """
     _verify_states(program)
     for name, t in program.regs.items():
@@ -69,6 +70,7 @@ def verify(program: Program) -> None:
                           "entry block")
     order = program.topological_blocks()  # raises on cycles and unknown targets
     _verify_assigned(program, order)
+    _verify_locks(program, order)
 
 
 def _verify_states(program: Program) -> None:
@@ -136,3 +138,36 @@ def _verify_assigned(program: Program, order: list[Block]) -> None:
                     out |= bit.get(r, 0)
             prev = assigned_in[succ]
             assigned_in[succ] = out if prev is None else prev & out
+
+
+#: opcodes that may not run while a spin lock is held: helper calls and exits (the kernel
+#: verifier's rules, kernel/bpf/verifier.c), and a second lock
+_UNDER_LOCK_FORBIDDEN = frozenset({"map.lookup", "map.update", "map.delete", "now", "rand",
+                                   "ret", "ref.lock", "shim.push", "shim.pop"})
+
+
+def _verify_locks(program: Program, order: list[Block]) -> None:
+    """``ref.lock``/``ref.unlock`` pairs: every path holds at most one lock, releases it
+    through the same register before anything in :data:`_UNDER_LOCK_FORBIDDEN`, and the
+    paths meeting at a block agree on what is held (forward dataflow in topological order)."""
+    held_in: dict[str, tuple[str, ...] | None] = {b.label: None for b in program.blocks}
+    held_in[order[0].label] = ()
+    for block in order:
+        held = held_in[block.label] or ()
+        for op in block.ops:
+            where = f"block {block.label}: {op.opcode}" + (f" (source {op.span})"
+                                                           if op.span else "")
+            if held and (op.opcode in _UNDER_LOCK_FORBIDDEN
+                         or (op.dest is not None and op.dest == held[0])):
+                raise IRError(f"{where} while the lock of %{held[0]} is held")
+            if op.opcode == "ref.lock":
+                held = (op.args[0],)
+            elif op.opcode == "ref.unlock":
+                if held != (op.args[0],):
+                    raise IRError(f"{where} without its lock held")
+                held = ()
+        for succ in block.successors():
+            if held_in[succ] is None:
+                held_in[succ] = held
+            elif held_in[succ] != held:
+                raise IRError(f"block {succ}: paths reach it with different locks held")

@@ -223,3 +223,22 @@ def test_agilio_refuses_an_atomic_block_and_bluefield2_runs_it():
     reasons = unsupported(p, "agilio")
     assert any("atomic block on tally: bpf_spin_lock" in r for r in reasons), reasons
     assert not any("spin" in r for r in unsupported(p, "bluefield2"))
+
+
+@pytest.mark.parametrize("body,error", [
+    ("  ref.lock n %r\n  ret pass\n", "ret while the lock of %r is held"),
+    ("  ref.lock n %r\n  ref.lock n %r\n  ref.unlock n %r\n  ret pass\n",
+     "ref.lock while the lock"),
+    ("  ref.unlock n %r\n  ret pass\n", "ref.unlock without its lock held"),
+    ("  ref.lock n %r\n  %t:u64 = now\n  ref.unlock n %r\n  ret pass\n", "now while"),
+    ("  ref.lock n %r\n  br %c, bb1, bb2\nbb1:\n  ref.unlock n %r\n  jmp bb2\nbb2:\n"
+     "  ret pass\n", "different locks held"),
+])
+def test_ir_verifier_checks_the_lock_discipline(body, error):
+    from cora.compiler.ir import IRError
+
+    text = ("nf x\nstate n: array key(i:u32) value(c:u32) capacity 4 origin array "
+            "params(spin_lock=1)\nbb0:\n  %k:u32 = const 0\n  %c:u1 = const 1\n"
+            "  %r:ref<n> = map.lookup n(%k)\n" + body)
+    with pytest.raises(IRError, match=error):
+        verify(parse_program(text))
