@@ -13,6 +13,9 @@ Scheme (docs/language.md semantics, ir.py op semantics):
   update's result (``skip``: nothing; ``drop``/``pass``: end the packet when it returned 0).
   Consecutive such statements on the same state and the same (pure) key share one lookup and
   one insert, which is equivalent to running them one after the other.
+- ``atomic (s[k]) { ... }``: one ``map.lookup`` of ``k``, ``ref.lock``, the body with every
+  access to ``s`` through that reference (in place only: no ``ref.found`` test, no insert),
+  ``ref.unlock``; ``s`` gets ``params(spin_lock=1)`` (docs/language.md, "Atomic blocks").
 - ``countmin<D, W>``: an IR ``array`` of D*W u32 counters; row i uses
   ``hash(seed=i+1)(key) % W + i*W``; ``estimate`` is the minimum over the rows
   (Cormode & Muthukrishnan 2005).
