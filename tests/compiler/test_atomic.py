@@ -180,6 +180,8 @@ ATOMIC_DIAGNOSTICS = [
     ("not an entry", "on packet { let x = 1; atomic (x) { x = 2; } pass; }\n",
      "x.nf:1:32: error: atomic takes a state entry: 'atomic (s[key]) { ... }'",
      "                               ^"),
+    ("unknown state", HEAD + "on packet { atomic (mm[1]) { } pass; }\n",
+     "x.nf:4:21: error: undefined name 'mm' (did you mean 'm'?)", "                    ^~"),
     ("key reads state", HEAD + "on packet { atomic (m[o[0]]) { } pass; }\n",
      "x.nf:4:23: error: the key of an atomic block cannot read state (the lookup happens "
      "before the lock); read it into a local first", "                      ^~~~"),

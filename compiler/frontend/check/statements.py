@@ -237,7 +237,11 @@ class StatementChecks(CheckerBase):
         t = s.target
         info = self.state_ref(t.obj, scope) if isinstance(t, A.Index) else None
         if info is None or not isinstance(t, A.Index):
-            self.err(t.span, "atomic takes a state entry: 'atomic (s[key]) { ... }'")
+            if isinstance(t, A.Index) and isinstance(t.obj, A.Name) and \
+                    scope.lookup(t.obj.id) is None and self.global_sym(t.obj.id, scope) is None:
+                self.undefined(t.obj, scope)
+            else:
+                self.err(t.span, "atomic takes a state entry: 'atomic (s[key]) { ... }'")
             self.block(s.body, scope)
             return
         ok = True
