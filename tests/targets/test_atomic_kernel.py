@@ -113,21 +113,27 @@ def _interpreter_state(src: str) -> dict:
     return {name: dict(it.state_entries(name)) for name in ("tally", "per_len")}
 
 
-def _kernel_state(src: str) -> tuple[dict, float]:
+def _kernel_state(src: str, target: str = "xdp") -> tuple[dict, float]:
     from cora.runtime.engine import KernelEngine
 
-    with KernelEngine(compile_source(src, "counter.nf")) as k:
+    with KernelEngine(compile_source(src, "counter.nf"), target) as k:
         overlap_s = _run_on_two_cpus(k.loaded.prog_fd)
         return {name: dict(k.entries(name)) for name in ("tally", "per_len")}, overlap_s
 
 
-def test_atomic_blocks_lose_no_update_on_two_cpus(bcc_module):
-    expected = _interpreter_state(COUNTER_NF)
+@pytest.fixture(scope="module")
+def expected_state() -> dict:
+    return _interpreter_state(COUNTER_NF)
+
+
+@pytest.mark.parametrize("target", ["xdp", "tc"])
+def test_atomic_blocks_lose_no_update_on_two_cpus(bcc_module, expected_state, target):
+    expected = expected_state
     frames = sum(len(f) for f in FRAMES.values()) * REPEAT
     # the interpreter's sequential result is the exact count (a check of the oracle itself)
     assert expected["tally"][(0,)] == (frames, frames * 123 // 2, 63, frames // 2)
-    got, overlap_s = _kernel_state(COUNTER_NF)
-    print(f"\natomic: {frames} frames on 2 CPUs, runs overlapping {overlap_s:.3f} s; "
+    got, overlap_s = _kernel_state(COUNTER_NF, target)
+    print(f"\natomic ({target}): {frames} frames on 2 CPUs, runs overlapping {overlap_s:.3f} s; "
           f"kernel tally {got['tally']}")
     assert got == expected
 
