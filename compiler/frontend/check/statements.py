@@ -344,7 +344,7 @@ class StatementChecks(CheckerBase):
                                      f"{why_call} (bpf_map_lookup_elem); only the locked "
                                      f"entry may be used")
                     continue
-                if c.index != target.index:
+                if c.index != target.index or set(self.key_locals(c.index)) != key_uids:
                     self.err(c.index.span, f"another entry of '{locked}' inside the atomic "
                                            f"block on its entry [{_text(target.index)}]: "
                                            f"only the locked entry may be used")
@@ -367,6 +367,11 @@ class StatementChecks(CheckerBase):
         sym = self.out.syms.get(node_key(root)) if isinstance(root, A.Name) else None
         if isinstance(sym, LocalSym) and sym.uid in key_uids and isinstance(root, A.Name):
             self.err(t.span, f"'{root.id}' is part of the locked key "
+                             f"[{_text(target.index)}]; it cannot change inside the block")
+        if isinstance(t, A.Field) and isinstance(t.obj, A.Name) and \
+                isinstance(self.out.syms.get(node_key(t.obj)), HeaderSym) and \
+                (t.obj.id, t.name) in set(_header_fields(target.index)):
+            self.err(t.span, f"'{t.obj.id}.{t.name}' is part of the locked key "
                              f"[{_text(target.index)}]; it cannot change inside the block")
 
     def s_Delete(self, s: A.Delete, scope: Scope) -> None:
@@ -533,6 +538,14 @@ class StatementChecks(CheckerBase):
         return T.ERROR
 
 
+def _header_fields(e: A.Node):
+    """``(header, field)`` of every ``H.f`` read in expression ``e``."""
+    if isinstance(e, A.Field) and isinstance(e.obj, A.Name):
+        yield (e.obj.id, e.name)
+    for c in _children(e):
+        yield from _header_fields(c)
+
+
 def _text(e: A.Node) -> str:
     """Short source-like text of a key expression, for messages."""
     if isinstance(e, A.Name):
@@ -541,4 +554,8 @@ def _text(e: A.Node) -> str:
         return str(e.value)
     if isinstance(e, A.Binary):
         return f"{_text(e.left)} {e.op} {_text(e.right)}"
+    if isinstance(e, A.Field):
+        return f"{_text(e.obj)}.{e.name}"
+    if isinstance(e, A.Cast) and isinstance(e.type, A.TypeName):
+        return f"{_text(e.expr)} as {e.type.name}"
     return "..."
