@@ -135,8 +135,8 @@ ATOMIC_DIAGNOSTICS = [
      "the locked entry may be used", "                     ^"),
     ("header in the key", HEAD + "on packet {\n    atomic (m[ipv4.ttl as u32]) {\n"
      "        ipv4.ttl = 1;\n    }\n    pass;\n}\n",
-     "x.nf:6:9: error: 'ipv4.ttl' is part of the locked key [ipv4.ttl as u32]; it cannot change inside "
-     "the block", "        ^~~~~~~~"),
+     "x.nf:6:9: error: 'ipv4.ttl' is part of the locked key [ipv4.ttl as u32]; it cannot "
+     "change inside the block", "        ^~~~~~~~"),
     ("whole entry", _in_block("m[k] = V { a: 1, b: 2 };"),
      "x.nf:7:9: error: a whole entry written inside an atomic block is an insert "
      "(bpf_map_update_elem), a helper call the kernel verifier refuses while a spin lock is "
