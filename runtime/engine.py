@@ -34,7 +34,7 @@ class FrameOutcome:
     """What one engine did with one frame.
 
     Attributes:
-        verdict: pass | drop | tx | redirect | aborted.
+        verdict: pass | drop | tx | redirect | multicast | aborted.
         frame: the frame bytes after the program (header rewrites applied).
         duration_ns: kernel run time (kernel engine) or interpreter wall time, ns.
         touched: (state, key) pairs the frame read or wrote (interpreter only; else empty).
@@ -88,7 +88,9 @@ class KernelEngine:
         self.target: Target = get_target(target or "xdp") if not isinstance(target, Target) \
             else target
         self.accepts_frame = self.target.test_run_accepts
-        counted = self.target.verdicts_need_counters
+        # a multicast and a redirect both return XDP_REDIRECT: the counters tell them apart
+        self.multicasts = any(op.opcode == "mcast" for _, op in program.ops())
+        counted = self.target.verdicts_need_counters or self.multicasts
         artifact = self.target.generate(program, inject_env=True, count_verdicts=counted,
                                         **({"live_profile": live_profile} if live_profile
                                            else {}))
@@ -97,7 +99,7 @@ class KernelEngine:
         try:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
             self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if counted else None
-            self._tx_count = 0
+            self._counts: dict[str, int] = {}
             self._ran = False  # maps are as the kernel created them: empty, arrays zero
             self.reset()
         except BaseException:
@@ -136,22 +138,40 @@ class KernelEngine:
             self._set_env(1, 1)
         if self._verdicts_fd is not None:
             _zero_array(self._verdicts_fd, len(VERDICT_COUNTER_INDEX), 8, True)
-            self._tx_count = 0
+            self._counts = {}
 
-    def _tx_counted(self) -> bool:
-        """Whether the program's ``tx`` verdict counter (summed over CPUs) rose since the
-        last call (or the last reset)."""
+    def _counted(self, verdict: str) -> bool:
+        """Whether the program's ``verdict`` counter (summed over CPUs) rose since the last
+        call for that verdict (or the last reset)."""
         from cora.runtime import bpf_syscall
 
-        index = VERDICT_COUNTER_INDEX["tx"]
+        index = VERDICT_COUNTER_INDEX[verdict]
         if self._verdicts_fd is None:
             raise InternalError("the program was built without verdict counters")
         raw = bpf_syscall.map_lookup(self._verdicts_fd, index.to_bytes(4, "little"), 8, True)
         if not isinstance(raw, list):
             raise InternalError("the verdict counters are not a per-CPU array")
-        tx = sum(int.from_bytes(v[:8], "little") for v in raw)
-        was, self._tx_count = self._tx_count, tx
-        return tx > was
+        n = sum(int.from_bytes(v[:8], "little") for v in raw)
+        was, self._counts[verdict] = self._counts.get(verdict, 0), n
+        return n > was
+
+    def _tx_counted(self) -> bool:
+        """Whether the program's ``tx`` verdict counter rose (see :meth:`_counted`)."""
+        return self._counted("tx")
+
+    def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
+        """Fill multicast group ``name`` with ``ifindexes`` (slot i holds the i-th; the other
+        slots are emptied), as :meth:`cora.compiler.interp.Interpreter.set_group` does. A
+        ``reset`` empties it again.
+
+        Raises:
+            KeyError: no state ``name``. ValueError: see ``check_group_ports``.
+            KernelError: the kernel refused a port (no such interface).
+        """
+        from cora.runtime.groups import fill_group
+
+        fill_group(self.loaded.map_fds[name], self.program.state(name), ifindexes)
+        self._ran = True  # reset() must empty it
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
@@ -162,6 +182,8 @@ class KernelEngine:
             self._set_env(0, now_ns)
         res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
         verdict = self.target.decode_verdict(res.retval, self._tx_counted)
+        if verdict == "redirect" and self.multicasts and self._counted("multicast"):
+            verdict = "multicast"
         return FrameOutcome(verdict, res.data_out, res.duration_ns)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -377,6 +399,11 @@ class InterpEngine:
         res = self.interp.run(frame, now_ns=now_ns)
         dt = time.perf_counter_ns() - t0
         return FrameOutcome(res.verdict, bytes(res.frame), dt, frozenset(res.touched))
+
+    def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
+        """Fill multicast group ``name`` (:meth:`cora.compiler.interp.Interpreter.set_group`;
+        a ``reset`` empties it again)."""
+        self.interp.set_group(name, ifindexes)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
         """Exact-key lookup, with array slots of all zeros reported as absent."""

@@ -198,6 +198,8 @@ class StatementChecks(CheckerBase):
             if scope.lookup(s.group) is not None:
                 self.err(s.group_span, f"'{s.group}' is a local variable, not a group: "
                                        f"multicast sends to a declared 'state NAME: group[N];'")
+            elif isinstance(self.top.get(s.group), A.StateDecl):
+                pass                     # its declaration's errors are reported already
             else:
                 self.err(s.group_span, f"unknown group '{s.group}'"
                                        + (did_you_mean(s.group, groups) or
