@@ -100,6 +100,7 @@ class KernelEngine:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
             self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if counted else None
             self._counts: dict[str, int] = {}
+            self.groups: dict[str, tuple[int, ...]] = {}  # set_group's ports, kept by reset
             self._ran = False  # maps are as the kernel created them: empty, arrays zero
             self.reset()
         except BaseException:
@@ -119,6 +120,7 @@ class KernelEngine:
         frame has run on since they were created or last reset are left as they are (so a
         fresh engine costs nothing per declared slot)."""
         from cora.runtime import bpf_syscall
+        from cora.runtime.groups import fill_group
         from cora.runtime.loader import load_initial_entries
         from cora.targets.ebpf.maps import key_size, value_size
 
@@ -132,6 +134,8 @@ class KernelEngine:
                 for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
                     bpf_syscall.map_delete(fd, k)
             load_initial_entries(fd, state)
+            if state.name in self.groups:
+                fill_group(fd, state, self.groups[state.name])
         self._ran = False
         if self.uses_env:
             self._set_env(0, 0)
@@ -161,8 +165,8 @@ class KernelEngine:
 
     def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
         """Fill multicast group ``name`` with ``ifindexes`` (slot i holds the i-th; the other
-        slots are emptied), as :meth:`cora.compiler.interp.Interpreter.set_group` does. A
-        ``reset`` empties it again.
+        slots are emptied), as :meth:`cora.compiler.interp.Interpreter.set_group` does. The
+        ports are configuration, like declared initial entries: ``reset`` fills them again.
 
         Raises:
             KeyError: no state ``name``. ValueError: see ``check_group_ports``.
@@ -171,7 +175,7 @@ class KernelEngine:
         from cora.runtime.groups import fill_group
 
         fill_group(self.loaded.map_fds[name], self.program.state(name), ifindexes)
-        self._ran = True  # reset() must empty it
+        self.groups[name] = tuple(ifindexes)
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
@@ -383,13 +387,17 @@ class InterpEngine:
 
     def __init__(self, program: Program):
         self.program = program
+        self.groups: dict[str, tuple[int, ...]] = {}  # set_group's ports, kept by reset
         self.reset()
 
     def reset(self) -> None:
-        """Fresh state with declared initial entries; rand() reseeded with 1."""
+        """Fresh state with declared initial entries and the groups' ports; rand()
+        reseeded with 1."""
         from cora.compiler.interp import Interpreter
 
         self.interp = Interpreter(self.program, rand_seed=1)
+        for name, ports in self.groups.items():
+            self.interp.set_group(name, ports)
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame with ``now()`` = ``now_ns``."""
@@ -402,8 +410,9 @@ class InterpEngine:
 
     def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
         """Fill multicast group ``name`` (:meth:`cora.compiler.interp.Interpreter.set_group`;
-        a ``reset`` empties it again)."""
+        ``reset`` fills it again)."""
         self.interp.set_group(name, ifindexes)
+        self.groups[name] = tuple(ifindexes)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
         """Exact-key lookup, with array slots of all zeros reported as absent."""
