@@ -160,7 +160,7 @@ def test_live_multicast_reaches_every_group_port_with_the_predicted_bytes(progra
                 for port, out in res.outputs:
                     want[port_of[port]].append(out)
             # the prediction itself: exclude_ingress leaves out h0 (p0, where frames enter)
-            assert [len(want[i]) for i in range(n_ports)] == [1, 2, 2, 2]
+            assert [len(want[i]) for i in range(n_ports)] == [1, 2, 3, 2]   # h2 is in "others" too
             assert want[0][0].endswith(b"all") and want[2][1].endswith(b"others")
 
             with contextlib.ExitStack() as stack:
