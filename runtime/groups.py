@@ -15,7 +15,7 @@ deployed in a namespace is written from inside it (:func:`set_group` does).
 from __future__ import annotations
 
 from cora.compiler.ir import StateDecl, check_group_ports
-from cora.errors import CoraError, EnvironmentProblem
+from cora.errors import CoraError, EnvironmentProblem, KernelError
 
 
 def fill_group(fd: int, state: StateDecl, ifindexes: list[int] | tuple[int, ...]) -> None:
@@ -35,7 +35,12 @@ def fill_group(fd: int, state: StateDecl, ifindexes: list[int] | tuple[int, ...]
     for i in range(state.capacity):
         key = pack_key(state, (i,))
         if i < len(ifindexes):
-            bpf_syscall.map_update(fd, key, pack_value(state, (ifindexes[i],)))
+            try:
+                bpf_syscall.map_update(fd, key, pack_value(state, (ifindexes[i],)))
+            except KernelError as exc:
+                raise KernelError(f"group {state.name}: the kernel refused port "
+                                  f"{ifindexes[i]} (no interface with that index in this "
+                                  f"namespace?): {exc}") from None
         else:
             bpf_syscall.map_delete(fd, key)
 

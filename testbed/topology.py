@@ -31,8 +31,8 @@ from pyroute2 import IPRoute, netns
 from pyroute2.netlink.exceptions import NetlinkError
 
 from cora.errors import EnvironmentProblem
-from cora.targets.ebpf.netlink import in_netns  # re-exported: testbed users import it here
 from cora.signals import signals_raise
+from cora.targets.ebpf.netlink import in_netns  # re-exported: testbed users import it here
 
 PREFIX_ROOT = "cora-"
 _RUN_PREFIX_RE = re.compile(r"^cora-(\d+)-([0-9a-f]+)-")

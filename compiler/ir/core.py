@@ -196,7 +196,7 @@ class StateDecl:
         return entry_layout(self.value)[1]
 
 
-def check_group_ports(name: str, ifindexes, capacity: int) -> None:
+def check_group_ports(name: str, ifindexes: Iterable[int], capacity: int) -> None:
     """Check the ports given to fill multicast group ``name`` (a ``devmap`` of ``capacity``
     slots): at most ``capacity`` of them, each an ifindex in 1..2**32-1, none twice.
 

@@ -122,9 +122,9 @@ def received(sock: socket.socket, want: int, deadline: float) -> list[bytes]:
 @pytest.mark.netns
 @pytest.mark.slow
 def test_live_multicast_reaches_every_group_port_with_the_predicted_bytes(program):
+    from cora.runtime import pins
     from cora.runtime.deploy import deploy, passthrough_program, undeploy
     from cora.runtime.groups import group_ports, set_group
-    from cora.runtime import pins
     from cora.testbed.topology import Topology, in_netns
 
     n_ports = 4
