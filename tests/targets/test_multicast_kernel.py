@@ -14,37 +14,20 @@ import contextlib
 import secrets
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from cora.compiler.driver import compile_source
+from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
 
 pytestmark = pytest.mark.kernel
 
-NF = """\
-state workers: group[8];
-state others: group[2];
-state hits: array<u64>[4];
-on packet {
-    if (!ipv4.valid || !udp.valid) { pass; }
-    hits[0] += 1;
-    ipv4.ttl = ipv4.ttl - 1;
-    ipv4.daddr = 10.9.9.9;
-    udp.sport = 4242;
-    match (udp.dport) {
-        9 => { multicast(workers, exclude_ingress); }
-        10 => { hits[1] += 1; multicast(others); }
-        11 => { redirect(1); }
-        12 => { drop; }
-        _ => { multicast(workers); }
-    }
-}
-"""
+NF = Path(__file__).parent / "nf" / "multicast.nf"
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 RECV_DEADLINE_S = 5.0
@@ -58,7 +41,7 @@ def udp_frame(dport: int, marker: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def program():
-    return compile_source(NF, "mcast.nf")
+    return compile_file(NF)
 
 
 # ------------------------------------------------------------------------- differential
