@@ -166,3 +166,57 @@ def test_live_multicast_reaches_every_group_port_with_the_predicted_bytes(progra
             for dev, ns in reversed(deployed):
                 with contextlib.suppress(Exception):
                     undeploy(dev, ns)
+
+
+@pytest.mark.netns
+@pytest.mark.slow
+def test_cli_fills_a_deployed_group(tmp_path):
+    """``cora deploy --group`` and ``cora group`` (strict JSON), and their errors: one line,
+    exit 1, no traceback."""
+    import json
+
+    from cora.testbed.topology import Topology
+
+    from ..runtime.cli_run import cora, one_line_error
+
+    with Topology(prefix=f"cora-mcast-{secrets.token_hex(3)}-") as topo:
+        topo.add_namespace("sw")
+        topo.add_namespace("h")
+        for i in range(3):
+            topo.add_link("sw", "h", ifname_a=f"p{i}", ifname_b=f"q{i}", addresses=False)
+        sw = topo.ns("sw")
+        try:
+            r = cora("deploy", NF, "--dev", "p0", "--netns", sw, "--group", "workers=p1,p2",
+                     "--json", check=True)
+            meta = json.loads(r.stdout)
+            idx = ifindexes_in(sw)
+            assert meta["groups"] == {"workers": [idx["p1"], idx["p2"]]}
+            r = cora("group", "--dev", "p0", "--netns", sw, "workers", "p2", str(idx["p0"]),
+                     "--json", check=True)
+            assert json.loads(r.stdout) == {"group": "workers",
+                                            "ifindexes": [idx["p2"], idx["p0"]]}
+            stats = json.loads(cora("stats", "--dev", "p0", "--netns", sw, "--json",
+                                    check=True).stdout)
+            assert [row["value"] for row in stats["maps"]["workers"]] == \
+                [[idx["p2"]], [idx["p0"]]]
+            assert "multicast" in stats["verdicts"]
+            assert "no group 'hits'" in one_line_error(
+                cora("group", "--dev", "p0", "--netns", sw, "hits", "p1"))
+            assert "port" in one_line_error(
+                cora("group", "--dev", "p0", "--netns", sw, "workers", "p1", "p1"))
+            assert "no interface nope" in one_line_error(
+                cora("group", "--dev", "p0", "--netns", sw, "workers", "nope"))
+            assert "refused port 999999" in one_line_error(
+                cora("group", "--dev", "p0", "--netns", sw, "workers", "999999"))
+            assert "holds at most 2 ports" in one_line_error(
+                cora("group", "--dev", "p0", "--netns", sw, "others", "p0", "p1", "p2"))
+        finally:
+            cora("undeploy", "--dev", "p0", "--netns", sw)
+
+
+def ifindexes_in(ns: str) -> dict[str, int]:
+    """Interface name -> ifindex of the interfaces of namespace ``ns``."""
+    from cora.testbed.topology import in_netns
+
+    with in_netns(ns):
+        return {name: i for i, name in socket.if_nameindex()}
