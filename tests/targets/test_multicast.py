@@ -167,3 +167,21 @@ def test_other_verdicts_have_no_multicast_outputs(program):
     it = Interpreter(program)
     res = it.run(bytes(Ether(type=0x88B5) / (b"\x00" * 20)))   # not IPv4: pass
     assert res.verdict == "pass" and res.ports == () and res.outputs == []
+
+
+def test_multicast_inside_a_function_ends_the_packet():
+    program = compile_source("""\
+state g: group[2];
+state n: array<u32>[1];
+fn flood() { ipv4.ttl = 1; multicast(g, exclude_ingress); }
+on packet {
+    if (ipv4.valid) { flood(); }
+    n[0] += 1;                     // reached only by frames that are not IPv4
+    pass;
+}
+""", "f.nf")
+    it = Interpreter(program)
+    it.set_group("g", [4, 6])
+    res = it.run(frame(), ingress_ifindex=6)
+    assert res.verdict == "multicast" and res.ports == (4,) and res.frame[22] == 1
+    assert it.lookup("n", (0,)) == (0,)
