@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
@@ -24,6 +26,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.interp import Interpreter
 from cora.runtime.engine import InterpEngine, KernelEngine
 from cora.runtime.run import run_frames
+from cora.testbed.topology import in_netns
 
 pytestmark = pytest.mark.kernel
 
@@ -46,8 +49,30 @@ def program():
 
 # ------------------------------------------------------------------------- differential
 
-def test_kernel_equals_interpreter_on_multicast_frames(program):
-    ports = [i for i, _name in socket.if_nameindex()][:3]   # this namespace's interfaces
+@pytest.fixture(scope="module")
+def ports_ns():
+    """(namespace, its ifindexes): a namespace of this test with 4 veth pairs, whose
+    interfaces fill the groups (the kernel resolves a devmap slot's ifindex in the writer's
+    namespace), so no test holds another user's interfaces in a map."""
+    from cora.testbed.topology import Topology
+
+    with Topology(prefix=f"cora-mcast-{secrets.token_hex(3)}-") as topo:
+        topo.add_namespace("d")
+        for n in range(4):
+            topo.add_link("d", "d", ifname_a=f"a{n}", ifname_b=f"b{n}", addresses=False)
+        ns = topo.ns("d")
+        yield ns, sorted(i for name, i in ifindexes_in(ns).items() if name != "lo")
+
+
+@pytest.mark.netns
+def test_kernel_equals_interpreter_on_multicast_frames(program, ports_ns):
+    ns, have = ports_ns
+    ports = have[:3]
+    with in_netns(ns):  # groups are filled (and refilled by reset) in ns: its ifindexes
+        check_fixed_frames(program, ports)
+
+
+def check_fixed_frames(program, ports: list[int]) -> None:
     frames = [udp_frame(d, bytes([n])) for n, d in enumerate([7, 9, 10, 11, 12, 7, 9, 53])]
     frames.append(bytes(Ether(type=0x88B5) / (b"\x00" * 30)))   # not IPv4: pass
     with KernelEngine(program) as k, InterpEngine(program) as i:
@@ -70,13 +95,46 @@ def test_kernel_equals_interpreter_on_multicast_frames(program):
         assert k.lookup("hits", (0,)) is None
 
 
+@pytest.fixture(scope="module")
+def engines(program):
+    with KernelEngine(program) as k, InterpEngine(program) as i:
+        yield k, i
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+@pytest.mark.netns
+def test_kernel_equals_interpreter_on_random_groups_and_frames(program, engines, ports_ns,
+                                                                data):
+    """Any fill of the groups (any subset of this namespace's interfaces, in any order) and
+    any mix of frames: the same verdicts, bytes and state in both engines."""
+    k, i = engines
+    ns, have = ports_ns
+    with in_netns(ns):  # groups are filled (and refilled by reset) in ns: its ifindexes
+        check_random(program, k, i, have, data)
+
+
+def check_random(program, k, i, have: list[int], data) -> None:
+    workers = data.draw(st.permutations(have).flatmap(
+        lambda p: st.integers(0, min(8, len(p))).map(lambda n: p[:n])))
+    others = data.draw(st.lists(st.sampled_from(have), max_size=2, unique=True))
+    dports = data.draw(st.lists(st.sampled_from([7, 9, 10, 11, 12, 53]), min_size=1,
+                                max_size=12))
+    for e in (k, i):
+        e.set_group("workers", workers)
+        e.set_group("others", others)
+    trace = [(n, udp_frame(d, bytes([n]))) for n, d in enumerate(dports)]
+    report = run_frames(program, trace, engine="both", engines=(k, i))
+    assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
+    assert report.verdicts["multicast"] == sum(d in (7, 9, 10, 53) for d in dports)
+
+
 # ---------------------------------------------------------------------------- live test
 
 @contextlib.contextmanager
 def capture(ns: str, ifname: str):
     """An AF_PACKET socket on ``ifname`` in namespace ``ns`` (non-blocking)."""
-    from cora.testbed.topology import in_netns
-
     with in_netns(ns):
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     try:
@@ -108,7 +166,7 @@ def test_live_multicast_reaches_every_group_port_with_the_predicted_bytes(progra
     from cora.runtime import pins
     from cora.runtime.deploy import deploy, passthrough_program, undeploy
     from cora.runtime.groups import group_ports, set_group
-    from cora.testbed.topology import Topology, in_netns
+    from cora.testbed.topology import Topology
 
     n_ports = 4
     with Topology(prefix=f"cora-mcast-{secrets.token_hex(3)}-") as topo:
@@ -216,7 +274,5 @@ def test_cli_fills_a_deployed_group(tmp_path):
 
 def ifindexes_in(ns: str) -> dict[str, int]:
     """Interface name -> ifindex of the interfaces of namespace ``ns``."""
-    from cora.testbed.topology import in_netns
-
     with in_netns(ns):
         return {name: i for i, name in socket.if_nameindex()}
