@@ -32,6 +32,12 @@ must mirror:
   insert into a full map first evicts the least recently used key.
 - ``percpu_array`` behaves as ``array`` (one CPU; the kernel engine sums the CPUs).
 - ``rand`` returns the xorshift32 state after advancing it (first value from seed 1: 270369).
+- ``devmap`` (a multicast group): slots ``0..capacity-1``, each absent or holding an
+  ifindex (the kernel's ``BPF_MAP_TYPE_DEVMAP``); filled from outside the program
+  (:meth:`Interpreter.set_group`). ``mcast`` returns the verdict ``multicast`` with one output
+  frame per port, in slot order (the order of the kernel's broadcast loop over a devmap,
+  ``dev_map_enqueue_multi``), without the ``ingress_ifindex`` given to :meth:`Interpreter.run`
+  when the op says ``exclude_ingress``.
 - ``shim.push`` prepends the shim to the frame (the output frame grows); a program whose
   entry is ``shim.pop`` parses the frame only after the shim is removed.
 
@@ -60,6 +66,7 @@ from cora.compiler.ir import (
     Program,
     StateDecl,
     c_bytes,
+    check_group_ports,
 )
 from cora.compiler.ir import semantics as sem
 from cora.compiler.ir.headers import HEADERS, Field, load_field, parse_frame, store_field
@@ -80,7 +87,7 @@ class FrameResult:
     """What one frame did.
 
     Attributes:
-        verdict: ``"pass" | "drop" | "tx" | "redirect"``.
+        verdict: ``"pass" | "drop" | "tx" | "redirect" | "multicast"``.
         port: the redirect ifindex (u32) for ``redirect``, else None.
         frame: the frame bytes after header writes (same length as the input).
         touched: ``(state name, key ints)`` of every entry read, written, deleted or evicted
@@ -93,6 +100,18 @@ class FrameResult:
     port: int | None
     frame: bytes
     touched: set[tuple[str, tuple[int, ...]]] = field(default_factory=set)
+    #: ``multicast``: the ifindex of every copy sent, in the order sent (else empty)
+    ports: tuple[int, ...] = ()
+
+    @property
+    def outputs(self) -> list[tuple[int, bytes]]:
+        """``(ifindex, frame bytes)`` of every copy a ``multicast`` sends (the same bytes on
+        every port), or ``[(port, frame)]`` for ``redirect``; [] for any other verdict."""
+        if self.verdict == "multicast":
+            return [(p, self.frame) for p in self.ports]
+        if self.verdict == "redirect" and self.port is not None:
+            return [(self.port, self.frame)]
+        return []
 
 
 # ------------------------------------------------------------------------------------ state
@@ -297,8 +316,22 @@ class _ArrayState(_State):
         return sorted(((i,), tuple(v)) for i, v in self.d.items() if any(v))
 
 
+class _DevmapState(_HashState):
+    """``devmap`` (a multicast group): slot index -> ifindex; a slot out of range or an
+    ifindex of 0 is refused (the kernel's ``-E2BIG`` / ``-EINVAL``)."""
+
+    def update(self, key, values, touched):
+        if not 0 <= key[0] < self.capacity or not values[0]:
+            return 0
+        return super().update(key, values, touched)
+
+    def ports(self) -> tuple[int, ...]:
+        """The ifindex of every filled slot, in slot order."""
+        return tuple(self.d[k][0] for k in sorted(self.d))
+
+
 _STATE_CLASSES = {"hash": _HashState, "lru_hash": _LruState, "lpm": _LpmState,
-                  "array": _ArrayState, "percpu_array": _ArrayState}
+                  "array": _ArrayState, "percpu_array": _ArrayState, "devmap": _DevmapState}
 
 
 # ----------------------------------------------------------------------------- compilation
@@ -306,10 +339,11 @@ _STATE_CLASSES = {"hash": _HashState, "lru_hash": _LruState, "lpm": _LpmState,
 class _Ctx:
     """Per-frame context: the mutable frame, header offsets, time and touched keys."""
 
-    __slots__ = ("buf", "off", "now", "touched")
+    __slots__ = ("buf", "off", "now", "touched", "ingress")
     buf: bytearray
     off: dict[str, int]
     now: int
+    ingress: int
     touched: set[tuple[str, tuple[int, ...]]]
 
 
@@ -352,12 +386,14 @@ class Interpreter:
 
     # -- public API --------------------------------------------------------------------
 
-    def run(self, frame: bytes, now_ns: int = 0) -> FrameResult:
+    def run(self, frame: bytes, now_ns: int = 0, ingress_ifindex: int = 0) -> FrameResult:
         """Run the program on one frame.
 
         Args:
             frame: the whole Ethernet frame (any length, any content; never raises for it).
             now_ns: what ``now()`` returns for this frame, ns.
+            ingress_ifindex: the interface the frame arrived on (0: none), which a
+                multicast with ``exclude_ingress`` leaves out.
         Returns:
             a :class:`FrameResult`.
         """
@@ -365,6 +401,7 @@ class Interpreter:
         c.buf = buf = bytearray(frame)
         c.off = {} if self._resumes else parse_frame(buf).offsets
         c.now = now_ns & sem.M64
+        c.ingress = ingress_ifindex
         touched: set[tuple[str, tuple[int, ...]]] = set()
         c.touched = touched
         R = [0] * self._nregs
@@ -374,6 +411,8 @@ class Interpreter:
                 f(R, c)
             nxt = blk.term(R, c)
             if nxt.__class__ is tuple:
+                if len(nxt) == 3:  # mcast: (verdict, None, ports)
+                    return FrameResult(nxt[0], None, bytes(c.buf), touched, nxt[2])
                 return FrameResult(nxt[0], nxt[1], bytes(c.buf), touched)
             blk = nxt
 
@@ -388,6 +427,23 @@ class Interpreter:
         ``(index,)``, all zeros for an unwritten slot in range), or None. Does not change
         LRU order. Raises KeyError for an unknown state."""
         return self.states[name].get(tuple(key))
+
+    def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
+        """Fill multicast group ``name`` (a ``devmap`` state) with ``ifindexes``: slot ``i``
+        holds ``ifindexes[i]``, the other slots are emptied (what the control plane does,
+        :func:`cora.runtime.groups.set_group`).
+
+        Raises:
+            KeyError: no state ``name``. ValueError: not a group, more ports than its
+                capacity, a port that is not a positive u32, or a port listed twice.
+        """
+        st = self.states[name]
+        if not isinstance(st, _DevmapState):
+            raise ValueError(f"state {name} is not a multicast group")
+        check_group_ports(name, ifindexes, st.capacity)
+        st.d.clear()
+        for i, port in enumerate(ifindexes):
+            st.update((i,), [port], set())
 
     def dump_state(self) -> dict:
         """``{"maps": {NAME: [{"key": [ints], "value": [ints]}, ...]}}`` for every state,
@@ -760,6 +816,19 @@ class Interpreter:
         def f(R, c):
             return out
         return f
+
+
+@interp_impl("mcast")
+def _c_mcast(self: Interpreter, op: Op) -> Callable:
+    st = self.states[op.attrs["state"]]
+    assert isinstance(st, _DevmapState)  # the verifier checked the state's kind
+
+    def f(R, c):
+        return ("multicast", None, st.ports())
+
+    def g(R, c):
+        return ("multicast", None, tuple(p for p in st.ports() if p != c.ingress))
+    return g if op.attrs["exclude_ingress"] else f
 
 
 @interp_impl("shim.push")

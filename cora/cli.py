@@ -34,7 +34,7 @@ from cora.errors import CoraError, InternalError
 # module path -> registers subcommands on the top-level parser
 _COMMAND_MODULES = [
     "cora.commands",          # check, compile, run, bench, demo
-    "cora.runtime.commands",  # deploy, stats, undeploy
+    "cora.runtime.commands",  # deploy, stats, group, undeploy
     "cora.runtime.daemon_commands",  # runtime start/status/history/replan/stop
     "cora.certify.commands",  # certify ...
     "cora.plan_command",      # plan (offload partitioner)

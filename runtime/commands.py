@@ -1,4 +1,5 @@
-"""``cora deploy``, ``cora stats`` and ``cora undeploy`` (see :mod:`cora.runtime.deploy`)."""
+"""``cora deploy``, ``cora stats``, ``cora group`` and ``cora undeploy`` (see
+:mod:`cora.runtime.deploy` and :mod:`cora.runtime.groups`)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def add_dev_netns_arguments(p, what: str = "the interface the NF is attached to"
 
 
 def register(sub) -> None:
-    """Add deploy, stats and undeploy to the top-level argparse ``sub``-parsers."""
+    """Add deploy, stats, group and undeploy to the top-level argparse ``sub``-parsers."""
     from cora.argtypes import (
         add_json_flag,
         add_nf_argument,
@@ -71,6 +72,10 @@ def register(sub) -> None:
                    type=integer(1, 1 << 20),
                    help="keep live-profile counters (entry block and branch edges, per CPU) "
                         "of 1 in N packets (N default 1) for `cora runtime`")
+    p.add_argument("--group", metavar="GROUP=PORT,...", action="append", default=[],
+                   type=_group_spec,
+                   help="fill multicast group GROUP with these ports (interface names in "
+                        "--netns or ifindexes) once attached; repeatable (later: `cora group`)")
     add_json_flag(p)
     p.set_defaults(func=cmd_deploy)
 
@@ -87,10 +92,31 @@ def register(sub) -> None:
     add_json_flag(p)
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("group", help="fill a multicast group of a deployed NF with ports",
+                       description="Replace the ports of multicast group GROUP (a 'state G: "
+                                   "group[N];' of the NF deployed on --dev) by PORT...: "
+                                   "interface names in --netns or ifindexes, in the order "
+                                   "copies are sent (needs root). No PORT empties it.")
+    add_dev_netns_arguments(p)
+    p.add_argument("group", metavar="GROUP", help="the group's name in the NF")
+    p.add_argument("ports", metavar="PORT", nargs="*", help="interface name or ifindex")
+    add_json_flag(p)
+    p.set_defaults(func=cmd_group)
+
     p = sub.add_parser("undeploy", help="detach the NF and unpin its maps",
                        description="Detach a deployed NF and remove its pins (needs root).")
     add_dev_netns_arguments(p)
     p.set_defaults(func=cmd_undeploy)
+
+
+def _group_spec(text: str) -> tuple[str, list[str]]:
+    """argparse type of ``--group GROUP=PORT,...``."""
+    import argparse
+
+    name, sep, ports = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not GROUP=PORT,...")
+    return name, [p for p in ports.split(",") if p]
 
 
 def _migrate_spec(text: str) -> tuple[str, str]:
@@ -130,11 +156,18 @@ def cmd_deploy(args) -> int:
                   stats=not getattr(args, "no_stats", False), replace=args.replace,
                   migrate=dict(args.migrate), drop_state=frozenset(args.drop_state),
                   live_profile=args.live_profile)
+    if args.group:
+        from cora.runtime.groups import set_group
+
+        meta["groups"] = {name: set_group(args.dev, args.netns, name, ports)
+                          for name, ports in args.group}
     if getattr(args, "json", False):
         import json
 
         print(json.dumps(meta, indent=2, sort_keys=True))
         return 0
+    for name, idx in meta.get("groups", {}).items():
+        print(f"group {name}: ifindexes {', '.join(map(str, idx)) or 'none'}")
     if meta.get("recovered"):
         print(f"note: {meta['recovered']}")
     where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
@@ -216,6 +249,22 @@ def cmd_stats(args) -> int:
             print(f"    {row['key']} -> {row['value']}")
         if len(rows) > args.top:
             print(f"    ... {len(rows) - args.top} more (use --json for all)")
+    return 0
+
+
+def cmd_group(args) -> int:
+    """Fill a multicast group of a deployed NF."""
+    from cora.runtime.deploy import require_root
+    from cora.runtime.groups import set_group
+
+    require_root()
+    idx = set_group(args.dev, args.netns, args.group, args.ports)
+    if args.json:
+        print_json({"group": args.group, "ifindexes": idx}, "the group")
+        return 0
+    where = f"{args.dev} (namespace {args.netns})" if args.netns else args.dev
+    print(f"group {args.group} of the NF on {where}: "
+          + (f"ifindexes {', '.join(map(str, idx))}" if idx else "empty"))
     return 0
 
 

@@ -47,7 +47,7 @@ from cora.errors import EnvironmentProblem
 from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
 
 VERDICTS_MAP = "cora_verdicts"
-XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect")
+XDP_VERDICT_NAMES = ("aborted", "drop", "pass", "tx", "redirect", "multicast")
 
 #: environment variable of the fault-injection test hook (see the module docstring)
 FAULT_ENV = "CORA_FAULT_AFTER_STEP"

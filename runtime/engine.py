@@ -34,7 +34,7 @@ class FrameOutcome:
     """What one engine did with one frame.
 
     Attributes:
-        verdict: pass | drop | tx | redirect | aborted.
+        verdict: pass | drop | tx | redirect | multicast | aborted.
         frame: the frame bytes after the program (header rewrites applied).
         duration_ns: kernel run time (kernel engine) or interpreter wall time, ns.
         touched: (state, key) pairs the frame read or wrote (interpreter only; else empty).
@@ -88,7 +88,9 @@ class KernelEngine:
         self.target: Target = get_target(target or "xdp") if not isinstance(target, Target) \
             else target
         self.accepts_frame = self.target.test_run_accepts
-        counted = self.target.verdicts_need_counters
+        # a multicast and a redirect both return XDP_REDIRECT: the counters tell them apart
+        self.multicasts = any(op.opcode == "mcast" for _, op in program.ops())
+        counted = self.target.verdicts_need_counters or self.multicasts
         artifact = self.target.generate(program, inject_env=True, count_verdicts=counted,
                                         **({"live_profile": live_profile} if live_profile
                                            else {}))
@@ -97,7 +99,8 @@ class KernelEngine:
         try:
             self._env_fd = self.loaded.map_fd("cora_env") if self.uses_env else None
             self._verdicts_fd = self.loaded.map_fd("cora_verdicts") if counted else None
-            self._tx_count = 0
+            self._counts: dict[str, int] = {}
+            self.groups: dict[str, tuple[int, ...]] = {}  # set_group's ports, kept by reset
             self._ran = False  # maps are as the kernel created them: empty, arrays zero
             self.reset()
         except BaseException:
@@ -117,6 +120,7 @@ class KernelEngine:
         frame has run on since they were created or last reset are left as they are (so a
         fresh engine costs nothing per declared slot)."""
         from cora.runtime import bpf_syscall
+        from cora.runtime.groups import fill_group
         from cora.runtime.loader import load_initial_entries
         from cora.targets.ebpf.maps import key_size, value_size
 
@@ -130,28 +134,48 @@ class KernelEngine:
                 for k, _ in bpf_syscall.map_items(fd, key_size(state), value_size(state)):
                     bpf_syscall.map_delete(fd, k)
             load_initial_entries(fd, state)
+            if state.name in self.groups:
+                fill_group(fd, state, self.groups[state.name])
         self._ran = False
         if self.uses_env:
             self._set_env(0, 0)
             self._set_env(1, 1)
         if self._verdicts_fd is not None:
             _zero_array(self._verdicts_fd, len(VERDICT_COUNTER_INDEX), 8, True)
-            self._tx_count = 0
+            self._counts = {}
 
-    def _tx_counted(self) -> bool:
-        """Whether the program's ``tx`` verdict counter (summed over CPUs) rose since the
-        last call (or the last reset)."""
+    def _counted(self, verdict: str) -> bool:
+        """Whether the program's ``verdict`` counter (summed over CPUs) rose since the last
+        call for that verdict (or the last reset)."""
         from cora.runtime import bpf_syscall
 
-        index = VERDICT_COUNTER_INDEX["tx"]
+        index = VERDICT_COUNTER_INDEX[verdict]
         if self._verdicts_fd is None:
             raise InternalError("the program was built without verdict counters")
         raw = bpf_syscall.map_lookup(self._verdicts_fd, index.to_bytes(4, "little"), 8, True)
         if not isinstance(raw, list):
             raise InternalError("the verdict counters are not a per-CPU array")
-        tx = sum(int.from_bytes(v[:8], "little") for v in raw)
-        was, self._tx_count = self._tx_count, tx
-        return tx > was
+        n = sum(int.from_bytes(v[:8], "little") for v in raw)
+        was, self._counts[verdict] = self._counts.get(verdict, 0), n
+        return n > was
+
+    def _tx_counted(self) -> bool:
+        """Whether the program's ``tx`` verdict counter rose (see :meth:`_counted`)."""
+        return self._counted("tx")
+
+    def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
+        """Fill multicast group ``name`` with ``ifindexes`` (slot i holds the i-th; the other
+        slots are emptied), as :meth:`cora.compiler.interp.Interpreter.set_group` does. The
+        ports are configuration, like declared initial entries: ``reset`` fills them again.
+
+        Raises:
+            KeyError: no state ``name``. ValueError: see ``check_group_ports``.
+            KernelError: the kernel refused a port (no such interface).
+        """
+        from cora.runtime.groups import fill_group
+
+        fill_group(self.loaded.map_fds[name], self.program.state(name), ifindexes)
+        self.groups[name] = tuple(ifindexes)
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame (>= 14 bytes) with ``now()`` = ``now_ns``."""
@@ -162,6 +186,8 @@ class KernelEngine:
             self._set_env(0, now_ns)
         res = prog_test_run(self.loaded.prog_fd, frame, repeat=1)
         verdict = self.target.decode_verdict(res.retval, self._tx_counted)
+        if verdict == "redirect" and self.multicasts and self._counted("multicast"):
+            verdict = "multicast"
         return FrameOutcome(verdict, res.data_out, res.duration_ns)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -361,13 +387,17 @@ class InterpEngine:
 
     def __init__(self, program: Program):
         self.program = program
+        self.groups: dict[str, tuple[int, ...]] = {}  # set_group's ports, kept by reset
         self.reset()
 
     def reset(self) -> None:
-        """Fresh state with declared initial entries; rand() reseeded with 1."""
+        """Fresh state with declared initial entries and the groups' ports; rand()
+        reseeded with 1."""
         from cora.compiler.interp import Interpreter
 
         self.interp = Interpreter(self.program, rand_seed=1)
+        for name, ports in self.groups.items():
+            self.interp.set_group(name, ports)
 
     def run(self, frame: bytes, now_ns: int = 0) -> FrameOutcome:
         """Run one frame with ``now()`` = ``now_ns``."""
@@ -377,6 +407,12 @@ class InterpEngine:
         res = self.interp.run(frame, now_ns=now_ns)
         dt = time.perf_counter_ns() - t0
         return FrameOutcome(res.verdict, bytes(res.frame), dt, frozenset(res.touched))
+
+    def set_group(self, name: str, ifindexes: list[int] | tuple[int, ...]) -> None:
+        """Fill multicast group ``name`` (:meth:`cora.compiler.interp.Interpreter.set_group`;
+        ``reset`` fills it again)."""
+        self.interp.set_group(name, ifindexes)
+        self.groups[name] = tuple(ifindexes)
 
     def lookup(self, name: str, key: tuple[int, ...]) -> tuple[int, ...] | None:
         """Exact-key lookup, with array slots of all zeros reported as absent."""

@@ -13,7 +13,7 @@ from cora.compiler.ir import Program
 from cora.runtime.engine import FrameOutcome, InterpEngine, KernelEngine
 from cora.targets.base import Target
 
-VERDICT_NAMES = ("pass", "drop", "tx", "redirect", "aborted")
+VERDICT_NAMES = ("pass", "drop", "tx", "redirect", "multicast", "aborted")
 
 
 @dataclass

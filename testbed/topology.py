@@ -32,6 +32,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from cora.errors import EnvironmentProblem
 from cora.signals import signals_raise
+from cora.targets.ebpf.netlink import in_netns  # re-exported: testbed users import it here
 
 PREFIX_ROOT = "cora-"
 _RUN_PREFIX_RE = re.compile(r"^cora-(\d+)-([0-9a-f]+)-")
@@ -334,28 +335,3 @@ def cleanup_stale(prefix: str = PREFIX_ROOT, only_dead: bool = True) -> list[str
             _remove_netns(name)
             removed.append(f"netns:{name}")
     return removed
-
-
-@contextlib.contextmanager
-def in_netns(ns: str | None) -> Iterator[None]:
-    """Run the body with the calling thread inside namespace ``ns`` (None: stay put); the
-    thread's previous namespace is always restored. setns(2) moves only the calling thread,
-    and the saved namespace is this thread's own, so threads may use this concurrently.
-
-    Raises:
-        EnvironmentProblem: no such namespace (it is never created here).
-    """
-    if ns is None:
-        yield
-        return
-    if ns not in netns.listnetns():
-        raise EnvironmentProblem(f"no network namespace {ns}: check `ip netns list`")
-    saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    try:
-        netns.setns(ns, flags=0)
-        try:
-            yield
-        finally:
-            netns.setns(saved)
-    finally:
-        os.close(saved)

@@ -31,6 +31,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 NF_SOURCES: dict[str, str] = {
     **{p.stem: str(p.relative_to(REPO)) for p in sorted((REPO / "netfuncs").glob("*.nf"))},
     "every_op": "tests/targets/nf/every_op.nf",
+    "multicast": "tests/targets/nf/multicast.nf",
 }
 
 
@@ -40,8 +41,13 @@ def _compile(relpath: str, passes: bool) -> Program:
 
 
 def _c_text(target: str, src: str) -> str:
-    """The C the ``target`` generates for ``src`` after the default passes."""
-    return get_target(target).generate(_compile(src, passes=True)).files["prog.c"]
+    """The C the ``target`` generates for ``src`` after the default passes (a target that
+    refuses the program: its reason, as a C comment)."""
+    program = _compile(src, passes=True)
+    problems = get_target(target).unsupported(program)
+    if problems:
+        return "".join(f"/* refused by {target}: {p} */\n" for p in problems)
+    return get_target(target).generate(program).files["prog.c"]
 
 
 #: golden file name -> how its text is made from the NF source's repository-relative path.

@@ -280,11 +280,15 @@ class For(Node):
 
 @dataclass(frozen=True)
 class Verdict(Node):
-    """``pass;`` ``drop;`` ``tx;`` ``redirect(port);``."""
+    """``pass;`` ``drop;`` ``tx;`` ``redirect(port);`` ``multicast(group[, option]);``."""
 
     kind: str
     port: Node | None
     span: Span = _span()
+    group: str | None = None          # multicast: the group's name
+    group_span: Span | None = None
+    option: str | None = None         # multicast: ``exclude_ingress`` or None
+    option_span: Span | None = None
 
 
 @dataclass(frozen=True)

@@ -292,6 +292,10 @@ class _Lowerer:
         self.call(e, stmt=True)
 
     def s_Verdict(self, s: A.Verdict) -> None:
+        if s.kind == "multicast":
+            self.term("mcast", state=s.group, exclude_ingress=s.option == "exclude_ingress",
+                      span=self.span)
+            return
         if s.kind == "redirect":
             if s.port is None:
                 raise LoweringError("redirect without a port")

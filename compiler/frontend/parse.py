@@ -318,12 +318,14 @@ class _Builder:
                             self.span(t), self.span(name), self.span(parent), self.span(fld))
 
     def d_state_decl(self, t):
-        name, kind, _lt, *rest = t.children
+        name, kind, *rest = t.children
         args = []
-        i = 0
-        while not (isinstance(rest[i], Token) and rest[i].type == "GT"):
-            args.append(self.targ(rest[i]))
-            i += 1
+        i = -1                           # no <...> (group[N])
+        if isinstance(rest[0], Token) and rest[0].type == "LT":
+            i = 1
+            while not (isinstance(rest[i], Token) and rest[i].type == "GT"):
+                args.append(self.targ(rest[i]))
+                i += 1
         cap, full, init = rest[i + 1:i + 4]
         capacity = self.expr(cap.children[0]) if cap is not None else None
         policy = policy_span = None
@@ -418,6 +420,11 @@ class _Builder:
 
     def s_verdict_stmt(self, t):
         kind = t.children[0]
+        if kind.type == "MULTICAST":     # multicast(group[, option]);
+            group, option = t.children[1], t.children[2]
+            return A.Verdict("multicast", None, self.span(t), str(group), self.span(group),
+                             None if option is None else str(option),
+                             None if option is None else self.span(option))
         port = self.expr(t.children[1]) if len(t.children) > 1 else None
         return A.Verdict(str(kind), port, self.span(t))
 

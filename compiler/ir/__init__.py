@@ -27,6 +27,7 @@ from cora.compiler.ir.core import (
     StateField,
     Type,
     c_bytes,
+    check_group_ports,
     entry_layout,
     shim_bytes,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Type",
     "VERDICTS",
     "c_bytes",
+    "check_group_ports",
     "entry_layout",
     "shim_bytes",
 ]

@@ -72,7 +72,13 @@ least recently used entry instead and returns 1. For ``lpm`` the keys are (addre
 ``map.delete S(keys)`` removes the key (arrays: no-op).
 
 Terminators: ``br c, T, F``; ``jmp L``; ``ret pass|drop|tx``; ``ret redirect port``;
-``shim.pop`` (below).
+``mcast G [exclude_ingress]``; ``shim.pop`` (below).
+
+Multicast groups: a ``devmap`` state ``G`` (key one u32 slot index, value one u32 ifindex,
+filled by the control plane) is a set of output ports. ``mcast G`` ends the packet with the
+verdict ``multicast``: the frame as rewritten so far leaves once on every port of ``G``, in
+slot order (a port in two slots gets two copies); with ``exclude_ingress`` not on the port
+the frame arrived on. An empty group sends nothing (the frame is consumed, as ``drop``).
 
 Metadata shim (offload stages, docs/offload.md; produced by ``cora.compiler.offload.split``)
 ----------------------------------------------------------------------------------
@@ -110,7 +116,7 @@ from cora.compiler.span import Span
 
 INT_WIDTHS = (1, 8, 16, 32, 48, 64, 128)
 VERDICTS = ("pass", "drop", "tx", "redirect")
-STATE_KINDS = ("hash", "lru_hash", "lpm", "array", "percpu_array")
+STATE_KINDS = ("hash", "lru_hash", "lpm", "array", "percpu_array", "devmap")
 FULL_POLICIES = ("skip", "drop", "pass", "evict")
 
 SHIM_DONE = 0xFFFF          # resume id: the NF finished with pass on an earlier stage
@@ -195,6 +201,25 @@ class StateDecl:
     def value_bytes(self) -> int:
         """Bytes of one value in memory (see :func:`entry_layout`)."""
         return entry_layout(self.value)[1]
+
+
+def check_group_ports(name: str, ifindexes: Iterable[int], capacity: int) -> None:
+    """Check the ports given to fill multicast group ``name`` (a ``devmap`` of ``capacity``
+    slots): at most ``capacity`` of them, each an ifindex in 1..2**32-1, none twice.
+
+    Raises:
+        ValueError: naming the group and the offending port.
+    """
+    ports = list(ifindexes)
+    if len(ports) > capacity:
+        raise ValueError(f"group {name} holds at most {capacity} ports, got {len(ports)}")
+    seen: set[int] = set()
+    for p in ports:
+        if not isinstance(p, int) or not 0 < p < 1 << 32:
+            raise ValueError(f"group {name}: {p!r} is not an interface index (1..2**32-1)")
+        if p in seen:
+            raise ValueError(f"group {name}: port {p} is listed twice")
+        seen.add(p)
 
 
 def c_bytes(width: int) -> int:

@@ -476,6 +476,13 @@ def _check_ret(program: Program, op: Op) -> None:
         raise IRError(f"takes 0 operands, got {len(op.args)}")
 
 
+def _check_mcast(program: Program, op: Op) -> None:
+    """``mcast G``: G is a ``devmap`` state (a multicast group)."""
+    state = state_of(program, op.attrs["state"])
+    if state.kind != "devmap":
+        raise IRError(f"{state.name} is a {state.kind}, not a devmap (multicast group)")
+
+
 def _check_shim_push(program: Program, op: Op) -> None:
     k = op.attrs["resume"]
     if not 0 <= k <= SHIM_DONE:
@@ -603,6 +610,16 @@ def _parse_ret(code: str, rest: str, program: Program) -> tuple[tuple[str, ...],
     return parse_reg_list(",".join(parts[1:])), {"verdict": parts[0]}
 
 
+def _parse_mcast(code: str, rest: str, program: Program) -> tuple[tuple[str, ...], Attrs]:
+    m = _match(r"(\w+)( exclude_ingress)?", rest, code)
+    return (), {"state": m.group(1), "exclude_ingress": m.group(2) is not None}
+
+
+def _print_mcast(op: Op, program: Program) -> str:
+    return f"mcast {op.attrs['state']}" + (" exclude_ingress" if op.attrs["exclude_ingress"]
+                                           else "")
+
+
 def _parse_shim_push(code: str, rest: str, program: Program
                      ) -> tuple[tuple[str, ...], Attrs]:
     m = _match(r"(\d+) \((.*)\)", rest, code)
@@ -683,6 +700,7 @@ BR = Syntax("br %c, T, F",
             _parse_br)
 JMP = Syntax("jmp L", lambda op, p: f"jmp {op.attrs['targets'][0]}", _parse_jmp)
 RET = Syntax("ret pass|drop|tx | ret redirect %port", _print_ret, _parse_ret)
+MCAST = Syntax("mcast G [exclude_ingress]", _print_mcast, _parse_mcast)
 SHIM_PUSH = Syntax("shim.push K (%a, ..)",
                    lambda op, p: f"shim.push {op.attrs['resume']} ({regs_text(op.args)})",
                    _parse_shim_push)
@@ -814,6 +832,11 @@ def _defs() -> Iterator[OpDef]:
     yield OpDef("ret", "end with a verdict", "branch", RET, None, "none",
                 {"verdict": _STR}, _check_ret, terminator=True, side_effect=True,
                 ebpf_insns=2)
+    # XDP: bpf_redirect_map(G, 0, BPF_F_BROADCAST [| BPF_F_EXCLUDE_INGRESS]), one helper call
+    yield OpDef("mcast", "end with the multicast verdict: the frame to every port of group G",
+                "branch", MCAST, 0, "none",
+                {"state": _STR, "exclude_ingress": Attr((bool,))}, _check_mcast,
+                terminator=True, reads_state=True, side_effect=True, ebpf_insns=5)
     yield OpDef("shim.push", "prepend the metadata shim (resume id, registers)", "pkt_write",
                 SHIM_PUSH, None, "none", {"resume": _INT}, _check_shim_push,
                 position="before-ret-pass", side_effect=True, ebpf_insns=2)

@@ -92,6 +92,11 @@ def _verify_states(program: Program) -> None:
                 raise IRError(f"state {s.name}: arrays have no full policy")
             if len(s.key) != 1 or s.key[0].width != 32:
                 raise IRError(f"state {s.name}: array key must be one u32 index")
+        if s.kind == "devmap" and (s.on_full is not None or len(s.key) != 1
+                                   or s.key[0].width != 32 or len(s.value) != 1
+                                   or s.value[0].width != 32):
+            raise IRError(f"state {s.name}: a devmap maps one u32 slot to one u32 ifindex "
+                          "and has no full policy")
         if s.kind == "lpm" and (len(s.key) != 1 or s.key[0].width not in (32, 128)):
             raise IRError(f"state {s.name}: lpm key must be one ip4 or ip6 address")
         if s.capacity < 1:
@@ -143,7 +148,7 @@ def _verify_assigned(program: Program, order: list[Block]) -> None:
 #: opcodes that may not run while a spin lock is held: helper calls and exits (the kernel
 #: verifier's rules, kernel/bpf/verifier.c), and a second lock
 _UNDER_LOCK_FORBIDDEN = frozenset({"map.lookup", "map.update", "map.delete", "now", "rand",
-                                   "ret", "ref.lock", "shim.push", "shim.pop"})
+                                   "ret", "mcast", "ref.lock", "shim.push", "shim.pop"})
 
 
 def _verify_locks(program: Program, order: list[Block]) -> None:

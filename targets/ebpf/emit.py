@@ -7,8 +7,8 @@ before the parser, prelude helpers, moving the frame's start, refused ops) is as
 
 The generated program:
 - declares one eBPF map per state object (hash -> BPF_MAP_TYPE_HASH, lru_hash -> LRU_HASH,
-  lpm -> LPM_TRIE, array -> ARRAY, percpu_array -> PERCPU_ARRAY) with the same name, and the
-  C structs of :mod:`cora.targets.ebpf.maps`;
+  lpm -> LPM_TRIE, array -> ARRAY, percpu_array -> PERCPU_ARRAY, devmap (a multicast group)
+  -> DEVMAP) with the same name, and the C structs of :mod:`cora.targets.ebpf.maps`;
 - runs the fixed parser of :mod:`cora.compiler.ir.headers` once, for the headers the program
   reads (IPv4 with the VLAN tag its validity depends on; IPv6 only when the program reads
   IPv6 or an L4 header), keeping a validity flag and a packet pointer per header; the parser
@@ -337,6 +337,11 @@ class EbpfEmitter:
     def declare_states(self) -> None:
         for s in self.p.states:
             cname = map_c_name(s)
+            if s.kind == "devmap":
+                # a multicast group: slot -> ifindex (struct bpf_devmap_val's first field);
+                # bcc's macro gives the map its redirect_map() method
+                self.emit(f"BPF_DEVMAP({cname}, {s.capacity});", indent=0)
+                continue
             if s.kind == "lpm":
                 nbytes = s.key[0].width // 8
                 self.emit(f"struct {cname}_key {{ u32 prefixlen; u8 addr[{nbytes}]; }};", indent=0)
@@ -372,7 +377,8 @@ class EbpfEmitter:
             # slot 1: the xorshift32 state of rand(), advanced by the program.
             self.emit("BPF_ARRAY(cora_env, u64, 2);", indent=0)
         if self.count_verdicts:
-            self.emit("BPF_PERCPU_ARRAY(cora_verdicts, u64, 5);", indent=0)
+            self.emit(f"BPF_PERCPU_ARRAY(cora_verdicts, u64, {len(VERDICT_COUNTER_INDEX)});",
+                      indent=0)
         for line in liveprof.declaration(self.prof) if self.prof else []:
             self.emit(line, indent=0)
 
@@ -985,6 +991,14 @@ class EbpfEmitter:
             self.emit(f"return bpf_redirect({self.reg(op.args[0])}, 0);", op.span)
         else:
             self.emit(f"return {self.hook.verdict_code(v)}; /* {v} */", op.span)
+
+    @emit_impl("mcast")
+    def emit_mcast(self, op: Op) -> None:
+        if self.count_verdicts:
+            self.emit(f"cora_count({VERDICT_COUNTER_INDEX['multicast']});", op.span)
+        group = map_c_name(self.p.state(op.attrs["state"]))
+        self.emit(self.hook.multicast_return(group, op.attrs["exclude_ingress"]) +
+                  " /* multicast */", op.span)
 
     # -------------------------------------------------------------------------------- main
     def generate(self) -> str:

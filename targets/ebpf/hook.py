@@ -20,7 +20,7 @@ from cora.errors import CoraError
 #: ``count_verdicts`` builds (the same for every hook, so ``cora stats`` and the kernel
 #: engine read one layout). The numbers happen to equal XDP's ``enum xdp_action``.
 VERDICT_COUNTER_INDEX: Mapping[str, int] = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3,
-                                            "redirect": 4}
+                                            "redirect": 4, "multicast": 5}
 
 
 class Hook:
@@ -52,6 +52,16 @@ class Hook:
     def pkt_len_expr(self) -> str:
         """C expression of ``pkt.len``: the whole frame's length in bytes."""
         raise NotImplementedError
+
+    def multicast_return(self, group: str, exclude_ingress: bool) -> str:
+        """The C ``return`` statement of the ``mcast`` op: send the frame to every port of
+        the devmap whose C name is ``group`` (without the ingress port when
+        ``exclude_ingress``). Only hooks that can broadcast have one.
+
+        Raises:
+            CoraError: this hook cannot multicast.
+        """
+        raise CoraError(f"the {self.name} target cannot multicast")
 
     def prelude_helpers(self) -> str:
         """C helper functions on this hook's context that the prelude defines ("" = none)."""

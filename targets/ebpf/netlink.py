@@ -11,7 +11,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, netns
 
 from cora.errors import EnvironmentProblem
 
@@ -56,3 +56,28 @@ def ifindex(ip: IPRoute, ifname: str, netns: str | None) -> int:
         check = f"ip -n {netns} link" if netns else "ip link"
         raise EnvironmentProblem(f"no interface {ifname} in {where(netns)}: check `{check}`")
     return found[0]
+
+
+@contextlib.contextmanager
+def in_netns(ns: str | None) -> Iterator[None]:
+    """Run the body with the calling thread inside namespace ``ns`` (None: stay put); the
+    thread's previous namespace is always restored. setns(2) moves only the calling thread,
+    and the saved namespace is this thread's own, so threads may use this concurrently.
+
+    Raises:
+        EnvironmentProblem: no such namespace (it is never created here).
+    """
+    if ns is None:
+        yield
+        return
+    if ns not in netns.listnetns():
+        raise EnvironmentProblem(f"no network namespace {ns}: check `ip netns list`")
+    saved = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        netns.setns(ns, flags=0)
+        try:
+            yield
+        finally:
+            netns.setns(saved)
+    finally:
+        os.close(saved)

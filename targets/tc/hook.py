@@ -45,8 +45,13 @@ TC_VERDICTS: Mapping[int, str] = {TC_ACT_OK: "pass", TC_ACT_SHOT: "drop"}
 PULL_BYTES = 14 + 4 + 60 + 60
 #: IR ops the tc hook cannot express, and why.
 TC_REFUSED_OPS: Mapping[str, str] = {
-    op: "offload shims are XDP-only (bpf_xdp_adjust_head); the tc target runs whole programs"
-    for op in ("shim.push", "shim.pop")}
+    **{op: "offload shims are XDP-only (bpf_xdp_adjust_head); the tc target runs whole "
+           "programs" for op in ("shim.push", "shim.pop")},
+    # docs/language.md, "Multicast": a group is a devmap, which only XDP programs can send
+    # to (bpf_redirect_map); a tc program cannot read its ports, so a per-port
+    # bpf_clone_redirect loop would need a second map kept in step with it
+    "mcast": "multicast is XDP-only: a group is a devmap, and only XDP's "
+             "bpf_redirect_map(BPF_F_BROADCAST) sends to one; compile for --target xdp"}
 
 #: Longest frame an skb (sched_cls) test run accepts: one 4 KiB page minus NET_SKB_PAD (64)
 #: headroom minus the aligned struct skb_shared_info (320) (net/bpf/test_run.c,

@@ -26,6 +26,10 @@ ENTRY = "cora_xdp"
 BPF_PROG_TYPE_XDP = 6
 #: prog_flags bit: the XDP program handles multi-buffer frames (include/uapi/linux/bpf.h)
 BPF_F_XDP_HAS_FRAGS = 1 << 5
+#: ``bpf_redirect_map`` flags (include/uapi/linux/bpf.h, Linux 5.13): send to every device of
+#: the map; leave out the device the frame arrived on
+BPF_F_BROADCAST = 1 << 3
+BPF_F_EXCLUDE_INGRESS = 1 << 4
 #: include/uapi/linux/bpf.h ``enum xdp_action``, by cora verdict
 XDP_CODES: Mapping[str, int] = {"aborted": 0, "drop": 1, "pass": 2, "tx": 3, "redirect": 4}
 #: XDP action -> cora verdict (the inverse of :data:`XDP_CODES`)
@@ -98,6 +102,13 @@ class XdpHook(Hook):
     def prelude_helpers(self) -> str:
         """``cora_pkt_len`` (whole frame length on ``struct xdp_md``)."""
         return _PKT_LEN_HELPER
+
+    def multicast_return(self, group: str, exclude_ingress: bool) -> str:
+        """``return bpf_redirect_map(group, 0, BPF_F_BROADCAST [| BPF_F_EXCLUDE_INGRESS])``
+        (Linux 5.13+, include/uapi/linux/bpf.h: with ``BPF_F_BROADCAST`` the key is ignored
+        and the frame is cloned to every device in the map; returns ``XDP_REDIRECT``)."""
+        flags = BPF_F_BROADCAST | (BPF_F_EXCLUDE_INGRESS if exclude_ingress else 0)
+        return f"return {group}.redirect_map(0, {flags});"
 
     def adjust_head(self, delta: str) -> str:
         """``bpf_xdp_adjust_head(ctx, delta)``."""

@@ -156,6 +156,10 @@ ATOMIC_DIAGNOSTICS = [
      "x.nf:7:13: error: 'in' on a state inside an atomic block: it is a helper call, which the "
      "kernel verifier refuses while a spin lock is held (bpf_map_lookup_elem); test it before "
      "the block", "            ^~~~~~"),
+    ("multicast", HEAD + "state g: group[4];\non packet {\n    let k = 3;\n"
+     "    atomic (m[k]) {\n        multicast(g);\n    }\n    pass;\n}\n",
+     "x.nf:8:9: error: a verdict inside an atomic block would leave with the lock held; set a "
+     "local and act on it after the block", "        ^~~~~~~~~~~~~"),
     ("verdict", _in_block("drop;"),
      "x.nf:7:9: error: a verdict inside an atomic block would leave with the lock held; set a "
      "local and act on it after the block", "        ^~~~~"),

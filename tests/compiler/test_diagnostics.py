@@ -135,7 +135,7 @@ CASES = [
     ('unknown_state_kind',
      'state s: hashmap<u32, u32>[10] on_full skip;\non packet { pass; }\n',
      "x.nf:1:10: error: unknown state kind 'hashmap' (did you mean 'map'?); the kinds are map, "
-     "lru_map, lpm, array, percpu_array, countmin",
+     "lru_map, lpm, array, percpu_array, countmin, group",
      '         ^~~~~~~'),
     ('struct_missing_field',
      'struct C { a: u32, b: u32 }\non packet {\n    let c = C { a: 1 };\n}\n',

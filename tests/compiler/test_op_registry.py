@@ -47,7 +47,7 @@ def test_impl_table_refuses_unknown_and_duplicate_opcodes():
 def test_derived_tables_follow_the_definitions():
     assert set(OP_CLASS) == set(OPS)
     assert set(ALL_OP_CLASSES) == {d.op_class for d in OPS.values()}
-    assert set(TERMINATORS) == {"br", "jmp", "ret", "shim.pop"}
+    assert set(TERMINATORS) == {"br", "jmp", "ret", "mcast", "shim.pop"}
     assert {"hdr.store", "ref.store", "map.update", "map.delete", "rand", "br", "jmp",
             "ret"} <= SIDE_EFFECT_OPS
     assert not SIDE_EFFECT_OPS & PURE_OPCODES
@@ -82,6 +82,7 @@ def test_every_op_syntax_round_trips():
     text = """nf all
 state s: hash key(k:u8) value(v:u16) capacity 4 on_full skip origin map
 state n: array key(i:u32) value(c:u32) capacity 4 origin map params(spin_lock=1)
+state g: devmap key(index:u32) value(ifindex:u32) capacity 4 origin group
 bb0:
   shim.pop final {7: bb1(%a:u8, %w:u16)}
 bb1:
@@ -140,10 +141,14 @@ bb2:
   jmp bb4
 bb3:
   %port:u32 = const 1
-  ret redirect %port
+  br %c1, bb5, bb6
 bb4:
   shim.push 9 (%a, %w)
   ret pass
+bb5:
+  ret redirect %port
+bb6:
+  mcast g exclude_ingress
 """
     program = parse_program(text)
     assert {op.opcode for _, op in program.ops()} == set(OPS)

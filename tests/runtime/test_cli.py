@@ -57,7 +57,7 @@ def test_run_json_contract_and_state_matches_the_hand_written_reference(tmp_path
              "--state-out", state, "--out", outp, check=True)
     rep = json.loads(r.stdout)
     assert set(rep) == {"packets", "skipped", "verdicts", "mismatches", "ns_per_packet"}
-    assert set(rep["verdicts"]) == {"pass", "drop", "tx", "redirect", "aborted"}
+    assert set(rep["verdicts"]) == {"pass", "drop", "tx", "redirect", "multicast", "aborted"}
     assert rep["mismatches"] == 0 and rep["verdicts"]["pass"] == rep["packets"] > 0
     got = {tuple(e["key"]): tuple(e["value"])
            for e in json.loads(state.read_text())["maps"]["flows"]}

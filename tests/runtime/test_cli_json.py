@@ -62,9 +62,10 @@ def test_every_command_with_json_is_covered_here():
     have = sorted(" ".join(p) for p, parser in LEAVES.items()
                   if any("--json" in a.option_strings for a in options_of(parser)))
     # deploy --json (deploy --replace's swap report) is parsed strictly in test_swap.py;
-    # runtime status/history/replan/stop --json (the daemon's reply) in test_daemon.py
+    # runtime status/history/replan/stop --json (the daemon's reply) in test_daemon.py;
+    # group --json (and deploy --group --json) in tests/targets/test_multicast_kernel.py
     assert have == ["bench", "certify bounds", "certify check", "certify eval", "demo",
-                    "deploy", "plan", "run", "runtime history", "runtime replan",
+                    "deploy", "group", "plan", "run", "runtime history", "runtime replan",
                     "runtime status", "runtime stop", "stats"]
 
 

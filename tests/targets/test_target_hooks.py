@@ -32,7 +32,8 @@ def test_targets_are_peers():
         get_target("agilio")
 
 
-@pytest.mark.parametrize("nf", NFS, ids=lambda p: p.stem)
+#: multicast.nf: the tc target refuses multicast (test_multicast.py checks the refusal)
+@pytest.mark.parametrize("nf", [p for p in NFS if p.stem != "multicast"], ids=lambda p: p.stem)
 def test_tc_code_has_nothing_of_xdp(nf):
     c_text = get_target("tc").generate(compile_file(nf), inject_env=True,
                                        count_verdicts=True).files["prog.c"]
@@ -81,8 +82,10 @@ def test_test_run_frame_rules():
 
 def test_refused_ops_have_reasons():
     assert XdpTarget.refused_ops == {}
-    assert set(TcTarget.refused_ops) == {"shim.push", "shim.pop"}
-    assert all("bpf_xdp_adjust_head" in why for why in TcTarget.refused_ops.values())
+    assert set(TcTarget.refused_ops) == {"shim.push", "shim.pop", "mcast"}
+    assert all("bpf_xdp_adjust_head" in TcTarget.refused_ops[op] for op in ("shim.push",
+                                                                          "shim.pop"))
+    assert "bpf_redirect_map" in TcTarget.refused_ops["mcast"]
 
 
 @pytest.mark.kernel

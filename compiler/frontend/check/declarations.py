@@ -217,6 +217,10 @@ class DeclarationChecks(CheckerBase):
                                   + ", ".join(STATE_WORDS))
             return
         nargs, form = STATE_WORDS[kind].n_params, STATE_WORDS[kind].form
+        if len(d.args) != nargs and nargs == 0:
+            self.err(d.kind_span, f"{kind} takes no type parameters: write {form}, e.g. "
+                                  f"state {d.name}: {form.replace('[N]', '[8]')};")
+            return
         if len(d.args) != nargs:
             self.err(d.kind_span, f"{kind} takes {nargs} parameter{'s' if nargs > 1 else ''} "
                                   f"({form}), got {len(d.args)}")
@@ -256,6 +260,8 @@ class DeclarationChecks(CheckerBase):
                 ok = False
             if kind in ("array", "percpu_array"):
                 key_ty, value_ty = T.U32, types[0]
+            elif kind == "group":      # slot index -> ifindex, filled by the control plane
+                key_ty, value_ty = T.U32, T.U32
             else:
                 key_ty, value_ty = types
             for a, t in zip(d.args, types, strict=True):
@@ -307,8 +313,15 @@ class DeclarationChecks(CheckerBase):
                                 f"'on_full {policy}' (use map<K, V> for skip/drop/pass)")
                 ok = False
         elif policy is not None:
-            self.err(pspan, f"{kind} never fills up, so it takes no full policy; remove "
-                            f"'on_full {policy}'")
+            what = ("a group is filled only by the control plane" if kind == "group"
+                    else f"{kind} never fills up")
+            self.err(pspan, f"{what}, so it takes no full policy; remove 'on_full {policy}'")
+            ok = False
+        if kind == "group" and d.init is not None:
+            self.err(d.init[0].span if d.init else d.name_span,
+                     f"group '{d.name}' takes no initial entries: its ports are interface "
+                     f"indexes known only where it is deployed; fill it with 'cora group' or "
+                     f"cora.runtime.groups.set_group")
             ok = False
         if not ok:
             return
@@ -316,14 +329,15 @@ class DeclarationChecks(CheckerBase):
         if kind == "countmin":
             key_fields, value_fields = [("index", 32)], [("count", 32)]
         else:
-            if kind in ("array", "percpu_array"):
+            if kind in ("array", "percpu_array", "group"):
                 key_fields = [("index", 32)]
             elif kind == "lpm" and isinstance(key_ty, T.IntTy):
                 key_fields = [("addr", key_ty.width)]
             else:
                 assert key_ty is not None
                 key_fields = [(n or "key", T.state_width(t)) for n, t in T.leaves(key_ty)]
-            value_fields = [(n or "value", T.state_width(t)) for n, t in T.leaves(value_ty)]
+            value_fields = ([("ifindex", 32)] if kind == "group" else
+                            [(n or "value", T.state_width(t)) for n, t in T.leaves(value_ty)])
         info = StateInfo(d.name, kind, key_ty, value_ty, capacity,
                          policy if kind != "countmin" else None, key_fields, value_fields, [],
                          d, depth, width)

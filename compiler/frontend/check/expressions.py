@@ -39,8 +39,16 @@ class ExpressionChecks(CheckerBase):
         info = self.out.states.get(obj.id)
         if info is None:
             return None
+        self.refuse_group_access(info, obj.span)
         self.out.syms[node_key(obj)] = StateSym(info)
         return info
+
+    def refuse_group_access(self, info: StateInfo, span) -> None:
+        """Report a read or write of a multicast group (only ``multicast(g);`` uses one)."""
+        if info.kind == "group":
+            self.err(span, f"group '{info.name}' is filled by the control plane and used "
+                           f"only by 'multicast({info.name});': it cannot be read or "
+                           f"written here")
 
     def global_sym(self, name: str, scope: Scope):
         if name in self.out.consts:
@@ -390,8 +398,9 @@ class ExpressionChecks(CheckerBase):
             return T.U32
         if name in OVERFLOW_FUNCS:
             return self.e_overflow(e, name, scope)
-        if name == "redirect":
-            self.err(e.span, "redirect(port) is a statement: write 'redirect(port);'")
+        if name in ("redirect", "multicast"):
+            arg = "port" if name == "redirect" else "group"
+            self.err(e.span, f"{name}({arg}) is a statement: write '{name}({arg});'")
             return T.ERROR
         fn = self.out.fns.get(name)
         if fn is None:
@@ -610,6 +619,7 @@ class ExpressionChecks(CheckerBase):
                 info = sym.info
                 self.out.syms[node_key(r)] = sym
                 self.out.types[node_key(r)] = T.VOID
+                self.refuse_group_access(info, r.span)
                 if info.kind == "countmin":
                     self.err(e.span, f"'in' does not apply to the countmin sketch "
                                      f"'{info.name}'; use {info.name}.estimate(key) > 0")

@@ -10,6 +10,7 @@ from cora.compiler.frontend.check.result import node_key
 from cora.compiler.frontend.check.symbols import (
     BUILTIN_FUNCS,
     MAX_LOOP_TRIPS,
+    MULTICAST_OPTIONS,
     SHIFT_OPS,
     BuiltinSym,
     ConstSym,
@@ -210,6 +211,36 @@ class StatementChecks(CheckerBase):
     def s_Verdict(self, s: A.Verdict, scope: Scope) -> None:
         if s.port is not None:
             self.want(s.port, T.U32, scope)
+        if s.kind == "multicast":
+            self.multicast(s, scope)
+
+    def multicast(self, s: A.Verdict, scope: Scope) -> None:
+        """``multicast(group[, exclude_ingress]);``: the group is a declared ``group[N]``
+        state (docs/language.md, "Multicast")."""
+        assert s.group is not None and s.group_span is not None  # the parser sets both
+        groups = [n for n, st in self.out.states.items() if st.kind == "group"]
+        info = self.out.states.get(s.group) if scope.lookup(s.group) is None else None
+        if info is None:
+            if scope.lookup(s.group) is not None:
+                self.err(s.group_span, f"'{s.group}' is a local variable, not a group: "
+                                       f"multicast sends to a declared 'state NAME: group[N];'")
+            elif isinstance(self.top.get(s.group), A.StateDecl):
+                pass                     # its declaration's errors are reported already
+            else:
+                self.err(s.group_span, f"unknown group '{s.group}'"
+                                       + (did_you_mean(s.group, groups) or
+                                          "; declare it with 'state " + s.group
+                                          + ": group[N];'"))
+        elif info.kind != "group":
+            self.err(s.group_span, f"'{s.group}' is a {info.kind}, not a group: multicast "
+                                   f"sends to a declared 'state NAME: group[N];'")
+        else:
+            self.out.syms[node_key(s)] = StateSym(info)
+        if s.option is not None and s.option not in MULTICAST_OPTIONS:
+            assert s.option_span is not None
+            self.err(s.option_span, f"unknown multicast option '{s.option}'"
+                                    + (did_you_mean(s.option, MULTICAST_OPTIONS) or
+                                       f"; the only one is {MULTICAST_OPTIONS[0]}"))
 
     def s_Return(self, s: A.Return, scope: Scope) -> None:
         if self.fn is None:

@@ -49,6 +49,7 @@ STATE_WORDS: dict[str, StateWord] = {w.word: w for w in (
     StateWord("array", "array", 1, "array<V>[N]"),
     StateWord("percpu_array", "percpu_array", 1, "percpu_array<V>[N]"),
     StateWord("countmin", "array", 2, "countmin<D, W>"),  # D*W u32 counters in one array
+    StateWord("group", "devmap", 0, "group[N]"),  # multicast ports, filled by the control plane
 )}
 assert all(w.ir_kind in IR_STATE_KINDS for w in STATE_WORDS.values())
 
@@ -57,7 +58,9 @@ BUILTIN_VALUES = ("pkt", "flow")
 #: not equal the exact mathematical result (docs/language.md, "Overflow tests").
 OVERFLOW_FUNCS = {"add_overflows": "+", "sub_overflows": "-", "mul_overflows": "*"}
 BUILTIN_FUNCS = ("now", "rand", "hash", *OVERFLOW_FUNCS)
-VERDICT_WORDS = ("pass", "drop", "tx", "redirect")
+VERDICT_WORDS = ("pass", "drop", "tx", "redirect", "multicast")
+#: the options of ``multicast(group, OPTION)`` (docs/language.md, "Multicast")
+MULTICAST_OPTIONS = ("exclude_ingress",)
 ARITH_OPS = ("+", "-", "*", "/", "%", "&", "|", "^")
 SHIFT_OPS = ("<<", ">>")
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
