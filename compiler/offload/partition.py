@@ -1177,7 +1177,14 @@ class _Model:
             if split:
                 cap_e = pb.states[name].capacity
                 fc = m.new_int_var(0, min(cap_e, self.fmax), f"fc_{name}")
-                m.add_min_equality(fc, [self.F, cap_e])
+                if cap_e >= self.fmax:
+                    m.add(fc == self.F)       # the map holds every flow: no min needed
+                else:
+                    m.add_min_equality(fc, [self.F, cap_e])
+                    # the LP relaxation of a min is only fc <= F, fc <= cap (fc could be 0,
+                    # and the bound with it: gap 1.0 in the memory-bound regime); this
+                    # valid inequality (F <= fmax) keeps the entries in the relaxation
+                    m.add(fc >= self.F - (self.fmax - cap_e))
             for (k, t), yv in ys.items():
                 if split and k == NIC:
                     # whole map without a split; min(F, capacity) entries with one
@@ -1578,6 +1585,8 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
             fallback = mdl_a.extract(sol_a)
             hint = fallback
         heavy = heavy_split_candidate(pb, rate_mpps, cores)
+        if heavy is not None:
+            heavy = fill_buckets(pb, heavy, rate_mpps, cores)
         if heavy is not None and (fallback is None or
                                   _better(pb, heavy, fallback, rate_mpps, cores)):
             fallback = hint = heavy
@@ -1641,6 +1650,37 @@ def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
         if not pb.evaluate(cand, rate_mpps, cores).violations:
             return cand
     return None
+
+
+def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
+                 cores: float | None) -> Plan:
+    """``start`` (a plan with a traffic split) with hash buckets added to its NIC path: the
+    ``k`` buckets with the most packets per flow (the ones a NIC table of a given size serves
+    best), ``k`` the largest that keeps every constraint (binary search: NIC entries, memory
+    and load grow with ``k``), kept if it costs less (the mode's objective). A warm start and
+    fallback for the full model: in the NIC-memory-bound regime it fills the NIC up to its
+    entry limit, which the heavy-flows plan alone leaves unused. About log2(buckets) plan
+    evaluations."""
+    ts = start.traffic
+    if ts is None or not pb.traffic_ok:
+        return start
+    stages = {lab: STAGES.index(st) for lab, st in start.block_stage.items()}
+    order = sorted((b for b in range(pb.n_buckets) if b not in ts.nic_buckets),
+                   key=lambda b: (-pb.bucket_units[b] / max(1, pb.bucket_flows[b]), b))
+
+    def plan_with(k: int) -> Plan:
+        return pb.make_plan(stages, None,
+                            pb.make_traffic(set(ts.nic_buckets) | set(order[:k]),
+                                            ts.heavy_keys))
+    lo, hi = 0, len(order)              # plan_with(lo) fits; find the largest k that does
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if pb.evaluate(plan_with(mid), rate_mpps, cores).violations:
+            hi = mid - 1
+        else:
+            lo = mid
+    best = plan_with(lo) if lo else start
+    return best if lo and _better(pb, best, start, rate_mpps, cores) else start
 
 
 def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:
