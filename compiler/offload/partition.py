@@ -1584,12 +1584,9 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
         if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
             fallback = mdl_a.extract(sol_a)
             hint = fallback
-        heavy = heavy_split_candidate(pb, rate_mpps, cores)
-        if heavy is not None:
-            heavy = fill_buckets(pb, heavy, rate_mpps, cores)
-        if heavy is not None and (fallback is None or
-                                  _better(pb, heavy, fallback, rate_mpps, cores)):
-            fallback = hint = heavy
+        for cand in _split_candidates(pb, rate_mpps, cores):
+            if fallback is None or _better(pb, cand, fallback, rate_mpps, cores):
+                fallback = hint = cand
     mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
                                workers)
     cp = mdl.cp
@@ -1681,6 +1678,25 @@ def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
             lo = mid
     best = plan_with(lo) if lo else start
     return best if lo and _better(pb, best, start, rate_mpps, cores) else start
+
+
+def _split_candidates(pb: Problem, rate_mpps: float | None,
+                      cores: float | None) -> list[Plan]:
+    """Warm starts with a traffic split, every block on the NIC path's NIC: the heavy-flows
+    plan with buckets added (:func:`fill_buckets`), and buckets alone (no exact table: the
+    NIC then pays no exact lookup per packet, so where the NIC's load binds it takes more
+    buckets). Only plans that meet every constraint."""
+    out = []
+    heavy = heavy_split_candidate(pb, rate_mpps, cores)
+    if heavy is not None:
+        out.append(fill_buckets(pb, heavy, rate_mpps, cores))
+    if pb.traffic_ok and not any(pb.block_can_run(lab, NIC) for lab in pb.labels):
+        bare = pb.make_plan({lab: NIC for lab in pb.labels}, None, pb.make_traffic([]))
+        if not pb.evaluate(bare, rate_mpps, cores).violations:
+            filled = fill_buckets(pb, bare, rate_mpps, cores)
+            if filled is not bare:
+                out.append(filled)
+    return out
 
 
 def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:
