@@ -1652,32 +1652,37 @@ def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
 def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
                  cores: float | None) -> Plan:
     """``start`` (a plan with a traffic split) with hash buckets added to its NIC path: the
-    ``k`` buckets with the most packets per flow (the ones a NIC table of a given size serves
-    best), ``k`` the largest that keeps every constraint (binary search: NIC entries, memory
-    and load grow with ``k``), kept if it costs less (the mode's objective). A warm start and
-    fallback for the full model: in the NIC-memory-bound regime it fills the NIC up to its
-    entry limit, which the heavy-flows plan alone leaves unused. About log2(buckets) plan
-    evaluations."""
+    first ``k`` buckets of an order, ``k`` the largest that keeps every constraint (binary
+    search: NIC entries, memory and load grow with ``k``), for two orders (most packets per
+    flow first: the buckets a NIC table of a given size serves best; and bucket number, as
+    Cora's traffic-based split takes them), the cheaper plan under the mode's objective if it
+    beats ``start``. A warm start and fallback for the full model: in the NIC-memory-bound
+    regime it fills the NIC up to its entry limit, which the heavy-flows plan alone leaves
+    unused. About 2 log2(buckets) plan evaluations."""
     ts = start.traffic
     if ts is None or not pb.traffic_ok:
         return start
     stages = {lab: STAGES.index(st) for lab, st in start.block_stage.items()}
-    order = sorted((b for b in range(pb.n_buckets) if b not in ts.nic_buckets),
-                   key=lambda b: (-pb.bucket_units[b] / max(1, pb.bucket_flows[b]), b))
-
-    def plan_with(k: int) -> Plan:
-        return pb.make_plan(stages, None,
-                            pb.make_traffic(set(ts.nic_buckets) | set(order[:k]),
-                                            ts.heavy_keys))
-    lo, hi = 0, len(order)              # plan_with(lo) fits; find the largest k that does
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if pb.evaluate(plan_with(mid), rate_mpps, cores).violations:
-            hi = mid - 1
-        else:
-            lo = mid
-    best = plan_with(lo) if lo else start
-    return best if lo and _better(pb, best, start, rate_mpps, cores) else start
+    free = [b for b in range(pb.n_buckets) if b not in ts.nic_buckets]
+    best = start
+    for order in (sorted(free, key=lambda b: (-pb.bucket_units[b] / max(1, pb.bucket_flows[b]),
+                                              b)), free):
+        def plan_with(k: int, order: list[int] = order) -> Plan:
+            return pb.make_plan(stages, None,
+                                pb.make_traffic(set(ts.nic_buckets) | set(order[:k]),
+                                                ts.heavy_keys))
+        lo, hi = 0, len(order)          # plan_with(lo) fits; find the largest k that does
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if pb.evaluate(plan_with(mid), rate_mpps, cores).violations:
+                hi = mid - 1
+            else:
+                lo = mid
+        if lo:
+            cand = plan_with(lo)
+            if _better(pb, cand, best, rate_mpps, cores):
+                best = cand
+    return best
 
 
 def _split_candidates(pb: Problem, rate_mpps: float | None,
