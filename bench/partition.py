@@ -15,7 +15,10 @@ Two traffic mixes per NF (each profiled by the reference interpreter, flow group
   a flow stays a flow).
 
 For every case: host cores of cora and each baseline (all_host, greedy, state_split,
-traffic_split; exhaustive on programs of at most ``--exhaustive-max-blocks`` blocks, which
+traffic_split, heavy_split: the heuristic "heavy flows on the NIC, the rest on the host"
+(:func:`cora.compiler.offload.partition.heavy_split_candidate`, also the solver's warm start
+and fallback, so cora is never above it; reported on its own so that what CP-SAT adds over it
+shows); exhaustive on programs of at most ``--exhaustive-max-blocks`` blocks, which
 enumerates flow-group splits only for tiny group counts, so here it covers plans without a
 split), cores saved vs all-on-host, whether cora beats the best baseline and by how much,
 CP-SAT solve time (one worker: deterministic) and optimality gap. The summary also lists
@@ -39,7 +42,7 @@ from pathlib import Path
 from cora.settings import traces_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-BASELINE_NAMES = ("all_host", "greedy", "state_split", "traffic_split")
+BASELINE_NAMES = ("all_host", "greedy", "state_split", "traffic_split", "heavy_split")
 
 #: where each NF's traffic goes, from its source (netfuncs/*.nf): ``src_net`` rewrites
 #: source addresses into the NF's inside prefix (firewall, nat: ``const INSIDE``);
@@ -112,10 +115,17 @@ def _profile(program, frames):
 def run_case(pb, rate: float, args) -> dict:
     """cora, every baseline and (small programs) exhaustive at one rate."""
     from cora.compiler.offload import baselines as bl
-    from cora.compiler.offload.partition import solve_problem
+    from cora.compiler.offload.partition import (
+        heavy_split_candidate,
+        result_figures,
+        solve_problem,
+    )
     res = solve_problem(pb, rate, None, args.time_limit, args.workers, explain=False)
     base = bl.run_baselines(pb, rate)
-    row = {"rate_mpps": rate, "blocks": len(pb.labels), "cora": res.host_cores,
+    heavy = heavy_split_candidate(pb, rate, None)
+    row = {"heavy_split": None if heavy is None else
+           result_figures(pb, heavy, rate, None)["host_cores"],
+           "rate_mpps": rate, "blocks": len(pb.labels), "cora": res.host_cores,
            "nic_utilization": res.nic_utilization, "nic_path_share": res.nic_path_share,
            "split": res.plan is not None and res.plan.traffic is not None,
            "optimal": res.optimal, "gap": res.gap, "solve_seconds": res.solve_seconds,
@@ -333,7 +343,8 @@ def _fmt(x, w=7, d=3):
 def _print_row(r: dict, first: bool) -> None:
     if first:
         print(f"{'nf':<12}{'nic':<11}{'mix':<9}{'Mpps':>5} {'cora':>7} {'all_host':>8} "
-              f"{'greedy':>7} {'st_split':>8} {'tr_split':>8} {'saved%':>6} {'share':>5} "
+              f"{'greedy':>7} {'st_split':>8} {'tr_split':>8} {'heavy':>7} {'saved%':>6} "
+              f"{'share':>5} "
               f"{'solve_s':>7} {'gap':>5}  exhaustive", flush=True)
     ah = r["all_host"]
     pct = None if not ah or r["cora"] is None else 100 * (ah - r["cora"]) / ah
@@ -343,7 +354,7 @@ def _print_row(r: dict, first: bool) -> None:
             f"{r['exhaustive']:.3f}"
     print(f"{r['nf']:<12}{r['nic']:<11}{r['mix']:<9}{r['rate_mpps']:>5g} {_fmt(r['cora'])} "
           f"{_fmt(ah, 8)} {_fmt(r['greedy'])} {_fmt(r['state_split'], 8)} "
-          f"{_fmt(r['traffic_split'], 8)} {_fmt(pct, 6, 1)} "
+          f"{_fmt(r['traffic_split'], 8)} {_fmt(r.get('heavy_split'))} {_fmt(pct, 6, 1)} "
           f"{_fmt(r['nic_path_share'], 5, 2)} {_fmt(r['solve_seconds'], 7, 3)} "
           f"{_fmt(r['gap'], 5, 3)}  {ex}", flush=True)
 
@@ -363,6 +374,19 @@ def why_not_better(r: dict) -> str:
     if r["all_host"] is not None and r["cora"] >= r["all_host"] - 1e-9:
         return "nothing can be offloaded at this rate (the optimum is all-on-host)"
     return "a baseline finds an optimal plan too"
+
+
+def _vs_heavy(rows: list[dict]) -> str:
+    """Cases where cora needs fewer host cores than the heavy-flows heuristic, and by how
+    much (the heuristic is the solver's fallback: cora is never above it)."""
+    both = [r for r in rows if r.get("heavy_split") is not None and r["cora"] is not None]
+    below = [(r["heavy_split"] - r["cora"]) / r["heavy_split"] for r in both
+             if r["heavy_split"] > 0 and r["cora"] < r["heavy_split"] * (1 - 1e-9)]
+    if not both:
+        return "no case has a heavy-flows plan"
+    return (f"{len(below)} of {len(both)} cases with a heavy-flows plan"
+            + (f", by median {100 * statistics.median(below):.1f}%, max "
+               f"{100 * max(below):.1f}% fewer host cores" if below else ""))
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -385,6 +409,7 @@ def summarise(rows: list[dict]) -> dict:
     # savings vs the best baseline's savings, where both are partial
     mult = [(r["all_host"] - r["cora"]) / (r["all_host"] - _best_baseline(r)) for r in wins
             if r["all_host"] and r["all_host"] - _best_baseline(r) > 1e-9]
+    gaps = [r["gap"] for r in rows if r["cora"] is not None and not r["optimal"]]
     reasons: dict[str, int] = {}
     for r in ties:
         w = why_not_better(r)
@@ -403,6 +428,10 @@ def summarise(rows: list[dict]) -> dict:
         "cora's savings / best baseline's savings (where the baseline saves anything)": (
             f"median {statistics.median(mult):.2f}x, max {max(mult):.2f}x" if mult else "-"),
         "plans with a traffic split": sum(1 for r in rows if r["split"]),
+        "cora below the heavy-flows heuristic (heavy_split)": _vs_heavy(rows),
+        "optimality gap where not proved": (
+            f"{len(gaps)} cases, median {statistics.median(gaps):.2f}, max {max(gaps):.2f}"
+            if gaps else "none"),
         "cases cora does not beat the best baseline, by reason": reasons,
         "solve seconds": f"median {statistics.median(r['solve_seconds'] for r in rows):.3f}, "
                          f"max {max(r['solve_seconds'] for r in rows):.3f}",

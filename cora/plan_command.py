@@ -394,7 +394,8 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
     for name, places in res.plan.state_place.items():
         desc = ", ".join(f"{st} ({tier})" for st, tier in places)
         kind = pb.states[name].kind
-        rep = "  [read-only, replicated]" if len(places) > 1 else ""
+        rep = "" if len(places) < 2 else ("  [counter: a copy per stage, summed]"
+                                          if name in pb.merged else "  [read-only, replicated]")
         w(f"  {name:<14} {kind:<12} {pb.state_bytes[name]:>10} bytes  on {desc}{rep}\n")
     if res.plan.shim:
         w("metadata shim per crossing edge (resume block id u16, then registers):\n")

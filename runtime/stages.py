@@ -82,6 +82,11 @@ class StagePipeline:
         self._rand = 1
         self.owner = {name: i for i, st in enumerate(self.split.stages)
                       for name in st.owned_states}
+        #: merged counters: state -> the stages holding a copy (their sum is the NF's value)
+        self.counter_copies: dict[str, list[int]] = {}
+        for i, st in enumerate(self.split.stages):
+            for name in st.counter_copies:
+                self.counter_copies.setdefault(name, []).append(i)
         #: traffic split: state -> the stage holding its host-path flows' copy
         self.host_copy = {name: i for i, st in enumerate(self.split.stages)
                           for name in st.host_copies}
@@ -131,7 +136,16 @@ class StagePipeline:
 
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Entries of state ``name`` from the stage that owns it, plus (traffic split) those
-        of its host copy (dump form, sorted)."""
+        of its host copy (dump form, sorted); a merged counter's entries are the sums over
+        the stages' copies, value field by value field."""
+        if name in self.counter_copies:
+            total: dict[tuple[int, ...], list[int]] = {}
+            for i in self.counter_copies[name]:
+                for key, value in self.engines[i].entries(name):
+                    acc = total.setdefault(key, [0] * len(value))
+                    for j, v in enumerate(value):
+                        acc[j] += v
+            return sorted((k, tuple(v)) for k, v in total.items())
         own = self.engines[self.owner[name]].entries(name)
         if name not in self.host_copy:
             return own

@@ -95,7 +95,7 @@ def complete_host(pb: Problem, nic: set[str]) -> dict[str, int]:
             bs[lab] = k
         changed = False
         groups = [[lab for lab in pb.labels if name in pb.touch_any[lab]]
-                  for name in pb.states if name not in pb.read_only] + [pb.rand_blocks]
+                  for name in pb.states if name not in pb.replicable] + [pb.rand_blocks]
         for group in groups:
             users = [lab for lab in group if bs[lab] != NIC]
             if {bs[lab] for lab in users} == {KERNEL, USER}:
@@ -115,7 +115,7 @@ def closure(pb: Problem, nic: set[str]) -> set[str]:
     by_state: dict[str, list[str]] = {}
     for lab in pb.labels:
         for st in pb.touch_any[lab]:
-            if st not in pb.read_only:
+            if st not in pb.replicable:
                 by_state.setdefault(st, []).append(lab)
     rand = set(pb.rand_blocks)
     while stack:
@@ -262,7 +262,7 @@ def exhaustive(pb: Problem, rate_mpps: float | None = None, cores: float | None 
     labels = pb.labels
     allowed = {lab: [k for k in range(3) if not pb.block_can_run(lab, k)] for lab in labels}
     written_users = {n: [lab for lab in labels if n in pb.touch_any[lab]]
-                     for n in pb.states if n not in pb.read_only}
+                     for n in pb.states if n not in pb.replicable}
     first_touch: dict[str, list[str]] = {}
     for n, us in written_users.items():
         for lab in us:

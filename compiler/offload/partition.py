@@ -373,6 +373,14 @@ class Problem:
         self.states = {s.name: s for s in program.states}
         written = {w for _, op in program.ops() for w in op.state_writes()}
         self.read_only = {n for n in self.states if n not in written}
+        from cora.compiler.offload.stage_model import mergeable_counters
+        #: counters the program only adds to (:func:`~cora.compiler.offload.stage_model.
+        #: mergeable_counters`): each stage that adds to one holds its own copy (the control
+        #: plane sums the copies, as it sums a percpu_array over CPUs)
+        self.merged = frozenset(mergeable_counters(program))
+        #: states that may be held on several stages: read-only ones (replicas) and merged
+        #: counters (one copy per stage)
+        self.replicable = frozenset(self.read_only) | self.merged
         from cora.compiler.offload.stage_model import state_mem_bytes
         self.state_bytes = {n: state_mem_bytes(s) for n, s in self.states.items()}
         # per block: op classes, verdict, states touched (memory ops per state), insns
@@ -697,7 +705,7 @@ class Problem:
             if plan.block_stage.get(self.entry) != "nic":
                 viol["structure"].append("a traffic split needs the entry block on the NIC")
             for name in self.states:
-                if name in self.read_only or name in self.partitionable:
+                if name in self.replicable or name in self.partitionable:
                     continue
                 if any(sidx[st] != KERNEL for st, _ in plan.state_place.get(name, [])):
                     viol["structure"].append(f"state {name} is not split by flow: on the "
@@ -757,9 +765,9 @@ class Problem:
                 continue
             stages_of = {p[0] for p in places}
             users = {bs[lab] for lab in self.labels if name in self.touch_any[lab]}
-            if name in self.read_only:
+            if name in self.replicable:
                 for k in users - stages_of:
-                    viol["structure"].append(f"read-only state {name} has no replica on "
+                    viol["structure"].append(f"replicable state {name} has no copy on "
                                              f"{STAGES[k]}")
                 for k, t in places:
                     w = sum(self.freq[lab] * self.touch[lab][name] for lab in self.labels
@@ -860,7 +868,7 @@ class Problem:
                             if name in self.touch_any[lab]})
             if not users:
                 users = [KERNEL]
-            if name not in self.read_only:
+            if name not in self.replicable:
                 users = users[:1] if len(users) == 1 else [max(users)]
             need[name] = users
         room = {(k, t): tier[1] for k in range(3) for t, tier in enumerate(self.stages[k].tiers)}
@@ -930,7 +938,7 @@ class Problem:
             max_maps = self.stages[NIC].max_maps
             if max_maps is not None and len(names) > max_maps:
                 break
-            cost = sum(self.tier_units(n, NIC, t, weight[n] if n in self.read_only else None)
+            cost = sum(self.tier_units(n, NIC, t, weight[n] if n in self.replicable else None)
                        for n, t in zip(names, combo, strict=True))
             if best_cost is None or cost < best_cost:
                 best, best_cost = dict(zip(names, combo, strict=True)), cost
@@ -1133,7 +1141,7 @@ class _Model:
                     ys[(k, t)] = m.new_bool_var(f"y_{name}_{k}_{t}")
             self.y[name] = ys
             users = [lab for lab in labels if name in pb.touch_any[lab]]
-            if name in pb.read_only:
+            if name in pb.replicable:
                 for k in range(3):
                     kt = [v for (kk, _), v in ys.items() if kk == k]
                     if kt:
@@ -1169,7 +1177,14 @@ class _Model:
             if split:
                 cap_e = pb.states[name].capacity
                 fc = m.new_int_var(0, min(cap_e, self.fmax), f"fc_{name}")
-                m.add_min_equality(fc, [self.F, cap_e])
+                if cap_e >= self.fmax:
+                    m.add(fc == self.F)       # the map holds every flow: no min needed
+                else:
+                    m.add_min_equality(fc, [self.F, cap_e])
+                    # the LP relaxation of a min is only fc <= F, fc <= cap (fc could be 0,
+                    # and the bound with it: gap 1.0 in the memory-bound regime); this
+                    # valid inequality (F <= fmax) keeps the entries in the relaxation
+                    m.add(fc >= self.F - (self.fmax - cap_e))
             for (k, t), yv in ys.items():
                 if split and k == NIC:
                     # whole map without a split; min(F, capacity) entries with one
@@ -1258,7 +1273,7 @@ class _Model:
                     if cu:
                         units[c].append((cu, zv))
         for name, ys in self.y.items():
-            if name in pb.read_only:
+            if name in pb.replicable:
                 continue
             for (k, t), yv in ys.items():
                 tu = pb.tier_units(name, k, t)
@@ -1278,8 +1293,18 @@ class _Model:
         self.host_expr = sum(c * v for c, v in host_terms)
         self.nic_expr = sum(c * v for c, v in units[NIC])
         # bounds of the cut's per-packet units (for the share products)
-        self.host_bounds = (sum(min(c, 0) for c, _ in host_terms),
+        # Host cost of a cut is never negative: the only negative terms are the per-packet
+        # units saved by frames the NIC ends (``a``), each at most its block's frequency
+        # times the per-packet cost (paid once, with ``hostrun``), and every frame ends in
+        # one block, so they sum to at most the per-packet cost plus rounding (half a unit
+        # per term). This lower bound (instead of the sum of the negative terms) keeps the
+        # relaxation of the share products ``S x cut`` tight (McCormick: ``S x host >= 0``).
+        self.host_bounds = (max(sum(min(c, 0) for c, _ in host_terms), -len(self.a) - 1),
                             sum(max(c, 0) for c, _ in host_terms))
+        if self.a:
+            m.add(sum(pb.leave_units(lab) * av for lab, av in self.a.items())
+                  <= pb.stages[KERNEL].per_packet * self.hostrun + len(self.a) + 1)
+        m.add(self.host_expr >= self.host_bounds[0])
         self.nic_bounds = (sum(min(c, 0) for c, _ in units[NIC]),
                            sum(max(c, 0) for c, _ in units[NIC]))
 
@@ -1414,7 +1439,7 @@ class _Model:
         places: dict[str, list[tuple[str, str]]] = {}
         for name, ys in self.y.items():
             chosen = sorted(key for key, yv in ys.items() if solver.Value(yv))
-            if name in pb.read_only:
+            if name in pb.replicable:
                 users = {bs[lab] for lab in pb.labels if name in pb.touch_any[lab]}
                 chosen = [kt for kt in chosen if kt[0] in users] or chosen[:1]
             places[name] = [(STAGES[k], pb.stages[k].tiers[t][0]) for k, t in chosen]
@@ -1559,10 +1584,9 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
         if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
             fallback = mdl_a.extract(sol_a)
             hint = fallback
-        heavy = heavy_split_candidate(pb, rate_mpps, cores)
-        if heavy is not None and (fallback is None or
-                                  _better(pb, heavy, fallback, rate_mpps, cores)):
-            fallback = hint = heavy
+        for cand in _split_candidates(pb, rate_mpps, cores):
+            if fallback is None or _better(pb, cand, fallback, rate_mpps, cores):
+                fallback = hint = cand
     mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
                                workers)
     cp = mdl.cp
@@ -1623,6 +1647,61 @@ def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
         if not pb.evaluate(cand, rate_mpps, cores).violations:
             return cand
     return None
+
+
+def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
+                 cores: float | None) -> Plan:
+    """``start`` (a plan with a traffic split) with hash buckets added to its NIC path: the
+    first ``k`` buckets of an order, ``k`` the largest that keeps every constraint (binary
+    search: NIC entries, memory and load grow with ``k``), for two orders (most packets per
+    flow first: the buckets a NIC table of a given size serves best; and bucket number, as
+    Cora's traffic-based split takes them), the cheaper plan under the mode's objective if it
+    beats ``start``. A warm start and fallback for the full model: in the NIC-memory-bound
+    regime it fills the NIC up to its entry limit, which the heavy-flows plan alone leaves
+    unused. About 2 log2(buckets) plan evaluations."""
+    ts = start.traffic
+    if ts is None or not pb.traffic_ok:
+        return start
+    stages = {lab: STAGES.index(st) for lab, st in start.block_stage.items()}
+    free = [b for b in range(pb.n_buckets) if b not in ts.nic_buckets]
+    best = start
+    for order in (sorted(free, key=lambda b: (-pb.bucket_units[b] / max(1, pb.bucket_flows[b]),
+                                              b)), free):
+        def plan_with(k: int, order: list[int] = order) -> Plan:
+            return pb.make_plan(stages, None,
+                                pb.make_traffic(set(ts.nic_buckets) | set(order[:k]),
+                                                ts.heavy_keys))
+        lo, hi = 0, len(order)          # plan_with(lo) fits; find the largest k that does
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if pb.evaluate(plan_with(mid), rate_mpps, cores).violations:
+                hi = mid - 1
+            else:
+                lo = mid
+        if lo:
+            cand = plan_with(lo)
+            if _better(pb, cand, best, rate_mpps, cores):
+                best = cand
+    return best
+
+
+def _split_candidates(pb: Problem, rate_mpps: float | None,
+                      cores: float | None) -> list[Plan]:
+    """Warm starts with a traffic split, every block on the NIC path's NIC: the heavy-flows
+    plan with buckets added (:func:`fill_buckets`), and buckets alone (no exact table: the
+    NIC then pays no exact lookup per packet, so where the NIC's load binds it takes more
+    buckets). Only plans that meet every constraint."""
+    out = []
+    heavy = heavy_split_candidate(pb, rate_mpps, cores)
+    if heavy is not None:
+        out.append(fill_buckets(pb, heavy, rate_mpps, cores))
+    if pb.traffic_ok and not any(pb.block_can_run(lab, NIC) for lab in pb.labels):
+        bare = pb.make_plan({lab: NIC for lab in pb.labels}, None, pb.make_traffic([]))
+        if not pb.evaluate(bare, rate_mpps, cores).violations:
+            filled = fill_buckets(pb, bare, rate_mpps, cores)
+            if filled is not bare:
+                out.append(filled)
+    return out
 
 
 def _better(pb: Problem, a: Plan, b: Plan, rate_mpps, cores) -> bool:

@@ -7,7 +7,10 @@ never moves a packet back. :func:`split_program` turns the whole program into on
 
 - each stage program holds only its stage's blocks and the state objects its blocks touch
   (a state the program writes lives on exactly one stage; a read-only state, such as an lpm
-  rule table, is replicated on every stage that reads it);
+  rule table, is replicated on every stage that reads it); a counter the program only adds
+  to (:func:`cora.compiler.offload.stage_model.mergeable_counters`, e.g. firewall's
+  ``drops``) has one copy on every stage that adds to it (:attr:`StageProgram.counter_copies`);
+  the whole NF's counter is the sum of the copies, as a percpu_array's is the sum over CPUs;
 - a CFG edge ``u -> v`` into a later stage becomes a jump to a crossing block
   ``shim.push id(v) (live-in registers of v); ret pass``; the registers are those live on
   entry to ``v`` in the whole program (:func:`cora.compiler.offload.partition.live_in`, program
@@ -63,6 +66,7 @@ from cora.compiler.ir import (
 )
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.partition import STAGES, Plan, live_in
+from cora.compiler.offload.stage_model import mergeable_counters
 from cora.compiler.offload.traffic import (
     FIB_MULT,
     HASH_SEED,
@@ -144,6 +148,8 @@ class StageProgram:
             whose host-path flows' entries live here.
         classifier_states: (traffic split, NIC stage) the classifier's maps the control plane
             fills: ``cora_nic_buckets``, ``cora_heavy_flows`` (names as in this program).
+        counter_copies: merged counters (only added to) this stage holds its own copy of;
+            the NF's value of each entry is the sum over the stages' copies.
     """
 
     stage: str
@@ -155,6 +161,7 @@ class StageProgram:
     resumes: dict[str, int] = field(default_factory=dict)
     host_copies: list[str] = field(default_factory=list)
     classifier_states: list[str] = field(default_factory=list)
+    counter_copies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -175,7 +182,8 @@ class SplitResult:
                             "owned_states": s.owned_states,
                             "replicated_states": s.replicated_states,
                             "resumes": s.resumes, "host_copies": s.host_copies,
-                            "classifier_states": s.classifier_states}
+                            "classifier_states": s.classifier_states,
+                            "counter_copies": s.counter_copies}
                            for s in self.stages],
                 "shims": [sh.to_json() for sh in self.shims],
                 "traffic": self.traffic.to_json() if self.traffic else None,
@@ -498,7 +506,19 @@ def split(program: Program, plan) -> SplitResult:
                                  "again, so this store must run on the last stage")
     owned: dict[int, list[str]] = {k: [] for k in used}
     replicas: dict[int, list[str]] = {k: [] for k in used}
+    counters: dict[int, list[str]] = {k: [] for k in used}
     host_copies: list[str] = []
+    merged = set(mergeable_counters(program))
+    if traffic is not None:  # the kernel stage runs every block for host-path packets
+        for name in merged:
+            if touched[name]:
+                touched[name].add(kernel)
+    for name in sorted(merged, key=lambda n: [s.name for s in program.states].index(n)):
+        if len(touched[name]) > 1:  # one copy per stage, summed (else: an ordinary state)
+            for k in sorted(touched[name]):
+                counters[k].append(name)
+            written[name] = False
+            touched[name] = set()
     if traffic is not None:
         parts = partitionable_state(program, traffic.key_fields)
         for s in program.states:
@@ -508,6 +528,8 @@ def split(program: Program, plan) -> SplitResult:
                     f"the classifier key ({', '.join(traffic.key_fields)}): with a traffic "
                     "split it must live on the kernel stage, which both paths share")
     for s in program.states:
+        if any(s.name in c for c in counters.values()):
+            continue
         stages = touched[s.name]
         planned = [sidx[p[0]] for p in state_place.get(s.name, []) if p[0] in sidx]
         if written[s.name]:
@@ -581,7 +603,7 @@ def split(program: Program, plan) -> SplitResult:
         blocks += list(cross_blocks.values())
         sp = Program(f"{program.name}_{STAGES[k]}", source=program.source)
         sp.blocks = blocks
-        keep = set(owned[k]) | set(replicas[k]) | \
+        keep = set(owned[k]) | set(replicas[k]) | set(counters[k]) | \
             (set(host_copies) if traffic is not None and k == kernel else set())
         sp.states = [s for s in program.states if s.name in keep] + extra_states
         used_regs = _used_regs(blocks)
@@ -603,7 +625,7 @@ def split(program: Program, plan) -> SplitResult:
         result.append(StageProgram(STAGES[k], sp, pos == 0, k == used[-1], owned[k],
                                    replicas[k], resumes,
                                    host_copies if traffic is not None and k == kernel else [],
-                                   classifier))
+                                   classifier, counters[k]))
     return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id), traffic)
 
 

@@ -54,3 +54,30 @@ def test_memory_bound_plan_uses_heavy_flows_and_beats_baselines(problem):
     for name in ("traffic_split", "state_split", "greedy"):
         assert res.host_cores < 0.6 * base[name].host_cores, name
     assert res.host_cores < 0.5 * base["all_host"].host_cores
+
+
+def test_plan_beats_the_heavy_flows_heuristic_where_buckets_fit(problem):
+    """The heavy-flows plan alone (heuristic, Cora's shape) leaves NIC entries unused: the
+    solver's warm start fills them with the densest hash buckets, so cora's plan needs fewer
+    host cores than the heuristic, within every constraint (entries on the NIC at most the
+    model's 3,072,000)."""
+    from cora.compiler.offload.partition import fill_buckets, heavy_split_candidate
+    rate = 10.0
+    heavy = heavy_split_candidate(problem, rate, None)
+    assert heavy is not None and not heavy.traffic.nic_buckets
+    filled = fill_buckets(problem, heavy, rate, None)
+    assert filled.traffic.nic_buckets and filled.traffic.heavy_keys == heavy.traffic.heavy_keys
+    ev_heavy, ev_filled = problem.evaluate(heavy, rate), problem.evaluate(filled, rate)
+    assert not ev_filled.violations
+    assert ev_filled.host_units < 0.85 * ev_heavy.host_units
+    _, flows, _ = problem.traffic_figures(filled.traffic)
+    assert flows <= 3_072_000
+    # one bucket more breaks the entry limit (the fill is maximal)
+    more = sorted(b for b in range(problem.n_buckets) if b not in filled.traffic.nic_buckets)
+    bigger = [problem.make_plan({lab: 0 for lab in problem.labels}, None,
+                                problem.make_traffic(set(filled.traffic.nic_buckets) | {b},
+                                                     filled.traffic.heavy_keys))
+              for b in more[:8]]
+    assert all(problem.evaluate(p, rate).violations for p in bigger)
+    res = solve_problem(problem, rate, None, 2.0, 1, explain=False)
+    assert problem.evaluate(res.plan, rate).host_units <= ev_filled.host_units

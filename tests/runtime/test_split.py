@@ -172,3 +172,46 @@ def test_stages_in_the_kernel(nf, bcc_module):
         n, bad = _compare(nf, plan, "kernel")
         assert not bad, (sorted(set(plan["blocks"].values())), bad[:3])
         assert n > 2500
+
+
+def test_merged_counter_has_a_copy_per_stage():
+    """A counter the NF only adds to (firewall's ``drops``) may be added to on two stages:
+    each stage holds its own copy and the NF's counter is their sum (as a percpu_array's is
+    the sum over CPUs); the stages agree with the whole NF on every frame and on the summed
+    counter after every capture (interpreter)."""
+    from cora.compiler.offload.stage_model import mergeable_counters
+
+    nf = str(REPO / "netfuncs" / "firewall.nf")
+    program = compile_file(nf)
+    assert mergeable_counters(program) == ["drops"]
+    both = []
+    for i in _valid_cuts(program):
+        result = split(program, cut_plan(program, i))
+        copies = [st.counter_copies for st in result.stages]
+        if copies == [["drops"], ["drops"]]:
+            both.append(i)
+            nic, kernel = result.stages
+            assert "drops" not in nic.owned_states + kernel.owned_states
+            assert any(op.opcode == "atomic_add" for _, op in nic.program.ops())
+    assert both, "no cut puts drops on both stages"
+    # the early cuts: only the drop counter on the NIC (conns, an lru_map, stays on the host),
+    # which is what an Agilio can hold
+    early = split(program, cut_plan(program, both[0])).stages[0]
+    assert [s.name for s in early.program.states] == ["drops"]
+    # one cut: the stages agree with the whole NF (frames and summed counters)
+    n, bad = _compare(nf, cut_plan(program, both[0]), "interp")
+    assert not bad, bad[:3]
+    assert n > 2500
+
+
+def test_a_counter_that_is_read_stays_on_one_stage():
+    """A state the NF reads (flowcount's ``flows``: presence and values) is never split
+    into copies: a cut through its accessors is refused."""
+    program = compile_file(str(REPO / "netfuncs" / "flowcount.nf"))
+    for i in range(1, len(program.topological_blocks())):
+        try:
+            result = split(program, cut_plan(program, i))
+        except SplitError as exc:
+            assert "several stages" in str(exc) or "reference" in str(exc), exc
+            continue
+        assert all(not st.counter_copies for st in result.stages)
