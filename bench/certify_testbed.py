@@ -72,7 +72,7 @@ def grid(a, name, info, ccs):
     rate = int(a.rate) if float(a.rate).is_integer() else a.rate  # netlab writes f"{rate}mbit"
     rows = []
     for rtt in rtts:
-        with Bottleneck(rate, rtt, a.buffer) as bed:
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix) as bed:
             for run in range(a.runs):
                 for cc in ccs + [name]:
                     before = kernel.round_counters(name)
@@ -192,7 +192,7 @@ def scenarios(a, name, info, ccs, name2=None):
     exported = [n for n in (name, name2) if n]
     since = {n: int(kernel.round_counters(n).get("cora_obs_n", 0)) for n in exported}
     for sc, rtt in plan:
-        with Bottleneck(rate, rtt, a.buffer) as bed:
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix) as bed:
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
             try:
                 for run in range(a.runs):
@@ -274,6 +274,8 @@ def main():
                     help="scenario mode: a second policy, exported and run as cora2")
     ap.add_argument("--loss", type=float, default=0.01,
                     help="random loss of the loss scenario (drop_fraction.nf)")
+    ap.add_argument("--prefix", default=None,
+                    help="namespace/interface prefix (at most 9 characters; default ccb<pid>)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "certify_testbed.json"))
     a = ap.parse_args()
@@ -307,7 +309,7 @@ def main():
                 grid(a, name, info, ccs)
                 return
             for rate, delay, buf in POINTS:
-                with Bottleneck(rate, delay, buf) as bed:
+                with Bottleneck(rate, delay, buf, prefix=a.prefix) as bed:
                     for cc in ccs + [name]:
                         before = kernel.round_counters(name)
                         r = flow(bed, cc, a.seconds)
