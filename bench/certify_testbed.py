@@ -72,7 +72,8 @@ def grid(a, name, info, ccs):
     rate = int(a.rate) if float(a.rate).is_integer() else a.rate  # netlab writes f"{rate}mbit"
     rows = []
     for rtt in rtts:
-        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix) as bed:
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix,
+                        bridge_rt_priority=a.rt_bridge) as bed:
             for run in range(a.runs):
                 for cc in ccs + [name]:
                     before = kernel.round_counters(name)
@@ -181,7 +182,7 @@ def scenarios(a, name, info, ccs, name2=None):
     rtts = [float(v) for v in a.rtts.split(",")]
     rate = a.rate
     mid_rtt = 50.0
-    rows, obs = [], {}
+    rows, obs, echo = [], {}, {}
     log = lambda m: print(m, flush=True, file=sys.stderr)  # noqa: E731
     plan = []
     if "base" in want:
@@ -190,9 +191,19 @@ def scenarios(a, name, info, ccs, name2=None):
         if sc in want:
             plan.append((sc, mid_rtt))
     exported = [n for n in (name, name2) if n]
+    load_start = open("/proc/loadavg").read().split()[:3]
     since = {n: int(kernel.round_counters(n).get("cora_obs_n", 0)) for n in exported}
     for sc, rtt in plan:
-        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix) as bed:
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix,
+                        bridge_rt_priority=a.rt_bridge) as bed:
+            if a.echo:
+                from cora.certify.netlab import echo_rtts
+                e = np.array(echo_rtts(bed, count=a.echo, interval_s=0.02), float)
+                echo[f"{sc}/{rtt:g}"] = {
+                    "setting_ms": rtt, "n": int(e.size),
+                    "quantiles_ms": {str(k): round(float(np.percentile(e, k)), 2)
+                                     for k in (0, 50, 95, 99)} if e.size else None}
+                log(f"{sc} rtt {rtt:g} echo: {echo[f'{sc}/{rtt:g}']}")
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
             try:
                 for run in range(a.runs):
@@ -244,7 +255,8 @@ def scenarios(a, name, info, ccs, name2=None):
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
            "model": a.model, "controller2": name2, "model2": a.model2,
-           "loadavg": open("/proc/loadavg").read().split()[:3],
+           "loadavg": open("/proc/loadavg").read().split()[:3], "loadavg_start": load_start,
+           "bridge_rt_priority": a.rt_bridge, "echo": echo,
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
            "kernel_observations": obs}
     with open(a.out, "w") as f:
@@ -274,6 +286,11 @@ def main():
                     help="scenario mode: a second policy, exported and run as cora2")
     ap.add_argument("--loss", type=float, default=0.01,
                     help="random loss of the loss scenario (drop_fraction.nf)")
+    ap.add_argument("--rt-bridge", type=int, default=0,
+                    help="SCHED_FIFO priority of the delay bridge (0: normal scheduling)")
+    ap.add_argument("--echo", type=int, default=0,
+                    help="scenario mode: UDP echoes on the idle path before each path's flows "
+                         "(the bridge's added delay against its setting); 0: none")
     ap.add_argument("--prefix", default=None,
                     help="namespace/interface prefix (at most 9 characters; default ccb<pid>)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -309,7 +326,8 @@ def main():
                 grid(a, name, info, ccs)
                 return
             for rate, delay, buf in POINTS:
-                with Bottleneck(rate, delay, buf, prefix=a.prefix) as bed:
+                with Bottleneck(rate, delay, buf, prefix=a.prefix,
+                                bridge_rt_priority=a.rt_bridge) as bed:
                     for cc in ccs + [name]:
                         before = kernel.round_counters(name)
                         r = flow(bed, cc, a.seconds)

@@ -79,9 +79,18 @@ def main():
     name = d["controller"]
     lines = []
     out = lines.append
-    out(f"MEASURED {d['date_utc']} ({d['command']}; 1-min load average at the end "
-        f"{d.get('loadavg', ['?'])[0]} on 2 cores, machine shared): iperf3 {seconds:g} s per "
+    out(f"MEASURED {d['date_utc']} ({d['command']}; 1-min load average "
+        + (f"{d['loadavg_start'][0]} at the start, " if "loadavg_start" in d else "")
+        + f"{d.get('loadavg', ['?'])[0]} at the end on 2 cores, machine shared): iperf3 "
+        f"{seconds:g} s per "
         f"flow, mean +- 95 % t-interval over runs")
+    prio = d.get("bridge_rt_priority")
+    out("delay bridge: " + (f"SCHED_FIFO priority {prio}" if prio else "normal scheduling"))
+    for key, e in (d.get("echo") or {}).items():
+        if e["quantiles_ms"]:
+            q = e["quantiles_ms"]
+            out(f"  echo RTT on the idle path {key} (setting {e['setting_ms']:g} ms, {e['n']} "
+                f"echoes): min {q['0']}  p50 {q['50']}  p95 {q['95']}  p99 {q['99']} ms")
     rows = d["rows"]
     for r in rows:
         seg = r["throughput_mbit"] * 1e6 * seconds / 8 / 1448
