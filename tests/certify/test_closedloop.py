@@ -271,3 +271,30 @@ def test_shipped_bench_results_reproduce_and_carry_both_measures():
     r = check_property(net, "queue_safety", visited=visited_states(net, seed=100))
     want = out["raw"]["certified"][0]["cert"]["default"]["queue_safety"]
     assert r["proven_fraction"] == want["volume"] and r["visited_fraction"] == want["visited"]
+
+
+def test_one_run_covers_the_seven_controllers_with_every_column():
+    """bench/results/certify_sim_all.json is one run (not merged) of issue 14's seven
+    controllers: each with >= 5 runs of utilisation, p95 delay and loss; the networks with a
+    saturation rate and both measures of every property (None where a property does not apply),
+    the trained ones from exactly seed<N>_<tag>.npz (not the ack-clocked fine-tunings)."""
+    import json
+
+    from cora.certify.properties import PROPERTIES
+    root = pathlib.Path(__file__).resolve().parents[2] / "bench" / "results"
+    out = json.loads((root / "certify_sim_all.json").read_text())
+    assert "--merge" not in out["command"]
+    nets = ("certified", "perf-only", "aurora", "orca-style")
+    for name in nets + ("cubic", "bbr-like", "vegas-like"):
+        runs = out["raw"][name]
+        assert len(runs) >= 5
+        for r in runs:
+            assert {"utilisation", "p95_queue_delay_ms", "loss_rate"} <= set(r)
+            if name in nets:
+                c = r["cert"]["default"]
+                assert 0 <= c["saturation_rate"] <= 1
+                for p in PROPERTIES:
+                    assert {"volume", "visited"} <= set(c[p])
+    for name, tag in (("certified", "cert"), ("perf-only", "perf"), ("orca-style", "orca"),
+                      ("aurora", "aurora")):
+        assert out["policies"][name] == [f"seed{i}_{tag}.npz" for i in range(5)]
