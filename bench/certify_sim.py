@@ -40,6 +40,7 @@ import datetime  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
 import pathlib  # noqa: E402
+import re  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -128,21 +129,29 @@ def main():
     ap.add_argument("--extra-cert", action="append", default=[],
                     help="also seed*_cert{TAG}.npz from certify_train.py --cert-only --tag TAG")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "certify_sim.json"))
+    ap.add_argument("--figdir", help="also save the PNGs in this folder (e.g. docs/figures)")
     a = ap.parse_args()
     if a.report:
         out = json.loads(pathlib.Path(a.report).read_text())
         out["summary"] = summarise(out["raw"])
         report(out)
+        if a.figdir:
+            plots(out["summary"], a.report, a.figdir)
         return
+    load0, t0 = os.getloadavg(), datetime.datetime.now(datetime.UTC)
     tdir = pathlib.Path(a.trained)
-    nets = {}
+    nets, sources = {}, {}
     pairs = [("certified", "cert"), ("perf-only", "perf")]
     pairs += [(f"certified{t}", f"cert{t}") for t in a.extra_cert]
     pairs += [("orca-style", "orca"), ("aurora", "aurora"), ("aurora-link500", "aurora_link")]
     for name, tag in pairs:
-        files = sorted(tdir.glob(f"seed*_{tag}.npz"))[: a.runs]
+        # exactly seed<N>_<tag>.npz: the glob seed*_cert.npz also matches seed0_ack_cert.npz
+        files = sorted((f for f in tdir.glob(f"seed*_{tag}.npz")
+                        if re.fullmatch(rf"seed\d+_{re.escape(tag)}\.npz", f.name)),
+                       key=lambda f: int(f.name[4:f.name.index("_")]))[: a.runs]
         if files:
             nets[name] = [load_policy(str(f)) for f in files]
+            sources[name] = [f.name for f in files]
         else:
             print(f"note: no {tdir}/seed*_{tag}.npz (run bench/certify_train.py); {name} left out",
                   file=sys.stderr)
@@ -170,12 +179,16 @@ def main():
         cmd = f"{prior['command']} (dated {prior['date_utc']}); then {cmd}"
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": cmd,
-           "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows}
+           "runs": a.runs, "envs": a.envs, "steps": a.steps, "raw": rows,
+           "policies": {k: v for k, v in sources.items() if k in rows},
+           "loadavg_start": [round(x, 2) for x in load0],
+           "loadavg_end": [round(x, 2) for x in os.getloadavg()],
+           "seconds": round((datetime.datetime.now(datetime.UTC) - t0).total_seconds(), 1)}
     out["summary"] = summarise(rows)
     pathlib.Path(a.json).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(a.json).write_text(json.dumps(out))
     report(out)
-    plots(out["summary"], a.json)
+    plots(out["summary"], a.json, a.figdir)
 
 
 def summarise(rows: dict) -> dict:
@@ -217,6 +230,10 @@ def report(out: dict):
     summary, rows = out["summary"], out["raw"]
     print(f"SIMULATED, {out['date_utc']}: {out['envs']} environments x {out['steps']} RTTs "
           f"(Genet ranges) per run, {out['runs']} runs, mean +- 95 % t-interval half-width")
+    if "loadavg_start" in out:
+        print(f"machine: 2 cores shared with other engineers' jobs; 1/5/15-min load average "
+              f"{out['loadavg_start']} at the start, {out['loadavg_end']} at the end; "
+              f"{out['seconds']:.0f} s")
     print(f"{'controller':15s} {'utilisation':>14s} {'p95 qdelay ms':>14s} {'loss':>14s} "
           f"{'saturation':>14s}")
     for name, s in summary.items():
@@ -224,6 +241,19 @@ def report(out: dict):
         print(f"{name:15s} {_fmt(s['utilisation'])} {_fmt(s['p95_queue_delay_ms'], 1):>14s} "
               f"{_fmt(s['loss_rate'], 4)} {sat:>14s}")
     learned = [n for n in summary if "default" in summary[n]]
+    print("\nevery controller, verifier 'default': saturation rate on visited states and each "
+          "property's proven fraction by volume / by visited states")
+    print(f"{'controller':15s} {'property':21s} {'volume':>14s} {'visited states':>14s}")
+    for name, s in summary.items():
+        if "default" not in s:
+            print(f"{name:15s} {'(all)':21s} {'n/a':>14s} {'n/a':>14s}   not a network: no "
+                  "certificate, no saturation rate")
+            continue
+        print(f"{name:15s} {'saturation rate':21s} {'':>14s} "
+              f"{_fmt(s['default']['saturation_rate']):>14s}")
+        for p in PROPERTIES:
+            c = s["default"][p]
+            print(f"{'':15s} {p:21s} {_fmt(c['volume']):>14s} {_fmt(c['visited']):>14s}")
     for ver in VERIFIERS:
         cols = [n for n in learned if ver in summary[n]]
         if not cols:
@@ -253,7 +283,14 @@ def report(out: dict):
           "aurora: properties restated over its own observation, robust and closed-loop n/a.)")
 
 
-def plots(summary: dict, json_path: str):
+def _save(fig, path: str, figdir: str | None):
+    fig.savefig(path, dpi=110)
+    if figdir:
+        pathlib.Path(figdir).mkdir(parents=True, exist_ok=True)
+        fig.savefig(str(pathlib.Path(figdir) / pathlib.Path(path).name), dpi=110)
+
+
+def plots(summary: dict, json_path: str, figdir: str | None = None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -268,7 +305,7 @@ def plots(summary: dict, json_path: str):
     ax.set_title("simulated, Genet ranges (95 % CI over runs)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(base + "_util_delay.png", dpi=110)
+    _save(fig, base + "_util_delay.png", figdir)
     learned = [n for n in summary if "default" in summary[n]]
     props = list(PROPERTIES)
     fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
@@ -286,7 +323,7 @@ def plots(summary: dict, json_path: str):
     axes[0].set_ylabel("proven fraction")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(base + "_proven.png", dpi=110)
+    _save(fig, base + "_proven.png", figdir)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def grid(a, name, info, ccs):
     rate = int(a.rate) if float(a.rate).is_integer() else a.rate  # netlab writes f"{rate}mbit"
     rows = []
     for rtt in rtts:
-        with Bottleneck(rate, rtt, a.buffer) as bed:
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix,
+                        bridge_rt_priority=a.rt_bridge) as bed:
             for run in range(a.runs):
                 for cc in ccs + [name]:
                     before = kernel.round_counters(name)
@@ -181,7 +182,7 @@ def scenarios(a, name, info, ccs, name2=None):
     rtts = [float(v) for v in a.rtts.split(",")]
     rate = a.rate
     mid_rtt = 50.0
-    rows, obs = [], {}
+    rows, obs, echo = [], {}, {}
     log = lambda m: print(m, flush=True, file=sys.stderr)  # noqa: E731
     plan = []
     if "base" in want:
@@ -190,9 +191,19 @@ def scenarios(a, name, info, ccs, name2=None):
         if sc in want:
             plan.append((sc, mid_rtt))
     exported = [n for n in (name, name2) if n]
+    load_start = open("/proc/loadavg").read().split()[:3]
     since = {n: int(kernel.round_counters(n).get("cora_obs_n", 0)) for n in exported}
-    for sc, rtt in plan:
-        with Bottleneck(rate, rtt, a.buffer) as bed:
+    for sc, rtt, prio in [(sc, rtt, pr) for sc, rtt in plan for pr in a.rt_prios]:
+        label = sc if len(a.rt_prios) == 1 or prio == 0 else f"{sc}-rt"
+        with Bottleneck(rate, rtt, a.buffer, prefix=a.prefix, bridge_rt_priority=prio) as bed:
+            if a.echo:
+                from cora.certify.netlab import echo_rtts
+                e = np.array(echo_rtts(bed, count=a.echo, interval_s=0.02), float)
+                echo[f"{label}/{rtt:g}"] = {
+                    "setting_ms": rtt, "n": int(e.size),
+                    "quantiles_ms": {str(k): round(float(np.percentile(e, k)), 2)
+                                     for k in (0, 50, 95, 99)} if e.size else None}
+                log(f"{label} rtt {rtt:g} echo: {echo[f'{label}/{rtt:g}']}")
             undo = _deploy_drop(bed, a.loss) if sc == "loss" else None
             try:
                 for run in range(a.runs):
@@ -209,7 +220,7 @@ def scenarios(a, name, info, ccs, name2=None):
                         after = {n: kernel.round_counters(n) for n in exported}
                         jain = jain_index([r["throughput_mbit"] for r in rs])
                         for k, r in enumerate(rs):
-                            r.update(scenario=sc, rtt_setting_ms=rtt, rate_mbit=rate,
+                            r.update(scenario=label, rtt_setting_ms=rtt, rate_mbit=rate,
                                      buffer_bdp=a.buffer, run=run, group="+".join(
                                          "cora" if c == name else "cora2" if c == name2 else
                                          "vegas-like" if c.startswith("vegas") else c
@@ -227,7 +238,7 @@ def scenarios(a, name, info, ccs, name2=None):
                             fb = (after[n].get("cora_fallback_rounds", 0)
                                   - before[n].get("cora_fallback_rounds", 0))
                             x, proven, cwnd, since[n] = kernel.observations(n, since[n])
-                            key = f"{sc}/{rtt:g}" if n == name else f"cora2:{sc}/{rtt:g}"
+                            key = f"{label}/{rtt:g}" if n == name else f"cora2:{label}/{rtt:g}"
                             obs.setdefault(key, []).append(
                                 {"x": x.round(5).tolist(), "proven": proven.tolist(),
                                  "cwnd": cwnd.tolist()})
@@ -236,7 +247,7 @@ def scenarios(a, name, info, ccs, name2=None):
                                     r.update(nn_rounds=nn, fallback_rounds=fb,
                                              fallback_share=fb / (nn + fb) if nn + fb else None)
                         rows += rs
-                        log(f"{sc} rtt {rtt:g} run {run} {'+'.join(grp)}: "
+                        log(f"{label} rtt {rtt:g} run {run} {'+'.join(grp)}: "
                             + ", ".join(f"{r['throughput_mbit']:.2f}" for r in rs) + " Mbit/s")
             finally:
                 if undo:
@@ -244,7 +255,8 @@ def scenarios(a, name, info, ccs, name2=None):
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
            "model": a.model, "controller2": name2, "model2": a.model2,
-           "loadavg": open("/proc/loadavg").read().split()[:3],
+           "loadavg": open("/proc/loadavg").read().split()[:3], "loadavg_start": load_start,
+           "bridge_rt_priority": a.rt_bridge, "bridge_rt_priorities": a.rt_prios, "echo": echo,
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,
            "kernel_observations": obs}
     with open(a.out, "w") as f:
@@ -274,9 +286,20 @@ def main():
                     help="scenario mode: a second policy, exported and run as cora2")
     ap.add_argument("--loss", type=float, default=0.01,
                     help="random loss of the loss scenario (drop_fraction.nf)")
+    ap.add_argument("--rt-bridge", default="0",
+                    help="SCHED_FIFO priority of the delay bridge (0: normal scheduling); "
+                         "scenario mode: a comma-separated list runs every path once per "
+                         "priority, back to back (scenario named e.g. base-rt when > 0)")
+    ap.add_argument("--echo", type=int, default=0,
+                    help="scenario mode: UDP echoes on the idle path before each path's flows "
+                         "(the bridge's added delay against its setting); 0: none")
+    ap.add_argument("--prefix", default=None,
+                    help="namespace/interface prefix (at most 9 characters; default ccb<pid>)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                   "results", "certify_testbed.json"))
     a = ap.parse_args()
+    a.rt_prios = [int(v) for v in str(a.rt_bridge).split(",")]
+    a.rt_bridge = a.rt_prios[0]
     avail = kernel.available()
     ccs = ["cubic"] + (["bbr"] if "bbr" in avail else [])
     name = f"cora_b{os.getpid() % 100000}"
@@ -307,7 +330,8 @@ def main():
                 grid(a, name, info, ccs)
                 return
             for rate, delay, buf in POINTS:
-                with Bottleneck(rate, delay, buf) as bed:
+                with Bottleneck(rate, delay, buf, prefix=a.prefix,
+                                bridge_rt_priority=a.rt_bridge) as bed:
                     for cc in ccs + [name]:
                         before = kernel.round_counters(name)
                         r = flow(bed, cc, a.seconds)

@@ -79,9 +79,20 @@ def main():
     name = d["controller"]
     lines = []
     out = lines.append
-    out(f"MEASURED {d['date_utc']} ({d['command']}; 1-min load average at the end "
-        f"{d.get('loadavg', ['?'])[0]} on 2 cores, machine shared): iperf3 {seconds:g} s per "
+    out(f"MEASURED {d['date_utc']} ({d['command']}; 1-min load average "
+        + (f"{d['loadavg_start'][0]} at the start, " if "loadavg_start" in d else "")
+        + f"{d.get('loadavg', ['?'])[0]} at the end on 2 cores, machine shared): iperf3 "
+        f"{seconds:g} s per "
         f"flow, mean +- 95 % t-interval over runs")
+    prios = d.get("bridge_rt_priorities") or [d.get("bridge_rt_priority") or 0]
+    out("delay bridge: " + ", ".join(f"SCHED_FIFO priority {p} (scenarios *-rt)" if p and
+                                     len(prios) > 1 else f"SCHED_FIFO priority {p}" if p else
+                                     "normal scheduling" for p in prios))
+    for key, e in (d.get("echo") or {}).items():
+        if e["quantiles_ms"]:
+            q = e["quantiles_ms"]
+            out(f"  echo RTT on the idle path {key} (setting {e['setting_ms']:g} ms, {e['n']} "
+                f"echoes): min {q['0']}  p50 {q['50']}  p95 {q['95']}  p99 {q['99']} ms")
     rows = d["rows"]
     for r in rows:
         seg = r["throughput_mbit"] * 1e6 * seconds / 8 / 1448
@@ -155,7 +166,7 @@ def main():
     compare = {}
     for key, runs in obs.items():
         sc, rtt = key.split("/")
-        if sc not in ("base", "loss"):
+        if sc.split("-")[0] not in ("base", "loss"):
             continue
         rtt = float(rtt)
         kx = np.concatenate([np.array(r["x"], float).reshape(-1, 6) for r in runs])
@@ -173,7 +184,7 @@ def main():
             q_noise = np.concatenate([q_noise, [0.0]])
         kfb = ci([1 - np.mean(r["proven"]) for r in runs if r["proven"]])
         steps = int(np.clip(np.mean([len(r["x"]) for r in runs]), 40, 800))
-        loss = 0.01 if sc == "loss" else 0.0
+        loss = 0.01 if sc.startswith("loss") else 0.0
         sims = {m_: path_observations(qnet, table, 10.0, rtt, 1.0, loss=loss, steps=steps,
                                       mode=m_, q_noise=q_noise) for m_ in MODES}
         ks = {m_: [ks_distance(kx[:, i], s_["x"][:, i]) for i in range(3)]
@@ -215,16 +226,18 @@ def plots(stem, d, rows, summary, compare, name):
     import matplotlib.pyplot as plt
     ccs = ("cubic", "bbr", "vegas-like", "cora(NN)", "cora2(NN)")
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for cc in ccs:
-        ss = [s for s in summary if s.get("scenario") == "base" and s["cc"] == cc]
+    for cc, base in [(c, b) for b in ("base", "base-rt") for c in ccs]:
+        ss = [s for s in summary if s.get("scenario") == base and s["cc"] == cc]
         if not ss:
             continue
+        lab = cc if base == "base" else f"{cc}, RT bridge"
         x = [s["rtt_ms"] for s in ss]
         ax1.errorbar(x, [s["throughput_mbit"][0] for s in ss],
-                     yerr=[s["throughput_mbit"][1] or 0 for s in ss], fmt="o-", capsize=3,
-                     label=cc)
+                     yerr=[s["throughput_mbit"][1] or 0 for s in ss],
+                     fmt="o-" if base == "base" else "s--", capsize=3, label=lab)
         ax2.errorbar(x, [s["rtt_ms_p95"][0] for s in ss],
-                     yerr=[s["rtt_ms_p95"][1] or 0 for s in ss], fmt="o-", capsize=3, label=cc)
+                     yerr=[s["rtt_ms_p95"][1] or 0 for s in ss],
+                     fmt="o-" if base == "base" else "s--", capsize=3, label=lab)
     ax1.set_xscale("log")
     ax2.set_xscale("log")
     ax1.set_xlabel("base RTT setting, ms")

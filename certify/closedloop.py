@@ -228,7 +228,7 @@ LOSS_ROUNDS = ("fixed", "independent")
 
 def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float,
                       w_min_hi: float = 0.0, gain: float | None = None,
-                      loss_rounds: str = "fixed") -> dict:
+                      loss_rounds: str = "fixed", intersect: bool = True) -> dict:
     """Relational over-approximation of ``steps`` rounds of policy + shared bottleneck model.
 
     Same system and start as :func:`cora.certify.absint.closed_loop_bounds` (steady start,
@@ -246,9 +246,13 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
         w_lo, w_hi, p_lo, p_hi: ``(B,)`` boxes of initial window (BDPs) and random loss.
         steps: ``k``.  buffer_bdp: ``b``.  w_min_hi: largest minimum window, BDPs.
         loss_rounds: see above.
+        intersect: intersect with the interval analysis's bounds (default; both are sound).
+            ``False`` returns the affine analysis alone (tests compare it with the shared
+            model on point boxes, where it must collapse onto the concrete trajectory).
     Returns:
         dict of arrays ``(steps + 1, B)``: ``w_lo, w_hi, q_lo, q_hi``; ``(steps, B)``:
-        ``a_lo, a_hi``; every one intersected with the interval analysis's (both are sound).
+        ``a_lo, a_hi``; every one intersected with the interval analysis's (both are sound)
+        unless ``intersect`` is false.
     """
     g = ACTION_GAIN if gain is None else gain
     anet = absint.as_abstract(net)
@@ -293,6 +297,8 @@ def relational_bounds(net, w_lo, w_hi, p_lo, p_hi, steps: int, buffer_bdp: float
         w = floor_window(product(w, window_factor(a, g)), w_min_hi)
         q2, q1, l1 = q1, q, lt
     res = {k: np.array(v) for k, v in out.items()}
+    if not intersect:
+        return res
     ib = absint.closed_loop_bounds(anet, wl, wh, p_lo, p_hi, steps, b, w_min_hi, "deeppoly", g)
     for k in res:
         res[k] = (np.maximum if k.endswith("_lo") else np.minimum)(res[k], ib[k])

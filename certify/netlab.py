@@ -50,10 +50,15 @@ def _in_ns(name):
     return lambda: netns.setns(name)
 
 
-def _bridge(ns: str, a: str, b: str, delay_s: float, ready) -> None:
-    """The delay bridge (runs in a child process inside namespace ``ns``)."""
+def _bridge(ns: str, a: str, b: str, delay_s: float, ready, rt_priority: int = 0) -> None:
+    """The delay bridge (runs in a child process inside namespace ``ns``); ``rt_priority`` > 0
+    runs it under ``SCHED_FIFO`` at that priority (it sleeps in ``select`` between frames, and
+    the kernel's RT throttling bounds it anyway), so other jobs on a loaded machine do not
+    delay its forwarding."""
     from pyroute2 import netns
     netns.setns(ns)
+    if rt_priority > 0:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(rt_priority))
     sa = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sb = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     sa.bind((a, 0))
@@ -121,12 +126,15 @@ class Bottleneck:
         rate_mbit: bottleneck rate, Mbit/s.  delay_ms: one-way added delay (data direction).
         buffer_bdp: TBF queue limit in BDPs of ``rate_mbit x delay_ms``.
         prefix: namespace prefix (default ``ccb<pid>``).
+        bridge_rt_priority: ``SCHED_FIFO`` priority of the delay bridge (0: normal scheduling).
     Raises:
         EnvironmentProblem: not root, or namespaces/veth/tc could not be created.
     """
 
-    def __init__(self, rate_mbit: float, delay_ms: float, buffer_bdp: float = 1.0, prefix=None):
+    def __init__(self, rate_mbit: float, delay_ms: float, buffer_bdp: float = 1.0, prefix=None,
+                 bridge_rt_priority: int = 0):
         self.rate_mbit, self.delay_ms, self.buffer_bdp = rate_mbit, delay_ms, buffer_bdp
+        self.bridge_rt_priority = int(bridge_rt_priority)
         self.prefix = prefix or f"ccb{os.getpid()}"
         self.ns = {k: f"{self.prefix}{k}" for k in ("snd", "mid", "rcv")}
         self.proc: BaseProcess | None = None
@@ -173,7 +181,7 @@ class Bottleneck:
         ready = ctx.Event()
         self.proc = ctx.Process(target=_bridge, daemon=True,
                                 args=(self.ns["mid"], f"{p}m0", f"{p}m1", self.delay_ms / 1e3,
-                                      ready))
+                                      ready, self.bridge_rt_priority))
         self.proc.start()
         if not ready.wait(10):
             raise EnvironmentProblem("the delay bridge did not start")

@@ -142,6 +142,35 @@ def test_relational_bounds_contain_the_shipped_policies_trajectories_per_step():
             assert np.all(tr["w"] >= b["w_lo"][:, i:i + 1] - 1e-9)
 
 
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), w0=st.floats(0.2, 6.0), p=st.floats(0.0, 0.05),
+       buf=st.floats(0.2, 3.0), scale=st.floats(0.2, 3.0), head=st.sampled_from(["linear", "clip"]),
+       mode=st.sampled_from(closedloop.LOSS_ROUNDS), act=st.sampled_from(["relu", "tanh"]))
+def test_both_abstractions_collapse_onto_the_shared_model_on_a_point(seed, w0, p, buf, scale, head,
+                                                                      mode, act):
+    """The closed-loop abstractions model the same system as the simulator: on a point box (one
+    initial window, one loss value, no minimum window) the relational analysis *alone* (not
+    intersected with the interval one) and the interval analysis both shrink to the concrete
+    trajectory of cora.certify.bottleneck (which the simulator computes: the test above). A
+    different queue, overflow or loss formula in either (e.g. the old ``l = o + p``) moves the
+    point bound off the trajectory and fails here; w0 up to 6 BDPs exercises the overflow."""
+    rng = np.random.default_rng(seed)
+    net = init_mlp(6, (16, 16), 1, rng, out_scale=scale, output=head, activation=act)
+    steps = 4
+    one = lambda v: np.array([v])  # noqa: E731
+    tr = absint.closed_loop_concrete(net, one(w0), one(p), steps, buf)
+    rel = closedloop.relational_bounds(net, one(w0), one(w0), one(p), one(p), steps, buf, 0.0,
+                                       loss_rounds=mode, intersect=False)
+    itv = absint.closed_loop_bounds(net, one(w0), one(w0), one(p), one(p), steps, buf, 0.0)
+    for bounds in (rel, itv):
+        for k in ("w", "q", "a"):
+            lo, hi, x = bounds[f"{k}_lo"][:, 0], bounds[f"{k}_hi"][:, 0], tr[k][:, 0]
+            assert np.all(lo <= x + 1e-9) and np.all(x <= hi + 1e-9), (k, lo, x, hi)
+            # float-rounding margins (1e-9) grow through the loop's gain, most at the queue's
+            # kink (w = 1): a few 1e-6 after 4 steps; a point bound still, not a box
+            assert np.all(hi - lo <= 1e-3 * (1 + np.abs(x))), (k, hi - lo)
+
+
 def test_relational_analysis_is_tighter_than_intervals():
     """On the shipped policies, queue_safety is proven everywhere with the relational closed
     loop on fewer boxes than the interval closed loop needs (issue 14: 0.890 vs 0.329 was the
@@ -244,3 +273,30 @@ def test_shipped_bench_results_reproduce_and_carry_both_measures():
     r = check_property(net, "queue_safety", visited=visited_states(net, seed=100))
     want = out["raw"]["certified"][0]["cert"]["default"]["queue_safety"]
     assert r["proven_fraction"] == want["volume"] and r["visited_fraction"] == want["visited"]
+
+
+def test_one_run_covers_the_seven_controllers_with_every_column():
+    """bench/results/certify_sim_all.json is one run (not merged) of issue 14's seven
+    controllers: each with >= 5 runs of utilisation, p95 delay and loss; the networks with a
+    saturation rate and both measures of every property (None where a property does not apply),
+    the trained ones from exactly seed<N>_<tag>.npz (not the ack-clocked fine-tunings)."""
+    import json
+
+    from cora.certify.properties import PROPERTIES
+    root = pathlib.Path(__file__).resolve().parents[2] / "bench" / "results"
+    out = json.loads((root / "certify_sim_all.json").read_text())
+    assert "--merge" not in out["command"]
+    nets = ("certified", "perf-only", "aurora", "orca-style")
+    for name in nets + ("cubic", "bbr-like", "vegas-like"):
+        runs = out["raw"][name]
+        assert len(runs) >= 5
+        for r in runs:
+            assert {"utilisation", "p95_queue_delay_ms", "loss_rate"} <= set(r)
+            if name in nets:
+                c = r["cert"]["default"]
+                assert 0 <= c["saturation_rate"] <= 1
+                for p in PROPERTIES:
+                    assert {"volume", "visited"} <= set(c[p])
+    for name, tag in (("certified", "cert"), ("perf-only", "perf"), ("orca-style", "orca"),
+                      ("aurora", "aurora")):
+        assert out["policies"][name] == [f"seed{i}_{tag}.npz" for i in range(5)]
