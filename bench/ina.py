@@ -100,6 +100,33 @@ def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
             "ns_per_packet": mean, "mpps_one_core": 1e3 / mean}
 
 
+def print_table(d: dict) -> None:
+    """The markdown table of a run (``d``: what ``--json`` prints)."""
+    print(f"# all-reduce on the INA testbed, {d['date']}, load average {d['load']:.1f} at start "
+          f"(shared 2-core VM), links {d['rate_mbit']:g} Mbit/s (HTB, both ways), loss "
+          f"{d['loss']}, median of {d.get('repeats', 2)}, slowest rank: MEASURED")
+    print("| N | MB | PS s | PS MB/s | gloo s | gloo MB/s | gloo/PS | goal (90% of "
+          "2(N-1)/N) | PS wire MB | gloo wire MB | PS exact | PS rtx |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        mb = r["size_bytes"] / 1e6
+        g, ps_s = r["gloo_s"], r["ps_s"]
+        g_cols = ("-", "-", "-", "-") if g is None else (
+            f"{g:.3f}", f"{mb / g:.2f}", f"{g / ps_s:.2f}",
+            f"{r['gloo_wire_bytes'] / 1e6:.2f}")
+        print(f"| {r['n']} | {mb:g} | {ps_s:.3f} | {mb / ps_s:.2f} | {g_cols[0]} "
+              f"| {g_cols[1]} | {g_cols[2]} | {0.9 * r['ring_ratio_theory']:.2f} "
+              f"| {r['ps_wire_bytes'] / 1e6:.2f} | {g_cols[3]} "
+              f"| {'yes' if r['ps_exact'] else 'NO'} | {r['ps_retransmissions']} |")
+    line_mb_s = d['rate_mbit'] / 8
+    frame = P.PACKET_BYTES + 42  # + UDP 8, IPv4 20, Ethernet 14 (what HTB counts)
+    print(f"# link rate {line_mb_s:.2f} MB/s per direction: PS/INA goodput is at most "
+          f"{line_mb_s * 4 * P.K / frame:.2f} MB/s ({4 * P.K} value bytes per {frame}-byte "
+          f"frame), the ring's at most link rate x N / (2(N-1)); wire MB = the worker's "
+          "eth0 tx bytes per call (frames with headers, ACKs, retransmissions)")
+    print(f"# {d['ina']}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", default="2,4,8", help="comma-separated N (1..8)")
@@ -113,7 +140,15 @@ def main() -> int:
                     help="only measure ina.nf's kernel ns/packet (BPF_PROG_TEST_RUN)")
     ap.add_argument("--plot", default="", help="write a PNG plot here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--from-json", default="", help="print (and --plot) a saved --json run")
     a = ap.parse_args()
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        print_table(saved)
+        if a.plot:
+            _plot(saved["rows"], a.plot, saved["rate_mbit"], saved["date"])
+        return 0
     try:
         ns = [int(x) for x in a.workers.split(",")]
         sizes_mb = [float(x) for x in a.sizes_mb.split(",")]
@@ -176,33 +211,12 @@ def main() -> int:
                             "gloo_s": None if g is None else g["s"],
                             "gloo_wire_bytes": None if g is None else g["wire_bytes"],
                             "ring_ratio_theory": 2 * (n - 1) / n})
+    data = {"date": stamp, "load": load, "rate_mbit": a.rate_mbit, "loss": a.loss,
+            "repeats": a.repeats, "rows": results, "ina": INA_NOTE}
     if a.json:
-        print(json.dumps({"date": stamp, "load": load, "rate_mbit": a.rate_mbit,
-                          "loss": a.loss, "rows": results, "ina": INA_NOTE}, indent=1))
+        print(json.dumps(data, indent=1))
     else:
-        print(f"# all-reduce on the INA testbed, {stamp}, load average {load:.1f} at start "
-              f"(shared 2-core VM), links {a.rate_mbit:g} Mbit/s (HTB, both ways), loss "
-              f"{a.loss}, median of {a.repeats}, slowest rank: MEASURED")
-        print("| N | MB | PS s | PS MB/s | gloo s | gloo MB/s | gloo/PS | goal (90% of "
-              "2(N-1)/N) | PS wire MB | gloo wire MB | PS exact | PS rtx |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in results:
-            mb = r["size_bytes"] / 1e6
-            g, ps_s = r["gloo_s"], r["ps_s"]
-            g_cols = ("-", "-", "-", "-") if g is None else (
-                f"{g:.3f}", f"{mb / g:.2f}", f"{g / ps_s:.2f}",
-                f"{r['gloo_wire_bytes'] / 1e6:.2f}")
-            print(f"| {r['n']} | {mb:g} | {ps_s:.3f} | {mb / ps_s:.2f} | {g_cols[0]} "
-                  f"| {g_cols[1]} | {g_cols[2]} | {0.9 * r['ring_ratio_theory']:.2f} "
-                  f"| {r['ps_wire_bytes'] / 1e6:.2f} | {g_cols[3]} "
-                  f"| {'yes' if r['ps_exact'] else 'NO'} | {r['ps_retransmissions']} |")
-        line_mb_s = a.rate_mbit / 8
-        frame = P.PACKET_BYTES + 42  # + UDP 8, IPv4 20, Ethernet 14 (what HTB counts)
-        print(f"# link rate {line_mb_s:.2f} MB/s per direction: PS/INA goodput is at most "
-              f"{line_mb_s * 4 * P.K / frame:.2f} MB/s ({4 * P.K} value bytes per {frame}-byte "
-              f"frame), the ring's at most link rate x N / (2(N-1)); wire MB = the worker's "
-              "eth0 tx bytes per call (frames with headers, ACKs, retransmissions)")
-        print(f"# {INA_NOTE}")
+        print_table(data)
     if a.plot:
         _plot(results, a.plot, a.rate_mbit, stamp)
     return 0

@@ -250,7 +250,19 @@ def main() -> int:
                     help="the loopback run (one N, no links, no gloo)")
     ap.add_argument("--plot", default="", help="write a PNG plot here (testbed run)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--from-json", default="", help="print (and --plot) a saved --json run")
     args = ap.parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        args.elements, args.rate_mbit = saved["elements"], saved["rate_mbit"]
+        args.repeats = saved.get("repeats", args.repeats)
+        print_testbed(saved["rows"], args, saved["stamp"], saved["load"])
+        print_codec(saved["codec"], args.rate_mbit,
+                    {float(k): v for k, v in saved["saved_s_per_mb"].items()})
+        if args.plot:
+            _plot(saved["rows"], args.plot, args, saved["stamp"])
+        return 0
     try:
         args.densities = [float(x) for x in args.densities.split(",")]
         args.workers = [int(x) for x in args.workers.split(",")]
@@ -283,6 +295,7 @@ def main() -> int:
                 / (args.elements * 4 / 1e6)
     if args.json:
         print(json.dumps({"stamp": stamp, "load": load, "rate_mbit": args.rate_mbit,
+                          "repeats": args.repeats,
                           "elements": args.elements, "rows": rows, "codec": codec,
                           "saved_s_per_mb": saved}))
     else:
