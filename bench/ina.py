@@ -100,6 +100,51 @@ def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
             "ns_per_packet": mean, "mpps_one_core": 1e3 / mean}
 
 
+def two_jobs(n: int, sizes_mb: list[float], repeats: int, rate_mbit: float, slots: int
+             ) -> dict:
+    """Two jobs of ``n`` workers each sharing one aggregator and the same links at once (every
+    worker namespace runs one worker of each job; each job has ``slots // 2`` slots of the
+    pool): per job and size the time, goodput and exactness, and, for comparison, job 1
+    alone first. MEASURED."""
+    import threading
+
+    half = max(1, slots // 2)
+    workload = ["--sizes-mb", ",".join(str(s) for s in sizes_mb)]
+    agg_addr = f"{SWITCH_IP}:{P.UDP_PORT}"
+    limit_s = 60 + 40 * repeats * sum(sizes_mb) * 8 / rate_mbit * 2
+    out: dict = {}
+    with InaTestbed(n, rate_mbit=rate_mbit) as tb:
+        agg = start_aggregator(tb, SWITCH_IP, P.UDP_PORT)
+        try:
+            with in_netns(tb.worker_ns[0]):
+                for job in (1, 2):
+                    allocate((SWITCH_IP, P.UDP_PORT), job, half, n)
+            out["alone"] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, 1, half,
+                                                limit_s))
+            rows: dict = {}
+            errors: list[BaseException] = []
+
+            def one(job: int) -> None:
+                try:
+                    rows[job] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, job,
+                                                     half, limit_s))
+                except BaseException as exc:  # re-raised in the main thread
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=one, args=(j,)) for j in (1, 2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            out["shared"] = rows
+        finally:
+            agg.terminate()
+            agg.wait(10)
+    return out
+
+
 def print_table(d: dict) -> None:
     """The markdown table of a run (``d``: what ``--json`` prints)."""
     print(f"# all-reduce on the INA testbed, {d['date']}, load average {d['load']:.1f} at start "
@@ -136,6 +181,8 @@ def main() -> int:
     ap.add_argument("--loss", type=float, default=0.0, help="injected loss per direction")
     ap.add_argument("--slots", type=int, default=64, help="the PS window (slots per job)")
     ap.add_argument("--no-gloo", action="store_true")
+    ap.add_argument("--two-jobs", action="store_true",
+                    help="only the two-jobs run: two jobs of N workers share the aggregator")
     ap.add_argument("--nf-cost", action="store_true",
                     help="only measure ina.nf's kernel ns/packet (BPF_PROG_TEST_RUN)")
     ap.add_argument("--plot", default="", help="write a PNG plot here")
@@ -174,6 +221,25 @@ def main() -> int:
             print(f"N = {n}: {n} links at {a.rate_mbit:g} Mbit/s need {mpps * 1e3:.1f} kpps "
                   f"of {P.PACKET_BYTES + 42}-byte frames into the aggregator "
                   f"({mpps / cost['mpps_one_core']:.4f} of one core)")
+        return 0
+    if a.two_jobs:
+        res = two_jobs(ns[0], sizes_mb, a.repeats, a.rate_mbit, a.slots)
+        if a.json:
+            print(json.dumps({"date": stamp, "load": load, **res}))
+            return 0
+        print(f"# two jobs of N = {ns[0]} sharing the aggregator and the {a.rate_mbit:g} Mbit/s "
+              f"links, {stamp}, load average {load:.1f} at start, median of {a.repeats}, "
+              "slowest rank: MEASURED")
+        print("| MB | job 1 alone s | job 1 shared s | job 2 shared s | job 1 MB/s | job 2 MB/s "
+              "| sum MB/s | exact |")
+        print("|---|---|---|---|---|---|---|---|")
+        for size, alone in sorted(res["alone"].items()):
+            j1, j2 = res["shared"][1][size], res["shared"][2][size]
+            mb = size / 1e6
+            ok = alone["exact"] and j1["exact"] and j2["exact"]
+            print(f"| {mb:g} | {alone['s']:.3f} | {j1['s']:.3f} | {j2['s']:.3f} "
+                  f"| {mb / j1['s']:.2f} | {mb / j2['s']:.2f} | {mb / j1['s'] + mb / j2['s']:.2f} "
+                  f"| {'yes' if ok else 'NO'} |")
         return 0
     gloo = not a.no_gloo
     if gloo:
