@@ -64,7 +64,9 @@ def _tx_bytes(ifname: str = "eth0") -> int:
 
     with IPRoute() as ip:
         links = ip.get_links(ifname=ifname)
-        return int(links[0].get_attr("IFLA_STATS64")["tx_bytes"])
+    if not links:
+        raise RuntimeError(f"no link {ifname} in this network namespace")
+    return int(links[0].get_attr("IFLA_STATS64")["tx_bytes"])
 
 
 def _items(args) -> list[tuple[Any, Any, Any]]:
@@ -112,12 +114,12 @@ def run_aggregated(args) -> None:
         for _ in range(args.repeats):
             allreduce(np.zeros(1, np.int32), **kw)  # barrier
             st: dict = {}
-            b0 = _tx_bytes()
+            b0 = _tx_bytes(args.ifname)
             t0 = time.perf_counter()
             out = allreduce(x, stats=st, **kw, **extra)
             dt = time.perf_counter() - t0
             _emit(args, key, dt, bool(np.array_equal(out, expect)), st["retransmissions"],
-                  _tx_bytes() - b0)
+                  _tx_bytes(args.ifname) - b0)
 
 
 def run_gloo(args) -> None:
@@ -134,12 +136,12 @@ def run_gloo(args) -> None:
             for _ in range(args.repeats):
                 buf = t.clone()
                 dist.barrier()
-                b0 = _tx_bytes()
+                b0 = _tx_bytes(args.ifname)
                 t0 = time.perf_counter()
                 dist.all_reduce(buf)
                 dt = time.perf_counter() - t0
                 exact = None if expect is None else bool(np.array_equal(buf.numpy(), expect))
-                _emit(args, key, dt, exact, 0, _tx_bytes() - b0)
+                _emit(args, key, dt, exact, 0, _tx_bytes(args.ifname) - b0)
     finally:
         dist.destroy_process_group()
 
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--job", type=int, default=1)
     ap.add_argument("--slots", type=int, default=64)
     ap.add_argument("--timeout-s", type=float, default=20.0)
+    ap.add_argument("--ifname", default="eth0", help="the link whose tx bytes are counted")
     args = ap.parse_args(argv)
     try:
         (run_gloo if args.method == "gloo" else run_aggregated)(args)
