@@ -90,7 +90,7 @@ def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
                               / IP(src=worker_ip(w), dst=SWITCH_IP)
                               / UDP(sport=40000 + w, dport=P.UDP_PORT) / payload)
                 out = k.run(frame)
-                ns.setdefault(out.verdict, []).append(out.ns)
+                ns.setdefault(out.verdict, []).append(out.duration_ns)
     if len(ns["tx"]) != chunks or len(ns["drop"]) != chunks * (n_workers - 1):
         raise RuntimeError(f"ina.nf: unexpected verdicts {({v: len(x) for v, x in ns.items()})}")
     every = ns["drop"] + ns["tx"]
