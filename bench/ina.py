@@ -8,14 +8,19 @@ method N worker processes (cora.testbed.ina_run) that time ``--repeats`` all-red
 float32 tensors of each size after a barrier. Time = the slowest rank's median; goodput =
 tensor bytes / time (the "algorithm bandwidth" of nccl-tests). The theoretical ratio
 ring/INA is 2(N-1)/N (per worker the ring sends 2(N-1)/N times the tensor, the aggregator
-once: Patarasuk & Yuan, JPDC 2009, for the ring's optimum). The INA column (the aggregator as
-a cora NF in the kernel) is added once the NF exists (it needs the language features of
-issue 12, part 1): the output says so.
+once: Patarasuk & Yuan, JPDC 2009, for the ring's optimum); the goal of issue 12 is 90% of it
+(1.35x at N = 4, 1.55x at N = 8). Wire bytes: each worker's eth0 tx counter around the call.
 
-Usage: .venv/bin/python bench/ina.py [--workers 2,4] [--sizes-mb 1,4,16] [--rate-mbit R]
+The INA column proper (netfuncs/ina/ina.nf in the kernel as the aggregator) is not measured:
+the NF cannot multicast a result yet (the output says so). ``--nf-cost`` measures the NF's
+kernel time per aggregation packet (BPF_PROG_TEST_RUN) and the Mpps it allows on one core,
+against the packet rate the links need.
+
+Usage: .venv/bin/python bench/ina.py [--workers 2,4,8] [--sizes-mb 1,4,16] [--rate-mbit R]
        [--repeats 3] [--loss 0] [--plot ina.png] [--json]
-Needs root and torch (``pip install -e '.[ina]'``; without torch the gloo column is skipped
-and the output says so).
+       .venv/bin/python bench/ina.py --nf-cost [--workers 2,4,8] [--rate-mbit R]
+Needs root and torch (installed by ``make setup``, extra ``ina``; without torch the gloo
+column is skipped and the output says so).
 """
 
 import os
@@ -25,167 +30,259 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 from cora.ina import allocate  # noqa: E402
 from cora.ina import protocol as P  # noqa: E402
+from cora.testbed.ina_run import run_method, start_aggregator, summarise  # noqa: E402
 from cora.testbed.ina_topology import (  # noqa: E402
     DEFAULT_RATE_MBIT,
     SWITCH_IP,
     InaTestbed,
     worker_ip,
 )
+from cora.testbed.topology import in_netns  # noqa: E402
 
-INA_NOTE = ("INA (the aggregator as a cora NF): not measured yet: netfuncs/ina.nf needs the "
-            "language features of issue 12 part 1 (user headers, arrays, signed ints, "
-            "multicast, atomic updates)")
-
-
-def _wait_ready(proc: subprocess.Popen, deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        line = proc.stdout.readline()
-        if line.startswith("ready"):
-            return
-        if proc.poll() is not None:
-            break
-    raise RuntimeError(f"the aggregator did not start (exit {proc.poll()})")
+INA_NOTE = ("INA (netfuncs/ina/ina.nf in the kernel) as the aggregator of N workers: not "
+            "measured: the NF answers only the sender (the language has no multicast verdict "
+            "yet), so the other N-1 workers would get each result only by retransmission. "
+            "The aggregator here is the user-space reference (cora.ina.ps, same protocol and "
+            "quantisation) in the switch namespace; --nf-cost measures the NF's ns/packet")
 
 
-def _run_method(tb: InaTestbed, method: str, sizes_mb: list[float], repeats: int,
-                agg_port: int, job: int, slots: int, timeout_s: float) -> list[dict]:
-    """N worker processes of one method; returns their JSON lines."""
-    n = tb.n_workers
-    procs = []
-    for r in range(n):
-        argv = [sys.executable, "-m", "cora.testbed.ina_run", "--method", method,
-                "--rank", str(r), "--workers", str(n),
-                "--sizes-mb", ",".join(str(s) for s in sizes_mb), "--repeats", str(repeats),
-                "--aggregator", f"{SWITCH_IP}:{agg_port}", "--master", f"{worker_ip(0)}:29517",
-                "--job", str(job), "--slots", str(slots)]
-        # gloo picks its interface from the hostname (loopback here): name the link
-        env = dict(os.environ, GLOO_SOCKET_IFNAME="eth0")
-        procs.append(tb.popen(tb.worker_ns[r], argv, stdout=subprocess.PIPE, text=True,
-                              env=env, stderr=subprocess.DEVNULL))
-    rows = []
-    try:
-        deadline = time.monotonic() + timeout_s
-        # one failing rank leaves the others waiting: stop all at the first failure
-        while any(p.poll() is None for p in procs):
-            if any(p.poll() not in (None, 0) for p in procs) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-            out, _ = p.communicate()
-            rows += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    if len([r for r in rows if "error" not in r]) < n * repeats * len(sizes_mb) and \
-            not any("error" in r for r in rows):
-        raise RuntimeError(f"{method}: the workers stopped early or overran {timeout_s} s")
-    errors = [r["error"] for r in rows if "error" in r]
-    if errors:
-        raise RuntimeError(f"{method}: {errors[0]}")
-    return rows
+def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
+    """The aggregator NF's kernel time per aggregation packet (MEASURED, BPF_PROG_TEST_RUN).
+
+    Compiles netfuncs/ina/ina.nf for XDP (bcc: minutes for its unrolled 256-value loops) with
+    one job of ``n_workers`` workers and ``chunks`` slots, and runs the packets of ``chunks``
+    chunks (every worker's contribution, in worker order) once each (repeat = 1: each frame
+    is a different aggregation step; a repeated frame would be a duplicate). Returns the
+    mean kernel ns per packet of the partial additions (verdict drop: the packet is
+    consumed), of the completing additions (verdict tx: the result goes back) and of all,
+    and the Mpps one core sustains at that cost (1e3 / ns).
+    """
+    from pathlib import Path
+
+    import numpy as np
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    from cora.compiler.driver import compile_source
+    from cora.runtime.engine import KernelEngine
+
+    nf = Path(__file__).resolve().parents[1] / "netfuncs" / "ina" / "ina.nf"
+    src = nf.read_text()
+    decl = "state jobs: map<u16, Job>[64] on_full skip;"
+    if decl not in src:
+        raise RuntimeError(f"{nf}: no `{decl}` to load the job into")
+    src = src.replace(decl, decl[:-1] + f" = {{ 1: Job {{ base: 0, slots: {chunks}, "
+                      f"n_workers: {n_workers} }} }};")
+    program = compile_source(src, str(nf))
+    rng = np.random.default_rng(5)
+    ns: dict[str, list[int]] = {"drop": [], "tx": []}
+    with KernelEngine(program) as k:
+        for c in range(chunks):
+            for w in range(n_workers):
+                vals = rng.integers(-2**20, 2**20, P.K).astype(np.int32)
+                payload = P.encode(1, c, 0, c * P.K, chunks * P.K, w, n_workers, vals)
+                frame = bytes(Ether(src=f"02:00:00:00:00:{w + 1:02x}", dst="02:00:00:00:00:ff")
+                              / IP(src=worker_ip(w), dst=SWITCH_IP)
+                              / UDP(sport=40000 + w, dport=P.UDP_PORT) / payload)
+                out = k.run(frame)
+                ns.setdefault(out.verdict, []).append(out.duration_ns)
+    if len(ns["tx"]) != chunks or len(ns["drop"]) != chunks * (n_workers - 1):
+        raise RuntimeError(f"ina.nf: unexpected verdicts {({v: len(x) for v, x in ns.items()})}")
+    every = ns["drop"] + ns["tx"]
+    mean = statistics.mean(every)
+    return {"n_workers": n_workers, "packets": len(every),
+            "add_ns": statistics.mean(ns["drop"]), "complete_ns": statistics.mean(ns["tx"]),
+            "ns_per_packet": mean, "mpps_one_core": 1e3 / mean}
 
 
-def _summarise(rows: list[dict]) -> dict:
-    """{size: (time_s, exact)}: per size the median over repeats of the slowest rank."""
-    by: dict = {}
-    for r in rows:
-        by.setdefault(r["size_bytes"], {}).setdefault(r["rank"], []).append(r)
-    out = {}
-    for size, ranks in by.items():
-        reps = min(len(v) for v in ranks.values())
-        slowest = [max(ranks[k][i]["time_s"] for k in ranks) for i in range(reps)]
-        exact = [r["exact"] for v in ranks.values() for r in v]
-        out[size] = (statistics.median(slowest),
-                     None if exact[0] is None else all(exact),
-                     sum(r.get("retransmissions", 0) for v in ranks.values() for r in v))
+def two_jobs(n: int, sizes_mb: list[float], repeats: int, rate_mbit: float, slots: int
+             ) -> dict:
+    """Two jobs of ``n`` workers each sharing one aggregator and the same links at once (every
+    worker namespace runs one worker of each job; each job has ``slots // 2`` slots of the
+    pool): per job and size the time, goodput and exactness, and, for comparison, job 1
+    alone first. MEASURED."""
+    import threading
+
+    half = max(1, slots // 2)
+    workload = ["--sizes-mb", ",".join(str(s) for s in sizes_mb)]
+    agg_addr = f"{SWITCH_IP}:{P.UDP_PORT}"
+    limit_s = 60 + 40 * repeats * sum(sizes_mb) * 8 / rate_mbit * 2
+    out: dict = {}
+    with InaTestbed(n, rate_mbit=rate_mbit) as tb:
+        agg = start_aggregator(tb, SWITCH_IP, P.UDP_PORT)
+        try:
+            with in_netns(tb.worker_ns[0]):
+                for job in (1, 2):
+                    allocate((SWITCH_IP, P.UDP_PORT), job, half, n)
+            out["alone"] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, 1, half,
+                                                limit_s))
+            rows: dict = {}
+            errors: list[BaseException] = []
+
+            def one(job: int) -> None:
+                try:
+                    rows[job] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, job,
+                                                     half, limit_s))
+                except BaseException as exc:  # re-raised in the main thread
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=one, args=(j,)) for j in (1, 2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            if errors:
+                raise errors[0]
+            out["shared"] = rows
+        finally:
+            agg.terminate()
+            agg.wait(10)
     return out
+
+
+def print_table(d: dict) -> None:
+    """The markdown table of a run (``d``: what ``--json`` prints)."""
+    print(f"# all-reduce on the INA testbed, {d['date']}, load average {d['load']:.1f} at start "
+          f"(shared 2-core VM), links {d['rate_mbit']:g} Mbit/s (HTB, both ways), loss "
+          f"{d['loss']}, median of {d.get('repeats', 2)}, slowest rank: MEASURED")
+    print("| N | MB | PS s | PS MB/s | gloo s | gloo MB/s | gloo/PS | goal (90% of "
+          "2(N-1)/N) | PS wire MB | gloo wire MB | PS exact | PS rtx |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        mb = r["size_bytes"] / 1e6
+        g, ps_s = r["gloo_s"], r["ps_s"]
+        g_cols = ("-", "-", "-", "-") if g is None else (
+            f"{g:.3f}", f"{mb / g:.2f}", f"{g / ps_s:.2f}",
+            f"{r['gloo_wire_bytes'] / 1e6:.2f}")
+        print(f"| {r['n']} | {mb:g} | {ps_s:.3f} | {mb / ps_s:.2f} | {g_cols[0]} "
+              f"| {g_cols[1]} | {g_cols[2]} | {0.9 * r['ring_ratio_theory']:.2f} "
+              f"| {r['ps_wire_bytes'] / 1e6:.2f} | {g_cols[3]} "
+              f"| {'yes' if r['ps_exact'] else 'NO'} | {r['ps_retransmissions']} |")
+    line_mb_s = d['rate_mbit'] / 8
+    frame = P.PACKET_BYTES + 42  # + UDP 8, IPv4 20, Ethernet 14 (what HTB counts)
+    print(f"# link rate {line_mb_s:.2f} MB/s per direction: PS/INA goodput is at most "
+          f"{line_mb_s * 4 * P.K / frame:.2f} MB/s ({4 * P.K} value bytes per {frame}-byte "
+          f"frame), the ring's at most link rate x N / (2(N-1)); wire MB = the worker's "
+          "eth0 tx bytes per call (frames with headers, ACKs, retransmissions)")
+    print(f"# {d['ina']}")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", default="2,4", help="comma-separated N (1..8)")
+    ap.add_argument("--workers", default="2,4,8", help="comma-separated N (1..8)")
     ap.add_argument("--sizes-mb", default="1,4,16", help="comma-separated MB (10^6 bytes)")
     ap.add_argument("--rate-mbit", type=float, default=DEFAULT_RATE_MBIT)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--loss", type=float, default=0.0, help="injected loss per direction")
     ap.add_argument("--slots", type=int, default=64, help="the PS window (slots per job)")
     ap.add_argument("--no-gloo", action="store_true")
+    ap.add_argument("--two-jobs", action="store_true",
+                    help="only the two-jobs run: two jobs of N workers share the aggregator")
+    ap.add_argument("--nf-cost", action="store_true",
+                    help="only measure ina.nf's kernel ns/packet (BPF_PROG_TEST_RUN)")
     ap.add_argument("--plot", default="", help="write a PNG plot here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--from-json", default="", help="print (and --plot) a saved --json run")
     a = ap.parse_args()
+    if a.from_json:
+        with open(a.from_json) as f:
+            saved = json.load(f)
+        print_table(saved)
+        if a.plot:
+            _plot(saved["rows"], a.plot, saved["rate_mbit"], saved["date"])
+        return 0
     try:
         ns = [int(x) for x in a.workers.split(",")]
         sizes_mb = [float(x) for x in a.sizes_mb.split(",")]
     except ValueError:
         print("error: --workers and --sizes-mb take comma-separated numbers", file=sys.stderr)
         return 2
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load = os.getloadavg()[0]
+    if a.nf_cost:
+        cost = nf_cost()
+        frame_bits = (P.PACKET_BYTES + 42) * 8
+        need = {n: n * a.rate_mbit * 1e6 / frame_bits / 1e6 for n in ns}
+        if a.json:
+            print(json.dumps({"date": stamp, "load": load, **cost, "links_need_mpps": need}))
+            return 0
+        print(f"# ina.nf in the kernel (XDP, BPF_PROG_TEST_RUN, repeat 1 per frame), {stamp}, "
+              f"load average {load:.1f}: MEASURED")
+        print(f"{cost['packets']} packets of {cost['n_workers']} workers: partial add "
+              f"{cost['add_ns']:.0f} ns, completing add + result {cost['complete_ns']:.0f} ns, "
+              f"mean {cost['ns_per_packet']:.0f} ns/packet = {cost['mpps_one_core']:.2f} Mpps "
+              "on one core")
+        for n, mpps in need.items():
+            print(f"N = {n}: {n} links at {a.rate_mbit:g} Mbit/s need {mpps * 1e3:.1f} kpps "
+                  f"of {P.PACKET_BYTES + 42}-byte frames into the aggregator "
+                  f"({mpps / cost['mpps_one_core']:.4f} of one core)")
+        return 0
+    if a.two_jobs:
+        res = two_jobs(ns[0], sizes_mb, a.repeats, a.rate_mbit, a.slots)
+        if a.json:
+            print(json.dumps({"date": stamp, "load": load, **res}))
+            return 0
+        print(f"# two jobs of N = {ns[0]} sharing the aggregator and the {a.rate_mbit:g} Mbit/s "
+              f"links, {stamp}, load average {load:.1f} at start, median of {a.repeats}, "
+              "slowest rank: MEASURED")
+        print("| MB | job 1 alone s | job 1 shared s | job 2 shared s | job 1 MB/s | job 2 MB/s "
+              "| sum MB/s | exact |")
+        print("|---|---|---|---|---|---|---|---|")
+        for size, alone in sorted(res["alone"].items()):
+            j1, j2 = res["shared"][1][size], res["shared"][2][size]
+            mb = size / 1e6
+            ok = alone["exact"] and j1["exact"] and j2["exact"]
+            print(f"| {mb:g} | {alone['s']:.3f} | {j1['s']:.3f} | {j2['s']:.3f} "
+                  f"| {mb / j1['s']:.2f} | {mb / j2['s']:.2f} | {mb / j1['s'] + mb / j2['s']:.2f} "
+                  f"| {'yes' if ok else 'NO'} |")
+        return 0
     gloo = not a.no_gloo
     if gloo:
         try:
             import torch.distributed  # noqa: F401
         except ImportError:
             gloo = False
-            print("note: torch is not installed (pip install -e '.[ina]'): gloo skipped")
+            print("note: torch is not installed (make setup installs it, extra `ina`): gloo "
+                  "skipped")
     results = []
+    agg_addr = f"{SWITCH_IP}:{P.UDP_PORT}"
+    workload = ["--sizes-mb", ",".join(str(s) for s in sizes_mb)]
     for n in ns:
         with InaTestbed(n, rate_mbit=a.rate_mbit, loss=a.loss) as tb:
-            agg = tb.popen(tb.switch_ns, [sys.executable, "-m", "cora.ina.ps", "--host",
-                                          SWITCH_IP, "--port", str(P.UDP_PORT)],
-                           stdout=subprocess.PIPE, text=True)
+            agg = start_aggregator(tb, SWITCH_IP, P.UDP_PORT)
             try:
-                _wait_ready(agg, 60)
                 job = 1
-                from cora.testbed.topology import in_netns
                 with in_netns(tb.worker_ns[0]):
                     allocate((SWITCH_IP, P.UDP_PORT), job, a.slots, n)
                 # a bound on a run: 20x the time the bytes need on the link, plus start-up
                 limit_s = 60 + 20 * a.repeats * sum(sizes_mb) * 8 / a.rate_mbit * 2
-                ps = _summarise(_run_method(tb, "ps", sizes_mb, a.repeats, P.UDP_PORT, job,
-                                            a.slots, limit_s))
-                ring = (_summarise(_run_method(tb, "gloo", sizes_mb, a.repeats, P.UDP_PORT,
-                                               job, a.slots, limit_s)) if gloo else {})
+                ps = summarise(run_method(tb, "ps", workload, a.repeats, agg_addr, job,
+                                          a.slots, limit_s))
+                ring = (summarise(run_method(tb, "gloo", workload, a.repeats, agg_addr, job,
+                                             a.slots, limit_s)) if gloo else {})
             finally:
                 agg.terminate()
                 agg.wait(10)
         for size in sorted(ps):
-            results.append({"n": n, "size_bytes": size, "ps_s": ps[size][0],
-                            "ps_exact": ps[size][1], "ps_retransmissions": ps[size][2],
-                            "gloo_s": ring.get(size, (None,))[0],
+            g = ring.get(size)
+            results.append({"n": n, "size_bytes": size, "ps_s": ps[size]["s"],
+                            "ps_exact": ps[size]["exact"],
+                            "ps_retransmissions": ps[size]["retransmissions"],
+                            "ps_wire_bytes": ps[size]["wire_bytes"],
+                            "gloo_s": None if g is None else g["s"],
+                            "gloo_wire_bytes": None if g is None else g["wire_bytes"],
                             "ring_ratio_theory": 2 * (n - 1) / n})
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    data = {"date": stamp, "load": load, "rate_mbit": a.rate_mbit, "loss": a.loss,
+            "repeats": a.repeats, "rows": results, "ina": INA_NOTE}
     if a.json:
-        print(json.dumps({"date": stamp, "rate_mbit": a.rate_mbit, "loss": a.loss,
-                          "rows": results, "ina": INA_NOTE}, indent=1))
+        print(json.dumps(data, indent=1))
     else:
-        print(f"# all-reduce on the INA testbed, {stamp}, links {a.rate_mbit} Mbit/s (HTB, "
-              f"both ways), loss {a.loss}, median of {a.repeats}, slowest rank")
-        print(f"{'N':>2} {'MB':>6} {'PS s':>8} {'PS MB/s':>8} {'gloo s':>8} {'gloo MB/s':>9} "
-              f"{'gloo/PS':>8} {'ring theory':>11} {'PS exact':>8} {'PS rtx':>6}")
-        for r in results:
-            mb = r["size_bytes"] / 1e6
-            g, ps_s = r["gloo_s"], r["ps_s"]
-            g_cols = ("-", "-", "-") if g is None else (f"{g:.3f}", f"{mb / g:.2f}",
-                                                        f"{g / ps_s:.2f}")
-            print(f"{r['n']:>2} {mb:>6.1f} {ps_s:>8.3f} {mb / ps_s:>8.2f} {g_cols[0]:>8} "
-                  f"{g_cols[1]:>9} {g_cols[2]:>8} {r['ring_ratio_theory']:>11.2f} "
-                  f"{str(r['ps_exact']):>8} {r['ps_retransmissions']:>6}")
-        line_mb_s = a.rate_mbit / 8
-        frame = P.PACKET_BYTES + 42  # + UDP 8, IPv4 20, Ethernet 14 (what HTB counts)
-        print(f"# link rate {line_mb_s:.2f} MB/s per direction: PS/INA goodput is at most "
-              f"{line_mb_s * 4 * P.K / frame:.2f} MB/s ({4 * P.K} value bytes per {frame}-byte "
-              f"frame), the ring's at most link rate x N / (2(N-1))")
-        print(f"# {INA_NOTE}")
+        print_table(data)
     if a.plot:
         _plot(results, a.plot, a.rate_mbit, stamp)
     return 0
@@ -210,7 +307,7 @@ def _plot(results: list[dict], path: str, rate_mbit: float, stamp: str) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("tensor size (MB)")
     ax.set_ylabel("goodput (MB/s, tensor bytes / time)")
-    ax.set_title(f"all-reduce on the INA testbed ({stamp}; INA NF not yet)", fontsize=9)
+    ax.set_title(f"all-reduce on the INA testbed ({stamp}, {rate_mbit:g} Mbit/s links)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -59,16 +59,18 @@ def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
     """Float tensor -> int32 fixed point ``rint(x * 2**frac_bits)``, any shape kept.
 
     Args:
-        array: float32 or float64, finite, ``|x| * 2**frac_bits <= 2**31 - 1``.
+        array: any floating dtype (float16/32/64; wider floats are rounded to float64
+            first), finite, ``|x| * 2**frac_bits <= 2**31 - 1``.
         frac_bits: 0..30 fractional bits (scale 2**frac_bits).
     Returns:
         int32 array of the same shape.
     Raises:
-        ValueError: wrong dtype, NaN/Inf, or a value that does not fit int32 at that scale.
+        ValueError: not a floating dtype, NaN/Inf, or a value that does not fit int32 at that
+        scale (the message names the first such element, in C order).
     """
     a = np.asarray(array)
-    if a.dtype not in (np.float32, np.float64):
-        raise ValueError(f"quantize takes float32/float64, not {a.dtype}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"quantize takes a floating dtype (float16/32/64), not {a.dtype}")
     if not 0 <= frac_bits <= 30:
         raise ValueError(f"frac_bits {frac_bits} outside 0..30")
     if not np.isfinite(a).all():
@@ -76,7 +78,7 @@ def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
         raise ValueError(f"element {i} is {a.ravel()[i]}: NaN/Inf cannot be aggregated")
     scaled = np.rint(a.astype(np.float64) * (2.0 ** frac_bits))
     if a.size and np.abs(scaled).max() > _I32_MAX:
-        i = int(np.argmax(np.abs(scaled).ravel()))
+        i = int(np.argmax(np.abs(scaled).ravel() > _I32_MAX))
         raise ValueError(f"element {i} = {a.ravel()[i]} does not fit int32 with frac_bits="
                          f"{frac_bits} (|x| must be < {2.0 ** (31 - frac_bits)}): use fewer "
                          "fractional bits")
@@ -124,18 +126,49 @@ def forget(job: int | None = None) -> None:
         del _LAST_UNION[key]
 
 
-def _check_input(array: np.ndarray) -> np.ndarray:
+def _result_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype :func:`allreduce` returns for input ``dtype``: floats keep theirs; bool and
+    integers of at most 16 bits give int32 (their sum need not fit their own width); 32-bit
+    and wider integers give int64 for unsigned 32/64-bit (the int32 sum may be negative) and
+    their own dtype otherwise."""
+    if np.issubdtype(dtype, np.floating):
+        return dtype
+    if dtype == np.bool_ or dtype.itemsize <= 2:
+        return np.dtype(np.int32)
+    if np.issubdtype(dtype, np.unsignedinteger):
+        return np.dtype(np.int64)
+    return dtype
+
+
+def _to_int32(array: np.ndarray, frac_bits: int) -> np.ndarray:
+    """The flat, C-contiguous int32 vector that :func:`allreduce` aggregates for ``array``
+    (any shape, any memory layout): floats quantised (:func:`quantize`), bool as 0/1,
+    integers as they are (each value must fit int32).
+
+    Raises:
+        TypeError: not a numpy array, or a dtype with no integer sum (complex, object,
+            strings, datetimes). ValueError: NaN/Inf, a value that does not fit int32 (after
+            scaling, for floats), 2**32 or more elements.
+    """
     if not isinstance(array, np.ndarray):
-        raise TypeError(f"allreduce takes a numpy array, not {type(array).__name__}")
-    if array.dtype not in (np.float32, np.float64, np.int32):
-        raise TypeError(f"allreduce takes float32, float64 or int32 arrays, not {array.dtype}")
-    if array.size == 0:
-        raise ValueError("allreduce of an empty array: nothing to aggregate")
+        raise TypeError(f"allreduce takes a numpy array, not {type(array).__name__} "
+                        "(convert with np.asarray(x))")
+    dt = array.dtype
+    if not (np.issubdtype(dt, np.floating) or np.issubdtype(dt, np.integer) or dt == np.bool_):
+        raise TypeError(f"allreduce sums real numbers: floating, integer or bool arrays, not "
+                        f"{dt}")
     if array.size >= 2**32:
         raise ValueError(f"{array.size} elements: the protocol's offsets are u32")
-    if not array.flags.c_contiguous:
-        raise ValueError("allreduce takes C-contiguous arrays: pass np.ascontiguousarray(a)")
-    return array
+    flat = np.ravel(array)  # C order; copies a non-contiguous view
+    if np.issubdtype(dt, np.floating):
+        return quantize(flat, frac_bits)
+    if dt != np.bool_ and dt.itemsize >= 4 and flat.size:
+        lo, hi = flat.min(), flat.max()
+        if lo < _I32_MIN or hi > _I32_MAX:
+            i = int(np.argmax((flat < _I32_MIN) | (flat > _I32_MAX)))
+            raise ValueError(f"element {i} = {flat[i]} does not fit int32 (the aggregator sums "
+                             f"int32): integer input must lie in [-2**31, 2**31 - 1]")
+    return np.ascontiguousarray(flat, dtype=np.int32)
 
 
 def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
@@ -145,11 +178,16 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
               sketch_cells: int | None = None, seed: int = 0) -> np.ndarray:
     """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
 
-    Every worker calls this with an array of the same shape and dtype; each gets the sum.
+    Every worker calls this with an array of the same size (and, to get the same dtype back,
+    the same dtype); each gets the sum.
 
     Args:
-        array: C-contiguous, non-empty, any shape; float32/float64 (quantised with
-            ``frac_bits``, see :func:`quantize`) or int32 (summed as is).
+        array: a numpy array of any shape, size and memory layout (non-contiguous views are
+            copied): floating (quantised with ``frac_bits``, see :func:`quantize`), integer
+            (each value must fit int32; summed as is) or bool (summed as 0/1). An empty array
+            returns an empty result at once without any traffic: every worker of the job
+            must then pass an empty array too (a worker with elements would wait for the
+            empty one and end with :class:`InaTimeout`).
         job, worker, n_workers: the job id, this worker's id (0..n_workers-1), the count.
         aggregator: (host, UDP port) of the aggregator's data plane.
         slots: the window: outstanding chunks, at most the job's allocation (same on every
@@ -181,24 +219,34 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
             worker), e.g. ``lhc.sketch_cells(expected union size)``.
         seed: the sketch's hash seed (the same on every worker).
     Returns:
-        an array of the input's shape: int32 sums for int32 input; for floats,
-        ``dequantize(sum of quantised, frac_bits)`` in the input's dtype.
+        a C-contiguous array of the input's shape: for floats, ``dequantize(sum of
+        quantised, frac_bits)`` in the input's dtype; for integers and bool, the int32 sums
+        as int32 (inputs of at most 16 bits, bool), int64 (uint32, uint64) or the input's
+        dtype (int32, int64).
     Raises:
-        TypeError / ValueError: bad input (dtype, empty, non-contiguous, NaN/Inf, too large
-        for the scale). InaOverflow: an int32 sum overflowed (all chunks still complete, so
-        every worker raises it). InaTimeout: no progress for ``timeout_s``. InaError: an
+        TypeError: not a numpy array; complex, object, string or datetime dtype.
+        ValueError: NaN/Inf (never summed), a value too large for int32 (after scaling).
+        InaOverflow: an int32 sum overflowed (all chunks still complete, so every worker
+        raises it). InaTimeout: no progress for ``timeout_s``. InaError: an
         error reply (unknown job, size mismatch across workers, ...) or nothing listening.
     """
-    _check_input(array)
-    q = array if array.dtype == np.int32 else quantize(array, frac_bits)
+    if isinstance(array, np.generic):  # a numpy scalar: a 0-d array
+        array = np.asarray(array)
+    q = _to_int32(array, frac_bits)
     if compress not in COMPRESS_MODES:
         raise ValueError(f"compress={compress!r}: use one of {', '.join(COMPRESS_MODES)}")
     if sketch_cells is not None and (compress != "lhc" or sketch_cells < 3
                                      or sketch_cells % 3):
         raise ValueError(f"sketch_cells={sketch_cells}: a positive multiple of 3, only with "
                          "compress='lhc'")
+    result_dtype = _result_dtype(array.dtype)
+    if q.size == 0:
+        if stats is not None:
+            stats.update(mode=compress, packets_sent=0, retransmissions=0, results=0,
+                         bytes_a=0, bytes_b=0, bytes_fallback=0, bytes_total=0)
+        return np.zeros(array.shape, result_dtype)
     if compress == "none":
-        out = _allreduce_int32(q.ravel(), job, worker, n_workers, aggregator, slots,
+        out = _allreduce_int32(q, job, worker, n_workers, aggregator, slots,
                                retransmit_s, timeout_s, stats)
         if stats is not None:
             stats.update(mode="none", bytes_a=stats["packets_sent"] * P.PACKET_BYTES,
@@ -207,14 +255,14 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
     else:
         rounds = _Rounds(job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s)
         try:
-            out = _compressed(q.ravel(), compress, sketch_cells, seed, rounds)
+            out = _compressed(q, compress, sketch_cells, seed, rounds)
         finally:
             if stats is not None:
                 stats.update(rounds.stats)
     out = out.reshape(array.shape)
-    if array.dtype == np.int32:
-        return out
-    return dequantize(out, frac_bits, array.dtype)
+    if np.issubdtype(result_dtype, np.floating):
+        return dequantize(out, frac_bits, result_dtype)
+    return out.astype(result_dtype, copy=False)
 
 
 COMPRESS_MODES = ("none", "union", "lhc", "auto")

@@ -63,18 +63,21 @@ if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV (system site packages, for bcc)"
     /usr/bin/python3 -m venv --system-site-packages "$VENV"
 fi
-# Reinstall only when the package metadata changed.
+# Reinstall only when the package metadata changed. Extras: test (pytest, hypothesis, lint) and
+# ina (torch for the gloo baseline and the DDP hook: about 50 s and 5 GB the first time).
 STAMP="$VENV/.cora-install-stamp"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$want" ]; then
     say "installing cora and its Python dependencies into $VENV (log: $VENV/pip-install.log)"
     if ! { "$VENV/bin/python" -m pip install -q --upgrade pip setuptools &&
-           "$VENV/bin/python" -m pip install -q -e ".[test]"; } > "$VENV/pip-install.log" 2>&1; then
+           "$VENV/bin/python" -m pip install -q -e ".[test,ina]"; } > "$VENV/pip-install.log" 2>&1; then
         tail -n 30 "$VENV/pip-install.log" >&2
         echo "setup: error: pip could not install cora's Python dependencies (see above)" >&2
         exit 1
     fi
     echo "$want" > "$STAMP"
 fi
+"$VENV/bin/python" -c "import torch.distributed as d; assert d.is_gloo_available()" 2>/dev/null || {
+    echo "setup: error: the venv's torch has no gloo backend (extra ina, see $VENV/pip-install.log)" >&2; exit 1; }
 "$VENV/bin/python" -c "import bcc" 2>/dev/null || {
     echo "setup: error: the venv cannot import bcc (Debian package python3-bpfcc)" >&2; exit 1; }

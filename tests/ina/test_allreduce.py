@@ -156,17 +156,105 @@ def test_missing_aggregator_ends_with_a_clear_error():
 
 
 @pytest.mark.parametrize("array, exc, msg", [
-    (np.zeros(0, np.float32), ValueError, "empty"),
-    (np.zeros(10, np.int64), TypeError, "int64"),
-    (np.zeros((10, 10), np.float32)[:, ::2], ValueError, "contiguous"),
     (np.array([1.0, np.nan], np.float32), ValueError, "NaN"),
     (np.array([1.0, np.inf]), ValueError, "NaN/Inf"),
+    (np.array([[0.0, -np.inf]], np.float16)[:, ::-1], ValueError, "element 0 is -inf"),
     (np.array([1e6]), ValueError, "does not fit int32"),
+    (np.array([0, 2**31], np.int64), ValueError, "element 1 = 2147483648 does not fit int32"),
+    (np.array([2**32], np.uint64), ValueError, "does not fit int32"),
+    (np.zeros(3, np.complex64), TypeError, "complex64"),
+    (np.array(["a"]), TypeError, "real numbers"),
+    (np.array([1, None], dtype=object), TypeError, "object"),
     ([1.0, 2.0], TypeError, "numpy array"),
 ])
 def test_bad_input_is_refused_before_sending(array, exc, msg):
+    # nothing listens on the port: a refusal after sending would say "nothing listens"
     with pytest.raises(exc, match=msg):
         allreduce(array, job=1, worker=0, n_workers=1, aggregator=("127.0.0.1", P.UDP_PORT))
+
+
+@pytest.mark.parametrize("make, result_dtype", [
+    (lambda r, i: r.standard_normal((3, 4, 5)).astype(np.float16), np.float16),
+    (lambda r, i: r.standard_normal((40, 30)).astype(np.float32)[::2, 1::3], np.float32),
+    (lambda r, i: np.asfortranarray(r.standard_normal((7, 300))), np.float64),
+    (lambda r, i: np.array(r.standard_normal()), np.float64),  # 0-d
+    (lambda r, i: np.float32(r.standard_normal()), np.float32),  # a numpy scalar
+    (lambda r, i: r.integers(-128, 128, 1000).astype(np.int8), np.int32),
+    (lambda r, i: r.integers(0, 2**16, (10, 100)).astype(np.uint16)[:, ::3], np.int32),
+    (lambda r, i: r.integers(-2**28, 2**28, 999).astype(np.int64), np.int64),
+    (lambda r, i: r.integers(0, 2**28, 999).astype(np.uint32), np.int64),
+    (lambda r, i: r.integers(0, 2**28, 999).astype(np.uint64)[::-1], np.int64),
+    (lambda r, i: r.random(513) < 0.5, np.int32),
+])
+def test_any_dtype_shape_and_layout_is_summed_exactly(agg, make, result_dtype):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 2)
+    rng = np.random.default_rng(11)
+    xs = [make(rng, i) for i in range(2)]
+    res, errs = run_workers(xs, addr, slots=4, timeout_s=5.0)
+    assert errs == [None, None]
+    if np.issubdtype(xs[0].dtype, np.floating):
+        q = np.sum([quantize(x) for x in xs], axis=0, dtype=np.int32)
+        expect = (q.astype(np.float64) * 2.0**-16).astype(result_dtype)
+    else:
+        expect = np.sum([x.astype(np.int64) for x in xs], axis=0).astype(result_dtype)
+    for r in res:
+        assert r.dtype == result_dtype and r.shape == xs[0].shape and r.flags.c_contiguous
+        assert np.array_equal(r, expect)
+
+
+def test_empty_arrays_give_an_empty_sum_without_traffic():
+    # no aggregator at all: an empty tensor needs none
+    st: dict = {}
+    for x, dt in ((np.zeros((0, 3), np.float32), np.float32), (np.zeros(0, np.uint8), np.int32)):
+        out = allreduce(x, job=1, worker=0, n_workers=2, aggregator=("127.0.0.1", 9), stats=st)
+        assert out.shape == x.shape and out.dtype == dt and st["packets_sent"] == 0
+
+
+def test_an_empty_worker_among_full_ones_ends_with_a_timeout(agg):
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 2)
+    res, errs = run_workers([np.zeros(0, np.float32), np.ones(100, np.float32)], addr,
+                            slots=4, timeout_s=1.0, retransmit_s=0.05)
+    assert errs[0] is None and res[0].size == 0
+    assert isinstance(errs[1], InaTimeout) and "never started" in str(errs[1])
+
+
+def _die_mid_step(port: int) -> None:
+    """Worker 2 of a 3-worker job: all-reduces a large tensor (it never finishes: the test
+    kills this process while it waits for its first window's results)."""
+    allreduce(np.ones(100_000, np.int32), job=1, worker=2, n_workers=3,
+              aggregator=("127.0.0.1", port), slots=4, timeout_s=60.0)
+
+
+def test_a_worker_process_killed_mid_step_makes_the_others_fail_not_hang(agg):
+    import multiprocessing as mp
+    import time
+
+    addr = ("127.0.0.1", agg.port)
+    allocate(addr, 1, 4, 3)
+    proc = mp.get_context("fork").Process(target=_die_mid_step, args=(agg.port,))
+    proc.start()
+    try:
+        end = time.monotonic() + DEADLINE_S
+        while agg.pool.stats["packets"] < 4 and time.monotonic() < end:  # its first window
+            time.sleep(0.01)
+        assert agg.pool.stats["packets"] >= 4, "the dying worker never sent its first window"
+        proc.kill()  # SIGKILL: no cleanup, no goodbye packet
+        proc.join(DEADLINE_S)
+        assert proc.exitcode is not None and proc.exitcode < 0
+        q = np.ones(100_000, np.int32)
+        _, errs = run_workers([q, q], addr, n_workers=3, slots=4, retransmit_s=0.05,
+                              timeout_s=1.0)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    n_chunks = -(-100_000 // P.K)
+    for e in errs:
+        assert isinstance(e, InaTimeout), e
+        assert f"4 of {n_chunks} chunks done" in str(e)
+        assert "another worker of job 1 has probably stopped" in str(e)
 
 
 def test_consecutive_calls_continue_the_shadow_copies(agg):
