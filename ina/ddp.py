@@ -266,7 +266,7 @@ def allreduce_mean(x: np.ndarray, state: InaHookState) -> np.ndarray:
 _FLOAT_DTYPES = ("torch.float16", "torch.bfloat16", "torch.float32", "torch.float64")
 
 
-def ina_hook(state: InaHookState, bucket: Any) -> Any:
+def ina_hook(state: InaHookState, bucket):  # no annotations: DDP checks them against its own
     """The DDP communication hook (``model.register_comm_hook(state, ina_hook)``).
 
     Args:

@@ -219,7 +219,8 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
     model on a fixed batch of 4,096), ``tx_bytes`` (per worker, mean), ``hook_bytes`` (UDP
     payload through the hook, mean), ``identical`` (all ranks' final weights equal, bit for
     bit), ``max_abs_diff_vs_gloo`` (rank 0's weights against the gloo run's) and ``weights``
-    (rank 0's final flat weights, float32).
+    (rank 0's final flat weights, float32); ``prefix``: the testbed's namespace prefix (all
+    removed on return).
 
     Raises:
         RuntimeError: a worker failed (its error line) or the runs overran ``timeout_s``.
@@ -231,6 +232,7 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
     lines: list[dict] = []
     total_steps = steps
     with InaTestbed(n_workers, rate_mbit=rate_mbit, loss=loss) as tb:
+        prefix = tb.topo.prefix if tb.topo else ""
         agg = tb.popen(tb.switch_ns, [sys.executable, "-m", "cora.ina.ps", "--host", SWITCH_IP,
                                       "--port", str(P.UDP_PORT)],
                        stdout=subprocess.PIPE, text=True)
@@ -293,7 +295,9 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
             raise RuntimeError("a worker failed: " + (failed[0] if failed else tail.strip()))
         for e in errs:
             e.close()
-    return _collect(lines, n_workers, models, methods, steps, rate_mbit, size)
+    result = _collect(lines, n_workers, models, methods, steps, rate_mbit, size)
+    result["prefix"] = prefix
+    return result
 
 
 def _collect(lines: list[dict], n: int, models: list[str], methods: list[str], steps: int,
