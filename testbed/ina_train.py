@@ -126,9 +126,10 @@ def train_one(model: str, method: str, job: int, args) -> dict:
     net, sample, loss_fn = _build(model, args.size)
     ddp = DDP(net)
     state = None
-    if METHODS[method] is not None:
+    compress = METHODS[method]
+    if compress is not None:
         host, port = args.aggregator.rsplit(":", 1)
-        state = InaHookState((host, int(port)), job=job, compress=METHODS[method],
+        state = InaHookState((host, int(port)), job=job, compress=compress,
                              timeout_s=args.timeout_s)
         setup_job(state, free_first=True)
         ddp.register_comm_hook(state, ina_hook)
@@ -240,6 +241,7 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
         errs = []
         try:
             end = time.monotonic() + 60
+            assert agg.stdout is not None
             while not agg.stdout.readline().startswith("ready"):
                 if agg.poll() is not None or time.monotonic() > end:
                     raise RuntimeError("the aggregator did not start")
@@ -261,6 +263,7 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
             started = time.monotonic()
             deadline = started + timeout_s
             # rank 0's lines drive the progress display; the others are read at the end
+            assert procs[0].stdout is not None
             for raw in procs[0].stdout:
                 if not raw.startswith("{"):
                     continue
@@ -422,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if "gloo" in methods and methods[0] != "gloo":
         methods.remove("gloo")
         methods.insert(0, "gloo")  # the reference for the weight comparison runs first
-    load = "%.1f %.1f %.1f" % os.getloadavg()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     try:
         result = run_testbed(args.workers, args.steps, models, methods, args.rate_mbit,
