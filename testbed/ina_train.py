@@ -33,8 +33,10 @@ frames, all traffic of the run: gradients, gloo's start-up and barriers).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -48,7 +50,7 @@ MODELS = ("ncf", "mlp")
 #: model sizes: (users, items, embedding dim, batch) for ncf; (features, hidden, classes,
 #: batch) for mlp
 SIZES = {"small": {"ncf": (2000, 500, 8, 128), "mlp": (32, 64, 8, 128)},
-         "bench": {"ncf": (12000, 3000, 16, 256), "mlp": (64, 256, 10, 256)}}
+         "bench": {"ncf": (8000, 1000, 8, 256), "mlp": (64, 128, 10, 256)}}
 SEED = 2024
 RDZV_PORT = 29611
 
@@ -75,6 +77,9 @@ def _build(model: str, size: str):
         n_users, n_items, dim, batch = SIZES[size]["ncf"]
         u_f = truth.standard_normal((n_users, 4))
         i_f = truth.standard_normal((n_items, 4))
+        # a strong item popularity (bias) term: learnable within a few dozen steps, where
+        # the user factors (each user seen a few times) are not
+        i_b = truth.standard_normal(n_items) * 2.0
 
         class NCF(nn.Module):
             def __init__(self) -> None:
@@ -96,12 +101,12 @@ def _build(model: str, size: str):
         def sample(rng: np.random.Generator, b: int = batch):
             u = rng.integers(0, n_users, b)
             i = rng.integers(0, n_items, b)
-            y = (np.einsum("bk,bk->b", u_f[u], i_f[i]) > 0).astype(np.float32)
+            y = (np.einsum("bk,bk->b", u_f[u], i_f[i]) + i_b[i] > 0).astype(np.float32)
             return torch.from_numpy(np.stack([u, i], 1)), torch.from_numpy(y)
 
         return NCF(), sample, nn.BCEWithLogitsLoss()
     feats, hidden, classes, batch = SIZES[size]["mlp"]
-    centres = truth.standard_normal((classes, feats)) * 1.5
+    centres = truth.standard_normal((classes, feats)) * 0.2  # overlapping classes
     net = nn.Sequential(nn.Linear(feats, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                         nn.ReLU(), nn.Linear(hidden, classes))
 
@@ -209,6 +214,22 @@ def _progress(line: dict, total: int, started: float) -> None:
     sys.stderr.flush()
 
 
+def _stop_group(p: subprocess.Popen) -> None:
+    """Stop a torchrun and its workers (its process group): SIGTERM (torchrun stops its
+    workers), then SIGKILL to whatever is left after 5 s."""
+    if p.poll() is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, signal.SIGKILL)  # workers that outlived torchrun, if any
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(p.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, signal.SIGKILL)  # workers that outlived torchrun
+
+
 def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str],
                 rate_mbit: float, size: str = "small", lr: float = 0.01,
                 timeout_s: float = 600.0, progress: bool = True, loss: float = 0.0,
@@ -258,8 +279,10 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
                         "--aggregator", f"{SWITCH_IP}:{P.UDP_PORT}", "--out", out_dir]
                 err = tempfile.TemporaryFile("w+")
                 errs.append(err)
+                # own session: the cleanup signals torchrun's whole process group
                 procs.append(tb.popen(tb.worker_ns[r], argv, stdout=subprocess.PIPE,
-                                      stderr=err, text=True, env=env))
+                                      stderr=err, text=True, env=env,
+                                      start_new_session=True))
             started = time.monotonic()
             deadline = started + timeout_s
             # rank 0's lines drive the progress display; the others are read at the end
@@ -278,15 +301,13 @@ def run_testbed(n_workers: int, steps: int, models: list[str], methods: list[str
                 try:
                     out, _ = p.communicate(timeout=remaining)
                 except subprocess.TimeoutExpired:
-                    p.kill()
+                    _stop_group(p)
                     out, _ = p.communicate()
                 if p is not procs[0]:
                     lines += [json.loads(s) for s in out.splitlines() if s.startswith("{")]
         finally:
             for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                    p.wait()
+                _stop_group(p)
             agg.terminate()
             agg.wait(10)
         failed = [rec["error"] for rec in lines if "error" in rec]
