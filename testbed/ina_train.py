@@ -437,12 +437,21 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.worker:
         return worker_main(args)
+    from cora.errors import CoraError
+
     models, methods = args.models.split(","), args.methods.split(",")
     bad = [m for m in models if m not in MODELS] + [m for m in methods if m not in METHODS]
-    if bad or args.steps < 1 or not 1 <= args.workers <= 8:
+    if bad or args.steps < 1 or not 1 <= args.workers <= 8 or not args.rate_mbit > 0:
         print(f"error: unknown model/method {bad} (models {', '.join(MODELS)}; methods "
-              f"{', '.join(METHODS)}), or steps < 1, or workers outside 1..8", file=sys.stderr)
+              f"{', '.join(METHODS)}), or steps < 1, workers outside 1..8 or rate <= 0",
+              file=sys.stderr)
         return 2
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        print("error: torch is not installed (make setup installs it, extra 'ina')",
+              file=sys.stderr)
+        return 1
     if "gloo" in methods and methods[0] != "gloo":
         methods.remove("gloo")
         methods.insert(0, "gloo")  # the reference for the weight comparison runs first
@@ -452,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         result = run_testbed(args.workers, args.steps, models, methods, args.rate_mbit,
                              args.size, args.lr, timeout_s=args.limit_s,
                              hook_timeout_s=args.timeout_s)
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, ValueError, CoraError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print_table(result, stamp, load)
