@@ -275,7 +275,8 @@ def ina_hook(state: InaHookState, bucket):  # no annotations: DDP checks them ag
     Returns:
         a ``torch.futures.Future`` of the averaged bucket (same shape and dtype), completed
         on the state's background thread (or at once when ``state.asynchronous`` is False);
-        on failure the future carries the exception (DDP raises it from backward).
+        on failure its ``wait()`` (and DDP's backward) raises a ``RuntimeError`` whose text
+        holds the hook's exception, type and message (e.g. ``InaTimeout: ...``).
     Raises:
         TypeError: a non-float bucket.
     """
@@ -306,4 +307,11 @@ def ina_hook(state: InaHookState, bucket):  # no annotations: DDP checks them ag
         pool.submit(work)
     else:
         work()
-    return fut
+    # set_exception only makes Python's wait() raise (the C++ side, DDP's reducer, would see
+    # the exception object as the value); a callback that re-raises it marks the chained
+    # future as failed for C++ too, so DDP raises the error's text from backward
+    return fut.then(_unwrap)
+
+
+def _unwrap(fut: Any) -> Any:
+    return fut.wait()

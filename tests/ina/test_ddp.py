@@ -200,6 +200,76 @@ def test_bad_state_is_refused():
         InaHookState(("127.0.0.1", 9), job=1, rank=2, world_size=2).resolve()
 
 
+_DDP_WORKER = """
+import json, os, sys
+import torch, torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
+from cora.ina.ddp import InaHookState, ina_hook
+
+rank, master, agg_port, die_at = (int(a) for a in sys.argv[1:])
+torch.set_num_threads(1)
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{master}", rank=rank,
+                        world_size=2)
+torch.manual_seed(0)
+net = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 4))
+ddp = DDP(net)
+state = InaHookState(("127.0.0.1", agg_port), job=77, rank=rank, world_size=2, timeout_s=2.0)
+ddp.register_comm_hook(state, ina_hook)
+gen = torch.Generator().manual_seed(rank)
+for step in range(4):
+    if rank == 1 and step == die_at:
+        os._exit(0)                       # a worker dies mid-training
+    try:
+        ddp(torch.randn(16, 64, generator=gen)).square().sum().backward()
+    except Exception as exc:
+        print(json.dumps({"rank": rank, "step": step, "error": f"{type(exc).__name__}: {exc}"}),
+              flush=True)
+        os._exit(3)
+    grads = torch.cat([p.grad.reshape(-1) for p in net.parameters()])
+    print(json.dumps({"rank": rank, "step": step, "grads": grads.tolist()}), flush=True)
+os._exit(0)
+"""
+
+
+@pytest.mark.slow
+def test_ddp_on_loopback_identical_gradients_and_a_dead_worker_is_an_error(agg, tmp_path):
+    """Real DDP (2 processes, gloo rendezvous on loopback) with the hook: after steps 0 and 1
+    both workers hold bit-identical averaged gradients; then worker 1 exits, and worker 0's
+    backward raises the hook's InaTimeout (through DDP's future), never hangs."""
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    allocate(("127.0.0.1", agg.port), 77, 16, 2)
+    script = tmp_path / "worker.py"
+    script.write_text(_DDP_WORKER)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        master = s.getsockname()[1]
+    procs = [subprocess.Popen([sys.executable, str(script), str(r), str(master), str(agg.port),
+                               "2"], stdout=subprocess.PIPE, text=True) for r in range(2)]
+    try:
+        outs = [p.communicate(timeout=120)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    recs = [[json.loads(line) for line in out.splitlines() if line.startswith("{")]
+            for out in outs]
+    g0, g1 = recs[0][0]["grads"], recs[1][0]["grads"]
+    assert recs[0][0]["step"] == recs[1][0]["step"] == 0
+    assert g0 == g1                                   # bit-identical on both workers
+    assert recs[0][1]["grads"] == recs[1][1]["grads"]
+    # worker 1 dies before step 2 (after DDP's bucket rebuild of step 1, which uses gloo:
+    # a death there is gloo's error); at step 2 only the hook talks to it
+    assert len(recs[1]) == 2
+    err = recs[0][2]
+    assert err["step"] == 2 and "InaTimeout" in err["error"], err
+    assert procs[0].returncode == 3
+
+
 @pytest.mark.netns
 @pytest.mark.kernel
 @pytest.mark.slow
