@@ -47,6 +47,7 @@ LAYERS: list[set[str]] = [
     {"cora.targets"},
     {"cora.runtime"},
     {"cora.ina"},        # in-network aggregation: worker library and reference aggregator
+    {"cora.ina.ddp"},    # the PyTorch DDP communication hook (the only cora.ina module with torch)
     {"cora.testbed"},
     {"cora.cli", "cora.commands", "cora.plan_command"},
 ]
