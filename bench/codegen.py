@@ -18,7 +18,9 @@ many-flow trace, :func:`handwritten.synthetic_trace`):
    counters, reference, repeated ``--rounds`` times; up to ``--samples`` frames sampled
    evenly, ``--repeat`` repetitions each, cora.runtime.testrun.measure_ns_per_packet);
    the figures are the medians; ratio = nf / reference. Each NF's programs are loaded
-   once and fed the traces in order (state carries over, the same for all three).
+   once and fed the traces in order (state carries over, the same for all three). Their
+   instruction counts after the verifier (xlated) are recorded too: a static proxy that
+   the machine's load does not move.
 3. **Live veth rate** (skipped with ``--no-live``): every NF in netfuncs/ attached natively to
    one end of a veth pair (its deployable build), against a trivial XDP program that counts
    and passes (testbed.trafficgen.RxCounter), fed by the same live-frames generator
@@ -80,6 +82,14 @@ def time_pair(fds: dict[str, int], frames: list[bytes], rounds: int, repeat: int
             "ns_per_packet_ref": med["ref"], "ratio": med["nf"] / med["ref"],
             "ratio_no_stats": med["nf_no_stats"] / med["ref"],
             "rounds_ns_per_packet": times}
+
+
+def xlated_instructions(fds: dict[str, int]) -> dict[str, int]:
+    """Instructions of each loaded program after the verifier's rewrites (``bpftool prog dump
+    xlated``'s count: BPF_OBJ_GET_INFO_BY_FD xlated_prog_len / 8 bytes): a deterministic,
+    static proxy for the speed the timing measures under load."""
+    from cora.runtime.bpf_syscall import prog_info
+    return {label: prog_info(fd).xlated_prog_len // 8 for label, fd in fds.items()}
 
 
 # --------------------------------------------------------------------------------- live
@@ -215,6 +225,14 @@ def print_table(rows: list[dict], live: list[dict], args) -> None:
         else:
             print(f"{r['nf']:10} {r['trace'][:22]:22} {r['frames_run']:6d} {state:>6}  "
                   f"(not timed)  {mix}")
+    seen = set()
+    for r in rows:
+        if "xlated_insns" in r and r["nf"] not in seen:
+            seen.add(r["nf"])
+            n = r["xlated_insns"]
+            print(f"{r['nf']:10} instructions (xlated): nf {n['nf']}, nf nostat "
+                  f"{n['nf_no_stats']}, ref {n['ref']}, nostat/ref "
+                  f"{n['nf_no_stats'] / n['ref']:.2f}")
     print(f"(BPF_PROG_TEST_RUN: repeat {args.repeat}, up to {args.samples} frames sampled per "
           f"trace, medians of {args.rounds} alternating rounds; 'nf' is the deployable build "
           "with per-CPU verdict counters, 'nostat' without; synthetic = "
@@ -233,6 +251,24 @@ def print_table(rows: list[dict], live: list[dict], args) -> None:
               f"4096 frames sampled evenly from the synthetic trace; trivial = count + "
               f"XDP_PASS; medians of {args.rounds} alternating rounds; shared loaded "
               "2-core VM)")
+
+
+def markdown_tables(rows: list[dict], live: list[dict]) -> str:
+    """The README's two performance tables (Markdown) of a run: ns/packet per NF and trace
+    with the ratios, then the live veth rates (when measured)."""
+    out = ["| NF | trace | nf | no stats | hand-written | nf / ref | no stats / ref |",
+           "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if "ratio" in r:
+            out.append(f"| {r['nf']} | {r['trace'].replace('.pcap', '')} | "
+                       f"{r['ns_per_packet_nf']:.1f} | {r['ns_per_packet_nf_no_stats']:.1f} | "
+                       f"{r['ns_per_packet_ref']:.1f} | {r['ratio']:.2f} | "
+                       f"{r['ratio_no_stats']:.2f} |")
+    if live:
+        out += ["", "| NF | Mpps nf | Mpps trivial | nf / trivial |", "|---|---|---|---|"]
+        out += [f"| {r['nf']} | {r['rate_mpps_nf']:.2f} | {r['rate_mpps_trivial']:.2f} | "
+                f"{r['ratio']:.2f} |" for r in live]
+    return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -256,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--table-from", metavar="JSON",
                     help="print the table and chart of a saved --json run, run nothing")
+    ap.add_argument("--markdown", action="store_true",
+                    help="with --table-from: print the README's Markdown tables instead")
     args = ap.parse_args(argv)
     if args.table_from:
         return _table_from(Path(args.table_from), args)
@@ -289,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                     nf_rows.append(row)
             if not args.no_timing and not failed:
                 with timing_programs(ref, program) as fds:
+                    insns = xlated_instructions(fds)
                     for row, records in zip(nf_rows, loaded.values(), strict=True):
+                        row["xlated_insns"] = insns
                         row.update(time_pair(fds, [f for _, f in records], args.rounds,
                                              args.repeat, args.samples))
             rows.extend(nf_rows)
@@ -334,6 +374,9 @@ def _table_from(path: Path, args) -> int:
         return 1
     for k, v in data.get("settings", {}).items():
         setattr(args, k, v)
+    if getattr(args, "markdown", False):
+        print(markdown_tables(rows, live))
+        return 0
     print_table(rows, live, args)
     print(f"(run of {data.get('measured_utc', 'unknown time')})")
     if args.png and any("ratio" in r for r in rows):

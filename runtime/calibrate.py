@@ -740,10 +740,12 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
                        f"the empty program: an upper bound of the receive side",
         "shim_byte_ns": f"{stamp}; 64- vs 8-byte shim, per extra byte",
     })
+    kept = kept_opcode_costs(xdp, figs)
     for stale in [k for k in src if k.startswith(("op_cost_ns.", "map_op_cost_ns.",
                                                   "map_cost_ns.", "opcode_cost_ns.",
                                                   "operand_cost_ns.", "map_key_byte_ns."))
-                  and k != "op_cost_ns.map_lookup"]:
+                  and k != "op_cost_ns.map_lookup"
+                  and k not in {f"opcode_cost_ns.{name}" for name in kept}]:
         del src[stale]
     _note_clamped(cal, src, stamp)
     scalars = {k: xdp[k] for k in ("name", "kind", "description", "cores")}
@@ -763,7 +765,7 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
               "`python -m cora.runtime.calibrate --write` (BPF_PROG_TEST_RUN micro-benchmarks,\n"
               "least-squares fit); see docs/targets.md. Do not edit the figures by hand.")
     tables = {"op_cost_ns": dict(sorted(op_cost.items())),
-              "opcode_cost_ns": figs["opcode_cost_ns"],
+              "opcode_cost_ns": dict(sorted({**kept, **figs["opcode_cost_ns"]}.items())),
               "operand_cost_ns": figs["operand_cost_ns"] or dict(xdp.get("operand_cost_ns", {})),
               "map_key_byte_ns": figs["map_key_byte_ns"] or dict(xdp.get("map_key_byte_ns", {})),
               "map_cost_ns": dict(sorted(map_cost.items())),
@@ -830,8 +832,13 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
               "`python -m cora.runtime.calibrate --target tc --write` (BPF_PROG_TEST_RUN\n"
               "micro-benchmarks on an skb, least-squares fit); see docs/targets.md.\n"
               "Do not edit the figures by hand.")
+    kept = kept_opcode_costs(xdp, figs)
+    for name, value in kept.items():
+        src[f"opcode_cost_ns.{name}"] = (
+            f"modelled: the xdp figure (same CPU, same JIT), {value} ns; its source there: "
+            f"{xdp['sources'].get(f'opcode_cost_ns.{name}', 'none given')}")
     tables = {"op_cost_ns": dict(sorted(figs["op_cost_ns"].items())),
-              "opcode_cost_ns": figs["opcode_cost_ns"],
+              "opcode_cost_ns": dict(sorted({**kept, **figs["opcode_cost_ns"]}.items())),
               "operand_cost_ns": figs["operand_cost_ns"],
               "map_key_byte_ns": figs["map_key_byte_ns"],
               "map_cost_ns": dict(sorted(figs["map_cost_ns"].items())),
@@ -845,6 +852,15 @@ def write_tc_model(cal: Calibration, models_dir: Path | None = None) -> Path:
     load_model(path)
     return path
 
+
+
+def kept_opcode_costs(xdp: dict, figs: dict) -> dict[str, float]:
+    """Per-opcode figures of the current xdp model (``xdp``: its parsed TOML) that this
+    calibration does not measure (``figs``: :func:`model_figures`), such as ``atomic_add``
+    (measured by ``bench/atomic_add.py``): a written model keeps them, with their sources,
+    instead of dropping them (an op whose figure is missing is charged its class's cost)."""
+    return {k: v for k, v in xdp.get("opcode_cost_ns", {}).items()
+            if k not in figs["opcode_cost_ns"]}
 
 
 def _stamp_and_fit_note(cal: Calibration, flags: str, programs: str, on: str) -> tuple[str, str]:

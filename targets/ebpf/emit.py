@@ -57,6 +57,12 @@ from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, has_spin_lock, header_field
 from cora.errors import CoraError
 from cora.targets.ebpf import liveprof
+from cora.targets.ebpf.byteorder import (
+    network_load,
+    network_order_regs,
+    network_uses,
+    same_order_positions,
+)
 from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX, Hook
 
 #: opcode -> ``emit(emitter, op) -> str | None``: one C implementation per opcode of
@@ -135,6 +141,13 @@ _BSWAP = {1: "", 2: "bpf_ntohs", 4: "bpf_ntohl", 8: "__builtin_bswap64"}
 _UTYPE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 
+#: Between reading a checksum's old words and storing the field, and between the store and
+#: reading the new words: the store and the word reads use different C types, and clang
+#: (strict aliasing, which bcc does not turn off) may move a read across the store otherwise.
+#: No instruction; it only keeps the order.
+_MEMORY_BARRIER = 'asm volatile("" ::: "memory");'
+
+
 def _raw_load(ptr: str, off: int, span: int) -> str:
     """C expression: big-endian unsigned value of ``span`` bytes at ``ptr + off``."""
     acc = ""
@@ -187,52 +200,6 @@ def _struct_fields(fields) -> str:
         if off >= pos:
             out.append(f"u8 _pad{n}[{length}];")
     return " ".join(out)
-
-
-def _wire_load_field(f: Field) -> bool:
-    """Whether a header field is whole bytes the size of a C integer (its raw bytes are the
-    value in network order)."""
-    return f.shift == 0 and f.bit_width == f.byte_span * 8 and f.byte_span in (1, 2, 4, 8)
-
-
-def _hashed_key_use(program: Program, op: Op, position: int) -> bool:
-    """Whether argument ``position`` of ``op`` is a key field of a hash or lru_hash map."""
-    if op.opcode not in ("map.lookup", "map.update", "map.delete"):
-        return False
-    kind = program.state(op.attrs["state"]).kind
-    if kind not in ("hash", "lru_hash"):
-        return False
-    nkeys = op.attrs["nkeys"] if op.opcode == "map.update" else len(op.args)
-    return position < nkeys
-
-
-def wire_order_regs(program: Program) -> frozenset[str]:
-    """Registers whose byte order is not observable, kept in network order in the C: every
-    op assigning one is a ``hdr.load`` of a whole-byte field of the register's C size, and
-    every use is a key field of a hash/lru_hash map (stored in network order, see
-    :mod:`cora.targets.ebpf.maps`). Such a register is loaded without a byte swap and copied
-    into the key as it is (a hand-written program copies the wire bytes the same way)."""
-    defs: dict[str, list[Op]] = {}
-    for _, op in program.ops():
-        if op.dest is not None:
-            defs.setdefault(op.dest, []).append(op)
-    ok = set()
-    for reg, ops in defs.items():
-        t = program.regs[reg]
-        if not isinstance(t, IntType):
-            continue
-        if all(op.opcode == "hdr.load" and _wire_load_field(header_field(
-                op.attrs["header"], op.attrs["field"])) and
-               header_field(op.attrs["header"], op.attrs["field"]).byte_span == c_bytes(t.width)
-               and t.width == c_bytes(t.width) * 8 for op in ops):
-            ok.add(reg)
-    for _, op in program.ops():
-        for i, a in enumerate(op.args):
-            if a in ok and not _hashed_key_use(program, op, i):
-                ok.discard(a)
-        for regs in op.attrs.get("regs", ()):
-            ok -= set(regs)
-    return frozenset(ok)
 
 
 def _to_network(expr: str, width: int) -> str:
@@ -310,7 +277,10 @@ class EbpfEmitter:
             used.add("ipv6")
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
-        self.wire_regs = wire_order_regs(program)
+        #: registers kept in network byte order (:mod:`cora.targets.ebpf.byteorder`)
+        self.wire_regs = network_order_regs(program)
+        #: register -> C expression of its host-order value, while one op is emitted
+        self._host_view: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ output
     def emit(self, text: str, span=None, indent: int = 1) -> None:
@@ -323,9 +293,11 @@ class EbpfEmitter:
         return f"_t{self._tmp}"
 
     def reg(self, name: str | None) -> str:
-        """C name of register ``name`` (an op's destination: checked by the verifier)."""
+        """C name of register ``name`` (an op's destination: checked by the verifier); while
+        an op is emitted, an operand kept in network order that the op needs in host order
+        reads as a temporary holding its swapped value (:meth:`emit_op`)."""
         assert name is not None
-        return f"r_{name}"
+        return self._host_view.get(name, f"r_{name}")
 
     def width(self, name: str | None) -> int:
         """Width of register ``name`` (64 for a reference)."""
@@ -455,7 +427,8 @@ class EbpfEmitter:
         # The parser checked the header's fixed length once when it set v_H (hoisted): the
         # verifier keeps that range on h_H along every path where v_H is 1.
         self.emit(f"if (v_{h}) {{")
-        if op.dest in self.wire_regs:  # network order, copied into a map key as it is
+        if op.dest in self.wire_regs and network_load(self.p, op):
+            # network order: the field's bytes as they are (copied into keys without a swap)
             self.emit(f"{dst} = *({_UTYPE[span]} *)(h_{h} + {f.byte_offset});", op.span,
                       indent=2)
             self.emit("}")
@@ -464,14 +437,21 @@ class EbpfEmitter:
         value = f"({raw} >> {f.shift})" if f.shift else raw
         if f.bit_width != span * 8:
             value = f"({value} & {_lit((1 << f.bit_width) - 1, f.bit_width)})"
-        self.emit(f"{dst} = ({c_type(f.bit_width)}){value};", op.span, indent=2)
+        value = f"({c_type(f.bit_width)}){value}"
+        if op.dest in self.wire_regs:
+            value = _to_network(value, self.width(op.dest))
+        self.emit(f"{dst} = {value};", op.span, indent=2)
         self.emit("}")
 
+    # The checksum fix-up of hdr.store sums the 16-bit words as they lie in memory, without
+    # byte swaps: the one's complement sum is independent of byte order (RFC 1071, section
+    # 2(B)), so the sum of swapped words is the swapped sum, and the checksum field, read
+    # and written in the same (memory) order, comes out the same.
     def _csum_words(self, h: str, start: int, end: int) -> str:
-        return " + ".join(f"(u32)bpf_ntohs(*(u16 *)(h_{h} + {o}))" for o in range(start, end, 2))
+        return " + ".join(f"(u32)*(u16 *)(h_{h} + {o})" for o in range(start, end, 2))
 
     def _csum_words_not(self, h: str, start: int, end: int) -> str:
-        return " + ".join(f"(u32)(0xffff & ~bpf_ntohs(*(u16 *)(h_{h} + {o})))"
+        return " + ".join(f"(u32)(0xffff & ~*(u16 *)(h_{h} + {o}))"
                           for o in range(start, end, 2))
 
     def _csum_targets(self, h: str, fname: str) -> list[tuple[str, int, bool]]:
@@ -502,7 +482,12 @@ class EbpfEmitter:
         old = self.tmp()
         if targets:
             self.emit(f"u32 {old} = {self._csum_words_not(h, wstart, wend)};", indent=2)
-        if f.shift == 0 and f.bit_width == span * 8:
+            self.emit(_MEMORY_BARRIER, indent=2)
+        if op.args[0] in self.wire_regs and network_uses(self.p, op):
+            # in network order already: stored as it is
+            self.emit(f"*({_UTYPE[span]} *)(h_{h} + {f.byte_offset}) = r_{op.args[0]};",
+                      indent=2)
+        elif f.shift == 0 and f.bit_width == span * 8:
             for line in _raw_store(f"h_{h}", f.byte_offset, span, val):
                 self.emit(line, indent=2)
         else:
@@ -517,6 +502,7 @@ class EbpfEmitter:
                 self.emit(line, indent=2)
         if targets:
             new = self.tmp()
+            self.emit(_MEMORY_BARRIER, indent=2)
             self.emit(f"u32 {new} = {self._csum_words(h, wstart, wend)};", indent=2)
             for ch, coff, is_udp in targets:
                 if ch != h and ch not in self.headers_used:
@@ -526,7 +512,7 @@ class EbpfEmitter:
                 cond = "1" if ch == h else f"v_{ch}"
                 self.emit(f"if ({cond}) {{", indent=2)
                 cur = self.tmp()
-                self.emit(f"u32 {cur} = bpf_ntohs(*(u16 *)(h_{ch} + {coff}));", indent=3)
+                self.emit(f"u32 {cur} = *(u16 *)(h_{ch} + {coff});", indent=3)
                 guard = f"if ({cur} != 0) " if is_udp else ""
                 self.emit(f"{guard}{{", indent=3)
                 res = self.tmp()
@@ -534,7 +520,7 @@ class EbpfEmitter:
                           f"{old} + {new});", indent=4)
                 if is_udp:
                     self.emit(f"if ({res} == 0) {res} = 0xffff;", indent=4)
-                self.emit(f"*(u16 *)(h_{ch} + {coff}) = bpf_htons((u16){res});", indent=4)
+                self.emit(f"*(u16 *)(h_{ch} + {coff}) = (u16){res};", indent=4)
                 self.emit("}", indent=3)
                 self.emit("}", indent=2)
         self.emit("}")
@@ -586,6 +572,7 @@ class EbpfEmitter:
             self.emit(f"u32 {old} = " + " + ".join(
                 f"(u32)(0xffff & ~bpf_ntohs(*(u16 *)({ptr} + {o})))" for o in words) + ";",
                 indent=3)
+            self.emit(_MEMORY_BARRIER, indent=3)
         rel = f.byte_offset - ws
         if f.shift == 0 and f.bit_width == span * 8:
             for line in _raw_store(ptr, rel, span, val):
@@ -601,6 +588,7 @@ class EbpfEmitter:
         if fix:
             coff = header_field(h, "csum").byte_offset
             new, cur, res = self.tmp(), self.tmp(), self.tmp()
+            self.emit(_MEMORY_BARRIER, indent=3)
             self.emit(f"u32 {new} = " + " + ".join(
                 f"(u32)bpf_ntohs(*(u16 *)({ptr} + {o}))" for o in words) + ";", indent=3)
             # the checksum lies in the header's fixed part, checked by the parser (v_H)
@@ -627,8 +615,8 @@ class EbpfEmitter:
             # every byte written: the fields in network order, then the padding
             self.emit(f"struct {cname}_key {k};", span)
             for f, a in zip(state.key, args, strict=True):
-                r = self.reg(a)
-                value = r if a in self.wire_regs else _to_network(r, f.width)
+                # a register kept in network order goes in as it is
+                value = f"r_{a}" if a in self.wire_regs else _to_network(self.reg(a), f.width)
                 self.emit(f"{k}.f_{f.name} = {value};")
             self.emit_padding(k, state.key)
             return k
@@ -684,7 +672,10 @@ class EbpfEmitter:
     def emit_ref_load(self, op: Op) -> None:
         f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
         r = self.reg(op.args[0])
-        self.emit(f"{self.reg(op.dest)} = {r} ? {r}->f_{f.name} : 0;", op.span)
+        value = f"{r}->f_{f.name}"
+        if op.dest in self.wire_regs:
+            value = _to_network(value, f.width)
+        self.emit(f"{self.reg(op.dest)} = {r} ? {value} : 0;", op.span)
 
     @emit_impl("ref.store")
     def emit_ref_store(self, op: Op) -> None:
@@ -746,9 +737,21 @@ class EbpfEmitter:
         except IRError:
             raise CoraError(f"the {self.hook.name} target cannot generate IR op "
                             f"{op.opcode}") from None
-        expr = impl(self, op)
+        grouped, with_dest = same_order_positions(self.p, op)
+        keep = set(grouped) | network_uses(self.p, op)
+        for i, a in enumerate(op.args):
+            if i not in keep and a in self.wire_regs and a not in self._host_view:
+                t = self.tmp()
+                self.emit(f"{c_type(self.width(a))} {t} = {_to_network(f'r_{a}', self.width(a))};")
+                self._host_view[a] = t
+        try:
+            expr = impl(self, op)
+        finally:
+            self._host_view = {}
         if expr is None:
             return
+        if op.dest in self.wire_regs and not with_dest and op.opcode != "const":
+            expr = _to_network(f"({expr})", self.width(op.dest))
         w = self.width(op.dest)
         if w not in (1, 8, 16, 32, 64, 128):
             expr = f"({expr}) & {_lit((1 << w) - 1, 64)}"
@@ -760,7 +763,11 @@ class EbpfEmitter:
 
     @emit_impl("const")
     def emit_const(self, op: Op) -> str:
-        return _lit(op.attrs["value"], self.width(op.dest))
+        w = self.width(op.dest)
+        value = op.attrs["value"]
+        if op.dest in self.wire_regs:  # the literal in network order
+            value = int.from_bytes(value.to_bytes(w // 8, "big"), "little")
+        return _lit(value, w)
 
     @emit_impl("mov")
     def emit_mov(self, op: Op) -> str:

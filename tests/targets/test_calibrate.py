@@ -118,3 +118,45 @@ def test_command_line_rejects_bad_options(capsys):
     assert "--write needs the full plan" in capsys.readouterr().err
     assert cal.main(["--repeat", "0"]) == 1
     assert "at least 1" in capsys.readouterr().err
+
+
+def _fake_calibration() -> cal.Calibration:
+    """A calibration with every figure the writers need, none of it measured (no kernel)."""
+    costs = {c: 0.5 for c in ("move", "alu", "mul", "div", "hash", "parse", "pkt_read",
+                              "pkt_write", "branch", "map_read", "map_write", "helper")}
+    for kind in ("hash", "lru_hash", "array", "percpu_array", "lpm"):
+        costs[f"{kind}.map_lookup"] = 10.0
+        costs[f"{kind}.map_update"] = 20.0
+        costs[f"{kind}.map_delete"] = 15.0
+    costs.update(rand=3.0, hash_operand=1.0, key_byte=0.2)
+    meta = {"date": "2026-12-01", "kernel": "test", "cpu": "test", "cpu_mhz": 2000.0,
+            "variants": 1, "programs": 1, "repeat": 1, "calls": 1}
+    return cal.Calibration(costs_ns=costs, raw_costs_ns=dict(costs), intercept_ns=30.0,
+                           empty_program_ns=10.0, shim_ns={8: 5.0, 64: 6.0}, rows=[], r2=1.0,
+                           meta=meta)
+
+
+def test_write_keeps_the_atomic_add_figure_it_does_not_measure(tmp_path):
+    """``--write`` (and ``--target tc --write``) re-measure the op classes, not atomic_add
+    (bench/atomic_add.py measures it): the figure and its source stay in xdp.toml, the
+    derived user/bluefield2 models scale it, and tc.toml takes the xdp figure."""
+    for name in ("xdp", "user", "bluefield2", "tc"):
+        shutil.copy(_models_dir() / f"{name}.toml", tmp_path)
+    before = load_model(tmp_path / "xdp.toml")
+    atomic_ns = before.opcode_cost_ns["atomic_add"]
+    atomic_src = before.source_of("opcode_cost_ns.atomic_add")
+    fake = _fake_calibration()
+    cal.write_models(fake, tmp_path)
+    xdp = load_model(tmp_path / "xdp.toml")
+    assert xdp.opcode_cost_ns["atomic_add"] == atomic_ns
+    assert xdp.source_of("opcode_cost_ns.atomic_add") == atomic_src
+    assert xdp.opcode_cost_ns["rand"] == 3.0  # the measured one is replaced
+    assert load_model(tmp_path / "user.toml").opcode_cost_ns["atomic_add"] == atomic_ns
+    bf2 = load_model(tmp_path / "bluefield2.toml")
+    scale = xdp.clock_ghz / cal.A72_CLOCK_GHZ * cal.A72_IPC_RATIO
+    assert bf2.opcode_cost_ns["atomic_add"] == pytest.approx(atomic_ns * scale, abs=1e-3)
+    fake.meta["target"] = "tc"
+    cal.write_tc_model(fake, tmp_path)
+    tc = load_model(tmp_path / "tc.toml")
+    assert tc.opcode_cost_ns["atomic_add"] == atomic_ns
+    assert tc.source_of("opcode_cost_ns.atomic_add").startswith("modelled: the xdp figure")

@@ -12,42 +12,29 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from cora.compiler.driver import compile_file
 from cora.compiler.ir.semantics import internet_checksum
-from cora.runtime.engine import InterpEngine, KernelEngine
-from cora.runtime.run import run_frames
 
+from .differential import DIFFERENTIAL_SETTINGS, engines_fixture, run_both
 from .edge_frames import header_frames, udp_frame
 
 pytestmark = pytest.mark.kernel
 NF = Path(__file__).parent / "nf" / "headers.nf"
+engines = engines_fixture(NF)
 
 
-@pytest.fixture(scope="module")
-def engines():
-    program = compile_file(NF)
-    with KernelEngine(program) as k, InterpEngine(program) as i:
-        yield program, k, i
-
-
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@DIFFERENTIAL_SETTINGS
 @given(trace=st.lists(header_frames(), min_size=1, max_size=30))
 def test_kernel_equals_interpreter_on_user_headers(engines, trace):
-    program, k, i = engines
-    report = run_frames(program, [(n, f) for n, f in enumerate(trace)], engine="both",
-                        engines=(k, i))
-    assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
+    run_both(engines, [(n, f) for n, f in enumerate(trace)])
 
 
 def test_header_writes_keep_the_udp_checksum_valid(engines):
     """Rewritten VXLAN and aggregation frames still carry a correct UDP checksum (verified
     over the pseudo-header, RFC 768), and a frame one byte short of a header is passed
     unchanged."""
-    program, k, i = engines
     rng = random.Random(5)
     trace = []
     for n in range(40):
@@ -57,9 +44,7 @@ def test_header_writes_keep_the_udp_checksum_valid(engines):
                                b"\x86\xdd", True))
     short = udp_frame(9000, bytes(35), True)
     trace.append(short)
-    report = run_frames(program, [(n, f) for n, f in enumerate(trace)], engine="both",
-                        engines=(k, i), keep_outputs=True)
-    assert report.mismatches == 0
+    report = run_both(engines, [(n, f) for n, f in enumerate(trace)], keep_outputs=True)
     outs = [out for _ts, _v, out in report.outputs]
     assert outs[-1] == short
     rewritten = 0

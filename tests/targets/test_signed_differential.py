@@ -11,45 +11,29 @@ must agree on verdict, output bytes and state for every frame.
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from cora.compiler.driver import compile_file
-from cora.runtime.engine import InterpEngine, KernelEngine
-from cora.runtime.run import run_frames
-
+from .differential import DIFFERENTIAL_SETTINGS, engines_fixture, run_both
 from .edge_frames import seeded_frames, signed_frames
 
 pytestmark = pytest.mark.kernel
 NF = Path(__file__).parent / "nf" / "signed.nf"
+engines = engines_fixture(NF)
 
 
-@pytest.fixture(scope="module")
-def engines():
-    program = compile_file(NF)
-    with KernelEngine(program) as k, InterpEngine(program) as i:
-        yield program, k, i
-
-
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@DIFFERENTIAL_SETTINGS
 @given(trace=st.lists(signed_frames(), min_size=1, max_size=30))
 def test_kernel_equals_interpreter_on_signed_operations(engines, trace):
-    program, k, i = engines
-    stamped = [(n * 1000, f) for n, f in enumerate(trace)]
-    report = run_frames(program, stamped, engine="both", engines=(k, i))
-    assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
+    report = run_both(engines, [(n * 1000, f) for n, f in enumerate(trace)])
     assert report.packets == len(trace)
 
 
 def test_signed_frames_reach_every_verdict_and_overflow_flag(engines):
     """Coverage of the differential test: every verdict, and every flag bit of ``signed.nf``
     (each comparison and overflow test) both set and clear on some frame."""
-    program, k, i = engines
     trace = seeded_frames(400)
-    report = run_frames(program, [(n, f) for n, f in enumerate(trace)], engine="both",
-                        engines=(k, i), keep_outputs=True)
-    assert report.mismatches == 0
+    report = run_both(engines, [(n, f) for n, f in enumerate(trace)], keep_outputs=True)
     assert report.verdicts["drop"] > 0 and report.verdicts["tx"] > 0 and \
         report.verdicts["pass"] > 0
     flags = [int.from_bytes(out[42:46], "big") for _v, _p, out in report.outputs]
