@@ -51,16 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     from cora.compiler.driver import compile_file
     from cora.runtime import bpf_syscall as bs
     from cora.runtime.engine import KernelEngine
-    from cora.testbed.topology import Topology, in_netns
+    from cora.testbed.topology import in_netns, star
     from cora.testbed.trafficgen import RxCounter
 
     program = compile_file(NF)
     rows: dict[str, list[tuple[float, float]]] = {}
-    with Topology(prefix=f"cora-mcast-bench-{secrets.token_hex(2)}-") as topo:
-        topo.add_namespace("sw")
-        for i in range(PORTS):
-            topo.add_namespace(f"h{i}")
-            topo.add_link("sw", f"h{i}", ifname_a=f"p{i}", ifname_b="eth0", addresses=False)
+    with star(PORTS, prefix=f"cora-mcast-bench-{secrets.token_hex(2)}-") as topo:
         sw = topo.ns("sw")
         with in_netns(sw):
             import socket

@@ -292,6 +292,29 @@ def two_node(prefix: str | None = None, subnet: str = DEFAULT_SUBNET,
     return topo
 
 
+def star(n_ports: int, prefix: str | None = None, subnet: str = DEFAULT_SUBNET) -> Topology:
+    """A :class:`Topology` with a hub namespace ``sw`` and ``n_ports`` host namespaces
+    ``h0`` .. ``h<n-1>``, host ``i`` joined to the hub by one veth pair ``sw:p<i>`` <->
+    ``h<i>:eth0`` with no addresses (a multicast group's ports). Enter it with ``with``; if
+    building fails half-way, what was built is removed.
+
+    Raises:
+        ValueError: ``n_ports`` < 1.
+    """
+    if n_ports < 1:
+        raise ValueError(f"a star needs at least one port, not {n_ports}")
+    topo = Topology(prefix=prefix, subnet=subnet)
+    try:
+        topo.add_namespace("sw")
+        for i in range(n_ports):
+            topo.add_namespace(f"h{i}")
+            topo.add_link("sw", f"h{i}", ifname_a=f"p{i}", ifname_b="eth0", addresses=False)
+    except BaseException:
+        topo.close()
+        raise
+    return topo
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -166,14 +166,10 @@ def test_live_multicast_reaches_every_group_port_with_the_predicted_bytes(progra
     from cora.runtime import pins
     from cora.runtime.deploy import deploy, passthrough_program, undeploy
     from cora.runtime.groups import group_ports, set_group
-    from cora.testbed.topology import Topology
+    from cora.testbed.topology import star
 
     n_ports = 4
-    with Topology(prefix=f"cora-mcast-{secrets.token_hex(3)}-") as topo:
-        topo.add_namespace("sw")
-        for i in range(n_ports):
-            topo.add_namespace(f"h{i}")
-            topo.add_link("sw", f"h{i}", ifname_a=f"p{i}", ifname_b="eth0", addresses=False)
+    with star(n_ports, prefix=f"cora-mcast-{secrets.token_hex(3)}-") as topo:
         sw = topo.ns("sw")
         deployed: list[tuple[str, str]] = []
         try:
