@@ -66,9 +66,7 @@ def _unraisable(unraisable) -> None:
     if _announced and os.getpid() == _owner_pid:
         # after a signal: a library cut short (e.g. pyroute2's asyncio set-up) may fail again
         # while it is torn down; say so in one line, not with a traceback
-        os.write(2, f"cora: ignored while cleaning up: "
-                    f"{type(unraisable.exc_value).__name__} in {unraisable.object!r}\n"
-                 .encode(errors="replace"))
+        _quiet_after_signal(unraisable)
         return
     (_saved_unraisablehook or sys.__unraisablehook__)(unraisable)
 
@@ -173,5 +171,16 @@ def signals_raise() -> Iterator[None]:
             for signum, old in _saved.items():
                 signal.signal(signum, old)
             _saved.clear()
-            sys.unraisablehook = _saved_unraisablehook or sys.__unraisablehook__
+            saved = _saved_unraisablehook or sys.__unraisablehook__
             _saved_unraisablehook = None
+            # after a signal the process is on its way out: a library cut short (pyroute2's
+            # asyncio set-up) may still be garbage-collected at exit; one line, not a traceback
+            sys.unraisablehook = _quiet_after_signal if _announced else saved
+
+
+def _quiet_after_signal(unraisable) -> None:
+    """``sys.unraisablehook`` after a block that handled a signal: one line per swallowed
+    exception (the process is exiting because of the signal)."""
+    os.write(2, f"cora: ignored while cleaning up: "
+                f"{type(unraisable.exc_value).__name__} in {unraisable.object!r}\n"
+             .encode(errors="replace"))
