@@ -588,7 +588,8 @@ class Problem:
             max_shim=opt_int("max_shim_bytes"), max_insns=opt_int("max_instructions"),
             max_maps=opt_int("max_maps"), max_entries=opt_int("max_map_entries"),
             cores=float(_get(m, "cores", 1) or 1),
-            map_kinds=opt_set("map_kinds"))
+            map_kinds=None if _get(m, "map_kinds", None) is None else
+            set(m.map_kinds) | ({"devmap"} if _get(m, "multicast", False) else set()))
 
     def _block_cost(self, label: str, k: int) -> int:
         """Units of block ``label`` on stage ``k`` without tier access: the ops the model
