@@ -169,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mb-flows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     ap.add_argument("--mb-s", type=float, nargs="+", default=[0.9, 1.1, 1.3])
     ap.add_argument("--mb-rates", type=float, nargs="+", default=[10, 40])
+    ap.add_argument("--table-from", default=None, metavar="IN.json",
+                    help="instead: print the README/docs markdown tables of a recorded run "
+                         "(--json output of either scenario)")
     args = ap.parse_args(argv)
+    if args.table_from:
+        return print_tables(json.loads(Path(args.table_from).read_text())["rows"])
     if args.insns:
         return insns(args)
     if args.memory_bound:
@@ -387,6 +392,50 @@ def _vs_heavy(rows: list[dict]) -> str:
     return (f"{len(below)} of {len(both)} cases with a heavy-flows plan"
             + (f", by median {100 * statistics.median(below):.1f}%, max "
                f"{100 * max(below):.1f}% fewer host cores" if below else ""))
+
+
+def print_tables(rows: list[dict]) -> int:
+    """Markdown tables of a recorded run (MODELLED cores, measured solve times): per NF, NIC
+    and mix the curve's landmarks (rate mixes) and, for every run, the solver's record
+    (cases proved optimal, largest gap, solve seconds)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["nf"], r["nic"], r["mix"]), []).append(r)
+    if any(r["mix"] != "memory_bound" for r in rows):
+        print("| NF | NIC | mix | highest rate at 0 host cores (Mpps) | host cores at 60 Mpps: "
+              "cora / best baseline / all-host | at 80 Mpps | cases cora < best baseline | "
+              "largest saving vs best baseline |")
+        print("|---|---|---|---|---|---|---|---|")
+        for (nf, nic, mix), rs in sorted(groups.items()):
+            if mix == "memory_bound":
+                continue
+            zero = [r["rate_mpps"] for r in rs if r["cora"] is not None and r["cora"] <= 1e-12]
+
+            def at(rate: float, rs: list[dict] = rs) -> str:
+                r = next((x for x in rs if x["rate_mpps"] == rate), None)
+                if r is None or r["cora"] is None:
+                    return "-"
+                best = _best_baseline(r)
+                return (f"{r['cora']:.2f}{'*' if r['split'] else ''} / "
+                        f"{'-' if best is None else f'{best:.2f}'} / {r['all_host']:.2f}")
+            wins = [(_best_baseline(r) or 0) - r["cora"] for r in rs if r["cora"] is not None
+                    and _best_baseline(r) is not None
+                    and r["cora"] < _best_baseline(r) - 1e-9 * max(1, _best_baseline(r))]
+            print(f"| {nf} | {nic} | {mix} | {max(zero) if zero else '-':g} | {at(60)} | "
+                  f"{at(80)} | {len(wins)} of {len(rs)} | {max(wins, default=0):.2f} cores |"
+                  if zero else
+                  f"| {nf} | {nic} | {mix} | - | {at(60)} | {at(80)} | {len(wins)} of "
+                  f"{len(rs)} | {max(wins, default=0):.2f} cores |")
+        print()
+    print("| NF | NIC | mix | cases | proved optimal | largest gap | solve s median / max |")
+    print("|---|---|---|---|---|---|---|")
+    for (nf, nic, mix), rs in sorted(groups.items()):
+        done = [r for r in rs if r["cora"] is not None]
+        gaps = [r["gap"] or 0 for r in done]
+        secs = [r["solve_seconds"] for r in rs]
+        print(f"| {nf} | {nic} | {mix} | {len(rs)} | {sum(1 for r in done if r['optimal'])} | "
+              f"{max(gaps, default=0):.2f} | {statistics.median(secs):.2f} / {max(secs):.2f} |")
+    return 0
 
 
 def summarise(rows: list[dict]) -> dict:

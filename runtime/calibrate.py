@@ -757,6 +757,8 @@ def write_models(cal: Calibration, models_dir: Path | None = None) -> list[Path]
     scalars["crossing_ns"] = figs["crossing_ns"] if cal.shim_ns else xdp["crossing_ns"]
     scalars["shim_byte_ns"] = figs["shim_byte_ns"] if cal.shim_ns else xdp["shim_byte_ns"]
     scalars["max_shim_bytes"] = xdp["max_shim_bytes"]
+    if "multicast" in xdp:          # a capability, not a measured figure: kept as it is
+        scalars["multicast"] = xdp["multicast"]
     op_cost = dict(xdp["op_cost_ns"])
     op_cost.update(figs["op_cost_ns"])
     map_cost = dict(xdp["map_cost_ns"])

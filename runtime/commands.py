@@ -243,8 +243,11 @@ def cmd_stats(args) -> int:
     if rates is not None:
         print(f"  rate over {args.interval:g} s (measured): {rates['total']:.3f} Mpps ("
               + ", ".join(f"{k} {v:.3f}" for k, v in rates.items() if k != "total" and v) + ")")
+    summed = first.get("summed_copies") or {}
     for name, rows in first["maps"].items():
-        print(f"  map {name}: {len(rows)} entries")
+        print(f"  map {name}: {len(rows)} entries"
+              + (f" (merged counter: sum of its copies on the {' and '.join(summed[name])} "
+                 "stages)" if name in summed else ""))
         for row in rows[:args.top]:
             print(f"    {row['key']} -> {row['value']}")
         if len(rows) > args.top:

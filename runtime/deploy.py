@@ -415,17 +415,23 @@ def recover_swap(dev: str, netns: str | None) -> str | None:
 def read_stats(dev: str, netns: str | None = None) -> dict:
     """Live verdict counters and map contents of a deployment (reads only).
 
+    The host stage of a split deployment (:func:`deploy_stages`) also reads the NIC stage's
+    copy of every merged counter (a counter both stages add to, ``counter_copies`` in the
+    shim layout) and reports their sum per key, as the NF's value (see
+    :func:`merged_counter_stages`).
+
     Returns:
         ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count}
         (None when deployed without counters),
-        "maps": {NAME: [{"key": [...], "value": [...]}, ...]}}`` (map dump rules of
-        :mod:`cora.runtime.engine`).
+        "maps": {NAME: [{"key": [...], "value": [...]}, ...]},
+        "summed_copies": {NAME: [stage names whose copies were summed]}}`` (map dump rules
+        of :mod:`cora.runtime.engine`; ``summed_copies`` empty unless split).
     Raises:
         EnvironmentProblem: nothing (or only part of a deployment) there, saying which command
             to run; KernelError: pins unreadable.
     """
     from cora.runtime import attach, pins
-    from cora.runtime.engine import dump_from_entries, map_entries
+    from cora.runtime.engine import dump_from_entries, map_entries, sum_entries
     from cora.targets.ebpf.maps import state_from_metadata
 
     meta = require_deployment(dev, netns)
@@ -433,13 +439,39 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
         verdicts = verdict_counts(pinned.maps.get(VERDICTS_MAP))
         entries = {s.name: map_entries(pinned.maps[s.name], s) for s in states}
+    summed: dict[str, list[str]] = {}
+    merged = merged_counter_stages(meta)
+    peer = meta.get("nic_stage")
+    if peer and any("nic" in stages for stages in merged.values()):
+        by_name = {s.name: s for s in states}
+        require_deployment(peer["dev"], peer.get("netns"))
+        with pins.open_pinned(pins.deployment_dir(peer["dev"], peer.get("netns"))) as nic:
+            for name, stages in merged.items():
+                if "nic" in stages and name in by_name and name in nic.maps:
+                    entries[name] = sum_entries(
+                        [entries[name], map_entries(nic.maps[name], by_name[name])])
+                    summed[name] = stages
     try:
         attached_id = attach.xdp_attached(dev, netns)
     except EnvironmentProblem:
         attached_id = None
     return {"nf": meta["nf"], "dev": dev, "netns": netns, "prog_id": meta.get("prog_id"),
             "attached": attached_id is not None and attached_id == meta.get("prog_id"),
-            "verdicts": verdicts, **dump_from_entries(states, entries)}
+            "verdicts": verdicts, **dump_from_entries(states, entries),
+            "summed_copies": summed}
+
+
+def merged_counter_stages(meta: dict) -> dict[str, list[str]]:
+    """Merged counters of a split deployment's host-side metadata: ``{state: [stage names
+    holding a copy]}`` for every counter held on more than one stage (``counter_copies`` of
+    the shim layout that :func:`deploy_stages` stores under ``"shim"``); ``{}`` for a
+    deployment that is not split. The NF's value of such a counter is the sum of its copies
+    (docs/offload.md, "Merged counters")."""
+    stages_of: dict[str, list[str]] = {}
+    for st in (meta.get("shim") or {}).get("stages", []):
+        for name in st.get("counter_copies", []):
+            stages_of.setdefault(name, []).append(st["stage"])
+    return {name: stages for name, stages in stages_of.items() if len(stages) > 1}
 
 
 def undeploy(dev: str, netns: str | None = None) -> dict:

@@ -26,7 +26,8 @@ from cora.targets.ebpf.hook import VERDICT_COUNTER_INDEX
 from cora.targets.tc.hook import MAX_TC_TEST_FRAME_BYTES, tc_test_run_accepts
 
 __all__ = ["MAX_TC_TEST_FRAME_BYTES", "FrameOutcome", "InterpEngine", "KernelEngine",
-           "dump_from_entries", "map_entries", "sum_percpu", "tc_test_run_accepts"]
+           "dump_from_entries", "map_entries", "sum_entries", "sum_percpu",
+           "tc_test_run_accepts"]
 
 
 @dataclass
@@ -44,6 +45,21 @@ class FrameOutcome:
     frame: bytes
     duration_ns: int = 0
     touched: frozenset = frozenset()
+
+
+def sum_entries(copies: list[list[tuple[tuple[int, ...], tuple[int, ...]]]]
+                ) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Entries of one merged counter held as several copies (one per stage of a split NF,
+    ``StageProgram.counter_copies``): per key, the copies' values summed field by field, as a
+    ``percpu_array``'s value is the sum over CPUs. ``copies``: one ``[(key, value), ...]``
+    list per copy (dump form); returns the sums, sorted by key."""
+    total: dict[tuple[int, ...], list[int]] = {}
+    for rows in copies:
+        for key, value in rows:
+            acc = total.setdefault(tuple(key), [0] * len(value))
+            for j, v in enumerate(value):
+                acc[j] += v
+    return sorted((k, tuple(v)) for k, v in total.items())
 
 
 def dump_from_entries(states: list[StateDecl], entries: dict[str, list]) -> dict:

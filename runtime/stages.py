@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from cora.compiler.ir import Program
 from cora.compiler.offload.split import SplitResult, split
 from cora.errors import InternalError
-from cora.runtime.engine import InterpEngine, KernelEngine, dump_from_entries
+from cora.runtime.engine import InterpEngine, KernelEngine, dump_from_entries, sum_entries
 from cora.targets.xdp import XdpTarget
 
 
@@ -139,13 +139,8 @@ class StagePipeline:
         of its host copy (dump form, sorted); a merged counter's entries are the sums over
         the stages' copies, value field by value field."""
         if name in self.counter_copies:
-            total: dict[tuple[int, ...], list[int]] = {}
-            for i in self.counter_copies[name]:
-                for key, value in self.engines[i].entries(name):
-                    acc = total.setdefault(key, [0] * len(value))
-                    for j, v in enumerate(value):
-                        acc[j] += v
-            return sorted((k, tuple(v)) for k, v in total.items())
+            return sum_entries([self.engines[i].entries(name)
+                                for i in self.counter_copies[name]])
         own = self.engines[self.owner[name]].entries(name)
         if name not in self.host_copy:
             return own

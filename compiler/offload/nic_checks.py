@@ -152,6 +152,10 @@ class NicChecks:
                     f"(supported: {', '.join(m.verdicts)})"]
         if op.op_class not in m.op_classes or op.opcode in m.excluded_opcodes:
             return [f"{op.opcode} ({op.op_class}) cannot run on {m.name}"]
+        if op.opcode == "mcast" and not m.multicast:
+            return [f"multicast({op.attrs.get('state')}) needs a devmap and "
+                    f"bpf_redirect_map with BPF_F_BROADCAST; {m.name} has no multicast "
+                    f"(its model: {m.sources.get('multicast', 'multicast = false')})"]
         return []
 
     # -- per state ------------------------------------------------------------------
@@ -160,7 +164,7 @@ class NicChecks:
         """Map kinds, map count, entries and memory per tier."""
         m, out = self.model, []
         for s in states:
-            if s.kind not in m.map_kinds:
+            if not m.holds_kind(s.kind):
                 out.append(f"{_state_where(program, s)}: state {s.name} is a {s.kind} map; "
                            f"{m.name} holds only {', '.join(m.map_kinds)} maps")
         if len(states) > m.max_maps:
@@ -208,6 +212,10 @@ class AgilioChecks(NicChecks):
         if c == "ret" and op.attrs.get("verdict") == "redirect":
             return ["redirect verdict: XDP_REDIRECT (bpf_redirect) is not supported by the "
                     "Agilio eBPF offload"]
+        if c == "mcast":
+            return [f"multicast({op.attrs.get('state')}): XDP_REDIRECT and devmaps "
+                    "(bpf_redirect_map) are not supported by the Agilio eBPF offload (nfp "
+                    "JIT: no redirect helper; offloaded maps are hash and array only)"]
         if c == "now":
             return ["now() needs bpf_ktime_get_ns, which the Agilio (NFP) firmware does not "
                     "provide to offloaded programs"]

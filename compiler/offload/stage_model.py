@@ -116,6 +116,12 @@ class StageModel:
             the table never fills (Agilio: ``lru_hash`` -> ``hash``: without eviction an LRU
             map behaves as a hash map). Not used by :meth:`supports_op` (it cannot know the
             table's fill); see :meth:`holds_without_eviction`.
+        multicast: whether the stage can end a packet with the multicast verdict (``mcast G``:
+            ``bpf_redirect_map`` of the ``devmap`` group G with ``BPF_F_BROADCAST``) and so
+            hold ``devmap`` states (:meth:`holds_kind`); needs a ``sources.multicast`` entry
+            when true. The clones (one per port of the group, made by the kernel after the
+            program returns) are not charged: :meth:`op_ns` charges ``mcast`` as one helper
+            call.
         per_packet_ns: fixed cost of running a stage program on one packet, ns.
         crossing_ns: cost of receiving a packet from an earlier stage, ns per crossing.
         shim_byte_ns: cost per metadata shim byte carried over a crossing, ns.
@@ -153,6 +159,7 @@ class StageModel:
     atomic_counter_kinds: tuple[str, ...] = ()
     zero_init_atomic: bool = False
     no_eviction_kinds: Mapping[str, str] = field(default_factory=dict)
+    multicast: bool = False
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -233,6 +240,11 @@ class StageModel:
                 return t
         return max(self.tiers, key=lambda t: t.mem_bytes)
 
+    def holds_kind(self, kind: str) -> bool:
+        """Whether this stage can hold a state of ``kind``: one of :attr:`map_kinds`, or a
+        ``devmap`` (multicast group) where :attr:`multicast` is true."""
+        return kind in self.map_kinds or (kind == "devmap" and self.multicast)
+
     def holds_without_eviction(self, kind: str) -> str | None:
         """The map kind this stage uses for a state of ``kind`` that never fills, or None.
 
@@ -254,9 +266,11 @@ class StageModel:
             return False
         if op.opcode == "ret" and op.attrs.get("verdict") not in self.verdicts:
             return False
+        if op.opcode == "mcast" and not self.multicast:
+            return False
         if program is not None and "state" in op.attrs:
             kind = program.state(op.attrs["state"]).kind
-            if kind not in self.map_kinds:
+            if not self.holds_kind(kind):
                 return False
             if kind in self.atomic_counter_kinds and op.state_writes() \
                     and op.opcode != "atomic_add":
@@ -293,6 +307,10 @@ class StageModel:
         cls = op.op_class
         if charge is not None and charge != cls:
             return self._class_cost(charge)
+        if op.opcode == "mcast" and "mcast" not in self.opcode_cost_ns:
+            # one bpf_redirect_map call (the helper figure); the per-port clones are the
+            # kernel's work after the program and are not modelled (see ``multicast``)
+            return self._class_cost("helper")
         if cls in MAP_CALL_CLASSES:
             if state_kind is None:
                 raise ModelError(f"{op.opcode} needs the kind of its state to be costed")
@@ -603,6 +621,7 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             zero_init_atomic=bool(data.get("zero_init_atomic", False)),
             no_eviction_kinds={str(k): str(v)
                                for k, v in data.get("no_eviction_kinds", {}).items()},
+            multicast=bool(data.get("multicast", False)),
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -633,6 +652,11 @@ def check_model(model: StageModel) -> None:
     bad = [v for v in model.verdicts if v not in VERDICTS]
     if bad:
         raise ModelError(f"{where}: unknown verdicts {bad}")
+    if model.multicast and "multicast" not in model.sources:
+        raise ModelError(f"{where}: multicast = true needs a source (sources.multicast)")
+    if model.multicast and "helper" not in model.op_classes:
+        raise ModelError(f"{where}: multicast = true needs the helper op class (mcast is "
+                         "charged as one helper call)")
     if not model.tiers:
         raise ModelError(f"{where}: at least one memory tier is needed")
     missing = [c for c in model.op_classes if c not in model.op_cost_ns]
