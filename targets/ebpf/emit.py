@@ -56,7 +56,7 @@ from cora.compiler.ir import (
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, has_spin_lock, header_field
 from cora.errors import CoraError
-from cora.targets.ebpf import liveprof
+from cora.targets.ebpf import liveprof, validity
 from cora.targets.ebpf.byteorder import (
     network_load,
     network_order_regs,
@@ -269,11 +269,18 @@ class EbpfEmitter:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
-        # Parse only what the program reads: IPv4's validity depends on a VLAN tag before it;
-        # IPv6 only when the program reads it or an L4 header (which IPv6 may carry).
+        #: headers known valid before each op (id(op) -> names), :mod:`validity`
+        facts = validity.header_facts(program)
+        self.known_valid = {k: f.valid() for k, f in facts.items()}
+        # Parse only what the program reads: IPv4's validity depends on a VLAN tag before it,
+        # an L4 header's on IPv6 (which may carry it), unless every op that could tell runs
+        # where the tag (IPv6) is known absent (validity.parse_needed).
+        need = validity.parse_needed(program, facts)
         if used & {*L4_HEADERS, "ipv4", "ipv6"}:
-            used |= {"ipv4", "vlan"}
-        if used & {*L4_HEADERS, "ipv6"}:
+            used.add("ipv4")
+            if need["vlan"]:
+                used.add("vlan")
+        if used & {*L4_HEADERS, "ipv6"} and need["ipv6"]:
             used.add("ipv6")
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
@@ -364,9 +371,10 @@ class EbpfEmitter:
         self.emit("u8 " + ", ".join(f"v_{h} = 0" for h in hs) + ";")
         self.emit("if (data + 14 <= data_end) {")
         self.emit("v_ethernet = 1;", indent=2)
-        if "vlan" in self.headers_used:
+        if self.headers_used & {"ipv4", "vlan"}:
             self.emit("u16 et = *(u16 *)(data + 12);", indent=2)
             self.emit("void *l3 = data + 14;", indent=2)
+        if "vlan" in self.headers_used:
             # the common untagged IPv4 frame decides with one comparison; a tag is looked
             # for only when the ethertype is not IPv4
             self.emit("if (et != bpf_htons(0x0800) && "
@@ -415,6 +423,14 @@ class EbpfEmitter:
         self.emit(";")
 
     # -------------------------------------------------------------------------- header ops
+    def _known(self, op: Op, header: str) -> bool:
+        """Whether the branches before ``op`` proved ``header`` valid (validity.py)."""
+        return header in self.known_valid.get(id(op), frozenset())
+
+    def _guard(self, op: Op, header: str) -> str:
+        """C condition under which ``op`` may touch ``header``: ``1`` when known valid."""
+        return "1" if self._known(op, header) else f"v_{header}"
+
     def field_of(self, op: Op) -> Field:
         return header_field(op.attrs["header"], op.attrs["field"])
 
@@ -423,10 +439,14 @@ class EbpfEmitter:
         h, f = op.attrs["header"], self.field_of(op)
         dst = self.reg(op.dest)
         span = f.byte_span
-        self.emit(f"{dst} = 0;", op.span)
         # The parser checked the header's fixed length once when it set v_H (hoisted): the
-        # verifier keeps that range on h_H along every path where v_H is 1.
-        self.emit(f"if (v_{h}) {{")
+        # verifier keeps that range on h_H along every path where v_H is 1. Where the
+        # branches before the load proved v_H (validity.py), the load needs no guard.
+        if self._known(op, h):
+            self.emit("{")
+        else:
+            self.emit(f"{dst} = 0;", op.span)
+            self.emit(f"if (v_{h}) {{")
         if op.dest in self.wire_regs and network_load(self.p, op):
             # network order: the field's bytes as they are (copied into keys without a swap)
             self.emit(f"{dst} = *({_UTYPE[span]} *)(h_{h} + {f.byte_offset});", op.span,
@@ -477,8 +497,7 @@ class EbpfEmitter:
         hdr_min = HEADERS[h].min_len
         wend = min(wend, hdr_min)
         targets = self._csum_targets(h, f.name)
-        self.emit(f"if (v_{h}) {{ /* store {h}.{f.name} */",
-                  op.span)
+        self.emit(f"if ({self._guard(op, h)}) {{ /* store {h}.{f.name} */", op.span)
         old = self.tmp()
         if targets:
             self.emit(f"u32 {old} = {self._csum_words_not(h, wstart, wend)};", indent=2)
@@ -509,7 +528,7 @@ class EbpfEmitter:
                     continue
                 # A checksum lies in its header's fixed part, which the parser checked
                 # when it set v_H (as for every other access to the header).
-                cond = "1" if ch == h else f"v_{ch}"
+                cond = "1" if ch == h else self._guard(op, ch)
                 self.emit(f"if ({cond}) {{", indent=2)
                 cur = self.tmp()
                 self.emit(f"u32 {cur} = *(u16 *)(h_{ch} + {coff});", indent=3)
