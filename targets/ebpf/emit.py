@@ -405,6 +405,11 @@ class EbpfEmitter:
                               indent=3)
             self.emit("}", indent=2)
             if l4:
+                # every L4 header starts at l4: one pointer for all (clang keeps one
+                # register), set whatever the checks say; the flags alone say which is valid
+                # and every access is under its flag or a branch on it (validity.py)
+                self.emit(" ".join(f"h_{name} = l4;" for name in L4_HEADERS
+                                   if name in self.headers_used), indent=2)
                 self.emit("if (has_l4) {", indent=2)
                 first = True
                 for name, proto in (("tcp", 6), ("udp", 17), ("icmp", 1)):
@@ -414,8 +419,7 @@ class EbpfEmitter:
                     first = False
                     n = HEADERS[name].min_len
                     self.emit(f"{kw} (l4proto == {proto}) {{", indent=3)
-                    self.emit(f"if (l4 + {n} <= data_end) {{ v_{name} = 1; h_{name} = l4; }}",
-                              indent=4)
+                    self.emit(f"if (l4 + {n} <= data_end) v_{name} = 1;", indent=4)
                 self.emit("}", indent=3)
                 self.emit("}", indent=2)
         self.emit("}")
