@@ -17,8 +17,9 @@ block adds facts on each edge: ``hdr.valid H`` (true: H valid; false: H absent),
 ``mov``, one-bit ``not``, ``and`` (both true) and ``or`` (false: both false; true: the union
 of two single clauses), and ``eq``/``ne`` of ``ethernet.type`` with a constant other than a
 VLAN ethertype (equal: no VLAN tag, since the parser looks for one only behind those
-ethertypes). Valid headers imply their outer headers (the parser sets an inner header's
-flag only after the outer one's): an L4 header implies IPv4 or IPv6, and those and the VLAN
+ethertypes, and only the network header of that ethertype may be valid). Valid headers
+imply their outer headers (the parser sets an inner header's flag only after the outer
+one's): an L4 header implies IPv4 or IPv6, and those and the VLAN
 tag imply Ethernet. ``shim.push``/``shim.pop`` (which move the frame's head) forget all.
 
 Public API: :class:`Facts`, :func:`header_facts` (op id -> facts before that op),
@@ -34,6 +35,8 @@ from cora.compiler.ir.headers import HEADERS, L4_HEADERS
 
 #: ethertypes behind which the parser looks for an 802.1Q / 802.1ad tag
 VLAN_ETHERTYPES = (0x8100, 0x88A8)
+#: the ethertype behind which the parser looks for each network header (IEEE 802 numbers)
+_L3_ETHERTYPES = {"ipv4": 0x0800, "ipv6": 0x86DD}
 #: outer headers implied by a valid header: each entry is a clause (one of them is valid)
 _IMPLIES: dict[str, tuple[frozenset[str], ...]] = {
     **{h: (frozenset({"ipv4", "ipv6"}), frozenset({"ethernet"})) for h in L4_HEADERS},
@@ -115,20 +118,25 @@ def _condition(block_defs: dict[str, Op], reg: str, truth: bool, program: Progra
         return _NONE
     if code in ("eq", "ne") and one_bit:
         equal = truth if code == "eq" else not truth
-        if equal and _compares_ethertype(block_defs, op):
-            return Facts(invalid=frozenset({"vlan"}))
+        ethertype = _compared_ethertype(block_defs, op)
+        if equal and ethertype is not None:
+            # no tag, and the network header the parser looks for behind the type is the
+            # only one that may be valid
+            return Facts(invalid=frozenset(
+                {"vlan"} | {h for h, t in _L3_ETHERTYPES.items() if t != ethertype}))
     return _NONE
 
 
-def _compares_ethertype(block_defs: dict[str, Op], op: Op) -> bool:
-    """Whether ``op`` compares ``ethernet.type`` with a constant that is not a VLAN
-    ethertype (then equality means the parser found no VLAN tag)."""
+def _compared_ethertype(block_defs: dict[str, Op], op: Op) -> int | None:
+    """The constant ``op`` compares ``ethernet.type`` with, if it is not a VLAN ethertype
+    (then equality means the parser found no VLAN tag); else None."""
     defs = [block_defs.get(r) for r in op.args]
     loads = [d for d in defs if d is not None and d.opcode == "hdr.load"
              and d.attrs["header"] == "ethernet" and d.attrs["field"] == "type"]
     consts = [d for d in defs if d is not None and d.opcode == "const"]
-    return len(loads) == 1 and len(consts) == 1 \
-        and consts[0].attrs["value"] not in VLAN_ETHERTYPES
+    if len(loads) == 1 and len(consts) == 1 and consts[0].attrs["value"] not in VLAN_ETHERTYPES:
+        return int(consts[0].attrs["value"])
+    return None
 
 
 def header_facts(program: Program) -> dict[int, Facts]:
