@@ -184,6 +184,23 @@ def _gaps(fields) -> list[tuple[int, int]]:
     return gaps
 
 
+def _widened(fields) -> dict[int, tuple[int, int]]:
+    """Fields whose store can also zero the padding right after them, as one wider store:
+    ``{field index: (store bytes, gap index)}`` for a field of C size s at offset o followed
+    by a gap of g bytes where s + g is 2, 4 or 8 and o a multiple of it (a hand-written key
+    writes ``*(u32 *)&key.proto = proto``). Little-endian (eBPF's bpfel, as bcc builds): the
+    zero-extended value puts the field's bytes first, as they lie in memory, then zeros."""
+    offsets, _ = entry_layout(fields)
+    gap_at = {off: (n, length) for n, (off, length) in enumerate(_gaps(fields))}
+    out = {}
+    for i, (f, off) in enumerate(zip(fields, offsets, strict=True)):
+        size = c_bytes(f.width)
+        n, length = gap_at.get(off + size, (None, 0))
+        if n is not None and size + length in (2, 4, 8) and off % (size + length) == 0:
+            out[i] = (size + length, n)
+    return out
+
+
 def _struct_fields(fields) -> str:
     """C member list of a key or value struct with its padding as named ``_padN`` byte arrays,
     so that a key is built by writing every byte (no memset, nothing left uninitialised for
@@ -637,11 +654,12 @@ class EbpfEmitter:
         if state.kind != "lpm":
             # every byte written: the fields in network order, then the padding
             self.emit(f"struct {cname}_key {k};", span)
-            for f, a in zip(state.key, args, strict=True):
+            wide = _widened(state.key)
+            for i, (f, a) in enumerate(zip(state.key, args, strict=True)):
                 # a register kept in network order goes in as it is
                 value = f"r_{a}" if a in self.wire_regs else _to_network(self.reg(a), f.width)
-                self.emit(f"{k}.f_{f.name} = {value};")
-            self.emit_padding(k, state.key)
+                self.emit(self._field_store(k, f.name, value, wide.get(i)))
+            self.emit_padding(k, state.key, {n for _, n in wide.values()})
             return k
         self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
         addr = self.reg(args[0])
@@ -659,10 +677,22 @@ class EbpfEmitter:
             self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
         return k
 
-    def emit_padding(self, var: str, fields) -> None:
-        """Zero the padding bytes of struct ``var`` (see :func:`_struct_fields`)."""
+    def emit_padding(self, var: str, fields, done: set[int] | frozenset[int] = frozenset()
+                     ) -> None:
+        """Zero the padding bytes of struct ``var`` (see :func:`_struct_fields`), but for the
+        gaps ``done`` (zeroed by a widened field store, :func:`_widened`)."""
         for n, (_, length) in enumerate(_gaps(fields)):
-            self.emit(f"__builtin_memset(&{var}._pad{n}, 0, {length});")
+            if n not in done:
+                self.emit(f"__builtin_memset(&{var}._pad{n}, 0, {length});")
+
+    @staticmethod
+    def _field_store(var: str, name: str, value: str, wide: tuple[int, int] | None) -> str:
+        """C statement storing ``value`` into field ``name`` of struct ``var``; with ``wide``
+        (:func:`_widened`) one store of that many bytes that also zeroes the gap after it."""
+        if wide is None:
+            return f"{var}.f_{name} = {value};"
+        ctype = c_type(wide[0] * 8)
+        return f"*({ctype} *)&{var}.f_{name} = ({ctype})({value});"
 
     @emit_impl("map.lookup")
     def emit_map_lookup(self, op: Op) -> None:
@@ -734,9 +764,10 @@ class EbpfEmitter:
         k = self.emit_key(state, op.args[:n], op.span)
         v = self.tmp()
         self.emit(f"struct {cname}_value {v};")
-        for f, a in zip(state.value, op.args[n:], strict=True):
-            self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
-        self.emit_padding(v, state.value)
+        wide = _widened(state.value)
+        for i, (f, a) in enumerate(zip(state.value, op.args[n:], strict=True)):
+            self.emit(self._field_store(v, f.name, self.reg(a), wide.get(i)))
+        self.emit_padding(v, state.value, {n for _, n in wide.values()})
         if has_spin_lock(state):  # every byte initialised (the kernel skips the lock's)
             self.emit(f"__builtin_memset(&{v}.{SPIN_LOCK_MEMBER}, 0, 4);")
         self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
