@@ -56,7 +56,7 @@ from cora.compiler.ir import (
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, has_spin_lock, header_field
 from cora.errors import CoraError
-from cora.targets.ebpf import liveprof, validity
+from cora.targets.ebpf import keyshare, liveprof, validity
 from cora.targets.ebpf.byteorder import (
     network_load,
     network_order_regs,
@@ -286,6 +286,14 @@ class EbpfEmitter:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
+        # keys built once (keyshare.py): update/delete op id -> lookup op id, and each such
+        # lookup's function-scope key struct (C name, state)
+        by_id = {id(op): op for _, op in program.ops()}
+        self.key_from = {u: lk for u, lk in keyshare.shared_keys(program).items()
+                         if program.state(by_id[lk].attrs["state"]).kind in ("hash", "lru_hash")}
+        sources = [op for _, op in program.ops() if id(op) in set(self.key_from.values())]
+        self.key_var = {id(op): (f"_key{n}", program.state(op.attrs["state"]))
+                        for n, op in enumerate(sources)}
         #: headers known valid before each op (id(op) -> names), :mod:`validity`
         facts = validity.header_facts(program)
         self.known_valid = {k: f.valid() for k, f in facts.items()}
@@ -645,15 +653,25 @@ class EbpfEmitter:
         self.emit("}")
 
     # ---------------------------------------------------------------------------- map ops
-    def emit_key(self, state: StateDecl, args: tuple[str, ...], span) -> str:
-        k = self.tmp()
+    def emit_key(self, state: StateDecl, args: tuple[str, ...], span, op: Op | None = None
+                 ) -> str:
+        """Build ``state``'s key from registers ``args``; returns the C variable. An update or
+        delete whose lookup already built the same key reuses that struct, and such a
+        lookup builds into its function-scope struct (:mod:`keyshare`)."""
+        if op is not None and id(op) in self.key_from:
+            k = self.key_var[self.key_from[id(op)]][0]
+            self.emit(f"/* key {k}, built by its lookup */", span)
+            return k
+        shared = op is not None and id(op) in self.key_var
+        k = self.key_var[id(op)][0] if op is not None and shared else self.tmp()
         cname = map_c_name(state)
         if state.kind in ("array", "percpu_array"):
             self.emit(f"u32 {k} = {self.reg(args[0])};", span)
             return k
         if state.kind != "lpm":
             # every byte written: the fields in network order, then the padding
-            self.emit(f"struct {cname}_key {k};", span)
+            if not shared:
+                self.emit(f"struct {cname}_key {k};", span)
             wide = _widened(state.key)
             for i, (f, a) in enumerate(zip(state.key, args, strict=True)):
                 # a register kept in network order goes in as it is
@@ -697,7 +715,7 @@ class EbpfEmitter:
     @emit_impl("map.lookup")
     def emit_map_lookup(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
-        k = self.emit_key(state, op.args, op.span)
+        k = self.emit_key(state, op.args, op.span, op)
         cname, r = map_c_name(state), self.reg(op.dest)
         self.emit(f"{r} = {cname}.lookup(&{k});")
         if state.name in self.read_through:  # miss: take the entry over from the old map
@@ -761,7 +779,7 @@ class EbpfEmitter:
         state = self.p.state(op.attrs["state"])
         cname = map_c_name(state)
         n = op.attrs["nkeys"]
-        k = self.emit_key(state, op.args[:n], op.span)
+        k = self.emit_key(state, op.args[:n], op.span, op)
         v = self.tmp()
         self.emit(f"struct {cname}_value {v};")
         wide = _widened(state.value)
@@ -775,7 +793,7 @@ class EbpfEmitter:
     @emit_impl("map.delete")
     def emit_map_delete(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
-        k = self.emit_key(state, op.args, op.span)
+        k = self.emit_key(state, op.args, op.span, op)
         self.emit(f"{map_c_name(state)}.delete(&{k});")
         if state.name in self.read_through:  # a deleted entry must not come back
             self.emit(f"{map_c_name(state)}_rt.delete(&{k});")
@@ -1086,6 +1104,8 @@ class EbpfEmitter:
                 self.emit(f"{vtype} *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        for var, state in self.key_var.values():
+            self.emit(f"struct {map_c_name(state)}_key {var};")
         for line in liveprof.entry(self.prof, self.hook.verdict_code("aborted")) \
                 if self.prof else []:
             self.emit(line)
