@@ -56,7 +56,7 @@ from cora.compiler.ir import (
 from cora.compiler.ir.headers import HEADERS, L4_HEADERS, Field
 from cora.compiler.ir.ops import PAYLOAD_CSUM_HEADERS, ImplTable, has_spin_lock, header_field
 from cora.errors import CoraError
-from cora.targets.ebpf import liveprof
+from cora.targets.ebpf import keyshare, liveprof, validity
 from cora.targets.ebpf.byteorder import (
     network_load,
     network_order_regs,
@@ -184,6 +184,23 @@ def _gaps(fields) -> list[tuple[int, int]]:
     return gaps
 
 
+def _widened(fields) -> dict[int, tuple[int, int]]:
+    """Fields whose store can also zero the padding right after them, as one wider store:
+    ``{field index: (store bytes, gap index)}`` for a field of C size s at offset o followed
+    by a gap of g bytes where s + g is 2, 4 or 8 and o a multiple of it (a hand-written key
+    writes ``*(u32 *)&key.proto = proto``). Little-endian (eBPF's bpfel, as bcc builds): the
+    zero-extended value puts the field's bytes first, as they lie in memory, then zeros."""
+    offsets, _ = entry_layout(fields)
+    gap_at = {off: (n, length) for n, (off, length) in enumerate(_gaps(fields))}
+    out = {}
+    for i, (f, off) in enumerate(zip(fields, offsets, strict=True)):
+        size = c_bytes(f.width)
+        n, length = gap_at.get(off + size, (None, 0))
+        if n is not None and size + length in (2, 4, 8) and off % (size + length) == 0:
+            out[i] = (size + length, n)
+    return out
+
+
 def _struct_fields(fields) -> str:
     """C member list of a key or value struct with its padding as named ``_padN`` byte arrays,
     so that a key is built by writing every byte (no memset, nothing left uninitialised for
@@ -269,11 +286,26 @@ class EbpfEmitter:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
-        # Parse only what the program reads: IPv4's validity depends on a VLAN tag before it;
-        # IPv6 only when the program reads it or an L4 header (which IPv6 may carry).
+        # keys built once (keyshare.py): update/delete op id -> lookup op id, and each such
+        # lookup's function-scope key struct (C name, state)
+        by_id = {id(op): op for _, op in program.ops()}
+        self.key_from = {u: lk for u, lk in keyshare.shared_keys(program).items()
+                         if program.state(by_id[lk].attrs["state"]).kind in ("hash", "lru_hash")}
+        sources = [op for _, op in program.ops() if id(op) in set(self.key_from.values())]
+        self.key_var = {id(op): (f"_key{n}", program.state(op.attrs["state"]))
+                        for n, op in enumerate(sources)}
+        #: headers known valid before each op (id(op) -> names), :mod:`validity`
+        facts = validity.header_facts(program)
+        self.known_valid = {k: f.valid() for k, f in facts.items()}
+        # Parse only what the program reads: IPv4's validity depends on a VLAN tag before it,
+        # an L4 header's on IPv6 (which may carry it), unless every op that could tell runs
+        # where the tag (IPv6) is known absent (validity.parse_needed).
+        need = validity.parse_needed(program, facts)
         if used & {*L4_HEADERS, "ipv4", "ipv6"}:
-            used |= {"ipv4", "vlan"}
-        if used & {*L4_HEADERS, "ipv6"}:
+            used.add("ipv4")
+            if need["vlan"]:
+                used.add("vlan")
+        if used & {*L4_HEADERS, "ipv6"} and need["ipv6"]:
             used.add("ipv6")
         self.headers_used = used | {"ethernet"} if used else set()
         self.uses_env = any(op.opcode in ("now", "rand") for _, op in program.ops())
@@ -364,9 +396,10 @@ class EbpfEmitter:
         self.emit("u8 " + ", ".join(f"v_{h} = 0" for h in hs) + ";")
         self.emit("if (data + 14 <= data_end) {")
         self.emit("v_ethernet = 1;", indent=2)
-        if "vlan" in self.headers_used:
+        if self.headers_used & {"ipv4", "vlan"}:
             self.emit("u16 et = *(u16 *)(data + 12);", indent=2)
             self.emit("void *l3 = data + 14;", indent=2)
+        if "vlan" in self.headers_used:
             # the common untagged IPv4 frame decides with one comparison; a tag is looked
             # for only when the ethertype is not IPv4
             self.emit("if (et != bpf_htons(0x0800) && "
@@ -397,6 +430,11 @@ class EbpfEmitter:
                               indent=3)
             self.emit("}", indent=2)
             if l4:
+                # every L4 header starts at l4: one pointer for all (clang keeps one
+                # register), set whatever the checks say; the flags alone say which is valid
+                # and every access is under its flag or a branch on it (validity.py)
+                self.emit(" ".join(f"h_{name} = l4;" for name in L4_HEADERS
+                                   if name in self.headers_used), indent=2)
                 self.emit("if (has_l4) {", indent=2)
                 first = True
                 for name, proto in (("tcp", 6), ("udp", 17), ("icmp", 1)):
@@ -406,8 +444,7 @@ class EbpfEmitter:
                     first = False
                     n = HEADERS[name].min_len
                     self.emit(f"{kw} (l4proto == {proto}) {{", indent=3)
-                    self.emit(f"if (l4 + {n} <= data_end) {{ v_{name} = 1; h_{name} = l4; }}",
-                              indent=4)
+                    self.emit(f"if (l4 + {n} <= data_end) v_{name} = 1;", indent=4)
                 self.emit("}", indent=3)
                 self.emit("}", indent=2)
         self.emit("}")
@@ -415,6 +452,14 @@ class EbpfEmitter:
         self.emit(";")
 
     # -------------------------------------------------------------------------- header ops
+    def _known(self, op: Op, header: str) -> bool:
+        """Whether the branches before ``op`` proved ``header`` valid (validity.py)."""
+        return header in self.known_valid.get(id(op), frozenset())
+
+    def _guard(self, op: Op, header: str) -> str:
+        """C condition under which ``op`` may touch ``header``: ``1`` when known valid."""
+        return "1" if self._known(op, header) else f"v_{header}"
+
     def field_of(self, op: Op) -> Field:
         return header_field(op.attrs["header"], op.attrs["field"])
 
@@ -423,10 +468,14 @@ class EbpfEmitter:
         h, f = op.attrs["header"], self.field_of(op)
         dst = self.reg(op.dest)
         span = f.byte_span
-        self.emit(f"{dst} = 0;", op.span)
         # The parser checked the header's fixed length once when it set v_H (hoisted): the
-        # verifier keeps that range on h_H along every path where v_H is 1.
-        self.emit(f"if (v_{h}) {{")
+        # verifier keeps that range on h_H along every path where v_H is 1. Where the
+        # branches before the load proved v_H (validity.py), the load needs no guard.
+        if self._known(op, h):
+            self.emit("{")
+        else:
+            self.emit(f"{dst} = 0;", op.span)
+            self.emit(f"if (v_{h}) {{")
         if op.dest in self.wire_regs and network_load(self.p, op):
             # network order: the field's bytes as they are (copied into keys without a swap)
             self.emit(f"{dst} = *({_UTYPE[span]} *)(h_{h} + {f.byte_offset});", op.span,
@@ -477,8 +526,7 @@ class EbpfEmitter:
         hdr_min = HEADERS[h].min_len
         wend = min(wend, hdr_min)
         targets = self._csum_targets(h, f.name)
-        self.emit(f"if (v_{h}) {{ /* store {h}.{f.name} */",
-                  op.span)
+        self.emit(f"if ({self._guard(op, h)}) {{ /* store {h}.{f.name} */", op.span)
         old = self.tmp()
         if targets:
             self.emit(f"u32 {old} = {self._csum_words_not(h, wstart, wend)};", indent=2)
@@ -509,7 +557,7 @@ class EbpfEmitter:
                     continue
                 # A checksum lies in its header's fixed part, which the parser checked
                 # when it set v_H (as for every other access to the header).
-                cond = "1" if ch == h else f"v_{ch}"
+                cond = "1" if ch == h else self._guard(op, ch)
                 self.emit(f"if ({cond}) {{", indent=2)
                 cur = self.tmp()
                 self.emit(f"u32 {cur} = *(u16 *)(h_{ch} + {coff});", indent=3)
@@ -605,20 +653,31 @@ class EbpfEmitter:
         self.emit("}")
 
     # ---------------------------------------------------------------------------- map ops
-    def emit_key(self, state: StateDecl, args: tuple[str, ...], span) -> str:
-        k = self.tmp()
+    def emit_key(self, state: StateDecl, args: tuple[str, ...], span, op: Op | None = None
+                 ) -> str:
+        """Build ``state``'s key from registers ``args``; returns the C variable. An update or
+        delete whose lookup already built the same key reuses that struct, and such a
+        lookup builds into its function-scope struct (:mod:`keyshare`)."""
+        if op is not None and id(op) in self.key_from:
+            k = self.key_var[self.key_from[id(op)]][0]
+            self.emit(f"/* key {k}, built by its lookup */", span)
+            return k
+        shared = op is not None and id(op) in self.key_var
+        k = self.key_var[id(op)][0] if op is not None and shared else self.tmp()
         cname = map_c_name(state)
         if state.kind in ("array", "percpu_array"):
             self.emit(f"u32 {k} = {self.reg(args[0])};", span)
             return k
         if state.kind != "lpm":
             # every byte written: the fields in network order, then the padding
-            self.emit(f"struct {cname}_key {k};", span)
-            for f, a in zip(state.key, args, strict=True):
+            if not shared:
+                self.emit(f"struct {cname}_key {k};", span)
+            wide = _widened(state.key)
+            for i, (f, a) in enumerate(zip(state.key, args, strict=True)):
                 # a register kept in network order goes in as it is
                 value = f"r_{a}" if a in self.wire_regs else _to_network(self.reg(a), f.width)
-                self.emit(f"{k}.f_{f.name} = {value};")
-            self.emit_padding(k, state.key)
+                self.emit(self._field_store(k, f.name, value, wide.get(i)))
+            self.emit_padding(k, state.key, {n for _, n in wide.values()})
             return k
         self.emit(f"struct {cname}_key {k}; __builtin_memset(&{k}, 0, sizeof({k}));", span)
         addr = self.reg(args[0])
@@ -636,15 +695,27 @@ class EbpfEmitter:
             self.emit(f"{k}.addr[{i}] = (u8)({addr} >> {8 * (nbytes - 1 - i)});")
         return k
 
-    def emit_padding(self, var: str, fields) -> None:
-        """Zero the padding bytes of struct ``var`` (see :func:`_struct_fields`)."""
+    def emit_padding(self, var: str, fields, done: set[int] | frozenset[int] = frozenset()
+                     ) -> None:
+        """Zero the padding bytes of struct ``var`` (see :func:`_struct_fields`), but for the
+        gaps ``done`` (zeroed by a widened field store, :func:`_widened`)."""
         for n, (_, length) in enumerate(_gaps(fields)):
-            self.emit(f"__builtin_memset(&{var}._pad{n}, 0, {length});")
+            if n not in done:
+                self.emit(f"__builtin_memset(&{var}._pad{n}, 0, {length});")
+
+    @staticmethod
+    def _field_store(var: str, name: str, value: str, wide: tuple[int, int] | None) -> str:
+        """C statement storing ``value`` into field ``name`` of struct ``var``; with ``wide``
+        (:func:`_widened`) one store of that many bytes that also zeroes the gap after it."""
+        if wide is None:
+            return f"{var}.f_{name} = {value};"
+        ctype = c_type(wide[0] * 8)
+        return f"*({ctype} *)&{var}.f_{name} = ({ctype})({value});"
 
     @emit_impl("map.lookup")
     def emit_map_lookup(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
-        k = self.emit_key(state, op.args, op.span)
+        k = self.emit_key(state, op.args, op.span, op)
         cname, r = map_c_name(state), self.reg(op.dest)
         self.emit(f"{r} = {cname}.lookup(&{k});")
         if state.name in self.read_through:  # miss: take the entry over from the old map
@@ -708,12 +779,13 @@ class EbpfEmitter:
         state = self.p.state(op.attrs["state"])
         cname = map_c_name(state)
         n = op.attrs["nkeys"]
-        k = self.emit_key(state, op.args[:n], op.span)
+        k = self.emit_key(state, op.args[:n], op.span, op)
         v = self.tmp()
         self.emit(f"struct {cname}_value {v};")
-        for f, a in zip(state.value, op.args[n:], strict=True):
-            self.emit(f"{v}.f_{f.name} = {self.reg(a)};")
-        self.emit_padding(v, state.value)
+        wide = _widened(state.value)
+        for i, (f, a) in enumerate(zip(state.value, op.args[n:], strict=True)):
+            self.emit(self._field_store(v, f.name, self.reg(a), wide.get(i)))
+        self.emit_padding(v, state.value, {n for _, n in wide.values()})
         if has_spin_lock(state):  # every byte initialised (the kernel skips the lock's)
             self.emit(f"__builtin_memset(&{v}.{SPIN_LOCK_MEMBER}, 0, 4);")
         self.emit(f"{self.reg(op.dest)} = {cname}.update(&{k}, &{v}) == 0;")
@@ -721,7 +793,7 @@ class EbpfEmitter:
     @emit_impl("map.delete")
     def emit_map_delete(self, op: Op) -> None:
         state = self.p.state(op.attrs["state"])
-        k = self.emit_key(state, op.args, op.span)
+        k = self.emit_key(state, op.args, op.span, op)
         self.emit(f"{map_c_name(state)}.delete(&{k});")
         if state.name in self.read_through:  # a deleted entry must not come back
             self.emit(f"{map_c_name(state)}_rt.delete(&{k});")
@@ -1032,6 +1104,8 @@ class EbpfEmitter:
                 self.emit(f"{vtype} *{self.reg(name)} = NULL;")
             else:
                 self.emit(f"{c_type(t.width)} {self.reg(name)} = 0;")
+        for var, state in self.key_var.values():
+            self.emit(f"struct {map_c_name(state)}_key {var};")
         for line in liveprof.entry(self.prof, self.hook.verdict_code("aborted")) \
                 if self.prof else []:
             self.emit(line)
