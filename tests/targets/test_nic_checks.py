@@ -181,11 +181,13 @@ def test_instruction_estimate_tracks_clang(path):
     # An estimate under the real count is the dangerous side (a program `cora check` passes
     # could then fail to load), so it may be at most 25 % under; over the count only costs
     # headroom. clang merges the null checks of one shared entry (lookup sharing, update in
-    # place) and drops the byte swaps of registers kept in network order
-    # (cora.targets.ebpf.byteorder), neither of which the per-op estimate sees. Measured
-    # 2026-12-01 (estimate vs clang): synguard 388 vs 247 (+57 %), ratelimit 146 vs 111
-    # (+32 %), heavyhitter +26 %, nat +19 %, lb +11 %, flowcount -6 %, firewall -15 %.
-    assert -0.25 <= (estimate - exact) / exact < 0.65, (estimate, exact)
+    # place), and the emitter drops the byte swaps of registers kept in network order
+    # (cora.targets.ebpf.byteorder), the validity guards of headers proved valid
+    # (cora.targets.ebpf.validity) and rebuilt keys (cora.targets.ebpf.keyshare); the per-op
+    # estimate sees none of them. Measured 2026-12-01 after those passes (estimate vs clang):
+    # flowcount 135 vs 81 (+67 %), synguard 388 vs 240 (+62 %), nat +34 %, ratelimit +33 %,
+    # heavyhitter +25 %, lb +23 %, firewall +1 %.
+    assert -0.25 <= (estimate - exact) / exact < 0.8, (estimate, exact)
 
 
 def test_agilio_instruction_estimate_counts_the_multiply_lowering():
