@@ -57,6 +57,8 @@ COMMANDS = ("status", "history", "replan", "stop")
 #: label the daemon gives the block of a pass-through stage when reading its counters (no NF
 #: block has it: NF labels are identifiers without a dot)
 PASSTHROUGH_LABEL = "pass.through"
+#: candidate plans kept prepared ahead (each holds its loaded programs and new maps)
+PREPARED_CAPACITY = 3
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,7 @@ class RuntimeDaemon:
         self.lock = threading.Lock()  # guards replanner/status between loop and socket
         self.status = DaemonStatus()
         self.stages: list[_Stage] = []
-        #: plans prepared ahead; capacity 1: a prepared swap holds its deployment's lock
-        #: and its one staged-pins directory until committed or closed
+        #: plans prepared ahead (compiled and loaded, nothing pinned or locked)
         self.prepared: Any = None
         self.replanner: Any = None
         self.program: Any = None
@@ -284,8 +285,10 @@ class RuntimeDaemon:
             from cora.runtime.daemon_policy import PreparedCache
 
             self.close_prepared()
-            self.prepared = PreparedCache(self._prepare_plan, self._release_prepared, 1)
+            self.prepared = PreparedCache(self._prepare_plan, self._release_prepared,
+                                          PREPARED_CAPACITY)
             self.replanner.ahead = self.prepared.start
+            self.replanner.ready = self._ready
         if status == "complete":
             meta = dp.require_deployment(self.o.dev, self.o.netns)
             self.status.adopted = True
@@ -419,30 +422,30 @@ class RuntimeDaemon:
         return out
 
     def _prepare_plan(self, plan) -> list:
-        """Compile ahead (runs in the cache's background thread): per stage, a
-        :class:`cora.runtime.swap.PreparedSwap` (split, compile, verify, load; not
-        attached); all None when any stage needs a state migration (then everything is
-        prepared at commit time, the migrating stage by
-        :func:`cora.runtime.migrate.move_state`)."""
+        """Compile ahead (runs in the cache's background thread): per stage (NIC first), a
+        :class:`cora.runtime.swap.PreparedSwap`, or for a stage that a state moves to, a
+        :class:`cora.runtime.migrate.PreparedMove` (its read-through and retire versions);
+        each compiled, verified and loaded against the live maps' fds, nothing pinned,
+        journaled or locked, so the running deployment never notices. A failure releases
+        what was prepared, is logged (``event=prepare-failed``) and raised (the cache keeps
+        it for :meth:`PreparedCache.take`)."""
+        from cora.runtime.migrate import PreparedMove
         from cora.runtime.swap import prepare_swap
 
         out: list = []
-        stages = self._stage_programs(plan)
-        if any(sources for _, _, sources in stages):
-            # a migration reads the other stage's pinned maps under that deployment's
-            # lock, which a prepared swap would hold: such plans are prepared at commit
-            return [None] * len(stages)
         try:
-            for st, new, _ in stages:
-                out.append(prepare_swap(st.dev, st.netns, new))
-        except BaseException:
+            for st, new, sources in self._stage_programs(plan):
+                out.append(PreparedMove(st.dev, st.netns, new, sources) if sources
+                           else prepare_swap(st.dev, st.netns, new))
+        except BaseException as exc:
             self._release_prepared(out)
+            log_event("prepare-failed", error=str(exc) or type(exc).__name__)
             raise
         return out
 
     @staticmethod
     def _release_prepared(prepared: list) -> None:
-        """Unload and unstage prepared swaps never committed."""
+        """Unload prepared swaps and moves never committed (idempotent)."""
         for ps in prepared:
             if ps is not None:
                 with contextlib.suppress(Exception):
@@ -453,16 +456,24 @@ class RuntimeDaemon:
         if self.prepared is not None:
             self.prepared.close()
 
+    def _ready(self, plan) -> bool:
+        """Is ``plan``'s preparation finished (or failed)? Starts it when not cached."""
+        if self.prepared is None:
+            return True
+        self.prepared.start(plan)
+        return self.prepared.ready(plan)
+
     def _apply(self, d, t_decide: float) -> None:
-        """Put the adopted plan in place: per stage, NIC first, commit the stage's new
-        program, prepared ahead when the plan was a candidate in earlier windows
-        (:class:`cora.runtime.daemon_policy.PreparedCache`), else prepared now; a written
-        state the new plan puts on a stage whose deployment does not hold it yet is moved
-        there from the other stage's pinned map by read-through
-        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
-        stage is swapped next. ``d.latency_ms`` = from ``t_decide`` (the end of the window
-        that triggered the adoption) to the last commit's return."""
-        from cora.runtime.migrate import move_state
+        """Put the adopted plan in place: per stage, NIC first, commit the stage's prepared
+        swap, or for a stage a written state moves to, its prepared move (read-through
+        swap, grace period, copy, retire swap: :class:`cora.runtime.migrate.PreparedMove`);
+        prepared ahead while the hysteresis counted windows
+        (:class:`cora.runtime.daemon_policy.PreparedCache`), else now. A stage whose
+        preparation went stale (its deployment changed since) is prepared again.
+        ``d.latency_ms`` = from ``t_decide`` (the end of the window that triggered the
+        adoption) to the last commit's return; ``d.commit_ms`` per stage."""
+        from cora.runtime.migrate import PreparedMove
+        from cora.runtime.swap import StalePreparation, prepare_swap
 
         if not self.o.nic_dev or self.replanner.candidate is None:
             self.replanner.reject("no NIC stage deployed (start with --nic-dev): advisory")
@@ -473,46 +484,47 @@ class RuntimeDaemon:
             try:
                 if self.prepared is not None:
                     prepared, d.prepare_s, d.prepared_ahead = self.prepared.take(plan)
-                    d.prepared_ahead = d.prepared_ahead and \
-                        any(ps is not None for ps in prepared)
-                    self.prepared.close()  # other candidates hold the deployments' locks
                 else:
                     prepared = self._prepare_plan(plan)
             except CoraError:
                 raise
             except Exception as exc:  # a preparation thread's failure, e.g. OSError
                 raise CoraError(str(exc)) from exc
-            prepared = [*prepared, *[None] * (len(self.stages) - len(prepared))]
-            for i in range(len(self.stages)):
-                # per stage after the previous commit: what a stage holds changes with it
-                st, new, sources = self._stage_programs(plan)[i]
-                ps = prepared[i]
-                if sources:
-                    if ps is not None:
-                        ps.close()
-                        prepared[i] = None
-                    mig = move_state(st.dev, st.netns, new, sources)
-                    log_event("migrate", dev=st.dev, states=",".join(sorted(sources)),
-                              report=json.dumps(asdict(mig), default=str)[:400])
+            d.commit_ms = []
+            for i in range(len(prepared)):
+                t0 = time.perf_counter()
+                try:
+                    rep = prepared[i].commit()
+                except StalePreparation as exc:
+                    log_event("prepare-stale", dev=self.stages[i].dev, error=str(exc))
+                    prepared[i].close()
+                    st, new, sources = self._stage_programs(plan)[i]
+                    prepared[i] = PreparedMove(st.dev, st.netns, new, sources) if sources \
+                        else prepare_swap(st.dev, st.netns, new)
+                    d.prepared_ahead = False
+                    t0 = time.perf_counter()
+                    rep = prepared[i].commit()
+                d.commit_ms.append((time.perf_counter() - t0) * 1e3)
+                st = self.stages[i]
+                if isinstance(prepared[i], PreparedMove):
+                    log_event("migrate", dev=st.dev, states=",".join(rep.states),
+                              report=json.dumps(asdict(rep), default=str)[:400])
                 else:
-                    if ps is None:
-                        from cora.runtime.swap import prepare_swap
-
-                        ps = prepared[i] = prepare_swap(st.dev, st.netns, new)
-                    rep = ps.commit()
-                    ps.close()
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
-                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
+                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3,
+                              commit_us=rep.commit_ns / 1e3)
         except CoraError as exc:
             self._release_prepared(prepared)
             self.status.swap_failures += 1
             self.replanner.reject(str(exc))
             log_event("swap-failed", error=str(exc))
+            self.close_prepared()  # prepared against the deployment that was
             self._load_stages()  # whatever runs now
             return
-        self._release_prepared(prepared)  # closes are idempotent
         latency_ms = (time.perf_counter() - t_decide) * 1e3
         d.latency_ms = latency_ms
+        self._release_prepared(prepared)  # closes are idempotent
+        self.close_prepared()  # other candidates were prepared against the old plan
         self.replanner.accept()
         self.status.swaps += 1
         self.status.swap_latency_ms.append(latency_ms)

@@ -107,6 +107,10 @@ class Decision:
         latency_ms: for ``adopt``: detection-to-swap latency, ms: from the end of the
             window that triggers the adoption (its decision starts) to the return of the
             last stage's commit (the new programs handle frames).
+        commit_ms: for ``adopt``: each stage's commit (NIC first), ms: the replace, or for
+            a stage a state moves to, the migration (two replaces, grace periods, copy).
+        first_gain_window: for ``adopt``: the window whose gain first beat the hysteresis
+            in this streak (the candidate's preparation started then).
     """
 
     window: int
@@ -126,6 +130,8 @@ class Decision:
     prepare_s: float | None = None
     prepared_ahead: bool = False
     latency_ms: float | None = None
+    commit_ms: list[float] | None = None
+    first_gain_window: int | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -246,6 +252,13 @@ class PreparedCache:
         self.hits += 1
         return e.result, e.seconds, True
 
+    def ready(self, p: Plan) -> bool:
+        """True when ``p``'s preparation has finished (successfully or not) or ``p`` is not
+        cached (then :meth:`take` prepares it in the caller's thread)."""
+        with self.lock:
+            e = self._entries.get(plan_key(p))
+        return e is None or e.done.is_set()
+
     def discard(self, p: Plan) -> None:
         """Release ``p``'s entry if cached."""
         with self.lock:
@@ -298,6 +311,11 @@ class Replanner:
     #: called with a candidate plan on the first window its gain beats the hysteresis
     #: (and whenever the candidate changes before window K): compile ahead
     ahead: Callable[[Plan], bool] | None = None
+    #: asked at window K and after: is the candidate prepared? While not, the decision is
+    #: ``wait`` (the streak goes on), so an adoption only commits what is compiled already
+    ready: Callable[[Plan], bool] | None = None
+    #: the window the current streak started in
+    streak_start: int = 0
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -357,6 +375,8 @@ class Replanner:
                                           f"{100 * s.hysteresis:.1f} %")
             return self._keep(d)
         self.streak += 1
+        if self.streak == 1:
+            self.streak_start = self.windows
         d.streak = self.streak
         if self.streak < s.consecutive and not force:
             if self.ahead is not None:
@@ -364,6 +384,12 @@ class Replanner:
             d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
                                           f"{self.streak} of {s.consecutive} windows")
             return self._keep(d)
+        if self.ready is not None and not force and not self.ready(res.plan):
+            d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
+                                          f"{self.streak} windows; the plan is still being "
+                                          "prepared (compile ahead)")
+            return self._keep(d)
+        d.first_gain_window = self.streak_start
         d.action = "adopt"
         d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
                     f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
