@@ -463,6 +463,56 @@ class RuntimeDaemon:
         self.prepared.start(plan)
         return self.prepared.ready(plan)
 
+    def prepare_ahead(self, plan) -> bool:
+        """Start preparing ``plan`` (if not under way or done) in the background; True once
+        it is prepared (or its preparation failed: :meth:`put_plan` then reports it)."""
+        return self._ready(plan)
+
+    def put_plan(self, plan, reason: str = "put in place by the caller"):
+        """Adopt ``plan`` now whatever the policy says (an operator's or a benchmark's
+        plan change): commit its preparation (made ahead with :meth:`prepare_ahead`, or
+        now), make it the current plan with the synthetic profile (so the next windows
+        measure drift from it), record the decision. Returns the
+        :class:`cora.runtime.daemon_policy.Decision` (``adopt``, or ``error`` with the
+        reason when the plan could not be put in place: the old one keeps running)."""
+        from cora.compiler.offload.profile import synthetic_profile
+        from cora.runtime.daemon_policy import Decision
+
+        with self.lock:
+            r = self.replanner
+            d = Decision(r.windows, time.time(), "adopt", reason, plan=plan.to_json())
+            r.candidate = (plan, synthetic_profile(self.program))
+            r.streak = 0
+            r.history.append(d)
+            self._apply(d, time.perf_counter())
+        log_event("decision", **{k: v for k, v in d.to_json().items()
+                                 if k not in ("plan", "unix_time") and v is not None})
+        self._append_history(d)
+        return d
+
+    def run_windows(self, until, timeout_s: float, on_window=None) -> list:
+        """Drive the daemon from the caller's thread (benchmarks, experiments): every
+        ``interval_s`` read and decide one window (:meth:`window`) until ``until(decision)``
+        is true or ``timeout_s`` has passed. ``on_window(decision)`` is called after each.
+        Returns the decisions made."""
+        out = []
+        deadline = time.monotonic() + timeout_s
+        next_t = time.monotonic()
+        while time.monotonic() < deadline:
+            next_t += self.settings.interval_s
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_t = time.monotonic()
+            d = self.window()
+            out.append(d)
+            if on_window is not None:
+                on_window(d)
+            if until(d):
+                break
+        return out
+
     def _apply(self, d, t_decide: float) -> None:
         """Put the adopted plan in place: per stage, NIC first, commit the stage's prepared
         swap, or for a stage a written state moves to, its prepared move (read-through
@@ -490,7 +540,7 @@ class RuntimeDaemon:
                 raise
             except Exception as exc:  # a preparation thread's failure, e.g. OSError
                 raise CoraError(str(exc)) from exc
-            d.commit_ms = []
+            d.commit_ms, d.replace_ms = [], []
             for i in range(len(prepared)):
                 t0 = time.perf_counter()
                 try:
@@ -506,6 +556,11 @@ class RuntimeDaemon:
                     rep = prepared[i].commit()
                 d.commit_ms.append((time.perf_counter() - t0) * 1e3)
                 st = self.stages[i]
+                if isinstance(prepared[i], PreparedMove):
+                    d.replace_ms += [sw["swap_ns"] / 1e6 for sw in rep.swaps]
+                    d.migrate_ms = {k: v / 1e6 for k, v in rep.phase_ns.items()}
+                else:
+                    d.replace_ms.append(rep.swap_ns / 1e6)
                 if isinstance(prepared[i], PreparedMove):
                     log_event("migrate", dev=st.dev, states=",".join(rep.states),
                               report=json.dumps(asdict(rep), default=str)[:400])

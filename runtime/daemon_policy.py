@@ -109,6 +109,10 @@ class Decision:
             last stage's commit (the new programs handle frames).
         commit_ms: for ``adopt``: each stage's commit (NIC first), ms: the replace, or for
             a stage a state moves to, the migration (two replaces, grace periods, copy).
+        replace_ms: for ``adopt``: each rtnetlink replace request (XDP_FLAGS_REPLACE) of
+            the commits, ms (a migration has two).
+        migrate_ms: for ``adopt`` with a state migration: its phases (read_through_swap,
+            grace, copy, retire_swap), ms.
         first_gain_window: for ``adopt``: the window whose gain first beat the hysteresis
             in this streak (the candidate's preparation started then).
     """
@@ -131,6 +135,8 @@ class Decision:
     prepared_ahead: bool = False
     latency_ms: float | None = None
     commit_ms: list[float] | None = None
+    replace_ms: list[float] | None = None
+    migrate_ms: dict[str, float] | None = None
     first_gain_window: int | None = None
 
     def to_json(self) -> dict:
@@ -363,8 +369,10 @@ class Replanner:
         d.solve_s = res.solve_seconds
         d.cores_now = self.cores_of(self.current, profile, r)
         if res.plan is None or res.host_cores is None:
-            self.streak = 0
-            d.action, d.reason = "keep", f"re-plan found no plan ({res.status})"
+            # no plan within the time limit (a loaded machine): no evidence either way, so
+            # the streak is neither extended nor reset
+            d.action, d.reason = "keep", (f"re-plan found no plan ({res.status}) within "
+                                          f"{s.time_limit_s:g} s; streak kept")
             return self._keep(d)
         d.cores_after = float(res.host_cores)
         d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0

@@ -273,6 +273,9 @@ def test_a_plan_change_swaps_both_stages_and_moves_the_flow_table(bcc_module):
             with contextlib.suppress(Exception):
                 undeploy("veth0", nic_ns)
             for ns, dev in ((host_ns, "veth1"), (nic_ns, "veth0")):
+                pins.unpin_all(pins.deployment_dir(dev, ns))  # whatever undeploy left
+                pins.remove_metadata(dev, ns)
+                pins.remove_journal(dev, ns)
                 paths = runtime_paths(dev, ns)
                 for f in (paths.lock, paths.sock, paths.state, paths.history, paths.prom):
                     with contextlib.suppress(FileNotFoundError):
