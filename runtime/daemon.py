@@ -88,6 +88,19 @@ def runtime_paths(dev: str, netns: str | None = None, base: Path | None = None) 
                           ("lock", "sock", "state.json", "history.jsonl", "prom", "log")))
 
 
+_log_fd: list[int] = []
+
+
+def _log_write(line: str) -> None:
+    """Write to a duplicate of stderr made at the first call: the loader redirects fd 2
+    while bcc compiles (to capture its messages), and a compile ahead runs in a background
+    thread, so lines written to fd 2 meanwhile would land in that capture."""
+    if not _log_fd:
+        sys.stderr.flush()
+        _log_fd.append(os.dup(2))
+    os.write(_log_fd[0], line.encode(errors="replace"))
+
+
 def log_event(event: str, **fields: Any) -> None:
     """One journald-friendly line on stderr: ``cora-runtime: event=E k=v ...`` (strings with
     spaces quoted)."""
@@ -97,7 +110,7 @@ def log_event(event: str, **fields: Any) -> None:
             v = f"{v:.6g}"
         v = str(v)
         parts.append(f'{k}="{v}"' if (" " in v or not v) else f"{k}={v}")
-    print("cora-runtime: " + " ".join(parts), file=sys.stderr, flush=True)
+    _log_write("cora-runtime: " + " ".join(parts) + "\n")
 
 
 class DaemonLock:
@@ -227,6 +240,8 @@ class RuntimeDaemon:
         self.last_profile: Any = None
         self._server: socket.socket | None = None
         self._http: Any = None
+        #: netns (None: this one) -> open rtnetlink socket used by commits
+        self._netlink: dict[str | None, Any] = {}
 
     # ------------------------------------------------------------------------ set-up
     def _models(self) -> tuple[Any, Any, Any]:
@@ -310,6 +325,9 @@ class RuntimeDaemon:
             raise EnvironmentProblem(f"{self.o.dev}: deployment is {status}")
         self._load_stages()
         self._write_state()
+        if self.o.nic_dev:  # the commits' rtnetlink sockets, opened in this thread now
+            for st in self.stages:
+                self._ipr(st.netns)
 
     def _load_stages(self) -> None:
         """Each stage's (dev, program, counter layout) from the metadata and the plan."""
@@ -452,9 +470,27 @@ class RuntimeDaemon:
                     ps.close()
 
     def close_prepared(self) -> None:
-        """Release every plan prepared ahead (call on stop, in ``finally``)."""
+        """Release every plan prepared ahead and the rtnetlink sockets (call on stop, in
+        ``finally``; idempotent)."""
         if self.prepared is not None:
             self.prepared.close()
+        for ip in self._netlink.values():
+            with contextlib.suppress(Exception):
+                ip.close()
+        self._netlink.clear()
+
+    def _ipr(self, netns: str | None):
+        """The daemon's rtnetlink socket in ``netns``, opened (and warmed) in the calling
+        thread once: opening one in a namespace costs tens of ms, which a commit would
+        otherwise pay inside the detection-to-swap latency."""
+        ip = self._netlink.get(netns)
+        if ip is None:
+            from pyroute2 import IPRoute
+
+            ip = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            ip.link_lookup(ifname="lo")
+            self._netlink[netns] = ip
+        return ip
 
     def _ready(self, plan) -> bool:
         """Is ``plan``'s preparation finished (or failed)? Starts it when not cached."""
@@ -542,9 +578,10 @@ class RuntimeDaemon:
                 raise CoraError(str(exc)) from exc
             d.commit_ms, d.replace_ms = [], []
             for i in range(len(prepared)):
+                ip = self._ipr(self.stages[i].netns)
                 t0 = time.perf_counter()
                 try:
-                    rep = prepared[i].commit()
+                    rep = prepared[i].commit(ip)
                 except StalePreparation as exc:
                     log_event("prepare-stale", dev=self.stages[i].dev, error=str(exc))
                     prepared[i].close()
@@ -553,7 +590,7 @@ class RuntimeDaemon:
                         else prepare_swap(st.dev, st.netns, new)
                     d.prepared_ahead = False
                     t0 = time.perf_counter()
-                    rep = prepared[i].commit()
+                    rep = prepared[i].commit(ip)
                 d.commit_ms.append((time.perf_counter() - t0) * 1e3)
                 st = self.stages[i]
                 if isinstance(prepared[i], PreparedMove):
@@ -573,13 +610,15 @@ class RuntimeDaemon:
             self.status.swap_failures += 1
             self.replanner.reject(str(exc))
             log_event("swap-failed", error=str(exc))
-            self.close_prepared()  # prepared against the deployment that was
+            if self.prepared is not None:  # prepared against the deployment that was
+                self.prepared.close()
             self._load_stages()  # whatever runs now
             return
         latency_ms = (time.perf_counter() - t_decide) * 1e3
         d.latency_ms = latency_ms
         self._release_prepared(prepared)  # closes are idempotent
-        self.close_prepared()  # other candidates were prepared against the old plan
+        if self.prepared is not None:  # other candidates were prepared against the old plan
+            self.prepared.close()
         self.replanner.accept()
         self.status.swaps += 1
         self.status.swap_latency_ms.append(latency_ms)

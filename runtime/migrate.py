@@ -149,8 +149,9 @@ class PreparedMove:
             self.close()
             raise
 
-    def commit(self) -> MigrationReport:
-        """Run the four phases (module docstring) with the prepared programs.
+    def commit(self, ip=None) -> MigrationReport:
+        """Run the four phases (module docstring) with the prepared programs (``ip``: an
+        open rtnetlink socket in the namespace, see :func:`cora.runtime.swap.replace_xdp`).
 
         Returns:
             a :class:`MigrationReport`.
@@ -163,7 +164,7 @@ class PreparedMove:
         assert self.first is not None and self.second is not None
         report = MigrationReport(states=sorted(self.fds))
         t0 = time.perf_counter_ns()
-        report.swaps.append(self.first.commit().to_json())
+        report.swaps.append(self.first.commit(ip).to_json())
         t1 = time.perf_counter_ns()
         grace_period()
         t2 = time.perf_counter_ns()
@@ -175,7 +176,7 @@ class PreparedMove:
                                                        value_size(st)))
             report.copied[name] = copy_missing(src_fd, own.map_fds[name], st)
         t3 = time.perf_counter_ns()
-        report.swaps.append(self.second.commit().to_json())
+        report.swaps.append(self.second.commit(ip).to_json())
         grace_period()
         t4 = time.perf_counter_ns()
         report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2,

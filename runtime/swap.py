@@ -97,13 +97,16 @@ def grace_period() -> None:
                                  f"({os.strerror(err)}): cannot wait for an RCU grace period")
 
 
-def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_fd: int
-                ) -> tuple[int, int]:
+def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_fd: int,
+                ip=None) -> tuple[int, int]:
     """Atomically replace the XDP program ``expected_fd`` attached to ``dev`` by ``prog_fd``.
 
     Args:
         prog_fd: the new (loaded) XDP program; expected_fd: an fd of the attached one.
         mode: ``"native"`` or ``"generic"`` (the mode it is attached in).
+        ip: an open rtnetlink socket (pyroute2 ``IPRoute``) in ``netns`` to use, warmed in
+            the calling thread (opening one in a namespace costs tens of ms: the runtime
+            daemon keeps one per namespace); None: open one for this call.
     Returns:
         (the id of the program attached afterwards: the new one, the rtnetlink request's
         duration in ns: the kernel switches the program inside it).
@@ -119,7 +122,7 @@ def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_f
 
     if mode not in MODES:
         raise EnvironmentProblem(f"unknown XDP mode {mode!r}: use native or generic")
-    with ipr(netns) as ip:
+    with (ipr(netns) if ip is None else contextlib.nullcontext(ip)) as ip:
         index = ifindex(ip, dev, netns)
         t0 = time.perf_counter_ns()
         try:
@@ -371,6 +374,11 @@ class SwapReport:
             of the second swap that removed the read-through once they were complete.
         commit_ns: :meth:`PreparedSwap.commit` alone (lock, checks, journal, staging, the
             replace, renames, metadata), ns: what a swap prepared ahead costs at adoption.
+        commit_phases_ns: its parts, ns: ``lock_check`` (lock, recovery check, metadata,
+            pins opened, staleness check), ``journal_stage`` (journal, staged pins, array
+            conversions), ``replace`` (rtnetlink request incl. opening the socket when none
+            was given, and reading back the attached id), ``finish`` (grace period and
+            copies of conversions, renames, metadata, journal removed).
     """
 
     dev: str
@@ -385,6 +393,7 @@ class SwapReport:
     verdicts_before: dict[str, int] | None = None
     retired_by: dict | None = None
     commit_ns: int = 0
+    commit_phases_ns: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """JSON-ready dict of every attribute."""
@@ -561,10 +570,11 @@ class PreparedSwap:
                 raise StalePreparation(f"{self.dev}: map {name} was replaced since this swap "
                                        "was prepared: prepare it again")
 
-    def commit(self) -> SwapReport:
+    def commit(self, ip=None) -> SwapReport:
         """Replace the running program by the new one (atomic, see the module docstring),
         convert what ``migrate`` names, rename the pins into place and write the metadata,
-        all under the deployment's lock.
+        all under the deployment's lock. ``ip``: an open rtnetlink socket in the
+        deployment's namespace (:func:`replace_xdp`).
 
         Returns:
             the :class:`SwapReport` (also kept as :attr:`report`).
@@ -581,6 +591,14 @@ class PreparedSwap:
         if self.loaded is None:
             raise CoraError("this swap was closed")
         t_commit = time.perf_counter_ns()
+        phases: dict[str, int] = {}
+        mark = [t_commit]
+
+        def phase(name: str) -> None:
+            now = time.perf_counter_ns()
+            phases[name] = now - mark[0]
+            mark[0] = now
+
         loaded = self.loaded
         with contextlib.ExitStack() as cs:
             cs.enter_context(signals_raise())
@@ -591,34 +609,37 @@ class PreparedSwap:
                 pinned = cs.enter_context(pins.open_pinned(self.directory))
                 self._check_current(meta, pinned)
                 assert pinned.prog_fd is not None  # checked above
-                deploy.write_state(pins.write_journal, self.dev, self.netns, {
-                    "op": "swap", "dev": self.dev, "netns": self.netns,
-                    "old_prog_id": self.old_id, "new_prog_id": self.new_id,
-                    "pins": str(self.directory), "pid": os.getpid(),
-                    "retire": sorted(n for n, a in self.actions.items() if a == "retire"),
-                    "started_unix": time.time(), "meta_after": None})
-                self._journaled = True
-                pins.pin(self.directory / STAGED_DIR, loaded.prog_fd, self.staged_maps())
-                deploy.fault_point("swap", "staged")
+                phase("lock_check")
                 converted = 0
                 snapshots = {}
                 for name, a in self.actions.items():
                     if a == "convert" and name not in self.converted_by_read_through:
-                        old_st, new_st = self.states_old[name], self.states_new[name]
-                        snapshots[name] = _raw_items(pinned.maps[name], old_st)
-                        converted += copy_converted(pinned.maps[name], old_st,
-                                                    loaded.map_fds[name], new_st)
+                        snapshots[name] = _raw_items(pinned.maps[name],
+                                                     self.states_old[name])
                 verdicts_before = deploy.verdict_counts(pinned.maps.get(deploy.VERDICTS_MAP))
                 history = [*meta.get("history", []), {
                     "prog_id": self.old_id, "nf": meta["nf"], "source": meta.get("source"),
                     "until_unix": time.time(), "verdicts_at_swap": verdicts_before}]
                 meta_after = {**meta, **self.meta_after(), "history": history,
                               "swapped_unix": time.time()}
-                journal = pins.read_journal(self.dev, self.netns) or {}
-                deploy.write_state(pins.write_journal, self.dev, self.netns,
-                                   {**journal, "meta_after": meta_after})
+                # one journal write, before the first lasting change (the staged pins)
+                deploy.write_state(pins.write_journal, self.dev, self.netns, {
+                    "op": "swap", "dev": self.dev, "netns": self.netns,
+                    "old_prog_id": self.old_id, "new_prog_id": self.new_id,
+                    "pins": str(self.directory), "pid": os.getpid(),
+                    "retire": sorted(n for n, a in self.actions.items() if a == "retire"),
+                    "started_unix": time.time(), "meta_after": meta_after})
+                self._journaled = True
+                pins.pin(self.directory / STAGED_DIR, loaded.prog_fd, self.staged_maps())
+                deploy.fault_point("swap", "staged")
+                for name in snapshots:
+                    converted += copy_converted(pinned.maps[name], self.states_old[name],
+                                                loaded.map_fds[name], self.states_new[name])
+                phase("journal_stage")
                 attached, swap_ns = replace_xdp(loaded.prog_fd, self.dev, self.netns,
-                                                meta.get("mode", "native"), pinned.prog_fd)
+                                                meta.get("mode", "native"), pinned.prog_fd,
+                                                ip=ip)
+                phase("replace")
             except BaseException:
                 self._unjournal()
                 raise
@@ -639,12 +660,14 @@ class PreparedSwap:
                     converted += copy_missing(pinned.maps[name], loaded.map_fds[name],
                                               self.states_old[name], self.states_new[name])
             deploy.commit_swap(self.dev, self.netns)
+            phase("finish")
         now = time.perf_counter_ns()
         self.report = SwapReport(
             dev=self.dev, netns=self.netns, old_prog_id=self.old_id, new_prog_id=self.new_id,
             load_ns=self.load_ns, swap_ns=swap_ns, total_ns=now - self.t_start,
             maps=dict(self.actions), converted_entries=converted,
-            verdicts_before=verdicts_before, commit_ns=now - t_commit)
+            verdicts_before=verdicts_before, commit_ns=now - t_commit,
+            commit_phases_ns=phases)
         return self.report
 
     def _unjournal(self) -> None:
