@@ -47,6 +47,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cora.errors import CoraError, EnvironmentProblem, KernelError
 from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
@@ -448,6 +449,8 @@ class PreparedSwap:
         self.t_start = time.perf_counter_ns()
         self.dev, self.netns, self.program = dev, netns, program
         self.report: SwapReport | None = None
+        #: the loaded new program and its maps (None once closed)
+        self.loaded: Any = None
         self._stack = contextlib.ExitStack()
         self._journaled = False
         self._nf_source = nf_source
@@ -682,7 +685,6 @@ class PreparedSwap:
     def close(self) -> None:
         """Release the fds (the new program and maps disappear unless committed: then the
         pins hold them). Idempotent."""
-        self.loaded = getattr(self, "loaded", None)
         self._stack.close()
         self.loaded = None
 
