@@ -322,6 +322,8 @@ class Replanner:
     ready: Callable[[Plan], bool] | None = None
     #: the window the current streak started in
     streak_start: int = 0
+    #: the candidate plan of the current streak (None: no streak)
+    streak_plan: Plan | None = None
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -358,16 +360,25 @@ class Replanner:
             return self._keep(d)
         d.drift = drift(profile, self.plan_profile)
         if d.drift < s.drift_threshold and not force:
-            self.streak = 0
+            self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"no drift (largest block-frequency change "
                                           f"{d.drift:.3f} < {s.drift_threshold})")
             return self._keep(d)
         r = self.model_rate(rate)
+        d.cores_now = self.cores_of(self.current, profile, r)
+        if self.streak > 0 and self.streak_plan is not None and not force:
+            # a streak under way: does its candidate (found by CP-SAT on the streak's first
+            # window, being prepared since) still gain enough on this window? Evaluating it
+            # takes ms; only when it does not is CP-SAT run again
+            after = self.cores_of(self.streak_plan, profile, r)
+            gain = (d.cores_now - after) / d.cores_now if d.cores_now > 0 else 0.0
+            if gain > s.hysteresis:
+                d.cores_after, d.gain = after, gain
+                return self._streak(d, self.streak_plan, profile, force)
         res = plan(self.program, *self.models, profile, rate_mpps=r,
                    time_limit_s=s.time_limit_s, workers=1, warm_start=self.current,
                    explain=False)
         d.solve_s = res.solve_seconds
-        d.cores_now = self.cores_of(self.current, profile, r)
         if res.plan is None or res.host_cores is None:
             # no plan within the time limit (a loaded machine): no evidence either way, so
             # the streak is neither extended nor reset
@@ -377,22 +388,30 @@ class Replanner:
         d.cores_after = float(res.host_cores)
         d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0
         if d.gain <= s.hysteresis:
-            self.streak = 0
+            self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"drift {d.drift:.3f} but the best plan gains "
                                           f"{100 * d.gain:.1f} % <= hysteresis "
                                           f"{100 * s.hysteresis:.1f} %")
             return self._keep(d)
+        return self._streak(d, res.plan, profile, force)
+
+    def _streak(self, d: Decision, candidate: Plan, profile: Profile,
+                force: bool) -> Decision:
+        """One more window whose gain beats the hysteresis with ``candidate``: wait, or
+        adopt at window K once the candidate is prepared."""
+        s = self.settings
         self.streak += 1
+        self.streak_plan = candidate
         if self.streak == 1:
             self.streak_start = self.windows
         d.streak = self.streak
         if self.streak < s.consecutive and not force:
             if self.ahead is not None:
-                d.prepare_started = bool(self.ahead(res.plan))
+                d.prepare_started = bool(self.ahead(candidate))
             d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
                                           f"{self.streak} of {s.consecutive} windows")
             return self._keep(d)
-        if self.ready is not None and not force and not self.ready(res.plan):
+        if self.ready is not None and not force and not self.ready(candidate):
             d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
                                           f"{self.streak} windows; the plan is still being "
                                           "prepared (compile ahead)")
@@ -401,9 +420,9 @@ class Replanner:
         d.action = "adopt"
         d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
                     f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
-        d.plan = res.plan.to_json()
-        self.candidate = (res.plan, profile)
-        self.streak = 0
+        d.plan = candidate.to_json()
+        self.candidate = (candidate, profile)
+        self.streak, self.streak_plan = 0, None
         return self._keep(d)
 
     def accept(self) -> None:

@@ -159,6 +159,8 @@ def test_candidate_is_prepared_from_window_1_and_taken_ready_at_window_k(setting
     assert d1.action == "wait" and d1.prepare_started
     d2 = r.window(traffic, 1.0)
     assert d2.action == "wait" and not d2.prepare_started  # same candidate: cached
+    # the streak's candidate is evaluated on the window (ms), CP-SAT is not run again
+    assert d2.solve_s == 0 and d2.gain is not None and d2.gain > 0.05
     d3 = r.window(traffic, 1.0)
     assert d3.action == "adopt" and r.candidate is not None
     obj, seconds, cached = cache.take(r.candidate[0], timeout_s=30)
@@ -266,6 +268,7 @@ def test_a_re_plan_without_result_keeps_the_streak(setting, monkeypatch):
                              "status": "UNKNOWN"})
 
     monkeypatch.setattr(daemon_policy, "plan", unknown)
+    r.streak_plan = None  # no candidate to evaluate (e.g. a restarted daemon): CP-SAT runs
     d = r.window(traffic, 1.0)
     assert d.action == "keep" and "streak kept" in d.reason and r.streak == 1
     monkeypatch.setattr(daemon_policy, "plan", real)
