@@ -604,7 +604,8 @@ class RuntimeDaemon:
                 else:
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
                               new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3,
-                              commit_us=rep.commit_ns / 1e3)
+                              commit_us=rep.commit_ns / 1e3, **{
+                                  f"{k}_us": v / 1e3 for k, v in rep.commit_phases_ns.items()})
         except CoraError as exc:
             self._release_prepared(prepared)
             self.status.swap_failures += 1

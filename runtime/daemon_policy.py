@@ -333,9 +333,11 @@ class Replanner:
         r = self.settings.model_rate_mpps
         return max(r if r is not None else measured_mpps, MIN_MODEL_RATE_MPPS)
 
-    def cores_of(self, p: Plan, profile: Profile, rate_mpps: float) -> float:
-        """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps``."""
-        pb = Problem(self.program, *self.models, profile)
+    def cores_of(self, p: Plan, profile: Profile, rate_mpps: float,
+                 problem: Problem | None = None) -> float:
+        """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps`` (``problem``:
+        the partition problem of ``profile``, when the caller has built it already)."""
+        pb = problem or Problem(self.program, *self.models, profile)
         return float(result_figures(pb, p, rate_mpps, None)["host_cores"])
 
     def window(self, profile: Profile, seconds: float, force: bool = False) -> Decision:
@@ -365,12 +367,13 @@ class Replanner:
                                           f"{d.drift:.3f} < {s.drift_threshold})")
             return self._keep(d)
         r = self.model_rate(rate)
-        d.cores_now = self.cores_of(self.current, profile, r)
+        pb = Problem(self.program, *self.models, profile)
+        d.cores_now = self.cores_of(self.current, profile, r, pb)
         if self.streak > 0 and self.streak_plan is not None and not force:
             # a streak under way: does its candidate (found by CP-SAT on the streak's first
             # window, being prepared since) still gain enough on this window? Evaluating it
             # takes ms; only when it does not is CP-SAT run again
-            after = self.cores_of(self.streak_plan, profile, r)
+            after = self.cores_of(self.streak_plan, profile, r, pb)
             gain = (d.cores_now - after) / d.cores_now if d.cores_now > 0 else 0.0
             if gain > s.hysteresis:
                 d.cores_after, d.gain = after, gain
