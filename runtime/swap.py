@@ -454,6 +454,7 @@ class PreparedSwap:
         self._stack = contextlib.ExitStack()
         self._journaled = False
         self._nf_source = nf_source
+        self._meta_after: dict | None = None
         read_through = dict(read_through or {})
         try:
             if base is None:
@@ -524,6 +525,7 @@ class PreparedSwap:
 
             self.new_id = bpf_syscall.prog_info(self.loaded.prog_fd).id
             self.old_id = int(meta["prog_id"])
+            self.meta_after()  # built now, not in the commit
         except BaseException:
             self.close()
             raise
@@ -550,15 +552,19 @@ class PreparedSwap:
         return out
 
     def meta_after(self) -> dict:
-        """The deployment's metadata after the commit (without the history entry)."""
+        """The deployment's metadata after the commit (without the history entry); built
+        once, at preparation (the commit only adds the history)."""
         from cora.targets.ebpf.maps import maps_metadata
 
-        meta_after = {**self.meta, "nf": self.program.name,
-                      "source": self._nf_source or self.program.source,
-                      "prog_id": self.new_id, "layout": maps_metadata(self.program)}
-        if self.live:
-            meta_after["live_profile"] = profile_slots(self.program, self.live).to_json()
-        return meta_after
+        if self._meta_after is None:
+            meta_after = {**self.meta, "nf": self.program.name,
+                          "source": self._nf_source or self.program.source,
+                          "prog_id": self.new_id, "layout": maps_metadata(self.program)}
+            if self.live:
+                meta_after["live_profile"] = profile_slots(self.program,
+                                                           self.live).to_json()
+            self._meta_after = meta_after
+        return dict(self._meta_after)
 
     def _check_current(self, meta: dict, pinned) -> None:
         """Raise :class:`StalePreparation` unless the deployment is the one prepared
