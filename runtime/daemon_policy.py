@@ -15,7 +15,12 @@ Every interval (default 1 s) the daemon reads a window's live profile
    and after, and the relative **gain** ``(now - after) / now``;
 4. adopts the new plan only when the gain exceeds ``hysteresis`` in ``consecutive``
    (K) windows in a row (``wait`` until then; any window below the threshold resets the
-   streak), so a short burst never makes the plan flap (``adopt``).
+   streak), so a short burst never makes the plan flap (``adopt``). During a streak each
+   window evaluates the streak's candidate on its profile (milliseconds) and CP-SAT runs
+   again only when the candidate no longer gains enough; a CP-SAT run that finds no plan in
+   its time limit neither extends nor resets the streak. With a ``ready`` hook (the daemon's
+   compile ahead, :class:`PreparedCache`) window K waits until the candidate is prepared,
+   so an adoption only commits.
 
 Every decision is a :class:`Decision` with its reason and figures, kept in
 :attr:`Replanner.history` (most recent last, at most ``history_size``). All cost figures are
