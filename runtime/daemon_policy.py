@@ -408,6 +408,7 @@ class Replanner:
         """One more window whose gain beats the hysteresis with ``candidate``: wait, or
         adopt at window K once the candidate is prepared."""
         s = self.settings
+        gain = d.gain or 0.0  # set by the caller
         self.streak += 1
         self.streak_plan = candidate
         if self.streak == 1:
@@ -416,17 +417,17 @@ class Replanner:
         if self.streak < s.consecutive and not force:
             if self.ahead is not None:
                 d.prepare_started = bool(self.ahead(candidate))
-            d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
+            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
                                           f"{self.streak} of {s.consecutive} windows")
             return self._keep(d)
         if self.ready is not None and not force and not self.ready(candidate):
-            d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
+            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
                                           f"{self.streak} windows; the plan is still being "
                                           "prepared (compile ahead)")
             return self._keep(d)
         d.first_gain_window = self.streak_start
         d.action = "adopt"
-        d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
+        d.reason = (f"gain {100 * gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
                     f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
         d.plan = candidate.to_json()
         self.candidate = (candidate, profile)
