@@ -462,6 +462,16 @@ class RuntimeDaemon:
         return out
 
     @staticmethod
+    def _commit_stage(prepared, ip):
+        """Commit one stage's prepared swap, or a prepared move's take-over only (its retire
+        swap follows once every stage runs the new plan)."""
+        from cora.runtime.migrate import PreparedMove
+
+        if isinstance(prepared, PreparedMove):
+            return prepared.take_over(ip)
+        return prepared.commit(ip)
+
+    @staticmethod
     def _release_prepared(prepared: list) -> None:
         """Unload prepared swaps and moves never committed (idempotent)."""
         for ps in prepared:
@@ -551,8 +561,10 @@ class RuntimeDaemon:
 
     def _apply(self, d, t_decide: float) -> None:
         """Put the adopted plan in place: per stage, NIC first, commit the stage's prepared
-        swap, or for a stage a written state moves to, its prepared move (read-through
-        swap, grace period, copy, retire swap: :class:`cora.runtime.migrate.PreparedMove`);
+        swap, or for a stage a written state moves to, its prepared move's take-over
+        (read-through swap, grace period, copy: :class:`cora.runtime.migrate.PreparedMove`),
+        whose retire swap follows once every stage has committed (outside the latency: the
+        read-through version is correct as long as it runs);
         prepared ahead while the hysteresis counted windows
         (:class:`cora.runtime.daemon_policy.PreparedCache`), else now. A stage whose
         preparation went stale (its deployment changed since) is prepared again.
@@ -577,11 +589,12 @@ class RuntimeDaemon:
             except Exception as exc:  # a preparation thread's failure, e.g. OSError
                 raise CoraError(str(exc)) from exc
             d.commit_ms, d.replace_ms = [], []
+            retire_after = []  # (stage index, its take-over report): retired after the latency
             for i in range(len(prepared)):
                 ip = self._ipr(self.stages[i].netns)
                 t0 = time.perf_counter()
                 try:
-                    rep = prepared[i].commit(ip)
+                    rep = self._commit_stage(prepared[i], ip)
                 except StalePreparation as exc:
                     log_event("prepare-stale", dev=self.stages[i].dev, error=str(exc))
                     prepared[i].close()
@@ -590,22 +603,29 @@ class RuntimeDaemon:
                         else prepare_swap(st.dev, st.netns, new)
                     d.prepared_ahead = False
                     t0 = time.perf_counter()
-                    rep = prepared[i].commit(ip)
+                    rep = self._commit_stage(prepared[i], ip)
                 d.commit_ms.append((time.perf_counter() - t0) * 1e3)
+                if isinstance(prepared[i], PreparedMove):
+                    retire_after.append((i, rep))
                 st = self.stages[i]
                 if isinstance(prepared[i], PreparedMove):
                     d.replace_ms += [sw["swap_ns"] / 1e6 for sw in rep.swaps]
-                    d.migrate_ms = {k: v / 1e6 for k, v in rep.phase_ns.items()}
                 else:
                     d.replace_ms.append(rep.swap_ns / 1e6)
-                if isinstance(prepared[i], PreparedMove):
-                    log_event("migrate", dev=st.dev, states=",".join(rep.states),
-                              report=json.dumps(asdict(rep), default=str)[:400])
-                else:
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
                               new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3,
                               commit_us=rep.commit_ns / 1e3, **{
                                   f"{k}_us": v / 1e3 for k, v in rep.commit_phases_ns.items()})
+            # every stage runs the new plan from here (a moved state read through); the
+            # retire swaps (the same code without read-through) are off the latency
+            latency_ms = (time.perf_counter() - t_decide) * 1e3
+            for i, rep in retire_after:
+                st = self.stages[i]
+                rep = prepared[i].retire(rep, self._ipr(st.netns))
+                d.replace_ms.append(rep.swaps[-1]["swap_ns"] / 1e6)
+                d.migrate_ms = {k: v / 1e6 for k, v in rep.phase_ns.items()}
+                log_event("migrate", dev=st.dev, states=",".join(rep.states),
+                          report=json.dumps(asdict(rep), default=str)[:400])
         except CoraError as exc:
             self._release_prepared(prepared)
             self.status.swap_failures += 1
@@ -615,7 +635,6 @@ class RuntimeDaemon:
                 self.prepared.close()
             self._load_stages()  # whatever runs now
             return
-        latency_ms = (time.perf_counter() - t_decide) * 1e3
         d.latency_ms = latency_ms
         self._release_prepared(prepared)  # closes are idempotent
         if self.prepared is not None:  # other candidates were prepared against the old plan

@@ -111,11 +111,13 @@ class Decision:
         prepared_ahead: for ``adopt``: the commit found the plan prepared (no compile left).
         latency_ms: for ``adopt``: detection-to-swap latency, ms: from the end of the
             window that triggers the adoption (its decision starts) to the return of the
-            last stage's commit (the new programs handle frames).
+            last stage's commit (the new programs handle frames; a migration's retire swap
+            follows, outside the latency).
         commit_ms: for ``adopt``: each stage's commit (NIC first), ms: the replace, or for
-            a stage a state moves to, the migration (two replaces, grace periods, copy).
+            a stage a state moves to, the migration's take-over (read-through replace,
+            grace period, copy).
         replace_ms: for ``adopt``: each rtnetlink replace request (XDP_FLAGS_REPLACE) of
-            the commits, ms (a migration has two).
+            the commits in order, then each migration's retire replace, ms.
         migrate_ms: for ``adopt`` with a state migration: its phases (read_through_swap,
             grace, copy, retire_swap), ms.
         first_gain_window: for ``adopt``: the window whose gain first beat the hysteresis

@@ -158,6 +158,20 @@ class PreparedMove:
         Raises:
             as :func:`move_state`.
         """
+        report = self.take_over(ip)
+        return self.retire(report, ip)
+
+    def take_over(self, ip=None) -> MigrationReport:
+        """Phases 1-3 (read-through swap, grace period, copy): from its return the new
+        version runs and owns every entry; the retire swap (:meth:`retire`) may follow later
+        (the read-through version is correct for as long as it runs). ``ip`` as
+        :meth:`commit`.
+
+        Returns:
+            the :class:`MigrationReport` so far (``retire_swap`` not yet in ``phase_ns``).
+        Raises:
+            as :func:`move_state`.
+        """
         from cora.runtime import bpf_syscall as bs
         from cora.runtime.swap import grace_period
 
@@ -176,11 +190,24 @@ class PreparedMove:
                                                        value_size(st)))
             report.copied[name] = copy_missing(src_fd, own.map_fds[name], st)
         t3 = time.perf_counter_ns()
+        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2}
+        return report
+
+    def retire(self, report: MigrationReport, ip=None) -> MigrationReport:
+        """Phase 4 after :meth:`take_over`: swap in the version without read-through.
+
+        Returns:
+            ``report`` with the retire swap and ``phase_ns["retire_swap"]`` added.
+        Raises:
+            as :func:`move_state`.
+        """
+        from cora.runtime.swap import grace_period
+
+        assert self.second is not None
+        t3 = time.perf_counter_ns()
         report.swaps.append(self.second.commit(ip).to_json())
         grace_period()
-        t4 = time.perf_counter_ns()
-        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2,
-                           "retire_swap": t4 - t3}
+        report.phase_ns["retire_swap"] = time.perf_counter_ns() - t3
         return report
 
     def close(self) -> None:
