@@ -27,8 +27,9 @@ live-frames generator sending a fixed cycle of 60 flows at ``--rate`` the whole 
 Figures per NF: **latency** = from the start of the decision on the window that triggered
 the adoption to the return of the last stage's commit (the new programs handle frames from
 each replace on); its parts: *commit NIC* / *commit host* (each stage's commit: lock,
-staleness check, journal, pins, the rtnetlink replace, renames; the NIC's includes the state
-migration: two replaces, two RCU grace periods and the copy); *prepare* = compile + load of the
+staleness check, journal, pins, the rtnetlink replace, renames; a stage a state moves to
+includes the migration's take-over: read-through replace, RCU grace period and copy; its
+retire replace follows the last commit, outside the latency); *prepare* = compile + load of the
 candidate (in the background, not in the latency); *gain->swap* = from the first window
 whose gain beat the hysteresis to the swap (hysteresis windows + waiting for the
 preparation). **Frames lost** = frames generated - frames the first stage's verdict counters
