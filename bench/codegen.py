@@ -69,15 +69,9 @@ def time_pair(fds: dict[str, int], frames: list[bytes], rounds: int, repeat: int
     """ns/packet of the programs of :func:`timing_programs`, each fed ``frames`` once
     first (state kept from earlier traces: every program sees the same frames in the same
     order), then timed in alternating rounds; medians, and ratios to the reference."""
-    from cora.runtime.testrun import measure_ns_per_packet, run_frames, xdp_test_run_accepts
+    from cora.runtime.testrun import time_side_by_side, xdp_test_run_accepts
     usable = [f for f in frames if xdp_test_run_accepts(f)]
-    times: dict[str, list[float]] = {label: [] for label in fds}
-    for fd in fds.values():
-        run_frames(fd, usable)
-    for _ in range(rounds):
-        for label, fd in fds.items():
-            times[label].append(measure_ns_per_packet(fd, usable, repeat, samples))
-    med = {k: statistics.median(v) for k, v in times.items()}
+    med, times = time_side_by_side(fds, usable, rounds, repeat, samples)
     return {"ns_per_packet_nf": med["nf"], "ns_per_packet_nf_no_stats": med["nf_no_stats"],
             "ns_per_packet_ref": med["ref"], "ratio": med["nf"] / med["ref"],
             "ratio_no_stats": med["nf_no_stats"] / med["ref"],

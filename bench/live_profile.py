@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import statistics
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -32,23 +31,17 @@ def measure(nf_path: str, frames: list[bytes], sample_every: int, rounds: int, r
     """ns/packet medians of one NF without counters, with N=1 and with 1-in-N counters."""
     from cora.compiler.driver import compile_file
     from cora.runtime.loader import load_xdp
-    from cora.runtime.testrun import measure_ns_per_packet, run_frames
+    from cora.runtime.testrun import time_side_by_side
     from cora.targets.xdp import XdpTarget
 
     program = compile_file(nf_path)
     target = XdpTarget()
     builds = {"plain": 0, "every": 1, "sampled": sample_every}
-    times: dict[str, list[float]] = {k: [] for k in builds}
     with ExitStack() as stack:
         fds = {k: stack.enter_context(load_xdp(target.generate(
             program, count_verdicts=True, live_profile=n))).prog_fd
             for k, n in builds.items()}
-        for fd in fds.values():
-            run_frames(fd, frames)
-        for _ in range(rounds):
-            for k, fd in fds.items():
-                times[k].append(measure_ns_per_packet(fd, frames, repeat, samples))
-    med = {k: statistics.median(v) for k, v in times.items()}
+        med, _ = time_side_by_side(fds, frames, rounds, repeat, samples)
     return {"nf": Path(nf_path).stem, "ns_per_packet_plain": med["plain"],
             "ns_per_packet_counters": med["every"],
             "ns_per_packet_sampled": med["sampled"], "sample_every": sample_every,

@@ -105,6 +105,11 @@ def deferred() -> Iterator[None]:
     whole, such as bcc's clean-up, which an exception half-way leaves to free memory twice
     at exit)."""
     global _deferred_depth, _pending
+    if threading.current_thread() is not threading.main_thread():
+        # signals are handled in the main thread only: a background thread (the runtime
+        # daemon's compile ahead) must neither hold the main thread's signal nor raise it
+        yield
+        return
     _deferred_depth += 1
     try:
         yield

@@ -57,6 +57,8 @@ COMMANDS = ("status", "history", "replan", "stop")
 #: label the daemon gives the block of a pass-through stage when reading its counters (no NF
 #: block has it: NF labels are identifiers without a dot)
 PASSTHROUGH_LABEL = "pass.through"
+#: candidate plans kept prepared ahead (each holds its loaded programs and new maps)
+PREPARED_CAPACITY = 3
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,19 @@ def runtime_paths(dev: str, netns: str | None = None, base: Path | None = None) 
                           ("lock", "sock", "state.json", "history.jsonl", "prom", "log")))
 
 
+_log_fd: list[int] = []
+
+
+def _log_write(line: str) -> None:
+    """Write to a duplicate of stderr made at the first call: the loader redirects fd 2
+    while bcc compiles (to capture its messages), and a compile ahead runs in a background
+    thread, so lines written to fd 2 meanwhile would land in that capture."""
+    if not _log_fd:
+        sys.stderr.flush()
+        _log_fd.append(os.dup(2))
+    os.write(_log_fd[0], line.encode(errors="replace"))
+
+
 def log_event(event: str, **fields: Any) -> None:
     """One journald-friendly line on stderr: ``cora-runtime: event=E k=v ...`` (strings with
     spaces quoted)."""
@@ -95,7 +110,7 @@ def log_event(event: str, **fields: Any) -> None:
             v = f"{v:.6g}"
         v = str(v)
         parts.append(f'{k}="{v}"' if (" " in v or not v) else f"{k}={v}")
-    print("cora-runtime: " + " ".join(parts), file=sys.stderr, flush=True)
+    _log_write("cora-runtime: " + " ".join(parts) + "\n")
 
 
 class DaemonLock:
@@ -217,8 +232,7 @@ class RuntimeDaemon:
         self.lock = threading.Lock()  # guards replanner/status between loop and socket
         self.status = DaemonStatus()
         self.stages: list[_Stage] = []
-        #: plans prepared ahead; capacity 1: a prepared swap holds its deployment's lock
-        #: and its one staged-pins directory until committed or closed
+        #: plans prepared ahead (compiled and loaded, nothing pinned or locked)
         self.prepared: Any = None
         self.replanner: Any = None
         self.program: Any = None
@@ -226,6 +240,8 @@ class RuntimeDaemon:
         self.last_profile: Any = None
         self._server: socket.socket | None = None
         self._http: Any = None
+        #: netns (None: this one) -> open rtnetlink socket used by commits
+        self._netlink: dict[str | None, Any] = {}
 
     # ------------------------------------------------------------------------ set-up
     def _models(self) -> tuple[Any, Any, Any]:
@@ -284,8 +300,10 @@ class RuntimeDaemon:
             from cora.runtime.daemon_policy import PreparedCache
 
             self.close_prepared()
-            self.prepared = PreparedCache(self._prepare_plan, self._release_prepared, 1)
+            self.prepared = PreparedCache(self._prepare_plan, self._release_prepared,
+                                          PREPARED_CAPACITY)
             self.replanner.ahead = self.prepared.start
+            self.replanner.ready = self._ready
         if status == "complete":
             meta = dp.require_deployment(self.o.dev, self.o.netns)
             self.status.adopted = True
@@ -307,6 +325,9 @@ class RuntimeDaemon:
             raise EnvironmentProblem(f"{self.o.dev}: deployment is {status}")
         self._load_stages()
         self._write_state()
+        if self.o.nic_dev:  # the commits' rtnetlink sockets, opened in this thread now
+            for st in self.stages:
+                self._ipr(st.netns)
 
     def _load_stages(self) -> None:
         """Each stage's (dev, program, counter layout) from the metadata and the plan."""
@@ -419,50 +440,138 @@ class RuntimeDaemon:
         return out
 
     def _prepare_plan(self, plan) -> list:
-        """Compile ahead (runs in the cache's background thread): per stage, a
-        :class:`cora.runtime.swap.PreparedSwap` (split, compile, verify, load; not
-        attached); all None when any stage needs a state migration (then everything is
-        prepared at commit time, the migrating stage by
-        :func:`cora.runtime.migrate.move_state`)."""
+        """Compile ahead (runs in the cache's background thread): per stage (NIC first), a
+        :class:`cora.runtime.swap.PreparedSwap`, or for a stage that a state moves to, a
+        :class:`cora.runtime.migrate.PreparedMove` (its read-through and retire versions);
+        each compiled, verified and loaded against the live maps' fds, nothing pinned,
+        journaled or locked, so the running deployment never notices. A failure releases
+        what was prepared, is logged (``event=prepare-failed``) and raised (the cache keeps
+        it for :meth:`PreparedCache.take`)."""
+        from cora.runtime.migrate import PreparedMove
         from cora.runtime.swap import prepare_swap
 
         out: list = []
-        stages = self._stage_programs(plan)
-        if any(sources for _, _, sources in stages):
-            # a migration reads the other stage's pinned maps under that deployment's
-            # lock, which a prepared swap would hold: such plans are prepared at commit
-            return [None] * len(stages)
         try:
-            for st, new, _ in stages:
-                out.append(prepare_swap(st.dev, st.netns, new))
-        except BaseException:
+            for st, new, sources in self._stage_programs(plan):
+                out.append(PreparedMove(st.dev, st.netns, new, sources) if sources
+                           else prepare_swap(st.dev, st.netns, new))
+        except BaseException as exc:
             self._release_prepared(out)
+            log_event("prepare-failed", error=str(exc) or type(exc).__name__)
             raise
         return out
 
     @staticmethod
+    def _commit_stage(prepared, ip):
+        """Commit one stage's prepared swap, or a prepared move's take-over only (its retire
+        swap follows once every stage runs the new plan)."""
+        from cora.runtime.migrate import PreparedMove
+
+        if isinstance(prepared, PreparedMove):
+            return prepared.take_over(ip)
+        return prepared.commit(ip)
+
+    @staticmethod
     def _release_prepared(prepared: list) -> None:
-        """Unload and unstage prepared swaps never committed."""
+        """Unload prepared swaps and moves never committed (idempotent)."""
         for ps in prepared:
             if ps is not None:
                 with contextlib.suppress(Exception):
                     ps.close()
 
     def close_prepared(self) -> None:
-        """Release every plan prepared ahead (call on stop, in ``finally``)."""
+        """Release every plan prepared ahead and the rtnetlink sockets (call on stop, in
+        ``finally``; idempotent)."""
         if self.prepared is not None:
             self.prepared.close()
+        for ip in self._netlink.values():
+            with contextlib.suppress(Exception):
+                ip.close()
+        self._netlink.clear()
+
+    def _ipr(self, netns: str | None):
+        """The daemon's rtnetlink socket in ``netns``, opened (and warmed) in the calling
+        thread once: opening one in a namespace costs tens of ms, which a commit would
+        otherwise pay inside the detection-to-swap latency."""
+        ip = self._netlink.get(netns)
+        if ip is None:
+            from pyroute2 import IPRoute
+
+            ip = IPRoute(netns=netns, flags=0) if netns else IPRoute()
+            ip.link_lookup(ifname="lo")
+            self._netlink[netns] = ip
+        return ip
+
+    def _ready(self, plan) -> bool:
+        """Is ``plan``'s preparation finished (or failed)? Starts it when not cached."""
+        if self.prepared is None:
+            return True
+        self.prepared.start(plan)
+        return self.prepared.ready(plan)
+
+    def prepare_ahead(self, plan) -> bool:
+        """Start preparing ``plan`` (if not under way or done) in the background; True once
+        it is prepared (or its preparation failed: :meth:`put_plan` then reports it)."""
+        return self._ready(plan)
+
+    def put_plan(self, plan, reason: str = "put in place by the caller"):
+        """Adopt ``plan`` now whatever the policy says (an operator's or a benchmark's
+        plan change): commit its preparation (made ahead with :meth:`prepare_ahead`, or
+        now), make it the current plan with the synthetic profile (so the next windows
+        measure drift from it), record the decision. Returns the
+        :class:`cora.runtime.daemon_policy.Decision` (``adopt``, or ``error`` with the
+        reason when the plan could not be put in place: the old one keeps running)."""
+        from cora.compiler.offload.profile import synthetic_profile
+        from cora.runtime.daemon_policy import Decision
+
+        with self.lock:
+            r = self.replanner
+            d = Decision(r.windows, time.time(), "adopt", reason, plan=plan.to_json())
+            r.candidate = (plan, synthetic_profile(self.program))
+            r.streak = 0
+            r.history.append(d)
+            self._apply(d, time.perf_counter())
+        log_event("decision", **{k: v for k, v in d.to_json().items()
+                                 if k not in ("plan", "unix_time") and v is not None})
+        self._append_history(d)
+        return d
+
+    def run_windows(self, until, timeout_s: float, on_window=None) -> list:
+        """Drive the daemon from the caller's thread (benchmarks, experiments): every
+        ``interval_s`` read and decide one window (:meth:`window`) until ``until(decision)``
+        is true or ``timeout_s`` has passed. ``on_window(decision)`` is called after each.
+        Returns the decisions made."""
+        out = []
+        deadline = time.monotonic() + timeout_s
+        next_t = time.monotonic()
+        while time.monotonic() < deadline:
+            next_t += self.settings.interval_s
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_t = time.monotonic()
+            d = self.window()
+            out.append(d)
+            if on_window is not None:
+                on_window(d)
+            if until(d):
+                break
+        return out
 
     def _apply(self, d, t_decide: float) -> None:
-        """Put the adopted plan in place: per stage, NIC first, commit the stage's new
-        program, prepared ahead when the plan was a candidate in earlier windows
-        (:class:`cora.runtime.daemon_policy.PreparedCache`), else prepared now; a written
-        state the new plan puts on a stage whose deployment does not hold it yet is moved
-        there from the other stage's pinned map by read-through
-        (:func:`cora.runtime.migrate.move_state`), the old owner's copy retired when its own
-        stage is swapped next. ``d.latency_ms`` = from ``t_decide`` (the end of the window
-        that triggered the adoption) to the last commit's return."""
-        from cora.runtime.migrate import move_state
+        """Put the adopted plan in place: per stage, NIC first, commit the stage's prepared
+        swap, or for a stage a written state moves to, its prepared move's take-over
+        (read-through swap, grace period, copy: :class:`cora.runtime.migrate.PreparedMove`),
+        whose retire swap follows once every stage has committed (outside the latency: the
+        read-through version is correct as long as it runs);
+        prepared ahead while the hysteresis counted windows
+        (:class:`cora.runtime.daemon_policy.PreparedCache`), else now. A stage whose
+        preparation went stale (its deployment changed since) is prepared again.
+        ``d.latency_ms`` = from ``t_decide`` (the end of the window that triggered the
+        adoption) to the last commit's return; ``d.commit_ms`` per stage."""
+        from cora.runtime.migrate import PreparedMove
+        from cora.runtime.swap import StalePreparation, prepare_swap
 
         if not self.o.nic_dev or self.replanner.candidate is None:
             self.replanner.reject("no NIC stage deployed (start with --nic-dev): advisory")
@@ -473,46 +582,63 @@ class RuntimeDaemon:
             try:
                 if self.prepared is not None:
                     prepared, d.prepare_s, d.prepared_ahead = self.prepared.take(plan)
-                    d.prepared_ahead = d.prepared_ahead and \
-                        any(ps is not None for ps in prepared)
-                    self.prepared.close()  # other candidates hold the deployments' locks
                 else:
                     prepared = self._prepare_plan(plan)
             except CoraError:
                 raise
             except Exception as exc:  # a preparation thread's failure, e.g. OSError
                 raise CoraError(str(exc)) from exc
-            prepared = [*prepared, *[None] * (len(self.stages) - len(prepared))]
-            for i in range(len(self.stages)):
-                # per stage after the previous commit: what a stage holds changes with it
-                st, new, sources = self._stage_programs(plan)[i]
-                ps = prepared[i]
-                if sources:
-                    if ps is not None:
-                        ps.close()
-                        prepared[i] = None
-                    mig = move_state(st.dev, st.netns, new, sources)
-                    log_event("migrate", dev=st.dev, states=",".join(sorted(sources)),
-                              report=json.dumps(asdict(mig), default=str)[:400])
+            d.commit_ms, d.replace_ms = [], []
+            retire_after = []  # (stage index, its take-over report): retired after the latency
+            for i in range(len(prepared)):
+                ip = self._ipr(self.stages[i].netns)
+                t0 = time.perf_counter()
+                try:
+                    rep = self._commit_stage(prepared[i], ip)
+                except StalePreparation as exc:
+                    log_event("prepare-stale", dev=self.stages[i].dev, error=str(exc))
+                    prepared[i].close()
+                    st, new, sources = self._stage_programs(plan)[i]
+                    prepared[i] = PreparedMove(st.dev, st.netns, new, sources) if sources \
+                        else prepare_swap(st.dev, st.netns, new)
+                    d.prepared_ahead = False
+                    t0 = time.perf_counter()
+                    rep = self._commit_stage(prepared[i], ip)
+                d.commit_ms.append((time.perf_counter() - t0) * 1e3)
+                if isinstance(prepared[i], PreparedMove):
+                    retire_after.append((i, rep))
+                st = self.stages[i]
+                if isinstance(prepared[i], PreparedMove):
+                    d.replace_ms += [sw["swap_ns"] / 1e6 for sw in rep.swaps]
                 else:
-                    if ps is None:
-                        from cora.runtime.swap import prepare_swap
-
-                        ps = prepared[i] = prepare_swap(st.dev, st.netns, new)
-                    rep = ps.commit()
-                    ps.close()
+                    d.replace_ms.append(rep.swap_ns / 1e6)
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
-                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3)
+                              new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3,
+                              commit_us=rep.commit_ns / 1e3, **{
+                                  f"{k}_us": v / 1e3 for k, v in rep.commit_phases_ns.items()})
+            # every stage runs the new plan from here (a moved state read through); the
+            # retire swaps (the same code without read-through) are off the latency
+            latency_ms = (time.perf_counter() - t_decide) * 1e3
+            for i, rep in retire_after:
+                st = self.stages[i]
+                rep = prepared[i].retire(rep, self._ipr(st.netns))
+                d.replace_ms.append(rep.swaps[-1]["swap_ns"] / 1e6)
+                d.migrate_ms = {k: v / 1e6 for k, v in rep.phase_ns.items()}
+                log_event("migrate", dev=st.dev, states=",".join(rep.states),
+                          report=json.dumps(asdict(rep), default=str)[:400])
         except CoraError as exc:
             self._release_prepared(prepared)
             self.status.swap_failures += 1
             self.replanner.reject(str(exc))
             log_event("swap-failed", error=str(exc))
+            if self.prepared is not None:  # prepared against the deployment that was
+                self.prepared.close()
             self._load_stages()  # whatever runs now
             return
-        self._release_prepared(prepared)  # closes are idempotent
-        latency_ms = (time.perf_counter() - t_decide) * 1e3
         d.latency_ms = latency_ms
+        self._release_prepared(prepared)  # closes are idempotent
+        if self.prepared is not None:  # other candidates were prepared against the old plan
+            self.prepared.close()
         self.replanner.accept()
         self.status.swaps += 1
         self.status.swap_latency_ms.append(latency_ms)

@@ -15,7 +15,12 @@ Every interval (default 1 s) the daemon reads a window's live profile
    and after, and the relative **gain** ``(now - after) / now``;
 4. adopts the new plan only when the gain exceeds ``hysteresis`` in ``consecutive``
    (K) windows in a row (``wait`` until then; any window below the threshold resets the
-   streak), so a short burst never makes the plan flap (``adopt``).
+   streak), so a short burst never makes the plan flap (``adopt``). During a streak each
+   window evaluates the streak's candidate on its profile (milliseconds) and CP-SAT runs
+   again only when the candidate no longer gains enough; a CP-SAT run that finds no plan in
+   its time limit neither extends nor resets the streak. With a ``ready`` hook (the daemon's
+   compile ahead, :class:`PreparedCache`) window K waits until the candidate is prepared,
+   so an adoption only commits.
 
 Every decision is a :class:`Decision` with its reason and figures, kept in
 :attr:`Replanner.history` (most recent last, at most ``history_size``). All cost figures are
@@ -106,7 +111,17 @@ class Decision:
         prepared_ahead: for ``adopt``: the commit found the plan prepared (no compile left).
         latency_ms: for ``adopt``: detection-to-swap latency, ms: from the end of the
             window that triggers the adoption (its decision starts) to the return of the
-            last stage's commit (the new programs handle frames).
+            last stage's commit (the new programs handle frames; a migration's retire swap
+            follows, outside the latency).
+        commit_ms: for ``adopt``: each stage's commit (NIC first), ms: the replace, or for
+            a stage a state moves to, the migration's take-over (read-through replace,
+            grace period, copy).
+        replace_ms: for ``adopt``: each rtnetlink replace request (XDP_FLAGS_REPLACE) of
+            the commits in order, then each migration's retire replace, ms.
+        migrate_ms: for ``adopt`` with a state migration: its phases (read_through_swap,
+            grace, copy, retire_swap), ms.
+        first_gain_window: for ``adopt``: the window whose gain first beat the hysteresis
+            in this streak (the candidate's preparation started then).
     """
 
     window: int
@@ -126,6 +141,10 @@ class Decision:
     prepare_s: float | None = None
     prepared_ahead: bool = False
     latency_ms: float | None = None
+    commit_ms: list[float] | None = None
+    replace_ms: list[float] | None = None
+    migrate_ms: dict[str, float] | None = None
+    first_gain_window: int | None = None
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -246,6 +265,13 @@ class PreparedCache:
         self.hits += 1
         return e.result, e.seconds, True
 
+    def ready(self, p: Plan) -> bool:
+        """True when ``p``'s preparation has finished (successfully or not) or ``p`` is not
+        cached (then :meth:`take` prepares it in the caller's thread)."""
+        with self.lock:
+            e = self._entries.get(plan_key(p))
+        return e is None or e.done.is_set()
+
     def discard(self, p: Plan) -> None:
         """Release ``p``'s entry if cached."""
         with self.lock:
@@ -298,6 +324,13 @@ class Replanner:
     #: called with a candidate plan on the first window its gain beats the hysteresis
     #: (and whenever the candidate changes before window K): compile ahead
     ahead: Callable[[Plan], bool] | None = None
+    #: asked at window K and after: is the candidate prepared? While not, the decision is
+    #: ``wait`` (the streak goes on), so an adoption only commits what is compiled already
+    ready: Callable[[Plan], bool] | None = None
+    #: the window the current streak started in
+    streak_start: int = 0
+    #: the candidate plan of the current streak (None: no streak)
+    streak_plan: Plan | None = None
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -307,9 +340,11 @@ class Replanner:
         r = self.settings.model_rate_mpps
         return max(r if r is not None else measured_mpps, MIN_MODEL_RATE_MPPS)
 
-    def cores_of(self, p: Plan, profile: Profile, rate_mpps: float) -> float:
-        """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps``."""
-        pb = Problem(self.program, *self.models, profile)
+    def cores_of(self, p: Plan, profile: Profile, rate_mpps: float,
+                 problem: Problem | None = None) -> float:
+        """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps`` (``problem``:
+        the partition problem of ``profile``, when the caller has built it already)."""
+        pb = problem or Problem(self.program, *self.models, profile)
         return float(result_figures(pb, p, rate_mpps, None)["host_cores"])
 
     def window(self, profile: Profile, seconds: float, force: bool = False) -> Decision:
@@ -334,42 +369,71 @@ class Replanner:
             return self._keep(d)
         d.drift = drift(profile, self.plan_profile)
         if d.drift < s.drift_threshold and not force:
-            self.streak = 0
+            self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"no drift (largest block-frequency change "
                                           f"{d.drift:.3f} < {s.drift_threshold})")
             return self._keep(d)
         r = self.model_rate(rate)
+        pb = Problem(self.program, *self.models, profile)
+        d.cores_now = self.cores_of(self.current, profile, r, pb)
+        if self.streak > 0 and self.streak_plan is not None and not force:
+            # a streak under way: does its candidate (found by CP-SAT on the streak's first
+            # window, being prepared since) still gain enough on this window? Evaluating it
+            # takes ms; only when it does not is CP-SAT run again
+            after = self.cores_of(self.streak_plan, profile, r, pb)
+            gain = (d.cores_now - after) / d.cores_now if d.cores_now > 0 else 0.0
+            if gain > s.hysteresis:
+                d.cores_after, d.gain = after, gain
+                return self._streak(d, self.streak_plan, profile, force)
         res = plan(self.program, *self.models, profile, rate_mpps=r,
                    time_limit_s=s.time_limit_s, workers=1, warm_start=self.current,
                    explain=False)
         d.solve_s = res.solve_seconds
-        d.cores_now = self.cores_of(self.current, profile, r)
         if res.plan is None or res.host_cores is None:
-            self.streak = 0
-            d.action, d.reason = "keep", f"re-plan found no plan ({res.status})"
+            # no plan within the time limit (a loaded machine): no evidence either way, so
+            # the streak is neither extended nor reset
+            d.action, d.reason = "keep", (f"re-plan found no plan ({res.status}) within "
+                                          f"{s.time_limit_s:g} s; streak kept")
             return self._keep(d)
         d.cores_after = float(res.host_cores)
         d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0
         if d.gain <= s.hysteresis:
-            self.streak = 0
+            self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"drift {d.drift:.3f} but the best plan gains "
                                           f"{100 * d.gain:.1f} % <= hysteresis "
                                           f"{100 * s.hysteresis:.1f} %")
             return self._keep(d)
+        return self._streak(d, res.plan, profile, force)
+
+    def _streak(self, d: Decision, candidate: Plan, profile: Profile,
+                force: bool) -> Decision:
+        """One more window whose gain beats the hysteresis with ``candidate``: wait, or
+        adopt at window K once the candidate is prepared."""
+        s = self.settings
+        gain = d.gain or 0.0  # set by the caller
         self.streak += 1
+        self.streak_plan = candidate
+        if self.streak == 1:
+            self.streak_start = self.windows
         d.streak = self.streak
         if self.streak < s.consecutive and not force:
             if self.ahead is not None:
-                d.prepare_started = bool(self.ahead(res.plan))
-            d.action, d.reason = "wait", (f"gain {100 * d.gain:.1f} % > hysteresis in "
+                d.prepare_started = bool(self.ahead(candidate))
+            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
                                           f"{self.streak} of {s.consecutive} windows")
             return self._keep(d)
+        if self.ready is not None and not force and not self.ready(candidate):
+            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
+                                          f"{self.streak} windows; the plan is still being "
+                                          "prepared (compile ahead)")
+            return self._keep(d)
+        d.first_gain_window = self.streak_start
         d.action = "adopt"
-        d.reason = (f"gain {100 * d.gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
+        d.reason = (f"gain {100 * gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
                     f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
-        d.plan = res.plan.to_json()
-        self.candidate = (res.plan, profile)
-        self.streak = 0
+        d.plan = candidate.to_json()
+        self.candidate = (candidate, profile)
+        self.streak, self.streak_plan = 0, None
         return self._keep(d)
 
     def accept(self) -> None:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from cora.errors import CoraError
 from cora.runtime.swap import READ_THROUGH_KINDS
+from cora.targets.ebpf.maps import key_size, value_size
 
 #: state kinds :func:`move_state` moves (a lookup can miss)
 MOVABLE_KINDS = READ_THROUGH_KINDS
@@ -98,10 +99,139 @@ def copy_missing(src_fd: int, dst_fd: int, state, new_state=None) -> int:
     return copied
 
 
+class PreparedMove:
+    """A :func:`move_state` made ready: both of its swaps prepared ahead (compiled, verified,
+    loaded; nothing pinned, journaled or locked, see
+    :class:`cora.runtime.swap.PreparedSwap`): the read-through version against the live
+    maps and the source maps' fds, the retire version against the maps the read-through
+    version will leave (``base``). :meth:`commit` then runs the four phases with no compile
+    left: replace, grace period, copy, replace. :meth:`close` releases everything (a move
+    never committed leaves the deployments as they were).
+
+    Args:
+        as :func:`move_state`.
+    Attributes:
+        load_ns: compile + verifier load of both versions, ns.
+    Raises:
+        as :func:`move_state` (nothing changed when the constructor raises).
+    """
+
+    def __init__(self, dev: str, netns: str | None, program,
+                 sources: dict[str, int | str | Path], nf_source: str | None = None):
+        from cora.runtime import bpf_syscall as bs
+        from cora.runtime.swap import prepare_swap
+
+        self.dev, self.netns, self.program = dev, netns, program
+        self.states = {s.name: s for s in program.states}
+        for name in sources:
+            if name not in self.states:
+                raise CoraError(f"cannot move state {name}: {program.name} has no such state")
+            if self.states[name].kind not in MOVABLE_KINDS:
+                raise CoraError(f"cannot move state {name} ({self.states[name].kind}): only "
+                                f"{' and '.join(MOVABLE_KINDS)} states move by read-through")
+        self.fds: dict[str, int] = {}
+        self._owned: list[int] = []
+        self.first = self.second = None
+        try:
+            for name, src in sources.items():
+                if isinstance(src, int):
+                    self.fds[name] = src
+                else:
+                    fd = bs.obj_get(str(src))
+                    self._owned.append(fd)
+                    self.fds[name] = fd
+            self.first = prepare_swap(dev, netns, program, read_through=self.fds,
+                                      nf_source=nf_source)
+            self.second = prepare_swap(dev, netns, program, nf_source=nf_source,
+                                       base=self.first)
+            self.load_ns = self.first.load_ns + self.second.load_ns
+        except BaseException:
+            self.close()
+            raise
+
+    def commit(self, ip=None) -> MigrationReport:
+        """Run the four phases (module docstring) with the prepared programs (``ip``: an
+        open rtnetlink socket in the namespace, see :func:`cora.runtime.swap.replace_xdp`).
+
+        Returns:
+            a :class:`MigrationReport`.
+        Raises:
+            as :func:`move_state`.
+        """
+        report = self.take_over(ip)
+        return self.retire(report, ip)
+
+    def take_over(self, ip=None) -> MigrationReport:
+        """Phases 1-3 (read-through swap, grace period, copy): from its return the new
+        version runs and owns every entry; the retire swap (:meth:`retire`) may follow later
+        (the read-through version is correct for as long as it runs). ``ip`` as
+        :meth:`commit`.
+
+        Returns:
+            the :class:`MigrationReport` so far (``retire_swap`` not yet in ``phase_ns``).
+        Raises:
+            as :func:`move_state`.
+        """
+        from cora.runtime import bpf_syscall as bs
+        from cora.runtime.swap import grace_period
+
+        assert self.first is not None and self.second is not None
+        report = MigrationReport(states=sorted(self.fds))
+        t0 = time.perf_counter_ns()
+        report.swaps.append(self.first.commit(ip).to_json())
+        t1 = time.perf_counter_ns()
+        grace_period()
+        t2 = time.perf_counter_ns()
+        own = self.first.loaded
+        assert own is not None
+        for name, src_fd in self.fds.items():
+            st = self.states[name]
+            report.taken_over[name] = len(bs.map_items(own.map_fds[name], key_size(st),
+                                                       value_size(st)))
+            report.copied[name] = copy_missing(src_fd, own.map_fds[name], st)
+        t3 = time.perf_counter_ns()
+        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2}
+        return report
+
+    def retire(self, report: MigrationReport, ip=None) -> MigrationReport:
+        """Phase 4 after :meth:`take_over`: swap in the version without read-through.
+
+        Returns:
+            ``report`` with the retire swap and ``phase_ns["retire_swap"]`` added.
+        Raises:
+            as :func:`move_state`.
+        """
+        from cora.runtime.swap import grace_period
+
+        assert self.second is not None
+        t3 = time.perf_counter_ns()
+        report.swaps.append(self.second.commit(ip).to_json())
+        grace_period()
+        report.phase_ns["retire_swap"] = time.perf_counter_ns() - t3
+        return report
+
+    def close(self) -> None:
+        """Release both prepared swaps and the source fds opened here. Idempotent."""
+        for ps in (self.second, self.first):
+            if ps is not None:
+                ps.close()
+        self.first = self.second = None
+        for fd in self._owned:
+            os.close(fd)
+        self._owned = []
+
+    def __enter__(self) -> PreparedMove:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def move_state(dev: str, netns: str | None, program, sources: dict[str, int | str | Path],
                nf_source: str | None = None) -> MigrationReport:
     """Move states into the deployment on ``dev`` (which runs, or will run, ``program``)
-    from the maps ``sources`` while traffic flows (the four phases of the module docstring).
+    from the maps ``sources`` while traffic flows (the four phases of the module docstring;
+    both versions are compiled first: :class:`PreparedMove`).
 
     Args:
         dev, netns: a complete deployment; ``program``: the program it runs afterwards.
@@ -118,49 +248,5 @@ def move_state(dev: str, netns: str | None, program, sources: dict[str, int | st
             deployment running; after it, the read-through version keeps running and the
             source stays pinned, so the move can be finished by calling again).
     """
-    from cora.runtime import bpf_syscall as bs
-    from cora.runtime import pins
-    from cora.runtime.swap import grace_period, swap_program
-    from cora.targets.ebpf.maps import key_size, value_size
-
-    states = {s.name: s for s in program.states}
-    for name in sources:
-        if name not in states:
-            raise CoraError(f"cannot move state {name}: {program.name} has no such state")
-        if states[name].kind not in MOVABLE_KINDS:
-            raise CoraError(f"cannot move state {name} ({states[name].kind}): only "
-                            f"{' and '.join(MOVABLE_KINDS)} states move by read-through")
-    fds: dict[str, int] = {}
-    owned: list[int] = []
-    try:
-        for name, src in sources.items():
-            if isinstance(src, int):
-                fds[name] = src
-            else:
-                fd = bs.obj_get(str(src))
-                owned.append(fd)
-                fds[name] = fd
-        report = MigrationReport(states=sorted(sources))
-        t0 = time.perf_counter_ns()
-        first = swap_program(dev, netns, program, read_through=fds, nf_source=nf_source)
-        report.swaps.append(first.to_json())
-        t1 = time.perf_counter_ns()
-        grace_period()
-        t2 = time.perf_counter_ns()
-        with pins.open_pinned(pins.deployment_dir(dev, netns)) as pinned:
-            for name, src_fd in fds.items():
-                st = states[name]
-                report.taken_over[name] = len(bs.map_items(pinned.maps[name], key_size(st),
-                                                           value_size(st)))
-                report.copied[name] = copy_missing(src_fd, pinned.maps[name], st)
-        t3 = time.perf_counter_ns()
-        second = swap_program(dev, netns, program, nf_source=nf_source)
-        report.swaps.append(second.to_json())
-        grace_period()
-        t4 = time.perf_counter_ns()
-        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2,
-                           "retire_swap": t4 - t3}
-        return report
-    finally:
-        for fd in owned:
-            os.close(fd)
+    with PreparedMove(dev, netns, program, sources, nf_source) as pm:
+        return pm.commit()

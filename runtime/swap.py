@@ -22,7 +22,12 @@ are shared, not copied, and the verdict counters continue. A map whose layout ch
 refused (:class:`LayoutMismatch`, one line naming the map and the difference) unless the
 caller names a conversion (:data:`CONVERSIONS`) or drops its state.
 
-A swap is journaled like a deploy (:mod:`cora.runtime.deploy`): ``{"op": "swap",
+Prepare, then commit (:class:`PreparedSwap`): the preparation (compile, verify, load
+against the live maps' fds) pins, journals and locks nothing, so candidates can be prepared
+side by side while the deployment runs and a killed preparer leaves nothing behind; the
+commit takes the deployment's lock and refuses a preparation made against a deployment that
+has changed since (:class:`StalePreparation`).
+A commit is journaled like a deploy (:mod:`cora.runtime.deploy`): ``{"op": "swap",
 "old_prog_id", "new_prog_id", "meta_after"}`` is written before the first lasting change;
 the new program and new maps are pinned beside the old ones (in ``swap_new/``: bpffs
 refuses names with a dot) and renamed into place after the replace. Recovery
@@ -42,6 +47,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cora.errors import CoraError, EnvironmentProblem, KernelError
 from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
@@ -92,13 +98,16 @@ def grace_period() -> None:
                                  f"({os.strerror(err)}): cannot wait for an RCU grace period")
 
 
-def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_fd: int
-                ) -> tuple[int, int]:
+def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_fd: int,
+                ip=None) -> tuple[int, int]:
     """Atomically replace the XDP program ``expected_fd`` attached to ``dev`` by ``prog_fd``.
 
     Args:
         prog_fd: the new (loaded) XDP program; expected_fd: an fd of the attached one.
         mode: ``"native"`` or ``"generic"`` (the mode it is attached in).
+        ip: an open rtnetlink socket (pyroute2 ``IPRoute``) in ``netns`` to use, warmed in
+            the calling thread (opening one in a namespace costs tens of ms: the runtime
+            daemon keeps one per namespace); None: open one for this call.
     Returns:
         (the id of the program attached afterwards: the new one, the rtnetlink request's
         duration in ns: the kernel switches the program inside it).
@@ -114,7 +123,7 @@ def replace_xdp(prog_fd: int, dev: str, netns: str | None, mode: str, expected_f
 
     if mode not in MODES:
         raise EnvironmentProblem(f"unknown XDP mode {mode!r}: use native or generic")
-    with ipr(netns) as ip:
+    with (ipr(netns) if ip is None else contextlib.nullcontext(ip)) as ip:
         index = ifindex(ip, dev, netns)
         t0 = time.perf_counter_ns()
         try:
@@ -364,6 +373,13 @@ class SwapReport:
             counters); the counters continue in the new version.
         retired_by: when converted hash maps were taken over by read-through, the report
             of the second swap that removed the read-through once they were complete.
+        commit_ns: :meth:`PreparedSwap.commit` alone (lock, checks, journal, staging, the
+            replace, renames, metadata), ns: what a swap prepared ahead costs at adoption.
+        commit_phases_ns: its parts, ns: ``lock_check`` (lock, recovery check, metadata,
+            pins opened, staleness check), ``journal_stage`` (journal, staged pins, array
+            conversions), ``replace`` (rtnetlink request incl. opening the socket when none
+            was given, and reading back the attached id), ``finish`` (grace period and
+            copies of conversions, renames, metadata, journal removed).
     """
 
     dev: str
@@ -377,6 +393,8 @@ class SwapReport:
     converted_entries: int = 0
     verdicts_before: dict[str, int] | None = None
     retired_by: dict | None = None
+    commit_ns: int = 0
+    commit_phases_ns: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """JSON-ready dict of every attribute."""
@@ -387,65 +405,99 @@ def _kernel_names(layout: list[dict]) -> dict[str, str]:
     return {m["name"]: m["kernel_name"] for m in layout}
 
 
+class StalePreparation(CoraError):
+    """The deployment changed between :func:`prepare_swap` and :meth:`PreparedSwap.commit`
+    (another program attached, or a kept map re-pinned): nothing was changed; prepare again.
+    The message is one line naming the device and the difference."""
+
+
 class PreparedSwap:
-    """A swap made ready: the new program compiled, verified and loaded (using the kept
-    maps), its new maps staged, the deployment's lock held; :meth:`commit` then replaces
-    the running program (the only step frames notice), :meth:`close` without commit leaves
-    the old deployment exactly as it was. Use :func:`prepare_swap` (a context manager) or
-    :func:`swap_program` (both steps). Splitting the two lets a caller (the runtime
-    daemon) compile ahead and keep the time from decision to new program short.
+    """A swap made ready: the new program compiled, verified and loaded against the live
+    maps it keeps (their fds, opened from the pins), its new maps created; **nothing is
+    pinned, journaled or locked** until :meth:`commit`. So any number of swaps (say, every
+    candidate plan of the runtime daemon) can be prepared side by side while the deployment
+    runs and changes hands, and a process killed mid-preparation leaves nothing behind (its
+    fds die with it and the kernel frees what only they held).
+
+    :meth:`commit` takes the deployment's lock, checks that the deployment is still the one
+    prepared against (:class:`StalePreparation` otherwise, nothing changed), journals, stages
+    the pins under ``swap_new/``, replaces the running program (the only step frames notice)
+    and renames the pins into place; :meth:`close` without commit just releases the fds.
+
+    ``base``: prepare against the deployment as it will be once another prepared swap
+    ``base`` (same device) has committed: its new program and maps (the retire swap of a
+    state migration, prepared together with the read-through swap,
+    :class:`cora.runtime.migrate.PreparedMove`). ``base`` must stay open until this commits.
 
     Attributes:
         report: the :class:`SwapReport` once committed (None before).
+        load_ns: compile + verifier load of the new program, ns (the preparation's cost).
     """
 
     def __init__(self, dev: str, netns: str | None, program, *,
                  migrate: dict[str, str] | None = None,
                  drop_state: set[str] | frozenset[str] = frozenset(),
                  read_through: dict[str, int] | None = None,
-                 nf_source: str | None = None):
-        from cora.runtime import bpf_syscall, deploy, pins
+                 nf_source: str | None = None,
+                 base: PreparedSwap | None = None):
+        from cora.runtime import deploy, pins
         from cora.runtime.loader import load_xdp
-        from cora.signals import signals_raise, uninterrupted
+        from cora.signals import uninterrupted
         from cora.targets.ebpf.maps import maps_metadata, state_from_metadata
         from cora.targets.xdp import XdpTarget
 
         self.t_start = time.perf_counter_ns()
         self.dev, self.netns, self.program = dev, netns, program
         self.report: SwapReport | None = None
+        #: the loaded new program and its maps (None once closed)
+        self.loaded: Any = None
         self._stack = contextlib.ExitStack()
         self._journaled = False
+        self._nf_source = nf_source
+        self._meta_after: dict | None = None
         read_through = dict(read_through or {})
         try:
-            self._stack.enter_context(signals_raise())
-            self._stack.enter_context(pins.deployment_lock(dev, netns))
-            deploy.recover_swap(dev, netns)
-            self.meta = meta = deploy.require_deployment(dev, netns)
+            if base is None:
+                if pins.read_journal(dev, netns) is not None:
+                    # an interrupted swap: finish or undo it first (briefly under the lock)
+                    with pins.deployment_lock(dev, netns):
+                        deploy.recover_swap(dev, netns)
+                meta = deploy.require_deployment(dev, netns)
+                pinned = self._stack.enter_context(pins.open_pinned(Path(meta["pins"])))
+                if pinned.prog_fd is None:
+                    raise EnvironmentProblem(f"no program pinned at {meta['pins']}: undeploy "
+                                             "and deploy again")
+                base_maps, base_prog_fd = dict(pinned.maps), pinned.prog_fd
+            else:
+                if base.loaded is None:
+                    raise CoraError("the base swap is closed")
+                meta, base_maps = base.meta_after(), base.maps_after()
+                base_prog_fd = base.loaded.prog_fd
+            self.meta = meta
+            self.base_maps: dict[str, int] = base_maps
+            self.base_prog_fd = base_prog_fd
             old_layout = meta["layout"]["maps"]
             old_names = {m["name"] for m in old_layout}
-            actions = plan_maps(old_layout, maps_metadata(program)["maps"], migrate,
+            new_layout = maps_metadata(program)["maps"]
+            actions = plan_maps(old_layout, new_layout, migrate,
                                 frozenset(drop_state) | (frozenset(read_through) & old_names))
             for name in read_through:
                 actions[name] = "read-through"
             self.actions = actions
-            new_names = _kernel_names(maps_metadata(program)["maps"])
+            new_names = _kernel_names(new_layout)
             self.directory = Path(meta["pins"])
-            stats = bool(meta.get("stats", True))
+            self.stats = stats = bool(meta.get("stats", True))
             # live-profile counters (the runtime daemon's): the new version gets its own
             self.live = int((meta.get("live_profile") or {}).get("sample_every", 0))
             self.states_old = {m["name"]: state_from_metadata(m) for m in old_layout}
             self.states_new = {st.name: st for st in program.states}
-            self.pinned = pinned = self._stack.enter_context(pins.open_pinned(self.directory))
-            if pinned.prog_fd is None:
-                raise EnvironmentProblem(f"no program pinned at {self.directory}: undeploy "
-                                         "and deploy again")
             #: converted hash maps: taken over entry by entry (read-through with conversion)
             self.converted_by_read_through = sorted(
                 n for n, a in actions.items() if a == "convert"
                 and self.states_old[n].kind in READ_THROUGH_KINDS
                 and self.states_new[n].kind in READ_THROUGH_KINDS)
             for name in self.converted_by_read_through:
-                read_through[name] = pinned.maps[name]
+                read_through[name] = base_maps[name]
             artifact = XdpTarget().generate(
                 program, count_verdicts=stats,
                 pass_redirect_ifindex=meta.get("forward_ifindex"),
@@ -453,113 +505,194 @@ class PreparedSwap:
                 read_through_from={n: self.states_old[n]
                                    for n in self.converted_by_read_through},
                 live_profile=self.live)
-            reuse = {new_names[n]: pinned.maps[n] for n, a in actions.items()
-                     if a == "keep" and n in pinned.maps}
-            if stats and deploy.VERDICTS_MAP in pinned.maps:
-                reuse[deploy.VERDICTS_MAP] = pinned.maps[deploy.VERDICTS_MAP]
+            #: kernel map name -> fd of a live map the new program is loaded against
+            reuse = {new_names[n]: base_maps[n] for n, a in actions.items()
+                     if a == "keep" and n in base_maps}
+            if stats and deploy.VERDICTS_MAP in base_maps:
+                reuse[deploy.VERDICTS_MAP] = base_maps[deploy.VERDICTS_MAP]
             for name, fd in read_through.items():
                 reuse[f"{new_names[name]}_rt"] = fd
+            #: map name (state or internal) -> id of the live map kept (checked at commit)
+            self.kept_ids = {n: _map_id(base_maps[n]) for n, a in actions.items()
+                             if a == "keep" and n in base_maps}
+            if stats and deploy.VERDICTS_MAP in base_maps:
+                self.kept_ids[deploy.VERDICTS_MAP] = _map_id(base_maps[deploy.VERDICTS_MAP])
             t_load = time.perf_counter_ns()
-            self.loaded = loaded = self._stack.enter_context(
+            self.loaded = self._stack.enter_context(
                 uninterrupted(lambda: load_xdp(artifact, reuse)))
             self.load_ns = time.perf_counter_ns() - t_load
-            self.new_id = bpf_syscall.prog_info(loaded.prog_fd).id
+            from cora.runtime import bpf_syscall
+
+            self.new_id = bpf_syscall.prog_info(self.loaded.prog_fd).id
             self.old_id = int(meta["prog_id"])
-            staged = {n: loaded.map_fds[n] for n, a in actions.items()
-                      if a in ("convert", "fresh", "new", "read-through")}
-            if stats and deploy.VERDICTS_MAP not in pinned.maps:
-                staged[deploy.VERDICTS_MAP] = loaded.map_fd(deploy.VERDICTS_MAP)
-            if self.live:
-                staged[PROFILE_MAP] = loaded.map_fd(PROFILE_MAP)
-            self._nf_source = nf_source
-            deploy.write_state(pins.write_journal, dev, netns, {
-                "op": "swap", "dev": dev, "netns": netns, "old_prog_id": self.old_id,
-                "new_prog_id": self.new_id, "pins": str(self.directory), "pid": os.getpid(),
-                "retire": sorted(n for n, a in actions.items() if a == "retire"),
-                "started_unix": time.time(), "meta_after": None})
-            self._journaled = True
-            pins.pin(self.directory / STAGED_DIR, loaded.prog_fd, staged)
-            deploy.fault_point("swap", "staged")
+            self.meta_after()  # built now, not in the commit
         except BaseException:
             self.close()
             raise
 
-    def commit(self) -> SwapReport:
+    # -- what the deployment looks like once this swap has committed (for a ``base``) --
+    def staged_maps(self) -> dict[str, int]:
+        """Map name -> fd of the maps this swap creates (pinned at commit)."""
+        from cora.runtime import deploy
+
+        loaded = self.loaded
+        staged = {n: loaded.map_fds[n] for n, a in self.actions.items()
+                  if a in ("convert", "fresh", "new", "read-through")}
+        if self.stats and deploy.VERDICTS_MAP not in self.base_maps:
+            staged[deploy.VERDICTS_MAP] = loaded.map_fd(deploy.VERDICTS_MAP)
+        if self.live:
+            staged[PROFILE_MAP] = loaded.map_fd(PROFILE_MAP)
+        return staged
+
+    def maps_after(self) -> dict[str, int]:
+        """Map name -> fd of every map pinned in the deployment after the commit."""
+        out = {n: fd for n, fd in self.base_maps.items()
+               if self.actions.get(n) not in ("retire", "convert", "fresh")}
+        out.update(self.staged_maps())
+        return out
+
+    def meta_after(self) -> dict:
+        """The deployment's metadata after the commit (without the history entry); built
+        once, at preparation (the commit only adds the history)."""
+        from cora.targets.ebpf.maps import maps_metadata
+
+        if self._meta_after is None:
+            meta_after = {**self.meta, "nf": self.program.name,
+                          "source": self._nf_source or self.program.source,
+                          "prog_id": self.new_id, "layout": maps_metadata(self.program)}
+            if self.live:
+                meta_after["live_profile"] = profile_slots(self.program,
+                                                           self.live).to_json()
+            self._meta_after = meta_after
+        return dict(self._meta_after)
+
+    def _check_current(self, meta: dict, pinned) -> None:
+        """Raise :class:`StalePreparation` unless the deployment is the one prepared
+        against: the same program attached and the same maps pinned under the kept names."""
+        if int(meta["prog_id"]) != self.old_id or pinned.prog_fd is None:
+            raise StalePreparation(
+                f"{self.dev}: the deployment runs program {meta.get('prog_id')}, not "
+                f"{self.old_id} this swap was prepared against: prepare it again")
+        for name, map_id in self.kept_ids.items():
+            fd = pinned.maps.get(name)
+            if fd is None or _map_id(fd) != map_id:
+                raise StalePreparation(f"{self.dev}: map {name} was replaced since this swap "
+                                       "was prepared: prepare it again")
+
+    def commit(self, ip=None) -> SwapReport:
         """Replace the running program by the new one (atomic, see the module docstring),
-        convert what ``migrate`` names, rename the pins into place and write the metadata.
+        convert what ``migrate`` names, rename the pins into place and write the metadata,
+        all under the deployment's lock. ``ip``: an open rtnetlink socket in the
+        deployment's namespace (:func:`replace_xdp`).
 
         Returns:
             the :class:`SwapReport` (also kept as :attr:`report`).
         Raises:
+            StalePreparation: the deployment changed since the preparation (nothing done).
+            EnvironmentProblem: another cora process holds the deployment's lock.
             KernelError: the kernel refused the replace (the old program keeps running).
         """
         from cora.runtime import deploy, pins
+        from cora.signals import signals_raise
 
         if self.report is not None:
             raise CoraError("this swap was committed already")
-        pinned, loaded = self.pinned, self.loaded
-        assert pinned.prog_fd is not None  # checked in __init__
-        converted = 0
-        snapshots = {}
-        for name, a in self.actions.items():
-            if a == "convert" and name not in self.converted_by_read_through:
-                old_st, new_st = self.states_old[name], self.states_new[name]
-                snapshots[name] = _raw_items(pinned.maps[name], old_st)
-                converted += copy_converted(pinned.maps[name], old_st,
-                                            loaded.map_fds[name], new_st)
-        verdicts_before = deploy.verdict_counts(pinned.maps.get(deploy.VERDICTS_MAP))
-        meta = self.meta
-        history = [*meta.get("history", []), {
-            "prog_id": self.old_id, "nf": meta["nf"], "source": meta.get("source"),
-            "until_unix": time.time(), "verdicts_at_swap": verdicts_before}]
-        from cora.targets.ebpf.maps import maps_metadata
+        if self.loaded is None:
+            raise CoraError("this swap was closed")
+        t_commit = time.perf_counter_ns()
+        phases: dict[str, int] = {}
+        mark = [t_commit]
 
-        meta_after = {**meta, "nf": self.program.name,
-                      "source": self._nf_source or self.program.source,
-                      "prog_id": self.new_id, "layout": maps_metadata(self.program),
-                      "history": history, "swapped_unix": time.time()}
-        if self.live:
-            meta_after["live_profile"] = profile_slots(self.program, self.live).to_json()
-        journal = pins.read_journal(self.dev, self.netns) or {}
-        deploy.write_state(pins.write_journal, self.dev, self.netns,
-                           {**journal, "meta_after": meta_after})
-        attached, swap_ns = replace_xdp(loaded.prog_fd, self.dev, self.netns,
-                                        meta.get("mode", "native"), pinned.prog_fd)
-        self._journaled = False  # from here recovery finishes the swap, never undoes it
-        if attached != self.new_id:
-            raise KernelError(f"after the replace {self.dev} runs program id {attached}, not "
-                              f"the new {self.new_id}")
-        deploy.fault_point("swap", "replace")
-        if snapshots or self.converted_by_read_through:
-            grace_period()  # the old version has finished every frame it started
-            for name, before in snapshots.items():
-                converted += _reconcile(pinned.maps[name], self.states_old[name],
-                                        loaded.map_fds[name], self.states_new[name], before)
-            from cora.runtime.migrate import copy_missing
+        def phase(name: str) -> None:
+            now = time.perf_counter_ns()
+            phases[name] = now - mark[0]
+            mark[0] = now
 
-            for name in self.converted_by_read_through:
-                converted += copy_missing(pinned.maps[name], loaded.map_fds[name],
-                                          self.states_old[name], self.states_new[name])
-        deploy.commit_swap(self.dev, self.netns)
+        loaded = self.loaded
+        with contextlib.ExitStack() as cs:
+            cs.enter_context(signals_raise())
+            cs.enter_context(pins.deployment_lock(self.dev, self.netns))
+            try:
+                deploy.recover_swap(self.dev, self.netns)
+                meta = deploy.require_deployment(self.dev, self.netns)
+                pinned = cs.enter_context(pins.open_pinned(self.directory))
+                self._check_current(meta, pinned)
+                assert pinned.prog_fd is not None  # checked above
+                phase("lock_check")
+                converted = 0
+                snapshots = {}
+                for name, a in self.actions.items():
+                    if a == "convert" and name not in self.converted_by_read_through:
+                        snapshots[name] = _raw_items(pinned.maps[name],
+                                                     self.states_old[name])
+                verdicts_before = deploy.verdict_counts(pinned.maps.get(deploy.VERDICTS_MAP))
+                history = [*meta.get("history", []), {
+                    "prog_id": self.old_id, "nf": meta["nf"], "source": meta.get("source"),
+                    "until_unix": time.time(), "verdicts_at_swap": verdicts_before}]
+                meta_after = {**meta, **self.meta_after(), "history": history,
+                              "swapped_unix": time.time()}
+                # one journal write, before the first lasting change (the staged pins)
+                deploy.write_state(pins.write_journal, self.dev, self.netns, {
+                    "op": "swap", "dev": self.dev, "netns": self.netns,
+                    "old_prog_id": self.old_id, "new_prog_id": self.new_id,
+                    "pins": str(self.directory), "pid": os.getpid(),
+                    "retire": sorted(n for n, a in self.actions.items() if a == "retire"),
+                    "started_unix": time.time(), "meta_after": meta_after})
+                self._journaled = True
+                pins.pin(self.directory / STAGED_DIR, loaded.prog_fd, self.staged_maps())
+                deploy.fault_point("swap", "staged")
+                for name in snapshots:
+                    converted += copy_converted(pinned.maps[name], self.states_old[name],
+                                                loaded.map_fds[name], self.states_new[name])
+                phase("journal_stage")
+                attached, swap_ns = replace_xdp(loaded.prog_fd, self.dev, self.netns,
+                                                meta.get("mode", "native"), pinned.prog_fd,
+                                                ip=ip)
+                phase("replace")
+            except BaseException:
+                self._unjournal()
+                raise
+            self._journaled = False  # from here recovery finishes the swap, never undoes it
+            if attached != self.new_id:
+                raise KernelError(f"after the replace {self.dev} runs program id {attached}, "
+                                  f"not the new {self.new_id}")
+            deploy.fault_point("swap", "replace")
+            if snapshots or self.converted_by_read_through:
+                grace_period()  # the old version has finished every frame it started
+                for name, before in snapshots.items():
+                    converted += _reconcile(pinned.maps[name], self.states_old[name],
+                                            loaded.map_fds[name], self.states_new[name],
+                                            before)
+                from cora.runtime.migrate import copy_missing
+
+                for name in self.converted_by_read_through:
+                    converted += copy_missing(pinned.maps[name], loaded.map_fds[name],
+                                              self.states_old[name], self.states_new[name])
+            deploy.commit_swap(self.dev, self.netns)
+            phase("finish")
+        now = time.perf_counter_ns()
         self.report = SwapReport(
             dev=self.dev, netns=self.netns, old_prog_id=self.old_id, new_prog_id=self.new_id,
-            load_ns=self.load_ns, swap_ns=swap_ns,
-            total_ns=time.perf_counter_ns() - self.t_start, maps=dict(self.actions),
-            converted_entries=converted, verdicts_before=verdicts_before)
+            load_ns=self.load_ns, swap_ns=swap_ns, total_ns=now - self.t_start,
+            maps=dict(self.actions), converted_entries=converted,
+            verdicts_before=verdicts_before, commit_ns=now - t_commit,
+            commit_phases_ns=phases)
         return self.report
 
-    def close(self) -> None:
-        """Release fds and the lock; without a commit, remove the staged pins and the
-        journal first (the old deployment was never touched)."""
+    def _unjournal(self) -> None:
+        """Undo the staging of a commit that did not replace (lock held)."""
         from cora.runtime import pins
 
-        try:
-            if self._journaled:
-                _unstage(self.directory)
-                pins.remove_journal(self.dev, self.netns)
-                self._journaled = False
-        finally:
-            self._stack.close()
+        if self._journaled:
+            _unstage(self.directory)
+            pins.remove_journal(self.dev, self.netns)
+            self._journaled = False
+
+    def close(self) -> None:
+        """Release the fds (the new program and maps disappear unless committed: then the
+        pins hold them). Idempotent."""
+        self._stack.close()
+        self.loaded = None
 
     def __enter__(self) -> PreparedSwap:
         return self
@@ -568,20 +701,28 @@ class PreparedSwap:
         self.close()
 
 
+def _map_id(fd: int) -> int:
+    from cora.runtime.bpf_syscall import map_info
+
+    return map_info(fd).id
+
+
 def prepare_swap(dev: str, netns: str | None, program, *,
                  migrate: dict[str, str] | None = None,
                  drop_state: set[str] | frozenset[str] = frozenset(),
                  read_through: dict[str, int] | None = None,
-                 nf_source: str | None = None) -> PreparedSwap:
-    """Compile, verify and load ``program`` for the deployment on ``dev`` and stage it
-    (arguments as :func:`swap_program`); nothing frames notice yet. Use with ``with``;
-    call :meth:`PreparedSwap.commit` to swap.
+                 nf_source: str | None = None,
+                 base: PreparedSwap | None = None) -> PreparedSwap:
+    """Compile, verify and load ``program`` for the deployment on ``dev`` against its live
+    maps (arguments as :func:`swap_program`; ``base`` as :class:`PreparedSwap`); nothing is
+    pinned or locked and frames notice nothing. Use with ``with``; call
+    :meth:`PreparedSwap.commit` to swap.
 
     Raises:
         as :func:`swap_program` (nothing is changed when this raises).
     """
     return PreparedSwap(dev, netns, program, migrate=migrate, drop_state=drop_state,
-                        read_through=read_through, nf_source=nf_source)
+                        read_through=read_through, nf_source=nf_source, base=base)
 
 
 def swap_program(dev: str, netns: str | None, program, *,

@@ -98,3 +98,29 @@ def measure_ns_per_packet(prog_fd: int, frames: list[bytes], repeat: int = 10000
         total_ns += prog_test_run(prog_fd, frame, repeat=max(1, repeat),
                                   data_out_size=0).duration_ns
     return total_ns / len(sample)
+
+
+def time_side_by_side(fds: dict[str, int], frames: list[bytes], rounds: int, repeat: int,
+                      max_samples: int) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """ns/packet of several loaded programs measured side by side: each is fed ``frames``
+    once first (state as under real traffic; every program sees the same frames in the same
+    order), then timed in ``rounds`` alternating rounds (:func:`measure_ns_per_packet` with
+    ``repeat`` and ``max_samples``), so a change of the machine's load hits all of them
+    alike.
+
+    Args:
+        fds: label -> fd of a loaded XDP program.
+    Returns:
+        (label -> median ns/packet over the rounds, label -> every round's ns/packet).
+    Raises:
+        as :func:`measure_ns_per_packet`.
+    """
+    import statistics
+
+    times: dict[str, list[float]] = {label: [] for label in fds}
+    for fd in fds.values():
+        run_frames(fd, frames)
+    for _ in range(rounds):
+        for label, fd in fds.items():
+            times[label].append(measure_ns_per_packet(fd, frames, repeat, max_samples))
+    return {k: statistics.median(v) for k, v in times.items()}, times

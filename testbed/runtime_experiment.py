@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,58 +87,71 @@ def run_experiment(nf_path: str, rate_pps: float = 5_000, phase_s: float = 8.0,
     settings = PolicySettings(interval_s=interval_s, consecutive=2, min_packets=50,
                               model_rate_mpps=1.0)
     phases = {p: phase_frames(p) for p in PHASES}
-    with Topology() as topo:
-        three_node(topo)
-        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
-        d = RuntimeDaemon(DaemonOptions(nf_path, "veth1", host_ns, "veth0", nic_ns,
-                                        nic_model=nic, settings=settings,
-                                        runtime_dir=runtime_dir))
-        res = ExperimentResult(Path(nf_path).stem)
-        sequence: list[bytes] = []
-        try:
-            d.adopt_or_deploy()
-            program = d.program
-            # the best static plan, chosen in advance with the whole sequence's profile
-            expected_seq = [f for p in PHASES for f in phases[p]]
-            nic_m, kernel_m, user_m = d.replanner.models
-            static = solve(program, nic_m, kernel_m, user_m, profile_from_frames(
-                program, expected_seq), rate_mpps=1.0, time_limit_s=2.0).plan
-            d.window()
-            t0 = time.monotonic()
-            for name in PHASES:
-                with BackgroundTraffic("veth0", gen_ns, phases[name],
-                                       rate_pps=rate_pps) as traffic:
-                    end = time.monotonic() + phase_s
-                    while time.monotonic() < end:
-                        time.sleep(interval_s)
-                        dec = d.window()
-                        prof = d.last_profile
-                        rate = dec.rate_mpps * 1e6
-                        cur = stat = None
-                        if prof is not None and prof.packets:
-                            r = d.replanner.model_rate(dec.rate_mpps)
-                            cur = d.replanner.cores_of(d.replanner.current, prof, r)
-                            stat = d.replanner.cores_of(static, prof, r) if static else None
-                        res.samples.append(Sample(time.monotonic() - t0, name, rate,
-                                                  dec.action, dec.drift, cur, stat,
-                                                  d.replanner.plan_changes))
-                    sent = traffic.stop()
-                    sequence += traffic.sequence(sent)
-            res.frames_sent = len(sequence)
-            res.frames_seen = wait_for_verdicts("veth0", nic_ns, res.frames_sent)
-            owner = "veth0" if "flows" in read_stats("veth0", nic_ns)["maps"] else "veth1"
-            where = nic_ns if owner == "veth0" else host_ns
-            live = read_stats(owner, where)["maps"]
-            ref = interpreter_state(program, sequence)["maps"]
-            res.state_equal = all(live.get(k) == v for k, v in ref.items())
-            res.plan_changes = d.replanner.plan_changes
-            res.swap_latency_ms = list(d.status.swap_latency_ms)
-        finally:
-            with contextlib.suppress(Exception):
-                undeploy("veth1", host_ns)
-            with contextlib.suppress(Exception):
-                undeploy("veth0", nic_ns)
-            shutil.rmtree(d.paths.state.parent, ignore_errors=True)  # the per-run directory
+    # the daemon's files (state, history, metrics, lock) go to a directory of this run,
+    # removed in finally whatever happens (the caller's runtime_dir: only this run's part)
+    own_dir = runtime_dir is None
+    base = Path(tempfile.mkdtemp(prefix="cora-runtime-experiment-")) if own_dir \
+        else Path(str(runtime_dir))
+    res = ExperimentResult(Path(nf_path).stem)
+    d = None
+    try:
+        with Topology() as topo:
+            three_node(topo)
+            gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
+            d = RuntimeDaemon(DaemonOptions(nf_path, "veth1", host_ns, "veth0", nic_ns,
+                                            nic_model=nic, settings=settings,
+                                            runtime_dir=str(base)))
+            sequence: list[bytes] = []
+            try:
+                d.adopt_or_deploy()
+                program = d.program
+                # the best static plan, chosen in advance with the whole sequence's profile
+                expected_seq = [f for p in PHASES for f in phases[p]]
+                nic_m, kernel_m, user_m = d.replanner.models
+                static = solve(program, nic_m, kernel_m, user_m, profile_from_frames(
+                    program, expected_seq), rate_mpps=1.0, time_limit_s=2.0).plan
+                d.window()
+                t0 = time.monotonic()
+                for name in PHASES:
+                    with BackgroundTraffic("veth0", gen_ns, phases[name],
+                                           rate_pps=rate_pps) as traffic:
+                        def record(dec, phase=name) -> None:
+                            assert d is not None
+                            prof = d.last_profile
+                            cur = stat = None
+                            if prof is not None and prof.packets:
+                                r = d.replanner.model_rate(dec.rate_mpps)
+                                cur = d.replanner.cores_of(d.replanner.current, prof, r)
+                                stat = d.replanner.cores_of(static, prof, r) if static \
+                                    else None
+                            res.samples.append(Sample(time.monotonic() - t0, phase,
+                                                      dec.rate_mpps * 1e6, dec.action,
+                                                      dec.drift, cur, stat,
+                                                      d.replanner.plan_changes))
+
+                        d.run_windows(lambda _dec: False, phase_s, record)
+                        sent = traffic.stop()
+                        sequence += traffic.sequence(sent)
+                res.frames_sent = len(sequence)
+                res.frames_seen = wait_for_verdicts("veth0", nic_ns, res.frames_sent)
+                owner = "veth0" if "flows" in read_stats("veth0", nic_ns)["maps"] else "veth1"
+                where = nic_ns if owner == "veth0" else host_ns
+                live = read_stats(owner, where)["maps"]
+                ref = interpreter_state(program, sequence)["maps"]
+                res.state_equal = all(live.get(k) == v for k, v in ref.items())
+                res.plan_changes = d.replanner.plan_changes
+                res.swap_latency_ms = list(d.status.swap_latency_ms)
+            finally:
+                d.close_prepared()
+                with contextlib.suppress(Exception):
+                    undeploy("veth1", host_ns)
+                with contextlib.suppress(Exception):
+                    undeploy("veth0", nic_ns)
+    finally:
+        if own_dir:
+            shutil.rmtree(base, ignore_errors=True)
+        elif d is not None:
+            shutil.rmtree(d.paths.state.parent, ignore_errors=True)  # this run's namespace
     return res
 
 

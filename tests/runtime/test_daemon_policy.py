@@ -159,6 +159,8 @@ def test_candidate_is_prepared_from_window_1_and_taken_ready_at_window_k(setting
     assert d1.action == "wait" and d1.prepare_started
     d2 = r.window(traffic, 1.0)
     assert d2.action == "wait" and not d2.prepare_started  # same candidate: cached
+    # the streak's candidate is evaluated on the window (ms), CP-SAT is not run again
+    assert d2.solve_s == 0 and d2.gain is not None and d2.gain > 0.05
     d3 = r.window(traffic, 1.0)
     assert d3.action == "adopt" and r.candidate is not None
     obj, seconds, cached = cache.take(r.candidate[0], timeout_s=30)
@@ -211,3 +213,63 @@ def test_a_failed_preparation_is_raised_at_take_and_nothing_is_released(setting)
     cache.start(plan)
     cache.close()
     assert released == []
+
+
+def test_adoption_waits_until_the_candidate_is_prepared(setting):
+    """With a ``ready`` hook (the daemon's compile ahead) window K does not adopt a plan
+    whose preparation is still running: ``wait`` until it is ready, then ``adopt`` (the
+    adoption only commits), with the streak's first window recorded."""
+    from cora.runtime.daemon_policy import PreparedCache
+
+    fake = FakePreparer()
+    fake.gate.clear()  # a slow compile
+    cache = PreparedCache(fake.prepare, fake.release, capacity=2)
+    r = replanner(setting, consecutive=2)
+    r.ahead = cache.start
+
+    def ready(plan) -> bool:
+        cache.start(plan)
+        return cache.ready(plan)
+
+    r.ready = ready
+    traffic = setting[4]
+    try:
+        assert r.window(traffic, 1.0).action == "wait"  # window 1: preparation starts
+        d2 = r.window(traffic, 1.0)
+        assert d2.action == "wait" and "still being prepared" in d2.reason
+        assert d2.streak == 2
+        fake.gate.set()  # the compile ends: the next windows adopt (bounded, no sleep)
+        d3 = None
+        for _ in range(20):
+            d3 = r.window(traffic, 1.0)
+            if d3.action != "wait":
+                break
+        assert d3 is not None and d3.action == "adopt"
+        assert d3.first_gain_window == 1 and d3.window >= 3
+    finally:
+        fake.gate.set()
+        cache.close()
+
+
+def test_a_re_plan_without_result_keeps_the_streak(setting, monkeypatch):
+    """A window whose CP-SAT run finds no plan in its time limit (a loaded machine) is no
+    evidence either way: the streak is kept, not reset."""
+    from cora.compiler.offload.partition import PlanResult
+    from cora.runtime import daemon_policy
+
+    traffic = setting[4]
+    r = replanner(setting, consecutive=2)
+    assert r.window(traffic, 1.0).action == "wait"
+    real = daemon_policy.plan
+
+    def unknown(*args, **kw):
+        res = real(*args, **kw)
+        return PlanResult(**{**res.__dict__, "plan": None, "host_cores": None,
+                             "status": "UNKNOWN"})
+
+    monkeypatch.setattr(daemon_policy, "plan", unknown)
+    r.streak_plan = None  # no candidate to evaluate (e.g. a restarted daemon): CP-SAT runs
+    d = r.window(traffic, 1.0)
+    assert d.action == "keep" and "streak kept" in d.reason and r.streak == 1
+    monkeypatch.setattr(daemon_policy, "plan", real)
+    assert r.window(traffic, 1.0).action == "adopt"

@@ -99,10 +99,11 @@ def test_deploy_plan_on_the_three_namespace_testbed(tmp_path, bcc_module):
     with Topology() as topo:
         three_node(topo)
         nic, host = topo.ns("nic"), topo.ns("host")
-        r = cora("deploy", LB, "--plan", plan, "--dev", "veth1", "--netns", host,
-                 "--nic-dev", "veth0", "--nic-netns", nic, check=True)
-        assert "nic -> kernel" in r.stdout
+        undeployed = None
         try:
+            r = cora("deploy", LB, "--plan", plan, "--dev", "veth1", "--netns", host,
+                     "--nic-dev", "veth0", "--nic-netns", nic, check=True)
+            assert "nic -> kernel" in r.stdout
             again = one_line_error(cora("deploy", LB, "--plan", plan, "--dev", "veth1",
                                         "--netns", host, "--nic-dev", "veth0",
                                         "--nic-netns", nic))
@@ -135,10 +136,30 @@ def test_deploy_plan_on_the_three_namespace_testbed(tmp_path, bcc_module):
             want = sorted(tuple(k) for k, _ in interp.state_entries("conns"))
             got = sorted(tuple(e["key"]) for e in hs["maps"]["conns"])
             assert got == want and len(got) == 40
+            undeployed = cora("undeploy", "--dev", "veth1", "--netns", host, check=True)
         finally:
-            r = cora("undeploy", "--dev", "veth1", "--netns", host, check=True)
-        assert "NIC stage" in r.stdout
+            # an exception anywhere above (even in the deploy) must not leave pins under
+            # /sys/fs/bpf once the namespaces are gone
+            if undeployed is None:
+                _remove_stages(host, nic)
+        assert "NIC stage" in undeployed.stdout
         assert not list(Path("/sys/fs/bpf/cora").glob(f"{host}*"))
         assert not list(Path("/sys/fs/bpf/cora").glob(f"{nic}*"))
         assert "nothing is deployed" in one_line_error(cora("stats", "--dev", "veth0",
                                                             "--netns", nic))
+
+
+def _remove_stages(host: str, nic: str) -> None:
+    """Undeploy both stages of a failed test's split deployment and remove any pin, metadata
+    or journal left (the namespaces are deleted right after)."""
+    import contextlib
+
+    from cora.runtime import pins
+    from cora.runtime.deploy import undeploy
+
+    for dev, ns in (("veth1", host), ("veth0", nic)):
+        with contextlib.suppress(Exception):
+            undeploy(dev, ns)
+        pins.unpin_all(pins.deployment_dir(dev, ns))
+        pins.remove_metadata(dev, ns)
+        pins.remove_journal(dev, ns)

@@ -363,3 +363,133 @@ def test_tc_program_is_replaced_in_place(bcc_module):
                                    capture_output=True, text=True, check=True).stdout
             ids = [int(w) for w in re.findall(r" id (\d+)", shown)]
             assert ids == [prog_info(second.loaded.prog_fd).id]
+
+
+# --- compile ahead: preparations that touch nothing ----------------------------------------
+def _bpffs_listing(ns: str) -> list[str]:
+    d = pins.deployment_dir(DEV, ns)
+    return sorted(str(p.relative_to(d)) for p in d.rglob("*"))
+
+
+def _program_gone(prog_id: int) -> bool:
+    from cora.errors import KernelError
+    from cora.runtime.bpf_syscall import prog_get_fd_by_id
+
+    try:
+        os.close(prog_get_fd_by_id(prog_id))
+    except KernelError:
+        return True
+    return False
+
+
+def _wait_gone(prog_ids: list[int]) -> None:
+    """Poll (deadline 10 s) until the kernel has freed every program of ``prog_ids`` (a
+    program goes once no fd, pin or hook holds it, after an RCU grace period)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while not all(_program_gone(i) for i in prog_ids):
+        assert time.monotonic() < deadline, \
+            f"programs still loaded: {[i for i in prog_ids if not _program_gone(i)]}"
+        time.sleep(0.05)
+
+
+@pytest.mark.kernel
+@pytest.mark.netns
+@pytest.mark.slow
+def test_prepared_swaps_side_by_side_touch_nothing_and_a_stale_one_is_refused(
+        bcc_module, tmp_path):
+    """Two swaps and a state move (read-through + retire versions) prepared side by side
+    against a running deployment: nothing pinned, journaled or locked, the program running
+    unchanged. One commits; the others were prepared against the deployment that was, so
+    their commit is refused (StalePreparation) with nothing changed. Closing them unloads
+    every program they loaded; a preparation that fails leaves nothing either."""
+    from cora.runtime.deploy import deploy, deployment_status
+    from cora.runtime.migrate import PreparedMove
+    from cora.runtime.swap import StalePreparation, prepare_swap
+
+    program = compile_file(FLOWCOUNT)
+    v2 = compile_file(variant(tmp_path, "flowcount_v2", "pass;\n}",
+                              "if (udp.valid && udp.dport == 9) { drop; }\n    pass;\n}"))
+    with two_node_testbed() as (_gen_ns, ns):
+        meta = deploy(program, DEV, ns)
+        before = _bpffs_listing(ns)
+        source = pins.deployment_dir(DEV, ns) / "maps" / "flows"
+        with prepare_swap(DEV, ns, v2) as a, prepare_swap(DEV, ns, program) as b, \
+                PreparedMove(DEV, ns, program, {"flows": str(source)}) as m:
+            assert m.first is not None and m.second is not None
+            ids = [a.new_id, m.first.new_id, m.second.new_id]
+            assert len({*ids, b.new_id, meta["prog_id"]}) == 5
+            assert _bpffs_listing(ns) == before
+            assert pins.read_journal(DEV, ns) is None and not pins.lock_held(DEV, ns)
+            assert deployment_status(DEV, ns) == "complete"
+            assert stats(ns)["prog_id"] == meta["prog_id"]
+            rep = b.commit()
+            assert rep.commit_ns > 0 and stats(ns)["prog_id"] == b.new_id
+            for stale in (a, m):
+                with pytest.raises(StalePreparation, match="prepare it again"):
+                    stale.commit()
+            assert stats(ns)["prog_id"] == b.new_id
+            assert pins.read_journal(DEV, ns) is None
+            assert not (pins.deployment_dir(DEV, ns) / "swap_new").exists()
+        _wait_gone(ids)
+        after = _bpffs_listing(ns)
+        with pytest.raises(Exception, match="nope"):
+            PreparedMove(DEV, ns, program, {"flows": str(source.with_name("nope"))})
+        assert _bpffs_listing(ns) == after and pins.read_journal(DEV, ns) is None
+
+
+_PREPARER = """
+import sys, time
+from cora.compiler import compile_file
+from cora.runtime.migrate import PreparedMove
+from cora.runtime.swap import prepare_swap
+
+program = compile_file(sys.argv[1])
+dev, ns, source = sys.argv[2:5]
+a = prepare_swap(dev, ns, program)
+print(a.new_id, flush=True)
+m = PreparedMove(dev, ns, program, {"flows": source})
+print(m.first.new_id, m.second.new_id, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.kernel
+@pytest.mark.netns
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["mid-preparation", "prepared"])
+def test_a_preparer_killed_leaves_nothing_behind(bcc_module, when):
+    """SIGKILL of a process that prepares swaps (as the daemon does ahead of adoption),
+    while it is compiling the next one or once everything is prepared: the deployment's pins
+    are exactly as before, no journal, no lock, the running program unchanged, every program
+    it loaded freed by the kernel, and the next swap goes ahead."""
+    import sys
+
+    from cora.runtime.deploy import deploy, deployment_status
+    from cora.runtime.swap import swap_program
+
+    program = compile_file(FLOWCOUNT)
+    with two_node_testbed() as (_gen_ns, ns):
+        meta = deploy(program, DEV, ns)
+        before = _bpffs_listing(ns)
+        source = pins.deployment_dir(DEV, ns) / "maps" / "flows"
+        proc = subprocess.Popen([sys.executable, "-c", _PREPARER, str(FLOWCOUNT), DEV, ns,
+                                 str(source)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            ids = [int(x) for x in proc.stdout.readline().split()]
+            if when == "prepared":
+                ids += [int(x) for x in proc.stdout.readline().split()]
+                assert len(ids) == 3
+        finally:
+            proc.kill()
+            proc.wait()
+        assert ids, "the preparer printed no program id"
+        _wait_gone(ids)
+        assert _bpffs_listing(ns) == before
+        assert pins.read_journal(DEV, ns) is None and not pins.lock_held(DEV, ns)
+        assert deployment_status(DEV, ns) == "complete"
+        assert stats(ns)["prog_id"] == meta["prog_id"]
+        rep = swap_program(DEV, ns, program)
+        assert stats(ns)["prog_id"] == rep.new_prog_id != meta["prog_id"]
