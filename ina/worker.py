@@ -229,9 +229,9 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
             receive on that port of every local address, broadcasts included, keeping only
             datagrams from the aggregator's host and port and of this job: needed by the
             in-kernel aggregator, which multicasts one broadcast-addressed result to every
-            worker (one worker per network namespace; several jobs in one namespace share
-            the port through SO_REUSEADDR, but a result sent to the sender only then reaches
-            one of them, so give them separate namespaces).
+            worker. Several jobs' workers in one namespace share the port (SO_REUSEADDR):
+            every answer of the NF is broadcast-addressed, so each of their sockets gets
+            it and keeps its own job's.
     Returns:
         a C-contiguous array of the input's shape: for floats, ``dequantize(sum of
         quantised, frac_bits)`` in the input's dtype; for integers and bool, the int32 sums

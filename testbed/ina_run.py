@@ -206,10 +206,12 @@ def start_aggregator(tb, host: str, port: int, pool_slots: int | None = None
 
 
 def run_method(tb, method: str, workload: list[str], repeats: int, aggregator: str,
-               job: int, slots: int, timeout_s: float, result_port: int = 0) -> list[dict]:
+               job: int, slots: int, timeout_s: float, result_port: int = 0,
+               n_workers: int | None = None) -> list[dict]:
     """N worker processes of one method in the testbed's worker namespaces; returns their
     JSON lines. ``workload``: extra argv (``--sizes-mb ...`` or ``--elements E --densities
-    ...``); ``result_port``: see ``--result-port`` (0: none; method ``nf`` implies it).
+    ...``); ``result_port``: see ``--result-port`` (0: none; method ``nf`` implies it);
+    ``n_workers``: run on the first this many workers only (default: all of the testbed).
 
     Raises:
         RuntimeError: a worker reported an error, or the workers stopped early or overran
@@ -219,7 +221,7 @@ def run_method(tb, method: str, workload: list[str], repeats: int, aggregator: s
 
     from cora.testbed.ina_topology import worker_ip
 
-    n = tb.n_workers
+    n = n_workers or tb.n_workers
     procs = []
     for r in range(n):
         argv = [sys.executable, "-m", "cora.testbed.ina_run", "--method", method,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from pyroute2 import netns
 
-from cora.ina import allreduce, lhc, quantize
+from cora.ina import allreduce, quantize
 from cora.ina import protocol as P
 from cora.ina.worker import RESULT_PORT
 from cora.runtime import pins
@@ -83,7 +83,7 @@ def test_kernel_aggregator_four_workers_one_percent_loss_bit_exact():
         assert sum(s["retransmissions"] for s in stats) > 0
         # each worker's results (>= one 1,086-byte frame per chunk) crossed its shaper
         chunks = -(-150_000 // P.K)
-        for ns, before in zip(tb.worker_ns, ifb0):
+        for ns, before in zip(tb.worker_ns, ifb0, strict=True):
             assert _ifb_bytes(ns) - before >= chunks * (P.PACKET_BYTES + 42)
         # LHC (issue 13) through the NF too: OR rounds, sketches, a stalled sketch's
         # fallback round; every result the dense integer sum
