@@ -207,6 +207,26 @@ class InaTestbed:
         self._deployed_agg.append((self.switch_ns, "br0"))
         set_group("br0", self.switch_ns, "workers", [f"p{i}" for i in range(self.n_workers)])
 
+    def shaped_bytes(self, i: int) -> dict[str, int]:
+        """Bytes worker ``i``'s two shapers have sent so far: ``"up"`` (eth0's root qdisc,
+        worker -> switch) and ``"down"`` (ifb0's, switch -> worker), from ``tc -s qdisc``.
+
+        Raises:
+            EnvironmentProblem: tc failed or printed no counter.
+        """
+        import re
+
+        out = {}
+        for key, dev in (("up", "eth0"), ("down", "ifb0")):
+            res = subprocess.run(["ip", "netns", "exec", self.worker_ns[i], "tc", "-s", "qdisc",
+                                  "show", "dev", dev, "root"], capture_output=True, text=True)
+            m = re.search(r"Sent (\d+) bytes", res.stdout)
+            if res.returncode != 0 or m is None:
+                raise EnvironmentProblem(f"cannot read the shaper of worker {i}'s {dev}: "
+                                         f"{res.stderr.strip() or res.stdout.strip()}")
+            out[key] = int(m.group(1))
+        return out
+
     def aggregator_stats(self) -> dict[str, int]:
         """The in-kernel aggregator's verdict counters (``cora stats``: pass, drop, tx,
         multicast ...), summed over CPUs."""

@@ -10,8 +10,6 @@ worker counted them); everything the testbed made is gone afterwards.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import threading
 
 import numpy as np
@@ -56,13 +54,6 @@ def _all(tb: InaTestbed, xs: list[np.ndarray], job: int, **kw) -> tuple[list, li
     return results, stats
 
 
-def _ifb_bytes(ns: str) -> int:
-    """Bytes the shaper of the switch -> worker direction (ifb0's HTB class) sent."""
-    out = subprocess.run(["ip", "netns", "exec", ns, "tc", "-s", "-j", "class", "show",
-                          "dev", "ifb0"], capture_output=True, text=True, check=True).stdout
-    return sum(c.get("stats", {}).get("bytes", 0) for c in json.loads(out))
-
-
 def test_kernel_aggregator_four_workers_one_percent_loss_bit_exact():
     rng = np.random.default_rng(21)
     dense = [rng.standard_normal(150_000).astype(np.float32) for _ in range(N)]
@@ -72,7 +63,7 @@ def test_kernel_aggregator_four_workers_one_percent_loss_bit_exact():
     with InaTestbed(N, loss=0.01) as tb:
         prefix = tb.topo.prefix
         tb.deploy_aggregator({5: (32, N), 6: (32, N)})
-        ifb0 = [_ifb_bytes(ns) for ns in tb.worker_ns]
+        down = [tb.shaped_bytes(i)["down"] for i in range(N)]
         results, stats = _all(tb, dense, 5)
         expect = np.sum([quantize(x) for x in dense], axis=0, dtype=np.int32)
         expect = (expect.astype(np.float64) * 2.0**-16).astype(np.float32)
@@ -83,8 +74,8 @@ def test_kernel_aggregator_four_workers_one_percent_loss_bit_exact():
         assert sum(s["retransmissions"] for s in stats) > 0
         # each worker's results (>= one 1,086-byte frame per chunk) crossed its shaper
         chunks = -(-150_000 // P.K)
-        for ns, before in zip(tb.worker_ns, ifb0, strict=True):
-            assert _ifb_bytes(ns) - before >= chunks * (P.PACKET_BYTES + 42)
+        for i in range(N):
+            assert tb.shaped_bytes(i)["down"] - down[i] >= chunks * (P.PACKET_BYTES + 42)
         # LHC (issue 13) through the NF too: OR rounds, sketches, a stalled sketch's
         # fallback round; every result the dense integer sum
         want = np.sum(sparse, axis=0, dtype=np.int32)
