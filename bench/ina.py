@@ -333,7 +333,10 @@ def _plot(results: list[dict], path: str, rate_mbit: float, stamp: str) -> None:
     for n in sorted({r["n"] for r in results}):
         rows = [r for r in results if r["n"] == n]
         mb = [r["size_bytes"] / 1e6 for r in rows]
-        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows, strict=True)], "o-",
+        if rows[0].get("nf_s") is not None:
+            ax.plot(mb, [m / r["nf_s"] for m, r in zip(mb, rows, strict=True)], "^-",
+                    label=f"INA (kernel NF), N={n}")
+        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows, strict=True)], "o:",
                 label=f"PS, N={n}")
         if rows[0]["gloo_s"] is not None:
             ax.plot(mb, [m / r["gloo_s"] for m, r in zip(mb, rows, strict=True)], "s--",
