@@ -164,4 +164,7 @@ def test_ina_nf_kernel_equals_interpreter_on_the_traffic(bcc_module):
     with KernelEngine(program) as k, InterpEngine(program) as i:
         report = run_frames(program, trace, engine="both", engines=(k, i))
     assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
-    assert report.verdicts["tx"] > 24 and report.verdicts["drop"] > 12
+    # completions leave by multicast (empty groups in both engines: the verdict is compared),
+    # retransmitted results and errors by tx
+    assert report.verdicts["multicast"] >= 10 and report.verdicts["tx"] >= 10
+    assert report.verdicts["drop"] > 12
