@@ -11,10 +11,15 @@ ring/INA is 2(N-1)/N (per worker the ring sends 2(N-1)/N times the tensor, the a
 once: Patarasuk & Yuan, JPDC 2009, for the ring's optimum); the goal of issue 12 is 90% of it
 (1.35x at N = 4, 1.55x at N = 8). Wire bytes: each worker's eth0 tx counter around the call.
 
-The INA column proper (netfuncs/ina/ina.nf in the kernel as the aggregator) is not measured:
-the NF cannot multicast a result yet (the output says so). ``--nf-cost`` measures the NF's
-kernel time per aggregation packet (BPF_PROG_TEST_RUN) and the Mpps it allows on one core,
-against the packet rate the links need.
+Three aggregations side by side on ONE testbed of max(N) workers (N = 2, 4, 8 use its
+first N workers): INA proper, netfuncs/ina/ina.nf in the kernel as the aggregator (deployed
+once on the switch's bridge, generic XDP, results multicast to the worker ports; one job per
+N), the user-space PS (cora.ina.ps, same protocol, on another UDP port, which the NF passes
+to the stack) and gloo's ring; every link shaped both ways at the worker (HTB on eth0 egress
+and on an ifb0 that eth0's ingress is redirected through, so the NF's XDP-redirected results
+are shaped too). ``--nf-cost`` measures the NF's kernel time per aggregation packet
+(BPF_PROG_TEST_RUN) and the Mpps it allows on one core, against the packet rate the links
+need. ``--two-jobs`` shares the aggregator between two jobs (``--aggregator ps|nf``).
 
 Usage: .venv/bin/python bench/ina.py [--workers 2,4,8] [--sizes-mb 1,4,16] [--rate-mbit R]
        [--repeats 3] [--loss 0] [--plot ina.png] [--json]
@@ -44,11 +49,12 @@ from cora.testbed.ina_topology import (  # noqa: E402
 )
 from cora.testbed.topology import in_netns  # noqa: E402
 
-INA_NOTE = ("INA (netfuncs/ina/ina.nf in the kernel) as the aggregator of N workers: not "
-            "measured: the NF answers only the sender (the language has no multicast verdict "
-            "yet), so the other N-1 workers would get each result only by retransmission. "
-            "The aggregator here is the user-space reference (cora.ina.ps, same protocol and "
-            "quantisation) in the switch namespace; --nf-cost measures the NF's ns/packet")
+INA_NOTE = ("INA = netfuncs/ina/ina.nf in the kernel (generic XDP on the switch's bridge, "
+            "results multicast to the worker ports); PS = the user-space reference "
+            "aggregator cora.ina.ps in the switch namespace; both the same protocol and "
+            "quantisation, on the same testbed and links as gloo's ring, in one run")
+#: the user-space PS's data port when the NF (which owns P.UDP_PORT) runs beside it
+PS_PORT = P.UDP_PORT + 10
 
 
 def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
@@ -59,28 +65,20 @@ def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
     chunks (every worker's contribution, in worker order) once each (repeat = 1: each frame
     is a different aggregation step; a repeated frame would be a duplicate). Returns the
     mean kernel ns per packet of the partial additions (verdict drop: the packet is
-    consumed), of the completing additions (verdict tx: the result goes back) and of all,
+    consumed), of the completing additions (verdict multicast: the result goes out) and of all,
     and the Mpps one core sustains at that cost (1e3 / ns).
     """
-    from pathlib import Path
-
     import numpy as np
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
 
-    from cora.compiler.driver import compile_source
     from cora.runtime.engine import KernelEngine
+    from cora.testbed.ina_topology import ina_nf_program
 
-    nf = Path(__file__).resolve().parents[1] / "netfuncs" / "ina" / "ina.nf"
-    src = nf.read_text()
-    decl = "state jobs: map<u16, Job>[64] on_full skip;"
-    if decl not in src:
-        raise RuntimeError(f"{nf}: no `{decl}` to load the job into")
-    src = src.replace(decl, decl[:-1] + f" = {{ 1: Job {{ base: 0, slots: {chunks}, "
-                      f"n_workers: {n_workers} }} }};")
-    program = compile_source(src, str(nf))
+    program = ina_nf_program({1: (chunks, n_workers)})
     rng = np.random.default_rng(5)
-    ns: dict[str, list[int]] = {"drop": [], "tx": []}
+    # a completing packet leaves by multicast (the group is empty here: the verdict counts)
+    ns: dict[str, list[int]] = {"drop": [], "multicast": []}
     with KernelEngine(program) as k:
         for c in range(chunks):
             for w in range(n_workers):
@@ -91,21 +89,22 @@ def nf_cost(n_workers: int = 4, chunks: int = 64) -> dict:
                               / UDP(sport=40000 + w, dport=P.UDP_PORT) / payload)
                 out = k.run(frame)
                 ns.setdefault(out.verdict, []).append(out.duration_ns)
-    if len(ns["tx"]) != chunks or len(ns["drop"]) != chunks * (n_workers - 1):
+    if len(ns["multicast"]) != chunks or len(ns["drop"]) != chunks * (n_workers - 1):
         raise RuntimeError(f"ina.nf: unexpected verdicts {({v: len(x) for v, x in ns.items()})}")
-    every = ns["drop"] + ns["tx"]
+    every = ns["drop"] + ns["multicast"]
     mean = statistics.mean(every)
     return {"n_workers": n_workers, "packets": len(every),
-            "add_ns": statistics.mean(ns["drop"]), "complete_ns": statistics.mean(ns["tx"]),
+            "add_ns": statistics.mean(ns["drop"]),
+            "complete_ns": statistics.mean(ns["multicast"]),
             "ns_per_packet": mean, "mpps_one_core": 1e3 / mean}
 
 
-def two_jobs(n: int, sizes_mb: list[float], repeats: int, rate_mbit: float, slots: int
-             ) -> dict:
+def two_jobs(n: int, sizes_mb: list[float], repeats: int, rate_mbit: float, slots: int,
+             aggregator: str = "nf") -> dict:
     """Two jobs of ``n`` workers each sharing one aggregator and the same links at once (every
     worker namespace runs one worker of each job; each job has ``slots // 2`` slots of the
     pool): per job and size the time, goodput and exactness, and, for comparison, job 1
-    alone first. MEASURED."""
+    alone first. ``aggregator``: "nf" (ina.nf in the kernel) or "ps" (user space). MEASURED."""
     import threading
 
     half = max(1, slots // 2)
@@ -113,21 +112,26 @@ def two_jobs(n: int, sizes_mb: list[float], repeats: int, rate_mbit: float, slot
     agg_addr = f"{SWITCH_IP}:{P.UDP_PORT}"
     limit_s = 60 + 40 * repeats * sum(sizes_mb) * 8 / rate_mbit * 2
     out: dict = {}
+    method = "nf" if aggregator == "nf" else "ps"
     with InaTestbed(n, rate_mbit=rate_mbit) as tb:
-        agg = start_aggregator(tb, SWITCH_IP, P.UDP_PORT)
+        if method == "nf":
+            tb.deploy_aggregator({1: (half, n), 2: (half, n)})
+        agg = start_aggregator(tb, SWITCH_IP, PS_PORT)
+        if method == "ps":
+            agg_addr = f"{SWITCH_IP}:{PS_PORT}"
         try:
             with in_netns(tb.worker_ns[0]):
                 for job in (1, 2):
-                    allocate((SWITCH_IP, P.UDP_PORT), job, half, n)
-            out["alone"] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, 1, half,
-                                                limit_s))
+                    allocate((SWITCH_IP, PS_PORT), job, half, n)
+            out["alone"] = summarise(run_method(tb, method, workload, repeats, agg_addr, 1,
+                                                half, limit_s))
             rows: dict = {}
             errors: list[BaseException] = []
 
             def one(job: int) -> None:
                 try:
-                    rows[job] = summarise(run_method(tb, "ps", workload, repeats, agg_addr, job,
-                                                     half, limit_s))
+                    rows[job] = summarise(run_method(tb, method, workload, repeats, agg_addr,
+                                                     job, half, limit_s))
                 except BaseException as exc:  # re-raised in the main thread
                     errors.append(exc)
 
@@ -150,19 +154,27 @@ def print_table(d: dict) -> None:
     print(f"# all-reduce on the INA testbed, {d['date']}, load average {d['load']:.1f} at start "
           f"(shared 2-core VM), links {d['rate_mbit']:g} Mbit/s (HTB, both ways), loss "
           f"{d['loss']}, median of {d.get('repeats', 2)}, slowest rank: MEASURED")
-    print("| N | MB | PS s | PS MB/s | gloo s | gloo MB/s | gloo/PS | goal (90% of "
-          "2(N-1)/N) | PS wire MB | gloo wire MB | PS exact | PS rtx |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| N | MB | INA s | INA MB/s | PS s | PS MB/s | gloo s | gloo MB/s | gloo/INA "
+          "| gloo/PS | goal (90% of 2(N-1)/N) | INA wire MB | PS wire MB | gloo wire MB "
+          "| exact (INA, PS) | rtx (INA, PS) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+    def f(x, fmt="{:.3f}"):
+        return "-" if x is None else fmt.format(x)
+
     for r in d["rows"]:
         mb = r["size_bytes"] / 1e6
-        g, ps_s = r["gloo_s"], r["ps_s"]
-        g_cols = ("-", "-", "-", "-") if g is None else (
-            f"{g:.3f}", f"{mb / g:.2f}", f"{g / ps_s:.2f}",
-            f"{r['gloo_wire_bytes'] / 1e6:.2f}")
-        print(f"| {r['n']} | {mb:g} | {ps_s:.3f} | {mb / ps_s:.2f} | {g_cols[0]} "
-              f"| {g_cols[1]} | {g_cols[2]} | {0.9 * r['ring_ratio_theory']:.2f} "
-              f"| {r['ps_wire_bytes'] / 1e6:.2f} | {g_cols[3]} "
-              f"| {'yes' if r['ps_exact'] else 'NO'} | {r['ps_retransmissions']} |")
+        g, ps_s, k = r["gloo_s"], r["ps_s"], r.get("nf_s")
+        print(f"| {r['n']} | {mb:g} | {f(k)} | {f(k and mb / k, '{:.2f}')} | {ps_s:.3f} "
+              f"| {mb / ps_s:.2f} | {f(g)} | {f(g and mb / g, '{:.2f}')} "
+              f"| {f(g and k and g / k, '{:.2f}')} | {f(g and g / ps_s, '{:.2f}')} "
+              f"| {0.9 * r['ring_ratio_theory']:.2f} "
+              f"| {f(r.get('nf_wire_bytes') and r['nf_wire_bytes'] / 1e6, '{:.2f}')} "
+              f"| {r['ps_wire_bytes'] / 1e6:.2f} "
+              f"| {f(g and r['gloo_wire_bytes'] / 1e6, '{:.2f}')} "
+              f"| {({True: 'yes', False: 'NO', None: '-'})[r.get('nf_exact')]}, "
+              f"{'yes' if r['ps_exact'] else 'NO'} "
+              f"| {r.get('nf_retransmissions', '-')}, {r['ps_retransmissions']} |")
     line_mb_s = d['rate_mbit'] / 8
     frame = P.PACKET_BYTES + 42  # + UDP 8, IPv4 20, Ethernet 14 (what HTB counts)
     print(f"# link rate {line_mb_s:.2f} MB/s per direction: PS/INA goodput is at most "
@@ -170,6 +182,9 @@ def print_table(d: dict) -> None:
           f"frame), the ring's at most link rate x N / (2(N-1)); wire MB = the worker's "
           "eth0 tx bytes per call (frames with headers, ACKs, retransmissions)")
     print(f"# {d['ina']}")
+    if d.get("nf_verdicts"):
+        print(f"# the NF's verdicts over the run: {d['nf_verdicts']}; deploy (bcc compile, "
+              f"load, attach) took {d['nf_deploy_s']:.0f} s")
 
 
 def main() -> int:
@@ -181,6 +196,9 @@ def main() -> int:
     ap.add_argument("--loss", type=float, default=0.0, help="injected loss per direction")
     ap.add_argument("--slots", type=int, default=64, help="the PS window (slots per job)")
     ap.add_argument("--no-gloo", action="store_true")
+    ap.add_argument("--no-nf", action="store_true", help="leave out the in-kernel aggregator")
+    ap.add_argument("--aggregator", choices=("ps", "nf"), default="nf",
+                    help="--two-jobs: the aggregator the two jobs share")
     ap.add_argument("--two-jobs", action="store_true",
                     help="only the two-jobs run: two jobs of N workers share the aggregator")
     ap.add_argument("--nf-cost", action="store_true",
@@ -223,11 +241,13 @@ def main() -> int:
                   f"({mpps / cost['mpps_one_core']:.4f} of one core)")
         return 0
     if a.two_jobs:
-        res = two_jobs(ns[0], sizes_mb, a.repeats, a.rate_mbit, a.slots)
+        res = two_jobs(ns[0], sizes_mb, a.repeats, a.rate_mbit, a.slots, a.aggregator)
         if a.json:
             print(json.dumps({"date": stamp, "load": load, **res}))
             return 0
-        print(f"# two jobs of N = {ns[0]} sharing the aggregator and the {a.rate_mbit:g} Mbit/s "
+        print(f"# two jobs of N = {ns[0]} sharing the aggregator ({a.aggregator}: "
+              f"{'ina.nf in the kernel' if a.aggregator == 'nf' else 'cora.ina.ps'}) and the "
+              f"{a.rate_mbit:g} Mbit/s "
               f"links, {stamp}, load average {load:.1f} at start, median of {a.repeats}, "
               "slowest rank: MEASURED")
         print("| MB | job 1 alone s | job 1 shared s | job 2 shared s | job 1 MB/s | job 2 MB/s "
@@ -250,35 +270,50 @@ def main() -> int:
             print("note: torch is not installed (make setup installs it, extra `ina`): gloo "
                   "skipped")
     results = []
-    agg_addr = f"{SWITCH_IP}:{P.UDP_PORT}"
+    ps_addr, nf_addr = f"{SWITCH_IP}:{PS_PORT}", f"{SWITCH_IP}:{P.UDP_PORT}"
     workload = ["--sizes-mb", ",".join(str(s) for s in sizes_mb)]
-    for n in ns:
-        with InaTestbed(n, rate_mbit=a.rate_mbit, loss=a.loss) as tb:
-            agg = start_aggregator(tb, SWITCH_IP, P.UDP_PORT)
-            try:
-                job = 1
+    # a bound on a run: 20x the time the bytes need on the link, plus start-up
+    limit_s = 60 + 20 * a.repeats * sum(sizes_mb) * 8 / a.rate_mbit * 2
+    with InaTestbed(max(ns), rate_mbit=a.rate_mbit, loss=a.loss) as tb:
+        # the NF (one job per N: job id N) once for all N: bcc compiles it for minutes
+        t0 = time.monotonic()
+        if not a.no_nf:
+            tb.deploy_aggregator({n: (a.slots, n) for n in ns})
+        deploy_s = time.monotonic() - t0
+        agg = start_aggregator(tb, SWITCH_IP, PS_PORT)
+        try:
+            for n in ns:
+                job = n
                 with in_netns(tb.worker_ns[0]):
-                    allocate((SWITCH_IP, P.UDP_PORT), job, a.slots, n)
-                # a bound on a run: 20x the time the bytes need on the link, plus start-up
-                limit_s = 60 + 20 * a.repeats * sum(sizes_mb) * 8 / a.rate_mbit * 2
-                ps = summarise(run_method(tb, "ps", workload, a.repeats, agg_addr, job,
-                                          a.slots, limit_s))
-                ring = (summarise(run_method(tb, "gloo", workload, a.repeats, agg_addr, job,
-                                             a.slots, limit_s)) if gloo else {})
-            finally:
-                agg.terminate()
-                agg.wait(10)
-        for size in sorted(ps):
-            g = ring.get(size)
-            results.append({"n": n, "size_bytes": size, "ps_s": ps[size]["s"],
-                            "ps_exact": ps[size]["exact"],
-                            "ps_retransmissions": ps[size]["retransmissions"],
-                            "ps_wire_bytes": ps[size]["wire_bytes"],
-                            "gloo_s": None if g is None else g["s"],
-                            "gloo_wire_bytes": None if g is None else g["wire_bytes"],
-                            "ring_ratio_theory": 2 * (n - 1) / n})
+                    allocate((SWITCH_IP, PS_PORT), job, a.slots, n)
+                ps = summarise(run_method(tb, "ps", workload, a.repeats, ps_addr, job,
+                                          a.slots, limit_s, n_workers=n))
+                nf = ({} if a.no_nf else
+                      summarise(run_method(tb, "nf", workload, a.repeats, nf_addr, job,
+                                           a.slots, limit_s, n_workers=n)))
+                ring = (summarise(run_method(tb, "gloo", workload, a.repeats, ps_addr, job,
+                                             a.slots, limit_s, n_workers=n)) if gloo else {})
+                for size in sorted(ps):
+                    g, k = ring.get(size), nf.get(size)
+                    results.append({
+                        "n": n, "size_bytes": size, "ps_s": ps[size]["s"],
+                        "ps_exact": ps[size]["exact"],
+                        "ps_retransmissions": ps[size]["retransmissions"],
+                        "ps_wire_bytes": ps[size]["wire_bytes"],
+                        "nf_s": None if k is None else k["s"],
+                        "nf_exact": None if k is None else k["exact"],
+                        "nf_retransmissions": None if k is None else k["retransmissions"],
+                        "nf_wire_bytes": None if k is None else k["wire_bytes"],
+                        "gloo_s": None if g is None else g["s"],
+                        "gloo_wire_bytes": None if g is None else g["wire_bytes"],
+                        "ring_ratio_theory": 2 * (n - 1) / n})
+            verdicts = {} if a.no_nf else tb.aggregator_stats()
+        finally:
+            agg.terminate()
+            agg.wait(10)
     data = {"date": stamp, "load": load, "rate_mbit": a.rate_mbit, "loss": a.loss,
-            "repeats": a.repeats, "rows": results, "ina": INA_NOTE}
+            "repeats": a.repeats, "rows": results, "ina": INA_NOTE,
+            "nf_deploy_s": deploy_s, "nf_verdicts": verdicts}
     if a.json:
         print(json.dumps(data, indent=1))
     else:
@@ -298,7 +333,10 @@ def _plot(results: list[dict], path: str, rate_mbit: float, stamp: str) -> None:
     for n in sorted({r["n"] for r in results}):
         rows = [r for r in results if r["n"] == n]
         mb = [r["size_bytes"] / 1e6 for r in rows]
-        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows, strict=True)], "o-",
+        if rows[0].get("nf_s") is not None:
+            ax.plot(mb, [m / r["nf_s"] for m, r in zip(mb, rows, strict=True)], "^-",
+                    label=f"INA (kernel NF), N={n}")
+        ax.plot(mb, [m / r["ps_s"] for m, r in zip(mb, rows, strict=True)], "o:",
                 label=f"PS, N={n}")
         if rows[0]["gloo_s"] is not None:
             ax.plot(mb, [m / r["gloo_s"] for m, r in zip(mb, rows, strict=True)], "s--",

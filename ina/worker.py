@@ -53,6 +53,10 @@ _NEXT_COPY: dict[tuple, np.ndarray] = {}
 #: floor of the adaptive retransmission timeout (s); RFC 6298 uses 1 s for TCP over the
 #: Internet, a testbed of veths needs far less.
 MIN_RTO_S = 0.2
+#: the UDP port the workers of the in-kernel aggregator (netfuncs/ina/ina.nf) send from and
+#: receive results on: the NF multicasts one result frame to every worker port, addressed to
+#: 255.255.255.255 and to the sender's source port, so every worker must use the same port
+RESULT_PORT = P.UDP_PORT + 2
 
 
 def quantize(array: np.ndarray, frac_bits: int = 16) -> np.ndarray:
@@ -175,7 +179,8 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
               aggregator: tuple[str, int], slots: int = 64, frac_bits: int = 16,
               retransmit_s: float = 0.2, timeout_s: float = 5.0,
               stats: dict | None = None, compress: str = "none",
-              sketch_cells: int | None = None, seed: int = 0) -> np.ndarray:
+              sketch_cells: int | None = None, seed: int = 0,
+              result_port: int | None = None) -> np.ndarray:
     """Sum ``array`` over the job's ``n_workers`` workers through the aggregator.
 
     Every worker calls this with an array of the same size (and, to get the same dtype back,
@@ -218,6 +223,15 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
         sketch_cells: one-round LHC: the sketch size (a multiple of 3, the same on every
             worker), e.g. ``lhc.sketch_cells(expected union size)``.
         seed: the sketch's hash seed (the same on every worker).
+        result_port: None: send from an ephemeral port and receive only the aggregator's
+            datagrams to it (a connected socket; the user-space aggregator answers each worker
+            at its own address). A port number (e.g. :data:`RESULT_PORT`): send from and
+            receive on that port of every local address, broadcasts included, keeping only
+            datagrams from the aggregator's host and port and of this job: needed by the
+            in-kernel aggregator, which multicasts one broadcast-addressed result to every
+            worker. Several jobs' workers in one namespace share the port (SO_REUSEADDR):
+            every answer of the NF is broadcast-addressed, so each of their sockets gets
+            it and keeps its own job's.
     Returns:
         a C-contiguous array of the input's shape: for floats, ``dequantize(sum of
         quantised, frac_bits)`` in the input's dtype; for integers and bool, the int32 sums
@@ -247,13 +261,14 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
         return np.zeros(array.shape, result_dtype)
     if compress == "none":
         out = _allreduce_int32(q, job, worker, n_workers, aggregator, slots,
-                               retransmit_s, timeout_s, stats)
+                               retransmit_s, timeout_s, stats, result_port)
         if stats is not None:
             stats.update(mode="none", bytes_a=stats["packets_sent"] * P.PACKET_BYTES,
                          bytes_b=0, bytes_fallback=0,
                          bytes_total=stats["packets_sent"] * P.PACKET_BYTES)
     else:
-        rounds = _Rounds(job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s)
+        rounds = _Rounds(job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s,
+                         result_port)
         try:
             out = _compressed(q, compress, sketch_cells, seed, rounds)
         finally:
@@ -275,8 +290,10 @@ class _Rounds:
     """The reduction rounds of one compressed all-reduce, with per-phase byte counts."""
 
     def __init__(self, job: int, worker: int, n_workers: int, aggregator: tuple[str, int],
-                 slots: int, retransmit_s: float, timeout_s: float):
+                 slots: int, retransmit_s: float, timeout_s: float,
+                 result_port: int | None = None):
         self.args = (job, worker, n_workers, aggregator, slots, retransmit_s, timeout_s)
+        self.result_port = result_port
         self.stats: dict = {"bytes_a": 0, "bytes_b": 0, "bytes_fallback": 0,
                             "bytes_total": 0, "packets_sent": 0, "retransmissions": 0,
                             "results": 0, "malformed": 0, "duplicates": 0, "send_drops": 0}
@@ -285,7 +302,7 @@ class _Rounds:
                ) -> tuple[np.ndarray, list[int]]:
         st: dict = {}
         try:
-            return _reduce_int32(vec, *self.args, st, or_chunks)
+            return _reduce_int32(vec, *self.args, st, or_chunks, self.result_port)
         finally:
             for k, v in st.items():
                 self.stats[k] += v
@@ -411,9 +428,10 @@ def encode_chunks(q: np.ndarray, job: int, worker: int, n_workers: int, slots: i
 
 def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                      aggregator: tuple[str, int], slots: int, retransmit_s: float,
-                     timeout_s: float, stats: dict | None) -> np.ndarray:
+                     timeout_s: float, stats: dict | None,
+                     result_port: int | None = None) -> np.ndarray:
     out, overflowed = _reduce_int32(q, job, worker, n_workers, aggregator, slots,
-                                    retransmit_s, timeout_s, stats)
+                                    retransmit_s, timeout_s, stats, result_port=result_port)
     if overflowed:
         raise InaOverflow(f"int32 overflow in the aggregated sum of job {job} in "
                           f"{len(overflowed)} chunk(s) (first at element {overflowed[0]}): "
@@ -423,8 +441,8 @@ def _allreduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
 
 def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                   aggregator: tuple[str, int], slots: int, retransmit_s: float,
-                  timeout_s: float, stats: dict | None, or_chunks: int = 0
-                  ) -> tuple[np.ndarray, list[int]]:
+                  timeout_s: float, stats: dict | None, or_chunks: int = 0,
+                  result_port: int | None = None) -> tuple[np.ndarray, list[int]]:
     """One reduction round of a flat int32 vector: (result, offsets of overflowed chunks)."""
     if not 1 <= slots <= P.MAX_SLOTS:
         raise ValueError(f"slots {slots} outside 1..{P.MAX_SLOTS}")
@@ -450,7 +468,12 @@ def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         P.set_socket_buffers(sock, 4 << 20)
-        sock.connect((host, port))  # only the aggregator's datagrams are received
+        if result_port is None:
+            sock.connect((host, port))  # only the aggregator's datagrams are received
+        else:  # broadcast results of the in-kernel aggregator: filtered below
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("", result_port))
+        agg_addr = (socket.gethostbyname(host), port)
 
         def send(c: int, retransmit: bool = False) -> None:
             pkt = wire[c * size:(c + 1) * size]
@@ -458,7 +481,7 @@ def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                 pkt = pkt[:3] + bytes([pkt[3] | P.FLAG_RETRANSMIT]) + pkt[4:]
                 st["retransmissions"] += 1
             try:
-                sock.send(pkt)
+                sock.sendto(pkt, agg_addr)
             except ConnectionRefusedError:
                 raise InaError(f"nothing listens at the aggregator {host}:{port} "
                                "(ICMP port unreachable)") from None
@@ -504,17 +527,22 @@ def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
                 continue
             sock.settimeout(max(min(next_due, last_progress + timeout_s) - now, 1e-4))
             try:
-                data = sock.recv(4096)
+                data, src = sock.recvfrom(4096)
             except TimeoutError:
                 continue
             except ConnectionRefusedError:
                 raise InaError(f"nothing listens at the aggregator {host}:{port} "
                                "(ICMP port unreachable)") from None
+            if src != agg_addr:
+                continue  # (unconnected socket) not from the aggregator
             got_any = True
             try:
                 flags, rjob, slot, copy, _, _, code, offset, _ = P.parse_header(data)
             except P.MalformedPacket:
                 st["malformed"] += 1
+                continue
+            if rjob != job:
+                st["duplicates"] += 1   # another job's answer (multicast to every worker)
                 continue
             if flags & P.FLAG_ERROR:
                 raise InaError(f"aggregator error for job {job} (worker {worker}): "

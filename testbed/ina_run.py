@@ -1,7 +1,9 @@
 """Benchmark worker processes of bench/ina.py and bench/ina_lhc.py on the INA testbed.
 
 Worker side: ``python -m cora.testbed.ina_run --method M --rank R --workers N ...``, run inside
-a worker namespace. Methods: ``ps`` (dense, through the user-space aggregator), ``union``,
+a worker namespace. Methods: ``ps`` (dense, through the user-space aggregator), ``nf`` (dense,
+through the in-kernel aggregator netfuncs/ina/ina.nf: results arrive by multicast on
+:data:`cora.ina.worker.RESULT_PORT`; ``--result-port`` does the same for the others), ``union``,
 ``lhc`` (two rounds), ``lhc1`` (one round, sketch sized from the expected union: see
 :func:`cora.ina.allreduce`) and ``gloo`` (torch.distributed's all-reduce on the gloo backend,
 a ring for these sizes). Two workloads:
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 
 SEED = 1234
-AGG_METHODS = ("ps", "union", "lhc", "lhc1")
+AGG_METHODS = ("ps", "nf", "union", "lhc", "lhc1")
 METHODS = AGG_METHODS + ("gloo",)
 #: gloo's rendezvous port on worker 0
 MASTER_PORT = 29517
@@ -98,14 +100,18 @@ def _emit(args, key, dt: float, exact, retransmissions: int, wire: int) -> None:
 
 
 def run_aggregated(args) -> None:
-    """The aggregator methods (ps, union, lhc, lhc1)."""
+    """The aggregator methods (ps, nf, union, lhc, lhc1)."""
     from cora.ina import allreduce, lhc
+    from cora.ina.worker import RESULT_PORT
 
     host, port = args.aggregator.rsplit(":", 1)
     kw: dict[str, Any] = dict(job=args.job, worker=args.rank, n_workers=args.workers,
                               aggregator=(host, int(port)), slots=args.slots,
                               timeout_s=args.timeout_s)
-    compress = {"ps": "none", "union": "union", "lhc": "lhc", "lhc1": "lhc"}[args.method]
+    if args.method == "nf" or args.result_port:
+        kw["result_port"] = args.result_port or RESULT_PORT
+    compress = {"ps": "none", "nf": "none", "union": "union", "lhc": "lhc",
+                "lhc1": "lhc"}[args.method]
     for key, x, expect in _items(args):
         extra: dict[str, Any] = {"compress": compress}
         if args.method == "lhc1":  # one round: the sketch sized for 1.1x the expected union
@@ -162,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--slots", type=int, default=64)
     ap.add_argument("--timeout-s", type=float, default=20.0)
     ap.add_argument("--ifname", default="eth0", help="the link whose tx bytes are counted")
+    ap.add_argument("--result-port", type=int, default=0,
+                    help="receive results on this port (the in-kernel aggregator's multicast)")
     args = ap.parse_args(argv)
     try:
         (run_gloo if args.method == "gloo" else run_aggregated)(args)
@@ -198,10 +206,12 @@ def start_aggregator(tb, host: str, port: int, pool_slots: int | None = None
 
 
 def run_method(tb, method: str, workload: list[str], repeats: int, aggregator: str,
-               job: int, slots: int, timeout_s: float) -> list[dict]:
+               job: int, slots: int, timeout_s: float, result_port: int = 0,
+               n_workers: int | None = None) -> list[dict]:
     """N worker processes of one method in the testbed's worker namespaces; returns their
     JSON lines. ``workload``: extra argv (``--sizes-mb ...`` or ``--elements E --densities
-    ...``).
+    ...``); ``result_port``: see ``--result-port`` (0: none; method ``nf`` implies it);
+    ``n_workers``: run on the first this many workers only (default: all of the testbed).
 
     Raises:
         RuntimeError: a worker reported an error, or the workers stopped early or overran
@@ -211,13 +221,15 @@ def run_method(tb, method: str, workload: list[str], repeats: int, aggregator: s
 
     from cora.testbed.ina_topology import worker_ip
 
-    n = tb.n_workers
+    n = n_workers or tb.n_workers
     procs = []
     for r in range(n):
         argv = [sys.executable, "-m", "cora.testbed.ina_run", "--method", method,
                 "--rank", str(r), "--workers", str(n), "--repeats", str(repeats),
                 "--aggregator", aggregator, "--master", f"{worker_ip(0)}:{MASTER_PORT}",
                 "--job", str(job), "--slots", str(slots), *workload]
+        if result_port:
+            argv += ["--result-port", str(result_port)]
         # gloo picks its interface from the hostname (loopback here): name the link
         env = dict(os.environ, GLOO_SOCKET_IFNAME="eth0")
         procs.append(tb.popen(tb.worker_ns[r], argv, stdout=subprocess.PIPE, text=True,

@@ -7,13 +7,17 @@
     ...                                                      (Linux bridge; the aggregator
     <p>w{N-1}: eth0 ...       --veth-- p{N-1} --------------/  binds br0's address)
 
-Every worker link is shaped in both directions (the worker's ``eth0`` egress and the switch
-port's egress) with HTB (default; one class, rate = ceil) or TBF to ``rate_mbit``; ordinary
+Every worker link is shaped in both directions, both at the worker (the ``eth0`` egress, and
+the ``eth0`` ingress redirected through an ``ifb0`` whose egress is shaped, so frames that XDP
+redirects into ``p<i>`` and thereby skip ``p<i>``'s qdisc are shaped too) with HTB (default;
+one class, rate = ceil) or TBF to ``rate_mbit``; ordinary
 traffic (ARP, torch.distributed's TCP) is bridged by ``br0``, so the gloo ring between workers
 crosses two shaped links per hop like INA traffic does. Loss: ``loss`` > 0 deploys
 ``testbed/nf/drop_fraction.nf`` with :func:`cora.runtime.deploy.deploy` on both ends of every
 worker link (``eth0`` ingress: frames to the worker; ``p<i>`` ingress: frames from it) and
 writes its drop threshold into the pinned ``config`` map, so each direction loses ``loss``.
+:meth:`InaTestbed.deploy_aggregator` runs the in-kernel aggregator (netfuncs/ina/ina.nf) on
+``br0`` instead of the user-space one.
 
 Everything is made under a per-run prefix (:class:`cora.testbed.topology.Topology`) and
 removed on exit, after an exception, and on SIGTERM/SIGINT (while the testbed is entered in
@@ -86,6 +90,7 @@ class InaTestbed:
         self.switch_ns = ""
         self.worker_ns: list[str] = []
         self._deployed: list[tuple[str, str]] = []
+        self._deployed_agg: list[tuple[str, str]] = []
         self._old_handlers: dict[int, Any] = {}
 
     # -- building -------------------------------------------------------------------------
@@ -133,10 +138,18 @@ class InaTestbed:
                 idx = ip.link_lookup(ifname="eth0")[0]
                 ip.addr("add", index=idx, address=worker_ip(i), prefixlen=24)
                 self._shape(ip, idx)
+                # the switch -> worker direction is shaped at the worker: eth0's ingress is
+                # redirected (mirred) through ifb0, whose egress qdisc shapes it; a frame
+                # that XDP redirects into p<i> (the in-kernel aggregator's results) skips
+                # p<i>'s own qdisc, but not this one, so every frame of the link is shaped
+                ip.link("add", ifname="ifb0", kind="ifb")
+                ifb = ip.link_lookup(ifname="ifb0")[0]
+                ip.link("set", index=ifb, state="up")
+                self._shape(ip, ifb)
+            self._redirect_ingress(self.worker_ns[i], "eth0", "ifb0")
             with ipr(self.switch_ns) as ip:
                 idx = ip.link_lookup(ifname=f"p{i}")[0]
                 ip.link("set", index=idx, master=ip.link_lookup(ifname="br0")[0])
-                self._shape(ip, idx)
         if self.loss > 0:
             self._deploy_drop()
 
@@ -156,6 +169,70 @@ class InaTestbed:
         except NetlinkError as exc:
             raise EnvironmentProblem(f"cannot add the {self.shaper} qdisc: "
                                      f"{exc.args[-1] if exc.args else exc}") from None
+
+    @staticmethod
+    def _redirect_ingress(ns: str, dev: str, ifb: str) -> None:
+        """Every frame received by ``dev`` goes through ``ifb``'s egress qdisc first."""
+        for argv in (["tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"],
+                     ["tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all",
+                      "u32", "match", "u32", "0", "0", "action", "mirred", "egress",
+                      "redirect", "dev", ifb]):
+            res = subprocess.run(["ip", "netns", "exec", ns, *argv], capture_output=True,
+                                 text=True)
+            if res.returncode != 0:
+                raise EnvironmentProblem(f"cannot redirect {dev}'s ingress to {ifb}: "
+                                         f"{res.stderr.strip()}")
+
+    def deploy_aggregator(self, jobs: dict[int, tuple[int, int]]) -> None:
+        """Run netfuncs/ina/ina.nf in the kernel as the aggregator at ``SWITCH_IP``.
+
+        The NF is attached (generic XDP) to the bridge ``br0``, where every frame addressed
+        to the switch arrives whichever port it came in by, so one program and one slot
+        pool serve all ports; its group ``workers`` holds the worker ports ``p0..p{N-1}``
+        (a result leaves by an XDP redirect to each: both engines' multicast). Frames that
+        are not INA traffic pass to the bridge and the stack. bcc compiles the NF for
+        minutes (its unrolled 256-value loops).
+
+        Args:
+            jobs: job id -> (slots, workers): the slot pool's allocation, loaded as the
+                NF's initial ``jobs`` entries (bases in id order, as
+                :meth:`cora.ina.ps.SlotPool.allocate` in that order gives).
+        Raises:
+            EnvironmentProblem, KernelError: as :func:`cora.runtime.deploy.deploy`.
+        """
+        from cora.runtime.deploy import deploy
+        from cora.runtime.groups import set_group
+
+        deploy(ina_nf_program(jobs), "br0", self.switch_ns, mode="generic", stats=True)
+        self._deployed_agg.append((self.switch_ns, "br0"))
+        set_group("br0", self.switch_ns, "workers", [f"p{i}" for i in range(self.n_workers)])
+
+    def shaped_bytes(self, i: int) -> dict[str, int]:
+        """Bytes worker ``i``'s two shapers have sent so far: ``"up"`` (eth0's root qdisc,
+        worker -> switch) and ``"down"`` (ifb0's, switch -> worker), from ``tc -s qdisc``.
+
+        Raises:
+            EnvironmentProblem: tc failed or printed no counter.
+        """
+        import re
+
+        out = {}
+        for key, dev in (("up", "eth0"), ("down", "ifb0")):
+            res = subprocess.run(["ip", "netns", "exec", self.worker_ns[i], "tc", "-s", "qdisc",
+                                  "show", "dev", dev, "root"], capture_output=True, text=True)
+            m = re.search(r"Sent (\d+) bytes", res.stdout)
+            if res.returncode != 0 or m is None:
+                raise EnvironmentProblem(f"cannot read the shaper of worker {i}'s {dev}: "
+                                         f"{res.stderr.strip() or res.stdout.strip()}")
+            out[key] = int(m.group(1))
+        return out
+
+    def aggregator_stats(self) -> dict[str, int]:
+        """The in-kernel aggregator's verdict counters (``cora stats``: pass, drop, tx,
+        multicast ...), summed over CPUs."""
+        from cora.runtime.deploy import read_stats
+
+        return dict(read_stats("br0", self.switch_ns).get("verdicts") or {})
 
     def _deploy_drop(self) -> None:
         from cora.compiler.driver import compile_file
@@ -203,8 +280,8 @@ class InaTestbed:
         from cora.runtime.deploy import undeploy
 
         try:
-            while self._deployed:
-                ns, dev = self._deployed.pop()
+            while self._deployed or self._deployed_agg:
+                ns, dev = (self._deployed or self._deployed_agg).pop()
                 with contextlib.suppress(Exception):
                     undeploy(dev, ns)
         finally:
@@ -215,6 +292,33 @@ class InaTestbed:
                 for sig, handler in self._old_handlers.items():
                     signal.signal(sig, handler)
                 self._old_handlers.clear()
+
+
+def ina_nf_path() -> Path:
+    """netfuncs/ina/ina.nf of this checkout."""
+    return Path(__file__).resolve().parents[1] / "netfuncs" / "ina" / "ina.nf"
+
+
+def ina_nf_program(jobs: dict[int, tuple[int, int]]):
+    """netfuncs/ina/ina.nf compiled with ``jobs`` (job id -> (slots, workers)) as its
+    initial ``jobs`` entries; bases are given in ascending job id from 0 (what
+    :meth:`cora.ina.ps.SlotPool.allocate` gives when called in that order).
+
+    Raises:
+        ValueError: more than the pool's 1,024 slots in all.
+    """
+    from cora.compiler.driver import compile_source
+
+    src = ina_nf_path().read_text()
+    decl = "state jobs: map<u16, Job>[64] on_full skip;"
+    entries, base = [], 0
+    for job, (slots, workers) in sorted(jobs.items()):
+        entries.append(f"{job}: Job {{ base: {base}, slots: {slots}, n_workers: {workers} }}")
+        base += slots
+    if base > 1024:
+        raise ValueError(f"the jobs ask for {base} slots; the NF's pool has 1024")
+    src = src.replace(decl, decl[:-1] + " = { " + ", ".join(entries) + " };")
+    return compile_source(src, "ina.nf")
 
 
 def set_drop_fraction(dev: str, netns: str | None, fraction: float) -> int:

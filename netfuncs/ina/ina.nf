@@ -14,9 +14,14 @@
 // first contribution fixes the copy's reduction and a later one with the other reduction
 // gets ERR_OP_MISMATCH, as in ps.py, so one job runs dense and compressed all-reduces.
 //
-// Not yet as in ps.py: results and size- and op-mismatch errors go back only to the sender
-// (tx, addresses swapped), not by multicast to every worker of the job (the language has no
-// multicast verdict yet). Kept outside the netfuncs/*.nf library for now: with K = 256 its
+// Answers: a completed chunk's result, and a size- or op-mismatch error, leave by multicast
+// to every port of the group `workers` (the control plane fills it with the worker ports);
+// a retransmitted request for a finished chunk gets the shadow copy's result and the other
+// errors go back to the sender's port only (tx). Every answer is addressed so that every
+// worker accepts the same bytes: Ethernet and IPv4 broadcast (ff:ff:ff:ff:ff:ff,
+// 255.255.255.255), from the aggregator's address and port, to the sender's UDP source port
+// (the workers of a job bind one fixed result port, cora.ina.worker RESULT_PORT); a worker
+// drops answers of other jobs. Kept outside the netfuncs/*.nf library: with K = 256 its
 // 256-iteration loops make a ~16,000-instruction program that bcc needs about 280 s to
 // compile on this 2-core machine (loaded), too slow for every library-wide test.
 const K = 256;
@@ -50,19 +55,19 @@ state jobs: map<u16, Job>[64] on_full skip;
 struct Copy { bitmap: u32, count: u32, offset: u32, total: u32, overflow: u8, done: u8,
               op_or: u8, sums: i32[K] }
 state pool: array<Copy>[2048];         // 2 * POOL_SLOTS
+// the switch ports of the workers (cora deploy --group workers=p0,p1,...)
+state workers: group[32];
 
-// send the (rewritten) datagram back to its sender
-fn reply() {
-    let src_mac = ethernet.src;
+// address the (rewritten) datagram as an answer every worker accepts: broadcast, from the
+// aggregator's address and port, to the sender's source port (the job's result port)
+fn address_answer() {
     ethernet.src = ethernet.dst;
-    ethernet.dst = src_mac;
-    let ip = ipv4.saddr;
+    ethernet.dst = ff:ff:ff:ff:ff:ff;
     ipv4.saddr = ipv4.daddr;
-    ipv4.daddr = ip;
+    ipv4.daddr = 255.255.255.255;
     let port = udp.sport;
     udp.sport = udp.dport;
     udp.dport = port;
-    tx;
 }
 
 on packet {
@@ -89,6 +94,7 @@ on packet {
     let p = (job.base as u32) + ina.slot;
     let idx = 2 * p + v;
     let answer = false;                 // send the copy's result back
+    let to_all = false;                 // ... to every worker (multicast), not the sender
     if (code == 0) {
         let bit: u32 = 1 << ina.worker;
         let other = 2 * p + 1 - v;
@@ -110,8 +116,10 @@ on packet {
                     answer = true;      // a retransmission after the chunk completed
                 } else if (count != 0 && !same_chunk) {
                     code = ERR_SIZE_MISMATCH;
+                    to_all = true;
                 } else if (count != 0 && pool[idx].op_or != is_or) {
                     code = ERR_OP_MISMATCH;
+                    to_all = true;
                 } else {
                     // the first contribution starts from 0 (and cannot overflow) and fixes
                     // the copy's reduction
@@ -146,6 +154,7 @@ on packet {
                         pool[idx].count = 0;
                         pool[idx].done = 1;
                         answer = true;
+                        to_all = true;  // the chunk is complete: the result to everyone
                     }
                 }
             } else if (count == 0 && same_chunk) {
@@ -155,7 +164,8 @@ on packet {
     }
     // consumed, or a duplicate of a pending contribution
     if (code == 0 && !answer) { drop; }
-    // the reply: the result (the copy's sums) or an error (values 0), to the sender
+    // the answer: the result (the copy's sums) or an error (values 0), to every worker or
+    // to the sender
     // (an error reads its values from a slot past the pool's end: an array read out of
     // range gives 0, which costs no instruction per value, unlike masking them)
     let from = idx;
@@ -170,5 +180,7 @@ on packet {
         ina.flags = flags;
     }
     for (i in 0..K) { ina.values[i] = pool[from].sums[i]; }
-    reply();
+    address_answer();
+    if (to_all) { multicast(workers); }
+    tx;
 }

@@ -348,3 +348,47 @@ def test_consecutive_calls_of_the_same_size_each_get_their_own_sum(agg):
         res, errs = run_workers(xs, addr, slots=1, timeout_s=2.0)
         assert errs == [None, None]
         assert all(np.array_equal(r, xs[0] + xs[1]) for r in res), k
+
+
+def test_result_port_receives_on_a_fixed_port_and_ignores_other_jobs():
+    """result_port (the in-kernel aggregator's multicast): the worker sends from and receives
+    on that port, unconnected, and keeps only its own job's answers from the aggregator:
+    another job's error reply and a datagram from elsewhere, both arriving while it waits
+    for its partner, change nothing."""
+    import time
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    xs = [np.arange(3 * P.K + 5, dtype=np.int32), np.full(3 * P.K + 5, 7, np.int32)]
+    with Aggregator("127.0.0.1", 0, pool_slots=16) as agg:
+        addr = ("127.0.0.1", agg.port)
+        allocate(addr, 41, 4, 2)
+        out: list = [None, None]
+        errors: list = [None, None]
+
+        def run(i: int) -> None:
+            try:
+                out[i] = allreduce(xs[i], job=41, worker=i, n_workers=2, aggregator=addr,
+                                   slots=4, result_port=port if i == 0 else None)
+            except Exception as exc:  # inspected below
+                errors[i] = exc
+
+        t0 = threading.Thread(target=run, args=(0,), daemon=True)
+        t0.start()
+        deadline = time.monotonic() + DEADLINE_S
+        bound = f":{port:04X}"
+        while time.monotonic() < deadline:   # until worker 0 holds the port (/proc/net/udp)
+            with open("/proc/net/udp") as f:
+                if any(line.split()[1].endswith(bound) for line in f.readlines()[1:]):
+                    break
+        err = P.encode(42, 0, 0, 0, 1, 0, 2, None, flags=P.FLAG_ERROR)
+        agg.sock.sendto(err, ("127.0.0.1", port))      # another job's error: ignored
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+            other.sendto(err, ("127.0.0.1", port))     # not from the aggregator: ignored
+        t1 = threading.Thread(target=run, args=(1,), daemon=True)
+        t1.start()
+        t0.join(DEADLINE_S)
+        t1.join(DEADLINE_S)
+    assert errors == [None, None]
+    assert np.array_equal(out[0], xs[0] + xs[1]) and np.array_equal(out[1], xs[0] + xs[1])

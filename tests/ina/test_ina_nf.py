@@ -4,39 +4,31 @@ interpreter, on aggregation traffic of two jobs: complete chunks, retransmission
 and after completion, duplicates, shadow-copy reuse, int32 overflow, OR-reduced chunks
 (FLAG_OR: LHC's support bitmaps) between dense ones in the same job, and each error case
 (unknown job, wrong worker count, slot outside the allocation, chunk size mismatch,
-reduction mismatch), plus malformed and result packets. ina.nf answers only the sender
-(no multicast verdict yet), so a result the reference multicasts must come back to the
-sender, byte for byte."""
+reduction mismatch), plus malformed and result packets. What the reference sends to every
+worker of the job (results, size and reduction mismatches) the NF multicasts to the
+`workers` group (one copy per port, each the reference's datagram byte for byte); what the
+reference sends to the sender only, the NF sends back (tx). Every answer is addressed to
+broadcast, from the aggregator, to the sender's UDP source port."""
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from cora.compiler.driver import compile_source
 from cora.compiler.interp import Interpreter
 from cora.ina import protocol as P
 from cora.ina.ps import SlotPool
+from cora.testbed.ina_topology import ina_nf_program
 
-NF = Path(__file__).resolve().parents[2] / "netfuncs" / "ina" / "ina.nf"
 #: the control plane's allocation, as the NF's initial jobs entries and as SlotPool.allocate
 JOBS = {1: (4, 3), 2: (2, 2)}  # job -> (slots, workers); bases 0 and 4 in both
 
 
 def ina_program():
     """ina.nf with the jobs of :data:`JOBS` loaded as initial entries."""
-    src = NF.read_text()
-    decl = "state jobs: map<u16, Job>[64] on_full skip;"
-    assert decl in src
-    entries, base = [], 0
-    for job, (slots, workers) in JOBS.items():
-        entries.append(f"{job}: Job {{ base: {base}, slots: {slots}, n_workers: {workers} }}")
-        base += slots
-    src = src.replace(decl, decl[:-1] + " = { " + ", ".join(entries) + " };")
-    return compile_source(src, "ina.nf")
+    return ina_nf_program(JOBS)
 
 
 def reference_pool() -> SlotPool:
@@ -104,27 +96,45 @@ def aggregation_traffic(seed: int = 3, chunks: int = 12) -> list[tuple[int, byte
     return out
 
 
+#: the ifindexes of the worker ports in the `workers` group (interpreter only: any numbers)
+PORTS = [11, 12, 13, 14]
+
+
 def test_ina_nf_answers_as_the_reference_aggregator():
-    """Every datagram: the NF drops it exactly when SlotPool.handle sends nothing, and
-    otherwise sends back to the sender the reference's datagram for that sender, byte for
-    byte (result values and flags, overflow, errors)."""
+    """Every datagram: the NF drops it exactly when SlotPool.handle sends nothing; sends
+    one copy to every group port when the reference sends to every worker of the job (more
+    than one address), else back to the sender only; each copy carries the reference's
+    datagram byte for byte (result values and flags, overflow, errors)."""
     it = Interpreter(ina_program())
+    it.set_group("workers", PORTS)
     pool = reference_pool()
-    replies = results = overflowed = or_results = 0
+    replies = results = overflowed = or_results = multicasts = 0
     op_mismatches = 0
     for n, (w, payload) in enumerate(aggregation_traffic()):
         addr = (f"10.0.0.{w + 1}", 40000 + w)
         expected = pool.handle(payload, addr)
-        out = it.run(frame(w, payload))
+        out = it.run(frame(w, payload), ingress_ifindex=PORTS[w])
         if not expected:
             assert out.verdict == "drop", n
             continue
         to_sender = [d for d, a in expected if a == addr]
-        assert out.verdict == "tx" and to_sender, (n, out.verdict, expected)
-        assert out.frame[42:] == to_sender[0], n
-        # the reply goes back: addresses and ports swapped
-        assert out.frame[26:30] == bytes([10, 0, 0, 254]) and out.frame[30:34] == \
-            bytes([10, 0, 0, w + 1])
+        assert to_sender and all(d == to_sender[0] for d, _ in expected), n
+        if len(expected) > 1:               # to every worker of the job: multicast
+            assert out.verdict == "multicast", (n, out.verdict, expected)
+            assert [port for port, _ in out.outputs] == PORTS
+            frames = [f for _, f in out.outputs]
+            multicasts += 1
+        else:
+            assert out.verdict == "tx", (n, out.verdict, expected)
+            frames = [out.frame]
+        for f in frames:
+            assert f[42:] == to_sender[0], n
+            # addressed to every worker: broadcast, from the aggregator's address and port
+            # to the sender's source port
+            assert f[:6] == b"\xff" * 6 and f[6:12] == bytes.fromhex("0200000000ff")
+            assert f[26:30] == bytes([10, 0, 0, 254]) and f[30:34] == b"\xff" * 4
+            assert int.from_bytes(f[34:36], "big") == P.UDP_PORT
+            assert int.from_bytes(f[36:38], "big") == 40000 + w
         replies += 1
         results += bool(to_sender[0][3] & P.FLAG_RESULT)
         overflowed += bool(to_sender[0][3] & P.FLAG_OVERFLOW)
@@ -139,6 +149,8 @@ def test_ina_nf_answers_as_the_reference_aggregator():
     # one reply per error case: four, and the two reduction mismatches
     assert overflowed > 0 and replies - results == 6 and op_mismatches == 2
     assert or_results >= 3                  # OR results, first and retransmitted
+    # every completion (and the size and reduction mismatches) went to every port
+    assert multicasts == pool.stats["results"] + 3
 
 
 @pytest.mark.kernel
@@ -152,4 +164,7 @@ def test_ina_nf_kernel_equals_interpreter_on_the_traffic(bcc_module):
     with KernelEngine(program) as k, InterpEngine(program) as i:
         report = run_frames(program, trace, engine="both", engines=(k, i))
     assert report.mismatches == 0, [(d.index, d.what, d.detail) for d in report.details]
-    assert report.verdicts["tx"] > 24 and report.verdicts["drop"] > 12
+    # completions leave by multicast (empty groups in both engines: the verdict is compared),
+    # retransmitted results and errors by tx
+    assert report.verdicts["multicast"] >= 10 and report.verdicts["tx"] >= 10
+    assert report.verdicts["drop"] > 12

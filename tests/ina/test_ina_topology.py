@@ -46,7 +46,9 @@ def test_every_worker_link_is_shaped_both_ways(shaper):
     from cora.testbed.topology import ipr
 
     with InaTestbed(2, rate_mbit=7, shaper=shaper) as tb:
-        ends = [(ns, "eth0") for ns in tb.worker_ns] + [(tb.switch_ns, "p0"), (tb.switch_ns, "p1")]
+        # up: the worker's eth0 egress; down: its ifb0 egress, which eth0's ingress is
+        # redirected through (so XDP-redirected frames into p<i> are shaped too)
+        ends = [(ns, dev) for ns in tb.worker_ns for dev in ("eth0", "ifb0")]
         for ns, dev in ends:
             with ipr(ns) as ip:
                 idx = ip.link_lookup(ifname=dev)[0]
@@ -56,6 +58,10 @@ def test_every_worker_link_is_shaped_both_ways(shaper):
                     rates = [c.get_attr("TCA_OPTIONS").get_attr("TCA_HTB_PARMS")["rate"]
                              for c in ip.get_classes(index=idx)]
                     assert rates == [7_000_000 // 8]  # bytes per second
+        for ns in tb.worker_ns:
+            out = subprocess.run(["ip", "netns", "exec", ns, "tc", "filter", "show", "dev",
+                                  "eth0", "ingress"], capture_output=True, text=True).stdout
+            assert "mirred" in out and "ifb0" in out, out
         with ipr(tb.switch_ns) as ip:
             br = ip.link_lookup(ifname="br0")[0]
             ports = [link.get_attr("IFLA_IFNAME") for link in ip.get_links()
