@@ -43,7 +43,7 @@ KEY_OPS = frozenset({"map.lookup", "map.update", "map.delete"})
 
 
 
-def key_args(op: Op) -> tuple[str, ...]:
+def _key_args(op: Op) -> tuple[str, ...]:
     """The key registers of a :data:`KEY_OPS` op (an update's first ``nkeys`` operands)."""
     return tuple(op.args[:op.attrs["nkeys"]]) if op.opcode == "map.update" else tuple(op.args)
 
@@ -105,7 +105,7 @@ def reused_keys(program: Program, states: Collection[str]) -> set[int]:
         for i, op in enumerate(b.ops):
             if op.opcode in KEY_OPS and op.attrs["state"] in states:
                 state = op.attrs["state"]
-                toks = tuple(values.regs.get(r) for r in key_args(op))
+                toks = tuple(values.regs.get(r) for r in _key_args(op))
                 if None in toks:  # a register not set on some path: build, then unknown
                     values.keys.pop(state, None)
                 elif values.keys.get(state) == toks:
