@@ -286,14 +286,13 @@ class EbpfEmitter:
             if op.opcode == "hdr.store" and op.attrs["field"] in \
                     HEADERS[op.attrs["header"]].pseudo_header_fields:
                 used |= {"tcp", "udp"}
-        # keys built once (keyshare.py): update/delete op id -> lookup op id, and each such
-        # lookup's function-scope key struct (C name, state)
-        by_id = {id(op): op for _, op in program.ops()}
-        self.key_from = {u: lk for u, lk in keyshare.shared_keys(program).items()
-                         if program.state(by_id[lk].attrs["state"]).kind in ("hash", "lru_hash")}
-        sources = [op for _, op in program.ops() if id(op) in set(self.key_from.values())]
-        self.key_var = {id(op): (f"_key{n}", program.state(op.attrs["state"]))
-                        for n, op in enumerate(sources)}
+        # keys built once (keyshare.py): one function-scope key struct per hash state its
+        # map ops build their keys in, and the ops that find their key already there
+        hashed = [s for s in program.states if s.kind in ("hash", "lru_hash")
+                  and any(op.opcode in keyshare.KEY_OPS and op.attrs["state"] == s.name
+                          for _, op in program.ops())]
+        self.key_var = {s.name: (f"_key_{map_c_name(s)}", s) for s in hashed}
+        self.key_reused = keyshare.reused_keys(program, self.key_var)
         #: headers known valid before each op (id(op) -> names), :mod:`validity`
         facts = validity.header_facts(program)
         self.known_valid = {k: f.valid() for k, f in facts.items()}
@@ -655,15 +654,14 @@ class EbpfEmitter:
     # ---------------------------------------------------------------------------- map ops
     def emit_key(self, state: StateDecl, args: tuple[str, ...], span, op: Op | None = None
                  ) -> str:
-        """Build ``state``'s key from registers ``args``; returns the C variable. An update or
-        delete whose lookup already built the same key reuses that struct, and such a
-        lookup builds into its function-scope struct (:mod:`keyshare`)."""
-        if op is not None and id(op) in self.key_from:
-            k = self.key_var[self.key_from[id(op)]][0]
-            self.emit(f"/* key {k}, built by its lookup */", span)
+        """Build ``state``'s key from registers ``args``; returns the C variable. A hash
+        state's key goes in its function-scope struct, where :mod:`keyshare` may prove it
+        already is (then nothing is stored)."""
+        shared = state.name in self.key_var
+        k = self.key_var[state.name][0] if shared else self.tmp()
+        if op is not None and id(op) in self.key_reused:
+            self.emit(f"/* key {k}, built before */", span)
             return k
-        shared = op is not None and id(op) in self.key_var
-        k = self.key_var[id(op)][0] if op is not None and shared else self.tmp()
         cname = map_c_name(state)
         if state.kind in ("array", "percpu_array"):
             self.emit(f"u32 {k} = {self.reg(args[0])};", span)

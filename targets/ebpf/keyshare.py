@@ -1,81 +1,129 @@
-"""Map keys built once: an update or delete reuses the key its lookup built on the stack.
+"""Map keys built once: a lookup, update or delete whose key its state's key struct already
+holds on every path to it passes that struct as it is.
 
-``flows[k] += 1`` on a miss looks ``k`` up, then inserts it: the generated C built the key
-struct twice (every field stored again, the registers spilled across the lookup call to do
-so). The kernel's map helpers never write the key they are given, so the struct the lookup
-built still holds the key when the update runs, provided the update's key registers hold the
-same values there: the lookup dominates the update, and no definition of a key register lies
-on any path from the lookup to the update. A hand-written program builds its key once too
-(testbed/refs/flowcount.c). The emitter declares such a lookup's key at function scope and
-the update or delete passes its address.
+``flows[k] += 1`` on a miss looks ``k`` up, then inserts it; a firewall looks a connection up
+in ``live()``, maybe deletes it, and later refreshes it in ``track()`` through copies of the
+same registers: the generated C built the key struct for every one of those calls (every
+field stored again, the registers spilled across the helper calls to do so). A hand-written
+program builds each key once (testbed/refs/flowcount.c, testbed/refs/firewall.c).
 
-Public API: :func:`shared_keys`.
+The emitter gives each hash state one key struct at function scope, and every map op on
+that state builds its key there unless this analysis proves the struct already holds it: a
+forward data-flow over the acyclic CFG (available values, one pass in topological order)
+tracks which value each register holds and which values the struct's fields hold, where a
+value is a token:
+
+- an op's result is a fresh token (each op runs at most once per packet on an acyclic CFG);
+  ``mov`` copies its operand's token, and equal ``const`` ops share one, so the same key
+  reached through copies (``conn = r``, a function argument) is recognised;
+- at a block with several predecessors a register (and a struct field) gets the token of
+  the tuple of its incoming tokens: two registers, or a register and a field, equal on every
+  incoming path stay equal; one unknown on some path is unknown;
+- a map op that builds its key sets the struct's fields to its key registers' tokens; one
+  whose key registers' tokens equal the fields' reuses the struct.
+
+That is sound because the kernel's map helpers never write the key they are given
+(``bpf_map_lookup_elem``, ``bpf_map_update_elem`` and ``bpf_map_delete_elem`` take a
+``const void *key``, include/uapi/linux/bpf.h) and the struct is only written by the builds;
+a field's token is known at a use only if a build reached it on every path, so the struct is
+fully initialised wherever it is reused (the verifier checks that too: an uninitialised stack
+read is rejected).
+
+Public API: :data:`KEY_OPS`, :func:`reused_keys`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Hashable
+
 from cora.compiler.ir import Op, Program
 
-#: ops whose key may come from an earlier lookup of the same state
-KEY_USERS = frozenset({"map.update", "map.delete"})
+#: ops that pass a map key to a helper
+KEY_OPS = frozenset({"map.lookup", "map.update", "map.delete"})
+
 
 
 def _key_args(op: Op) -> tuple[str, ...]:
+    """The key registers of a :data:`KEY_OPS` op (an update's first ``nkeys`` operands)."""
     return tuple(op.args[:op.attrs["nkeys"]]) if op.opcode == "map.update" else tuple(op.args)
 
 
-def shared_keys(program: Program) -> dict[int, int]:
-    """``{id(update or delete op): id(lookup op)}``: the key struct of that lookup holds the
-    op's key (same state, same key registers, the lookup dominates the op and no key
-    register is redefined on a path between them; module docstring). A lookup on several
-    such paths may serve several ops; an op takes the nearest dominating lookup."""
+class _Values:
+    """Tokens at one program point: ``regs`` register -> token, ``keys`` state -> the tokens
+    of its key struct's fields (absent: unknown)."""
+
+    def __init__(self, regs: dict[str, Hashable], keys: dict[str, tuple[Hashable, ...]]
+                 ) -> None:
+        self.regs = regs
+        self.keys = keys
+
+    def copy(self) -> _Values:
+        return _Values(dict(self.regs), dict(self.keys))
+
+
+class _Meet:
+    """Values at a block's start from its predecessors': an entry known on every path keeps
+    its token when all agree, else gets one token per (block, incoming tokens), so entries
+    equal on every path stay equal; one unknown on some path is unknown."""
+
+    def __init__(self) -> None:
+        self._phis: dict[tuple[str, tuple[Hashable, ...]], Hashable] = {}
+
+    def join(self, label: str, toks: list[Hashable]) -> Hashable:
+        if all(t == toks[0] for t in toks):
+            return toks[0]
+        return self._phis.setdefault((label, tuple(toks)), ("phi", len(self._phis)))
+
+    def __call__(self, label: str, incoming: list[_Values]) -> _Values:
+        if len(incoming) == 1:
+            return incoming[0].copy()
+        regs = {r: self.join(label, [v.regs[r] for v in incoming])
+                for r in incoming[0].regs if all(r in v.regs for v in incoming)}
+        keys = {s: tuple(self.join(label, [v.keys[s][i] for v in incoming])
+                         for i in range(len(f)))
+                for s, f in incoming[0].keys.items() if all(s in v.keys for v in incoming)}
+        return _Values(regs, keys)
+
+
+def reused_keys(program: Program, states: Collection[str]) -> set[int]:
+    """``{id(op)}`` of the :data:`KEY_OPS` ops on one of ``states`` whose key that state's key
+    struct already holds when the op runs, on every path to it (module docstring): the
+    emitter passes the struct without storing its fields. Every other such op builds its key
+    into the struct. Blocks not reachable from the entry are left out."""
+    states = frozenset(states)
     blocks = program.topological_blocks()
-    index = {b.label: n for n, b in enumerate(blocks)}
     preds: dict[str, list[str]] = {b.label: [] for b in blocks}
     for b in blocks:
         for s in b.successors():
             preds[s].append(b.label)
-    dom: dict[str, set[str]] = {}
+    meet = _Meet()
+    at_end: dict[str, _Values] = {}
+    out: set[int] = set()
     for b in blocks:
-        ps = [dom[p] for p in preds[b.label] if p in dom]
-        dom[b.label] = (set.intersection(*ps) if ps else set()) | {b.label}
-    reach: dict[str, set[str]] = {}
-    for b in reversed(blocks):
-        r: set[str] = set()
-        for s in b.successors():
-            r |= {s} | reach[s]
-        reach[b.label] = r
-    defs: dict[str, list[tuple[str, int]]] = {}
-    for b in blocks:
+        incoming = [at_end[p] for p in preds[b.label] if p in at_end]
+        values = meet(b.label, incoming) if incoming else _Values({}, {})
         for i, op in enumerate(b.ops):
-            if op.dest is not None:
-                defs.setdefault(op.dest, []).append((b.label, i))
-
-    def between(lb: str, li: int, ub: str, ui: int, db: str, di: int) -> bool:
-        after_l = di > li if db == lb else db in reach[lb]
-        before_u = di < ui if db == ub else ub in reach[db]
-        return after_l and before_u
-
-    lookups = [(b.label, i, op) for b in blocks for i, op in enumerate(b.ops)
-               if op.opcode == "map.lookup"]
-    out: dict[int, int] = {}
-    for b in blocks:
-        for ui, op in enumerate(b.ops):
-            if op.opcode not in KEY_USERS:
+            if op.opcode in KEY_OPS and op.attrs["state"] in states:
+                state = op.attrs["state"]
+                toks = tuple(values.regs.get(r) for r in _key_args(op))
+                if None in toks:  # a register not set on some path: build, then unknown
+                    values.keys.pop(state, None)
+                elif values.keys.get(state) == toks:
+                    out.add(id(op))
+                else:
+                    values.keys[state] = toks
+            if op.dest is None:
                 continue
-            key = _key_args(op)
-            best: tuple[int, int, Op] | None = None
-            for lb, li, lop in lookups:
-                if lop.attrs["state"] != op.attrs["state"] or tuple(lop.args) != key:
-                    continue
-                if not (lb == b.label and li < ui or lb != b.label and lb in dom[b.label]):
-                    continue
-                if any(between(lb, li, b.label, ui, db, di)
-                       for r in key for db, di in defs.get(r, [])):
-                    continue
-                rank = (index[lb], li)
-                if best is None or rank > best[:2]:
-                    best = (*rank, lop)
-            if best is not None:
-                out[id(op)] = id(best[2])
+            tok: Hashable | None
+            if op.opcode == "mov":
+                tok = values.regs.get(op.args[0])
+            elif op.opcode == "const":
+                tok = ("const", str(program.regs[op.dest]), op.attrs["value"])
+            else:
+                tok = ("def", b.label, i)
+            if tok is None:
+                values.regs.pop(op.dest, None)
+            else:
+                values.regs[op.dest] = tok
+        at_end[b.label] = values
     return out
