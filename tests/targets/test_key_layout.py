@@ -36,10 +36,11 @@ def test_lru_key_is_network_order_and_array_index_is_not():
 
 def test_flowcount_key_copies_wire_bytes():
     c = get_target("xdp").generate(compile_file(NETFUNCS / "flowcount.nf")).files["prog.c"]
-    key_build = c[c.index("_key0.f_saddr ="):c.index("cs_flows.lookup(&_key0)")]
-    assert "memset(&_key0," not in key_build and "bswap" not in key_build
+    key = "_key_cs_flows"  # one key struct per map (cora.targets.ebpf.keyshare)
+    key_build = c[c.index(f"{key}.f_saddr ="):c.index(f"cs_flows.lookup(&{key})")]
+    assert "memset(&_key_cs_flows," not in key_build and "bswap" not in key_build
     # the padding after proto is zeroed by proto's widened store
-    assert "bpf_ntohl" not in c and "*(u32 *)&_key0.f_proto = (u32)(" in key_build
+    assert "bpf_ntohl" not in c and "*(u32 *)&_key_cs_flows.f_proto = (u32)(" in key_build
     assert "u8 _pad0[3];" in c
 
 
