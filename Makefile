@@ -12,7 +12,7 @@ demo: setup
 
 test: setup
 	VENV=$(VENV) bash scripts/lint.sh
-	$(PY) -m pytest -q -m "not long" tests
+	$(PY) -m pytest -q --durations=25 -m "not long" tests
 
 # The tests marked `long` (minutes each: the kernel run of netfuncs/ina/ina.nf), left out of
 # `make test` to keep CI short.

@@ -242,7 +242,8 @@ def allreduce(array: np.ndarray, job: int, worker: int, n_workers: int,
         ValueError: NaN/Inf (never summed), a value too large for int32 (after scaling).
         InaOverflow: an int32 sum overflowed (all chunks still complete, so every worker
         raises it). InaTimeout: no progress for ``timeout_s``. InaError: an
-        error reply (unknown job, size mismatch across workers, ...) or nothing listening.
+        error reply (unknown job, size mismatch across workers, ...), nothing listening, or
+        a ``result_port`` outside 1..65535 or that cannot be bound (held by another socket).
     """
     if isinstance(array, np.generic):  # a numpy scalar: a 0-d array
         array = np.asarray(array)
@@ -471,8 +472,14 @@ def _reduce_int32(q: np.ndarray, job: int, worker: int, n_workers: int,
         if result_port is None:
             sock.connect((host, port))  # only the aggregator's datagrams are received
         else:  # broadcast results of the in-kernel aggregator: filtered below
+            if not 1 <= result_port <= 65535:
+                raise InaError(f"result_port {result_port} outside 1..65535")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("", result_port))
+            try:
+                sock.bind(("", result_port))
+            except OSError as exc:
+                raise InaError(f"cannot receive results on UDP port {result_port}: "
+                               f"{exc.strerror}") from None
         agg_addr = (socket.gethostbyname(host), port)
 
         def send(c: int, retransmit: bool = False) -> None:

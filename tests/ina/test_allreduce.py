@@ -14,6 +14,8 @@ from cora.ina import protocol as P
 from cora.ina.ps import Aggregator
 from cora.ina.worker import encode_chunks
 
+from .workers import run_threads
+
 DEADLINE_S = 30.0  # a generous bound on "ends": a hang would be caught, not a timing figure
 
 
@@ -21,22 +23,8 @@ def run_workers(arrays, addr, job=1, n_workers=None, **kw):
     """Run one allreduce per array in threads; returns (results, exceptions) per worker and
     fails the test if any thread is still running after DEADLINE_S."""
     n = n_workers or len(arrays)
-    results, errors = [None] * len(arrays), [None] * len(arrays)
-
-    def run(i):
-        try:
-            results[i] = allreduce(arrays[i], job=job, worker=i, n_workers=n, aggregator=addr,
-                                   **kw)
-        except Exception as exc:  # collected for the test to inspect
-            errors[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(arrays))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S)
-    assert not any(t.is_alive() for t in threads), "allreduce did not end"
-    return results, errors
+    return run_threads(lambda i: allreduce(arrays[i], job=job, worker=i, n_workers=n,
+                                           aggregator=addr, **kw), len(arrays), DEADLINE_S)
 
 
 @pytest.fixture
@@ -392,3 +380,18 @@ def test_result_port_receives_on_a_fixed_port_and_ignores_other_jobs():
         t1.join(DEADLINE_S)
     assert errors == [None, None]
     assert np.array_equal(out[0], xs[0] + xs[1]) and np.array_equal(out[1], xs[0] + xs[1])
+
+
+@pytest.mark.parametrize("bad", ["out_of_range", "held"])
+def test_result_port_that_cannot_be_used_is_one_ina_error(bad):
+    """A result_port outside 1..65535, or one another socket holds without SO_REUSEADDR,
+    ends the call with one InaError naming the port, not Python's OverflowError/OSError."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder, \
+            Aggregator("127.0.0.1", 0, pool_slots=16) as agg:
+        holder.bind(("", 0))
+        port = 70000 if bad == "out_of_range" else holder.getsockname()[1]
+        addr = ("127.0.0.1", agg.port)
+        allocate(addr, 43, 4, 1)
+        with pytest.raises(InaError, match=str(port)):
+            allreduce(np.arange(5, dtype=np.int32), job=43, worker=0, n_workers=1,
+                      aggregator=addr, slots=4, result_port=port, timeout_s=2.0)

@@ -15,7 +15,6 @@ torch is required (installed by ``make setup``): without it this module fails to
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 import pytest
@@ -26,6 +25,8 @@ from cora.ina import InaError, InaTimeout, allocate
 from cora.ina.ddp import InaHookState, InaNonFinite, allreduce_mean, frac_bits_for, ina_hook
 from cora.ina.ps import Aggregator
 from cora.runtime import pins
+
+from .workers import run_threads
 
 DEADLINE_S = 30.0
 
@@ -42,22 +43,7 @@ class _Bucket:
 
 def _run_workers(fn, n: int) -> tuple[list, list]:
     """Run ``fn(i)`` for i in 0..n-1 on threads; (results, exceptions), joined by a deadline."""
-    results: list = [None] * n
-    errors: list = [None] * n
-
-    def run(i: int) -> None:
-        try:
-            results[i] = fn(i)
-        except Exception as exc:  # inspected by the caller
-            errors[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S)
-    assert not any(t.is_alive() for t in threads), "a worker did not end"
-    return results, errors
+    return run_threads(fn, n, DEADLINE_S, what="a worker")
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from cora.ina import InaError, InaOverflow, allocate, allreduce, forget, lhc
 from cora.ina.ps import Aggregator
 
+from .workers import run_threads
+
 DEADLINE_S = 60.0
 N = 4
 
@@ -128,21 +130,10 @@ class LossyAggregator(Aggregator):
 
 
 def run(xs, addr, **kw):
-    results, errors, stats = [None] * len(xs), [None] * len(xs), [{} for _ in xs]
-
-    def one(i):
-        try:
-            results[i] = allreduce(xs[i], job=1, worker=i, n_workers=len(xs), aggregator=addr,
-                                   slots=16, stats=stats[i], **kw)
-        except Exception as exc:  # inspected by the test
-            errors[i] = exc
-
-    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(xs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S)
-    assert not any(t.is_alive() for t in threads), "allreduce did not end"
+    stats: list[dict] = [{} for _ in xs]
+    results, errors = run_threads(
+        lambda i: allreduce(xs[i], job=1, worker=i, n_workers=len(xs), aggregator=addr,
+                            slots=16, stats=stats[i], **kw), len(xs), DEADLINE_S)
     return results, errors, stats
 
 

@@ -4,8 +4,6 @@ everything the testbed made is gone afterwards."""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from pyroute2 import netns
@@ -14,6 +12,8 @@ from cora.ina import allocate, allreduce, quantize
 from cora.ina.ps import Aggregator
 from cora.runtime import pins
 from cora.testbed.ina_topology import SWITCH_IP, InaTestbed
+
+from .workers import run_threads
 
 pytestmark = [pytest.mark.netns, pytest.mark.kernel, pytest.mark.slow]
 
@@ -24,7 +24,7 @@ DEADLINE_S = 120.0
 def test_four_workers_one_percent_loss_bit_exact():
     rng = np.random.default_rng(12)
     xs = [rng.standard_normal(150_000).astype(np.float32) for _ in range(N)]
-    results, errors, stats = [None] * N, [None] * N, [{} for _ in range(N)]
+    stats: list[dict] = [{} for _ in range(N)]
     with InaTestbed(N, loss=0.01) as tb:
         prefix = tb.topo.prefix
         with tb.in_switch():
@@ -35,19 +35,11 @@ def test_four_workers_one_percent_loss_bit_exact():
                 allocate(addr, 5, 32, N)
 
             def run(i):
-                try:
-                    with tb.in_worker(i):
-                        results[i] = allreduce(xs[i], job=5, worker=i, n_workers=N,
-                                               aggregator=addr, slots=32, stats=stats[i])
-                except Exception as exc:  # inspected below
-                    errors[i] = exc
+                with tb.in_worker(i):
+                    return allreduce(xs[i], job=5, worker=i, n_workers=N, aggregator=addr,
+                                     slots=32, stats=stats[i])
 
-            threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(N)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(DEADLINE_S)
-            assert not any(t.is_alive() for t in threads), "allreduce did not end"
+            results, errors = run_threads(run, N, DEADLINE_S)
             drops = tb.drop_stats()
         assert errors == [None] * N
         # the loss was real: frames were dropped and chunks retransmitted
@@ -84,24 +76,14 @@ def test_four_workers_lhc_with_stalls_and_one_percent_loss_equal_the_dense_sum()
             with tb.in_worker(0):
                 allocate(addr, 6, 32, N)
             for kw in cases:
-                results, errors, stats = [None] * N, [None] * N, [{} for _ in range(N)]
+                stats = [{} for _ in range(N)]
 
-                def run(i, kw=kw, results=results, errors=errors, stats=stats):
-                    try:
-                        with tb.in_worker(i):
-                            results[i] = allreduce(xs[i], job=6, worker=i, n_workers=N,
-                                                   aggregator=addr, slots=32, stats=stats[i],
-                                                   **kw)
-                    except Exception as exc:  # inspected below
-                        errors[i] = exc
+                def run(i, kw=kw, stats=stats):
+                    with tb.in_worker(i):
+                        return allreduce(xs[i], job=6, worker=i, n_workers=N, aggregator=addr,
+                                         slots=32, stats=stats[i], **kw)
 
-                threads = [threading.Thread(target=run, args=(i,), daemon=True)
-                           for i in range(N)]
-                for t in threads:
-                    t.start()
-                for t in threads:
-                    t.join(DEADLINE_S)
-                assert not any(t.is_alive() for t in threads), f"allreduce {kw} did not end"
+                results, errors = run_threads(run, N, DEADLINE_S, what=f"allreduce {kw}")
                 assert errors == [None] * N, kw
                 for r in results:
                     assert np.array_equal(r, expect), kw

@@ -10,8 +10,6 @@ worker counted them); everything the testbed made is gone afterwards.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 from pyroute2 import netns
@@ -22,6 +20,8 @@ from cora.ina.worker import RESULT_PORT
 from cora.runtime import pins
 from cora.testbed.ina_topology import SWITCH_IP, InaTestbed
 
+from .workers import run_threads
+
 pytestmark = [pytest.mark.netns, pytest.mark.kernel, pytest.mark.slow, pytest.mark.long]
 
 N = 4
@@ -31,25 +31,14 @@ AGG = (SWITCH_IP, P.UDP_PORT)
 
 def _all(tb: InaTestbed, xs: list[np.ndarray], job: int, **kw) -> tuple[list, list[dict]]:
     """allreduce on every worker at once (a thread per worker, in its namespace)."""
-    results: list = [None] * N
-    errors: list = [None] * N
     stats: list[dict] = [{} for _ in range(N)]
 
-    def run(i: int) -> None:
-        try:
-            with tb.in_worker(i):
-                results[i] = allreduce(xs[i], job=job, worker=i, n_workers=N, aggregator=AGG,
-                                       slots=32, stats=stats[i], result_port=RESULT_PORT,
-                                       **kw)
-        except Exception as exc:  # inspected below
-            errors[i] = exc
+    def run(i: int) -> np.ndarray:
+        with tb.in_worker(i):
+            return allreduce(xs[i], job=job, worker=i, n_workers=N, aggregator=AGG, slots=32,
+                             stats=stats[i], result_port=RESULT_PORT, **kw)
 
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(N)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(DEADLINE_S)
-    assert not any(t.is_alive() for t in threads), f"allreduce {kw} did not end"
+    results, errors = run_threads(run, N, DEADLINE_S, what=f"allreduce {kw}")
     assert errors == [None] * N, kw
     return results, stats
 
