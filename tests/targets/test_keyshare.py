@@ -14,7 +14,8 @@ from cora.targets.ebpf.keyshare import reused_keys
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
 
-IR = """\
+# Every test program starts the same: state m, two address keys, a lookup by the first.
+PRELUDE = """\
 nf keys
 state m: hash key(a:u32) value(v:u32) capacity 64 on_full skip origin map
 bb0:
@@ -23,6 +24,9 @@ bb0:
   %one:u32 = const 1
   %r:ref<m> = map.lookup m(%a)
   %f:u1 = ref.found m %r
+"""
+
+IR = PRELUDE + """\
   br %f, bb1, bb2
 bb1:
   %ok:u1 = map.update m(%a) = (%one)
@@ -58,15 +62,7 @@ def test_update_reuses_lookup_key_unless_redefined():
 # Two keys of one state, reached through copies on two branches: the struct holds the key
 # ``%c`` names on both paths into bb3 (bb1 built %b's, bb2 %a's), so bb3's update reuses it;
 # bb4 comes from bb3 and bb5, whose key is built only on one of its paths.
-IR_COPIES = """\
-nf keys
-state m: hash key(a:u32) value(v:u32) capacity 64 on_full skip origin map
-bb0:
-  %a:u32 = hdr.load ipv4.saddr
-  %b:u32 = hdr.load ipv4.daddr
-  %one:u32 = const 1
-  %r:ref<m> = map.lookup m(%a)
-  %f:u1 = ref.found m %r
+IR_COPIES = PRELUDE + """\
   br %f, bb2, bb1
 bb1:
   %t:u32 = mov %b
