@@ -27,7 +27,9 @@ many-flow trace, :func:`handwritten.synthetic_trace`):
    (testbed.trafficgen.TrafficGen, MACHINE.md) with the same frames, in alternating rounds;
    rate = frames the program saw / time from the first frame sent to the last one seen;
    medians; ratio = nf / trivial. The NF's verdict mix is printed next to it (a drop is
-   cheaper than a pass, a tx costs a transmit).
+   cheaper than a pass, a tx costs a transmit). An NF with a hand-written reference also
+   runs the reference in the same rounds (nf / hand-written live), and the added ns/frame
+   over the trivial program is printed for both (see :func:`live_rates`).
 
 Prints a table (or ``--json``) and writes a bar chart of the ratios (``--png``).
 Needs root (eBPF). Figures depend on the machine's load: say so next to them.
@@ -41,7 +43,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from cora.testbed import handwritten as hw
@@ -118,12 +120,31 @@ def _send_and_count(gen, read_count, count: int, settle_s: float = 0.02,
     return report.frames_sent, seen, t_last - t0
 
 
+def _veth_xdp_packets(ifname: str, netns: str) -> int:
+    """Frames the XDP program on veth ``ifname`` ran on (``ethtool -S``: the sum of the veth
+    driver's ``rx_queue_<i>_xdp_packets``): a count that needs nothing from the program,
+    used for the hand-written references, which keep no verdict counters."""
+    import subprocess
+    out = subprocess.run(["ip", "netns", "exec", netns, "ethtool", "-S", ifname],
+                         capture_output=True, text=True, check=True).stdout
+    return sum(int(line.split(":")[1]) for line in out.splitlines()
+               if line.strip().startswith("rx_queue_") and "_xdp_packets:" in line)
+
+
 def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: int) -> list[dict]:
     """Live veth rate of each NF vs the trivial count-and-pass program (module docstring).
 
+    An NF with a hand-written reference (testbed/refs/) runs its reference in the same
+    alternating rounds (counted by the veth's XDP counters), so the generated code is also
+    compared live with what a kernel engineer would write: on this 2-CPU VM the generator and
+    the veth's receive path (where native XDP runs) share CPU time, so every rate is
+    1 / (generator's ns/frame + program's ns/frame) and ``live_extra_ns`` = 1e3/Mpps of the
+    program - 1e3/Mpps of the trivial one is the program's added cost per frame, live.
+
     Returns:
         one dict per NF: rate_mpps_nf, rate_mpps_trivial (medians), ratio, frames sent/seen
-        of the last round, verdict mix of the NF over all rounds.
+        of the last round, verdict mix of the NF over all rounds; with a reference also
+        rate_mpps_ref, ratio_ref (ref / trivial) and ratio_nf_ref (nf / ref).
     """
     from cora.compiler.driver import compile_file
     from cora.runtime.attach import attach_xdp, detach_xdp
@@ -140,8 +161,10 @@ def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: in
         for path in nf_paths:
             program = compile_file(str(path))
             artifact = get_target("xdp").generate(program, count_verdicts=True)
-            nf_rates, triv_rates, last = [], [], {}
-            with load_xdp(artifact) as nf:
+            ref = hw.REFERENCES.get(program.name)
+            nf_rates, triv_rates, ref_rates, last = [], [], [], {}
+            with load_xdp(artifact) as nf, (hw.load_reference(ref, program, inject_env=False)
+                                            if ref else nullcontext()) as loaded_ref:
                 vfd = nf.map_fd("cora_verdicts")
                 before = _verdict_total(vfd)
                 for _ in range(rounds):
@@ -157,13 +180,29 @@ def live_rates(nf_paths: list[Path], frames: list[bytes], count: int, rounds: in
                         detach_xdp("veth0", dut, prog_id=prog_id)
                     nf_rates.append(seen / secs / 1e6)
                     last["nf"] = (sent, seen)
+                    if loaded_ref is not None:
+                        prog_id = attach_xdp(loaded_ref.prog_fd, "veth0", dut, mode="native")
+                        try:
+                            sent, seen, secs = _send_and_count(
+                                gen, lambda: _veth_xdp_packets("veth0", dut), count)
+                        finally:
+                            detach_xdp("veth0", dut, prog_id=prog_id)
+                        ref_rates.append(seen / secs / 1e6)
+                        last["ref"] = (sent, seen)
                 after = _verdict_total(vfd)
             mix = {k: after[k] - before[k] for k in after if after[k] - before[k]}
             a, b = statistics.median(nf_rates), statistics.median(triv_rates)
-            rows.append({"nf": program.name, "rate_mpps_nf": a, "rate_mpps_trivial": b,
-                         "ratio": a / b, "sent_seen_nf": last["nf"],
-                         "sent_seen_trivial": last["trivial"], "verdicts_nf": mix,
-                         "rounds_mpps_nf": nf_rates, "rounds_mpps_trivial": triv_rates})
+            row = {"nf": program.name, "rate_mpps_nf": a, "rate_mpps_trivial": b,
+                   "ratio": a / b, "live_extra_ns_nf": 1e3 / a - 1e3 / b,
+                   "sent_seen_nf": last["nf"], "sent_seen_trivial": last["trivial"],
+                   "verdicts_nf": mix, "rounds_mpps_nf": nf_rates,
+                   "rounds_mpps_trivial": triv_rates}
+            if ref_rates:
+                c = statistics.median(ref_rates)
+                row.update(rate_mpps_ref=c, ratio_ref=c / b, ratio_nf_ref=a / c,
+                           live_extra_ns_ref=1e3 / c - 1e3 / b, sent_seen_ref=last["ref"],
+                           rounds_mpps_ref=ref_rates)
+            rows.append(row)
     return rows
 
 
@@ -234,17 +273,33 @@ def print_table(rows: list[dict], live: list[dict], args) -> None:
           "Measured on a shared 2-core VM loaded by other jobs.)")
     if live:
         print()
-        print(f"{'nf':12} {'Mpps nf':>8} {'Mpps trivial':>12} {'nf/trivial':>10}  "
+        print(f"{'nf':12} {'Mpps nf':>8} {'Mpps ref':>8} {'Mpps trivial':>12} "
+              f"{'nf/trivial':>10} {'ref/trivial':>11} {'nf/ref':>6} {'+ns nf (ref)':>12}  "
               f"verdicts of the nf (all rounds)")
         for r in live:
             mix = " ".join(f"{k}:{v}" for k, v in sorted(r["verdicts_nf"].items()))
-            print(f"{r['nf']:12} {r['rate_mpps_nf']:8.2f} {r['rate_mpps_trivial']:12.2f} "
-                  f"{r['ratio']:10.3f}  {mix}")
+            print(f"{r['nf']:12} {r['rate_mpps_nf']:8.2f} {_opt(r, 'rate_mpps_ref'):>8} "
+                  f"{r['rate_mpps_trivial']:12.2f} {r['ratio']:10.3f} "
+                  f"{_opt(r, 'ratio_ref'):>11} {_opt(r, 'ratio_nf_ref'):>6} "
+                  f"{_extra_ns(r):>12}  {mix}")
         print(f"(live-frames generator in one namespace, program natively on the peer veth in "
               f"another; {args.live_frames} frames per run, cycling through up to "
               f"4096 frames sampled evenly from the synthetic trace; trivial = count + "
               f"XDP_PASS; medians of {args.rounds} alternating rounds; shared loaded "
               "2-core VM)")
+
+
+def _opt(row: dict, key: str) -> str:
+    """``row[key]`` with two decimals, or "-" where the run has no such figure."""
+    return f"{row[key]:.2f}" if key in row else "-"
+
+
+def _extra_ns(row: dict) -> str:
+    """The program's added ns/frame over the trivial one, live (the reference's in brackets);
+    computed from the rates for runs saved before the figure was recorded."""
+    nf = row.get("live_extra_ns_nf", 1e3 / row["rate_mpps_nf"] - 1e3 / row["rate_mpps_trivial"])
+    ref = row.get("live_extra_ns_ref")
+    return f"{nf:.0f}" + (f" ({ref:.0f})" if ref is not None else "")
 
 
 def markdown_tables(rows: list[dict], live: list[dict]) -> str:
@@ -259,9 +314,12 @@ def markdown_tables(rows: list[dict], live: list[dict]) -> str:
                        f"{r['ns_per_packet_ref']:.1f} | {r['ratio']:.2f} | "
                        f"{r['ratio_no_stats']:.2f} |")
     if live:
-        out += ["", "| NF | Mpps nf | Mpps trivial | nf / trivial |", "|---|---|---|---|"]
-        out += [f"| {r['nf']} | {r['rate_mpps_nf']:.2f} | {r['rate_mpps_trivial']:.2f} | "
-                f"{r['ratio']:.2f} |" for r in live]
+        out += ["", "| NF | Mpps nf | Mpps hand-written | Mpps trivial | nf / trivial | "
+                "hand-written / trivial | nf / hand-written | added ns/frame nf (hand-written) |",
+                "|---|---|---|---|---|---|---|---|"]
+        out += [f"| {r['nf']} | {r['rate_mpps_nf']:.2f} | {_opt(r, 'rate_mpps_ref')} | "
+                f"{r['rate_mpps_trivial']:.2f} | {r['ratio']:.2f} | {_opt(r, 'ratio_ref')} | "
+                f"{_opt(r, 'ratio_nf_ref')} | {_extra_ns(r)} |" for r in live]
     return "\n".join(out)
 
 
