@@ -1,5 +1,5 @@
 """The reports of bench/codegen.py runs (cora.testbed.codegen_report), checked on the run saved in
-bench/codegen_results.json and on a hand-made live row with a hand-written reference: every
+bench/results/codegen_results.json and on a hand-made live row with a hand-written reference: every
 timed row and every live row appears once, with the figures of the run (no root)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 from cora.testbed.codegen_report import markdown_tables, plot, print_table
 
-SAVED = Path(__file__).resolve().parents[2] / "bench" / "codegen_results.json"
+SAVED = Path(__file__).resolve().parents[2] / "bench" / "results" / "codegen_results.json"
 
 
 def _saved() -> tuple[list[dict], list[dict], dict]:
