@@ -420,10 +420,13 @@ class Problem:
         self.nic_kinds: dict[str, str] = no_eviction_states(
             program, self.key_fields, self.stages[NIC].model, self.heavy_table_entries)
         from cora.compiler.offload.stage_model import inplace_alternatives
-        #: in-place write block -> its insert block, which a NIC stage runs instead
-        #: (``stage_model.inplace_alternatives``; split lowers the NIC stage so): on the
-        #: NIC both run there, and the in-place block costs what its insert costs
-        self.inplace_alt = inplace_alternatives(program)
+        #: in-place write block -> its insert block, which a NIC stage that refuses the
+        #: in-place stores runs instead (``stage_model.inplace_alternatives``; split lowers
+        #: the NIC stage so): on the NIC both run there, and the in-place block costs what
+        #: its insert costs
+        self.inplace_alt = {x: u for x, u in inplace_alternatives(program).items()
+                            if not all(self.stages[NIC].model.supports_op(op, program)
+                                       for op in program.block(x).ops)}
         self.block_cost = {lab: [self._block_cost(lab, k) for k in range(3)]
                            for lab in self.labels}
         # shim per edge target
