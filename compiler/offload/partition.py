@@ -1751,10 +1751,11 @@ def heavy_split_cut(pb: Problem) -> dict[str, int] | None:
 def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
                           cores: float | None) -> Plan | None:
     """Cora's plan shape "heavy flows on the NIC, the rest on the host": the blocks of
-    :func:`heavy_split_cut` on the NIC for the NIC path, the top heavy-flow rank groups in the exact table (the most that
-    fit: all, then one group fewer, ...), no hash buckets; states in their fastest tier with
-    room (:meth:`Problem.make_plan`). None when no such plan meets every constraint. A warm
-    start and fallback of :func:`solve_problem` (the full model can still do better)."""
+    :func:`heavy_split_cut` on the NIC for the NIC path, the top heavy-flow rank groups in
+    the exact table (the most that fit: all, then one group fewer, ...), no hash buckets;
+    states in their fastest tier with room (:meth:`Problem.make_plan`). None when no such
+    plan meets every constraint. A warm start and fallback of :func:`solve_problem` (the
+    full model can still do better)."""
     if not pb.traffic_ok or not pb.heavy_groups:
         return None
     stages = heavy_split_cut(pb)

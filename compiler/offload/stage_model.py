@@ -733,5 +733,6 @@ def _figure_value(model: StageModel, figure: str) -> float:
 __all__ = ["ALL_OP_CLASSES", "ModelError", "atomic_fields", "charged_ops", "is_constant",
            "is_constant_value", "mergeable_counters", "nonzero_atomic_init", "operand_bits",
            "StageModel", "Tier", "available_models",
-           "check_model", "host_cores", "inplace_alternatives", "load_model", "model_from_dict", "model_path",
+           "check_model", "host_cores", "inplace_alternatives", "load_model",
+           "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

@@ -321,12 +321,14 @@ def classifier_key(program: Program) -> ClassifierKey:
     if not sets:
         return ClassifierKey(FIVE_TUPLE)
     common = frozenset.intersection(*sets)
-    cands = sorted(set(sets) | ({common} if common else set()), key=lambda s: _order(set(s)))
+    cands: list[frozenset[str]] = sorted(set(sets) | ({common} if common else set()),
+                                         key=lambda s: _order(set(s)))
 
     def score(c: frozenset[str]) -> tuple[int, int, int, int]:
-        return (len(bounded_state(program, c)), sum(c <= s for s in sets),
+        return (len(bounded_state(program, _order(set(c)))), sum(c <= s for s in sets),
                 int(c == common), len(c))
-    return ClassifierKey(_order(set(max(cands, key=score))))
+    best: frozenset[str] = max(cands, key=score)
+    return ClassifierKey(_order(set(best)))
 
 
 def no_eviction_states(program: Program, key: ClassifierKey | Sequence[str], model,

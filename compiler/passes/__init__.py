@@ -95,5 +95,5 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
 
 __all__ = ["AtomicAdd", "AtomicInit", "BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE",
            "DeadCodeElimination", "JumpThreading", "LookupMerge", "LookupSharing", "ModulePass",
-           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "SinkNow", "UpdateInPlace", "has_side_effect",
-           "register_pass", "run_default", "run_pipeline"]
+           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "SinkNow", "UpdateInPlace",
+           "has_side_effect", "register_pass", "run_default", "run_pipeline"]
