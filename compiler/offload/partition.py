@@ -1808,16 +1808,17 @@ def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
 
 def _split_candidates(pb: Problem, rate_mpps: float | None,
                       cores: float | None) -> list[Plan]:
-    """Warm starts with a traffic split, every block on the NIC path's NIC: the heavy-flows
-    plan with buckets added (:func:`fill_buckets`), and buckets alone (no exact table: the
-    NIC then pays no exact lookup per packet, so where the NIC's load binds it takes more
-    buckets). Only plans that meet every constraint."""
+    """Warm starts with a traffic split, the NIC path's blocks of :func:`heavy_split_cut`
+    on the NIC: the heavy-flows plan with buckets added (:func:`fill_buckets`), and buckets
+    alone (no exact table: the NIC then pays no exact lookup per packet, so where the NIC's
+    load binds it takes more buckets). Only plans that meet every constraint."""
     out = []
     heavy = heavy_split_candidate(pb, rate_mpps, cores)
     if heavy is not None:
         out.append(fill_buckets(pb, heavy, rate_mpps, cores))
-    if pb.traffic_ok and not any(pb.block_can_run(lab, NIC) for lab in pb.labels):
-        bare = pb.make_plan({lab: NIC for lab in pb.labels}, None, pb.make_traffic([]))
+    cut = heavy_split_cut(pb) if pb.traffic_ok else None
+    if cut is not None:
+        bare = pb.make_plan(cut, None, pb.make_traffic([]))
         if not pb.evaluate(bare, rate_mpps, cores).violations:
             filled = fill_buckets(pb, bare, rate_mpps, cores)
             if filled is not bare:
