@@ -65,6 +65,7 @@ from cora.compiler.offload.traffic import (
     ClassifierKey,
     TrafficSplit,
     classifier_key,
+    no_eviction_states,
     partitionable_state,
 )
 from cora.errors import InputError
@@ -410,6 +411,22 @@ class Problem:
         # number runs on one stage, so a split program draws the same sequence as the whole.
         self.rand_blocks = [b.label for b in self.order
                             if any(op.opcode == "rand" for op in b.ops)]
+        # states the NIC holds only as a table that never fills (Agilio: an lru_hash as a
+        # hash), under a split whose NIC path is the heavy-flow table alone
+        # (traffic.no_eviction_states); emptied when the profile allows no split
+        self.key_fields = tuple(profile.key_fields or classifier_key(program).fields)
+        exact = _get(self.stages[NIC].model, "classifier_exact_entries", None)
+        self.heavy_table_entries = int(exact) if exact is not None else HEAVY_TABLE_ENTRIES
+        self.nic_kinds: dict[str, str] = no_eviction_states(
+            program, self.key_fields, self.stages[NIC].model, self.heavy_table_entries)
+        from cora.compiler.offload.stage_model import inplace_alternatives
+        #: in-place write block -> its insert block, which a NIC stage that refuses the
+        #: in-place stores runs instead (``stage_model.inplace_alternatives``; split lowers
+        #: the NIC stage so): on the NIC both run there, and the in-place block costs what
+        #: its insert costs
+        self.inplace_alt = {x: u for x, u in inplace_alternatives(program).items()
+                            if not all(self.stages[NIC].model.supports_op(op, program)
+                                       for op in program.block(x).ops)}
         self.block_cost = {lab: [self._block_cost(lab, k) for k in range(3)]
                            for lab in self.labels}
         # shim per edge target
@@ -456,17 +473,15 @@ class Problem:
         self.heavy_group_of: list[int] = []
         self.group_bucket: list[dict[int, tuple[int, int]]] = []  # bucket -> (units, flows)
         self.heavy_entry_bytes = 0
-        self.key_fields = tuple(prof.key_fields or classifier_key(self.program).fields)
         self.partitionable = frozenset(partitionable_state(self.program, self.key_fields)) \
             - self.read_only
         self.entry_bytes = {n: self.state_bytes[n] // max(1, s.capacity)
                             for n, s in self.states.items()}
-        exact = _get(nic.model, "classifier_exact_entries", None)
-        self.heavy_table_entries = int(exact) if exact is not None else HEAVY_TABLE_ENTRIES
         bp = [float(v) for v in prof.bucket_packets]
         keyless = float(prof.keyless_packets)
         total = sum(bp) + keyless
         if not bp or sum(bp) <= 0 or self.block_can_run(self.entry, NIC):
+            self.nic_kinds = {}
             return
         n = len(bp)
         bf = [int(v) for v in (prof.bucket_flows or [0] * n)]
@@ -508,6 +523,7 @@ class Problem:
         self.q = sum(self.bucket_units) + self.keyless_units
         if sum(self.bucket_units) <= 0:
             self.q = 1
+            self.nic_kinds = {}
             return
         self.traffic_ok = True
         oc = dict(_get(nic.model, "op_cost_ns", {}) or {})
@@ -601,12 +617,15 @@ class Problem:
         model = self.stages[k].model
         zero = Tier("none", 0, 0.0)
         total = 0.0
-        for op, charge in _charged(self.program.block(label)):
-            if charge is None or not model.supports_op(op, self.program):
+        kinds = self.nic_kinds if k == NIC else None
+        ran = self.inplace_alt.get(label, label) if k == NIC else label
+        for op, charge in _charged(self.program.block(ran)):
+            if charge is None or not model.supports_op(op, self.program, kinds):
                 continue
             if op.op_class in MAP_OP_CLASSES and "state" in op.attrs:
                 state = self.states[op.attrs["state"]]
-                total += model.op_ns(op, state.kind, zero, key_bytes=state.key_bytes)
+                kind = (kinds or {}).get(state.name, state.kind)
+                total += model.op_ns(op, kind, zero, key_bytes=state.key_bytes)
             elif charge == op.op_class:
                 total += model.op_ns(op)
             else:
@@ -621,8 +640,10 @@ class Problem:
         model, why = self.stages[k].model, []
         if k == USER and not self.has_user:
             return ["no user-space stage model given"]
-        for op in self.program.block(label).ops:
-            if not model.supports_op(op, self.program):
+        kinds = getattr(self, "nic_kinds", None) if k == NIC else None
+        ran = self.inplace_alt.get(label, label) if k == NIC else label
+        for op in self.program.block(ran).ops:
+            if not model.supports_op(op, self.program, kinds):
                 what = op.opcode
                 if op.opcode == "ret":
                     what = f"verdict {op.attrs.get('verdict')}"
@@ -638,7 +659,8 @@ class Problem:
         st, s, why = self.stages[k], self.states[name], []
         if k == USER and not self.has_user:
             return ["no user-space stage model given"]
-        if st.map_kinds is not None and s.kind not in st.map_kinds:
+        if st.map_kinds is not None and s.kind not in st.map_kinds and \
+                not (k == NIC and name in self.nic_kinds):
             why.append(f"map kind {s.kind}")
         # a partitionable state under a traffic split needs only its NIC flows' entries on
         # the NIC: the stage's entry limit is checked on the plan's entry count instead
@@ -697,6 +719,11 @@ class Problem:
         cut_host, cut_nic = units[KERNEL] + units[USER], units[NIC]
         if ts is None:
             host, nic = q * cut_host, q * cut_nic
+            for name, kind in self.nic_kinds.items():
+                if any(st == "nic" for st, _ in plan.state_place.get(name, [])):
+                    viol["capability"].append(
+                        f"state {name} ({self.states[name].kind}) on the NIC as a {kind} "
+                        "needs a traffic split of heavy flows only")
         elif not self.traffic_ok:
             viol["structure"].append("a traffic split needs a profile with flow buckets "
                                      "and a NIC that runs the entry block")
@@ -711,6 +738,13 @@ class Problem:
                 if any(sidx[st] != KERNEL for st, _ in plan.state_place.get(name, [])):
                     viol["structure"].append(f"state {name} is not split by flow: on the "
                                              "host kernel stage under a traffic split")
+            for name, kind in self.nic_kinds.items():
+                if ts.nic_buckets and any(st == "nic" for st, _ in
+                                          plan.state_place.get(name, [])):
+                    viol["capability"].append(
+                        f"state {name} ({self.states[name].kind}) on the NIC as a {kind} "
+                        "needs the heavy-flow table alone (a bucket admits any number of "
+                        "flows)")
             if table > self.heavy_table_entries:
                 viol["nic_memory"].append(f"heavy-flow table: {table} entries > "
                                           f"{self.heavy_table_entries}")
@@ -744,6 +778,10 @@ class Problem:
             units[k] += self.block_cost[lab][k]
             for why in self.block_can_run(lab, k):
                 viol["capability"].append(f"block {lab} on {STAGES[k]}: {why}")
+        for x_l, u_l in self.inplace_alt.items():
+            if bs[x_l] == NIC and bs[u_l] != NIC:
+                viol["structure"].append(f"block {x_l} on the NIC runs as {u_l}: {u_l} on "
+                                         "the NIC too")
         if len({bs[lab] for lab in self.rand_blocks}) > 1:
             viol["structure"].append("blocks using rand run on different stages")
         for (u, v) in self.edges:
@@ -1022,6 +1060,9 @@ class _Model:
             allowed = [k for k in range(3) if not (cap and pb.block_can_run(lab, k))]
             self.x[lab] = {k: m.new_bool_var(f"x_{lab}_{k}") for k in allowed}
             m.add_exactly_one(self.x[lab].values())
+        for x_l, u_l in pb.inplace_alt.items():
+            if NIC in self.x[x_l]:
+                m.add(self.x[x_l][NIC] <= self.x[u_l].get(NIC, 0))
 
     def _edge_variables(self) -> None:
         """Variables: ``z[edge][(a, c)]``, the stages of an edge's ends (monotone: a packet
@@ -1141,6 +1182,17 @@ class _Model:
                 for t in range(len(pb.stages[k].tiers)):
                     ys[(k, t)] = m.new_bool_var(f"y_{name}_{k}_{t}")
             self.y[name] = ys
+            if cap and name in pb.nic_kinds:
+                # held as a table that never fills: only the heavy-flow table's flows
+                for (k, _), yv in ys.items():
+                    if k != NIC:
+                        continue
+                    if self.tsplit is None:
+                        m.add(yv == 0)
+                        continue
+                    m.add_implication(yv, self.tsplit)
+                    for bs, var, _, _ in self.groups:
+                        m.add(var <= len(bs) * (1 - yv))
             users = [lab for lab in labels if name in pb.touch_any[lab]]
             if name in pb.replicable:
                 for k in range(3):
@@ -1670,17 +1722,44 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
                       name, None, fig["evaluation"].nic_path_share)
 
 
+def heavy_split_cut(pb: Problem) -> dict[str, int] | None:
+    """The NIC path of :func:`heavy_split_candidate`: every block on the NIC except those
+    the NIC cannot run, those touching written state a split cannot put there (state not
+    split by flow, nor a counter copy nor read-only) and every block after them, which
+    run on the host kernel stage. None when the entry block stays on the host."""
+    written_shared = {n for n in pb.states
+                      if n not in pb.partitionable and n not in pb.replicable}
+    host = {lab for lab in pb.labels
+            if pb.block_can_run(lab, NIC) or pb.touch_any[lab] & written_shared}
+    succ = {b.label: b.successors() for b in pb.order}
+    changed = True
+    while changed:
+        stack = list(host)
+        while stack:
+            for v in succ[stack.pop()]:
+                if v not in host:
+                    host.add(v)
+                    stack.append(v)
+        extra = {x for x, u in pb.inplace_alt.items() if u in host and x not in host}
+        changed = bool(extra)
+        host |= extra
+    if pb.entry in host or any(pb.block_can_run(lab, KERNEL) for lab in host):
+        return None
+    return {lab: KERNEL if lab in host else NIC for lab in pb.labels}
+
+
 def heavy_split_candidate(pb: Problem, rate_mpps: float | None,
                           cores: float | None) -> Plan | None:
-    """Cora's plan shape "heavy flows on the NIC, the rest on the host": every block on the
-    NIC for the NIC path, the top heavy-flow rank groups in the exact table (the most that
-    fit: all, then one group fewer, ...), no hash buckets; states in their fastest tier with
-    room (:meth:`Problem.make_plan`). None when no such plan meets every constraint. A warm
-    start and fallback of :func:`solve_problem` (the full model can still do better)."""
+    """Cora's plan shape "heavy flows on the NIC, the rest on the host": the blocks of
+    :func:`heavy_split_cut` on the NIC for the NIC path, the top heavy-flow rank groups in
+    the exact table (the most that fit: all, then one group fewer, ...), no hash buckets;
+    states in their fastest tier with room (:meth:`Problem.make_plan`). None when no such
+    plan meets every constraint. A warm start and fallback of :func:`solve_problem` (the
+    full model can still do better)."""
     if not pb.traffic_ok or not pb.heavy_groups:
         return None
-    stages = {lab: NIC for lab in pb.labels}
-    if any(pb.block_can_run(lab, NIC) for lab in pb.labels):
+    stages = heavy_split_cut(pb)
+    if stages is None:
         return None
     for n in range(len(pb.heavy_groups), 0, -1):
         keys = pb.heavy_keys[:pb.heavy_groups[n - 1][1]]
@@ -1729,16 +1808,17 @@ def fill_buckets(pb: Problem, start: Plan, rate_mpps: float | None,
 
 def _split_candidates(pb: Problem, rate_mpps: float | None,
                       cores: float | None) -> list[Plan]:
-    """Warm starts with a traffic split, every block on the NIC path's NIC: the heavy-flows
-    plan with buckets added (:func:`fill_buckets`), and buckets alone (no exact table: the
-    NIC then pays no exact lookup per packet, so where the NIC's load binds it takes more
-    buckets). Only plans that meet every constraint."""
+    """Warm starts with a traffic split, the NIC path's blocks of :func:`heavy_split_cut`
+    on the NIC: the heavy-flows plan with buckets added (:func:`fill_buckets`), and buckets
+    alone (no exact table: the NIC then pays no exact lookup per packet, so where the NIC's
+    load binds it takes more buckets). Only plans that meet every constraint."""
     out = []
     heavy = heavy_split_candidate(pb, rate_mpps, cores)
     if heavy is not None:
         out.append(fill_buckets(pb, heavy, rate_mpps, cores))
-    if pb.traffic_ok and not any(pb.block_can_run(lab, NIC) for lab in pb.labels):
-        bare = pb.make_plan({lab: NIC for lab in pb.labels}, None, pb.make_traffic([]))
+    cut = heavy_split_cut(pb) if pb.traffic_ok else None
+    if cut is not None:
+        bare = pb.make_plan(cut, None, pb.make_traffic([]))
         if not pb.evaluate(bare, rate_mpps, cores).violations:
             filled = fill_buckets(pb, bare, rate_mpps, cores)
             if filled is not bare:

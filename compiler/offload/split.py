@@ -76,6 +76,7 @@ from cora.compiler.offload.traffic import (
     TrafficSplit,
     key_headers,
     log2_buckets,
+    no_eviction_states,
     partitionable_state,
 )
 from cora.compiler.passes.atomic_add import AtomicInit
@@ -214,6 +215,30 @@ def _plan_parts(plan) -> PlanParts:
         raw = data.get("traffic")
         return p.block_stage, p.state_place, p.shim, _traffic_of(raw) if raw else None
     raise SplitError(f"not a plan: {type(plan).__name__}")
+
+
+def _nic_inplace_lowering(program: Program, plan, block_stage: dict[str, str]
+                          ) -> dict[str, str]:
+    """In-place write blocks the NIC stage runs as their insert (``{X: U}``,
+    :func:`cora.compiler.offload.stage_model.inplace_alternatives`): those with X and U on
+    the NIC when the plan's NIC model (``stage_models["nic"]``) refuses ``ref.store``."""
+    from cora.compiler.offload.stage_model import ModelError, inplace_alternatives, load_model
+    models = getattr(plan, "stage_models", None)
+    if models is None and isinstance(plan, dict):
+        models = plan.get("plan", plan).get("stage_models") if isinstance(
+            plan.get("plan", plan), dict) else None
+        models = models or plan.get("stage_models")
+    name = (models or {}).get("nic")
+    if not name:
+        return {}
+    try:
+        model = load_model(name)
+    except (ModelError, CoraError, OSError):
+        return {}
+    if "ref.store" not in model.excluded_opcodes:
+        return {}
+    return {x: u for x, u in inplace_alternatives(program).items()
+            if block_stage.get(x) == "nic" and block_stage.get(u) == "nic"}
 
 
 def _traffic_of(raw) -> TrafficSplit:
@@ -430,6 +455,7 @@ def split(program: Program, plan) -> SplitResult:
     """
     verify(program)
     block_stage, state_place, plan_shims, traffic = _plan_parts(plan)
+    inplace = _nic_inplace_lowering(program, plan, block_stage)
     order = program.topological_blocks()
     sidx = {s: i for i, s in enumerate(STAGES)}
     for b in order:
@@ -581,6 +607,11 @@ def split(program: Program, plan) -> SplitResult:
         for b in mine:
             nb = Block(b.label, [copy.deepcopy(op) for op in b.ops])
             term = nb.ops[-1]
+            if STAGES[k] == "nic" and term.opcode == "br" and \
+                    term.attrs["targets"][0] in inplace:
+                # the in-place write as a whole-entry insert (the X block then unreachable)
+                term = nb.ops[-1] = Op("jmp", None, (), {
+                    "targets": (inplace[term.attrs["targets"][0]],)}, term.span)
             if term.opcode in ("br", "jmp"):
                 term.attrs["targets"] = tuple(
                     _cross(t, cross_blocks, index, shims) if stage_of[t] > k else t
@@ -665,13 +696,19 @@ def nic_stage_problems(result: SplitResult, nic_model) -> list[str]:
     for st in result.stages:
         if st.stage != "nic":
             continue
+        ts = result.traffic
+        # a split whose NIC path is the heavy-flow table alone bounds the NIC's per-flow
+        # tables: an LRU map there never fills (traffic.no_eviction_states)
+        kinds = no_eviction_states(st.program, ts.key_fields, nic_model,
+                                   ts.heavy_table_entries) \
+            if ts is not None and ts.heavy_keys and not ts.nic_buckets else {}
         insns: float = 0
         for b in st.program.blocks:
             for op in b.ops:
                 if op.opcode.startswith("shim."):
                     continue
                 insns += INSNS_PER_OP.get(op.op_class, 4)
-                if not nic_model.supports_op(op, st.program):
+                if not nic_model.supports_op(op, st.program, kinds):
                     if op.opcode == "ret":
                         what = f"verdict {op.attrs['verdict']}"
                     elif "state" in op.attrs:

@@ -259,9 +259,12 @@ class StageModel:
         return self.no_eviction_kinds.get(kind)
 
     # ------------------------------------------------------------------ capability
-    def supports_op(self, op: Op, program: Program | None = None) -> bool:
+    def supports_op(self, op: Op, program: Program | None = None,
+                    kinds: Mapping[str, str] | None = None) -> bool:
         """Whether this stage can run ``op`` (its class, its opcode, its state's kind and,
-        for ``ret``, its verdict)."""
+        for ``ret``, its verdict). ``kinds``: state name -> the kind this stage holds it as,
+        for states a plan holds here under another kind (:meth:`holds_without_eviction`;
+        the caller guarantees the plan's condition)."""
         if op.op_class not in self.op_classes or op.opcode in self.excluded_opcodes:
             return False
         if op.opcode == "ret" and op.attrs.get("verdict") not in self.verdicts:
@@ -269,7 +272,7 @@ class StageModel:
         if op.opcode == "mcast" and not self.multicast:
             return False
         if program is not None and "state" in op.attrs:
-            kind = program.state(op.attrs["state"]).kind
+            kind = (kinds or {}).get(op.attrs["state"]) or program.state(op.attrs["state"]).kind
             if not self.holds_kind(kind):
                 return False
             if kind in self.atomic_counter_kinds and op.state_writes() \
@@ -475,6 +478,48 @@ def is_constant_value(program: Program, reg: str, value: int) -> bool:
 
 #: opcodes that leave a counter state mergeable (see :func:`mergeable_counters`)
 _COUNTER_OPCODES = frozenset({"map.lookup", "atomic_add"})
+
+
+def inplace_alternatives(program: Program) -> dict[str, str]:
+    """In-place write blocks a stage without map value stores can replace by their insert:
+    ``{X: U}`` for each diamond ``P: br %found, X, U`` that the ``update-in-place`` pass
+    (:mod:`cora.compiler.passes.map_lookup`) makes, where ``%found = ref.found %h``, X is
+    ``ref.store %h`` of every value field then (``const`` and) ``jmp J``, and U is
+    ``map.update`` of the same state with the same values into the same register then
+    ``jmp J``. A ``bpf_map_update_elem`` of the whole entry has the same effect as storing
+    every field of the found entry, so a stage that refuses ``ref.store`` (the nfp JIT:
+    "map writes not supported"; whole-entry updates are accepted) may branch straight to U:
+    :func:`cora.compiler.offload.split.split` lowers the NIC stage so.
+    """
+    blocks = {b.label: b for b in program.blocks}
+    out: dict[str, str] = {}
+    for p in program.blocks:
+        t = p.terminator
+        if t.opcode != "br" or len(p.ops) < 2:
+            continue
+        found = p.ops[-2]
+        x_l, u_l = t.attrs["targets"]
+        if found.opcode != "ref.found" or found.dest != t.args[0]:
+            continue
+        x, u = blocks.get(x_l), blocks.get(u_l)
+        if x is None or u is None or len(u.ops) != 2 or u.ops[0].opcode != "map.update":
+            continue
+        upd, join = u.ops[0], u.ops[1]
+        stores = [op for op in x.ops if op.opcode == "ref.store"]
+        rest = [op for op in x.ops if op.opcode != "ref.store"]
+        n = upd.attrs["nkeys"]
+        if rest[:-1] and not (len(rest) == 2 and rest[0].opcode == "const"
+                              and rest[0].dest == upd.dest):
+            continue
+        if (join.opcode != "jmp" or not rest or rest[-1].opcode != "jmp"
+                or rest[-1].attrs["targets"] != join.attrs["targets"]
+                or len(stores) != len(upd.args) - n):
+            continue
+        if all(op.args == (found.args[0], v) and op.attrs.get("index") == j
+               and op.attrs.get("state") == upd.attrs["state"]
+               for j, (op, v) in enumerate(zip(stores, upd.args[n:], strict=True))):
+            out[x_l] = u_l
+    return out
 
 
 def mergeable_counters(program: Program) -> list[str]:
@@ -688,5 +733,6 @@ def _figure_value(model: StageModel, figure: str) -> float:
 __all__ = ["ALL_OP_CLASSES", "ModelError", "atomic_fields", "charged_ops", "is_constant",
            "is_constant_value", "mergeable_counters", "nonzero_atomic_init", "operand_bits",
            "StageModel", "Tier", "available_models",
-           "check_model", "host_cores", "load_model", "model_from_dict", "model_path",
+           "check_model", "host_cores", "inplace_alternatives", "load_model",
+           "model_from_dict", "model_path",
            "nic_utilization", "predict_ns_per_packet", "state_mem_bytes"]

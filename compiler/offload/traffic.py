@@ -288,12 +288,31 @@ def partitionable_state(program: Program, key: ClassifierKey | Sequence[str]
                      if n in written and fields <= {f for f in fs if f is not None})
 
 
+def bounded_state(program: Program, key: ClassifierKey | Sequence[str]) -> frozenset[str]:
+    """Partitionable states (:func:`partitionable_state`) whose access key is made of
+    classifier key fields only: every key position holds a key field in every access, so a
+    state entry is a function of the packet's classifier key and the entries a set of
+    classified flows needs are at most the number of those flows (the ``F`` of a traffic
+    split). A partitionable state with a finer key (lb's 5-tuple ``conns`` under a key of
+    ``ipv4.proto`` alone) may need any number of entries per classified flow.
+
+    Returns:
+        the state names.
+    """
+    fields = set(key.fields if isinstance(key, ClassifierKey) else key)
+    per_state = state_key_fields(program)
+    return frozenset(n for n in partitionable_state(program, key)
+                     if all(f is not None and f in fields for f in per_state[n]))
+
+
 def classifier_key(program: Program) -> ClassifierKey:
-    """The classifier key of ``program``: the largest set of header fields that every per-flow
-    written state's access key holds (dataflow over the IR: :func:`state_key_fields`). When
-    per-flow states share no field, the key making the most states partitionable (then the
-    most fields) among each state's own field set. No per-flow state: the IPv4 5-tuple.
-    Fields in :data:`FIVE_TUPLE` order first, others sorted.
+    """The classifier key of ``program``: among the largest set of header fields that every
+    per-flow written state's access key holds and each such state's own field set, the key
+    that bounds the most states (:func:`bounded_state`: their NIC entries are at most the
+    classified flows, so a NIC that holds only a fixed set of flows can hold them), then
+    makes the most states partitionable (:func:`partitionable_state`), then has the most
+    fields (dataflow over the IR: :func:`state_key_fields`). No per-flow state: the IPv4
+    5-tuple. Fields in :data:`FIVE_TUPLE` order first, others sorted.
     """
     written = _written(program)
     sets = [frozenset(f for f in fs if f is not None)
@@ -302,11 +321,37 @@ def classifier_key(program: Program) -> ClassifierKey:
     if not sets:
         return ClassifierKey(FIVE_TUPLE)
     common = frozenset.intersection(*sets)
-    if common:
-        return ClassifierKey(_order(set(common)))
-    best = max(sorted(sets, key=lambda s: _order(set(s))),
-               key=lambda c: (sum(c <= s for s in sets), len(c)))
+    cands: list[frozenset[str]] = sorted(set(sets) | ({common} if common else set()),
+                                         key=lambda s: _order(set(s)))
+
+    def score(c: frozenset[str]) -> tuple[int, int, int, int]:
+        return (len(bounded_state(program, _order(set(c)))), sum(c <= s for s in sets),
+                int(c == common), len(c))
+    best: frozenset[str] = max(cands, key=score)
     return ClassifierKey(_order(set(best)))
+
+
+def no_eviction_states(program: Program, key: ClassifierKey | Sequence[str], model,
+                       heavy_entries: int) -> dict[str, str]:
+    """States a NIC ``model`` may hold only as a table that never fills, with the kind it
+    uses for each: ``{state: kind}`` for every :func:`bounded_state` whose kind the model
+    holds through ``holds_without_eviction`` (Agilio: an ``lru_hash`` as a ``hash``) and
+    whose capacity is at least ``heavy_entries`` (the NIC's exact table of heavy flows).
+    Such a state is on the NIC only under a traffic split whose NIC path is the heavy-flow
+    table alone: a fixed set of at most ``heavy_entries`` flows, so the table never holds
+    more entries than that and never evicts (a hash bucket admits any number of flows).
+    Models without ``holds_without_eviction`` give ``{}``.
+    """
+    holds = getattr(model, "holds_without_eviction", None)
+    if holds is None:
+        return {}
+    out: dict[str, str] = {}
+    for name in sorted(bounded_state(program, key)):
+        st = program.state(name)
+        kind = holds(st.kind)
+        if kind is not None and kind != st.kind and st.capacity >= heavy_entries:
+            out[name] = kind
+    return out
 
 
 # ------------------------------------------------------------------------ the split
@@ -398,4 +443,5 @@ class TrafficSplit:
 __all__ = ["DEFAULT_HEAVY_K", "DEFAULT_N_BUCKETS", "FIB_MULT", "FIVE_TUPLE", "HASH_STEPS",
            "ClassifierKey", "TrafficError", "TrafficSplit", "classifier_key", "field_registers",
            "flow_bucket", "flow_key", "hash_step", "key_field_width", "key_headers",
-           "key_words", "log2_buckets", "partitionable_state", "state_key_fields"]
+           "key_words", "log2_buckets", "no_eviction_states", "partitionable_state",
+           "bounded_state", "state_key_fields"]

@@ -46,6 +46,10 @@ Passes:
   pipeline: it costs a lookup on the insert path and only a NIC stage needs it, so
   :func:`cora.compiler.offload.split.split` runs it on the NIC stage's program (the stage
   models charge its lowering: ``StageModel.zero_init_atomic``).
+- ``sink-now``: ``%t = now()`` moves into the successors where ``%t`` is live (each with
+  that block as its only predecessor), so paths that do not use the time do not read the
+  clock and a stage without a clock (the Agilio) can run them
+  (:mod:`cora.compiler.passes.sink_now`).
 - ``dce``: removes ops without side effects whose destination is never used anywhere, until
   none is left, and registers no op mentions. Kept always: ops whose definition says
   ``side_effect`` (terminators, ``hdr.store``, ``ref.store``, ``map.update``, ``map.delete``,
@@ -68,11 +72,13 @@ from cora.compiler.passes.dce import DeadCodeElimination
 from cora.compiler.passes.jump_thread import JumpThreading
 from cora.compiler.passes.map_lookup import LookupMerge, LookupSharing, UpdateInPlace
 from cora.compiler.passes.simplify_cfg import SimplifyCFG
+from cora.compiler.passes.sink_now import SinkNow
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
 DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "branch-thread", "simplify-cfg",
                                    "lookup-share", "lookup-merge", "update-in-place",
-                                   "atomic-add", "jump-thread", "simplify-cfg", "dce")
+                                   "atomic-add", "jump-thread", "simplify-cfg", "sink-now",
+                                   "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
@@ -89,5 +95,5 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
 
 __all__ = ["AtomicAdd", "AtomicInit", "BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE",
            "DeadCodeElimination", "JumpThreading", "LookupMerge", "LookupSharing", "ModulePass",
-           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "UpdateInPlace", "has_side_effect",
-           "register_pass", "run_default", "run_pipeline"]
+           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "SinkNow", "UpdateInPlace",
+           "has_side_effect", "register_pass", "run_default", "run_pipeline"]

@@ -19,14 +19,14 @@ NETFUNCS = sorted((ROOT / "netfuncs").glob("*.nf"))
 NICS = ("agilio", "bluefield2")
 #: rates tried, Mpps (the issue's range is 1-160)
 RATES = ("1", "10", "40", "160")
-#: NFs the Agilio model takes part of. firewall since counters that are only added to
-#: (its ``drops``) have a copy per stage: the NIC ends malformed frames itself. The others
-#: decide every verdict after now() (no bpf_ktime_get_ns in the nfp offload) or a lookup of
-#: an LRU map (no BPF_MAP_TYPE_LRU_HASH; under a traffic split only a partitionable map
-#: counts as bounded, and lb's and nat's classifier keys are 8 bits wide): what the NIC can
-#: run before them (parse, pass of non-IPv4 frames, read-only lookups) saves the host less
-#: than the shim crossing costs it (xdp crossing_ns, measured), so no Agilio plan saves host
-#: cores; docs/offload.md, "NIC models".
+#: NFs the Agilio model takes part of on the synthetic profile. firewall since counters that
+#: are only added to (its ``drops``) have a copy per stage: the NIC ends malformed frames
+#: itself. lb and nat are offloaded on skewed or capture mixes (heavy-flow splits holding
+#: lb's ``conns`` as a hash; nat's NIC drop of untranslatable frames after ``sink-now``:
+#: tests/compiler/test_partition_agilio.py), not on this profile (every branch 50/50, no
+#: heavy flows). ratelimit and synguard decide every non-pass verdict after now() (no
+#: bpf_ktime_get_ns in the nfp offload), and a frame the NIC passes still runs the host's
+#: XDP program, so no cut saves host cores; docs/offload.md, "What cora plan takes".
 AGILIO_OFFLOADS = {"flowcount", "heavyhitter", "firewall"}
 
 
