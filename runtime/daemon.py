@@ -462,7 +462,9 @@ class RuntimeDaemon:
                            if sources else prepare_swap(st.dev, st.netns, new,
                                                         handover_tag=tag))
             host = out[-1]
-            new_fd = (host.first if isinstance(host, PreparedMove) else host).loaded.prog_fd
+            new = host.first if isinstance(host, PreparedMove) else host
+            assert new is not None and new.loaded is not None  # prepared just now
+            new_fd = new.loaded.prog_fd
             out.append(Handover(self.stages[-1].dev, self.stages[-1].netns, tag, new_fd))
         except BaseException as exc:
             self._release_prepared(out)
@@ -629,7 +631,6 @@ class RuntimeDaemon:
             # every new frame runs under the new plan on both stages from here
             latency_ms = (t1 - t_decide) * 1e3
             d.drain_ms = handover.drain(nic_st.dev, nic_st.netns) * 1e3
-            old_frames, new_frames = handover.seen()
             if isinstance(nic, PreparedMove):
                 nic_rep = nic.copy_in(nic_rep)
             t2 = time.perf_counter()
@@ -649,6 +650,8 @@ class RuntimeDaemon:
             t3 = time.perf_counter()
             d.commit_ms.append((t3 - t2) * 1e3)
             d.handover_ms = (t3 - t1) * 1e3
+            old_frames, new_frames = handover.seen()  # both until the host commit
+            d.handover_frames = [old_frames, new_frames]
             handover.finished()
             handover.close()
             log_event("handover", dev=host_st.dev, drain_ms=round(d.drain_ms, 3),

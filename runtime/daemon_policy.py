@@ -116,6 +116,8 @@ class Decision:
             host commit and a migration's retire swap follow, outside the latency).
         drain_ms: for ``adopt``: the handover's drain (grace periods and the wait until
             the host has run every frame the old NIC version passed), ms.
+        handover_frames: for ``adopt``: [frames the host's handover dispatcher ran with the
+            old host version, with the new one] (while it was engaged).
         handover_ms: for ``adopt``: from the NIC commit's return to the host commit's
             (drain, a move's copy, the host commit), ms.
         commit_ms: for ``adopt``: each stage's commit (NIC first), ms: for the NIC the
@@ -149,6 +151,7 @@ class Decision:
     latency_ms: float | None = None
     drain_ms: float | None = None
     handover_ms: float | None = None
+    handover_frames: list[int] | None = None
     commit_ms: list[float] | None = None
     replace_ms: list[float] | None = None
     migrate_ms: dict[str, float] | None = None

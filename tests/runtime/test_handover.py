@@ -63,7 +63,8 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
             d.adopt_or_deploy()
             all_host = d.replanner.current
             decisions = []
-            with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=5_000) as traffic:
+            with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=10_000,
+                                   chunk=20) as traffic:  # no gap: 2 ms apart
                 for label, plan in plans:
                     plan = plan or all_host
                     _wait(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
@@ -84,9 +85,12 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
                                f"interpreter, e.g. {short[0]} vs {got.get(str(short[0]['key']))}")
             assert live["flows"] == expected
             for label, dec in decisions:
-                # the host's dispatcher ran the old plan's frames and then the new plan's
                 assert dec.drain_ms is not None and dec.handover_ms is not None, label
                 assert dec.latency_ms is not None and len(dec.commit_ms) == 2, label
+            # the gaps were not empty: the host's dispatcher ran frames of the new plan (and,
+            # in some change, frames of the old plan still queued when the NIC changed)
+            assert all(dec.handover_frames[1] > 0 for _, dec in decisions), decisions
+            print("handover frames (old, new):", [dec.handover_frames for _, dec in decisions])
         finally:
             d.close_prepared()
             with contextlib.suppress(Exception):
