@@ -465,7 +465,13 @@ class RuntimeDaemon:
             new = host.first if isinstance(host, PreparedMove) else host
             assert new is not None and new.loaded is not None  # prepared just now
             new_fd = new.loaded.prog_fd
-            out.append(Handover(self.stages[-1].dev, self.stages[-1].netns, tag, new_fd))
+            nic = out[0]
+            moved_up = {name: (nic.first.loaded.map_fds[name], fd)
+                        for name, fd in nic.fds.items()} \
+                if isinstance(nic, PreparedMove) and nic.first is not None \
+                and nic.first.loaded is not None else {}
+            out.append(Handover(self.stages[-1].dev, self.stages[-1].netns, tag, new_fd,
+                                self.stages[-1].program if moved_up else None, moved_up))
         except BaseException as exc:
             self._release_prepared(out)
             log_event("prepare-failed", error=str(exc) or type(exc).__name__)

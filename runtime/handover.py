@@ -32,7 +32,12 @@ leaves a gap in which one kind meets the wrong host version. The handover closes
    dispatcher as the expected program), and the dispatcher is unloaded (:meth:`close`).
 
 A written state that the plan moves between the stages goes with the migration protocol of
-:mod:`cora.runtime.migrate`, with its copy phase after the drain (step 4).
+:mod:`cora.runtime.migrate`, with its copy phase after the drain (step 4). For a move *up*
+(host -> NIC) the old host version that the dispatcher runs is not the pinned program but the
+same code loaded against the NIC's new map for the moved state, read through from the host's
+map (:func:`load_old_version`): old-plan frames still queued toward the host and new-plan
+frames on the NIC then update one map, so no update is lost to a take-over that ran before
+an older frame of the same key reached the host.
 """
 
 from __future__ import annotations
@@ -90,6 +95,10 @@ class Handover:
         tag: the u32 the new NIC version writes into the metadata (:func:`new_tag`).
         new_prog_fd: the new host version (a prepared swap's loaded program; it stays the
             caller's).
+        old_program, moved_up: for a plan that moves states host -> NIC: the host stage's
+            running program (IR) and state name -> (fd of the NIC's new map, fd of the host's
+            map); the dispatcher then runs :func:`load_old_version` of them for untagged
+            frames instead of the pinned program. Both None: the pinned program.
     Attributes:
         prog_fd: the dispatcher; old_prog_fd: the host program running at preparation (its
             pin), which the dispatcher runs for untagged frames and :meth:`engage` expects.
@@ -98,7 +107,8 @@ class Handover:
         KernelError: the kernel refused the dispatcher.
     """
 
-    def __init__(self, dev: str, netns: str | None, tag: int, new_prog_fd: int):
+    def __init__(self, dev: str, netns: str | None, tag: int, new_prog_fd: int,
+                 old_program=None, moved_up: dict[str, tuple[int, int]] | None = None):
         from cora.compiler.ir import Program
         from cora.runtime import bpf_syscall as bs
         from cora.runtime.deploy import require_deployment
@@ -108,17 +118,22 @@ class Handover:
         self.dev, self.netns, self.tag = dev, netns, tag & 0xFFFFFFFF
         self.meta = require_deployment(dev, netns)
         self.loaded = None
+        self.old_version = None
         self.old_prog_fd = -1
         self.engaged = False
         try:
             self.old_prog_fd = bs.obj_get(str(os.path.join(self.meta["pins"], "prog")))
+            run_old = self.old_prog_fd
+            if moved_up:
+                self.old_version = load_old_version(self.meta, old_program, moved_up)
+                run_old = self.old_version.prog_fd
             src = _C.replace("TAGu", f"{self.tag}u")
             artifact = Artifact("xdp", Program(HANDOVER_ENTRY), {"prog.c": src},
                                 HANDOVER_ENTRY, {}, {"frags": True})
             self.loaded = load_xdp(artifact)
             self.prog_fd = self.loaded.prog_fd
             progs = self.loaded.map_fd(PROGS_MAP)
-            for slot, fd in ((0, self.old_prog_fd), (1, new_prog_fd)):
+            for slot, fd in ((0, run_old), (1, new_prog_fd)):
                 bs.map_update(progs, slot.to_bytes(4, "little"), fd.to_bytes(4, "little"))
         except BaseException:
             self.close()
@@ -219,6 +234,9 @@ class Handover:
         if self.loaded is not None:
             self.loaded.close()
             self.loaded = None
+        if self.old_version is not None:
+            self.old_version.close()
+            self.old_version = None
         if self.old_prog_fd >= 0:
             os.close(self.old_prog_fd)
             self.old_prog_fd = -1
@@ -228,6 +246,41 @@ class Handover:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def load_old_version(meta: dict, program, moved_up: dict[str, tuple[int, int]]):
+    """The host stage's running ``program`` loaded once more against its deployment's pinned
+    maps (``meta``: its metadata), except each state of ``moved_up`` (name -> (own map fd,
+    read-through source fd)): that one uses the given map with read-through from the source
+    (the NIC's new map and the host's own, during a host -> NIC move). Returns the
+    :class:`cora.runtime.loader.LoadedProgram` (close it).
+
+    Raises:
+        EnvironmentProblem / KernelError: as :func:`cora.runtime.loader.load_xdp`.
+    """
+    from pathlib import Path
+
+    from cora.runtime import pins
+    from cora.runtime.deploy import VERDICTS_MAP
+    from cora.runtime.loader import load_xdp
+    from cora.targets.ebpf.emit import map_c_name
+    from cora.targets.ebpf.liveprof import PROFILE_MAP
+    from cora.targets.xdp import XdpTarget
+
+    stats = bool(meta.get("stats", True))
+    live = int((meta.get("live_profile") or {}).get("sample_every", 0))
+    artifact = XdpTarget().generate(program, count_verdicts=stats,
+                                    read_through=frozenset(moved_up), live_profile=live)
+    with pins.open_pinned(Path(meta["pins"])) as pinned:
+        reuse = {map_c_name(st): pinned.maps[st.name] for st in program.states
+                 if st.name not in moved_up and st.name in pinned.maps}
+        for name in (VERDICTS_MAP, PROFILE_MAP):
+            if name in pinned.maps:
+                reuse[name] = pinned.maps[name]
+        for st in program.states:
+            if st.name in moved_up:
+                reuse[map_c_name(st)], reuse[f"{map_c_name(st)}_rt"] = moved_up[st.name]
+        return load_xdp(artifact, reuse)
 
 
 def _verdict_total(dev: str, netns: str | None, only: str | None = None) -> int:
