@@ -34,8 +34,8 @@ renames; for a state moved to the NIC its read-through replace); then, outside t
 periods) and *handover* (from the NIC commit to the host commit's return: drain, the copy of
 a moved state, the host commit replacing the dispatcher; *commit host* is the host commit
 alone, with the grace period and copy of a state moved to the host), *old in gap* (frames
-the dispatcher ran with the old host version after the NIC had changed: the frames a
-non-lock-step change would have run with the wrong version), then the retire replaces;
+the dispatcher ran with the old host version, from its engage to the host commit: the old
+NIC version's frames of the gap), then the retire replaces;
 *prepare* = compile + load of the candidate (in the background, not in the latency);
 *gain->swap* = from the first window
 whose gain beat the hysteresis to the swap (hysteresis windows + waiting for the

@@ -87,8 +87,8 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
             for label, dec in decisions:
                 assert dec.drain_ms is not None and dec.handover_ms is not None, label
                 assert dec.latency_ms is not None and len(dec.commit_ms) == 2, label
-            # the gaps were not empty: the host's dispatcher ran frames of the new plan (and,
-            # in some change, frames of the old plan still queued when the NIC changed)
+            # the gaps were not empty: the host's dispatcher ran frames of the new plan (and
+            # frames of the old one, handed on before the NIC's replace)
             assert all(dec.handover_frames[1] > 0 for _, dec in decisions), decisions
             print("handover frames (old, new):", [dec.handover_frames for _, dec in decisions])
         finally:
