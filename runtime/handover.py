@@ -59,6 +59,9 @@ SEEN_MAP = "cora_handover_seen"
 #: keeps an engaged dispatcher working if the process holding it dies (``cora undeploy``
 #: removes it with the deployment's other pins).
 PROGS_PIN = "handover_progs"
+#: Pin of the dispatcher program itself while engaged (``cora undeploy`` detaches the
+#: program pinned there too: :func:`cora.runtime.deploy.undeploy`).
+PROG_PIN = "handover_prog"
 #: Default bound on :meth:`Handover.drain`, seconds (the link queues at most a ring of
 #: frames: microseconds at these rates; the bound only ends a wait for frames that were lost).
 DRAIN_TIMEOUT_S = 5.0
@@ -151,15 +154,18 @@ class Handover:
 
         assert self.loaded is not None
         pin = self._pin()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(pin)  # a dispatcher of an earlier, finished handover
+        for path in (pin, pin.with_name(PROG_PIN)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)  # a dispatcher of an earlier handover
         obj_pin(self.loaded.map_fd(PROGS_MAP), str(pin))
+        obj_pin(self.prog_fd, str(pin.with_name(PROG_PIN)))
         try:
             attached, ns = replace_xdp(self.prog_fd, self.dev, self.netns,
                                        self.meta.get("mode", "native"), self.old_prog_fd,
                                        ip=ip)
         except BaseException:
             os.unlink(pin)
+            os.unlink(pin.with_name(PROG_PIN))
             raise
         self.engaged = True
 
@@ -182,8 +188,9 @@ class Handover:
         """The dispatcher is no longer attached (the host commit replaced it): drop its
         prog array's pin."""
         self.engaged = False
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self._pin())
+        for path in (self._pin(), self._pin().with_name(PROG_PIN)):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     def _pin(self):
         from pathlib import Path

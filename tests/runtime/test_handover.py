@@ -97,3 +97,51 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
                 undeploy("veth1", host_ns)
             with contextlib.suppress(Exception):
                 undeploy("veth0", nic_ns)
+
+
+def test_an_interrupted_handover_keeps_forwarding_and_undeploy_removes_it(bcc_module):
+    """A daemon killed between the dispatcher's engage and the host commit: the dispatcher
+    stays attached and keeps running every frame (its prog array is pinned, so it outlives
+    the process's fds), and ``cora undeploy`` detaches it with the rest."""
+    import subprocess
+
+    from cora.compiler import compile_file
+    from cora.compiler.offload.split import cut_plan, split
+    from cora.runtime.deploy import deploy_stages, undeploy
+    from cora.runtime.handover import Handover, new_tag
+    from cora.runtime.swap import prepare_swap
+    from cora.testbed.live_traffic import BackgroundTraffic, wait_for_verdicts
+    from cora.testbed.offload_experiment import three_node
+    from cora.testbed.topology import Topology
+    from cora.testbed.trafficgen import synthetic_flows
+
+    program = compile_file(FLOWCOUNT)
+    plan = cut_plan(program, 0)  # every block on the host, a pass-through NIC
+    host_prog = split(program, plan).stages[-1].program
+    with Topology() as topo:
+        three_node(topo)
+        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
+        try:
+            deploy_stages(program, plan, "veth1", host_ns, "veth0", nic_ns)
+            with prepare_swap("veth1", host_ns, host_prog) as prep:
+                h = Handover("veth1", host_ns, new_tag(), prep.loaded.prog_fd)
+                h.engage()
+                h.close()  # the process dies here: only the pins and the attachment remain
+            with BackgroundTraffic("veth0", gen_ns, synthetic_flows(30, seed=5),
+                                   rate_pps=5_000, chunk=50) as traffic:
+                traffic.wait_generated(600)
+                sent = traffic.stop()
+            # every frame ran through the dispatcher into the (old) host version
+            assert wait_for_verdicts("veth1", host_ns, sent) == sent
+            attached = subprocess.run(["ip", "-n", host_ns, "link", "show", "veth1"],
+                                      capture_output=True, text=True, check=True).stdout
+            assert "xdp" in attached
+            undeploy("veth1", host_ns)
+            attached = subprocess.run(["ip", "-n", host_ns, "link", "show", "veth1"],
+                                      capture_output=True, text=True, check=True).stdout
+            assert "xdp" not in attached, attached
+        finally:
+            with contextlib.suppress(Exception):
+                undeploy("veth1", host_ns)
+            with contextlib.suppress(Exception):
+                undeploy("veth0", nic_ns)
