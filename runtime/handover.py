@@ -211,9 +211,11 @@ class Handover:
 
     def drain(self, nic_dev: str, nic_netns: str | None,
               timeout_s: float = DRAIN_TIMEOUT_S) -> float:
-        """Step 4: wait until the host stage has counted (verdict counters, every version)
-        as many frames as the NIC stage had passed when the wait started, then an RCU grace
-        period. Call after the NIC's new version is attached. Returns the seconds waited.
+        """Step 4: wait until the dispatcher has run a tagged frame (the link is FIFO: every
+        frame the old NIC version passed ran before it) or, while none has come, until the
+        host stage has counted (verdict counters, every version) as many frames as the NIC
+        stage had passed when the wait started; then an RCU grace period. Call after the
+        NIC's new version is attached. Returns the seconds waited.
 
         Raises:
             CoraError: not drained within ``timeout_s`` (frames lost between the stages, or
@@ -225,7 +227,9 @@ class Handover:
         grace_period()  # no run of the old NIC version is still going: it passed them all
         target = _verdict_total(nic_dev, nic_netns, only="pass")
         deadline = time.monotonic() + timeout_s
-        while _verdict_total(self.dev, self.netns) < target:
+        # a tagged frame seen by the dispatcher: FIFO, every older frame ran before it (exact
+        # whatever else reaches the host); else (no new frame yet) the counts
+        while self.seen()[1] == 0 and _verdict_total(self.dev, self.netns) < target:
             if time.monotonic() > deadline:
                 raise CoraError(f"the handover did not drain in {timeout_s:g} s: the host "
                                 f"stage on {self.dev} counted fewer frames than the NIC "
