@@ -25,12 +25,19 @@ live-frames generator sending a fixed cycle of 60 flows at ``--rate`` the whole 
    detection latency).
 
 Figures per NF: **latency** = from the start of the decision on the window that triggered
-the adoption to the return of the last stage's commit (the new programs handle frames from
-each replace on); its parts: *commit NIC* / *commit host* (each stage's commit: lock,
-staleness check, journal, pins, the rtnetlink replace, renames; a stage a state moves to
-includes the migration's take-over: read-through replace, RCU grace period and copy; its
-retire replace follows the last commit, outside the latency); *prepare* = compile + load of the
-candidate (in the background, not in the latency); *gain->swap* = from the first window
+the adoption to the return of the NIC stage's commit: the lock-step handover
+(:mod:`cora.runtime.handover`) engages the host's dispatcher first, so from the NIC's replace
+on every new frame runs under the new plan on both stages; its parts: *commit NIC* (the
+dispatcher's engage, then lock, staleness check, journal, pins, the rtnetlink replace,
+renames; for a state moved to the NIC its read-through replace); then, outside the latency,
+*drain* (until the host has run every frame the old NIC version passed, with RCU grace
+periods) and *handover* (from the NIC commit to the host commit's return: drain, the copy of
+a moved state, the host commit replacing the dispatcher; *commit host* is the host commit
+alone, with the grace period and copy of a state moved to the host), *old in gap* (frames
+the dispatcher ran with the old host version, from its engage to the host commit: the old
+NIC version's frames of the gap), then the retire replaces;
+*prepare* = compile + load of the candidate (in the background, not in the latency);
+*gain->swap* = from the first window
 whose gain beat the hysteresis to the swap (hysteresis windows + waiting for the
 preparation). **Frames lost** = frames generated - frames the first stage's verdict counters
 saw (every program version). **State**: for the NFs whose state depends on the frames only
@@ -121,6 +128,8 @@ def run_nf(nf: str, changes: int, rate_pps: float, interval_s: float, consecutiv
                         "latency_ms": last.latency_ms, "commit_ms": last.commit_ms,
                         "replace_ms": last.replace_ms, "migrate_ms": last.migrate_ms,
                         "prepare_s": last.prepare_s, "prepared_ahead": last.prepared_ahead,
+                        "drain_ms": last.drain_ms, "handover_ms": last.handover_ms,
+                        "handover_frames": last.handover_frames,
                         "windows_waited": last.window - (first or last.window),
                         "gain_to_swap_ms": (t_swapped - window_t[first]) * 1e3
                         if first in window_t else None})
@@ -131,6 +140,9 @@ def run_nf(nf: str, changes: int, rate_pps: float, interval_s: float, consecutiv
                         break
                     out["resets"].append({"latency_ms": r.latency_ms,
                                           "commit_ms": r.commit_ms,
+                                          "drain_ms": r.drain_ms,
+                                          "handover_ms": r.handover_ms,
+                                          "handover_frames": r.handover_frames,
                                           "replace_ms": r.replace_ms})
                 traffic.wait_generated(traffic.gen.generated() + int(rate_pps * 0.2))
                 sent = traffic.stop()
@@ -168,7 +180,15 @@ def summarize(r: dict) -> dict:
     repl = [v for x in det for v in (x["replace_ms"] or [])]
     grace = [x["migrate_ms"]["grace"] + x["migrate_ms"].get("copy", 0.0)
              for x in det if x["migrate_ms"]]
+    both = det + r["resets"]  # every plan change, either direction
+    drain = [x["drain_ms"] for x in both if x.get("drain_ms") is not None]
+    handover = [x["handover_ms"] for x in both if x.get("handover_ms") is not None]
     return {"nf": r["nf"], "changes": len(lat), "resets": len(r["resets"]),
+            "drain_ms_p50": p(drain, 0.5), "handover_ms_p50": p(handover, 0.5),
+            "handover_ms_p99": p(handover, 0.99),
+            "old_frames_in_gap": sum((x.get("handover_frames") or [0, 0])[0] for x in both),
+            "reset_latency_ms_p50": p([x["latency_ms"] for x in r["resets"]
+                                       if x["latency_ms"] is not None], 0.5),
             "swaps": sum(len(x["replace_ms"] or []) for x in det + r["resets"]),
             "replace_ms_p50": p(repl, 0.5), "grace_copy_ms_p50": p(grace, 0.5),
             "prepared_ahead": sum(bool(x["prepared_ahead"]) for x in det),
@@ -242,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.interval} s, K={args.consecutive}; measured ({out['seconds']:.0f} s)")
     print(f"{'nf':11} {'chg':>3} {'swaps':>5} {'ahead':>5} {'p50 ms':>7} {'p99 ms':>7} "
           f"{'nic ms':>7} {'host ms':>7} {'repl ms':>7} {'grace ms':>8} {'prep s':>6} "
-          f"{'gain->swap ms':>13} {'frames':>7} "
-          f"{'lost':>4} {'state lost':>12}")
+          f"{'gain->swap ms':>13} {'drain ms':>8} {'handover ms p50/p99':>19} "
+          f"{'old in gap':>10} {'frames':>7} {'lost':>4} {'state lost':>12}")
     for r in rows:
         st = "n/a (now())" if r["state_entries"] is None else \
             f"{r['state_missing']}+{r['state_differ']}/{r['state_entries']}"
@@ -252,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{f(r['commit_nic_ms_p50'], '7.1f')} {f(r['commit_host_ms_p50'], '7.1f')} "
               f"{f(r['replace_ms_p50'], '7.1f')} {f(r['grace_copy_ms_p50'], '8.1f')} "
               f"{f(r['prepare_s_p50'], '6.1f')} {f(r['gain_to_swap_ms_p50'], '13.0f')} "
-              f"{f(r['frames_sent'], '7d')} {f(r['frames_lost'], '4d')} {st:>12}")
+              f"{f(r['drain_ms_p50'], '8.1f')} "
+              f"{f(r['handover_ms_p50'], '9.1f')}/{f(r['handover_ms_p99'], '9.1f')} "
+              f"{r['old_frames_in_gap']:10d} {f(r['frames_sent'], '7d')} "
+              f"{f(r['frames_lost'], '4d')} {st:>12}")
         if r["failures"]:
             print(f"  {r['nf']}: {len(r['failures'])} failed: {r['failures'][0][:200]}")
     return 0

@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cora.errors import CoraError, EnvironmentProblem
+from cora.errors import CoraError, EnvironmentProblem, KernelError
 
 #: the daemon's directory (below it one directory per namespace, ``root`` for none)
 RUNTIME_DIR = Path("/run/cora/runtime")
@@ -444,17 +444,34 @@ class RuntimeDaemon:
         :class:`cora.runtime.swap.PreparedSwap`, or for a stage that a state moves to, a
         :class:`cora.runtime.migrate.PreparedMove` (its read-through and retire versions);
         each compiled, verified and loaded against the live maps' fds, nothing pinned,
-        journaled or locked, so the running deployment never notices. A failure releases
-        what was prepared, is logged (``event=prepare-failed``) and raised (the cache keeps
-        it for :meth:`PreparedCache.take`)."""
+        journaled or locked, so the running deployment never notices. The NIC's versions
+        tag every frame they hand on with a fresh handover tag, and the last item is the
+        host's :class:`cora.runtime.handover.Handover` (the dispatcher that runs tagged
+        frames with the new host version, the others with the old one). A failure
+        releases what was prepared, is logged (``event=prepare-failed``) and raised (the
+        cache keeps it for :meth:`PreparedCache.take`)."""
+        from cora.runtime.handover import Handover, new_tag
         from cora.runtime.migrate import PreparedMove
         from cora.runtime.swap import prepare_swap
 
         out: list = []
+        tag = new_tag()
         try:
             for st, new, sources in self._stage_programs(plan):
-                out.append(PreparedMove(st.dev, st.netns, new, sources) if sources
-                           else prepare_swap(st.dev, st.netns, new))
+                out.append(PreparedMove(st.dev, st.netns, new, sources, handover_tag=tag)
+                           if sources else prepare_swap(st.dev, st.netns, new,
+                                                        handover_tag=tag))
+            host = out[-1]
+            new = host.first if isinstance(host, PreparedMove) else host
+            assert new is not None and new.loaded is not None  # prepared just now
+            new_fd = new.loaded.prog_fd
+            nic = out[0]
+            moved_up = {name: (nic.first.loaded.map_fds[name], fd)
+                        for name, fd in nic.fds.items()} \
+                if isinstance(nic, PreparedMove) and nic.first is not None \
+                and nic.first.loaded is not None else {}
+            out.append(Handover(self.stages[-1].dev, self.stages[-1].netns, tag, new_fd,
+                                self.stages[-1].program if moved_up else None, moved_up))
         except BaseException as exc:
             self._release_prepared(out)
             log_event("prepare-failed", error=str(exc) or type(exc).__name__)
@@ -462,14 +479,14 @@ class RuntimeDaemon:
         return out
 
     @staticmethod
-    def _commit_stage(prepared, ip):
-        """Commit one stage's prepared swap, or a prepared move's take-over only (its retire
-        swap follows once every stage runs the new plan)."""
+    def _commit_stage(prepared, ip, attached_fd: int | None = None):
+        """Commit one stage's prepared swap, or a prepared move's read-through swap only
+        (its grace period and copy follow the drain, its retire swap the plan change)."""
         from cora.runtime.migrate import PreparedMove
 
         if isinstance(prepared, PreparedMove):
-            return prepared.take_over(ip)
-        return prepared.commit(ip)
+            return prepared.swap_in(ip, attached_fd)
+        return prepared.commit(ip, attached_fd)
 
     @staticmethod
     def _release_prepared(prepared: list) -> None:
@@ -560,16 +577,20 @@ class RuntimeDaemon:
         return out
 
     def _apply(self, d, t_decide: float) -> None:
-        """Put the adopted plan in place: per stage, NIC first, commit the stage's prepared
-        swap, or for a stage a written state moves to, its prepared move's take-over
-        (read-through swap, grace period, copy: :class:`cora.runtime.migrate.PreparedMove`),
-        whose retire swap follows once every stage has committed (outside the latency: the
-        read-through version is correct as long as it runs);
-        prepared ahead while the hysteresis counted windows
-        (:class:`cora.runtime.daemon_policy.PreparedCache`), else now. A stage whose
-        preparation went stale (its deployment changed since) is prepared again.
+        """Put the adopted plan in place with the lock-step handover
+        (:mod:`cora.runtime.handover`): engage the host's dispatcher (old frames -> old host
+        version, tagged frames -> new one), commit the NIC stage (for a state moved to the
+        NIC: its read-through swap), drain (the host has run every frame the old NIC version
+        passed), finish a move to the NIC (grace period, copy), commit the host stage in
+        place of the dispatcher (for a state moved to the host: read-through swap, grace
+        period, copy), then the retire swaps of the moves (the read-through versions are
+        correct as long as they run). Everything was prepared ahead while the hysteresis
+        counted windows (:class:`cora.runtime.daemon_policy.PreparedCache`), else now; a
+        stage whose preparation went stale (its deployment changed since) is prepared again.
         ``d.latency_ms`` = from ``t_decide`` (the end of the window that triggered the
-        adoption) to the last commit's return; ``d.commit_ms`` per stage."""
+        adoption) to the NIC commit's return: from there every new frame runs under the new
+        plan on both stages; ``d.handover_ms`` = from there to the host commit's return
+        (drain, copy, host commit); ``d.commit_ms`` per stage."""
         from cora.runtime.migrate import PreparedMove
         from cora.runtime.swap import StalePreparation, prepare_swap
 
@@ -588,40 +609,72 @@ class RuntimeDaemon:
                 raise
             except Exception as exc:  # a preparation thread's failure, e.g. OSError
                 raise CoraError(str(exc)) from exc
+            nic_st, host_st = self.stages
+            nic_ip, host_ip = self._ipr(nic_st.netns), self._ipr(host_st.netns)
             d.commit_ms, d.replace_ms = [], []
-            retire_after = []  # (stage index, its take-over report): retired after the latency
-            for i in range(len(prepared)):
-                ip = self._ipr(self.stages[i].netns)
+            for attempt in (0, 1):
+                nic, host, handover = prepared
                 t0 = time.perf_counter()
                 try:
-                    rep = self._commit_stage(prepared[i], ip)
-                except StalePreparation as exc:
-                    log_event("prepare-stale", dev=self.stages[i].dev, error=str(exc))
-                    prepared[i].close()
-                    st, new, sources = self._stage_programs(plan)[i]
-                    prepared[i] = PreparedMove(st.dev, st.netns, new, sources) if sources \
-                        else prepare_swap(st.dev, st.netns, new)
+                    handover.engage(host_ip)
+                    try:
+                        nic_rep = self._commit_stage(nic, nic_ip)
+                    except BaseException:
+                        handover.disengage(host_ip)
+                        raise
+                    break
+                except (StalePreparation, KernelError) as exc:
+                    if attempt or (isinstance(exc, KernelError) and "no longer cora"
+                                   not in str(exc)):
+                        raise
+                    log_event("prepare-stale", dev=nic_st.dev, error=str(exc))
+                    self._release_prepared(prepared)
+                    prepared = []
+                    prepared = self._prepare_plan(plan)
                     d.prepared_ahead = False
-                    t0 = time.perf_counter()
-                    rep = self._commit_stage(prepared[i], ip)
-                d.commit_ms.append((time.perf_counter() - t0) * 1e3)
-                if isinstance(prepared[i], PreparedMove):
-                    retire_after.append((i, rep))
-                st = self.stages[i]
-                if isinstance(prepared[i], PreparedMove):
+            t1 = time.perf_counter()
+            d.commit_ms.append((t1 - t0) * 1e3)
+            # every new frame runs under the new plan on both stages from here
+            latency_ms = (t1 - t_decide) * 1e3
+            d.drain_ms = handover.drain(nic_st.dev, nic_st.netns) * 1e3
+            if isinstance(nic, PreparedMove):
+                nic_rep = nic.copy_in(nic_rep)
+            t2 = time.perf_counter()
+            try:
+                host_rep = self._commit_stage(host, host_ip, handover.prog_fd)
+            except StalePreparation as exc:
+                log_event("prepare-stale", dev=host_st.dev, error=str(exc))
+                host.close()
+                _, new, sources = self._stage_programs(plan)[1]
+                host = prepared[1] = PreparedMove(host_st.dev, host_st.netns, new, sources) \
+                    if sources else prepare_swap(host_st.dev, host_st.netns, new)
+                d.prepared_ahead = False
+                t2 = time.perf_counter()
+                host_rep = self._commit_stage(host, host_ip, handover.prog_fd)
+            if isinstance(host, PreparedMove):
+                host_rep = host.copy_in(host_rep)
+            t3 = time.perf_counter()
+            d.commit_ms.append((t3 - t2) * 1e3)
+            d.handover_ms = (t3 - t1) * 1e3
+            old_frames, new_frames = handover.seen()  # both until the host commit
+            d.handover_frames = [old_frames, new_frames]
+            handover.finished()
+            handover.close()
+            log_event("handover", dev=host_st.dev, drain_ms=round(d.drain_ms, 3),
+                      old_frames=old_frames, new_frames=new_frames)
+            retire_after = []
+            for st, item, rep in ((nic_st, nic, nic_rep), (host_st, host, host_rep)):
+                if isinstance(item, PreparedMove):
                     d.replace_ms += [sw["swap_ns"] / 1e6 for sw in rep.swaps]
+                    retire_after.append((st, item, rep))
                 else:
                     d.replace_ms.append(rep.swap_ns / 1e6)
                     log_event("swap", dev=st.dev, old_prog_id=rep.old_prog_id,
                               new_prog_id=rep.new_prog_id, swap_us=rep.swap_ns / 1e3,
                               commit_us=rep.commit_ns / 1e3, **{
                                   f"{k}_us": v / 1e3 for k, v in rep.commit_phases_ns.items()})
-            # every stage runs the new plan from here (a moved state read through); the
-            # retire swaps (the same code without read-through) are off the latency
-            latency_ms = (time.perf_counter() - t_decide) * 1e3
-            for i, rep in retire_after:
-                st = self.stages[i]
-                rep = prepared[i].retire(rep, self._ipr(st.netns))
+            for st, item, rep in retire_after:
+                rep = item.retire(rep, self._ipr(st.netns))
                 d.replace_ms.append(rep.swaps[-1]["swap_ns"] / 1e6)
                 d.migrate_ms = {k: v / 1e6 for k, v in rep.phase_ns.items()}
                 log_event("migrate", dev=st.dev, states=",".join(rep.states),
@@ -644,8 +697,9 @@ class RuntimeDaemon:
         self.status.swap_latency_ms.append(latency_ms)
         self._load_stages()
         self._write_state()
-        log_event("plan-change", latency_ms=latency_ms, prepare_s=d.prepare_s,
-                  prepared_ahead=d.prepared_ahead, changes=self.replanner.plan_changes)
+        log_event("plan-change", latency_ms=latency_ms, handover_ms=d.handover_ms,
+                  prepare_s=d.prepare_s, prepared_ahead=d.prepared_ahead,
+                  changes=self.replanner.plan_changes)
 
     # ------------------------------------------------------------------ persistence
     def _append_history(self, d) -> None:

@@ -111,11 +111,19 @@ class Decision:
         prepared_ahead: for ``adopt``: the commit found the plan prepared (no compile left).
         latency_ms: for ``adopt``: detection-to-swap latency, ms: from the end of the
             window that triggers the adoption (its decision starts) to the return of the
-            last stage's commit (the new programs handle frames; a migration's retire swap
-            follows, outside the latency).
-        commit_ms: for ``adopt``: each stage's commit (NIC first), ms: the replace, or for
-            a stage a state moves to, the migration's take-over (read-through replace,
-            grace period, copy).
+            NIC stage's commit (the host's handover dispatcher was engaged before it: from
+            there every new frame runs under the new plan on both stages; the drain, the
+            host commit and a migration's retire swap follow, outside the latency).
+        drain_ms: for ``adopt``: the handover's drain (grace periods and the wait until
+            the host has run every frame the old NIC version passed), ms.
+        handover_frames: for ``adopt``: [frames the host's handover dispatcher ran with the
+            old host version, with the new one] (while it was engaged).
+        handover_ms: for ``adopt``: from the NIC commit's return to the host commit's
+            (drain, a move's copy, the host commit), ms.
+        commit_ms: for ``adopt``: each stage's commit (NIC first), ms: for the NIC the
+            dispatcher's engage and the NIC's replace (a move: its read-through replace);
+            for the host the replace of the dispatcher, and for a move its grace period
+            and copy.
         replace_ms: for ``adopt``: each rtnetlink replace request (XDP_FLAGS_REPLACE) of
             the commits in order, then each migration's retire replace, ms.
         migrate_ms: for ``adopt`` with a state migration: its phases (read_through_swap,
@@ -141,6 +149,9 @@ class Decision:
     prepare_s: float | None = None
     prepared_ahead: bool = False
     latency_ms: float | None = None
+    drain_ms: float | None = None
+    handover_ms: float | None = None
+    handover_frames: list[int] | None = None
     commit_ms: list[float] | None = None
     replace_ms: list[float] | None = None
     migrate_ms: dict[str, float] | None = None

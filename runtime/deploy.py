@@ -216,6 +216,24 @@ def write_state(writer, dev: str, netns: str | None, data: dict) -> None:
                                  f"{exc.strerror or exc}") from None
 
 
+def _handover_prog_id(directory) -> int | None:
+    """The id of the handover dispatcher pinned in ``directory`` (a plan change interrupted
+    between its engage and the host commit, :mod:`cora.runtime.handover`), or None."""
+    from pathlib import Path
+
+    from cora.runtime import bpf_syscall
+    from cora.runtime.handover import PROG_PIN
+
+    path = Path(directory) / PROG_PIN
+    if not path.exists():
+        return None
+    fd = bpf_syscall.obj_get(str(path))
+    try:
+        return bpf_syscall.prog_info(fd).id
+    finally:
+        os.close(fd)
+
+
 def _take_down(dev: str, netns: str | None, prog_id: int | None, directory,
                on_unpinned=None) -> tuple[bool, list[str]]:
     """Detach program ``prog_id`` (only that one; nothing when None), unpin everything under
@@ -231,6 +249,10 @@ def _take_down(dev: str, netns: str | None, prog_id: int | None, directory,
     try:
         if prog_id is not None:
             detached = attach.detach_xdp(dev, netns, missing_ok=True, prog_id=prog_id)
+        dispatcher = _handover_prog_id(directory)
+        if dispatcher is not None:  # a lock-step handover's dispatcher left engaged
+            detached = attach.detach_xdp(dev, netns, missing_ok=True,
+                                         prog_id=dispatcher) or detached
         fault_point("undeploy", "detach")
     finally:
         try:

@@ -109,7 +109,8 @@ class PreparedMove:
     never committed leaves the deployments as they were).
 
     Args:
-        as :func:`move_state`.
+        as :func:`move_state`; ``handover_tag``: as :class:`cora.runtime.swap.PreparedSwap`
+            (both versions).
     Attributes:
         load_ns: compile + verifier load of both versions, ns.
     Raises:
@@ -117,7 +118,8 @@ class PreparedMove:
     """
 
     def __init__(self, dev: str, netns: str | None, program,
-                 sources: dict[str, int | str | Path], nf_source: str | None = None):
+                 sources: dict[str, int | str | Path], nf_source: str | None = None,
+                 handover_tag: int | None = None):
         from cora.runtime import bpf_syscall as bs
         from cora.runtime.swap import prepare_swap
 
@@ -141,9 +143,9 @@ class PreparedMove:
                     self._owned.append(fd)
                     self.fds[name] = fd
             self.first = prepare_swap(dev, netns, program, read_through=self.fds,
-                                      nf_source=nf_source)
+                                      nf_source=nf_source, handover_tag=handover_tag)
             self.second = prepare_swap(dev, netns, program, nf_source=nf_source,
-                                       base=self.first)
+                                       base=self.first, handover_tag=handover_tag)
             self.load_ns = self.first.load_ns + self.second.load_ns
         except BaseException:
             self.close()
@@ -161,24 +163,48 @@ class PreparedMove:
         report = self.take_over(ip)
         return self.retire(report, ip)
 
-    def take_over(self, ip=None) -> MigrationReport:
+    def take_over(self, ip=None, attached_fd: int | None = None) -> MigrationReport:
         """Phases 1-3 (read-through swap, grace period, copy): from its return the new
         version runs and owns every entry; the retire swap (:meth:`retire`) may follow later
         (the read-through version is correct for as long as it runs). ``ip`` as
-        :meth:`commit`.
+        :meth:`commit`; ``attached_fd`` as :meth:`cora.runtime.swap.PreparedSwap.commit`.
 
         Returns:
             the :class:`MigrationReport` so far (``retire_swap`` not yet in ``phase_ns``).
         Raises:
             as :func:`move_state`.
         """
-        from cora.runtime import bpf_syscall as bs
-        from cora.runtime.swap import grace_period
+        return self.copy_in(self.swap_in(ip, attached_fd))
 
+    def swap_in(self, ip=None, attached_fd: int | None = None) -> MigrationReport:
+        """Phase 1 alone: the read-through swap. From its return the new version runs; the
+        grace period and the copy (:meth:`copy_in`) must follow once no program but this
+        deployment's writes the sources any more (a lock-step handover between two stages
+        calls it after the drain, :mod:`cora.runtime.handover`).
+
+        Returns:
+            the :class:`MigrationReport` so far (``read_through_swap`` in ``phase_ns``).
+        Raises:
+            as :func:`move_state`.
+        """
         assert self.first is not None and self.second is not None
         report = MigrationReport(states=sorted(self.fds))
         t0 = time.perf_counter_ns()
-        report.swaps.append(self.first.commit(ip).to_json())
+        report.swaps.append(self.first.commit(ip, attached_fd).to_json())
+        report.phase_ns = {"read_through_swap": time.perf_counter_ns() - t0}
+        return report
+
+    def copy_in(self, report: MigrationReport) -> MigrationReport:
+        """Phases 2-3 after :meth:`swap_in`: grace period, then copy every source entry
+        not taken over yet.
+
+        Returns:
+            ``report`` with ``taken_over``, ``copied`` and their ``phase_ns`` added.
+        """
+        from cora.runtime import bpf_syscall as bs
+        from cora.runtime.swap import grace_period
+
+        assert self.first is not None
         t1 = time.perf_counter_ns()
         grace_period()
         t2 = time.perf_counter_ns()
@@ -190,7 +216,7 @@ class PreparedMove:
                                                        value_size(st)))
             report.copied[name] = copy_missing(src_fd, own.map_fds[name], st)
         t3 = time.perf_counter_ns()
-        report.phase_ns = {"read_through_swap": t1 - t0, "grace": t2 - t1, "copy": t3 - t2}
+        report.phase_ns.update({"grace": t2 - t1, "copy": t3 - t2})
         return report
 
     def retire(self, report: MigrationReport, ip=None) -> MigrationReport:

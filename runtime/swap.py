@@ -439,7 +439,8 @@ class PreparedSwap:
                  drop_state: set[str] | frozenset[str] = frozenset(),
                  read_through: dict[str, int] | None = None,
                  nf_source: str | None = None,
-                 base: PreparedSwap | None = None):
+                 base: PreparedSwap | None = None,
+                 handover_tag: int | None = None):
         from cora.runtime import deploy, pins
         from cora.runtime.loader import load_xdp
         from cora.signals import uninterrupted
@@ -504,7 +505,8 @@ class PreparedSwap:
                 read_through=frozenset(read_through),
                 read_through_from={n: self.states_old[n]
                                    for n in self.converted_by_read_through},
-                live_profile=self.live)
+                live_profile=self.live,
+                pass_meta_tag=handover_tag if meta.get("forward_ifindex") else None)
             #: kernel map name -> fd of a live map the new program is loaded against
             reuse = {new_names[n]: base_maps[n] for n, a in actions.items()
                      if a == "keep" and n in base_maps}
@@ -579,11 +581,14 @@ class PreparedSwap:
                 raise StalePreparation(f"{self.dev}: map {name} was replaced since this swap "
                                        "was prepared: prepare it again")
 
-    def commit(self, ip=None) -> SwapReport:
+    def commit(self, ip=None, attached_fd: int | None = None) -> SwapReport:
         """Replace the running program by the new one (atomic, see the module docstring),
         convert what ``migrate`` names, rename the pins into place and write the metadata,
         all under the deployment's lock. ``ip``: an open rtnetlink socket in the
-        deployment's namespace (:func:`replace_xdp`).
+        deployment's namespace (:func:`replace_xdp`). ``attached_fd``: the program attached
+        in place of the pinned one, which the replace expects instead (the handover
+        dispatcher of a lock-step plan change, :mod:`cora.runtime.handover`; it runs the
+        pinned program for the old version's frames); None: the pinned program.
 
         Returns:
             the :class:`SwapReport` (also kept as :attr:`report`).
@@ -646,8 +651,9 @@ class PreparedSwap:
                                                 loaded.map_fds[name], self.states_new[name])
                 phase("journal_stage")
                 attached, swap_ns = replace_xdp(loaded.prog_fd, self.dev, self.netns,
-                                                meta.get("mode", "native"), pinned.prog_fd,
-                                                ip=ip)
+                                                meta.get("mode", "native"),
+                                                pinned.prog_fd if attached_fd is None
+                                                else attached_fd, ip=ip)
                 phase("replace")
             except BaseException:
                 self._unjournal()
@@ -712,9 +718,11 @@ def prepare_swap(dev: str, netns: str | None, program, *,
                  drop_state: set[str] | frozenset[str] = frozenset(),
                  read_through: dict[str, int] | None = None,
                  nf_source: str | None = None,
-                 base: PreparedSwap | None = None) -> PreparedSwap:
+                 base: PreparedSwap | None = None,
+                 handover_tag: int | None = None) -> PreparedSwap:
     """Compile, verify and load ``program`` for the deployment on ``dev`` against its live
-    maps (arguments as :func:`swap_program`; ``base`` as :class:`PreparedSwap`); nothing is
+    maps (arguments as :func:`swap_program`; ``base`` and ``handover_tag`` as
+    :class:`PreparedSwap`); nothing is
     pinned or locked and frames notice nothing. Use with ``with``; call
     :meth:`PreparedSwap.commit` to swap.
 
@@ -722,7 +730,8 @@ def prepare_swap(dev: str, netns: str | None, program, *,
         as :func:`swap_program` (nothing is changed when this raises).
     """
     return PreparedSwap(dev, netns, program, migrate=migrate, drop_state=drop_state,
-                        read_through=read_through, nf_source=nf_source, base=base)
+                        read_through=read_through, nf_source=nf_source, base=base,
+                        handover_tag=handover_tag)
 
 
 def swap_program(dev: str, netns: str | None, program, *,

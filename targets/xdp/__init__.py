@@ -36,7 +36,7 @@ class XdpTarget(Target):
                  pass_redirect_ifindex: int | None = None,
                  read_through: frozenset[str] = frozenset(),
                  read_through_from: dict | None = None, live_profile: int = 0,
-                 **options: Any) -> Artifact:
+                 pass_meta_tag: int | None = None, **options: Any) -> Artifact:
         """Generate ``prog.c`` (C for bcc) and ``prog.ir`` (the printed IR).
 
         Options: ``inject_env``, ``count_verdicts`` (:meth:`Target.generate`); ``frags``
@@ -46,7 +46,9 @@ class XdpTarget(Target):
         on a miss and whose deletes reach it too: state migration, :mod:`cora.runtime.migrate`;
         ``read_through_from``: state name -> old declaration, for a ``_rt`` map of another
         value layout whose entries are converted when taken over); ``live_profile`` (0 = off,
-        N: counters of 1 in N packets in ``cora_prof``, :mod:`cora.targets.ebpf.liveprof`).
+        N: counters of 1 in N packets in ``cora_prof``, :mod:`cora.targets.ebpf.liveprof`);
+        ``pass_meta_tag`` (with ``pass_redirect_ifindex``: the u32 handover tag written into
+        the XDP metadata of every frame handed on, :class:`cora.targets.xdp.hook.XdpHook`).
 
         Raises:
             CoraError: an option the xdp target does not have.
@@ -54,7 +56,8 @@ class XdpTarget(Target):
         bad = sorted(k for k, v in options.items() if v not in (None, False))
         if bad:
             raise CoraError(f"the xdp target has no option {', '.join(bad)}")
-        hook = XdpHook(frags=frags, pass_redirect_ifindex=pass_redirect_ifindex)
+        hook = XdpHook(frags=frags, pass_redirect_ifindex=pass_redirect_ifindex,
+                       pass_meta_tag=pass_meta_tag)
         self.check(program)
         c_text, line_map = generate_c(program, hook, inject_env=inject_env,
                                       count_verdicts=count_verdicts,
@@ -67,6 +70,7 @@ class XdpTarget(Target):
                                                "count_verdicts": count_verdicts,
                                                "frags": frags,
                                                "pass_redirect_ifindex": pass_redirect_ifindex,
+                                               "pass_meta_tag": pass_meta_tag,
                                                "read_through": sorted(read_through),
                                                "live_profile": live_profile})
 

@@ -73,6 +73,11 @@ class XdpHook(Hook):
             :data:`BPF_F_XDP_HAS_FRAGS`).
         pass_redirect_ifindex: redirect every ``ret pass`` to this interface index instead
             (None: ``XDP_PASS``).
+        pass_meta_tag: with ``pass_redirect_ifindex``, write this u32 into 4 bytes of XDP
+            metadata (``bpf_xdp_adjust_meta``) in front of every frame handed on, so the next
+            stage can tell which program version ran it (the lock-step handover of a plan
+            change, :mod:`cora.runtime.handover`); a frame without room for it is aborted.
+            None: no metadata.
     """
 
     name = "xdp"
@@ -80,9 +85,11 @@ class XdpHook(Hook):
     ctx_type = "struct xdp_md"
     refused_ops: Mapping[str, str] = {}
 
-    def __init__(self, frags: bool = True, pass_redirect_ifindex: int | None = None):
+    def __init__(self, frags: bool = True, pass_redirect_ifindex: int | None = None,
+                 pass_meta_tag: int | None = None):
         self.frags = frags
         self.pass_redirect_ifindex = pass_redirect_ifindex
+        self.pass_meta_tag = pass_meta_tag
 
     def verdict_code(self, verdict: str) -> str:
         """The ``enum xdp_action`` code of ``verdict`` (:data:`XDP_CODES`)."""
@@ -91,8 +98,16 @@ class XdpHook(Hook):
     def ret_override(self, verdict: str) -> str | None:
         """``ret pass`` with ``pass_redirect_ifindex``: redirect to that interface."""
         if verdict == "pass" and self.pass_redirect_ifindex is not None:
-            return (f"return bpf_redirect({int(self.pass_redirect_ifindex)}, 0); "
-                    "/* pass: to the host */")
+            redirect = (f"return bpf_redirect({int(self.pass_redirect_ifindex)}, 0); "
+                        "/* pass: to the host */")
+            if self.pass_meta_tag is None:
+                return redirect
+            aborted = XDP_CODES["aborted"]
+            return ("{ if (bpf_xdp_adjust_meta(ctx, -4)) return " + str(aborted) + "; "
+                    "void *cora_m = (void *)(long)ctx->data_meta; "
+                    "if (cora_m + 4 > (void *)(long)ctx->data) return " + str(aborted) + "; "
+                    f"*(u32 *)cora_m = {int(self.pass_meta_tag) & 0xFFFFFFFF}u; /* handover "
+                    "tag */ " + redirect + " }")
         return None
 
     def pkt_len_expr(self) -> str:
