@@ -292,7 +292,10 @@ class EbpfEmitter:
                   and any(op.opcode in keyshare.KEY_OPS and op.attrs["state"] == s.name
                           for _, op in program.ops())]
         self.key_var = {s.name: (f"_key_{map_c_name(s)}", s) for s in hashed}
-        self.key_reused = keyshare.reused_keys(program, self.key_var)
+        plan = keyshare.plan_keys(program, self.key_var)
+        self.key_reused = plan.reused
+        #: keys built on a CFG edge before its jump (keyshare.plan_keys)
+        self.edge_keys = plan.edge_builds
         #: headers known valid before each op (id(op) -> names), :mod:`validity`
         facts = validity.header_facts(program)
         self.known_valid = {k: f.valid() for k, f in facts.items()}
@@ -1044,7 +1047,21 @@ class EbpfEmitter:
     @emit_impl("br")
     def emit_br(self, op: Op) -> None:
         t, f = op.attrs["targets"]
-        self.emit(f"if ({self.reg(op.args[0])}) {self._goto(t)} else {self._goto(f)}", op.span)
+        cond = self.reg(op.args[0])
+        if t == f or not {(self._block, t), (self._block, f)} & self.edge_keys.keys():
+            self.emit(f"if ({cond}) {self._goto(t)} else {self._goto(f)}", op.span)
+            return
+        self.emit(f"if ({cond}) {{", op.span)
+        self._edge_keys(t, op.span)
+        self.emit(self._goto(t), indent=2)
+        self.emit("}")
+        self._edge_keys(f, op.span)
+        self.emit(self._goto(f))
+
+    def _edge_keys(self, target: str, span) -> None:
+        """Build the keys :mod:`keyshare` places on the edge to ``target``."""
+        for state, regs in self.edge_keys.get((self._block, target), []):
+            self.emit_key(self.key_var[state][1], regs, span)
 
     def _goto(self, target: str) -> str:
         """``goto`` a successor of the current block (counting the edge when profiled)."""
@@ -1054,6 +1071,7 @@ class EbpfEmitter:
 
     @emit_impl("jmp")
     def emit_jmp(self, op: Op) -> None:
+        self._edge_keys(op.attrs["targets"][0], op.span)
         self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
 
     @emit_impl("ret")

@@ -33,7 +33,7 @@ def opcodes(program) -> list[str]:
 
 def test_registry_and_pass_shape():
     assert set(PASSES) == {"const-fold", "simplify-cfg", "jump-thread", "dce", "lookup-share",
-                           "lookup-merge", "branch-thread",
+                           "lookup-merge", "branch-thread", "short-circuit",
                            "update-in-place", "atomic-add", "atomic-init", "sink-now"}
     assert set(DEFAULT_PIPELINE) <= set(PASSES)
     for name, cls in PASSES.items():
