@@ -15,7 +15,7 @@ block, and used by nothing else:
 - ``%c = not %a`` (one bit): ``br %a, F, T``.
 
 Then the pure ops of the block that only ``N`` uses (``%b``'s definition and what only it
-reads), assigned once and not followed in the block by an op with a side effect or one that
+reads; not multiplications and divisions: :data:`_NOT_MOVED`), assigned once and not followed in the block by an op with a side effect or one that
 assigns their operands, move to the start of ``N``: they run only when ``%a`` leaves the
 outcome open. Repeated to a fixed point, the tree of ``and``/``or`` becomes a chain of
 branches evaluated left to right, as C's ``&&``/``||`` do. Semantics-preserving: the moved
@@ -37,6 +37,10 @@ from cora.compiler.ir.ops import OPS, has_side_effect
 from cora.compiler.passes.base import ModulePass, assign_counts, reg_width, register_pass
 
 _LOGIC = ("and", "or", "not")
+#: ops never moved: a division moved behind the test that its divisor is non-zero lets
+#: clang recognise ``x != 0 && (x * y) / x != y`` as a multiply-overflow check, which it
+#: lowers to a 128-bit multiply (``__multi3``) the BPF backend cannot call
+_NOT_MOVED = frozenset({"mul", "div", "mod", "sdiv", "smod"})
 
 
 def _uses(program: Program) -> Counter[str]:
@@ -70,6 +74,7 @@ def _sink(program: Program, block: Block, target: Block, assigns: Counter[str]) 
             op = body[j]
             d = OPS[op.opcode]
             if (op.dest is None or not d.pure or d.reads_state or d.header_access == "w"
+                    or op.opcode in _NOT_MOVED
                     or assigns[op.dest] != 1 or uses[op.dest] == 0
                     or in_target[op.dest] != uses[op.dest]):
                 continue

@@ -758,11 +758,24 @@ class EbpfEmitter:
     @emit_impl("atomic_add")
     def emit_atomic_add(self, op: Op) -> None:
         """``if (ref) __sync_fetch_and_add(&ref->f, v);``: clang emits one BPF_ATOMIC add
-        (BPF_XADD), the only map-value update the Agilio offload accepts."""
-        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        (BPF_XADD), the only map-value update the Agilio offload accepts.
+
+        On a ``percpu_array`` the add is a plain ``ref->f += v``: each CPU has its own copy
+        of the value and a program runs on one CPU without migrating, softirq work such
+        as XDP and tc not nesting on one CPU, so no other writer can interleave (the
+        kernel's samples/bpf/xdp1_kern.c counts into a per-CPU array with ``*value +=
+        1``; cora's verdict counters do the same). A locked add costs an x86 ``lock xadd``
+        on every counted packet (firewall's drop counters: most of the frames of a
+        capture). The Agilio offload, which has no per-CPU memory, holds such a state as
+        atomic counters: its stage keeps the IR's ``atomic_add`` (nic_checks)."""
+        state = self.p.state(op.attrs["state"])
+        f = state.value[op.attrs["index"]]
         r = self.reg(op.args[0])
-        self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {self.reg(op.args[1])});",
-                  op.span)
+        v = self.reg(op.args[1])
+        if state.kind == "percpu_array":
+            self.emit(f"if ({r}) {r}->f_{f.name} += {v};", op.span)
+            return
+        self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {v});", op.span)
 
     @emit_impl("ref.lock", "ref.unlock")
     def emit_ref_lock(self, op: Op) -> None:
