@@ -15,8 +15,9 @@ block, and used by nothing else:
 - ``%c = not %a`` (one bit): ``br %a, F, T``.
 
 Then the pure ops of the block that only ``N`` uses (``%b``'s definition and what only it
-reads; not multiplications and divisions: :data:`_NOT_MOVED`), assigned once and not followed in the block by an op with a side effect or one that
-assigns their operands, move to the start of ``N``: they run only when ``%a`` leaves the
+reads; not multiplications and divisions: :data:`_NOT_MOVED`), assigned once and not
+followed in the block by an op with a side effect or one that assigns their operands,
+move to the start of ``N``: they run only when ``%a`` leaves the
 outcome open. Repeated to a fixed point, the tree of ``and``/``or`` becomes a chain of
 branches evaluated left to right, as C's ``&&``/``||`` do. Semantics-preserving: the moved
 ops are pure (:attr:`~cora.compiler.ir.ops.OpDef.pure`: their result depends only on their

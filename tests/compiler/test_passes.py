@@ -226,7 +226,7 @@ def _trace_frames() -> list[tuple[int, bytes]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 @pytest.mark.parametrize("pipeline", [("const-fold",), ("simplify-cfg",), ("jump-thread",),
-                                      ("dce",), DEFAULT_PIPELINE])
+                                      ("dce",), ("short-circuit",), DEFAULT_PIPELINE])
 def test_passes_preserve_behaviour_on_real_traces(name, pipeline):
     frames = _trace_frames()
     before = behaviour(PROGRAMS[name](), frames)
