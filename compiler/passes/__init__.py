@@ -80,11 +80,12 @@ from cora.compiler.passes.simplify_cfg import SimplifyCFG
 from cora.compiler.passes.sink_now import SinkNow
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
-DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "short-circuit", "branch-thread",
-                                   "simplify-cfg",
+#: (``short-circuit`` after ``sink-now``: a split ``a || b`` gives the block after it two
+#: predecessors, past which ``sink-now`` cannot move the clock read)
+DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "branch-thread", "simplify-cfg",
                                    "lookup-share", "lookup-merge", "update-in-place",
                                    "atomic-add", "jump-thread", "simplify-cfg", "sink-now",
-                                   "dce")
+                                   "short-circuit", "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
