@@ -21,6 +21,10 @@ Passes:
   condition becomes ``mov``, and ``br`` on a constant becomes ``jmp``.
 - ``simplify-cfg``: ``br c, L, L`` becomes ``jmp L``; blocks unreachable from the entry are
   removed; a block whose only predecessor ends in ``jmp`` to it is merged into it.
+- ``short-circuit``: ``br`` on an ``and``/``or``/``not`` of one-bit flags used by nothing
+  else becomes branches on the flags (``a || b``: ``br a`` then ``br b``), and the pure ops
+  only the second flag needs move to the block that tests it
+  (:mod:`cora.compiler.passes.short_circuit`).
 - ``branch-thread``: an edge into a block that only branches on a flag known along the edge
   (a constant assigned on the way, or the condition of a ``br`` passed) goes straight to the
   branch's target (:mod:`cora.compiler.passes.branch_thread`).
@@ -71,14 +75,17 @@ from cora.compiler.passes.const_fold import ConstantFolding
 from cora.compiler.passes.dce import DeadCodeElimination
 from cora.compiler.passes.jump_thread import JumpThreading
 from cora.compiler.passes.map_lookup import LookupMerge, LookupSharing, UpdateInPlace
+from cora.compiler.passes.short_circuit import ShortCircuit
 from cora.compiler.passes.simplify_cfg import SimplifyCFG
 from cora.compiler.passes.sink_now import SinkNow
 
 #: the default pipeline, run to a fixed point by :func:`run_default`.
+#: (``short-circuit`` after ``sink-now``: a split ``a || b`` gives the block after it two
+#: predecessors, past which ``sink-now`` cannot move the clock read)
 DEFAULT_PIPELINE: Sequence[str] = ("const-fold", "branch-thread", "simplify-cfg",
                                    "lookup-share", "lookup-merge", "update-in-place",
                                    "atomic-add", "jump-thread", "simplify-cfg", "sink-now",
-                                   "dce")
+                                   "short-circuit", "dce")
 
 
 def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8) -> None:
@@ -95,5 +102,5 @@ def run_default(program: Program, verify_each: bool = False, max_rounds: int = 8
 
 __all__ = ["AtomicAdd", "AtomicInit", "BranchThreading", "ConstantFolding", "DEFAULT_PIPELINE",
            "DeadCodeElimination", "JumpThreading", "LookupMerge", "LookupSharing", "ModulePass",
-           "PASSES", "SIDE_EFFECT_OPS", "SimplifyCFG", "SinkNow", "UpdateInPlace",
-           "has_side_effect", "register_pass", "run_default", "run_pipeline"]
+           "PASSES", "SIDE_EFFECT_OPS", "ShortCircuit", "SimplifyCFG", "SinkNow",
+           "UpdateInPlace", "has_side_effect", "register_pass", "run_default", "run_pipeline"]

@@ -292,7 +292,10 @@ class EbpfEmitter:
                   and any(op.opcode in keyshare.KEY_OPS and op.attrs["state"] == s.name
                           for _, op in program.ops())]
         self.key_var = {s.name: (f"_key_{map_c_name(s)}", s) for s in hashed}
-        self.key_reused = keyshare.reused_keys(program, self.key_var)
+        plan = keyshare.plan_keys(program, self.key_var)
+        self.key_reused = plan.reused
+        #: keys built on a CFG edge before its jump (keyshare.plan_keys)
+        self.edge_keys = plan.edge_builds
         #: headers known valid before each op (id(op) -> names), :mod:`validity`
         facts = validity.header_facts(program)
         self.known_valid = {k: f.valid() for k, f in facts.items()}
@@ -755,11 +758,24 @@ class EbpfEmitter:
     @emit_impl("atomic_add")
     def emit_atomic_add(self, op: Op) -> None:
         """``if (ref) __sync_fetch_and_add(&ref->f, v);``: clang emits one BPF_ATOMIC add
-        (BPF_XADD), the only map-value update the Agilio offload accepts."""
-        f = self.p.state(op.attrs["state"]).value[op.attrs["index"]]
+        (BPF_XADD), the only map-value update the Agilio offload accepts.
+
+        On a ``percpu_array`` the add is a plain ``ref->f += v``: each CPU has its own copy
+        of the value and a program runs on one CPU without migrating, softirq work such
+        as XDP and tc not nesting on one CPU, so no other writer can interleave (the
+        kernel's samples/bpf/xdp1_kern.c counts into a per-CPU array with ``*value +=
+        1``; cora's verdict counters do the same). A locked add costs an x86 ``lock xadd``
+        on every counted packet (firewall's drop counters: most of the frames of a
+        capture). The Agilio offload, which has no per-CPU memory, holds such a state as
+        atomic counters: its stage keeps the IR's ``atomic_add`` (nic_checks)."""
+        state = self.p.state(op.attrs["state"])
+        f = state.value[op.attrs["index"]]
         r = self.reg(op.args[0])
-        self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {self.reg(op.args[1])});",
-                  op.span)
+        v = self.reg(op.args[1])
+        if state.kind == "percpu_array":
+            self.emit(f"if ({r}) {r}->f_{f.name} += {v};", op.span)
+            return
+        self.emit(f"if ({r}) __sync_fetch_and_add(&{r}->f_{f.name}, {v});", op.span)
 
     @emit_impl("ref.lock", "ref.unlock")
     def emit_ref_lock(self, op: Op) -> None:
@@ -1044,7 +1060,21 @@ class EbpfEmitter:
     @emit_impl("br")
     def emit_br(self, op: Op) -> None:
         t, f = op.attrs["targets"]
-        self.emit(f"if ({self.reg(op.args[0])}) {self._goto(t)} else {self._goto(f)}", op.span)
+        cond = self.reg(op.args[0])
+        if t == f or not {(self._block, t), (self._block, f)} & self.edge_keys.keys():
+            self.emit(f"if ({cond}) {self._goto(t)} else {self._goto(f)}", op.span)
+            return
+        self.emit(f"if ({cond}) {{", op.span)
+        self._edge_keys(t, op.span)
+        self.emit(self._goto(t), indent=2)
+        self.emit("}")
+        self._edge_keys(f, op.span)
+        self.emit(self._goto(f))
+
+    def _edge_keys(self, target: str, span) -> None:
+        """Build the keys :mod:`keyshare` places on the edge to ``target``."""
+        for state, regs in self.edge_keys.get((self._block, target), []):
+            self.emit_key(self.key_var[state][1], regs, span)
 
     def _goto(self, target: str) -> str:
         """``goto`` a successor of the current block (counting the edge when profiled)."""
@@ -1054,6 +1084,7 @@ class EbpfEmitter:
 
     @emit_impl("jmp")
     def emit_jmp(self, op: Op) -> None:
+        self._edge_keys(op.attrs["targets"][0], op.span)
         self.emit(f"goto L_{op.attrs['targets'][0]};", op.span)
 
     @emit_impl("ret")

@@ -29,14 +29,15 @@ a field's token is known at a use only if a build reached it on every path, so t
 fully initialised wherever it is reused (the verifier checks that too: an uninitialised stack
 read is rejected).
 
-Public API: :data:`KEY_OPS`, :func:`reused_keys`.
+Public API: :data:`KEY_OPS`, :func:`reused_keys`, :func:`plan_keys`, :class:`KeyPlan`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Hashable
+from dataclasses import dataclass
 
-from cora.compiler.ir import Op, Program
+from cora.compiler.ir import Block, Op, Program
 
 #: ops that pass a map key to a helper
 KEY_OPS = frozenset({"map.lookup", "map.update", "map.delete"})
@@ -85,22 +86,33 @@ class _Meet:
         return _Values(regs, keys)
 
 
-def reused_keys(program: Program, states: Collection[str]) -> set[int]:
-    """``{id(op)}`` of the :data:`KEY_OPS` ops on one of ``states`` whose key that state's key
-    struct already holds when the op runs, on every path to it (module docstring): the
-    emitter passes the struct without storing its fields. Every other such op builds its key
-    into the struct. Blocks not reachable from the entry are left out."""
-    states = frozenset(states)
+#: (pred label, succ label) -> [(state, key registers)]: keys built on a CFG edge
+EdgeBuilds = dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]]
+#: a candidate edge build: (pred label, succ label, state, key registers)
+_Candidate = tuple[str, str, str, tuple[str, ...]]
+
+
+def _analyse(program: Program, states: frozenset[str], edge_builds: EdgeBuilds
+             ) -> tuple[set[int], list[_Candidate]]:
+    """One forward pass (module docstring) with the keys of ``edge_builds`` built on their
+    edges: the reused ops, and the edges where a build would make a join's struct known
+    (it holds one key on some incoming edges and is unknown on the others, whose registers
+    hold that key's values)."""
     blocks = program.topological_blocks()
     preds: dict[str, list[str]] = {b.label: [] for b in blocks}
     for b in blocks:
         for s in b.successors():
             preds[s].append(b.label)
+    by_label = {b.label: b for b in blocks}
     meet = _Meet()
-    at_end: dict[str, _Values] = {}
+    on_edge: dict[tuple[str, str], _Values] = {}
     out: set[int] = set()
+    candidates: list[_Candidate] = []
     for b in blocks:
-        incoming = [at_end[p] for p in preds[b.label] if p in at_end]
+        edges = [(p, on_edge[(p, b.label)]) for p in preds[b.label] if (p, b.label) in on_edge]
+        incoming = [v for _, v in edges]
+        if len(incoming) > 1:
+            candidates.extend(_edge_candidates(b.label, edges, states, by_label))
         values = meet(b.label, incoming) if incoming else _Values({}, {})
         for i, op in enumerate(b.ops):
             if op.opcode in KEY_OPS and op.attrs["state"] in states:
@@ -125,5 +137,94 @@ def reused_keys(program: Program, states: Collection[str]) -> set[int]:
                 values.regs.pop(op.dest, None)
             else:
                 values.regs[op.dest] = tok
-        at_end[b.label] = values
-    return out
+        for succ in dict.fromkeys(b.successors()):
+            v = values.copy()
+            for state, regs in edge_builds.get((b.label, succ), []):
+                v.keys[state] = tuple(v.regs[r] for r in regs)
+            on_edge[(b.label, succ)] = v
+    return out, candidates
+
+
+def _edge_candidates(label: str, edges: list[tuple[str, _Values]], states: frozenset[str],
+                     by_label: dict[str, Block]) -> list[_Candidate]:
+    """Edges into ``label`` where building a key would make its struct known at the join."""
+    found: list[_Candidate] = []
+    for state in sorted(states):
+        held = {v.keys[state] for _, v in edges if state in v.keys}
+        if len(held) != 1:
+            continue
+        (toks,) = held
+        for p, v in edges:
+            if state in v.keys or by_label[p].ops[-1].opcode not in ("br", "jmp"):
+                continue
+            regs = []
+            for tok in toks:
+                names = sorted(r for r, t in v.regs.items() if t == tok)
+                if not names:
+                    break
+                regs.append(names[0])
+            else:
+                found.append((p, label, state, tuple(regs)))
+    return found
+
+
+@dataclass(frozen=True)
+class KeyPlan:
+    """Where each hash state's key struct is (re)built.
+
+    Attributes:
+        reused: ``{id(op)}`` of the :data:`KEY_OPS` ops that pass the struct as it is.
+        edge_builds: (pred label, succ label) -> ``[(state, key registers)]``: keys built
+            on a CFG edge (the emitter stores them before the jump), so that the struct
+            holds one key on every path into a join (partial redundancy elimination of
+            the builds after it).
+    """
+
+    reused: set[int]
+    edge_builds: EdgeBuilds
+
+
+#: at most this many edge builds are tried per program
+_EDGE_LIMIT = 16
+
+
+def plan_keys(program: Program, states: Collection[str]) -> KeyPlan:
+    """Which :data:`KEY_OPS` ops on ``states`` reuse their state's key struct, and which
+    edges build a key (module docstring).
+
+    An edge build is kept only when it makes more ops reuse the struct: built on an edge
+    into a join where the struct holds one key on the other incoming edges and the edge's
+    registers hold that key's values, it lets a build after the join go (and with it the
+    key registers' values kept live, often spilled, across the helper calls before it).
+    It costs its stores on its edge, also for packets that never reach the reusing op
+    (firewall: IPv4 frames that are neither TCP, UDP nor ICMP echo). Source: partial
+    redundancy elimination (Morel and Renvoise, "Global optimization by suppression of
+    partial redundancies", CACM 22(2), 1979) applied to key stores; greedy, one edge at a
+    time, at most ``_EDGE_LIMIT`` tried.
+    """
+    frozen = frozenset(states)
+    chosen: EdgeBuilds = {}
+    reused, candidates = _analyse(program, frozen, chosen)
+    tried: set[_Candidate] = set()
+    while len(tried) < _EDGE_LIMIT:
+        fresh = [c for c in candidates if c not in tried]
+        if not fresh:
+            break
+        cand = fresh[0]
+        tried.add(cand)
+        p, s, state, regs = cand
+        trial = {e: list(v) for e, v in chosen.items()}
+        trial.setdefault((p, s), []).append((state, regs))
+        r2, c2 = _analyse(program, frozen, trial)
+        if len(r2) > len(reused):
+            chosen, reused, candidates = trial, r2, c2
+    return KeyPlan(reused, chosen)
+
+
+def reused_keys(program: Program, states: Collection[str]) -> set[int]:
+    """``{id(op)}`` of the :data:`KEY_OPS` ops on one of ``states`` whose key that state's key
+    struct already holds when the op runs, on every path to it (module docstring), with no
+    key built on an edge: the emitter passes the struct without storing its fields. Every
+    other such op builds its key into the struct. Blocks not reachable from the entry are
+    left out. :func:`plan_keys` adds the edge builds."""
+    return _analyse(program, frozenset(states), {})[0]

@@ -12,7 +12,9 @@ sees (:func:`parse_needed`).
 
 Facts are a conjunction of clauses ("at least one of these headers is valid") and a set of
 headers known invalid, propagated forwards over the acyclic CFG (meet at a join: the clauses
-and absences that hold on every incoming edge). A ``br`` on a condition computed in its own
+and absences that hold on every incoming edge, a clause of each edge giving their union, so
+``a || b`` tested as two branches, :mod:`cora.compiler.passes.short_circuit`, still tells
+the join that one of the two is valid). A ``br`` on a condition computed in its own
 block adds facts on each edge: ``hdr.valid H`` (true: H valid; false: H absent), through
 ``mov``, one-bit ``not``, ``and`` (both true) and ``or`` (false: both false; true: the union
 of two single clauses), and ``eq``/``ne`` of ``ethernet.type`` with a constant other than a
@@ -83,9 +85,16 @@ class Facts:
         return Facts(frozenset(clauses), invalid)
 
     def meet(self, other: Facts) -> Facts:
-        """What holds on both of two incoming paths (the facts are normalised by
-        :meth:`both`, so a header valid on both sides is a clause of both)."""
-        return Facts(self.clauses & other.clauses, self.invalid & other.invalid)
+        """What holds on one or the other of two incoming paths: a clause of each side
+        (without the headers that side knows absent) gives their union ("TCP valid" on
+        one path and "UDP valid" on the other: one of TCP, UDP is valid), minimal clauses
+        kept; the headers absent on both. (The facts are normalised by :meth:`both`, so a
+        header valid on both sides is a clause of both.)"""
+        left = {c - self.invalid for c in self.clauses}
+        right = {c - other.invalid for c in other.clauses}
+        unions = {a | b for a in left for b in right}
+        return Facts(frozenset(c for c in unions if not any(d < c for d in unions)),
+                     self.invalid & other.invalid)
 
 
 _NONE = Facts()

@@ -33,7 +33,7 @@ def opcodes(program) -> list[str]:
 
 def test_registry_and_pass_shape():
     assert set(PASSES) == {"const-fold", "simplify-cfg", "jump-thread", "dce", "lookup-share",
-                           "lookup-merge", "branch-thread",
+                           "lookup-merge", "branch-thread", "short-circuit",
                            "update-in-place", "atomic-add", "atomic-init", "sink-now"}
     assert set(DEFAULT_PIPELINE) <= set(PASSES)
     for name, cls in PASSES.items():
@@ -226,7 +226,7 @@ def _trace_frames() -> list[tuple[int, bytes]]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 @pytest.mark.parametrize("pipeline", [("const-fold",), ("simplify-cfg",), ("jump-thread",),
-                                      ("dce",), DEFAULT_PIPELINE])
+                                      ("dce",), ("short-circuit",), DEFAULT_PIPELINE])
 def test_passes_preserve_behaviour_on_real_traces(name, pipeline):
     frames = _trace_frames()
     before = behaviour(PROGRAMS[name](), frames)

@@ -10,7 +10,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program
 from cora.compiler.ir.verify import verify
 from cora.targets import get_target
-from cora.targets.ebpf.keyshare import reused_keys
+from cora.targets.ebpf.keyshare import plan_keys, reused_keys
 
 NETFUNCS = Path(__file__).resolve().parents[2] / "netfuncs"
 
@@ -138,16 +138,56 @@ def test_flowcount_builds_its_key_once():
 
 
 def test_firewall_builds_each_connection_key_once_per_path():
-    """The reversed and the forward 5-tuple of ``live()``, and a new connection's key, are
-    built; ``track()``'s delete and update reuse whichever of them ``conn`` holds."""
+    """The reversed and the forward 5-tuple of ``live()`` are built; the path that looks
+    nothing up (neither TCP, UDP nor an echo) builds the forward key on its edge into the
+    join, so a new connection's lookup and ``track()``'s delete and update reuse whichever
+    of them ``conn`` holds."""
     program = compile_file(NETFUNCS / "firewall.nf")
     c = next(iter(get_target("xdp").generate(program).files.values()))
     conns = [op for b in program.topological_blocks() for op in b.ops
              if op.opcode in ("map.lookup", "map.update", "map.delete")
              and op.attrs["state"] == "conns"]
-    reused = reused_keys(program, {"conns"})
-    assert [op.opcode for op in conns if id(op) not in reused] == ["map.lookup"] * 4
-    assert c.count("_key_cs_conns.f_saddr =") == 4
+    plan = plan_keys(program, {"conns"})
+    assert [op.opcode for op in conns if id(op) not in plan.reused] == ["map.lookup"] * 2
+    assert len(plan.edge_builds) == 1
+    assert c.count("_key_cs_conns.f_saddr =") == 3
+    # without the edge build, every lookup after the join builds the key again
+    assert len(reused_keys(program, {"conns"})) < len(plan.reused)
+
+
+# bb1 looks %a up, bb2 does not; both join at bb3, whose lookup and delete of %a would
+# build the key again unless bb2's edge builds it.
+IR_EDGE = """\
+nf keys
+state m: hash key(a:u32) value(v:u32) capacity 64 on_full skip origin map
+bb0:
+  %a:u32 = hdr.load ipv4.saddr
+  %p:u1 = hdr.valid tcp
+  br %p, bb1, bb2
+bb1:
+  %r:ref<m> = map.lookup m(%a)
+  jmp bb3
+bb2:
+  %b:u32 = mov %a
+  jmp bb3
+bb3:
+  %s:ref<m> = map.lookup m(%a)
+  map.delete m(%a)
+  ret pass
+"""
+
+
+def test_edge_build_makes_the_join_reuse_the_key():
+    program = parse_program(IR_EDGE)
+    verify(program)
+    ops = [op for b in program.blocks for op in b.ops if op.opcode.startswith("map.")]
+    lookup1, lookup2, delete = ops
+    assert id(lookup2) not in reused_keys(program, {"m"})   # bb2's path built nothing
+    plan = plan_keys(program, {"m"})
+    assert plan.edge_builds == {("bb2", "bb3"): [("m", ("a",))]}
+    assert {id(lookup2), id(delete)} <= plan.reused and id(lookup1) not in plan.reused
+    c = next(iter(get_target("xdp").generate(program).files.values()))
+    assert c.count("_key_cs_m.f_a =") == 2   # bb1's lookup and bb2's edge
 
 
 def test_padding_zeroed_by_the_widened_field_store():

@@ -184,10 +184,11 @@ def test_instruction_estimate_tracks_clang(path):
     # place), and the emitter drops the byte swaps of registers kept in network order
     # (cora.targets.ebpf.byteorder), the validity guards of headers proved valid
     # (cora.targets.ebpf.validity) and rebuilt keys (cora.targets.ebpf.keyshare); the per-op
-    # estimate sees none of them. Measured 2026-12-01 after those passes (estimate vs clang):
-    # flowcount 135 vs 81 (+67 %), synguard 388 vs 240 (+62 %), nat +34 %, ratelimit +33 %,
-    # heavyhitter +25 %, lb +23 %, firewall +1 %.
-    assert -0.25 <= (estimate - exact) / exact < 0.8, (estimate, exact)
+    # estimate sees none of them, nor that clang drops the and/or of a condition tested as
+    # branches (cora.compiler.passes.short_circuit). Measured 2026-12-01 after short-circuit
+    # (estimate vs clang): flowcount 135 vs 65 (+108 %), synguard 386 vs 241 (+60 %), nat
+    # +35 %, firewall +33 %, ratelimit +33 %, lb +30 %, heavyhitter +25 %.
+    assert -0.25 <= (estimate - exact) / exact < 1.2, (estimate, exact)
 
 
 def test_agilio_instruction_estimate_counts_the_multiply_lowering():

@@ -74,6 +74,19 @@ def test_facts_meet_and_conjunction():
     assert both.meet(tcp.both(Facts())).valid() == {"tcp", "ethernet"}
 
 
+def test_meet_keeps_the_union_of_one_clause_per_edge():
+    """``tcp.valid || udp.valid`` tested as two branches (short-circuit): TCP valid on one
+    edge, UDP valid and TCP absent on the other; after the join one of them is valid, and
+    where TCP is then found absent, UDP is valid."""
+    tcp = Facts(frozenset({frozenset({"tcp"})})).both(Facts())
+    udp = Facts(frozenset({frozenset({"udp"})}), frozenset({"tcp"})).both(Facts())
+    joined = tcp.meet(udp)
+    assert frozenset({"tcp", "udp"}) in joined.clauses
+    assert joined.valid() == {"ethernet"}
+    assert joined.both(Facts(invalid=frozenset({"tcp"}))).valid() >= {"udp", "ethernet"}
+    assert joined.invalid == frozenset()
+
+
 def test_flowcount_loads_unguarded_and_parser_skips_ipv6_and_vlan():
     program = compile_file(NETFUNCS / "flowcount.nf")
     assert parse_needed(program) == {"ipv6": False, "vlan": False}
