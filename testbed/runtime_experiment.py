@@ -3,11 +3,12 @@
 
 :func:`run_experiment` builds the emulated NIC + host testbed (gen -> nic -> host namespaces,
 :func:`cora.testbed.offload_experiment.three_node`), chooses the *best static plan* in
-advance (CP-SAT, :func:`cora.compiler.offload.partition.plan`, on the profile of the whole
-frame sequence at the model rate: what an operator with perfect foresight would deploy
-once), starts the runtime daemon as its own process (``cora runtime start NF --plan STATIC
---nic-dev ... --model-rate R``: it deploys the NF split by that plan with live-profile
-counters), and sends with the live-frames generator, at one fixed rate, three phases
+advance (CP-SAT, :func:`cora.compiler.offload.partition.solve_problem`, on the profile of the
+whole frame sequence at the model rate, in the daemon's plan space: no traffic split; what an
+operator with perfect foresight would deploy once), starts the runtime daemon as its own
+process (``cora runtime start NF --plan STATIC --nic-dev ... --model-rate R``: it deploys the
+NF split by that plan with live-profile counters), and sends with the live-frames generator,
+at one fixed rate, three phases
 (:func:`phase_frames`): ``heavy`` (4 established TCP flows), ``new-flows`` (a new TCP flow
 from a new source every frame: the phase sends at most one cycle of its distinct frames)
 and ``syn-flood`` (SYNs from a new source every frame to one destination). Nothing tells
@@ -111,14 +112,17 @@ def phase_frames(nf: str, phase: str, n_frames: int, seed: int = 31) -> list[byt
 class Sample:
     """One window of the experiment, as the daemon reported it (see the module docstring).
 
-    ``rate_pps`` measured; ``cores_*`` (host cores) and ``nic_util_*`` (NIC utilisation,
-    > 1 overloaded) MODELLED at the model rate on the window's live profile, for the plan in
-    force after the window's decision (``current``) and for the static plan."""
+    ``rate_pps`` measured (None for the window right after a plan change: the daemon reads
+    the new program versions' counters from then on, so that window has no baseline and
+    counts nothing; the verdict counters count its frames); ``cores_*`` (host cores) and
+    ``nic_util_*`` (NIC utilisation, > 1 overloaded) MODELLED at the model rate on the
+    window's live profile, for the plan in force after the window's decision (``current``)
+    and for the static plan."""
 
     t_s: float
     window: int
     phase: str
-    rate_pps: float
+    rate_pps: float | None
     action: str
     reason: str
     cores_current: float | None
@@ -139,6 +143,8 @@ class StateCheck:
     values_compared: int = 0
     values_differ: int = 0
     values_clock_dependent: int = 0
+    #: the first few differences: ``[map, key, live value, reference value]``
+    examples: list = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -163,6 +169,8 @@ class ExperimentResult:
     frames_sent: int = 0
     frames_seen: int = 0
     state: StateCheck = field(default_factory=StateCheck)
+    #: the daemon's log lines about swaps, migrations, handovers and plan changes
+    events: list[str] = field(default_factory=list)
     started: str = ""
     loadavg: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -226,11 +234,16 @@ def compare_state(live: dict, ref: dict, alt: dict | None = None) -> StateCheck:
             out.entries += 1
             if k not in have:
                 out.missing += 1
+                if len(out.examples) < 5:
+                    out.examples.append([name, e["key"], None, e["value"]])
             elif other is not None and other.get(k) != e["value"]:
                 out.values_clock_dependent += 1
             else:
                 out.values_compared += 1
-                out.values_differ += have[k] != e["value"]
+                if have[k] != e["value"]:
+                    out.values_differ += 1
+                    if len(out.examples) < 5:
+                        out.examples.append([name, e["key"], have[k], e["value"]])
         out.extra += len(set(have) - keys)
     return out
 
@@ -296,7 +309,7 @@ def run_experiment(nf_path: str, rate_pps: float = 400, phase_s: float = 10.0,
         or never answered (its log's tail in the message).
     """
     from cora.compiler.driver import compile_file
-    from cora.compiler.offload.partition import Plan, plan
+    from cora.compiler.offload.partition import Plan, Problem, solve_problem
     from cora.compiler.offload.profile import Profile, profile_from_frames
     from cora.errors import EnvironmentProblem
     from cora.runtime.daemon import control_request, runtime_paths
@@ -317,9 +330,11 @@ def run_experiment(nf_path: str, rate_pps: float = 400, phase_s: float = 10.0,
     frames = {p: phase_frames(nf, p, n_distinct) for p in PHASES}
     gap_ns = int(1e9 / rate_pps)
     nominal = [frames[p][i % len(frames[p])] for p in PHASES for i in range(n_distinct)]
-    static_res = plan(program, *models, profile_from_frames(
-        program, [(i * gap_ns, f) for i, f in enumerate(nominal)]),
-        rate_mpps=model_rate_mpps, time_limit_s=5.0)
+    # the daemon's plan space: block cuts and state placement, no traffic split (its live
+    # profile has no flow buckets, and its swaps do not program a flow classifier)
+    static_res = solve_problem(Problem(program, *models, profile_from_frames(
+        program, [(i * gap_ns, f) for i, f in enumerate(nominal)])),
+        model_rate_mpps, None, time_limit_s=5.0, traffic=False)
     if static_res.plan is None:
         raise ValueError(f"no static plan at {model_rate_mpps} Mpps: "
                          f"{static_res.infeasible_reason}")
@@ -390,11 +405,12 @@ def run_experiment(nf_path: str, rate_pps: float = 400, phase_s: float = 10.0,
                         if st is None or st["windows"] == last_window:
                             continue
                         last_window = st["windows"]
+                        prev = res.samples[-1] if res.samples else None
                         res.samples.append(_sample(st, name, time.monotonic() - t0, program,
                                                    models, static, model_rate_mpps,
-                                                   Plan, Profile))
+                                                   Plan, Profile, prev))
                         s = res.samples[-1]
-                        say(f"{s.t_s:6.1f} s {name:9} {s.rate_pps:7.0f} frames/s "
+                        say(f"{s.t_s:6.1f} s {name:9} {s.rate_pps or 0:7.0f} frames/s "
                             f"{s.action:5} changes {s.plan_changes} NIC blocks "
                             f"{s.nic_blocks}")
                     sent = traffic.stop()
@@ -411,6 +427,10 @@ def run_experiment(nf_path: str, rate_pps: float = 400, phase_s: float = 10.0,
                 for d in history if d.get("action") == "adopt"]
             control_request("veth1", host_ns, "stop", timeout_s=30)
             proc.wait(timeout=60)
+            res.events = [line for line in log_path.read_text(errors="replace").splitlines()
+                          if any(f"event={e} " in line for e in (
+                              "swap", "migrate", "handover", "plan-change", "swap-failed",
+                              "prepare-failed", "prepare-stale", "error"))]
             res.frames_seen = wait_for_verdicts("veth0", nic_ns, res.frames_sent)
             live = _live_state(program, final, ("veth1", host_ns), ("veth0", nic_ns))
             ref = timed_state(program, sequence, 10**9, gap_ns)
@@ -432,9 +452,14 @@ def _phase_of(samples: list[Sample], window: int) -> str:
 
 
 def _sample(st: dict, phase: str, t_s: float, program, models, static, rate_mpps: float,
-            plan_cls, profile_cls) -> Sample:
-    """A :class:`Sample` from one ``status`` reply (figures on its window's profile)."""
+            plan_cls, profile_cls, prev: Sample | None) -> Sample:
+    """A :class:`Sample` from one ``status`` reply (figures on its window's profile;
+    ``prev``: the sample before, to tell the window right after a plan change)."""
     d = st.get("last_decision") or {}
+    rate: float | None = st["rate_mpps"] * 1e6
+    if not d.get("packets") and prev is not None and \
+            (prev.action == "adopt" or prev.plan_changes != st["plan_changes"]):
+        rate = None  # the window after a swap: no counter baseline (see Sample)
     prof = st.get("last_profile")
     cur: tuple[float | None, float | None] = (None, None)
     stat: tuple[float | None, float | None] = (None, None)
@@ -442,7 +467,7 @@ def _sample(st: dict, phase: str, t_s: float, program, models, static, rate_mpps
         p = profile_cls.from_json(prof)
         cur = _figures(program, models, plan_cls.from_json(st["plan"]), p, rate_mpps)
         stat = _figures(program, models, static, p, rate_mpps)
-    return Sample(round(t_s, 3), st["windows"], phase, st["rate_mpps"] * 1e6,
+    return Sample(round(t_s, 3), st["windows"], phase, rate,
                   d.get("action", ""), d.get("reason", ""), cur[0], cur[1], stat[0], stat[1],
                   st["plan_changes"], _nic_blocks(st["plan"]))
 
@@ -461,10 +486,13 @@ def table(res: ExperimentResult) -> str:
             f"{'cores now':>9} {'NIC now':>7} {'cores static':>12} {'NIC static':>10} "
             f"{'changes':>7} {'NIC blocks':>10}"]
     for s in res.samples:
-        rows.append(f"{s.t_s:6.1f} {s.window:4d} {s.phase:9} {s.rate_pps:8.0f} {s.action:6} "
-                    f"{num(s.cores_current, '9.3f')} {num(s.nic_util_current, '7.2f')} "
-                    f"{num(s.cores_static, '12.3f')} {num(s.nic_util_static, '10.2f')} "
+        rows.append(f"{s.t_s:6.1f} {s.window:4d} {s.phase:9} {num(s.rate_pps, '.0f'):>8} "
+                    f"{s.action:6} "
+                    f"{num(s.cores_current, '.3f'):>9} {num(s.nic_util_current, '.2f'):>7} "
+                    f"{num(s.cores_static, '.3f'):>12} {num(s.nic_util_static, '.2f'):>10} "
                     f"{s.plan_changes:7d} {s.nic_blocks:10d}")
+    rows.append("(-: not measured; the window right after a plan change reads no live "
+                "counters: the daemon starts the new versions' counters then)")
     rows.append("plan changes (the daemon's own decisions):")
     for c in res.changes:
         rows.append(f"  window {c['window']} ({c['phase']}): -> {c['nic_blocks']} NIC blocks; "
@@ -476,7 +504,8 @@ def table(res: ExperimentResult) -> str:
                 f"{res.frames_sent - res.frames_seen}")
     rows.append(f"state vs interpreter: {st.entries} entries, {st.missing} missing, "
                 f"{st.extra} extra; values {st.values_compared} compared, {st.values_differ} "
-                f"differ, {st.values_clock_dependent} clock-dependent (keys only)")
+                f"differ, {st.values_clock_dependent} clock-dependent (keys only)" +
+                (f"; e.g. [map, key, live, interpreter] {st.examples}" if st.examples else ""))
     return "\n".join(rows)
 
 
@@ -494,7 +523,8 @@ def plot(res: ExperimentResult, path: str) -> None:
 
     t = [s.t_s for s in res.samples]
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, sharex=True, figsize=(8, 6.5))
-    ax1.plot(t, [s.rate_pps for s in res.samples], label="rate (measured)")
+    ax1.plot(t, series("rate_pps"), ".-", label="rate (measured; gap: the window after a "
+                                                 "swap reads no counters)")
     ax1.set_ylabel("frames/s")
     ax1.set_ylim(bottom=0)
     ax2.plot(t, series("cores_current"), label="runtime's current plan")
