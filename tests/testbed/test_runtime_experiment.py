@@ -102,4 +102,4 @@ def test_cora_runtime_start_follows_two_shifts_without_loss(bcc_module):
     assert res.frames_seen == res.frames_sent
     assert res.state.entries > 4000 and res.state.ok, res.state
     assert res.samples and all(s.cores_current is not None for s in res.samples
-                               if s.rate_pps > 100)
+                               if (s.rate_pps or 0) > 100)
