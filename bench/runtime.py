@@ -2,7 +2,11 @@
 changes under live traffic, frames lost across them, state lost against the interpreter.
 
 ``sudo .venv/bin/python bench/runtime.py [--nf NAME ...] [--changes N] [--rate PPS]
-[--interval S] [--consecutive K] [--json] [--experiment PNG]``
+[--interval S] [--consecutive K] [--json]``; the experiment of issue 11 item 7:
+``sudo .venv/bin/python bench/runtime.py --experiment [--nf synguard] [--rate 400]
+[--phase 10] [--model-rate 30] [--nic bluefield2] [--out-dir bench/results]``
+(:mod:`cora.testbed.runtime_experiment`: ``cora runtime start`` as its own process under a
+traffic mix that shifts twice; table, JSON and PNG per NF)
 
 Per NF, one emulated NIC + host testbed (gen -> nic -> host namespaces,
 :func:`cora.testbed.offload_experiment.three_node`), one daemon
@@ -202,6 +206,29 @@ def summarize(r: dict) -> dict:
             "state_differ": r.get("state_differ"), "seconds": r["seconds"]}
 
 
+def experiment(args) -> int:
+    """``--experiment``: per NF, run :func:`cora.testbed.runtime_experiment.run_experiment`
+    and write ``runtime_experiment_<nf>.txt`` (the table), ``.json`` and ``.png`` to
+    ``--out-dir``; the table also on stdout (progress on stderr)."""
+    from cora.testbed.runtime_experiment import plot, run_experiment, table
+
+    out = Path(args.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for nf in args.nf or ["synguard"]:
+        res = run_experiment(str(REPO / "netfuncs" / f"{nf}.nf"), rate_pps=args.rate,
+                             phase_s=args.phase, interval_s=args.interval, nic=args.nic,
+                             model_rate_mpps=args.model_rate, consecutive=args.consecutive,
+                             log=lambda line: print(line, file=sys.stderr, flush=True))
+        end_load = " ".join(open("/proc/loadavg").read().split()[:3])
+        text = table(res) + f"\n(load average at the end {end_load}; {res.seconds:.0f} s)"
+        print(text)
+        stem = out / f"runtime_experiment_{nf}"
+        stem.with_suffix(".txt").write_text(text + "\n")
+        stem.with_suffix(".json").write_text(json.dumps(res.to_json(), indent=1) + "\n")
+        plot(res, str(stem.with_suffix(".png")))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every NF and print one table (or JSON)."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -211,30 +238,35 @@ def main(argv: list[str] | None = None) -> int:
                     help="detected plan changes per NF, each followed by a reset (one cycle "
                          "is 6 replaces: two stage commits and a two-replace migration each "
                          "way; 4 cycles = 24 swaps)")
-    ap.add_argument("--rate", type=float, default=5_000, help="frames/s")
-    ap.add_argument("--interval", type=float, default=0.2, help="window, s")
+    ap.add_argument("--rate", type=float, default=None,
+                    help="frames/s (default 5,000; --experiment: 400)")
+    ap.add_argument("--interval", type=float, default=None,
+                    help="window, s (default 0.2; --experiment: 0.5)")
     ap.add_argument("--consecutive", type=int, default=2,
                     help="K (>= 2: the candidate is compiled ahead from window 1)")
     ap.add_argument("--timeout", type=float, default=900, help="per NF, s")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--experiment", metavar="PNG",
-                    help="instead: the three-phase experiment (testbed/runtime_experiment.py) "
-                         "on the first --nf (default flowcount); table on stdout, plot to PNG")
+    ap.add_argument("--experiment", action="store_true",
+                    help="instead: the three-phase experiment under `cora runtime start` "
+                         "(testbed/runtime_experiment.py) on each --nf (default synguard); "
+                         "table on stdout, table + JSON + PNG to --out-dir")
+    ap.add_argument("--phase", type=float, default=10.0,
+                    help="--experiment: seconds per phase")
+    ap.add_argument("--model-rate", type=float, default=30.0,
+                    help="--experiment: rate the cost model is evaluated at, Mpps")
+    ap.add_argument("--nic", default="bluefield2", choices=("bluefield2", "agilio"),
+                    help="--experiment: NIC stage model")
+    ap.add_argument("--out-dir", default=str(REPO / "bench" / "results"),
+                    help="--experiment: where runtime_experiment_<nf>.{txt,json,png} go")
     args = ap.parse_args(argv)
+    if args.rate is None:
+        args.rate = 400.0 if args.experiment else 5_000.0
+    if args.interval is None:
+        args.interval = 0.5 if args.experiment else 0.2
     if args.changes < 1 or args.rate <= 0 or args.interval <= 0:
         ap.error("--changes must be >= 1, --rate and --interval positive")
     if args.experiment:
-        from cora.testbed.runtime_experiment import plot, run_experiment, table
-
-        nf = (args.nf or ["flowcount"])[0]
-        res = run_experiment(str(REPO / "netfuncs" / f"{nf}.nf"), rate_pps=args.rate)
-        print(table(res))
-        print(f"frames generated {res.frames_sent}, seen by the first stage {res.frames_seen} "
-              f"(lost {res.frames_sent - res.frames_seen}); state == interpreter: "
-              f"{res.state_equal}; plan changes {res.plan_changes}; swap latency ms "
-              f"{[round(x) for x in res.swap_latency_ms]}")
-        plot(res, args.experiment)
-        return 0
+        return experiment(args)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load = open("/proc/loadavg").read().split()[:3]
     t0 = time.monotonic()

@@ -204,6 +204,7 @@ class DaemonStatus:
     packets_total: int = 0
     rate_mpps: float = 0.0
     cores_current: float | None = None
+    nic_util_current: float | None = None
     swap_latency_ms: list[float] = field(default_factory=list)
     swaps: int = 0
     swap_failures: int = 0
@@ -392,8 +393,8 @@ class RuntimeDaemon:
                 windows.append(snap.minus(snap))
             st.last = snap
         profile = from_live_counters(self.program, windows)
-        self.last_profile = profile
         with self.lock:
+            self.last_profile = profile
             t_decide = time.perf_counter()
             d = self.replanner.window(profile, seconds, force=force)
             self.status.windows += 1
@@ -401,11 +402,13 @@ class RuntimeDaemon:
             self.status.rate_mpps = d.rate_mpps
             if d.cores_now is not None:
                 self.status.cores_current = d.cores_now
+                self.status.nic_util_current = d.nic_util_now
             if d.action == "adopt":
                 self._apply(d, t_decide)
             elif d.cores_now is None and profile.packets:
-                self.status.cores_current = self.replanner.cores_of(
-                    self.replanner.current, profile, self.replanner.model_rate(d.rate_mpps))
+                self.status.cores_current, self.status.nic_util_current, _ = \
+                    self.replanner.figures_of(self.replanner.current, profile,
+                                              self.replanner.model_rate(d.rate_mpps))
         log_event("decision", **{k: v for k, v in d.to_json().items()
                                  if k not in ("plan", "unix_time") and v is not None})
         self._append_history(d)
@@ -743,6 +746,10 @@ class RuntimeDaemon:
             metric("cora_runtime_modelled_host_cores", "gauge",
                    "host cores of the current plan (MODELLED by the stage models)",
                    s.cores_current)
+        if s.nic_util_current is not None:
+            metric("cora_runtime_modelled_nic_utilization", "gauge",
+                   "NIC utilisation of the current plan, > 1 overloaded (MODELLED)",
+                   s.nic_util_current)
         metric("cora_runtime_plan_changes_total", "counter", "plans adopted and swapped in",
                self.replanner.plan_changes)
         metric("cora_runtime_swap_failures_total", "counter", "adopted plans not applied",
@@ -796,10 +803,13 @@ class RuntimeDaemon:
                     "uptime_s": time.time() - s.started_unix, "windows": s.windows,
                     "packets_total": s.packets_total, "rate_mpps": s.rate_mpps,
                     "modelled_host_cores": s.cores_current,
+                    "modelled_nic_utilization": s.nic_util_current,
                     "plan_changes": self.replanner.plan_changes, "swaps": s.swaps,
                     "swap_failures": s.swap_failures,
                     "swap_latency_ms_p50": lat[len(lat) // 2] if lat else None,
                     "plan": self.replanner.current.to_json(), "last_decision": last,
+                    "last_profile": None if self.last_profile is None
+                    else self.last_profile.to_json(),
                     "settings": asdict(self.settings),
                     "stages": [{"dev": st.dev, "netns": st.netns} for st in self.stages]}
 

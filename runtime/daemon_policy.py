@@ -12,15 +12,19 @@ Every interval (default 1 s) the daemon reads a window's live profile
    started from the current plan: ``AddHint`` on every variable) on the window's profile at
    the window's rate, and evaluates the current plan on the same profile
    (:func:`cora.compiler.offload.partition.result_figures`): the modelled host cores now
-   and after, and the relative **gain** ``(now - after) / now``;
-4. adopts the new plan only when the gain exceeds ``hysteresis`` in ``consecutive``
-   (K) windows in a row (``wait`` until then; any window below the threshold resets the
-   streak), so a short burst never makes the plan flap (``adopt``). During a streak each
-   window evaluates the streak's candidate on its profile (milliseconds) and CP-SAT runs
-   again only when the candidate no longer gains enough; a CP-SAT run that finds no plan in
-   its time limit neither extends nor resets the streak. With a ``ready`` hook (the daemon's
-   compile ahead, :class:`PreparedCache`) window K waits until the candidate is prepared,
-   so an adoption only commits.
+   and after, and the relative **gain** ``(now - after) / now``; and the current plan's
+   modelled NIC utilisation: above 1 the current plan **overloads the NIC** at the model
+   rate (it holds its host cores low only by leaving frames the NIC cannot run), so any
+   plan CP-SAT finds (which fits the NIC by construction) counts as a gain whatever its
+   host cores (a mix of many new flows makes a NIC table's inserts dear, for example);
+4. adopts the new plan only when the gain exceeds ``hysteresis`` (or the current plan
+   overloads the NIC) in ``consecutive`` (K) windows in a row (``wait`` until then; any
+   window below the threshold resets the streak), so a short burst never makes the plan
+   flap (``adopt``). During a streak each window evaluates the streak's candidate on its
+   profile (milliseconds) and CP-SAT runs again only when the candidate no longer gains
+   enough; a CP-SAT run that finds no plan in its time limit neither extends nor resets
+   the streak. With a ``ready`` hook (the daemon's compile ahead, :class:`PreparedCache`)
+   window K waits until the candidate is prepared, so an adoption only commits.
 
 Every decision is a :class:`Decision` with its reason and figures, kept in
 :attr:`Replanner.history` (most recent last, at most ``history_size``). All cost figures are
@@ -101,6 +105,8 @@ class Decision:
         drift: largest block-frequency difference to the plan's profile (None when idle).
         cores_now, cores_after: modelled host cores of the current / re-planned plan on the
             window's profile at the model rate (None when not re-planned).
+        nic_util_now, nic_util_after: modelled NIC utilisation (busy share of the NIC's
+            cores, > 1: overloaded) of the current / re-planned plan, same conditions.
         gain: ``(cores_now - cores_after) / cores_now`` (None when not re-planned).
         streak: windows in a row with gain above the hysteresis.
         solve_s: CP-SAT wall time, s.
@@ -141,6 +147,8 @@ class Decision:
     drift: float | None = None
     cores_now: float | None = None
     cores_after: float | None = None
+    nic_util_now: float | None = None
+    nic_util_after: float | None = None
     gain: float | None = None
     streak: int = 0
     solve_s: float = 0.0
@@ -165,7 +173,8 @@ class Decision:
         """One journald-friendly line: ``key=value`` pairs, the reason quoted last."""
         parts = [f"window={self.window}", f"action={self.action}",
                  f"packets={self.packets}", f"rate_mpps={self.rate_mpps:.6f}"]
-        for k in ("drift", "cores_now", "cores_after", "gain", "prepare_s", "latency_ms"):
+        for k in ("drift", "cores_now", "cores_after", "nic_util_now", "nic_util_after",
+                  "gain", "prepare_s", "latency_ms"):
             v = getattr(self, k)
             if v is not None:
                 parts.append(f"{k}={v:.6g}")
@@ -355,8 +364,18 @@ class Replanner:
                  problem: Problem | None = None) -> float:
         """Modelled host cores of plan ``p`` on ``profile`` at ``rate_mpps`` (``problem``:
         the partition problem of ``profile``, when the caller has built it already)."""
+        return self.figures_of(p, profile, rate_mpps, problem)[0]
+
+    def figures_of(self, p: Plan, profile: Profile, rate_mpps: float,
+                   problem: Problem | None = None) -> tuple[float, float, bool]:
+        """``(host cores, NIC utilisation, overloads the NIC)`` of plan ``p`` on ``profile``
+        at ``rate_mpps`` (all MODELLED; utilisation is the busy share of the NIC model's
+        cores; overloaded = the partitioner's own ``nic_rate`` constraint is violated,
+        i.e. utilisation > 1)."""
         pb = problem or Problem(self.program, *self.models, profile)
-        return float(result_figures(pb, p, rate_mpps, None)["host_cores"])
+        fig = result_figures(pb, p, rate_mpps, None)
+        return (float(fig["host_cores"]), float(fig["nic_utilization"]),
+                "nic_rate" in fig["evaluation"].violations)
 
     def window(self, profile: Profile, seconds: float, force: bool = False) -> Decision:
         """Decide on one window.
@@ -386,15 +405,15 @@ class Replanner:
             return self._keep(d)
         r = self.model_rate(rate)
         pb = Problem(self.program, *self.models, profile)
-        d.cores_now = self.cores_of(self.current, profile, r, pb)
+        d.cores_now, d.nic_util_now, overloaded = self.figures_of(self.current, profile, r, pb)
         if self.streak > 0 and self.streak_plan is not None and not force:
             # a streak under way: does its candidate (found by CP-SAT on the streak's first
             # window, being prepared since) still gain enough on this window? Evaluating it
             # takes ms; only when it does not is CP-SAT run again
-            after = self.cores_of(self.streak_plan, profile, r, pb)
+            after, util_after, cand_over = self.figures_of(self.streak_plan, profile, r, pb)
             gain = (d.cores_now - after) / d.cores_now if d.cores_now > 0 else 0.0
-            if gain > s.hysteresis:
-                d.cores_after, d.gain = after, gain
+            if not cand_over and (gain > s.hysteresis or overloaded):
+                d.cores_after, d.nic_util_after, d.gain = after, util_after, gain
                 return self._streak(d, self.streak_plan, profile, force)
         res = plan(self.program, *self.models, profile, rate_mpps=r,
                    time_limit_s=s.time_limit_s, workers=1, warm_start=self.current,
@@ -407,8 +426,11 @@ class Replanner:
                                           f"{s.time_limit_s:g} s; streak kept")
             return self._keep(d)
         d.cores_after = float(res.host_cores)
+        d.nic_util_after = None if res.nic_utilization is None else float(res.nic_utilization)
         d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0
-        if d.gain <= s.hysteresis:
+        if overloaded and plan_key(res.plan) == plan_key(self.current):
+            overloaded = False  # cannot happen (CP-SAT's plans fit the NIC); never loop
+        if d.gain <= s.hysteresis and not overloaded:
             self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"drift {d.drift:.3f} but the best plan gains "
                                           f"{100 * d.gain:.1f} % <= hysteresis "
@@ -418,10 +440,15 @@ class Replanner:
 
     def _streak(self, d: Decision, candidate: Plan, profile: Profile,
                 force: bool) -> Decision:
-        """One more window whose gain beats the hysteresis with ``candidate``: wait, or
-        adopt at window K once the candidate is prepared."""
+        """One more window whose gain beats the hysteresis (or whose current plan overloads
+        the NIC) with ``candidate``: wait, or adopt at window K once the candidate is
+        prepared."""
         s = self.settings
         gain = d.gain or 0.0  # set by the caller
+        why = f"gain {100 * gain:.1f} % > hysteresis"
+        if d.nic_util_now is not None and d.nic_util_now > 1 and gain <= s.hysteresis:
+            why = (f"the current plan overloads the NIC (modelled utilisation "
+                   f"{d.nic_util_now:.2f} > 1), gain {100 * gain:.1f} %")
         self.streak += 1
         self.streak_plan = candidate
         if self.streak == 1:
@@ -430,18 +457,18 @@ class Replanner:
         if self.streak < s.consecutive and not force:
             if self.ahead is not None:
                 d.prepare_started = bool(self.ahead(candidate))
-            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
-                                          f"{self.streak} of {s.consecutive} windows")
+            d.action, d.reason = "wait", (f"{why} in {self.streak} of {s.consecutive} "
+                                          "windows")
             return self._keep(d)
         if self.ready is not None and not force and not self.ready(candidate):
-            d.action, d.reason = "wait", (f"gain {100 * gain:.1f} % > hysteresis in "
-                                          f"{self.streak} windows; the plan is still being "
-                                          "prepared (compile ahead)")
+            d.action, d.reason = "wait", (f"{why} in {self.streak} windows; the plan is "
+                                          "still being prepared (compile ahead)")
             return self._keep(d)
         d.first_gain_window = self.streak_start
         d.action = "adopt"
-        d.reason = (f"gain {100 * gain:.1f} % > hysteresis {100 * s.hysteresis:.1f} % in "
-                    f"{self.streak} window(s) in a row" + (" (forced)" if force else ""))
+        d.reason = (f"{why} {100 * s.hysteresis:.1f} % in " if why.startswith("gain") else
+                    f"{why} in ") + (f"{self.streak} window(s) in a row" +
+                                     (" (forced)" if force else ""))
         d.plan = candidate.to_json()
         self.candidate = (candidate, profile)
         self.streak, self.streak_plan = 0, None

@@ -276,13 +276,14 @@ def zipf_weights(n_flows: int, s: float) -> list[float]:
     return [x / total for x in w]
 
 
-def _ipv4_frame(src: int, dst: int, proto: int, sport: int, dport: int,
-                size_bytes: int) -> bytes:
+def ipv4_frame(src: int, dst: int, proto: int, sport: int, dport: int,
+                size_bytes: int, tcp_flags: int = 0x10) -> bytes:
     """Ethernet/IPv4/TCP-or-UDP frame of ``size_bytes`` (>= 54), header checksum set; the
-    L4 checksum is 0 (UDP: none; TCP: not checked by any NF)."""
+    L4 checksum is 0 (UDP: none; TCP: not checked by any NF). ``tcp_flags``: the TCP flags
+    byte (default 0x10, ACK; 0x02 is a SYN)."""
     eth = bytes.fromhex("020000000002" "020000000001") + (0x0800).to_bytes(2, "big")
     l4 = (sport.to_bytes(2, "big") + dport.to_bytes(2, "big") +
-          ((1).to_bytes(4, "big") + (0).to_bytes(4, "big") + bytes([0x50, 0x10]) +
+          ((1).to_bytes(4, "big") + (0).to_bytes(4, "big") + bytes([0x50, tcp_flags]) +
            (65535).to_bytes(2, "big") + bytes(4) if proto == 6 else
            (size_bytes - 34).to_bytes(2, "big") + bytes(2)))
     total = size_bytes - 14
@@ -316,7 +317,7 @@ def zipf_frames(n_flows: int, s: float, n_packets: int, seed: int = 1,
         if f not in seen:
             seen.add(f)
             flows.append(f)
-    built = [_ipv4_frame(*f, size_bytes) for f in flows]
+    built = [ipv4_frame(*f, size_bytes) for f in flows]
     picks = rng.choice(n_flows, size=n_packets, p=np.array(zipf_weights(n_flows, s)))
     return [(start_ns + i * gap_ns, built[int(k)]) for i, k in enumerate(picks)]
 

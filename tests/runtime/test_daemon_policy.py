@@ -273,3 +273,38 @@ def test_a_re_plan_without_result_keeps_the_streak(setting, monkeypatch):
     assert d.action == "keep" and "streak kept" in d.reason and r.streak == 1
     monkeypatch.setattr(daemon_policy, "plan", real)
     assert r.window(traffic, 1.0).action == "adopt"
+
+
+def test_a_current_plan_that_overloads_the_nic_is_replaced_whatever_its_host_cores(setting):
+    """All of synguard on the NIC costs 0 host cores, but at 20 Mpps a window where every ACK
+    comes from a new source (an insert into ``known`` on the NIC each) needs more than the
+    NIC model's 8 cores: the re-plan (which fits the NIC, with more host cores) is adopted
+    after K windows, with the overload as its reason; under heavy flows the same plan fits
+    and is kept."""
+    from cora.testbed.runtime_experiment import phase_frames
+
+    program, models, all_host, synthetic, _ = setting
+    pb = Problem(program, *models, synthetic)
+    all_nic = pb.make_plan({b.label: 0 for b in program.blocks})
+
+    def profile(phase: str, n: int) -> Profile:
+        frames = phase_frames("synguard", phase, n)
+        return profile_from_frames(program, [(i * 2_500_000, frames[i % len(frames)])
+                                             for i in range(n)])
+
+    new, heavy = profile("new-flows", 1000), profile("heavy", 1000)
+    r = Replanner(program, models, all_nic, synthetic,
+                  PolicySettings(model_rate_mpps=20.0, consecutive=2))
+    assert r.figures_of(all_nic, heavy, 20.0)[2] is False
+    cores, util, over = r.figures_of(all_nic, new, 20.0)
+    assert over and util > 1 and cores == 0.0
+    d1, d2 = r.window(new, 0.5), r.window(new, 0.5)
+    assert (d1.action, d2.action) == ("wait", "adopt")
+    assert "overloads the NIC" in d2.reason and d2.nic_util_now == util
+    assert d2.cores_after is not None and d2.cores_after > d2.cores_now == 0.0
+    assert d2.nic_util_after is not None and d2.nic_util_after <= 1.0
+    assert "nic_util_now=" in d2.log_line()
+    r2 = Replanner(program, models, all_nic, synthetic,
+                   PolicySettings(model_rate_mpps=20.0, consecutive=1))
+    d = r2.window(heavy, 0.5)
+    assert d.action == "keep" and "hysteresis" in d.reason and d.nic_util_now < 1.0
