@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from cora.errors import CoraError, EnvironmentProblem, KernelError
+from cora.errors import CoraError, EnvironmentProblem, InputError, KernelError
 
 #: the daemon's directory (below it one directory per namespace, ``root`` for none)
 RUNTIME_DIR = Path("/run/cora/runtime")
@@ -266,6 +266,16 @@ class RuntimeDaemon:
             return Plan.from_json(saved["plan"]), prof
         if self.o.plan_path:
             data = load_plan_file(self.o.plan_path)
+            if data.get("plan", data).get("traffic"):
+                # the daemon's live profile has no flow buckets and its swaps and state moves
+                # do not program the classifier: a state held per flow group on both stages
+                # would lose the NIC's entries at the first plan change
+                raise InputError(
+                    f"{self.o.plan_path}: the plan splits the traffic (a flow classifier on "
+                    "the NIC); the runtime daemon deploys and re-plans block cuts and state "
+                    "placement only: deploy this plan with `cora deploy --plan`, or start "
+                    "the daemon from a plan without \"traffic\" or without --plan (it "
+                    "starts all on the host and re-plans from the live traffic)")
             return Plan.from_json(data.get("plan", data)), prof
         pb = Problem(self.program, *models, prof)
         return pb.make_plan(pb.all_host_stages()), prof

@@ -308,3 +308,34 @@ def test_a_current_plan_that_overloads_the_nic_is_replaced_whatever_its_host_cor
                    PolicySettings(model_rate_mpps=20.0, consecutive=1))
     d = r2.window(heavy, 0.5)
     assert d.action == "keep" and "hysteresis" in d.reason and d.nic_util_now < 1.0
+
+
+def test_a_traffic_split_start_plan_is_refused_before_anything_is_deployed(tmp_path):
+    """The daemon cannot hand a flow group's state over between stages (its live profile has
+    no flow buckets, its swaps do not program the classifier): a --plan that splits the
+    traffic is refused with one line naming the file, the same plan without the split is
+    taken."""
+    from cora.compiler.offload.split import cut_plan
+    from cora.compiler.offload.traffic import TrafficSplit, classifier_key
+    from cora.errors import InputError
+    from cora.runtime.daemon import DaemonOptions
+
+    nf = str(REPO / "netfuncs" / "flowcount.nf")
+    program = compile_file(nf)
+    t = TrafficSplit(classifier_key(program).fields, 16, frozenset({3}), ())
+    with_split = tmp_path / "split.json"
+    with_split.write_text(json.dumps({"plan": dict(cut_plan(program, 10_000),
+                                                   traffic=t.to_json())}))
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"plan": cut_plan(program, 10_000)}))
+    for path, refused in ((with_split, True), (plain, False)):
+        d = RuntimeDaemon(DaemonOptions(nf, "veth0", nic_dev="veth1", plan_path=str(path),
+                                        runtime_dir=str(tmp_path)))
+        d.program = program
+        if refused:
+            with pytest.raises(InputError, match="splits the traffic") as exc:
+                d._initial_plan(d._models(), adopting=False)
+            assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+        else:
+            plan, _ = d._initial_plan(d._models(), adopting=False)
+            assert plan.traffic is None
