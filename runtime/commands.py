@@ -244,10 +244,13 @@ def cmd_stats(args) -> int:
         print(f"  rate over {args.interval:g} s (measured): {rates['total']:.3f} Mpps ("
               + ", ".join(f"{k} {v:.3f}" for k, v in rates.items() if k != "total" and v) + ")")
     summed = first.get("summed_copies") or {}
+    retired = first.get("retired_copies") or {}
     for name, rows in first["maps"].items():
         print(f"  map {name}: {len(rows)} entries"
               + (f" (merged counter: sum of its copies on the {' and '.join(summed[name])} "
-                 "stages)" if name in summed else ""))
+                 "stages)" if name in summed else "")
+              + (f" (plus {retired[name]} retired cop{'y' if retired[name] == 1 else 'ies'}"
+                 " that plan changes took off a stage)" if name in retired else ""))
         for row in rows[:args.top]:
             print(f"    {row['key']} -> {row['value']}")
         if len(rows) > args.top:

@@ -425,18 +425,34 @@ class RuntimeDaemon:
         self._write_metrics()
         return d
 
-    def _stage_programs(self, plan) -> list[tuple[Any, Any, dict[str, int | str | Path]]]:
+    def _stage_programs(self, plan) -> list[tuple[Any, Any, dict[str, int | str | Path],
+                                                  dict[str, str | Path]]]:
         """Per stage (NIC first): ``(stage, new program, states to move there by
-        read-through: name -> pinned path of the other stage's map)`` under ``plan``."""
+        read-through: name -> pinned path of the other stage's map, merged counters that
+        leave it: name -> the deployment directory of the stage keeping the counter)`` under
+        ``plan``. A merged counter (only added to, ``mergeable_counters``) that the stage
+        holds now and its new program does not, while the other stage's new program does,
+        is kept there as a retired copy (:func:`cora.runtime.deploy.keep_retired_copy`)
+        instead of being dropped with its values."""
         from cora.compiler.offload.split import split
+        from cora.compiler.offload.stage_model import mergeable_counters
         from cora.runtime.deploy import passthrough_program, require_deployment
         from cora.runtime.migrate import MOVABLE_KINDS
         from cora.runtime.pins import deployment_dir
 
         by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
+        counters = set(mergeable_counters(self.program))
         out = []
         for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
             new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
+            keep = {s.name for s in new.states}
+            retire_to: dict[str, str | Path] = {}
+            for other, other_name in zip(self.stages, ("nic", "kernel"), strict=True):
+                if other is st or other_name not in by_stage:
+                    continue
+                kept = {s.name for s in by_stage[other_name].states}
+                for counter in sorted(counters & kept - keep):
+                    retire_to[counter] = deployment_dir(other.dev, other.netns)
             held = {m["name"] for m in require_deployment(st.dev, st.netns)["layout"]["maps"]}
             sources: dict[str, int | str | Path] = {}
             for other in self.stages:
@@ -449,8 +465,17 @@ class RuntimeDaemon:
                             state.kind in MOVABLE_KINDS:
                         sources[state.name] = str(deployment_dir(other.dev, other.netns)
                                                   / "maps" / state.name)
-            out.append((st, new, sources))
+            out.append((st, new, sources,
+                        {n: d for n, d in retire_to.items() if n in held}))
         return out
+
+    def _host_meta(self, plan) -> dict:
+        """Metadata the host stage's swap to ``plan`` sets: the plan's ``shim`` layout (as
+        :func:`cora.runtime.deploy.deploy_stages` stores it), so that ``read_stats`` sums
+        the merged counters of the plan in place, not of the deployed one."""
+        from cora.compiler.offload.split import split
+
+        return {"shim": split(self.program, plan).layout_json(self.program.name)}
 
     def _prepare_plan(self, plan) -> list:
         """Compile ahead (runs in the cache's background thread): per stage (NIC first), a
@@ -470,10 +495,13 @@ class RuntimeDaemon:
         out: list = []
         tag = new_tag()
         try:
-            for st, new, sources in self._stage_programs(plan):
-                out.append(PreparedMove(st.dev, st.netns, new, sources, handover_tag=tag)
+            for st, new, sources, retire_to in self._stage_programs(plan):
+                extra = self._host_meta(plan) if st is self.stages[-1] else None
+                out.append(PreparedMove(st.dev, st.netns, new, sources, handover_tag=tag,
+                                        retire_to=retire_to, meta_extra=extra)
                            if sources else prepare_swap(st.dev, st.netns, new,
-                                                        handover_tag=tag))
+                                                        handover_tag=tag, retire_to=retire_to,
+                                                        meta_extra=extra))
             host = out[-1]
             new = host.first if isinstance(host, PreparedMove) else host
             assert new is not None and new.loaded is not None  # prepared just now
@@ -658,9 +686,12 @@ class RuntimeDaemon:
             except StalePreparation as exc:
                 log_event("prepare-stale", dev=host_st.dev, error=str(exc))
                 host.close()
-                _, new, sources = self._stage_programs(plan)[1]
-                host = prepared[1] = PreparedMove(host_st.dev, host_st.netns, new, sources) \
-                    if sources else prepare_swap(host_st.dev, host_st.netns, new)
+                _, new, sources, retire_to = self._stage_programs(plan)[1]
+                extra = self._host_meta(plan)
+                host = prepared[1] = PreparedMove(host_st.dev, host_st.netns, new, sources,
+                                                  retire_to=retire_to, meta_extra=extra) \
+                    if sources else prepare_swap(host_st.dev, host_st.netns, new,
+                                                 retire_to=retire_to, meta_extra=extra)
                 d.prepared_ahead = False
                 t2 = time.perf_counter()
                 host_rep = self._commit_stage(host, host_ip, handover.prog_fd)

@@ -60,6 +60,11 @@ UNDEPLOY_STEPS = ("journal", "detach", "unpin_one", "unpin", "metadata", "done")
 #: are pinned under ``swap_new/``, ``replace`` after the kernel runs the new program,
 #: ``commit`` after the metadata names it
 SWAP_STEPS = ("staged", "replace", "commit")
+#: directory (inside a deployment's) of the *retired copies* of merged counters: the map of
+#: a stage's copy that a plan change took off that stage, renamed to
+#: ``retired/<state>/<old program id>`` in the directory of a stage that keeps the counter;
+#: :func:`read_stats` adds them in (docs/runtime.md, "Merged counters across plan changes")
+RETIRED_DIR = "retired"
 
 
 def fault_point(op: str, step: str) -> None:
@@ -395,7 +400,12 @@ def commit_swap(dev: str, netns: str | None) -> None:
             os.replace(entry, directory / "maps" / entry.name)
     if (staged / "prog").exists():
         os.replace(staged / "prog", directory / "prog")
+    retire_to = journal.get("retire_to") or {}
     for name in journal.get("retire", []):
+        if name in retire_to:
+            keep_retired_copy(directory, name, Path(retire_to[name]),
+                              journal.get("old_prog_id"))
+            continue
         with contextlib.suppress(FileNotFoundError):
             os.unlink(directory / "maps" / name)
     pins.unpin_all(staged)
@@ -403,6 +413,57 @@ def commit_swap(dev: str, netns: str | None) -> None:
         write_state(pins.write_metadata, dev, netns, journal["meta_after"])
     fault_point("swap", "commit")
     pins.remove_journal(dev, netns)
+
+
+def keep_retired_copy(directory, name: str, target, old_prog_id) -> None:
+    """Keep the copy of merged counter ``name`` that a swap takes off the deployment in
+    ``directory`` (its pin ``maps/<name>``) as a retired copy of the deployment in
+    ``target`` (a stage that keeps the counter): rename the pin to
+    ``target/retired/<name>/<old_prog_id>``, and move this deployment's own earlier retired
+    copies of ``name`` there too, so that every retired copy of a counter sits with a stage
+    holding it. Renames only (bpffs, one file system): no value is read or written, so
+    adds still in flight from the old version land in the retired copy and are counted.
+    Idempotent (a pin already moved is skipped): :func:`commit_swap` calls it, also when
+    finishing an interrupted swap."""
+    from pathlib import Path
+
+    directory, target = Path(directory), Path(target)
+    dest = target / RETIRED_DIR / name
+    os.makedirs(dest, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        os.replace(directory / "maps" / name, dest / str(old_prog_id))
+    own = directory / RETIRED_DIR / name
+    if own.is_dir() and own.resolve() != dest.resolve():
+        for entry in sorted(own.iterdir()):
+            os.replace(entry, dest / entry.name)
+        with contextlib.suppress(OSError):
+            own.rmdir()
+
+
+def retired_copies(directory, state) -> list[list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+    """Entries (dump form, :func:`cora.runtime.engine.map_entries`) of every retired copy of
+    ``state`` (a :class:`cora.compiler.ir.StateDecl`) kept in the deployment ``directory``
+    (:func:`keep_retired_copy`), one list per copy; ``[]`` when there is none.
+
+    Raises:
+        KernelError: a pin exists but cannot be opened.
+    """
+    from pathlib import Path
+
+    from cora.runtime.bpf_syscall import obj_get
+    from cora.runtime.engine import map_entries
+
+    where = Path(directory) / RETIRED_DIR / state.name
+    if not where.is_dir():
+        return []
+    out = []
+    for entry in sorted(where.iterdir()):
+        fd = obj_get(str(entry))
+        try:
+            out.append(map_entries(fd, state))
+        finally:
+            os.close(fd)
+    return out
 
 
 def recover_swap(dev: str, netns: str | None) -> str | None:
@@ -440,14 +501,18 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     The host stage of a split deployment (:func:`deploy_stages`) also reads the NIC stage's
     copy of every merged counter (a counter both stages add to, ``counter_copies`` in the
     shim layout) and reports their sum per key, as the NF's value (see
-    :func:`merged_counter_stages`).
+    :func:`merged_counter_stages`). Every state read also gets the retired copies kept with
+    this deployment and (split, host side) with the NIC stage added in
+    (:func:`keep_retired_copy`): copies that plan changes took off a stage.
 
     Returns:
         ``{"nf", "dev", "netns", "prog_id", "attached": bool, "verdicts": {name: count}
         (None when deployed without counters),
         "maps": {NAME: [{"key": [...], "value": [...]}, ...]},
-        "summed_copies": {NAME: [stage names whose copies were summed]}}`` (map dump rules
-        of :mod:`cora.runtime.engine`; ``summed_copies`` empty unless split).
+        "summed_copies": {NAME: [stage names whose copies were summed]},
+        "retired_copies": {NAME: how many retired copies were added in}}`` (map dump rules
+        of :mod:`cora.runtime.engine`; ``summed_copies`` empty unless split;
+        ``retired_copies`` empty unless a plan change took a merged counter off a stage).
     Raises:
         EnvironmentProblem: nothing (or only part of a deployment) there, saying which command
             to run; KernelError: pins unreadable.
@@ -464,6 +529,15 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     summed: dict[str, list[str]] = {}
     merged = merged_counter_stages(meta)
     peer = meta.get("nic_stage")
+    retired: dict[str, int] = {}
+    dirs = [pins.deployment_dir(dev, netns)]
+    if peer:
+        dirs.append(pins.deployment_dir(peer["dev"], peer.get("netns")))
+    for s in states:
+        copies = [rows for d in dirs for rows in retired_copies(d, s)]
+        if copies:
+            entries[s.name] = sum_entries([entries[s.name], *copies])
+            retired[s.name] = len(copies)
     if peer and any("nic" in stages for stages in merged.values()):
         by_name = {s.name: s for s in states}
         require_deployment(peer["dev"], peer.get("netns"))
@@ -480,7 +554,7 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
     return {"nf": meta["nf"], "dev": dev, "netns": netns, "prog_id": meta.get("prog_id"),
             "attached": attached_id is not None and attached_id == meta.get("prog_id"),
             "verdicts": verdicts, **dump_from_entries(states, entries),
-            "summed_copies": summed}
+            "summed_copies": summed, "retired_copies": retired}
 
 
 def merged_counter_stages(meta: dict) -> dict[str, list[str]]:

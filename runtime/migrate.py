@@ -110,7 +110,9 @@ class PreparedMove:
 
     Args:
         as :func:`move_state`; ``handover_tag``: as :class:`cora.runtime.swap.PreparedSwap`
-            (both versions).
+            (both versions); ``retire_to``: as :class:`cora.runtime.swap.PreparedSwap`
+            (the read-through swap, which retires the maps the stage no longer has);
+            ``meta_extra``: as :class:`cora.runtime.swap.PreparedSwap` (both versions).
     Attributes:
         load_ns: compile + verifier load of both versions, ns.
     Raises:
@@ -119,7 +121,9 @@ class PreparedMove:
 
     def __init__(self, dev: str, netns: str | None, program,
                  sources: dict[str, int | str | Path], nf_source: str | None = None,
-                 handover_tag: int | None = None):
+                 handover_tag: int | None = None,
+                 retire_to: dict[str, str | Path] | None = None,
+                 meta_extra: dict | None = None):
         from cora.runtime import bpf_syscall as bs
         from cora.runtime.swap import prepare_swap
 
@@ -143,7 +147,8 @@ class PreparedMove:
                     self._owned.append(fd)
                     self.fds[name] = fd
             self.first = prepare_swap(dev, netns, program, read_through=self.fds,
-                                      nf_source=nf_source, handover_tag=handover_tag)
+                                      nf_source=nf_source, handover_tag=handover_tag,
+                                      retire_to=retire_to, meta_extra=meta_extra)
             self.second = prepare_swap(dev, netns, program, nf_source=nf_source,
                                        base=self.first, handover_tag=handover_tag)
             self.load_ns = self.first.load_ns + self.second.load_ns

@@ -424,6 +424,14 @@ class PreparedSwap:
     the pins under ``swap_new/``, replaces the running program (the only step frames notice)
     and renames the pins into place; :meth:`close` without commit just releases the fds.
 
+    ``retire_to``: maps this swap retires (merged counters a plan change takes off this
+    stage) that are kept, not unpinned: name -> the deployment directory of a stage that
+    keeps the counter, where the commit renames the map to a retired copy
+    (:func:`cora.runtime.deploy.keep_retired_copy`; ``read_stats`` adds it in). Raises
+    :class:`CoraError` for a name the swap does not retire. ``meta_extra``: metadata keys
+    the commit sets (a split host stage's new ``shim`` layout, whose ``counter_copies``
+    ``read_stats`` follows).
+
     ``base``: prepare against the deployment as it will be once another prepared swap
     ``base`` (same device) has committed: its new program and maps (the retire swap of a
     state migration, prepared together with the read-through swap,
@@ -440,7 +448,9 @@ class PreparedSwap:
                  read_through: dict[str, int] | None = None,
                  nf_source: str | None = None,
                  base: PreparedSwap | None = None,
-                 handover_tag: int | None = None):
+                 handover_tag: int | None = None,
+                 retire_to: dict[str, str | Path] | None = None,
+                 meta_extra: dict | None = None):
         from cora.runtime import deploy, pins
         from cora.runtime.loader import load_xdp
         from cora.signals import uninterrupted
@@ -456,6 +466,7 @@ class PreparedSwap:
         self._journaled = False
         self._nf_source = nf_source
         self._meta_after: dict | None = None
+        self._meta_extra = dict(meta_extra or {})
         read_through = dict(read_through or {})
         try:
             if base is None:
@@ -485,6 +496,13 @@ class PreparedSwap:
             for name in read_through:
                 actions[name] = "read-through"
             self.actions = actions
+            #: retired maps kept as retired copies: name -> the keeping deployment's dir
+            self.retire_to = {n: str(p) for n, p in (retire_to or {}).items()}
+            for name in self.retire_to:
+                if actions.get(name) != "retire":
+                    raise CoraError(f"{dev}: map {name} is not retired by this swap "
+                                    f"({actions.get(name, 'no such map')}): it cannot be kept "
+                                    "as a retired copy")
             new_names = _kernel_names(new_layout)
             self.directory = Path(meta["pins"])
             self.stats = stats = bool(meta.get("stats", True))
@@ -559,7 +577,7 @@ class PreparedSwap:
         from cora.targets.ebpf.maps import maps_metadata
 
         if self._meta_after is None:
-            meta_after = {**self.meta, "nf": self.program.name,
+            meta_after = {**self.meta, **self._meta_extra, "nf": self.program.name,
                           "source": self._nf_source or self.program.source,
                           "prog_id": self.new_id, "layout": maps_metadata(self.program)}
             if self.live:
@@ -642,6 +660,7 @@ class PreparedSwap:
                     "old_prog_id": self.old_id, "new_prog_id": self.new_id,
                     "pins": str(self.directory), "pid": os.getpid(),
                     "retire": sorted(n for n, a in self.actions.items() if a == "retire"),
+                    "retire_to": self.retire_to,
                     "started_unix": time.time(), "meta_after": meta_after})
                 self._journaled = True
                 pins.pin(self.directory / STAGED_DIR, loaded.prog_fd, self.staged_maps())
@@ -719,9 +738,12 @@ def prepare_swap(dev: str, netns: str | None, program, *,
                  read_through: dict[str, int] | None = None,
                  nf_source: str | None = None,
                  base: PreparedSwap | None = None,
-                 handover_tag: int | None = None) -> PreparedSwap:
+                 handover_tag: int | None = None,
+                 retire_to: dict[str, str | Path] | None = None,
+                 meta_extra: dict | None = None) -> PreparedSwap:
     """Compile, verify and load ``program`` for the deployment on ``dev`` against its live
-    maps (arguments as :func:`swap_program`; ``base`` and ``handover_tag`` as
+    maps (arguments as :func:`swap_program`; ``base``, ``handover_tag``,
+    ``retire_to`` and ``meta_extra`` as
     :class:`PreparedSwap`); nothing is
     pinned or locked and frames notice nothing. Use with ``with``; call
     :meth:`PreparedSwap.commit` to swap.
@@ -731,7 +753,8 @@ def prepare_swap(dev: str, netns: str | None, program, *,
     """
     return PreparedSwap(dev, netns, program, migrate=migrate, drop_state=drop_state,
                         read_through=read_through, nf_source=nf_source, base=base,
-                        handover_tag=handover_tag)
+                        handover_tag=handover_tag, retire_to=retire_to,
+                        meta_extra=meta_extra)
 
 
 def swap_program(dev: str, netns: str | None, program, *,

@@ -63,6 +63,10 @@ def test_stats_text_says_which_copies_were_summed(monkeypatch, capsys):
     assert "map drops: 2 entries (merged counter: sum of its copies on the nic and kernel " \
            "stages)" in out
     assert "map conns: 0 entries\n" in out
+    stats["retired_copies"] = {"drops": 2}
+    assert commands.cmd_stats(args) == 0
+    assert "stages) (plus 2 retired copies that plan changes took off a stage)" in \
+        capsys.readouterr().out
 
 
 def _frames() -> list[bytes]:
