@@ -442,6 +442,7 @@ class RuntimeDaemon:
 
         by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
         counters = set(mergeable_counters(self.program))
+        written = {w for _, op in self.program.ops() for w in op.state_writes()}
         out = []
         for st, name in zip(self.stages, ("nic", "kernel"), strict=True):
             new = by_stage.get(name) or passthrough_program(f"{self.program.name}_{st.dev}")
@@ -461,8 +462,14 @@ class RuntimeDaemon:
                 there = {m["name"] for m in
                          require_deployment(other.dev, other.netns)["layout"]["maps"]}
                 for state in new.states:
-                    if state.name not in held and state.name in there and \
-                            state.kind in MOVABLE_KINDS:
+                    # a written state this stage gains from another one moves with its
+                    # entries; one that cannot move (an array: no read-through on a miss)
+                    # is named too, so that PreparedMove refuses the plan change and the
+                    # old plan keeps running, instead of the state starting over empty
+                    # (merged counters start a fresh copy: their retired one is summed)
+                    if state.name not in held and state.name in there and (
+                            state.kind in MOVABLE_KINDS
+                            or (state.name in written and state.name not in counters)):
                         sources[state.name] = str(deployment_dir(other.dev, other.netns)
                                                   / "maps" / state.name)
             out.append((st, new, sources,

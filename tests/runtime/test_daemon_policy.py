@@ -339,3 +339,38 @@ def test_a_traffic_split_start_plan_is_refused_before_anything_is_deployed(tmp_p
         else:
             plan, _ = d._initial_plan(d._models(), adopting=False)
             assert plan.traffic is None
+
+
+def test_a_plan_change_that_would_empty_a_written_array_is_refused(tmp_path, monkeypatch):
+    """heavyhitter's count-min ``sketch`` is a written array (not only added to, so not a
+    merged counter) and arrays do not move by read-through: a plan change that puts it on a
+    stage that does not hold it names it as a state to move, and the move refuses it (the
+    preparation fails, the old plan keeps running) instead of the NIC starting an empty
+    sketch. A read-only array (lb's ``maglev``, initialised by the program) is not moved."""
+    from types import SimpleNamespace
+
+    from cora.compiler.offload.split import cut_plan
+    from cora.errors import CoraError
+    from cora.runtime import deploy as dp
+    from cora.runtime.daemon import DaemonOptions
+    from cora.runtime.migrate import PreparedMove
+
+    def held(maps):
+        return {"layout": {"maps": [{"name": m} for m in maps]}}
+
+    for nf, host_maps, expect in (("heavyhitter", ["sketch", "heavy"], {"sketch", "heavy"}),
+                                  ("lb", ["services", "backends", "maglev", "conns",
+                                          "replies", "stats"], {"services", "conns", "replies"})):
+        program = compile_file(str(REPO / "netfuncs" / f"{nf}.nf"))
+        d = RuntimeDaemon(DaemonOptions(nf + ".nf", "veth1", nic_dev="veth0",
+                                        runtime_dir=str(tmp_path)))
+        d.program = program
+        d.stages = [SimpleNamespace(dev="veth0", netns=None),   # all on the host now
+                    SimpleNamespace(dev="veth1", netns=None)]
+        monkeypatch.setattr(dp, "require_deployment", lambda dev, ns, _h=host_maps:
+                            held([] if dev == "veth0" else _h))
+        nic = d._stage_programs(cut_plan(program, 10_000))[0]   # all on the NIC
+        assert set(nic[2]) == expect, (nf, nic[2])
+        if "sketch" in expect:
+            with pytest.raises(CoraError, match="cannot move state sketch"):
+                PreparedMove("veth0", None, nic[1], nic[2])
