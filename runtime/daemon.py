@@ -733,7 +733,9 @@ class RuntimeDaemon:
         except CoraError as exc:
             self._release_prepared(prepared)
             self.status.swap_failures += 1
-            self.replanner.reject(str(exc))
+            from cora.runtime.migrate import UnmovableState
+
+            self.replanner.reject(str(exc), permanent=isinstance(exc, UnmovableState))
             log_event("swap-failed", error=str(exc))
             if self.prepared is not None:  # prepared against the deployment that was
                 self.prepared.close()

@@ -351,6 +351,9 @@ class Replanner:
     streak_start: int = 0
     #: the candidate plan of the current streak (None: no streak)
     streak_plan: Plan | None = None
+    #: plans refused for good (``plan_key`` -> why; :meth:`reject`): not proposed again, so
+    #: a plan the runtime cannot apply (it would lose state) is not retried every window
+    refused: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.history = deque(maxlen=self.settings.history_size)
@@ -430,6 +433,13 @@ class Replanner:
         d.gain = (d.cores_now - d.cores_after) / d.cores_now if d.cores_now > 0 else 0.0
         if overloaded and plan_key(res.plan) == plan_key(self.current):
             overloaded = False  # cannot happen (CP-SAT's plans fit the NIC); never loop
+        if plan_key(res.plan) in self.refused:
+            self.streak, self.streak_plan = 0, None
+            d.action, d.reason = "keep", (f"the best plan gains {100 * d.gain:.1f} % but "
+                                          "was refused before ("
+                                          f"{self.refused[plan_key(res.plan)]}); current "
+                                          "plan kept")
+            return self._keep(d)
         if d.gain <= s.hysteresis and not overloaded:
             self.streak, self.streak_plan = 0, None
             d.action, d.reason = "keep", (f"drift {d.drift:.3f} but the best plan gains "
@@ -482,9 +492,13 @@ class Replanner:
             self.candidate = None
             self.plan_changes += 1
 
-    def reject(self, why: str) -> None:
+    def reject(self, why: str, permanent: bool = False) -> None:
         """The last adopted plan could not be put in place: keep the current one and record
-        ``why`` on the decision."""
+        ``why`` on the decision; a ``permanent`` refusal (the plan can never be applied, e.g.
+        it would empty a written array) is remembered in :attr:`refused` and the plan is not
+        proposed again (a failure that may pass, a load error say, is retried)."""
+        if permanent and self.candidate is not None:
+            self.refused[plan_key(self.candidate[0])] = why
         self.candidate = None
         if self.history and self.history[-1].action == "adopt":
             d = self.history[-1]

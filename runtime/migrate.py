@@ -42,6 +42,11 @@ from cora.targets.ebpf.maps import key_size, value_size
 MOVABLE_KINDS = READ_THROUGH_KINDS
 
 
+class UnmovableState(CoraError):
+    """A plan change would move a state that cannot move with its values (an array: every
+    index exists, so there is no miss to read through on); the change is refused for good."""
+
+
 @dataclass
 class MigrationReport:
     """What one :func:`move_state` did.
@@ -133,7 +138,7 @@ class PreparedMove:
             if name not in self.states:
                 raise CoraError(f"cannot move state {name}: {program.name} has no such state")
             if self.states[name].kind not in MOVABLE_KINDS:
-                raise CoraError(f"cannot move state {name} ({self.states[name].kind}): only "
+                raise UnmovableState(f"cannot move state {name} ({self.states[name].kind}): only "
                                 f"{' and '.join(MOVABLE_KINDS)} states move by read-through")
         self.fds: dict[str, int] = {}
         self._owned: list[int] = []

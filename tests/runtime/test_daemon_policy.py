@@ -374,3 +374,20 @@ def test_a_plan_change_that_would_empty_a_written_array_is_refused(tmp_path, mon
         if "sketch" in expect:
             with pytest.raises(CoraError, match="cannot move state sketch"):
                 PreparedMove("veth0", None, nic[1], nic[2])
+
+
+def test_a_plan_refused_for_good_is_not_proposed_again(setting):
+    """An adoption rejected as permanent (the daemon: the plan would empty a written array)
+    is remembered: the same plan is not adopted (or prepared) again; a failure that may
+    pass is retried."""
+    traffic = setting[4]
+    for permanent, then in ((False, "adopt"), (True, "keep")):
+        r = replanner(setting, consecutive=1)
+        assert r.window(traffic, 1.0).action == "adopt"
+        r.reject("cannot move state x (array)", permanent=permanent)
+        assert r.history[-1].action == "error"
+        d = r.window(traffic, 1.0)
+        assert d.action == then, d.reason
+        if permanent:
+            assert "refused before (cannot move state x (array))" in d.reason
+            assert r.current is setting[2]   # the current plan kept
