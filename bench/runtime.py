@@ -53,7 +53,6 @@ Needs root. The machine is shared (2 cores, several jobs): the output says the l
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import sys
@@ -89,7 +88,7 @@ def run_nf(nf: str, changes: int, rate_pps: float, interval_s: float, consecutiv
     """One testbed, one daemon, ``changes`` detected plan changes (+ resets) under traffic."""
     from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
     from cora.runtime.daemon_policy import PolicySettings
-    from cora.runtime.deploy import read_stats, undeploy
+    from cora.runtime.deploy import read_stats
     from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
     from cora.testbed.offload_experiment import three_node
     from cora.testbed.topology import Topology
@@ -160,11 +159,7 @@ def run_nf(nf: str, changes: int, rate_pps: float, interval_s: float, consecutiv
                 out["state_entries"] = sum(len(v) for v in ref.values())
                 out["state_missing"], out["state_differ"] = _state_lost(live, ref)
         finally:
-            d.close_prepared()
-            with contextlib.suppress(Exception):
-                undeploy("veth1", host_ns)
-            with contextlib.suppress(Exception):
-                undeploy("veth0", nic_ns)
+            d.close_and_undeploy()
     out["seconds"] = time.monotonic() - t_start
     return out
 

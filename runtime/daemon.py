@@ -544,6 +544,18 @@ class RuntimeDaemon:
                 with contextlib.suppress(Exception):
                     ps.close()
 
+    def close_and_undeploy(self) -> None:
+        """Unload what was compiled ahead, then undeploy every stage (host first, then the
+        NIC), each best effort: the ``finally`` of a run that drives the daemon in-process
+        (benches, tests), so that nothing it loaded stays attached or pinned."""
+        from cora.runtime.deploy import undeploy
+
+        self.close_prepared()
+        for dev, netns in ((self.o.dev, self.o.netns), (self.o.nic_dev, self.o.nic_netns)):
+            if dev:
+                with contextlib.suppress(Exception):
+                    undeploy(dev, netns)
+
     def close_prepared(self) -> None:
         """Release every plan prepared ahead and the rtnetlink sockets (call on stop, in
         ``finally``; idempotent)."""

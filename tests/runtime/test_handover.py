@@ -12,23 +12,17 @@ their counts)."""
 from __future__ import annotations
 
 import contextlib
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.runtime.test_daemon import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
 
 pytestmark = [pytest.mark.kernel, pytest.mark.netns, pytest.mark.slow]
 
-
-def _wait(cond, what: str, timeout_s: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_path):
@@ -37,7 +31,7 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
     from cora.compiler.offload.split import cut_plan, split
     from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
     from cora.runtime.daemon_policy import PolicySettings
-    from cora.runtime.deploy import read_stats, undeploy
+    from cora.runtime.deploy import read_stats
     from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
     from cora.testbed.offload_experiment import three_node
     from cora.testbed.topology import Topology
@@ -67,7 +61,7 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
                                    chunk=20) as traffic:  # no gap: 2 ms apart
                 for label, plan in plans:
                     plan = plan or all_host
-                    _wait(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
+                    wait_until(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
                     traffic.wait_generated(traffic.gen.generated() + 500)
                     dec = d.put_plan(plan, f"test: to the {label} plan")
                     assert dec.action == "adopt", dec.reason
@@ -92,11 +86,7 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
             assert all(dec.handover_frames[1] > 0 for _, dec in decisions), decisions
             print("handover frames (old, new):", [dec.handover_frames for _, dec in decisions])
         finally:
-            d.close_prepared()
-            with contextlib.suppress(Exception):
-                undeploy("veth1", host_ns)
-            with contextlib.suppress(Exception):
-                undeploy("veth0", nic_ns)
+            d.close_and_undeploy()
 
 
 def test_an_interrupted_handover_keeps_forwarding_and_undeploy_removes_it(bcc_module):

@@ -10,12 +10,11 @@ stage the counter left are lost."""
 
 from __future__ import annotations
 
-import contextlib
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.runtime.test_daemon import wait_until
 from tests.runtime.test_stats_merged import _both_stage_plan, _frames
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,14 +22,6 @@ FIREWALL = REPO / "netfuncs" / "firewall.nf"
 
 pytestmark = [pytest.mark.kernel, pytest.mark.netns, pytest.mark.slow]
 
-
-def _wait(cond, what: str, timeout_s: float = 120.0) -> None:
-    """Poll ``cond`` every 50 ms until true; fail after ``timeout_s`` seconds."""
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_module,
@@ -40,7 +31,7 @@ def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_mo
     from cora.compiler.offload.split import cut_plan
     from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
     from cora.runtime.daemon_policy import PolicySettings
-    from cora.runtime.deploy import RETIRED_DIR, read_stats, undeploy
+    from cora.runtime.deploy import RETIRED_DIR, read_stats
     from cora.runtime.pins import deployment_dir
     from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
     from cora.testbed.offload_experiment import three_node
@@ -66,7 +57,7 @@ def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_mo
             with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=5_000,
                                    chunk=16) as traffic:
                 for label, plan in plans:
-                    _wait(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
+                    wait_until(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
                     traffic.wait_generated(traffic.gen.generated() + 300)
                     dec = d.put_plan(plan, f"test: to the {label} plan")
                     assert dec.action == "adopt", dec.reason
@@ -90,8 +81,4 @@ def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_mo
             assert host["retired_copies"] == {"drops": 2}, host["retired_copies"]
             assert not (deployment_dir("veth0", nic_ns) / RETIRED_DIR / "drops").exists()
         finally:
-            d.close_prepared()
-            with contextlib.suppress(Exception):
-                undeploy("veth1", host_ns)
-            with contextlib.suppress(Exception):
-                undeploy("veth0", nic_ns)
+            d.close_and_undeploy()
