@@ -24,6 +24,7 @@ from cora.errors import CoraError
 from cora.settings import traces_dir
 from cora.testbed.replay import read_pcap
 from tests.compiler.partition_helpers import EXHAUSTIVE_LIMIT_S, SOLVER
+from tests.params import nf_params
 
 ROOT = Path(__file__).resolve().parents[2]
 NETFUNCS = sorted(glob.glob(str(ROOT / "netfuncs" / "*.nf")))
@@ -89,7 +90,7 @@ def check_plan(pb: Problem, plan) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nf", NETFUNCS, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("nf", nf_params(NETFUNCS))
 def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
     nics, kernel, user = stage_models
     program = compile_file(nf)

@@ -5,6 +5,7 @@ run, and the stage-by-stage comparison against it."""
 from __future__ import annotations
 
 import glob
+import time
 from collections import Counter
 from functools import cache, lru_cache
 from pathlib import Path
@@ -115,4 +116,46 @@ def traffic_cuts(program, traffic: TrafficSplit, limit: int = 3) -> list[dict]:
     for p in picks:
         if p not in out:
             out.append(p)
+    return out
+
+
+def wait_until(cond, what: str, timeout_s: float = 120.0):
+    """Poll ``cond`` every 50 ms until it returns a true value (returned); fail after
+    ``timeout_s`` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def both_stage_plan(program) -> dict:
+    """The earliest cut that gives ``drops`` a copy on the NIC and on the kernel stage."""
+    for i in range(1, len(program.topological_blocks())):
+        plan = cut_plan(program, i)
+        try:
+            result = split(program, plan)
+        except SplitError:
+            continue
+        if [st.counter_copies for st in result.stages] == [["drops"], ["drops"]]:
+            return plan
+    raise AssertionError("no cut puts drops on both stages")
+
+
+def merged_counter_frames() -> list[bytes]:
+    """Malformed IPv4 (IHL 4: dropped on the NIC stage of the early cut) and outside ->
+    inside UDP to port 9999 (dropped on the host: PORT)."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
+    out = []
+    for i in range(16):
+        good = eth / IP(src="203.0.113.9", dst="10.11.1.5") / UDP(sport=10000 + i, dport=9999)
+        raw = bytearray(bytes(good).ljust(64, b"\0"))
+        if i % 2 == 0:
+            raw[14] = 0x44                                   # version 4, IHL 4: malformed
+        out.append(bytes(raw))
     return out

@@ -184,6 +184,7 @@ def command_lines(draw, root: Path):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # ~35 s: `make test-long` (CI budget); the other hostile-argv tests stay
 def test_every_option_of_every_subcommand(driver, scratch):
     """Deterministic sweep: each option of each subcommand gets each kind of hostile value
     (a number, a word, non-UTF-8 bytes, a directory, a missing file) once."""

@@ -14,13 +14,13 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from cora.runtime import pins
 from tests.runtime.cli_run import cora, one_line_error
+from tests.runtime.split_helpers import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
@@ -35,16 +35,6 @@ def start(ns: str, *extra: str) -> subprocess.Popen:
                              str(FLOWCOUNT), "--dev", DEV, "--netns", ns, "--interval", "0.2",
                              "--min-packets", "1", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_until(cond, what: str, timeout_s: float = 120.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def serving(ns: str, proc: subprocess.Popen) -> dict:

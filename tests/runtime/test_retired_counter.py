@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.test_daemon import wait_until
-from tests.runtime.test_stats_merged import _both_stage_plan, _frames
+from .split_helpers import both_stage_plan, merged_counter_frames, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 FIREWALL = REPO / "netfuncs" / "firewall.nf"
@@ -39,9 +38,9 @@ def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_mo
 
     program = compile_file(FIREWALL)
     n = len(program.topological_blocks())
-    both = Plan.from_json(_both_stage_plan(program))
+    both = Plan.from_json(both_stage_plan(program))
     nic = Plan.from_json(cut_plan(program, n))
-    frames = _frames()
+    frames = merged_counter_frames()
     settings = PolicySettings(interval_s=0.2, consecutive=2, min_packets=50,
                               model_rate_mpps=1.0, time_limit_s=2.0)
     with Topology() as topo:

@@ -25,6 +25,7 @@ from cora.compiler.driver import compile_file
 from cora.compiler.ir.text import parse_program, print_program
 from cora.compiler.ir.verify import verify
 from cora.compiler.offload.split import SplitError, cut_plan, nic_stage_problems, split
+from tests.params import nf_params
 
 from .split_helpers import NFS, REPO, TRACES
 from .split_helpers import compare as _compare
@@ -141,7 +142,7 @@ def test_nic_stage_checked_against_its_model():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nf", NFS, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("nf", nf_params(NFS))
 def test_every_cut_in_the_interpreter(nf):
     program = compile_file(nf)
     # (kernel | user cuts split exactly as nic | kernel ones: in the interpreter they would

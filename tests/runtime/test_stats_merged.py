@@ -9,25 +9,14 @@ from pathlib import Path
 import pytest
 
 from cora.compiler.driver import compile_file
-from cora.compiler.offload.split import SplitError, cut_plan, split
+from cora.compiler.offload.split import split
 from cora.runtime.deploy import merged_counter_stages
 from cora.runtime.engine import sum_entries
 
+from .split_helpers import both_stage_plan, merged_counter_frames
+
 REPO = Path(__file__).resolve().parents[2]
 FIREWALL = str(REPO / "netfuncs" / "firewall.nf")
-
-
-def _both_stage_plan(program) -> dict:
-    """The earliest cut that gives ``drops`` a copy on the NIC and on the kernel stage."""
-    for i in range(1, len(program.topological_blocks())):
-        plan = cut_plan(program, i)
-        try:
-            result = split(program, plan)
-        except SplitError:
-            continue
-        if [st.counter_copies for st in result.stages] == [["drops"], ["drops"]]:
-            return plan
-    raise AssertionError("no cut puts drops on both stages")
 
 
 def test_sum_entries_adds_copies_key_by_key():
@@ -40,7 +29,7 @@ def test_sum_entries_adds_copies_key_by_key():
 
 def test_merged_counter_stages_from_the_deployed_shim_layout():
     program = compile_file(FIREWALL)
-    result = split(program, _both_stage_plan(program))
+    result = split(program, both_stage_plan(program))
     meta = {"shim": result.layout_json(program.name)}
     assert merged_counter_stages(meta) == {"drops": ["nic", "kernel"]}
     assert merged_counter_stages({}) == {}                  # not a split deployment
@@ -69,23 +58,6 @@ def test_stats_text_says_which_copies_were_summed(monkeypatch, capsys):
         capsys.readouterr().out
 
 
-def _frames() -> list[bytes]:
-    """Malformed IPv4 (IHL 4: dropped on the NIC stage of the early cut) and outside ->
-    inside UDP to port 9999 (dropped on the host: PORT)."""
-    from scapy.layers.inet import IP, UDP
-    from scapy.layers.l2 import Ether
-
-    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-    out = []
-    for i in range(16):
-        good = eth / IP(src="203.0.113.9", dst="10.11.1.5") / UDP(sport=10000 + i, dport=9999)
-        raw = bytearray(bytes(good).ljust(64, b"\0"))
-        if i % 2 == 0:
-            raw[14] = 0x44                                   # version 4, IHL 4: malformed
-        out.append(bytes(raw))
-    return out
-
-
 @pytest.mark.kernel
 @pytest.mark.netns
 def test_deployed_split_stats_sum_the_nic_and_host_copies(bcc_module):
@@ -99,8 +71,8 @@ def test_deployed_split_stats_sum_the_nic_and_host_copies(bcc_module):
     from cora.testbed.trafficgen import TrafficGen
 
     program = compile_file(FIREWALL)
-    plan = _both_stage_plan(program)
-    frames = _frames()
+    plan = both_stage_plan(program)
+    frames = merged_counter_frames()
     with Topology() as topo:
         three_node(topo)
         gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")

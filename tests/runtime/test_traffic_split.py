@@ -12,7 +12,6 @@ buckets plus the corpus' heaviest flows as exact keys.
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -32,6 +31,7 @@ from cora.compiler.offload.traffic import (
     partitionable_state,
 )
 from cora.runtime.engine import InterpEngine
+from tests.params import nf_params
 
 from .split_helpers import N_BUCKETS, NFS, REPO, corpus, heaviest_keys, traffic_cuts, traffic_splits
 from .split_helpers import compare as _compare
@@ -110,7 +110,7 @@ def test_ir_classifier_agrees_with_the_profile_hash():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("nf", NFS, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("nf", nf_params(NFS))
 def test_traffic_split_equals_the_whole_nf(nf):
     program = compile_file(nf)
     total = 0

@@ -43,16 +43,25 @@ def test_markdown_has_every_timed_row_with_its_ratios():
 
 def test_live_table_shows_the_reference_only_where_one_ran():
     rows, live, _ = _saved()
+    # a row as saved before references ran live (and before the added ns were recorded):
+    # no reference figures, the added ns computed from the rates
+    no_ref = {k: v for k, v in live[0].items() if "ref" not in k and k != "live_extra_ns_nf"}
+    no_ref["nf"] = "noref"
     with_ref = dict(live[0], nf="withref", rate_mpps_nf=1.0, rate_mpps_trivial=1.25,
                     ratio=0.8, rate_mpps_ref=1.1, ratio_ref=0.88, ratio_nf_ref=1.0 / 1.1,
                     live_extra_ns_nf=200.0, live_extra_ns_ref=109.1)
-    table = _table_rows(markdown_tables(rows, live + [with_ref]), "| NF | Mpps nf |")
-    assert [c[0] for c in table] == [r["nf"] for r in live] + ["withref"]
-    old = table[0]   # saved before references ran live: no reference figures
+    table = _table_rows(markdown_tables(rows, [no_ref, with_ref]), "| NF | Mpps nf |")
+    assert [c[0] for c in table] == ["noref", "withref"]
+    old = table[0]
     assert old[2] == old[5] == old[6] == "-"
-    assert float(old[7]) == round(1e3 / live[0]["rate_mpps_nf"]
-                                  - 1e3 / live[0]["rate_mpps_trivial"])
+    assert float(old[7]) == round(1e3 / no_ref["rate_mpps_nf"]
+                                  - 1e3 / no_ref["rate_mpps_trivial"])
     assert table[-1][2:] == ["1.10", "1.25", "0.80", "0.88", "0.91", "200 (109)"]
+    # the saved run: every NF's row, the reference's figures where one ran
+    saved = _table_rows(markdown_tables(rows, live), "| NF | Mpps nf |")
+    assert [c[0] for c in saved] == [r["nf"] for r in live]
+    for cells, r in zip(saved, live, strict=True):
+        assert (cells[2] == "-") == ("rate_mpps_ref" not in r)
 
 
 def test_text_table_and_chart_of_the_saved_run(tmp_path, capsys):

@@ -82,6 +82,7 @@ def test_table_and_plot_label_modelled_and_measured_figures(tmp_path):
 @pytest.mark.kernel
 @pytest.mark.netns
 @pytest.mark.slow
+@pytest.mark.long  # ~40 s: `make test-long` (CI budget); bench/runtime.py --experiment runs it too
 def test_cora_runtime_start_follows_two_shifts_without_loss(bcc_module):
     """synguard, bluefield2 model at 30 Mpps, 400 frames/s, 10 s phases: the static plan
     (CP-SAT on the whole sequence) splits the NF; the daemon moves it all onto the NIC under
