@@ -14,8 +14,9 @@ test: setup
 	VENV=$(VENV) bash scripts/lint.sh
 	$(PY) -m pytest -q --durations=25 -m "not long" tests
 
-# The tests marked `long` (minutes each: the kernel run of netfuncs/ina/ina.nf), left out of
-# `make test` to keep CI short.
+# The tests marked `long` (the kernel run of netfuncs/ina/ina.nf, the exhaustive split and
+# partition checks of firewall, nat and lb, the runtime experiment, the every-option CLI test),
+# left out of `make test` to keep CI within 30 minutes.
 test-long: setup
 	$(PY) -m pytest -q -m long tests
 
