@@ -41,6 +41,7 @@ from cora.certify import kernel  # noqa: E402
 from cora.certify.export import export  # noqa: E402
 from cora.certify.netlab import Bottleneck, flow  # noqa: E402
 from cora.certify.nn import load_policy, shipped_policy  # noqa: E402
+from cora.settings import shown_path  # noqa: E402
 
 POINTS = [(10, 20, 1.0), (10, 60, 1.0), (30, 20, 1.0), (5, 100, 2.0)]  # Mbit/s, ms, BDPs
 T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
@@ -254,7 +255,7 @@ def scenarios(a, name, info, ccs, name2=None):
                     undo()
     out = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
            "command": " ".join(["bench/certify_testbed.py"] + sys.argv[1:]), "controller": name,
-           "model": a.model, "controller2": name2, "model2": a.model2,
+           "model": shown_path(a.model), "controller2": name2, "model2": a.model2,
            "loadavg": open("/proc/loadavg").read().split()[:3], "loadavg_start": load_start,
            "bridge_rt_priority": a.rt_bridge, "bridge_rt_priorities": a.rt_prios, "echo": echo,
            "proven_cell_fraction": info["proven_cell_fraction"], "rows": rows,

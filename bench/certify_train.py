@@ -32,6 +32,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 from cora.certify.train import TrainConfig, train  # noqa: E402
+from cora.settings import shown_path  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -183,7 +184,7 @@ def main():
         results = dict(pool.map(run_seed, [(s, args) for s in seeds]))
     meta = {"date_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "command": " ".join(["bench/certify_train.py"] + sys.argv[1:]),
-            "seconds": round(time.time() - t0, 1), **args, "seeds": seeds,
+            "seconds": round(time.time() - t0, 1), **args, "out": shown_path(a.out), "seeds": seeds,
             "curves": {str(k): v for k, v in results.items()}}
     suffix = ("_ack" if a.ackclocked else "_orca" if a.orca
               else ("_aurora_link" if a.aurora_link_pps else "_aurora") if a.aurora

@@ -39,7 +39,7 @@ import sys
 import zlib
 from pathlib import Path
 
-from cora.settings import traces_dir
+from cora.settings import shown_path, traces_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_NAMES = ("all_host", "greedy", "state_split", "traffic_split", "heavy_split")
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if "captures" in args.mixes:
         frames, ok, bad = capture_frames(args.traces)
         mixes["captures"] = frames
-        info["captures"] = (f"{len(frames):,} frames of {ok} captures in {args.traces} "
+        info["captures"] = (f"{len(frames):,} frames of {ok} captures in {shown_path(args.traces)} "
                             f"({bad} unreadable skipped), rewritten per NF")
     rows: list[dict] = []
     _warm_up(nfs[0], kernel, user, args)
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         for mix in mixes:
             out = stem.with_name(f"{stem.stem}_{mix}{stem.suffix or '.png'}")
             plot(rows, str(out), mix, info[mix])
-            print(f"plot: {out}")
+            print(f"plot: {shown_path(out)}")
     return 0
 
 

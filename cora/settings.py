@@ -45,3 +45,9 @@ def trace_files(pattern: str = "*.pcap") -> list[Path]:
     """The captures in :func:`traces_dir` matching ``pattern``, sorted by name ([] when the
     folder is missing)."""
     return sorted(traces_dir().glob(pattern))
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """``path`` as recorded in a bench's output: relative to :data:`REPO_ROOT` (e.g.
+    ``../shared/traces/tcpdump``), so saved results name no absolute path of one machine."""
+    return os.path.relpath(Path(path).resolve(), REPO_ROOT)

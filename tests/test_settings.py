@@ -33,3 +33,13 @@ def test_environment_overrides_and_relative_values_follow_the_cwd(monkeypatch, t
 def test_the_fixture_gives_the_corpus(trace_corpus):
     assert trace_corpus == settings.traces_dir()
     assert len(list(trace_corpus.glob("*.pcap"))) >= 200
+
+
+def test_shown_path_is_relative_to_the_repository(monkeypatch, tmp_path):
+    """Saved bench results name paths relative to the repository, never this machine's."""
+    from cora.settings import REPO_ROOT, shown_path, traces_dir
+
+    monkeypatch.delenv("CORA_TRACES", raising=False)
+    assert shown_path(traces_dir()) == "../shared/traces/tcpdump"
+    assert shown_path(REPO_ROOT / "docs" / "figures" / "x.png") == "docs/figures/x.png"
+    assert not shown_path(tmp_path).startswith("/")
