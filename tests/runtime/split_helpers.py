@@ -4,6 +4,7 @@ run, and the stage-by-stage comparison against it."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import time
 from collections import Counter
@@ -159,3 +160,39 @@ def merged_counter_frames() -> list[bytes]:
             raw[14] = 0x44                                   # version 4, IHL 4: malformed
         out.append(bytes(raw))
     return out
+
+
+@contextlib.contextmanager
+def split_daemon(nf_path: str | Path, runtime_dir: str | Path):
+    """The three-node testbed (gen -> nic -> host namespaces) with a
+    :class:`cora.runtime.daemon.RuntimeDaemon` driven in-process, deployed all on the host
+    (windows 0.2 s, K = 2, cost model at 1 Mpps). Yields ``(daemon, gen_ns, nic_ns,
+    host_ns)``; whatever happens, the daemon's programs are undeployed and the namespaces
+    deleted."""
+    from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
+    from cora.runtime.daemon_policy import PolicySettings
+    from cora.testbed.offload_experiment import three_node
+    from cora.testbed.topology import Topology
+
+    settings = PolicySettings(interval_s=0.2, consecutive=2, min_packets=50,
+                              model_rate_mpps=1.0, time_limit_s=2.0)
+    with Topology() as topo:
+        three_node(topo)
+        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
+        d = RuntimeDaemon(DaemonOptions(str(nf_path), "veth1", host_ns, "veth0", nic_ns,
+                                        settings=settings, runtime_dir=str(runtime_dir)))
+        try:
+            d.adopt_or_deploy()
+            yield d, gen_ns, nic_ns, host_ns
+        finally:
+            d.close_and_undeploy()
+
+
+def change_plan(d, traffic, plan, label: str, frames_between: int):
+    """Prepare ``plan`` ahead, let ``frames_between`` more frames be generated, then adopt
+    it under the traffic; asserts the adoption and returns its decision."""
+    wait_until(lambda: d.prepare_ahead(plan), f"the {label} plan prepared", 180.0)
+    traffic.wait_generated(traffic.gen.generated() + frames_between)
+    dec = d.put_plan(plan, f"test: to the {label} plan")
+    assert dec.action == "adopt", dec.reason
+    return dec

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .split_helpers import wait_until
+from .split_helpers import change_plan, split_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 FLOWCOUNT = REPO / "netfuncs" / "flowcount.nf"
@@ -29,12 +29,8 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
     from cora.compiler import compile_file
     from cora.compiler.offload.partition import Plan
     from cora.compiler.offload.split import cut_plan, split
-    from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
-    from cora.runtime.daemon_policy import PolicySettings
     from cora.runtime.deploy import read_stats
     from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
-    from cora.testbed.offload_experiment import three_node
-    from cora.testbed.topology import Topology
     from cora.testbed.trafficgen import synthetic_flows
 
     program = compile_file(FLOWCOUNT)
@@ -46,47 +42,32 @@ def test_plan_changes_between_stages_lose_no_frame_and_no_count(bcc_module, tmp_
     plans = [("cut", Plan.from_json(cut_plan(program, cut))),
              ("nic", Plan.from_json(cut_plan(program, n))), ("host", None)]
     frames = synthetic_flows(40, seed=21) + synthetic_flows(20, proto="tcp", seed=22)
-    settings = PolicySettings(interval_s=0.2, consecutive=2, min_packets=50,
-                              model_rate_mpps=1.0, time_limit_s=2.0)
-    with Topology() as topo:
-        three_node(topo)
-        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
-        d = RuntimeDaemon(DaemonOptions(str(FLOWCOUNT), "veth1", host_ns, "veth0", nic_ns,
-                                        settings=settings, runtime_dir=str(tmp_path)))
-        try:
-            d.adopt_or_deploy()
-            all_host = d.replanner.current
-            decisions = []
-            with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=10_000,
-                                   chunk=20) as traffic:  # no gap: 2 ms apart
-                for label, plan in plans:
-                    plan = plan or all_host
-                    wait_until(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
-                    traffic.wait_generated(traffic.gen.generated() + 500)
-                    dec = d.put_plan(plan, f"test: to the {label} plan")
-                    assert dec.action == "adopt", dec.reason
-                    decisions.append((label, dec))
-                traffic.wait_generated(traffic.gen.generated() + 1000)
-                sent = traffic.stop()
-            seen = wait_for_verdicts("veth0", nic_ns, sent)
-            assert seen == sent, f"{sent} frames generated, {seen} seen by the first stage"
-            live = {**read_stats("veth0", nic_ns)["maps"], **read_stats("veth1", host_ns)["maps"]}
-            expected = interpreter_state(program, traffic.sequence(sent))["maps"]["flows"]
-            assert len(expected) == len(frames)
-            got = {str(e["key"]): e["value"] for e in live["flows"]}
-            short = [e for e in expected if got.get(str(e["key"])) != e["value"]]
-            assert not short, (f"{len(short)} of {len(expected)} flows differ from the "
-                               f"interpreter, e.g. {short[0]} vs {got.get(str(short[0]['key']))}")
-            assert live["flows"] == expected
-            for label, dec in decisions:
-                assert dec.drain_ms is not None and dec.handover_ms is not None, label
-                assert dec.latency_ms is not None and len(dec.commit_ms) == 2, label
-            # the gaps were not empty: the host's dispatcher ran frames of the new plan (and
-            # frames of the old one, handed on before the NIC's replace)
-            assert all(dec.handover_frames[1] > 0 for _, dec in decisions), decisions
-            print("handover frames (old, new):", [dec.handover_frames for _, dec in decisions])
-        finally:
-            d.close_and_undeploy()
+    with split_daemon(FLOWCOUNT, tmp_path) as (d, gen_ns, nic_ns, host_ns):
+        all_host = d.replanner.current
+        decisions = []
+        with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=10_000,
+                               chunk=20) as traffic:  # no gap: 2 ms apart
+            for label, plan in plans:
+                decisions.append((label, change_plan(d, traffic, plan or all_host, label, 500)))
+            traffic.wait_generated(traffic.gen.generated() + 1000)
+            sent = traffic.stop()
+        seen = wait_for_verdicts("veth0", nic_ns, sent)
+        assert seen == sent, f"{sent} frames generated, {seen} seen by the first stage"
+        live = {**read_stats("veth0", nic_ns)["maps"], **read_stats("veth1", host_ns)["maps"]}
+        expected = interpreter_state(program, traffic.sequence(sent))["maps"]["flows"]
+        assert len(expected) == len(frames)
+        got = {str(e["key"]): e["value"] for e in live["flows"]}
+        short = [e for e in expected if got.get(str(e["key"])) != e["value"]]
+        assert not short, (f"{len(short)} of {len(expected)} flows differ from the "
+                           f"interpreter, e.g. {short[0]} vs {got.get(str(short[0]['key']))}")
+        assert live["flows"] == expected
+        for label, dec in decisions:
+            assert dec.drain_ms is not None and dec.handover_ms is not None, label
+            assert dec.latency_ms is not None and len(dec.commit_ms) == 2, label
+        # the gaps were not empty: the host's dispatcher ran frames of the new plan (and
+        # frames of the old one, handed on before the NIC's replace)
+        assert all(dec.handover_frames[1] > 0 for _, dec in decisions), decisions
+        print("handover frames (old, new):", [dec.handover_frames for _, dec in decisions])
 
 
 def test_an_interrupted_handover_keeps_forwarding_and_undeploy_removes_it(bcc_module):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .split_helpers import both_stage_plan, merged_counter_frames, wait_until
+from .split_helpers import both_stage_plan, change_plan, merged_counter_frames, split_daemon
 
 REPO = Path(__file__).resolve().parents[2]
 FIREWALL = REPO / "netfuncs" / "firewall.nf"
@@ -28,56 +28,38 @@ def test_plan_changes_keep_the_counts_of_a_merged_counters_retired_copies(bcc_mo
     from cora.compiler import compile_file
     from cora.compiler.offload.partition import Plan
     from cora.compiler.offload.split import cut_plan
-    from cora.runtime.daemon import DaemonOptions, RuntimeDaemon
-    from cora.runtime.daemon_policy import PolicySettings
     from cora.runtime.deploy import RETIRED_DIR, read_stats
     from cora.runtime.pins import deployment_dir
     from cora.testbed.live_traffic import BackgroundTraffic, interpreter_state, wait_for_verdicts
-    from cora.testbed.offload_experiment import three_node
-    from cora.testbed.topology import Topology
 
     program = compile_file(FIREWALL)
     n = len(program.topological_blocks())
     both = Plan.from_json(both_stage_plan(program))
     nic = Plan.from_json(cut_plan(program, n))
     frames = merged_counter_frames()
-    settings = PolicySettings(interval_s=0.2, consecutive=2, min_packets=50,
-                              model_rate_mpps=1.0, time_limit_s=2.0)
-    with Topology() as topo:
-        three_node(topo)
-        gen_ns, nic_ns, host_ns = topo.ns("gen"), topo.ns("nic"), topo.ns("host")
-        d = RuntimeDaemon(DaemonOptions(str(FIREWALL), "veth1", host_ns, "veth0", nic_ns,
-                                        settings=settings, runtime_dir=str(tmp_path)))
-        try:
-            d.adopt_or_deploy()
-            all_host = d.replanner.current
-            kept_with_nic = False
-            plans = [("both", both), ("nic", nic), ("both", both), ("host", all_host)]
-            with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=5_000,
-                                   chunk=16) as traffic:
-                for label, plan in plans:
-                    wait_until(lambda p=plan: d.prepare_ahead(p), f"the {label} plan prepared")
-                    traffic.wait_generated(traffic.gen.generated() + 300)
-                    dec = d.put_plan(plan, f"test: to the {label} plan")
-                    assert dec.action == "adopt", dec.reason
-                    summed = read_stats("veth1", host_ns)["summed_copies"]
-                    # the host's metadata follows the plan in place (not the deployed one)
-                    assert summed == ({"drops": ["nic", "kernel"]} if label == "both"
-                                      else {}), (label, summed)
-                    if label == "nic":  # the host's copy left: kept with the NIC stage
-                        kept_with_nic = (deployment_dir("veth0", nic_ns) / RETIRED_DIR
-                                         / "drops").is_dir()
-                traffic.wait_generated(traffic.gen.generated() + 300)
-                sent = traffic.stop()
-            seen = wait_for_verdicts("veth0", nic_ns, sent)
-            assert seen == sent, f"{sent} frames generated, {seen} seen by the first stage"
-            expected = interpreter_state(program, traffic.sequence(sent))["maps"]["drops"]
-            assert sum(r["value"][0] for r in expected) == sent  # every frame is a drop
-            host = read_stats("veth1", host_ns)
-            assert host["maps"]["drops"] == expected
-            # both retired copies (the host's, then the NIC's) sit with the host now
-            assert kept_with_nic
-            assert host["retired_copies"] == {"drops": 2}, host["retired_copies"]
-            assert not (deployment_dir("veth0", nic_ns) / RETIRED_DIR / "drops").exists()
-        finally:
-            d.close_and_undeploy()
+    with split_daemon(FIREWALL, tmp_path) as (d, gen_ns, nic_ns, host_ns):
+        all_host = d.replanner.current
+        kept_with_nic = False
+        plans = [("both", both), ("nic", nic), ("both", both), ("host", all_host)]
+        with BackgroundTraffic("veth0", gen_ns, frames, rate_pps=5_000, chunk=16) as traffic:
+            for label, plan in plans:
+                change_plan(d, traffic, plan, label, 300)
+                summed = read_stats("veth1", host_ns)["summed_copies"]
+                # the host's metadata follows the plan in place (not the deployed one)
+                assert summed == ({"drops": ["nic", "kernel"]} if label == "both"
+                                  else {}), (label, summed)
+                if label == "nic":  # the host's copy left: kept with the NIC stage
+                    kept_with_nic = (deployment_dir("veth0", nic_ns) / RETIRED_DIR
+                                     / "drops").is_dir()
+            traffic.wait_generated(traffic.gen.generated() + 300)
+            sent = traffic.stop()
+        seen = wait_for_verdicts("veth0", nic_ns, sent)
+        assert seen == sent, f"{sent} frames generated, {seen} seen by the first stage"
+        expected = interpreter_state(program, traffic.sequence(sent))["maps"]["drops"]
+        assert sum(r["value"][0] for r in expected) == sent  # every frame is a drop
+        host = read_stats("veth1", host_ns)
+        assert host["maps"]["drops"] == expected
+        # both retired copies (the host's, then the NIC's) sit with the host now
+        assert kept_with_nic
+        assert host["retired_copies"] == {"drops": 2}, host["retired_copies"]
+        assert not (deployment_dir("veth0", nic_ns) / RETIRED_DIR / "drops").exists()
