@@ -77,23 +77,25 @@ on packet {
         pass;
     }
 
-    // Count the SYN in the destination's window: the first SYN of a window writes the whole
-    // entry, later ones only the counter, in place.
+    // Count the SYN in the destination's window (a SYN outside the window starts a new one)
+    // and write the entry whole, once: a found entry is written in place, and a NIC that
+    // refuses stores into map values (Agilio) writes it with one map update instead.
     count(STAT_SYN);
     let w = dst_windows[dst];
+    let start_ns = w.start_ns;
     let syns: u32 = 1;
     if (t >= w.start_ns + WINDOW_NS || t < w.start_ns) {
-        dst_windows[dst] = DstWindow { start_ns: t, syns: 1, attack_until_ns: w.attack_until_ns };
+        start_ns = t;
     } else {
         syns = w.syns + 1;
-        dst_windows[dst].syns = syns;
     }
     let attack_until_ns = w.attack_until_ns;
     if (syns > SYN_THRESHOLD) {
         if (syns == SYN_THRESHOLD + 1) { count(STAT_ATTACK); }
         attack_until_ns = t + ATTACK_HOLD_NS;
-        dst_windows[dst].attack_until_ns = attack_until_ns;
     }
+    dst_windows[dst] = DstWindow { start_ns: start_ns, syns: syns,
+                                   attack_until_ns: attack_until_ns };
     if (t >= attack_until_ns) { pass; }
 
     // Under attack: only known sources, each at a limited SYN rate.
@@ -102,13 +104,14 @@ on packet {
         drop;
     }
     let s = src_windows[src];
+    let src_start_ns = s.start_ns;
     let src_syns: u32 = 1;
     if (t >= s.start_ns + WINDOW_NS || t < s.start_ns) {
-        src_windows[src] = SrcWindow { start_ns: t, syns: 1 };
+        src_start_ns = t;
     } else {
         src_syns = s.syns + 1;
-        src_windows[src].syns = src_syns;
     }
+    src_windows[src] = SrcWindow { start_ns: src_start_ns, syns: src_syns };
     if (src_syns > SRC_SYN_LIMIT) {
         count(STAT_DROP_RATE);
         drop;

@@ -236,6 +236,17 @@ class KernelEngine:
         """Every entry of a state in dump form (see the module docstring), sorted."""
         return map_entries(self.loaded.map_fds[name], self.program.state(name))
 
+    def write(self, name: str, key: tuple[int, ...], value: tuple[int, ...]) -> None:
+        """Insert or replace one entry of a hash or array state (as the control plane does,
+        e.g. the host-fed clock of a NIC stage). Raises KeyError for an unknown state,
+        KernelError if the kernel refuses (a full map, an index out of range)."""
+        from cora.runtime import bpf_syscall
+        from cora.targets.ebpf.maps import pack_key, pack_value
+
+        state = self.program.state(name)
+        bpf_syscall.map_update(self.loaded.map_fds[name], pack_key(state, key),
+                               pack_value(state, value))
+
     def dump_state(self) -> dict:
         """The ``--state-out`` object."""
         return dump_from_entries(self.program.states, {s.name: self.entries(s.name)
@@ -441,6 +452,11 @@ class InterpEngine:
     def entries(self, name: str) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
         """Every entry of a state in dump form, sorted."""
         return sorted((tuple(k), tuple(v)) for k, v in self.interp.state_entries(name))
+
+    def write(self, name: str, key: tuple[int, ...], value: tuple[int, ...]) -> None:
+        """Insert or replace one entry, as :meth:`KernelEngine.write` (KeyError: unknown
+        state)."""
+        self.interp.states[name].update(tuple(key), list(value), set())
 
     def dump_state(self) -> dict:
         """The ``--state-out`` object."""

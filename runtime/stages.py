@@ -116,7 +116,8 @@ class StagePipeline:
             eng._set_env(1, value)
 
     def run(self, frame: bytes, now_ns: int = 0) -> StagedOutcome:
-        """Run one frame through the stages in order (``now()`` = ``now_ns`` everywhere)."""
+        """Run one frame through the stages in order (``now()`` = ``now_ns`` everywhere; a
+        NIC stage's host-fed clock, :attr:`StageProgram.clock_state`, is set to it first)."""
         stage_ns: dict[str, int] = {}
         data = frame
         out = None
@@ -124,6 +125,9 @@ class StagePipeline:
             env = self.uses_rand and (isinstance(eng, InterpEngine) or eng.uses_env)
             if env:
                 self._set_rand(eng, self._rand)
+            if st.clock_state is not None:
+                # the host-fed clock of a NIC without one, fed exactly: the frame's time
+                eng.write(st.clock_state, (0,), (now_ns,))
             out = eng.run(data, now_ns)
             if env:
                 self._rand = self._get_rand(eng)

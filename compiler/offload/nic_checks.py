@@ -20,7 +20,9 @@ Agilio CX (Netronome NFP-4000) eBPF offload, from the kernel's nfp driver
   while it never fills, which these checks cannot know (a traffic-split plan that bounds
   the table may use :meth:`StageModel.holds_without_eviction`);
 - helpers: map lookup/update/delete, bpf_get_prandom_u32, xdp_adjust_head/tail and
-  perf_event_output only: no bpf_ktime_get_ns (``now()``), no bpf_redirect (so no
+  perf_event_output only: no bpf_ktime_get_ns (so ``now()`` reads a host-fed clock map
+  instead, :attr:`StageModel.host_clock_period_ns`; a model without one refuses it), no
+  bpf_redirect (so no
   ``redirect`` verdict, i.e. no XDP_REDIRECT), no bpf_xdp_get_buff_len (the NIC stage is
   generated without multi-buffer support);
 - no stores into map values ("map writes not supported"), so no in-place field update of
@@ -216,7 +218,7 @@ class AgilioChecks(NicChecks):
             return [f"multicast({op.attrs.get('state')}): XDP_REDIRECT and devmaps "
                     "(bpf_redirect_map) are not supported by the Agilio eBPF offload (nfp "
                     "JIT: no redirect helper; offloaded maps are hash and array only)"]
-        if c == "now":
+        if c == "now" and self.model.host_clock_period_ns is None:
             return ["now() needs bpf_ktime_get_ns, which the Agilio (NFP) firmware does not "
                     "provide to offloaded programs"]
         if c in ("ref.lock", "ref.unlock"):

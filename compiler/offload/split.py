@@ -35,6 +35,11 @@ docs/offload.md, "Traffic split"): the stages are always ``nic`` then ``kernel``
   0 is the NF's entry block, "run the whole NF";
 - the kernel stage holds every block of the NF: its ``shim.pop`` resumes at the entry for
   host-path packets and at the cut's resume blocks for NIC-path packets;
+- (any plan) when the plan's NIC model has no clock helper but a host-fed clock
+  (:attr:`cora.compiler.offload.stage_model.StageModel.host_clock_period_ns`, Agilio), every
+  ``now()`` of the NIC stage reads slot 0 of the array ``cora_nic_clock`` instead
+  (:attr:`StageProgram.clock_state`), which the host writes (:mod:`cora.runtime.clock_feed`;
+  a staged run writes the frame's time there first, so the split equals the whole NF);
 - a written state the NIC path touches on the NIC must be partitionable by the key
   (:func:`cora.compiler.offload.traffic.partitionable_state`); the kernel stage holds a host
   copy of it for host-path flows (:attr:`StageProgram.host_copies`); the union of the copies
@@ -92,6 +97,9 @@ BUCKETS_STATE = "cora_nic_buckets"
 HEAVY_STATE = "cora_heavy_flows"
 #: Resume id of the host path: block 0, the NF's entry ("run the whole NF").
 HOST_PATH_RESUME = 0
+#: Map of the host-fed clock of a NIC without a clock helper (array, one u64: CLOCK_MONOTONIC
+#: ns), written by :mod:`cora.runtime.clock_feed`; the NIC stage's ``now()`` reads it.
+CLOCK_STATE = "cora_nic_clock"
 
 
 class SplitError(CoraError):
@@ -151,6 +159,9 @@ class StageProgram:
             fills: ``cora_nic_buckets``, ``cora_heavy_flows`` (names as in this program).
         counter_copies: merged counters (only added to) this stage holds its own copy of;
             the NF's value of each entry is the sum over the stages' copies.
+        clock_state: (NIC stage of a NIC with a host-fed clock) the one-entry array its
+            ``now()`` reads (:data:`CLOCK_STATE`), which the host must keep writing; None
+            when the stage reads its own clock or never calls ``now()``.
     """
 
     stage: str
@@ -163,6 +174,7 @@ class StageProgram:
     host_copies: list[str] = field(default_factory=list)
     classifier_states: list[str] = field(default_factory=list)
     counter_copies: list[str] = field(default_factory=list)
+    clock_state: str | None = None
 
 
 @dataclass
@@ -217,12 +229,10 @@ def _plan_parts(plan) -> PlanParts:
     raise SplitError(f"not a plan: {type(plan).__name__}")
 
 
-def _nic_inplace_lowering(program: Program, plan, block_stage: dict[str, str]
-                          ) -> dict[str, str]:
-    """In-place write blocks the NIC stage runs as their insert (``{X: U}``,
-    :func:`cora.compiler.offload.stage_model.inplace_alternatives`): those with X and U on
-    the NIC when the plan's NIC model (``stage_models["nic"]``) refuses ``ref.store``."""
-    from cora.compiler.offload.stage_model import ModelError, inplace_alternatives, load_model
+def _nic_model(plan):
+    """The plan's NIC stage model (``stage_models["nic"]``), or None when the plan names none
+    or it cannot be read (then no NIC lowering applies: a plain XDP stage)."""
+    from cora.compiler.offload.stage_model import ModelError, load_model
     models = getattr(plan, "stage_models", None)
     if models is None and isinstance(plan, dict):
         models = plan.get("plan", plan).get("stage_models") if isinstance(
@@ -230,12 +240,20 @@ def _nic_inplace_lowering(program: Program, plan, block_stage: dict[str, str]
         models = models or plan.get("stage_models")
     name = (models or {}).get("nic")
     if not name:
-        return {}
+        return None
     try:
-        model = load_model(name)
+        return load_model(name)
     except (ModelError, CoraError, OSError):
-        return {}
-    if "ref.store" not in model.excluded_opcodes:
+        return None
+
+
+def _nic_inplace_lowering(program: Program, model, block_stage: dict[str, str]
+                          ) -> dict[str, str]:
+    """In-place write blocks the NIC stage runs as their insert (``{X: U}``,
+    :func:`cora.compiler.offload.stage_model.inplace_alternatives`): those with X and U on
+    the NIC when the plan's NIC model refuses ``ref.store``."""
+    from cora.compiler.offload.stage_model import inplace_alternatives
+    if model is None or "ref.store" not in model.excluded_opcodes:
         return {}
     return {x: u for x, u in inplace_alternatives(program).items()
             if block_stage.get(x) == "nic" and block_stage.get(u) == "nic"}
@@ -455,7 +473,8 @@ def split(program: Program, plan) -> SplitResult:
     """
     verify(program)
     block_stage, state_place, plan_shims, traffic = _plan_parts(plan)
-    inplace = _nic_inplace_lowering(program, plan, block_stage)
+    nic_model = _nic_model(plan)
+    inplace = _nic_inplace_lowering(program, nic_model, block_stage)
     order = program.topological_blocks()
     sidx = {s: i for i, s in enumerate(STAGES)}
     for b in order:
@@ -644,6 +663,10 @@ def split(program: Program, plan) -> SplitResult:
         sp.blocks = [b for b in sp.blocks if b.label in reach]
         used_regs = _used_regs(sp.blocks)
         sp.regs = {r: t for r, t in sp.regs.items() if r in used_regs}
+        clock = None
+        if STAGES[k] == "nic" and nic_model is not None \
+                and nic_model.host_clock_period_ns is not None:
+            clock = _lower_now_to_clock(sp)
         if STAGES[k] == "nic":
             # counters inserted with a non-zero first value start at zero, then are added to
             # (the Agilio offload's rule; the host stages keep the cheaper plain insert)
@@ -656,8 +679,39 @@ def split(program: Program, plan) -> SplitResult:
         result.append(StageProgram(STAGES[k], sp, pos == 0, k == used[-1], owned[k],
                                    replicas[k], resumes,
                                    host_copies if traffic is not None and k == kernel else [],
-                                   classifier, counters[k]))
+                                   classifier, counters[k], clock))
     return SplitResult(result, sorted(shims.values(), key=lambda s: s.resume_id), traffic)
+
+
+def _lower_now_to_clock(sp: Program) -> str | None:
+    """Every ``now`` of ``sp`` (a NIC stage) as a read of slot 0 of a new one-entry array
+    :data:`CLOCK_STATE` (u64 ns): ``const 0; map.lookup; ref.load``. Returns the state's
+    name, or None when ``sp`` never calls ``now()`` (nothing added)."""
+    if not any(op.opcode == "now" for _, op in sp.ops()):
+        return None
+    name = _fresh(CLOCK_STATE, {s.name for s in sp.states})
+    sp.states.append(StateDecl(name, "array", (StateField("index", 32),),
+                               (StateField("now_ns", 64),), 1, origin="host_clock"))
+    taken = set(sp.regs)
+
+    def reg(hint: str, t: IntType | RefType) -> str:
+        r = _fresh(hint, taken)
+        taken.add(r)
+        sp.regs[r] = t
+        return r
+
+    for b in sp.blocks:
+        ops: list[Op] = []
+        for op in b.ops:
+            if op.opcode != "now":
+                ops.append(op)
+                continue
+            zero, ref = reg("clock_slot", IntType(32)), reg("clock_ref", RefType(name))
+            ops += [Op("const", zero, (), {"value": 0}, op.span),
+                    Op("map.lookup", ref, (zero,), {"state": name}, op.span),
+                    Op("ref.load", op.dest, (ref,), {"state": name, "index": 0}, op.span)]
+        b.ops = ops
+    return name
 
 
 def classifier_program(program: Program, traffic: TrafficSplit) -> Program:

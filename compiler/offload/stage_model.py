@@ -86,8 +86,8 @@ class StageModel:
         clock_ghz: core clock, GHz.
         op_classes: IR op classes it can run.
         map_kinds: IR state kinds it can hold.
-        excluded_opcodes: opcodes it cannot run although their class is allowed (e.g. ``now``
-            on Agilio: the NFP firmware has no clock helper).
+        excluded_opcodes: opcodes it cannot run although their class is allowed (e.g.
+            ``ref.store`` on Agilio: the nfp verifier rejects stores into map values).
         max_instructions: most instructions of one stage program (None: no practical limit).
         max_maps: most state objects on the stage.
         max_map_entries: most entries summed over all its maps.
@@ -116,6 +116,12 @@ class StageModel:
             the table never fills (Agilio: ``lru_hash`` -> ``hash``: without eviction an LRU
             map behaves as a hash map). Not used by :meth:`supports_op` (it cannot know the
             table's fill); see :meth:`holds_without_eviction`.
+        host_clock_period_ns: None when ``now()`` is the stage's own clock; else the stage has
+            no clock helper and the host feeds one: a one-entry array map that the host
+            writes every this many ns (``cora.runtime.clock_feed``). ``now()`` on the stage
+            then reads that map (:func:`cora.compiler.offload.split.split` lowers it so) and
+            lags the host's clock by up to the period plus one map write; charged as
+            ``opcode_cost_ns.now``. Needs a source when set.
         multicast: whether the stage can end a packet with the multicast verdict (``mcast G``:
             ``bpf_redirect_map`` of the ``devmap`` group G with ``BPF_F_BROADCAST``) and so
             hold ``devmap`` states (:meth:`holds_kind`); needs a ``sources.multicast`` entry
@@ -160,6 +166,7 @@ class StageModel:
     zero_init_atomic: bool = False
     no_eviction_kinds: Mapping[str, str] = field(default_factory=dict)
     multicast: bool = False
+    host_clock_period_ns: int | None = None
     path: str = ""
 
     # ------------------------------------------------------------------ sources
@@ -199,6 +206,8 @@ class StageModel:
         if self.zero_init_atomic:
             out.append("zero_init_atomic")
         out += [f"no_eviction_kinds.{k}" for k in self.no_eviction_kinds]
+        if self.host_clock_period_ns is not None:
+            out.append("host_clock_period_ns")
         out += [f"tiers.{t.name}" for t in self.tiers]
         return out
 
@@ -486,7 +495,8 @@ def inplace_alternatives(program: Program) -> dict[str, str]:
     (:mod:`cora.compiler.passes.map_lookup`) makes, where ``%found = ref.found %h``, X is
     ``ref.store %h`` of every value field then (``const`` and) ``jmp J``, and U is
     ``map.update`` of the same state with the same values into the same register then
-    ``jmp J``. A ``bpf_map_update_elem`` of the whole entry has the same effect as storing
+    ``jmp J`` (for a map with ``on_full``: U ends ``br %ok, J, F`` on the update's result
+    and X sets that register to 1 before ``jmp J``). A ``bpf_map_update_elem`` of the whole entry has the same effect as storing
     every field of the found entry, so a stage that refuses ``ref.store`` (the nfp JIT:
     "map writes not supported"; whole-entry updates are accepted) may branch straight to U:
     :func:`cora.compiler.offload.split.split` lowers the NIC stage so.
@@ -511,9 +521,16 @@ def inplace_alternatives(program: Program) -> dict[str, str]:
         if rest[:-1] and not (len(rest) == 2 and rest[0].opcode == "const"
                               and rest[0].dest == upd.dest):
             continue
-        if (join.opcode != "jmp" or not rest or rest[-1].opcode != "jmp"
-                or rest[-1].attrs["targets"] != join.attrs["targets"]
-                or len(stores) != len(upd.args) - n):
+        if not rest or rest[-1].opcode != "jmp" or len(stores) != len(upd.args) - n:
+            continue
+        if join.opcode == "jmp":
+            if rest[-1].attrs["targets"] != join.attrs["targets"]:
+                continue
+        elif not (join.opcode == "br" and join.args == (upd.dest,) and len(rest) == 2
+                  and rest[0].attrs.get("value") == 1
+                  and join.attrs["targets"][0] == rest[-1].attrs["targets"][0]):
+            # a map with on_full: U branches on the update's success, and X says "succeeded"
+            # (an update of a key that is present succeeds even in a full map)
             continue
         if all(op.args == (found.args[0], v) and op.attrs.get("index") == j
                and op.attrs.get("state") == upd.attrs["state"]
@@ -667,6 +684,8 @@ def model_from_dict(data: dict, path: str = "<dict>") -> StageModel:
             no_eviction_kinds={str(k): str(v)
                                for k, v in data.get("no_eviction_kinds", {}).items()},
             multicast=bool(data.get("multicast", False)),
+            host_clock_period_ns=None if data.get("host_clock_period_ns") is None
+            else int(data["host_clock_period_ns"]),
             per_packet_ns=float(need("per_packet_ns")), crossing_ns=float(need("crossing_ns")),
             shim_byte_ns=float(need("shim_byte_ns")), max_shim_bytes=int(need("max_shim_bytes")),
             sources={k: str(v) for k, v in need("sources").items()}, path=path)
@@ -702,6 +721,12 @@ def check_model(model: StageModel) -> None:
     if model.multicast and "helper" not in model.op_classes:
         raise ModelError(f"{where}: multicast = true needs the helper op class (mcast is "
                          "charged as one helper call)")
+    if model.host_clock_period_ns is not None and (
+            model.host_clock_period_ns <= 0 or "now" in model.excluded_opcodes
+            or "helper" not in model.op_classes):
+        raise ModelError(f"{where}: host_clock_period_ns must be a positive period in ns, "
+                         "with now() not excluded and the helper op class allowed (now() "
+                         "reads the host-fed clock)")
     if not model.tiers:
         raise ModelError(f"{where}: at least one memory tier is needed")
     missing = [c for c in model.op_classes if c not in model.op_cost_ns]

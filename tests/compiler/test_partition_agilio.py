@@ -204,3 +204,115 @@ def test_agilio_plan_drops_nats_untranslatable_frames_on_the_nic():
     assert res.plan.state_place["nat_in"][0][0] == "kernel"     # now() on every write
     assert nic_stage_problems(split(program, res.plan), load_model("agilio")) == []
     assert _compare(program, res.plan, frames) == []
+
+
+# ------------------------------------------------------------------ the host-fed clock
+
+RATELIMIT = ROOT / "netfuncs" / "ratelimit.nf"
+SYNGUARD = ROOT / "netfuncs" / "synguard.nf"
+#: synguard's flood target in the mix below (10.211.0.1, inside zipf_frames' destinations)
+VICTIM = bytes([10, 211, 0, 1])
+
+
+def _syn_flood(frames):
+    """Two in three TCP frames of ``frames`` made SYNs to :data:`VICTIM` (over
+    synguard's 1,000 SYNs per 1-s window when the mix is large enough), the rest unchanged
+    (ACKs: the established sources synguard learns)."""
+    out = []
+    for i, (ts, f) in enumerate(frames):
+        b = bytearray(f)
+        if b[23] == 6 and i % 3:
+            b[30:34] = VICTIM
+            b[14 + (b[14] & 0xF) * 4 + 13] = 0x02                      # SYN
+        out.append((ts, bytes(b)))
+    return out
+
+
+@cache
+def _clock_case(nf: str):
+    """The Agilio plan at 10 Mpps of ``nf`` on a skewed mix: ratelimit on the Zipf mix (the
+    heavy sources' buckets run dry at 1 us between frames), synguard on it with a SYN flood."""
+    program = compile_file(str(RATELIMIT if nf == "ratelimit" else SYNGUARD))
+    frames = zipf_frames(400, 1.1, 3000, seed=3)
+    if nf == "synguard":
+        frames = _syn_flood(frames)
+    pb = Problem(program, load_model("agilio"), load_model("xdp"), load_model("user"),
+                 profile_from_frames(program, frames))
+    res = solve_problem(pb, 10, None, time_limit_s=5, workers=1, explain=False)
+    return program, frames, pb, res
+
+
+@pytest.mark.parametrize("nf", ["ratelimit", "synguard"])
+def test_agilio_offloads_the_clocked_nfs(nf):
+    """now() comes before every non-pass verdict of ratelimit and synguard; with the
+    host-fed clock the NIC runs now() blocks and the plan saves host cores. ratelimit: its
+    buckets on the NIC for the heavy sources (a traffic split), drops decided there, better
+    than every baseline; synguard: SYN counting per destination on the NIC, the mitigation
+    (known and per-source windows, LRU maps) on the host, as good as the best baseline."""
+    from cora.compiler.offload import baselines as bl
+    program, frames, pb, res = _clock_case(nf)
+    assert res.plan is not None and res.optimal
+    now_blocks = {b.label for b in program.blocks if any(op.opcode == "now" for op in b.ops)}
+    assert any(res.plan.block_stage[b] == "nic" and pb.freq[b] > 0 for b in now_blocks)
+    base = bl.run_baselines(pb, 10)
+    assert res.host_cores < 0.8 * base["all_host"].host_cores
+    assert res.host_cores <= min(r.host_cores for r in base.values()) + 1e-9
+    if nf == "ratelimit":
+        assert res.plan.traffic is not None
+        assert res.plan.state_place["buckets"][0][0] == "nic"
+        verdicts = {pb.verdict[b] for b, s in res.plan.block_stage.items()
+                    if s == "nic" and b in pb.verdict and pb.freq[b] > 0}
+        assert "drop" in verdicts                     # the NIC polices, after now()
+        assert res.host_cores < 0.5 * min(r.host_cores for r in base.values())
+    else:
+        assert res.plan.state_place["dst_windows"][0][0] == "nic"
+    result = split(program, res.plan)
+    nic = next(st for st in result.stages if st.stage == "nic")
+    assert nic.clock_state == "cora_nic_clock"
+    assert not any(op.opcode == "now" for _, op in nic.program.ops())
+    clock = nic.program.state(nic.clock_state)
+    assert (clock.kind, clock.capacity, clock.value[0].width) == ("array", 1, 64)
+    assert nic_stage_problems(result, load_model("agilio")) == []
+    # the host's stage reads its own clock
+    assert all(st.clock_state is None for st in result.stages if st.stage != "nic")
+
+
+@pytest.mark.parametrize("nf", ["ratelimit", "synguard"])
+def test_clocked_split_equals_the_whole_nf(nf):
+    """Fed the frame's time, the NIC stage's clock map makes the split the whole NF: verdict,
+    frame and state on every frame; both verdicts occur."""
+    program, frames, _, res = _clock_case(nf)
+    assert _compare(program, res.plan, frames) == []
+    ref = InterpEngine(program)
+    assert {ref.run(f, ts).verdict for ts, f in frames} == {"pass", "drop"}
+
+
+def test_a_clock_that_is_not_fed_changes_the_verdicts():
+    """The clock map is what the NIC's now() reads: a stalled clock (never fed) lets
+    ratelimit's buckets refill nothing, so verdicts differ from the whole NF's (the
+    feeder matters; cora.runtime.clock_feed)."""
+    program, frames, _, res = _clock_case("ratelimit")
+    ref = InterpEngine(program)
+    with StagePipeline(program, res.plan, xdp_engine="interp") as pipe:
+        nic = next(i for i, st in enumerate(pipe.split.stages) if st.stage == "nic")
+        pipe.split.stages[nic].clock_state = None      # nobody writes it: stays 0
+        diff = sum(pipe.run(f, ts).verdict != ref.run(f, ts).verdict for ts, f in frames)
+    assert diff > 0
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("nf", ["ratelimit", "synguard"])
+def test_clocked_split_in_the_kernel(nf, bcc_module):
+    """The same split as real XDP programs (BPF_PROG_TEST_RUN): the NIC stage reads its
+    clock from the map, written before each frame."""
+    program, frames, _, res = _clock_case(nf)
+    ref = InterpEngine(program)
+    bad = []
+    with StagePipeline(program, res.plan, xdp_engine="kernel") as pipe:
+        for i, (ts, f) in enumerate(frames[:1500]):
+            want, got = ref.run(f, ts), pipe.run(f, ts)
+            if (got.verdict, got.frame) != (want.verdict, want.frame):
+                bad.append((i, got.decided_by, got.verdict, want.verdict))
+        if pipe.dump_state() != ref.dump_state():
+            bad.append("final state")
+    assert bad == []

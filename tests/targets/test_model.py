@@ -77,7 +77,8 @@ def test_agilio_declares_the_offload_limits():
     assert m.max_instructions == 2800
     # map_write is allowed for atomic_add only: plain stores (ref.store) are excluded
     assert "map_write" in m.op_classes and "ref.store" in m.excluded_opcodes
-    assert "now" in m.excluded_opcodes
+    # no clock helper: now() reads the host-fed clock map (written every 1 ms)
+    assert "now" not in m.excluded_opcodes and m.host_clock_period_ns == 1_000_000
     assert [t.name for t in m.tiers] == ["CLS", "CTM", "IMEM", "EMEM"]
     assert [t.access_ns for t in m.tiers] == sorted(t.access_ns for t in m.tiers)
     assert load_model("bluefield2").cores == 8
@@ -227,8 +228,11 @@ def test_agilio_cannot_cost_what_it_cannot_run(firewall):
 def test_supports_op_follows_classes_opcodes_kinds_and_verdicts(firewall):
     nic = load_model("agilio")
     now = next(op for _, op in firewall.ops() if op.opcode == "now")
-    assert not nic.supports_op(now)
-    assert load_model("bluefield2").supports_op(now)
+    store = Op("ref.store", None, ("h", "v"), {"state": "conns", "index": 0})
+    assert not nic.supports_op(store)                 # an opcode excluded from its class
+    assert nic.supports_op(now)                       # the host-fed clock
+    assert load_model("bluefield2").supports_op(now) and load_model("bluefield2").supports_op(
+        store)
     assert not nic.supports_op(Op("ret", attrs={"verdict": "redirect"}, args=("x",)))
     lookup = next(op for _, op in firewall.ops()
                   if op.opcode == "map.lookup" and op.attrs["state"] == "conns")
