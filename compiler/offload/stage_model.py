@@ -496,8 +496,9 @@ def inplace_alternatives(program: Program) -> dict[str, str]:
     ``ref.store %h`` of every value field then (``const`` and) ``jmp J``, and U is
     ``map.update`` of the same state with the same values into the same register then
     ``jmp J`` (for a map with ``on_full``: U ends ``br %ok, J, F`` on the update's result
-    and X sets that register to 1 before ``jmp J``). A ``bpf_map_update_elem`` of the whole entry has the same effect as storing
-    every field of the found entry, so a stage that refuses ``ref.store`` (the nfp JIT:
+    and X sets that register to 1 before ``jmp J``; an update of a present key succeeds even
+    in a full map). A ``bpf_map_update_elem`` of the whole entry has the same effect as
+    storing every field of the found entry, so a stage that refuses ``ref.store`` (the nfp JIT:
     "map writes not supported"; whole-entry updates are accepted) may branch straight to U:
     :func:`cora.compiler.offload.split.split` lowers the NIC stage so.
     """
