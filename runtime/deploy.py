@@ -42,6 +42,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 from cora.errors import EnvironmentProblem
 from cora.targets.ebpf.liveprof import PROFILE_MAP, profile_slots
@@ -615,6 +616,7 @@ def undeploy(dev: str, netns: str | None = None) -> dict:
                 fault_point("undeploy", "unpin_one")
 
         detached, removed = _take_down(dev, netns, prog_id, directory, _after_unpin)
+        stop_clock_feed(meta)
         fault_point("undeploy", "done")
     return _undeploy_peer({"detached": detached, "unpinned": removed, "recovered": recovered},
                           peer)
@@ -699,6 +701,11 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     fwd = _nic_forward_ifindex(nic_dev, nic_netns, nic_forward)
     nic_prog = by_stage["nic"].program if "nic" in by_stage else \
         passthrough_program(f"{program.name}_nic_fwd")
+    clock = by_stage["nic"].clock_state if "nic" in by_stage else None
+    if clock is not None:
+        # the host-fed clock starts at the deploy's time (then clock_feed writes it)
+        st = nic_prog.state(clock)
+        st.init = (((0,), (time.monotonic_ns(),)),)
     host_prog = by_stage["kernel"].program if "kernel" in by_stage else \
         passthrough_program(f"{program.name}_host_rx")
     nic_meta = deploy(nic_prog, nic_dev, nic_netns, mode, pass_redirect_ifindex=fwd,
@@ -711,4 +718,37 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     except BaseException:
         undeploy(nic_dev, nic_netns)
         raise
+    if clock is not None:
+        nic_meta = _start_clock_feed(plan, nic_dev, nic_netns, nic_meta, clock)
     return {"nic": nic_meta, "host": host_meta, "stages": [st.stage for st in result.stages]}
+
+
+def _start_clock_feed(plan, nic_dev: str, nic_netns: str | None, nic_meta: dict,
+                      clock: str) -> dict:
+    """Start the feeder of the NIC stage's host-fed clock (:mod:`cora.runtime.clock_feed`)
+    at the period of the plan's NIC model and record it in the NIC side's metadata
+    (``"clock_feed"``: map path, period, pid). Returns the new metadata."""
+    from cora.compiler.offload.split import nic_model_of
+    from cora.runtime import clock_feed, pins
+
+    model = nic_model_of(plan)
+    period_ns = model.host_clock_period_ns if model is not None and \
+        model.host_clock_period_ns else 1_000_000
+    path = str(Path(nic_meta["pins"]) / "maps" / clock)
+    pid = clock_feed.start(path, period_ns)
+    meta = {**(pins.read_metadata(nic_dev, nic_netns) or nic_meta),
+            "clock_feed": {"map": path, "period_ns": period_ns, "pid": pid}}
+    write_state(pins.write_metadata, nic_dev, nic_netns,
+                {k: v for k, v in meta.items() if k != "recovered"})
+    return {**meta, "recovered": nic_meta.get("recovered")}
+
+
+def stop_clock_feed(meta: dict | None) -> bool:
+    """End the clock feeder a NIC side's metadata names (if it still runs); True if one was
+    signalled. It would stop by itself once the deployment's pins are gone."""
+    from cora.runtime import clock_feed
+
+    feed = (meta or {}).get("clock_feed")
+    if not feed or not isinstance(feed.get("pid"), int):
+        return False
+    return clock_feed.stop(feed["pid"], feed.get("map"))

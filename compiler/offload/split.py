@@ -229,7 +229,7 @@ def _plan_parts(plan) -> PlanParts:
     raise SplitError(f"not a plan: {type(plan).__name__}")
 
 
-def _nic_model(plan):
+def nic_model_of(plan):
     """The plan's NIC stage model (``stage_models["nic"]``), or None when the plan names none
     or it cannot be read (then no NIC lowering applies: a plain XDP stage)."""
     from cora.compiler.offload.stage_model import ModelError, load_model
@@ -473,7 +473,7 @@ def split(program: Program, plan) -> SplitResult:
     """
     verify(program)
     block_stage, state_place, plan_shims, traffic = _plan_parts(plan)
-    nic_model = _nic_model(plan)
+    nic_model = nic_model_of(plan)
     inplace = _nic_inplace_lowering(program, nic_model, block_stage)
     order = program.topological_blocks()
     sidx = {s: i for i, s in enumerate(STAGES)}
@@ -867,7 +867,7 @@ def check_nic_model(doc: dict, result) -> None:
                         + (f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""))
 
 
-__all__ = ["BUCKETS_STATE", "HEAVY_STATE", "HOST_PATH_RESUME", "PARSE_STEERING_FIELDS",
-           "ShimLayout", "classifier_program", "SplitError", "SplitResult", "StageProgram",
-           "check_nic_model", "cut_plan", "load_plan_file", "nic_stage_problems", "split",
-           "split_program"]
+__all__ = ["BUCKETS_STATE", "CLOCK_STATE", "HEAVY_STATE", "HOST_PATH_RESUME",
+           "PARSE_STEERING_FIELDS", "ShimLayout", "classifier_program", "SplitError",
+           "SplitResult", "StageProgram", "check_nic_model", "cut_plan", "load_plan_file",
+           "nic_model_of", "nic_stage_problems", "split", "split_program"]
