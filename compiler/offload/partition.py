@@ -137,6 +137,9 @@ CONSTRAINT_GROUPS = ("capability", "nic_memory", "instructions", "shim", "nic_ra
                      "host_budget")
 _MEM_OPS = ("map.lookup", "map.update", "map.delete", "ref.load", "ref.store")
 _LEAVES_HOST = ("drop", "tx", "redirect")
+#: Bytes of the "done" shim a frame the NIC ended with pass carries to the host (the resume
+#: id SHIM_DONE alone, :mod:`cora.compiler.offload.split`).
+DONE_SHIM_BYTES = 2
 
 
 class PartitionError(InputError):
@@ -715,7 +718,8 @@ class Problem:
         table = 0
         if ts is not None and self.traffic_ok:
             share, flows, table = self.traffic_figures(ts)
-        units, viol = self._cut_units(plan, flows, table * self.heavy_entry_bytes)
+        units, viol = self._cut_units(plan, flows, table * self.heavy_entry_bytes,
+                                      host_attached=ts is not None and self.traffic_ok)
         cut_host, cut_nic = units[KERNEL] + units[USER], units[NIC]
         if ts is None:
             host, nic = q * cut_host, q * cut_nic
@@ -765,10 +769,12 @@ class Problem:
         return Evaluation(host, nic, {g: v for g, v in viol.items() if v}, q, share / q)
 
     def _cut_units(self, plan: Plan, flows: int | None,
-                   table_bytes: int = 0) -> tuple[list[int], dict]:
+                   table_bytes: int = 0, host_attached: bool = False) -> tuple[list[int], dict]:
         """Per-stage units of the plan's block cut (every packet taking it) and its
         violations; ``flows``: NIC-resident flows of a traffic split (None: whole maps);
-        ``table_bytes``: the heavy-flow table's keys, in the NIC's fastest tier."""
+        ``table_bytes``: the heavy-flow table's keys, in the NIC's fastest tier;
+        ``host_attached``: the host runs its program on every frame it receives even if
+        the cut puts no block there (a traffic split: the host path needs it)."""
         sidx = {s: i for i, s in enumerate(STAGES)}
         bs = {lab: sidx[plan.block_stage[lab]] for lab in self.labels}
         viol: dict[str, list[str]] = {g: [] for g in CONSTRAINT_GROUPS + ("structure",)}
@@ -852,10 +858,12 @@ class Problem:
         # per packet
         if bs[self.entry] == NIC:
             units[NIC] += self.stages[NIC].per_packet
-        if any(k > NIC for k in bs.values()):
+        if host_attached or any(k > NIC for k in bs.values()):
             pp = self.stages[KERNEL].per_packet
             units[KERNEL] += pp - sum(self.leave_units(lab) for lab in self.labels
                                       if bs[lab] == NIC and self.verdict[lab] in _LEAVES_HOST)
+            units[KERNEL] += sum(self.done_units(lab) for lab in self.labels
+                                 if bs[lab] == NIC and self.verdict[lab] == "pass")
         arrive_user = (1.0 if bs[self.entry] == USER else 0.0)
         units[USER] += self.user_arrive_units(arrive_user)
         for (u, v) in self.edges:
@@ -872,6 +880,14 @@ class Problem:
     def leave_units(self, label: str) -> int:
         """Kernel per-packet units saved by frames ending in ``label`` on the NIC."""
         return _u(self.freq[label] * self.stages[KERNEL].per_packet / UNITS_PER_NS)
+
+    def done_units(self, label: str) -> int:
+        """Kernel units of the frames the NIC ends with ``pass`` in ``label`` while the host
+        runs a program: they carry the 2-byte "done" shim, which the host program reads and
+        strips (charged as a crossing with a 2-byte shim, the measured cost of reading a
+        shim, stripping it and putting it back: an upper bound of the pop)."""
+        kern = self.stages[KERNEL]
+        return _u(self.freq[label] * (kern.crossing_ns + kern.shim_byte_ns * DONE_SHIM_BYTES))
 
     def user_arrive_units(self, fraction: float) -> int:
         return _u(fraction * self.stages[USER].per_packet / UNITS_PER_NS)
@@ -1304,13 +1320,24 @@ class _Model:
             for k in (KERNEL, USER):
                 if k in self.x[lab]:
                     m.add(self.hostrun >= self.x[lab][k])
+        if self.tsplit is not None:
+            # a traffic split attaches the host program (the host path runs there), so
+            # every frame the NIC passes runs it too
+            m.add(self.hostrun >= self.tsplit)
         self.a: dict[str, Any] = {}
+        self.d: dict[str, Any] = {}
         for lab in labels:
             if pb.verdict[lab] in _LEAVES_HOST and NIC in self.x[lab]:
                 av = m.new_bool_var(f"a_{lab}")
                 m.add(av <= self.x[lab][NIC])
                 m.add(av <= self.hostrun)
                 self.a[lab] = av
+            elif pb.verdict[lab] == "pass" and NIC in self.x[lab] and pb.done_units(lab):
+                # the done shim's pop on the host: paid when the NIC ends it and the host
+                # runs its program (d >= x_nic AND hostrun; minimised, so equal)
+                dv = m.new_bool_var(f"d_{lab}")
+                m.add(dv >= self.x[lab][NIC] + self.hostrun - 1)
+                self.d[lab] = dv
         # stage unit expressions
         units: _StageTerms = {0: [], 1: [], 2: []}
         for lab in labels:
@@ -1342,6 +1369,8 @@ class _Model:
         units[KERNEL].append((pb.stages[KERNEL].per_packet, self.hostrun))
         for lab, av in self.a.items():
             units[KERNEL].append((-pb.leave_units(lab), av))
+        for lab, dv in self.d.items():
+            units[KERNEL].append((pb.done_units(lab), dv))
         host_terms = units[KERNEL] + units[USER]
         self.host_terms, self.nic_terms = host_terms, units[NIC]
         self.host_expr = sum(c * v for c, v in host_terms)

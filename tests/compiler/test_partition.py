@@ -14,7 +14,15 @@ from __future__ import annotations
 import pytest
 
 from cora.compiler.offload import baselines as bl
-from cora.compiler.offload.partition import Plan, Problem, live_in, plan, solve_problem
+from cora.compiler.offload.partition import (
+    KERNEL,
+    NIC,
+    Plan,
+    Problem,
+    live_in,
+    plan,
+    solve_problem,
+)
 from cora.compiler.offload.profile import profile_from_frames, synthetic_profile
 from tests.compiler.partition_helpers import (
     EXHAUSTIVE_LIMIT_S,
@@ -88,14 +96,18 @@ def test_shim_layout_from_liveness():
     assert (edge["from"], edge["to"], edge["from_stage"], edge["to_stage"]) == \
         ("bb0", "bb1", "nic", "kernel")
     assert [r["bytes"] for r in edge["registers"]] == [4, 1] and edge["bytes"] == 7
-    # a 6-byte shim limit forbids that crossing; the best left (found by hand and by
-    # exhaustive search) keeps bb0, bb1 on the NIC (15 ns) and sends drops to the kernel:
-    # host 20 + 0.75*(5 + 0.5*2) + 0.75*1 = 25.25 ns (all on host: 25.75)
+    # a 6-byte shim limit forbids that crossing. Keeping bb0, bb1 on the NIC (15 ns) and
+    # sending drops to the kernel costs the host 20 + 0.75*(5 + 0.5*2) + 0.75*1 = 25.25 ns
+    # plus the pop of the done shim of the 0.25 the NIC passes, 0.25*(5 + 0.5*2) = 1.5:
+    # 26.75 ns, more than all on host (25.75), which is the best left (by hand and by
+    # exhaustive search)
     nic, kern, user = models(max_shim_bytes=6)
     pb = Problem(p, nic, kern, user, prof)
+    stages = {"bb0": NIC, "bb1": NIC, "bb2": KERNEL}
+    assert pb.evaluate(pb.make_plan(stages)).host_ns_per_packet == pytest.approx(26.75)
     res = solve_problem(pb, 65, None, **SOLVER)
-    assert [(e["from"], e["to"]) for e in res.plan.shim] == [("bb0", "bb2")]
-    assert res.host_ns_per_packet == pytest.approx(25.25)
+    assert res.plan.shim == [] and set(res.plan.block_stage.values()) == {"kernel"}
+    assert res.host_ns_per_packet == pytest.approx(25.75)
     ex = bl.exhaustive(pb, 65, time_limit_s=EXHAUSTIVE_LIMIT_S)
     assert ex.host_cores == pytest.approx(res.host_cores)
 

