@@ -24,9 +24,12 @@ executing a block / taking an edge).
   any host stage is used (an XDP program is then attached and sees every frame, also frames
   only in transit to user space), i.e. all frames except those the NIC stage ended with drop,
   tx or redirect; user space pays its ``per_packet_ns`` per packet arriving there.
-  Frames the NIC ends with ``pass`` while no host stage is used reach the host stack without
-  running any cora program (cost 0, as in every plan, since the all-on-host NF passes them to
-  the stack too).
+  Under a traffic split the host program is always attached (the host path runs there).
+  A frame the NIC ends with ``pass`` while the host program is attached carries the 2-byte
+  done shim: besides ``per_packet_ns`` the host pays its pop, charged as a crossing with a
+  2-byte shim (:meth:`Problem.done_units`). Frames the NIC ends with ``pass`` while no host
+  stage is used reach the host stack without running any cora program (cost 0, as in every
+  plan, since the all-on-host NF passes them to the stack too).
 - ``host_ns`` = kernel + user stage ns/packet; ``host_cores = R * host_ns / 1e3`` (R in Mpps);
   ``nic_utilization = R * nic_ns / (1e3 * nic.cores)`` (docs/offload.md).
 

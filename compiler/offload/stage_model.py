@@ -229,6 +229,42 @@ class StageModel:
         return [(f, self.figure_value(f), self.source_of(f), self.is_measured(f))
                 for f in self.figures()]
 
+    def figure_kind(self, figure: str) -> str:
+        """``"measured"`` (the source says ``measured:``), ``"modelled"`` (it says modelled
+        or assumed) or ``"cited"`` (a published limit or specification)."""
+        if self.is_measured(figure):
+            return "measured"
+        head = self.source_of(figure).lstrip().lower()[:48]
+        return "modelled" if "modelled" in head or "assum" in head else "cited"
+
+    def figures_markdown(self, source_chars: int = 200) -> str:
+        """The docs/targets.md table of every figure: value, kind (:meth:`figure_kind`) and
+        its source, abridged to ``source_chars`` characters (the toml has it verbatim)."""
+        out = ["| figure | value | kind | source (abridged; the toml has it verbatim) |",
+               "|---|---|---|---|"]
+        for fig, value, src, _ in self.figure_rows():
+            if isinstance(value, tuple) and len(value) == 2:     # a tier
+                shown = f"{value[0]:,} B; {value[1]:g} ns"
+            elif isinstance(value, bool):
+                shown = "yes" if value else "no"
+            elif isinstance(value, int):
+                shown = f"{value:,}"
+            elif isinstance(value, float):
+                shown = f"{value:g}"
+            elif isinstance(value, (tuple, list)):
+                shown = ", ".join(map(str, value))
+            else:
+                shown = str(value)
+            text = " ".join(src.split())
+            for prefix in ("modelled: ", "modelled "):
+                if text.lower().startswith(prefix):
+                    text = text[len(prefix):]
+            if len(text) > source_chars:
+                text = text[:source_chars - 3].rstrip() + "..."
+            out.append(f"| {fig} | {shown} | {self.figure_kind(fig)} | "
+                       f"{text.replace('|', '/')} |")
+        return "\n".join(out) + "\n"
+
     # ------------------------------------------------------------------ tiers
     def tier(self, name: str | None = None) -> Tier:
         """The tier called ``name`` (None: the fastest). Raises ModelError if unknown."""
