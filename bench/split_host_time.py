@@ -11,10 +11,11 @@ the control plane fills its maps), the same Zipf frames are sent for real, and p
 - measured: the host XDP program's run time per offered frame (BPF run-time statistics,
   ``run_time_ns / frames``; the statistics add two clock reads per run), median of
   ``--repeats`` runs (the plans alternate in each round, so machine load hits all alike);
-- modelled: what the plan predicts with the stage models
-  (:meth:`cora.compiler.offload.partition.Problem.evaluate`, xdp model for the host):
-  host-path share x (whole NF on the host, profiled on the host-path frames) + NIC-path share
-  x (host part of the cut, profiled on the NIC-path frames).
+- modelled: what the planner predicts for the plan with the stage models
+  (:meth:`cora.compiler.offload.partition.Problem.evaluate` of the cut with the split, on
+  the frames' profile; xdp model for the host): host-path share x the whole NF + NIC-path
+  share x (the cut's host part, or the host program's per-packet cost and the done shim's
+  pop for a frame the NIC finished).
 
 The NIC is emulated by an XDP program on a veth: its speed is not a SmartNIC's. Traffic:
 :func:`cora.compiler.offload.profile.zipf_frames` (``--flows`` flows, Zipf ``--zipf``,
@@ -68,28 +69,23 @@ def splits_by_share(profile, fields, heavy_n: int) -> list[tuple[str, object]]:
 
 
 def modelled_host_ns(program, plan: dict, traffic, frames: list[bytes], nic: str) -> dict:
-    """The plan's predicted host ns/frame (module docstring) and its NIC-path share."""
+    """What the planner predicts for this plan: :meth:`Problem.evaluate` of the cut with the
+    traffic split, on the profile of ``frames`` (its flow buckets are the split's), with the
+    stage models (``nic``, xdp for the host). Every frame the NIC passes runs the host's
+    program (per-packet cost and the done shim's pop), as the planner charges it. Returns
+    ``{"nic_share": share of frames taking the NIC path, "host_ns_per_frame": ...}``."""
     from cora.compiler.offload.partition import Plan, Problem
     from cora.compiler.offload.profile import profile_from_frames
     from cora.compiler.offload.stage_model import load_model
 
-    models = (load_model(nic), load_model("xdp"), load_model("user"))
-    nic_f = [f for f in frames if traffic.frame_path(f) == "nic"]
-    host_f = [f for f in frames if traffic.frame_path(f) == "host"]
-    share = len(nic_f) / len(frames)
-    out = {"nic_share": share, "host_path_ns": 0.0, "nic_path_host_ns": 0.0}
+    pb = Problem(program, load_model(nic), load_model("xdp"), load_model("user"),
+                 profile_from_frames(program, frames, n_buckets=N_BUCKETS))
     cut = Plan.from_json({"blocks": plan["blocks"], "states": {}, "shim": []})
-    if host_f:
-        pb = Problem(program, *models, profile_from_frames(program, host_f))
-        out["host_path_ns"] = pb.evaluate(pb.make_plan(pb.all_host_stages())).host_ns_per_packet
-    if nic_f:
-        pb = Problem(program, *models, profile_from_frames(program, nic_f))
-        out["nic_path_host_ns"] = pb.evaluate(pb.make_plan(
-            {lab: 0 if cut.block_stage.get(lab) == "nic" else 1 for lab in pb.labels}
-        )).host_ns_per_packet
-    out["host_ns_per_frame"] = ((1 - share) * out["host_path_ns"]
-                                + share * out["nic_path_host_ns"])
-    return out
+    stages = {lab: 0 if cut.block_stage.get(lab) == "nic" else 1 for lab in pb.labels}
+    split = pb.make_traffic(traffic.nic_buckets, traffic.heavy_keys)
+    ev = pb.evaluate(pb.make_plan(stages, None, split))
+    share = sum(traffic.frame_path(f) == "nic" for f in frames) / len(frames)
+    return {"nic_share": share, "host_ns_per_frame": ev.host_ns_per_packet}
 
 
 def fit(rows: list[dict]) -> dict:
@@ -157,9 +153,7 @@ def main(argv=None) -> int:
                          "blocks": len(plan["blocks"]), "nic_share": round(m["nic_share"], 4),
                          "measured_host_ns_per_frame": round(runs[len(runs) // 2], 2),
                          "measured_runs": [round(x, 2) for x in measured[label]],
-                         "modelled_host_ns_per_frame": round(m["host_ns_per_frame"], 2),
-                         "modelled_host_path_ns": round(m["host_path_ns"], 2),
-                         "modelled_nic_path_host_ns": round(m["nic_path_host_ns"], 2)})
+                         "modelled_host_ns_per_frame": round(m["host_ns_per_frame"], 2)})
     fits = {nf: fit([r for r in rows if r["nf"] == nf]) for nf in dict.fromkeys(
         r["nf"] for r in rows)}
     meta = {"zipf_s": args.zipf, "flows": args.flows, "templates": TEMPLATES,

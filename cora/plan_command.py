@@ -90,7 +90,8 @@ def register(sub) -> None:
                         "branch 50/50)")
     p.add_argument("--time-limit", type=number(0, MAX_TIME_LIMIT_S, low_open=True, unit="s"),
                    default=2.0, metavar="S",
-                   help=f"CP-SAT time limit in seconds (above 0, at most {MAX_TIME_LIMIT_S:g})")
+                   help=f"CP-SAT time budget of the plan in seconds, all its solves together "
+                        f"(above 0, at most {MAX_TIME_LIMIT_S:g})")
     p.add_argument("--workers", type=integer(1, MAX_WORKERS), default=2, metavar="N",
                    help=f"CP-SAT worker threads (1 to {MAX_WORKERS})")
     p.add_argument("--warm-start", default=None, metavar="PLAN.json",
@@ -341,6 +342,8 @@ def cmd_plan(args) -> int:
             "covers_traffic_splits": not pb.traffic_ok or
             pb.n_buckets + len(pb.heavy_keys) <= EXHAUSTIVE_MAX_GROUPS},
     }
+    period = _nic_clock_period(program, pb, res.plan)
+    doc["host_clock_period_ns"] = period   # None: no now() on the NIC, or the NIC's own clock
     beyond = beyond_any_host(res.host_cores, res.rate_mpps)
     doc["real_host_feasible"] = res.plan is not None and beyond is None
     if beyond is not None:
@@ -361,6 +364,18 @@ def cmd_plan(args) -> int:
         raise CoraError(res.infeasible_reason or f"no plan found ({res.status})")
     _print_text(args, program, pb, res, base, ex, doc, user is not None)
     return 0
+
+
+def _nic_clock_period(program, pb, plan) -> int | None:
+    """The NIC model's host-fed clock period (ns) when ``plan`` runs a ``now()`` on the NIC
+    (:attr:`cora.compiler.offload.stage_model.StageModel.host_clock_period_ns`), else None."""
+    from cora.compiler.offload.partition import NIC
+    period = pb.stages[NIC].model.host_clock_period_ns
+    if plan is None or period is None:
+        return None
+    on_nic = any(plan.block_stage.get(b.label) == "nic" and
+                 any(op.opcode == "now" for op in b.ops) for b in program.blocks)
+    return period if on_nic else None
 
 
 def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
@@ -405,6 +420,11 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
               f"{e['bytes']} bytes: {regs}\n")
     else:
         w("metadata shim: none (no crossing edge)\n")
+    period = _nic_clock_period(program, pb, res.plan)
+    if period is not None:
+        w(f"clock: now() on the NIC reads the host-fed clock, written by the host every "
+          f"{period / 1e6:g} ms (`cora deploy --plan` starts the feeder): the NIC's time lags "
+          f"the host's by up to that\n")
     w("\npredicted (modelled):\n")
     w(f"  host: {res.host_ns_per_packet:.2f} ns/packet, {res.host_cores:.4f} cores at "
       f"{res.rate_mpps:g} Mpps\n")

@@ -683,13 +683,18 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
         nic_forward: the NIC namespace's interface toward the host (default: the only
             other interface there).
         live_profile: live-profile counters on both stages (see :func:`deploy`).
+
+    When the plan's NIC model has a host-fed clock (``host_clock_period_ns``, Agilio), the
+    NIC stage's ``now()`` reads the map ``cora_nic_clock``: it starts at the deploy's time
+    and a detached feeder (:mod:`cora.runtime.clock_feed`, recorded in the NIC metadata as
+    ``clock_feed``) keeps writing it until :func:`undeploy`.
     Returns:
         ``{"nic": metadata, "host": metadata, "stages": [stage names]}``.
     Raises:
         SplitError: the plan does not fit; CoraError: the plan has a user-space stage (not
         deployable yet); EnvironmentProblem / KernelError as :func:`deploy`.
     """
-    from cora.compiler.offload.split import split
+    from cora.compiler.offload.split import CLOCK_STATE, nic_model_of, split
     from cora.errors import CoraError
 
     result = split(program, plan)
@@ -718,8 +723,11 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     except BaseException:
         undeploy(nic_dev, nic_netns)
         raise
-    if clock is not None:
-        nic_meta = _start_clock_feed(plan, nic_dev, nic_netns, nic_meta, clock)
+    model = nic_model_of(plan)
+    if clock is not None or (model is not None and model.host_clock_period_ns):
+        # also when this plan reads no clock on the NIC: a later plan change may (the
+        # feeder writes nothing while the map is absent)
+        nic_meta = _start_clock_feed(plan, nic_dev, nic_netns, nic_meta, clock or CLOCK_STATE)
     return {"nic": nic_meta, "host": host_meta, "stages": [st.stage for st in result.stages]}
 
 

@@ -1665,13 +1665,26 @@ def plan(program: Program, nic: Any, host_kernel: Any, host_user: Any, profile: 
     return solve_problem(pb, rate_mpps, cores, time_limit_s, workers, warm_start, explain)
 
 
+#: Shortest CP-SAT solve given to a model when the plan's time budget is (nearly) spent, s.
+MIN_SOLVE_S = 0.05
+
+
+def _left(time_limit_s: float, deadline: float | None) -> float:
+    """The time limit of the next solve: ``time_limit_s``, cut to what is left before
+    ``deadline`` (a ``time.perf_counter`` value), at least :data:`MIN_SOLVE_S`."""
+    if deadline is None:
+        return time_limit_s
+    return min(time_limit_s, max(MIN_SOLVE_S, deadline - time.perf_counter()))
+
+
 def _run(pb: Problem, rate_mpps, cores, relax, traffic: bool, hint: Plan | None,
-         time_limit_s: float, workers: int):
-    """One (lexicographic in core-budget mode) solve: ``(model, solver, status)``."""
+         time_limit_s: float, workers: int, deadline: float | None = None):
+    """One (lexicographic in core-budget mode) solve: ``(model, solver, status)``; each
+    solve ends by ``deadline`` (see :func:`_left`)."""
     mdl = _Model(pb, rate_mpps, cores, relax, traffic=traffic)
     if hint is not None:
         mdl.hint(hint)
-    solver, status, _ = mdl.solve(time_limit_s, workers)
+    solver, status, _ = mdl.solve(_left(time_limit_s, deadline), workers)
     cp = mdl.cp
     if rate_mpps is None and cores is not None and cores > 0 and \
             status in (cp.OPTIMAL, cp.FEASIBLE):
@@ -1680,7 +1693,7 @@ def _run(pb: Problem, rate_mpps, cores, relax, traffic: bool, hint: Plan | None,
         mdl2 = _Model(pb, rate_mpps, cores, relax, rate_bound=int(solver.Value(mdl.t)),
                       traffic=traffic)
         mdl2.hint(first)
-        solver2, status2, _ = mdl2.solve(time_limit_s, workers)
+        solver2, status2, _ = mdl2.solve(_left(time_limit_s, deadline), workers)
         if status2 in (cp.OPTIMAL, cp.FEASIBLE):
             mdl, solver = mdl2, solver2
             status = status2 if first_optimal else cp.FEASIBLE
@@ -1694,19 +1707,22 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
     """:func:`plan` on an already built :class:`Problem` (baselines share it).
 
     Core-budget mode (``cores`` > 0 without ``rate_mpps``) solves twice, lexicographically:
-    first the highest rate, then, keeping that rate, the fewest host cores (each solve has
-    ``time_limit_s``); ``traffic`` False leaves flow groups out (every packet takes the cut).
-    With flow groups, the model without them is solved first (fast) and its optimum is the
-    hint of the full model and the answer if the full model finds nothing better in time
-    (then ``optimal`` is False and ``gap`` the full model's). ``solve_seconds`` counts
+    first the highest rate, then, keeping that rate, the fewest host cores; ``traffic``
+    False leaves flow groups out (every packet takes the cut). With flow groups, the model
+    without them is solved first (fast) and its optimum is the hint of the full model and
+    the answer if the full model finds nothing better in time (then ``optimal`` is False and
+    ``gap`` the full model's). ``time_limit_s`` is the budget of the whole plan: every solve
+    ends by ``t0 + time_limit_s`` (given at least :data:`MIN_SOLVE_S`), so ``solve_seconds``
+    exceeds it only by model building after the budget is spent. ``solve_seconds`` counts
     building and solving the models, not OR-tools' one-off import.
     """
     from ortools.sat.python import cp_model  # noqa: F401  (imported before timing)
     t0 = time.perf_counter()
+    deadline = t0 + time_limit_s
     hint, fallback = warm_start, None
     if traffic and pb.traffic_ok and not relax:
         mdl_a, sol_a, st_a = _run(pb, rate_mpps, cores, relax, False, warm_start,
-                                  time_limit_s, workers)
+                                  time_limit_s, workers, deadline)
         if st_a in (mdl_a.cp.OPTIMAL, mdl_a.cp.FEASIBLE):
             fallback = mdl_a.extract(sol_a)
             hint = fallback
@@ -1714,7 +1730,7 @@ def solve_problem(pb: Problem, rate_mpps: float | None, cores: float | None,
             if fallback is None or _better(pb, cand, fallback, rate_mpps, cores):
                 fallback = hint = cand
     mdl, solver, status = _run(pb, rate_mpps, cores, relax, traffic, hint, time_limit_s,
-                               workers)
+                               workers, deadline)
     cp = mdl.cp
     secs = time.perf_counter() - t0
     mode = "cores" if rate_mpps is not None else "rate"

@@ -60,6 +60,19 @@ def test_text_output_says_modelled(capsys):
         assert word in out
 
 
+def test_a_plan_with_now_on_a_clockless_nic_says_the_clock_is_host_fed(capsys):
+    synguard = str(ROOT / "netfuncs" / "synguard.nf")
+    rc, out, err = _run(capsys, synguard, "--nic", "agilio", "--rate", "10")
+    assert rc == 0, err
+    assert "now() on the NIC reads the host-fed clock, written by the host every 1 ms" in out
+    rc, out, err = _run(capsys, synguard, "--nic", "agilio", "--rate", "10", "--json")
+    assert json.loads(out)["host_clock_period_ns"] == 1_000_000
+    # BlueField-2 has its own clock; flowcount calls no now()
+    for nf, nic in ((synguard, "bluefield2"), (NF, "agilio")):
+        rc, out, err = _run(capsys, nf, "--nic", nic, "--rate", "10", "--json")
+        assert rc == 0 and json.loads(out)["host_clock_period_ns"] is None, (nf, nic)
+
+
 @pytest.mark.parametrize("argv, words", [
     (["--nic", "agilio"], "--rate"),
     (["--nic", "agilio", "--rate", "-3"], "--rate: expected a finite number at least 1e-06 Mpps"),
