@@ -243,6 +243,15 @@ def cmd_stats(args) -> int:
     if rates is not None:
         print(f"  rate over {args.interval:g} s (measured): {rates['total']:.3f} Mpps ("
               + ", ".join(f"{k} {v:.3f}" for k, v in rates.items() if k != "total" and v) + ")")
+    clock = first.get("host_clock")
+    if clock is not None:
+        state = ("no clock map in the current plan" if clock["now_ns"] is None
+                 else f"{clock['age_ms']:.1f} ms behind the host's")
+        feeder = (f"feeder pid {clock['feeder_pid']} running" if clock["feeder_running"]
+                  else "feeder NOT running: the NIC's now() stands still; `cora undeploy` "
+                       "and deploy again")
+        print(f"  host-fed NIC clock (every {clock['period_ns'] / 1e6:g} ms): {state}, "
+              f"{feeder}")
     summed = first.get("summed_copies") or {}
     retired = first.get("retired_copies") or {}
     for name, rows in first["maps"].items():

@@ -511,7 +511,8 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
         (None when deployed without counters),
         "maps": {NAME: [{"key": [...], "value": [...]}, ...]},
         "summed_copies": {NAME: [stage names whose copies were summed]},
-        "retired_copies": {NAME: how many retired copies were added in}}`` (map dump rules
+        "retired_copies": {NAME: how many retired copies were added in},
+        "host_clock": :func:`host_clock_status` of the NIC side or None}`` (map dump rules
         of :mod:`cora.runtime.engine`; ``summed_copies`` empty unless split;
         ``retired_copies`` empty unless a plan change took a merged counter off a stage).
     Raises:
@@ -552,10 +553,29 @@ def read_stats(dev: str, netns: str | None = None) -> dict:
         attached_id = attach.xdp_attached(dev, netns)
     except EnvironmentProblem:
         attached_id = None
+    nic_meta = meta if meta.get("clock_feed") else (
+        pins.read_metadata(peer["dev"], peer.get("netns")) if peer else None)
     return {"nf": meta["nf"], "dev": dev, "netns": netns, "prog_id": meta.get("prog_id"),
             "attached": attached_id is not None and attached_id == meta.get("prog_id"),
             "verdicts": verdicts, **dump_from_entries(states, entries),
-            "summed_copies": summed, "retired_copies": retired}
+            "summed_copies": summed, "retired_copies": retired,
+            "host_clock": host_clock_status(nic_meta)}
+
+
+def host_clock_status(nic_meta: dict | None) -> dict | None:
+    """The host-fed clock of a NIC side (its metadata's ``clock_feed``; None without one):
+    ``{"map", "period_ns", "feeder_pid", "feeder_running": bool, "now_ns": slot 0 or None
+    (no clock map in the current plan), "age_ms": how far it is behind CLOCK_MONOTONIC}``."""
+    from cora.runtime import clock_feed
+
+    feed = (nic_meta or {}).get("clock_feed")
+    if not feed:
+        return None
+    value = clock_feed.read_clock(feed["map"])
+    age = None if value is None else round((time.monotonic_ns() - value) / 1e6, 3)
+    return {"map": feed["map"], "period_ns": feed["period_ns"], "feeder_pid": feed["pid"],
+            "feeder_running": clock_feed.is_feeder(feed["pid"], feed["map"]),
+            "now_ns": value, "age_ms": age}
 
 
 def merged_counter_stages(meta: dict) -> dict[str, list[str]]:

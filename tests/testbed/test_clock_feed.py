@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cora.cli import main
 from cora.compiler.driver import compile_file
 from cora.compiler.offload.partition import Problem, solve_problem
 from cora.compiler.offload.profile import profile_from_frames, zipf_frames
@@ -28,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.kernel
 @pytest.mark.netns
-def test_deployed_agilio_plan_polices_on_the_nic_with_a_fed_clock(bcc_module):
+def test_deployed_agilio_plan_polices_on_the_nic_with_a_fed_clock(bcc_module, capsys):
     from cora.runtime import clock_feed
     from cora.runtime.deploy import deploy_stages, read_stats, undeploy
     from cora.testbed.offload_experiment import three_node
@@ -69,6 +70,18 @@ def test_deployed_agilio_plan_polices_on_the_nic_with_a_fed_clock(bcc_module):
             stamps = [r["value"][1] for r in nic["maps"]["buckets"]]
             assert stamps and all(t0 <= s <= t1 for s in stamps)
             assert len({s for s in stamps}) > 1           # the clock moved during the run
+            # `cora stats` on either side reports the clock and its feeder
+            for d, ns in (("veth0", nic_ns), ("veth1", host_ns)):
+                clock = read_stats(d, ns)["host_clock"]
+                assert clock["feeder_running"] and clock["feeder_pid"] == feed["pid"]
+                assert clock["now_ns"] is not None and clock["age_ms"] is not None
+            # a feeder that dies is reported, and the clock stands still
+            assert clock_feed.stop(feed["pid"], feed["map"])
+            wait_until(lambda: not read_stats("veth0", nic_ns)["host_clock"]["feeder_running"],
+                       "the stopped feeder to be reported", 10.0)
+            assert main(["stats", "--dev", "veth0", "--netns", nic_ns]) == 0
+            out = capsys.readouterr().out
+            assert "host-fed NIC clock (every 1 ms)" in out and "feeder NOT running" in out
         finally:
             undeploy("veth1", host_ns)
         wait_until(lambda: not clock_feed.is_feeder(feed["pid"]), "the feeder to end", 10.0)
