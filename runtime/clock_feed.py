@@ -46,6 +46,15 @@ def write_clock(map_path: str | Path, now_ns: int | None = None) -> int:
     return value
 
 
+def seed_clock(program, state: str | None) -> None:
+    """Give the clock state ``state`` of ``program`` (a NIC stage program; None: nothing
+    to do) the current CLOCK_MONOTONIC time as its initial entry, which is loaded with a
+    new map, so the clock is right from the first frame until the feeder's first tick. A
+    map kept by a hot swap keeps its value instead."""
+    if state is not None:
+        program.state(state).init = (((0,), (time.monotonic_ns(),)),)
+
+
 def read_clock(map_path: str | Path) -> int | None:
     """Slot 0 of the pinned clock array at ``map_path`` (ns), or None when it is not there."""
     from cora.errors import CoraError
@@ -139,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["feed", "is_feeder", "main", "read_clock", "start", "stop", "write_clock"]
+__all__ = ["feed", "is_feeder", "main", "read_clock", "seed_clock", "start", "stop",
+           "write_clock"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -436,11 +436,15 @@ class RuntimeDaemon:
         instead of being dropped with its values."""
         from cora.compiler.offload.split import split
         from cora.compiler.offload.stage_model import mergeable_counters
+        from cora.runtime.clock_feed import seed_clock
         from cora.runtime.deploy import passthrough_program, require_deployment
         from cora.runtime.migrate import MOVABLE_KINDS
         from cora.runtime.pins import deployment_dir
 
-        by_stage = {st.stage: st.program for st in split(self.program, plan).stages}
+        stages = split(self.program, plan).stages
+        by_stage = {st.stage: st.program for st in stages}
+        for sp in stages:   # a host-fed clock map new with this plan starts at the time now
+            seed_clock(sp.program, sp.clock_state)
         counters = set(mergeable_counters(self.program))
         written = {w for _, op in self.program.ops() for w in op.state_writes()}
         out = []

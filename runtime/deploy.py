@@ -716,6 +716,7 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     """
     from cora.compiler.offload.split import CLOCK_STATE, nic_model_of, split
     from cora.errors import CoraError
+    from cora.runtime import clock_feed
 
     result = split(program, plan)
     by_stage = {st.stage: st for st in result.stages}
@@ -727,10 +728,7 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
     nic_prog = by_stage["nic"].program if "nic" in by_stage else \
         passthrough_program(f"{program.name}_nic_fwd")
     clock = by_stage["nic"].clock_state if "nic" in by_stage else None
-    if clock is not None:
-        # the host-fed clock starts at the deploy's time (then clock_feed writes it)
-        st = nic_prog.state(clock)
-        st.init = (((0,), (time.monotonic_ns(),)),)
+    clock_feed.seed_clock(nic_prog, clock)   # the deploy's time, until the feeder's first tick
     host_prog = by_stage["kernel"].program if "kernel" in by_stage else \
         passthrough_program(f"{program.name}_host_rx")
     nic_meta = deploy(nic_prog, nic_dev, nic_netns, mode, pass_redirect_ifindex=fwd,

@@ -85,3 +85,23 @@ def test_deployed_agilio_plan_polices_on_the_nic_with_a_fed_clock(bcc_module, ca
         finally:
             undeploy("veth1", host_ns)
         wait_until(lambda: not clock_feed.is_feeder(feed["pid"]), "the feeder to end", 10.0)
+
+
+def test_a_new_clock_map_starts_at_the_time_it_is_made():
+    """deploy_stages and the daemon's plan changes seed a new clock map with the time, so
+    frames before the feeder's first tick do not read 0."""
+    from cora.compiler.offload.split import CLOCK_STATE, split
+    from cora.runtime.clock_feed import seed_clock
+
+    program = compile_file(str(REPO / "netfuncs" / "ratelimit.nf"))
+    frames = zipf_frames(300, 1.1, 1500, seed=5)
+    pb = Problem(program, load_model("agilio"), load_model("xdp"), load_model("user"),
+                 profile_from_frames(program, frames))
+    res = solve_problem(pb, 10, None, time_limit_s=5, workers=1, explain=False)
+    nic = next(st for st in split(program, res.plan).stages if st.stage == "nic")
+    assert nic.clock_state == CLOCK_STATE and nic.program.state(CLOCK_STATE).init == ()
+    t0 = time.monotonic_ns()
+    seed_clock(nic.program, nic.clock_state)
+    ((key, (value,)),) = nic.program.state(CLOCK_STATE).init
+    assert key == (0,) and t0 <= value <= time.monotonic_ns()
+    seed_clock(nic.program, None)          # no clock: nothing to do
