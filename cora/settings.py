@@ -50,4 +50,8 @@ def trace_files(pattern: str = "*.pcap") -> list[Path]:
 def shown_path(path: str | os.PathLike) -> str:
     """``path`` as recorded in a bench's output: relative to :data:`REPO_ROOT` (e.g.
     ``../shared/traces/tcpdump``), so saved results name no absolute path of one machine."""
-    return os.path.relpath(Path(path).resolve(), REPO_ROOT)
+    resolved = Path(path).resolve()
+    if resolved == (REPO_ROOT / DEFAULT_TRACES).resolve():
+        # the default corpus as it is reached, also when ../shared is a symbolic link
+        return DEFAULT_TRACES.as_posix()
+    return os.path.relpath(resolved, REPO_ROOT)
