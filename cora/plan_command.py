@@ -420,7 +420,7 @@ def _print_text(args, program, pb, res, base, ex, doc, has_user: bool) -> None:
               f"{e['bytes']} bytes: {regs}\n")
     else:
         w("metadata shim: none (no crossing edge)\n")
-    period = _nic_clock_period(program, pb, res.plan)
+    period = doc["host_clock_period_ns"]
     if period is not None:
         w(f"clock: now() on the NIC reads the host-fed clock, written by the host every "
           f"{period / 1e6:g} ms (`cora deploy --plan` starts the feeder): the NIC's time lags "

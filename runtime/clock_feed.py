@@ -31,16 +31,16 @@ from pathlib import Path
 _SLOT0 = (0).to_bytes(4, "little")
 
 
-def write_clock(map_path: str | Path, now_ns: int | None = None) -> int:
-    """Write ``now_ns`` (default: CLOCK_MONOTONIC now, ns) into slot 0 of the pinned clock
-    array at ``map_path``. Returns the value written. Raises KernelError (or OSError) when
-    the map cannot be opened or written."""
+def write_clock(map_path: str | Path) -> int:
+    """Write CLOCK_MONOTONIC now (ns) into slot 0 of the pinned clock array at
+    ``map_path``. Returns the value written. Raises KernelError (or OSError) when the map
+    cannot be opened or written."""
     from cora.runtime import bpf_syscall
 
-    value = time.monotonic_ns() if now_ns is None else now_ns
+    value = time.monotonic_ns()
     fd = bpf_syscall.obj_get(str(map_path))
     try:
-        bpf_syscall.map_update(fd, _SLOT0, (value & (2**64 - 1)).to_bytes(8, "little"))
+        bpf_syscall.map_update(fd, _SLOT0, value.to_bytes(8, "little"))
     finally:
         os.close(fd)
     return value
@@ -71,24 +71,22 @@ def read_clock(map_path: str | Path) -> int | None:
     return None if not isinstance(raw, bytes) else int.from_bytes(raw, "little")
 
 
-def feed(map_path: str | Path, period_ns: int, max_ticks: int | None = None) -> int:
+def feed(map_path: str | Path, period_ns: int) -> int:
     """Write the clock every ``period_ns`` until the map's deployment directory (two levels
-    up: ``<deployment>/maps/<map>``) is gone, or ``max_ticks`` ticks have passed. Ticks are
-    scheduled on the monotonic clock (a late tick does not shift the later ones). Returns
-    the number of writes made."""
+    up: ``<deployment>/maps/<map>``) is gone. Ticks are scheduled on the monotonic clock (a
+    late tick does not shift the later ones). Returns the number of writes made."""
     from cora.errors import CoraError
 
     map_path = Path(map_path)
     deployment = map_path.parent.parent
-    writes, tick = 0, 0
+    writes = 0
     next_ns = time.monotonic_ns()
-    while deployment.exists() and (max_ticks is None or tick < max_ticks):
+    while deployment.exists():
         try:
             write_clock(map_path)
             writes += 1
         except (CoraError, OSError):
             pass  # no clock map (yet, or in this plan): nothing to feed this tick
-        tick += 1
         next_ns += period_ns
         delay = next_ns - time.monotonic_ns()
         if delay > 0:

@@ -426,14 +426,17 @@ class RuntimeDaemon:
         return d
 
     def _stage_programs(self, plan) -> list[tuple[Any, Any, dict[str, int | str | Path],
-                                                  dict[str, str | Path]]]:
+                                                  dict[str, str | Path], dict | None]]:
         """Per stage (NIC first): ``(stage, new program, states to move there by
         read-through: name -> pinned path of the other stage's map, merged counters that
         leave it: name -> the deployment directory of the stage keeping the counter)`` under
         ``plan``. A merged counter (only added to, ``mergeable_counters``) that the stage
         holds now and its new program does not, while the other stage's new program does,
         is kept there as a retired copy (:func:`cora.runtime.deploy.keep_retired_copy`)
-        instead of being dropped with its values."""
+        instead of being dropped with its values. Last, the metadata the stage's swap sets: for
+        the host stage the plan's ``shim`` layout (as :func:`cora.runtime.deploy.deploy_stages`
+        stores it, so that ``read_stats`` sums the merged counters of the plan in place), for
+        the NIC None."""
         from cora.compiler.offload.split import split
         from cora.compiler.offload.stage_model import mergeable_counters
         from cora.runtime.clock_feed import seed_clock
@@ -441,8 +444,10 @@ class RuntimeDaemon:
         from cora.runtime.migrate import MOVABLE_KINDS
         from cora.runtime.pins import deployment_dir
 
-        stages = split(self.program, plan).stages
+        result = split(self.program, plan)
+        stages = result.stages
         by_stage = {st.stage: st.program for st in stages}
+        host_meta = {"shim": result.layout_json(self.program.name)}
         for sp in stages:   # a host-fed clock map new with this plan starts at the time now
             seed_clock(sp.program, sp.clock_state)
         counters = set(mergeable_counters(self.program))
@@ -477,16 +482,9 @@ class RuntimeDaemon:
                         sources[state.name] = str(deployment_dir(other.dev, other.netns)
                                                   / "maps" / state.name)
             out.append((st, new, sources,
-                        {n: d for n, d in retire_to.items() if n in held}))
+                        {n: d for n, d in retire_to.items() if n in held},
+                        host_meta if st is self.stages[-1] else None))
         return out
-
-    def _host_meta(self, plan) -> dict:
-        """Metadata the host stage's swap to ``plan`` sets: the plan's ``shim`` layout (as
-        :func:`cora.runtime.deploy.deploy_stages` stores it), so that ``read_stats`` sums
-        the merged counters of the plan in place, not of the deployed one."""
-        from cora.compiler.offload.split import split
-
-        return {"shim": split(self.program, plan).layout_json(self.program.name)}
 
     def _prepare_plan(self, plan) -> list:
         """Compile ahead (runs in the cache's background thread): per stage (NIC first), a
@@ -506,8 +504,7 @@ class RuntimeDaemon:
         out: list = []
         tag = new_tag()
         try:
-            for st, new, sources, retire_to in self._stage_programs(plan):
-                extra = self._host_meta(plan) if st is self.stages[-1] else None
+            for st, new, sources, retire_to, extra in self._stage_programs(plan):
                 out.append(PreparedMove(st.dev, st.netns, new, sources, handover_tag=tag,
                                         retire_to=retire_to, meta_extra=extra)
                            if sources else prepare_swap(st.dev, st.netns, new,
@@ -709,8 +706,7 @@ class RuntimeDaemon:
             except StalePreparation as exc:
                 log_event("prepare-stale", dev=host_st.dev, error=str(exc))
                 host.close()
-                _, new, sources, retire_to = self._stage_programs(plan)[1]
-                extra = self._host_meta(plan)
+                _, new, sources, retire_to, extra = self._stage_programs(plan)[1]
                 host = prepared[1] = PreparedMove(host_st.dev, host_st.netns, new, sources,
                                                   retire_to=retire_to, meta_extra=extra) \
                     if sources else prepare_swap(host_st.dev, host_st.netns, new,

@@ -225,8 +225,6 @@ def write_state(writer, dev: str, netns: str | None, data: dict) -> None:
 def _handover_prog_id(directory) -> int | None:
     """The id of the handover dispatcher pinned in ``directory`` (a plan change interrupted
     between its engage and the host commit, :mod:`cora.runtime.handover`), or None."""
-    from pathlib import Path
-
     from cora.runtime import bpf_syscall
     from cora.runtime.handover import PROG_PIN
 
@@ -388,8 +386,6 @@ def commit_swap(dev: str, netns: str | None) -> None:
     """Finish a hot swap whose replace happened (call with the deployment lock held): rename
     the staged program and maps into place, unpin the maps the new version no longer has,
     write the new metadata, remove the journal. Idempotent."""
-    from pathlib import Path
-
     from cora.runtime import pins
     from cora.runtime.swap import STAGED_DIR
 
@@ -426,8 +422,6 @@ def keep_retired_copy(directory, name: str, target, old_prog_id) -> None:
     adds still in flight from the old version land in the retired copy and are counted.
     Idempotent (a pin already moved is skipped): :func:`commit_swap` calls it, also when
     finishing an interrupted swap."""
-    from pathlib import Path
-
     directory, target = Path(directory), Path(target)
     dest = target / RETIRED_DIR / name
     os.makedirs(dest, exist_ok=True)
@@ -449,8 +443,6 @@ def retired_copies(directory, state) -> list[list[tuple[tuple[int, ...], tuple[i
     Raises:
         KernelError: a pin exists but cannot be opened.
     """
-    from pathlib import Path
-
     from cora.runtime.bpf_syscall import obj_get
     from cora.runtime.engine import map_entries
 
@@ -475,8 +467,6 @@ def recover_swap(dev: str, netns: str | None) -> str | None:
     Returns:
         a sentence saying which, or None when no swap was interrupted.
     """
-    from pathlib import Path
-
     from cora.runtime import attach, pins
     from cora.runtime.swap import STAGED_DIR
 
@@ -742,24 +732,21 @@ def deploy_stages(program, plan, dev: str, netns: str | None, nic_dev: str,
         undeploy(nic_dev, nic_netns)
         raise
     model = nic_model_of(plan)
-    if clock is not None or (model is not None and model.host_clock_period_ns):
+    if model is not None and model.host_clock_period_ns:
         # also when this plan reads no clock on the NIC: a later plan change may (the
         # feeder writes nothing while the map is absent)
-        nic_meta = _start_clock_feed(plan, nic_dev, nic_netns, nic_meta, clock or CLOCK_STATE)
+        nic_meta = _start_clock_feed(model.host_clock_period_ns, nic_dev, nic_netns,
+                                     nic_meta, clock or CLOCK_STATE)
     return {"nic": nic_meta, "host": host_meta, "stages": [st.stage for st in result.stages]}
 
 
-def _start_clock_feed(plan, nic_dev: str, nic_netns: str | None, nic_meta: dict,
+def _start_clock_feed(period_ns: int, nic_dev: str, nic_netns: str | None, nic_meta: dict,
                       clock: str) -> dict:
     """Start the feeder of the NIC stage's host-fed clock (:mod:`cora.runtime.clock_feed`)
-    at the period of the plan's NIC model and record it in the NIC side's metadata
-    (``"clock_feed"``: map path, period, pid). Returns the new metadata."""
-    from cora.compiler.offload.split import nic_model_of
+    every ``period_ns`` and record it in the NIC side's metadata (``"clock_feed"``: map
+    path, period, pid). Returns the new metadata."""
     from cora.runtime import clock_feed, pins
 
-    model = nic_model_of(plan)
-    period_ns = model.host_clock_period_ns if model is not None and \
-        model.host_clock_period_ns else 1_000_000
     path = str(Path(nic_meta["pins"]) / "maps" / clock)
     pid = clock_feed.start(path, period_ns)
     meta = {**(pins.read_metadata(nic_dev, nic_netns) or nic_meta),
